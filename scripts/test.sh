@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need, type-checks, runs every tap test,
+# and ends with a plain "N passed, N failed" line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh || exit 1
+echo "# tsc --noEmit"
+if ! tsc --noEmit; then echo "0 passed, 1 failed"; exit 1; fi
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+tap --reporter=tap "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+# Count each file's direct test points (subtests and assertions at the first nesting level).
+passed=$(grep -cE '^    ok [0-9]+' "$log")
+failed=$(grep -cE '^    not ok [0-9]+' "$log")
+# A file that crashed before reporting anything shows only as a failed top-level point.
+crashed=$(grep -E '^not ok [0-9]+' "$log" | wc -l)
+if [ "$failed" -eq 0 ] && [ "$crashed" -gt 0 ]; then failed=$crashed; fi
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+echo "$passed passed, $failed failed"
+exit "$status"
