@@ -1,0 +1,110 @@
+// Deployment, ReplicaSet and DaemonSet columns.
+import type { V1DaemonSet, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node'
+import {
+  ageColumn,
+  col,
+  containerCells,
+  containersColumn,
+  formatLabels,
+  formatLabelSelector,
+  imagesColumn,
+  int,
+  labelSelectorString,
+  nameColumn,
+  since,
+} from './format.ts'
+import type { Printer } from './format.ts'
+
+export const deploymentPrinter: Printer = {
+  columns: [
+    nameColumn(),
+    col('Ready', 'string', 'Number of the pod with ready state'),
+    col('Up-to-date', 'string', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.'),
+    col('Available', 'string', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.'),
+    ageColumn(),
+    containersColumn,
+    imagesColumn,
+    col('Selector', 'string', 'Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.', 1),
+  ],
+  row(obj, now) {
+    const d = obj as V1Deployment
+    const [names, images] = containerCells(d.spec?.template?.spec?.containers)
+    return {
+      cells: [
+        d.metadata?.name ?? '',
+        `${int(d.status?.readyReplicas)}/${d.spec?.replicas ?? 1}`,
+        int(d.status?.updatedReplicas),
+        int(d.status?.availableReplicas),
+        since(d.metadata?.creationTimestamp, now),
+        names,
+        images,
+        labelSelectorString(d.spec?.selector) ?? '<invalid>',
+      ],
+    }
+  },
+}
+
+export const replicaSetPrinter: Printer = {
+  columns: [
+    nameColumn(),
+    col('Desired', 'integer', 'Replicas is the number of desired pods.'),
+    col('Current', 'integer', 'Replicas is the most recently observed number of replicas.'),
+    col('Ready', 'integer', 'The number of ready replicas for this replica set.'),
+    ageColumn(),
+    containersColumn,
+    imagesColumn,
+    col('Selector', 'string', 'Selector is a label query over pods that should match the replica count.', 1),
+  ],
+  row(obj, now) {
+    const rs = obj as V1ReplicaSet
+    const [names, images] = containerCells(rs.spec?.template?.spec?.containers)
+    return {
+      cells: [
+        rs.metadata?.name ?? '',
+        rs.spec?.replicas ?? 1,
+        int(rs.status?.replicas),
+        int(rs.status?.readyReplicas),
+        since(rs.metadata?.creationTimestamp, now),
+        names,
+        images,
+        formatLabelSelector(rs.spec?.selector),
+      ],
+    }
+  },
+}
+
+export const daemonSetPrinter: Printer = {
+  columns: [
+    nameColumn(),
+    col('Desired', 'integer', 'The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod).'),
+    col('Current', 'integer', 'The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.'),
+    col('Ready', 'integer', 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition.'),
+    col('Up-to-date', 'integer', 'The total number of nodes that are running updated daemon pod'),
+    col('Available', 'integer', 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)'),
+    col('Node Selector', 'string', "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node."),
+    ageColumn(),
+    containersColumn,
+    imagesColumn,
+    col('Selector', 'string', 'A label query over pods that are managed by the daemon set.', 1),
+  ],
+  row(obj, now) {
+    const ds = obj as V1DaemonSet
+    const st = ds.status
+    const [names, images] = containerCells(ds.spec?.template?.spec?.containers)
+    return {
+      cells: [
+        ds.metadata?.name ?? '',
+        int(st?.desiredNumberScheduled),
+        int(st?.currentNumberScheduled),
+        int(st?.numberReady),
+        int(st?.updatedNumberScheduled),
+        int(st?.numberAvailable),
+        formatLabels(ds.spec?.template?.spec?.nodeSelector),
+        since(ds.metadata?.creationTimestamp, now),
+        names,
+        images,
+        formatLabelSelector(ds.spec?.selector),
+      ],
+    }
+  },
+}
