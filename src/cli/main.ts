@@ -1,1 +1,37 @@
-console.log(process.version)
+// The `weft` command.
+import { runServer, serverUsage } from './server.ts'
+
+const usage = `Usage: weft <command> [flags]
+
+Commands:
+  server    run the API server (embedded SQLite store, or etcd)
+
+Run 'weft <command> --help' for a command's flags.
+`
+
+const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
+  server: { run: runServer, usage: serverUsage },
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv
+  if (!name || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(usage)
+    return
+  }
+  const command = commands[name]
+  if (!command) {
+    process.stderr.write(`weft: unknown command "${name}"\n\n${usage}`)
+    process.exit(2)
+  }
+  try {
+    await command.run(rest)
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err)
+    process.stderr.write(`weft ${name}: ${message}\n`)
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) process.stderr.write(`\n${command.usage}`)
+    process.exit(1)
+  }
+}
+
+await main(process.argv.slice(2))

@@ -1,0 +1,190 @@
+// Defaulting as Kubernetes' SetDefaults_* functions do it for the served kinds.
+// Runs on create and update (after patching), before validation; it only fills
+// fields that are absent, so it is safe to run more than once.
+import type { ResourceInfo } from './registry.ts'
+
+type Obj = Record<string, any>
+
+function obj(parent: Obj, key: string): Obj {
+  if (parent[key] === undefined || parent[key] === null) parent[key] = {}
+  return parent[key]
+}
+
+function setIfAbsent(o: Obj, key: string, value: unknown): void {
+  if (o[key] === undefined || o[key] === null || o[key] === '') o[key] = value
+}
+
+export function defaultContainer(c: Obj): void {
+  if (typeof c.image === 'string') {
+    const tagless = !/:[^/]+$/.test(c.image.split('@')[0]) && !c.image.includes('@')
+    const latest = /:latest$/.test(c.image)
+    setIfAbsent(c, 'imagePullPolicy', tagless || latest ? 'Always' : 'IfNotPresent')
+  }
+  setIfAbsent(c, 'terminationMessagePath', '/dev/termination-log')
+  setIfAbsent(c, 'terminationMessagePolicy', 'File')
+  if (c.resources === undefined) c.resources = {}
+  else if (c.resources?.limits && !c.resources.requests) c.resources.requests = { ...c.resources.limits }
+  for (const p of c.ports ?? []) setIfAbsent(p, 'protocol', 'TCP')
+  for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
+    if (!probe) continue
+    setIfAbsent(probe, 'timeoutSeconds', 1)
+    setIfAbsent(probe, 'periodSeconds', 10)
+    setIfAbsent(probe, 'successThreshold', 1)
+    setIfAbsent(probe, 'failureThreshold', 3)
+    if (probe.httpGet) {
+      setIfAbsent(probe.httpGet, 'path', '/')
+      setIfAbsent(probe.httpGet, 'scheme', 'HTTP')
+    }
+  }
+}
+
+export function defaultPodSpec(spec: Obj): void {
+  setIfAbsent(spec, 'restartPolicy', 'Always')
+  setIfAbsent(spec, 'dnsPolicy', 'ClusterFirst')
+  setIfAbsent(spec, 'schedulerName', 'default-scheduler')
+  setIfAbsent(spec, 'terminationGracePeriodSeconds', 30)
+  setIfAbsent(spec, 'securityContext', {})
+  if (spec.enableServiceLinks === undefined) spec.enableServiceLinks = true
+  for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) defaultContainer(c)
+  for (const v of spec.volumes ?? []) {
+    if (v.configMap) setIfAbsent(v.configMap, 'defaultMode', 0o644)
+    if (v.secret) setIfAbsent(v.secret, 'defaultMode', 0o644)
+  }
+}
+
+/** The DefaultTolerationSeconds admission plugin: pods tolerate a not-ready or unreachable node for 300 s. */
+function defaultTolerations(spec: Obj): void {
+  const tolerations: Obj[] = spec.tolerations ?? []
+  for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
+    const covered = tolerations.some(
+      (t) => (t.key === key || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute'),
+    )
+    if (!covered) tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 })
+  }
+  spec.tolerations = tolerations
+}
+
+function defaultPod(pod: Obj): void {
+  const spec = obj(pod, 'spec')
+  defaultPodSpec(spec)
+  defaultTolerations(spec)
+  if (spec.priority === undefined) spec.priority = 0
+  const status = obj(pod, 'status')
+  setIfAbsent(status, 'phase', 'Pending')
+  setIfAbsent(status, 'qosClass', qosClass(spec))
+}
+
+function qosClass(spec: Obj): string {
+  const containers: Obj[] = [...(spec.initContainers ?? []), ...(spec.containers ?? [])]
+  let anyRequest = false
+  let allGuaranteed = containers.length > 0
+  for (const c of containers) {
+    const req = c.resources?.requests ?? {}
+    const lim = c.resources?.limits ?? {}
+    if (Object.keys(req).length || Object.keys(lim).length) anyRequest = true
+    for (const r of ['cpu', 'memory']) {
+      if (lim[r] === undefined || String(req[r] ?? lim[r]) !== String(lim[r])) allGuaranteed = false
+    }
+  }
+  if (allGuaranteed) return 'Guaranteed'
+  return anyRequest ? 'Burstable' : 'BestEffort'
+}
+
+function defaultService(svc: Obj): void {
+  const spec = obj(svc, 'spec')
+  setIfAbsent(spec, 'type', 'ClusterIP')
+  if (spec.type === 'ExternalName') return
+  setIfAbsent(spec, 'sessionAffinity', 'None')
+  if (spec.sessionAffinity === 'ClientIP') {
+    const cfg = obj(obj(spec, 'sessionAffinityConfig'), 'clientIP')
+    setIfAbsent(cfg, 'timeoutSeconds', 10800)
+  }
+  for (const p of spec.ports ?? []) {
+    setIfAbsent(p, 'protocol', 'TCP')
+    if (p.targetPort === undefined || p.targetPort === 0 || p.targetPort === '') p.targetPort = p.port
+  }
+  setIfAbsent(spec, 'internalTrafficPolicy', 'Cluster')
+  if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') setIfAbsent(spec, 'externalTrafficPolicy', 'Cluster')
+  if (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts === undefined) spec.allocateLoadBalancerNodePorts = true
+  obj(svc, 'status')
+  obj(svc.status, 'loadBalancer')
+}
+
+function defaultWorkloadTemplate(o: Obj): void {
+  const spec = obj(o, 'spec')
+  const template = obj(spec, 'template')
+  defaultPodSpec(obj(template, 'spec'))
+}
+
+function defaultDeployment(d: Obj): void {
+  const spec = obj(d, 'spec')
+  setIfAbsent(spec, 'replicas', 1)
+  const strategy = obj(spec, 'strategy')
+  setIfAbsent(strategy, 'type', 'RollingUpdate')
+  if (strategy.type === 'RollingUpdate') {
+    const ru = obj(strategy, 'rollingUpdate')
+    setIfAbsent(ru, 'maxUnavailable', '25%')
+    setIfAbsent(ru, 'maxSurge', '25%')
+  }
+  setIfAbsent(spec, 'revisionHistoryLimit', 10)
+  setIfAbsent(spec, 'progressDeadlineSeconds', 600)
+  defaultWorkloadTemplate(d)
+  obj(d, 'status')
+}
+
+function defaultReplicaSet(rs: Obj): void {
+  setIfAbsent(obj(rs, 'spec'), 'replicas', 1)
+  defaultWorkloadTemplate(rs)
+  const status = obj(rs, 'status')
+  setIfAbsent(status, 'replicas', 0)
+}
+
+function defaultDaemonSet(ds: Obj): void {
+  const spec = obj(ds, 'spec')
+  const strategy = obj(spec, 'updateStrategy')
+  setIfAbsent(strategy, 'type', 'RollingUpdate')
+  if (strategy.type === 'RollingUpdate') {
+    const ru = obj(strategy, 'rollingUpdate')
+    setIfAbsent(ru, 'maxUnavailable', 1)
+    setIfAbsent(ru, 'maxSurge', 0)
+  }
+  setIfAbsent(spec, 'revisionHistoryLimit', 10)
+  defaultWorkloadTemplate(ds)
+  const status = obj(ds, 'status')
+  for (const k of ['currentNumberScheduled', 'desiredNumberScheduled', 'numberMisscheduled', 'numberReady']) setIfAbsent(status, k, 0)
+}
+
+function defaultNamespace(ns: Obj): void {
+  const spec = obj(ns, 'spec')
+  if (spec.finalizers === undefined) spec.finalizers = ['kubernetes']
+  setIfAbsent(obj(ns, 'status'), 'phase', 'Active')
+  const labels = obj(obj(ns, 'metadata'), 'labels')
+  labels['kubernetes.io/metadata.name'] = ns.metadata.name
+}
+
+function defaultEndpointSlice(slice: Obj): void {
+  for (const p of slice.ports ?? []) setIfAbsent(p, 'protocol', 'TCP')
+  for (const e of slice.endpoints ?? []) obj(e, 'conditions')
+}
+
+function defaultEndpoints(ep: Obj): void {
+  for (const s of ep.subsets ?? []) for (const p of s.ports ?? []) setIfAbsent(p, 'protocol', 'TCP')
+}
+
+const byKind: Record<string, (o: Obj) => void> = {
+  Pod: defaultPod,
+  Service: defaultService,
+  Deployment: defaultDeployment,
+  ReplicaSet: defaultReplicaSet,
+  DaemonSet: defaultDaemonSet,
+  Namespace: defaultNamespace,
+  EndpointSlice: defaultEndpointSlice,
+  Endpoints: defaultEndpoints,
+  Secret: (s) => setIfAbsent(s, 'type', 'Opaque'),
+  Node: (n) => obj(n, 'spec'),
+}
+
+/** Fills the defaults of a kind into `o` in place. */
+export function applyDefaults(info: ResourceInfo, o: Obj): void {
+  byKind[info.kind]?.(o)
+}

@@ -1,0 +1,122 @@
+// API discovery documents: legacy (/api, /apis, /api/v1, /apis/<g>/<v>) and the
+// aggregated v2 form (`Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`).
+import { apiVersionOf, groupVersions, resources, type ResourceInfo } from '../api/registry.ts'
+
+type Obj = Record<string, unknown>
+
+export const serverVersion = {
+  major: '1',
+  minor: '34',
+  gitVersion: 'v1.34.0+weft',
+  gitCommit: 'weft',
+  gitTreeState: 'clean',
+  buildDate: '2026-11-26T00:00:00Z',
+  goVersion: 'n/a',
+  compiler: 'weft',
+  platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+}
+
+function verbsOf(info: ResourceInfo): string[] {
+  return ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
+    .filter((v) => v !== 'deletecollection' || info.kind !== 'Namespace')
+}
+
+function subresourceVerbs(sub: string): string[] {
+  return sub === 'binding' ? ['create'] : ['get', 'patch', 'update']
+}
+
+function subresourceKind(info: ResourceInfo, sub: string): { group: string; version: string; kind: string } {
+  if (sub === 'scale') return { group: 'autoscaling', version: 'v1', kind: 'Scale' }
+  if (sub === 'binding') return { group: '', version: 'v1', kind: 'Binding' }
+  return { group: info.group, version: info.version, kind: info.kind }
+}
+
+export function apiVersions(address: string): Obj {
+  return {
+    kind: 'APIVersions',
+    versions: ['v1'],
+    serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: address }],
+  }
+}
+
+function groupEntry(group: string, version: string): Obj {
+  const gv = { groupVersion: `${group}/${version}`, version }
+  return { name: group, versions: [gv], preferredVersion: gv }
+}
+
+export function apiGroupList(): Obj {
+  return {
+    kind: 'APIGroupList',
+    apiVersion: 'v1',
+    groups: groupVersions().filter((g) => g.group !== '').map((g) => groupEntry(g.group, g.version)),
+  }
+}
+
+export function apiGroup(group: string): Obj | undefined {
+  const gv = groupVersions().find((g) => g.group === group && group !== '')
+  return gv ? { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(gv.group, gv.version) } : undefined
+}
+
+export function apiResourceList(group: string, version: string): Obj | undefined {
+  const served = resources.filter((r) => r.group === group && r.version === version)
+  if (served.length === 0) return undefined
+  const list: Obj[] = []
+  for (const info of served) {
+    list.push({
+      name: info.plural,
+      singularName: info.singular,
+      namespaced: info.namespaced,
+      kind: info.kind,
+      verbs: verbsOf(info),
+      ...(info.shortNames.length ? { shortNames: info.shortNames } : {}),
+      ...(info.categories.length ? { categories: info.categories } : {}),
+    })
+    for (const sub of info.subresources) {
+      const k = subresourceKind(info, sub)
+      list.push({
+        name: `${info.plural}/${sub}`,
+        singularName: '',
+        namespaced: info.namespaced,
+        ...(k.group !== info.group ? { group: k.group, version: k.version } : {}),
+        kind: k.kind,
+        verbs: subresourceVerbs(sub),
+      })
+    }
+  }
+  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf(served[0]), resources: list }
+}
+
+/** `/api` (core) or `/apis` (the rest) as an aggregated APIGroupDiscoveryList. */
+export function aggregatedDiscovery(legacy: boolean, apiVersion: 'v2' | 'v2beta1'): Obj {
+  const groups = groupVersions().filter((g) => (g.group === '') === legacy)
+  return {
+    kind: 'APIGroupDiscoveryList',
+    apiVersion: `apidiscovery.k8s.io/${apiVersion}`,
+    metadata: {},
+    items: groups.map((g) => ({
+      metadata: { name: g.group, creationTimestamp: null },
+      versions: [
+        {
+          version: g.version,
+          freshness: 'Current',
+          resources: resources
+            .filter((r) => r.group === g.group && r.version === g.version)
+            .map((info) => ({
+              resource: info.plural,
+              responseKind: { group: info.group, version: info.version, kind: info.kind },
+              scope: info.namespaced ? 'Namespaced' : 'Cluster',
+              singularResource: info.singular,
+              verbs: verbsOf(info),
+              ...(info.shortNames.length ? { shortNames: info.shortNames } : {}),
+              ...(info.categories.length ? { categories: info.categories } : {}),
+              subresources: info.subresources.map((sub) => ({
+                subresource: sub,
+                responseKind: subresourceKind(info, sub),
+                verbs: subresourceVerbs(sub),
+              })),
+            })),
+        },
+      ],
+    })),
+  }
+}

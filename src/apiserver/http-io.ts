@@ -1,0 +1,67 @@
+// Reading request bodies and writing responses, with the limits and errors Kubernetes has.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { parse as parseYaml } from 'yaml'
+import { ApiError, badRequest, internal, isApiError, tooLarge, unsupportedMediaType } from '../util/errors.ts'
+
+/** Kubernetes' limit for a request body is 3 MiB; objects in etcd are capped lower. */
+export const maxBodyBytes = 3 * 1024 * 1024
+
+export async function readBody(req: IncomingMessage, limit = maxBodyBytes): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > limit) throw tooLarge(limit)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) throw tooLarge(limit)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+export type BodyFormat = 'json' | 'yaml'
+
+export function mediaType(req: IncomingMessage): string {
+  return String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase()
+}
+
+/** Parses a JSON or YAML body into a value; anything else is a 415 or a 400 that says where it broke. */
+export function parseBody(raw: Buffer, type: string): unknown {
+  const text = raw.toString('utf8')
+  if (text.trim() === '') throw badRequest('the request body is empty: send the object as JSON or YAML')
+  if (type.endsWith('yaml')) {
+    try {
+      return parseYaml(text, { maxAliasCount: 100 })
+    } catch (err) {
+      throw badRequest(`error converting YAML to JSON: ${(err as Error).message}`)
+    }
+  }
+  if (type.endsWith('json') || type === '*/*' || type === '') {
+    try {
+      return JSON.parse(text)
+    } catch (err) {
+      throw badRequest(`the body of the request was not valid JSON: ${(err as Error).message}`)
+    }
+  }
+  throw unsupportedMediaType(type)
+}
+
+export function sendJson(res: ServerResponse, code: number, body: unknown, contentType = 'application/json'): void {
+  const text = JSON.stringify(body)
+  res.writeHead(code, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+export function toApiError(err: unknown): ApiError {
+  if (isApiError(err)) return err
+  return internal(err instanceof Error ? err.message : String(err))
+}
+
+export function sendError(res: ServerResponse, err: unknown): void {
+  const apiErr = toApiError(err)
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  sendJson(res, apiErr.code, apiErr.toStatus())
+}

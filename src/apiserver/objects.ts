@@ -1,0 +1,123 @@
+// Kubernetes objects over the key-value Store: key layout, JSON encoding, and
+// `metadata.resourceVersion` taken from the store revision.
+import type { ResourceInfo } from '../api/registry.ts'
+import { isStoreError, type KeyValue, type ListOptions, type Store } from '../store/store.ts'
+import { alreadyExists, badRequest, conflict, expired, notFound } from '../util/errors.ts'
+
+/** A Kubernetes object as JSON: typed loosely on purpose, fields weft does not know are kept. */
+export type KObject = Record<string, any> & { metadata: ObjectMeta }
+
+export interface ObjectMeta extends Record<string, any> {
+  name: string
+  namespace?: string
+  uid?: string
+  resourceVersion?: string
+  labels?: Record<string, string>
+  annotations?: Record<string, string>
+  finalizers?: string[]
+  deletionTimestamp?: string
+}
+
+export function resourceRef(info: ResourceInfo): { group: string; resource: string } {
+  return { group: info.group, resource: info.plural }
+}
+
+/** `/registry/<group>/<plural>/[<namespace>/]` */
+export function prefixOf(info: ResourceInfo, namespace?: string): string {
+  const base = `/registry/${info.group || 'core'}/${info.plural}/`
+  return info.namespaced && namespace ? `${base}${namespace}/` : base
+}
+
+export function keyOf(info: ResourceInfo, namespace: string | undefined, name: string): string {
+  return prefixOf(info, namespace) + name
+}
+
+/** Decodes a stored value, stamping the revision it was read at as resourceVersion. */
+export function decode(value: string, revision: number): KObject {
+  const obj = JSON.parse(value) as KObject
+  obj.metadata.resourceVersion = String(revision)
+  return obj
+}
+
+export function encode(obj: KObject): string {
+  const { resourceVersion: _rv, ...metadata } = obj.metadata
+  return JSON.stringify({ ...obj, metadata })
+}
+
+export function fromKeyValue(kv: KeyValue): KObject {
+  return decode(kv.value, kv.modRevision)
+}
+
+export function parseResourceVersion(rv: string | undefined, what = 'resourceVersion'): number | undefined {
+  if (rv === undefined || rv === '') return undefined
+  if (!/^\d+$/.test(rv)) throw badRequest(`invalid ${what}: "${rv}" is not a resource version this server issued`)
+  return Number(rv)
+}
+
+export class ObjectStore {
+  readonly store: Store
+
+  constructor(store: Store) {
+    this.store = store
+  }
+
+  async get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KObject | undefined> {
+    const kv = await this.store.get(keyOf(info, namespace, name))
+    return kv ? fromKeyValue(kv) : undefined
+  }
+
+  async mustGet(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KObject> {
+    const obj = await this.get(info, namespace, name)
+    if (!obj) throw notFound(resourceRef(info), name)
+    return obj
+  }
+
+  async create(info: ResourceInfo, obj: KObject): Promise<KObject> {
+    try {
+      const kv = await this.store.create(keyOf(info, obj.metadata.namespace, obj.metadata.name), encode(obj))
+      return fromKeyValue(kv)
+    } catch (err) {
+      if (isStoreError(err, 'KeyExists')) throw alreadyExists(resourceRef(info), obj.metadata.name)
+      throw err
+    }
+  }
+
+  /** Compare-and-swap on `expectedRevision`. */
+  async update(info: ResourceInfo, obj: KObject, expectedRevision: number): Promise<KObject> {
+    try {
+      const kv = await this.store.update(keyOf(info, obj.metadata.namespace, obj.metadata.name), encode(obj), expectedRevision)
+      return fromKeyValue(kv)
+    } catch (err) {
+      if (isStoreError(err, 'Conflict')) {
+        throw conflict(resourceRef(info), obj.metadata.name, 'the object has been modified; please apply your changes to the latest version and try again')
+      }
+      if (isStoreError(err, 'KeyNotFound')) throw notFound(resourceRef(info), obj.metadata.name)
+      throw err
+    }
+  }
+
+  async delete(info: ResourceInfo, obj: KObject, expectedRevision?: number): Promise<KObject> {
+    try {
+      const kv = await this.store.delete(keyOf(info, obj.metadata.namespace, obj.metadata.name), expectedRevision)
+      return fromKeyValue(kv)
+    } catch (err) {
+      if (isStoreError(err, 'Conflict')) {
+        throw conflict(resourceRef(info), obj.metadata.name, 'the object has been modified; please apply your changes to the latest version and try again')
+      }
+      if (isStoreError(err, 'KeyNotFound')) throw notFound(resourceRef(info), obj.metadata.name)
+      throw err
+    }
+  }
+
+  async list(info: ResourceInfo, namespace: string | undefined, options: ListOptions = {}) {
+    try {
+      const result = await this.store.list(prefixOf(info, namespace), options)
+      return { ...result, objects: result.items.map(fromKeyValue) }
+    } catch (err) {
+      if (isStoreError(err, 'Compacted')) {
+        throw expired(`The resourceVersion for the provided list is too old.`)
+      }
+      throw err
+    }
+  }
+}

@@ -1,0 +1,630 @@
+// The verbs on a resource: the admission, defaulting, validation and storage steps
+// each request goes through, in Kubernetes' order. HTTP concerns stay in server.ts.
+import { randomUUID } from 'node:crypto'
+import { applyDefaults } from '../api/defaults.ts'
+import { matchesFields, parseFieldSelector, type FieldSelector } from '../api/field-selectors.ts'
+import { apiVersionOf, resources, type ResourceInfo } from '../api/registry.ts'
+import { checkSchema } from '../api/schema.ts'
+import { isEverything, matchesLabels, parseLabelSelector, type LabelSelector } from '../api/selectors.ts'
+import { validateObject } from '../api/validation/index.ts'
+import { ApiError, badRequest, conflict, invalid, isConflict, notFound } from '../util/errors.ts'
+import { serverSideApply, trackUpdate } from './apply.ts'
+import { ObjectStore, parseResourceVersion, resourceRef, type KObject } from './objects.ts'
+import { applyJsonPatch, applyMergePatch } from './patch.ts'
+import type { ResourceRequest } from './request-info.ts'
+import type { ServiceAllocation } from './service-allocation.ts'
+import { applyStrategicMergePatch } from './strategic-merge.ts'
+
+export interface Identity {
+  user: string
+  groups: string[]
+  userAgent: string
+}
+
+export interface WriteOptions {
+  query: URLSearchParams
+  identity: Identity
+  /** Warnings for the `Warning` response header. */
+  warnings: string[]
+}
+
+type Obj = Record<string, any>
+
+const namespaceInfo = resources.find((r) => r.kind === 'Namespace')!
+const generationKinds = new Set(['Pod', 'Service', 'Deployment', 'ReplicaSet', 'DaemonSet', 'Ingress', 'IngressClass'])
+/** Kinds whose status is reset on create (their controllers own it). */
+const statusResetKinds = new Set(['Deployment', 'ReplicaSet', 'DaemonSet', 'Ingress', 'Service'])
+const maxUpdateRetries = 20
+
+export function now(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+const nameAlphabet = 'bcdfghjklmnpqrstvwxz2456789'
+function randomSuffix(): string {
+  let s = ''
+  for (let i = 0; i < 5; i++) s += nameAlphabet[Math.floor(Math.random() * nameAlphabet.length)]
+  return s
+}
+
+function isObject(value: unknown): value is Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function fieldManagerOf(opts: WriteOptions): string {
+  const explicit = opts.query.get('fieldManager')
+  if (explicit) {
+    if (explicit.length > 128) throw badRequest('fieldManager: Too long: may not be more than 128 bytes')
+    return explicit
+  }
+  return opts.identity.userAgent.split('/')[0] || 'unknown'
+}
+
+function isDryRun(query: URLSearchParams): boolean {
+  const values = query.getAll('dryRun')
+  for (const v of values) if (v !== 'All') throw badRequest(`Invalid dryRun value: "${v}": supported values: "All"`)
+  return values.length > 0
+}
+
+export interface ListQuery {
+  labelSelector: LabelSelector | undefined
+  fieldSelector: FieldSelector | undefined
+}
+
+export function parseSelectors(info: ResourceInfo, query: URLSearchParams): ListQuery {
+  const ls = query.get('labelSelector')
+  const fs = query.get('fieldSelector')
+  const labelSelector = ls ? parseLabelSelector(ls) : undefined
+  const fieldSelector = fs ? parseFieldSelector(fs, info) : undefined
+  return {
+    labelSelector: labelSelector && !isEverything(labelSelector) ? labelSelector : undefined,
+    fieldSelector,
+  }
+}
+
+export function matchesQuery(q: ListQuery, obj: KObject): boolean {
+  if (q.labelSelector && !matchesLabels(q.labelSelector, obj.metadata.labels)) return false
+  if (q.fieldSelector && !matchesFields(q.fieldSelector, obj)) return false
+  return true
+}
+
+interface ContinueToken {
+  rv: number
+  start: string
+}
+
+function encodeContinue(token: ContinueToken): string {
+  return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', ...token })).toString('base64url')
+}
+
+function decodeContinue(text: string): ContinueToken {
+  try {
+    const parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'))
+    if (parsed.v === 'meta.k8s.io/v1' && typeof parsed.rv === 'number' && typeof parsed.start === 'string') return parsed
+  } catch {}
+  throw badRequest('continue key is not valid: send back the continue value from a previous list response unchanged')
+}
+
+export class ResourceHandler {
+  readonly objects: ObjectStore
+  readonly services: ServiceAllocation
+
+  constructor(objects: ObjectStore, services: ServiceAllocation) {
+    this.objects = objects
+    this.services = services
+  }
+
+  async get(r: ResourceRequest): Promise<KObject> {
+    return this.objects.mustGet(r.info, r.namespace, r.name!)
+  }
+
+  async list(r: ResourceRequest, query: URLSearchParams): Promise<Obj> {
+    const info = r.info
+    const q = parseSelectors(info, query)
+    const limit = Number(query.get('limit') ?? 0)
+    if (!Number.isInteger(limit) || limit < 0) throw badRequest(`limit must be a non-negative integer, got "${query.get('limit')}"`)
+    const cont = query.get('continue')
+    let revision: number | undefined
+    let startAfter: string | undefined
+    if (cont) {
+      const token = decodeContinue(cont)
+      revision = token.rv
+      startAfter = token.start
+    } else {
+      const rv = parseResourceVersion(query.get('resourceVersion') ?? undefined)
+      if (query.get('resourceVersionMatch') === 'Exact') {
+        if (!rv) throw badRequest('resourceVersionMatch "Exact" requires a non-zero resourceVersion')
+        revision = rv
+      }
+    }
+    const filtering = q.labelSelector !== undefined || q.fieldSelector !== undefined
+    const items: KObject[] = []
+    let listRevision = 0
+    let next: string | undefined
+    let remaining: number | undefined
+    // With selectors a page can come back short: keep reading until it is full or the keys run out.
+    for (;;) {
+      const page = await this.objects.list(info, r.namespace, {
+        limit: limit ? Math.max(limit - items.length, filtering ? 500 : 0) : 0,
+        startAfter,
+        revision,
+      })
+      listRevision = page.revision
+      revision = page.revision
+      let lastKey: string | undefined
+      for (let i = 0; i < page.objects.length; i++) {
+        const obj = page.objects[i]
+        lastKey = page.items[i].key
+        if (filtering && !matchesQuery(q, obj)) continue
+        items.push(obj)
+        if (limit && items.length === limit) break
+      }
+      const cutShort = limit > 0 && items.length === limit && lastKey !== page.items[page.items.length - 1]?.key
+      if (limit && items.length === limit && (page.more || cutShort)) {
+        next = lastKey
+        if (!filtering && page.remaining !== undefined) remaining = page.remaining + (page.items.length - page.objects.indexOf(items[items.length - 1]) - 1)
+        break
+      }
+      if (!page.more) break
+      startAfter = page.items[page.items.length - 1].key
+    }
+    const metadata: Obj = { resourceVersion: String(listRevision) }
+    if (next !== undefined) {
+      metadata.continue = encodeContinue({ rv: listRevision, start: next })
+      if (remaining !== undefined && remaining > 0) metadata.remainingItemCount = remaining
+    }
+    return { kind: info.listKind, apiVersion: apiVersionOf(info), metadata, items }
+  }
+
+  /** Checks apiVersion/kind/namespace of a body, and the schema (strict decoding). */
+  private decodeBody(r: ResourceRequest, body: unknown, opts: WriteOptions, kind = r.info.kind, apiVersion = apiVersionOf(r.info)): KObject {
+    const info = r.info
+    if (!isObject(body)) throw badRequest(`the request body must be a JSON object describing a ${kind}`)
+    if (body.apiVersion !== undefined && body.apiVersion !== apiVersion) {
+      throw badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${apiVersion})`)
+    }
+    if (body.kind !== undefined && body.kind !== kind) {
+      throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (${kind})`)
+    }
+    body.apiVersion = apiVersion
+    body.kind = kind
+    if (body.metadata === undefined) body.metadata = {}
+    if (!isObject(body.metadata)) throw badRequest('metadata must be an object')
+    if (info.namespaced && kind === info.kind) {
+      const ns = body.metadata.namespace
+      if (ns !== undefined && ns !== '' && r.namespace !== undefined && ns !== r.namespace) {
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request')
+      }
+      body.metadata.namespace = r.namespace ?? ns
+    }
+    if (kind === info.kind) this.checkFields(info, body, opts)
+    return body as KObject
+  }
+
+  private checkFields(info: ResourceInfo, body: Obj, opts: WriteOptions): void {
+    const mode = opts.query.get('fieldValidation') ?? 'Warn'
+    if (!['Strict', 'Warn', 'Ignore'].includes(mode)) {
+      throw badRequest(`fieldValidation must be one of "Ignore", "Warn" or "Strict", got "${mode}"`)
+    }
+    const result = checkSchema(info, body)
+    if (result.wrongType.length > 0) {
+      const first = result.wrongType.map((c) => `${c.field}: ${c.message}`).join(', ')
+      throw new ApiError(400, 'BadRequest', `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${first}`, {
+        kind: info.kind,
+        causes: result.wrongType,
+      })
+    }
+    if (result.unknown.length === 0 || mode === 'Ignore') return
+    if (mode === 'Strict') {
+      const list = result.unknown.map((f) => `unknown field "${f}"`)
+      throw new ApiError(400, 'BadRequest', `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: strict decoding error: ${list.join(', ')}`, {
+        kind: info.kind,
+        causes: result.unknown.map((f) => ({ reason: 'FieldValueInvalid', field: f, message: `unknown field "${f}"` })),
+      })
+    }
+    for (const f of result.unknown) opts.warnings.push(`unknown field "${f}"`)
+  }
+
+  private validate(info: ResourceInfo, obj: KObject, old?: KObject): void {
+    const causes = validateObject(info, obj, old)
+    if (causes.length > 0) throw invalid(info.kind, info.group, obj.metadata.name ?? '', causes)
+  }
+
+  private async checkNamespace(info: ResourceInfo, obj: KObject): Promise<void> {
+    if (!info.namespaced) return
+    const ns = await this.objects.get(namespaceInfo, undefined, obj.metadata.namespace!)
+    if (!ns) throw notFound({ group: '', resource: 'namespaces' }, obj.metadata.namespace!)
+    if (ns.metadata.deletionTimestamp || ns.status?.phase === 'Terminating') {
+      throw new ApiError(403, 'Forbidden', `${info.plural} "${obj.metadata.name}" is forbidden: unable to create new content in namespace ${ns.metadata.name} because it is being terminated`, {
+        name: obj.metadata.name,
+        kind: info.plural,
+        causes: [{ reason: 'NamespaceTerminating', message: `namespace ${ns.metadata.name} is being terminated`, field: 'metadata.namespace' }],
+      })
+    }
+  }
+
+  async create(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<KObject> {
+    const obj = this.decodeBody(r, body, opts)
+    return this.createObject(r.info, obj, opts)
+  }
+
+  private async createObject(info: ResourceInfo, obj: KObject, opts: WriteOptions, managed?: (o: KObject) => KObject): Promise<KObject> {
+    const meta = obj.metadata
+    if (meta.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created')
+    if (!meta.name && meta.generateName) meta.name = ''
+    const generated = !meta.name && typeof meta.generateName === 'string'
+    if (!meta.name && !generated) {
+      throw invalid(info.kind, info.group, '', [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' }])
+    }
+    const dryRun = isDryRun(opts.query)
+    for (let attempt = 0; ; attempt++) {
+      const candidate = structuredClone(obj)
+      if (generated) candidate.metadata.name = candidate.metadata.generateName + randomSuffix()
+      try {
+        return await this.createOnce(info, candidate, opts, dryRun, managed)
+      } catch (err) {
+        if (!(generated && err instanceof ApiError && err.reason === 'AlreadyExists' && attempt < 7)) throw err
+      }
+    }
+  }
+
+  private async createOnce(info: ResourceInfo, obj: KObject, opts: WriteOptions, dryRun: boolean, managed?: (o: KObject) => KObject): Promise<KObject> {
+    const meta = obj.metadata
+    meta.uid = randomUUID()
+    meta.creationTimestamp = now()
+    delete meta.deletionTimestamp
+    delete meta.deletionGracePeriodSeconds
+    delete meta.selfLink
+    if (generationKinds.has(info.kind)) meta.generation = 1
+    else delete meta.generation
+    if (statusResetKinds.has(info.kind)) delete obj.status
+    applyDefaults(info, obj)
+    this.validate(info, obj)
+    await this.checkNamespace(info, obj)
+    let result = managed
+      ? managed(obj)
+      : (trackUpdate(info, undefined, obj, { fieldManager: fieldManagerOf(opts), operation: 'Update', now: meta.creationTimestamp }) as KObject)
+    if (info.kind === 'Service') {
+      const plan = await this.services.admit(result, undefined)
+      if (dryRun) {
+        await this.services.rollback(result, plan)
+        return result
+      }
+      try {
+        return await this.objects.create(info, result)
+      } catch (err) {
+        await this.services.rollback(result, plan)
+        throw err
+      }
+    }
+    if (dryRun) return result
+    return this.objects.create(info, result)
+  }
+
+  async update(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<KObject> {
+    const info = r.info
+    const scale = r.subresource === 'scale'
+    const incoming = scale
+      ? this.decodeBody(r, body, opts, 'Scale', 'autoscaling/v1')
+      : this.decodeBody(r, body, opts)
+    if (incoming.metadata.name && incoming.metadata.name !== r.name) {
+      throw badRequest(`the name of the object (${incoming.metadata.name}) does not match the name on the URL (${r.name})`)
+    }
+    const precondition = parseResourceVersion(incoming.metadata.resourceVersion)
+    return this.guaranteedUpdate(r, opts, precondition, (current) => {
+      if (scale) return this.applyScale(current, incoming)
+      const next = structuredClone(incoming)
+      next.metadata.name = r.name!
+      return next
+    })
+  }
+
+  /** Read-modify-write with compare-and-swap, retried on conflicts unless the caller pinned a resourceVersion. */
+  async guaranteedUpdate(
+    r: ResourceRequest,
+    opts: WriteOptions,
+    precondition: number | undefined,
+    mutate: (current: KObject) => KObject,
+    managed?: (old: KObject, next: KObject) => KObject,
+  ): Promise<KObject> {
+    const info = r.info
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.objects.mustGet(info, r.namespace, r.name!)
+      const currentRV = Number(current.metadata.resourceVersion)
+      if (precondition !== undefined && precondition !== currentRV) {
+        throw conflict(resourceRef(info), r.name!, 'the object has been modified; please apply your changes to the latest version and try again')
+      }
+      try {
+        const next = mutate(structuredClone(current))
+        return await this.updateObject(r, current, next, opts, managed)
+      } catch (err) {
+        if (precondition === undefined && isConflict(err) && attempt < maxUpdateRetries) continue
+        throw err
+      }
+    }
+  }
+
+  private applyScale(current: KObject, scale: Obj): KObject {
+    const replicas = scale.spec?.replicas
+    if (!Number.isInteger(replicas) || replicas < 0) {
+      throw invalid('Scale', 'autoscaling', current.metadata.name, [
+        { reason: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` },
+      ])
+    }
+    current.spec.replicas = replicas
+    return current
+  }
+
+  private async updateObject(
+    r: ResourceRequest,
+    old: KObject,
+    next: KObject,
+    opts: WriteOptions,
+    managed?: (old: KObject, next: KObject) => KObject,
+  ): Promise<KObject> {
+    const info = r.info
+    const dryRun = isDryRun(opts.query)
+    let obj: KObject
+    if (r.subresource === 'status') {
+      obj = structuredClone(old)
+      obj.status = next.status
+    } else {
+      obj = next
+      if (info.subresources.includes('status')) obj.status = structuredClone(old.status)
+      else if (info.kind === 'Namespace') obj.status = structuredClone(old.status)
+    }
+    const meta = obj.metadata
+    const oldMeta = old.metadata
+    meta.name = oldMeta.name
+    meta.namespace = oldMeta.namespace
+    meta.uid = oldMeta.uid
+    meta.creationTimestamp = oldMeta.creationTimestamp
+    if (oldMeta.deletionTimestamp) {
+      meta.deletionTimestamp = oldMeta.deletionTimestamp
+      meta.deletionGracePeriodSeconds = oldMeta.deletionGracePeriodSeconds
+    } else {
+      delete meta.deletionTimestamp
+      delete meta.deletionGracePeriodSeconds
+    }
+    if (oldMeta.generation !== undefined) meta.generation = oldMeta.generation
+    if (meta.managedFields === undefined && oldMeta.managedFields !== undefined) meta.managedFields = oldMeta.managedFields
+    if (oldMeta.deletionTimestamp) {
+      const added = (meta.finalizers ?? []).filter((f: string) => !(oldMeta.finalizers ?? []).includes(f))
+      if (added.length > 0) {
+        throw invalid(info.kind, info.group, meta.name, [
+          { reason: 'FieldValueForbidden', field: 'metadata.finalizers', message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}` },
+        ])
+      }
+    }
+    applyDefaults(info, obj)
+    this.validate(info, obj, old)
+    if (generationKinds.has(info.kind) && r.subresource !== 'status' && JSON.stringify(obj.spec) !== JSON.stringify(old.spec)) {
+      meta.generation = (oldMeta.generation ?? 0) + 1
+    }
+    obj = managed
+      ? managed(old, obj)
+      : (trackUpdate(info, old, obj, { fieldManager: fieldManagerOf(opts), operation: 'Update', now: now() }) as KObject)
+    const expected = Number(old.metadata.resourceVersion)
+    // An object being deleted whose last finalizer went away is removed now.
+    const finished = meta.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0 && this.mayRemoveNow(info, obj)
+    if (info.kind === 'Service' && r.subresource !== 'status') {
+      const plan = await this.services.admit(obj, old)
+      if (dryRun) {
+        await this.services.rollback(obj, plan)
+        return obj
+      }
+      try {
+        const saved = await this.objects.update(info, obj, expected)
+        await this.services.commit(saved, plan)
+        return saved
+      } catch (err) {
+        await this.services.rollback(obj, plan)
+        throw err
+      }
+    }
+    if (dryRun) return obj
+    if (finished) {
+      const saved = await this.objects.update(info, obj, expected)
+      return this.removeFromStore(info, saved)
+    }
+    return this.objects.update(info, obj, expected)
+  }
+
+  private mayRemoveNow(info: ResourceInfo, obj: KObject): boolean {
+    // A Namespace also waits for its spec.finalizers (the namespace controller's), and a
+    // Pod for its kubelet to confirm with a zero grace period.
+    if (info.kind === 'Namespace') return (obj.spec?.finalizers ?? []).length === 0
+    if (info.kind === 'Pod') return !obj.spec?.nodeName || obj.metadata.deletionGracePeriodSeconds === 0
+    return true
+  }
+
+  private async removeFromStore(info: ResourceInfo, obj: KObject): Promise<KObject> {
+    const deleted = await this.objects.delete(info, obj, Number(obj.metadata.resourceVersion))
+    if (info.kind === 'Service') await this.services.releaseAll(deleted)
+    return deleted
+  }
+
+  async patch(r: ResourceRequest, body: Buffer, contentType: string, opts: WriteOptions, parse: (raw: Buffer, type: string) => unknown): Promise<KObject> {
+    const info = r.info
+    const type = contentType
+    if (type === 'application/apply-patch+yaml' || type === 'application/apply-patch+json') {
+      if (r.subresource === 'scale') throw badRequest('server-side apply is not supported on the scale subresource')
+      return this.apply(r, parse(body, type.endsWith('yaml') ? 'application/yaml' : 'application/json'), opts)
+    }
+    const patchers: Record<string, (doc: unknown, patch: unknown) => unknown> = {
+      'application/json-patch+json': applyJsonPatch,
+      'application/merge-patch+json': applyMergePatch,
+      'application/strategic-merge-patch+json': (doc, patch) => applyStrategicMergePatch(info, doc, patch),
+    }
+    const patcher = patchers[type]
+    if (!patcher) {
+      throw new ApiError(415, 'UnsupportedMediaType', `the server does not support patches of type ${type}: use one of ${[...Object.keys(patchers), 'application/apply-patch+yaml'].join(', ')}`)
+    }
+    const patch = parse(body, 'application/json')
+    return this.guaranteedUpdate(r, opts, undefined, (current) => {
+      const target = r.subresource === 'scale' ? this.scaleOf(info, current) : current
+      const patched = (r.subresource === 'scale' && type === 'application/strategic-merge-patch+json' ? applyMergePatch : patcher)(target, patch)
+      if (!isObject(patched)) throw badRequest('the patch turned the object into something that is not a JSON object')
+      if (r.subresource === 'scale') return this.applyScale(current, patched)
+      const decoded = this.decodeBody(r, patched, opts)
+      if (decoded.metadata.name !== current.metadata.name) {
+        throw badRequest(`the name of the object (${decoded.metadata.name}) does not match the name on the URL (${r.name})`)
+      }
+      const rv = decoded.metadata.resourceVersion
+      if (rv && rv !== current.metadata.resourceVersion) {
+        throw conflict(resourceRef(info), r.name!, 'the object has been modified; please apply your changes to the latest version and try again')
+      }
+      return decoded
+    })
+  }
+
+  private async apply(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<KObject> {
+    const info = r.info
+    const applied = this.decodeBody(r, body, opts)
+    if (applied.metadata.name !== undefined && applied.metadata.name !== r.name) {
+      throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${r.name})`)
+    }
+    applied.metadata.name = r.name!
+    const fieldManager = opts.query.get('fieldManager')
+    if (!fieldManager) throw badRequest('PATCH, application/apply-patch+yaml: fieldManager is required for apply requests')
+    const force = opts.query.get('force') === 'true'
+    const applyOpts = { fieldManager, force, now: now() }
+    const existing = await this.objects.get(info, r.namespace, r.name!)
+    if (!existing) {
+      const created = serverSideApply(info, undefined, applied, applyOpts) as KObject
+      try {
+        return await this.createObject(info, created, opts, (o) => {
+          o.metadata.managedFields = created.metadata.managedFields
+          return o
+        })
+      } catch (err) {
+        if (!(err instanceof ApiError && err.reason === 'AlreadyExists')) throw err
+      }
+    }
+    const precondition = parseResourceVersion(applied.metadata.resourceVersion)
+    return this.guaranteedUpdate(r, opts, precondition, (current) => {
+      const forApply = structuredClone(applied)
+      delete forApply.metadata.resourceVersion
+      return serverSideApply(info, current, forApply, { ...applyOpts, now: now() }) as KObject
+    }, (_old, next) => next)
+  }
+
+  async delete(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<KObject> {
+    const info = r.info
+    const options: Obj = isObject(body) ? body : {}
+    const q = opts.query
+    const propagation = q.get('propagationPolicy') ?? options.propagationPolicy
+    if (propagation !== undefined && !['Orphan', 'Background', 'Foreground'].includes(propagation)) {
+      throw badRequest(`propagationPolicy: Unsupported value: "${propagation}": supported values: "Foreground", "Background", "Orphan"`)
+    }
+    const graceText = q.get('gracePeriodSeconds') ?? options.gracePeriodSeconds
+    const grace = graceText === undefined || graceText === null ? undefined : Number(graceText)
+    if (grace !== undefined && (!Number.isInteger(grace) || grace < 0)) throw badRequest('gracePeriodSeconds must be a non-negative integer')
+    const pre: Obj = options.preconditions ?? {}
+    const dryRun = isDryRun(q) || (Array.isArray(options.dryRun) && options.dryRun.includes('All'))
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.objects.mustGet(info, r.namespace, r.name!)
+      if (pre.uid && pre.uid !== current.metadata.uid) {
+        throw conflict(resourceRef(info), r.name!, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`)
+      }
+      if (pre.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
+        throw conflict(resourceRef(info), r.name!, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`)
+      }
+      try {
+        return await this.deleteOnce(info, current, propagation, grace, dryRun)
+      } catch (err) {
+        if (isConflict(err) && attempt < maxUpdateRetries && !pre.resourceVersion) continue
+        throw err
+      }
+    }
+  }
+
+  private async deleteOnce(info: ResourceInfo, current: KObject, propagation: string | undefined, grace: number | undefined, dryRun: boolean): Promise<KObject> {
+    const obj = structuredClone(current)
+    const meta = obj.metadata
+    const finalizers: string[] = [...(meta.finalizers ?? [])]
+    const wantFinalizer = propagation === 'Foreground' ? 'foregroundDeletion' : propagation === 'Orphan' ? 'orphan' : undefined
+    let graceful = false
+    if (info.kind === 'Pod' && obj.spec?.nodeName) {
+      // A bound pod is deleted gracefully: its kubelet stops the containers, then deletes with grace 0.
+      const seconds = grace ?? obj.spec.terminationGracePeriodSeconds ?? 30
+      if (seconds > 0 && !(meta.deletionTimestamp && meta.deletionGracePeriodSeconds !== undefined && meta.deletionGracePeriodSeconds <= seconds)) {
+        graceful = true
+        meta.deletionGracePeriodSeconds = seconds
+        meta.deletionTimestamp = new Date(Date.now() + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+      } else if (seconds === 0) {
+        meta.deletionGracePeriodSeconds = 0
+      }
+    }
+    if (wantFinalizer && !finalizers.includes(wantFinalizer) && !meta.deletionTimestamp) finalizers.push(wantFinalizer)
+    if (propagation === 'Background' || propagation === 'Orphan') {
+      // Switching policy while deletion is pending replaces the other GC finalizer.
+      const other = propagation === 'Orphan' ? 'foregroundDeletion' : 'orphan'
+      const idx = finalizers.indexOf(other)
+      if (idx >= 0 && meta.deletionTimestamp) finalizers.splice(idx, 1)
+    }
+    const namespaceWaits = info.kind === 'Namespace' && (obj.spec?.finalizers ?? []).length > 0
+    if (finalizers.length > 0 || graceful || namespaceWaits) {
+      if (!meta.deletionTimestamp) {
+        meta.deletionTimestamp = now()
+        meta.deletionGracePeriodSeconds = meta.deletionGracePeriodSeconds ?? 0
+      }
+      meta.finalizers = finalizers
+      if (finalizers.length === 0) delete meta.finalizers
+      if (info.kind === 'Namespace') obj.status = { ...(obj.status ?? {}), phase: 'Terminating' }
+      if (dryRun) return obj
+      return this.objects.update(info, obj, Number(current.metadata.resourceVersion))
+    }
+    if (dryRun) return current
+    return this.removeFromStore(info, current)
+  }
+
+  async deleteCollection(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<Obj> {
+    const list = await this.list(r, opts.query)
+    const items: KObject[] = []
+    for (const item of list.items as KObject[]) {
+      try {
+        items.push(await this.delete({ ...r, name: item.metadata.name, namespace: item.metadata.namespace, verb: 'delete' }, body, opts))
+      } catch (err) {
+        if (!(err instanceof ApiError && err.code === 404)) throw err
+      }
+    }
+    return { ...list, items }
+  }
+
+  scaleOf(info: ResourceInfo, obj: KObject): Obj {
+    const selector = obj.spec?.selector
+    const labels: Record<string, string> = selector?.matchLabels ?? {}
+    const selectorText = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')
+    return {
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: {
+        name: obj.metadata.name,
+        namespace: obj.metadata.namespace,
+        uid: obj.metadata.uid,
+        resourceVersion: obj.metadata.resourceVersion,
+        creationTimestamp: obj.metadata.creationTimestamp,
+      },
+      spec: { replicas: obj.spec?.replicas ?? 0 },
+      status: { replicas: obj.status?.replicas ?? 0, selector: selectorText },
+    }
+  }
+
+  /** POST pods/{name}/binding: sets spec.nodeName once. */
+  async bind(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<Obj> {
+    if (!isObject(body) || !isObject(body.target) || typeof body.target.name !== 'string' || !body.target.name) {
+      throw invalid('Binding', '', r.name!, [{ reason: 'FieldValueRequired', field: 'target.name', message: 'Required value' }])
+    }
+    const node = body.target.name
+    await this.guaranteedUpdate({ ...r, subresource: undefined }, opts, undefined, (pod) => {
+      if (pod.metadata.deletionTimestamp) throw conflict(resourceRef(r.info), r.name!, 'pod is being deleted, cannot be assigned to a host')
+      if (pod.spec.nodeName) throw conflict(resourceRef(r.info), r.name!, `pod ${r.name} is already assigned to node "${pod.spec.nodeName}"`)
+      pod.spec.nodeName = node
+      if (isObject(body.metadata?.annotations)) pod.metadata.annotations = { ...(pod.metadata.annotations ?? {}), ...body.metadata.annotations }
+      return pod
+    })
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }
+  }
+}
+

@@ -1,0 +1,324 @@
+// The HTTP face of the API server: one request path for every call — identity,
+// routing, content negotiation, errors as Status — in front of ResourceHandler.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import type { ResourceInfo } from '../api/registry.ts'
+import type { Store } from '../store/store.ts'
+import { cidrAddress, parseCidr } from '../util/cidr.ts'
+import { ApiError, methodNotAllowed } from '../util/errors.ts'
+import { logger, type Logger } from '../util/log.ts'
+import { NodePortAllocator, ServiceIPAllocator } from './allocator.ts'
+import { bootstrap } from './bootstrap.ts'
+import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion } from './discovery.ts'
+import { mediaType, parseBody, readBody, sendError, sendJson, toApiError } from './http-io.ts'
+import { ApiServerMetrics } from './metrics.ts'
+import { ObjectStore, type KObject } from './objects.ts'
+import { openApiDocument, openApiIndex } from './openapi.ts'
+import { resolveRequest, type ResourceRequest } from './request-info.ts'
+import { ResourceHandler, type Identity, type WriteOptions } from './resource-handler.ts'
+import { ServiceAllocation } from './service-allocation.ts'
+import { toTable, type IncludeObject } from './tables.ts'
+import { defaultWatchOptions, serveWatch, type WatchOptions } from './watch.ts'
+import { AllocationRepair } from './allocation-repair.ts'
+
+export interface ApiServerOptions {
+  store: Store
+  /** `host:port`; port 0 picks a free one. */
+  listen: string
+  /** Also serve on this unix socket (agents in other network namespaces use it). */
+  socketPath?: string
+  serviceCidrs?: string[]
+  nodePortRange?: { first: number; last: number }
+  watch?: Partial<WatchOptions>
+  log?: Logger
+}
+
+type Obj = Record<string, unknown>
+
+/** What kind of answer the client asked for in `Accept`. */
+type Rendering = { as: 'object' } | { as: 'table'; includeObject: IncludeObject } | { as: 'partial' }
+
+function negotiate(req: IncomingMessage, query: URLSearchParams): Rendering {
+  const accept = String(req.headers.accept ?? '')
+  for (const part of accept.split(',')) {
+    const params = part.split(';').map((s) => s.trim())
+    if (params[0] !== 'application/json' && params[0] !== '*/*') continue
+    const as = params.find((p) => p.startsWith('as='))?.slice(3)
+    const g = params.find((p) => p.startsWith('g='))?.slice(2)
+    const v = params.find((p) => p.startsWith('v='))?.slice(2)
+    if (as === 'Table' && g === 'meta.k8s.io' && (v === 'v1' || v === 'v1beta1')) {
+      const include = query.get('includeObject') ?? 'Metadata'
+      return { as: 'table', includeObject: (['None', 'Metadata', 'Object'].includes(include) ? include : 'Metadata') as IncludeObject }
+    }
+    if (as === 'PartialObjectMetadata' || as === 'PartialObjectMetadataList') return { as: 'partial' }
+    if (!as) return { as: 'object' }
+  }
+  return { as: 'object' }
+}
+
+function partial(obj: KObject): Obj {
+  return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata }
+}
+
+/** The one place a request's identity is decided. Authentication arrives with TLS in a later issue. */
+function authenticate(req: IncomingMessage): Identity {
+  return { user: 'system:admin', groups: ['system:masters', 'system:authenticated'], userAgent: String(req.headers['user-agent'] ?? '') }
+}
+
+export class ApiServer {
+  readonly store: Store
+  readonly objects: ObjectStore
+  readonly handler: ResourceHandler
+  readonly metrics = new ApiServerMetrics()
+  readonly log: Logger
+  private readonly options: ApiServerOptions
+  private readonly watchOptions: WatchOptions
+  private readonly servers: Server[] = []
+  private readonly repair: AllocationRepair
+  private readonly firstServiceIP: string
+  private openWatches = new Set<ServerResponse>()
+  url = ''
+
+  constructor(options: ApiServerOptions) {
+    this.options = options
+    this.store = options.store
+    this.log = options.log ?? logger('apiserver')
+    this.objects = new ObjectStore(options.store)
+    const cidrs = (options.serviceCidrs ?? ['10.96.0.0/12']).map(parseCidr)
+    const ips = new ServiceIPAllocator(options.store, cidrs)
+    const ports = new NodePortAllocator(options.store, options.nodePortRange?.first, options.nodePortRange?.last)
+    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports))
+    this.repair = new AllocationRepair(this.objects, ips, ports, this.log)
+    this.watchOptions = { ...defaultWatchOptions, ...options.watch }
+    this.firstServiceIP = cidrAddress(cidrs[0], 1n)
+  }
+
+  async start(): Promise<{ url: string }> {
+    const [host, portText] = splitHostPort(this.options.listen)
+    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => void this.handle(req, res))
+    this.servers.push(server)
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(Number(portText), host, () => resolve())
+    })
+    const address = server.address() as AddressInfo
+    this.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+    if (this.options.socketPath) {
+      await rm(this.options.socketPath, { force: true })
+      const unix = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => void this.handle(req, res))
+      this.servers.push(unix)
+      await new Promise<void>((resolve, reject) => {
+        unix.once('error', reject)
+        unix.listen(this.options.socketPath, () => resolve())
+      })
+    }
+    await bootstrap(this.handler, address.address, address.port, this.firstServiceIP)
+    this.repair.start()
+    this.log.info({ url: this.url, socket: this.options.socketPath, store: this.store.backend }, 'API server listening')
+    return { url: this.url }
+  }
+
+  async close(): Promise<void> {
+    this.repair.stop()
+    for (const res of this.openWatches) res.destroy()
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve())
+            s.closeAllConnections()
+          }),
+      ),
+    )
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint()
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    let labels = { verb: req.method ?? '', group: '', version: '', resource: '', subresource: '' }
+    const mutating = req.method !== 'GET' && req.method !== 'HEAD'
+    const kind = mutating ? 'mutating' : 'readOnly'
+    this.metrics.inflight.inc({ request_kind: kind })
+    let watching = false
+    try {
+      const identity = authenticate(req)
+      const info = resolveRequest(req.method ?? 'GET', url.pathname, url.searchParams)
+      if (info.kind === 'nonResource') {
+        await this.handleNonResource(req, res, url)
+      } else {
+        labels = { verb: info.verb.toUpperCase(), group: info.info.group, version: info.info.version, resource: info.info.plural, subresource: info.subresource ?? '' }
+        watching = info.verb === 'watch'
+        await this.handleResource(req, res, url, info, identity)
+      }
+    } catch (err) {
+      const apiErr = toApiError(err)
+      if (apiErr.code >= 500) this.log.error({ err, method: req.method, path: url.pathname }, 'request failed')
+      sendError(res, apiErr)
+    } finally {
+      this.metrics.inflight.dec({ request_kind: kind })
+      const code = String(res.statusCode)
+      this.metrics.requests.inc({ ...labels, code })
+      if (!watching) this.metrics.duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9)
+    }
+  }
+
+  private async handleNonResource(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(`the server does not allow ${req.method} on ${url.pathname}`)
+    const path = url.pathname.replace(/\/+$/, '') || '/'
+    const accept = String(req.headers.accept ?? '')
+    const aggregated = /as=APIGroupDiscoveryList/.test(accept) && /g=apidiscovery\.k8s\.io/.test(accept)
+    const aggregatedVersion = /v=v2(?![a-z0-9])/.test(accept) ? 'v2' : /v=v2beta1/.test(accept) ? 'v2beta1' : undefined
+    if ((path === '/api' || path === '/apis') && aggregated && aggregatedVersion) {
+      const ct = `application/json;g=apidiscovery.k8s.io;v=${aggregatedVersion};as=APIGroupDiscoveryList`
+      return sendJson(res, 200, aggregatedDiscovery(path === '/api', aggregatedVersion), ct)
+    }
+    if (path === '/api') return sendJson(res, 200, apiVersions(new URL(this.url).host))
+    if (path === '/apis') return sendJson(res, 200, apiGroupList())
+    if (path === '/version') return sendJson(res, 200, serverVersion)
+    if (path === '/healthz' || path === '/livez' || path === '/readyz') return this.health(res, url)
+    if (path === '/metrics') {
+      const text = await this.metrics.registry.metrics()
+      res.writeHead(200, { 'content-type': this.metrics.registry.contentType })
+      res.end(text)
+      return
+    }
+    if (path === '/openapi/v3') return sendJson(res, 200, openApiIndex())
+    if (path.startsWith('/openapi/v3/')) {
+      const doc = openApiDocument(path.slice('/openapi/v3/'.length))
+      if (doc) {
+        res.setHeader('cache-control', url.searchParams.has('hash') ? 'public, immutable' : 'no-cache, private')
+        return sendJson(res, 200, doc)
+      }
+    }
+    const parts = path.split('/').filter(Boolean)
+    if (parts[0] === 'api' && parts.length === 2) {
+      const list = apiResourceList('', parts[1])
+      if (list) return sendJson(res, 200, list)
+    }
+    if (parts[0] === 'apis' && parts.length === 2) {
+      const group = apiGroup(parts[1])
+      if (group) return sendJson(res, 200, group)
+    }
+    if (parts[0] === 'apis' && parts.length === 3) {
+      const list = apiResourceList(parts[1], parts[2])
+      if (list) return sendJson(res, 200, list)
+    }
+    throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {})
+  }
+
+  private async health(res: ServerResponse, url: URL): Promise<void> {
+    let ok = true
+    let detail = '[+]ping ok\n'
+    try {
+      await this.store.currentRevision()
+      detail += `[+]${this.store.backend} ok\n`
+    } catch (err) {
+      ok = false
+      detail += `[-]${this.store.backend} failed: ${(err as Error).message}\n`
+    }
+    const body = url.searchParams.has('verbose') ? `${detail}${url.pathname.slice(1)} ${ok ? 'check passed' : 'check failed'}\n` : ok ? 'ok' : detail
+    res.writeHead(ok ? 200 : 500, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' })
+    res.end(body)
+  }
+
+  private render(info: ResourceInfo, rendering: Rendering, obj: KObject): unknown {
+    if (rendering.as === 'table') return toTable(info, [obj], { includeObject: rendering.includeObject, now: new Date() })
+    if (rendering.as === 'partial') return partial(obj)
+    return obj
+  }
+
+  private async handleResource(req: IncomingMessage, res: ServerResponse, url: URL, r: ResourceRequest, identity: Identity): Promise<void> {
+    const query = url.searchParams
+    const rendering = negotiate(req, query)
+    const opts: WriteOptions = { query, identity, warnings: [] }
+    const send = (code: number, body: unknown) => {
+      if (opts.warnings.length) res.setHeader('warning', opts.warnings.map((w) => `299 - ${JSON.stringify(w)}`))
+      sendJson(res, code, body)
+    }
+    const body = async (): Promise<unknown> => {
+      const raw = await readBody(req)
+      if (raw.length === 0 && r.verb === 'delete') return undefined
+      return parseBody(raw, mediaType(req))
+    }
+    const h = this.handler
+    switch (r.verb) {
+      case 'get': {
+        const obj = await h.get(r)
+        if (r.subresource === 'scale') return send(200, h.scaleOf(r.info, obj))
+        return send(200, this.render(r.info, rendering, obj))
+      }
+      case 'list': {
+        const list = await h.list(r, query)
+        if (rendering.as === 'table') {
+          const table = toTable(r.info, list.items as KObject[], { includeObject: rendering.includeObject, now: new Date() })
+          table.metadata = list.metadata as typeof table.metadata
+          return send(200, table)
+        }
+        if (rendering.as === 'partial') {
+          return send(200, { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: list.metadata, items: (list.items as KObject[]).map(partial) })
+        }
+        return send(200, list)
+      }
+      case 'watch': {
+        this.openWatches.add(res)
+        this.metrics.watchers.inc()
+        try {
+          const session = await serveWatch(
+            {
+              store: this.store,
+              listAll: async (info, namespace) => {
+                const list = await h.list({ ...r, info, namespace, name: undefined }, new URLSearchParams())
+                return { revision: Number((list.metadata as Obj).resourceVersion), objects: list.items as KObject[] }
+              },
+              render: (obj) => this.render(r.info, rendering, obj),
+              options: this.watchOptions,
+            },
+            r,
+            query,
+            res,
+          )
+          await session.done
+        } finally {
+          this.openWatches.delete(res)
+          this.metrics.watchers.dec()
+        }
+        return
+      }
+      case 'create': {
+        if (r.subresource === 'binding') {
+          if (!r.name) throw methodNotAllowed('binding requires a pod name')
+          return send(201, await h.bind(r, await body(), opts))
+        }
+        if (r.name !== undefined) throw methodNotAllowed(`the server does not allow POST on a named ${r.info.kind}: use PUT to update or POST to the collection to create`)
+        return send(201, await h.create(r, await body(), opts))
+      }
+      case 'update': {
+        if (!r.name) throw methodNotAllowed('PUT needs an object name in the path')
+        const obj = await h.update(r, await body(), opts)
+        return send(200, r.subresource === 'scale' ? h.scaleOf(r.info, obj) : obj)
+      }
+      case 'patch': {
+        if (!r.name) throw methodNotAllowed('PATCH needs an object name in the path')
+        const raw = await readBody(req)
+        const obj = await h.patch(r, raw, mediaType(req), opts, parseBody)
+        return send(200, r.subresource === 'scale' ? h.scaleOf(r.info, obj) : obj)
+      }
+      case 'delete': {
+        if (r.subresource) throw methodNotAllowed(`DELETE is not supported on ${r.info.plural}/${r.subresource}`)
+        return send(200, await h.delete(r, await body(), opts))
+      }
+      case 'deletecollection': {
+        const list = await h.deleteCollection(r, await body(), opts)
+        return send(200, list)
+      }
+    }
+  }
+}
+
+function splitHostPort(listen: string): [string, string] {
+  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(listen)
+  if (!m) throw new Error(`--listen "${listen}" must be ADDRESS:PORT, e.g. 127.0.0.1:6443`)
+  return [m[1], m[2]]
+}
+

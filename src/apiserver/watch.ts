@@ -1,0 +1,164 @@
+// Serving `?watch=true`: newline-delimited JSON events from the store's revision
+// stream, with selectors, bookmarks, initial events, timeouts and a cap on what a
+// client that stops reading may hold buffered.
+import type { ServerResponse } from 'node:http'
+import type { ResourceInfo } from '../api/registry.ts'
+import { isStoreError, type Store, type WatchEvent } from '../store/store.ts'
+import { ApiError, badRequest, invalid } from '../util/errors.ts'
+import { decode, parseResourceVersion, prefixOf, type KObject } from './objects.ts'
+import type { ResourceRequest } from './request-info.ts'
+import { matchesQuery, parseSelectors, type ListQuery } from './resource-handler.ts'
+
+export interface WatchOptions {
+  /** Longest time a watch may stay open when the client gives no timeoutSeconds. */
+  maxTimeoutSeconds: number
+  bookmarkIntervalMs: number
+  /** A client whose unread output passes this many bytes is cut off. */
+  maxBufferedBytes: number
+}
+
+export const defaultWatchOptions: WatchOptions = {
+  maxTimeoutSeconds: 1800,
+  bookmarkIntervalMs: 60_000,
+  maxBufferedBytes: 16 * 1024 * 1024,
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
+
+export interface WatchSession {
+  /** Resolves when the stream ends for any reason. */
+  done: Promise<void>
+}
+
+/** Lists objects matching `q` as of the current revision, following pages. */
+export type ListAll = (info: ResourceInfo, namespace: string | undefined) => Promise<{ revision: number; objects: KObject[] }>
+
+export interface WatchContext {
+  store: Store
+  listAll: ListAll
+  /** Renders an object for the wire (a Table row when the client asked for one). */
+  render: (obj: KObject) => unknown
+  options: WatchOptions
+  onOpen?: () => void
+  onClose?: () => void
+}
+
+export function expiredStatus(rv: number, compacted?: number): ApiError {
+  return new ApiError(410, 'Expired', `too old resource version: ${rv}${compacted !== undefined ? ` (${compacted})` : ''}`)
+}
+
+export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: URLSearchParams, res: ServerResponse): Promise<WatchSession> {
+  const info = r.info
+  if (r.name !== undefined) query.set('fieldSelector', [query.get('fieldSelector'), `metadata.name=${r.name}`].filter(Boolean).join(','))
+  const q: ListQuery = parseSelectors(info, query)
+  const bookmarks = query.get('allowWatchBookmarks') === 'true'
+  const sendInitial = query.get('sendInitialEvents')
+  const rvMatch = query.get('resourceVersionMatch')
+  const rvText = query.get('resourceVersion') ?? ''
+  if (sendInitial !== null) {
+    const causes = []
+    if (rvMatch !== 'NotOlderThan') causes.push({ reason: 'FieldValueInvalid', field: 'resourceVersionMatch', message: `Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan` })
+    if (sendInitial === 'true' && !bookmarks) causes.push({ reason: 'FieldValueForbidden', field: 'allowWatchBookmarks', message: 'Forbidden: allowWatchBookmarks must be true when sendInitialEvents is true' })
+    if (causes.length) throw invalid('ListOptions', 'meta.k8s.io', '', causes)
+  } else if (rvMatch) {
+    throw invalid('ListOptions', 'meta.k8s.io', '', [{ reason: 'FieldValueForbidden', field: 'resourceVersionMatch', message: 'Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided' }])
+  }
+  const timeoutText = query.get('timeoutSeconds')
+  const timeoutSeconds = timeoutText === null ? ctx.options.maxTimeoutSeconds * (1 + Math.random()) : Number(timeoutText)
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0) throw badRequest(`timeoutSeconds must be a non-negative number, got "${timeoutText}"`)
+
+  // Which state the client wants first: none (a given revision), or the current state
+  // as synthetic ADDED events (no revision or "0", or sendInitialEvents=true).
+  const rv = parseResourceVersion(rvText)
+  const initial = sendInitial === 'true' || (sendInitial === null && !rv)
+  let startRevision: number
+  let initialObjects: KObject[] = []
+  if (initial) {
+    const listed = await ctx.listAll(info, r.namespace)
+    startRevision = Math.max(listed.revision, rv ?? 0)
+    initialObjects = listed.objects.filter((o) => matchesQuery(q, o))
+  } else {
+    startRevision = rv ?? 0
+  }
+
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' })
+  res.flushHeaders()
+  let lastRevision = startRevision
+  let closed = false
+  let resolveDone!: () => void
+  const done = new Promise<void>((resolve) => (resolveDone = resolve))
+  const timers: NodeJS.Timeout[] = []
+  let watch: { cancel(): void } | undefined
+
+  const finish = () => {
+    if (closed) return
+    closed = true
+    for (const t of timers) clearTimeout(t)
+    watch?.cancel()
+    if (!res.writableEnded) res.end()
+    ctx.onClose?.()
+    resolveDone()
+  }
+  const send = (type: WatchEventType, object: unknown) => {
+    if (closed) return
+    res.write(JSON.stringify({ type, object }) + '\n')
+    if (res.writableLength > ctx.options.maxBufferedBytes) {
+      // The client stopped reading: end its stream rather than buffer without bound.
+      res.destroy()
+      finish()
+    }
+  }
+  const bookmark = (extraAnnotations?: Record<string, string>) =>
+    send('BOOKMARK', {
+      kind: info.kind,
+      apiVersion: info.group ? `${info.group}/${info.version}` : info.version,
+      metadata: { resourceVersion: String(lastRevision), ...(extraAnnotations ? { annotations: extraAnnotations } : {}) },
+    })
+
+  ctx.onOpen?.()
+  res.on('close', finish)
+  res.on('error', finish)
+  timers.push(setTimeout(finish, timeoutSeconds * 1000))
+  if (bookmarks) {
+    const tick = () => {
+      bookmark()
+      timers.push(setTimeout(tick, ctx.options.bookmarkIntervalMs).unref())
+    }
+    timers.push(setTimeout(tick, ctx.options.bookmarkIntervalMs).unref())
+  }
+
+  for (const obj of initialObjects) send('ADDED', ctx.render(obj))
+  if (sendInitial === 'true') bookmark({ 'k8s.io/initial-events-end': 'true' })
+
+  const deliver = (ev: WatchEvent) => {
+    lastRevision = ev.revision
+    if (ev.type === 'delete') {
+      if (ev.prevValue === undefined) return
+      const obj = decode(ev.prevValue, ev.revision)
+      if (matchesQuery(q, obj)) send('DELETED', ctx.render(obj))
+      return
+    }
+    const obj = decode(ev.value!, ev.revision)
+    const now = matchesQuery(q, obj)
+    if (ev.createRevision === ev.revision || ev.prevValue === undefined) {
+      if (now) send('ADDED', ctx.render(obj))
+      return
+    }
+    const before = matchesQuery(q, decode(ev.prevValue, ev.revision))
+    if (now && before) send('MODIFIED', ctx.render(obj))
+    else if (now) send('ADDED', ctx.render(obj))
+    else if (before) send('DELETED', ctx.render(decode(ev.prevValue, ev.revision)))
+  }
+
+  if (!closed) {
+    watch = ctx.store.watch(prefixOf(info, r.namespace), startRevision, {
+      onEvent: deliver,
+      onError: (err) => {
+        if (isStoreError(err, 'Compacted')) send('ERROR', expiredStatus(startRevision, err.compactRevision).toStatus())
+        else send('ERROR', new ApiError(500, 'InternalError', `watch ended: ${err.message}`).toStatus())
+        finish()
+      },
+    })
+  }
+  return { done }
+}

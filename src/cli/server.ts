@@ -1,0 +1,100 @@
+// `weft server`: the API server over the embedded SQLite store or etcd.
+import { mkdir, writeFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { ApiServer } from '../apiserver/server.ts'
+import { openStore } from '../store/open-store.ts'
+import { logger } from '../util/log.ts'
+
+export const serverUsage = `Usage: weft server [flags]
+
+Runs the API server (Kubernetes REST API) over the embedded SQLite store, or etcd.
+
+Flags:
+  --data-dir DIR              where the SQLite store and the kubeconfig live
+                              (default: $XDG_STATE_HOME/weft, else ~/.local/state/weft)
+  --listen ADDR:PORT          address to serve on (default 127.0.0.1:6443)
+  --socket PATH               also serve on this unix socket (default DIR/apiserver.sock)
+  --etcd-endpoints URLS       comma-separated etcd client URLs; selects etcd instead of SQLite
+  --etcd-prefix PREFIX        key prefix in etcd (default /weft)
+  --service-cidr CIDRS        service IP range(s), one per family (default 10.96.0.0/12)
+  --service-node-port-range A-B   NodePort range (default 30000-32767)
+  -h, --help                  show this help
+`
+
+export function defaultDataDir(): string {
+  const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state')
+  return join(state, 'weft')
+}
+
+export function kubeconfigFor(url: string): string {
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: weft
+  cluster:
+    server: ${url}
+users:
+- name: weft-admin
+  user: {}
+contexts:
+- name: weft
+  context:
+    cluster: weft
+    user: weft-admin
+    namespace: default
+current-context: weft
+`
+}
+
+export async function runServer(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'data-dir': { type: 'string' },
+      listen: { type: 'string', default: '127.0.0.1:6443' },
+      socket: { type: 'string' },
+      'etcd-endpoints': { type: 'string' },
+      'etcd-prefix': { type: 'string' },
+      'service-cidr': { type: 'string', default: '10.96.0.0/12' },
+      'service-node-port-range': { type: 'string', default: '30000-32767' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  })
+  if (values.help) {
+    process.stdout.write(serverUsage)
+    return
+  }
+  const log = logger('server')
+  const dataDir = resolve(values['data-dir'] ?? defaultDataDir())
+  await mkdir(dataDir, { recursive: true })
+  const range = /^(\d+)-(\d+)$/.exec(values['service-node-port-range']!)
+  if (!range || Number(range[1]) > Number(range[2])) {
+    throw new Error(`--service-node-port-range "${values['service-node-port-range']}" must look like 30000-32767`)
+  }
+  const store = values['etcd-endpoints']
+    ? await openStore({ etcdEndpoints: values['etcd-endpoints'].split(',').map((s) => s.trim()).filter(Boolean), etcdPrefix: values['etcd-prefix'] })
+    : await openStore({ dataDir })
+  const server = new ApiServer({
+    store,
+    listen: values.listen!,
+    socketPath: values.socket ?? join(dataDir, 'apiserver.sock'),
+    serviceCidrs: values['service-cidr']!.split(',').map((s) => s.trim()),
+    nodePortRange: { first: Number(range[1]), last: Number(range[2]) },
+  })
+  const { url } = await server.start()
+  const kubeconfig = join(dataDir, 'kubeconfig')
+  await writeFile(kubeconfig, kubeconfigFor(url), { mode: 0o600 })
+  log.info({ kubeconfig }, 'kubeconfig written')
+  process.stderr.write(`weft API server at ${url}\nPoint kubectl at it:  export KUBECONFIG=${kubeconfig}\n`)
+  const stop = async (signal: string) => {
+    log.info({ signal }, 'shutting down')
+    await server.close()
+    await store.close()
+    process.exit(0)
+  }
+  process.once('SIGINT', () => void stop('SIGINT'))
+  process.once('SIGTERM', () => void stop('SIGTERM'))
+}
