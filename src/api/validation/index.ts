@@ -1,0 +1,64 @@
+// Kubernetes validation for the served kinds: validateObject(info, obj, old?) returns the
+// field causes the API answers with (422 Invalid), empty when the object is valid.
+import { isDNS1035Label, isDNS1123Label, isDNS1123Subdomain } from '../names.ts'
+import type { ResourceInfo } from '../registry.ts'
+import type { FieldCause, Obj } from './field.ts'
+import { isObj, obj } from './field.ts'
+import type { NameCheck } from './meta.ts'
+import { validateObjectMeta, validateObjectMetaUpdate } from './meta.ts'
+import { validatePodSpec, validatePodSpecUpdate } from './pod.ts'
+import { validateServiceSpec, validateServiceUpdate } from './service.ts'
+import { validateDaemonSetSpec, validateDeploymentSpec, validateReplicaSetSpec, validateSelectorUpdate } from './apps.ts'
+import { validateIngressClassSpec, validateIngressClassUpdate, validateIngressSpec } from './ingress.ts'
+import {
+  validateConfigMap,
+  validateEndpointSlice,
+  validateEndpoints,
+  validateEvent,
+  validateLease,
+  validateNamespace,
+  validateNode,
+  validateSecret,
+} from './misc.ts'
+
+export type { FieldCause } from './field.ts'
+
+type KindRule = (o: Obj, old: Obj | undefined) => FieldCause[]
+
+const spec = (o: Obj): Obj => obj(o.spec)
+
+const rules: Record<string, KindRule> = {
+  Pod: (o, old) => [...validatePodSpec(spec(o), 'spec'), ...(old ? validatePodSpecUpdate(spec(o), spec(old)) : [])],
+  Service: (o, old) => [...validateServiceSpec(spec(o)), ...(old ? validateServiceUpdate(spec(o), spec(old)) : [])],
+  Deployment: (o, old) => [...validateDeploymentSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
+  ReplicaSet: (o, old) => [...validateReplicaSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
+  DaemonSet: (o, old) => [...validateDaemonSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
+  Ingress: (o) => validateIngressSpec(spec(o)),
+  IngressClass: (o, old) => [...validateIngressClassSpec(spec(o)), ...(old ? validateIngressClassUpdate(spec(o), spec(old)) : [])],
+  EndpointSlice: (o, old) => validateEndpointSlice(o, old),
+  Endpoints: (o) => validateEndpoints(o),
+  Secret: (o, old) => validateSecret(o, old),
+  ConfigMap: (o, old) => validateConfigMap(o, old),
+  Lease: (o) => validateLease(spec(o)),
+  Node: (o, old) => validateNode(o, old),
+  Namespace: (o) => validateNamespace(o),
+  Event: (o) => validateEvent(o),
+}
+
+function nameCheck(info: ResourceInfo): NameCheck {
+  if (info.group === '' && info.kind === 'Namespace') return isDNS1123Label
+  if (info.group === '' && info.kind === 'Service') return isDNS1035Label
+  return isDNS1123Subdomain
+}
+
+/** Validates `obj` as an object of `info`'s kind; `old` is the stored object on update. */
+export function validateObject(info: ResourceInfo, object: object, old?: object): FieldCause[] {
+  const o = object as Obj
+  const prev = old === undefined ? undefined : (old as Obj)
+  const meta = obj(o.metadata)
+  const errs = validateObjectMeta(meta, info.namespaced, nameCheck(info))
+  if (prev && isObj(prev.metadata)) errs.push(...validateObjectMetaUpdate(meta, prev.metadata))
+  const rule = rules[info.kind]
+  if (rule) errs.push(...rule(o, prev))
+  return errs
+}
