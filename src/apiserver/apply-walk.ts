@@ -1,0 +1,163 @@
+// Walks an object with its model the way server-side apply sees it: which values are
+// granular (structs, maps, keyed lists, sets) and which are owned whole (scalars,
+// atomic lists, atomic structs and maps), and the FieldsV1 path element of each child.
+import type { TypeRef } from '../api/models.ts'
+import { ApiError } from '../util/errors.ts'
+import { childType, isAtomicMap, isAtomicStruct, listMeta, modelName, type ListMeta } from './merge-keys.ts'
+import { emptySet, insert, pathString, type FieldPath, type FieldSet } from './managed-fields.ts'
+import { deepEqual, describeValue, isObject } from './patch-values.ts'
+
+export type Shape =
+  | { kind: 'struct'; type: TypeRef }
+  | { kind: 'map'; type: TypeRef | undefined }
+  | { kind: 'list'; meta: ListMeta; items: TypeRef | undefined }
+  | { kind: 'leaf' }
+
+/** Where a value sits: its type and, for fields, the parent model and field name (list and map metadata hang there). */
+export interface Slot {
+  type: TypeRef | undefined
+  parentModel?: string
+  field?: string
+}
+
+export interface Child {
+  pe: string
+  value: unknown
+  slot: Slot
+}
+
+export function shapeOf(slot: Slot, value: unknown): Shape {
+  if (Array.isArray(value)) {
+    const meta = slot.field !== undefined ? listMeta(slot.parentModel, slot.field) : listMeta(undefined, '')
+    if (meta.listType === 'atomic') return { kind: 'leaf' }
+    return { kind: 'list', meta, items: slot.type?.kind === 'array' ? slot.type.items : undefined }
+  }
+  if (isObject(value)) {
+    if (slot.field !== undefined && isAtomicMap(slot.parentModel, slot.field)) return { kind: 'leaf' }
+    if (slot.type?.kind === 'model') return isAtomicStruct(slot.type.name) ? { kind: 'leaf' } : { kind: 'struct', type: slot.type }
+    return { kind: 'map', type: slot.type }
+  }
+  return { kind: 'leaf' }
+}
+
+/** The `k:{...}` element of a keyed list item; undefined when a key field is missing. */
+export function keyElement(item: unknown, meta: ListMeta): string | undefined {
+  if (!isObject(item)) return undefined
+  const key: Record<string, unknown> = {}
+  for (const k of [...(meta.keys ?? [])].sort()) {
+    const v = item[k] ?? meta.keyDefaults?.[k]
+    if (v === undefined || v === null) return undefined
+    key[k] = v
+  }
+  return 'k:' + JSON.stringify(key)
+}
+
+export function valueElement(item: unknown): string {
+  return 'v:' + JSON.stringify(item)
+}
+
+/**
+ * The children of a granular value. `strict` (for applied configurations) rejects list
+ * items without their key; otherwise such items are addressed by index.
+ */
+export function childrenOf(value: unknown, shape: Shape, path: FieldPath, strict: boolean): Child[] {
+  if (shape.kind === 'struct' || shape.kind === 'map') {
+    if (!isObject(value)) return []
+    const parentModel = shape.kind === 'struct' ? modelName(shape.type) : undefined
+    return Object.entries(value)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .map(([k, v]) => ({ pe: 'f:' + k, value: v, slot: { type: childType(shape.type, k), parentModel, field: k } }))
+  }
+  if (shape.kind === 'list') {
+    if (!Array.isArray(value)) return []
+    const slot: Slot = { type: shape.items }
+    return value.map((item, i) => {
+      let pe: string | undefined
+      if (shape.meta.listType === 'set') pe = valueElement(item)
+      else pe = keyElement(item, shape.meta)
+      if (pe === undefined) {
+        if (strict) {
+          const keys = (shape.meta.keys ?? []).map((k) => JSON.stringify(k)).join(', ')
+          throw new ApiError(422, 'Invalid', `${pathString(path)}: element ${i} (${describeValue(item)}) omits the key field(s) ${keys} of this list`, {
+            causes: [{ reason: 'FieldValueRequired', message: `list items are keyed by ${keys}`, field: `${pathString(path)}[${i}]` }],
+          })
+        }
+        pe = 'i:' + i
+      }
+      return { pe, value: item, slot }
+    })
+  }
+  return []
+}
+
+/** The child of `value` at path element `pe`, or undefined. */
+export function findChild(value: unknown, shape: Shape, pe: string): unknown {
+  if (shape.kind === 'struct' || shape.kind === 'map') {
+    if (!isObject(value) || !pe.startsWith('f:')) return undefined
+    const v = value[pe.slice(2)]
+    return v === null ? undefined : v
+  }
+  if (shape.kind === 'list' && Array.isArray(value)) return value.find((item, i) => elementOf(item, i, shape) === pe)
+  return undefined
+}
+
+export function elementOf(item: unknown, index: number, shape: Shape & { kind: 'list' }): string {
+  if (shape.meta.listType === 'set') return valueElement(item)
+  return keyElement(item, shape.meta) ?? 'i:' + index
+}
+
+/** The fields an applied configuration sets: its leaves and its list items. */
+export function fieldSetOf(value: unknown, rootType: TypeRef, strict: boolean): FieldSet {
+  const set = emptySet()
+  const walk = (v: unknown, slot: Slot, path: FieldPath): void => {
+    const shape = shapeOf(slot, v)
+    if (shape.kind === 'leaf') {
+      if (path.length > 0) insert(set, path)
+      return
+    }
+    for (const c of childrenOf(v, shape, path, strict)) {
+      const p = [...path, c.pe]
+      walk(c.value, c.slot, p)
+      if (shape.kind === 'list') insert(set, p)
+    }
+  }
+  walk(value, { type: rootType }, [])
+  return set
+}
+
+export interface Comparison {
+  added: FieldSet
+  modified: FieldSet
+  removed: FieldSet
+}
+
+/**
+ * What changed from `lhs` to `rhs`, leaf by leaf. A map, list or list item added or
+ * removed whole is itself in the set too (structs are not: they only group fields).
+ */
+export function compareObjects(lhs: unknown, rhs: unknown, rootType: TypeRef): Comparison {
+  const out: Comparison = { added: emptySet(), modified: emptySet(), removed: emptySet() }
+  const all = (target: FieldSet, v: unknown, slot: Slot, path: FieldPath, isItem: boolean): void => {
+    const shape = shapeOf(slot, v)
+    if (path.length > 0 && (isItem || shape.kind !== 'struct')) insert(target, path)
+    if (shape.kind === 'leaf') return
+    for (const c of childrenOf(v, shape, path, false)) all(target, c.value, c.slot, [...path, c.pe], shape.kind === 'list')
+  }
+  const walk = (l: unknown, r: unknown, slot: Slot, path: FieldPath, isItem: boolean): void => {
+    if (l === undefined) return all(out.added, r, slot, path, isItem)
+    if (r === undefined) return all(out.removed, l, slot, path, isItem)
+    const ls = shapeOf(slot, l)
+    const rs = shapeOf(slot, r)
+    if (ls.kind === 'leaf' || rs.kind === 'leaf' || ls.kind !== rs.kind) {
+      if (!deepEqual(l, r)) insert(out.modified, path)
+      return
+    }
+    const lc = new Map(childrenOf(l, ls, path, false).map((c) => [c.pe, c]))
+    const rc = new Map(childrenOf(r, rs, path, false).map((c) => [c.pe, c]))
+    const items = rs.kind === 'list'
+    for (const [pe, c] of lc) walk(c.value, rc.get(pe)?.value, c.slot, [...path, pe], items)
+    for (const [pe, c] of rc) if (!lc.has(pe)) walk(undefined, c.value, c.slot, [...path, pe], items)
+  }
+  walk(lhs ?? {}, rhs ?? {}, { type: rootType }, [], false)
+  return out
+}

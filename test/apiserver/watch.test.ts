@@ -1,0 +1,146 @@
+import t from 'tap'
+import { call, startTestServer } from '../helpers/apiserver.ts'
+
+interface Event {
+  type: string
+  object: any
+}
+
+/** Opens a watch and collects events until `until` says stop or the stream ends. */
+async function watch(url: string, path: string, until: (events: Event[]) => boolean, headers: Record<string, string> = {}): Promise<Event[]> {
+  const ac = new AbortController()
+  const res = await fetch(url + path, { signal: ac.signal, headers })
+  const events: Event[] = []
+  const decoder = new TextDecoder()
+  let buffer = ''
+  const timer = setTimeout(() => ac.abort(), 10_000)
+  try {
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true })
+      let nl: number
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        events.push(JSON.parse(buffer.slice(0, nl)))
+        buffer = buffer.slice(nl + 1)
+      }
+      if (until(events)) break
+    }
+  } catch (err) {
+    if ((err as Error).name !== 'AbortError') throw err
+  } finally {
+    clearTimeout(timer)
+    ac.abort()
+  }
+  return events
+}
+
+const cm = (name: string, labels: Record<string, string> = {}) => ({ metadata: { name, labels }, data: { k: 'v' } })
+
+t.test('watch from a resourceVersion delivers ADDED, MODIFIED, DELETED in order', async (t) => {
+  const { url } = await startTestServer(t)
+  const start = (await call(url, 'GET', '/api/v1/namespaces/default/configmaps')).body.metadata.resourceVersion
+  const seen = watch(url, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${start}`, (e) => e.length >= 3)
+  const created = await call(url, 'POST', '/api/v1/namespaces/default/configmaps', cm('a'))
+  await call(url, 'PATCH', '/api/v1/namespaces/default/configmaps/a', { data: { k: 'w' } }, { 'content-type': 'application/merge-patch+json' })
+  await call(url, 'DELETE', '/api/v1/namespaces/default/configmaps/a')
+  const events = await seen
+  t.same(events.map((e) => e.type), ['ADDED', 'MODIFIED', 'DELETED'])
+  t.equal(events[0].object.metadata.resourceVersion, created.body.metadata.resourceVersion)
+  t.equal(events[1].object.data.k, 'w')
+  const rvs = events.map((e) => Number(e.object.metadata.resourceVersion))
+  t.ok(rvs[0] < rvs[1] && rvs[1] < rvs[2], 'resourceVersions increase')
+})
+
+t.test('watch without resourceVersion starts with the current state', async (t) => {
+  const { url } = await startTestServer(t)
+  await call(url, 'POST', '/api/v1/namespaces/default/configmaps', cm('x'))
+  const events = await watch(url, '/api/v1/namespaces/default/configmaps?watch=1', (e) => e.length >= 1)
+  t.equal(events[0].type, 'ADDED')
+  t.equal(events[0].object.metadata.name, 'x')
+})
+
+t.test('label-selected watch turns objects leaving and entering the selection into DELETED and ADDED', async (t) => {
+  const { url } = await startTestServer(t)
+  await call(url, 'POST', '/api/v1/namespaces/default/configmaps', cm('s', { app: 'a' }))
+  const rv = (await call(url, 'GET', '/api/v1/namespaces/default/configmaps/s')).body.metadata.resourceVersion
+  const seen = watch(url, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${rv}&labelSelector=app%3Da`, (e) => e.length >= 2)
+  await call(url, 'PATCH', '/api/v1/namespaces/default/configmaps/s', { metadata: { labels: { app: 'b' } } }, { 'content-type': 'application/merge-patch+json' })
+  await call(url, 'POST', '/api/v1/namespaces/default/configmaps', cm('other', { app: 'b' }))
+  await call(url, 'PATCH', '/api/v1/namespaces/default/configmaps/s', { metadata: { labels: { app: 'a' } } }, { 'content-type': 'application/merge-patch+json' })
+  const events = await seen
+  t.same(events.map((e) => `${e.type} ${e.object.metadata.name}`), ['DELETED s', 'ADDED s'])
+})
+
+t.test('sendInitialEvents ends the initial state with a bookmark', async (t) => {
+  const { url } = await startTestServer(t)
+  await call(url, 'POST', '/api/v1/namespaces/default/configmaps', cm('i1'))
+  await call(url, 'POST', '/api/v1/namespaces/default/configmaps', cm('i2'))
+  const events = await watch(
+    url,
+    '/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true',
+    (e) => e.some((x) => x.type === 'BOOKMARK'),
+  )
+  t.same(events.map((e) => e.type), ['ADDED', 'ADDED', 'BOOKMARK'])
+  t.equal(events[2].object.metadata.annotations['k8s.io/initial-events-end'], 'true')
+  const bad = await call(url, 'GET', '/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=true')
+  t.equal(bad.status, 422, 'without resourceVersionMatch the request is refused cleanly')
+})
+
+t.test('a watch from a compacted revision gets 410 Expired', async (t) => {
+  const { url, store } = await startTestServer(t)
+  const old = (await call(url, 'POST', '/api/v1/namespaces/default/configmaps', cm('c1'))).body.metadata.resourceVersion
+  await call(url, 'POST', '/api/v1/namespaces/default/configmaps', cm('c2'))
+  await store.compact(await store.currentRevision())
+  const events = await watch(url, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${old}`, (e) => e.length >= 1)
+  t.equal(events[0].type, 'ERROR')
+  t.equal(events[0].object.code, 410)
+  t.equal(events[0].object.reason, 'Expired')
+  const list = await call(url, 'GET', `/api/v1/namespaces/default/configmaps?resourceVersion=${old}&resourceVersionMatch=Exact`)
+  t.equal(list.status, 410)
+})
+
+t.test('timeoutSeconds closes the stream; bookmarks when asked for', async (t) => {
+  const { url } = await startTestServer(t)
+  const started = Date.now()
+  const events = await watch(url, '/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1&timeoutSeconds=1', () => false)
+  t.same(events, [])
+  t.ok(Date.now() - started < 8000, 'stream ended by the server')
+})
+
+t.test('table watch for kubectl get -w', async (t) => {
+  const { url } = await startTestServer(t)
+  const seen = watch(url, '/api/v1/namespaces/default/configmaps?watch=true', (e) => e.length >= 1, {
+    accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json',
+  })
+  await call(url, 'POST', '/api/v1/namespaces/default/configmaps', cm('tbl'))
+  const events = await seen
+  t.equal(events[0].object.kind, 'Table')
+  t.equal(events[0].object.rows[0].cells[0], 'tbl')
+})
+
+t.test('a watcher that stops reading is cut off and the server keeps serving', async (t) => {
+  const { url, server } = await startTestServer(t)
+  const net = await import('node:net')
+  const { port } = new URL(url)
+  const sock = net.connect(Number(port), '127.0.0.1')
+  await new Promise((r) => sock.once('connect', r))
+  sock.write(`GET /api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1 HTTP/1.1\r\nHost: x\r\n\r\n`)
+  sock.pause()
+  // Fill the watcher's buffer with big events it never reads.
+  const big = 'x'.repeat(512 * 1024)
+  for (let i = 0; i < 50; i++) {
+    const res = await call(url, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: `big-${i}` }, data: { v: big } })
+    t.equal(res.status, 201)
+  }
+  const closed = new Promise<boolean>((resolve) => {
+    sock.once('close', () => resolve(true))
+    setTimeout(() => resolve(false), 8000)
+  })
+  sock.resume()
+  let received = 0
+  sock.on('data', (d) => (received += d.length))
+  t.ok(await closed, 'the slow watch was closed')
+  t.ok(received < 50 * 512 * 1024, 'it did not get every event')
+  t.equal((await call(url, 'GET', '/healthz')).status, 200)
+  t.equal(server.metrics.watchers.get !== undefined, true)
+  sock.destroy()
+})
