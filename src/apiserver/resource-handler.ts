@@ -556,13 +556,14 @@ export class ResourceHandler {
         meta.deletionGracePeriodSeconds = 0
       }
     }
-    if (wantFinalizer && !finalizers.includes(wantFinalizer) && !meta.deletionTimestamp) finalizers.push(wantFinalizer)
-    if (propagation === 'Background' || propagation === 'Orphan') {
-      // Switching policy while deletion is pending replaces the other GC finalizer.
-      const other = propagation === 'Orphan' ? 'foregroundDeletion' : 'orphan'
-      const idx = finalizers.indexOf(other)
-      if (idx >= 0 && meta.deletionTimestamp) finalizers.splice(idx, 1)
+    // The garbage collector's finalizers follow the latest policy asked for, also while deletion is pending.
+    if (propagation !== undefined) {
+      for (const gc of ['foregroundDeletion', 'orphan']) {
+        const idx = finalizers.indexOf(gc)
+        if (idx >= 0 && gc !== wantFinalizer) finalizers.splice(idx, 1)
+      }
     }
+    if (wantFinalizer && !finalizers.includes(wantFinalizer)) finalizers.push(wantFinalizer)
     const namespaceWaits = info.kind === 'Namespace' && (obj.spec?.finalizers ?? []).length > 0
     if (finalizers.length > 0 || graceful || namespaceWaits) {
       if (!meta.deletionTimestamp) {
