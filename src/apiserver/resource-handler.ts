@@ -12,7 +12,7 @@ import { serverSideApply, trackUpdate } from './apply.ts'
 import { ObjectStore, parseResourceVersion, resourceRef, type KObject } from './objects.ts'
 import { applyJsonPatch, applyMergePatch } from './patch.ts'
 import type { ResourceRequest } from './request-info.ts'
-import type { ServiceAllocation } from './service-allocation.ts'
+import { dropTypeDependentFields, type ServiceAllocation } from './service-allocation.ts'
 import { applyStrategicMergePatch } from './strategic-merge.ts'
 
 export interface Identity {
@@ -396,6 +396,7 @@ export class ResourceHandler {
         ])
       }
     }
+    if (info.kind === 'Service' && r.subresource !== 'status') dropTypeDependentFields(obj, old)
     applyDefaults(info, obj)
     this.validate(info, obj, old)
     if (generationKinds.has(info.kind) && r.subresource !== 'status' && JSON.stringify(obj.spec) !== JSON.stringify(old.spec)) {

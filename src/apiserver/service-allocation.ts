@@ -188,3 +188,28 @@ export class ServiceAllocation {
     for (const port of usedNodePorts(svc.spec ?? {})) await this.ports.release(port, owner)
   }
 }
+
+/**
+ * Kubernetes' dropTypeDependentFields: when an update changes `type`, fields only the
+ * old type uses are cleared, unless the update also changed them itself.
+ */
+export function dropTypeDependentFields(next: KObject, old: KObject): void {
+  const spec: Obj = next.spec ?? {}
+  const oldSpec: Obj = old.spec ?? {}
+  if (spec.type === oldSpec.type) return
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+  if (needsClusterIP(oldSpec) && !needsClusterIP(spec) && same(spec.clusterIPs, oldSpec.clusterIPs) && spec.clusterIP === oldSpec.clusterIP) {
+    delete spec.clusterIP
+    delete spec.clusterIPs
+    if (same(spec.ipFamilies, oldSpec.ipFamilies)) delete spec.ipFamilies
+    if (spec.ipFamilyPolicy === oldSpec.ipFamilyPolicy) delete spec.ipFamilyPolicy
+  }
+  if (needsNodePorts(oldSpec) && !needsNodePorts(spec) && same(usedNodePorts({ ports: spec.ports }), usedNodePorts({ ports: oldSpec.ports }))) {
+    for (const p of spec.ports ?? []) delete p.nodePort
+  }
+  const externallyAccessible = (s: Obj) => s.type === 'NodePort' || s.type === 'LoadBalancer'
+  if (oldSpec.healthCheckNodePort && spec.type !== 'LoadBalancer' && spec.healthCheckNodePort === oldSpec.healthCheckNodePort) delete spec.healthCheckNodePort
+  if (spec.type !== 'LoadBalancer' && spec.allocateLoadBalancerNodePorts === oldSpec.allocateLoadBalancerNodePorts) delete spec.allocateLoadBalancerNodePorts
+  if (spec.type !== 'LoadBalancer' && spec.loadBalancerClass === oldSpec.loadBalancerClass) delete spec.loadBalancerClass
+  if (!externallyAccessible(spec) && spec.externalTrafficPolicy === oldSpec.externalTrafficPolicy) delete spec.externalTrafficPolicy
+}
