@@ -7,6 +7,7 @@ import { ApiServer } from '../../src/apiserver/server.ts'
 import { kubeconfigFor } from '../../src/cli/server.ts'
 import { openStore } from '../../src/store/open-store.ts'
 import type { Store } from '../../src/store/store.ts'
+import type { WatchOptions } from '../../src/apiserver/watch.ts'
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -20,10 +21,10 @@ export interface TestServer {
   kubeconfig: string
 }
 
-export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[] } = {}): Promise<TestServer> {
+export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[]; watch?: Partial<WatchOptions> } = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-test-'))
   const store = options.store ?? (await openStore({ dataDir: dir }))
-  const server = new ApiServer({ store, listen: '127.0.0.1:0', serviceCidrs: options.serviceCidrs })
+  const server = new ApiServer({ store, listen: '127.0.0.1:0', serviceCidrs: options.serviceCidrs, watch: options.watch })
   const { url } = await server.start()
   const kubeconfig = join(dir, 'kubeconfig')
   await writeFile(kubeconfig, kubeconfigFor(url))
