@@ -316,7 +316,7 @@ export class ApiServer {
   }
 }
 
-function splitHostPort(listen: string): [string, string] {
+export function splitHostPort(listen: string): [string, string] {
   const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(listen)
   if (!m) throw new Error(`--listen "${listen}" must be ADDRESS:PORT, e.g. 127.0.0.1:6443`)
   return [m[1], m[2]]

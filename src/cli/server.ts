@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ApiServer } from '../apiserver/server.ts'
+import { ApiServer, splitHostPort } from '../apiserver/server.ts'
 import { openStore } from '../store/open-store.ts'
 import { logger } from '../util/log.ts'
 
@@ -69,6 +69,7 @@ export async function runServer(argv: string[]): Promise<void> {
     process.stdout.write(serverUsage)
     return
   }
+  splitHostPort(values.listen!)
   const log = logger('server')
   const dataDir = resolve(values['data-dir'] ?? defaultDataDir())
   await mkdir(dataDir, { recursive: true })
