@@ -162,6 +162,14 @@ t.test('kubectl shows validation errors with field names', async (t) => {
   t.match(invalid.stderr, /spec.ports\[0\].port: Invalid value: 0/)
 })
 
+t.test('the README example applies cleanly', async (t) => {
+  const { kubeconfig } = await startTestServer(t)
+  const example = join(import.meta.dirname, '..', '..', 'examples', 'web.yaml')
+  const res = await kubectl(kubeconfig, ['apply', '-f', example])
+  t.equal(res.code, 0, res.stderr)
+  t.match(res.stdout, /deployment.apps\/web created\nservice\/web created\ningress.networking.k8s.io\/web created/)
+})
+
 t.test('kubectl get of every served kind prints a table', async (t) => {
   const { kubeconfig } = await startTestServer(t)
   const kinds = ['namespaces', 'nodes', 'pods', 'services', 'endpoints', 'secrets', 'configmaps', 'events', 'endpointslices', 'ingresses', 'ingressclasses', 'deployments', 'replicasets', 'daemonsets', 'leases']
