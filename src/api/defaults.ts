@@ -171,6 +171,16 @@ function defaultEndpoints(ep: Obj): void {
   for (const s of ep.subsets ?? []) for (const p of s.ports ?? []) setIfAbsent(p, 'protocol', 'TCP')
 }
 
+/** stringData is write-only: it is merged into data (base64) and never stored, as in Kubernetes. */
+function defaultSecret(secret: Obj): void {
+  setIfAbsent(secret, 'type', 'Opaque')
+  if (secret.stringData && typeof secret.stringData === 'object') {
+    const data = obj(secret, 'data')
+    for (const [k, v] of Object.entries(secret.stringData)) data[k] = Buffer.from(String(v), 'utf8').toString('base64')
+  }
+  delete secret.stringData
+}
+
 const byKind: Record<string, (o: Obj) => void> = {
   Pod: defaultPod,
   Service: defaultService,
@@ -180,7 +190,7 @@ const byKind: Record<string, (o: Obj) => void> = {
   Namespace: defaultNamespace,
   EndpointSlice: defaultEndpointSlice,
   Endpoints: defaultEndpoints,
-  Secret: (s) => setIfAbsent(s, 'type', 'Opaque'),
+  Secret: defaultSecret,
   Node: (n) => obj(n, 'spec'),
 }
 
