@@ -1,0 +1,360 @@
+// The embedded store: etcd-style MVCC on node:sqlite. `kv` holds the current state,
+// `history` one row per revision (what watch replays and what past-revision lists read).
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import { compareKeys, prefixEnd } from './key-range.ts'
+import { StoreError } from './store.ts'
+import type { KeyValue, ListOptions, ListResult, Store, Watch, WatchEvent, WatchHandlers } from './store.ts'
+import { WatchHub } from './watch-hub.ts'
+
+const PUT = 0
+const DELETE = 1
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS kv (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  create_revision INTEGER NOT NULL,
+  mod_revision INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+  revision INTEGER PRIMARY KEY,
+  key TEXT NOT NULL,
+  type INTEGER NOT NULL,
+  value TEXT,
+  prev_value TEXT,
+  create_revision INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_key_revision ON history (key, revision);
+CREATE TABLE IF NOT EXISTS meta (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+interface KvRow {
+  key: string
+  value: string
+  create_revision: number
+  mod_revision: number
+}
+
+interface HistoryRow {
+  revision: number
+  key: string
+  type: number
+  value: string | null
+  prev_value: string | null
+  create_revision: number
+}
+
+export interface SqliteStoreOptions {
+  /** Database file; ':memory:' for a throwaway store. */
+  path: string
+}
+
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options)
+}
+
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite' as const
+  readonly path: string
+  readonly #db: DatabaseSync
+  readonly #hub = new WatchHub()
+  #revision: number
+  #compacted: number
+  #closed = false
+  readonly #stmts = new Map<string, StatementSync>()
+  readonly #begin: StatementSync
+  readonly #commit: StatementSync
+  readonly #rollback: StatementSync
+  readonly #getKv: StatementSync
+  readonly #insertKv: StatementSync
+  readonly #updateKv: StatementSync
+  readonly #deleteKv: StatementSync
+  readonly #insertHistory: StatementSync
+
+  constructor(options: SqliteStoreOptions) {
+    this.path = options.path
+    this.#db = new DatabaseSync(options.path)
+    try {
+      // One process owns the file: the revision counter lives in this process.
+      this.#db.exec('PRAGMA locking_mode = EXCLUSIVE')
+      this.#db.exec('PRAGMA journal_mode = WAL')
+      // In WAL mode a commit is appended to the WAL with write() before COMMIT returns;
+      // NORMAL only skips the fsync, which guards against power loss, not process death:
+      // the OS still holds the written pages after a kill -9.
+      this.#db.exec('PRAGMA synchronous = NORMAL')
+      this.#db.exec(SCHEMA)
+    } catch (err) {
+      this.#db.close()
+      const message = err instanceof Error ? err.message : String(err)
+      if (/locked|busy/i.test(message)) {
+        throw new StoreError('Unavailable', `SQLite store ${options.path} is in use by another process (${message}); stop it or use another data dir`)
+      }
+      throw err
+    }
+    this.#begin = this.#db.prepare('BEGIN')
+    this.#commit = this.#db.prepare('COMMIT')
+    this.#rollback = this.#db.prepare('ROLLBACK')
+    this.#getKv = this.#db.prepare('SELECT key, value, create_revision, mod_revision FROM kv WHERE key = ?')
+    this.#insertKv = this.#db.prepare('INSERT INTO kv (key, value, create_revision, mod_revision) VALUES (?, ?, ?, ?)')
+    this.#updateKv = this.#db.prepare('UPDATE kv SET value = ?, mod_revision = ? WHERE key = ?')
+    this.#deleteKv = this.#db.prepare('DELETE FROM kv WHERE key = ?')
+    this.#insertHistory = this.#db.prepare(
+      'INSERT INTO history (revision, key, type, value, prev_value, create_revision) VALUES (?, ?, ?, ?, ?, ?)',
+    )
+    // Compaction keeps the newest history row, so its revision is the store's revision.
+    const maxRow = this.#db.prepare('SELECT max(revision) AS rev FROM history').get() as { rev: number | null }
+    const compactedRow = this.#db.prepare("SELECT value FROM meta WHERE name = 'compacted'").get() as { value: number } | undefined
+    this.#compacted = compactedRow?.value ?? 0
+    this.#revision = Math.max(1, maxRow.rev ?? 0, this.#compacted)
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    this.#checkOpen()
+    const row = this.#getKv.get(key) as KvRow | undefined
+    return row === undefined ? undefined : toKeyValue(row)
+  }
+
+  async list(prefix: string, options: ListOptions = {}): Promise<ListResult> {
+    this.#checkOpen()
+    const limit = options.limit !== undefined && options.limit > 0 ? options.limit : 0
+    const atRevision = options.revision !== undefined && options.revision > 0 ? options.revision : 0
+    if (atRevision !== 0 && atRevision < this.#compacted) {
+      throw compactedError(atRevision, this.#compacted)
+    }
+    if (atRevision > this.#revision) {
+      throw new StoreError('Unavailable', `revision ${atRevision} is newer than the store's current revision ${this.#revision}`)
+    }
+    const past = atRevision !== 0 && atRevision < this.#revision
+    const range = keyRange(prefix, options.startAfter)
+    const params: (string | number)[] = [range.lower]
+    if (range.upper !== undefined) params.push(range.upper)
+    if (past) params.push(atRevision)
+    const rows = this.#statement(listSql(range, past, true), () => listSql(range, past, true)).all(
+      ...params,
+      limit > 0 ? limit + 1 : -1,
+    ) as unknown as KvRow[]
+    const more = limit > 0 && rows.length > limit
+    if (more) rows.length = limit
+    const result: ListResult = { items: rows.map(toKeyValue), revision: past ? atRevision : this.#revision, more }
+    if (more) {
+      const countSql = listSql(range, past, false)
+      const total = this.#statement(countSql, () => countSql).get(...params) as { n: number }
+      result.remaining = total.n - limit
+    }
+    return result
+  }
+
+  async count(prefix: string): Promise<number> {
+    this.#checkOpen()
+    const range = keyRange(prefix, undefined)
+    const sql = listSql(range, false, false)
+    const params: string[] = [range.lower]
+    if (range.upper !== undefined) params.push(range.upper)
+    return (this.#statement(sql, () => sql).get(...params) as { n: number }).n
+  }
+
+  async create(key: string, value: string): Promise<KeyValue> {
+    this.#checkOpen()
+    if (this.#getKv.get(key) !== undefined) throw new StoreError('KeyExists', `key ${key} already exists`)
+    const rev = this.#revision + 1
+    this.#write(() => {
+      this.#insertKv.run(key, value, rev, rev)
+      this.#insertHistory.run(rev, key, PUT, value, null, rev)
+    })
+    this.#revision = rev
+    this.#hub.publish([{ type: 'put', key, revision: rev, createRevision: rev, value }])
+    return { key, value, createRevision: rev, modRevision: rev }
+  }
+
+  async update(key: string, value: string, expectedModRevision: number): Promise<KeyValue> {
+    this.#checkOpen()
+    const current = this.#getKv.get(key) as KvRow | undefined
+    if (current === undefined) throw new StoreError('KeyNotFound', `key ${key} not found`)
+    if (current.mod_revision !== expectedModRevision) {
+      throw new StoreError('Conflict', `key ${key} is at revision ${current.mod_revision}, not ${expectedModRevision}`, {
+        current: toKeyValue(current),
+      })
+    }
+    const rev = this.#revision + 1
+    this.#write(() => {
+      this.#updateKv.run(value, rev, key)
+      this.#insertHistory.run(rev, key, PUT, value, current.value, current.create_revision)
+    })
+    this.#revision = rev
+    this.#hub.publish([
+      { type: 'put', key, revision: rev, createRevision: current.create_revision, value, prevValue: current.value },
+    ])
+    return { key, value, createRevision: current.create_revision, modRevision: rev }
+  }
+
+  async delete(key: string, expectedModRevision?: number): Promise<KeyValue> {
+    this.#checkOpen()
+    const current = this.#getKv.get(key) as KvRow | undefined
+    if (current === undefined) throw new StoreError('KeyNotFound', `key ${key} not found`)
+    if (expectedModRevision !== undefined && current.mod_revision !== expectedModRevision) {
+      throw new StoreError('Conflict', `key ${key} is at revision ${current.mod_revision}, not ${expectedModRevision}`, {
+        current: toKeyValue(current),
+      })
+    }
+    const rev = this.#revision + 1
+    this.#write(() => {
+      this.#deleteKv.run(key)
+      this.#insertHistory.run(rev, key, DELETE, null, current.value, current.create_revision)
+    })
+    this.#revision = rev
+    this.#hub.publish([
+      { type: 'delete', key, revision: rev, createRevision: current.create_revision, prevValue: current.value },
+    ])
+    return { key, value: current.value, createRevision: current.create_revision, modRevision: rev }
+  }
+
+  watch(prefix: string, afterRevision: number, handlers: WatchHandlers): Watch {
+    const sub = this.#hub.subscribe(prefix, afterRevision, handlers)
+    if (this.#closed) {
+      this.#hub.end(sub, new StoreError('Unavailable', 'the store is closed'))
+      return sub
+    }
+    if (afterRevision < this.#compacted) {
+      this.#hub.end(sub, compactedError(afterRevision, this.#compacted))
+      return sub
+    }
+    // Replay and attach happen in one synchronous step, so no write falls between them.
+    if (afterRevision < this.#revision) {
+      const range = keyRange(prefix, undefined)
+      const sql = replaySql(range)
+      const params: (string | number)[] = [afterRevision, range.lower]
+      if (range.upper !== undefined) params.push(range.upper)
+      const rows = this.#statement(sql, () => sql).all(...params) as unknown as HistoryRow[]
+      this.#hub.enqueue(sub, rows.map(toEvent))
+    }
+    sub.after = Math.max(sub.after, this.#revision)
+    this.#hub.attach(sub)
+    return sub
+  }
+
+  async currentRevision(): Promise<number> {
+    this.#checkOpen()
+    return this.#revision
+  }
+
+  async compactedRevision(): Promise<number> {
+    this.#checkOpen()
+    return this.#compacted
+  }
+
+  async compact(revision: number): Promise<void> {
+    this.#checkOpen()
+    const rev = Math.min(revision, this.#revision)
+    if (rev <= this.#compacted) return
+    // Like etcd, keep each key's newest row at or before `rev` (the state a list at `rev`
+    // reads) unless it is a deletion; drop every older row.
+    const drop = this.#statement('compact', () =>
+      `DELETE FROM history WHERE revision < ?1 AND (type = ${DELETE} OR EXISTS (
+         SELECT 1 FROM history AS newer
+         WHERE newer.key = history.key AND newer.revision > history.revision AND newer.revision <= ?1))`,
+    )
+    const record = this.#statement('record-compacted', () =>
+      "INSERT INTO meta (name, value) VALUES ('compacted', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    this.#write(() => {
+      drop.run(rev)
+      record.run(rev)
+    })
+    this.#compacted = rev
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#hub.endAll(new StoreError('Unavailable', 'the store is closed'))
+    this.#db.close()
+  }
+
+  #write(fn: () => void): void {
+    this.#begin.run()
+    try {
+      fn()
+      this.#commit.run()
+    } catch (err) {
+      if (this.#db.isTransaction) this.#rollback.run()
+      throw err
+    }
+  }
+
+  #statement(id: string, sql: () => string): StatementSync {
+    let stmt = this.#stmts.get(id)
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(sql())
+      this.#stmts.set(id, stmt)
+    }
+    return stmt
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StoreError('Unavailable', 'the store is closed')
+  }
+}
+
+interface KeyRange {
+  lower: string
+  inclusive: boolean
+  upper: string | undefined
+}
+
+function keyRange(prefix: string, startAfter: string | undefined): KeyRange {
+  const upper = prefixEnd(prefix)
+  if (startAfter !== undefined && startAfter !== '' && compareKeys(startAfter, prefix) >= 0) {
+    return { lower: startAfter, inclusive: false, upper }
+  }
+  return { lower: prefix, inclusive: true, upper }
+}
+
+function rangeWhere(range: KeyRange): string {
+  return `key ${range.inclusive ? '>=' : '>'} ?` + (range.upper !== undefined ? ' AND key < ?' : '')
+}
+
+/** Lists (select=true) or counts the keys in `range`, now or as of a past revision (the last parameter before LIMIT). */
+function listSql(range: KeyRange, past: boolean, select: boolean): string {
+  const where = rangeWhere(range)
+  if (!past) {
+    return select
+      ? `SELECT key, value, create_revision, mod_revision FROM kv WHERE ${where} ORDER BY key LIMIT ?`
+      : `SELECT count(*) AS n FROM kv WHERE ${where}`
+  }
+  // SQLite takes the bare columns of a max() aggregate from the row holding the maximum.
+  const asOf = `SELECT key, value, create_revision, type, max(revision) AS mod_revision
+    FROM history WHERE ${where} AND revision <= ? GROUP BY key`
+  return select
+    ? `SELECT key, value, create_revision, mod_revision FROM (${asOf}) WHERE type = ${PUT} ORDER BY key LIMIT ?`
+    : `SELECT count(*) AS n FROM (${asOf}) WHERE type = ${PUT}`
+}
+
+function replaySql(range: KeyRange): string {
+  return `SELECT revision, key, type, value, prev_value, create_revision FROM history
+    WHERE revision > ? AND ${rangeWhere(range)} ORDER BY revision`
+}
+
+function toKeyValue(row: KvRow): KeyValue {
+  return { key: row.key, value: row.value, createRevision: row.create_revision, modRevision: row.mod_revision }
+}
+
+function toEvent(row: HistoryRow): WatchEvent {
+  const ev: WatchEvent = {
+    type: row.type === DELETE ? 'delete' : 'put',
+    key: row.key,
+    revision: row.revision,
+    createRevision: row.create_revision,
+  }
+  if (row.type !== DELETE && row.value !== null) ev.value = row.value
+  if (row.prev_value !== null) ev.prevValue = row.prev_value
+  return ev
+}
+
+function compactedError(revision: number, compacted: number): StoreError {
+  return new StoreError('Compacted', `revision ${revision} has been compacted; the oldest available is ${compacted}`, {
+    compactRevision: compacted,
+  })
+}
