@@ -1,0 +1,33 @@
+// `weft server` in its own process on a free loopback port, over a fresh SQLite data
+// dir or an etcd prefix; stopped by pid through the benchmark's Cleanup.
+import { join, resolve } from 'node:path'
+import type { Cleanup } from '../lib/cleanup.ts'
+import { freePort, startProcess, waitForHttp, type ChildProcess } from '../lib/process.ts'
+
+const WEFT = resolve(import.meta.dirname, '../../bin/weft')
+
+export interface WeftServerOptions {
+  /** Where the SQLite store (or, with etcd, just the socket and kubeconfig) lives. */
+  dataDir: string
+  etcdEndpoint?: string
+  etcdPrefix?: string
+  /** Write a V8 CPU profile of the server into this dir when it stops. */
+  cpuProfDir?: string
+}
+
+export interface WeftServer {
+  url: string
+  process: ChildProcess
+}
+
+export async function startWeftServer(cleanup: Cleanup, options: WeftServerOptions): Promise<WeftServer> {
+  const port = await freePort()
+  const args = ['server', '--data-dir', options.dataDir, '--listen', `127.0.0.1:${port}`]
+  if (options.etcdEndpoint) args.push('--etcd-endpoints', options.etcdEndpoint, '--etcd-prefix', options.etcdPrefix ?? '/weft-bench')
+  const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'warn' }
+  if (options.cpuProfDir) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${options.cpuProfDir}`.trim()
+  const proc = startProcess(cleanup, WEFT, args, { logFile: join(options.dataDir, 'server.log'), env })
+  const url = `http://127.0.0.1:${port}`
+  await waitForHttp(`${url}/readyz`, proc, (status) => status === 200, 30_000)
+  return { url, process: proc }
+}
