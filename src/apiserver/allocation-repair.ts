@@ -4,7 +4,7 @@
 import { resources } from '../api/registry.ts'
 import type { Logger } from '../util/log.ts'
 import type { NodePortAllocator, ServiceIPAllocator } from './allocator.ts'
-import type { ObjectStore } from './objects.ts'
+import { prefixOf, type ObjectStore } from './objects.ts'
 
 const serviceInfo = resources.find((r) => r.kind === 'Service')!
 
@@ -45,8 +45,8 @@ export class AllocationRepair {
   async runOnce(): Promise<string[]> {
     const ipClaims = await this.ips.claimed()
     const portClaims = await this.ports.claimed()
-    const { objects } = await this.objects.list(serviceInfo, undefined)
-    const owners = new Set(objects.map((s) => `${s.metadata.namespace}/${s.metadata.name}`))
+    const { items } = await this.objects.list(serviceInfo, undefined)
+    const owners = new Set(items.map((kv) => kv.key.slice(prefixOf(serviceInfo).length)))
     const orphans = new Set<string>()
     for (const [ip, owner] of ipClaims) if (!owners.has(owner)) orphans.add(`ip|${ip}|${owner}`)
     for (const [port, owner] of portClaims) if (!owners.has(owner)) orphans.add(`port|${port}|${owner}`)

@@ -32,16 +32,32 @@ export function keyOf(info: ResourceInfo, namespace: string | undefined, name: s
   return prefixOf(info, namespace) + name
 }
 
+// Stored values always begin with the metadata, so resourceVersion can be spliced into
+// the text at a fixed place: lists and watches send stored text without parsing it.
+const storedHead = '{"metadata":{'
+
+export function encode(obj: KObject): string {
+  const { resourceVersion: _rv, ...metadata } = obj.metadata
+  const { metadata: _m, ...rest } = obj
+  return JSON.stringify({ metadata, ...rest })
+}
+
+/** The stored text with `metadata.resourceVersion` set to `revision`. */
+export function withRevision(value: string, revision: number): string {
+  if (!value.startsWith(storedHead)) {
+    const obj = JSON.parse(value) as KObject
+    obj.metadata = { ...obj.metadata, resourceVersion: String(revision) }
+    return JSON.stringify(obj)
+  }
+  const sep = value.charCodeAt(storedHead.length) === 125 /* } */ ? '' : ','
+  return `${storedHead}"resourceVersion":"${revision}"${sep}${value.slice(storedHead.length)}`
+}
+
 /** Decodes a stored value, stamping the revision it was read at as resourceVersion. */
 export function decode(value: string, revision: number): KObject {
   const obj = JSON.parse(value) as KObject
   obj.metadata.resourceVersion = String(revision)
   return obj
-}
-
-export function encode(obj: KObject): string {
-  const { resourceVersion: _rv, ...metadata } = obj.metadata
-  return JSON.stringify({ ...obj, metadata })
 }
 
 export function fromKeyValue(kv: KeyValue): KObject {
@@ -109,10 +125,10 @@ export class ObjectStore {
     }
   }
 
+  /** One page of stored values (not decoded: callers decide whether they need objects). */
   async list(info: ResourceInfo, namespace: string | undefined, options: ListOptions = {}) {
     try {
-      const result = await this.store.list(prefixOf(info, namespace), options)
-      return { ...result, objects: result.items.map(fromKeyValue) }
+      return await this.store.list(prefixOf(info, namespace), options)
     } catch (err) {
       if (isStoreError(err, 'Compacted')) {
         throw expired(`The resourceVersion for the provided list is too old.`)

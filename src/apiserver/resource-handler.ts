@@ -9,7 +9,8 @@ import { isEverything, matchesLabels, parseLabelSelector, type LabelSelector } f
 import { validateObject } from '../api/validation/index.ts'
 import { ApiError, badRequest, conflict, invalid, isConflict, notFound } from '../util/errors.ts'
 import { serverSideApply, trackUpdate } from './apply.ts'
-import { ObjectStore, parseResourceVersion, resourceRef, type KObject } from './objects.ts'
+import type { NamespaceCache } from './namespace-cache.ts'
+import { ObjectStore, parseResourceVersion, resourceRef, withRevision, type KObject } from './objects.ts'
 import { applyJsonPatch, applyMergePatch } from './patch.ts'
 import type { ResourceRequest } from './request-info.ts'
 import { dropTypeDependentFields, type ServiceAllocation } from './service-allocation.ts'
@@ -30,7 +31,6 @@ export interface WriteOptions {
 
 type Obj = Record<string, any>
 
-const namespaceInfo = resources.find((r) => r.kind === 'Namespace')!
 const generationKinds = new Set(['Pod', 'Service', 'Deployment', 'ReplicaSet', 'DaemonSet', 'Ingress', 'IngressClass'])
 /** Kinds whose status is reset on create (their controllers own it). */
 const statusResetKinds = new Set(['Deployment', 'ReplicaSet', 'DaemonSet', 'Ingress', 'Service'])
@@ -88,6 +88,23 @@ export function matchesQuery(q: ListQuery, obj: KObject): boolean {
   return true
 }
 
+/** A listed object: its wire text, and the parsed object once someone needed it. */
+export interface ListEntry {
+  text: string
+  obj?: KObject
+}
+
+export interface ObjectList {
+  kind: string
+  apiVersion: string
+  metadata: Obj
+  entries: ListEntry[]
+}
+
+export function objectOf(entry: ListEntry): KObject {
+  return (entry.obj ??= JSON.parse(entry.text) as KObject)
+}
+
 interface ContinueToken {
   rv: number
   start: string
@@ -108,17 +125,19 @@ function decodeContinue(text: string): ContinueToken {
 export class ResourceHandler {
   readonly objects: ObjectStore
   readonly services: ServiceAllocation
+  readonly namespaces: NamespaceCache
 
-  constructor(objects: ObjectStore, services: ServiceAllocation) {
+  constructor(objects: ObjectStore, services: ServiceAllocation, namespaces: NamespaceCache) {
     this.objects = objects
     this.services = services
+    this.namespaces = namespaces
   }
 
   async get(r: ResourceRequest): Promise<KObject> {
     return this.objects.mustGet(r.info, r.namespace, r.name!)
   }
 
-  async list(r: ResourceRequest, query: URLSearchParams): Promise<Obj> {
+  async list(r: ResourceRequest, query: URLSearchParams): Promise<ObjectList> {
     const info = r.info
     const q = parseSelectors(info, query)
     const limit = Number(query.get('limit') ?? 0)
@@ -138,34 +157,37 @@ export class ResourceHandler {
       }
     }
     const filtering = q.labelSelector !== undefined || q.fieldSelector !== undefined
-    const items: KObject[] = []
+    const entries: ListEntry[] = []
     let listRevision = 0
     let next: string | undefined
     let remaining: number | undefined
     // With selectors a page can come back short: keep reading until it is full or the keys run out.
     for (;;) {
       const page = await this.objects.list(info, r.namespace, {
-        limit: limit ? Math.max(limit - items.length, filtering ? 500 : 0) : 0,
+        limit: limit ? Math.max(limit - entries.length, filtering ? 500 : 0) : 0,
         startAfter,
         revision,
       })
       listRevision = page.revision
       revision = page.revision
-      let lastKey: string | undefined
-      for (let i = 0; i < page.objects.length; i++) {
-        const obj = page.objects[i]
-        lastKey = page.items[i].key
-        if (filtering && !matchesQuery(q, obj)) continue
-        items.push(obj)
-        if (limit && items.length === limit) break
+      let stoppedAt = -1
+      for (let i = 0; i < page.items.length; i++) {
+        const kv = page.items[i]
+        const entry: ListEntry = { text: withRevision(kv.value, kv.modRevision) }
+        if (filtering && !matchesQuery(q, objectOf(entry))) continue
+        entries.push(entry)
+        if (limit && entries.length === limit) {
+          stoppedAt = i
+          break
+        }
       }
-      const cutShort = limit > 0 && items.length === limit && lastKey !== page.items[page.items.length - 1]?.key
-      if (limit && items.length === limit && (page.more || cutShort)) {
-        next = lastKey
-        if (!filtering && page.remaining !== undefined) remaining = page.remaining + (page.items.length - page.objects.indexOf(items[items.length - 1]) - 1)
+      const leftInPage = stoppedAt >= 0 ? page.items.length - stoppedAt - 1 : 0
+      if (stoppedAt >= 0 && (page.more || leftInPage > 0)) {
+        next = page.items[stoppedAt].key
+        if (!filtering && page.remaining !== undefined) remaining = page.remaining + leftInPage
         break
       }
-      if (!page.more) break
+      if (!page.more || page.items.length === 0) break
       startAfter = page.items[page.items.length - 1].key
     }
     const metadata: Obj = { resourceVersion: String(listRevision) }
@@ -173,7 +195,7 @@ export class ResourceHandler {
       metadata.continue = encodeContinue({ rv: listRevision, start: next })
       if (remaining !== undefined && remaining > 0) metadata.remainingItemCount = remaining
     }
-    return { kind: info.listKind, apiVersion: apiVersionOf(info), metadata, items }
+    return { kind: info.listKind, apiVersion: apiVersionOf(info), metadata, entries }
   }
 
   /** Checks apiVersion/kind/namespace of a body, and the schema (strict decoding). */
@@ -232,7 +254,7 @@ export class ResourceHandler {
 
   private async checkNamespace(info: ResourceInfo, obj: KObject): Promise<void> {
     if (!info.namespaced) return
-    const ns = await this.objects.get(namespaceInfo, undefined, obj.metadata.namespace!)
+    const ns = await this.namespaces.get(obj.metadata.namespace!)
     if (!ns) throw notFound({ group: '', resource: 'namespaces' }, obj.metadata.namespace!)
     if (ns.metadata.deletionTimestamp || ns.status?.phase === 'Terminating') {
       throw new ApiError(403, 'Forbidden', `${info.plural} "${obj.metadata.name}" is forbidden: unable to create new content in namespace ${ns.metadata.name} because it is being terminated`, {
@@ -258,7 +280,8 @@ export class ResourceHandler {
     }
     const dryRun = isDryRun(opts.query)
     for (let attempt = 0; ; attempt++) {
-      const candidate = structuredClone(obj)
+      // Only generateName retries reuse the body, so only they need a copy.
+      const candidate = generated ? structuredClone(obj) : obj
       if (generated) candidate.metadata.name = candidate.metadata.generateName + randomSuffix()
       try {
         return await this.createOnce(info, candidate, opts, dryRun, managed)
@@ -584,14 +607,14 @@ export class ResourceHandler {
   async deleteCollection(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<Obj> {
     const list = await this.list(r, opts.query)
     const items: KObject[] = []
-    for (const item of list.items as KObject[]) {
+    for (const item of list.entries.map(objectOf)) {
       try {
         items.push(await this.delete({ ...r, name: item.metadata.name, namespace: item.metadata.namespace, verb: 'delete' }, body, opts))
       } catch (err) {
         if (!(err instanceof ApiError && err.code === 404)) throw err
       }
     }
-    return { ...list, items }
+    return { kind: list.kind, apiVersion: list.apiVersion, metadata: list.metadata, items }
   }
 
   scaleOf(info: ResourceInfo, obj: KObject): Obj {

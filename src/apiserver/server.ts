@@ -16,11 +16,12 @@ import { ApiServerMetrics } from './metrics.ts'
 import { ObjectStore, type KObject } from './objects.ts'
 import { openApiDocument, openApiIndex } from './openapi.ts'
 import { resolveRequest, type ResourceRequest } from './request-info.ts'
-import { ResourceHandler, type Identity, type WriteOptions } from './resource-handler.ts'
+import { objectOf, ResourceHandler, type Identity, type ObjectList, type WriteOptions } from './resource-handler.ts'
 import { ServiceAllocation } from './service-allocation.ts'
 import { toTable, type IncludeObject } from './tables.ts'
 import { defaultWatchOptions, serveWatch, type WatchOptions } from './watch.ts'
 import { AllocationRepair } from './allocation-repair.ts'
+import { NamespaceCache } from './namespace-cache.ts'
 
 export interface ApiServerOptions {
   store: Store
@@ -76,6 +77,7 @@ export class ApiServer {
   private readonly watchOptions: WatchOptions
   private readonly servers: Server[] = []
   private readonly repair: AllocationRepair
+  private readonly namespaces: NamespaceCache
   private readonly firstServiceIP: string
   private openWatches = new Set<ServerResponse>()
   url = ''
@@ -88,7 +90,8 @@ export class ApiServer {
     const cidrs = (options.serviceCidrs ?? ['10.96.0.0/12']).map(parseCidr)
     const ips = new ServiceIPAllocator(options.store, cidrs)
     const ports = new NodePortAllocator(options.store, options.nodePortRange?.first, options.nodePortRange?.last)
-    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports))
+    this.namespaces = new NamespaceCache(this.objects, this.log)
+    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces)
     this.repair = new AllocationRepair(this.objects, ips, ports, this.log)
     this.watchOptions = { ...defaultWatchOptions, ...options.watch }
     this.firstServiceIP = cidrAddress(cidrs[0], 1n)
@@ -113,6 +116,7 @@ export class ApiServer {
         unix.listen(this.options.socketPath, () => resolve())
       })
     }
+    await this.namespaces.start()
     await bootstrap(this.handler, address.address, address.port, this.firstServiceIP)
     this.repair.start()
     this.log.info({ url: this.url, socket: this.options.socketPath, store: this.store.backend }, 'API server listening')
@@ -121,6 +125,7 @@ export class ApiServer {
 
   async close(): Promise<void> {
     this.repair.stop()
+    this.namespaces.stop()
     for (const res of this.openWatches) res.destroy()
     await Promise.all(
       this.servers.map(
@@ -251,14 +256,14 @@ export class ApiServer {
       case 'list': {
         const list = await h.list(r, query)
         if (rendering.as === 'table') {
-          const table = toTable(r.info, list.items as KObject[], { includeObject: rendering.includeObject, now: new Date() })
+          const table = toTable(r.info, list.entries.map(objectOf), { includeObject: rendering.includeObject, now: new Date() })
           table.metadata = list.metadata as typeof table.metadata
           return send(200, table)
         }
         if (rendering.as === 'partial') {
-          return send(200, { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: list.metadata, items: (list.items as KObject[]).map(partial) })
+          return send(200, { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: list.metadata, items: list.entries.map((e) => partial(objectOf(e))) })
         }
-        return send(200, list)
+        return sendList(res, list)
       }
       case 'watch': {
         this.openWatches.add(res)
@@ -269,9 +274,9 @@ export class ApiServer {
               store: this.store,
               listAll: async (info, namespace) => {
                 const list = await h.list({ ...r, info, namespace, name: undefined }, new URLSearchParams())
-                return { revision: Number((list.metadata as Obj).resourceVersion), objects: list.items as KObject[] }
+                return { revision: Number(list.metadata.resourceVersion), objects: list.entries.map(objectOf) }
               },
-              render: (obj) => this.render(r.info, rendering, obj),
+              render: rendering.as === 'object' ? undefined : (obj) => this.render(r.info, rendering, obj),
               options: this.watchOptions,
             },
             r,
@@ -314,6 +319,30 @@ export class ApiServer {
       }
     }
   }
+}
+
+/** Writes a list from the stored texts, in chunks, without building one huge string. */
+async function sendList(res: ServerResponse, list: ObjectList): Promise<void> {
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.write(`{"kind":"${list.kind}","apiVersion":"${list.apiVersion}","metadata":${JSON.stringify(list.metadata)},"items":[`)
+  const chunk = 256
+  for (let i = 0; i < list.entries.length; i += chunk) {
+    const part = list.entries.slice(i, i + chunk).map((e) => e.text).join(',')
+    const ok = res.write(i === 0 ? part : ',' + part)
+    if (!ok) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done)
+          res.off('close', done)
+          resolve()
+        }
+        res.on('drain', done)
+        res.on('close', done)
+      })
+      if (res.destroyed) return
+    }
+  }
+  res.end(']}')
 }
 
 export function splitHostPort(listen: string): [string, string] {

@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http'
 import type { ResourceInfo } from '../api/registry.ts'
 import { isStoreError, type Store, type WatchEvent } from '../store/store.ts'
 import { ApiError, badRequest, invalid } from '../util/errors.ts'
-import { decode, parseResourceVersion, prefixOf, type KObject } from './objects.ts'
+import { parseResourceVersion, prefixOf, withRevision, type KObject } from './objects.ts'
 import type { ResourceRequest } from './request-info.ts'
 import { matchesQuery, parseSelectors, type ListQuery } from './resource-handler.ts'
 
@@ -36,8 +36,8 @@ export type ListAll = (info: ResourceInfo, namespace: string | undefined) => Pro
 export interface WatchContext {
   store: Store
   listAll: ListAll
-  /** Renders an object for the wire (a Table row when the client asked for one). */
-  render: (obj: KObject) => unknown
+  /** Renders an object for the wire (e.g. a Table row); absent: the object's JSON as stored. */
+  render?: (obj: KObject) => unknown
   options: WatchOptions
   onOpen?: () => void
   onClose?: () => void
@@ -99,15 +99,16 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
     ctx.onClose?.()
     resolveDone()
   }
-  const send = (type: WatchEventType, object: unknown) => {
+  const write = (data: string | Buffer) => {
     if (closed) return
-    res.write(JSON.stringify({ type, object }) + '\n')
+    res.write(data)
     if (res.writableLength > ctx.options.maxBufferedBytes) {
       // The client stopped reading: end its stream rather than buffer without bound.
       res.destroy()
       finish()
     }
   }
+  const send = (type: WatchEventType, object: unknown) => write(JSON.stringify({ type, object }) + '\n')
   const bookmark = (extraAnnotations?: Record<string, string>) =>
     send('BOOKMARK', {
       kind: info.kind,
@@ -127,27 +128,35 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
     timers.push(setTimeout(tick, ctx.options.bookmarkIntervalMs).unref())
   }
 
-  for (const obj of initialObjects) send('ADDED', ctx.render(obj))
+  for (const obj of initialObjects) send('ADDED', ctx.render ? ctx.render(obj) : obj)
   if (sendInitial === 'true') bookmark({ 'k8s.io/initial-events-end': 'true' })
 
+  const filtering = q.labelSelector !== undefined || q.fieldSelector !== undefined
+  const emit = (ev: WatchEvent, type: WatchEventType, which: 'value' | 'prevValue') => {
+    const shared = sharedOf(ev)
+    if (ctx.render) {
+      send(type, ctx.render(which === 'value' ? shared.object() : shared.previous()))
+      return
+    }
+    write(shared.line(type, which))
+  }
   const deliver = (ev: WatchEvent) => {
     lastRevision = ev.revision
+    const shared = sharedOf(ev)
     if (ev.type === 'delete') {
       if (ev.prevValue === undefined) return
-      const obj = decode(ev.prevValue, ev.revision)
-      if (matchesQuery(q, obj)) send('DELETED', ctx.render(obj))
+      if (!filtering || matchesQuery(q, shared.previous())) emit(ev, 'DELETED', 'prevValue')
       return
     }
-    const obj = decode(ev.value!, ev.revision)
-    const now = matchesQuery(q, obj)
+    const now = !filtering || matchesQuery(q, shared.object())
     if (ev.createRevision === ev.revision || ev.prevValue === undefined) {
-      if (now) send('ADDED', ctx.render(obj))
+      if (now) emit(ev, 'ADDED', 'value')
       return
     }
-    const before = matchesQuery(q, decode(ev.prevValue, ev.revision))
-    if (now && before) send('MODIFIED', ctx.render(obj))
-    else if (now) send('ADDED', ctx.render(obj))
-    else if (before) send('DELETED', ctx.render(decode(ev.prevValue, ev.revision)))
+    const before = !filtering || matchesQuery(q, shared.previous())
+    if (now && before) emit(ev, 'MODIFIED', 'value')
+    else if (now) emit(ev, 'ADDED', 'value')
+    else if (before) emit(ev, 'DELETED', 'prevValue')
   }
 
   if (!closed) {
@@ -161,4 +170,53 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
     })
   }
   return { done }
+}
+
+/**
+ * What every watcher of one store event shares: the parsed objects and the encoded event
+ * lines, made once however many watchers receive the event.
+ */
+class SharedEvent {
+  private readonly ev: WatchEvent
+  private obj: KObject | undefined
+  private prev: KObject | undefined
+  private readonly lines = new Map<string, Buffer>()
+
+  constructor(ev: WatchEvent) {
+    this.ev = ev
+  }
+
+  text(which: 'value' | 'prevValue'): string {
+    return withRevision(this.ev[which]!, this.ev.revision)
+  }
+
+  object(): KObject {
+    return (this.obj ??= JSON.parse(this.text('value')) as KObject)
+  }
+
+  /** The value before this write, stamped with this event's revision (as Kubernetes sends DELETED objects). */
+  previous(): KObject {
+    return (this.prev ??= JSON.parse(this.text('prevValue')) as KObject)
+  }
+
+  line(type: WatchEventType, which: 'value' | 'prevValue'): Buffer {
+    const key = type + which
+    let line = this.lines.get(key)
+    if (!line) {
+      line = Buffer.from(`{"type":"${type}","object":${this.text(which)}}\n`)
+      this.lines.set(key, line)
+    }
+    return line
+  }
+}
+
+const sharedEvents = new WeakMap<WatchEvent, SharedEvent>()
+
+function sharedOf(ev: WatchEvent): SharedEvent {
+  let shared = sharedEvents.get(ev)
+  if (!shared) {
+    shared = new SharedEvent(ev)
+    sharedEvents.set(ev, shared)
+  }
+  return shared
 }
