@@ -55,8 +55,15 @@ export function modelFields(name: string): ModelField[] | undefined {
   return fields
 }
 
+const indexes = new Map<string, Map<string, ModelField>>()
+
 export function modelField(model: string, field: string): ModelField | undefined {
-  return modelFields(model)?.find((f) => f.name === field)
+  let index = indexes.get(model)
+  if (!index) {
+    index = new Map((modelFields(model) ?? []).map((f) => [f.name, f]))
+    indexes.set(model, index)
+  }
+  return index.get(field)
 }
 
 export function parseType(type: string, format = ''): TypeRef {

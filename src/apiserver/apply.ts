@@ -82,8 +82,9 @@ function withoutManagedFields(obj: unknown): unknown {
 }
 
 function withManagedFields(obj: unknown, entries: Iterable<ManagerEntry>): JsonObject {
-  const out = isObject(obj) ? clone(obj) : {}
-  const metadata = isObject(out.metadata) ? out.metadata : {}
+  // Only metadata.managedFields changes, so copying the two levels above it is enough.
+  const out: JsonObject = isObject(obj) ? { ...obj } : {}
+  const metadata: JsonObject = isObject(out.metadata) ? { ...out.metadata } : {}
   const list = encodeManagedFields(entries)
   if (list.length > 0) metadata.managedFields = list
   else delete metadata.managedFields

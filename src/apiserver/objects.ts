@@ -60,6 +60,11 @@ export function decode(value: string, revision: number): KObject {
   return obj
 }
 
+/** The object as written, with the revision of the write: no need to parse back what was just stored. */
+function stamped(obj: KObject, revision: number): KObject {
+  return { ...obj, metadata: { ...obj.metadata, resourceVersion: String(revision) } }
+}
+
 export function fromKeyValue(kv: KeyValue): KObject {
   return decode(kv.value, kv.modRevision)
 }
@@ -91,7 +96,7 @@ export class ObjectStore {
   async create(info: ResourceInfo, obj: KObject): Promise<KObject> {
     try {
       const kv = await this.store.create(keyOf(info, obj.metadata.namespace, obj.metadata.name), encode(obj))
-      return fromKeyValue(kv)
+      return stamped(obj, kv.modRevision)
     } catch (err) {
       if (isStoreError(err, 'KeyExists')) throw alreadyExists(resourceRef(info), obj.metadata.name)
       throw err
@@ -102,7 +107,7 @@ export class ObjectStore {
   async update(info: ResourceInfo, obj: KObject, expectedRevision: number): Promise<KObject> {
     try {
       const kv = await this.store.update(keyOf(info, obj.metadata.namespace, obj.metadata.name), encode(obj), expectedRevision)
-      return fromKeyValue(kv)
+      return stamped(obj, kv.modRevision)
     } catch (err) {
       if (isStoreError(err, 'Conflict')) {
         throw conflict(resourceRef(info), obj.metadata.name, 'the object has been modified; please apply your changes to the latest version and try again')

@@ -52,6 +52,17 @@ export interface SqliteStoreOptions {
   path: string
 }
 
+const SQLITE_CONSTRAINT_PRIMARYKEY = 1555
+
+/** One write inside a group-commit transaction, given its revision. */
+type WriteOp = (revision: number) => { kv: KeyValue; event: WatchEvent }
+
+interface PendingWrite {
+  op: WriteOp
+  resolve: (kv: KeyValue) => void
+  reject: (err: unknown) => void
+}
+
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   return new SqliteStore(options)
 }
@@ -73,6 +84,7 @@ export class SqliteStore implements Store {
   readonly #updateKv: StatementSync
   readonly #deleteKv: StatementSync
   readonly #insertHistory: StatementSync
+  #pending: PendingWrite[] = []
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path
@@ -156,59 +168,113 @@ export class SqliteStore implements Store {
     return (this.#statement(sql, () => sql).get(...params) as { n: number }).n
   }
 
-  async create(key: string, value: string): Promise<KeyValue> {
-    this.#checkOpen()
-    if (this.#getKv.get(key) !== undefined) throw new StoreError('KeyExists', `key ${key} already exists`)
-    const rev = this.#revision + 1
-    this.#write(() => {
-      this.#insertKv.run(key, value, rev, rev)
+  create(key: string, value: string): Promise<KeyValue> {
+    return this.#enqueue((rev) => {
+      try {
+        this.#insertKv.run(key, value, rev, rev)
+      } catch (err) {
+        // The primary key refuses an existing key: one statement instead of a lookup first.
+        if ((err as { errcode?: number }).errcode === SQLITE_CONSTRAINT_PRIMARYKEY) throw new StoreError('KeyExists', `key ${key} already exists`)
+        throw err
+      }
       this.#insertHistory.run(rev, key, PUT, value, null, rev)
+      return {
+        kv: { key, value, createRevision: rev, modRevision: rev },
+        event: { type: 'put', key, revision: rev, createRevision: rev, value },
+      }
     })
-    this.#revision = rev
-    this.#hub.publish([{ type: 'put', key, revision: rev, createRevision: rev, value }])
-    return { key, value, createRevision: rev, modRevision: rev }
   }
 
-  async update(key: string, value: string, expectedModRevision: number): Promise<KeyValue> {
-    this.#checkOpen()
-    const current = this.#getKv.get(key) as KvRow | undefined
-    if (current === undefined) throw new StoreError('KeyNotFound', `key ${key} not found`)
-    if (current.mod_revision !== expectedModRevision) {
-      throw new StoreError('Conflict', `key ${key} is at revision ${current.mod_revision}, not ${expectedModRevision}`, {
-        current: toKeyValue(current),
-      })
-    }
-    const rev = this.#revision + 1
-    this.#write(() => {
+  update(key: string, value: string, expectedModRevision: number): Promise<KeyValue> {
+    return this.#enqueue((rev) => {
+      const current = this.#getKv.get(key) as KvRow | undefined
+      if (current === undefined) throw new StoreError('KeyNotFound', `key ${key} not found`)
+      if (current.mod_revision !== expectedModRevision) {
+        throw new StoreError('Conflict', `key ${key} is at revision ${current.mod_revision}, not ${expectedModRevision}`, {
+          current: toKeyValue(current),
+        })
+      }
       this.#updateKv.run(value, rev, key)
       this.#insertHistory.run(rev, key, PUT, value, current.value, current.create_revision)
+      return {
+        kv: { key, value, createRevision: current.create_revision, modRevision: rev },
+        event: { type: 'put', key, revision: rev, createRevision: current.create_revision, value, prevValue: current.value },
+      }
     })
-    this.#revision = rev
-    this.#hub.publish([
-      { type: 'put', key, revision: rev, createRevision: current.create_revision, value, prevValue: current.value },
-    ])
-    return { key, value, createRevision: current.create_revision, modRevision: rev }
   }
 
-  async delete(key: string, expectedModRevision?: number): Promise<KeyValue> {
-    this.#checkOpen()
-    const current = this.#getKv.get(key) as KvRow | undefined
-    if (current === undefined) throw new StoreError('KeyNotFound', `key ${key} not found`)
-    if (expectedModRevision !== undefined && current.mod_revision !== expectedModRevision) {
-      throw new StoreError('Conflict', `key ${key} is at revision ${current.mod_revision}, not ${expectedModRevision}`, {
-        current: toKeyValue(current),
-      })
-    }
-    const rev = this.#revision + 1
-    this.#write(() => {
+  delete(key: string, expectedModRevision?: number): Promise<KeyValue> {
+    return this.#enqueue((rev) => {
+      const current = this.#getKv.get(key) as KvRow | undefined
+      if (current === undefined) throw new StoreError('KeyNotFound', `key ${key} not found`)
+      if (expectedModRevision !== undefined && current.mod_revision !== expectedModRevision) {
+        throw new StoreError('Conflict', `key ${key} is at revision ${current.mod_revision}, not ${expectedModRevision}`, {
+          current: toKeyValue(current),
+        })
+      }
       this.#deleteKv.run(key)
       this.#insertHistory.run(rev, key, DELETE, null, current.value, current.create_revision)
+      return {
+        kv: { key, value: current.value, createRevision: current.create_revision, modRevision: rev },
+        event: { type: 'delete', key, revision: rev, createRevision: current.create_revision, prevValue: current.value },
+      }
     })
+  }
+
+  /**
+   * Group commit: writes that arrive in the same turn of the event loop share one
+   * transaction, each still getting its own revision and its own answer. A write is
+   * acknowledged only once its transaction has committed.
+   */
+  #enqueue(op: WriteOp): Promise<KeyValue> {
+    try {
+      this.#checkOpen()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ op, resolve, reject })
+      if (this.#pending.length === 1) setImmediate(() => this.#flush())
+    })
+  }
+
+  #flush(): void {
+    const batch = this.#pending
+    this.#pending = []
+    if (batch.length === 0) return
+    if (this.#closed) {
+      for (const w of batch) w.reject(new StoreError('Unavailable', 'the store is closed'))
+      return
+    }
+    const outcomes: ({ ok: true; kv: KeyValue; event: WatchEvent } | { ok: false; err: unknown })[] = []
+    let rev = this.#revision
+    try {
+      this.#begin.run()
+      for (const w of batch) {
+        try {
+          const done = w.op(rev + 1)
+          rev++
+          outcomes.push({ ok: true, ...done })
+        } catch (err) {
+          // A refused write (exists, conflict, missing) changed nothing; the others go on.
+          outcomes.push({ ok: false, err })
+        }
+      }
+      this.#commit.run()
+    } catch (err) {
+      if (this.#db.isTransaction) this.#rollback.run()
+      for (const w of batch) w.reject(err)
+      return
+    }
     this.#revision = rev
-    this.#hub.publish([
-      { type: 'delete', key, revision: rev, createRevision: current.create_revision, prevValue: current.value },
-    ])
-    return { key, value: current.value, createRevision: current.create_revision, modRevision: rev }
+    const events: WatchEvent[] = []
+    for (const o of outcomes) if (o.ok) events.push(o.event)
+    if (events.length > 0) this.#hub.publish(events)
+    batch.forEach((w, i) => {
+      const o = outcomes[i]
+      if (o.ok) w.resolve(o.kv)
+      else w.reject(o.err)
+    })
   }
 
   watch(prefix: string, afterRevision: number, handlers: WatchHandlers): Watch {
