@@ -22,6 +22,7 @@ import { toTable, type IncludeObject } from './tables.ts'
 import { defaultWatchOptions, serveWatch, type WatchOptions } from './watch.ts'
 import { AllocationRepair } from './allocation-repair.ts'
 import { NamespaceCache } from './namespace-cache.ts'
+import { Compactor } from './compactor.ts'
 
 export interface ApiServerOptions {
   store: Store
@@ -32,6 +33,8 @@ export interface ApiServerOptions {
   serviceCidrs?: string[]
   nodePortRange?: { first: number; last: number }
   watch?: Partial<WatchOptions>
+  /** How much history to keep: compaction runs this often (default 5 minutes; 0 turns it off). */
+  compactionIntervalMs?: number
   log?: Logger
 }
 
@@ -78,6 +81,7 @@ export class ApiServer {
   private readonly servers: Server[] = []
   private readonly repair: AllocationRepair
   private readonly namespaces: NamespaceCache
+  private readonly compactor: Compactor
   private readonly firstServiceIP: string
   private openWatches = new Set<ServerResponse>()
   url = ''
@@ -94,6 +98,7 @@ export class ApiServer {
     this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces)
     this.repair = new AllocationRepair(this.objects, ips, ports, this.log)
     this.watchOptions = { ...defaultWatchOptions, ...options.watch }
+    this.compactor = new Compactor(options.store, this.log, options.compactionIntervalMs ?? 5 * 60_000)
     this.firstServiceIP = cidrAddress(cidrs[0], 1n)
   }
 
@@ -119,12 +124,14 @@ export class ApiServer {
     await this.namespaces.start()
     await bootstrap(this.handler, address.address, address.port, this.firstServiceIP)
     this.repair.start()
+    this.compactor.start()
     this.log.info({ url: this.url, socket: this.options.socketPath, store: this.store.backend }, 'API server listening')
     return { url: this.url }
   }
 
   async close(): Promise<void> {
     this.repair.stop()
+    this.compactor.stop()
     this.namespaces.stop()
     for (const res of this.openWatches) res.destroy()
     await Promise.all(

@@ -20,6 +20,7 @@ Flags:
   --etcd-prefix PREFIX        key prefix in etcd (default /weft)
   --service-cidr CIDRS        service IP range(s), one per family (default 10.96.0.0/12)
   --service-node-port-range A-B   NodePort range (default 30000-32767)
+  --compaction-interval SECONDS   keep this much store history; compact every SECONDS (default 300, 0: never)
   -h, --help                  show this help
 `
 
@@ -61,6 +62,7 @@ export async function runServer(argv: string[]): Promise<void> {
       'etcd-prefix': { type: 'string' },
       'service-cidr': { type: 'string', default: '10.96.0.0/12' },
       'service-node-port-range': { type: 'string', default: '30000-32767' },
+      'compaction-interval': { type: 'string', default: '300' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -77,6 +79,10 @@ export async function runServer(argv: string[]): Promise<void> {
   if (!range || Number(range[1]) > Number(range[2])) {
     throw new Error(`--service-node-port-range "${values['service-node-port-range']}" must look like 30000-32767`)
   }
+  const compaction = Number(values['compaction-interval'])
+  if (!Number.isFinite(compaction) || compaction < 0) {
+    throw new Error(`--compaction-interval "${values['compaction-interval']}" must be a number of seconds (0 turns compaction off)`)
+  }
   const store = values['etcd-endpoints']
     ? await openStore({ etcdEndpoints: values['etcd-endpoints'].split(',').map((s) => s.trim()).filter(Boolean), etcdPrefix: values['etcd-prefix'] })
     : await openStore({ dataDir })
@@ -86,6 +92,7 @@ export async function runServer(argv: string[]): Promise<void> {
     socketPath: values.socket ?? join(dataDir, 'apiserver.sock'),
     serviceCidrs: values['service-cidr']!.split(',').map((s) => s.trim()),
     nodePortRange: { first: Number(range[1]), last: Number(range[2]) },
+    compactionIntervalMs: compaction * 1000,
   })
   const { url } = await server.start()
   const kubeconfig = join(dataDir, 'kubeconfig')
