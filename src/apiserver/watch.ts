@@ -81,10 +81,15 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
     startRevision = rv ?? 0
   }
 
-  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'transfer-encoding': 'chunked' })
+  // A watch is the connection's last response: its body runs until the connection
+  // closes, which spares every event the chunked-encoding frame (many watchers, many events).
+  res.useChunkedEncodingByDefault = false
+  res.shouldKeepAlive = false
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', connection: 'close' })
   res.flushHeaders()
   let lastRevision = startRevision
   let closed = false
+  let corked = false
   let resolveDone!: () => void
   const done = new Promise<void>((resolve) => (resolveDone = resolve))
   const timers: NodeJS.Timeout[] = []
@@ -95,12 +100,25 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
     closed = true
     for (const t of timers) clearTimeout(t)
     watch?.cancel()
+    if (corked) {
+      corked = false
+      res.uncork()
+    }
     if (!res.writableEnded) res.end()
     ctx.onClose?.()
     resolveDone()
   }
   const write = (data: string | Buffer) => {
     if (closed) return
+    // Events that arrive in one tick go out in one write.
+    if (!corked) {
+      corked = true
+      res.cork()
+      process.nextTick(() => {
+        corked = false
+        res.uncork()
+      })
+    }
     res.write(data)
     if (res.writableLength > ctx.options.maxBufferedBytes) {
       // The client stopped reading: end its stream rather than buffer without bound.

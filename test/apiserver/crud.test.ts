@@ -91,6 +91,10 @@ t.test('bad input gets a Status and nothing is stored', async (t) => {
   t.equal(huge.status, 413)
   t.equal(huge.body.reason, 'RequestEntityTooLarge')
 
+  const protobuf = await call(url, 'POST', '/api/v1/namespaces/default/configmaps', 'k8s\u0000...', { 'content-type': 'application/vnd.kubernetes.protobuf' })
+  t.equal(protobuf.status, 415)
+  t.match(protobuf.body.message, /--dry-run=client -o yaml \| kubectl apply -f -/, 'says how to send YAML instead')
+
   const unknownKind = await call(url, 'GET', '/apis/example.com/v1/widgets')
   t.equal(unknownKind.status, 404)
   t.equal(unknownKind.body.kind, 'Status')
