@@ -53,7 +53,7 @@ export class EtcdHttp {
   constructor(endpoints: string[]) {
     if (endpoints.length === 0) throw new TypeError('etcd store: at least one endpoint is required')
     this.endpoints = endpoints
-    this.#pools = endpoints.map((e) => new Pool(e, { connections: 32, keepAliveTimeout: 30_000 }))
+    this.#pools = endpoints.map((e) => new Pool(e, { connections: 64, keepAliveTimeout: 30_000 }))
     // Watch streams hold their connection for their lifetime, so they get their own pools.
     this.#watchPools = endpoints.map((e) => new Pool(e, { connections: null }))
   }
