@@ -4,7 +4,7 @@
 import { DatabaseSync } from 'node:sqlite'
 import { join } from 'node:path'
 import { nowMs } from '../lib/clock.ts'
-import { closedLoop, type LoadResult } from '../lib/load.ts'
+import { closedLoop, openLoop, type LoadResult } from '../lib/load.ts'
 import { Samples } from '../lib/stats.ts'
 import { pool, send } from './http.ts'
 
@@ -15,6 +15,18 @@ export async function etcdPuts(endpoint: string, prefix: string, count: number, 
   const p = pool(endpoint, concurrency)
   try {
     return await closedLoop(count, concurrency, async (i) => {
+      await send(p, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(`${prefix}${i}`), value: b64(valueOf(i)) }))
+    })
+  } finally {
+    await p.close()
+  }
+}
+
+/** Puts at a fixed rate (open loop), as the watch test's mutations arrive: the floor for their latency. */
+export async function etcdPutsAtRate(endpoint: string, prefix: string, rate: number, seconds: number, valueOf: (i: number) => string): Promise<LoadResult> {
+  const p = pool(endpoint, 64)
+  try {
+    return await openLoop(rate, seconds * 1000, async (i) => {
       await send(p, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(`${prefix}${i}`), value: b64(valueOf(i)) }))
     })
   } finally {
