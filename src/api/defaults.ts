@@ -44,7 +44,6 @@ export function defaultPodSpec(spec: Obj): void {
   setIfAbsent(spec, 'schedulerName', 'default-scheduler')
   setIfAbsent(spec, 'terminationGracePeriodSeconds', 30)
   setIfAbsent(spec, 'securityContext', {})
-  if (spec.enableServiceLinks === undefined) spec.enableServiceLinks = true
   for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) defaultContainer(c)
   for (const v of spec.volumes ?? []) {
     if (v.configMap) setIfAbsent(v.configMap, 'defaultMode', 0o644)
@@ -68,6 +67,8 @@ function defaultPod(pod: Obj): void {
   const spec = obj(pod, 'spec')
   defaultPodSpec(spec)
   defaultTolerations(spec)
+  // Pods get this default, pod templates do not (SetDefaults_Pod, not SetDefaults_PodSpec).
+  if (spec.enableServiceLinks === undefined) spec.enableServiceLinks = true
   if (spec.priority === undefined) spec.priority = 0
   const status = obj(pod, 'status')
   setIfAbsent(status, 'phase', 'Pending')

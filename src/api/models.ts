@@ -80,6 +80,8 @@ export function parseType(type: string, format = ''): TypeRef {
     case 'boolean':
       return { kind: 'boolean' }
     case 'Date':
+    // MicroTime has no model class: it is an RFC 3339 string with microseconds.
+    case 'V1MicroTime':
       return { kind: 'date', format }
     case 'IntOrString':
       return { kind: 'intOrString' }

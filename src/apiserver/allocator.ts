@@ -4,6 +4,12 @@
 import { isStoreError, type Store } from '../store/store.ts'
 import { cidrAddress, cidrContains, cidrOffset, type Cidr } from '../util/cidr.ts'
 
+/** An allocated value; `fresh` is false when the owner already held it (a retry, or a claim left behind). */
+export interface Allocation<T> {
+  value: T
+  fresh: boolean
+}
+
 export class AllocationError extends Error {
   readonly field: string
   readonly value: string
@@ -36,19 +42,19 @@ class RangeAllocator {
     this.range = range
   }
 
-  /** Claims `value` for `owner`; fails if another owner holds it. Re-claiming one's own value succeeds. */
-  async claim(offset: bigint, owner: string, field: string): Promise<string> {
+  /** Claims `value` for `owner`; fails if another owner holds it. Re-claiming one's own value succeeds, not fresh. */
+  async claim(offset: bigint, owner: string, field: string): Promise<Allocation<string>> {
     const value = this.range.render(offset)
     if (offset < this.range.first || offset > this.range.last) {
       throw new AllocationError(field, value, `provided ${this.range.what} is not in the valid range`)
     }
     try {
       await this.store.create(this.range.prefix + value, owner)
-      return value
+      return { value, fresh: true }
     } catch (err) {
       if (!isStoreError(err, 'KeyExists')) throw err
       const existing = await this.store.get(this.range.prefix + value)
-      if (existing?.value === owner) return value
+      if (existing?.value === owner) return { value, fresh: false }
       throw new AllocationError(field, value, `provided ${this.range.what} is already allocated`)
     }
   }
@@ -123,10 +129,10 @@ export class ServiceIPAllocator {
     return this.cidrs.map((c) => c.family)
   }
 
-  async allocate(family: 4 | 6, owner: string, field: string, requested?: string): Promise<string> {
+  async allocate(family: 4 | 6, owner: string, field: string, requested?: string): Promise<Allocation<string>> {
     const range = this.ranges.get(family)
     if (!range) throw new AllocationError(field, requested ?? '', `IPv${family} is not configured on this cluster`)
-    if (!requested) return range.alloc.next(owner, field)
+    if (!requested) return { value: await range.alloc.next(owner, field), fresh: true }
     if (!cidrContains(range.cidr, requested)) {
       throw new AllocationError(field, requested, `failed to allocate IP ${requested}: the provided IP (${requested}) is not in the valid range. The range of valid IPs is ${range.cidr.text}`)
     }
@@ -164,12 +170,13 @@ export class NodePortAllocator {
     })
   }
 
-  async allocate(owner: string, field: string, requested?: number): Promise<number> {
-    if (requested === undefined) return Number(await this.alloc.next(owner, field))
+  async allocate(owner: string, field: string, requested?: number): Promise<Allocation<number>> {
+    if (requested === undefined) return { value: Number(await this.alloc.next(owner, field)), fresh: true }
     if (requested < this.first || requested > this.last) {
       throw new AllocationError(field, String(requested), `provided port is not in the valid range. The range of valid ports is ${this.first}-${this.last}`)
     }
-    return Number(await this.alloc.claim(BigInt(requested), owner, field))
+    const { value, fresh } = await this.alloc.claim(BigInt(requested), owner, field)
+    return { value: Number(value), fresh }
   }
 
   release(port: number, owner: string): Promise<void> {

@@ -17,12 +17,19 @@ export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPo
     identity: { user: 'system:apiserver', groups: ['system:masters'], userAgent: 'weft-apiserver' },
     warnings: [],
   })
-  const ensure = async (kind: string, namespace: string | undefined, body: Record<string, unknown>) => {
+  /** Creates the object; if it exists and `refresh` names fields, sets those to the wanted values. */
+  const ensure = async (kind: string, namespace: string | undefined, body: Record<string, unknown>, refresh: string[] = []) => {
     const i = info(kind)
     try {
-      await handler.create({ kind: 'resource', info: i, namespace, name: undefined, subresource: undefined, verb: 'create' }, body, opts())
+      await handler.create({ kind: 'resource', info: i, namespace, name: undefined, subresource: undefined, verb: 'create' }, structuredClone(body), opts())
     } catch (err) {
       if (!isAlreadyExists(err)) throw err
+      if (refresh.length === 0) return
+      const name = (body.metadata as { name: string }).name
+      await handler.guaranteedUpdate({ kind: 'resource', info: i, namespace, name, subresource: undefined, verb: 'update' }, opts(), undefined, (current) => {
+        for (const field of refresh) current[field] = structuredClone(body[field])
+        return current
+      })
     }
   }
   for (const name of systemNamespaces) await ensure('Namespace', undefined, { metadata: { name } })
@@ -35,11 +42,11 @@ export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPo
   await ensure('Endpoints', 'default', {
     metadata: { name: 'kubernetes', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
     subsets: [{ addresses: [{ ip: apiHost }], ports: [{ name: 'https', port: apiPort, protocol: 'TCP' }] }],
-  })
+  }, ['subsets'])
   await ensure('EndpointSlice', 'default', {
     metadata: { name: 'kubernetes', labels: { 'kubernetes.io/service-name': 'kubernetes' } },
     addressType: family === 6 ? 'IPv6' : 'IPv4',
     endpoints: [{ addresses: [apiHost], conditions: { ready: true } }],
     ports: [{ name: 'https', port: apiPort, protocol: 'TCP' }],
-  })
+  }, ['endpoints', 'ports'])
 }

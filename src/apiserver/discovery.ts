@@ -22,7 +22,9 @@ function verbsOf(info: ResourceInfo): string[] {
 }
 
 function subresourceVerbs(sub: string): string[] {
-  return sub === 'binding' ? ['create'] : ['get', 'patch', 'update']
+  if (sub === 'binding') return ['create']
+  if (sub === 'finalize') return ['update']
+  return ['get', 'patch', 'update']
 }
 
 function subresourceKind(info: ResourceInfo, sub: string): { group: string; version: string; kind: string } {

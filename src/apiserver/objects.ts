@@ -2,7 +2,7 @@
 // `metadata.resourceVersion` taken from the store revision.
 import type { ResourceInfo } from '../api/registry.ts'
 import { isStoreError, type KeyValue, type ListOptions, type Store } from '../store/store.ts'
-import { alreadyExists, badRequest, conflict, expired, notFound } from '../util/errors.ts'
+import { alreadyExists, ApiError, badRequest, conflict, expired, notFound } from '../util/errors.ts'
 
 /** A Kubernetes object as JSON: typed loosely on purpose, fields weft does not know are kept. */
 export type KObject = Record<string, any> & { metadata: ObjectMeta }
@@ -127,6 +127,17 @@ export class ObjectStore {
       }
       if (isStoreError(err, 'KeyNotFound')) throw notFound(resourceRef(info), obj.metadata.name)
       throw err
+    }
+  }
+
+  /** A resourceVersion from the future: Kubernetes answers 504 with ResourceVersionTooLarge so clients retry. */
+  async checkNotTooLarge(rv: number): Promise<void> {
+    const current = await this.store.currentRevision()
+    if (rv > current) {
+      throw new ApiError(504, 'Timeout', `Too large resource version: ${rv}, current: ${current}`, {
+        causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+        retryAfterSeconds: 1,
+      })
     }
   }
 

@@ -50,8 +50,9 @@ export function resolveRequest(method: string, pathname: string, query: URLSearc
     rest = rest.slice(1)
   }
   let namespace: string | undefined
-  // /namespaces/{ns}/{resource}... addresses a namespaced resource; /namespaces/{name}[/status] the Namespace itself.
-  if (rest[0] === 'namespaces' && rest.length >= 3) {
+  // /namespaces/{ns}/{resource}... addresses a namespaced resource; /namespaces/{name}[/status|/finalize] the Namespace itself.
+  const namespaceSubresource = rest[0] === 'namespaces' && rest.length === 3 && (rest[2] === 'status' || rest[2] === 'finalize')
+  if (rest[0] === 'namespaces' && rest.length >= 3 && !namespaceSubresource) {
     namespace = rest[1]
     rest = rest.slice(2)
   }

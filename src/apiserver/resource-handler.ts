@@ -5,13 +5,14 @@ import { applyDefaults } from '../api/defaults.ts'
 import { matchesFields, parseFieldSelector, type FieldSelector } from '../api/field-selectors.ts'
 import { apiVersionOf, resources, type ResourceInfo } from '../api/registry.ts'
 import { checkSchema } from '../api/schema.ts'
-import { isEverything, matchesLabels, parseLabelSelector, type LabelSelector } from '../api/selectors.ts'
+import { isEverything, labelSelectorFromObject, matchesLabels, parseLabelSelector, selectorToString, type LabelSelector } from '../api/selectors.ts'
 import { validateObject } from '../api/validation/index.ts'
-import { ApiError, badRequest, conflict, invalid, isConflict, notFound } from '../util/errors.ts'
+import { alreadyExists, ApiError, badRequest, conflict, invalid, isConflict, notFound } from '../util/errors.ts'
 import { serverSideApply, trackUpdate } from './apply.ts'
 import type { NamespaceCache } from './namespace-cache.ts'
 import { ObjectStore, parseResourceVersion, resourceRef, withRevision, type KObject } from './objects.ts'
 import { applyJsonPatch, applyMergePatch } from './patch.ts'
+import { deepEqual } from './patch-values.ts'
 import type { ResourceRequest } from './request-info.ts'
 import { dropTypeDependentFields, type ServiceAllocation } from './service-allocation.ts'
 import { applyStrategicMergePatch } from './strategic-merge.ts'
@@ -32,8 +33,8 @@ export interface WriteOptions {
 type Obj = Record<string, any>
 
 const generationKinds = new Set(['Pod', 'Service', 'Deployment', 'ReplicaSet', 'DaemonSet', 'Ingress', 'IngressClass'])
-/** Kinds whose status is reset on create (their controllers own it). */
-const statusResetKinds = new Set(['Deployment', 'ReplicaSet', 'DaemonSet', 'Ingress', 'Service'])
+/** Kinds whose status is reset on create (their controllers, kubelets or the server own it); defaults then fill it in. */
+const statusResetKinds = new Set(['Deployment', 'ReplicaSet', 'DaemonSet', 'Ingress', 'Service', 'Pod', 'Namespace'])
 const maxUpdateRetries = 20
 
 export function now(): string {
@@ -101,6 +102,15 @@ export interface ObjectList {
   entries: ListEntry[]
 }
 
+function withoutRevision(obj: KObject): KObject {
+  const { resourceVersion: _rv, ...metadata } = obj.metadata
+  return { ...obj, metadata: metadata as KObject['metadata'] }
+}
+
+function sameObject(a: KObject, b: KObject): boolean {
+  return deepEqual(withoutRevision(a), withoutRevision(b))
+}
+
 export function objectOf(entry: ListEntry): KObject {
   return (entry.obj ??= JSON.parse(entry.text) as KObject)
 }
@@ -151,10 +161,20 @@ export class ResourceHandler {
       startAfter = token.start
     } else {
       const rv = parseResourceVersion(query.get('resourceVersion') ?? undefined)
-      if (query.get('resourceVersionMatch') === 'Exact') {
-        if (!rv) throw badRequest('resourceVersionMatch "Exact" requires a non-zero resourceVersion')
-        revision = rv
+      const match = query.get('resourceVersionMatch')
+      if (match !== null && match !== '') {
+        if (match !== 'Exact' && match !== 'NotOlderThan') {
+          throw invalid('ListOptions', 'meta.k8s.io', '', [{ reason: 'FieldValueNotSupported', field: 'resourceVersionMatch', message: `Unsupported value: "${match}": supported values: "Exact", "NotOlderThan"` }])
+        }
+        if (rv === undefined) {
+          throw invalid('ListOptions', 'meta.k8s.io', '', [{ reason: 'FieldValueForbidden', field: 'resourceVersionMatch', message: 'Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided' }])
+        }
+        if (match === 'Exact' && rv === 0) {
+          throw invalid('ListOptions', 'meta.k8s.io', '', [{ reason: 'FieldValueForbidden', field: 'resourceVersionMatch', message: 'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"' }])
+        }
       }
+      if (rv) await this.objects.checkNotTooLarge(rv)
+      if (match === 'Exact') revision = rv
     }
     const filtering = q.labelSelector !== undefined || q.fieldSelector !== undefined
     const entries: ListEntry[] = []
@@ -307,6 +327,8 @@ export class ResourceHandler {
     let result = managed
       ? managed(obj)
       : (trackUpdate(info, undefined, obj, { fieldManager: fieldManagerOf(opts), operation: 'Update', now: meta.creationTimestamp }) as KObject)
+    // A dry run answers what the real request would, AlreadyExists included.
+    if (dryRun && (await this.objects.get(info, meta.namespace, meta.name))) throw alreadyExists(resourceRef(info), meta.name)
     if (info.kind === 'Service') {
       const plan = await this.services.admit(result, undefined)
       if (dryRun) {
@@ -391,10 +413,16 @@ export class ResourceHandler {
     if (r.subresource === 'status') {
       obj = structuredClone(old)
       obj.status = next.status
+      if (next.metadata.managedFields !== undefined) obj.metadata.managedFields = next.metadata.managedFields
+    } else if (r.subresource === 'finalize') {
+      // Namespaces' finalize: only spec.finalizers changes.
+      obj = structuredClone(old)
+      obj.spec = { ...(obj.spec ?? {}), finalizers: next.spec?.finalizers ?? [] }
     } else {
       obj = next
       if (info.subresources.includes('status')) obj.status = structuredClone(old.status)
-      else if (info.kind === 'Namespace') obj.status = structuredClone(old.status)
+      // spec.finalizers of a Namespace change only through its finalize subresource.
+      if (info.kind === 'Namespace') obj.spec = { ...(obj.spec ?? {}), finalizers: structuredClone(old.spec?.finalizers) }
     }
     const meta = obj.metadata
     const oldMeta = old.metadata
@@ -419,39 +447,35 @@ export class ResourceHandler {
         ])
       }
     }
-    if (info.kind === 'Service' && r.subresource !== 'status') dropTypeDependentFields(obj, old)
+    const allocating = info.kind === 'Service' && r.subresource !== 'status'
+    if (allocating) dropTypeDependentFields(obj, old)
     applyDefaults(info, obj)
     this.validate(info, obj, old)
     if (generationKinds.has(info.kind) && r.subresource !== 'status' && JSON.stringify(obj.spec) !== JSON.stringify(old.spec)) {
       meta.generation = (oldMeta.generation ?? 0) + 1
     }
+    const subresource = r.subresource === 'status' || r.subresource === 'scale' ? r.subresource : undefined
     obj = managed
       ? managed(old, obj)
-      : (trackUpdate(info, old, obj, { fieldManager: fieldManagerOf(opts), operation: 'Update', now: now() }) as KObject)
+      : (trackUpdate(info, old, obj, { fieldManager: fieldManagerOf(opts), operation: 'Update', now: now(), subresource }) as KObject)
     const expected = Number(old.metadata.resourceVersion)
     // An object being deleted whose last finalizer went away is removed now.
-    const finished = meta.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0 && this.mayRemoveNow(info, obj)
-    if (info.kind === 'Service' && r.subresource !== 'status') {
-      const plan = await this.services.admit(obj, old)
-      if (dryRun) {
-        await this.services.rollback(obj, plan)
-        return obj
-      }
-      try {
-        const saved = await this.objects.update(info, obj, expected)
-        await this.services.commit(saved, plan)
-        return saved
-      } catch (err) {
-        await this.services.rollback(obj, plan)
-        throw err
-      }
+    const finished = Boolean(meta.deletionTimestamp) && (obj.metadata.finalizers ?? []).length === 0 && this.mayRemoveNow(info, obj)
+    const plan = allocating ? await this.services.admit(obj, old) : undefined
+    // A write that changes nothing is no write: same resourceVersion, no watch event.
+    if (dryRun || (!finished && sameObject(obj, old))) {
+      if (plan) await this.services.rollback(obj, plan)
+      return dryRun ? obj : old
     }
-    if (dryRun) return obj
-    if (finished) {
-      const saved = await this.objects.update(info, obj, expected)
-      return this.removeFromStore(info, saved)
+    let saved: KObject
+    try {
+      saved = await this.objects.update(info, obj, expected)
+    } catch (err) {
+      if (plan) await this.services.rollback(obj, plan)
+      throw err
     }
-    return this.objects.update(info, obj, expected)
+    if (plan) await this.services.commit(saved, plan)
+    return finished ? this.removeFromStore(info, saved) : saved
   }
 
   private mayRemoveNow(info: ResourceInfo, obj: KObject): boolean {
@@ -512,7 +536,7 @@ export class ResourceHandler {
     const fieldManager = opts.query.get('fieldManager')
     if (!fieldManager) throw badRequest('PATCH, application/apply-patch+yaml: fieldManager is required for apply requests')
     const force = opts.query.get('force') === 'true'
-    const applyOpts = { fieldManager, force, now: now() }
+    const applyOpts = { fieldManager, force, now: now(), subresource: r.subresource }
     const existing = await this.objects.get(info, r.namespace, r.name!)
     if (!existing) {
       const created = serverSideApply(info, undefined, applied, applyOpts) as KObject
@@ -533,7 +557,8 @@ export class ResourceHandler {
     }, (_old, next) => next)
   }
 
-  async delete(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<KObject> {
+  /** Deletes, or marks for deletion; `gone` says whether the object left the store. */
+  async delete(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<{ obj: KObject; gone: boolean }> {
     const info = r.info
     const options: Obj = isObject(body) ? body : {}
     const q = opts.query
@@ -563,7 +588,7 @@ export class ResourceHandler {
     }
   }
 
-  private async deleteOnce(info: ResourceInfo, current: KObject, propagation: string | undefined, grace: number | undefined, dryRun: boolean): Promise<KObject> {
+  private async deleteOnce(info: ResourceInfo, current: KObject, propagation: string | undefined, grace: number | undefined, dryRun: boolean): Promise<{ obj: KObject; gone: boolean }> {
     const obj = structuredClone(current)
     const meta = obj.metadata
     const finalizers: string[] = [...(meta.finalizers ?? [])]
@@ -597,11 +622,11 @@ export class ResourceHandler {
       meta.finalizers = finalizers
       if (finalizers.length === 0) delete meta.finalizers
       if (info.kind === 'Namespace') obj.status = { ...(obj.status ?? {}), phase: 'Terminating' }
-      if (dryRun) return obj
-      return this.objects.update(info, obj, Number(current.metadata.resourceVersion))
+      if (dryRun || sameObject(obj, current)) return { obj: dryRun ? obj : current, gone: false }
+      return { obj: await this.objects.update(info, obj, Number(current.metadata.resourceVersion)), gone: false }
     }
-    if (dryRun) return current
-    return this.removeFromStore(info, current)
+    if (dryRun) return { obj: current, gone: true }
+    return { obj: await this.removeFromStore(info, current), gone: true }
   }
 
   async deleteCollection(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<Obj> {
@@ -609,7 +634,7 @@ export class ResourceHandler {
     const items: KObject[] = []
     for (const item of list.entries.map(objectOf)) {
       try {
-        items.push(await this.delete({ ...r, name: item.metadata.name, namespace: item.metadata.namespace, verb: 'delete' }, body, opts))
+        items.push((await this.delete({ ...r, name: item.metadata.name, namespace: item.metadata.namespace, verb: 'delete' }, body, opts)).obj)
       } catch (err) {
         if (!(err instanceof ApiError && err.code === 404)) throw err
       }
@@ -618,9 +643,8 @@ export class ResourceHandler {
   }
 
   scaleOf(info: ResourceInfo, obj: KObject): Obj {
-    const selector = obj.spec?.selector
-    const labels: Record<string, string> = selector?.matchLabels ?? {}
-    const selectorText = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')
+    const selectorText = obj.spec?.selector ? selectorToString(labelSelectorFromObject(obj.spec.selector)) : ''
+
     return {
       kind: 'Scale',
       apiVersion: 'autoscaling/v1',

@@ -40,6 +40,9 @@ export interface ApiServerOptions {
 
 type Obj = Record<string, unknown>
 
+/** Kinds whose DELETE answers with the deleted object rather than a Status (ReturnDeletedObject upstream). */
+const returnsDeletedObject = new Set(['Pod', 'Service'])
+
 /** What kind of answer the client asked for in `Accept`. */
 type Rendering = { as: 'object' } | { as: 'table'; includeObject: IncludeObject } | { as: 'partial' }
 
@@ -196,6 +199,14 @@ export class ApiServer {
       return
     }
     if (path === '/openapi/v3') return sendJson(res, 200, openApiIndex())
+    if (path === '/openapi/v2') {
+      // weft publishes its schemas as OpenAPI v3 only. kubectl still fetches v2 for
+      // client-side validation of List manifests; an empty document lets it go on, and
+      // the server validates every object strictly anyway.
+      res.writeHead(200, { 'content-type': 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf', 'content-length': 0 })
+      res.end()
+      return
+    }
     if (path.startsWith('/openapi/v3/')) {
       const doc = openApiDocument(path.slice('/openapi/v3/'.length))
       if (doc) {
@@ -250,10 +261,11 @@ export class ApiServer {
     }
     const body = async (): Promise<unknown> => {
       const raw = await readBody(req)
-      if (raw.length === 0 && r.verb === 'delete') return undefined
+      if (raw.length === 0 && (r.verb === 'delete' || r.verb === 'deletecollection')) return undefined
       return parseBody(raw, mediaType(req))
     }
     const h = this.handler
+    if (r.subresource === 'finalize' && r.verb !== 'update') throw methodNotAllowed('namespaces/finalize takes PUT only')
     switch (r.verb) {
       case 'get': {
         const obj = await h.get(r)
@@ -285,6 +297,7 @@ export class ApiServer {
               },
               render: rendering.as === 'object' ? undefined : (obj) => this.render(r.info, rendering, obj),
               options: this.watchOptions,
+              checkNotTooLarge: (rv) => this.objects.checkNotTooLarge(rv),
             },
             r,
             query,
@@ -303,6 +316,9 @@ export class ApiServer {
           return send(201, await h.bind(r, await body(), opts))
         }
         if (r.name !== undefined) throw methodNotAllowed(`the server does not allow POST on a named ${r.info.kind}: use PUT to update or POST to the collection to create`)
+        if (r.info.namespaced && r.namespace === undefined) {
+          throw methodNotAllowed(`create ${r.info.plural} in a namespace: POST to /${r.info.group ? `apis/${r.info.group}` : 'api'}/${r.info.version}/namespaces/NAMESPACE/${r.info.plural}`)
+        }
         return send(201, await h.create(r, await body(), opts))
       }
       case 'update': {
@@ -318,7 +334,19 @@ export class ApiServer {
       }
       case 'delete': {
         if (r.subresource) throw methodNotAllowed(`DELETE is not supported on ${r.info.plural}/${r.subresource}`)
-        return send(200, await h.delete(r, await body(), opts))
+        const { obj, gone } = await h.delete(r, await body(), opts)
+        // Like Kubernetes: an object still pending deletion comes back as it is now; one
+        // that is gone comes back as a Status, except for the kinds whose clients expect the object.
+        if (gone && !returnsDeletedObject.has(r.info.kind)) {
+          return send(200, {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Success',
+            details: { name: obj.metadata.name, group: r.info.group, kind: r.info.plural, uid: obj.metadata.uid },
+          })
+        }
+        return send(200, obj)
       }
       case 'deletecollection': {
         const list = await h.deleteCollection(r, await body(), opts)

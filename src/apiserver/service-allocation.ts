@@ -97,8 +97,9 @@ export class ServiceAllocation {
         }
         const field = i === 0 ? 'spec.clusterIP' : `spec.clusterIPs[${i}]`
         const ip = await this.ips.allocate(families[i], owner, field, requested)
-        plan.claimedIPs.push(ip)
-        result.push(ip)
+        // Only what this request newly claimed may be given back if it fails.
+        if (ip.fresh) plan.claimedIPs.push(ip.value)
+        result.push(ip.value)
       }
       spec.clusterIP = result[0]
       spec.clusterIPs = result
@@ -124,10 +125,9 @@ export class ServiceAllocation {
           continue
         }
         const port = await this.ports.allocate(owner, field, p.nodePort || undefined)
-        if (port !== p.nodePort) plan.claimedPorts.push(port)
-        else if (!oldPorts.includes(port)) plan.claimedPorts.push(port)
-        p.nodePort = port
-        seen.add(`${port}/${p.protocol}`)
+        if (port.fresh) plan.claimedPorts.push(port.value)
+        p.nodePort = port.value
+        seen.add(`${port.value}/${p.protocol}`)
       }
     } else {
       for (const p of spec.ports ?? []) delete p.nodePort
@@ -136,8 +136,8 @@ export class ServiceAllocation {
     if (wantsHealthCheck) {
       if (!spec.healthCheckNodePort || !(oldSpec && usedNodePorts(oldSpec).includes(spec.healthCheckNodePort))) {
         const port = await this.ports.allocate(owner, 'spec.healthCheckNodePort', spec.healthCheckNodePort || undefined)
-        plan.claimedPorts.push(port)
-        spec.healthCheckNodePort = port
+        if (port.fresh) plan.claimedPorts.push(port.value)
+        spec.healthCheckNodePort = port.value
       }
     } else {
       delete spec.healthCheckNodePort

@@ -39,6 +39,8 @@ export interface WatchContext {
   /** Renders an object for the wire (e.g. a Table row); absent: the object's JSON as stored. */
   render?: (obj: KObject) => unknown
   options: WatchOptions
+  /** Refuses a resourceVersion newer than the store's (504, as Kubernetes does). */
+  checkNotTooLarge: (rv: number) => Promise<void>
   onOpen?: () => void
   onClose?: () => void
 }
@@ -64,12 +66,15 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
     throw invalid('ListOptions', 'meta.k8s.io', '', [{ reason: 'FieldValueForbidden', field: 'resourceVersionMatch', message: 'Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided' }])
   }
   const timeoutText = query.get('timeoutSeconds')
-  const timeoutSeconds = timeoutText === null ? ctx.options.maxTimeoutSeconds * (1 + Math.random()) : Number(timeoutText)
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0) throw badRequest(`timeoutSeconds must be a non-negative number, got "${timeoutText}"`)
+  const asked = timeoutText === null || timeoutText === '' ? 0 : Number(timeoutText)
+  if (!Number.isFinite(asked) || asked < 0) throw badRequest(`timeoutSeconds must be a non-negative number, got "${timeoutText}"`)
+  // No timeout, or 0, means the server's own (randomised so reconnects spread out).
+  const timeoutSeconds = asked === 0 ? ctx.options.maxTimeoutSeconds * (1 + Math.random()) : asked
 
   // Which state the client wants first: none (a given revision), or the current state
   // as synthetic ADDED events (no revision or "0", or sendInitialEvents=true).
   const rv = parseResourceVersion(rvText)
+  if (rv) await ctx.checkNotTooLarge(rv)
   const initial = sendInitial === 'true' || (sendInitial === null && !rv)
   let startRevision: number
   let initialObjects: KObject[] = []
@@ -83,6 +88,8 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
 
   // A watch is the connection's last response: its body runs until the connection
   // closes, which spares every event the chunked-encoding frame (many watchers, many events).
+  // The client may have gone while the initial state was read.
+  if (res.destroyed || !res.socket || res.socket.destroyed) return { done: Promise.resolve() }
   res.useChunkedEncodingByDefault = false
   res.shouldKeepAlive = false
   res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', connection: 'close' })

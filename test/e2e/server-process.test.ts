@@ -58,6 +58,8 @@ t.test('an acknowledged write survives kill -9 of the server', async (t) => {
   const list = await call(second.url, 'GET', '/api/v1/namespaces/default/configmaps')
   t.equal(list.body.items.length, 50, 'every acknowledged object is there')
   t.same(list.body.items.find((c: any) => c.metadata.name === 'cm-49').data, { i: '49' })
+  const endpoints = await call(second.url, 'GET', '/api/v1/namespaces/default/endpoints/kubernetes')
+  t.equal(endpoints.body.subsets[0].ports[0].port, Number(new URL(second.url).port), 'the kubernetes Endpoints follow the new port')
   const next = await call(second.url, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'after' } })
   t.equal(next.status, 201)
   t.ok(Number(next.body.metadata.resourceVersion) > lastRV, 'revisions continue upward after the restart')
