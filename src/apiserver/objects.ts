@@ -87,6 +87,13 @@ export class ObjectStore {
     return kv ? fromKeyValue(kv) : undefined
   }
 
+  /** For an optimistic update: the store's cached copy when it has one (`cached`), else a read. */
+  async getForUpdate(info: ResourceInfo, namespace: string | undefined, name: string): Promise<{ obj: KObject; cached: boolean }> {
+    const kv = this.store.getCached?.(keyOf(info, namespace, name))
+    if (kv) return { obj: fromKeyValue(kv), cached: true }
+    return { obj: await this.mustGet(info, namespace, name), cached: false }
+  }
+
   async mustGet(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KObject> {
     const obj = await this.get(info, namespace, name)
     if (!obj) throw notFound(resourceRef(info), name)

@@ -37,6 +37,9 @@ const generationKinds = new Set(['Pod', 'Service', 'Deployment', 'ReplicaSet', '
 const statusResetKinds = new Set(['Deployment', 'ReplicaSet', 'DaemonSet', 'Ingress', 'Service', 'Pod', 'Namespace'])
 const maxUpdateRetries = 20
 
+/** The cached copy an update started from may be stale: start again from a read. */
+class StaleRead extends Error {}
+
 export function now(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
@@ -373,16 +376,25 @@ export class ResourceHandler {
     managed?: (old: KObject, next: KObject) => KObject,
   ): Promise<KObject> {
     const info = r.info
+    // The first try may start from the store's cached copy (one round trip fewer on etcd);
+    // compare-and-swap catches a stale copy, and every later try reads the store.
+    let useCache = true
     for (let attempt = 0; ; attempt++) {
-      const current = await this.objects.mustGet(info, r.namespace, r.name!)
+      const { obj: current, cached } = useCache
+        ? await this.objects.getForUpdate(info, r.namespace, r.name!)
+        : { obj: await this.objects.mustGet(info, r.namespace, r.name!), cached: false }
+      useCache = false
       const currentRV = Number(current.metadata.resourceVersion)
       if (precondition !== undefined && precondition !== currentRV) {
+        if (cached) continue
         throw conflict(resourceRef(info), r.name!, 'the object has been modified; please apply your changes to the latest version and try again')
       }
       try {
         const next = mutate(structuredClone(current))
-        return await this.updateObject(r, current, next, opts, managed)
+        return await this.updateObject(r, current, next, opts, managed, cached)
       } catch (err) {
+        // Whatever went wrong on a cached copy may be the copy's fault: judge again on a read.
+        if (err instanceof StaleRead || (cached && attempt < maxUpdateRetries)) continue
         if (precondition === undefined && isConflict(err) && attempt < maxUpdateRetries) continue
         throw err
       }
@@ -406,6 +418,7 @@ export class ResourceHandler {
     next: KObject,
     opts: WriteOptions,
     managed?: (old: KObject, next: KObject) => KObject,
+    fromCache = false,
   ): Promise<KObject> {
     const info = r.info
     const dryRun = isDryRun(opts.query)
@@ -465,6 +478,8 @@ export class ResourceHandler {
     // A write that changes nothing is no write: same resourceVersion, no watch event.
     if (dryRun || (!finished && sameObject(obj, old))) {
       if (plan) await this.services.rollback(obj, plan)
+      // Nothing to write means no compare-and-swap to catch a stale copy: confirm with a read.
+      if (!dryRun && fromCache) throw new StaleRead()
       return dryRun ? obj : old
     }
     let saved: KObject

@@ -65,6 +65,8 @@ export class EtcdStore implements Store {
   #buffer: WatchEvent[] = []
   #coveredAfter = 0
   readonly #waiting = new Set<Subscriber>()
+  /** Every key written since the shared stream started, as that stream last saw it. */
+  readonly #objects = new Map<string, KeyValue>()
   readonly #catchUp = new Map<Subscriber, UpstreamWatch>()
 
   constructor(options: EtcdStoreOptions) {
@@ -91,6 +93,10 @@ export class EtcdStore implements Store {
     const res = await this.#call<RangeResponse>('/v3/kv/range', { key: this.#encode(key) })
     const kv = res.kvs?.[0]
     return kv === undefined ? undefined : this.#toKeyValue(kv)
+  }
+
+  getCached(key: string): KeyValue | undefined {
+    return this.#objects.get(key)
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListResult> {
@@ -303,6 +309,8 @@ export class EtcdStore implements Store {
 
   #launchShared(startRevision: number): void {
     this.#buffer = []
+    // A new stream may have missed writes: the object copies start over with it.
+    this.#objects.clear()
     this.#coveredAfter = startRevision - 1
     const range = this.#range('')
     const shared: UpstreamWatch = new UpstreamWatch(this.#http, {
@@ -312,7 +320,14 @@ export class EtcdStore implements Store {
       decodeKey: (k) => k.slice(this.prefix.length),
       reconnectTimeoutMs: this.#reconnectTimeoutMs,
       onEvents: (events) => {
-        for (const ev of events) this.#buffer.push(ev)
+        for (const ev of events) {
+          this.#buffer.push(ev)
+          if (ev.type === 'put') {
+            this.#objects.set(ev.key, { key: ev.key, value: ev.value!, createRevision: ev.createRevision, modRevision: ev.revision })
+          } else {
+            this.#objects.delete(ev.key)
+          }
+        }
         if (this.#buffer.length > this.#cacheSize * 2) {
           const dropped = this.#buffer.splice(0, this.#buffer.length - this.#cacheSize)
           this.#coveredAfter = dropped[dropped.length - 1].revision

@@ -80,6 +80,12 @@ export interface WatchHandlers {
 export interface Store {
   readonly backend: 'sqlite' | 'etcd'
   get(key: string): Promise<KeyValue | undefined>
+  /**
+   * A copy of the key kept from the store's own watch, possibly a little stale; for
+   * optimistic compare-and-swap updates that save a round trip. Backends whose reads are
+   * local leave it out.
+   */
+  getCached?(key: string): KeyValue | undefined
   list(prefix: string, options?: ListOptions): Promise<ListResult>
   count(prefix: string): Promise<number>
   /** Fails with 'KeyExists' if the key exists. */
