@@ -40,10 +40,6 @@ function isModelClass(value: unknown): value is ModelClass {
 
 const cache = new Map<string, ModelField[] | undefined>()
 
-export function hasModel(name: string): boolean {
-  return isModelClass((generated as Record<string, unknown>)[name])
-}
-
 /** The fields of a model (`V1PodSpec`), or undefined when there is no such model. */
 export function modelFields(name: string): ModelField[] | undefined {
   if (cache.has(name)) return cache.get(name)

@@ -19,8 +19,6 @@ export async function readBody(req: IncomingMessage, limit = maxBodyBytes): Prom
   return Buffer.concat(chunks)
 }
 
-export type BodyFormat = 'json' | 'yaml'
-
 export function mediaType(req: IncomingMessage): string {
   return String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase()
 }
