@@ -137,11 +137,38 @@ export interface Comparison {
  */
 export function compareObjects(lhs: unknown, rhs: unknown, rootType: TypeRef): Comparison {
   const out: Comparison = { added: emptySet(), modified: emptySet(), removed: emptySet() }
+  // Everything under `v` joins `target` at `path`: built in one pass below the node the
+  // path leads to, rather than inserted path by path from the root.
   const all = (target: FieldSet, v: unknown, slot: Slot, path: FieldPath, isItem: boolean): void => {
+    if (path.length === 0) return fill(target, v, slot, path, false, true)
+    const chain: FieldSet[] = [target]
+    for (const pe of path) {
+      const node = chain[chain.length - 1]
+      let next = node.children.get(pe)
+      if (!next) {
+        next = emptySet()
+        node.children.set(pe, next)
+      }
+      chain.push(next)
+    }
+    fill(chain[chain.length - 1], v, slot, path, isItem, false)
+    // Drop the nodes this made if nothing ended up below them (an empty struct).
+    for (let i = chain.length - 1; i > 0 && chain[i].children.size === 0 && !chain[i].member; i--) {
+      chain[i - 1].children.delete(path[i - 1])
+    }
+  }
+  const fill = (node: FieldSet, v: unknown, slot: Slot, path: FieldPath, isItem: boolean, root: boolean): void => {
     const shape = shapeOf(slot, v)
-    if (path.length > 0 && (isItem || shape.kind !== 'struct')) insert(target, path)
+    if (!root && (isItem || shape.kind !== 'struct')) node.member = true
     if (shape.kind === 'leaf') return
-    for (const c of childrenOf(v, shape, path, false)) all(target, c.value, c.slot, [...path, c.pe], shape.kind === 'list')
+    for (const c of childrenOf(v, shape, path, false)) {
+      let child = node.children.get(c.pe)
+      const fresh = !child
+      if (!child) child = emptySet()
+      fill(child, c.value, c.slot, path, shape.kind === 'list', false)
+      // A struct with nothing set inside is not in the set at all.
+      if (fresh && (child.member || child.children.size > 0)) node.children.set(c.pe, child)
+    }
   }
   const walk = (l: unknown, r: unknown, slot: Slot, path: FieldPath, isItem: boolean): void => {
     if (l === undefined) return all(out.added, r, slot, path, isItem)

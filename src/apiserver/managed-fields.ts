@@ -45,16 +45,17 @@ export function has(set: FieldSet, path: FieldPath): boolean {
   return node.member
 }
 
-export function copySet(set: FieldSet): FieldSet {
-  return { member: set.member, children: new Map([...set.children].map(([k, v]) => [k, copySet(v)])) }
-}
+// Sets are not changed once built (only `insert` writes, while a set is being made), so
+// the operations below share unchanged subtrees instead of copying them.
 
 export function union(a: FieldSet, b: FieldSet): FieldSet {
-  const out = copySet(a)
+  if (isEmpty(b)) return a
+  if (isEmpty(a)) return b
+  const out: FieldSet = { member: a.member, children: new Map(a.children) }
   out.member ||= b.member
   for (const [k, v] of b.children) {
     const mine = out.children.get(k)
-    out.children.set(k, mine ? union(mine, v) : copySet(v))
+    out.children.set(k, mine ? union(mine, v) : v)
   }
   return out
 }
@@ -87,7 +88,7 @@ export function withoutSubtrees(set: FieldSet, ignored: FieldSet): FieldSet {
   const out: FieldSet = { member: set.member, children: new Map() }
   for (const [k, v] of set.children) {
     const ig = ignored.children.get(k)
-    const rest = ig ? withoutSubtrees(v, ig) : copySet(v)
+    const rest = ig ? withoutSubtrees(v, ig) : v
     if (!isEmpty(rest)) out.children.set(k, rest)
   }
   return out
