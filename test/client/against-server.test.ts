@@ -45,7 +45,7 @@ t.test('RestClient and Informer over the unix socket, with compaction in between
   t.ok(isNotFound(missing), 'a missing object is NotFound')
 
   const svc = await client.create(services, { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'default' }, spec: { ports: [{ port: 80 }] } })
-  t.match((svc as { spec: { clusterIP: string } }).spec.clusterIP, /^10\./)
+  t.match((svc as unknown as { spec: { clusterIP: string } }).spec.clusterIP, /^10\./)
 
   const informer = new Informer(client, configMaps, { namespace: 'default' })
   const seen: string[] = []
