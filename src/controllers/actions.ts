@@ -1,0 +1,33 @@
+// What a reconcile function asks for: plain data, applied by the controller runner
+// through the client library. Reconcile functions are pure: (key, cached state) → actions.
+import type { ResourceInfo } from '../api/registry.ts'
+
+export type KubeObject = Record<string, any> & {
+  apiVersion?: string
+  kind?: string
+  metadata?: Record<string, any> & { name?: string; namespace?: string; uid?: string; resourceVersion?: string }
+}
+
+export interface EventSpec {
+  /** The object the event is about. */
+  involved: KubeObject
+  type: 'Normal' | 'Warning'
+  reason: string
+  message: string
+}
+
+export type Action =
+  /** Creates `object` (namespace taken from its metadata). */
+  | { verb: 'create'; info: ResourceInfo; object: KubeObject }
+  /** Replaces the object; `object.metadata.resourceVersion` is the compare-and-swap precondition. */
+  | { verb: 'update'; info: ResourceInfo; object: KubeObject }
+  /** Replaces the status subresource, with the same precondition. */
+  | { verb: 'updateStatus'; info: ResourceInfo; object: KubeObject }
+  /** A JSON merge patch (or a strategic merge patch) of the named object or its status. */
+  | { verb: 'patch'; info: ResourceInfo; namespace: string | undefined; name: string; patch: unknown; type: 'merge' | 'strategic'; subresource?: 'status' }
+  /** Deletes the named object; `uid` makes it a precondition. */
+  | { verb: 'delete'; info: ResourceInfo; namespace: string | undefined; name: string; uid?: string; propagationPolicy?: 'Background' | 'Foreground' | 'Orphan' }
+  /** Binds a pod to a node through pods/binding. */
+  | { verb: 'bind'; namespace: string; name: string; uid?: string; node: string }
+  /** Records an Event about an object. */
+  | { verb: 'event'; event: EventSpec }
