@@ -1,0 +1,185 @@
+// Per-node scheduling state kept incrementally (kube-scheduler's cache + NodeInfo): the caller
+// feeds node and pod changes in, and each decision reads precomputed sums instead of scanning pods.
+import type { V1Node, V1Pod, V1Taint } from '@kubernetes/client-node'
+import { type HostPort, bindAllHostIP, podInfo, podKey } from './pod-info.ts'
+import { addInto, emptyResources, quantityValue, type Resources, resourcesFromList } from './resources.ts'
+import { isDoNotSchedule, isPreferNoSchedule } from './taints.ts'
+
+export const taintNodeNotReady = 'node.kubernetes.io/not-ready'
+export const taintNodeUnreachable = 'node.kubernetes.io/unreachable'
+export const taintNodeUnschedulable = 'node.kubernetes.io/unschedulable'
+
+interface BoundPod {
+  nodeName: string
+  requests: Resources
+  nonZeroMilliCPU: number
+  nonZeroMemory: number
+  hostPorts: HostPort[]
+  ownerUid: string | undefined
+}
+
+export class NodeInfo {
+  readonly name: string
+  node: V1Node | undefined
+  labels: Record<string, string> = {}
+  allocatable: Resources = emptyResources()
+  allocatablePods = 0
+  unschedulable = false
+  /** NoSchedule/NoExecute taints, including the implicit not-ready one. */
+  doNotScheduleTaints: V1Taint[] = []
+  preferNoScheduleTaints: V1Taint[] = []
+  requested: Resources = emptyResources()
+  nonZeroMilliCPU = 0
+  nonZeroMemory = 0
+  podCount = 0
+  /** ip → `${protocol}/${port}` → number of pods using it */
+  usedPorts = new Map<string, Map<string, number>>()
+  ownerCounts = new Map<string, number>()
+
+  constructor(name: string) {
+    this.name = name
+  }
+
+  hasPortConflict(ports: readonly HostPort[]): boolean {
+    for (const p of ports) {
+      if (p.ip === bindAllHostIP) {
+        for (const m of this.usedPorts.values()) if (m.has(p.protocolPort)) return true
+      } else if (this.usedPorts.get(bindAllHostIP)?.has(p.protocolPort) || this.usedPorts.get(p.ip)?.has(p.protocolPort)) {
+        return true
+      }
+    }
+    return false
+  }
+
+  account(b: BoundPod, sign: 1 | -1): void {
+    addInto(this.requested, b.requests, sign)
+    this.nonZeroMilliCPU += sign * b.nonZeroMilliCPU
+    this.nonZeroMemory += sign * b.nonZeroMemory
+    this.podCount += sign
+    for (const p of b.hostPorts) {
+      let m = this.usedPorts.get(p.ip)
+      if (!m) this.usedPorts.set(p.ip, (m = new Map()))
+      const n = (m.get(p.protocolPort) ?? 0) + sign
+      if (n > 0) m.set(p.protocolPort, n)
+      else {
+        m.delete(p.protocolPort)
+        if (m.size === 0) this.usedPorts.delete(p.ip)
+      }
+    }
+    if (b.ownerUid !== undefined) {
+      const n = (this.ownerCounts.get(b.ownerUid) ?? 0) + sign
+      if (n > 0) this.ownerCounts.set(b.ownerUid, n)
+      else this.ownerCounts.delete(b.ownerUid)
+    }
+  }
+}
+
+export interface SnapshotOptions {
+  /**
+   * Treat a node whose Ready condition is not True as carrying a NoSchedule taint
+   * `node.kubernetes.io/not-ready` (Ready False or missing) or `node.kubernetes.io/unreachable`
+   * (Ready Unknown), unless it already has that taint. Upstream the node lifecycle controller
+   * adds these taints and the scheduler only sees taints; this keeps NotReady nodes out even
+   * without that controller, with the message users know. Default true.
+   */
+  implicitNotReadyTaints?: boolean
+}
+
+function readinessTaint(node: V1Node): string | undefined {
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready')
+  if (ready?.status === 'True') return undefined
+  return ready?.status === 'Unknown' ? taintNodeUnreachable : taintNodeNotReady
+}
+
+export function isTerminal(pod: V1Pod): boolean {
+  const phase = pod.status?.phase
+  return phase === 'Succeeded' || phase === 'Failed'
+}
+
+export class ClusterSnapshot {
+  /** Nodes in the order they were added: the order in which schedule() samples them. */
+  readonly list: NodeInfo[] = []
+  /** Where the next schedule() starts its round-robin scan (upstream nextStartNodeIndex). */
+  nextStartNodeIndex = 0
+  private readonly infos = new Map<string, NodeInfo>()
+  private readonly pods = new Map<string, BoundPod>()
+  private readonly implicitNotReady: boolean
+
+  constructor(nodes: readonly V1Node[] = [], pods: readonly V1Pod[] = [], opts: SnapshotOptions = {}) {
+    this.implicitNotReady = opts.implicitNotReadyTaints ?? true
+    for (const n of nodes) this.upsertNode(n)
+    for (const p of pods) this.upsertPod(p)
+  }
+
+  get(name: string): NodeInfo | undefined {
+    const info = this.infos.get(name)
+    return info?.node ? info : undefined
+  }
+
+  get nodeCount(): number {
+    return this.list.length
+  }
+
+  upsertNode(node: V1Node): void {
+    const name = node.metadata?.name ?? ''
+    let info = this.infos.get(name)
+    if (!info) this.infos.set(name, (info = new NodeInfo(name)))
+    if (!info.node) this.list.push(info)
+    info.node = node
+    info.labels = node.metadata?.labels ?? {}
+    const alloc = (node.status?.allocatable ?? node.status?.capacity) as Record<string, string | number> | undefined
+    info.allocatable = resourcesFromList(alloc)
+    info.allocatablePods = alloc?.pods === undefined ? 0 : quantityValue(alloc.pods)
+    info.unschedulable = node.spec?.unschedulable === true
+    const taints = node.spec?.taints ?? []
+    info.doNotScheduleTaints = taints.filter(isDoNotSchedule)
+    info.preferNoScheduleTaints = taints.filter(isPreferNoSchedule)
+    const implicit = this.implicitNotReady ? readinessTaint(node) : undefined
+    if (implicit && !info.doNotScheduleTaints.some((t) => t.key === implicit && t.effect === 'NoSchedule')) {
+      info.doNotScheduleTaints.push({ key: implicit, effect: 'NoSchedule' })
+    }
+  }
+
+  removeNode(name: string): void {
+    const info = this.infos.get(name)
+    if (!info?.node) return
+    info.node = undefined
+    this.list.splice(this.list.indexOf(info), 1)
+    if (info.podCount === 0) this.infos.delete(name)
+  }
+
+  /** Adds or updates a pod; unbound and terminal (Succeeded/Failed) pods hold nothing. */
+  upsertPod(pod: V1Pod): void {
+    const key = podKey(pod)
+    this.removePodKey(key)
+    const nodeName = pod.spec?.nodeName
+    if (!nodeName || isTerminal(pod)) return
+    const pi = podInfo(pod)
+    const b: BoundPod = {
+      nodeName,
+      requests: pi.requests,
+      nonZeroMilliCPU: pi.nonZeroMilliCPU,
+      nonZeroMemory: pi.nonZeroMemory,
+      hostPorts: pi.hostPorts,
+      ownerUid: pi.ownerUid,
+    }
+    let info = this.infos.get(nodeName)
+    if (!info) this.infos.set(nodeName, (info = new NodeInfo(nodeName)))
+    info.account(b, 1)
+    this.pods.set(key, b)
+  }
+
+  removePod(pod: V1Pod): void {
+    this.removePodKey(podKey(pod))
+  }
+
+  private removePodKey(key: string): void {
+    const b = this.pods.get(key)
+    if (!b) return
+    this.pods.delete(key)
+    const info = this.infos.get(b.nodeName)
+    if (!info) return
+    info.account(b, -1)
+    if (!info.node && info.podCount === 0) this.infos.delete(b.nodeName)
+  }
+}
