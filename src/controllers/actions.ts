@@ -19,8 +19,8 @@ export interface EventSpec {
 export type Action =
   /** Creates `object` (namespace taken from its metadata). */
   | { verb: 'create'; info: ResourceInfo; object: KubeObject }
-  /** Replaces the object; `object.metadata.resourceVersion` is the compare-and-swap precondition. */
-  | { verb: 'update'; info: ResourceInfo; object: KubeObject }
+  /** Replaces the object (or its `finalize` subresource); `object.metadata.resourceVersion` is the compare-and-swap precondition. */
+  | { verb: 'update'; info: ResourceInfo; object: KubeObject; subresource?: 'finalize' }
   /** Replaces the status subresource, with the same precondition. */
   | { verb: 'updateStatus'; info: ResourceInfo; object: KubeObject }
   /** A JSON merge patch (or a strategic merge patch) of the named object or its status. */

@@ -64,6 +64,10 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
       }
       return
     case 'update':
+      if (action.subresource === 'finalize') {
+        await c.request('PUT', `/api/v1/namespaces/${action.object.metadata?.name}/finalize`, action.object)
+        return
+      }
       await c.update(action.info, action.object, { fieldManager })
       return
     case 'updateStatus':

@@ -1,0 +1,174 @@
+// The scheduler's shell: informers keep a cluster snapshot current; pending pods queue up;
+// each is decided by the pure scheduleOnSnapshot and bound through pods/binding. A pod
+// that fits nowhere is marked Unschedulable (with an Event) and parked until nodes or
+// pods change, so it is retried on news, not in a loop.
+import type { V1Node, V1Pod } from '@kubernetes/client-node'
+import { resources } from '../api/registry.ts'
+import { WorkQueue, type RestClient } from '../client/index.ts'
+import type { Action } from '../controllers/actions.ts'
+import { applyActions } from '../controllers/apply-actions.ts'
+import { keyOf, type InformerFactory } from '../controllers/controller.ts'
+import type { Logger } from '../util/log.ts'
+import { scheduleOnSnapshot } from './schedule.ts'
+import { ClusterSnapshot } from './snapshot.ts'
+
+const podInfo = resources.find((r) => r.kind === 'Pod')!
+const nodeInfo = resources.find((r) => r.kind === 'Node')!
+
+export const schedulerNames = ['default-scheduler', 'weft-scheduler']
+
+export interface SchedulerOptions {
+  client: RestClient
+  informers: InformerFactory
+  log: Logger
+  /** Pods bound at once (each binding is one API call). */
+  parallelism?: number
+}
+
+function isPending(pod: V1Pod): boolean {
+  return (
+    !pod.spec?.nodeName &&
+    !pod.metadata?.deletionTimestamp &&
+    schedulerNames.includes(pod.spec?.schedulerName ?? 'default-scheduler') &&
+    pod.status?.phase !== 'Succeeded' &&
+    pod.status?.phase !== 'Failed'
+  )
+}
+
+/** The Pending/PodScheduled=False condition as kube-scheduler writes it. */
+function unschedulableActions(pod: V1Pod, message: string, now: Date): Action[] {
+  const current = pod.status?.conditions?.find((c) => c.type === 'PodScheduled')
+  if (current?.status === 'False' && current.reason === 'Unschedulable' && current.message === message) return []
+  const meta = pod.metadata!
+  return [
+    {
+      verb: 'patch',
+      info: podInfo,
+      namespace: meta.namespace,
+      name: meta.name!,
+      subresource: 'status',
+      type: 'strategic',
+      patch: {
+        status: {
+          conditions: [
+            { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') },
+          ],
+        },
+      },
+    },
+    { verb: 'event', event: { involved: { apiVersion: 'v1', kind: 'Pod', metadata: meta }, type: 'Warning', reason: 'FailedScheduling', message } },
+  ]
+}
+
+export class Scheduler {
+  readonly snapshot = new ClusterSnapshot()
+  private readonly queue = new WorkQueue<string>()
+  private readonly unschedulable = new Set<string>()
+  private readonly options: SchedulerOptions
+  private readonly workers: Promise<void>[] = []
+  /** Pods this scheduler bound whose update the informer has not shown yet. */
+  private readonly assumed = new Map<string, V1Pod>()
+  private running = false
+
+  constructor(options: SchedulerOptions) {
+    this.options = options
+    const pods = options.informers.for<V1Pod>(podInfo)
+    const nodes = options.informers.for<V1Node>(nodeInfo)
+    nodes.addHandlers({
+      onAdd: (n) => {
+        this.snapshot.upsertNode(n)
+        this.retryUnschedulable()
+      },
+      onUpdate: (_o, n) => {
+        this.snapshot.upsertNode(n)
+        this.retryUnschedulable()
+      },
+      onDelete: (n) => this.snapshot.removeNode(n.metadata!.name!),
+    })
+    pods.addHandlers({
+      onAdd: (p) => this.podChanged(p),
+      onUpdate: (_o, p) => this.podChanged(p),
+      onDelete: (p) => {
+        const key = keyOf(p)
+        this.assumed.delete(key)
+        this.unschedulable.delete(key)
+        this.snapshot.removePod(p)
+        if (p.spec?.nodeName) this.retryUnschedulable()
+      },
+    })
+  }
+
+  private podChanged(pod: V1Pod): void {
+    const key = keyOf(pod)
+    if (pod.spec?.nodeName) {
+      this.assumed.delete(key)
+      this.unschedulable.delete(key)
+      this.snapshot.upsertPod(pod)
+      return
+    }
+    if (this.assumed.has(key)) return
+    if (isPending(pod) && !this.unschedulable.has(key)) this.queue.add(key)
+  }
+
+  /** Something changed that may make room: every parked pod gets another try. */
+  private retryUnschedulable(): void {
+    for (const key of this.unschedulable) this.queue.add(key)
+    this.unschedulable.clear()
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    for (let i = 0; i < (this.options.parallelism ?? 16); i++) this.workers.push(this.work())
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    this.queue.shutDown()
+    await Promise.all(this.workers)
+  }
+
+  private async work(): Promise<void> {
+    const { client, log, informers } = this.options
+    const pods = informers.for<V1Pod>(podInfo)
+    for (;;) {
+      const key = await this.queue.get()
+      if (key === undefined) return
+      try {
+        const pod = pods.get(key)
+        if (!pod || !isPending(pod) || this.assumed.has(key)) continue
+        const result = scheduleOnSnapshot(pod, this.snapshot, { random: Math.random })
+        if ('unschedulable' in result) {
+          this.unschedulable.add(key)
+          await applyActions({ client, component: 'default-scheduler' }, unschedulableActions(pod, result.message, new Date()))
+          continue
+        }
+        // Assume the binding at once, so the next decisions see the node's new load.
+        const bound: V1Pod = { ...pod, spec: { ...pod.spec!, nodeName: result.node } }
+        this.assumed.set(key, bound)
+        this.snapshot.upsertPod(bound)
+        try {
+          await applyActions({ client, component: 'default-scheduler' }, [
+            { verb: 'bind', namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, uid: pod.metadata!.uid, node: result.node },
+            {
+              verb: 'event',
+              event: { involved: { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type: 'Normal', reason: 'Scheduled', message: `Successfully assigned ${key} to ${result.node}` },
+            },
+          ])
+        } catch (err) {
+          this.assumed.delete(key)
+          this.snapshot.upsertPod(pod)
+          throw err
+        }
+        this.queue.forget(key)
+      } catch (err) {
+        if (this.running) {
+          log.debug({ err, pod: key }, 'scheduling failed; retrying with backoff')
+          this.queue.addRateLimited(key)
+        }
+      } finally {
+        this.queue.done(key)
+      }
+    }
+  }
+}
