@@ -1,16 +1,21 @@
 // The `weft` command.
+import { controllerManagerUsage, runControllerManager, runScheduler, schedulerUsage } from './control-plane.ts'
 import { runServer, serverUsage } from './server.ts'
 
 const usage = `Usage: weft <command> [flags]
 
 Commands:
-  server    run the API server (embedded SQLite store, or etcd)
+  server               run the API server (embedded SQLite store, or etcd) with the scheduler and controllers
+  scheduler            run the scheduler alone, against an API server
+  controller-manager   run the controllers alone, against an API server
 
 Run 'weft <command> --help' for a command's flags.
 `
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
   server: { run: runServer, usage: serverUsage },
+  scheduler: { run: runScheduler, usage: schedulerUsage },
+  'controller-manager': { run: runControllerManager, usage: controllerManagerUsage },
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util'
 import { ApiServer, splitHostPort } from '../apiserver/server.ts'
 import { openStore } from '../store/open-store.ts'
 import { logger } from '../util/log.ts'
+import { ControlPlane } from '../controllers/control-plane.ts'
+import { controlPlaneFlags } from './control-plane.ts'
 
 export const serverUsage = `Usage: weft server [flags]
 
@@ -21,6 +23,10 @@ Flags:
   --service-cidr CIDRS        service IP range(s), one per family (default 10.96.0.0/12)
   --service-node-port-range A-B   NodePort range (default 30000-32767)
   --compaction-interval SECONDS   keep this much store history; compact every SECONDS (default 300, 0: never)
+  --api-only                  serve the API only: no scheduler, no controllers
+  --cluster-cidr CIDRS        pod CIDRs handed to nodes, one /24 (IPv6: /64) each (default 10.244.0.0/16)
+  --load-balancer-pool LIST   addresses for LoadBalancer Services: CIDRs or a-b ranges, comma-separated (default: none)
+  --node-monitor-grace-period SECONDS   silence before a node is marked unknown (default 40)
   -h, --help                  show this help
 `
 
@@ -63,6 +69,10 @@ export async function runServer(argv: string[]): Promise<void> {
       'service-cidr': { type: 'string', default: '10.96.0.0/12' },
       'service-node-port-range': { type: 'string', default: '30000-32767' },
       'compaction-interval': { type: 'string', default: '300' },
+      'api-only': { type: 'boolean', default: false },
+      'cluster-cidr': { type: 'string', default: '10.244.0.0/16' },
+      'load-balancer-pool': { type: 'string', default: '' },
+      'node-monitor-grace-period': { type: 'string', default: '40' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -95,12 +105,17 @@ export async function runServer(argv: string[]): Promise<void> {
     compactionIntervalMs: compaction * 1000,
   })
   const { url } = await server.start()
+  const controlPlane = values['api-only']
+    ? undefined
+    : new ControlPlane({ server: { server: url }, ...controlPlaneFlags(values) })
+  await controlPlane?.start()
   const kubeconfig = join(dataDir, 'kubeconfig')
   await writeFile(kubeconfig, kubeconfigFor(url), { mode: 0o600 })
   log.info({ kubeconfig }, 'kubeconfig written')
   process.stderr.write(`weft API server at ${url}\nPoint kubectl at it:  export KUBECONFIG=${kubeconfig}\n`)
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down')
+    await controlPlane?.stop()
     await server.close()
     await store.close()
     process.exit(0)

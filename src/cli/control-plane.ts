@@ -1,0 +1,79 @@
+// `weft scheduler` and `weft controller-manager`: the control loops on their own,
+// against any API server (weft's or Kubernetes').
+import { parseArgs } from 'node:util'
+import { ControlPlane } from '../controllers/control-plane.ts'
+import { logger } from '../util/log.ts'
+
+const connectionFlags = `  --server URL                the API server (default http://127.0.0.1:6443)
+  --socket PATH               reach the API server through this unix socket instead`
+
+export const schedulerUsage = `Usage: weft scheduler [flags]
+
+Runs the scheduler: binds pending pods whose schedulerName is default-scheduler or weft-scheduler.
+
+Flags:
+${connectionFlags}
+  -h, --help                  show this help
+`
+
+export const controllerManagerUsage = `Usage: weft controller-manager [flags]
+
+Runs the controllers: EndpointSlice/Endpoints, ReplicaSet, Deployment, node lifecycle,
+node IPAM, service load balancers, namespace deletion and the garbage collector.
+
+Flags:
+${connectionFlags}
+  --cluster-cidr CIDRS        pod CIDRs handed to nodes (default 10.244.0.0/16)
+  --load-balancer-pool LIST   addresses for LoadBalancer Services: CIDRs or a-b ranges (default: none)
+  --node-monitor-grace-period SECONDS   silence before a node is marked unknown (default 40)
+  -h, --help                  show this help
+`
+
+export function controlPlaneFlags(values: Record<string, string | boolean | undefined>) {
+  const grace = Number(values['node-monitor-grace-period'] ?? 40)
+  if (!Number.isFinite(grace) || grace <= 0) throw new Error(`--node-monitor-grace-period "${values['node-monitor-grace-period']}" must be a positive number of seconds`)
+  const list = (v: unknown) => String(v ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  return {
+    clusterCidrs: list(values['cluster-cidr'] ?? '10.244.0.0/16'),
+    loadBalancerPool: list(values['load-balancer-pool']),
+    nodeMonitorGracePeriodSeconds: grace,
+  }
+}
+
+async function run(argv: string[], which: 'scheduler' | 'controller-manager', usage: string): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      server: { type: 'string', default: 'http://127.0.0.1:6443' },
+      socket: { type: 'string' },
+      'cluster-cidr': { type: 'string', default: '10.244.0.0/16' },
+      'load-balancer-pool': { type: 'string', default: '' },
+      'node-monitor-grace-period': { type: 'string', default: '40' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  })
+  if (values.help) {
+    process.stdout.write(usage)
+    return
+  }
+  const server = values.socket ? { socketPath: values.socket } : { server: values.server! }
+  const plane = new ControlPlane({
+    server,
+    scheduler: which === 'scheduler',
+    controllers: which === 'controller-manager',
+    ...controlPlaneFlags(values),
+  })
+  const log = logger(which)
+  await plane.start()
+  log.info({ server }, `${which} running`)
+  const stop = async () => {
+    await plane.stop()
+    process.exit(0)
+  }
+  process.once('SIGINT', () => void stop())
+  process.once('SIGTERM', () => void stop())
+}
+
+export const runScheduler = (argv: string[]) => run(argv, 'scheduler', schedulerUsage)
+export const runControllerManager = (argv: string[]) => run(argv, 'controller-manager', controllerManagerUsage)

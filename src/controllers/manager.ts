@@ -1,0 +1,243 @@
+// kube-controller-manager's job: every controller, fed by one set of shared informers,
+// each a pure reconcile function behind the same work-queue loop.
+import type {
+  V1DaemonSet,
+  V1Deployment,
+  V1EndpointSlice,
+  V1Endpoints,
+  V1Lease,
+  V1Namespace,
+  V1Node,
+  V1Pod,
+  V1ReplicaSet,
+  V1Service,
+} from '@kubernetes/client-node'
+import { resources, type ResourceInfo } from '../api/registry.ts'
+import { labelSelectorFromObject, matchesLabels } from '../api/selectors.ts'
+import type { Informer, KubeObject as ClientObject, RestClient } from '../client/index.ts'
+import { isNotFound } from '../util/errors.ts'
+import type { Logger } from '../util/log.ts'
+import { Controller, InformerFactory, keyOf, splitKey, type ReconcileResult } from './controller.ts'
+import { reconcileDeployment } from './deployment/reconcile.ts'
+import { reconcileEndpoints } from './endpointslice/endpoints.ts'
+import { reconcileEndpointSlices } from './endpointslice/reconcile.ts'
+import { collectGarbage, toGcObject } from './garbage-collector/reconcile-owner.ts'
+import { reconcileNamespace } from './namespace/reconcile-namespace.ts'
+import { allocatePodCIDRs } from './node-ipam/allocate-pod-cidrs.ts'
+import { reconcileNode } from './node-lifecycle/reconcile-node.ts'
+import { availabilityRecheckAt, reconcileReplicaSet } from './replicaset/reconcile.ts'
+import { reconcileServiceLB } from './service-lb/reconcile-service-lb.ts'
+
+const kind = (k: string): ResourceInfo => resources.find((r) => r.kind === k)!
+
+export interface ControllerManagerOptions {
+  client: RestClient
+  log: Logger
+  /** Pod CIDRs for nodes (default 10.244.0.0/16, a /24 each). */
+  clusterCidrs?: string[]
+  /** Addresses for LoadBalancer Services (CIDRs or `a-b` ranges); none: no addresses are handed out. */
+  loadBalancerPool?: string[]
+  /** Seconds without a heartbeat before a node is marked unknown (default 40). */
+  nodeMonitorGracePeriodSeconds?: number
+  /** Informers to share (e.g. with the scheduler); made here when absent. */
+  informers?: InformerFactory
+}
+
+export class ControllerManager {
+  readonly informers: InformerFactory
+  readonly controllers: Controller[] = []
+  private readonly options: ControllerManagerOptions
+
+  constructor(options: ControllerManagerOptions) {
+    this.options = options
+    this.informers = options.informers ?? new InformerFactory(options.client, options.log)
+    this.setUp()
+  }
+
+  private controller(name: string, reconcile: (key: string) => ReconcileResult | Promise<ReconcileResult>): Controller {
+    const c = new Controller({ name, client: this.options.client, log: this.options.log, reconcile })
+    this.controllers.push(c)
+    return c
+  }
+
+  private setUp(): void {
+    const inf = this.informers
+    const pods = inf.for<V1Pod>(kind('Pod'))
+    const services = inf.for<V1Service>(kind('Service'))
+    const slices = inf.for<V1EndpointSlice>(kind('EndpointSlice'))
+    const endpoints = inf.for<V1Endpoints>(kind('Endpoints'))
+    const nodes = inf.for<V1Node>(kind('Node'))
+    const leases = inf.for<V1Lease>(kind('Lease'))
+    const replicaSets = inf.for<V1ReplicaSet>(kind('ReplicaSet'))
+    const deployments = inf.for<V1Deployment>(kind('Deployment'))
+    const namespaces = inf.for<V1Namespace>(kind('Namespace'))
+    const inNamespace = <T extends ClientObject>(i: Informer<T>, ns: string | undefined) => (ns ? i.byIndex('namespace', ns) : i.list())
+    const now = () => new Date()
+
+    // EndpointSlices and Endpoints: keyed by Service.
+    const servicesSelecting = (pod: V1Pod): string[] =>
+      inNamespace(services, pod.metadata?.namespace)
+        .filter((s) => s.spec?.selector && Object.keys(s.spec.selector).length > 0 && matchesLabels(labelSelectorFromObject({ matchLabels: s.spec.selector }), pod.metadata?.labels))
+        .map(keyOf)
+    const eps = this.controller('endpointslice-controller', (key) => {
+      const { namespace, name } = splitKey(key)
+      const service = services.get(key)
+      const podsHere = inNamespace(pods, namespace)
+      const mine = inNamespace(slices, namespace).filter((s) => s.metadata?.labels?.['kubernetes.io/service-name'] === name)
+      const nodeMap = new Map(nodes.list().map((n) => [n.metadata!.name!, n]))
+      return {
+        actions: [...reconcileEndpointSlices(service, podsHere, mine, nodeMap), ...reconcileEndpoints(service, podsHere, endpoints.get(key))],
+      }
+    })
+    eps.watch(services, (s) => [keyOf(s)])
+    eps.watch(pods, servicesSelecting)
+    eps.watch(slices, (s) => {
+      const svc = s.metadata?.labels?.['kubernetes.io/service-name']
+      return svc ? [`${s.metadata?.namespace}/${svc}`] : []
+    })
+    eps.watch(endpoints, (e) => [keyOf(e)])
+
+    // ReplicaSets, with upstream's "expectations": after creating or deleting pods, the
+    // set waits until its informer has seen them, so it never acts twice on a stale cache.
+    const expectations = new Map<string, { pending: number; until: number }>()
+    const ownerKey = (pod: V1Pod): string | undefined => {
+      const ref = pod.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'ReplicaSet')
+      return ref ? `${pod.metadata?.namespace}/${ref.name}` : undefined
+    }
+    const observe = (pod: V1Pod) => {
+      const key = ownerKey(pod)
+      const e = key ? expectations.get(key) : undefined
+      if (e && --e.pending <= 0) expectations.delete(key!)
+    }
+    pods.addHandlers({ onAdd: observe, onDelete: observe })
+    const rsController = this.controller('replicaset-controller', (key) => {
+      const e = expectations.get(key)
+      if (e && e.pending > 0 && Date.now() < e.until) return { actions: [], requeueAfterMs: 200 }
+      expectations.delete(key)
+      const { namespace } = splitKey(key)
+      const rs = replicaSets.get(key)
+      const at = now()
+      const podsHere = inNamespace(pods, namespace)
+      const actions = reconcileReplicaSet(rs, podsHere, at)
+      const changes = actions.filter((a) => (a.verb === 'create' && a.info.kind === 'Pod') || (a.verb === 'delete' && a.info.kind === 'Pod')).length
+      if (changes > 0) expectations.set(key, { pending: changes, until: Date.now() + 5000 })
+      const recheck = availabilityRecheckAt(rs, podsHere, at)
+      return { actions, requeueAfterMs: recheck ? Math.max(0, recheck.getTime() - at.getTime()) : undefined }
+    })
+    rsController.watch(replicaSets, (rs) => [keyOf(rs)])
+    rsController.watch(pods, (p) => {
+      const owner = ownerKey(p)
+      if (owner) return [owner]
+      // An orphan may be adopted by any set whose selector matches it.
+      return inNamespace(replicaSets, p.metadata?.namespace)
+        .filter((rs) => rs.spec?.selector && matchesLabels(labelSelectorFromObject(rs.spec.selector), p.metadata?.labels))
+        .map(keyOf)
+    })
+
+    // Deployments: keyed by Deployment; resynced every 30 s for progress deadlines.
+    const depController = this.controller('deployment-controller', (key) => {
+      const { namespace } = splitKey(key)
+      return {
+        actions: reconcileDeployment(deployments.get(key), inNamespace(replicaSets, namespace), inNamespace(pods, namespace), now()),
+        requeueAfterMs: deployments.get(key) ? 30_000 : undefined,
+      }
+    })
+    depController.watch(deployments, (d) => [keyOf(d)])
+    depController.watch(replicaSets, (rs) => {
+      const ref = rs.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'Deployment')
+      if (ref) return [`${rs.metadata?.namespace}/${ref.name}`]
+      return inNamespace(deployments, rs.metadata?.namespace)
+        .filter((d) => d.spec?.selector && matchesLabels(labelSelectorFromObject(d.spec.selector), rs.metadata?.labels))
+        .map(keyOf)
+    })
+
+    // Node lifecycle: keyed by node name.
+    const podsOnNode = (name: string) => pods.list().filter((p) => p.spec?.nodeName === name)
+    const grace = this.options.nodeMonitorGracePeriodSeconds ?? 40
+    const nodeLifecycle = this.controller('node-lifecycle-controller', (name) => {
+      const result = reconcileNode(nodes.get(name), leases.get(`kube-node-lease/${name}`), podsOnNode(name), now(), { gracePeriodSeconds: grace })
+      // Re-check a node at least every grace period: silence is what this controller watches for.
+      const every = grace * 1000
+      return { actions: result.actions, requeueAfterMs: nodes.get(name) ? Math.min(result.requeueAfterMs ?? every, every) : undefined }
+    })
+    nodeLifecycle.watch(nodes, (n) => [n.metadata!.name!])
+    nodeLifecycle.watch(leases, (l) => (l.metadata?.namespace === 'kube-node-lease' ? [l.metadata.name!] : []))
+
+    // Node IPAM: one key, the whole node list.
+    const clusterCidrs = this.options.clusterCidrs ?? ['10.244.0.0/16']
+    const ipam = this.controller('node-ipam-controller', () => ({ actions: allocatePodCIDRs(nodes.list(), clusterCidrs) }))
+    ipam.watch(nodes, () => ['nodes'])
+
+    // Service load balancers.
+    const pool = this.options.loadBalancerPool ?? []
+    const lb = this.controller('service-lb-controller', (key) => ({ actions: reconcileServiceLB(services.get(key), services.list(), pool, now()) }))
+    lb.watch(services, (s) => [keyOf(s)])
+
+    // Namespaces: everything namespaced in a terminating namespace goes first.
+    const namespaced = resources.filter((r) => r.namespaced).map((info) => ({ info, informer: inf.for(info) }))
+    const nsController = this.controller('namespace-controller', (name) => ({
+      actions: reconcileNamespace(
+        namespaces.get(name),
+        namespaced.map(({ info, informer }) => ({ info, items: informer.byIndex('namespace', name) })),
+        now(),
+      ),
+    }))
+    nsController.watch(namespaces, (n) => [n.metadata!.name!])
+    for (const { informer } of namespaced) {
+      nsController.watch(informer, (o) => {
+        const ns = namespaces.get(o.metadata?.namespace ?? '')
+        return ns?.metadata?.deletionTimestamp ? [ns.metadata.name!] : []
+      })
+    }
+
+    // Garbage collector: one key over every object that can own or be owned.
+    const all = resources.filter((r) => r.kind !== 'Event').map((info) => ({ info, informer: inf.for(info) }))
+    const gc = this.controller('garbage-collector', async () => {
+      const objects = all.flatMap(({ info, informer }) => informer.list().map((o) => toGcObject(info, o)))
+      const byUid = new Set(objects.map((o) => o.uid))
+      const actions = collectGarbage(objects)
+      // An owner missing from the caches may only be missing from a cache that lags (its
+      // informer has not seen it yet): as upstream does, ask the API before acting on it.
+      const confirmed: typeof actions = []
+      const checked = new Map<string, boolean>()
+      for (const action of actions) {
+        const target = action.verb === 'delete' || action.verb === 'patch' ? objects.find((o) => o.name === action.name && o.namespace === action.namespace && o.info === action.info) : undefined
+        let lagging = false
+        for (const ref of target?.ownerReferences ?? []) {
+          if (byUid.has(ref.uid)) continue
+          if (!checked.has(ref.uid)) checked.set(ref.uid, await this.ownerExists(ref, target!.namespace))
+          if (checked.get(ref.uid)) lagging = true
+        }
+        if (!lagging) confirmed.push(action)
+      }
+      return { actions: confirmed, requeueAfterMs: confirmed.length < actions.length ? 1000 : undefined }
+    })
+    for (const { informer } of all) {
+      gc.watch(informer, (o) => (o.metadata?.ownerReferences?.length || o.metadata?.deletionTimestamp ? ['all'] : []))
+    }
+  }
+
+  /** Whether the owner a reference names exists (same uid), asked of the API server itself. */
+  private async ownerExists(ref: { apiVersion: string; kind: string; name: string; uid: string }, namespace: string | undefined): Promise<boolean> {
+    const info = resources.find((r) => r.kind === ref.kind && (r.group ? `${r.group}/${r.version}` : r.version) === ref.apiVersion)
+    if (!info) return false
+    try {
+      const owner = await this.options.client.get(info, ref.name, info.namespaced ? namespace : undefined)
+      return owner.metadata?.uid === ref.uid
+    } catch (err) {
+      if (isNotFound(err)) return false
+      throw err
+    }
+  }
+
+  async start(signal?: AbortSignal): Promise<void> {
+    this.informers.start()
+    await this.informers.waitForSync(signal)
+    for (const c of this.controllers) c.start()
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.controllers.map((c) => c.stop()))
+    await this.informers.stop()
+  }
+}
