@@ -214,6 +214,8 @@ export class ControllerManager {
     })
     for (const { informer } of all) {
       gc.watch(informer, (o) => (o.metadata?.ownerReferences?.length || o.metadata?.deletionTimestamp ? ['all'] : []))
+      // Any object that goes may have been someone's owner.
+      informer.addHandlers({ onDelete: () => gc.enqueue('all') })
     }
   }
 

@@ -1,0 +1,164 @@
+// The scheduler and controllers against a real weft API server.
+import t from 'tap'
+import { resources } from '../../src/api/registry.ts'
+import { call } from '../helpers/apiserver.ts'
+import { fakeKubelet, heartbeat, node, startCluster, until } from '../helpers/control-plane.ts'
+import { kubectl } from '../helpers/kubectl.ts'
+
+const info = (kind: string) => resources.find((r) => r.kind === kind)!
+
+function deployment(name: string, replicas: number, image: string, extra: Record<string, unknown> = {}) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 1 } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image, ports: [{ name: 'http', containerPort: 8080 }], resources: { requests: { cpu: '100m' } } }] } },
+      ...extra,
+    },
+  }
+}
+
+t.test('pods land per the rules; an unfittable pod is Unschedulable with the usual message', async (t) => {
+  const c = await startCluster(t)
+  for (const n of [node('a', { labels: { disk: 'ssd' } }), node('b'), node('tainted', { taints: [{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }] })]) {
+    await c.client.create(info('Node'), n)
+  }
+  const pod = (name: string, spec: Record<string, unknown>) => ({ metadata: { name }, spec: { containers: [{ name: 'c', image: 'x', ...(spec.container as object ?? {}) }], ...spec, container: undefined } })
+  await call(c.url, 'POST', '/api/v1/namespaces/default/pods', pod('selector', { nodeSelector: { disk: 'ssd' } }))
+  await call(c.url, 'POST', '/api/v1/namespaces/default/pods', pod('tolerant', { nodeSelector: { 'kubernetes.io/hostname': 'tainted' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }] }))
+  await call(c.url, 'POST', '/api/v1/namespaces/default/pods', pod('huge', { container: { resources: { requests: { cpu: '64' } } } }))
+  const nodeOf = async (name: string) => (await call(c.url, 'GET', `/api/v1/namespaces/default/pods/${name}`)).body.spec.nodeName
+  await until('scheduling', async () => (await nodeOf('selector')) !== undefined && (await nodeOf('tolerant')) !== undefined)
+  t.equal(await nodeOf('selector'), 'a', 'nodeSelector')
+  t.equal(await nodeOf('tolerant'), 'tainted', 'tolerated taint')
+  await until('the unschedulable condition', async () => {
+    const huge = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods/huge')).body
+    return huge.status.conditions?.some((x: any) => x.type === 'PodScheduled' && x.reason === 'Unschedulable')
+  })
+  const huge = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods/huge')).body
+  const cond = huge.status.conditions.find((x: any) => x.type === 'PodScheduled')
+  t.equal(cond.status, 'False')
+  t.equal(cond.message, '0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu.')
+  t.notOk(huge.spec.nodeName)
+  await until('a FailedScheduling event', async () => {
+    const events = (await call(c.url, 'GET', '/api/v1/namespaces/default/events')).body.items
+    return events.some((e: any) => e.reason === 'FailedScheduling' && e.involvedObject.name === 'huge')
+  })
+  // A bigger node arrives: the parked pod is retried on that news.
+  await c.client.create(info('Node'), node('big', { cpu: '128' }))
+  await until('the big pod to land', async () => (await nodeOf('huge')) === 'big')
+  t.pass('retried when nodes changed')
+})
+
+t.test('a Deployment rolls out, endpoints follow readiness, a rolling update keeps availability', async (t) => {
+  const c = await startCluster(t)
+  for (const name of ['a', 'b', 'c']) await c.client.create(info('Node'), node(name))
+  const stopBeats = ['a', 'b', 'c'].map((n) => heartbeat(c.client, n))
+  // Pods of image v2 turn ready only when the test allows it.
+  let allowV2 = false
+  const stopKubelet = fakeKubelet(c.client, (pod) => !pod.spec.containers[0].image.endsWith(':v2') || allowV2)
+  t.teardown(() => {
+    stopKubelet()
+    stopBeats.forEach((s) => s())
+  })
+  await call(c.url, 'POST', '/apis/apps/v1/namespaces/default/deployments', deployment('web', 4, 'weft/echo:v1'))
+  await call(c.url, 'POST', '/api/v1/namespaces/default/services', { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 'http' }] } })
+
+  const rolloutStatus = await kubectl(c.kubeconfig, ['rollout', 'status', 'deployment/web', '--timeout=30s'])
+  t.equal(rolloutStatus.code, 0, rolloutStatus.stderr)
+  t.match(rolloutStatus.stdout, /successfully rolled out/)
+
+  const readyEndpoints = async () => {
+    const slices = (await call(c.url, 'GET', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dweb')).body.items
+    return slices.flatMap((s: any) => (s.endpoints ?? []).filter((e: any) => e.conditions.ready)).length
+  }
+  await until('4 ready endpoints', async () => (await readyEndpoints()) === 4)
+  const slice = (await call(c.url, 'GET', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dweb')).body.items[0]
+  t.equal(slice.ports[0].port, 8080, 'named targetPort resolved from the pods')
+  t.equal(slice.metadata.labels['endpointslice.kubernetes.io/managed-by'], 'endpointslice-controller.k8s.io')
+  t.ok(slice.endpoints.every((e: any) => e.nodeName && e.targetRef?.kind === 'Pod'))
+
+  // Roll to v2 while v2 pods are held not-ready: availability must never drop below 3.
+  let lowest = Infinity
+  let watching = true
+  const sample = (async () => {
+    while (watching) {
+      const pods = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb')).body.items
+      const ready = pods.filter((p: any) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'True')).length
+      lowest = Math.min(lowest, ready)
+      await new Promise((r) => setTimeout(r, 30))
+    }
+  })()
+  await call(c.url, 'PATCH', '/apis/apps/v1/namespaces/default/deployments/web', { spec: { template: { spec: { containers: [{ name: 'c', image: 'weft/echo:v2' }] } } } }, { 'content-type': 'application/strategic-merge-patch+json' })
+  await new Promise((r) => setTimeout(r, 1500))
+  const stuck = (await call(c.url, 'GET', '/apis/apps/v1/namespaces/default/deployments/web')).body
+  t.ok(stuck.status.updatedReplicas <= 2, 'the rollout waits for new pods to be ready')
+  allowV2 = true
+  const done = await kubectl(c.kubeconfig, ['rollout', 'status', 'deployment/web', '--timeout=30s'])
+  watching = false
+  await sample
+  t.equal(done.code, 0, done.stderr)
+  t.ok(lowest >= 3, `ready pods never fell below replicas - maxUnavailable (lowest ${lowest})`)
+  const images = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb')).body.items.filter((p: any) => !p.metadata.deletionTimestamp).map((p: any) => p.spec.containers[0].image)
+  t.same([...new Set(images)], ['weft/echo:v2'])
+
+  const undo = await kubectl(c.kubeconfig, ['rollout', 'undo', 'deployment/web'])
+  t.equal(undo.code, 0, undo.stderr)
+  const back = await kubectl(c.kubeconfig, ['rollout', 'status', 'deployment/web', '--timeout=30s'])
+  t.equal(back.code, 0, back.stderr)
+  const d = (await call(c.url, 'GET', '/apis/apps/v1/namespaces/default/deployments/web')).body
+  t.equal(d.spec.template.spec.containers[0].image, 'weft/echo:v1', 'rolled back')
+  t.equal(d.metadata.annotations['deployment.kubernetes.io/revision'], '3')
+
+  const scaled = await kubectl(c.kubeconfig, ['scale', 'deployment/web', '--replicas=2'])
+  t.equal(scaled.code, 0, scaled.stderr)
+  await until('2 ready endpoints', async () => (await readyEndpoints()) === 2)
+  const getSlices = await kubectl(c.kubeconfig, ['get', 'endpointslices', '-l', 'kubernetes.io/service-name=web'])
+  t.match(getSlices.stdout, /web-\w+\s+IPv4\s+8080\s+10\.244\./)
+})
+
+t.test('a silent node is marked unknown, tainted, and its pods evicted', async (t) => {
+  const c = await startCluster(t, { nodeMonitorGracePeriodSeconds: 1 })
+  await c.client.create(info('Node'), node('quiet'))
+  await call(c.url, 'POST', '/api/v1/namespaces/default/pods', {
+    metadata: { name: 'short' },
+    spec: { containers: [{ name: 'c', image: 'x' }], tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 1 }] },
+  })
+  await until('the node to go unknown and tainted', async () => {
+    const n = (await call(c.url, 'GET', '/api/v1/nodes/quiet')).body
+    const ready = n.status.conditions.find((x: any) => x.type === 'Ready')
+    return ready.status === 'Unknown' && (n.spec.taints ?? []).some((x: any) => x.key === 'node.kubernetes.io/unreachable' && x.effect === 'NoExecute')
+  })
+  await until('the pod to be evicted', async () => {
+    const p = await call(c.url, 'GET', '/api/v1/namespaces/default/pods/short')
+    return p.status === 404 || Boolean(p.body.metadata?.deletionTimestamp)
+  }, 20_000)
+  t.pass('evicted after its toleration')
+})
+
+t.test('LoadBalancer addresses, namespace deletion and garbage collection', async (t) => {
+  const c = await startCluster(t, { loadBalancerPool: ['192.168.250.10-192.168.250.11'] })
+  await call(c.url, 'POST', '/api/v1/namespaces/default/services', { metadata: { name: 'lb' }, spec: { type: 'LoadBalancer', selector: { app: 'x' }, ports: [{ port: 80 }] } })
+  await until('an LB address', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/services/lb')).body.status?.loadBalancer?.ingress?.[0]?.ip === '192.168.250.10')
+  await call(c.url, 'DELETE', '/api/v1/namespaces/default/services/lb')
+  await until('the LB service to go', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/services/lb')).status === 404)
+
+  await call(c.url, 'POST', '/api/v1/namespaces', { metadata: { name: 'doomed' } })
+  await call(c.url, 'POST', '/api/v1/namespaces/doomed/configmaps', { metadata: { name: 'a' } })
+  await call(c.url, 'POST', '/api/v1/namespaces/doomed/secrets', { metadata: { name: 's' } })
+  const del = await kubectl(c.kubeconfig, ['delete', 'namespace', 'doomed', '--timeout=20s'])
+  t.equal(del.code, 0, del.stderr)
+  t.equal((await call(c.url, 'GET', '/api/v1/namespaces/doomed')).status, 404, 'the namespace is gone')
+  t.equal((await call(c.url, 'GET', '/api/v1/namespaces/doomed/configmaps/a')).status, 404, 'and what was in it')
+
+  const owner = (await call(c.url, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'owner' } })).body
+  const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid }
+  await call(c.url, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'dependent', ownerReferences: [ref] } })
+  await call(c.url, 'DELETE', '/api/v1/namespaces/default/configmaps/owner')
+  await until('the dependent to be collected', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/configmaps/dependent')).status === 404)
+  t.pass('background deletion through ownerReferences')
+})
