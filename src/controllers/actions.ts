@@ -17,8 +17,12 @@ export interface EventSpec {
 }
 
 export type Action =
-  /** Creates `object` (namespace taken from its metadata). */
-  | { verb: 'create'; info: ResourceInfo; object: KubeObject }
+  /**
+   * Creates `object` (namespace taken from its metadata). `event`, if given, is recorded
+   * once the object exists, with `{name}` in its message replaced by the name the server
+   * chose (objects made with generateName).
+   */
+  | { verb: 'create'; info: ResourceInfo; object: KubeObject; event?: Omit<EventSpec, 'involved'> & { involved: KubeObject } }
   /** Replaces the object (or its `finalize` subresource); `object.metadata.resourceVersion` is the compare-and-swap precondition. */
   | { verb: 'update'; info: ResourceInfo; object: KubeObject; subresource?: 'finalize' }
   /** Replaces the status subresource, with the same precondition. */

@@ -56,13 +56,20 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
   const c = ctx.client
   const fieldManager = ctx.component
   switch (action.verb) {
-    case 'create':
+    case 'create': {
+      let created: KubeObject
       try {
-        await c.create(action.info, action.object, { fieldManager })
+        created = await c.create(action.info, action.object, { fieldManager })
       } catch (err) {
         if (!isAlreadyExists(err)) throw err
+        return
+      }
+      if (action.event) {
+        const message = action.event.message.replaceAll('{name}', String(created.metadata?.name ?? ''))
+        await applyAction(ctx, { verb: 'event', event: { ...action.event, message } })
       }
       return
+    }
     case 'update':
       if (action.subresource === 'finalize') {
         await c.request('PUT', `/api/v1/namespaces/${action.object.metadata?.name}/finalize`, action.object)

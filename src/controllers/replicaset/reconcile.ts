@@ -6,7 +6,6 @@
 //   the pods this reconcile created/deleted (or accept duplicates being cleaned up later).
 // - Creates are capped at `burstReplicas` per reconcile; upstream's slow start (batches of
 //   1, 2, 4, … stopping at the first failure) is the runner's to apply: actions are in order.
-// - SuccessfulCreate names the pod by its generateName prefix (the server picks the name).
 import type { V1Pod, V1ReplicaSet, V1ReplicaSetStatus } from '@kubernetes/client-node'
 import { resources } from '../../api/registry.ts'
 import type { LabelSelector } from '../../api/selectors.ts'
@@ -119,8 +118,12 @@ export function reconcileReplicaSet(rs: V1ReplicaSet | undefined, pods: V1Pod[],
     if (diff < 0) {
       const n = Math.min(-diff, burstReplicas)
       for (let i = 0; i < n; i++) {
-        actions.push({ verb: 'create', info: podInfo, object: podFromTemplate(rs) })
-        actions.push({ verb: 'event', event: { involved, type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: ${rs.metadata?.name}-` } })
+        actions.push({
+          verb: 'create',
+          info: podInfo,
+          object: podFromTemplate(rs),
+          event: { involved, type: 'Normal', reason: 'SuccessfulCreate', message: 'Created pod: {name}' },
+        })
       }
     } else if (diff > 0) {
       for (const p of podsToDelete(owned, Math.min(diff, burstReplicas))) {
