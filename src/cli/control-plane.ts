@@ -18,7 +18,7 @@ ${connectionFlags}
 
 export const controllerManagerUsage = `Usage: weft controller-manager [flags]
 
-Runs the controllers: EndpointSlice/Endpoints, ReplicaSet, Deployment, node lifecycle,
+Runs the controllers: EndpointSlice/Endpoints, ReplicaSet, Deployment, DaemonSet, node lifecycle,
 node IPAM, service load balancers, namespace deletion and the garbage collector.
 
 Flags:

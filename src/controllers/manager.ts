@@ -2,6 +2,7 @@
 // each a pure reconcile function behind the same work-queue loop.
 import type {
   V1DaemonSet,
+  V1LabelSelector,
   V1Deployment,
   V1EndpointSlice,
   V1Endpoints,
@@ -26,6 +27,7 @@ import { reconcileNamespace } from './namespace/reconcile-namespace.ts'
 import { allocatePodCIDRs } from './node-ipam/allocate-pod-cidrs.ts'
 import { reconcileNode } from './node-lifecycle/reconcile-node.ts'
 import { availabilityRecheckAt, reconcileReplicaSet } from './replicaset/reconcile.ts'
+import { reconcileDaemonSet } from './daemonset/reconcile.ts'
 import { reconcileServiceLB } from './service-lb/reconcile-service-lb.ts'
 
 const kind = (k: string): ResourceInfo => resources.find((r) => r.kind === k)!
@@ -97,42 +99,61 @@ export class ControllerManager {
     })
     eps.watch(endpoints, (e) => [keyOf(e)])
 
-    // ReplicaSets, with upstream's "expectations": after creating or deleting pods, the
-    // set waits until its informer has seen them, so it never acts twice on a stale cache.
+    // ReplicaSets and DaemonSets, with upstream's "expectations": after creating or
+    // deleting pods, a set waits until its informer has seen them, so it never acts twice
+    // on a stale cache.
     const expectations = new Map<string, { pending: number; until: number }>()
-    const ownerKey = (pod: V1Pod): string | undefined => {
-      const ref = pod.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'ReplicaSet')
-      return ref ? `${pod.metadata?.namespace}/${ref.name}` : undefined
+    const ownerKey = (pod: V1Pod, kind: string): string | undefined => {
+      const ref = pod.metadata?.ownerReferences?.find((r) => r.controller && r.kind === kind)
+      return ref ? `${kind}:${pod.metadata?.namespace}/${ref.name}` : undefined
     }
     const observe = (pod: V1Pod) => {
-      const key = ownerKey(pod)
-      const e = key ? expectations.get(key) : undefined
-      if (e && --e.pending <= 0) expectations.delete(key!)
+      for (const kind of ['ReplicaSet', 'DaemonSet']) {
+        const key = ownerKey(pod, kind)
+        const e = key ? expectations.get(key) : undefined
+        if (e && --e.pending <= 0) expectations.delete(key!)
+      }
     }
     pods.addHandlers({ onAdd: observe, onDelete: observe })
-    const rsController = this.controller('replicaset-controller', (key) => {
-      const e = expectations.get(key)
-      if (e && e.pending > 0 && Date.now() < e.until) return { actions: [], requeueAfterMs: 200 }
-      expectations.delete(key)
-      const { namespace } = splitKey(key)
+    const podSetController = <T extends ClientObject & { spec?: { selector?: V1LabelSelector } }>(
+      name: string,
+      kindName: string,
+      sets: Informer<T>,
+      reconcile: (key: string, at: Date) => { actions: ReconcileResult['actions']; recheck?: Date },
+    ) => {
+      const c = this.controller(name, (key) => {
+        const expectationKey = `${kindName}:${key}`
+        const e = expectations.get(expectationKey)
+        if (e && e.pending > 0 && Date.now() < e.until) return { actions: [], requeueAfterMs: 200 }
+        expectations.delete(expectationKey)
+        const at = now()
+        const { actions, recheck } = reconcile(key, at)
+        const changes = actions.filter((a) => (a.verb === 'create' || a.verb === 'delete') && a.info.kind === 'Pod').length
+        if (changes > 0) expectations.set(expectationKey, { pending: changes, until: Date.now() + 5000 })
+        return { actions, requeueAfterMs: recheck ? Math.max(0, recheck.getTime() - at.getTime()) : undefined }
+      })
+      c.watch(sets, (s) => [keyOf(s)])
+      c.watch(pods, (p) => {
+        const owner = ownerKey(p, kindName)
+        if (owner) return [owner.slice(kindName.length + 1)]
+        // An orphan may be adopted by any set whose selector matches it.
+        return inNamespace(sets, p.metadata?.namespace)
+          .filter((s) => s.spec?.selector && matchesLabels(labelSelectorFromObject(s.spec.selector), p.metadata?.labels))
+          .map(keyOf)
+      })
+      return c
+    }
+    podSetController('replicaset-controller', 'ReplicaSet', replicaSets, (key, at) => {
       const rs = replicaSets.get(key)
-      const at = now()
-      const podsHere = inNamespace(pods, namespace)
-      const actions = reconcileReplicaSet(rs, podsHere, at)
-      const changes = actions.filter((a) => (a.verb === 'create' && a.info.kind === 'Pod') || (a.verb === 'delete' && a.info.kind === 'Pod')).length
-      if (changes > 0) expectations.set(key, { pending: changes, until: Date.now() + 5000 })
-      const recheck = availabilityRecheckAt(rs, podsHere, at)
-      return { actions, requeueAfterMs: recheck ? Math.max(0, recheck.getTime() - at.getTime()) : undefined }
+      const podsHere = inNamespace(pods, splitKey(key).namespace)
+      return { actions: reconcileReplicaSet(rs, podsHere, at), recheck: availabilityRecheckAt(rs, podsHere, at) }
     })
-    rsController.watch(replicaSets, (rs) => [keyOf(rs)])
-    rsController.watch(pods, (p) => {
-      const owner = ownerKey(p)
-      if (owner) return [owner]
-      // An orphan may be adopted by any set whose selector matches it.
-      return inNamespace(replicaSets, p.metadata?.namespace)
-        .filter((rs) => rs.spec?.selector && matchesLabels(labelSelectorFromObject(rs.spec.selector), p.metadata?.labels))
-        .map(keyOf)
-    })
+    const daemonSets = inf.for<V1DaemonSet>(kind('DaemonSet'))
+    const dsController = podSetController('daemonset-controller', 'DaemonSet', daemonSets, (key, at) => ({
+      actions: reconcileDaemonSet(daemonSets.get(key), nodes.list(), inNamespace(pods, splitKey(key).namespace), at),
+    }))
+    // A node that comes, goes or changes may change where daemon pods belong.
+    dsController.watch(nodes, () => daemonSets.list().map(keyOf))
 
     // Deployments: keyed by Deployment; resynced every 30 s for progress deadlines.
     const depController = this.controller('deployment-controller', (key) => {

@@ -162,3 +162,35 @@ t.test('LoadBalancer addresses, namespace deletion and garbage collection', asyn
   await until('the dependent to be collected', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/configmaps/dependent')).status === 404)
   t.pass('background deletion through ownerReferences')
 })
+
+t.test('a DaemonSet runs one pod per eligible node and rolls out updates', async (t) => {
+  const c = await startCluster(t)
+  await c.client.create(info('Node'), node('d1'))
+  await c.client.create(info('Node'), node('d2'))
+  await c.client.create(info('Node'), node('d3', { taints: [{ key: 'dedicated', value: 'db', effect: 'NoSchedule' }] }))
+  const stopBeats = ['d1', 'd2', 'd3', 'd4'].map((n) => heartbeat(c.client, n))
+  const stopKubelet = fakeKubelet(c.client)
+  t.teardown(() => {
+    stopKubelet()
+    stopBeats.forEach((s) => s())
+  })
+  await call(c.url, 'POST', '/apis/apps/v1/namespaces/default/daemonsets', {
+    metadata: { name: 'agent' },
+    spec: { selector: { matchLabels: { app: 'agent' } }, template: { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'c', image: 'agent:v1' }] } } },
+  })
+  const placed = async () =>
+    (await call(c.url, 'GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dagent')).body.items
+      .filter((p: any) => !p.metadata.deletionTimestamp)
+      .map((p: any) => `${p.spec.nodeName}=${p.spec.containers[0].image}`)
+      .sort()
+  await until('one pod on each untainted node', async () => JSON.stringify(await placed()) === JSON.stringify(['d1=agent:v1', 'd2=agent:v1']))
+  await c.client.create(info('Node'), node('d4'))
+  await until('a pod on the new node', async () => (await placed()).includes('d4=agent:v1'))
+  const status = await kubectl(c.kubeconfig, ['rollout', 'status', 'daemonset/agent', '--timeout=30s'])
+  t.equal(status.code, 0, status.stderr)
+  await call(c.url, 'PATCH', '/apis/apps/v1/namespaces/default/daemonsets/agent', { spec: { template: { spec: { containers: [{ name: 'c', image: 'agent:v2' }] } } } }, { 'content-type': 'application/strategic-merge-patch+json' })
+  const rolled = await kubectl(c.kubeconfig, ['rollout', 'status', 'daemonset/agent', '--timeout=40s'])
+  t.equal(rolled.code, 0, rolled.stderr)
+  await until('every pod updated', async () => JSON.stringify(await placed()) === JSON.stringify(['d1=agent:v2', 'd2=agent:v2', 'd4=agent:v2']))
+  t.pass('rolled out to every eligible node')
+})

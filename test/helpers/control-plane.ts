@@ -68,7 +68,8 @@ export function heartbeat(client: RestClient, name: string, everyMs = 500): () =
 
 /**
  * Marks bound pods Running and Ready (with an IP from 10.244.x) once `ready(pod)` allows,
- * the way the node agent will. Returns a stop function.
+ * and finishes the graceful deletion of bound pods, the way the node agent will. Returns
+ * a stop function.
  */
 export function fakeKubelet(client: RestClient, ready: (pod: any) => boolean = () => true, everyMs = 50): () => void {
   let stopped = false
@@ -79,7 +80,12 @@ export function fakeKubelet(client: RestClient, ready: (pod: any) => boolean = (
       try {
         const { items } = await client.list<any>(podInfo)
         for (const pod of items) {
-          if (!pod.spec?.nodeName || pod.metadata.deletionTimestamp) continue
+          if (!pod.spec?.nodeName) continue
+          if (pod.metadata.deletionTimestamp) {
+            // A kubelet stops the containers, then confirms the deletion with grace 0.
+            await client.delete(podInfo, pod.metadata.name, pod.metadata.namespace, { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } }).catch(() => undefined)
+            continue
+          }
           const isReady = pod.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')
           if (isReady || !ready(pod)) continue
           const uid = pod.metadata.uid
