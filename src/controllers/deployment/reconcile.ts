@@ -37,6 +37,12 @@ interface Work {
 const specReplicas = (w: Work): number => w.rs.spec?.replicas ?? 0
 const statusReplicas = (w: Work): number => w.rs.status?.replicas ?? 0
 const available = (w: Work): number => w.rs.status?.availableReplicas ?? 0
+/**
+ * Available pods a scale-down may count on: never more than the set is meant to keep. A
+ * set just scaled down still reports the pods it is deleting as available until its
+ * status catches up; counting them would scale down twice.
+ */
+const availableToKeep = (w: Work): number => Math.min(available(w), specReplicas(w))
 const nameOf = (w: Work): string => w.rs.metadata?.name ?? ''
 const created = (w: Work): number => (w.create ? Infinity : (toMillis(w.rs.metadata?.creationTimestamp as Date | string | undefined) ?? 0))
 const sum = (ws: Work[], f: (w: Work) => number): number => ws.reduce((n, w) => n + f(w), 0)
@@ -344,7 +350,7 @@ class Plan {
       cleaned += n
     }
     let scaledDown = 0
-    const availableCount = sum(all, available)
+    const availableCount = sum(all, availableToKeep)
     if (availableCount > minAvailable) {
       const total = availableCount - minAvailable
       for (const w of oldActive) {
