@@ -56,8 +56,8 @@ export class ControllerManager {
     this.setUp()
   }
 
-  private controller(name: string, reconcile: (key: string) => ReconcileResult | Promise<ReconcileResult>): Controller {
-    const c = new Controller({ name, client: this.options.client, log: this.options.log, reconcile })
+  private controller(name: string, reconcile: (key: string) => ReconcileResult | Promise<ReconcileResult>, workers = 2): Controller {
+    const c = new Controller({ name, client: this.options.client, log: this.options.log, reconcile, workers })
     this.controllers.push(c)
     return c
   }
@@ -77,20 +77,40 @@ export class ControllerManager {
     const now = () => new Date()
 
     // EndpointSlices and Endpoints: keyed by Service.
-    const servicesSelecting = (pod: V1Pod): string[] =>
-      inNamespace(services, pod.metadata?.namespace)
-        .filter((s) => s.spec?.selector && Object.keys(s.spec.selector).length > 0 && matchesLabels(labelSelectorFromObject({ matchLabels: s.spec.selector }), pod.metadata?.labels))
-        .map(keyOf)
+    // Parsed selectors, remembered per Service object (a new object on every update).
+    const selectors = new WeakMap<V1Service, ReturnType<typeof labelSelectorFromObject> | null>()
+    const selectorOf = (s: V1Service) => {
+      let sel = selectors.get(s)
+      if (sel === undefined) {
+        sel = s.spec?.selector && Object.keys(s.spec.selector).length > 0 ? labelSelectorFromObject({ matchLabels: s.spec.selector }) : null
+        selectors.set(s, sel)
+      }
+      return sel
+    }
+    const servicesSelecting = (pod: V1Pod): string[] => {
+      const keys: string[] = []
+      for (const s of inNamespace(services, pod.metadata?.namespace)) {
+        const sel = selectorOf(s)
+        if (sel && matchesLabels(sel, pod.metadata?.labels)) keys.push(keyOf(s))
+      }
+      return keys
+    }
+    const nodeMap = new Map<string, V1Node>()
+    nodes.addHandlers({
+      onAdd: (n) => nodeMap.set(n.metadata!.name!, n),
+      onUpdate: (_o, n) => nodeMap.set(n.metadata!.name!, n),
+      onDelete: (n) => nodeMap.delete(n.metadata!.name!),
+    })
     const eps = this.controller('endpointslice-controller', (key) => {
       const { namespace, name } = splitKey(key)
       const service = services.get(key)
-      const podsHere = inNamespace(pods, namespace)
+      const sel = service ? selectorOf(service) : null
+      const podsHere = sel ? inNamespace(pods, namespace).filter((p) => matchesLabels(sel, p.metadata?.labels)) : []
       const mine = inNamespace(slices, namespace).filter((s) => s.metadata?.labels?.['kubernetes.io/service-name'] === name)
-      const nodeMap = new Map(nodes.list().map((n) => [n.metadata!.name!, n]))
       return {
         actions: [...reconcileEndpointSlices(service, podsHere, mine, nodeMap), ...reconcileEndpoints(service, podsHere, endpoints.get(key))],
       }
-    })
+    }, 8)
     eps.watch(services, (s) => [keyOf(s)])
     eps.watch(pods, servicesSelecting)
     eps.watch(slices, (s) => {
@@ -233,10 +253,20 @@ export class ControllerManager {
       }
       return { actions: confirmed, requeueAfterMs: confirmed.length < actions.length ? 1000 : undefined }
     })
+    // A pass looks at everything, so only news that can change its outcome starts one: a
+    // new dependent, any deletion (it may have been an owner), and an update that changes
+    // ownerReferences or starts a deletion. Status churn (pods, slices) does not.
+    const ownership = (o: ClientObject) => JSON.stringify(o.metadata?.ownerReferences ?? []) + String(Boolean(o.metadata?.deletionTimestamp)) + JSON.stringify(o.metadata?.finalizers ?? [])
     for (const { informer } of all) {
-      gc.watch(informer, (o) => (o.metadata?.ownerReferences?.length || o.metadata?.deletionTimestamp ? ['all'] : []))
-      // Any object that goes may have been someone's owner.
-      informer.addHandlers({ onDelete: () => gc.enqueue('all') })
+      informer.addHandlers({
+        onAdd: (o) => {
+          if (o.metadata?.ownerReferences?.length || o.metadata?.deletionTimestamp) gc.enqueue('all')
+        },
+        onUpdate: (before, after) => {
+          if (ownership(before) !== ownership(after)) gc.enqueue('all')
+        },
+        onDelete: () => gc.enqueue('all'),
+      })
     }
   }
 

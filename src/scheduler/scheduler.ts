@@ -119,7 +119,7 @@ export class Scheduler {
   start(): void {
     if (this.running) return
     this.running = true
-    for (let i = 0; i < (this.options.parallelism ?? 16); i++) this.workers.push(this.work())
+    for (let i = 0; i < (this.options.parallelism ?? 32); i++) this.workers.push(this.work())
   }
 
   async stop(): Promise<void> {
@@ -150,6 +150,9 @@ export class Scheduler {
         try {
           await applyActions({ client, component: 'default-scheduler' }, [
             { verb: 'bind', namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, uid: pod.metadata!.uid, node: result.node },
+          ])
+          // The Event is best effort and need not hold up the next pod.
+          void applyActions({ client, component: 'default-scheduler' }, [
             {
               verb: 'event',
               event: { involved: { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type: 'Normal', reason: 'Scheduled', message: `Successfully assigned ${key} to ${result.node}` },
