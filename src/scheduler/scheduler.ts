@@ -119,7 +119,7 @@ export class Scheduler {
   start(): void {
     if (this.running) return
     this.running = true
-    for (let i = 0; i < (this.options.parallelism ?? 32); i++) this.workers.push(this.work())
+    for (let i = 0; i < (this.options.parallelism ?? 64); i++) this.workers.push(this.work())
   }
 
   async stop(): Promise<void> {
