@@ -194,3 +194,30 @@ t.test('a DaemonSet runs one pod per eligible node and rolls out updates', async
   await until('every pod updated', async () => JSON.stringify(await placed()) === JSON.stringify(['d1=agent:v2', 'd2=agent:v2', 'd4=agent:v2']))
   t.pass('rolled out to every eligible node')
 })
+
+t.test('faults: an exhausted pool, a selector matching nothing, an owner deleted mid-rollout', async (t) => {
+  const c = await startCluster(t, { loadBalancerPool: ['192.168.251.5/32'] })
+  await c.client.create(info('Node'), node('f1'))
+  await call(c.url, 'POST', '/api/v1/namespaces/default/services', { metadata: { name: 'lb1' }, spec: { type: 'LoadBalancer', selector: { app: 'none' }, ports: [{ port: 80 }] } })
+  await until('the only address', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/services/lb1')).body.status?.loadBalancer?.ingress?.[0]?.ip === '192.168.251.5')
+  await call(c.url, 'POST', '/api/v1/namespaces/default/services', { metadata: { name: 'lb2' }, spec: { type: 'LoadBalancer', selector: { app: 'none' }, ports: [{ port: 80 }] } })
+  await until('an AllocationFailed event', async () => {
+    const events = (await call(c.url, 'GET', '/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dlb2')).body.items
+    return events.some((e: any) => e.reason === 'AllocationFailed' && e.type === 'Warning')
+  })
+  t.notOk((await call(c.url, 'GET', '/api/v1/namespaces/default/services/lb2')).body.status?.loadBalancer?.ingress, 'no address when the pool is empty')
+  await until('an empty slice for the selector that matches nothing', async () => {
+    const slices = (await call(c.url, 'GET', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dlb1')).body.items
+    return slices.length === 1 && (slices[0].endpoints ?? []).length === 0
+  })
+
+  await call(c.url, 'POST', '/apis/apps/v1/namespaces/default/deployments', deployment('gone', 3, 'x:1'))
+  await until('its pods', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dgone')).body.items.length === 3)
+  await call(c.url, 'DELETE', '/apis/apps/v1/namespaces/default/deployments/gone')
+  await until('the replica set and pods to be collected', async () => {
+    const rs = (await call(c.url, 'GET', '/apis/apps/v1/namespaces/default/replicasets?labelSelector=app%3Dgone')).body.items
+    const pods = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dgone')).body.items.filter((p: any) => !p.metadata.deletionTimestamp)
+    return rs.length === 0 && pods.length === 0
+  })
+  t.equal((await call(c.url, 'GET', '/healthz')).status, 200, 'everything still up')
+})
