@@ -124,10 +124,22 @@ t.test('a Deployment rolls out, endpoints follow readiness, a rolling update kee
 t.test('a silent node is marked unknown, tainted, and its pods evicted', async (t) => {
   const c = await startCluster(t, { nodeMonitorGracePeriodSeconds: 1 })
   await c.client.create(info('Node'), node('quiet'))
+  const stopBeat = heartbeat(c.client, 'quiet', 200)
+  await call(c.url, 'POST', '/api/v1/namespaces/default/services', { metadata: { name: 'q' }, spec: { selector: { app: 'q' }, ports: [{ port: 80 }] } })
   await call(c.url, 'POST', '/api/v1/namespaces/default/pods', {
-    metadata: { name: 'short' },
-    spec: { containers: [{ name: 'c', image: 'x' }], tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 1 }] },
+    metadata: { name: 'short', labels: { app: 'q' } },
+    spec: { containers: [{ name: 'c', image: 'x' }], tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 3 }] },
   })
+  await until('the pod to be bound', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/pods/short')).body.spec.nodeName === 'quiet')
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+  await call(c.url, 'PATCH', '/api/v1/namespaces/default/pods/short/status', { status: { phase: 'Running', podIP: '10.244.0.9', podIPs: [{ ip: '10.244.0.9' }], conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }] } }, { 'content-type': 'application/merge-patch+json' })
+  const endpointReady = async () => {
+    const slices = (await call(c.url, 'GET', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dq')).body.items
+    return slices.flatMap((x: any) => x.endpoints ?? []).some((e: any) => e.conditions.ready)
+  }
+  await until('a ready endpoint', endpointReady)
+  stopBeat()
+  await until('the endpoint to turn not-ready once the node is silent', async () => !(await endpointReady()))
   await until('the node to go unknown and tainted', async () => {
     const n = (await call(c.url, 'GET', '/api/v1/nodes/quiet')).body
     const ready = n.status.conditions.find((x: any) => x.type === 'Ready')
