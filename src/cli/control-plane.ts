@@ -29,6 +29,13 @@ ${connectionFlags}
   -h, --help                  show this help
 `
 
+/** The controller flags `weft server` and `weft controller-manager` share (parseArgs options). */
+export const controlPlaneOptions = {
+  'cluster-cidr': { type: 'string', default: '10.244.0.0/16' },
+  'load-balancer-pool': { type: 'string', default: '' },
+  'node-monitor-grace-period': { type: 'string', default: '40' },
+} as const
+
 export function controlPlaneFlags(values: Record<string, string | boolean | undefined>) {
   const grace = Number(values['node-monitor-grace-period'] ?? 40)
   if (!Number.isFinite(grace) || grace <= 0) throw new Error(`--node-monitor-grace-period "${values['node-monitor-grace-period']}" must be a positive number of seconds`)
@@ -46,9 +53,7 @@ async function run(argv: string[], which: 'scheduler' | 'controller-manager', us
     options: {
       server: { type: 'string', default: 'http://127.0.0.1:6443' },
       socket: { type: 'string' },
-      'cluster-cidr': { type: 'string', default: '10.244.0.0/16' },
-      'load-balancer-pool': { type: 'string', default: '' },
-      'node-monitor-grace-period': { type: 'string', default: '40' },
+      ...controlPlaneOptions,
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,

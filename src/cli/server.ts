@@ -7,7 +7,7 @@ import { ApiServer, splitHostPort } from '../apiserver/server.ts'
 import { openStore } from '../store/open-store.ts'
 import { logger } from '../util/log.ts'
 import { ControlPlane } from '../controllers/control-plane.ts'
-import { controlPlaneFlags } from './control-plane.ts'
+import { controlPlaneFlags, controlPlaneOptions } from './control-plane.ts'
 
 export const serverUsage = `Usage: weft server [flags]
 
@@ -70,9 +70,7 @@ export async function runServer(argv: string[]): Promise<void> {
       'service-node-port-range': { type: 'string', default: '30000-32767' },
       'compaction-interval': { type: 'string', default: '300' },
       'api-only': { type: 'boolean', default: false },
-      'cluster-cidr': { type: 'string', default: '10.244.0.0/16' },
-      'load-balancer-pool': { type: 'string', default: '' },
-      'node-monitor-grace-period': { type: 'string', default: '40' },
+      ...controlPlaneOptions,
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
