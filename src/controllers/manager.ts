@@ -18,7 +18,7 @@ import { labelSelectorFromObject, matchesLabels } from '../api/selectors.ts'
 import type { Informer, KubeObject as ClientObject, RestClient } from '../client/index.ts'
 import { isNotFound } from '../util/errors.ts'
 import type { Logger } from '../util/log.ts'
-import { Controller, InformerFactory, keyOf, splitKey, type ReconcileResult } from './controller.ts'
+import { Controller, keyOf, splitKey, type InformerFactory, type ReconcileResult } from './controller.ts'
 import { reconcileDeployment } from './deployment/reconcile.ts'
 import { reconcileEndpoints } from './endpointslice/endpoints.ts'
 import { reconcileEndpointSlices } from './endpointslice/reconcile.ts'
@@ -41,8 +41,8 @@ export interface ControllerManagerOptions {
   loadBalancerPool?: string[]
   /** Seconds without a heartbeat before a node is marked unknown (default 40). */
   nodeMonitorGracePeriodSeconds?: number
-  /** Informers to share (e.g. with the scheduler); made here when absent. */
-  informers?: InformerFactory
+  /** The informers the controllers read, shared with the scheduler; whoever made them starts them. */
+  informers: InformerFactory
 }
 
 export class ControllerManager {
@@ -52,7 +52,7 @@ export class ControllerManager {
 
   constructor(options: ControllerManagerOptions) {
     this.options = options
-    this.informers = options.informers ?? new InformerFactory(options.client, options.log)
+    this.informers = options.informers
     this.setUp()
   }
 
@@ -281,16 +281,5 @@ export class ControllerManager {
       if (isNotFound(err)) return false
       throw err
     }
-  }
-
-  async start(signal?: AbortSignal): Promise<void> {
-    this.informers.start()
-    await this.informers.waitForSync(signal)
-    for (const c of this.controllers) c.start()
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.controllers.map((c) => c.stop()))
-    await this.informers.stop()
   }
 }
