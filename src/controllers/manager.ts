@@ -18,6 +18,7 @@ import { labelSelectorFromObject, matchesLabels } from '../api/selectors.ts'
 import type { Informer, KubeObject as ClientObject, RestClient } from '../client/index.ts'
 import { isNotFound } from '../util/errors.ts'
 import type { Logger } from '../util/log.ts'
+import { OwnWrites } from './own-writes.ts'
 import { Controller, keyOf, splitKey, type InformerFactory, type ReconcileResult } from './controller.ts'
 import { reconcileDeployment } from './deployment/reconcile.ts'
 import { reconcileEndpoints } from './endpointslice/endpoints.ts'
@@ -118,6 +119,11 @@ export class ControllerManager {
       return svc ? [`${s.metadata?.namespace}/${svc}`] : []
     })
     eps.watch(endpoints, (e) => [keyOf(e)])
+    // Pods on a node the controller has not seen are left out until the node appears.
+    const servicesOnNode = (n: V1Node) => {
+      for (const p of pods.list()) if (p.spec?.nodeName === n.metadata?.name) for (const key of servicesSelecting(p)) eps.enqueue(key)
+    }
+    nodes.addHandlers({ onAdd: servicesOnNode, onDelete: servicesOnNode })
 
     // ReplicaSets and DaemonSets, with upstream's "expectations": after creating or
     // deleting pods, a set waits until its informer has seen them, so it never acts twice
@@ -134,7 +140,16 @@ export class ControllerManager {
         if (e && --e.pending <= 0) expectations.delete(key!)
       }
     }
-    pods.addHandlers({ onAdd: observe, onDelete: observe })
+    pods.addHandlers({
+      onAdd: observe,
+      // A graceful delete shows first as a deletionTimestamp: that is the delete seen.
+      onUpdate: (before, after) => {
+        if (!before.metadata?.deletionTimestamp && after.metadata?.deletionTimestamp) observe(after)
+      },
+      onDelete: (p) => {
+        if (!p.metadata?.deletionTimestamp) observe(p)
+      },
+    })
     const podSetController = <T extends ClientObject & { spec?: { selector?: V1LabelSelector } }>(
       name: string,
       kindName: string,
@@ -204,14 +219,43 @@ export class ControllerManager {
     nodeLifecycle.watch(nodes, (n) => [n.metadata!.name!])
     nodeLifecycle.watch(leases, (l) => (l.metadata?.namespace === 'kube-node-lease' ? [l.metadata.name!] : []))
 
-    // Node IPAM: one key, the whole node list.
+    // Node IPAM: one key, the whole node list, seen with the CIDRs it just gave out.
     const clusterCidrs = this.options.clusterCidrs ?? ['10.244.0.0/16']
-    const ipam = this.controller('node-ipam-controller', () => ({ actions: allocatePodCIDRs(nodes.list(), clusterCidrs) }))
+    const cidrWrites = new OwnWrites<string[]>()
+    const ipam = this.controller('node-ipam-controller', () => {
+      const view = nodes.list().map((n) => {
+        const written = cidrWrites.overlay(n.metadata!.name!, n.spec?.podCIDRs ?? [])
+        return written ? { ...n, spec: { ...n.spec, podCIDR: written[0], podCIDRs: written } } : n
+      })
+      const actions = allocatePodCIDRs(view, clusterCidrs)
+      for (const a of actions) {
+        if (a.verb === 'patch') cidrWrites.record(a.name, (a.patch as { spec: { podCIDRs: string[] } }).spec.podCIDRs)
+      }
+      return { actions }
+    })
     ipam.watch(nodes, () => ['nodes'])
 
-    // Service load balancers.
+    // Service load balancers: one worker, and the addresses it just wrote laid over the
+    // cache, so no address is handed out twice.
     const pool = this.options.loadBalancerPool ?? []
-    const lb = this.controller('service-lb-controller', (key) => ({ actions: reconcileServiceLB(services.get(key), services.list(), pool, now()) }))
+    const ingressWrites = new OwnWrites<unknown>()
+    const ingressOf = (s: V1Service) => s.status?.loadBalancer?.ingress ?? null
+    const lb = this.controller(
+      'service-lb-controller',
+      (key) => {
+        const view = services.list().map((s) => {
+          const written = ingressWrites.overlay(keyOf(s), ingressOf(s))
+          return written === undefined ? s : ({ ...s, status: { ...s.status, loadBalancer: { ingress: written } } } as V1Service)
+        })
+        const service = view.find((s) => keyOf(s) === key)
+        const actions = reconcileServiceLB(service, view, pool, now())
+        for (const a of actions) {
+          if (a.verb === 'patch' && a.subresource === 'status') ingressWrites.record(key, (a.patch as { status: { loadBalancer: { ingress: unknown } } }).status.loadBalancer.ingress)
+        }
+        return { actions }
+      },
+      1,
+    )
     lb.watch(services, (s) => [keyOf(s)])
 
     // Namespaces: everything namespaced in a terminating namespace goes first.
@@ -272,8 +316,11 @@ export class ControllerManager {
 
   /** Whether the owner a reference names exists (same uid), asked of the API server itself. */
   private async ownerExists(ref: { apiVersion: string; kind: string; name: string; uid: string }, namespace: string | undefined): Promise<boolean> {
-    const info = resources.find((r) => r.kind === ref.kind && (r.group ? `${r.group}/${r.version}` : r.version) === ref.apiVersion)
-    if (!info) return false
+    const group = ref.apiVersion.includes('/') ? ref.apiVersion.split('/')[0] : ''
+    const info = resources.find((r) => r.kind === ref.kind && r.group === group)
+    // An owner of a kind weft does not serve (a Job, a custom resource) cannot be looked
+    // up, so it cannot be shown gone: as upstream does, its dependents are left alone.
+    if (!info) return true
     try {
       const owner = await this.options.client.get(info, ref.name, info.namespaced ? namespace : undefined)
       return owner.metadata?.uid === ref.uid

@@ -17,6 +17,9 @@ const nodeInfo = resources.find((r) => r.kind === 'Node')!
 
 export const schedulerNames = ['default-scheduler', 'weft-scheduler']
 
+/** How often parked pods are retried even without news. */
+const flushUnschedulableMs = 60_000
+
 export interface SchedulerOptions {
   client: RestClient
   informers: InformerFactory
@@ -69,6 +72,7 @@ export class Scheduler {
   /** Pods this scheduler bound whose update the informer has not shown yet. */
   private readonly assumed = new Map<string, V1Pod>()
   private running = false
+  private flush: NodeJS.Timeout | undefined
 
   constructor(options: SchedulerOptions) {
     this.options = options
@@ -87,7 +91,7 @@ export class Scheduler {
     })
     pods.addHandlers({
       onAdd: (p) => this.podChanged(p),
-      onUpdate: (_o, p) => this.podChanged(p),
+      onUpdate: (o, p) => this.podChanged(p, o),
       onDelete: (p) => {
         const key = keyOf(p)
         this.assumed.delete(key)
@@ -98,15 +102,20 @@ export class Scheduler {
     })
   }
 
-  private podChanged(pod: V1Pod): void {
+  private podChanged(pod: V1Pod, before?: V1Pod): void {
     const key = keyOf(pod)
     if (pod.spec?.nodeName) {
       this.assumed.delete(key)
       this.unschedulable.delete(key)
       this.snapshot.upsertPod(pod)
+      // A bound pod that finished frees what it requested.
+      const finished = (p?: V1Pod) => p?.status?.phase === 'Succeeded' || p?.status?.phase === 'Failed'
+      if (finished(pod) && !finished(before)) this.retryUnschedulable()
       return
     }
     if (this.assumed.has(key)) return
+    // A parked pod whose own spec changed (a new toleration, say) gets another try.
+    if (this.unschedulable.has(key) && before && JSON.stringify(before.spec) !== JSON.stringify(pod.spec)) this.unschedulable.delete(key)
     if (isPending(pod) && !this.unschedulable.has(key)) this.queue.add(key)
   }
 
@@ -119,11 +128,14 @@ export class Scheduler {
   start(): void {
     if (this.running) return
     this.running = true
+    // As upstream flushes its unschedulable queue: news can be missed, time is not.
+    this.flush = setInterval(() => this.retryUnschedulable(), flushUnschedulableMs).unref()
     for (let i = 0; i < (this.options.parallelism ?? 64); i++) this.workers.push(this.work())
   }
 
   async stop(): Promise<void> {
     this.running = false
+    clearInterval(this.flush)
     this.queue.shutDown()
     await Promise.all(this.workers)
   }

@@ -233,3 +233,46 @@ t.test('faults: an exhausted pool, a selector matching nothing, an owner deleted
   })
   t.equal((await call(c.url, 'GET', '/healthz')).status, 200, 'everything still up')
 })
+
+t.test('no double hand-outs, no lost news', async (t) => {
+  const c = await startCluster(t, { loadBalancerPool: ['192.0.2.0/28'] })
+  // Addresses and pod CIDRs asked for all at once are all distinct.
+  await Promise.all(['n6', 'n5', 'n4', 'n3', 'n2', 'n1'].map((n) => c.client.create(info('Node'), node(n))))
+  await Promise.all(['s1', 's2', 's3', 's4'].map((name) => call(c.url, 'POST', '/api/v1/namespaces/default/services', { metadata: { name }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } })))
+  const cidrs = async () => (await call(c.url, 'GET', '/api/v1/nodes')).body.items.map((n: any) => n.spec.podCIDR).filter(Boolean)
+  await until('six pod CIDRs', async () => (await cidrs()).length === 6)
+  t.equal(new Set(await cidrs()).size, 6, 'every node has its own pod CIDR')
+  const ips = async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/services')).body.items.flatMap((s: any) => (s.status?.loadBalancer?.ingress ?? []).map((i: any) => i.ip))
+  await until('four addresses', async () => (await ips()).length === 4)
+  t.equal(new Set(await ips()).size, 4, 'every Service has its own address')
+  const before = (await call(c.url, 'GET', '/api/v1/namespaces/default/services')).body.metadata.resourceVersion
+  await new Promise((r) => setTimeout(r, 1500))
+  const svcs = (await call(c.url, 'GET', '/api/v1/namespaces/default/services')).body.items
+  t.ok(svcs.every((s: any) => Number(s.metadata.resourceVersion) <= Number(before)), 'and then the Services are left alone')
+
+  // An owner of a kind weft does not serve is never taken for gone.
+  await call(c.url, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'job-output', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'j', uid: '0b1c2d3e-0000-4000-8000-000000000001' }] } })
+  await new Promise((r) => setTimeout(r, 1500))
+  t.equal((await call(c.url, 'GET', '/api/v1/namespaces/default/configmaps/job-output')).status, 200, 'kept')
+
+  // A parked pod whose spec changes is tried again at once.
+  await c.client.create(info('Node'), node('gpu', { labels: { gpu: 'yes' }, taints: [{ key: 'gpu', value: 'only', effect: 'NoSchedule' }] }))
+  await call(c.url, 'POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'wants-gpu' }, spec: { nodeSelector: { gpu: 'yes' }, containers: [{ name: 'c', image: 'x' }] } })
+  await until('parked', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/pods/wants-gpu')).body.status.conditions?.some((x: any) => x.reason === 'Unschedulable'))
+  const pod = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods/wants-gpu')).body
+  pod.spec.tolerations.push({ key: 'gpu', operator: 'Equal', value: 'only', effect: 'NoSchedule' })
+  t.equal((await call(c.url, 'PUT', '/api/v1/namespaces/default/pods/wants-gpu', pod)).status, 200)
+  await until('bound after the new toleration', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/pods/wants-gpu')).body.spec.nodeName === 'gpu')
+
+  // A ready pod on a node that appears later joins its Service's slice when the node does.
+  await call(c.url, 'POST', '/api/v1/namespaces/default/services', { metadata: { name: 'late' }, spec: { selector: { app: 'late' }, ports: [{ port: 80 }] } })
+  await call(c.url, 'POST', '/api/v1/namespaces/default/pods', { metadata: { name: 'early', labels: { app: 'late' } }, spec: { nodeName: 'later', containers: [{ name: 'c', image: 'x' }] } })
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+  await call(c.url, 'PATCH', '/api/v1/namespaces/default/pods/early/status', { status: { phase: 'Running', podIP: '10.244.9.9', podIPs: [{ ip: '10.244.9.9' }], conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }] } }, { 'content-type': 'application/merge-patch+json' })
+  await c.client.create(info('Node'), node('later'))
+  await until('the endpoint', async () => {
+    const slices = (await call(c.url, 'GET', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dlate')).body.items
+    return slices.flatMap((x: any) => x.endpoints ?? []).some((e: any) => e.addresses[0] === '10.244.9.9')
+  })
+  t.pass('node arrival requeues the Service')
+})
