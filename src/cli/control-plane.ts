@@ -18,7 +18,7 @@ ${connectionFlags}
 
 export const controllerManagerUsage = `Usage: weft controller-manager [flags]
 
-Runs the controllers: EndpointSlice/Endpoints, ReplicaSet, Deployment, DaemonSet, node lifecycle,
+Runs the controllers: EndpointSlice/Endpoints, ReplicaSet, Deployment, DaemonSet, node lifecycle, pod GC,
 node IPAM, service load balancers, namespace deletion and the garbage collector.
 
 Flags:

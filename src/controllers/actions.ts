@@ -30,7 +30,7 @@ export type Action =
   /** A JSON merge patch (or a strategic merge patch) of the named object or its status. */
   | { verb: 'patch'; info: ResourceInfo; namespace: string | undefined; name: string; patch: unknown; type: 'merge' | 'strategic'; subresource?: 'status' }
   /** Deletes the named object; `uid` makes it a precondition. */
-  | { verb: 'delete'; info: ResourceInfo; namespace: string | undefined; name: string; uid?: string; propagationPolicy?: 'Background' | 'Foreground' | 'Orphan' }
+  | { verb: 'delete'; info: ResourceInfo; namespace: string | undefined; name: string; uid?: string; propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; gracePeriodSeconds?: number }
   /** Binds a pod to a node through pods/binding. */
   | { verb: 'bind'; namespace: string; name: string; uid?: string; node: string }
   /** Records an Event about an object. */

@@ -88,6 +88,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
         await c.delete(action.info, action.name, action.namespace, {
           propagationPolicy: action.propagationPolicy,
           preconditions: action.uid ? { uid: action.uid } : undefined,
+          gracePeriodSeconds: action.gracePeriodSeconds,
         })
       } catch (err) {
         if (!isNotFound(err)) throw err

@@ -30,6 +30,7 @@ import { reconcileNode } from './node-lifecycle/reconcile-node.ts'
 import { availabilityRecheckAt, reconcileReplicaSet } from './replicaset/reconcile.ts'
 import { reconcileDaemonSet } from './daemonset/reconcile.ts'
 import { reconcileServiceLB } from './service-lb/reconcile-service-lb.ts'
+import { reconcileOrphanedPods } from './pod-gc/reconcile.ts'
 
 const kind = (k: string): ResourceInfo => resources.find((r) => r.kind === k)!
 
@@ -42,6 +43,8 @@ export interface ControllerManagerOptions {
   loadBalancerPool?: string[]
   /** Seconds without a heartbeat before a node is marked unknown (default 40). */
   nodeMonitorGracePeriodSeconds?: number
+  /** Seconds a node must stay gone before its pods are force-deleted (default 40). */
+  podGCQuarantineSeconds?: number
   /** The informers the controllers read, shared with the scheduler; whoever made them starts them. */
   informers: InformerFactory
 }
@@ -218,6 +221,20 @@ export class ControllerManager {
     })
     nodeLifecycle.watch(nodes, (n) => [n.metadata!.name!])
     nodeLifecycle.watch(leases, (l) => (l.metadata?.namespace === 'kube-node-lease' ? [l.metadata.name!] : []))
+
+    // Pod GC: pods bound to nodes that are gone, counted from when the node was deleted
+    // or first noticed missing.
+    const nodeGone = new Map<string, number>()
+    nodes.addHandlers({ onAdd: (n) => nodeGone.delete(n.metadata!.name!), onDelete: (n) => nodeGone.set(n.metadata!.name!, Date.now()) })
+    const missingSince = (name: string): number | undefined => {
+      if (nodes.get(name)) return undefined
+      if (!nodeGone.has(name)) nodeGone.set(name, Date.now())
+      return nodeGone.get(name)
+    }
+    const quarantineMs = (this.options.podGCQuarantineSeconds ?? 40) * 1000
+    const podGC = this.controller('pod-garbage-collector', () => reconcileOrphanedPods(pods.list(), missingSince, now(), quarantineMs))
+    podGC.watch(nodes, () => ['pods'])
+    podGC.watch(pods, (p) => (p.spec?.nodeName && !nodes.get(p.spec.nodeName) ? ['pods'] : []))
 
     // Node IPAM: one key, the whole node list, seen with the CIDRs it just gave out.
     const clusterCidrs = this.options.clusterCidrs ?? ['10.244.0.0/16']

@@ -235,7 +235,7 @@ t.test('faults: an exhausted pool, a selector matching nothing, an owner deleted
 })
 
 t.test('no double hand-outs, no lost news', async (t) => {
-  const c = await startCluster(t, { loadBalancerPool: ['192.0.2.0/28'] })
+  const c = await startCluster(t, { loadBalancerPool: ['192.0.2.0/28'], podGCQuarantineSeconds: 3 })
   // Addresses and pod CIDRs asked for all at once are all distinct.
   await Promise.all(['n6', 'n5', 'n4', 'n3', 'n2', 'n1'].map((n) => c.client.create(info('Node'), node(n))))
   await Promise.all(['s1', 's2', 's3', 's4'].map((name) => call(c.url, 'POST', '/api/v1/namespaces/default/services', { metadata: { name }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } })))
@@ -275,4 +275,12 @@ t.test('no double hand-outs, no lost news', async (t) => {
     return slices.flatMap((x: any) => x.endpoints ?? []).some((e: any) => e.addresses[0] === '10.244.9.9')
   })
   t.pass('node arrival requeues the Service')
+
+  // Pods on a node that is deleted are collected, and their endpoints go.
+  await call(c.url, 'DELETE', '/api/v1/nodes/later')
+  await until('the orphaned pod to be collected', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/pods/early')).status === 404)
+  await until('its endpoint to go', async () => {
+    const slices = (await call(c.url, 'GET', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dlate')).body.items
+    return slices.flatMap((x: any) => x.endpoints ?? []).length === 0
+  })
 })
