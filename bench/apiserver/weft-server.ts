@@ -22,7 +22,8 @@ export interface WeftServer {
 
 export async function startWeftServer(cleanup: Cleanup, options: WeftServerOptions): Promise<WeftServer> {
   const port = await freePort()
-  const args = ['server', '--data-dir', options.dataDir, '--listen', `127.0.0.1:${port}`]
+  // The API server alone: the scheduler and controllers would react to every bench Pod.
+  const args = ['server', '--api-only', '--data-dir', options.dataDir, '--listen', `127.0.0.1:${port}`]
   if (options.etcdEndpoint) args.push('--etcd-endpoints', options.etcdEndpoint, '--etcd-prefix', options.etcdPrefix ?? '/weft-bench')
   const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'warn' }
   if (options.cpuProfDir) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${options.cpuProfDir}`.trim()
