@@ -1,0 +1,168 @@
+// On-disk reservations in host-local's layout, so both can share one dataDir:
+//   <dataDir>/<network>/<ip>                  "<containerID>\r\n<ifname>"
+//   <dataDir>/<network>/last_reserved_ip.<n>  "<ip>"
+// Mutual exclusion between weft processes: an exclusive-create lock file (see lock()).
+import { mkdir, open, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { CNI_ERR, CniError } from './errors.ts'
+
+const LINE_BREAK = '\r\n'
+const LAST_RESERVED_PREFIX = 'last_reserved_ip.'
+
+export interface Reservation {
+  ip: string
+  containerID: string
+  /** Empty for files written by old host-local versions (ID only). */
+  ifname: string
+}
+
+export interface LockOptions {
+  /** Give up (CNI code 11, try again later) after this long. */
+  timeoutMs?: number
+  /** A lock older than this is taken over even if its owner looks alive. */
+  staleMs?: number
+}
+
+const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException | null)?.code === code
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return !isErrno(err, 'ESRCH')
+  }
+}
+
+export class ReservationStore {
+  readonly dir: string
+  readonly lockPath: string
+
+  /**
+   * The lock sits beside the network directory, not in it: host-local keeps a permanent
+   * flock(2)'d `lock` file inside, which an exclusive-create lock cannot share.
+   */
+  constructor(dataDir: string, network: string) {
+    this.dir = join(dataDir, network)
+    this.lockPath = join(dataDir, `${network}.weft-lock`)
+  }
+
+  /** Run `fn` holding the network's lock; creates the directories on first use. */
+  async withLock<T>(fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+    await mkdir(this.dir, { recursive: true, mode: 0o755 })
+    await this.lock(options)
+    try {
+      return await fn()
+    } finally {
+      await unlink(this.lockPath).catch(() => {})
+    }
+  }
+
+  private async lock({ timeoutMs = 30_000, staleMs = 10_000 }: LockOptions): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const fh = await open(this.lockPath, 'wx', 0o600)
+        await fh.writeFile(`${process.pid}\n`)
+        await fh.close()
+        return
+      } catch (err) {
+        if (!isErrno(err, 'EEXIST')) throw new CniError(CNI_ERR.ioFailure, 'failed to take IPAM lock', String(err))
+      }
+      if (attempt % 8 === 7 && (await this.lockIsStale(staleMs))) {
+        await unlink(this.lockPath).catch(() => {})
+        continue
+      }
+      if (Date.now() > deadline) throw new CniError(CNI_ERR.tryAgainLater, 'timed out waiting for the IPAM lock', this.lockPath)
+      await sleep(Math.min(100, 2 + attempt * 4) * (0.5 + Math.random()))
+    }
+  }
+
+  private async lockIsStale(staleMs: number): Promise<boolean> {
+    try {
+      const [text, info] = await Promise.all([readFile(this.lockPath, 'utf8'), stat(this.lockPath)])
+      const pid = Number(text.trim())
+      // An empty file is a lock being written right now, unless it is old.
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) return true
+      return Date.now() - info.mtimeMs > staleMs
+    } catch {
+      return false
+    }
+  }
+
+  /** Exclusive-create the IP's file (so no two writers ever both succeed). False if taken. */
+  async reserve(containerID: string, ifname: string, ip: string, rangeSetIndex: number): Promise<boolean> {
+    const path = join(this.dir, ip)
+    let fh
+    try {
+      fh = await open(path, 'wx', 0o644)
+    } catch (err) {
+      if (isErrno(err, 'EEXIST')) return false
+      throw err
+    }
+    try {
+      await fh.writeFile(containerID.trim() + LINE_BREAK + ifname)
+      await fh.close()
+    } catch (err) {
+      await fh.close().catch(() => {})
+      await unlink(path).catch(() => {})
+      throw err
+    }
+    await writeFile(join(this.dir, LAST_RESERVED_PREFIX + rangeSetIndex), ip, { mode: 0o644 })
+    return true
+  }
+
+  async lastReservedIP(rangeSetIndex: number): Promise<string | undefined> {
+    try {
+      const text = (await readFile(join(this.dir, LAST_RESERVED_PREFIX + rangeSetIndex), 'utf8')).trim()
+      return isIP(text) ? text : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Every reservation file (names that are IPs), sorted by name. */
+  async list(): Promise<Reservation[]> {
+    let names: string[]
+    try {
+      names = await readdir(this.dir)
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return []
+      throw err
+    }
+    const out: Reservation[] = []
+    for (const name of names.sort()) {
+      if (!isIP(name)) continue
+      let text: string
+      try {
+        text = await readFile(join(this.dir, name), 'utf8')
+      } catch {
+        continue
+      }
+      const [containerID, ifname = ''] = text.trim().split(LINE_BREAK)
+      out.push({ ip: name, containerID: containerID.trim(), ifname: ifname.trim() })
+    }
+    return out
+  }
+
+  async release(ip: string): Promise<void> {
+    await rm(join(this.dir, ip), { force: true })
+  }
+
+  /** IPs held by this container/interface; files from old versions match on the ID alone. */
+  async findByID(containerID: string, ifname: string): Promise<string[]> {
+    const all = await this.list()
+    const id = containerID.trim()
+    const exact = all.filter((r) => r.containerID === id && r.ifname === ifname)
+    if (exact.length > 0) return exact.map((r) => r.ip)
+    return all.filter((r) => r.containerID === id && r.ifname === '').map((r) => r.ip)
+  }
+
+  async releaseByID(containerID: string, ifname: string): Promise<string[]> {
+    const ips = await this.findByID(containerID, ifname)
+    for (const ip of ips) await this.release(ip)
+    return ips
+  }
+}
