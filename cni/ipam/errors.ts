@@ -1,36 +1,32 @@
-// CNI spec error result: the plugin prints `{ cniVersion, code, msg, details }` and exits non-zero.
+// IPAM errors are the CNI spec's error objects (cni/spec/errors.ts); these are the codes
+// the allocator uses, by name.
+import {
+  CniError,
+  ERR_DECODING_FAILURE,
+  ERR_INCOMPATIBLE_VERSION,
+  ERR_INTERNAL,
+  ERR_INVALID_ENVIRONMENT,
+  ERR_INVALID_NETWORK_CONFIG,
+  ERR_IO_FAILURE,
+  ERR_TRY_AGAIN_LATER,
+  ERR_UNKNOWN_CONTAINER,
+  ERR_UNSUPPORTED_FIELD,
+} from '../spec/errors.ts'
 
-/** Well-known codes from the CNI spec (0-99) and libcni (999). */
+export { CniError }
+
 export const CNI_ERR = {
-  incompatibleVersion: 1,
-  unsupportedField: 2,
-  unknownContainer: 3,
-  invalidEnvironment: 4,
-  ioFailure: 5,
-  decodingFailure: 6,
-  invalidNetworkConfig: 7,
-  tryAgainLater: 11,
+  incompatibleVersion: ERR_INCOMPATIBLE_VERSION,
+  unsupportedField: ERR_UNSUPPORTED_FIELD,
+  unknownContainer: ERR_UNKNOWN_CONTAINER,
+  invalidEnvironment: ERR_INVALID_ENVIRONMENT,
+  ioFailure: ERR_IO_FAILURE,
+  decodingFailure: ERR_DECODING_FAILURE,
+  invalidNetworkConfig: ERR_INVALID_NETWORK_CONFIG,
+  tryAgainLater: ERR_TRY_AGAIN_LATER,
   /** libcni `types.ErrInternal`: what skel wraps a plain Go error in. */
-  internal: 999,
+  internal: ERR_INTERNAL,
 } as const
-
-export class CniError extends Error {
-  code: number
-  msg: string
-  details: string
-
-  constructor(code: number, msg: string, details = '') {
-    super(details ? `${msg}: ${details}` : msg)
-    this.name = 'CniError'
-    this.code = code
-    this.msg = msg
-    this.details = details
-  }
-
-  toJSON(): { code: number; msg: string; details?: string } {
-    return this.details ? { code: this.code, msg: this.msg, details: this.details } : { code: this.code, msg: this.msg }
-  }
-}
 
 export function invalidConfig(msg: string): CniError {
   return new CniError(CNI_ERR.invalidNetworkConfig, msg)
