@@ -363,3 +363,20 @@ t.test('adopts orphaned ReplicaSets matching the selector', async (t) => {
   const selectAll = reconcileDeployment(deployment({ selector: {} }), [orphan], [], new Date(t0))
   t.match(selectAll, [{ verb: 'event', event: { reason: 'SelectingAll', type: 'Warning' } }])
 })
+
+t.test('a scale-down counts no more available pods in a set than it is meant to keep', async (t) => {
+  const c = new Cluster(deployment({ replicas: 4, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 1 } } }))
+  c.run(6)
+  c.setSpec({ template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'img:b' }] } } })
+  c.run(2, undefined, (p) => !p.spec!.containers[0]!.image!.endsWith(':b'))
+  // The old set was just scaled down to 2 but its status still counts 3 available pods;
+  // the new set is at its surge limit (3) with 2 pods available.
+  const old = c.rsByImage('img:a')!
+  const fresh = c.rsByImage('img:b')!
+  old.spec!.replicas = 2
+  old.status = { ...old.status!, replicas: 3, readyReplicas: 3, availableReplicas: 3 }
+  fresh.spec!.replicas = 3
+  fresh.status = { ...fresh.status!, replicas: 3, readyReplicas: 2, availableReplicas: 2 }
+  c.syncDeployment()
+  t.equal(c.rsByImage('img:a')!.spec!.replicas, 1, 'one more old pod may go (1 old + 2 new stay available), not both')
+})
