@@ -1,0 +1,118 @@
+// The status a kubelet reports for a pod, from what runs and what the probes say. Pure.
+import type { V1Container, V1ContainerState, V1ContainerStatus, V1Pod, V1PodCondition, V1PodStatus } from '@kubernetes/client-node'
+import type { PodPlan } from './pod-plan.ts'
+import type { ContainerProbes, ObservedContainer, ObservedPod } from './pod-state.ts'
+
+export interface StatusContext {
+  hostIPs: string[]
+  now: Date
+  probes(name: string): ContainerProbes
+  /** The pod's first start on this node. */
+  startTime: Date
+}
+
+function ts(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+function stateOf(c: ObservedContainer | undefined, waiting: { reason: string; message?: string } | undefined): V1ContainerState {
+  if (c?.running) return { running: { startedAt: ts(c.startedAt) as unknown as Date } }
+  if (c && !waiting) {
+    return {
+      terminated: {
+        exitCode: c.exitCode ?? 137,
+        reason: c.reason ?? (c.exitCode === 0 ? 'Completed' : 'Error'),
+        startedAt: ts(c.startedAt) as unknown as Date,
+        finishedAt: ts(c.finishedAt ?? c.startedAt) as unknown as Date,
+        containerID: undefined,
+      },
+    }
+  }
+  return { waiting: waiting ?? { reason: 'ContainerCreating' } }
+}
+
+function lastStateOf(latest: ObservedContainer | undefined, previous: ObservedContainer | undefined, waiting: unknown): V1ContainerState {
+  // A container waiting to restart shows its last run as lastState.
+  const last = latest && !latest.running && waiting ? latest : previous
+  if (!last || last.running) return {}
+  return { terminated: { exitCode: last.exitCode ?? 137, reason: last.reason ?? (last.exitCode === 0 ? 'Completed' : 'Error'), startedAt: ts(last.startedAt) as unknown as Date, finishedAt: ts(last.finishedAt ?? last.startedAt) as unknown as Date } }
+}
+
+function containerStatus(pod: V1Pod, spec: V1Container, observed: ObservedPod, plan: PodPlan, ctx: StatusContext): V1ContainerStatus & { ready: boolean } {
+  const c = observed.containers[spec.name]
+  const waiting = plan.waiting[spec.name]
+  const probes = ctx.probes(spec.name)
+  const running = c?.running === true && !waiting
+  const started = running && (!spec.startupProbe || probes.startup === 'success')
+  const ready = started && (!spec.readinessProbe || probes.readiness === 'success')
+  const status: V1ContainerStatus = {
+    name: spec.name,
+    image: spec.image ?? '',
+    imageID: spec.image ? `weft://${spec.image}` : '',
+    ready,
+    started,
+    restartCount: c?.restartCount ?? 0,
+    state: stateOf(c, waiting),
+    lastState: lastStateOf(c, observed.previous[spec.name], waiting),
+  }
+  if (c) status.containerID = `weft://${pod.metadata?.uid}/${spec.name}/${c.restartCount}`
+  return status as V1ContainerStatus & { ready: boolean }
+}
+
+function condition(type: string, ok: boolean, previous: V1PodCondition[] | undefined, now: Date, reason?: string): V1PodCondition {
+  const status = ok ? 'True' : 'False'
+  const before = previous?.find((c) => c.type === type)
+  const lastTransitionTime = before?.status === status && before.lastTransitionTime ? before.lastTransitionTime : (ts(now) as unknown as Date)
+  return { type, status, lastTransitionTime, ...(reason && !ok ? { reason } : {}) } as V1PodCondition
+}
+
+function qosClass(pod: V1Pod): string {
+  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]
+  const has = (c: V1Container) => Object.keys(c.resources?.requests ?? {}).length + Object.keys(c.resources?.limits ?? {}).length > 0
+  if (!all.some(has)) return 'BestEffort'
+  const guaranteed = all.every((c) => {
+    const l = c.resources?.limits ?? {}
+    const r = c.resources?.requests ?? {}
+    return ['cpu', 'memory'].every((k) => l[k] !== undefined && (r[k] === undefined || r[k] === l[k]))
+  })
+  return guaranteed ? 'Guaranteed' : 'Burstable'
+}
+
+export function podStatus(pod: V1Pod, observed: ObservedPod, plan: PodPlan, ctx: StatusContext): V1PodStatus {
+  const spec = pod.spec!
+  const prev = pod.status?.conditions
+  const init = (spec.initContainers ?? []).map((c) => containerStatus(pod, c, observed, plan, ctx))
+  const apps = spec.containers.map((c) => containerStatus(pod, c, observed, plan, ctx))
+  const initialized = (spec.initContainers ?? []).every((c) => observed.containers[c.name]?.exitCode === 0 && !observed.containers[c.name]?.running)
+  const containersReady = apps.every((c) => c.ready)
+  let phase: string
+  if (plan.finished) phase = plan.finished
+  else if (initialized && apps.some((c) => c.state?.running || observed.containers[c.name] !== undefined)) phase = 'Running'
+  else phase = 'Pending'
+  const ips = observed.sandbox?.ips ?? []
+  const terminal = phase === 'Succeeded' || phase === 'Failed'
+  const status: V1PodStatus = {
+    phase,
+    conditions: [
+      condition('PodReadyToStartContainers', observed.sandbox !== undefined, prev, ctx.now),
+      condition('Initialized', initialized, prev, ctx.now, 'ContainersNotInitialized'),
+      condition('Ready', containersReady && !terminal, prev, ctx.now, terminal ? 'PodCompleted' : 'ContainersNotReady'),
+      condition('ContainersReady', containersReady && !terminal, prev, ctx.now, terminal ? 'PodCompleted' : 'ContainersNotReady'),
+      condition('PodScheduled', true, prev, ctx.now),
+    ],
+    hostIP: ctx.hostIPs[0],
+    hostIPs: ctx.hostIPs.map((ip) => ({ ip })),
+    startTime: ts(ctx.startTime) as unknown as Date,
+    containerStatuses: apps,
+    qosClass: qosClass(pod),
+  }
+  if (init.length) status.initContainerStatuses = init
+  if (ips.length) {
+    status.podIP = ips[0]
+    status.podIPs = ips.map((ip) => ({ ip }))
+  } else if (pod.status?.podIP && terminal) {
+    status.podIP = pod.status.podIP
+    status.podIPs = pod.status.podIPs
+  }
+  return status
+}

@@ -1,0 +1,42 @@
+// Runs the kernel tools (ip, nft, nsenter, sysctl) as child processes. This is the only
+// place weft spawns them, so errors read the same everywhere.
+import { spawn } from 'node:child_process'
+
+export class CommandError extends Error {
+  readonly command: string
+  readonly code: number | null
+  readonly stderr: string
+  constructor(command: string, code: number | null, stderr: string) {
+    super(`${command}: ${stderr.trim() || `exited with code ${code}`}`)
+    this.name = 'CommandError'
+    this.command = command
+    this.code = code
+    this.stderr = stderr
+  }
+}
+
+export interface RunOptions {
+  input?: string
+  /** Environment for the child; defaults to the current process's. */
+  env?: NodeJS.ProcessEnv
+}
+
+export function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (b: Buffer) => out.push(b))
+    child.stderr.on('data', (b: Buffer) => err.push(b))
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      reject(new CommandError([file, ...args].join(' '), null, e.code === 'ENOENT' ? `${file} is not installed (${e.message})` : e.message))
+    })
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out).toString()
+      if (code === 0) resolve(stdout)
+      else reject(new CommandError([file, ...args].join(' '), code, Buffer.concat(err).toString() || stdout))
+    })
+    child.stdin.on('error', () => {})
+    child.stdin.end(opts.input ?? '')
+  })
+}

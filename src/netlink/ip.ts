@@ -1,0 +1,105 @@
+// iproute2: links, addresses, routes and sysctls, in any namespace. Several changes to
+// one namespace go through `ip -batch` (one process for all of them).
+import { CommandError, run } from './exec.ts'
+import { inNetns, netnsPath, type NetnsRef } from './netns.ts'
+
+export interface Link {
+  ifindex: number
+  ifname: string
+  flags: string[]
+  mtu: number
+  operstate: string
+  address?: string
+  master?: string
+  link_type?: string
+  linkinfo?: { info_kind?: string; info_slave_kind?: string; info_data?: Record<string, unknown> }
+  link_index?: number
+  link_netnsid?: number
+}
+
+export interface AddrInfo {
+  family: 'inet' | 'inet6'
+  local: string
+  prefixlen: number
+  scope?: string
+}
+
+export interface LinkAddrs {
+  ifname: string
+  addr_info: AddrInfo[]
+}
+
+export interface Route {
+  dst: string
+  gateway?: string
+  dev?: string
+  protocol?: string
+  scope?: string
+  flags?: string[]
+}
+
+export async function ip(args: readonly string[], netns?: NetnsRef): Promise<string> {
+  const [file, argv] = inNetns(netns, 'ip', args)
+  return run(file, argv)
+}
+
+async function ipJson<T>(args: readonly string[], netns?: NetnsRef): Promise<T> {
+  const out = await ip(['-j', ...args], netns)
+  return (out.trim() === '' ? [] : JSON.parse(out)) as T
+}
+
+/** Runs every line in one `ip -batch`; stops at the first failing line (unless `force`). */
+export async function ipBatch(lines: readonly string[], netns?: NetnsRef, opts: { force?: boolean } = {}): Promise<void> {
+  if (lines.length === 0) return
+  const [file, argv] = inNetns(netns, 'ip', [...(opts.force ? ['-force'] : []), '-batch', '-'])
+  await run(file, argv, { input: lines.join('\n') + '\n' })
+}
+
+function isMissingDevice(err: unknown): boolean {
+  return err instanceof CommandError && /does not exist|Cannot find device/.test(err.stderr)
+}
+
+export async function getLink(name: string, netns?: NetnsRef): Promise<Link | undefined> {
+  try {
+    const [link] = await ipJson<Link[]>(['-d', 'link', 'show', 'dev', name], netns)
+    return link
+  } catch (err) {
+    if (isMissingDevice(err)) return undefined
+    throw err
+  }
+}
+
+export async function listLinks(netns?: NetnsRef): Promise<Link[]> {
+  return ipJson<Link[]>(['-d', 'link', 'show'], netns)
+}
+
+export async function deleteLink(name: string, netns?: NetnsRef): Promise<boolean> {
+  try {
+    await ip(['link', 'delete', 'dev', name], netns)
+    return true
+  } catch (err) {
+    if (isMissingDevice(err)) return false
+    throw err
+  }
+}
+
+export async function listAddrs(dev: string | undefined, netns?: NetnsRef): Promise<LinkAddrs[]> {
+  return ipJson<LinkAddrs[]>(['addr', 'show', ...(dev ? ['dev', dev] : [])], netns)
+}
+
+export async function listRoutes(family: 4 | 6, netns?: NetnsRef, table = 'main'): Promise<Route[]> {
+  return ipJson<Route[]>([`-${family}`, 'route', 'show', 'table', table], netns)
+}
+
+/** Writes a sysctl inside a namespace (net.* keys are per namespace). */
+export async function setSysctl(key: string, value: string, netns?: NetnsRef): Promise<void> {
+  const args = ['-q', '-w', `${key}=${value}`]
+  if (netns === undefined) await run('sysctl', args)
+  else await run('nsenter', [`--net=${netnsPath(netns)}`, '--', 'sysctl', ...args])
+}
+
+export async function getSysctl(key: string, netns?: NetnsRef): Promise<string> {
+  const args = ['-n', key]
+  const out = netns === undefined ? await run('sysctl', args) : await run('nsenter', [`--net=${netnsPath(netns)}`, '--', 'sysctl', ...args])
+  return out.trim()
+}

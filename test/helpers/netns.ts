@@ -1,0 +1,53 @@
+// Network namespaces for tests: unique names, removed when the test ends, and also when
+// the process exits or is interrupted.
+import { execFileSync } from 'node:child_process'
+import { addNetns, deleteNetns, netnsExists } from '../../src/netlink/index.ts'
+
+const created = new Set<string>()
+let counter = 0
+let hooked = false
+
+function removeAllSync(): void {
+  for (const name of created) {
+    try {
+      if (netnsExists(name)) execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore' })
+    } catch {
+      // Best effort on the way out.
+    }
+  }
+  created.clear()
+}
+
+function hookExit(): void {
+  if (hooked) return
+  hooked = true
+  process.once('exit', removeAllSync)
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      removeAllSync()
+      process.exit(130)
+    })
+  }
+}
+
+/** A name no other test process uses: `wt<tag>-<pid>-<n>` (15 characters at most is not required for netns). */
+export function uniqueName(tag: string): string {
+  return `wt${tag}-${process.pid}-${++counter}`
+}
+
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+/** Creates a namespace that is deleted at the end of `t`. */
+export async function testNetns(t: Teardown, tag = 'ns'): Promise<string> {
+  hookExit()
+  const name = uniqueName(tag)
+  await addNetns(name)
+  created.add(name)
+  t.teardown(async () => {
+    await deleteNetns(name)
+    created.delete(name)
+  })
+  return name
+}
