@@ -24,12 +24,14 @@ function verbsOf(info: ResourceInfo): string[] {
 function subresourceVerbs(sub: string): string[] {
   if (sub === 'binding') return ['create']
   if (sub === 'finalize') return ['update']
+  if (sub === 'log') return ['get']
   return ['get', 'patch', 'update']
 }
 
 function subresourceKind(info: ResourceInfo, sub: string): { group: string; version: string; kind: string } {
   if (sub === 'scale') return { group: 'autoscaling', version: 'v1', kind: 'Scale' }
   if (sub === 'binding') return { group: '', version: 'v1', kind: 'Binding' }
+  if (sub === 'log') return { group: '', version: 'v1', kind: 'Pod' }
   return { group: info.group, version: info.version, kind: info.kind }
 }
 

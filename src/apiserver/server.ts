@@ -3,7 +3,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { rm } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
-import type { ResourceInfo } from '../api/registry.ts'
+import type { V1Node, V1Pod } from '@kubernetes/client-node'
+import { resources, type ResourceInfo } from '../api/registry.ts'
 import type { Store } from '../store/store.ts'
 import { cidrAddress, parseCidr } from '../util/cidr.ts'
 import { ApiError, methodNotAllowed } from '../util/errors.ts'
@@ -23,6 +24,9 @@ import { defaultWatchOptions, serveWatch, type WatchOptions } from './watch.ts'
 import { AllocationRepair } from './allocation-repair.ts'
 import { NamespaceCache } from './namespace-cache.ts'
 import { Compactor } from './compactor.ts'
+import { proxyPodLog } from './pod-log.ts'
+
+const nodeResource = resources.find((r) => r.kind === 'Node')!
 
 export interface ApiServerOptions {
   store: Store
@@ -35,6 +39,8 @@ export interface ApiServerOptions {
   watch?: Partial<WatchOptions>
   /** How much history to keep: compaction runs this often (default 5 minutes; 0 turns it off). */
   compactionIntervalMs?: number
+  /** Lab clusters: each node's kubelet answers on `<dir>/<node name>/kubelet.sock` (for `pods/log`). */
+  kubeletSocketDir?: string
   log?: Logger
 }
 
@@ -266,6 +272,13 @@ export class ApiServer {
     }
     const h = this.handler
     if (r.subresource === 'finalize' && r.verb !== 'update') throw methodNotAllowed('namespaces/finalize takes PUT only')
+    if (r.subresource === 'log') {
+      if (r.verb !== 'get') throw methodNotAllowed('pods/log takes GET only')
+      const pod = (await h.get(r)) as unknown as V1Pod
+      const nodeName = pod.spec?.nodeName
+      const node = nodeName ? ((await h.get({ ...r, info: nodeResource, namespace: undefined, name: nodeName, subresource: undefined }).catch(() => undefined)) as V1Node | undefined) : undefined
+      return proxyPodLog(pod, node, query, res, this.options.kubeletSocketDir)
+    }
     switch (r.verb) {
       case 'get': {
         const obj = await h.get(r)

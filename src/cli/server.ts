@@ -23,6 +23,8 @@ Flags:
   --service-cidr CIDRS        service IP range(s), one per family (default 10.96.0.0/12)
   --service-node-port-range A-B   NodePort range (default 30000-32767)
   --compaction-interval SECONDS   keep this much store history; compact every SECONDS (default 300, 0: never)
+  --kubelet-socket-dir DIR    reach each node's kubelet (for kubectl logs) at DIR/<node>/kubelet.sock
+                              instead of its InternalIP (lab clusters)
   --api-only                  serve the API only: no scheduler, no controllers
   --cluster-cidr CIDRS        pod CIDRs handed to nodes, one /24 (IPv6: /64) each (default 10.244.0.0/16)
   --load-balancer-pool LIST   addresses for LoadBalancer Services: CIDRs or a-b ranges, comma-separated (default: none)
@@ -64,6 +66,7 @@ export async function runServer(argv: string[]): Promise<void> {
       'data-dir': { type: 'string' },
       listen: { type: 'string', default: '127.0.0.1:6443' },
       socket: { type: 'string' },
+      'kubelet-socket-dir': { type: 'string' },
       'etcd-endpoints': { type: 'string' },
       'etcd-prefix': { type: 'string' },
       'service-cidr': { type: 'string', default: '10.96.0.0/12' },
@@ -101,6 +104,7 @@ export async function runServer(argv: string[]): Promise<void> {
     serviceCidrs: values['service-cidr']!.split(',').map((s) => s.trim()),
     nodePortRange: { first: Number(range[1]), last: Number(range[2]) },
     compactionIntervalMs: compaction * 1000,
+    kubeletSocketDir: values['kubelet-socket-dir'],
   })
   const { url } = await server.start()
   const controlPlane = values['api-only']

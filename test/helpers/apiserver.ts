@@ -21,10 +21,10 @@ export interface TestServer {
   kubeconfig: string
 }
 
-export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[]; watch?: Partial<WatchOptions> } = {}): Promise<TestServer> {
+export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[]; watch?: Partial<WatchOptions>; kubeletSocketDir?: string } = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-test-'))
   const store = options.store ?? (await openStore({ dataDir: dir }))
-  const server = new ApiServer({ store, listen: '127.0.0.1:0', serviceCidrs: options.serviceCidrs, watch: options.watch })
+  const server = new ApiServer({ store, listen: '127.0.0.1:0', serviceCidrs: options.serviceCidrs, watch: options.watch, kubeletSocketDir: options.kubeletSocketDir })
   const { url } = await server.start()
   const kubeconfig = join(dir, 'kubeconfig')
   await writeFile(kubeconfig, kubeconfigFor(url))

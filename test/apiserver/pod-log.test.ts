@@ -1,0 +1,54 @@
+import t from 'tap'
+import { createServer } from 'node:http'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { call, startTestServer } from '../helpers/apiserver.ts'
+import { logContainer } from '../../src/apiserver/pod-log.ts'
+
+const exec = promisify(execFile)
+
+t.test('the request is checked against the pod', async (t) => {
+  const pod = { metadata: { name: 'p' }, spec: { nodeName: 'n1', containers: [{ name: 'a' }, { name: 'b' }], initContainers: [{ name: 'i' }] } } as never
+  t.throws(() => logContainer(pod, new URLSearchParams()), /a container name must be specified for pod p, choose one of: \[a b\]/)
+  t.throws(() => logContainer(pod, new URLSearchParams('container=zz')), /container zz is not valid for pod p/)
+  t.equal(logContainer(pod, new URLSearchParams('container=i')), 'i')
+  t.throws(() => logContainer(pod, new URLSearchParams('container=a&tailLines=x')), /tailLines: Invalid value/)
+  t.equal(logContainer({ metadata: { name: 'q' }, spec: { nodeName: 'n', containers: [{ name: 'only' }] } } as never, new URLSearchParams()), 'only')
+  t.throws(() => logContainer({ metadata: { name: 'q' }, spec: { containers: [{ name: 'only' }] } } as never, new URLSearchParams()), /does not have a host assigned/)
+})
+
+t.test('kubectl logs goes through the API server to the node kubelet', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-podlog-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await mkdir(join(dir, 'node-a'))
+  const seen: string[] = []
+  const kubelet = createServer((req, res) => {
+    seen.push(req.url ?? '')
+    if (req.url?.includes('/missing')) {
+      res.writeHead(404).end('container "missing" not found')
+      return
+    }
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.end('line one\nline two\n')
+  })
+  await new Promise<void>((r) => kubelet.listen(join(dir, 'node-a', 'kubelet.sock'), r))
+  t.teardown(() => new Promise((r) => kubelet.close(r)))
+  const api = await startTestServer(t, { kubeletSocketDir: dir })
+  await call(api.url, 'POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a' } })
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p1', namespace: 'default' }, spec: { nodeName: 'node-a', containers: [{ name: 'app', image: 'weft/echo' }] } }
+  t.equal((await call(api.url, 'POST', '/api/v1/namespaces/default/pods', pod)).status, 201)
+  const { stdout } = await exec('kubectl', ['--kubeconfig', api.kubeconfig, 'logs', 'p1', '--tail=5', '--timestamps'])
+  t.equal(stdout, 'line one\nline two\n')
+  t.match(seen[0], /^\/containerLogs\/default\/p1\/app\?/)
+  t.match(seen[0], /tailLines=5/)
+  t.match(seen[0], /timestamps=true/)
+  const bad = await call(api.url, 'GET', '/api/v1/namespaces/default/pods/p1/log?container=nope')
+  t.equal(bad.status, 400)
+  const put = await call(api.url, 'PUT', '/api/v1/namespaces/default/pods/p1/log', {})
+  t.equal(put.status, 405)
+  const discovery = await call(api.url, 'GET', '/api/v1')
+  t.ok(discovery.body.resources.some((r: { name: string; verbs: string[] }) => r.name === 'pods/log' && r.verbs.join() === 'get'))
+})
