@@ -1,0 +1,43 @@
+import t from 'tap'
+import { request } from 'undici'
+import { freeTcpPort, startContainer } from './program.ts'
+
+t.test('weft/echo answers with the pod and the request', async (t) => {
+  const port = await freeTcpPort()
+  const echo = await startContainer(t, { name: 'c', image: 'weft/echo:latest', args: [`--port=${port}`] }, /listening on port/, {
+    POD_NAME: 'web-1',
+    POD_NAMESPACE: 'shop',
+    POD_IP: '10.244.1.5',
+    NODE_NAME: 'node-a',
+  })
+  const res = await request(`http://127.0.0.1:${port}/some/path?q=1`, { method: 'POST', headers: { 'x-test': 'yes' }, body: 'ignored' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /application\/json/)
+  const reply = (await res.body.json()) as Record<string, unknown>
+  t.match(reply, {
+    pod: 'web-1',
+    namespace: 'shop',
+    ip: '10.244.1.5',
+    node: 'node-a',
+    method: 'POST',
+    path: '/some/path?q=1',
+    headers: { 'x-test': 'yes', host: `127.0.0.1:${port}` },
+  })
+  t.match(reply.remoteAddress, /^127\.0\.0\.1:\d+$/)
+
+  const health = await request(`http://127.0.0.1:${port}/healthz`)
+  t.equal(health.statusCode, 200)
+  t.equal(await health.body.text(), 'ok')
+  t.equal(await echo.stop(), 0, 'SIGTERM exits 0')
+})
+
+t.test('weft/echo takes PORT from the environment and falls back to hostname and local address', async (t) => {
+  const port = await freeTcpPort()
+  const env: Record<string, string> = { PORT: String(port), POD_NAME: '', POD_IP: '' }
+  const echo = await startContainer(t, { name: 'c', image: 'docker.io/weft/echo@sha256:0123' }, new RegExp(`listening on port ${port}`), env)
+  const reply = (await (await request(`http://127.0.0.1:${port}/`)).body.json()) as Record<string, unknown>
+  t.match(reply, { ip: '127.0.0.1', path: '/', method: 'GET' })
+  t.type(reply.pod, 'string')
+  t.not(reply.pod, '')
+  t.equal(await echo.stop(), 0)
+})
