@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian packages weft's tests and lab use, when they are missing.
+#   scripts/install-deps.sh        everything (tests and lab)
+#   scripts/install-deps.sh lab    only what `weft up` needs
 set -euo pipefail
+mode=${1:-all}
 need=()
-command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
-command -v kubectl >/dev/null 2>&1 || echo "warning: kubectl is not installed; the kubectl tests will fail" >&2
+have() { command -v "$1" >/dev/null 2>&1; }
+have ip || need+=(iproute2)
+have nft || need+=(nftables)
+have conntrack || need+=(conntrack)
+have curl || need+=(curl)
+have ping || need+=(iputils-ping)
+have nsenter || need+=(util-linux)
+[ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need+=(containernetworking-plugins)
+if [ "$mode" != lab ]; then
+  have etcd || need+=(etcd-server)
+  have kubectl || echo "warning: kubectl is not installed; the kubectl tests will fail" >&2
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "error: missing Debian packages ${need[*]}; run as root or install them" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive

@@ -1,4 +1,6 @@
 // The `weft` command.
+import { agentUsage, runAgent } from './agent.ts'
+import { downUsage, labUsage, runDown, runLab, runUp, upUsage } from './lab.ts'
 import { controllerManagerUsage, runControllerManager, runScheduler, schedulerUsage } from './control-plane.ts'
 import { runServer, serverUsage } from './server.ts'
 
@@ -8,6 +10,10 @@ Commands:
   server               run the API server (embedded SQLite store, or etcd) with the scheduler and controllers
   scheduler            run the scheduler alone, against an API server
   controller-manager   run the controllers alone, against an API server
+  agent                run the node agent (kubelet) on this host
+  up                   start a lab cluster on this host: nodes as network namespaces, and a demo app
+  down                 remove a lab cluster and everything it made
+  lab exec             run a command inside a lab node's or pod's network namespace
 
 Run 'weft <command> --help' for a command's flags.
 `
@@ -16,6 +22,10 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
   server: { run: runServer, usage: serverUsage },
   scheduler: { run: runScheduler, usage: schedulerUsage },
   'controller-manager': { run: runControllerManager, usage: controllerManagerUsage },
+  agent: { run: runAgent, usage: agentUsage },
+  up: { run: runUp, usage: upUsage },
+  down: { run: runDown, usage: downUsage },
+  lab: { run: runLab, usage: labUsage },
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -19,12 +19,15 @@ export interface TestServer {
   store: Store
   dir: string
   kubeconfig: string
+  /** The unix socket, when asked for (agents in other network namespaces use it). */
+  socketPath?: string
 }
 
-export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[]; watch?: Partial<WatchOptions>; kubeletSocketDir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[]; watch?: Partial<WatchOptions>; kubeletSocketDir?: string; socket?: boolean; kubeletSocketsInDir?: boolean } = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-test-'))
   const store = options.store ?? (await openStore({ dataDir: dir }))
-  const server = new ApiServer({ store, listen: '127.0.0.1:0', serviceCidrs: options.serviceCidrs, watch: options.watch, kubeletSocketDir: options.kubeletSocketDir })
+  const socketPath = options.socket ? join(dir, 'apiserver.sock') : undefined
+  const server = new ApiServer({ store, listen: '127.0.0.1:0', socketPath, serviceCidrs: options.serviceCidrs, watch: options.watch, kubeletSocketDir: options.kubeletSocketsInDir ? dir : options.kubeletSocketDir })
   const { url } = await server.start()
   const kubeconfig = join(dir, 'kubeconfig')
   await writeFile(kubeconfig, kubeconfigFor(url))
@@ -33,7 +36,7 @@ export async function startTestServer(t: Teardown, options: { store?: Store; ser
     if (!options.store) await store.close()
     await rm(dir, { recursive: true, force: true })
   })
-  return { url, server, store, dir, kubeconfig }
+  return { url, server, store, dir, kubeconfig, socketPath }
 }
 
 /** Sends a JSON request and returns status and parsed body. */

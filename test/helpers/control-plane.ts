@@ -17,8 +17,8 @@ export interface Cluster extends TestServer {
   plane: ControlPlane
 }
 
-export async function startCluster(t: Teardown, options: Partial<Omit<ControlPlaneOptions, 'server'>> = {}): Promise<Cluster> {
-  const server = await startTestServer(t)
+export async function startCluster(t: Teardown, options: Partial<Omit<ControlPlaneOptions, 'server'>> = {}, serverOptions: Parameters<typeof startTestServer>[1] = {}): Promise<Cluster> {
+  const server = await startTestServer(t, serverOptions)
   const plane = new ControlPlane({ server: { server: server.url }, ...options })
   await plane.start()
   const client = new RestClient({ server: server.url })

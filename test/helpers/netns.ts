@@ -39,13 +39,14 @@ interface Teardown {
   teardown(fn: () => unknown): void
 }
 
-/** Creates a namespace that is deleted at the end of `t`. */
-export async function testNetns(t: Teardown, tag = 'ns'): Promise<string> {
+/** Creates a namespace that is deleted at the end of `t` (after `beforeRemove`, if given). */
+export async function testNetns(t: Teardown, tag = 'ns', beforeRemove?: () => Promise<void>): Promise<string> {
   hookExit()
   const name = uniqueName(tag)
   await addNetns(name)
   created.add(name)
   t.teardown(async () => {
+    await beforeRemove?.()
     await deleteNetns(name)
     created.delete(name)
   })

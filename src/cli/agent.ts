@@ -1,0 +1,106 @@
+// `weft agent`: the node agent (kubelet; the service proxy joins it in a later step).
+import { hostname } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { Agent } from '../kubelet/agent.ts'
+import { logger } from '../util/log.ts'
+
+const repoBin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin')
+
+export const agentUsage = `Usage: weft agent [flags]
+
+Runs the node agent: registers this host as a Node, heartbeats through its Lease, runs the
+pods bound to it (each in its own network and UTS namespace, wired by the CNI plugins of
+the node's network config) and serves the kubelet API (container logs).
+
+Flags:
+  --server URL                the API server (default http://127.0.0.1:6443)
+  --socket PATH               reach the API server through this unix socket instead
+  --node-name NAME            the Node's name (default: the hostname)
+  --node-ip IPS               the node's InternalIP(s), comma-separated (default: the address
+                              of the interface with the default route)
+  --data-dir DIR              pod sandboxes, logs, IPAM and CNI cache (default /var/lib/weft/agent)
+  --netns-prefix PREFIX       pod network namespaces are PREFIX-<pod uid> (default weft-pod)
+  --cni-bin-dir DIRS          where CNI plugins are looked up, colon-separated
+                              (default ${repoBin}:/opt/cni/bin:/usr/lib/cni)
+  --cni-conf-dir DIR          where the agent writes and reads the network config (default DIR/net.d)
+  --host-gw                   route other nodes' pod CIDRs via their InternalIPs (nodes on one L2 network)
+  --ip-masq=false             do not masquerade pod traffic leaving the pod network (default: masquerade,
+                              in the nft tables ip/ip6 weft-agent; traffic between pods is never masqueraded)
+  --kubelet-listen ADDR:PORT  serve the kubelet API over TCP too (default 0.0.0.0:10250; '' for none);
+                              it is always served on DIR/kubelet.sock
+  --cluster-dns IPS           nameservers for ClusterFirst pods (default 10.96.0.10)
+  --cluster-domain DOMAIN     the cluster's DNS domain (default cluster.local)
+  --resolv-conf PATH          the host resolv.conf that Default pods get (default /etc/resolv.conf)
+  -h, --help                  show this help
+`
+
+function parseBool(flag: string, v: string): boolean {
+  if (v === 'true' || v === '') return true
+  if (v === 'false') return false
+  throw new Error(`${flag} must be true or false, not "${v}"`)
+}
+
+export async function runAgent(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      server: { type: 'string', default: 'http://127.0.0.1:6443' },
+      socket: { type: 'string' },
+      'node-name': { type: 'string' },
+      'node-ip': { type: 'string' },
+      'data-dir': { type: 'string', default: '/var/lib/weft/agent' },
+      'netns-prefix': { type: 'string', default: 'weft-pod' },
+      'cni-bin-dir': { type: 'string', default: `${repoBin}:/opt/cni/bin:/usr/lib/cni` },
+      'cni-conf-dir': { type: 'string' },
+      'host-gw': { type: 'boolean', default: false },
+      'ip-masq': { type: 'string', default: 'true' },
+      'kubelet-listen': { type: 'string', default: '0.0.0.0:10250' },
+      'cluster-dns': { type: 'string', default: '10.96.0.10' },
+      'cluster-domain': { type: 'string', default: 'cluster.local' },
+      'resolv-conf': { type: 'string', default: '/etc/resolv.conf' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  })
+  if (values.help) {
+    process.stdout.write(agentUsage)
+    return
+  }
+  const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  const dataDir = resolve(values['data-dir']!)
+  const listen = values['kubelet-listen']!
+  const port = listen ? Number(listen.slice(listen.lastIndexOf(':') + 1)) : 10250
+  if (listen && !(port > 0 && port < 65536)) throw new Error(`--kubelet-listen "${listen}" must be ADDR:PORT`)
+  const prefix = values['netns-prefix']!
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(prefix)) throw new Error(`--netns-prefix "${prefix}" may hold only letters, digits, '_', '.' and '-'`)
+  const agent = new Agent({
+    server: values.socket ? { socketPath: resolve(values.socket) } : { server: values.server! },
+    nodeName: values['node-name'] ?? hostname(),
+    nodeIPs: values['node-ip'] ? values['node-ip'].split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    dataDir,
+    netnsPrefix: prefix,
+    cniBinDirs: values['cni-bin-dir']!.split(':').filter(Boolean),
+    cniConfDir: values['cni-conf-dir'] ?? join(dataDir, 'net.d'),
+    hostGw: values['host-gw']!,
+    ipMasq: parseBool('--ip-masq', values['ip-masq']!),
+    kubeletListen: listen,
+    kubeletPort: port,
+    clusterDNS: list(values['cluster-dns']),
+    clusterDomain: values['cluster-domain']!,
+    resolvConf: values['resolv-conf']!,
+    log: logger('agent'),
+  })
+  const abort = new AbortController()
+  let stopping = false
+  const stop = () => {
+    if (stopping) return
+    stopping = true
+    abort.abort()
+    void agent.stop().then(() => process.exit(0))
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+  await agent.start(abort.signal)
+}

@@ -1,0 +1,163 @@
+// `weft agent`: the node agent. Registers the node, writes the CNI config once the node
+// has a pod CIDR, routes to other nodes' pods (host-gw), runs the kubelet, and serves the
+// kubelet API. Stopping it leaves the pods running; the next agent adopts them.
+import { mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { V1Node } from '@kubernetes/client-node'
+import { resources } from '../api/registry.ts'
+import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
+import { logger, type Logger } from '../util/log.ts'
+import type { CniVersion } from '../../cni/spec/version.ts'
+import { CniRuntime, nodeConflist, writeConflist } from './cni/index.ts'
+import { syncHostGwRoutes } from './host-gw.ts'
+import { syncMasquerade } from './pod-masquerade.ts'
+import { Kubelet } from './kubelet.ts'
+import { detectNodeIPs } from './node-ip.ts'
+import { NodeRegistration } from './node-registration.ts'
+import { readHostFacts } from './node-status.ts'
+import type { RestartBackoffOptions } from './restart-backoff.ts'
+import { KubeletServer } from './server.ts'
+
+const nodeInfo = resources.find((r) => r.kind === 'Node')!
+
+export interface AgentOptions {
+  server: ServerAddress
+  nodeName: string
+  dataDir: string
+  /** The node's InternalIPs; detected from the default route's interface when absent. */
+  nodeIPs?: string[]
+  /** Pod network namespaces are named `<prefix>-<pod uid>`. */
+  netnsPrefix: string
+  cniBinDirs: string[]
+  cniConfDir: string
+  /** Route other nodes' pod CIDRs via their InternalIPs. */
+  hostGw: boolean
+  /** Masquerade pod traffic to outside the pod network (all nodes' pod CIDRs). */
+  ipMasq: boolean
+  /** host:port for the kubelet API over TCP; empty: unix socket only. */
+  kubeletListen: string
+  kubeletPort: number
+  clusterDNS: string[]
+  clusterDomain: string
+  resolvConf: string
+  labels?: Record<string, string>
+  backoff?: RestartBackoffOptions
+  /** Lease renewal period (default 10 s). */
+  leaseRenewMs?: number
+  log?: Logger
+}
+
+export class Agent {
+  readonly options: AgentOptions
+  readonly log: Logger
+  client: RestClient | undefined
+  kubelet: Kubelet | undefined
+  #nodes: Informer<V1Node> | undefined
+  #registration: NodeRegistration | undefined
+  #server: KubeletServer | undefined
+  #networkReady = false
+  #nodeIPs: string[] = []
+  #pendingNodes: NodeJS.Timeout | undefined
+  #syncingNodes: Promise<void> = Promise.resolve()
+  #cni: CniRuntime | undefined
+  #cniVersion: CniVersion | undefined
+
+  constructor(options: AgentOptions) {
+    this.options = options
+    this.log = options.log ?? logger('agent')
+  }
+
+  get socketPath(): string {
+    return join(this.options.dataDir, 'kubelet.sock')
+  }
+
+  async start(signal?: AbortSignal): Promise<void> {
+    const o = this.options
+    await mkdir(o.dataDir, { recursive: true })
+    this.#nodeIPs = o.nodeIPs?.length ? o.nodeIPs : await detectNodeIPs()
+    const client = (this.client = new RestClient(o.server, { userAgent: `weft-agent/${o.nodeName}` }))
+    const cni = (this.#cni = new CniRuntime({ binDirs: o.cniBinDirs, confDir: o.cniConfDir, cacheDir: join(o.dataDir, 'cni') }))
+    const host = readHostFacts()
+    this.#registration = new NodeRegistration({
+      client,
+      identity: { name: o.nodeName, internalIPs: this.#nodeIPs, kubeletPort: o.kubeletPort, labels: o.labels },
+      host,
+      health: () => (this.#networkReady ? {} : { notReadyReason: 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:cni config uninitialized' }),
+      renewIntervalMs: o.leaseRenewMs,
+      log: this.log,
+    })
+    await this.#registration.register()
+    this.#registration.start()
+
+    this.#nodes = new Informer<V1Node>(client, nodeInfo, { logger: this.log })
+    this.#nodes.addHandlers({ onAdd: () => this.#nodesChanged(), onUpdate: () => this.#nodesChanged(), onDelete: () => this.#nodesChanged() })
+    this.#nodes.start()
+    await this.#nodes.waitForSync(signal)
+
+    const hostResolvConf = await readFile(o.resolvConf, 'utf8').catch(() => '')
+    this.kubelet = new Kubelet({
+      client,
+      nodeName: o.nodeName,
+      dataDir: o.dataDir,
+      netnsPrefix: o.netnsPrefix,
+      hostIPs: () => this.#nodeIPs,
+      cni,
+      dns: { clusterDNS: o.clusterDNS, clusterDomain: o.clusterDomain, hostResolvConf },
+      backoff: o.backoff,
+      nodeAllocatable: { cpu: String(host.cpus), memory: `${Math.floor(host.memoryBytes / 1024)}Ki` },
+      log: this.log.child({ component: 'kubelet' }),
+    })
+    await this.kubelet.start(signal)
+    this.#server = new KubeletServer(this.kubelet)
+    await this.#server.start({ socketPath: this.socketPath, listen: o.kubeletListen || undefined })
+    this.log.info({ node: o.nodeName, ips: this.#nodeIPs }, 'node agent running')
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.#pendingNodes)
+    this.#registration?.stop()
+    await this.#server?.close()
+    await this.kubelet?.stop()
+    await this.#nodes?.stop()
+    await this.#syncingNodes
+    await this.client?.close()
+  }
+
+  #nodesChanged(): void {
+    clearTimeout(this.#pendingNodes)
+    this.#pendingNodes = setTimeout(() => {
+      this.#syncingNodes = this.#syncingNodes.then(() => this.#syncNodes()).catch((err: unknown) => this.log.warn({ err }, 'node sync failed'))
+    }, 50)
+  }
+
+  async #syncNodes(): Promise<void> {
+    const o = this.options
+    const nodes = this.#nodes?.indexer.list() ?? []
+    const self = nodes.find((n) => n.metadata?.name === o.nodeName)
+    const cidrs = self?.spec?.podCIDRs?.length ? self.spec.podCIDRs : self?.spec?.podCIDR ? [self.spec.podCIDR] : []
+    if (cidrs.length) {
+      try {
+        // The reference portmap and bandwidth of older plugin releases stop at CNI 1.0.0: the list declares what all its plugins speak.
+        this.#cniVersion ??= await this.#cni!.negotiateVersion(['weft-cni', 'weft-ipam', 'portmap', 'bandwidth'])
+        const changed = await writeConflist(o.cniConfDir, nodeConflist({ podCIDRs: cidrs, ipamDataDir: join(o.dataDir, 'ipam'), cniVersion: this.#cniVersion, ipMasq: false }))
+        if (changed) this.log.info({ podCIDRs: cidrs, dir: o.cniConfDir }, 'wrote the CNI config')
+      } catch (err) {
+        this.log.warn({ err }, 'cannot write the CNI config')
+      }
+    }
+    // The network is ready once a usable config is there: weft's, or one an operator put first.
+    const ready = await this.#cni!.loadNetwork().then(
+      () => true,
+      () => false,
+    )
+    if (ready !== this.#networkReady) {
+      this.#networkReady = ready
+      await this.#registration?.refresh()
+    }
+    if (o.ipMasq) await syncMasquerade(nodes, o.nodeName)
+    if (o.hostGw) {
+      const lines = await syncHostGwRoutes(nodes, o.nodeName)
+      if (lines.length) this.log.info({ changes: lines }, 'updated host-gw routes')
+    }
+  }
+}

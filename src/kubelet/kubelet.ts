@@ -1,0 +1,157 @@
+// The kubelet's pod side: watches the pods bound to this node, runs one worker per pod,
+// adopts what an earlier agent left running, cleans up what belongs to no pod, and serves
+// container logs.
+import type { V1Pod } from '@kubernetes/client-node'
+import { resources } from '../api/registry.ts'
+import { Informer, type RestClient } from '../client/index.ts'
+import { deleteNetns, listNetns } from '../netlink/index.ts'
+import type { Logger } from '../util/log.ts'
+import type { CniRuntime } from './cni/index.ts'
+import { cniAttachment, PodWorker, type PodWorkerContext } from './pod-worker.ts'
+import { ProbeManager } from './probe-manager.ts'
+import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts'
+import { adoptContainers, followLog, listSandboxes, logPath, readLog, removeSandbox, stopContainer, watchExit } from './runtime/index.ts'
+import { LogRequestError, type KubeletApi, type LogRequest } from './server.ts'
+
+const podInfo = resources.find((r) => r.kind === 'Pod')!
+
+export interface KubeletOptions {
+  client: RestClient
+  nodeName: string
+  dataDir: string
+  netnsPrefix: string
+  hostIPs: () => string[]
+  cni: CniRuntime
+  dns: PodWorkerContext['dns']
+  backoff?: RestartBackoffOptions
+  nodeAllocatable: Record<string, string>
+  /** How often every pod is synced even without news (default 10 s). */
+  resyncMs?: number
+  log: Logger
+}
+
+export class Kubelet implements KubeletApi {
+  readonly informer: Informer<V1Pod>
+  readonly #o: KubeletOptions
+  readonly #ctx: PodWorkerContext
+  readonly #workers = new Map<string, PodWorker>()
+  #resync: NodeJS.Timeout | undefined
+
+  constructor(options: KubeletOptions) {
+    this.#o = options
+    this.informer = new Informer<V1Pod>(options.client, podInfo, { fieldSelector: `spec.nodeName=${options.nodeName}`, logger: options.log })
+    const probes = new ProbeManager((uid: string) => this.#workers.get(uid)?.kick())
+    this.#ctx = {
+      client: options.client,
+      nodeName: options.nodeName,
+      dataDir: options.dataDir,
+      netnsPrefix: options.netnsPrefix,
+      hostIPs: options.hostIPs,
+      cni: options.cni,
+      dns: options.dns,
+      backoff: new RestartBackoff(options.backoff),
+      probes,
+      nodeAllocatable: options.nodeAllocatable,
+      log: options.log,
+    }
+  }
+
+  /** Lists the node's pods, adopts or removes the sandboxes on disk, then starts syncing. */
+  async start(signal?: AbortSignal): Promise<void> {
+    this.informer.start()
+    if (!(await this.informer.waitForSync(signal))) return
+    await this.#adoptOrClean()
+    this.informer.addHandlers({
+      onAdd: (pod) => this.#update(pod),
+      onUpdate: (_old, pod) => this.#update(pod),
+      onDelete: (pod) => this.#gone(pod),
+    })
+    for (const pod of this.informer.indexer.list()) this.#update(pod)
+    this.#resync = setInterval(() => {
+      for (const w of this.#workers.values()) w.kick()
+    }, this.#o.resyncMs ?? 10_000)
+  }
+
+  /** Stops watching; the pods keep running for the next agent to adopt. */
+  async stop(): Promise<void> {
+    clearInterval(this.#resync)
+    for (const w of this.#workers.values()) w.detach()
+    this.#ctx.probes.stopAll()
+    await this.informer.stop()
+  }
+
+  pods(): V1Pod[] {
+    return this.informer.indexer.list()
+  }
+
+  #update(pod: V1Pod): void {
+    const uid = pod.metadata?.uid
+    if (!uid) return
+    let worker = this.#workers.get(uid)
+    if (!worker) {
+      // A pod that finished before this agent started is left alone.
+      const phase = pod.status?.phase
+      if ((phase === 'Succeeded' || phase === 'Failed') && !pod.metadata?.deletionTimestamp) return
+      worker = this.#newWorker(pod)
+    }
+    worker.pod = pod
+    worker.kick()
+  }
+
+  #newWorker(pod: V1Pod): PodWorker {
+    const worker = new PodWorker(this.#ctx, pod)
+    this.#workers.set(worker.uid, worker)
+    void worker.done.then(() => this.#workers.delete(worker.uid))
+    return worker
+  }
+
+  #gone(pod: V1Pod): void {
+    const worker = this.#workers.get(pod.metadata?.uid ?? '')
+    if (!worker) return
+    worker.pod = undefined
+    worker.kick()
+  }
+
+  async #adoptOrClean(): Promise<void> {
+    const byUid = new Map(this.informer.indexer.list().map((p) => [p.metadata!.uid!, p]))
+    const kept = new Set<string>()
+    for (const sandbox of await listSandboxes(this.#o.dataDir)) {
+      const pod = byUid.get(sandbox.uid)
+      const procs = await adoptContainers(sandbox)
+      if (pod && !pod.metadata?.deletionTimestamp) {
+        this.#newWorker(pod).adopt(sandbox, procs)
+        if (sandbox.netns) kept.add(sandbox.netns)
+        this.#o.log.info({ pod: `${sandbox.namespace}/${sandbox.name}`, containers: procs.length }, 'adopted pod')
+        continue
+      }
+      this.#o.log.info({ pod: `${sandbox.namespace}/${sandbox.name}` }, 'removing the sandbox of a pod that is gone')
+      await Promise.all(procs.map((p) => stopContainer(p, 2)))
+      if (sandbox.netnsPath) await this.#o.cni.delNetwork(cniAttachment(sandbox, sandbox.netnsPath)).catch((err: unknown) => this.#o.log.warn({ err }, 'CNI DEL failed'))
+      await removeSandbox(sandbox)
+    }
+    // Namespaces of this agent that no sandbox record names (a crash between creating
+    // the namespace and writing the record) and IP reservations of attachments that are gone.
+    for (const name of listNetns()) {
+      if (name.startsWith(`${this.#o.netnsPrefix}-`) && !kept.has(name)) await deleteNetns(name)
+    }
+    const valid = [...this.#workers.keys()].map((uid) => ({ containerID: uid, ifname: 'eth0' }))
+    await this.#o.cni.gcNetwork(valid).catch((err: unknown) => this.#o.log.warn({ err }, 'CNI GC failed'))
+  }
+
+  async *logs(req: LogRequest, signal: AbortSignal): AsyncIterable<string> {
+    const pod = this.informer.indexer.list().find((p) => p.metadata?.namespace === req.namespace && p.metadata?.name === req.pod)
+    if (!pod) throw new LogRequestError(404, `pod "${req.namespace}/${req.pod}" is not on node`)
+    const worker = this.#workers.get(pod.metadata!.uid!)
+    const proc = worker?.instance(req.container)
+    if (!worker?.sandbox || !proc) throw new LogRequestError(400, `container "${req.container}" in pod "${req.pod}" is waiting to start: ContainerCreating`)
+    const restartCount = req.previous ? proc.restartCount - 1 : proc.restartCount
+    if (restartCount < 0) throw new LogRequestError(400, `previous terminated container "${req.container}" in pod "${req.pod}" not found`)
+    const path = logPath(worker.sandbox.dir, req.container, restartCount)
+    const opts = { tailLines: req.tailLines, sinceTime: req.since?.toISOString(), timestamps: req.timestamps, limitBytes: req.limitBytes }
+    if (!req.follow || req.previous) {
+      yield await readLog(path, opts)
+      return
+    }
+    yield* followLog(path, { ...opts, signal, until: watchExit(proc) })
+  }
+}

@@ -1,0 +1,424 @@
+// One pod's worker: carries out the pod plan against the runtime (sandbox, CNI, processes),
+// reports the pod's status, and tears everything down when the pod goes. Syncs of one pod
+// never overlap; anything that may change the plan (the pod object, a container exit, a
+// probe result, a backoff ending) asks for another.
+import { join } from 'node:path'
+import type { V1Container, V1Pod, V1PodStatus } from '@kubernetes/client-node'
+import { resources } from '../api/registry.ts'
+import type { RestClient } from '../client/index.ts'
+import { resolveImage } from '../images/resolve-image.ts'
+import { ApiError } from '../util/errors.ts'
+import type { Logger } from '../util/log.ts'
+import type { CniRuntime } from './cni/index.ts'
+import { podHostname, podHostsFile } from './hosts-file.ts'
+import { expandCommand, resolveEnv, type EnvExtra, type ObjectLookups } from './pod-env.ts'
+import { fetchPodObjects } from './pod-objects.ts'
+import { planPod, type PodPlan, type PodStep } from './pod-plan.ts'
+import { containerSpecHash, type ContainerProbes, type ObservedContainer, type ObservedPod } from './pod-state.ts'
+import { podStatus } from './pod-status.ts'
+import type { ProbeManager } from './probe-manager.ts'
+import { podResolvConf } from './resolv-conf.ts'
+import type { RestartBackoff } from './restart-backoff.ts'
+import {
+  createSandbox,
+  isRunning,
+  removeSandbox,
+  setSandboxIPs,
+  startContainer,
+  stopContainer,
+  volumePath,
+  watchExit,
+  writePodFiles,
+  type ContainerProcess,
+  type ExitStatus,
+  type PodVolume,
+  type Sandbox,
+} from './runtime/index.ts'
+import { volumeFiles } from './volume-files.ts'
+
+const podInfo = resources.find((r) => r.kind === 'Pod')!
+
+export interface PodWorkerContext {
+  client: RestClient
+  nodeName: string
+  dataDir: string
+  netnsPrefix: string
+  hostIPs: () => string[]
+  cni: CniRuntime
+  dns: { clusterDNS: string[]; clusterDomain: string; hostResolvConf: string }
+  backoff: RestartBackoff
+  probes: ProbeManager
+  nodeAllocatable: Record<string, string>
+  log: Logger
+}
+
+/** The CNI attachment of a pod: its uid stands in for the sandbox container ID. */
+export function cniAttachment(pod: { uid: string; namespace: string; name: string }, netnsPath: string) {
+  return {
+    containerID: pod.uid,
+    netns: netnsPath,
+    ifName: 'eth0',
+    args: { K8S_POD_NAMESPACE: pod.namespace, K8S_POD_NAME: pod.name, K8S_POD_INFRA_CONTAINER_ID: pod.uid, K8S_POD_UID: pod.uid },
+  }
+}
+
+interface Instance {
+  proc: ContainerProcess
+  exit?: ExitStatus
+  specHash: string
+}
+
+function ms(time: string | undefined): number {
+  return time ? Date.parse(time) : Date.now()
+}
+
+export class PodWorker {
+  readonly uid: string
+  pod: V1Pod | undefined
+  #ctx: PodWorkerContext
+  #sandbox: Sandbox | undefined
+  #instances = new Map<string, Instance>()
+  #previous = new Map<string, Instance>()
+  #startErrors = new Map<string, { reason: string; message: string }>()
+  #startTime = new Date()
+  #lastStatus = ''
+  #finished = false
+  #running: Promise<void> | undefined
+  #dirty = false
+  #retryTimer: NodeJS.Timeout | undefined
+  #sandboxFailures = 0
+  #terminated = false
+  /** Resolves when the worker has torn the pod down. */
+  readonly done: Promise<void>
+  #resolveDone!: () => void
+
+  constructor(ctx: PodWorkerContext, pod: V1Pod) {
+    this.#ctx = ctx
+    this.uid = pod.metadata!.uid!
+    this.pod = pod
+    this.done = new Promise((r) => (this.#resolveDone = r))
+  }
+
+  get sandbox(): Sandbox | undefined {
+    return this.#sandbox
+  }
+
+  instance(container: string, previous = false): ContainerProcess | undefined {
+    return (previous ? this.#previous : this.#instances).get(container)?.proc
+  }
+
+  /** Takes over a sandbox and its processes found on disk after an agent restart. */
+  adopt(sandbox: Sandbox, procs: ContainerProcess[]): void {
+    this.#sandbox = sandbox
+    this.#startTime = new Date(sandbox.createdAt)
+    const all = [...(this.pod?.spec?.initContainers ?? []), ...(this.pod?.spec?.containers ?? [])]
+    for (const proc of procs) {
+      const spec = all.find((c) => c.name === proc.name)
+      if (!spec) continue
+      const inst: Instance = { proc, specHash: containerSpecHash(spec) }
+      this.#instances.set(proc.name, inst)
+      this.#watch(inst)
+      if (isRunning(proc)) this.#ctx.probes.start(this, spec)
+    }
+  }
+
+  /** Asks for a sync; coalesces with one already queued. */
+  kick(): void {
+    this.#dirty = true
+    if (!this.#running) this.#running = this.#loop()
+  }
+
+  async #loop(): Promise<void> {
+    while (this.#dirty && !this.#terminated) {
+      this.#dirty = false
+      try {
+        await this.#sync()
+      } catch (err) {
+        this.#ctx.log.warn({ err, pod: this.#podName() }, 'pod sync failed')
+        this.#retryIn(2000)
+      }
+    }
+    this.#running = undefined
+  }
+
+  #podName(): string {
+    return `${this.pod?.metadata?.namespace}/${this.pod?.metadata?.name}`
+  }
+
+  #retryIn(delayMs: number): void {
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = setTimeout(() => this.kick(), Math.max(delayMs, 10))
+  }
+
+  #key(name: string): string {
+    return `${this.uid}/${name}`
+  }
+
+  #observe(): ObservedPod {
+    const containers: Record<string, ObservedContainer> = {}
+    const previous: Record<string, ObservedContainer> = {}
+    const view = (i: Instance): ObservedContainer => ({
+      name: i.proc.name,
+      running: !i.exit,
+      startedAt: new Date(i.proc.startedAt),
+      ...(i.exit
+        ? { finishedAt: new Date(i.exit.finishedAt), exitCode: i.exit.exitCode, reason: i.exit.reason ?? (i.exit.exitCode === 0 ? 'Completed' : 'Error') }
+        : {}),
+      restartCount: i.proc.restartCount,
+      specHash: i.specHash,
+    })
+    for (const [name, i] of this.#instances) containers[name] = view(i)
+    for (const [name, i] of this.#previous) previous[name] = view(i)
+    const sandbox = this.#sandbox ? { ips: this.#sandbox.ips.length ? this.#sandbox.ips : this.#sandbox.netns === undefined ? this.#ctx.hostIPs() : [] } : undefined
+    return { ...(sandbox ? { sandbox } : {}), containers, previous, startErrors: Object.fromEntries(this.#startErrors) }
+  }
+
+  #plan(pod: V1Pod): PodPlan {
+    return planPod(pod, this.#observe(), {
+      nowMs: Date.now(),
+      backoffUntil: (name) => this.#ctx.backoff.until(this.#key(name)),
+      probes: (name) => this.#ctx.probes.results(this.uid, name),
+    })
+  }
+
+  async #sync(): Promise<void> {
+    const pod = this.pod
+    if (!pod || pod.metadata?.deletionTimestamp) return this.#terminate()
+    if (this.#finished) return
+    const plan = this.#plan(pod)
+    for (const step of plan.steps) {
+      const ok = await this.#execute(pod, step)
+      if (!ok) break
+    }
+    const after = this.#plan(pod)
+    await this.#reportStatus(pod, after)
+    if (after.finished) {
+      this.#finished = true
+      await this.#releaseNetwork()
+      return
+    }
+    if (after.retryAtMs !== undefined) this.#retryIn(after.retryAtMs - Date.now())
+  }
+
+  async #execute(pod: V1Pod, step: PodStep): Promise<boolean> {
+    switch (step.type) {
+      case 'CreateSandbox':
+        return this.#createSandbox(pod)
+      case 'KillContainer': {
+        const inst = this.#instances.get(step.name)
+        if (inst && !inst.exit) {
+          this.#ctx.log.info({ pod: this.#podName(), container: step.name, reason: step.reason }, 'killing container')
+          this.#ctx.probes.stop(this.uid, step.name)
+          inst.exit = await stopContainer(inst.proc, pod.spec?.terminationGracePeriodSeconds ?? 30)
+        }
+        return true
+      }
+      case 'StartContainer':
+        await this.#startContainer(pod, step.name)
+        return true
+    }
+  }
+
+  async #createSandbox(pod: V1Pod): Promise<boolean> {
+    const meta = { uid: this.uid, namespace: pod.metadata!.namespace!, name: pod.metadata!.name! }
+    const hostNetwork = pod.spec?.hostNetwork === true
+    // A new sandbox starts the pod's containers from scratch: their previous runs stay as lastState.
+    for (const [name, inst] of this.#instances) this.#previous.set(name, inst)
+    this.#instances.clear()
+    let sandbox: Sandbox | undefined
+    try {
+      sandbox = await createSandbox({
+        dataDir: this.#ctx.dataDir,
+        ...meta,
+        hostname: podHostname(pod, this.#ctx.dns.clusterDomain).hostname,
+        ...(hostNetwork ? {} : { netns: `${this.#ctx.netnsPrefix}-${this.uid}` }),
+      })
+      let ips = this.#ctx.hostIPs()
+      if (!hostNetwork) {
+        const result = await this.#ctx.cni.addNetwork({ ...cniAttachment(meta, sandbox.netnsPath!), capabilityArgs: { portMappings: portMappings(pod) } })
+        ips = (result.ips ?? []).map((ip) => ip.address.split('/')[0]!)
+        if (ips.length === 0) throw new Error('the CNI plugins returned no IP address')
+      }
+      await setSandboxIPs(sandbox, hostNetwork ? [] : ips)
+      await writePodFiles(sandbox, {
+        hosts: podHostsFile(pod, ips, { clusterDomain: this.#ctx.dns.clusterDomain }),
+        resolvConf: podResolvConf(pod, this.#ctx.dns),
+      })
+      this.#sandbox = sandbox
+      this.#sandboxFailures = 0
+      this.#startTime = new Date()
+      return true
+    } catch (err) {
+      this.#ctx.log.warn({ err, pod: this.#podName() }, 'failed to create pod sandbox')
+      if (sandbox) {
+        if (sandbox.netnsPath) await this.#ctx.cni.delNetwork(cniAttachment(meta, sandbox.netnsPath)).catch(() => undefined)
+        await removeSandbox(sandbox).catch(() => undefined)
+      }
+      this.#sandboxFailures++
+      this.#retryIn(Math.min(1000 * 2 ** this.#sandboxFailures, 60_000))
+      return false
+    }
+  }
+
+  async #startContainer(pod: V1Pod, name: string): Promise<void> {
+    const sandbox = this.#sandbox!
+    const spec = [...(pod.spec?.initContainers ?? []), ...pod.spec!.containers].find((c) => c.name === name)!
+    const before = this.#instances.get(name)
+    const key = this.#key(name)
+    if (before) {
+      this.#previous.set(name, before)
+      this.#ctx.backoff.restarted(key, ms(before.proc.startedAt), ms(before.exit?.finishedAt))
+    }
+    const restartCount = before ? before.proc.restartCount + 1 : (this.#previous.get(name)?.proc.restartCount ?? -1) + 1
+    try {
+      const lookups = await fetchPodObjects(this.#ctx.client, pod)
+      const envResult = resolveEnv(pod, spec, lookups, this.#envExtra())
+      if ('error' in envResult) throw new ConfigError(envResult.error)
+      const volumes = podVolumes(pod, lookups, this.#envExtra())
+      await writePodFiles(sandbox, { volumes: volumes.written })
+      const argv = expandCommand(resolveImage(spec).command, envResult.env)
+      const proc = await startContainer(sandbox, {
+        name,
+        argv,
+        env: Object.entries(envResult.env).map(([n, value]) => ({ name: n, value })),
+        workingDir: spec.workingDir,
+        mounts: mountsOf(sandbox, spec, volumes.hostPaths),
+        restartCount,
+      })
+      const inst: Instance = { proc, specHash: containerSpecHash(spec) }
+      this.#instances.set(name, inst)
+      this.#startErrors.delete(name)
+      this.#watch(inst)
+      this.#ctx.probes.start(this, spec)
+    } catch (err) {
+      const reason = err instanceof ConfigError ? 'CreateContainerConfigError' : 'CreateContainerError'
+      const message = err instanceof Error ? err.message : String(err)
+      this.#ctx.log.warn({ pod: this.#podName(), container: name, reason, message }, 'container did not start')
+      this.#startErrors.set(name, { reason, message })
+      // Retries of a container that cannot start back off like crashes do.
+      const now = Date.now()
+      this.#ctx.backoff.restarted(key, now, now)
+      this.#ctx.backoff.exited(key, now)
+      if (before) this.#instances.set(name, before)
+    }
+  }
+
+  #envExtra(): EnvExtra {
+    const ips = this.#sandbox?.ips.length ? this.#sandbox.ips : this.#ctx.hostIPs()
+    return { podIP: ips[0], podIPs: ips, hostIP: this.#ctx.hostIPs()[0], hostIPs: this.#ctx.hostIPs(), nodeName: this.#ctx.nodeName, nodeAllocatable: this.#ctx.nodeAllocatable }
+  }
+
+  #watch(inst: Instance): void {
+    void watchExit(inst.proc).then((exit) => {
+      inst.exit = exit
+      this.#ctx.backoff.exited(this.#key(inst.proc.name), ms(exit.finishedAt))
+      this.#ctx.probes.stop(this.uid, inst.proc.name)
+      this.kick()
+    })
+  }
+
+  async #reportStatus(pod: V1Pod, plan: PodPlan): Promise<void> {
+    const status: V1PodStatus = podStatus(pod, this.#observe(), plan, {
+      hostIPs: this.#ctx.hostIPs(),
+      now: new Date(),
+      startTime: this.#startTime,
+      probes: (name) => this.#ctx.probes.results(this.uid, name),
+    })
+    const text = JSON.stringify(withoutTimes(status))
+    if (text === this.#lastStatus) return
+    try {
+      await this.#ctx.client.patch(podInfo, pod.metadata!.name!, pod.metadata!.namespace, { status }, 'merge', { subresource: 'status' })
+      this.#lastStatus = text
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 404) return
+      throw err
+    }
+  }
+
+  async #releaseNetwork(): Promise<void> {
+    const sandbox = this.#sandbox
+    if (!sandbox?.netnsPath) return
+    await this.#ctx.cni.delNetwork(cniAttachment(sandbox, sandbox.netnsPath))
+  }
+
+  /** Stops the containers (with the pod's grace period), removes the network and sandbox, and confirms the deletion. */
+  async #terminate(): Promise<void> {
+    const pod = this.pod
+    const grace = pod?.metadata?.deletionGracePeriodSeconds ?? pod?.spec?.terminationGracePeriodSeconds ?? 30
+    this.#ctx.probes.stopPod(this.uid)
+    await Promise.all(
+      [...this.#instances.values()].map(async (inst) => {
+        if (!inst.exit) inst.exit = await stopContainer(inst.proc, grace)
+      }),
+    )
+    const sandbox = this.#sandbox
+    if (sandbox) {
+      if (sandbox.netnsPath) await this.#ctx.cni.delNetwork(cniAttachment(sandbox, sandbox.netnsPath))
+      await removeSandbox(sandbox)
+    }
+    this.#sandbox = undefined
+    this.#ctx.backoff.forget(`${this.uid}/`)
+    this.#terminated = true
+    clearTimeout(this.#retryTimer)
+    if (pod?.metadata?.deletionTimestamp) {
+      await this.#ctx.client
+        .delete(podInfo, pod.metadata.name!, pod.metadata.namespace, { gracePeriodSeconds: 0, preconditions: { uid: this.uid } })
+        .catch((err: unknown) => {
+          if (!(err instanceof ApiError && (err.code === 404 || err.code === 409))) throw err
+        })
+    }
+    this.#resolveDone()
+  }
+
+  /** Stops timers without touching the pod (the agent is shutting down; pods keep running). */
+  detach(): void {
+    this.#terminated = true
+    clearTimeout(this.#retryTimer)
+  }
+
+  probes(): Record<string, ContainerProbes> {
+    return Object.fromEntries([...this.#instances.keys()].map((n) => [n, this.#ctx.probes.results(this.uid, n)]))
+  }
+}
+
+class ConfigError extends Error {}
+
+function withoutTimes(status: V1PodStatus): unknown {
+  return { ...status, conditions: status.conditions?.map((c) => ({ ...c, lastTransitionTime: undefined })) }
+}
+
+function portMappings(pod: V1Pod) {
+  const out: { hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' | 'sctp'; hostIP?: string }[] = []
+  for (const c of pod.spec?.containers ?? []) {
+    for (const p of c.ports ?? []) {
+      if (!p.hostPort) continue
+      out.push({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: (p.protocol ?? 'TCP').toLowerCase() as 'tcp', ...(p.hostIP ? { hostIP: p.hostIP } : {}) })
+    }
+  }
+  return out
+}
+
+/** The volumes weft writes into the pod directory, and the hostPath ones it mounts as they are. */
+function podVolumes(pod: V1Pod, lookups: ObjectLookups, extra: EnvExtra): { written: PodVolume[]; hostPaths: Map<string, string> } {
+  const written: PodVolume[] = []
+  const hostPaths = new Map<string, string>()
+  for (const volume of pod.spec?.volumes ?? []) {
+    if (volume.emptyDir) {
+      written.push({ name: volume.name })
+      continue
+    }
+    const result = volumeFiles(pod, volume, lookups, extra)
+    if ('error' in result) throw new ConfigError(result.error)
+    if ('hostPath' in result) hostPaths.set(volume.name, result.hostPath)
+    else written.push({ name: volume.name, files: result.files })
+  }
+  return { written, hostPaths }
+}
+
+function mountsOf(sandbox: Sandbox, spec: V1Container, hostPaths: Map<string, string>) {
+  return (spec.volumeMounts ?? []).map((m) => {
+    const host = hostPaths.get(m.name)
+    const source = host !== undefined ? join(host, m.subPath ?? '') : volumePath(sandbox.dir, m.name, m.subPath ?? '')
+    return { source, target: m.mountPath, readOnly: m.readOnly === true }
+  })
+}

@@ -1,0 +1,65 @@
+// The demo manifests (demo/*.yaml), applied through the API with server-side apply.
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseAllDocuments } from 'yaml'
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node'
+import { findByKind, resources } from '../api/registry.ts'
+import type { RestClient } from '../client/index.ts'
+import type { KubeObject } from '../client/index.ts'
+import { waitFor, type WaitOptions } from './wait.ts'
+
+export const FIELD_MANAGER = 'weft-lab'
+
+export async function loadManifests(dir: string): Promise<KubeObject[]> {
+  const files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort()
+  const objects: KubeObject[] = []
+  for (const file of files) {
+    const path = join(dir, file)
+    for (const doc of parseAllDocuments(await readFile(path, 'utf8'))) {
+      if (doc.errors.length > 0) throw new Error(`${path}: ${doc.errors[0]!.message}`)
+      const obj = doc.toJS() as KubeObject | null
+      if (obj === null) continue
+      if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) throw new Error(`${path}: every document needs apiVersion, kind and metadata.name`)
+      objects.push(obj)
+    }
+  }
+  return objects
+}
+
+export async function applyManifests(client: RestClient, objects: readonly KubeObject[]): Promise<void> {
+  for (const obj of objects) {
+    const info = findByKind(obj.apiVersion!, obj.kind!)
+    if (!info) throw new Error(`demo: ${obj.apiVersion} ${obj.kind} is not served (served kinds: ${resources.map((r) => r.kind).join(', ')})`)
+    const namespace = info.namespaced ? obj.metadata?.namespace || 'default' : undefined
+    await client.patch(info, obj.metadata!.name!, namespace, obj, 'apply', { fieldManager: FIELD_MANAGER, force: true })
+  }
+}
+
+function selectorOf(d: V1Deployment): string {
+  return Object.entries(d.spec?.selector?.matchLabels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
+}
+
+/** Waits until each Deployment among `objects` has its replicas Running with a pod IP; answers those pods. */
+export async function waitForDeployments(client: RestClient, objects: readonly KubeObject[], opts: WaitOptions): Promise<V1Pod[]> {
+  const pods = findByKind('v1', 'Pod')!
+  const all: V1Pod[] = []
+  for (const obj of objects) {
+    if (obj.kind !== 'Deployment') continue
+    const d = obj as V1Deployment
+    const want = d.spec?.replicas ?? 1
+    const namespace = d.metadata?.namespace || 'default'
+    const running = await waitFor(
+      `${want} Running pod(s) of Deployment ${namespace}/${d.metadata!.name}`,
+      async () => {
+        const list = await client.list<V1Pod>(pods, { namespace, labelSelector: selectorOf(d) })
+        const ready = list.items.filter((p) => p.status?.phase === 'Running' && p.status.podIP && !p.metadata?.deletionTimestamp)
+        return ready.length >= want ? ready : undefined
+      },
+      opts,
+    )
+    all.push(...running)
+  }
+  return all
+}

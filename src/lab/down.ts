@@ -1,0 +1,75 @@
+// `weft down`: removes a lab from its lab.json and, after a crash, from what is left on
+// the host (namespaces named after the lab id, mounts under the data dir). Idempotent.
+import { readdir, rm, rmdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { readState, type LabState } from './state.ts'
+import { isAlive, processesInNetns, stopProcess } from './processes.ts'
+import { deleteLabNamespaces, labNamespaces, netnsInodes } from './network.ts'
+import { listMountsUnder, unmountUnder } from './mounts.ts'
+import { labId } from './topology.ts'
+
+/** What `weft up` and `weft down` put in a lab's data dir; nothing else there is removed. */
+export const LAB_ENTRIES = ['lab.json', 'lab.json.tmp', 'kubeconfig', 'apiserver.sock', 'server', 'nodes', 'logs']
+
+export interface LabFootprint {
+  ids: string[]
+  state: LabState | undefined
+  alive: LabState['processes']
+  namespaces: string[]
+  mounts: string[]
+}
+
+/** Everything of the lab at `dataDir` that exists on the host now. */
+export async function inspectLab(dataDir: string): Promise<LabFootprint> {
+  const abs = resolve(dataDir)
+  const state = await readState(join(abs, 'lab.json'))
+  const ids = [...new Set([labId(abs), ...(state ? [state.id] : [])])]
+  return {
+    ids,
+    state,
+    alive: (state?.processes ?? []).filter((p) => isAlive(p.pid, p.starttime)),
+    namespaces: ids.flatMap(labNamespaces),
+    mounts: await listMountsUnder(abs),
+  }
+}
+
+export interface DownResult {
+  stopped: number
+  namespaces: number
+  mounts: number
+  /** What became of the data dir: removed, absent already, or kept for files weft did not put there. */
+  dir: 'removed' | 'absent' | 'kept'
+}
+
+export async function labDown(dataDir: string): Promise<DownResult> {
+  const abs = resolve(dataDir)
+  const found = await inspectLab(abs)
+  // Agents first (they may tear their pods down), then the API server.
+  const agents = found.alive.filter((p) => p.role === 'agent')
+  await Promise.all(agents.map((p) => stopProcess(p.pid, p.starttime)))
+  await Promise.all(found.alive.filter((p) => p.role !== 'agent').map((p) => stopProcess(p.pid, p.starttime)))
+  // Whatever still runs inside the lab's namespaces is the lab's too: pod processes, an
+  // agent whose pid never reached lab.json, a shell from `weft lab exec`.
+  const inside = processesInNetns(netnsInodes(found.ids.flatMap(labNamespaces)))
+  await Promise.all(inside.map((p) => stopProcess(p.pid, p.starttime, 2000)))
+  await unmountUnder(abs)
+  let namespaces = 0
+  for (const id of found.ids) namespaces += (await deleteLabNamespaces(id)).length
+  return { stopped: found.alive.length + inside.length, namespaces, mounts: found.mounts.length, dir: await removeLabDir(abs) }
+}
+
+/** Removes the lab's entries, then the dir if that left it empty. */
+async function removeLabDir(abs: string): Promise<DownResult['dir']> {
+  try {
+    await readdir(abs)
+  } catch {
+    return 'absent'
+  }
+  for (const name of LAB_ENTRIES) await rm(join(abs, name), { recursive: true, force: true })
+  try {
+    await rmdir(abs)
+    return 'removed'
+  } catch {
+    return 'kept'
+  }
+}

@@ -1,0 +1,190 @@
+// `weft up`: a multi-node cluster on this host. The API server runs on the host (loopback
+// and a unix socket); each node is a network namespace on an underlay bridge, running a
+// `weft agent`. Anything that fails (or Ctrl-C) tears down what was made.
+import { existsSync } from 'node:fs'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { basename, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { V1Node, V1Pod } from '@kubernetes/client-node'
+import { findByKind } from '../api/registry.ts'
+import { RestClient } from '../client/index.ts'
+import { kubeconfigFor } from '../cli/server.ts'
+import { netnsPath } from '../netlink/index.ts'
+import { applyManifests, loadManifests, waitForDeployments } from './demo.ts'
+import { ensureDeps } from './deps.ts'
+import { inspectLab, labDown } from './down.ts'
+import { createTopology } from './network.ts'
+import { startDetached, type Started } from './processes.ts'
+import { initialState, writeState, type LabState } from './state.ts'
+import { planLab, socketPaths, type LabPlan } from './topology.ts'
+import { LabAbortedError, throwIfAborted, waitFor } from './wait.ts'
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const WEFT_BIN = join(REPO_ROOT, 'bin', 'weft')
+export const DEMO_DIR = join(REPO_ROOT, 'demo')
+const PREFERRED_PORT = 6443
+
+export interface UpOptions {
+  dataDir: string
+  nodes: number
+  /** Start no agents (and so no demo): the control plane and the topology only. */
+  agents: boolean
+  demo: boolean
+  timeoutMs: number
+  signal?: AbortSignal
+  /** Progress lines. */
+  log?: (line: string) => void
+}
+
+export interface UpResult {
+  state: LabState
+  plan: LabPlan
+  /** The demo's pods, Running. */
+  pods: V1Pod[]
+}
+
+export async function labUp(opts: UpOptions): Promise<UpResult> {
+  const log = opts.log ?? (() => {})
+  if (process.getuid?.() !== 0) throw new Error('weft up needs root: it creates network namespaces (run it with sudo)')
+  const plan = planLab(resolve(opts.dataDir), opts.nodes)
+  for (const path of socketPaths(plan)) {
+    if (Buffer.byteLength(path) > 107) throw new Error(`the unix socket path ${path} is longer than 107 bytes: choose a shorter --data-dir`)
+  }
+  await refuseExisting(plan)
+  ensureDeps(REPO_ROOT, log)
+  throwIfAborted(opts.signal)
+
+  await mkdir(join(plan.dataDir, 'logs'), { recursive: true })
+  const state = initialState(plan)
+  await writeState(plan.statePath, state)
+  const client = new RestClient({ socketPath: plan.socket }, { userAgent: 'weft-lab', timeoutMs: 10_000 })
+  try {
+    const exits = new Map<string, string>()
+    const track = (role: 'server' | 'agent', name: string, started: Started) => {
+      void started.exited.then((how) => exits.set(name, how))
+      state.processes.push({ role, name, pid: started.pid, starttime: started.starttime })
+      return writeState(plan.statePath, state)
+    }
+    const exitedFailure = (names: readonly string[]) => () => {
+      const name = names.find((n) => exits.has(n))
+      return name && `${name} exited (${exits.get(name)})`
+    }
+    const wait = { timeoutMs: opts.timeoutMs, signal: opts.signal }
+
+    const listen = `127.0.0.1:${(await portIsFree(PREFERRED_PORT)) ? PREFERRED_PORT : 0}`
+    log(`starting the API server (log: ${plan.serverLog})`)
+    await mkdir(plan.serverDataDir, { recursive: true })
+    const server = startDetached(WEFT_BIN, ['server', '--data-dir', plan.serverDataDir, '--listen', listen, '--socket', plan.socket, '--kubelet-socket-dir', join(plan.dataDir, 'nodes')], plan.serverLog)
+    await track('server', 'server', server)
+    const serverFailed = exitedFailure(['server'])
+    await waitFor('the API server to be ready', async () => ((await client.request('GET', '/readyz')) === 'ok' ? true : undefined), { ...wait, failed: serverFailed })
+    state.url = await waitFor('the API server to write its kubeconfig', () => serverUrl(join(plan.serverDataDir, 'kubeconfig')), { ...wait, failed: serverFailed })
+    await writeFile(plan.kubeconfig, kubeconfigFor(state.url), { mode: 0o600 })
+    await writeState(plan.statePath, state)
+    throwIfAborted(opts.signal)
+
+    log(`creating ${plan.nodes.length} node namespace(s) on the underlay in ${plan.labNetns}`)
+    await createTopology(plan)
+    throwIfAborted(opts.signal)
+    if (!opts.agents) return { state, plan, pods: [] }
+
+    for (const node of plan.nodes) {
+      await mkdir(node.dataDir, { recursive: true })
+      const agent = startDetached('nsenter', agentArgs(plan, node.index), node.log)
+      await track('agent', node.name, agent)
+    }
+    log(`waiting for ${plan.nodes.map((n) => n.name).join(', ')} to be Ready (logs: ${join(plan.dataDir, 'logs')})`)
+    const anyFailed = exitedFailure(['server', ...plan.nodes.map((n) => n.name)])
+    await waitFor('the nodes to be Ready', () => nodesReady(client, plan), { ...wait, failed: anyFailed })
+    if (!opts.demo) return { state, plan, pods: [] }
+
+    const objects = await loadManifests(DEMO_DIR)
+    log(`applying the demo (${DEMO_DIR})`)
+    await applyManifests(client, objects)
+    const pods = await waitForDeployments(client, objects, { ...wait, failed: anyFailed })
+    return { state, plan, pods }
+  } catch (err) {
+    if (!(err instanceof LabAbortedError)) {
+      // The logs go with the data dir: show how they end first.
+      for (const path of [plan.serverLog, ...plan.nodes.map((n) => n.log)]) {
+        const tail = await logTail(path, 15)
+        if (tail) log(`the end of ${basename(path)}:\n${tail}`)
+      }
+      log('failed; removing what it made')
+    }
+    await client.destroy().catch(() => {})
+    await labDown(plan.dataDir)
+    throw err
+  } finally {
+    await client.close().catch(() => {})
+  }
+}
+
+/**
+ * The agent runs in its node's network namespace but the host's mount namespace (nsenter,
+ * not `ip netns exec`, whose private mount namespace would hide the pod namespaces and
+ * mounts the agent makes from everyone else).
+ */
+export function agentArgs(plan: LabPlan, index: number): string[] {
+  const node = plan.nodes[index - 1]!
+  return [
+    `--net=${netnsPath(node.netns)}`,
+    '--',
+    WEFT_BIN,
+    'agent',
+    '--socket', plan.socket,
+    '--node-name', node.name,
+    '--data-dir', node.dataDir,
+    '--node-ip', node.ip,
+    '--netns-prefix', node.podNetnsPrefix,
+    '--host-gw',
+  ]
+}
+
+async function refuseExisting(plan: LabPlan): Promise<void> {
+  const found = await inspectLab(plan.dataDir)
+  const flag = `weft down --data-dir ${plan.dataDir}`
+  if (found.alive.length > 0) {
+    throw new Error(`a lab is already running from ${plan.dataDir} (lab ${found.state?.id}, ${found.state?.nodes.length} node(s), pids ${found.alive.map((p) => p.pid).join(' ')}); stop it with: ${flag}`)
+  }
+  if (found.state || found.namespaces.length > 0 || found.mounts.length > 0) {
+    throw new Error(`leftovers of an earlier lab are in ${plan.dataDir} (namespaces: ${found.namespaces.join(' ') || 'none'}); remove them with: ${flag}`)
+  }
+  if (existsSync(plan.dataDir) && (await readdir(plan.dataDir)).length > 0) {
+    throw new Error(`${plan.dataDir} is not empty and holds no lab: give weft up an empty or new --data-dir`)
+  }
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = createServer()
+    probe.once('error', () => done(false))
+    probe.listen(port, '127.0.0.1', () => probe.close(() => done(true)))
+  })
+}
+
+async function logTail(path: string, lines: number): Promise<string> {
+  const text = await readFile(path, 'utf8').catch(() => '')
+  const cut = (l: string) => (l.length > 300 ? `${l.slice(0, 300)}…` : l)
+  return text.trimEnd().split('\n').slice(-lines).map((l) => `    ${cut(l)}`).join('\n').trimEnd()
+}
+
+async function serverUrl(kubeconfig: string): Promise<string | undefined> {
+  const text = await readFile(kubeconfig, 'utf8').catch(() => '')
+  return /^\s*server:\s*(\S+)\s*$/m.exec(text)?.[1]
+}
+
+/** True once every lab node is Ready; otherwise throws what is missing (reported if time runs out). */
+async function nodesReady(client: RestClient, plan: LabPlan): Promise<true> {
+  const list = await client.list<V1Node>(findByKind('v1', 'Node')!)
+  const missing: string[] = []
+  for (const { name } of plan.nodes) {
+    const node = list.items.find((n) => n.metadata?.name === name)
+    const ready = node?.status?.conditions?.find((c) => c.type === 'Ready')
+    if (!node) missing.push(`${name} has not registered`)
+    else if (ready?.status !== 'True') missing.push(`${name} is not Ready${ready ? ` (${ready.reason ?? ready.status}: ${ready.message ?? ''})` : ''}`)
+  }
+  if (missing.length > 0) throw new Error(missing.join('; '))
+  return true
+}

@@ -1,0 +1,109 @@
+// Node agents for end-to-end tests: each node is a network namespace on an underlay
+// bridge (itself in a namespace), running `weft agent` against a test API server's unix
+// socket. Teardown stops the agents and removes every sandbox, namespace and process.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, readFile } from 'node:fs/promises'
+import { openSync, closeSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { ipBatch, setSysctl } from '../../src/netlink/index.ts'
+import { listSandboxes, removeSandbox } from '../../src/kubelet/runtime/index.ts'
+import { testNetns } from './netns.ts'
+
+const repo = resolve(import.meta.dirname, '../..')
+export const weftBin = join(repo, 'bin/weft')
+
+interface T {
+  teardown(fn: () => unknown): void
+  comment(...args: unknown[]): void
+  passing(): boolean
+}
+
+export interface TestNode {
+  name: string
+  netns: string
+  ip: string
+  dataDir: string
+  logFile: string
+  /** Starts the agent (again). */
+  start(): void
+  /** Stops the agent (SIGTERM); the pods keep running. */
+  stop(): Promise<void>
+  exec(cmd: string, args: string[]): ChildProcess
+}
+
+export interface Underlay {
+  netns: string
+  addNode(name: string): Promise<TestNode>
+}
+
+export async function startUnderlay(t: T, opts: { socketPath: string; dir: string; agentArgs?: string[] }): Promise<Underlay> {
+  const underlay = await testNetns(t, 'ul')
+  await ipBatch(['link add br0 type bridge', 'link set br0 up'], underlay)
+  let count = 0
+  return {
+    netns: underlay,
+    async addNode(name: string): Promise<TestNode> {
+      const index = ++count
+      const netns = await testNetns(t, 'nd', () => teardown())
+      const ip = `172.31.0.${index + 1}`
+      await ipBatch([`link add ul${index} type veth peer name eth0 netns ${netns}`, `link set ul${index} master br0 up`], underlay)
+      await ipBatch([`addr add ${ip}/24 dev eth0`, 'link set eth0 up'], netns)
+      await setSysctl('net.ipv4.ip_forward', '1', netns)
+      const dataDir = join(opts.dir, name)
+      await mkdir(dataDir, { recursive: true })
+      const logFile = join(opts.dir, `${name}.log`)
+      let child: ChildProcess | undefined
+      // Runs before the node's namespace goes: the agent, then its pods.
+      async function teardown(): Promise<void> {
+        await node.stop()
+        if (!t.passing()) t.comment(`--- ${name} agent log ---\n${await readFile(logFile, 'utf8').catch(() => '')}`)
+        for (const sandbox of await listSandboxes(dataDir)) await removeSandbox(sandbox).catch(() => undefined)
+      }
+      const node: TestNode = {
+        name,
+        netns,
+        ip,
+        dataDir,
+        logFile,
+        start() {
+          const fd = openSync(logFile, 'a')
+          const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LOG_LEVEL: 'info' }
+          delete env.TAP
+          // nsenter, not `ip netns exec`: the agent must share the host's mount namespace, or
+          // the namespaces it mounts under /run/netns would be visible to it alone.
+          child = spawn(
+            'nsenter',
+            [`--net=/run/netns/${netns}`, '--', weftBin, 'agent', '--socket', opts.socketPath, '--node-name', name, '--node-ip', ip, '--data-dir', dataDir, '--netns-prefix', `${netns}-pod`, '--kubelet-listen', '', '--host-gw', ...(opts.agentArgs ?? [])],
+            { stdio: ['ignore', fd, fd], env },
+          )
+          closeSync(fd)
+        },
+        async stop() {
+          const c = child
+          child = undefined
+          if (!c || c.exitCode !== null) return
+          const exited = new Promise((r) => c.once('exit', r))
+          c.kill('SIGTERM')
+          await exited
+        },
+        exec(cmd, args) {
+          return spawn('ip', ['netns', 'exec', netns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+        },
+      }
+      node.start()
+      return node
+    },
+  }
+}
+
+/** Runs a command inside a namespace and returns its stdout (rejects on failure). */
+export function execIn(netns: string, cmd: string, args: string[], timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('ip', ['netns', 'exec', netns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (b: Buffer) => (out += b))
+    child.stderr.on('data', (b: Buffer) => (err += b))
+    child.on('close', (code) => (code === 0 ? resolvePromise(out) : reject(new Error(`${cmd} ${args.join(' ')} in ${netns}: exit ${code}: ${err || out}`))))
+  })
+}

@@ -1,0 +1,34 @@
+import t from 'tap'
+import type { V1Node } from '@kubernetes/client-node'
+import { masqueradeRuleset } from '../../src/kubelet/pod-masquerade.ts'
+import { run } from '../../src/netlink/index.ts'
+import { testNetns } from '../helpers/netns.ts'
+
+const nodes: V1Node[] = [
+  { metadata: { name: 'a' }, spec: { podCIDRs: ['10.244.0.0/24', 'fd00:10:244::/64'] } },
+  { metadata: { name: 'b' }, spec: { podCIDR: '10.244.1.0/24' } },
+  { metadata: { name: 'c' }, spec: {} },
+]
+
+t.test('the ruleset masquerades only traffic leaving the pod network', async (t) => {
+  const text = masqueradeRuleset(nodes, 'a')
+  t.match(text, 'elements = { 10.244.0.0/24, 10.244.1.0/24 }')
+  t.match(text, 'ip saddr { 10.244.0.0/24 } ip daddr != @pod-cidrs masquerade')
+  t.match(text, 'ip6 saddr { fd00:10:244::/64 } ip6 daddr != @pod-cidrs masquerade')
+  const none = masqueradeRuleset(nodes, 'c')
+  t.notMatch(none, 'masquerade', 'a node without a pod CIDR gets no rule')
+  t.match(none, 'delete table ip weft-agent')
+})
+
+t.test('nft accepts it, and applying twice replaces rather than adds', async (t) => {
+  const ns = await testNetns(t, 'masq')
+  const nft = (input: string) => run('nsenter', [`--net=/run/netns/${ns}`, '--', 'nft', '-f', '-'], { input })
+  await nft(masqueradeRuleset(nodes, 'a'))
+  await nft(masqueradeRuleset(nodes, 'a'))
+  const listed = await run('nsenter', [`--net=/run/netns/${ns}`, '--', 'nft', 'list', 'table', 'ip', 'weft-agent'])
+  t.equal(listed.match(/masquerade/g)?.length, 1)
+  t.match(listed, /10\.244\.1\.0\/24/)
+  await nft(masqueradeRuleset(nodes, 'c'))
+  const rest = await run('nsenter', [`--net=/run/netns/${ns}`, '--', 'nft', 'list', 'ruleset'])
+  t.notMatch(rest, 'weft-agent', 'the tables go when the node has no CIDR')
+})

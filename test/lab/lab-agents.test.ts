@@ -1,0 +1,38 @@
+// A real lab with agents and the demo (runs once the agent and the weft-cni plugin exist).
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import type { LabState } from '../../src/lab/state.ts'
+import { weft } from './cli.ts'
+import { assertGone, labDir } from './lab-helpers.ts'
+
+const root = new URL('../../', import.meta.url).pathname
+const missing = ['src/kubelet/agent.ts', 'bin/weft-cni'].filter((f) => !existsSync(join(root, f)))
+
+if (process.getuid?.() !== 0) t.plan(0, 'the lab needs root')
+
+// Two up's worth of process starts and pods on a slow machine.
+t.setTimeout(300_000)
+const skip = missing.length > 0 ? `${missing.join(' and ')} do(es) not exist yet` : false
+
+t.test('up with agents and the demo', { skip, timeout: 300_000 }, async (t) => {
+  const dir = await labDir(t)
+  const up = await weft(['up', '--nodes', '2', '--data-dir', dir, '--timeout', '90'])
+  t.equal(up.code, 0, up.stderr)
+  const state = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as LabState
+  t.same(state.processes.map((p) => p.role), ['server', 'agent', 'agent'])
+  const curl = /weft lab exec --data-dir \S+ node-1 -- curl -s (\S+)/.exec(up.stdout)
+  t.ok(curl, 'up prints a pod to curl')
+  if (curl) {
+    const res = await weft(['lab', 'exec', '--data-dir', dir, 'node-2', '--', 'curl', '-s', '--max-time', '5', curl[1]!])
+    t.equal(res.code, 0, `node-2 reaches the pod: ${res.stderr}`)
+  }
+  const pod = /weft lab exec --data-dir \S+ (echo-\S+) -- hostname/.exec(up.stdout)?.[1]
+  if (pod) {
+    const hostname = await weft(['lab', 'exec', '--data-dir', dir, pod, '--', 'hostname'])
+    t.equal(hostname.stdout.trim(), pod, 'exec into a pod uses its hostname')
+  }
+  const down = await weft(['down', '--data-dir', dir])
+  t.equal(down.code, 0, down.stderr)
+  await assertGone(t, dir, state.processes)
+})
