@@ -7,6 +7,7 @@ import type { V1Node } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
 import { logger, type Logger } from '../util/log.ts'
+import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/spec/version.ts'
 import { CniRuntime, nodeConflist, writeConflist } from './cni/index.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
@@ -60,6 +61,7 @@ export class Agent {
   #pendingNodes: NodeJS.Timeout | undefined
   #syncingNodes: Promise<void> = Promise.resolve()
   #cni: CniRuntime | undefined
+  #cniService: CniService | undefined
   #cniVersion: CniVersion | undefined
 
   constructor(options: AgentOptions) {
@@ -75,6 +77,8 @@ export class Agent {
     const o = this.options
     await mkdir(o.dataDir, { recursive: true })
     this.#nodeIPs = o.nodeIPs?.length ? o.nodeIPs : await detectNodeIPs()
+    // weft's own plugins, warm in this process: `bin/weft-cni` hands its invocations here.
+    this.#cniService = await startCniService({ onError: (err) => this.log.warn({ err }, 'CNI service request failed') })
     const client = (this.client = new RestClient(o.server, { userAgent: `weft-agent/${o.nodeName}` }))
     const cni = (this.#cni = new CniRuntime({ binDirs: o.cniBinDirs, confDir: o.cniConfDir, cacheDir: join(o.dataDir, 'cni') }))
     const host = readHostFacts()
@@ -120,6 +124,7 @@ export class Agent {
     await this.kubelet?.stop()
     await this.#nodes?.stop()
     await this.#syncingNodes
+    await this.#cniService?.close()
     await this.client?.close()
   }
 

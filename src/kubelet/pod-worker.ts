@@ -4,6 +4,7 @@
 // probe result, a backoff ending) asks for another.
 import { join } from 'node:path'
 import type { V1Container, V1Pod, V1PodStatus } from '@kubernetes/client-node'
+import { parseQuantityValue } from '../api/quantity.ts'
 import { resources } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
 import { resolveImage } from '../images/resolve-image.ts'
@@ -235,7 +236,7 @@ export class PodWorker {
       })
       let ips = this.#ctx.hostIPs()
       if (!hostNetwork) {
-        const result = await this.#ctx.cni.addNetwork({ ...cniAttachment(meta, sandbox.netnsPath!), capabilityArgs: { portMappings: portMappings(pod) } })
+        const result = await this.#ctx.cni.addNetwork({ ...cniAttachment(meta, sandbox.netnsPath!), capabilityArgs: { portMappings: portMappings(pod), bandwidth: bandwidthLimits(pod) } })
         ips = (result.ips ?? []).map((ip) => ip.address.split('/')[0]!)
         if (ips.length === 0) throw new Error('the CNI plugins returned no IP address')
       }
@@ -394,6 +395,23 @@ function portMappings(pod: V1Pod) {
       if (!p.hostPort) continue
       out.push({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: (p.protocol ?? 'TCP').toLowerCase() as 'tcp', ...(p.hostIP ? { hostIP: p.hostIP } : {}) })
     }
+  }
+  return out
+}
+
+/** The volumes weft writes into the pod directory, and the hostPath ones it mounts as they are. */
+/** The kubelet's bandwidth annotations (bits per second), for the bandwidth plugin. */
+function bandwidthLimits(pod: V1Pod): { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number } {
+  const out: { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number } = {}
+  const annotations = pod.metadata?.annotations ?? {}
+  for (const dir of ['ingress', 'egress'] as const) {
+    const text = annotations[`kubernetes.io/${dir}-bandwidth`]
+    if (!text) continue
+    const rate = parseQuantityValue(text)
+    if (rate === undefined || rate <= 0) throw new Error(`annotation kubernetes.io/${dir}-bandwidth "${text}" is not a positive quantity`)
+    out[`${dir}Rate`] = Math.round(rate)
+    // As the kubelet: no burst limit of its own.
+    out[`${dir}Burst`] = 2 ** 31 - 1
   }
   return out
 }

@@ -110,6 +110,27 @@ function cachedResult(entry: CachedAttachment | undefined, list: NetConfList): C
   }
 }
 
+/**
+ * The reference portmap and bandwidth plugins act only on their capability's value (host
+ * ports, bandwidth limits) and hand prevResult on unchanged without it. Skipping them for
+ * pods that have no such value saves two process starts per ADD and DEL — most of a pod's
+ * network setup time — and changes nothing. Other plugins are always run, whatever their
+ * capabilities, as libcni does (Calico, for one, declares portMappings on its main plugin).
+ */
+const capabilityOnlyPlugins = new Set(['portmap', 'bandwidth'])
+
+function isEmptyValue(v: unknown): boolean {
+  if (v === undefined || v === null) return true
+  if (Array.isArray(v)) return v.length === 0
+  return isObject(v) && Object.keys(v).length === 0
+}
+
+export function pluginIsIdle(conf: Record<string, unknown>, capabilityArgs: CapabilityArgs): boolean {
+  if (!capabilityOnlyPlugins.has(String(conf.type)) || !isObject(conf.capabilities)) return false
+  const declared = Object.entries(conf.capabilities).filter(([, on]) => on === true).map(([name]) => name)
+  return declared.length > 0 && declared.every((name) => isEmptyValue(capabilityArgs[name]))
+}
+
 export class CniRuntime {
   readonly opts: CniRuntimeOptions
 
@@ -150,6 +171,7 @@ export class CniRuntime {
     let result: CniResult | undefined
     for (const i of invocationOrder(list, 'ADD')) {
       const conf = pluginConf(list, i, { prevResult: result, runtimeConfig: capabilityArgs })
+      if (result !== undefined && pluginIsIdle(conf, capabilityArgs)) continue
       result = readResult(await this.invoke('ADD', conf, target), list, String(conf.type))
     }
     if (result === undefined) throw new CniError(ERR_DECODING_FAILURE, `network ${list.name} produced no result`)
@@ -185,7 +207,9 @@ export class CniRuntime {
     const args = a.args !== undefined ? cniArgPairs(a.args) : (entry?.cniArgs ?? cniArgPairs())
     const target = { containerID: a.containerID, netns: a.netns, ifName: a.ifName, args: formatArgs(args) }
     for (const i of invocationOrder(list, 'DEL')) {
-      await this.invoke('DEL', pluginConf(list, i, { prevResult, runtimeConfig: capabilityArgs }), target)
+      const conf = pluginConf(list, i, { prevResult, runtimeConfig: capabilityArgs })
+      if (pluginIsIdle(conf, capabilityArgs)) continue
+      await this.invoke('DEL', conf, target)
     }
     await deleteCachedAttachment(this.opts.cacheDir, list.name, a.containerID, a.ifName)
   }
@@ -205,7 +229,9 @@ export class CniRuntime {
     const args = a.args !== undefined ? cniArgPairs(a.args) : entry.cniArgs
     const target = { containerID: a.containerID, netns: a.netns, ifName: a.ifName, args: formatArgs(args) }
     for (const i of invocationOrder(list, 'CHECK')) {
-      await this.invoke('CHECK', pluginConf(list, i, { prevResult, runtimeConfig: capabilityArgs }), target)
+      const conf = pluginConf(list, i, { prevResult, runtimeConfig: capabilityArgs })
+      if (pluginIsIdle(conf, capabilityArgs)) continue
+      await this.invoke('CHECK', conf, target)
     }
   }
 

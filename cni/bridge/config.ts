@@ -1,0 +1,65 @@
+// The bridge plugin's own settings, read from a network config as the reference `bridge` does.
+import type { NetConf } from '../spec/config.ts'
+import { CniError, ERR_INVALID_NETWORK_CONFIG } from '../spec/errors.ts'
+import { validateInterfaceName } from '../spec/env.ts'
+
+export const WEFT_IPAM_TYPE = 'weft-ipam'
+
+export interface BridgeConf {
+  bridge: string
+  isGateway: boolean
+  isDefaultGateway: boolean
+  ipMasq: boolean
+  hairpinMode: boolean
+  promiscMode: boolean
+  mtu?: number
+  /** `ipam.type`; empty when the config has no ipam section. */
+  ipamType: string
+  dns?: Record<string, unknown>
+}
+
+const invalid = (msg: string): CniError => new CniError(ERR_INVALID_NETWORK_CONFIG, msg)
+
+function bool(raw: Record<string, unknown>, key: string): boolean {
+  const v = raw[key]
+  if (v === undefined || v === null) return false
+  if (typeof v !== 'boolean') throw invalid(`"${key}" must be a boolean`)
+  return v
+}
+
+export function parseBridgeConf(conf: NetConf): BridgeConf {
+  const raw = conf.raw
+  const bridge = raw.bridge === undefined || raw.bridge === '' ? 'cni0' : raw.bridge
+  if (typeof bridge !== 'string') throw invalid('"bridge" must be a string')
+  try {
+    validateInterfaceName(bridge)
+  } catch (err) {
+    throw invalid(`"bridge": ${(err as CniError).message}`)
+  }
+  let mtu: number | undefined
+  if (raw.mtu !== undefined && raw.mtu !== null && raw.mtu !== 0) {
+    if (typeof raw.mtu !== 'number' || !Number.isInteger(raw.mtu) || raw.mtu < 68 || raw.mtu > 65535) throw invalid('"mtu" must be an integer from 68 to 65535')
+    mtu = raw.mtu
+  }
+  const ipam = raw.ipam
+  let ipamType = ''
+  if (ipam !== undefined && ipam !== null) {
+    if (typeof ipam !== 'object' || Array.isArray(ipam)) throw invalid('"ipam" must be an object')
+    const t = (ipam as Record<string, unknown>).type
+    if (typeof t !== 'string' || t === '' || t.includes('/')) throw invalid('"ipam.type" must name an IPAM plugin')
+    ipamType = t
+  }
+  const isDefaultGateway = bool(raw, 'isDefaultGateway')
+  const dns = raw.dns
+  return {
+    bridge,
+    isGateway: bool(raw, 'isGateway') || isDefaultGateway,
+    isDefaultGateway,
+    ipMasq: bool(raw, 'ipMasq'),
+    hairpinMode: bool(raw, 'hairpinMode'),
+    promiscMode: bool(raw, 'promiscMode'),
+    mtu,
+    ipamType,
+    dns: typeof dns === 'object' && dns !== null && !Array.isArray(dns) ? (dns as Record<string, unknown>) : undefined,
+  }
+}

@@ -1,0 +1,249 @@
+// The node agent end to end: a real API server and control plane, nodes as network
+// namespaces on an underlay bridge, `weft agent` in each, pods as processes in their own
+// namespaces wired by the CNI plugins.
+import t from 'tap'
+import { existsSync, readdirSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { join } from 'node:path'
+import { resources } from '../../src/api/registry.ts'
+import { listNetns } from '../../src/netlink/index.ts'
+import { nodeInfo, podInfo, startCluster, until } from '../helpers/control-plane.ts'
+import { execIn, startUnderlay, type TestNode } from '../helpers/nodes.ts'
+
+const exec = promisify(execFile)
+const leaseInfo = resources.find((r) => r.kind === 'Lease')!
+const configMapInfo = resources.find((r) => r.kind === 'ConfigMap')!
+const secretInfo = resources.find((r) => r.kind === 'Secret')!
+
+t.setTimeout(240_000)
+
+const cluster = await startCluster(t, {}, { socket: true, kubeletSocketsInDir: true })
+const underlay = await startUnderlay(t, { socketPath: cluster.socketPath!, dir: cluster.dir })
+const nodeOne = await underlay.addNode('node-1')
+const client = cluster.client
+
+async function getPod(name: string, ns = 'default'): Promise<any> {
+  return client.get<any>(podInfo, name, ns)
+}
+
+async function podWhen(name: string, what: string, check: (pod: any) => boolean, ms = 30_000): Promise<any> {
+  let pod: any
+  await until(`${name}: ${what}`, async () => {
+    pod = await getPod(name).catch(() => undefined)
+    return pod !== undefined && check(pod)
+  }, ms)
+  return pod
+}
+
+const isReady = (pod: any) => pod.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') === true
+
+async function createPod(name: string, spec: object, node: TestNode = nodeOne): Promise<void> {
+  await client.create(podInfo, { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { nodeName: node.name, terminationGracePeriodSeconds: 5, ...spec } } as never)
+}
+
+async function kubectl(...args: string[]): Promise<string> {
+  const { stdout } = await exec('kubectl', ['--kubeconfig', cluster.kubeconfig, ...args])
+  return stdout
+}
+
+function podNetns(node: TestNode, uid: string): string {
+  return `${node.netns}-pod-${uid}`
+}
+
+function reservations(node: TestNode): string[] {
+  const dir = join(node.dataDir, 'ipam', 'weft')
+  return existsSync(dir) ? readdirSync(dir).filter((f) => /^\d/.test(f)) : []
+}
+
+await t.test('the agent registers its node, heartbeats and writes the CNI config', async (t) => {
+  let node: any
+  await until('node-1 Ready', async () => {
+    node = await client.get<any>(nodeInfo, 'node-1').catch(() => undefined)
+    return node?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') === true
+  }, 30_000)
+  t.equal(node.status.capacity.pods, '110')
+  t.ok(Number(node.status.capacity.cpu) >= 1)
+  t.same(node.status.addresses.find((a: any) => a.type === 'InternalIP'), { type: 'InternalIP', address: nodeOne.ip })
+  t.match(node.spec.podCIDR, /^10\.244\.\d+\.0\/24$/)
+  const lease = await client.get<any>(leaseInfo, 'node-1', 'kube-node-lease')
+  t.equal(lease.spec.holderIdentity, 'node-1')
+  t.ok(existsSync(join(nodeOne.dataDir, 'net.d', '10-weft.conflist')))
+})
+
+let echoIP = ''
+await t.test('a pod gets a sandbox, an IP from the node CIDR, and answers on it', async (t) => {
+  await createPod('echo', { containers: [{ name: 'echo', image: 'weft/echo', readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 } }] })
+  const pod = await podWhen('echo', 'Ready', isReady)
+  const node = await client.get<any>(nodeInfo, 'node-1')
+  echoIP = pod.status.podIP
+  t.equal(echoIP.split('.').slice(0, 3).join('.'), node.spec.podCIDR.split('.').slice(0, 3).join('.'), 'the IP is in the node CIDR')
+  t.equal(pod.status.hostIP, nodeOne.ip)
+  t.ok(listNetns().includes(podNetns(nodeOne, pod.metadata.uid)), 'the pod has its own network namespace')
+  const reply = JSON.parse(await execIn(nodeOne.netns, 'curl', ['-s', '--max-time', '5', `http://${echoIP}:8080/hello`]))
+  t.equal(reply.pod, 'echo', 'the hostname inside is the pod name')
+  t.equal(reply.path, '/hello')
+  await until('the log has the listening line', async () => /listening/i.test(await kubectl('logs', 'echo')), 10_000)
+})
+
+await t.test('env from ConfigMaps, Secrets and the downward API; volumes; resolv.conf and hosts', async (t) => {
+  await client.create(configMapInfo, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg', namespace: 'default' }, data: { greeting: 'hello', 'app.conf': 'mode=test\n' } } as never)
+  await client.create(secretInfo, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'sec', namespace: 'default' }, stringData: { token: 's3cret' } } as never)
+  const mountPath = join(cluster.dir, 'mnt', 'config')
+  await mkdir(join(cluster.dir, 'mnt'), { recursive: true })
+  await createPod('envy', {
+    containers: [
+      {
+        name: 'main',
+        image: 'debian',
+        command: ['sh', '-c', 'echo "G=$GREETING T=$TOKEN IP=$MY_IP NODE=$NODE X=$EXPANDED"; cat $CONF/app.conf; cat /etc/resolv.conf; grep envy /etc/hosts; pwd; hostname; sleep 3600'],
+        workingDir: '/tmp',
+        env: [
+          { name: 'GREETING', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'greeting' } } },
+          { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'sec', key: 'token' } } },
+          { name: 'MY_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+          { name: 'NODE', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+          { name: 'EXPANDED', value: '$(GREETING)-world' },
+          { name: 'CONF', value: mountPath },
+        ],
+        volumeMounts: [{ name: 'config', mountPath, readOnly: true }],
+      },
+    ],
+    volumes: [{ name: 'config', configMap: { name: 'cfg' } }],
+  })
+  const pod = await podWhen('envy', 'Running', (p) => p.status?.phase === 'Running')
+  let logs = ''
+  await until('the script has printed', async () => /envy/.test((logs = await kubectl('logs', 'envy'))), 10_000)
+  t.match(logs, `G=hello T=s3cret IP=${pod.status.podIP} NODE=node-1 X=hello-world`)
+  t.match(logs, 'mode=test')
+  t.match(logs, 'nameserver 10.96.0.10')
+  t.match(logs, 'search default.svc.cluster.local svc.cluster.local cluster.local')
+  t.match(logs, 'options ndots:5')
+  t.match(logs, new RegExp(`${pod.status.podIP.replace(/\./g, '\\.')}\\s+envy`))
+  t.match(logs, /^\/tmp$/m, 'workingDir')
+  t.match(logs, /^envy$/m, 'hostname')
+  t.notOk(existsSync(join(mountPath, 'app.conf')), 'the volume is mounted only inside the container')
+  await client.create(podInfo, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'missing-ref', namespace: 'default' }, spec: { nodeName: 'node-1', containers: [{ name: 'c', image: 'debian', command: ['true'], env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'nope', key: 'k' } } }] }] } } as never)
+  const bad = await podWhen('missing-ref', 'config error', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError')
+  t.match(bad.status.containerStatuses[0].state.waiting.message, /configmap "nope" not found/)
+})
+
+await t.test('crashing containers restart with backoff; logs of the previous run', async (t) => {
+  await createPod('crasher', { containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', 'echo "run at $(date +%s%N)"; exit 3'] }] })
+  const pod = await podWhen('crasher', 'in CrashLoopBackOff', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff')
+  const st = pod.status.containerStatuses[0]
+  t.ok(st.restartCount >= 1)
+  t.equal(st.lastState.terminated.exitCode, 3)
+  t.equal(st.lastState.terminated.reason, 'Error')
+  t.match(await kubectl('logs', 'crasher', '--previous'), /^run at \d+/)
+  await createPod('once', { restartPolicy: 'Never', containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', 'exit 0'] }] })
+  const done = await podWhen('once', 'Succeeded', (p) => p.status?.phase === 'Succeeded')
+  t.equal(done.status.containerStatuses[0].state.terminated.exitCode, 0)
+  t.equal(done.status.containerStatuses[0].restartCount, 0)
+})
+
+await t.test('liveness, readiness and startup probes', async (t) => {
+  const dataDir = join(cluster.dir, 'mnt', 'probe-data')
+  await createPod('probed', {
+    containers: [
+      {
+        name: 'web',
+        image: 'registry.k8s.io/e2e-test-images/agnhost:2.53',
+        args: ['netexec', '--http-port=8081', '--udp-port=-1'],
+        ports: [{ name: 'http', containerPort: 8081 }],
+        startupProbe: { tcpSocket: { port: 'http' }, periodSeconds: 1, failureThreshold: 30 },
+        readinessProbe: { exec: { command: ['test', '-f', `${dataDir}/ready`] }, periodSeconds: 1 },
+        volumeMounts: [{ name: 'data', mountPath: dataDir }],
+      },
+      { name: 'dies', image: 'debian', command: ['sleep', '3600'], livenessProbe: { tcpSocket: { port: 9999 }, periodSeconds: 1, failureThreshold: 2 } },
+    ],
+    volumes: [{ name: 'data', emptyDir: {} }],
+  })
+  const pod = await podWhen(
+    'probed',
+    'liveness restarted the second container and the first has started',
+    (p) => (p.status?.containerStatuses?.find((c: any) => c.name === 'dies')?.restartCount ?? 0) >= 1 && p.status?.containerStatuses?.find((c: any) => c.name === 'web')?.started === true,
+  )
+  t.notOk(isReady(pod), 'not ready while the readiness file is missing')
+  const web = pod.status.containerStatuses.find((c: any) => c.name === 'web')
+  t.equal(web.started, true, 'the startup probe passed')
+  t.equal(web.ready, false)
+  await execIn(podNetns(nodeOne, pod.metadata.uid), 'nsenter', ['-t', String(await webPid(pod.metadata.uid)), '-m', 'touch', `${dataDir}/ready`])
+  const ready = await podWhen('probed', 'web ready', (p) => p.status?.containerStatuses?.find((c: any) => c.name === 'web')?.ready === true)
+  t.equal(ready.status.containerStatuses.find((c: any) => c.name === 'web').restartCount, 0)
+})
+
+async function webPid(uid: string): Promise<number> {
+  const { readFile } = await import('node:fs/promises')
+  const rec = JSON.parse(await readFile(join(nodeOne.dataDir, 'pods', uid, 'containers', 'web.json'), 'utf8'))
+  return rec.process.pid
+}
+
+await t.test('a hostNetwork pod uses the node address', async (t) => {
+  await createPod('hostnet', { hostNetwork: true, containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] })
+  const pod = await podWhen('hostnet', 'Running', (p) => p.status?.phase === 'Running')
+  t.equal(pod.status.podIP, nodeOne.ip)
+  t.notOk(listNetns().includes(podNetns(nodeOne, pod.metadata.uid)))
+})
+
+await t.test('deletion stops the containers gracefully and removes the sandbox and the IP', async (t) => {
+  await createPod('graceful', { containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', 'trap "echo got TERM; exit 0" TERM; while true; do sleep 0.1; done'] }] })
+  const pod = await podWhen('graceful', 'Running', (p) => p.status?.phase === 'Running')
+  const before = reservations(nodeOne).length
+  await client.delete(podInfo, 'graceful', 'default')
+  await until('the pod is gone from the API', async () => (await getPod('graceful').catch(() => undefined)) === undefined, 20_000)
+  t.notOk(listNetns().includes(podNetns(nodeOne, pod.metadata.uid)), 'no namespace left')
+  t.notOk(existsSync(join(nodeOne.dataDir, 'pods', pod.metadata.uid)), 'no pod directory left')
+  t.equal(reservations(nodeOne).length, before - 1, 'the IP is released')
+  const links = await execIn(nodeOne.netns, 'ip', ['-o', 'link', 'show', 'type', 'veth'])
+  const hostVeths = links.trim().split('\n').filter((l) => !/ eth0@/.test(l)).map((l) => l.split(':')[1]!.trim())
+  const pods = (await client.list<any>(podInfo)).items.filter((p) => p.spec.nodeName === 'node-1' && !p.spec.hostNetwork && p.status?.phase !== 'Succeeded')
+  t.equal(hostVeths.length, pods.length, `one host veth per pod with a sandbox: ${hostVeths.join(' | ')}`)
+})
+
+await t.test('a restarted agent adopts running pods and cleans up the ones deleted meanwhile', async (t) => {
+  const echo = await getPod('echo')
+  await createPod('doomed', { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] })
+  const doomed = await podWhen('doomed', 'Running', (p) => p.status?.phase === 'Running')
+  await nodeOne.stop()
+  await client.delete(podInfo, 'doomed', 'default', { gracePeriodSeconds: 0 })
+  const reply = JSON.parse(await execIn(nodeOne.netns, 'curl', ['-s', '--max-time', '5', `http://${echoIP}:8080/`]))
+  t.equal(reply.pod, 'echo', 'pods keep running while the agent is down')
+  nodeOne.start()
+  await until('the deleted pod is cleaned up', async () => !listNetns().includes(podNetns(nodeOne, doomed.metadata.uid)), 30_000)
+  const after = await podWhen('echo', 'still ready', isReady)
+  t.equal(after.status.podIP, echo.status.podIP, 'same IP')
+  t.equal(after.status.containerStatuses[0].restartCount, 0, 'not restarted')
+  t.equal(after.status.containerStatuses[0].containerID, echo.status.containerStatuses[0].containerID)
+  const ips = (await client.list<any>(podInfo)).items.filter((p) => p.status?.podIP && !p.spec.hostNetwork && p.status.phase === 'Running').map((p) => p.status.podIP)
+  t.equal(new Set(ips).size, ips.length, 'no duplicate IPs')
+})
+
+await t.test('pods on different nodes reach each other (host-gw)', async (t) => {
+  const nodeTwo = await underlay.addNode('node-2')
+  await until('node-2 Ready', async () => {
+    const n = await client.get<any>(nodeInfo, 'node-2').catch(() => undefined)
+    return n?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') === true
+  }, 30_000)
+  await createPod('far', { containers: [{ name: 'c', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', '--http-port=8080', '--udp-port=8081'] }] }, nodeTwo)
+  const far = await podWhen('far', 'Running', (p) => p.status?.phase === 'Running')
+  const echo = await getPod('echo')
+  await until('pod on node-1 reaches the pod on node-2', async () =>
+    execIn(podNetns(nodeOne, echo.metadata.uid), 'curl', ['-s', '--max-time', '2', `http://${far.status.podIP}:8080/hostname`]).then((out) => out === 'far', () => false),
+  20_000)
+  const clientIP = await execIn(podNetns(nodeTwo, far.metadata.uid), 'curl', ['-s', '--max-time', '2', `http://${echo.status.podIP}:8080/`])
+  const seenFrom = String(JSON.parse(clientIP).remoteAddress).replace('::ffff:', '').replace(/^\[?(.*?)\]?:\d+$/, '$1')
+  t.equal(seenFrom, far.status.podIP, 'no NAT between pods')
+  const fromNode = await execIn(nodeOne.netns, 'curl', ['-s', '--max-time', '2', `http://${far.status.podIP}:8080/hostname`])
+  t.equal(fromNode, 'far', 'node to pod on another node')
+
+  // hostPort goes through the reference portmap plugin in the node's chain.
+  await createPod('porty', { containers: [{ name: 'c', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['serve-hostname', '--port=9376'], ports: [{ containerPort: 9376, hostPort: 30080 }] }] }, nodeTwo)
+  await podWhen('porty', 'Running', (p) => p.status?.phase === 'Running')
+  await until('hostPort answers on node-2', () => execIn(nodeOne.netns, 'curl', ['-s', '--max-time', '2', `http://${nodeTwo.ip}:30080/`]).then((out) => out === 'porty', () => false), 20_000)
+  await client.delete(podInfo, 'porty', 'default')
+  await until('porty gone', async () => (await getPod('porty').catch(() => undefined)) === undefined, 20_000)
+  const rules = await execIn(nodeTwo.netns, 'iptables-save', ['-t', 'nat'])
+  t.notMatch(rules, '30080', 'the hostPort rules went with the pod')
+})
