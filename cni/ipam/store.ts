@@ -36,6 +36,27 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Callers in one process (the warm CNI service runs many ADDs at once) queue here for the
+ * file lock in turn, instead of all polling it with sleeps.
+ */
+const localQueues = new Map<string, Promise<void>>()
+
+async function inTurn<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const before = localQueues.get(key) ?? Promise.resolve()
+  let release!: () => void
+  const mine = new Promise<void>((r) => (release = r))
+  const tail = before.then(() => mine)
+  localQueues.set(key, tail)
+  await before
+  try {
+    return await fn()
+  } finally {
+    release()
+    if (localQueues.get(key) === tail) localQueues.delete(key)
+  }
+}
+
 export class ReservationStore {
   readonly dir: string
   readonly lockPath: string
@@ -51,13 +72,15 @@ export class ReservationStore {
 
   /** Run `fn` holding the network's lock; creates the directories on first use. */
   async withLock<T>(fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-    await mkdir(this.dir, { recursive: true, mode: 0o755 })
-    await this.lock(options)
-    try {
-      return await fn()
-    } finally {
-      await unlink(this.lockPath).catch(() => {})
-    }
+    return inTurn(this.lockPath, async () => {
+      await mkdir(this.dir, { recursive: true, mode: 0o755 })
+      await this.lock(options)
+      try {
+        return await fn()
+      } finally {
+        await unlink(this.lockPath).catch(() => {})
+      }
+    })
   }
 
   private async lock({ timeoutMs = 30_000, staleMs = 10_000 }: LockOptions): Promise<void> {

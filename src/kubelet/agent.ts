@@ -1,11 +1,12 @@
 // `weft agent`: the node agent. Registers the node, writes the CNI config once the node
 // has a pod CIDR, routes to other nodes' pods (host-gw), runs the kubelet, and serves the
 // kubelet API. Stopping it leaves the pods running; the next agent adopts them.
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { V1Node } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
+import { Spawner, useSpawner } from '../netlink/index.ts'
 import { logger, type Logger } from '../util/log.ts'
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/spec/version.ts'
@@ -62,6 +63,7 @@ export class Agent {
   #syncingNodes: Promise<void> = Promise.resolve()
   #cni: CniRuntime | undefined
   #cniService: CniService | undefined
+  #spawner: Spawner | undefined
   #cniVersion: CniVersion | undefined
 
   constructor(options: AgentOptions) {
@@ -76,6 +78,12 @@ export class Agent {
   async start(signal?: AbortSignal): Promise<void> {
     const o = this.options
     await mkdir(o.dataDir, { recursive: true })
+    // Every ip/unshare/umount the agent runs is started by a small helper rather than by forking this process.
+    const jobs = join(o.dataDir, 'spawn')
+    await rm(jobs, { recursive: true, force: true })
+    await mkdir(jobs, { mode: 0o700 })
+    this.#spawner = new Spawner(jobs)
+    useSpawner(this.#spawner)
     this.#nodeIPs = o.nodeIPs?.length ? o.nodeIPs : await detectNodeIPs()
     // weft's own plugins, warm in this process: `bin/weft-cni` hands its invocations here.
     this.#cniService = await startCniService({ onError: (err) => this.log.warn({ err }, 'CNI service request failed') })
@@ -125,6 +133,8 @@ export class Agent {
     await this.#nodes?.stop()
     await this.#syncingNodes
     await this.#cniService?.close()
+    useSpawner(undefined)
+    this.#spawner?.close()
     await this.client?.close()
   }
 

@@ -1,6 +1,7 @@
 // Runs the kernel tools (ip, nft, nsenter, sysctl) as child processes. This is the only
 // place weft spawns them, so errors read the same everywhere.
 import { spawn } from 'node:child_process'
+import type { Spawner } from './spawner.ts'
 
 export class CommandError extends Error {
   readonly command: string
@@ -21,7 +22,20 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv
 }
 
+let spawner: Spawner | undefined
+
+/**
+ * Long-lived processes that start many commands (the node agent) hand them to a Spawner
+ * instead of forking themselves; undefined goes back to spawning directly.
+ */
+export function useSpawner(s: Spawner | undefined): void {
+  spawner = s
+}
+
 export function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
+  if (spawner?.alive && opts.env === undefined && spawner.canRun(file, args)) {
+    return spawner.run(file, args, opts.input ?? '')
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env })
     const out: Buffer[] = []
