@@ -1,0 +1,27 @@
+import t from 'tap'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CommandError, run, Spawner, useSpawner } from '../../src/netlink/index.ts'
+
+t.test('commands run through the spawner like direct spawns', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-spawner-'))
+  const spawner = new Spawner(dir)
+  t.teardown(async () => {
+    useSpawner(undefined)
+    spawner.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  useSpawner(spawner)
+  t.equal(await run('sh', ['-c', 'echo "$$ out"; echo err >&2']).then((s) => / out\n$/.test(s)), true, 'stdout comes back')
+  t.equal(await run('cat', [], { input: 'piped in' }), 'piped in', 'stdin goes in')
+  const err = await run('sh', ['-c', 'echo broken >&2; exit 3']).catch((e: unknown) => e)
+  t.ok(err instanceof CommandError)
+  t.equal((err as CommandError).code, 3)
+  t.match((err as CommandError).stderr, 'broken')
+  const outs = await Promise.all(Array.from({ length: 20 }, (_, i) => run('echo', [`job ${i}`])))
+  t.same(outs, Array.from({ length: 20 }, (_, i) => `job ${i}\n`), 'concurrent jobs keep their own output')
+  t.equal(spawner.canRun('echo', ['a\tb']), false, 'tabs cannot cross the line protocol')
+  t.equal(await run('printf', ['%s', 'a\tb']), 'a\tb', 'so such commands are spawned directly')
+  t.same(await readdir(dir), [], 'no job files left')
+})
