@@ -15,19 +15,10 @@ import { LogRequestError, type KubeletApi, type LogRequest } from './server.ts'
 
 const podInfo = resources.find((r) => r.kind === 'Pod')!
 
-export interface KubeletOptions {
-  client: RestClient
-  nodeName: string
-  dataDir: string
-  netnsPrefix: string
-  hostIPs: () => string[]
-  cni: CniRuntime
-  dns: PodWorkerContext['dns']
+export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeName' | 'dataDir' | 'netnsPrefix' | 'hostIPs' | 'cni' | 'dns' | 'nodeAllocatable' | 'log'> {
   backoff?: RestartBackoffOptions
-  nodeAllocatable: Record<string, string>
   /** How often every pod is synced even without news (default 10 s). */
   resyncMs?: number
-  log: Logger
 }
 
 export class Kubelet implements KubeletApi {
@@ -41,19 +32,8 @@ export class Kubelet implements KubeletApi {
     this.#o = options
     this.informer = new Informer<V1Pod>(options.client, podInfo, { fieldSelector: `spec.nodeName=${options.nodeName}`, logger: options.log })
     const probes = new ProbeManager((uid: string) => this.#workers.get(uid)?.kick())
-    this.#ctx = {
-      client: options.client,
-      nodeName: options.nodeName,
-      dataDir: options.dataDir,
-      netnsPrefix: options.netnsPrefix,
-      hostIPs: options.hostIPs,
-      cni: options.cni,
-      dns: options.dns,
-      backoff: new RestartBackoff(options.backoff),
-      probes,
-      nodeAllocatable: options.nodeAllocatable,
-      log: options.log,
-    }
+    const { backoff, resyncMs: _resync, ...shared } = options
+    this.#ctx = { ...shared, backoff: new RestartBackoff(backoff), probes }
   }
 
   /** Lists the node's pods, adopts or removes the sandboxes on disk, then starts syncing. */

@@ -1,8 +1,9 @@
 // The lab's processes: started detached with logs in files, identified by pid AND start
 // time, so stopping a lab never signals a process that merely reuses a recorded pid.
 import { spawn } from 'node:child_process'
-import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { isAlive as isRunning, processStartTime } from '../util/proc.ts'
 
 export interface Started {
   pid: number
@@ -13,26 +14,11 @@ export interface Started {
 
 /** The process's start time in clock ticks since boot, or undefined if there is no such process. */
 export function procStarttime(pid: number): string | undefined {
-  let stat: string
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  } catch {
-    return undefined
-  }
-  // The command name (field 2) may hold spaces and parentheses: count from its last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return fields[19]
+  return processStartTime(pid)?.toString()
 }
 
 export function isAlive(pid: number, starttime: string): boolean {
-  const now = procStarttime(pid)
-  if (now === undefined || now !== starttime) return false
-  // A zombie has exited; only its parent's wait is left.
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  } catch {
-    return false
-  }
+  return isRunning({ pid, starttime: Number(starttime) })
 }
 
 /** Starts `file args` in its own session (Ctrl-C in the terminal does not reach it), output appended to `log`. */

@@ -11,7 +11,7 @@ import { readJson, writeFileAtomic } from './files.ts'
 import { argsFile, launchCommand, LOG_PROGRAM, SYSTEM_PATH, type LaunchMount } from './launcher.ts'
 import { prepareMountTarget } from './mounts.ts'
 import { containersDir, logPath } from './paths.ts'
-import { isAlive, kill, killGroup, processStartTime, type ProcessId } from './proc.ts'
+import { isAlive, kill, killGroup, processStartTime, type ProcessId } from '../../util/proc.ts'
 import type { Sandbox } from './sandbox.ts'
 
 export interface VolumeMount {

@@ -27,16 +27,16 @@ trap '[ -n "\${c:-}" ] && kill -TERM "$c" 2>/dev/null' TERM INT HUP
 now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 finish() {
   printf '%s\\n%s\\n%s\\n' "$1" "\${3:-$(now)}" "$2" >"$base.exit.tmp" && mv -f "$base.exit.tmp" "$base.exit"
-  rm -f "$base.out" "$base.err" "$base.args"
+  rm -f "$base.out" "$base.err" "$base.args" "$base.mnt"
   exit "$1"
 }
 exec 3>>"$log" || finish 128 "cannot open the log file $log"
 rm -f "$base.out" "$base.err" "$base.exit"
 mkfifo -m 600 "$base.out" "$base.err" || finish 128 "cannot create the log pipes $base.out, $base.err"
 while [ "$n" -gt 0 ]; do
-  out=$(mount --bind -- "$1" "$2" 2>&1) || finish 128 "cannot mount $1 on $2: $out"
+  mount --bind -- "$1" "$2" 2>"$base.mnt" || finish 128 "cannot mount $1 on $2: $(cat "$base.mnt")"
   if [ "$3" = ro ]; then
-    out=$(mount -o remount,bind,ro -- "$2" 2>&1) || finish 128 "cannot make $2 read-only: $out"
+    mount -o remount,bind,ro -- "$2" 2>"$base.mnt" || finish 128 "cannot make $2 read-only: $(cat "$base.mnt")"
   fi
   shift 3
   n=$((n - 1))
