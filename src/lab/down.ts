@@ -50,12 +50,20 @@ export async function labDown(dataDir: string): Promise<DownResult> {
   await Promise.all(found.alive.filter((p) => p.role !== 'agent').map((p) => stopProcess(p.pid, p.starttime)))
   // Whatever still runs inside the lab's namespaces is the lab's too: pod processes, an
   // agent whose pid never reached lab.json, a shell from `weft lab exec`.
-  const inside = processesInNetns(netnsInodes(found.ids.flatMap(labNamespaces)))
-  await Promise.all(inside.map((p) => stopProcess(p.pid, p.starttime, 2000)))
+  // Stopping a process can start another (a container's supervisor forks to drain its
+  // logs), so look again until nothing is left.
+  const inodes = netnsInodes(found.ids.flatMap(labNamespaces))
+  let inside = 0
+  for (let round = 0; round < 10; round++) {
+    const procs = processesInNetns(inodes)
+    if (procs.length === 0) break
+    inside += procs.length
+    await Promise.all(procs.map((p) => stopProcess(p.pid, p.starttime, round === 0 ? 2000 : 200)))
+  }
   await unmountUnder(abs)
   let namespaces = 0
   for (const id of found.ids) namespaces += (await deleteLabNamespaces(id)).length
-  return { stopped: found.alive.length + inside.length, namespaces, mounts: found.mounts.length, dir: await removeLabDir(abs) }
+  return { stopped: found.alive.length + inside, namespaces, mounts: found.mounts.length, dir: await removeLabDir(abs) }
 }
 
 /** Removes the lab's entries, then the dir if that left it empty. */
