@@ -23,8 +23,10 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     image: { type: 'string', default: 'registry.k8s.io/pause:3.10' },
     rate: { type: 'string', default: '5' },
+    settle: { type: 'string', default: '15' },
   },
 })
+const settleMs = Number(values.settle) * 1000
 const paceRate = Number(values.rate)
 const podCount = Number(values.pods)
 const runs = Number(values.runs)
@@ -71,6 +73,9 @@ async function oneRun(client: RestClient, run: number, rate: number): Promise<nu
   await client.delete(namespaceInfo, ns, undefined)
   const deadline = Date.now() + 120_000
   while ((await client.list(podInfo, { namespace: ns })).items.length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250))
+  // The kernel frees deleted network namespaces asynchronously, and 100 of them keep a
+  // core busy for a while: let that finish so a run does not pay for the one before.
+  await new Promise((r) => setTimeout(r, settleMs))
   return latencies
 }
 

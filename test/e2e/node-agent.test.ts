@@ -85,6 +85,10 @@ await t.test('a pod gets a sandbox, an IP from the node CIDR, and answers on it'
   t.equal(reply.pod, 'echo', 'the hostname inside is the pod name')
   t.equal(reply.path, '/hello')
   await until('the log has the listening line', async () => /listening/i.test(await kubectl('logs', 'echo')), 10_000)
+  const podNs = podNetns(nodeOne, pod.metadata.uid)
+  await execIn(podNs, 'ping', ['-c', '1', '-W', '2', nodeOne.ip])
+  t.pass('the pod reaches its node')
+  t.match(await execIn(podNs, 'ip', ['route', 'show', 'default']), /^default via 10\.244\.\d+\.1 dev eth0/, 'default route via the bridge gateway')
 })
 
 await t.test('env from ConfigMaps, Secrets and the downward API; volumes; resolv.conf and hosts', async (t) => {
