@@ -72,13 +72,23 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
     }
     const wait = { timeoutMs: opts.timeoutMs, signal: opts.signal }
 
-    const listen = `127.0.0.1:${(await portIsFree(PREFERRED_PORT)) ? PREFERRED_PORT : 0}`
     log(`starting the API server (log: ${plan.serverLog})`)
     await mkdir(plan.serverDataDir, { recursive: true })
-    const server = startDetached(WEFT_BIN, ['server', '--data-dir', plan.serverDataDir, '--listen', listen, '--socket', plan.socket, '--kubelet-socket-dir', join(plan.dataDir, 'nodes')], plan.serverLog)
-    await track('server', 'server', server)
     const serverFailed = exitedFailure(['server'])
-    await waitFor('the API server to be ready', async () => ((await client.request('GET', '/readyz')) === 'ok' ? true : undefined), { ...wait, failed: serverFailed })
+    // 6443 when it is free; another lab starting at the same moment may take it between
+    // the check and the bind, and then any free port does.
+    for (let port = (await portIsFree(PREFERRED_PORT)) ? PREFERRED_PORT : 0; ; port = 0) {
+      const server = startDetached(WEFT_BIN, ['server', '--data-dir', plan.serverDataDir, '--listen', `127.0.0.1:${port}`, '--socket', plan.socket, '--kubelet-socket-dir', join(plan.dataDir, 'nodes')], plan.serverLog)
+      await track('server', 'server', server)
+      try {
+        await waitFor('the API server to be ready', async () => ((await client.request('GET', '/readyz')) === 'ok' ? true : undefined), { ...wait, failed: serverFailed })
+        break
+      } catch (err) {
+        const lost = port !== 0 && exits.has('server') && /EADDRINUSE/.test(await readFile(plan.serverLog, 'utf8').catch(() => ''))
+        if (!lost) throw err
+        exits.delete('server')
+      }
+    }
     state.url = await waitFor('the API server to write its kubeconfig', () => serverUrl(join(plan.serverDataDir, 'kubeconfig')), { ...wait, failed: serverFailed })
     await writeFile(plan.kubeconfig, kubeconfigFor(state.url), { mode: 0o600 })
     await writeState(plan.statePath, state)
