@@ -225,6 +225,10 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
   }
   await writeFileAtomic(`${base}.json`, JSON.stringify(record, null, 2) + '\n', 0o600)
   const proc: ContainerProcess = { ...record, sandboxDir: sandbox.dir }
+  // The supervisor is this process's child: its exit event says when to read the exit
+  // file. The child is unref'd (it outlives us), so a slow poll keeps a waiter's event
+  // loop alive; adopted containers are polled at the usual rate.
+  proc.exit = Promise.race([exited.then(() => finalStatus(proc)), pollExit(proc, 2000)])
   return proc
 }
 
@@ -242,8 +246,8 @@ async function finalStatus(proc: ContainerProcess): Promise<ExitStatus> {
 
 // Polls even for a child of this agent: the child is unref'd, so only a timer keeps a
 // process that awaits the exit alive.
-async function pollExit(proc: ContainerProcess): Promise<ExitStatus> {
-  while (isAlive(proc.supervisor)) await sleep(POLL_MS)
+async function pollExit(proc: ContainerProcess, intervalMs = POLL_MS): Promise<ExitStatus> {
+  while (isAlive(proc.supervisor)) await sleep(intervalMs)
   return finalStatus(proc)
 }
 
