@@ -401,7 +401,7 @@ function portMappings(pod: V1Pod) {
 
 /** The volumes weft writes into the pod directory, and the hostPath ones it mounts as they are. */
 /** The kubelet's bandwidth annotations (bits per second), for the bandwidth plugin. */
-function bandwidthLimits(pod: V1Pod): { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number } {
+export function bandwidthLimits(pod: V1Pod): { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number } {
   const out: { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number } = {}
   const annotations = pod.metadata?.annotations ?? {}
   for (const dir of ['ingress', 'egress'] as const) {
