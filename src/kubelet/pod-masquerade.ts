@@ -38,7 +38,3 @@ export function masqueradeRuleset(nodes: readonly V1Node[], self: string): strin
 export async function syncMasquerade(nodes: readonly V1Node[], self: string): Promise<void> {
   await run('nft', ['-f', '-'], { input: masqueradeRuleset(nodes, self) })
 }
-
-export async function removeMasquerade(): Promise<void> {
-  await run('nft', ['-f', '-'], { input: `table ip ${masqueradeTable}\ndelete table ip ${masqueradeTable}\ntable ip6 ${masqueradeTable}\ndelete table ip6 ${masqueradeTable}\n` })
-}

@@ -15,7 +15,7 @@ import { podHostname, podHostsFile } from './hosts-file.ts'
 import { expandCommand, resolveEnv, type EnvExtra, type ObjectLookups } from './pod-env.ts'
 import { fetchPodObjects } from './pod-objects.ts'
 import { planPod, type PodPlan, type PodStep } from './pod-plan.ts'
-import { containerSpecHash, type ContainerProbes, type ObservedContainer, type ObservedPod } from './pod-state.ts'
+import { containerSpecHash, type ObservedContainer, type ObservedPod } from './pod-state.ts'
 import { podStatus } from './pod-status.ts'
 import type { ProbeManager } from './probe-manager.ts'
 import { podResolvConf } from './resolv-conf.ts'
@@ -375,10 +375,6 @@ export class PodWorker {
   detach(): void {
     this.#terminated = true
     clearTimeout(this.#retryTimer)
-  }
-
-  probes(): Record<string, ContainerProbes> {
-    return Object.fromEntries([...this.#instances.keys()].map((n) => [n, this.#ctx.probes.results(this.uid, n)]))
   }
 }
 
