@@ -87,6 +87,7 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
         const lost = port !== 0 && exits.has('server') && /EADDRINUSE/.test(await readFile(plan.serverLog, 'utf8').catch(() => ''))
         if (!lost) throw err
         exits.delete('server')
+        state.processes = state.processes.filter((p) => p.pid !== server.pid)
       }
     }
     state.url = await waitFor('the API server to write its kubeconfig', () => serverUrl(join(plan.serverDataDir, 'kubeconfig')), { ...wait, failed: serverFailed })
