@@ -1,0 +1,102 @@
+// A transaction on one nftables table: structured operations that render to the lines of
+// one `nft -f -` run (applied all or nothing by the kernel), and that the in-memory fake
+// applies the same way. Objects are named without the `family table` prefix.
+export type NftFamily = 'ip' | 'ip6' | 'inet'
+export type NftObjectKind = 'table' | 'chain' | 'set' | 'map'
+
+export type NftOperation =
+  | { verb: 'add' | 'create' | 'flush' | 'delete'; kind: 'table' }
+  | { verb: 'add' | 'create'; kind: 'chain'; name: string; spec?: string }
+  | { verb: 'flush' | 'delete'; kind: 'chain'; name: string }
+  | { verb: 'add' | 'create'; kind: 'set' | 'map'; name: string; spec: string }
+  | { verb: 'flush' | 'delete'; kind: 'set' | 'map'; name: string }
+  | { verb: 'add'; kind: 'rule'; chain: string; rule: string }
+  | { verb: 'add' | 'delete'; kind: 'element'; set: string; elements: readonly string[] }
+
+export class Transaction {
+  readonly family: NftFamily
+  readonly table: string
+  readonly operations: NftOperation[] = []
+
+  constructor(family: NftFamily, table: string) {
+    this.family = family
+    this.table = table
+  }
+
+  get size(): number {
+    return this.operations.length
+  }
+
+  /** Appends `op`; returns this, so calls chain. */
+  push(op: NftOperation): this {
+    this.operations.push(op)
+    return this
+  }
+
+  addTable(): this {
+    return this.push({ verb: 'add', kind: 'table' })
+  }
+
+  /** `spec` is the inside of the braces of a base chain: `type nat hook output priority -100; policy accept;`. */
+  addChain(name: string, spec?: string): this {
+    return this.push({ verb: 'add', kind: 'chain', name, spec })
+  }
+
+  flushChain(name: string): this {
+    return this.push({ verb: 'flush', kind: 'chain', name })
+  }
+
+  deleteChain(name: string): this {
+    return this.push({ verb: 'delete', kind: 'chain', name })
+  }
+
+  /** `spec`: `type ipv4_addr . inet_proto . inet_service : verdict;` and any flags. */
+  addMap(name: string, spec: string): this {
+    return this.push({ verb: 'add', kind: 'map', name, spec })
+  }
+
+  addSet(name: string, spec: string): this {
+    return this.push({ verb: 'add', kind: 'set', name, spec })
+  }
+
+  deleteSet(name: string): this {
+    return this.push({ verb: 'delete', kind: 'set', name })
+  }
+
+  addRule(chain: string, rule: string): this {
+    return this.push({ verb: 'add', kind: 'rule', chain, rule })
+  }
+
+  /** Elements as nft writes them: `10.96.0.1 . tcp . 80 : goto service-x`. */
+  addElements(set: string, elements: readonly string[]): this {
+    return elements.length ? this.push({ verb: 'add', kind: 'element', set, elements }) : this
+  }
+
+  deleteElements(set: string, elements: readonly string[]): this {
+    return elements.length ? this.push({ verb: 'delete', kind: 'element', set, elements }) : this
+  }
+
+  /** The transaction as `nft -f` input, one command per line. */
+  render(): string {
+    let out = ''
+    for (const op of this.operations) out += renderOperation(this.family, this.table, op) + '\n'
+    return out
+  }
+}
+
+export function renderOperation(family: NftFamily, table: string, op: NftOperation): string {
+  const where = `${family} ${table}`
+  switch (op.kind) {
+    case 'table':
+      return `${op.verb} table ${where}`
+    case 'chain':
+      return 'spec' in op && op.spec ? `${op.verb} chain ${where} ${op.name} { ${op.spec} }` : `${op.verb} chain ${where} ${op.name}`
+    case 'set':
+    case 'map':
+      return 'spec' in op ? `${op.verb} ${op.kind} ${where} ${op.name} { ${op.spec} }` : `${op.verb} ${op.kind} ${where} ${op.name}`
+    case 'rule':
+      return `add rule ${where} ${op.chain} ${op.rule}`
+    case 'element':
+      return `${op.verb} element ${where} ${op.set} { ${op.elements.join(', ')} }`
+  }
+}

@@ -1,0 +1,45 @@
+// The proxy's Prometheus metrics, named after kube-proxy's (kubeproxy_ → weft_proxy_).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export class ProxyMetrics {
+  readonly registry = new Registry()
+  readonly syncDuration = new Histogram({
+    name: 'weft_proxy_sync_proxy_rules_duration_seconds',
+    help: 'SyncProxyRules latency in seconds, for full and partial syncs.',
+    labelNames: ['sync', 'family'] as const,
+    buckets: [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192, 16.384],
+    registers: [this.registry],
+  })
+  readonly syncFailures = new Counter({
+    name: 'weft_proxy_sync_proxy_rules_failures_total',
+    help: 'Syncs of the proxy rules that failed.',
+    labelNames: ['sync', 'family'] as const,
+    registers: [this.registry],
+  })
+  readonly lastSync = new Gauge({
+    name: 'weft_proxy_sync_proxy_rules_last_timestamp_seconds',
+    help: 'The last time the proxy rules were successfully synced.',
+    registers: [this.registry],
+  })
+  readonly pendingChanges = new Gauge({
+    name: 'weft_proxy_sync_proxy_rules_pending_changes',
+    help: 'Services with changes not yet applied.',
+    registers: [this.registry],
+  })
+  readonly servicesProgrammed = new Gauge({
+    name: 'weft_proxy_services',
+    help: 'Service ports programmed, per family.',
+    labelNames: ['family'] as const,
+    registers: [this.registry],
+  })
+  readonly mode = new Gauge({
+    name: 'weft_proxy_mode',
+    help: 'The data plane in use (1 for the active mode), with why it was chosen.',
+    labelNames: ['mode', 'reason'] as const,
+    registers: [this.registry],
+  })
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry })
+  }
+}

@@ -1,0 +1,117 @@
+import t from 'tap'
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node'
+import { noEndpointVerdict, usableEndpoints, type Endpoint, type ServiceEntry } from '../../src/proxy/model.ts'
+import { portEndpoints, serviceEntries, servicePorts } from '../../src/proxy/service-entries.ts'
+import { ChangeTracker } from '../../src/proxy/change-tracker.ts'
+import { chooseMode, parseMode } from '../../src/proxy/mode.ts'
+
+function service(spec: V1Service['spec'], status?: V1Service['status'], annotations?: Record<string, string>): V1Service {
+  return { metadata: { namespace: 'ns', name: 'web', annotations }, spec, status }
+}
+
+function slice(name: string, addressType: string, ports: { name?: string; port: number; protocol?: string }[], endpoints: V1EndpointSlice['endpoints']): V1EndpointSlice {
+  return { metadata: { namespace: 'ns', name, labels: { 'kubernetes.io/service-name': 'web' } }, addressType, ports, endpoints }
+}
+
+t.test('servicePorts: one entry per port of the family, with every option carried', async (t) => {
+  const svc = service(
+    {
+      type: 'LoadBalancer',
+      clusterIP: '10.96.0.5',
+      clusterIPs: ['10.96.0.5', 'fd00::5'],
+      ports: [{ name: 'http', port: 80, nodePort: 30080 }, { name: 'dns', port: 53, protocol: 'UDP', nodePort: 30053 }],
+      externalIPs: ['192.0.2.1', '2001:db8::1'],
+      loadBalancerSourceRanges: ['198.51.100.0/24', '2001:db8:1::/48'],
+      sessionAffinity: 'ClientIP',
+      externalTrafficPolicy: 'Local',
+      internalTrafficPolicy: 'Local',
+    },
+    { loadBalancer: { ingress: [{ ip: '203.0.113.7' }, { ip: '203.0.113.8', ipMode: 'Proxy' }, { hostname: 'lb.example' }] } },
+  )
+  const v4 = servicePorts(svc, 4)
+  t.same(v4.map((p) => p.id), ['ns/web:http/TCP', 'ns/web:dns/UDP'])
+  t.match(v4[0], { clusterIP: '10.96.0.5', port: 80, nodePort: 30080, externalIPs: ['192.0.2.1'], loadBalancerIPs: ['203.0.113.7'], loadBalancerSourceRanges: ['198.51.100.0/24'], affinitySeconds: 10800, externalLocal: true, internalLocal: true })
+  const v6 = servicePorts(svc, 6)
+  t.match(v6[1], { clusterIP: 'fd00::5', protocol: 'UDP', externalIPs: ['2001:db8::1'], loadBalancerIPs: [], loadBalancerSourceRanges: ['2001:db8:1::/48'] })
+})
+
+t.test('servicePorts: headless, ExternalName and other-family Services have none; ClusterIP type has no NodePort', async (t) => {
+  t.same(servicePorts(service({ clusterIP: 'None', ports: [{ port: 80 }] }), 4), [])
+  t.same(servicePorts(service({ type: 'ExternalName', externalName: 'x.example', ports: [{ port: 80 }] }), 4), [])
+  t.same(servicePorts(service({ clusterIP: '10.96.0.5', ports: [{ port: 80 }] }), 6), [])
+  const [p] = servicePorts(service({ clusterIP: '10.96.0.5', ports: [{ port: 80, nodePort: 30001 }], sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } } }), 4)
+  t.match(p, { id: 'ns/web:/TCP', nodePort: 0, affinitySeconds: 60, loadBalancerIPs: [] })
+  const annotated = servicePorts(service({ type: 'LoadBalancer', clusterIP: '10.96.0.5', ports: [{ port: 80 }] }, undefined, { 'service.beta.kubernetes.io/load-balancer-source-ranges': '10.0.0.0/8, 192.168.0.0/16' }), 4)
+  t.same(annotated[0].loadBalancerSourceRanges, ['10.0.0.0/8', '192.168.0.0/16'])
+})
+
+t.test('portEndpoints: matching port by name and protocol, conditions defaulted, duplicates merged, sorted', async (t) => {
+  const [port] = servicePorts(service({ clusterIP: '10.96.0.5', ports: [{ name: 'http', port: 80 }] }), 4)
+  const slices = [
+    slice('a', 'IPv4', [{ name: 'http', port: 8080 }, { name: 'other', port: 9 }], [
+      { addresses: ['10.244.1.9'], nodeName: 'n1' },
+      { addresses: ['10.244.1.3'], conditions: { ready: false, serving: true, terminating: true }, nodeName: 'n2' },
+    ]),
+    slice('b', 'IPv4', [{ name: 'http', port: 8080 }], [{ addresses: ['10.244.1.9'], conditions: { ready: false } }]),
+    slice('c', 'IPv6', [{ name: 'http', port: 8080 }], [{ addresses: ['fd00::9'] }]),
+    slice('d', 'IPv4', [{ name: 'http', port: 8080, protocol: 'UDP' }], [{ addresses: ['10.244.9.9'] }]),
+  ]
+  t.same(portEndpoints(port, slices, 4, 'n1'), [
+    { ip: '10.244.1.3', port: 8080, ready: false, serving: true, terminating: true, local: false },
+    { ip: '10.244.1.9', port: 8080, ready: true, serving: true, terminating: false, local: true },
+  ])
+  t.same(serviceEntries(service({ clusterIP: '10.96.0.5', ports: [{ name: 'http', port: 80 }] }), [], 4, 'n1')[0].endpoints, [])
+})
+
+t.test('usableEndpoints and noEndpointVerdict follow kube-proxy', async (t) => {
+  const ep = (ip: string, o: Partial<Endpoint>): Endpoint => ({ ip, port: 80, ready: true, serving: true, terminating: false, local: false, ...o })
+  const [port] = servicePorts(service({ clusterIP: '10.96.0.5', ports: [{ port: 80 }] }), 4)
+  const entry = (endpoints: Endpoint[], o: Partial<typeof port> = {}): ServiceEntry => ({ port: { ...port, ...o }, endpoints })
+  const ready = ep('10.0.0.1', {})
+  const terminating = ep('10.0.0.2', { ready: false, terminating: true })
+  const notServing = ep('10.0.0.3', { ready: false, serving: false, terminating: true })
+  t.same(usableEndpoints(entry([ready, terminating]), 'internal'), [ready], 'ready ones first')
+  t.same(usableEndpoints(entry([terminating, notServing]), 'internal'), [terminating], 'serving terminating ones when nothing is ready')
+  t.same(noEndpointVerdict(entry([notServing]), 'internal'), 'reject')
+  t.same(noEndpointVerdict(entry([]), 'external'), 'reject')
+  t.equal(noEndpointVerdict(entry([ready]), 'internal'), undefined)
+  const local = ep('10.0.0.4', { local: true })
+  t.same(usableEndpoints(entry([ready, local], { internalLocal: true }), 'internal'), [local])
+  t.same(usableEndpoints(entry([ready, local], { internalLocal: true }), 'external'), [ready, local], 'internal policy leaves external traffic alone')
+  t.equal(noEndpointVerdict(entry([ready], { externalLocal: true }), 'external'), 'drop', 'endpoints elsewhere only: drop')
+})
+
+t.test('ChangeTracker: only what changed is reported, removals included, per family', async (t) => {
+  const tracker = new ChangeTracker([4, 6], 'n1')
+  const svc = service({ clusterIP: '10.96.0.5', clusterIPs: ['10.96.0.5'], ports: [{ name: 'http', port: 80 }] })
+  tracker.setService(svc)
+  tracker.setSlice(slice('a', 'IPv4', [{ name: 'http', port: 8080 }], [{ addresses: ['10.244.1.9'], nodeName: 'n1' }]))
+  t.equal(tracker.pending, 1)
+  let changed = tracker.take()
+  t.same([...changed.get(4)!], ['ns/web:http/TCP'])
+  t.same([...changed.get(6)!], [])
+  t.same(tracker.entries(4).get('ns/web:http/TCP')?.endpoints.map((e) => e.ip), ['10.244.1.9'])
+  t.equal(tracker.take().get(4)!.size, 0, 'nothing pending, nothing changed')
+  tracker.setService(service({ clusterIP: '10.96.0.5', clusterIPs: ['10.96.0.5'], ports: [{ name: 'web', port: 80 }] }))
+  changed = tracker.take()
+  t.same([...changed.get(4)!].sort(), ['ns/web:http/TCP', 'ns/web:web/TCP'], 'a renamed port is a removal and an addition')
+  t.same([...tracker.entries(4).keys()], ['ns/web:web/TCP'])
+  tracker.deleteSlice(slice('a', 'IPv4', [], []))
+  tracker.deleteService(svc)
+  changed = tracker.take()
+  t.same([...changed.get(4)!], ['ns/web:web/TCP'])
+  t.equal(tracker.entries(4).size, 0)
+  tracker.setSlice({ metadata: { namespace: 'ns', name: 'orphan' } })
+  t.equal(tracker.pending, 0, 'a slice without the service-name label is ignored')
+})
+
+t.test('mode: nftables when it works, userspace when asked or when it cannot be used', async (t) => {
+  const works = async () => ({ ok: true as const })
+  const broken = async () => ({ ok: false as const, reason: 'nft is not installed' })
+  t.same(await chooseMode('auto', works), { mode: 'nftables', reason: 'nftables works' })
+  t.same(await chooseMode('auto', broken), { mode: 'userspace', reason: 'nftables cannot be used: nft is not installed' })
+  t.same(await chooseMode('userspace', works), { mode: 'userspace', reason: 'requested' })
+  await t.rejects(chooseMode('nftables', broken), /nft is not installed.*--mode userspace/)
+  t.equal(parseMode(''), 'auto')
+  t.throws(() => parseMode('ipvs'), /must be nftables, userspace or auto/)
+})
