@@ -1,0 +1,7 @@
+export * from './transaction.ts'
+export type * from './client.ts'
+export * from './nft.ts'
+export * from './exec-client.ts'
+export * from './fake.ts'
+export * from './probe.ts'
+export * from './conntrack.ts'
