@@ -1,6 +1,6 @@
 // `weft proxy`: watches Services, EndpointSlices and its Node, and keeps one Proxier per IP
 // family in step. Changes are batched (at most one sync per minSyncMs), applied as partial
-// syncs of the changed Service ports, with a full resync at start, after a failure of one,
+// syncs of the changed Service ports, with a full resync at start, after any failed sync,
 // when the node's addresses change, and every fullSyncMs.
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
@@ -200,6 +200,8 @@ export class ServiceProxy {
         this.log.debug({ family, sync: kind, ms: Math.round(performance.now() - started), ...stats }, 'synced proxy rules')
       } catch (err) {
         failed = true
+        // As kube-proxy does: whatever a failed sync left, the retry rewrites everything.
+        this.#needFull.add(family)
         this.metrics.syncFailures.inc({ sync: kind, family: `IPv${family}` })
         this.log.warn({ err, family, sync: kind }, 'proxy sync failed; retrying')
       }

@@ -1,0 +1,144 @@
+// The proxy shell against a real API server, with a recording Proxier: what it syncs, when,
+// how it recovers from failures, and what /healthz and /metrics say.
+import t from 'tap'
+import { resources } from '../../src/api/registry.ts'
+import { RestClient } from '../../src/client/index.ts'
+import { ProxyHealthServer } from '../../src/proxy/health-server.ts'
+import type { Family, ProxyState } from '../../src/proxy/model.ts'
+import type { Proxier, SyncStats } from '../../src/proxy/proxier.ts'
+import { ServiceProxy } from '../../src/proxy/service-proxy.ts'
+import { startTestServer } from '../helpers/apiserver.ts'
+import { until } from '../helpers/control-plane.ts'
+
+const serviceInfo = resources.find((r) => r.kind === 'Service')!
+const sliceInfo = resources.find((r) => r.kind === 'EndpointSlice')!
+
+interface Call {
+  family: Family
+  changed: string[] | 'all'
+  services: string[]
+}
+
+class RecordingProxier implements Proxier {
+  readonly mode = 'nftables' as const
+  readonly family: Family
+  readonly calls: Call[]
+  failNext = 0
+  closed = false
+  constructor(family: Family, calls: Call[]) {
+    this.family = family
+    this.calls = calls
+  }
+  async sync(state: ProxyState, changed: ReadonlySet<string> | 'all'): Promise<SyncStats> {
+    // The API server's own `kubernetes` Service comes and changes as the server boots: left out.
+    const ours = (ids: Iterable<string>) => [...ids].filter((id) => !id.startsWith('default/kubernetes:')).sort()
+    if (changed === 'all' || ours(changed).length) this.calls.push({ family: this.family, changed: changed === 'all' ? 'all' : ours(changed), services: ours(state.services.keys()) })
+    if (this.failNext > 0) {
+      this.failNext--
+      throw new Error('injected failure')
+    }
+    return { servicesChanged: changed === 'all' ? state.services.size : changed.size, operations: 1 }
+  }
+  async close(): Promise<void> {
+    this.closed = true
+  }
+}
+
+t.test('syncs: full at start, then partial with the changed ports, full again after a failure', async (t) => {
+  const server = await startTestServer(t, { serviceCidrs: ['10.96.0.0/16', 'fd00:96::/112'] })
+  const client = new RestClient({ server: server.url })
+  t.teardown(() => client.close())
+  await client.create(serviceInfo, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } } as never)
+  const calls: Call[] = []
+  const proxiers: RecordingProxier[] = []
+  const proxy = new ServiceProxy({
+    client,
+    nodeName: 'n1',
+    mode: 'auto',
+    serviceCIDRs: ['10.96.0.0/16', 'fd00:96::/112'],
+    clusterCIDRs: ['10.244.0.0/16'],
+    createProxier: (_mode, family) => {
+      const p = new RecordingProxier(family, calls)
+      proxiers.push(p)
+      return p
+    },
+    probe: async () => ({ ok: true }),
+    minSyncMs: 10,
+  })
+  t.teardown(() => proxy.stop())
+  t.notOk(proxy.health().healthy, 'unhealthy before the first sync')
+  await proxy.start()
+  t.same(proxy.families, [4, 6])
+  t.equal(proxy.mode, 'nftables')
+  t.same(calls, [
+    { family: 4, changed: 'all', services: ['default/a:http/TCP'] },
+    { family: 6, changed: 'all', services: [] },
+  ], 'a full sync per family first, with what the informers listed')
+  t.ok(proxy.health().healthy)
+
+  calls.length = 0
+  await client.create(sliceInfo, {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: 'a-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'a' } },
+    addressType: 'IPv4', ports: [{ name: 'http', port: 8080 }], endpoints: [{ addresses: ['10.244.0.5'] }],
+  } as never)
+  await until('a partial sync', () => calls.length > 0, 5000)
+  t.same(calls, [{ family: 4, changed: ['default/a:http/TCP'], services: ['default/a:http/TCP'] }], 'only the v4 proxier, only the changed port')
+
+  calls.length = 0
+  proxiers[0]!.failNext = 1
+  await client.delete(serviceInfo, 'a', 'default')
+  await until('a failed sync and its retry', () => calls.length >= 2, 5000)
+  t.same(calls[0], { family: 4, changed: ['default/a:http/TCP'], services: [] })
+  t.same(calls[1], { family: 4, changed: 'all', services: [] }, 'the retry is a full sync')
+  const metrics = await proxy.metrics.registry.metrics()
+  t.match(metrics, /weft_proxy_sync_proxy_rules_failures_total\{sync="partial",family="IPv4"\} 1/)
+  t.match(metrics, /weft_proxy_sync_proxy_rules_duration_seconds_count\{sync="full",family="IPv4"\} 2/)
+  t.match(metrics, /weft_proxy_mode\{mode="nftables",reason="nftables works"\} 1/)
+
+  await proxy.stop()
+  t.ok(proxiers.every((p) => p.closed), 'stop closes the proxiers')
+})
+
+t.test('/healthz turns 503 when changes wait too long; /metrics serves the registry', async (t) => {
+  const server = await startTestServer(t)
+  const client = new RestClient({ server: server.url })
+  t.teardown(() => client.close())
+  const calls: Call[] = []
+  let proxier: RecordingProxier | undefined
+  const proxy = new ServiceProxy({
+    client,
+    nodeName: 'n1',
+    mode: 'auto',
+    serviceCIDRs: ['10.96.0.0/12'],
+    clusterCIDRs: [],
+    createProxier: (_mode, family) => (proxier = new RecordingProxier(family, calls)),
+    probe: async () => ({ ok: false, reason: 'nft is not installed' }),
+    minSyncMs: 10,
+    healthTimeoutMs: 200,
+  })
+  t.teardown(() => proxy.stop())
+  const http = new ProxyHealthServer(proxy)
+  t.teardown(() => http.close())
+  const [port] = await http.listen(['127.0.0.1:0'])
+  const get = async (path: string) => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`)
+    return { status: res.status, body: await res.text() }
+  }
+  t.equal((await get('/healthz')).status, 503, 'not synced yet')
+  await proxy.start()
+  t.equal(proxy.mode, 'userspace', 'nftables unusable: userspace')
+  const ok = await get('/healthz')
+  t.equal(ok.status, 200)
+  t.match(JSON.parse(ok.body), { healthy: true, mode: 'userspace' })
+  proxier!.failNext = 1000
+  await client.create(serviceInfo, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'b', namespace: 'default' }, spec: { ports: [{ port: 80 }] } } as never)
+  await until('healthz fails', async () => (await get('/healthz')).status === 503, 10_000)
+  t.pass('changes failing to sync for longer than the timeout fail /healthz')
+  proxier!.failNext = 0
+  await until('healthz recovers', async () => (await get('/livez')).status === 200, 10_000)
+  t.pass('and it recovers with the next successful sync')
+  const metrics = await get('/metrics')
+  t.match(metrics.body, /weft_proxy_mode\{mode="userspace",reason="nftables cannot be used: nft is not installed"\} 1/)
+  t.equal((await get('/nope')).status, 404)
+})
