@@ -101,7 +101,7 @@ t.test('ChangeTracker: only what changed is reported, removals included, per fam
   changed = tracker.take()
   t.same([...changed.get(4)!], ['ns/web:web/TCP'])
   t.equal(tracker.entries(4).size, 0)
-  tracker.setSlice({ metadata: { namespace: 'ns', name: 'orphan' } })
+  tracker.setSlice({ metadata: { namespace: 'ns', name: 'orphan' }, addressType: 'IPv4', endpoints: [] })
   t.equal(tracker.pending, 0, 'a slice without the service-name label is ignored')
 })
 
