@@ -1,10 +1,11 @@
-// `weft agent`: the node agent (kubelet; the service proxy joins it in a later step).
+// `weft agent`: the node agent (kubelet and service proxy).
 import { hostname } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Agent } from '../kubelet/agent.ts'
 import { logger } from '../util/log.ts'
+import { proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
 
 const repoBin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin')
 
@@ -12,7 +13,8 @@ export const agentUsage = `Usage: weft agent [flags]
 
 Runs the node agent: registers this host as a Node, heartbeats through its Lease, runs the
 pods bound to it (each in its own network and UTS namespace, wired by the CNI plugins of
-the node's network config) and serves the kubelet API (container logs).
+the node's network config), serves the kubelet API (container logs), and runs the service
+proxy (as \`weft proxy\` does; its flags below).
 
 Flags:
   --server URL                the API server (default http://127.0.0.1:6443)
@@ -33,6 +35,8 @@ Flags:
   --cluster-dns IPS           nameservers for ClusterFirst pods (default 10.96.0.10)
   --cluster-domain DOMAIN     the cluster's DNS domain (default cluster.local)
   --resolv-conf PATH          the host resolv.conf that Default pods get (default /etc/resolv.conf)
+  --proxy=false               do not run the service proxy
+${proxyFlagsUsage}
   -h, --help                  show this help
 `
 
@@ -60,6 +64,8 @@ export async function runAgent(argv: string[]): Promise<void> {
       'cluster-dns': { type: 'string', default: '10.96.0.10' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
       'resolv-conf': { type: 'string', default: '/etc/resolv.conf' },
+      proxy: { type: 'string', default: 'true' },
+      ...proxyOptions,
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -90,6 +96,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     clusterDNS: list(values['cluster-dns']),
     clusterDomain: values['cluster-domain']!,
     resolvConf: values['resolv-conf']!,
+    proxy: parseBool('--proxy', values.proxy!) ? proxyConfigFrom(values) : undefined,
     log: logger('agent'),
   })
   const abort = new AbortController()

@@ -81,7 +81,7 @@ export async function runUp(argv: string[]): Promise<void> {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
-    const { state, plan, pods } = await labUp({
+    const { state, plan, pods, services } = await labUp({
       dataDir,
       nodes,
       agents,
@@ -100,6 +100,12 @@ export async function runUp(argv: string[]): Promise<void> {
       lines.push(`  weft lab exec${dirFlag} ${pod.metadata!.name} -- hostname`)
     } else {
       lines.push(`  weft lab exec${dirFlag} ${plan.nodes[0]!.name} -- ip addr`)
+    }
+    for (const svc of services) {
+      const port = svc.spec!.ports![0]!
+      lines.push(`  weft lab exec${dirFlag} ${pod?.metadata?.name ?? plan.nodes[0]!.name} -- curl -s http://${svc.spec!.clusterIP}:${port.port}/    # Service ${svc.metadata!.name} by its ClusterIP`)
+      const other = plan.nodes[plan.nodes.length - 1]!
+      if (port.nodePort) lines.push(`  weft lab exec${dirFlag} ${other.name} -- curl -s http://${plan.nodes[0]!.ip}:${port.nodePort}/    # its NodePort on ${plan.nodes[0]!.name}`)
     }
     lines.push(`  weft down${dirFlag}`)
     process.stdout.write(lines.join('\n') + '\n')

@@ -2,6 +2,7 @@
 import { agentUsage, runAgent } from './agent.ts'
 import { downUsage, labUsage, runDown, runLab, runUp, upUsage } from './lab.ts'
 import { controllerManagerUsage, runControllerManager, runScheduler, schedulerUsage } from './control-plane.ts'
+import { proxyUsage, runProxy } from './proxy.ts'
 import { runServer, serverUsage } from './server.ts'
 
 const usage = `Usage: weft <command> [flags]
@@ -10,7 +11,8 @@ Commands:
   server               run the API server (embedded SQLite store, or etcd) with the scheduler and controllers
   scheduler            run the scheduler alone, against an API server
   controller-manager   run the controllers alone, against an API server
-  agent                run the node agent (kubelet) on this host
+  agent                run the node agent (kubelet and service proxy) on this host
+  proxy                run the service proxy alone on this host
   up                   start a lab cluster on this host: nodes as network namespaces, and a demo app
   down                 remove a lab cluster and everything it made
   lab exec             run a command inside a lab node's or pod's network namespace
@@ -23,6 +25,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
   scheduler: { run: runScheduler, usage: schedulerUsage },
   'controller-manager': { run: runControllerManager, usage: controllerManagerUsage },
   agent: { run: runAgent, usage: agentUsage },
+  proxy: { run: runProxy, usage: proxyUsage },
   up: { run: runUp, usage: upUsage },
   down: { run: runDown, usage: downUsage },
   lab: { run: runLab, usage: labUsage },

@@ -1,6 +1,7 @@
 // `weft agent`: the node agent. Registers the node, writes the CNI config once the node
-// has a pod CIDR, routes to other nodes' pods (host-gw), runs the kubelet, and serves the
-// kubelet API. Stopping it leaves the pods running; the next agent adopts them.
+// has a pod CIDR, routes to other nodes' pods (host-gw), runs the kubelet and the service
+// proxy, and serves the kubelet API. Stopping it leaves the pods running (and the proxy's
+// nftables rules in place); the next agent adopts them.
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { V1Node } from '@kubernetes/client-node'
@@ -8,6 +9,7 @@ import { resources } from '../api/registry.ts'
 import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
 import { Spawner, useSpawner } from '../netlink/index.ts'
 import { logger, type Logger } from '../util/log.ts'
+import { startProxy, type ProxyConfig, type RunningProxy } from '../proxy/run.ts'
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/spec/version.ts'
 import { CniRuntime, nodeConflist, writeConflist } from './cni/index.ts'
@@ -46,6 +48,8 @@ export interface AgentOptions {
   backoff?: RestartBackoffOptions
   /** Lease renewal period (default 10 s). */
   leaseRenewMs?: number
+  /** The service proxy's settings; undefined: no proxy. */
+  proxy?: ProxyConfig
   log?: Logger
 }
 
@@ -65,6 +69,7 @@ export class Agent {
   #cniService: CniService | undefined
   #spawner: Spawner | undefined
   #cniVersion: CniVersion | undefined
+  #proxy: RunningProxy | undefined
 
   constructor(options: AgentOptions) {
     this.options = options
@@ -120,6 +125,7 @@ export class Agent {
       log: this.log.child({ component: 'kubelet' }),
     })
     await this.kubelet.start(signal)
+    if (o.proxy) this.#proxy = await startProxy(o.proxy, client, o.nodeName, this.log.child({ component: 'proxy' }), this.#nodeIPs, signal)
     this.#server = new KubeletServer(this.kubelet)
     await this.#server.start({ socketPath: this.socketPath, listen: o.kubeletListen || undefined })
     this.log.info({ node: o.nodeName, ips: this.#nodeIPs }, 'node agent running')
@@ -129,6 +135,7 @@ export class Agent {
     clearTimeout(this.#pendingNodes)
     this.#registration?.stop()
     await this.#server?.close()
+    await this.#proxy?.stop()
     await this.kubelet?.stop()
     await this.#nodes?.stop()
     await this.#syncingNodes

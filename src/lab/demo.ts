@@ -2,10 +2,11 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node'
+import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node'
 import { findByKind, resources } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
 import type { KubeObject } from '../client/index.ts'
+import { inNetns, run } from '../netlink/index.ts'
 import { waitFor, type WaitOptions } from './wait.ts'
 
 export const FIELD_MANAGER = 'weft-lab'
@@ -60,6 +61,34 @@ export async function waitForDeployments(client: RestClient, objects: readonly K
       opts,
     )
     all.push(...running)
+  }
+  return all
+}
+
+/** Waits until every Service among `objects` answers HTTP on its ClusterIP from inside `netns` (a node); answers the Services. */
+export async function waitForServices(client: RestClient, objects: readonly KubeObject[], netns: string, opts: WaitOptions): Promise<V1Service[]> {
+  const services = findByKind('v1', 'Service')!
+  const all: V1Service[] = []
+  for (const obj of objects) {
+    if (obj.kind !== 'Service') continue
+    const namespace = obj.metadata?.namespace || 'default'
+    const svc = await client.get<V1Service>(services, obj.metadata!.name!, namespace)
+    const ip = svc.spec?.clusterIP
+    const port = svc.spec?.ports?.[0]?.port
+    if (!ip || ip === 'None' || !port) continue
+    const url = `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}/`
+    await waitFor(
+      `Service ${namespace}/${svc.metadata!.name} to answer at ${url}`,
+      async () => {
+        const [file, args] = inNetns(netns, 'curl', ['-sf', '-m', '2', '-o', '/dev/null', url])
+        return run(file, args).then(
+          () => true,
+          () => undefined,
+        )
+      },
+      opts,
+    )
+    all.push(svc)
   }
   return all
 }

@@ -56,6 +56,9 @@ export function podNetnsPrefix(id: string, index: number): string {
   return `${nodeNetnsName(id, index)}-pod`
 }
 
+/** The lab namespace's own address on the underlay: the nodes' default gateway, "the outside". */
+export const UNDERLAY_GATEWAY = `${UNDERLAY_PREFIX}.1`
+
 export function underlayAddress(index: number): string {
   if (!Number.isInteger(index) || index < 1 || index > MAX_NODES) throw new RangeError(`node index ${index} is outside 1..${MAX_NODES}`)
   return `${UNDERLAY_PREFIX}.${index + 1}`
@@ -96,10 +99,11 @@ export function planLab(absDataDir: string, nodes: number): LabPlan {
   }
 }
 
-/** `ip -batch` lines for the lab namespace: the underlay bridge and one veth per node (the peer moves into the node). */
+/** `ip -batch` lines for the lab namespace: the underlay bridge with the gateway address, and one veth per node (the peer moves into the node). */
 export function labNetnsCommands(plan: LabPlan): string[] {
   return [
     `link add ${UNDERLAY_BRIDGE} type bridge`,
+    `addr add ${UNDERLAY_GATEWAY}/24 dev ${UNDERLAY_BRIDGE}`,
     `link set ${UNDERLAY_BRIDGE} up`,
     ...plan.nodes.flatMap((n) => [
       `link add ${n.labLink} type veth peer name eth0 netns ${n.netns}`,
@@ -109,9 +113,13 @@ export function labNetnsCommands(plan: LabPlan): string[] {
   ]
 }
 
-/** `ip -batch` lines for a node namespace once its eth0 has arrived. */
+/**
+ * `ip -batch` lines for a node namespace once its eth0 has arrived. Like a real host, a node
+ * has a default route: the node's own traffic to a ClusterIP needs a route to leave by
+ * before nftables rewrites its destination.
+ */
 export function nodeNetnsCommands(node: LabNodePlan): string[] {
-  return [`addr add ${node.ip}/24 dev eth0`, 'link set eth0 up', 'link set lo up']
+  return [`addr add ${node.ip}/24 dev eth0`, 'link set eth0 up', 'link set lo up', `route add default via ${UNDERLAY_GATEWAY}`]
 }
 
 /** Unix socket paths are limited to 107 bytes; the paths the lab serves on must fit. */

@@ -6,12 +6,12 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { V1Node, V1Pod } from '@kubernetes/client-node'
+import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node'
 import { findByKind } from '../api/registry.ts'
 import { RestClient } from '../client/index.ts'
 import { kubeconfigFor } from '../cli/server.ts'
 import { netnsPath } from '../netlink/index.ts'
-import { applyManifests, loadManifests, waitForDeployments } from './demo.ts'
+import { applyManifests, loadManifests, waitForDeployments, waitForServices } from './demo.ts'
 import { ensureDeps } from './deps.ts'
 import { inspectLab, labDown } from './down.ts'
 import { createTopology } from './network.ts'
@@ -42,6 +42,8 @@ export interface UpResult {
   plan: LabPlan
   /** The demo's pods, Running. */
   pods: V1Pod[]
+  /** The demo's Services, answering on their ClusterIPs. */
+  services: V1Service[]
 }
 
 export async function labUp(opts: UpOptions): Promise<UpResult> {
@@ -98,7 +100,7 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
     log(`creating ${plan.nodes.length} node namespace(s) on the underlay in ${plan.labNetns}`)
     await createTopology(plan)
     throwIfAborted(opts.signal)
-    if (!opts.agents) return { state, plan, pods: [] }
+    if (!opts.agents) return { state, plan, pods: [], services: [] }
 
     for (const node of plan.nodes) {
       await mkdir(node.dataDir, { recursive: true })
@@ -108,13 +110,14 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
     log(`waiting for ${plan.nodes.map((n) => n.name).join(', ')} to be Ready (logs: ${join(plan.dataDir, 'logs')})`)
     const anyFailed = exitedFailure(['server', ...plan.nodes.map((n) => n.name)])
     await waitFor('the nodes to be Ready', () => nodesReady(client, plan), { ...wait, failed: anyFailed })
-    if (!opts.demo) return { state, plan, pods: [] }
+    if (!opts.demo) return { state, plan, pods: [], services: [] }
 
     const objects = await loadManifests(DEMO_DIR)
     log(`applying the demo (${DEMO_DIR})`)
     await applyManifests(client, objects)
     const pods = await waitForDeployments(client, objects, { ...wait, failed: anyFailed })
-    return { state, plan, pods }
+    const services = await waitForServices(client, objects, plan.nodes[0]!.netns, { ...wait, failed: anyFailed })
+    return { state, plan, pods, services }
   } catch (err) {
     if (!(err instanceof LabAbortedError)) {
       // The logs go with the data dir: show how they end first.

@@ -38,7 +38,8 @@ export interface Underlay {
 
 export async function startUnderlay(t: T, opts: { socketPath: string; dir: string; agentArgs?: string[] }): Promise<Underlay> {
   const underlay = await testNetns(t, 'ul')
-  await ipBatch(['link add br0 type bridge', 'link set br0 up'], underlay)
+  // 172.31.0.1 is the nodes' default gateway and "the outside" (the lab does the same).
+  await ipBatch(['link add br0 type bridge', 'addr add 172.31.0.1/24 dev br0', 'link set br0 up'], underlay)
   let count = 0
   return {
     netns: underlay,
@@ -47,7 +48,7 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
       const netns = await testNetns(t, 'nd', () => teardown())
       const ip = `172.31.0.${index + 1}`
       await ipBatch([`link add ul${index} type veth peer name eth0 netns ${netns}`, `link set ul${index} master br0 up`], underlay)
-      await ipBatch([`addr add ${ip}/24 dev eth0`, 'link set eth0 up'], netns)
+      await ipBatch([`addr add ${ip}/24 dev eth0`, 'link set eth0 up', 'route add default via 172.31.0.1'], netns)
       await setSysctl('net.ipv4.ip_forward', '1', netns)
       const dataDir = join(opts.dir, name)
       await mkdir(dataDir, { recursive: true })

@@ -60,6 +60,7 @@ t.test('namespace commands', async (t) => {
   const plan = planLab('/srv/lab', 2)
   t.same(labNetnsCommands(plan), [
     'link add underlay type bridge',
+    'addr add 172.31.0.1/24 dev underlay',
     'link set underlay up',
     `link add n1 type veth peer name eth0 netns ${plan.nodes[0]!.netns}`,
     'link set n1 master underlay',
@@ -68,7 +69,7 @@ t.test('namespace commands', async (t) => {
     'link set n2 master underlay',
     'link set n2 up',
   ])
-  t.same(nodeNetnsCommands(plan.nodes[1]!), ['addr add 172.31.0.3/24 dev eth0', 'link set eth0 up', 'link set lo up'])
+  t.same(nodeNetnsCommands(plan.nodes[1]!), ['addr add 172.31.0.3/24 dev eth0', 'link set eth0 up', 'link set lo up', 'route add default via 172.31.0.1'])
 })
 
 t.test('mounts under the data dir', async (t) => {

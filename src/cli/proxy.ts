@@ -1,0 +1,117 @@
+// `weft proxy`: the service proxy alone; its flags are shared with `weft agent`.
+import { hostname } from 'node:os'
+import { parseArgs } from 'node:util'
+import { RestClient } from '../client/index.ts'
+import { parseMode } from '../proxy/mode.ts'
+import { defaultProxyConfig, startProxy, type ProxyConfig, type RunningProxy } from '../proxy/run.ts'
+import { parseCidr } from '../util/cidr.ts'
+import { logger } from '../util/log.ts'
+
+export const proxyFlagsUsage = `  --proxy-mode MODE           nftables, userspace or auto (default auto: nftables, or userspace when
+                              nftables cannot be used here — no nft, no CAP_NET_ADMIN, no nf_tables)
+  --service-cidr CIDRS        the service network(s), one per family (default ${defaultProxyConfig.serviceCIDRs.join(',')});
+                              their families are the ones proxied; unallocated addresses in them are dropped
+  --cluster-cidr CIDRS        the pod network(s): Service traffic from outside them is masqueraded
+                              (default ${defaultProxyConfig.clusterCIDRs.join(',')})
+  --healthz-bind-address A    /healthz and /livez (and /metrics) on HOST:PORT (default ${defaultProxyConfig.healthzListen}; '' for none)
+  --metrics-bind-address A    /metrics (and /healthz) on HOST:PORT (default ${defaultProxyConfig.metricsListen}; '' for none)
+  --min-sync-period D         at most one rule sync per D (default 100ms)
+  --full-sync-period D        a full resync of every rule at least every D (default 10m)
+  --udp-timeout D             userspace mode: idle time after which a UDP session ends (default 30s)`
+
+export const proxyUsage = `Usage: weft proxy [flags]
+
+Runs the service proxy alone: watches Services, EndpointSlices and this Node, and makes every
+Service address (ClusterIP, NodePort, externalIPs, load-balancer IPs) work on this host, with
+nftables rules in the tables ip/ip6 weft-proxy, or with userspace listeners.
+
+Flags:
+  --server URL                the API server (default http://127.0.0.1:6443)
+  --socket PATH               reach the API server through this unix socket instead
+  --node-name NAME            this Node's name (default: the hostname)
+${proxyFlagsUsage}
+  -h, --help                  show this help
+`
+
+export const proxyOptions = {
+  'proxy-mode': { type: 'string', default: 'auto' },
+  'service-cidr': { type: 'string', default: defaultProxyConfig.serviceCIDRs.join(',') },
+  'cluster-cidr': { type: 'string', default: defaultProxyConfig.clusterCIDRs.join(',') },
+  'healthz-bind-address': { type: 'string', default: defaultProxyConfig.healthzListen },
+  'metrics-bind-address': { type: 'string', default: defaultProxyConfig.metricsListen },
+  'min-sync-period': { type: 'string', default: '100ms' },
+  'full-sync-period': { type: 'string', default: '10m' },
+  'udp-timeout': { type: 'string', default: '30s' },
+} as const
+
+const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/** `250ms`, `30s`, `10m`, `1h` → milliseconds. */
+export function parseDuration(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim())
+  if (!m || Number(m[1]) <= 0) throw new Error(`${flag} "${value}" must be a positive duration like 250ms, 30s, 10m or 1h`)
+  return Number(m[1]) * units[m[2]]
+}
+
+function cidrList(flag: string, value: string): string[] {
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean)
+  for (const c of list) {
+    try {
+      parseCidr(c)
+    } catch (err) {
+      throw new Error(`${flag}: ${(err as Error).message}`)
+    }
+  }
+  return list
+}
+
+export function proxyConfigFrom(values: Record<string, string | boolean | undefined>): ProxyConfig {
+  const s = (k: keyof typeof proxyOptions) => String(values[k] ?? proxyOptions[k].default)
+  const serviceCIDRs = cidrList('--service-cidr', s('service-cidr'))
+  if (serviceCIDRs.length === 0) throw new Error('--service-cidr must name at least one CIDR')
+  return {
+    mode: parseMode(s('proxy-mode')),
+    serviceCIDRs,
+    clusterCIDRs: cidrList('--cluster-cidr', s('cluster-cidr')),
+    healthzListen: s('healthz-bind-address'),
+    metricsListen: s('metrics-bind-address'),
+    minSyncMs: parseDuration('--min-sync-period', s('min-sync-period')),
+    fullSyncMs: parseDuration('--full-sync-period', s('full-sync-period')),
+    udpIdleTimeoutMs: parseDuration('--udp-timeout', s('udp-timeout')),
+  }
+}
+
+export async function runProxy(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      server: { type: 'string', default: 'http://127.0.0.1:6443' },
+      socket: { type: 'string' },
+      'node-name': { type: 'string' },
+      ...proxyOptions,
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  })
+  if (values.help) {
+    process.stdout.write(proxyUsage)
+    return
+  }
+  const config = proxyConfigFrom(values)
+  const log = logger('proxy')
+  const client = new RestClient(values.socket ? { socketPath: values.socket } : { server: values.server! }, { userAgent: 'weft-proxy' })
+  const abort = new AbortController()
+  let running: Promise<RunningProxy> | undefined
+  const stop = () => {
+    if (abort.signal.aborted) return
+    abort.abort()
+    void (running ?? Promise.reject(new Error('not started')))
+      .then((r) => r.stop(), () => undefined)
+      .then(() => client.close())
+      .then(() => process.exit(0))
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+  running = startProxy(config, client, values['node-name'] ?? hostname(), log, undefined, abort.signal)
+  await running
+}

@@ -1,0 +1,230 @@
+// The service proxy's behaviour suite, run against each mode (service-proxy-*.test.ts): a
+// real API server and control plane, two nodes as network namespaces with `weft agent`
+// (kubelet + proxy) in each, an "outside" client in the underlay namespace, and pods of
+// agnhost netexec behind Services of every kind.
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { join, resolve } from 'node:path'
+import { resources } from '../../src/api/registry.ts'
+import { ipBatch } from '../../src/netlink/index.ts'
+import { nodeInfo, podInfo, startCluster, until } from '../helpers/control-plane.ts'
+import { execIn, startUnderlay, type TestNode } from '../helpers/nodes.ts'
+
+const serviceInfo = resources.find((r) => r.kind === 'Service')!
+const deploymentInfo = resources.find((r) => r.kind === 'Deployment')!
+const sliceInfo = resources.find((r) => r.kind === 'EndpointSlice')!
+const nodeBin = resolve(import.meta.dirname, '../../node_modules/.bin/node')
+const programs = resolve(import.meta.dirname, '../helpers/programs')
+const agnhost = 'registry.k8s.io/e2e-test-images/agnhost:2.53'
+
+type Test = import('tap').Test
+type Mode = 'nftables' | 'userspace'
+
+interface Curl {
+  code: number
+  out: string
+}
+
+/** curl inside `netns`: its exit code (0 answered, 7 refused, 28 timed out) and output. */
+function curl(netns: string, url: string, maxTime = 3): Promise<Curl> {
+  return new Promise((done) => {
+    const child = spawn('ip', ['netns', 'exec', netns, 'curl', '-s', '--max-time', String(maxTime), url], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => (out += b))
+    child.on('close', (code) => done({ code: code ?? -1, out }))
+  })
+}
+
+/** One UDP datagram to `ip:port` from inside `netns`, and the first reply line. */
+async function udpAsk(netns: string, ip: string, port: number, message: string): Promise<string> {
+  // One read of a whole datagram: dd with a block size, not bash's byte-wise `read`.
+  const script = `exec 3<>/dev/udp/${ip}/${port}; printf '%s' '${message}' >&3; timeout 2 dd bs=512 count=1 status=none <&3`
+  return execIn(netns, 'bash', ['-c', script]).catch(() => '')
+}
+
+export async function serviceProxySuite(t: Test, mode: Mode): Promise<void> {
+  t.setTimeout(300_000)
+  const cluster = await startCluster(t, { loadBalancerPool: ['172.31.1.10-172.31.1.20'] }, { socket: true, kubeletSocketsInDir: true })
+  const underlay = await startUnderlay(t, { socketPath: cluster.socketPath!, dir: cluster.dir, agentArgs: ['--proxy-mode', mode, '--healthz-bind-address', '0.0.0.0:10256'] })
+  const client = cluster.client
+  const nodeOne = await underlay.addNode('node-1')
+  const nodeTwo = await underlay.addNode('node-2')
+  // The outside world is the underlay namespace (172.31.0.1); load-balancer IPs are routed to node-1.
+  await ipBatch([`route add 172.31.1.0/24 via ${nodeOne.ip}`], underlay.netns)
+  for (const n of ['node-1', 'node-2'])
+    await until(`${n} Ready`, async () => {
+      const node = await client.get<any>(nodeInfo, n).catch(() => undefined)
+      return node?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') === true
+    }, 60_000)
+
+  const pods = new Map<string, { uid: string; ip: string; node: TestNode }>()
+  async function startPod(name: string, node: TestNode, labels: Record<string, string>, args: string[] = []): Promise<void> {
+    await client.create(podInfo, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'default', labels },
+      spec: { nodeName: node.name, terminationGracePeriodSeconds: 10, containers: [{ name: 'c', image: agnhost, args: ['netexec', '--http-port=8080', '--udp-port=8081', ...args], ports: [{ name: 'http', containerPort: 8080 }, { name: 'udp', containerPort: 8081, protocol: 'UDP' }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] },
+    } as never)
+  }
+  async function readyPod(name: string): Promise<void> {
+    let pod: any
+    await until(`${name} Ready`, async () => {
+      pod = await client.get<any>(podInfo, name, 'default').catch(() => undefined)
+      return pod?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') === true
+    }, 60_000)
+    pods.set(name, { uid: pod.metadata.uid, ip: pod.status.podIP, node: pod.spec.nodeName === 'node-1' ? nodeOne : nodeTwo })
+  }
+  const podNetns = (name: string) => {
+    const p = pods.get(name)!
+    return `${p.node.netns}-pod-${p.uid}`
+  }
+  await startPod('web-1', nodeOne, { app: 'web' })
+  await startPod('web-2', nodeOne, { app: 'web' })
+  await startPod('web-3', nodeTwo, { app: 'web', solo: 'yes' })
+  for (const name of ['web-1', 'web-2', 'web-3']) await readyPod(name)
+
+  async function createService(name: string, spec: object): Promise<any> {
+    await client.create(serviceInfo, { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec } as never)
+    return client.get<any>(serviceInfo, name, 'default')
+  }
+  const httpPort = { name: 'http', port: 80, targetPort: 'http' }
+  const web = await createService('web', { type: 'LoadBalancer', selector: { app: 'web' }, ports: [httpPort, { name: 'udp', port: 81, protocol: 'UDP', targetPort: 'udp' }] })
+  const empty = await createService('empty', { selector: { app: 'nothing' }, ports: [httpPort] })
+  const sticky = await createService('sticky', { selector: { app: 'web' }, sessionAffinity: 'ClientIP', ports: [httpPort] })
+  const local = await createService('local', { type: 'NodePort', externalTrafficPolicy: 'Local', selector: { app: 'web' }, ports: [httpPort] })
+  const internalLocal = await createService('internal-local', { internalTrafficPolicy: 'Local', selector: { app: 'web' }, ports: [httpPort] })
+  const solo = await createService('solo', { selector: { solo: 'yes' }, ports: [httpPort] })
+  const webIP: string = web.spec.clusterIP
+  const webNodePort: number = web.spec.ports[0].nodePort
+  const hostname = (ip: string, port = 80) => `http://${ip}:${port}/hostname`
+  const backends = new Set(['web-1', 'web-2', 'web-3'])
+
+  const up = await until('the web Service answers on node-1', async () => backends.has((await curl(nodeOne.netns, hostname(webIP), 1)).out), 30_000).then(
+    () => true,
+    (err: Error) => t.fail(err.message),
+  )
+  if (!up) return
+
+  await t.test('ClusterIP from a pod and from the node, spread over the endpoints', async (t) => {
+    const fromPod = await curl(podNetns('web-3'), hostname(webIP))
+    t.ok(backends.has(fromPod.out), `a pod on node-2 is answered (${fromPod.out})`)
+    const seen = new Set<string>()
+    for (let i = 0; i < 15; i++) seen.add((await curl(nodeOne.netns, hostname(webIP))).out)
+    t.ok([...seen].every((b) => backends.has(b)), `every answer is an endpoint's (${[...seen]})`)
+    t.ok(seen.size >= 2, 'more than one endpoint answers')
+  })
+
+  await t.test('NodePort from another node and from outside', async (t) => {
+    t.ok(backends.has((await curl(nodeTwo.netns, hostname(nodeOne.ip, webNodePort))).out), 'node-2 → node-1:NodePort')
+    t.ok(backends.has((await curl(underlay.netns, hostname(nodeTwo.ip, webNodePort))).out), 'outside → node-2:NodePort')
+  })
+
+  await t.test('LoadBalancer IP from outside', async (t) => {
+    let lbIP = ''
+    await until('the load-balancer IP', async () => {
+      lbIP = (await client.get<any>(serviceInfo, 'web', 'default')).status?.loadBalancer?.ingress?.[0]?.ip ?? ''
+      return lbIP !== ''
+    }, 20_000)
+    await until('the LB IP answers', async () => backends.has((await curl(underlay.netns, hostname(lbIP), 1)).out), 20_000)
+    t.pass(`outside → ${lbIP}:80 answered`)
+  })
+
+  await t.test('a Service without endpoints refuses connections at once', async (t) => {
+    const r = await curl(nodeOne.netns, hostname(empty.spec.clusterIP), 5)
+    t.equal(r.code, 7, 'curl: connection refused (7), not a timeout (28)')
+    const fromPod = await curl(podNetns('web-1'), hostname(empty.spec.clusterIP), 5)
+    t.equal(fromPod.code, 7, 'refused for pods too')
+  })
+
+  await t.test('ClientIP affinity sticks', async (t) => {
+    const answers = new Set<string>()
+    for (let i = 0; i < 8; i++) answers.add((await curl(nodeOne.netns, hostname(sticky.spec.clusterIP))).out)
+    t.equal(answers.size, 1, `one endpoint answered every request (${[...answers]})`)
+    t.ok(backends.has([...answers][0]!))
+  })
+
+  await t.test('Local traffic policies keep traffic on the node', async (t) => {
+    const fromOutside = new Set<string>()
+    for (let i = 0; i < 8; i++) fromOutside.add((await curl(underlay.netns, hostname(nodeTwo.ip, local.spec.ports[0].nodePort))).out)
+    t.same([...fromOutside], ['web-3'], 'externalTrafficPolicy Local: node-2 sends outside traffic only to its own endpoint')
+    const viaOne = new Set<string>()
+    for (let i = 0; i < 8; i++) viaOne.add((await curl(underlay.netns, hostname(nodeOne.ip, local.spec.ports[0].nodePort))).out)
+    t.ok([...viaOne].every((b) => b === 'web-1' || b === 'web-2'), `node-1 only to its own (${[...viaOne]})`)
+    const internal = new Set<string>()
+    for (let i = 0; i < 8; i++) internal.add((await curl(podNetns('web-3'), hostname(internalLocal.spec.clusterIP))).out)
+    t.same([...internal], ['web-3'], 'internalTrafficPolicy Local: a pod on node-2 reaches only node-2 endpoints')
+  })
+
+  await t.test('hairpin: a pod reaches itself through its Service', async (t) => {
+    const r = await curl(podNetns('web-3'), hostname(solo.spec.clusterIP))
+    t.equal(r.out, 'web-3')
+  })
+
+  await t.test('UDP Service', async (t) => {
+    const answer = await udpAsk(podNetns('web-1'), webIP, 81, 'hostname')
+    t.ok(backends.has(answer), `a UDP request through the ClusterIP is answered (${answer})`)
+  })
+
+  await t.test('a UDP client whose endpoint goes away moves on to another', async (t) => {
+    const podInfoPatch = (name: string, value: string | null) => client.patch(podInfo, name, 'default', { metadata: { labels: { udp: value } } }, 'merge')
+    const svc = await createService('udp-one', { selector: { udp: 'yes' }, ports: [{ name: 'udp', port: 53, protocol: 'UDP', targetPort: 'udp' }] })
+    // The same source port every time: the conntrack entry (or userspace session) of the
+    // first endpoint would catch every later datagram if nobody cleaned it up.
+    const ask = () => execIn(nodeOne.netns, nodeBin, [join(programs, 'udp-ask.ts'), svc.spec.clusterIP, '53', 'hostname', '40053']).catch(() => '')
+    await podInfoPatch('web-2', 'yes')
+    await until('web-2 answers', async () => (await ask()) === 'web-2', 20_000)
+    await podInfoPatch('web-1', 'yes')
+    await podInfoPatch('web-2', null)
+    await until('web-1 answers the same client', async () => (await ask()) === 'web-1', 20_000)
+    t.pass('after the endpoint change the same client socket is answered by the new endpoint')
+  })
+
+  await t.test('scaling endpoints under load loses no request', async (t) => {
+    const labels = { app: 'scale' }
+    const template = { metadata: { labels }, spec: { terminationGracePeriodSeconds: 10, containers: [{ name: 'c', image: agnhost, args: ['netexec', '--http-port=8080', '--udp-port=-1', '--delay-shutdown=4'], ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] } }
+    await client.create(deploymentInfo, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'scale', namespace: 'default' }, spec: { replicas: 2, selector: { matchLabels: labels }, template } } as never)
+    const svc = await createService('scale', { selector: labels, ports: [httpPort] })
+    const readyEndpoints = async () => {
+      const slices = await client.list<any>(sliceInfo, { namespace: 'default', labelSelector: 'kubernetes.io/service-name=scale' })
+      return slices.items.flatMap((s: any) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready).length
+    }
+    await until('2 ready endpoints', async () => (await readyEndpoints()) === 2, 60_000)
+    await until('the Service answers', async () => (await curl(nodeOne.netns, hostname(svc.spec.clusterIP), 1)).code === 0, 20_000)
+    const load = spawn('nsenter', [`--net=/run/netns/${nodeOne.netns}`, '--', nodeBin, join(programs, 'http-load.ts'), hostname(svc.spec.clusterIP)], { stdio: ['pipe', 'pipe', 'inherit'] })
+    t.teardown(() => void load.kill())
+    const result = new Promise<any>((done) => createInterface({ input: load.stdout! }).once('line', (l) => done(JSON.parse(l))))
+    const scale = (replicas: number) => client.patch(deploymentInfo, 'scale', 'default', { spec: { replicas } }, 'merge')
+    await scale(4)
+    await until('4 ready endpoints', async () => (await readyEndpoints()) === 4, 60_000)
+    await scale(1)
+    await until('1 endpoint left', async () => {
+      const slices = await client.list<any>(sliceInfo, { namespace: 'default', labelSelector: 'kubernetes.io/service-name=scale' })
+      return slices.items.flatMap((s: any) => s.endpoints ?? []).length === 1
+    }, 60_000)
+    load.stdin!.end()
+    const { ok, failed, errors } = await result
+    t.ok(ok > 20, `requests were served during scaling (${ok})`)
+    t.equal(failed, 0, `no request failed (${JSON.stringify(errors)})`)
+  })
+
+  await t.test(mode === 'nftables' ? 'a proxy restart keeps established connections' : 'after a proxy restart the Service answers again', async (t) => {
+    const kept = spawn('nsenter', [`--net=/run/netns/${nodeOne.netns}`, '--', nodeBin, join(programs, 'keepalive-client.ts'), hostname(webIP)], { stdio: ['pipe', 'pipe', 'inherit'] })
+    t.teardown(() => void kept.kill())
+    const lines = createInterface({ input: kept.stdout! })[Symbol.asyncIterator]()
+    const first = JSON.parse(String((await lines.next()).value))
+    t.equal(first.status, 200, 'the first request on the connection')
+    await nodeOne.stop()
+    nodeOne.start()
+    await until('the restarted proxy is healthy', async () => (await curl(nodeOne.netns, 'http://127.0.0.1:10256/healthz', 1)).code === 0 && (await curl(nodeOne.netns, 'http://127.0.0.1:10256/healthz', 1)).out.includes('"healthy":true'), 60_000)
+    kept.stdin!.write('again\n')
+    const second = JSON.parse(String((await lines.next()).value))
+    if (mode === 'nftables') {
+      t.equal(second.status, 200, 'the same connection still works')
+      t.equal(second.localPort, first.localPort, 'and it is the same connection')
+    } else {
+      // The userspace proxy holds both halves of each connection: they end with its process.
+      t.ok(backends.has((await curl(nodeOne.netns, hostname(webIP))).out), 'new connections are answered')
+    }
+    kept.stdin!.end('quit\n')
+  })
+}
