@@ -136,6 +136,12 @@ export async function serviceProxySuite(t: Test, mode: Mode): Promise<void> {
     t.equal(fromPod.code, 7, 'refused for pods too')
   })
 
+  if (mode === 'nftables')
+    await t.test('nftables: an unserved port of a ClusterIP is refused, an unallocated service address dropped', async (t) => {
+      t.equal((await curl(podNetns('web-1'), `http://${webIP}:8081/`, 3)).code, 7, 'a port the Service does not have: refused')
+      t.equal((await curl(podNetns('web-1'), 'http://10.111.222.111/', 2)).code, 28, 'an address no Service has: dropped (timeout)')
+    })
+
   await t.test('ClientIP affinity sticks', async (t) => {
     const answers = new Set<string>()
     for (let i = 0; i < 8; i++) answers.add((await curl(nodeOne.netns, hostname(sticky.spec.clusterIP))).out)
