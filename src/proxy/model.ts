@@ -28,6 +28,24 @@ export interface ServicePort {
   internalLocal: boolean
 }
 
+/** The names and addresses a ServicePort must have; everything else defaults to off. */
+export type ServicePortFields = Pick<ServicePort, 'namespace' | 'name' | 'portName' | 'protocol' | 'clusterIP' | 'port'> & Partial<ServicePort>
+
+/** A ServicePort with its id made from its names, and no NodePort, extra address, affinity or Local policy unless given. */
+export function makeServicePort(fields: ServicePortFields): ServicePort {
+  return {
+    id: `${fields.namespace}/${fields.name}:${fields.portName}/${fields.protocol}`,
+    nodePort: 0,
+    externalIPs: [],
+    loadBalancerIPs: [],
+    loadBalancerSourceRanges: [],
+    affinitySeconds: 0,
+    externalLocal: false,
+    internalLocal: false,
+    ...fields,
+  }
+}
+
 export interface Endpoint {
   ip: string
   port: number

@@ -2,7 +2,7 @@
 // the endpoints its EndpointSlices list for it (kube-proxy's service and endpoint change
 // trackers, as pure functions).
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/client-node'
-import type { Endpoint, Family, L4Protocol, ServiceEntry, ServicePort } from './model.ts'
+import { makeServicePort, type Endpoint, type Family, type L4Protocol, type ServiceEntry, type ServicePort } from './model.ts'
 
 export const labelServiceName = 'kubernetes.io/service-name'
 const sourceRangesAnnotation = 'service.beta.kubernetes.io/load-balancer-source-ranges'
@@ -23,10 +23,6 @@ export function sliceServiceKey(slice: V1EndpointSlice): string | undefined {
   return name ? serviceKey(slice.metadata?.namespace, name) : undefined
 }
 
-export function servicePortId(namespace: string, name: string, portName: string, protocol: L4Protocol): string {
-  return `${namespace}/${name}:${portName}/${protocol}`
-}
-
 function ofFamily(values: readonly (string | undefined)[] | undefined, family: Family): string[] {
   return (values ?? []).map((v) => v?.trim()).filter((v): v is string => !!v && familyOf(v) === family)
 }
@@ -45,14 +41,12 @@ export function servicePorts(service: V1Service, family: Family): ServicePort[] 
   // A load-balancer address in "Proxy" mode is answered by the load balancer, not by the node.
   const lbIPs = (service.status?.loadBalancer?.ingress ?? []).filter((i) => i.ipMode !== 'Proxy').map((i) => i.ip)
   const affinitySeconds = spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? defaultAffinitySeconds) : 0
-  return (spec.ports ?? []).map((p: V1ServicePort) => {
-    const protocol = (p.protocol ?? 'TCP') as L4Protocol
-    return {
-      id: servicePortId(namespace, name, p.name ?? '', protocol),
+  return (spec.ports ?? []).map((p: V1ServicePort) =>
+    makeServicePort({
       namespace,
       name,
       portName: p.name ?? '',
-      protocol,
+      protocol: (p.protocol ?? 'TCP') as L4Protocol,
       clusterIP,
       port: p.port,
       nodePort: withNodePorts ? (p.nodePort ?? 0) : 0,
@@ -62,8 +56,8 @@ export function servicePorts(service: V1Service, family: Family): ServicePort[] 
       affinitySeconds,
       externalLocal: spec.externalTrafficPolicy === 'Local',
       internalLocal: spec.internalTrafficPolicy === 'Local',
-    }
-  })
+    }),
+  )
 }
 
 /** The endpoints `slices` list for `port` in its family, deduplicated and sorted. */

@@ -1,28 +1,8 @@
 // Builders for Service ports, endpoints and states in the nftables proxier tests.
-import type { Endpoint, Family, ProxyState, ServiceEntry, ServicePort } from '../../../src/proxy/model.ts'
+import { makeServicePort, type Endpoint, type Family, type ProxyState, type ServiceEntry, type ServicePort } from '../../../src/proxy/model.ts'
 
-export function port(over: Partial<ServicePort> & { namespace?: string; name?: string } = {}): ServicePort {
-  const namespace = over.namespace ?? 'ns1'
-  const name = over.name ?? 'svc1'
-  const portName = over.portName ?? 'p80'
-  const protocol = over.protocol ?? 'TCP'
-  return {
-    namespace,
-    name,
-    portName,
-    protocol,
-    clusterIP: '172.30.0.41',
-    port: 80,
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerIPs: [],
-    loadBalancerSourceRanges: [],
-    affinitySeconds: 0,
-    externalLocal: false,
-    internalLocal: false,
-    ...over,
-    id: over.id ?? `${namespace}/${name}:${portName}/${protocol}`,
-  }
+export function port(over: Partial<ServicePort> = {}): ServicePort {
+  return makeServicePort({ namespace: 'ns1', name: 'svc1', portName: 'p80', protocol: 'TCP', clusterIP: '172.30.0.41', port: 80, ...over })
 }
 
 export function ep(ip: string, over: Partial<Endpoint> = {}): Endpoint {

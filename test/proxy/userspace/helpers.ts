@@ -1,30 +1,14 @@
 // Model builders and small loopback servers/clients for the userspace proxier tests.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { connect, createServer, type Socket } from 'node:net'
-import type { Endpoint, Family, ProxyState, ServiceEntry, ServicePort } from '../../../src/proxy/model.ts'
+import { makeServicePort, type Endpoint, type Family, type ProxyState, type ServiceEntry, type ServicePort } from '../../../src/proxy/model.ts'
 
 interface Teardown {
   teardown(fn: () => unknown): void
 }
 
 export function servicePort(over: Partial<ServicePort> & { clusterIP: string; port: number }): ServicePort {
-  const protocol = over.protocol ?? 'TCP'
-  const name = over.name ?? 'svc'
-  return {
-    id: `default/${name}:${over.portName ?? ''}/${protocol}`,
-    namespace: 'default',
-    name,
-    portName: '',
-    protocol,
-    nodePort: 0,
-    externalIPs: [],
-    loadBalancerIPs: [],
-    loadBalancerSourceRanges: [],
-    affinitySeconds: 0,
-    externalLocal: false,
-    internalLocal: false,
-    ...over,
-  }
+  return makeServicePort({ namespace: 'default', name: 'svc', portName: '', protocol: 'TCP', ...over })
 }
 
 export function endpoint(ip: string, port: number, over: Partial<Endpoint> = {}): Endpoint {
