@@ -57,8 +57,3 @@ export async function nftList(args: readonly string[], netns?: NetnsRef): Promis
   const parsed = JSON.parse(out) as { nftables?: Record<string, unknown>[] }
   return parsed.nftables ?? []
 }
-
-/** Quotes a name for nft's grammar. */
-export function nftQuote(name: string): string {
-  return `"${name.replaceAll('"', '')}"`
-}
