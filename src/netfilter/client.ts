@@ -5,6 +5,8 @@ export interface TableObjects {
   chains: string[]
   sets: string[]
   maps: string[]
+  /** The default element timeout of each set that has one, in seconds. */
+  setTimeouts: Record<string, number>
 }
 
 export interface NftClient {

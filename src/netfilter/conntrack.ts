@@ -9,6 +9,11 @@ export function flushUdpToServiceIP(ip: string, netns?: NetnsRef): Promise<numbe
   return conntrackDelete(ip, ['--orig-dst', ip], netns)
 }
 
+/** Entries sent to a NodePort (its Service just got its first endpoint), in `family`. */
+export function flushUdpToNodePort(nodePort: number, family: 4 | 6, netns?: NetnsRef): Promise<number> {
+  return conntrackDelete(family === 6 ? '::' : '0.0.0.0', ['--dport', String(nodePort)], netns)
+}
+
 /** Entries from a Service IP DNAT-ed to an endpoint that went away. */
 export function flushUdpServiceEndpoint(serviceIP: string, endpointIP: string, netns?: NetnsRef): Promise<number> {
   return conntrackDelete(endpointIP, ['--orig-dst', serviceIP, '--dst-nat', endpointIP], netns)
@@ -22,7 +27,7 @@ export function flushUdpNodePortEndpoint(nodePort: number, endpointIP: string, n
 /** Runs `conntrack -D -p udp …` and returns how many entries went (it prints one per line). */
 async function conntrackDelete(familyOf: string, filter: string[], netns: NetnsRef): Promise<number> {
   // The family must come before the addresses or conntrack reads them as IPv4.
-  const args = ['-D', ...(isIPv6(familyOf) ? ['-f', 'ipv6'] : []), '-p', 'udp', ...filter]
+  const args = ['-D', '-f', isIPv6(familyOf) ? 'ipv6' : 'ipv4', '-p', 'udp', ...filter]
   const [file, argv] = inNetns(netns, 'conntrack', args)
   try {
     const out = await run(file, argv)

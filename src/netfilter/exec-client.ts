@@ -14,6 +14,7 @@ interface ListedObject {
   family?: string
   table?: string
   name?: string
+  timeout?: number
 }
 
 export class NftExec implements NftClient {
@@ -51,10 +52,13 @@ export class NftExec implements NftClient {
     }
     if (m.status === 'rejected') throw m.reason
     if (c.status === 'rejected') throw c.reason
-    return { chains: c.value, sets: s.value, maps: m.value }
+    const setTimeouts: Record<string, number> = {}
+    for (const o of s.value) if (o.timeout !== undefined) setTimeouts[o.name] = o.timeout
+    const names = (list: { name: string }[]) => list.map((o) => o.name).sort()
+    return { chains: names(c.value), sets: names(s.value), maps: names(m.value), setTimeouts }
   }
 
-  private async listKind(args: string[], kind: 'set' | 'map' | 'chain', table: string): Promise<string[]> {
+  private async listKind(args: string[], kind: 'set' | 'map' | 'chain', table: string): Promise<{ name: string; timeout?: number }[]> {
     let out: string
     try {
       out = await this.nft(['-j', '-t', ...args])
@@ -62,12 +66,12 @@ export class NftExec implements NftClient {
       throw toNftError(err, `nft ${args.join(' ')} failed`)
     }
     const parsed = JSON.parse(out) as { nftables?: Record<string, ListedObject | undefined>[] }
-    const names: string[] = []
+    const found: { name: string; timeout?: number }[] = []
     for (const item of parsed.nftables ?? []) {
       const o = item[kind]
-      if (o?.table === table && o.name !== undefined) names.push(o.name)
+      if (o?.table === table && o.name !== undefined) found.push({ name: o.name, timeout: o.timeout })
     }
-    return names.sort()
+    return found
   }
 
   private nft(args: string[], input?: string): Promise<string> {

@@ -157,8 +157,17 @@ export class FakeNft implements NftClient {
     if (!t) return undefined
     const sets: string[] = []
     const maps: string[] = []
-    for (const [name, s] of t.sets) (s.kind === 'set' ? sets : maps).push(name)
-    return { chains: [...t.chains.keys()].sort(), sets: sets.sort(), maps: maps.sort() }
+    const setTimeouts: Record<string, number> = {}
+    for (const [name, s] of t.sets) {
+      if (s.kind === 'map') {
+        maps.push(name)
+        continue
+      }
+      sets.push(name)
+      const timeout = /\btimeout (\d+)([smhd]?)\b/.exec(s.spec)
+      if (timeout) setTimeouts[name] = Number(timeout[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[timeout[2]!]!
+    }
+    return { chains: [...t.chains.keys()].sort(), sets: sets.sort(), maps: maps.sort(), setTimeouts }
   }
 
   /** The rules of a chain in order; undefined when the table or chain does not exist. */

@@ -12,17 +12,27 @@ export class ProxyHealthServer {
     this.#proxy = proxy
   }
 
-  /** Listens on every `host:port` given ('' entries skipped); resolves with the bound ports. */
+  /** Listens on every `host:port` given ('' entries skipped); resolves with the bound ports. A failure closes what was opened. */
   async listen(addresses: readonly string[]): Promise<number[]> {
     const ports: number[] = []
-    for (const address of addresses.filter(Boolean)) {
-      const i = address.lastIndexOf(':')
-      const port = Number(address.slice(i + 1))
-      if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`"${address}" is not HOST:PORT`)
-      const server = createServer((req, res) => void this.#handle(req.url ?? '/', res))
-      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, address.slice(0, i).replace(/^\[|\]$/g, ''), resolve))
-      this.#servers.push(server)
-      ports.push((server.address() as AddressInfo).port)
+    try {
+      for (const address of addresses.filter(Boolean)) {
+        const i = address.lastIndexOf(':')
+        const port = Number(address.slice(i + 1))
+        if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`"${address}" is not HOST:PORT`)
+        const server = createServer((req, res) => {
+          this.#handle(req.url ?? '/', res).catch((err: unknown) => {
+            if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' })
+            res.end(`${err instanceof Error ? err.message : String(err)}\n`)
+          })
+        })
+        await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, address.slice(0, i).replace(/^\[|\]$/g, ''), resolve))
+        this.#servers.push(server)
+        ports.push((server.address() as AddressInfo).port)
+      }
+    } catch (err) {
+      await this.close()
+      throw err
     }
     return ports
   }

@@ -1,7 +1,7 @@
 // Wires a ServiceProxy to the real data planes and its HTTP endpoints: what `weft proxy`
 // and `weft agent` run.
 import type { RestClient } from '../client/index.ts'
-import { NftExec, flushUdpNodePortEndpoint, flushUdpServiceEndpoint, flushUdpToServiceIP, probeNftables } from '../netfilter/index.ts'
+import { NftExec, flushUdpNodePortEndpoint, flushUdpServiceEndpoint, flushUdpToNodePort, flushUdpToServiceIP, probeNftables } from '../netfilter/index.ts'
 import type { Logger } from '../util/log.ts'
 import { ProxyHealthServer } from './health-server.ts'
 import type { RequestedMode } from './mode.ts'
@@ -45,7 +45,7 @@ export interface RunningProxy {
 export async function startProxy(config: ProxyConfig, client: RestClient, nodeName: string, log: Logger, nodeIPs?: string[], signal?: AbortSignal): Promise<RunningProxy> {
   const createProxier = (mode: ProxyMode, family: Family): Proxier =>
     mode === 'nftables'
-      ? new NftablesProxier({ family, nft: new NftExec(), conntrack: { flushUdpToServiceIP, flushUdpServiceEndpoint, flushUdpNodePortEndpoint }, log })
+      ? new NftablesProxier({ family, nft: new NftExec(), conntrack: { flushUdpToServiceIP, flushUdpToNodePort, flushUdpServiceEndpoint, flushUdpNodePortEndpoint }, log })
       : new UserspaceProxier({ family, udpIdleTimeoutMs: config.udpIdleTimeoutMs, log })
   const proxy = new ServiceProxy({
     client,

@@ -2,9 +2,9 @@
 // the endpoints its EndpointSlices list for it (kube-proxy's service and endpoint change
 // trackers, as pure functions).
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/client-node'
+import { labelServiceName } from '../controllers/endpointslice/pod-endpoint.ts'
 import { makeServicePort, type Endpoint, type Family, type L4Protocol, type ServiceEntry, type ServicePort } from './model.ts'
 
-export const labelServiceName = 'kubernetes.io/service-name'
 const sourceRangesAnnotation = 'service.beta.kubernetes.io/load-balancer-source-ranges'
 const defaultAffinitySeconds = 10800
 
@@ -76,7 +76,8 @@ export function portEndpoints(port: ServicePort, slices: readonly V1EndpointSlic
         ip,
         port: sp.port,
         ready,
-        serving: ep.conditions?.serving ?? ready,
+        // As kube-proxy reads them: an unset serving means serving, an unset ready means ready.
+        serving: ep.conditions?.serving ?? true,
         terminating: ep.conditions?.terminating ?? false,
         local: ep.nodeName === nodeName,
       }

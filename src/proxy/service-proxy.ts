@@ -34,7 +34,6 @@ export interface ServiceProxyOptions {
   fullSyncMs?: number
   /** /healthz fails when changes have waited longer than this for a successful sync (default 60 s). */
   healthTimeoutMs?: number
-  metrics?: ProxyMetrics
   log?: Logger
 }
 
@@ -62,6 +61,11 @@ export class ServiceProxy {
   #running: Promise<void> | undefined
   #again = false
   #lastSyncStart = 0
+  /** Set once the informers have listed everything: no sync runs before. */
+  #ready = false
+  /** After failed syncs, the next one waits until then (doubling from 1 s to 30 s). */
+  #retryAt = 0
+  #failures = 0
   #lastSuccess: number | undefined
   #lastFullSuccess: number | undefined
   #pendingSince: number | undefined
@@ -69,7 +73,7 @@ export class ServiceProxy {
 
   constructor(options: ServiceProxyOptions) {
     this.options = options
-    this.metrics = options.metrics ?? new ProxyMetrics()
+    this.metrics = new ProxyMetrics()
     this.log = options.log ?? logger('proxy')
     const families = new Set<Family>()
     for (const cidr of options.serviceCIDRs) families.add(parseCidr(cidr).family)
@@ -101,7 +105,10 @@ export class ServiceProxy {
     nodes.addHandlers({ onAdd: (n) => this.#nodeChanged(n), onUpdate: (_, n) => this.#nodeChanged(n) })
     this.#informers = [services, slices, nodes]
     for (const i of this.#informers) i.start()
-    await Promise.all(this.#informers.map((i) => i.waitForSync(signal)))
+    const synced = await Promise.all(this.#informers.map((i) => i.waitForSync(signal)))
+    // A sync from half-listed caches would replace working rules with rejects.
+    if (!synced.every(Boolean) || this.#stopped) throw new Error('the service proxy stopped before it had listed Services, EndpointSlices and its Node')
+    this.#ready = true
     await this.syncNow()
     this.#scheduleFullSync()
   }
@@ -130,6 +137,7 @@ export class ServiceProxy {
 
   /** Runs a sync now (after any in flight) and resolves when it is done. */
   async syncNow(): Promise<void> {
+    if (this.#stopped) return
     clearTimeout(this.#timer)
     this.#timer = undefined
     while (this.#running) await this.#running
@@ -144,7 +152,7 @@ export class ServiceProxy {
     apply()
     this.#pendingSince ??= Date.now()
     this.metrics.pendingChanges.set(this.#tracker.pending)
-    if (this.#proxiers.size) this.#schedule()
+    this.#schedule()
   }
 
   #nodeChanged(node: V1Node): void {
@@ -153,17 +161,18 @@ export class ServiceProxy {
     this.#nodeIPs = ips
     for (const family of this.families) this.#needFull.add(family)
     this.#pendingSince ??= Date.now()
-    if (this.#proxiers.size) this.#schedule()
+    this.#schedule()
   }
 
-  #schedule(delayMs?: number): void {
-    if (this.#stopped) return
+  #schedule(): void {
+    if (this.#stopped || !this.#ready) return
     if (this.#running) {
       this.#again = true
       return
     }
     if (this.#timer) return
-    const wait = delayMs ?? Math.max(0, this.#lastSyncStart + (this.options.minSyncMs ?? 100) - Date.now())
+    const now = Date.now()
+    const wait = Math.max(0, this.#lastSyncStart + (this.options.minSyncMs ?? 100) - now, this.#retryAt - now)
     this.#timer = setTimeout(() => void this.syncNow().catch((err: unknown) => this.log.error({ err }, 'proxy sync crashed')), wait)
   }
 
@@ -207,9 +216,13 @@ export class ServiceProxy {
       }
     }
     if (failed) {
-      this.#schedule(1000)
+      this.#failures++
+      this.#retryAt = Date.now() + Math.min(30_000, 1000 * 2 ** (this.#failures - 1))
+      this.#again = true
       return
     }
+    this.#failures = 0
+    this.#retryAt = 0
     this.#lastSuccess = Date.now()
     this.metrics.lastSync.set(this.#lastSuccess / 1000)
     // Changes that arrived during the sync keep their own waiting time.

@@ -2,7 +2,7 @@ import t from 'tap'
 import { run } from '../../src/netlink/exec.ts'
 import { inNetns } from '../../src/netlink/netns.ts'
 import { ipBatch } from '../../src/netlink/index.ts'
-import { flushUdpNodePortEndpoint, flushUdpServiceEndpoint, flushUdpToServiceIP } from '../../src/netfilter/conntrack.ts'
+import { flushUdpNodePortEndpoint, flushUdpServiceEndpoint, flushUdpToNodePort, flushUdpToServiceIP } from '../../src/netfilter/conntrack.ts'
 import { nftApply } from '../../src/netfilter/nft.ts'
 import { testNetns } from '../helpers/netns.ts'
 
@@ -71,5 +71,12 @@ t.test('UDP conntrack entries are flushed by service IP, endpoint and node port'
   t.equal(await flushUdpNodePortEndpoint(53, 'fd00:1::5', ns), 1, 'IPv6 node port')
   await send(ns, 'fd00:96::10', 53)
   t.equal(await flushUdpToServiceIP('fd00:96::10', ns), 1, 'IPv6 service IP')
+  t.same(await entries(ns), [])
+
+  await send(ns, '10.96.0.10', 53)
+  await send(ns, 'fd00:96::10', 53)
+  t.equal(await flushUdpToNodePort(54, 4, ns), 0, 'another port matches nothing')
+  t.equal(await flushUdpToNodePort(53, 4, ns), 1, 'by destination port, IPv4')
+  t.equal(await flushUdpToNodePort(53, 6, ns), 1, 'by destination port, IPv6')
   t.same(await entries(ns), [])
 })

@@ -61,7 +61,7 @@ t.test('accessors and applied', async (t) => {
   t.equal(fake.rules('ip', 'weft', 'nope'), undefined)
   t.same(fake.elements('ip', 'weft', 'cluster-ips'), ['10.96.0.1', '10.96.0.2'])
   t.equal(fake.elements('ip', 'nope', 'cluster-ips'), undefined)
-  t.same(await fake.listTable('ip', 'weft'), { chains: ['services', 'svc-a', 'svc-b'], sets: ['cluster-ips'], maps: ['service-ips'] })
+  t.same(await fake.listTable('ip', 'weft'), { chains: ['services', 'svc-a', 'svc-b'], sets: ['cluster-ips'], maps: ['service-ips'], setTimeouts: {} })
   t.equal(await fake.listTable('inet', 'weft'), undefined, 'tables are per family')
   t.equal(fake.applied.length, 1, 'empty transactions are not recorded')
   t.equal(fake.applied[0], tx)

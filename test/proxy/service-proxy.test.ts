@@ -25,11 +25,17 @@ class RecordingProxier implements Proxier {
   readonly calls: Call[]
   failNext = 0
   closed = false
+  /** When each sync call came. */
+  readonly times: number[] = []
+  /** Endpoints per Service port in the first state this proxier was handed. */
+  firstEndpoints: Record<string, number> | undefined
   constructor(family: Family, calls: Call[]) {
     this.family = family
     this.calls = calls
   }
   async sync(state: ProxyState, changed: ReadonlySet<string> | 'all'): Promise<SyncStats> {
+    this.times.push(Date.now())
+    this.firstEndpoints ??= Object.fromEntries([...state.services].map(([id, e]) => [id, e.endpoints.length]))
     // The API server's own `kubernetes` Service comes and changes as the server boots: left out.
     const ours = (ids: Iterable<string>) => [...ids].filter((id) => !id.startsWith('default/kubernetes:')).sort()
     if (changed === 'all' || ours(changed).length) this.calls.push({ family: this.family, changed: changed === 'all' ? 'all' : ours(changed), services: ours(state.services.keys()) })
@@ -49,6 +55,11 @@ t.test('syncs: full at start, then partial with the changed ports, full again af
   const client = new RestClient({ server: server.url })
   t.teardown(() => client.close())
   await client.create(serviceInfo, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } } as never)
+  await client.create(sliceInfo, {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: 'a-0', namespace: 'default', labels: { 'kubernetes.io/service-name': 'a' } },
+    addressType: 'IPv4', ports: [{ name: 'http', port: 8080 }], endpoints: [{ addresses: ['10.244.0.4'] }],
+  } as never)
   const calls: Call[] = []
   const proxiers: RecordingProxier[] = []
   const proxy = new ServiceProxy({
@@ -74,6 +85,7 @@ t.test('syncs: full at start, then partial with the changed ports, full again af
     { family: 4, changed: 'all', services: ['default/a:http/TCP'] },
     { family: 6, changed: 'all', services: [] },
   ], 'a full sync per family first, with what the informers listed')
+  t.equal(proxiers[0]!.firstEndpoints?.['default/a:http/TCP'], 1, 'the first sync already sees the endpoints: nothing syncs before every informer has listed')
   t.ok(proxy.health().healthy)
 
   calls.length = 0
@@ -94,6 +106,8 @@ t.test('syncs: full at start, then partial with the changed ports, full again af
   const metrics = await proxy.metrics.registry.metrics()
   t.match(metrics, /weft_proxy_sync_proxy_rules_failures_total\{sync="partial",family="IPv4"\} 1/)
   t.match(metrics, /weft_proxy_sync_proxy_rules_duration_seconds_count\{sync="full",family="IPv4"\} 2/)
+  const [failedAt, retriedAt] = proxiers[0]!.times.slice(-2)
+  t.ok(retriedAt! - failedAt! >= 900, `the retry waited about a second (${retriedAt! - failedAt!} ms)`)
   t.match(metrics, /weft_proxy_mode\{mode="nftables",reason="nftables works"\} 1/)
 
   await proxy.stop()

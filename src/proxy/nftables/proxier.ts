@@ -14,6 +14,7 @@ import { baseRules, serviceRules, type ServiceRules } from './rules.ts'
 /** Removes UDP conntrack entries that would keep sending datagrams where they no longer belong. */
 export interface ConntrackCleaner {
   flushUdpToServiceIP(ip: string): Promise<number> | number
+  flushUdpToNodePort(nodePort: number, family: Family): Promise<number> | number
   flushUdpServiceEndpoint(serviceIP: string, endpointIP: string): Promise<number> | number
   flushUdpNodePortEndpoint(nodePort: number, endpointIP: string): Promise<number> | number
 }
@@ -70,9 +71,20 @@ export class NftablesProxier implements Proxier {
       next.set(id, { port: entry.port, rules })
       for (const el of rules.elements) index.add(id, el)
     }
-    const previousSets = new Map<string, string>()
-    for (const a of this.applied.values()) for (const [name, spec] of a.rules.sets) previousSets.set(name, spec)
     const existing = await this.nft.listTable(this.nftFamily, TABLE)
+    // Affinity sets are kept (with their entries) unless their timeout changed: since the last
+    // apply, or, for what an earlier process left, as the kernel lists it.
+    const previousSets = new Map<string, string>()
+    if (this.firstDone) {
+      for (const a of this.applied.values()) for (const [name, spec] of a.rules.sets) previousSets.set(name, spec)
+    } else if (existing) {
+      for (const a of next.values()) {
+        for (const [name, spec] of a.rules.sets) {
+          const timeout = existing.setTimeouts[name]
+          if (timeout !== undefined && !spec.includes(`timeout ${timeout}s;`)) previousSets.set(name, `timeout ${timeout}s;`)
+        }
+      }
+    }
     const tx = fullSync({
       family: this.nftFamily,
       table: TABLE,
@@ -152,6 +164,8 @@ export class NftablesProxier implements Proxier {
       if (curUdp && curUdp.rules.endpointIPs.length && !prevUdp?.rules.endpointIPs.length) {
         // Datagrams sent while the Service had no endpoint made entries that bypass DNAT.
         for (const ip of serviceIPs(curUdp.port)) jobs.push([ip, () => ct.flushUdpToServiceIP(ip)])
+        const nodePort = curUdp.port.nodePort
+        if (nodePort) jobs.push([`:${nodePort}`, () => ct.flushUdpToNodePort(nodePort, this.family)])
       }
     }
     for (const [what, job] of jobs) {

@@ -33,10 +33,6 @@ export class EndpointPicker {
     return this.#targets.length
   }
 
-  get targets(): readonly Target[] {
-    return this.#targets
-  }
-
   has(key: string): boolean {
     return this.#byKey.has(key)
   }

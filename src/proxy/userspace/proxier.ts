@@ -43,7 +43,6 @@ export interface ListenFailure {
 }
 
 export class ListenError extends Error {
-  readonly code = 'ListenFailed'
   readonly failures: ListenFailure[]
   constructor(failures: ListenFailure[]) {
     super(

@@ -44,10 +44,6 @@ export class UdpFrontend {
     return this.#socket !== undefined
   }
 
-  get sessions(): number {
-    return this.#sessions.size
-  }
-
   open(): Promise<void> {
     if (this.#socket) return Promise.resolve()
     const { family, spec } = this.#opts

@@ -197,7 +197,7 @@ t.test('full sync over an existing table', async (t) => {
     table: 'weft-proxy',
     base: baseRules(st),
     services: [],
-    existing: { chains: ['nat-output', 'services', 'service-OLD-ns/x/tcp/p'], sets: ['cluster-ips', 'affinity-OLD'], maps: ['service-ips', 'old-map'] },
+    existing: { chains: ['nat-output', 'services', 'service-OLD-ns/x/tcp/p'], sets: ['cluster-ips', 'affinity-OLD'], maps: ['service-ips', 'old-map'], setTimeouts: {} },
     index: new ElementIndex(),
     recreateBaseChains: true,
   }).render()

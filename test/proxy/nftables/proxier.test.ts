@@ -89,6 +89,15 @@ t.test('a full sync removes chains and sets it does not want, and keeps affinity
   t.equal(dump(nft).replace('add element ip weft-proxy affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 { 10.9.9.9 }\n', ''), await freshDump(state([a])))
 })
 
+t.test('an affinity timeout changed while no proxier ran: the restarted one replaces the set', async (t) => {
+  const nft = new FakeNft()
+  await new NftablesProxier({ family: 4, nft }).sync(state([entry(port({ affinitySeconds: 60 }), [ep('10.180.0.1')])]), 'all')
+  const longer = state([entry(port({ affinitySeconds: 600 }), [ep('10.180.0.1')])])
+  await new NftablesProxier({ family: 4, nft }).sync(longer, 'all')
+  t.equal(dump(nft), await freshDump(longer), 'the table is what a fresh sync of the new timeout makes')
+  t.same((await nft.listTable('ip', 'weft-proxy'))!.setTimeouts, { 'affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80': 600 })
+})
+
 t.test('a change of pod networks resyncs everything', async (t) => {
   const nft = new FakeNft()
   const p = new NftablesProxier({ family: 4, nft })
@@ -103,6 +112,7 @@ t.test('UDP conntrack cleanup', async (t) => {
   const calls: string[] = []
   const conntrack: ConntrackCleaner = {
     flushUdpToServiceIP: (ip) => (calls.push(`service ${ip}`), 1),
+    flushUdpToNodePort: (np, family) => (calls.push(`:${np} (IPv${family})`), 1),
     flushUdpServiceEndpoint: (ip, e) => (calls.push(`${ip} -> ${e}`), 1),
     flushUdpNodePortEndpoint: async (np, e) => {
       calls.push(`:${np} -> ${e}`)
@@ -115,7 +125,7 @@ t.test('UDP conntrack cleanup', async (t) => {
   await p.sync(state([entry(udp, [])]), 'all')
   t.same(calls, [])
   await p.sync(state([entry(udp, [ep('10.180.0.1'), ep('10.180.0.2')])]), new Set([udp.id]))
-  t.same(calls, ['service 172.30.0.41', 'service 192.168.99.1'], 'first endpoint: entries to the service IPs go')
+  t.same(calls, ['service 172.30.0.41', 'service 192.168.99.1', ':30053 (IPv4)'], 'first endpoint: entries to the service IPs and the NodePort go')
   calls.length = 0
   await p.sync(state([entry(udp, [ep('10.180.0.2')])]), new Set([udp.id]))
   t.same(calls, ['172.30.0.41 -> 10.180.0.1', '192.168.99.1 -> 10.180.0.1', ':30053 -> 10.180.0.1'], 'a gone endpoint: its entries go (a failure is only logged)')
@@ -167,7 +177,7 @@ t.test('partial syncs end where a full sync of the final state starts', async (t
     const rand = rng(seed)
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
     const nft = new FakeNft()
-    const p = new NftablesProxier({ family: 4, nft, conntrack: { flushUdpToServiceIP: () => 0, flushUdpServiceEndpoint: () => 0, flushUdpNodePortEndpoint: () => 0 } })
+    const p = new NftablesProxier({ family: 4, nft, conntrack: { flushUdpToServiceIP: () => 0, flushUdpToNodePort: () => 0, flushUdpServiceEndpoint: () => 0, flushUdpNodePortEndpoint: () => 0 } })
     const services = new Map<string, ServiceEntry>()
     const names = ['a', 'b', 'c', 'd', 'e']
     const portNames = ['http', 'https']
