@@ -44,5 +44,5 @@ t.test('NftExec errors carry the failing line and a code', async (t) => {
   t.match(err, { name: 'NftError', code: 'ENOENT', message: /add rule ip x a jump nowhere/ })
   t.equal(await nft.listTable('ip', 'x'), undefined, 'nothing was applied')
   await nft.apply(new Transaction('ip', 'x').addTable())
-  t.same(await nft.listTable('ip', 'x'), { chains: [], sets: [], maps: [] }, 'an empty table lists as empty')
+  t.same(await nft.listTable('ip', 'x'), { chains: [], sets: [], maps: [], setTimeouts: {} }, 'an empty table lists as empty')
 })
