@@ -1,6 +1,7 @@
 // What every built-in program shares: the hostname it answers with, address formatting like Go's
 // net package, the one "listening" line, and a clean exit (code 0) on SIGTERM/SIGINT.
 import { hostname } from 'node:os'
+import { joinHostPort as joinPlain } from '../util/host-port.ts'
 
 export function podHostname(): string {
   return hostname()
@@ -13,8 +14,7 @@ export function plainIP(address: string): string {
 
 /** `ip:port`, with brackets around IPv6 addresses (Go's net.JoinHostPort). */
 export function joinHostPort(address: string, port: number | string): string {
-  const ip = plainIP(address)
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`
+  return joinPlain(plainIP(address), port)
 }
 
 export function logLine(program: string, message: string): void {

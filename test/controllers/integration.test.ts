@@ -122,7 +122,8 @@ t.test('a Deployment rolls out, endpoints follow readiness, a rolling update kee
 })
 
 t.test('a silent node is marked unknown, tainted, and its pods evicted', async (t) => {
-  const c = await startCluster(t, { nodeMonitorGracePeriodSeconds: 1 })
+  // 3 s of grace against a 200 ms heartbeat: a loaded test machine must not make the node look silent before the pod is placed.
+  const c = await startCluster(t, { nodeMonitorGracePeriodSeconds: 3 })
   await c.client.create(info('Node'), node('quiet'))
   const stopBeat = heartbeat(c.client, 'quiet', 200)
   await call(c.url, 'POST', '/api/v1/namespaces/default/services', { metadata: { name: 'q' }, spec: { selector: { app: 'q' }, ports: [{ port: 80 }] } })

@@ -12,6 +12,7 @@ import { until } from '../helpers/control-plane.ts'
 
 const serviceInfo = resources.find((r) => r.kind === 'Service')!
 const sliceInfo = resources.find((r) => r.kind === 'EndpointSlice')!
+const nodeInfo = resources.find((r) => r.kind === 'Node')!
 
 interface Call {
   family: Family
@@ -155,4 +156,31 @@ t.test('/healthz turns 503 when changes wait too long; /metrics serves the regis
   const metrics = await get('/metrics')
   t.match(metrics.body, /weft_proxy_mode\{mode="userspace",reason="nftables cannot be used: nft is not installed"\} 1/)
   t.equal((await get('/nope')).status, 404)
+})
+
+t.test('the Node getting addresses and the full-sync period each bring a full sync', async (t) => {
+  const server = await startTestServer(t)
+  const client = new RestClient({ server: server.url })
+  t.teardown(() => client.close())
+  const calls: Call[] = []
+  const proxy = new ServiceProxy({
+    client,
+    nodeName: 'n1',
+    mode: 'auto',
+    serviceCIDRs: ['10.96.0.0/12'],
+    clusterCIDRs: [],
+    createProxier: (_mode, family) => new RecordingProxier(family, calls),
+    probe: async () => ({ ok: true }),
+    minSyncMs: 10,
+    fullSyncMs: 400,
+  })
+  t.teardown(() => proxy.stop())
+  await proxy.start()
+  t.same(calls.map((c) => c.changed), ['all'])
+  await client.create(nodeInfo, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' }, status: { addresses: [{ type: 'InternalIP', address: '192.0.2.7' }] } } as never)
+  await until('a full sync for the node addresses', () => calls.length >= 2, 5000)
+  t.equal(calls[1]!.changed, 'all')
+  const before = calls.length
+  await until('a periodic full sync', () => calls.length > before, 5000)
+  t.equal(calls[before]!.changed, 'all', 'the period brings a full sync without any change')
 })

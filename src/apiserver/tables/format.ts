@@ -130,9 +130,7 @@ export function containerCells(containers: { name: string; image?: string }[] | 
   return [list.map((c) => c.name).join(','), list.map((c) => c.image ?? '').join(',')]
 }
 
-export function joinHostPort(host: string, port: number | string): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
-}
+export { joinHostPort } from '../../util/host-port.ts'
 
 /** Items up to `max`, then ` + N more...`; `<unset>` when there are none. */
 export function listWithMore(items: string[], max = 3): string {

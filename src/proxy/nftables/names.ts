@@ -72,8 +72,3 @@ export interface FamilyWords {
 export function familyWords(family: Family): FamilyWords {
   return family === 4 ? { ip: 'ip', addrType: 'ipv4_addr', loopback: '127.0.0.0/8' } : { ip: 'ip6', addrType: 'ipv6_addr', loopback: '::1' }
 }
-
-/** A `dnat to` target: `10.0.0.1:80` or `[fd00::1]:80`. */
-export function hostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`
-}

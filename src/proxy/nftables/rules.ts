@@ -2,6 +2,7 @@
 // the chains, affinity sets and map elements of one Service port (serviceRules). Pure; the
 // diff turns two of these into a Transaction. Modelled on kube-proxy's nftables mode.
 import { cidrContains, parseCidr } from '../../util/cidr.ts'
+import { joinHostPort } from '../../util/host-port.ts'
 import { hasExternal, noEndpointVerdict, usableEndpoints, type Endpoint, type ProxyState, type ServiceEntry } from '../model.ts'
 import {
   CLUSTER_IPS,
@@ -10,7 +11,6 @@ import {
   familyWords,
   FIREWALL_CHECK_CHAIN,
   FIREWALL_IPS,
-  hostPort,
   MARK_MASQ_CHAIN,
   MASQUERADING_CHAIN,
   NO_ENDPOINT_NODEPORTS,
@@ -193,7 +193,7 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
       sets.set(set, `type ${w.addrType}; flags dynamic,timeout; timeout ${p.affinitySeconds}s;`)
       rules.push(`update @${set} { ${w.ip} saddr }`)
     }
-    rules.push(`meta l4proto ${proto} dnat to ${hostPort(ep.ip, ep.port)}`)
+    rules.push(`meta l4proto ${proto} dnat to ${joinHostPort(ep.ip, ep.port)}`)
     chains.set(name, rules)
     if (!endpointIPs.includes(ep.ip)) endpointIPs.push(ep.ip)
   }

@@ -3,7 +3,7 @@
 // for the affinity timeout.
 import { isIP } from 'node:net'
 import type { Endpoint } from '../model.ts'
-import { endpointKey } from './listen-plan.ts'
+import { joinHostPort } from '../../util/host-port.ts'
 
 export interface Target {
   ip: string
@@ -42,7 +42,7 @@ export class EndpointPicker {
     const affinityMs = affinitySeconds * 1000
     if (affinityMs !== this.#affinityMs) this.#sticky.clear()
     this.#affinityMs = affinityMs
-    this.#targets = endpoints.filter((e) => isIP(e.ip) !== 0 && Number.isInteger(e.port) && e.port > 0 && e.port < 65536).map((e) => ({ ip: e.ip, port: e.port, key: endpointKey(e.ip, e.port) }))
+    this.#targets = endpoints.filter((e) => isIP(e.ip) !== 0 && Number.isInteger(e.port) && e.port > 0 && e.port < 65536).map((e) => ({ ip: e.ip, port: e.port, key: joinHostPort(e.ip, e.port) }))
     this.#byKey = new Map(this.#targets.map((t) => [t.key, t]))
     if (this.#next >= this.#targets.length) this.#next = 0
   }

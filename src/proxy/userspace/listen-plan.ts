@@ -3,6 +3,7 @@
 import { isIP } from 'node:net'
 import { bigIntToIp, ipToBigInt } from '../../util/cidr.ts'
 import type { Family, ProxyState, ServicePort, TrafficKind } from '../model.ts'
+import { joinHostPort } from '../../util/host-port.ts'
 
 export interface ListenSpec {
   /** `host:port` (`[host]:port` for IPv6), unique within a Service port. */
@@ -21,16 +22,12 @@ export function canonicalIP(ip: string, family: Family): string | undefined {
   return family === 4 ? ip : bigIntToIp(ipToBigInt(ip), 6)
 }
 
-export function endpointKey(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`
-}
-
 /** The sockets a Service port needs, ClusterIP first; addresses of another family are skipped. */
 export function listenSpecs(port: ServicePort, family: Family): ListenSpec[] {
   const specs = new Map<string, ListenSpec>()
   const add = (host: string | undefined, p: number, kind: TrafficKind, wildcard = false): void => {
     if (host === undefined || p <= 0) return
-    const key = endpointKey(host, p)
+    const key = joinHostPort(host, p)
     if (!specs.has(key)) specs.set(key, { key, host, port: p, kind, wildcard })
   }
   add(canonicalIP(port.clusterIP, family), port.port, 'internal')

@@ -1,0 +1,29 @@
+// The proxy's flags, shared by `weft proxy` and `weft agent`.
+import t from 'tap'
+import { parseDuration, proxyConfigFrom } from '../../src/cli/proxy.ts'
+
+t.test('durations', async (t) => {
+  t.equal(parseDuration('--x', '250ms'), 250)
+  t.equal(parseDuration('--x', '30s'), 30_000)
+  t.equal(parseDuration('--x', '10m'), 600_000)
+  t.equal(parseDuration('--x', '1.5h'), 5_400_000)
+  t.throws(() => parseDuration('--min-sync-period', '5'), /--min-sync-period "5" must be a positive duration/)
+  t.throws(() => parseDuration('--x', '0s'), /positive duration/)
+})
+
+t.test('defaults, and bad values named by their flag', async (t) => {
+  t.same(proxyConfigFrom({}), {
+    mode: 'auto',
+    serviceCIDRs: ['10.96.0.0/12'],
+    clusterCIDRs: ['10.244.0.0/16'],
+    healthzListen: '0.0.0.0:10256',
+    metricsListen: '127.0.0.1:10249',
+    minSyncMs: 100,
+    fullSyncMs: 600_000,
+    udpIdleTimeoutMs: 30_000,
+  })
+  t.same(proxyConfigFrom({ 'service-cidr': '10.96.0.0/16, fd00:96::/112', 'proxy-mode': 'userspace' }).serviceCIDRs, ['10.96.0.0/16', 'fd00:96::/112'])
+  t.throws(() => proxyConfigFrom({ 'service-cidr': '10.96.0.0/33' }), /--service-cidr: /)
+  t.throws(() => proxyConfigFrom({ 'service-cidr': '' }), /--service-cidr must name at least one CIDR/)
+  t.throws(() => proxyConfigFrom({ 'proxy-mode': 'ipvs' }), /must be nftables, userspace or auto/)
+})
