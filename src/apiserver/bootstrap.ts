@@ -1,5 +1,6 @@
-// What every cluster has from the start: the system namespaces and the `kubernetes`
-// Service (first address of the service CIDR) pointing at the API server.
+// What every cluster has from the start: the system namespaces, the `kubernetes` Service
+// (first address of the service CIDR) pointing at the API server, and cluster DNS: the
+// `kube-dns` Service (tenth address) in front of a `coredns` Deployment of `weft/dns` pods.
 import { isIP } from 'node:net'
 import { resources } from '../api/registry.ts'
 import { isAlreadyExists } from '../util/errors.ts'
@@ -11,7 +12,69 @@ function info(kind: string) {
   return resources.find((r) => r.kind === kind)!
 }
 
-export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPort: number, firstServiceIP: string): Promise<void> {
+export interface ClusterDnsBootstrap {
+  /** The kube-dns Service's ClusterIP: the tenth address of the service CIDR. */
+  serviceIP: string
+  replicas: number
+  zone: string
+  /**
+   * The API server's unix socket. Pods run on the host's filesystem (there is no container
+   * engine), so a DNS pod on any node of this host reaches the API server through it; without
+   * one the pods use the in-cluster address (the `kubernetes` Service).
+   */
+  apiSocket?: string
+}
+
+/** The `coredns` Deployment and `kube-dns` Service, as kubeadm's CoreDNS addon names them. */
+export function clusterDnsObjects(dns: ClusterDnsBootstrap): { service: Record<string, unknown>; deployment: Record<string, unknown> } {
+  const labels = { 'k8s-app': 'kube-dns' }
+  const args = ['--zone', dns.zone, '--nameserver-ips', dns.serviceIP, ...(dns.apiSocket ? ['--socket', dns.apiSocket] : [])]
+  return {
+    service: {
+      metadata: { name: 'kube-dns', labels: { ...labels, 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' } },
+      spec: {
+        selector: labels,
+        clusterIP: dns.serviceIP,
+        ports: [
+          { name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 },
+          { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 },
+          { name: 'metrics', port: 9153, protocol: 'TCP', targetPort: 9153 },
+        ],
+      },
+    },
+    deployment: {
+      metadata: { name: 'coredns', labels },
+      spec: {
+        replicas: dns.replicas,
+        selector: { matchLabels: labels },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+        template: {
+          metadata: { labels },
+          spec: {
+            dnsPolicy: 'Default',
+            priorityClassName: 'system-cluster-critical',
+            containers: [
+              {
+                name: 'coredns',
+                image: 'weft/dns',
+                args,
+                ports: [
+                  { name: 'dns', containerPort: 53, protocol: 'UDP' },
+                  { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
+                  { name: 'metrics', containerPort: 9153, protocol: 'TCP' },
+                ],
+                livenessProbe: { httpGet: { path: '/health', port: 8080 }, initialDelaySeconds: 60, timeoutSeconds: 5, failureThreshold: 5 },
+                readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 2 },
+              },
+            ],
+          },
+        },
+      },
+    },
+  }
+}
+
+export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPort: number, firstServiceIP: string, dns?: ClusterDnsBootstrap): Promise<void> {
   const opts = (): WriteOptions => ({
     query: new URLSearchParams({ fieldManager: 'weft-apiserver' }),
     identity: { user: 'system:apiserver', groups: ['system:masters'], userAgent: 'weft-apiserver' },
@@ -37,6 +100,11 @@ export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPo
     metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } },
     spec: { clusterIP: firstServiceIP, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: apiPort }] },
   })
+  if (dns && dns.replicas > 0) {
+    const { service, deployment } = clusterDnsObjects(dns)
+    await ensure('Service', 'kube-system', service)
+    await ensure('Deployment', 'kube-system', deployment, ['spec'])
+  }
   const family = isIP(apiHost)
   if (family === 0 || apiHost === '0.0.0.0' || apiHost === '::') return
   await ensure('Endpoints', 'default', {

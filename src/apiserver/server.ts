@@ -2,6 +2,7 @@
 // routing, content negotiation, errors as Status — in front of ResourceHandler.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { rm } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
 import { resources, type ResourceInfo } from '../api/registry.ts'
@@ -41,6 +42,10 @@ export interface ApiServerOptions {
   compactionIntervalMs?: number
   /** Lab clusters: each node's kubelet answers on `<dir>/<node name>/kubelet.sock` (for `pods/log`). */
   kubeletSocketDir?: string
+  /** Cluster DNS pods (the `coredns` Deployment behind `kube-dns`): how many; 0 or unset for none. */
+  dnsReplicas?: number
+  /** The cluster's DNS domain (default cluster.local). */
+  clusterDomain?: string
   log?: Logger
 }
 
@@ -92,6 +97,7 @@ export class ApiServer {
   private readonly namespaces: NamespaceCache
   private readonly compactor: Compactor
   private readonly firstServiceIP: string
+  private readonly dnsServiceIP: string
   private openWatches = new Set<ServerResponse>()
   url = ''
 
@@ -109,6 +115,7 @@ export class ApiServer {
     this.watchOptions = { ...defaultWatchOptions, ...options.watch }
     this.compactor = new Compactor(options.store, this.log, options.compactionIntervalMs ?? 5 * 60_000)
     this.firstServiceIP = cidrAddress(cidrs[0], 1n)
+    this.dnsServiceIP = cidrAddress(cidrs[0], 10n)
   }
 
   async start(): Promise<{ url: string }> {
@@ -131,7 +138,8 @@ export class ApiServer {
       })
     }
     await this.namespaces.start()
-    await bootstrap(this.handler, address.address, address.port, this.firstServiceIP)
+    const dns = { serviceIP: this.dnsServiceIP, replicas: this.options.dnsReplicas ?? 0, zone: this.options.clusterDomain ?? 'cluster.local', apiSocket: this.options.socketPath && resolve(this.options.socketPath) }
+    await bootstrap(this.handler, address.address, address.port, this.firstServiceIP, dns)
     this.repair.start()
     this.compactor.start()
     this.log.info({ url: this.url, socket: this.options.socketPath, store: this.store.backend }, 'API server listening')

@@ -1,6 +1,7 @@
 // The `weft` command.
 import { agentUsage, runAgent } from './agent.ts'
 import { downUsage, labUsage, runDown, runLab, runUp, upUsage } from './lab.ts'
+import { dnsUsage, runDns } from './dns.ts'
 import { controllerManagerUsage, runControllerManager, runScheduler, schedulerUsage } from './control-plane.ts'
 import { proxyUsage, runProxy } from './proxy.ts'
 import { runServer, serverUsage } from './server.ts'
@@ -13,6 +14,7 @@ Commands:
   controller-manager   run the controllers alone, against an API server
   agent                run the node agent (kubelet and service proxy) on this host
   proxy                run the service proxy alone on this host
+  dns                  run the cluster DNS server
   up                   start a lab cluster on this host: nodes as network namespaces, and a demo app
   down                 remove a lab cluster and everything it made
   lab exec             run a command inside a lab node's or pod's network namespace
@@ -26,6 +28,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
   'controller-manager': { run: runControllerManager, usage: controllerManagerUsage },
   agent: { run: runAgent, usage: agentUsage },
   proxy: { run: runProxy, usage: proxyUsage },
+  dns: { run: runDns, usage: dnsUsage },
   up: { run: runUp, usage: upUsage },
   down: { run: runDown, usage: downUsage },
   lab: { run: runLab, usage: labUsage },

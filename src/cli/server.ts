@@ -26,6 +26,9 @@ Flags:
   --kubelet-socket-dir DIR    reach each node's kubelet (for kubectl logs) at DIR/<node>/kubelet.sock
                               instead of its InternalIP (lab clusters)
   --api-only                  serve the API only: no scheduler, no controllers
+  --dns-replicas N            cluster DNS: the kube-system Deployment coredns (image weft/dns) with N pods
+                              behind the Service kube-dns at the tenth service address (default 2; 0: none)
+  --cluster-domain DOMAIN     the cluster's DNS domain (default cluster.local)
   --cluster-cidr CIDRS        pod CIDRs handed to nodes, one /24 (IPv6: /64) each (default 10.244.0.0/16)
   --load-balancer-pool LIST   addresses for LoadBalancer Services: CIDRs or a-b ranges, comma-separated (default: none)
   --node-monitor-grace-period SECONDS   silence before a node is marked unknown (default 40)
@@ -73,6 +76,8 @@ export async function runServer(argv: string[]): Promise<void> {
       'service-node-port-range': { type: 'string', default: '30000-32767' },
       'compaction-interval': { type: 'string', default: '300' },
       'api-only': { type: 'boolean', default: false },
+      'dns-replicas': { type: 'string', default: '2' },
+      'cluster-domain': { type: 'string', default: 'cluster.local' },
       ...controlPlaneOptions,
       help: { type: 'boolean', short: 'h' },
     },
@@ -94,6 +99,8 @@ export async function runServer(argv: string[]): Promise<void> {
   if (!Number.isFinite(compaction) || compaction < 0) {
     throw new Error(`--compaction-interval "${values['compaction-interval']}" must be a number of seconds (0 turns compaction off)`)
   }
+  const dnsReplicas = Number(values['dns-replicas'])
+  if (!Number.isInteger(dnsReplicas) || dnsReplicas < 0) throw new Error(`--dns-replicas "${values['dns-replicas']}" must be a whole number (0: no cluster DNS)`)
   const store = values['etcd-endpoints']
     ? await openStore({ etcdEndpoints: values['etcd-endpoints'].split(',').map((s) => s.trim()).filter(Boolean), etcdPrefix: values['etcd-prefix'] })
     : await openStore({ dataDir })
@@ -105,6 +112,8 @@ export async function runServer(argv: string[]): Promise<void> {
     nodePortRange: { first: Number(range[1]), last: Number(range[2]) },
     compactionIntervalMs: compaction * 1000,
     kubeletSocketDir: values['kubelet-socket-dir'],
+    dnsReplicas,
+    clusterDomain: values['cluster-domain']!,
   })
   const { url } = await server.start()
   const controlPlane = values['api-only']

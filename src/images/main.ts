@@ -6,6 +6,8 @@ async function run(program: ProgramName, args: string[]): Promise<void> {
   switch (program) {
     case 'echo':
       return (await import('./echo.ts')).echo(args)
+    case 'dns':
+      return (await import('../cli/dns.ts')).runDns(args)
     case 'netexec':
       return (await import('./netexec.ts')).netexec(args)
     case 'serve-hostname':

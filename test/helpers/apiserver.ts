@@ -23,11 +23,11 @@ export interface TestServer {
   socketPath?: string
 }
 
-export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[]; watch?: Partial<WatchOptions>; kubeletSocketDir?: string; socket?: boolean; kubeletSocketsInDir?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[]; watch?: Partial<WatchOptions>; kubeletSocketDir?: string; socket?: boolean; kubeletSocketsInDir?: boolean; dnsReplicas?: number } = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-test-'))
   const store = options.store ?? (await openStore({ dataDir: dir }))
   const socketPath = options.socket ? join(dir, 'apiserver.sock') : undefined
-  const server = new ApiServer({ store, listen: '127.0.0.1:0', socketPath, serviceCidrs: options.serviceCidrs, watch: options.watch, kubeletSocketDir: options.kubeletSocketsInDir ? dir : options.kubeletSocketDir })
+  const server = new ApiServer({ store, listen: '127.0.0.1:0', socketPath, serviceCidrs: options.serviceCidrs, watch: options.watch, kubeletSocketDir: options.kubeletSocketsInDir ? dir : options.kubeletSocketDir, dnsReplicas: options.dnsReplicas })
   const { url } = await server.start()
   const kubeconfig = join(dir, 'kubeconfig')
   await writeFile(kubeconfig, kubeconfigFor(url))

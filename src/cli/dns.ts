@@ -1,0 +1,122 @@
+// `weft dns`: the cluster DNS server (also what the built-in image `weft/dns` runs).
+import { parseArgs } from 'node:util'
+import { RestClient } from '../client/index.ts'
+import type { ForwardPolicy } from '../dns/forwarder.ts'
+import { defaultDnsConfig, startDns, type DnsConfig, type RunningDns } from '../dns/run.ts'
+import type { PodRecordsMode } from '../dns/zone-index.ts'
+import { logger } from '../util/log.ts'
+import { parseDuration } from './proxy.ts'
+
+const d = defaultDnsConfig
+
+export const dnsUsage = `Usage: weft dns [flags]
+
+Runs the cluster DNS server: answers the cluster zone from the Services, EndpointSlices and
+Pods it watches (Kubernetes DNS-based service discovery, schema 1.1.0) and forwards every
+other name to upstream servers, over UDP and TCP.
+
+Flags:
+  --server URL              the API server (default: http://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
+                            inside a pod, else http://127.0.0.1:6443)
+  --socket PATH             reach the API server through this unix socket instead
+  --listen ADDRS            HOST:PORT to serve DNS on, UDP and TCP, comma-separated (default ${d.listen.join(',')})
+  --zone DOMAIN             the cluster domain (default ${d.zone})
+  --ttl SECONDS             TTL of the zone's records and of its negative answers (default ${d.ttl})
+  --pods MODE               pod records <a-b-c-d>.<ns>.pod.<zone>: disabled, insecure (any address)
+                            or verified (only addresses of existing pods; default ${d.pods})
+  --nameserver-ips IPS      the DNS Service's own addresses, for the zone's NS record (default: none)
+  --upstream ADDRS          upstream servers IP[:PORT], comma-separated; "none": refuse names outside
+                            the zone (default: the nameservers in --resolv-conf)
+  --resolv-conf PATH        upstreams and host search domains (default ${d.resolvConf})
+  --policy P                upstream order: random, round_robin or sequential (default ${d.policy})
+  --forward-timeout D       a forwarded query's deadline, then SERVFAIL (default ${d.forwardTimeoutMs}ms)
+  --max-concurrent N        forwarded queries in flight; more are REFUSED (default ${d.maxConcurrent})
+  --health-check D          probe interval of an upstream marked down (default ${d.healthCheckMs}ms)
+  --cache-capacity N        cached upstream replies (default ${d.cacheCapacity})
+  --cache-success-ttl S     cap on the TTL of cached answers, seconds (default ${d.cacheSuccessTtl})
+  --cache-denial-ttl S      cap on the TTL of cached NXDOMAIN/NODATA, seconds (default ${d.cacheDenialTtl})
+  --autopath=false          do not walk pods' search paths server-side
+  --health-listen A         /health on HOST:PORT (default ${d.healthListen}; '' for none)
+  --ready-listen A          /ready on HOST:PORT (default ${d.readyListen}; '' for none)
+  --metrics-listen A        /metrics on HOST:PORT (default ${d.metricsListen}; '' for none)
+  -h, --help                show this help
+`
+
+const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+
+function count(flag: string, value: string, min = 0): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} "${value}" must be a whole number of at least ${min}`)
+  return n
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new Error(`${flag} "${value}" must be one of ${allowed.join(', ')}`)
+  return value as T
+}
+
+export function dnsConfigFrom(values: Record<string, string | boolean | undefined>): DnsConfig {
+  const s = (k: string, fallback: string) => (values[k] === undefined ? fallback : String(values[k]))
+  const listen = list(s('listen', d.listen.join(',')))
+  if (listen.length === 0) throw new Error('--listen must name at least one HOST:PORT')
+  const autopath = s('autopath', 'true')
+  if (autopath !== 'true' && autopath !== 'false' && autopath !== '') throw new Error(`--autopath must be true or false, not "${autopath}"`)
+  const zone = s('zone', d.zone).toLowerCase().replace(/\.$/, '')
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(zone)) throw new Error(`--zone "${zone}" is not a domain name`)
+  return {
+    listen,
+    zone,
+    ttl: count('--ttl', s('ttl', String(d.ttl))),
+    pods: oneOf<PodRecordsMode>('--pods', s('pods', d.pods), ['disabled', 'insecure', 'verified']),
+    nameserverIPs: list(s('nameserver-ips', '')),
+    upstreams: list(s('upstream', '')),
+    resolvConf: s('resolv-conf', d.resolvConf),
+    policy: oneOf<ForwardPolicy>('--policy', s('policy', d.policy), ['random', 'round_robin', 'sequential']),
+    forwardTimeoutMs: parseDuration('--forward-timeout', s('forward-timeout', `${d.forwardTimeoutMs}ms`)),
+    maxConcurrent: count('--max-concurrent', s('max-concurrent', String(d.maxConcurrent)), 1),
+    healthCheckMs: parseDuration('--health-check', s('health-check', `${d.healthCheckMs}ms`)),
+    cacheCapacity: count('--cache-capacity', s('cache-capacity', String(d.cacheCapacity))),
+    cacheSuccessTtl: count('--cache-success-ttl', s('cache-success-ttl', String(d.cacheSuccessTtl))),
+    cacheDenialTtl: count('--cache-denial-ttl', s('cache-denial-ttl', String(d.cacheDenialTtl))),
+    autopath: autopath !== 'false',
+    healthListen: s('health-listen', d.healthListen),
+    readyListen: s('ready-listen', d.readyListen),
+    metricsListen: s('metrics-listen', d.metricsListen),
+  }
+}
+
+const stringFlags = [
+  'server', 'socket', 'listen', 'zone', 'ttl', 'pods', 'nameserver-ips', 'upstream', 'resolv-conf', 'policy', 'forward-timeout', 'max-concurrent',
+  'health-check', 'cache-capacity', 'cache-success-ttl', 'cache-denial-ttl', 'autopath', 'health-listen', 'ready-listen', 'metrics-listen',
+] as const
+
+export async function runDns(argv: string[]): Promise<void> {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } }
+  for (const f of stringFlags) options[f] = { type: 'string' }
+  const { values } = parseArgs({ args: argv, options, strict: true }) as { values: Record<string, string | boolean | undefined> }
+  if (values.help) {
+    process.stdout.write(dnsUsage)
+    return
+  }
+  const config = dnsConfigFrom(values)
+  const env = process.env
+  const inCluster = env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT ? `http://${env.KUBERNETES_SERVICE_HOST.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST}:${env.KUBERNETES_SERVICE_PORT}` : undefined
+  const server = (values.server as string | undefined) ?? inCluster ?? 'http://127.0.0.1:6443'
+  const socket = values.socket as string | undefined
+  const client = new RestClient(socket ? { socketPath: socket } : { server }, { userAgent: 'weft-dns' })
+  const log = logger('dns')
+  const abort = new AbortController()
+  let running: Promise<RunningDns> | undefined
+  const stop = () => {
+    if (abort.signal.aborted) return
+    abort.abort()
+    void (running ?? Promise.reject(new Error('not started')))
+      .then((r) => r.stop(), () => undefined)
+      .then(() => client.close())
+      .then(() => process.exit(0))
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+  running = startDns(config, client, log, abort.signal)
+  await running
+}

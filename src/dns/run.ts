@@ -1,0 +1,130 @@
+// Wires the DNS server together: what `weft dns` (and the `weft/dns` image) runs.
+import { readFile } from 'node:fs/promises'
+import type { RestClient } from '../client/index.ts'
+import { HttpEndpoints } from '../util/http-endpoints.ts'
+import type { Logger } from '../util/log.ts'
+import { parseResolvConf } from '../kubelet/resolv-conf.ts'
+import { defaultForwarderOptions, Forwarder, type ForwardPolicy } from './forwarder.ts'
+import { QueryHandler } from './handler.ts'
+import { DnsMetrics } from './metrics.ts'
+import { defaultCacheOptions, ResponseCache } from './response-cache.ts'
+import { DnsServer, type BoundAddress } from './server.ts'
+import { buildZoneIndex, type PodRecordsMode, type ZoneConfig } from './zone-index.ts'
+import { ZoneSource } from './zone-source.ts'
+
+export interface DnsConfig {
+  /** HOST:PORT for UDP and TCP. */
+  listen: string[]
+  zone: string
+  ttl: number
+  pods: PodRecordsMode
+  /** The DNS Service's own addresses (glue for `ns.dns.<zone>`). */
+  nameserverIPs: string[]
+  /** Upstream servers; empty: the nameservers of `resolvConf`; ['none']: no forwarding. */
+  upstreams: string[]
+  resolvConf: string
+  policy: ForwardPolicy
+  forwardTimeoutMs: number
+  maxConcurrent: number
+  healthCheckMs: number
+  cacheCapacity: number
+  cacheSuccessTtl: number
+  cacheDenialTtl: number
+  autopath: boolean
+  /** HOST:PORT of /health; '' for none. */
+  healthListen: string
+  /** HOST:PORT of /ready; '' for none. */
+  readyListen: string
+  /** HOST:PORT of /metrics; '' for none. */
+  metricsListen: string
+}
+
+export const defaultDnsConfig: DnsConfig = {
+  listen: ['0.0.0.0:53'],
+  zone: 'cluster.local',
+  ttl: 5,
+  pods: 'verified',
+  nameserverIPs: [],
+  upstreams: [],
+  resolvConf: '/etc/resolv.conf',
+  policy: defaultForwarderOptions.policy,
+  forwardTimeoutMs: defaultForwarderOptions.timeoutMs,
+  maxConcurrent: defaultForwarderOptions.maxConcurrent,
+  healthCheckMs: defaultForwarderOptions.healthCheckMs,
+  cacheCapacity: defaultCacheOptions.capacity,
+  cacheSuccessTtl: 30,
+  cacheDenialTtl: 30,
+  autopath: true,
+  healthListen: '0.0.0.0:8080',
+  readyListen: '0.0.0.0:8181',
+  metricsListen: '0.0.0.0:9153',
+}
+
+export interface RunningDns {
+  handler: QueryHandler
+  source: ZoneSource
+  metrics: DnsMetrics
+  /** The DNS listeners' bound addresses. */
+  addresses: BoundAddress[]
+  /** Bound ports of /health, /ready and /metrics, in that order (those not disabled). */
+  httpPorts: number[]
+  stop(): Promise<void>
+}
+
+export async function startDns(config: DnsConfig, client: RestClient, log: Logger, signal?: AbortSignal): Promise<RunningDns> {
+  const zone: ZoneConfig = { zone: config.zone.toLowerCase().replace(/\.$/, ''), ttl: config.ttl, pods: config.pods, nameserverIPs: config.nameserverIPs }
+  const resolv = config.upstreams.length === 0 || config.autopath ? parseResolvConf(await readFile(config.resolvConf, 'utf8').catch(() => '')) : { nameservers: [], searches: [] }
+  const upstreams = config.upstreams.length === 0 ? resolv.nameservers : config.upstreams.includes('none') ? [] : config.upstreams
+  if (config.upstreams.length === 0 && upstreams.length === 0) log.warn({ resolvConf: config.resolvConf }, 'no nameservers to forward to: names outside the cluster zone are refused')
+  const port = config.listen[0]?.slice(config.listen[0].lastIndexOf(':') + 1) ?? '53'
+  const metrics = new DnsMetrics(`dns://:${port}`)
+  const forwarder =
+    upstreams.length > 0
+      ? new Forwarder({ upstreams, policy: config.policy, timeoutMs: config.forwardTimeoutMs, maxConcurrent: config.maxConcurrent, healthCheckMs: config.healthCheckMs, maxFails: defaultForwarderOptions.maxFails }, metrics.registry)
+      : undefined
+  const cache = forwarder
+    ? new ResponseCache({ ...defaultCacheOptions, capacity: config.cacheCapacity, maxPositiveTtl: config.cacheSuccessTtl, maxNegativeTtl: config.cacheDenialTtl }, metrics.registry, undefined, metrics.server)
+    : undefined
+  // Until the informers have listed, the zone is empty and /ready says so.
+  const handler = new QueryHandler(buildZoneIndex({ services: [], slices: [], pods: [] }, zone), {
+    metrics,
+    autopath: config.autopath,
+    hostSearch: config.autopath ? resolv.searches : [],
+    forwarder,
+    cache,
+  })
+  const source = new ZoneSource({ client, config: zone, watchPods: config.autopath || config.pods === 'verified', onIndex: (index) => handler.setIndex(index), log })
+  const server = new DnsServer(handler, { listen: config.listen })
+  const http = new HttpEndpoints({
+    '/health': (res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.end('OK')
+    },
+    '/ready': (res) => {
+      res.writeHead(source.ready ? 200 : 503, { 'content-type': 'text/plain' })
+      res.end(source.ready ? 'OK' : 'the zone has not been loaded from the API server yet')
+    },
+    '/metrics': async (res) => {
+      const text = await metrics.registry.metrics()
+      res.writeHead(200, { 'content-type': metrics.registry.contentType })
+      res.end(text)
+    },
+  })
+  const stopAll = async () => {
+    await http.close()
+    await server.close()
+    await source.stop()
+    await forwarder?.close()
+  }
+  try {
+    const addresses = await server.start()
+    const httpPorts = await http.listen([config.healthListen, config.readyListen, config.metricsListen])
+    log.info({ addresses, zone: zone.zone, upstreams }, 'DNS server listening')
+    await source.start(signal)
+    log.info({ services: handler.index.serviceCount }, 'cluster zone loaded')
+    return { handler, source, metrics, addresses, httpPorts, stop: stopAll }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}

@@ -1,0 +1,52 @@
+// Small HTTP endpoint servers (health, readiness, metrics): routes by path, served on any
+// number of HOST:PORT addresses.
+import { createServer, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export type Route = (res: ServerResponse) => Promise<void> | void
+
+export class HttpEndpoints {
+  #routes: Readonly<Record<string, Route>>
+  #servers: Server[] = []
+
+  constructor(routes: Readonly<Record<string, Route>>) {
+    this.#routes = routes
+  }
+
+  /** Listens on every `host:port` given ('' entries skipped); resolves with the bound ports. A failure closes what was opened. */
+  async listen(addresses: readonly string[]): Promise<number[]> {
+    const ports: number[] = []
+    try {
+      for (const address of addresses.filter(Boolean)) {
+        const i = address.lastIndexOf(':')
+        const port = Number(address.slice(i + 1))
+        if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`"${address}" is not HOST:PORT`)
+        const server = createServer((req, res) => {
+          Promise.resolve(this.#handle((req.url ?? '/').split('?')[0], res)).catch((err: unknown) => {
+            if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' })
+            res.end(`${err instanceof Error ? err.message : String(err)}\n`)
+          })
+        })
+        await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, address.slice(0, i).replace(/^\[|\]$/g, ''), resolve))
+        this.#servers.push(server)
+        ports.push((server.address() as AddressInfo).port)
+      }
+    } catch (err) {
+      await this.close()
+      throw err
+    }
+    return ports
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
+    this.#servers = []
+  }
+
+  #handle(path: string, res: ServerResponse): Promise<void> | void {
+    const route = Object.hasOwn(this.#routes, path) ? this.#routes[path] : undefined
+    if (route) return route(res)
+    res.writeHead(404, { 'content-type': 'text/plain' })
+    res.end(`not found: try ${Object.keys(this.#routes).join(', ')}\n`)
+  }
+}

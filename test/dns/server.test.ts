@@ -1,0 +1,192 @@
+// The DNS server shell on loopback, with a zone built from objects in memory: replies per
+// query (EDNS, truncation, TCP, rcodes for what it does not serve), zone swaps, metrics,
+// and a fuzz of random and mutated packets that must never crash or stall it.
+import { execFile } from 'node:child_process'
+import { createSocket } from 'node:dgram'
+import { connect } from 'node:net'
+import t from 'tap'
+import { QueryHandler } from '../../src/dns/handler.ts'
+import { DnsMetrics } from '../../src/dns/metrics.ts'
+import { Rcode, RRType, type Message } from '../../src/dns/records.ts'
+import { DnsServer } from '../../src/dns/server.ts'
+import { decodeMessage, encodeMessage } from '../../src/dns/wire.ts'
+import { buildZoneIndex, defaultZoneConfig } from '../../src/dns/zone-index.ts'
+
+function service(name: string, clusterIP: string): any {
+  return { metadata: { name, namespace: 'default' }, spec: { clusterIP, clusterIPs: [clusterIP], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } }
+}
+
+function headless(name: string, addresses: string[]): { svc: any; slice: any } {
+  return {
+    svc: { metadata: { name, namespace: 'default' }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80 }] } },
+    slice: {
+      metadata: { name: `${name}-abc`, namespace: 'default', labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4',
+      endpoints: addresses.map((a) => ({ addresses: [a], conditions: { ready: true } })),
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    },
+  }
+}
+
+const many = headless('many', Array.from({ length: 60 }, (_, i) => `10.244.1.${i + 1}`))
+const zone = (services: any[]) => buildZoneIndex({ services: [...services, many.svc], slices: [many.slice], pods: [] }, defaultZoneConfig)
+
+const metrics = new DnsMetrics('dns://:0')
+const handler = new QueryHandler(zone([service('web', '10.96.0.20')]), { metrics, autopath: false, hostSearch: [] })
+const server = new DnsServer(handler, { listen: ['127.0.0.1:0'] })
+const [{ port }] = await server.start()
+t.teardown(() => server.close())
+
+function query(name: string, type: number, opts: { edns?: number; id?: number; version?: number; klass?: number; opcode?: number } = {}): Buffer {
+  const msg: Message = {
+    id: opts.id ?? 4242,
+    flags: { qr: false, opcode: opts.opcode ?? 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
+    questions: [{ name, type, class: opts.klass ?? 1 }],
+    answers: [],
+    authority: [],
+    additional: [],
+    edns: opts.edns ? { udpSize: opts.edns, version: opts.version ?? 0, dnssecOk: false, extendedRcode: 0, options: [] } : undefined,
+  }
+  return encodeMessage(msg)
+}
+
+function ask(bytes: Uint8Array, timeoutMs = 2000): Promise<Buffer | undefined> {
+  return new Promise((done) => {
+    const s = createSocket('udp4')
+    const timer = setTimeout(() => {
+      s.close()
+      done(undefined)
+    }, timeoutMs)
+    s.on('message', (m) => {
+      clearTimeout(timer)
+      s.close()
+      done(m)
+    })
+    s.send(bytes, port, '127.0.0.1')
+  })
+}
+
+function askTcp(messages: Uint8Array[]): Promise<Buffer[]> {
+  return new Promise((done, fail) => {
+    const c = connect(port, '127.0.0.1')
+    const replies: Buffer[] = []
+    let buf = Buffer.alloc(0)
+    c.on('data', (d) => {
+      buf = Buffer.concat([buf, d])
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        replies.push(buf.subarray(2, 2 + buf.readUInt16BE(0)))
+        buf = buf.subarray(2 + buf.readUInt16BE(0))
+      }
+      if (replies.length === messages.length) {
+        c.end()
+        done(replies)
+      }
+    })
+    c.on('error', fail)
+    // Pipelined in one write: the server must split them.
+    c.write(Buffer.concat(messages.map((m) => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]))))
+  })
+}
+
+const dig = (...args: string[]) =>
+  new Promise<string>((done) => execFile('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+timeout=3', ...args], (_, out) => done(String(out))))
+
+t.test('an answer keeps the id and the asker\'s case, and echoes EDNS', async (t) => {
+  const reply = decodeMessage((await ask(query('WeB.DEFAULT.svc.cluster.local', RRType.A, { edns: 4096, id: 777 })))!)
+  t.equal(reply.id, 777)
+  t.equal(reply.flags.aa, true)
+  t.equal(reply.flags.rd, true)
+  t.equal(reply.questions[0].name, 'WeB.DEFAULT.svc.cluster.local')
+  t.same(reply.answers.map((r) => (r.data as { address: string }).address), ['10.96.0.20'])
+  t.equal(reply.edns?.udpSize, 1232)
+})
+
+t.test('a reply too big for UDP is truncated; over TCP it is whole', async (t) => {
+  const udp = decodeMessage((await ask(query('many.default.svc.cluster.local', RRType.A)))!)
+  t.equal(udp.flags.tc, true)
+  t.equal(udp.answers.length, 0)
+  const bigger = decodeMessage((await ask(query('many.default.svc.cluster.local', RRType.A, { edns: 1232 })))!)
+  t.equal(bigger.flags.tc, false, '60 A records fit in 1232 bytes')
+  t.equal(bigger.answers.length, 60)
+  const [one, two] = await askTcp([query('many.default.svc.cluster.local', RRType.A, { id: 1 }), query('web.default.svc.cluster.local', RRType.A, { id: 2 })])
+  t.equal(decodeMessage(one).answers.length, 60)
+  t.equal(decodeMessage(two).id, 2)
+  const out = await dig('many.default.svc.cluster.local', '+bufsize=512', '+noall', '+answer')
+  t.equal(out.trim().split('\n').length, 60, 'dig retries over TCP after TC')
+})
+
+t.test('what the server does not serve gets the right rcode', async (t) => {
+  const rcode = async (bytes: Buffer) => {
+    const m = decodeMessage((await ask(bytes))!)
+    return ((m.edns?.extendedRcode ?? 0) << 4) | m.flags.rcode
+  }
+  t.equal(await rcode(query('example.com', RRType.A)), Rcode.REFUSED, 'no upstream: names outside the zone are refused')
+  t.equal(await rcode(query('web.default.svc.cluster.local', RRType.A, { opcode: 2 })), Rcode.NOTIMP, 'STATUS opcode')
+  t.equal(await rcode(query('web.default.svc.cluster.local', RRType.A, { edns: 1232, version: 1 })), Rcode.BADVERS, 'EDNS version 1')
+  t.equal(await rcode(query('version.bind', RRType.TXT, { klass: 3 })), Rcode.REFUSED, 'CHAOS class')
+  t.equal(await rcode(query('web.default.svc.cluster.local', RRType.AXFR)), Rcode.REFUSED, 'zone transfer')
+  t.equal(await rcode(query('web.default.svc.cluster.local', 999)), Rcode.NOERROR, 'an unknown type at an existing name is NODATA')
+  const two = query('web.default.svc.cluster.local', RRType.A)
+  two.writeUInt16BE(2, 4)
+  t.equal(await rcode(two), Rcode.FORMERR, 'two questions')
+})
+
+t.test('a new zone is served from the next query on', async (t) => {
+  t.equal(decodeMessage((await ask(query('later.default.svc.cluster.local', RRType.A)))!).flags.rcode, Rcode.NXDOMAIN)
+  handler.setIndex(zone([service('web', '10.96.0.20'), service('later', '10.96.0.21')]))
+  const reply = decodeMessage((await ask(query('later.default.svc.cluster.local', RRType.A)))!)
+  t.same(reply.answers.map((r) => (r.data as { address: string }).address), ['10.96.0.21'])
+})
+
+t.test('metrics carry CoreDNS names', async (t) => {
+  const text = await metrics.registry.metrics()
+  t.match(text, /coredns_dns_requests_total\{server="dns:\/\/:0",zone=".",view="",proto="udp",family="1",type="A"\} \d+/)
+  t.match(text, /coredns_dns_responses_total\{server="dns:\/\/:0",zone=".",view="",rcode="NXDOMAIN",plugin="kubernetes"\} \d+/)
+  t.match(text, /coredns_dns_request_duration_seconds_bucket\{le="0.00025"/)
+})
+
+t.test('fuzz: random and mutated packets never crash or stall the server', async (t) => {
+  let seed = 12345
+  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff)
+  const valid = [
+    query('web.default.svc.cluster.local', RRType.A, { edns: 1232 }),
+    query('_http._tcp.web.default.svc.cluster.local', RRType.SRV),
+    query('20.0.96.10.in-addr.arpa', RRType.PTR),
+    query('many.default.svc.cluster.local', RRType.ANY, { edns: 512 }),
+  ]
+  const sender = createSocket('udp4')
+  const sent: Buffer[] = []
+  for (let i = 0; i < 3000; i++) {
+    let bytes: Buffer
+    if (i % 3 === 0) {
+      bytes = Buffer.from(Array.from({ length: Math.floor(random() * 600) }, () => Math.floor(random() * 256)))
+    } else {
+      bytes = Buffer.from(valid[i % valid.length])
+      const flips = 1 + Math.floor(random() * 6)
+      for (let f = 0; f < flips; f++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256)
+      if (random() < 0.2) bytes = bytes.subarray(0, Math.floor(random() * bytes.length))
+    }
+    sent.push(bytes)
+    // Straight into the handler too: it must return, never throw.
+    const r = handler.handle(bytes, '127.0.0.1', 'udp')
+    if (r instanceof Promise) await r
+    await new Promise<void>((done) => sender.send(bytes, port, '127.0.0.1', () => done()))
+    // Sends complete without a turn of the event loop: let the server read now and then.
+    if (i % 20 === 0) await new Promise((done) => setImmediate(done))
+  }
+  sender.close()
+  await new Promise((done) => setTimeout(done, 100))
+  // Oversized names, pointer loops and a flood of garbage over TCP.
+  const loop = Buffer.from([0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1])
+  const warm = await ask(query("web.default.svc.cluster.local", RRType.A))
+  t.ok(warm, "answers right after the fuzz")
+  t.equal(decodeMessage((await ask(loop))!).flags.rcode, Rcode.FORMERR, "a compression loop gets FORMERR")
+  const c = connect(port, '127.0.0.1')
+  await new Promise<void>((done) => c.on('connect', () => done()))
+  c.write(Buffer.concat(sent.slice(0, 200).map((b) => Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]))))
+  c.on('error', () => {})
+  await new Promise<void>((done) => c.on('close', () => done()).end())
+  const after = decodeMessage((await ask(query('web.default.svc.cluster.local', RRType.A)))!)
+  t.same(after.answers.map((r) => (r.data as { address: string }).address), ['10.96.0.20'], 'still answering after the fuzz')
+  t.equal((await metrics.panics.get()).values[0].value, 0, 'no answer failed inside the server')
+})
