@@ -117,8 +117,31 @@ export class QueryHandler {
     }
 
     const zoneAnswer = answer(index, { name: query.lowerName, type: query.type, class: query.class })
-    if (zoneAnswer) return reply(this.#remember(key, query, zoneAnswer), 'kubernetes')
-    return this.#forward(query, bytes, maxSize)
+    if (!zoneAnswer) return this.#forward(query, bytes, maxSize)
+    const target = this.#outsideTarget(zoneAnswer, query.type)
+    if (target) return this.#chase(query, zoneAnswer, target).then((a) => ({ reply: assemble(query, bytes, prebuild(query.lowerName, query.type, query.class, a), maxSize), rcode: a.rcode, plugin: 'kubernetes' }))
+    return reply(this.#remember(key, query, zoneAnswer), 'kubernetes')
+  }
+
+  /** The target of the answer's last CNAME when it lies outside the zone, there is an upstream, and the question wants more than the CNAME. */
+  #outsideTarget(a: Answer, type: number): string | undefined {
+    if (!this.options.forwarder || type === RRType.CNAME || type === RRType.ANY || a.answers.length === 0) return undefined
+    const last = a.answers[a.answers.length - 1]
+    if (last.type !== RRType.CNAME) return undefined
+    const target = (last.data as { target: string }).target.toLowerCase()
+    const zone = this.#index.zone
+    return target === zone || target.endsWith(`.${zone}`) ? undefined : target
+  }
+
+  /**
+   * An ExternalName's CNAME to a name outside the zone, followed upstream as CoreDNS does:
+   * stub resolvers (glibc's among them) do not chase CNAMEs themselves. Never remembered: the
+   * upstream part has its own TTLs (the cache keeps it).
+   */
+  async #chase(query: ParsedQuery, zoneAnswer: Answer, target: string): Promise<Answer> {
+    const hit = await this.#forwardAnswer(query, { name: target, type: query.type, class: query.class })
+    if (!hit) return zoneAnswer
+    return { ...zoneAnswer, rcode: hit.rcode, answers: [...zoneAnswer.answers, ...hit.answers], authority: hit.answers.length > 0 ? [] : hit.authority }
   }
 
   #remember(key: string, query: ParsedQuery, a: Answer): Prebuilt {
@@ -156,9 +179,11 @@ export class QueryHandler {
         if (!hit) continue
       }
       if (hit!.rcode === Rcode.NXDOMAIN) continue
+      const target = zoneAnswer && this.#outsideTarget(zoneAnswer, query.type)
+      if (target) hit = await this.#chase(query, zoneAnswer!, target)
       const a = autopathAnswer(query.lowerName, name, hit!, ttl)
       this.options.metrics.autopathSuccess.inc({ server: this.options.metrics.server })
-      if (zoneAnswer && this.#index === index) {
+      if (zoneAnswer && !target && this.#index === index) {
         return { reply: assemble(query, bytes, this.#remember(apKey, query, a), maxSize), rcode: a.rcode, plugin: 'autopath' }
       }
       return { reply: assemble(query, bytes, prebuild(query.lowerName, query.type, query.class, a), maxSize), rcode: a.rcode, plugin: 'autopath' }
@@ -198,3 +223,4 @@ export class QueryHandler {
     return { rcode, authoritative: false, answers: message.answers, authority: message.authority, additional }
   }
 }
+

@@ -146,6 +146,8 @@ t.test('a headless Service: every ready endpoint, hostnames, SRV per endpoint; N
 t.test('ExternalName, dns-version and pod records', async (t) => {
   const ext = await dig('ext.default.svc.cluster.local')
   t.same(data(ext, 'CNAME'), ['www.example.test.'])
+  t.same(data(ext, 'A'), ['192.0.2.10'], 'the CNAME target is followed upstream')
+  t.match((await inPod('getent', ['hosts', 'ext'])).out, /^192\.0\.2\.10\s/)
   const version = await dig('TXT', 'dns-version.cluster.local')
   t.same(data(version, 'TXT'), ['"1.1.0"'])
   const dashed = clientPod.status.podIP.replaceAll('.', '-')
