@@ -1,5 +1,5 @@
-// Memory of a server process: resident set size of it and its descendants (in case the
-// server runs workers as processes) from /proc, and the V8 heap in use from its
+// Memory of a server process: resident set size of it and its descendants (in case a
+// server runs child processes) from /proc, and the V8 heap in use from its
 // Prometheus metrics when it exports Node's default metrics.
 import { readdirSync, readFileSync } from 'node:fs'
 import { sleep } from '../lib/clock.ts'

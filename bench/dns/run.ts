@@ -33,7 +33,7 @@ const usage = `Usage: node bench/dns/run.ts [options]
   --latency-qps N         rate of the per-query latency run (dnsperf -Q -v; default 20000, 0: skip)
   --latency-seconds N     latency run per server and round (default 5)
   --create-concurrency N  Service creates in flight (default 16)
-  --workers N             weft dns --workers (default: its own default)
+  --dns-threads N         weft dns --threads (default: its own default)
   --zone NAME             cluster domain (default cluster.local)
   --ttl N                 answer TTL for both servers (default 5)
   --cpu-prof DIR          profile the measured weft dns process (V8 .cpuprofile into DIR) and print its hot spots
@@ -51,7 +51,7 @@ const { values: flags } = parseArgs({
     'latency-qps': { type: 'string', default: '20000' },
     'latency-seconds': { type: 'string', default: '5' },
     'create-concurrency': { type: 'string', default: '16' },
-    workers: { type: 'string' },
+    'dns-threads': { type: 'string' },
     zone: { type: 'string', default: 'cluster.local' },
     ttl: { type: 'string', default: '5' },
     'cpu-prof': { type: 'string' },
@@ -81,7 +81,7 @@ const outstanding = integer('outstanding', 1)
 const latencyQps = integer('latency-qps', 0)
 const latencySeconds = integer('latency-seconds', 1)
 const createConcurrency = integer('create-concurrency', 1)
-const workers = flags.workers === undefined ? undefined : integer('workers', 1)
+const dnsThreads = flags['dns-threads'] === undefined ? undefined : integer('dns-threads', 1)
 const ttl = integer('ttl', 0)
 const zone = flags.zone!.toLowerCase().replace(/\.$/, '')
 const dnsmasqOnly = flags['dnsmasq-only']!
@@ -226,7 +226,7 @@ try {
   const memory: { weft?: [MemorySample, MemorySample]; dnsmasq: [MemorySample, MemorySample] } = { dnsmasq: [{ rss: 0, heap: 0 }, { rss: 0, heap: 0 }] }
   let weftEmpty: MemorySample | undefined
   if (!dnsmasqOnly) {
-    const empty = await startWeftDns(cleanup, { apiUrl: api.url, dir: work, label: 'empty', zone, ttl, workers })
+    const empty = await startWeftDns(cleanup, { apiUrl: api.url, dir: work, label: 'empty', zone, ttl, threads: dnsThreads })
     weftEmpty = await measureMemory(empty.process.pid, empty.metricsUrl)
     await empty.process.stop()
     progress(`weft dns with no Services: RSS ${fmtMiB(weftEmpty.rss)}`)
@@ -246,7 +246,7 @@ try {
   let weftProcess: WeftDns | undefined
   if (!dnsmasqOnly) {
     if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true })
-    weftProcess = await startWeftDns(cleanup, { apiUrl: api.url, dir: work, label: 'full', zone, ttl, workers, cpuProfDir })
+    weftProcess = await startWeftDns(cleanup, { apiUrl: api.url, dir: work, label: 'full', zone, ttl, threads: dnsThreads, cpuProfDir })
     const wd = weftProcess
     memory.weft = [weftEmpty!, await measureMemory(wd.process.pid, wd.metricsUrl)]
     weft = { label: 'weft', port: wd.port, pid: wd.process.pid, throughput: [], cpu: [], latency: [] }
@@ -282,7 +282,7 @@ try {
       .join(' ')} at the end, ${minutes} min in all; ${n(serviceCount)} Services, ${rounds} rounds of ${seconds} s per server (order alternating), ` +
     `dnsperf -c ${clients} -T ${threads} -q ${outstanding}` +
     (latencyQps > 0 ? `, latency runs of ${latencySeconds} s at -Q ${latencyQps} -v` : '') +
-    `; weft dns ${workers === undefined ? 'default workers' : `--workers ${workers}`}, TTL ${ttl} s`
+    `; weft dns ${dnsThreads === undefined ? 'default threads' : `--threads ${dnsThreads}`}, TTL ${ttl} s`
   process.stdout.write(`\ncluster DNS: weft dns vs dnsmasq (peer) — ${setup}\n\n${textTable(rows)}\n`)
   if (flags.out !== '-') {
     const md =

@@ -15,7 +15,7 @@ export interface WeftDnsOptions {
   label: string
   zone: string
   ttl: number
-  workers?: number
+  threads?: number
   /** Write a V8 CPU profile into this dir when the process stops. */
   cpuProfDir?: string
 }
@@ -45,7 +45,7 @@ export async function startWeftDns(cleanup: Cleanup, o: WeftDnsOptions): Promise
     '--ttl', String(o.ttl),
     '--upstream', 'none',
   ]
-  if (o.workers !== undefined) args.push('--workers', String(o.workers))
+  if (o.threads !== undefined) args.push('--threads', String(o.threads))
   const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'warn' }
   if (o.cpuProfDir) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${o.cpuProfDir}`.trim()
   const proc = startProcess(cleanup, WEFT, args, { logFile: join(o.dir, `weft-dns-${o.label}.log`), env })

@@ -39,6 +39,8 @@ Flags:
   --health-listen A         /health on HOST:PORT (default ${d.healthListen}; '' for none)
   --ready-listen A          /ready on HOST:PORT (default ${d.readyListen}; '' for none)
   --metrics-listen A        /metrics on HOST:PORT (default ${d.metricsListen}; '' for none)
+  --threads N               threads answering UDP queries, each with its own socket on the port
+                            (SO_REUSEPORT); TCP is answered by the first (default: the CPUs, at most 4)
   -h, --help                show this help
 `
 
@@ -82,12 +84,13 @@ export function dnsConfigFrom(values: Record<string, string | boolean | undefine
     healthListen: s('health-listen', d.healthListen),
     readyListen: s('ready-listen', d.readyListen),
     metricsListen: s('metrics-listen', d.metricsListen),
+    threads: count('--threads', s('threads', String(d.threads)), 1),
   }
 }
 
 const stringFlags = [
   'server', 'socket', 'listen', 'zone', 'ttl', 'pods', 'nameserver-ips', 'upstream', 'resolv-conf', 'policy', 'forward-timeout', 'max-concurrent',
-  'health-check', 'cache-capacity', 'cache-success-ttl', 'cache-denial-ttl', 'autopath', 'health-listen', 'ready-listen', 'metrics-listen',
+  'health-check', 'cache-capacity', 'cache-success-ttl', 'cache-denial-ttl', 'autopath', 'health-listen', 'ready-listen', 'metrics-listen', 'threads',
 ] as const
 
 export async function runDns(argv: string[]): Promise<void> {

@@ -43,6 +43,11 @@ export interface InformerOptions<T> {
   /** Asked of the server per watch request. Default: random in [300, 600). */
   watchTimeoutSeconds?: number
   logger?: InformerLogger
+  /**
+   * Applied to every object before it is cached or handed to handlers (client-go's
+   * SetTransform): a component that reads a few fields keeps only those.
+   */
+  transform?: (obj: T) => T
 }
 
 /** A watch that ran at least this long was healthy even if it saw no events. */
@@ -202,8 +207,9 @@ export class Informer<T extends KubeObject = KubeObject> {
     })
     if (signal.aborted) return
     const seen = new Set<string>()
-    for (const item of list.items) {
-      this.#fillTypeMeta(item)
+    for (const listed of list.items) {
+      this.#fillTypeMeta(listed)
+      const item = this.#opts.transform ? this.#opts.transform(listed) : listed
       const key = this.indexer.keyOf(item)
       seen.add(key)
       const old = this.indexer.get(key)
@@ -246,10 +252,11 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   #apply(ev: WatchEvent<T>): void {
-    const obj = ev.object
+    let obj = ev.object
     const rv = obj.metadata?.resourceVersion
     if (ev.type !== 'BOOKMARK') {
       this.#fillTypeMeta(obj)
+      if (this.#opts.transform) obj = this.#opts.transform(obj)
       const key = this.indexer.keyOf(obj)
       const old = this.indexer.get(key)
       const order = compareResourceVersions(rv, old?.metadata?.resourceVersion)

@@ -34,8 +34,9 @@ export class DnsMetrics {
   readonly panics: Counter
   readonly autopathSuccess: Counter<'server'>
 
-  /** `server` is CoreDNS's label value for the listener, e.g. `dns://:53`. */
-  constructor(server: string) {
+  /** `server` is CoreDNS's label value for the listener, e.g. `dns://:53`. Process metrics are
+   *  the process's: only the main thread exports them. */
+  constructor(server: string, options: { processMetrics?: boolean } = {}) {
     this.server = server
     const requests = this.#requests
     const responses = this.#responses
@@ -79,7 +80,7 @@ export class DnsMetrics {
       labelNames: ['server'] as const,
       registers: [this.registry],
     })
-    collectDefaultMetrics({ register: this.registry })
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
   }
 
   request(proto: 'udp' | 'tcp', family: 1 | 2, type: number): void {

@@ -1,15 +1,19 @@
 // Wires the DNS server together: what `weft dns` (and the `weft/dns` image) runs.
 import { readFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
+import { AggregatorRegistry } from 'prom-client'
 import type { RestClient } from '../client/index.ts'
+import { parseResolvConf } from '../kubelet/resolv-conf.ts'
 import { HttpEndpoints } from '../util/http-endpoints.ts'
 import type { Logger } from '../util/log.ts'
-import { parseResolvConf } from '../kubelet/resolv-conf.ts'
-import { defaultForwarderOptions, Forwarder, type ForwardPolicy } from './forwarder.ts'
-import { QueryHandler } from './handler.ts'
+import { defaultForwarderOptions, type ForwardPolicy } from './forwarder.ts'
+import type { QueryHandler } from './handler.ts'
 import { DnsMetrics } from './metrics.ts'
-import { defaultCacheOptions, ResponseCache } from './response-cache.ts'
+import { createQueryPlane, type QueryPlaneConfig } from './query-plane.ts'
+import { QueryThreads } from './query-threads.ts'
+import { defaultCacheOptions } from './response-cache.ts'
 import { DnsServer, type BoundAddress } from './server.ts'
-import { buildZoneIndex, type PodRecordsMode, type ZoneConfig } from './zone-index.ts'
+import type { PodRecordsMode, ZoneConfig } from './zone-index.ts'
 import { ZoneSource } from './zone-source.ts'
 
 export interface DnsConfig {
@@ -37,6 +41,8 @@ export interface DnsConfig {
   readyListen: string
   /** HOST:PORT of /metrics; '' for none. */
   metricsListen: string
+  /** Threads answering UDP queries, each with its own socket on the port (TCP stays on the main thread). */
+  threads: number
 }
 
 export const defaultDnsConfig: DnsConfig = {
@@ -58,6 +64,7 @@ export const defaultDnsConfig: DnsConfig = {
   healthListen: '0.0.0.0:8080',
   readyListen: '0.0.0.0:8181',
   metricsListen: '0.0.0.0:9153',
+  threads: Math.min(4, availableParallelism()),
 }
 
 export interface RunningDns {
@@ -73,39 +80,47 @@ export interface RunningDns {
 
 export async function startDns(config: DnsConfig, client: RestClient, log: Logger, signal?: AbortSignal): Promise<RunningDns> {
   const zone: ZoneConfig = { zone: config.zone.toLowerCase().replace(/\.$/, ''), ttl: config.ttl, pods: config.pods, nameserverIPs: config.nameserverIPs }
-  const resolv = config.upstreams.length === 0 || config.autopath ? parseResolvConf(await readFile(config.resolvConf, 'utf8').catch(() => '')) : { nameservers: [], searches: [] }
+  const resolv = parseResolvConf(config.upstreams.length === 0 || config.autopath ? await readFile(config.resolvConf, 'utf8').catch(() => '') : '')
   const upstreams = config.upstreams.length === 0 ? resolv.nameservers : config.upstreams.includes('none') ? [] : config.upstreams
   if (config.upstreams.length === 0 && upstreams.length === 0) log.warn({ resolvConf: config.resolvConf }, 'no nameservers to forward to: names outside the cluster zone are refused')
-  const port = config.listen[0]?.slice(config.listen[0].lastIndexOf(':') + 1) ?? '53'
-  const metrics = new DnsMetrics(`dns://:${port}`)
-  const forwarder =
-    upstreams.length > 0
-      ? new Forwarder({ upstreams, policy: config.policy, timeoutMs: config.forwardTimeoutMs, maxConcurrent: config.maxConcurrent, healthCheckMs: config.healthCheckMs, maxFails: defaultForwarderOptions.maxFails }, metrics.registry)
-      : undefined
-  const cache = forwarder
-    ? new ResponseCache({ ...defaultCacheOptions, capacity: config.cacheCapacity, maxPositiveTtl: config.cacheSuccessTtl, maxNegativeTtl: config.cacheDenialTtl }, metrics.registry, undefined, metrics.server)
-    : undefined
-  // Until the informers have listed, the zone is empty and /ready says so.
-  const handler = new QueryHandler(buildZoneIndex({ services: [], slices: [], pods: [] }, zone), {
-    metrics,
+  const plane: QueryPlaneConfig = {
+    zone,
     autopath: config.autopath,
     hostSearch: config.autopath ? resolv.searches : [],
-    forwarder,
-    cache,
+    forwarder: { upstreams, policy: config.policy, timeoutMs: config.forwardTimeoutMs, maxConcurrent: config.maxConcurrent, healthCheckMs: config.healthCheckMs, maxFails: defaultForwarderOptions.maxFails },
+    cache: { ...defaultCacheOptions, capacity: config.cacheCapacity, maxPositiveTtl: config.cacheSuccessTtl, maxNegativeTtl: config.cacheDenialTtl },
+  }
+  const port = config.listen[0]?.slice(config.listen[0].lastIndexOf(':') + 1) ?? '53'
+  const metrics = new DnsMetrics(`dns://:${port}`)
+  const main = createQueryPlane(plane, metrics)
+  const extraThreads = Math.max(0, config.threads - 1)
+  const server = new DnsServer(main.handler, { listen: config.listen, reusePort: extraThreads > 0 })
+  let threads: QueryThreads | undefined
+  let threadsReady = extraThreads === 0
+  const source = new ZoneSource({
+    client,
+    config: zone,
+    watchPods: config.autopath || config.pods === 'verified',
+    onIndex: (index, snapshot) => {
+      main.handler.setIndex(index)
+      threads?.update(snapshot)
+    },
+    log,
   })
-  const source = new ZoneSource({ client, config: zone, watchPods: config.autopath || config.pods === 'verified', onIndex: (index) => handler.setIndex(index), log })
-  const server = new DnsServer(handler, { listen: config.listen })
+  const ready = () => source.ready && threadsReady
   const http = new HttpEndpoints({
     '/health': (res) => {
       res.writeHead(200, { 'content-type': 'text/plain' })
       res.end('OK')
     },
     '/ready': (res) => {
-      res.writeHead(source.ready ? 200 : 503, { 'content-type': 'text/plain' })
-      res.end(source.ready ? 'OK' : 'the zone has not been loaded from the API server yet')
+      res.writeHead(ready() ? 200 : 503, { 'content-type': 'text/plain' })
+      res.end(ready() ? 'OK' : 'the zone has not been loaded from the API server yet')
     },
     '/metrics': async (res) => {
-      const text = await metrics.registry.metrics()
+      const text = threads
+        ? await AggregatorRegistry.aggregate([await metrics.registry.getMetricsAsJSON(), ...((await threads.metrics()) as object[])]).metrics()
+        : await metrics.registry.metrics()
       res.writeHead(200, { 'content-type': metrics.registry.contentType })
       res.end(text)
     },
@@ -113,16 +128,22 @@ export async function startDns(config: DnsConfig, client: RestClient, log: Logge
   const stopAll = async () => {
     await http.close()
     await server.close()
+    await threads?.stop()
     await source.stop()
-    await forwarder?.close()
+    await main.close()
   }
   try {
     const addresses = await server.start()
     const httpPorts = await http.listen([config.healthListen, config.readyListen, config.metricsListen])
-    log.info({ addresses, zone: zone.zone, upstreams }, 'DNS server listening')
+    log.info({ addresses, zone: zone.zone, upstreams, threads: config.threads }, 'DNS server listening')
     await source.start(signal)
-    log.info({ services: handler.index.serviceCount }, 'cluster zone loaded')
-    return { handler, source, metrics, addresses, httpPorts, stop: stopAll }
+    if (extraThreads > 0) {
+      threads = new QueryThreads(extraThreads, { config: plane, listen: addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`), metricsServer: metrics.server }, log)
+      await threads.start(source.snapshot!)
+      threadsReady = true
+    }
+    log.info({ services: main.handler.index.serviceCount }, 'cluster zone loaded')
+    return { handler: main.handler, source, metrics, addresses, httpPorts, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err

@@ -11,6 +11,10 @@ export interface DnsServerOptions {
   tcpIdleMs?: number
   /** At most this many TCP connections at once (default 1000). */
   tcpMaxConnections?: number
+  /** Serve TCP too (default true). */
+  tcp?: boolean
+  /** Bind UDP with SO_REUSEPORT, so that other threads' sockets can share the port. */
+  reusePort?: boolean
 }
 
 export interface BoundAddress {
@@ -45,7 +49,7 @@ export class DnsServer {
         const { host, port } = splitHostPort(address)
         const udp = await this.#bindUdp(host, port)
         const udpPort = (udp.address() as AddressInfo).port
-        await this.#bindTcp(host, udpPort)
+        if (this.#options.tcp !== false) await this.#bindTcp(host, udpPort)
         bound.push({ host, port: udpPort })
       }
     } catch (err) {
@@ -64,7 +68,13 @@ export class DnsServer {
   }
 
   #bindUdp(host: string, port: number): Promise<Socket> {
-    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: isIPv6(host) && host !== '::' })
+    const socket = createSocket({
+      type: isIPv6(host) ? 'udp6' : 'udp4',
+      ipv6Only: isIPv6(host) && host !== '::',
+      reusePort: this.#options.reusePort === true,
+      // Replies go to the address a query came from: no name to look up, so no detour through dns.lookup.
+      lookup: (address, _family, callback) => callback(null, address, isIPv6(address) ? 6 : 4),
+    })
     const handler = this.handler
     socket.on('message', (msg, rinfo) => {
       const reply = handler.handle(msg, rinfo.address, 'udp')

@@ -4,7 +4,8 @@ import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import { Informer, type RestClient } from '../client/index.ts'
 import type { Logger } from '../util/log.ts'
-import { buildZoneIndex, type ZoneConfig, type ZoneIndex } from './zone-index.ts'
+import { buildZoneIndex, type ZoneConfig, type ZoneIndex, type ZoneInputs } from './zone-index.ts'
+import { zonePod, zoneService, zoneSlice } from './zone-objects.ts'
 
 const info = (kind: string) => resources.find((r) => r.kind === kind)!
 
@@ -13,7 +14,8 @@ export interface ZoneSourceOptions {
   config: ZoneConfig
   /** Watch Pods too (pod records in verified mode, autopath). */
   watchPods: boolean
-  onIndex(index: ZoneIndex): void
+  /** A new index, and the (trimmed) objects it was built from. */
+  onIndex(index: ZoneIndex, inputs: ZoneSnapshot): void
   log: Logger
   /** Changes within this many ms are built into one index (default 10). */
   batchMs?: number
@@ -21,10 +23,18 @@ export interface ZoneSourceOptions {
   minIntervalMs?: number
 }
 
+/** The objects of one index, as arrays (they cross to the query threads). */
+export interface ZoneSnapshot extends ZoneInputs {
+  services: V1Service[]
+  slices: V1EndpointSlice[]
+  pods: V1Pod[]
+  serial: number
+}
+
 /** Only what the zone reads of a pod: an update that changes none of it needs no rebuild. */
 function podFingerprint(p: V1Pod): string {
   const ips = (p.status?.podIPs ?? []).map((i) => i.ip).join(',') || (p.status?.podIP ?? '')
-  return `${ips}/${p.status?.phase ?? ''}`
+  return `${ips}/${p.status?.phase ?? ''}/${p.metadata?.deletionTimestamp ?? ''}`
 }
 
 export class ZoneSource {
@@ -37,20 +47,26 @@ export class ZoneSource {
   #serial = Math.floor(Date.now() / 1000)
   #ready = false
   #stopped = false
+  #snapshot: ZoneSnapshot | undefined
   builds = 0
 
   constructor(options: ZoneSourceOptions) {
     this.options = options
     const changed = () => this.#changed()
     const handlers = { onAdd: changed, onUpdate: changed, onDelete: changed }
-    this.#services = new Informer<V1Service>(options.client, info('Service'), { logger: options.log })
+    this.#services = new Informer<V1Service>(options.client, info('Service'), { logger: options.log, transform: zoneService })
     this.#services.addHandlers(handlers)
-    this.#slices = new Informer<V1EndpointSlice>(options.client, info('EndpointSlice'), { logger: options.log })
+    this.#slices = new Informer<V1EndpointSlice>(options.client, info('EndpointSlice'), { logger: options.log, transform: zoneSlice })
     this.#slices.addHandlers(handlers)
     if (options.watchPods) {
-      this.#pods = new Informer<V1Pod>(options.client, info('Pod'), { logger: options.log })
+      this.#pods = new Informer<V1Pod>(options.client, info('Pod'), { logger: options.log, transform: zonePod })
       this.#pods.addHandlers({ onAdd: changed, onDelete: changed, onUpdate: (a, b) => podFingerprint(a) !== podFingerprint(b) && this.#changed() })
     }
+  }
+
+  /** The objects of the latest index. */
+  get snapshot(): ZoneSnapshot | undefined {
+    return this.#snapshot
   }
 
   /** True once every informer has listed and the first index is built. */
@@ -88,14 +104,12 @@ export class ZoneSource {
 
   #build(): void {
     const start = performance.now()
-    const index = buildZoneIndex(
-      { services: this.#services.indexer.list(), slices: this.#slices.indexer.list(), pods: this.#pods?.indexer.list() ?? [] },
-      this.options.config,
-      ++this.#serial,
-    )
+    const snapshot: ZoneSnapshot = { services: this.#services.indexer.list(), slices: this.#slices.indexer.list(), pods: this.#pods?.indexer.list() ?? [], serial: ++this.#serial }
+    const index = buildZoneIndex(snapshot, this.options.config, snapshot.serial)
     this.#lastBuild = performance.now()
+    this.#snapshot = snapshot
     this.builds++
     this.options.log.debug({ services: index.serviceCount, ms: Math.round(this.#lastBuild - start) }, 'zone built')
-    this.options.onIndex(index)
+    this.options.onIndex(index, snapshot)
   }
 }
