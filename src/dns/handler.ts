@@ -3,11 +3,11 @@
 import { answer } from './answer.ts'
 import { autopathAnswer, autopathCandidates } from './autopath.ts'
 import type { Forwarder } from './forwarder.ts'
-import type { DnsMetrics } from './metrics.ts'
+import { Plugin, type DnsMetrics, type PluginId } from './metrics.ts'
 import { Opcode, Rcode, RRClass, RRType, type Answer, type Question } from './records.ts'
-import { assemble, bare, fitUdp, headerOnly, prebuild, udpLimit, type Prebuilt } from './reply.ts'
+import { assemble, bare, fitUdp, headerOnly, prebuild, udpLimit, type Prebuilt, type ReplyShape } from './reply.ts'
 import type { ResponseCache } from './response-cache.ts'
-import { decodeMessage, encodeMessage, parseQuery, WireError, type ParsedQuery } from './wire.ts'
+import { decodeMessage, encodeMessage, HEADER_SIZE, parseQuery, WireError, type ParsedQuery } from './wire.ts'
 import type { ZoneIndex } from './zone-index.ts'
 
 export interface HandlerOptions {
@@ -29,12 +29,54 @@ export type Transport = 'udp' | 'tcp'
 interface Outcome {
   reply: Buffer | undefined
   rcode: number
-  plugin: string
+  plugin: PluginId
+}
+
+/**
+ * The memo key of a question: its wire bytes (name labels, type, class) as a latin1 string,
+ * the name lower-cased. Undefined for a name with a compression pointer (never sent by
+ * stub resolvers; such queries take the slow path).
+ */
+export function questionKey(bytes: Uint8Array, questionEnd: number): string | undefined {
+  let upper = false
+  let pos = HEADER_SIZE
+  // Where the root label (the name's final zero byte) must be.
+  const nameEnd = questionEnd - 5
+  while (pos < nameEnd) {
+    const length = bytes[pos]
+    if (length === 0 || length > 63) return undefined
+    for (let i = pos + 1; i <= pos + length; i++) {
+      const c = bytes[i]
+      if (c >= 0x41 && c <= 0x5a) upper = true
+    }
+    pos += length + 1
+  }
+  if (pos !== nameEnd || bytes[pos] !== 0) return undefined
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+  if (!upper) return buf.toString('latin1', HEADER_SIZE, questionEnd)
+  const lower = Buffer.from(buf.subarray(HEADER_SIZE, questionEnd))
+  for (let i = 0; i < nameEnd - HEADER_SIZE; i++) if (lower[i] >= 0x41 && lower[i] <= 0x5a) lower[i] |= 0x20
+  return lower.toString('latin1')
+}
+
+/** The header of a plain query (QR clear, QUERY, one question, at most an OPT record): what the fast path handles. */
+function plainQueryEnd(bytes: Uint8Array): number {
+  const length = bytes.length
+  if (length < HEADER_SIZE + 5 || (bytes[2] & 0xf8) !== 0 || bytes[4] !== 0 || bytes[5] !== 1 || (bytes[6] | bytes[7] | bytes[8] | bytes[9] | bytes[10]) !== 0 || bytes[11] > 1) return -1
+  let pos = HEADER_SIZE
+  while (pos < length && bytes[pos] !== 0) {
+    if (bytes[pos] > 63) return -1
+    pos += bytes[pos] + 1
+  }
+  if (pos - HEADER_SIZE > 254) return -1
+  const questionEnd = pos + 5
+  return questionEnd <= length ? questionEnd : -1
 }
 
 export class QueryHandler {
   readonly options: HandlerOptions
   #index: ZoneIndex
+  /** Replies of this zone generation: by questionKey, and by namespace + questionKey for autopath. */
   #memo = new Map<string, Prebuilt>()
   #memoLimit: number
 
@@ -57,6 +99,11 @@ export class QueryHandler {
   /** The reply to send for `bytes` from `client`, or undefined to send nothing. Never throws. */
   handle(bytes: Uint8Array, client: string, transport: Transport): Buffer | Promise<Buffer | undefined> | undefined {
     const start = performance.now()
+    const fast = this.#fast(bytes, transport)
+    if (fast) {
+      this.options.metrics.observe(transport === 'tcp', client.includes(':'), (bytes[fast.questionEnd - 4] << 8) | bytes[fast.questionEnd - 3], fast.rcode, Plugin.kubernetes, (performance.now() - start) / 1000)
+      return fast.reply
+    }
     let query: ParsedQuery
     try {
       query = parseQuery(bytes)
@@ -64,7 +111,7 @@ export class QueryHandler {
       // A query we cannot read gets FORMERR when at least its id could be read; junk is dropped.
       const id = err instanceof WireError ? err.id : undefined
       if (id === undefined || (bytes[2] & 0x80) !== 0) return undefined
-      return this.#done(transport, client, 0, start, { reply: headerOnly(bytes, id, Rcode.FORMERR), rcode: Rcode.FORMERR, plugin: '' })
+      return this.#done(transport, client, 0, start, { reply: headerOnly(bytes, id, Rcode.FORMERR), rcode: Rcode.FORMERR, plugin: Plugin.server })
     }
     const maxSize = transport === 'udp' ? udpLimit(query) : undefined
     try {
@@ -81,37 +128,57 @@ export class QueryHandler {
     }
   }
 
+  /** A remembered reply to a plain query, read straight from its bytes; undefined for anything else. */
+  #fast(bytes: Uint8Array, transport: Transport): { reply: Buffer; rcode: number; questionEnd: number } | undefined {
+    const questionEnd = plainQueryEnd(bytes)
+    if (questionEnd < 0) return undefined
+    let edns: ReplyShape['edns']
+    if (bytes[11] === 1) {
+      // Exactly one OPT record (root owner, version 0) and nothing after it.
+      const at = questionEnd
+      if (at + 11 > bytes.length || bytes[at] !== 0 || bytes[at + 1] !== 0 || bytes[at + 2] !== 41 || bytes[at + 6] !== 0) return undefined
+      if (at + 11 + ((bytes[at + 9] << 8) | bytes[at + 10]) !== bytes.length) return undefined
+      edns = { udpSize: (bytes[at + 3] << 8) | bytes[at + 4], dnssecOk: (bytes[at + 7] & 0x80) !== 0 }
+    } else if (questionEnd !== bytes.length) {
+      return undefined
+    }
+    const key = questionKey(bytes, questionEnd)
+    const p = key === undefined ? undefined : this.#memo.get(key)
+    if (!p) return undefined
+    const shape: ReplyShape = { questionEnd, opcode: 0, rd: (bytes[2] & 1) === 1, cd: (bytes[3] & 0x10) !== 0, edns }
+    return { reply: assemble(shape, bytes, p, transport === 'udp' ? udpLimit(shape) : undefined), rcode: p.rcode, questionEnd }
+  }
+
   #done(transport: Transport, client: string, type: number, start: number, o: Outcome): Buffer | undefined {
-    const m = this.options.metrics
-    m.request(transport, client.includes(':') ? 2 : 1, type)
-    m.response(o.rcode, o.plugin, type, (performance.now() - start) / 1000)
+    this.options.metrics.observe(transport === 'tcp', client.includes(':'), type, o.rcode, o.plugin, (performance.now() - start) / 1000)
     return o.reply
   }
 
   #failed(err: unknown, query: ParsedQuery, bytes: Uint8Array, maxSize: number | undefined, transport: Transport, client: string, start: number): Buffer | undefined {
     this.options.metrics.panics.inc()
     process.emitWarning(`dns: answering ${query.name} type ${query.type} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
-    return this.#done(transport, client, query.type, start, { reply: assemble(query, bytes, bare(Rcode.SERVFAIL), maxSize), rcode: Rcode.SERVFAIL, plugin: '' })
+    return this.#done(transport, client, query.type, start, { reply: assemble(query, bytes, bare(Rcode.SERVFAIL), maxSize), rcode: Rcode.SERVFAIL, plugin: Plugin.server })
   }
 
   #answer(query: ParsedQuery, bytes: Uint8Array, client: string, maxSize: number | undefined): Outcome | Promise<Outcome> {
-    const reply = (p: Prebuilt, plugin: string): Outcome => ({ reply: assemble(query, bytes, p, maxSize), rcode: p.rcode, plugin })
-    if (query.opcode !== Opcode.QUERY) return reply(bare(Rcode.NOTIMP), '')
-    if (query.edns && query.edns.version > 0) return reply(bare(Rcode.BADVERS), '')
-    if (query.class !== RRClass.IN && query.class !== RRClass.ANY) return reply(bare(Rcode.REFUSED), '')
+    const reply = (p: Prebuilt, plugin: PluginId): Outcome => ({ reply: assemble(query, bytes, p, maxSize), rcode: p.rcode, plugin })
+    if (query.opcode !== Opcode.QUERY) return reply(bare(Rcode.NOTIMP), Plugin.server)
+    if (query.edns && query.edns.version > 0) return reply(bare(Rcode.BADVERS), Plugin.server)
+    if (query.class !== RRClass.IN && query.class !== RRClass.ANY) return reply(bare(Rcode.REFUSED), Plugin.server)
 
-    const key = `${query.lowerName}\0${query.type}\0${query.class}`
-    const memo = this.#memo.get(key)
-    if (memo) return reply(memo, 'kubernetes')
+    const key = questionKey(bytes, query.questionEnd)
+    const memo = key === undefined ? undefined : this.#memo.get(key)
+    if (memo) return reply(memo, Plugin.kubernetes)
 
     const index = this.#index
-    if (this.options.autopath && query.lowerName.endsWith(`.svc.${index.zone}`)) {
+    const autopathable = this.options.autopath && query.lowerName.endsWith(`.svc.${index.zone}`)
+    if (autopathable) {
       const namespace = index.podNamespace(client)
       const candidates = namespace === undefined ? undefined : autopathCandidates(query.lowerName, namespace, index.zone, this.options.hostSearch)
       if (candidates) {
-        const apKey = `${namespace}\0${key}`
-        const known = this.#memo.get(apKey)
-        if (known) return reply(known, 'autopath')
+        const apKey = key === undefined ? undefined : `${namespace}\0${key}`
+        const known = apKey === undefined ? undefined : this.#memo.get(apKey)
+        if (known) return reply(known, Plugin.autopath)
         return this.#autopath(query, bytes, candidates, apKey, maxSize)
       }
     }
@@ -119,8 +186,11 @@ export class QueryHandler {
     const zoneAnswer = answer(index, { name: query.lowerName, type: query.type, class: query.class })
     if (!zoneAnswer) return this.#forward(query, bytes, maxSize)
     const target = this.#outsideTarget(zoneAnswer, query.type)
-    if (target) return this.#chase(query, zoneAnswer, target).then((a) => ({ reply: assemble(query, bytes, prebuild(query.lowerName, query.type, query.class, a), maxSize), rcode: a.rcode, plugin: 'kubernetes' }))
-    return reply(this.#remember(key, query, zoneAnswer), 'kubernetes')
+    if (target) return this.#chase(query, zoneAnswer, target).then((a) => ({ reply: assemble(query, bytes, prebuild(query.lowerName, query.type, query.class, a), maxSize), rcode: a.rcode, plugin: Plugin.kubernetes }))
+    // An NXDOMAIN a pod could get walked past by autopath is not remembered under the plain key:
+    // the fast path would answer it to pods too.
+    const p = autopathable && zoneAnswer.rcode === Rcode.NXDOMAIN ? prebuild(query.lowerName, query.type, query.class, zoneAnswer) : this.#remember(key, query, zoneAnswer)
+    return reply(p, Plugin.kubernetes)
   }
 
   /** The target of the answer's last CNAME when it lies outside the zone, there is an upstream, and the question wants more than the CNAME. */
@@ -144,8 +214,9 @@ export class QueryHandler {
     return { ...zoneAnswer, rcode: hit.rcode, answers: [...zoneAnswer.answers, ...hit.answers], authority: hit.answers.length > 0 ? [] : hit.authority }
   }
 
-  #remember(key: string, query: ParsedQuery, a: Answer): Prebuilt {
+  #remember(key: string | undefined, query: ParsedQuery, a: Answer): Prebuilt {
     const p = prebuild(query.lowerName, query.type, query.class, a)
+    if (key === undefined) return p
     if (this.#memo.size >= this.#memoLimit) this.#memo = new Map()
     this.#memo.set(key, p)
     return p
@@ -153,12 +224,12 @@ export class QueryHandler {
 
   async #forward(query: ParsedQuery, bytes: Uint8Array, maxSize: number | undefined): Promise<Outcome> {
     const { forwarder, cache } = this.options
-    if (!forwarder) return { reply: assemble(query, bytes, bare(Rcode.REFUSED), maxSize), rcode: Rcode.REFUSED, plugin: '' }
+    if (!forwarder) return { reply: assemble(query, bytes, bare(Rcode.REFUSED), maxSize), rcode: Rcode.REFUSED, plugin: Plugin.server }
     const cached = cache?.get(query, bytes)
-    if (cached) return { reply: maxSize === undefined ? cached : fitUdp(query, bytes, cached, maxSize), rcode: cached[3] & 0x0f, plugin: 'cache' }
+    if (cached) return { reply: maxSize === undefined ? cached : fitUdp(query, bytes, cached, maxSize), rcode: cached[3] & 0x0f, plugin: Plugin.cache }
     const reply = await forwarder.forward(bytes, query)
     cache?.set(query, reply)
-    return { reply: maxSize === undefined ? reply : fitUdp(query, bytes, reply, maxSize), rcode: reply[3] & 0x0f, plugin: 'forward' }
+    return { reply: maxSize === undefined ? reply : fitUdp(query, bytes, reply, maxSize), rcode: reply[3] & 0x0f, plugin: Plugin.forward }
   }
 
   /**
@@ -166,7 +237,7 @@ export class QueryHandler {
    * behind a CNAME from the asked name. Zone results are remembered for the zone's
    * generation; upstream results are not (the cache has them).
    */
-  async #autopath(query: ParsedQuery, bytes: Uint8Array, candidates: string[], apKey: string, maxSize: number | undefined): Promise<Outcome> {
+  async #autopath(query: ParsedQuery, bytes: Uint8Array, candidates: string[], apKey: string | undefined, maxSize: number | undefined): Promise<Outcome> {
     const index = this.#index
     const ttl = index.config.ttl
     for (const name of candidates) {
@@ -184,12 +255,12 @@ export class QueryHandler {
       const a = autopathAnswer(query.lowerName, name, hit!, ttl)
       this.options.metrics.autopathSuccess.inc({ server: this.options.metrics.server })
       if (zoneAnswer && !target && this.#index === index) {
-        return { reply: assemble(query, bytes, this.#remember(apKey, query, a), maxSize), rcode: a.rcode, plugin: 'autopath' }
+        return { reply: assemble(query, bytes, this.#remember(apKey, query, a), maxSize), rcode: a.rcode, plugin: Plugin.autopath }
       }
-      return { reply: assemble(query, bytes, prebuild(query.lowerName, query.type, query.class, a), maxSize), rcode: a.rcode, plugin: 'autopath' }
+      return { reply: assemble(query, bytes, prebuild(query.lowerName, query.type, query.class, a), maxSize), rcode: a.rcode, plugin: Plugin.autopath }
     }
     const own = answer(index, { name: query.lowerName, type: query.type, class: query.class })
-    if (own) return { reply: assemble(query, bytes, prebuild(query.lowerName, query.type, query.class, own), maxSize), rcode: own.rcode, plugin: 'kubernetes' }
+    if (own) return { reply: assemble(query, bytes, prebuild(query.lowerName, query.type, query.class, own), maxSize), rcode: own.rcode, plugin: Plugin.kubernetes }
     return this.#forward(query, bytes, maxSize)
   }
 

@@ -4,7 +4,7 @@
 // question bytes (the asker's case, which 0x20-randomising resolvers check), that tail, and
 // an OPT record when the query had one.
 import type { Answer } from './records.ts'
-import { encodeMessage, HEADER_SIZE, MIN_UDP_SIZE, skipName, type ParsedQuery } from './wire.ts'
+import { encodeMessage, HEADER_SIZE, MIN_UDP_SIZE, skipName } from './wire.ts'
 
 /** The UDP payload size weft advertises and caps replies at (the DNS flag day 2020 value). */
 export const ADVERTISED_UDP_SIZE = 1232
@@ -46,13 +46,23 @@ export function bare(rcode: number): Prebuilt {
   return { rcode, authoritative: false, answers: 0, authority: 0, additional: 0, tail: empty }
 }
 
+/** What a reply takes from its query besides the bytes: ParsedQuery has it, and so does the fast path. */
+export interface ReplyShape {
+  /** Bytes 12..questionEnd of the query are its question. */
+  questionEnd: number
+  opcode: number
+  rd: boolean
+  cd: boolean
+  edns: { udpSize: number; dnssecOk: boolean } | undefined
+}
+
 /** The largest UDP reply this query may get. */
-export function udpLimit(query: ParsedQuery): number {
+export function udpLimit(query: ReplyShape): number {
   return query.edns ? Math.max(MIN_UDP_SIZE, Math.min(query.edns.udpSize, ADVERTISED_UDP_SIZE)) : MIN_UDP_SIZE
 }
 
 /** The reply to `query` (whose bytes are `bytes`) from `p`; with `maxSize`, truncated (TC, no records) if larger. */
-export function assemble(query: ParsedQuery, bytes: Uint8Array, p: Prebuilt, maxSize?: number): Buffer {
+export function assemble(query: ReplyShape, bytes: Uint8Array, p: Prebuilt, maxSize?: number): Buffer {
   const questionLength = query.questionEnd - HEADER_SIZE
   const opt = query.edns ? OPT_SIZE : 0
   let size = HEADER_SIZE + questionLength + p.tail.length + opt
@@ -96,7 +106,7 @@ export function headerOnly(bytes: Uint8Array, id: number, rcode: number): Buffer
 }
 
 /** Caps an upstream's reply for a UDP asker: a reply over the limit is sent as header + question with TC. */
-export function fitUdp(query: ParsedQuery, bytes: Uint8Array, reply: Buffer, maxSize: number): Buffer {
+export function fitUdp(query: ReplyShape, bytes: Uint8Array, reply: Buffer, maxSize: number): Buffer {
   if (reply.length <= maxSize) return reply
   const p = bare(reply[3] & 0x0f)
   const out = assemble(query, bytes, p, 0)

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { connect } from 'node:net'
 import t from 'tap'
-import { QueryHandler } from '../../src/dns/handler.ts'
+import { questionKey, QueryHandler } from '../../src/dns/handler.ts'
 import { DnsMetrics } from '../../src/dns/metrics.ts'
 import { Rcode, RRType, type Message } from '../../src/dns/records.ts'
 import { DnsServer } from '../../src/dns/server.ts'
@@ -138,11 +138,23 @@ t.test('a new zone is served from the next query on', async (t) => {
   t.same(reply.answers.map((r) => (r.data as { address: string }).address), ['10.96.0.21'])
 })
 
+t.test('questionKey: one key per question whatever its case, none with a compression pointer', async (t) => {
+  const lower = query('web.default.svc.cluster.local', RRType.A)
+  const mixed = query('WEB.Default.svc.cluster.local', RRType.A)
+  const end = lower.length
+  t.equal(questionKey(lower, end), lower.toString('latin1', 12, end))
+  t.equal(questionKey(mixed, end), questionKey(lower, end))
+  t.not(questionKey(query('web.default.svc.cluster.local', RRType.AAAA), end), questionKey(lower, end))
+  const pointer = Buffer.from([0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0x61, 0xc0, 12, 0, 1, 0, 1])
+  t.equal(questionKey(pointer, pointer.length), undefined)
+})
+
 t.test('metrics carry CoreDNS names', async (t) => {
   const text = await metrics.registry.metrics()
   t.match(text, /coredns_dns_requests_total\{server="dns:\/\/:0",zone=".",view="",proto="udp",family="1",type="A"\} \d+/)
   t.match(text, /coredns_dns_responses_total\{server="dns:\/\/:0",zone=".",view="",rcode="NXDOMAIN",plugin="kubernetes"\} \d+/)
-  t.match(text, /coredns_dns_request_duration_seconds_bucket\{le="0.00025"/)
+  t.match(text, /coredns_dns_request_duration_seconds_bucket\{server="dns:\/\/:0",zone=".",view="",type="A",le="0.00025"\} \d+/)
+  t.match(text, /coredns_dns_request_duration_seconds_count\{server="dns:\/\/:0",zone=".",view="",type="A"\} \d+/)
 })
 
 t.test('fuzz: random and mutated packets never crash or stall the server', async (t) => {
