@@ -280,3 +280,17 @@ t.test('a pino logger fits', (t) => {
   t.ok(opts.logger)
   t.end()
 })
+
+t.test('a transform trims every object, listed and watched, before it is cached or handed out', async (t) => {
+  const trim = (p: V1Pod): V1Pod => ({ metadata: { name: p.metadata?.name, namespace: p.metadata?.namespace, resourceVersion: p.metadata?.resourceVersion } })
+  const { fake, informer, log } = await rig(t, { transform: trim }, seedThree)
+  const seen: V1Pod[] = []
+  informer.addHandlers({ onAdd: (p) => seen.push(p), onUpdate: (_, p) => seen.push(p) })
+  informer.start()
+  await informer.waitForSync()
+  fake.put('pods', pod('d'))
+  await until(() => log.includes('add default/d'), 'the watched pod')
+  t.same(informer.get('default/a'), { metadata: { name: 'a', namespace: 'default', resourceVersion: informer.get('default/a')?.metadata?.resourceVersion } })
+  t.ok(seen.length === 4 && seen.every((p) => p.spec === undefined && p.kind === undefined), 'handlers get the trimmed objects')
+  t.equal(informer.get('default/d')?.spec, undefined, 'a watched object is trimmed too')
+})
