@@ -81,7 +81,7 @@ export async function runUp(argv: string[]): Promise<void> {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
-    const { state, plan, pods, services } = await labUp({
+    const { state, plan, pods, services, dnsIP } = await labUp({
       dataDir,
       nodes,
       agents,
@@ -106,7 +106,9 @@ export async function runUp(argv: string[]): Promise<void> {
       lines.push(`  weft lab exec${dirFlag} ${pod?.metadata?.name ?? plan.nodes[0]!.name} -- curl -s http://${svc.spec!.clusterIP}:${port.port}/    # Service ${svc.metadata!.name} by its ClusterIP`)
       const other = plan.nodes[plan.nodes.length - 1]!
       if (port.nodePort) lines.push(`  weft lab exec${dirFlag} ${other.name} -- curl -s http://${plan.nodes[0]!.ip}:${port.nodePort}/    # its NodePort on ${plan.nodes[0]!.name}`)
+      if (pod) lines.push(`  weft lab exec${dirFlag} ${pod.metadata!.name} -- curl -s http://${svc.metadata!.name}/    # by name, through the cluster DNS`)
     }
+    if (dnsIP && services[0]) lines.push(`  weft lab exec${dirFlag} ${plan.nodes[0]!.name} -- dig @${dnsIP} ${services[0].metadata!.name}.${services[0].metadata!.namespace ?? 'default'}.svc.cluster.local    # the cluster DNS (kube-dns)`)
     lines.push(`  weft down${dirFlag}`)
     process.stdout.write(lines.join('\n') + '\n')
   } catch (err) {

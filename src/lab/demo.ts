@@ -92,3 +92,22 @@ export async function waitForServices(client: RestClient, objects: readonly Kube
   }
   return all
 }
+
+/** Waits until the cluster DNS (the kube-dns Service) answers each of `services` by name from inside `netns` (a node); answers its address. */
+export async function waitForClusterDns(client: RestClient, services: readonly V1Service[], netns: string, opts: WaitOptions): Promise<string> {
+  const info = findByKind('v1', 'Service')!
+  const dnsIP = await waitFor('the kube-dns Service', async () => (await client.get<V1Service>(info, 'kube-dns', 'kube-system').catch(() => undefined))?.spec?.clusterIP, opts)
+  for (const svc of services) {
+    const name = `${svc.metadata!.name}.${svc.metadata!.namespace ?? 'default'}.svc.cluster.local`
+    await waitFor(
+      `the cluster DNS to answer ${name}`,
+      async () => {
+        const [file, args] = inNetns(netns, 'dig', ['+short', '+time=1', '+tries=1', `@${dnsIP}`, name, 'A'])
+        const out = await run(file, args).catch(() => '')
+        return out.trim().split('\n').includes(svc.spec!.clusterIP!) ? true : undefined
+      },
+      opts,
+    )
+  }
+  return dnsIP
+}

@@ -13,6 +13,8 @@ export interface ExecTarget {
   netns: string
   /** The pod's UTS namespace file, when the agent keeps one. */
   uts?: string
+  /** The pod's /etc files (resolv.conf, hosts) as the kubelet wrote them: bound over the host's. */
+  etc?: { resolvConf?: string; hosts?: string }
   description: string
 }
 
@@ -44,13 +46,24 @@ export async function resolveTarget(state: LabState, target: string): Promise<Ex
   if (!uid || !node) throw new Error(`pod ${namespace ?? 'default'}/${name} is not on a node of this lab (yet): nodeName is "${pod.spec?.nodeName ?? ''}"`)
   const netns = `${node.podNetnsPrefix}-${uid}`
   if (!listNetns().includes(netns)) throw new Error(`pod ${namespace ?? 'default'}/${name} has no sandbox on ${node.name} yet (no network namespace ${netns})`)
-  const uts = join(node.dataDir, 'pods', uid, 'uts')
-  return { netns, uts: existsSync(uts) ? uts : undefined, description: `pod ${namespace ?? 'default'}/${name} on ${node.name}` }
+  const podDir = join(node.dataDir, 'pods', uid)
+  const uts = join(podDir, 'uts')
+  const file = (name: string) => (existsSync(join(podDir, name)) ? join(podDir, name) : undefined)
+  return { netns, uts: existsSync(uts) ? uts : undefined, etc: { resolvConf: file('resolv.conf'), hosts: file('hosts') }, description: `pod ${namespace ?? 'default'}/${name} on ${node.name}` }
 }
 
-/** The command line that runs `command` in the target: `ip netns exec` (with the pod's hostname when known). */
+/**
+ * The command line that runs `command` in the target: `ip netns exec` (with the pod's hostname
+ * when known, and its resolv.conf and hosts bound over /etc's inside the mount namespace that
+ * `ip netns exec` makes for the command alone, so names resolve as in the pod).
+ */
 export function execCommand(target: ExecTarget, command: readonly string[]): [string, string[]] {
-  const inNet = ['ip', 'netns', 'exec', target.netns, ...command]
+  const binds = [
+    ...(target.etc?.resolvConf ? [`mount --bind "$1" /etc/resolv.conf`] : []),
+    ...(target.etc?.hosts ? [`mount --bind "$2" /etc/hosts`] : []),
+  ]
+  const inPod = binds.length > 0 ? ['sh', '-c', `${binds.join(' && ')} && shift 2 && exec "$@"`, 'sh', target.etc?.resolvConf ?? '', target.etc?.hosts ?? '', ...command] : command
+  const inNet = ['ip', 'netns', 'exec', target.netns, ...inPod]
   return target.uts ? ['nsenter', [`--uts=${target.uts}`, '--', ...inNet]] : [inNet[0]!, inNet.slice(1)]
 }
 

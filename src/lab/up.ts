@@ -11,7 +11,7 @@ import { findByKind } from '../api/registry.ts'
 import { RestClient } from '../client/index.ts'
 import { kubeconfigFor } from '../cli/server.ts'
 import { netnsPath } from '../netlink/index.ts'
-import { applyManifests, loadManifests, waitForDeployments, waitForServices } from './demo.ts'
+import { applyManifests, loadManifests, waitForClusterDns, waitForDeployments, waitForServices } from './demo.ts'
 import { ensureDeps } from './deps.ts'
 import { inspectLab, labDown } from './down.ts'
 import { createTopology } from './network.ts'
@@ -24,6 +24,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const WEFT_BIN = join(REPO_ROOT, 'bin', 'weft')
 export const DEMO_DIR = join(REPO_ROOT, 'demo')
 const PREFERRED_PORT = 6443
+/** One DNS pod: enough for a lab, and each is a Node.js process. */
+const LAB_DNS_REPLICAS = 1
 
 export interface UpOptions {
   dataDir: string
@@ -44,6 +46,8 @@ export interface UpResult {
   pods: V1Pod[]
   /** The demo's Services, answering on their ClusterIPs. */
   services: V1Service[]
+  /** The cluster DNS address, once it answers the demo's Services by name. */
+  dnsIP?: string
 }
 
 export async function labUp(opts: UpOptions): Promise<UpResult> {
@@ -80,7 +84,7 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
     // 6443 when it is free; another lab starting at the same moment may take it between
     // the check and the bind, and then any free port does.
     for (let port = (await portIsFree(PREFERRED_PORT)) ? PREFERRED_PORT : 0; ; port = 0) {
-      const server = startDetached(WEFT_BIN, ['server', '--data-dir', plan.serverDataDir, '--listen', `127.0.0.1:${port}`, '--socket', plan.socket, '--kubelet-socket-dir', join(plan.dataDir, 'nodes')], plan.serverLog)
+      const server = startDetached(WEFT_BIN, ['server', '--data-dir', plan.serverDataDir, '--listen', `127.0.0.1:${port}`, '--socket', plan.socket, '--kubelet-socket-dir', join(plan.dataDir, 'nodes'), '--dns-replicas', String(LAB_DNS_REPLICAS)], plan.serverLog)
       await track('server', 'server', server)
       try {
         await waitFor('the API server to be ready', async () => ((await client.request('GET', '/readyz')) === 'ok' ? true : undefined), { ...wait, failed: serverFailed })
@@ -117,7 +121,9 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
     await applyManifests(client, objects)
     const pods = await waitForDeployments(client, objects, { ...wait, failed: anyFailed })
     const services = await waitForServices(client, objects, plan.nodes[0]!.netns, { ...wait, failed: anyFailed })
-    return { state, plan, pods, services }
+    log('waiting for the cluster DNS to answer the demo by name')
+    const dnsIP = await waitForClusterDns(client, services, plan.nodes[0]!.netns, { ...wait, failed: anyFailed })
+    return { state, plan, pods, services, dnsIP }
   } catch (err) {
     if (!(err instanceof LabAbortedError)) {
       // The logs go with the data dir: show how they end first.

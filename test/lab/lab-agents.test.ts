@@ -31,6 +31,15 @@ t.test('up with agents and the demo', { skip, timeout: 300_000 }, async (t) => {
   if (pod) {
     const hostname = await weft(['lab', 'exec', '--data-dir', dir, pod, '--', 'hostname'])
     t.equal(hostname.stdout.trim(), pod, 'exec into a pod uses its hostname')
+    const byName = await weft(['lab', 'exec', '--data-dir', dir, pod, '--', 'curl', '-s', '--max-time', '5', 'http://echo/'])
+    t.equal(byName.code, 0, `a pod reaches the echo Service by name, through the cluster DNS: ${byName.stderr}`)
+    t.match(byName.stdout, /"pod"/)
+  }
+  const dig = /weft lab exec --data-dir \S+ (node-1 -- dig @\S+ echo\.default\.svc\.cluster\.local)/.exec(up.stdout)?.[1]
+  t.ok(dig, 'up prints how to ask the cluster DNS')
+  if (dig) {
+    const res = await weft(['lab', 'exec', '--data-dir', dir, ...dig.split(' '), '+short'])
+    t.match(res.stdout, /^\d+\.\d+\.\d+\.\d+$/m, `kube-dns answers the echo Service: ${res.stdout} ${res.stderr}`)
   }
   const down = await weft(['down', '--data-dir', dir])
   t.equal(down.code, 0, down.stderr)

@@ -85,6 +85,10 @@ t.test('exec targets', async (t) => {
   t.throws(() => parseTarget('/b'))
   t.same(execCommand({ netns: 'wl-x-1', description: '' }, ['curl', '-s', 'http://10.0.0.1/']), ['ip', ['netns', 'exec', 'wl-x-1', 'curl', '-s', 'http://10.0.0.1/']])
   t.same(execCommand({ netns: 'wl-x-1-pod-u', uts: '/d/uts', description: '' }, ['hostname']), ['nsenter', ['--uts=/d/uts', '--', 'ip', 'netns', 'exec', 'wl-x-1-pod-u', 'hostname']])
+  t.same(execCommand({ netns: 'wl-x-1-pod-u', etc: { resolvConf: '/d/resolv.conf', hosts: '/d/hosts' }, description: '' }, ['getent', 'hosts', 'echo']), [
+    'ip',
+    ['netns', 'exec', 'wl-x-1-pod-u', 'sh', '-c', 'mount --bind "$1" /etc/resolv.conf && mount --bind "$2" /etc/hosts && shift 2 && exec "$@"', 'sh', '/d/resolv.conf', '/d/hosts', 'getent', 'hosts', 'echo'],
+  ])
 })
 
 t.test('processes are known by pid and start time', async (t) => {
