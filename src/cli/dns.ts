@@ -2,9 +2,10 @@
 import { parseArgs } from 'node:util'
 import { RestClient } from '../client/index.ts'
 import type { ForwardPolicy } from '../dns/forwarder.ts'
-import { defaultDnsConfig, startDns, type DnsConfig, type RunningDns } from '../dns/run.ts'
+import { defaultDnsConfig, startDns, type DnsConfig } from '../dns/run.ts'
 import type { PodRecordsMode } from '../dns/zone-index.ts'
 import { logger } from '../util/log.ts'
+import { serveUntilSignal } from './serve.ts'
 import { parseDuration } from './proxy.ts'
 
 const d = defaultDnsConfig
@@ -108,18 +109,5 @@ export async function runDns(argv: string[]): Promise<void> {
   const socket = values.socket as string | undefined
   const client = new RestClient(socket ? { socketPath: socket } : { server }, { userAgent: 'weft-dns' })
   const log = logger('dns')
-  const abort = new AbortController()
-  let running: Promise<RunningDns> | undefined
-  const stop = () => {
-    if (abort.signal.aborted) return
-    abort.abort()
-    void (running ?? Promise.reject(new Error('not started')))
-      .then((r) => r.stop(), () => undefined)
-      .then(() => client.close())
-      .then(() => process.exit(0))
-  }
-  process.once('SIGTERM', stop)
-  process.once('SIGINT', stop)
-  running = startDns(config, client, log, abort.signal)
-  await running
+  await serveUntilSignal(client, (signal) => startDns(config, client, log, signal))
 }

@@ -3,9 +3,10 @@ import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import { RestClient } from '../client/index.ts'
 import { parseMode } from '../proxy/mode.ts'
-import { defaultProxyConfig, startProxy, type ProxyConfig, type RunningProxy } from '../proxy/run.ts'
+import { defaultProxyConfig, startProxy, type ProxyConfig } from '../proxy/run.ts'
 import { parseCidr } from '../util/cidr.ts'
 import { logger } from '../util/log.ts'
+import { serveUntilSignal } from './serve.ts'
 
 export const proxyFlagsUsage = `  --proxy-mode MODE           nftables, userspace or auto (default auto: nftables, or userspace when
                               nftables cannot be used here — no nft, no CAP_NET_ADMIN, no nf_tables)
@@ -100,18 +101,5 @@ export async function runProxy(argv: string[]): Promise<void> {
   const config = proxyConfigFrom(values)
   const log = logger('proxy')
   const client = new RestClient(values.socket ? { socketPath: values.socket } : { server: values.server! }, { userAgent: 'weft-proxy' })
-  const abort = new AbortController()
-  let running: Promise<RunningProxy> | undefined
-  const stop = () => {
-    if (abort.signal.aborted) return
-    abort.abort()
-    void (running ?? Promise.reject(new Error('not started')))
-      .then((r) => r.stop(), () => undefined)
-      .then(() => client.close())
-      .then(() => process.exit(0))
-  }
-  process.once('SIGTERM', stop)
-  process.once('SIGINT', stop)
-  running = startProxy(config, client, values['node-name'] ?? hostname(), log, undefined, abort.signal)
-  await running
+  await serveUntilSignal(client, (signal) => startProxy(config, client, values['node-name'] ?? hostname(), log, undefined, signal))
 }

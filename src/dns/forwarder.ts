@@ -4,6 +4,8 @@
 // that has not answered within its slice of the deadline stays open (its late reply still
 // wins) while the next upstream is asked.
 import { Counter, Histogram, type Registry } from 'prom-client'
+import { rcodeLabel } from './metrics.ts'
+import { ADVERTISED_UDP_SIZE } from './reply.ts'
 import { Rcode } from './records.ts'
 import { ExchangeError, parseUpstream, Upstream, type Exchange } from './upstream.ts'
 import { encodeMessage, type ParsedQuery } from './wire.ts'
@@ -32,23 +34,6 @@ export const defaultForwarderOptions: Omit<ForwarderOptions, 'upstreams'> = {
   maxFails: 2,
 }
 
-/** The UDP payload size this side advertises in replies it builds. */
-const EDNS_UDP_SIZE = 1232
-
-const RCODE_NAMES: Record<number, string> = {
-  ...Object.fromEntries(Object.entries(Rcode).map(([name, code]) => [code, name])),
-  6: 'YXDOMAIN',
-  7: 'YXRRSET',
-  8: 'NXRRSET',
-  9: 'NOTAUTH',
-  10: 'NOTZONE',
-}
-
-/** The rcode as CoreDNS writes it in metric labels. */
-export function rcodeName(rcode: number): string {
-  return RCODE_NAMES[rcode] ?? String(rcode)
-}
-
 /** A reply built on this side: the query's header and question, no records, `rcode`, an OPT record if the query had one. */
 export function errorReply(query: ParsedQuery, rcode: number): Buffer {
   return encodeMessage({
@@ -58,7 +43,7 @@ export function errorReply(query: ParsedQuery, rcode: number): Buffer {
     answers: [],
     authority: [],
     additional: [],
-    edns: query.edns && { udpSize: EDNS_UDP_SIZE, version: 0, dnssecOk: query.edns.dnssecOk, extendedRcode: 0, options: [] },
+    edns: query.edns && { udpSize: ADVERTISED_UDP_SIZE, version: 0, dnssecOk: query.edns.dnssecOk, extendedRcode: 0, options: [] },
   })
 }
 
@@ -215,7 +200,7 @@ export class Forwarder {
             attempt.done = true
             upstream.succeeded()
             if (metrics) {
-              const rcode = rcodeName(reply[3] & 0x0f)
+              const rcode = rcodeLabel(reply[3] & 0x0f)
               metrics.responses.inc({ to, rcode })
               metrics.duration.observe({ to, rcode }, (performance.now() - started) / 1000)
             }

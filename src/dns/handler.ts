@@ -2,11 +2,10 @@
 // changes), by autopath for pods, or from the cache and the upstream servers.
 import { answer } from './answer.ts'
 import { autopathAnswer, autopathCandidates } from './autopath.ts'
-import type { Forwarder } from './forwarder.ts'
+import type { Forwarding } from './forwarding.ts'
 import { Plugin, type DnsMetrics, type PluginId } from './metrics.ts'
 import { Opcode, Rcode, RRClass, RRType, type Answer, type Question } from './records.ts'
-import { assemble, bare, fitUdp, headerOnly, prebuild, udpLimit, type Prebuilt, type ReplyShape } from './reply.ts'
-import type { ResponseCache } from './response-cache.ts'
+import { ADVERTISED_UDP_SIZE, assemble, bare, fitUdp, headerOnly, prebuild, udpLimit, type Prebuilt, type ReplyShape } from './reply.ts'
 import { decodeMessage, encodeMessage, HEADER_SIZE, parseQuery, WireError, type ParsedQuery } from './wire.ts'
 import type { ZoneIndex } from './zone-index.ts'
 
@@ -17,8 +16,7 @@ export interface HandlerOptions {
   /** The search domains a pod gets from its node after the cluster's (the host's resolv.conf). */
   hostSearch: string[]
   /** Undefined: names outside the zone are REFUSED. */
-  forwarder?: Forwarder
-  cache?: ResponseCache
+  forwarding?: Forwarding
   /** Remembered replies per zone generation; past this many the memory starts over. */
   memoLimit?: number
 }
@@ -195,7 +193,7 @@ export class QueryHandler {
 
   /** The target of the answer's last CNAME when it lies outside the zone, there is an upstream, and the question wants more than the CNAME. */
   #outsideTarget(a: Answer, type: number): string | undefined {
-    if (!this.options.forwarder || type === RRType.CNAME || type === RRType.ANY || a.answers.length === 0) return undefined
+    if (!this.options.forwarding || type === RRType.CNAME || type === RRType.ANY || a.answers.length === 0) return undefined
     const last = a.answers[a.answers.length - 1]
     if (last.type !== RRType.CNAME) return undefined
     const target = (last.data as { target: string }).target.toLowerCase()
@@ -223,13 +221,10 @@ export class QueryHandler {
   }
 
   async #forward(query: ParsedQuery, bytes: Uint8Array, maxSize: number | undefined): Promise<Outcome> {
-    const { forwarder, cache } = this.options
-    if (!forwarder) return { reply: assemble(query, bytes, bare(Rcode.REFUSED), maxSize), rcode: Rcode.REFUSED, plugin: Plugin.server }
-    const cached = cache?.get(query, bytes)
-    if (cached) return { reply: maxSize === undefined ? cached : fitUdp(query, bytes, cached, maxSize), rcode: cached[3] & 0x0f, plugin: Plugin.cache }
-    const reply = await forwarder.forward(bytes, query)
-    cache?.set(query, reply)
-    return { reply: maxSize === undefined ? reply : fitUdp(query, bytes, reply, maxSize), rcode: reply[3] & 0x0f, plugin: Plugin.forward }
+    const forwarding = this.options.forwarding
+    if (!forwarding) return { reply: assemble(query, bytes, bare(Rcode.REFUSED), maxSize), rcode: Rcode.REFUSED, plugin: Plugin.server }
+    const { reply, cached } = await forwarding.resolve(bytes, query)
+    return { reply: maxSize === undefined ? reply : fitUdp(query, bytes, reply, maxSize), rcode: reply[3] & 0x0f, plugin: cached ? Plugin.cache : Plugin.forward }
   }
 
   /**
@@ -245,7 +240,7 @@ export class QueryHandler {
       const zoneAnswer = answer(index, q)
       let hit: Answer | undefined = zoneAnswer
       if (!zoneAnswer) {
-        if (!this.options.forwarder) continue
+        if (!this.options.forwarding) continue
         hit = await this.#forwardAnswer(query, q)
         if (!hit) continue
       }
@@ -266,7 +261,6 @@ export class QueryHandler {
 
   /** One search-path candidate outside the zone, asked upstream (through the cache). */
   async #forwardAnswer(asked: ParsedQuery, q: Question): Promise<Answer | undefined> {
-    const { forwarder, cache } = this.options
     const bytes = encodeMessage({
       id: asked.id,
       flags: { qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: asked.cd, rcode: 0 },
@@ -274,14 +268,9 @@ export class QueryHandler {
       answers: [],
       authority: [],
       additional: [],
-      edns: asked.edns ? { udpSize: 1232, version: 0, dnssecOk: asked.edns.dnssecOk, extendedRcode: 0, options: [] } : undefined,
+      edns: asked.edns ? { udpSize: ADVERTISED_UDP_SIZE, version: 0, dnssecOk: asked.edns.dnssecOk, extendedRcode: 0, options: [] } : undefined,
     })
-    const query = parseQuery(bytes)
-    let reply = cache?.get(query, bytes)
-    if (!reply) {
-      reply = await forwarder!.forward(bytes, query)
-      cache?.set(query, reply)
-    }
+    const { reply } = await this.options.forwarding!.resolve(bytes, parseQuery(bytes))
     let message
     try {
       message = decodeMessage(reply)

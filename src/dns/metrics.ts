@@ -25,10 +25,6 @@ const PLUGIN_LABELS = ['', 'kubernetes', 'autopath', 'cache', 'forward']
 /** CoreDNS's buckets: 0.25 ms doubling, 16 of them. */
 const BOUNDS = Array.from({ length: 16 }, (_, i) => 0.00025 * 2 ** i)
 
-export function typeLabel(type: number): string {
-  return TYPE_LABELS[type < 256 ? TYPE_INDEX[type] : OTHER_TYPE]
-}
-
 export function rcodeLabel(rcode: number): string {
   return rcode === 16 ? 'BADVERS' : (RCODE_NAMES[rcode] ?? String(rcode))
 }
@@ -78,8 +74,9 @@ class DurationHistogram extends Histogram<'server' | 'zone' | 'view' | 'type'> {
       values.push({ metricName: `${DURATION}_sum`, labels, value: this.sums[t] })
       values.push({ metricName: `${DURATION}_count`, labels, value: this.totals[t] })
     }
-    // prom-client declares MetricType as an enum it does not export at run time.
-    return { name: DURATION, help: DURATION_HELP, type: 'histogram' as unknown as MetricType, values, aggregator: 'sum', collect: () => {} }
+    // prom-client declares MetricType as an enum it does not export at run time, and a
+    // `collect` function that would not survive the trip from a query thread (postMessage).
+    return { name: DURATION, help: DURATION_HELP, type: 'histogram' as unknown as MetricType, values, aggregator: 'sum' } as MetricObjectWithValues<MetricValueWithName<'server' | 'zone' | 'view' | 'type' | 'le'>>
   }
 }
 

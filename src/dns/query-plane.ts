@@ -1,6 +1,7 @@
-// One thread's query plane: the handler with its own forwarder and cache (a forwarded name is
-// cached by the thread that asked). The main thread and every query thread build theirs here.
-import type { Registry } from 'prom-client'
+// One thread's query plane: a handler over the thread's own copy of the zone. Names outside
+// the zone go to the server's one forwarder and cache: built here for the main thread,
+// handed in (a channel to the main thread) for query threads.
+import { CachedForwarder, type Forwarding } from './forwarding.ts'
 import { Forwarder, type ForwarderOptions } from './forwarder.ts'
 import { QueryHandler } from './handler.ts'
 import type { DnsMetrics } from './metrics.ts'
@@ -12,25 +13,35 @@ export interface QueryPlaneConfig {
   zone: ZoneConfig
   autopath: boolean
   hostSearch: string[]
-  /** Empty: names outside the zone are refused. */
+  /** No upstreams: names outside the zone are refused. */
   forwarder: ForwarderOptions
   cache: CacheOptions
 }
 
 export interface QueryPlane {
   handler: QueryHandler
+  /** The forwarder and cache this plane built (the main thread's), if any. */
+  forwarding: CachedForwarder | undefined
   close(): Promise<void>
 }
 
-export function createQueryPlane(config: QueryPlaneConfig, metrics: DnsMetrics, inputs: ZoneInputs = { services: [], slices: [], pods: [] }, serial?: number): QueryPlane {
-  const registry: Registry = metrics.registry
-  const forwarder = config.forwarder.upstreams.length > 0 ? new Forwarder(config.forwarder, registry) : undefined
-  const cache = forwarder ? new ResponseCache(config.cache, registry, undefined, metrics.server) : undefined
-  const handler = new QueryHandler(buildZoneIndex(inputs, config.zone, serial), { metrics, autopath: config.autopath, hostSearch: config.hostSearch, forwarder, cache })
+const emptyZone: ZoneInputs = { services: [], slices: [], pods: [] }
+
+/** `remote`: how a query thread forwards (through the main thread); without it the plane builds its own forwarder and cache. */
+export function createQueryPlane(config: QueryPlaneConfig, metrics: DnsMetrics, zone: { inputs: ZoneInputs; serial?: number } = { inputs: emptyZone }, remote?: Forwarding): QueryPlane {
+  const upstream = config.forwarder.upstreams.length > 0
+  const own = upstream && !remote ? new CachedForwarder(new Forwarder(config.forwarder, metrics.registry), new ResponseCache(config.cache, metrics.registry, undefined, metrics.server)) : undefined
+  const handler = new QueryHandler(buildZoneIndex(zone.inputs, config.zone, zone.serial), {
+    metrics,
+    autopath: config.autopath,
+    hostSearch: config.hostSearch,
+    forwarding: upstream ? (remote ?? own) : undefined,
+  })
   return {
     handler,
+    forwarding: own,
     async close() {
-      await forwarder?.close()
+      await own?.close()
     },
   }
 }

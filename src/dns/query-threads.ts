@@ -2,7 +2,11 @@
 // gathers their metrics for /metrics, and starts a thread again if one dies.
 import { Worker } from 'node:worker_threads'
 import type { Logger } from '../util/log.ts'
+import { errorReply } from './forwarder.ts'
+import type { Forwarding } from './forwarding.ts'
+import { Rcode } from './records.ts'
 import type { FromThread, QueryThreadData, ToThread } from './query-thread.ts'
+import { parseQuery } from './wire.ts'
 import type { ZoneSnapshot } from './zone-source.ts'
 
 const threadMain = new URL('./query-thread.ts', import.meta.url)
@@ -10,6 +14,7 @@ const threadMain = new URL('./query-thread.ts', import.meta.url)
 export class QueryThreads {
   readonly count: number
   #data: Omit<QueryThreadData, 'snapshot'>
+  #forwarding: Forwarding | undefined
   #log: Logger
   #workers = new Set<Worker>()
   #snapshot: ZoneSnapshot | undefined
@@ -17,9 +22,11 @@ export class QueryThreads {
   #nextId = 1
   #stopped = false
 
-  constructor(count: number, data: Omit<QueryThreadData, 'snapshot'>, log: Logger) {
+  /** `forwarding`: the main thread's forwarder and cache, which answer the threads' names outside the zone. */
+  constructor(count: number, data: Omit<QueryThreadData, 'snapshot'>, forwarding: Forwarding | undefined, log: Logger) {
     this.count = count
     this.#data = data
+    this.#forwarding = forwarding
     this.#log = log
   }
 
@@ -73,6 +80,15 @@ export class QueryThreads {
     this.#workers.clear()
   }
 
+  #forward(worker: Worker, id: number, bytes: Uint8Array): void {
+    // A thread forwards only when the server has upstreams, and then this side has them too.
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+    const query = parseQuery(buf)
+    this.#forwarding!.resolve(buf, query)
+      .catch(() => ({ reply: errorReply(query, Rcode.SERVFAIL), cached: false }))
+      .then(({ reply, cached }) => worker.postMessage({ type: 'forwarded', id, reply, cached } satisfies ToThread))
+  }
+
   #spawn(): Promise<void> {
     const worker = new Worker(threadMain, { workerData: { ...this.#data, snapshot: this.#snapshot! } satisfies QueryThreadData })
     this.#workers.add(worker)
@@ -84,7 +100,10 @@ export class QueryThreads {
           resolve()
         } else if (m.type === 'failed') {
           reject(new Error(`a DNS query thread could not start: ${m.message}`))
+        } else if (m.type === 'forward') {
+          this.#forward(worker, m.id, m.bytes)
         } else {
+          if (m.error) this.#log.warn({ error: m.error }, 'a DNS query thread could not report its metrics')
           this.#pending.get(m.id)?.(m.json)
           this.#pending.delete(m.id)
         }

@@ -175,15 +175,20 @@ export class ResponseCache {
     return out
   }
 
-  /** Stores a reply (only NOERROR with answers = positive, NXDOMAIN or NOERROR/NODATA with an SOA = negative; never SERVFAIL, REFUSED, truncated or malformed ones). */
-  set(query: ParsedQuery, reply: Uint8Array): void {
+  /**
+   * Stores a reply (only NOERROR with answers = positive, NXDOMAIN or NOERROR/NODATA with an SOA
+   * = negative; never SERVFAIL, REFUSED, truncated or malformed ones). Answers the reply to send
+   * now: the stored one, its TTLs already capped (as CoreDNS does, so that a client never sees
+   * 3600 first and then 30), or the reply as it was when it is not stored.
+   */
+  set(query: ParsedQuery, reply: Buffer): Buffer {
     let facts: ReturnType<typeof analyse>
     try {
       facts = analyse(reply, query, this.#options)
     } catch {
-      return
+      return reply
     }
-    if (!facts || this.#options.capacity <= 0) return
+    if (!facts || this.#options.capacity <= 0) return reply
     const key = cacheKey(query)
     const old = this.#entries.get(key)
     if (old) this.#delete(key, old)
@@ -206,6 +211,7 @@ export class ResponseCache {
     })
     this.#counts[facts.kind]++
     this.#metrics?.entries.set({ server: this.#server, type: facts.kind }, this.#counts[facts.kind])
+    return bytes
   }
 
   clear(): void {

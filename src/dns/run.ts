@@ -138,7 +138,7 @@ export async function startDns(config: DnsConfig, client: RestClient, log: Logge
     log.info({ addresses, zone: zone.zone, upstreams, threads: config.threads }, 'DNS server listening')
     await source.start(signal)
     if (extraThreads > 0) {
-      threads = new QueryThreads(extraThreads, { config: plane, listen: addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`), metricsServer: metrics.server }, log)
+      threads = new QueryThreads(extraThreads, { config: plane, listen: addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`), metricsServer: metrics.server }, main.forwarding, log)
       await threads.start(source.snapshot!)
       threadsReady = true
     }

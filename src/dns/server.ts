@@ -3,6 +3,7 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { createServer, isIPv6, type AddressInfo, type Server, type Socket as TcpSocket } from 'node:net'
 import type { QueryHandler } from './handler.ts'
+import { frame, FrameReader } from './tcp-frames.ts'
 
 export interface DnsServerOptions {
   /** HOST:PORT addresses ('[::]:53' for IPv6); port 0 picks a free one (the same for UDP and TCP). */
@@ -118,22 +119,13 @@ export class DnsServer {
     conn.setTimeout(this.#options.tcpIdleMs ?? 10_000, () => conn.destroy())
     conn.on('close', () => this.#connections.delete(conn))
     conn.on('error', () => {})
-    let pending: Buffer = Buffer.alloc(0)
+    const reader = new FrameReader()
     const client = conn.remoteAddress ?? ''
     const send = (reply: Buffer | undefined) => {
-      if (!reply || conn.destroyed) return
-      const framed = Buffer.allocUnsafe(reply.length + 2)
-      framed.writeUInt16BE(reply.length, 0)
-      reply.copy(framed, 2)
-      conn.write(framed)
+      if (reply && !conn.destroyed) conn.write(frame(reply))
     }
     conn.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
-      while (pending.length >= 2) {
-        const length = pending.readUInt16BE(0)
-        if (pending.length < 2 + length) break
-        const message = pending.subarray(2, 2 + length)
-        pending = pending.subarray(2 + length)
+      for (const message of reader.push(chunk)) {
         const reply = this.handler.handle(message, client, 'tcp')
         if (reply instanceof Promise) void reply.then(send)
         else if (reply === undefined) {

@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto'
 import { createSocket, type Socket } from 'node:dgram'
 import { connect, isIPv4, isIPv6 } from 'node:net'
 import { HEADER_SIZE } from './wire.ts'
+import { frame, FrameReader } from './tcp-frames.ts'
 
 export interface UpstreamAddress {
   host: string
@@ -320,17 +321,10 @@ function tcpExchange(to: UpstreamAddress, query: Buffer, id: number, questionEnd
     else s.resolve(result)
   }
   const timer = setTimeout(() => finish(new ExchangeError('timeout', `no reply from ${to.label} over TCP within ${Math.round(timeoutMs)} ms`)), timeoutMs)
-  const length = Buffer.allocUnsafe(2)
-  length.writeUInt16BE(query.length, 0)
-  socket.on('connect', () => socket.write(Buffer.concat([length, query])))
-  let pending: Buffer = Buffer.alloc(0)
+  socket.on('connect', () => socket.write(frame(query)))
+  const reader = new FrameReader()
   socket.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
-    while (pending.length >= 2) {
-      const size = pending.readUInt16BE(0)
-      if (pending.length < 2 + size) break
-      const msg = pending.subarray(2, 2 + size)
-      pending = pending.subarray(2 + size)
+    for (const msg of reader.push(chunk)) {
       if (isReplyTo(msg, id, query, questionEnd)) return finish(Buffer.from(msg))
     }
   })
