@@ -1,7 +1,9 @@
 // Memory of a server process: resident set size of it and its descendants (in case a
 // server runs child processes) from /proc, and the V8 heap in use from its
 // Prometheus metrics when it exports Node's default metrics.
+import { execFile } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { sleep } from '../lib/clock.ts'
 import { median } from '../lib/stats.ts'
 
@@ -74,4 +76,22 @@ export async function measureMemory(pid: number, metricsUrl: string | undefined,
     if (metricsUrl) heap.push(await heapUsed(metricsUrl))
   }
   return { rss: median(rss), heap: heap.length ? median(heap) : Number.NaN }
+}
+
+export interface RetainedHeap {
+  services: number
+  /** What the main thread keeps: informer objects, index, snapshot. */
+  mainBytes: number
+  /** The index each extra query thread builds. */
+  threadIndexBytes: number
+}
+
+/** Runs retained-heap.ts (with --expose-gc) against the API server. */
+export function retainedHeap(apiUrl: string): Promise<RetainedHeap> {
+  const program = fileURLToPath(new URL('./retained-heap.ts', import.meta.url))
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, ['--expose-gc', '--disable-warning=ExperimentalWarning', program, apiUrl], { timeout: 120_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`retained-heap.ts: ${err.message}: ${stderr}`)) : resolve(JSON.parse(stdout.trim().split('\n').pop()!) as RetainedHeap),
+    ),
+  )
 }

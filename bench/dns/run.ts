@@ -18,7 +18,8 @@ import { checkAnswers } from './check.ts'
 import { ensureTools } from './deps.ts'
 import { startDnsmasq } from './dnsmasq.ts'
 import { runDnsperf, type DnsperfResult } from './dnsperf.ts'
-import { measureMemory, processTree, type MemorySample } from './memory.ts'
+import { measureMemory, processTree, retainedHeap, type MemorySample, type RetainedHeap } from './memory.ts'
+import { defaultDnsConfig } from '../../src/dns/run.ts'
 import { createServices, queryFileText } from './services.ts'
 import { startWeftDns, weftDnsAvailable, type WeftDns } from './weft-dns.ts'
 
@@ -82,6 +83,8 @@ const latencyQps = integer('latency-qps', 0)
 const latencySeconds = integer('latency-seconds', 1)
 const createConcurrency = integer('create-concurrency', 1)
 const dnsThreads = flags['dns-threads'] === undefined ? undefined : integer('dns-threads', 1)
+/** What weft dns runs with: --dns-threads, or its own default. */
+const weftThreads = dnsThreads ?? defaultDnsConfig.threads
 const ttl = integer('ttl', 0)
 const zone = flags.zone!.toLowerCase().replace(/\.$/, '')
 const dnsmasqOnly = flags['dnsmasq-only']!
@@ -164,7 +167,7 @@ function row(metric: string, weft: string, peer: string, ratio: number, target?:
   return { metric, weft, peer, ratio: ratioText(ratio), target: target?.text ?? '', verdict: verdict(target, ratio) }
 }
 
-function buildRows(weft: Server | undefined, dnsmasq: Server, memory: { weft?: [MemorySample, MemorySample]; dnsmasq: [MemorySample, MemorySample] }): ResultRow[] {
+function buildRows(weft: Server | undefined, dnsmasq: Server, memory: { weft?: [MemorySample, MemorySample]; dnsmasq: [MemorySample, MemorySample] }, retained: RetainedHeap | undefined): ResultRow[] {
   const rows: ResultRow[] = []
   const qps = (s: Server) => median(s.throughput.map((r) => r.qps))
   const avg = (s: Server) => median(s.throughput.map((r) => r.avgLatencyMs))
@@ -191,6 +194,14 @@ function buildRows(weft: Server | undefined, dnsmasq: Server, memory: { weft?: [
   rows.push(row('RSS per Service vs CoreDNS', wm ? fmtBytes(perService(wm, 'rss')) : '—', `CoreDNS ~${n(COREDNS_BYTES_PER_OBJECT)} B`, wm ? perService(wm, 'rss') / COREDNS_BYTES_PER_OBJECT : Number.NaN))
   if (wm && Number.isFinite(wm[1].heap)) {
     rows.push(row('V8 heap used per Service vs CoreDNS', fmtBytes(perService(wm, 'heap')), `CoreDNS ~${n(COREDNS_BYTES_PER_OBJECT)} B`, perService(wm, 'heap') / COREDNS_BYTES_PER_OBJECT))
+  }
+  if (retained) {
+    const main = retained.mainBytes / retained.services
+    const thread = retained.threadIndexBytes / retained.services
+    const total = main + (weftThreads - 1) * thread
+    rows.push(row('retained heap per Service after GC: main thread', fmtBytes(main), `CoreDNS ~${n(COREDNS_BYTES_PER_OBJECT)} B`, main / COREDNS_BYTES_PER_OBJECT))
+    rows.push(row('… and per extra query thread (its own index)', fmtBytes(thread), '—', Number.NaN))
+    rows.push(row(`retained heap per Service, ${weftThreads} thread(s) in all`, fmtBytes(total), `CoreDNS ~${n(COREDNS_BYTES_PER_OBJECT)} B`, total / COREDNS_BYTES_PER_OBJECT))
   }
   return rows
 }
@@ -238,6 +249,8 @@ try {
   const { services, perSecond } = await createServices(client, serviceCount, createConcurrency, zone)
   progress(`created ${n(serviceCount)} Services at ${fmtRate(perSecond)}`)
   writeFileSync(join(work, 'queries.txt'), queryFileText(services))
+  const retained = dnsmasqOnly ? undefined : await retainedHeap(api.url)
+  if (retained) progress(`retained heap after GC: main thread ${fmtBytes(retained.mainBytes / retained.services)} per Service, each extra query thread ${fmtBytes(retained.threadIndexBytes / retained.services)}`)
 
   const dm = await startDnsmasq(cleanup, work, services, ttl)
   memory.dnsmasq = [dnsmasqEmpty, await measureMemory(dm.process.pid, undefined, 500, 3)]
@@ -274,7 +287,7 @@ try {
       process.stdout.write(`\n${profileText}`)
     } else progress(`no CPU profile appeared in ${cpuProfDir}`)
   }
-  const rows = buildRows(weft, dnsmasq, memory)
+  const rows = buildRows(weft, dnsmasq, memory, retained)
   const minutes = ((Date.now() - started) / 60_000).toFixed(1)
   const setup =
     `${cpus().length} CPUs, load average ${loadavg()

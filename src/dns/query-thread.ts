@@ -5,16 +5,16 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Forwarded, Forwarding } from './forwarding.ts'
 import { DnsMetrics } from './metrics.ts'
-import { createQueryPlane, type QueryPlaneConfig } from './query-plane.ts'
+import { createQueryPlane, type QueryPlane, type QueryPlaneConfig } from './query-plane.ts'
 import { DnsServer } from './server.ts'
 import { buildZoneIndex } from './zone-index.ts'
 import type { ZoneSnapshot } from './zone-source.ts'
 
+/** The zone is not in here but in the first 'zone' message: workerData stays alive as long as the thread. */
 export interface QueryThreadData {
   config: QueryPlaneConfig
   listen: string[]
   metricsServer: string
-  snapshot: ZoneSnapshot
 }
 
 export type ToThread =
@@ -43,12 +43,23 @@ const forwarding: Forwarding = {
     })
   },
 }
-const plane = createQueryPlane(data.config, metrics, { inputs: data.snapshot, serial: data.snapshot.serial }, forwarding)
-const server = new DnsServer(plane.handler, { listen: data.listen, reusePort: true, tcp: false })
+/** Made from the first zone; the socket is bound only then, so no query meets an empty zone. */
+let plane: QueryPlane | undefined
+let server: DnsServer | undefined
+
+function start(snapshot: ZoneSnapshot): void {
+  plane = createQueryPlane(data.config, metrics, { inputs: snapshot, serial: snapshot.serial }, forwarding)
+  server = new DnsServer(plane.handler, { listen: data.listen, reusePort: true, tcp: false })
+  server.start().then(
+    () => port.postMessage({ type: 'ready' } satisfies FromThread),
+    (err: Error) => port.postMessage({ type: 'failed', message: err.message } satisfies FromThread),
+  )
+}
 
 port.on('message', (message: ToThread) => {
   if (message.type === 'zone') {
-    plane.handler.setIndex(buildZoneIndex(message.snapshot, data.config.zone, message.snapshot.serial))
+    if (!plane) start(message.snapshot)
+    else plane.handler.setIndex(buildZoneIndex(message.snapshot, data.config.zone, message.snapshot.serial))
   } else if (message.type === 'forwarded') {
     waiting.get(message.id)?.({ reply: Buffer.from(message.reply.buffer, message.reply.byteOffset, message.reply.length), cached: message.cached })
     waiting.delete(message.id)
@@ -58,14 +69,8 @@ port.on('message', (message: ToThread) => {
       .then((json) => port.postMessage({ type: 'metrics', id: message.id, json } satisfies FromThread))
       .catch((err: Error) => port.postMessage({ type: 'metrics', id: message.id, json: [], error: err.message } satisfies FromThread))
   } else {
-    void server
-      .close()
-      .then(() => plane.close())
+    void (server?.close() ?? Promise.resolve())
+      .then(() => plane?.close())
       .then(() => port.close())
   }
 })
-
-server.start().then(
-  () => port.postMessage({ type: 'ready' } satisfies FromThread),
-  (err: Error) => port.postMessage({ type: 'failed', message: err.message } satisfies FromThread),
-)

@@ -13,7 +13,7 @@ const threadMain = new URL('./query-thread.ts', import.meta.url)
 
 export class QueryThreads {
   readonly count: number
-  #data: Omit<QueryThreadData, 'snapshot'>
+  #data: QueryThreadData
   #forwarding: Forwarding | undefined
   #log: Logger
   #workers = new Set<Worker>()
@@ -23,7 +23,7 @@ export class QueryThreads {
   #stopped = false
 
   /** `forwarding`: the main thread's forwarder and cache, which answer the threads' names outside the zone. */
-  constructor(count: number, data: Omit<QueryThreadData, 'snapshot'>, forwarding: Forwarding | undefined, log: Logger) {
+  constructor(count: number, data: QueryThreadData, forwarding: Forwarding | undefined, log: Logger) {
     this.count = count
     this.#data = data
     this.#forwarding = forwarding
@@ -90,7 +90,8 @@ export class QueryThreads {
   }
 
   #spawn(): Promise<void> {
-    const worker = new Worker(threadMain, { workerData: { ...this.#data, snapshot: this.#snapshot! } satisfies QueryThreadData })
+    const worker = new Worker(threadMain, { workerData: this.#data })
+    worker.postMessage({ type: 'zone', snapshot: this.#snapshot! } satisfies ToThread)
     this.#workers.add(worker)
     return new Promise((resolve, reject) => {
       let started = false
