@@ -2,7 +2,7 @@
 // and a fast path that reads only what answering a query needs. Names are text with labels
 // joined by '.', without the trailing dot; a '.' or '\' inside a label and bytes outside
 // printable ASCII are escaped as in zone files (`\.`, `\\`, `\DDD`).
-import { isIPv4, isIPv6 } from 'node:net'
+import { formatIPv6, parseIPv4, parseIPv6 } from './names.ts'
 import { RRType, type Edns, type Flags, type Message, type Question, type RecordData, type ResourceRecord, type Soa, type Srv } from './records.ts'
 
 export const HEADER_SIZE = 12
@@ -228,26 +228,9 @@ function u32(buf: Uint8Array, at: number): number {
 }
 
 function ipv6Text(buf: Uint8Array, at: number): string {
-  const groups: string[] = []
-  for (let i = 0; i < 16; i += 2) groups.push(u16(buf, at + i).toString(16))
-  // The canonical form (RFC 5952): the longest run of two or more zero groups becomes '::'.
-  let best = -1
-  let bestLen = 1
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++
-      continue
-    }
-    let j = i
-    while (j < 8 && groups[j] === '0') j++
-    if (j - i > bestLen) {
-      best = i
-      bestLen = j - i
-    }
-    i = j
-  }
-  if (best < 0) return groups.join(':')
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`
+  const groups: number[] = []
+  for (let i = 0; i < 16; i += 2) groups.push(u16(buf, at + i))
+  return formatIPv6(groups)
 }
 
 function decodeData(buf: Uint8Array, type: number, start: number, end: number): RecordData {
@@ -408,25 +391,16 @@ class Writer {
 
 function addressBytes(type: number, address: string): Uint8Array {
   if (type === RRType.A) {
-    if (!isIPv4(address)) throw new WireError(`A record address ${JSON.stringify(address)} is not IPv4`)
-    return Uint8Array.from(address.split('.').map(Number))
+    const v4 = parseIPv4(address)
+    if (!v4) throw new WireError(`A record address ${JSON.stringify(address)} is not IPv4`)
+    return Uint8Array.from(v4.split('.').map(Number))
   }
-  if (!isIPv6(address)) throw new WireError(`AAAA record address ${JSON.stringify(address)} is not IPv6`)
-  let text = address
-  const v4 = text.match(/(\d+\.\d+\.\d+\.\d+)$/)
-  if (v4) {
-    const b = v4[1].split('.').map(Number)
-    text = text.slice(0, -v4[1].length) + `${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined]
-  const h = head ? head.split(':') : []
-  const t = tail === undefined ? [] : tail ? tail.split(':') : []
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t]
+  const groups = address.includes(':') ? parseIPv6(address) : undefined
+  if (!groups) throw new WireError(`AAAA record address ${JSON.stringify(address)} is not IPv6`)
   const out = new Uint8Array(16)
   groups.forEach((g, i) => {
-    const v = parseInt(g, 16)
-    out[i * 2] = v >> 8
-    out[i * 2 + 1] = v & 0xff
+    out[i * 2] = g >> 8
+    out[i * 2 + 1] = g & 0xff
   })
   return out
 }
