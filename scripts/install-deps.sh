@@ -12,6 +12,7 @@ have conntrack || need+=(conntrack)
 have curl || need+=(curl)
 have ping || need+=(iputils-ping)
 have nsenter || need+=(util-linux)
+have dig || need+=(bind9-dnsutils)
 [ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need+=(containernetworking-plugins)
 if [ "$mode" != lab ]; then
   have etcd || need+=(etcd-server)
