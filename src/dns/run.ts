@@ -133,10 +133,11 @@ export async function startDns(config: DnsConfig, client: RestClient, log: Logge
     await main.close()
   }
   try {
-    const addresses = await server.start()
     const httpPorts = await http.listen([config.healthListen, config.readyListen, config.metricsListen])
-    log.info({ addresses, zone: zone.zone, upstreams, threads: config.threads }, 'DNS server listening')
+    // DNS is served only once the zone is loaded: an empty zone would answer NXDOMAIN for every Service.
     await source.start(signal)
+    const addresses = await server.start()
+    log.info({ addresses, zone: zone.zone, upstreams, threads: config.threads }, 'DNS server listening')
     if (extraThreads > 0) {
       threads = new QueryThreads(extraThreads, { config: plane, listen: addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`), metricsServer: metrics.server }, main.forwarding, log)
       await threads.start(source.snapshot!)
