@@ -1,0 +1,176 @@
+// The Ingress controller's certificates by SNI name: kubernetes.io/tls Secrets bound to Ingress
+// spec.tls hosts, one SecureContext per certificate, swapped whole on every update, and the
+// default certificate (self-signed.ts makes one) for names nothing covers.
+import { createHash } from 'node:crypto'
+import { createSecureContext } from 'node:tls'
+import type { SecureContext, TlsOptions } from 'node:tls'
+import type { V1Secret } from '@kubernetes/client-node'
+import { parseTlsSecret } from './tls-secret.ts'
+import type { ParsedCertificate } from './tls-secret.ts'
+
+export interface TlsBinding {
+  /** An exact host or a one-label wildcard '*.example.com'. */
+  host: string
+  secret: { namespace: string; name: string }
+}
+
+export interface CertStoreOptions {
+  minVersion?: 'TLSv1.2' | 'TLSv1.3'
+  /** Offered by the server (ALPN is a server option, not a SecureContext one). */
+  alpn?: string[]
+}
+
+export interface CertError {
+  /** 'namespace/name' */
+  secret: string
+  message: string
+}
+
+interface Loaded {
+  secret: string
+  context: SecureContext
+  contentKey: string
+  parsed: ParsedCertificate
+}
+
+interface Snapshot {
+  exact: ReadonlyMap<string, Loaded>
+  /** Keyed by the parent domain: '*.b.test' is stored under 'b.test'. */
+  wildcard: ReadonlyMap<string, Loaded>
+  sanExact: ReadonlyMap<string, Loaded>
+  sanWildcard: ReadonlyMap<string, Loaded>
+}
+
+const EMPTY: Snapshot = { exact: new Map(), wildcard: new Map(), sanExact: new Map(), sanWildcard: new Map() }
+
+/**
+ * Server certificates by SNI name, from the `kubernetes.io/tls` Secrets that Ingress
+ * `spec.tls` entries name. `update` builds a complete new mapping and swaps it in one
+ * assignment; `select` reads whichever mapping is current.
+ */
+export class CertStore {
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3'
+  readonly alpn: readonly string[]
+  readonly #defaultCert: { cert: string; key: string }
+  readonly #defaultContext: SecureContext
+  #snapshot: Snapshot = EMPTY
+  /** The certificate each referenced Secret serves, kept while the Secret is invalid. */
+  #serving = new Map<string, Loaded>()
+  #contexts = new Map<string, SecureContext>()
+
+  constructor(defaultCert: { cert: string; key: string }, options: CertStoreOptions = {}) {
+    this.minVersion = options.minVersion ?? 'TLSv1.2'
+    this.alpn = [...(options.alpn ?? ['h2', 'http/1.1'])]
+    this.#defaultCert = { cert: defaultCert.cert, key: defaultCert.key }
+    this.#defaultContext = createSecureContext({ ...this.#defaultCert, minVersion: this.minVersion })
+  }
+
+  /**
+   * Applies the current bindings (first binding of a host wins) and Secrets. An invalid Secret
+   * keeps serving its previous certificate if it had one; a missing Secret serves nothing.
+   */
+  update(bindings: readonly TlsBinding[], secrets: ReadonlyMap<string, V1Secret>): { errors: CertError[] } {
+    const now = new Date()
+    const errors: CertError[] = []
+    const serving = new Map<string, Loaded>()
+    for (const binding of bindings) {
+      const id = `${binding.secret.namespace}/${binding.secret.name}`
+      if (serving.has(id) || errors.some((e) => e.secret === id)) continue
+      const secret = secrets.get(id)
+      if (!secret) {
+        errors.push({ secret: id, message: `Secret ${id} not found; create a kubernetes.io/tls Secret with tls.crt and tls.key` })
+        continue
+      }
+      try {
+        serving.set(id, this.#load(id, parseTlsSecret(secret, now)))
+      } catch (err) {
+        errors.push({ secret: id, message: (err as Error).message })
+        const previous = this.#serving.get(id)
+        if (previous) serving.set(id, previous)
+      }
+    }
+
+    const exact = new Map<string, Loaded>()
+    const wildcard = new Map<string, Loaded>()
+    for (const binding of bindings) {
+      const loaded = serving.get(`${binding.secret.namespace}/${binding.secret.name}`)
+      const host = normalize(binding.host)
+      if (loaded && host) addName(exact, wildcard, host, loaded)
+    }
+    const sanExact = new Map<string, Loaded>()
+    const sanWildcard = new Map<string, Loaded>()
+    for (const loaded of serving.values()) {
+      for (const name of loaded.parsed.names) addName(sanExact, sanWildcard, name, loaded)
+    }
+
+    const contexts = new Map<string, SecureContext>()
+    for (const loaded of serving.values()) contexts.set(loaded.contentKey, loaded.context)
+    this.#contexts = contexts
+    this.#serving = serving
+    this.#snapshot = { exact, wildcard, sanExact, sanWildcard }
+    return { errors }
+  }
+
+  /** Exact binding, else wildcard binding (one label), else a bound certificate whose own SAN covers the name, else the default. */
+  select(servername: string | undefined): SecureContext {
+    return this.#pick(servername)?.context ?? this.#defaultContext
+  }
+
+  /** What select would pick: 'ns/name' or 'default'. */
+  describe(servername: string | undefined): string {
+    return this.#pick(servername)?.secret ?? 'default'
+  }
+
+  /** Options for tls.createServer / https.createServer / http2.createSecureServer. */
+  serverOptions(): TlsOptions {
+    return {
+      ...this.#defaultCert,
+      minVersion: this.minVersion,
+      ALPNProtocols: [...this.alpn],
+      SNICallback: (servername, callback) => callback(null, this.select(servername)),
+    }
+  }
+
+  #pick(servername: string | undefined): Loaded | undefined {
+    const name = normalize(servername ?? '')
+    if (!name) return undefined
+    const s = this.#snapshot
+    const dot = name.indexOf('.')
+    const parent = dot > 0 ? name.slice(dot + 1) : undefined
+    return (
+      s.exact.get(name) ??
+      (parent === undefined ? undefined : s.wildcard.get(parent)) ??
+      s.sanExact.get(name) ??
+      (parent === undefined ? undefined : s.sanWildcard.get(parent))
+    )
+  }
+
+  /** One SecureContext per distinct chain+key, reused across updates while it is served. */
+  #load(secret: string, parsed: ParsedCertificate): Loaded {
+    const contentKey = createHash('sha256').update(parsed.cert).update('\0').update(parsed.key).digest('hex')
+    let context = this.#contexts.get(contentKey)
+    if (!context) {
+      try {
+        context = createSecureContext({ cert: parsed.cert, key: parsed.key, minVersion: this.minVersion })
+      } catch (err) {
+        throw new Error(`Secret ${secret}: the TLS library rejects the certificate or key: ${(err as Error).message}`)
+      }
+      this.#contexts.set(contentKey, context)
+    }
+    return { secret, context, contentKey, parsed }
+  }
+}
+
+function normalize(host: string): string {
+  const lower = host.trim().toLowerCase()
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower
+}
+
+function addName(exact: Map<string, Loaded>, wildcard: Map<string, Loaded>, name: string, loaded: Loaded): void {
+  if (name.startsWith('*.')) {
+    const parent = name.slice(2)
+    if (parent && !wildcard.has(parent)) wildcard.set(parent, loaded)
+  } else if (!name.includes('*') && !exact.has(name)) {
+    exact.set(name, loaded)
+  }
+}
