@@ -1,11 +1,10 @@
 // `weft dns`: the cluster DNS server (also what the built-in image `weft/dns` runs).
 import { parseArgs } from 'node:util'
-import { RestClient } from '../client/index.ts'
 import type { ForwardPolicy } from '../dns/forwarder.ts'
 import { defaultDnsConfig, startDns, type DnsConfig } from '../dns/run.ts'
 import type { PodRecordsMode } from '../dns/zone-index.ts'
 import { logger } from '../util/log.ts'
-import { serveUntilSignal } from './serve.ts'
+import { componentClient, serveUntilSignal } from './serve.ts'
 import { parseDuration } from './proxy.ts'
 
 const d = defaultDnsConfig
@@ -103,11 +102,7 @@ export async function runDns(argv: string[]): Promise<void> {
     return
   }
   const config = dnsConfigFrom(values)
-  const env = process.env
-  const inCluster = env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT ? `http://${env.KUBERNETES_SERVICE_HOST.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST}:${env.KUBERNETES_SERVICE_PORT}` : undefined
-  const server = (values.server as string | undefined) ?? inCluster ?? 'http://127.0.0.1:6443'
-  const socket = values.socket as string | undefined
-  const client = new RestClient(socket ? { socketPath: socket } : { server }, { userAgent: 'weft-dns' })
+  const client = componentClient(values, 'weft-dns')
   const log = logger('dns')
   await serveUntilSignal(client, (signal) => startDns(config, client, log, signal))
 }

@@ -2,6 +2,7 @@
 import { agentUsage, runAgent } from './agent.ts'
 import { downUsage, labUsage, runDown, runLab, runUp, upUsage } from './lab.ts'
 import { dnsUsage, runDns } from './dns.ts'
+import { ingressUsage, runIngress } from './ingress.ts'
 import { controllerManagerUsage, runControllerManager, runScheduler, schedulerUsage } from './control-plane.ts'
 import { proxyUsage, runProxy } from './proxy.ts'
 import { runServer, serverUsage } from './server.ts'
@@ -15,6 +16,7 @@ Commands:
   agent                run the node agent (kubelet and service proxy) on this host
   proxy                run the service proxy alone on this host
   dns                  run the cluster DNS server
+  ingress              run the Ingress controller
   up                   start a lab cluster on this host: nodes as network namespaces, and a demo app
   down                 remove a lab cluster and everything it made
   lab exec             run a command inside a lab node's or pod's network namespace
@@ -29,6 +31,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
   agent: { run: runAgent, usage: agentUsage },
   proxy: { run: runProxy, usage: proxyUsage },
   dns: { run: runDns, usage: dnsUsage },
+  ingress: { run: runIngress, usage: ingressUsage },
   up: { run: runUp, usage: upUsage },
   down: { run: runDown, usage: downUsage },
   lab: { run: runLab, usage: labUsage },

@@ -1,6 +1,6 @@
 // Runs a long-lived component (`weft proxy`, `weft dns`) until SIGTERM or SIGINT: then it is
 // stopped, its API client closed, and the process exits 0.
-import type { RestClient } from '../client/index.ts'
+import { RestClient } from '../client/index.ts'
 
 export async function serveUntilSignal(client: RestClient, start: (signal: AbortSignal) => Promise<{ stop(): Promise<void> }>): Promise<void> {
   const abort = new AbortController()
@@ -17,4 +17,17 @@ export async function serveUntilSignal(client: RestClient, start: (signal: Abort
   process.once('SIGINT', stop)
   running = start(abort.signal)
   await running
+}
+
+/**
+ * The API client of a cluster component: `--socket`, else `--server`, else inside a pod the
+ * in-cluster address ($KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT), else the local default.
+ */
+export function componentClient(values: Record<string, string | boolean | undefined>, userAgent: string): RestClient {
+  const socket = values.socket as string | undefined
+  if (socket) return new RestClient({ socketPath: socket }, { userAgent })
+  const env = process.env
+  const host = env.KUBERNETES_SERVICE_HOST
+  const inCluster = host && env.KUBERNETES_SERVICE_PORT ? `http://${host.includes(':') ? `[${host}]` : host}:${env.KUBERNETES_SERVICE_PORT}` : undefined
+  return new RestClient({ server: (values.server as string | undefined) ?? inCluster ?? 'http://127.0.0.1:6443' }, { userAgent })
 }

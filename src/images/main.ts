@@ -8,6 +8,8 @@ async function run(program: ProgramName, args: string[]): Promise<void> {
       return (await import('./echo.ts')).echo(args)
     case 'dns':
       return (await import('../cli/dns.ts')).runDns(args)
+    case 'ingress':
+      return (await import('../cli/ingress.ts')).runIngress(args)
     case 'netexec':
       return (await import('./netexec.ts')).netexec(args)
     case 'serve-hostname':

@@ -1,0 +1,39 @@
+// The Ingress controller's Prometheus metrics, named after ingress-nginx's
+// (nginx_ingress_controller_… → weft_ingress_…).
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+export class IngressMetrics {
+  readonly registry = new Registry()
+  readonly #requests = new Counter({
+    name: 'weft_ingress_requests_total',
+    help: 'Client requests, by Ingress, Service and status code.',
+    labelNames: ['ingress', 'service', 'status'] as const,
+    registers: [this.registry],
+  })
+  readonly #duration = new Histogram({
+    name: 'weft_ingress_request_duration_seconds',
+    help: 'Time from the request to the last byte of the response, by Ingress and Service.',
+    labelNames: ['ingress', 'service'] as const,
+    buckets: BUCKETS,
+    registers: [this.registry],
+  })
+  readonly #upstream = new Histogram({
+    name: 'weft_ingress_upstream_response_seconds',
+    help: 'Time the endpoint took to answer (to its response head), by Ingress and Service.',
+    labelNames: ['ingress', 'service'] as const,
+    buckets: BUCKETS,
+    registers: [this.registry],
+  })
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry })
+  }
+
+  request(ingress: string, service: string, status: number, seconds: number, upstreamSeconds: number | undefined): void {
+    this.#requests.inc({ ingress, service, status: String(status) })
+    this.#duration.observe({ ingress, service }, seconds)
+    if (upstreamSeconds !== undefined) this.#upstream.observe({ ingress, service }, upstreamSeconds)
+  }
+}

@@ -1,0 +1,168 @@
+// Forwards one HTTP request to a backend's endpoints: keep-alive pools per endpoint (undici),
+// the balancer's choice, another endpoint when a connect fails (for requests without a
+// body, which can be sent again), connect and read timeouts, and 502/503/504/413/400
+// answers whose bodies say what went wrong.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import { Pool } from 'undici'
+import type { RouteOptions } from './annotations.ts'
+import { endpointId, type Balancer } from './balancer.ts'
+import type { Endpoint } from './endpoints.ts'
+import { downstreamResponseHeaders, smugglingReason, upstreamRequestHeaders, type ClientInfo } from './headers.ts'
+
+/** Keep-alive connection pools, one per endpoint and connect timeout. */
+export class UpstreamPools {
+  #pools = new Map<string, Pool>()
+
+  get(ep: Endpoint, connectTimeoutMs: number, tls: boolean): Pool {
+    const key = `${tls ? 'https' : 'http'}://${endpointId(ep)}/${connectTimeoutMs}`
+    let pool = this.#pools.get(key)
+    if (!pool) {
+      pool = new Pool(`${tls ? 'https' : 'http'}://${endpointId(ep)}`, {
+        connections: 128,
+        connectTimeout: connectTimeoutMs,
+        keepAliveTimeout: 30_000,
+        pipelining: 1,
+        // Backends behind an Ingress serve certificates for their own names, not their pod IPs.
+        connect: tls ? { rejectUnauthorized: false } : undefined,
+      })
+      this.#pools.set(key, pool)
+    }
+    return pool
+  }
+
+  /** Closes the pools of endpoints not in `keep` ('addr:port' ids). */
+  async prune(keep: ReadonlySet<string>): Promise<void> {
+    for (const [key, pool] of this.#pools) {
+      const id = key.slice(key.indexOf('://') + 3, key.lastIndexOf('/'))
+      if (keep.has(id)) continue
+      this.#pools.delete(key)
+      void pool.close().catch(() => {})
+    }
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()]
+    this.#pools.clear()
+    await Promise.all(pools.map((p) => p.destroy().catch(() => {})))
+  }
+}
+
+export interface ProxyTarget {
+  /** The balancer's key of the backend (backendKey). */
+  key: string
+  /** What the request is for, for error bodies: 'service default/web port 80'. */
+  name: string
+  options: RouteOptions
+}
+
+export interface ProxyOutcome {
+  status: number
+  /** The endpoint that answered (or failed last). */
+  endpoint?: string
+  /** Upstream time in ms, when an endpoint answered. */
+  upstreamMs?: number
+}
+
+const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE'])
+const CONNECT_ERRORS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'UND_ERR_SOCKET'])
+
+function answer(res: ServerResponse, status: number, text: string): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+  res.end(`${status} ${text}\n`)
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
+
+export async function proxyRequest(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, client: ClientInfo, balancer: Balancer, pools: UpstreamPools): Promise<ProxyOutcome> {
+  const o = target.options
+  const smuggling = req.httpVersionMajor === 1 ? smugglingReason(req.headers, req.rawHeaders) : undefined
+  if (smuggling) {
+    answer(res, 400, `Bad Request: ${smuggling}`)
+    return { status: 400 }
+  }
+  const length = Number(req.headers['content-length'] ?? 0)
+  if (o.maxBodyBytes > 0 && length > o.maxBodyBytes) {
+    answer(res, 413, `Content Too Large: the body is ${length} bytes; this route takes at most ${o.maxBodyBytes}`)
+    return { status: 413 }
+  }
+  const body = hasBody(req)
+  const replayable = !body && REPLAYABLE.has(req.method ?? 'GET')
+  const headers = upstreamRequestHeaders(req.headers, client)
+  const tls = o.backendProtocol === 'HTTPS' || o.backendProtocol === 'GRPCS'
+  const tried = new Set<string>()
+  let lastError = ''
+  for (;;) {
+    const ep = balancer.pick(target.key, o.loadBalance, tried)
+    if (!ep) {
+      if (tried.size === 0) {
+        answer(res, 503, `Service Unavailable: ${target.name} has no ready endpoints`)
+        return { status: 503 }
+      }
+      answer(res, 502, `Bad Gateway: no endpoint of ${target.name} could be reached (${lastError})`)
+      return { status: 502, endpoint: [...tried].at(-1) }
+    }
+    const id = endpointId(ep)
+    tried.add(id)
+    balancer.started(target.key, ep)
+    const started = performance.now()
+    try {
+      const upstream = await pools.get(ep, o.connectTimeoutMs, tls).request({
+        path: req.url ?? '/',
+        method: (req.method ?? 'GET') as 'GET',
+        headers,
+        body: body ? Readable.from(limited(req, o.maxBodyBytes)) : undefined,
+        headersTimeout: o.readTimeoutMs,
+        bodyTimeout: o.readTimeoutMs,
+      })
+      const upstreamMs = performance.now() - started
+      if (upstream.statusCode >= 502 && upstream.statusCode <= 504) balancer.failed(target.key, ep)
+      else balancer.succeeded(target.key, ep)
+      res.writeHead(upstream.statusCode, downstreamResponseHeaders(upstream.headers, false))
+      try {
+        for await (const chunk of upstream.body) {
+          if (!res.write(chunk)) await new Promise((r) => res.once('drain', r))
+        }
+        res.end()
+      } catch {
+        res.destroy()
+      }
+      return { status: upstream.statusCode, endpoint: id, upstreamMs }
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? ''
+      lastError = `${id}: ${(err as Error).message}`
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        balancer.failed(target.key, ep)
+        answer(res, 504, `Gateway Timeout: ${target.name} (${id}) did not answer within ${o.readTimeoutMs} ms`)
+        return { status: 504, endpoint: id }
+      }
+      if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' || code === 'BODY_TOO_LARGE') {
+        answer(res, 413, `Content Too Large: this route takes at most ${o.maxBodyBytes} bytes`)
+        return { status: 413, endpoint: id }
+      }
+      balancer.failed(target.key, ep)
+      if (CONNECT_ERRORS.has(code) && replayable && !res.headersSent) continue
+      answer(res, 502, `Bad Gateway: ${target.name} failed: ${lastError}`)
+      return { status: 502, endpoint: id }
+    } finally {
+      balancer.finished(target.key, ep)
+    }
+  }
+}
+
+/** The request body, cut off with an error past `max` bytes (0: no limit); for chunked uploads, whose size is not known ahead. */
+async function* limited(req: IncomingMessage, max: number): AsyncGenerator<Buffer> {
+  let total = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length
+    if (max > 0 && total > max) throw Object.assign(new Error(`the body is larger than ${max} bytes`), { code: 'BODY_TOO_LARGE' })
+    yield chunk
+  }
+}

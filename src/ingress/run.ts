@@ -1,0 +1,93 @@
+// Wires the Ingress controller together: what `weft ingress` runs.
+import type { RestClient } from '../client/index.ts'
+import { HttpEndpoints } from '../util/http-endpoints.ts'
+import type { Logger } from '../util/log.ts'
+import { Balancer } from './balancer.ts'
+import { CertStore } from './cert-store.ts'
+import { backendKey } from './endpoints.ts'
+import { defaultIngressClassConfig, type IngressClassConfig } from './ingress-class.ts'
+import { IngressSource } from './ingress-source.ts'
+import { IngressMetrics } from './metrics.ts'
+import { UpstreamPools } from './proxy.ts'
+import { selfSigned } from './self-signed.ts'
+import { IngressServer } from './server.ts'
+
+export interface IngressConfig {
+  httpListen: string
+  httpsListen: string
+  /** The port HTTP→HTTPS redirects name (the HTTPS port clients reach, e.g. behind a port publisher). */
+  httpsRedirectPort?: number
+  classes: IngressClassConfig
+  /** HOST:PORT of /healthz, /readyz and /metrics; '' for none. */
+  statusListen: string
+}
+
+export const defaultIngressConfig: IngressConfig = {
+  httpListen: '0.0.0.0:80',
+  httpsListen: '0.0.0.0:443',
+  classes: defaultIngressClassConfig,
+  statusListen: '0.0.0.0:10254',
+}
+
+export interface RunningIngress {
+  server: IngressServer
+  source: IngressSource
+  balancer: Balancer
+  certs: CertStore
+  statusPorts: number[]
+  stop(): Promise<void>
+}
+
+export async function startIngress(config: IngressConfig, client: RestClient, log: Logger, signal?: AbortSignal): Promise<RunningIngress> {
+  const certs = new CertStore(await selfSigned(['weft-ingress-default']))
+  const balancer = new Balancer()
+  const pools = new UpstreamPools()
+  const metrics = new IngressMetrics()
+  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, certs, balancer, pools, metrics, log })
+  const source = new IngressSource({
+    client,
+    classes: config.classes,
+    certs,
+    balancer,
+    log,
+    onTable: (table) => {
+      server.setTable(table)
+      const live = new Set<string>()
+      const backends = [...table.routes().map((r) => r.backend), ...(table.defaultBackend ? [table.defaultBackend.backend] : [])]
+      for (const b of backends) for (const s of balancer.state(backendKey(b))) live.add(s.endpoint)
+      void pools.prune(live)
+    },
+  })
+  const status = new HttpEndpoints({
+    '/healthz': (res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.end('ok')
+    },
+    '/readyz': (res) => {
+      res.writeHead(source.ready ? 200 : 503, { 'content-type': 'text/plain' })
+      res.end(source.ready ? 'ok' : 'the routes have not been loaded from the API server yet')
+    },
+    '/metrics': async (res) => {
+      const text = await metrics.registry.metrics()
+      res.writeHead(200, { 'content-type': metrics.registry.contentType })
+      res.end(text)
+    },
+  })
+  const stopAll = async () => {
+    await status.close()
+    await server.close()
+    await source.stop()
+    await pools.close()
+  }
+  try {
+    const statusPorts = await status.listen([config.statusListen])
+    // Requests are served only once the routes are loaded: an empty table would answer 404 to everything.
+    await source.start(signal)
+    await server.start()
+    log.info({ http: server.httpPort, https: server.httpsPort, routes: source.table?.routes().length ?? 0 }, 'Ingress controller serving')
+    return { server, source, balancer, certs, statusPorts, stop: stopAll }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}

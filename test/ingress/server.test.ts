@@ -1,0 +1,102 @@
+// `startIngress` against a real API server, on loopback, with curl and openssl as clients:
+// HTTP→HTTPS redirect, h2 with ALPN, a certificate per SNI name, 404 for unknown hosts,
+// and a new Ingress served without a restart.
+import { execFile } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { resources } from '../../src/api/registry.ts'
+import { RestClient } from '../../src/client/index.ts'
+import { selfSigned } from '../../src/ingress/self-signed.ts'
+import { defaultIngressConfig, startIngress } from '../../src/ingress/run.ts'
+import { logger } from '../../src/util/log.ts'
+import { startTestServer } from '../helpers/apiserver.ts'
+
+const kind = (k: string) => resources.find((r) => r.kind === k)!
+const b64 = (s: string) => Buffer.from(s).toString('base64')
+
+function run(cmd: string, args: string[], input?: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }))
+    child.stdin?.end(input ?? '')
+  })
+}
+
+// The backend: answers with its name and what it was asked.
+const backend = createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.end(JSON.stringify({ backend: 'echo', path: req.url, proto: req.headers['x-forwarded-proto'], host: req.headers.host }))
+})
+await new Promise<void>((r) => backend.listen(0, '127.0.0.1', () => r()))
+t.teardown(() => new Promise<void>((r) => backend.close(() => r())))
+const backendPort = (backend.address() as AddressInfo).port
+
+const api = await startTestServer(t)
+const client = new RestClient({ server: api.url })
+t.teardown(() => client.destroy())
+await client.create(kind('IngressClass'), { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'weft', annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } }, spec: { controller: 'weft.dev/ingress' } } as never)
+await client.create(kind('Service'), { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80, targetPort: backendPort }] } } as never)
+await client.create(kind('EndpointSlice'), {
+  apiVersion: 'discovery.k8s.io/v1',
+  kind: 'EndpointSlice',
+  metadata: { name: 'echo-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'echo' } },
+  addressType: 'IPv4',
+  endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+  ports: [{ name: 'http', port: backendPort, protocol: 'TCP' }],
+} as never)
+for (const host of ['a.test', 'b.test']) {
+  const c = await selfSigned([host])
+  await client.create(kind('Secret'), { apiVersion: 'v1', kind: 'Secret', metadata: { name: `${host[0]}-tls`, namespace: 'default' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(c.cert), 'tls.key': b64(c.key) } } as never)
+}
+const rule = (host: string) => ({ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'echo', port: { name: 'http' } } } }] } })
+await client.create(kind('Ingress'), { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'echo', namespace: 'default' }, spec: { tls: [{ hosts: ['a.test'], secretName: 'a-tls' }, { hosts: ['b.test'], secretName: 'b-tls' }], rules: [rule('a.test'), rule('b.test')] } } as never)
+
+const ingress = await startIngress({ ...defaultIngressConfig, httpListen: '127.0.0.1:0', httpsListen: '127.0.0.1:0', statusListen: '127.0.0.1:0' }, client, logger('ingress-test'))
+t.teardown(() => ingress.stop())
+const http = ingress.server.httpPort
+const https = ingress.server.httpsPort
+
+const curl = (...args: string[]) => run('curl', ['-s', '--max-time', '10', ...args])
+
+t.test('plain HTTP to a TLS host is redirected with 308', async (t) => {
+  const r = await curl('-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '--resolve', `a.test:${http}:127.0.0.1`, `http://a.test:${http}/x?y=1`)
+  t.equal(r.out, `308 https://a.test:${https}/x?y=1`)
+})
+
+t.test('HTTPS over h2, proxied to the endpoint', async (t) => {
+  const r = await curl('-k', '--http2', '-w', '\n%{http_version}', '--resolve', `a.test:${https}:127.0.0.1`, `https://a.test:${https}/hello`)
+  const [body, version] = r.out.split('\n')
+  t.equal(version, '2')
+  t.same(JSON.parse(body!), { backend: 'echo', path: '/hello', proto: 'https', host: `a.test:${https}` })
+  const h1 = await curl('-k', '--http1.1', '-w', '\n%{http_version}', '--resolve', `a.test:${https}:127.0.0.1`, `https://a.test:${https}/`)
+  t.equal(h1.out.split('\n')[1], '1.1')
+})
+
+t.test('each SNI name gets its certificate; others the default', async (t) => {
+  for (const [name, cn] of [['a.test', 'a.test'], ['b.test', 'b.test'], ['nothing.test', 'weft-ingress-default']]) {
+    const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${https}`, '-servername', name!, '-alpn', 'h2'], '')
+    t.match(r.out, new RegExp(`subject=CN ?= ?${cn!.replace('.', '\\.')}`), name)
+    t.match(r.out, /ALPN protocol: h2/)
+  }
+})
+
+t.test('404 for a host without rules; a new Ingress is served without a restart', async (t) => {
+  const none = await curl('-w', '\n%{http_code}', '--resolve', `c.test:${http}:127.0.0.1`, `http://c.test:${http}/`)
+  t.match(none.out, /Not Found: no Ingress rule for host "c\.test"/)
+  t.match(none.out, /404$/)
+  await client.create(kind('Ingress'), { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'c', namespace: 'default' }, spec: { rules: [rule('c.test')] } } as never)
+  let code = ''
+  for (let i = 0; i < 100 && code !== '200'; i++) {
+    code = (await curl('-o', '/dev/null', '-w', '%{http_code}', '--resolve', `c.test:${http}:127.0.0.1`, `http://c.test:${http}/`)).out
+    if (code !== '200') await new Promise((r) => setTimeout(r, 50))
+  }
+  t.equal(code, '200')
+})
+
+t.test('status endpoints and metrics', async (t) => {
+  const status = ingress.statusPorts[0]
+  t.equal((await fetch(`http://127.0.0.1:${status}/readyz`)).status, 200)
+  const text = await (await fetch(`http://127.0.0.1:${status}/metrics`)).text()
+  t.match(text, /weft_ingress_requests_total\{ingress="default\/echo",service="default\/echo",status="200"\} \d+/)
+  t.match(text, /weft_ingress_request_duration_seconds_bucket/)
+})
