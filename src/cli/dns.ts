@@ -1,10 +1,8 @@
 // `weft dns`: the cluster DNS server (also what the built-in image `weft/dns` runs).
-import { parseArgs } from 'node:util'
 import type { ForwardPolicy } from '../dns/forwarder.ts'
 import { defaultDnsConfig, startDns, type DnsConfig } from '../dns/run.ts'
 import type { PodRecordsMode } from '../dns/zone-index.ts'
-import { logger } from '../util/log.ts'
-import { componentClient, serveUntilSignal } from './serve.ts'
+import { runComponent } from './serve.ts'
 import { parseDuration } from './proxy.ts'
 
 const d = defaultDnsConfig
@@ -89,20 +87,10 @@ export function dnsConfigFrom(values: Record<string, string | boolean | undefine
 }
 
 const stringFlags = [
-  'server', 'socket', 'listen', 'zone', 'ttl', 'pods', 'nameserver-ips', 'upstream', 'resolv-conf', 'policy', 'forward-timeout', 'max-concurrent',
+  'listen', 'zone', 'ttl', 'pods', 'nameserver-ips', 'upstream', 'resolv-conf', 'policy', 'forward-timeout', 'max-concurrent',
   'health-check', 'cache-capacity', 'cache-success-ttl', 'cache-denial-ttl', 'autopath', 'health-listen', 'ready-listen', 'metrics-listen', 'threads',
 ] as const
 
-export async function runDns(argv: string[]): Promise<void> {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } }
-  for (const f of stringFlags) options[f] = { type: 'string' }
-  const { values } = parseArgs({ args: argv, options, strict: true }) as { values: Record<string, string | boolean | undefined> }
-  if (values.help) {
-    process.stdout.write(dnsUsage)
-    return
-  }
-  const config = dnsConfigFrom(values)
-  const client = componentClient(values, 'weft-dns')
-  const log = logger('dns')
-  await serveUntilSignal(client, (signal) => startDns(config, client, log, signal))
+export function runDns(argv: string[]): Promise<void> {
+  return runComponent(argv, { flags: stringFlags, usage: dnsUsage, configFrom: dnsConfigFrom, name: 'dns', start: startDns })
 }

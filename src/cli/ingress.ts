@@ -1,8 +1,6 @@
 // `weft ingress`: the Ingress controller (also what the built-in image `weft/ingress` runs).
-import { parseArgs } from 'node:util'
 import { defaultIngressConfig, startIngress, type IngressConfig } from '../ingress/run.ts'
-import { logger } from '../util/log.ts'
-import { componentClient, serveUntilSignal } from './serve.ts'
+import { runComponent } from './serve.ts'
 
 const d = defaultIngressConfig
 
@@ -45,16 +43,6 @@ export function ingressConfigFrom(values: Record<string, string | boolean | unde
   }
 }
 
-export async function runIngress(argv: string[]): Promise<void> {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } }
-  for (const f of ['server', 'socket', 'http-listen', 'https-listen', 'https-redirect-port', 'ingress-class', 'controller', 'status-listen']) options[f] = { type: 'string' }
-  const { values } = parseArgs({ args: argv, options, strict: true }) as { values: Record<string, string | boolean | undefined> }
-  if (values.help) {
-    process.stdout.write(ingressUsage)
-    return
-  }
-  const config = ingressConfigFrom(values)
-  const client = componentClient(values, 'weft-ingress')
-  const log = logger('ingress')
-  await serveUntilSignal(client, (signal) => startIngress(config, client, log, signal))
+export function runIngress(argv: string[]): Promise<void> {
+  return runComponent(argv, { flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ingress-class', 'controller', 'status-listen'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
 }

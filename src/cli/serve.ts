@@ -1,6 +1,8 @@
 // Runs a long-lived component (`weft proxy`, `weft dns`) until SIGTERM or SIGINT: then it is
 // stopped, its API client closed, and the process exits 0.
+import { parseArgs } from 'node:util'
 import { RestClient } from '../client/index.ts'
+import { logger, type Logger } from '../util/log.ts'
 
 export async function serveUntilSignal(client: RestClient, start: (signal: AbortSignal) => Promise<{ stop(): Promise<void> }>): Promise<void> {
   const abort = new AbortController()
@@ -30,4 +32,29 @@ export function componentClient(values: Record<string, string | boolean | undefi
   const host = env.KUBERNETES_SERVICE_HOST
   const inCluster = host && env.KUBERNETES_SERVICE_PORT ? `http://${host.includes(':') ? `[${host}]` : host}:${env.KUBERNETES_SERVICE_PORT}` : undefined
   return new RestClient({ server: (values.server as string | undefined) ?? inCluster ?? 'http://127.0.0.1:6443' }, { userAgent })
+}
+
+export interface ComponentSpec<C> {
+  /** String flags besides --server and --socket. */
+  flags: readonly string[]
+  usage: string
+  configFrom(values: Record<string, string | boolean | undefined>): C
+  /** The API client's user agent and the logger's component name. */
+  name: string
+  start(config: C, client: RestClient, log: Logger, signal: AbortSignal): Promise<{ stop(): Promise<void> }>
+}
+
+/** `weft dns`, `weft ingress`: parse the flags (or print the usage), connect, run until a signal. */
+export async function runComponent<C>(argv: string[], spec: ComponentSpec<C>): Promise<void> {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } }
+  for (const f of ['server', 'socket', ...spec.flags]) options[f] = { type: 'string' }
+  const { values } = parseArgs({ args: argv, options, strict: true }) as { values: Record<string, string | boolean | undefined> }
+  if (values.help) {
+    process.stdout.write(spec.usage)
+    return
+  }
+  const config = spec.configFrom(values)
+  const client = componentClient(values, `weft-${spec.name}`)
+  const log = logger(spec.name)
+  await serveUntilSignal(client, (signal) => spec.start(config, client, log, signal))
 }

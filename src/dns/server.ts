@@ -2,6 +2,7 @@
 // connections closed) on each HOST:PORT, all answered by one QueryHandler.
 import { createSocket, type Socket } from 'node:dgram'
 import { createServer, isIPv6, type AddressInfo, type Server, type Socket as TcpSocket } from 'node:net'
+import { parseListenAddress } from '../util/host-port.ts'
 import type { QueryHandler } from './handler.ts'
 import { frame, FrameReader } from './tcp-frames.ts'
 
@@ -23,13 +24,6 @@ export interface BoundAddress {
   port: number
 }
 
-function splitHostPort(address: string): BoundAddress {
-  const i = address.lastIndexOf(':')
-  const port = Number(address.slice(i + 1))
-  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`listen address "${address}" is not HOST:PORT`)
-  return { host: address.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port }
-}
-
 export class DnsServer {
   readonly handler: QueryHandler
   #options: DnsServerOptions
@@ -47,7 +41,7 @@ export class DnsServer {
     const bound: BoundAddress[] = []
     try {
       for (const address of this.#options.listen) {
-        const { host, port } = splitHostPort(address)
+        const { host, port } = parseListenAddress(address)
         const udp = await this.#bindUdp(host, port)
         const udpPort = (udp.address() as AddressInfo).port
         if (this.#options.tcp !== false) await this.#bindTcp(host, udpPort)

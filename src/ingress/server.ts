@@ -6,6 +6,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createSecureServer, type Http2SecureServer } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { parseListenAddress } from '../util/host-port.ts'
 import type { Logger } from '../util/log.ts'
 import type { Balancer } from './balancer.ts'
 import type { CertStore } from './cert-store.ts'
@@ -40,13 +41,6 @@ const empty: RouteTable = {
   tlsHosts: () => [],
   routes: () => [],
   defaultBackend: undefined,
-}
-
-function splitHostPort(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':')
-  const port = Number(address.slice(i + 1))
-  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`listen address "${address}" is not HOST:PORT`)
-  return { host: address.slice(0, i).replace(/^\[|\]$/g, '') || '0.0.0.0', port }
 }
 
 export class IngressServer {
@@ -100,7 +94,7 @@ export class IngressServer {
   }
 
   #listen(server: HttpServer | Http2SecureServer, address: string): Promise<number> {
-    const { host, port } = splitHostPort(address)
+    const { host, port } = parseListenAddress(address)
     return new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, () => {

@@ -2,6 +2,7 @@
 // number of HOST:PORT addresses.
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { parseListenAddress } from './host-port.ts'
 
 export type Route = (res: ServerResponse) => Promise<void> | void
 
@@ -18,16 +19,14 @@ export class HttpEndpoints {
     const ports: number[] = []
     try {
       for (const address of addresses.filter(Boolean)) {
-        const i = address.lastIndexOf(':')
-        const port = Number(address.slice(i + 1))
-        if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`"${address}" is not HOST:PORT`)
+        const { host, port } = parseListenAddress(address)
         const server = createServer((req, res) => {
           Promise.resolve(this.#handle((req.url ?? '/').split('?')[0], res)).catch((err: unknown) => {
             if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' })
             res.end(`${err instanceof Error ? err.message : String(err)}\n`)
           })
         })
-        await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, address.slice(0, i).replace(/^\[|\]$/g, ''), resolve))
+        await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve))
         this.#servers.push(server)
         ports.push((server.address() as AddressInfo).port)
       }
