@@ -20,6 +20,8 @@ export interface IngressConfig {
   classes: IngressClassConfig
   /** HOST:PORT of /healthz, /readyz and /metrics; '' for none. */
   statusListen: string
+  /** See IngressServerOptions. */
+  headersTimeoutMs?: number
 }
 
 export const defaultIngressConfig: IngressConfig = {
@@ -43,7 +45,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
   const balancer = new Balancer()
   const pools = new UpstreamPools()
   const metrics = new IngressMetrics()
-  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, certs, balancer, pools, metrics, log })
+  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
   const source = new IngressSource({
     client,
     classes: config.classes,

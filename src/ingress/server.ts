@@ -31,6 +31,8 @@ export interface IngressServerOptions {
   log: Logger
   /** Largest request head in bytes (default 16 KiB); larger gets 431. */
   maxHeaderBytes?: number
+  /** A client that has not sent a whole request head after this long gets 408 (default 10 s: slowloris). */
+  headersTimeoutMs?: number
 }
 
 type Resolved = { kind: 'proxy'; target: ProxyTarget; ingress: string; service: string } | { kind: 'answer'; status: number; text: string; ingress: string; location?: string }
@@ -64,7 +66,10 @@ export class IngressServer {
     const o = this.options
     const maxHeaderSize = o.maxHeaderBytes ?? 16 * 1024
     if (o.httpListen) {
-      const server = createHttpServer({ maxHeaderSize, requestTimeout: 60_000, headersTimeout: 10_000 }, (req, res) => this.#handle(req, res, 'http'))
+      const headersTimeout = o.headersTimeoutMs ?? 10_000
+      const server = createHttpServer({ maxHeaderSize, requestTimeout: Math.max(60_000, headersTimeout), headersTimeout, connectionsCheckingInterval: Math.min(30_000, headersTimeout / 2) }, (req, res) =>
+        this.#handle(req, res, 'http'),
+      )
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head, 'http'))
       server.on('clientError', (err, socket) => this.#clientError(err, socket))
       this.#http = server

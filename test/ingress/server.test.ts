@@ -2,8 +2,9 @@
 // HTTP→HTTPS redirect, h2 with ALPN, a certificate per SNI name, 404 for unknown hosts,
 // and a new Ingress served without a restart.
 import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { resources } from '../../src/api/registry.ts'
 import { RestClient } from '../../src/client/index.ts'
@@ -99,4 +100,69 @@ t.test('status endpoints and metrics', async (t) => {
   const text = await (await fetch(`http://127.0.0.1:${status}/metrics`)).text()
   t.match(text, /weft_ingress_requests_total\{ingress="default\/echo",service="default\/echo",status="200"\} \d+/)
   t.match(text, /weft_ingress_request_duration_seconds_bucket/)
+})
+
+/** A raw HTTP/1.1 exchange: what the server sends back until it closes (or `ms` pass). */
+function raw(port: number, chunks: { data: string; afterMs?: number }[], ms = 3000): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1')
+    let out = ''
+    const done = () => resolve(out)
+    s.on('data', (d) => (out += d))
+    s.on('close', done)
+    s.on('error', done)
+    s.on('connect', async () => {
+      for (const c of chunks) {
+        if (c.afterMs) await new Promise((r) => setTimeout(r, c.afterMs))
+        if (!s.destroyed) s.write(c.data)
+      }
+    })
+    setTimeout(() => s.destroy(), ms)
+  })
+}
+
+t.test('bad clients: an oversized head gets 431, a head that never ends gets 408, the rest keeps serving', async (t) => {
+  const big = await raw(http, [{ data: `GET / HTTP/1.1\r\nHost: c.test\r\nX-Big: ${'x'.repeat(20_000)}\r\n\r\n` }])
+  t.match(big, /^HTTP\/1\.1 431/)
+  const slowServer = await startIngress({ ...defaultIngressConfig, httpListen: '127.0.0.1:0', httpsListen: '', statusListen: '', headersTimeoutMs: 600 }, client, logger('ingress-test'))
+  t.teardown(() => slowServer.stop())
+  const slow = await raw(slowServer.server.httpPort, [{ data: 'GET / HTTP/1.1\r\nHost: c.test\r\n' }, { data: 'X-A: 1\r\n', afterMs: 300 }, { data: 'X-B: 1\r\n', afterMs: 300 }, { data: 'X-C: 1\r\n', afterMs: 300 }], 5000)
+  t.match(slow, /^HTTP\/1\.1 408/, 'slowloris is cut off')
+  const ok = await curl('-o', '/dev/null', '-w', '%{http_code}', '--resolve', `c.test:${http}:127.0.0.1`, `http://c.test:${http}/`)
+  t.equal(ok.out, '200')
+})
+
+t.test('a WebSocket upgrade is tunnelled to the endpoint', async (t) => {
+  // The endpoint answers 101 and then echoes raw bytes back.
+  const ws = createServer()
+  const upgraded = new Set<import('node:stream').Duplex>()
+  ws.on('upgrade', (req, socket) => {
+    upgraded.add(socket)
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64')}\r\n\r\n`)
+    socket.on('data', (d) => socket.write(d))
+  })
+  await new Promise<void>((r) => ws.listen(0, '127.0.0.1', () => r()))
+  t.teardown(() => {
+    for (const s of upgraded) s.destroy()
+    return new Promise<void>((r) => ws.close(() => r()))
+  })
+  const wsPort = (ws.address() as AddressInfo).port
+  await client.create(kind('Service'), { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ws', namespace: 'default' }, spec: { ports: [{ port: 80, targetPort: wsPort }] } } as never)
+  await client.create(kind('EndpointSlice'), {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: 'ws-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'ws' } },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+    ports: [{ port: wsPort, protocol: 'TCP' }],
+  } as never)
+  await client.create(kind('Ingress'), { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'ws', namespace: 'default' }, spec: { rules: [{ host: 'ws.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'ws', port: { number: 80 } } } }] } }] } } as never)
+  let out = ''
+  for (let i = 0; i < 10 && !out.includes('101'); i++) {
+    out = await raw(http, [{ data: 'GET /chat HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n' }, { data: 'ping-through-the-tunnel', afterMs: 100 }], 800)
+    if (!out.includes('101')) await new Promise((r) => setTimeout(r, 50))
+  }
+  t.match(out, /^HTTP\/1\.1 101/, JSON.stringify(out.slice(0, 300)))
+  t.match(out, /Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/i)
+  t.match(out, /ping-through-the-tunnel$/, 'bytes flow both ways')
 })
