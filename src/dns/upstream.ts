@@ -237,22 +237,15 @@ class UdpPool {
     do id = randomInt(0x10000)
     while (pooled.waiting.has(id))
     query.writeUInt16BE(id, 0)
-    let settle: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined
-    const reply = new Promise<Buffer>((resolve, reject) => (settle = { resolve, reject }))
-    const finish = (result: Buffer | ExchangeError) => {
-      if (!settle) return
-      const s = settle
-      settle = undefined
+    const { reply, finish, done } = oneReply(() => {
       clearTimeout(timer)
       pooled.waiting.delete(id)
       if (pooled.retired && pooled.waiting.size === 0) pooled.socket.close()
-      if (result instanceof Error) s.reject(result)
-      else s.resolve(result)
-    }
+    })
     const timer = setTimeout(() => finish(new ExchangeError('timeout', `no reply from ${to.label} over UDP within ${Math.round(timeoutMs)} ms`)), timeoutMs)
     pooled.waiting.set(id, { questionEnd, query, finish })
     const send = () => {
-      if (!settle) return
+      if (done()) return
       pooled.socket.send(query, (err) => {
         if (err) finish(new ExchangeError('network', `UDP send to ${to.label}: ${err.message}`))
       })
@@ -307,19 +300,30 @@ class UdpPool {
   }
 }
 
-function tcpExchange(to: UpstreamAddress, query: Buffer, id: number, questionEnd: number, timeoutMs: number): Exchange {
-  const socket = connect({ host: to.host, port: to.port, noDelay: true })
+/** A reply settled once: the first `finish` runs `cleanup` and settles it; later calls do nothing. */
+function oneReply(cleanup: () => void): { reply: Promise<Buffer>; finish(result: Buffer | ExchangeError): void; done(): boolean } {
   let settle: { resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined
   const reply = new Promise<Buffer>((resolve, reject) => (settle = { resolve, reject }))
-  const finish = (result: Buffer | ExchangeError) => {
-    if (!settle) return
-    const s = settle
-    settle = undefined
+  return {
+    reply,
+    done: () => settle === undefined,
+    finish(result) {
+      if (!settle) return
+      const s = settle
+      settle = undefined
+      cleanup()
+      if (result instanceof Error) s.reject(result)
+      else s.resolve(result)
+    },
+  }
+}
+
+function tcpExchange(to: UpstreamAddress, query: Buffer, id: number, questionEnd: number, timeoutMs: number): Exchange {
+  const socket = connect({ host: to.host, port: to.port, noDelay: true })
+  const { reply, finish } = oneReply(() => {
     clearTimeout(timer)
     socket.destroy()
-    if (result instanceof Error) s.reject(result)
-    else s.resolve(result)
-  }
+  })
   const timer = setTimeout(() => finish(new ExchangeError('timeout', `no reply from ${to.label} over TCP within ${Math.round(timeoutMs)} ms`)), timeoutMs)
   socket.on('connect', () => socket.write(frame(query)))
   const reader = new FrameReader()
