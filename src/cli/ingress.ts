@@ -1,5 +1,7 @@
 // `weft ingress`: the Ingress controller (also what the built-in image `weft/ingress` runs).
+import { isIP } from 'node:net'
 import { defaultIngressConfig, startIngress, type IngressConfig } from '../ingress/run.ts'
+import type { PublishSource } from '../ingress/status-addresses.ts'
 import { runComponent } from './serve.ts'
 
 const d = defaultIngressConfig
@@ -20,6 +22,15 @@ Flags:
   --ingress-class NAME      the IngressClass name served (default ${d.classes.className})
   --controller NAME         the IngressClass spec.controller served (default ${d.classes.controller})
   --status-listen A         /healthz, /readyz and /metrics on HOST:PORT (default ${d.statusListen}; '' for none)
+  --publish-service NS/NAME status.loadBalancer.ingress of served Ingresses copies this Service's
+                            load balancer addresses (and external IPs): for a controller behind it
+  --publish-status-address LIST
+                            status.loadBalancer.ingress names these IPs or hostnames (comma-separated)
+  --update-status BOOL      write status.loadBalancer.ingress at all (default true). Without a
+                            --publish-* flag it names, inside a pod ($POD_NAME and $POD_NAMESPACE
+                            set), the host IPs of the Ready pods labelled like this one (a
+                            host-network DaemonSet's nodes), else the listeners' addresses
+                            unless they are wildcards
   -h, --help                show this help
 `
 
@@ -30,19 +41,45 @@ function port(flag: string, value: string | undefined): number | undefined {
   return n
 }
 
+function publishSource(values: Record<string, string | boolean | undefined>, listen: string[]): PublishSource {
+  const update = values['update-status'] === undefined ? 'true' : String(values['update-status'])
+  if (update !== 'true' && update !== 'false') throw new Error(`--update-status "${update}" must be true or false`)
+  const service = values['publish-service'] as string | undefined
+  const addresses = values['publish-status-address'] as string | undefined
+  if (service !== undefined && addresses !== undefined) throw new Error('--publish-service and --publish-status-address name the addresses two ways: give one')
+  if (update === 'false') return { kind: 'none' }
+  if (service !== undefined) {
+    const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(service)
+    if (!m) throw new Error(`--publish-service "${service}" must be NAMESPACE/NAME`)
+    return { kind: 'service', namespace: m[1]!, name: m[3]! }
+  }
+  if (addresses !== undefined) {
+    const list = addresses.split(',').map((a) => a.trim()).filter(Boolean)
+    const bad = list.find((a) => !isIP(a) && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i.test(a))
+    if (bad !== undefined || list.length === 0) throw new Error(`--publish-status-address "${addresses}" must list IP addresses or DNS names${bad ? ` ("${bad}" is neither)` : ''}`)
+    return { kind: 'addresses', addresses: list }
+  }
+  const { POD_NAME, POD_NAMESPACE } = process.env
+  if (POD_NAME && POD_NAMESPACE) return { kind: 'pods', namespace: POD_NAMESPACE, podName: POD_NAME }
+  return { kind: 'listeners', listen }
+}
+
 export function ingressConfigFrom(values: Record<string, string | boolean | undefined>): IngressConfig {
   const s = (k: string, fallback: string) => (values[k] === undefined ? fallback : String(values[k]))
   const className = s('ingress-class', d.classes.className)
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(className)) throw new Error(`--ingress-class "${className}" is not a valid IngressClass name`)
+  const httpListen = s('http-listen', d.httpListen)
+  const httpsListen = s('https-listen', d.httpsListen)
   return {
-    httpListen: s('http-listen', d.httpListen),
-    httpsListen: s('https-listen', d.httpsListen),
+    httpListen,
+    httpsListen,
     httpsRedirectPort: port('--https-redirect-port', values['https-redirect-port'] as string | undefined),
     classes: { className, controller: s('controller', d.classes.controller) },
     statusListen: s('status-listen', d.statusListen),
+    publish: publishSource(values, [httpListen, httpsListen]),
   }
 }
 
 export function runIngress(argv: string[]): Promise<void> {
-  return runComponent(argv, { flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ingress-class', 'controller', 'status-listen'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
+  return runComponent(argv, { flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
 }

@@ -23,6 +23,8 @@ export interface IngressSourceOptions {
   certs: CertStore
   balancer: Balancer
   onTable(table: RouteTable): void
+  /** Any served Ingress changed, its status included (which does not rebuild the table). */
+  onIngresses?(): void
   log: Logger
   /** Changes within this many ms are applied together (default 20). */
   batchMs?: number
@@ -41,7 +43,7 @@ export class IngressSource {
   /** Messages already reported as Events, per Ingress key. */
   #reported = new Map<string, Set<string>>()
   #table: RouteTable | undefined
-  #served: V1Ingress[] = []
+  #servedKeys: string[] = []
   /** The backends of the current table: the balancer forgets those a new table drops. */
   #backendKeys = new Set<string>()
 
@@ -55,7 +57,20 @@ export class IngressSource {
     this.#services = new Informer<V1Service>(options.client, info('Service'), { logger: log })
     this.#slices = new Informer<V1EndpointSlice>(options.client, info('EndpointSlice'), { logger: log, indexers: { service: (s) => [`${s.metadata?.namespace}/${s.metadata?.labels?.[SERVICE_NAME_LABEL] ?? ''}`] } })
     this.#secrets = new Informer<V1Secret>(options.client, info('Secret'), { logger: log, fieldSelector: 'type=kubernetes.io/tls' })
-    for (const i of this.#informers()) i.addHandlers(handlers)
+    for (const i of this.#informers()) if (i !== this.#ingresses) i.addHandlers(handlers)
+    this.#ingresses.addHandlers({
+      onAdd: changed,
+      onDelete: changed,
+      onUpdate: (old, now) => {
+        if (routingChanged(old, now)) changed()
+        else if (this.#ready) options.onIngresses?.()
+      },
+    })
+  }
+
+  /** The Ingresses served now, as the informer has them. */
+  served(): V1Ingress[] {
+    return this.#servedKeys.flatMap((k) => this.#ingresses.indexer.get(k) ?? [])
   }
 
   get ready(): boolean {
@@ -96,8 +111,9 @@ export class IngressSource {
   async #apply(): Promise<void> {
     const o = this.options
     const classes = this.#classes.indexer.list()
-    this.#served = this.#ingresses.indexer.list().filter((ing) => servesIngress(ing, classes, o.classes))
-    const { table, conflicts, errors } = buildRouteTable(this.#served)
+    const served = this.#ingresses.indexer.list().filter((ing) => servesIngress(ing, classes, o.classes))
+    this.#servedKeys = served.map(objectKey)
+    const { table, conflicts, errors } = buildRouteTable(served)
 
     const secrets = new Map<string, V1Secret>()
     for (const s of this.#secrets.indexer.list()) secrets.set(objectKey(s), s)
@@ -119,6 +135,7 @@ export class IngressSource {
 
     this.#table = table
     o.onTable(table)
+    o.onIngresses?.()
 
     // What is wrong, as Events on the Ingresses concerned (each distinct message once).
     const problems = new Map<string, { reason: string; message: string }[]>()
@@ -130,7 +147,7 @@ export class IngressSource {
     for (const e of errors) add(e.ingress, 'InvalidRule', e.message)
     for (const c of conflicts) add(c.loser, 'RuleConflict', `${c.pathType} ${c.host || '*'}${c.path} is also claimed by the older Ingress ${c.winner}, which serves it`)
     for (const e of certErrors) {
-      for (const ing of this.#served) {
+      for (const ing of served) {
         if ((ing.spec?.tls ?? []).some((t) => `${ing.metadata?.namespace}/${t.secretName}` === e.secret)) add(objectKey(ing), 'InvalidCertificate', e.message)
       }
     }
@@ -158,4 +175,12 @@ export class IngressSource {
       }
     }
   }
+}
+
+/** Whether an update can change what is routed: not when only the status (or other bookkeeping) moved. */
+function routingChanged(old: V1Ingress, now: V1Ingress): boolean {
+  const a = old.metadata
+  const b = now.metadata
+  if (a?.generation !== b?.generation || a?.generation === undefined) return true
+  return JSON.stringify(a?.annotations ?? {}) !== JSON.stringify(b?.annotations ?? {}) || JSON.stringify(a?.labels ?? {}) !== JSON.stringify(b?.labels ?? {}) || a?.creationTimestamp !== b?.creationTimestamp
 }

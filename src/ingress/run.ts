@@ -11,6 +11,8 @@ import { IngressMetrics } from './metrics.ts'
 import { UpstreamPools } from './proxy.ts'
 import { selfSigned } from './self-signed.ts'
 import { IngressServer } from './server.ts'
+import type { PublishSource } from './status-addresses.ts'
+import { IngressStatusWriter } from './status-writer.ts'
 
 export interface IngressConfig {
   httpListen: string
@@ -22,6 +24,8 @@ export interface IngressConfig {
   statusListen: string
   /** See IngressServerOptions. */
   headersTimeoutMs?: number
+  /** What status.loadBalancer.ingress of served Ingresses names (default: the listeners' addresses). */
+  publish?: PublishSource
 }
 
 export const defaultIngressConfig: IngressConfig = {
@@ -34,6 +38,7 @@ export const defaultIngressConfig: IngressConfig = {
 export interface RunningIngress {
   server: IngressServer
   source: IngressSource
+  status: IngressStatusWriter
   balancer: Balancer
   certs: CertStore
   statusPorts: number[]
@@ -46,6 +51,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
   const pools = new UpstreamPools()
   const metrics = new IngressMetrics()
   const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
+  const status = new IngressStatusWriter(client, config.publish ?? { kind: 'listeners', listen: [config.httpListen, config.httpsListen] }, () => source.served(), log)
   const source = new IngressSource({
     client,
     classes: config.classes,
@@ -59,8 +65,9 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
       for (const b of backends) for (const s of balancer.state(backendKey(b))) live.add(s.endpoint)
       void pools.prune(live)
     },
+    onIngresses: () => status.changed(),
   })
-  const status = new HttpEndpoints({
+  const statusEndpoints = new HttpEndpoints({
     '/healthz': (res) => {
       res.writeHead(200, { 'content-type': 'text/plain' })
       res.end('ok')
@@ -76,18 +83,21 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
     },
   })
   const stopAll = async () => {
-    await status.close()
+    await statusEndpoints.close()
     await server.close()
     await source.stop()
+    await status.stop()
     await pools.close()
   }
   try {
-    const statusPorts = await status.listen([config.statusListen])
+    const statusPorts = await statusEndpoints.listen([config.statusListen])
     // Requests are served only once the routes are loaded: an empty table would answer 404 to everything.
     await source.start(signal)
     await server.start()
+    // Statuses name the listeners only once they are serving.
+    await status.start(signal)
     log.info({ http: server.httpPort, https: server.httpsPort, routes: source.table?.routes().length ?? 0 }, 'Ingress controller serving')
-    return { server, source, balancer, certs, statusPorts, stop: stopAll }
+    return { server, source, status, balancer, certs, statusPorts, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err
