@@ -1,9 +1,11 @@
 // What every cluster has from the start: the system namespaces, the `kubernetes` Service
 // (first address of the service CIDR) pointing at the API server, and cluster DNS: the
-// `kube-dns` Service (tenth address) in front of a `coredns` Deployment of `weft/dns` pods.
+// `kube-dns` Service (tenth address) in front of a `coredns` Deployment of `weft/dns` pods,
+// and optionally the Ingress controller (bootstrap-ingress.ts).
 import { isIP } from 'node:net'
 import { resources } from '../api/registry.ts'
 import { isAlreadyExists } from '../util/errors.ts'
+import { ingressObjects, type IngressBootstrap } from './bootstrap-ingress.ts'
 import type { ResourceHandler, WriteOptions } from './resource-handler.ts'
 
 const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease']
@@ -74,7 +76,7 @@ export function clusterDnsObjects(dns: ClusterDnsBootstrap): { service: Record<s
   }
 }
 
-export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPort: number, firstServiceIP: string, dns?: ClusterDnsBootstrap): Promise<void> {
+export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPort: number, firstServiceIP: string, dns?: ClusterDnsBootstrap, ingress?: IngressBootstrap): Promise<void> {
   const opts = (): WriteOptions => ({
     query: new URLSearchParams({ fieldManager: 'weft-apiserver' }),
     identity: { user: 'system:apiserver', groups: ['system:masters'], userAgent: 'weft-apiserver' },
@@ -105,6 +107,7 @@ export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPo
     await ensure('Service', 'kube-system', service)
     await ensure('Deployment', 'kube-system', deployment, ['spec'])
   }
+  if (ingress) for (const o of ingressObjects(ingress)) await ensure(o.kind, o.namespace, o.body, o.refresh)
   const family = isIP(apiHost)
   if (family === 0 || apiHost === '0.0.0.0' || apiHost === '::') return
   await ensure('Endpoints', 'default', {

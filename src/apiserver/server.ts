@@ -11,6 +11,7 @@ import { cidrAddress, parseCidr } from '../util/cidr.ts'
 import { ApiError, methodNotAllowed } from '../util/errors.ts'
 import { logger, type Logger } from '../util/log.ts'
 import { NodePortAllocator, ServiceIPAllocator } from './allocator.ts'
+import type { IngressBootstrap } from './bootstrap-ingress.ts'
 import { bootstrap } from './bootstrap.ts'
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion } from './discovery.ts'
 import { mediaType, parseBody, readBody, sendError, sendJson, toApiError } from './http-io.ts'
@@ -46,6 +47,8 @@ export interface ApiServerOptions {
   dnsReplicas?: number
   /** The cluster's DNS domain (default cluster.local). */
   clusterDomain?: string
+  /** The Ingress controller's pods and the default IngressClass; unset for none. */
+  ingress?: Omit<IngressBootstrap, 'apiSocket'>
   log?: Logger
 }
 
@@ -139,7 +142,8 @@ export class ApiServer {
     }
     await this.namespaces.start()
     const dns = { serviceIP: this.dnsServiceIP, replicas: this.options.dnsReplicas ?? 0, zone: this.options.clusterDomain ?? 'cluster.local', apiSocket: this.options.socketPath && resolve(this.options.socketPath) }
-    await bootstrap(this.handler, address.address, address.port, this.firstServiceIP, dns)
+    const ingress = this.options.ingress && { ...this.options.ingress, apiSocket: dns.apiSocket }
+    await bootstrap(this.handler, address.address, address.port, this.firstServiceIP, dns, ingress)
     this.repair.start()
     this.compactor.start()
     this.log.info({ url: this.url, socket: this.options.socketPath, store: this.store.backend }, 'API server listening')

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import type { IngressMode } from '../apiserver/bootstrap-ingress.ts'
 import { ApiServer, splitHostPort } from '../apiserver/server.ts'
 import { openStore } from '../store/open-store.ts'
 import { logger } from '../util/log.ts'
@@ -29,6 +30,12 @@ Flags:
   --dns-replicas N            cluster DNS: the kube-system Deployment coredns (image weft/dns) with N pods
                               behind the Service kube-dns at the tenth service address (default 2; 0: none)
   --cluster-domain DOMAIN     the cluster's DNS domain (default cluster.local)
+  --ingress MODE              the Ingress controller (image weft/ingress, namespace weft-ingress) and the
+                              default IngressClass weft: host-network (a DaemonSet serving ports 80 and
+                              443 on every node; the default), load-balancer (a Deployment behind the
+                              LoadBalancer Service weft-ingress, whose address --load-balancer-pool
+                              gives), or none
+  --ingress-replicas N        pods of the load-balancer mode's Deployment (default 2)
   --cluster-cidr CIDRS        pod CIDRs handed to nodes, one /24 (IPv6: /64) each (default 10.244.0.0/16)
   --load-balancer-pool LIST   addresses for LoadBalancer Services: CIDRs or a-b ranges, comma-separated (default: none)
   --node-monitor-grace-period SECONDS   silence before a node is marked unknown (default 40)
@@ -62,6 +69,16 @@ current-context: weft
 `
 }
 
+const ingressModes: Record<string, IngressMode | undefined> = { 'host-network': 'hostNetwork', 'load-balancer': 'loadBalancer', none: undefined }
+
+export function ingressFlags(mode: string, replicas: string): { mode: IngressMode; replicas: number } | undefined {
+  if (!(mode in ingressModes)) throw new Error(`--ingress "${mode}" must be host-network, load-balancer or none`)
+  const n = Number(replicas)
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--ingress-replicas "${replicas}" must be a whole number of at least 1`)
+  const m = ingressModes[mode]
+  return m && { mode: m, replicas: n }
+}
+
 export async function runServer(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -78,6 +95,8 @@ export async function runServer(argv: string[]): Promise<void> {
       'api-only': { type: 'boolean', default: false },
       'dns-replicas': { type: 'string', default: '2' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
+      ingress: { type: 'string', default: 'host-network' },
+      'ingress-replicas': { type: 'string', default: '2' },
       ...controlPlaneOptions,
       help: { type: 'boolean', short: 'h' },
     },
@@ -101,6 +120,7 @@ export async function runServer(argv: string[]): Promise<void> {
   }
   const dnsReplicas = Number(values['dns-replicas'])
   if (!Number.isInteger(dnsReplicas) || dnsReplicas < 0) throw new Error(`--dns-replicas "${values['dns-replicas']}" must be a whole number (0: no cluster DNS)`)
+  const ingress = ingressFlags(values.ingress!, values['ingress-replicas']!)
   const store = values['etcd-endpoints']
     ? await openStore({ etcdEndpoints: values['etcd-endpoints'].split(',').map((s) => s.trim()).filter(Boolean), etcdPrefix: values['etcd-prefix'] })
     : await openStore({ dataDir })
@@ -114,6 +134,7 @@ export async function runServer(argv: string[]): Promise<void> {
     kubeletSocketDir: values['kubelet-socket-dir'],
     dnsReplicas,
     clusterDomain: values['cluster-domain']!,
+    ingress,
   })
   const { url } = await server.start()
   const controlPlane = values['api-only']

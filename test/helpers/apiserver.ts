@@ -3,7 +3,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ApiServer } from '../../src/apiserver/server.ts'
+import { ApiServer, type ApiServerOptions } from '../../src/apiserver/server.ts'
 import { kubeconfigFor } from '../../src/cli/server.ts'
 import { openStore } from '../../src/store/open-store.ts'
 import type { Store } from '../../src/store/store.ts'
@@ -23,11 +23,11 @@ export interface TestServer {
   socketPath?: string
 }
 
-export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[]; watch?: Partial<WatchOptions>; kubeletSocketDir?: string; socket?: boolean; kubeletSocketsInDir?: boolean; dnsReplicas?: number } = {}): Promise<TestServer> {
+export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[]; watch?: Partial<WatchOptions>; kubeletSocketDir?: string; socket?: boolean; kubeletSocketsInDir?: boolean; dnsReplicas?: number; ingress?: ApiServerOptions['ingress'] } = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-test-'))
   const store = options.store ?? (await openStore({ dataDir: dir }))
   const socketPath = options.socket ? join(dir, 'apiserver.sock') : undefined
-  const server = new ApiServer({ store, listen: '127.0.0.1:0', socketPath, serviceCidrs: options.serviceCidrs, watch: options.watch, kubeletSocketDir: options.kubeletSocketsInDir ? dir : options.kubeletSocketDir, dnsReplicas: options.dnsReplicas })
+  const server = new ApiServer({ store, listen: '127.0.0.1:0', socketPath, serviceCidrs: options.serviceCidrs, watch: options.watch, kubeletSocketDir: options.kubeletSocketsInDir ? dir : options.kubeletSocketDir, dnsReplicas: options.dnsReplicas, ingress: options.ingress })
   const { url } = await server.start()
   const kubeconfig = join(dir, 'kubeconfig')
   await writeFile(kubeconfig, kubeconfigFor(url))
