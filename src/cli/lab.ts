@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { labDown } from '../lab/down.ts'
 import { labExec } from '../lab/exec.ts'
+import { DEMO_INGRESS_HOST } from '../lab/demo.ts'
 import { labUp } from '../lab/up.ts'
 import { MAX_NODES, UNDERLAY_CIDR } from '../lab/topology.ts'
 import { LabAbortedError } from '../lab/wait.ts'
@@ -15,7 +16,9 @@ export const upUsage = `Usage: weft up [flags]
 
 Starts a lab cluster on this host (as root): the API server on loopback and a unix
 socket, and N nodes, each a network namespace on an underlay bridge (${UNDERLAY_CIDR})
-running a weft agent; then applies the demo app and waits for its pods.
+running a weft agent; then applies the demo app and waits for its pods, its Service,
+the cluster DNS and its Ingress, whose HTTPS port on the first node is relayed to a port
+on this host's loopback (8443 unless taken).
 
 Flags:
   --nodes N                    how many nodes, 1 to ${MAX_NODES} (default 1)
@@ -81,7 +84,7 @@ export async function runUp(argv: string[]): Promise<void> {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
-    const { state, plan, pods, services, dnsIP } = await labUp({
+    const { state, plan, pods, services, dnsIP, ingress } = await labUp({
       dataDir,
       nodes,
       agents,
@@ -109,6 +112,10 @@ export async function runUp(argv: string[]): Promise<void> {
       if (pod) lines.push(`  weft lab exec${dirFlag} ${pod.metadata!.name} -- curl -s http://${svc.metadata!.name}/    # by name, through the cluster DNS`)
     }
     if (dnsIP && services[0]) lines.push(`  weft lab exec${dirFlag} ${plan.nodes[0]!.name} -- dig @${dnsIP} ${services[0].metadata!.name}.${services[0].metadata!.namespace ?? 'default'}.svc.cluster.local    # the cluster DNS (kube-dns)`)
+    if (ingress) {
+      lines.push(`  curl -k --resolve ${DEMO_INGRESS_HOST}:${ingress.port}:127.0.0.1 https://${DEMO_INGRESS_HOST}:${ingress.port}/    # the echo app through the Ingress (TLS), from this shell`)
+      lines.push('  kubectl get ingress echo    # ADDRESS: the nodes the Ingress controller serves it on')
+    }
     lines.push(`  weft down${dirFlag}`)
     process.stdout.write(lines.join('\n') + '\n')
   } catch (err) {

@@ -6,6 +6,7 @@ import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node'
 import { findByKind, resources } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
 import type { KubeObject } from '../client/index.ts'
+import { selfSigned } from '../ingress/self-signed.ts'
 import { inNetns, run } from '../netlink/index.ts'
 import { waitFor, type WaitOptions } from './wait.ts'
 
@@ -110,4 +111,31 @@ export async function waitForClusterDns(client: RestClient, services: readonly V
     )
   }
   return dnsIP
+}
+
+/** The demo Ingress's host, and the Secret its certificate goes in. */
+export const DEMO_INGRESS_HOST = 'echo.weft.test'
+const DEMO_TLS_SECRET = 'echo-tls'
+
+/** Puts a self-signed certificate for the demo Ingress's host into its TLS Secret (the manifests cannot carry a fresh key). */
+export async function applyDemoCertificate(client: RestClient): Promise<void> {
+  const { cert, key } = await selfSigned([DEMO_INGRESS_HOST])
+  const b64 = (s: string) => Buffer.from(s).toString('base64')
+  const secret: KubeObject = { apiVersion: 'v1', kind: 'Secret', metadata: { name: DEMO_TLS_SECRET, namespace: 'default' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(cert), 'tls.key': b64(key) } } as KubeObject
+  await client.patch(findByKind('v1', 'Secret')!, DEMO_TLS_SECRET, 'default', secret, 'apply', { fieldManager: FIELD_MANAGER, force: true })
+}
+
+/** Waits until the Ingress controller on the node at `nodeIP` serves the demo host over HTTPS, from inside `netns`. */
+export async function waitForIngress(nodeIP: string, netns: string, opts: WaitOptions): Promise<void> {
+  await waitFor(
+    `the Ingress controller to serve https://${DEMO_INGRESS_HOST}/ on ${nodeIP}:443`,
+    async () => {
+      const [file, args] = inNetns(netns, 'curl', ['-skf', '-m', '2', '-o', '/dev/null', '--resolve', `${DEMO_INGRESS_HOST}:443:${nodeIP}`, `https://${DEMO_INGRESS_HOST}/`])
+      return run(file, args).then(
+        () => true,
+        () => undefined,
+      )
+    },
+    opts,
+  )
 }

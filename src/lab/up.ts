@@ -11,10 +11,11 @@ import { findByKind } from '../api/registry.ts'
 import { RestClient } from '../client/index.ts'
 import { kubeconfigFor } from '../cli/server.ts'
 import { netnsPath } from '../netlink/index.ts'
-import { applyManifests, loadManifests, waitForClusterDns, waitForDeployments, waitForServices } from './demo.ts'
+import { applyDemoCertificate, applyManifests, loadManifests, waitForClusterDns, waitForDeployments, waitForIngress, waitForServices } from './demo.ts'
 import { ensureDeps } from './deps.ts'
 import { inspectLab, labDown } from './down.ts'
 import { createTopology } from './network.ts'
+import { publishPorts, type PublishedPort } from './port-publisher.ts'
 import { startDetached, type Started } from './processes.ts'
 import { initialState, writeState, type LabState } from './state.ts'
 import { planLab, socketPaths, type LabPlan } from './topology.ts'
@@ -26,6 +27,8 @@ export const DEMO_DIR = join(REPO_ROOT, 'demo')
 const PREFERRED_PORT = 6443
 /** One DNS pod: enough for a lab, and each is a Node.js process. */
 const LAB_DNS_REPLICAS = 1
+/** The host's loopback port for the demo Ingress's HTTPS (a free one when it is taken). */
+const PREFERRED_INGRESS_PORT = 8443
 
 export interface UpOptions {
   dataDir: string
@@ -48,6 +51,8 @@ export interface UpResult {
   services: V1Service[]
   /** The cluster DNS address, once it answers the demo's Services by name. */
   dnsIP?: string
+  /** The host's loopback port relayed to the first node's Ingress HTTPS port. */
+  ingress?: PublishedPort
 }
 
 export async function labUp(opts: UpOptions): Promise<UpResult> {
@@ -67,7 +72,7 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
   const client = new RestClient({ socketPath: plan.socket }, { userAgent: 'weft-lab', timeoutMs: 10_000 })
   try {
     const exits = new Map<string, string>()
-    const track = (role: 'server' | 'agent', name: string, started: Started) => {
+    const track = (role: LabState['processes'][number]['role'], name: string, started: Started) => {
       void started.exited.then((how) => exits.set(name, how))
       state.processes.push({ role, name, pid: started.pid, starttime: started.starttime })
       return writeState(plan.statePath, state)
@@ -84,7 +89,7 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
     // 6443 when it is free; another lab starting at the same moment may take it between
     // the check and the bind, and then any free port does.
     for (let port = (await portIsFree(PREFERRED_PORT)) ? PREFERRED_PORT : 0; ; port = 0) {
-      const server = startDetached(WEFT_BIN, ['server', '--data-dir', plan.serverDataDir, '--listen', `127.0.0.1:${port}`, '--socket', plan.socket, '--kubelet-socket-dir', join(plan.dataDir, 'nodes'), '--dns-replicas', String(LAB_DNS_REPLICAS)], plan.serverLog)
+      const server = startDetached(WEFT_BIN, ['server', '--data-dir', plan.serverDataDir, '--listen', `127.0.0.1:${port}`, '--socket', plan.socket, '--kubelet-socket-dir', join(plan.dataDir, 'nodes'), '--dns-replicas', String(LAB_DNS_REPLICAS), '--ingress', 'host-network'], plan.serverLog)
       await track('server', 'server', server)
       try {
         await waitFor('the API server to be ready', async () => ((await client.request('GET', '/readyz')) === 'ok' ? true : undefined), { ...wait, failed: serverFailed })
@@ -118,12 +123,18 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
 
     const objects = await loadManifests(DEMO_DIR)
     log(`applying the demo (${DEMO_DIR})`)
+    await applyDemoCertificate(client)
     await applyManifests(client, objects)
     const pods = await waitForDeployments(client, objects, { ...wait, failed: anyFailed })
     const services = await waitForServices(client, objects, plan.nodes[0]!.netns, { ...wait, failed: anyFailed })
     log('waiting for the cluster DNS to answer the demo by name')
     const dnsIP = await waitForClusterDns(client, services, plan.nodes[0]!.netns, { ...wait, failed: anyFailed })
-    return { state, plan, pods, services, dnsIP }
+    const first = plan.nodes[0]!
+    log(`waiting for the Ingress controller on ${first.name}`)
+    await waitForIngress(first.ip, first.netns, { ...wait, failed: anyFailed })
+    const publisher = await publishPorts(first.netns, [{ port: PREFERRED_INGRESS_PORT, to: `${first.ip}:443` }], join(plan.dataDir, 'logs', 'port-publisher.log'))
+    await track('publisher', 'port-publisher', publisher)
+    return { state, plan, pods, services, dnsIP, ingress: publisher.ports[0] }
   } catch (err) {
     if (!(err instanceof LabAbortedError)) {
       // The logs go with the data dir: show how they end first.

@@ -1,4 +1,5 @@
 // A real lab with agents and the demo (runs once the agent and the weft-cni plugin exist).
+import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -11,6 +12,10 @@ const missing = ['src/kubelet/agent.ts', 'bin/weft-cni'].filter((f) => !existsSy
 
 if (process.getuid?.() !== 0) t.plan(0, 'the lab needs root')
 
+function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((done) => execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${err ? stderr : ''}` })))
+}
+
 // Two up's worth of process starts and pods on a slow machine.
 t.setTimeout(300_000)
 const skip = missing.length > 0 ? `${missing.join(' and ')} do(es) not exist yet` : false
@@ -20,7 +25,7 @@ t.test('up with agents and the demo', { skip, timeout: 300_000 }, async (t) => {
   const up = await weft(['up', '--nodes', '2', '--data-dir', dir, '--timeout', '90'])
   t.equal(up.code, 0, up.stderr)
   const state = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as LabState
-  t.same(state.processes.map((p) => p.role), ['server', 'agent', 'agent'])
+  t.same(state.processes.map((p) => p.role), ['server', 'agent', 'agent', 'publisher'])
   const curl = /weft lab exec --data-dir \S+ node-1 -- curl -s (\S+)/.exec(up.stdout)
   t.ok(curl, 'up prints a pod to curl')
   if (curl) {
@@ -41,6 +46,23 @@ t.test('up with agents and the demo', { skip, timeout: 300_000 }, async (t) => {
     const res = await weft(['lab', 'exec', '--data-dir', dir, ...dig.split(' '), '+short'])
     t.match(res.stdout, /^\d+\.\d+\.\d+\.\d+$/m, `kube-dns answers the echo Service: ${res.stdout} ${res.stderr}`)
   }
+  const viaIngress = /^ {2}(curl -k --resolve \S+ https:\/\/echo\.weft\.test:\d+\/)/m.exec(up.stdout)?.[1]
+  t.ok(viaIngress, 'up prints how to reach the echo app through the Ingress from the host')
+  if (viaIngress) {
+    const res = await run('curl', ['-s', '--max-time', '5', ...viaIngress.split(' ').slice(1)])
+    t.equal(res.code, 0, `the host reaches the Ingress through the port publisher: ${res.out}`)
+    const reply = JSON.parse(res.out || '{}')
+    t.match(reply.pod, /^echo-/)
+    t.equal(reply.headers?.['x-forwarded-proto'], 'https', 'the Ingress terminated TLS and forwarded the request')
+  }
+  const nodeIPs = state.nodes.map((n) => n.ip).sort().join(' ')
+  let address = ''
+  for (let i = 0; i < 60 && address !== nodeIPs; i++) {
+    const got = await run('kubectl', ['--kubeconfig', join(dir, 'kubeconfig'), 'get', 'ingress', 'echo', '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}'])
+    address = got.out.trim().split(/\s+/).sort().join(' ')
+    if (address !== nodeIPs) await new Promise((r) => setTimeout(r, 500))
+  }
+  t.equal(address, nodeIPs, 'the Ingress status names both nodes (the host-network controller runs on each)')
   const down = await weft(['down', '--data-dir', dir])
   t.equal(down.code, 0, down.stderr)
   await assertGone(t, dir, state.processes)
