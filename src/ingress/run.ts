@@ -64,6 +64,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
       const backends = [...table.routes().map((r) => r.backend), ...(table.defaultBackend ? [table.defaultBackend.backend] : [])]
       for (const b of backends) for (const s of balancer.state(backendKey(b))) live.add(s.endpoint)
       void pools.prune(live)
+      void server.grpcSessions.prune(live)
     },
     onIngresses: () => status.changed(),
   })

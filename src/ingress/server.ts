@@ -11,6 +11,7 @@ import type { Logger } from '../util/log.ts'
 import type { Balancer } from './balancer.ts'
 import type { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
+import { Http2Sessions, isGrpc, proxyGrpc } from './grpc-proxy.ts'
 import type { ClientInfo } from './headers.ts'
 import type { IngressMetrics } from './metrics.ts'
 import { proxyRequest, type ProxyTarget, type UpstreamPools } from './proxy.ts'
@@ -52,6 +53,8 @@ export class IngressServer {
   #https: Http2SecureServer | undefined
   httpPort = 0
   httpsPort = 0
+  /** Upstream HTTP/2 sessions of GRPC/GRPCS routes (owned and closed by the server). */
+  readonly grpcSessions = new Http2Sessions()
 
   constructor(options: IngressServerOptions) {
     this.options = options
@@ -96,6 +99,7 @@ export class IngressServer {
           }),
       ),
     )
+    await this.grpcSessions.close()
   }
 
   #listen(server: HttpServer | Http2SecureServer, address: string): Promise<number> {
@@ -161,7 +165,8 @@ export class IngressServer {
       done(r.status)
       return
     }
-    proxyRequest(req, res, r.target, client, this.options.balancer, this.options.pools).then(
+    const forwarded = isGrpc(r.target) ? proxyGrpc(req, res, r.target, client, this.options.balancer, this.grpcSessions) : proxyRequest(req, res, r.target, client, this.options.balancer, this.options.pools)
+    forwarded.then(
       (outcome) => done(outcome.status, outcome),
       (err: Error) => {
         if (!res.headersSent) {
