@@ -27,13 +27,24 @@ export class IngressMetrics {
     registers: [this.registry],
   })
 
+  /** Bound children per label set: prom-client hashes the labels on every unbound call. */
+  #bound = new Map<string, { requests: Counter.Internal; duration: Histogram.Internal<'ingress' | 'service'>; upstream: Histogram.Internal<'ingress' | 'service'> }>()
+
   constructor() {
     collectDefaultMetrics({ register: this.registry })
   }
 
   request(ingress: string, service: string, status: number, seconds: number, upstreamSeconds: number | undefined): void {
-    this.#requests.inc({ ingress, service, status: String(status) })
-    this.#duration.observe({ ingress, service }, seconds)
-    if (upstreamSeconds !== undefined) this.#upstream.observe({ ingress, service }, upstreamSeconds)
+    const key = `${ingress}\0${service}\0${status}`
+    let bound = this.#bound.get(key)
+    if (!bound) {
+      // Label sets come and go with Ingresses; a bounded memo keeps a long-lived process from growing.
+      if (this.#bound.size >= 10_000) this.#bound.clear()
+      bound = { requests: this.#requests.labels(ingress, service, String(status)), duration: this.#duration.labels(ingress, service), upstream: this.#upstream.labels(ingress, service) }
+      this.#bound.set(key, bound)
+    }
+    bound.requests.inc()
+    bound.duration.observe(seconds)
+    if (upstreamSeconds !== undefined) bound.upstream.observe(upstreamSeconds)
   }
 }

@@ -4,7 +4,7 @@
 // answers whose bodies say what went wrong.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
-import { Pool } from 'undici'
+import { Pool, type Dispatcher } from 'undici'
 import type { RouteOptions } from './annotations.ts'
 import { endpointId, type Balancer } from './balancer.ts'
 import type { Endpoint } from './endpoints.ts'
@@ -114,27 +114,18 @@ export async function proxyRequest(req: IncomingMessage, res: ServerResponse, ta
     balancer.started(target.key, ep)
     const started = performance.now()
     try {
-      const upstream = await pools.get(ep, o.connectTimeoutMs, tls).request({
+      const status = await forward(pools.get(ep, o.connectTimeoutMs, tls), req, res, {
         path: req.url ?? '/',
         method: (req.method ?? 'GET') as 'GET',
         headers,
         body: body ? Readable.from(limited(req, o.maxBodyBytes)) : undefined,
         headersTimeout: o.readTimeoutMs,
         bodyTimeout: o.readTimeoutMs,
+      }, (statusCode) => {
+        if (statusCode >= 502 && statusCode <= 504) balancer.failed(target.key, ep)
+        else balancer.succeeded(target.key, ep)
       })
-      const upstreamMs = performance.now() - started
-      if (upstream.statusCode >= 502 && upstream.statusCode <= 504) balancer.failed(target.key, ep)
-      else balancer.succeeded(target.key, ep)
-      res.writeHead(upstream.statusCode, downstreamResponseHeaders(upstream.headers, false))
-      try {
-        for await (const chunk of upstream.body) {
-          if (!res.write(chunk)) await new Promise((r) => res.once('drain', r))
-        }
-        res.end()
-      } catch {
-        res.destroy()
-      }
-      return { status: upstream.statusCode, endpoint: id, upstreamMs }
+      return { status, endpoint: id, upstreamMs: performance.now() - started }
     } catch (err) {
       const code = (err as { code?: string }).code ?? ''
       lastError = `${id}: ${(err as Error).message}`
@@ -147,6 +138,7 @@ export async function proxyRequest(req: IncomingMessage, res: ServerResponse, ta
         answer(res, 413, `Content Too Large: this route takes at most ${o.maxBodyBytes} bytes`)
         return { status: 413, endpoint: id }
       }
+      if (res.destroyed) return { status: 499, endpoint: id }
       balancer.failed(target.key, ep)
       if (CONNECT_ERRORS.has(code) && replayable && !res.headersSent) continue
       answer(res, 502, `Bad Gateway: ${target.name} failed: ${lastError}`)
@@ -155,6 +147,55 @@ export async function proxyRequest(req: IncomingMessage, res: ServerResponse, ta
       balancer.finished(target.key, ep)
     }
   }
+}
+
+/**
+ * Sends one request upstream and streams the answer into `res` through undici's dispatch
+ * handler (no intermediate body stream). Rejects, with nothing written, when the request
+ * fails before the response starts; a failure after that destroys `res`. The response head
+ * and what arrives with it leave in one write (cork until the next tick).
+ */
+function forward(pool: Pool, req: IncomingMessage, res: ServerResponse, options: Dispatcher.DispatchOptions, onStart: (statusCode: number) => void): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let status = 0
+    let controller: Dispatcher.DispatchController | undefined
+    const clientGone = () => {
+      if (!res.writableFinished) controller?.abort(new Error('the client went away'))
+    }
+    res.once('close', clientGone)
+    pool.dispatch(options, {
+      onRequestStart(c) {
+        controller = c
+        if (res.destroyed) c.abort(new Error('the client went away'))
+      },
+      onResponseStart(c, statusCode, headers) {
+        if (statusCode < 200) return
+        status = statusCode
+        onStart(statusCode)
+        res.cork()
+        process.nextTick(() => res.uncork())
+        res.writeHead(statusCode, downstreamResponseHeaders(headers, false))
+        c.resume()
+      },
+      onResponseData(c, chunk) {
+        if (!res.write(chunk)) {
+          c.pause()
+          res.once('drain', () => c.resume())
+        }
+      },
+      onResponseEnd() {
+        res.off('close', clientGone)
+        res.end()
+        resolve(status)
+      },
+      onResponseError(_c, err) {
+        res.off('close', clientGone)
+        if (status === 0) return reject(err)
+        res.destroy()
+        resolve(status)
+      },
+    })
+  })
 }
 
 /** The request body, cut off with an error past `max` bytes (0: no limit); for chunked uploads, whose size is not known ahead. */

@@ -157,7 +157,7 @@ export class IngressServer {
       const ms = performance.now() - started
       const service = r.kind === 'proxy' ? r.service : ''
       this.options.metrics.request(r.ingress, service, status, ms / 1000, extra.upstreamMs === undefined ? undefined : extra.upstreamMs / 1000)
-      this.options.log.info({ remote: client.remoteAddress, method: req.method, host: client.host, path: url, proto: `HTTP/${req.httpVersion}`, scheme, status, ms: Math.round(ms * 10) / 10, ingress: r.ingress, service, endpoint: extra.endpoint, upstream_ms: extra.upstreamMs === undefined ? undefined : Math.round(extra.upstreamMs * 10) / 10 }, 'request')
+      if (this.options.log.isLevelEnabled('info')) this.options.log.info({ remote: client.remoteAddress, method: req.method, host: client.host, path: url, proto: `HTTP/${req.httpVersion}`, scheme, status, ms: Math.round(ms * 10) / 10, ingress: r.ingress, service, endpoint: extra.endpoint, upstream_ms: extra.upstreamMs === undefined ? undefined : Math.round(extra.upstreamMs * 10) / 10 }, 'request')
     }
     if (r.kind === 'answer') {
       res.writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8', ...(r.location ? { location: r.location } : {}) })
