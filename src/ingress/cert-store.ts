@@ -57,6 +57,8 @@ export class CertStore {
   /** The certificate each referenced Secret serves, kept while the Secret is invalid. */
   #serving = new Map<string, Loaded>()
   #contexts = new Map<string, SecureContext>()
+  /** Each Secret object as last parsed: an unchanged Secret is not parsed again while its certificate is valid. */
+  #parsed = new Map<string, { source: V1Secret; loaded: Loaded }>()
 
   constructor(defaultCert: { cert: string; key: string }, options: CertStoreOptions = {}) {
     this.minVersion = options.minVersion ?? 'TLSv1.2'
@@ -81,8 +83,15 @@ export class CertStore {
         errors.push({ secret: id, message: `Secret ${id} not found; create a kubernetes.io/tls Secret with tls.crt and tls.key` })
         continue
       }
+      const cached = this.#parsed.get(id)
+      if (cached?.source === secret && now >= cached.loaded.parsed.notBefore && now <= cached.loaded.parsed.notAfter) {
+        serving.set(id, cached.loaded)
+        continue
+      }
       try {
-        serving.set(id, this.#load(id, parseTlsSecret(secret, now)))
+        const loaded = this.#load(id, parseTlsSecret(secret, now))
+        serving.set(id, loaded)
+        this.#parsed.set(id, { source: secret, loaded })
       } catch (err) {
         errors.push({ secret: id, message: (err as Error).message })
         const previous = this.#serving.get(id)
@@ -107,6 +116,7 @@ export class CertStore {
     for (const loaded of serving.values()) contexts.set(loaded.contentKey, loaded.context)
     this.#contexts = contexts
     this.#serving = serving
+    for (const id of this.#parsed.keys()) if (!serving.has(id)) this.#parsed.delete(id)
     this.#snapshot = { exact, wildcard, sanExact, sanWildcard }
     return { errors }
   }

@@ -1,7 +1,7 @@
 // Informers → what the Ingress server serves: watches Ingresses, IngressClasses, Services,
-// EndpointSlices and Secrets, and after each batch of changes swaps in a new route table,
-// updates the certificate store and the balancer's endpoints, and reports what is wrong
-// with an Ingress as an Event on it (once per distinct message).
+// EndpointSlices and Secrets, and after each batch of changes swaps in a new route table
+// (built incrementally), updates the certificate store and the balancer's endpoints, and
+// reports what is wrong with an Ingress as an Event on it (once per distinct message).
 import type { V1EndpointSlice, V1Ingress, V1IngressClass, V1Secret, V1Service } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import { Informer, objectKey, type RestClient } from '../client/index.ts'
@@ -11,7 +11,7 @@ import type { Balancer } from './balancer.ts'
 import type { CertStore } from './cert-store.ts'
 import { backendEndpoints, backendKey } from './endpoints.ts'
 import { servesIngress, type IngressClassConfig } from './ingress-class.ts'
-import { buildRouteTable, type Backend, type RouteTable } from './route-table.ts'
+import { RouteTableBuilder, type Backend, type RouteTable } from './route-table.ts'
 
 const info = (kind: string) => resources.find((r) => r.kind === kind)!
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name'
@@ -43,6 +43,8 @@ export class IngressSource {
   /** Messages already reported as Events, per Ingress key. */
   #reported = new Map<string, Set<string>>()
   #table: RouteTable | undefined
+  /** Compiles only the Ingresses that changed, and merges only the hosts they touch. */
+  #builder = new RouteTableBuilder()
   #servedKeys: string[] = []
   /** The backends of the current table: the balancer forgets those a new table drops. */
   #backendKeys = new Set<string>()
@@ -113,7 +115,7 @@ export class IngressSource {
     const classes = this.#classes.indexer.list()
     const served = this.#ingresses.indexer.list().filter((ing) => servesIngress(ing, classes, o.classes))
     this.#servedKeys = served.map(objectKey)
-    const { table, conflicts, errors } = buildRouteTable(served)
+    const { table, conflicts, errors } = this.#builder.update(served)
 
     const secrets = new Map<string, V1Secret>()
     for (const s of this.#secrets.indexer.list()) secrets.set(objectKey(s), s)

@@ -1,4 +1,5 @@
-// The Ingress route table: built once from the served Ingresses, queried per request.
+// The Ingress route table: built from the served Ingresses (incrementally, RouteTableBuilder),
+// queried per request.
 //
 // Host precedence: an exact rule host beats a wildcard (`*.example.com`, exactly one extra
 // label) which beats rules without host; only the winning group's paths are considered.
@@ -208,119 +209,219 @@ class Table implements RouteTable {
   }
 }
 
-export function buildRouteTable(ingresses: Iterable<V1Ingress>): { table: RouteTable; conflicts: Conflict[]; errors: BuildError[] } {
-  const sorted = [...ingresses].sort(byAge)
-  const conflicts: Conflict[] = []
-  const errors: BuildError[] = []
-  const owners = new Map<string, string>()
-  const candidates: { route: Route; order: number }[] = []
-  const groups = new Map<string, Group>()
-  const tls = new Map<string, TlsHost & { ingress: string }>()
-  let defaultBackend: DefaultBackend | undefined
+/** What one Ingress contributes, worked out once per version of the object. */
+interface Compiled {
+  key: string
+  source: V1Ingress
+  /** Problems found in this Ingress alone; `pos` orders them as the spec declares the fields. */
+  errors: { pos: number; message: string }[]
+  defaultBackend: DefaultBackend | undefined
+  /** Every host its rules claim ('' for host-less rules). */
+  hosts: Set<string>
+  paths: { pos: number; at: string; host: string; path: string; pathType: PathType; backend: Backend; options: RouteOptions }[]
+  tls: { where: string; secret: { namespace: string; name: string }; hosts: { pos: number; host: string }[] }[]
+}
 
-  const groupOf = (host: string): Group => {
-    let g = groups.get(host)
-    if (!g) groups.set(host, (g = { paths: new PathIndex(), routes: [] }))
-    return g
+function compileIngress(ing: V1Ingress): Compiled {
+  const key = ingressKey(ing)
+  const namespace = ing.metadata?.namespace ?? 'default'
+  const c: Compiled = { key, source: ing, errors: [], defaultBackend: undefined, hosts: new Set(), paths: [], tls: [] }
+  let pos = 0
+  const fail = (message: string): void => {
+    c.errors.push({ pos: pos++, message })
+  }
+  const opts = routeOptions(ing.metadata?.annotations)
+  for (const message of opts.errors) fail(message)
+  const options = opts.options
+
+  if (ing.spec?.defaultBackend) {
+    const b = parseBackend(ing.spec.defaultBackend, namespace)
+    if (typeof b === 'string') fail(`spec.defaultBackend ${b}; it is ignored`)
+    else c.defaultBackend = { ingress: key, backend: b, options }
   }
 
-  sorted.forEach((ing, order) => {
-    const key = ingressKey(ing)
-    const namespace = ing.metadata?.namespace ?? 'default'
-    const fail = (message: string): void => {
-      errors.push({ ingress: key, message })
-    }
-    const opts = routeOptions(ing.metadata?.annotations)
-    for (const message of opts.errors) fail(message)
-    const options = opts.options
-
-    if (ing.spec?.defaultBackend) {
-      const b = parseBackend(ing.spec.defaultBackend, namespace)
-      if (typeof b === 'string') fail(`spec.defaultBackend ${b}; it is ignored`)
-      else defaultBackend ??= { ingress: key, backend: b, options }
-    }
-
-    const ruleHosts: string[] = []
-    ;(ing.spec?.rules ?? []).forEach((rule, r) => {
-      const where = `spec.rules[${r}]`
-      let host = ''
-      if (rule.host) {
-        const h = ruleHost(rule.host)
-        if (h === undefined) {
-          fail(`${where}.host ${JSON.stringify(rule.host)} is not a DNS name or a wildcard like *.example.com; the rule is skipped`)
-          return
-        }
-        host = h
-        ruleHosts.push(h)
-      }
-      groupOf(host)
-      ;(rule.http?.paths ?? []).forEach((p, i) => {
-        const at = `${where}.http.paths[${i}]`
-        const pathType: unknown = p.pathType ?? 'ImplementationSpecific'
-        if (!isPathType(pathType)) {
-          fail(`${at}.pathType ${JSON.stringify(pathType)} is not Exact, Prefix or ImplementationSpecific; the path is skipped`)
-          return
-        }
-        const path = p.path ?? (pathType === 'ImplementationSpecific' ? '/' : '')
-        if (!path.startsWith('/')) {
-          fail(`${at}.path ${JSON.stringify(path)} must start with "/"; the path is skipped`)
-          return
-        }
-        const backend = parseBackend(p.backend, namespace)
-        if (typeof backend === 'string') {
-          fail(`${at} ${backend}; the path is skipped`)
-          return
-        }
-        const id = `${host}\0${path}\0${pathType}`
-        const owner = owners.get(id)
-        if (owner === key) {
-          fail(`${at} repeats host ${JSON.stringify(host)} path ${JSON.stringify(path)} (${pathType}); only the first is used`)
-          return
-        }
-        if (owner !== undefined) {
-          conflicts.push({ host, path, pathType, winner: owner, loser: key })
-          return
-        }
-        owners.set(id, key)
-        candidates.push({ route: { ingress: key, host, path, pathType, backend, options }, order })
-      })
-    })
-
-    ;(ing.spec?.tls ?? []).forEach((entry, e) => {
-      const where = `spec.tls[${e}]`
-      if (!entry.secretName) {
-        fail(`${where} has no secretName; weft has no default certificate, so the entry is ignored`)
+  const ruleHosts: string[] = []
+  ;(ing.spec?.rules ?? []).forEach((rule, r) => {
+    const where = `spec.rules[${r}]`
+    let host = ''
+    if (rule.host) {
+      const h = ruleHost(rule.host)
+      if (h === undefined) {
+        fail(`${where}.host ${JSON.stringify(rule.host)} is not a DNS name or a wildcard like *.example.com; the rule is skipped`)
         return
       }
-      const secret = { namespace, name: entry.secretName }
-      const hosts = entry.hosts && entry.hosts.length > 0 ? entry.hosts : ruleHosts
-      for (const raw of hosts) {
-        const host = ruleHost(raw)
-        if (host === undefined) {
-          fail(`${where}.hosts: ${JSON.stringify(raw)} is not a DNS name or a wildcard like *.example.com; it is ignored`)
-          continue
-        }
-        const prev = tls.get(host)
-        if (!prev) tls.set(host, { host, secret, ingress: key })
-        else if (prev.ingress !== key && (prev.secret.namespace !== namespace || prev.secret.name !== secret.name)) {
-          fail(`${where}: host ${host} already uses secret ${prev.secret.namespace}/${prev.secret.name} from the older Ingress ${prev.ingress}; this entry is ignored for it`)
-        }
+      host = h
+      ruleHosts.push(h)
+    }
+    c.hosts.add(host)
+    ;(rule.http?.paths ?? []).forEach((p, i) => {
+      const at = `${where}.http.paths[${i}]`
+      const pathType: unknown = p.pathType ?? 'ImplementationSpecific'
+      if (!isPathType(pathType)) {
+        fail(`${at}.pathType ${JSON.stringify(pathType)} is not Exact, Prefix or ImplementationSpecific; the path is skipped`)
+        return
       }
+      const path = p.path ?? (pathType === 'ImplementationSpecific' ? '/' : '')
+      if (!path.startsWith('/')) {
+        fail(`${at}.path ${JSON.stringify(path)} must start with "/"; the path is skipped`)
+        return
+      }
+      const backend = parseBackend(p.backend, namespace)
+      if (typeof backend === 'string') {
+        fail(`${at} ${backend}; the path is skipped`)
+        return
+      }
+      c.paths.push({ pos: pos++, at, host, path, pathType, backend, options })
     })
   })
 
+  ;(ing.spec?.tls ?? []).forEach((entry, e) => {
+    const where = `spec.tls[${e}]`
+    if (!entry.secretName) {
+      fail(`${where} has no secretName; weft has no default certificate, so the entry is ignored`)
+      return
+    }
+    const hosts: { pos: number; host: string }[] = []
+    for (const raw of entry.hosts && entry.hosts.length > 0 ? entry.hosts : ruleHosts) {
+      const host = ruleHost(raw)
+      if (host === undefined) fail(`${where}.hosts: ${JSON.stringify(raw)} is not a DNS name or a wildcard like *.example.com; it is ignored`)
+      else hosts.push({ pos: pos++, host })
+    }
+    c.tls.push({ where, secret: { namespace, name: entry.secretName }, hosts })
+  })
+  return c
+}
+
+/** One host's routes, merged from the Ingresses (oldest first) that claim it. */
+type PlacedError = BuildError & { pos: number }
+
+interface HostRoutes {
+  group: Group
+  conflicts: Conflict[]
+  errors: PlacedError[]
+}
+
+function mergeHost(host: string, claimants: readonly Compiled[]): HostRoutes {
+  const conflicts: Conflict[] = []
+  const errors: PlacedError[] = []
+  const owners = new Map<string, string>()
+  const candidates: { route: Route; order: number }[] = []
+  claimants.forEach((c, order) => {
+    for (const p of c.paths) {
+      if (p.host !== host) continue
+      const id = `${p.path}\0${p.pathType}`
+      const owner = owners.get(id)
+      if (owner === c.key) {
+        errors.push({ ingress: c.key, pos: p.pos, message: `${p.at} repeats host ${JSON.stringify(host)} path ${JSON.stringify(p.path)} (${p.pathType}); only the first is used` })
+        continue
+      }
+      if (owner !== undefined) {
+        conflicts.push({ host, path: p.path, pathType: p.pathType, winner: owner, loser: c.key })
+        continue
+      }
+      owners.set(id, c.key)
+      candidates.push({ route: { ingress: c.key, host, path: p.path, pathType: p.pathType, backend: p.backend, options: p.options }, order })
+    }
+  })
   candidates.sort((a, b) => b.route.path.length - a.route.path.length || typeRank[a.route.pathType] - typeRank[b.route.pathType] || a.order - b.order)
+  const group: Group = { paths: new PathIndex(), routes: [] }
   for (const { route: r } of candidates) {
-    const g = groupOf(r.host)
-    const held = g.paths.add(r.pathType === 'Exact' ? 'Exact' : 'Prefix', r.path, r)
-    if (held === r) g.routes.push(r)
+    const held = group.paths.add(r.pathType === 'Exact' ? 'Exact' : 'Prefix', r.path, r)
+    if (held === r) group.routes.push(r)
     else {
       const by = `${JSON.stringify(held.path)} (${held.pathType})${held.ingress === r.ingress ? '' : ` of ${held.ingress}`}`
-      errors.push({ ingress: r.ingress, message: `path ${JSON.stringify(r.path)} (${r.pathType}) on host ${JSON.stringify(r.host)} matches the same requests as ${by}, which takes precedence; it is never used` })
+      errors.push({ ingress: r.ingress, pos: Number.MAX_SAFE_INTEGER, message: `path ${JSON.stringify(r.path)} (${r.pathType}) on host ${JSON.stringify(r.host)} matches the same requests as ${by}, which takes precedence; it is never used` })
     }
   }
+  return { group, conflicts, errors }
+}
 
-  const tlsHosts = new Map<string, TlsHost>()
-  for (const [host, { secret }] of tls) tlsHosts.set(host, { host, secret })
-  return { table: new Table(groups, tlsHosts, defaultBackend), conflicts, errors }
+export interface BuildResult {
+  table: RouteTable
+  conflicts: Conflict[]
+  errors: BuildError[]
+}
+
+/**
+ * Builds route tables incrementally: each Ingress object is compiled once (until the
+ * informer hands over a new version of it), and only the hosts that a changed, added or
+ * removed Ingress claims (or claimed) are merged again; every other host keeps its routes.
+ * Each `update` returns a new, immutable table, so a request never sees half a change.
+ */
+export class RouteTableBuilder {
+  #compiled = new Map<string, Compiled>()
+  #hosts = new Map<string, HostRoutes>()
+
+  update(ingresses: Iterable<V1Ingress>): BuildResult {
+    const next = new Map<string, Compiled>()
+    const dirty = new Set<string>()
+    for (const ing of ingresses) {
+      const key = ingressKey(ing)
+      const prev = this.#compiled.get(key)
+      if (prev?.source === ing) {
+        next.set(key, prev)
+        continue
+      }
+      const c = compileIngress(ing)
+      next.set(key, c)
+      for (const h of c.hosts) dirty.add(h)
+      if (prev) for (const h of prev.hosts) dirty.add(h)
+    }
+    for (const [key, prev] of this.#compiled) if (!next.has(key)) for (const h of prev.hosts) dirty.add(h)
+    this.#compiled = next
+
+    if (dirty.size > 0) {
+      const claimants = new Map<string, Compiled[]>()
+      for (const c of next.values()) {
+        for (const h of c.hosts) {
+          if (!dirty.has(h)) continue
+          const list = claimants.get(h)
+          if (list) list.push(c)
+          else claimants.set(h, [c])
+        }
+      }
+      for (const h of dirty) {
+        const list = claimants.get(h)
+        if (list) this.#hosts.set(h, mergeHost(h, list.sort((a, b) => byAge(a.source, b.source))))
+        else this.#hosts.delete(h)
+      }
+    }
+
+    const sorted = [...next.values()].sort((a, b) => byAge(a.source, b.source))
+    const errors: PlacedError[] = []
+    const conflicts: Conflict[] = []
+    let defaultBackend: DefaultBackend | undefined
+    const tls = new Map<string, TlsHost & { ingress: string }>()
+    for (const c of sorted) {
+      for (const e of c.errors) errors.push({ ingress: c.key, ...e })
+      defaultBackend ??= c.defaultBackend
+      for (const entry of c.tls) {
+        for (const { pos, host } of entry.hosts) {
+          const prev = tls.get(host)
+          if (!prev) tls.set(host, { host, secret: entry.secret, ingress: c.key })
+          else if (prev.ingress !== c.key && (prev.secret.namespace !== entry.secret.namespace || prev.secret.name !== entry.secret.name)) {
+            errors.push({ ingress: c.key, pos, message: `${entry.where}: host ${host} already uses secret ${prev.secret.namespace}/${prev.secret.name} from the older Ingress ${prev.ingress}; this entry is ignored for it` })
+          }
+        }
+      }
+    }
+    const groups = new Map<string, Group>()
+    for (const [h, built] of this.#hosts) {
+      groups.set(h, built.group)
+      conflicts.push(...built.conflicts)
+      errors.push(...built.errors)
+    }
+    const tlsHosts = new Map<string, TlsHost>()
+    for (const [host, { secret }] of tls) tlsHosts.set(host, { host, secret })
+    // Reported oldest Ingress first, whatever order the hosts were merged in.
+    const age = new Map(sorted.map((c, i) => [c.key, i]))
+    conflicts.sort((a, b) => age.get(a.loser)! - age.get(b.loser)! || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0))
+    errors.sort((a, b) => age.get(a.ingress)! - age.get(b.ingress)! || a.pos - b.pos || (a.message < b.message ? -1 : a.message > b.message ? 1 : 0))
+    return { table: new Table(groups, tlsHosts, defaultBackend), conflicts, errors: errors.map(({ ingress, message }) => ({ ingress, message })) }
+  }
+}
+
+/** A route table from scratch (a builder used once). */
+export function buildRouteTable(ingresses: Iterable<V1Ingress>): BuildResult {
+  return new RouteTableBuilder().update(ingresses)
 }
