@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import type { Test } from 'tap'
-import type { V1HTTPIngressPath, V1IngressClass, V1Secret } from '@kubernetes/client-node'
+import type { V1IngressClass, V1Secret } from '@kubernetes/client-node'
+import { specPathCases } from '../ingress/spec-path-cases.ts'
 import { createWeftClass, ingressLab, kind, path as p, until, type Reply } from '../helpers/ingress-e2e.ts'
 
 t.setTimeout(240_000)
@@ -52,38 +53,7 @@ t.test('404 when nothing matches, 503 when the backend has no ready endpoints', 
 })
 
 t.test('the Kubernetes docs examples table', async (t) => {
-  const cases: { paths: V1HTTPIngressPath[]; req: string; want: string }[] = [
-    { paths: [p('/', 'root')], req: '/any/thing', want: 'root' },
-    { paths: [p('/foo', 'foo', 'Exact')], req: '/foo', want: 'foo' },
-    { paths: [p('/foo', 'foo', 'Exact')], req: '/bar', want: '404' },
-    { paths: [p('/foo', 'foo', 'Exact')], req: '/foo/', want: '404' },
-    { paths: [p('/foo/', 'foo', 'Exact')], req: '/foo', want: '404' },
-    { paths: [p('/foo', 'foo')], req: '/foo', want: 'foo' },
-    { paths: [p('/foo', 'foo')], req: '/foo/', want: 'foo' },
-    { paths: [p('/foo/', 'foo')], req: '/foo', want: 'foo' },
-    { paths: [p('/foo/', 'foo')], req: '/foo/', want: 'foo' },
-    { paths: [p('/aaa/bb', 'x')], req: '/aaa/bbb', want: '404' },
-    { paths: [p('/aaa/bbb', 'x')], req: '/aaa/bbb', want: 'x' },
-    { paths: [p('/aaa/bbb/', 'x')], req: '/aaa/bbb', want: 'x' },
-    { paths: [p('/aaa/bbb', 'x')], req: '/aaa/bbb/', want: 'x' },
-    { paths: [p('/aaa/bbb', 'x')], req: '/aaa/bbb/ccc', want: 'x' },
-    { paths: [p('/aaa/bbb', 'x')], req: '/aaa/bbbxyz', want: '404' },
-    { paths: [p('/aaa/bbb/', 'x')], req: '/aaa/bbb/ccc', want: 'x' },
-    { paths: [p('/', 'root'), p('/aaa', 'aaa')], req: '/aaa/ccc', want: 'aaa' },
-    { paths: [p('/', 'root'), p('/aaa', 'aaa'), p('/aaa/bbb', 'bbb')], req: '/aaa/bbb', want: 'bbb' },
-    { paths: [p('/', 'root'), p('/aaa', 'aaa'), p('/aaa/bbb', 'bbb')], req: '/ccc', want: 'root' },
-    { paths: [p('/aaa', 'aaa')], req: '/ccc', want: '404' },
-    { paths: [p('/foo', 'prefix'), p('/foo', 'exact', 'Exact')], req: '/foo', want: 'exact' },
-    { paths: [p('/aaa', 'exact', 'Exact'), p('/aaa', 'prefix')], req: '/aaa', want: 'exact' },
-    { paths: [p('/aaa', 'exact', 'Exact'), p('/aaa', 'prefix')], req: '/aaa/x', want: 'prefix' },
-    { paths: [p('/foo', 'foo', 'ImplementationSpecific')], req: '/foo/bar', want: 'foo' },
-    { paths: [p('/foo', 'foo', 'ImplementationSpecific')], req: '/foobar', want: '404' },
-    { paths: [p('/foo', 'foo')], req: '/foo?x=/bar', want: 'foo' },
-    { paths: [p('/foo', 'foo', 'Exact')], req: '/foo?x=1', want: 'foo' },
-    { paths: [p('/foo', 'foo')], req: '/foo%2Fbar', want: '404' },
-    { paths: [p('/api.v1/[a-z]+', 'regex')], req: '/api.v1/[a-z]+/x', want: 'regex' },
-    { paths: [p('/api.v1/[a-z]+', 'regex')], req: '/apixv1/abc', want: '404' },
-  ]
+  const cases = specPathCases
   // Each case is its own Ingress on its own host; the last one created is routable once all are loaded.
   for (const [i, c] of cases.entries()) await lab.ingress(`docs-${i}`, { rules: [{ host: `c${i}.docs.test`, http: { paths: c.paths } }] })
   await lab.ingress('docs-sentinel', { rules: [{ host: 'sentinel.docs.test', http: { paths: [p('/', 'web')] } }] })

@@ -2,6 +2,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import type { V1HTTPIngressPath, V1Ingress, V1IngressRule } from '@kubernetes/client-node'
 import { defaultRouteOptions } from '../../src/ingress/annotations.ts'
+import { specPathCases } from './spec-path-cases.ts'
 import { buildRouteTable, normalizeHost, route, type RouteResult, type RouteTable } from '../../src/ingress/route-table.ts'
 
 function p(path: string, service: string, pathType: string = 'Prefix'): V1HTTPIngressPath {
@@ -42,40 +43,12 @@ t.test('normalizeHost', async (t) => {
 })
 
 t.test('the Kubernetes docs examples table, through route()', async (t) => {
-  const cases: { paths: V1HTTPIngressPath[]; req: string; want: string }[] = [
-    { paths: [p('/', 'root')], req: '/any/thing', want: 'root' },
-    { paths: [p('/foo', 'foo', 'Exact')], req: '/foo', want: 'foo' },
-    { paths: [p('/foo', 'foo', 'Exact')], req: '/bar', want: '404' },
-    { paths: [p('/foo', 'foo', 'Exact')], req: '/foo/', want: '404' },
-    { paths: [p('/foo/', 'foo', 'Exact')], req: '/foo', want: '404' },
-    { paths: [p('/foo', 'foo')], req: '/foo', want: 'foo' },
-    { paths: [p('/foo', 'foo')], req: '/foo/', want: 'foo' },
-    { paths: [p('/foo/', 'foo')], req: '/foo', want: 'foo' },
-    { paths: [p('/foo/', 'foo')], req: '/foo/', want: 'foo' },
-    { paths: [p('/aaa/bb', 'x')], req: '/aaa/bbb', want: '404' },
-    { paths: [p('/aaa/bbb', 'x')], req: '/aaa/bbb', want: 'x' },
-    { paths: [p('/aaa/bbb/', 'x')], req: '/aaa/bbb', want: 'x' },
-    { paths: [p('/aaa/bbb', 'x')], req: '/aaa/bbb/', want: 'x' },
-    { paths: [p('/aaa/bbb', 'x')], req: '/aaa/bbb/ccc', want: 'x' },
-    { paths: [p('/aaa/bbb', 'x')], req: '/aaa/bbbxyz', want: '404' },
-    { paths: [p('/aaa/bbb/', 'x')], req: '/aaa/bbb/ccc', want: 'x' },
-    { paths: [p('/', 'root'), p('/aaa', 'aaa')], req: '/aaa/ccc', want: 'aaa' },
-    { paths: [p('/', 'root'), p('/aaa', 'aaa'), p('/aaa/bbb', 'bbb')], req: '/aaa/bbb', want: 'bbb' },
-    { paths: [p('/', 'root'), p('/aaa', 'aaa'), p('/aaa/bbb', 'bbb')], req: '/ccc', want: 'root' },
-    { paths: [p('/aaa', 'aaa')], req: '/ccc', want: '404' },
-    { paths: [p('/foo', 'prefix'), p('/foo', 'exact', 'Exact')], req: '/foo', want: 'exact' },
-    { paths: [p('/aaa', 'exact', 'Exact'), p('/aaa', 'prefix')], req: '/aaa', want: 'exact' },
-    { paths: [p('/aaa', 'exact', 'Exact'), p('/aaa', 'prefix')], req: '/aaa/x', want: 'prefix' },
-    { paths: [p('/foo', 'foo', 'ImplementationSpecific')], req: '/foo/bar', want: 'foo' },
-    { paths: [p('/foo', 'foo', 'ImplementationSpecific')], req: '/foobar', want: '404' },
-    { paths: [p('/foo', 'foo')], req: '/foo?x=/bar', want: 'foo' },
-    { paths: [p('/foo', 'foo', 'Exact')], req: '/foo?x=1', want: 'foo' },
-    { paths: [p('/foo', 'foo')], req: '/foo%2Fbar', want: '404' },
+  const cases = [
+    ...specPathCases,
+    // Request targets that are not origin-form paths.
     { paths: [p('/', 'root')], req: 'foo', want: '404' },
     { paths: [p('/', 'root')], req: '*', want: '404' },
     { paths: [p('/', 'root')], req: 'http://example.com/', want: '404' },
-    { paths: [p('/api.v1/[a-z]+', 'regex')], req: '/api.v1/[a-z]+/x', want: 'regex' },
-    { paths: [p('/api.v1/[a-z]+', 'regex')], req: '/apixv1/abc', want: '404' },
   ]
   for (const c of cases) {
     const { table, errors } = buildRouteTable([ingress('i', '2024-01-01T00:00:00Z', { rules: [rule(undefined, ...c.paths)] })])
