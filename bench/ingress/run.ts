@@ -16,7 +16,7 @@ import { processTree } from '../dns/memory.ts'
 import { Cleanup } from '../lib/cleanup.ts'
 import { hotSpots } from '../lib/cpu-profile.ts'
 import { profileTail } from '../lib/cpu-profile-window.ts'
-import { cpuSeconds, freePort, type ChildProcess } from '../lib/process.ts'
+import { cpuSeconds, freePort, startProcess, type ChildProcess } from '../lib/process.ts'
 import { atLeast, atMost, fmtMs, fmtNumber, fmtRate, markdownTable, textTable, verdict, type ResultRow, type Target } from '../lib/report.ts'
 import { median, summarize, type Summary } from '../lib/stats.ts'
 import { BODY, startBackend } from './backend.ts'
@@ -42,6 +42,8 @@ const usage = `Usage: node bench/ingress/run.ts [options]
   --cpu-prof DIR        keep that profile in DIR (default: the temp dir, removed)
   --no-plain            skip the plain-HTTP keep-alive scenario
   --access-log          both proxies log every request (nginx to a file, weft at WEFT_LOG_LEVEL=info)
+  --node-pipe           also measure a Node process that only pipes bytes to the backend (no HTTP):
+                        the ceiling of any proxy written in Node on this machine, as a third column
   --quick               1 round of 3 s, 1 s warm-ups, 200 Ingresses, 3 s profile
   --out FILE            results file (default bench/ingress/results.md; "-" for none)
 `
@@ -59,6 +61,7 @@ const { values: flags } = parseArgs({
     'no-plain': { type: 'boolean', default: false },
     'access-log': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    'node-pipe': { type: 'boolean', default: false },
     out: { type: 'string', default: resolve(import.meta.dirname, 'results.md') },
     help: { type: 'boolean', short: 'h' },
   },
@@ -114,7 +117,7 @@ const scenarios: Scenario[] = [
 ]
 
 interface Proxy {
-  label: 'weft' | 'nginx'
+  label: 'weft' | 'nginx' | 'node-pipe'
   process: ChildProcess
   ports: { http: number; https: number }
   /** Per scenario key: one result per round, and the proxy's CPU seconds during it. */
@@ -221,9 +224,18 @@ try {
 
   const nginx: Proxy = { label: 'nginx', process: nginxProc, ports: nginxPorts, results: new Map(scenarios.map((s) => [s.key, []])) }
   const weft: Proxy = { label: 'weft', process: weftProc.process, ports: weftPorts, results: new Map(scenarios.map((s) => [s.key, []])) }
-  if (warmup > 0) for (const p of [nginx, weft]) for (const s of scenarios) await wrkRun(work, p, s, warmup, 0)
+  let pipe: Proxy | undefined
+  if (flags['node-pipe']) {
+    const ports = { http: await freePort(), https: await freePort() }
+    const proc = startProcess(cleanup, process.execPath, [join(import.meta.dirname, 'node-pipe.ts'), String(ports.http), String(ports.https), String(backend.port), cert.certFile, cert.keyFile], { logFile: join(work, 'node-pipe.log') })
+    await waitForBody('node-pipe', proc, ports, TARGET.host, TARGET.path, BODY)
+    pipe = { label: 'node-pipe', process: proc, ports, results: new Map(scenarios.map((s) => [s.key, []])) }
+    progress(`node-pipe (a Node process piping bytes to the backend, no HTTP) on 127.0.0.1:${ports.http} and :${ports.https}`)
+  }
+  const contenders = pipe ? [nginx, weft, pipe] : [nginx, weft]
+  if (warmup > 0) for (const p of contenders) for (const s of scenarios) await wrkRun(work, p, s, warmup, 0)
   for (let round = 1; round <= rounds; round++) {
-    const order = round % 2 === 1 ? [nginx, weft] : [weft, nginx]
+    const order = round % 2 === 1 ? contenders : [...contenders].reverse()
     for (const s of scenarios) {
       for (const p of order) {
         const r = await wrkRun(work, p, s, seconds, round)
@@ -274,6 +286,12 @@ try {
   if (weftProc.process.exited) throw new Error(`weft exited; log ${weftProc.process.logFile}:\n${weftProc.process.tail()}`)
 
   const rows: ResultRow[] = scenarios.flatMap((s) => scenarioRows(s, weft, nginx))
+  if (pipe) {
+    for (const s of scenarios) {
+      const [row] = scenarioRows({ ...s, rpsTarget: undefined }, pipe, nginx)
+      rows.push({ ...row!, metric: `node-pipe (no HTTP: the ceiling of a Node proxy), ${row!.metric}` })
+    }
+  }
   const routableTarget = atMost(100, ' ms')
   rows.push({ metric: `Ingress created → routable, p99 (${newCount} new, ${n(ingressCount)} present)`, weft: fmtMs(rt.p99), peer: '—', ratio: '—', target: routableTarget.text, verdict: verdict(routableTarget, rt.p99) })
   rows.push({ metric: 'Ingress created → routable, p50 / max', weft: `${fmtMs(rt.p50)} / ${fmtMs(rt.max)}`, peer: '—', ratio: '—', target: '', verdict: '' })
@@ -294,6 +312,7 @@ try {
       `"weft" = \`weft ingress\` (routes from the API), "peer" = nginx configured from the same route list (bench/ingress/nginx.ts); both proxy to the same backend ` +
       `(a second nginx answering a 100-byte body). Ratio = weft ÷ nginx, the median over rounds of ratios measured back to back.\n\n${markdownTable(rows)}\n\nPer round:\n\n` +
       `- nginx: ${perRoundNotes(nginx)}\n- weft: ${perRoundNotes(weft)}\n` +
+      (pipe ? `- node-pipe: ${perRoundNotes(pipe)}\n` : '') +
       `- create → routable (ms, in creation order): ${routable.ms.map((m) => m.toFixed(0)).join(' ')}\n` +
       (profileText ? `\n\`\`\`\n${profileText}\`\`\`\n` : '')
     writeFileSync(flags.out!, md)

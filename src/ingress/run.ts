@@ -65,6 +65,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
       for (const b of backends) for (const s of balancer.state(backendKey(b))) live.add(s.endpoint)
       void pools.prune(live)
       void server.grpcSessions.prune(live)
+      server.rawPools.prune(live)
     },
     onIngresses: () => status.changed(),
   })

@@ -3,8 +3,9 @@
 // request halfway), redirected to HTTPS for TLS hosts, tunnelled when it is a WebSocket
 // upgrade, or proxied; and logged as one JSON line.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
-import { createSecureServer, type Http2SecureServer } from 'node:http2'
-import type { AddressInfo } from 'node:net'
+import { createServer as createHttp2Server, type ServerHttp2Session } from 'node:http2'
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { parseListenAddress } from '../util/host-port.ts'
 import type { Logger } from '../util/log.ts'
@@ -12,9 +13,11 @@ import type { Balancer } from './balancer.ts'
 import type { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
 import { Http2Sessions, isGrpc, proxyGrpc } from './grpc-proxy.ts'
+import { FastConnection, type FastPathOptions } from './h1-fast-path.ts'
 import type { ClientInfo } from './headers.ts'
 import type { IngressMetrics } from './metrics.ts'
 import { proxyRequest, type ProxyTarget, type UpstreamPools } from './proxy.ts'
+import { RawPools } from './raw-pools.ts'
 import { normalizeHost, type RouteResult, type RouteTable } from './route-table.ts'
 import { tunnelUpgrade } from './websocket.ts'
 
@@ -49,12 +52,18 @@ const empty: RouteTable = {
 export class IngressServer {
   readonly options: IngressServerOptions
   #table: RouteTable = empty
-  #http: HttpServer | undefined
-  #https: Http2SecureServer | undefined
+  /** The listening sockets: plain, and TLS (whose h2 connections go to an HTTP/2 server, the rest to the fast path). */
+  #listeners: NetServer[] = []
+  /** node:http servers taking the connections the fast path hands over. */
+  #delegates: HttpServer[] = []
+  #fast = new Set<Socket>()
+  #h2Sessions = new Set<ServerHttp2Session>()
   httpPort = 0
   httpsPort = 0
   /** Upstream HTTP/2 sessions of GRPC/GRPCS routes (owned and closed by the server). */
   readonly grpcSessions = new Http2Sessions()
+  /** Upstream keep-alive connections of the HTTP/1.1 fast path (owned and closed by the server). */
+  readonly rawPools = new RawPools()
 
   constructor(options: IngressServerOptions) {
     this.options = options
@@ -68,41 +77,82 @@ export class IngressServer {
   async start(): Promise<void> {
     const o = this.options
     const maxHeaderSize = o.maxHeaderBytes ?? 16 * 1024
+    const headersTimeout = o.headersTimeoutMs ?? 10_000
+    const fast = (delegate: HttpServer): FastPathOptions => ({
+      route: (host, target, sch) => {
+        const r = this.#resolve(host, target, sch)
+        return r.kind === 'proxy' ? r : undefined
+      },
+      balancer: o.balancer,
+      pools: this.rawPools,
+      maxHeaderBytes: maxHeaderSize,
+      headersTimeoutMs: headersTimeout,
+      keepAliveTimeoutMs: delegate.keepAliveTimeout,
+      delegate: (socket, buffered) => {
+        this.#fast.delete(socket)
+        delegate.emit('connection', socket)
+        if (buffered.length > 0) socket.emit('data', buffered)
+        socket.resume()
+      },
+      record: (r) => this.#record(r.remote, r.method, r.host, r.path, '1.1', r.scheme, r.status, r.ms, r.ingress, r.service, r.endpoint, r.upstreamMs),
+    })
+    const accept = (socket: Socket, scheme: 'http' | 'https', options: FastPathOptions) => {
+      this.#fast.add(socket)
+      socket.once('close', () => this.#fast.delete(socket))
+      new FastConnection(socket, scheme, options)
+    }
     if (o.httpListen) {
-      const headersTimeout = o.headersTimeoutMs ?? 10_000
-      const server = createHttpServer({ maxHeaderSize, requestTimeout: Math.max(60_000, headersTimeout), headersTimeout, connectionsCheckingInterval: Math.min(30_000, headersTimeout / 2) }, (req, res) =>
-        this.#handle(req, res, 'http'),
-      )
-      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head, 'http'))
-      server.on('clientError', (err, socket) => this.#clientError(err, socket))
-      this.#http = server
-      this.httpPort = await this.#listen(server, o.httpListen)
+      const delegate = this.#h1Server('http', maxHeaderSize, headersTimeout)
+      const options = fast(delegate)
+      const listener = createNetServer({ noDelay: true }, (socket) => accept(socket, 'http', options))
+      this.#listeners.push(listener)
+      this.httpPort = await this.#listen(listener, o.httpListen)
     }
     if (o.httpsListen) {
-      const server = createSecureServer({ ...o.certs.serverOptions(), allowHTTP1: true, maxSessionMemory: 64, settings: { maxHeaderListSize: maxHeaderSize } }, (req, res) =>
-        this.#handle(req as unknown as IncomingMessage, res as unknown as ServerResponse, 'https'),
-      )
-      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head, 'https'))
-      this.#https = server
-      this.httpsPort = await this.#listen(server, o.httpsListen)
+      const delegate = this.#h1Server('https', maxHeaderSize, headersTimeout)
+      const options = fast(delegate)
+      const h2 = createHttp2Server({ maxSessionMemory: 64, settings: { maxHeaderListSize: maxHeaderSize } }, (req, res) => this.#handle(req as unknown as IncomingMessage, res as unknown as ServerResponse, 'https'))
+      h2.on('session', (session) => {
+        this.#h2Sessions.add(session)
+        session.once('close', () => this.#h2Sessions.delete(session))
+      })
+      const listener = createTlsServer(o.certs.serverOptions(), (socket) => {
+        if (socket.alpnProtocol === 'h2') h2.emit('connection', socket)
+        else accept(socket, 'https', options)
+      })
+      listener.on('tlsClientError', (_err, socket) => socket.destroy())
+      this.#listeners.push(listener)
+      this.httpsPort = await this.#listen(listener, o.httpsListen)
     }
+  }
+
+  /**
+   * The node:http server for what the fast path hands over. It never listens itself; it is
+   * given connections. Its connection tracking (which enforces headersTimeout and
+   * requestTimeout) starts on 'listening', so that event is emitted by hand.
+   */
+  #h1Server(scheme: 'http' | 'https', maxHeaderSize: number, headersTimeout: number): HttpServer {
+    const server = createHttpServer({ maxHeaderSize, requestTimeout: Math.max(60_000, headersTimeout), headersTimeout, connectionsCheckingInterval: Math.min(30_000, headersTimeout / 2) }, (req, res) => this.#handle(req, res, scheme))
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head, scheme))
+    server.on('clientError', (err, socket) => this.#clientError(err, socket))
+    server.emit('listening')
+    this.#delegates.push(server)
+    return server
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      [this.#http, this.#https].map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            if (!s) return resolve()
-            s.close(() => resolve())
-            ;(s as HttpServer).closeAllConnections?.()
-          }),
-      ),
-    )
+    await Promise.all(this.#listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))))
+    for (const server of this.#delegates) {
+      server.closeAllConnections()
+      server.close(() => {})
+    }
+    for (const socket of this.#fast) socket.destroy()
+    for (const session of this.#h2Sessions) session.destroy()
+    this.rawPools.close()
     await this.grpcSessions.close()
   }
 
-  #listen(server: HttpServer | Http2SecureServer, address: string): Promise<number> {
+  #listen(server: NetServer, address: string): Promise<number> {
     const { host, port } = parseListenAddress(address)
     return new Promise((resolve, reject) => {
       server.once('error', reject)
@@ -127,7 +177,7 @@ export class IngressServer {
     const target = 'route' in result ? result.route : 'defaultBackend' in result ? result.defaultBackend : undefined
     if (!target) return { kind: 'answer', status: 404, text: `Not Found: no Ingress rule for host "${normalizeHost(host)}" and path "${url.split('?')[0]}"`, ingress: '' }
     const options = target.options
-    if (scheme === 'http' && result.tlsHost && options.sslRedirect && this.#https) {
+    if (scheme === 'http' && result.tlsHost && options.sslRedirect && this.options.httpsListen) {
       const port = this.options.httpsRedirectPort ?? this.httpsPort
       const hostname = normalizeHost(host)
       const authority = port === 443 ? hostname : `${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`
@@ -148,17 +198,21 @@ export class IngressServer {
     return { remoteAddress: req.socket.remoteAddress ?? '', scheme, host, httpVersion: req.httpVersion, serverPort: req.socket.localPort }
   }
 
+  /** One request's metrics and access-log line. */
+  #record(remote: string, method: string, host: string, path: string, httpVersion: string, scheme: 'http' | 'https', status: number, ms: number, ingress: string, service: string, endpoint?: string, upstreamMs?: number): void {
+    this.options.metrics.request(ingress, service, status, ms / 1000, upstreamMs === undefined ? undefined : upstreamMs / 1000)
+    if (this.options.log.isLevelEnabled('info')) {
+      this.options.log.info({ remote, method, host, path, proto: `HTTP/${httpVersion}`, scheme, status, ms: Math.round(ms * 10) / 10, ingress, service, endpoint, upstream_ms: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 10) / 10 }, 'request')
+    }
+  }
+
   #handle(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): void {
     const started = performance.now()
     const client = this.#client(req, scheme)
     const url = req.url ?? '/'
     const r = this.#resolve(client.host, url, scheme)
-    const done = (status: number, extra: { endpoint?: string; upstreamMs?: number } = {}) => {
-      const ms = performance.now() - started
-      const service = r.kind === 'proxy' ? r.service : ''
-      this.options.metrics.request(r.ingress, service, status, ms / 1000, extra.upstreamMs === undefined ? undefined : extra.upstreamMs / 1000)
-      if (this.options.log.isLevelEnabled('info')) this.options.log.info({ remote: client.remoteAddress, method: req.method, host: client.host, path: url, proto: `HTTP/${req.httpVersion}`, scheme, status, ms: Math.round(ms * 10) / 10, ingress: r.ingress, service, endpoint: extra.endpoint, upstream_ms: extra.upstreamMs === undefined ? undefined : Math.round(extra.upstreamMs * 10) / 10 }, 'request')
-    }
+    const done = (status: number, extra: { endpoint?: string; upstreamMs?: number } = {}) =>
+      this.#record(client.remoteAddress, req.method ?? '', client.host, url, req.httpVersion, scheme, status, performance.now() - started, r.ingress, r.kind === 'proxy' ? r.service : '', extra.endpoint, extra.upstreamMs)
     if (r.kind === 'answer') {
       res.writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8', ...(r.location ? { location: r.location } : {}) })
       res.end(`${r.status} ${r.text}\n`)

@@ -1,0 +1,564 @@
+// The HTTP/1.1 fast path: plain GET and HEAD requests (no body, no upgrade, no Expect) to an
+// HTTP backend are proxied byte-wise over raw keep-alive connections: the request head is
+// parsed strictly, rewritten and written upstream; the response head is parsed and rewritten,
+// and the body is passed on as it arrives, framed as the endpoint framed it. This skips
+// node:http's and undici's per-request objects and streams, which cost about two thirds of a
+// proxied request's CPU.
+//
+// Anything else goes to the node:http server (`delegate`), with the bytes read so far: other
+// methods and requests with a body (their framing, limits and smuggling checks live there),
+// upgrades, HTTP/1.0, heads that are not strictly well-formed (node:http gives the 400 or 431),
+// and requests weft answers itself (redirects, 404, other backend protocols). A connection
+// handed over stays with node:http. The parser only has to be right about what it accepts.
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import { endpointId, type Balancer } from './balancer.ts'
+import type { Endpoint } from './endpoints.ts'
+import { downstreamResponseHeaders, headerTokens, upstreamRequestHeaders, type ClientInfo } from './headers.ts'
+import type { ProxyTarget } from './proxy.ts'
+import type { RawPools } from './raw-pools.ts'
+
+export interface FastRoute {
+  target: ProxyTarget
+  ingress: string
+  service: string
+}
+
+export interface FastRequestRecord {
+  remote: string
+  method: string
+  host: string
+  path: string
+  scheme: 'http' | 'https'
+  status: number
+  ms: number
+  ingress: string
+  service: string
+  endpoint?: string
+  upstreamMs?: number
+}
+
+export interface FastPathOptions {
+  /** The proxy route of a request, or undefined when node:http must answer it. */
+  route(host: string, target: string, scheme: 'http' | 'https'): FastRoute | undefined
+  balancer: Balancer
+  pools: RawPools
+  maxHeaderBytes: number
+  headersTimeoutMs: number
+  keepAliveTimeoutMs: number
+  /** Hands the connection and the bytes read but not served to node:http. */
+  delegate(socket: Socket, buffered: Buffer): void
+  /** Metrics and the access log. */
+  record(r: FastRequestRecord): void
+}
+
+interface ParsedRequest {
+  method: 'GET' | 'HEAD'
+  target: string
+  host: string
+  headers: Record<string, string>
+  close: boolean
+}
+
+const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.1$/
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const FIELD_VALUE = /^[\x20-\x7e\t]*$/
+/** Headers that make a request something the fast path does not handle. */
+const SLOW_HEADERS = new Set(['transfer-encoding', 'upgrade', 'expect', 'http2-settings'])
+const HEAD_END = Buffer.from('\r\n\r\n')
+const MAX_RESPONSE_HEAD = 64 * 1024
+const RETRIABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ECLOSED'])
+
+/** A strictly well-formed GET or HEAD head without a body, else undefined (node:http takes it). */
+export function parseRequestHead(head: string): ParsedRequest | undefined {
+  const lines = head.split('\r\n')
+  const m = REQUEST_LINE.exec(lines[0]!)
+  if (!m) return undefined
+  const headers: Record<string, string> = {}
+  let host: string | undefined
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!
+    const colon = line.indexOf(':')
+    if (colon <= 0) return undefined
+    const name = line.slice(0, colon)
+    if (!TOKEN.test(name)) return undefined
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '')
+    if (!FIELD_VALUE.test(value)) return undefined
+    const lower = name.toLowerCase()
+    if (SLOW_HEADERS.has(lower)) return undefined
+    if (lower === 'content-length') {
+      if (value !== '0' || headers['content-length'] !== undefined) return undefined
+    } else if (lower === 'host') {
+      if (host !== undefined) return undefined
+      host = value
+    }
+    const prev = headers[lower]
+    headers[lower] = prev === undefined ? value : `${prev}${lower === 'cookie' ? '; ' : ', '}${value}`
+  }
+  if (!host) return undefined
+  return { method: m[1] as 'GET' | 'HEAD', target: m[2]!, host, headers, close: headerTokens(headers.connection).includes('close') }
+}
+
+type Framing = { kind: 'length'; left: number } | { kind: 'chunked'; chunks: ChunkedScanner } | { kind: 'close' } | { kind: 'none' }
+
+/** Finds where a chunked body ends without decoding it (the bytes are passed on as they are). */
+export class ChunkedScanner {
+  #state: 'size' | 'ext' | 'size-lf' | 'data' | 'data-cr' | 'data-lf' | 'trailer-start' | 'trailer' | 'trailer-lf' | 'end-lf' | 'done' = 'size'
+  #size = 0
+  #digits = 0
+  #left = 0
+
+  get done(): boolean {
+    return this.#state === 'done'
+  }
+
+  /** Scans `chunk`; answers how many of its bytes belong to the body, or -1 when it is malformed. */
+  scan(chunk: Buffer): number {
+    let i = 0
+    while (i < chunk.length && this.#state !== 'done') {
+      const c = chunk[i]!
+      switch (this.#state) {
+        case 'size': {
+          const v = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
+          if (v >= 0) {
+            if (++this.#digits > 12) return -1
+            this.#size = this.#size * 16 + v
+          } else if (this.#digits === 0) return -1
+          else if (c === 13) this.#state = 'size-lf'
+          else if (c === 59 || c === 32 || c === 9) this.#state = 'ext'
+          else return -1
+          i++
+          break
+        }
+        case 'ext':
+          if (c === 13) this.#state = 'size-lf'
+          i++
+          break
+        case 'size-lf':
+          if (c !== 10) return -1
+          i++
+          if (this.#size === 0) this.#state = 'trailer-start'
+          else {
+            this.#left = this.#size
+            this.#state = 'data'
+          }
+          this.#size = 0
+          this.#digits = 0
+          break
+        case 'data': {
+          const take = Math.min(this.#left, chunk.length - i)
+          this.#left -= take
+          i += take
+          if (this.#left === 0) this.#state = 'data-cr'
+          break
+        }
+        case 'data-cr':
+          if (c !== 13) return -1
+          this.#state = 'data-lf'
+          i++
+          break
+        case 'data-lf':
+          if (c !== 10) return -1
+          this.#state = 'size'
+          i++
+          break
+        case 'trailer-start':
+          this.#state = c === 13 ? 'end-lf' : 'trailer'
+          i++
+          break
+        case 'trailer':
+          if (c === 13) this.#state = 'trailer-lf'
+          i++
+          break
+        case 'trailer-lf':
+          if (c !== 10) return -1
+          this.#state = 'trailer-start'
+          i++
+          break
+        case 'end-lf':
+          if (c !== 10) return -1
+          this.#state = 'done'
+          i++
+          break
+      }
+    }
+    return i
+  }
+}
+
+interface ResponseHead {
+  status: number
+  reason: string
+  headers: Record<string, string | string[]>
+  keepAlive: boolean
+  framing: Framing
+}
+
+function parseResponseHead(head: string, isHead: boolean): ResponseHead | string {
+  const lines = head.split('\r\n')
+  const m = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/.exec(lines[0]!)
+  if (!m) return `a malformed status line ${JSON.stringify(lines[0]!.slice(0, 80))}`
+  const status = Number(m[2])
+  const headers: Record<string, string | string[]> = {}
+  const lengths: string[] = []
+  let chunked = false
+  let encoded = false
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!
+    const colon = line.indexOf(':')
+    if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) return `a malformed header line ${JSON.stringify(line.slice(0, 80))}`
+    const name = line.slice(0, colon).toLowerCase()
+    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '')
+    if (name === 'content-length') lengths.push(...value.split(',').map((v) => v.trim()))
+    else if (name === 'transfer-encoding') {
+      encoded = true
+      chunked = headerTokens(value).at(-1) === 'chunked'
+    }
+    const prev = headers[name]
+    if (prev === undefined) headers[name] = name === 'set-cookie' ? [value] : value
+    else if (Array.isArray(prev)) prev.push(value)
+    else headers[name] = `${prev}, ${value}`
+  }
+  const connection = headerTokens(headers.connection)
+  let framing: Framing
+  if (isHead || status === 204 || status === 304 || (status >= 100 && status < 200)) framing = { kind: 'none' }
+  else if (encoded) framing = chunked ? { kind: 'chunked', chunks: new ChunkedScanner() } : { kind: 'close' }
+  else if (lengths.length > 0) {
+    if (lengths.some((l) => !/^\d{1,15}$/.test(l)) || new Set(lengths.map(Number)).size > 1) return `an invalid Content-Length ${JSON.stringify(lengths.join(', '))}`
+    framing = { kind: 'length', left: Number(lengths[0]) }
+  } else framing = { kind: 'close' }
+  if (encoded && lengths.length > 0) delete headers['content-length']
+  const keepAlive = m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive')
+  return { status, reason: m[3] ?? '', headers, keepAlive: keepAlive && framing.kind !== 'close', framing }
+}
+
+function plainAnswer(status: number, text: string, close: boolean): string {
+  const body = `${status} ${text}\n`
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`
+}
+
+/** Serves one client connection until it closes or is handed to node:http. */
+export class FastConnection {
+  readonly socket: Socket
+  readonly scheme: 'http' | 'https'
+  #o: FastPathOptions
+  #buffered: Buffer | undefined
+  #busy = false
+  #closing = false
+  #handedOver = false
+  /** Runs from the connection's start, or from a partial request head, until a head is complete: slowloris. */
+  #headTimer: NodeJS.Timeout | undefined
+  /** Waiting for the next request on a kept-alive connection (the socket's idle timeout runs). */
+  #idle = false
+  #onData = (chunk: Buffer) => this.#data(chunk)
+  #onIdle = () => this.socket.destroy()
+  #onError = () => this.socket.destroy()
+  #onClose = () => clearTimeout(this.#headTimer)
+
+  constructor(socket: Socket, scheme: 'http' | 'https', options: FastPathOptions) {
+    this.socket = socket
+    this.scheme = scheme
+    this.#o = options
+    socket.setNoDelay(true)
+    socket.on('data', this.#onData)
+    socket.on('error', this.#onError)
+    socket.on('close', this.#onClose)
+    socket.on('timeout', this.#onIdle)
+    this.#armHeadTimer()
+  }
+
+  #armHeadTimer(): void {
+    this.#headTimer ??= setTimeout(() => this.#headTimeout(), this.#o.headersTimeoutMs)
+  }
+
+  #clearHeadTimer(): void {
+    clearTimeout(this.#headTimer)
+    this.#headTimer = undefined
+  }
+
+  #data(chunk: Buffer): void {
+    if (this.#idle) {
+      this.#idle = false
+      this.socket.setTimeout(0)
+    }
+    this.#buffered = this.#buffered ? Buffer.concat([this.#buffered, chunk]) : chunk
+    if (this.#busy) {
+      // Pipelined: served once the current answer is out; do not read without bound meanwhile.
+      if (this.#buffered.length > this.#o.maxHeaderBytes) this.socket.pause()
+      return
+    }
+    this.#next()
+  }
+
+  #headTimeout(): void {
+    this.#headTimer = undefined
+    if (this.#busy || this.#handedOver || this.socket.destroyed) return
+    this.#closing = true
+    this.socket.end(plainAnswer(408, 'Request Timeout', true))
+    this.socket.destroySoon()
+  }
+
+  #handOver(): void {
+    this.#handedOver = true
+    this.#clearHeadTimer()
+    this.socket.off('data', this.#onData)
+    this.socket.off('timeout', this.#onIdle)
+    this.socket.off('close', this.#onClose)
+    this.socket.off('error', this.#onError)
+    this.socket.setTimeout(0)
+    const rest = this.#buffered ?? Buffer.alloc(0)
+    this.#buffered = undefined
+    this.#o.delegate(this.socket, rest)
+  }
+
+  #next(): void {
+    const buf = this.#buffered
+    if (!buf || buf.length === 0 || this.#closing) return
+    const end = buf.indexOf(HEAD_END)
+    if (end < 0) {
+      if (buf.length > this.#o.maxHeaderBytes) this.#handOver()
+      else this.#armHeadTimer()
+      return
+    }
+    const req = end + 4 <= this.#o.maxHeaderBytes ? parseRequestHead(buf.toString('latin1', 0, end)) : undefined
+    const route = req && this.#o.route(req.host, req.target, this.scheme)
+    if (!req || !route || route.target.options.backendProtocol !== 'HTTP') return this.#handOver()
+    this.#buffered = end + 4 < buf.length ? buf.subarray(end + 4) : undefined
+    this.#busy = true
+    this.#clearHeadTimer()
+    new Exchange(this, req, route, this.#o).start()
+  }
+
+  /** The current request is answered; with `closeAfter` the connection ends here. */
+  finished(closeAfter: boolean): void {
+    this.#busy = false
+    if (closeAfter || this.socket.destroyed) {
+      this.#closing = true
+      if (!this.socket.destroyed) this.socket.end()
+      return
+    }
+    this.socket.resume()
+    if (this.#buffered && this.#buffered.length > 0) this.#next()
+    else {
+      this.#idle = true
+      this.socket.setTimeout(this.#o.keepAliveTimeoutMs)
+    }
+  }
+}
+
+class Exchange {
+  #conn: FastConnection
+  #req: ParsedRequest
+  #route: FastRoute
+  #o: FastPathOptions
+  #started = performance.now()
+  #tried = new Set<string>()
+  #upstreamHead = ''
+  #client: ClientInfo
+
+  constructor(conn: FastConnection, req: ParsedRequest, route: FastRoute, options: FastPathOptions) {
+    this.#conn = conn
+    this.#req = req
+    this.#route = route
+    this.#o = options
+    this.#client = { remoteAddress: conn.socket.remoteAddress ?? '', scheme: conn.scheme, host: req.host, httpVersion: '1.1', serverPort: conn.socket.localPort }
+  }
+
+  start(): void {
+    const headers = upstreamRequestHeaders(this.#req.headers, this.#client)
+    let head = `${this.#req.method} ${this.#req.target} HTTP/1.1\r\n`
+    for (const name in headers) {
+      const value = headers[name]!
+      if (Array.isArray(value)) for (const v of value) head += `${name}: ${v}\r\n`
+      else head += `${name}: ${value}\r\n`
+    }
+    this.#upstreamHead = `${head}\r\n`
+    this.#attempt(undefined)
+  }
+
+  #record(status: number, endpoint?: string, upstreamMs?: number): void {
+    const r = this.#req
+    this.#o.record({ remote: this.#client.remoteAddress, method: r.method, host: r.host, path: r.target, scheme: this.#conn.scheme, status, ms: performance.now() - this.#started, ingress: this.#route.ingress, service: this.#route.service, endpoint, upstreamMs })
+  }
+
+  #answer(status: number, text: string, endpoint?: string): void {
+    const socket = this.#conn.socket
+    if (!socket.destroyed) socket.write(plainAnswer(status, text, this.#req.close))
+    this.#record(status, endpoint)
+    this.#conn.finished(this.#req.close)
+  }
+
+  /** One try at an endpoint; `again` is the endpoint to retry on a fresh connection (a pooled one was stale). */
+  #attempt(again: Endpoint | undefined): void {
+    const { target } = this.#route
+    const o = target.options
+    const ep = again ?? this.#o.balancer.pick(target.key, o.loadBalance, this.#tried)
+    if (!ep) {
+      if (this.#tried.size === 0) this.#answer(503, `Service Unavailable: ${target.name} has no ready endpoints`)
+      else this.#answer(502, `Bad Gateway: no endpoint of ${target.name} could be reached`, [...this.#tried].at(-1))
+      return
+    }
+    const id = endpointId(ep)
+    this.#tried.add(id)
+    const pooled = again ? undefined : this.#o.pools.take(ep)
+    const up = pooled ?? this.#o.pools.open(ep, o.connectTimeoutMs)
+    const balancer = this.#o.balancer
+    balancer.started(target.key, ep)
+    const client = this.#conn.socket
+    const sent = performance.now()
+    let head: ResponseHead | undefined
+    let pending: Buffer | undefined
+    let received = false
+    let settled = false
+    let reusable = true
+
+    const cleanup = () => {
+      settled = true
+      up.off('data', onData)
+      up.off('end', onEnd)
+      up.off('close', onClose)
+      up.off('error', onError)
+      up.off('timeout', onTimeout)
+      client.off('close', onClientClose)
+      client.off('drain', onDrain)
+      up.setTimeout(0)
+      balancer.finished(target.key, ep)
+    }
+    const complete = () => {
+      cleanup()
+      if (reusable && head!.keepAlive) this.#o.pools.put(ep, up)
+      else up.destroy()
+      this.#record(head!.status, id, upstreamMs)
+      this.#conn.finished(this.#req.close || !head!.keepAlive)
+    }
+    const fail = (code: string, message: string) => {
+      if (settled) return
+      cleanup()
+      up.destroy()
+      if (head) {
+        // The answer is under way: all that is left is to cut it short.
+        client.destroy()
+        this.#record(head.status, id, upstreamMs)
+        this.#conn.finished(true)
+        return
+      }
+      if (pooled && !received && code !== 'EREADTIMEOUT') return this.#attempt(ep)
+      balancer.failed(target.key, ep)
+      if (code === 'EREADTIMEOUT') return this.#answer(504, `Gateway Timeout: ${target.name} (${id}) did not answer within ${o.readTimeoutMs} ms`, id)
+      if (!received && RETRIABLE.has(code)) return this.#attempt(undefined)
+      this.#answer(502, `Bad Gateway: ${target.name} failed: ${id}: ${message}`, id)
+    }
+    let upstreamMs: number | undefined
+
+    const forward = (bytes: Buffer | undefined, prefix: string | undefined) => {
+      let ok = true
+      if (prefix !== undefined && bytes && bytes.length > 0) {
+        const h = Buffer.from(prefix, 'latin1')
+        ok = client.write(Buffer.concat([h, bytes], h.length + bytes.length))
+      } else if (prefix !== undefined) ok = client.write(Buffer.from(prefix, 'latin1'))
+      else if (bytes && bytes.length > 0) ok = client.write(bytes)
+      if (!ok) up.pause()
+    }
+    /** Passes body bytes on; true once the body is complete. */
+    const body = (chunk: Buffer, prefix?: string): boolean => {
+      const f = head!.framing
+      if (f.kind === 'none') {
+        if (chunk.length > 0) reusable = false
+        forward(undefined, prefix)
+        return true
+      }
+      if (f.kind === 'close') {
+        forward(chunk, prefix)
+        return false
+      }
+      if (f.kind === 'length') {
+        const take = Math.min(f.left, chunk.length)
+        f.left -= take
+        if (take < chunk.length) reusable = false
+        forward(take === chunk.length ? chunk : chunk.subarray(0, take), prefix)
+        return f.left === 0
+      }
+      const n = f.chunks.scan(chunk)
+      if (n < 0) {
+        forward(undefined, prefix)
+        fail('EPROTO', 'a malformed chunked body')
+        return false
+      }
+      if (n < chunk.length) reusable = false
+      forward(n === chunk.length ? chunk : chunk.subarray(0, n), prefix)
+      return f.chunks.done
+    }
+
+    const onData = (chunk: Buffer) => {
+      received = true
+      if (head) {
+        if (body(chunk)) complete()
+        return
+      }
+      pending = pending ? Buffer.concat([pending, chunk]) : chunk
+      for (;;) {
+        const end = pending.indexOf(HEAD_END)
+        if (end < 0) {
+          if (pending.length > MAX_RESPONSE_HEAD) fail('EPROTO', 'a response head over 64 KiB')
+          return
+        }
+        const parsed = parseResponseHead(pending.toString('latin1', 0, end), this.#req.method === 'HEAD')
+        if (typeof parsed === 'string') return fail('EPROTO', `the endpoint sent ${parsed}`)
+        const rest = pending.subarray(end + 4)
+        if (parsed.status < 200) {
+          // Interim answers (103 Early Hints, a stray 100) are not passed on.
+          if (parsed.status === 101) return fail('EPROTO', 'the endpoint switched protocols unasked')
+          pending = rest
+          continue
+        }
+        head = parsed
+        pending = undefined
+        upstreamMs = performance.now() - sent
+        if (head.status >= 502 && head.status <= 504) balancer.failed(target.key, ep)
+        else balancer.succeeded(target.key, ep)
+        const out = downstreamResponseHeaders(head.headers, false)
+        const close = this.#req.close || !head.keepAlive
+        let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n`
+        for (const name in out) {
+          const value = out[name]
+          if (value === undefined) continue
+          if (Array.isArray(value)) for (const v of value) text += `${name}: ${v}\r\n`
+          else text += `${name}: ${value}\r\n`
+        }
+        if (head.framing.kind === 'chunked') text += 'transfer-encoding: chunked\r\n'
+        if (close) text += 'connection: close\r\n'
+        text += '\r\n'
+        if (body(rest, text)) complete()
+        return
+      }
+    }
+    const onEnd = () => {
+      if (head?.framing.kind === 'close') {
+        reusable = false
+        complete()
+      } else fail('ECLOSED', 'the endpoint closed the connection before the answer was complete')
+    }
+    const onClose = () => fail('ECLOSED', 'the connection closed')
+    const onError = (err: NodeJS.ErrnoException) => fail(err.code ?? 'EPROTO', err.message)
+    const onTimeout = () => fail('EREADTIMEOUT', `no answer within ${o.readTimeoutMs} ms`)
+    const onClientClose = () => {
+      if (settled) return
+      cleanup()
+      up.destroy()
+      this.#record(head?.status ?? 499, id, upstreamMs)
+      this.#conn.finished(true)
+    }
+    const onDrain = () => up.resume()
+
+    up.on('data', onData)
+    up.on('end', onEnd)
+    up.on('close', onClose)
+    up.on('error', onError)
+    up.setTimeout(o.readTimeoutMs, onTimeout)
+    client.on('close', onClientClose)
+    client.on('drain', onDrain)
+    // A pooled connection may have been paused by backpressure at the end of its last answer.
+    up.resume()
+    up.write(Buffer.from(this.#upstreamHead, 'latin1'))
+  }
+}
