@@ -14,7 +14,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import { endpointId, type Balancer } from './balancer.ts'
 import type { Endpoint } from './endpoints.ts'
-import { downstreamResponseHeaders, headerTokens, upstreamRequestHeaders, type ClientInfo } from './headers.ts'
+import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, responseVia, type ClientInfo } from './headers.ts'
 import type { ProxyTarget } from './proxy.ts'
 import type { RawPools } from './raw-pools.ts'
 
@@ -52,11 +52,21 @@ export interface FastPathOptions {
   record(r: FastRequestRecord): void
 }
 
-interface ParsedRequest {
+/** A head as received: its fields (`name: value`, trimmed) and their lower-cased names. */
+interface Fields {
+  lines: string[]
+  names: string[]
+}
+
+interface ParsedRequest extends Fields {
   method: 'GET' | 'HEAD'
   target: string
   host: string
-  headers: Record<string, string>
+  /** Lower-cased Connection tokens: `close`, and the names of headers that end at this hop. */
+  connection: string[]
+  /** The client's values of the headers weft appends to. */
+  prior: { 'x-forwarded-for'?: string; forwarded?: string; via?: string }
+  trailers: boolean
   close: boolean
 }
 
@@ -71,13 +81,14 @@ const RETRIABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUN
 
 /** A strictly well-formed GET or HEAD head without a body, else undefined (node:http takes it). */
 export function parseRequestHead(head: string): ParsedRequest | undefined {
-  const lines = head.split('\r\n')
-  const m = REQUEST_LINE.exec(lines[0]!)
+  const rows = head.split('\r\n')
+  const m = REQUEST_LINE.exec(rows[0]!)
   if (!m) return undefined
-  const headers: Record<string, string> = {}
+  const req: ParsedRequest = { method: m[1] as 'GET' | 'HEAD', target: m[2]!, host: '', lines: [], names: [], connection: [], prior: {}, trailers: false, close: false }
   let host: string | undefined
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!
+  let length = false
+  for (let i = 1; i < rows.length; i++) {
+    const line = rows[i]!
     const colon = line.indexOf(':')
     if (colon <= 0) return undefined
     const name = line.slice(0, colon)
@@ -87,16 +98,35 @@ export function parseRequestHead(head: string): ParsedRequest | undefined {
     const lower = name.toLowerCase()
     if (SLOW_HEADERS.has(lower)) return undefined
     if (lower === 'content-length') {
-      if (value !== '0' || headers['content-length'] !== undefined) return undefined
+      if (value !== '0' || length) return undefined
+      length = true
     } else if (lower === 'host') {
       if (host !== undefined) return undefined
       host = value
+    } else if (lower === 'connection') req.connection.push(...headerTokens(value))
+    else if (lower === 'te') req.trailers ||= headerTokens(value).includes('trailers')
+    else if (lower === 'x-forwarded-for' || lower === 'forwarded' || lower === 'via') {
+      const prev = req.prior[lower]
+      req.prior[lower] = prev === undefined ? value : `${prev}, ${value}`
     }
-    const prev = headers[lower]
-    headers[lower] = prev === undefined ? value : `${prev}${lower === 'cookie' ? '; ' : ', '}${value}`
+    req.lines.push(`${name}: ${value}`)
+    req.names.push(lower)
   }
   if (!host) return undefined
-  return { method: m[1] as 'GET' | 'HEAD', target: m[2]!, host, headers, close: headerTokens(headers.connection).includes('close') }
+  req.host = host
+  req.close = req.connection.includes('close')
+  return req
+}
+
+/** The fields of `f` that go on to the next hop: no hop-by-hop ones, none the Connection header names, none in `drop`. */
+function endToEndLines(f: Fields, connection: readonly string[], drop: ReadonlySet<string>): string {
+  let out = ''
+  for (let i = 0; i < f.lines.length; i++) {
+    const name = f.names[i]!
+    if (hopByHop.has(name) || drop.has(name) || (connection.length > 0 && connection.includes(name))) continue
+    out += `${f.lines[i]}\r\n`
+  }
+  return out
 }
 
 type Framing = { kind: 'length'; left: number } | { kind: 'chunked'; chunks: ChunkedScanner } | { kind: 'close' } | { kind: 'none' }
@@ -186,50 +216,53 @@ export class ChunkedScanner {
   }
 }
 
-interface ResponseHead {
+interface ResponseHead extends Fields {
   status: number
   reason: string
-  headers: Record<string, string | string[]>
+  connection: string[]
+  via: string | undefined
+  /** Transfer-Encoding was given (which overrides, and drops, any Content-Length: RFC 9112 §6.3). */
+  encoded: boolean
   keepAlive: boolean
   framing: Framing
 }
 
+const DROP_FROM_RESPONSE: ReadonlySet<string> = new Set(['via'])
+const DROP_FROM_ENCODED_RESPONSE: ReadonlySet<string> = new Set(['via', 'content-length'])
+
 function parseResponseHead(head: string, isHead: boolean): ResponseHead | string {
-  const lines = head.split('\r\n')
-  const m = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/.exec(lines[0]!)
-  if (!m) return `a malformed status line ${JSON.stringify(lines[0]!.slice(0, 80))}`
+  const rows = head.split('\r\n')
+  const m = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/.exec(rows[0]!)
+  if (!m) return `a malformed status line ${JSON.stringify(rows[0]!.slice(0, 80))}`
   const status = Number(m[2])
-  const headers: Record<string, string | string[]> = {}
+  const r: ResponseHead = { status, reason: m[3] ?? '', lines: [], names: [], connection: [], via: undefined, encoded: false, keepAlive: false, framing: { kind: 'none' } }
   const lengths: string[] = []
   let chunked = false
-  let encoded = false
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!
+  for (let i = 1; i < rows.length; i++) {
+    const line = rows[i]!
     const colon = line.indexOf(':')
     if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) return `a malformed header line ${JSON.stringify(line.slice(0, 80))}`
-    const name = line.slice(0, colon).toLowerCase()
+    const name = line.slice(0, colon)
+    const lower = name.toLowerCase()
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '')
-    if (name === 'content-length') lengths.push(...value.split(',').map((v) => v.trim()))
-    else if (name === 'transfer-encoding') {
-      encoded = true
+    if (lower === 'content-length') lengths.push(...value.split(',').map((v) => v.trim()))
+    else if (lower === 'transfer-encoding') {
+      r.encoded = true
       chunked = headerTokens(value).at(-1) === 'chunked'
-    }
-    const prev = headers[name]
-    if (prev === undefined) headers[name] = name === 'set-cookie' ? [value] : value
-    else if (Array.isArray(prev)) prev.push(value)
-    else headers[name] = `${prev}, ${value}`
+    } else if (lower === 'connection') r.connection.push(...headerTokens(value))
+    else if (lower === 'via') r.via = r.via === undefined ? value : `${r.via}, ${value}`
+    r.lines.push(`${name}: ${value}`)
+    r.names.push(lower)
   }
-  const connection = headerTokens(headers.connection)
-  let framing: Framing
-  if (isHead || status === 204 || status === 304 || (status >= 100 && status < 200)) framing = { kind: 'none' }
-  else if (encoded) framing = chunked ? { kind: 'chunked', chunks: new ChunkedScanner() } : { kind: 'close' }
+  if (isHead || status === 204 || status === 304 || (status >= 100 && status < 200)) r.framing = { kind: 'none' }
+  else if (r.encoded) r.framing = chunked ? { kind: 'chunked', chunks: new ChunkedScanner() } : { kind: 'close' }
   else if (lengths.length > 0) {
     if (lengths.some((l) => !/^\d{1,15}$/.test(l)) || new Set(lengths.map(Number)).size > 1) return `an invalid Content-Length ${JSON.stringify(lengths.join(', '))}`
-    framing = { kind: 'length', left: Number(lengths[0]) }
-  } else framing = { kind: 'close' }
-  if (encoded && lengths.length > 0) delete headers['content-length']
-  const keepAlive = m[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive')
-  return { status, reason: m[3] ?? '', headers, keepAlive: keepAlive && framing.kind !== 'close', framing }
+    r.framing = { kind: 'length', left: Number(lengths[0]) }
+  } else r.framing = { kind: 'close' }
+  const keepAlive = m[1] === '1' ? !r.connection.includes('close') : r.connection.includes('keep-alive')
+  r.keepAlive = keepAlive && r.framing.kind !== 'close'
+  return r
 }
 
 function plainAnswer(status: number, text: string, close: boolean): string {
@@ -365,13 +398,10 @@ class Exchange {
   }
 
   start(): void {
-    const headers = upstreamRequestHeaders(this.#req.headers, this.#client)
-    let head = `${this.#req.method} ${this.#req.target} HTTP/1.1\r\n`
-    for (const name in headers) {
-      const value = headers[name]!
-      if (Array.isArray(value)) for (const v of value) head += `${name}: ${v}\r\n`
-      else head += `${name}: ${value}\r\n`
-    }
+    const r = this.#req
+    let head = `${r.method} ${r.target} HTTP/1.1\r\n${endToEndLines(r, r.connection, forwardingHeaderNames)}`
+    if (r.trailers) head += 'te: trailers\r\n'
+    for (const [name, value] of forwardingHeaders(this.#client, r.prior)) head += `${name}: ${value}\r\n`
     this.#upstreamHead = `${head}\r\n`
     this.#attempt(undefined)
   }
@@ -516,15 +546,8 @@ class Exchange {
         upstreamMs = performance.now() - sent
         if (head.status >= 502 && head.status <= 504) balancer.failed(target.key, ep)
         else balancer.succeeded(target.key, ep)
-        const out = downstreamResponseHeaders(head.headers, false)
         const close = this.#req.close || !head.keepAlive
-        let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n`
-        for (const name in out) {
-          const value = out[name]
-          if (value === undefined) continue
-          if (Array.isArray(value)) for (const v of value) text += `${name}: ${v}\r\n`
-          else text += `${name}: ${value}\r\n`
-        }
+        let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n${endToEndLines(head, head.connection, head.encoded ? DROP_FROM_ENCODED_RESPONSE : DROP_FROM_RESPONSE)}via: ${responseVia(head.via)}\r\n`
         if (head.framing.kind === 'chunked') text += 'transfer-encoding: chunked\r\n'
         if (close) text += 'connection: close\r\n'
         text += '\r\n'

@@ -28,7 +28,7 @@ export interface ClientInfo {
   serverPort?: number
 }
 
-const hopByHop = new Set([
+export const hopByHop: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -132,20 +132,35 @@ export function upstreamRequestHeaders(
     result.upgrade = upgrade
   }
 
-  const address = clientAddress(client.remoteAddress)
-  if (address !== '') {
-    result['x-forwarded-for'] = append(headers['x-forwarded-for'], address)
-    result['x-real-ip'] = address
-  }
-  result['x-forwarded-proto'] = client.scheme
-  result['x-forwarded-host'] = client.host
-  result['x-forwarded-port'] = String(
-    client.serverPort ?? hostPort(client.host) ?? (client.scheme === 'https' ? 443 : 80),
-  )
-  const forwarded = `for=${forwardedNode(client.remoteAddress)};host=${forwardedValue(client.host)};proto=${client.scheme}`
-  result.forwarded = append(headers.forwarded, forwarded)
-  result.via = append(headers.via, `${client.httpVersion} weft`)
+  for (const [name, value] of forwardingHeaders(client, headers)) result[name] = value
   return result
+}
+
+/** Headers weft sets on every forwarded request (they replace any the client sent under these names). */
+export const forwardingHeaderNames: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-real-ip', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'via'])
+
+/**
+ * X-Forwarded-For (appended to), X-Real-IP, X-Forwarded-Proto/-Host/-Port, Forwarded
+ * (appended to) and Via (appended to) for one request, from the client's own values of the
+ * appended ones.
+ */
+export function forwardingHeaders(client: ClientInfo, prior: { 'x-forwarded-for'?: string | string[]; forwarded?: string | string[]; via?: string | string[] }): [string, string][] {
+  const out: [string, string][] = []
+  const address = clientAddress(client.remoteAddress)
+  if (address !== '') out.push(['x-forwarded-for', append(prior['x-forwarded-for'], address)], ['x-real-ip', address])
+  out.push(
+    ['x-forwarded-proto', client.scheme],
+    ['x-forwarded-host', client.host],
+    ['x-forwarded-port', String(client.serverPort ?? hostPort(client.host) ?? (client.scheme === 'https' ? 443 : 80))],
+    ['forwarded', append(prior.forwarded, `for=${forwardedNode(client.remoteAddress)};host=${forwardedValue(client.host)};proto=${client.scheme}`)],
+    ['via', append(prior.via, `${client.httpVersion} weft`)],
+  )
+  return out
+}
+
+/** The Via a response carries downstream: the endpoint's, with weft's hop appended. */
+export function responseVia(prior: string | string[] | undefined): string {
+  return append(prior, '1.1 weft')
 }
 
 /**
@@ -168,7 +183,7 @@ export function downstreamResponseHeaders(
       out.upgrade = upgrade
     }
   }
-  out.via = append(headers.via, '1.1 weft')
+  out.via = responseVia(headers.via)
   return out
 }
 

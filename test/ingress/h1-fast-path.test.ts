@@ -16,8 +16,18 @@ import { IngressServer } from '../../src/ingress/server.ts'
 import { logger } from '../../src/util/log.ts'
 
 t.test('the parser takes strict GET and HEAD heads only', async (t) => {
-  const ok = parseRequestHead('GET /a?b=1 HTTP/1.1\r\nHost: x.test\r\nCookie: a=1\r\ncookie: b=2\r\nAccept: */*\r\naccept: text/html\r\nConnection: close\r\nContent-Length: 0')
-  t.same(ok, { method: 'GET', target: '/a?b=1', host: 'x.test', headers: { host: 'x.test', cookie: 'a=1; b=2', accept: '*/*, text/html', connection: 'close', 'content-length': '0' }, close: true })
+  const ok = parseRequestHead('GET /a?b=1 HTTP/1.1\r\nHost: x.test\r\nCookie: a=1\r\nAccept:  */* \r\nX-Forwarded-For: 10.0.0.1\r\nx-forwarded-for: 10.0.0.2\r\nTE: trailers\r\nConnection: close, X-Drop\r\nContent-Length: 0')
+  t.same(ok, {
+    method: 'GET',
+    target: '/a?b=1',
+    host: 'x.test',
+    lines: ['Host: x.test', 'Cookie: a=1', 'Accept: */*', 'X-Forwarded-For: 10.0.0.1', 'x-forwarded-for: 10.0.0.2', 'TE: trailers', 'Connection: close, X-Drop', 'Content-Length: 0'],
+    names: ['host', 'cookie', 'accept', 'x-forwarded-for', 'x-forwarded-for', 'te', 'connection', 'content-length'],
+    connection: ['close', 'x-drop'],
+    prior: { 'x-forwarded-for': '10.0.0.1, 10.0.0.2' },
+    trailers: true,
+    close: true,
+  })
   t.equal(parseRequestHead('HEAD / HTTP/1.1\r\nhost: y')?.method, 'HEAD')
   const refused = {
     'POST (bodies go to node:http)': 'POST / HTTP/1.1\r\nHost: x',
@@ -120,16 +130,19 @@ t.test('pipelined requests are answered in order, and the head is rewritten both
     const path = head.split(' ')[1]!
     socket.write(answer(`for ${path}`, 'Connection: x-drop\r\nx-drop: 1\r\nset-cookie: a=1\r\nset-cookie: b=2\r\nkeep-alive: timeout=5\r\n'))
   }
-  const got = await exchange(get('/one') + get('/two') + get('/three', 'Connection: close\r\n'))
+  const got = await exchange(get('/one', 'X-Forwarded-For: 10.0.0.1\r\nConnection: x-secret\r\nX-Secret: 1\r\nVia: 1.0 edge\r\n') + get('/two') + get('/three', 'Connection: close\r\n'))
   const bodies = [...got.matchAll(/for \/(one|two|three)/g)].map((m) => m[1])
   t.same(bodies, ['one', 'two', 'three'])
   t.equal((got.match(/set-cookie: a=1\r\nset-cookie: b=2/g) ?? []).length, 3, 'repeated Set-Cookie stays separate')
   t.notMatch(got, /x-drop|keep-alive: timeout/i, 'hop-by-hop and Connection-named headers are dropped')
   t.match(got, /via: 1\.1 weft/)
   t.match(got.split('HTTP/1.1 200').at(-1)!, /connection: close/, 'the last answer says the connection closes')
-  t.match(seen[0]!, /^GET \/one HTTP\/1\.1\r\nhost: fast\.test\r\n/)
-  t.match(seen[0]!, /x-forwarded-for: 127\.0\.0\.1/)
-  t.match(seen[0]!, /x-forwarded-proto: http/)
+  t.match(seen[0]!, /^GET \/one HTTP\/1\.1\r\nHost: fast\.test\r\n/)
+  t.match(seen[0]!, /\r\nx-forwarded-for: 10\.0\.0\.1, 127\.0\.0\.1\r\n/, 'X-Forwarded-For is appended to')
+  t.match(seen[0]!, /\r\nx-forwarded-proto: http\r\n/)
+  t.match(seen[0]!, /\r\nvia: 1\.0 edge, 1\.1 weft$/)
+  t.notMatch(seen[0]!, /x-secret|connection:/i, 'Connection and the headers it names stop here')
+  t.equal((seen[0]!.match(/x-forwarded-for/gi) ?? []).length, 1, "the client's own X-Forwarded-For is replaced by the appended one")
 })
 
 t.test('every response framing: length, chunked (passed on as is), close-delimited, HEAD and 204', async (t) => {
