@@ -14,6 +14,10 @@
 //   upstream, body bytes may have gone and the RPC may not be idempotent.
 // - The read timeout is an inactivity timeout on the upstream stream (like grpc_read_timeout):
 //   before the response head it answers DEADLINE_EXCEEDED; after, both streams are reset.
+// - weft.dev/proxy-body-size counts the request stream's bytes (gRPC frames included): past it,
+//   the upstream stream is cancelled and the client gets RESOURCE_EXHAUSTED (trailers-only, or
+//   as trailers when the response has started), the status gRPC servers give a message over
+//   their limit; an HTTP 413 would reach a gRPC client only as UNKNOWN.
 // - An upstream reset is passed on as a reset with the same HTTP/2 code; before the response
 //   head it becomes the gRPC status the gRPC spec maps that code to.
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -225,7 +229,7 @@ export async function proxyGrpc(
       continue
     }
     try {
-      return await forward(session, dreq, dres, upstream, o.readTimeoutMs, target, id, () => balancer.failed(target.key, ep), () => balancer.succeeded(target.key, ep))
+      return await forward(session, dreq, dres, upstream, target, id, () => balancer.failed(target.key, ep), () => balancer.succeeded(target.key, ep))
     } finally {
       balancer.finished(target.key, ep)
     }
@@ -237,29 +241,51 @@ function forward(
   req: Http2ServerRequest,
   res: Http2ServerResponse,
   upstream: ClientHttp2Stream,
-  readTimeoutMs: number,
   target: ProxyTarget,
   id: string,
   failed: () => void,
   succeeded: () => void,
 ): Promise<ProxyOutcome> {
   const started = performance.now()
+  const { readTimeoutMs, maxBodyBytes } = target.options
   return new Promise((resolve) => {
     let status = 200
     let upstreamMs: number | undefined
-    let timedOut = false
+    /** weft answered the call itself (timeout, body too large): the upstream's close changes nothing. */
+    let answered = false
 
     req.pipe(upstream)
     req.on('error', () => upstream.close(NGHTTP2_CANCEL))
+    let received = 0
+    const countBody = (chunk: Buffer) => {
+      received += chunk.length
+      if (received <= maxBodyBytes || answered || res.writableEnded) return
+      answered = true
+      req.off('data', countBody)
+      req.unpipe(upstream)
+      const message = `the request stream to ${target.name} is over ${maxBodyBytes} bytes (weft.dev/proxy-body-size)`
+      if (upstreamMs === undefined) grpcAnswer(res, grpcStatus.RESOURCE_EXHAUSTED, message)
+      else {
+        upstream.unpipe(res)
+        res.addTrailers({ 'grpc-status': String(grpcStatus.RESOURCE_EXHAUSTED), 'grpc-message': encodeGrpcMessage(message) })
+        res.end()
+      }
+      upstream.close(NGHTTP2_CANCEL)
+      // What the client still sends is read and dropped, so its flow-control window never stalls it.
+      req.resume()
+    }
+    if (maxBodyBytes > 0) req.on('data', countBody)
     upstream.on('error', () => {})
     upstream.setTimeout(readTimeoutMs, () => {
-      timedOut = true
+      if (answered) return
+      answered = true
       failed()
       grpcAnswer(res, grpcStatus.DEADLINE_EXCEEDED, `${target.name} (${id}) sent nothing for ${readTimeoutMs} ms`)
       upstream.close(NGHTTP2_CANCEL)
     })
 
     upstream.on('response', (head, flags) => {
+      if (answered) return
       upstreamMs = performance.now() - started
       status = Number(head[':status'] ?? 200)
       if (status >= 502 && status <= 504) failed()
@@ -277,7 +303,7 @@ function forward(
       // Not ended by the pipe: the upstream's end may be a reset, which is passed on as one (on 'close').
       upstream.pipe(res, { end: false })
     })
-    upstream.on('trailers', (trailers) => res.addTrailers(endToEnd(trailers) as Record<string, string>))
+    upstream.on('trailers', (trailers) => !answered && res.addTrailers(endToEnd(trailers) as Record<string, string>))
 
     // The client went away (or was answered by the timeout): stop the upstream stream too.
     res.on('close', () => {
@@ -288,7 +314,7 @@ function forward(
       const code = upstream.rstCode ?? NGHTTP2_NO_ERROR
       // A stream closed by its session's end (connection lost, GOAWAY) rather than by a reset from the endpoint.
       const connectionLost = session.destroyed && code !== NGHTTP2_NO_ERROR
-      if (!timedOut && !res.writableEnded && !res.stream.destroyed) {
+      if (!answered && !res.writableEnded && !res.stream.destroyed) {
         if (upstreamMs === undefined) {
           failed()
           if (code === NGHTTP2_NO_ERROR || connectionLost) grpcAnswer(res, grpcStatus.UNAVAILABLE, `${target.name} (${id}) closed the connection without answering`)

@@ -1,6 +1,7 @@
 // gRPC through the Ingress server to real @grpc/grpc-js peers on loopback: unary and
 // server-streaming calls with metadata and trailers, error statuses, UNAVAILABLE without
-// endpoints, connect retry past a dead endpoint, a GRPCS upstream, the HTTP/1.1 answer, and
+// endpoints, connect retry past a dead endpoint, a GRPCS upstream, the HTTP/1.1 answer, the
+// request-stream size limit (before and after the answer started), and
 // one upstream session reused across many calls.
 import { execFile } from 'node:child_process'
 import { constants as h2constants, createServer as createH2Server } from 'node:http2'
@@ -31,7 +32,7 @@ const method = <Req extends boolean, Res extends boolean>(name: string, requestS
   responseSerialize: ser,
   responseDeserialize: de,
 })
-const service = { Echo: method('Echo', false, false), Count: method('Count', false, true), Fail: method('Fail', false, false), Sum: method('Sum', true, false), Hang: method('Hang', false, true) }
+const service = { Echo: method('Echo', false, false), Count: method('Count', false, true), Fail: method('Fail', false, false), Sum: method('Sum', true, false), Hang: method('Hang', false, true), Chat: method('Chat', true, true) }
 /** Calls of Hang that the server saw cancelled. */
 const hangCancelled: string[] = []
 
@@ -53,6 +54,12 @@ async function grpcServer(name: string, creds: grpc.ServerCredentials): Promise<
       call.end()
     },
     Fail: (_call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => cb({ code: grpc.status.NOT_FOUND, details: 'no such thing: ünïcode 100%' }),
+    // Bidirectional: echoes every message as it arrives.
+    Chat: (call: grpc.ServerDuplexStream<Msg, Msg>) => {
+      call.on('data', (m: Msg) => call.write(m))
+      call.on('end', () => call.end())
+      call.on('error', () => {})
+    },
     Sum: (call: grpc.ServerReadableStream<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => {
       let sum = 0
       call.on('data', (m: Msg) => (sum += m.n ?? 0))
@@ -117,7 +124,14 @@ const ingressFor = (name: string, protocol: string, path: string, extra: Record<
   spec: { rules: [{ host: 'grpc.test', http: { paths: [{ path, pathType: 'Prefix', backend: { service: { name, port: { number: 50051 } } } }] } }] },
 })
 // One route for the whole service; each test points its backend at the endpoints it needs.
-const { table, errors } = buildRouteTable([ingressFor('echo', 'GRPC', '/test.Echo/')])
+// Sum and Chat (client and bidirectional streaming) have Exact routes of their own, to the same
+// Service, with a 4 KiB body limit.
+const limited = ingressFor('echo', 'GRPC', '/test.Echo/Sum', { 'weft.dev/proxy-body-size': '4k' })
+limited.metadata!.name = 'echo-limited'
+const limitedPaths = limited.spec!.rules![0]!.http!.paths
+limitedPaths[0]!.pathType = 'Exact'
+limitedPaths.push({ ...limitedPaths[0]!, path: '/test.Echo/Chat' })
+const { table, errors } = buildRouteTable([ingressFor('echo', 'GRPC', '/test.Echo/'), limited])
 t.same(errors, [])
 const key = backendKey({ namespace: 'default', service: 'echo', port: { number: 50051 } })
 
@@ -195,6 +209,44 @@ t.test('client streaming: the request body is streamed upstream', async (t) => {
     call.end()
   })
   t.equal(value?.n, 5050)
+})
+
+t.test('a request stream over proxy-body-size: RESOURCE_EXHAUSTED naming the limit; the next call is served', async (t) => {
+  balancer.setEndpoints(key, [{ address: '127.0.0.1', port: plainA }])
+  const c = client()
+  const sum = (count: number) =>
+    new Promise<{ err: grpc.ServiceError | null; value?: Msg }>((resolve) => {
+      const call = c.makeClientStreamRequest('/test.Echo/Sum', ser, de, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err, value) => resolve({ err, value }))
+      call.on('error', () => {})
+      for (let i = 1; i <= count; i++) call.write({ text: 'x'.repeat(40), n: i })
+      call.end()
+    })
+  // 200 messages of about 70 bytes with gRPC framing: over 4 KiB.
+  const big = await sum(200)
+  t.equal(big.err?.code, grpc.status.RESOURCE_EXHAUSTED)
+  t.match(big.err?.details, /over 4096 bytes \(weft\.dev\/proxy-body-size\)/)
+  const small = await sum(10)
+  t.equal(small.err, null)
+  t.equal(small.value?.n, 55)
+})
+
+t.test('a request stream passing proxy-body-size after the answer started: RESOURCE_EXHAUSTED as its trailers', async (t) => {
+  balancer.setEndpoints(key, [{ address: '127.0.0.1', port: plainA }])
+  const call = client().makeBidiStreamRequest('/test.Echo/Chat', ser, de, new grpc.Metadata(), { deadline: Date.now() + 10_000 })
+  const echoed: number[] = []
+  call.on('data', (m: Msg) => {
+    echoed.push(m.n ?? -1)
+    // Each message is sent once the one before it came back, so the answer has started well before the limit.
+    if (m.n! < 199) call.write({ text: 'x'.repeat(40), n: m.n! + 1 })
+  })
+  const status = await new Promise<grpc.StatusObject>((resolve) => {
+    call.on('status', resolve)
+    call.on('error', () => {})
+    call.write({ text: 'x'.repeat(40), n: 0 })
+  })
+  t.equal(status.code, grpc.status.RESOURCE_EXHAUSTED)
+  t.match(status.details, /over 4096 bytes/)
+  t.ok(echoed.length > 10 && echoed.length < 100, `echoed ${echoed.length} messages before the limit`)
 })
 
 t.test('an error status from the server (trailers-only) reaches the client with its message', async (t) => {
