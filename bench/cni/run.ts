@@ -3,14 +3,13 @@
 // host-local, interleaved in one run. Everything happens in namespaces this process
 // creates and removes. See README.md.
 import { existsSync, readdirSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { addNetns, deleteNetns } from '../../src/netlink/netns.ts'
 import { Cleanup } from '../lib/cleanup.ts'
 import { sleep } from '../lib/clock.ts'
 import { startProcess } from '../lib/process.ts'
-import { atMost, fmtMs, fmtNumber, markdownTable, textTable, verdict, type ResultRow } from '../lib/report.ts'
+import { atMost, fmtMs, fmtNumber, machineSummary, markdownTable, textTable, verdict, type ResultRow } from '../lib/report.ts'
 import { Samples } from '../lib/stats.ts'
 import { invokeTimed } from './invoke.ts'
 
@@ -125,7 +124,7 @@ try {
     rows.push({ metric: `${command} median`, weft: fmtMs(w.p50), peer: fmtMs(r.p50), ratio: `${fmtNumber(ratio)}×`, target: target.text, verdict: verdict(target, ratio) })
     rows.push({ metric: `${command} p99`, weft: fmtMs(w.p99), peer: fmtMs(r.p99), ratio: `${fmtNumber(w.p99 / r.p99)}×`, target: '', verdict: '' })
   }
-  const setup = `${rounds} rounds × ${pods} pods per implementation, interleaved; ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`
+  const setup = `${rounds} rounds × ${pods} pods per implementation, interleaved; ${machineSummary()}`
   process.stdout.write(`\nweft-cni (warm service, bash client) vs reference bridge + host-local — ${setup}\n\n${textTable(rows)}\n`)
   if (flags.out !== '-') {
     const md = `# bench/cni results\n\n${new Date().toISOString()}: ${setup}.\n\nweft = \`bin/weft-cni\` handing off to a warm CNI service in the host namespace, IPAM weft-ipam in-process; peer = reference \`bridge\` + \`host-local\` (${REF}). Both with \`isGateway\`, one pod namespace per attachment.\n\n${markdownTable(rows)}\n`

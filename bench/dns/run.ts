@@ -4,7 +4,6 @@
 // loopback only; every process is stopped by pid and every temp dir removed (on success,
 // failure and Ctrl-C). See README.md.
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pool } from '../apiserver/http.ts'
@@ -12,7 +11,7 @@ import { startWeftServer } from '../apiserver/weft-server.ts'
 import { Cleanup } from '../lib/cleanup.ts'
 import { hotSpots } from '../lib/cpu-profile.ts'
 import { cpuSeconds } from '../lib/process.ts'
-import { atLeast, fmtMs, fmtNumber, fmtRate, markdownTable, textTable, verdict, type ResultRow } from '../lib/report.ts'
+import { atLeast, fmtMs, fmtNumber, fmtRate, machineSummary, markdownTable, textTable, verdict, type ResultRow } from '../lib/report.ts'
 import { median, summarize } from '../lib/stats.ts'
 import { checkAnswers } from './check.ts'
 import { ensureTools } from './deps.ts'
@@ -288,11 +287,8 @@ try {
     } else progress(`no CPU profile appeared in ${cpuProfDir}`)
   }
   const rows = buildRows(weft, dnsmasq, memory, retained)
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1)
   const setup =
-    `${cpus().length} CPUs, load average ${loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')} at the end, ${minutes} min in all; ${n(serviceCount)} Services, ${rounds} rounds of ${seconds} s per server (order alternating), ` +
+    `${machineSummary(started)}; ${n(serviceCount)} Services, ${rounds} rounds of ${seconds} s per server (order alternating), ` +
     `dnsperf -c ${clients} -T ${threads} -q ${outstanding}` +
     (latencyQps > 0 ? `, latency runs of ${latencySeconds} s at -Q ${latencyQps} -v` : '') +
     `; weft dns ${dnsThreads === undefined ? 'default threads' : `--threads ${dnsThreads}`}, TTL ${ttl} s`

@@ -6,7 +6,6 @@
 // and Ctrl-C). See README.md.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { X509Certificate } from 'node:crypto'
 import { parseArgs } from 'node:util'
@@ -17,7 +16,7 @@ import { Cleanup } from '../lib/cleanup.ts'
 import { hotSpots } from '../lib/cpu-profile.ts'
 import { profileTail } from '../lib/cpu-profile-window.ts'
 import { cpuSeconds, freePort, startProcess, type ChildProcess } from '../lib/process.ts'
-import { atLeast, atMost, fmtMs, fmtNumber, fmtRate, markdownTable, textTable, verdict, type ResultRow, type Target } from '../lib/report.ts'
+import { atLeast, atMost, fmtMs, fmtNumber, fmtRate, machineSummary, markdownTable, textTable, verdict, type ResultRow, type Target } from '../lib/report.ts'
 import { median, summarize, type Summary } from '../lib/stats.ts'
 import { BODY, startBackend } from './backend.ts'
 import { makeCert } from './cert.ts'
@@ -297,12 +296,8 @@ try {
   rows.push({ metric: 'Ingress created → routable, p50 / max', weft: `${fmtMs(rt.p50)} / ${fmtMs(rt.max)}`, peer: '—', ratio: '—', target: '', verdict: '' })
   rows.push({ metric: 'wrk non-2xx answers and socket errors (all runs)', weft: '0', peer: '0', ratio: '—', target: '', verdict: '' })
 
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1)
-  const cpu = cpus()
   const setup =
-    `${cpu.length} CPUs (${cpu[0]?.model.trim() ?? '?'}), load average ${loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')} at the end, ${minutes} min in all; ${versionOf('nginx', ['-v'])}, ${versionOf('wrk', ['-v'])}, Node ${process.version}; ` +
+    `${machineSummary(started)}; ${versionOf('nginx', ['-v'])}, ${versionOf('wrk', ['-v'])}, Node ${process.version}; ` +
     `${rounds} round(s) of ${seconds} s per server and scenario (order alternating, ${warmup} s warm-ups), wrk -t1 -c${connections} --latency to Host ${TARGET.host} path ${TARGET.path}; ` +
     `nginx worker_processes ${workers} vs one weft ingress process; ${ROUTED} Ingresses routed; access logs ${accessLog ? 'on in both' : 'off in both'}`
   process.stdout.write(`\ningress: weft ingress vs nginx (peer) — ${setup}\n\n${textTable(rows)}\n`)

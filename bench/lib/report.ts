@@ -1,7 +1,19 @@
 // Result tables: aligned text for the terminal, Markdown for results files, and the
 // number formats every benchmark prints.
 
+import { cpus, loadavg } from 'node:os'
+
 export type Verdict = 'pass' | 'FAIL' | ''
+
+/** The machine a run was measured on: CPUs (and their model), the load average at the end, and how long the run took when `startedAt` is given. */
+export function machineSummary(startedAt?: number): string {
+  const cpu = cpus()
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')
+  const took = startedAt === undefined ? '' : `, ${((Date.now() - startedAt) / 60_000).toFixed(1)} min in all`
+  return `${cpu.length} CPUs (${cpu[0]?.model.trim() ?? '?'}), load average ${load} at the end${took}`
+}
 
 export interface ResultRow {
   metric: string

@@ -3,11 +3,10 @@
 // programmed, and the control plane's sync times. Everything runs in namespaces this
 // process creates and removes (on success, failure and Ctrl-C). See README.md.
 import { writeFileSync } from 'node:fs'
-import { cpus, loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Cleanup } from '../lib/cleanup.ts'
-import { atLeast, atMost, fmtMs, fmtNumber, fmtRate, markdownTable, textTable, verdict, type ResultRow, type Target } from '../lib/report.ts'
+import { atLeast, atMost, fmtMs, fmtNumber, fmtRate, machineSummary, markdownTable, textTable, verdict, type ResultRow, type Target } from '../lib/report.ts'
 import { median, summarize } from '../lib/stats.ts'
 import { startBackend } from './backend.ts'
 import { nftSyncTimes, type NftSyncTimes } from './control-plane.ts'
@@ -232,11 +231,8 @@ try {
         `one-endpoint changes ${t.partial.map((ms) => fmtMs(ms)).join(', ')} (${t.partialOps} operations), of which waiting for nft ${t.partialNft.map((ms) => fmtMs(ms)).join(', ')}`,
     )
   }
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1)
   const setup = [
-    `${cpus().length} CPUs, load average ${loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')} at the end, ${minutes} min in all`,
+    machineSummary(started),
     ...(flags['skip-data-path']
       ? []
       : [
