@@ -178,6 +178,11 @@ function grpcAnswer(res: Http2ServerResponse, status: number, message: string): 
   res.end()
 }
 
+/** Why a GRPC/GRPCS route refuses an HTTP/1.x request (a plain request or an upgrade): the text of its 505. */
+export function grpcOverHttp1(target: ProxyTarget): string {
+  return `HTTP Version Not Supported: ${target.name} speaks gRPC, which needs HTTP/2; connect over TLS (https) with ALPN h2 (plain-text h2c is not served)`
+}
+
 /**
  * Proxies one request of a GRPC/GRPCS route. HTTP/1.x requests get 505 (see above); the
  * outcome's status is the HTTP status sent (200 for gRPC errors weft answers).
@@ -193,7 +198,7 @@ export async function proxyGrpc(
   if (req.httpVersionMajor !== 2) {
     const h1 = res as ServerResponse
     h1.writeHead(505, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
-    h1.end(`505 HTTP Version Not Supported: ${target.name} speaks gRPC, which needs HTTP/2; connect over TLS (https) with ALPN h2 (plain-text h2c is not served)\n`)
+    h1.end(`505 ${grpcOverHttp1(target)}\n`)
     return { status: 505 }
   }
   const dreq = req as Http2ServerRequest

@@ -12,7 +12,7 @@ import type { Logger } from '../util/log.ts'
 import type { Balancer } from './balancer.ts'
 import type { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
-import { Http2Sessions, isGrpc, proxyGrpc } from './grpc-proxy.ts'
+import { grpcOverHttp1, Http2Sessions, isGrpc, proxyGrpc } from './grpc-proxy.ts'
 import { FastConnection, type FastPathOptions } from './h1-fast-path.ts'
 import type { ClientInfo } from './headers.ts'
 import type { IngressMetrics } from './metrics.ts'
@@ -237,6 +237,11 @@ export class IngressServer {
     const r = this.#resolve(client.host, req.url ?? '/', scheme)
     if (r.kind === 'answer') {
       socket.end(`HTTP/1.1 ${r.status} ${r.text.split(':')[0]}\r\nconnection: close\r\n${r.location ? `location: ${r.location}\r\n` : ''}content-type: text/plain\r\n\r\n${r.status} ${r.text}\n`)
+      return
+    }
+    if (isGrpc(r.target)) {
+      socket.end(`HTTP/1.1 505 HTTP Version Not Supported\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n505 ${grpcOverHttp1(r.target)}\n`)
+      this.options.metrics.request(r.ingress, r.service, 505, 0, undefined)
       return
     }
     const ep = this.options.balancer.pick(r.target.key, r.target.options.loadBalance)

@@ -1,7 +1,8 @@
 // gRPC through the Ingress server to real @grpc/grpc-js peers on loopback: unary and
 // server-streaming calls with metadata and trailers, error statuses, UNAVAILABLE without
 // endpoints, connect retry past a dead endpoint, a GRPCS upstream, the HTTP/1.1 answer, the
-// request-stream size limit (before and after the answer started), and
+// request-stream size limit (before and after the answer started), the 505 for WebSocket
+// upgrades, and
 // one upstream session reused across many calls.
 import { execFile } from 'node:child_process'
 import { constants as h2constants, createServer as createH2Server } from 'node:http2'
@@ -410,6 +411,22 @@ t.test('gRPC over HTTP/1.1 gets 505 saying it needs HTTP/2 over TLS', async (t) 
     t.match(out, /HTTP\/2 over TLS|needs HTTP\/2/, url)
     t.match(out, /505$/, url)
   }
+})
+
+t.test('a WebSocket upgrade to a gRPC route gets the same 505, and nothing reaches the endpoint', async (t) => {
+  const before = relay.connections()
+  balancer.setEndpoints(key, [{ address: '127.0.0.1', port: relay.port }])
+  const answer = await new Promise<string>((resolve, reject) => {
+    const s = connect(server.httpPort, '127.0.0.1')
+    let got = ''
+    s.on('data', (d) => (got += d.toString('latin1')))
+    s.on('end', () => resolve(got))
+    s.on('error', reject)
+    s.write('GET /test.Echo/Echo HTTP/1.1\r\nHost: grpc.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+  })
+  t.match(answer, /^HTTP\/1\.1 505 /)
+  t.match(answer, /needs HTTP\/2/)
+  t.equal(relay.connections(), before, 'no connection to the endpoint')
 })
 
 t.test('grpc-message is percent-encoded as the gRPC spec says', async (t) => {
