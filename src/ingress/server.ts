@@ -235,20 +235,15 @@ export class IngressServer {
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https'): Promise<void> {
     const client = this.#client(req, scheme)
     const r = this.#resolve(client.host, req.url ?? '/', scheme)
-    if (r.kind === 'answer') {
-      socket.end(`HTTP/1.1 ${r.status} ${r.text.split(':')[0]}\r\nconnection: close\r\n${r.location ? `location: ${r.location}\r\n` : ''}content-type: text/plain\r\n\r\n${r.status} ${r.text}\n`)
-      return
+    /** Answers the upgrade request itself; `text` is 'Reason phrase: detail'. */
+    const refuse = (status: number, text: string, location?: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text.split(':')[0]}\r\nconnection: close\r\n${location ? `location: ${location}\r\n` : ''}content-type: text/plain\r\n\r\n${status} ${text}\n`)
+      this.options.metrics.request(r.ingress, r.kind === 'proxy' ? r.service : '', status, 0, undefined)
     }
-    if (isGrpc(r.target)) {
-      socket.end(`HTTP/1.1 505 HTTP Version Not Supported\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n505 ${grpcOverHttp1(r.target)}\n`)
-      this.options.metrics.request(r.ingress, r.service, 505, 0, undefined)
-      return
-    }
+    if (r.kind === 'answer') return refuse(r.status, r.text, r.location)
+    if (isGrpc(r.target)) return refuse(505, grpcOverHttp1(r.target))
     const ep = this.options.balancer.pick(r.target.key, r.target.options.loadBalance)
-    if (!ep) {
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n503 Service Unavailable: ${r.target.name} has no ready endpoints\n`)
-      return
-    }
+    if (!ep) return refuse(503, `Service Unavailable: ${r.target.name} has no ready endpoints`)
     const tls = r.target.options.backendProtocol === 'HTTPS'
     const { status } = await tunnelUpgrade(req, socket, head, { address: ep.address, port: ep.port, tls, connectTimeoutMs: r.target.options.connectTimeoutMs }, client)
     this.options.metrics.request(r.ingress, r.service, status, 0, undefined)

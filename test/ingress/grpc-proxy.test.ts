@@ -1,9 +1,8 @@
 // gRPC through the Ingress server to real @grpc/grpc-js peers on loopback: unary and
 // server-streaming calls with metadata and trailers, error statuses, UNAVAILABLE without
-// endpoints, connect retry past a dead endpoint, a GRPCS upstream, the HTTP/1.1 answer, the
-// request-stream size limit (before and after the answer started), the 505 for WebSocket
-// upgrades, and
-// one upstream session reused across many calls.
+// endpoints, connect retry past a dead endpoint, a GRPCS upstream, the HTTP/1.1 answer (to
+// WebSocket upgrades too), the request-stream size limit (before and after the answer
+// started), and one upstream session reused across many calls.
 import { execFile } from 'node:child_process'
 import { constants as h2constants, createServer as createH2Server } from 'node:http2'
 import { createServer as createTcpServer, connect, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net'
