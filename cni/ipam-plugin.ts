@@ -5,9 +5,9 @@ import { access, constants } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { allocate, check, gc, release } from './ipam/allocator.ts'
 import { parseIpamConfig, type IpamConfig } from './ipam/config.ts'
-import type { PluginHandlers, PluginRequest } from './spec/dispatch.ts'
-import { CniError, ERR_PLUGIN_NOT_AVAILABLE } from './spec/errors.ts'
-import type { CniResult } from './spec/result.ts'
+import type { PluginHandlers, PluginRequest } from './protocol/dispatch.ts'
+import { CniError, ERR_PLUGIN_NOT_AVAILABLE } from './protocol/errors.ts'
+import type { CniResult } from './protocol/result.ts'
 
 // One in-process queue per reservation directory: concurrent invocations in a warm service
 // wait here instead of polling the store's lock file.

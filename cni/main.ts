@@ -3,7 +3,7 @@
 // warm service answers in their network namespace.
 import { readFileSync } from 'node:fs'
 import { pluginByName } from './plugins.ts'
-import { runPlugin } from './spec/dispatch.ts'
+import { runPlugin } from './protocol/dispatch.ts'
 
 const name = process.argv[2] ?? 'bridge'
 const handlers = pluginByName(name)

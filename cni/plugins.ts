@@ -1,7 +1,7 @@
 // The plugins weft ships, by the name the executables pass: weft-cni (bridge) and weft-ipam.
 import { bridgeHandlers } from './bridge/plugin.ts'
 import { ipamHandlers } from './ipam-plugin.ts'
-import type { PluginHandlers } from './spec/dispatch.ts'
+import type { PluginHandlers } from './protocol/dispatch.ts'
 
 export const PLUGINS: Record<string, PluginHandlers> = { bridge: bridgeHandlers, ipam: ipamHandlers }
 

@@ -4,9 +4,9 @@
 // garbage, and prints JSON: the main thread's bytes, and the bytes of the index each extra
 // query thread builds for itself.
 import { RestClient } from '../../src/client/index.ts'
-import { defaultDnsConfig } from '../../src/dns/run.ts'
-import { buildZoneIndex } from '../../src/dns/zone-index.ts'
-import { ZoneSource } from '../../src/dns/zone-source.ts'
+import { defaultDnsConfig } from '../../dns/run.ts'
+import { buildZoneIndex } from '../../dns/zone-index.ts'
+import { ZoneSource } from '../../dns/zone-source.ts'
 import { logger } from '../../src/util/log.ts'
 
 const gc = (globalThis as { gc?: () => void }).gc

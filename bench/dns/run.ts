@@ -18,7 +18,7 @@ import { ensureTools } from './deps.ts'
 import { startDnsmasq } from './dnsmasq.ts'
 import { runDnsperf, type DnsperfResult } from './dnsperf.ts'
 import { measureMemory, processTree, retainedHeap, type MemorySample, type RetainedHeap } from './memory.ts'
-import { defaultDnsConfig } from '../../src/dns/run.ts'
+import { defaultDnsConfig } from '../../dns/run.ts'
 import { createServices, queryFileText } from './services.ts'
 import { startWeftDns, weftDnsAvailable, type WeftDns } from './weft-dns.ts'
 

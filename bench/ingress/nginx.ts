@@ -67,7 +67,7 @@ ${tempPaths(c.dir)}
   ssl_certificate ${c.cert.certFile};
   ssl_certificate_key ${c.cert.keyFile};
   proxy_http_version 1.1;
-  # The headers weft sends upstream (src/ingress/headers.ts), so both proxies do the same work.
+  # The headers weft sends upstream (ingress/headers.ts), so both proxies do the same work.
   proxy_set_header Connection "";
   proxy_set_header Host $http_host;
   proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;

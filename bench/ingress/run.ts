@@ -263,7 +263,7 @@ try {
       const window = profileTail(join(dir, file), Date.now() - loadStarted)
       const root = resolve(import.meta.dirname, '../..')
       const { busyMs, spots } = hotSpots(window, 20, root)
-      const inclusive = hotSpots(window, 400, root, true).spots.filter((h) => h.name.includes(' src/')).slice(0, 15)
+      const inclusive = hotSpots(window, 400, root, true).spots.filter((h) => / (src|ingress)\//.test(h.name)).slice(0, 15)
       const list = (hs: typeof spots) => hs.map((h) => `  ${(h.share * 100).toFixed(1).padStart(5)}%  ${h.name}`).join('\n')
       profileText =
         `weft ingress CPU profile ${join(dir, file)}: TLS keep-alive, ${profileSeconds} s, ${fmtRate(r.wrk.rps)} under the profiler; ${fmtMs(busyMs)} busy in the load window.\n` +

@@ -1,7 +1,7 @@
 // The ProxyState the proxiers are benchmarked with: one measured Service whose endpoint is
 // the real backend, plus synthetic ones (ClusterIPs in 10.96.0.0/12, 5 endpoints each at
 // made-up pod IPs that nothing ever connects to).
-import { makeServicePort, type Endpoint, type ProxyState, type ServiceEntry, type ServicePort } from '../../src/proxy/model.ts'
+import { makeServicePort, type Endpoint, type ProxyState, type ServiceEntry, type ServicePort } from '../../proxy/model.ts'
 
 export const SERVICE_CIDR = '10.96.0.0/12'
 /** Clients, node links and the backend pod are all in here, so nothing is masqueraded (pod-to-Service traffic). */

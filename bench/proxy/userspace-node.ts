@@ -4,7 +4,7 @@
 // Syncs SYNC_RUNS times from nothing (removing everything in between), printing
 // "SYNC <ms>" for each, then "READY" with the last sync in place. SIGTERM closes it.
 import { performance } from 'node:perf_hooks'
-import { UserspaceProxier } from '../../src/proxy/userspace/index.ts'
+import { UserspaceProxier } from '../../proxy/userspace/index.ts'
 import { benchState } from './services.ts'
 
 const [services = '10', backend = '', nodeIPs = '', syncRuns = '1'] = process.argv.slice(2)

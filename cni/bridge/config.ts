@@ -1,7 +1,7 @@
 // The bridge plugin's own settings, read from a network config as the reference `bridge` does.
-import type { NetConf } from '../spec/config.ts'
-import { CniError, ERR_INVALID_NETWORK_CONFIG } from '../spec/errors.ts'
-import { validateInterfaceName } from '../spec/env.ts'
+import type { NetConf } from '../protocol/config.ts'
+import { CniError, ERR_INVALID_NETWORK_CONFIG } from '../protocol/errors.ts'
+import { validateInterfaceName } from '../protocol/env.ts'
 
 export const WEFT_IPAM_TYPE = 'weft-ipam'
 

@@ -4,7 +4,7 @@ import { isIP } from 'node:net'
 import { readFile, writeFile } from 'node:fs/promises'
 import { CommandError } from '../../src/netlink/exec.ts'
 import { getLink, ipBatch } from '../../src/netlink/ip.ts'
-import type { CniIpConfig, CniRoute } from '../spec/result.ts'
+import type { CniIpConfig, CniRoute } from '../protocol/result.ts'
 import type { BridgeConf } from './config.ts'
 import { randomMac } from './names.ts'
 

@@ -1,4 +1,4 @@
-// IPAM errors are the CNI spec's error objects (cni/spec/errors.ts); these are the codes
+// IPAM errors are the CNI spec's error objects (cni/protocol/errors.ts); these are the codes
 // the allocator uses, by name.
 import {
   CniError,
@@ -11,7 +11,7 @@ import {
   ERR_TRY_AGAIN_LATER,
   ERR_UNKNOWN_CONTAINER,
   ERR_UNSUPPORTED_FIELD,
-} from '../spec/errors.ts'
+} from '../protocol/errors.ts'
 
 export { CniError }
 

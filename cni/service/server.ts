@@ -19,7 +19,7 @@ import { IpSession } from '../../src/netlink/bridge.ts'
 import { Spawner } from '../../src/netlink/spawner.ts'
 import { setHostIp, setPodIp } from '../bridge/links.ts'
 import { PLUGINS } from '../plugins.ts'
-import { runPlugin, type PluginHandlers } from '../spec/dispatch.ts'
+import { runPlugin, type PluginHandlers } from '../protocol/dispatch.ts'
 
 export const DEFAULT_RUN_DIR = '/run/weft/cni'
 

@@ -1,7 +1,7 @@
 // `weft dns`: the cluster DNS server (also what the built-in image `weft/dns` runs).
-import type { ForwardPolicy } from '../dns/forwarder.ts'
-import { defaultDnsConfig, startDns, type DnsConfig } from '../dns/run.ts'
-import type { PodRecordsMode } from '../dns/zone-index.ts'
+import type { ForwardPolicy } from '../../dns/forwarder.ts'
+import { defaultDnsConfig, startDns, type DnsConfig } from '../../dns/run.ts'
+import type { PodRecordsMode } from '../../dns/zone-index.ts'
 import { runComponent } from './serve.ts'
 import { parseDuration } from './proxy.ts'
 

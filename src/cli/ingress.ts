@@ -1,7 +1,7 @@
 // `weft ingress`: the Ingress controller (also what the built-in image `weft/ingress` runs).
 import { isIP } from 'node:net'
-import { defaultIngressConfig, startIngress, type IngressConfig } from '../ingress/run.ts'
-import type { PublishSource } from '../ingress/status-addresses.ts'
+import { defaultIngressConfig, startIngress, type IngressConfig } from '../../ingress/run.ts'
+import type { PublishSource } from '../../ingress/status-addresses.ts'
 import { runComponent } from './serve.ts'
 
 const d = defaultIngressConfig

@@ -6,7 +6,7 @@ import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node'
 import { findByKind, resources } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
 import type { KubeObject } from '../client/index.ts'
-import { selfSigned } from '../ingress/self-signed.ts'
+import { selfSigned } from '../../ingress/self-signed.ts'
 import { inNetns, run } from '../netlink/index.ts'
 import { waitFor, type WaitOptions } from './wait.ts'
 

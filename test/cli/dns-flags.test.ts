@@ -2,7 +2,7 @@
 import t from 'tap'
 import { clusterDnsObjects } from '../../src/apiserver/bootstrap.ts'
 import { dnsConfigFrom } from '../../src/cli/dns.ts'
-import { defaultDnsConfig } from '../../src/dns/run.ts'
+import { defaultDnsConfig } from '../../dns/run.ts'
 
 t.test('defaults', async (t) => {
   t.same(dnsConfigFrom({}), defaultDnsConfig)

@@ -4,7 +4,7 @@ import { gatewayLines, hostLines, podLines } from '../../cni/bridge/links.ts'
 import { hostVethName, randomMac } from '../../cni/bridge/names.ts'
 import { plannedRoutes } from '../../cni/bridge/plugin.ts'
 import { masqChainName, masqRules, subnetOf } from '../../cni/masq.ts'
-import { parseNetConf } from '../../cni/spec/config.ts'
+import { parseNetConf } from '../../cni/protocol/config.ts'
 
 const conf = (extra: Record<string, unknown> = {}) => parseBridgeConf(parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'weft-cni', ipam: { type: 'weft-ipam' }, ...extra })))
 

@@ -1,8 +1,8 @@
 import t from 'tap'
 import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node'
-import { answer } from '../../src/dns/answer.ts'
-import { RRClass, RRType, Rcode, type Answer, type ResourceRecord } from '../../src/dns/records.ts'
-import { buildZoneIndex, defaultZoneConfig, type PodRecordsMode, type ZoneConfig } from '../../src/dns/zone-index.ts'
+import { answer } from '../../dns/answer.ts'
+import { RRClass, RRType, Rcode, type Answer, type ResourceRecord } from '../../dns/records.ts'
+import { buildZoneIndex, defaultZoneConfig, type PodRecordsMode, type ZoneConfig } from '../../dns/zone-index.ts'
 
 const Z = 'cluster.local'
 

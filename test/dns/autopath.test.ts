@@ -1,8 +1,8 @@
 import t from 'tap'
-import { autopathAnswer, autopathCandidates, podSearchPath } from '../../src/dns/autopath.ts'
-import { answer } from '../../src/dns/answer.ts'
-import { RRClass, RRType, Rcode, type Answer } from '../../src/dns/records.ts'
-import { buildZoneIndex, defaultZoneConfig } from '../../src/dns/zone-index.ts'
+import { autopathAnswer, autopathCandidates, podSearchPath } from '../../dns/autopath.ts'
+import { answer } from '../../dns/answer.ts'
+import { RRClass, RRType, Rcode, type Answer } from '../../dns/records.ts'
+import { buildZoneIndex, defaultZoneConfig } from '../../dns/zone-index.ts'
 
 t.test('podSearchPath: the pod resolv.conf search list, host domains deduplicated', async (t) => {
   t.same(podSearchPath('ns', 'cluster.local', ['corp.example.', 'Cluster.Local', '']), ['ns.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'corp.example'])

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { Registry } from 'prom-client'
-import { Rcode, RRClass, RRType, type Edns, type Message, type ResourceRecord } from '../../src/dns/records.ts'
-import { defaultCacheOptions, ResponseCache } from '../../src/dns/response-cache.ts'
-import { decodeMessage, encodeMessage, parseQuery, type ParsedQuery } from '../../src/dns/wire.ts'
+import { Rcode, RRClass, RRType, type Edns, type Message, type ResourceRecord } from '../../dns/records.ts'
+import { defaultCacheOptions, ResponseCache } from '../../dns/response-cache.ts'
+import { decodeMessage, encodeMessage, parseQuery, type ParsedQuery } from '../../dns/wire.ts'
 
 const ednsDo: Edns = { udpSize: 1232, version: 0, dnssecOk: true, extendedRcode: 0, options: [] }
 const ednsPlain: Edns = { ...ednsDo, dnssecOk: false }

@@ -5,12 +5,12 @@ import { execFile } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { connect } from 'node:net'
 import t from 'tap'
-import { questionKey, QueryHandler } from '../../src/dns/handler.ts'
-import { DnsMetrics } from '../../src/dns/metrics.ts'
-import { Rcode, RRType, type Message } from '../../src/dns/records.ts'
-import { DnsServer } from '../../src/dns/server.ts'
-import { decodeMessage, encodeMessage } from '../../src/dns/wire.ts'
-import { buildZoneIndex, defaultZoneConfig } from '../../src/dns/zone-index.ts'
+import { questionKey, QueryHandler } from '../../dns/handler.ts'
+import { DnsMetrics } from '../../dns/metrics.ts'
+import { Rcode, RRType, type Message } from '../../dns/records.ts'
+import { DnsServer } from '../../dns/server.ts'
+import { decodeMessage, encodeMessage } from '../../dns/wire.ts'
+import { buildZoneIndex, defaultZoneConfig } from '../../dns/zone-index.ts'
 
 function service(name: string, clusterIP: string): any {
   return { metadata: { name, namespace: 'default' }, spec: { clusterIP, clusterIPs: [clusterIP], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } }

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { RRClass, RRType, type Message } from '../../src/dns/records.ts'
-import { decodeMessage, encodeMessage, nameLabels, parseQuery, readName, WireError } from '../../src/dns/wire.ts'
+import { RRClass, RRType, type Message } from '../../dns/records.ts'
+import { decodeMessage, encodeMessage, nameLabels, parseQuery, readName, WireError } from '../../dns/wire.ts'
 
 function errorId(fn: () => unknown): number | undefined | 'no error' {
   try {

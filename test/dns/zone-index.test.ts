@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node'
-import { buildZoneIndex, defaultZoneConfig, type ZoneIndex } from '../../src/dns/zone-index.ts'
-import { canonicalIP, dashedIP, ipFromDashed, ipFromReverseName, lowerName, reverseName } from '../../src/dns/names.ts'
+import { buildZoneIndex, defaultZoneConfig, type ZoneIndex } from '../../dns/zone-index.ts'
+import { canonicalIP, dashedIP, ipFromDashed, ipFromReverseName, lowerName, reverseName } from '../../dns/names.ts'
 
 t.test('names: canonical addresses', async (t) => {
   const table: [string, string | undefined][] = [

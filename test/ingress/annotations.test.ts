@@ -1,5 +1,5 @@
 import t from 'tap'
-import { defaultRouteOptions, parseBodySize, parseTimeout, routeOptions } from '../../src/ingress/annotations.ts'
+import { defaultRouteOptions, parseBodySize, parseTimeout, routeOptions } from '../../ingress/annotations.ts'
 
 t.test('defaults', async (t) => {
   t.same(defaultRouteOptions, {

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { Balancer, endpointId, type BalancerOptions } from '../../src/ingress/balancer.ts'
-import type { Endpoint } from '../../src/ingress/endpoints.ts'
+import { Balancer, endpointId, type BalancerOptions } from '../../ingress/balancer.ts'
+import type { Endpoint } from '../../ingress/endpoints.ts'
 
 const key = 'default/web:80'
 const eps = (...addresses: string[]): Endpoint[] => addresses.map((address) => ({ address, port: 80 }))

@@ -4,11 +4,11 @@ import { execFile } from 'node:child_process'
 import { createServer } from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import type { V1Secret } from '@kubernetes/client-node'
-import { selfSigned } from '../../src/ingress/self-signed.ts'
-import type { KeyAndCert } from '../../src/ingress/self-signed.ts'
-import { TlsSecretError, parseTlsSecret } from '../../src/ingress/tls-secret.ts'
-import { CertStore } from '../../src/ingress/cert-store.ts'
-import type { TlsBinding } from '../../src/ingress/cert-store.ts'
+import { selfSigned } from '../../ingress/self-signed.ts'
+import type { KeyAndCert } from '../../ingress/self-signed.ts'
+import { TlsSecretError, parseTlsSecret } from '../../ingress/tls-secret.ts'
+import { CertStore } from '../../ingress/cert-store.ts'
+import type { TlsBinding } from '../../ingress/cert-store.ts'
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64')
 

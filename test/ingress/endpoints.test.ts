@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { V1Endpoint, DiscoveryV1EndpointPort, V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/client-node'
-import { backendEndpoints, backendKey, type BackendEndpoints } from '../../src/ingress/endpoints.ts'
-import type { Backend } from '../../src/ingress/route-table.ts'
+import { backendEndpoints, backendKey, type BackendEndpoints } from '../../ingress/endpoints.ts'
+import type { Backend } from '../../ingress/route-table.ts'
 
 function service(ports: V1ServicePort[], type = 'ClusterIP', name = 'web', namespace = 'default'): V1Service {
   return { metadata: { name, namespace }, spec: { type, ports, ...(type === 'ExternalName' ? { externalName: 'example.com' } : {}) } }

@@ -7,7 +7,7 @@ import {
   smugglingReason,
   upstreamRequestHeaders,
   type ClientInfo,
-} from '../../src/ingress/headers.ts'
+} from '../../ingress/headers.ts'
 
 const client: ClientInfo = { remoteAddress: '10.0.0.7', scheme: 'https', host: 'app.example.com', httpVersion: '1.1' }
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { V1Ingress, V1IngressClass } from '@kubernetes/client-node'
-import { servesIngress, type IngressClassConfig } from '../../src/ingress/ingress-class.ts'
+import { servesIngress, type IngressClassConfig } from '../../ingress/ingress-class.ts'
 
 const cfg: IngressClassConfig = { controller: 'weft.dev/ingress', className: 'weft' }
 

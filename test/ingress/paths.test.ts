@@ -1,5 +1,5 @@
 import t from 'tap'
-import { PathIndex, pathElements, pathMatches, requestPath, type PathType } from '../../src/ingress/paths.ts'
+import { PathIndex, pathElements, pathMatches, requestPath, type PathType } from '../../ingress/paths.ts'
 
 // The examples table of the Kubernetes Ingress concept page, plus trailing-slash and escape cases.
 const single: [PathType, string, string, boolean][] = [

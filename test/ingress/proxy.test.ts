@@ -3,9 +3,9 @@
 import { createServer, request as httpRequest, type Server } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
-import { defaultRouteOptions } from '../../src/ingress/annotations.ts'
-import { Balancer } from '../../src/ingress/balancer.ts'
-import { proxyRequest, UpstreamPools, type ProxyTarget } from '../../src/ingress/proxy.ts'
+import { defaultRouteOptions } from '../../ingress/annotations.ts'
+import { Balancer } from '../../ingress/balancer.ts'
+import { proxyRequest, UpstreamPools, type ProxyTarget } from '../../ingress/proxy.ts'
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))

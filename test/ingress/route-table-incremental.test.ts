@@ -3,7 +3,7 @@
 // and errors, and only the Ingresses that changed are compiled again.
 import t from 'tap'
 import type { V1HTTPIngressPath, V1Ingress } from '@kubernetes/client-node'
-import { buildRouteTable, RouteTableBuilder, type BuildResult, type RouteResult } from '../../src/ingress/route-table.ts'
+import { buildRouteTable, RouteTableBuilder, type BuildResult, type RouteResult } from '../../ingress/route-table.ts'
 
 // A small deterministic PRNG, so a failure can be replayed.
 function rng(seed: number): () => number {

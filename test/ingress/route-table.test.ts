@@ -1,9 +1,9 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import type { V1HTTPIngressPath, V1Ingress, V1IngressRule } from '@kubernetes/client-node'
-import { defaultRouteOptions } from '../../src/ingress/annotations.ts'
+import { defaultRouteOptions } from '../../ingress/annotations.ts'
 import { specPathCases } from './spec-path-cases.ts'
-import { buildRouteTable, normalizeHost, route, type RouteResult, type RouteTable } from '../../src/ingress/route-table.ts'
+import { buildRouteTable, normalizeHost, route, type RouteResult, type RouteTable } from '../../ingress/route-table.ts'
 
 function p(path: string, service: string, pathType: string = 'Prefix'): V1HTTPIngressPath {
   return { path, pathType, backend: { service: { name: service, port: { number: 80 } } } }

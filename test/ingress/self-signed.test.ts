@@ -1,7 +1,7 @@
 import t from 'tap'
 import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { createSecureContext } from 'node:tls'
-import { selfSigned } from '../../src/ingress/self-signed.ts'
+import { selfSigned } from '../../ingress/self-signed.ts'
 
 t.test('a self-signed certificate for several names', async (t) => {
   const before = Date.now()

@@ -6,9 +6,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { ClientInfo } from '../../src/ingress/headers.ts'
-import { selfSigned } from '../../src/ingress/self-signed.ts'
-import { chunkedBodyEnd, parseResponseHead, tunnelUpgrade, type TunnelTarget } from '../../src/ingress/websocket.ts'
+import type { ClientInfo } from '../../ingress/headers.ts'
+import { selfSigned } from '../../ingress/self-signed.ts'
+import { chunkedBodyEnd, parseResponseHead, tunnelUpgrade, type TunnelTarget } from '../../ingress/websocket.ts'
 
 const wsGuid = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { highestCommonVersion, nodeConflist, writeConflist } from '../../src/kubelet/cni/index.ts'
-import { parseConfList } from '../../cni/spec/config.ts'
+import { parseConfList } from '../../cni/protocol/config.ts'
 
 t.test('dual-stack node with every plugin', async (t) => {
   const text = nodeConflist({ podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'], mtu: 1450, ipamDataDir: '/var/lib/weft/ipam' })

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir, access } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CniRuntime, CniPluginError, NoNetworkConfigError, cacheFilePath, type CniAttachment } from '../../src/kubelet/cni/index.ts'
-import { CniError } from '../../cni/spec/errors.ts'
+import { CniError } from '../../cni/protocol/errors.ts'
 import { fakeBin, type FakeBin } from './cni-fake-plugin.ts'
 
 interface Teardown {

@@ -1,9 +1,9 @@
 import t from 'tap'
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node'
-import { noEndpointVerdict, usableEndpoints, type Endpoint, type ServiceEntry } from '../../src/proxy/model.ts'
-import { portEndpoints, serviceEntries, servicePorts } from '../../src/proxy/service-entries.ts'
-import { ChangeTracker } from '../../src/proxy/change-tracker.ts'
-import { chooseMode, parseMode } from '../../src/proxy/mode.ts'
+import { noEndpointVerdict, usableEndpoints, type Endpoint, type ServiceEntry } from '../../proxy/model.ts'
+import { portEndpoints, serviceEntries, servicePorts } from '../../proxy/service-entries.ts'
+import { ChangeTracker } from '../../proxy/change-tracker.ts'
+import { chooseMode, parseMode } from '../../proxy/mode.ts'
 
 function service(spec: V1Service['spec'], status?: V1Service['status'], annotations?: Record<string, string>): V1Service {
   return { metadata: { namespace: 'ns', name: 'web', annotations }, spec, status }

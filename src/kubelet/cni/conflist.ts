@@ -3,7 +3,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
-import type { CniVersion } from '../../../cni/spec/version.ts'
+import type { CniVersion } from '../../../cni/protocol/version.ts'
 
 export interface NodeConflistOptions {
   /** The Node's spec.podCIDRs: at most one per address family. */

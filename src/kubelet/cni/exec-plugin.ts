@@ -4,8 +4,8 @@
 import { spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CniError, ERR_DECODING_FAILURE, ERR_INTERNAL, ERR_PLUGIN_NOT_AVAILABLE } from '../../../cni/spec/errors.ts'
-import type { CniCommand } from '../../../cni/spec/env.ts'
+import { CniError, ERR_DECODING_FAILURE, ERR_INTERNAL, ERR_PLUGIN_NOT_AVAILABLE } from '../../../cni/protocol/errors.ts'
+import type { CniCommand } from '../../../cni/protocol/env.ts'
 import { netnsPath } from '../../netlink/netns.ts'
 
 export const DEFAULT_PLUGIN_TIMEOUT_MS = 60_000

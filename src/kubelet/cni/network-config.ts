@@ -2,8 +2,8 @@
 // lexical order, as kubelet and containerd pick it through libcni's ConfFiles.
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseConfList, type NetConfList } from '../../../cni/spec/config.ts'
-import { CniError, ERR_PLUGIN_NOT_AVAILABLE } from '../../../cni/spec/errors.ts'
+import { parseConfList, type NetConfList } from '../../../cni/protocol/config.ts'
+import { CniError, ERR_PLUGIN_NOT_AVAILABLE } from '../../../cni/protocol/errors.ts'
 
 const EXTENSIONS = ['.conf', '.conflist', '.json']
 

@@ -1,11 +1,11 @@
 // The kubelet's CNI runtime (what libcni is to kubelet and containerd): runs the plugins
 // of the node's network list over the real CNI protocol and keeps the attachment cache.
-import { pluginConf, invocationOrder, type GcAttachment, type NetConfList } from '../../../cni/spec/config.ts'
-import type { CniCommand } from '../../../cni/spec/env.ts'
-import { validateContainerID, validateInterfaceName } from '../../../cni/spec/env.ts'
-import { CniError, ERR_DECODING_FAILURE, ERR_INCOMPATIBLE_VERSION, ERR_INVALID_ENVIRONMENT, toCniError } from '../../../cni/spec/errors.ts'
-import { parseResult, toVersion, type CniResult } from '../../../cni/spec/result.ts'
-import { compareVersions, isSupportedVersion, LATEST_VERSION, type CniVersion } from '../../../cni/spec/version.ts'
+import { pluginConf, invocationOrder, type GcAttachment, type NetConfList } from '../../../cni/protocol/config.ts'
+import type { CniCommand } from '../../../cni/protocol/env.ts'
+import { validateContainerID, validateInterfaceName } from '../../../cni/protocol/env.ts'
+import { CniError, ERR_DECODING_FAILURE, ERR_INCOMPATIBLE_VERSION, ERR_INVALID_ENVIRONMENT, toCniError } from '../../../cni/protocol/errors.ts'
+import { parseResult, toVersion, type CniResult } from '../../../cni/protocol/result.ts'
+import { compareVersions, isSupportedVersion, LATEST_VERSION, type CniVersion } from '../../../cni/protocol/version.ts'
 import { CniPluginError, execPlugin, findPlugin } from './exec-plugin.ts'
 import { loadNetworkFromDir, type LoadedNetwork } from './network-config.ts'
 import { highestCommonVersion, parseVersionInfo, type PluginVersionInfo } from './versions.ts'

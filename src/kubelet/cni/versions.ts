@@ -1,7 +1,7 @@
 // Which CNI version a network list can use: the highest one weft speaks that every plugin
 // in the chain (IPAM plugins included) also supports, as each plugin's VERSION reports.
-import { compareVersions, SUPPORTED_VERSIONS, type CniVersion } from '../../../cni/spec/version.ts'
-import { CniError, ERR_DECODING_FAILURE, ERR_INCOMPATIBLE_VERSION } from '../../../cni/spec/errors.ts'
+import { compareVersions, SUPPORTED_VERSIONS, type CniVersion } from '../../../cni/protocol/version.ts'
+import { CniError, ERR_DECODING_FAILURE, ERR_INCOMPATIBLE_VERSION } from '../../../cni/protocol/errors.ts'
 
 export interface PluginVersionInfo {
   cniVersion: string

@@ -3,8 +3,8 @@
 // NODATA), anything under `silent.test` never, everything else NXDOMAIN with an SOA of TTL
 // 3600. Prints `QNAME TYPE` per query received.
 import { createSocket } from 'node:dgram'
-import { Rcode, RRType } from '../../../src/dns/records.ts'
-import { decodeMessage, encodeMessage } from '../../../src/dns/wire.ts'
+import { Rcode, RRType } from '../../../dns/records.ts'
+import { decodeMessage, encodeMessage } from '../../../dns/wire.ts'
 
 const [host, port] = process.argv.slice(2) as [string, string]
 const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4')

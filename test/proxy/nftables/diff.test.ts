@@ -1,8 +1,8 @@
 import t from 'tap'
 import { Transaction } from '../../../src/netfilter/transaction.ts'
-import { ElementIndex, fullSync, partialSync, type ServiceChange } from '../../../src/proxy/nftables/diff.ts'
-import { baseRules, serviceRules, type ServiceRules } from '../../../src/proxy/nftables/rules.ts'
-import type { ServiceEntry } from '../../../src/proxy/model.ts'
+import { ElementIndex, fullSync, partialSync, type ServiceChange } from '../../../proxy/nftables/diff.ts'
+import { baseRules, serviceRules, type ServiceRules } from '../../../proxy/nftables/rules.ts'
+import type { ServiceEntry } from '../../../proxy/model.ts'
 import { entry, ep, port, state } from './fixtures.ts'
 
 const T = 'ip weft-proxy'

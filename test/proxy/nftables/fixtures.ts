@@ -1,5 +1,5 @@
 // Builders for Service ports, endpoints and states in the nftables proxier tests.
-import { makeServicePort, type Endpoint, type Family, type ProxyState, type ServiceEntry, type ServicePort } from '../../../src/proxy/model.ts'
+import { makeServicePort, type Endpoint, type Family, type ProxyState, type ServiceEntry, type ServicePort } from '../../../proxy/model.ts'
 
 export function port(over: Partial<ServicePort> = {}): ServicePort {
   return makeServicePort({ namespace: 'ns1', name: 'svc1', portName: 'p80', protocol: 'TCP', clusterIP: '172.30.0.41', port: 80, ...over })

@@ -2,8 +2,8 @@ import t from 'tap'
 import type { NftClient } from '../../../src/netfilter/client.ts'
 import { FakeNft } from '../../../src/netfilter/fake.ts'
 import type { Transaction } from '../../../src/netfilter/transaction.ts'
-import type { Endpoint, ProxyState, ServiceEntry, ServicePort } from '../../../src/proxy/model.ts'
-import { NftablesProxier, type ConntrackCleaner } from '../../../src/proxy/nftables/proxier.ts'
+import type { Endpoint, ProxyState, ServiceEntry, ServicePort } from '../../../proxy/model.ts'
+import { NftablesProxier, type ConntrackCleaner } from '../../../proxy/nftables/proxier.ts'
 import { entry, ep, port, state } from './fixtures.ts'
 
 async function freshDump(st: ProxyState): Promise<string> {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { baseRules, serviceRules, VMAP_MIN, type ServiceRules } from '../../../src/proxy/nftables/rules.ts'
+import { baseRules, serviceRules, VMAP_MIN, type ServiceRules } from '../../../proxy/nftables/rules.ts'
 import { entry, ep, port, state } from './fixtures.ts'
 
 const SVC = 'service-ULMVA6XW-ns1/svc1/tcp/p80'

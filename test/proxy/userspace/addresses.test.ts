@@ -1,7 +1,7 @@
 // Service address management for real, inside test namespaces.
 import t from 'tap'
 import { ip, listAddrs, type AddrInfo } from '../../../src/netlink/index.ts'
-import { LO_LABEL, SERVICE_DEVICE, ServiceAddressManager } from '../../../src/proxy/userspace/index.ts'
+import { LO_LABEL, SERVICE_DEVICE, ServiceAddressManager } from '../../../proxy/userspace/index.ts'
 import { testNetns } from '../../helpers/netns.ts'
 
 interface Addr extends AddrInfo {

@@ -1,8 +1,8 @@
 // The userspace proxier's data path on loopback, in the test process: Service addresses are
 // taken from 127.0.0.0/8 (already local), so address management is off.
 import t, { type Test } from 'tap'
-import { ListenError, UserspaceProxier } from '../../../src/proxy/userspace/index.ts'
-import type { ServiceEntry } from '../../../src/proxy/model.ts'
+import { ListenError, UserspaceProxier } from '../../../proxy/userspace/index.ts'
+import type { ServiceEntry } from '../../../proxy/model.ts'
 import { connectOutcome, eventually, endpoint, freePort, landsOn, loopbackIP, open, proxyState, servicePort, sleep, tcpServer, udpClient, udpServer } from './helpers.ts'
 
 function proxier(t: Test, opts: { udpIdleTimeoutMs?: number } = {}): UserspaceProxier {

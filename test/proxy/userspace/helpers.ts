@@ -1,7 +1,7 @@
 // Model builders and small loopback servers/clients for the userspace proxier tests.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { connect, createServer, type Socket } from 'node:net'
-import { makeServicePort, type Endpoint, type Family, type ProxyState, type ServiceEntry, type ServicePort } from '../../../src/proxy/model.ts'
+import { makeServicePort, type Endpoint, type Family, type ProxyState, type ServiceEntry, type ServicePort } from '../../../proxy/model.ts'
 
 interface Teardown {
   teardown(fn: () => unknown): void

@@ -1,6 +1,6 @@
 // The pure parts: which sockets and addresses a Service port needs, and endpoint picking.
 import t from 'tap'
-import { EndpointPicker, canonicalIP, listenSpecs, serviceAddresses } from '../../../src/proxy/userspace/index.ts'
+import { EndpointPicker, canonicalIP, listenSpecs, serviceAddresses } from '../../../proxy/userspace/index.ts'
 import { endpoint, proxyState, servicePort } from './helpers.ts'
 
 t.test('listen specs: ClusterIP internal, the rest external, other families skipped', async (t) => {

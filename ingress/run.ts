@@ -1,0 +1,107 @@
+// Wires the Ingress controller together: what `weft ingress` runs.
+import type { RestClient } from '../src/client/index.ts'
+import { HttpEndpoints } from '../src/util/http-endpoints.ts'
+import type { Logger } from '../src/util/log.ts'
+import { Balancer } from './balancer.ts'
+import { CertStore } from './cert-store.ts'
+import { backendKey } from './endpoints.ts'
+import { defaultIngressClassConfig, type IngressClassConfig } from './ingress-class.ts'
+import { IngressSource } from './ingress-source.ts'
+import { IngressMetrics } from './metrics.ts'
+import { UpstreamPools } from './proxy.ts'
+import { selfSigned } from './self-signed.ts'
+import { IngressServer } from './server.ts'
+import type { PublishSource } from './status-addresses.ts'
+import { IngressStatusWriter } from './status-writer.ts'
+
+export interface IngressConfig {
+  httpListen: string
+  httpsListen: string
+  /** The port HTTP→HTTPS redirects name (the HTTPS port clients reach, e.g. behind a port publisher). */
+  httpsRedirectPort?: number
+  classes: IngressClassConfig
+  /** HOST:PORT of /healthz, /readyz and /metrics; '' for none. */
+  statusListen: string
+  /** See IngressServerOptions. */
+  headersTimeoutMs?: number
+  /** What status.loadBalancer.ingress of served Ingresses names (default: the listeners' addresses). */
+  publish?: PublishSource
+}
+
+export const defaultIngressConfig: IngressConfig = {
+  httpListen: '0.0.0.0:80',
+  httpsListen: '0.0.0.0:443',
+  classes: defaultIngressClassConfig,
+  statusListen: '0.0.0.0:10254',
+}
+
+export interface RunningIngress {
+  server: IngressServer
+  source: IngressSource
+  status: IngressStatusWriter
+  balancer: Balancer
+  certs: CertStore
+  statusPorts: number[]
+  stop(): Promise<void>
+}
+
+export async function startIngress(config: IngressConfig, client: RestClient, log: Logger, signal?: AbortSignal): Promise<RunningIngress> {
+  const certs = new CertStore(await selfSigned(['weft-ingress-default']))
+  const balancer = new Balancer()
+  const pools = new UpstreamPools()
+  const metrics = new IngressMetrics()
+  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
+  const status = new IngressStatusWriter(client, config.publish ?? { kind: 'listeners', listen: [config.httpListen, config.httpsListen] }, () => source.served(), log)
+  const source = new IngressSource({
+    client,
+    classes: config.classes,
+    certs,
+    balancer,
+    log,
+    onTable: (table) => {
+      server.setTable(table)
+      const live = new Set<string>()
+      const backends = [...table.routes().map((r) => r.backend), ...(table.defaultBackend ? [table.defaultBackend.backend] : [])]
+      for (const b of backends) for (const s of balancer.state(backendKey(b))) live.add(s.endpoint)
+      void pools.prune(live)
+      void server.grpcSessions.prune(live)
+      server.rawPools.prune(live)
+    },
+    onIngresses: () => status.changed(),
+  })
+  const statusEndpoints = new HttpEndpoints({
+    '/healthz': (res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.end('ok')
+    },
+    '/readyz': (res) => {
+      res.writeHead(source.ready ? 200 : 503, { 'content-type': 'text/plain' })
+      res.end(source.ready ? 'ok' : 'the routes have not been loaded from the API server yet')
+    },
+    '/metrics': async (res) => {
+      const text = await metrics.registry.metrics()
+      res.writeHead(200, { 'content-type': metrics.registry.contentType })
+      res.end(text)
+    },
+  })
+  const stopAll = async () => {
+    await statusEndpoints.close()
+    await server.close()
+    await source.stop()
+    await status.stop()
+    await pools.close()
+  }
+  try {
+    const statusPorts = await statusEndpoints.listen([config.statusListen])
+    // Requests are served only once the routes are loaded: an empty table would answer 404 to everything.
+    await source.start(signal)
+    await server.start()
+    // Statuses name the listeners only once they are serving.
+    await status.start(signal)
+    log.info({ http: server.httpPort, https: server.httpsPort, routes: source.table?.routes().length ?? 0 }, 'Ingress controller serving')
+    return { server, source, status, balancer, certs, statusPorts, stop: stopAll }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}

@@ -1,0 +1,251 @@
+// The Ingress listeners: HTTP, and HTTPS with SNI certificates and ALPN h2/http1.1. Each
+// request is routed with the current route table (swapped whole, so a change never meets a
+// request halfway), redirected to HTTPS for TLS hosts, tunnelled when it is a WebSocket
+// upgrade, or proxied; and logged as one JSON line.
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import { createServer as createHttp2Server, type ServerHttp2Session } from 'node:http2'
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
+import type { Duplex } from 'node:stream'
+import { parseListenAddress } from '../src/util/host-port.ts'
+import type { Logger } from '../src/util/log.ts'
+import type { Balancer } from './balancer.ts'
+import type { CertStore } from './cert-store.ts'
+import { backendKey } from './endpoints.ts'
+import { grpcOverHttp1, Http2Sessions, isGrpc, proxyGrpc } from './grpc-proxy.ts'
+import { FastConnection, type FastPathOptions } from './h1-fast-path.ts'
+import type { ClientInfo } from './headers.ts'
+import type { IngressMetrics } from './metrics.ts'
+import { proxyRequest, type ProxyTarget, type UpstreamPools } from './proxy.ts'
+import { RawPools } from './raw-pools.ts'
+import { normalizeHost, type RouteResult, type RouteTable } from './route-table.ts'
+import { tunnelUpgrade } from './websocket.ts'
+
+export interface IngressServerOptions {
+  /** HOST:PORT for plain HTTP ('' for none). */
+  httpListen: string
+  /** HOST:PORT for HTTPS ('' for none). */
+  httpsListen: string
+  /** The HTTPS port redirects point at (default: the bound HTTPS port). */
+  httpsRedirectPort?: number
+  certs: CertStore
+  balancer: Balancer
+  pools: UpstreamPools
+  metrics: IngressMetrics
+  log: Logger
+  /** Largest request head in bytes (default 16 KiB); larger gets 431. */
+  maxHeaderBytes?: number
+  /** A client that has not sent a whole request head after this long gets 408 (default 10 s: slowloris). */
+  headersTimeoutMs?: number
+}
+
+type Resolved = { kind: 'proxy'; target: ProxyTarget; ingress: string; service: string } | { kind: 'answer'; status: number; text: string; ingress: string; location?: string }
+
+const empty: RouteTable = {
+  route: () => ({ notFound: true, tlsHost: false }),
+  isTlsHost: () => false,
+  tlsHosts: () => [],
+  routes: () => [],
+  defaultBackend: undefined,
+}
+
+export class IngressServer {
+  readonly options: IngressServerOptions
+  #table: RouteTable = empty
+  /** The listening sockets: plain, and TLS (whose h2 connections go to an HTTP/2 server, the rest to the fast path). */
+  #listeners: NetServer[] = []
+  /** node:http servers taking the connections the fast path hands over. */
+  #delegates: HttpServer[] = []
+  #fast = new Set<Socket>()
+  #h2Sessions = new Set<ServerHttp2Session>()
+  httpPort = 0
+  httpsPort = 0
+  /** Upstream HTTP/2 sessions of GRPC/GRPCS routes (owned and closed by the server). */
+  readonly grpcSessions = new Http2Sessions()
+  /** Upstream keep-alive connections of the HTTP/1.1 fast path (owned and closed by the server). */
+  readonly rawPools = new RawPools()
+
+  constructor(options: IngressServerOptions) {
+    this.options = options
+  }
+
+  /** Swaps in a new route table: the next request uses it; requests in flight finish with theirs. */
+  setTable(table: RouteTable): void {
+    this.#table = table
+  }
+
+  async start(): Promise<void> {
+    const o = this.options
+    const maxHeaderSize = o.maxHeaderBytes ?? 16 * 1024
+    const headersTimeout = o.headersTimeoutMs ?? 10_000
+    const fast = (delegate: HttpServer): FastPathOptions => ({
+      route: (host, target, sch) => {
+        const r = this.#resolve(host, target, sch)
+        return r.kind === 'proxy' ? r : undefined
+      },
+      balancer: o.balancer,
+      pools: this.rawPools,
+      maxHeaderBytes: maxHeaderSize,
+      headersTimeoutMs: headersTimeout,
+      keepAliveTimeoutMs: delegate.keepAliveTimeout,
+      delegate: (socket, buffered) => {
+        this.#fast.delete(socket)
+        delegate.emit('connection', socket)
+        if (buffered.length > 0) socket.emit('data', buffered)
+        socket.resume()
+      },
+      record: (r) => this.#record(r.remote, r.method, r.host, r.path, '1.1', r.scheme, r.status, r.ms, r.ingress, r.service, r.endpoint, r.upstreamMs),
+    })
+    const accept = (socket: Socket, scheme: 'http' | 'https', options: FastPathOptions) => {
+      this.#fast.add(socket)
+      socket.once('close', () => this.#fast.delete(socket))
+      new FastConnection(socket, scheme, options)
+    }
+    if (o.httpListen) {
+      const delegate = this.#h1Server('http', maxHeaderSize, headersTimeout)
+      const options = fast(delegate)
+      const listener = createNetServer({ noDelay: true }, (socket) => accept(socket, 'http', options))
+      this.#listeners.push(listener)
+      this.httpPort = await this.#listen(listener, o.httpListen)
+    }
+    if (o.httpsListen) {
+      const delegate = this.#h1Server('https', maxHeaderSize, headersTimeout)
+      const options = fast(delegate)
+      const h2 = createHttp2Server({ maxSessionMemory: 64, settings: { maxHeaderListSize: maxHeaderSize } }, (req, res) => this.#handle(req as unknown as IncomingMessage, res as unknown as ServerResponse, 'https'))
+      h2.on('session', (session) => {
+        this.#h2Sessions.add(session)
+        session.once('close', () => this.#h2Sessions.delete(session))
+      })
+      const listener = createTlsServer(o.certs.serverOptions(), (socket) => {
+        if (socket.alpnProtocol === 'h2') h2.emit('connection', socket)
+        else accept(socket, 'https', options)
+      })
+      listener.on('tlsClientError', (_err, socket) => socket.destroy())
+      this.#listeners.push(listener)
+      this.httpsPort = await this.#listen(listener, o.httpsListen)
+    }
+  }
+
+  /**
+   * The node:http server for what the fast path hands over. It never listens itself; it is
+   * given connections. Its connection tracking (which enforces headersTimeout and
+   * requestTimeout) starts on 'listening', so that event is emitted by hand.
+   */
+  #h1Server(scheme: 'http' | 'https', maxHeaderSize: number, headersTimeout: number): HttpServer {
+    const server = createHttpServer({ maxHeaderSize, requestTimeout: Math.max(60_000, headersTimeout), headersTimeout, connectionsCheckingInterval: Math.min(30_000, headersTimeout / 2) }, (req, res) => this.#handle(req, res, scheme))
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head, scheme))
+    server.on('clientError', (err, socket) => this.#clientError(err, socket))
+    server.emit('listening')
+    this.#delegates.push(server)
+    return server
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))))
+    for (const server of this.#delegates) {
+      server.closeAllConnections()
+      server.close(() => {})
+    }
+    for (const socket of this.#fast) socket.destroy()
+    for (const session of this.#h2Sessions) session.destroy()
+    this.rawPools.close()
+    await this.grpcSessions.close()
+  }
+
+  #listen(server: NetServer, address: string): Promise<number> {
+    const { host, port } = parseListenAddress(address)
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host, () => {
+        server.off('error', reject)
+        resolve((server.address() as AddressInfo).port)
+      })
+    })
+  }
+
+  #clientError(err: Error & { code?: string }, socket: Duplex): void {
+    if (!socket.writable) {
+      socket.destroy()
+      return
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${status}\n`)
+  }
+
+  #resolve(host: string, url: string, scheme: 'http' | 'https'): Resolved {
+    const result: RouteResult = this.#table.route(host, url)
+    const target = 'route' in result ? result.route : 'defaultBackend' in result ? result.defaultBackend : undefined
+    if (!target) return { kind: 'answer', status: 404, text: `Not Found: no Ingress rule for host "${normalizeHost(host)}" and path "${url.split('?')[0]}"`, ingress: '' }
+    const options = target.options
+    if (scheme === 'http' && result.tlsHost && options.sslRedirect && this.options.httpsListen) {
+      const port = this.options.httpsRedirectPort ?? this.httpsPort
+      const hostname = normalizeHost(host)
+      const authority = port === 443 ? hostname : `${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`
+      return { kind: 'answer', status: 308, text: 'Permanent Redirect', ingress: target.ingress, location: `https://${authority}${url}` }
+    }
+    const b = target.backend
+    const service = `${b.namespace}/${b.service}`
+    return {
+      kind: 'proxy',
+      target: { key: backendKey(b), name: `service ${service} port ${b.port.number ?? b.port.name}`, options },
+      ingress: target.ingress,
+      service,
+    }
+  }
+
+  #client(req: IncomingMessage, scheme: 'http' | 'https'): ClientInfo {
+    const host = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? ''
+    return { remoteAddress: req.socket.remoteAddress ?? '', scheme, host, httpVersion: req.httpVersion, serverPort: req.socket.localPort }
+  }
+
+  /** One request's metrics and access-log line. */
+  #record(remote: string, method: string, host: string, path: string, httpVersion: string, scheme: 'http' | 'https', status: number, ms: number, ingress: string, service: string, endpoint?: string, upstreamMs?: number): void {
+    this.options.metrics.request(ingress, service, status, ms / 1000, upstreamMs === undefined ? undefined : upstreamMs / 1000)
+    if (this.options.log.isLevelEnabled('info')) {
+      this.options.log.info({ remote, method, host, path, proto: `HTTP/${httpVersion}`, scheme, status, ms: Math.round(ms * 10) / 10, ingress, service, endpoint, upstream_ms: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 10) / 10 }, 'request')
+    }
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): void {
+    const started = performance.now()
+    const client = this.#client(req, scheme)
+    const url = req.url ?? '/'
+    const r = this.#resolve(client.host, url, scheme)
+    const done = (status: number, extra: { endpoint?: string; upstreamMs?: number } = {}) =>
+      this.#record(client.remoteAddress, req.method ?? '', client.host, url, req.httpVersion, scheme, status, performance.now() - started, r.ingress, r.kind === 'proxy' ? r.service : '', extra.endpoint, extra.upstreamMs)
+    if (r.kind === 'answer') {
+      res.writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8', ...(r.location ? { location: r.location } : {}) })
+      res.end(`${r.status} ${r.text}\n`)
+      done(r.status)
+      return
+    }
+    const forwarded = isGrpc(r.target) ? proxyGrpc(req, res, r.target, client, this.options.balancer, this.grpcSessions) : proxyRequest(req, res, r.target, client, this.options.balancer, this.options.pools)
+    forwarded.then(
+      (outcome) => done(outcome.status, outcome),
+      (err: Error) => {
+        if (!res.headersSent) {
+          res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' })
+          res.end(`502 Bad Gateway: ${err.message}\n`)
+        } else res.destroy()
+        done(502)
+      },
+    )
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https'): Promise<void> {
+    const client = this.#client(req, scheme)
+    const r = this.#resolve(client.host, req.url ?? '/', scheme)
+    /** Answers the upgrade request itself; `text` is 'Reason phrase: detail'. */
+    const refuse = (status: number, text: string, location?: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text.split(':')[0]}\r\nconnection: close\r\n${location ? `location: ${location}\r\n` : ''}content-type: text/plain\r\n\r\n${status} ${text}\n`)
+      this.options.metrics.request(r.ingress, r.kind === 'proxy' ? r.service : '', status, 0, undefined)
+    }
+    if (r.kind === 'answer') return refuse(r.status, r.text, r.location)
+    if (isGrpc(r.target)) return refuse(505, grpcOverHttp1(r.target))
+    const ep = this.options.balancer.pick(r.target.key, r.target.options.loadBalance)
+    if (!ep) return refuse(503, `Service Unavailable: ${r.target.name} has no ready endpoints`)
+    const tls = r.target.options.backendProtocol === 'HTTPS'
+    const { status } = await tunnelUpgrade(req, socket, head, { address: ep.address, port: ep.port, tls, connectTimeoutMs: r.target.options.connectTimeoutMs }, client)
+    this.options.metrics.request(r.ingress, r.service, status, 0, undefined)
+  }
+}

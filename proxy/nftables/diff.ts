@@ -1,0 +1,238 @@
+// From desired state to one nftables transaction: the full sync (the whole table made
+// exactly as desired) and the partial sync (only the chains, sets and elements of the
+// changed Service ports).
+import type { TableObjects } from '../../src/netfilter/client.ts'
+import { Transaction, type NftFamily } from '../../src/netfilter/transaction.ts'
+import type { BaseRules, NftElement, ServiceRules } from './rules.ts'
+
+/** Elements per `add element` command in a full sync (keeps nft's input lines short). */
+const ELEMENT_CHUNK = 1000
+
+/**
+ * The shared maps' and sets' elements with the Service ports that put them there: several
+ * ports share a ClusterIP in `cluster-ips`, and two ports may claim the same key (then the
+ * smallest port id wins, the same in every sync).
+ */
+export class ElementIndex {
+  private readonly slots = new Map<string, { set: string; key: string; owners: Map<string, string> }>()
+
+  get size(): number {
+    return this.slots.size
+  }
+
+  add(id: string, el: NftElement): void {
+    const k = `${el.set} ${el.key}`
+    let slot = this.slots.get(k)
+    if (!slot) {
+      slot = { set: el.set, key: el.key, owners: new Map() }
+      this.slots.set(k, slot)
+    }
+    slot.owners.set(id, el.value)
+  }
+
+  remove(id: string, el: NftElement): void {
+    const k = `${el.set} ${el.key}`
+    const slot = this.slots.get(k)
+    if (!slot) return
+    slot.owners.delete(id)
+    if (slot.owners.size === 0) this.slots.delete(k)
+  }
+
+  /** The value the kernel should hold for `set key`; undefined when no port wants it. */
+  value(set: string, key: string): string | undefined {
+    const slot = this.slots.get(`${set} ${key}`)
+    if (!slot) return undefined
+    if (slot.owners.size === 1) return slot.owners.values().next().value
+    let best: string | undefined
+    let value = ''
+    for (const [id, v] of slot.owners) {
+      if (best === undefined || id < best) {
+        best = id
+        value = v
+      }
+    }
+    return value
+  }
+
+  /** Every element as the kernel should hold it. */
+  *entries(): Generator<NftElement> {
+    for (const slot of this.slots.values()) yield { set: slot.set, key: slot.key, value: this.value(slot.set, slot.key)! }
+  }
+}
+
+export function renderElement(key: string, value: string): string {
+  return value === '' ? key : `${key} : ${value}`
+}
+
+function sameRules(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+export interface ServiceChange {
+  id: string
+  /** What the kernel has now (undefined: the port was not programmed). */
+  before?: ServiceRules
+  /** What it should have (undefined: the port is gone). */
+  after?: ServiceRules
+}
+
+const NONE: ServiceRules = { chains: new Map(), sets: new Map(), elements: [], endpointIPs: [] }
+
+/**
+ * Appends to `tx` what turns the `before` of each change into its `after`, and updates
+ * `index` to match. Unchanged chains are left alone; changed ones are flushed and
+ * rewritten; removed chains are flushed first (with the changed ones, so that nothing
+ * refers to a set being replaced), their map elements removed, then they and removed sets
+ * are deleted in the same transaction (the kernels weft supports release a verdict-map reference at once).
+ */
+export function partialSync(tx: Transaction, changes: Iterable<ServiceChange>, index: ElementIndex): void {
+  const newChains: string[] = []
+  const changedChains: string[] = []
+  const rules: Array<[string, string[]]> = []
+  const removedChains: string[] = []
+  const newSets: Array<[string, string]> = []
+  const replacedSets: string[] = []
+  const removedSets: string[] = []
+  const touched = new Map<string, { set: string; key: string; before: string | undefined }>()
+
+  for (const { id, before = NONE, after = NONE } of changes) {
+    // A set whose spec changed is replaced, so every rule that names it is rewritten first.
+    let rewriteAll = false
+    for (const [name, spec] of after.sets) {
+      const old = before.sets.get(name)
+      if (old === spec) continue
+      if (old === undefined) newSets.push([name, spec])
+      else {
+        replacedSets.push(name)
+        newSets.push([name, spec])
+        rewriteAll = true
+      }
+    }
+    for (const name of before.sets.keys()) if (!after.sets.has(name)) removedSets.push(name)
+    for (const [name, chainRules] of after.chains) {
+      const old = before.chains.get(name)
+      if (old === undefined) newChains.push(name)
+      else if (rewriteAll || !sameRules(old, chainRules)) changedChains.push(name)
+      else continue
+      rules.push([name, chainRules])
+    }
+    for (const name of before.chains.keys()) if (!after.chains.has(name)) removedChains.push(name)
+
+    for (const el of before.elements) {
+      const k = `${el.set} ${el.key}`
+      if (!touched.has(k)) touched.set(k, { set: el.set, key: el.key, before: index.value(el.set, el.key) })
+      index.remove(id, el)
+    }
+    for (const el of after.elements) {
+      const k = `${el.set} ${el.key}`
+      if (!touched.has(k)) touched.set(k, { set: el.set, key: el.key, before: index.value(el.set, el.key) })
+      index.add(id, el)
+    }
+  }
+
+  for (const name of newChains) tx.addChain(name)
+  for (const name of changedChains) tx.flushChain(name)
+  for (const name of removedChains) tx.flushChain(name)
+  for (const name of replacedSets) tx.deleteSet(name)
+  for (const [name, spec] of newSets) tx.addSet(name, spec)
+  for (const [chain, chainRules] of rules) for (const rule of chainRules) tx.addRule(chain, rule)
+
+  const deletes = new Map<string, string[]>()
+  const adds = new Map<string, string[]>()
+  const push = (m: Map<string, string[]>, set: string, el: string): void => {
+    const list = m.get(set)
+    if (list) list.push(el)
+    else m.set(set, [el])
+  }
+  for (const { set, key, before } of touched.values()) {
+    const after = index.value(set, key)
+    if (before === after) continue
+    if (before !== undefined) push(deletes, set, key)
+    if (after !== undefined) push(adds, set, renderElement(key, after))
+  }
+  for (const [set, els] of deletes) tx.deleteElements(set, els)
+  for (const [set, els] of adds) tx.addElements(set, els)
+
+  for (const name of removedChains) tx.deleteChain(name)
+  for (const name of removedSets) tx.deleteSet(name)
+}
+
+export interface FullSyncInput {
+  family: NftFamily
+  table: string
+  base: BaseRules
+  services: Iterable<ServiceRules>
+  /** What the table holds now (from NftClient.listTable); undefined when it does not exist. */
+  existing: TableObjects | undefined
+  /** The elements of every service (as built into an ElementIndex). */
+  index: ElementIndex
+  /** Affinity set specs as last applied, to replace the sets whose timeout changed. */
+  previousSets?: ReadonlyMap<string, string>
+  /** Deletes and recreates the base chains (the first sync of a process: their priorities may have changed). */
+  recreateBaseChains?: boolean
+}
+
+/**
+ * One transaction that makes the table exactly the desired state: `flush table` empties
+ * every chain (set and map elements stay), the shared maps and sets are flushed and
+ * refilled, objects that are not wanted are deleted, and ClientIP-affinity sets that are
+ * still wanted keep their contents.
+ */
+export function fullSync(input: FullSyncInput): Transaction {
+  const { base, existing } = input
+  const tx = new Transaction(input.family, input.table)
+  tx.addTable()
+  if (existing) tx.push({ verb: 'flush', kind: 'table' })
+  if (input.recreateBaseChains && existing) {
+    for (const c of base.baseChains) {
+      tx.addChain(c.name)
+      tx.deleteChain(c.name)
+    }
+  }
+  for (const c of base.baseChains) tx.addChain(c.name, c.spec)
+  for (const name of base.chains.keys()) tx.addChain(name)
+  for (const [name, { kind, spec }] of base.sets) {
+    if (kind === 'map') tx.addMap(name, spec)
+    else tx.addSet(name, spec)
+    if (existing) tx.push({ verb: 'flush', kind, name })
+  }
+
+  const wantedChains = new Set<string>()
+  const wantedSets = new Map<string, string>()
+  const services = [...input.services]
+  for (const s of services) {
+    for (const name of s.chains.keys()) wantedChains.add(name)
+    for (const [name, spec] of s.sets) wantedSets.set(name, spec)
+  }
+  if (existing) {
+    for (const name of [...existing.sets, ...existing.maps]) {
+      if (base.sets.has(name)) continue
+      const spec = wantedSets.get(name)
+      const previous = input.previousSets?.get(name)
+      if (spec === undefined || (previous !== undefined && previous !== spec)) tx.deleteSet(name)
+    }
+    for (const name of existing.chains) {
+      if (!wantedChains.has(name) && !base.chains.has(name) && !base.baseChains.some((c) => c.name === name)) tx.deleteChain(name)
+    }
+  }
+  for (const [name, spec] of wantedSets) tx.addSet(name, spec)
+  for (const name of wantedChains) tx.addChain(name)
+
+  for (const c of base.baseChains) for (const rule of c.rules) tx.addRule(c.name, rule)
+  for (const [name, rules] of base.chains) for (const rule of rules) tx.addRule(name, rule)
+  for (const s of services) for (const [name, rules] of s.chains) for (const rule of rules) tx.addRule(name, rule)
+
+  const bySet = new Map<string, string[]>()
+  for (const el of input.index.entries()) {
+    const list = bySet.get(el.set)
+    const text = renderElement(el.key, el.value)
+    if (list) list.push(text)
+    else bySet.set(el.set, [text])
+  }
+  for (const [set, els] of bySet) {
+    for (let i = 0; i < els.length; i += ELEMENT_CHUNK) tx.addElements(set, els.slice(i, i + ELEMENT_CHUNK))
+  }
+  return tx
+}

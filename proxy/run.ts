@@ -1,0 +1,81 @@
+// Wires a ServiceProxy to the real data planes and its HTTP endpoints: what `weft proxy`
+// and `weft agent` run.
+import type { RestClient } from '../src/client/index.ts'
+import { NftExec, flushUdpNodePortEndpoint, flushUdpServiceEndpoint, flushUdpToNodePort, flushUdpToServiceIP, probeNftables } from '../src/netfilter/index.ts'
+import type { Logger } from '../src/util/log.ts'
+import { ProxyHealthServer } from './health-server.ts'
+import type { RequestedMode } from './mode.ts'
+import type { Family } from './model.ts'
+import { NftablesProxier } from './nftables/proxier.ts'
+import type { Proxier, ProxyMode } from './proxier.ts'
+import { ServiceProxy } from './service-proxy.ts'
+import { UserspaceProxier } from './userspace/proxier.ts'
+
+export interface ProxyConfig {
+  mode: RequestedMode
+  serviceCIDRs: string[]
+  clusterCIDRs: string[]
+  /** HOST:PORT for /healthz (and /metrics); '' for none. */
+  healthzListen: string
+  /** HOST:PORT for /metrics (and /healthz); '' for none. */
+  metricsListen: string
+  minSyncMs: number
+  fullSyncMs: number
+  udpIdleTimeoutMs: number
+}
+
+export const defaultProxyConfig: ProxyConfig = {
+  mode: 'auto',
+  serviceCIDRs: ['10.96.0.0/12'],
+  clusterCIDRs: ['10.244.0.0/16'],
+  healthzListen: '0.0.0.0:10256',
+  metricsListen: '127.0.0.1:10249',
+  minSyncMs: 100,
+  fullSyncMs: 600_000,
+  udpIdleTimeoutMs: 30_000,
+}
+
+export interface RunningProxy {
+  proxy: ServiceProxy
+  /** The bound ports of the healthz and metrics listeners, in that order (those not disabled). */
+  ports: number[]
+  stop(): Promise<void>
+}
+
+export async function startProxy(config: ProxyConfig, client: RestClient, nodeName: string, log: Logger, nodeIPs?: string[], signal?: AbortSignal): Promise<RunningProxy> {
+  const createProxier = (mode: ProxyMode, family: Family): Proxier =>
+    mode === 'nftables'
+      ? new NftablesProxier({ family, nft: new NftExec(), conntrack: { flushUdpToServiceIP, flushUdpToNodePort, flushUdpServiceEndpoint, flushUdpNodePortEndpoint }, log })
+      : new UserspaceProxier({ family, udpIdleTimeoutMs: config.udpIdleTimeoutMs, log })
+  const proxy = new ServiceProxy({
+    client,
+    nodeName,
+    mode: config.mode,
+    serviceCIDRs: config.serviceCIDRs,
+    clusterCIDRs: config.clusterCIDRs,
+    nodeIPs,
+    createProxier,
+    probe: () => probeNftables(),
+    minSyncMs: config.minSyncMs,
+    fullSyncMs: config.fullSyncMs,
+    log,
+  })
+  const server = new ProxyHealthServer(proxy)
+  // Listening first: /healthz answers 503 while the first sync is still running.
+  const ports = await server.listen([config.healthzListen, config.metricsListen])
+  try {
+    await proxy.start(signal)
+  } catch (err) {
+    await server.close()
+    await proxy.stop()
+    throw err
+  }
+  return {
+    proxy,
+    ports,
+    async stop() {
+      await server.close()
+      await proxy.stop()
+    },
+  }
+}

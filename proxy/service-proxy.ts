@@ -1,0 +1,242 @@
+// `weft proxy`: watches Services, EndpointSlices and its Node, and keeps one Proxier per IP
+// family in step. Changes are batched (at most one sync per minSyncMs), applied as partial
+// syncs of the changed Service ports, with a full resync at start, after any failed sync,
+// when the node's addresses change, and every fullSyncMs.
+import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node'
+import { resources } from '../src/api/registry.ts'
+import { Informer, type RestClient } from '../src/client/index.ts'
+import { parseCidr } from '../src/util/cidr.ts'
+import { logger, type Logger } from '../src/util/log.ts'
+import { ChangeTracker } from './change-tracker.ts'
+import { ProxyMetrics } from './metrics.ts'
+import { chooseMode, type ModeChoice, type NftablesProbe, type RequestedMode } from './mode.ts'
+import type { Family, ProxyState } from './model.ts'
+import type { Proxier, ProxyMode } from './proxier.ts'
+import { familyOf } from './service-entries.ts'
+
+const info = (kind: string) => resources.find((r) => r.kind === kind)!
+
+export interface ServiceProxyOptions {
+  client: RestClient
+  nodeName: string
+  mode: RequestedMode
+  /** The service network(s); their families are the families the proxy serves. */
+  serviceCIDRs: string[]
+  /** The pod network(s): Service traffic from elsewhere is masqueraded. */
+  clusterCIDRs: string[]
+  /** The node's addresses when its Node object has none (yet). */
+  nodeIPs?: string[]
+  createProxier: (mode: ProxyMode, family: Family) => Proxier
+  probe: NftablesProbe
+  /** At most one sync per this many ms (default 100). */
+  minSyncMs?: number
+  /** A full resync at least this often (default 10 minutes). */
+  fullSyncMs?: number
+  /** /healthz fails when changes have waited longer than this for a successful sync (default 60 s). */
+  healthTimeoutMs?: number
+  log?: Logger
+}
+
+export interface ProxyHealth {
+  healthy: boolean
+  lastUpdated?: string
+  currentTime: string
+  mode?: ProxyMode
+}
+
+export class ServiceProxy {
+  readonly options: ServiceProxyOptions
+  readonly metrics: ProxyMetrics
+  readonly log: Logger
+  readonly families: Family[]
+  choice: ModeChoice | undefined
+  #tracker: ChangeTracker
+  #proxiers = new Map<Family, Proxier>()
+  #pendingIds = new Map<Family, Set<string>>()
+  #needFull = new Set<Family>()
+  #informers: { start(): void; stop(): Promise<void>; waitForSync(signal?: AbortSignal): Promise<unknown> }[] = []
+  #nodeIPs: string[] = []
+  #timer: NodeJS.Timeout | undefined
+  #fullTimer: NodeJS.Timeout | undefined
+  #running: Promise<void> | undefined
+  #again = false
+  #lastSyncStart = 0
+  /** Set once the informers have listed everything: no sync runs before. */
+  #ready = false
+  /** After failed syncs, the next one waits until then (doubling from 1 s to 30 s). */
+  #retryAt = 0
+  #failures = 0
+  #lastSuccess: number | undefined
+  #lastFullSuccess: number | undefined
+  #pendingSince: number | undefined
+  #stopped = false
+
+  constructor(options: ServiceProxyOptions) {
+    this.options = options
+    this.metrics = new ProxyMetrics()
+    this.log = options.log ?? logger('proxy')
+    const families = new Set<Family>()
+    for (const cidr of options.serviceCIDRs) families.add(parseCidr(cidr).family)
+    if (families.size === 0) throw new Error('the proxy needs at least one service CIDR (--service-cidr)')
+    this.families = [...families]
+    this.#tracker = new ChangeTracker(this.families, options.nodeName)
+    this.#nodeIPs = options.nodeIPs ?? []
+  }
+
+  get mode(): ProxyMode | undefined {
+    return this.choice?.mode
+  }
+
+  async start(signal?: AbortSignal): Promise<void> {
+    const o = this.options
+    this.choice = await chooseMode(o.mode, o.probe)
+    this.metrics.mode.set({ mode: this.choice.mode, reason: this.choice.reason }, 1)
+    this.log.info({ mode: this.choice.mode, reason: this.choice.reason, families: this.families }, 'service proxy mode chosen')
+    for (const family of this.families) {
+      this.#proxiers.set(family, o.createProxier(this.choice.mode, family))
+      this.#pendingIds.set(family, new Set())
+      this.#needFull.add(family)
+    }
+    const services = new Informer<V1Service>(o.client, info('Service'), { logger: this.log })
+    services.addHandlers({ onAdd: (s) => this.#changed(() => this.#tracker.setService(s)), onUpdate: (_, s) => this.#changed(() => this.#tracker.setService(s)), onDelete: (s) => this.#changed(() => this.#tracker.deleteService(s)) })
+    const slices = new Informer<V1EndpointSlice>(o.client, info('EndpointSlice'), { logger: this.log })
+    slices.addHandlers({ onAdd: (s) => this.#changed(() => this.#tracker.setSlice(s)), onUpdate: (_, s) => this.#changed(() => this.#tracker.setSlice(s)), onDelete: (s) => this.#changed(() => this.#tracker.deleteSlice(s)) })
+    const nodes = new Informer<V1Node>(o.client, info('Node'), { fieldSelector: `metadata.name=${o.nodeName}`, logger: this.log })
+    nodes.addHandlers({ onAdd: (n) => this.#nodeChanged(n), onUpdate: (_, n) => this.#nodeChanged(n) })
+    this.#informers = [services, slices, nodes]
+    for (const i of this.#informers) i.start()
+    const synced = await Promise.all(this.#informers.map((i) => i.waitForSync(signal)))
+    // A sync from half-listed caches would replace working rules with rejects.
+    if (!synced.every(Boolean) || this.#stopped) throw new Error('the service proxy stopped before it had listed Services, EndpointSlices and its Node')
+    this.#ready = true
+    await this.syncNow()
+    this.#scheduleFullSync()
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    clearTimeout(this.#fullTimer)
+    await Promise.all(this.#informers.map((i) => i.stop()))
+    await this.#running
+    for (const proxier of this.#proxiers.values()) await proxier.close()
+  }
+
+  health(now = Date.now()): ProxyHealth {
+    const timeout = this.options.healthTimeoutMs ?? 60_000
+    const full = this.options.fullSyncMs ?? 600_000
+    const waitedTooLong = this.#pendingSince !== undefined && now - this.#pendingSince > timeout
+    const fullTooOld = this.#lastFullSuccess === undefined ? waitedTooLong : now - this.#lastFullSuccess > full + timeout
+    return {
+      healthy: this.#lastSuccess !== undefined && !waitedTooLong && !fullTooOld,
+      lastUpdated: this.#lastSuccess === undefined ? undefined : new Date(this.#lastSuccess).toISOString(),
+      currentTime: new Date(now).toISOString(),
+      mode: this.mode,
+    }
+  }
+
+  /** Runs a sync now (after any in flight) and resolves when it is done. */
+  async syncNow(): Promise<void> {
+    if (this.#stopped) return
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    while (this.#running) await this.#running
+    this.#running = this.#sync().finally(() => {
+      this.#running = undefined
+      if (this.#again) this.#schedule()
+    })
+    await this.#running
+  }
+
+  #changed(apply: () => void): void {
+    apply()
+    this.#pendingSince ??= Date.now()
+    this.metrics.pendingChanges.set(this.#tracker.pending)
+    this.#schedule()
+  }
+
+  #nodeChanged(node: V1Node): void {
+    const ips = (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address)
+    if (ips.length === 0 || ips.join() === this.#nodeIPs.join()) return
+    this.#nodeIPs = ips
+    for (const family of this.families) this.#needFull.add(family)
+    this.#pendingSince ??= Date.now()
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (this.#stopped || !this.#ready) return
+    if (this.#running) {
+      this.#again = true
+      return
+    }
+    if (this.#timer) return
+    const now = Date.now()
+    const wait = Math.max(0, this.#lastSyncStart + (this.options.minSyncMs ?? 100) - now, this.#retryAt - now)
+    this.#timer = setTimeout(() => void this.syncNow().catch((err: unknown) => this.log.error({ err }, 'proxy sync crashed')), wait)
+  }
+
+  #scheduleFullSync(): void {
+    if (this.#stopped) return
+    this.#fullTimer = setTimeout(() => {
+      for (const family of this.families) this.#needFull.add(family)
+      this.#schedule()
+      this.#scheduleFullSync()
+    }, this.options.fullSyncMs ?? 600_000)
+    this.#fullTimer.unref()
+  }
+
+  async #sync(): Promise<void> {
+    this.#again = false
+    this.#lastSyncStart = Date.now()
+    const startedPending = this.#pendingSince
+    for (const [family, ids] of this.#tracker.take()) for (const id of ids) this.#pendingIds.get(family)!.add(id)
+    this.metrics.pendingChanges.set(0)
+    let failed = false
+    for (const [family, proxier] of this.#proxiers) {
+      const full = this.#needFull.has(family)
+      const ids = this.#pendingIds.get(family)!
+      if (!full && ids.size === 0) continue
+      const kind = full ? 'full' : 'partial'
+      const started = performance.now()
+      try {
+        const stats = await proxier.sync(this.#state(family), full ? 'all' : ids)
+        this.metrics.syncDuration.observe({ sync: kind, family: `IPv${family}` }, (performance.now() - started) / 1000)
+        this.metrics.servicesProgrammed.set({ family: `IPv${family}` }, this.#tracker.entries(family).size)
+        ids.clear()
+        this.#needFull.delete(family)
+        if (full) this.#lastFullSuccess = Date.now()
+        this.log.debug({ family, sync: kind, ms: Math.round(performance.now() - started), ...stats }, 'synced proxy rules')
+      } catch (err) {
+        failed = true
+        // As kube-proxy does: whatever a failed sync left, the retry rewrites everything.
+        this.#needFull.add(family)
+        this.metrics.syncFailures.inc({ sync: kind, family: `IPv${family}` })
+        this.log.warn({ err, family, sync: kind }, 'proxy sync failed; retrying')
+      }
+    }
+    if (failed) {
+      this.#failures++
+      this.#retryAt = Date.now() + Math.min(30_000, 1000 * 2 ** (this.#failures - 1))
+      this.#again = true
+      return
+    }
+    this.#failures = 0
+    this.#retryAt = 0
+    this.#lastSuccess = Date.now()
+    this.metrics.lastSync.set(this.#lastSuccess / 1000)
+    // Changes that arrived during the sync keep their own waiting time.
+    if (this.#pendingSince === startedPending) this.#pendingSince = this.#tracker.pending ? Date.now() : undefined
+  }
+
+  #state(family: Family): ProxyState {
+    const o = this.options
+    return {
+      family,
+      serviceCIDRs: o.serviceCIDRs.filter((c) => familyOf(c) === family),
+      clusterCIDRs: o.clusterCIDRs.filter((c) => familyOf(c) === family),
+      nodeIPs: this.#nodeIPs.filter((ip) => familyOf(ip) === family),
+      services: this.#tracker.entries(family),
+    }
+  }
+}

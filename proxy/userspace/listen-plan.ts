@@ -1,0 +1,53 @@
+// What the userspace proxier listens on, from the model alone: the sockets of each Service
+// port and the Service addresses that must be local on the node for them to bind.
+import { isIP } from 'node:net'
+import { bigIntToIp, ipToBigInt } from '../../src/util/cidr.ts'
+import type { Family, ProxyState, ServicePort, TrafficKind } from '../model.ts'
+import { joinHostPort } from '../../src/util/host-port.ts'
+
+export interface ListenSpec {
+  /** `host:port` (`[host]:port` for IPv6), unique within a Service port. */
+  key: string
+  host: string
+  port: number
+  /** ClusterIP traffic is internal; NodePort, externalIPs and load-balancer IPs are external. */
+  kind: TrafficKind
+  /** The NodePort: every address of the node (`0.0.0.0`, or `::` IPv6-only). */
+  wildcard: boolean
+}
+
+/** The canonical text of an address of `family` (RFC 5952 for IPv6), or undefined when it is not one. */
+export function canonicalIP(ip: string, family: Family): string | undefined {
+  if (isIP(ip) !== family) return undefined
+  return family === 4 ? ip : bigIntToIp(ipToBigInt(ip), 6)
+}
+
+/** The sockets a Service port needs, ClusterIP first; addresses of another family are skipped. */
+export function listenSpecs(port: ServicePort, family: Family): ListenSpec[] {
+  const specs = new Map<string, ListenSpec>()
+  const add = (host: string | undefined, p: number, kind: TrafficKind, wildcard = false): void => {
+    if (host === undefined || p <= 0) return
+    const key = joinHostPort(host, p)
+    if (!specs.has(key)) specs.set(key, { key, host, port: p, kind, wildcard })
+  }
+  add(canonicalIP(port.clusterIP, family), port.port, 'internal')
+  for (const ip of [...port.externalIPs, ...port.loadBalancerIPs]) add(canonicalIP(ip, family), port.port, 'external')
+  if (port.nodePort > 0) add(family === 4 ? '0.0.0.0' : '::', port.nodePort, 'external', true)
+  return [...specs.values()]
+}
+
+/**
+ * The addresses to make local: every ClusterIP, externalIP and load-balancer IP of the family,
+ * except the node's own addresses (already local).
+ */
+export function serviceAddresses(state: ProxyState): Set<string> {
+  const nodeIPs = new Set(state.nodeIPs.map((ip) => canonicalIP(ip, state.family)))
+  const out = new Set<string>()
+  for (const { port } of state.services.values()) {
+    if (port.protocol === 'SCTP') continue
+    for (const spec of listenSpecs(port, state.family)) {
+      if (!spec.wildcard && !nodeIPs.has(spec.host)) out.add(spec.host)
+    }
+  }
+  return out
+}

@@ -1,0 +1,205 @@
+// The userspace data plane, for hosts where nftables cannot be used: weft itself listens on
+// every Service address and relays to the endpoints. Service addresses are made local on the
+// node (ServiceAddressManager); each Service port gets TCP servers or UDP sockets on its
+// ClusterIP, externalIPs, load-balancer IPs and NodePort (ListenSpec).
+//
+// A socket is open only while its Service port has a usable endpoint for its kind of traffic:
+// without one the kernel refuses connections (RST, or ICMP port unreachable for UDP) at once.
+// Local-policy "drop" is refused too, as a client that hangs helps no one.
+//
+// Binding errors (EADDRINUSE, ...) of one socket do not stop the others: the rest of the sync
+// is applied, then sync throws a ListenError naming every socket that failed, so the caller's
+// full resync after a failure retries them.
+import type { Socket } from 'node:net'
+import type { NetnsRef } from '../../src/netlink/index.ts'
+import { logger, type Logger } from '../../src/util/log.ts'
+import { usableEndpoints, type Family, type ProxyState, type ServiceEntry, type TrafficKind } from '../model.ts'
+import type { Proxier, SyncStats } from '../proxier.ts'
+import { ServiceAddressManager } from './address-manager.ts'
+import { EndpointPicker } from './endpoint-picker.ts'
+import { listenSpecs, serviceAddresses, type ListenSpec } from './listen-plan.ts'
+import { TcpFrontend } from './tcp-frontend.ts'
+import { UdpFrontend } from './udp-frontend.ts'
+
+export interface UserspaceProxierOptions {
+  family: Family
+  /** Where the Service addresses go. Listeners are always in the process's own namespace, so this should name it (or stay undefined). */
+  netns?: NetnsRef
+  /** UDP sessions end after this long without traffic (default 30 s). */
+  udpIdleTimeoutMs?: number
+  /** An endpoint that does not accept a TCP connect within this long is given up for the next one (default 5 s). */
+  connectTimeoutMs?: number
+  /** false: leave Service addresses alone (tests on 127.0.0.0/8, which is local anyway). Default true. */
+  manageAddresses?: boolean
+  /** Put the addresses on `lo` even where dummy links exist (tests). */
+  noDummy?: boolean
+  log?: Logger
+}
+
+export interface ListenFailure {
+  id: string
+  listen: string
+  error: Error
+}
+
+export class ListenError extends Error {
+  readonly failures: ListenFailure[]
+  constructor(failures: ListenFailure[]) {
+    super(
+      `could not listen on ${failures.length} Service socket(s): ${failures.map((f) => `${f.id} ${f.listen}: ${f.error.message}`).join('; ')}` +
+        '; free the port or address (another process may hold it); weft retries at the next full sync',
+    )
+    this.name = 'ListenError'
+    this.failures = failures
+  }
+}
+
+type Frontend = TcpFrontend | UdpFrontend
+
+interface PortState {
+  pickers: Record<TrafficKind, EndpointPicker>
+  frontends: Map<string, Frontend>
+}
+
+interface Tally {
+  operations: number
+  failures: ListenFailure[]
+}
+
+export class UserspaceProxier implements Proxier {
+  readonly mode = 'userspace' as const
+  readonly family: Family
+  readonly log: Logger
+  readonly addresses: ServiceAddressManager | undefined
+  readonly #udpIdleMs: number
+  readonly #connectTimeoutMs: number
+  readonly #ports = new Map<string, PortState>()
+  readonly #sockets = new Set<Socket>()
+  readonly #sctpLogged = new Set<string>()
+  #queue: Promise<unknown> = Promise.resolve()
+  #closed = false
+
+  constructor(opts: UserspaceProxierOptions) {
+    this.family = opts.family
+    this.log = opts.log ?? logger('proxy-userspace')
+    this.#udpIdleMs = opts.udpIdleTimeoutMs ?? 30_000
+    this.#connectTimeoutMs = opts.connectTimeoutMs ?? 5_000
+    this.addresses = opts.manageAddresses === false ? undefined : new ServiceAddressManager({ family: opts.family, netns: opts.netns, log: this.log, noDummy: opts.noDummy })
+  }
+
+  /** Live TCP sockets (both sides of every proxied connection). */
+  get connections(): number {
+    return this.#sockets.size
+  }
+
+  /** The frontends of a Service port, by `host:port` (for tests and status). */
+  listeners(id: string): { key: string; listening: boolean }[] {
+    return [...(this.#ports.get(id)?.frontends.values() ?? [])].map((f) => ({ key: f.spec.key, listening: f.listening }))
+  }
+
+  sync(state: ProxyState, changed: ReadonlySet<string> | 'all'): Promise<SyncStats> {
+    const run = this.#queue.then(() => this.#sync(state, changed))
+    this.#queue = run.catch(() => {})
+    return run
+  }
+
+  async #sync(state: ProxyState, changed: ReadonlySet<string> | 'all'): Promise<SyncStats> {
+    if (this.#closed) throw new Error('the userspace proxier is closed')
+    if (state.family !== this.family) throw new Error(`a ProxyState of IPv${state.family} given to the IPv${this.family} userspace proxier`)
+    const full = changed === 'all'
+    const ids = full ? new Set([...state.services.keys(), ...this.#ports.keys()]) : changed
+    const wanted = serviceAddresses(state)
+    // Addresses first (listeners cannot bind without them), stale ones after their listeners closed.
+    await this.addresses?.addMissing(wanted, full)
+    const tally: Tally = { operations: 0, failures: [] }
+    let servicesChanged = 0
+    await Promise.all(
+      [...ids].map(async (id) => {
+        const before = tally.operations
+        const touched = await this.#apply(id, state.services.get(id), tally)
+        if (touched || tally.operations !== before) servicesChanged++
+      }),
+    )
+    await this.addresses?.removeStale(wanted)
+    if (tally.failures.length) {
+      for (const f of tally.failures) this.log.warn({ id: f.id, listen: f.listen, err: f.error.message }, 'could not listen on a Service socket')
+      throw new ListenError(tally.failures)
+    }
+    return { servicesChanged, operations: tally.operations }
+  }
+
+  /** Brings one Service port in line with `entry` (undefined: removed). Whether it existed or exists. */
+  async #apply(id: string, entry: ServiceEntry | undefined, tally: Tally): Promise<boolean> {
+    let p = this.#ports.get(id)
+    if (entry !== undefined && entry.port.protocol === 'SCTP') {
+      if (!this.#sctpLogged.has(id)) this.log.warn({ id }, 'SCTP is not supported by the userspace proxier: Service port skipped')
+      this.#sctpLogged.add(id)
+      entry = undefined
+    } else this.#sctpLogged.delete(id)
+    if (entry === undefined) {
+      if (p === undefined) return false
+      for (const f of p.frontends.values()) tally.operations += this.#close(f)
+      this.#ports.delete(id)
+      return true
+    }
+    const { affinitySeconds } = entry.port
+    if (p === undefined) {
+      p = { pickers: { internal: new EndpointPicker(), external: new EndpointPicker() }, frontends: new Map() }
+      this.#ports.set(id, p)
+    }
+    p.pickers.internal.update(usableEndpoints(entry, 'internal'), affinitySeconds)
+    p.pickers.external.update(usableEndpoints(entry, 'external'), affinitySeconds)
+
+    const specs = listenSpecs(entry.port, this.family)
+    const keep = new Set(specs.map((s) => s.key))
+    for (const [key, f] of p.frontends) {
+      if (keep.has(key) && f.spec.kind === specs.find((s) => s.key === key)!.kind) continue
+      tally.operations += this.#close(f)
+      p.frontends.delete(key)
+    }
+    const ports = p
+    const protocol = entry.port.protocol === 'UDP' ? 'UDP' : 'TCP'
+    await Promise.all(
+      specs.map(async (spec) => {
+        let f = ports.frontends.get(spec.key)
+        if (f === undefined) {
+          f = this.#frontend(protocol, spec, ports.pickers[spec.kind])
+          ports.frontends.set(spec.key, f)
+        }
+        if (f instanceof UdpFrontend) f.prune()
+        const usable = ports.pickers[spec.kind].size > 0
+        if (usable && !f.listening) {
+          try {
+            await f.open()
+            tally.operations++
+          } catch (err) {
+            tally.failures.push({ id, listen: spec.key, error: err as Error })
+          }
+        } else if (!usable && f.listening) tally.operations += this.#close(f)
+      }),
+    )
+    return true
+  }
+
+  #frontend(protocol: 'TCP' | 'UDP', spec: ListenSpec, picker: EndpointPicker): Frontend {
+    if (protocol === 'UDP') return new UdpFrontend({ spec, family: this.family, picker, idleMs: this.#udpIdleMs, log: this.log })
+    return new TcpFrontend({ spec, family: this.family, picker, sockets: this.#sockets, connectTimeoutMs: this.#connectTimeoutMs, log: this.log })
+  }
+
+  #close(f: Frontend): number {
+    if (!f.listening) return 0
+    f.close()
+    return 1
+  }
+
+  /** Closes every listener, destroys the connections still open and removes the Service addresses. */
+  async close(): Promise<void> {
+    await this.#queue
+    this.#closed = true
+    for (const p of this.#ports.values()) for (const f of p.frontends.values()) f.close()
+    this.#ports.clear()
+    for (const s of this.#sockets) s.destroy()
+    this.#sockets.clear()
+    await this.addresses?.removeAll()
+  }
+}

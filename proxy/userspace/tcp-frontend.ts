@@ -1,0 +1,115 @@
+// One TCP listening socket of a Service port. Each accepted connection goes to the endpoint the
+// picker chooses; when the connect fails it tries the next endpoint (each at most once), then
+// resets the client. Both directions are piped with half-close kept; an error on either side
+// destroys both. Closing the listener leaves established connections alone.
+import { connect, createServer, type Server, type Socket } from 'node:net'
+import type { Logger } from '../../src/util/log.ts'
+import type { Family } from '../model.ts'
+import type { EndpointPicker, Target } from './endpoint-picker.ts'
+import type { ListenSpec } from './listen-plan.ts'
+
+export interface TcpFrontendOptions {
+  spec: ListenSpec
+  family: Family
+  /** Read at each connection, so endpoint updates apply to new connections at once. */
+  picker: EndpointPicker
+  /** Every live socket of the proxier (client and upstream sides), destroyed when it closes. */
+  sockets: Set<Socket>
+  /** An endpoint that has not answered the connect within this long is given up for the next. */
+  connectTimeoutMs: number
+  log: Logger
+}
+
+export class TcpFrontend {
+  readonly spec: ListenSpec
+  readonly #opts: TcpFrontendOptions
+  #server: Server | undefined
+
+  constructor(opts: TcpFrontendOptions) {
+    this.spec = opts.spec
+    this.#opts = opts
+  }
+
+  get listening(): boolean {
+    return this.#server !== undefined
+  }
+
+  /** Starts listening; rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL, ...). */
+  open(): Promise<void> {
+    if (this.#server) return Promise.resolve()
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (client) => this.#accept(client))
+    return new Promise((resolve, reject) => {
+      server.once('error', (err) => {
+        server.close()
+        reject(err)
+      })
+      server.listen({ host: this.spec.host, port: this.spec.port, ipv6Only: this.spec.wildcard && this.#opts.family === 6 }, () => {
+        server.removeAllListeners('error')
+        server.on('error', (err) => this.#opts.log.warn({ listen: this.spec.key, err: err.message }, 'listener error'))
+        this.#server = server
+        resolve()
+      })
+    })
+  }
+
+  /** Stops accepting: new connections are refused by the kernel; established ones carry on. */
+  close(): void {
+    this.#server?.close()
+    this.#server = undefined
+  }
+
+  #accept(client: Socket): void {
+    const { picker, sockets, connectTimeoutMs } = this.#opts
+    sockets.add(client)
+    const clientIp = client.remoteAddress ?? ''
+    const tried = new Set<string>()
+    let upstream: Socket | undefined
+    client.on('error', () => upstream?.destroy())
+    client.on('close', () => {
+      sockets.delete(client)
+      if (!client.readableEnded) upstream?.destroy()
+    })
+
+    const attempt = (target: Target | undefined): void => {
+      if (target === undefined || client.destroyed) {
+        if (!client.destroyed) client.resetAndDestroy()
+        return
+      }
+      tried.add(target.key)
+      const up = connect({ host: target.ip, port: target.port, allowHalfOpen: true, noDelay: true })
+      upstream = up
+      sockets.add(up)
+      up.on('close', () => sockets.delete(up))
+      up.setTimeout(connectTimeoutMs)
+      const failed = (err?: Error): void => {
+        up.removeListener('connect', connected)
+        up.destroy()
+        this.#opts.log.debug({ listen: this.spec.key, endpoint: target.key, err: err?.message ?? 'connect timeout' }, 'endpoint connect failed')
+        if (!client.destroyed) attempt(picker.retry(clientIp, tried))
+      }
+      const connected = (): void => {
+        up.removeListener('error', failed)
+        up.removeListener('timeout', failed)
+        up.setTimeout(0)
+        if (client.destroyed) {
+          up.destroy()
+          return
+        }
+        this.#splice(client, up)
+      }
+      up.once('error', failed)
+      up.once('timeout', failed)
+      up.once('connect', connected)
+    }
+    attempt(picker.pick(clientIp))
+  }
+
+  #splice(client: Socket, up: Socket): void {
+    up.on('error', () => client.destroy())
+    up.on('close', () => {
+      if (!up.readableEnded) client.destroy()
+    })
+    client.pipe(up)
+    up.pipe(client)
+  }
+}

@@ -1,0 +1,137 @@
+// One UDP socket of a Service port. Each client (address and port) gets a session: its own
+// socket connected to the endpoint the picker chose, whose replies go back to the client from
+// the Service socket. A session ends after idleMs without a datagram either way, when its
+// endpoint goes away, or when the endpoint refuses (the next datagram starts a new session).
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
+import type { Logger } from '../../src/util/log.ts'
+import type { Family } from '../model.ts'
+import type { EndpointPicker, Target } from './endpoint-picker.ts'
+import type { ListenSpec } from './listen-plan.ts'
+
+export interface UdpFrontendOptions {
+  spec: ListenSpec
+  family: Family
+  picker: EndpointPicker
+  idleMs: number
+  log: Logger
+}
+
+/** Datagrams held per session while its upstream socket connects. */
+const MAX_PENDING = 64
+
+interface Session {
+  key: string
+  client: RemoteInfo
+  target: Target
+  upstream: Socket
+  last: number
+  pending: Buffer[] | undefined
+  timer: NodeJS.Timeout
+}
+
+export class UdpFrontend {
+  readonly spec: ListenSpec
+  readonly #opts: UdpFrontendOptions
+  readonly #sessions = new Map<string, Session>()
+  #socket: Socket | undefined
+
+  constructor(opts: UdpFrontendOptions) {
+    this.spec = opts.spec
+    this.#opts = opts
+  }
+
+  get listening(): boolean {
+    return this.#socket !== undefined
+  }
+
+  open(): Promise<void> {
+    if (this.#socket) return Promise.resolve()
+    const { family, spec } = this.#opts
+    const socket = createSocket({ type: family === 4 ? 'udp4' : 'udp6', ipv6Only: spec.wildcard && family === 6 })
+    return new Promise((resolve, reject) => {
+      socket.once('error', (err) => {
+        try {
+          socket.close()
+        } catch {
+          // Never bound.
+        }
+        reject(err)
+      })
+      socket.bind({ address: spec.host, port: spec.port, exclusive: true }, () => {
+        socket.removeAllListeners('error')
+        socket.on('error', (err) => this.#opts.log.warn({ listen: spec.key, err: err.message }, 'udp socket error'))
+        socket.on('message', (msg, rinfo) => this.#onMessage(socket, msg, rinfo))
+        this.#socket = socket
+        resolve()
+      })
+    })
+  }
+
+  /** Closes the socket and every session (replies could no longer be sent from the Service address). */
+  close(): void {
+    for (const s of [...this.#sessions.values()]) this.#end(s)
+    this.#socket?.close()
+    this.#socket = undefined
+  }
+
+  /** Ends the sessions whose endpoint the picker no longer has. */
+  prune(): void {
+    for (const s of [...this.#sessions.values()]) if (!this.#opts.picker.has(s.target.key)) this.#end(s)
+  }
+
+  #onMessage(socket: Socket, msg: Buffer, rinfo: RemoteInfo): void {
+    const key = `${rinfo.address} ${rinfo.port}`
+    let s = this.#sessions.get(key)
+    if (s === undefined) {
+      s = this.#start(socket, key, rinfo)
+      if (s === undefined) return
+    }
+    s.last = performance.now()
+    if (s.pending === undefined) s.upstream.send(msg)
+    else if (s.pending.length < MAX_PENDING) s.pending.push(msg)
+  }
+
+  #start(socket: Socket, key: string, client: RemoteInfo): Session | undefined {
+    const { family, picker, idleMs } = this.#opts
+    const target = picker.pick(client.address)
+    if (target === undefined) return undefined
+    const upstream = createSocket(family === 4 ? 'udp4' : 'udp6')
+    const s: Session = { key, client, target, upstream, last: performance.now(), pending: [], timer: setTimeout(() => this.#checkIdle(s), idleMs) }
+    s.timer.unref()
+    this.#sessions.set(key, s)
+    upstream.on('message', (reply) => {
+      s.last = performance.now()
+      socket.send(reply, client.port, client.address)
+    })
+    upstream.on('error', (err) => {
+      this.#opts.log.debug({ listen: this.spec.key, endpoint: target.key, err: err.message }, 'udp session ended by an error')
+      this.#end(s)
+    })
+    upstream.connect(target.port, target.ip, () => {
+      const pending = s.pending ?? []
+      s.pending = undefined
+      for (const msg of pending) upstream.send(msg)
+    })
+    return s
+  }
+
+  #checkIdle(s: Session): void {
+    const idle = performance.now() - s.last
+    if (idle >= this.#opts.idleMs) this.#end(s)
+    else {
+      s.timer = setTimeout(() => this.#checkIdle(s), this.#opts.idleMs - idle)
+      s.timer.unref()
+    }
+  }
+
+  #end(s: Session): void {
+    if (this.#sessions.get(s.key) !== s) return
+    this.#sessions.delete(s.key)
+    clearTimeout(s.timer)
+    try {
+      s.upstream.close()
+    } catch {
+      // Already closed.
+    }
+  }
+}
