@@ -12,9 +12,9 @@ import { logger, type Logger } from '../util/log.ts'
 import { startProxy, type ProxyConfig, type RunningProxy } from '../../proxy/run.ts'
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
-import { CniRuntime, nodeConflist, writeConflist } from './cni/index.ts'
+import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from './cni/index.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
-import { syncMasquerade } from './pod-masquerade.ts'
+import { isNftMissing, syncMasquerade } from './pod-masquerade.ts'
 import { Kubelet } from './kubelet.ts'
 import { detectNodeIPs } from './node-ip.ts'
 import { NodeRegistration } from './node-registration.ts'
@@ -68,7 +68,11 @@ export class Agent {
   #cni: CniRuntime | undefined
   #cniService: CniService | undefined
   #spawner: Spawner | undefined
-  #cniVersion: CniVersion | undefined
+  /** The negotiated cniVersion, for the chain of plugin types it was negotiated for. */
+  #cniVersion: { types: string; version: CniVersion } | undefined
+  /** The optional plugins last warned about (a change warns again). */
+  #missingPlugins = ''
+  #nftMissingWarned = false
   #proxy: RunningProxy | undefined
 
   constructor(options: AgentOptions) {
@@ -159,9 +163,21 @@ export class Agent {
     const cidrs = self?.spec?.podCIDRs?.length ? self.spec.podCIDRs : self?.spec?.podCIDR ? [self.spec.podCIDR] : []
     if (cidrs.length) {
       try {
+        const optional = await optionalChainPlugins(o.cniBinDirs)
+        if (optional.missing.join() !== this.#missingPlugins) {
+          this.#missingPlugins = optional.missing.join()
+          if (optional.missing.length)
+            this.log.warn(
+              { plugins: optional.missing, binDirs: o.cniBinDirs },
+              'optional CNI plugins are missing: left out of the network config, so hostPort (portmap) and the bandwidth annotations (bandwidth) do nothing on this node; install the reference plugins (Debian: containernetworking-plugins) into --cni-bin-dir',
+            )
+          else this.log.info({ binDirs: o.cniBinDirs }, 'the portmap and bandwidth plugins are there: the network config chains them')
+        }
+        const types = ['weft-cni', 'weft-ipam', ...(optional.portMap ? ['portmap'] : []), ...(optional.bandwidth ? ['bandwidth'] : [])]
         // The reference portmap and bandwidth of older plugin releases stop at CNI 1.0.0: the list declares what all its plugins speak.
-        this.#cniVersion ??= await this.#cni!.negotiateVersion(['weft-cni', 'weft-ipam', 'portmap', 'bandwidth'])
-        const changed = await writeConflist(o.cniConfDir, nodeConflist({ podCIDRs: cidrs, ipamDataDir: join(o.dataDir, 'ipam'), cniVersion: this.#cniVersion, ipMasq: false }))
+        if (this.#cniVersion?.types !== types.join()) this.#cniVersion = { types: types.join(), version: await this.#cni!.negotiateVersion(types) }
+        const text = nodeConflist({ podCIDRs: cidrs, ipamDataDir: join(o.dataDir, 'ipam'), cniVersion: this.#cniVersion.version, ipMasq: false, portMap: optional.portMap, bandwidth: optional.bandwidth })
+        const changed = await writeConflist(o.cniConfDir, text)
         if (changed) this.log.info({ podCIDRs: cidrs, dir: o.cniConfDir }, 'wrote the CNI config')
       } catch (err) {
         this.log.warn({ err }, 'cannot write the CNI config')
@@ -176,10 +192,29 @@ export class Agent {
       this.#networkReady = ready
       await this.#registration?.refresh()
     }
-    if (o.ipMasq) await syncMasquerade(nodes, o.nodeName)
+    // Each step on its own: one that fails (no nft, say) must not hold back the others.
+    if (o.ipMasq) await this.#syncMasquerade(nodes)
     if (o.hostGw) {
-      const lines = await syncHostGwRoutes(nodes, o.nodeName)
-      if (lines.length) this.log.info({ changes: lines }, 'updated host-gw routes')
+      try {
+        const lines = await syncHostGwRoutes(nodes, o.nodeName)
+        if (lines.length) this.log.info({ changes: lines }, 'updated host-gw routes')
+      } catch (err) {
+        this.log.warn({ err }, 'cannot update the host-gw routes; retrying at the next Node change')
+      }
+    }
+  }
+
+  async #syncMasquerade(nodes: readonly V1Node[]): Promise<void> {
+    try {
+      await syncMasquerade(nodes, this.options.nodeName)
+      this.#nftMissingWarned = false
+    } catch (err) {
+      if (!isNftMissing(err)) {
+        this.log.warn({ err }, 'cannot apply the pod masquerade rules (nft table weft-agent); retrying at the next Node change')
+      } else if (!this.#nftMissingWarned) {
+        this.#nftMissingWarned = true
+        this.log.warn({ err: (err as Error).message }, 'nft is not installed: pod masquerade is off, so pods reach destinations outside the pod network with their own addresses; install nftables, or pass --ip-masq=false to say that is intended')
+      }
     }
   }
 }

@@ -3,7 +3,7 @@
 // (on any node) keeps its source address. The agent owns this instead of the bridge
 // plugin's ipMasq, which would also hide pod addresses from pods on other nodes.
 import type { V1Node } from '@kubernetes/client-node'
-import { run } from '../netlink/index.ts'
+import { isNotInstalled, run } from '../netlink/index.ts'
 
 export const masqueradeTable = 'weft-agent'
 
@@ -33,6 +33,11 @@ export function masqueradeRuleset(nodes: readonly V1Node[], self: string): strin
     )
   }
   return lines.join('\n') + '\n'
+}
+
+/** The error of a sync on a host without the nft command. */
+export function isNftMissing(err: unknown): boolean {
+  return isNotInstalled(err)
 }
 
 export async function syncMasquerade(nodes: readonly V1Node[], self: string): Promise<void> {
