@@ -13,6 +13,7 @@ import { startProxy, type ProxyConfig, type RunningProxy } from '../../proxy/run
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
 import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from './cni/index.ts'
+import { checkHairpin, type HairpinPlan } from './bridge-netfilter.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
 import { isNftMissing, syncMasquerade } from './pod-masquerade.ts'
 import { Kubelet } from './kubelet.ts'
@@ -73,6 +74,7 @@ export class Agent {
   /** The optional plugins last warned about (a change warns again). */
   #missingPlugins = ''
   #nftMissingWarned = false
+  #hairpin: HairpinPlan | undefined
   #proxy: RunningProxy | undefined
 
   constructor(options: AgentOptions) {
@@ -94,6 +96,7 @@ export class Agent {
     this.#spawner = new Spawner(jobs)
     useSpawner(this.#spawner)
     this.#nodeIPs = o.nodeIPs?.length ? o.nodeIPs : await detectNodeIPs()
+    this.#hairpin = await checkHairpin({ log: this.log })
     // weft's own plugins, warm in this process: `bin/weft-cni` hands its invocations here.
     this.#cniService = await startCniService({ onError: (err) => this.log.warn({ err }, 'CNI service request failed') })
     const client = (this.client = new RestClient(o.server, { userAgent: `weft-agent/${o.nodeName}` }))
@@ -193,7 +196,8 @@ export class Agent {
       await this.#registration?.refresh()
     }
     // Each step on its own: one that fails (no nft, say) must not hold back the others.
-    if (o.ipMasq) await this.#syncMasquerade(nodes)
+    const hairpin = { ipv4: this.#hairpin?.ipv4 === 'masquerade', ipv6: this.#hairpin?.ipv6 === 'masquerade' }
+    if (o.ipMasq || hairpin.ipv4 || hairpin.ipv6) await this.#syncMasquerade(nodes, hairpin)
     if (o.hostGw) {
       try {
         const lines = await syncHostGwRoutes(nodes, o.nodeName)
@@ -204,16 +208,19 @@ export class Agent {
     }
   }
 
-  async #syncMasquerade(nodes: readonly V1Node[]): Promise<void> {
+  async #syncMasquerade(nodes: readonly V1Node[], hairpin: { ipv4: boolean; ipv6: boolean }): Promise<void> {
     try {
-      await syncMasquerade(nodes, this.options.nodeName)
+      await syncMasquerade(nodes, this.options.nodeName, { outbound: this.options.ipMasq, hairpin })
       this.#nftMissingWarned = false
     } catch (err) {
       if (!isNftMissing(err)) {
         this.log.warn({ err }, 'cannot apply the pod masquerade rules (nft table weft-agent); retrying at the next Node change')
       } else if (!this.#nftMissingWarned) {
         this.#nftMissingWarned = true
-        this.log.warn({ err: (err as Error).message }, 'nft is not installed: pod masquerade is off, so pods reach destinations outside the pod network with their own addresses; install nftables, or pass --ip-masq=false to say that is intended')
+        this.log.warn(
+          { err: (err as Error).message },
+          'nft is not installed: pod masquerade is off, so pods reach destinations outside the pod network with their own addresses (and, without br_netfilter, same-node Service traffic that a proxy DNATs breaks); install nftables, or pass --ip-masq=false to say that is intended',
+        )
       }
     }
   }
