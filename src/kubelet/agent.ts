@@ -15,6 +15,8 @@ import type { CniVersion } from '../../cni/protocol/version.ts'
 import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from './cni/index.ts'
 import { checkHairpin, type HairpinPlan } from './bridge-netfilter.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
+import { nodeNetworks } from './node-networks.ts'
+import { applyAction } from '../controllers/apply-actions.ts'
 import { isNftMissing, syncMasquerade } from './pod-masquerade.ts'
 import { Kubelet } from './kubelet.ts'
 import { detectNodeIPs } from './node-ip.ts'
@@ -75,6 +77,8 @@ export class Agent {
   #missingPlugins = ''
   #nftMissingWarned = false
   #hairpin: HairpinPlan | undefined
+  /** Problems with Nodes' network fields already reported (warned and an Event), by message. */
+  #reportedProblems = new Set<string>()
   #proxy: RunningProxy | undefined
 
   constructor(options: AgentOptions) {
@@ -195,6 +199,7 @@ export class Agent {
       this.#networkReady = ready
       await this.#registration?.refresh()
     }
+    this.#reportNodeProblems(nodes)
     // Each step on its own: one that fails (no nft, say) must not hold back the others.
     const hairpin = { ipv4: this.#hairpin?.ipv4 === 'masquerade', ipv6: this.#hairpin?.ipv6 === 'masquerade' }
     if (o.ipMasq || hairpin.ipv4 || hairpin.ipv6) await this.#syncMasquerade(nodes, hairpin)
@@ -206,6 +211,20 @@ export class Agent {
         this.log.warn({ err }, 'cannot update the host-gw routes; retrying at the next Node change')
       }
     }
+  }
+
+  /** Bad pod CIDRs or addresses of Nodes, each once while it lasts: a warning and a Warning Event on that Node. */
+  #reportNodeProblems(nodes: readonly V1Node[]): void {
+    const { problems } = nodeNetworks(nodes, this.options.nodeName)
+    const now = new Set(problems.map((p) => p.message))
+    for (const p of problems) {
+      if (this.#reportedProblems.has(p.message)) continue
+      this.log.warn({ node: p.node }, `${p.message}; fix the Node object`)
+      const involved = nodes.find((n) => n.metadata?.name === p.node)
+      if (involved !== undefined && this.client !== undefined)
+        void applyAction({ client: this.client, component: 'weft-agent' }, { verb: 'event', event: { involved: { apiVersion: 'v1', kind: 'Node', metadata: involved.metadata }, type: 'Warning', reason: 'InvalidNodeNetwork', message: `${p.message} (seen by the agent of ${this.options.nodeName})` } })
+    }
+    this.#reportedProblems = now
   }
 
   async #syncMasquerade(nodes: readonly V1Node[], hairpin: { ipv4: boolean; ipv6: boolean }): Promise<void> {

@@ -6,12 +6,9 @@
 // masquerades same-node Service traffic (bridge-netfilter.ts).
 import type { V1Node } from '@kubernetes/client-node'
 import { isNotInstalled, run } from '../netlink/index.ts'
+import { nodeNetworks } from './node-networks.ts'
 
 export const masqueradeTable = 'weft-agent'
-
-function cidrsOf(node: V1Node): string[] {
-  return node.spec?.podCIDRs?.length ? node.spec.podCIDRs : node.spec?.podCIDR ? [node.spec.podCIDR] : []
-}
 
 export interface MasqueradeOptions {
   /** Masquerade pod traffic leaving the pod network (--ip-masq). Default true. */
@@ -22,8 +19,10 @@ export interface MasqueradeOptions {
 
 /** The whole nftables state of weft's agent tables, as one `nft -f` transaction. Pure. */
 export function masqueradeRuleset(nodes: readonly V1Node[], self: string, opts: MasqueradeOptions = {}): string {
-  const own = cidrsOf(nodes.find((n) => n.metadata?.name === self) ?? {})
-  const all = nodes.flatMap(cidrsOf)
+  // Only CIDRs nodeNetworks parsed (and wrote back canonical) go into the rules.
+  const networks = nodeNetworks(nodes, self).networks
+  const own = networks.find((n) => n.self)?.podCIDRs ?? []
+  const all = networks.flatMap((n) => n.podCIDRs)
   const outbound = opts.outbound ?? true
   const lines: string[] = []
   for (const [family, v6] of [['ip', false], ['ip6', true]] as const) {

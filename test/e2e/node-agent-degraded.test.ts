@@ -110,3 +110,20 @@ await t.test('same-node pod → ClusterIP → pod, with and without br_netfilter
   t.match(rules, /ct status dnat masquerade/)
   t.equal(await answerFrom(caller.netns, `http://${server.ip}:8080/`), 'server', 'pod to pod directly still works')
 })
+
+await t.test('a Node whose pod CIDR overlaps another gets a Warning Event and no routes; the others keep theirs', async (t) => {
+  const one = await client.get<any>(nodeInfo, 'node-1')
+  await client.create(nodeInfo, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'usurper' }, spec: { podCIDRs: [one.spec.podCIDR] }, status: { addresses: [{ type: 'InternalIP', address: '172.31.0.99' }] } } as never)
+  const eventInfo = resources.find((r) => r.kind === 'Event')!
+  let events: any[] = []
+  await until('Warning Events about the usurper', async () => {
+    events = (await client.list<any>(eventInfo, { namespace: 'default' })).items.filter((e) => e.involvedObject?.name === 'usurper' && e.reason === 'InvalidNodeNetwork')
+    return events.length >= 2
+  }, 20_000)
+  t.ok(events.some((e) => /overlaps this node's pod CIDR/.test(e.message) && /agent of node-1/.test(e.message)), 'node-1 says it overlaps its own')
+  t.ok(events.some((e) => /overlaps the pod CIDR of Node "node-1" \(created earlier\)/.test(e.message) && /agent of node-2/.test(e.message)), 'node-2 keeps node-1, the older one')
+  t.equal(events[0].type, 'Warning')
+  t.notMatch(await execIn(nodeOne.netns, 'ip', ['route']), '172.31.0.99', 'no route via the usurper on node-1')
+  t.match(await execIn(nodeTwo.netns, 'ip', ['route', 'show', one.spec.podCIDR]), `via ${nodeOne.ip}`, 'node-2 still routes node-1 pods via node-1')
+  await client.delete(nodeInfo, 'usurper', undefined)
+})
