@@ -6,6 +6,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { V1Node } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
+import { applyAction } from '../controllers/apply-actions.ts'
 import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
 import { Spawner, useSpawner } from '../netlink/index.ts'
 import { logger, type Logger } from '../util/log.ts'
@@ -16,7 +17,6 @@ import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from '.
 import { checkHairpin, type HairpinPlan } from './bridge-netfilter.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
 import { nodeNetworks } from './node-networks.ts'
-import { applyAction } from '../controllers/apply-actions.ts'
 import { isNftMissing, syncMasquerade } from './pod-masquerade.ts'
 import { Kubelet } from './kubelet.ts'
 import { detectNodeIPs } from './node-ip.ts'
@@ -221,8 +221,10 @@ export class Agent {
       if (this.#reportedProblems.has(p.message)) continue
       this.log.warn({ node: p.node }, `${p.message}; fix the Node object`)
       const involved = nodes.find((n) => n.metadata?.name === p.node)
-      if (involved !== undefined && this.client !== undefined)
-        void applyAction({ client: this.client, component: 'weft-agent' }, { verb: 'event', event: { involved: { apiVersion: 'v1', kind: 'Node', metadata: involved.metadata }, type: 'Warning', reason: 'InvalidNodeNetwork', message: `${p.message} (seen by the agent of ${this.options.nodeName})` } })
+      if (involved === undefined || this.client === undefined) continue
+      const event = { involved: { apiVersion: 'v1', kind: 'Node', metadata: involved.metadata }, type: 'Warning' as const, reason: 'InvalidNodeNetwork', message: `${p.message} (seen by the agent of ${this.options.nodeName})` }
+      // Best effort, as every Event: applyAction swallows a failed create.
+      void applyAction({ client: this.client, component: 'weft-agent' }, { verb: 'event', event })
     }
     this.#reportedProblems = now
   }

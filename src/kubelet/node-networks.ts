@@ -72,7 +72,8 @@ export function nodeNetworks(nodes: readonly V1Node[], self: string): { networks
       cidrs = cidrs.filter((c) => c.family !== family)
     }
     const ips: string[] = []
-    for (const a of node.status?.addresses ?? []) {
+    const addresses: unknown = node.status?.addresses
+    for (const a of Array.isArray(addresses) ? (addresses as { type?: unknown; address?: unknown }[]) : []) {
       if (a?.type !== 'InternalIP') continue
       const ip = typeof a.address === 'string' ? canonicalAddress(a.address) : undefined
       if (ip === undefined) problem(`status.addresses InternalIP ${JSON.stringify(a.address)} is not an IP address: ignored`)

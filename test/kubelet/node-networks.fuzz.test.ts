@@ -18,7 +18,10 @@ t.test('seeded hostile Node objects: every output line is well formed', async (t
     const nodes: V1Node[] = [self]
     for (let n = rng.int(4); n > 0; n--) {
       const spec = rng.chance(0.1) ? { podCIDR: field() } : { podCIDRs: Array.from({ length: rng.int(3) }, field) }
-      nodes.push({ metadata: { name: `n${n}` }, spec, status: { addresses: Array.from({ length: rng.int(3) }, () => ({ type: rng.pick(['InternalIP', 'ExternalIP', 'Hostname']), address: field() })) } })
+      const addresses = Array.from({ length: rng.int(3) }, () => ({ type: rng.pick(['InternalIP', 'ExternalIP', 'Hostname']), address: rng.chance(0.05) ? (rng.int(1000) as unknown as string) : field() }))
+      // Shapes a schema would reject, from an API server that does not check them.
+      const odd = rng.chance(0.05) ? rng.pick<unknown>([field(), { x: 1 }, null, 7]) : undefined
+      nodes.push({ metadata: { name: `n${n}` }, spec: odd === undefined ? spec : ({ podCIDRs: odd } as never), status: { addresses: rng.chance(0.05) ? (odd as never) : addresses } })
     }
     const current = hostGwRoutes(nodes, 'self')
     for (const line of routeChanges(current.slice(1), hostGwRoutes(nodes.slice(1), 'self'))) {
