@@ -1,5 +1,6 @@
 // The proxy's Prometheus metrics, named after kube-proxy's (kubeproxy_ → weft_proxy_).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { UserspaceLimits } from './userspace/limits.ts'
 
 export class ProxyMetrics {
   readonly registry = new Registry()
@@ -39,7 +40,44 @@ export class ProxyMetrics {
     registers: [this.registry],
   })
 
+  // Userspace mode's relay limits (proxy/userspace/limits.ts); all zero in nftables mode.
+  #userspace: UserspaceLimits | undefined
+  readonly userspaceUdpSessions = this.#usage('weft_proxy_userspace_udp_sessions', 'UDP sessions the userspace proxy relays now.', (l) => l.udpSessions)
+  readonly userspaceUdpSessionLimit = this.#usage('weft_proxy_userspace_udp_session_limit', 'UDP sessions the userspace proxy relays at most (--udp-session-limit).', (l) => l.udpSessionLimit)
+  readonly userspaceSockets = this.#usage('weft_proxy_userspace_relay_sockets', 'Sockets the userspace relays hold now: two per TCP connection, one per UDP session.', (l) => l.sockets)
+  readonly userspaceSocketLimit = this.#usage('weft_proxy_userspace_relay_socket_limit', "The userspace relays' share of the open-file limit.", (l) => l.socketLimit)
+  readonly userspaceUdpDropped = new Counter({
+    name: 'weft_proxy_userspace_udp_sessions_dropped_total',
+    help: 'New UDP sessions dropped (their datagrams discarded) at a limit: session_limit or fd_limit.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  })
+  readonly userspaceTcpRejected = new Counter({
+    name: 'weft_proxy_userspace_tcp_connections_rejected_total',
+    help: "New TCP connections reset at the userspace relays' socket limit (fd_limit).",
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  })
+
   constructor() {
     collectDefaultMetrics({ register: this.registry })
+  }
+
+  #usage(name: string, help: string, read: (limits: UserspaceLimits) => number): Gauge {
+    const metrics = this
+    return new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.#userspace === undefined ? 0 : read(metrics.#userspace))
+      },
+    })
+  }
+
+  /** Reports the userspace relays' usage and refusals from `limits`. */
+  watchUserspace(limits: UserspaceLimits): void {
+    this.#userspace = limits
+    limits.onRefuse = (protocol, reason) => (protocol === 'UDP' ? this.userspaceUdpDropped : this.userspaceTcpRejected).inc({ reason })
   }
 }

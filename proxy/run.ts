@@ -9,6 +9,7 @@ import type { Family } from './model.ts'
 import { NftablesProxier } from './nftables/proxier.ts'
 import type { Proxier, ProxyMode } from './proxier.ts'
 import { ServiceProxy } from './service-proxy.ts'
+import { DEFAULT_UDP_SESSION_LIMIT, UserspaceLimits } from './userspace/limits.ts'
 import { UserspaceProxier } from './userspace/proxier.ts'
 
 export interface ProxyConfig {
@@ -22,6 +23,10 @@ export interface ProxyConfig {
   minSyncMs: number
   fullSyncMs: number
   udpIdleTimeoutMs: number
+  /** Userspace mode: UDP sessions at once (both families together). */
+  udpSessionLimit: number
+  /** Userspace mode: keep the node from answering ARP for Service addresses. */
+  strictArp: boolean
 }
 
 export const defaultProxyConfig: ProxyConfig = {
@@ -33,6 +38,8 @@ export const defaultProxyConfig: ProxyConfig = {
   minSyncMs: 100,
   fullSyncMs: 600_000,
   udpIdleTimeoutMs: 30_000,
+  udpSessionLimit: DEFAULT_UDP_SESSION_LIMIT,
+  strictArp: true,
 }
 
 export interface RunningProxy {
@@ -43,10 +50,19 @@ export interface RunningProxy {
 }
 
 export async function startProxy(config: ProxyConfig, client: RestClient, nodeName: string, log: Logger, nodeIPs?: string[], signal?: AbortSignal): Promise<RunningProxy> {
+  // One budget for both families' relays: they share the process's file descriptors.
+  let limits: UserspaceLimits | undefined
+  const userspaceLimits = (): UserspaceLimits => {
+    if (limits !== undefined) return limits
+    limits = new UserspaceLimits({ udpSessionLimit: config.udpSessionLimit, log })
+    proxy.metrics.watchUserspace(limits)
+    log.info({ udpSessionLimit: limits.udpSessionLimit, socketLimit: limits.socketLimit }, 'userspace relay limits')
+    return limits
+  }
   const createProxier = (mode: ProxyMode, family: Family): Proxier =>
     mode === 'nftables'
       ? new NftablesProxier({ family, nft: new NftExec(), conntrack: { flushUdpToServiceIP, flushUdpToNodePort, flushUdpServiceEndpoint, flushUdpNodePortEndpoint }, log })
-      : new UserspaceProxier({ family, udpIdleTimeoutMs: config.udpIdleTimeoutMs, log })
+      : new UserspaceProxier({ family, udpIdleTimeoutMs: config.udpIdleTimeoutMs, strictArp: config.strictArp, limits: userspaceLimits(), log })
   const proxy = new ServiceProxy({
     client,
     nodeName,

@@ -3,7 +3,15 @@
 // without dummy links get them on `lo` instead, marked so weft finds exactly its own: IPv4
 // ones carry the label lo:weft-svc; IPv6 has no labels, so ours are the /128s with both
 // nodad and noprefixroute (a combination nothing else on lo uses in practice).
-import { CommandError, getLink, ip, ipBatch, listAddrs, type AddrInfo, type NetnsRef } from '../../src/netlink/index.ts'
+//
+// Linux answers ARP for any local IPv4 address on any interface, so every Service address
+// would be claimed by the node on all its links (and fight a load balancer's speaker for
+// load-balancer IPs). As IPVS mode's strictARP, the node's namespace gets
+// net.ipv4.conf.all.arp_ignore=1 (answer only for addresses on the receiving interface) and
+// arp_announce=2 (never a Service address as the source of the node's own ARP requests);
+// stricter values already set stay. IPv6 needs nothing: NDP answers only for addresses on
+// the receiving interface.
+import { CommandError, getLink, getSysctl, ip, ipBatch, listAddrs, setSysctl, type AddrInfo, type NetnsRef } from '../../src/netlink/index.ts'
 import { logger, type Logger } from '../../src/util/log.ts'
 import type { Family } from '../model.ts'
 
@@ -18,6 +26,8 @@ export interface AddressManagerOptions {
   log?: Logger
   /** Skip the dummy interface and use `lo` even where the kernel has dummy links (tests). */
   noDummy?: boolean
+  /** Keep the node from answering ARP for Service addresses (IPVS's strictARP); default true. */
+  strictArp?: boolean
 }
 
 interface AddrDetail extends AddrInfo {
@@ -35,6 +45,7 @@ export class ServiceAddressManager {
   readonly netns: NetnsRef
   readonly log: Logger
   readonly #noDummy: boolean
+  readonly #strictArp: boolean
   #device: AddressDevice | undefined
   #created = false
   /** Our addresses as last seen or written; undefined: read the kernel first. */
@@ -45,6 +56,7 @@ export class ServiceAddressManager {
     this.netns = opts.netns
     this.log = opts.log ?? logger('proxy-userspace')
     this.#noDummy = opts.noDummy ?? false
+    this.#strictArp = opts.strictArp ?? true
   }
 
   /** The device holding the addresses, once chosen (at the first change). */
@@ -132,8 +144,25 @@ export class ServiceAddressManager {
 
   async #ensureDevice(): Promise<AddressDevice> {
     if (this.#device !== undefined) return this.#device
+    if (this.family === 4 && this.#strictArp) await this.#setStrictArp()
     this.#device = await this.#chooseDevice()
     return this.#device
+  }
+
+  async #setStrictArp(): Promise<void> {
+    const wanted = { arp_ignore: 1, arp_announce: 2 }
+    const set: Record<string, number> = {}
+    try {
+      for (const [name, value] of Object.entries(wanted)) {
+        const key = `net.ipv4.conf.all.${name}`
+        if (Number(await getSysctl(key, this.netns)) >= value) continue
+        await setSysctl(key, String(value), this.netns)
+        set[name] = value
+      }
+      if (Object.keys(set).length) this.log.info({ set }, 'strict ARP: the node no longer answers ARP for Service addresses on its links (--strict-arp=false leaves these alone)')
+    } catch (err) {
+      this.log.warn({ err }, 'cannot set net.ipv4.conf.all.arp_ignore=1 and arp_announce=2: the node answers ARP for Service addresses on every link; set them yourself, or pass --strict-arp=false')
+    }
   }
 
   async #chooseDevice(): Promise<AddressDevice> {

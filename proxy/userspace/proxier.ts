@@ -17,6 +17,7 @@ import { usableEndpoints, type Family, type ProxyState, type ServiceEntry, type 
 import type { Proxier, SyncStats } from '../proxier.ts'
 import { ServiceAddressManager } from './address-manager.ts'
 import { EndpointPicker } from './endpoint-picker.ts'
+import { UserspaceLimits } from './limits.ts'
 import { listenSpecs, serviceAddresses, type ListenSpec } from './listen-plan.ts'
 import { TcpFrontend } from './tcp-frontend.ts'
 import { UdpFrontend } from './udp-frontend.ts'
@@ -33,6 +34,10 @@ export interface UserspaceProxierOptions {
   manageAddresses?: boolean
   /** Put the addresses on `lo` even where dummy links exist (tests). */
   noDummy?: boolean
+  /** Set arp_ignore/arp_announce so the node answers ARP for no Service address (default true; ServiceAddressManager). */
+  strictArp?: boolean
+  /** Caps on UDP sessions and relay sockets; share one between the families. Default: a proxier-own one with the default limits. */
+  limits?: UserspaceLimits
   log?: Logger
 }
 
@@ -75,6 +80,7 @@ export class UserspaceProxier implements Proxier {
   readonly #connectTimeoutMs: number
   readonly #ports = new Map<string, PortState>()
   readonly #sockets = new Set<Socket>()
+  readonly #limits: UserspaceLimits
   readonly #sctpLogged = new Set<string>()
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
@@ -84,7 +90,9 @@ export class UserspaceProxier implements Proxier {
     this.log = opts.log ?? logger('proxy-userspace')
     this.#udpIdleMs = opts.udpIdleTimeoutMs ?? 30_000
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 5_000
-    this.addresses = opts.manageAddresses === false ? undefined : new ServiceAddressManager({ family: opts.family, netns: opts.netns, log: this.log, noDummy: opts.noDummy })
+    this.addresses = opts.manageAddresses === false ? undefined : new ServiceAddressManager({ family: opts.family, netns: opts.netns, log: this.log, noDummy: opts.noDummy, strictArp: opts.strictArp })
+    this.#limits = opts.limits ?? new UserspaceLimits({ log: this.log })
+    this.#limits.watchTcpSockets(this.#sockets)
   }
 
   /** Live TCP sockets (both sides of every proxied connection). */
@@ -182,8 +190,8 @@ export class UserspaceProxier implements Proxier {
   }
 
   #frontend(protocol: 'TCP' | 'UDP', spec: ListenSpec, picker: EndpointPicker): Frontend {
-    if (protocol === 'UDP') return new UdpFrontend({ spec, family: this.family, picker, idleMs: this.#udpIdleMs, log: this.log })
-    return new TcpFrontend({ spec, family: this.family, picker, sockets: this.#sockets, connectTimeoutMs: this.#connectTimeoutMs, log: this.log })
+    if (protocol === 'UDP') return new UdpFrontend({ spec, family: this.family, picker, idleMs: this.#udpIdleMs, limits: this.#limits, log: this.log })
+    return new TcpFrontend({ spec, family: this.family, picker, sockets: this.#sockets, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, log: this.log })
   }
 
   #close(f: Frontend): number {
@@ -200,6 +208,7 @@ export class UserspaceProxier implements Proxier {
     this.#ports.clear()
     for (const s of this.#sockets) s.destroy()
     this.#sockets.clear()
+    this.#limits.unwatchTcpSockets(this.#sockets)
     await this.addresses?.removeAll()
   }
 }

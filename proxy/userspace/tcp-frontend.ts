@@ -1,11 +1,13 @@
 // One TCP listening socket of a Service port. Each accepted connection goes to the endpoint the
 // picker chooses; when the connect fails it tries the next endpoint (each at most once), then
 // resets the client. Both directions are piped with half-close kept; an error on either side
-// destroys both. Closing the listener leaves established connections alone.
+// destroys both. Closing the listener leaves established connections alone. A connection
+// past the relays' socket limit (limits.ts) is reset as soon as it is accepted.
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Logger } from '../../src/util/log.ts'
 import type { Family } from '../model.ts'
 import type { EndpointPicker, Target } from './endpoint-picker.ts'
+import type { UserspaceLimits } from './limits.ts'
 import type { ListenSpec } from './listen-plan.ts'
 
 export interface TcpFrontendOptions {
@@ -15,6 +17,8 @@ export interface TcpFrontendOptions {
   picker: EndpointPicker
   /** Every live socket of the proxier (client and upstream sides), destroyed when it closes. */
   sockets: Set<Socket>
+  /** A connection the limits do not admit is reset at once. */
+  limits: UserspaceLimits
   /** An endpoint that has not answered the connect within this long is given up for the next. */
   connectTimeoutMs: number
   log: Logger
@@ -59,7 +63,12 @@ export class TcpFrontend {
   }
 
   #accept(client: Socket): void {
-    const { picker, sockets, connectTimeoutMs } = this.#opts
+    const { picker, sockets, limits, connectTimeoutMs } = this.#opts
+    if (!limits.admitTcpConnection()) {
+      client.on('error', () => {})
+      client.resetAndDestroy()
+      return
+    }
     sockets.add(client)
     const clientIp = client.remoteAddress ?? ''
     const tried = new Set<string>()

@@ -2,10 +2,13 @@
 // socket connected to the endpoint the picker chose, whose replies go back to the client from
 // the Service socket. A session ends after idleMs without a datagram either way, when its
 // endpoint goes away, or when the endpoint refuses (the next datagram starts a new session).
+// A new client past the session or socket limit (limits.ts) gets no session: its datagram is
+// dropped, as a full conntrack table would.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import type { Logger } from '../../src/util/log.ts'
 import type { Family } from '../model.ts'
 import type { EndpointPicker, Target } from './endpoint-picker.ts'
+import type { UserspaceLimits } from './limits.ts'
 import type { ListenSpec } from './listen-plan.ts'
 
 export interface UdpFrontendOptions {
@@ -13,6 +16,8 @@ export interface UdpFrontendOptions {
   family: Family
   picker: EndpointPicker
   idleMs: number
+  /** A client the limits give no session has its datagrams dropped. */
+  limits: UserspaceLimits
   log: Logger
 }
 
@@ -92,9 +97,13 @@ export class UdpFrontend {
   }
 
   #start(socket: Socket, key: string, client: RemoteInfo): Session | undefined {
-    const { family, picker, idleMs } = this.#opts
+    const { family, picker, idleMs, limits } = this.#opts
+    if (!limits.openUdpSession()) return undefined
     const target = picker.pick(client.address)
-    if (target === undefined) return undefined
+    if (target === undefined) {
+      limits.closeUdpSession()
+      return undefined
+    }
     const upstream = createSocket(family === 4 ? 'udp4' : 'udp6')
     const s: Session = { key, client, target, upstream, last: performance.now(), pending: [], timer: setTimeout(() => this.#checkIdle(s), idleMs) }
     s.timer.unref()
@@ -127,6 +136,7 @@ export class UdpFrontend {
   #end(s: Session): void {
     if (this.#sessions.get(s.key) !== s) return
     this.#sessions.delete(s.key)
+    this.#opts.limits.closeUdpSession()
     clearTimeout(s.timer)
     try {
       s.upstream.close()

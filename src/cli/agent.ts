@@ -25,11 +25,13 @@ Flags:
   --data-dir DIR              pod sandboxes, logs, IPAM and CNI cache (default /var/lib/weft/agent)
   --netns-prefix PREFIX       pod network namespaces are PREFIX-<pod uid> (default weft-pod)
   --cni-bin-dir DIRS          where CNI plugins are looked up, colon-separated
-                              (default ${repoBin}:/opt/cni/bin:/usr/lib/cni)
+                              (default ${repoBin}:/opt/cni/bin:/usr/lib/cni); the reference portmap
+                              and bandwidth are chained when found there, left out with a warning if not
   --cni-conf-dir DIR          where the agent writes and reads the network config (default DIR/net.d)
   --host-gw                   route other nodes' pod CIDRs via their InternalIPs (nodes on one L2 network)
   --ip-masq=false             do not masquerade pod traffic leaving the pod network (default: masquerade,
-                              in the nft tables ip/ip6 weft-agent; traffic between pods is never masqueraded)
+                              in the nft tables ip/ip6 weft-agent; traffic between pods is never masqueraded,
+                              except same-node Service traffic where br_netfilter is off or cannot be loaded)
   --kubelet-listen ADDR:PORT  serve the kubelet API over TCP too (default 0.0.0.0:10250; '' for none);
                               it is always served on DIR/kubelet.sock
   --cluster-dns IPS           nameservers for ClusterFirst pods (default 10.96.0.10)

@@ -18,7 +18,12 @@ export const proxyFlagsUsage = `  --proxy-mode MODE           nftables, userspac
   --metrics-bind-address A    /metrics (and /healthz) on HOST:PORT (default ${defaultProxyConfig.metricsListen}; '' for none)
   --min-sync-period D         at most one rule sync per D (default 100ms)
   --full-sync-period D        a full resync of every rule at least every D (default 10m)
-  --udp-timeout D             userspace mode: idle time after which a UDP session ends (default 30s)`
+  --udp-timeout D             userspace mode: idle time after which a UDP session ends (default 30s)
+  --udp-session-limit N       userspace mode: UDP sessions at once; a new client past it is dropped
+                              (default ${defaultProxyConfig.udpSessionLimit}; TCP and UDP relays together also stay within
+                              four fifths of the open-file limit)
+  --strict-arp=false          userspace mode: leave arp_ignore/arp_announce alone (default: set them to 1/2,
+                              so the node answers ARP for no Service address on its links)`
 
 export const proxyUsage = `Usage: weft proxy [flags]
 
@@ -43,6 +48,8 @@ export const proxyOptions = {
   'min-sync-period': { type: 'string', default: '100ms' },
   'full-sync-period': { type: 'string', default: '10m' },
   'udp-timeout': { type: 'string', default: '30s' },
+  'udp-session-limit': { type: 'string', default: String(defaultProxyConfig.udpSessionLimit) },
+  'strict-arp': { type: 'string', default: 'true' },
 } as const
 
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
@@ -52,6 +59,17 @@ export function parseDuration(flag: string, value: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim())
   if (!m || Number(m[1]) <= 0) throw new Error(`${flag} "${value}" must be a positive duration like 250ms, 30s, 10m or 1h`)
   return Number(m[1]) * units[m[2]]
+}
+
+function positiveInteger(flag: string, value: string, what: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new Error(`${flag} "${value}" must be a whole number of ${what}, at least 1`)
+  return Number(value)
+}
+
+function bool(flag: string, value: string): boolean {
+  if (value === 'true' || value === '') return true
+  if (value === 'false') return false
+  throw new Error(`${flag} must be true or false, not "${value}"`)
 }
 
 function cidrList(flag: string, value: string): string[] {
@@ -79,6 +97,8 @@ export function proxyConfigFrom(values: Record<string, string | boolean | undefi
     minSyncMs: parseDuration('--min-sync-period', s('min-sync-period')),
     fullSyncMs: parseDuration('--full-sync-period', s('full-sync-period')),
     udpIdleTimeoutMs: parseDuration('--udp-timeout', s('udp-timeout')),
+    udpSessionLimit: positiveInteger('--udp-session-limit', s('udp-session-limit'), 'sessions'),
+    strictArp: bool('--strict-arp', s('strict-arp')),
   }
 }
 

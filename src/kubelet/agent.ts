@@ -6,15 +6,18 @@ import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { V1Node } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
+import { applyAction } from '../controllers/apply-actions.ts'
 import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
 import { Spawner, useSpawner } from '../netlink/index.ts'
 import { logger, type Logger } from '../util/log.ts'
 import { startProxy, type ProxyConfig, type RunningProxy } from '../../proxy/run.ts'
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
-import { CniRuntime, nodeConflist, writeConflist } from './cni/index.ts'
+import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from './cni/index.ts'
+import { checkHairpin, type HairpinPlan } from './bridge-netfilter.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
-import { syncMasquerade } from './pod-masquerade.ts'
+import { nodeNetworks } from './node-networks.ts'
+import { isNftMissing, syncMasquerade } from './pod-masquerade.ts'
 import { Kubelet } from './kubelet.ts'
 import { detectNodeIPs } from './node-ip.ts'
 import { NodeRegistration } from './node-registration.ts'
@@ -68,7 +71,14 @@ export class Agent {
   #cni: CniRuntime | undefined
   #cniService: CniService | undefined
   #spawner: Spawner | undefined
-  #cniVersion: CniVersion | undefined
+  /** The negotiated cniVersion, for the chain of plugin types it was negotiated for. */
+  #cniVersion: { types: string; version: CniVersion } | undefined
+  /** The optional plugins last warned about (a change warns again). */
+  #missingPlugins = ''
+  #nftMissingWarned = false
+  #hairpin: HairpinPlan | undefined
+  /** Problems with Nodes' network fields already reported (warned and an Event), by message. */
+  #reportedProblems = new Set<string>()
   #proxy: RunningProxy | undefined
 
   constructor(options: AgentOptions) {
@@ -90,6 +100,7 @@ export class Agent {
     this.#spawner = new Spawner(jobs)
     useSpawner(this.#spawner)
     this.#nodeIPs = o.nodeIPs?.length ? o.nodeIPs : await detectNodeIPs()
+    this.#hairpin = await checkHairpin({ log: this.log })
     // weft's own plugins, warm in this process: `bin/weft-cni` hands its invocations here.
     this.#cniService = await startCniService({ onError: (err) => this.log.warn({ err }, 'CNI service request failed') })
     const client = (this.client = new RestClient(o.server, { userAgent: `weft-agent/${o.nodeName}` }))
@@ -159,9 +170,21 @@ export class Agent {
     const cidrs = self?.spec?.podCIDRs?.length ? self.spec.podCIDRs : self?.spec?.podCIDR ? [self.spec.podCIDR] : []
     if (cidrs.length) {
       try {
+        const optional = await optionalChainPlugins(o.cniBinDirs)
+        if (optional.missing.join() !== this.#missingPlugins) {
+          this.#missingPlugins = optional.missing.join()
+          if (optional.missing.length)
+            this.log.warn(
+              { plugins: optional.missing, binDirs: o.cniBinDirs },
+              'optional CNI plugins are missing: left out of the network config, so hostPort (portmap) and the bandwidth annotations (bandwidth) do nothing on this node; install the reference plugins (Debian: containernetworking-plugins) into --cni-bin-dir',
+            )
+          else this.log.info({ binDirs: o.cniBinDirs }, 'the portmap and bandwidth plugins are there: the network config chains them')
+        }
+        const types = ['weft-cni', 'weft-ipam', ...(optional.portMap ? ['portmap'] : []), ...(optional.bandwidth ? ['bandwidth'] : [])]
         // The reference portmap and bandwidth of older plugin releases stop at CNI 1.0.0: the list declares what all its plugins speak.
-        this.#cniVersion ??= await this.#cni!.negotiateVersion(['weft-cni', 'weft-ipam', 'portmap', 'bandwidth'])
-        const changed = await writeConflist(o.cniConfDir, nodeConflist({ podCIDRs: cidrs, ipamDataDir: join(o.dataDir, 'ipam'), cniVersion: this.#cniVersion, ipMasq: false }))
+        if (this.#cniVersion?.types !== types.join()) this.#cniVersion = { types: types.join(), version: await this.#cni!.negotiateVersion(types) }
+        const text = nodeConflist({ podCIDRs: cidrs, ipamDataDir: join(o.dataDir, 'ipam'), cniVersion: this.#cniVersion.version, ipMasq: false, portMap: optional.portMap, bandwidth: optional.bandwidth })
+        const changed = await writeConflist(o.cniConfDir, text)
         if (changed) this.log.info({ podCIDRs: cidrs, dir: o.cniConfDir }, 'wrote the CNI config')
       } catch (err) {
         this.log.warn({ err }, 'cannot write the CNI config')
@@ -176,10 +199,50 @@ export class Agent {
       this.#networkReady = ready
       await this.#registration?.refresh()
     }
-    if (o.ipMasq) await syncMasquerade(nodes, o.nodeName)
+    this.#reportNodeProblems(nodes)
+    // Each step on its own: one that fails (no nft, say) must not hold back the others.
+    const hairpin = { ipv4: this.#hairpin?.ipv4 === 'masquerade', ipv6: this.#hairpin?.ipv6 === 'masquerade' }
+    if (o.ipMasq || hairpin.ipv4 || hairpin.ipv6) await this.#syncMasquerade(nodes, hairpin)
     if (o.hostGw) {
-      const lines = await syncHostGwRoutes(nodes, o.nodeName)
-      if (lines.length) this.log.info({ changes: lines }, 'updated host-gw routes')
+      try {
+        const lines = await syncHostGwRoutes(nodes, o.nodeName)
+        if (lines.length) this.log.info({ changes: lines }, 'updated host-gw routes')
+      } catch (err) {
+        this.log.warn({ err }, 'cannot update the host-gw routes; retrying at the next Node change')
+      }
+    }
+  }
+
+  /** Bad pod CIDRs or addresses of Nodes, each once while it lasts: a warning and a Warning Event on that Node. */
+  #reportNodeProblems(nodes: readonly V1Node[]): void {
+    const { problems } = nodeNetworks(nodes, this.options.nodeName)
+    const now = new Set(problems.map((p) => p.message))
+    for (const p of problems) {
+      if (this.#reportedProblems.has(p.message)) continue
+      this.log.warn({ node: p.node }, `${p.message}; fix the Node object`)
+      const involved = nodes.find((n) => n.metadata?.name === p.node)
+      if (involved === undefined || this.client === undefined) continue
+      const event = { involved: { apiVersion: 'v1', kind: 'Node', metadata: involved.metadata }, type: 'Warning' as const, reason: 'InvalidNodeNetwork', message: `${p.message} (seen by the agent of ${this.options.nodeName})` }
+      // Best effort, as every Event: applyAction swallows a failed create.
+      void applyAction({ client: this.client, component: 'weft-agent' }, { verb: 'event', event })
+    }
+    this.#reportedProblems = now
+  }
+
+  async #syncMasquerade(nodes: readonly V1Node[], hairpin: { ipv4: boolean; ipv6: boolean }): Promise<void> {
+    try {
+      await syncMasquerade(nodes, this.options.nodeName, { outbound: this.options.ipMasq, hairpin })
+      this.#nftMissingWarned = false
+    } catch (err) {
+      if (!isNftMissing(err)) {
+        this.log.warn({ err }, 'cannot apply the pod masquerade rules (nft table weft-agent); retrying at the next Node change')
+      } else if (!this.#nftMissingWarned) {
+        this.#nftMissingWarned = true
+        this.log.warn(
+          { err: (err as Error).message },
+          'nft is not installed: pod masquerade is off, so pods reach destinations outside the pod network with their own addresses (and, without br_netfilter, same-node Service traffic that a proxy DNATs breaks); install nftables, or pass --ip-masq=false to say that is intended',
+        )
+      }
     }
   }
 }

@@ -4,6 +4,7 @@
 // the applier only ever touches the routes it made.
 import type { V1Node } from '@kubernetes/client-node'
 import { ipBatch, listRoutes, type NetnsRef } from '../netlink/index.ts'
+import { canonicalAddress, nodeNetworks } from './node-networks.ts'
 
 /** rtnetlink protocol number weft tags its routes with (`ip route … proto 149`). */
 export const weftRouteProtocol = 149
@@ -17,15 +18,13 @@ function family(ip: string): 4 | 6 {
   return ip.includes(':') ? 6 : 4
 }
 
-/** The routes a node needs to reach the other nodes' pods. Pure. */
+/** The routes a node needs to reach the other nodes' pods; Nodes' values only as nodeNetworks parsed them. Pure. */
 export function hostGwRoutes(nodes: readonly V1Node[], self: string): PodRoute[] {
   const routes: PodRoute[] = []
-  for (const node of nodes) {
-    if (node.metadata?.name === self) continue
-    const cidrs = node.spec?.podCIDRs?.length ? node.spec.podCIDRs : node.spec?.podCIDR ? [node.spec.podCIDR] : []
-    const ips = (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address)
-    for (const dst of cidrs) {
-      const via = ips.find((ip) => family(ip) === family(dst))
+  for (const node of nodeNetworks(nodes, self).networks) {
+    if (node.self) continue
+    for (const dst of node.podCIDRs) {
+      const via = node.internalIPs.find((ip) => family(ip) === family(dst))
       if (via) routes.push({ dst, via })
     }
   }
@@ -45,9 +44,16 @@ export function routeChanges(current: readonly PodRoute[], wanted: readonly PodR
 
 export async function currentPodRoutes(netns?: NetnsRef): Promise<PodRoute[]> {
   const routes = [...(await listRoutes(4, netns)), ...(await listRoutes(6, netns))]
-  return routes
-    .filter((r) => r.protocol === String(weftRouteProtocol) && r.gateway)
-    .map((r) => ({ dst: r.dst.includes('/') ? r.dst : `${r.dst}/${r.dst.includes(':') ? 128 : 32}`, via: r.gateway! }))
+  const out: PodRoute[] = []
+  for (const r of routes) {
+    if (r.protocol !== String(weftRouteProtocol) || !r.gateway) continue
+    const [addr, bits] = r.dst.split('/') as [string, string | undefined]
+    const dst = canonicalAddress(addr)
+    const via = canonicalAddress(r.gateway)
+    if (dst === undefined || via === undefined || (bits !== undefined && !/^\d{1,3}$/.test(bits))) continue
+    out.push({ dst: `${dst}/${bits ?? (dst.includes(':') ? 128 : 32)}`, via })
+  }
+  return out
 }
 
 /** Makes the node's routes match `nodes`; returns the lines it ran. */

@@ -16,6 +16,11 @@ export class CommandError extends Error {
   }
 }
 
+/** The command could not be started because its program is not installed (not on PATH, or no such file). */
+export function isNotInstalled(err: unknown): boolean {
+  return err instanceof CommandError && err.code === null && / is not installed/.test(err.stderr)
+}
+
 export interface RunOptions {
   input?: string
   /** Environment for the child; defaults to the current process's. */

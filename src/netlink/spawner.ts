@@ -17,8 +17,14 @@ done`
 interface Job {
   resolve: (stdout: string) => void
   reject: (e: Error) => void
+  file: string
   command: string
   input: string
+}
+
+/** bash's exit code and message when the program itself cannot be found. */
+function notFound(file: string, code: number, stderr: string): boolean {
+  return code === 127 && (stderr.includes(`${file}: command not found`) || stderr.includes(`${file}: No such file or directory`))
 }
 
 export class Spawner {
@@ -56,7 +62,7 @@ export class Spawner {
     const inputFile = join(this.#dir, `job.${id}`)
     await writeFile(inputFile, input)
     const command = [file, ...args].join(' ')
-    const done = new Promise<string>((resolve, reject) => this.#jobs.set(id, { resolve, reject, command, input: inputFile }))
+    const done = new Promise<string>((resolve, reject) => this.#jobs.set(id, { resolve, reject, file, command, input: inputFile }))
     this.#child.stdin.write([String(id), inputFile, file, ...args].join('\t') + '\n')
     return done
   }
@@ -88,6 +94,8 @@ export class Spawner {
     const [stdout, stderr] = await Promise.all([readFile(`${job.input}.out`, 'utf8').catch(() => ''), code === 0 ? '' : readFile(`${job.input}.err`, 'utf8').catch(() => '')])
     await Promise.all([rm(job.input, { force: true }), rm(`${job.input}.out`, { force: true }), rm(`${job.input}.err`, { force: true })])
     if (code === 0) job.resolve(stdout)
+    // As run() reports a spawn that failed with ENOENT, so callers tell "not installed" apart the same way.
+    else if (notFound(job.file, code, stderr)) job.reject(new CommandError(job.command, null, `${job.file} is not installed (${stderr.trim()})`))
     else job.reject(new CommandError(job.command, code, stderr || stdout))
   }
 

@@ -21,9 +21,20 @@ t.test('defaults, and bad values named by their flag', async (t) => {
     minSyncMs: 100,
     fullSyncMs: 600_000,
     udpIdleTimeoutMs: 30_000,
+    udpSessionLimit: 10_000,
+    strictArp: true,
   })
   t.same(proxyConfigFrom({ 'service-cidr': '10.96.0.0/16, fd00:96::/112', 'proxy-mode': 'userspace' }).serviceCIDRs, ['10.96.0.0/16', 'fd00:96::/112'])
   t.throws(() => proxyConfigFrom({ 'service-cidr': '10.96.0.0/33' }), /--service-cidr: /)
   t.throws(() => proxyConfigFrom({ 'service-cidr': '' }), /--service-cidr must name at least one CIDR/)
   t.throws(() => proxyConfigFrom({ 'proxy-mode': 'ipvs' }), /must be nftables, userspace or auto/)
+})
+
+t.test('userspace limits and strict ARP', async (t) => {
+  t.equal(proxyConfigFrom({ 'udp-session-limit': '500' }).udpSessionLimit, 500)
+  for (const bad of ['0', '-1', '1.5', '1e3', 'many', ''])
+    t.throws(() => proxyConfigFrom({ 'udp-session-limit': bad }), /--udp-session-limit ".*" must be a whole number of sessions, at least 1/, `rejects "${bad}"`)
+  t.equal(proxyConfigFrom({ 'strict-arp': 'false' }).strictArp, false)
+  t.equal(proxyConfigFrom({ 'strict-arp': 'true' }).strictArp, true)
+  t.throws(() => proxyConfigFrom({ 'strict-arp': 'yes' }), /--strict-arp must be true or false, not "yes"/)
 })

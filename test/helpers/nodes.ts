@@ -31,9 +31,18 @@ export interface TestNode {
   exec(cmd: string, args: string[]): ChildProcess
 }
 
+export interface NodeOptions {
+  /** Flags for this node's agent, after the underlay's. */
+  agentArgs?: string[]
+  /** Environment of this node's agent (default: the test's). */
+  env?: NodeJS.ProcessEnv
+  /** Runs in the node's namespace once it is wired, before the agent first starts. */
+  beforeStart?: (netns: string) => Promise<void>
+}
+
 export interface Underlay {
   netns: string
-  addNode(name: string): Promise<TestNode>
+  addNode(name: string, nodeOptions?: NodeOptions): Promise<TestNode>
 }
 
 export async function startUnderlay(t: T, opts: { socketPath: string; dir: string; agentArgs?: string[] }): Promise<Underlay> {
@@ -43,7 +52,7 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
   let count = 0
   return {
     netns: underlay,
-    async addNode(name: string): Promise<TestNode> {
+    async addNode(name: string, nodeOptions: NodeOptions = {}): Promise<TestNode> {
       const index = ++count
       const netns = await testNetns(t, 'nd', () => teardown())
       const ip = `172.31.0.${index + 1}`
@@ -68,13 +77,13 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
         logFile,
         start() {
           const fd = openSync(logFile, 'a')
-          const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LOG_LEVEL: 'info' }
+          const env: NodeJS.ProcessEnv = { ...(nodeOptions.env ?? process.env), WEFT_LOG_LEVEL: 'info' }
           delete env.TAP
           // nsenter, not `ip netns exec`: the agent must share the host's mount namespace, or
           // the namespaces it mounts under /run/netns would be visible to it alone.
           child = spawn(
             'nsenter',
-            [`--net=/run/netns/${netns}`, '--', weftBin, 'agent', '--socket', opts.socketPath, '--node-name', name, '--node-ip', ip, '--data-dir', dataDir, '--netns-prefix', `${netns}-pod`, '--kubelet-listen', '', '--host-gw', ...(opts.agentArgs ?? [])],
+            [`--net=/run/netns/${netns}`, '--', weftBin, 'agent', '--socket', opts.socketPath, '--node-name', name, '--node-ip', ip, '--data-dir', dataDir, '--netns-prefix', `${netns}-pod`, '--kubelet-listen', '', '--host-gw', ...(opts.agentArgs ?? []), ...(nodeOptions.agentArgs ?? [])],
             { stdio: ['ignore', fd, fd], env },
           )
           closeSync(fd)
@@ -91,6 +100,7 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
           return spawn('ip', ['netns', 'exec', netns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
         },
       }
+      await nodeOptions.beforeStart?.(netns)
       node.start()
       return node
     },

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { highestCommonVersion, nodeConflist, writeConflist } from '../../src/kubelet/cni/index.ts'
+import { highestCommonVersion, nodeConflist, optionalChainPlugins, writeConflist } from '../../src/kubelet/cni/index.ts'
 import { parseConfList } from '../../cni/protocol/config.ts'
 
 t.test('dual-stack node with every plugin', async (t) => {
@@ -88,4 +88,20 @@ t.test('cniVersion: an option, and the highest one every plugin supports', async
   t.equal(highestCommonVersion({ 'weft-cni': ['0.4.0', '1.0.0', '1.1.0'], 'weft-ipam': ['1.0.0', '1.1.0'] }), '1.1.0')
   t.equal(highestCommonVersion({ 'weft-cni': ['0.4.0', '1.0.0', '1.1.0'], portmap: ['0.1.0', '0.3.1', '0.4.0', '1.0.0'] }), '1.0.0')
   t.throws(() => highestCommonVersion({ a: ['1.1.0'], b: ['0.3.1'] }), { code: 1, message: /no CNI version supported by every plugin: .*a \[1\.1\.0\], b \[0\.3\.1\]/ })
+})
+
+t.test('optional plugins the bin dirs lack are left out of the chain', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-cnibin-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const [weftOnly, withPortmap, withBoth] = ['weft-only', 'with-portmap', 'with-both'].map((d) => join(dir, d))
+  for (const [d, files] of [[weftOnly, ['weft-cni', 'weft-ipam']], [withPortmap, ['portmap']], [withBoth, ['portmap', 'bandwidth']]] as const) {
+    await mkdir(d, { recursive: true })
+    for (const f of files) await writeFile(join(d, f), '#!/bin/sh\n', { mode: 0o755 })
+  }
+  await mkdir(join(weftOnly, 'bandwidth'))
+  t.same(await optionalChainPlugins([weftOnly]), { portMap: false, bandwidth: false, missing: ['portmap', 'bandwidth'] }, 'a directory named like a plugin is no plugin')
+  t.same(await optionalChainPlugins([weftOnly, withPortmap]), { portMap: true, bandwidth: false, missing: ['bandwidth'] })
+  t.same(await optionalChainPlugins([join(dir, 'nope'), withBoth]), { portMap: true, bandwidth: true, missing: [] }, 'every bin dir is searched')
+  const chain = JSON.parse(nodeConflist({ podCIDRs: ['10.244.0.0/24'], ...(await optionalChainPlugins([weftOnly, withPortmap])) }))
+  t.same(chain.plugins.map((p: { type: string }) => p.type), ['weft-cni', 'portmap'])
 })

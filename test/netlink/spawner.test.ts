@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CommandError, run, Spawner, useSpawner } from '../../src/netlink/index.ts'
+import { CommandError, isNotInstalled, run, Spawner, useSpawner } from '../../src/netlink/index.ts'
 
 t.test('commands run through the spawner like direct spawns', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'weft-spawner-'))
@@ -24,4 +24,25 @@ t.test('commands run through the spawner like direct spawns', async (t) => {
   t.equal(spawner.canRun('echo', ['a\tb']), false, 'tabs cannot cross the line protocol')
   t.equal(await run('printf', ['%s', 'a\tb']), 'a\tb', 'so such commands are spawned directly')
   t.same(await readdir(dir), [], 'no job files left')
+})
+
+t.test('a command that is not installed fails the same way through the spawner as spawned directly', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-spawner-'))
+  const spawner = new Spawner(dir)
+  t.teardown(async () => {
+    useSpawner(undefined)
+    spawner.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  const direct = (await run('weft-no-such-command', ['-f', '-']).catch((e: unknown) => e)) as CommandError
+  t.ok(isNotInstalled(direct), `spawned directly: ${direct.message}`)
+  useSpawner(spawner)
+  for (const file of ['weft-no-such-command', '/nonexistent/weft-no-such-command']) {
+    const viaSpawner = (await run(file, ['-f', '-']).catch((e: unknown) => e)) as CommandError
+    t.ok(viaSpawner instanceof CommandError)
+    t.ok(isNotInstalled(viaSpawner), `through the spawner: ${viaSpawner.message}`)
+    t.match(viaSpawner.message, `${file} is not installed`)
+  }
+  const exit127 = (await run('sh', ['-c', 'echo "x: command not found" >&2; exit 127']).catch((e: unknown) => e)) as CommandError
+  t.notOk(isNotInstalled(exit127), 'a command that runs and exits 127 is not a missing command')
 })

@@ -1,9 +1,27 @@
 // The network config list the node agent writes once its Node has a podCIDR: the weft
-// bridge with weft-ipam over the node's pod CIDRs, then portmap and bandwidth.
+// bridge with weft-ipam over the node's pod CIDRs, then portmap and bandwidth when the
+// bin dirs have them (they are optional: without them hostPort and the bandwidth
+// annotations do nothing, but pods still get a network).
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
 import type { CniVersion } from '../../../cni/protocol/version.ts'
+import { findPlugin } from './exec-plugin.ts'
+
+export interface OptionalPlugins {
+  portMap: boolean
+  bandwidth: boolean
+  /** The plugin types not found, in chain order. */
+  missing: string[]
+}
+
+/** Which of the chain's optional reference plugins (portmap, bandwidth) `binDirs` has. */
+export async function optionalChainPlugins(binDirs: readonly string[]): Promise<OptionalPlugins> {
+  const has = (type: string) => findPlugin(type, binDirs).then(() => true, () => false)
+  const [portMap, bandwidth] = await Promise.all([has('portmap'), has('bandwidth')])
+  const missing = [...(portMap ? [] : ['portmap']), ...(bandwidth ? [] : ['bandwidth'])]
+  return { portMap, bandwidth, missing }
+}
 
 export interface NodeConflistOptions {
   /** The Node's spec.podCIDRs: at most one per address family. */
