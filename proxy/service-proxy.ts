@@ -1,18 +1,22 @@
 // `weft proxy`: watches Services, EndpointSlices and its Node, and keeps one Proxier per IP
 // family in step. Changes are batched (at most one sync per minSyncMs), applied as partial
 // syncs of the changed Service ports, with a full resync at start, after any failed sync,
-// when the node's addresses change, and every fullSyncMs.
+// when the node's addresses change, and every fullSyncMs. What the proxy had to drop from a
+// Service (values that do not parse, rules the renderer refused) becomes a Warning Event on
+// it and a metric; the rest of that Service and every other one is still programmed.
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node'
 import { resources } from '../src/api/registry.ts'
 import { Informer, type RestClient } from '../src/client/index.ts'
 import { parseCidr } from '../src/util/cidr.ts'
+import { parseIP } from '../src/util/ip-parse.ts'
 import { logger, type Logger } from '../src/util/log.ts'
 import { ChangeTracker } from './change-tracker.ts'
 import { ProxyMetrics } from './metrics.ts'
 import { chooseMode, type ModeChoice, type NftablesProbe, type RequestedMode } from './mode.ts'
 import type { Family, ProxyState } from './model.ts'
-import type { Proxier, ProxyMode } from './proxier.ts'
-import { familyOf } from './service-entries.ts'
+import { ProblemReporter } from './problem-reporter.ts'
+import type { Proxier, ProxyMode, RefusedPort } from './proxier.ts'
+import { familyOf, serviceKey } from './service-entries.ts'
 
 const info = (kind: string) => resources.find((r) => r.kind === kind)!
 
@@ -49,8 +53,13 @@ export class ServiceProxy {
   readonly metrics: ProxyMetrics
   readonly log: Logger
   readonly families: Family[]
+  readonly problems: ProblemReporter
   choice: ModeChoice | undefined
   #tracker: ChangeTracker
+  /** Per family: the Service keys whose ports the data plane refused at the last sync. */
+  #refusedKeys = new Map<Family, Set<string>>()
+  /** The Node's addresses that did not parse, as last reported. */
+  #badNodeAddresses = ''
   #proxiers = new Map<Family, Proxier>()
   #pendingIds = new Map<Family, Set<string>>()
   #needFull = new Set<Family>()
@@ -81,6 +90,7 @@ export class ServiceProxy {
     this.families = [...families]
     this.#tracker = new ChangeTracker(this.families, options.nodeName)
     this.#nodeIPs = options.nodeIPs ?? []
+    this.problems = new ProblemReporter({ client: options.client, nodeName: options.nodeName, log: this.log })
   }
 
   get mode(): ProxyMode | undefined {
@@ -156,7 +166,22 @@ export class ServiceProxy {
   }
 
   #nodeChanged(node: V1Node): void {
-    const ips = (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address)
+    const ips: string[] = []
+    const bad: string[] = []
+    const addresses = node.status?.addresses
+    for (const a of Array.isArray(addresses) ? addresses : []) {
+      if (a?.type !== 'InternalIP' && a?.type !== 'ExternalIP') continue
+      const ip = typeof a.address === 'string' ? parseIP(a.address, 'sloppy') : undefined
+      if (!ip) bad.push(JSON.stringify(String(a.address).slice(0, 64)))
+      else if (!ips.includes(ip.text)) ips.push(ip.text)
+    }
+    if (bad.join() !== this.#badNodeAddresses) {
+      this.#badNodeAddresses = bad.join()
+      if (bad.length) {
+        this.metrics.invalidNodeAddresses.inc(bad.length)
+        this.log.warn({ node: this.options.nodeName, addresses: bad }, `Node ${this.options.nodeName}: status.addresses holds ${bad.join(', ')}, not IP addresses; the proxy ignores them (fix whatever writes the Node's status)`)
+      }
+    }
     if (ips.length === 0 || ips.join() === this.#nodeIPs.join()) return
     this.#nodeIPs = ips
     for (const family of this.families) this.#needFull.add(family)
@@ -192,6 +217,7 @@ export class ServiceProxy {
     const startedPending = this.#pendingSince
     for (const [family, ids] of this.#tracker.take()) for (const id of ids) this.#pendingIds.get(family)!.add(id)
     this.metrics.pendingChanges.set(0)
+    this.#reportFieldProblems()
     let failed = false
     for (const [family, proxier] of this.#proxiers) {
       const full = this.#needFull.has(family)
@@ -201,6 +227,7 @@ export class ServiceProxy {
       const started = performance.now()
       try {
         const stats = await proxier.sync(this.#state(family), full ? 'all' : ids)
+        if (stats.refused) this.#reportRefused(family, stats.refused)
         this.metrics.syncDuration.observe({ sync: kind, family: `IPv${family}` }, (performance.now() - started) / 1000)
         this.metrics.servicesProgrammed.set({ family: `IPv${family}` }, this.#tracker.entries(family).size)
         ids.clear()
@@ -227,6 +254,33 @@ export class ServiceProxy {
     this.metrics.lastSync.set(this.#lastSuccess / 1000)
     // Changes that arrived during the sync keep their own waiting time.
     if (this.#pendingSince === startedPending) this.#pendingSince = this.#tracker.pending ? Date.now() : undefined
+  }
+
+  #reportFieldProblems(): void {
+    for (const [key, { service, problems }] of this.#tracker.takeProblems()) {
+      if (!service) {
+        this.problems.forget(key)
+        continue
+      }
+      const fresh = this.problems.set(key, 'fields', service, problems.map((p) => ({ reason: 'InvalidServiceField', message: p.message })))
+      for (const p of problems) if (fresh.some((f) => f.message === p.message)) this.metrics.invalidServiceFields.inc({ field: p.kind })
+    }
+  }
+
+  #reportRefused(family: Family, refused: ReadonlyMap<string, RefusedPort>): void {
+    const byKey = new Map<string, string[]>()
+    for (const r of refused.values()) {
+      const key = serviceKey(r.namespace, r.name)
+      byKey.set(key, [...(byKey.get(key) ?? []), r.message])
+    }
+    const source = `rules/IPv${family}`
+    const before = this.#refusedKeys.get(family) ?? new Set<string>()
+    for (const key of before) if (!byKey.has(key)) this.problems.set(key, source, undefined, [])
+    for (const [key, messages] of byKey) {
+      const fresh = this.problems.set(key, source, this.#tracker.service(key), messages.map((message) => ({ reason: 'ServiceRulesRefused', message })))
+      if (fresh.length) this.metrics.refusedServiceRules.inc({ family: `IPv${family}` }, fresh.length)
+    }
+    this.#refusedKeys.set(family, new Set(byKey.keys()))
   }
 
   #state(family: Family): ProxyState {

@@ -164,7 +164,7 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
   elements.push({ set: CLUSTER_IPS, key: p.clusterIP, value: '' })
   if (internalVerdict === undefined) elements.push({ set: SERVICE_IPS, key: p.clusterIP + portKey, value: `goto ${internalChain}` })
   else elements.push({ set: NO_ENDPOINT_SERVICES, key: p.clusterIP + portKey, value: verdictOf(internalVerdict) })
-  const usesFirewall = p.loadBalancerIPs.length > 0 && p.loadBalancerSourceRanges.length > 0
+  const usesFirewall = p.loadBalancerIPs.length > 0 && (p.loadBalancerSourceRanges.length > 0 || p.loadBalancerSourceRangesInvalid)
   const firewallChain = `firewall-${base}`
   for (const ips of [p.externalIPs, p.loadBalancerIPs]) {
     for (const ip of ips) {
@@ -238,7 +238,8 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
     const sources = [...p.loadBalancerSourceRanges]
     // A VIP-like load balancer loops the node's own requests back with the VIP as source.
     if (state.nodeIPs.some((ip) => p.loadBalancerSourceRanges.some((r) => inCidr(r, ip)))) sources.push(...p.loadBalancerIPs)
-    chains.set(firewallChain, [`${w.ip} saddr != { ${sources.join(', ')} } drop`])
+    // Ranges were given but none parsed: nobody is let in, rather than everybody.
+    chains.set(firewallChain, [sources.length ? `${w.ip} saddr != { ${sources.join(', ')} } drop` : 'drop'])
   }
 
   return { chains, sets, elements, endpointIPs }
