@@ -4,6 +4,7 @@
 // the applier only ever touches the routes it made.
 import type { V1Node } from '@kubernetes/client-node'
 import { ipBatch, listRoutes, type NetnsRef } from '../netlink/index.ts'
+import { parseCIDR, parseIP } from '../util/ip-parse.ts'
 
 /** rtnetlink protocol number weft tags its routes with (`ip route … proto 149`). */
 export const weftRouteProtocol = 149
@@ -17,13 +18,14 @@ function family(ip: string): 4 | 6 {
   return ip.includes(':') ? 6 : 4
 }
 
-/** The routes a node needs to reach the other nodes' pods. Pure. */
+/** The routes a node needs to reach the other nodes' pods. Pure. Addresses and CIDRs that do not parse give no route (and never reach `ip`). */
 export function hostGwRoutes(nodes: readonly V1Node[], self: string): PodRoute[] {
   const routes: PodRoute[] = []
   for (const node of nodes) {
     if (node.metadata?.name === self) continue
-    const cidrs = node.spec?.podCIDRs?.length ? node.spec.podCIDRs : node.spec?.podCIDR ? [node.spec.podCIDR] : []
-    const ips = (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address)
+    const given = node.spec?.podCIDRs?.length ? node.spec.podCIDRs : node.spec?.podCIDR ? [node.spec.podCIDR] : []
+    const cidrs = given.flatMap((c) => parseCIDR(c, 'sloppy')?.text ?? [])
+    const ips = (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').flatMap((a) => parseIP(a.address, 'sloppy')?.text ?? [])
     for (const dst of cidrs) {
       const via = ips.find((ip) => family(ip) === family(dst))
       if (via) routes.push({ dst, via })
