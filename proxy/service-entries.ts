@@ -7,7 +7,7 @@
 // CIDRs with a real parser and written back canonical, names against Kubernetes' syntax,
 // numbers against their ranges. What does not parse is dropped and reported as a
 // FieldProblem; the rest of the Service is still served.
-import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/client-node'
+import type { V1EndpointSlice, V1Node, V1Service, V1ServicePort } from '@kubernetes/client-node'
 import { labelServiceName } from '../src/controllers/endpointslice/pod-endpoint.ts'
 import { parseCIDR, parseIP, specialIPKind } from '../src/util/ip-parse.ts'
 import { makeServicePort, type Endpoint, type Family, type L4Protocol, type ServiceEntry, type ServicePort } from './model.ts'
@@ -320,6 +320,20 @@ export function sliceProblems(slices: readonly V1EndpointSlice[]): FieldProblem[
     }
   }
   return problems
+}
+
+/** The Node's InternalIP and ExternalIP addresses, canonical and once each, and (shown quoted) those that do not parse. */
+export function nodeAddresses(node: V1Node): { ips: string[]; bad: string[] } {
+  const ips: string[] = []
+  const bad: string[] = []
+  const addresses = node.status?.addresses
+  for (const a of Array.isArray(addresses) ? addresses : []) {
+    if (a?.type !== 'InternalIP' && a?.type !== 'ExternalIP') continue
+    const ip = typeof a.address === 'string' ? parseIP(a.address, 'sloppy') : undefined
+    if (!ip) bad.push(shown(a.address))
+    else if (!ips.includes(ip.text)) ips.push(ip.text)
+  }
+  return { ips, bad }
 }
 
 /** Everything the proxy serves for one Service in `family`. */

@@ -8,7 +8,6 @@ import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node
 import { resources } from '../src/api/registry.ts'
 import { Informer, type RestClient } from '../src/client/index.ts'
 import { parseCidr } from '../src/util/cidr.ts'
-import { parseIP } from '../src/util/ip-parse.ts'
 import { logger, type Logger } from '../src/util/log.ts'
 import { ChangeTracker } from './change-tracker.ts'
 import { ProxyMetrics } from './metrics.ts'
@@ -16,7 +15,7 @@ import { chooseMode, type ModeChoice, type NftablesProbe, type RequestedMode } f
 import type { Family, ProxyState } from './model.ts'
 import { ProblemReporter } from './problem-reporter.ts'
 import type { Proxier, ProxyMode, RefusedPort } from './proxier.ts'
-import { familyOf, serviceKey } from './service-entries.ts'
+import { familyOf, nodeAddresses, serviceKey } from './service-entries.ts'
 
 const info = (kind: string) => resources.find((r) => r.kind === kind)!
 
@@ -166,15 +165,7 @@ export class ServiceProxy {
   }
 
   #nodeChanged(node: V1Node): void {
-    const ips: string[] = []
-    const bad: string[] = []
-    const addresses = node.status?.addresses
-    for (const a of Array.isArray(addresses) ? addresses : []) {
-      if (a?.type !== 'InternalIP' && a?.type !== 'ExternalIP') continue
-      const ip = typeof a.address === 'string' ? parseIP(a.address, 'sloppy') : undefined
-      if (!ip) bad.push(JSON.stringify(String(a.address).slice(0, 64)))
-      else if (!ips.includes(ip.text)) ips.push(ip.text)
-    }
+    const { ips, bad } = nodeAddresses(node)
     if (bad.join() !== this.#badNodeAddresses) {
       this.#badNodeAddresses = bad.join()
       if (bad.length) {
