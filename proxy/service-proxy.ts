@@ -14,6 +14,7 @@ import { ProxyMetrics } from './metrics.ts'
 import { chooseMode, type ModeChoice, type NftablesProbe, type RequestedMode } from './mode.ts'
 import type { Family, ProxyState } from './model.ts'
 import { ProblemReporter } from './problem-reporter.ts'
+import { ServiceHealthServer } from './service-health.ts'
 import type { Proxier, ProxyMode, RefusedPort } from './proxier.ts'
 import { familyOf, nodeAddresses, serviceKey } from './service-entries.ts'
 
@@ -37,6 +38,13 @@ export interface ServiceProxyOptions {
   fullSyncMs?: number
   /** /healthz fails when changes have waited longer than this for a successful sync (default 60 s). */
   healthTimeoutMs?: number
+  /**
+   * Serve kube-proxy's health check of every LoadBalancer Service with externalTrafficPolicy
+   * Local on its healthCheckNodePort (default false; `weft proxy` and `weft agent` turn it on).
+   */
+  serviceHealthChecks?: boolean
+  /** Where those listeners bind (default: the node's addresses; while none is known, every address). */
+  serviceHealthHosts?: string[]
   log?: Logger
 }
 
@@ -53,12 +61,16 @@ export class ServiceProxy {
   readonly log: Logger
   readonly families: Family[]
   readonly problems: ProblemReporter
+  /** The per-Service health check listeners (when options.serviceHealthChecks). */
+  readonly serviceHealth: ServiceHealthServer | undefined
   choice: ModeChoice | undefined
   #tracker: ChangeTracker
   /** Per family: the Service keys whose ports the data plane refused at the last sync. */
   #refusedKeys = new Map<Family, Set<string>>()
   /** The Node's addresses that did not parse, as last reported. */
   #badNodeAddresses = ''
+  /** Services whose health check listener could not be opened at the last sync. */
+  #healthFailed = new Set<string>()
   #proxiers = new Map<Family, Proxier>()
   #pendingIds = new Map<Family, Set<string>>()
   #needFull = new Set<Family>()
@@ -90,6 +102,7 @@ export class ServiceProxy {
     this.#tracker = new ChangeTracker(this.families, options.nodeName)
     this.#nodeIPs = options.nodeIPs ?? []
     this.problems = new ProblemReporter({ client: options.client, nodeName: options.nodeName, log: this.log })
+    this.serviceHealth = options.serviceHealthChecks ? new ServiceHealthServer({ log: this.log, proxyHealthy: () => this.health().healthy }) : undefined
   }
 
   get mode(): ProxyMode | undefined {
@@ -128,6 +141,7 @@ export class ServiceProxy {
     clearTimeout(this.#fullTimer)
     await Promise.all(this.#informers.map((i) => i.stop()))
     await this.#running
+    await this.serviceHealth?.close()
     for (const proxier of this.#proxiers.values()) await proxier.close()
   }
 
@@ -233,6 +247,7 @@ export class ServiceProxy {
         this.log.warn({ err, family, sync: kind }, 'proxy sync failed; retrying')
       }
     }
+    await this.#syncServiceHealth()
     if (failed) {
       this.#failures++
       this.#retryAt = Date.now() + Math.min(30_000, 1000 * 2 ** (this.#failures - 1))
@@ -245,6 +260,33 @@ export class ServiceProxy {
     this.metrics.lastSync.set(this.#lastSuccess / 1000)
     // Changes that arrived during the sync keep their own waiting time.
     if (this.#pendingSince === startedPending) this.#pendingSince = this.#tracker.pending ? Date.now() : undefined
+  }
+
+  /** Opens and closes the health check listeners to match the Services, and hands them the local endpoint counts. */
+  async #syncServiceHealth(): Promise<void> {
+    const hc = this.serviceHealth
+    if (!hc) return
+    const ports = this.#tracker.healthCheckNodePorts()
+    const failures = await hc.syncServices(ports, this.options.serviceHealthHosts ?? this.#nodeIPs)
+    // As kube-proxy counts them: ready endpoints on this node, each address once, over every port and family.
+    const local = new Map<string, Set<string>>()
+    for (const family of this.families) {
+      for (const { port, endpoints } of this.#tracker.entries(family).values()) {
+        const key = serviceKey(port.namespace, port.name)
+        if (!ports.has(key)) continue
+        let ips = local.get(key)
+        if (!ips) local.set(key, (ips = new Set()))
+        for (const ep of endpoints) if (ep.local && ep.ready) ips.add(ep.ip)
+      }
+    }
+    hc.syncEndpoints(new Map([...local].map(([key, ips]) => [key, ips.size])))
+    for (const key of this.#healthFailed) if (!ports.has(key)) this.problems.set(key, 'healthcheck', undefined, [])
+    this.#healthFailed = new Set(failures.keys())
+    for (const key of ports.keys()) {
+      const err = failures.get(key)
+      const message = err && `node ${this.options.nodeName} failed to start healthcheck "${key}" on port ${ports.get(key)}: ${err.message}; the load balancer cannot tell whether this node has endpoints (free the port, or check the node's addresses)`
+      this.problems.set(key, 'healthcheck', this.#tracker.service(key), message ? [{ reason: 'FailedToStartServiceHealthcheck', message }] : [])
+    }
   }
 
   #reportFieldProblems(): void {

@@ -143,3 +143,27 @@ t.test('fields that reach the data plane are refused with 422 and a cause per fi
   const asClusterIP = await call(url, 'PATCH', `${path}/lb`, { spec: { type: 'ClusterIP', loadBalancerSourceRanges: null } }, { 'content-type': 'application/merge-patch+json' })
   t.equal(asClusterIP.status, 200, 'a spec update is not refused for the status it carries over')
 })
+
+t.test('healthCheckNodePort: allocated for LoadBalancer + Local, kept on update, released when no longer needed', async (t) => {
+  const { url } = await startTestServer(t)
+  const merge = { 'content-type': 'application/merge-patch+json' }
+  const lb = await call(url, 'POST', path, svc('hc', { type: 'LoadBalancer', externalTrafficPolicy: 'Local' }))
+  t.equal(lb.status, 201)
+  const port = lb.body.spec.healthCheckNodePort
+  t.ok(port >= 30000 && port <= 32767, `allocated (${port})`)
+  t.not(port, lb.body.spec.ports[0].nodePort, 'apart from the NodePorts')
+  const touched = await call(url, 'PATCH', `${path}/hc`, { metadata: { labels: { a: 'b' } } }, merge)
+  t.equal(touched.body.spec.healthCheckNodePort, port, 'kept across updates')
+  const taken = await call(url, 'POST', path, svc('other', { type: 'NodePort', ports: [{ port: 80, nodePort: port }] }))
+  t.equal(taken.status, 422, 'nobody else gets it')
+  const cluster = await call(url, 'PATCH', `${path}/hc`, { spec: { externalTrafficPolicy: 'Cluster' } }, merge)
+  t.equal(cluster.status, 200, 'switching to Cluster drops the port rather than failing validation')
+  t.equal(cluster.body.spec.healthCheckNodePort, undefined)
+  const reuse = await call(url, 'POST', path, svc('other', { type: 'NodePort', ports: [{ port: 80, nodePort: port }] }))
+  t.equal(reuse.status, 201, 'and released it')
+  const local = await call(url, 'PATCH', `${path}/hc`, { spec: { externalTrafficPolicy: 'Local' } }, merge)
+  t.equal(local.status, 200)
+  t.ok(local.body.spec.healthCheckNodePort >= 30000, 'back to Local: a new one')
+  const given = await call(url, 'POST', path, svc('given', { type: 'LoadBalancer', externalTrafficPolicy: 'Local', healthCheckNodePort: 31999 }))
+  t.equal(given.body.spec.healthCheckNodePort, 31999, 'a requested port is honoured')
+})

@@ -274,3 +274,47 @@ t.test('values that do not parse are dropped, the rest still programmed, each pr
   await until('the refusal Event', async () => (await client.list<any>(eventInfo, { namespace: 'default' })).items.some((e: any) => e.involvedObject?.name === 'good' && e.reason === 'ServiceRulesRefused' && e.message === 'refused for the test'), 5000)
   t.match(await proxy.metrics.registry.metrics(), /weft_proxy_refused_service_rules_total\{family="IPv4"\} 1/)
 })
+
+t.test('healthCheckNodePort: the API allocates it, the proxy serves it with the local ready endpoints', async (t) => {
+  const server = await startTestServer(t)
+  const client = new RestClient({ server: server.url })
+  t.teardown(() => client.close())
+  const svc: any = await client.create(serviceInfo, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'lb', namespace: 'default' }, spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80 }, { name: 'https', port: 443 }] } } as never)
+  const port: number = svc.spec.healthCheckNodePort
+  t.ok(port >= 30000 && port <= 32767, `allocated from the NodePort range (${port})`)
+  const slice = (name: string, endpoints: object[]) => ({
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name, namespace: 'default', labels: { 'kubernetes.io/service-name': 'lb' } },
+    addressType: 'IPv4', ports: [{ name: 'http', port: 8080 }, { name: 'https', port: 8443 }], endpoints,
+  })
+  await client.create(sliceInfo, slice('lb-0', [
+    { addresses: ['10.244.0.4'], nodeName: 'n1' },
+    { addresses: ['10.244.0.5'], nodeName: 'n1', conditions: { ready: false, serving: true, terminating: true } },
+    { addresses: ['10.244.1.4'], nodeName: 'n2' },
+  ]) as never)
+  const proxy = new ServiceProxy({
+    client,
+    nodeName: 'n1',
+    mode: 'auto',
+    serviceCIDRs: ['10.96.0.0/12'],
+    clusterCIDRs: [],
+    createProxier: (_mode, family) => new StateProxier(family),
+    probe: async () => ({ ok: true }),
+    minSyncMs: 10,
+    serviceHealthChecks: true,
+    serviceHealthHosts: ['127.0.0.1'],
+  })
+  t.teardown(() => proxy.stop())
+  await proxy.start()
+  const get = async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined)
+    return res && { status: res.status, body: JSON.parse(await res.text()) }
+  }
+  t.same(await get(), { status: 200, body: { service: { namespace: 'default', name: 'lb' }, localEndpoints: 1, serviceProxyHealthy: true } }, 'one ready endpoint here (two ports, counted once; the terminating one not)')
+  await client.patch(sliceInfo, 'lb-0', 'default', { endpoints: [{ addresses: ['10.244.1.4'], nodeName: 'n2' }] }, 'merge')
+  await until('503', async () => (await get())?.status === 503, 5000)
+  t.same((await get())?.body.localEndpoints, 0, 'no local endpoint: 503, so the load balancer skips this node')
+  await client.patch(serviceInfo, 'lb', 'default', { spec: { externalTrafficPolicy: 'Cluster' } }, 'merge')
+  await until('the listener closed', async () => (await get()) === undefined, 5000)
+  t.pass('a Service that no longer needs a health check loses its listener')
+})
