@@ -296,7 +296,8 @@ export class ServiceProxy {
         continue
       }
       const fresh = this.problems.set(key, 'fields', service, problems.map((p) => ({ reason: 'InvalidServiceField', message: p.message })))
-      for (const p of problems) if (fresh.some((f) => f.message === p.message)) this.metrics.invalidServiceFields.inc({ field: p.kind })
+      const kinds = new Map(problems.map((p) => [p.message, p.kind]))
+      for (const f of fresh) this.metrics.invalidServiceFields.inc({ field: kinds.get(f.message)! })
     }
   }
 
