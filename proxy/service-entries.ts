@@ -52,7 +52,8 @@ function shown(value: unknown): string {
   } catch {
     text = String(value)
   }
-  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text)
+  // Non-ASCII as \uXXXX: a U+2028 would break the log line and the Event's one-line message.
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}...` : text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 function problem(field: string, kind: string, value: unknown, what: string, consequence: string): FieldProblem {

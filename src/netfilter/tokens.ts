@@ -31,8 +31,9 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_./-]{0,254}$/
 /** Characters allowed outside quotes (specs add `;`). */
 const PLAIN = /^[A-Za-z0-9 _.:,/@&^|!=<>\-+*~()[\]{}]$/
 
+/** `text` quoted for a message: JSON escapes, and non-ASCII as \uXXXX (U+2028 would break a log line). */
 function show(text: string): string {
-  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text)
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** Throws unless `name` is a valid nft object name. `what` says which (`chain name`). */

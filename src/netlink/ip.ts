@@ -57,8 +57,9 @@ export function checkIpBatchLines(lines: readonly string[]): void {
   for (const line of lines) {
     const bad = typeof line === 'string' ? /[^\x20-\x7e]|["'#\\]/.exec(line) : undefined
     if (typeof line !== 'string' || bad) {
-      const what = bad ? JSON.stringify(bad[0]) : 'a value that is not text'
-      throw new Error(`ip -batch line ${JSON.stringify(String(line).slice(0, 120))} holds ${what}${bad ? ` at ${bad.index}` : ''}: refused, nothing was run`)
+      const quote = (x: string) => JSON.stringify(x).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+      const what = bad ? quote(bad[0]) : 'a value that is not text'
+      throw new Error(`ip -batch line ${quote(String(line).slice(0, 120))} holds ${what}${bad ? ` at ${bad.index}` : ''}: refused, nothing was run`)
     }
   }
 }

@@ -7,6 +7,8 @@ import { HOSTILE_STRINGS } from '../helpers/fuzz.ts'
 import { testNetns } from '../helpers/netns.ts'
 
 const refused = /nft|not a valid|holds|brace|empty|quoted/
+/** JSON with non-ASCII escaped: a raw U+2028 in a test name breaks the TAP stream. */
+const q = (s: string) => JSON.stringify(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 
 t.test('the text weft sends passes', async (t) => {
   const tx = new Transaction('ip', 'weft-proxy')
@@ -37,9 +39,9 @@ t.test('the text weft sends passes', async (t) => {
 
 t.test('names outside the grammar are refused before anything is rendered', async (t) => {
   for (const bad of ['', 'a b', 'a;b', 'a\nb', '1abc', '.hidden', '@set', '$var', 'a'.repeat(256), 'chain#1', 'é', 'a{']) {
-    t.throws(() => new Transaction('ip', 'weft-proxy').addChain(bad), refused, `chain ${JSON.stringify(bad)}`)
-    t.throws(() => new Transaction('ip', 'weft-proxy').addRule(bad, 'accept'), refused, `rule chain ${JSON.stringify(bad)}`)
-    t.throws(() => new Transaction('ip', 'weft-proxy').addElements(bad, ['1.2.3.4']), refused, `set ${JSON.stringify(bad)}`)
+    t.throws(() => new Transaction('ip', 'weft-proxy').addChain(bad), refused, `chain ${q(bad)}`)
+    t.throws(() => new Transaction('ip', 'weft-proxy').addRule(bad, 'accept'), refused, `rule chain ${q(bad)}`)
+    t.throws(() => new Transaction('ip', 'weft-proxy').addElements(bad, ['1.2.3.4']), refused, `set ${q(bad)}`)
   }
   t.throws(() => new Transaction('ip', 'weft proxy'), refused, 'the table name too')
   t.throws(() => new Transaction('ip; flush ruleset' as 'ip', 'weft-proxy'), /family/, 'and the family')
@@ -64,7 +66,7 @@ t.test('rule text, specs and elements that could break out are refused', async (
     '',
     '   ',
   ]
-  for (const rule of rules) t.throws(() => new Transaction('ip', 'weft-proxy').addRule('c', rule), refused, `rule ${JSON.stringify(rule)}`)
+  for (const rule of rules) t.throws(() => new Transaction('ip', 'weft-proxy').addRule('c', rule), refused, `rule ${q(rule)}`)
   t.throws(() => new Transaction('ip', 'weft-proxy').addChain('c', 'type nat hook output priority 0; } ; flush ruleset ; add chain ip weft-proxy d {'), refused, 'a spec that closes its braces')
   t.throws(() => new Transaction('ip', 'weft-proxy').addSet('s', 'type ipv4_addr;\nflush ruleset'), refused, 'a spec with a newline')
   t.throws(() => new Transaction('ip', 'weft-proxy').addElements('m', ['1.2.3.4 . tcp . 80 : accept, 0.0.0.0/0 . tcp . 22 : accept']), refused, 'an element that is two')
@@ -74,7 +76,7 @@ t.test('rule text, specs and elements that could break out are refused', async (
   for (const s of HOSTILE_STRINGS) {
     // Those that could break out of an element; the rest are nonsense nft itself refuses.
     if (!/[^\x20-\x7e]|[;#$\\'`",]/.test(s)) continue
-    t.throws(() => new Transaction('ip', 'weft-proxy').addElements('m', [`${s} . tcp . 80 : drop`]), refused, `element with ${JSON.stringify(s)}`)
+    t.throws(() => new Transaction('ip', 'weft-proxy').addElements('m', [`${s} . tcp . 80 : drop`]), refused, `element with ${q(s)}`)
   }
 })
 

@@ -35,6 +35,8 @@ const realEvery = settings.long ? 500 : Math.ceil(settings.iterations / 6)
 const LINE = /^(add|create|flush|delete) (table|chain|set|map|rule|element) (ip|ip6) weft-proxy( |$)/
 
 type Any = any
+/** JSON with non-ASCII escaped: a raw U+2028 in a message breaks the TAP stream. */
+const q = (v: unknown) => (JSON.stringify(v) ?? String(v)).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 
 /** Values beyond strings: numbers out of range, wrong types. */
 const HOSTILE_VALUES: readonly unknown[] = [0, -1, 65536, 1.5, NaN, 1e308, null, true, {}, [], ['1.2.3.4'], { ip: '1.2.3.4' }]
@@ -250,7 +252,7 @@ async function check(c: Case): Promise<string[]> {
       const lines = text.split('\n').slice(0, -1)
       if (lines.length !== rec.sizes[i]) errors.push(`IPv${family}: ${lines.length} lines for ${rec.sizes[i]} operations`)
       for (const line of lines) {
-        if (!LINE.test(line) || !line.includes(family === 4 ? ' ip weft-proxy' : ' ip6 weft-proxy')) errors.push(`IPv${family}: not a command on weft-proxy: ${JSON.stringify(line.slice(0, 120))}`)
+        if (!LINE.test(line) || !line.includes(family === 4 ? ' ip weft-proxy' : ' ip6 weft-proxy')) errors.push(`IPv${family}: not a command on weft-proxy: ${q(line.slice(0, 120))}`)
         try {
           checkNftCommand(line)
         } catch (err) {
@@ -270,7 +272,7 @@ async function check(c: Case): Promise<string[]> {
     // Every address the userspace proxier would put on the node, as its ip -batch lines.
     const width = family === 4 ? 32 : 128
     const addrs = [...serviceAddresses(state)]
-    for (const a of addrs) if (parseIP(a)?.text !== a) errors.push(`userspace address ${JSON.stringify(a)} is not canonical`)
+    for (const a of addrs) if (parseIP(a)?.text !== a) errors.push(`userspace address ${q(a)} is not canonical`)
     try {
       checkIpBatchLines(addrs.map((a) => `addr replace ${a}/${width} dev weft-svc0`))
     } catch (err) {
@@ -284,7 +286,7 @@ async function check(c: Case): Promise<string[]> {
   }
   for (const [key, list] of c.injections) {
     const must = list.filter((i) => i.mustReport)
-    if (must.length && !(c.problems.get(key)?.length)) errors.push(`${key}: ${must.map((i) => `${i.field}=${JSON.stringify(i.value)}`).join(', ')} went unreported`)
+    if (must.length && !(c.problems.get(key)?.length)) errors.push(`${key}: ${must.map((i) => `${i.field}=${q(i.value)}`).join(', ')} went unreported`)
   }
   return errors
 }
@@ -346,7 +348,7 @@ t.test('every HOSTILE_STRING and hostile value in every field, once', async (t) 
       const c = buildCase(new Rng(n++), { value, choice })
       const errors = await check(c)
       if (errors.length) {
-        t.fail(`${JSON.stringify(value)} in injector ${choice}: ${errors.slice(0, 3).join(' | ')}`)
+        t.fail(`${q(value)} in injector ${choice}: ${errors.slice(0, 3).join(' | ')}`)
         return
       }
     }
