@@ -57,7 +57,7 @@ function shown(value: unknown): string {
 }
 
 function problem(field: string, kind: string, value: unknown, what: string, consequence: string): FieldProblem {
-  return { field, kind, message: `${field}: ${shown(value)} ${what}; ${consequence}` }
+  return { field, kind, message: `${field}: ${shown(value)} ${what}; ${consequence} (correct or remove the value)` }
 }
 
 function isPortNumber(value: unknown, min = 1): value is number {

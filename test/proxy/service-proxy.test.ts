@@ -251,9 +251,9 @@ t.test('values that do not parse are dropped, the rest still programmed, each pr
   t.same(got.map((e: any) => e.reason), ['InvalidServiceField', 'InvalidServiceField', 'InvalidServiceField'])
   t.ok(got.every((e: any) => e.type === 'Warning' && e.source?.component === 'weft-proxy' && e.involvedObject.kind === 'Service' && e.involvedObject.uid === lb.metadata.uid))
   t.same(got.map((e: any) => e.message).sort(), [
-    'spec.externalIPs[1]: "192.0.2.2\\nflush ruleset" is not an IP address; it is ignored',
-    'spec.loadBalancerSourceRanges[0]: "10.0.0.0/8; flush ruleset" is not a CIDR (e.g. 10.0.0.0/8); it is ignored, and while no range is valid the load balancer admits no one',
-    'status.loadBalancer.ingress[0].ip: "203.0.113.9 } ; flush ruleset" is not an IP address; it is ignored',
+    'spec.externalIPs[1]: "192.0.2.2\\nflush ruleset" is not an IP address; it is ignored (correct or remove the value)',
+    'spec.loadBalancerSourceRanges[0]: "10.0.0.0/8; flush ruleset" is not a CIDR (e.g. 10.0.0.0/8); it is ignored, and while no range is valid the load balancer admits no one (correct or remove the value)',
+    'status.loadBalancer.ingress[0].ip: "203.0.113.9 } ; flush ruleset" is not an IP address; it is ignored (correct or remove the value)',
   ])
 
   // Another change to the bad Service (the API refuses an update of it now), and a sync: no second Event for the same problems.
