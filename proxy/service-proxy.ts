@@ -247,7 +247,7 @@ export class ServiceProxy {
         this.log.warn({ err, family, sync: kind }, 'proxy sync failed; retrying')
       }
     }
-    await this.#syncServiceHealth()
+    await this.#syncServiceHealth().catch((err: unknown) => this.log.error({ err }, 'could not update the health check listeners'))
     if (failed) {
       this.#failures++
       this.#retryAt = Date.now() + Math.min(30_000, 1000 * 2 ** (this.#failures - 1))
