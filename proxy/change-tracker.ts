@@ -3,7 +3,14 @@
 // rebuilds what moved (kube-proxy's ServiceChangeTracker and EndpointsChangeTracker).
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node'
 import type { Family, ServiceEntry } from './model.ts'
-import { serviceEntries, serviceKey, sliceServiceKey } from './service-entries.ts'
+import { parseService, serviceEntries, serviceKey, sliceProblems, sliceServiceKey, type FieldProblem, type ParsedService } from './service-entries.ts'
+
+export interface ProblemUpdate {
+  /** The Service now (undefined: deleted). */
+  service: V1Service | undefined
+  /** Everything the proxy dropped from it and its slices (empty: nothing, or deleted). */
+  problems: FieldProblem[]
+}
 
 export class ChangeTracker {
   readonly families: readonly Family[]
@@ -14,6 +21,9 @@ export class ChangeTracker {
   #entries = new Map<Family, Map<string, ServiceEntry>>()
   /** Service key → the ids of its ports last built, per family. */
   #portIds = new Map<Family, Map<string, string[]>>()
+  /** Service key → the Service as last parsed. */
+  #parsed = new Map<string, ParsedService>()
+  #problemUpdates = new Map<string, ProblemUpdate>()
 
   constructor(families: readonly Family[], nodeName: string) {
     this.families = families
@@ -22,6 +32,11 @@ export class ChangeTracker {
       this.#entries.set(f, new Map())
       this.#portIds.set(f, new Map())
     }
+  }
+
+  /** The Service stored under `key` (`namespace/name`). */
+  service(key: string): V1Service | undefined {
+    return this.#services.get(key)
   }
 
   /** Services with changes not yet taken. */
@@ -70,10 +85,15 @@ export class ChangeTracker {
     for (const key of this.#dirty) {
       const service = this.#services.get(key)
       const slices = [...(this.#slices.get(key)?.values() ?? [])]
+      // Parsed once for every family; what it dropped is kept for the shell to report.
+      const parsed = service ? parseService(service) : undefined
+      if (parsed) this.#parsed.set(key, parsed)
+      else this.#parsed.delete(key)
+      this.#problemUpdates.set(key, { service, problems: parsed ? [...parsed.problems, ...(parsed.skip ? [] : sliceProblems(slices))] : [] })
       for (const family of this.families) {
         const entries = this.#entries.get(family)!
         const ids = this.#portIds.get(family)!
-        const fresh = service ? serviceEntries(service, slices, family, this.#nodeName) : []
+        const fresh = parsed ? serviceEntries(parsed, slices, family, this.#nodeName) : []
         const before = ids.get(key) ?? []
         for (const id of before) entries.delete(id)
         for (const entry of fresh) entries.set(entry.port.id, entry)
@@ -87,5 +107,19 @@ export class ChangeTracker {
     }
     this.#dirty.clear()
     return changed
+  }
+
+  /** The problems of every Service rebuilt since the last call, by Service key. */
+  takeProblems(): Map<string, ProblemUpdate> {
+    const out = this.#problemUpdates
+    this.#problemUpdates = new Map()
+    return out
+  }
+
+  /** The health check port of every Service that has one (LoadBalancer, externalTrafficPolicy Local), by Service key. */
+  healthCheckNodePorts(): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const [key, s] of this.#parsed) if (!s.skip && s.healthCheckNodePort > 0) out.set(key, s.healthCheckNodePort)
+    return out
   }
 }

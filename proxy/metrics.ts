@@ -33,6 +33,23 @@ export class ProxyMetrics {
     labelNames: ['family'] as const,
     registers: [this.registry],
   })
+  readonly invalidServiceFields = new Counter({
+    name: 'weft_proxy_invalid_service_fields_total',
+    help: 'Values of Services and EndpointSlices the proxy dropped because they do not parse, by field (each distinct problem of a Service counted once).',
+    labelNames: ['field'] as const,
+    registers: [this.registry],
+  })
+  readonly refusedServiceRules = new Counter({
+    name: 'weft_proxy_refused_service_rules_total',
+    help: 'Service ports whose nftables rules the renderer refused (a token that is not valid nft), by family (each distinct refusal counted once).',
+    labelNames: ['family'] as const,
+    registers: [this.registry],
+  })
+  readonly invalidNodeAddresses = new Counter({
+    name: 'weft_proxy_invalid_node_addresses_total',
+    help: 'InternalIP and ExternalIP addresses of the Node that do not parse, dropped (counted when the set of bad addresses changes).',
+    registers: [this.registry],
+  })
   readonly mode = new Gauge({
     name: 'weft_proxy_mode',
     help: 'The data plane in use (1 for the active mode), with why it was chosen.',

@@ -18,8 +18,10 @@ export interface ServicePort {
   externalIPs: string[]
   /** status.loadBalancer.ingress IPs. */
   loadBalancerIPs: string[]
-  /** CIDRs allowed to reach the load-balancer IPs; empty: everyone. */
+  /** CIDRs allowed to reach the load-balancer IPs; empty: everyone (unless loadBalancerSourceRangesInvalid). */
   loadBalancerSourceRanges: string[]
+  /** The Service gave source ranges and none of them parsed: the load-balancer IPs admit no one. */
+  loadBalancerSourceRangesInvalid?: boolean
   /** sessionAffinity ClientIP timeout in seconds; 0: no affinity. */
   affinitySeconds: number
   /** externalTrafficPolicy Local (NodePort, externalIPs, load-balancer IPs use only local endpoints). */
@@ -39,6 +41,7 @@ export function makeServicePort(fields: ServicePortFields): ServicePort {
     externalIPs: [],
     loadBalancerIPs: [],
     loadBalancerSourceRanges: [],
+    loadBalancerSourceRangesInvalid: false,
     affinitySeconds: 0,
     externalLocal: false,
     internalLocal: false,

@@ -4,11 +4,21 @@ import type { Family, ProxyState } from './model.ts'
 
 export type ProxyMode = 'nftables' | 'userspace'
 
+/** A Service port the data plane would not program (its rules did not pass the renderer's checks). */
+export interface RefusedPort {
+  namespace: string
+  name: string
+  /** What was refused and why. */
+  message: string
+}
+
 export interface SyncStats {
   /** Service ports whose rules (or listeners) were rewritten. */
   servicesChanged: number
   /** nft: operations in the transaction; userspace: listeners opened or closed. */
   operations: number
+  /** Every Service port left out of the data plane now, by port id (whole set, not just this sync's). */
+  refused?: ReadonlyMap<string, RefusedPort>
 }
 
 export interface Proxier {

@@ -74,6 +74,7 @@ export async function startProxy(config: ProxyConfig, client: RestClient, nodeNa
     probe: () => probeNftables(),
     minSyncMs: config.minSyncMs,
     fullSyncMs: config.fullSyncMs,
+    serviceHealthChecks: true,
     log,
   })
   const server = new ProxyHealthServer(proxy)

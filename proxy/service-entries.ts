@@ -1,12 +1,33 @@
 // From API objects to the proxy's model: the ports of a Service in one IP family, each with
 // the endpoints its EndpointSlices list for it (kube-proxy's service and endpoint change
 // trackers, as pure functions).
-import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/client-node'
+//
+// Every value that ends up in nft or ip text is parsed here, whatever the API server let
+// through (an older store, a real Kubernetes API server, direct etcd writes): addresses and
+// CIDRs with a real parser and written back canonical, names against Kubernetes' syntax,
+// numbers against their ranges. What does not parse is dropped and reported as a
+// FieldProblem; the rest of the Service is still served.
+import type { V1EndpointSlice, V1Node, V1Service, V1ServicePort } from '@kubernetes/client-node'
 import { labelServiceName } from '../src/controllers/endpointslice/pod-endpoint.ts'
+import { parseCIDR, parseIP, specialIPKind } from '../src/util/ip-parse.ts'
 import { makeServicePort, type Endpoint, type Family, type L4Protocol, type ServiceEntry, type ServicePort } from './model.ts'
 
-const sourceRangesAnnotation = 'service.beta.kubernetes.io/load-balancer-source-ranges'
+export const sourceRangesAnnotation = 'service.beta.kubernetes.io/load-balancer-source-ranges'
 const defaultAffinitySeconds = 10800
+const maxAffinitySeconds = 86400
+const protocols: readonly string[] = ['TCP', 'UDP', 'SCTP']
+const dns1123Label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
+const dns1035Label = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/
+
+/** A value the proxy dropped, and why. */
+export interface FieldProblem {
+  /** Where, as a field path (`spec.externalIPs[1]`; `EndpointSlice web-x: endpoints[0].addresses[0]`). */
+  field: string
+  /** The field without indexes or object names: a bounded metric label (`spec.externalIPs`). */
+  kind: string
+  /** What was wrong, what the proxy did and what to do, for a log line and an Event. */
+  message: string
+}
 
 export function familyOf(ip: string): Family {
   return ip.includes(':') ? 6 : 4
@@ -23,62 +44,253 @@ export function sliceServiceKey(slice: V1EndpointSlice): string | undefined {
   return name ? serviceKey(slice.metadata?.namespace, name) : undefined
 }
 
-function ofFamily(values: readonly (string | undefined)[] | undefined, family: Family): string[] {
-  return (values ?? []).map((v) => v?.trim()).filter((v): v is string => !!v && familyOf(v) === family)
+/** A bad value as a message shows it: quoted, escaped, at most 64 characters. */
+function shown(value: unknown): string {
+  let text: string
+  try {
+    text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value))
+  } catch {
+    text = String(value)
+  }
+  // Non-ASCII as \uXXXX: a U+2028 would break the log line and the Event's one-line message.
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}...` : text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+function problem(field: string, kind: string, value: unknown, what: string, consequence: string): FieldProblem {
+  return { field, kind, message: `${field}: ${shown(value)} ${what}; ${consequence} (correct or remove the value)` }
+}
+
+function isPortNumber(value: unknown, min = 1): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= 65535
+}
+
+export interface ParsedPort {
+  index: number
+  name: string
+  protocol: L4Protocol
+  port: number
+  /** 0: none. */
+  nodePort: number
+}
+
+/** What the proxy takes from a Service: every value parsed and canonical. */
+export interface ParsedService {
+  namespace: string
+  name: string
+  /** The Service has no ports for the proxy (ExternalName, headless, a bad name, no cluster IP). */
+  skip: boolean
+  clusterIPs: string[]
+  ports: ParsedPort[]
+  externalIPs: string[]
+  loadBalancerIPs: string[]
+  /** Canonical CIDRs of every family. */
+  sourceRanges: string[]
+  /** Source ranges were given but none of them parsed: the load balancer admits nobody. */
+  sourceRangesInvalid: boolean
+  affinitySeconds: number
+  externalLocal: boolean
+  internalLocal: boolean
+  /** The port kube-proxy's health check server answers on for this Service; 0: none. */
+  healthCheckNodePort: number
+  problems: FieldProblem[]
+}
+
+/** Parses the parts of `service` that the proxy programs. Pure. */
+export function parseService(service: V1Service): ParsedService {
+  const problems: FieldProblem[] = []
+  const namespace = service.metadata?.namespace ?? 'default'
+  const name = service.metadata?.name ?? ''
+  const spec = service.spec
+  const out: ParsedService = {
+    namespace,
+    name,
+    skip: true,
+    clusterIPs: [],
+    ports: [],
+    externalIPs: [],
+    loadBalancerIPs: [],
+    sourceRanges: [],
+    sourceRangesInvalid: false,
+    affinitySeconds: 0,
+    externalLocal: spec?.externalTrafficPolicy === 'Local',
+    internalLocal: spec?.internalTrafficPolicy === 'Local',
+    healthCheckNodePort: 0,
+    problems,
+  }
+  if (!spec || spec.type === 'ExternalName') return out
+  // The names become part of nft chain names: only what Kubernetes allows gets there.
+  if (typeof namespace !== 'string' || !dns1123Label.test(namespace)) {
+    problems.push(problem('metadata.namespace', 'metadata.namespace', namespace, 'is not a valid namespace name (an RFC 1123 label)', 'the Service is not served'))
+    return out
+  }
+  if (typeof name !== 'string' || !dns1035Label.test(name)) {
+    problems.push(problem('metadata.name', 'metadata.name', name, 'is not a valid Service name (an RFC 1035 label)', 'the Service is not served'))
+    return out
+  }
+
+  const given = Array.isArray(spec.clusterIPs) && spec.clusterIPs.length ? spec.clusterIPs : [spec.clusterIP]
+  const ipsField = Array.isArray(spec.clusterIPs) && spec.clusterIPs.length ? 'spec.clusterIPs' : 'spec.clusterIP'
+  for (const [i, ip] of given.entries()) {
+    if (ip === undefined || ip === null || ip === '' || ip === 'None') continue
+    const parsed = typeof ip === 'string' ? parseIP(ip, 'sloppy') : undefined
+    if (!parsed) {
+      problems.push(problem(ipsField === 'spec.clusterIPs' ? `spec.clusterIPs[${i}]` : ipsField, ipsField, ip, 'is not an IP address', 'the Service is not served on it'))
+      continue
+    }
+    out.clusterIPs.push(parsed.text)
+  }
+  if (out.clusterIPs.length === 0) return out
+  out.skip = false
+
+  const withNodePorts = spec.type === 'NodePort' || spec.type === 'LoadBalancer'
+  const seen = new Set<string>()
+  for (const [index, p] of (Array.isArray(spec.ports) ? spec.ports : []).entries()) {
+    const field = `spec.ports[${index}]`
+    const port = (p ?? {}) as V1ServicePort
+    const portName = port.name ?? ''
+    if (typeof portName !== 'string' || (portName !== '' && !dns1123Label.test(portName))) {
+      problems.push(problem(`${field}.name`, 'spec.ports.name', portName, 'is not a valid port name (an RFC 1123 label)', 'this port is not served'))
+      continue
+    }
+    const protocol = port.protocol ?? 'TCP'
+    if (!protocols.includes(protocol)) {
+      problems.push(problem(`${field}.protocol`, 'spec.ports.protocol', protocol, 'is not TCP, UDP or SCTP', 'this port is not served'))
+      continue
+    }
+    if (!isPortNumber(port.port)) {
+      problems.push(problem(`${field}.port`, 'spec.ports.port', port.port, 'is not a port number (1-65535)', 'this port is not served'))
+      continue
+    }
+    const id = `${portName}/${protocol}`
+    if (seen.has(id)) {
+      problems.push(problem(`${field}.name`, 'spec.ports.name', portName, `repeats the name of an earlier ${protocol} port`, 'this port is not served'))
+      continue
+    }
+    seen.add(id)
+    let nodePort = 0
+    if (withNodePorts && port.nodePort !== undefined && port.nodePort !== null && port.nodePort !== 0) {
+      if (isPortNumber(port.nodePort)) nodePort = port.nodePort
+      else problems.push(problem(`${field}.nodePort`, 'spec.ports.nodePort', port.nodePort, 'is not a port number (1-65535)', 'the port has no NodePort'))
+    }
+    out.ports.push({ index, name: portName, protocol: protocol as L4Protocol, port: port.port, nodePort })
+  }
+
+  const external = (value: unknown, field: string, kind: string): string | undefined => {
+    const ip = typeof value === 'string' ? parseIP(value, 'sloppy') : undefined
+    if (!ip) {
+      problems.push(problem(field, kind, value, 'is not an IP address', 'it is ignored'))
+      return undefined
+    }
+    const special = specialIPKind(ip)
+    if (special) {
+      problems.push(problem(field, kind, value, `is ${special === 'unspecified' ? 'the unspecified address' : `a ${special} address`}, which a Service may not claim`, 'it is ignored'))
+      return undefined
+    }
+    return ip.text
+  }
+  for (const [i, ip] of (Array.isArray(spec.externalIPs) ? spec.externalIPs : []).entries()) {
+    const text = external(ip, `spec.externalIPs[${i}]`, 'spec.externalIPs')
+    if (text !== undefined && !out.externalIPs.includes(text)) out.externalIPs.push(text)
+  }
+  if (spec.type === 'LoadBalancer') {
+    const ingress = service.status?.loadBalancer?.ingress
+    for (const [i, ing] of (Array.isArray(ingress) ? ingress : []).entries()) {
+      // A load-balancer address in "Proxy" mode is answered by the load balancer, not by the node.
+      if (!ing || ing.ipMode === 'Proxy' || ing.ip === undefined || ing.ip === null || ing.ip === '') continue
+      const text = external(ing.ip, `status.loadBalancer.ingress[${i}].ip`, 'status.loadBalancer.ingress.ip')
+      if (text !== undefined && !out.loadBalancerIPs.includes(text)) out.loadBalancerIPs.push(text)
+    }
+  }
+
+  // kube-proxy reads only the field; weft also honours the older annotation when the field is empty.
+  const annotation = service.metadata?.annotations?.[sourceRangesAnnotation]
+  const fromField = Array.isArray(spec.loadBalancerSourceRanges) && spec.loadBalancerSourceRanges.length > 0
+  const ranges: [string, unknown][] = fromField
+    ? spec.loadBalancerSourceRanges!.map((r, i) => [`spec.loadBalancerSourceRanges[${i}]`, r])
+    : typeof annotation === 'string' && annotation.trim() !== ''
+      ? annotation.split(',').map((r) => [`metadata.annotations[${sourceRangesAnnotation}]`, r])
+      : []
+  for (const [field, range] of ranges) {
+    // Space padding is allowed, as upstream's validation allows it.
+    const cidr = typeof range === 'string' ? parseCIDR(range.trim(), 'sloppy') : undefined
+    if (!cidr) {
+      const kind = fromField ? 'spec.loadBalancerSourceRanges' : `metadata.annotations[${sourceRangesAnnotation}]`
+      problems.push(problem(field, kind, range, 'is not a CIDR (e.g. 10.0.0.0/8)', 'it is ignored, and while no range is valid the load balancer admits no one'))
+      continue
+    }
+    if (!out.sourceRanges.includes(cidr.text)) out.sourceRanges.push(cidr.text)
+  }
+  out.sourceRangesInvalid = ranges.length > 0 && out.sourceRanges.length === 0
+
+  if (spec.sessionAffinity === 'ClientIP') {
+    const timeout = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds
+    if (timeout === undefined || timeout === null) out.affinitySeconds = defaultAffinitySeconds
+    else if (typeof timeout === 'number' && Number.isInteger(timeout) && timeout > 0 && timeout <= maxAffinitySeconds) out.affinitySeconds = timeout
+    else {
+      problems.push(problem('spec.sessionAffinityConfig.clientIP.timeoutSeconds', 'spec.sessionAffinityConfig.clientIP.timeoutSeconds', timeout, `is not a number of seconds from 1 to ${maxAffinitySeconds}`, `the default of ${defaultAffinitySeconds} is used`))
+      out.affinitySeconds = defaultAffinitySeconds
+    }
+  }
+
+  if (spec.type === 'LoadBalancer' && out.externalLocal) {
+    const hc = spec.healthCheckNodePort
+    if (isPortNumber(hc)) out.healthCheckNodePort = hc
+    else if (hc !== undefined && hc !== null && hc !== 0) {
+      problems.push(problem('spec.healthCheckNodePort', 'spec.healthCheckNodePort', hc, 'is not a port number (1-65535)', 'no health check is served for this Service'))
+    }
+  }
+  return out
 }
 
 /** The ports the proxy serves for `service` in `family`: none for headless and ExternalName Services. */
-export function servicePorts(service: V1Service, family: Family): ServicePort[] {
-  const spec = service.spec
-  if (!spec || spec.type === 'ExternalName') return []
-  const clusterIP = ofFamily(spec.clusterIPs?.length ? spec.clusterIPs : [spec.clusterIP], family).find((ip) => ip !== 'None')
+export function servicePorts(service: V1Service | ParsedService, family: Family): ServicePort[] {
+  const s = 'problems' in service ? service : parseService(service)
+  if (s.skip) return []
+  const clusterIP = s.clusterIPs.find((ip) => familyOf(ip) === family)
   if (!clusterIP) return []
-  const namespace = service.metadata?.namespace ?? 'default'
-  const name = service.metadata?.name ?? ''
-  const withNodePorts = spec.type === 'NodePort' || spec.type === 'LoadBalancer'
-  const annotationRanges = service.metadata?.annotations?.[sourceRangesAnnotation]?.split(',')
-  const ranges = spec.loadBalancerSourceRanges?.length ? spec.loadBalancerSourceRanges : (annotationRanges ?? [])
-  // A load-balancer address in "Proxy" mode is answered by the load balancer, not by the node.
-  const lbIPs = (service.status?.loadBalancer?.ingress ?? []).filter((i) => i.ipMode !== 'Proxy').map((i) => i.ip)
-  const affinitySeconds = spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? defaultAffinitySeconds) : 0
-  return (spec.ports ?? []).map((p: V1ServicePort) =>
+  const ofFamily = (ips: string[]) => ips.filter((ip) => familyOf(ip) === family)
+  const ranges = ofFamily(s.sourceRanges)
+  return s.ports.map((p) =>
     makeServicePort({
-      namespace,
-      name,
-      portName: p.name ?? '',
-      protocol: (p.protocol ?? 'TCP') as L4Protocol,
+      namespace: s.namespace,
+      name: s.name,
+      portName: p.name,
+      protocol: p.protocol,
       clusterIP,
       port: p.port,
-      nodePort: withNodePorts ? (p.nodePort ?? 0) : 0,
-      externalIPs: ofFamily(spec.externalIPs, family),
-      loadBalancerIPs: spec.type === 'LoadBalancer' ? ofFamily(lbIPs, family) : [],
-      loadBalancerSourceRanges: ofFamily(ranges, family),
-      affinitySeconds,
-      externalLocal: spec.externalTrafficPolicy === 'Local',
-      internalLocal: spec.internalTrafficPolicy === 'Local',
+      nodePort: p.nodePort,
+      externalIPs: ofFamily(s.externalIPs),
+      loadBalancerIPs: ofFamily(s.loadBalancerIPs),
+      loadBalancerSourceRanges: ranges,
+      loadBalancerSourceRangesInvalid: s.sourceRangesInvalid,
+      affinitySeconds: s.affinitySeconds,
+      externalLocal: s.externalLocal,
+      internalLocal: s.internalLocal,
     }),
   )
 }
 
-/** The endpoints `slices` list for `port` in its family, deduplicated and sorted. */
+/** The endpoints `slices` list for `port` in its family, deduplicated and sorted; addresses and ports that do not parse are left out. */
 export function portEndpoints(port: ServicePort, slices: readonly V1EndpointSlice[], family: Family, nodeName: string): Endpoint[] {
   const addressType = family === 4 ? 'IPv4' : 'IPv6'
   const byAddress = new Map<string, Endpoint>()
   for (const slice of slices) {
     if (slice.addressType !== addressType) continue
-    const sp = (slice.ports ?? []).find((p) => (p.name ?? '') === port.portName && (p.protocol ?? 'TCP') === port.protocol)
-    if (!sp?.port) continue
-    for (const ep of slice.endpoints ?? []) {
-      const ip = ep.addresses?.[0]
-      if (!ip || familyOf(ip) !== family) continue
+    const sp = (Array.isArray(slice.ports) ? slice.ports : []).find((p) => (p?.name ?? '') === port.portName && (p?.protocol ?? 'TCP') === port.protocol)
+    if (!sp || !isPortNumber(sp.port)) continue
+    for (const ep of Array.isArray(slice.endpoints) ? slice.endpoints : []) {
+      const raw = ep?.addresses?.[0]
+      const parsed = typeof raw === 'string' ? parseIP(raw, 'sloppy') : undefined
+      if (!parsed || parsed.family !== family) continue
+      const ip = parsed.text
       const ready = ep.conditions?.ready ?? true
       const endpoint: Endpoint = {
         ip,
         port: sp.port,
-        ready,
+        ready: ready === true,
         // As kube-proxy reads them: an unset serving means serving, an unset ready means ready.
-        serving: ep.conditions?.serving ?? true,
-        terminating: ep.conditions?.terminating ?? false,
+        serving: (ep.conditions?.serving ?? true) === true,
+        terminating: ep.conditions?.terminating === true,
         local: ep.nodeName === nodeName,
       }
       const key = `${ip}|${sp.port}`
@@ -90,7 +302,42 @@ export function portEndpoints(port: ServicePort, slices: readonly V1EndpointSlic
   return [...byAddress.values()].sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1))
 }
 
+/** What in `slices` the proxy cannot use: endpoint addresses and ports that do not parse. */
+export function sliceProblems(slices: readonly V1EndpointSlice[]): FieldProblem[] {
+  const problems: FieldProblem[] = []
+  for (const slice of slices) {
+    const where = `EndpointSlice ${shown(slice.metadata?.name ?? '')}`
+    const family = slice.addressType === 'IPv4' ? 4 : slice.addressType === 'IPv6' ? 6 : undefined
+    if (family === undefined) continue
+    for (const [i, p] of (Array.isArray(slice.ports) ? slice.ports : []).entries()) {
+      if (!p || !isPortNumber(p.port)) problems.push(problem(`${where}: ports[${i}].port`, 'endpointslice.ports.port', p?.port, 'is not a port number (1-65535)', 'the Service port it serves gets no endpoints from this slice'))
+    }
+    for (const [i, ep] of (Array.isArray(slice.endpoints) ? slice.endpoints : []).entries()) {
+      const raw = ep?.addresses?.[0]
+      const parsed = typeof raw === 'string' ? parseIP(raw, 'sloppy') : undefined
+      if (!parsed || parsed.family !== family) {
+        problems.push(problem(`${where}: endpoints[${i}].addresses[0]`, 'endpointslice.endpoints.addresses', raw, `is not an ${slice.addressType} address`, 'this endpoint is not used'))
+      }
+    }
+  }
+  return problems
+}
+
+/** The Node's InternalIP and ExternalIP addresses, canonical and once each, and (shown quoted) those that do not parse. */
+export function nodeAddresses(node: V1Node): { ips: string[]; bad: string[] } {
+  const ips: string[] = []
+  const bad: string[] = []
+  const addresses = node.status?.addresses
+  for (const a of Array.isArray(addresses) ? addresses : []) {
+    if (a?.type !== 'InternalIP' && a?.type !== 'ExternalIP') continue
+    const ip = typeof a.address === 'string' ? parseIP(a.address, 'sloppy') : undefined
+    if (!ip) bad.push(shown(a.address))
+    else if (!ips.includes(ip.text)) ips.push(ip.text)
+  }
+  return { ips, bad }
+}
+
 /** Everything the proxy serves for one Service in `family`. */
-export function serviceEntries(service: V1Service, slices: readonly V1EndpointSlice[], family: Family, nodeName: string): ServiceEntry[] {
+export function serviceEntries(service: V1Service | ParsedService, slices: readonly V1EndpointSlice[], family: Family, nodeName: string): ServiceEntry[] {
   return servicePorts(service, family).map((port) => ({ port, endpoints: portEndpoints(port, slices, family, nodeName) }))
 }

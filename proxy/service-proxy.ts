@@ -1,7 +1,9 @@
 // `weft proxy`: watches Services, EndpointSlices and its Node, and keeps one Proxier per IP
 // family in step. Changes are batched (at most one sync per minSyncMs), applied as partial
 // syncs of the changed Service ports, with a full resync at start, after any failed sync,
-// when the node's addresses change, and every fullSyncMs.
+// when the node's addresses change, and every fullSyncMs. What the proxy had to drop from a
+// Service (values that do not parse, rules the renderer refused) becomes a Warning Event on
+// it and a metric; the rest of that Service and every other one is still programmed.
 import type { V1EndpointSlice, V1Node, V1Service } from '@kubernetes/client-node'
 import { resources } from '../src/api/registry.ts'
 import { Informer, type RestClient } from '../src/client/index.ts'
@@ -11,8 +13,10 @@ import { ChangeTracker } from './change-tracker.ts'
 import { ProxyMetrics } from './metrics.ts'
 import { chooseMode, type ModeChoice, type NftablesProbe, type RequestedMode } from './mode.ts'
 import type { Family, ProxyState } from './model.ts'
-import type { Proxier, ProxyMode } from './proxier.ts'
-import { familyOf } from './service-entries.ts'
+import { ProblemReporter } from './problem-reporter.ts'
+import { ServiceHealthServer } from './service-health.ts'
+import type { Proxier, ProxyMode, RefusedPort } from './proxier.ts'
+import { familyOf, nodeAddresses, serviceKey } from './service-entries.ts'
 
 const info = (kind: string) => resources.find((r) => r.kind === kind)!
 
@@ -34,6 +38,13 @@ export interface ServiceProxyOptions {
   fullSyncMs?: number
   /** /healthz fails when changes have waited longer than this for a successful sync (default 60 s). */
   healthTimeoutMs?: number
+  /**
+   * Serve kube-proxy's health check of every LoadBalancer Service with externalTrafficPolicy
+   * Local on its healthCheckNodePort (default false; `weft proxy` and `weft agent` turn it on).
+   */
+  serviceHealthChecks?: boolean
+  /** Where those listeners bind (default: the node's addresses; while none is known, every address). */
+  serviceHealthHosts?: string[]
   log?: Logger
 }
 
@@ -49,8 +60,17 @@ export class ServiceProxy {
   readonly metrics: ProxyMetrics
   readonly log: Logger
   readonly families: Family[]
+  readonly problems: ProblemReporter
+  /** The per-Service health check listeners (when options.serviceHealthChecks). */
+  readonly serviceHealth: ServiceHealthServer | undefined
   choice: ModeChoice | undefined
   #tracker: ChangeTracker
+  /** Per family: the Service keys whose ports the data plane refused at the last sync. */
+  #refusedKeys = new Map<Family, Set<string>>()
+  /** The Node's addresses that did not parse, as last reported. */
+  #badNodeAddresses = ''
+  /** Services whose health check listener could not be opened at the last sync. */
+  #healthFailed = new Set<string>()
   #proxiers = new Map<Family, Proxier>()
   #pendingIds = new Map<Family, Set<string>>()
   #needFull = new Set<Family>()
@@ -81,6 +101,8 @@ export class ServiceProxy {
     this.families = [...families]
     this.#tracker = new ChangeTracker(this.families, options.nodeName)
     this.#nodeIPs = options.nodeIPs ?? []
+    this.problems = new ProblemReporter({ client: options.client, nodeName: options.nodeName, log: this.log })
+    this.serviceHealth = options.serviceHealthChecks ? new ServiceHealthServer({ log: this.log, proxyHealthy: () => this.health().healthy }) : undefined
   }
 
   get mode(): ProxyMode | undefined {
@@ -119,6 +141,7 @@ export class ServiceProxy {
     clearTimeout(this.#fullTimer)
     await Promise.all(this.#informers.map((i) => i.stop()))
     await this.#running
+    await this.serviceHealth?.close()
     for (const proxier of this.#proxiers.values()) await proxier.close()
   }
 
@@ -156,7 +179,14 @@ export class ServiceProxy {
   }
 
   #nodeChanged(node: V1Node): void {
-    const ips = (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address)
+    const { ips, bad } = nodeAddresses(node)
+    if (bad.join() !== this.#badNodeAddresses) {
+      this.#badNodeAddresses = bad.join()
+      if (bad.length) {
+        this.metrics.invalidNodeAddresses.inc(bad.length)
+        this.log.warn({ node: this.options.nodeName, addresses: bad }, `Node ${this.options.nodeName}: status.addresses holds ${bad.join(', ')}, not IP addresses; the proxy ignores them (fix whatever writes the Node's status)`)
+      }
+    }
     if (ips.length === 0 || ips.join() === this.#nodeIPs.join()) return
     this.#nodeIPs = ips
     for (const family of this.families) this.#needFull.add(family)
@@ -192,6 +222,7 @@ export class ServiceProxy {
     const startedPending = this.#pendingSince
     for (const [family, ids] of this.#tracker.take()) for (const id of ids) this.#pendingIds.get(family)!.add(id)
     this.metrics.pendingChanges.set(0)
+    this.#reportFieldProblems()
     let failed = false
     for (const [family, proxier] of this.#proxiers) {
       const full = this.#needFull.has(family)
@@ -201,6 +232,7 @@ export class ServiceProxy {
       const started = performance.now()
       try {
         const stats = await proxier.sync(this.#state(family), full ? 'all' : ids)
+        if (stats.refused) this.#reportRefused(family, stats.refused)
         this.metrics.syncDuration.observe({ sync: kind, family: `IPv${family}` }, (performance.now() - started) / 1000)
         this.metrics.servicesProgrammed.set({ family: `IPv${family}` }, this.#tracker.entries(family).size)
         ids.clear()
@@ -215,6 +247,7 @@ export class ServiceProxy {
         this.log.warn({ err, family, sync: kind }, 'proxy sync failed; retrying')
       }
     }
+    await this.#syncServiceHealth().catch((err: unknown) => this.log.error({ err }, 'could not update the health check listeners'))
     if (failed) {
       this.#failures++
       this.#retryAt = Date.now() + Math.min(30_000, 1000 * 2 ** (this.#failures - 1))
@@ -227,6 +260,61 @@ export class ServiceProxy {
     this.metrics.lastSync.set(this.#lastSuccess / 1000)
     // Changes that arrived during the sync keep their own waiting time.
     if (this.#pendingSince === startedPending) this.#pendingSince = this.#tracker.pending ? Date.now() : undefined
+  }
+
+  /** Opens and closes the health check listeners to match the Services, and hands them the local endpoint counts. */
+  async #syncServiceHealth(): Promise<void> {
+    const hc = this.serviceHealth
+    if (!hc) return
+    const ports = this.#tracker.healthCheckNodePorts()
+    const failures = await hc.syncServices(ports, this.options.serviceHealthHosts ?? this.#nodeIPs)
+    // As kube-proxy counts them: ready endpoints on this node, each address once, over every port and family.
+    const local = new Map<string, Set<string>>()
+    for (const family of this.families) {
+      for (const { port, endpoints } of this.#tracker.entries(family).values()) {
+        const key = serviceKey(port.namespace, port.name)
+        if (!ports.has(key)) continue
+        let ips = local.get(key)
+        if (!ips) local.set(key, (ips = new Set()))
+        for (const ep of endpoints) if (ep.local && ep.ready) ips.add(ep.ip)
+      }
+    }
+    hc.syncEndpoints(new Map([...local].map(([key, ips]) => [key, ips.size])))
+    for (const key of this.#healthFailed) if (!ports.has(key)) this.problems.set(key, 'healthcheck', undefined, [])
+    this.#healthFailed = new Set(failures.keys())
+    for (const key of ports.keys()) {
+      const err = failures.get(key)
+      const message = err && `node ${this.options.nodeName} failed to start healthcheck "${key}" on port ${ports.get(key)}: ${err.message}; the load balancer cannot tell whether this node has endpoints (free the port, or check the node's addresses)`
+      this.problems.set(key, 'healthcheck', this.#tracker.service(key), message ? [{ reason: 'FailedToStartServiceHealthcheck', message }] : [])
+    }
+  }
+
+  #reportFieldProblems(): void {
+    for (const [key, { service, problems }] of this.#tracker.takeProblems()) {
+      if (!service) {
+        this.problems.forget(key)
+        continue
+      }
+      const fresh = this.problems.set(key, 'fields', service, problems.map((p) => ({ reason: 'InvalidServiceField', message: p.message })))
+      const kinds = new Map(problems.map((p) => [p.message, p.kind]))
+      for (const f of fresh) this.metrics.invalidServiceFields.inc({ field: kinds.get(f.message)! })
+    }
+  }
+
+  #reportRefused(family: Family, refused: ReadonlyMap<string, RefusedPort>): void {
+    const byKey = new Map<string, string[]>()
+    for (const r of refused.values()) {
+      const key = serviceKey(r.namespace, r.name)
+      byKey.set(key, [...(byKey.get(key) ?? []), r.message])
+    }
+    const source = `rules/IPv${family}`
+    const before = this.#refusedKeys.get(family) ?? new Set<string>()
+    for (const key of before) if (!byKey.has(key)) this.problems.set(key, source, undefined, [])
+    for (const [key, messages] of byKey) {
+      const fresh = this.problems.set(key, source, this.#tracker.service(key), messages.map((message) => ({ reason: 'ServiceRulesRefused', message })))
+      if (fresh.length) this.metrics.refusedServiceRules.inc({ family: `IPv${family}` }, fresh.length)
+    }
+    this.#refusedKeys.set(family, new Set(byKey.keys()))
   }
 
   #state(family: Family): ProxyState {

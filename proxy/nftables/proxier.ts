@@ -6,10 +6,11 @@ import type { NftFamily } from '../../src/netfilter/transaction.ts'
 import { Transaction } from '../../src/netfilter/transaction.ts'
 import { logger, type Logger } from '../../src/util/log.ts'
 import type { Family, ProxyState, ServicePort } from '../model.ts'
-import type { Proxier, SyncStats } from '../proxier.ts'
+import type { Proxier, RefusedPort, SyncStats } from '../proxier.ts'
 import { ElementIndex, fullSync, partialSync, type ServiceChange } from './diff.ts'
 import { TABLE } from './names.ts'
-import { baseRules, serviceRules, type ServiceRules } from './rules.ts'
+import { baseRules, checkServiceRules, checkStateFacts, serviceRules, type ServiceRules } from './rules.ts'
+import type { ServiceEntry } from '../model.ts'
 
 /** Removes UDP conntrack entries that would keep sending datagrams where they no longer belong. */
 export interface ConntrackCleaner {
@@ -43,6 +44,8 @@ export class NftablesProxier implements Proxier {
   private needFull = true
   private firstDone = false
   private nodeKey = ''
+  /** The ports left out of the table because their rules were refused, by id. */
+  private refused = new Map<string, RefusedPort>()
 
   constructor(opts: NftablesProxierOptions) {
     this.family = opts.family
@@ -54,6 +57,7 @@ export class NftablesProxier implements Proxier {
 
   async sync(state: ProxyState, changed: ReadonlySet<string> | 'all'): Promise<SyncStats> {
     if (state.family !== this.family) throw new Error(`the IPv${this.family} nftables proxier was handed an IPv${state.family} state`)
+    checkStateFacts(state)
     const nodeKey = JSON.stringify([state.serviceCIDRs, state.clusterCIDRs, state.nodeIPs])
     if (this.needFull || changed === 'all' || nodeKey !== this.nodeKey) return this.fullSync(state, nodeKey)
     return this.partialSync(state, changed)
@@ -63,11 +67,32 @@ export class NftablesProxier implements Proxier {
     // The rules stay: a restarted proxy finds them and connections keep working meanwhile.
   }
 
+  /**
+   * The rules of one port, or undefined when they are refused (recorded in `refused`): a
+   * port that is not fit for nft is left out alone rather than failing the whole sync.
+   */
+  private build(entry: ServiceEntry, state: ProxyState, refused: Map<string, RefusedPort>): ServiceRules | undefined {
+    const p = entry.port
+    try {
+      const rules = serviceRules(entry, state)
+      checkServiceRules(rules)
+      refused.delete(p.id)
+      return rules
+    } catch (err) {
+      const message = `Service port ${p.id}: ${(err as Error).message}; its IPv${this.family} rules are not programmed (fix the Service; other Services are not affected)`
+      if (this.refused.get(p.id)?.message !== message) this.log.warn({ port: p.id, family: this.family }, message)
+      refused.set(p.id, { namespace: p.namespace, name: p.name, message })
+      return undefined
+    }
+  }
+
   private async fullSync(state: ProxyState, nodeKey: string): Promise<SyncStats> {
     const next = new Map<string, Applied>()
     const index = new ElementIndex()
+    const refused = new Map<string, RefusedPort>()
     for (const [id, entry] of state.services) {
-      const rules = serviceRules(entry, state)
+      const rules = this.build(entry, state, refused)
+      if (!rules) continue
       next.set(id, { port: entry.port, rules })
       for (const el of rules.elements) index.add(id, el)
     }
@@ -99,28 +124,34 @@ export class NftablesProxier implements Proxier {
     const before = this.applied
     this.applied = next
     this.index = index
+    this.refused = refused
     this.needFull = false
     this.firstDone = true
     this.nodeKey = nodeKey
     const ids = new Set([...before.keys(), ...next.keys()])
     await this.cleanConntrack(ids, before, next)
-    return { servicesChanged: next.size, operations: tx.size }
+    return { servicesChanged: next.size, operations: tx.size, refused: new Map(refused) }
   }
 
   private async partialSync(state: ProxyState, changed: ReadonlySet<string>): Promise<SyncStats> {
     const changes: ServiceChange[] = []
     const next = new Map<string, Applied | undefined>()
+    const refused = new Map(this.refused)
     for (const id of changed) {
+      refused.delete(id)
       const before = this.applied.get(id)
       const entry = state.services.get(id)
       if (!before && !entry) continue
-      const after = entry && { port: entry.port, rules: serviceRules(entry, state) }
+      const rules = entry && this.build(entry, state, refused)
+      const after = entry && rules && { port: entry.port, rules }
+      if (!before && !after) continue
       next.set(id, after)
       changes.push({ id, before: before?.rules, after: after?.rules })
     }
     const tx = new Transaction(this.nftFamily, TABLE)
     partialSync(tx, changes, this.index)
     await this.apply(tx)
+    this.refused = refused
     const before = new Map<string, Applied>()
     for (const [id, a] of next) {
       const old = this.applied.get(id)
@@ -129,7 +160,7 @@ export class NftablesProxier implements Proxier {
       else this.applied.delete(id)
     }
     await this.cleanConntrack(next.keys(), before, this.applied)
-    return { servicesChanged: changes.length, operations: tx.size }
+    return { servicesChanged: changes.length, operations: tx.size, refused: new Map(refused) }
   }
 
   private async apply(tx: Transaction): Promise<void> {

@@ -109,6 +109,10 @@ function defaultService(svc: Obj): void {
   if (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts === undefined) spec.allocateLoadBalancerNodePorts = true
   obj(svc, 'status')
   obj(svc.status, 'loadBalancer')
+  // As upstream (LoadBalancerIPMode): an ingress IP without a mode is a VIP.
+  for (const ing of Array.isArray(svc.status.loadBalancer.ingress) ? svc.status.loadBalancer.ingress : []) {
+    if (ing && typeof ing === 'object' && ing.ip && ing.ipMode == null) ing.ipMode = 'VIP'
+  }
 }
 
 function defaultWorkloadTemplate(o: Obj): void {

@@ -129,8 +129,9 @@ export function isValidPortName(port: string): string[] {
   return errs
 }
 
+/** No IPv6 zone (`fe80::1%eth0`): node:net accepts one, Go's net.ParseIP does not. */
 export function isValidIP(value: string): string[] {
-  return isIP(value) ? [] : ['must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']
+  return isIP(value) && !value.includes('%') ? [] : ['must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']
 }
 
 export function isValidIPv4Address(value: string): string[] {
@@ -143,7 +144,7 @@ export function isValidIPv6Address(value: string): string[] {
 
 export function isValidCIDR(value: string): string[] {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(value)
-  const family = m ? isIP(m[1]) : 0
+  const family = m && !m[1].includes('%') ? isIP(m[1]) : 0
   const bits = m ? Number(m[2]) : -1
   const ok = family !== 0 && bits <= (family === 4 ? 32 : 128) && String(bits) === m?.[2]
   return ok ? [] : ['must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)']

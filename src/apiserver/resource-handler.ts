@@ -270,8 +270,8 @@ export class ResourceHandler {
     for (const f of result.unknown) opts.warnings.push(`unknown field "${f}"`)
   }
 
-  private validate(info: ResourceInfo, obj: KObject, old?: KObject): void {
-    const causes = validateObject(info, obj, old)
+  private validate(info: ResourceInfo, obj: KObject, old?: KObject, subresource?: string): void {
+    const causes = validateObject(info, obj, old, subresource)
     if (causes.length > 0) throw invalid(info.kind, info.group, obj.metadata.name ?? '', causes)
   }
 
@@ -463,7 +463,7 @@ export class ResourceHandler {
     const allocating = info.kind === 'Service' && r.subresource !== 'status'
     if (allocating) dropTypeDependentFields(obj, old)
     applyDefaults(info, obj)
-    this.validate(info, obj, old)
+    this.validate(info, obj, old, r.subresource)
     if (generationKinds.has(info.kind) && r.subresource !== 'status' && JSON.stringify(obj.spec) !== JSON.stringify(old.spec)) {
       meta.generation = (oldMeta.generation ?? 0) + 1
     }

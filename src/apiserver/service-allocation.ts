@@ -196,6 +196,10 @@ export class ServiceAllocation {
 export function dropTypeDependentFields(next: KObject, old: KObject): void {
   const spec: Obj = next.spec ?? {}
   const oldSpec: Obj = old.spec ?? {}
+  // As upstream: a Service that stops needing a health check (type or externalTrafficPolicy
+  // changed) drops the port it had, unless the update set one itself.
+  const needsHealthCheck = (s: Obj) => s.type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local'
+  if (needsHealthCheck(oldSpec) && !needsHealthCheck(spec) && spec.healthCheckNodePort === oldSpec.healthCheckNodePort) delete spec.healthCheckNodePort
   if (spec.type === oldSpec.type) return
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
   if (needsClusterIP(oldSpec) && !needsClusterIP(spec) && same(spec.clusterIPs, oldSpec.clusterIPs) && spec.clusterIP === oldSpec.clusterIP) {

@@ -1,4 +1,5 @@
 export * from './transaction.ts'
+export * from './tokens.ts'
 export type * from './client.ts'
 export * from './nft.ts'
 export * from './exec-client.ts'

@@ -2,6 +2,7 @@
 // JSON reads, in any network namespace.
 import { run } from '../netlink/exec.ts'
 import { inNetns, type NetnsRef } from '../netlink/netns.ts'
+import { checkNftCommand } from './tokens.ts'
 
 /** The kernel's answer to a failed operation, as nft reports it. */
 export type NftErrorCode = 'ENOENT' | 'EEXIST' | 'EBUSY' | 'EINVAL' | 'EOPNOTSUPP' | 'EPERM' | 'ELOOP' | 'UNKNOWN'
@@ -37,9 +38,10 @@ export function nftErrorCode(message: string): NftErrorCode {
   return best
 }
 
-/** Applies `lines` as one atomic nft transaction. */
+/** Applies `lines` as one atomic nft transaction; each must be one whole command in weft's nft grammar (tokens.ts). */
 export async function nftApply(lines: readonly string[], netns?: NetnsRef): Promise<void> {
   if (lines.length === 0) return
+  for (const line of lines) checkNftCommand(line)
   const [file, argv] = inNetns(netns, 'nft', ['-f', '-'])
   await run(file, argv, { input: lines.join('\n') + '\n' })
 }

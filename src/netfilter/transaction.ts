@@ -1,6 +1,10 @@
 // A transaction on one nftables table: structured operations that render to the lines of
 // one `nft -f -` run (applied all or nothing by the kernel), and that the in-memory fake
-// applies the same way. Objects are named without the `family table` prefix.
+// applies the same way. Objects are named without the `family table` prefix. Every
+// operation is checked against weft's nft grammar (tokens.ts) as it is added: a name or
+// text outside it throws an NftTokenError there, and nothing of it reaches nft.
+import { checkNftName, checkNftText, NftTokenError } from './tokens.ts'
+
 export type NftFamily = 'ip' | 'ip6' | 'inet'
 export type NftObjectKind = 'table' | 'chain' | 'set' | 'map'
 
@@ -19,6 +23,8 @@ export class Transaction {
   readonly operations: NftOperation[] = []
 
   constructor(family: NftFamily, table: string) {
+    if (family !== 'ip' && family !== 'ip6' && family !== 'inet') throw new NftTokenError(`nft table family ${JSON.stringify(family)} is not ip, ip6 or inet`)
+    checkNftName('table name', table)
     this.family = family
     this.table = table
   }
@@ -27,8 +33,9 @@ export class Transaction {
     return this.operations.length
   }
 
-  /** Appends `op`; returns this, so calls chain. */
+  /** Appends `op`; returns this, so calls chain. Throws an NftTokenError for anything outside weft's nft grammar. */
   push(op: NftOperation): this {
+    checkOperation(op)
     this.operations.push(op)
     return this
   }
@@ -81,6 +88,29 @@ export class Transaction {
     let out = ''
     for (const op of this.operations) out += renderOperation(this.family, this.table, op) + '\n'
     return out
+  }
+}
+
+function checkOperation(op: NftOperation): void {
+  switch (op.kind) {
+    case 'table':
+      return
+    case 'chain':
+    case 'set':
+    case 'map':
+      checkNftName(`${op.kind} name`, op.name)
+      if ('spec' in op && op.spec !== undefined && (op.kind !== 'chain' || op.spec !== '')) checkNftText('spec', op.spec)
+      return
+    case 'rule':
+      checkNftName('chain name', op.chain)
+      checkNftText('rule', op.rule)
+      return
+    case 'element':
+      checkNftName('set name', op.set)
+      for (const el of op.elements) checkNftText('element', el)
+      return
+    default:
+      throw new NftTokenError(`unknown nft operation ${JSON.stringify(op)}`)
   }
 }
 

@@ -48,9 +48,26 @@ async function ipJson<T>(args: readonly string[], netns?: NetnsRef): Promise<T> 
   return (out.trim() === '' ? [] : JSON.parse(out)) as T
 }
 
-/** Runs every line in one `ip -batch`; stops at the first failing line (unless `force`). */
+/**
+ * Throws unless every line is one `ip` command that `ip -batch` reads as written: printable
+ * ASCII without the characters it treats specially (a newline or carriage return ends the
+ * command, `#` comments out the rest of the line, quotes and backslashes regroup words).
+ */
+export function checkIpBatchLines(lines: readonly string[]): void {
+  for (const line of lines) {
+    const bad = typeof line === 'string' ? /[^\x20-\x7e]|["'#\\]/.exec(line) : undefined
+    if (typeof line !== 'string' || bad) {
+      const quote = (x: string) => JSON.stringify(x).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+      const what = bad ? quote(bad[0]) : 'a value that is not text'
+      throw new Error(`ip -batch line ${quote(String(line).slice(0, 120))} holds ${what}${bad ? ` at ${bad.index}` : ''}: refused, nothing was run`)
+    }
+  }
+}
+
+/** Runs every line in one `ip -batch`; stops at the first failing line (unless `force`). Lines are checked first (checkIpBatchLines). */
 export async function ipBatch(lines: readonly string[], netns?: NetnsRef, opts: { force?: boolean } = {}): Promise<void> {
   if (lines.length === 0) return
+  checkIpBatchLines(lines)
   const [file, argv] = inNetns(netns, 'ip', [...(opts.force ? ['-force'] : []), '-batch', '-'])
   await run(file, argv, { input: lines.join('\n') + '\n' })
 }

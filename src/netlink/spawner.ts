@@ -8,6 +8,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { CommandError } from './exec.ts'
+import { checkIpBatchLines } from './ip.ts'
 import { inNetns } from './netns.ts'
 
 const SPAWNER_SCRIPT = `while IFS=$'\\t' read -r -a job; do
@@ -69,6 +70,7 @@ export class Spawner {
 
   /** Runs `ip -batch -` with `lines` in `netns`. */
   async ipBatch(lines: readonly string[], netns: string): Promise<void> {
+    checkIpBatchLines(lines)
     const [file, argv] = inNetns(netns, 'ip', ['-batch', '-'])
     await this.run(file, argv, lines.join('\n') + '\n')
   }

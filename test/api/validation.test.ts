@@ -402,3 +402,92 @@ t.test('causes carry the reasons the API reports', async (t) => {
   }))
   t.same(causes.map((c) => c.reason).sort(), ['FieldValueDuplicate', 'FieldValueNotSupported', 'FieldValueRequired'])
 })
+
+t.test('service: addresses and ranges that reach the data plane', async (t) => {
+  const lb = (mutate: (s: Obj) => void) => service((s) => {
+    s.spec.type = 'LoadBalancer'
+    mutate(s)
+  })
+  const cidrMsg = 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)'
+  const annotation = 'service.beta.kubernetes.io/load-balancer-source-ranges'
+  const cases: [string, Obj, string[]][] = [
+    ['source ranges', lb((s) => (s.spec.loadBalancerSourceRanges = ['10.0.0.0/8', ' 192.168.0.0/16 ', '2001:db8::/64'])), []],
+    ['a source range with a newline', lb((s) => (s.spec.loadBalancerSourceRanges = ['10.0.0.0/8', '10.0.0.0/8\nflush ruleset'])), [
+      `spec.LoadBalancerSourceRanges[1]: Invalid value: "10.0.0.0/8\\nflush ruleset": ${cidrMsg}`,
+    ]],
+    ['a source range that is an address', lb((s) => (s.spec.loadBalancerSourceRanges = ['10.0.0.1'])), [`spec.LoadBalancerSourceRanges[0]: Invalid value: "10.0.0.1": ${cidrMsg}`]],
+    ['a source range with a zone', lb((s) => (s.spec.loadBalancerSourceRanges = ['fe80::%eth0/64'])), [`spec.LoadBalancerSourceRanges[0]: Invalid value: "fe80::%eth0/64": ${cidrMsg}`]],
+    ['source ranges need a LoadBalancer', service((s) => (s.spec.loadBalancerSourceRanges = ['10.0.0.0/8'])), ["spec.LoadBalancerSourceRanges: Forbidden: may only be used when `type` is 'LoadBalancer'"]],
+    ['the annotation', lb((s) => (s.metadata.annotations = { [annotation]: ' 10.0.0.0/8, 192.168.0.0/16 ' })), []],
+    ['an empty annotation', lb((s) => (s.metadata.annotations = { [annotation]: ' ' })), []],
+    ['a bad annotation', lb((s) => (s.metadata.annotations = { [annotation]: '10.0.0.0/8,10.0.0.1; flush ruleset' })), [
+      `metadata.annotations[${annotation}]: Invalid value: "10.0.0.1; flush ruleset": ${cidrMsg}`,
+    ]],
+    ['the annotation needs a LoadBalancer', service((s) => (s.metadata.annotations = { [annotation]: '10.0.0.0/8' })), [
+      `metadata.annotations[${annotation}]: Forbidden: may only be used when \`type\` is 'LoadBalancer'`,
+    ]],
+    ['the field wins over the annotation', lb((s) => {
+      s.spec.loadBalancerSourceRanges = ['10.0.0.0/8']
+      s.metadata.annotations = { [annotation]: 'bogus' }
+    }), []],
+    ['externalIPs', service((s) => (s.spec.externalIPs = ['192.0.2.1', '2001:db8::1'])), []],
+    ['an externalIP with a zone', service((s) => (s.spec.externalIPs = ['fe80::1%eth0'])), ['spec.externalIPs[0]: Invalid value: "fe80::1%eth0": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']],
+    ['an externalIP with a newline', service((s) => (s.spec.externalIPs = ['192.0.2.1\nflush ruleset'])), ['spec.externalIPs[0]: Invalid value: "192.0.2.1\\nflush ruleset": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']],
+    ['special externalIPs', service((s) => (s.spec.externalIPs = ['0.0.0.0', '127.0.0.1', '169.254.169.254', '224.0.0.1', '::1', 'fe80::1', 'ff02::1'])), [
+      'spec.externalIPs[0]: Invalid value: "0.0.0.0": may not be unspecified (0.0.0.0)',
+      'spec.externalIPs[1]: Invalid value: "127.0.0.1": may not be in the loopback range (127.0.0.0/8, ::1/128)',
+      'spec.externalIPs[2]: Invalid value: "169.254.169.254": may not be in the link-local range (169.254.0.0/16, fe80::/10)',
+      'spec.externalIPs[3]: Invalid value: "224.0.0.1": may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)',
+      'spec.externalIPs[4]: Invalid value: "::1": may not be in the loopback range (127.0.0.0/8, ::1/128)',
+      'spec.externalIPs[5]: Invalid value: "fe80::1": may not be in the link-local range (169.254.0.0/16, fe80::/10)',
+      'spec.externalIPs[6]: Invalid value: "ff02::1": may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)',
+    ]],
+    ['a cluster IP with a zone', service((s) => (s.spec.clusterIP = 'fd00::1%lo')), ['spec.clusterIPs[0]: Invalid value: "fd00::1%lo": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']],
+  ]
+  for (const [name, o, want] of cases) t.same(lines(svcInfo, o), want, name)
+})
+
+t.test('service status: load-balancer ingress, on the status subresource only', async (t) => {
+  const old = service((s) => {
+    s.spec.type = 'LoadBalancer'
+    s.spec.clusterIP = '10.96.0.10'
+  })
+  const withStatus = (ingress: Obj[], mutate: (s: Obj) => void = () => {}) => {
+    const s = structuredClone(old)
+    s.status = { loadBalancer: { ingress } }
+    mutate(s)
+    return s
+  }
+  const status = (o: Obj) => validateObject(svcInfo, o, old, 'status').map((c) => `${c.field}: ${c.message}`)
+  t.same(status(withStatus([{ ip: '192.0.2.10', ipMode: 'VIP' }, { hostname: 'lb.example.com' }, { ip: '2001:db8::10', ipMode: 'Proxy' }])), [])
+  t.same(status(withStatus([{ ip: '192.0.2.10\nflush ruleset', ipMode: 'VIP' }])), [
+    'status.loadBalancer.ingress[0].ip: Invalid value: "192.0.2.10\\nflush ruleset": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)',
+  ])
+  t.same(status(withStatus([{ ip: 'fe80::1%eth0', ipMode: 'VIP' }])), [
+    'status.loadBalancer.ingress[0].ip: Invalid value: "fe80::1%eth0": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)',
+  ])
+  t.same(status(withStatus([{ ip: '192.0.2.10' }])), ['status.loadBalancer.ingress[0].ipMode: Required value: must be specified when `ip` is set'])
+  t.same(status(withStatus([{ hostname: 'lb.example.com', ipMode: 'VIP' }])), ['status.loadBalancer.ingress[0].ipMode: Forbidden: may not be specified when `ip` is not set'])
+  t.same(status(withStatus([{ ip: '192.0.2.10', ipMode: 'Tunnel' }])), ['status.loadBalancer.ingress[0].ipMode: Unsupported value: "Tunnel": supported values: "Proxy", "VIP"'])
+  t.same(status(withStatus([{ hostname: '192.0.2.10' }])), ['status.loadBalancer.ingress[0].hostname: Invalid value: "192.0.2.10": must be a DNS name, not an IP address'])
+  t.match(status(withStatus([{ hostname: 'LB_1' }]))[0], /^status\.loadBalancer\.ingress\[0\]\.hostname: Invalid value: "LB_1": a lowercase RFC 1123 subdomain/)
+  t.same(status(withStatus([{ ip: '192.0.2.10', ipMode: 'VIP' }], (s) => (s.spec.type = 'ClusterIP'))), [
+    "status.loadBalancer.ingress: Forbidden: may only be used when `spec.type` is 'LoadBalancer'",
+  ])
+  const legacy = structuredClone(old)
+  legacy.spec.externalIPs = ['not an address']
+  const legacyStatus = structuredClone(legacy)
+  legacyStatus.status = { loadBalancer: { ingress: [{ ip: '192.0.2.10', ipMode: 'VIP' }] } }
+  t.same(validateObject(svcInfo, legacyStatus, legacy, 'status'), [], 'a status update does not answer for the spec it cannot change')
+  const specUpdate = structuredClone(old)
+  specUpdate.status = { loadBalancer: { ingress: [{ ip: 'not an address' }] } }
+  t.same(lines(svcInfo, specUpdate, old), [], 'a spec update does not answer for the status it cannot change')
+})
+
+t.test('node status addresses: no duplicates on update (as upstream), any syntax', async (t) => {
+  const node = info('v1', 'Node')
+  const old = { metadata: { name: 'node-1' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.1' }] } }
+  const dup = { metadata: { name: 'node-1' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.1' }, { type: 'Hostname', address: 'node-1' }, { type: 'InternalIP', address: '10.0.0.1' }] } }
+  t.same(lines(node, dup, old), ['status.addresses[2]: Duplicate value: core.NodeAddress{Type:"InternalIP", Address:"10.0.0.1"}'])
+  t.same(lines(node, { metadata: { name: 'node-1' }, status: { addresses: [{ type: 'InternalIP', address: 'not an IP' }] } }, old), [], 'upstream does not check address syntax: the proxy drops what does not parse')
+})

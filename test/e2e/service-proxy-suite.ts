@@ -35,6 +35,19 @@ function curl(netns: string, url: string, maxTime = 3): Promise<Curl> {
   })
 }
 
+/** An HTTP GET from inside `netns`: the status code (0: no answer) and the body. */
+function httpStatus(netns: string, url: string): Promise<{ status: number; body: string }> {
+  return new Promise((done) => {
+    const child = spawn('ip', ['netns', 'exec', netns, 'curl', '-s', '--max-time', '2', '-w', '\n%{http_code}', url], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => (out += b))
+    child.on('close', () => {
+      const i = out.lastIndexOf('\n')
+      done({ status: Number(out.slice(i + 1)) || 0, body: out.slice(0, Math.max(0, i)) })
+    })
+  })
+}
+
 /** One UDP datagram to `ip:port` from inside `netns`, and the first reply line. */
 async function udpAsk(netns: string, ip: string, port: number, message: string): Promise<string> {
   // One read of a whole datagram: dd with a block size, not bash's byte-wise `read`.
@@ -159,6 +172,23 @@ export async function serviceProxySuite(t: Test, mode: Mode): Promise<void> {
     const internal = new Set<string>()
     for (let i = 0; i < 8; i++) internal.add((await curl(podNetns('web-3'), hostname(internalLocal.spec.clusterIP))).out)
     t.same([...internal], ['web-3'], 'internalTrafficPolicy Local: a pod on node-2 reaches only node-2 endpoints')
+  })
+
+  await t.test('healthCheckNodePort from outside: 200 on the node with a ready endpoint, 503 on the other', async (t) => {
+    const hc = await createService('hc', { type: 'LoadBalancer', externalTrafficPolicy: 'Local', selector: { solo: 'yes' }, ports: [httpPort] })
+    const port: number = hc.spec.healthCheckNodePort
+    t.ok(port >= 30000 && port <= 32767, `the API server allocated it (${port})`)
+    const url = (ip: string) => `http://${ip}:${port}/healthz`
+    let two = { status: 0, body: '' }
+    await until('node-2 answers 200', async () => (two = await httpStatus(underlay.netns, url(nodeTwo.ip))).status === 200, 30_000)
+    t.same(JSON.parse(two.body), { service: { namespace: 'default', name: 'hc' }, localEndpoints: 1, serviceProxyHealthy: true }, 'node-2 runs web-3')
+    let one = { status: 0, body: '' }
+    await until('node-1 answers', async () => (one = await httpStatus(underlay.netns, url(nodeOne.ip))).status !== 0, 30_000)
+    t.equal(one.status, 503, 'node-1 has no endpoint of it: the load balancer should skip it')
+    t.same(JSON.parse(one.body).localEndpoints, 0)
+    await client.delete(serviceInfo, 'hc', 'default')
+    await until('the listeners close', async () => (await httpStatus(underlay.netns, url(nodeTwo.ip))).status === 0, 30_000)
+    t.pass('deleting the Service closes its health check')
   })
 
   await t.test('hairpin: a pod reaches itself through its Service', async (t) => {

@@ -49,3 +49,14 @@ t.test('errors name the command and what the kernel said', async (t) => {
   t.match((err as CommandError).message, /ip -n .* -batch -/)
   t.match((err as CommandError).stderr, /300\.1\.1\.1|invalid|Error/i)
 })
+
+t.test('ipBatch refuses a line that could hide or start a command, before ip runs', async (t) => {
+  // In a namespace of the test's own, so that even a check that let a line through could not touch the host.
+  const ns = await testNetns(t, 'nlbat')
+  await ipBatch(['link add d0 type veth peer name d1'], ns)
+  for (const line of ['addr add 10.0.0.1/32 dev d0\nlink delete d0', 'addr add 10.0.0.1/32 dev d0\rlink delete d0', 'addr add 10.0.0.1/32 dev d0 # x', 'addr add "10.0.0.1/32" dev d0', "addr add '10.0.0.1/32' dev d0", 'addr add 10.0.0.1/32 dev d0\\', 'addr add 10.0.0.1/32 dev d0\u0000', 'addr add 10.0.0.1/32 dev dé']) {
+    await t.rejects(ipBatch(['link set d0 up', line], ns), /ip -batch line/, JSON.stringify(line).replace(/[^\x20-\x7e]/g, '?'))
+  }
+  t.ok(await getLink('d0', ns), 'the link is still there')
+  t.notOk((await getLink('d0', ns))?.flags.includes('UP'), 'and no line of a refused batch ran')
+})

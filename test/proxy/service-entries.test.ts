@@ -115,3 +115,63 @@ t.test('mode: nftables when it works, userspace when asked or when it cannot be 
   t.equal(parseMode(''), 'auto')
   t.throws(() => parseMode('ipvs'), /must be nftables, userspace or auto/)
 })
+
+t.test('servicePorts: hostile values are parsed, canonical, and dropped when they do not parse', async (t) => {
+  const svc = service(
+    {
+      type: 'LoadBalancer',
+      clusterIP: '10.96.0.5',
+      clusterIPs: ['10.96.0.5'],
+      ports: [{ name: 'http', port: 80, nodePort: 30080 }],
+      externalIPs: ['192.0.2.1', '192.0.2.2\nflush ruleset', '127.0.0.1', 'fe80::1%eth0', '010.000.002.003', '192.0.2.1'],
+      loadBalancerSourceRanges: ['10.0.0.0/8; flush ruleset', ' 192.168.1.1/16 ', '10.0.0.0/8\ndelete table ip weft-proxy'],
+      sessionAffinity: 'ClientIP',
+      sessionAffinityConfig: { clientIP: { timeoutSeconds: '10s; } ; flush ruleset ; add set x {' as unknown as number } },
+    },
+    { loadBalancer: { ingress: [{ ip: '203.0.113.7 } ; flush ruleset' }, { ip: '203.0.113.8' }, { ip: '0.0.0.0' }] } },
+  )
+  const [p] = servicePorts(svc, 4)
+  t.same(p?.externalIPs, ['192.0.2.1', '10.0.2.3'], 'good addresses kept (canonical, once); the rest dropped')
+  t.same(p?.loadBalancerIPs, ['203.0.113.8'])
+  t.same(p?.loadBalancerSourceRanges, ['192.168.0.0/16'], 'a padded range is kept, as its network')
+  t.equal(p?.affinitySeconds, 10800, 'a timeout that is not a number falls back to the default')
+  const none = servicePorts(service({ type: 'LoadBalancer', clusterIP: '10.96.0.5', ports: [{ port: 80 }], loadBalancerSourceRanges: ['bogus', '10.0.0.0/8 accept'] }), 4)
+  t.same(none[0]?.loadBalancerSourceRanges, [])
+  t.equal((none[0] as { loadBalancerSourceRangesInvalid?: boolean } | undefined)?.loadBalancerSourceRangesInvalid, true, 'ranges given but none valid: the load balancer admits no one')
+  const annotated = servicePorts(service({ type: 'LoadBalancer', clusterIP: '10.96.0.5', ports: [{ port: 80 }] }, undefined, { 'service.beta.kubernetes.io/load-balancer-source-ranges': '10.0.0.0/8 } ; flush ruleset ; add x {, 192.168.0.0/16' }), 4)
+  t.same(annotated[0]?.loadBalancerSourceRanges, ['192.168.0.0/16'])
+})
+
+t.test('servicePorts: a bad cluster IP, name, port or protocol drops only what it spoils', async (t) => {
+  t.same(servicePorts(service({ clusterIP: '10.96.0.5\nflush ruleset', ports: [{ port: 80 }] }), 4), [], 'no usable cluster IP: nothing')
+  t.same(servicePorts({ metadata: { namespace: 'ns', name: 'web x; flush ruleset' }, spec: { clusterIP: '10.96.0.5', ports: [{ port: 80 }] } }, 4), [], 'a name nft could choke on: nothing')
+  t.same(servicePorts({ metadata: { namespace: 'n\ns', name: 'web' }, spec: { clusterIP: '10.96.0.5', ports: [{ port: 80 }] } }, 4), [])
+  const ports = servicePorts(service({
+    type: 'NodePort',
+    clusterIP: '10.96.0.5',
+    ports: [
+      { name: 'ok', port: 80, nodePort: 30080 },
+      { name: 'bad name; drop', port: 81 },
+      { name: 'proto', port: 82, protocol: 'ICMP' },
+      { name: 'zero', port: 0 },
+      { name: 'text', port: '83 drop' as unknown as number },
+      { name: 'np', port: 84, nodePort: 99999 },
+      { name: 'ok', port: 85 },
+    ],
+  }), 4)
+  t.same(ports.map((p) => `${p.portName}:${p.port}:${p.nodePort}`), ['ok:80:30080', 'np:84:0'])
+})
+
+t.test('portEndpoints: addresses and ports that do not parse are left out', async (t) => {
+  const [port] = servicePorts(service({ clusterIP: '10.96.0.5', ports: [{ name: 'http', port: 80 }] }), 4)
+  const eps = portEndpoints(port!, [
+    slice('a', 'IPv4', [{ name: 'http', port: 8080 }], [
+      { addresses: ['10.244.1.9\nflush ruleset'] },
+      { addresses: ['10.244.1.8 ; drop'] },
+      { addresses: ['fd00::1'] },
+      { addresses: ['010.244.001.007'] },
+    ]),
+    slice('b', 'IPv4', [{ name: 'http', port: '80; drop' as unknown as number }], [{ addresses: ['10.244.1.6'] }]),
+  ], 4, 'n1')
+  t.same(eps.map((e) => `${e.ip}:${e.port}`), ['10.244.1.7:8080'])
+})

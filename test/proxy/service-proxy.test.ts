@@ -184,3 +184,137 @@ t.test('the Node getting addresses and the full-sync period each bring a full sy
   await until('a periodic full sync', () => calls.length > before, 5000)
   t.equal(calls[before]!.changed, 'all', 'the period brings a full sync without any change')
 })
+
+/** Writes `obj` straight into the store, as an older store or a direct etcd write would hold it: no validation. */
+async function writeUnvalidated(store: import('../../src/store/store.ts').Store, plural: string, obj: any): Promise<void> {
+  const key = `/registry/core/${plural}/${obj.metadata.namespace}/${obj.metadata.name}`
+  const kv = (await store.get(key))!
+  const { resourceVersion: _rv, ...metadata } = obj.metadata
+  const { metadata: _m, ...rest } = obj
+  await store.update(key, JSON.stringify({ metadata, ...rest }), kv.modRevision)
+}
+
+class StateProxier implements Proxier {
+  readonly mode = 'nftables' as const
+  readonly family: Family
+  last: ProxyState | undefined
+  syncs = 0
+  refused: Map<string, { namespace: string; name: string; message: string }> | undefined
+  constructor(family: Family) {
+    this.family = family
+  }
+  async sync(state: ProxyState): Promise<SyncStats> {
+    this.last = state
+    this.syncs++
+    return { servicesChanged: 0, operations: 0, refused: this.refused }
+  }
+  async close(): Promise<void> {}
+}
+
+t.test('values that do not parse are dropped, the rest still programmed, each problem an Event once and a metric', async (t) => {
+  const server = await startTestServer(t)
+  const client = new RestClient({ server: server.url })
+  t.teardown(() => client.close())
+  const eventInfo = resources.find((r) => r.kind === 'Event')!
+  await client.create(serviceInfo, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'good', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } } as never)
+  const lb: any = await client.create(serviceInfo, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'bad', namespace: 'default' }, spec: { type: 'LoadBalancer', ports: [{ name: 'http', port: 80 }] } } as never)
+  lb.spec.externalIPs = ['192.0.2.1', '192.0.2.2\nflush ruleset']
+  lb.spec.loadBalancerSourceRanges = ['10.0.0.0/8; flush ruleset', '192.168.0.0/16']
+  lb.status = { loadBalancer: { ingress: [{ ip: '203.0.113.9 } ; flush ruleset', ipMode: 'VIP' }, { ip: '203.0.113.10', ipMode: 'VIP' }] } }
+  await writeUnvalidated(server.store, 'services', lb)
+  await client.create(nodeInfo, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' }, status: { addresses: [{ type: 'InternalIP', address: '192.0.2.50\ndelete table ip weft-proxy' }, { type: 'InternalIP', address: '192.0.2.51' }, { type: 'Hostname', address: 'n1' }] } } as never)
+  let proxier: StateProxier | undefined
+  const proxy = new ServiceProxy({
+    client,
+    nodeName: 'n1',
+    mode: 'auto',
+    serviceCIDRs: ['10.96.0.0/12'],
+    clusterCIDRs: [],
+    createProxier: (_mode, family) => (proxier = new StateProxier(family)),
+    probe: async () => ({ ok: true }),
+    minSyncMs: 10,
+  })
+  t.teardown(() => proxy.stop())
+  await proxy.start()
+  await until('the node addresses', () => proxier!.last!.nodeIPs.length > 0, 5000)
+  const state = proxier!.last!
+  t.same(state.nodeIPs, ['192.0.2.51'], 'the Node address that does not parse is dropped')
+  const bad = state.services.get('default/bad:http/TCP')!.port
+  t.same(bad.externalIPs, ['192.0.2.1'])
+  t.same(bad.loadBalancerIPs, ['203.0.113.10'])
+  t.same(bad.loadBalancerSourceRanges, ['192.168.0.0/16'])
+  t.ok(state.services.has('default/good:http/TCP'), 'the other Service is programmed')
+
+  const events = async () => (await client.list<any>(eventInfo, { namespace: 'default' })).items.filter((e: any) => e.involvedObject?.name === 'bad')
+  await until('three Events', async () => (await events()).length === 3, 5000)
+  const got = await events()
+  t.same(got.map((e: any) => e.reason), ['InvalidServiceField', 'InvalidServiceField', 'InvalidServiceField'])
+  t.ok(got.every((e: any) => e.type === 'Warning' && e.source?.component === 'weft-proxy' && e.involvedObject.kind === 'Service' && e.involvedObject.uid === lb.metadata.uid))
+  t.same(got.map((e: any) => e.message).sort(), [
+    'spec.externalIPs[1]: "192.0.2.2\\nflush ruleset" is not an IP address; it is ignored (correct or remove the value)',
+    'spec.loadBalancerSourceRanges[0]: "10.0.0.0/8; flush ruleset" is not a CIDR (e.g. 10.0.0.0/8); it is ignored, and while no range is valid the load balancer admits no one (correct or remove the value)',
+    'status.loadBalancer.ingress[0].ip: "203.0.113.9 } ; flush ruleset" is not an IP address; it is ignored (correct or remove the value)',
+  ])
+
+  // Another change to the bad Service (the API refuses an update of it now), and a sync: no second Event for the same problems.
+  const syncs = proxier!.syncs
+  await writeUnvalidated(server.store, 'services', { ...lb, metadata: { ...lb.metadata, labels: { touched: 'yes' } } })
+  await until('a sync', () => proxier!.syncs > syncs, 5000)
+  await proxy.problems.flush()
+  t.equal((await events()).length, 3, 'each distinct problem is reported once')
+  const metrics = await proxy.metrics.registry.metrics()
+  t.match(metrics, /weft_proxy_invalid_service_fields_total\{field="spec.externalIPs"\} 1/)
+  t.match(metrics, /weft_proxy_invalid_service_fields_total\{field="status.loadBalancer.ingress.ip"\} 1/)
+  t.match(metrics, /weft_proxy_invalid_service_fields_total\{field="spec.loadBalancerSourceRanges"\} 1/)
+  t.match(metrics, /weft_proxy_invalid_node_addresses_total 1/)
+
+  // A refusal by the data plane is its own Event, confined to its Service.
+  proxier!.refused = new Map([['default/good:http/TCP', { namespace: 'default', name: 'good', message: 'refused for the test' }]])
+  await client.patch(serviceInfo, 'good', 'default', { metadata: { labels: { touched: 'yes' } } }, 'merge')
+  await until('the refusal Event', async () => (await client.list<any>(eventInfo, { namespace: 'default' })).items.some((e: any) => e.involvedObject?.name === 'good' && e.reason === 'ServiceRulesRefused' && e.message === 'refused for the test'), 5000)
+  t.match(await proxy.metrics.registry.metrics(), /weft_proxy_refused_service_rules_total\{family="IPv4"\} 1/)
+})
+
+t.test('healthCheckNodePort: the API allocates it, the proxy serves it with the local ready endpoints', async (t) => {
+  const server = await startTestServer(t)
+  const client = new RestClient({ server: server.url })
+  t.teardown(() => client.close())
+  const svc: any = await client.create(serviceInfo, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'lb', namespace: 'default' }, spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80 }, { name: 'https', port: 443 }] } } as never)
+  const port: number = svc.spec.healthCheckNodePort
+  t.ok(port >= 30000 && port <= 32767, `allocated from the NodePort range (${port})`)
+  const slice = (name: string, endpoints: object[]) => ({
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name, namespace: 'default', labels: { 'kubernetes.io/service-name': 'lb' } },
+    addressType: 'IPv4', ports: [{ name: 'http', port: 8080 }, { name: 'https', port: 8443 }], endpoints,
+  })
+  await client.create(sliceInfo, slice('lb-0', [
+    { addresses: ['10.244.0.4'], nodeName: 'n1' },
+    { addresses: ['10.244.0.5'], nodeName: 'n1', conditions: { ready: false, serving: true, terminating: true } },
+    { addresses: ['10.244.1.4'], nodeName: 'n2' },
+  ]) as never)
+  const proxy = new ServiceProxy({
+    client,
+    nodeName: 'n1',
+    mode: 'auto',
+    serviceCIDRs: ['10.96.0.0/12'],
+    clusterCIDRs: [],
+    createProxier: (_mode, family) => new StateProxier(family),
+    probe: async () => ({ ok: true }),
+    minSyncMs: 10,
+    serviceHealthChecks: true,
+    serviceHealthHosts: ['127.0.0.1'],
+  })
+  t.teardown(() => proxy.stop())
+  await proxy.start()
+  const get = async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined)
+    return res && { status: res.status, body: JSON.parse(await res.text()) }
+  }
+  t.same(await get(), { status: 200, body: { service: { namespace: 'default', name: 'lb' }, localEndpoints: 1, serviceProxyHealthy: true } }, 'one ready endpoint here (two ports, counted once; the terminating one not)')
+  await client.patch(sliceInfo, 'lb-0', 'default', { endpoints: [{ addresses: ['10.244.1.4'], nodeName: 'n2' }] }, 'merge')
+  await until('503', async () => (await get())?.status === 503, 5000)
+  t.same((await get())?.body.localEndpoints, 0, 'no local endpoint: 503, so the load balancer skips this node')
+  await client.patch(serviceInfo, 'lb', 'default', { spec: { externalTrafficPolicy: 'Cluster' } }, 'merge')
+  await until('the listener closed', async () => (await get()) === undefined, 5000)
+  t.pass('a Service that no longer needs a health check loses its listener')
+})

@@ -7,7 +7,7 @@ import { isObj, obj } from './field.ts'
 import type { NameCheck } from './meta.ts'
 import { validateObjectMeta, validateObjectMetaUpdate } from './meta.ts'
 import { validatePodSpec, validatePodSpecUpdate } from './pod.ts'
-import { validateServiceSpec, validateServiceUpdate } from './service.ts'
+import { validateServiceSpec, validateServiceStatus, validateServiceUpdate } from './service.ts'
 import { validateDaemonSetSpec, validateDeploymentSpec, validateReplicaSetSpec, validateSelectorUpdate } from './apps.ts'
 import { validateIngressClassSpec, validateIngressClassUpdate, validateIngressSpec } from './ingress.ts'
 import {
@@ -27,9 +27,18 @@ type KindRule = (o: Obj, old: Obj | undefined) => FieldCause[]
 
 const spec = (o: Obj): Obj => obj(o.spec)
 
+/**
+ * What a write to a kind's status subresource is checked for, where Kubernetes checks the
+ * status (and nothing of the spec, which that write cannot change). Kinds not listed here
+ * get their ordinary rule.
+ */
+const statusRules: Record<string, KindRule> = {
+  Service: (o) => validateServiceStatus(obj(o.status), spec(o)),
+}
+
 const rules: Record<string, KindRule> = {
   Pod: (o, old) => [...validatePodSpec(spec(o), 'spec'), ...(old ? validatePodSpecUpdate(spec(o), spec(old)) : [])],
-  Service: (o, old) => [...validateServiceSpec(spec(o)), ...(old ? validateServiceUpdate(spec(o), spec(old)) : [])],
+  Service: (o, old) => [...validateServiceSpec(spec(o), obj(o.metadata)), ...(old ? validateServiceUpdate(spec(o), spec(old)) : [])],
   Deployment: (o, old) => [...validateDeploymentSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
   ReplicaSet: (o, old) => [...validateReplicaSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
   DaemonSet: (o, old) => [...validateDaemonSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
@@ -51,14 +60,14 @@ function nameCheck(info: ResourceInfo): NameCheck {
   return isDNS1123Subdomain
 }
 
-/** Validates `obj` as an object of `info`'s kind; `old` is the stored object on update. */
-export function validateObject(info: ResourceInfo, object: object, old?: object): FieldCause[] {
+/** Validates `obj` as an object of `info`'s kind; `old` is the stored object on update, `subresource` the one written. */
+export function validateObject(info: ResourceInfo, object: object, old?: object, subresource?: string): FieldCause[] {
   const o = object as Obj
   const prev = old === undefined ? undefined : (old as Obj)
   const meta = obj(o.metadata)
   const errs = validateObjectMeta(meta, info.namespaced, nameCheck(info))
   if (prev && isObj(prev.metadata)) errs.push(...validateObjectMetaUpdate(meta, prev.metadata))
-  const rule = rules[info.kind]
+  const rule = (subresource === 'status' ? statusRules[info.kind] : undefined) ?? rules[info.kind]
   if (rule) errs.push(...rule(o, prev))
   return errs
 }

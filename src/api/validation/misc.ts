@@ -191,6 +191,16 @@ export function validateNode(node: Obj, old?: Obj): FieldCause[] {
     if (!str(addr.type)) errs.push(required('status.addresses.type'))
   }
   if (old) {
+    // As upstream's ValidateNodeUpdate: no address twice. Their syntax is not checked there
+    // (the proxy and kubelet parse what they use and drop what does not parse).
+    const seenAddresses = new Set<string>()
+    arr(obj(node.status).addresses).forEach((a, i) => {
+      const key = JSON.stringify([str(obj(a).type), str(obj(a).address)])
+      // Go prints the duplicate struct with %#v.
+      const shown = `core.NodeAddress{Type:${JSON.stringify(str(obj(a).type))}, Address:${JSON.stringify(str(obj(a).address))}}`
+      if (seenAddresses.has(key)) errs.push({ reason: 'FieldValueDuplicate', message: `Duplicate value: ${shown}`, field: `status.addresses[${i}]` })
+      seenAddresses.add(key)
+    })
     const oldSpec = obj(old.spec)
     const oldCIDRs = oldSpec.podCIDRs !== undefined ? arr(oldSpec.podCIDRs).map(str) : str(oldSpec.podCIDR) ? [str(oldSpec.podCIDR)] : []
     if (oldCIDRs.length > 0 && !deepEqual(oldCIDRs, cidrs)) errs.push(forbidden('spec.podCIDRs', 'node updates may not change podCIDR except from "" to valid'))

@@ -1,6 +1,7 @@
 // Services (ValidateService / ValidateServiceUpdate).
 import { isIP } from 'node:net'
-import { isDNS1123Label, isDNS1123Subdomain, isValidIP, isValidPortName, isValidPortNum } from '../names.ts'
+import { parseIP, specialIPKind } from '../../util/ip-parse.ts'
+import { isDNS1123Label, isDNS1123Subdomain, isValidCIDR, isValidIP, isValidPortName, isValidPortNum } from '../names.ts'
 import type { FieldCause, Obj } from './field.ts'
 import { arr, duplicate, each, forbidden, invalid, notSupported, num, obj, required, str } from './field.ts'
 import { validateLabels } from './meta.ts'
@@ -11,6 +12,54 @@ const affinities = ['ClientIP', 'None']
 const trafficPolicies = ['Cluster', 'Local']
 const families = ['IPv4', 'IPv6']
 const familyPolicies = ['PreferDualStack', 'RequireDualStack', 'SingleStack']
+const ipModes = ['Proxy', 'VIP']
+
+export const sourceRangesAnnotation = 'service.beta.kubernetes.io/load-balancer-source-ranges'
+
+/** Kubernetes' ValidateNonSpecialIP: addresses a Service may not claim as external. */
+function validateNonSpecialIP(field: string, value: string): FieldCause[] {
+  const ip = parseIP(value)
+  if (!ip) return [invalid(field, value, 'must be a valid IP address')]
+  switch (specialIPKind(ip)) {
+    case 'unspecified':
+      return [invalid(field, value, `may not be unspecified (${value})`)]
+    case 'loopback':
+      return [invalid(field, value, 'may not be in the loopback range (127.0.0.0/8, ::1/128)')]
+    case 'link-local':
+      return [invalid(field, value, 'may not be in the link-local range (169.254.0.0/16, fe80::/10)')]
+    case 'link-local-multicast':
+      return [invalid(field, value, 'may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)')]
+    default:
+      return []
+  }
+}
+
+/** spec.loadBalancerSourceRanges, or else the older annotation: CIDRs (space-padding allowed), LoadBalancer only. */
+function validateSourceRanges(spec: Obj, meta: Obj, type: string): FieldCause[] {
+  const errs: FieldCause[] = []
+  const ranges = arr(spec.loadBalancerSourceRanges)
+  const annotations = obj(meta.annotations)
+  if (ranges.length > 0) {
+    // Upstream's path really is spelled with a capital L; kept so messages match kubectl's.
+    const path = 'spec.LoadBalancerSourceRanges'
+    if (type !== 'LoadBalancer') errs.push(forbidden(path, "may only be used when `type` is 'LoadBalancer'"))
+    ranges.forEach((r, i) => {
+      const value = str(r).trim()
+      errs.push(...each(`${path}[${i}]`, value, isValidCIDR(value)))
+    })
+  } else if (Object.hasOwn(annotations, sourceRangesAnnotation)) {
+    const path = `metadata.annotations[${sourceRangesAnnotation}]`
+    if (type !== 'LoadBalancer') errs.push(forbidden(path, "may only be used when `type` is 'LoadBalancer'"))
+    const value = str(annotations[sourceRangesAnnotation]).trim()
+    if (value !== '') {
+      for (const part of value.split(',')) {
+        const cidr = part.trim()
+        errs.push(...each(path, cidr, isValidCIDR(cidr)))
+      }
+    }
+  }
+  return errs
+}
 
 function validatePorts(spec: Obj, type: string): FieldCause[] {
   const errs: FieldCause[] = []
@@ -83,7 +132,7 @@ function validateClusterIPs(spec: Obj, type: string): FieldCause[] {
   return errs
 }
 
-export function validateServiceSpec(spec: Obj): FieldCause[] {
+export function validateServiceSpec(spec: Obj, meta: Obj = {}): FieldCause[] {
   const errs: FieldCause[] = []
   const type = str(spec.type) || 'ClusterIP'
   if (!types.includes(type)) errs.push(notSupported('spec.type', spec.type, types))
@@ -120,7 +169,11 @@ export function validateServiceSpec(spec: Obj): FieldCause[] {
       errs.push(invalid('spec.healthCheckNodePort', hc, 'may only be set when `type` is \'LoadBalancer\' and `externalTrafficPolicy` is \'Local\''))
     else errs.push(...each('spec.healthCheckNodePort', hc, isValidPortNum(hc)))
   }
-  arr(spec.externalIPs).forEach((ip, i) => errs.push(...each(`spec.externalIPs[${i}]`, ip, isValidIP(str(ip)))))
+  arr(spec.externalIPs).forEach((ip, i) => {
+    const bad = isValidIP(str(ip))
+    errs.push(...(bad.length ? each(`spec.externalIPs[${i}]`, ip, bad) : validateNonSpecialIP(`spec.externalIPs[${i}]`, str(ip))))
+  })
+  errs.push(...validateSourceRanges(spec, meta, type))
   if (type !== 'LoadBalancer' && spec.loadBalancerClass !== undefined && spec.loadBalancerClass !== null)
     errs.push(forbidden('spec.loadBalancerClass', 'may only be used when `type` is \'LoadBalancer\''))
   return errs
@@ -141,3 +194,30 @@ export function validateServiceUpdate(spec: Obj, old: Obj): FieldCause[] {
   return []
 }
 
+
+/** Kubernetes' ValidateLoadBalancerStatus (what a status update of a Service is checked for). */
+export function validateServiceStatus(status: Obj, spec: Obj): FieldCause[] {
+  const errs: FieldCause[] = []
+  const ingress = arr(obj(obj(status).loadBalancer).ingress)
+  const path = 'status.loadBalancer.ingress'
+  if ((str(spec.type) || 'ClusterIP') !== 'LoadBalancer' && ingress.length > 0) {
+    return [forbidden(path, "may only be used when `spec.type` is 'LoadBalancer'")]
+  }
+  ingress.forEach((x, i) => {
+    const ing = obj(x)
+    const p = `${path}[${i}]`
+    const ip = str(ing.ip)
+    if (ip) errs.push(...each(`${p}.ip`, ip, isValidIP(ip)))
+    const mode = ing.ipMode
+    if (mode === undefined || mode === null) {
+      if (ip) errs.push(required(`${p}.ipMode`, 'must be specified when `ip` is set'))
+    } else if (!ip) errs.push(forbidden(`${p}.ipMode`, 'may not be specified when `ip` is not set'))
+    else if (!ipModes.includes(str(mode))) errs.push(notSupported(`${p}.ipMode`, mode, ipModes))
+    const hostname = str(ing.hostname)
+    if (hostname) {
+      errs.push(...each(`${p}.hostname`, hostname, isDNS1123Subdomain(hostname)))
+      if (parseIP(hostname, 'sloppy')) errs.push(invalid(`${p}.hostname`, hostname, 'must be a DNS name, not an IP address'))
+    }
+  })
+  return errs
+}

@@ -248,3 +248,44 @@ t.test('partial syncs end where a full sync of the final state starts', async (t
     t.pass(`seed ${seed}: 60 random steps converge`)
   }
 })
+
+t.test('a Service port whose rules would not be valid nft is refused alone: the others are programmed', async (t) => {
+  const nft = new FakeNft()
+  const p = new NftablesProxier({ family: 4, nft })
+  const good = entry(port({ name: 'good', clusterIP: '172.30.0.42' }), [ep('10.180.0.1')])
+  // Values no parser let through: straight into the model.
+  const hostile = [
+    entry(port({ name: 'ext', clusterIP: '172.30.0.43', externalIPs: ['1.2.3.4 . tcp . 22 : goto service-x, 5.6.7.8'] }), [ep('10.180.0.2')]),
+    entry(port({ name: 'nl', clusterIP: '172.30.0.44\nflush ruleset' }), [ep('10.180.0.3')]),
+    entry(port({ name: 'ranges', clusterIP: '172.30.0.45', loadBalancerIPs: ['1.2.3.5'], loadBalancerSourceRanges: ['10.0.0.0/8 } accept ; flush ruleset ; add rule ip weft-proxy x {'] }), [ep('10.180.0.4')]),
+    entry(port({ name: 'ep', clusterIP: '172.30.0.46' }), [ep('10.180.0.5 } ; flush ruleset')]),
+    entry(port({ name: 'sp ace', clusterIP: '172.30.0.47' }), [ep('10.180.0.6')]),
+    entry(port({ name: 'num', clusterIP: '172.30.0.48', port: '80 accept' as unknown as number }), [ep('10.180.0.7')]),
+    entry(port({ name: 'aff', clusterIP: '172.30.0.49', affinitySeconds: '1s; flags x' as unknown as number }), [ep('10.180.0.8')]),
+    entry(port({ name: 'v6', clusterIP: 'fd00::1' }), [ep('10.180.0.9')]),
+  ]
+  const stats = await p.sync(state([good, ...hostile]), 'all')
+  const text = dump(nft)
+  t.match(text, /service-[A-Z0-9]+-ns1\/good\/tcp\/p80/, 'the good Service is programmed')
+  t.notMatch(text, /flush ruleset|1\.2\.3\.4|5\.6\.7\.8|ns1\/(ext|nl|ranges|ep|num|aff|v6)\//, 'nothing of the refused ones')
+  t.same([...(stats.refused?.keys() ?? [])].sort(), hostile.map((h) => h.port.id).sort(), 'each refused port is listed')
+  t.match(stats.refused?.get(hostile[0]!.port.id), { namespace: 'ns1', name: 'ext', message: /ns1\/ext.*externalIPs.*not programmed/ })
+
+  // A partial sync: a good port turning bad loses its rules; the others stay.
+  const bad = entry({ ...good.port, externalIPs: ['9.9.9.9 accept'] }, good.endpoints)
+  const again = await p.sync(state([bad, ...hostile]), new Set([good.port.id]))
+  t.ok(again.refused?.has(good.port.id))
+  t.notMatch(dump(nft), /ns1\/good\//, 'its rules are gone')
+  const fixed = await p.sync(state([good, ...hostile.slice(1)]), new Set([good.port.id, hostile[0]!.port.id]))
+  t.notOk(fixed.refused?.has(good.port.id), 'fixed: no longer refused')
+  t.notOk(fixed.refused?.has(hostile[0]!.port.id), 'deleted: no longer refused')
+  t.equal(fixed.refused?.size, hostile.length - 1)
+  t.equal(dump(nft), await freshDump(state([good, ...hostile.slice(1)])), 'the same as a fresh full sync')
+})
+
+t.test('a hostile service or pod network from the configuration fails the sync loudly', async (t) => {
+  const p = new NftablesProxier({ family: 4, nft: new FakeNft() })
+  await t.rejects(p.sync(state([], { clusterCIDRs: ['10.0.0.0/8 } ; flush ruleset'] }), 'all'), /pod network.*10\.0\.0\.0\/8/)
+  await t.rejects(p.sync(state([], { serviceCIDRs: ['10.96.0.0/12\nflush ruleset'] }), 'all'), /service network/)
+  await t.rejects(p.sync(state([], { nodeIPs: ['192.168.0.2; flush ruleset'] }), 'all'), /node address/)
+})

@@ -65,6 +65,13 @@ t.test('load-balancer IP with source ranges gets a firewall chain', async (t) =>
   t.same(serviceRules(e, state([e])).chains.get(fw), ['ip saddr != { 192.168.0.0/16, 1.2.3.4 } drop'], 'the node is in a range: its VIP-sourced traffic passes')
 })
 
+t.test('source ranges given but none valid: the firewall admits no one', async (t) => {
+  const fw = 'firewall-ULMVA6XW-ns1/svc1/tcp/p80'
+  const r = build(port({ loadBalancerIPs: ['1.2.3.4'], loadBalancerSourceRangesInvalid: true }), [ep('10.180.0.1')])
+  t.same(r.chains.get(fw), ['drop'])
+  t.ok(elements(r).includes(`firewall-ips: 1.2.3.4 . tcp . 80 : goto ${fw}`))
+})
+
 t.test('ClientIP affinity', async (t) => {
   const r = build(port({ affinitySeconds: 10800 }), [ep('10.180.0.1')])
   const set = 'affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80'
