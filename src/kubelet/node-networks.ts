@@ -3,9 +3,9 @@
 // canonical form, so nothing else an API object says can reach `ip` or `nft` text. A value
 // that is not one is left out and reported; the rest of that Node, and every other Node,
 // still counts.
-import { isIP } from 'node:net'
 import type { V1Node } from '@kubernetes/client-node'
-import { bigIntToIp, ipToBigInt, parseCidr, type Cidr } from '../util/cidr.ts'
+import { parseCidr, type Cidr } from '../util/cidr.ts'
+import { parseCIDR, parseIP } from '../util/ip-parse.ts'
 
 export interface NodeNetwork {
   name: string
@@ -23,22 +23,14 @@ export interface NodeProblem {
   message: string
 }
 
-const CIDR_TEXT = /^[0-9A-Fa-f:.]+\/\d{1,3}$/
-
-/** The canonical form of an IP address, or undefined when `text` is not exactly one. */
+/** The canonical form of an IP address (read as Kubernetes reads it), or undefined when `text` is not exactly one. */
 export function canonicalAddress(text: string): string | undefined {
-  const family = isIP(text)
-  if (family === 0) return undefined
-  return bigIntToIp(ipToBigInt(text), family as 4 | 6)
+  return parseIP(text, 'sloppy')?.text
 }
 
-function parseStrict(text: string): Cidr | undefined {
-  if (!CIDR_TEXT.test(text)) return undefined
-  try {
-    return parseCidr(text)
-  } catch {
-    return undefined
-  }
+function parsePodCIDR(text: string): Cidr | undefined {
+  const parsed = parseCIDR(text, 'sloppy')
+  return parsed && parseCidr(parsed.text)
 }
 
 function overlaps(a: Cidr, b: Cidr): boolean {
@@ -60,7 +52,7 @@ export function nodeNetworks(nodes: readonly V1Node[], self: string): { networks
     const problem = (message: string) => problems.push({ node: name, message: `Node ${JSON.stringify(name)}: ${message}` })
     let cidrs: Cidr[] = []
     for (const raw of rawCIDRs(node)) {
-      const cidr = typeof raw === 'string' ? parseStrict(raw) : undefined
+      const cidr = typeof raw === 'string' ? parsePodCIDR(raw) : undefined
       if (cidr === undefined) problem(`spec.podCIDRs ${JSON.stringify(raw)} is not a CIDR (like 10.244.1.0/24): no routes or masquerade for it`)
       else if (cidr.prefix === 0) problem(`spec.podCIDRs ${cidr.text} is a whole address family, not a pod CIDR: ignored`)
       else cidrs.push(cidr)
