@@ -15,7 +15,7 @@ import type { CniVersion } from '../../cni/protocol/version.ts'
 import { CniRuntime, nodeConflist, writeConflist } from './cni/index.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
 import { syncMasquerade } from './pod-masquerade.ts'
-import { Kubelet } from './kubelet.ts'
+import { Kubelet, type KubeletOptions } from './kubelet.ts'
 import { detectNodeIPs } from './node-ip.ts'
 import { NodeRegistration } from './node-registration.ts'
 import { readHostFacts } from './node-status.ts'
@@ -48,6 +48,8 @@ export interface AgentOptions {
   backoff?: RestartBackoffOptions
   /** Lease renewal period (default 10 s). */
   leaseRenewMs?: number
+  /** Container log rotation (default 10 MiB × 5 files). */
+  logRotation?: KubeletOptions['logRotation']
   /** The service proxy's settings; undefined: no proxy. */
   proxy?: ProxyConfig
   log?: Logger
@@ -121,6 +123,7 @@ export class Agent {
       cni,
       dns: { clusterDNS: o.clusterDNS, clusterDomain: o.clusterDomain, hostResolvConf },
       backoff: o.backoff,
+      logRotation: o.logRotation,
       nodeAllocatable: { cpu: String(host.cpus), memory: `${Math.floor(host.memoryBytes / 1024)}Ki` },
       log: this.log.child({ component: 'kubelet' }),
     })

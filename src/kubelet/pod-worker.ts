@@ -108,6 +108,11 @@ export class PodWorker {
     return (previous ? this.#previous : this.#instances).get(container)?.proc
   }
 
+  /** The current run of each container (running or not). */
+  containers(): ContainerProcess[] {
+    return [...this.#instances.values()].map((i) => i.proc)
+  }
+
   /** Takes over a sandbox and its processes found on disk after an agent restart. */
   adopt(sandbox: Sandbox, procs: ContainerProcess[]): void {
     this.#sandbox = sandbox

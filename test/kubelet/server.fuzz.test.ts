@@ -28,7 +28,7 @@ writeFileSync(logFile, Array.from({ length: 20_000 }, (_, i) => line(i)).join(''
 class FakeKubelet implements KubeletApi {
   active = 0
   started = 0
-  async *logs(req: LogRequest, signal: AbortSignal): AsyncIterable<string> {
+  async *logs(req: LogRequest, signal: AbortSignal): AsyncIterable<string | Buffer> {
     this.started++
     this.active++
     try {

@@ -47,6 +47,8 @@ export interface ContainerRecord {
   logPath: string
   /** The container's environment (NAME=VALUE), for exec. The file is mode 0600. */
   env: string[]
+  /** The log writers reopen the log each second, so it may be rotated (older agents' containers: absent). */
+  logReopens?: boolean
 }
 
 export interface ExitStatus {
@@ -85,6 +87,14 @@ function awk(): string {
     awkCommand = /mawk/.test(`${version.stdout}${version.stderr}`) ? 'awk -W interactive' : 'awk'
   }
   return awkCommand
+}
+
+/** Removes the logs (rotated ones included) of the runs before `keepFrom`. */
+function pruneLogs(dir: string, keepFrom: number): void {
+  for (const name of readdirSync(dir)) {
+    const m = /^(\d+)\.log(\.\d{8}-\d{6})?$/.exec(name)
+    if (m !== null && Number(m[1]) < keepFrom) rmSync(join(dir, name), { force: true })
+  }
 }
 
 function basePath(sandboxDir: string, name: string): string {
@@ -156,7 +166,9 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     throw new Error(`container ${spec.name} of pod ${sandbox.namespace}/${sandbox.name} is still running (pid ${previous.process.pid}); stop it first`)
   }
   const log = logPath(sandbox.dir, spec.name, spec.restartCount)
-  mkdirSync(join(log, '..'), { recursive: true })
+  mkdirSync(join(log, '..'), { recursive: true, mode: 0o700 })
+  // As the kubelet: the logs of this run and the one before (`--previous`) are kept.
+  pruneLogs(join(log, '..'), spec.restartCount - 1)
   mkdirSync(containersDir(sandbox.dir), { recursive: true, mode: 0o700 })
   rmSync(`${base}.exit`, { force: true })
   const mounts: LaunchMount[] = [...podFileMounts(sandbox)]
@@ -222,6 +234,7 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     specHash: specHash(spec),
     logPath: log,
     env,
+    logReopens: true,
   }
   await writeFileAtomic(`${base}.json`, JSON.stringify(record, null, 2) + '\n', 0o600)
   const proc: ContainerProcess = { ...record, sandboxDir: sandbox.dir }

@@ -2,12 +2,15 @@
 // namespace of its own (propagation slave: host unmounts such as `ip netns delete` reach
 // it, its own bind mounts never leak out). It outlives the agent, so a container keeps
 // running, logging and reporting its exit across agent restarts. In order it:
-//   1. opens the log file and makes two FIFOs for the container's stdout and stderr;
+//   1. creates the log file (mode 0600) and makes two FIFOs for the container's stdout and stderr;
 //   2. bind-mounts the pod files and volumes (remounting read-only ones), cd's to the
 //      working directory — a failure here ends it with exit code 128 and a message;
 //   3. starts one awk per stream that timestamps each line in the CRI log format
-//      (`<RFC3339 time> <stream> F <line>`; awk has only whole seconds) and appends it
-//      (each stream keeps its order; lines of the two streams may interleave late);
+//      (`<RFC3339 time> <stream> F <line>`; awk has only whole seconds; a line longer than
+//      4 KiB becomes `P` records of 4 KiB and a last `F` one) and appends each record to the
+//      log in one write (each stream keeps its order; lines of the two streams may
+//      interleave late). The writers reopen the log by name when a new second starts, so
+//      rotation (log-rotation.ts) is a rename: the next second's lines start a new file;
 //   4. starts the command in a new session (its own process group, which is what stop
 //      signals) with exactly the given environment (`env -i`), stdin /dev/null. The
 //      environment and argv come from `<base>.args` (mode 0600, shell-quoted, removed
@@ -30,7 +33,7 @@ finish() {
   rm -f "$base.out" "$base.err" "$base.args" "$base.mnt"
   exit "$1"
 }
-exec 3>>"$log" || finish 128 "cannot open the log file $log"
+(umask 077 && : >>"$log") 2>/dev/null || finish 128 "cannot open the log file $log"
 rm -f "$base.out" "$base.err" "$base.exit"
 mkfifo -m 600 "$base.out" "$base.err" || finish 128 "cannot create the log pipes $base.out, $base.err"
 while [ "$n" -gt 0 ]; do
@@ -44,9 +47,9 @@ done
 cd -- "$wd" 2>/dev/null || finish 128 "workingDir $wd: no such directory"
 args=$(cat "$base.args") && rm -f "$base.args" || finish 128 "cannot read $base.args"
 eval "set -- $args"
-$WEFT_AWK -v s=stdout "$WEFT_LOG_PROGRAM" <"$base.out" >&3 & l1=$!
-$WEFT_AWK -v s=stderr "$WEFT_LOG_PROGRAM" <"$base.err" >&3 & l2=$!
-setsid env -i -- "$@" </dev/null >"$base.out" 2>"$base.err" 3>&- & c=$!
+(umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stdout "$WEFT_LOG_PROGRAM" <"$base.out" >/dev/null) & l1=$!
+(umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stderr "$WEFT_LOG_PROGRAM" <"$base.err" >/dev/null) & l2=$!
+setsid env -i -- "$@" </dev/null >"$base.out" 2>"$base.err" & c=$!
 trap '' PIPE
 echo "$c"
 trap - PIPE
@@ -58,14 +61,28 @@ while :; do
 done
 kill -KILL -"$c" 2>/dev/null
 fin=$(now)
-exec 3>&-
 ( sleep 2; kill "$l1" "$l2" 2>/dev/null ) & w=$!
 wait "$l1" "$l2"
 kill "$w" 2>/dev/null
 finish "$code" "" "$fin"
 `
 
-export const LOG_PROGRAM = '{ printf "%s %s F %s\\n", strftime("%Y-%m-%dT%H:%M:%SZ", systime(), 1), s, $0; fflush() }'
+export const LOG_PROGRAM = `
+BEGIN { f = ENVIRON["WEFT_LOG_FILE"] }
+{
+  t = systime()
+  if (t != last) { close(f); last = t }
+  ts = strftime("%Y-%m-%dT%H:%M:%SZ", t, 1)
+  line = $0
+  while (length(line) > 4096) {
+    printf "%s %s P %s\\n", ts, s, substr(line, 1, 4096) >> f
+    fflush(f)
+    line = substr(line, 4097)
+  }
+  printf "%s %s F %s\\n", ts, s, line >> f
+  fflush(f)
+}
+`
 
 /** PATH for the supervisor itself (the command gets the container's own). */
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
