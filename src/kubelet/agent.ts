@@ -2,13 +2,14 @@
 // has a pod CIDR, routes to other nodes' pods (host-gw), runs the kubelet and the service
 // proxy, and serves the kubelet API. Stopping it leaves the pods running (and the proxy's
 // nftables rules in place); the next agent adopts them.
-import { mkdir, readFile, rm } from 'node:fs/promises'
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { V1Node } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
 import { Spawner, useSpawner } from '../netlink/index.ts'
 import { logger, type Logger } from '../util/log.ts'
+import { makePrivateDir } from '../util/private-files.ts'
 import { startProxy, type ProxyConfig, type RunningProxy } from '../../proxy/run.ts'
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
@@ -20,6 +21,7 @@ import { detectNodeIPs } from './node-ip.ts'
 import { NodeRegistration } from './node-registration.ts'
 import { readHostFacts } from './node-status.ts'
 import type { RestartBackoffOptions } from './restart-backoff.ts'
+import { podsDir } from './runtime/paths.ts'
 import { KubeletServer } from './server.ts'
 
 const nodeInfo = resources.find((r) => r.kind === 'Node')!
@@ -84,7 +86,9 @@ export class Agent {
 
   async start(signal?: AbortSignal): Promise<void> {
     const o = this.options
-    await mkdir(o.dataDir, { recursive: true })
+    if (makePrivateDir(o.dataDir).openToOthers) this.log.warn({ dataDir: o.dataDir }, 'the data dir can be read by other users; weft leaves the mode of a directory it did not create alone: chmod 700 it, or use a dir of its own')
+    await mkdir(podsDir(o.dataDir), { recursive: true, mode: 0o700 })
+    await chmod(podsDir(o.dataDir), 0o700)
     // Every ip/unshare/umount the agent runs is started by a small helper rather than by forking this process.
     const jobs = join(o.dataDir, 'spawn')
     await rm(jobs, { recursive: true, force: true })

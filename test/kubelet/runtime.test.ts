@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -88,6 +88,7 @@ t.test('a sandbox: its own netns with only lo, the pod hostname, a pod dir; remo
   t.same((await listAddrs(undefined, sb.netns)).map((l) => l.ifname), ['lo'])
   t.equal(await utsHostname(sb.utsPath!), sb.hostname)
   t.not(await utsHostname(sb.utsPath!), execFileSync('hostname', { encoding: 'utf8' }).trim(), 'the host keeps its hostname')
+  for (const d of [sb.dir, join(sb.dir, 'containers'), join(sb.dir, 'volumes')]) t.equal(statSync(d).mode & 0o777, 0o700, `${d} is private`)
   const listed = await listSandboxes(dataDir)
   t.same(listed.map((s) => [s.uid, s.namespace, s.name, s.netns]), [[sb.uid, 'default', sb.name, sb.netns]])
   await removeSandbox(sb)

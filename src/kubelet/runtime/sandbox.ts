@@ -116,8 +116,9 @@ export async function createSandbox(spec: SandboxSpec): Promise<Sandbox> {
     ips: [],
   })
   try {
-    await mkdir(join(dir, 'containers'), { recursive: true })
-    await mkdir(join(dir, 'volumes'), { recursive: true })
+    // Private: the pod's files, logs and volumes (secrets among them) are for its containers only.
+    await mkdir(join(dir, 'containers'), { recursive: true, mode: 0o700 })
+    await mkdir(join(dir, 'volumes'), { recursive: true, mode: 0o700 })
     // Written first, so a crash half-way leaves something removeSandbox can find.
     await saveSandbox(sandbox)
     if (spec.netns !== undefined && sandbox.utsPath !== undefined) {
