@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { Agent } from '../kubelet/agent.ts'
 import { logger } from '../util/log.ts'
-import { proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
+import { parseDuration, proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
 
 const repoBin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin')
 
@@ -36,6 +36,8 @@ Flags:
   --cluster-dns IPS           nameservers for ClusterFirst pods (default 10.96.0.10)
   --cluster-domain DOMAIN     the cluster's DNS domain (default cluster.local)
   --resolv-conf PATH          the host resolv.conf that Default pods get (default /etc/resolv.conf)
+  --volume-refresh-period D   how often running pods' configMap, secret, downwardAPI and projected
+                              volumes are read again from the API and updated (default 30s)
   --container-log-max-size Q  rotate a container's log when it reaches this size (default 10Mi)
   --container-log-max-files N log files kept per container, the live one included (default 5, at least 2)
   --proxy=false               do not run the service proxy
@@ -67,6 +69,7 @@ export async function runAgent(argv: string[]): Promise<void> {
       'cluster-dns': { type: 'string', default: '10.96.0.10' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
       'resolv-conf': { type: 'string', default: '/etc/resolv.conf' },
+      'volume-refresh-period': { type: 'string', default: '30s' },
       'container-log-max-size': { type: 'string', default: '10Mi' },
       'container-log-max-files': { type: 'string', default: '5' },
       proxy: { type: 'string', default: 'true' },
@@ -106,6 +109,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     clusterDomain: values['cluster-domain']!,
     resolvConf: values['resolv-conf']!,
     logRotation: { maxSize: Math.floor(logMaxSize), maxFiles: logMaxFiles },
+    volumeRefreshMs: parseDuration('--volume-refresh-period', values['volume-refresh-period']!),
     proxy: parseBool('--proxy', values.proxy!) ? proxyConfigFrom(values) : undefined,
     log: logger('agent'),
   })

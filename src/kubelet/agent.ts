@@ -52,6 +52,8 @@ export interface AgentOptions {
   leaseRenewMs?: number
   /** Container log rotation (default 10 MiB × 5 files). */
   logRotation?: KubeletOptions['logRotation']
+  /** How often volumes from the API are refreshed in running pods (default 30 s). */
+  volumeRefreshMs?: number
   /** The service proxy's settings; undefined: no proxy. */
   proxy?: ProxyConfig
   log?: Logger
@@ -128,6 +130,7 @@ export class Agent {
       dns: { clusterDNS: o.clusterDNS, clusterDomain: o.clusterDomain, hostResolvConf },
       backoff: o.backoff,
       logRotation: o.logRotation,
+      volumeRefreshMs: o.volumeRefreshMs,
       nodeAllocatable: { cpu: String(host.cpus), memory: `${Math.floor(host.memoryBytes / 1024)}Ki` },
       log: this.log.child({ component: 'kubelet' }),
     })

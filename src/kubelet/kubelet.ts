@@ -20,6 +20,8 @@ export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeN
   backoff?: RestartBackoffOptions
   /** How often every pod is synced even without news (default 10 s). */
   resyncMs?: number
+  /** How often running pods' configMap, secret, downwardAPI and projected volumes are read again from the API (default 30 s). */
+  volumeRefreshMs?: number
   /** Container log rotation (default: 10 MiB × 5 files, checked every 10 s, as the kubelet). */
   logRotation?: Partial<LogRotationOptions> & { intervalMs?: number }
 }
@@ -31,13 +33,14 @@ export class Kubelet implements KubeletApi {
   readonly #workers = new Map<string, PodWorker>()
   #resync: NodeJS.Timeout | undefined
   #rotation: NodeJS.Timeout | undefined
+  #volumeRefresh: NodeJS.Timeout | undefined
   #rotating = false
 
   constructor(options: KubeletOptions) {
     this.#o = options
     this.informer = new Informer<V1Pod>(options.client, podInfo, { fieldSelector: `spec.nodeName=${options.nodeName}`, logger: options.log })
     const probes = new ProbeManager((uid: string) => this.#workers.get(uid)?.kick())
-    const { backoff, resyncMs: _resync, logRotation: _rotation, ...shared } = options
+    const { backoff, resyncMs: _resync, logRotation: _rotation, volumeRefreshMs: _refresh, ...shared } = options
     this.#ctx = { ...shared, backoff: new RestartBackoff(backoff), probes }
   }
 
@@ -56,6 +59,9 @@ export class Kubelet implements KubeletApi {
       for (const w of this.#workers.values()) w.kick()
     }, this.#o.resyncMs ?? 10_000)
     this.#rotation = setInterval(() => void this.rotateLogs(), this.#o.logRotation?.intervalMs ?? 10_000)
+    this.#volumeRefresh = setInterval(() => {
+      for (const w of this.#workers.values()) w.refreshVolumes()
+    }, this.#o.volumeRefreshMs ?? 30_000)
   }
 
   /** Rotates the logs of running containers that have reached the size limit. */
@@ -79,6 +85,7 @@ export class Kubelet implements KubeletApi {
   async stop(): Promise<void> {
     clearInterval(this.#resync)
     clearInterval(this.#rotation)
+    clearInterval(this.#volumeRefresh)
     for (const w of this.#workers.values()) w.detach()
     this.#ctx.probes.stopAll()
     await this.informer.stop()

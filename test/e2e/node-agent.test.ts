@@ -2,7 +2,7 @@
 // namespaces on an underlay bridge, `weft agent` in each, pods as processes in their own
 // namespaces wired by the CNI plugins.
 import t from 'tap'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
@@ -20,7 +20,7 @@ const secretInfo = resources.find((r) => r.kind === 'Secret')!
 t.setTimeout(240_000)
 
 const cluster = await startCluster(t, {}, { socket: true, kubeletSocketsInDir: true })
-const underlay = await startUnderlay(t, { socketPath: cluster.socketPath!, dir: cluster.dir })
+const underlay = await startUnderlay(t, { socketPath: cluster.socketPath!, dir: cluster.dir, agentArgs: ['--volume-refresh-period', '1s'] })
 const nodeOne = await underlay.addNode('node-1')
 const client = cluster.client
 
@@ -131,6 +131,51 @@ await t.test('env from ConfigMaps, Secrets and the downward API; volumes; resolv
   await client.create(podInfo, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'missing-ref', namespace: 'default' }, spec: { nodeName: 'node-1', containers: [{ name: 'c', image: 'debian', command: ['true'], env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'nope', key: 'k' } } }] }] } } as never)
   const bad = await podWhen('missing-ref', 'config error', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError')
   t.match(bad.status.containerStatuses[0].state.waiting.message, /configmap "nope" not found/)
+})
+
+await t.test('a running pod sees ConfigMap, Secret and label changes in its volumes; secrets are on a tmpfs', async (t) => {
+  await client.create(configMapInfo, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'live', namespace: 'default' }, data: { value: 'cm-one' } } as never)
+  await client.create(secretInfo, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'live', namespace: 'default' }, stringData: { value: 'sec-one' } } as never)
+  const dir = join(cluster.dir, 'mnt')
+  await client.create(podInfo, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'watcher', namespace: 'default', labels: { stage: 'one' } },
+    spec: {
+      nodeName: 'node-1',
+      terminationGracePeriodSeconds: 1,
+      containers: [{
+        name: 'main',
+        image: 'debian',
+        command: ['sh', '-c', `while :; do echo "$(cat ${dir}/cm/value) $(cat ${dir}/sec/value) $(cat ${dir}/info/labels)"; sleep 0.2; done`],
+        volumeMounts: [{ name: 'cm', mountPath: `${dir}/cm` }, { name: 'sec', mountPath: `${dir}/sec` }, { name: 'info', mountPath: `${dir}/info` }],
+      }],
+      volumes: [
+        { name: 'cm', configMap: { name: 'live' } },
+        { name: 'sec', secret: { secretName: 'live' } },
+        { name: 'info', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
+      ],
+    },
+  } as never)
+  const pod = await podWhen('watcher', 'Running', (p) => p.status?.phase === 'Running')
+  const logs = (text: string) => until(`the pod prints ${text}`, async () => (await kubectl('logs', 'watcher', '--tail', '1')).includes(text), 15_000)
+  await logs('cm-one sec-one stage="one"')
+  // The objects are read again every --volume-refresh-period (1 s here); a change of the pod itself rewrites at once.
+  await client.patch(configMapInfo, 'live', 'default', { data: { value: 'cm-two' } }, 'merge')
+  await client.patch(secretInfo, 'live', 'default', { stringData: { value: 'sec-two' } }, 'merge')
+  await logs('cm-two sec-two stage="one"')
+  await client.patch(podInfo, 'watcher', 'default', { metadata: { labels: { stage: 'two' } } }, 'merge')
+  await logs('cm-two sec-two stage="two"')
+  t.pass('the new contents reached the running container')
+  const volumes = join(nodeOne.dataDir, 'pods', pod.metadata.uid, 'volumes')
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+  t.match(mounts, new RegExp(` ${volumes}/sec [^ ]*nosuid,nodev,noexec[^ ]* (.* )?- tmpfs `), 'the secret volume is a tmpfs')
+  t.notMatch(mounts, ` ${volumes}/cm `, 'the configMap volume is not')
+  t.equal(statSync(join(volumes, 'sec', 'value')).mode & 0o777, 0o644, 'the mode the API server defaulted')
+  t.equal(statSync(join(nodeOne.dataDir, 'pods', pod.metadata.uid)).mode & 0o777, 0o700)
+  await client.delete(podInfo, 'watcher', 'default')
+  await until('watcher is gone', async () => (await getPod('watcher').catch(() => undefined)) === undefined, 20_000)
+  t.notMatch(readFileSync('/proc/self/mountinfo', 'utf8'), volumes, 'its tmpfs went with it')
 })
 
 await t.test('crashing containers restart with backoff; logs of the previous run', async (t) => {
