@@ -492,6 +492,8 @@ function mountsOf(sandbox: Sandbox, spec: V1Container, hostPaths: Map<string, st
   return (spec.volumeMounts ?? []).map((m) => {
     const host = hostPaths.get(m.name)
     const source = host !== undefined ? join(host, m.subPath ?? '') : volumePath(sandbox.dir, m.name, m.subPath ?? '')
-    return { source, target: m.mountPath, readOnly: m.readOnly === true }
+    // A subPath may not lead out of its volume through a link (one a container made, say).
+    const within = host ?? volumePath(sandbox.dir, m.name)
+    return { source, target: m.mountPath, readOnly: m.readOnly === true, ...(m.subPath ? { within } : {}) }
   })
 }

@@ -4,12 +4,11 @@
 // from `<name>.exit`, which the supervisor writes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs'
 import { constants } from 'node:os'
-import { join } from 'node:path'
+import { join, posix } from 'node:path'
 import { readJson, writeFileAtomic } from './files.ts'
 import { argsFile, launchCommand, LOG_PROGRAM, SYSTEM_PATH, type LaunchMount } from './launcher.ts'
-import { prepareMountTarget } from './mounts.ts'
 import { containersDir, logPath } from './paths.ts'
 import { isAlive, kill, killGroup, processStartTime, type ProcessId } from '../../util/proc.ts'
 import type { Sandbox } from './sandbox.ts'
@@ -17,9 +16,14 @@ import type { Sandbox } from './sandbox.ts'
 export interface VolumeMount {
   /** A host path, usually `volumePath(sandbox.dir, volume, subPath)`. */
   source: string
-  /** The mountPath. Created on the host if missing (see mounts.ts). */
+  /**
+   * The mountPath, in the container's view (relative: from its root). A missing one is
+   * made in the container's mount namespace only, never on the host (see mounts.ts).
+   */
   target: string
   readOnly?: boolean
+  /** The source must resolve (symbolic links followed) to this directory or below it. */
+  within?: string
 }
 
 export interface ContainerSpec {
@@ -115,7 +119,7 @@ function specHash(spec: ContainerSpec): string {
   return createHash('sha256').update(JSON.stringify({ argv, env, workingDir, mounts })).digest('hex').slice(0, 16)
 }
 
-function podFileMounts(sandbox: Sandbox): LaunchMount[] {
+function podFileMounts(sandbox: Sandbox): VolumeMount[] {
   const files: Array<[string, string]> = [
     ['etc-hosts', '/etc/hosts'],
     ['resolv.conf', '/etc/resolv.conf'],
@@ -124,6 +128,31 @@ function podFileMounts(sandbox: Sandbox): LaunchMount[] {
   return files
     .filter(([file]) => existsSync(join(sandbox.dir, file)))
     .map(([file, target]) => ({ source: join(sandbox.dir, file), target, readOnly: false }))
+}
+
+/**
+ * The mounts the launcher makes, parents before children (as container runtimes order
+ * them): a volume mounted at /data and another at /data/cache both show.
+ */
+function launchMounts(sandbox: Sandbox, spec: ContainerSpec): LaunchMount[] {
+  const mounts: Array<LaunchMount & { depth: number }> = []
+  for (const m of [...podFileMounts(sandbox), ...(spec.mounts ?? [])]) {
+    const target = posix.resolve('/', m.target)
+    if (m.target === '' || target === '/') throw new Error(`container ${spec.name}: mountPath ${JSON.stringify(m.target)} is the container's root; choose a directory below it`)
+    if (m.target.includes('\0')) throw new Error(`container ${spec.name}: mountPath ${JSON.stringify(m.target)} holds a NUL byte`)
+    if (m.within !== undefined) {
+      let real: string
+      try {
+        real = realpathSync(m.source)
+      } catch {
+        throw new Error(`container ${spec.name}: the source of mountPath ${m.target}, ${m.source}, does not exist`)
+      }
+      const root = realpathSync(m.within)
+      if (real !== root && !real.startsWith(`${root}/`)) throw new Error(`container ${spec.name}: the subPath of mountPath ${m.target} leads out of its volume (to ${real})`)
+    }
+    mounts.push({ source: m.source, target, readOnly: m.readOnly === true, depth: target.split('/').length })
+  }
+  return mounts.sort((a, b) => a.depth - b.depth).map(({ depth: _, ...m }) => m)
 }
 
 const SIGNALS = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]))
@@ -171,11 +200,8 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
   pruneLogs(join(log, '..'), spec.restartCount - 1)
   mkdirSync(containersDir(sandbox.dir), { recursive: true, mode: 0o700 })
   rmSync(`${base}.exit`, { force: true })
-  const mounts: LaunchMount[] = [...podFileMounts(sandbox)]
-  for (const m of spec.mounts ?? []) {
-    prepareMountTarget(sandbox.dir, m.source, m.target)
-    mounts.push({ source: m.source, target: m.target, readOnly: m.readOnly === true })
-  }
+  const mounts = launchMounts(sandbox, spec)
+  mkdirSync(`${base}.shadow`, { recursive: true, mode: 0o700 })
   const env = containerEnv(spec.env)
   await writeFileAtomic(`${base}.args`, argsFile(env, spec.argv), 0o600)
   const [file, args] = launchCommand({
@@ -343,7 +369,7 @@ export interface ExecResult {
 }
 
 /**
- * Runs a command in a running container's namespaces (mount, network, UTS), working
+ * Runs a command in a running container's namespaces (mount, network, UTS), root, working
  * directory and environment, as `kubectl exec` and exec probes do.
  */
 export async function execInContainer(
@@ -354,7 +380,7 @@ export async function execInContainer(
   maxOutput = 10 * 1024,
 ): Promise<ExecResult> {
   if (!isAlive(proc.process)) throw new Error(`container ${proc.name} is not running`)
-  const args = ['-t', String(proc.process.pid), '-m', '-n', '-u', '--wd', '--', 'env', '-i', '--', ...proc.env, ...argv]
+  const args = ['-t', String(proc.process.pid), '-m', '-n', '-u', '-r', '--wd', '--', 'env', '-i', '--', ...proc.env, ...argv]
   return new Promise((resolve, reject) => {
     const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: SYSTEM_PATH } })
     const chunks: Buffer[] = []
