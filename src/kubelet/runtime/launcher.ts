@@ -67,7 +67,7 @@ copy() {
 shadow() {
   stash
   k=$((k + 1))
-  mkdir "./s$k" && mount --rbind -- "$1" "./s$k" && mount -t tmpfs -o mode=0755,size=1m weft-shadow "$1" 2>"$base.mnt" || fail "cannot shadow $1"
+  mkdir "./s$k" && mount --rbind -- "$1" "./s$k" && mount -t tmpfs -o mode=0755,size=256m weft-shadow "$1" 2>"$base.mnt" || fail "cannot shadow $1"
   chmod --reference="./s$k" -- "$1" && chown --reference="./s$k" -- "$1" 2>"$base.mnt" || fail "cannot shadow $1"
   owned="$owned $(stat -c %d -- "$1")"
   copy "./s$k" "$1"
@@ -104,7 +104,7 @@ for a do
   nearest "$t"
   [ "$q" = / ] || continue
   stash
-  mkdir ./root && mount -t tmpfs -o mode=0755,size=1m weft-root ./root 2>"$base.mnt" || fail "cannot make the container's root"
+  mkdir ./root && mount -t tmpfs -o mode=0755,size=256m weft-root ./root 2>"$base.mnt" || fail "cannot make the container's root"
   owned="$owned $(stat -c %d ./root)"
   copy "" ./root
   P=./root

@@ -10,7 +10,9 @@
 // own (a tmpfs holding what / holds, the same way) that it is chroot'ed into. Targets are
 // resolved with the symbolic links of the container's view, relative ones from its root
 // (`../../x` is `/x`), and nothing is ever made through a link or outside weft's tmpfs. The
-// host sees none of it, and nothing is left behind when the container ends.
+// host sees none of it, and nothing is left behind when the container ends. A side effect:
+// new names the container makes right in a covered directory (not inside its entries,
+// which are the host's) stay on that tmpfs (256 MiB at most), private to the container.
 //
 // Sandboxes made by an older weft recorded the paths it created on the host in
 // `<pod dir>/mount-targets`; removeCreatedTargets still removes those.
