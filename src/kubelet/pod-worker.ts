@@ -124,6 +124,8 @@ export class PodWorker {
   adopt(sandbox: Sandbox, procs: ContainerProcess[]): void {
     this.#sandbox = sandbox
     this.#startTime = new Date(sandbox.createdAt)
+    // Objects may have changed while no agent ran: the first sync rewrites the volumes.
+    this.#volumesKey = ''
     const all = [...(this.pod?.spec?.initContainers ?? []), ...(this.pod?.spec?.containers ?? [])]
     for (const proc of procs) {
       const spec = all.find((c) => c.name === proc.name)

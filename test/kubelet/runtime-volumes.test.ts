@@ -1,7 +1,7 @@
 // Pod volumes on the node: the kubelet's ..data layout, tmpfs for secret-like volumes,
 // updates that running containers see, and nothing left mounted afterwards.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -139,4 +139,16 @@ t.test('a running container sees its volumes updated, atomically', async (t) => 
   const lines = (await readLog(proc.logPath)).split('\n').filter(Boolean)
   t.same(lines.filter((l) => !/^(config|secret)-(one|two)$/.test(l)), [], 'no read saw anything but a whole value')
   t.equal((await watchExit(proc)).exitCode, 137)
+})
+
+t.test('a secret volume an older weft wrote to disk stays there (its containers bound it) but gets the new layout', async (t) => {
+  const dataDir = tempDir(t)
+  const sb = await sandbox(t, dataDir)
+  const dir = volumePath(sb.dir, 'token')
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'token'), 'old')
+  await writePodFiles(sb, { volumes: [{ name: 'token', memory: true, files: [{ path: 'token', data: 'new', mode: 0o600 }] }] })
+  t.equal(mountAt(dir), undefined, 'no tmpfs over a directory in use')
+  t.equal(readlinkSync(join(dir, 'token')), '..data/token')
+  t.equal(readFileSync(join(dir, 'token'), 'utf8'), 'new')
 })

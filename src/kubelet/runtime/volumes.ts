@@ -11,7 +11,7 @@
 //    emptyDir's is its sizeLimit (else the tmpfs default, half the RAM). Removing the
 //    sandbox unmounts them (removeSandbox → unmountUnder); so does the next agent for the
 //    sandboxes of pods that went while it was down, and `weft down` for a lab.
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { chmod, mkdir } from 'node:fs/promises'
 import { run } from '../../netlink/exec.ts'
 import { unescapeMountPath } from '../../netlink/uts.ts'
@@ -91,7 +91,9 @@ export async function writeVolume(podDir: string, volume: PodVolume): Promise<bo
   const root = volumePath(podDir, volume.name)
   await mkdir(root, { recursive: true, mode: 0o700 })
   const files = volume.files?.map((f) => ({ path: f.path, data: f.data, mode: f.mode ?? 0o644 }))
-  if (volume.memory) {
+  // A volume an older weft wrote to disk stays there while its pod lives: its containers
+  // have bound that directory, and a tmpfs over it now would hide updates from them.
+  if (volume.memory && (tmpfsAt(root) !== undefined || readdirSync(root).length === 0)) {
     await ensureTmpfs(root, {
       sizeBytes: files !== undefined ? 2 * payloadBytes(files) + SLACK : volume.sizeLimit,
       exec: files?.some((f) => (f.mode & 0o111) !== 0) ?? true,
