@@ -257,10 +257,17 @@ await t.test('a restarted agent adopts running pods and cleans up the ones delet
   const doomed = await podWhen('doomed', 'Running', (p) => p.status?.phase === 'Running')
   await nodeOne.stop()
   await client.delete(podInfo, 'doomed', 'default', { gracePeriodSeconds: 0 })
+  // A ConfigMap a running pod mounts changes while no agent runs.
+  await client.patch(configMapInfo, 'cfg', 'default', { data: { 'app.conf': 'mode=changed-while-down\n' } }, 'merge')
   const reply = JSON.parse(await execIn(nodeOne.netns, 'curl', ['-s', '--max-time', '5', `http://${echoIP}:8080/`]))
   t.equal(reply.pod, 'echo', 'pods keep running while the agent is down')
   nodeOne.start()
   await until('the deleted pod is cleaned up', async () => !listNetns().includes(podNetns(nodeOne, doomed.metadata.uid)), 30_000)
+  const envy = await getPod('envy')
+  const envyPid = JSON.parse(readFileSync(join(nodeOne.dataDir, 'pods', envy.metadata.uid, 'containers', 'main.json'), 'utf8')).process.pid
+  await until('the adopted pod sees the new ConfigMap', async () =>
+    (await exec('nsenter', ['-t', String(envyPid), '-m', '-r', 'cat', join(cluster.dir, 'mnt', 'config', 'app.conf')])).stdout === 'mode=changed-while-down\n', 15_000)
+  t.pass('an adopted pod gets its volumes refreshed')
   const after = await podWhen('echo', 'still ready', isReady)
   t.equal(after.status.podIP, echo.status.podIP, 'same IP')
   t.equal(after.status.containerStatuses[0].restartCount, 0, 'not restarted')
