@@ -65,10 +65,11 @@ function intParam(q: URLSearchParams, name: (typeof NUMBER_PARAMS)[number]): num
   return Number(v)
 }
 
+/** Go's strconv.ParseBool spellings, as the kubelet parses them; absent or empty is false. */
 function flagParam(q: URLSearchParams, name: string): boolean {
   const v = q.get(name)
-  if (v === null || v === '' || v === 'false' || v === '0') return false
-  if (v === 'true' || v === '1') return true
+  if (v === null || ['', '0', 'f', 'F', 'false', 'FALSE', 'False'].includes(v)) return false
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v)) return true
   throw new LogRequestError(400, `${name} ${JSON.stringify(v.slice(0, 64))} must be true or false`)
 }
 

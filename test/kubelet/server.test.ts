@@ -20,6 +20,7 @@ t.test('log requests: paths and parameters', async (t) => {
   t.equal(parse('sinceTime=2024-05-01T11:00:00%2B02:00')?.since?.toISOString(), '2024-05-01T09:00:00.000Z')
   t.equal(parse('sinceSeconds=999999999999999')?.since?.getTime(), 0, 'further back than the epoch reads from the start')
   t.equal(parse('', '/containerLogs/kube%2Dsystem/p/c')?.namespace, 'kube-system')
+  t.same([parse('follow=T')?.follow, parse('follow=False')?.follow, parse('previous=TRUE')?.previous, parse('follow=')?.follow], [true, false, true, false], "Go's boolean spellings")
 })
 
 t.test('log requests: bad parameters are 400s that say what is wrong', async (t) => {
