@@ -3,9 +3,10 @@ import { hostname } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { Agent } from '../kubelet/agent.ts'
 import { logger } from '../util/log.ts'
-import { proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
+import { parseDuration, proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
 
 const repoBin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin')
 
@@ -37,6 +38,10 @@ Flags:
   --cluster-dns IPS           nameservers for ClusterFirst pods (default 10.96.0.10)
   --cluster-domain DOMAIN     the cluster's DNS domain (default cluster.local)
   --resolv-conf PATH          the host resolv.conf that Default pods get (default /etc/resolv.conf)
+  --volume-refresh-period D   how often running pods' configMap, secret, downwardAPI and projected
+                              volumes are read again from the API and updated (default 30s)
+  --container-log-max-size Q  rotate a container's log when it reaches this size (default 10Mi)
+  --container-log-max-files N log files kept per container, the live one included (default 5, at least 2)
   --proxy=false               do not run the service proxy
 ${proxyFlagsUsage}
   -h, --help                  show this help
@@ -66,6 +71,9 @@ export async function runAgent(argv: string[]): Promise<void> {
       'cluster-dns': { type: 'string', default: '10.96.0.10' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
       'resolv-conf': { type: 'string', default: '/etc/resolv.conf' },
+      'volume-refresh-period': { type: 'string', default: '30s' },
+      'container-log-max-size': { type: 'string', default: '10Mi' },
+      'container-log-max-files': { type: 'string', default: '5' },
       proxy: { type: 'string', default: 'true' },
       ...proxyOptions,
       help: { type: 'boolean', short: 'h' },
@@ -81,6 +89,10 @@ export async function runAgent(argv: string[]): Promise<void> {
   const listen = values['kubelet-listen']!
   const port = listen ? Number(listen.slice(listen.lastIndexOf(':') + 1)) : 10250
   if (listen && !(port > 0 && port < 65536)) throw new Error(`--kubelet-listen "${listen}" must be ADDR:PORT`)
+  const logMaxSize = isQuantity(values['container-log-max-size']) ? parseQuantityValue(values['container-log-max-size']!) : NaN
+  if (!(logMaxSize >= 1)) throw new Error(`--container-log-max-size "${values['container-log-max-size']}" must be a size like 10Mi or 500Ki`)
+  const logMaxFiles = Number(values['container-log-max-files'])
+  if (!Number.isInteger(logMaxFiles) || logMaxFiles < 2) throw new Error(`--container-log-max-files "${values['container-log-max-files']}" must be a whole number of at least 2`)
   const prefix = values['netns-prefix']!
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(prefix)) throw new Error(`--netns-prefix "${prefix}" may hold only letters, digits, '_', '.' and '-'`)
   const agent = new Agent({
@@ -98,6 +110,8 @@ export async function runAgent(argv: string[]): Promise<void> {
     clusterDNS: list(values['cluster-dns']),
     clusterDomain: values['cluster-domain']!,
     resolvConf: values['resolv-conf']!,
+    logRotation: { maxSize: Math.floor(logMaxSize), maxFiles: logMaxFiles },
+    volumeRefreshMs: parseDuration('--volume-refresh-period', values['volume-refresh-period']!),
     proxy: parseBool('--proxy', values.proxy!) ? proxyConfigFrom(values) : undefined,
     log: logger('agent'),
   })

@@ -1,5 +1,5 @@
 // `weft server`: the API server over the embedded SQLite store or etcd.
-import { mkdir, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -7,6 +7,7 @@ import type { IngressMode } from '../apiserver/bootstrap-ingress.ts'
 import { ApiServer, splitHostPort } from '../apiserver/server.ts'
 import { openStore } from '../store/open-store.ts'
 import { logger } from '../util/log.ts'
+import { makePrivateDir, restrictFiles } from '../util/private-files.ts'
 import { ControlPlane } from '../controllers/control-plane.ts'
 import { controlPlaneFlags, controlPlaneOptions } from './control-plane.ts'
 
@@ -109,7 +110,7 @@ export async function runServer(argv: string[]): Promise<void> {
   splitHostPort(values.listen!)
   const log = logger('server')
   const dataDir = resolve(values['data-dir'] ?? defaultDataDir())
-  await mkdir(dataDir, { recursive: true })
+  if (makePrivateDir(dataDir).openToOthers) log.warn({ dataDir }, 'the data dir can be read by other users; weft leaves the mode of a directory it did not create alone: chmod 700 it, or use a dir of its own')
   const range = /^(\d+)-(\d+)$/.exec(values['service-node-port-range']!)
   if (!range || Number(range[1]) > Number(range[2])) {
     throw new Error(`--service-node-port-range "${values['service-node-port-range']}" must look like 30000-32767`)
@@ -143,6 +144,7 @@ export async function runServer(argv: string[]): Promise<void> {
   await controlPlane?.start()
   const kubeconfig = join(dataDir, 'kubeconfig')
   await writeFile(kubeconfig, kubeconfigFor(url), { mode: 0o600 })
+  restrictFiles(kubeconfig)
   log.info({ kubeconfig }, 'kubeconfig written')
   process.stderr.write(`weft API server at ${url}\nPoint kubectl at it:  export KUBECONFIG=${kubeconfig}\n`)
   const stop = async (signal: string) => {

@@ -2,7 +2,7 @@
 // has a pod CIDR, routes to other nodes' pods (host-gw), runs the kubelet and the service
 // proxy, and serves the kubelet API. Stopping it leaves the pods running (and the proxy's
 // nftables rules in place); the next agent adopts them.
-import { mkdir, readFile, rm } from 'node:fs/promises'
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { V1Node } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
@@ -10,6 +10,7 @@ import { applyAction } from '../controllers/apply-actions.ts'
 import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
 import { Spawner, useSpawner } from '../netlink/index.ts'
 import { logger, type Logger } from '../util/log.ts'
+import { makePrivateDir } from '../util/private-files.ts'
 import { startProxy, type ProxyConfig, type RunningProxy } from '../../proxy/run.ts'
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
@@ -18,11 +19,12 @@ import { checkHairpin, type HairpinPlan } from './bridge-netfilter.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
 import { nodeNetworks } from './node-networks.ts'
 import { isNftMissing, syncMasquerade } from './pod-masquerade.ts'
-import { Kubelet } from './kubelet.ts'
+import { Kubelet, type KubeletOptions } from './kubelet.ts'
 import { detectNodeIPs } from './node-ip.ts'
 import { NodeRegistration } from './node-registration.ts'
 import { readHostFacts } from './node-status.ts'
 import type { RestartBackoffOptions } from './restart-backoff.ts'
+import { podsDir } from './runtime/paths.ts'
 import { KubeletServer } from './server.ts'
 
 const nodeInfo = resources.find((r) => r.kind === 'Node')!
@@ -51,6 +53,10 @@ export interface AgentOptions {
   backoff?: RestartBackoffOptions
   /** Lease renewal period (default 10 s). */
   leaseRenewMs?: number
+  /** Container log rotation (default 10 MiB × 5 files). */
+  logRotation?: KubeletOptions['logRotation']
+  /** How often volumes from the API are refreshed in running pods (default 30 s). */
+  volumeRefreshMs?: number
   /** The service proxy's settings; undefined: no proxy. */
   proxy?: ProxyConfig
   log?: Logger
@@ -92,7 +98,9 @@ export class Agent {
 
   async start(signal?: AbortSignal): Promise<void> {
     const o = this.options
-    await mkdir(o.dataDir, { recursive: true })
+    if (makePrivateDir(o.dataDir).openToOthers) this.log.warn({ dataDir: o.dataDir }, 'the data dir can be read by other users; weft leaves the mode of a directory it did not create alone: chmod 700 it, or use a dir of its own')
+    await mkdir(podsDir(o.dataDir), { recursive: true, mode: 0o700 })
+    await chmod(podsDir(o.dataDir), 0o700)
     // Every ip/unshare/umount the agent runs is started by a small helper rather than by forking this process.
     const jobs = join(o.dataDir, 'spawn')
     await rm(jobs, { recursive: true, force: true })
@@ -132,6 +140,8 @@ export class Agent {
       cni,
       dns: { clusterDNS: o.clusterDNS, clusterDomain: o.clusterDomain, hostResolvConf },
       backoff: o.backoff,
+      logRotation: o.logRotation,
+      volumeRefreshMs: o.volumeRefreshMs,
       nodeAllocatable: { cpu: String(host.cpus), memory: `${Math.floor(host.memoryBytes / 1024)}Ki` },
       log: this.log.child({ component: 'kubelet' }),
     })

@@ -10,7 +10,8 @@ import type { CniRuntime } from './cni/index.ts'
 import { cniAttachment, PodWorker, type PodWorkerContext } from './pod-worker.ts'
 import { ProbeManager } from './probe-manager.ts'
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts'
-import { adoptContainers, followLog, listSandboxes, logPath, readLog, removeSandbox, stopContainer, watchExit } from './runtime/index.ts'
+import { adoptContainers, followLog, isRunning, listSandboxes, logPath, removeSandbox, stopContainer, streamLog, watchExit } from './runtime/index.ts'
+import { defaultLogRotation, rotateLog, type LogRotationOptions } from './runtime/log-rotation.ts'
 import { LogRequestError, type KubeletApi, type LogRequest } from './server.ts'
 
 const podInfo = resources.find((r) => r.kind === 'Pod')!
@@ -19,6 +20,10 @@ export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeN
   backoff?: RestartBackoffOptions
   /** How often every pod is synced even without news (default 10 s). */
   resyncMs?: number
+  /** How often running pods' configMap, secret, downwardAPI and projected volumes are read again from the API (default 30 s). */
+  volumeRefreshMs?: number
+  /** Container log rotation (default: 10 MiB × 5 files, checked every 10 s, as the kubelet). */
+  logRotation?: Partial<LogRotationOptions> & { intervalMs?: number }
 }
 
 export class Kubelet implements KubeletApi {
@@ -27,12 +32,15 @@ export class Kubelet implements KubeletApi {
   readonly #ctx: PodWorkerContext
   readonly #workers = new Map<string, PodWorker>()
   #resync: NodeJS.Timeout | undefined
+  #rotation: NodeJS.Timeout | undefined
+  #volumeRefresh: NodeJS.Timeout | undefined
+  #rotating = false
 
   constructor(options: KubeletOptions) {
     this.#o = options
     this.informer = new Informer<V1Pod>(options.client, podInfo, { fieldSelector: `spec.nodeName=${options.nodeName}`, logger: options.log })
     const probes = new ProbeManager((uid: string) => this.#workers.get(uid)?.kick())
-    const { backoff, resyncMs: _resync, ...shared } = options
+    const { backoff, resyncMs: _resync, logRotation: _rotation, volumeRefreshMs: _refresh, ...shared } = options
     this.#ctx = { ...shared, backoff: new RestartBackoff(backoff), probes }
   }
 
@@ -50,11 +58,34 @@ export class Kubelet implements KubeletApi {
     this.#resync = setInterval(() => {
       for (const w of this.#workers.values()) w.kick()
     }, this.#o.resyncMs ?? 10_000)
+    this.#rotation = setInterval(() => void this.rotateLogs(), this.#o.logRotation?.intervalMs ?? 10_000)
+    this.#volumeRefresh = setInterval(() => {
+      for (const w of this.#workers.values()) w.refreshVolumes()
+    }, this.#o.volumeRefreshMs ?? 30_000)
+  }
+
+  /** Rotates the logs of running containers that have reached the size limit. */
+  async rotateLogs(): Promise<void> {
+    if (this.#rotating) return
+    this.#rotating = true
+    const opts = { ...defaultLogRotation, ...this.#o.logRotation }
+    try {
+      for (const worker of this.#workers.values()) {
+        for (const proc of worker.containers()) {
+          if (!proc.logReopens || !isRunning(proc)) continue
+          await rotateLog(proc.logPath, opts).catch((err: unknown) => this.#o.log.warn({ err, log: proc.logPath }, 'cannot rotate a container log'))
+        }
+      }
+    } finally {
+      this.#rotating = false
+    }
   }
 
   /** Stops watching; the pods keep running for the next agent to adopt. */
   async stop(): Promise<void> {
     clearInterval(this.#resync)
+    clearInterval(this.#rotation)
+    clearInterval(this.#volumeRefresh)
     for (const w of this.#workers.values()) w.detach()
     this.#ctx.probes.stopAll()
     await this.informer.stop()
@@ -118,7 +149,7 @@ export class Kubelet implements KubeletApi {
     await this.#o.cni.gcNetwork(valid).catch((err: unknown) => this.#o.log.warn({ err }, 'CNI GC failed'))
   }
 
-  async *logs(req: LogRequest, signal: AbortSignal): AsyncIterable<string> {
+  async *logs(req: LogRequest, signal: AbortSignal): AsyncIterable<Buffer> {
     const pod = this.informer.indexer.list().find((p) => p.metadata?.namespace === req.namespace && p.metadata?.name === req.pod)
     if (!pod) throw new LogRequestError(404, `pod "${req.namespace}/${req.pod}" is not on node`)
     const worker = this.#workers.get(pod.metadata!.uid!)
@@ -129,7 +160,7 @@ export class Kubelet implements KubeletApi {
     const path = logPath(worker.sandbox.dir, req.container, restartCount)
     const opts = { tailLines: req.tailLines, sinceTime: req.since?.toISOString(), timestamps: req.timestamps, limitBytes: req.limitBytes }
     if (!req.follow || req.previous) {
-      yield await readLog(path, opts)
+      yield* streamLog(path, opts)
       return
     }
     yield* followLog(path, { ...opts, signal, until: watchExit(proc) })

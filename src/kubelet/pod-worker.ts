@@ -4,10 +4,11 @@
 // probe result, a backoff ending) asks for another.
 import { join } from 'node:path'
 import type { V1Container, V1Pod, V1PodStatus } from '@kubernetes/client-node'
-import { parseQuantityValue } from '../api/quantity.ts'
+import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { resources } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
 import { resolveImage } from '../images/resolve-image.ts'
+import { eventObject } from '../controllers/apply-actions.ts'
 import { ApiError } from '../util/errors.ts'
 import type { Logger } from '../util/log.ts'
 import type { CniRuntime } from './cni/index.ts'
@@ -53,6 +54,8 @@ export interface PodWorkerContext {
   log: Logger
 }
 
+const eventInfo = resources.find((r) => r.kind === 'Event')!
+
 /** The CNI attachment of a pod: its uid stands in for the sandbox container ID. */
 export function cniAttachment(pod: { uid: string; namespace: string; name: string }, netnsPath: string) {
   return {
@@ -89,6 +92,10 @@ export class PodWorker {
   #retryTimer: NodeJS.Timeout | undefined
   #sandboxFailures = 0
   #terminated = false
+  /** The volumes were written for this downwardKey; a refresh from the API was asked for. */
+  #volumesKey: string | undefined
+  #volumesDue = false
+  #lastEvent = ''
   /** Resolves when the worker has torn the pod down. */
   readonly done: Promise<void>
   #resolveDone!: () => void
@@ -108,10 +115,17 @@ export class PodWorker {
     return (previous ? this.#previous : this.#instances).get(container)?.proc
   }
 
+  /** The current run of each container (running or not). */
+  containers(): ContainerProcess[] {
+    return [...this.#instances.values()].map((i) => i.proc)
+  }
+
   /** Takes over a sandbox and its processes found on disk after an agent restart. */
   adopt(sandbox: Sandbox, procs: ContainerProcess[]): void {
     this.#sandbox = sandbox
     this.#startTime = new Date(sandbox.createdAt)
+    // Objects may have changed while no agent ran: the first sync rewrites the volumes.
+    this.#volumesKey = ''
     const all = [...(this.pod?.spec?.initContainers ?? []), ...(this.pod?.spec?.containers ?? [])]
     for (const proc of procs) {
       const spec = all.find((c) => c.name === proc.name)
@@ -121,6 +135,15 @@ export class PodWorker {
       this.#watch(inst)
       if (isRunning(proc)) this.#ctx.probes.start(this, spec)
     }
+  }
+
+  /**
+   * Asks for the pod's configMap, secret, downwardAPI and projected volumes to be read
+   * again from the API and rewritten where they changed (running pods only).
+   */
+  refreshVolumes(): void {
+    this.#volumesDue = true
+    this.kick()
   }
 
   /** Asks for a sync; coalesces with one already queued. */
@@ -191,6 +214,7 @@ export class PodWorker {
       const ok = await this.#execute(pod, step)
       if (!ok) break
     }
+    if (this.#volumesKey !== undefined && (this.#volumesDue || this.#volumesKey !== downwardKey(pod))) await this.#rewriteVolumes(pod)
     const after = this.#plan(pod)
     await this.#reportStatus(pod, after)
     if (after.finished) {
@@ -277,6 +301,7 @@ export class PodWorker {
       if ('error' in envResult) throw new ConfigError(envResult.error)
       const volumes = podVolumes(pod, lookups, this.#envExtra())
       await writePodFiles(sandbox, { volumes: volumes.written })
+      this.#volumesKey = downwardKey(pod)
       const argv = expandCommand(resolveImage(spec).command, envResult.env)
       const proc = await startContainer(sandbox, {
         name,
@@ -296,12 +321,40 @@ export class PodWorker {
       const message = err instanceof Error ? err.message : String(err)
       this.#ctx.log.warn({ pod: this.#podName(), container: name, reason, message }, 'container did not start')
       this.#startErrors.set(name, { reason, message })
+      await this.#event(pod, 'Warning', 'Failed', `Error: container ${name}: ${message}`)
       // Retries of a container that cannot start back off like crashes do.
       const now = Date.now()
       this.#ctx.backoff.restarted(key, now, now)
       this.#ctx.backoff.exited(key, now)
       if (before) this.#instances.set(name, before)
     }
+  }
+
+  /** Rewrites the volumes from fresh objects; on failure the running containers keep what they have. */
+  async #rewriteVolumes(pod: V1Pod): Promise<void> {
+    const sandbox = this.#sandbox
+    this.#volumesDue = false
+    if (!sandbox || ![...this.#instances.values()].some((i) => !i.exit)) return
+    const key = downwardKey(pod)
+    try {
+      const volumes = podVolumes(pod, await fetchPodObjects(this.#ctx.client, pod), this.#envExtra())
+      await writePodFiles(sandbox, { volumes: volumes.written })
+      this.#volumesKey = key
+    } catch (err) {
+      const message = `cannot update the pod's volumes, the containers keep the previous contents: ${err instanceof Error ? err.message : String(err)}`
+      this.#ctx.log.warn({ pod: this.#podName(), err }, 'volume refresh failed')
+      await this.#event(pod, 'Warning', 'FailedMount', message)
+    }
+  }
+
+  /** Records an Event on the pod, once per distinct message in a row. */
+  async #event(pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const text = `${reason} ${message}`
+    if (text === this.#lastEvent) return
+    this.#lastEvent = text
+    const event = eventObject({ involved: { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type, reason, message }, 'kubelet', new Date())
+    ;(event as { source?: object }).source = { component: 'kubelet', host: this.#ctx.nodeName }
+    await this.#ctx.client.create(eventInfo, event).catch((err: unknown) => this.#ctx.log.warn({ err, pod: this.#podName() }, 'cannot record an event'))
   }
 
   #envExtra(): EnvExtra {
@@ -418,21 +471,31 @@ function podVolumes(pod: V1Pod, lookups: ObjectLookups, extra: EnvExtra): { writ
   const hostPaths = new Map<string, string>()
   for (const volume of pod.spec?.volumes ?? []) {
     if (volume.emptyDir) {
-      written.push({ name: volume.name })
+      const { medium, sizeLimit } = volume.emptyDir
+      const limit = sizeLimit !== undefined && isQuantity(sizeLimit) ? parseQuantityValue(sizeLimit) : undefined
+      written.push({ name: volume.name, ...(medium === 'Memory' ? { memory: true, ...(limit !== undefined && limit > 0 ? { sizeLimit: limit } : {}) } : {}) })
       continue
     }
     const result = volumeFiles(pod, volume, lookups, extra)
     if ('error' in result) throw new ConfigError(result.error)
     if ('hostPath' in result) hostPaths.set(volume.name, result.hostPath)
-    else written.push({ name: volume.name, files: result.files })
+    else written.push({ name: volume.name, files: result.files, ...(result.memory ? { memory: true } : {}) })
   }
   return { written, hostPaths }
+}
+
+/** What downwardAPI volume files may show of the pod: a change rewrites the volumes at once. */
+function downwardKey(pod: V1Pod): string {
+  const m = pod.metadata ?? {}
+  return JSON.stringify([m.name, m.namespace, m.uid, m.labels ?? {}, m.annotations ?? {}])
 }
 
 function mountsOf(sandbox: Sandbox, spec: V1Container, hostPaths: Map<string, string>) {
   return (spec.volumeMounts ?? []).map((m) => {
     const host = hostPaths.get(m.name)
     const source = host !== undefined ? join(host, m.subPath ?? '') : volumePath(sandbox.dir, m.name, m.subPath ?? '')
-    return { source, target: m.mountPath, readOnly: m.readOnly === true }
+    // A subPath may not lead out of its volume through a link (one a container made, say).
+    const within = host ?? volumePath(sandbox.dir, m.name)
+    return { source, target: m.mountPath, readOnly: m.readOnly === true, ...(m.subPath ? { within } : {}) }
   })
 }

@@ -38,48 +38,119 @@ export interface KubeletServerOptions {
   listen?: string
 }
 
-function intParam(q: URLSearchParams, name: string): number | undefined {
-  const v = q.get(name)
-  if (v === null) return undefined
-  if (!/^\d+$/.test(v)) throw new LogRequestError(400, `${name} must be a non-negative integer`)
+/** Limits of each listener; the defaults suit a node agent that a handful of API servers call. */
+export interface KubeletServerLimits {
+  /** Time to receive a request's headers (default 10 s). */
+  headersTimeoutMs?: number
+  /** Time to receive a whole request, body included (default 30 s); a response may stream for longer. */
+  requestTimeoutMs?: number
+  /** How long an idle keep-alive connection stays open (default 5 s). */
+  keepAliveTimeoutMs?: number
+  /** Open connections per listener; more are closed at once (default 256). */
+  maxConnections?: number
+  /** Largest request head (default 16 KiB); more gets 431. */
+  maxHeaderSize?: number
+  /** How often the timeouts above are checked (default 1 s). */
+  connectionsCheckingIntervalMs?: number
+}
+
+const NUMBER_PARAMS = ['tailLines', 'limitBytes', 'sinceSeconds'] as const
+
+function intParam(q: URLSearchParams, name: (typeof NUMBER_PARAMS)[number]): number | undefined {
+  const values = q.getAll(name)
+  if (values.length === 0) return undefined
+  if (values.length > 1) throw new LogRequestError(400, `${name} is given ${values.length} times; give it once`)
+  const v = values[0]!
+  if (!/^\d{1,15}$/.test(v)) throw new LogRequestError(400, `${name} ${JSON.stringify(v.slice(0, 64))} must be a non-negative integer below 10^15`)
   return Number(v)
 }
 
+/** Go's strconv.ParseBool spellings, as the kubelet parses them; absent or empty is false. */
+function flagParam(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name)
+  if (v === null || ['', '0', 'f', 'F', 'false', 'FALSE', 'False'].includes(v)) return false
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v)) return true
+  throw new LogRequestError(400, `${name} ${JSON.stringify(v.slice(0, 64))} must be true or false`)
+}
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/i
+
+function segment(raw: string, what: string): string {
+  let v: string
+  try {
+    v = decodeURIComponent(raw)
+  } catch {
+    throw new LogRequestError(400, `the ${what} in the path is not valid percent-encoding`)
+  }
+  if (v.length > 253 || /[\u0000-\u001f/]/.test(v)) throw new LogRequestError(400, `the ${what} ${JSON.stringify(v.slice(0, 64))} is not a valid name`)
+  return v
+}
+
+/** The log request of a `/containerLogs/NS/POD/CONTAINER` path; undefined for any other path. */
 export function parseLogRequest(path: string, q: URLSearchParams, now = new Date()): LogRequest | undefined {
   const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path)
   if (!m) return undefined
-  const flag = (name: string) => q.get(name) === 'true' || q.get(name) === '1'
   const sinceSeconds = intParam(q, 'sinceSeconds')
   const sinceTime = q.get('sinceTime')
+  if (sinceSeconds !== undefined && sinceTime !== null) throw new LogRequestError(400, 'give at most one of sinceSeconds and sinceTime')
   let since: Date | undefined
-  if (sinceSeconds !== undefined) since = new Date(now.getTime() - sinceSeconds * 1000)
-  else if (sinceTime) {
-    since = new Date(sinceTime)
-    if (Number.isNaN(since.getTime())) throw new LogRequestError(400, `sinceTime "${sinceTime}" is not an RFC 3339 time`)
+  // Further back than the epoch is the same as "from the start".
+  if (sinceSeconds !== undefined) since = new Date(Math.max(0, now.getTime() - sinceSeconds * 1000))
+  else if (sinceTime !== null) {
+    since = RFC3339.test(sinceTime) ? new Date(sinceTime) : new Date(NaN)
+    if (Number.isNaN(since.getTime())) throw new LogRequestError(400, `sinceTime ${JSON.stringify(sinceTime.slice(0, 64))} is not an RFC 3339 time (like 2024-05-01T10:00:00Z)`)
   }
   return {
-    namespace: decodeURIComponent(m[1]!),
-    pod: decodeURIComponent(m[2]!),
-    container: decodeURIComponent(m[3]!),
-    follow: flag('follow'),
-    previous: flag('previous'),
-    timestamps: flag('timestamps'),
+    namespace: segment(m[1]!, 'namespace'),
+    pod: segment(m[2]!, 'pod name'),
+    container: segment(m[3]!, 'container name'),
+    follow: flagParam(q, 'follow'),
+    previous: flagParam(q, 'previous'),
+    timestamps: flagParam(q, 'timestamps'),
     tailLines: intParam(q, 'tailLines'),
     limitBytes: intParam(q, 'limitBytes'),
     since,
   }
 }
 
+function text(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', ...headers }).end(body)
+}
+
 export class KubeletServer {
   readonly #api: KubeletApi
   readonly #servers: Server[] = []
+  readonly #limits: Required<KubeletServerLimits>
 
-  constructor(api: KubeletApi) {
+  constructor(api: KubeletApi, limits: KubeletServerLimits = {}) {
     this.#api = api
+    this.#limits = {
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 256,
+      maxHeaderSize: 16 * 1024,
+      connectionsCheckingIntervalMs: 1_000,
+      ...limits,
+    }
   }
 
   async start(opts: KubeletServerOptions): Promise<void> {
-    const make = () => createServer((req, res) => void this.#handle(req, res))
+    const l = this.#limits
+    const make = () => {
+      const s = createServer(
+        {
+          headersTimeout: l.headersTimeoutMs,
+          requestTimeout: l.requestTimeoutMs,
+          keepAliveTimeout: l.keepAliveTimeoutMs,
+          maxHeaderSize: l.maxHeaderSize,
+          connectionsCheckingInterval: l.connectionsCheckingIntervalMs,
+        },
+        (req, res) => void this.#handle(req, res),
+      )
+      s.maxConnections = l.maxConnections
+      return s
+    }
     if (opts.socketPath) {
       await rm(opts.socketPath, { force: true })
       const s = make()
@@ -92,6 +163,12 @@ export class KubeletServer {
       await new Promise<void>((resolve, reject) => s.once('error', reject).listen(Number(opts.listen!.slice(i + 1)), opts.listen!.slice(0, i).replace(/^\[|\]$/g, ''), resolve))
       this.#servers.push(s)
     }
+  }
+
+  /** Open connections over all listeners. */
+  async connections(): Promise<number> {
+    const counts = await Promise.all(this.#servers.map((s) => new Promise<number>((resolve) => s.getConnections((err, n) => resolve(err ? 0 : n)))))
+    return counts.reduce((a, b) => a + b, 0)
   }
 
   async close(): Promise<void> {
@@ -107,12 +184,23 @@ export class KubeletServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://kubelet')
     const abort = new AbortController()
     res.on('close', () => abort.abort())
+    let iterator: AsyncIterator<string | Buffer> | undefined
     try {
+      let url: URL
+      try {
+        url = new URL(req.url ?? '/', 'http://kubelet')
+      } catch {
+        throw new LogRequestError(400, 'the request target is not a valid path')
+      }
+      if (!req.url?.startsWith('/')) throw new LogRequestError(400, 'the request target must be a path (origin form)')
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        text(res, 405, `method ${req.method} is not allowed; the kubelet API answers GET`, { allow: 'GET, HEAD' })
+        return
+      }
       if (url.pathname === '/healthz') {
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')
+        text(res, 200, 'ok')
         return
       }
       if (url.pathname === '/pods') {
@@ -121,29 +209,37 @@ export class KubeletServer {
       }
       const logReq = parseLogRequest(url.pathname, url.searchParams)
       if (!logReq) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found')
+        text(res, 404, '404 page not found')
         return
       }
-      const iterator = this.#api.logs(logReq, abort.signal)[Symbol.asyncIterator]()
+      iterator = this.#api.logs(logReq, abort.signal)[Symbol.asyncIterator]()
       // The first read tells a missing container apart before the 200 goes out.
-      let first: IteratorResult<string | Buffer>
-      first = await iterator.next()
-      res.writeHead(200, { 'content-type': 'text/plain' })
-      let next = first
-      while (!next.done) {
-        if (!res.write(next.value)) await new Promise((r) => res.once('drain', r))
+      let next = await iterator.next()
+      if (abort.signal.aborted) return
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' })
+      while (!next.done && !abort.signal.aborted) {
+        if (!res.write(next.value)) {
+          // A client that stops reading: wait for it, or for it to go.
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              res.off('drain', done)
+              abort.signal.removeEventListener('abort', done)
+              resolve()
+            }
+            res.once('drain', done)
+            abort.signal.addEventListener('abort', done, { once: true })
+          })
+        }
         if (abort.signal.aborted) break
         next = await iterator.next()
       }
-      await iterator.return?.()
       res.end()
     } catch (err) {
-      if (err instanceof LogRequestError && !res.headersSent) {
-        res.writeHead(err.status, { 'content-type': 'text/plain' }).end(err.message)
-        return
-      }
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end((err as Error).message)
-      else res.destroy()
+      if (res.headersSent) res.destroy()
+      else if (err instanceof LogRequestError) text(res, err.status, err.message)
+      else text(res, 500, err instanceof Error ? err.message : String(err))
+    } finally {
+      await iterator?.return?.().catch(() => undefined)
     }
   }
 }

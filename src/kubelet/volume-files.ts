@@ -1,6 +1,14 @@
 // The files of a pod volume, as the kubelet's configMap, secret, downwardAPI and projected volume
 // plugins write them (payload building and path validation of pkg/volume/util atomic_writer.go).
 // Writing them is the caller's job; emptyDir is an empty directory, hostPath a bind of a host path.
+//
+// File modes are the pod's: an item's `mode`, else the volume's `defaultMode` (which the API
+// server sets to 0644 for configMap and secret volumes, as upstream does). Where the pod gives
+// none — a projected or downwardAPI volume stored without defaults, or a secret volume from a
+// server that does not default — secret and service account token files are 0600 and the
+// rest 0644. Confidentiality does not rest on file modes: secret, projected and downwardAPI
+// volumes are kept in memory (`memory`, a tmpfs of their own) in 0700 directories of a 0700
+// pod directory, so no other user of the node reaches them whatever their mode.
 import type { V1ConfigMap, V1DownwardAPIVolumeFile, V1KeyToPath, V1Pod, V1Volume } from '@kubernetes/client-node'
 import { posix } from 'node:path'
 import { decodeSecretData, fieldRefValue, resourceFieldValue, type EnvExtra, type ObjectLookups } from './pod-env.ts'
@@ -17,9 +25,12 @@ export interface VolumeLookups extends ObjectLookups {
   serviceAccountToken?(namespace: string, serviceAccountName: string, audience: string | undefined, expirationSeconds: number): string | undefined
 }
 
-export type VolumeFilesResult = { files: VolumeFile[] } | { hostPath: string } | { error: string }
+/** `memory`: kept on a tmpfs, as the kubelet keeps secret, downwardAPI and projected volumes. */
+export type VolumeFilesResult = { files: VolumeFile[]; memory?: boolean } | { hostPath: string } | { error: string }
 
 export const defaultFileMode = 0o644
+/** Secret and token files when the pod sets no mode. */
+export const defaultSecretFileMode = 0o600
 const maxFileNameLength = 255
 const maxPathLength = 4096
 export const supportedVolumeTypes = ['configMap', 'secret', 'downwardAPI', 'projected', 'emptyDir', 'hostPath'] as const
@@ -100,22 +111,22 @@ function downwardPayload(payload: Payload, pod: V1Pod, items: readonly V1Downwar
 
 function projectedPayload(payload: Payload, pod: V1Pod, volume: V1Volume, lookups: VolumeLookups, extra: EnvExtra): Step {
   const ns = pod.metadata?.namespace ?? 'default'
-  const mode = volume.projected?.defaultMode ?? defaultFileMode
+  const mode = volume.projected?.defaultMode
   for (const source of volume.projected?.sources ?? []) {
     let step: Step
     if (source.configMap) {
       const s = source.configMap
-      step = configMapPayload(payload, ns, s.name ?? '', s.items, mode, s.optional ?? false, lookups)
+      step = configMapPayload(payload, ns, s.name ?? '', s.items, mode ?? defaultFileMode, s.optional ?? false, lookups)
     } else if (source.secret) {
       const s = source.secret
-      step = secretPayload(payload, ns, s.name ?? '', s.items, mode, s.optional ?? false, lookups)
+      step = secretPayload(payload, ns, s.name ?? '', s.items, mode ?? defaultSecretFileMode, s.optional ?? false, lookups)
     } else if (source.downwardAPI) {
-      step = downwardPayload(payload, pod, source.downwardAPI.items ?? [], mode, extra)
+      step = downwardPayload(payload, pod, source.downwardAPI.items ?? [], mode ?? defaultFileMode, extra)
     } else if (source.serviceAccountToken) {
       const s = source.serviceAccountToken
       const token = lookups.serviceAccountToken?.(ns, pod.spec?.serviceAccountName || 'default', s.audience, s.expirationSeconds ?? 3600)
       if (token === undefined) return { error: `volume ${JSON.stringify(volume.name)}: weft cannot issue service account tokens for projected volumes` }
-      payload.set(s.path, { data: Buffer.from(token), mode })
+      payload.set(s.path, { data: Buffer.from(token), mode: mode ?? defaultSecretFileMode })
     } else {
       return { error: `volume ${JSON.stringify(volume.name)}: weft does not support this projected volume source (${Object.keys(source).join(', ')})` }
     }
@@ -135,7 +146,7 @@ export function volumeFiles(pod: V1Pod, volume: V1Volume, lookups: VolumeLookups
     step = configMapPayload(payload, ns, v.name ?? '', v.items, v.defaultMode ?? defaultFileMode, v.optional ?? false, lookups)
   } else if (volume.secret) {
     const v = volume.secret
-    step = secretPayload(payload, ns, v.secretName ?? '', v.items, v.defaultMode ?? defaultFileMode, v.optional ?? false, lookups)
+    step = secretPayload(payload, ns, v.secretName ?? '', v.items, v.defaultMode ?? defaultSecretFileMode, v.optional ?? false, lookups)
   } else if (volume.downwardAPI) {
     step = downwardPayload(payload, pod, volume.downwardAPI.items ?? [], volume.downwardAPI.defaultMode ?? defaultFileMode, extra)
   } else if (volume.projected) {
@@ -152,5 +163,5 @@ export function volumeFiles(pod: V1Pod, volume: V1Volume, lookups: VolumeLookups
     if (invalid) return { error: `volume ${JSON.stringify(volume.name)}: ${invalid}` }
     files.push({ path: posix.normalize(path), data, mode })
   }
-  return { files }
+  return { files, ...(volume.configMap ? {} : { memory: true }) }
 }

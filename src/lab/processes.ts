@@ -23,7 +23,7 @@ export function isAlive(pid: number, starttime: string): boolean {
 
 /** Starts `file args` in its own session (Ctrl-C in the terminal does not reach it), output appended to `log`. */
 export function startDetached(file: string, args: readonly string[], log: string, env: NodeJS.ProcessEnv = process.env): Started {
-  const fd = openSync(log, 'a')
+  const fd = openSync(log, 'a', 0o600)
   try {
     const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env })
     const pid = child.pid

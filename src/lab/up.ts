@@ -2,7 +2,7 @@
 // and a unix socket); each node is a network namespace on an underlay bridge, running a
 // `weft agent`. Anything that fails (or Ctrl-C) tears down what was made.
 import { existsSync } from 'node:fs'
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,6 +20,7 @@ import { startDetached, type Started } from './processes.ts'
 import { initialState, writeState, type LabState } from './state.ts'
 import { planLab, socketPaths, type LabPlan } from './topology.ts'
 import { LabAbortedError, throwIfAborted, waitFor } from './wait.ts'
+import { makePrivateDir } from '../util/private-files.ts'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const WEFT_BIN = join(REPO_ROOT, 'bin', 'weft')
@@ -66,7 +67,10 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
   ensureDeps(REPO_ROOT, log)
   throwIfAborted(opts.signal)
 
-  await mkdir(join(plan.dataDir, 'logs'), { recursive: true })
+  // The lab's data dir is weft's (weft down removes it): private, as its store and keys are.
+  makePrivateDir(plan.dataDir)
+  await chmod(plan.dataDir, 0o700)
+  await mkdir(join(plan.dataDir, 'logs'), { recursive: true, mode: 0o700 })
   const state = initialState(plan)
   await writeState(plan.statePath, state)
   const client = new RestClient({ socketPath: plan.socket }, { userAgent: 'weft-lab', timeoutMs: 10_000 })
@@ -84,7 +88,7 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
     const wait = { timeoutMs: opts.timeoutMs, signal: opts.signal }
 
     log(`starting the API server (log: ${plan.serverLog})`)
-    await mkdir(plan.serverDataDir, { recursive: true })
+    await mkdir(plan.serverDataDir, { recursive: true, mode: 0o700 })
     const serverFailed = exitedFailure(['server'])
     // 6443 when it is free; another lab starting at the same moment may take it between
     // the check and the bind, and then any free port does.
@@ -112,7 +116,7 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
     if (!opts.agents) return { state, plan, pods: [], services: [] }
 
     for (const node of plan.nodes) {
-      await mkdir(node.dataDir, { recursive: true })
+      await mkdir(node.dataDir, { recursive: true, mode: 0o700 })
       const agent = startDetached('nsenter', agentArgs(plan, node.index), node.log)
       await track('agent', node.name, agent)
     }

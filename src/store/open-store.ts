@@ -1,6 +1,6 @@
 // Opens the configured store: embedded SQLite under a data dir, or etcd.
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { makePrivateDir, privateFile, restrictFiles } from '../util/private-files.ts'
 import { openEtcdStore } from './etcd.ts'
 import { openSqliteStore } from './sqlite.ts'
 import type { Store } from './store.ts'
@@ -11,6 +11,11 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if ('etcdEndpoints' in options) {
     return openEtcdStore({ endpoints: options.etcdEndpoints, prefix: options.etcdPrefix })
   }
-  mkdirSync(options.dataDir, { recursive: true })
-  return openSqliteStore({ path: join(options.dataDir, 'weft.db') })
+  // `weft server` warns about a data dir others can read; the store itself is 0600 regardless.
+  makePrivateDir(options.dataDir)
+  const path = join(options.dataDir, 'weft.db')
+  // SQLite gives the -wal and -shm files the database file's mode.
+  privateFile(path)
+  restrictFiles(`${path}-wal`, `${path}-shm`, `${path}-journal`)
+  return openSqliteStore({ path })
 }

@@ -2,7 +2,7 @@
 // namespaces on an underlay bridge, `weft agent` in each, pods as processes in their own
 // namespaces wired by the CNI plugins.
 import t from 'tap'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
@@ -20,7 +20,7 @@ const secretInfo = resources.find((r) => r.kind === 'Secret')!
 t.setTimeout(240_000)
 
 const cluster = await startCluster(t, {}, { socket: true, kubeletSocketsInDir: true })
-const underlay = await startUnderlay(t, { socketPath: cluster.socketPath!, dir: cluster.dir })
+const underlay = await startUnderlay(t, { socketPath: cluster.socketPath!, dir: cluster.dir, agentArgs: ['--volume-refresh-period', '1s'] })
 const nodeOne = await underlay.addNode('node-1')
 const client = cluster.client
 
@@ -133,6 +133,51 @@ await t.test('env from ConfigMaps, Secrets and the downward API; volumes; resolv
   t.match(bad.status.containerStatuses[0].state.waiting.message, /configmap "nope" not found/)
 })
 
+await t.test('a running pod sees ConfigMap, Secret and label changes in its volumes; secrets are on a tmpfs', async (t) => {
+  await client.create(configMapInfo, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'live', namespace: 'default' }, data: { value: 'cm-one' } } as never)
+  await client.create(secretInfo, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'live', namespace: 'default' }, stringData: { value: 'sec-one' } } as never)
+  const dir = join(cluster.dir, 'mnt')
+  await client.create(podInfo, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'watcher', namespace: 'default', labels: { stage: 'one' } },
+    spec: {
+      nodeName: 'node-1',
+      terminationGracePeriodSeconds: 1,
+      containers: [{
+        name: 'main',
+        image: 'debian',
+        command: ['sh', '-c', `while :; do echo "$(cat ${dir}/cm/value) $(cat ${dir}/sec/value) $(cat ${dir}/info/labels)"; sleep 0.2; done`],
+        volumeMounts: [{ name: 'cm', mountPath: `${dir}/cm` }, { name: 'sec', mountPath: `${dir}/sec` }, { name: 'info', mountPath: `${dir}/info` }],
+      }],
+      volumes: [
+        { name: 'cm', configMap: { name: 'live' } },
+        { name: 'sec', secret: { secretName: 'live' } },
+        { name: 'info', downwardAPI: { items: [{ path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } }] } },
+      ],
+    },
+  } as never)
+  const pod = await podWhen('watcher', 'Running', (p) => p.status?.phase === 'Running')
+  const logs = (text: string) => until(`the pod prints ${text}`, async () => (await kubectl('logs', 'watcher', '--tail', '1')).includes(text), 15_000)
+  await logs('cm-one sec-one stage="one"')
+  // The objects are read again every --volume-refresh-period (1 s here); a change of the pod itself rewrites at once.
+  await client.patch(configMapInfo, 'live', 'default', { data: { value: 'cm-two' } }, 'merge')
+  await client.patch(secretInfo, 'live', 'default', { stringData: { value: 'sec-two' } }, 'merge')
+  await logs('cm-two sec-two stage="one"')
+  await client.patch(podInfo, 'watcher', 'default', { metadata: { labels: { stage: 'two' } } }, 'merge')
+  await logs('cm-two sec-two stage="two"')
+  t.pass('the new contents reached the running container')
+  const volumes = join(nodeOne.dataDir, 'pods', pod.metadata.uid, 'volumes')
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+  t.match(mounts, new RegExp(` ${volumes}/sec [^ ]*nosuid,nodev,noexec[^ ]* (.* )?- tmpfs `), 'the secret volume is a tmpfs')
+  t.notMatch(mounts, ` ${volumes}/cm `, 'the configMap volume is not')
+  t.equal(statSync(join(volumes, 'sec', 'value')).mode & 0o777, 0o644, 'the mode the API server defaulted')
+  t.equal(statSync(join(nodeOne.dataDir, 'pods', pod.metadata.uid)).mode & 0o777, 0o700)
+  await client.delete(podInfo, 'watcher', 'default')
+  await until('watcher is gone', async () => (await getPod('watcher').catch(() => undefined)) === undefined, 20_000)
+  t.notMatch(readFileSync('/proc/self/mountinfo', 'utf8'), volumes, 'its tmpfs went with it')
+})
+
 await t.test('crashing containers restart with backoff; logs of the previous run', async (t) => {
   await createPod('crasher', { containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', 'echo "run at $(date +%s%N)"; exit 3'] }] })
   const pod = await podWhen('crasher', 'in CrashLoopBackOff', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff')
@@ -212,10 +257,17 @@ await t.test('a restarted agent adopts running pods and cleans up the ones delet
   const doomed = await podWhen('doomed', 'Running', (p) => p.status?.phase === 'Running')
   await nodeOne.stop()
   await client.delete(podInfo, 'doomed', 'default', { gracePeriodSeconds: 0 })
+  // A ConfigMap a running pod mounts changes while no agent runs.
+  await client.patch(configMapInfo, 'cfg', 'default', { data: { 'app.conf': 'mode=changed-while-down\n' } }, 'merge')
   const reply = JSON.parse(await execIn(nodeOne.netns, 'curl', ['-s', '--max-time', '5', `http://${echoIP}:8080/`]))
   t.equal(reply.pod, 'echo', 'pods keep running while the agent is down')
   nodeOne.start()
   await until('the deleted pod is cleaned up', async () => !listNetns().includes(podNetns(nodeOne, doomed.metadata.uid)), 30_000)
+  const envy = await getPod('envy')
+  const envyPid = JSON.parse(readFileSync(join(nodeOne.dataDir, 'pods', envy.metadata.uid, 'containers', 'main.json'), 'utf8')).process.pid
+  await until('the adopted pod sees the new ConfigMap', async () =>
+    (await exec('nsenter', ['-t', String(envyPid), '-m', '-r', 'cat', join(cluster.dir, 'mnt', 'config', 'app.conf')])).stdout === 'mode=changed-while-down\n', 15_000)
+  t.pass('an adopted pod gets its volumes refreshed')
   const after = await podWhen('echo', 'still ready', isReady)
   t.equal(after.status.podIP, echo.status.podIP, 'same IP')
   t.equal(after.status.containerStatuses[0].restartCount, 0, 'not restarted')

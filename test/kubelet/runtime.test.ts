@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import t from 'tap'
 import { listAddrs, netnsExists } from '../../src/netlink/index.ts'
 import { utsHostname } from '../../src/netlink/uts.ts'
@@ -21,6 +21,7 @@ import {
   writePodFiles,
   type ContainerProcess,
   type Sandbox,
+  type VolumeMount,
 } from '../../src/kubelet/runtime/index.ts'
 import { uniqueName } from '../helpers/netns.ts'
 
@@ -88,6 +89,7 @@ t.test('a sandbox: its own netns with only lo, the pod hostname, a pod dir; remo
   t.same((await listAddrs(undefined, sb.netns)).map((l) => l.ifname), ['lo'])
   t.equal(await utsHostname(sb.utsPath!), sb.hostname)
   t.not(await utsHostname(sb.utsPath!), execFileSync('hostname', { encoding: 'utf8' }).trim(), 'the host keeps its hostname')
+  for (const d of [sb.dir, join(sb.dir, 'containers'), join(sb.dir, 'volumes')]) t.equal(statSync(d).mode & 0o777, 0o700, `${d} is private`)
   const listed = await listSandboxes(dataDir)
   t.same(listed.map((s) => [s.uid, s.namespace, s.name, s.netns]), [[sb.uid, 'default', sb.name, sb.netns]])
   await removeSandbox(sb)
@@ -206,28 +208,80 @@ t.test('a container sees the pod files, volumes, its env and workingDir; logs re
   t.equal(await readLog(again.logPath), 'key=2\nkept\n')
   t.not(again.logPath, proc.logPath, 'one log per restart')
 
-  t.ok(existsSync(configAt), 'the missing mountPath was created on the host')
+  t.notOk(existsSync(join(hostRoot, 'etc')), 'the missing mountPath was made in the container only, not on the host')
   await removeSandbox(sb)
-  t.notOk(existsSync(configAt), 'and removed with the sandbox')
-  t.notOk(existsSync(join(hostRoot, 'etc')), 'with the parents it created')
-  t.ok(existsSync(hostRoot), 'but not what existed before')
+  t.same(readdirSync(hostRoot), [], 'nothing is left on the host')
 })
 
-t.test('a mountPath another sandbox uses is kept', async (t) => {
+t.test("a missing mountPath is made in the container's view only, never on the host", async (t) => {
   const dataDir = tempDir(t)
   const hostRoot = tempDir(t)
-  const a = await sandbox(t, dataDir)
-  const b = await sandbox(t, dataDir)
-  const target = join(hostRoot, 'shared')
-  for (const sb of [a, b]) {
-    await writePodFiles(sb, { volumes: [{ name: 'v' }] })
-    const p = await startContainer(sb, { name: 'c', argv: ['true'], env: [], mounts: [{ source: volumePath(sb.dir, 'v'), target }], restartCount: 0 })
-    await watchExit(p)
+  const sb = await sandbox(t, dataDir)
+  await writePodFiles(sb, { volumes: [{ name: 'v', files: [{ path: 'key', data: 'value' }] }] })
+  symlinkSync('/etc', join(hostRoot, 'etc-link'))
+  const tag = `weft-test-${process.pid}`
+  const targets = {
+    nested: join(hostRoot, 'a', 'b', 'c'),
+    etc: `/etc/${tag}`,
+    relative: `../../${tag}-rel`,
+    link: join(hostRoot, 'etc-link', `${tag}-via-link`),
+    file: join(hostRoot, 'file', 'key'),
   }
-  await removeSandbox(a)
-  t.ok(existsSync(target), 'b still mounts on it')
-  await removeSandbox(b)
-  t.notOk(existsSync(target))
+  const onHost = [join(hostRoot, 'a'), `/etc/${tag}`, `/${tag}-rel`, resolve(`../../${tag}-rel`), `/etc/${tag}-via-link`, join(hostRoot, 'file')]
+  const script = [
+    `cat ${targets.nested}/key ${targets.etc}/key /${tag}-rel/key /etc/${tag}-via-link/key ${targets.file}; echo`,
+    'test -s /etc/passwd && test -x /bin/sh && test -d /proc/self && echo host-files-still-there',
+    `cat /etc/hosts | grep -c . >/dev/null && echo pod-hosts`,
+    'pwd',
+    'echo ready',
+    'exec sleep 30',
+  ].join('\n')
+  const proc = await startContainer(sb, {
+    name: 'c',
+    argv: ['sh', '-c', script],
+    env: [],
+    workingDir: '/tmp',
+    mounts: [
+      { source: volumePath(sb.dir, 'v'), target: targets.nested },
+      { source: volumePath(sb.dir, 'v'), target: targets.etc, readOnly: true },
+      { source: volumePath(sb.dir, 'v'), target: targets.relative },
+      { source: volumePath(sb.dir, 'v'), target: targets.link },
+      { source: volumePath(sb.dir, 'v', 'key'), target: targets.file, within: volumePath(sb.dir, 'v') },
+    ],
+    restartCount: 0,
+  })
+  t.teardown(() => stopContainer(proc, 0))
+  const deadline = Date.now() + 10_000
+  while (!(await readLog(proc.logPath)).includes('ready') && isRunning(proc) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  t.equal(await readLog(proc.logPath), 'valuevaluevaluevaluevalue\nhost-files-still-there\npod-hosts\n/tmp\nready\n')
+  for (const p of onHost) t.notOk(existsSync(p), `nothing at ${p} on the host`)
+  t.equal(findmnt(hostRoot), '', 'no mount on the host')
+  t.notOk(findmnt('/etc').includes(tag))
+  const exec = await execInContainer(sb, proc, ['sh', '-c', `cat /${tag}-rel/key; pwd`], 5000)
+  t.same(exec, { exitCode: 0, output: 'value/tmp\n', timedOut: false }, "exec sees the container's root and working directory")
+  await stopContainer(proc, 0)
+  await removeSandbox(sb)
+  for (const p of onHost) t.notOk(existsSync(p), `nothing at ${p} afterwards`)
+  t.same(readdirSync(hostRoot), ['etc-link'])
+})
+
+t.test('mountPaths the launcher refuses', async (t) => {
+  const dataDir = tempDir(t)
+  const hostRoot = tempDir(t)
+  const sb = await sandbox(t, dataDir)
+  await writePodFiles(sb, { volumes: [{ name: 'v', files: [{ path: 'key', data: 'value' }] }, { name: 'scratch' }] })
+  symlinkSync('/etc/passwd', join(volumePath(sb.dir, 'scratch'), 'evil'))
+  const start = (target: string, extra: Partial<VolumeMount> = {}) =>
+    startContainer(sb, { name: 'c', argv: ['true'], env: [], mounts: [{ source: volumePath(sb.dir, 'v'), target, ...extra }], restartCount: 0 }).then(
+      async (p) => (await watchExit(p)).exitCode,
+      (err: unknown) => (err as Error).message,
+    )
+  t.match(await start('/'), /is the container's root/)
+  t.match(await start('../..'), /is the container's root/)
+  t.match(await start(join(hostRoot, 'x'), { source: join(volumePath(sb.dir, 'scratch'), 'evil'), within: volumePath(sb.dir, 'scratch') }), /leads out of its volume \(to \/etc\/passwd\)/)
+  // A target below a file cannot be made.
+  t.match(await start('/etc/passwd/x'), /is not a directory/)
+  t.same(readdirSync(hostRoot), [])
 })
 
 t.test('stop: TERM handled within the grace period, TERM ignored then killed', async (t) => {

@@ -69,11 +69,21 @@ t.test('volumeFiles', async (t) => {
       want: { error: "volume \"vol\": invalid path: must not contain '..': ../escape" },
     },
     {
-      name: 'secret: decoded',
+      name: 'secret: decoded; 0600 when the pod gives no mode',
       v: { secret: { secretName: 'tls' } },
       want: [
-        { path: 'tls.crt', data: 'CERT', mode: '644' },
-        { path: 'tls.key', data: 'KEY', mode: '644' },
+        { path: 'tls.crt', data: 'CERT', mode: '600' },
+        { path: 'tls.key', data: 'KEY', mode: '600' },
+      ],
+    },
+    { name: 'secret: the defaultMode the API server sets', v: { secret: { secretName: 'tls', defaultMode: 0o644, items: [{ key: 'tls.key', path: 'k' }] } }, want: [{ path: 'k', data: 'KEY', mode: '644' }] },
+    {
+      name: 'projected without defaultMode: secrets 0600, the rest 0644',
+      v: { projected: { sources: [{ configMap: { name: 'conf', items: [{ key: 'log.level', path: 'level' }] } }, { secret: { name: 'tls', items: [{ key: 'tls.key', path: 'key' }, { key: 'tls.crt', path: 'crt', mode: 0o640 }] } }] } },
+      want: [
+        { path: 'crt', data: 'CERT', mode: '640' },
+        { path: 'key', data: 'KEY', mode: '600' },
+        { path: 'level', data: 'debug', mode: '644' },
       ],
     },
     { name: 'secret: items', v: { secret: { secretName: 'tls', defaultMode: 0o440, items: [{ key: 'tls.key', path: 'key.pem' }] } }, want: [{ path: 'key.pem', data: 'KEY', mode: '440' }] },
@@ -125,7 +135,19 @@ t.test('volumeFiles', async (t) => {
 
 t.test('projected token from the lookup', async (t) => {
   const withTokens: VolumeLookups = { ...lookups, serviceAccountToken: (ns, sa, aud, exp) => `${ns}/${sa}/${aud}/${exp}` }
-  t.same(files({ projected: { sources: [{ serviceAccountToken: { path: 'token', audience: 'api' } }] } }, withTokens), [{ path: 'token', data: 'shop/default/api/3600', mode: '644' }])
+  t.same(files({ projected: { sources: [{ serviceAccountToken: { path: 'token', audience: 'api' } }] } }, withTokens), [{ path: 'token', data: 'shop/default/api/3600', mode: '600' }])
+  t.same(files({ projected: { defaultMode: 0o444, sources: [{ serviceAccountToken: { path: 'token' } }] } }, withTokens), [{ path: 'token', data: 'shop/default/undefined/3600', mode: '444' }])
+})
+
+t.test('secret, downwardAPI and projected volumes are kept in memory; configMap volumes on disk', async (t) => {
+  const memory = (v: Omit<V1Volume, 'name'>) => {
+    const r = volumeFiles(pod, { name: 'vol', ...v }, lookups)
+    return 'files' in r ? r.memory === true : undefined
+  }
+  t.equal(memory({ secret: { secretName: 'tls' } }), true)
+  t.equal(memory({ projected: { sources: [] } }), true)
+  t.equal(memory({ downwardAPI: { items: [] } }), true)
+  t.equal(memory({ configMap: { name: 'conf' } }), false)
 })
 
 t.test('unsupported volume types', async (t) => {

@@ -1,7 +1,7 @@
 // A real lab without agents: weft up (2 nodes: control plane and namespaces), weft lab
 // exec into nodes and into a pod sandbox made by hand, weft down; and up's own cleanup.
 import { execFileSync, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -31,6 +31,8 @@ t.test('up --no-agents, exec, down', async (t) => {
   t.same(state.nodes.map((n) => [n.name, n.ip]), [['node-1', '172.31.0.2'], ['node-2', '172.31.0.3']])
   t.same(state.processes.map((p) => p.role), ['server'])
   t.ok(state.processes.every((p) => isAlive(p.pid, p.starttime)), 'the API server runs')
+  for (const d of [dir, join(dir, 'server'), join(dir, 'logs')]) t.equal(statSync(d).mode & 0o777, 0o700, `${d} is private`)
+  for (const f of [join(dir, 'server', 'weft.db'), join(dir, 'server', 'kubeconfig'), join(dir, 'kubeconfig'), join(dir, 'logs', 'server.log')]) t.equal(statSync(f).mode & 0o777, 0o600, `${f} is 0600`)
 
   // The API answers on the socket and on loopback.
   const client = new RestClient({ socketPath: join(dir, 'apiserver.sock') })

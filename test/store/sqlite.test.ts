@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openSqliteStore } from '../../src/store/sqlite.ts'
@@ -118,4 +118,27 @@ t.test('openStore makes <dataDir>/weft.db', async (t) => {
   t.equal(store.backend, 'sqlite')
   await store.create('/x', 'y')
   t.ok(existsSync(join(dataDir, 'weft.db')))
+})
+
+t.test('the store is private: data dir 0700, weft.db and its -wal/-shm 0600', async (t) => {
+  const dataDir = join(dir, 'private', 'data')
+  const store = await openStore({ dataDir })
+  await store.create('/secret', 'value')
+  t.ok(existsSync(join(dataDir, 'weft.db-wal')))
+  // (In exclusive locking mode SQLite keeps the WAL index in memory: no -shm file.)
+  for (const f of ['weft.db', 'weft.db-wal', 'weft.db-shm'].filter((f) => existsSync(join(dataDir, f)))) t.equal(statSync(join(dataDir, f)).mode & 0o777, 0o600, `${f} is 0600`)
+  t.equal(statSync(dataDir).mode & 0o777, 0o700, 'the data dir weft made is 0700')
+  t.equal(statSync(join(dir, 'private')).mode & 0o777, 0o700, 'and so are the parents it made')
+  await store.close()
+
+  // A store from before: world-readable files are made private when opened.
+  const old = join(dir, 'old-data')
+  mkdirSync(old, { mode: 0o755 })
+  chmodSync(old, 0o755)
+  for (const f of ['weft.db', 'weft.db-wal', 'weft.db-shm']) writeFileSync(join(old, f), '', { mode: 0o644 })
+  const reopened = await openStore({ dataDir: old })
+  t.teardown(() => reopened.close())
+  await reopened.create('/k', 'v')
+  for (const f of ['weft.db', 'weft.db-wal', 'weft.db-shm']) t.equal(statSync(join(old, f)).mode & 0o777, 0o600, `an existing ${f} becomes 0600`)
+  t.equal(statSync(old).mode & 0o777, 0o755, 'a data dir weft did not make keeps its mode (weft only warns)')
 })

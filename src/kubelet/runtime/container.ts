@@ -4,12 +4,11 @@
 // from `<name>.exit`, which the supervisor writes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs'
 import { constants } from 'node:os'
-import { join } from 'node:path'
+import { join, posix } from 'node:path'
 import { readJson, writeFileAtomic } from './files.ts'
 import { argsFile, launchCommand, LOG_PROGRAM, SYSTEM_PATH, type LaunchMount } from './launcher.ts'
-import { prepareMountTarget } from './mounts.ts'
 import { containersDir, logPath } from './paths.ts'
 import { isAlive, kill, killGroup, processStartTime, type ProcessId } from '../../util/proc.ts'
 import type { Sandbox } from './sandbox.ts'
@@ -17,9 +16,14 @@ import type { Sandbox } from './sandbox.ts'
 export interface VolumeMount {
   /** A host path, usually `volumePath(sandbox.dir, volume, subPath)`. */
   source: string
-  /** The mountPath. Created on the host if missing (see mounts.ts). */
+  /**
+   * The mountPath, in the container's view (relative: from its root). A missing one is
+   * made in the container's mount namespace only, never on the host (see mounts.ts).
+   */
   target: string
   readOnly?: boolean
+  /** The source must resolve (symbolic links followed) to this directory or below it. */
+  within?: string
 }
 
 export interface ContainerSpec {
@@ -47,6 +51,8 @@ export interface ContainerRecord {
   logPath: string
   /** The container's environment (NAME=VALUE), for exec. The file is mode 0600. */
   env: string[]
+  /** The log writers reopen the log each second, so it may be rotated (older agents' containers: absent). */
+  logReopens?: boolean
 }
 
 export interface ExitStatus {
@@ -87,6 +93,14 @@ function awk(): string {
   return awkCommand
 }
 
+/** Removes the logs (rotated ones included) of the runs before `keepFrom`. */
+function pruneLogs(dir: string, keepFrom: number): void {
+  for (const name of readdirSync(dir)) {
+    const m = /^(\d+)\.log(\.\d{8}-\d{6})?$/.exec(name)
+    if (m !== null && Number(m[1]) < keepFrom) rmSync(join(dir, name), { force: true })
+  }
+}
+
 function basePath(sandboxDir: string, name: string): string {
   return join(containersDir(sandboxDir), name)
 }
@@ -105,7 +119,7 @@ function specHash(spec: ContainerSpec): string {
   return createHash('sha256').update(JSON.stringify({ argv, env, workingDir, mounts })).digest('hex').slice(0, 16)
 }
 
-function podFileMounts(sandbox: Sandbox): LaunchMount[] {
+function podFileMounts(sandbox: Sandbox): VolumeMount[] {
   const files: Array<[string, string]> = [
     ['etc-hosts', '/etc/hosts'],
     ['resolv.conf', '/etc/resolv.conf'],
@@ -114,6 +128,31 @@ function podFileMounts(sandbox: Sandbox): LaunchMount[] {
   return files
     .filter(([file]) => existsSync(join(sandbox.dir, file)))
     .map(([file, target]) => ({ source: join(sandbox.dir, file), target, readOnly: false }))
+}
+
+/**
+ * The mounts the launcher makes, parents before children (as container runtimes order
+ * them): a volume mounted at /data and another at /data/cache both show.
+ */
+function launchMounts(sandbox: Sandbox, spec: ContainerSpec): LaunchMount[] {
+  const mounts: Array<LaunchMount & { depth: number }> = []
+  for (const m of [...podFileMounts(sandbox), ...(spec.mounts ?? [])]) {
+    const target = posix.resolve('/', m.target)
+    if (m.target === '' || target === '/') throw new Error(`container ${spec.name}: mountPath ${JSON.stringify(m.target)} is the container's root; choose a directory below it`)
+    if (m.target.includes('\0')) throw new Error(`container ${spec.name}: mountPath ${JSON.stringify(m.target)} holds a NUL byte`)
+    if (m.within !== undefined) {
+      let real: string
+      try {
+        real = realpathSync(m.source)
+      } catch {
+        throw new Error(`container ${spec.name}: the source of mountPath ${m.target}, ${m.source}, does not exist`)
+      }
+      const root = realpathSync(m.within)
+      if (real !== root && !real.startsWith(`${root}/`)) throw new Error(`container ${spec.name}: the subPath of mountPath ${m.target} leads out of its volume (to ${real})`)
+    }
+    mounts.push({ source: m.source, target, readOnly: m.readOnly === true, depth: target.split('/').length })
+  }
+  return mounts.sort((a, b) => a.depth - b.depth).map(({ depth: _, ...m }) => m)
 }
 
 const SIGNALS = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]))
@@ -156,14 +195,13 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     throw new Error(`container ${spec.name} of pod ${sandbox.namespace}/${sandbox.name} is still running (pid ${previous.process.pid}); stop it first`)
   }
   const log = logPath(sandbox.dir, spec.name, spec.restartCount)
-  mkdirSync(join(log, '..'), { recursive: true })
+  mkdirSync(join(log, '..'), { recursive: true, mode: 0o700 })
+  // As the kubelet: the logs of this run and the one before (`--previous`) are kept.
+  pruneLogs(join(log, '..'), spec.restartCount - 1)
   mkdirSync(containersDir(sandbox.dir), { recursive: true, mode: 0o700 })
   rmSync(`${base}.exit`, { force: true })
-  const mounts: LaunchMount[] = [...podFileMounts(sandbox)]
-  for (const m of spec.mounts ?? []) {
-    prepareMountTarget(sandbox.dir, m.source, m.target)
-    mounts.push({ source: m.source, target: m.target, readOnly: m.readOnly === true })
-  }
+  const mounts = launchMounts(sandbox, spec)
+  mkdirSync(`${base}.shadow`, { recursive: true, mode: 0o700 })
   const env = containerEnv(spec.env)
   await writeFileAtomic(`${base}.args`, argsFile(env, spec.argv), 0o600)
   const [file, args] = launchCommand({
@@ -222,6 +260,7 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     specHash: specHash(spec),
     logPath: log,
     env,
+    logReopens: true,
   }
   await writeFileAtomic(`${base}.json`, JSON.stringify(record, null, 2) + '\n', 0o600)
   const proc: ContainerProcess = { ...record, sandboxDir: sandbox.dir }
@@ -330,7 +369,7 @@ export interface ExecResult {
 }
 
 /**
- * Runs a command in a running container's namespaces (mount, network, UTS), working
+ * Runs a command in a running container's namespaces (mount, network, UTS), root, working
  * directory and environment, as `kubectl exec` and exec probes do.
  */
 export async function execInContainer(
@@ -341,7 +380,7 @@ export async function execInContainer(
   maxOutput = 10 * 1024,
 ): Promise<ExecResult> {
   if (!isAlive(proc.process)) throw new Error(`container ${proc.name} is not running`)
-  const args = ['-t', String(proc.process.pid), '-m', '-n', '-u', '--wd', '--', 'env', '-i', '--', ...proc.env, ...argv]
+  const args = ['-t', String(proc.process.pid), '-m', '-n', '-u', '-r', '--wd', '--', 'env', '-i', '--', ...proc.env, ...argv]
   return new Promise((resolve, reject) => {
     const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: SYSTEM_PATH } })
     const chunks: Buffer[] = []

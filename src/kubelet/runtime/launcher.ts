@@ -2,12 +2,17 @@
 // namespace of its own (propagation slave: host unmounts such as `ip netns delete` reach
 // it, its own bind mounts never leak out). It outlives the agent, so a container keeps
 // running, logging and reporting its exit across agent restarts. In order it:
-//   1. opens the log file and makes two FIFOs for the container's stdout and stderr;
-//   2. bind-mounts the pod files and volumes (remounting read-only ones), cd's to the
-//      working directory — a failure here ends it with exit code 128 and a message;
+//   1. creates the log file (mode 0600) and makes two FIFOs for the container's stdout and stderr;
+//   2. bind-mounts the pod files and volumes (remounting read-only ones), each target
+//      resolved inside the container's view; a missing target is made on a tmpfs of this
+//      namespace, never on the host (mounts.ts). cd's to the working directory — a
+//      failure here ends it with exit code 128 and a message;
 //   3. starts one awk per stream that timestamps each line in the CRI log format
-//      (`<RFC3339 time> <stream> F <line>`; awk has only whole seconds) and appends it
-//      (each stream keeps its order; lines of the two streams may interleave late);
+//      (`<RFC3339 time> <stream> F <line>`; awk has only whole seconds; a line longer than
+//      4 KiB becomes `P` records of 4 KiB and a last `F` one) and appends each record to the
+//      log in one write (each stream keeps its order; lines of the two streams may
+//      interleave late). The writers reopen the log by name when a new second starts, so
+//      rotation (log-rotation.ts) is a rename: the next second's lines start a new file;
 //   4. starts the command in a new session (its own process group, which is what stop
 //      signals) with exactly the given environment (`env -i`), stdin /dev/null. The
 //      environment and argv come from `<base>.args` (mode 0600, shell-quoted, removed
@@ -30,23 +35,104 @@ finish() {
   rm -f "$base.out" "$base.err" "$base.args" "$base.mnt"
   exit "$1"
 }
-exec 3>>"$log" || finish 128 "cannot open the log file $log"
+(umask 077 && : >>"$log") 2>/dev/null || finish 128 "cannot open the log file $log"
 rm -f "$base.out" "$base.err" "$base.exit"
 mkfifo -m 600 "$base.out" "$base.err" || finish 128 "cannot create the log pipes $base.out, $base.err"
+# Mount targets that do not exist are made on tmpfs of this namespace only (see mounts.ts).
+# P: where the container's / is in this namespace ('' or ./root, under the stash).
+P= owned= stashed= k=0
+fail() { finish 128 "$1: $(cat "$base.mnt" 2>/dev/null)"; }
+owns() { d=$(stat -c %d -- "$1") && case " $owned " in *" $d "*) return 0 ;; esac; return 1; }
+nearest() {
+  q=$1
+  while [ "$q" != / ] && [ ! -e "$P$q" ] && [ ! -L "$P$q" ]; do q=\${q%/*}; [ -n "$q" ] || q=/; done
+}
+stash() {
+  [ -n "$stashed" ] && return
+  mount -t tmpfs -o mode=0700,size=64k weft-stash "$base.shadow" 2>"$base.mnt" && mount --make-unbindable "$base.shadow" 2>"$base.mnt" && cd "$base.shadow" || fail "cannot prepare $base.shadow"
+  stashed=1
+}
+# copy FROM TO: TO (on weft's tmpfs) gets every entry of FROM: links copied, the rest bound.
+copy() {
+  for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+    [ -e "$e" ] || [ -L "$e" ] || continue
+    d=$2/\${e##*/}
+    if [ -L "$e" ]; then ln -s -- "$(readlink -- "$e")" "$d"
+    elif [ -d "$e" ]; then mkdir -- "$d" && mount --rbind -- "$e" "$d"
+    else : >"$d" && mount --bind -- "$e" "$d"
+    fi 2>"$base.mnt" || fail "cannot copy $e into the container's view"
+  done
+}
+# shadow DIR: a tmpfs over DIR that holds what DIR held, so that new names can be made in it.
+shadow() {
+  stash
+  k=$((k + 1))
+  mkdir "./s$k" && mount --rbind -- "$1" "./s$k" && mount -t tmpfs -o mode=0755,size=256m weft-shadow "$1" 2>"$base.mnt" || fail "cannot shadow $1"
+  chmod --reference="./s$k" -- "$1" && chown --reference="./s$k" -- "$1" 2>"$base.mnt" || fail "cannot shadow $1"
+  owned="$owned $(stat -c %d -- "$1")"
+  copy "./s$k" "$1"
+}
+# target MOUNTPATH SOURCE: resolves MOUNTPATH inside the container's view into t, making it
+# (and missing parents) on weft's tmpfs when it is missing.
+target() {
+  if [ -n "$P" ]; then t=$(chroot "$P" realpath -m -- "/$1" 2>"$base.mnt"); else t=$(realpath -m -- "/$1" 2>"$base.mnt"); fi || fail "mountPath $1: cannot resolve it"
+  [ "$t" != / ] || finish 128 "mountPath $1 is the container's root: choose a directory below it"
+  [ -e "$P$t" ] && return
+  nearest "$t"
+  [ ! -L "$P$q" ] || finish 128 "mountPath $1: $q is a symbolic link that leads nowhere; weft does not create mount targets through it"
+  [ -d "$P$q" ] || finish 128 "mountPath $1: $q is not a directory"
+  if ! owns "$P$q"; then
+    [ "$q" != / ] || finish 128 "mountPath $1: cannot make $t (internal error: no root of its own)"
+    shadow "$P$q"
+  fi
+  rest=\${t#"$q"} p=\${q%/}
+  rest=\${rest#/}
+  while [ -n "$rest" ]; do
+    case $rest in */*) c=\${rest%%/*} rest=\${rest#*/} ;; *) c=$rest rest= ;; esac
+    p=$p/$c
+    if [ -n "$rest" ] || [ -d "$2" ]; then mkdir -- "$P$p"; else : >"$P$p"; fi 2>"$base.mnt" || fail "mountPath $1: cannot make $p"
+  done
+}
+# A missing mountPath right under / needs a root of its own: a tmpfs holding what / holds.
+i=0
+for a do
+  i=$((i + 1))
+  [ "$i" -le $((n * 3)) ] || break
+  [ $((i % 3)) = 2 ] || continue
+  t=$(realpath -m -- "/$a" 2>/dev/null) || continue
+  [ -e "$t" ] && continue
+  nearest "$t"
+  [ "$q" = / ] || continue
+  stash
+  mkdir ./root && mount -t tmpfs -o mode=0755,size=256m weft-root ./root 2>"$base.mnt" || fail "cannot make the container's root"
+  owned="$owned $(stat -c %d ./root)"
+  copy "" ./root
+  P=./root
+  break
+done
 while [ "$n" -gt 0 ]; do
-  mount --bind -- "$1" "$2" 2>"$base.mnt" || finish 128 "cannot mount $1 on $2: $(cat "$base.mnt")"
+  target "$2" "$1"
+  mount --bind -- "$1" "$P$t" 2>"$base.mnt" || fail "cannot mount $1 on $2"
   if [ "$3" = ro ]; then
-    mount -o remount,bind,ro -- "$2" 2>"$base.mnt" || finish 128 "cannot make $2 read-only: $(cat "$base.mnt")"
+    mount -o remount,bind,ro -- "$P$t" 2>"$base.mnt" || fail "cannot make $2 read-only"
   fi
   shift 3
   n=$((n - 1))
 done
-cd -- "$wd" 2>/dev/null || finish 128 "workingDir $wd: no such directory"
+if [ -n "$P" ]; then
+  cd "$P" && [ -d ".$wd" ] || finish 128 "workingDir $wd: no such directory"
+else
+  cd -- "$wd" 2>/dev/null || finish 128 "workingDir $wd: no such directory"
+fi
 args=$(cat "$base.args") && rm -f "$base.args" || finish 128 "cannot read $base.args"
 eval "set -- $args"
-$WEFT_AWK -v s=stdout "$WEFT_LOG_PROGRAM" <"$base.out" >&3 & l1=$!
-$WEFT_AWK -v s=stderr "$WEFT_LOG_PROGRAM" <"$base.err" >&3 & l2=$!
-setsid env -i -- "$@" </dev/null >"$base.out" 2>"$base.err" 3>&- & c=$!
+(umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stdout "$WEFT_LOG_PROGRAM" <"$base.out" >/dev/null) & l1=$!
+(umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stderr "$WEFT_LOG_PROGRAM" <"$base.err" >/dev/null) & l2=$!
+if [ -n "$P" ]; then
+  setsid chroot . /bin/sh -c 'cd -- "$0" 2>/dev/null || { echo "workingDir $0: no such directory" >&2; exit 128; }; exec env -i -- "$@"' "$wd" "$@" </dev/null >"$base.out" 2>"$base.err" & c=$!
+else
+  setsid env -i -- "$@" </dev/null >"$base.out" 2>"$base.err" & c=$!
+fi
 trap '' PIPE
 echo "$c"
 trap - PIPE
@@ -58,14 +144,28 @@ while :; do
 done
 kill -KILL -"$c" 2>/dev/null
 fin=$(now)
-exec 3>&-
 ( sleep 2; kill "$l1" "$l2" 2>/dev/null ) & w=$!
 wait "$l1" "$l2"
 kill "$w" 2>/dev/null
 finish "$code" "" "$fin"
 `
 
-export const LOG_PROGRAM = '{ printf "%s %s F %s\\n", strftime("%Y-%m-%dT%H:%M:%SZ", systime(), 1), s, $0; fflush() }'
+export const LOG_PROGRAM = `
+BEGIN { f = ENVIRON["WEFT_LOG_FILE"] }
+{
+  t = systime()
+  if (t != last) { close(f); last = t }
+  ts = strftime("%Y-%m-%dT%H:%M:%SZ", t, 1)
+  line = $0
+  while (length(line) > 4096) {
+    printf "%s %s P %s\\n", ts, s, substr(line, 1, 4096) >> f
+    fflush(f)
+    line = substr(line, 4097)
+  }
+  printf "%s %s F %s\\n", ts, s, line >> f
+  fflush(f)
+}
+`
 
 /** PATH for the supervisor itself (the command gets the container's own). */
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'

@@ -1,17 +1,23 @@
 // Host-side mount bookkeeping for a pod.
 //
-// A container's volume mounts are bind mounts made inside its own mount namespace, but a
-// bind mount needs its target to exist, and the target is a path on the host filesystem
-// (there is no container image root). Decision: when a mountPath is missing, weft creates
-// it on the host (a directory, or an empty file when the source is a file), records each
-// path it created in `<pod dir>/mount-targets`, and on sandbox removal deletes a created
-// path only if it is still empty (an empty directory or a zero-length file) and no other
-// sandbox under the same data dir mounts onto it or below it (if one does, the record
-// moves to that sandbox, which removes the path when it goes). The last check matters:
-// unlinking a path that is a mount point in another mount namespace silently detaches
-// that mount there, which would pull a volume out from under a running container.
-import { appendFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+// A container's volume mounts are bind mounts made inside its own mount namespace, and a
+// mountPath is a path in the container's view: there is no container image root, so that
+// view is the host's filesystem. Decision: weft never creates a mountPath on the host. A
+// missing one is made by the container's supervisor (launcher.ts) in the container's mount
+// namespace only: the nearest existing directory above it is covered there with a tmpfs
+// that holds what the directory held (each entry bound from the original), and the missing
+// path is made on that tmpfs; a missing name right under / gets the container a root of its
+// own (a tmpfs holding what / holds, the same way) that it is chroot'ed into. Targets are
+// resolved with the symbolic links of the container's view, relative ones from its root
+// (`../../x` is `/x`), and nothing is ever made through a link or outside weft's tmpfs. The
+// host sees none of it, and nothing is left behind when the container ends. A side effect:
+// new names the container makes right in a covered directory (not inside its entries,
+// which are the host's) stay on that tmpfs (256 MiB at most), private to the container.
+//
+// Sandboxes made by an older weft recorded the paths it created on the host in
+// `<pod dir>/mount-targets`; removeCreatedTargets still removes those.
+import { appendFileSync, lstatSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs'
+import { join } from 'node:path'
 import { run } from '../../netlink/exec.ts'
 import { unescapeMountPath } from '../../netlink/uts.ts'
 import { podsDir } from './paths.ts'
@@ -36,35 +42,6 @@ export async function unmountUnder(dir: string): Promise<void> {
       await run('umount', ['--lazy', point])
     }
   }
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/**
- * Makes sure `target` exists so `source` can be bind-mounted on it, creating what is
- * missing (parents as directories; the target as a directory or an empty file, like the
- * source) and recording every path this pod uses or created.
- */
-export function prepareMountTarget(podDir: string, source: string, target: string): void {
-  const record = (kind: 'uses' | 'created', path: string): void => appendFileSync(join(podDir, TARGETS_FILE), `${kind} ${JSON.stringify(path)}\n`)
-  record('uses', target)
-  if (exists(target)) return
-  const missing: string[] = []
-  for (let p = dirname(target); !exists(p); p = dirname(p)) missing.unshift(p)
-  for (const dir of missing) {
-    record('created', dir)
-    mkdirSync(dir)
-  }
-  record('created', target)
-  if (statSync(source).isDirectory()) mkdirSync(target)
-  else writeFileSync(target, '', { flag: 'wx' })
 }
 
 function readTargets(podDir: string): { uses: string[]; created: string[] } {

@@ -3,7 +3,7 @@
 // <dataDir>/pods/<uid>/ with the files containers see (etc-hosts, resolv.conf,
 // hostname, volumes/), the logs, the container state and sandbox.json, from which a
 // restarted agent finds the sandbox again.
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { addNetns, deleteNetns, netnsExists, netnsPath } from '../../netlink/index.ts'
@@ -11,7 +11,10 @@ import { addUtsNamespace, deleteUtsNamespace } from '../../netlink/uts.ts'
 import { killContainerProcesses } from './container.ts'
 import { readJson, writeFileAtomic } from './files.ts'
 import { removeCreatedTargets, unmountUnder } from './mounts.ts'
-import { checkRelative, podDir, podsDir, volumePath } from './paths.ts'
+import { checkRelative, podDir, podsDir } from './paths.ts'
+import { writeVolume, type PodVolume } from './volumes.ts'
+
+export type { PodFile, PodVolume } from './volumes.ts'
 
 export interface SandboxSpec {
   dataDir: string
@@ -45,23 +48,6 @@ export interface Sandbox extends SandboxRecord {
   utsPath?: string
   /** `/run/netns/<netns>`, the CNI_NETNS of the pod; absent for hostNetwork pods. */
   netnsPath?: string
-}
-
-export interface PodFile {
-  /** Relative to the volume root. */
-  path: string
-  data: string | Uint8Array
-  mode?: number
-}
-
-export interface PodVolume {
-  name: string
-  /**
-   * The volume's exact contents (configMap, secret, downwardAPI, projected): written
-   * atomically, and files not listed are removed. Omitted: an emptyDir — the directory
-   * is created if missing and its contents are kept (they survive container restarts).
-   */
-  files?: PodFile[]
 }
 
 export interface PodFiles {
@@ -116,8 +102,9 @@ export async function createSandbox(spec: SandboxSpec): Promise<Sandbox> {
     ips: [],
   })
   try {
-    await mkdir(join(dir, 'containers'), { recursive: true })
-    await mkdir(join(dir, 'volumes'), { recursive: true })
+    // Private: the pod's files, logs and volumes (secrets among them) are for its containers only.
+    await mkdir(join(dir, 'containers'), { recursive: true, mode: 0o700 })
+    await mkdir(join(dir, 'volumes'), { recursive: true, mode: 0o700 })
     // Written first, so a crash half-way leaves something removeSandbox can find.
     await saveSandbox(sandbox)
     if (spec.netns !== undefined && sandbox.utsPath !== undefined) {
@@ -166,34 +153,9 @@ export async function listSandboxes(dataDir: string): Promise<Sandbox[]> {
   return found
 }
 
-async function writeVolume(sandbox: Sandbox, volume: PodVolume): Promise<void> {
-  const root = volumePath(sandbox.dir, volume.name)
-  await mkdir(root, { recursive: true })
-  if (volume.files === undefined) return
-  const keep = new Set<string>()
-  for (const file of volume.files) {
-    checkRelative(file.path, 'volume file path')
-    keep.add(file.path)
-    await writeFileAtomic(join(root, file.path), file.data, file.mode ?? 0o644)
-  }
-  await pruneFiles(root, '', keep)
-}
-
-async function pruneFiles(root: string, rel: string, keep: Set<string>): Promise<void> {
-  for (const entry of readdirSync(join(root, rel), { withFileTypes: true })) {
-    const path = rel === '' ? entry.name : `${rel}/${entry.name}`
-    if (entry.isDirectory()) {
-      await pruneFiles(root, path, keep)
-      if (readdirSync(join(root, path)).length === 0) await rm(join(root, path), { recursive: true })
-    } else if (!keep.has(path)) {
-      await rm(join(root, path), { force: true })
-    }
-  }
-}
-
 /** Writes the files containers see; each file is replaced atomically. */
 export async function writePodFiles(sandbox: Sandbox, files: PodFiles): Promise<void> {
   if (files.hosts !== undefined) await writeFileAtomic(join(sandbox.dir, 'etc-hosts'), files.hosts)
   if (files.resolvConf !== undefined) await writeFileAtomic(join(sandbox.dir, 'resolv.conf'), files.resolvConf)
-  for (const volume of files.volumes ?? []) await writeVolume(sandbox, volume)
+  for (const volume of files.volumes ?? []) await writeVolume(sandbox.dir, volume)
 }

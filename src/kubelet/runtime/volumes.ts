@@ -1,0 +1,105 @@
+// Pod volumes on the node: `<pod dir>/volumes/<name>/`, 0700.
+//  - configMap, secret, downwardAPI and projected: the payload in the kubelet's atomic
+//    layout (atomic-writer.ts), rewritten in place when it changes;
+//  - emptyDir: a directory whose contents survive container restarts;
+//  - on a memory medium (secret, downwardAPI, projected — as the kubelet — and emptyDir
+//    with `medium: Memory`): each volume its own tmpfs, mounted in the host's mount
+//    namespace before any container starts (containers get a copy of the mount), with
+//    nosuid, nodev, mode 0700, and noexec unless a file of the payload is executable.
+//    A payload volume's size limit is twice its payload (old and new generation side by
+//    side during an update) plus 1 MiB, grown by a remount when the payload grows; an
+//    emptyDir's is its sizeLimit (else the tmpfs default, half the RAM). Removing the
+//    sandbox unmounts them (removeSandbox → unmountUnder); so does the next agent for the
+//    sandboxes of pods that went while it was down, and `weft down` for a lab.
+import { readdirSync, readFileSync } from 'node:fs'
+import { chmod, mkdir } from 'node:fs/promises'
+import { run } from '../../netlink/exec.ts'
+import { unescapeMountPath } from '../../netlink/uts.ts'
+import { writeAtomic } from './atomic-writer.ts'
+import { volumePath } from './paths.ts'
+
+export interface PodFile {
+  /** Relative to the volume root. */
+  path: string
+  data: string | Uint8Array
+  mode?: number
+}
+
+export interface PodVolume {
+  name: string
+  /**
+   * The volume's exact contents (configMap, secret, downwardAPI, projected), written in the
+   * atomic layout. Omitted: an emptyDir — the directory is created if missing and its
+   * contents are kept (they survive container restarts).
+   */
+  files?: PodFile[]
+  /** On a tmpfs of its own. */
+  memory?: boolean
+  /** An emptyDir's sizeLimit in bytes (memory medium only). */
+  sizeLimit?: number
+}
+
+const PAGE = 4096
+const SLACK = 1024 * 1024
+
+/** Bytes of tmpfs a payload takes: whole pages per file and per directory. */
+function payloadBytes(files: readonly PodFile[]): number {
+  const dirs = new Set<string>()
+  let bytes = PAGE
+  for (const f of files) {
+    const size = typeof f.data === 'string' ? Buffer.byteLength(f.data) : f.data.length
+    bytes += Math.max(1, Math.ceil(size / PAGE)) * PAGE
+    const parts = f.path.split('/')
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'))
+  }
+  return bytes + dirs.size * PAGE
+}
+
+interface MountState {
+  options: string[]
+  sizeBytes?: number
+}
+
+/** The tmpfs mounted exactly at `path` (in this process's mount namespace), if any. */
+function tmpfsAt(path: string): MountState | undefined {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').reverse()) {
+    const fields = line.split(' ')
+    if (unescapeMountPath(fields[4] ?? '') !== path) continue
+    const dash = fields.indexOf('-')
+    if (fields[dash + 1] !== 'tmpfs') return undefined
+    const size = /(?:^|,)size=(\d+)k(?:,|$)/.exec(fields[dash + 3] ?? '')
+    return { options: (fields[5] ?? '').split(','), ...(size ? { sizeBytes: Number(size[1]) * 1024 } : {}) }
+  }
+  return undefined
+}
+
+async function ensureTmpfs(path: string, want: { sizeBytes?: number; exec: boolean }): Promise<void> {
+  const current = tmpfsAt(path)
+  const size = want.sizeBytes === undefined ? [] : [`size=${Math.ceil(want.sizeBytes / PAGE) * PAGE}`]
+  const exec = want.exec ? 'exec' : 'noexec'
+  if (current === undefined) {
+    await run('mount', ['-t', 'tmpfs', '-o', ['mode=0700', 'nosuid', 'nodev', exec, ...size].join(','), 'weft-volume', path])
+    return
+  }
+  const grow = want.sizeBytes !== undefined && (current.sizeBytes === undefined || current.sizeBytes < want.sizeBytes)
+  const execNow = !current.options.includes('noexec')
+  if (grow || execNow !== want.exec) await run('mount', ['-o', ['remount', exec, ...(grow ? size : [])].join(','), path])
+}
+
+/** Writes one volume under the pod directory `podDir`; returns whether its contents changed. */
+export async function writeVolume(podDir: string, volume: PodVolume): Promise<boolean> {
+  const root = volumePath(podDir, volume.name)
+  await mkdir(root, { recursive: true, mode: 0o700 })
+  const files = volume.files?.map((f) => ({ path: f.path, data: f.data, mode: f.mode ?? 0o644 }))
+  // A volume an older weft wrote to disk stays there while its pod lives: its containers
+  // have bound that directory, and a tmpfs over it now would hide updates from them.
+  if (volume.memory && (tmpfsAt(root) !== undefined || readdirSync(root).length === 0)) {
+    await ensureTmpfs(root, {
+      sizeBytes: files !== undefined ? 2 * payloadBytes(files) + SLACK : volume.sizeLimit,
+      exec: files?.some((f) => (f.mode & 0o111) !== 0) ?? true,
+    })
+  }
+  await chmod(root, 0o700)
+  if (files === undefined) return false
+  return writeAtomic(root, files)
+}

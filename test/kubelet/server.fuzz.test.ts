@@ -1,0 +1,311 @@
+// Seeded fuzzing of the kubelet API listener (src/kubelet/server.ts): random and mutated HTTP
+// requests over its unix socket and TCP port — hostile paths, log parameters, headers and
+// bodies, pieces written slowly, requests never finished, streams abandoned unread. Every
+// answer must be a well-formed HTTP response other than 500, every connection must end
+// within a bounded wait, the server must keep answering, and the descriptors, sockets and
+// log streams must be back to the baseline at the end.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createConnection, createServer, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { followLog, readLog } from '../../src/kubelet/runtime/index.ts'
+import { KubeletServer, LogRequestError, type KubeletApi, type LogRequest } from '../../src/kubelet/server.ts'
+import { fuzzSettings, HOSTILE_STRINGS, openFdCount, Rng } from '../helpers/fuzz.ts'
+
+const settings = fuzzSettings(300)
+t.setTimeout(settings.long ? 0 : 60_000)
+
+const dir = mkdtempSync(join(tmpdir(), 'weft-kubelet-fuzz-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+
+// A container log big enough that an unread stream fills the socket buffers.
+const logFile = join(dir, '0.log')
+const line = (i: number) => `2024-05-01T10:00:${String(i % 60).padStart(2, '0')}.000000000Z ${i % 3 ? 'stdout' : 'stderr'} ${i % 7 ? 'F' : 'P'} line ${i} ${'x'.repeat(i % 90)}\n`
+writeFileSync(logFile, Array.from({ length: 20_000 }, (_, i) => line(i)).join(''))
+
+/** One pod (default/web, container app) whose log is the file above; counts open log streams. */
+class FakeKubelet implements KubeletApi {
+  active = 0
+  started = 0
+  async *logs(req: LogRequest, signal: AbortSignal): AsyncIterable<string | Buffer> {
+    this.started++
+    this.active++
+    try {
+      if (req.namespace !== 'default' || req.pod !== 'web') throw new LogRequestError(404, `pod "${req.namespace}/${req.pod}" is not on node`)
+      if (req.container !== 'app') throw new LogRequestError(400, `container "${req.container}" in pod "${req.pod}" is waiting to start: ContainerCreating`)
+      const opts = { tailLines: req.tailLines, sinceTime: req.since?.toISOString(), timestamps: req.timestamps, limitBytes: req.limitBytes }
+      if (!req.follow) {
+        yield await readLog(logFile, opts)
+        return
+      }
+      // The container "exits" a little later: a follow ends on its own unless the client leaves first.
+      yield* followLog(logFile, { ...opts, signal, pollMs: 20, until: new Promise((resolve) => setTimeout(resolve, 300)) })
+    } finally {
+      this.active--
+    }
+  }
+  pods() {
+    return [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'default', uid: 'u1' } }]
+  }
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer()
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
+  const port = (s.address() as { port: number }).port
+  await new Promise((resolve) => s.close(resolve))
+  return port
+}
+
+const api = new FakeKubelet()
+const socketPath = join(dir, 'kubelet.sock')
+const port = await freePort()
+const server = new KubeletServer(api, { headersTimeoutMs: 500, requestTimeoutMs: 1000, keepAliveTimeoutMs: 300, maxConnections: 64, connectionsCheckingIntervalMs: 100 })
+await server.start({ socketPath, listen: `127.0.0.1:${port}` })
+t.teardown(() => server.close())
+
+const enc = (s: string) => encodeURIComponent(s)
+const PARAMS = ['tailLines', 'limitBytes', 'sinceSeconds', 'sinceTime', 'follow', 'previous', 'timestamps', 'container', 'pretty']
+const NUMBERS = ['0', '1', '5', '-1', '1.5', '1e3', '007', '99999999999999999999', '9007199254740993', '1e309', 'NaN', 'Infinity', '0x10', ' 3', '3 ', '+3', '']
+const TIMES = ['2024-05-01T10:00:30Z', '2024-05-01T10:00:30.5+02:00', '1970-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '275760-09-13T00:00:00Z', '-271821-04-20T00:00:00Z', 'yesterday', '2024-13-45T99:99:99Z']
+
+function queryValue(rng: Rng, name: string): string {
+  if (rng.chance(0.3)) return rng.hostileString()
+  if (name === 'sinceTime') return rng.pick(TIMES)
+  if (['follow', 'previous', 'timestamps'].includes(name)) return rng.pick(['true', 'false', '1', '0', 'TRUE', ''])
+  return rng.pick(NUMBERS)
+}
+
+function requestPath(rng: Rng): string {
+  const segment = () => (rng.chance(0.6) ? rng.pick(['default', 'web', 'app', 'kube-system']) : rng.chance(0.5) ? enc(rng.hostileString()) : rng.hostileString().replace(/[\s]/g, ''))
+  let path = rng.chance(0.4) ? '/containerLogs/default/web/app' : rng.pick([
+    '/healthz',
+    '/pods',
+    '/containerLogs/default/web/app',
+    '/containerLogs/default/web/other',
+    `/containerLogs/${segment()}/${segment()}/${segment()}`,
+    `/containerLogs/${segment()}`,
+    `/${segment()}`,
+    '//containerLogs/default/web/app',
+    '/containerLogs/default/web/app/',
+    '/containerLogs/%E0%A4%A/web/app',
+    'http://[',
+    'http://kubelet/containerLogs/default/web/app',
+    '*',
+    '/%',
+    '/' + 'a'.repeat(rng.int(20_000)),
+  ])
+  const params: string[] = []
+  const n = rng.int(5)
+  for (let i = 0; i < n; i++) {
+    const name = rng.chance(0.9) ? rng.pick(PARAMS) : enc(rng.hostileString())
+    params.push(`${name}=${rng.chance(0.8) ? enc(queryValue(rng, name)) : queryValue(rng, name).replace(/\s/g, '')}`)
+  }
+  if (params.length) path += `?${params.join('&')}`
+  return path
+}
+
+/** A well-formed log request with sensible parameters: these reach the log reader and the stream loop. */
+function logRequest(rng: Rng): Buffer {
+  const params = [
+    rng.chance(0.5) ? `tailLines=${rng.pick([0, 1, 10, 5000, 100_000])}` : '',
+    rng.chance(0.4) ? `limitBytes=${rng.pick([1, 100, 65536, 10_000_000])}` : '',
+    rng.chance(0.3) ? rng.pick(['sinceSeconds=1', 'sinceSeconds=999999999', `sinceTime=${enc(rng.pick(TIMES.slice(0, 5)))}`]) : '',
+    rng.chance(0.4) ? 'follow=true' : '',
+    rng.chance(0.3) ? 'timestamps=true' : '',
+    rng.chance(0.2) ? 'previous=true' : '',
+  ].filter(Boolean)
+  return Buffer.from(`GET /containerLogs/default/web/app?${params.join('&')} HTTP/1.1\r\nHost: kubelet\r\n\r\n`)
+}
+
+function randomRequest(rng: Rng): Buffer {
+  if (rng.chance(0.25)) return logRequest(rng)
+  const method = rng.chance(0.8) ? 'GET' : rng.pick(['HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'G\u0000T', 'get', 'X'.repeat(100)])
+  const headers: string[] = []
+  if (rng.chance(0.9)) headers.push('Host: kubelet')
+  let body: Buffer = Buffer.alloc(0)
+  if (rng.chance(0.2)) body = rng.bytes(rng.int(4096))
+  switch (rng.int(8)) {
+    case 0:
+      headers.push(`Content-Length: ${rng.chance(0.5) ? body.length : rng.pick(['-1', '1e3', '99999999999', 'abc', `${body.length + 10}`])}`)
+      break
+    case 1:
+      headers.push('Transfer-Encoding: chunked')
+      body = Buffer.from(rng.chance(0.5) ? `${body.length.toString(16)}\r\n${body.toString('latin1')}\r\n0\r\n\r\n` : `zz\r\n${body.toString('latin1')}`, 'latin1')
+      break
+    case 2:
+      headers.push('Connection: Upgrade', 'Upgrade: websocket')
+      break
+    case 3:
+      headers.push('Expect: 100-continue')
+      break
+    case 4:
+      headers.push(`X-Big: ${'b'.repeat(rng.int(40_000))}`)
+      break
+    case 5:
+      for (let i = 0; i < rng.int(300); i++) headers.push(`X-H${i}: ${i}`)
+      break
+    case 6:
+      headers.push(`X-Hostile: ${rng.hostileString().replace(/[\r\n]/g, '')}`, 'Connection: keep-alive')
+      break
+    default:
+      if (body.length) headers.push(`Content-Length: ${body.length}`)
+  }
+  const head = `${method} ${requestPath(rng)} HTTP/1.${rng.chance(0.9) ? 1 : 0}\r\n${headers.join('\r\n')}${headers.length ? '\r\n' : ''}\r\n`
+  let bytes: Buffer = Buffer.concat([Buffer.from(head, 'latin1'), body])
+  if (rng.chance(0.15)) bytes = rng.mutate(bytes)
+  if (rng.chance(0.1)) bytes = Buffer.concat([bytes, Buffer.from('GET /healthz HTTP/1.1\r\nHost: k\r\n\r\n')])
+  return bytes
+}
+
+interface Outcome {
+  mode: string
+  response: string
+  /** The connection did not end within the bounded wait. */
+  hung: boolean
+  error?: string
+}
+
+const CASE_DEADLINE_MS = 4000
+
+function connect(rng: Rng): Socket {
+  return rng.chance(0.5) ? createConnection(socketPath) : createConnection(port, '127.0.0.1')
+}
+
+/** One connection: writes the bytes (whole, in slow pieces, or stalled half-way) and reads the answer. */
+async function runCase(rng: Rng, bytes: Buffer): Promise<Outcome> {
+  const socket = connect(rng)
+  const mode = rng.pick(['whole', 'whole', 'pieces', 'stall', 'abandon', 'no-read'] as const)
+  const chunks: Buffer[] = []
+  let size = 0
+  socket.on('data', (b: Buffer) => {
+    if (size < 64 * 1024) chunks.push(b)
+    size += b.length
+  })
+  const closed = new Promise<string | undefined>((resolve) => {
+    socket.on('error', (err) => resolve(err.message))
+    socket.on('close', () => resolve(undefined))
+  })
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), CASE_DEADLINE_MS)))
+  const send = async (): Promise<void> => {
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()).once('error', () => resolve()))
+    if (socket.destroyed) return
+    if (mode === 'whole' || mode === 'no-read' || mode === 'abandon') {
+      socket.write(bytes)
+      if (mode === 'no-read') {
+        // A client that stops reading for a while (an unread stream fills the socket buffers).
+        socket.pause()
+        setTimeout(() => socket.resume(), 300 + rng.int(700))
+      }
+      if (mode === 'abandon') {
+        await new Promise((r) => setTimeout(r, rng.int(100)))
+        socket.destroy()
+        return
+      }
+      if (mode === 'whole' && rng.chance(0.7)) socket.end()
+      return
+    }
+    // Pieces (slowly, then end) or a stall (part of the request, then nothing).
+    const upto = mode === 'stall' ? rng.int(bytes.length + 1) : bytes.length
+    for (let at = 0; at < upto && !socket.destroyed; ) {
+      const n = 1 + rng.int(64)
+      socket.write(bytes.subarray(at, Math.min(at + n, upto)))
+      at += n
+      await new Promise((r) => setTimeout(r, rng.int(15)))
+    }
+    if (mode === 'pieces' && !socket.destroyed) socket.end()
+  }
+  void send()
+  const result = await Promise.race([closed, deadline])
+  clearTimeout(timer)
+  const hung = result === 'deadline'
+  socket.destroy()
+  return { mode, response: Buffer.concat(chunks).toString('latin1'), hung, ...(typeof result === 'string' && result !== 'deadline' ? { error: result } : {}) }
+}
+
+async function healthz(): Promise<string> {
+  const socket = createConnection(socketPath)
+  socket.write('GET /healthz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n')
+  let text = ''
+  socket.on('data', (b) => (text += b))
+  await Promise.race([new Promise((r) => socket.on('close', r).on('error', r)), new Promise((r) => setTimeout(r, 3000))])
+  socket.destroy()
+  return text
+}
+
+const serverConnections = async (): Promise<number> => server.connections()
+
+await t.test(`${settings.iterations} hostile requests (seed ${settings.seed})`, async (t) => {
+  t.match(await healthz(), /^HTTP\/1\.1 200 /, 'the server answers before')
+  const fdBefore = openFdCount()
+  const rssBefore = process.memoryUsage().rss
+  const batch = 48
+  let failures = 0
+  for (let start = 0; start < settings.iterations && failures < 5; start += batch) {
+    const cases = Array.from({ length: Math.min(batch, settings.iterations - start) }, (_, i) => {
+      const caseRng = new Rng(settings.seed * 1_000_003 + start + i)
+      return { index: start + i, bytes: randomRequest(caseRng), rng: caseRng }
+    })
+    const outcomes = await Promise.all(cases.map((c) => runCase(c.rng, c.bytes)))
+    for (const [i, outcome] of outcomes.entries()) {
+      const c = cases[i]!
+      const where = `case ${c.index} (seed ${settings.seed}, ${outcome.mode}): ${JSON.stringify(c.bytes.subarray(0, 200).toString('latin1'))}`
+      const status = /^HTTP\/1\.[01] (\d{3}) /.exec(outcome.response)?.[1]
+      if (outcome.hung) {
+        failures++
+        t.fail(`connection did not end within ${CASE_DEADLINE_MS} ms: ${where}`)
+      } else if (outcome.response !== '' && status === undefined) {
+        failures++
+        t.fail(`not an HTTP response (${JSON.stringify(outcome.response.slice(0, 80))}): ${where}`)
+      } else if (status === '500') {
+        failures++
+        t.fail(`500 (${JSON.stringify(outcome.response.slice(0, 300))}): ${where}`)
+      }
+    }
+    if (!(await healthz()).startsWith('HTTP/1.1 200 ')) {
+      failures++
+      t.fail(`the server stopped answering after case ${start + batch - 1}`)
+    }
+  }
+  t.equal(failures, 0, 'every case ended with a well-formed answer (or a closed connection) in time')
+  // Connections and streams wind down within the server's own timeouts.
+  const settled = Date.now() + 5000
+  while (Date.now() < settled && ((await serverConnections()) > 0 || api.active > 0 || openFdCount() > fdBefore)) await new Promise((r) => setTimeout(r, 50))
+  t.equal(await serverConnections(), 0, 'no connection left open on the server')
+  t.equal(api.active, 0, `no log stream left running (${api.started} started)`)
+  t.ok(openFdCount() <= fdBefore, `file descriptors back to the baseline (${openFdCount()} now, ${fdBefore} before)`)
+  t.ok(process.memoryUsage().rss - rssBefore < 300 * 1024 * 1024, 'memory stays sane')
+  t.match(await healthz(), /^HTTP\/1\.1 200 /, 'the server still answers')
+})
+
+await t.test('limits: a slow request is cut off, connections beyond the limit are refused', async (t) => {
+  // Headers that never finish: the server closes the connection after its headers timeout.
+  const slow = createConnection(socketPath)
+  slow.write('GET /healthz HTTP/1.1\r\nHost: k\r\n')
+  const started = Date.now()
+  const text = await new Promise<string>((resolve) => {
+    let got = ''
+    slow.on('data', (b) => (got += b))
+    slow.on('close', () => resolve(got))
+    slow.on('error', () => undefined)
+    setTimeout(() => resolve('still open'), 4000)
+  })
+  slow.destroy()
+  t.not(text, 'still open', 'the half-sent request was cut off')
+  t.ok(Date.now() - started < 4000)
+
+  // More idle connections than maxConnections: the extra ones are closed at once.
+  const sockets: Socket[] = []
+  for (let i = 0; i < 80; i++) {
+    const s = createConnection(port, '127.0.0.1')
+    s.on('error', () => undefined)
+    sockets.push(s)
+  }
+  await new Promise((r) => setTimeout(r, 200))
+  const open = sockets.filter((s) => !s.destroyed && s.readyState === 'open').length
+  t.ok(open <= 64, `at most maxConnections stay open (${open})`)
+  for (const s of sockets) s.destroy()
+  t.match(await healthz(), /^HTTP\/1\.1 200 /)
+})
