@@ -60,7 +60,7 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
       await ipBatch([`addr add ${ip}/24 dev eth0`, 'link set eth0 up', 'route add default via 172.31.0.1'], netns)
       await setSysctl('net.ipv4.ip_forward', '1', netns)
       const dataDir = join(opts.dir, name)
-      await mkdir(dataDir, { recursive: true })
+      await mkdir(dataDir, { recursive: true, mode: 0o700 })
       const logFile = join(opts.dir, `${name}.log`)
       let child: ChildProcess | undefined
       // Runs before the node's namespace goes: the agent, then its pods.
