@@ -186,3 +186,39 @@ t.test('a candidate too long for a DNS name is skipped, not a server failure', a
   t.equal((await s.metrics.panics.get()).values[0]?.value ?? 0, 0, 'no panic')
   t.same(s.up.asked, [`${base}.corp.example`])
 })
+
+t.test('an upstream SERVFAIL is cached for servfailTtl: the same walk within it asks nobody', async (t) => {
+  const s = await setup(t)
+  s.up.behave.set('app.example.corp.example', 'servfail')
+  s.up.behave.set('app.example', 'answer')
+  t.equal((await ask(s, 'app.example.team.svc.cluster.local')).flags.rcode, Rcode.SERVFAIL)
+  t.equal((await ask(s, 'app.example.other.svc.cluster.local', '10.244.0.6')).flags.rcode, Rcode.SERVFAIL, 'another pod in another namespace')
+  t.equal((await ask(s, 'app.example.corp.example', '10.244.0.6')).flags.rcode, Rcode.SERVFAIL, 'the failing name asked directly')
+  t.same(s.up.asked, ['app.example.corp.example'], 'asked upstream once')
+  s.advance(5_000)
+  s.up.behave.set('app.example.corp.example', 'nxdomain')
+  const m = await ask(s, 'app.example.team.svc.cluster.local')
+  t.equal(m.flags.rcode, Rcode.NOERROR, 'after 5 s the upstream is asked again')
+  t.same(s.up.asked, ['app.example.corp.example', 'app.example.corp.example', 'app.example'])
+})
+
+t.test('a dead upstream: pods asking the same name within servfailTtl pay one deadline between them', async (t) => {
+  const s = await setup(t)
+  s.up.behave.set('down.example.corp.example', 'silent')
+  t.equal((await ask(s, 'down.example.team.svc.cluster.local')).flags.rcode, Rcode.SERVFAIL)
+  const tries = s.up.asked.length
+  t.ok(tries >= 1)
+  const clients = ['10.244.0.5', '10.244.0.6', '10.244.0.7']
+  const namespaces = ['team', 'other', 'third']
+  const replies = await Promise.all(clients.map((c, i) => ask(s, `down.example.${namespaces[i]}.svc.cluster.local`, c)))
+  t.same(replies.map((m) => m.flags.rcode), [Rcode.SERVFAIL, Rcode.SERVFAIL, Rcode.SERVFAIL])
+  t.equal(s.up.asked.length, tries, 'answered from the cached SERVFAIL, no new deadline')
+})
+
+t.test('servfailTtl 0: every walk asks again', async (t) => {
+  const s = await setup(t, { cache: { servfailTtl: 0 } })
+  s.up.behave.set('app.example.corp.example', 'servfail')
+  await ask(s, 'app.example.team.svc.cluster.local')
+  await ask(s, 'app.example.team.svc.cluster.local')
+  t.same(s.up.asked, ['app.example.corp.example', 'app.example.corp.example'])
+})
