@@ -1,6 +1,7 @@
 // The autopath walk through the real handler, forwarder and cache, against an in-process
 // upstream on loopback: which upstream rcodes end the walk and which continue it, what a dead
 // upstream costs, and how upstream SERVFAILs are cached.
+import { execFile } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import t, { type Test } from 'tap'
 import { Registry } from 'prom-client'
@@ -10,6 +11,7 @@ import { QueryHandler } from '../../dns/handler.ts'
 import { DnsMetrics } from '../../dns/metrics.ts'
 import { Rcode, RRClass, RRType, type Message, type ResourceRecord } from '../../dns/records.ts'
 import { defaultCacheOptions, ResponseCache, type CacheOptions } from '../../dns/response-cache.ts'
+import { DnsServer } from '../../dns/server.ts'
 import { decodeMessage, encodeMessage } from '../../dns/wire.ts'
 import { buildZoneIndex, defaultZoneConfig } from '../../dns/zone-index.ts'
 
@@ -221,4 +223,22 @@ t.test('servfailTtl 0: every walk asks again', async (t) => {
   await ask(s, 'app.example.team.svc.cluster.local')
   await ask(s, 'app.example.team.svc.cluster.local')
   t.same(s.up.asked, ['app.example.corp.example', 'app.example.corp.example'])
+})
+
+t.test('dig through the UDP listener: a dead upstream gives SERVFAIL, not an authoritative NXDOMAIN', async (t) => {
+  // dig asks from 127.0.0.1: a pod at that address makes it a pod of `team` to autopath.
+  const loopbackIndex = buildZoneIndex({ services, slices: [], pods: [{ metadata: { name: 'dig', namespace: 'team' }, status: { phase: 'Running', podIP: '127.0.0.1' } }] }, defaultZoneConfig)
+  const s = await setup(t)
+  s.handler.setIndex(loopbackIndex)
+  s.up.behave.set('dead.example.corp.example', 'silent')
+  s.up.behave.set('dead.example', 'answer')
+  const server = new DnsServer(s.handler, { listen: ['127.0.0.1:0'] })
+  const [{ port }] = await server.start()
+  t.teardown(() => server.close())
+  const out = await new Promise<string>((done) =>
+    execFile('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+timeout=5', 'dead.example.team.svc.cluster.local'], (_, stdout) => done(String(stdout))),
+  )
+  t.match(out, /status: SERVFAIL/, out)
+  t.notMatch(/;; flags: ([a-z ]+);/.exec(out)?.[1] ?? '', /\baa\b/, 'not authoritative')
+  t.same(new Set(s.up.asked), new Set(['dead.example.corp.example']))
 })
