@@ -328,7 +328,8 @@ function tcpExchange(to: UpstreamAddress, query: Buffer, id: number, questionEnd
   socket.on('connect', () => socket.write(frame(query)))
   const reader = new FrameReader()
   socket.on('data', (chunk: Buffer) => {
-    for (const msg of reader.push(chunk)) {
+    reader.push(chunk)
+    for (let msg = reader.next(); msg !== undefined; msg = reader.next()) {
       if (isReplyTo(msg, id, query, questionEnd)) return finish(Buffer.from(msg))
     }
   })
