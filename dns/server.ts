@@ -1,5 +1,12 @@
 // The DNS listeners: UDP and TCP (RFC 7766: length-prefixed messages, pipelined queries, idle
 // connections closed) on each HOST:PORT, all answered by one QueryHandler.
+//
+// A TCP connection costs the server bounded memory and time whatever the client does: at most
+// TCP_MAX_IN_FLIGHT of its queries are being answered at once and at most TCP_MAX_UNSENT bytes
+// of replies wait for it to read (beyond either, the server stops reading from it); it is
+// closed when no whole query arrived and no reply was sent for `tcpIdleMs`, so trickling bytes
+// or never reading does not keep it open; junk ends it. A client that half-closes gets the
+// answers to what it asked, then the server closes its side.
 import { createSocket, type Socket } from 'node:dgram'
 import { createServer, isIPv6, type AddressInfo, type Server, type Socket as TcpSocket } from 'node:net'
 import { parseListenAddress } from '../src/util/host-port.ts'
@@ -18,6 +25,11 @@ export interface DnsServerOptions {
   /** Bind UDP with SO_REUSEPORT, so that other threads' sockets can share the port. */
   reusePort?: boolean
 }
+
+/** Queries of one TCP connection being answered at once (forwarded ones wait for the upstream). */
+export const TCP_MAX_IN_FLIGHT = 32
+/** Reply bytes queued for a TCP client that is not reading before the server stops reading its queries. */
+export const TCP_MAX_UNSENT = 64 * 1024
 
 export interface BoundAddress {
   host: string
@@ -95,7 +107,7 @@ export class DnsServer {
   }
 
   #bindTcp(host: string, port: number): Promise<void> {
-    const server = createServer((conn) => this.#serveTcp(conn))
+    const server = createServer({ allowHalfOpen: true }, (conn) => this.#serveTcp(conn))
     server.maxConnections = this.#options.tcpMaxConnections ?? 1000
     return new Promise((resolve, reject) => {
       server.once('error', reject)
@@ -110,24 +122,67 @@ export class DnsServer {
   #serveTcp(conn: TcpSocket): void {
     this.#connections.add(conn)
     conn.setNoDelay(true)
-    conn.setTimeout(this.#options.tcpIdleMs ?? 10_000, () => conn.destroy())
-    conn.on('close', () => this.#connections.delete(conn))
+    // Progress (a whole query read, a reply sent) restarts it; bytes that make no query do not.
+    const idle = setTimeout(() => conn.destroy(), this.#options.tcpIdleMs ?? 10_000)
+    conn.on('close', () => {
+      clearTimeout(idle)
+      this.#connections.delete(conn)
+    })
     conn.on('error', () => {})
     const reader = new FrameReader()
     const client = conn.remoteAddress ?? ''
+    let inFlight = 0
+    /** The client half-closed: nothing more will come. */
+    let ended = false
     const send = (reply: Buffer | undefined) => {
-      if (reply && !conn.destroyed) conn.write(frame(reply))
+      if (!reply || conn.destroyed || conn.writableEnded) return
+      conn.write(frame(reply))
+      idle.refresh()
     }
-    conn.on('data', (chunk: Buffer) => {
-      for (const message of reader.push(chunk)) {
+    const pump = () => {
+      if (conn.destroyed) return
+      let exhausted = false
+      while (inFlight < TCP_MAX_IN_FLIGHT && conn.writableLength <= TCP_MAX_UNSENT) {
+        const message = reader.next()
+        if (message === undefined) {
+          exhausted = true
+          break
+        }
+        idle.refresh()
         const reply = this.handler.handle(message, client, 'tcp')
-        if (reply instanceof Promise) void reply.then(send)
-        else if (reply === undefined) {
+        if (reply === undefined) {
           // Junk on a stream leaves no way to find the next message: end the connection.
           conn.destroy()
           return
-        } else send(reply)
+        }
+        if (reply instanceof Promise) {
+          inFlight++
+          void reply.then((r) => {
+            inFlight--
+            send(r)
+            pump()
+          })
+        } else {
+          send(reply)
+        }
       }
+      if (ended) {
+        // Every whole query answered; a partial one left can never complete.
+        if (exhausted && inFlight === 0 && !conn.writableEnded) conn.end()
+      } else if (inFlight >= TCP_MAX_IN_FLIGHT || conn.writableLength > TCP_MAX_UNSENT) {
+        conn.pause()
+      } else {
+        conn.resume()
+      }
+    }
+    conn.on('data', (chunk: Buffer) => {
+      reader.push(chunk)
+      pump()
+    })
+    conn.on('drain', pump)
+    conn.on('end', () => {
+      ended = true
+      pump()
     })
   }
 }
