@@ -54,10 +54,21 @@ export class DnsServer {
     try {
       for (const address of this.#options.listen) {
         const { host, port } = parseListenAddress(address)
-        const udp = await this.#bindUdp(host, port)
-        const udpPort = (udp.address() as AddressInfo).port
-        if (this.#options.tcp !== false) await this.#bindTcp(host, udpPort)
-        bound.push({ host, port: udpPort })
+        // Port 0: the free UDP port the kernel picked may be taken for TCP; then try another.
+        for (let attempt = 1; ; attempt++) {
+          const udp = await this.#bindUdp(host, port)
+          const udpPort = (udp.address() as AddressInfo).port
+          try {
+            if (this.#options.tcp !== false) await this.#bindTcp(host, udpPort)
+          } catch (err) {
+            if (port !== 0 || attempt >= 20 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+            this.#udp.splice(this.#udp.indexOf(udp), 1)
+            udp.close()
+            continue
+          }
+          bound.push({ host, port: udpPort })
+          break
+        }
       }
     } catch (err) {
       await this.close()
@@ -122,8 +133,10 @@ export class DnsServer {
   #serveTcp(conn: TcpSocket): void {
     this.#connections.add(conn)
     conn.setNoDelay(true)
+    let inFlight = 0
     // Progress (a whole query read, a reply sent) restarts it; bytes that make no query do not.
-    const idle = setTimeout(() => conn.destroy(), this.#options.tcpIdleMs ?? 10_000)
+    // A query being answered holds it: that ends by the forwarder's deadline.
+    const idle = setTimeout(() => (inFlight > 0 ? idle.refresh() : conn.destroy()), this.#options.tcpIdleMs ?? 10_000)
     conn.on('close', () => {
       clearTimeout(idle)
       this.#connections.delete(conn)
@@ -131,7 +144,6 @@ export class DnsServer {
     conn.on('error', () => {})
     const reader = new FrameReader()
     const client = conn.remoteAddress ?? ''
-    let inFlight = 0
     /** The client half-closed: nothing more will come. */
     let ended = false
     const send = (reply: Buffer | undefined) => {

@@ -224,3 +224,47 @@ t.test('junk or an empty message ends the connection; other connections are unto
   good.write(frame(query('web.default.svc.cluster.local', 5)))
   t.equal((await got).length, 1)
 })
+
+t.test('a query still being answered keeps its connection open past the idle time', async (t) => {
+  const { port } = await start(t, { tcpIdleMs: 200 }, 600)
+  const c = await open(t, port)
+  const got = replies(c, 1, 5000)
+  c.write(frame(query('slow.example.org', 77)))
+  const [reply] = await got
+  t.equal(reply && decodeMessage(reply).id, 77, 'the answer arrived after 600 ms')
+  t.ok(await closedWithin(c, 3000), 'then idle, then closed')
+})
+
+t.test('port 0: when the UDP port the kernel picked is taken for TCP, start() picks another', async (t) => {
+  const net = await import('node:net')
+  let refusals = 1
+  // The first TCP listen fails as if another process held that port.
+  const { DnsServer: Mocked } = await t.mockImport<typeof import('../../dns/server.ts')>('../../dns/server.ts', {
+    'node:net': {
+      ...net,
+      createServer: (...args: Parameters<typeof net.createServer>) => {
+        const s = net.createServer(...args)
+        if (refusals-- > 0) {
+          s.listen = ((..._: unknown[]) => {
+            queueMicrotask(() => s.emit('error', Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' })))
+            return s
+          }) as typeof s.listen
+        }
+        return s
+      },
+    },
+  })
+  const handler = new QueryHandler(index, { metrics: new DnsMetrics('dns://:0', { processMetrics: false }), autopath: false, hostSearch: [] })
+  const server = new Mocked(handler, { listen: ['127.0.0.1:0'] })
+  const [{ port }] = await server.start()
+  t.teardown(() => server.close())
+  t.equal(refusals, -1, 'a second TCP listen was tried')
+  const c = await open(t, port)
+  const got = replies(c, 1)
+  c.write(frame(query('web.default.svc.cluster.local', 3)))
+  t.equal((await got).length, 1, 'UDP and TCP both on the port reported')
+  const fixed = new Mocked(handler, { listen: ['127.0.0.1:0'] })
+  refusals = 1
+  await t.resolves(fixed.start(), 'once more, to be sure the retry is not a fluke')
+  await fixed.close()
+})
