@@ -48,6 +48,11 @@ export class DnsServer {
     this.#options = options
   }
 
+  /** TCP connections open now (at most tcpMaxConnections). */
+  get tcpConnections(): number {
+    return this.#connections.size
+  }
+
   /** Binds every listener; resolves with the bound addresses. A failure closes what was bound. */
   async start(): Promise<BoundAddress[]> {
     const bound: BoundAddress[] = []
@@ -134,9 +139,19 @@ export class DnsServer {
     this.#connections.add(conn)
     conn.setNoDelay(true)
     let inFlight = 0
-    // Progress (a whole query read, a reply sent) restarts it; bytes that make no query do not.
-    // A query being answered holds it: that ends by the forwarder's deadline.
-    const idle = setTimeout(() => (inFlight > 0 ? idle.refresh() : conn.destroy()), this.#options.tcpIdleMs ?? 10_000)
+    /** Whole queries read and replies sent so far. */
+    let progress = 0
+    // Progress restarts the idle timer; bytes that make no query do not. A query being
+    // answered holds it (that ends by the forwarder's deadline). When it fires, what the
+    // socket already received is read first (setImmediate runs after this turn's I/O), so a
+    // stalled event loop does not close a client whose query is waiting to be read.
+    const idle = setTimeout(() => {
+      if (inFlight > 0) return idle.refresh()
+      const seen = progress
+      setImmediate(() => {
+        if (progress === seen && inFlight === 0) conn.destroy()
+      })
+    }, this.#options.tcpIdleMs ?? 10_000)
     conn.on('close', () => {
       clearTimeout(idle)
       this.#connections.delete(conn)
@@ -149,6 +164,7 @@ export class DnsServer {
     const send = (reply: Buffer | undefined) => {
       if (!reply || conn.destroyed || conn.writableEnded) return
       conn.write(frame(reply))
+      progress++
       idle.refresh()
     }
     const pump = () => {
@@ -160,6 +176,7 @@ export class DnsServer {
           exhausted = true
           break
         }
+        progress++
         idle.refresh()
         const reply = this.handler.handle(message, client, 'tcp')
         if (reply === undefined) {

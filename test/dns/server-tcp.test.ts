@@ -268,3 +268,19 @@ t.test('port 0: when the UDP port the kernel picked is taken for TCP, start() pi
   await t.resolves(fixed.start(), 'once more, to be sure the retry is not a fluke')
   await fixed.close()
 })
+
+t.test('a stalled event loop does not cost a client its connection: data already received counts before the idle check', async (t) => {
+  const { port } = await start(t, { tcpIdleMs: 200 })
+  const c = await open(t, port)
+  await sleep(30)
+  const got = replies(c, 1, 3000)
+  // Sent, then the loop stalls past the idle time: on the next turn the idle timer is due
+  // before the server has read the query waiting in its socket buffer.
+  setImmediate(() => {
+    c.write(frame(query('web.default.svc.cluster.local', 21)))
+    const until = Date.now() + 400
+    while (Date.now() < until);
+  })
+  const [reply] = await got
+  t.equal(reply && decodeMessage(reply).id, 21, 'answered, not closed')
+})
