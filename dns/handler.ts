@@ -136,6 +136,10 @@ export class QueryHandler {
       const at = questionEnd
       if (at + 11 > bytes.length || bytes[at] !== 0 || bytes[at + 1] !== 0 || bytes[at + 2] !== 41 || bytes[at + 6] !== 0) return undefined
       if (at + 11 + ((bytes[at + 9] << 8) | bytes[at + 10]) !== bytes.length) return undefined
+      // Its options must fill its data exactly, or the slow path answers FORMERR.
+      let option = at + 11
+      while (option + 4 <= bytes.length) option += 4 + ((bytes[option + 2] << 8) | bytes[option + 3])
+      if (option !== bytes.length) return undefined
       edns = { udpSize: (bytes[at + 3] << 8) | bytes[at + 4], dnssecOk: (bytes[at + 7] & 0x80) !== 0 }
     } else if (questionEnd !== bytes.length) {
       return undefined
