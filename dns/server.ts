@@ -104,7 +104,12 @@ export class DnsServer {
       if (reply === undefined) return
       if (reply instanceof Promise) {
         void reply.then((r) => {
-          if (r) socket.send(r, rinfo.port, rinfo.address)
+          if (!r) return
+          try {
+            socket.send(r, rinfo.port, rinfo.address)
+          } catch {
+            // The socket was closed while the answer was upstream: it has nowhere to go.
+          }
         })
       } else {
         socket.send(reply, rinfo.port, rinfo.address)
