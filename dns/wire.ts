@@ -52,6 +52,7 @@ export function readName(buf: Uint8Array, offset: number): { name: string; end: 
       if (pos + 1 >= buf.length) throw new WireError('compression pointer runs past the end of the message')
       const target = ((len & 0x3f) << 8) | buf[pos + 1]
       if (target >= lowest) throw new WireError('compression pointer does not point backwards')
+      if (target < HEADER_SIZE) throw new WireError('compression pointer into the header')
       if (end < 0) end = pos + 2
       lowest = target
       pos = target

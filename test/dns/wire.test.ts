@@ -133,3 +133,11 @@ t.test('compression tells apart names that differ beyond ASCII case or in where 
     'only ASCII letters compare without case (RFC 4343); a dot inside a label is no label boundary',
   )
 })
+
+t.test('a compression pointer into the header is refused: a reply echoing the question would name something else', async (t) => {
+  // `s` then a pointer to offset 1, inside the id: the name would be read from header bytes.
+  const q = Buffer.from('1b05000000010000000000000173c00100010001', 'hex')
+  t.equal(errorId(() => parseQuery(q)), 0x1b05)
+  t.equal(errorId(() => decodeMessage(q)), 0x1b05)
+  t.throws(() => readName(q, 12), /compression pointer into the header/)
+})
