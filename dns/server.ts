@@ -2,11 +2,11 @@
 // connections closed) on each HOST:PORT, all answered by one QueryHandler.
 //
 // A TCP connection costs the server bounded memory and time whatever the client does: at most
-// TCP_MAX_IN_FLIGHT of its queries are being answered at once and at most TCP_MAX_UNSENT bytes
-// of replies wait for it to read (beyond either, the server stops reading from it); it is
-// closed when no whole query arrived and no reply was sent for `tcpIdleMs`, so trickling bytes
-// or never reading does not keep it open; junk ends it. A client that half-closes gets the
-// answers to what it asked, then the server closes its side.
+// TCP_MAX_IN_FLIGHT of its queries (TCP_MAX_IN_FLIGHT_BYTES) are being answered at once and at
+// most TCP_MAX_UNSENT bytes of replies wait for it to read (beyond any, the server stops
+// reading from it); it is closed when no whole query arrived and no reply was sent for
+// `tcpIdleMs`, so trickling bytes or never reading does not keep it open; junk ends it. A
+// client that half-closes gets the answers to what it asked, then the server closes its side.
 import { createSocket, type Socket } from 'node:dgram'
 import { createServer, isIPv6, type AddressInfo, type Server, type Socket as TcpSocket } from 'node:net'
 import { parseListenAddress } from '../src/util/host-port.ts'
@@ -26,8 +26,10 @@ export interface DnsServerOptions {
   reusePort?: boolean
 }
 
-/** Queries of one TCP connection being answered at once (forwarded ones wait for the upstream). */
+/** Queries of one TCP connection being answered at once (forwarded ones wait for the upstream)… */
 export const TCP_MAX_IN_FLIGHT = 32
+/** …and their bytes (a query may be up to 64 KB). */
+export const TCP_MAX_IN_FLIGHT_BYTES = 64 * 1024
 /** Reply bytes queued for a TCP client that is not reading before the server stops reading its queries. */
 export const TCP_MAX_UNSENT = 64 * 1024
 
@@ -144,6 +146,7 @@ export class DnsServer {
     this.#connections.add(conn)
     conn.setNoDelay(true)
     let inFlight = 0
+    let inFlightBytes = 0
     /** Whole queries read and replies sent so far. */
     let progress = 0
     // Progress restarts the idle timer; bytes that make no query do not. A query being
@@ -175,7 +178,8 @@ export class DnsServer {
     const pump = () => {
       if (conn.destroyed) return
       let exhausted = false
-      while (inFlight < TCP_MAX_IN_FLIGHT && conn.writableLength <= TCP_MAX_UNSENT) {
+      const room = () => inFlight < TCP_MAX_IN_FLIGHT && inFlightBytes < TCP_MAX_IN_FLIGHT_BYTES && conn.writableLength <= TCP_MAX_UNSENT
+      while (room()) {
         const message = reader.next()
         if (message === undefined) {
           exhausted = true
@@ -191,8 +195,10 @@ export class DnsServer {
         }
         if (reply instanceof Promise) {
           inFlight++
+          inFlightBytes += message.length
           void reply.then((r) => {
             inFlight--
+            inFlightBytes -= message.length
             send(r)
             pump()
           })
@@ -203,7 +209,7 @@ export class DnsServer {
       if (ended) {
         // Every whole query answered; a partial one left can never complete.
         if (exhausted && inFlight === 0 && !conn.writableEnded) conn.end()
-      } else if (inFlight >= TCP_MAX_IN_FLIGHT || conn.writableLength > TCP_MAX_UNSENT) {
+      } else if (!room()) {
         conn.pause()
       } else {
         conn.resume()
