@@ -27,7 +27,11 @@ import { fuzzSettings, openFdCount, Rng } from '../helpers/fuzz.ts'
 
 // CI: this many UDP cases; a tenth as many TCP connection scenarios.
 const settings = fuzzSettings(3000)
+// The UDP cases come from one generator in order; each TCP scenario has its own (they run
+// concurrently); the upstream's delays have theirs. So a seed replays the same cases.
 const rng = new Rng(settings.seed)
+const delays = new Rng(settings.seed + 0x5eed)
+const scenarioRng = (i: number) => new Rng((settings.seed * 1_000_003 + i) >>> 0)
 const tcpScenarios = Math.max(60, Math.floor(settings.iterations / 10))
 
 setFlagsFromString('--expose-gc')
@@ -133,28 +137,38 @@ function upstreamReplies(raw: Buffer, transport: Transport): Buffer[] {
   }
 }
 
-const upstreamUdp = createSocket('udp4')
-await new Promise<void>((resolve) => upstreamUdp.bind(0, '127.0.0.1', resolve))
-const upstreamPort = upstreamUdp.address().port
+/** UDP and TCP on one free loopback port (the UDP port picked may be taken for TCP: then another). */
+async function bindUpstream(): Promise<{ udp: UdpSocket; tcp: ReturnType<typeof createServer>; port: number }> {
+  for (;;) {
+    const udp = createSocket('udp4')
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
+    const port = udp.address().port
+    const tcp = createServer()
+    const ok = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false))
+      tcp.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (ok) return { udp, tcp, port }
+    udp.close()
+  }
+}
+
+const { udp: upstreamUdp, tcp: upstreamTcp, port: upstreamPort } = await bindUpstream()
 let upstreamClosed = false
 upstreamUdp.on('message', (raw, rinfo) => {
   const out = upstreamReplies(raw, 'udp')
-  const delay = out.length > 0 && kindOf(parseQuery(raw).name) === 'slow' ? 50 + rng.int(100) : 0
+  const delay = out.length > 0 && kindOf(parseQuery(raw).name) === 'slow' ? 50 + delays.int(100) : 0
   setTimeout(() => {
     for (const r of out) if (!upstreamClosed) upstreamUdp.send(r, rinfo.port, rinfo.address)
   }, delay)
 })
-const upstreamTcp = createServer((conn) => {
+upstreamTcp.on('connection', (conn) => {
   conn.on('error', () => {})
   const reader = new FrameReader()
   conn.on('data', (chunk: Buffer) => {
     reader.push(chunk)
     for (let m = reader.next(); m; m = reader.next()) for (const r of upstreamReplies(Buffer.from(m), 'tcp')) if (!conn.destroyed) conn.write(frame(r))
   })
-})
-await new Promise<void>((resolve, reject) => {
-  upstreamTcp.once('error', reject)
-  upstreamTcp.listen(upstreamPort, '127.0.0.1', resolve)
 })
 
 // ---- the server under test ------------------------------------------------------------
@@ -204,19 +218,19 @@ t.teardown(async () => {
 const BASES = ['web', 'many', 'ext', 'extbad', 'nope', 'web.default', 'web.default.svc', 'kubernetes.default', '_http._tcp.web', 'dns-version', '10-244-0-5.team.pod']
 const TYPES = [RRType.A, RRType.AAAA, RRType.SRV, RRType.PTR, RRType.TXT, RRType.ANY, RRType.CNAME, RRType.SOA, RRType.NS, RRType.AXFR, RRType.IXFR, RRType.MX]
 
-function outside(): string {
+function outside(rng: Rng): string {
   return `${rng.pick(['www', 'api', 'x' + rng.int(1000)])}.b-${rng.pick(KINDS)}.example`
 }
 
-function randomName(): string {
+function randomName(rng: Rng): string {
   switch (rng.int(6)) {
     case 0:
       return `${rng.pick(BASES)}.default.svc.cluster.local`
     case 1:
       // What a pod's resolver asks first: autopath walks the rest of the search path.
-      return `${rng.chance(0.5) ? outside() : rng.pick(BASES)}.team.svc.cluster.local`
+      return `${rng.chance(0.5) ? outside(rng) : rng.pick(BASES)}.team.svc.cluster.local`
     case 2:
-      return outside()
+      return outside(rng)
     case 3:
       return rng.pick(['cluster.local', 'svc.cluster.local', 'dns-version.cluster.local', '20.0.96.10.in-addr.arpa', '5.1.244.10.in-addr.arpa', '1.0.0.127.in-addr.arpa', `${rng.int(300)}.0.96.10.in-addr.arpa`])
     case 4: {
@@ -231,18 +245,18 @@ function randomName(): string {
 }
 
 /** Random letters upper-cased, as 0x20-randomising resolvers do. */
-function mixCase(name: string): string {
+function mixCase(rng: Rng, name: string): string {
   return [...name].map((c) => (rng.chance(0.2) ? c.toUpperCase() : c)).join('')
 }
 
-function validQuery(): Buffer {
+function validQuery(rng: Rng): Buffer {
   for (;;) {
     const edns = rng.chance(0.5)
     try {
       return encodeMessage({
         id: rng.int(0x10000),
         flags: { qr: false, opcode: rng.chance(0.95) ? 0 : rng.int(16), aa: false, tc: false, rd: rng.chance(0.9), ra: false, ad: rng.chance(0.1), cd: rng.chance(0.1), rcode: 0 },
-        questions: [{ name: mixCase(randomName()), type: rng.chance(0.9) ? rng.pick(TYPES) : rng.int(0x10000), class: rng.chance(0.9) ? RRClass.IN : rng.pick([RRClass.CH, RRClass.ANY, rng.int(0x10000)]) }],
+        questions: [{ name: mixCase(rng, randomName(rng)), type: rng.chance(0.9) ? rng.pick(TYPES) : rng.int(0x10000), class: rng.chance(0.9) ? RRClass.IN : rng.pick([RRClass.CH, RRClass.ANY, rng.int(0x10000)]) }],
         answers: [],
         authority: [],
         additional: [],
@@ -262,10 +276,10 @@ function validQuery(): Buffer {
   }
 }
 
-function fuzzPacket(): Buffer {
+function fuzzPacket(rng: Rng): Buffer {
   const r = rng.int(10)
-  if (r < 4) return validQuery()
-  if (r < 8) return rng.mutate(validQuery(), 6)
+  if (r < 4) return validQuery(rng)
+  if (r < 8) return rng.mutate(validQuery(rng), 6)
   return rng.bytes(rng.int(rng.chance(0.9) ? 80 : 700))
 }
 
@@ -412,7 +426,7 @@ t.test(`UDP: ${settings.iterations} random, mutated and hostile packets (seed ${
   })
   await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve))
   for (let i = 0; i < settings.iterations; i++) {
-    const bytes = fuzzPacket()
+    const bytes = fuzzPacket(rng)
     // Each case its own id, so a reply finds its query.
     if (bytes.length >= 2) bytes.writeUInt16BE(i & 0xffff, 0)
     sent.set(i & 0xffff, bytes)
@@ -449,11 +463,12 @@ t.test(`UDP: ${settings.iterations} random, mutated and hostile packets (seed ${
 
 /** One TCP client, misbehaving in one of several ways; resolves once its connection is gone. */
 async function scenario(i: number): Promise<string | undefined> {
+  const rng = scenarioRng(i)
   const opened = server.tcpConnections
   const c = await open()
   if (c.destroyed) return undefined
   const kind = rng.int(9)
-  const queries = Array.from({ length: 1 + rng.int(kind === 0 ? 40 : 8) }, () => (kind === 0 || kind === 5 ? validQuery() : fuzzPacket()))
+  const queries = Array.from({ length: 1 + rng.int(kind === 0 ? 40 : 8) }, () => (kind === 0 || kind === 5 ? validQuery(rng) : fuzzPacket(rng)))
   queries.forEach((q, n) => q.length >= 2 && q.writeUInt16BE(n, 0))
   const stream = Buffer.concat(queries.map((q) => frame(q)))
   const checkAll = (replies: Buffer[]) => {
@@ -518,7 +533,7 @@ async function scenario(i: number): Promise<string | undefined> {
     case 4: {
       // Never reads: lots of queries, then gone.
       c.pause()
-      const q = frame(validQuery())
+      const q = frame(validQuery(rng))
       for (let n = 0; n < 20; n++) c.write(Buffer.concat(Array.from({ length: 200 }, () => q)))
       await sleep(rng.int(400))
       c.destroy()
