@@ -4,10 +4,13 @@
 // candidate in order and replies to the first result that is not NXDOMAIN with
 // autopathAnswer(asked, candidate, result): a CNAME from the asked name to the hit, then the
 // hit's records. When every candidate is NXDOMAIN it replies with the first result (the asked
-// name's own NXDOMAIN), as CoreDNS does.
+// name's own NXDOMAIN), as CoreDNS does. An upstream failure on the way (SERVFAIL, REFUSED,
+// any other error rcode, no reply in time) ends the walk with SERVFAIL: the names after it
+// were not looked up, so nothing may be claimed about them (handler.ts).
 import type { Answer } from './records.ts'
 import { RRClass, RRType } from './records.ts'
 import { lowerName } from './names.ts'
+import { nameLabels } from './wire.ts'
 
 /** The pod's search path: `<ns>.svc.<zone>`, `svc.<zone>`, `<zone>`, then the host's. */
 export function podSearchPath(namespace: string, zone: string, hostSearch: readonly string[]): string[] {
@@ -28,7 +31,17 @@ export function autopathCandidates(qname: string, namespace: string, zone: strin
   const suffix = '.' + path[0]
   if (!name.endsWith(suffix) || name.length === suffix.length) return undefined
   const base = name.slice(0, name.length - suffix.length)
-  return [...path.map((domain) => `${base}.${domain}`), base]
+  // A name too long for the wire (a long host search domain) cannot exist: no candidate.
+  return [...path.map((domain) => `${base}.${domain}`), base].filter(fitsTheWire)
+}
+
+function fitsTheWire(name: string): boolean {
+  try {
+    nameLabels(name)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** The hit's answer with a CNAME askedName → hitName first (owner askedName as asked), or the hit

@@ -136,6 +136,10 @@ export class QueryHandler {
       const at = questionEnd
       if (at + 11 > bytes.length || bytes[at] !== 0 || bytes[at + 1] !== 0 || bytes[at + 2] !== 41 || bytes[at + 6] !== 0) return undefined
       if (at + 11 + ((bytes[at + 9] << 8) | bytes[at + 10]) !== bytes.length) return undefined
+      // Its options must fill its data exactly, or the slow path answers FORMERR.
+      let option = at + 11
+      while (option + 4 <= bytes.length) option += 4 + ((bytes[option + 2] << 8) | bytes[option + 3])
+      if (option !== bytes.length) return undefined
       edns = { udpSize: (bytes[at + 3] << 8) | bytes[at + 4], dnssecOk: (bytes[at + 7] & 0x80) !== 0 }
     } else if (questionEnd !== bytes.length) {
       return undefined
@@ -229,8 +233,12 @@ export class QueryHandler {
 
   /**
    * Tries the pod's search path in order; the first result that is not NXDOMAIN is the reply,
-   * behind a CNAME from the asked name. Zone results are remembered for the zone's
-   * generation; upstream results are not (the cache has them).
+   * behind a CNAME from the asked name (NODATA included, as CoreDNS does). Zone results are
+   * remembered for the zone's generation; upstream results are not (the cache has them).
+   * An upstream candidate that gets anything but NOERROR or NXDOMAIN (SERVFAIL, REFUSED,
+   * FORMERR, the forwarder's SERVFAIL after its deadline, REFUSED over its concurrency cap)
+   * ends the walk with SERVFAIL: the rest of the path was not looked up, so an NXDOMAIN would
+   * be a lie, and a dead upstream costs one deadline per query instead of one per candidate.
    */
   async #autopath(query: ParsedQuery, bytes: Uint8Array, candidates: string[], apKey: string | undefined, maxSize: number | undefined): Promise<Outcome> {
     const index = this.#index
@@ -242,7 +250,9 @@ export class QueryHandler {
       if (!zoneAnswer) {
         if (!this.options.forwarding) continue
         hit = await this.#forwardAnswer(query, q)
-        if (!hit) continue
+        if (!hit || (hit.rcode !== Rcode.NOERROR && hit.rcode !== Rcode.NXDOMAIN)) {
+          return { reply: assemble(query, bytes, bare(Rcode.SERVFAIL), maxSize), rcode: Rcode.SERVFAIL, plugin: Plugin.autopath }
+        }
       }
       if (hit!.rcode === Rcode.NXDOMAIN) continue
       const target = zoneAnswer && this.#outsideTarget(zoneAnswer, query.type)
@@ -259,17 +269,16 @@ export class QueryHandler {
     return this.#forward(query, bytes, maxSize)
   }
 
-  /** One search-path candidate outside the zone, asked upstream (through the cache). */
+  /** One name outside the zone, asked upstream (through the cache); undefined when the upstream
+   *  failed (SERVFAIL, REFUSED, an unreadable reply) or the name cannot be sent. */
   async #forwardAnswer(asked: ParsedQuery, q: Question): Promise<Answer | undefined> {
-    const bytes = encodeMessage({
-      id: asked.id,
-      flags: { qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: asked.cd, rcode: 0 },
-      questions: [q],
-      answers: [],
-      authority: [],
-      additional: [],
-      edns: asked.edns ? { udpSize: ADVERTISED_UDP_SIZE, version: 0, dnssecOk: asked.edns.dnssecOk, extendedRcode: 0, options: [] } : undefined,
-    })
+    let bytes: Buffer
+    try {
+      bytes = this.#encodeQuestion(asked, q)
+    } catch (err) {
+      if (err instanceof WireError) return undefined
+      throw err
+    }
     const { reply } = await this.options.forwarding!.resolve(bytes, parseQuery(bytes))
     let message
     try {
@@ -281,6 +290,18 @@ export class QueryHandler {
     const rcode = ((message.edns?.extendedRcode ?? 0) << 4) | message.flags.rcode
     const additional = message.additional.filter((rr) => rr.type !== RRType.OPT)
     return { rcode, authoritative: false, answers: message.answers, authority: message.authority, additional }
+  }
+
+  #encodeQuestion(asked: ParsedQuery, q: Question): Buffer {
+    return encodeMessage({
+      id: asked.id,
+      flags: { qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: asked.cd, rcode: 0 },
+      questions: [q],
+      answers: [],
+      authority: [],
+      additional: [],
+      edns: asked.edns ? { udpSize: ADVERTISED_UDP_SIZE, version: 0, dnssecOk: asked.edns.dnssecOk, extendedRcode: 0, options: [] } : undefined,
+    })
   }
 }
 

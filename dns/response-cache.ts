@@ -12,11 +12,21 @@ export interface CacheOptions {
   maxPositiveTtl: number
   /** Seconds a negative reply (NXDOMAIN, NODATA) is kept at most. */
   maxNegativeTtl: number
-  /** Seconds any reply is kept at least. */
+  /** Seconds any reply is kept at least (SERVFAIL aside). */
   minTtl: number
+  /**
+   * Seconds a SERVFAIL is kept (CoreDNS cache `servfail`, default 5; 0: never cached): the
+   * upstream's, and the forwarder's own after its deadline, so that a failing or dead upstream
+   * is not asked again for the same question by every pod within that time. Records in it are
+   * served with TTLs capped at this. RFC 2308 §7.1 allows at most 5 minutes.
+   */
+  servfailTtl: number
 }
 
-export const defaultCacheOptions: CacheOptions = { capacity: 9984, maxPositiveTtl: 3600, maxNegativeTtl: 1800, minTtl: 0 }
+/** RFC 2308 §7.1: a server failure may be cached for at most 5 minutes. */
+export const MAX_SERVFAIL_TTL = 300
+
+export const defaultCacheOptions: CacheOptions = { capacity: 9984, maxPositiveTtl: 3600, maxNegativeTtl: 1800, minTtl: 0, servfailTtl: 5 }
 
 type Kind = 'success' | 'denial'
 
@@ -69,7 +79,8 @@ function analyse(
   const b2 = reply[2]
   if ((b2 & 0x80) === 0 || (b2 & 0x02) !== 0 || ((b2 >> 3) & 0x0f) !== 0) return undefined
   const rcode = reply[3] & 0x0f
-  if (rcode !== Rcode.NOERROR && rcode !== Rcode.NXDOMAIN) return undefined
+  if (rcode !== Rcode.NOERROR && rcode !== Rcode.NXDOMAIN && rcode !== Rcode.SERVFAIL) return undefined
+  if (rcode === Rcode.SERVFAIL && !(options.servfailTtl > 0)) return undefined
   const count = (at: number) => (reply[at] << 8) | reply[at + 1]
   if (count(4) !== 1) return undefined
   const question = readName(reply, HEADER_SIZE)
@@ -114,6 +125,12 @@ function analyse(
 
   let kind: Kind
   let ttl: number
+  if (rcode === Rcode.SERVFAIL) {
+    // Counted with the denials, as CoreDNS does; kept exactly servfailTtl, whatever its records say.
+    const failTtl = Math.min(options.servfailTtl, MAX_SERVFAIL_TTL)
+    const cap = Math.floor(failTtl)
+    return { kind: 'denial', ttl: failTtl, ttlOffsets, ttls: ttls.map((t) => Math.min(t, cap)), optStart }
+  }
   if (rcode === Rcode.NOERROR && an > 0) {
     kind = 'success'
     ttl = Math.min(minTtl, options.maxPositiveTtl)
@@ -176,8 +193,9 @@ export class ResponseCache {
   }
 
   /**
-   * Stores a reply (only NOERROR with answers = positive, NXDOMAIN or NOERROR/NODATA with an SOA
-   * = negative; never SERVFAIL, REFUSED, truncated or malformed ones). Answers the reply to send
+   * Stores a reply (NOERROR with answers = positive, NXDOMAIN or NOERROR/NODATA with an SOA
+   * = negative, SERVFAIL for `servfailTtl`; never REFUSED or other errors, truncated or malformed
+   * replies). Answers the reply to send
    * now: the stored one, its TTLs already capped (as CoreDNS does, so that a client never sees
    * 3600 first and then 30), or the reply as it was when it is not stored.
    */

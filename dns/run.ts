@@ -34,6 +34,8 @@ export interface DnsConfig {
   cacheCapacity: number
   cacheSuccessTtl: number
   cacheDenialTtl: number
+  /** Seconds a SERVFAIL is cached (0: never). */
+  cacheServfailTtl: number
   autopath: boolean
   /** HOST:PORT of /health; '' for none. */
   healthListen: string
@@ -60,6 +62,7 @@ export const defaultDnsConfig: DnsConfig = {
   cacheCapacity: defaultCacheOptions.capacity,
   cacheSuccessTtl: 30,
   cacheDenialTtl: 30,
+  cacheServfailTtl: defaultCacheOptions.servfailTtl,
   autopath: true,
   healthListen: '0.0.0.0:8080',
   readyListen: '0.0.0.0:8181',
@@ -88,7 +91,7 @@ export async function startDns(config: DnsConfig, client: RestClient, log: Logge
     autopath: config.autopath,
     hostSearch: config.autopath ? resolv.searches : [],
     forwarder: { upstreams, policy: config.policy, timeoutMs: config.forwardTimeoutMs, maxConcurrent: config.maxConcurrent, healthCheckMs: config.healthCheckMs, maxFails: defaultForwarderOptions.maxFails },
-    cache: { ...defaultCacheOptions, capacity: config.cacheCapacity, maxPositiveTtl: config.cacheSuccessTtl, maxNegativeTtl: config.cacheDenialTtl },
+    cache: { ...defaultCacheOptions, capacity: config.cacheCapacity, maxPositiveTtl: config.cacheSuccessTtl, maxNegativeTtl: config.cacheDenialTtl, servfailTtl: config.cacheServfailTtl },
   }
   const port = config.listen[0]?.slice(config.listen[0].lastIndexOf(':') + 1) ?? '53'
   const metrics = new DnsMetrics(`dns://:${port}`)

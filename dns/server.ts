@@ -1,5 +1,12 @@
 // The DNS listeners: UDP and TCP (RFC 7766: length-prefixed messages, pipelined queries, idle
 // connections closed) on each HOST:PORT, all answered by one QueryHandler.
+//
+// A TCP connection costs the server bounded memory and time whatever the client does: at most
+// TCP_MAX_IN_FLIGHT of its queries (TCP_MAX_IN_FLIGHT_BYTES) are being answered at once and at
+// most TCP_MAX_UNSENT bytes of replies wait for it to read (beyond any, the server stops
+// reading from it); it is closed when no whole query arrived and no reply was sent for
+// `tcpIdleMs`, so trickling bytes or never reading does not keep it open; junk ends it. A
+// client that half-closes gets the answers to what it asked, then the server closes its side.
 import { createSocket, type Socket } from 'node:dgram'
 import { createServer, isIPv6, type AddressInfo, type Server, type Socket as TcpSocket } from 'node:net'
 import { parseListenAddress } from '../src/util/host-port.ts'
@@ -19,6 +26,13 @@ export interface DnsServerOptions {
   reusePort?: boolean
 }
 
+/** Queries of one TCP connection being answered at once (forwarded ones wait for the upstream)… */
+export const TCP_MAX_IN_FLIGHT = 32
+/** …and their bytes (a query may be up to 64 KB). */
+export const TCP_MAX_IN_FLIGHT_BYTES = 64 * 1024
+/** Reply bytes queued for a TCP client that is not reading before the server stops reading its queries. */
+export const TCP_MAX_UNSENT = 64 * 1024
+
 export interface BoundAddress {
   host: string
   port: number
@@ -36,16 +50,32 @@ export class DnsServer {
     this.#options = options
   }
 
+  /** TCP connections open now (at most tcpMaxConnections). */
+  get tcpConnections(): number {
+    return this.#connections.size
+  }
+
   /** Binds every listener; resolves with the bound addresses. A failure closes what was bound. */
   async start(): Promise<BoundAddress[]> {
     const bound: BoundAddress[] = []
     try {
       for (const address of this.#options.listen) {
         const { host, port } = parseListenAddress(address)
-        const udp = await this.#bindUdp(host, port)
-        const udpPort = (udp.address() as AddressInfo).port
-        if (this.#options.tcp !== false) await this.#bindTcp(host, udpPort)
-        bound.push({ host, port: udpPort })
+        // Port 0: the free UDP port the kernel picked may be taken for TCP; then try another.
+        for (let attempt = 1; ; attempt++) {
+          const udp = await this.#bindUdp(host, port)
+          const udpPort = (udp.address() as AddressInfo).port
+          try {
+            if (this.#options.tcp !== false) await this.#bindTcp(host, udpPort)
+          } catch (err) {
+            if (port !== 0 || attempt >= 20 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+            this.#udp.splice(this.#udp.indexOf(udp), 1)
+            udp.close()
+            continue
+          }
+          bound.push({ host, port: udpPort })
+          break
+        }
       }
     } catch (err) {
       await this.close()
@@ -76,7 +106,12 @@ export class DnsServer {
       if (reply === undefined) return
       if (reply instanceof Promise) {
         void reply.then((r) => {
-          if (r) socket.send(r, rinfo.port, rinfo.address)
+          if (!r) return
+          try {
+            socket.send(r, rinfo.port, rinfo.address)
+          } catch {
+            // The socket was closed while the answer was upstream: it has nowhere to go.
+          }
         })
       } else {
         socket.send(reply, rinfo.port, rinfo.address)
@@ -95,7 +130,7 @@ export class DnsServer {
   }
 
   #bindTcp(host: string, port: number): Promise<void> {
-    const server = createServer((conn) => this.#serveTcp(conn))
+    const server = createServer({ allowHalfOpen: true }, (conn) => this.#serveTcp(conn))
     server.maxConnections = this.#options.tcpMaxConnections ?? 1000
     return new Promise((resolve, reject) => {
       server.once('error', reject)
@@ -110,24 +145,84 @@ export class DnsServer {
   #serveTcp(conn: TcpSocket): void {
     this.#connections.add(conn)
     conn.setNoDelay(true)
-    conn.setTimeout(this.#options.tcpIdleMs ?? 10_000, () => conn.destroy())
-    conn.on('close', () => this.#connections.delete(conn))
+    let inFlight = 0
+    let inFlightBytes = 0
+    /** Whole queries read and replies sent so far. */
+    let progress = 0
+    // Progress restarts the idle timer; bytes that make no query do not. A query being
+    // answered holds it (that ends by the forwarder's deadline). When it fires, what the
+    // socket already received is read first (setImmediate runs after this turn's I/O), so a
+    // stalled event loop does not close a client whose query is waiting to be read.
+    const idle = setTimeout(() => {
+      if (inFlight > 0) return idle.refresh()
+      const seen = progress
+      setImmediate(() => {
+        if (progress === seen && inFlight === 0) conn.destroy()
+      })
+    }, this.#options.tcpIdleMs ?? 10_000)
+    conn.on('close', () => {
+      clearTimeout(idle)
+      this.#connections.delete(conn)
+    })
     conn.on('error', () => {})
     const reader = new FrameReader()
     const client = conn.remoteAddress ?? ''
+    /** The client half-closed: nothing more will come. */
+    let ended = false
     const send = (reply: Buffer | undefined) => {
-      if (reply && !conn.destroyed) conn.write(frame(reply))
+      if (!reply || conn.destroyed || conn.writableEnded) return
+      conn.write(frame(reply))
+      progress++
+      idle.refresh()
     }
-    conn.on('data', (chunk: Buffer) => {
-      for (const message of reader.push(chunk)) {
+    const pump = () => {
+      if (conn.destroyed) return
+      let exhausted = false
+      const room = () => inFlight < TCP_MAX_IN_FLIGHT && inFlightBytes < TCP_MAX_IN_FLIGHT_BYTES && conn.writableLength <= TCP_MAX_UNSENT
+      while (room()) {
+        const message = reader.next()
+        if (message === undefined) {
+          exhausted = true
+          break
+        }
+        progress++
+        idle.refresh()
         const reply = this.handler.handle(message, client, 'tcp')
-        if (reply instanceof Promise) void reply.then(send)
-        else if (reply === undefined) {
+        if (reply === undefined) {
           // Junk on a stream leaves no way to find the next message: end the connection.
           conn.destroy()
           return
-        } else send(reply)
+        }
+        if (reply instanceof Promise) {
+          inFlight++
+          inFlightBytes += message.length
+          void reply.then((r) => {
+            inFlight--
+            inFlightBytes -= message.length
+            send(r)
+            pump()
+          })
+        } else {
+          send(reply)
+        }
       }
+      if (ended) {
+        // Every whole query answered; a partial one left can never complete.
+        if (exhausted && inFlight === 0 && !conn.writableEnded) conn.end()
+      } else if (!room()) {
+        conn.pause()
+      } else {
+        conn.resume()
+      }
+    }
+    conn.on('data', (chunk: Buffer) => {
+      reader.push(chunk)
+      pump()
+    })
+    conn.on('drain', pump)
+    conn.on('end', () => {
+      ended = true
+      pump()
     })
   }
 }

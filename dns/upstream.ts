@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto'
 import { createSocket, type Socket } from 'node:dgram'
 import { connect, isIPv4, isIPv6 } from 'node:net'
-import { HEADER_SIZE } from './wire.ts'
+import { decodeMessage, HEADER_SIZE } from './wire.ts'
 import { frame, FrameReader } from './tcp-frames.ts'
 
 export interface UpstreamAddress {
@@ -76,6 +76,21 @@ export function isReplyTo(reply: Uint8Array, id: number, query: Uint8Array, ques
     if (a !== b) return false
   }
   return true
+}
+
+/**
+ * Whether `reply` is a whole, readable DNS message (every name, record and record's data), as
+ * CoreDNS unpacks every upstream reply: a malformed one is never relayed to a client. A
+ * truncated reply is only a signal to ask again over TCP, so it need not be readable.
+ */
+export function isReadable(reply: Uint8Array): boolean {
+  if ((reply[2] & 0x02) !== 0) return true
+  try {
+    decodeMessage(reply)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** `. IN NS` with RD off, the health probe CoreDNS sends. */
@@ -277,7 +292,8 @@ class UdpPool {
     socket.on('message', (msg, rinfo) => {
       if (rinfo.port !== to.port || msg.length < HEADER_SIZE) return
       const waiter = pooled.waiting.get((msg[0] << 8) | msg[1])
-      if (waiter && isReplyTo(msg, (msg[0] << 8) | msg[1], waiter.query, waiter.questionEnd)) waiter.finish(msg)
+      // Anything else (a stray, a spoof, a mangled copy) is ignored: the real reply may still come.
+      if (waiter && isReplyTo(msg, (msg[0] << 8) | msg[1], waiter.query, waiter.questionEnd) && isReadable(msg)) waiter.finish(msg)
     })
     socket.on('error', (err) => {
       for (const waiter of [...pooled.waiting.values()]) waiter.finish(new ExchangeError('network', `UDP exchange with ${to.label}: ${err.message}`))
@@ -328,8 +344,11 @@ function tcpExchange(to: UpstreamAddress, query: Buffer, id: number, questionEnd
   socket.on('connect', () => socket.write(frame(query)))
   const reader = new FrameReader()
   socket.on('data', (chunk: Buffer) => {
-    for (const msg of reader.push(chunk)) {
-      if (isReplyTo(msg, id, query, questionEnd)) return finish(Buffer.from(msg))
+    reader.push(chunk)
+    for (let msg = reader.next(); msg !== undefined; msg = reader.next()) {
+      if (!isReplyTo(msg, id, query, questionEnd)) continue
+      if ((msg[2] & 0x02) !== 0 || !isReadable(msg)) return finish(new ExchangeError('network', `${to.label} sent a truncated or unreadable reply over TCP`))
+      return finish(Buffer.from(msg))
     }
   })
   socket.on('error', (err) => finish(new ExchangeError('network', `TCP exchange with ${to.label}: ${err.message}`)))

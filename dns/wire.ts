@@ -52,6 +52,7 @@ export function readName(buf: Uint8Array, offset: number): { name: string; end: 
       if (pos + 1 >= buf.length) throw new WireError('compression pointer runs past the end of the message')
       const target = ((len & 0x3f) << 8) | buf[pos + 1]
       if (target >= lowest) throw new WireError('compression pointer does not point backwards')
+      if (target < HEADER_SIZE) throw new WireError('compression pointer into the header')
       if (end < 0) end = pos + 2
       lowest = target
       pos = target
@@ -341,7 +342,7 @@ export function decodeMessage(buf: Uint8Array): Message {
 class Writer {
   buf = Buffer.allocUnsafe(512)
   length = 0
-  /** Lower-cased name suffix → offset where it was written. */
+  /** Name suffix (its wire form, ASCII letters lowered: see suffixKeys) → offset where it was written. */
   readonly names = new Map<string, number>()
 
   ensure(n: number): void {
@@ -371,11 +372,9 @@ class Writer {
   }
   name(name: string, compress = true): void {
     const labels = nameLabels(name)
+    const suffixes = compress ? suffixKeys(labels) : []
     for (let i = 0; i < labels.length; i++) {
-      const suffix = labels
-        .slice(i)
-        .map((l) => Buffer.from(l).toString('latin1').toLowerCase())
-        .join('.')
+      const suffix = suffixes[i]
       const at = compress ? this.names.get(suffix) : undefined
       if (at !== undefined) {
         this.u16(0xc000 | at)
@@ -387,6 +386,24 @@ class Writer {
     }
     this.u8(0)
   }
+}
+
+/**
+ * The compression key of each suffix of a name: its wire form with ASCII letters lowered. Names
+ * compare case-insensitively in ASCII only (RFC 4343), and a label holding a dot is not two
+ * labels, so neither text joined by '.' nor a locale-aware lower case will do.
+ */
+function suffixKeys(labels: Uint8Array[]): string[] {
+  const keys = new Array<string>(labels.length)
+  let key = ''
+  for (let i = labels.length - 1; i >= 0; i--) {
+    const label = labels[i]
+    let part = String.fromCharCode(label.length)
+    for (const c of label) part += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c)
+    key = part + key
+    keys[i] = key
+  }
+  return keys
 }
 
 function addressBytes(type: number, address: string): Uint8Array {

@@ -1,6 +1,7 @@
 // `weft dns`: the cluster DNS server (also what the built-in image `weft/dns` runs).
 import type { ForwardPolicy } from '../../dns/forwarder.ts'
 import { defaultDnsConfig, startDns, type DnsConfig } from '../../dns/run.ts'
+import { MAX_SERVFAIL_TTL } from '../../dns/response-cache.ts'
 import type { PodRecordsMode } from '../../dns/zone-index.ts'
 import { runComponent } from './serve.ts'
 import { parseDuration } from './proxy.ts'
@@ -33,6 +34,8 @@ Flags:
   --cache-capacity N        cached upstream replies (default ${d.cacheCapacity})
   --cache-success-ttl S     cap on the TTL of cached answers, seconds (default ${d.cacheSuccessTtl})
   --cache-denial-ttl S      cap on the TTL of cached NXDOMAIN/NODATA, seconds (default ${d.cacheDenialTtl})
+  --cache-servfail-ttl D    how long an upstream SERVFAIL (or no answer by the deadline) is cached:
+                            seconds or a duration (500ms, 5s, 1m), at most 5m; 0 disables (default ${d.cacheServfailTtl}s)
   --autopath=false          do not walk pods' search paths server-side
   --health-listen A         /health on HOST:PORT (default ${d.healthListen}; '' for none)
   --ready-listen A          /ready on HOST:PORT (default ${d.readyListen}; '' for none)
@@ -48,6 +51,17 @@ function count(flag: string, value: string, min = 0): number {
   const n = Number(value)
   if (!Number.isInteger(n) || n < min) throw new Error(`${flag} "${value}" must be a whole number of at least ${min}`)
   return n
+}
+
+/** Seconds, from `0`, whole seconds (as the other cache flags take) or a duration; at most 5 minutes. */
+function servfailTtl(flag: string, value: string): number {
+  const text = value.trim()
+  let seconds: number
+  if (/^\d+$/.test(text)) seconds = Number(text)
+  else if (/^0+(\.0+)?(ms|s|m|h)$/.test(text)) seconds = 0
+  else seconds = parseDuration(flag, text) / 1000
+  if (seconds > MAX_SERVFAIL_TTL) throw new Error(`${flag} "${value}" must be at most 5m: RFC 2308 forbids caching a server failure longer`)
+  return seconds
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
@@ -78,6 +92,7 @@ export function dnsConfigFrom(values: Record<string, string | boolean | undefine
     cacheCapacity: count('--cache-capacity', s('cache-capacity', String(d.cacheCapacity))),
     cacheSuccessTtl: count('--cache-success-ttl', s('cache-success-ttl', String(d.cacheSuccessTtl))),
     cacheDenialTtl: count('--cache-denial-ttl', s('cache-denial-ttl', String(d.cacheDenialTtl))),
+    cacheServfailTtl: servfailTtl('--cache-servfail-ttl', s('cache-servfail-ttl', String(d.cacheServfailTtl))),
     autopath: autopath !== 'false',
     healthListen: s('health-listen', d.healthListen),
     readyListen: s('ready-listen', d.readyListen),
@@ -88,7 +103,7 @@ export function dnsConfigFrom(values: Record<string, string | boolean | undefine
 
 const stringFlags = [
   'listen', 'zone', 'ttl', 'pods', 'nameserver-ips', 'upstream', 'resolv-conf', 'policy', 'forward-timeout', 'max-concurrent',
-  'health-check', 'cache-capacity', 'cache-success-ttl', 'cache-denial-ttl', 'autopath', 'health-listen', 'ready-listen', 'metrics-listen', 'threads',
+  'health-check', 'cache-capacity', 'cache-success-ttl', 'cache-denial-ttl', 'cache-servfail-ttl', 'autopath', 'health-listen', 'ready-listen', 'metrics-listen', 'threads',
 ] as const
 
 export function runDns(argv: string[]): Promise<void> {

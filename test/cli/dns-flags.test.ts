@@ -50,6 +50,15 @@ t.test('bad values are named by their flag', async (t) => {
   t.throws(() => dnsConfigFrom({ listen: '' }), /--listen must name at least one HOST:PORT/)
   t.throws(() => dnsConfigFrom({ autopath: 'yes' }), /--autopath must be true or false/)
   t.throws(() => dnsConfigFrom({ 'forward-timeout': '2' }), /--forward-timeout "2" must be a positive duration/)
+  t.throws(() => dnsConfigFrom({ 'cache-servfail-ttl': '6m' }), /--cache-servfail-ttl "6m" must be at most 5m/)
+  t.throws(() => dnsConfigFrom({ 'cache-servfail-ttl': '-1s' }), /--cache-servfail-ttl "-1s" must be a positive duration/)
+  t.throws(() => dnsConfigFrom({ 'cache-servfail-ttl': 'soon' }), /--cache-servfail-ttl "soon"/)
+})
+
+t.test('--cache-servfail-ttl: seconds or a duration, 0 disables', async (t) => {
+  t.equal(defaultDnsConfig.cacheServfailTtl, 5)
+  const ttl = (v: string) => dnsConfigFrom({ 'cache-servfail-ttl': v }).cacheServfailTtl
+  t.same(['0', '0s', '10', '500ms', '5s', '1.5s', '5m'].map(ttl), [0, 0, 10, 0.5, 5, 1.5, 300])
 })
 
 t.test('the bootstrap objects: kube-dns at the given address in front of coredns pods of weft/dns', async (t) => {

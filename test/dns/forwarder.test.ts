@@ -351,3 +351,24 @@ t.test('upstream specs are validated', async (t) => {
   t.throws(() => new Forwarder({ ...defaultForwarderOptions, upstreams: ['1.1.1.1', 'nope'] }), /upstream "nope"/)
   t.throws(() => new Forwarder({ ...defaultForwarderOptions, upstreams: [] }), /at least one upstream/)
 })
+
+t.test('a reply that is not a readable message is never relayed; the real one after it is', async (t) => {
+  const mangled = (q: ParsedQuery) => Buffer.concat([replyTo(q).subarray(0, q.questionEnd), Buffer.from([0xc0, 0xff, 0, 1, 0, 1])])
+  const up = await fake(t, (q) => (q.name.startsWith('only') ? [mangled(q)] : [mangled(q), answers('192.0.2.8')(q, 'udp') as Buffer[]].flat()))
+  const f = forwarder(t, { upstreams: [up.address], timeoutMs: 400 })
+  const good = await ask(f, 'then.example.com')
+  t.equal(addressOf(good), '192.0.2.8', 'the mangled copy was ignored')
+  const bad = await ask(f, 'only.example.com')
+  t.equal(bad.flags.rcode, Rcode.SERVFAIL, 'only mangled replies: SERVFAIL by the deadline')
+  t.same([bad.answers.length, bad.authority.length], [0, 0])
+})
+
+t.test('over TCP, an unreadable reply fails the exchange', async (t) => {
+  const up = await fake(t, (q, transport) =>
+    transport === 'udp' ? [replyTo(q, { tc: true })] : [Buffer.concat([replyTo(q).subarray(0, q.questionEnd), Buffer.from([0xc0, 0xff])])],
+  )
+  const f = forwarder(t, { upstreams: [up.address], timeoutMs: 2000 })
+  const m = await ask(f, 'big.example.com')
+  t.equal(m.flags.rcode, Rcode.SERVFAIL)
+  t.same(up.seen.map((s) => s.transport).slice(0, 2), ['udp', 'tcp'])
+})

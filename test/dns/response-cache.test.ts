@@ -110,7 +110,7 @@ t.test('negative entries live min(SOA TTL, SOA minimum), capped at maxNegativeTt
 })
 
 t.test('replies that must not be cached', async (t) => {
-  const cache = new ResponseCache(defaultCacheOptions)
+  const cache = new ResponseCache({ ...defaultCacheOptions, servfailTtl: 0 })
   const q = query('example.com').query
   const answers = [a('example.com', '192.0.2.1', 60)]
   cache.set(q, reply(q, { rcode: Rcode.SERVFAIL }))
@@ -124,9 +124,56 @@ t.test('replies that must not be cached', async (t) => {
   cache.set(q, reply(query('other.example.com').query, { answers }))
   cache.set(q, Buffer.concat([reply(q, { answers }), Buffer.from([0])]))
   cache.set(q, reply(q, { answers, edns: { ...ednsPlain, extendedRcode: 1 } }))
-  t.equal(cache.size, 0, 'SERVFAIL, REFUSED, truncated, no-SOA negatives, TTL 0, malformed, other question, BADVERS')
+  cache.set(q, reply(q, { rcode: Rcode.FORMERR }))
+  cache.set(q, reply(q, { rcode: Rcode.NOTIMP }))
+  t.equal(cache.size, 0, 'SERVFAIL (servfailTtl 0), REFUSED, truncated, no-SOA negatives, TTL 0, malformed, other question, BADVERS, FORMERR, NOTIMP')
   cache.set(q, reply(q, { answers }))
   t.equal(cache.size, 1, 'a plain positive reply is cached')
+})
+
+t.test('SERVFAIL is kept servfailTtl (5 s by default), counted with the denials, its TTLs capped', async (t) => {
+  t.equal(defaultCacheOptions.servfailTtl, 5)
+  const c = clock()
+  const registry = new Registry()
+  const cache = new ResponseCache(defaultCacheOptions, registry, c.now)
+  const q = query('broken.example.com', RRType.A, { edns: ednsPlain })
+  const first = cache.set(q.query, reply(q.query, { rcode: Rcode.SERVFAIL, authority: [soa(3600, 3600)], edns: ednsPlain }))
+  t.equal(decodeMessage(first).authority[0].ttl, 5, 'the reply sent at once carries the capped TTL')
+  t.equal(cache.size, 1)
+  c.advance(4_999)
+  const asked = query('Broken.example.com', RRType.A, { id: 0x3333 })
+  const hit = decodeMessage(cache.get(asked.query, asked.bytes)!)
+  t.same([hit.id, hit.flags.rcode, hit.questions[0].name, hit.edns], [0x3333, Rcode.SERVFAIL, 'Broken.example.com', undefined], 'for the asker, OPT dropped without EDNS')
+  t.equal(hit.authority[0].ttl, 1, 'counted down')
+  c.advance(1)
+  t.equal(cache.get(asked.query, asked.bytes), undefined, 'gone at 5 s')
+  t.match(await registry.metrics(), /coredns_cache_hits_total\{server="dns:\/\/:53",type="denial"\} 1/)
+
+  const short = new ResponseCache({ ...defaultCacheOptions, servfailTtl: 0.5, minTtl: 60 }, undefined, c.now)
+  short.set(q.query, reply(q.query, { rcode: Rcode.SERVFAIL }))
+  c.advance(499)
+  t.ok(short.get(q.query, q.bytes), 'a fraction of a second is honoured, minTtl does not stretch it')
+  c.advance(1)
+  t.equal(short.get(q.query, q.bytes), undefined)
+
+  const long = new ResponseCache({ ...defaultCacheOptions, servfailTtl: 3600 }, undefined, c.now)
+  long.set(q.query, reply(q.query, { rcode: Rcode.SERVFAIL }))
+  c.advance(300_000)
+  t.equal(long.get(q.query, q.bytes), undefined, 'never longer than 5 minutes (RFC 2308)')
+})
+
+t.test('a SERVFAIL replaces an expired answer and is replaced by the next good one', async (t) => {
+  const c = clock()
+  const cache = new ResponseCache(defaultCacheOptions, undefined, c.now)
+  const q = query('flaky.example.com')
+  cache.set(q.query, reply(q.query, { answers: [a('flaky.example.com', '192.0.2.1', 10)] }))
+  c.advance(10_000)
+  t.equal(cache.get(q.query, q.bytes), undefined, 'the answer expired')
+  cache.set(q.query, reply(q.query, { rcode: Rcode.SERVFAIL }))
+  t.equal(decodeMessage(cache.get(q.query, q.bytes)!).flags.rcode, Rcode.SERVFAIL)
+  cache.set(q.query, reply(q.query, { answers: [a('flaky.example.com', '192.0.2.2', 10)] }))
+  t.same(decodeMessage(cache.get(q.query, q.bytes)!).answers.map((r) => (r.data as { address: string }).address), ['192.0.2.2'])
+  t.equal(cache.size, 1)
 })
 
 t.test('the key holds the name (any case), type, class and the DO and CD bits', async (t) => {

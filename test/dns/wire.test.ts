@@ -111,3 +111,33 @@ t.test('a message too large for maxSize is truncated to its question', async (t)
   t.equal(cut.questions[0].name, 'many.example')
   t.ok(cut.edns, 'the OPT record stays')
 })
+
+t.test('compression tells apart names that differ beyond ASCII case or in where labels end', async (t) => {
+  const rr = (name: string, target: string) => ({ name, type: RRType.CNAME, class: 1, ttl: 5, data: { target } })
+  const msg: Message = {
+    id: 1,
+    flags,
+    questions: [{ name: 'x.\\224', type: RRType.CNAME, class: RRClass.IN }],
+    answers: [rr('svc.\\192', 'a\\.b'), rr('a.b', 'A.B'), rr('\\224.X', 'c.a\\.b')],
+    authority: [],
+    additional: [],
+  }
+  const back = decodeMessage(encodeMessage(msg))
+  t.same(
+    back.answers.map((r) => [r.name, (r.data as { target: string }).target]),
+    [
+      ['svc.\\192', 'a\\.b'],
+      ['a.b', 'a.b'],
+      ['\\224.X', 'c.a\\.b'],
+    ],
+    'only ASCII letters compare without case (RFC 4343); a dot inside a label is no label boundary',
+  )
+})
+
+t.test('a compression pointer into the header is refused: a reply echoing the question would name something else', async (t) => {
+  // `s` then a pointer to offset 1, inside the id: the name would be read from header bytes.
+  const q = Buffer.from('1b05000000010000000000000173c00100010001', 'hex')
+  t.equal(errorId(() => parseQuery(q)), 0x1b05)
+  t.equal(errorId(() => decodeMessage(q)), 0x1b05)
+  t.throws(() => readName(q, 12), /compression pointer into the header/)
+})

@@ -1,0 +1,310 @@
+// The TCP listener against clients that misbehave: a slow writer never completing a query,
+// a client that pipelines queries and never reads the replies, a client that half-closes
+// before its (forwarded) answers are ready, more connections than allowed. Every wait is
+// bounded; nothing here depends on timing beyond "within a few idle periods".
+import { createSocket } from 'node:dgram'
+import { connect, type Socket } from 'node:net'
+import t, { type Test } from 'tap'
+import { Registry } from 'prom-client'
+import { CachedForwarder } from '../../dns/forwarding.ts'
+import { defaultForwarderOptions, Forwarder } from '../../dns/forwarder.ts'
+import { QueryHandler } from '../../dns/handler.ts'
+import { DnsMetrics } from '../../dns/metrics.ts'
+import { RRClass, RRType, Rcode } from '../../dns/records.ts'
+import { defaultCacheOptions, ResponseCache } from '../../dns/response-cache.ts'
+import { DnsServer, type DnsServerOptions } from '../../dns/server.ts'
+import { frame } from '../../dns/tcp-frames.ts'
+import { decodeMessage, encodeMessage } from '../../dns/wire.ts'
+import { buildZoneIndex, defaultZoneConfig } from '../../dns/zone-index.ts'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+// 60 endpoints: a reply of about 1 KB to a query of about 50 bytes.
+const many = {
+  svc: { metadata: { name: 'many', namespace: 'default' }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80 }] } },
+  slice: {
+    metadata: { name: 'many-abc', namespace: 'default', labels: { 'kubernetes.io/service-name': 'many' } },
+    addressType: 'IPv4',
+    endpoints: Array.from({ length: 60 }, (_, i) => ({ addresses: [`10.244.1.${i + 1}`], conditions: { ready: true } })),
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  },
+}
+const web = { metadata: { name: 'web', namespace: 'default' }, spec: { clusterIP: '10.96.0.20', clusterIPs: ['10.96.0.20'], ports: [{ name: 'http', port: 80 }] } }
+const index = buildZoneIndex({ services: [web, many.svc] as never[], slices: [many.slice] as never[], pods: [] }, defaultZoneConfig)
+
+/** An upstream on loopback answering every A query with 192.0.2.7 after `delayMs`. */
+async function slowUpstream(t: Test, delayMs: number, seen: { count: number } = { count: 0 }): Promise<string> {
+  const socket = createSocket('udp4')
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
+  socket.on('message', (bytes, rinfo) => {
+    seen.count++
+    const q = decodeMessage(bytes)
+    const reply = encodeMessage({ ...q, flags: { ...q.flags, qr: true, ra: true }, answers: [{ name: q.questions[0].name, type: RRType.A, class: RRClass.IN, ttl: 0, data: { address: '192.0.2.7' } }] })
+    setTimeout(() => socket.send(reply, rinfo.port, rinfo.address), delayMs)
+  })
+  t.teardown(() => socket.close())
+  return `127.0.0.1:${socket.address().port}`
+}
+
+async function start(t: Test, options: Partial<DnsServerOptions> = {}, upstreamDelayMs = 50, seen?: { count: number }): Promise<{ port: number; server: DnsServer }> {
+  const upstream = await slowUpstream(t, upstreamDelayMs, seen)
+  // Cache capacity 0: every forwarded query really waits for the upstream.
+  const forwarding = new CachedForwarder(new Forwarder({ ...defaultForwarderOptions, upstreams: [upstream], timeoutMs: 5000 }, new Registry()), new ResponseCache({ ...defaultCacheOptions, capacity: 0 }))
+  const handler = new QueryHandler(index, { metrics: new DnsMetrics('dns://:0', { processMetrics: false }), autopath: false, hostSearch: [], forwarding })
+  const server = new DnsServer(handler, { listen: ['127.0.0.1:0'], ...options })
+  const [{ port }] = await server.start()
+  t.teardown(async () => {
+    await server.close()
+    await forwarding.close()
+  })
+  return { port, server }
+}
+
+function query(name: string, id: number): Buffer {
+  return encodeMessage({
+    id,
+    flags: { qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
+    questions: [{ name, type: RRType.A, class: RRClass.IN }],
+    answers: [],
+    authority: [],
+    additional: [],
+  })
+}
+
+async function open(t: Test, port: number): Promise<Socket> {
+  const c = connect(port, '127.0.0.1')
+  c.on('error', () => {})
+  t.teardown(() => void c.destroy())
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', resolve)
+    c.once('close', () => reject(new Error('closed before connecting')))
+  })
+  return c
+}
+
+/** Resolves true once `c` is closed by the server, false if still open after `ms`. */
+function closedWithin(c: Socket, ms: number): Promise<boolean> {
+  if (c.destroyed || c.readableEnded) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms)
+    const done = () => {
+      clearTimeout(timer)
+      resolve(true)
+    }
+    c.once('end', done)
+    c.once('close', done)
+  })
+}
+
+/** Collects framed replies until `count` arrived or the connection closed; bounded by `ms`. */
+function replies(c: Socket, count: number, ms = 5000): Promise<Buffer[]> {
+  return new Promise((resolve) => {
+    const out: Buffer[] = []
+    let buf = Buffer.alloc(0)
+    const finish = () => {
+      clearTimeout(timer)
+      c.off('data', onData)
+      resolve(out)
+    }
+    const timer = setTimeout(finish, ms)
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d])
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        out.push(buf.subarray(2, 2 + buf.readUInt16BE(0)))
+        buf = buf.subarray(2 + buf.readUInt16BE(0))
+      }
+      if (out.length >= count) finish()
+    }
+    c.on('data', onData)
+    c.once('close', finish)
+  })
+}
+
+t.test('a slow writer that never completes a query is closed after the idle time', async (t) => {
+  const { port } = await start(t, { tcpIdleMs: 300 })
+  const c = await open(t, port)
+  // Announces 200 bytes, then sends one every 100 ms: activity, but never a whole query.
+  c.write(Buffer.from([0, 200]))
+  let sent = 0
+  const trickle = setInterval(() => {
+    if (!c.destroyed && sent++ < 200) c.write(Buffer.from([0x41]))
+  }, 100)
+  t.teardown(() => clearInterval(trickle))
+  t.ok(await closedWithin(c, 3000), `closed (after ${sent} bytes of 200)`)
+})
+
+t.test('a connection with nothing to say is closed after the idle time', async (t) => {
+  const { port } = await start(t, { tcpIdleMs: 200 })
+  const c = await open(t, port)
+  t.ok(await closedWithin(c, 3000))
+})
+
+t.test('each whole query resets the idle time', async (t) => {
+  const { port } = await start(t, { tcpIdleMs: 400 })
+  const c = await open(t, port)
+  for (let i = 0; i < 5; i++) {
+    const got = replies(c, 1)
+    c.write(frame(query('web.default.svc.cluster.local', i)))
+    t.equal((await got).length, 1, `reply ${i}`)
+    await sleep(150)
+  }
+  t.ok(await closedWithin(c, 3000), 'then closed once idle')
+})
+
+t.test('a client that pipelines queries and never reads: the server stops reading, holds little, and closes', async (t) => {
+  const { port } = await start(t, { tcpIdleMs: 500 })
+  const c = await open(t, port)
+  c.pause()
+  let closed = false
+  c.once('close', () => (closed = true))
+  // 100,000 queries of ~50 bytes whose replies are ~1 KB each: 100 MB if the server answered
+  // them all. What it holds is its bounded queue plus garbage of the replies the kernel took.
+  const q = frame(query('many.default.svc.cluster.local', 1))
+  const batch = Buffer.concat(Array.from({ length: 1000 }, () => q))
+  const before = process.memoryUsage().arrayBuffers
+  for (let i = 0; i < 100; i++) c.write(batch)
+  // Past the idle time after the server stopped: the kernel buffers hold a few MB of replies at most.
+  await sleep(1500)
+  const held = process.memoryUsage().arrayBuffers - before - c.writableLength
+  t.ok(held < 32 * 1024 * 1024, `the server holds ${(held / 1048576).toFixed(1)} MB of replies for a client that does not read`)
+  c.resume()
+  const got = await replies(c, 100_000, 5000)
+  t.ok(got.length < 100_000, `the client got ${got.length} replies before the connection ended, not all 100,000`)
+  t.ok(closed, 'closed for making no progress')
+})
+
+t.test('pipelined forwarded queries beyond the in-flight limit are all answered, in any order', async (t) => {
+  const { port } = await start(t, {}, 20)
+  const c = await open(t, port)
+  const n = 300
+  const got = replies(c, n, 10_000)
+  c.write(Buffer.concat(Array.from({ length: n }, (_, i) => frame(query(`n${i}.example.org`, i)))))
+  const ids = (await got).map((r) => decodeMessage(r).id)
+  t.equal(ids.length, n)
+  t.same([...new Set(ids)].sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i))
+})
+
+t.test('a client that half-closes after its queries still gets every answer, then the server closes', async (t) => {
+  const { port } = await start(t, {}, 100)
+  const c = await open(t, port)
+  const got = replies(c, 3)
+  c.end(Buffer.concat([frame(query('slow.example.org', 1)), frame(query('web.default.svc.cluster.local', 2)), frame(query('later.example.org', 3))]))
+  const answers = (await got).map((r) => decodeMessage(r))
+  t.same(answers.map((m) => m.id).sort(), [1, 2, 3])
+  t.ok(answers.every((m) => m.flags.rcode === Rcode.NOERROR && m.answers.length === 1))
+  t.ok(await closedWithin(c, 3000), 'the server ends its side too')
+})
+
+t.test('connections beyond tcpMaxConnections are refused; freed slots are reused', async (t) => {
+  const { port } = await start(t, { tcpMaxConnections: 4 })
+  const held = await Promise.all(Array.from({ length: 4 }, () => open(t, port)))
+  await sleep(50)
+  const extra = connect(port, '127.0.0.1')
+  extra.on('error', () => {})
+  t.ok(await closedWithin(extra, 3000), 'the fifth is closed')
+  const got = replies(held[0], 1)
+  held[0].write(frame(query('web.default.svc.cluster.local', 9)))
+  t.equal((await got).length, 1, 'the held ones still answer')
+  held[1].destroy()
+  await sleep(100)
+  const again = await open(t, port)
+  const reply = replies(again, 1)
+  again.write(frame(query('web.default.svc.cluster.local', 10)))
+  t.equal((await reply).length, 1, 'a freed slot takes a new connection')
+})
+
+t.test('junk or an empty message ends the connection; other connections are untouched', async (t) => {
+  const { port } = await start(t)
+  const good = await open(t, port)
+  for (const junk of [Buffer.from([0, 0]), Buffer.from([0, 3, 1, 2, 3])]) {
+    const bad = await open(t, port)
+    bad.write(junk)
+    t.ok(await closedWithin(bad, 3000), `closed after ${junk.toString('hex')}`)
+  }
+  const got = replies(good, 1)
+  good.write(frame(query('web.default.svc.cluster.local', 5)))
+  t.equal((await got).length, 1)
+})
+
+t.test('a query still being answered keeps its connection open past the idle time', async (t) => {
+  const { port } = await start(t, { tcpIdleMs: 200 }, 600)
+  const c = await open(t, port)
+  const got = replies(c, 1, 5000)
+  c.write(frame(query('slow.example.org', 77)))
+  const [reply] = await got
+  t.equal(reply && decodeMessage(reply).id, 77, 'the answer arrived after 600 ms')
+  t.ok(await closedWithin(c, 3000), 'then idle, then closed')
+})
+
+t.test('port 0: when the UDP port the kernel picked is taken for TCP, start() picks another', async (t) => {
+  const net = await import('node:net')
+  let refusals = 1
+  // The first TCP listen fails as if another process held that port.
+  const { DnsServer: Mocked } = await t.mockImport<typeof import('../../dns/server.ts')>('../../dns/server.ts', {
+    'node:net': {
+      ...net,
+      createServer: (...args: Parameters<typeof net.createServer>) => {
+        const s = net.createServer(...args)
+        if (refusals-- > 0) {
+          s.listen = ((..._: unknown[]) => {
+            queueMicrotask(() => s.emit('error', Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' })))
+            return s
+          }) as typeof s.listen
+        }
+        return s
+      },
+    },
+  })
+  const handler = new QueryHandler(index, { metrics: new DnsMetrics('dns://:0', { processMetrics: false }), autopath: false, hostSearch: [] })
+  const server = new Mocked(handler, { listen: ['127.0.0.1:0'] })
+  const [{ port }] = await server.start()
+  t.teardown(() => server.close())
+  // (More than two when a port was really taken meanwhile: other tests bind loopback too.)
+  t.ok(refusals <= -1, 'a second TCP listen was tried')
+  const c = await open(t, port)
+  const got = replies(c, 1)
+  c.write(frame(query('web.default.svc.cluster.local', 3)))
+  t.equal((await got).length, 1, 'UDP and TCP both on the port reported')
+  const fixed = new Mocked(handler, { listen: ['127.0.0.1:0'] })
+  refusals = 1
+  await t.resolves(fixed.start(), 'once more, to be sure the retry is not a fluke')
+  await fixed.close()
+})
+
+t.test('a stalled event loop does not cost a client its connection: data already received counts before the idle check', async (t) => {
+  const { port } = await start(t, { tcpIdleMs: 200 })
+  const c = await open(t, port)
+  await sleep(30)
+  const got = replies(c, 1, 3000)
+  // Sent, then the loop stalls past the idle time: on the next turn the idle timer is due
+  // before the server has read the query waiting in its socket buffer.
+  setImmediate(() => {
+    c.write(frame(query('web.default.svc.cluster.local', 21)))
+    const until = Date.now() + 400
+    while (Date.now() < until);
+  })
+  const [reply] = await got
+  t.equal(reply && decodeMessage(reply).id, 21, 'answered, not closed')
+})
+
+t.test('big queries: at most 64 KB of one connection\'s queries are being answered at once', async (t) => {
+  const seen = { count: 0 }
+  const { port } = await start(t, {}, 800, seen)
+  const c = await open(t, port)
+  // 40 forwarded queries of ~4 KB each (an EDNS option of padding): 160 KB if all were taken at once.
+  const big = (i: number) =>
+    encodeMessage({
+      id: i,
+      flags: { qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
+      questions: [{ name: `big${i}.example.org`, type: RRType.A, class: RRClass.IN }],
+      answers: [],
+      authority: [],
+      additional: [],
+      edns: { udpSize: 1232, version: 0, dnssecOk: false, extendedRcode: 0, options: [{ code: 12, data: new Uint8Array(4000) }] },
+    })
+  const got = replies(c, 40, 10_000)
+  c.write(Buffer.concat(Array.from({ length: 40 }, (_, i) => frame(big(i)))))
+  await sleep(400)
+  t.ok(seen.count <= 17, `${seen.count} sent upstream before the first answers (64 KB / 4 KB = 16, plus the one that crossed the line)`)
+  t.equal((await got).length, 40, 'all answered in the end')
+})
