@@ -75,6 +75,12 @@ export class ProxyMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   })
+  readonly userspaceSourceRangeRefused = new Counter({
+    name: 'weft_proxy_userspace_source_range_refused_total',
+    help: 'TCP connections reset and UDP datagrams dropped at a load-balancer IP by the userspace proxy: their source is outside the Service loadBalancerSourceRanges.',
+    labelNames: ['protocol'] as const,
+    registers: [this.registry],
+  })
 
   constructor() {
     collectDefaultMetrics({ register: this.registry })
@@ -96,5 +102,6 @@ export class ProxyMetrics {
   watchUserspace(limits: UserspaceLimits): void {
     this.#userspace = limits
     limits.onRefuse = (protocol, reason) => (protocol === 'UDP' ? this.userspaceUdpDropped : this.userspaceTcpRejected).inc({ reason })
+    limits.onSourceRangeRefused = (protocol) => this.userspaceSourceRangeRefused.inc({ protocol })
   }
 }

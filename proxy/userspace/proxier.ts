@@ -7,6 +7,10 @@
 // without one the kernel refuses connections (RST, or ICMP port unreachable for UDP) at once.
 // Local-policy "drop" is refused too, as a client that hangs helps no one.
 //
+// loadBalancerSourceRanges are enforced at the load-balancer IPs' sockets as nftables mode's
+// firewall does (source-ranges.ts): a refused TCP connection is reset at accept, a refused
+// UDP datagram dropped.
+//
 // Binding errors (EADDRINUSE, ...) of one socket do not stop the others: the rest of the sync
 // is applied, then sync throws a ListenError naming every socket that failed, so the caller's
 // full resync after a failure retries them.
@@ -19,6 +23,7 @@ import { ServiceAddressManager } from './address-manager.ts'
 import { EndpointPicker } from './endpoint-picker.ts'
 import { UserspaceLimits } from './limits.ts'
 import { listenSpecs, serviceAddresses, type ListenSpec } from './listen-plan.ts'
+import { sourceFilter } from './source-ranges.ts'
 import { TcpFrontend } from './tcp-frontend.ts'
 import { UdpFrontend } from './udp-frontend.ts'
 
@@ -124,7 +129,7 @@ export class UserspaceProxier implements Proxier {
     await Promise.all(
       [...ids].map(async (id) => {
         const before = tally.operations
-        const touched = await this.#apply(id, state.services.get(id), tally)
+        const touched = await this.#apply(id, state.services.get(id), state.nodeIPs, tally)
         if (touched || tally.operations !== before) servicesChanged++
       }),
     )
@@ -137,7 +142,7 @@ export class UserspaceProxier implements Proxier {
   }
 
   /** Brings one Service port in line with `entry` (undefined: removed). Whether it existed or exists. */
-  async #apply(id: string, entry: ServiceEntry | undefined, tally: Tally): Promise<boolean> {
+  async #apply(id: string, entry: ServiceEntry | undefined, nodeIPs: readonly string[], tally: Tally): Promise<boolean> {
     let p = this.#ports.get(id)
     if (entry !== undefined && entry.port.protocol === 'SCTP') {
       if (!this.#sctpLogged.has(id)) this.log.warn({ id }, 'SCTP is not supported by the userspace proxier: Service port skipped')
@@ -167,6 +172,7 @@ export class UserspaceProxier implements Proxier {
     }
     const ports = p
     const protocol = entry.port.protocol === 'UDP' ? 'UDP' : 'TCP'
+    const filter = sourceFilter(entry.port, nodeIPs, this.family)
     await Promise.all(
       specs.map(async (spec) => {
         let f = ports.frontends.get(spec.key)
@@ -174,6 +180,8 @@ export class UserspaceProxier implements Proxier {
           f = this.#frontend(protocol, spec, ports.pickers[spec.kind])
           ports.frontends.set(spec.key, f)
         }
+        // Before it listens: no connection is ever accepted unfiltered.
+        f.sourceFilter = spec.loadBalancer ? filter : undefined
         if (f instanceof UdpFrontend) f.prune()
         const usable = ports.pickers[spec.kind].size > 0
         if (usable && !f.listening) {

@@ -2,13 +2,15 @@
 // picker chooses; when the connect fails it tries the next endpoint (each at most once), then
 // resets the client. Both directions are piped with half-close kept; an error on either side
 // destroys both. Closing the listener leaves established connections alone. A connection
-// past the relays' socket limit (limits.ts) is reset as soon as it is accepted.
+// past the relays' socket limit (limits.ts), or from a source a load-balancer IP does not
+// admit (source-ranges.ts), is reset as soon as it is accepted.
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Logger } from '../../src/util/log.ts'
 import type { Family } from '../model.ts'
 import type { EndpointPicker, Target } from './endpoint-picker.ts'
 import type { UserspaceLimits } from './limits.ts'
 import type { ListenSpec } from './listen-plan.ts'
+import type { SourceFilter } from './source-ranges.ts'
 
 export interface TcpFrontendOptions {
   spec: ListenSpec
@@ -26,6 +28,8 @@ export interface TcpFrontendOptions {
 
 export class TcpFrontend {
   readonly spec: ListenSpec
+  /** Who may connect (loadBalancerSourceRanges); undefined: everyone. Read at each connection. */
+  sourceFilter: SourceFilter | undefined
   readonly #opts: TcpFrontendOptions
   #server: Server | undefined
 
@@ -64,6 +68,14 @@ export class TcpFrontend {
 
   #accept(client: Socket): void {
     const { picker, sockets, limits, connectTimeoutMs } = this.#opts
+    const filter = this.sourceFilter
+    if (filter !== undefined && !filter.admits(client.remoteAddress ?? '')) {
+      limits.refuseSource('TCP')
+      this.#opts.log.debug({ listen: this.spec.key, client: client.remoteAddress, sources: filter.sources }, 'connection reset: its source is outside the loadBalancerSourceRanges')
+      client.on('error', () => {})
+      client.resetAndDestroy()
+      return
+    }
     if (!limits.admitTcpConnection()) {
       client.on('error', () => {})
       client.resetAndDestroy()
