@@ -81,6 +81,11 @@ export class ProxyMetrics {
     labelNames: ['protocol'] as const,
     registers: [this.registry],
   })
+  readonly userspaceTcpIdleClosed = new Counter({
+    name: 'weft_proxy_userspace_tcp_idle_closed_total',
+    help: 'Relayed TCP connections the userspace proxy closed after --tcp-idle-timeout without traffic.',
+    registers: [this.registry],
+  })
 
   constructor() {
     collectDefaultMetrics({ register: this.registry })
@@ -103,5 +108,6 @@ export class ProxyMetrics {
     this.#userspace = limits
     limits.onRefuse = (protocol, reason) => (protocol === 'UDP' ? this.userspaceUdpDropped : this.userspaceTcpRejected).inc({ reason })
     limits.onSourceRangeRefused = (protocol) => this.userspaceSourceRangeRefused.inc({ protocol })
+    limits.onTcpIdleClosed = () => this.userspaceTcpIdleClosed.inc()
   }
 }

@@ -3,11 +3,12 @@
 // two (client and upstream); a flood of new clients must run into these limits, never into
 // the process's RLIMIT_NOFILE, where the agent's kubelet and API client would fail with it.
 // Past a limit a new UDP session's datagram is dropped and a new TCP connection reset; what
-// is already relayed carries on, and sessions that go idle make room again.
+// is already relayed carries on, and sessions that go idle make room again (UDP sessions
+// after --udp-timeout, TCP connections after --tcp-idle-timeout without traffic).
 //
-// It is also where the relays count what they refuse for other reasons (clients outside
-// loadBalancerSourceRanges), as one object per process shared by both families is what the
-// metrics watch.
+// It is also where the relays count what they refuse or close for other reasons (clients
+// outside loadBalancerSourceRanges, idle TCP connections), as one object per process shared
+// by both families is what the metrics watch.
 import { readFileSync } from 'node:fs'
 import { logger, type Logger } from '../../src/util/log.ts'
 
@@ -61,6 +62,9 @@ export class UserspaceLimits {
   /** TCP connections reset and UDP datagrams dropped at a load-balancer IP: their source is outside loadBalancerSourceRanges. */
   readonly sourceRangeRefused = { TCP: 0, UDP: 0 }
   onSourceRangeRefused: ((protocol: 'TCP' | 'UDP') => void) | undefined
+  /** Relayed TCP connections closed after the idle timeout without traffic either way. */
+  tcpIdleClosed = 0
+  onTcpIdleClosed: (() => void) | undefined
   readonly #tcpSockets = new Set<ReadonlySet<unknown>>()
   readonly #lastWarn = new Map<string, number>()
 
@@ -113,6 +117,12 @@ export class UserspaceLimits {
   refuseSource(protocol: 'TCP' | 'UDP'): void {
     this.sourceRangeRefused[protocol]++
     this.onSourceRangeRefused?.(protocol)
+  }
+
+  /** Counts a TCP connection closed for idleness. */
+  closeIdleTcp(): void {
+    this.tcpIdleClosed++
+    this.onTcpIdleClosed?.()
   }
 
   #refuse(protocol: 'TCP' | 'UDP', reason: LimitReason): false {

@@ -9,7 +9,8 @@
 //
 // loadBalancerSourceRanges are enforced at the load-balancer IPs' sockets as nftables mode's
 // firewall does (source-ranges.ts): a refused TCP connection is reset at accept, a refused
-// UDP datagram dropped.
+// UDP datagram dropped. Relayed TCP connections idle for tcpIdleTimeoutMs are closed, so
+// abandoned ones give their sockets back to the relays' budget (limits.ts).
 //
 // Binding errors (EADDRINUSE, ...) of one socket do not stop the others: the rest of the sync
 // is applied, then sync throws a ListenError naming every socket that failed, so the caller's
@@ -35,6 +36,8 @@ export interface UserspaceProxierOptions {
   udpIdleTimeoutMs?: number
   /** An endpoint that does not accept a TCP connect within this long is given up for the next one (default 5 s). */
   connectTimeoutMs?: number
+  /** A relayed TCP connection without traffic either way for this long is closed (default 1 h); 0: never. */
+  tcpIdleTimeoutMs?: number
   /** false: leave Service addresses alone (tests on 127.0.0.0/8, which is local anyway). Default true. */
   manageAddresses?: boolean
   /** Put the addresses on `lo` even where dummy links exist (tests). */
@@ -45,6 +48,17 @@ export interface UserspaceProxierOptions {
   limits?: UserspaceLimits
   log?: Logger
 }
+
+/**
+ * The default idle timeout of relayed TCP connections: an hour. Longer than the idle timeout
+ * of any common cloud load balancer (AWS ELB/NLB, GCP, Azure: 1 to 60 minutes), so clients
+ * that work behind one work here; shorter than the 24 h conntrack established timeout
+ * kube-proxy sets for nftables mode, because here an idle connection holds two of the
+ * relays' few hundred to few thousand sockets, not a conntrack entry of a table of 100,000s.
+ */
+export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 3_600_000
+/** The longest timer Node.js keeps (about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface ListenFailure {
   id: string
@@ -83,6 +97,7 @@ export class UserspaceProxier implements Proxier {
   readonly addresses: ServiceAddressManager | undefined
   readonly #udpIdleMs: number
   readonly #connectTimeoutMs: number
+  readonly #tcpIdleMs: number
   readonly #ports = new Map<string, PortState>()
   readonly #sockets = new Set<Socket>()
   readonly #limits: UserspaceLimits
@@ -95,6 +110,8 @@ export class UserspaceProxier implements Proxier {
     this.log = opts.log ?? logger('proxy-userspace')
     this.#udpIdleMs = opts.udpIdleTimeoutMs ?? 30_000
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 5_000
+    this.#tcpIdleMs = opts.tcpIdleTimeoutMs ?? DEFAULT_TCP_IDLE_TIMEOUT_MS
+    if (!(Number.isInteger(this.#tcpIdleMs) && this.#tcpIdleMs >= 0 && this.#tcpIdleMs <= MAX_TIMER_MS)) throw new Error(`the TCP idle timeout must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${this.#tcpIdleMs}`)
     this.addresses = opts.manageAddresses === false ? undefined : new ServiceAddressManager({ family: opts.family, netns: opts.netns, log: this.log, noDummy: opts.noDummy, strictArp: opts.strictArp })
     this.#limits = opts.limits ?? new UserspaceLimits({ log: this.log })
     this.#limits.watchTcpSockets(this.#sockets)
@@ -199,7 +216,7 @@ export class UserspaceProxier implements Proxier {
 
   #frontend(protocol: 'TCP' | 'UDP', spec: ListenSpec, picker: EndpointPicker): Frontend {
     if (protocol === 'UDP') return new UdpFrontend({ spec, family: this.family, picker, idleMs: this.#udpIdleMs, limits: this.#limits, log: this.log })
-    return new TcpFrontend({ spec, family: this.family, picker, sockets: this.#sockets, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, log: this.log })
+    return new TcpFrontend({ spec, family: this.family, picker, sockets: this.#sockets, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, idleTimeoutMs: this.#tcpIdleMs, log: this.log })
   }
 
   #close(f: Frontend): number {

@@ -3,7 +3,8 @@
 // resets the client. Both directions are piped with half-close kept; an error on either side
 // destroys both. Closing the listener leaves established connections alone. A connection
 // past the relays' socket limit (limits.ts), or from a source a load-balancer IP does not
-// admit (source-ranges.ts), is reset as soon as it is accepted.
+// admit (source-ranges.ts), is reset as soon as it is accepted. A relayed connection with
+// no traffic either way for idleTimeoutMs is closed (FIN) on both sides.
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Logger } from '../../src/util/log.ts'
 import type { Family } from '../model.ts'
@@ -23,6 +24,8 @@ export interface TcpFrontendOptions {
   limits: UserspaceLimits
   /** An endpoint that has not answered the connect within this long is given up for the next. */
   connectTimeoutMs: number
+  /** A relayed connection without traffic either way for this long is closed; 0: never. */
+  idleTimeoutMs: number
   log: Logger
 }
 
@@ -132,5 +135,16 @@ export class TcpFrontend {
     })
     client.pipe(up)
     up.pipe(client)
+    const { idleTimeoutMs } = this.#opts
+    if (idleTimeoutMs > 0) {
+      // The client socket's timer restarts at every read and write on it, so at traffic either way.
+      client.setTimeout(idleTimeoutMs)
+      client.once('timeout', () => {
+        this.#opts.limits.closeIdleTcp()
+        this.#opts.log.debug({ listen: this.spec.key, client: client.remoteAddress, idleTimeoutMs }, 'relayed connection closed: idle')
+        client.destroy()
+        up.destroy()
+      })
+    }
   }
 }
