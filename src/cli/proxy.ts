@@ -65,6 +65,15 @@ export function parseDuration(flag: string, value: string): number {
   return Number(m[1]) * units[m[2]]
 }
 
+const MAX_TIMER_HOURS = Math.floor(MAX_TIMER_MS / 3_600_000)
+
+/** A duration that becomes a timer: no longer than a Node.js timer can wait (a longer one fires at once). */
+function timerDuration(flag: string, value: string): number {
+  const ms = parseDuration(flag, value)
+  if (ms > MAX_TIMER_MS) throw new Error(`${flag} "${value}" is longer than ${MAX_TIMER_HOURS}h, the longest timer Node.js keeps; give a shorter duration`)
+  return ms
+}
+
 /** A timeout that 0 turns off: a duration (whole milliseconds, rounded up) no longer than a Node.js timer can wait. */
 function optionalTimeout(flag: string, value: string, what: string): number {
   if (/^0+(\.0*)?(ms|s|m|h)?$/.test(value.trim())) return 0
@@ -74,7 +83,7 @@ function optionalTimeout(flag: string, value: string, what: string): number {
   } catch {
     throw new Error(`${flag} "${value}" must be a duration like 30m or 1h, or 0 to disable ${what}`)
   }
-  if (ms > MAX_TIMER_MS) throw new Error(`${flag} "${value}" is longer than ${Math.floor(MAX_TIMER_MS / 3_600_000)}h, the longest timer Node.js keeps; use 0 to disable ${what}`)
+  if (ms > MAX_TIMER_MS) throw new Error(`${flag} "${value}" is longer than ${MAX_TIMER_HOURS}h, the longest timer Node.js keeps; use 0 to disable ${what}`)
   return ms
 }
 
@@ -111,9 +120,9 @@ export function proxyConfigFrom(values: Record<string, string | boolean | undefi
     clusterCIDRs: cidrList('--cluster-cidr', s('cluster-cidr')),
     healthzListen: s('healthz-bind-address'),
     metricsListen: s('metrics-bind-address'),
-    minSyncMs: parseDuration('--min-sync-period', s('min-sync-period')),
-    fullSyncMs: parseDuration('--full-sync-period', s('full-sync-period')),
-    udpIdleTimeoutMs: parseDuration('--udp-timeout', s('udp-timeout')),
+    minSyncMs: timerDuration('--min-sync-period', s('min-sync-period')),
+    fullSyncMs: timerDuration('--full-sync-period', s('full-sync-period')),
+    udpIdleTimeoutMs: timerDuration('--udp-timeout', s('udp-timeout')),
     udpSessionLimit: positiveInteger('--udp-session-limit', s('udp-session-limit'), 'sessions'),
     tcpIdleTimeoutMs: optionalTimeout('--tcp-idle-timeout', s('tcp-idle-timeout'), 'the idle timeout'),
     strictArp: bool('--strict-arp', s('strict-arp')),

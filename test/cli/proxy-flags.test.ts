@@ -49,3 +49,10 @@ t.test('the TCP idle timeout: a duration, 0 to disable, no longer than timers ca
     t.throws(() => proxyConfigFrom({ 'tcp-idle-timeout': bad }), /--tcp-idle-timeout ".*" must be a duration like 30m or 1h, or 0 to disable the idle timeout/, `rejects "${bad}"`)
   t.throws(() => proxyConfigFrom({ 'tcp-idle-timeout': '597h' }), /--tcp-idle-timeout "597h" is longer than 596h, the longest timer Node.js keeps; use 0 to disable the idle timeout/)
 })
+
+t.test('durations that become timers are no longer than a Node.js timer can wait', async (t) => {
+  // Longer ones fire at once: a 1000h --udp-timeout would end every UDP session after 1 ms.
+  for (const flag of ['udp-timeout', 'min-sync-period', 'full-sync-period'])
+    t.throws(() => proxyConfigFrom({ [flag]: '1000h' }), new RegExp(`--${flag} "1000h" is longer than 596h, the longest timer Node.js keeps`), flag)
+  t.equal(proxyConfigFrom({ 'udp-timeout': '596h' }).udpIdleTimeoutMs, 596 * 3_600_000)
+})
