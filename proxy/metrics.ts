@@ -75,6 +75,17 @@ export class ProxyMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   })
+  readonly userspaceSourceRangeRefused = new Counter({
+    name: 'weft_proxy_userspace_source_range_refused_total',
+    help: 'TCP connections reset and UDP datagrams dropped at a load-balancer IP by the userspace proxy: their source is outside the Service loadBalancerSourceRanges.',
+    labelNames: ['protocol'] as const,
+    registers: [this.registry],
+  })
+  readonly userspaceTcpIdleClosed = new Counter({
+    name: 'weft_proxy_userspace_tcp_idle_closed_total',
+    help: 'Relayed TCP connections the userspace proxy closed after --tcp-idle-timeout without traffic.',
+    registers: [this.registry],
+  })
 
   constructor() {
     collectDefaultMetrics({ register: this.registry })
@@ -96,5 +107,7 @@ export class ProxyMetrics {
   watchUserspace(limits: UserspaceLimits): void {
     this.#userspace = limits
     limits.onRefuse = (protocol, reason) => (protocol === 'UDP' ? this.userspaceUdpDropped : this.userspaceTcpRejected).inc({ reason })
+    limits.onSourceRangeRefused = (protocol) => this.userspaceSourceRangeRefused.inc({ protocol })
+    limits.onTcpIdleClosed = () => this.userspaceTcpIdleClosed.inc()
   }
 }

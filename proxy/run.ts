@@ -10,7 +10,7 @@ import { NftablesProxier } from './nftables/proxier.ts'
 import type { Proxier, ProxyMode } from './proxier.ts'
 import { ServiceProxy } from './service-proxy.ts'
 import { DEFAULT_UDP_SESSION_LIMIT, UserspaceLimits } from './userspace/limits.ts'
-import { UserspaceProxier } from './userspace/proxier.ts'
+import { DEFAULT_TCP_IDLE_TIMEOUT_MS, UserspaceProxier } from './userspace/proxier.ts'
 
 export interface ProxyConfig {
   mode: RequestedMode
@@ -25,6 +25,8 @@ export interface ProxyConfig {
   udpIdleTimeoutMs: number
   /** Userspace mode: UDP sessions at once (both families together). */
   udpSessionLimit: number
+  /** Userspace mode: relayed TCP connections idle this long are closed; 0: never. */
+  tcpIdleTimeoutMs: number
   /** Userspace mode: keep the node from answering ARP for Service addresses. */
   strictArp: boolean
 }
@@ -39,6 +41,7 @@ export const defaultProxyConfig: ProxyConfig = {
   fullSyncMs: 600_000,
   udpIdleTimeoutMs: 30_000,
   udpSessionLimit: DEFAULT_UDP_SESSION_LIMIT,
+  tcpIdleTimeoutMs: DEFAULT_TCP_IDLE_TIMEOUT_MS,
   strictArp: true,
 }
 
@@ -56,13 +59,13 @@ export async function startProxy(config: ProxyConfig, client: RestClient, nodeNa
     if (limits !== undefined) return limits
     limits = new UserspaceLimits({ udpSessionLimit: config.udpSessionLimit, log })
     proxy.metrics.watchUserspace(limits)
-    log.info({ udpSessionLimit: limits.udpSessionLimit, socketLimit: limits.socketLimit }, 'userspace relay limits')
+    log.info({ udpSessionLimit: limits.udpSessionLimit, socketLimit: limits.socketLimit, tcpIdleTimeoutMs: config.tcpIdleTimeoutMs }, 'userspace relay limits')
     return limits
   }
   const createProxier = (mode: ProxyMode, family: Family): Proxier =>
     mode === 'nftables'
       ? new NftablesProxier({ family, nft: new NftExec(), conntrack: { flushUdpToServiceIP, flushUdpToNodePort, flushUdpServiceEndpoint, flushUdpNodePortEndpoint }, log })
-      : new UserspaceProxier({ family, udpIdleTimeoutMs: config.udpIdleTimeoutMs, strictArp: config.strictArp, limits: userspaceLimits(), log })
+      : new UserspaceProxier({ family, udpIdleTimeoutMs: config.udpIdleTimeoutMs, tcpIdleTimeoutMs: config.tcpIdleTimeoutMs, strictArp: config.strictArp, limits: userspaceLimits(), log })
   const proxy = new ServiceProxy({
     client,
     nodeName,

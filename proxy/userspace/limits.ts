@@ -3,7 +3,12 @@
 // two (client and upstream); a flood of new clients must run into these limits, never into
 // the process's RLIMIT_NOFILE, where the agent's kubelet and API client would fail with it.
 // Past a limit a new UDP session's datagram is dropped and a new TCP connection reset; what
-// is already relayed carries on, and sessions that go idle make room again.
+// is already relayed carries on, and sessions that go idle make room again (UDP sessions
+// after --udp-timeout, TCP connections after --tcp-idle-timeout without traffic).
+//
+// It is also where the relays count what they refuse or close for other reasons (clients
+// outside loadBalancerSourceRanges, idle TCP connections), as one object per process shared
+// by both families is what the metrics watch.
 import { readFileSync } from 'node:fs'
 import { logger, type Logger } from '../../src/util/log.ts'
 
@@ -54,6 +59,12 @@ export class UserspaceLimits {
   readonly dropped = { udp: { session_limit: 0, fd_limit: 0 }, tcp: { session_limit: 0, fd_limit: 0 } }
   /** Called at each refusal (the metrics hook in). */
   onRefuse: ((protocol: 'TCP' | 'UDP', reason: LimitReason) => void) | undefined
+  /** TCP connections reset and UDP datagrams dropped at a load-balancer IP: their source is outside loadBalancerSourceRanges. */
+  readonly sourceRangeRefused = { TCP: 0, UDP: 0 }
+  onSourceRangeRefused: ((protocol: 'TCP' | 'UDP') => void) | undefined
+  /** Relayed TCP connections closed after the idle timeout without traffic either way. */
+  tcpIdleClosed = 0
+  onTcpIdleClosed: (() => void) | undefined
   readonly #tcpSockets = new Set<ReadonlySet<unknown>>()
   readonly #lastWarn = new Map<string, number>()
 
@@ -100,6 +111,18 @@ export class UserspaceLimits {
   /** Whether a new TCP connection (two sockets) may be relayed. */
   admitTcpConnection(): boolean {
     return this.sockets + 2 > this.socketLimit ? this.#refuse('TCP', 'fd_limit') : true
+  }
+
+  /** Counts a connection or datagram refused for its source (sourceRangeRefused). */
+  refuseSource(protocol: 'TCP' | 'UDP'): void {
+    this.sourceRangeRefused[protocol]++
+    this.onSourceRangeRefused?.(protocol)
+  }
+
+  /** Counts a TCP connection closed for idleness. */
+  closeIdleTcp(): void {
+    this.tcpIdleClosed++
+    this.onTcpIdleClosed?.()
   }
 
   #refuse(protocol: 'TCP' | 'UDP', reason: LimitReason): false {

@@ -14,6 +14,8 @@ export interface ListenSpec {
   kind: TrafficKind
   /** The NodePort: every address of the node (`0.0.0.0`, or `::` IPv6-only). */
   wildcard: boolean
+  /** A load-balancer IP (also when it is the ClusterIP or an externalIP too): loadBalancerSourceRanges apply. */
+  loadBalancer: boolean
 }
 
 /** The canonical text of an address of `family` (RFC 5952 for IPv6), or undefined when it is not one. */
@@ -28,11 +30,17 @@ export function listenSpecs(port: ServicePort, family: Family): ListenSpec[] {
   const add = (host: string | undefined, p: number, kind: TrafficKind, wildcard = false): void => {
     if (host === undefined || p <= 0) return
     const key = joinHostPort(host, p)
-    if (!specs.has(key)) specs.set(key, { key, host, port: p, kind, wildcard })
+    if (!specs.has(key)) specs.set(key, { key, host, port: p, kind, wildcard, loadBalancer: false })
   }
   add(canonicalIP(port.clusterIP, family), port.port, 'internal')
   for (const ip of [...port.externalIPs, ...port.loadBalancerIPs]) add(canonicalIP(ip, family), port.port, 'external')
   if (port.nodePort > 0) add(family === 4 ? '0.0.0.0' : '::', port.nodePort, 'external', true)
+  // As nftables mode's firewall map, keyed on the address and port whatever else it is.
+  for (const ip of port.loadBalancerIPs) {
+    const host = canonicalIP(ip, family)
+    const spec = host === undefined ? undefined : specs.get(joinHostPort(host, port.port))
+    if (spec !== undefined) spec.loadBalancer = true
+  }
   return [...specs.values()]
 }
 

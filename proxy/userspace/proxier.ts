@@ -7,6 +7,11 @@
 // without one the kernel refuses connections (RST, or ICMP port unreachable for UDP) at once.
 // Local-policy "drop" is refused too, as a client that hangs helps no one.
 //
+// loadBalancerSourceRanges are enforced at the load-balancer IPs' sockets as nftables mode's
+// firewall does (source-ranges.ts): a refused TCP connection is reset at accept, a refused
+// UDP datagram dropped. Relayed TCP connections idle for tcpIdleTimeoutMs are closed, so
+// abandoned ones give their sockets back to the relays' budget (limits.ts).
+//
 // Binding errors (EADDRINUSE, ...) of one socket do not stop the others: the rest of the sync
 // is applied, then sync throws a ListenError naming every socket that failed, so the caller's
 // full resync after a failure retries them.
@@ -19,6 +24,7 @@ import { ServiceAddressManager } from './address-manager.ts'
 import { EndpointPicker } from './endpoint-picker.ts'
 import { UserspaceLimits } from './limits.ts'
 import { listenSpecs, serviceAddresses, type ListenSpec } from './listen-plan.ts'
+import { sourceFilter } from './source-ranges.ts'
 import { TcpFrontend } from './tcp-frontend.ts'
 import { UdpFrontend } from './udp-frontend.ts'
 
@@ -30,6 +36,8 @@ export interface UserspaceProxierOptions {
   udpIdleTimeoutMs?: number
   /** An endpoint that does not accept a TCP connect within this long is given up for the next one (default 5 s). */
   connectTimeoutMs?: number
+  /** A relayed TCP connection without traffic either way for this long is closed (default 1 h); 0: never. */
+  tcpIdleTimeoutMs?: number
   /** false: leave Service addresses alone (tests on 127.0.0.0/8, which is local anyway). Default true. */
   manageAddresses?: boolean
   /** Put the addresses on `lo` even where dummy links exist (tests). */
@@ -40,6 +48,17 @@ export interface UserspaceProxierOptions {
   limits?: UserspaceLimits
   log?: Logger
 }
+
+/**
+ * The default idle timeout of relayed TCP connections: an hour. Longer than the idle timeout
+ * of any common cloud load balancer (AWS ELB/NLB, GCP, Azure: 1 to 60 minutes), so clients
+ * that work behind one work here; shorter than the 24 h conntrack established timeout
+ * kube-proxy sets for nftables mode, because here an idle connection holds two of the
+ * relays' few hundred to few thousand sockets, not a conntrack entry of a table of 100,000s.
+ */
+export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 3_600_000
+/** The longest timer Node.js keeps (about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface ListenFailure {
   id: string
@@ -78,6 +97,7 @@ export class UserspaceProxier implements Proxier {
   readonly addresses: ServiceAddressManager | undefined
   readonly #udpIdleMs: number
   readonly #connectTimeoutMs: number
+  readonly #tcpIdleMs: number
   readonly #ports = new Map<string, PortState>()
   readonly #sockets = new Set<Socket>()
   readonly #limits: UserspaceLimits
@@ -90,6 +110,8 @@ export class UserspaceProxier implements Proxier {
     this.log = opts.log ?? logger('proxy-userspace')
     this.#udpIdleMs = opts.udpIdleTimeoutMs ?? 30_000
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 5_000
+    this.#tcpIdleMs = opts.tcpIdleTimeoutMs ?? DEFAULT_TCP_IDLE_TIMEOUT_MS
+    if (!(Number.isInteger(this.#tcpIdleMs) && this.#tcpIdleMs >= 0 && this.#tcpIdleMs <= MAX_TIMER_MS)) throw new Error(`the TCP idle timeout must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${this.#tcpIdleMs}`)
     this.addresses = opts.manageAddresses === false ? undefined : new ServiceAddressManager({ family: opts.family, netns: opts.netns, log: this.log, noDummy: opts.noDummy, strictArp: opts.strictArp })
     this.#limits = opts.limits ?? new UserspaceLimits({ log: this.log })
     this.#limits.watchTcpSockets(this.#sockets)
@@ -124,7 +146,7 @@ export class UserspaceProxier implements Proxier {
     await Promise.all(
       [...ids].map(async (id) => {
         const before = tally.operations
-        const touched = await this.#apply(id, state.services.get(id), tally)
+        const touched = await this.#apply(id, state.services.get(id), state.nodeIPs, tally)
         if (touched || tally.operations !== before) servicesChanged++
       }),
     )
@@ -137,7 +159,7 @@ export class UserspaceProxier implements Proxier {
   }
 
   /** Brings one Service port in line with `entry` (undefined: removed). Whether it existed or exists. */
-  async #apply(id: string, entry: ServiceEntry | undefined, tally: Tally): Promise<boolean> {
+  async #apply(id: string, entry: ServiceEntry | undefined, nodeIPs: readonly string[], tally: Tally): Promise<boolean> {
     let p = this.#ports.get(id)
     if (entry !== undefined && entry.port.protocol === 'SCTP') {
       if (!this.#sctpLogged.has(id)) this.log.warn({ id }, 'SCTP is not supported by the userspace proxier: Service port skipped')
@@ -167,6 +189,7 @@ export class UserspaceProxier implements Proxier {
     }
     const ports = p
     const protocol = entry.port.protocol === 'UDP' ? 'UDP' : 'TCP'
+    const filter = sourceFilter(entry.port, nodeIPs, this.family)
     await Promise.all(
       specs.map(async (spec) => {
         let f = ports.frontends.get(spec.key)
@@ -174,6 +197,8 @@ export class UserspaceProxier implements Proxier {
           f = this.#frontend(protocol, spec, ports.pickers[spec.kind])
           ports.frontends.set(spec.key, f)
         }
+        // Before it listens: no connection is ever accepted unfiltered.
+        f.sourceFilter = spec.loadBalancer ? filter : undefined
         if (f instanceof UdpFrontend) f.prune()
         const usable = ports.pickers[spec.kind].size > 0
         if (usable && !f.listening) {
@@ -191,7 +216,7 @@ export class UserspaceProxier implements Proxier {
 
   #frontend(protocol: 'TCP' | 'UDP', spec: ListenSpec, picker: EndpointPicker): Frontend {
     if (protocol === 'UDP') return new UdpFrontend({ spec, family: this.family, picker, idleMs: this.#udpIdleMs, limits: this.#limits, log: this.log })
-    return new TcpFrontend({ spec, family: this.family, picker, sockets: this.#sockets, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, log: this.log })
+    return new TcpFrontend({ spec, family: this.family, picker, sockets: this.#sockets, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, idleTimeoutMs: this.#tcpIdleMs, log: this.log })
   }
 
   #close(f: Frontend): number {

@@ -2,13 +2,16 @@
 // picker chooses; when the connect fails it tries the next endpoint (each at most once), then
 // resets the client. Both directions are piped with half-close kept; an error on either side
 // destroys both. Closing the listener leaves established connections alone. A connection
-// past the relays' socket limit (limits.ts) is reset as soon as it is accepted.
+// past the relays' socket limit (limits.ts), or from a source a load-balancer IP does not
+// admit (source-ranges.ts), is reset as soon as it is accepted. A relayed connection with
+// no traffic either way for idleTimeoutMs is closed (FIN) on both sides.
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Logger } from '../../src/util/log.ts'
 import type { Family } from '../model.ts'
 import type { EndpointPicker, Target } from './endpoint-picker.ts'
 import type { UserspaceLimits } from './limits.ts'
 import type { ListenSpec } from './listen-plan.ts'
+import type { SourceFilter } from './source-ranges.ts'
 
 export interface TcpFrontendOptions {
   spec: ListenSpec
@@ -21,11 +24,15 @@ export interface TcpFrontendOptions {
   limits: UserspaceLimits
   /** An endpoint that has not answered the connect within this long is given up for the next. */
   connectTimeoutMs: number
+  /** A relayed connection without traffic either way for this long is closed; 0: never. */
+  idleTimeoutMs: number
   log: Logger
 }
 
 export class TcpFrontend {
   readonly spec: ListenSpec
+  /** Who may connect (loadBalancerSourceRanges); undefined: everyone. Read at each connection. */
+  sourceFilter: SourceFilter | undefined
   readonly #opts: TcpFrontendOptions
   #server: Server | undefined
 
@@ -64,6 +71,14 @@ export class TcpFrontend {
 
   #accept(client: Socket): void {
     const { picker, sockets, limits, connectTimeoutMs } = this.#opts
+    const filter = this.sourceFilter
+    if (filter !== undefined && !filter.admits(client.remoteAddress ?? '')) {
+      limits.refuseSource('TCP')
+      this.#opts.log.debug({ listen: this.spec.key, client: client.remoteAddress, sources: filter.sources }, 'connection reset: its source is outside the loadBalancerSourceRanges')
+      client.on('error', () => {})
+      client.resetAndDestroy()
+      return
+    }
     if (!limits.admitTcpConnection()) {
       client.on('error', () => {})
       client.resetAndDestroy()
@@ -120,5 +135,16 @@ export class TcpFrontend {
     })
     client.pipe(up)
     up.pipe(client)
+    const { idleTimeoutMs } = this.#opts
+    if (idleTimeoutMs > 0) {
+      // The client socket's timer restarts at every read and write on it, so at traffic either way.
+      client.setTimeout(idleTimeoutMs)
+      client.once('timeout', () => {
+        this.#opts.limits.closeIdleTcp()
+        this.#opts.log.debug({ listen: this.spec.key, client: client.remoteAddress, idleTimeoutMs }, 'relayed connection closed: idle')
+        client.destroy()
+        up.destroy()
+      })
+    }
   }
 }

@@ -3,13 +3,16 @@
 // the Service socket. A session ends after idleMs without a datagram either way, when its
 // endpoint goes away, or when the endpoint refuses (the next datagram starts a new session).
 // A new client past the session or socket limit (limits.ts) gets no session: its datagram is
-// dropped, as a full conntrack table would.
+// dropped, as a full conntrack table would. So is a datagram of a new client from a source
+// a load-balancer IP does not admit (source-ranges.ts); sessions already started carry on,
+// as conntrack entries do in nftables mode.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import type { Logger } from '../../src/util/log.ts'
 import type { Family } from '../model.ts'
 import type { EndpointPicker, Target } from './endpoint-picker.ts'
 import type { UserspaceLimits } from './limits.ts'
 import type { ListenSpec } from './listen-plan.ts'
+import type { SourceFilter } from './source-ranges.ts'
 
 export interface UdpFrontendOptions {
   spec: ListenSpec
@@ -36,6 +39,8 @@ interface Session {
 
 export class UdpFrontend {
   readonly spec: ListenSpec
+  /** Who may start a session (loadBalancerSourceRanges); undefined: everyone. */
+  sourceFilter: SourceFilter | undefined
   readonly #opts: UdpFrontendOptions
   readonly #sessions = new Map<string, Session>()
   #socket: Socket | undefined
@@ -98,6 +103,12 @@ export class UdpFrontend {
 
   #start(socket: Socket, key: string, client: RemoteInfo): Session | undefined {
     const { family, picker, idleMs, limits } = this.#opts
+    const filter = this.sourceFilter
+    if (filter !== undefined && !filter.admits(client.address)) {
+      limits.refuseSource('UDP')
+      this.#opts.log.debug({ listen: this.spec.key, client: client.address, sources: filter.sources }, 'datagram dropped: its source is outside the loadBalancerSourceRanges')
+      return undefined
+    }
     if (!limits.openUdpSession()) return undefined
     const target = picker.pick(client.address)
     if (target === undefined) {

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import { RestClient } from '../client/index.ts'
 import { parseMode } from '../../proxy/mode.ts'
 import { defaultProxyConfig, startProxy, type ProxyConfig } from '../../proxy/run.ts'
+import { MAX_TIMER_MS } from '../../proxy/userspace/proxier.ts'
 import { parseCidr } from '../util/cidr.ts'
 import { logger } from '../util/log.ts'
 import { serveUntilSignal } from './serve.ts'
@@ -22,6 +23,8 @@ export const proxyFlagsUsage = `  --proxy-mode MODE           nftables, userspac
   --udp-session-limit N       userspace mode: UDP sessions at once; a new client past it is dropped
                               (default ${defaultProxyConfig.udpSessionLimit}; TCP and UDP relays together also stay within
                               four fifths of the open-file limit)
+  --tcp-idle-timeout D        userspace mode: a relayed TCP connection with no traffic either way for D
+                              is closed, giving its sockets back (default 1h; 0 disables it)
   --strict-arp=false          userspace mode: leave arp_ignore/arp_announce alone (default: set them to 1/2,
                               so the node answers ARP for no Service address on its links)`
 
@@ -49,6 +52,7 @@ export const proxyOptions = {
   'full-sync-period': { type: 'string', default: '10m' },
   'udp-timeout': { type: 'string', default: '30s' },
   'udp-session-limit': { type: 'string', default: String(defaultProxyConfig.udpSessionLimit) },
+  'tcp-idle-timeout': { type: 'string', default: '1h' },
   'strict-arp': { type: 'string', default: 'true' },
 } as const
 
@@ -59,6 +63,28 @@ export function parseDuration(flag: string, value: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim())
   if (!m || Number(m[1]) <= 0) throw new Error(`${flag} "${value}" must be a positive duration like 250ms, 30s, 10m or 1h`)
   return Number(m[1]) * units[m[2]]
+}
+
+const MAX_TIMER_HOURS = Math.floor(MAX_TIMER_MS / 3_600_000)
+
+/** A duration that becomes a timer: no longer than a Node.js timer can wait (a longer one fires at once). */
+function timerDuration(flag: string, value: string): number {
+  const ms = parseDuration(flag, value)
+  if (ms > MAX_TIMER_MS) throw new Error(`${flag} "${value}" is longer than ${MAX_TIMER_HOURS}h, the longest timer Node.js keeps; give a shorter duration`)
+  return ms
+}
+
+/** A timeout that 0 turns off: a duration (whole milliseconds, rounded up) no longer than a Node.js timer can wait. */
+function optionalTimeout(flag: string, value: string, what: string): number {
+  if (/^0+(\.0*)?(ms|s|m|h)?$/.test(value.trim())) return 0
+  let ms: number
+  try {
+    ms = Math.ceil(parseDuration(flag, value))
+  } catch {
+    throw new Error(`${flag} "${value}" must be a duration like 30m or 1h, or 0 to disable ${what}`)
+  }
+  if (ms > MAX_TIMER_MS) throw new Error(`${flag} "${value}" is longer than ${MAX_TIMER_HOURS}h, the longest timer Node.js keeps; use 0 to disable ${what}`)
+  return ms
 }
 
 function positiveInteger(flag: string, value: string, what: string): number {
@@ -94,10 +120,11 @@ export function proxyConfigFrom(values: Record<string, string | boolean | undefi
     clusterCIDRs: cidrList('--cluster-cidr', s('cluster-cidr')),
     healthzListen: s('healthz-bind-address'),
     metricsListen: s('metrics-bind-address'),
-    minSyncMs: parseDuration('--min-sync-period', s('min-sync-period')),
-    fullSyncMs: parseDuration('--full-sync-period', s('full-sync-period')),
-    udpIdleTimeoutMs: parseDuration('--udp-timeout', s('udp-timeout')),
+    minSyncMs: timerDuration('--min-sync-period', s('min-sync-period')),
+    fullSyncMs: timerDuration('--full-sync-period', s('full-sync-period')),
+    udpIdleTimeoutMs: timerDuration('--udp-timeout', s('udp-timeout')),
     udpSessionLimit: positiveInteger('--udp-session-limit', s('udp-session-limit'), 'sessions'),
+    tcpIdleTimeoutMs: optionalTimeout('--tcp-idle-timeout', s('tcp-idle-timeout'), 'the idle timeout'),
     strictArp: bool('--strict-arp', s('strict-arp')),
   }
 }

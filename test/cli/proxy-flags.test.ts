@@ -22,6 +22,7 @@ t.test('defaults, and bad values named by their flag', async (t) => {
     fullSyncMs: 600_000,
     udpIdleTimeoutMs: 30_000,
     udpSessionLimit: 10_000,
+    tcpIdleTimeoutMs: 3_600_000,
     strictArp: true,
   })
   t.same(proxyConfigFrom({ 'service-cidr': '10.96.0.0/16, fd00:96::/112', 'proxy-mode': 'userspace' }).serviceCIDRs, ['10.96.0.0/16', 'fd00:96::/112'])
@@ -37,4 +38,21 @@ t.test('userspace limits and strict ARP', async (t) => {
   t.equal(proxyConfigFrom({ 'strict-arp': 'false' }).strictArp, false)
   t.equal(proxyConfigFrom({ 'strict-arp': 'true' }).strictArp, true)
   t.throws(() => proxyConfigFrom({ 'strict-arp': 'yes' }), /--strict-arp must be true or false, not "yes"/)
+})
+
+t.test('the TCP idle timeout: a duration, 0 to disable, no longer than timers can wait', async (t) => {
+  t.equal(proxyConfigFrom({ 'tcp-idle-timeout': '15m' }).tcpIdleTimeoutMs, 900_000)
+  t.equal(proxyConfigFrom({ 'tcp-idle-timeout': '24h' }).tcpIdleTimeoutMs, 86_400_000)
+  for (const off of ['0', '0s', '0ms', '0h']) t.equal(proxyConfigFrom({ 'tcp-idle-timeout': off }).tcpIdleTimeoutMs, 0, `"${off}" disables it`)
+  t.equal(proxyConfigFrom({ 'tcp-idle-timeout': '0.5ms' }).tcpIdleTimeoutMs, 1, 'whole milliseconds, rounded up (never to 0)')
+  for (const bad of ['-1s', '5', 'forever', ''])
+    t.throws(() => proxyConfigFrom({ 'tcp-idle-timeout': bad }), /--tcp-idle-timeout ".*" must be a duration like 30m or 1h, or 0 to disable the idle timeout/, `rejects "${bad}"`)
+  t.throws(() => proxyConfigFrom({ 'tcp-idle-timeout': '597h' }), /--tcp-idle-timeout "597h" is longer than 596h, the longest timer Node.js keeps; use 0 to disable the idle timeout/)
+})
+
+t.test('durations that become timers are no longer than a Node.js timer can wait', async (t) => {
+  // Longer ones fire at once: a 1000h --udp-timeout would end every UDP session after 1 ms.
+  for (const flag of ['udp-timeout', 'min-sync-period', 'full-sync-period'])
+    t.throws(() => proxyConfigFrom({ [flag]: '1000h' }), new RegExp(`--${flag} "1000h" is longer than 596h, the longest timer Node.js keeps`), flag)
+  t.equal(proxyConfigFrom({ 'udp-timeout': '596h' }).udpIdleTimeoutMs, 596 * 3_600_000)
 })

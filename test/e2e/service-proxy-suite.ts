@@ -142,6 +142,28 @@ export async function serviceProxySuite(t: Test, mode: Mode): Promise<void> {
     t.pass(`outside → ${lbIP}:80 answered`)
   })
 
+  await t.test('loadBalancerSourceRanges: only sources in the ranges reach the LB IP', async (t) => {
+    // Refused is dropped in nftables mode (curl times out) and reset in userspace mode; either way no answer.
+    const ranged = await createService('ranged', { type: 'LoadBalancer', selector: { app: 'web' }, loadBalancerSourceRanges: ['172.31.0.1/32'], ports: [httpPort] })
+    const setRanges = (ranges: string[]) => client.patch(serviceInfo, 'ranged', 'default', { spec: { loadBalancerSourceRanges: ranges } }, 'merge')
+    let lbIP = ''
+    await until('the load-balancer IP', async () => {
+      lbIP = (await client.get<any>(serviceInfo, 'ranged', 'default')).status?.loadBalancer?.ingress?.[0]?.ip ?? ''
+      return lbIP !== ''
+    }, 20_000)
+    await until('outside, in the ranges, is answered', async () => backends.has((await curl(underlay.netns, hostname(lbIP), 1)).out), 20_000)
+    t.not((await curl(nodeTwo.netns, hostname(lbIP), 2)).code, 0, 'a node outside the ranges: no answer')
+    t.ok(backends.has((await curl(nodeTwo.netns, hostname(ranged.spec.clusterIP))).out), 'its ClusterIP is not filtered')
+    t.ok(backends.has((await curl(nodeTwo.netns, hostname(nodeOne.ip, ranged.spec.ports[0].nodePort))).out), 'nor its NodePort')
+    await setRanges(['192.0.2.0/24'])
+    await until('outside, no longer in the ranges, is refused', async () => (await curl(underlay.netns, hostname(lbIP), 1)).code !== 0, 20_000)
+    t.not((await curl(underlay.netns, hostname(lbIP), 2)).code, 0, 'and stays refused')
+    await setRanges(['172.31.0.0/24'])
+    await until('a node in the ranges reaches the LB IP', async () => backends.has((await curl(nodeTwo.netns, hostname(lbIP), 1)).out), 20_000)
+    t.pass('the node is answered once its address is in the ranges')
+    await client.delete(serviceInfo, 'ranged', 'default')
+  })
+
   await t.test('a Service without endpoints refuses connections at once', async (t) => {
     const r = await curl(nodeOne.netns, hostname(empty.spec.clusterIP), 5)
     t.equal(r.code, 7, 'curl: connection refused (7), not a timeout (28)')
