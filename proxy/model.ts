@@ -18,10 +18,14 @@ export interface ServicePort {
   externalIPs: string[]
   /** status.loadBalancer.ingress IPs. */
   loadBalancerIPs: string[]
-  /** CIDRs allowed to reach the load-balancer IPs; empty: everyone (unless loadBalancerSourceRangesInvalid). */
+  /** CIDRs of this family allowed to reach the load-balancer IPs; empty: everyone, unless loadBalancerSourcesRestricted. */
   loadBalancerSourceRanges: string[]
-  /** The Service gave source ranges and none of them parsed: the load-balancer IPs admit no one. */
-  loadBalancerSourceRangesInvalid?: boolean
+  /**
+   * The Service gave source ranges (of any family, valid or not). With none usable in this
+   * family (none parsed, or a dual-stack Service restricted only in the other family) the
+   * load-balancer IPs admit no one: a restriction never fails open.
+   */
+  loadBalancerSourcesRestricted?: boolean
   /** sessionAffinity ClientIP timeout in seconds; 0: no affinity. */
   affinitySeconds: number
   /** externalTrafficPolicy Local (NodePort, externalIPs, load-balancer IPs use only local endpoints). */
@@ -41,7 +45,7 @@ export function makeServicePort(fields: ServicePortFields): ServicePort {
     externalIPs: [],
     loadBalancerIPs: [],
     loadBalancerSourceRanges: [],
-    loadBalancerSourceRangesInvalid: false,
+    loadBalancerSourcesRestricted: false,
     affinitySeconds: 0,
     externalLocal: false,
     internalLocal: false,

@@ -86,7 +86,7 @@ export interface ParsedService {
   /** Canonical CIDRs of every family. */
   sourceRanges: string[]
   /** Source ranges were given but none of them parsed: the load balancer admits nobody. */
-  sourceRangesInvalid: boolean
+  sourceRangesGiven: boolean
   affinitySeconds: number
   externalLocal: boolean
   internalLocal: boolean
@@ -110,7 +110,7 @@ export function parseService(service: V1Service): ParsedService {
     externalIPs: [],
     loadBalancerIPs: [],
     sourceRanges: [],
-    sourceRangesInvalid: false,
+    sourceRangesGiven: false,
     affinitySeconds: 0,
     externalLocal: spec?.externalTrafficPolicy === 'Local',
     internalLocal: spec?.internalTrafficPolicy === 'Local',
@@ -220,7 +220,7 @@ export function parseService(service: V1Service): ParsedService {
     }
     if (!out.sourceRanges.includes(cidr.text)) out.sourceRanges.push(cidr.text)
   }
-  out.sourceRangesInvalid = ranges.length > 0 && out.sourceRanges.length === 0
+  out.sourceRangesGiven = ranges.length > 0
 
   if (spec.sessionAffinity === 'ClientIP') {
     const timeout = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds
@@ -262,7 +262,7 @@ export function servicePorts(service: V1Service | ParsedService, family: Family)
       externalIPs: ofFamily(s.externalIPs),
       loadBalancerIPs: ofFamily(s.loadBalancerIPs),
       loadBalancerSourceRanges: ranges,
-      loadBalancerSourceRangesInvalid: s.sourceRangesInvalid,
+      loadBalancerSourcesRestricted: s.sourceRangesGiven,
       affinitySeconds: s.affinitySeconds,
       externalLocal: s.externalLocal,
       internalLocal: s.internalLocal,

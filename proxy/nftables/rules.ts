@@ -235,7 +235,7 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
   elements.push({ set: CLUSTER_IPS, key: p.clusterIP, value: '' })
   if (internalVerdict === undefined) elements.push({ set: SERVICE_IPS, key: p.clusterIP + portKey, value: `goto ${internalChain}` })
   else elements.push({ set: NO_ENDPOINT_SERVICES, key: p.clusterIP + portKey, value: verdictOf(internalVerdict) })
-  const usesFirewall = p.loadBalancerIPs.length > 0 && (p.loadBalancerSourceRanges.length > 0 || p.loadBalancerSourceRangesInvalid)
+  const usesFirewall = p.loadBalancerIPs.length > 0 && (p.loadBalancerSourceRanges.length > 0 || !!p.loadBalancerSourcesRestricted)
   const firewallChain = `firewall-${base}`
   for (const ips of [p.externalIPs, p.loadBalancerIPs]) {
     for (const ip of ips) {
@@ -309,7 +309,7 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
     const sources = [...p.loadBalancerSourceRanges]
     // A VIP-like load balancer loops the node's own requests back with the VIP as source.
     if (state.nodeIPs.some((ip) => p.loadBalancerSourceRanges.some((r) => inCidr(r, ip)))) sources.push(...p.loadBalancerIPs)
-    // Ranges were given but none parsed: nobody is let in, rather than everybody.
+    // Ranges were given but none of this family parsed: nobody is let in, rather than everybody.
     chains.set(firewallChain, [sources.length ? `${w.ip} saddr != { ${sources.join(', ')} } drop` : 'drop'])
   }
 

@@ -9,8 +9,8 @@
 //   range, sources that are the load-balancer IPs themselves are admitted too (the node's
 //   own requests to a local load-balancer IP come from it, as a VIP-like load balancer
 //   loops them back).
-// - Ranges were given but none of them parsed (loadBalancerSourceRangesInvalid), or none
-//   left after this check: nobody is admitted (fail closed).
+// - Ranges were given (loadBalancerSourcesRestricted) but none of this family parsed, or
+//   none left after this check: nobody is admitted (fail closed).
 // As with conntrack in nftables mode, the decision is made once per TCP connection or UDP
 // session; a range change applies to new ones.
 import { BlockList } from 'node:net'
@@ -57,7 +57,7 @@ function inRange(range: { value: bigint; mask: bigint }, ip: bigint): boolean {
  */
 export function sourceFilter(port: ServicePort, nodeIPs: readonly string[], family: Family): SourceFilter | undefined {
   if (port.loadBalancerIPs.length === 0) return undefined
-  if (port.loadBalancerSourceRanges.length === 0 && !port.loadBalancerSourceRangesInvalid) return undefined
+  if (port.loadBalancerSourceRanges.length === 0 && !port.loadBalancerSourcesRestricted) return undefined
   const width = family === 4 ? 32 : 128
   const ranges: { base: string; prefix: number; value: bigint; mask: bigint }[] = []
   for (const text of port.loadBalancerSourceRanges) {

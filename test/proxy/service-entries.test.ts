@@ -137,9 +137,23 @@ t.test('servicePorts: hostile values are parsed, canonical, and dropped when the
   t.equal(p?.affinitySeconds, 10800, 'a timeout that is not a number falls back to the default')
   const none = servicePorts(service({ type: 'LoadBalancer', clusterIP: '10.96.0.5', ports: [{ port: 80 }], loadBalancerSourceRanges: ['bogus', '10.0.0.0/8 accept'] }), 4)
   t.same(none[0]?.loadBalancerSourceRanges, [])
-  t.equal((none[0] as { loadBalancerSourceRangesInvalid?: boolean } | undefined)?.loadBalancerSourceRangesInvalid, true, 'ranges given but none valid: the load balancer admits no one')
+  t.equal((none[0] as { loadBalancerSourcesRestricted?: boolean } | undefined)?.loadBalancerSourcesRestricted, true, 'ranges given but none valid: the load balancer admits no one')
   const annotated = servicePorts(service({ type: 'LoadBalancer', clusterIP: '10.96.0.5', ports: [{ port: 80 }] }, undefined, { 'service.beta.kubernetes.io/load-balancer-source-ranges': '10.0.0.0/8 } ; flush ruleset ; add x {, 192.168.0.0/16' }), 4)
   t.same(annotated[0]?.loadBalancerSourceRanges, ['192.168.0.0/16'])
+})
+
+t.test('servicePorts: a dual-stack load balancer restricted only in IPv4 admits no one over IPv6', async (t) => {
+  const svc = service(
+    { type: 'LoadBalancer', clusterIPs: ['10.96.0.5', 'fd00:96::5'], ipFamilies: ['IPv4', 'IPv6'], ports: [{ port: 80, nodePort: 30080 }], loadBalancerSourceRanges: ['192.168.0.0/16'] },
+    { loadBalancer: { ingress: [{ ip: '203.0.113.7' }, { ip: '2001:db8::7' }] } },
+  )
+  const [v4] = servicePorts(svc, 4)
+  const [v6] = servicePorts(svc, 6)
+  t.same(v4?.loadBalancerSourceRanges, ['192.168.0.0/16'])
+  t.same(v6?.loadBalancerSourceRanges, [], 'no IPv6 range')
+  t.equal(v6?.loadBalancerSourcesRestricted, true, 'but the Service is restricted: the IPv6 load-balancer IP must not fail open')
+  const open = servicePorts(service({ type: 'LoadBalancer', clusterIPs: ['10.96.0.5', 'fd00:96::5'], ports: [{ port: 80 }] }, { loadBalancer: { ingress: [{ ip: '2001:db8::7' }] } }), 6)
+  t.equal(open[0]?.loadBalancerSourcesRestricted, false, 'no ranges at all: open')
 })
 
 t.test('servicePorts: a bad cluster IP, name, port or protocol drops only what it spoils', async (t) => {

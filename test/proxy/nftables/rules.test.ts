@@ -67,7 +67,7 @@ t.test('load-balancer IP with source ranges gets a firewall chain', async (t) =>
 
 t.test('source ranges given but none valid: the firewall admits no one', async (t) => {
   const fw = 'firewall-ULMVA6XW-ns1/svc1/tcp/p80'
-  const r = build(port({ loadBalancerIPs: ['1.2.3.4'], loadBalancerSourceRangesInvalid: true }), [ep('10.180.0.1')])
+  const r = build(port({ loadBalancerIPs: ['1.2.3.4'], loadBalancerSourcesRestricted: true }), [ep('10.180.0.1')])
   t.same(r.chains.get(fw), ['drop'])
   t.ok(elements(r).includes(`firewall-ips: 1.2.3.4 . tcp . 80 : goto ${fw}`))
 })

@@ -60,7 +60,7 @@ t.test(`source ranges and idle timeouts under seeded clients (seed ${settings.se
   t.teardown(() => p.close())
   let current = rangesCase(rng)
   const sync = async (r: Ranges) => {
-    const over: Partial<ServicePort> = { loadBalancerSourceRanges: r.ranges, loadBalancerSourceRangesInvalid: r.invalid }
+    const over: Partial<ServicePort> = { loadBalancerSourceRanges: r.ranges, loadBalancerSourcesRestricted: r.invalid }
     await p.sync({ ...proxyState([{ port: { ...tcpPort, ...over }, endpoints: [endpoint('127.0.0.1', tcpUp.port)] }, { port: { ...udpPort, ...over }, endpoints: [endpoint('127.0.0.1', udpUp.port)] }]), nodeIPs: r.nodeIPs }, rng.chance(0.3) ? 'all' : new Set([tcpPort.id, udpPort.id]))
     current = r
   }

@@ -30,7 +30,7 @@ t.test('decision: only with load-balancer IPs and ranges; the node in a range ad
 })
 
 t.test('decision: fail closed', async (t) => {
-  const invalid = sourceFilter(lb({ loadBalancerSourceRangesInvalid: true }), ['10.0.0.1'], 4)!
+  const invalid = sourceFilter(lb({ loadBalancerSourcesRestricted: true }), ['10.0.0.1'], 4)!
   t.ok(invalid, 'ranges given, none valid: a filter')
   t.same(invalid.sources, [])
   for (const ip of ['10.0.0.1', '203.0.113.7', '0.0.0.0', '1.2.3.4']) t.notOk(invalid.admits(ip), `${ip} is refused`)
@@ -93,7 +93,7 @@ t.test('the same decisions as the nftables firewall, for random Services, nodes 
     const addr = family === 4 ? v4 : v6
     const lbIPs = [...new Set(Array.from({ length: rng.int(3) }, addr))]
     const ranges = [...new Set(Array.from({ length: rng.int(3) }, () => range(family)))]
-    const port = servicePort({ clusterIP: family === 4 ? '172.30.0.41' : 'fd00:30::41', port: 80, loadBalancerIPs: lbIPs, loadBalancerSourceRanges: ranges, loadBalancerSourceRangesInvalid: ranges.length === 0 && rng.chance(0.3) })
+    const port = servicePort({ clusterIP: family === 4 ? '172.30.0.41' : 'fd00:30::41', port: 80, loadBalancerIPs: lbIPs, loadBalancerSourceRanges: ranges, loadBalancerSourcesRestricted: ranges.length === 0 && rng.chance(0.3) })
     const nodeIPs = Array.from({ length: rng.int(3) }, addr)
     const filter = sourceFilter(port, nodeIPs, family)
     for (const lbIP of lbIPs) {
@@ -104,7 +104,7 @@ t.test('the same decisions as the nftables firewall, for random Services, nodes 
         const got = filter === undefined || filter.admits(client)
         if (want !== got) {
           mismatches++
-          t.fail(`${client} → ${lbIP}: nftables ${want ? 'admits' : 'refuses'}, userspace ${got ? 'admits' : 'refuses'} (ranges ${JSON.stringify(ranges)}, nodes ${JSON.stringify(nodeIPs)}, invalid ${port.loadBalancerSourceRangesInvalid})`)
+          t.fail(`${client} → ${lbIP}: nftables ${want ? 'admits' : 'refuses'}, userspace ${got ? 'admits' : 'refuses'} (ranges ${JSON.stringify(ranges)}, nodes ${JSON.stringify(nodeIPs)}, invalid ${port.loadBalancerSourcesRestricted})`)
         }
       }
     }
@@ -202,10 +202,10 @@ t.test('TCP: range changes apply to new connections; no valid range admits no on
   await update({ loadBalancerSourceRanges: ['127.0.0.0/24'] })
   t.match(await outcomeFrom(t, lbIP, sp.port, OUTSIDE), /ECONNRESET|closed before/, 'ranges added: outside is refused')
   t.equal(await landsOn(t, lbIP, sp.port, INSIDE), 'up')
-  await update({ loadBalancerSourceRanges: [], loadBalancerSourceRangesInvalid: true })
+  await update({ loadBalancerSourceRanges: [], loadBalancerSourcesRestricted: true })
   t.match(await outcomeFrom(t, lbIP, sp.port, INSIDE), /ECONNRESET|closed before/, 'no valid range: the inside client is refused too')
   t.equal(await landsOn(t, sp.clusterIP, sp.port, INSIDE), 'up', 'the ClusterIP still serves')
-  await update({ loadBalancerSourceRanges: [], loadBalancerSourceRangesInvalid: false })
+  await update({ loadBalancerSourceRanges: [], loadBalancerSourcesRestricted: false })
   t.equal(await landsOn(t, lbIP, sp.port, OUTSIDE), 'up', 'ranges removed: everyone again')
   t.equal(await refused(metrics, 'TCP'), 2)
 })
