@@ -309,6 +309,12 @@ export class CniRuntime {
     return listCachedAttachments(this.opts.cacheDir, name)
   }
 
+  /** Whether an ADD of this attachment completed (on any network): its result is in the cache. */
+  async hasCachedResult(containerID: string, ifName: string): Promise<boolean> {
+    const all = await listCachedAttachments(this.opts.cacheDir)
+    return all.some((e) => e.containerID === containerID && e.ifName === ifName && e.result !== undefined)
+  }
+
   /** The result ADD cached for an attachment, in the current network's version. */
   async getCachedResult(containerID: string, ifName: string): Promise<CniResult | undefined> {
     const { list } = await this.loadNetwork()
