@@ -35,8 +35,9 @@ import { runPlugin, type PluginHandlers } from '../protocol/dispatch.ts'
 import { CniError, ERR_INTERNAL, ERR_IO_FAILURE, ERR_TRY_AGAIN_LATER, toCniError } from '../protocol/errors.ts'
 import { MAX_STDIN_BYTES, readBounded, tooLarge } from '../protocol/stdin.ts'
 import { LATEST_VERSION } from '../protocol/version.ts'
+import { DEFAULT_RUN_DIR, serviceDir } from './run-dir.ts'
 
-export const DEFAULT_RUN_DIR = '/run/weft/cni'
+export { DEFAULT_RUN_DIR }
 /** How long the service waits for a client's stdin to end, or its stdout to take the output. */
 export const DEFAULT_IO_TIMEOUT_MS = 10_000
 /** Requests served at once; more are answered "try again later" (code 11). */
@@ -202,7 +203,7 @@ export async function startCniService(opts: CniServiceOptions = {}): Promise<Cni
   const onError = opts.onError ?? (() => {})
   const ioTimeoutMs = opts.ioTimeoutMs ?? DEFAULT_IO_TIMEOUT_MS
   const ownNs = netnsInode('self')
-  const dir = join(opts.runDir ?? DEFAULT_RUN_DIR, ownNs)
+  const dir = serviceDir(opts.runDir ?? DEFAULT_RUN_DIR, ownNs)
   await fs.rm(dir, { recursive: true, force: true })
   await fs.mkdir(dir, { recursive: true, mode: 0o700 })
   await fs.chmod(dir, 0o700)
