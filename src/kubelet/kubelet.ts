@@ -6,7 +6,7 @@ import { resources } from '../api/registry.ts'
 import { Informer, type RestClient } from '../client/index.ts'
 import { deleteNetns, listNetns, netnsExists } from '../netlink/index.ts'
 import type { Logger } from '../util/log.ts'
-import type { CniRuntime } from './cni/index.ts'
+import { attachmentKey, type CniRuntime } from './cni/index.ts'
 import { cniProcesses, killProcesses } from './cni/orphans.ts'
 import { cniAttachment, PodWorker, type PodWorkerContext } from './pod-worker.ts'
 import { ProbeManager } from './probe-manager.ts'
@@ -15,6 +15,15 @@ import { adoptContainers, followLog, listSandboxes, logPath, readLog, removeSand
 import { LogRequestError, type KubeletApi, type LogRequest } from './server.ts'
 
 const podInfo = resources.find((r) => r.kind === 'Pod')!
+
+/**
+ * Whether a sandbox found on disk finished its network setup: its namespace exists, it
+ * recorded the pod IPs (the last step of making it) and the CNI result is cached.
+ */
+function networkReady(sandbox: Sandbox, completed: ReadonlySet<string>): boolean {
+  if (sandbox.netns === undefined) return true
+  return netnsExists(sandbox.netns) && sandbox.ips.length > 0 && completed.has(attachmentKey(sandbox.uid, 'eth0'))
+}
 
 export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeName' | 'dataDir' | 'netnsPrefix' | 'hostIPs' | 'cni' | 'dns' | 'nodeAllocatable' | 'log'> {
   backoff?: RestartBackoffOptions
@@ -97,6 +106,7 @@ export class Kubelet implements KubeletApi {
     const byUid = new Map(this.informer.indexer.list().map((p) => [p.metadata!.uid!, p]))
     const kept = new Set<string>()
     const plugins = cniProcesses()
+    const completed = await this.#o.cni.completedAttachments()
     for (const sandbox of await listSandboxes(this.#o.dataDir)) {
       const pod = byUid.get(sandbox.uid)
       const procs = await adoptContainers(sandbox)
@@ -107,7 +117,7 @@ export class Kubelet implements KubeletApi {
         this.#o.log.info({ pod: `${sandbox.namespace}/${sandbox.name}`, killed }, 'killed the CNI plugin calls an earlier agent left running')
       }
       if (pod && !pod.metadata?.deletionTimestamp) {
-        if (await this.#networkReady(sandbox)) {
+        if (networkReady(sandbox, completed)) {
           this.#newWorker(pod).adopt(sandbox, procs)
           if (sandbox.netns) kept.add(sandbox.netns)
           this.#o.log.info({ pod: `${sandbox.namespace}/${sandbox.name}`, containers: procs.length }, 'adopted pod')
@@ -129,16 +139,6 @@ export class Kubelet implements KubeletApi {
     }
     const valid = [...this.#workers.keys()].map((uid) => ({ containerID: uid, ifname: 'eth0' }))
     await this.#o.cni.gcNetwork(valid).catch((err: unknown) => this.#o.log.warn({ err }, 'CNI GC failed'))
-  }
-
-  /**
-   * Whether a sandbox found on disk finished its network setup: its namespace exists, it
-   * recorded the pod IPs (the last step of creating it) and the CNI result is cached.
-   */
-  async #networkReady(sandbox: Sandbox): Promise<boolean> {
-    if (sandbox.netns === undefined) return true
-    if (!netnsExists(sandbox.netns) || sandbox.ips.length === 0) return false
-    return this.#o.cni.hasCachedResult(sandbox.uid, 'eth0')
   }
 
   async #removeSandbox(sandbox: Sandbox, procs: ContainerProcess[]): Promise<void> {
