@@ -20,6 +20,20 @@ export interface BridgeConf {
 
 const invalid = (msg: string): CniError => new CniError(ERR_INVALID_NETWORK_CONFIG, msg)
 
+/**
+ * Link names end up in `ip -batch` lines, where quotes, backslashes and `#` mean something.
+ * Beyond the kernel's rules (validateInterfaceName), weft's bridge takes only letters,
+ * digits, '_', '.' and '-'.
+ */
+export function checkLinkName(name: string): string | undefined {
+  try {
+    validateInterfaceName(name)
+  } catch (err) {
+    return (err as CniError).msg
+  }
+  return /^[A-Za-z0-9_.-]+$/.test(name) ? undefined : 'interface name may only contain letters, digits, "_", "." and "-"'
+}
+
 function bool(raw: Record<string, unknown>, key: string): boolean {
   const v = raw[key]
   if (v === undefined || v === null) return false
@@ -31,11 +45,8 @@ export function parseBridgeConf(conf: NetConf): BridgeConf {
   const raw = conf.raw
   const bridge = raw.bridge === undefined || raw.bridge === '' ? 'cni0' : raw.bridge
   if (typeof bridge !== 'string') throw invalid('"bridge" must be a string')
-  try {
-    validateInterfaceName(bridge)
-  } catch (err) {
-    throw invalid(`"bridge": ${(err as CniError).message}`)
-  }
+  const bad = checkLinkName(bridge)
+  if (bad !== undefined) throw invalid(`"bridge": ${bad}: ${JSON.stringify(bridge)}`)
   let mtu: number | undefined
   if (raw.mtu !== undefined && raw.mtu !== null && raw.mtu !== 0) {
     if (typeof raw.mtu !== 'number' || !Number.isInteger(raw.mtu) || raw.mtu < 68 || raw.mtu > 65535) throw invalid('"mtu" must be an integer from 68 to 65535')
@@ -46,7 +57,7 @@ export function parseBridgeConf(conf: NetConf): BridgeConf {
   if (ipam !== undefined && ipam !== null) {
     if (typeof ipam !== 'object' || Array.isArray(ipam)) throw invalid('"ipam" must be an object')
     const t = (ipam as Record<string, unknown>).type
-    if (typeof t !== 'string' || t === '' || t.includes('/')) throw invalid('"ipam.type" must name an IPAM plugin')
+    if (typeof t !== 'string' || t === '' || t.includes('/') || t === '.' || t === '..' || t.includes('\0')) throw invalid('"ipam.type" must name an IPAM plugin')
     ipamType = t
   }
   const isDefaultGateway = bool(raw, 'isDefaultGateway')

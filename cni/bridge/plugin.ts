@@ -2,23 +2,41 @@
 // namespace (the host side), puts a veth pair between a bridge there and the pod's netns,
 // and configures what IPAM returns.
 import { existsSync } from 'node:fs'
+import { stat, statfs } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { CommandError } from '../../src/netlink/exec.ts'
 import { getLink, listAddrs, listRoutes } from '../../src/netlink/ip.ts'
 import { addMasq, gcMasq, removeMasq } from '../masq.ts'
 import type { PluginHandlers, PluginRequest } from '../protocol/dispatch.ts'
-import { CniError, ERR_INTERNAL, ERR_INVALID_NETWORK_CONFIG } from '../protocol/errors.ts'
+import { CniError, ERR_INTERNAL, ERR_INVALID_ENVIRONMENT, ERR_INVALID_NETWORK_CONFIG } from '../protocol/errors.ts'
 import type { CniDns, CniIpConfig, CniResult, CniRoute } from '../protocol/result.ts'
 import { parseIpamConfig } from '../ipam/config.ts'
-import { parseBridgeConf, WEFT_IPAM_TYPE, type BridgeConf } from './config.ts'
+import { checkLinkName, parseBridgeConf, WEFT_IPAM_TYPE, type BridgeConf } from './config.ts'
 import { ipamAdd, ipamCommand } from './ipam.ts'
 import { deleteHostLink, enableForwarding, ensureBridge, forgetBridge, gatewayLines, hostLines, podLines, runHost, runPod, type BridgeInfo, type VethPlan } from './links.ts'
 import { hostVethName, randomMac } from './names.ts'
 
 const familyOf = (addr: string): 4 | 6 => (isIP(addr.split('/')[0]) === 6 ? 6 : 4)
 
-function requireNetns(netns: string): void {
+const NSFS_MAGIC = 0x6e736673
+
+/**
+ * CNI_NETNS must be a network namespace other than the plugin's own (else the "pod" end
+ * would stay on the host side), named by an absolute path `ip` can take as one argument.
+ */
+async function requireNetns(netns: string): Promise<void> {
+  if (!netns.startsWith('/') || !/^[A-Za-z0-9_.:@+/-]+$/.test(netns)) {
+    throw new CniError(ERR_INVALID_ENVIRONMENT, 'CNI_NETNS must be an absolute path of a network namespace (letters, digits and _.:@+-/ only)', netns)
+  }
   if (!existsSync(netns)) throw new CniError(ERR_INTERNAL, `failed to open netns "${netns}"`, 'the network namespace does not exist')
+  const [fsInfo, target, own] = await Promise.all([statfs(netns), stat(netns), stat('/proc/self/ns/net')])
+  if (fsInfo.type !== NSFS_MAGIC) throw new CniError(ERR_INVALID_ENVIRONMENT, `CNI_NETNS ${netns} is not a network namespace`)
+  if (target.dev === own.dev && target.ino === own.ino) throw new CniError(ERR_INVALID_ENVIRONMENT, `CNI_NETNS ${netns} is the plugin's own network namespace`, 'give the pod its own namespace')
+}
+
+function requireIfname(ifname: string): void {
+  const bad = checkLinkName(ifname)
+  if (bad !== undefined) throw new CniError(ERR_INVALID_ENVIRONMENT, `CNI_IFNAME: ${bad}`, ifname)
 }
 
 /** Routes to install: IPAM's (a missing gw means the family's gateway) plus default routes for isDefaultGateway. */
@@ -69,7 +87,8 @@ function setupError(env: PluginRequest['env'], err: unknown): unknown {
 async function add(req: PluginRequest): Promise<CniResult> {
   const { env } = req
   const conf = parseBridgeConf(req.conf)
-  requireNetns(env.netns)
+  requireIfname(env.ifname)
+  await requireNetns(env.netns)
   // Config errors before any kernel change (IPAM and the host side run concurrently below).
   if (conf.ipamType === WEFT_IPAM_TYPE) parseIpamConfig(req.conf.raw)
   const plan: VethPlan = { hostVeth: hostVethName(env.containerID, env.ifname), hostMac: randomMac(), podIfname: env.ifname, podMac: randomMac(), netns: env.netns }
@@ -133,7 +152,7 @@ async function check(req: PluginRequest): Promise<void> {
   const prev = req.conf.prevResult
   if (!prev) throw new CniError(ERR_INVALID_NETWORK_CONFIG, 'required prevResult missing')
   if (conf.ipamType) await ipamCommand('CHECK', conf.ipamType, req)
-  requireNetns(env.netns)
+  await requireNetns(env.netns)
   const fail = (msg: string): never => {
     throw new CniError(ERR_INTERNAL, msg)
   }

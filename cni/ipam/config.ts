@@ -2,6 +2,7 @@
 import { isIP } from 'node:net'
 import { bigIntToIp, cidrContains, ipToBigInt, parseCidr } from '../../src/util/cidr.ts'
 import type { Cidr } from '../../src/util/cidr.ts'
+import { isCidr } from '../protocol/result.ts'
 import { invalidConfig } from './errors.ts'
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks'
@@ -41,7 +42,7 @@ function optString(obj: Obj, key: string, where: string): string | undefined {
 }
 
 function canonicalIp(text: string, where: string): string {
-  const family = isIP(text)
+  const family = text.includes('%') ? 0 : isIP(text)
   if (!family) throw invalidConfig(`${where}: "${text}" is not an IP address`)
   return bigIntToIp(ipToBigInt(text), family as 4 | 6)
 }
@@ -70,13 +71,8 @@ function parseRange(raw: unknown, where: string): IpamRange {
   if (!isObj(raw)) throw invalidConfig(`${where} must be an object`)
   const subnetText = optString(raw, 'subnet', where)
   if (!subnetText) throw invalidConfig(`${where}.subnet is required`)
-  let subnet: Cidr
-  try {
-    subnet = parseCidr(subnetText)
-  } catch (err) {
-    throw invalidConfig(`${where}.subnet: ${(err as Error).message}`)
-  }
-  const [ip] = subnetText.trim().split('/')
+  const subnet = strictCidr(subnetText, `${where}.subnet`)
+  const [ip] = subnetText.split('/')
   if (ipToBigInt(ip) !== subnet.base) {
     throw invalidConfig(`${where}.subnet: network has host bits set. For a subnet mask of length ${subnet.prefix} the network address is ${bigIntToIp(subnet.base, subnet.family)}`)
   }
@@ -126,13 +122,19 @@ function parseRoute(raw: unknown, where: string): IpamRoute {
   if (!isObj(raw)) throw invalidConfig(`${where} must be an object`)
   const dst = optString(raw, 'dst', where)
   if (!dst) throw invalidConfig(`${where}.dst is required`)
-  try {
-    parseCidr(dst)
-  } catch (err) {
-    throw invalidConfig(`${where}.dst: ${(err as Error).message}`)
-  }
+  const cidr = strictCidr(dst, `${where}.dst`).text
   const gw = optString(raw, 'gw', where)
-  return gw === undefined ? { dst: dst.trim() } : { dst: dst.trim(), gw: canonicalIp(gw, `${where}.gw`) }
+  return gw === undefined ? { dst: cidr } : { dst: cidr, gw: canonicalIp(gw, `${where}.gw`) }
+}
+
+/** A CIDR exactly (it ends up in `ip route` lines): no spaces, zones or other prefix spellings. */
+function strictCidr(text: string, where: string): Cidr {
+  if (!isCidr(text)) throw invalidConfig(`${where}: "${text}" is not a valid CIDR (expected e.g. 10.244.0.0/24 or fd00::/64)`)
+  try {
+    return parseCidr(text)
+  } catch (err) {
+    throw invalidConfig(`${where}: ${(err as Error).message}`)
+  }
 }
 
 /** Network names become a directory name: keep them to the CNI spec's character set. */
@@ -177,5 +179,7 @@ export function parseIpamConfig(input: unknown): IpamConfig {
     routes = ipam.routes.map((r, i) => parseRoute(r, `ipam.routes[${i}]`))
   }
   const dataDir = optString(ipam, 'dataDir', 'ipam') ?? DEFAULT_DATA_DIR
+  if (!dataDir.startsWith('/')) throw invalidConfig(`ipam.dataDir must be an absolute path, not "${dataDir}"`)
+  if (/[\u0000-\u001f\u007f]/.test(dataDir)) throw invalidConfig('ipam.dataDir must not contain control characters')
   return { name, dataDir, ranges, routes }
 }

@@ -1,12 +1,11 @@
 // On-disk reservations in host-local's layout, so both can share one dataDir:
 //   <dataDir>/<network>/<ip>                  "<containerID>\r\n<ifname>"
 //   <dataDir>/<network>/last_reserved_ip.<n>  "<ip>"
-// Mutual exclusion between weft processes: an exclusive-create lock file (see lock()).
-import { mkdir, open, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises'
+// Mutual exclusion between weft processes: <dataDir>/<network>.weft-lock (see lock.ts).
+import { mkdir, open, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { CNI_ERR, CniError } from './errors.ts'
+import { FileLock, type LockOptions } from './lock.ts'
 
 const LINE_BREAK = '\r\n'
 const LAST_RESERVED_PREFIX = 'last_reserved_ip.'
@@ -18,23 +17,9 @@ export interface Reservation {
   ifname: string
 }
 
-export interface LockOptions {
-  /** Give up (CNI code 11, try again later) after this long. */
-  timeoutMs?: number
-  /** A lock older than this is taken over even if its owner looks alive. */
-  staleMs?: number
-}
+export type { LockOptions }
 
 const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException | null)?.code === code
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return !isErrno(err, 'ESRCH')
-  }
-}
 
 /**
  * Callers in one process (the warm CNI service runs many ADDs at once) queue here for the
@@ -74,45 +59,14 @@ export class ReservationStore {
   async withLock<T>(fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
     return inTurn(this.lockPath, async () => {
       await mkdir(this.dir, { recursive: true, mode: 0o755 })
-      await this.lock(options)
+      const lock = new FileLock(this.lockPath)
+      await lock.acquire(options)
       try {
         return await fn()
       } finally {
-        await unlink(this.lockPath).catch(() => {})
+        await lock.release()
       }
     })
-  }
-
-  private async lock({ timeoutMs = 30_000, staleMs = 10_000 }: LockOptions): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const fh = await open(this.lockPath, 'wx', 0o600)
-        await fh.writeFile(`${process.pid}\n`)
-        await fh.close()
-        return
-      } catch (err) {
-        if (!isErrno(err, 'EEXIST')) throw new CniError(CNI_ERR.ioFailure, 'failed to take IPAM lock', String(err))
-      }
-      if (attempt % 8 === 7 && (await this.lockIsStale(staleMs))) {
-        await unlink(this.lockPath).catch(() => {})
-        continue
-      }
-      if (Date.now() > deadline) throw new CniError(CNI_ERR.tryAgainLater, 'timed out waiting for the IPAM lock', this.lockPath)
-      await sleep(Math.min(100, 2 + attempt * 4) * (0.5 + Math.random()))
-    }
-  }
-
-  private async lockIsStale(staleMs: number): Promise<boolean> {
-    try {
-      const [text, info] = await Promise.all([readFile(this.lockPath, 'utf8'), stat(this.lockPath)])
-      const pid = Number(text.trim())
-      // An empty file is a lock being written right now, unless it is old.
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) return true
-      return Date.now() - info.mtimeMs > staleMs
-    } catch {
-      return false
-    }
   }
 
   /** Exclusive-create the IP's file (so no two writers ever both succeed). False if taken. */

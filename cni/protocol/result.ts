@@ -54,9 +54,10 @@ function invalid(msg: string, details = ''): CniError {
   return new CniError(ERR_DECODING_FAILURE, msg, details)
 }
 
+/** An address in CIDR notation and nothing else: no spaces, no IPv6 zone, a decimal prefix. */
 export function isCidr(text: string): boolean {
   const slash = text.indexOf('/')
-  if (slash < 0) return false
+  if (slash < 0 || text.includes('%')) return false
   const family = isIP(text.slice(0, slash))
   const prefix = text.slice(slash + 1)
   if (family === 0 || !/^\d{1,3}$/.test(prefix)) return false

@@ -4,17 +4,27 @@
 import type { V1Pod } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import { Informer, type RestClient } from '../client/index.ts'
-import { deleteNetns, listNetns } from '../netlink/index.ts'
+import { deleteNetns, listNetns, netnsExists } from '../netlink/index.ts'
 import type { Logger } from '../util/log.ts'
-import type { CniRuntime } from './cni/index.ts'
+import { attachmentKey, type CniRuntime } from './cni/index.ts'
+import { cniProcesses, killProcesses } from './cni/orphans.ts'
 import { cniAttachment, PodWorker, type PodWorkerContext } from './pod-worker.ts'
 import { ProbeManager } from './probe-manager.ts'
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts'
-import { adoptContainers, followLog, isRunning, listSandboxes, logPath, removeSandbox, stopContainer, streamLog, watchExit } from './runtime/index.ts'
+import { adoptContainers, followLog, isRunning, listSandboxes, logPath, removeSandbox, stopContainer, streamLog, watchExit, type ContainerProcess, type Sandbox } from './runtime/index.ts'
 import { defaultLogRotation, rotateLog, type LogRotationOptions } from './runtime/log-rotation.ts'
 import { LogRequestError, type KubeletApi, type LogRequest } from './server.ts'
 
 const podInfo = resources.find((r) => r.kind === 'Pod')!
+
+/**
+ * Whether a sandbox found on disk finished its network setup: its namespace exists, it
+ * recorded the pod IPs (the last step of making it) and the CNI result is cached.
+ */
+function networkReady(sandbox: Sandbox, completed: ReadonlySet<string>): boolean {
+  if (sandbox.netns === undefined) return true
+  return netnsExists(sandbox.netns) && sandbox.ips.length > 0 && completed.has(attachmentKey(sandbox.uid, 'eth0'))
+}
 
 export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeName' | 'dataDir' | 'netnsPrefix' | 'hostIPs' | 'cni' | 'dns' | 'nodeAllocatable' | 'log'> {
   backoff?: RestartBackoffOptions
@@ -126,19 +136,32 @@ export class Kubelet implements KubeletApi {
   async #adoptOrClean(): Promise<void> {
     const byUid = new Map(this.informer.indexer.list().map((p) => [p.metadata!.uid!, p]))
     const kept = new Set<string>()
+    const plugins = cniProcesses()
+    const completed = await this.#o.cni.completedAttachments()
     for (const sandbox of await listSandboxes(this.#o.dataDir)) {
       const pod = byUid.get(sandbox.uid)
       const procs = await adoptContainers(sandbox)
+      // Plugin calls an earlier agent left running for this sandbox: no result will come of them.
+      const orphans = plugins.get(sandbox.uid) ?? []
+      if (orphans.length > 0) {
+        const killed = await killProcesses(orphans)
+        this.#o.log.info({ pod: `${sandbox.namespace}/${sandbox.name}`, killed }, 'killed the CNI plugin calls an earlier agent left running')
+      }
       if (pod && !pod.metadata?.deletionTimestamp) {
-        this.#newWorker(pod).adopt(sandbox, procs)
-        if (sandbox.netns) kept.add(sandbox.netns)
-        this.#o.log.info({ pod: `${sandbox.namespace}/${sandbox.name}`, containers: procs.length }, 'adopted pod')
+        if (networkReady(sandbox, completed)) {
+          this.#newWorker(pod).adopt(sandbox, procs)
+          if (sandbox.netns) kept.add(sandbox.netns)
+          this.#o.log.info({ pod: `${sandbox.namespace}/${sandbox.name}`, containers: procs.length }, 'adopted pod')
+          continue
+        }
+        // As the kubelet does with a sandbox whose network is not ready: kill it and make a new one.
+        this.#o.log.warn({ pod: `${sandbox.namespace}/${sandbox.name}` }, 'the pod sandbox has no network (the agent stopped during CNI ADD); removing it to create a new one')
+        await this.#removeSandbox(sandbox, procs)
+        this.#newWorker(pod)
         continue
       }
       this.#o.log.info({ pod: `${sandbox.namespace}/${sandbox.name}` }, 'removing the sandbox of a pod that is gone')
-      await Promise.all(procs.map((p) => stopContainer(p, 2)))
-      if (sandbox.netnsPath) await this.#o.cni.delNetwork(cniAttachment(sandbox, sandbox.netnsPath)).catch((err: unknown) => this.#o.log.warn({ err }, 'CNI DEL failed'))
-      await removeSandbox(sandbox)
+      await this.#removeSandbox(sandbox, procs)
     }
     // Namespaces of this agent that no sandbox record names (a crash between creating
     // the namespace and writing the record) and IP reservations of attachments that are gone.
@@ -147,6 +170,12 @@ export class Kubelet implements KubeletApi {
     }
     const valid = [...this.#workers.keys()].map((uid) => ({ containerID: uid, ifname: 'eth0' }))
     await this.#o.cni.gcNetwork(valid).catch((err: unknown) => this.#o.log.warn({ err }, 'CNI GC failed'))
+  }
+
+  async #removeSandbox(sandbox: Sandbox, procs: ContainerProcess[]): Promise<void> {
+    await Promise.all(procs.map((p) => stopContainer(p, 2)))
+    if (sandbox.netnsPath) await this.#o.cni.delNetwork(cniAttachment(sandbox, sandbox.netnsPath)).catch((err: unknown) => this.#o.log.warn({ err }, 'CNI DEL failed'))
+    await removeSandbox(sandbox)
   }
 
   async *logs(req: LogRequest, signal: AbortSignal): AsyncIterable<Buffer> {

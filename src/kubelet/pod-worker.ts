@@ -264,11 +264,12 @@ export class PodWorker {
         ips = (result.ips ?? []).map((ip) => ip.address.split('/')[0]!)
         if (ips.length === 0) throw new Error('the CNI plugins returned no IP address')
       }
-      await setSandboxIPs(sandbox, hostNetwork ? [] : ips)
       await writePodFiles(sandbox, {
         hosts: podHostsFile(pod, ips, { clusterDomain: this.#ctx.dns.clusterDomain }),
         resolvConf: podResolvConf(pod, this.#ctx.dns),
       })
+      // Last: a sandbox whose record has no IPs is one a restarted agent makes again.
+      await setSandboxIPs(sandbox, hostNetwork ? [] : ips)
       this.#sandbox = sandbox
       this.#sandboxFailures = 0
       this.#startTime = new Date()

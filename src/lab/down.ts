@@ -1,7 +1,12 @@
 // `weft down`: removes a lab from its lab.json and, after a crash, from what is left on
-// the host (namespaces named after the lab id, mounts under the data dir). Idempotent.
+// the host (namespaces named after the lab id, mounts under the data dir, the CNI service
+// directories of the lab's namespaces, paths pods had created on the host). Idempotent.
+import { lstatSync } from 'node:fs'
 import { readdir, rm, rmdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { DEFAULT_RUN_DIR, serviceDir } from '../../cni/service/run-dir.ts'
+import { removeCreatedTargets } from '../kubelet/runtime/mounts.ts'
+import { podsDir } from '../kubelet/runtime/paths.ts'
 import { readState, type LabState } from './state.ts'
 import { isAlive, processesInNetns, stopProcess } from './processes.ts'
 import { deleteLabNamespaces, labNamespaces, netnsInodes } from './network.ts'
@@ -61,9 +66,49 @@ export async function labDown(dataDir: string): Promise<DownResult> {
     await Promise.all(procs.map((p) => stopProcess(p.pid, p.starttime, round === 0 ? 2000 : 200)))
   }
   await unmountUnder(abs)
+  // Nothing is deleted below a mount that would not come off: that would reach into what is mounted.
+  const stuck = await listMountsUnder(abs)
+  if (stuck.length === 0) {
+    for (const nodeDir of await nodeDataDirs(abs, found.state)) await removePods(nodeDir)
+  }
+  // What the agents' CNI services made in /run (left behind when an agent was killed).
+  for (const inode of inodes) await removeServiceDir(serviceDir(DEFAULT_RUN_DIR, inode))
   let namespaces = 0
   for (const id of found.ids) namespaces += (await deleteLabNamespaces(id)).length
+  if (stuck.length > 0) {
+    throw new Error(`could not unmount ${stuck.join(', ')}; the lab's data dir ${abs} was left in place: unmount them (umount -l PATH) and run weft down again`)
+  }
   return { stopped: found.alive.length + inside, namespaces, mounts: found.mounts.length, dir: await removeLabDir(abs) }
+}
+
+/** The agents' data dirs: those lab.json names and whatever is under nodes/. */
+async function nodeDataDirs(abs: string, state: LabState | undefined): Promise<string[]> {
+  const dirs = new Set((state?.nodes ?? []).map((n) => resolve(n.dataDir)).filter((d) => d.startsWith(`${abs}/`)))
+  for (const name of await readdir(join(abs, 'nodes')).catch(() => [] as string[])) dirs.add(join(abs, 'nodes', name))
+  return [...dirs]
+}
+
+/**
+ * Removes each pod directory of an agent, and first the paths its pods created on the host
+ * for their mounts (removeCreatedTargets: only still-empty ones no other pod uses; one
+ * still used moves to that pod, which is removed later in this loop).
+ */
+async function removePods(nodeDir: string): Promise<void> {
+  for (const uid of await readdir(podsDir(nodeDir)).catch(() => [] as string[])) {
+    const dir = join(podsDir(nodeDir), uid)
+    removeCreatedTargets(nodeDir, dir)
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** A CNI service's rendezvous directory, if that is what `dir` is (it holds the `req` FIFO). */
+async function removeServiceDir(dir: string): Promise<void> {
+  try {
+    if (!lstatSync(dir).isDirectory() || !lstatSync(join(dir, 'req')).isFIFO()) return
+  } catch {
+    return
+  }
+  await rm(dir, { recursive: true, force: true })
 }
 
 /** Removes the lab's entries, then the dir if that left it empty. */

@@ -68,9 +68,10 @@ export function tempDir(t: Teardown, prefix: string): string {
 }
 
 /** Starts cni/service/main.ts inside `hostNetns` (stopped by pid at teardown); resolves with its rendezvous dir. */
-export async function startServiceIn(t: Teardown, hostNetns: string, runDir: string, log?: (line: string) => void): Promise<string> {
+export async function startServiceIn(t: Teardown, hostNetns: string, runDir: string, log?: (line: string) => void, env?: NodeJS.ProcessEnv): Promise<string> {
   const child = spawn('nsenter', [`--net=/run/netns/${hostNetns}`, '--', NODE, '--disable-warning=ExperimentalWarning', join(ROOT, 'cni/service/main.ts'), runDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(env ? { env: { ...process.env, ...env } } : {}),
   })
   const exited = new Promise<void>((r) => child.once('exit', () => r()))
   t.teardown(async () => {

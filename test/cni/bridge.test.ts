@@ -5,7 +5,7 @@ import { deleteNetns, getLink, getSysctl, ip, listAddrs, listRoutes, run } from 
 import { listMasqChains } from '../../cni/masq.ts'
 import { hostVethName } from '../../cni/bridge/names.ts'
 import { testNetns } from '../helpers/netns.ts'
-import { bridgeConf, invoke, tempDir, WEFT_CNI } from './bridge-helpers.ts'
+import { bridgeConf, invoke, startServiceIn, tempDir, WEFT_CNI } from './bridge-helpers.ts'
 
 const standalone = { WEFT_CNI_SERVICE: 'off' }
 
@@ -167,4 +167,38 @@ t.test('errors are CNI error objects', async (t) => {
   t.equal(notBridge.code, 1)
   t.match(notBridge.out, { msg: /wbr0 already exists and is not a bridge/ })
   t.same(readdirSync(join(data, 'weft-test')).filter((f) => !f.startsWith('last_')), [], 'a failed ADD holds no address')
+})
+
+t.test('CNI_NETNS, CNI_IFNAME and the bridge name are checked before anything changes', async (t) => {
+  const host = await testNetns(t, 'bxh')
+  const p = await testNetns(t, 'bxp')
+  const data = tempDir(t, 'weft-bridge-')
+  const file = join(data, 'a-file')
+  writeFileSync(file, '')
+  const via = { WEFT_CNI_RUN_DIR: tempDir(t, 'weft-cni-run-') }
+  await startServiceIn(t, host, via.WEFT_CNI_RUN_DIR)
+  const add = (netns: string, ifname: string, conf = bridgeConf(data), env: Record<string, string> = via) =>
+    invoke(WEFT_CNI, host, { command: 'ADD', containerID: 'x1', netns, ifname, env }, conf)
+  const cases: [string, Promise<Awaited<ReturnType<typeof add>>>, number, RegExp][] = [
+    // The plugin's own namespace: the "pod" interface would land on the host side.
+    ['own namespace (service)', add('/proc/self/ns/net', 'eth7'), 4, /CNI_NETNS .*own network namespace/],
+    ['own namespace (standalone)', add('/proc/self/ns/net', 'eth7', bridgeConf(data), standalone), 4, /CNI_NETNS .*own network namespace/],
+    ['relative path', add(`run/netns/${p}`, 'eth0'), 4, /CNI_NETNS must be an absolute path/],
+    ['space in the path', add(`/run/netns/${p} x`, 'eth0'), 4, /CNI_NETNS/],
+    ['not a namespace', add(file, 'eth0'), 4, /is not a network namespace/],
+    ['comment sign in CNI_IFNAME', add(`/run/netns/${p}`, 'e#x'), 4, /interface name/],
+    ['quote in CNI_IFNAME', add(`/run/netns/${p}`, 'e"x'), 4, /interface name/],
+    ['backslash in CNI_IFNAME', add(`/run/netns/${p}`, 'e\\x'), 4, /interface name/],
+    ['comment sign in the bridge name', add(`/run/netns/${p}`, 'eth0', bridgeConf(data, { bridge: 'b#r' })), 7, /"bridge"/],
+    ['ipam.type ..', add(`/run/netns/${p}`, 'eth0', { ...bridgeConf(data), ipam: { type: '..' } }), 7, /ipam\.type/],
+  ]
+  for (const [name, pending, code, msg] of cases) {
+    const r = await pending
+    t.equal(r.code, 1, `${name}: fails`)
+    t.match(r.out, { code, msg }, `${name}: ${r.text.trim()}`)
+  }
+  t.equal(await getLink('eth7', host), undefined, 'no pod interface on the host side')
+  t.equal(await getLink(hostVethName('x1', 'eth7'), host), undefined, 'no veth')
+  t.same((await ip(['-o', 'link', 'show'], p)).trim().split('\n').length, 1, 'the pod namespace has only lo')
+  t.same(existsSync(join(data, 'weft-test')) ? readdirSync(join(data, 'weft-test')).filter((f) => !f.startsWith('last_')) : [], [], 'nothing reserved')
 })

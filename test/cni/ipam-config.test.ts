@@ -33,6 +33,11 @@ t.test('ranges: dual stack, explicit bounds, routes, dataDir; legacy range comes
   t.same(c.routes, [{ dst: '0.0.0.0/0' }, { dst: '::/0', gw: 'fd00::1' }])
 })
 
+t.test('route destinations are kept in canonical form', async (t) => {
+  const c = parseIpamConfig(net({ subnet: '10.0.0.0/24', routes: [{ dst: '10.1.2.3/8' }, { dst: 'FD00:0::/64' }] }))
+  t.same(c.routes, [{ dst: '10.0.0.0/8' }, { dst: 'fd00::/64' }])
+})
+
 t.test('invalid configs throw CniError 7 naming the field', async (t) => {
   const cases: [unknown, RegExp][] = [
     ['{nope', /not valid JSON/],
@@ -56,6 +61,17 @@ t.test('invalid configs throw CniError 7 naming the field', async (t) => {
     [net({ subnet: '10.0.0.0/24', routes: [{ gw: '10.0.0.1' }] }), /ipam\.routes\[0\]\.dst is required/],
     [net({ subnet: '10.0.0.0/24', routes: [{ dst: '1.2.3.4' }] }), /ipam\.routes\[0\]\.dst/],
     [net({ subnet: '10.0.0.0/24', dataDir: 5 }), /ipam\.dataDir must be a string/],
+    // Routes and subnets are pasted into `ip route` lines: nothing but a CIDR passes.
+    [net({ subnet: '10.0.0.0/24', routes: [{ dst: '10.0.0.0/8/ via 10.0.0.9' }] }), /ipam\.routes\[0\]\.dst/],
+    [net({ subnet: '10.0.0.0/24', routes: [{ dst: '10.0.0.0/0x8' }] }), /ipam\.routes\[0\]\.dst/],
+    [net({ subnet: '10.0.0.0/24', routes: [{ dst: '10.0.0.0/ 8' }] }), /ipam\.routes\[0\]\.dst/],
+    [net({ subnet: '10.0.0.0/24', routes: [{ dst: ' 10.0.0.0/8' }] }), /ipam\.routes\[0\]\.dst/],
+    [net({ subnet: '10.0.0.0/24/7' }), /ipam\.subnet/],
+    [net({ subnet: '10.0.0.0/24 ' }), /ipam\.subnet/],
+    [net({ subnet: '10.0.0.0/+24' }), /ipam\.subnet/],
+    // A relative dataDir would follow the plugin's working directory.
+    [net({ subnet: '10.0.0.0/24', dataDir: 'var/lib/cni' }), /ipam\.dataDir must be an absolute path/],
+    [net({ subnet: '10.0.0.0/24', dataDir: '/var/lib/cni\n' }), /ipam\.dataDir/],
   ]
   for (const [input, re] of cases) {
     try {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { closeSync, constants, openSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { getLink } from '../../src/netlink/index.ts'
@@ -78,4 +79,96 @@ t.test('the service only answers its own network namespace', async (t) => {
   })
   t.equal(out.trim(), 'TIMEOUT', 'no answer to another namespace')
   t.match(errors.join('\n'), /another network namespace/)
+})
+
+/** Writes raw bytes into the service's request FIFO, as any root process in the namespace could. */
+function writeRequest(dir: string, data: string | Buffer): void {
+  // Blocking: the service holds the FIFO open, and reads what does not fit at once.
+  const fd = openSync(join(dir, 'req'), constants.O_WRONLY)
+  try {
+    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Runs `script` with bash inside `netns`; resolves with its stdout, exit code and run time. */
+function bashIn(netns: string, script: string, env: NodeJS.ProcessEnv, stdin?: string): Promise<{ out: string; code: number | null; ms: number }> {
+  const started = Date.now()
+  return new Promise((res) => {
+    const child = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', 'bash', '-c', script], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'ignore'] })
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()))
+    const ended = new Promise((r) => child.stdout.once('end', r))
+    child.on('exit', (code) => void ended.then(() => res({ out, code, ms: Date.now() - started })))
+    child.stdin.on('error', () => {})
+    child.stdin.end(stdin ?? '')
+  })
+}
+
+t.test('a request naming a process that is not a waiting client is refused; that process is never signalled', async (t) => {
+  const host = await testNetns(t, 'svh')
+  const runDir = tempDir(t, 'weft-cni-run-')
+  const errors: string[] = []
+  const dir = await startServiceIn(t, host, runDir, (l) => errors.push(l))
+  // A process in the service's namespace with a stdin and stdout on fds 6 and 7 and the
+  // CNI variables set, but not waiting on the service: a forged request names it.
+  const victim = spawn('nsenter', [`--net=/run/netns/${host}`, '--', 'bash', '-c', 'exec 6</dev/null 7>/dev/null; sleep 30 & wait'], { stdio: 'ignore', env: { PATH: process.env.PATH, CNI_COMMAND: 'VERSION' } })
+  t.teardown(() => victim.kill('SIGKILL'))
+  let exited: NodeJS.Signals | number | null = null
+  victim.once('exit', (code, signal) => (exited = signal ?? code))
+  await new Promise((r) => setTimeout(r, 300))
+  writeRequest(dir, `${victim.pid} bridge -\n`)
+  await new Promise((r) => setTimeout(r, 1500))
+  t.equal(exited, null, 'the named process still runs (SIGUSR1/2 would have ended it)')
+  t.match(errors.join('\n'), /refused a request from pid \d+: it is not a weft CNI client waiting on/)
+})
+
+t.test('a client whose stdin never ends gets an error in time, not a hang', async (t) => {
+  const host = await testNetns(t, 'svs')
+  const runDir = tempDir(t, 'weft-cni-run-')
+  await startServiceIn(t, host, runDir, undefined, { WEFT_CNI_IO_TIMEOUT_MS: '1000' })
+  const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'x', CNI_NETNS: '/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: '/nowhere', WEFT_CNI_RUN_DIR: runDir, WEFT_CNI_TIMEOUT: '8' }
+  // stdin is a pipe (the service reads it) whose writer sends half a config and stays.
+  const viaService = await bashIn(host, `exec "${WEFT_CNI}" < <(printf '{"cniVersion": "1.1.0", '; exec sleep 10)`, env)
+  t.equal(viaService.code, 1)
+  t.match(JSON.parse(viaService.out || '{}'), { code: 11, msg: /stdin/ }, 'a CNI error about the input')
+  t.ok(viaService.ms < 6000, `answered after the service's I/O timeout, not the client's (${viaService.ms} ms)`)
+  // stdin is a socket (the client reads it itself): bounded by WEFT_CNI_TIMEOUT.
+  const socket = await new Promise<{ out: string; code: number | null; ms: number }>((res) => {
+    const started = Date.now()
+    const child = spawn('nsenter', [`--net=/run/netns/${host}`, '--', WEFT_CNI], { env: { PATH: process.env.PATH, ...env, WEFT_CNI_TIMEOUT: '2' } })
+    t.teardown(() => child.kill('SIGKILL'))
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()))
+    const ended = new Promise((r) => child.stdout.once('end', r))
+    // Not 'close': the test keeps the child's stdin open on purpose.
+    child.on('exit', (code) => void ended.then(() => res({ out, code, ms: Date.now() - started })))
+    child.stdin.write('{"cniVersion": "1.1.0", ')
+  })
+  t.equal(socket.code, 1)
+  t.match(JSON.parse(socket.out || '{}'), { code: 11, msg: /stdin/ })
+  t.ok(socket.ms < 6000, `in ${socket.ms} ms`)
+})
+
+t.test('garbage on the request FIFO does not disturb the service; unknown plugin names are errors', async (t) => {
+  const host = await testNetns(t, 'svg')
+  const runDir = tempDir(t, 'weft-cni-run-')
+  const errors: string[] = []
+  const dir = await startServiceIn(t, host, runDir, (l) => errors.push(l))
+  writeRequest(dir, 'hello\n\n-1 bridge -\n0\n1 bridge -\n99999999999999999999 bridge\n12 bridge -- extra\n')
+  writeRequest(dir, Buffer.concat([Buffer.alloc(100_000, 0x41), Buffer.from('\n')]))
+  writeRequest(dir, Buffer.from([0xff, 0xfe, 0x00, 0x0a]))
+  // A client as bin/weft-cni is one, naming another plugin; its stdout is a pipe (to cat).
+  const client = (plugin: string) =>
+    `set -o pipefail; ( exec 7>&1 6<&0; trap 'exit 0' USR1; trap 'exit 1' USR2; exec 9<>"${join(dir, 'idle')}"; echo "$BASHPID ${plugin} -" 1<>"${join(dir, 'req')}"; read -t 5 -u 9; echo TIMEOUT; exit 2 ) | cat`
+  for (const plugin of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    const r = await bashIn(host, client(plugin), { CNI_COMMAND: 'VERSION' }, '')
+    t.equal(r.code, 1, `${plugin}: exit 1`)
+    t.match(JSON.parse(r.out || '{}'), { code: 999, msg: `unknown weft CNI plugin "${plugin}"` }, `${plugin}: a CNI error`)
+  }
+  const v = await invoke(WEFT_CNI, host, { command: 'VERSION', env: { WEFT_CNI_RUN_DIR: runDir } }, '')
+  t.equal(v.code, 0, 'the service still answers')
+  t.match(v.out, { supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] })
+  t.match(errors.join('\n'), /malformed request/)
 })

@@ -28,6 +28,10 @@ export interface TestNode {
   start(): void
   /** Stops the agent (SIGTERM); the pods keep running. */
   stop(): Promise<void>
+  /** Kills the agent with SIGKILL (by its pid): it cleans nothing up. */
+  kill(): Promise<void>
+  /** The running agent's pid. */
+  readonly pid: number | undefined
   exec(cmd: string, args: string[]): ChildProcess
 }
 
@@ -95,6 +99,18 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
           const exited = new Promise((r) => c.once('exit', r))
           c.kill('SIGTERM')
           await exited
+        },
+        async kill() {
+          const c = child
+          child = undefined
+          if (!c || c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return
+          const exited = new Promise((r) => c.once('exit', r))
+          // nsenter execs bin/weft, which execs node: the child's pid is the agent's.
+          process.kill(c.pid, 'SIGKILL')
+          await exited
+        },
+        get pid() {
+          return child?.pid
         },
         exec(cmd, args) {
           return spawn('ip', ['netns', 'exec', netns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })

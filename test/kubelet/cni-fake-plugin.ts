@@ -14,7 +14,10 @@ const env = {}
 for (const k of Object.keys(process.env)) if (k.startsWith('CNI_') || k === 'PATH') env[k] = process.env[k]
 const fake = conf.fake || {}
 if (conf.log) fs.appendFileSync(conf.log, JSON.stringify({ type: conf.type, command: cmd, env, conf }) + '\\n')
-if (fake.sleepOn === cmd) {
+// sleepOnceFile: sleep only while that file does not exist yet (it is created first).
+const sleepNow = fake.sleepOn === cmd && !(fake.sleepOnceFile && fs.existsSync(fake.sleepOnceFile))
+if (sleepNow) {
+  if (fake.sleepOnceFile) fs.writeFileSync(fake.sleepOnceFile, String(process.pid))
   const sub = require('node:child_process').spawn('sleep', ['600'], { stdio: 'inherit' })
   if (fake.pidFile) fs.writeFileSync(fake.pidFile, process.pid + ' ' + sub.pid)
   setTimeout(() => {}, 600000)
