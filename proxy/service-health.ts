@@ -3,22 +3,17 @@
 // that tells the load balancer whether this node has a ready endpoint of it. Any method and
 // path: 200 when the node has local ready endpoints and the proxy is healthy, else 503,
 // with a JSON body naming the Service, the count and the proxy's health.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import { createLimitedServer, smallEndpointLimits, type HttpLimits } from '../src/util/http-limits.ts'
 import type { Logger } from '../src/util/log.ts'
 
 export interface ServiceHealthOptions {
   log: Logger
   /** kube-proxy's serviceProxyHealthy: whether the proxy's own rules are in sync. */
   proxyHealthy: () => boolean
-  /** Open connections per listener at most (default 64); more are closed at once. */
-  maxConnections?: number
-  /** A request's headers must arrive within this (default 5 s). */
-  headersTimeoutMs?: number
-  /** A whole request must arrive within this (default 10 s). */
-  requestTimeoutMs?: number
-  /** An idle keep-alive connection is closed after this (default 5 s). */
-  keepAliveTimeoutMs?: number
+  /** Per listener; default smallEndpointLimits (64 connections, 5 s for the headers, 10 s a request). */
+  limits?: Partial<HttpLimits>
 }
 
 interface Instance {
@@ -40,8 +35,11 @@ export class ServiceHealthServer {
   #endpoints = new Map<string, number>()
   #closed = false
 
+  readonly #limits: HttpLimits
+
   constructor(options: ServiceHealthOptions) {
     this.#options = options
+    this.#limits = { ...smallEndpointLimits, ...options.limits }
   }
 
   /** The Services served now, with their ports. */
@@ -84,6 +82,13 @@ export class ServiceHealthServer {
     this.#endpoints = new Map(counts)
   }
 
+  /** Connections open on all listeners. */
+  openConnections(): number {
+    let n = 0
+    for (const inst of this.#instances.values()) n += inst.sockets.size
+    return n
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     const all = [...this.#instances.values()]
@@ -107,20 +112,7 @@ export class ServiceHealthServer {
     }
     try {
       for (const host of hosts.length ? hosts : [undefined]) {
-        const headersTimeout = o.headersTimeoutMs ?? 5000
-        const server = createServer(
-          {
-            headersTimeout,
-            requestTimeout: o.requestTimeoutMs ?? 10_000,
-            // Node enforces the two timeouts above only this often (30 s by default).
-            connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeout / 2)),
-            keepAliveTimeout: o.keepAliveTimeoutMs ?? 5000,
-            maxHeaderSize: 8192,
-          },
-          handler,
-        )
-        server.maxConnections = o.maxConnections ?? 64
-        server.maxRequestsPerSocket = 1000
+        const server = createLimitedServer(this.#limits, handler)
         server.on('connection', (socket: Socket) => {
           inst.sockets.add(socket)
           socket.once('close', () => inst.sockets.delete(socket))

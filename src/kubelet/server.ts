@@ -1,9 +1,10 @@
 // The kubelet's own HTTP API, as much of it as the API server uses: container logs for
 // `kubectl logs`, plus health and the pod list. It listens on a unix socket (lab nodes)
 // and/or TCP.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { rm } from 'node:fs/promises'
 import type { V1Pod } from '@kubernetes/client-node'
+import { createLimitedServer, type HttpLimits } from '../util/http-limits.ts'
 
 export interface LogRequest {
   namespace: string
@@ -38,20 +39,14 @@ export interface KubeletServerOptions {
   listen?: string
 }
 
-/** Limits of each listener; the defaults suit a node agent that a handful of API servers call. */
-export interface KubeletServerLimits {
-  /** Time to receive a request's headers (default 10 s). */
-  headersTimeoutMs?: number
-  /** Time to receive a whole request, body included (default 30 s); a response may stream for longer. */
-  requestTimeoutMs?: number
-  /** How long an idle keep-alive connection stays open (default 5 s). */
-  keepAliveTimeoutMs?: number
-  /** Open connections per listener; more are closed at once (default 256). */
-  maxConnections?: number
-  /** Largest request head (default 16 KiB); more gets 431. */
-  maxHeaderSize?: number
-  /** How often the timeouts above are checked (default 1 s). */
-  connectionsCheckingIntervalMs?: number
+/** Limits of each listener: a node agent that a handful of API servers call. */
+export const kubeletLimits: HttpLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 256,
+  maxHeaderSize: 16 * 1024,
+  maxRequestsPerSocket: 10_000,
 }
 
 const NUMBER_PARAMS = ['tailLines', 'limitBytes', 'sinceSeconds'] as const
@@ -120,37 +115,15 @@ function text(res: ServerResponse, status: number, body: string, headers: Record
 export class KubeletServer {
   readonly #api: KubeletApi
   readonly #servers: Server[] = []
-  readonly #limits: Required<KubeletServerLimits>
+  readonly #limits: HttpLimits
 
-  constructor(api: KubeletApi, limits: KubeletServerLimits = {}) {
+  constructor(api: KubeletApi, limits: Partial<HttpLimits> = {}) {
     this.#api = api
-    this.#limits = {
-      headersTimeoutMs: 10_000,
-      requestTimeoutMs: 30_000,
-      keepAliveTimeoutMs: 5_000,
-      maxConnections: 256,
-      maxHeaderSize: 16 * 1024,
-      connectionsCheckingIntervalMs: 1_000,
-      ...limits,
-    }
+    this.#limits = { ...kubeletLimits, ...limits }
   }
 
   async start(opts: KubeletServerOptions): Promise<void> {
-    const l = this.#limits
-    const make = () => {
-      const s = createServer(
-        {
-          headersTimeout: l.headersTimeoutMs,
-          requestTimeout: l.requestTimeoutMs,
-          keepAliveTimeout: l.keepAliveTimeoutMs,
-          maxHeaderSize: l.maxHeaderSize,
-          connectionsCheckingInterval: l.connectionsCheckingIntervalMs,
-        },
-        (req, res) => void this.#handle(req, res),
-      )
-      s.maxConnections = l.maxConnections
-      return s
-    }
+    const make = () => createLimitedServer(this.#limits, (req, res) => void this.#handle(req, res))
     if (opts.socketPath) {
       await rm(opts.socketPath, { force: true })
       const s = make()

@@ -1,17 +1,20 @@
 // Small HTTP endpoint servers (health, readiness, metrics): routes by path, served on any
-// number of HOST:PORT addresses.
-import { createServer, type Server, type ServerResponse } from 'node:http'
+// number of HOST:PORT addresses, each with smallEndpointLimits.
+import type { Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parseListenAddress } from './host-port.ts'
+import { createLimitedServer, smallEndpointLimits, type HttpLimits } from './http-limits.ts'
 
 export type Route = (res: ServerResponse) => Promise<void> | void
 
 export class HttpEndpoints {
   #routes: Readonly<Record<string, Route>>
+  #limits: HttpLimits
   #servers: Server[] = []
 
-  constructor(routes: Readonly<Record<string, Route>>) {
+  constructor(routes: Readonly<Record<string, Route>>, limits: Partial<HttpLimits> = {}) {
     this.#routes = routes
+    this.#limits = { ...smallEndpointLimits, ...limits }
   }
 
   /** Listens on every `host:port` given ('' entries skipped); resolves with the bound ports. A failure closes what was opened. */
@@ -20,7 +23,8 @@ export class HttpEndpoints {
     try {
       for (const address of addresses.filter(Boolean)) {
         const { host, port } = parseListenAddress(address)
-        const server = createServer((req, res) => {
+        const server = createLimitedServer(this.#limits, (req, res) => {
+          req.resume()
           Promise.resolve(this.#handle((req.url ?? '/').split('?')[0], res)).catch((err: unknown) => {
             if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' })
             res.end(`${err instanceof Error ? err.message : String(err)}\n`)
@@ -35,6 +39,12 @@ export class HttpEndpoints {
       throw err
     }
     return ports
+  }
+
+  /** Connections open on all listeners. */
+  async connections(): Promise<number> {
+    const counts = await Promise.all(this.#servers.map((s) => new Promise<number>((resolve) => s.getConnections((err, n) => resolve(err ? 0 : n)))))
+    return counts.reduce((a, b) => a + b, 0)
   }
 
   async close(): Promise<void> {

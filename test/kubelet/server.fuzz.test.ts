@@ -11,7 +11,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { followLog, readLog } from '../../src/kubelet/runtime/index.ts'
 import { KubeletServer, LogRequestError, type KubeletApi, type LogRequest } from '../../src/kubelet/server.ts'
-import { fuzzSettings, HOSTILE_STRINGS, openFdCount, Rng } from '../helpers/fuzz.ts'
+import { fuzzSettings, Rng } from '../helpers/fuzz.ts'
+import { fuzzHttpListener, randomHttpRequest } from '../helpers/http-fuzz.ts'
 
 const settings = fuzzSettings(300)
 t.setTimeout(settings.long ? 0 : 60_000)
@@ -61,7 +62,7 @@ async function freePort(): Promise<number> {
 const api = new FakeKubelet()
 const socketPath = join(dir, 'kubelet.sock')
 const port = await freePort()
-const server = new KubeletServer(api, { headersTimeoutMs: 500, requestTimeoutMs: 1000, keepAliveTimeoutMs: 300, maxConnections: 64, connectionsCheckingIntervalMs: 100 })
+const server = new KubeletServer(api, { headersTimeoutMs: 500, requestTimeoutMs: 1000, keepAliveTimeoutMs: 300, maxConnections: 64 })
 await server.start({ socketPath, listen: `127.0.0.1:${port}` })
 t.teardown(() => server.close())
 
@@ -120,109 +121,13 @@ function logRequest(rng: Rng): Buffer {
 }
 
 function randomRequest(rng: Rng): Buffer {
-  if (rng.chance(0.25)) return logRequest(rng)
-  const method = rng.chance(0.8) ? 'GET' : rng.pick(['HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'G\u0000T', 'get', 'X'.repeat(100)])
-  const headers: string[] = []
-  if (rng.chance(0.9)) headers.push('Host: kubelet')
-  let body: Buffer = Buffer.alloc(0)
-  if (rng.chance(0.2)) body = rng.bytes(rng.int(4096))
-  switch (rng.int(8)) {
-    case 0:
-      headers.push(`Content-Length: ${rng.chance(0.5) ? body.length : rng.pick(['-1', '1e3', '99999999999', 'abc', `${body.length + 10}`])}`)
-      break
-    case 1:
-      headers.push('Transfer-Encoding: chunked')
-      body = Buffer.from(rng.chance(0.5) ? `${body.length.toString(16)}\r\n${body.toString('latin1')}\r\n0\r\n\r\n` : `zz\r\n${body.toString('latin1')}`, 'latin1')
-      break
-    case 2:
-      headers.push('Connection: Upgrade', 'Upgrade: websocket')
-      break
-    case 3:
-      headers.push('Expect: 100-continue')
-      break
-    case 4:
-      headers.push(`X-Big: ${'b'.repeat(rng.int(40_000))}`)
-      break
-    case 5:
-      for (let i = 0; i < rng.int(300); i++) headers.push(`X-H${i}: ${i}`)
-      break
-    case 6:
-      headers.push(`X-Hostile: ${rng.hostileString().replace(/[\r\n]/g, '')}`, 'Connection: keep-alive')
-      break
-    default:
-      if (body.length) headers.push(`Content-Length: ${body.length}`)
-  }
-  const head = `${method} ${requestPath(rng)} HTTP/1.${rng.chance(0.9) ? 1 : 0}\r\n${headers.join('\r\n')}${headers.length ? '\r\n' : ''}\r\n`
-  let bytes: Buffer = Buffer.concat([Buffer.from(head, 'latin1'), body])
-  if (rng.chance(0.15)) bytes = rng.mutate(bytes)
-  if (rng.chance(0.1)) bytes = Buffer.concat([bytes, Buffer.from('GET /healthz HTTP/1.1\r\nHost: k\r\n\r\n')])
-  return bytes
-}
-
-interface Outcome {
-  mode: string
-  response: string
-  /** The connection did not end within the bounded wait. */
-  hung: boolean
-  error?: string
+  return rng.chance(0.25) ? logRequest(rng) : randomHttpRequest(rng, requestPath, 'kubelet')
 }
 
 const CASE_DEADLINE_MS = 4000
 
 function connect(rng: Rng): Socket {
   return rng.chance(0.5) ? createConnection(socketPath) : createConnection(port, '127.0.0.1')
-}
-
-/** One connection: writes the bytes (whole, in slow pieces, or stalled half-way) and reads the answer. */
-async function runCase(rng: Rng, bytes: Buffer): Promise<Outcome> {
-  const socket = connect(rng)
-  const mode = rng.pick(['whole', 'whole', 'pieces', 'stall', 'abandon', 'no-read'] as const)
-  const chunks: Buffer[] = []
-  let size = 0
-  socket.on('data', (b: Buffer) => {
-    if (size < 64 * 1024) chunks.push(b)
-    size += b.length
-  })
-  const closed = new Promise<string | undefined>((resolve) => {
-    socket.on('error', (err) => resolve(err.message))
-    socket.on('close', () => resolve(undefined))
-  })
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), CASE_DEADLINE_MS)))
-  const send = async (): Promise<void> => {
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()).once('error', () => resolve()))
-    if (socket.destroyed) return
-    if (mode === 'whole' || mode === 'no-read' || mode === 'abandon') {
-      socket.write(bytes)
-      if (mode === 'no-read') {
-        // A client that stops reading for a while (an unread stream fills the socket buffers).
-        socket.pause()
-        setTimeout(() => socket.resume(), 300 + rng.int(700))
-      }
-      if (mode === 'abandon') {
-        await new Promise((r) => setTimeout(r, rng.int(100)))
-        socket.destroy()
-        return
-      }
-      if (mode === 'whole' && rng.chance(0.7)) socket.end()
-      return
-    }
-    // Pieces (slowly, then end) or a stall (part of the request, then nothing).
-    const upto = mode === 'stall' ? rng.int(bytes.length + 1) : bytes.length
-    for (let at = 0; at < upto && !socket.destroyed; ) {
-      const n = 1 + rng.int(64)
-      socket.write(bytes.subarray(at, Math.min(at + n, upto)))
-      at += n
-      await new Promise((r) => setTimeout(r, rng.int(15)))
-    }
-    if (mode === 'pieces' && !socket.destroyed) socket.end()
-  }
-  void send()
-  const result = await Promise.race([closed, deadline])
-  clearTimeout(timer)
-  const hung = result === 'deadline'
-  socket.destroy()
-  return { mode, response: Buffer.concat(chunks).toString('latin1'), hung, ...(typeof result === 'string' && result !== 'deadline' ? { error: result } : {}) }
 }
 
 async function healthz(): Promise<string> {
@@ -235,49 +140,16 @@ async function healthz(): Promise<string> {
   return text
 }
 
-const serverConnections = async (): Promise<number> => server.connections()
-
 await t.test(`${settings.iterations} hostile requests (seed ${settings.seed})`, async (t) => {
-  t.match(await healthz(), /^HTTP\/1\.1 200 /, 'the server answers before')
-  const fdBefore = openFdCount()
-  const rssBefore = process.memoryUsage().rss
-  const batch = 48
-  let failures = 0
-  for (let start = 0; start < settings.iterations && failures < 5; start += batch) {
-    const cases = Array.from({ length: Math.min(batch, settings.iterations - start) }, (_, i) => {
-      const caseRng = new Rng(settings.seed * 1_000_003 + start + i)
-      return { index: start + i, bytes: randomRequest(caseRng), rng: caseRng }
-    })
-    const outcomes = await Promise.all(cases.map((c) => runCase(c.rng, c.bytes)))
-    for (const [i, outcome] of outcomes.entries()) {
-      const c = cases[i]!
-      const where = `case ${c.index} (seed ${settings.seed}, ${outcome.mode}): ${JSON.stringify(c.bytes.subarray(0, 200).toString('latin1'))}`
-      const status = /^HTTP\/1\.[01] (\d{3}) /.exec(outcome.response)?.[1]
-      if (outcome.hung) {
-        failures++
-        t.fail(`connection did not end within ${CASE_DEADLINE_MS} ms: ${where}`)
-      } else if (outcome.response !== '' && status === undefined) {
-        failures++
-        t.fail(`not an HTTP response (${JSON.stringify(outcome.response.slice(0, 80))}): ${where}`)
-      } else if (status === '500') {
-        failures++
-        t.fail(`500 (${JSON.stringify(outcome.response.slice(0, 300))}): ${where}`)
-      }
-    }
-    if (!(await healthz()).startsWith('HTTP/1.1 200 ')) {
-      failures++
-      t.fail(`the server stopped answering after case ${start + batch - 1}`)
-    }
-  }
-  t.equal(failures, 0, 'every case ended with a well-formed answer (or a closed connection) in time')
-  // Connections and streams wind down within the server's own timeouts.
-  const settled = Date.now() + 5000
-  while (Date.now() < settled && ((await serverConnections()) > 0 || api.active > 0 || openFdCount() > fdBefore)) await new Promise((r) => setTimeout(r, 50))
-  t.equal(await serverConnections(), 0, 'no connection left open on the server')
+  await fuzzHttpListener(t, {
+    ...settings,
+    connect,
+    request: randomRequest,
+    alive: async () => (await healthz()).startsWith('HTTP/1.1 200 '),
+    settled: async () => (await server.connections()) === 0 && api.active === 0,
+    deadlineMs: CASE_DEADLINE_MS,
+  })
   t.equal(api.active, 0, `no log stream left running (${api.started} started)`)
-  t.ok(openFdCount() <= fdBefore, `file descriptors back to the baseline (${openFdCount()} now, ${fdBefore} before)`)
-  t.ok(process.memoryUsage().rss - rssBefore < 300 * 1024 * 1024, 'memory stays sane')
-  t.match(await healthz(), /^HTTP\/1\.1 200 /, 'the server still answers')
 })
 
 await t.test('limits: a slow request is cut off, connections beyond the limit are refused', async (t) => {

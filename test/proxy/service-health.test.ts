@@ -87,7 +87,7 @@ t.test('listeners follow the Services; a taken port is reported and retried', as
 })
 
 t.test('limits: slow headers are cut off, connections beyond the cap are closed', async (t) => {
-  const hc = new ServiceHealthServer({ log, proxyHealthy: () => true, headersTimeoutMs: 300, requestTimeoutMs: 600, maxConnections: 3 })
+  const hc = new ServiceHealthServer({ log, proxyHealthy: () => true, limits: { headersTimeoutMs: 300, requestTimeoutMs: 600, maxConnections: 3 } })
   t.teardown(() => hc.close())
   const port = await freePort()
   await hc.syncServices(new Map([['ns/web', port]]), ['127.0.0.1'])
