@@ -15,6 +15,7 @@ import type { Socket } from 'node:net'
 import { endpointId, type Balancer } from './balancer.ts'
 import type { Endpoint } from './endpoints.ts'
 import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, responseVia, type ClientInfo } from './headers.ts'
+import { normalizeTarget } from './normalize-path.ts'
 import type { ProxyTarget } from './proxy.ts'
 import type { RawPools } from './raw-pools.ts'
 
@@ -354,7 +355,10 @@ export class FastConnection {
       return
     }
     const req = end + 4 <= this.#o.maxHeaderBytes ? parseRequestHead(buf.toString('latin1', 0, end)) : undefined
-    const route = req && this.#o.route(req.host, req.target, this.scheme)
+    // A malformed escape is node:http's to answer (400), like every head the fast path refuses.
+    const target = req && normalizeTarget(req.target)
+    if (req && target !== undefined) req.target = target
+    const route = req && target !== undefined && this.#o.route(req.host, target, this.scheme)
     if (!req || !route || route.target.options.backendProtocol !== 'HTTP') return this.#handOver()
     this.#buffered = end + 4 < buf.length ? buf.subarray(end + 4) : undefined
     this.#busy = true

@@ -14,6 +14,7 @@
 
 import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node'
 import { routeOptions, type RouteOptions } from './annotations.ts'
+import { normalizeTarget } from './normalize-path.ts'
 import { isPathType, PathIndex, requestPath, type PathType } from './paths.ts'
 
 export interface Backend {
@@ -261,9 +262,15 @@ function compileIngress(ing: V1Ingress): Compiled {
         fail(`${at}.pathType ${JSON.stringify(pathType)} is not Exact, Prefix or ImplementationSpecific; the path is skipped`)
         return
       }
-      const path = p.path ?? (pathType === 'ImplementationSpecific' ? '/' : '')
-      if (!path.startsWith('/')) {
-        fail(`${at}.path ${JSON.stringify(path)} must start with "/"; the path is skipped`)
+      const given = p.path ?? (pathType === 'ImplementationSpecific' ? '/' : '')
+      if (!given.startsWith('/')) {
+        fail(`${at}.path ${JSON.stringify(given)} must start with "/"; the path is skipped`)
+        return
+      }
+      // Normalised as request paths are (normalize-path.ts), so `/%7Euser` and `/~user` are one rule.
+      const path = normalizeTarget(given)
+      if (path === undefined) {
+        fail(`${at}.path ${JSON.stringify(given)} has a malformed percent-escape ('%' must be followed by two hex digits); the path is skipped`)
         return
       }
       const backend = parseBackend(p.backend, namespace)

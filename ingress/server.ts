@@ -18,6 +18,7 @@ import type { ClientInfo } from './headers.ts'
 import type { IngressMetrics } from './metrics.ts'
 import { proxyRequest, type ProxyTarget, type UpstreamPools } from './proxy.ts'
 import { RawPools } from './raw-pools.ts'
+import { normalizeTarget } from './normalize-path.ts'
 import { normalizeHost, type RouteResult, type RouteTable } from './route-table.ts'
 import { tunnelUpgrade } from './websocket.ts'
 
@@ -40,6 +41,17 @@ export interface IngressServerOptions {
 }
 
 type Resolved = { kind: 'proxy'; target: ProxyTarget; ingress: string; service: string } | { kind: 'answer'; status: number; text: string; ingress: string; location?: string }
+
+const MALFORMED_PATH = "Bad Request: the request path has a malformed percent-escape (every '%' must be followed by two hex digits; send a literal '%' as %25)"
+
+/** Normalises `req.url` in place (what is routed is what goes upstream); false when it is malformed. */
+function normalizeRequest(req: IncomingMessage): boolean {
+  const raw = req.url ?? '/'
+  const url = normalizeTarget(raw)
+  if (url === undefined) return false
+  if (url !== raw) req.url = url
+  return true
+}
 
 const empty: RouteTable = {
   route: () => ({ notFound: true, tlsHost: false }),
@@ -209,8 +221,8 @@ export class IngressServer {
   #handle(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): void {
     const started = performance.now()
     const client = this.#client(req, scheme)
+    const r: Resolved = normalizeRequest(req) ? this.#resolve(client.host, req.url ?? '/', scheme) : { kind: 'answer', status: 400, text: MALFORMED_PATH, ingress: '' }
     const url = req.url ?? '/'
-    const r = this.#resolve(client.host, url, scheme)
     const done = (status: number, extra: { endpoint?: string; upstreamMs?: number } = {}) =>
       this.#record(client.remoteAddress, req.method ?? '', client.host, url, req.httpVersion, scheme, status, performance.now() - started, r.ingress, r.kind === 'proxy' ? r.service : '', extra.endpoint, extra.upstreamMs)
     if (r.kind === 'answer') {
@@ -234,7 +246,7 @@ export class IngressServer {
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https'): Promise<void> {
     const client = this.#client(req, scheme)
-    const r = this.#resolve(client.host, req.url ?? '/', scheme)
+    const r: Resolved = normalizeRequest(req) ? this.#resolve(client.host, req.url ?? '/', scheme) : { kind: 'answer', status: 400, text: MALFORMED_PATH, ingress: '' }
     /** Answers the upgrade request itself; `text` is 'Reason phrase: detail'. */
     const refuse = (status: number, text: string, location?: string) => {
       socket.end(`HTTP/1.1 ${status} ${text.split(':')[0]}\r\nconnection: close\r\n${location ? `location: ${location}\r\n` : ''}content-type: text/plain\r\n\r\n${status} ${text}\n`)
