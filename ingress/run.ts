@@ -61,7 +61,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
     onTable: (table) => {
       server.setTable(table)
       const live = new Set<string>()
-      const backends = [...table.routes().map((r) => r.backend), ...(table.defaultBackend ? [table.defaultBackend.backend] : [])]
+      const backends = [...table.routes().map((r) => r.backend), ...table.defaultBackends().map((d) => d.backend)]
       for (const b of backends) for (const s of balancer.state(backendKey(b))) live.add(s.endpoint)
       void pools.prune(live)
       void server.grpcSessions.prune(live)

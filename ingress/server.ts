@@ -58,7 +58,7 @@ const empty: RouteTable = {
   isTlsHost: () => false,
   tlsHosts: () => [],
   routes: () => [],
-  defaultBackend: undefined,
+  defaultBackends: () => [],
 }
 
 export class IngressServer {

@@ -223,7 +223,7 @@ t.test('forwarded headers reach the backend; hop-by-hop headers do not, either w
   t.equal(r.headers.via, '1.1 weft')
 })
 
-// Catch-alls last: a host-less rule or a defaultBackend answers every other host.
+// Catch-alls last: a host-less rule or an Ingress without rules answers every other host.
 t.test('host precedence: exact, then wildcard, then any host', async (t) => {
   await lab.ingress('hp-any', { rules: [{ http: { paths: [p('/', 'any-root'), p('/only-any', 'only-any')] } }] })
   await lab.ingress('hp-wild', { rules: [{ host: '*.example.test', http: { paths: [p('/', 'wild-root'), p('/w', 'wild-w')] } }] })
@@ -249,16 +249,18 @@ t.test('host precedence: exact, then wildcard, then any host', async (t) => {
   await waitFor('other.org', '/', '404')
 })
 
-t.test('defaultBackend: requests no rule matches, and hosts claimed without paths', async (t) => {
+t.test("defaultBackend: only its own Ingress's hosts; an Ingress without rules is the catch-all", async (t) => {
   await lab.ingress('db-claim', { rules: [{ host: 'bare.test' }] })
   await lab.ingress('db-main', { defaultBackend: { service: { name: 'fallback', port: { name: 'http' } } }, rules: [{ host: 'a.db.test', http: { paths: [p('/x', 'ax')] } }] })
-  await waitFor('a.db.test', '/x', 'ax')
+  await lab.ingress('db-catch', { defaultBackend: { service: { name: 'web', port: { number: 80 } } } })
+  await waitFor('nohost.test', '/', 'web')
   await check(t, [
+    ['a.db.test', '/x', 'ax'],
     ['a.db.test', '/y', 'fallback'],
-    ['nohost.test', '/', 'fallback'],
-    ['bare.test', '/', 'fallback'],
+    ['nohost.test', '/anything', 'web'],
+    ['bare.test', '/', '404'],
   ])
-  await lab.deleteIngress('db-main')
+  await lab.deleteIngress('db-catch')
   await waitFor('nohost.test', '/', '404')
-  t.equal(await target('bare.test', '/'), '404', 'a claimed host without paths and no default backend')
+  t.equal(await target('a.db.test', '/y'), 'fallback', "an Ingress's defaultBackend never serves other hosts, but keeps serving its own")
 })
