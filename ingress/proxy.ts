@@ -3,6 +3,7 @@
 // body, which can be sent again), connect and read timeouts, and 502/503/504/413/400
 // answers whose bodies say what went wrong.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest } from 'node:http2'
 import { Readable } from 'node:stream'
 import { Pool, type Dispatcher } from 'undici'
 import type { RouteOptions } from './annotations.ts'
@@ -76,9 +77,16 @@ function answer(res: ServerResponse, status: number, text: string): void {
   res.end(`${status} ${text}\n`)
 }
 
+/**
+ * Whether a request has a body. HTTP/1 says so in its head (Content-Length or
+ * Transfer-Encoding); in h2 content-length is optional, and a request has a body unless its
+ * HEADERS frame ended the stream. A body of unknown length goes upstream chunked.
+ */
 function hasBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true
   const length = req.headers['content-length']
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+  if (length !== undefined) return length !== '0'
+  return req.httpVersionMajor === 2 && !(req as unknown as Http2ServerRequest).stream.endAfterHeaders
 }
 
 export async function proxyRequest(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, client: ClientInfo, balancer: Balancer, pools: UpstreamPools): Promise<ProxyOutcome> {
