@@ -5,7 +5,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import { createServer as createHttp2Server, type ServerHttp2Session } from 'node:http2'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
-import { createServer as createTlsServer } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { parseListenAddress } from '../src/util/host-port.ts'
 import type { Logger } from '../src/util/log.ts'
@@ -20,6 +19,7 @@ import { proxyRequest, type ProxyTarget, type UpstreamPools } from './proxy.ts'
 import { RawPools } from './raw-pools.ts'
 import { normalizeTarget } from './normalize-path.ts'
 import { normalizeHost, type RouteResult, type RouteTable } from './route-table.ts'
+import { createTlsListener } from './tls-listener.ts'
 import { tunnelUpgrade } from './websocket.ts'
 
 export interface IngressServerOptions {
@@ -38,6 +38,8 @@ export interface IngressServerOptions {
   maxHeaderBytes?: number
   /** A client that has not sent a whole request head after this long gets 408 (default 10 s: slowloris). */
   headersTimeoutMs?: number
+  /** A TLS client that has not finished its handshake after this long is disconnected (default 10 s). */
+  handshakeTimeoutMs?: number
 }
 
 type Resolved = { kind: 'proxy'; target: ProxyTarget; ingress: string; service: string } | { kind: 'answer'; status: number; text: string; ingress: string; location?: string }
@@ -69,6 +71,8 @@ export class IngressServer {
   /** node:http servers taking the connections the fast path hands over. */
   #delegates: HttpServer[] = []
   #fast = new Set<Socket>()
+  /** Every accepted connection, until it closes: close() ends them all. */
+  #connections = new Set<Socket>()
   #h2Sessions = new Set<ServerHttp2Session>()
   httpPort = 0
   httpsPort = 0
@@ -128,11 +132,16 @@ export class IngressServer {
         this.#h2Sessions.add(session)
         session.once('close', () => this.#h2Sessions.delete(session))
       })
-      const listener = createTlsServer(o.certs.serverOptions(), (socket) => {
-        if (socket.alpnProtocol === 'h2') h2.emit('connection', socket)
-        else accept(socket, 'https', options)
+      const listener = createTlsListener({
+        select: (servername) => o.certs.select(servername),
+        alpn: o.certs.alpn,
+        handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
+        clientError: (err) => o.log.debug({ err: err.message }, 'TLS handshake failed'),
+        secure: (socket) => {
+          if (socket.alpnProtocol === 'h2') h2.emit('connection', socket)
+          else accept(socket, 'https', options)
+        },
       })
-      listener.on('tlsClientError', (_err, socket) => socket.destroy())
       this.#listeners.push(listener)
       this.httpsPort = await this.#listen(listener, o.httpsListen)
     }
@@ -153,18 +162,24 @@ export class IngressServer {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))))
+    const closed = Promise.all(this.#listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))))
     for (const server of this.#delegates) {
       server.closeAllConnections()
       server.close(() => {})
     }
     for (const socket of this.#fast) socket.destroy()
     for (const session of this.#h2Sessions) session.destroy()
+    for (const socket of this.#connections) socket.destroy()
+    await closed
     this.rawPools.close()
     await this.grpcSessions.close()
   }
 
   #listen(server: NetServer, address: string): Promise<number> {
+    server.on('connection', (socket: Socket) => {
+      this.#connections.add(socket)
+      socket.once('close', () => this.#connections.delete(socket))
+    })
     const { host, port } = parseListenAddress(address)
     return new Promise((resolve, reject) => {
       server.once('error', reject)
