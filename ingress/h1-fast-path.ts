@@ -14,7 +14,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import { endpointId, type Balancer } from './balancer.ts'
 import type { Endpoint } from './endpoints.ts'
-import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, responseVia, type ClientInfo } from './headers.ts'
+import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, responseVia, SERVER, type ClientInfo } from './headers.ts'
 import { normalizeTarget } from './normalize-path.ts'
 import type { ProxyTarget } from './proxy.ts'
 import type { RawPools } from './raw-pools.ts'
@@ -37,6 +37,8 @@ export interface FastRequestRecord {
   service: string
   endpoint?: string
   upstreamMs?: number
+  /** What went wrong upstream (for the log; never in the answer). */
+  error?: string
 }
 
 export interface FastPathOptions {
@@ -228,8 +230,8 @@ interface ResponseHead extends Fields {
   framing: Framing
 }
 
-const DROP_FROM_RESPONSE: ReadonlySet<string> = new Set(['via'])
-const DROP_FROM_ENCODED_RESPONSE: ReadonlySet<string> = new Set(['via', 'content-length'])
+const DROP_FROM_RESPONSE: ReadonlySet<string> = new Set(['via', 'server'])
+const DROP_FROM_ENCODED_RESPONSE: ReadonlySet<string> = new Set(['via', 'server', 'content-length'])
 
 function parseResponseHead(head: string, isHead: boolean): ResponseHead | string {
   const rows = head.split('\r\n')
@@ -268,7 +270,7 @@ function parseResponseHead(head: string, isHead: boolean): ResponseHead | string
 
 function plainAnswer(status: number, text: string, close: boolean): string {
   const body = `${status} ${text}\n`
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nserver: ${SERVER}\r\ncontent-type: text/plain; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`
 }
 
 /** Serves one client connection until it closes or is handed to node:http. */
@@ -390,6 +392,7 @@ class Exchange {
   #o: FastPathOptions
   #started = performance.now()
   #tried = new Set<string>()
+  #lastError: string | undefined
   #upstreamHead = ''
   #client: ClientInfo
 
@@ -410,15 +413,16 @@ class Exchange {
     this.#attempt(undefined)
   }
 
-  #record(status: number, endpoint?: string, upstreamMs?: number): void {
+  #record(status: number, endpoint?: string, upstreamMs?: number, error?: string): void {
     const r = this.#req
-    this.#o.record({ remote: this.#client.remoteAddress, method: r.method, host: r.host, path: r.target, scheme: this.#conn.scheme, status, ms: performance.now() - this.#started, ingress: this.#route.ingress, service: this.#route.service, endpoint, upstreamMs })
+    this.#o.record({ remote: this.#client.remoteAddress, method: r.method, host: r.host, path: r.target, scheme: this.#conn.scheme, status, ms: performance.now() - this.#started, ingress: this.#route.ingress, service: this.#route.service, endpoint, upstreamMs, error })
   }
 
-  #answer(status: number, text: string, endpoint?: string): void {
+  /** Answers the client itself; `error` (what went wrong, with addresses) goes to the log only. */
+  #answer(status: number, text: string, endpoint?: string, error?: string): void {
     const socket = this.#conn.socket
     if (!socket.destroyed) socket.write(plainAnswer(status, text, this.#req.close))
-    this.#record(status, endpoint)
+    this.#record(status, endpoint, undefined, error)
     this.#conn.finished(this.#req.close)
   }
 
@@ -429,7 +433,7 @@ class Exchange {
     const ep = again ?? this.#o.balancer.pick(target.key, o.loadBalance, this.#tried)
     if (!ep) {
       if (this.#tried.size === 0) this.#answer(503, `Service Unavailable: ${target.name} has no ready endpoints`)
-      else this.#answer(502, `Bad Gateway: no endpoint of ${target.name} could be reached`, [...this.#tried].at(-1))
+      else this.#answer(502, `Bad Gateway: no endpoint of ${target.name} could be reached`, [...this.#tried].at(-1), this.#lastError)
       return
     }
     const id = endpointId(ep)
@@ -472,15 +476,16 @@ class Exchange {
       if (head) {
         // The answer is under way: all that is left is to cut it short.
         client.destroy()
-        this.#record(head.status, id, upstreamMs)
+        this.#record(head.status, id, upstreamMs, `${id}: ${message} (the answer was cut short)`)
         this.#conn.finished(true)
         return
       }
       if (pooled && !received && code !== 'EREADTIMEOUT') return this.#attempt(ep)
       balancer.failed(target.key, ep)
-      if (code === 'EREADTIMEOUT') return this.#answer(504, `Gateway Timeout: ${target.name} (${id}) did not answer within ${o.readTimeoutMs} ms`, id)
+      this.#lastError = `${id}: ${message}`
+      if (code === 'EREADTIMEOUT') return this.#answer(504, `Gateway Timeout: ${target.name} did not answer within ${o.readTimeoutMs} ms`, id, this.#lastError)
       if (!received && RETRIABLE.has(code)) return this.#attempt(undefined)
-      this.#answer(502, `Bad Gateway: ${target.name} failed: ${id}: ${message}`, id)
+      this.#answer(502, `Bad Gateway: ${target.name} did not send a valid answer`, id, this.#lastError)
     }
     let upstreamMs: number | undefined
 
@@ -551,7 +556,7 @@ class Exchange {
         if (head.status >= 502 && head.status <= 504) balancer.failed(target.key, ep)
         else balancer.succeeded(target.key, ep)
         const close = this.#req.close || !head.keepAlive
-        let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n${endToEndLines(head, head.connection, head.encoded ? DROP_FROM_ENCODED_RESPONSE : DROP_FROM_RESPONSE)}via: ${responseVia(head.via)}\r\n`
+        let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n${endToEndLines(head, head.connection, head.encoded ? DROP_FROM_ENCODED_RESPONSE : DROP_FROM_RESPONSE)}via: ${responseVia(head.via)}\r\nserver: ${SERVER}\r\n`
         if (head.framing.kind === 'chunked') text += 'transfer-encoding: chunked\r\n'
         if (close) text += 'connection: close\r\n'
         text += '\r\n'

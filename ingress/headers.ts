@@ -14,8 +14,14 @@
 // - IPv4-mapped IPv6 peers (`::ffff:192.0.2.1`, from a dual-stack listener) are written as IPv4.
 // - Via uses the client's protocol version as Node reports it ('1.1', '2.0'); downstream
 //   responses get `1.1 weft` (undici speaks HTTP/1.1 to the upstream).
+// - Every response carries `Server: weft` (no version): weft's own answers, and the endpoints'
+//   answers, whose Server header it replaces (as nginx hides the upstream's by default), so
+//   what a client sees does not tell which software runs behind the Ingress.
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+
+/** The Server header of every response weft sends. */
+export const SERVER = 'weft'
 
 export interface ClientInfo {
   remoteAddress: string
@@ -175,7 +181,8 @@ export function downstreamResponseHeaders(
   opts: { upgrade?: boolean } = {},
 ): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {}
-  for (const [name, value] of endToEnd(headers)) out[name] = value
+  for (const [name, value] of endToEnd(headers)) if (name !== 'server') out[name] = value
+  out.server = SERVER
   if (opts.upgrade && !downstreamHttp2) {
     const upgrade = joined(headers.upgrade)
     if (upgrade !== undefined) {

@@ -19,6 +19,8 @@ export interface IngressConfig {
   httpsListen: string
   /** The port HTTP→HTTPS redirects name (the HTTPS port clients reach, e.g. behind a port publisher). */
   httpsRedirectPort?: number
+  /** Redirect plain HTTP for TLS hosts to HTTPS unless an Ingress says weft.dev/ssl-redirect: "false" (default false). */
+  sslRedirect?: boolean
   classes: IngressClassConfig
   /** HOST:PORT of /healthz, /readyz and /metrics; '' for none. */
   statusListen: string
@@ -50,7 +52,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
   const balancer = new Balancer()
   const pools = new UpstreamPools()
   const metrics = new IngressMetrics()
-  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
+  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
   const status = new IngressStatusWriter(client, config.publish ?? { kind: 'listeners', listen: [config.httpListen, config.httpsListen] }, () => source.served(), log)
   const source = new IngressSource({
     client,

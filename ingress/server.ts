@@ -13,7 +13,7 @@ import type { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
 import { grpcOverHttp1, Http2Sessions, isGrpc, proxyGrpc } from './grpc-proxy.ts'
 import { FastConnection, type FastPathOptions } from './h1-fast-path.ts'
-import type { ClientInfo } from './headers.ts'
+import { SERVER, type ClientInfo } from './headers.ts'
 import type { IngressMetrics } from './metrics.ts'
 import { proxyRequest, type ProxyTarget, type UpstreamPools } from './proxy.ts'
 import { RawPools } from './raw-pools.ts'
@@ -29,6 +29,8 @@ export interface IngressServerOptions {
   httpsListen: string
   /** The HTTPS port redirects point at (default: the bound HTTPS port). */
   httpsRedirectPort?: number
+  /** Plain-HTTP requests for TLS hosts get a 308 to HTTPS unless their Ingress says weft.dev/ssl-redirect: "false" (default false: served, and only weft.dev/ssl-redirect: "true" redirects). */
+  sslRedirect?: boolean
   certs: CertStore
   balancer: Balancer
   pools: UpstreamPools
@@ -110,7 +112,7 @@ export class IngressServer {
         if (buffered.length > 0) socket.emit('data', buffered)
         socket.resume()
       },
-      record: (r) => this.#record(r.remote, r.method, r.host, r.path, '1.1', r.scheme, r.status, r.ms, r.ingress, r.service, r.endpoint, r.upstreamMs),
+      record: (r) => this.#record(r.remote, r.method, r.host, r.path, '1.1', r.scheme, r.status, r.ms, r.ingress, r.service, r.endpoint, r.upstreamMs, r.error),
     })
     const accept = (socket: Socket, scheme: 'http' | 'https', options: FastPathOptions) => {
       this.#fast.add(socket)
@@ -196,7 +198,7 @@ export class IngressServer {
       return
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
-    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${status}\n`)
+    socket.end(`HTTP/1.1 ${status}\r\nserver: ${SERVER}\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${status}\n`)
   }
 
   #resolve(host: string, url: string, scheme: 'http' | 'https'): Resolved {
@@ -204,7 +206,7 @@ export class IngressServer {
     const target = 'route' in result ? result.route : 'defaultBackend' in result ? result.defaultBackend : undefined
     if (!target) return { kind: 'answer', status: 404, text: `Not Found: no Ingress rule for host "${normalizeHost(host)}" and path "${url.split('?')[0]}"`, ingress: '' }
     const options = target.options
-    if (scheme === 'http' && result.tlsHost && options.sslRedirect && this.options.httpsListen) {
+    if (scheme === 'http' && result.tlsHost && (options.sslRedirect ?? this.options.sslRedirect ?? false) && this.options.httpsListen) {
       const port = this.options.httpsRedirectPort ?? this.httpsPort
       const hostname = normalizeHost(host)
       const authority = port === 443 ? hostname : `${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`
@@ -225,21 +227,23 @@ export class IngressServer {
     return { remoteAddress: req.socket.remoteAddress ?? '', scheme, host, httpVersion: req.httpVersion, serverPort: req.socket.localPort }
   }
 
-  /** One request's metrics and access-log line. */
-  #record(remote: string, method: string, host: string, path: string, httpVersion: string, scheme: 'http' | 'https', status: number, ms: number, ingress: string, service: string, endpoint?: string, upstreamMs?: number): void {
+  /** One request's metrics and access-log line (at warn when something went wrong upstream: `error` says what, and never reaches the client). */
+  #record(remote: string, method: string, host: string, path: string, httpVersion: string, scheme: 'http' | 'https', status: number, ms: number, ingress: string, service: string, endpoint?: string, upstreamMs?: number, error?: string): void {
     this.options.metrics.request(ingress, service, status, ms / 1000, upstreamMs === undefined ? undefined : upstreamMs / 1000)
-    if (this.options.log.isLevelEnabled('info')) {
-      this.options.log.info({ remote, method, host, path, proto: `HTTP/${httpVersion}`, scheme, status, ms: Math.round(ms * 10) / 10, ingress, service, endpoint, upstream_ms: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 10) / 10 }, 'request')
+    const level = error === undefined ? 'info' : 'warn'
+    if (this.options.log.isLevelEnabled(level)) {
+      this.options.log[level]({ remote, method, host, path, proto: `HTTP/${httpVersion}`, scheme, status, ms: Math.round(ms * 10) / 10, ingress, service, endpoint, upstream_ms: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 10) / 10, error }, 'request')
     }
   }
 
   #handle(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): void {
     const started = performance.now()
+    res.setHeader('server', SERVER)
     const client = this.#client(req, scheme)
     const r: Resolved = normalizeRequest(req) ? this.#resolve(client.host, req.url ?? '/', scheme) : { kind: 'answer', status: 400, text: MALFORMED_PATH, ingress: '' }
     const url = req.url ?? '/'
-    const done = (status: number, extra: { endpoint?: string; upstreamMs?: number } = {}) =>
-      this.#record(client.remoteAddress, req.method ?? '', client.host, url, req.httpVersion, scheme, status, performance.now() - started, r.ingress, r.kind === 'proxy' ? r.service : '', extra.endpoint, extra.upstreamMs)
+    const done = (status: number, extra: { endpoint?: string; upstreamMs?: number; error?: string } = {}) =>
+      this.#record(client.remoteAddress, req.method ?? '', client.host, url, req.httpVersion, scheme, status, performance.now() - started, r.ingress, r.kind === 'proxy' ? r.service : '', extra.endpoint, extra.upstreamMs, extra.error)
     if (r.kind === 'answer') {
       res.writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8', ...(r.location ? { location: r.location } : {}) })
       res.end(`${r.status} ${r.text}\n`)
@@ -252,9 +256,9 @@ export class IngressServer {
       (err: Error) => {
         if (!res.headersSent) {
           res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' })
-          res.end(`502 Bad Gateway: ${err.message}\n`)
+          res.end(`502 Bad Gateway: ${r.target.name} failed\n`)
         } else res.destroy()
-        done(502)
+        done(502, { error: err.message })
       },
     )
   }
@@ -264,7 +268,7 @@ export class IngressServer {
     const r: Resolved = normalizeRequest(req) ? this.#resolve(client.host, req.url ?? '/', scheme) : { kind: 'answer', status: 400, text: MALFORMED_PATH, ingress: '' }
     /** Answers the upgrade request itself; `text` is 'Reason phrase: detail'. */
     const refuse = (status: number, text: string, location?: string) => {
-      socket.end(`HTTP/1.1 ${status} ${text.split(':')[0]}\r\nconnection: close\r\n${location ? `location: ${location}\r\n` : ''}content-type: text/plain\r\n\r\n${status} ${text}\n`)
+      socket.end(`HTTP/1.1 ${status} ${text.split(':')[0]}\r\nserver: ${SERVER}\r\nconnection: close\r\n${location ? `location: ${location}\r\n` : ''}content-type: text/plain\r\n\r\n${status} ${text}\n`)
       this.options.metrics.request(r.ingress, r.kind === 'proxy' ? r.service : '', status, 0, undefined)
     }
     if (r.kind === 'answer') return refuse(r.status, r.text, r.location)
@@ -272,7 +276,8 @@ export class IngressServer {
     const ep = this.options.balancer.pick(r.target.key, r.target.options.loadBalance)
     if (!ep) return refuse(503, `Service Unavailable: ${r.target.name} has no ready endpoints`)
     const tls = r.target.options.backendProtocol === 'HTTPS'
-    const { status } = await tunnelUpgrade(req, socket, head, { address: ep.address, port: ep.port, tls, connectTimeoutMs: r.target.options.connectTimeoutMs }, client)
+    const { status, error } = await tunnelUpgrade(req, socket, head, { name: r.target.name, address: ep.address, port: ep.port, tls, connectTimeoutMs: r.target.options.connectTimeoutMs }, client)
     this.options.metrics.request(r.ingress, r.service, status, 0, undefined)
+    if (error !== undefined) this.options.log.warn({ remote: client.remoteAddress, host: client.host, path: req.url, ingress: r.ingress, service: r.service, status, error }, 'WebSocket upgrade failed')
   }
 }

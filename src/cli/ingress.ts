@@ -18,6 +18,8 @@ Flags:
   --socket PATH             reach the API server through this unix socket instead
   --http-listen A           plain HTTP on HOST:PORT (default ${d.httpListen}; '' for none)
   --https-listen A          HTTPS on HOST:PORT (default ${d.httpsListen}; '' for none)
+  --ssl-redirect[=BOOL]     plain HTTP to a host that has TLS gets a 308 to HTTPS (default false:
+                            served); an Ingress's weft.dev/ssl-redirect annotation overrides it
   --https-redirect-port N   the port HTTP→HTTPS redirects name (default: the HTTPS port)
   --ingress-class NAME      the IngressClass name served (default ${d.classes.className})
   --controller NAME         the IngressClass spec.controller served (default ${d.classes.controller})
@@ -33,6 +35,13 @@ Flags:
                             unless they are wildcards
   -h, --help                show this help
 `
+
+function bool(flag: string, value: string | boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  const v = String(value).toLowerCase()
+  if (v === 'true' || v === 'false') return v === 'true'
+  throw new Error(`${flag} "${String(value)}" must be true or false`)
+}
 
 function port(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined
@@ -74,12 +83,18 @@ export function ingressConfigFrom(values: Record<string, string | boolean | unde
     httpListen,
     httpsListen,
     httpsRedirectPort: port('--https-redirect-port', values['https-redirect-port'] as string | undefined),
+    sslRedirect: bool('--ssl-redirect', values['ssl-redirect'], false),
     classes: { className, controller: s('controller', d.classes.controller) },
     statusListen: s('status-listen', d.statusListen),
     publish: publishSource(values, [httpListen, httpsListen]),
   }
 }
 
+/** A bare `--ssl-redirect` means `--ssl-redirect=true` (the shared flag parser only knows string flags). */
+export function ingressArgs(argv: string[]): string[] {
+  return argv.map((arg, i) => (arg === '--ssl-redirect' && !/^(true|false)$/i.test(argv[i + 1] ?? '') ? '--ssl-redirect=true' : arg))
+}
+
 export function runIngress(argv: string[]): Promise<void> {
-  return runComponent(argv, { flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
+  return runComponent(ingressArgs(argv), { flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
 }

@@ -156,8 +156,8 @@ t.test('TLS: a certificate per SNI name, the default for others, redirects, h2, 
   await client.create(kind('Secret'), secret('tls-a', await cert('a', '/CN=a.tls.test/O=first')))
   await client.create(kind('Secret'), secret('tls-b', await cert('b', '/CN=b.tls.test/O=first')))
   const rule = (host: string) => ({ host, http: { paths: [p('/', 'web')] } })
-  await lab.ingress('tls', { tls: [{ hosts: ['a.tls.test'], secretName: 'tls-a' }, { hosts: ['b.tls.test'], secretName: 'tls-b' }], rules: [rule('a.tls.test'), rule('b.tls.test')] })
-  await lab.ingress('tls-plain-ok', { tls: [{ hosts: ['c.tls.test'], secretName: 'tls-a' }], rules: [rule('c.tls.test')] }, { 'weft.dev/ssl-redirect': 'false' })
+  await lab.ingress('tls', { tls: [{ hosts: ['a.tls.test'], secretName: 'tls-a' }, { hosts: ['b.tls.test'], secretName: 'tls-b' }], rules: [rule('a.tls.test'), rule('b.tls.test')] }, { 'weft.dev/ssl-redirect': 'true' })
+  await lab.ingress('tls-plain-ok', { tls: [{ hosts: ['c.tls.test'], secretName: 'tls-a' }], rules: [rule('c.tls.test')] })
   await waitFor('c.tls.test', '/', 'web')
 
   const subject = async (sni: string | undefined) => {
@@ -170,9 +170,10 @@ t.test('TLS: a certificate per SNI name, the default for others, redirects, h2, 
   t.equal(await subject(undefined), 'CN = weft-ingress-default', 'no SNI: the self-signed default')
 
   const redirect = await lab.http('a.tls.test', '/some/path?q=1')
-  t.equal(redirect.status, 308)
+  t.equal(redirect.status, 308, 'weft.dev/ssl-redirect: "true" redirects plain HTTP')
   t.equal(redirect.headers.location, 'https://a.tls.test/some/path?q=1')
-  t.equal(await target('c.tls.test', '/'), 'web', 'weft.dev/ssl-redirect: "false" serves plain HTTP')
+  t.equal(redirect.headers.server, 'weft')
+  t.equal(await target('c.tls.test', '/'), 'web', 'a TLS host is served over plain HTTP by default')
 
   const h2: Reply = await lab.http('a.tls.test', '/h2', ['--https', '--http2'])
   t.equal(h2.status, 200)

@@ -174,7 +174,7 @@ t.test('interim answers are skipped; a malformed answer is a 502', async (t) => 
   t.notMatch(hints, /103/)
   t.match(hints, /final$/)
   const bad = await exchange(get('/bad'))
-  t.match(bad, /^HTTP\/1\.1 502 Bad Gateway\r\n(.*\r\n)*\r\n502 Bad Gateway: service default\/raw port 80 failed: 127\.0\.0\.1:\d+: the endpoint sent an invalid Content-Length/)
+  t.match(bad, /^HTTP\/1\.1 502 Bad Gateway\r\n(.*\r\n)*\r\n502 Bad Gateway: service default\/raw port 80 did not send a valid answer\n$/, 'the cause (an invalid Content-Length) is for the log')
 })
 
 t.test('a pooled connection the backend closed is replaced; one that never answers is a 504', async (t) => {
@@ -184,7 +184,7 @@ t.test('a pooled connection the backend closed is replaced; one that never answe
   t.match(await exchange(get('/b')), /once$/, 'the stale idle connection is not used for a failure')
   t.ok(upstreamConnections - before >= 2)
   reply = () => {}
-  t.match(await exchange(get('/silent'), 2000), /^HTTP\/1\.1 504 Gateway Timeout\r\n(.*\r\n)*\r\n504 Gateway Timeout: service default\/raw port 80 \(127\.0\.0\.1:\d+\) did not answer within 500 ms/)
+  t.match(await exchange(get('/silent'), 2000), /^HTTP\/1\.1 504 Gateway Timeout\r\n(.*\r\n)*\r\n504 Gateway Timeout: service default\/raw port 80 did not answer within 500 ms/)
 })
 
 t.test('the connection is handed to node:http for what the fast path does not serve, mid-connection too', async (t) => {

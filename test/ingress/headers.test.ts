@@ -150,9 +150,10 @@ t.test('downstream: hop-by-hop dropped, Via appended', async (t) => {
   }
   for (const h2 of [false, true]) {
     const out = downstreamResponseHeaders(upstream, h2)
-    t.same(out, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], via: '1.1 backend, 1.1 weft' }, `h2=${h2}`)
+    t.same(out, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], server: 'weft', via: '1.1 backend, 1.1 weft' }, `h2=${h2}`)
   }
-  t.same(downstreamResponseHeaders({}, false), { via: '1.1 weft' })
+  t.same(downstreamResponseHeaders({}, false), { server: 'weft', via: '1.1 weft' })
+  t.same(downstreamResponseHeaders({ server: 'Apache/2.4.1', Server: 'x' }, false), { server: 'weft', via: '1.1 weft' }, "the endpoint's Server is replaced")
 })
 
 t.test('downstream: a 101 keeps Connection: upgrade on HTTP/1.1 only', async (t) => {
@@ -161,10 +162,11 @@ t.test('downstream: a 101 keeps Connection: upgrade on HTTP/1.1 only', async (t)
     'sec-websocket-accept': 'abc',
     connection: 'upgrade',
     upgrade: 'websocket',
+    server: 'weft',
     via: '1.1 weft',
   })
-  t.same(downstreamResponseHeaders(upstream, true, { upgrade: true }), { 'sec-websocket-accept': 'abc', via: '1.1 weft' })
-  t.same(downstreamResponseHeaders(upstream, false), { 'sec-websocket-accept': 'abc', via: '1.1 weft' })
+  t.same(downstreamResponseHeaders(upstream, true, { upgrade: true }), { 'sec-websocket-accept': 'abc', server: 'weft', via: '1.1 weft' })
+  t.same(downstreamResponseHeaders(upstream, false), { 'sec-websocket-accept': 'abc', server: 'weft', via: '1.1 weft' })
 })
 
 // rawHeaders as Node gives them: name, value, name, value…

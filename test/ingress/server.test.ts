@@ -1,5 +1,5 @@
 // `startIngress` against a real API server, on loopback, with curl and openssl as clients:
-// HTTP→HTTPS redirect, h2 with ALPN, a certificate per SNI name, 404 for unknown hosts,
+// plain HTTP to TLS hosts (served; redirected with sslRedirect), h2 with ALPN, a certificate per SNI name, 404 for unknown hosts,
 // and a new Ingress served without a restart.
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -59,9 +59,13 @@ const https = ingress.server.httpsPort
 
 const curl = (...args: string[]) => run('curl', ['-s', '--max-time', '10', ...args])
 
-t.test('plain HTTP to a TLS host is redirected with 308', async (t) => {
-  const r = await curl('-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '--resolve', `a.test:${http}:127.0.0.1`, `http://a.test:${http}/x?y=1`)
-  t.equal(r.out, `308 https://a.test:${https}/x?y=1`)
+t.test('plain HTTP to a TLS host is served; with sslRedirect (--ssl-redirect) it gets a 308', async (t) => {
+  const served = await curl('-w', '\n%{http_code}', '--resolve', `a.test:${http}:127.0.0.1`, `http://a.test:${http}/x?y=1`)
+  t.match(served.out, /"proto":"http"[\s\S]*\n200$/)
+  const redirecting = await startIngress({ ...defaultIngressConfig, httpListen: '127.0.0.1:0', httpsListen: '127.0.0.1:0', statusListen: '', sslRedirect: true }, client, logger('ingress-test'))
+  t.teardown(() => redirecting.stop())
+  const r = await curl('-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '--resolve', `a.test:${redirecting.server.httpPort}:127.0.0.1`, `http://a.test:${redirecting.server.httpPort}/x?y=1`)
+  t.equal(r.out, `308 https://a.test:${redirecting.server.httpsPort}/x?y=1`)
 })
 
 t.test('HTTPS over h2, proxied to the endpoint', async (t) => {
