@@ -14,7 +14,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import { endpointId, type Balancer } from './balancer.ts'
 import type { Endpoint } from './endpoints.ts'
-import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, responseVia, SERVER, type ClientInfo } from './headers.ts'
+import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, responseVia, SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
 import { normalizeTarget } from './normalize-path.ts'
 import type { ProxyTarget } from './proxy.ts'
 import type { RawPools } from './raw-pools.ts'
@@ -46,6 +46,8 @@ export interface FastPathOptions {
   route(host: string, target: string, scheme: 'http' | 'https'): FastRoute | undefined
   balancer: Balancer
   pools: RawPools
+  /** See IngressServerOptions.trustedProxies. */
+  trustedProxies?: TrustedProxies
   maxHeaderBytes: number
   headersTimeoutMs: number
   keepAliveTimeoutMs: number
@@ -401,7 +403,7 @@ class Exchange {
     this.#req = req
     this.#route = route
     this.#o = options
-    this.#client = { remoteAddress: conn.socket.remoteAddress ?? '', scheme: conn.scheme, host: req.host, httpVersion: '1.1', serverPort: conn.socket.localPort }
+    this.#client = { remoteAddress: conn.socket.remoteAddress ?? '', scheme: conn.scheme, host: req.host, httpVersion: '1.1', serverPort: conn.socket.localPort, trustedProxies: options.trustedProxies }
   }
 
   start(): void {

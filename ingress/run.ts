@@ -7,6 +7,7 @@ import { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
 import { defaultIngressClassConfig, type IngressClassConfig } from './ingress-class.ts'
 import { IngressSource } from './ingress-source.ts'
+import type { TrustedProxies } from './headers.ts'
 import { IngressMetrics } from './metrics.ts'
 import { UpstreamPools } from './proxy.ts'
 import { selfSigned } from './self-signed.ts'
@@ -21,6 +22,8 @@ export interface IngressConfig {
   httpsRedirectPort?: number
   /** Redirect plain HTTP for TLS hosts to HTTPS unless an Ingress says weft.dev/ssl-redirect: "false" (default false). */
   sslRedirect?: boolean
+  /** Peers whose X-Forwarded-For and Forwarded are appended to (default: none). */
+  trustedProxies?: TrustedProxies
   classes: IngressClassConfig
   /** HOST:PORT of /healthz, /readyz and /metrics; '' for none. */
   statusListen: string
@@ -52,7 +55,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
   const balancer = new Balancer()
   const pools = new UpstreamPools()
   const metrics = new IngressMetrics()
-  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
+  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, trustedProxies: config.trustedProxies, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
   const status = new IngressStatusWriter(client, config.publish ?? { kind: 'listeners', listen: [config.httpListen, config.httpsListen] }, () => source.served(), log)
   const source = new IngressSource({
     client,

@@ -13,7 +13,7 @@ import type { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
 import { grpcOverHttp1, Http2Sessions, isGrpc, proxyGrpc } from './grpc-proxy.ts'
 import { FastConnection, type FastPathOptions } from './h1-fast-path.ts'
-import { SERVER, type ClientInfo } from './headers.ts'
+import { SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
 import type { IngressMetrics } from './metrics.ts'
 import { proxyRequest, type ProxyTarget, type UpstreamPools } from './proxy.ts'
 import { RawPools } from './raw-pools.ts'
@@ -29,6 +29,8 @@ export interface IngressServerOptions {
   httpsListen: string
   /** The HTTPS port redirects point at (default: the bound HTTPS port). */
   httpsRedirectPort?: number
+  /** Peers whose X-Forwarded-For and Forwarded are appended to (default: none; everyone's are overwritten). */
+  trustedProxies?: TrustedProxies
   /** Plain-HTTP requests for TLS hosts get a 308 to HTTPS unless their Ingress says weft.dev/ssl-redirect: "false" (default false: served, and only weft.dev/ssl-redirect: "true" redirects). */
   sslRedirect?: boolean
   certs: CertStore
@@ -103,6 +105,7 @@ export class IngressServer {
       },
       balancer: o.balancer,
       pools: this.rawPools,
+      trustedProxies: o.trustedProxies,
       maxHeaderBytes: maxHeaderSize,
       headersTimeoutMs: headersTimeout,
       keepAliveTimeoutMs: delegate.keepAliveTimeout,
@@ -224,7 +227,7 @@ export class IngressServer {
 
   #client(req: IncomingMessage, scheme: 'http' | 'https'): ClientInfo {
     const host = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? ''
-    return { remoteAddress: req.socket.remoteAddress ?? '', scheme, host, httpVersion: req.httpVersion, serverPort: req.socket.localPort }
+    return { remoteAddress: req.socket.remoteAddress ?? '', scheme, host, httpVersion: req.httpVersion, serverPort: req.socket.localPort, trustedProxies: this.options.trustedProxies }
   }
 
   /** One request's metrics and access-log line (at warn when something went wrong upstream: `error` says what, and never reaches the client). */

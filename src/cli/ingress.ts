@@ -1,5 +1,6 @@
 // `weft ingress`: the Ingress controller (also what the built-in image `weft/ingress` runs).
 import { isIP } from 'node:net'
+import { parseTrustedProxies } from '../../ingress/headers.ts'
 import { defaultIngressConfig, startIngress, type IngressConfig } from '../../ingress/run.ts'
 import type { PublishSource } from '../../ingress/status-addresses.ts'
 import { runComponent } from './serve.ts'
@@ -21,6 +22,9 @@ Flags:
   --ssl-redirect[=BOOL]     plain HTTP to a host that has TLS gets a 308 to HTTPS (default false:
                             served); an Ingress's weft.dev/ssl-redirect annotation overrides it
   --https-redirect-port N   the port HTTP→HTTPS redirects name (default: the HTTPS port)
+  --trusted-proxies CIDRS   peers (comma-separated addresses and CIDRs, e.g. a load balancer's)
+                            whose X-Forwarded-For and Forwarded are appended to; everyone
+                            else's are overwritten with the peer address (default: none)
   --ingress-class NAME      the IngressClass name served (default ${d.classes.className})
   --controller NAME         the IngressClass spec.controller served (default ${d.classes.controller})
   --status-listen A         /healthz, /readyz and /metrics on HOST:PORT (default ${d.statusListen}; '' for none)
@@ -84,6 +88,7 @@ export function ingressConfigFrom(values: Record<string, string | boolean | unde
     httpsListen,
     httpsRedirectPort: port('--https-redirect-port', values['https-redirect-port'] as string | undefined),
     sslRedirect: bool('--ssl-redirect', values['ssl-redirect'], false),
+    trustedProxies: parseTrustedProxies(s('trusted-proxies', '')),
     classes: { className, controller: s('controller', d.classes.controller) },
     statusListen: s('status-listen', d.statusListen),
     publish: publishSource(values, [httpListen, httpsListen]),
@@ -96,5 +101,5 @@ export function ingressArgs(argv: string[]): string[] {
 }
 
 export function runIngress(argv: string[]): Promise<void> {
-  return runComponent(ingressArgs(argv), { flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
+  return runComponent(ingressArgs(argv), { flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'trusted-proxies', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
 }

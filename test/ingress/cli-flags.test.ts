@@ -1,0 +1,26 @@
+// `weft ingress` flags: parsing, defaults and the errors a bad value gets.
+import t from 'tap'
+import { ingressArgs, ingressConfigFrom } from '../../src/cli/ingress.ts'
+
+t.test('--ssl-redirect: bare, =BOOL, or a following BOOL; default off', async (t) => {
+  t.equal(ingressConfigFrom({}).sslRedirect, false)
+  t.equal(ingressConfigFrom({ 'ssl-redirect': 'true' }).sslRedirect, true)
+  t.equal(ingressConfigFrom({ 'ssl-redirect': 'FALSE' }).sslRedirect, false)
+  t.throws(() => ingressConfigFrom({ 'ssl-redirect': 'yes' }), /--ssl-redirect "yes" must be true or false/)
+  t.same(ingressArgs(['--ssl-redirect', '--http-listen', ':80']), ['--ssl-redirect=true', '--http-listen', ':80'])
+  t.same(ingressArgs(['--ssl-redirect']), ['--ssl-redirect=true'])
+  t.same(ingressArgs(['--ssl-redirect', 'false']), ['--ssl-redirect', 'false'])
+  t.same(ingressArgs(['--ssl-redirect=false']), ['--ssl-redirect=false'])
+})
+
+t.test('--trusted-proxies: addresses and CIDRs, refused with the entry named', async (t) => {
+  t.equal(ingressConfigFrom({}).trustedProxies?.size, 0, 'none by default')
+  const trusted = ingressConfigFrom({ 'trusted-proxies': '10.0.0.0/8, 192.0.2.1,fd00::/8' }).trustedProxies!
+  t.equal(trusted.size, 3)
+  for (const [address, want] of [['10.1.2.3', true], ['::ffff:10.1.2.3', true], ['192.0.2.1', true], ['192.0.2.2', false], ['fd12::1', true], ['2001:db8::1', false], ['', false], ['junk', false]] as const) {
+    t.equal(trusted.has(address), want, address)
+  }
+  for (const bad of ['10.0.0.0/8;reboot', '300.1.1.1', '10.0.0.0/', '10.0.0.0/x', '1.2.3.4/-1', 'fe80::1%eth0']) {
+    t.throws(() => ingressConfigFrom({ 'trusted-proxies': bad }), /--trusted-proxies: .* is not an IP address or CIDR/, bad)
+  }
+})
