@@ -2,6 +2,7 @@
 import type { RestClient } from '../src/client/index.ts'
 import { HttpEndpoints } from '../src/util/http-endpoints.ts'
 import type { Logger } from '../src/util/log.ts'
+import { objectKey } from '../src/client/index.ts'
 import { Balancer } from './balancer.ts'
 import { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
@@ -24,6 +25,9 @@ export interface IngressConfig {
   sslRedirect?: boolean
   /** Peers whose X-Forwarded-For and Forwarded are appended to (default: none). */
   trustedProxies?: TrustedProxies
+  /** See IngressServerOptions. */
+  h2IdleTimeoutMs?: number
+  h2MaxConcurrentStreams?: number
   classes: IngressClassConfig
   /** HOST:PORT of /healthz, /readyz and /metrics; '' for none. */
   statusListen: string
@@ -55,7 +59,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
   const balancer = new Balancer()
   const pools = new UpstreamPools()
   const metrics = new IngressMetrics()
-  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, trustedProxies: config.trustedProxies, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
+  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, trustedProxies: config.trustedProxies, h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
   const status = new IngressStatusWriter(client, config.publish ?? { kind: 'listeners', listen: [config.httpListen, config.httpsListen] }, () => source.served(), log)
   const source = new IngressSource({
     client,
@@ -71,6 +75,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
       void pools.prune(live)
       void server.grpcSessions.prune(live)
       server.rawPools.prune(live)
+      metrics.forget(new Set(source.served().map(objectKey)))
     },
     onIngresses: () => status.changed(),
   })

@@ -3,7 +3,7 @@
 // request halfway), redirected to HTTPS for TLS hosts, tunnelled when it is a WebSocket
 // upgrade, or proxied; and logged as one JSON line.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
-import { createServer as createHttp2Server, type ServerHttp2Session } from 'node:http2'
+import { constants as h2constants, createServer as createHttp2Server, type ServerHttp2Session } from 'node:http2'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { parseListenAddress } from '../src/util/host-port.ts'
@@ -44,6 +44,13 @@ export interface IngressServerOptions {
   headersTimeoutMs?: number
   /** A TLS client that has not finished its handshake after this long is disconnected (default 10 s). */
   handshakeTimeoutMs?: number
+  /**
+   * An h2 session without open streams that sends and receives nothing for this long is closed
+   * (GOAWAY); a request whose body stalls this long is reset (default 60 s).
+   */
+  h2IdleTimeoutMs?: number
+  /** SETTINGS_MAX_CONCURRENT_STREAMS of h2 sessions (default 128). */
+  h2MaxConcurrentStreams?: number
 }
 
 type Resolved = { kind: 'proxy'; target: ProxyTarget; ingress: string; service: string } | { kind: 'answer'; status: number; text: string; ingress: string; location?: string }
@@ -132,11 +139,20 @@ export class IngressServer {
     if (o.httpsListen) {
       const delegate = this.#h1Server('https', maxHeaderSize, headersTimeout)
       const options = fast(delegate)
-      const h2 = createHttp2Server({ maxSessionMemory: 64, settings: { maxHeaderListSize: maxHeaderSize } }, (req, res) => this.#handle(req as unknown as IncomingMessage, res as unknown as ServerResponse, 'https'))
-      h2.on('session', (session) => {
-        this.#h2Sessions.add(session)
-        session.once('close', () => this.#h2Sessions.delete(session))
-      })
+      const h2 = createHttp2Server(
+        {
+          maxSessionMemory: 64,
+          // Node's defaults, written down: a peer past them gets GOAWAY ENHANCE_YOUR_CALM.
+          maxSettings: 32,
+          maxHeaderListPairs: 128,
+          maxOutstandingPings: 10,
+          maxSessionRejectedStreams: 100,
+          maxSessionInvalidFrames: 100,
+          settings: { maxHeaderListSize: maxHeaderSize, maxConcurrentStreams: o.h2MaxConcurrentStreams ?? 128, enablePush: false },
+        },
+        (req, res) => this.#handle(req as unknown as IncomingMessage, res as unknown as ServerResponse, 'https'),
+      )
+      h2.on('session', (session) => this.#h2Session(session, o.h2IdleTimeoutMs ?? 60_000))
       const listener = createTlsListener({
         select: (servername) => o.certs.select(servername),
         alpn: o.certs.alpn,
@@ -150,6 +166,33 @@ export class IngressServer {
       this.#listeners.push(listener)
       this.httpsPort = await this.#listen(listener, o.httpsListen)
     }
+  }
+
+  /** Tracks an h2 session and bounds it: idle sessions are closed, stalled request bodies reset, a session error ends it. */
+  #h2Session(session: ServerHttp2Session, idleMs: number): void {
+    this.#h2Sessions.add(session)
+    let open = 0
+    session.on('stream', (stream) => {
+      open++
+      // Until the request has arrived whole; after that the route's timeouts bound the exchange.
+      stream.setTimeout(idleMs, () => stream.close(h2constants.NGHTTP2_CANCEL))
+      stream.once('end', () => stream.setTimeout(0))
+      stream.once('close', () => open--)
+    })
+    const reap = () => {
+      if (session.destroyed) return
+      if (open === 0) session.close()
+      else session.setTimeout(idleMs, reap)
+    }
+    session.setTimeout(idleMs, reap)
+    session.on('error', () => session.destroy())
+    // After a GOAWAY for a protocol error (too many SETTINGS, invalid frames, …) Node keeps the
+    // connection and tells nothing; the session then sees no frames, and the idle timer ends it.
+    session.once('close', () => {
+      this.#h2Sessions.delete(session)
+      const socket = session.socket as Socket | undefined
+      if (socket && !socket.destroyed) socket.destroy()
+    })
   }
 
   /**

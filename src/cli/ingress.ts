@@ -1,5 +1,6 @@
 // `weft ingress`: the Ingress controller (also what the built-in image `weft/ingress` runs).
 import { isIP } from 'node:net'
+import { parseTimeout } from '../../ingress/annotations.ts'
 import { parseTrustedProxies } from '../../ingress/headers.ts'
 import { defaultIngressConfig, startIngress, type IngressConfig } from '../../ingress/run.ts'
 import type { PublishSource } from '../../ingress/status-addresses.ts'
@@ -25,6 +26,10 @@ Flags:
   --trusted-proxies CIDRS   peers (comma-separated addresses and CIDRs, e.g. a load balancer's)
                             whose X-Forwarded-For and Forwarded are appended to; everyone
                             else's are overwritten with the peer address (default: none)
+  --h2-max-concurrent-streams N
+                            streams an HTTP/2 client may have open at once (default 128)
+  --h2-idle-timeout D       an HTTP/2 connection with no open streams that is silent this long is
+                            closed, and a request body that stalls this long is reset (default 60s)
   --ingress-class NAME      the IngressClass name served (default ${d.classes.className})
   --controller NAME         the IngressClass spec.controller served (default ${d.classes.controller})
   --status-listen A         /healthz, /readyz and /metrics on HOST:PORT (default ${d.statusListen}; '' for none)
@@ -45,6 +50,20 @@ function bool(flag: string, value: string | boolean | undefined, fallback: boole
   const v = String(value).toLowerCase()
   if (v === 'true' || v === 'false') return v === 'true'
   throw new Error(`${flag} "${String(value)}" must be true or false`)
+}
+
+function count(flag: string, value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${flag} "${value}" must be a whole number from 1 to ${max}`)
+  return n
+}
+
+function duration(flag: string, value: string | undefined, fallbackMs: number): number {
+  if (value === undefined) return fallbackMs
+  const ms = parseTimeout(value)
+  if (ms === undefined) throw new Error(`${flag} "${value}" must be seconds (30) or a duration (500ms, 30s, 2m)`)
+  return ms
 }
 
 function port(flag: string, value: string | undefined): number | undefined {
@@ -89,6 +108,8 @@ export function ingressConfigFrom(values: Record<string, string | boolean | unde
     httpsRedirectPort: port('--https-redirect-port', values['https-redirect-port'] as string | undefined),
     sslRedirect: bool('--ssl-redirect', values['ssl-redirect'], false),
     trustedProxies: parseTrustedProxies(s('trusted-proxies', '')),
+    h2MaxConcurrentStreams: count('--h2-max-concurrent-streams', values['h2-max-concurrent-streams'] as string | undefined, 128, 2 ** 31 - 1),
+    h2IdleTimeoutMs: duration('--h2-idle-timeout', values['h2-idle-timeout'] as string | undefined, 60_000),
     classes: { className, controller: s('controller', d.classes.controller) },
     statusListen: s('status-listen', d.statusListen),
     publish: publishSource(values, [httpListen, httpsListen]),
@@ -101,5 +122,5 @@ export function ingressArgs(argv: string[]): string[] {
 }
 
 export function runIngress(argv: string[]): Promise<void> {
-  return runComponent(ingressArgs(argv), { flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'trusted-proxies', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
+  return runComponent(ingressArgs(argv), { flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'trusted-proxies', 'h2-max-concurrent-streams', 'h2-idle-timeout', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
 }

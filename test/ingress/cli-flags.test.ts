@@ -24,3 +24,15 @@ t.test('--trusted-proxies: addresses and CIDRs, refused with the entry named', a
     t.throws(() => ingressConfigFrom({ 'trusted-proxies': bad }), /--trusted-proxies: .* is not an IP address or CIDR/, bad)
   }
 })
+
+t.test('HTTP/2 limits', async (t) => {
+  const d = ingressConfigFrom({})
+  t.equal(d.h2MaxConcurrentStreams, 128)
+  t.equal(d.h2IdleTimeoutMs, 60_000)
+  const c = ingressConfigFrom({ 'h2-max-concurrent-streams': '16', 'h2-idle-timeout': '2m' })
+  t.equal(c.h2MaxConcurrentStreams, 16)
+  t.equal(c.h2IdleTimeoutMs, 120_000)
+  t.equal(ingressConfigFrom({ 'h2-idle-timeout': '30' }).h2IdleTimeoutMs, 30_000)
+  for (const bad of ['0', '-1', '1.5', 'many', '4294967296']) t.throws(() => ingressConfigFrom({ 'h2-max-concurrent-streams': bad }), /--h2-max-concurrent-streams ".*" must be a whole number/, bad)
+  for (const bad of ['0', 'soon', '1m30s']) t.throws(() => ingressConfigFrom({ 'h2-idle-timeout': bad }), /--h2-idle-timeout ".*" must be seconds/, bad)
+})

@@ -132,3 +132,149 @@ t.test('a request with a body of unknown length is not retried on another endpoi
   t.ok(statuses.includes(502), `the refused endpoint answers 502, not a retry: ${statuses.join(' ')}`)
   t.ok(statuses.includes(200), `the good endpoint serves: ${statuses.join(' ')}`)
 })
+
+t.test('h2 settings weft announces: concurrent streams, header list size, no push', async (t) => {
+  const s = session()
+  t.teardown(() => s.close())
+  const settings = await new Promise<Record<string, unknown>>((resolve) => s.once('remoteSettings', (r) => resolve(r as Record<string, unknown>)))
+  t.equal(settings.maxConcurrentStreams, 128)
+  t.equal(settings.maxHeaderListSize, 16 * 1024)
+  t.equal(settings.enablePush, false)
+})
+
+/** A TLS connection that negotiated h2, for raw frames. */
+async function rawH2(port: number): Promise<import('node:tls').TLSSocket> {
+  const { connect } = await import('node:tls')
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, servername: 'h2.test', rejectUnauthorized: false, ALPNProtocols: ['h2'] }, () => resolve(s))
+    s.on('error', reject)
+  })
+}
+const frame = (type: number, flags: number, stream: number, payload: Buffer) => {
+  const head = Buffer.alloc(9)
+  head.writeUIntBE(payload.length, 0, 3)
+  head[3] = type
+  head[4] = flags
+  head.writeUInt32BE(stream, 5)
+  return Buffer.concat([head, payload])
+}
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
+
+/** What the server sends until it closes the connection (or `ms` pass): the frame types seen, and a GOAWAY's error code. */
+function framesUntilClose(s: import('node:tls').TLSSocket, ms: number): Promise<{ types: number[]; goaway?: number; closed: boolean }> {
+  return new Promise((resolve) => {
+    let buf = Buffer.alloc(0)
+    const types: number[] = []
+    let goaway: number | undefined
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d])
+      while (buf.length >= 9 && buf.length >= 9 + buf.readUIntBE(0, 3)) {
+        const length = buf.readUIntBE(0, 3)
+        types.push(buf[3]!)
+        if (buf[3] === 7) goaway = buf.readUInt32BE(9 + 4)
+        buf = buf.subarray(9 + length)
+      }
+    })
+    const timer = setTimeout(() => {
+      s.destroy()
+      resolve({ types, goaway, closed: false })
+    }, ms)
+    s.on('close', () => {
+      clearTimeout(timer)
+      resolve({ types, goaway, closed: true })
+    })
+  })
+}
+
+t.test('a SETTINGS frame with more entries than allowed ends the session', async (t) => {
+  // Node sends the GOAWAY but keeps the connection: the idle timeout (here 300 ms) closes it.
+  const quick = await start({ h2IdleTimeoutMs: 300 })
+  const s = await rawH2(quick.httpsPort)
+  const entries = Buffer.alloc(6 * 40)
+  for (let i = 0; i < 40; i++) {
+    entries.writeUInt16BE(0x4, i * 6) // INITIAL_WINDOW_SIZE, again and again
+    entries.writeUInt32BE(65535, i * 6 + 2)
+  }
+  s.write(Buffer.concat([PREFACE, frame(4, 0, 0, entries)]))
+  const seen = await framesUntilClose(s, 3000)
+  t.equal(seen.goaway, 11, 'GOAWAY with ENHANCE_YOUR_CALM')
+  t.ok(seen.closed, 'and the connection closes')
+})
+
+t.test('a header list over the limit is refused; the session goes on', async (t) => {
+  const s = session()
+  t.teardown(() => s.close())
+  const big = await request(s, { ':method': 'GET', 'x-big': 'x'.repeat(20_000) })
+  t.not(big.status, 200, `refused: ${JSON.stringify(big)}`)
+  const after = await request(s, { ':method': 'GET' })
+  t.equal(after.status, 200, 'the next request on the same session is served')
+})
+
+t.test('idle sessions and stalled streams are reaped; TLS connections that never finish a handshake too', async (t) => {
+  const quick = await start({ h2IdleTimeoutMs: 300, handshakeTimeoutMs: 300 })
+  const s = session(quick.httpsPort)
+  const served = await request(s, { ':method': 'GET' })
+  t.equal(served.status, 200)
+  const started = Date.now()
+  await new Promise<void>((resolve) => s.once('close', () => resolve()))
+  t.ok(Date.now() - started < 3000, `an idle session is closed (${Date.now() - started} ms)`)
+
+  const s2 = session(quick.httpsPort)
+  t.teardown(() => s2.destroy())
+  const stalled = await new Promise<{ status: number; error?: string; ms: number }>((resolve) => {
+    const begun = Date.now()
+    const stream = s2.request({ ':method': 'POST', ':authority': 'h2.test', ':path': '/' }, { endStream: false })
+    stream.write('a first part, and then nothing')
+    let status = 0
+    stream.on('response', (h) => (status = Number(h[':status'])))
+    stream.resume()
+    stream.on('close', () => resolve({ status, ms: Date.now() - begun }))
+    stream.on('error', (err) => resolve({ status, error: err.message, ms: Date.now() - begun }))
+  })
+  t.ok(stalled.ms < 3000, `a request body that stalls is cut off (${stalled.ms} ms)`)
+  t.not(stalled.status, 200)
+
+  const { connect } = await import('node:net')
+  for (const bytes of ['', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03']) {
+    const begun = Date.now()
+    await new Promise<void>((resolve) => {
+      const c = connect(quick.httpsPort, '127.0.0.1', () => c.write(bytes))
+      c.on('error', () => {})
+      c.on('close', () => resolve())
+      setTimeout(() => c.destroy(), 5000)
+    })
+    t.ok(Date.now() - begun < 3000, `${bytes ? 'a partial ClientHello' : 'silence'}: closed after the handshake timeout (${Date.now() - begun} ms)`)
+  }
+})
+
+t.test('maxConcurrentStreams is enforced: the endpoint never sees more at once', async (t) => {
+  let now = 0
+  let peak = 0
+  const slow = createServer((req, res) => {
+    now++
+    peak = Math.max(peak, now)
+    req.resume()
+    setTimeout(() => {
+      now--
+      res.end('done')
+    }, 150)
+  })
+  const slowPort = await listen(slow)
+  const { table: slowTable } = buildRouteTable([ingress('slow', 'h2.test')])
+  const slowBalancer = new Balancer()
+  slowBalancer.setEndpoints(backendKey(slowTable.routes()[0]!.backend), [{ address: '127.0.0.1', port: slowPort }])
+  const limited = new IngressServer({ httpListen: '', httpsListen: '127.0.0.1:0', h2MaxConcurrentStreams: 2, certs, balancer: slowBalancer, pools, metrics: new IngressMetrics(), log: logger('h2-test') })
+  limited.setTable(slowTable)
+  await limited.start()
+  t.teardown(() => limited.close())
+  const s = session(limited.httpsPort)
+  t.teardown(() => s.close())
+  await new Promise<void>((resolve) => s.once('remoteSettings', () => resolve()))
+  const answers = await Promise.all(Array.from({ length: 6 }, () => request(s, { ':method': 'GET' })))
+  const served = answers.filter((a) => a.status === 200).length
+  t.ok(served >= 2, `the streams within the limit are served (${served})`)
+  for (const a of answers.filter((x) => x.status !== 200)) t.match(a.error, /REFUSED_STREAM|NGHTTP2_REFUSED_STREAM|code 7/, 'the rest are refused, not queued')
+  t.ok(peak <= 2, `at most 2 at once (peak ${peak})`)
+  const after = await request(s, { ':method': 'GET' })
+  t.equal(after.status, 200, 'the session goes on')
+})

@@ -170,3 +170,15 @@ t.test('a WebSocket upgrade is tunnelled to the endpoint', async (t) => {
   t.match(out, /Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/i)
   t.match(out, /ping-through-the-tunnel$/, 'bytes flow both ways')
 })
+
+t.test('the metric series of a deleted Ingress go with it', async (t) => {
+  const status = ingress.statusPorts[0]
+  t.match(await (await fetch(`http://127.0.0.1:${status}/metrics`)).text(), /ingress="default\/c"/)
+  await client.delete(kind('Ingress'), 'c', 'default')
+  let gone = false
+  for (let i = 0; i < 100 && !gone; i++) {
+    gone = !(await (await fetch(`http://127.0.0.1:${status}/metrics`)).text()).includes('ingress="default/c"')
+    if (!gone) await new Promise((r) => setTimeout(r, 50))
+  }
+  t.ok(gone, 'the deleted Ingress has no series left')
+})
