@@ -3,7 +3,7 @@
 // request halfway), redirected to HTTPS for TLS hosts, tunnelled when it is a WebSocket
 // upgrade, or proxied; and logged as one JSON line.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
-import { constants as h2constants, createServer as createHttp2Server, type ServerHttp2Session } from 'node:http2'
+import { constants as h2constants, createServer as createHttp2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { parseListenAddress } from '../src/util/host-port.ts'
@@ -168,26 +168,34 @@ export class IngressServer {
     }
   }
 
-  /** Tracks an h2 session and bounds it: idle sessions are closed, stalled request bodies reset, a session error ends it. */
+  /**
+   * Tracks an h2 session and bounds it. When nothing has been sent or received for `idleMs`:
+   * a session without open streams is closed; one with a stream whose answer weft has finished
+   * but which is still open (the client does not read, or the session is dead: after a GOAWAY
+   * for a protocol error Node stops reading the connection and tells nothing) is destroyed;
+   * streams still waiting for their endpoint are bounded by the route's timeouts. A request
+   * body that stalls for `idleMs` is reset. A session error ends the session and its socket.
+   */
   #h2Session(session: ServerHttp2Session, idleMs: number): void {
     this.#h2Sessions.add(session)
-    let open = 0
+    const open = new Set<ServerHttp2Stream>()
     session.on('stream', (stream) => {
-      open++
-      // Until the request has arrived whole; after that the route's timeouts bound the exchange.
-      stream.setTimeout(idleMs, () => stream.close(h2constants.NGHTTP2_CANCEL))
-      stream.once('end', () => stream.setTimeout(0))
-      stream.once('close', () => open--)
+      open.add(stream)
+      // A request without a body is whole at once (its stream may never be read, so it would never emit 'end').
+      if (!stream.endAfterHeaders) {
+        stream.setTimeout(idleMs, () => stream.close(h2constants.NGHTTP2_CANCEL))
+        stream.once('end', () => stream.setTimeout(0))
+      }
+      stream.once('close', () => open.delete(stream))
     })
     const reap = () => {
       if (session.destroyed) return
-      if (open === 0) session.close()
+      if (open.size === 0) session.close()
+      else if ([...open].some((s) => s.writableEnded)) session.destroy()
       else session.setTimeout(idleMs, reap)
     }
     session.setTimeout(idleMs, reap)
     session.on('error', () => session.destroy())
-    // After a GOAWAY for a protocol error (too many SETTINGS, invalid frames, …) Node keeps the
-    // connection and tells nothing; the session then sees no frames, and the idle timer ends it.
     session.once('close', () => {
       this.#h2Sessions.delete(session)
       const socket = session.socket as Socket | undefined

@@ -27,7 +27,8 @@ async function listen(server: Server): Promise<number> {
 const echo = createServer((req, res) => {
   let length = 0
   req.on('data', (c: Buffer) => (length += c.length))
-  req.on('end', () => {
+  req.on('end', async () => {
+    if (req.url === '/slow') await new Promise((r) => setTimeout(r, 700))
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end(JSON.stringify({ length, contentLength: req.headers['content-length'] ?? null, chunked: req.headers['transfer-encoding'] === 'chunked' }))
   })
@@ -201,6 +202,21 @@ t.test('a SETTINGS frame with more entries than allowed ends the session', async
   t.ok(seen.closed, 'and the connection closes')
 })
 
+t.test('a protocol error while a stream is open: the connection is still closed', async (t) => {
+  // Found by h2.fuzz.test.ts (seed 9): a request, then RST_STREAM on stream 0. The session sends
+  // GOAWAY, Node stops reading the connection, and the stream it had answered never closed.
+  const quick = await start({ h2IdleTimeoutMs: 300 })
+  const s = await rawH2(quick.httpsPort)
+  const lit = (name: string, value: string) => Buffer.concat([Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([Buffer.byteLength(value)]), Buffer.from(value)])
+  // PRI: the endpoint (node:http) hangs up on it, so weft answers 502 a little later.
+  const headers = Buffer.concat([lit(':method', 'PRI'), lit(':scheme', 'https'), lit(':authority', 'h2.test'), lit(':path', '/x')])
+  s.write(Buffer.concat([PREFACE, frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0x5, 1, headers), frame(3, 0, 0, Buffer.alloc(3))]))
+  const begun = Date.now()
+  const seen = await framesUntilClose(s, 4000)
+  t.ok(seen.closed, `closed after ${Date.now() - begun} ms`)
+  t.equal(seen.goaway, 6, 'GOAWAY with FRAME_SIZE_ERROR')
+})
+
 t.test('a header list over the limit is refused; the session goes on', async (t) => {
   const s = session()
   t.teardown(() => s.close())
@@ -244,6 +260,16 @@ t.test('idle sessions and stalled streams are reaped; TLS connections that never
       setTimeout(() => c.destroy(), 5000)
     })
     t.ok(Date.now() - begun < 3000, `${bytes ? 'a partial ClientHello' : 'silence'}: closed after the handshake timeout (${Date.now() - begun} ms)`)
+  }
+})
+
+t.test('the idle timeout never cuts a request that has arrived whole while its endpoint takes longer', async (t) => {
+  const quick = await start({ h2IdleTimeoutMs: 300 })
+  const s = session(quick.httpsPort)
+  t.teardown(() => s.close())
+  for (const headers of [{ ':method': 'GET', ':path': '/slow' }, { ':method': 'POST', ':path': '/slow', 'content-length': '2' }]) {
+    const r = await request(s, headers, headers[':method'] === 'POST' ? [Buffer.from('hi')] : [])
+    t.equal(r.status, 200, `${headers[':method']}: ${JSON.stringify(r)}`)
   }
 })
 
