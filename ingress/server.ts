@@ -1,6 +1,7 @@
 // The Ingress listeners: HTTP, and HTTPS with SNI certificates and ALPN h2/http1.1. Each
 // request is routed with the current route table (swapped whole, so a change never meets a
-// request halfway), redirected to HTTPS for TLS hosts, tunnelled when it is a WebSocket
+// request halfway), redirected to HTTPS for TLS hosts when asked (--ssl-redirect,
+// weft.dev/ssl-redirect), tunnelled when it is a WebSocket
 // upgrade, or proxied; and logged as one JSON line.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import { constants as h2constants, createServer as createHttp2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
