@@ -1,6 +1,6 @@
 // Every key type a kubernetes.io/tls Secret may hold is served by SNI on the Ingress TLS
-// listener, whatever the default certificate's type: RSA-2048, RSA-4096, P-256, P-384 and
-// Ed25519, and a Secret holding an RSA and an ECDSA certificate serves each to the clients
+// listener, whatever the default certificate's type: RSA-2048, RSA-4096, P-256, P-384, P-521,
+// Ed25519 and Ed448, and a Secret holding an RSA and an ECDSA certificate serves each to the clients
 // that want it. Keys TLS cannot serve are refused with a reason. Certificates are made by
 // openssl and checked with openssl s_client and curl.
 import { execFile } from 'node:child_process'
@@ -38,7 +38,9 @@ const keyArgs: Record<string, string[]> = {
   'rsa4096': ['-newkey', 'rsa:4096'],
   'p256': ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'],
   'p384': ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384'],
+  'p521': ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-521'],
   'ed25519': ['-newkey', 'ed25519'],
+  'ed448': ['-newkey', 'ed448'],
   'rsa1024': ['-newkey', 'rsa:1024'],
   'k256': ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1'],
 }
@@ -53,7 +55,7 @@ async function make(kind: string, host: string): Promise<{ cert: string; key: st
 
 const secret = (name: string, pair: { cert: string; key: string }): V1Secret => ({ metadata: { namespace: 'default', name }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(pair.cert).toString('base64'), 'tls.key': Buffer.from(pair.key).toString('base64') } })
 
-const kinds = ['rsa2048', 'rsa4096', 'p256', 'p384', 'ed25519'] as const
+const kinds = ['rsa2048', 'rsa4096', 'p256', 'p384', 'p521', 'ed25519', 'ed448'] as const
 const pairs = new Map<string, { cert: string; key: string }>()
 for (const kind of kinds) pairs.set(kind, await make(kind, `${kind}.test`))
 const bothRsa = await make('rsa2048', 'both.test')
@@ -100,7 +102,7 @@ async function handshake(sni: string, extra: string[] = []): Promise<{ fingerpri
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256
 
 t.test('each key type is served by SNI, over TLS 1.3 and 1.2', async (t) => {
-  const signatures: Record<string, RegExp> = { rsa2048: /RSA-PSS/, rsa4096: /RSA-PSS/, p256: /ECDSA/, p384: /ECDSA/, ed25519: /ed25519/i }
+  const signatures: Record<string, RegExp> = { rsa2048: /RSA-PSS/, rsa4096: /RSA-PSS/, p256: /ECDSA/, p384: /ECDSA/, p521: /ECDSA/, ed25519: /ed25519/i, ed448: /ed448/i }
   for (const kind of kinds) {
     for (const version of ['-tls1_3', '-tls1_2']) {
       const h = await handshake(`${kind}.test`, [version])
