@@ -1,7 +1,7 @@
 // Per-Ingress options from `weft.dev/` annotations. Every value is validated; a bad value
 // yields an error naming the annotation and value, and the option keeps its default.
 //
-//   weft.dev/ssl-redirect           true | false (default true): plain-HTTP requests for a TLS host get a 308 to https
+//   weft.dev/ssl-redirect           true | false (default: the controller's --ssl-redirect, off): plain-HTTP requests for a TLS host get a 308 to https
 //   weft.dev/proxy-body-size        nginx-style size: 0 (unlimited), 512, 8k, 1m, 1g (k/m/g are 1024-based); default 1m
 //   weft.dev/proxy-connect-timeout  integer seconds (5) or a duration (500ms, 5s, 1.5m, 1h); > 0; default 5s
 //   weft.dev/proxy-read-timeout     as above; default 60s
@@ -14,7 +14,8 @@ export type BackendProtocol = 'HTTP' | 'HTTPS' | 'GRPC' | 'GRPCS'
 export type LoadBalance = 'round_robin' | 'least_request'
 
 export interface RouteOptions {
-  sslRedirect: boolean
+  /** undefined: the controller's default (IngressServerOptions.sslRedirect). */
+  sslRedirect: boolean | undefined
   /** 0 means unlimited. */
   maxBodyBytes: number
   connectTimeoutMs: number
@@ -24,7 +25,7 @@ export interface RouteOptions {
 }
 
 export const defaultRouteOptions: RouteOptions = Object.freeze({
-  sslRedirect: true,
+  sslRedirect: undefined,
   maxBodyBytes: 1024 * 1024,
   connectTimeoutMs: 5_000,
   readTimeoutMs: 60_000,
@@ -87,7 +88,7 @@ export function routeOptions(input: Record<string, string> | undefined): { optio
   if (ssl !== undefined) {
     const v = ssl.trim().toLowerCase()
     if (v === 'true' || v === 'false') options.sslRedirect = v === 'true'
-    else errors.push(invalid(annotations.sslRedirect, ssl, '"true" or "false"', String(d.sslRedirect)))
+    else errors.push(invalid(annotations.sslRedirect, ssl, '"true" or "false"', "the controller's (--ssl-redirect)"))
   }
 
   const size = input[annotations.proxyBodySize]

@@ -1,9 +1,11 @@
 // The Ingress controller's certificates by SNI name: kubernetes.io/tls Secrets bound to Ingress
-// spec.tls hosts, one SecureContext per certificate, swapped whole on every update, and the
-// default certificate (self-signed.ts makes one) for names nothing covers.
+// spec.tls hosts, one SecureContext per Secret content (all its certificate chains: an RSA and
+// an ECDSA one can share a Secret), swapped whole on every update, and the default certificate
+// (self-signed.ts makes one) for names nothing covers. The TLS listener (tls-listener.ts)
+// starts each connection with the context `select` picks.
 import { createHash } from 'node:crypto'
 import { createSecureContext } from 'node:tls'
-import type { SecureContext, TlsOptions } from 'node:tls'
+import type { SecureContext } from 'node:tls'
 import type { V1Secret } from '@kubernetes/client-node'
 import { parseTlsSecret } from './tls-secret.ts'
 import type { ParsedCertificate } from './tls-secret.ts'
@@ -16,7 +18,7 @@ export interface TlsBinding {
 
 export interface CertStoreOptions {
   minVersion?: 'TLSv1.2' | 'TLSv1.3'
-  /** Offered by the server (ALPN is a server option, not a SecureContext one). */
+  /** Offered by the TLS listener (ALPN is a connection option, not a SecureContext one). */
   alpn?: string[]
 }
 
@@ -51,7 +53,6 @@ const EMPTY: Snapshot = { exact: new Map(), wildcard: new Map(), sanExact: new M
 export class CertStore {
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3'
   readonly alpn: readonly string[]
-  readonly #defaultCert: { cert: string; key: string }
   readonly #defaultContext: SecureContext
   #snapshot: Snapshot = EMPTY
   /** The certificate each referenced Secret serves, kept while the Secret is invalid. */
@@ -63,8 +64,7 @@ export class CertStore {
   constructor(defaultCert: { cert: string; key: string }, options: CertStoreOptions = {}) {
     this.minVersion = options.minVersion ?? 'TLSv1.2'
     this.alpn = [...(options.alpn ?? ['h2', 'http/1.1'])]
-    this.#defaultCert = { cert: defaultCert.cert, key: defaultCert.key }
-    this.#defaultContext = createSecureContext({ ...this.#defaultCert, minVersion: this.minVersion })
+    this.#defaultContext = createSecureContext({ cert: defaultCert.cert, key: defaultCert.key, minVersion: this.minVersion })
   }
 
   /**
@@ -131,16 +131,6 @@ export class CertStore {
     return this.#pick(servername)?.secret ?? 'default'
   }
 
-  /** Options for tls.createServer / https.createServer / http2.createSecureServer. */
-  serverOptions(): TlsOptions {
-    return {
-      ...this.#defaultCert,
-      minVersion: this.minVersion,
-      ALPNProtocols: [...this.alpn],
-      SNICallback: (servername, callback) => callback(null, this.select(servername)),
-    }
-  }
-
   #pick(servername: string | undefined): Loaded | undefined {
     const name = normalize(servername ?? '')
     if (!name) return undefined
@@ -155,13 +145,15 @@ export class CertStore {
     )
   }
 
-  /** One SecureContext per distinct chain+key, reused across updates while it is served. */
+  /** One SecureContext per distinct set of chains and keys, reused across updates while it is served. */
   #load(secret: string, parsed: ParsedCertificate): Loaded {
-    const contentKey = createHash('sha256').update(parsed.cert).update('\0').update(parsed.key).digest('hex')
+    const hash = createHash('sha256')
+    for (const c of parsed.chains) hash.update(c.cert).update('\0').update(c.key).update('\0')
+    const contentKey = hash.digest('hex')
     let context = this.#contexts.get(contentKey)
     if (!context) {
       try {
-        context = createSecureContext({ cert: parsed.cert, key: parsed.key, minVersion: this.minVersion })
+        context = createSecureContext({ cert: parsed.chains.map((c) => c.cert), key: parsed.chains.map((c) => c.key), minVersion: this.minVersion })
       } catch (err) {
         throw new Error(`Secret ${secret}: the TLS library rejects the certificate or key: ${(err as Error).message}`)
       }

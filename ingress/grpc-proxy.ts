@@ -139,11 +139,11 @@ export function grpcStatusOfReset(code: number): number {
 // Connection-specific headers HTTP/2 forbids (RFC 9113 §8.2.2), plus the other hop-by-hop ones.
 const notForwarded = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings'])
 
-/** Response headers or trailers to pass downstream: no pseudo-headers, nothing connection-specific. */
+/** Response headers or trailers to pass downstream: no pseudo-headers, nothing connection-specific, no Server (weft's own is set). */
 function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {}
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || name.startsWith(':') || notForwarded.has(name)) continue
+    if (value === undefined || name.startsWith(':') || notForwarded.has(name) || name === 'server') continue
     out[name] = value
   }
   return out
@@ -211,9 +211,9 @@ export async function proxyGrpc(
   for (;;) {
     const ep = balancer.pick(target.key, o.loadBalance, tried)
     if (!ep) {
-      const message = tried.size === 0 ? `${target.name} has no ready endpoints` : `no endpoint of ${target.name} could be reached (${lastError})`
+      const message = tried.size === 0 ? `${target.name} has no ready endpoints` : `no endpoint of ${target.name} could be reached`
       grpcAnswer(dres, grpcStatus.UNAVAILABLE, message)
-      return { status: 200, endpoint: [...tried].at(-1) }
+      return { status: 200, endpoint: [...tried].at(-1), ...(lastError ? { error: lastError } : {}) }
     }
     const id = endpointId(ep)
     tried.add(id)
@@ -258,6 +258,8 @@ function forward(
     let upstreamMs: number | undefined
     /** weft answered the call itself (timeout, body too large): the upstream's close changes nothing. */
     let answered = false
+    /** What went wrong, with the endpoint, for the log. */
+    let error: string | undefined
 
     req.pipe(upstream)
     req.on('error', () => upstream.close(NGHTTP2_CANCEL))
@@ -285,7 +287,8 @@ function forward(
       if (answered) return
       answered = true
       failed()
-      grpcAnswer(res, grpcStatus.DEADLINE_EXCEEDED, `${target.name} (${id}) sent nothing for ${readTimeoutMs} ms`)
+      error = `${id}: sent nothing for ${readTimeoutMs} ms`
+      grpcAnswer(res, grpcStatus.DEADLINE_EXCEEDED, `${target.name} sent nothing for ${readTimeoutMs} ms`)
       upstream.close(NGHTTP2_CANCEL)
     })
 
@@ -319,18 +322,19 @@ function forward(
       const code = upstream.rstCode ?? NGHTTP2_NO_ERROR
       // A stream closed by its session's end (connection lost, GOAWAY) rather than by a reset from the endpoint.
       const connectionLost = session.destroyed && code !== NGHTTP2_NO_ERROR
+      if (code !== NGHTTP2_NO_ERROR) error ??= `${id}: ${connectionLost ? 'the connection was lost' : `reset the stream (HTTP/2 error ${code})`}`
       if (!answered && !res.writableEnded && !res.stream.destroyed) {
         if (upstreamMs === undefined) {
           failed()
-          if (code === NGHTTP2_NO_ERROR || connectionLost) grpcAnswer(res, grpcStatus.UNAVAILABLE, `${target.name} (${id}) closed the connection without answering`)
-          else grpcAnswer(res, grpcStatusOfReset(code), `${target.name} (${id}) reset the stream (HTTP/2 error ${code})`)
+          if (code === NGHTTP2_NO_ERROR || connectionLost) grpcAnswer(res, grpcStatus.UNAVAILABLE, `${target.name} closed the connection without answering`)
+          else grpcAnswer(res, grpcStatusOfReset(code), `${target.name} reset the stream (HTTP/2 error ${code})`)
         } else if (code === NGHTTP2_NO_ERROR) res.end()
         else if (connectionLost) {
-          res.addTrailers({ 'grpc-status': String(grpcStatus.UNAVAILABLE), 'grpc-message': encodeGrpcMessage(`the connection to ${target.name} (${id}) was lost`) })
+          res.addTrailers({ 'grpc-status': String(grpcStatus.UNAVAILABLE), 'grpc-message': encodeGrpcMessage(`the connection to ${target.name} was lost`) })
           res.end()
         } else res.stream.close(code)
       }
-      resolve({ status, endpoint: id, upstreamMs })
+      resolve({ status, endpoint: id, upstreamMs, ...(error ? { error } : {}) })
     })
   })
 }

@@ -14,7 +14,8 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import { endpointId, type Balancer } from './balancer.ts'
 import type { Endpoint } from './endpoints.ts'
-import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, responseVia, type ClientInfo } from './headers.ts'
+import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, responseVia, SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
+import { normalizeTarget } from './normalize-path.ts'
 import type { ProxyTarget } from './proxy.ts'
 import type { RawPools } from './raw-pools.ts'
 
@@ -36,6 +37,8 @@ export interface FastRequestRecord {
   service: string
   endpoint?: string
   upstreamMs?: number
+  /** What went wrong upstream (for the log; never in the answer). */
+  error?: string
 }
 
 export interface FastPathOptions {
@@ -43,6 +46,8 @@ export interface FastPathOptions {
   route(host: string, target: string, scheme: 'http' | 'https'): FastRoute | undefined
   balancer: Balancer
   pools: RawPools
+  /** See IngressServerOptions.trustedProxies. */
+  trustedProxies?: TrustedProxies
   maxHeaderBytes: number
   headersTimeoutMs: number
   keepAliveTimeoutMs: number
@@ -227,8 +232,8 @@ interface ResponseHead extends Fields {
   framing: Framing
 }
 
-const DROP_FROM_RESPONSE: ReadonlySet<string> = new Set(['via'])
-const DROP_FROM_ENCODED_RESPONSE: ReadonlySet<string> = new Set(['via', 'content-length'])
+const DROP_FROM_RESPONSE: ReadonlySet<string> = new Set(['via', 'server'])
+const DROP_FROM_ENCODED_RESPONSE: ReadonlySet<string> = new Set(['via', 'server', 'content-length'])
 
 function parseResponseHead(head: string, isHead: boolean): ResponseHead | string {
   const rows = head.split('\r\n')
@@ -267,7 +272,7 @@ function parseResponseHead(head: string, isHead: boolean): ResponseHead | string
 
 function plainAnswer(status: number, text: string, close: boolean): string {
   const body = `${status} ${text}\n`
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nserver: ${SERVER}\r\ncontent-type: text/plain; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`
 }
 
 /** Serves one client connection until it closes or is handed to node:http. */
@@ -354,7 +359,10 @@ export class FastConnection {
       return
     }
     const req = end + 4 <= this.#o.maxHeaderBytes ? parseRequestHead(buf.toString('latin1', 0, end)) : undefined
-    const route = req && this.#o.route(req.host, req.target, this.scheme)
+    // A malformed escape is node:http's to answer (400), like every head the fast path refuses.
+    const target = req && normalizeTarget(req.target)
+    if (req && target !== undefined) req.target = target
+    const route = req && target !== undefined && this.#o.route(req.host, target, this.scheme)
     if (!req || !route || route.target.options.backendProtocol !== 'HTTP') return this.#handOver()
     this.#buffered = end + 4 < buf.length ? buf.subarray(end + 4) : undefined
     this.#busy = true
@@ -386,6 +394,7 @@ class Exchange {
   #o: FastPathOptions
   #started = performance.now()
   #tried = new Set<string>()
+  #lastError: string | undefined
   #upstreamHead = ''
   #client: ClientInfo
 
@@ -394,7 +403,7 @@ class Exchange {
     this.#req = req
     this.#route = route
     this.#o = options
-    this.#client = { remoteAddress: conn.socket.remoteAddress ?? '', scheme: conn.scheme, host: req.host, httpVersion: '1.1', serverPort: conn.socket.localPort }
+    this.#client = { remoteAddress: conn.socket.remoteAddress ?? '', scheme: conn.scheme, host: req.host, httpVersion: '1.1', serverPort: conn.socket.localPort, trustedProxies: options.trustedProxies }
   }
 
   start(): void {
@@ -406,15 +415,16 @@ class Exchange {
     this.#attempt(undefined)
   }
 
-  #record(status: number, endpoint?: string, upstreamMs?: number): void {
+  #record(status: number, endpoint?: string, upstreamMs?: number, error?: string): void {
     const r = this.#req
-    this.#o.record({ remote: this.#client.remoteAddress, method: r.method, host: r.host, path: r.target, scheme: this.#conn.scheme, status, ms: performance.now() - this.#started, ingress: this.#route.ingress, service: this.#route.service, endpoint, upstreamMs })
+    this.#o.record({ remote: this.#client.remoteAddress, method: r.method, host: r.host, path: r.target, scheme: this.#conn.scheme, status, ms: performance.now() - this.#started, ingress: this.#route.ingress, service: this.#route.service, endpoint, upstreamMs, error })
   }
 
-  #answer(status: number, text: string, endpoint?: string): void {
+  /** Answers the client itself; `error` (what went wrong, with addresses) goes to the log only. */
+  #answer(status: number, text: string, endpoint?: string, error?: string): void {
     const socket = this.#conn.socket
     if (!socket.destroyed) socket.write(plainAnswer(status, text, this.#req.close))
-    this.#record(status, endpoint)
+    this.#record(status, endpoint, undefined, error)
     this.#conn.finished(this.#req.close)
   }
 
@@ -425,7 +435,7 @@ class Exchange {
     const ep = again ?? this.#o.balancer.pick(target.key, o.loadBalance, this.#tried)
     if (!ep) {
       if (this.#tried.size === 0) this.#answer(503, `Service Unavailable: ${target.name} has no ready endpoints`)
-      else this.#answer(502, `Bad Gateway: no endpoint of ${target.name} could be reached`, [...this.#tried].at(-1))
+      else this.#answer(502, `Bad Gateway: no endpoint of ${target.name} could be reached`, [...this.#tried].at(-1), this.#lastError)
       return
     }
     const id = endpointId(ep)
@@ -468,15 +478,16 @@ class Exchange {
       if (head) {
         // The answer is under way: all that is left is to cut it short.
         client.destroy()
-        this.#record(head.status, id, upstreamMs)
+        this.#record(head.status, id, upstreamMs, `${id}: ${message} (the answer was cut short)`)
         this.#conn.finished(true)
         return
       }
       if (pooled && !received && code !== 'EREADTIMEOUT') return this.#attempt(ep)
       balancer.failed(target.key, ep)
-      if (code === 'EREADTIMEOUT') return this.#answer(504, `Gateway Timeout: ${target.name} (${id}) did not answer within ${o.readTimeoutMs} ms`, id)
+      this.#lastError = `${id}: ${message}`
+      if (code === 'EREADTIMEOUT') return this.#answer(504, `Gateway Timeout: ${target.name} did not answer within ${o.readTimeoutMs} ms`, id, this.#lastError)
       if (!received && RETRIABLE.has(code)) return this.#attempt(undefined)
-      this.#answer(502, `Bad Gateway: ${target.name} failed: ${id}: ${message}`, id)
+      this.#answer(502, `Bad Gateway: ${target.name} did not send a valid answer`, id, this.#lastError)
     }
     let upstreamMs: number | undefined
 
@@ -547,7 +558,7 @@ class Exchange {
         if (head.status >= 502 && head.status <= 504) balancer.failed(target.key, ep)
         else balancer.succeeded(target.key, ep)
         const close = this.#req.close || !head.keepAlive
-        let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n${endToEndLines(head, head.connection, head.encoded ? DROP_FROM_ENCODED_RESPONSE : DROP_FROM_RESPONSE)}via: ${responseVia(head.via)}\r\n`
+        let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n${endToEndLines(head, head.connection, head.encoded ? DROP_FROM_ENCODED_RESPONSE : DROP_FROM_RESPONSE)}via: ${responseVia(head.via)}\r\nserver: ${SERVER}\r\n`
         if (head.framing.kind === 'chunked') text += 'transfer-encoding: chunked\r\n'
         if (close) text += 'connection: close\r\n'
         text += '\r\n'

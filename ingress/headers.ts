@@ -8,16 +8,67 @@
 //   weft never authenticates as a forward proxy, so credentials meant for a proxy must not
 //   reach the app. `TE: trailers` is kept upstream when the client offered it.
 // - Expect is dropped: Node's server has already answered `100 Continue` (or 417) downstream.
-// - X-Forwarded-For and Forwarded are appended to, never trusted: weft itself makes no
-//   decision on them and only the hop weft saw (the socket's peer) is added. X-Forwarded-Proto,
-//   -Host, -Port and X-Real-IP describe weft's own hop and overwrite what the client sent.
+// - X-Forwarded-For and Forwarded are overwritten with the socket's peer (as ingress-nginx does
+//   by default): a client cannot make the app believe it comes from elsewhere. Only from a
+//   peer in --trusted-proxies (a load balancer in front of weft) are they appended to, and
+//   X-Real-IP is then the client that chain names: the rightmost address that is not a trusted
+//   proxy (nginx's real_ip_recursive). X-Forwarded-Proto, -Host and -Port describe weft's own
+//   hop and always overwrite what the client sent.
 // - IPv4-mapped IPv6 peers (`::ffff:192.0.2.1`, from a dual-stack listener) are written as IPv4.
 // - Via uses the client's protocol version as Node reports it ('1.1', '2.0'); downstream
 //   responses get `1.1 weft` (undici speaks HTTP/1.1 to the upstream).
+// - Every response carries `Server: weft` (no version): weft's own answers, and the endpoints'
+//   answers, whose Server header it replaces (as nginx hides the upstream's by default), so
+//   what a client sees does not tell which software runs behind the Ingress.
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { BlockList, isIP } from 'node:net'
+
+/** The Server header of every response weft sends. */
+export const SERVER = 'weft'
+
+/** Peers whose X-Forwarded-For and Forwarded weft appends to (`--trusted-proxies`); everyone else's are overwritten. */
+export class TrustedProxies {
+  readonly #list = new BlockList()
+  readonly size: number
+
+  /** `cidrs`: addresses and CIDRs (IPv4 or IPv6), already checked by parseTrustedProxies. */
+  constructor(cidrs: readonly { address: string; prefix: number; family: 'ipv4' | 'ipv6' }[]) {
+    for (const c of cidrs) this.#list.addSubnet(c.address, c.prefix, c.family)
+    this.size = cidrs.length
+  }
+
+  has(address: string): boolean {
+    if (this.size === 0) return false
+    const a = clientAddress(address)
+    const family = isIP(a)
+    return family !== 0 && this.#list.check(a, family === 4 ? 'ipv4' : 'ipv6')
+  }
+}
+
+/** `--trusted-proxies`: comma-separated IP addresses and CIDRs; throws naming the first that is neither. */
+export function parseTrustedProxies(text: string): TrustedProxies {
+  const cidrs = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((entry) => {
+      const slash = entry.indexOf('/')
+      const address = slash === -1 ? entry : entry.slice(0, slash)
+      // Zone ids (fe80::1%eth0) name an interface, which a peer address never carries.
+      const family = address.includes('%') ? 0 : isIP(address)
+      const max = family === 4 ? 32 : 128
+      const prefixText = slash === -1 ? String(max) : entry.slice(slash + 1)
+      const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : -1
+      if (family === 0 || prefix < 0 || prefix > max) throw new Error(`--trusted-proxies: ${JSON.stringify(entry)} is not an IP address or CIDR (like 10.0.0.0/8 or fd00::/8); give a comma-separated list`)
+      return { address, prefix, family: family === 4 ? ('ipv4' as const) : ('ipv6' as const) }
+    })
+  return new TrustedProxies(cidrs)
+}
 
 export interface ClientInfo {
+  /** The proxies whose forwarding headers are appended to (default: none). */
+  trustedProxies?: TrustedProxies
   remoteAddress: string
   scheme: 'http' | 'https'
   /** The request's Host / :authority. */
@@ -115,6 +166,7 @@ export function upstreamRequestHeaders(
   const connection = headerTokens(headers.connection)
   const out = endToEnd(headers)
   out.delete('expect')
+  for (const name of forwardingHeaderNames) out.delete(name)
 
   // RFC 9113 §8.2.3: h2 may split Cookie into several fields; one field joins them with '; '.
   const cookie = out.get('cookie')
@@ -140,22 +192,38 @@ export function upstreamRequestHeaders(
 export const forwardingHeaderNames: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-real-ip', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'via'])
 
 /**
- * X-Forwarded-For (appended to), X-Real-IP, X-Forwarded-Proto/-Host/-Port, Forwarded
- * (appended to) and Via (appended to) for one request, from the client's own values of the
- * appended ones.
+ * X-Forwarded-For, X-Real-IP, X-Forwarded-Proto/-Host/-Port, Forwarded and Via (appended to)
+ * for one request, from the client's own values of the headers that may be appended to.
+ * X-Forwarded-For and Forwarded are appended to only when the peer is a trusted proxy.
  */
 export function forwardingHeaders(client: ClientInfo, prior: { 'x-forwarded-for'?: string | string[]; forwarded?: string | string[]; via?: string | string[] }): [string, string][] {
   const out: [string, string][] = []
   const address = clientAddress(client.remoteAddress)
-  if (address !== '') out.push(['x-forwarded-for', append(prior['x-forwarded-for'], address)], ['x-real-ip', address])
+  const trusted = address !== '' && client.trustedProxies !== undefined && client.trustedProxies.has(address)
+  if (address !== '') {
+    const xff = trusted ? prior['x-forwarded-for'] : undefined
+    out.push(['x-forwarded-for', append(xff, address)], ['x-real-ip', trusted ? realClient(xff, address, client.trustedProxies!) : address])
+  }
   out.push(
     ['x-forwarded-proto', client.scheme],
     ['x-forwarded-host', client.host],
     ['x-forwarded-port', String(client.serverPort ?? hostPort(client.host) ?? (client.scheme === 'https' ? 443 : 80))],
-    ['forwarded', append(prior.forwarded, `for=${forwardedNode(client.remoteAddress)};host=${forwardedValue(client.host)};proto=${client.scheme}`)],
+    ['forwarded', append(trusted ? prior.forwarded : undefined, `for=${forwardedNode(client.remoteAddress)};host=${forwardedValue(client.host)};proto=${client.scheme}`)],
     ['via', append(prior.via, `${client.httpVersion} weft`)],
   )
   return out
+}
+
+/** The client a trusted peer's X-Forwarded-For names: from the right, past trusted proxies, up to the first address that is not one (or one that does not parse). */
+function realClient(xff: string | string[] | undefined, peer: string, trusted: TrustedProxies): string {
+  const hops = headerTokens(xff)
+  let real = peer
+  for (let i = hops.length - 1; i >= 0 && trusted.has(real); i--) {
+    const hop = clientAddress(hops[i]!)
+    if (isIP(hop) === 0) break
+    real = hop
+  }
+  return real
 }
 
 /** The Via a response carries downstream: the endpoint's, with weft's hop appended. */
@@ -175,7 +243,8 @@ export function downstreamResponseHeaders(
   opts: { upgrade?: boolean } = {},
 ): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {}
-  for (const [name, value] of endToEnd(headers)) out[name] = value
+  for (const [name, value] of endToEnd(headers)) if (name !== 'server') out[name] = value
+  out.server = SERVER
   if (opts.upgrade && !downstreamHttp2) {
     const upgrade = joined(headers.upgrade)
     if (upgrade !== undefined) {

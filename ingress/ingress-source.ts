@@ -124,7 +124,7 @@ export class IngressSource {
     const backends = new Map<string, Backend>()
     const addBackend = (b: Backend) => backends.set(backendKey(b), b)
     for (const r of table.routes()) addBackend(r.backend)
-    if (table.defaultBackend) addBackend(table.defaultBackend.backend)
+    for (const d of table.defaultBackends()) addBackend(d.backend)
     for (const key of this.#backendKeys) if (!backends.has(key)) o.balancer.setEndpoints(key, [])
     this.#backendKeys = new Set(backends.keys())
     const backendErrors = new Map<string, string>()

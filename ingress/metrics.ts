@@ -27,6 +27,8 @@ export class IngressMetrics {
     registers: [this.registry],
   })
 
+  /** The label sets seen per Ingress ('service\0status'), so that forget() can remove them. */
+  #series = new Map<string, Set<string>>()
   /** Bound children per label set: prom-client hashes the labels on every unbound call. */
   #bound = new Map<string, { requests: Counter.Internal; duration: Histogram.Internal<'ingress' | 'service'>; upstream: Histogram.Internal<'ingress' | 'service'> }>()
 
@@ -42,9 +44,27 @@ export class IngressMetrics {
       if (this.#bound.size >= 10_000) this.#bound.clear()
       bound = { requests: this.#requests.labels(ingress, service, String(status)), duration: this.#duration.labels(ingress, service), upstream: this.#upstream.labels(ingress, service) }
       this.#bound.set(key, bound)
+      let series = this.#series.get(ingress)
+      if (!series) this.#series.set(ingress, (series = new Set()))
+      series.add(`${service}\0${status}`)
     }
     bound.requests.inc()
     bound.duration.observe(seconds)
     if (upstreamSeconds !== undefined) bound.upstream.observe(upstreamSeconds)
+  }
+
+  /** Removes the series of every Ingress not in `served` ('namespace/name'); those of requests no Ingress matched ('') stay. */
+  forget(served: ReadonlySet<string>): void {
+    for (const [ingress, series] of this.#series) {
+      if (ingress === '' || served.has(ingress)) continue
+      for (const s of series) {
+        const [service, status] = s.split('\0') as [string, string]
+        this.#requests.remove(ingress, service, status)
+        this.#duration.remove(ingress, service)
+        this.#upstream.remove(ingress, service)
+      }
+      this.#series.delete(ingress)
+    }
+    for (const key of this.#bound.keys()) if (!this.#series.has(key.slice(0, key.indexOf('\0')))) this.#bound.delete(key)
   }
 }

@@ -4,7 +4,8 @@
 // Prefix: the rule path's elements (split on '/', empty elements ignored, so a trailing
 // slash on either side does not matter) are an element-wise prefix of the request path's.
 // ImplementationSpecific: weft treats it as Prefix.
-// Percent-escapes are not decoded: `/foo%2Fbar` is the single element `foo%2Fbar`.
+// Both request and rule paths arrive normalised (normalize-path.ts: unreserved escapes decoded,
+// dot segments removed); `%2F` stays encoded, so `/foo%2Fbar` is the single element `foo%2Fbar`.
 
 export type PathType = 'Exact' | 'Prefix' | 'ImplementationSpecific'
 

@@ -1,8 +1,10 @@
 // Forwards one HTTP request to a backend's endpoints: keep-alive pools per endpoint (undici),
 // the balancer's choice, another endpoint when a connect fails (for requests without a
 // body, which can be sent again), connect and read timeouts, and 502/503/504/413/400
-// answers whose bodies say what went wrong.
+// answers whose bodies say what went wrong and for which Service, but name no endpoint
+// address or internal error: those are in the outcome's `error`, for the log.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest } from 'node:http2'
 import { Readable } from 'node:stream'
 import { Pool, type Dispatcher } from 'undici'
 import type { RouteOptions } from './annotations.ts'
@@ -62,6 +64,8 @@ export interface ProxyOutcome {
   endpoint?: string
   /** Upstream time in ms, when an endpoint answered. */
   upstreamMs?: number
+  /** What went wrong upstream, with the endpoint: for the log, never for the client. */
+  error?: string
 }
 
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE'])
@@ -76,9 +80,16 @@ function answer(res: ServerResponse, status: number, text: string): void {
   res.end(`${status} ${text}\n`)
 }
 
+/**
+ * Whether a request has a body. HTTP/1 says so in its head (Content-Length or
+ * Transfer-Encoding); in h2 content-length is optional, and a request has a body unless its
+ * HEADERS frame ended the stream. A body of unknown length goes upstream chunked.
+ */
 function hasBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true
   const length = req.headers['content-length']
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+  if (length !== undefined) return length !== '0'
+  return req.httpVersionMajor === 2 && !(req as unknown as Http2ServerRequest).stream.endAfterHeaders
 }
 
 export async function proxyRequest(req: IncomingMessage, res: ServerResponse, target: ProxyTarget, client: ClientInfo, balancer: Balancer, pools: UpstreamPools): Promise<ProxyOutcome> {
@@ -106,8 +117,8 @@ export async function proxyRequest(req: IncomingMessage, res: ServerResponse, ta
         answer(res, 503, `Service Unavailable: ${target.name} has no ready endpoints`)
         return { status: 503 }
       }
-      answer(res, 502, `Bad Gateway: no endpoint of ${target.name} could be reached (${lastError})`)
-      return { status: 502, endpoint: [...tried].at(-1) }
+      answer(res, 502, `Bad Gateway: no endpoint of ${target.name} could be reached`)
+      return { status: 502, endpoint: [...tried].at(-1), error: lastError }
     }
     const id = endpointId(ep)
     tried.add(id)
@@ -131,18 +142,18 @@ export async function proxyRequest(req: IncomingMessage, res: ServerResponse, ta
       lastError = `${id}: ${(err as Error).message}`
       if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
         balancer.failed(target.key, ep)
-        answer(res, 504, `Gateway Timeout: ${target.name} (${id}) did not answer within ${o.readTimeoutMs} ms`)
-        return { status: 504, endpoint: id }
+        answer(res, 504, `Gateway Timeout: ${target.name} did not answer within ${o.readTimeoutMs} ms`)
+        return { status: 504, endpoint: id, error: lastError }
       }
       if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' || code === 'BODY_TOO_LARGE') {
         answer(res, 413, `Content Too Large: this route takes at most ${o.maxBodyBytes} bytes`)
         return { status: 413, endpoint: id }
       }
-      if (res.destroyed) return { status: 499, endpoint: id }
+      if (res.destroyed) return { status: 499, endpoint: id, error: lastError }
       balancer.failed(target.key, ep)
       if (CONNECT_ERRORS.has(code) && replayable && !res.headersSent) continue
-      answer(res, 502, `Bad Gateway: ${target.name} failed: ${lastError}`)
-      return { status: 502, endpoint: id }
+      answer(res, 502, CONNECT_ERRORS.has(code) && !res.headersSent ? `Bad Gateway: ${target.name} could not be reached` : `Bad Gateway: ${target.name} did not send a valid answer`)
+      return { status: 502, endpoint: id, error: lastError }
     } finally {
       balancer.finished(target.key, ep)
     }

@@ -11,9 +11,14 @@
 // older Ingress.
 // Ingresses are ordered by metadata.creationTimestamp (missing = newest), then namespace/name.
 // The same (host, path, pathType) in two Ingresses: the older wins, the other is a Conflict.
+// spec.defaultBackend serves only the hosts its own Ingress claims (a request whose path no
+// rule of the winning host group matches), never another Ingress's (another namespace's)
+// hosts; an Ingress without rules claims the requests for hosts no rule names (the catch-all,
+// as host-less rules do). Among the claimants of a host, the oldest one's defaultBackend wins.
 
 import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node'
 import { routeOptions, type RouteOptions } from './annotations.ts'
+import { normalizeTarget } from './normalize-path.ts'
 import { isPathType, PathIndex, requestPath, type PathType } from './paths.ts'
 
 export interface Backend {
@@ -70,7 +75,8 @@ export interface RouteTable {
   tlsHosts(): TlsHost[]
   /** The reachable routes: exact hosts, then wildcards, then host-less; longest path first within a host. */
   routes(): Route[]
-  readonly defaultBackend: DefaultBackend | undefined
+  /** The default backends some host (or the catch-all) uses. */
+  defaultBackends(): DefaultBackend[]
 }
 
 export function route(table: RouteTable, host: string, path: string): RouteResult {
@@ -144,19 +150,20 @@ function parseBackend(b: V1IngressBackend | undefined, namespace: string): Backe
 interface Group {
   paths: PathIndex<Route>
   routes: Route[]
+  /** The oldest claimant's spec.defaultBackend. */
+  defaultBackend: DefaultBackend | undefined
 }
 
 const typeRank: Record<PathType, number> = { Exact: 0, Prefix: 0, ImplementationSpecific: 1 }
 
 class Table implements RouteTable {
-  readonly defaultBackend: DefaultBackend | undefined
   readonly #exact: Map<string, Group>
   readonly #wildcard: Map<string, Group>
   readonly #any: Group | undefined
   readonly #tls: Map<string, TlsHost>
   readonly #tlsWildcard: Set<string>
 
-  constructor(groups: Map<string, Group>, tls: Map<string, TlsHost>, defaultBackend: DefaultBackend | undefined) {
+  constructor(groups: Map<string, Group>, tls: Map<string, TlsHost>) {
     this.#exact = new Map()
     this.#wildcard = new Map()
     for (const [host, group] of groups) {
@@ -166,7 +173,6 @@ class Table implements RouteTable {
     this.#any = groups.get('')
     this.#tls = tls
     this.#tlsWildcard = new Set([...tls.keys()].filter((h) => h.startsWith('*.')).map((h) => h.slice(2)))
-    this.defaultBackend = defaultBackend
   }
 
   #tlsNormalized(host: string): boolean {
@@ -191,9 +197,10 @@ class Table implements RouteTable {
       if (suffix !== undefined) group = this.#wildcard.get(suffix)
     }
     group ??= this.#any
-    const found = group?.paths.lookup(path)
+    if (!group) return { notFound: true, tlsHost }
+    const found = group.paths.lookup(path)
     if (found) return { route: found, tlsHost }
-    if (this.defaultBackend) return { defaultBackend: this.defaultBackend, tlsHost }
+    if (group.defaultBackend) return { defaultBackend: group.defaultBackend, tlsHost }
     return { notFound: true, tlsHost }
   }
 
@@ -207,6 +214,13 @@ class Table implements RouteTable {
     if (this.#any) all.push(...this.#any.routes)
     return all
   }
+
+  defaultBackends(): DefaultBackend[] {
+    const all = new Set<DefaultBackend>()
+    for (const g of [...this.#exact.values(), ...this.#wildcard.values()]) if (g.defaultBackend) all.add(g.defaultBackend)
+    if (this.#any?.defaultBackend) all.add(this.#any.defaultBackend)
+    return [...all]
+  }
 }
 
 /** What one Ingress contributes, worked out once per version of the object. */
@@ -216,7 +230,7 @@ interface Compiled {
   /** Problems found in this Ingress alone; `pos` orders them as the spec declares the fields. */
   errors: { pos: number; message: string }[]
   defaultBackend: DefaultBackend | undefined
-  /** Every host its rules claim ('' for host-less rules). */
+  /** Every host its rules claim ('' for host-less rules, and for an Ingress without rules). */
   hosts: Set<string>
   paths: { pos: number; at: string; host: string; path: string; pathType: PathType; backend: Backend; options: RouteOptions }[]
   tls: { where: string; secret: { namespace: string; name: string }; hosts: { pos: number; host: string }[] }[]
@@ -241,6 +255,7 @@ function compileIngress(ing: V1Ingress): Compiled {
   }
 
   const ruleHosts: string[] = []
+  if ((ing.spec?.rules ?? []).length === 0) c.hosts.add('')
   ;(ing.spec?.rules ?? []).forEach((rule, r) => {
     const where = `spec.rules[${r}]`
     let host = ''
@@ -261,9 +276,15 @@ function compileIngress(ing: V1Ingress): Compiled {
         fail(`${at}.pathType ${JSON.stringify(pathType)} is not Exact, Prefix or ImplementationSpecific; the path is skipped`)
         return
       }
-      const path = p.path ?? (pathType === 'ImplementationSpecific' ? '/' : '')
-      if (!path.startsWith('/')) {
-        fail(`${at}.path ${JSON.stringify(path)} must start with "/"; the path is skipped`)
+      const given = p.path ?? (pathType === 'ImplementationSpecific' ? '/' : '')
+      if (!given.startsWith('/')) {
+        fail(`${at}.path ${JSON.stringify(given)} must start with "/"; the path is skipped`)
+        return
+      }
+      // Normalised as request paths are (normalize-path.ts), so `/%7Euser` and `/~user` are one rule.
+      const path = normalizeTarget(given)
+      if (path === undefined) {
+        fail(`${at}.path ${JSON.stringify(given)} has a malformed percent-escape ('%' must be followed by two hex digits); the path is skipped`)
         return
       }
       const backend = parseBackend(p.backend, namespace)
@@ -324,7 +345,13 @@ function mergeHost(host: string, claimants: readonly Compiled[]): HostRoutes {
     }
   })
   candidates.sort((a, b) => b.route.path.length - a.route.path.length || typeRank[a.route.pathType] - typeRank[b.route.pathType] || a.order - b.order)
-  const group: Group = { paths: new PathIndex(), routes: [] }
+  const withDefault = claimants.filter((c) => c.defaultBackend !== undefined)
+  const group: Group = { paths: new PathIndex(), routes: [], defaultBackend: withDefault[0]?.defaultBackend }
+  for (const c of withDefault.slice(1)) {
+    const what = host === '' ? 'requests no rule claims' : `host ${JSON.stringify(host)}`
+    const why = host === '' && c.paths.length === 0 ? 'also has no rules' : 'also claims it'
+    errors.push({ ingress: c.key, pos: Number.MAX_SAFE_INTEGER, message: `spec.defaultBackend is not used for ${what}: the older Ingress ${withDefault[0]!.key} ${why} and its defaultBackend serves ${host === '' ? 'them' : 'it'}` })
+  }
   for (const { route: r } of candidates) {
     const held = group.paths.add(r.pathType === 'Exact' ? 'Exact' : 'Prefix', r.path, r)
     if (held === r) group.routes.push(r)
@@ -390,11 +417,9 @@ export class RouteTableBuilder {
     const sorted = [...next.values()].sort((a, b) => byAge(a.source, b.source))
     const errors: PlacedError[] = []
     const conflicts: Conflict[] = []
-    let defaultBackend: DefaultBackend | undefined
     const tls = new Map<string, TlsHost & { ingress: string }>()
     for (const c of sorted) {
       for (const e of c.errors) errors.push({ ingress: c.key, ...e })
-      defaultBackend ??= c.defaultBackend
       for (const entry of c.tls) {
         for (const { pos, host } of entry.hosts) {
           const prev = tls.get(host)
@@ -417,7 +442,7 @@ export class RouteTableBuilder {
     const age = new Map(sorted.map((c, i) => [c.key, i]))
     conflicts.sort((a, b) => age.get(a.loser)! - age.get(b.loser)! || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0))
     errors.sort((a, b) => age.get(a.ingress)! - age.get(b.ingress)! || a.pos - b.pos || (a.message < b.message ? -1 : a.message > b.message ? 1 : 0))
-    return { table: new Table(groups, tlsHosts, defaultBackend), conflicts, errors: errors.map(({ ingress, message }) => ({ ingress, message })) }
+    return { table: new Table(groups, tlsHosts), conflicts, errors: errors.map(({ ingress, message }) => ({ ingress, message })) }
   }
 }
 

@@ -2,11 +2,13 @@
 import type { RestClient } from '../src/client/index.ts'
 import { HttpEndpoints } from '../src/util/http-endpoints.ts'
 import type { Logger } from '../src/util/log.ts'
+import { objectKey } from '../src/client/index.ts'
 import { Balancer } from './balancer.ts'
 import { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
 import { defaultIngressClassConfig, type IngressClassConfig } from './ingress-class.ts'
 import { IngressSource } from './ingress-source.ts'
+import type { TrustedProxies } from './headers.ts'
 import { IngressMetrics } from './metrics.ts'
 import { UpstreamPools } from './proxy.ts'
 import { selfSigned } from './self-signed.ts'
@@ -19,6 +21,13 @@ export interface IngressConfig {
   httpsListen: string
   /** The port HTTP→HTTPS redirects name (the HTTPS port clients reach, e.g. behind a port publisher). */
   httpsRedirectPort?: number
+  /** Redirect plain HTTP for TLS hosts to HTTPS unless an Ingress says weft.dev/ssl-redirect: "false" (default false). */
+  sslRedirect?: boolean
+  /** Peers whose X-Forwarded-For and Forwarded are appended to (default: none). */
+  trustedProxies?: TrustedProxies
+  /** See IngressServerOptions. */
+  h2IdleTimeoutMs?: number
+  h2MaxConcurrentStreams?: number
   classes: IngressClassConfig
   /** HOST:PORT of /healthz, /readyz and /metrics; '' for none. */
   statusListen: string
@@ -50,7 +59,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
   const balancer = new Balancer()
   const pools = new UpstreamPools()
   const metrics = new IngressMetrics()
-  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
+  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, trustedProxies: config.trustedProxies, h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
   const status = new IngressStatusWriter(client, config.publish ?? { kind: 'listeners', listen: [config.httpListen, config.httpsListen] }, () => source.served(), log)
   const source = new IngressSource({
     client,
@@ -61,11 +70,12 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
     onTable: (table) => {
       server.setTable(table)
       const live = new Set<string>()
-      const backends = [...table.routes().map((r) => r.backend), ...(table.defaultBackend ? [table.defaultBackend.backend] : [])]
+      const backends = [...table.routes().map((r) => r.backend), ...table.defaultBackends().map((d) => d.backend)]
       for (const b of backends) for (const s of balancer.state(backendKey(b))) live.add(s.endpoint)
       void pools.prune(live)
       void server.grpcSessions.prune(live)
       server.rawPools.prune(live)
+      metrics.forget(new Set(source.served().map(objectKey)))
     },
     onIngresses: () => status.changed(),
   })

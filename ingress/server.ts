@@ -1,11 +1,11 @@
 // The Ingress listeners: HTTP, and HTTPS with SNI certificates and ALPN h2/http1.1. Each
 // request is routed with the current route table (swapped whole, so a change never meets a
-// request halfway), redirected to HTTPS for TLS hosts, tunnelled when it is a WebSocket
+// request halfway), redirected to HTTPS for TLS hosts when asked (--ssl-redirect,
+// weft.dev/ssl-redirect), tunnelled when it is a WebSocket
 // upgrade, or proxied; and logged as one JSON line.
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
-import { createServer as createHttp2Server, type ServerHttp2Session } from 'node:http2'
+import { constants as h2constants, createServer as createHttp2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
-import { createServer as createTlsServer } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { parseListenAddress } from '../src/util/host-port.ts'
 import type { Logger } from '../src/util/log.ts'
@@ -14,11 +14,13 @@ import type { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
 import { grpcOverHttp1, Http2Sessions, isGrpc, proxyGrpc } from './grpc-proxy.ts'
 import { FastConnection, type FastPathOptions } from './h1-fast-path.ts'
-import type { ClientInfo } from './headers.ts'
+import { SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
 import type { IngressMetrics } from './metrics.ts'
 import { proxyRequest, type ProxyTarget, type UpstreamPools } from './proxy.ts'
 import { RawPools } from './raw-pools.ts'
+import { normalizeTarget } from './normalize-path.ts'
 import { normalizeHost, type RouteResult, type RouteTable } from './route-table.ts'
+import { createTlsListener } from './tls-listener.ts'
 import { tunnelUpgrade } from './websocket.ts'
 
 export interface IngressServerOptions {
@@ -28,6 +30,10 @@ export interface IngressServerOptions {
   httpsListen: string
   /** The HTTPS port redirects point at (default: the bound HTTPS port). */
   httpsRedirectPort?: number
+  /** Peers whose X-Forwarded-For and Forwarded are appended to (default: none; everyone's are overwritten). */
+  trustedProxies?: TrustedProxies
+  /** Plain-HTTP requests for TLS hosts get a 308 to HTTPS unless their Ingress says weft.dev/ssl-redirect: "false" (default false: served, and only weft.dev/ssl-redirect: "true" redirects). */
+  sslRedirect?: boolean
   certs: CertStore
   balancer: Balancer
   pools: UpstreamPools
@@ -37,16 +43,36 @@ export interface IngressServerOptions {
   maxHeaderBytes?: number
   /** A client that has not sent a whole request head after this long gets 408 (default 10 s: slowloris). */
   headersTimeoutMs?: number
+  /** A TLS client that has not finished its handshake after this long is disconnected (default 10 s). */
+  handshakeTimeoutMs?: number
+  /**
+   * An h2 session without open streams that sends and receives nothing for this long is closed
+   * (GOAWAY); a request whose body stalls this long is reset (default 60 s).
+   */
+  h2IdleTimeoutMs?: number
+  /** SETTINGS_MAX_CONCURRENT_STREAMS of h2 sessions (default 128). */
+  h2MaxConcurrentStreams?: number
 }
 
 type Resolved = { kind: 'proxy'; target: ProxyTarget; ingress: string; service: string } | { kind: 'answer'; status: number; text: string; ingress: string; location?: string }
+
+const MALFORMED_PATH = "Bad Request: the request path has a malformed percent-escape (every '%' must be followed by two hex digits; send a literal '%' as %25)"
+
+/** Normalises `req.url` in place (what is routed is what goes upstream); false when it is malformed. */
+function normalizeRequest(req: IncomingMessage): boolean {
+  const raw = req.url ?? '/'
+  const url = normalizeTarget(raw)
+  if (url === undefined) return false
+  if (url !== raw) req.url = url
+  return true
+}
 
 const empty: RouteTable = {
   route: () => ({ notFound: true, tlsHost: false }),
   isTlsHost: () => false,
   tlsHosts: () => [],
   routes: () => [],
-  defaultBackend: undefined,
+  defaultBackends: () => [],
 }
 
 export class IngressServer {
@@ -57,6 +83,8 @@ export class IngressServer {
   /** node:http servers taking the connections the fast path hands over. */
   #delegates: HttpServer[] = []
   #fast = new Set<Socket>()
+  /** Every accepted connection, until it closes: close() ends them all. */
+  #connections = new Set<Socket>()
   #h2Sessions = new Set<ServerHttp2Session>()
   httpPort = 0
   httpsPort = 0
@@ -85,6 +113,7 @@ export class IngressServer {
       },
       balancer: o.balancer,
       pools: this.rawPools,
+      trustedProxies: o.trustedProxies,
       maxHeaderBytes: maxHeaderSize,
       headersTimeoutMs: headersTimeout,
       keepAliveTimeoutMs: delegate.keepAliveTimeout,
@@ -94,7 +123,7 @@ export class IngressServer {
         if (buffered.length > 0) socket.emit('data', buffered)
         socket.resume()
       },
-      record: (r) => this.#record(r.remote, r.method, r.host, r.path, '1.1', r.scheme, r.status, r.ms, r.ingress, r.service, r.endpoint, r.upstreamMs),
+      record: (r) => this.#record(r.remote, r.method, r.host, r.path, '1.1', r.scheme, r.status, r.ms, r.ingress, r.service, r.endpoint, r.upstreamMs, r.error),
     })
     const accept = (socket: Socket, scheme: 'http' | 'https', options: FastPathOptions) => {
       this.#fast.add(socket)
@@ -111,19 +140,68 @@ export class IngressServer {
     if (o.httpsListen) {
       const delegate = this.#h1Server('https', maxHeaderSize, headersTimeout)
       const options = fast(delegate)
-      const h2 = createHttp2Server({ maxSessionMemory: 64, settings: { maxHeaderListSize: maxHeaderSize } }, (req, res) => this.#handle(req as unknown as IncomingMessage, res as unknown as ServerResponse, 'https'))
-      h2.on('session', (session) => {
-        this.#h2Sessions.add(session)
-        session.once('close', () => this.#h2Sessions.delete(session))
+      const h2 = createHttp2Server(
+        {
+          maxSessionMemory: 64,
+          // Node's defaults, written down: a peer past them gets GOAWAY ENHANCE_YOUR_CALM.
+          maxSettings: 32,
+          maxHeaderListPairs: 128,
+          maxOutstandingPings: 10,
+          maxSessionRejectedStreams: 100,
+          maxSessionInvalidFrames: 100,
+          settings: { maxHeaderListSize: maxHeaderSize, maxConcurrentStreams: o.h2MaxConcurrentStreams ?? 128, enablePush: false },
+        },
+        (req, res) => this.#handle(req as unknown as IncomingMessage, res as unknown as ServerResponse, 'https'),
+      )
+      h2.on('session', (session) => this.#h2Session(session, o.h2IdleTimeoutMs ?? 60_000))
+      const listener = createTlsListener({
+        select: (servername) => o.certs.select(servername),
+        alpn: o.certs.alpn,
+        handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
+        clientError: (err) => o.log.debug({ err: err.message }, 'TLS handshake failed'),
+        secure: (socket) => {
+          if (socket.alpnProtocol === 'h2') h2.emit('connection', socket)
+          else accept(socket, 'https', options)
+        },
       })
-      const listener = createTlsServer(o.certs.serverOptions(), (socket) => {
-        if (socket.alpnProtocol === 'h2') h2.emit('connection', socket)
-        else accept(socket, 'https', options)
-      })
-      listener.on('tlsClientError', (_err, socket) => socket.destroy())
       this.#listeners.push(listener)
       this.httpsPort = await this.#listen(listener, o.httpsListen)
     }
+  }
+
+  /**
+   * Tracks an h2 session and bounds it. When nothing has been sent or received for `idleMs`:
+   * a session without open streams is closed; one with a stream whose answer weft has finished
+   * but which is still open (the client does not read, or the session is dead: after a GOAWAY
+   * for a protocol error Node stops reading the connection and tells nothing) is destroyed;
+   * streams still waiting for their endpoint are bounded by the route's timeouts. A request
+   * body that stalls for `idleMs` is reset. A session error ends the session and its socket.
+   */
+  #h2Session(session: ServerHttp2Session, idleMs: number): void {
+    this.#h2Sessions.add(session)
+    const open = new Set<ServerHttp2Stream>()
+    session.on('stream', (stream) => {
+      open.add(stream)
+      // A request without a body is whole at once (its stream may never be read, so it would never emit 'end').
+      if (!stream.endAfterHeaders) {
+        stream.setTimeout(idleMs, () => stream.close(h2constants.NGHTTP2_CANCEL))
+        stream.once('end', () => stream.setTimeout(0))
+      }
+      stream.once('close', () => open.delete(stream))
+    })
+    const reap = () => {
+      if (session.destroyed) return
+      if (open.size === 0) session.close()
+      else if ([...open].some((s) => s.writableEnded)) session.destroy()
+      else session.setTimeout(idleMs, reap)
+    }
+    session.setTimeout(idleMs, reap)
+    session.on('error', () => session.destroy())
+    session.once('close', () => {
+      this.#h2Sessions.delete(session)
+      const socket = session.socket as Socket | undefined
+      if (socket && !socket.destroyed) socket.destroy()
+    })
   }
 
   /**
@@ -141,18 +219,24 @@ export class IngressServer {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))))
+    const closed = Promise.all(this.#listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))))
     for (const server of this.#delegates) {
       server.closeAllConnections()
       server.close(() => {})
     }
     for (const socket of this.#fast) socket.destroy()
     for (const session of this.#h2Sessions) session.destroy()
+    for (const socket of this.#connections) socket.destroy()
+    await closed
     this.rawPools.close()
     await this.grpcSessions.close()
   }
 
   #listen(server: NetServer, address: string): Promise<number> {
+    server.on('connection', (socket: Socket) => {
+      this.#connections.add(socket)
+      socket.once('close', () => this.#connections.delete(socket))
+    })
     const { host, port } = parseListenAddress(address)
     return new Promise((resolve, reject) => {
       server.once('error', reject)
@@ -169,7 +253,7 @@ export class IngressServer {
       return
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
-    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${status}\n`)
+    socket.end(`HTTP/1.1 ${status}\r\nserver: ${SERVER}\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${status}\n`)
   }
 
   #resolve(host: string, url: string, scheme: 'http' | 'https'): Resolved {
@@ -177,7 +261,7 @@ export class IngressServer {
     const target = 'route' in result ? result.route : 'defaultBackend' in result ? result.defaultBackend : undefined
     if (!target) return { kind: 'answer', status: 404, text: `Not Found: no Ingress rule for host "${normalizeHost(host)}" and path "${url.split('?')[0]}"`, ingress: '' }
     const options = target.options
-    if (scheme === 'http' && result.tlsHost && options.sslRedirect && this.options.httpsListen) {
+    if (scheme === 'http' && result.tlsHost && (options.sslRedirect ?? this.options.sslRedirect ?? false) && this.options.httpsListen) {
       const port = this.options.httpsRedirectPort ?? this.httpsPort
       const hostname = normalizeHost(host)
       const authority = port === 443 ? hostname : `${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`
@@ -195,24 +279,26 @@ export class IngressServer {
 
   #client(req: IncomingMessage, scheme: 'http' | 'https'): ClientInfo {
     const host = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? ''
-    return { remoteAddress: req.socket.remoteAddress ?? '', scheme, host, httpVersion: req.httpVersion, serverPort: req.socket.localPort }
+    return { remoteAddress: req.socket.remoteAddress ?? '', scheme, host, httpVersion: req.httpVersion, serverPort: req.socket.localPort, trustedProxies: this.options.trustedProxies }
   }
 
-  /** One request's metrics and access-log line. */
-  #record(remote: string, method: string, host: string, path: string, httpVersion: string, scheme: 'http' | 'https', status: number, ms: number, ingress: string, service: string, endpoint?: string, upstreamMs?: number): void {
+  /** One request's metrics and access-log line (at warn when something went wrong upstream: `error` says what, and never reaches the client). */
+  #record(remote: string, method: string, host: string, path: string, httpVersion: string, scheme: 'http' | 'https', status: number, ms: number, ingress: string, service: string, endpoint?: string, upstreamMs?: number, error?: string): void {
     this.options.metrics.request(ingress, service, status, ms / 1000, upstreamMs === undefined ? undefined : upstreamMs / 1000)
-    if (this.options.log.isLevelEnabled('info')) {
-      this.options.log.info({ remote, method, host, path, proto: `HTTP/${httpVersion}`, scheme, status, ms: Math.round(ms * 10) / 10, ingress, service, endpoint, upstream_ms: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 10) / 10 }, 'request')
+    const level = error === undefined ? 'info' : 'warn'
+    if (this.options.log.isLevelEnabled(level)) {
+      this.options.log[level]({ remote, method, host, path, proto: `HTTP/${httpVersion}`, scheme, status, ms: Math.round(ms * 10) / 10, ingress, service, endpoint, upstream_ms: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 10) / 10, error }, 'request')
     }
   }
 
   #handle(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https'): void {
     const started = performance.now()
+    res.setHeader('server', SERVER)
     const client = this.#client(req, scheme)
+    const r: Resolved = normalizeRequest(req) ? this.#resolve(client.host, req.url ?? '/', scheme) : { kind: 'answer', status: 400, text: MALFORMED_PATH, ingress: '' }
     const url = req.url ?? '/'
-    const r = this.#resolve(client.host, url, scheme)
-    const done = (status: number, extra: { endpoint?: string; upstreamMs?: number } = {}) =>
-      this.#record(client.remoteAddress, req.method ?? '', client.host, url, req.httpVersion, scheme, status, performance.now() - started, r.ingress, r.kind === 'proxy' ? r.service : '', extra.endpoint, extra.upstreamMs)
+    const done = (status: number, extra: { endpoint?: string; upstreamMs?: number; error?: string } = {}) =>
+      this.#record(client.remoteAddress, req.method ?? '', client.host, url, req.httpVersion, scheme, status, performance.now() - started, r.ingress, r.kind === 'proxy' ? r.service : '', extra.endpoint, extra.upstreamMs, extra.error)
     if (r.kind === 'answer') {
       res.writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8', ...(r.location ? { location: r.location } : {}) })
       res.end(`${r.status} ${r.text}\n`)
@@ -225,19 +311,19 @@ export class IngressServer {
       (err: Error) => {
         if (!res.headersSent) {
           res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' })
-          res.end(`502 Bad Gateway: ${err.message}\n`)
+          res.end(`502 Bad Gateway: ${r.target.name} failed\n`)
         } else res.destroy()
-        done(502)
+        done(502, { error: err.message })
       },
     )
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https'): Promise<void> {
     const client = this.#client(req, scheme)
-    const r = this.#resolve(client.host, req.url ?? '/', scheme)
+    const r: Resolved = normalizeRequest(req) ? this.#resolve(client.host, req.url ?? '/', scheme) : { kind: 'answer', status: 400, text: MALFORMED_PATH, ingress: '' }
     /** Answers the upgrade request itself; `text` is 'Reason phrase: detail'. */
     const refuse = (status: number, text: string, location?: string) => {
-      socket.end(`HTTP/1.1 ${status} ${text.split(':')[0]}\r\nconnection: close\r\n${location ? `location: ${location}\r\n` : ''}content-type: text/plain\r\n\r\n${status} ${text}\n`)
+      socket.end(`HTTP/1.1 ${status} ${text.split(':')[0]}\r\nserver: ${SERVER}\r\nconnection: close\r\n${location ? `location: ${location}\r\n` : ''}content-type: text/plain\r\n\r\n${status} ${text}\n`)
       this.options.metrics.request(r.ingress, r.kind === 'proxy' ? r.service : '', status, 0, undefined)
     }
     if (r.kind === 'answer') return refuse(r.status, r.text, r.location)
@@ -245,7 +331,8 @@ export class IngressServer {
     const ep = this.options.balancer.pick(r.target.key, r.target.options.loadBalance)
     if (!ep) return refuse(503, `Service Unavailable: ${r.target.name} has no ready endpoints`)
     const tls = r.target.options.backendProtocol === 'HTTPS'
-    const { status } = await tunnelUpgrade(req, socket, head, { address: ep.address, port: ep.port, tls, connectTimeoutMs: r.target.options.connectTimeoutMs }, client)
+    const { status, error } = await tunnelUpgrade(req, socket, head, { name: r.target.name, address: ep.address, port: ep.port, tls, connectTimeoutMs: r.target.options.connectTimeoutMs }, client)
     this.options.metrics.request(r.ingress, r.service, status, 0, undefined)
+    if (error !== undefined) this.options.log.warn({ remote: client.remoteAddress, host: client.host, path: req.url, ingress: r.ingress, service: r.service, status, error }, 'WebSocket upgrade failed')
   }
 }

@@ -2,15 +2,30 @@ import { X509Certificate, createPrivateKey } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import type { V1Secret } from '@kubernetes/client-node'
 
-export interface ParsedCertificate {
-  /** tls.crt as PEM: the leaf first, then any intermediates. */
+/** One certificate chain and its key: what TLS serves to clients that accept its key type. */
+export interface CertificateChain {
+  /** PEM: the leaf, then its intermediates. */
   cert: string
   key: string
-  /** The leaf's SAN DNS names (lower-case, '*.' wildcards kept), else its CN. */
+  /** 'RSA', 'ECDSA', 'Ed25519' or 'Ed448': TLS holds one chain of each. */
+  keyType: KeyType
+}
+
+export type KeyType = 'RSA' | 'ECDSA' | 'Ed25519' | 'Ed448'
+
+export interface ParsedCertificate {
+  /** tls.crt as PEM: each leaf first, then its intermediates. */
+  cert: string
+  /** tls.key as given (one PEM key per chain). */
+  key: string
+  /** One per key in tls.key, in the order of tls.crt. */
+  chains: CertificateChain[]
+  /** The leaves' SAN DNS names (lower-case, '*.' wildcards kept), else their CNs. */
   names: string[]
+  /** The latest notBefore and earliest notAfter of the leaves. */
   notBefore: Date
   notAfter: Date
-  /** SHA-256 of the leaf certificate, colon-separated hex as openssl prints it. */
+  /** SHA-256 of the first leaf certificate, colon-separated hex as openssl prints it. */
   fingerprint: string
 }
 
@@ -20,6 +35,7 @@ export type TlsSecretErrorCode =
   | 'BadCertificate'
   | 'BadKey'
   | 'KeyMismatch'
+  | 'UnsupportedKey'
   | 'Expired'
 
 export class TlsSecretError extends Error {
@@ -38,14 +54,19 @@ export class TlsSecretError extends Error {
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls'
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
+const PEM_KEY = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/g
+/** EC curves with a TLS 1.3 signature scheme (Node names them as OpenSSL does). */
+const TLS_CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }
 
 export function secretKey(secret: V1Secret): string {
   return `${secret.metadata?.namespace ?? ''}/${secret.metadata?.name ?? ''}`
 }
 
 /**
- * Validates a `kubernetes.io/tls` Secret: tls.crt holds PEM certificates (leaf first), tls.key
- * a PEM private key that belongs to the leaf, and the leaf has not expired at `now`.
+ * Validates a `kubernetes.io/tls` Secret: tls.crt holds PEM certificates, tls.key PEM private
+ * keys (usually one; at most one of each key type: an RSA and an ECDSA one serve clients of
+ * either kind), each key's certificate is in tls.crt followed by its intermediates (tls.crt
+ * starts with a key's certificate), every key can serve TLS, and no leaf has expired at `now`.
  */
 export function parseTlsSecret(secret: V1Secret, now: Date = new Date()): ParsedCertificate {
   const id = secretKey(secret)
@@ -59,36 +80,84 @@ export function parseTlsSecret(secret: V1Secret, now: Date = new Date()): Parsed
   const key = field(secret, 'tls.key') ?? fail('MissingKey', 'data has no "tls.key"; add the PEM private key')
 
   const blocks = cert.match(PEM_CERTIFICATE) ?? fail('BadCertificate', 'tls.crt holds no PEM certificate')
-  const chain = blocks.map((block, i) => {
+  const certs = blocks.map((block, i) => {
     try {
       return new X509Certificate(block)
     } catch (err) {
       return fail('BadCertificate', `tls.crt certificate #${i + 1} does not parse: ${(err as Error).message}`)
     }
   })
-  const leaf = chain[0]!
 
-  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) fail('BadKey', 'tls.key holds no PEM private key')
-  let privateKey: KeyObject | undefined
-  try {
-    privateKey = createPrivateKey(key)
-  } catch (err) {
-    fail('BadKey', `tls.key does not parse (encrypted keys are not supported): ${(err as Error).message}`)
+  const keyBlocks = key.match(PEM_KEY) ?? fail('BadKey', 'tls.key holds no PEM private key')
+  const keys = keyBlocks.map((block, i) => {
+    if (/ENCRYPTED/.test(block)) fail('BadKey', 'tls.key is encrypted, which is not supported; store the key unencrypted')
+    try {
+      return { pem: block, object: createPrivateKey(block) }
+    } catch (err) {
+      return fail('BadKey', `tls.key ${keyBlocks.length > 1 ? `key #${i + 1} ` : ''}does not parse (encrypted keys are not supported): ${(err as Error).message}`)
+    }
+  })
+
+  const seen = new Map<KeyType, number>()
+  const chains: { leafIndex: number; key: string; keyType: KeyType }[] = []
+  keys.forEach((k, i) => {
+    const keyType = tlsKeyType(k.object, keys.length > 1 ? `key #${i + 1}` : 'the key', fail)
+    if (seen.has(keyType)) fail('UnsupportedKey', `tls.key holds two ${keyType} keys (#${seen.get(keyType)! + 1} and #${i + 1}); TLS serves one certificate per key type: keep one`)
+    seen.set(keyType, i)
+    const leafIndex = certs.findIndex((c) => c.checkPrivateKey(k.object))
+    if (leafIndex >= 0) chains.push({ leafIndex, key: k.pem, keyType })
+  })
+  if (keys.length === 1 && (chains.length === 0 || chains[0]!.leafIndex !== 0)) {
+    fail('KeyMismatch', `tls.key does not belong to the certificate in tls.crt (${describeLeaf(certs[0]!)})`)
   }
-  if (!leaf.checkPrivateKey(privateKey!)) {
-    fail('KeyMismatch', `tls.key does not belong to the certificate in tls.crt (${describeLeaf(leaf)})`)
+  if (chains.length < keys.length) {
+    fail('KeyMismatch', `tls.key holds ${keys.length} keys but tls.crt has a certificate for ${chains.length}; give each key its certificate (then its intermediates) in tls.crt`)
   }
-  if (leaf.validToDate.getTime() < now.getTime()) {
-    fail('Expired', `the certificate expired on ${leaf.validToDate.toISOString()} (${describeLeaf(leaf)}); renew it`)
-  }
+  chains.sort((a, b) => a.leafIndex - b.leafIndex)
+  if (chains[0]!.leafIndex !== 0) fail('KeyMismatch', `tls.crt must start with the certificate of a key in tls.key, not ${describeLeaf(certs[0]!)}`)
+
+  const names = new Set<string>()
+  let notBefore = certs[0]!.validFromDate
+  let notAfter = certs[0]!.validToDate
+  const out: CertificateChain[] = chains.map((c, i) => {
+    const leaf = certs[c.leafIndex]!
+    if (leaf.validToDate.getTime() < now.getTime()) {
+      fail('Expired', `the certificate expired on ${leaf.validToDate.toISOString()} (${describeLeaf(leaf)}); renew it`)
+    }
+    for (const name of certificateNames(leaf)) names.add(name)
+    if (leaf.validFromDate > notBefore) notBefore = leaf.validFromDate
+    if (leaf.validToDate < notAfter) notAfter = leaf.validToDate
+    const end = i + 1 < chains.length ? chains[i + 1]!.leafIndex : blocks.length
+    return { cert: blocks.slice(c.leafIndex, end).join('\n') + '\n', key: c.key + '\n', keyType: c.keyType }
+  })
   return {
     cert: blocks.join('\n') + '\n',
     key,
-    names: certificateNames(leaf),
-    notBefore: leaf.validFromDate,
-    notAfter: leaf.validToDate,
-    fingerprint: leaf.fingerprint256,
+    chains: out,
+    names: [...names],
+    notBefore,
+    notAfter,
+    fingerprint: certs[0]!.fingerprint256,
   }
+}
+
+/** The TLS key type of a private key, or a failure saying why TLS cannot serve it. */
+function tlsKeyType(key: KeyObject, which: string, fail: (code: TlsSecretErrorCode, reason: string) => never): KeyType {
+  const type = key.asymmetricKeyType
+  const details = key.asymmetricKeyDetails ?? {}
+  if (type === 'rsa' || type === 'rsa-pss') {
+    const bits = details.modulusLength ?? 0
+    if (bits < 2048) fail('UnsupportedKey', `tls.key: ${which} is an RSA key of ${bits} bits, which is too short: TLS clients refuse RSA keys under 2048 bits; use 2048 or more`)
+    return 'RSA'
+  }
+  if (type === 'ec') {
+    const curve = details.namedCurve ?? 'unknown'
+    if (!(curve in TLS_CURVES)) fail('UnsupportedKey', `tls.key: ${which} is on the EC curve ${curve}, which has no TLS 1.3 signature scheme; use P-256, P-384 or P-521`)
+    return 'ECDSA'
+  }
+  if (type === 'ed25519') return 'Ed25519'
+  if (type === 'ed448') return 'Ed448'
+  return fail('UnsupportedKey', `tls.key: ${which} is a ${type ?? 'unknown'} key, which cannot sign TLS handshakes; use an RSA (2048 bits or more), ECDSA (P-256, P-384, P-521) or Ed25519 key`)
 }
 
 function field(secret: V1Secret, name: string): string | undefined {

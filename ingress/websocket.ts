@@ -6,6 +6,8 @@
 //   the response head: either expiry answers 504.
 // - Connect errors, an upstream that closes before answering, or a malformed / oversized
 //   head answer 502. A client that goes away first resolves with 499 (nginx's convention).
+//   The 502/504 bodies name the Service (`target.name`), not the endpoint or the error: those
+//   come back in the result's `error`, for the log.
 // - Interim 1xx responses other than 101 are skipped.
 // - 101: the head is rewritten (downstreamResponseHeaders, Connection/Upgrade kept), the bytes
 //   after it are relayed, then both directions are piped; either side closing or failing
@@ -21,9 +23,11 @@ import { connect as netConnect } from 'node:net'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { connect as tlsConnect } from 'node:tls'
-import { downstreamResponseHeaders, headerTokens, upstreamRequestHeaders, type ClientInfo } from './headers.ts'
+import { downstreamResponseHeaders, headerTokens, SERVER, upstreamRequestHeaders, type ClientInfo } from './headers.ts'
 
 export interface TunnelTarget {
+  /** What the request is for, for error bodies: 'service default/web port 80'. */
+  name?: string
   address: string
   port: number
   tls?: boolean
@@ -125,6 +129,7 @@ function answer(socket: Duplex, status: number, message: string): void {
   const head =
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
     serializeHeaders({
+      server: SERVER,
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       connection: 'close',
@@ -220,7 +225,7 @@ export function tunnelUpgrade(
   head: Buffer,
   target: TunnelTarget,
   client: ClientInfo,
-): Promise<{ status: number }> {
+): Promise<{ status: number; error?: string }> {
   return new Promise((resolve) => {
     socket.pause()
     let settled = false
@@ -231,19 +236,21 @@ export function tunnelUpgrade(
       ? tlsConnect({ host: target.address, port: target.port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] })
       : netConnect({ host: target.address, port: target.port })
 
-    const settle = (status: number): void => {
+    const settle = (status: number, error?: string): void => {
       settled = true
       clearTimeout(timer)
       upstream.off('data', onData)
       upstream.off('close', onUpstreamClose)
       socket.off('close', onClientGone)
-      resolve({ status })
+      resolve(error === undefined ? { status } : { status, error })
     }
-    const fail = (status: number, message: string): void => {
+    const name = target.name ?? 'the endpoint'
+    /** `error` (with the endpoint's address) is for the log; the client gets the status and the Service. */
+    const fail = (status: number, error: string): void => {
       if (settled) return
       upstream.destroy()
-      answer(socket, status, message)
-      settle(status)
+      answer(socket, status, status === 504 ? `${status} Gateway Timeout: ${name} did not answer within ${target.connectTimeoutMs} ms` : `${status} Bad Gateway: ${connected ? `${name} did not send a valid answer` : `${name} could not be reached`}`)
+      settle(status, error)
     }
     const where = `${target.tls ? 'tls' : 'tcp'}://${target.address}:${target.port}`
     const timer = setTimeout(() => {

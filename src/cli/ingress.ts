@@ -1,5 +1,7 @@
 // `weft ingress`: the Ingress controller (also what the built-in image `weft/ingress` runs).
 import { isIP } from 'node:net'
+import { parseTimeout } from '../../ingress/annotations.ts'
+import { parseTrustedProxies } from '../../ingress/headers.ts'
 import { defaultIngressConfig, startIngress, type IngressConfig } from '../../ingress/run.ts'
 import type { PublishSource } from '../../ingress/status-addresses.ts'
 import { runComponent } from './serve.ts'
@@ -18,7 +20,16 @@ Flags:
   --socket PATH             reach the API server through this unix socket instead
   --http-listen A           plain HTTP on HOST:PORT (default ${d.httpListen}; '' for none)
   --https-listen A          HTTPS on HOST:PORT (default ${d.httpsListen}; '' for none)
+  --ssl-redirect[=BOOL]     plain HTTP to a host that has TLS gets a 308 to HTTPS (default false:
+                            served); an Ingress's weft.dev/ssl-redirect annotation overrides it
   --https-redirect-port N   the port HTTP→HTTPS redirects name (default: the HTTPS port)
+  --trusted-proxies CIDRS   peers (comma-separated addresses and CIDRs, e.g. a load balancer's)
+                            whose X-Forwarded-For and Forwarded are appended to; everyone
+                            else's are overwritten with the peer address (default: none)
+  --h2-max-concurrent-streams N
+                            streams an HTTP/2 client may have open at once (default 128)
+  --h2-idle-timeout D       an HTTP/2 connection with no open streams that is silent this long is
+                            closed, and a request body that stalls this long is reset (default 60s)
   --ingress-class NAME      the IngressClass name served (default ${d.classes.className})
   --controller NAME         the IngressClass spec.controller served (default ${d.classes.controller})
   --status-listen A         /healthz, /readyz and /metrics on HOST:PORT (default ${d.statusListen}; '' for none)
@@ -33,6 +44,27 @@ Flags:
                             unless they are wildcards
   -h, --help                show this help
 `
+
+function bool(flag: string, value: string | boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  const v = String(value).toLowerCase()
+  if (v === 'true' || v === 'false') return v === 'true'
+  throw new Error(`${flag} "${String(value)}" must be true or false`)
+}
+
+function count(flag: string, value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${flag} "${value}" must be a whole number from 1 to ${max}`)
+  return n
+}
+
+function duration(flag: string, value: string | undefined, fallbackMs: number): number {
+  if (value === undefined) return fallbackMs
+  const ms = parseTimeout(value)
+  if (ms === undefined) throw new Error(`${flag} "${value}" must be seconds (30) or a duration (500ms, 30s, 2m)`)
+  return ms
+}
 
 function port(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined
@@ -74,12 +106,21 @@ export function ingressConfigFrom(values: Record<string, string | boolean | unde
     httpListen,
     httpsListen,
     httpsRedirectPort: port('--https-redirect-port', values['https-redirect-port'] as string | undefined),
+    sslRedirect: bool('--ssl-redirect', values['ssl-redirect'], false),
+    trustedProxies: parseTrustedProxies(s('trusted-proxies', '')),
+    h2MaxConcurrentStreams: count('--h2-max-concurrent-streams', values['h2-max-concurrent-streams'] as string | undefined, 128, 2 ** 31 - 1),
+    h2IdleTimeoutMs: duration('--h2-idle-timeout', values['h2-idle-timeout'] as string | undefined, 60_000),
     classes: { className, controller: s('controller', d.classes.controller) },
     statusListen: s('status-listen', d.statusListen),
     publish: publishSource(values, [httpListen, httpsListen]),
   }
 }
 
+/** A bare `--ssl-redirect` means `--ssl-redirect=true` (the shared flag parser only knows string flags). */
+export function ingressArgs(argv: string[]): string[] {
+  return argv.map((arg, i) => (arg === '--ssl-redirect' && !/^(true|false)$/i.test(argv[i + 1] ?? '') ? '--ssl-redirect=true' : arg))
+}
+
 export function runIngress(argv: string[]): Promise<void> {
-  return runComponent(argv, { flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
+  return runComponent(ingressArgs(argv), { flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'trusted-proxies', 'h2-max-concurrent-streams', 'h2-idle-timeout', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
 }

@@ -25,13 +25,14 @@ t.test('a POST with a body is not sent again: 502 when its endpoint refuses', as
   for (let i = 0; i < 6 && !statuses.includes(502); i++) {
     const r = await lab.http('post.test', '/upload', ['-X', 'POST', '--data-binary', 'payload'])
     statuses.push(r.status)
-    if (r.status === 502) t.match(r.body, /^502 Bad Gateway: service default\/flaky-post port 80 failed: 10\.77\.0\.3:8080: .*ECONNREFUSED/)
+    if (r.status === 502) t.equal(r.body.trim(), '502 Bad Gateway: service default/flaky-post port 80 could not be reached', 'no endpoint address or error in the body')
     else {
       t.equal(r.status, 200)
       t.equal(r.json?.bodyLength, 7)
     }
   }
   t.ok(statuses.includes(502), `round robin reached the refusing endpoint: ${statuses.join(', ')}`)
+  await until('the cause in the log', async () => /"status":502,.*"error":"10\.77\.0\.3:8080: .*ECONNREFUSED/.test(await lab.log()))
 })
 
 t.test('GETs are retried on the other endpoint when one refuses', async (t) => {
@@ -45,7 +46,7 @@ t.test('GETs are retried on the other endpoint when one refuses', async (t) => {
 t.test('an endpoint that never answers: 504 after the read timeout', async (t) => {
   const r = await lab.http('hang.test', '/')
   t.equal(r.status, 504)
-  t.equal(r.body.trim(), '504 Gateway Timeout: service default/hang port 80 (10.77.0.4:8080) did not answer within 1000 ms')
+  t.equal(r.body.trim(), '504 Gateway Timeout: service default/hang port 80 did not answer within 1000 ms')
 })
 
 t.test('no endpoints: 503', async (t) => {

@@ -3,7 +3,7 @@ import { defaultRouteOptions, parseBodySize, parseTimeout, routeOptions } from '
 
 t.test('defaults', async (t) => {
   t.same(defaultRouteOptions, {
-    sslRedirect: true,
+    sslRedirect: undefined,
     maxBodyBytes: 1048576,
     connectTimeoutMs: 5000,
     readTimeoutMs: 60000,
@@ -14,7 +14,8 @@ t.test('defaults', async (t) => {
   t.same(routeOptions({ 'other.io/x': 'y' }), { options: defaultRouteOptions, errors: [] })
   const { options } = routeOptions({})
   options.sslRedirect = false
-  t.equal(defaultRouteOptions.sslRedirect, true, 'options are a copy')
+  t.equal(defaultRouteOptions.sslRedirect, undefined, 'options are a copy')
+  t.equal(routeOptions({ 'weft.dev/ssl-redirect': 'true' }).options.sslRedirect, true)
 })
 
 t.test('valid values', async (t) => {

@@ -1,7 +1,6 @@
 import t from 'tap'
 import { X509Certificate } from 'node:crypto'
 import { execFile } from 'node:child_process'
-import { createServer } from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import type { V1Secret } from '@kubernetes/client-node'
 import { selfSigned } from '../../ingress/self-signed.ts'
@@ -9,6 +8,7 @@ import type { KeyAndCert } from '../../ingress/self-signed.ts'
 import { TlsSecretError, parseTlsSecret } from '../../ingress/tls-secret.ts'
 import { CertStore } from '../../ingress/cert-store.ts'
 import type { TlsBinding } from '../../ingress/cert-store.ts'
+import { createTlsListener } from '../../ingress/tls-listener.ts'
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64')
 
@@ -164,9 +164,8 @@ t.test('a real handshake picks the certificate by SNI', async (t) => {
   const store = new CertStore(fallback)
   t.same(store.update([bind('a.test', 'web/a'), bind('*.w.test', 'web/wild')], secretMap(tlsSecret('web', 'a', a), tlsSecret('web', 'wild', wild))).errors, [])
   // s_client hangs up as soon as its input ends; the server only has to complete handshakes.
-  const server = createServer(store.serverOptions(), (socket) => socket.on('error', () => {}))
   const clientErrors: string[] = []
-  server.on('tlsClientError', (err) => clientErrors.push(err.message))
+  const server = createTlsListener({ select: (name) => store.select(name), alpn: store.alpn, handshakeTimeoutMs: 10_000, secure: (socket) => socket.end(), clientError: (err) => clientErrors.push(err.message) })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
   const port = (server.address() as AddressInfo).port
@@ -199,13 +198,12 @@ t.test('a real handshake picks the certificate by SNI', async (t) => {
   t.match(clientErrors, [/unsupported protocol/], 'by the server')
 })
 
-t.test('server options', async (t) => {
-  const defaults = new CertStore(fallback).serverOptions()
+t.test('TLS settings', async (t) => {
+  const defaults = new CertStore(fallback)
   t.equal(defaults.minVersion, 'TLSv1.2')
-  t.same(defaults.ALPNProtocols, ['h2', 'http/1.1'])
-  t.equal(defaults.cert, fallback.cert, 'clients without SNI get the default certificate')
-  const strict = new CertStore(fallback, { minVersion: 'TLSv1.3', alpn: ['http/1.1'] }).serverOptions()
+  t.same(defaults.alpn, ['h2', 'http/1.1'])
+  const strict = new CertStore(fallback, { minVersion: 'TLSv1.3', alpn: ['http/1.1'] })
   t.equal(strict.minVersion, 'TLSv1.3')
-  t.same(strict.ALPNProtocols, ['http/1.1'])
+  t.same(strict.alpn, ['http/1.1'])
   t.throws(() => new CertStore({ cert: 'x', key: 'y' }), 'a bad default certificate fails at construction')
 })

@@ -278,7 +278,7 @@ t.test('a dead endpoint and a live one: every call succeeds (connect retried); o
   balancer.setEndpoints(key, [{ address: '127.0.0.1', port: await deadPort() }])
   const r = await unary(c, 'Echo', { text: 'x' })
   t.equal(r.err?.code, grpc.status.UNAVAILABLE)
-  t.match(r.err?.details, /could be reached .*ECONNREFUSED/)
+  t.equal(r.err?.details, 'no endpoint of service default/echo port 50051 could be reached', 'the cause (ECONNREFUSED at an address) is for the log, not the client')
 })
 
 t.test('keep-alive: many calls, sequential and concurrent, share one upstream session', async (t) => {
@@ -329,7 +329,7 @@ t.test('GRPCS connect timeout: an endpoint that never finishes the TLS handshake
   balancer.setEndpoints(key, [{ address: '127.0.0.1', port: silentPort }])
   const r = await unary(c, 'Echo', { text: 'x' })
   t.equal(r.err?.code, grpc.status.UNAVAILABLE)
-  t.match(r.err?.details, /connect timed out after 300 ms/)
+  t.equal(r.err?.details, 'no endpoint of service default/echo port 50051 could be reached')
 })
 
 function hang(c: grpc.Client, text: string, n: number, cancelAfter?: number): Promise<{ got: Msg[]; status: grpc.StatusObject }> {

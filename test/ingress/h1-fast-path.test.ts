@@ -138,11 +138,11 @@ t.test('pipelined requests are answered in order, and the head is rewritten both
   t.match(got, /via: 1\.1 weft/)
   t.match(got.split('HTTP/1.1 200').at(-1)!, /connection: close/, 'the last answer says the connection closes')
   t.match(seen[0]!, /^GET \/one HTTP\/1\.1\r\nHost: fast\.test\r\n/)
-  t.match(seen[0]!, /\r\nx-forwarded-for: 10\.0\.0\.1, 127\.0\.0\.1\r\n/, 'X-Forwarded-For is appended to')
+  t.match(seen[0]!, /\r\nx-forwarded-for: 127\.0\.0\.1\r\n/, "the client's X-Forwarded-For is overwritten (no trusted proxies)")
   t.match(seen[0]!, /\r\nx-forwarded-proto: http\r\n/)
   t.match(seen[0]!, /\r\nvia: 1\.0 edge, 1\.1 weft$/)
   t.notMatch(seen[0]!, /x-secret|connection:/i, 'Connection and the headers it names stop here')
-  t.equal((seen[0]!.match(/x-forwarded-for/gi) ?? []).length, 1, "the client's own X-Forwarded-For is replaced by the appended one")
+  t.equal((seen[0]!.match(/x-forwarded-for/gi) ?? []).length, 1, "the client's own X-Forwarded-For lines are dropped")
 })
 
 t.test('every response framing: length, chunked (passed on as is), close-delimited, HEAD and 204', async (t) => {
@@ -174,7 +174,7 @@ t.test('interim answers are skipped; a malformed answer is a 502', async (t) => 
   t.notMatch(hints, /103/)
   t.match(hints, /final$/)
   const bad = await exchange(get('/bad'))
-  t.match(bad, /^HTTP\/1\.1 502 Bad Gateway\r\n(.*\r\n)*\r\n502 Bad Gateway: service default\/raw port 80 failed: 127\.0\.0\.1:\d+: the endpoint sent an invalid Content-Length/)
+  t.match(bad, /^HTTP\/1\.1 502 Bad Gateway\r\n(.*\r\n)*\r\n502 Bad Gateway: service default\/raw port 80 did not send a valid answer\n$/, 'the cause (an invalid Content-Length) is for the log')
 })
 
 t.test('a pooled connection the backend closed is replaced; one that never answers is a 504', async (t) => {
@@ -184,7 +184,7 @@ t.test('a pooled connection the backend closed is replaced; one that never answe
   t.match(await exchange(get('/b')), /once$/, 'the stale idle connection is not used for a failure')
   t.ok(upstreamConnections - before >= 2)
   reply = () => {}
-  t.match(await exchange(get('/silent'), 2000), /^HTTP\/1\.1 504 Gateway Timeout\r\n(.*\r\n)*\r\n504 Gateway Timeout: service default\/raw port 80 \(127\.0\.0\.1:\d+\) did not answer within 500 ms/)
+  t.match(await exchange(get('/silent'), 2000), /^HTTP\/1\.1 504 Gateway Timeout\r\n(.*\r\n)*\r\n504 Gateway Timeout: service default\/raw port 80 did not answer within 500 ms/)
 })
 
 t.test('the connection is handed to node:http for what the fast path does not serve, mid-connection too', async (t) => {

@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import {
   clientAddress,
   downstreamResponseHeaders,
+  parseTrustedProxies,
   forwardedNode,
   smugglingReason,
   upstreamRequestHeaders,
@@ -73,10 +74,10 @@ t.test('upstream: X-Forwarded-* and X-Real-IP', async (t) => {
       { 'x-forwarded-for': '10.0.0.7', 'x-real-ip': '10.0.0.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-port': '443' },
     ],
     [
-      'XFF appended, the rest overwritten',
+      'an untrusted peer: everything overwritten, XFF too',
       { host: 'h', 'x-forwarded-for': '1.2.3.4, 5.6.7.8', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'evil', 'x-forwarded-port': '1', 'x-real-ip': '9.9.9.9' },
       { ...client, scheme: 'http', host: 'h' },
-      { 'x-forwarded-for': '1.2.3.4, 5.6.7.8, 10.0.0.7', 'x-real-ip': '10.0.0.7', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'h', 'x-forwarded-port': '80' },
+      { 'x-forwarded-for': '10.0.0.7', 'x-real-ip': '10.0.0.7', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'h', 'x-forwarded-port': '80' },
     ],
     ['port from Host', { host: 'h:8080' }, { ...client, host: 'h:8080' }, { 'x-forwarded-port': '8080' }],
     ['port from bracketed IPv6 Host', { host: '[::1]:8443' }, { ...client, host: '[::1]:8443' }, { 'x-forwarded-port': '8443' }],
@@ -89,9 +90,33 @@ t.test('upstream: X-Forwarded-* and X-Real-IP', async (t) => {
     const out = upstreamRequestHeaders(headers, c)
     for (const [k, v] of Object.entries(want)) t.equal(out[k], v, `${name}: ${k}`)
   }
-  const noPeer = upstreamRequestHeaders({ host: 'h', 'x-forwarded-for': '1.1.1.1' }, { ...client, remoteAddress: '' })
-  t.equal(noPeer['x-forwarded-for'], '1.1.1.1', 'no peer address: XFF left as is')
+  const noPeer = upstreamRequestHeaders({ host: 'h', 'x-forwarded-for': '1.1.1.1', 'x-real-ip': '1.1.1.1' }, { ...client, remoteAddress: '' })
+  t.notOk('x-forwarded-for' in noPeer, "no peer address: the client's XFF is dropped, not passed on")
   t.notOk('x-real-ip' in noPeer)
+})
+
+t.test('upstream: X-Forwarded-For, Forwarded and X-Real-IP from trusted proxies (--trusted-proxies)', async (t) => {
+  const trusted = parseTrustedProxies('10.0.0.0/8, 192.168.1.1, fd00::/8')
+  const via = (remoteAddress: string, headers: IncomingHttpHeaders) => upstreamRequestHeaders({ host: 'h', ...headers }, { ...client, remoteAddress, trustedProxies: trusted })
+  const cases: [string, string, IncomingHttpHeaders, Record<string, string>][] = [
+    ['a trusted peer: appended, the real client is the last untrusted address', '10.0.0.7', { 'x-forwarded-for': '203.0.113.5, 198.51.100.2' }, { 'x-forwarded-for': '203.0.113.5, 198.51.100.2, 10.0.0.7', 'x-real-ip': '198.51.100.2' }],
+    ['trusted hops are skipped from the right', '10.0.0.7', { 'x-forwarded-for': '203.0.113.5, 192.168.1.1, 10.1.1.1' }, { 'x-forwarded-for': '203.0.113.5, 192.168.1.1, 10.1.1.1, 10.0.0.7', 'x-real-ip': '203.0.113.5' }],
+    ['all trusted: the leftmost', '10.0.0.7', { 'x-forwarded-for': '10.9.9.9' }, { 'x-real-ip': '10.9.9.9' }],
+    ['a garbage entry stops the walk', '10.0.0.7', { 'x-forwarded-for': '203.0.113.5, not-an-ip, 10.2.2.2' }, { 'x-real-ip': '10.2.2.2' }],
+    ['IPv6 and IPv4-mapped', '::ffff:10.0.0.7', { 'x-forwarded-for': '2001:db8::5, fd00::1' }, { 'x-forwarded-for': '2001:db8::5, fd00::1, 10.0.0.7', 'x-real-ip': '2001:db8::5' }],
+    ['Forwarded appended too', '10.0.0.7', { forwarded: 'for=203.0.113.5' }, { forwarded: 'for=203.0.113.5, for=10.0.0.7;host=app.example.com;proto=https' }],
+    ['an untrusted peer: overwritten', '203.0.113.9', { 'x-forwarded-for': '1.2.3.4', forwarded: 'for=1.2.3.4', 'x-real-ip': '1.2.3.4' }, { 'x-forwarded-for': '203.0.113.9', forwarded: 'for=203.0.113.9;host=app.example.com;proto=https', 'x-real-ip': '203.0.113.9' }],
+  ]
+  for (const [name, peer, headers, want] of cases) {
+    const out = via(peer, headers)
+    for (const [k, v] of Object.entries(want)) t.equal(out[k], v, `${name}: ${k}`)
+  }
+  t.throws(() => parseTrustedProxies('10.0.0.0/33'), /--trusted-proxies: "10\.0\.0\.0\/33" is not an IP address or CIDR/)
+  t.throws(() => parseTrustedProxies('10.0.0.1; flush ruleset'), /is not an IP address or CIDR/)
+  t.throws(() => parseTrustedProxies('::ffff:1.2.3.4/200'), /is not an IP address or CIDR/)
+  t.equal(parseTrustedProxies('').size, 0)
+  const none = upstreamRequestHeaders({ host: 'h', 'x-forwarded-for': '1.2.3.4' }, { ...client, trustedProxies: parseTrustedProxies('') })
+  t.equal(none['x-forwarded-for'], '10.0.0.7')
 })
 
 t.test('upstream: Forwarded (RFC 7239)', async (t) => {
@@ -100,7 +125,7 @@ t.test('upstream: Forwarded (RFC 7239)', async (t) => {
     ['IPv6 quoted and bracketed', undefined, { ...client, remoteAddress: '2001:db8:cafe::17' }, 'for="[2001:db8:cafe::17]";host=app.example.com;proto=https'],
     ['IPv4-mapped written as IPv4', undefined, { ...client, remoteAddress: '::ffff:192.0.2.60' }, 'for=192.0.2.60;host=app.example.com;proto=https'],
     ['host with port quoted', undefined, { ...client, host: 'h:8080', scheme: 'http' }, 'for=10.0.0.7;host="h:8080";proto=http'],
-    ['appended', 'for=192.0.2.43', client, 'for=192.0.2.43, for=10.0.0.7;host=app.example.com;proto=https'],
+    ['overwritten (the peer is no trusted proxy)', 'for=192.0.2.43', client, 'for=10.0.0.7;host=app.example.com;proto=https'],
     ['unknown peer', undefined, { ...client, remoteAddress: '' }, 'for=unknown;host=app.example.com;proto=https'],
   ]
   for (const [name, prior, c, want] of cases) {
@@ -150,9 +175,10 @@ t.test('downstream: hop-by-hop dropped, Via appended', async (t) => {
   }
   for (const h2 of [false, true]) {
     const out = downstreamResponseHeaders(upstream, h2)
-    t.same(out, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], via: '1.1 backend, 1.1 weft' }, `h2=${h2}`)
+    t.same(out, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], server: 'weft', via: '1.1 backend, 1.1 weft' }, `h2=${h2}`)
   }
-  t.same(downstreamResponseHeaders({}, false), { via: '1.1 weft' })
+  t.same(downstreamResponseHeaders({}, false), { server: 'weft', via: '1.1 weft' })
+  t.same(downstreamResponseHeaders({ server: 'Apache/2.4.1', Server: 'x' }, false), { server: 'weft', via: '1.1 weft' }, "the endpoint's Server is replaced")
 })
 
 t.test('downstream: a 101 keeps Connection: upgrade on HTTP/1.1 only', async (t) => {
@@ -161,10 +187,11 @@ t.test('downstream: a 101 keeps Connection: upgrade on HTTP/1.1 only', async (t)
     'sec-websocket-accept': 'abc',
     connection: 'upgrade',
     upgrade: 'websocket',
+    server: 'weft',
     via: '1.1 weft',
   })
-  t.same(downstreamResponseHeaders(upstream, true, { upgrade: true }), { 'sec-websocket-accept': 'abc', via: '1.1 weft' })
-  t.same(downstreamResponseHeaders(upstream, false), { 'sec-websocket-accept': 'abc', via: '1.1 weft' })
+  t.same(downstreamResponseHeaders(upstream, true, { upgrade: true }), { 'sec-websocket-accept': 'abc', server: 'weft', via: '1.1 weft' })
+  t.same(downstreamResponseHeaders(upstream, false), { 'sec-websocket-accept': 'abc', server: 'weft', via: '1.1 weft' })
 })
 
 // rawHeaders as Node gives them: name, value, name, value…

@@ -27,12 +27,14 @@ function randomIngress(r: () => number, name: string, created: number): V1Ingres
   })
   const spec: V1Ingress['spec'] = { rules }
   if (r() < 0.15) spec.defaultBackend = { service: { name: `def-${name}`, port: { number: 80 } } }
+  // Without rules: a catch-all default backend.
+  else if (r() < 0.06) return { metadata: { namespace: 'default', name, creationTimestamp: new Date(1_700_000_000_000 + created * 1000) }, spec: { defaultBackend: { service: { name: `catch-${name}`, port: { number: 80 } } } } }
   if (r() < 0.3) spec.tls = [{ hosts: [pick(hosts.filter(Boolean))], secretName: `cert-${Math.floor(r() * 2)}` }]
   return { metadata: { namespace: 'default', name, creationTimestamp: new Date(1_700_000_000_000 + created * 1000) }, spec }
 }
 
 const probes: [string, string][] = []
-for (const h of ['a.io', 'b.io', 'x.w.io', 'y.w.io', 'other.io']) for (const p of ['/', '/api', '/api/', '/api/v1', '/api/v1/z', '/static/q', '/x', '/nothing']) probes.push([h, p])
+for (const h of ['a.io', 'b.io', 'x.w.io', 'y.w.io', 'other.io', '']) for (const p of ['/', '/api', '/api/', '/api/v1', '/api/v1/z', '/static/q', '/x', '/nothing']) probes.push([h, p])
 
 function answer(r: RouteResult): string {
   if ('route' in r) return `${r.route.ingress} ${r.route.backend.service} ${r.route.path} ${r.route.pathType} tls=${r.tlsHost}`
@@ -45,7 +47,7 @@ function observable(b: BuildResult): unknown {
     answers: probes.map(([h, p]) => answer(b.table.route(h, p))),
     routes: b.table.routes().map((r) => `${r.ingress} ${r.host} ${r.path} ${r.pathType}`).sort(),
     tls: b.table.tlsHosts(),
-    defaultBackend: b.table.defaultBackend?.ingress,
+    defaultBackends: b.table.defaultBackends().map((d) => d.ingress).sort(),
     conflicts: b.conflicts,
     errors: b.errors,
   }

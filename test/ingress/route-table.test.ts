@@ -144,28 +144,59 @@ t.test('a missing creationTimestamp sorts as newest', async (t) => {
   t.same(conflicts.map((c) => c.loser), ['default/a'])
 })
 
-t.test('defaultBackend: the oldest with a service backend; per-Ingress options', async (t) => {
+t.test('defaultBackend: per-Ingress options; an invalid one is reported and ignored', async (t) => {
   const { table, errors } = buildRouteTable([
-    ingress('newest', '2024-03-01T00:00:00Z', { defaultBackend: { service: { name: 'fallback-new', port: { number: 80 } } } }),
     ingress('middle', '2024-02-01T00:00:00Z', { defaultBackend: { service: { name: 'fallback', port: { name: 'http' } } }, rules: [rule('a.io', p('/x', 'ax'))] }, { 'weft.dev/proxy-read-timeout': '5m' }),
     ingress('oldest', '2024-01-01T00:00:00Z', { defaultBackend: { resource: { kind: 'StorageBucket', name: 'b' } } }),
-    ingress('claim', '2024-01-05T00:00:00Z', { rules: [{ host: 'bare.io' }] }),
   ])
   t.same(errors, [{ ingress: 'default/oldest', message: 'spec.defaultBackend uses a resource backend, which weft does not support; use a service backend; it is ignored' }])
   check(t, table, [
     ['a.io', '/x', 'ax'],
     ['a.io', '/y', 'default:fallback'],
-    ['nohost.io', '/', 'default:fallback'],
-    ['bare.io', '/', 'default:fallback'],
+    ['nohost.io', '/', '404'],
   ])
-  const r = route(table, 'x', '/')
+  const r = route(table, 'a.io', '/')
   t.ok('defaultBackend' in r)
   if ('defaultBackend' in r) {
     t.same(r.defaultBackend.backend, { namespace: 'default', service: 'fallback', port: { name: 'http' } })
     t.equal(r.defaultBackend.ingress, 'default/middle')
     t.equal(r.defaultBackend.options.readTimeoutMs, 300000)
   }
-  check(t, table, [['x', 'nope', '404']])
+  t.same(table.defaultBackends().map((d) => d.ingress), ['default/middle'])
+  check(t, table, [['a.io', 'nope', '404']])
+})
+
+t.test("defaultBackend serves only its own Ingress's hosts; an Ingress without rules is the catch-all", async (t) => {
+  const { table, errors } = buildRouteTable([
+    ingress('a', '2024-01-01T00:00:00Z', { defaultBackend: { service: { name: 'a-default', port: { number: 80 } } }, rules: [rule('a.io', p('/x', 'ax')), rule('*.w.io', p('/w', 'ww'))] }, undefined, 'team-a'),
+    ingress('b', '2024-01-02T00:00:00Z', { rules: [rule('b.io', p('/y', 'by')), { host: 'bare.io' }] }, undefined, 'team-b'),
+    ingress('shared', '2024-01-03T00:00:00Z', { defaultBackend: { service: { name: 'shared-default', port: { number: 80 } } }, rules: [rule('a.io', p('/s', 'as')), rule('c.io', p('/c', 'cc'))] }, undefined, 'team-c'),
+    ingress('catch-old', '2024-01-04T00:00:00Z', { defaultBackend: { service: { name: 'catch-all', port: { number: 80 } } } }, undefined, 'edge'),
+    ingress('catch-new', '2024-01-05T00:00:00Z', { defaultBackend: { service: { name: 'catch-all-new', port: { number: 80 } } } }, undefined, 'edge'),
+  ])
+  check(t, table, [
+    ['a.io', '/x', 'ax'],
+    ['a.io', '/s', 'as'],
+    ['a.io', '/other', 'default:a-default'],
+    ['q.w.io', '/other', 'default:a-default'],
+    ['c.io', '/other', 'default:shared-default'],
+    ['b.io', '/y', 'by'],
+    ['b.io', '/other', '404'],
+    ['bare.io', '/', '404'],
+    ['unclaimed.io', '/', 'default:catch-all'],
+    ['', '/', 'default:catch-all'],
+  ])
+  t.same(table.defaultBackends().map((d) => `${d.ingress} ${d.backend.namespace}/${d.backend.service}`).sort(), ['edge/catch-old edge/catch-all', 'team-a/a team-a/a-default', 'team-c/shared team-c/shared-default'])
+  t.same(errors, [
+    { ingress: 'team-c/shared', message: 'spec.defaultBackend is not used for host "a.io": the older Ingress team-a/a also claims it and its defaultBackend serves it' },
+    { ingress: 'edge/catch-new', message: 'spec.defaultBackend is not used for requests no rule claims: the older Ingress edge/catch-old also has no rules and its defaultBackend serves them' },
+  ])
+
+  const hostless = buildRouteTable([
+    ingress('any', '2024-01-01T00:00:00Z', { defaultBackend: { service: { name: 'any-default', port: { number: 80 } } }, rules: [rule(undefined, p('/h', 'hh'))] }),
+    ingress('x', '2024-01-02T00:00:00Z', { rules: [rule('x.io', p('/x', 'xx'))] }),
+  ]).table
+  check(t, hostless, [['y.io', '/h', 'hh'], ['y.io', '/other', 'default:any-default'], ['x.io', '/other', '404']])
 })
 
 t.test('a host-only rule claims its host', async (t) => {

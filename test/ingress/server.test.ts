@@ -1,5 +1,5 @@
 // `startIngress` against a real API server, on loopback, with curl and openssl as clients:
-// HTTP→HTTPS redirect, h2 with ALPN, a certificate per SNI name, 404 for unknown hosts,
+// plain HTTP to TLS hosts (served; redirected with sslRedirect), h2 with ALPN, a certificate per SNI name, 404 for unknown hosts,
 // and a new Ingress served without a restart.
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -59,9 +59,13 @@ const https = ingress.server.httpsPort
 
 const curl = (...args: string[]) => run('curl', ['-s', '--max-time', '10', ...args])
 
-t.test('plain HTTP to a TLS host is redirected with 308', async (t) => {
-  const r = await curl('-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '--resolve', `a.test:${http}:127.0.0.1`, `http://a.test:${http}/x?y=1`)
-  t.equal(r.out, `308 https://a.test:${https}/x?y=1`)
+t.test('plain HTTP to a TLS host is served; with sslRedirect (--ssl-redirect) it gets a 308', async (t) => {
+  const served = await curl('-w', '\n%{http_code}', '--resolve', `a.test:${http}:127.0.0.1`, `http://a.test:${http}/x?y=1`)
+  t.match(served.out, /"proto":"http"[\s\S]*\n200$/)
+  const redirecting = await startIngress({ ...defaultIngressConfig, httpListen: '127.0.0.1:0', httpsListen: '127.0.0.1:0', statusListen: '', sslRedirect: true }, client, logger('ingress-test'))
+  t.teardown(() => redirecting.stop())
+  const r = await curl('-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '--resolve', `a.test:${redirecting.server.httpPort}:127.0.0.1`, `http://a.test:${redirecting.server.httpPort}/x?y=1`)
+  t.equal(r.out, `308 https://a.test:${redirecting.server.httpsPort}/x?y=1`)
 })
 
 t.test('HTTPS over h2, proxied to the endpoint', async (t) => {
@@ -165,4 +169,16 @@ t.test('a WebSocket upgrade is tunnelled to the endpoint', async (t) => {
   t.match(out, /^HTTP\/1\.1 101/, JSON.stringify(out.slice(0, 300)))
   t.match(out, /Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/i)
   t.match(out, /ping-through-the-tunnel$/, 'bytes flow both ways')
+})
+
+t.test('the metric series of a deleted Ingress go with it', async (t) => {
+  const status = ingress.statusPorts[0]
+  t.match(await (await fetch(`http://127.0.0.1:${status}/metrics`)).text(), /ingress="default\/c"/)
+  await client.delete(kind('Ingress'), 'c', 'default')
+  let gone = false
+  for (let i = 0; i < 100 && !gone; i++) {
+    gone = !(await (await fetch(`http://127.0.0.1:${status}/metrics`)).text()).includes('ingress="default/c"')
+    if (!gone) await new Promise((r) => setTimeout(r, 50))
+  }
+  t.ok(gone, 'the deleted Ingress has no series left')
 })

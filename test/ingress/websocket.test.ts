@@ -116,13 +116,16 @@ async function echoUpstream(t: Test, tls?: { key: string; cert: string }): Promi
 async function front(t: Test, target: Omit<TunnelTarget, 'connectTimeoutMs'> & { connectTimeoutMs?: number }) {
   const server = createServer()
   const statuses: number[] = []
+  /** The `error` of each result (what goes to the log). */
+  const errors: (string | undefined)[] = []
   const sockets = tracked(t)
   let notify: (() => void) | undefined
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     sockets.add(socket)
     const client: ClientInfo = { remoteAddress: req.socket.remoteAddress ?? '', scheme: 'http', host: req.headers.host ?? '', httpVersion: req.httpVersion }
-    void tunnelUpgrade(req, socket, head, { connectTimeoutMs: 2000, ...target }, client).then(({ status }) => {
+    void tunnelUpgrade(req, socket, head, { connectTimeoutMs: 2000, ...target }, client).then(({ status, error }) => {
       statuses.push(status)
+      errors.push(error)
       notify?.()
     })
   })
@@ -131,7 +134,7 @@ async function front(t: Test, target: Omit<TunnelTarget, 'connectTimeoutMs'> & {
     while (statuses.length === 0) await new Promise<void>((r) => (notify = r))
     return statuses.shift() as number
   }
-  return { port, nextStatus, sockets }
+  return { port, nextStatus, sockets, errors }
 }
 
 function upgradeRequest(port: number, path = '/chat'): string {
@@ -249,13 +252,14 @@ t.test('upstream refuses the connection → 502', async (t) => {
   const deadPort = portOf(probe)
   await new Promise<void>((r) => probe.close(() => r()))
 
-  const f = await front(t, { address: '127.0.0.1', port: deadPort })
+  const f = await front(t, { name: 'service default/ws port 80', address: '127.0.0.1', port: deadPort })
   const c = rawClient(t, f.port, upgradeRequest(0))
   const text = (await c.closed()).toString()
   t.match(text, /^HTTP\/1\.1 502 Bad Gateway\r\n/)
   t.match(text, /connection: close\r\n/)
-  t.match(text, /refused or unreachable: ECONNREFUSED\n$/)
+  t.match(text, /\r\n\r\n502 Bad Gateway: service default\/ws port 80 could not be reached\n$/, 'the body names the Service, not the endpoint or the error')
   t.equal(await f.nextStatus(), 502)
+  t.match(f.errors.at(-1), new RegExp(`^upstream tcp://127\\.0\\.0\\.1:${deadPort} refused or unreachable: ECONNREFUSED$`), 'the cause is returned for the log')
 
   const ws = new WebSocket(`ws://127.0.0.1:${f.port}/`)
   await once(ws, 'error')

@@ -1,0 +1,38 @@
+// `weft ingress` flags: parsing, defaults and the errors a bad value gets.
+import t from 'tap'
+import { ingressArgs, ingressConfigFrom } from '../../src/cli/ingress.ts'
+
+t.test('--ssl-redirect: bare, =BOOL, or a following BOOL; default off', async (t) => {
+  t.equal(ingressConfigFrom({}).sslRedirect, false)
+  t.equal(ingressConfigFrom({ 'ssl-redirect': 'true' }).sslRedirect, true)
+  t.equal(ingressConfigFrom({ 'ssl-redirect': 'FALSE' }).sslRedirect, false)
+  t.throws(() => ingressConfigFrom({ 'ssl-redirect': 'yes' }), /--ssl-redirect "yes" must be true or false/)
+  t.same(ingressArgs(['--ssl-redirect', '--http-listen', ':80']), ['--ssl-redirect=true', '--http-listen', ':80'])
+  t.same(ingressArgs(['--ssl-redirect']), ['--ssl-redirect=true'])
+  t.same(ingressArgs(['--ssl-redirect', 'false']), ['--ssl-redirect', 'false'])
+  t.same(ingressArgs(['--ssl-redirect=false']), ['--ssl-redirect=false'])
+})
+
+t.test('--trusted-proxies: addresses and CIDRs, refused with the entry named', async (t) => {
+  t.equal(ingressConfigFrom({}).trustedProxies?.size, 0, 'none by default')
+  const trusted = ingressConfigFrom({ 'trusted-proxies': '10.0.0.0/8, 192.0.2.1,fd00::/8' }).trustedProxies!
+  t.equal(trusted.size, 3)
+  for (const [address, want] of [['10.1.2.3', true], ['::ffff:10.1.2.3', true], ['192.0.2.1', true], ['192.0.2.2', false], ['fd12::1', true], ['2001:db8::1', false], ['', false], ['junk', false]] as const) {
+    t.equal(trusted.has(address), want, address)
+  }
+  for (const bad of ['10.0.0.0/8;reboot', '300.1.1.1', '10.0.0.0/', '10.0.0.0/x', '1.2.3.4/-1', 'fe80::1%eth0']) {
+    t.throws(() => ingressConfigFrom({ 'trusted-proxies': bad }), /--trusted-proxies: .* is not an IP address or CIDR/, bad)
+  }
+})
+
+t.test('HTTP/2 limits', async (t) => {
+  const d = ingressConfigFrom({})
+  t.equal(d.h2MaxConcurrentStreams, 128)
+  t.equal(d.h2IdleTimeoutMs, 60_000)
+  const c = ingressConfigFrom({ 'h2-max-concurrent-streams': '16', 'h2-idle-timeout': '2m' })
+  t.equal(c.h2MaxConcurrentStreams, 16)
+  t.equal(c.h2IdleTimeoutMs, 120_000)
+  t.equal(ingressConfigFrom({ 'h2-idle-timeout': '30' }).h2IdleTimeoutMs, 30_000)
+  for (const bad of ['0', '-1', '1.5', 'many', '4294967296']) t.throws(() => ingressConfigFrom({ 'h2-max-concurrent-streams': bad }), /--h2-max-concurrent-streams ".*" must be a whole number/, bad)
+  for (const bad of ['0', 'soon', '1m30s']) t.throws(() => ingressConfigFrom({ 'h2-idle-timeout': bad }), /--h2-idle-timeout ".*" must be seconds/, bad)
+})
