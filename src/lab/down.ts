@@ -1,16 +1,15 @@
 // `weft down`: removes a lab from its lab.json and, after a crash, from what is left on
 // the host (namespaces named after the lab id, mounts under the data dir, the CNI service
-// directories of the lab's namespaces, paths pods had created on the host). Idempotent.
+// directories of the lab's namespaces). Idempotent.
 import { lstatSync } from 'node:fs'
 import { readdir, rm, rmdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { DEFAULT_RUN_DIR, serviceDir } from '../../cni/service/run-dir.ts'
-import { removeCreatedTargets } from '../kubelet/runtime/mounts.ts'
 import { podsDir } from '../kubelet/runtime/paths.ts'
 import { readState, type LabState } from './state.ts'
 import { isAlive, processesInNetns, stopProcess } from './processes.ts'
 import { deleteLabNamespaces, labNamespaces, netnsInodes } from './network.ts'
-import { listMountsUnder, unmountUnder } from './mounts.ts'
+import { listMountsUnder, unmountUnder } from '../netlink/mounts.ts'
 import { labId } from './topology.ts'
 
 /** What `weft up` and `weft down` put in a lab's data dir; nothing else there is removed. */
@@ -34,7 +33,7 @@ export async function inspectLab(dataDir: string): Promise<LabFootprint> {
     state,
     alive: (state?.processes ?? []).filter((p) => isAlive(p.pid, p.starttime)),
     namespaces: ids.flatMap(labNamespaces),
-    mounts: await listMountsUnder(abs),
+    mounts: listMountsUnder(abs),
   }
 }
 
@@ -67,7 +66,7 @@ export async function labDown(dataDir: string): Promise<DownResult> {
   }
   await unmountUnder(abs)
   // Nothing is deleted below a mount that would not come off: that would reach into what is mounted.
-  const stuck = await listMountsUnder(abs)
+  const stuck = listMountsUnder(abs)
   if (stuck.length === 0) {
     for (const nodeDir of await nodeDataDirs(abs, found.state)) await removePods(nodeDir)
   }
@@ -88,17 +87,9 @@ async function nodeDataDirs(abs: string, state: LabState | undefined): Promise<s
   return [...dirs]
 }
 
-/**
- * Removes each pod directory of an agent, and first the paths its pods created on the host
- * for their mounts (removeCreatedTargets: only still-empty ones no other pod uses; one
- * still used moves to that pod, which is removed later in this loop).
- */
+/** Removes each pod directory of an agent (its mounts are gone by now). */
 async function removePods(nodeDir: string): Promise<void> {
-  for (const uid of await readdir(podsDir(nodeDir)).catch(() => [] as string[])) {
-    const dir = join(podsDir(nodeDir), uid)
-    removeCreatedTargets(nodeDir, dir)
-    await rm(dir, { recursive: true, force: true })
-  }
+  for (const uid of await readdir(podsDir(nodeDir)).catch(() => [] as string[])) await rm(join(podsDir(nodeDir), uid), { recursive: true, force: true })
 }
 
 /** A CNI service's rendezvous directory, if that is what `dir` is (it holds the `req` FIFO). */

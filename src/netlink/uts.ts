@@ -3,16 +3,7 @@
 // `nsenter --uts=FILE` while nothing runs in it.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { CommandError, run } from './exec.ts'
-
-/** mountinfo writes space, tab, newline and backslash in paths as octal escapes. */
-export function unescapeMountPath(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)))
-}
-
-function isMountPoint(path: string): boolean {
-  const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
-  return lines.some((line) => unescapeMountPath(line.split(' ')[4] ?? '') === path)
-}
+import { isMountPoint } from './mounts.ts'
 
 /** Creates a UTS namespace held by `file` (created if missing) with `hostname` set. */
 export async function addUtsNamespace(file: string, hostname: string): Promise<void> {

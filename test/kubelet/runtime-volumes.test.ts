@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, w
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { unescapeMountPath } from '../../src/netlink/uts.ts'
+import { listMountsUnder, unescapeMountPath } from '../../src/netlink/mounts.ts'
 import { createSandbox, listSandboxes, readLog, removeSandbox, startContainer, stopContainer, volumePath, watchExit, writePodFiles, type Sandbox } from '../../src/kubelet/runtime/index.ts'
 
 interface Teardown {
@@ -54,13 +54,6 @@ function mountAt(path: string): { type: string; options: string[]; superOptions:
   return undefined
 }
 
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => unescapeMountPath(l.split(' ')[4] ?? ''))
-    .filter((p) => p.startsWith(`${dir}/`))
-}
-
 t.test('secret-like volumes each live on a private tmpfs; others on disk; all in the ..data layout', async (t) => {
   const dataDir = tempDir(t)
   const sb = await sandbox(t, dataDir)
@@ -96,10 +89,10 @@ t.test('secret-like volumes each live on a private tmpfs; others on disk; all in
   t.equal(readFileSync(join(token, 'token'), 'utf8'), big)
 
   // The next agent after a SIGKILL finds the sandbox on disk and removes it: nothing stays mounted.
-  t.ok(mountsUnder(dataDir).length >= 3)
+  t.ok(listMountsUnder(dataDir).length >= 3)
   const [found] = await listSandboxes(dataDir)
   await removeSandbox(found!)
-  t.same(mountsUnder(dataDir), [], 'every tmpfs is unmounted')
+  t.same(listMountsUnder(dataDir), [], 'every tmpfs is unmounted')
 })
 
 t.test('a running container sees its volumes updated, atomically', async (t) => {

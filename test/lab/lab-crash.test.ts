@@ -30,7 +30,7 @@ t.test('down after a SIGKILLed agent removes what the agent and its pods made', 
   const serviceDir = join(DEFAULT_RUN_DIR, String(statSync(netnsPath(node.netns)).ino))
   t.ok(existsSync(join(serviceDir, 'req')), `the agent's CNI service listens in ${serviceDir}`)
 
-  // A pod with a volume mounted where the host has nothing yet: the agent creates the path.
+  // A pod with a volume mounted where the host has nothing: the path exists only in the container's view.
   const hostTarget = join(dirname(dir), 'host-side', 'made-for-the-pod')
   mkdirSync(dirname(hostTarget))
   const client = new RestClient({ socketPath: join(dir, 'apiserver.sock') })
@@ -51,7 +51,7 @@ t.test('down after a SIGKILLed agent removes what the agent and its pods made', 
     pod = await client.get<V1Pod>(podInfo, 'sleeper', 'default')
   }
   t.equal(pod?.status?.phase, 'Running', 'the pod runs')
-  t.ok(existsSync(hostTarget), 'the agent created the mount target on the host')
+  t.notOk(existsSync(hostTarget), 'the mount target is not made on the host')
   // Another engineer's secret volumes are tmpfs mounts under the pod dir: any mount there counts.
   const podDir = join(node.dataDir, 'pods', pod!.metadata!.uid!)
   const tmpfs = join(podDir, 'volumes', 'scratch')
@@ -66,6 +66,6 @@ t.test('down after a SIGKILLed agent removes what the agent and its pods made', 
   t.equal(down.code, 0, down.stderr)
   await assertGone(t, dir, state.processes)
   t.notOk(existsSync(serviceDir), "the dead agent's CNI service directory is gone")
-  t.notOk(existsSync(hostTarget), 'the mount target the pod needed is gone from the host')
+  t.notOk(existsSync(hostTarget), 'nor after down')
   t.ok(existsSync(dirname(hostTarget)), 'its parent, which was there before, is kept')
 })

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { deleteNetns, listNetns } from '../../src/netlink/index.ts'
-import { listMountsUnder } from '../../src/lab/mounts.ts'
+import { listMountsUnder } from '../../src/netlink/mounts.ts'
 import { isAlive } from '../../src/lab/processes.ts'
 import { isLabNetns, labId } from '../../src/lab/topology.ts'
 import { weft } from './cli.ts'
@@ -25,7 +25,7 @@ export async function labDir(t: Teardown): Promise<string> {
     // Should down have failed: whatever still runs from this test's dir was started by it.
     for (const pid of processesMentioning(tmp)) process.kill(pid, 'SIGKILL')
     for (const name of listNetns().filter((n) => isLabNetns(labId(dir), n))) await deleteNetns(name)
-    for (const target of await listMountsUnder(tmp)) execFileSync('umount', ['-l', target])
+    for (const target of listMountsUnder(tmp)) execFileSync('umount', ['-l', target])
     await rm(tmp, { recursive: true, force: true })
   })
   return dir
@@ -49,7 +49,7 @@ function processesMentioning(dir: string): number[] {
 
 export async function assertGone(t: Test, dir: string, pids: { pid: number; starttime: string }[]): Promise<void> {
   t.same(labNamespaces(dir), [], 'no namespace of the lab is left')
-  t.same(await listMountsUnder(dir), [], 'no mount under the data dir is left')
+  t.same(listMountsUnder(dir), [], 'no mount under the data dir is left')
   t.notOk(existsSync(dir), 'the data dir is gone')
   t.same(pids.filter((p) => isAlive(p.pid, p.starttime)).map((p) => p.pid), [], 'its processes are gone')
   t.same(processesMentioning(dir), [], 'no process runs from the data dir')

@@ -9,7 +9,7 @@ import t from 'tap'
 import type { V1Pod } from '@kubernetes/client-node'
 import { findByKind } from '../../src/api/registry.ts'
 import { RestClient } from '../../src/client/index.ts'
-import { listMountsUnder } from '../../src/lab/mounts.ts'
+import { listMountsUnder } from '../../src/netlink/mounts.ts'
 import { isAlive, procStarttime } from '../../src/lab/processes.ts'
 import type { LabState } from '../../src/lab/state.ts'
 import { labId } from '../../src/lab/topology.ts'
@@ -74,7 +74,7 @@ t.test('up --no-agents, exec, down', async (t) => {
   await mkdir(join(uts, '..'), { recursive: true })
   await writeFile(uts, '')
   execFileSync('unshare', [`--uts=${uts}`, 'hostname', 'fake-pod'])
-  t.same(await listMountsUnder(dir), [uts])
+  t.same(listMountsUnder(dir), [uts])
   const podProcess = spawn('ip', ['netns', 'exec', podNetns, 'sleep', '600'], { stdio: 'ignore', detached: true })
   t.teardown(() => podProcess.kill('SIGKILL'))
   await sleep(300)

@@ -1,6 +1,5 @@
 import t from 'tap'
 import { execCommand, parseTarget } from '../../src/lab/exec.ts'
-import { mountinfoTargets, mountsUnder, targetsUnder, unescapeMountPath } from '../../src/lab/mounts.ts'
 import { isAlive, procStarttime } from '../../src/lab/processes.ts'
 import {
   isLabNetns,
@@ -70,23 +69,6 @@ t.test('namespace commands', async (t) => {
     'link set n2 up',
   ])
   t.same(nodeNetnsCommands(plan.nodes[1]!), ['addr add 172.31.0.3/24 dev eth0', 'link set eth0 up', 'link set lo up', 'route add default via 172.31.0.1'])
-})
-
-t.test('mounts under the data dir', async (t) => {
-  t.equal(unescapeMountPath('/a\\x20b/c'), '/a b/c')
-  const out = ['/', '/run/netns/x', '/srv/lab/nodes/node-1/pods/u1/uts', '/srv/lab2/x', '/srv/lab', '/srv/lab/a\\x20b', ''].join('\n')
-  t.same(mountsUnder(out, '/srv/lab/'), ['/srv/lab/nodes/node-1/pods/u1/uts', '/srv/lab/a b', '/srv/lab'])
-  // /proc/self/mountinfo: the mount point is field 5, with octal escapes.
-  const info = [
-    '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
-    '96 22 0:4 net:[4026532] /run/netns/x rw shared:5 - nsfs nsfs rw',
-    '97 22 0:52 / /srv/lab/nodes/node-1/pods/u1/volumes/secret rw - tmpfs tmpfs rw,size=1024k,mode=700',
-    '98 22 0:53 / /real/lab/a\\040b rw - tmpfs tmpfs rw',
-    '99 22 0:54 / /srv/lab2 rw - tmpfs tmpfs rw',
-    '',
-  ].join('\n')
-  t.same(mountinfoTargets(info), ['/', '/run/netns/x', '/srv/lab/nodes/node-1/pods/u1/volumes/secret', '/real/lab/a b', '/srv/lab2'])
-  t.same(targetsUnder(mountinfoTargets(info), ['/srv/lab', '/real/lab']), ['/srv/lab/nodes/node-1/pods/u1/volumes/secret', '/real/lab/a b'], 'under either spelling of the dir')
 })
 
 t.test('exec targets', async (t) => {

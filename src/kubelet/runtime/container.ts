@@ -18,7 +18,7 @@ export interface VolumeMount {
   source: string
   /**
    * The mountPath, in the container's view (relative: from its root). A missing one is
-   * made in the container's mount namespace only, never on the host (see mounts.ts).
+   * made in the container's mount namespace only, never on the host (see launcher.ts).
    */
   target: string
   readOnly?: boolean

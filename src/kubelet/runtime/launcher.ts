@@ -5,7 +5,7 @@
 //   1. creates the log file (mode 0600) and makes two FIFOs for the container's stdout and stderr;
 //   2. bind-mounts the pod files and volumes (remounting read-only ones), each target
 //      resolved inside the container's view; a missing target is made on a tmpfs of this
-//      namespace, never on the host (mounts.ts). cd's to the working directory — a
+//      namespace, never on the host (see below). cd's to the working directory — a
 //      failure here ends it with exit code 128 and a message;
 //   3. starts one awk per stream that timestamps each line in the CRI log format
 //      (`<RFC3339 time> <stream> F <line>`; awk has only whole seconds; a line longer than
@@ -24,6 +24,20 @@
 //      exit code, finish time (RFC3339Nano) and a message, one per line.
 // The exit code is the shell's: 128+N for a command killed by signal N, as Kubernetes
 // reports it.
+//
+// A container's volume mounts are bind mounts made inside its own mount namespace, and a
+// mountPath is a path in the container's view: there is no container image root, so that
+// view is the host's filesystem. Decision: weft never creates a mountPath on the host. A
+// missing one is made by the container's supervisor (launcher.ts) in the container's mount
+// namespace only: the nearest existing directory above it is covered there with a tmpfs
+// that holds what the directory held (each entry bound from the original), and the missing
+// path is made on that tmpfs; a missing name right under / gets the container a root of its
+// own (a tmpfs holding what / holds, the same way) that it is chroot'ed into. Targets are
+// resolved with the symbolic links of the container's view, relative ones from its root
+// (`../../x` is `/x`), and nothing is ever made through a link or outside weft's tmpfs. The
+// host sees none of it, and nothing is left behind when the container ends. A side effect:
+// new names the container makes right in a covered directory (not inside its entries,
+// which are the host's) stay on that tmpfs (256 MiB at most), private to the container.
 
 export const LAUNCHER_SCRIPT = `
 base=$1 log=$2 wd=$3 n=$4
@@ -38,7 +52,7 @@ finish() {
 (umask 077 && : >>"$log") 2>/dev/null || finish 128 "cannot open the log file $log"
 rm -f "$base.out" "$base.err" "$base.exit"
 mkfifo -m 600 "$base.out" "$base.err" || finish 128 "cannot create the log pipes $base.out, $base.err"
-# Mount targets that do not exist are made on tmpfs of this namespace only (see mounts.ts).
+# Mount targets that do not exist are made on tmpfs of this namespace only (see the top of this file).
 # P: where the container's / is in this namespace ('' or ./root, under the stash).
 P= owned= stashed= k=0
 fail() { finish 128 "$1: $(cat "$base.mnt" 2>/dev/null)"; }

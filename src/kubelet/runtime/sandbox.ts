@@ -10,7 +10,7 @@ import { addNetns, deleteNetns, netnsExists, netnsPath } from '../../netlink/ind
 import { addUtsNamespace, deleteUtsNamespace } from '../../netlink/uts.ts'
 import { killContainerProcesses } from './container.ts'
 import { readJson, writeFileAtomic } from './files.ts'
-import { removeCreatedTargets, unmountUnder } from './mounts.ts'
+import { unmountUnder } from '../../netlink/mounts.ts'
 import { checkRelative, podDir, podsDir } from './paths.ts'
 import { writeVolume, type PodVolume } from './volumes.ts'
 
@@ -128,7 +128,6 @@ export async function removeSandbox(sandbox: Sandbox): Promise<void> {
   await unmountUnder(sandbox.dir)
   if (sandbox.utsPath !== undefined) await deleteUtsNamespace(sandbox.utsPath)
   if (sandbox.netns !== undefined) await deleteNetns(sandbox.netns)
-  removeCreatedTargets(sandbox.dataDir, sandbox.dir)
   await rm(sandbox.dir, { recursive: true, force: true })
 }
 

@@ -14,7 +14,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { chmod, mkdir } from 'node:fs/promises'
 import { run } from '../../netlink/exec.ts'
-import { unescapeMountPath } from '../../netlink/uts.ts'
+import { mountinfo, unescapeMountPath } from '../../netlink/mounts.ts'
 import { writeAtomic } from './atomic-writer.ts'
 import { volumePath } from './paths.ts'
 
@@ -62,7 +62,7 @@ interface MountState {
 
 /** The tmpfs mounted exactly at `path` (in this process's mount namespace), if any. */
 function tmpfsAt(path: string): MountState | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').reverse()) {
+  for (const line of mountinfo().split('\n').reverse()) {
     const fields = line.split(' ')
     if (unescapeMountPath(fields[4] ?? '') !== path) continue
     const dash = fields.indexOf('-')

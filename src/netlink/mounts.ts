@@ -1,0 +1,64 @@
+// Mount points of this process's mount namespace, read from /proc/self/mountinfo (so whatever
+// is mounted, by whom, is found), and their removal: agents bind-mount pod UTS namespaces
+// and mount tmpfs volumes under their data dirs; sandbox removal and `weft down` take them off.
+import { readFileSync, realpathSync } from 'node:fs'
+import { run } from './exec.ts'
+
+/** A mountinfo path field with its octal escapes (`\040` for a space) undone. */
+export function unescapeMountPath(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)))
+}
+
+/** The mount points in mountinfo text (field 5), in mount order. */
+export function mountinfoTargets(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => unescapeMountPath(line.split(' ')[4] ?? ''))
+    .filter((target) => target !== '')
+}
+
+/** Of `targets`, those at or below one of `dirs`, deepest first (so nested mounts come off before their parents). */
+export function targetsUnder(targets: readonly string[], dirs: readonly string[]): string[] {
+  const bases = dirs.map((d) => d.replace(/\/+$/, '') || '/')
+  const under = (target: string) => bases.some((base) => target === base || target.startsWith(base === '/' ? '/' : `${base}/`))
+  return targets.filter(under).sort((a, b) => b.length - a.length)
+}
+
+export function mountinfo(): string {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+}
+
+export function isMountPoint(path: string): boolean {
+  return mountinfoTargets(mountinfo()).includes(path)
+}
+
+/** `dir` as given and with symlinks resolved (mountinfo has the latter). */
+function spellings(dir: string): string[] {
+  try {
+    const real = realpathSync(dir)
+    return real === dir ? [dir] : [dir, real]
+  } catch {
+    return [dir]
+  }
+}
+
+/** Mount points at or below `dir`, deepest first; a target mounted twice is listed twice. */
+export function listMountsUnder(dir: string): string[] {
+  return targetsUnder(mountinfoTargets(mountinfo()), spellings(dir))
+}
+
+/** Unmounts everything at or below `dir`; a busy mount is detached lazily. */
+export async function unmountUnder(dir: string): Promise<void> {
+  // Each pass takes one layer off a target mounted more than once.
+  for (let pass = 0; pass < 5; pass++) {
+    const targets = listMountsUnder(dir)
+    if (targets.length === 0) return
+    for (const target of targets) {
+      try {
+        await run('umount', [target])
+      } catch {
+        await run('umount', ['-l', target]).catch(() => {})
+      }
+    }
+  }
+}
