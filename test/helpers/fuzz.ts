@@ -1,23 +1,28 @@
 // Seeded fuzzing for the listener suites (`*.fuzz.test.ts`). In CI each suite runs a bounded
 // number of cases from a fixed seed, so a failure replays exactly; `npm run fuzz` runs them
-// longer (`-- --iterations N --seed S`). A failing case is reported with its seed and index.
+// longer (`-- --scale K` for K times each suite's CI count, `--iterations N` for N cases,
+// `--seed S`). A failing case is reported with its seed and index.
 import { readdirSync } from 'node:fs'
 
 export interface FuzzSettings {
   seed: number
-  /** How many cases to run: the suite's CI default unless WEFT_FUZZ_ITERATIONS says otherwise. */
+  /** How many cases to run: the suite's CI count, unless WEFT_FUZZ_ITERATIONS or WEFT_FUZZ_SCALE says otherwise. */
   iterations: number
   long: boolean
 }
 
+function envInteger(name: string, min: number): number | undefined {
+  const text = process.env[name]
+  if (text === undefined || text === '') return undefined
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer of at least ${min}, not ${JSON.stringify(text)}`)
+  return n
+}
+
 /** The seed and case count for a suite whose CI run does `ciIterations` cases. */
 export function fuzzSettings(ciIterations: number, defaultSeed = 1): FuzzSettings {
-  const seedText = process.env.WEFT_FUZZ_SEED
-  const iterText = process.env.WEFT_FUZZ_ITERATIONS
-  const seed = seedText ? Number(seedText) : defaultSeed
-  if (!Number.isInteger(seed)) throw new Error(`WEFT_FUZZ_SEED must be an integer, not ${JSON.stringify(seedText)}`)
-  const iterations = iterText ? Number(iterText) : ciIterations
-  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`WEFT_FUZZ_ITERATIONS must be a positive integer, not ${JSON.stringify(iterText)}`)
+  const seed = envInteger('WEFT_FUZZ_SEED', 0) ?? defaultSeed
+  const iterations = envInteger('WEFT_FUZZ_ITERATIONS', 1) ?? ciIterations * (envInteger('WEFT_FUZZ_SCALE', 1) ?? 1)
   return { seed, iterations, long: iterations > ciIterations }
 }
 
