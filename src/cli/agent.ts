@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util'
 import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { Agent } from '../kubelet/agent.ts'
 import { logger } from '../util/log.ts'
-import { parseDuration, proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
+import { boolFlag, timerDuration } from './flag-values.ts'
+import { proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
 
 const repoBin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin')
 
@@ -46,12 +47,6 @@ Flags:
 ${proxyFlagsUsage}
   -h, --help                  show this help
 `
-
-function parseBool(flag: string, v: string): boolean {
-  if (v === 'true' || v === '') return true
-  if (v === 'false') return false
-  throw new Error(`${flag} must be true or false, not "${v}"`)
-}
 
 export async function runAgent(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -104,15 +99,15 @@ export async function runAgent(argv: string[]): Promise<void> {
     cniBinDirs: values['cni-bin-dir']!.split(':').filter(Boolean),
     cniConfDir: values['cni-conf-dir'] ?? join(dataDir, 'net.d'),
     hostGw: values['host-gw']!,
-    ipMasq: parseBool('--ip-masq', values['ip-masq']!),
+    ipMasq: boolFlag('--ip-masq', values['ip-masq'], true),
     kubeletListen: listen,
     kubeletPort: port,
     clusterDNS: list(values['cluster-dns']),
     clusterDomain: values['cluster-domain']!,
     resolvConf: values['resolv-conf']!,
     logRotation: { maxSize: Math.floor(logMaxSize), maxFiles: logMaxFiles },
-    volumeRefreshMs: parseDuration('--volume-refresh-period', values['volume-refresh-period']!),
-    proxy: parseBool('--proxy', values.proxy!) ? proxyConfigFrom(values) : undefined,
+    volumeRefreshMs: timerDuration('--volume-refresh-period', values['volume-refresh-period']!),
+    proxy: boolFlag('--proxy', values.proxy, true) ? proxyConfigFrom(values) : undefined,
     log: logger('agent'),
   })
   const abort = new AbortController()

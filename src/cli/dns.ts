@@ -4,7 +4,7 @@ import { defaultDnsConfig, startDns, type DnsConfig } from '../../dns/run.ts'
 import { MAX_SERVFAIL_TTL } from '../../dns/response-cache.ts'
 import type { PodRecordsMode } from '../../dns/zone-index.ts'
 import { runComponent } from './serve.ts'
-import { parseDuration } from './proxy.ts'
+import { boolFlag, oneOf, parseDuration, timerDuration, wholeNumber } from './flag-values.ts'
 
 const d = defaultDnsConfig
 
@@ -47,12 +47,6 @@ Flags:
 
 const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)
 
-function count(flag: string, value: string, min = 0): number {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} "${value}" must be a whole number of at least ${min}`)
-  return n
-}
-
 /** Seconds, from `0`, whole seconds (as the other cache flags take) or a duration; at most 5 minutes. */
 function servfailTtl(flag: string, value: string): number {
   const text = value.trim()
@@ -64,40 +58,33 @@ function servfailTtl(flag: string, value: string): number {
   return seconds
 }
 
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new Error(`${flag} "${value}" must be one of ${allowed.join(', ')}`)
-  return value as T
-}
-
 export function dnsConfigFrom(values: Record<string, string | boolean | undefined>): DnsConfig {
   const s = (k: string, fallback: string) => (values[k] === undefined ? fallback : String(values[k]))
   const listen = list(s('listen', d.listen.join(',')))
   if (listen.length === 0) throw new Error('--listen must name at least one HOST:PORT')
-  const autopath = s('autopath', 'true')
-  if (autopath !== 'true' && autopath !== 'false' && autopath !== '') throw new Error(`--autopath must be true or false, not "${autopath}"`)
   const zone = s('zone', d.zone).toLowerCase().replace(/\.$/, '')
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(zone)) throw new Error(`--zone "${zone}" is not a domain name`)
   return {
     listen,
     zone,
-    ttl: count('--ttl', s('ttl', String(d.ttl))),
+    ttl: wholeNumber('--ttl', s('ttl', String(d.ttl))),
     pods: oneOf<PodRecordsMode>('--pods', s('pods', d.pods), ['disabled', 'insecure', 'verified']),
     nameserverIPs: list(s('nameserver-ips', '')),
     upstreams: list(s('upstream', '')),
     resolvConf: s('resolv-conf', d.resolvConf),
     policy: oneOf<ForwardPolicy>('--policy', s('policy', d.policy), ['random', 'round_robin', 'sequential']),
-    forwardTimeoutMs: parseDuration('--forward-timeout', s('forward-timeout', `${d.forwardTimeoutMs}ms`)),
-    maxConcurrent: count('--max-concurrent', s('max-concurrent', String(d.maxConcurrent)), 1),
-    healthCheckMs: parseDuration('--health-check', s('health-check', `${d.healthCheckMs}ms`)),
-    cacheCapacity: count('--cache-capacity', s('cache-capacity', String(d.cacheCapacity))),
-    cacheSuccessTtl: count('--cache-success-ttl', s('cache-success-ttl', String(d.cacheSuccessTtl))),
-    cacheDenialTtl: count('--cache-denial-ttl', s('cache-denial-ttl', String(d.cacheDenialTtl))),
+    forwardTimeoutMs: timerDuration('--forward-timeout', s('forward-timeout', `${d.forwardTimeoutMs}ms`)),
+    maxConcurrent: wholeNumber('--max-concurrent', s('max-concurrent', String(d.maxConcurrent)), { min: 1 }),
+    healthCheckMs: timerDuration('--health-check', s('health-check', `${d.healthCheckMs}ms`)),
+    cacheCapacity: wholeNumber('--cache-capacity', s('cache-capacity', String(d.cacheCapacity))),
+    cacheSuccessTtl: wholeNumber('--cache-success-ttl', s('cache-success-ttl', String(d.cacheSuccessTtl))),
+    cacheDenialTtl: wholeNumber('--cache-denial-ttl', s('cache-denial-ttl', String(d.cacheDenialTtl))),
     cacheServfailTtl: servfailTtl('--cache-servfail-ttl', s('cache-servfail-ttl', String(d.cacheServfailTtl))),
-    autopath: autopath !== 'false',
+    autopath: boolFlag('--autopath', values.autopath, true),
     healthListen: s('health-listen', d.healthListen),
     readyListen: s('ready-listen', d.readyListen),
     metricsListen: s('metrics-listen', d.metricsListen),
-    threads: count('--threads', s('threads', String(d.threads)), 1),
+    threads: wholeNumber('--threads', s('threads', String(d.threads)), { min: 1 }),
   }
 }
 

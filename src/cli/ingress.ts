@@ -1,9 +1,9 @@
 // `weft ingress`: the Ingress controller (also what the built-in image `weft/ingress` runs).
 import { isIP } from 'node:net'
-import { parseTimeout } from '../../ingress/annotations.ts'
 import { parseTrustedProxies } from '../../ingress/headers.ts'
 import { defaultIngressConfig, startIngress, type IngressConfig } from '../../ingress/run.ts'
 import type { PublishSource } from '../../ingress/status-addresses.ts'
+import { boolFlag, timerDuration, wholeNumber } from './flag-values.ts'
 import { runComponent } from './serve.ts'
 
 const d = defaultIngressConfig
@@ -45,27 +45,6 @@ Flags:
   -h, --help                show this help
 `
 
-function bool(flag: string, value: string | boolean | undefined, fallback: boolean): boolean {
-  if (value === undefined) return fallback
-  const v = String(value).toLowerCase()
-  if (v === 'true' || v === 'false') return v === 'true'
-  throw new Error(`${flag} "${String(value)}" must be true or false`)
-}
-
-function count(flag: string, value: string | undefined, fallback: number, max: number): number {
-  if (value === undefined) return fallback
-  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${flag} "${value}" must be a whole number from 1 to ${max}`)
-  return n
-}
-
-function duration(flag: string, value: string | undefined, fallbackMs: number): number {
-  if (value === undefined) return fallbackMs
-  const ms = parseTimeout(value)
-  if (ms === undefined) throw new Error(`${flag} "${value}" must be seconds (30) or a duration (500ms, 30s, 2m)`)
-  return ms
-}
-
 function port(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined
   const n = Number(value)
@@ -106,10 +85,10 @@ export function ingressConfigFrom(values: Record<string, string | boolean | unde
     httpListen,
     httpsListen,
     httpsRedirectPort: port('--https-redirect-port', values['https-redirect-port'] as string | undefined),
-    sslRedirect: bool('--ssl-redirect', values['ssl-redirect'], false),
+    sslRedirect: boolFlag('--ssl-redirect', values['ssl-redirect'], false),
     trustedProxies: parseTrustedProxies(s('trusted-proxies', '')),
-    h2MaxConcurrentStreams: count('--h2-max-concurrent-streams', values['h2-max-concurrent-streams'] as string | undefined, 128, 2 ** 31 - 1),
-    h2IdleTimeoutMs: duration('--h2-idle-timeout', values['h2-idle-timeout'] as string | undefined, 60_000),
+    h2MaxConcurrentStreams: wholeNumber('--h2-max-concurrent-streams', s('h2-max-concurrent-streams', '128'), { min: 1, max: 2 ** 31 - 1 }),
+    h2IdleTimeoutMs: timerDuration('--h2-idle-timeout', s('h2-idle-timeout', '60s')),
     classes: { className, controller: s('controller', d.classes.controller) },
     statusListen: s('status-listen', d.statusListen),
     publish: publishSource(values, [httpListen, httpsListen]),

@@ -4,9 +4,9 @@ import { parseArgs } from 'node:util'
 import { RestClient } from '../client/index.ts'
 import { parseMode } from '../../proxy/mode.ts'
 import { defaultProxyConfig, startProxy, type ProxyConfig } from '../../proxy/run.ts'
-import { MAX_TIMER_MS } from '../../proxy/userspace/proxier.ts'
 import { parseCidr } from '../util/cidr.ts'
 import { logger } from '../util/log.ts'
+import { boolFlag, optionalTimeout, timerDuration, wholeNumber } from './flag-values.ts'
 import { serveUntilSignal } from './serve.ts'
 
 export const proxyFlagsUsage = `  --proxy-mode MODE           nftables, userspace or auto (default auto: nftables, or userspace when
@@ -56,48 +56,6 @@ export const proxyOptions = {
   'strict-arp': { type: 'string', default: 'true' },
 } as const
 
-const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
-
-/** `250ms`, `30s`, `10m`, `1h` → milliseconds. */
-export function parseDuration(flag: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim())
-  if (!m || Number(m[1]) <= 0) throw new Error(`${flag} "${value}" must be a positive duration like 250ms, 30s, 10m or 1h`)
-  return Number(m[1]) * units[m[2]]
-}
-
-const MAX_TIMER_HOURS = Math.floor(MAX_TIMER_MS / 3_600_000)
-
-/** A duration that becomes a timer: no longer than a Node.js timer can wait (a longer one fires at once). */
-function timerDuration(flag: string, value: string): number {
-  const ms = parseDuration(flag, value)
-  if (ms > MAX_TIMER_MS) throw new Error(`${flag} "${value}" is longer than ${MAX_TIMER_HOURS}h, the longest timer Node.js keeps; give a shorter duration`)
-  return ms
-}
-
-/** A timeout that 0 turns off: a duration (whole milliseconds, rounded up) no longer than a Node.js timer can wait. */
-function optionalTimeout(flag: string, value: string, what: string): number {
-  if (/^0+(\.0*)?(ms|s|m|h)?$/.test(value.trim())) return 0
-  let ms: number
-  try {
-    ms = Math.ceil(parseDuration(flag, value))
-  } catch {
-    throw new Error(`${flag} "${value}" must be a duration like 30m or 1h, or 0 to disable ${what}`)
-  }
-  if (ms > MAX_TIMER_MS) throw new Error(`${flag} "${value}" is longer than ${MAX_TIMER_HOURS}h, the longest timer Node.js keeps; use 0 to disable ${what}`)
-  return ms
-}
-
-function positiveInteger(flag: string, value: string, what: string): number {
-  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new Error(`${flag} "${value}" must be a whole number of ${what}, at least 1`)
-  return Number(value)
-}
-
-function bool(flag: string, value: string): boolean {
-  if (value === 'true' || value === '') return true
-  if (value === 'false') return false
-  throw new Error(`${flag} must be true or false, not "${value}"`)
-}
-
 function cidrList(flag: string, value: string): string[] {
   const list = value.split(',').map((s) => s.trim()).filter(Boolean)
   for (const c of list) {
@@ -123,9 +81,9 @@ export function proxyConfigFrom(values: Record<string, string | boolean | undefi
     minSyncMs: timerDuration('--min-sync-period', s('min-sync-period')),
     fullSyncMs: timerDuration('--full-sync-period', s('full-sync-period')),
     udpIdleTimeoutMs: timerDuration('--udp-timeout', s('udp-timeout')),
-    udpSessionLimit: positiveInteger('--udp-session-limit', s('udp-session-limit'), 'sessions'),
+    udpSessionLimit: wholeNumber('--udp-session-limit', s('udp-session-limit'), { min: 1, what: 'sessions' }),
     tcpIdleTimeoutMs: optionalTimeout('--tcp-idle-timeout', s('tcp-idle-timeout'), 'the idle timeout'),
-    strictArp: bool('--strict-arp', s('strict-arp')),
+    strictArp: boolFlag('--strict-arp', s('strict-arp'), true),
   }
 }
 

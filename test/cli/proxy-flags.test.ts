@@ -1,6 +1,7 @@
 // The proxy's flags, shared by `weft proxy` and `weft agent`.
 import t from 'tap'
-import { parseDuration, proxyConfigFrom } from '../../src/cli/proxy.ts'
+import { parseDuration } from '../../src/cli/flag-values.ts'
+import { proxyConfigFrom } from '../../src/cli/proxy.ts'
 
 t.test('durations', async (t) => {
   t.equal(parseDuration('--x', '250ms'), 250)
