@@ -1,8 +1,9 @@
-// One UDP question from a fixed source port, for end-to-end tests run inside a namespace:
-// `udp-ask.ts IP PORT MESSAGE [SOURCE_PORT]` prints the reply, or nothing after 2 s.
+// One UDP question from a fixed source port (and address), for end-to-end tests run inside a
+// namespace: `udp-ask.ts IP PORT MESSAGE [SOURCE_PORT [SOURCE_ADDRESS]]` prints the reply, or
+// nothing after 2 s.
 import { createSocket } from 'node:dgram'
 
-const [ip, port, message, sourcePort] = process.argv.slice(2) as [string, string, string, string | undefined]
+const [ip, port, message, sourcePort, sourceAddress] = process.argv.slice(2) as [string, string, string, string | undefined, string | undefined]
 const socket = createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4', reuseAddr: true })
 const timer = setTimeout(() => socket.close(), 2000)
 socket.on('message', (reply) => {
@@ -14,4 +15,4 @@ socket.on('error', () => {
   clearTimeout(timer)
   socket.close()
 })
-socket.bind(Number(sourcePort ?? 0), () => socket.send(message, Number(port), ip))
+socket.bind(Number(sourcePort ?? 0), sourceAddress, () => socket.send(message, Number(port), ip))

@@ -10,7 +10,7 @@ import { testNetns } from '../../helpers/netns.ts'
 
 const NODE = fileURLToPath(new URL('../../../node_modules/.bin/node', import.meta.url))
 const FIXTURE = fileURLToPath(new URL('./fixtures/lb-proxy.ts', import.meta.url))
-const UDP_FROM = fileURLToPath(new URL('./fixtures/udp-from.ts', import.meta.url))
+const UDP_ASK = fileURLToPath(new URL('../../helpers/programs/udp-ask.ts', import.meta.url))
 
 const LB_IP = '192.0.2.10'
 const CLUSTER_IP = '10.96.0.60'
@@ -34,7 +34,7 @@ function runIn(ns: string, file: string, args: string[]): Promise<Result> {
 
 /** curl from `source`: exit code 0 with the body when answered; 56 (reset) or 52 (empty reply) when refused. */
 const curl = (ns: string, source: string, url: string) => runIn(ns, 'curl', ['-s', '--max-time', '3', '--interface', source, url])
-const udpFrom = (ns: string, source: string, ip: string, port: number, text: string) => runIn(ns, NODE, ['--disable-warning=ExperimentalWarning', UDP_FROM, source, ip, String(port), text]).then((r) => r.out)
+const udpFrom = (ns: string, source: string, ip: string, port: number, text: string) => runIn(ns, NODE, ['--disable-warning=ExperimentalWarning', UDP_ASK, ip, String(port), text, '0', source]).then((r) => r.out)
 
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()))
