@@ -94,5 +94,5 @@ const stringFlags = [
 ] as const
 
 export function runDns(argv: string[]): Promise<void> {
-  return runComponent(argv, { flags: stringFlags, usage: dnsUsage, configFrom: dnsConfigFrom, name: 'dns', start: startDns })
+  return runComponent(argv, { flags: stringFlags, boolFlags: ['autopath'], usage: dnsUsage, configFrom: dnsConfigFrom, name: 'dns', start: startDns })
 }

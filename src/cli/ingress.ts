@@ -95,11 +95,6 @@ export function ingressConfigFrom(values: Record<string, string | boolean | unde
   }
 }
 
-/** A bare `--ssl-redirect` means `--ssl-redirect=true` (the shared flag parser only knows string flags). */
-export function ingressArgs(argv: string[]): string[] {
-  return argv.map((arg, i) => (arg === '--ssl-redirect' && !/^(true|false)$/i.test(argv[i + 1] ?? '') ? '--ssl-redirect=true' : arg))
-}
-
 export function runIngress(argv: string[]): Promise<void> {
-  return runComponent(ingressArgs(argv), { flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'trusted-proxies', 'h2-max-concurrent-streams', 'h2-idle-timeout', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
+  return runComponent(argv, { boolFlags: ['ssl-redirect'], flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'trusted-proxies', 'h2-max-concurrent-streams', 'h2-idle-timeout', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
 }

@@ -37,6 +37,8 @@ export function componentClient(values: Record<string, string | boolean | undefi
 export interface ComponentSpec<C> {
   /** String flags besides --server and --socket. */
   flags: readonly string[]
+  /** Of `flags`, those that may also be given bare (`--flag` for `--flag=true`). */
+  boolFlags?: readonly string[]
   usage: string
   configFrom(values: Record<string, string | boolean | undefined>): C
   /** The API client's user agent and the logger's component name. */
@@ -44,11 +46,20 @@ export interface ComponentSpec<C> {
   start(config: C, client: RestClient, log: Logger, signal: AbortSignal): Promise<{ stop(): Promise<void> }>
 }
 
+/**
+ * `argv` with each bare boolean flag (`--flag` not followed by true or false) written
+ * `--flag=true`, so one string flag takes `--flag`, `--flag=BOOL` and `--flag BOOL`.
+ */
+export function withBareBooleans(argv: readonly string[], boolFlags: readonly string[]): string[] {
+  const bare = new Set(boolFlags.map((f) => `--${f}`))
+  return argv.map((arg, i) => (bare.has(arg) && !/^(true|false)$/i.test(argv[i + 1] ?? '') ? `${arg}=true` : arg))
+}
+
 /** `weft dns`, `weft ingress`: parse the flags (or print the usage), connect, run until a signal. */
 export async function runComponent<C>(argv: string[], spec: ComponentSpec<C>): Promise<void> {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } }
   for (const f of ['server', 'socket', ...spec.flags]) options[f] = { type: 'string' }
-  const { values } = parseArgs({ args: argv, options, strict: true }) as { values: Record<string, string | boolean | undefined> }
+  const { values } = parseArgs({ args: withBareBooleans(argv, spec.boolFlags ?? []), options, strict: true }) as { values: Record<string, string | boolean | undefined> }
   if (values.help) {
     process.stdout.write(spec.usage)
     return

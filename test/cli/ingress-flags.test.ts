@@ -1,6 +1,9 @@
 // `weft ingress` flags: parsing, defaults and the errors a bad value gets.
 import t from 'tap'
-import { ingressArgs, ingressConfigFrom } from '../../src/cli/ingress.ts'
+import { ingressConfigFrom } from '../../src/cli/ingress.ts'
+import { withBareBooleans } from '../../src/cli/serve.ts'
+
+const ingressArgs = (argv: string[]) => withBareBooleans(argv, ['ssl-redirect'])
 
 t.test('--ssl-redirect: bare, =BOOL, or a following BOOL; default off', async (t) => {
   t.equal(ingressConfigFrom({}).sslRedirect, false)
