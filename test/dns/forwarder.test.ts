@@ -290,6 +290,20 @@ t.test('a truncated UDP reply is redone over TCP', async (t) => {
   t.equal(up.seen[0].id, up.seen[1].id, 'the same exchange id over both')
 })
 
+t.test('a truncated UDP reply cut off in the middle of a record is still redone over TCP', async (t) => {
+  // TC with the records cut short, as a server that truncates at the byte limit sends it: not
+  // a readable message, but the signal to ask over TCP all the same.
+  const cut = (q: ParsedQuery) => {
+    const whole = replyTo(q, { tc: true, answers: [{ name: q.name, type: RRType.A, class: RRClass.IN, ttl: 30, data: { address: '192.0.2.9' } }] })
+    return whole.subarray(0, whole.length - 3)
+  }
+  const up = await fake(t, (q, transport) => (transport === 'udp' ? [cut(q)] : answers('192.0.2.9')(q, transport)))
+  const f = forwarder(t, { upstreams: [up.address], timeoutMs: 2000 })
+  const m = await ask(f, 'big.example.com')
+  t.equal(addressOf(m), '192.0.2.9')
+  t.same(up.seen.map((s) => s.transport), ['udp', 'tcp'])
+})
+
 t.test('replies with the wrong id, question or source are ignored', async (t) => {
   const stranger = createSocket('udp4')
   await new Promise<void>((resolve) => stranger.bind(0, '127.0.0.1', resolve))
