@@ -2,7 +2,6 @@
 // a client that pipelines queries and never reads the replies, a client that half-closes
 // before its (forwarded) answers are ready, more connections than allowed. Every wait is
 // bounded; nothing here depends on timing beyond "within a few idle periods".
-import { createSocket } from 'node:dgram'
 import { connect, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import { Registry } from 'prom-client'
@@ -16,6 +15,7 @@ import { DnsServer, type DnsServerOptions } from '../../dns/server.ts'
 import { frame } from '../../dns/tcp-frames.ts'
 import { decodeMessage, encodeMessage } from '../../dns/wire.ts'
 import { buildZoneIndex, defaultZoneConfig } from '../../dns/zone-index.ts'
+import { fakeUpstream, replies, replyTo, type FakeUpstream } from '../helpers/dns.ts'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -32,24 +32,14 @@ const many = {
 const web = { metadata: { name: 'web', namespace: 'default' }, spec: { clusterIP: '10.96.0.20', clusterIPs: ['10.96.0.20'], ports: [{ name: 'http', port: 80 }] } }
 const index = buildZoneIndex({ services: [web, many.svc] as never[], slices: [many.slice] as never[], pods: [] }, defaultZoneConfig)
 
-/** An upstream on loopback answering every A query with 192.0.2.7 after `delayMs`. */
-async function slowUpstream(t: Test, delayMs: number, seen: { count: number } = { count: 0 }): Promise<string> {
-  const socket = createSocket('udp4')
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
-  socket.on('message', (bytes, rinfo) => {
-    seen.count++
-    const q = decodeMessage(bytes)
-    const reply = encodeMessage({ ...q, flags: { ...q.flags, qr: true, ra: true }, answers: [{ name: q.questions[0].name, type: RRType.A, class: RRClass.IN, ttl: 0, data: { address: '192.0.2.7' } }] })
-    setTimeout(() => socket.send(reply, rinfo.port, rinfo.address), delayMs)
+/** Servers on loopback whose upstream answers every query with A 192.0.2.7 after `upstreamDelayMs`. */
+async function start(t: Test, options: Partial<DnsServerOptions> = {}, upstreamDelayMs = 50): Promise<{ port: number; server: DnsServer; upstream: FakeUpstream }> {
+  const upstream = await fakeUpstream(t, async (q) => {
+    await sleep(upstreamDelayMs)
+    return [replyTo(q, { answers: [{ name: q.name, type: RRType.A, class: RRClass.IN, ttl: 0, data: { address: '192.0.2.7' } }] })]
   })
-  t.teardown(() => socket.close())
-  return `127.0.0.1:${socket.address().port}`
-}
-
-async function start(t: Test, options: Partial<DnsServerOptions> = {}, upstreamDelayMs = 50, seen?: { count: number }): Promise<{ port: number; server: DnsServer }> {
-  const upstream = await slowUpstream(t, upstreamDelayMs, seen)
   // Cache capacity 0: every forwarded query really waits for the upstream.
-  const forwarding = new CachedForwarder(new Forwarder({ ...defaultForwarderOptions, upstreams: [upstream], timeoutMs: 5000 }, new Registry()), new ResponseCache({ ...defaultCacheOptions, capacity: 0 }))
+  const forwarding = new CachedForwarder(new Forwarder({ ...defaultForwarderOptions, upstreams: [upstream.address], timeoutMs: 5000 }, new Registry()), new ResponseCache({ ...defaultCacheOptions, capacity: 0 }))
   const handler = new QueryHandler(index, { metrics: new DnsMetrics('dns://:0', { processMetrics: false }), autopath: false, hostSearch: [], forwarding })
   const server = new DnsServer(handler, { listen: ['127.0.0.1:0'], ...options })
   const [{ port }] = await server.start()
@@ -57,7 +47,7 @@ async function start(t: Test, options: Partial<DnsServerOptions> = {}, upstreamD
     await server.close()
     await forwarding.close()
   })
-  return { port, server }
+  return { port, server, upstream }
 }
 
 function query(name: string, id: number): Buffer {
@@ -93,30 +83,6 @@ function closedWithin(c: Socket, ms: number): Promise<boolean> {
     }
     c.once('end', done)
     c.once('close', done)
-  })
-}
-
-/** Collects framed replies until `count` arrived or the connection closed; bounded by `ms`. */
-function replies(c: Socket, count: number, ms = 5000): Promise<Buffer[]> {
-  return new Promise((resolve) => {
-    const out: Buffer[] = []
-    let buf = Buffer.alloc(0)
-    const finish = () => {
-      clearTimeout(timer)
-      c.off('data', onData)
-      resolve(out)
-    }
-    const timer = setTimeout(finish, ms)
-    const onData = (d: Buffer) => {
-      buf = Buffer.concat([buf, d])
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        out.push(buf.subarray(2, 2 + buf.readUInt16BE(0)))
-        buf = buf.subarray(2 + buf.readUInt16BE(0))
-      }
-      if (out.length >= count) finish()
-    }
-    c.on('data', onData)
-    c.once('close', finish)
   })
 }
 
@@ -288,8 +254,7 @@ t.test('a stalled event loop does not cost a client its connection: data already
 })
 
 t.test('big queries: at most 64 KB of one connection\'s queries are being answered at once', async (t) => {
-  const seen = { count: 0 }
-  const { port } = await start(t, {}, 800, seen)
+  const { port, upstream } = await start(t, {}, 800)
   const c = await open(t, port)
   // 40 forwarded queries of ~4 KB each (an EDNS option of padding): 160 KB if all were taken at once.
   const big = (i: number) =>
@@ -305,6 +270,6 @@ t.test('big queries: at most 64 KB of one connection\'s queries are being answer
   const got = replies(c, 40, 10_000)
   c.write(Buffer.concat(Array.from({ length: 40 }, (_, i) => frame(big(i)))))
   await sleep(400)
-  t.ok(seen.count <= 17, `${seen.count} sent upstream before the first answers (64 KB / 4 KB = 16, plus the one that crossed the line)`)
+  t.ok(upstream.asked.length <= 17, `${upstream.asked.length} sent upstream before the first answers (64 KB / 4 KB = 16, plus the one that crossed the line)`)
   t.equal((await got).length, 40, 'all answered in the end')
 })
