@@ -10,7 +10,6 @@
 import type { Answer } from './records.ts'
 import { RRClass, RRType } from './records.ts'
 import { lowerName } from './names.ts'
-import { nameLabels } from './wire.ts'
 
 /** The pod's search path: `<ns>.svc.<zone>`, `svc.<zone>`, `<zone>`, then the host's. */
 export function podSearchPath(namespace: string, zone: string, hostSearch: readonly string[]): string[] {
@@ -31,17 +30,10 @@ export function autopathCandidates(qname: string, namespace: string, zone: strin
   const suffix = '.' + path[0]
   if (!name.endsWith(suffix) || name.length === suffix.length) return undefined
   const base = name.slice(0, name.length - suffix.length)
-  // A name too long for the wire (a long host search domain) cannot exist: no candidate.
-  return [...path.map((domain) => `${base}.${domain}`), base].filter(fitsTheWire)
-}
-
-function fitsTheWire(name: string): boolean {
-  try {
-    nameLabels(name)
-    return true
-  } catch {
-    return false
-  }
+  // A candidate may be too long for the wire (a long host search domain): such a name cannot
+  // exist. The walk skips it when it would go upstream (handler.ts); checking every candidate
+  // here would cost every autopath query, answers from memory included.
+  return [...path.map((domain) => `${base}.${domain}`), base]
 }
 
 /** The hit's answer with a CNAME askedName → hitName first (owner askedName as asked), or the hit

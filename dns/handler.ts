@@ -176,12 +176,14 @@ export class QueryHandler {
     const autopathable = this.options.autopath && query.lowerName.endsWith(`.svc.${index.zone}`)
     if (autopathable) {
       const namespace = index.podNamespace(client)
-      const candidates = namespace === undefined ? undefined : autopathCandidates(query.lowerName, namespace, index.zone, this.options.hostSearch)
-      if (candidates) {
+      if (namespace !== undefined) {
+        // Memory first: an entry under this key was made by a walk (autopath applied to this
+        // question from this namespace), so a hit needs no candidates.
         const apKey = key === undefined ? undefined : `${namespace}\0${key}`
         const known = apKey === undefined ? undefined : this.#memo.get(apKey)
         if (known) return reply(known, Plugin.autopath)
-        return this.#autopath(query, bytes, candidates, apKey, maxSize)
+        const candidates = autopathCandidates(query.lowerName, namespace, index.zone, this.options.hostSearch)
+        if (candidates) return this.#autopath(query, bytes, candidates, apKey, maxSize)
       }
     }
 
@@ -211,7 +213,9 @@ export class QueryHandler {
    * upstream part has its own TTLs (the cache keeps it).
    */
   async #chase(query: ParsedQuery, zoneAnswer: Answer, target: string): Promise<Answer> {
-    const hit = await this.#forwardAnswer(query, { name: target, type: query.type, class: query.class })
+    // No guard for a target too long for the wire: the zone's answer carries it in its CNAME
+    // and could not be encoded either, so the query ends in SERVFAIL (#failed) whichever throws.
+    const hit = await this.#forwardAnswer(this.#encodeQuestion(query, { name: target, type: query.type, class: query.class }))
     if (!hit) return zoneAnswer
     return { ...zoneAnswer, rcode: hit.rcode, answers: [...zoneAnswer.answers, ...hit.answers], authority: hit.answers.length > 0 ? [] : hit.authority }
   }
@@ -249,7 +253,17 @@ export class QueryHandler {
       let hit: Answer | undefined = zoneAnswer
       if (!zoneAnswer) {
         if (!this.options.forwarding) continue
-        hit = await this.#forwardAnswer(query, q)
+        // A candidate too long for the wire (a long host search domain) cannot exist: skipped.
+        // Encoding it is the check, so only candidates that go upstream pay for it. (One in the
+        // zone needs none: no zone name is that long, so the zone's answer is NXDOMAIN.)
+        let asked: Buffer
+        try {
+          asked = this.#encodeQuestion(query, q)
+        } catch (err) {
+          if (err instanceof WireError) continue
+          throw err
+        }
+        hit = await this.#forwardAnswer(asked)
         if (!hit || (hit.rcode !== Rcode.NOERROR && hit.rcode !== Rcode.NXDOMAIN)) {
           return { reply: assemble(query, bytes, bare(Rcode.SERVFAIL), maxSize), rcode: Rcode.SERVFAIL, plugin: Plugin.autopath }
         }
@@ -269,16 +283,9 @@ export class QueryHandler {
     return this.#forward(query, bytes, maxSize)
   }
 
-  /** One name outside the zone, asked upstream (through the cache); undefined when the upstream
-   *  failed (SERVFAIL, REFUSED, an unreadable reply) or the name cannot be sent. */
-  async #forwardAnswer(asked: ParsedQuery, q: Question): Promise<Answer | undefined> {
-    let bytes: Buffer
-    try {
-      bytes = this.#encodeQuestion(asked, q)
-    } catch (err) {
-      if (err instanceof WireError) return undefined
-      throw err
-    }
+  /** One name outside the zone (a query from #encodeQuestion), asked upstream through the cache;
+   *  undefined when the upstream failed (SERVFAIL, REFUSED, an unreadable reply). */
+  async #forwardAnswer(bytes: Buffer): Promise<Answer | undefined> {
     const { reply } = await this.options.forwarding!.resolve(bytes, parseQuery(bytes))
     let message
     try {
@@ -292,6 +299,7 @@ export class QueryHandler {
     return { rcode, authoritative: false, answers: message.answers, authority: message.authority, additional }
   }
 
+  /** The query for `q` sent on behalf of `asked`; throws a WireError when q's name does not fit the wire. */
   #encodeQuestion(asked: ParsedQuery, q: Question): Buffer {
     return encodeMessage({
       id: asked.id,

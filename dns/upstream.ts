@@ -78,13 +78,16 @@ export function isReplyTo(reply: Uint8Array, id: number, query: Uint8Array, ques
   return true
 }
 
+/** Whether the reply has TC set: over UDP, a signal to ask again over TCP; over TCP, a failure. */
+function isTruncated(reply: Uint8Array): boolean {
+  return (reply[2] & 0x02) !== 0
+}
+
 /**
  * Whether `reply` is a whole, readable DNS message (every name, record and record's data), as
- * CoreDNS unpacks every upstream reply: a malformed one is never relayed to a client. A
- * truncated reply is only a signal to ask again over TCP, so it need not be readable.
+ * CoreDNS unpacks every upstream reply: a malformed one is never relayed to a client.
  */
-export function isReadable(reply: Uint8Array): boolean {
-  if ((reply[2] & 0x02) !== 0) return true
+function isReadable(reply: Uint8Array): boolean {
   try {
     decodeMessage(reply)
     return true
@@ -144,7 +147,7 @@ export class Upstream {
       const udp = this.#pool.exchange(out, questionEnd, timeoutMs)
       cancelCurrent = udp.cancel
       const reply = await udp.reply
-      if ((reply[2] & 0x02) === 0) return reply
+      if (!isTruncated(reply)) return reply
       if (cancelled) throw new ExchangeError('cancelled', 'exchange cancelled')
       const tcp = tcpExchange(this.address, out, udp.id, questionEnd, Math.max(0, deadline - Date.now()))
       cancelCurrent = tcp.cancel
@@ -293,7 +296,8 @@ class UdpPool {
       if (rinfo.port !== to.port || msg.length < HEADER_SIZE) return
       const waiter = pooled.waiting.get((msg[0] << 8) | msg[1])
       // Anything else (a stray, a spoof, a mangled copy) is ignored: the real reply may still come.
-      if (waiter && isReplyTo(msg, (msg[0] << 8) | msg[1], waiter.query, waiter.questionEnd) && isReadable(msg)) waiter.finish(msg)
+      // A truncated reply need not be readable: it only says to ask again over TCP.
+      if (waiter && isReplyTo(msg, (msg[0] << 8) | msg[1], waiter.query, waiter.questionEnd) && (isTruncated(msg) || isReadable(msg))) waiter.finish(msg)
     })
     socket.on('error', (err) => {
       for (const waiter of [...pooled.waiting.values()]) waiter.finish(new ExchangeError('network', `UDP exchange with ${to.label}: ${err.message}`))
@@ -347,7 +351,7 @@ function tcpExchange(to: UpstreamAddress, query: Buffer, id: number, questionEnd
     reader.push(chunk)
     for (let msg = reader.next(); msg !== undefined; msg = reader.next()) {
       if (!isReplyTo(msg, id, query, questionEnd)) continue
-      if ((msg[2] & 0x02) !== 0 || !isReadable(msg)) return finish(new ExchangeError('network', `${to.label} sent a truncated or unreadable reply over TCP`))
+      if (isTruncated(msg) || !isReadable(msg)) return finish(new ExchangeError('network', `${to.label} sent a truncated or unreadable reply over TCP`))
       return finish(Buffer.from(msg))
     }
   })

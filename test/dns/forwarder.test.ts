@@ -1,97 +1,15 @@
 import t, { type Test } from 'tap'
-import { createSocket, type Socket } from 'node:dgram'
-import { createServer, type Server } from 'node:net'
+import { createSocket } from 'node:dgram'
 import { Registry } from 'prom-client'
 import { defaultForwarderOptions, Forwarder, type ForwarderOptions } from '../../dns/forwarder.ts'
 import { Rcode, RRClass, RRType, type Edns, type Message } from '../../dns/records.ts'
 import { parseUpstream } from '../../dns/upstream.ts'
 import { decodeMessage, encodeMessage, parseQuery, type ParsedQuery } from '../../dns/wire.ts'
+import { fakeUpstream as fake, replyTo, type UpstreamBehaviour } from '../helpers/dns.ts'
 
-type Transport = 'udp' | 'tcp'
-interface Seen {
-  id: number
-  name: string
-  type: number
-  rd: boolean
-  transport: Transport
-  /** The sender's port. */
-  port: number
-}
-/** What the fake sends back: messages (in order), or nothing. */
-type Handler = (q: ParsedQuery, transport: Transport) => Buffer[] | Promise<Buffer[]>
-
-interface Fake {
-  port: number
-  address: string
-  seen: Seen[]
-  handler: Handler
-  udp: Socket
-}
-
-/** A fake DNS server on 127.0.0.1, UDP and TCP on one free port. */
-async function fake(t: Test, handler: Handler): Promise<Fake> {
-  for (;;) {
-    const udp = createSocket('udp4')
-    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
-    const port = udp.address().port
-    const tcp = createServer()
-    const ok = await new Promise<boolean>((resolve) => {
-      tcp.once('error', () => resolve(false))
-      tcp.listen(port, '127.0.0.1', () => resolve(true))
-    })
-    if (!ok) {
-      udp.close()
-      continue
-    }
-    const f: Fake = { port, address: `127.0.0.1:${port}`, seen: [], handler, udp }
-    const handle = async (raw: Buffer, transport: Transport, from: number): Promise<Buffer[]> => {
-      const q = parseQuery(raw)
-      f.seen.push({ id: q.id, name: q.name, type: q.type, rd: q.rd, transport, port: from })
-      return f.handler(q, transport)
-    }
-    let closed = false
-    udp.on('message', async (raw, rinfo) => {
-      for (const out of await handle(raw, 'udp', rinfo.port)) if (!closed) udp.send(out, rinfo.port, rinfo.address)
-    })
-    tcp.on('connection', (conn) => {
-      let pending = Buffer.alloc(0)
-      conn.on('error', () => {})
-      conn.on('data', async (chunk) => {
-        pending = Buffer.concat([pending, chunk])
-        if (pending.length < 2 || pending.length < 2 + pending.readUInt16BE(0)) return
-        const raw = pending.subarray(2, 2 + pending.readUInt16BE(0))
-        for (const out of await handle(Buffer.from(raw), 'tcp', conn.remotePort ?? 0)) {
-          if (conn.destroyed) return
-          const len = Buffer.alloc(2)
-          len.writeUInt16BE(out.length)
-          conn.write(Buffer.concat([len, out]))
-        }
-      })
-    })
-    t.teardown(() => {
-      closed = true
-      udp.close()
-      tcp.close()
-    })
-    return f
-  }
-}
-
-function replyTo(q: ParsedQuery, rest: Partial<Message> & { rcode?: number; tc?: boolean; name?: string; id?: number } = {}): Buffer {
-  return encodeMessage({
-    id: rest.id ?? q.id,
-    flags: { qr: true, opcode: 0, aa: false, tc: rest.tc ?? false, rd: q.rd, ra: true, ad: false, cd: q.cd, rcode: rest.rcode ?? Rcode.NOERROR },
-    questions: [{ name: rest.name ?? q.name, type: q.type, class: q.class }],
-    answers: rest.answers ?? [],
-    authority: [],
-    additional: [],
-    edns: rest.edns,
-  })
-}
-
-/** A handler answering every A query with `address`. */
-const answers = (address: string): Handler => (q) => [replyTo(q, { answers: [{ name: q.name, type: RRType.A, class: RRClass.IN, ttl: 30, data: { address } }] })]
-const silent: Handler = () => []
+/** Answers every A query with `address`. */
+const answers = (address: string): UpstreamBehaviour => (q) => [replyTo(q, { answers: [{ name: q.name, type: RRType.A, class: RRClass.IN, ttl: 30, data: { address } }] })]
+const silent: UpstreamBehaviour = () => []
 
 function query(name: string, id = 0x1234, edns?: Edns): { bytes: Buffer; query: ParsedQuery } {
   const bytes = encodeMessage({
@@ -138,28 +56,28 @@ t.test('forwards a query and restores its id', async (t) => {
     t.equal(addressOf(m), '192.0.2.1')
     t.equal(m.questions[0].name, 'Example.com')
   }
-  t.equal(up.seen.length, 4)
-  t.ok(up.seen.some((s) => s.id !== 0x1234), 'the upstream saw fresh ids')
-  t.equal(new Set(up.seen.map((s) => s.id)).size > 1, true, 'a different id per exchange')
+  t.equal(up.asked.length, 4)
+  t.ok(up.asked.some((s) => s.id !== 0x1234), 'the upstream saw fresh ids')
+  t.equal(new Set(up.asked.map((s) => s.id)).size > 1, true, 'a different id per exchange')
 })
 
 t.test('UDP source ports rotate: 4 sockets, 100 exchanges each', async (t) => {
   const up = await fake(t, answers('192.0.2.1'))
   const f = forwarder(t, { upstreams: [up.address] })
   for (let i = 0; i < 500; i += 50) await Promise.all(Array.from({ length: 50 }, () => ask(f, 'example.com')))
-  t.equal(up.seen.length, 500)
-  t.equal(new Set(up.seen.slice(0, 400).map((s) => s.port)).size, 4, 'the first 400 from 4 ports')
-  t.ok(new Set(up.seen.map((s) => s.port)).size > 4, 'then fresh ones')
+  t.equal(up.asked.length, 500)
+  t.equal(new Set(up.asked.slice(0, 400).map((s) => s.port)).size, 4, 'the first 400 from 4 ports')
+  t.ok(new Set(up.asked.map((s) => s.port)).size > 4, 'then fresh ones')
 })
 
 t.test('policies order the upstreams', async (t) => {
   const ups = await Promise.all(['192.0.2.1', '192.0.2.2', '192.0.2.3'].map((a) => fake(t, answers(a))))
   const upstreams = ups.map((u) => u.address)
-  const reset = () => ups.forEach((u) => (u.seen.length = 0))
+  const reset = () => ups.forEach((u) => (u.asked.length = 0))
 
   const seq = forwarder(t, { upstreams, policy: 'sequential' })
   for (let i = 0; i < 6; i++) t.equal(addressOf(await ask(seq, 'example.com')), '192.0.2.1')
-  t.same(ups.map((u) => u.seen.length), [6, 0, 0], 'sequential: always the first')
+  t.same(ups.map((u) => u.asked.length), [6, 0, 0], 'sequential: always the first')
 
   reset()
   const rr = forwarder(t, { upstreams, policy: 'round_robin' })
@@ -171,8 +89,8 @@ t.test('policies order the upstreams', async (t) => {
   const random = forwarder(t, { upstreams, policy: 'random' })
   for (let i = 0; i < 60; i++) await ask(random, 'example.com')
   t.ok(
-    ups.every((u) => u.seen.length > 0),
-    `random: every upstream asked (${ups.map((u) => u.seen.length).join('/')})`,
+    ups.every((u) => u.asked.length > 0),
+    `random: every upstream asked (${ups.map((u) => u.asked.length).join('/')})`,
   )
 })
 
@@ -182,7 +100,7 @@ t.test('a silent upstream gives way to the next one', async (t) => {
   const f = forwarder(t, { upstreams: [quiet.address, good.address], policy: 'sequential', timeoutMs: 1000 })
   const m = await ask(f, 'example.com')
   t.equal(addressOf(m), '192.0.2.2')
-  t.equal(quiet.seen.length, 1)
+  t.equal(quiet.asked.length, 1)
   t.equal(f.upstreams[0].fails, 1, 'the silent one counted a failure')
 })
 
@@ -195,7 +113,7 @@ t.test('a slow reply past its slice still wins while the retry is out', async (t
   const f = forwarder(t, { upstreams: [slow.address], timeoutMs: 1000 })
   const m = await ask(f, 'example.com')
   t.equal(addressOf(m), '192.0.2.5')
-  t.equal(slow.seen.length, 2, 'retried after the first slice')
+  t.equal(slow.asked.length, 2, 'retried after the first slice')
   t.equal(f.upstreams[0].fails, 0, 'an answer is no failure')
 })
 
@@ -228,7 +146,7 @@ t.test('every upstream silent: SERVFAIL by the deadline', async (t) => {
   t.same([m.answers.length, m.authority.length, m.additional.length], [0, 0, 0])
   t.equal(m.edns?.dnssecOk, true, 'keeps an OPT record with DO')
   t.ok(elapsed >= 250 && elapsed < 300 + 1500, `answered after ${elapsed} ms`)
-  t.same(ups.map((u) => u.seen.length), [1, 1], 'each tried once')
+  t.same(ups.map((u) => u.asked.length), [1, 1], 'each tried once')
 })
 
 t.test('after maxFails an upstream is down, probed, and back up when it answers', async (t) => {
@@ -241,23 +159,23 @@ t.test('after maxFails an upstream is down, probed, and back up when it answers'
   await ask(f, 'two.example.com')
   t.equal(f.upstreams[0].down, true, 'two failures: down')
 
-  await until('a probe', () => flaky.seen.some((s) => s.name === '' && s.type === RRType.NS))
-  const probe = flaky.seen.find((s) => s.name === '')!
+  await until('a probe', () => flaky.asked.some((s) => s.name === '' && s.type === RRType.NS))
+  const probe = flaky.asked.find((s) => s.name === '')!
   t.equal(probe.rd, false, 'the probe is `. IN NS` with RD off')
-  t.same(good.seen.filter((s) => s.name === ''), [], 'an upstream that is up is not probed')
+  t.same(good.asked.filter((s) => s.name === ''), [], 'an upstream that is up is not probed')
 
-  const before = flaky.seen.filter((s) => s.name !== '').length
+  const before = flaky.asked.filter((s) => s.name !== '').length
   t.equal(addressOf(await ask(f, 'three.example.com')), '192.0.2.2')
-  t.equal(flaky.seen.filter((s) => s.name !== '').length, before, 'a down upstream is skipped')
+  t.equal(flaky.asked.filter((s) => s.name !== '').length, before, 'a down upstream is skipped')
 
   const failedProbes = new RegExp(`coredns_forward_healthcheck_failures_total\\{to="${flaky.address}"\\} [1-9]`)
   await until('a failed probe counted', async () => failedProbes.test(await registry.metrics()))
-  flaky.handler = answers('192.0.2.1')
+  flaky.behaviour = answers('192.0.2.1')
   await until('recovery', () => !f.upstreams[0].down)
   t.equal(addressOf(await ask(f, 'four.example.com')), '192.0.2.1', 'back in use')
-  const probes = flaky.seen.filter((s) => s.name === '').length
+  const probes = flaky.asked.filter((s) => s.name === '').length
   await sleep(200)
-  t.equal(flaky.seen.filter((s) => s.name === '').length, probes, 'no probes once up')
+  t.equal(flaky.asked.filter((s) => s.name === '').length, probes, 'no probes once up')
 })
 
 t.test('over maxConcurrent, REFUSED at once', async (t) => {
@@ -286,8 +204,22 @@ t.test('a truncated UDP reply is redone over TCP', async (t) => {
   t.equal(m.id, 0x0abc)
   t.equal(m.flags.tc, false)
   t.equal(addressOf(m), '192.0.2.9')
-  t.same(up.seen.map((s) => s.transport), ['udp', 'tcp'])
-  t.equal(up.seen[0].id, up.seen[1].id, 'the same exchange id over both')
+  t.same(up.asked.map((s) => s.transport), ['udp', 'tcp'])
+  t.equal(up.asked[0].id, up.asked[1].id, 'the same exchange id over both')
+})
+
+t.test('a truncated UDP reply cut off in the middle of a record is still redone over TCP', async (t) => {
+  // TC with the records cut short, as a server that truncates at the byte limit sends it: not
+  // a readable message, but the signal to ask over TCP all the same.
+  const cut = (q: ParsedQuery) => {
+    const whole = replyTo(q, { tc: true, answers: [{ name: q.name, type: RRType.A, class: RRClass.IN, ttl: 30, data: { address: '192.0.2.9' } }] })
+    return whole.subarray(0, whole.length - 3)
+  }
+  const up = await fake(t, (q, transport) => (transport === 'udp' ? [cut(q)] : answers('192.0.2.9')(q, transport)))
+  const f = forwarder(t, { upstreams: [up.address], timeoutMs: 2000 })
+  const m = await ask(f, 'big.example.com')
+  t.equal(addressOf(m), '192.0.2.9')
+  t.same(up.asked.map((s) => s.transport), ['udp', 'tcp'])
 })
 
 t.test('replies with the wrong id, question or source are ignored', async (t) => {
@@ -317,7 +249,7 @@ t.test('close() answers queries in flight with SERVFAIL', async (t) => {
   const up = await fake(t, silent)
   const f = forwarder(t, { upstreams: [up.address], timeoutMs: 60_000 })
   const pending = ask(f, 'example.com')
-  await until('the query sent', () => up.seen.length === 1)
+  await until('the query sent', () => up.asked.length === 1)
   await f.close()
   t.equal((await pending).flags.rcode, Rcode.SERVFAIL)
   t.equal((await ask(f, 'example.com')).flags.rcode, Rcode.SERVFAIL, 'and later ones')
@@ -370,5 +302,5 @@ t.test('over TCP, an unreadable reply fails the exchange', async (t) => {
   const f = forwarder(t, { upstreams: [up.address], timeoutMs: 2000 })
   const m = await ask(f, 'big.example.com')
   t.equal(m.flags.rcode, Rcode.SERVFAIL)
-  t.same(up.seen.map((s) => s.transport).slice(0, 2), ['udp', 'tcp'])
+  t.same(up.asked.map((s) => s.transport).slice(0, 2), ['udp', 'tcp'])
 })

@@ -2,7 +2,6 @@
 // upstream on loopback: which upstream rcodes end the walk and which continue it, what a dead
 // upstream costs, and how upstream SERVFAILs are cached.
 import { execFile } from 'node:child_process'
-import { createSocket } from 'node:dgram'
 import t, { type Test } from 'tap'
 import { Registry } from 'prom-client'
 import { CachedForwarder } from '../../dns/forwarding.ts'
@@ -14,15 +13,12 @@ import { defaultCacheOptions, ResponseCache, type CacheOptions } from '../../dns
 import { DnsServer } from '../../dns/server.ts'
 import { decodeMessage, encodeMessage } from '../../dns/wire.ts'
 import { buildZoneIndex, defaultZoneConfig } from '../../dns/zone-index.ts'
+import { clock, fakeUpstream, replyTo, type FakeUpstream } from '../helpers/dns.ts'
 
 type Behaviour = 'answer' | 'nodata' | 'nxdomain' | 'servfail' | 'refused' | 'formerr' | 'silent'
 
-interface Upstream {
-  address: string
-  /** Lower-case names asked, in order (every try counts). */
-  asked: string[]
-  behave: Map<string, Behaviour>
-}
+/** The fake upstream with a behaviour per lower-case name; names() is what it was asked (every try counts). */
+type Upstream = FakeUpstream & { behave: Map<string, Behaviour> }
 
 const soa: ResourceRecord = {
   name: 'example',
@@ -32,31 +28,17 @@ const soa: ResourceRecord = {
   data: { mname: 'ns.example', rname: 'hostmaster.example', serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: 300 },
 }
 
-/** A UDP upstream on 127.0.0.1 answering each name as `behave` says (default NXDOMAIN with an SOA). */
+/** An upstream on 127.0.0.1 answering each name as `behave` says (default NXDOMAIN with an SOA). */
 async function upstream(t: Test): Promise<Upstream> {
-  const socket = createSocket('udp4')
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
-  const u: Upstream = { address: `127.0.0.1:${socket.address().port}`, asked: [], behave: new Map() }
-  socket.on('message', (bytes, rinfo) => {
-    const q = decodeMessage(bytes)
-    const name = q.questions[0].name.toLowerCase()
-    // `. NS` is the forwarder's health probe, not part of any walk.
-    if (name !== '') u.asked.push(name)
-    const how = u.behave.get(name) ?? 'nxdomain'
-    if (how === 'silent') return
+  const behave = new Map<string, Behaviour>()
+  const fake = await fakeUpstream(t, (q) => {
+    const how = behave.get(q.name.toLowerCase()) ?? 'nxdomain'
+    if (how === 'silent') return []
     const rcode = { answer: Rcode.NOERROR, nodata: Rcode.NOERROR, nxdomain: Rcode.NXDOMAIN, servfail: Rcode.SERVFAIL, refused: Rcode.REFUSED, formerr: Rcode.FORMERR }[how]
-    const answers: ResourceRecord[] = how === 'answer' ? [{ name: q.questions[0].name, type: RRType.A, class: RRClass.IN, ttl: 60, data: { address: '192.0.2.10' } }] : []
-    const reply: Message = {
-      ...q,
-      flags: { ...q.flags, qr: true, ra: true, rcode },
-      answers,
-      authority: how === 'nodata' || how === 'nxdomain' ? [soa] : [],
-      additional: [],
-    }
-    socket.send(encodeMessage(reply), rinfo.port, rinfo.address)
+    const answers: ResourceRecord[] = how === 'answer' ? [{ name: q.name, type: RRType.A, class: RRClass.IN, ttl: 60, data: { address: '192.0.2.10' } }] : []
+    return [replyTo(q, { rcode, answers, authority: how === 'nodata' || how === 'nxdomain' ? [soa] : [] })]
   })
-  t.teardown(() => socket.close())
-  return u
+  return Object.assign(fake, { behave })
 }
 
 const pods = [
@@ -66,11 +48,6 @@ const pods = [
 ]
 const services = [{ metadata: { name: 'web', namespace: 'default' }, spec: { clusterIP: '10.96.0.20', clusterIPs: ['10.96.0.20'], ports: [{ name: 'http', port: 80 }] } }]
 const index = buildZoneIndex({ services, slices: [], pods }, defaultZoneConfig)
-
-function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
-  let now = start
-  return { now: () => now, advance: (ms) => (now += ms) }
-}
 
 interface Setup {
   up: Upstream
@@ -125,7 +102,7 @@ for (const [how, label] of [
     const m = await ask(s, 'app.example.team.svc.cluster.local')
     t.same(summary(m), { rcode: Rcode.SERVFAIL, aa: false, answers: [] })
     t.same(m.questions[0].name, 'app.example.team.svc.cluster.local', 'the question as asked')
-    t.same(s.up.asked, ['app.example.corp.example'], 'the bare name was not asked: the walk ended')
+    t.same(s.up.names(), ['app.example.corp.example'], 'the bare name was not asked: the walk ended')
     t.equal((await s.metrics.panics.get()).values[0]?.value ?? 0, 0, 'no panic')
   })
 }
@@ -137,7 +114,7 @@ t.test('a dead upstream costs one timeout per query, not one per search domain',
   s.up.behave.set('slow.example', 'silent')
   const m = await ask(s, 'slow.example.team.svc.cluster.local')
   t.same(summary(m), { rcode: Rcode.SERVFAIL, aa: false, answers: [] })
-  t.same(new Set(s.up.asked), new Set(['slow.example.corp.example']), `only the first outside candidate was sent (${s.up.asked.join(', ')})`)
+  t.same(new Set(s.up.names()), new Set(['slow.example.corp.example']), `only the first outside candidate was sent (${s.up.names().join(', ')})`)
 })
 
 t.test('NXDOMAIN upstream continues the walk; the first answer wins behind a CNAME', async (t) => {
@@ -149,7 +126,7 @@ t.test('NXDOMAIN upstream continues the walk; the first answer wins behind a CNA
     aa: false,
     answers: ['ok.example.team.svc.cluster.local 5 {"target":"ok.example"}', 'ok.example 1 {"address":"192.0.2.10"}'],
   })
-  t.same(s.up.asked, ['ok.example.corp.example', 'ok.example'])
+  t.same(s.up.names(), ['ok.example.corp.example', 'ok.example'])
 })
 
 t.test('NODATA upstream ends the walk with NOERROR and the CNAME alone', async (t) => {
@@ -158,7 +135,7 @@ t.test('NODATA upstream ends the walk with NOERROR and the CNAME alone', async (
   s.up.behave.set('nd.example', 'answer')
   const m = await ask(s, 'nd.example.team.svc.cluster.local')
   t.same(summary(m), { rcode: Rcode.NOERROR, aa: false, answers: ['nd.example.team.svc.cluster.local 5 {"target":"nd.example.corp.example"}'] })
-  t.same(s.up.asked, ['nd.example.corp.example'])
+  t.same(s.up.names(), ['nd.example.corp.example'])
 })
 
 t.test('every candidate NXDOMAIN: the asked name\'s own NXDOMAIN', async (t) => {
@@ -166,14 +143,14 @@ t.test('every candidate NXDOMAIN: the asked name\'s own NXDOMAIN', async (t) => 
   const m = await ask(s, 'gone.example.team.svc.cluster.local')
   t.equal(m.flags.rcode, Rcode.NXDOMAIN)
   t.equal(m.flags.aa, true)
-  t.same(s.up.asked, ['gone.example.corp.example', 'gone.example'])
+  t.same(s.up.names(), ['gone.example.corp.example', 'gone.example'])
 })
 
 t.test('a zone hit ends the walk before anything is forwarded', async (t) => {
   const s = await setup(t)
   const m = await ask(s, 'web.default.team.svc.cluster.local')
   t.same(summary(m).answers, ['web.default.team.svc.cluster.local 5 {"target":"web.default.svc.cluster.local"}', 'web.default.svc.cluster.local 1 {"address":"10.96.0.20"}'])
-  t.same(s.up.asked, [])
+  t.same(s.up.names(), [])
 })
 
 t.test('a candidate too long for a DNS name is skipped, not a server failure', async (t) => {
@@ -186,7 +163,7 @@ t.test('a candidate too long for a DNS name is skipped, not a server failure', a
   t.equal(m.flags.rcode, Rcode.NOERROR)
   t.same(m.answers.map((r) => r.name.toLowerCase()), [`${base}.team.svc.cluster.local`, `${base}.corp.example`])
   t.equal((await s.metrics.panics.get()).values[0]?.value ?? 0, 0, 'no panic')
-  t.same(s.up.asked, [`${base}.corp.example`])
+  t.same(s.up.names(), [`${base}.corp.example`])
 })
 
 t.test('an upstream SERVFAIL is cached for servfailTtl: the same walk within it asks nobody', async (t) => {
@@ -196,25 +173,25 @@ t.test('an upstream SERVFAIL is cached for servfailTtl: the same walk within it 
   t.equal((await ask(s, 'app.example.team.svc.cluster.local')).flags.rcode, Rcode.SERVFAIL)
   t.equal((await ask(s, 'app.example.other.svc.cluster.local', '10.244.0.6')).flags.rcode, Rcode.SERVFAIL, 'another pod in another namespace')
   t.equal((await ask(s, 'app.example.corp.example', '10.244.0.6')).flags.rcode, Rcode.SERVFAIL, 'the failing name asked directly')
-  t.same(s.up.asked, ['app.example.corp.example'], 'asked upstream once')
+  t.same(s.up.names(), ['app.example.corp.example'], 'asked upstream once')
   s.advance(5_000)
   s.up.behave.set('app.example.corp.example', 'nxdomain')
   const m = await ask(s, 'app.example.team.svc.cluster.local')
   t.equal(m.flags.rcode, Rcode.NOERROR, 'after 5 s the upstream is asked again')
-  t.same(s.up.asked, ['app.example.corp.example', 'app.example.corp.example', 'app.example'])
+  t.same(s.up.names(), ['app.example.corp.example', 'app.example.corp.example', 'app.example'])
 })
 
 t.test('a dead upstream: pods asking the same name within servfailTtl pay one deadline between them', async (t) => {
   const s = await setup(t)
   s.up.behave.set('down.example.corp.example', 'silent')
   t.equal((await ask(s, 'down.example.team.svc.cluster.local')).flags.rcode, Rcode.SERVFAIL)
-  const tries = s.up.asked.length
+  const tries = s.up.names().length
   t.ok(tries >= 1)
   const clients = ['10.244.0.5', '10.244.0.6', '10.244.0.7']
   const namespaces = ['team', 'other', 'third']
   const replies = await Promise.all(clients.map((c, i) => ask(s, `down.example.${namespaces[i]}.svc.cluster.local`, c)))
   t.same(replies.map((m) => m.flags.rcode), [Rcode.SERVFAIL, Rcode.SERVFAIL, Rcode.SERVFAIL])
-  t.equal(s.up.asked.length, tries, 'answered from the cached SERVFAIL, no new deadline')
+  t.equal(s.up.names().length, tries, 'answered from the cached SERVFAIL, no new deadline')
 })
 
 t.test('servfailTtl 0: every walk asks again', async (t) => {
@@ -222,7 +199,7 @@ t.test('servfailTtl 0: every walk asks again', async (t) => {
   s.up.behave.set('app.example.corp.example', 'servfail')
   await ask(s, 'app.example.team.svc.cluster.local')
   await ask(s, 'app.example.team.svc.cluster.local')
-  t.same(s.up.asked, ['app.example.corp.example', 'app.example.corp.example'])
+  t.same(s.up.names(), ['app.example.corp.example', 'app.example.corp.example'])
 })
 
 t.test('dig through the UDP listener: a dead upstream gives SERVFAIL, not an authoritative NXDOMAIN', async (t) => {
@@ -240,5 +217,5 @@ t.test('dig through the UDP listener: a dead upstream gives SERVFAIL, not an aut
   )
   t.match(out, /status: SERVFAIL/, out)
   t.notMatch(/;; flags: ([a-z ]+);/.exec(out)?.[1] ?? '', /\baa\b/, 'not authoritative')
-  t.same(new Set(s.up.asked), new Set(['dead.example.corp.example']))
+  t.same(new Set(s.up.names()), new Set(['dead.example.corp.example']))
 })

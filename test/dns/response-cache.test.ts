@@ -3,6 +3,7 @@ import { Registry } from 'prom-client'
 import { Rcode, RRClass, RRType, type Edns, type Message, type ResourceRecord } from '../../dns/records.ts'
 import { defaultCacheOptions, ResponseCache } from '../../dns/response-cache.ts'
 import { decodeMessage, encodeMessage, parseQuery, type ParsedQuery } from '../../dns/wire.ts'
+import { clock } from '../helpers/dns.ts'
 
 const ednsDo: Edns = { udpSize: 1232, version: 0, dnssecOk: true, extendedRcode: 0, options: [] }
 const ednsPlain: Edns = { ...ednsDo, dnssecOk: false }
@@ -40,11 +41,6 @@ const soa = (ttl: number, minimum: number): ResourceRecord => ({
   ttl,
   data: { mname: 'ns.example.com', rname: 'hostmaster.example.com', serial: 1, refresh: 7200, retry: 900, expire: 1209600, minimum },
 })
-
-function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
-  let t = start
-  return { now: () => t, advance: (ms) => (t += ms) }
-}
 
 t.test('a hit counts TTLs down, carries the asker id and expires', async (t) => {
   const c = clock()

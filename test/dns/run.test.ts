@@ -10,6 +10,7 @@ import { defaultDnsConfig, startDns } from '../../dns/run.ts'
 import { decodeMessage, encodeMessage } from '../../dns/wire.ts'
 import { logger } from '../../src/util/log.ts'
 import { startTestServer } from '../helpers/apiserver.ts'
+import { fakeUpstream, replyTo } from '../helpers/dns.ts'
 
 const serviceInfo = resources.find((r) => r.kind === 'Service')!
 
@@ -44,16 +45,7 @@ function ask(port: number, name: string, id = 1): Promise<ReturnType<typeof deco
 const addresses = (m: ReturnType<typeof decodeMessage> | undefined) => (m?.answers ?? []).filter((r) => r.type === RRType.A).map((r) => (r.data as { address: string }).address)
 
 // A stand-in upstream on loopback: every name has 192.0.2.1; it counts what it is asked.
-const upstreamAsked: string[] = []
-const upstream = createSocket('udp4')
-upstream.on('message', (bytes, rinfo) => {
-  const q = decodeMessage(bytes)
-  upstreamAsked.push(q.questions[0].name)
-  const reply = encodeMessage({ ...q, flags: { ...q.flags, qr: true, ra: true }, answers: [{ name: q.questions[0].name, type: RRType.A, class: 1, ttl: 300, data: { address: '192.0.2.1' } }] })
-  upstream.send(reply, rinfo.port, rinfo.address)
-})
-await new Promise<void>((done) => upstream.bind(0, '127.0.0.1', () => done()))
-t.teardown(() => upstream.close())
+const upstream = await fakeUpstream(t, (q) => [replyTo(q, { answers: [{ name: q.name, type: RRType.A, class: 1, ttl: 300, data: { address: '192.0.2.1' } }] })])
 
 const server = await startTestServer(t)
 const client = new RestClient({ server: server.url })
@@ -62,7 +54,7 @@ const dns = await startDns(
   {
     ...defaultDnsConfig,
     listen: ['127.0.0.1:0'],
-    upstreams: [`127.0.0.1:${upstream.address().port}`],
+    upstreams: [upstream.address],
     autopath: false,
     threads: 2,
     healthListen: '',
@@ -95,13 +87,13 @@ t.test('a new Service reaches every thread', async (t) => {
 })
 
 t.test('forwarded names share one cache across the threads', async (t) => {
-  upstreamAsked.length = 0
+  upstream.asked.length = 0
   const first = await ask(port, 'www.example.org')
   t.same(addresses(first), ['192.0.2.1'])
   t.equal(first?.flags.rcode, Rcode.NOERROR)
   const more = await Promise.all(Array.from({ length: 16 }, (_, i) => ask(port, 'www.example.org', i)))
   t.ok(more.every((r) => addresses(r)[0] === '192.0.2.1'), 'all answered')
-  t.same(upstreamAsked, ['www.example.org'], 'the upstream was asked once')
+  t.same(upstream.asked.map((a) => a.name), ['www.example.org'], 'the upstream was asked once')
   t.ok(more.every((r) => r!.answers[0].ttl <= 30), 'TTLs capped at the 30 s success cap')
 })
 

@@ -2,7 +2,6 @@
 // a client that pipelines queries and never reads the replies, a client that half-closes
 // before its (forwarded) answers are ready, more connections than allowed. Every wait is
 // bounded; nothing here depends on timing beyond "within a few idle periods".
-import { createSocket } from 'node:dgram'
 import { connect, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import { Registry } from 'prom-client'
@@ -12,10 +11,11 @@ import { QueryHandler } from '../../dns/handler.ts'
 import { DnsMetrics } from '../../dns/metrics.ts'
 import { RRClass, RRType, Rcode } from '../../dns/records.ts'
 import { defaultCacheOptions, ResponseCache } from '../../dns/response-cache.ts'
-import { DnsServer, type DnsServerOptions } from '../../dns/server.ts'
+import { DnsServer, TCP_MAX_IN_FLIGHT, TCP_MAX_IN_FLIGHT_BYTES, type DnsServerOptions } from '../../dns/server.ts'
 import { frame } from '../../dns/tcp-frames.ts'
-import { decodeMessage, encodeMessage } from '../../dns/wire.ts'
+import { decodeMessage, encodeMessage, type ParsedQuery } from '../../dns/wire.ts'
 import { buildZoneIndex, defaultZoneConfig } from '../../dns/zone-index.ts'
+import { fakeUpstream, replies, replyTo, type FakeUpstream } from '../helpers/dns.ts'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -32,24 +32,17 @@ const many = {
 const web = { metadata: { name: 'web', namespace: 'default' }, spec: { clusterIP: '10.96.0.20', clusterIPs: ['10.96.0.20'], ports: [{ name: 'http', port: 80 }] } }
 const index = buildZoneIndex({ services: [web, many.svc] as never[], slices: [many.slice] as never[], pods: [] }, defaultZoneConfig)
 
-/** An upstream on loopback answering every A query with 192.0.2.7 after `delayMs`. */
-async function slowUpstream(t: Test, delayMs: number, seen: { count: number } = { count: 0 }): Promise<string> {
-  const socket = createSocket('udp4')
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
-  socket.on('message', (bytes, rinfo) => {
-    seen.count++
-    const q = decodeMessage(bytes)
-    const reply = encodeMessage({ ...q, flags: { ...q.flags, qr: true, ra: true }, answers: [{ name: q.questions[0].name, type: RRType.A, class: RRClass.IN, ttl: 0, data: { address: '192.0.2.7' } }] })
-    setTimeout(() => socket.send(reply, rinfo.port, rinfo.address), delayMs)
-  })
-  t.teardown(() => socket.close())
-  return `127.0.0.1:${socket.address().port}`
-}
+/** The upstream's answer to every query: A 192.0.2.7. */
+const upstreamAnswer = (q: ParsedQuery) => [replyTo(q, { answers: [{ name: q.name, type: RRType.A, class: RRClass.IN, ttl: 0, data: { address: '192.0.2.7' } }] })]
 
-async function start(t: Test, options: Partial<DnsServerOptions> = {}, upstreamDelayMs = 50, seen?: { count: number }): Promise<{ port: number; server: DnsServer }> {
-  const upstream = await slowUpstream(t, upstreamDelayMs, seen)
+/** Servers on loopback whose upstream answers every query after `upstreamDelayMs`. */
+async function start(t: Test, options: Partial<DnsServerOptions> = {}, upstreamDelayMs = 50): Promise<{ port: number; server: DnsServer; upstream: FakeUpstream }> {
+  const upstream = await fakeUpstream(t, async (q) => {
+    await sleep(upstreamDelayMs)
+    return upstreamAnswer(q)
+  })
   // Cache capacity 0: every forwarded query really waits for the upstream.
-  const forwarding = new CachedForwarder(new Forwarder({ ...defaultForwarderOptions, upstreams: [upstream], timeoutMs: 5000 }, new Registry()), new ResponseCache({ ...defaultCacheOptions, capacity: 0 }))
+  const forwarding = new CachedForwarder(new Forwarder({ ...defaultForwarderOptions, upstreams: [upstream.address], timeoutMs: 5000 }, new Registry()), new ResponseCache({ ...defaultCacheOptions, capacity: 0 }))
   const handler = new QueryHandler(index, { metrics: new DnsMetrics('dns://:0', { processMetrics: false }), autopath: false, hostSearch: [], forwarding })
   const server = new DnsServer(handler, { listen: ['127.0.0.1:0'], ...options })
   const [{ port }] = await server.start()
@@ -57,7 +50,7 @@ async function start(t: Test, options: Partial<DnsServerOptions> = {}, upstreamD
     await server.close()
     await forwarding.close()
   })
-  return { port, server }
+  return { port, server, upstream }
 }
 
 function query(name: string, id: number): Buffer {
@@ -93,30 +86,6 @@ function closedWithin(c: Socket, ms: number): Promise<boolean> {
     }
     c.once('end', done)
     c.once('close', done)
-  })
-}
-
-/** Collects framed replies until `count` arrived or the connection closed; bounded by `ms`. */
-function replies(c: Socket, count: number, ms = 5000): Promise<Buffer[]> {
-  return new Promise((resolve) => {
-    const out: Buffer[] = []
-    let buf = Buffer.alloc(0)
-    const finish = () => {
-      clearTimeout(timer)
-      c.off('data', onData)
-      resolve(out)
-    }
-    const timer = setTimeout(finish, ms)
-    const onData = (d: Buffer) => {
-      buf = Buffer.concat([buf, d])
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        out.push(buf.subarray(2, 2 + buf.readUInt16BE(0)))
-        buf = buf.subarray(2 + buf.readUInt16BE(0))
-      }
-      if (out.length >= count) finish()
-    }
-    c.on('data', onData)
-    c.once('close', finish)
   })
 }
 
@@ -171,6 +140,31 @@ t.test('a client that pipelines queries and never reads: the server stops readin
   const got = await replies(c, 100_000, 5000)
   t.ok(got.length < 100_000, `the client got ${got.length} replies before the connection ended, not all 100,000`)
   t.ok(closed, 'closed for making no progress')
+})
+
+t.test(`at most ${TCP_MAX_IN_FLIGHT} of one connection's queries are being answered at once`, async (t) => {
+  const { port, upstream } = await start(t)
+  // The upstream holds every reply until released: what reaches it meanwhile is what the
+  // server took in at once, whatever the timing.
+  let release: () => void = () => {}
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  upstream.behaviour = async (q) => {
+    await gate
+    return upstreamAnswer(q)
+  }
+  t.teardown(() => release())
+  const c = await open(t, port)
+  // Small queries (about 40 bytes each): far below the byte limit, so only the count limits.
+  const n = 3 * TCP_MAX_IN_FLIGHT
+  const got = replies(c, n, 10_000)
+  c.write(Buffer.concat(Array.from({ length: n }, (_, i) => frame(query(`held${i}.example.org`, i)))))
+  const end = Date.now() + 5000
+  while (upstream.asked.length < TCP_MAX_IN_FLIGHT && Date.now() < end) await sleep(10)
+  // Time to take more, were it allowed to.
+  await sleep(300)
+  t.equal(upstream.asked.length, TCP_MAX_IN_FLIGHT, `${upstream.asked.length} of ${n} pipelined queries reached the upstream before any answer`)
+  release()
+  t.equal((await got).length, n, 'all answered once the upstream replies')
 })
 
 t.test('pipelined forwarded queries beyond the in-flight limit are all answered, in any order', async (t) => {
@@ -287,9 +281,8 @@ t.test('a stalled event loop does not cost a client its connection: data already
   t.equal(reply && decodeMessage(reply).id, 21, 'answered, not closed')
 })
 
-t.test('big queries: at most 64 KB of one connection\'s queries are being answered at once', async (t) => {
-  const seen = { count: 0 }
-  const { port } = await start(t, {}, 800, seen)
+t.test(`big queries: at most ${TCP_MAX_IN_FLIGHT_BYTES / 1024} KB of one connection's queries are being answered at once`, async (t) => {
+  const { port, upstream } = await start(t, {}, 800)
   const c = await open(t, port)
   // 40 forwarded queries of ~4 KB each (an EDNS option of padding): 160 KB if all were taken at once.
   const big = (i: number) =>
@@ -302,9 +295,12 @@ t.test('big queries: at most 64 KB of one connection\'s queries are being answer
       additional: [],
       edns: { udpSize: 1232, version: 0, dnssecOk: false, extendedRcode: 0, options: [{ code: 12, data: new Uint8Array(4000) }] },
     })
+  // While fewer than TCP_MAX_IN_FLIGHT_BYTES are in flight one more is taken: the one that crosses the line.
+  const size = big(0).length
+  const most = Math.floor(TCP_MAX_IN_FLIGHT_BYTES / size) + 1
   const got = replies(c, 40, 10_000)
   c.write(Buffer.concat(Array.from({ length: 40 }, (_, i) => frame(big(i)))))
   await sleep(400)
-  t.ok(seen.count <= 17, `${seen.count} sent upstream before the first answers (64 KB / 4 KB = 16, plus the one that crossed the line)`)
+  t.ok(upstream.asked.length <= most, `${upstream.asked.length} sent upstream before the first answers (${TCP_MAX_IN_FLIGHT_BYTES} B / ${size} B = ${most - 1}, plus the one that crossed the line)`)
   t.equal((await got).length, 40, 'all answered in the end')
 })

@@ -7,7 +7,7 @@
 // CI runs a bounded number of cases from seed 1;
 // `npm run fuzz -- test/dns/server.fuzz.test.ts --iterations N --seed S` runs it longer.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { connect, createServer, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import t, { type Test } from 'tap'
@@ -23,6 +23,7 @@ import { DnsServer } from '../../dns/server.ts'
 import { frame, FrameReader } from '../../dns/tcp-frames.ts'
 import { decodeMessage, encodeMessage, parseQuery, type ParsedQuery } from '../../dns/wire.ts'
 import { buildZoneIndex, defaultZoneConfig } from '../../dns/zone-index.ts'
+import { fakeUpstream } from '../helpers/dns.ts'
 import { fuzzSettings, openFdCount, Rng } from '../helpers/fuzz.ts'
 
 // CI: this many UDP cases; a tenth as many TCP connection scenarios.
@@ -78,14 +79,8 @@ const soa: ResourceRecord = {
   data: { mname: 'ns.example', rname: 'hostmaster.example', serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: 60 },
 }
 
-/** The upstream's replies to `raw` over `transport` (none: silence). */
-function upstreamReplies(raw: Buffer, transport: Transport): Buffer[] {
-  let q: ParsedQuery
-  try {
-    q = parseQuery(raw)
-  } catch {
-    return []
-  }
+/** The upstream's replies to `q` over `transport` (none: silence). */
+function upstreamReplies(q: ParsedQuery, transport: Transport): Buffer[] {
   const kind = kindOf(q.name)
   const reply = (rcode: number, answers: ResourceRecord[] = [], authority: ResourceRecord[] = [], rest: Partial<Message> = {}): Buffer =>
     encodeMessage({
@@ -137,38 +132,11 @@ function upstreamReplies(raw: Buffer, transport: Transport): Buffer[] {
   }
 }
 
-/** UDP and TCP on one free loopback port (the UDP port picked may be taken for TCP: then another). */
-async function bindUpstream(): Promise<{ udp: UdpSocket; tcp: ReturnType<typeof createServer>; port: number }> {
-  for (;;) {
-    const udp = createSocket('udp4')
-    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
-    const port = udp.address().port
-    const tcp = createServer()
-    const ok = await new Promise<boolean>((resolve) => {
-      tcp.once('error', () => resolve(false))
-      tcp.listen(port, '127.0.0.1', () => resolve(true))
-    })
-    if (ok) return { udp, tcp, port }
-    udp.close()
-  }
-}
-
-const { udp: upstreamUdp, tcp: upstreamTcp, port: upstreamPort } = await bindUpstream()
-let upstreamClosed = false
-upstreamUdp.on('message', (raw, rinfo) => {
-  const out = upstreamReplies(raw, 'udp')
-  const delay = out.length > 0 && kindOf(parseQuery(raw).name) === 'slow' ? 50 + delays.int(100) : 0
-  setTimeout(() => {
-    for (const r of out) if (!upstreamClosed) upstreamUdp.send(r, rinfo.port, rinfo.address)
-  }, delay)
-})
-upstreamTcp.on('connection', (conn) => {
-  conn.on('error', () => {})
-  const reader = new FrameReader()
-  conn.on('data', (chunk: Buffer) => {
-    reader.push(chunk)
-    for (let m = reader.next(); m; m = reader.next()) for (const r of upstreamReplies(Buffer.from(m), 'tcp')) if (!conn.destroyed) conn.write(frame(r))
-  })
+// UDP and TCP on one loopback port; a slow answer over UDP waits its turn's delay.
+const upstream = await fakeUpstream(t, (q, transport) => {
+  const out = upstreamReplies(q, transport)
+  if (transport === 'tcp' || out.length === 0 || kindOf(q.name) !== 'slow') return out
+  return sleep(50 + delays.int(100)).then(() => out)
 })
 
 // ---- the server under test ------------------------------------------------------------
@@ -198,7 +166,7 @@ const index = buildZoneIndex(
 
 const metrics = new DnsMetrics('dns://:0', { processMetrics: false })
 const forwarding = new CachedForwarder(
-  new Forwarder({ ...defaultForwarderOptions, upstreams: [`127.0.0.1:${upstreamPort}`], timeoutMs: 300, maxConcurrent: 200, healthCheckMs: 200 }, new Registry()),
+  new Forwarder({ ...defaultForwarderOptions, upstreams: [upstream.address], timeoutMs: 300, maxConcurrent: 200, healthCheckMs: 200 }, new Registry()),
   new ResponseCache(defaultCacheOptions, undefined),
 )
 const handler = new QueryHandler(index, { metrics, autopath: true, hostSearch: ['corp.example', 'b-silent.example'], forwarding })
@@ -208,9 +176,6 @@ const [{ port }] = await server.start()
 t.teardown(async () => {
   await server.close()
   await forwarding.close()
-  upstreamClosed = true
-  upstreamUdp.close()
-  upstreamTcp.close()
 })
 
 // ---- queries ----------------------------------------------------------------------------

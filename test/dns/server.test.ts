@@ -9,8 +9,10 @@ import { questionKey, QueryHandler } from '../../dns/handler.ts'
 import { DnsMetrics } from '../../dns/metrics.ts'
 import { Rcode, RRType, type Message } from '../../dns/records.ts'
 import { DnsServer } from '../../dns/server.ts'
+import { frame } from '../../dns/tcp-frames.ts'
 import { decodeMessage, encodeMessage } from '../../dns/wire.ts'
 import { buildZoneIndex, defaultZoneConfig } from '../../dns/zone-index.ts'
+import { replies } from '../helpers/dns.ts'
 
 function service(name: string, clusterIP: string): any {
   return { metadata: { name, namespace: 'default' }, spec: { clusterIP, clusterIPs: [clusterIP], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } }
@@ -66,26 +68,15 @@ function ask(bytes: Uint8Array, timeoutMs = 2000): Promise<Buffer | undefined> {
   })
 }
 
-function askTcp(messages: Uint8Array[]): Promise<Buffer[]> {
-  return new Promise((done, fail) => {
-    const c = connect(port, '127.0.0.1')
-    const replies: Buffer[] = []
-    let buf = Buffer.alloc(0)
-    c.on('data', (d) => {
-      buf = Buffer.concat([buf, d])
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        replies.push(buf.subarray(2, 2 + buf.readUInt16BE(0)))
-        buf = buf.subarray(2 + buf.readUInt16BE(0))
-      }
-      if (replies.length === messages.length) {
-        c.end()
-        done(replies)
-      }
-    })
-    c.on('error', fail)
-    // Pipelined in one write: the server must split them.
-    c.write(Buffer.concat(messages.map((m) => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]))))
-  })
+async function askTcp(messages: Uint8Array[]): Promise<Buffer[]> {
+  const c = connect(port, '127.0.0.1')
+  const failed = new Promise<never>((_, fail) => c.on('error', fail))
+  const got = replies(c, messages.length)
+  // Pipelined in one write: the server must split them.
+  c.write(Buffer.concat(messages.map((m) => frame(m))))
+  const out = await Promise.race([got, failed])
+  c.end()
+  return out
 }
 
 const dig = (...args: string[]) =>
