@@ -31,7 +31,10 @@ export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeN
   backoff?: RestartBackoffOptions
   /** How often every pod is synced even without news (default 10 s). */
   resyncMs?: number
-  /** How often running pods' configMap, secret, downwardAPI and projected volumes are read again from the API (default 30 s). */
+  /**
+   * How often running pods' configMap, secret, downwardAPI and projected volumes are read
+   * again from the API (default 30 s): a pod's first sync after each period does it.
+   */
   volumeRefreshMs?: number
   /** Container log rotation (default: 10 MiB × 5 files, checked every 10 s, as the kubelet). */
   logRotation?: Partial<LogRotationOptions> & { intervalMs?: number }
@@ -70,6 +73,7 @@ export class Kubelet implements KubeletApi {
       for (const w of this.#workers.values()) w.kick()
     }, this.#o.resyncMs ?? 10_000)
     this.#rotation = setInterval(() => void this.rotateLogs(), this.#o.logRotation?.intervalMs ?? 10_000)
+    // Marks the volumes due; the resync above (or any other sync) rewrites them.
     this.#volumeRefresh = setInterval(() => {
       for (const w of this.#workers.values()) w.refreshVolumes()
     }, this.#o.volumeRefreshMs ?? 30_000)

@@ -139,11 +139,11 @@ export class PodWorker {
 
   /**
    * Asks for the pod's configMap, secret, downwardAPI and projected volumes to be read
-   * again from the API and rewritten where they changed (running pods only).
+   * again from the API and rewritten where they changed (running pods only), at the next
+   * sync: the kubelet's resync starts one for every pod anyway.
    */
   refreshVolumes(): void {
-    this.#volumesDue = true
-    this.kick()
+    if (hasPayloadVolumes(this.pod)) this.#volumesDue = true
   }
 
   /** Asks for a sync; coalesces with one already queued. */
@@ -331,15 +331,24 @@ export class PodWorker {
     }
   }
 
-  /** Rewrites the volumes from fresh objects; on failure the running containers keep what they have. */
+  /**
+   * Rewrites the volumes whose contents come from the API or the pod (configMap, secret,
+   * downwardAPI, projected) from fresh objects, reading only the objects volumes refer to.
+   * emptyDirs are the containers' and left alone. On failure the running containers keep
+   * what they have.
+   */
   async #rewriteVolumes(pod: V1Pod): Promise<void> {
     const sandbox = this.#sandbox
     this.#volumesDue = false
     if (!sandbox || ![...this.#instances.values()].some((i) => !i.exit)) return
     const key = downwardKey(pod)
+    if (!hasPayloadVolumes(pod)) {
+      this.#volumesKey = key
+      return
+    }
     try {
-      const volumes = podVolumes(pod, await fetchPodObjects(this.#ctx.client, pod), this.#envExtra())
-      await writePodFiles(sandbox, { volumes: volumes.written })
+      const volumes = podVolumes(pod, await fetchPodObjects(this.#ctx.client, pod, 'volumes'), this.#envExtra())
+      await writePodFiles(sandbox, { volumes: volumes.written.filter((v) => v.files !== undefined) })
       this.#volumesKey = key
     } catch (err) {
       const message = `cannot update the pod's volumes, the containers keep the previous contents: ${err instanceof Error ? err.message : String(err)}`
@@ -449,7 +458,6 @@ function portMappings(pod: V1Pod) {
   return out
 }
 
-/** The volumes weft writes into the pod directory, and the hostPath ones it mounts as they are. */
 /** The kubelet's bandwidth annotations (bits per second), for the bandwidth plugin. */
 export function bandwidthLimits(pod: V1Pod): { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number } {
   const out: { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number } = {}
@@ -483,6 +491,11 @@ function podVolumes(pod: V1Pod, lookups: ObjectLookups, extra: EnvExtra): { writ
     else written.push({ name: volume.name, files: result.files, ...(result.memory ? { memory: true } : {}) })
   }
   return { written, hostPaths }
+}
+
+/** Whether the pod has volumes whose contents come from the API or the pod itself (and may change while it runs). */
+function hasPayloadVolumes(pod: V1Pod | undefined): boolean {
+  return (pod?.spec?.volumes ?? []).some((v) => v.configMap || v.secret || v.downwardAPI || v.projected)
 }
 
 /** What downwardAPI volume files may show of the pod: a change rewrites the volumes at once. */

@@ -158,12 +158,13 @@ await t.test('a running pod sees ConfigMap, Secret and label changes in its volu
     },
   } as never)
   const pod = await podWhen('watcher', 'Running', (p) => p.status?.phase === 'Running')
-  const logs = (text: string) => until(`the pod prints ${text}`, async () => (await kubectl('logs', 'watcher', '--tail', '1')).includes(text), 15_000)
+  const logs = (text: string, ms = 15_000) => until(`the pod prints ${text}`, async () => (await kubectl('logs', 'watcher', '--tail', '1')).includes(text), ms)
   await logs('cm-one sec-one stage="one"')
-  // The objects are read again every --volume-refresh-period (1 s here); a change of the pod itself rewrites at once.
+  // The objects are read again every --volume-refresh-period (1 s here), by the pod's next
+  // sync (the resync runs every 10 s); a change of the pod itself rewrites at once.
   await client.patch(configMapInfo, 'live', 'default', { data: { value: 'cm-two' } }, 'merge')
   await client.patch(secretInfo, 'live', 'default', { stringData: { value: 'sec-two' } }, 'merge')
-  await logs('cm-two sec-two stage="one"')
+  await logs('cm-two sec-two stage="one"', 25_000)
   await client.patch(podInfo, 'watcher', 'default', { metadata: { labels: { stage: 'two' } } }, 'merge')
   await logs('cm-two sec-two stage="two"')
   t.pass('the new contents reached the running container')

@@ -1,7 +1,7 @@
 // Pod volumes on the node: the kubelet's ..data layout, tmpfs for secret-like volumes,
 // updates that running containers see, and nothing left mounted afterwards.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -87,6 +87,20 @@ t.test('secret-like volumes each live on a private tmpfs; others on disk; all in
   const [found] = await listSandboxes(dataDir)
   await removeSandbox(found!)
   t.same(listMountsUnder(dataDir), [], 'every tmpfs is unmounted')
+})
+
+t.test('an emptyDir is made 0700 once; writing the volumes again (a container start) leaves the mode a container gave it', async (t) => {
+  const dataDir = tempDir(t)
+  const sb = await sandbox(t, dataDir)
+  const volumes = [{ name: 'scratch' }, { name: 'cache', memory: true, sizeLimit: 1024 * 1024 }]
+  await writePodFiles(sb, { volumes })
+  for (const v of volumes) {
+    t.equal(statSync(volumePath(sb.dir, v.name)).mode & 0o777, 0o700, `${v.name} is made 0700`)
+    chmodSync(volumePath(sb.dir, v.name), 0o755)
+  }
+  await writePodFiles(sb, { volumes })
+  for (const v of volumes) t.equal(statSync(volumePath(sb.dir, v.name)).mode & 0o777, 0o755, `${v.name} keeps its mode`)
+  t.equal(mountAt(volumePath(sb.dir, 'cache'))?.fstype, 'tmpfs', 'the Memory one is still its tmpfs')
 })
 
 t.test('a running container sees its volumes updated, atomically', async (t) => {

@@ -83,7 +83,7 @@ async function ensureTmpfs(path: string, current: MountState | undefined, want: 
 /** Writes one volume under the pod directory `podDir`; returns whether its contents changed. */
 export async function writeVolume(podDir: string, volume: PodVolume): Promise<boolean> {
   const root = volumePath(podDir, volume.name)
-  await mkdir(root, { recursive: true, mode: 0o700 })
+  const made = (await mkdir(root, { recursive: true, mode: 0o700 })) !== undefined
   const files = volume.files?.map((f) => ({ path: f.path, data: f.data, mode: f.mode ?? 0o644 }))
   // A volume an older weft wrote to disk stays there while its pod lives: its containers
   // have bound that directory, and a tmpfs over it now would hide updates from them.
@@ -94,7 +94,12 @@ export async function writeVolume(podDir: string, volume: PodVolume): Promise<bo
       exec: files?.some((f) => (f.mode & 0o111) !== 0) ?? true,
     })
   }
+  // An emptyDir is the containers' once made: a mode one of them set stays (writing the
+  // pod's volumes again for a container start must not undo it).
+  if (files === undefined) {
+    if (made) await chmod(root, 0o700)
+    return false
+  }
   await chmod(root, 0o700)
-  if (files === undefined) return false
   return writeAtomic(root, files)
 }

@@ -1,0 +1,105 @@
+// The kubelet's pod side in one process against a real API server: hostNetwork pods (no
+// network namespace, no CNI), containers as processes, volumes and logs under a temp dir.
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import type { V1Pod } from '@kubernetes/client-node'
+import { resources, type ResourceInfo } from '../../src/api/registry.ts'
+import { RestClient, type CallOptions } from '../../src/client/index.ts'
+import { CniRuntime } from '../../src/kubelet/cni/index.ts'
+import { Kubelet, type KubeletOptions } from '../../src/kubelet/kubelet.ts'
+import { listSandboxes, podDir, removeSandbox, volumePath } from '../../src/kubelet/runtime/index.ts'
+import { logger } from '../../src/util/log.ts'
+import { startTestServer } from '../helpers/apiserver.ts'
+import { podInfo, until } from '../helpers/control-plane.ts'
+
+const configMapInfo = resources.find((r) => r.kind === 'ConfigMap')!
+
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+/** A client that notes every object it GETs (`Kind/name`). */
+class CountingClient extends RestClient {
+  readonly gets: string[] = []
+  override get<T>(info: ResourceInfo, name: string, namespace?: string, opts?: CallOptions): Promise<T> {
+    this.gets.push(`${info.kind}/${name}`)
+    return super.get(info, name, namespace, opts) as Promise<T>
+  }
+}
+
+interface Node {
+  client: CountingClient
+  kubelet: Kubelet
+  dataDir: string
+  nodeName: string
+}
+
+let nodes = 0
+async function startKubelet(t: Teardown, options: Partial<KubeletOptions> = {}): Promise<Node> {
+  const server = await startTestServer(t)
+  const client = new CountingClient({ server: server.url })
+  const dataDir = mkdtempSync(join(tmpdir(), 'weft-kubelet-'))
+  const nodeName = `node-${process.pid}-${++nodes}`
+  const kubelet = new Kubelet({
+    client,
+    nodeName,
+    dataDir,
+    netnsPrefix: `wkt${process.pid}`,
+    hostIPs: () => ['127.0.0.1'],
+    cni: new CniRuntime({ binDirs: [], confDir: join(dataDir, 'net.d'), cacheDir: join(dataDir, 'cni') }),
+    dns: { clusterDNS: ['10.96.0.10'], clusterDomain: 'cluster.local', hostResolvConf: '' },
+    nodeAllocatable: { cpu: '1', memory: '1Gi' },
+    log: logger('kubelet-test'),
+    resyncMs: 200,
+    ...options,
+  })
+  t.teardown(async () => {
+    await kubelet.stop()
+    // The pods are left running by stop(): remove them (processes, mounts, files).
+    for (const sandbox of await listSandboxes(dataDir)) await removeSandbox(sandbox)
+    await client.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  await kubelet.start()
+  return { client, kubelet, dataDir, nodeName }
+}
+
+async function createPod(node: Node, name: string, spec: Record<string, unknown>): Promise<V1Pod> {
+  return node.client.create(podInfo, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default' },
+    spec: { nodeName: node.nodeName, hostNetwork: true, terminationGracePeriodSeconds: 1, ...spec },
+  } as never) as Promise<V1Pod>
+}
+
+async function running(node: Node, name: string): Promise<V1Pod> {
+  let pod: V1Pod | undefined
+  await until(`${name} Running`, async () => {
+    pod = await node.client.get<V1Pod>(podInfo, name, 'default')
+    return pod.status?.phase === 'Running'
+  }, 20_000)
+  return pod!
+}
+
+t.test('a volume refresh rewrites only configMap, secret, downwardAPI and projected volumes, from the objects they name', async (t) => {
+  const node = await startKubelet(t, { volumeRefreshMs: 300 })
+  await node.client.create(configMapInfo, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'env-only', namespace: 'default' }, data: { k: 'v' } } as never)
+  await node.client.create(configMapInfo, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'mounted', namespace: 'default' }, data: { value: 'one' } } as never)
+  await createPod(node, 'refreshed', {
+    containers: [{ name: 'c', image: 'debian', command: ['sleep', '3600'], env: [{ name: 'K', valueFrom: { configMapKeyRef: { name: 'env-only', key: 'k' } } }] }],
+    volumes: [{ name: 'cm', configMap: { name: 'mounted' } }, { name: 'scratch', emptyDir: {} }],
+  })
+  const pod = await running(node, 'refreshed')
+  const dir = podDir(node.dataDir, pod.metadata!.uid!)
+  // What a container may do to its emptyDir.
+  chmodSync(volumePath(dir, 'scratch'), 0o755)
+  node.client.gets.length = 0
+  await node.client.patch(configMapInfo, 'mounted', 'default', { data: { value: 'two' } }, 'merge')
+  await until('the configMap volume has the new value', async () => readFileSync(join(volumePath(dir, 'cm'), 'value'), 'utf8') === 'two', 10_000)
+  t.ok(node.client.gets.includes('ConfigMap/mounted'), 'the mounted ConfigMap is read again')
+  t.notOk(node.client.gets.includes('ConfigMap/env-only'), 'a ConfigMap only the environment uses is not (env is read when a container starts)')
+  t.equal(statSync(volumePath(dir, 'scratch')).mode & 0o777, 0o755, 'the emptyDir keeps the mode the container gave it')
+})
