@@ -8,7 +8,7 @@ import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { resources } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
 import { resolveImage } from '../images/resolve-image.ts'
-import { eventObject } from '../controllers/apply-actions.ts'
+import { applyAction } from '../controllers/apply-actions.ts'
 import { ApiError } from '../util/errors.ts'
 import type { Logger } from '../util/log.ts'
 import type { CniRuntime } from './cni/index.ts'
@@ -53,8 +53,6 @@ export interface PodWorkerContext {
   nodeAllocatable: Record<string, string>
   log: Logger
 }
-
-const eventInfo = resources.find((r) => r.kind === 'Event')!
 
 /** The CNI attachment of a pod: its uid stands in for the sandbox container ID. */
 export function cniAttachment(pod: { uid: string; namespace: string; name: string }, netnsPath: string) {
@@ -322,7 +320,7 @@ export class PodWorker {
       const message = err instanceof Error ? err.message : String(err)
       this.#ctx.log.warn({ pod: this.#podName(), container: name, reason, message }, 'container did not start')
       this.#startErrors.set(name, { reason, message })
-      await this.#event(pod, 'Warning', 'Failed', `Error: container ${name}: ${message}`)
+      this.#event(pod, 'Warning', 'Failed', `Error: container ${name}: ${message}`)
       // Retries of a container that cannot start back off like crashes do.
       const now = Date.now()
       this.#ctx.backoff.restarted(key, now, now)
@@ -353,18 +351,20 @@ export class PodWorker {
     } catch (err) {
       const message = `cannot update the pod's volumes, the containers keep the previous contents: ${err instanceof Error ? err.message : String(err)}`
       this.#ctx.log.warn({ pod: this.#podName(), err }, 'volume refresh failed')
-      await this.#event(pod, 'Warning', 'FailedMount', message)
+      this.#event(pod, 'Warning', 'FailedMount', message)
     }
   }
 
-  /** Records an Event on the pod, once per distinct message in a row. */
-  async #event(pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  /**
+   * Records an Event on the pod, once per distinct message in a row. Best effort and in
+   * the background (applyAction drops a failed create): an Event never holds up or fails a sync.
+   */
+  #event(pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string): void {
     const text = `${reason} ${message}`
     if (text === this.#lastEvent) return
     this.#lastEvent = text
-    const event = eventObject({ involved: { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type, reason, message }, 'kubelet', new Date())
-    ;(event as { source?: object }).source = { component: 'kubelet', host: this.#ctx.nodeName }
-    await this.#ctx.client.create(eventInfo, event).catch((err: unknown) => this.#ctx.log.warn({ err, pod: this.#podName() }, 'cannot record an event'))
+    const event = { involved: { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type, reason, message }
+    void applyAction({ client: this.#ctx.client, component: 'kubelet', host: this.#ctx.nodeName }, { verb: 'event', event })
   }
 
   #envExtra(): EnvExtra {

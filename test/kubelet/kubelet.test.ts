@@ -15,6 +15,7 @@ import { startTestServer } from '../helpers/apiserver.ts'
 import { podInfo, until } from '../helpers/control-plane.ts'
 
 const configMapInfo = resources.find((r) => r.kind === 'ConfigMap')!
+const eventInfo = resources.find((r) => r.kind === 'Event')!
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -102,4 +103,24 @@ t.test('a volume refresh rewrites only configMap, secret, downwardAPI and projec
   t.ok(node.client.gets.includes('ConfigMap/mounted'), 'the mounted ConfigMap is read again')
   t.notOk(node.client.gets.includes('ConfigMap/env-only'), 'a ConfigMap only the environment uses is not (env is read when a container starts)')
   t.equal(statSync(volumePath(dir, 'scratch')).mode & 0o777, 0o755, 'the emptyDir keeps the mode the container gave it')
+})
+
+t.test('a container that cannot start gets a Warning Event "Failed" on its pod', async (t) => {
+  const node = await startKubelet(t)
+  const pod = await createPod(node, 'unstartable', {
+    containers: [{ name: 'c', image: 'debian', command: ['true'], env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'nope', key: 'k' } } }] }],
+  })
+  let events: any[] = []
+  await until('an Event for the pod', async () => {
+    events = (await node.client.list<any>(eventInfo, { namespace: 'default' })).items.filter((e) => e.involvedObject?.uid === pod.metadata!.uid)
+    return events.length > 0
+  }, 10_000)
+  t.equal(events.length, 1, 'one Event')
+  t.match(events[0], {
+    type: 'Warning',
+    reason: 'Failed',
+    message: /^Error: container c: configmap "nope" not found/,
+    involvedObject: { kind: 'Pod', name: 'unstartable', namespace: 'default' },
+    source: { component: 'kubelet', host: node.nodeName },
+  })
 })
