@@ -9,7 +9,9 @@ import { resources, type ResourceInfo } from '../../src/api/registry.ts'
 import { RestClient, type CallOptions } from '../../src/client/index.ts'
 import { CniRuntime } from '../../src/kubelet/cni/index.ts'
 import { Kubelet, type KubeletOptions } from '../../src/kubelet/kubelet.ts'
-import { listSandboxes, podDir, removeSandbox, volumePath } from '../../src/kubelet/runtime/index.ts'
+import { listSandboxes, logPath, podDir, removeSandbox, volumePath } from '../../src/kubelet/runtime/index.ts'
+import { rotatedLogs } from '../../src/kubelet/runtime/log-rotation.ts'
+import { mountEntries } from '../../src/netlink/mounts.ts'
 import { logger } from '../../src/util/log.ts'
 import { startTestServer } from '../helpers/apiserver.ts'
 import { podInfo, until } from '../helpers/control-plane.ts'
@@ -123,4 +125,42 @@ t.test('a container that cannot start gets a Warning Event "Failed" on its pod',
     involvedObject: { kind: 'Pod', name: 'unstartable', namespace: 'default' },
     source: { component: 'kubelet', host: node.nodeName },
   })
+})
+
+t.test('container logs are rotated at the configured size, keeping the configured number of files', async (t) => {
+  const node = await startKubelet(t, { logRotation: { maxSize: 2048, maxFiles: 2, intervalMs: 100 } })
+  const pod = await createPod(node, 'chatty', {
+    containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', `i=0; while :; do echo "line $i ${'x'.repeat(80)}"; i=$((i+1)); sleep 0.02; done`] }],
+  })
+  await running(node, 'chatty')
+  const log = logPath(podDir(node.dataDir, pod.metadata!.uid!), 'c', 0)
+  const seen = new Set<string>()
+  let most = 0
+  await until('two rotations', async () => {
+    const rotated = rotatedLogs(log)
+    for (const r of rotated) seen.add(r)
+    most = Math.max(most, rotated.length)
+    return seen.size >= 2
+  }, 15_000)
+  t.equal(most, 1, 'at most maxFiles files: the live one and one rotated')
+})
+
+t.test('an emptyDir with medium Memory is a tmpfs, of its sizeLimit when it has one', async (t) => {
+  const node = await startKubelet(t)
+  const pod = await createPod(node, 'memory', {
+    containers: [{ name: 'c', image: 'debian', command: ['sleep', '3600'] }],
+    volumes: [
+      { name: 'limited', emptyDir: { medium: 'Memory', sizeLimit: '2Mi' } },
+      { name: 'unlimited', emptyDir: { medium: 'Memory' } },
+      { name: 'disk', emptyDir: {} },
+    ],
+  })
+  await running(node, 'memory')
+  const dir = podDir(node.dataDir, pod.metadata!.uid!)
+  const at = (name: string) => mountEntries().findLast((e) => e.target === volumePath(dir, name))
+  t.equal(at('limited')?.fstype, 'tmpfs')
+  t.ok(at('limited')?.superOptions.includes('size=2048k'), `size 2Mi: ${at('limited')?.superOptions}`)
+  t.equal(at('unlimited')?.fstype, 'tmpfs')
+  t.notOk(at('unlimited')?.superOptions.includes('size=2048k'), 'no sizeLimit: the tmpfs default')
+  t.equal(at('disk'), undefined, 'a default emptyDir is a plain directory')
 })
