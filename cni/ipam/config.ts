@@ -1,8 +1,7 @@
 // The `ipam` section of a CNI network config, read and defaulted the way host-local does.
-import { isIP } from 'node:net'
-import { bigIntToIp, cidrContains, ipToBigInt, parseCidr } from '../../src/util/cidr.ts'
+import { bigIntToIp, cidrContains, ipToBigInt } from '../../src/util/cidr.ts'
 import type { Cidr } from '../../src/util/cidr.ts'
-import { isCidr } from '../protocol/result.ts'
+import { parseCIDR, parseIP, type ParsedIP } from '../../src/util/ip-parse.ts'
 import { invalidConfig } from './errors.ts'
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks'
@@ -41,10 +40,11 @@ function optString(obj: Obj, key: string, where: string): string | undefined {
   return v
 }
 
-function canonicalIp(text: string, where: string): string {
-  const family = text.includes('%') ? 0 : isIP(text)
-  if (!family) throw invalidConfig(`${where}: "${text}" is not an IP address`)
-  return bigIntToIp(ipToBigInt(text), family as 4 | 6)
+/** An address exactly (src/util/ip-parse.ts: no zone, spaces or other spellings), canonical. */
+function address(text: string, where: string): ParsedIP {
+  const ip = parseIP(text)
+  if (!ip) throw invalidConfig(`${where}: "${text}" is not an IP address`)
+  return ip
 }
 
 /** The last address of the subnet, minus the broadcast address for IPv4. */
@@ -71,9 +71,8 @@ function parseRange(raw: unknown, where: string): IpamRange {
   if (!isObj(raw)) throw invalidConfig(`${where} must be an object`)
   const subnetText = optString(raw, 'subnet', where)
   if (!subnetText) throw invalidConfig(`${where}.subnet is required`)
-  const subnet = strictCidr(subnetText, `${where}.subnet`)
-  const [ip] = subnetText.split('/')
-  if (ipToBigInt(ip) !== subnet.base) {
+  const { cidr: subnet, ip } = strictCidr(subnetText, `${where}.subnet`)
+  if (ip.value !== subnet.base) {
     throw invalidConfig(`${where}.subnet: network has host bits set. For a subnet mask of length ${subnet.prefix} the network address is ${bigIntToIp(subnet.base, subnet.family)}`)
   }
   const width = subnet.family === 4 ? 32 : 128
@@ -82,7 +81,7 @@ function parseRange(raw: unknown, where: string): IpamRange {
   const inSubnet = (key: string): string | undefined => {
     const text = optString(raw, key, where)
     if (text === undefined) return undefined
-    const value = canonicalIp(text, `${where}.${key}`)
+    const value = address(text, `${where}.${key}`).text
     if (!cidrContains(subnet, value)) throw invalidConfig(`${where}.${key}: ${value} not in network ${subnet.text}`)
     return value
   }
@@ -95,8 +94,9 @@ function parseRange(raw: unknown, where: string): IpamRange {
   const gwText = optString(raw, 'gateway', where)
   let gateway = first
   if (gwText !== undefined) {
-    gateway = canonicalIp(gwText, `${where}.gateway`)
-    if (isIP(gateway) !== subnet.family) throw invalidConfig(`${where}.gateway: ${gateway} is not of the subnet's address family`)
+    const gw = address(gwText, `${where}.gateway`)
+    gateway = gw.text
+    if (gw.family !== subnet.family) throw invalidConfig(`${where}.gateway: ${gateway} is not of the subnet's address family`)
   }
   return { subnet, rangeStart, rangeEnd, gateway }
 }
@@ -122,19 +122,21 @@ function parseRoute(raw: unknown, where: string): IpamRoute {
   if (!isObj(raw)) throw invalidConfig(`${where} must be an object`)
   const dst = optString(raw, 'dst', where)
   if (!dst) throw invalidConfig(`${where}.dst is required`)
-  const cidr = strictCidr(dst, `${where}.dst`).text
+  const cidr = strictCidr(dst, `${where}.dst`).cidr.text
   const gw = optString(raw, 'gw', where)
-  return gw === undefined ? { dst: cidr } : { dst: cidr, gw: canonicalIp(gw, `${where}.gw`) }
+  return gw === undefined ? { dst: cidr } : { dst: cidr, gw: address(gw, `${where}.gw`).text }
 }
 
-/** A CIDR exactly (it ends up in `ip route` lines): no spaces, zones or other prefix spellings. */
-function strictCidr(text: string, where: string): Cidr {
-  if (!isCidr(text)) throw invalidConfig(`${where}: "${text}" is not a valid CIDR (expected e.g. 10.244.0.0/24 or fd00::/64)`)
-  try {
-    return parseCidr(text)
-  } catch (err) {
-    throw invalidConfig(`${where}: ${(err as Error).message}`)
-  }
+/**
+ * A CIDR exactly (it ends up in `ip route` lines), parsed by src/util/ip-parse.ts: no
+ * spaces, zones or other prefix spellings. `ip` is the address as written (host bits kept).
+ */
+function strictCidr(text: string, where: string): { cidr: Cidr; ip: ParsedIP } {
+  const parsed = parseCIDR(text)
+  if (!parsed) throw invalidConfig(`${where}: "${text}" is not a valid CIDR (expected e.g. 10.244.0.0/24 or fd00::/64)`)
+  const { family, base, prefix } = parsed
+  const size = 1n << BigInt((family === 4 ? 32 : 128) - prefix)
+  return { cidr: { family, base, prefix, size, text: parsed.text }, ip: parsed.ip }
 }
 
 /** Network names become a directory name: keep them to the CNI spec's character set. */

@@ -45,7 +45,7 @@ export function parseLockOwner(text: string): LockOwner | undefined {
 }
 
 /** 'gone' only when the owner has verifiably exited; an old-format owner whose pid runs is 'unknown'. */
-export function ownerState(owner: LockOwner): 'alive' | 'gone' | 'unknown' {
+function ownerState(owner: LockOwner): 'alive' | 'gone' | 'unknown' {
   if (owner.starttime === undefined) return processStartTime(owner.pid) === undefined ? 'gone' : 'unknown'
   return isAlive({ pid: owner.pid, starttime: owner.starttime }) ? 'alive' : 'gone'
 }

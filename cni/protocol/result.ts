@@ -1,4 +1,4 @@
-import { isIP } from 'node:net'
+import { parseCIDR, parseIP } from '../../src/util/ip-parse.ts'
 import { CniError, ERR_DECODING_FAILURE } from './errors.ts'
 import { requireSupportedVersion, type CniVersion } from './version.ts'
 
@@ -54,18 +54,17 @@ function invalid(msg: string, details = ''): CniError {
   return new CniError(ERR_DECODING_FAILURE, msg, details)
 }
 
-/** An address in CIDR notation and nothing else: no spaces, no IPv6 zone, a decimal prefix. */
+/** An address in CIDR notation and nothing else (src/util/ip-parse.ts: no spaces, no IPv6 zone, a decimal prefix). */
 export function isCidr(text: string): boolean {
-  const slash = text.indexOf('/')
-  if (slash < 0 || text.includes('%')) return false
-  const family = isIP(text.slice(0, slash))
-  const prefix = text.slice(slash + 1)
-  if (family === 0 || !/^\d{1,3}$/.test(prefix)) return false
-  return Number(prefix) <= (family === 4 ? 32 : 128)
+  return parseCIDR(text) !== undefined
+}
+
+function isAddress(text: unknown): boolean {
+  return typeof text === 'string' && parseIP(text) !== undefined
 }
 
 function familyOf(cidr: string): '4' | '6' {
-  return isIP(cidr.slice(0, cidr.indexOf('/'))) === 4 ? '4' : '6'
+  return parseCIDR(cidr)?.family === 4 ? '4' : '6'
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -99,7 +98,7 @@ export function parseResult(value: unknown, version: CniVersion): CniResult {
     if (!isObject(ip) || typeof ip.address !== 'string' || !isCidr(ip.address)) {
       throw invalid(`ips[${n}].address must be an IP address in CIDR notation`, isObject(ip) ? String(ip.address) : '')
     }
-    if (ip.gateway !== undefined && (typeof ip.gateway !== 'string' || isIP(ip.gateway) === 0)) {
+    if (ip.gateway !== undefined && !isAddress(ip.gateway)) {
       throw invalid(`ips[${n}].gateway must be an IP address`, String(ip.gateway))
     }
     if (ip.interface !== undefined) {
@@ -118,7 +117,7 @@ export function parseResult(value: unknown, version: CniVersion): CniResult {
     if (!isObject(r) || typeof r.dst !== 'string' || !isCidr(r.dst)) {
       throw invalid(`routes[${n}].dst must be a CIDR`)
     }
-    if (r.gw !== undefined && (typeof r.gw !== 'string' || isIP(r.gw) === 0)) {
+    if (r.gw !== undefined && !isAddress(r.gw)) {
       throw invalid(`routes[${n}].gw must be an IP address`, String(r.gw))
     }
   })

@@ -24,7 +24,6 @@ import { execFile } from 'node:child_process'
 import { closeSync, constants, fstatSync, openSync, promises as fs, readlinkSync, statSync, type Stats } from 'node:fs'
 import { Socket } from 'node:net'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { IpSession } from '../../src/netlink/bridge.ts'
 import { Spawner } from '../../src/netlink/spawner.ts'
@@ -37,15 +36,12 @@ import { MAX_STDIN_BYTES, readBounded, tooLarge } from '../protocol/stdin.ts'
 import { LATEST_VERSION } from '../protocol/version.ts'
 import { DEFAULT_RUN_DIR, serviceDir } from './run-dir.ts'
 
-export { DEFAULT_RUN_DIR }
 /** How long the service waits for a client's stdin to end, or its stdout to take the output. */
-export const DEFAULT_IO_TIMEOUT_MS = 10_000
+const DEFAULT_IO_TIMEOUT_MS = 10_000
 /** Requests served at once; more are answered "try again later" (code 11). */
-export const MAX_INFLIGHT = 256
+const MAX_INFLIGHT = 256
 /** A request line is "<pid> <plugin> <flags>": anything longer is not one. */
 const MAX_LINE = 128
-/** How long a client may take between writing its request and holding `idle` on fd 9 (older bin scripts open it after writing). */
-const CLIENT_GRACE_MS = 500
 
 export interface CniServiceOptions {
   /** Where the rendezvous directory goes; clients read WEFT_CNI_RUN_DIR (same default). */
@@ -56,6 +52,8 @@ export interface CniServiceOptions {
   onError?: (err: Error) => void
   /** Default DEFAULT_IO_TIMEOUT_MS. */
   ioTimeoutMs?: number
+  /** Default MAX_INFLIGHT. */
+  maxInflight?: number
 }
 
 export interface CniService {
@@ -202,6 +200,7 @@ export async function startCniService(opts: CniServiceOptions = {}): Promise<Cni
   const plugins = opts.plugins ?? PLUGINS
   const onError = opts.onError ?? (() => {})
   const ioTimeoutMs = opts.ioTimeoutMs ?? DEFAULT_IO_TIMEOUT_MS
+  const maxInflight = opts.maxInflight ?? MAX_INFLIGHT
   const ownNs = netnsInode('self')
   const dir = serviceDir(opts.runDir ?? DEFAULT_RUN_DIR, ownNs)
   await fs.rm(dir, { recursive: true, force: true })
@@ -214,7 +213,6 @@ export async function startCniService(opts: CniServiceOptions = {}): Promise<Cni
   const fifo = new Socket({ fd, readable: true, writable: false })
   const inflight = new Set<Promise<void>>()
   const serving = new Set<number>()
-  let closing = false
   // Host-side link changes go to one long-lived `ip -batch` (restarted if it dies).
   let session = new IpSession()
   setHostIp((lines) => {
@@ -229,8 +227,12 @@ export async function startCniService(opts: CniServiceOptions = {}): Promise<Cni
     return spawner.ipBatch(lines, netns)
   })
 
-  /** The client behind a request, verified; a string says why it is refused. */
-  async function verify(pid: number): Promise<ProcessId | string> {
+  /**
+   * The client behind a request, verified; a string says why it is refused. A client holds
+   * `idle` on fd 9 before it writes its request (bin/weft-cni, bin/weft-ipam), so one look
+   * is enough: a pid that does not hold it now is not a client.
+   */
+  function verify(pid: number): ProcessId | string {
     const starttime = processStartTime(pid)
     if (starttime === undefined) return 'there is no such process'
     try {
@@ -238,21 +240,18 @@ export async function startCniService(opts: CniServiceOptions = {}): Promise<Cni
     } catch {
       return 'there is no such process'
     }
-    const deadline = Date.now() + CLIENT_GRACE_MS
-    while (!waitsOn(pid, idle)) {
-      if (Date.now() > deadline || closing) return `it is not a weft CNI client waiting on ${join(dir, 'idle')}`
-      await sleep(10)
-    }
+    if (!waitsOn(pid, idle)) return `it is not a weft CNI client waiting on ${join(dir, 'idle')}`
     const client = { pid, starttime }
     if (!isAlive(client)) return 'it exited while being checked'
     return client
   }
 
-  async function answer(client: ProcessId, plugin: string, flags: string): Promise<{ code: number; out: string }> {
+  /** `busy`: `maxInflight` other requests were in flight when this one came. */
+  async function answer(client: ProcessId, plugin: string, flags: string, busy: boolean): Promise<{ code: number; out: string }> {
     if (!Object.hasOwn(plugins, plugin)) {
       return { code: 1, out: errorJson(new CniError(ERR_INTERNAL, `unknown weft CNI plugin "${plugin}"`, `expected one of: ${Object.keys(plugins).join(', ')}`)) }
     }
-    if (inflight.size > MAX_INFLIGHT) return { code: 1, out: errorJson(new CniError(ERR_TRY_AGAIN_LATER, `the weft CNI service in ${dir} is busy (${MAX_INFLIGHT} requests)`)) }
+    if (busy) return { code: 1, out: errorJson(new CniError(ERR_TRY_AGAIN_LATER, `the weft CNI service in ${dir} is busy (${maxInflight} requests)`)) }
     try {
       const env = cniEnv(await fs.readFile(`/proc/${client.pid}/environ`, 'latin1'))
       let stdin = ''
@@ -289,13 +288,13 @@ export async function startCniService(opts: CniServiceOptions = {}): Promise<Cni
     }
   }
 
-  async function serve(req: RequestLine): Promise<void> {
-    const client = await verify(req.pid)
+  async function serve(req: RequestLine, busy: boolean): Promise<void> {
+    const client = verify(req.pid)
     if (typeof client === 'string') {
       if (req.flags.includes('i')) await fs.rm(join(dir, `in.${req.pid}`), { force: true })
       throw new Error(`refused a request from pid ${req.pid}: ${client}`)
     }
-    const { code, out } = await answer(client, req.plugin, req.flags)
+    const { code, out } = await answer(client, req.plugin, req.flags, busy)
     await fs.rm(join(dir, `in.${client.pid}`), { force: true })
     try {
       await deliver(client, req.flags, out)
@@ -335,7 +334,7 @@ export async function startCniService(opts: CniServiceOptions = {}): Promise<Cni
         continue
       }
       serving.add(req.pid)
-      const p = serve(req)
+      const p = serve(req, inflight.size >= maxInflight)
         .catch((err: unknown) => onError(err instanceof Error ? err : new Error(String(err))))
         .finally(() => serving.delete(req.pid))
       inflight.add(p)
@@ -354,7 +353,6 @@ export async function startCniService(opts: CniServiceOptions = {}): Promise<Cni
     dir,
     close() {
       closed ??= (async () => {
-        closing = true
         await fs.rm(join(dir, 'ns'), { force: true })
         fifo.destroy()
         await Promise.allSettled([...inflight])

@@ -15,6 +15,8 @@ export interface ApplyContext {
   client: RestClient
   /** The component named in Events and as field manager, e.g. `deployment-controller`. */
   component: string
+  /** The node a node component's Events come from (their `source.host`, as the kubelet's). */
+  host?: string
   now?: () => Date
 }
 
@@ -22,7 +24,7 @@ function timestamp(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
-export function eventObject(spec: EventSpec, component: string, now: Date): KubeObject {
+export function eventObject(spec: EventSpec, component: string, now: Date, host?: string): KubeObject {
   const involved = spec.involved
   const meta = involved.metadata ?? {}
   const namespace = meta.namespace || 'default'
@@ -43,7 +45,7 @@ export function eventObject(spec: EventSpec, component: string, now: Date): Kube
     reason: spec.reason,
     message: spec.message,
     type: spec.type,
-    source: { component },
+    source: host === undefined ? { component } : { component, host },
     firstTimestamp: timestamp(now),
     lastTimestamp: timestamp(now),
     count: 1,
@@ -104,7 +106,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
       return
     case 'event':
       // Events are best effort, as in Kubernetes: a lost event never fails a reconcile.
-      await c.create(eventInfo, eventObject(action.event, ctx.component, ctx.now?.() ?? new Date())).catch(() => undefined)
+      await c.create(eventInfo, eventObject(action.event, ctx.component, ctx.now?.() ?? new Date(), ctx.host)).catch(() => undefined)
       return
   }
 }

@@ -6,7 +6,7 @@ import { resources } from '../api/registry.ts'
 import { Informer, type RestClient } from '../client/index.ts'
 import { deleteNetns, listNetns, netnsExists } from '../netlink/index.ts'
 import type { Logger } from '../util/log.ts'
-import { attachmentKey, type CniRuntime } from './cni/index.ts'
+import type { CniRuntime } from './cni/index.ts'
 import { cniProcesses, killProcesses } from './cni/orphans.ts'
 import { cniAttachment, PodWorker, type PodWorkerContext } from './pod-worker.ts'
 import { ProbeManager } from './probe-manager.ts'
@@ -18,19 +18,23 @@ import { LogRequestError, type KubeletApi, type LogRequest } from './server.ts'
 const podInfo = resources.find((r) => r.kind === 'Pod')!
 
 /**
- * Whether a sandbox found on disk finished its network setup: its namespace exists, it
- * recorded the pod IPs (the last step of making it) and the CNI result is cached.
+ * Whether a sandbox found on disk finished its network setup: its namespace exists and it
+ * recorded the pod IPs, the last step of making it. That implies the CNI result is cached:
+ * the IPs are recorded after CNI ADD returned, and ADD writes the cache before it returns.
  */
-function networkReady(sandbox: Sandbox, completed: ReadonlySet<string>): boolean {
+function networkReady(sandbox: Sandbox): boolean {
   if (sandbox.netns === undefined) return true
-  return netnsExists(sandbox.netns) && sandbox.ips.length > 0 && completed.has(attachmentKey(sandbox.uid, 'eth0'))
+  return netnsExists(sandbox.netns) && sandbox.ips.length > 0
 }
 
 export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeName' | 'dataDir' | 'netnsPrefix' | 'hostIPs' | 'cni' | 'dns' | 'nodeAllocatable' | 'log'> {
   backoff?: RestartBackoffOptions
   /** How often every pod is synced even without news (default 10 s). */
   resyncMs?: number
-  /** How often running pods' configMap, secret, downwardAPI and projected volumes are read again from the API (default 30 s). */
+  /**
+   * How often running pods' configMap, secret, downwardAPI and projected volumes are read
+   * again from the API (default 30 s): a pod's first sync after each period does it.
+   */
   volumeRefreshMs?: number
   /** Container log rotation (default: 10 MiB × 5 files, checked every 10 s, as the kubelet). */
   logRotation?: Partial<LogRotationOptions> & { intervalMs?: number }
@@ -69,6 +73,7 @@ export class Kubelet implements KubeletApi {
       for (const w of this.#workers.values()) w.kick()
     }, this.#o.resyncMs ?? 10_000)
     this.#rotation = setInterval(() => void this.rotateLogs(), this.#o.logRotation?.intervalMs ?? 10_000)
+    // Marks the volumes due; the resync above (or any other sync) rewrites them.
     this.#volumeRefresh = setInterval(() => {
       for (const w of this.#workers.values()) w.refreshVolumes()
     }, this.#o.volumeRefreshMs ?? 30_000)
@@ -137,7 +142,6 @@ export class Kubelet implements KubeletApi {
     const byUid = new Map(this.informer.indexer.list().map((p) => [p.metadata!.uid!, p]))
     const kept = new Set<string>()
     const plugins = cniProcesses()
-    const completed = await this.#o.cni.completedAttachments()
     for (const sandbox of await listSandboxes(this.#o.dataDir)) {
       const pod = byUid.get(sandbox.uid)
       const procs = await adoptContainers(sandbox)
@@ -148,7 +152,7 @@ export class Kubelet implements KubeletApi {
         this.#o.log.info({ pod: `${sandbox.namespace}/${sandbox.name}`, killed }, 'killed the CNI plugin calls an earlier agent left running')
       }
       if (pod && !pod.metadata?.deletionTimestamp) {
-        if (networkReady(sandbox, completed)) {
+        if (networkReady(sandbox)) {
           this.#newWorker(pod).adopt(sandbox, procs)
           if (sandbox.netns) kept.add(sandbox.netns)
           this.#o.log.info({ pod: `${sandbox.namespace}/${sandbox.name}`, containers: procs.length }, 'adopted pod')

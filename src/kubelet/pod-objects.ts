@@ -9,10 +9,15 @@ import type { ObjectLookups } from './pod-env.ts'
 const configMapInfo = resources.find((r) => r.kind === 'ConfigMap')!
 const secretInfo = resources.find((r) => r.kind === 'Secret')!
 
-export function referencedObjects(pod: V1Pod): { configMaps: Set<string>; secrets: Set<string> } {
+/** What a pod's objects are read for: its containers' environment and its volumes, or (`volumes`) a volume refresh. */
+export type ObjectUse = 'all' | 'volumes'
+
+/** The ConfigMaps and Secrets the pod refers to (with `volumes`: those its volumes refer to). */
+export function referencedObjects(pod: V1Pod, use: ObjectUse = 'all'): { configMaps: Set<string>; secrets: Set<string> } {
   const configMaps = new Set<string>()
   const secrets = new Set<string>()
-  for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
+  const containers = use === 'all' ? [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])] : []
+  for (const c of containers) {
     for (const from of c.envFrom ?? []) {
       if (from.configMapRef?.name) configMaps.add(from.configMapRef.name)
       if (from.secretRef?.name) secrets.add(from.secretRef.name)
@@ -42,10 +47,10 @@ async function getOrUndefined<T>(fetch: () => Promise<T>): Promise<T | undefined
   }
 }
 
-/** Reads every object the pod refers to; a missing one reads as undefined. */
-export async function fetchPodObjects(client: RestClient, pod: V1Pod): Promise<ObjectLookups> {
+/** Reads the objects the pod refers to (see referencedObjects); a missing one reads as undefined. */
+export async function fetchPodObjects(client: RestClient, pod: V1Pod, use: ObjectUse = 'all'): Promise<ObjectLookups> {
   const ns = pod.metadata?.namespace ?? 'default'
-  const { configMaps, secrets } = referencedObjects(pod)
+  const { configMaps, secrets } = referencedObjects(pod, use)
   const cms = new Map<string, V1ConfigMap | undefined>()
   const secs = new Map<string, V1Secret | undefined>()
   await Promise.all([

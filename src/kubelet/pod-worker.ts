@@ -8,7 +8,7 @@ import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { resources } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
 import { resolveImage } from '../images/resolve-image.ts'
-import { eventObject } from '../controllers/apply-actions.ts'
+import { applyAction } from '../controllers/apply-actions.ts'
 import { ApiError } from '../util/errors.ts'
 import type { Logger } from '../util/log.ts'
 import type { CniRuntime } from './cni/index.ts'
@@ -53,8 +53,6 @@ export interface PodWorkerContext {
   nodeAllocatable: Record<string, string>
   log: Logger
 }
-
-const eventInfo = resources.find((r) => r.kind === 'Event')!
 
 /** The CNI attachment of a pod: its uid stands in for the sandbox container ID. */
 export function cniAttachment(pod: { uid: string; namespace: string; name: string }, netnsPath: string) {
@@ -139,11 +137,11 @@ export class PodWorker {
 
   /**
    * Asks for the pod's configMap, secret, downwardAPI and projected volumes to be read
-   * again from the API and rewritten where they changed (running pods only).
+   * again from the API and rewritten where they changed (running pods only), at the next
+   * sync: the kubelet's resync starts one for every pod anyway.
    */
   refreshVolumes(): void {
-    this.#volumesDue = true
-    this.kick()
+    if (hasPayloadVolumes(this.pod)) this.#volumesDue = true
   }
 
   /** Asks for a sync; coalesces with one already queued. */
@@ -322,7 +320,7 @@ export class PodWorker {
       const message = err instanceof Error ? err.message : String(err)
       this.#ctx.log.warn({ pod: this.#podName(), container: name, reason, message }, 'container did not start')
       this.#startErrors.set(name, { reason, message })
-      await this.#event(pod, 'Warning', 'Failed', `Error: container ${name}: ${message}`)
+      this.#event(pod, 'Warning', 'Failed', `Error: container ${name}: ${message}`)
       // Retries of a container that cannot start back off like crashes do.
       const now = Date.now()
       this.#ctx.backoff.restarted(key, now, now)
@@ -331,31 +329,42 @@ export class PodWorker {
     }
   }
 
-  /** Rewrites the volumes from fresh objects; on failure the running containers keep what they have. */
+  /**
+   * Rewrites the volumes whose contents come from the API or the pod (configMap, secret,
+   * downwardAPI, projected) from fresh objects, reading only the objects volumes refer to.
+   * emptyDirs are the containers' and left alone. On failure the running containers keep
+   * what they have.
+   */
   async #rewriteVolumes(pod: V1Pod): Promise<void> {
     const sandbox = this.#sandbox
     this.#volumesDue = false
     if (!sandbox || ![...this.#instances.values()].some((i) => !i.exit)) return
     const key = downwardKey(pod)
+    if (!hasPayloadVolumes(pod)) {
+      this.#volumesKey = key
+      return
+    }
     try {
-      const volumes = podVolumes(pod, await fetchPodObjects(this.#ctx.client, pod), this.#envExtra())
-      await writePodFiles(sandbox, { volumes: volumes.written })
+      const volumes = podVolumes(pod, await fetchPodObjects(this.#ctx.client, pod, 'volumes'), this.#envExtra())
+      await writePodFiles(sandbox, { volumes: volumes.written.filter((v) => v.files !== undefined) })
       this.#volumesKey = key
     } catch (err) {
       const message = `cannot update the pod's volumes, the containers keep the previous contents: ${err instanceof Error ? err.message : String(err)}`
       this.#ctx.log.warn({ pod: this.#podName(), err }, 'volume refresh failed')
-      await this.#event(pod, 'Warning', 'FailedMount', message)
+      this.#event(pod, 'Warning', 'FailedMount', message)
     }
   }
 
-  /** Records an Event on the pod, once per distinct message in a row. */
-  async #event(pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  /**
+   * Records an Event on the pod, once per distinct message in a row. Best effort and in
+   * the background (applyAction drops a failed create): an Event never holds up or fails a sync.
+   */
+  #event(pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string): void {
     const text = `${reason} ${message}`
     if (text === this.#lastEvent) return
     this.#lastEvent = text
-    const event = eventObject({ involved: { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type, reason, message }, 'kubelet', new Date())
-    ;(event as { source?: object }).source = { component: 'kubelet', host: this.#ctx.nodeName }
-    await this.#ctx.client.create(eventInfo, event).catch((err: unknown) => this.#ctx.log.warn({ err, pod: this.#podName() }, 'cannot record an event'))
+    const event = { involved: { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type, reason, message }
+    void applyAction({ client: this.#ctx.client, component: 'kubelet', host: this.#ctx.nodeName }, { verb: 'event', event })
   }
 
   #envExtra(): EnvExtra {
@@ -449,7 +458,6 @@ function portMappings(pod: V1Pod) {
   return out
 }
 
-/** The volumes weft writes into the pod directory, and the hostPath ones it mounts as they are. */
 /** The kubelet's bandwidth annotations (bits per second), for the bandwidth plugin. */
 export function bandwidthLimits(pod: V1Pod): { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number } {
   const out: { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number } = {}
@@ -483,6 +491,11 @@ function podVolumes(pod: V1Pod, lookups: ObjectLookups, extra: EnvExtra): { writ
     else written.push({ name: volume.name, files: result.files, ...(result.memory ? { memory: true } : {}) })
   }
   return { written, hostPaths }
+}
+
+/** Whether the pod has volumes whose contents come from the API or the pod itself (and may change while it runs). */
+function hasPayloadVolumes(pod: V1Pod | undefined): boolean {
+  return (pod?.spec?.volumes ?? []).some((v) => v.configMap || v.secret || v.downwardAPI || v.projected)
 }
 
 /** What downwardAPI volume files may show of the pod: a change rewrites the volumes at once. */

@@ -12,6 +12,7 @@
 import type { V1ConfigMap, V1DownwardAPIVolumeFile, V1KeyToPath, V1Pod, V1Volume } from '@kubernetes/client-node'
 import { posix } from 'node:path'
 import { decodeSecretData, fieldRefValue, resourceFieldValue, type EnvExtra, type ObjectLookups } from './pod-env.ts'
+import { validateVolumePath } from './runtime/atomic-writer.ts'
 
 export interface VolumeFile {
   /** Relative to the volume's directory; may contain `/`. */
@@ -31,23 +32,7 @@ export type VolumeFilesResult = { files: VolumeFile[]; memory?: boolean } | { ho
 export const defaultFileMode = 0o644
 /** Secret and token files when the pod sets no mode. */
 export const defaultSecretFileMode = 0o600
-const maxFileNameLength = 255
-const maxPathLength = 4096
 export const supportedVolumeTypes = ['configMap', 'secret', 'downwardAPI', 'projected', 'emptyDir', 'hostPath'] as const
-
-/** The kubelet's atomic writer rules: relative, no `..` element, bounded lengths. */
-export function validateVolumePath(path: string): string | undefined {
-  if (path === '') return 'invalid path: must not be empty: ""'
-  if (path.startsWith('/')) return `invalid path: must be relative path: ${path}`
-  if (path.length > maxPathLength) return `invalid path: must be less than or equal to ${maxPathLength} characters`
-  const items = path.split('/')
-  for (const item of items) {
-    if (item === '..') return `invalid path: must not contain '..': ${path}`
-    if (item.length > maxFileNameLength) return `invalid path: filenames must be less than or equal to ${maxFileNameLength} characters`
-  }
-  if (items[0].startsWith('..') && items[0].length > 2) return `invalid path: must not start with '..': ${path}`
-  return undefined
-}
 
 type Payload = Map<string, { data: Buffer; mode: number }>
 type Step = { error: string } | undefined
@@ -159,6 +144,7 @@ export function volumeFiles(pod: V1Pod, volume: V1Volume, lookups: VolumeLookups
 
   const files: VolumeFile[] = []
   for (const [path, { data, mode }] of payload) {
+    // As upstream: the path as the pod gives it must pass, and is written cleaned (`a//b` is `a/b`).
     const invalid = validateVolumePath(path)
     if (invalid) return { error: `volume ${JSON.stringify(volume.name)}: ${invalid}` }
     files.push({ path: posix.normalize(path), data, mode })

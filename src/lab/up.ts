@@ -20,7 +20,6 @@ import { startDetached, type Started } from './processes.ts'
 import { initialState, writeState, type LabState } from './state.ts'
 import { planLab, socketPaths, type LabPlan } from './topology.ts'
 import { LabAbortedError, throwIfAborted, waitFor } from './wait.ts'
-import { makePrivateDir } from '../util/private-files.ts'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const WEFT_BIN = join(REPO_ROOT, 'bin', 'weft')
@@ -67,8 +66,10 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
   ensureDeps(REPO_ROOT, log)
   throwIfAborted(opts.signal)
 
-  // The lab's data dir is weft's (weft down removes it): private, as its store and keys are.
-  makePrivateDir(plan.dataDir)
+  // The lab's data dir is weft's (new, or empty: refuseExisting checked; weft down removes
+  // it): made or taken over 0700, as its store and keys are. Unlike makePrivateDir, an empty
+  // directory given to weft up gets that mode too.
+  await mkdir(plan.dataDir, { recursive: true, mode: 0o700 })
   await chmod(plan.dataDir, 0o700)
   await mkdir(join(plan.dataDir, 'logs'), { recursive: true, mode: 0o700 })
   const state = initialState(plan)

@@ -9,12 +9,42 @@ export function unescapeMountPath(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)))
 }
 
+export interface MountEntry {
+  /** The mount point (field 5), unescaped. */
+  target: string
+  /** The filesystem type (first field after the `-`). */
+  fstype: string
+  /** Per-mount options (field 6): rw, nosuid, nodev, noexec, … */
+  options: string[]
+  /** Per-superblock options (last field): a tmpfs's size=…k and mode=…, … */
+  superOptions: string[]
+}
+
+/**
+ * The mounts in mountinfo text, in mount order: a target mounted more than once is listed
+ * once per layer, the top one last.
+ */
+export function mountEntries(text: string = mountinfo()): MountEntry[] {
+  const entries: MountEntry[] = []
+  for (const line of text.split('\n')) {
+    // id parent major:minor root target options [optional fields…] - fstype source superOptions
+    const fields = line.split(' ')
+    const target = unescapeMountPath(fields[4] ?? '')
+    if (target === '') continue
+    const dash = fields.indexOf('-', 6)
+    entries.push({
+      target,
+      fstype: dash < 0 ? '' : (fields[dash + 1] ?? ''),
+      options: (fields[5] ?? '').split(','),
+      superOptions: dash < 0 ? [] : (fields[dash + 3] ?? '').split(','),
+    })
+  }
+  return entries
+}
+
 /** The mount points in mountinfo text (field 5), in mount order. */
 export function mountinfoTargets(text: string): string[] {
-  return text
-    .split('\n')
-    .map((line) => unescapeMountPath(line.split(' ')[4] ?? ''))
-    .filter((target) => target !== '')
+  return mountEntries(text).map((e) => e.target)
 }
 
 /** Of `targets`, those at or below one of `dirs`, deepest first (so nested mounts come off before their parents). */
@@ -49,7 +79,9 @@ export function listMountsUnder(dir: string): string[] {
 
 /** Unmounts everything at or below `dir`; a busy mount is detached lazily. */
 export async function unmountUnder(dir: string): Promise<void> {
-  // Each pass takes one layer off a target mounted more than once.
+  // A target mounted more than once is listed once per layer, so one pass takes every
+  // layer off. Another pass runs only when something is still there: an unmount (lazy
+  // one included) failed, or something was mounted meanwhile.
   for (let pass = 0; pass < 5; pass++) {
     const targets = listMountsUnder(dir)
     if (targets.length === 0) return

@@ -5,24 +5,20 @@
 import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, statSync } from 'node:fs'
 
 export interface PrivateDir {
-  /** The directory was there before (its mode is left alone). */
-  existed: boolean
-  /** Group or others may read or enter it. */
+  /** Group or others may read or enter it (a directory that was there keeps its mode). */
   openToOthers: boolean
 }
 
-/** Makes `dir` and its missing parents with mode 0700. */
+/** Makes `dir` and its missing parents with mode 0700; an existing directory is left as it is. */
 export function makePrivateDir(dir: string): PrivateDir {
-  let existed = true
   try {
     if (!statSync(dir).isDirectory()) throw new Error(`${dir} exists and is not a directory; choose another path`)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-    existed = false
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     chmodSync(dir, 0o700)
   }
-  return { existed, openToOthers: (statSync(dir).mode & 0o077) !== 0 }
+  return { openToOthers: (statSync(dir).mode & 0o077) !== 0 }
 }
 
 /** Sets mode 0600 on each of `paths` that is a regular file; missing ones are skipped. */

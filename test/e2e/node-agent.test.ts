@@ -20,7 +20,8 @@ const secretInfo = resources.find((r) => r.kind === 'Secret')!
 t.setTimeout(240_000)
 
 const cluster = await startCluster(t, {}, { socket: true, kubeletSocketsInDir: true })
-const underlay = await startUnderlay(t, { socketPath: cluster.socketPath!, dir: cluster.dir, agentArgs: ['--volume-refresh-period', '1s'] })
+// Logs rotate at 64 KiB (far above what the other pods here print).
+const underlay = await startUnderlay(t, { socketPath: cluster.socketPath!, dir: cluster.dir, agentArgs: ['--volume-refresh-period', '1s', '--container-log-max-size', '64Ki', '--container-log-max-files', '2'] })
 const nodeOne = await underlay.addNode('node-1')
 const client = cluster.client
 
@@ -158,12 +159,13 @@ await t.test('a running pod sees ConfigMap, Secret and label changes in its volu
     },
   } as never)
   const pod = await podWhen('watcher', 'Running', (p) => p.status?.phase === 'Running')
-  const logs = (text: string) => until(`the pod prints ${text}`, async () => (await kubectl('logs', 'watcher', '--tail', '1')).includes(text), 15_000)
+  const logs = (text: string, ms = 15_000) => until(`the pod prints ${text}`, async () => (await kubectl('logs', 'watcher', '--tail', '1')).includes(text), ms)
   await logs('cm-one sec-one stage="one"')
-  // The objects are read again every --volume-refresh-period (1 s here); a change of the pod itself rewrites at once.
+  // The objects are read again every --volume-refresh-period (1 s here), by the pod's next
+  // sync (the resync runs every 10 s); a change of the pod itself rewrites at once.
   await client.patch(configMapInfo, 'live', 'default', { data: { value: 'cm-two' } }, 'merge')
   await client.patch(secretInfo, 'live', 'default', { stringData: { value: 'sec-two' } }, 'merge')
-  await logs('cm-two sec-two stage="one"')
+  await logs('cm-two sec-two stage="one"', 25_000)
   await client.patch(podInfo, 'watcher', 'default', { metadata: { labels: { stage: 'two' } } }, 'merge')
   await logs('cm-two sec-two stage="two"')
   t.pass('the new contents reached the running container')
@@ -190,6 +192,19 @@ await t.test('crashing containers restart with backoff; logs of the previous run
   const done = await podWhen('once', 'Succeeded', (p) => p.status?.phase === 'Succeeded')
   t.equal(done.status.containerStatuses[0].state.terminated.exitCode, 0)
   t.equal(done.status.containerStatuses[0].restartCount, 0)
+})
+
+await t.test('container logs rotate at --container-log-max-size; kubectl logs reads across the files', async (t) => {
+  // 100,000 bytes in 1,000 lines, then quiet.
+  await createPod('logger', { containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', String.raw`head -c 99000 /dev/zero | tr '\0' x | fold -w 99; echo; exec sleep 3600`] }] })
+  const pod = await podWhen('logger', 'Running', (p) => p.status?.phase === 'Running')
+  const logs = join(nodeOne.dataDir, 'pods', pod.metadata.uid, 'logs', 'c')
+  // The agent looks every 10 s.
+  await until('the log is rotated', async () => readdirSync(logs).some((n) => /^0\.log\.\d{8}-\d{6}$/.test(n)), 25_000)
+  t.pass('rotated at 64 KiB, not at the default 10 MiB')
+  t.equal((await kubectl('logs', 'logger')).split('\n').filter((l) => l === 'x'.repeat(99)).length, 1000, 'every line, once')
+  await client.delete(podInfo, 'logger', 'default', { gracePeriodSeconds: 0 })
+  await until('logger is gone', async () => (await getPod('logger').catch(() => undefined)) === undefined, 20_000)
 })
 
 await t.test('liveness, readiness and startup probes', async (t) => {

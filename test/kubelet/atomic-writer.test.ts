@@ -58,7 +58,7 @@ t.test('an older plain layout and crash leftovers are replaced', async (t) => {
 t.test('paths the kubelet refuses are refused', async (t) => {
   const dir = volume(t)
   for (const path of ['', '/abs', '../x', 'a/../../x', '..data', '..hidden/x', 'a//b', './a', 'a/.']) {
-    await t.rejects(writeAtomic(dir, [{ path, data: '', mode: 0o644 }]), /must be relative/, JSON.stringify(path))
+    await t.rejects(writeAtomic(dir, [{ path, data: '', mode: 0o644 }]), /^volume file ".*": invalid path: must/, JSON.stringify(path))
   }
   await t.rejects(writeAtomic(dir, [{ path: 'a', data: '', mode: 0o644 }, { path: 'a/b', data: '', mode: 0o644 }]), /lies under another file/)
   await t.rejects(writeAtomic(dir, [{ path: 'a', data: '', mode: 0o644 }, { path: 'a', data: '', mode: 0o644 }]), /given twice/)

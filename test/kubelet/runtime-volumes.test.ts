@@ -1,11 +1,11 @@
 // Pod volumes on the node: the kubelet's ..data layout, tmpfs for secret-like volumes,
 // updates that running containers see, and nothing left mounted afterwards.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { listMountsUnder, unescapeMountPath } from '../../src/netlink/mounts.ts'
+import { listMountsUnder, mountEntries, type MountEntry } from '../../src/netlink/mounts.ts'
 import { createSandbox, listSandboxes, readLog, removeSandbox, startContainer, stopContainer, volumePath, watchExit, writePodFiles, type Sandbox } from '../../src/kubelet/runtime/index.ts'
 
 interface Teardown {
@@ -44,14 +44,8 @@ async function sandbox(t: Teardown, dataDir: string): Promise<Sandbox> {
 }
 
 /** The mount at exactly `path`: its type, mount options and super options. */
-function mountAt(path: string): { type: string; options: string[]; superOptions: string[] } | undefined {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = line.split(' ')
-    if (unescapeMountPath(f[4] ?? '') !== path) continue
-    const dash = f.indexOf('-')
-    return { type: f[dash + 1]!, options: f[5]!.split(','), superOptions: (f[dash + 3] ?? '').split(',') }
-  }
-  return undefined
+function mountAt(path: string): MountEntry | undefined {
+  return mountEntries().find((e) => e.target === path)
 }
 
 t.test('secret-like volumes each live on a private tmpfs; others on disk; all in the ..data layout', async (t) => {
@@ -68,7 +62,7 @@ t.test('secret-like volumes each live on a private tmpfs; others on disk; all in
   })
   const token = volumePath(sb.dir, 'token')
   const m = mountAt(token)
-  t.equal(m?.type, 'tmpfs', 'the secret volume is a tmpfs')
+  t.equal(m?.fstype, 'tmpfs', 'the secret volume is a tmpfs')
   for (const o of ['nosuid', 'nodev', 'noexec']) t.ok(m?.options.includes(o), o)
   t.ok(m?.superOptions.includes('mode=700'), 'mode 0700')
   t.match(m?.superOptions.join(','), /size=\d+k/, 'size-limited')
@@ -93,6 +87,20 @@ t.test('secret-like volumes each live on a private tmpfs; others on disk; all in
   const [found] = await listSandboxes(dataDir)
   await removeSandbox(found!)
   t.same(listMountsUnder(dataDir), [], 'every tmpfs is unmounted')
+})
+
+t.test('an emptyDir is made 0700 once; writing the volumes again (a container start) leaves the mode a container gave it', async (t) => {
+  const dataDir = tempDir(t)
+  const sb = await sandbox(t, dataDir)
+  const volumes = [{ name: 'scratch' }, { name: 'cache', memory: true, sizeLimit: 1024 * 1024 }]
+  await writePodFiles(sb, { volumes })
+  for (const v of volumes) {
+    t.equal(statSync(volumePath(sb.dir, v.name)).mode & 0o777, 0o700, `${v.name} is made 0700`)
+    chmodSync(volumePath(sb.dir, v.name), 0o755)
+  }
+  await writePodFiles(sb, { volumes })
+  for (const v of volumes) t.equal(statSync(volumePath(sb.dir, v.name)).mode & 0o777, 0o755, `${v.name} keeps its mode`)
+  t.equal(mountAt(volumePath(sb.dir, 'cache'))?.fstype, 'tmpfs', 'the Memory one is still its tmpfs')
 })
 
 t.test('a running container sees its volumes updated, atomically', async (t) => {

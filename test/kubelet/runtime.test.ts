@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import t from 'tap'
 import { listAddrs, netnsExists } from '../../src/netlink/index.ts'
 import { utsHostname } from '../../src/netlink/uts.ts'
@@ -11,6 +11,7 @@ import {
   execInContainer,
   isRunning,
   listSandboxes,
+  parseLogLine,
   readLog,
   removeSandbox,
   startContainer,
@@ -374,4 +375,36 @@ t.test('a hostNetwork sandbox has no netns or UTS; its containers run in the age
   t.equal(await readLog(p.logPath), `${host}\n${netns}\n`)
   await removeSandbox(sb)
   t.notOk(existsSync(sb.dir))
+})
+
+t.test('a line longer than 4 KiB is logged as P records of 4 KiB and a last F record, and read back whole', async (t) => {
+  const sb = await sandbox(t, tempDir(t), { hostNetwork: true })
+  // One 10 KiB line: 4096 a, 4096 b, 2048 c; then a short one.
+  const script = String.raw`printf '%s%s%s\n' "$(head -c 4096 /dev/zero | tr '\0' a)" "$(head -c 4096 /dev/zero | tr '\0' b)" "$(head -c 2048 /dev/zero | tr '\0' c)"; echo short`
+  const p = await startContainer(sb, { name: 'long', argv: ['sh', '-c', script], env: [], restartCount: 0 })
+  t.equal((await watchExit(p)).exitCode, 0)
+  const records = readFileSync(p.logPath, 'utf8').trimEnd().split('\n').map((l) => parseLogLine(l))
+  t.same(
+    records.map((r) => [r?.stream, r?.partial, r?.message.length, r?.message[0]]),
+    [['stdout', true, 4096, 'a'], ['stdout', true, 4096, 'b'], ['stdout', false, 2048, 'c'], ['stdout', false, 5, 's']],
+    'P, P, F, then the short line\'s F',
+  )
+  t.equal(await readLog(p.logPath), `${'a'.repeat(4096)}${'b'.repeat(4096)}${'c'.repeat(2048)}\nshort\n`, 'kubectl logs gets the line joined')
+})
+
+t.test('a container start keeps the logs of this run and the one before (rotated ones too), as the kubelet does', async (t) => {
+  const sb = await sandbox(t, tempDir(t), { hostNetwork: true })
+  const run = async (n: number): Promise<ContainerProcess> => {
+    const p = await startContainer(sb, { name: 'c', argv: ['sh', '-c', `echo run ${n}`], env: [], restartCount: n })
+    t.equal((await watchExit(p)).exitCode, 0)
+    return p
+  }
+  const first = await run(0)
+  const dir = dirname(first.logPath)
+  writeFileSync(`${first.logPath}.20240101-000000`, '')
+  await run(1)
+  t.same(readdirSync(dir).sort(), ['0.log', '0.log.20240101-000000', '1.log'], 'the previous run stays (kubectl logs --previous)')
+  await run(2)
+  t.same(readdirSync(dir).sort(), ['1.log', '2.log'], 'older runs go, with their rotated files')
+  t.equal(await readLog(join(dir, '1.log')), 'run 1\n')
 })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { V1Pod, V1Volume } from '@kubernetes/client-node'
-import { validateVolumePath, volumeFiles, type VolumeLookups } from '../../src/kubelet/volume-files.ts'
+import { validateVolumePath } from '../../src/kubelet/runtime/atomic-writer.ts'
+import { volumeFiles, type VolumeLookups } from '../../src/kubelet/volume-files.ts'
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64')
 

@@ -1,4 +1,4 @@
-export { attachmentKey, CniRuntime, cniArgPairs } from './runtime.ts'
+export { CniRuntime, cniArgPairs } from './runtime.ts'
 export type { BandwidthLimits, CapabilityArgs, CniAttachment, CniRuntimeOptions, PortMapping } from './runtime.ts'
 export { CniPluginError, DEFAULT_PLUGIN_TIMEOUT_MS, execPlugin, findPlugin } from './exec-plugin.ts'
 export type { PluginInvocation } from './exec-plugin.ts'

@@ -131,10 +131,6 @@ export function pluginIsIdle(conf: Record<string, unknown>, capabilityArgs: Capa
   return declared.length > 0 && declared.every((name) => isEmptyValue(capabilityArgs[name]))
 }
 
-export function attachmentKey(containerID: string, ifName: string): string {
-  return `${containerID}\u0000${ifName}`
-}
-
 export class CniRuntime {
   readonly opts: CniRuntimeOptions
 
@@ -311,12 +307,6 @@ export class CniRuntime {
       name = undefined
     }
     return listCachedAttachments(this.opts.cacheDir, name)
-  }
-
-  /** The attachments whose ADD completed (on any network: their result is cached), as `attachmentKey`s. */
-  async completedAttachments(): Promise<Set<string>> {
-    const all = await listCachedAttachments(this.opts.cacheDir)
-    return new Set(all.filter((e) => e.result !== undefined).map((e) => attachmentKey(e.containerID, e.ifName)))
   }
 
   /** The result ADD cached for an attachment, in the current network's version. */

@@ -28,11 +28,30 @@ const DATA = '..data'
 const DATA_TMP = '..data_tmp'
 const GENERATION = /^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.\d{9}$/
 
-export function checkPayloadPath(path: string): void {
-  const parts = path.split('/')
-  if (path === '' || path.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..') || parts[0]!.startsWith('..')) {
-    throw new Error(`volume file path ${JSON.stringify(path)} must be relative, without empty, '.' or '..' elements, and must not start with '..'`)
+const MAX_FILE_NAME_LENGTH = 255
+const MAX_PATH_LENGTH = 4096
+
+/**
+ * The kubelet's atomic writer rules for a payload path (validatePath): relative, no `..`
+ * element, the first element not starting with `..` (those names are the layout's), bounded
+ * lengths. volume-files.ts applies them to the paths a pod gives before it cleans them.
+ */
+export function validateVolumePath(path: string): string | undefined {
+  if (path === '') return 'invalid path: must not be empty: ""'
+  if (path.startsWith('/')) return `invalid path: must be relative path: ${path}`
+  if (path.length > MAX_PATH_LENGTH) return `invalid path: must be less than or equal to ${MAX_PATH_LENGTH} characters`
+  const items = path.split('/')
+  for (const item of items) {
+    if (item === '..') return `invalid path: must not contain '..': ${path}`
+    if (item.length > MAX_FILE_NAME_LENGTH) return `invalid path: filenames must be less than or equal to ${MAX_FILE_NAME_LENGTH} characters`
   }
+  if (items[0]!.startsWith('..') && items[0]!.length > 2) return `invalid path: must not start with '..': ${path}`
+  return undefined
+}
+
+/** validateVolumePath, and cleaned (the writer takes paths as they will be on disk). */
+function payloadPathError(path: string): string | undefined {
+  return validateVolumePath(path) ?? (path.split('/').some((p) => p === '' || p === '.') ? `invalid path: must not have empty or '.' elements: ${path}` : undefined)
 }
 
 function generationName(now: Date): string {
@@ -85,7 +104,8 @@ function sameAs(genDir: string, files: readonly AtomicFile[]): boolean {
 export async function writeAtomic(dir: string, files: readonly AtomicFile[], now = new Date()): Promise<boolean> {
   const seen = new Set<string>()
   for (const f of files) {
-    checkPayloadPath(f.path)
+    const invalid = payloadPathError(f.path)
+    if (invalid !== undefined) throw new Error(`volume file ${JSON.stringify(f.path)}: ${invalid}`)
     if (seen.has(f.path)) throw new Error(`volume file path ${JSON.stringify(f.path)} is given twice`)
     seen.add(f.path)
   }

@@ -65,8 +65,3 @@ export async function rotateLog(path: string, opts: LogRotationOptions, now = ne
   await rename(path, target)
   return target
 }
-
-/** Removes a log and its rotated files. */
-export async function removeLog(path: string): Promise<void> {
-  for (const p of [...rotatedLogs(path), path]) await rm(p, { force: true })
-}

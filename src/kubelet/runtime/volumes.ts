@@ -11,10 +11,10 @@
 //    emptyDir's is its sizeLimit (else the tmpfs default, half the RAM). Removing the
 //    sandbox unmounts them (removeSandbox → unmountUnder); so does the next agent for the
 //    sandboxes of pods that went while it was down, and `weft down` for a lab.
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { chmod, mkdir } from 'node:fs/promises'
 import { run } from '../../netlink/exec.ts'
-import { mountinfo, unescapeMountPath } from '../../netlink/mounts.ts'
+import { mountEntries } from '../../netlink/mounts.ts'
 import { writeAtomic } from './atomic-writer.ts'
 import { volumePath } from './paths.ts'
 
@@ -60,21 +60,15 @@ interface MountState {
   sizeBytes?: number
 }
 
-/** The tmpfs mounted exactly at `path` (in this process's mount namespace), if any. */
+/** The tmpfs mounted exactly at `path` (on top, in this process's mount namespace), if any. */
 function tmpfsAt(path: string): MountState | undefined {
-  for (const line of mountinfo().split('\n').reverse()) {
-    const fields = line.split(' ')
-    if (unescapeMountPath(fields[4] ?? '') !== path) continue
-    const dash = fields.indexOf('-')
-    if (fields[dash + 1] !== 'tmpfs') return undefined
-    const size = /(?:^|,)size=(\d+)k(?:,|$)/.exec(fields[dash + 3] ?? '')
-    return { options: (fields[5] ?? '').split(','), ...(size ? { sizeBytes: Number(size[1]) * 1024 } : {}) }
-  }
-  return undefined
+  const top = mountEntries().findLast((e) => e.target === path)
+  if (top?.fstype !== 'tmpfs') return undefined
+  const size = top.superOptions.map((o) => /^size=(\d+)k$/.exec(o)).find((m) => m !== null)
+  return { options: top.options, ...(size ? { sizeBytes: Number(size[1]) * 1024 } : {}) }
 }
 
-async function ensureTmpfs(path: string, want: { sizeBytes?: number; exec: boolean }): Promise<void> {
-  const current = tmpfsAt(path)
+async function ensureTmpfs(path: string, current: MountState | undefined, want: { sizeBytes?: number; exec: boolean }): Promise<void> {
   const size = want.sizeBytes === undefined ? [] : [`size=${Math.ceil(want.sizeBytes / PAGE) * PAGE}`]
   const exec = want.exec ? 'exec' : 'noexec'
   if (current === undefined) {
@@ -89,17 +83,23 @@ async function ensureTmpfs(path: string, want: { sizeBytes?: number; exec: boole
 /** Writes one volume under the pod directory `podDir`; returns whether its contents changed. */
 export async function writeVolume(podDir: string, volume: PodVolume): Promise<boolean> {
   const root = volumePath(podDir, volume.name)
-  await mkdir(root, { recursive: true, mode: 0o700 })
+  const made = (await mkdir(root, { recursive: true, mode: 0o700 })) !== undefined
   const files = volume.files?.map((f) => ({ path: f.path, data: f.data, mode: f.mode ?? 0o644 }))
   // A volume an older weft wrote to disk stays there while its pod lives: its containers
   // have bound that directory, and a tmpfs over it now would hide updates from them.
-  if (volume.memory && (tmpfsAt(root) !== undefined || readdirSync(root).length === 0)) {
-    await ensureTmpfs(root, {
+  const mounted = volume.memory ? tmpfsAt(root) : undefined
+  if (volume.memory && (mounted !== undefined || readdirSync(root).length === 0)) {
+    await ensureTmpfs(root, mounted, {
       sizeBytes: files !== undefined ? 2 * payloadBytes(files) + SLACK : volume.sizeLimit,
       exec: files?.some((f) => (f.mode & 0o111) !== 0) ?? true,
     })
   }
+  // An emptyDir is the containers' once made: a mode one of them set stays (writing the
+  // pod's volumes again for a container start must not undo it).
+  if (files === undefined) {
+    if (made) await chmod(root, 0o700)
+    return false
+  }
   await chmod(root, 0o700)
-  if (files === undefined) return false
   return writeAtomic(root, files)
 }
