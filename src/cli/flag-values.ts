@@ -1,19 +1,18 @@
 // The value syntaxes weft's flags share: booleans, whole numbers, durations and choices.
 // Each parser names the flag and the value it refuses, and says what it wants instead.
-import { MAX_TIMER_MS } from '../../proxy/userspace/proxier.ts'
+import { parseGoBool } from '../util/go-bool.ts'
+import { MAX_TIMER_MS } from '../util/timers.ts'
 
 const MAX_TIMER_HOURS = Math.floor(MAX_TIMER_MS / 3_600_000)
 
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 
-const TRUE = new Set(['', '1', 't', 'T', 'true', 'TRUE', 'True'])
-const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False'])
-
 /** Go's boolean spellings (`true`, `false`, `1`, `F`…), as Kubernetes components take them; '' is a bare `--flag` (true); undefined gives the fallback. */
 export function boolFlag(flag: string, value: string | boolean | undefined, fallback: boolean): boolean {
   if (value === undefined) return fallback
-  if (value === true || TRUE.has(String(value))) return true
-  if (value === false || FALSE.has(String(value))) return false
+  if (typeof value === 'boolean') return value
+  const parsed = value === '' ? true : parseGoBool(value)
+  if (parsed !== undefined) return parsed
   throw new Error(`${flag} must be true or false, not "${value}"`)
 }
 
