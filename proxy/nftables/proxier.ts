@@ -57,9 +57,13 @@ export class NftablesProxier implements Proxier {
 
   async sync(state: ProxyState, changed: ReadonlySet<string> | 'all'): Promise<SyncStats> {
     if (state.family !== this.family) throw new Error(`the IPv${this.family} nftables proxier was handed an IPv${state.family} state`)
-    checkStateFacts(state)
     const nodeKey = JSON.stringify([state.serviceCIDRs, state.clusterCIDRs, state.nodeIPs])
-    if (this.needFull || changed === 'all' || nodeKey !== this.nodeKey) return this.fullSync(state, nodeKey)
+    if (this.needFull || changed === 'all' || nodeKey !== this.nodeKey) {
+      // Checked when they may have changed: a change of the node facts forces a full sync,
+      // and a partial sync runs only with the facts of the last full one.
+      checkStateFacts(state)
+      return this.fullSync(state, nodeKey)
+    }
     return this.partialSync(state, changed)
   }
 

@@ -180,11 +180,17 @@ export function checkServiceEntry(entry: ServiceEntry, family: Family): void {
   }
 }
 
-/** Throws an NftTokenError unless the node facts (from configuration and the Node) are addresses and CIDRs of the family. */
+/**
+ * Throws an NftTokenError unless the node facts (from configuration and the Node), as they
+ * are rendered, are canonical addresses and CIDRs of the family: the CLI (--service-cidr,
+ * --cluster-cidr, --node-ip) and nodeAddresses write them so. A value that is not would fail
+ * every port's rules, or the base rules, so it fails the sync loudly instead.
+ */
 export function checkStateFacts(state: ProxyState): void {
-  for (const c of state.serviceCIDRs) if (!canonicalCIDR(parseCIDR(c)?.text ?? c, state.family)) throw new NftTokenError(`the service network ${JSON.stringify(c)} is not an IPv${state.family} CIDR: check --service-cidr`)
-  for (const c of state.clusterCIDRs) if (!canonicalCIDR(parseCIDR(c)?.text ?? c, state.family)) throw new NftTokenError(`the pod network ${JSON.stringify(c)} is not an IPv${state.family} CIDR: check --cluster-cidr`)
-  for (const ip of state.nodeIPs) if (!canonicalIP(parseIP(ip)?.text ?? ip, state.family)) throw new NftTokenError(`the node address ${JSON.stringify(ip)} is not an IPv${state.family} address`)
+  const v = `IPv${state.family}`
+  for (const c of state.serviceCIDRs) if (!canonicalCIDR(c, state.family)) throw new NftTokenError(`the service network ${JSON.stringify(c)} is not an ${v} CIDR in canonical form: check --service-cidr`)
+  for (const c of state.clusterCIDRs) if (!canonicalCIDR(c, state.family)) throw new NftTokenError(`the pod network ${JSON.stringify(c)} is not an ${v} CIDR in canonical form: check --cluster-cidr`)
+  for (const ip of state.nodeIPs) if (!canonicalIP(ip, state.family)) throw new NftTokenError(`the node address ${JSON.stringify(ip)} is not an ${v} address in canonical form: check --node-ip and the Node's addresses`)
 }
 
 /** Throws an NftTokenError unless every name and text of `rules` is in weft's nft grammar (what Transaction would refuse later, for the whole sync). */

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { Agent } from '../kubelet/agent.ts'
 import { logger } from '../util/log.ts'
-import { boolFlag, timerDuration, wholeNumber } from './flag-values.ts'
+import { boolFlag, ipList, timerDuration, wholeNumber } from './flag-values.ts'
 import { proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
 
 const repoBin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin')
@@ -92,7 +92,7 @@ export async function runAgent(argv: string[]): Promise<void> {
   const agent = new Agent({
     server: values.socket ? { socketPath: resolve(values.socket) } : { server: values.server! },
     nodeName: values['node-name'] ?? hostname(),
-    nodeIPs: values['node-ip'] ? values['node-ip'].split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    nodeIPs: values['node-ip'] ? ipList('--node-ip', values['node-ip']) : undefined,
     dataDir,
     netnsPrefix: prefix,
     cniBinDirs: values['cni-bin-dir']!.split(':').filter(Boolean),

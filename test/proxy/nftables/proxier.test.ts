@@ -288,4 +288,8 @@ t.test('a hostile service or pod network from the configuration fails the sync l
   await t.rejects(p.sync(state([], { clusterCIDRs: ['10.0.0.0/8 } ; flush ruleset'] }), 'all'), /pod network.*10\.0\.0\.0\/8/)
   await t.rejects(p.sync(state([], { serviceCIDRs: ['10.96.0.0/12\nflush ruleset'] }), 'all'), /service network/)
   await t.rejects(p.sync(state([], { nodeIPs: ['192.168.0.2; flush ruleset'] }), 'all'), /node address/)
+  // The text as it would be rendered is checked, not a canonical copy of it.
+  await t.rejects(new NftablesProxier({ family: 6, nft: new FakeNft() }).sync(state([], { family: 6, serviceCIDRs: ['FD00:30::/108'], clusterCIDRs: [], nodeIPs: [] }), 'all'), /service network "FD00:30::\/108" is not an IPv6 CIDR in canonical form/)
+  await t.rejects(p.sync(state([], { clusterCIDRs: ['10.0.0.1/8'] }), 'all'), /pod network "10\.0\.0\.1\/8"/)
+  await t.rejects(p.sync(state([], { nodeIPs: ['::ffff:192.168.0.2'] }), 'all'), /node address "::ffff:192\.168\.0\.2" is not an IPv4 address/)
 })
