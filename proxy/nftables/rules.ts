@@ -135,13 +135,6 @@ function clusterEndpoints(entry: ServiceEntry): Endpoint[] {
   return usableEndpoints({ endpoints: entry.endpoints, port: { ...p, internalLocal: false } }, 'internal')
 }
 
-const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
-const PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP']
-
-function isInt(value: unknown, min: number, max: number): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
-}
-
 function canonicalIP(value: unknown, family: Family): boolean {
   const ip = typeof value === 'string' ? parseIP(value) : undefined
   return ip !== undefined && !ip.mapped && ip.family === family && ip.text === value
@@ -150,34 +143,6 @@ function canonicalIP(value: unknown, family: Family): boolean {
 function canonicalCIDR(value: unknown, family: Family): boolean {
   const cidr = typeof value === 'string' ? parseCIDR(value) : undefined
   return cidr !== undefined && cidr.family === family && cidr.text === value
-}
-
-/**
- * Throws an NftTokenError unless every value of the entry that goes into nft text is of
- * its type and canonical (what service-entries.ts makes of any input): a value that got
- * here some other way cannot smuggle words into a rule or an element.
- */
-export function checkServiceEntry(entry: ServiceEntry, family: Family): void {
-  const p = entry.port
-  const fail = (field: string, value: unknown, want: string): never => {
-    throw new NftTokenError(`${field} ${JSON.stringify(String(value).slice(0, 80))} is not ${want}`)
-  }
-  if (typeof p.namespace !== 'string' || !LABEL.test(p.namespace)) fail('namespace', p.namespace, 'an RFC 1123 label')
-  if (typeof p.name !== 'string' || !LABEL.test(p.name)) fail('name', p.name, 'an RFC 1123 label')
-  if (typeof p.portName !== 'string' || (p.portName !== '' && !LABEL.test(p.portName))) fail('port name', p.portName, 'an RFC 1123 label')
-  if (!PROTOCOLS.includes(p.protocol)) fail('protocol', p.protocol, 'TCP, UDP or SCTP')
-  if (!isInt(p.port, 1, 65535)) fail('port', p.port, 'a port number')
-  if (!isInt(p.nodePort, 0, 65535)) fail('nodePort', p.nodePort, 'a port number')
-  if (!isInt(p.affinitySeconds, 0, 86400)) fail('affinity timeout', p.affinitySeconds, 'a number of seconds up to 86400')
-  const want = `a canonical IPv${family} address`
-  if (!canonicalIP(p.clusterIP, family)) fail('clusterIP', p.clusterIP, want)
-  for (const ip of p.externalIPs) if (!canonicalIP(ip, family)) fail('externalIPs', ip, want)
-  for (const ip of p.loadBalancerIPs) if (!canonicalIP(ip, family)) fail('load-balancer IP', ip, want)
-  for (const r of p.loadBalancerSourceRanges) if (!canonicalCIDR(r, family)) fail('loadBalancerSourceRanges', r, `a canonical IPv${family} CIDR`)
-  for (const ep of entry.endpoints) {
-    if (!canonicalIP(ep.ip, family)) fail('endpoint', ep.ip, want)
-    if (!isInt(ep.port, 1, 65535)) fail('endpoint port', ep.port, 'a port number')
-  }
 }
 
 /**
@@ -193,8 +158,16 @@ export function checkStateFacts(state: ProxyState): void {
   for (const ip of state.nodeIPs) if (!canonicalIP(ip, state.family)) throw new NftTokenError(`the node address ${JSON.stringify(ip)} is not an ${v} address in canonical form: check --node-ip and the Node's addresses`)
 }
 
-/** Throws an NftTokenError unless every name and text of `rules` is in weft's nft grammar (what Transaction would refuse later, for the whole sync). */
-export function checkServiceRules(rules: ServiceRules): void {
+declare const checkedBrand: unique symbol
+/** Rules that passed checkServiceRules: the diff hands their names and text to a Transaction as already checked. */
+export type CheckedServiceRules = ServiceRules & { readonly [checkedBrand]: true }
+
+/**
+ * Throws an NftTokenError unless every name and text of `rules` is in weft's nft grammar
+ * (what Transaction would refuse later, for the whole sync): one port's bad rules are
+ * refused alone. Elements are checked as they are rendered (`key : value`).
+ */
+export function checkServiceRules(rules: ServiceRules): CheckedServiceRules {
   for (const [name, chainRules] of rules.chains) {
     checkNftName('chain name', name)
     for (const rule of chainRules) checkNftText('rule', rule)
@@ -207,11 +180,15 @@ export function checkServiceRules(rules: ServiceRules): void {
     checkNftName('set name', el.set)
     checkNftText('element', el.value === '' ? el.key : `${el.key} : ${el.value}`)
   }
+  return rules as CheckedServiceRules
 }
 
-/** The rules of one Service port for `state` (its family, pod networks and node IPs). Throws an NftTokenError for an entry that is not fit for nft (checkServiceEntry). */
+/**
+ * The rules of one Service port for `state` (its family, pod networks and node IPs). The
+ * entry's values are as service-entries.ts parsed them (canonical, of the family); the
+ * output is checked against the nft grammar by checkServiceRules before it is applied.
+ */
 export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRules {
-  checkServiceEntry(entry, state.family)
   const p = entry.port
   const w = familyWords(state.family)
   const proto = p.protocol.toLowerCase()

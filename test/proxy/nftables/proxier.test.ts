@@ -253,26 +253,27 @@ t.test('a Service port whose rules would not be valid nft is refused alone: the 
   const nft = new FakeNft()
   const p = new NftablesProxier({ family: 4, nft })
   const good = entry(port({ name: 'good', clusterIP: '172.30.0.42' }), [ep('10.180.0.1')])
-  // Values no parser let through: straight into the model.
+  // Values no parser let through: straight into the model. The rendered rules are refused
+  // by checkServiceRules (the nft grammar). Values of the wrong type or family that would
+  // still be valid nft words (a port "80 accept", an IPv6 address in the IPv4 table) are the
+  // parser's to refuse (test/proxy/service-entries.test.ts): the model's types rule them out.
   const hostile = [
     entry(port({ name: 'ext', clusterIP: '172.30.0.43', externalIPs: ['1.2.3.4 . tcp . 22 : goto service-x, 5.6.7.8'] }), [ep('10.180.0.2')]),
     entry(port({ name: 'nl', clusterIP: '172.30.0.44\nflush ruleset' }), [ep('10.180.0.3')]),
     entry(port({ name: 'ranges', clusterIP: '172.30.0.45', loadBalancerIPs: ['1.2.3.5'], loadBalancerSourceRanges: ['10.0.0.0/8 } accept ; flush ruleset ; add rule ip weft-proxy x {'] }), [ep('10.180.0.4')]),
     entry(port({ name: 'ep', clusterIP: '172.30.0.46' }), [ep('10.180.0.5 } ; flush ruleset')]),
     entry(port({ name: 'sp ace', clusterIP: '172.30.0.47' }), [ep('10.180.0.6')]),
-    entry(port({ name: 'num', clusterIP: '172.30.0.48', port: '80 accept' as unknown as number }), [ep('10.180.0.7')]),
-    entry(port({ name: 'aff', clusterIP: '172.30.0.49', affinitySeconds: '1s; flags x' as unknown as number }), [ep('10.180.0.8')]),
-    entry(port({ name: 'v6', clusterIP: 'fd00::1' }), [ep('10.180.0.9')]),
+    entry(port({ name: 'num', clusterIP: '172.30.0.48', port: '80; flush ruleset' as unknown as number }), [ep('10.180.0.7')]),
   ]
   const stats = await p.sync(state([good, ...hostile]), 'all')
   const text = dump(nft)
   t.match(text, /service-[A-Z0-9]+-ns1\/good\/tcp\/p80/, 'the good Service is programmed')
-  t.notMatch(text, /flush ruleset|1\.2\.3\.4|5\.6\.7\.8|ns1\/(ext|nl|ranges|ep|num|aff|v6)\//, 'nothing of the refused ones')
+  t.notMatch(text, /flush ruleset|1\.2\.3\.4|5\.6\.7\.8|ns1\/(ext|nl|ranges|ep|num)\//, 'nothing of the refused ones')
   t.same([...(stats.refused?.keys() ?? [])].sort(), hostile.map((h) => h.port.id).sort(), 'each refused port is listed')
-  t.match(stats.refused?.get(hostile[0]!.port.id), { namespace: 'ns1', name: 'ext', message: /ns1\/ext.*externalIPs.*not programmed/ })
+  t.match(stats.refused?.get(hostile[0]!.port.id), { namespace: 'ns1', name: 'ext', message: /ns1\/ext.*holds "," outside braces.*not programmed/ })
 
   // A partial sync: a good port turning bad loses its rules; the others stay.
-  const bad = entry({ ...good.port, externalIPs: ['9.9.9.9 accept'] }, good.endpoints)
+  const bad = entry({ ...good.port, externalIPs: ['9.9.9.9 ; accept'] }, good.endpoints)
   const again = await p.sync(state([bad, ...hostile]), new Set([good.port.id]))
   t.ok(again.refused?.has(good.port.id))
   t.notMatch(dump(nft), /ns1\/good\//, 'its rules are gone')
