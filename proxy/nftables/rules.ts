@@ -2,9 +2,9 @@
 // the chains, affinity sets and map elements of one Service port (serviceRules). Pure; the
 // diff turns two of these into a Transaction. Modelled on kube-proxy's nftables mode.
 import { checkNftName, checkNftText, NftTokenError } from '../../src/netfilter/tokens.ts'
-import { cidrContains, parseCidr } from '../../src/util/cidr.ts'
 import { joinHostPort } from '../../src/util/host-port.ts'
 import { parseCIDR, parseIP } from '../../src/util/ip-parse.ts'
+import { loadBalancerSources } from '../source-ranges.ts'
 import { hasExternal, noEndpointVerdict, usableEndpoints, type Endpoint, type Family, type ProxyState, type ServiceEntry } from '../model.ts'
 import {
   CLUSTER_IPS,
@@ -218,7 +218,8 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
   elements.push({ set: CLUSTER_IPS, key: p.clusterIP, value: '' })
   if (internalVerdict === undefined) elements.push({ set: SERVICE_IPS, key: p.clusterIP + portKey, value: `goto ${internalChain}` })
   else elements.push({ set: NO_ENDPOINT_SERVICES, key: p.clusterIP + portKey, value: verdictOf(internalVerdict) })
-  const usesFirewall = p.loadBalancerIPs.length > 0 && (p.loadBalancerSourceRanges.length > 0 || !!p.loadBalancerSourcesRestricted)
+  const firewallSources = loadBalancerSources(p, state.nodeIPs, state.family)
+  const usesFirewall = firewallSources !== undefined
   const firewallChain = `firewall-${base}`
   for (const ips of [p.externalIPs, p.loadBalancerIPs]) {
     for (const ip of ips) {
@@ -288,21 +289,11 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
     chains.set(externalChain, rules)
   }
 
-  if (usesFirewall) {
-    const sources = [...p.loadBalancerSourceRanges]
-    // A VIP-like load balancer loops the node's own requests back with the VIP as source.
-    if (state.nodeIPs.some((ip) => p.loadBalancerSourceRanges.some((r) => inCidr(r, ip)))) sources.push(...p.loadBalancerIPs)
-    // Ranges were given but none of this family parsed: nobody is let in, rather than everybody.
-    chains.set(firewallChain, [sources.length ? `${w.ip} saddr != { ${sources.join(', ')} } drop` : 'drop'])
+  if (firewallSources !== undefined) {
+    // No sources (ranges were given, none of this family): nobody is let in, rather than everybody.
+    chains.set(firewallChain, [firewallSources.length ? `${w.ip} saddr != { ${firewallSources.join(', ')} } drop` : 'drop'])
   }
 
   return { chains, sets, elements, endpointIPs }
 }
 
-function inCidr(cidr: string, ip: string): boolean {
-  try {
-    return cidrContains(parseCidr(cidr.includes('/') ? cidr : `${cidr}/${cidr.includes(':') ? 128 : 32}`), ip)
-  } catch {
-    return false
-  }
-}

@@ -260,7 +260,7 @@ t.test('a Service port whose rules would not be valid nft is refused alone: the 
   const hostile = [
     entry(port({ name: 'ext', clusterIP: '172.30.0.43', externalIPs: ['1.2.3.4 . tcp . 22 : goto service-x, 5.6.7.8'] }), [ep('10.180.0.2')]),
     entry(port({ name: 'nl', clusterIP: '172.30.0.44\nflush ruleset' }), [ep('10.180.0.3')]),
-    entry(port({ name: 'ranges', clusterIP: '172.30.0.45', loadBalancerIPs: ['1.2.3.5'], loadBalancerSourceRanges: ['10.0.0.0/8 } accept ; flush ruleset ; add rule ip weft-proxy x {'] }), [ep('10.180.0.4')]),
+    entry(port({ name: 'lb', clusterIP: '172.30.0.45', loadBalancerIPs: ['1.2.3.5 } accept ; flush ruleset ; add rule ip weft-proxy x {'], loadBalancerSourceRanges: ['10.0.0.0/8'] }), [ep('10.180.0.4')]),
     entry(port({ name: 'ep', clusterIP: '172.30.0.46' }), [ep('10.180.0.5 } ; flush ruleset')]),
     entry(port({ name: 'sp ace', clusterIP: '172.30.0.47' }), [ep('10.180.0.6')]),
     entry(port({ name: 'num', clusterIP: '172.30.0.48', port: '80; flush ruleset' as unknown as number }), [ep('10.180.0.7')]),
@@ -268,7 +268,7 @@ t.test('a Service port whose rules would not be valid nft is refused alone: the 
   const stats = await p.sync(state([good, ...hostile]), 'all')
   const text = dump(nft)
   t.match(text, /service-[A-Z0-9]+-ns1\/good\/tcp\/p80/, 'the good Service is programmed')
-  t.notMatch(text, /flush ruleset|1\.2\.3\.4|5\.6\.7\.8|ns1\/(ext|nl|ranges|ep|num)\//, 'nothing of the refused ones')
+  t.notMatch(text, /flush ruleset|1\.2\.3\.4|5\.6\.7\.8|ns1\/(ext|nl|lb|ep|num)\//, 'nothing of the refused ones')
   t.same([...(stats.refused?.keys() ?? [])].sort(), hostile.map((h) => h.port.id).sort(), 'each refused port is listed')
   t.match(stats.refused?.get(hostile[0]!.port.id), { namespace: 'ns1', name: 'ext', message: /ns1\/ext.*holds "," outside braces.*not programmed/ })
 
@@ -282,6 +282,16 @@ t.test('a Service port whose rules would not be valid nft is refused alone: the 
   t.notOk(fixed.refused?.has(hostile[0]!.port.id), 'deleted: no longer refused')
   t.equal(fixed.refused?.size, hostile.length - 1)
   t.equal(dump(nft), await freshDump(state([good, ...hostile.slice(1)])), 'the same as a fresh full sync')
+})
+
+t.test('a source range that is not a CIDR is left out: the load balancer admits no one, as in userspace mode', async (t) => {
+  const nft = new FakeNft()
+  const closed = entry(port({ name: 'closed', clusterIP: '172.30.0.45', loadBalancerIPs: ['1.2.3.5'], loadBalancerSourceRanges: ['10.0.0.0/8 } accept ; flush ruleset ; add rule ip weft-proxy x {'] }), [ep('10.180.0.4')])
+  const stats = await new NftablesProxier({ family: 4, nft }).sync(state([closed]), 'all')
+  t.equal(stats.refused?.size, 0)
+  const firewall = nft.dump('ip', 'weft-proxy').split('\n').filter((l) => /^add rule ip weft-proxy firewall-[A-Z0-9]+-ns1\/closed\//.test(l))
+  t.same(firewall.map((l) => l.replace(/^add rule ip weft-proxy firewall-\S+ /, '')), ['drop'])
+  t.notMatch(nft.dump('ip', 'weft-proxy'), /flush ruleset/)
 })
 
 t.test('a hostile service or pod network from the configuration fails the sync loudly', async (t) => {
