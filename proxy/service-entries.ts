@@ -8,16 +8,15 @@
 // numbers against their ranges. What does not parse is dropped and reported as a
 // FieldProblem; the rest of the Service is still served.
 import type { V1EndpointSlice, V1Node, V1Service, V1ServicePort } from '@kubernetes/client-node'
+import { isDNS1035Label, isDNS1123Label, isValidPortNum } from '../src/api/names.ts'
+import { protocols } from '../src/api/validation/pod.ts'
+import { sourceRangesAnnotation } from '../src/api/validation/service.ts'
 import { labelServiceName } from '../src/controllers/endpointslice/pod-endpoint.ts'
 import { parseCIDR, parseIP, specialIPKind } from '../src/util/ip-parse.ts'
 import { makeServicePort, type Endpoint, type Family, type L4Protocol, type ServiceEntry, type ServicePort } from './model.ts'
 
-export const sourceRangesAnnotation = 'service.beta.kubernetes.io/load-balancer-source-ranges'
 const defaultAffinitySeconds = 10800
 const maxAffinitySeconds = 86400
-const protocols: readonly string[] = ['TCP', 'UDP', 'SCTP']
-const dns1123Label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
-const dns1035Label = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/
 
 /** A value the proxy dropped, and why. */
 export interface FieldProblem {
@@ -60,8 +59,14 @@ function problem(field: string, kind: string, value: unknown, what: string, cons
   return { field, kind, message: `${field}: ${shown(value)} ${what}; ${consequence} (correct or remove the value)` }
 }
 
-function isPortNumber(value: unknown, min = 1): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= 65535
+/** A port number (1-65535), whatever type the value has. */
+function isPortNumber(value: unknown): value is number {
+  return typeof value === 'number' && isValidPortNum(value).length === 0
+}
+
+/** A string that is a valid name by `check` (an api/names.ts validator). */
+function validName(value: unknown, check: (value: string) => string[]): value is string {
+  return typeof value === 'string' && check(value).length === 0
 }
 
 export interface ParsedPort {
@@ -119,11 +124,11 @@ export function parseService(service: V1Service): ParsedService {
   }
   if (!spec || spec.type === 'ExternalName') return out
   // The names become part of nft chain names: only what Kubernetes allows gets there.
-  if (typeof namespace !== 'string' || !dns1123Label.test(namespace)) {
+  if (!validName(namespace, isDNS1123Label)) {
     problems.push(problem('metadata.namespace', 'metadata.namespace', namespace, 'is not a valid namespace name (an RFC 1123 label)', 'the Service is not served'))
     return out
   }
-  if (typeof name !== 'string' || !dns1035Label.test(name)) {
+  if (!validName(name, isDNS1035Label)) {
     problems.push(problem('metadata.name', 'metadata.name', name, 'is not a valid Service name (an RFC 1035 label)', 'the Service is not served'))
     return out
   }
@@ -148,12 +153,12 @@ export function parseService(service: V1Service): ParsedService {
     const field = `spec.ports[${index}]`
     const port = (p ?? {}) as V1ServicePort
     const portName = port.name ?? ''
-    if (typeof portName !== 'string' || (portName !== '' && !dns1123Label.test(portName))) {
+    if (portName !== '' && !validName(portName, isDNS1123Label)) {
       problems.push(problem(`${field}.name`, 'spec.ports.name', portName, 'is not a valid port name (an RFC 1123 label)', 'this port is not served'))
       continue
     }
     const protocol = port.protocol ?? 'TCP'
-    if (!protocols.includes(protocol)) {
+    if (!(protocols as readonly unknown[]).includes(protocol)) {
       problems.push(problem(`${field}.protocol`, 'spec.ports.protocol', protocol, 'is not TCP, UDP or SCTP', 'this port is not served'))
       continue
     }

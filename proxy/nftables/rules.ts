@@ -135,16 +135,6 @@ function clusterEndpoints(entry: ServiceEntry): Endpoint[] {
   return usableEndpoints({ endpoints: entry.endpoints, port: { ...p, internalLocal: false } }, 'internal')
 }
 
-function canonicalIP(value: unknown, family: Family): boolean {
-  const ip = typeof value === 'string' ? parseIP(value) : undefined
-  return ip !== undefined && !ip.mapped && ip.family === family && ip.text === value
-}
-
-function canonicalCIDR(value: unknown, family: Family): boolean {
-  const cidr = typeof value === 'string' ? parseCIDR(value) : undefined
-  return cidr !== undefined && cidr.family === family && cidr.text === value
-}
-
 /**
  * Throws an NftTokenError unless the node facts (from configuration and the Node), as they
  * are rendered, are canonical addresses and CIDRs of the family: the CLI (--service-cidr,
@@ -153,9 +143,11 @@ function canonicalCIDR(value: unknown, family: Family): boolean {
  */
 export function checkStateFacts(state: ProxyState): void {
   const v = `IPv${state.family}`
-  for (const c of state.serviceCIDRs) if (!canonicalCIDR(c, state.family)) throw new NftTokenError(`the service network ${JSON.stringify(c)} is not an ${v} CIDR in canonical form: check --service-cidr`)
-  for (const c of state.clusterCIDRs) if (!canonicalCIDR(c, state.family)) throw new NftTokenError(`the pod network ${JSON.stringify(c)} is not an ${v} CIDR in canonical form: check --cluster-cidr`)
-  for (const ip of state.nodeIPs) if (!canonicalIP(ip, state.family)) throw new NftTokenError(`the node address ${JSON.stringify(ip)} is not an ${v} address in canonical form: check --node-ip and the Node's addresses`)
+  // Canonical text is of one family: a colon is IPv6.
+  const ofFamily = (text: string) => text.includes(':') === (state.family === 6)
+  for (const c of state.serviceCIDRs) if (parseCIDR(c)?.text !== c || !ofFamily(c)) throw new NftTokenError(`the service network ${JSON.stringify(c)} is not an ${v} CIDR in canonical form: check --service-cidr`)
+  for (const c of state.clusterCIDRs) if (parseCIDR(c)?.text !== c || !ofFamily(c)) throw new NftTokenError(`the pod network ${JSON.stringify(c)} is not an ${v} CIDR in canonical form: check --cluster-cidr`)
+  for (const ip of state.nodeIPs) if (parseIP(ip)?.text !== ip || !ofFamily(ip)) throw new NftTokenError(`the node address ${JSON.stringify(ip)} is not an ${v} address in canonical form: check --node-ip and the Node's addresses`)
 }
 
 declare const checkedBrand: unique symbol

@@ -4,7 +4,8 @@
 // the applier only ever touches the routes it made.
 import type { V1Node } from '@kubernetes/client-node'
 import { ipBatch, listRoutes, type NetnsRef } from '../netlink/index.ts'
-import { canonicalAddress, nodeNetworks } from './node-networks.ts'
+import { parseIP } from '../util/ip-parse.ts'
+import { nodeNetworks } from './node-networks.ts'
 
 /** rtnetlink protocol number weft tags its routes with (`ip route … proto 149`). */
 export const weftRouteProtocol = 149
@@ -48,8 +49,8 @@ export async function currentPodRoutes(netns?: NetnsRef): Promise<PodRoute[]> {
   for (const r of routes) {
     if (r.protocol !== String(weftRouteProtocol) || !r.gateway) continue
     const [addr, bits] = r.dst.split('/') as [string, string | undefined]
-    const dst = canonicalAddress(addr)
-    const via = canonicalAddress(r.gateway)
+    const dst = parseIP(addr)?.text
+    const via = parseIP(r.gateway)?.text
     if (dst === undefined || via === undefined || (bits !== undefined && !/^\d{1,3}$/.test(bits))) continue
     out.push({ dst: `${dst}/${bits ?? (dst.includes(':') ? 128 : 32)}`, via })
   }

@@ -23,11 +23,6 @@ export interface NodeProblem {
   message: string
 }
 
-/** The canonical form of an IP address (read as Kubernetes reads it), or undefined when `text` is not exactly one. */
-export function canonicalAddress(text: string): string | undefined {
-  return parseIP(text, 'sloppy')?.text
-}
-
 function parsePodCIDR(text: string): Cidr | undefined {
   const parsed = parseCIDR(text, 'sloppy')
   return parsed && parseCidr(parsed.text)
@@ -67,7 +62,7 @@ export function nodeNetworks(nodes: readonly V1Node[], self: string): { networks
     const addresses: unknown = node.status?.addresses
     for (const a of Array.isArray(addresses) ? (addresses as { type?: unknown; address?: unknown }[]) : []) {
       if (a?.type !== 'InternalIP') continue
-      const ip = typeof a.address === 'string' ? canonicalAddress(a.address) : undefined
+      const ip = typeof a.address === 'string' ? parseIP(a.address, 'sloppy')?.text : undefined
       if (ip === undefined) problem(`status.addresses InternalIP ${JSON.stringify(a.address)} is not an IP address: ignored`)
       else ips.push(ip)
     }
