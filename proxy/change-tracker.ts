@@ -3,7 +3,7 @@
 // rebuilds what moved (kube-proxy's ServiceChangeTracker and EndpointsChangeTracker).
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node'
 import type { Family, ServiceEntry } from './model.ts'
-import { parseService, serviceEntries, serviceKey, sliceProblems, sliceServiceKey, type FieldProblem } from './service-entries.ts'
+import { parseService, parseSlices, serviceEntries, serviceKey, sliceServiceKey, type FieldProblem } from './service-entries.ts'
 
 export interface ProblemUpdate {
   /** The Service now (undefined: deleted). */
@@ -89,11 +89,13 @@ export class ChangeTracker {
       const parsed = service ? parseService(service) : undefined
       if (parsed && !parsed.skip && parsed.healthCheckNodePort > 0) this.#healthPorts.set(key, parsed.healthCheckNodePort)
       else this.#healthPorts.delete(key)
-      this.#problemUpdates.set(key, { service, problems: parsed ? [...parsed.problems, ...(parsed.skip ? [] : sliceProblems(slices))] : [] })
+      // The slices too, once for every port and family.
+      const endpoints = parsed && !parsed.skip ? parseSlices(slices, this.#nodeName) : undefined
+      this.#problemUpdates.set(key, { service, problems: parsed ? [...parsed.problems, ...(endpoints?.problems ?? [])] : [] })
       for (const family of this.families) {
         const entries = this.#entries.get(family)!
         const ids = this.#portIds.get(family)!
-        const fresh = parsed ? serviceEntries(parsed, slices, family, this.#nodeName) : []
+        const fresh = parsed && endpoints ? serviceEntries(parsed, endpoints.slices, family) : []
         const before = ids.get(key) ?? []
         for (const id of before) entries.delete(id)
         for (const entry of fresh) entries.set(entry.port.id, entry)

@@ -275,57 +275,70 @@ export function servicePorts(service: V1Service | ParsedService, family: Family)
   )
 }
 
-/** The endpoints `slices` list for `port` in its family, deduplicated and sorted; addresses and ports that do not parse are left out. */
-export function portEndpoints(port: ServicePort, slices: readonly V1EndpointSlice[], family: Family, nodeName: string): Endpoint[] {
-  const addressType = family === 4 ? 'IPv4' : 'IPv6'
-  const byAddress = new Map<string, Endpoint>()
+/** What the proxy takes from an EndpointSlice: every value parsed, once for every port and family. */
+export interface ParsedSlice {
+  family: Family
+  /** The slice's ports as listed (name and protocol defaulted); `port` is undefined when it is not a port number. */
+  ports: { name: unknown; protocol: unknown; port: number | undefined }[]
+  /** The endpoints whose address parsed as one of the slice's family (canonical), without a port. */
+  endpoints: Omit<Endpoint, 'port'>[]
+}
+
+/**
+ * Parses the EndpointSlices of one Service: what portEndpoints reads, and what was dropped
+ * (endpoint addresses and ports that do not parse). Slices of another address type (FQDN)
+ * are left out. Pure.
+ */
+export function parseSlices(slices: readonly V1EndpointSlice[], nodeName: string): { slices: ParsedSlice[]; problems: FieldProblem[] } {
+  const out: ParsedSlice[] = []
+  const problems: FieldProblem[] = []
   for (const slice of slices) {
-    if (slice.addressType !== addressType) continue
-    const sp = (Array.isArray(slice.ports) ? slice.ports : []).find((p) => (p?.name ?? '') === port.portName && (p?.protocol ?? 'TCP') === port.protocol)
-    if (!sp || !isPortNumber(sp.port)) continue
-    for (const ep of Array.isArray(slice.endpoints) ? slice.endpoints : []) {
+    const family = slice.addressType === 'IPv4' ? 4 : slice.addressType === 'IPv6' ? 6 : undefined
+    if (family === undefined) continue
+    const where = `EndpointSlice ${shown(slice.metadata?.name ?? '')}`
+    const parsed: ParsedSlice = { family, ports: [], endpoints: [] }
+    for (const [i, p] of (Array.isArray(slice.ports) ? slice.ports : []).entries()) {
+      const port = isPortNumber(p?.port) ? p.port : undefined
+      if (port === undefined) problems.push(problem(`${where}: ports[${i}].port`, 'endpointslice.ports.port', p?.port, 'is not a port number (1-65535)', 'the Service port it serves gets no endpoints from this slice'))
+      parsed.ports.push({ name: p?.name ?? '', protocol: p?.protocol ?? 'TCP', port })
+    }
+    for (const [i, ep] of (Array.isArray(slice.endpoints) ? slice.endpoints : []).entries()) {
       const raw = ep?.addresses?.[0]
-      const parsed = typeof raw === 'string' ? parseIP(raw, 'sloppy') : undefined
-      if (!parsed || parsed.family !== family) continue
-      const ip = parsed.text
-      const ready = ep.conditions?.ready ?? true
-      const endpoint: Endpoint = {
-        ip,
-        port: sp.port,
-        ready: ready === true,
+      const ip = typeof raw === 'string' ? parseIP(raw, 'sloppy') : undefined
+      if (!ip || ip.family !== family) {
+        problems.push(problem(`${where}: endpoints[${i}].addresses[0]`, 'endpointslice.endpoints.addresses', raw, `is not an ${slice.addressType} address`, 'this endpoint is not used'))
+        continue
+      }
+      parsed.endpoints.push({
+        ip: ip.text,
         // As kube-proxy reads them: an unset serving means serving, an unset ready means ready.
+        ready: (ep.conditions?.ready ?? true) === true,
         serving: (ep.conditions?.serving ?? true) === true,
         terminating: ep.conditions?.terminating === true,
         local: ep.nodeName === nodeName,
-      }
-      const key = `${ip}|${sp.port}`
+      })
+    }
+    out.push(parsed)
+  }
+  return { slices: out, problems }
+}
+
+/** The endpoints `slices` list for `port` in `family`, deduplicated and sorted. */
+export function portEndpoints(port: ServicePort, slices: readonly ParsedSlice[], family: Family): Endpoint[] {
+  const byAddress = new Map<string, Endpoint>()
+  for (const slice of slices) {
+    if (slice.family !== family) continue
+    const sp = slice.ports.find((p) => p.name === port.portName && p.protocol === port.protocol)
+    if (sp?.port === undefined) continue
+    for (const ep of slice.endpoints) {
+      const endpoint: Endpoint = { ...ep, port: sp.port }
+      const key = `${ep.ip}|${sp.port}`
       const seen = byAddress.get(key)
       // The same address in two slices (a move between slices): the more usable copy wins.
       if (!seen || (!seen.ready && endpoint.ready)) byAddress.set(key, endpoint)
     }
   }
   return [...byAddress.values()].sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1))
-}
-
-/** What in `slices` the proxy cannot use: endpoint addresses and ports that do not parse. */
-export function sliceProblems(slices: readonly V1EndpointSlice[]): FieldProblem[] {
-  const problems: FieldProblem[] = []
-  for (const slice of slices) {
-    const where = `EndpointSlice ${shown(slice.metadata?.name ?? '')}`
-    const family = slice.addressType === 'IPv4' ? 4 : slice.addressType === 'IPv6' ? 6 : undefined
-    if (family === undefined) continue
-    for (const [i, p] of (Array.isArray(slice.ports) ? slice.ports : []).entries()) {
-      if (!p || !isPortNumber(p.port)) problems.push(problem(`${where}: ports[${i}].port`, 'endpointslice.ports.port', p?.port, 'is not a port number (1-65535)', 'the Service port it serves gets no endpoints from this slice'))
-    }
-    for (const [i, ep] of (Array.isArray(slice.endpoints) ? slice.endpoints : []).entries()) {
-      const raw = ep?.addresses?.[0]
-      const parsed = typeof raw === 'string' ? parseIP(raw, 'sloppy') : undefined
-      if (!parsed || parsed.family !== family) {
-        problems.push(problem(`${where}: endpoints[${i}].addresses[0]`, 'endpointslice.endpoints.addresses', raw, `is not an ${slice.addressType} address`, 'this endpoint is not used'))
-      }
-    }
-  }
-  return problems
 }
 
 /** The Node's InternalIP and ExternalIP addresses, canonical and once each, and (shown quoted) those that do not parse. */
@@ -343,6 +356,6 @@ export function nodeAddresses(node: V1Node): { ips: string[]; bad: string[] } {
 }
 
 /** Everything the proxy serves for one Service in `family`. */
-export function serviceEntries(service: V1Service | ParsedService, slices: readonly V1EndpointSlice[], family: Family, nodeName: string): ServiceEntry[] {
-  return servicePorts(service, family).map((port) => ({ port, endpoints: portEndpoints(port, slices, family, nodeName) }))
+export function serviceEntries(service: V1Service | ParsedService, slices: readonly ParsedSlice[], family: Family): ServiceEntry[] {
+  return servicePorts(service, family).map((port) => ({ port, endpoints: portEndpoints(port, slices, family) }))
 }
