@@ -247,9 +247,8 @@ export function parseService(service: V1Service): ParsedService {
   return out
 }
 
-/** The ports the proxy serves for `service` in `family`: none for headless and ExternalName Services. */
-export function servicePorts(service: V1Service | ParsedService, family: Family): ServicePort[] {
-  const s = 'problems' in service ? service : parseService(service)
+/** The ports the proxy serves for the parsed Service `s` in `family`: none for headless and ExternalName Services. */
+export function servicePorts(s: ParsedService, family: Family): ServicePort[] {
   if (s.skip) return []
   const clusterIP = s.clusterIPs.find((ip) => familyOf(ip) === family)
   if (!clusterIP) return []
@@ -356,6 +355,6 @@ export function nodeAddresses(node: V1Node): { ips: string[]; bad: string[] } {
 }
 
 /** Everything the proxy serves for one Service in `family`. */
-export function serviceEntries(service: V1Service | ParsedService, slices: readonly ParsedSlice[], family: Family): ServiceEntry[] {
+export function serviceEntries(service: ParsedService, slices: readonly ParsedSlice[], family: Family): ServiceEntry[] {
   return servicePorts(service, family).map((port) => ({ port, endpoints: portEndpoints(port, slices, family) }))
 }

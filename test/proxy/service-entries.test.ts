@@ -1,13 +1,17 @@
 import t from 'tap'
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node'
 import { noEndpointVerdict, usableEndpoints, type Endpoint, type ServiceEntry } from '../../proxy/model.ts'
-import { parseSlices, portEndpoints, serviceEntries, servicePorts } from '../../proxy/service-entries.ts'
+import { parseService, parseSlices, portEndpoints, serviceEntries as entriesOf, servicePorts as portsOf } from '../../proxy/service-entries.ts'
 import { ChangeTracker } from '../../proxy/change-tracker.ts'
 import { chooseMode, parseMode } from '../../proxy/mode.ts'
 
 function service(spec: V1Service['spec'], status?: V1Service['status'], annotations?: Record<string, string>): V1Service {
   return { metadata: { namespace: 'ns', name: 'web', annotations }, spec, status }
 }
+
+/** The ports and entries of a Service as the change tracker makes them: parsed first. */
+const servicePorts = (svc: V1Service, family: 4 | 6) => portsOf(parseService(svc), family)
+const serviceEntries = (svc: V1Service, slices: Parameters<typeof entriesOf>[1], family: 4 | 6) => entriesOf(parseService(svc), slices, family)
 
 function slice(name: string, addressType: string, ports: { name?: string; port: number; protocol?: string }[], endpoints: V1EndpointSlice['endpoints']): V1EndpointSlice {
   return { metadata: { namespace: 'ns', name, labels: { 'kubernetes.io/service-name': 'web' } }, addressType, ports, endpoints }
