@@ -8,6 +8,7 @@ import type { V1Node } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import { applyAction } from '../controllers/apply-actions.ts'
 import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
+import { isSpawnFailure } from '../netfilter/index.ts'
 import { Spawner, useSpawner } from '../netlink/index.ts'
 import { logger, type Logger } from '../util/log.ts'
 import { makePrivateDir } from '../util/private-files.ts'
@@ -18,7 +19,7 @@ import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from '.
 import { checkHairpin, type HairpinPlan } from './bridge-netfilter.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
 import { nodeNetworks } from './node-networks.ts'
-import { isNftMissing, syncMasquerade } from './pod-masquerade.ts'
+import { syncMasquerade } from './pod-masquerade.ts'
 import { Kubelet, type KubeletOptions } from './kubelet.ts'
 import { detectNodeIPs } from './node-ip.ts'
 import { NodeRegistration } from './node-registration.ts'
@@ -244,7 +245,7 @@ export class Agent {
       await syncMasquerade(nodes, this.options.nodeName, { outbound: this.options.ipMasq, hairpin })
       this.#nftMissingWarned = false
     } catch (err) {
-      if (!isNftMissing(err)) {
+      if (!isSpawnFailure(err)) {
         this.log.warn({ err }, 'cannot apply the pod masquerade rules (nft table weft-agent); retrying at the next Node change')
       } else if (!this.#nftMissingWarned) {
         this.#nftMissingWarned = true

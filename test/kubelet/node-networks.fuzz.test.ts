@@ -3,7 +3,7 @@
 import t from 'tap'
 import type { V1Node } from '@kubernetes/client-node'
 import { hostGwRoutes, routeChanges } from '../../src/kubelet/host-gw.ts'
-import { masqueradeRuleset } from '../../src/kubelet/pod-masquerade.ts'
+import { masqueradeRuleset, rulesetText } from '../../src/kubelet/pod-masquerade.ts'
 import { HOSTILE_STRINGS, Rng, fuzzSettings } from '../helpers/fuzz.ts'
 
 const self: V1Node = { metadata: { name: 'self' }, spec: { podCIDRs: ['10.244.0.0/24'] }, status: { addresses: [{ type: 'InternalIP', address: '172.31.0.2' }] } }
@@ -31,9 +31,9 @@ t.test('seeded hostile Node objects: every output line is well formed', async (t
         return
       }
     }
-    const ruleset = masqueradeRuleset(nodes, rng.chance(0.5) ? 'self' : 'n1', { hairpin: { ipv4: true, ipv6: rng.chance(0.5) } })
+    const ruleset = rulesetText(masqueradeRuleset(nodes, rng.chance(0.5) ? 'self' : 'n1', { hairpin: { ipv4: true, ipv6: rng.chance(0.5) } }))
     for (const line of ruleset.split('\n')) {
-      if (!/^(|table ip6? weft-agent( \{)?|delete table ip6? weft-agent|\s+set pod-cidrs \{ type ipv[46]_addr; flags interval; elements = \{ [0-9a-f:., /]+ \} \}|\s+chain postrouting \{|\s+type nat hook postrouting priority srcnat; policy accept;|\s+ip6? saddr \{ [0-9a-f:., /]+ \} ip6? daddr (\{ [0-9a-f:., /]+ \} ct status dnat|!= @pod-cidrs) masquerade|\s*\})$/.test(line)) {
+      if (!/^(|(add|delete) table ip6? weft-agent|add set ip6? weft-agent pod-cidrs \{ type ipv[46]_addr; flags interval; elements = \{ [0-9a-f:., /]+ \} \}|add chain ip6? weft-agent postrouting \{ type nat hook postrouting priority srcnat; policy accept; \}|add rule ip6? weft-agent postrouting ip6? saddr \{ [0-9a-f:., /]+ \} ip6? daddr (\{ [0-9a-f:., /]+ \} ct status dnat|!= @pod-cidrs) masquerade)$/.test(line)) {
         t.fail(`case ${i} (seed ${seed}): ruleset line ${JSON.stringify(line)}`)
         return
       }

@@ -5,7 +5,9 @@ import t from 'tap'
 import type { V1Node } from '@kubernetes/client-node'
 import { hostGwRoutes, routeChanges } from '../../src/kubelet/host-gw.ts'
 import { nodeNetworks } from '../../src/kubelet/node-networks.ts'
-import { masqueradeRuleset } from '../../src/kubelet/pod-masquerade.ts'
+import { masqueradeRuleset as transactions, rulesetText, type MasqueradeOptions } from '../../src/kubelet/pod-masquerade.ts'
+
+const masqueradeRuleset = (nodes: readonly V1Node[], self: string, opts?: MasqueradeOptions) => rulesetText(transactions(nodes, self, opts))
 
 function node(name: string, cidrs: string[], ips: string[]): V1Node {
   return { metadata: { name }, spec: { podCIDR: cidrs[0], podCIDRs: cidrs }, status: { addresses: ips.map((address) => ({ type: 'InternalIP', address })) } }
