@@ -18,8 +18,8 @@ import type { CniVersion } from '../../cni/protocol/version.ts'
 import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from './cni/index.ts'
 import { checkHairpin, type HairpinPlan } from './bridge-netfilter.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
-import { nodeNetworks } from './node-networks.ts'
-import { syncMasquerade } from './pod-masquerade.ts'
+import { nodeNetworks, type NodeNetwork, type NodeProblem } from './node-networks.ts'
+import { MasqueradeSync } from './pod-masquerade.ts'
 import { Kubelet, type KubeletOptions } from './kubelet.ts'
 import { detectNodeIPs } from './node-ip.ts'
 import { NodeRegistration } from './node-registration.ts'
@@ -83,6 +83,7 @@ export class Agent {
   /** The optional plugins last warned about (a change warns again). */
   #missingPlugins = ''
   #nftMissingWarned = false
+  #masquerade = new MasqueradeSync()
   #hairpin: HairpinPlan | undefined
   /** Problems with Nodes' network fields already reported (warned and an Event), by message. */
   #reportedProblems = new Set<string>()
@@ -177,8 +178,9 @@ export class Agent {
   async #syncNodes(): Promise<void> {
     const o = this.options
     const nodes = this.#nodes?.indexer.list() ?? []
-    const self = nodes.find((n) => n.metadata?.name === o.nodeName)
-    const cidrs = self?.spec?.podCIDRs?.length ? self.spec.podCIDRs : self?.spec?.podCIDR ? [self.spec.podCIDR] : []
+    // Parsed once for the CNI config, the problem report, masquerade and routes: they all see the same pod CIDRs.
+    const { networks, problems } = nodeNetworks(nodes, o.nodeName)
+    const cidrs = networks.find((n) => n.self)?.podCIDRs ?? []
     if (cidrs.length) {
       try {
         const optional = await optionalChainPlugins(o.cniBinDirs)
@@ -210,13 +212,13 @@ export class Agent {
       this.#networkReady = ready
       await this.#registration?.refresh()
     }
-    this.#reportNodeProblems(nodes)
+    this.#reportNodeProblems(nodes, problems)
     // Each step on its own: one that fails (no nft, say) must not hold back the others.
     const hairpin = { ipv4: this.#hairpin?.ipv4 === 'masquerade', ipv6: this.#hairpin?.ipv6 === 'masquerade' }
-    if (o.ipMasq || hairpin.ipv4 || hairpin.ipv6) await this.#syncMasquerade(nodes, hairpin)
+    if (o.ipMasq || hairpin.ipv4 || hairpin.ipv6) await this.#syncMasquerade(networks, hairpin)
     if (o.hostGw) {
       try {
-        const lines = await syncHostGwRoutes(nodes, o.nodeName)
+        const lines = await syncHostGwRoutes(networks)
         if (lines.length) this.log.info({ changes: lines }, 'updated host-gw routes')
       } catch (err) {
         this.log.warn({ err }, 'cannot update the host-gw routes; retrying at the next Node change')
@@ -225,8 +227,7 @@ export class Agent {
   }
 
   /** Bad pod CIDRs or addresses of Nodes, each once while it lasts: a warning and a Warning Event on that Node. */
-  #reportNodeProblems(nodes: readonly V1Node[]): void {
-    const { problems } = nodeNetworks(nodes, this.options.nodeName)
+  #reportNodeProblems(nodes: readonly V1Node[], problems: readonly NodeProblem[]): void {
     const now = new Set(problems.map((p) => p.message))
     for (const p of problems) {
       if (this.#reportedProblems.has(p.message)) continue
@@ -240,9 +241,9 @@ export class Agent {
     this.#reportedProblems = now
   }
 
-  async #syncMasquerade(nodes: readonly V1Node[], hairpin: { ipv4: boolean; ipv6: boolean }): Promise<void> {
+  async #syncMasquerade(networks: readonly NodeNetwork[], hairpin: { ipv4: boolean; ipv6: boolean }): Promise<void> {
     try {
-      await syncMasquerade(nodes, this.options.nodeName, { outbound: this.options.ipMasq, hairpin })
+      await this.#masquerade.sync(networks, { outbound: this.options.ipMasq, hairpin })
       this.#nftMissingWarned = false
     } catch (err) {
       if (!isSpawnFailure(err)) {

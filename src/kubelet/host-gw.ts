@@ -2,10 +2,9 @@
 // routed via that node's InternalIP, so pods reach pods on other nodes by their IPs.
 // The nodes must share a link-layer network. Routes carry weft's own protocol number so
 // the applier only ever touches the routes it made.
-import type { V1Node } from '@kubernetes/client-node'
 import { ipBatch, listRoutes, type NetnsRef } from '../netlink/index.ts'
 import { parseIP } from '../util/ip-parse.ts'
-import { nodeNetworks } from './node-networks.ts'
+import type { NodeNetwork } from './node-networks.ts'
 
 /** rtnetlink protocol number weft tags its routes with (`ip route … proto 149`). */
 export const weftRouteProtocol = 149
@@ -19,10 +18,10 @@ function family(ip: string): 4 | 6 {
   return ip.includes(':') ? 6 : 4
 }
 
-/** The routes a node needs to reach the other nodes' pods; Nodes' values only as nodeNetworks parsed them. Pure. */
-export function hostGwRoutes(nodes: readonly V1Node[], self: string): PodRoute[] {
+/** The routes a node needs to reach the other nodes' pods, from the Nodes' values as nodeNetworks parsed them. Pure. */
+export function hostGwRoutes(networks: readonly NodeNetwork[]): PodRoute[] {
   const routes: PodRoute[] = []
-  for (const node of nodeNetworks(nodes, self).networks) {
+  for (const node of networks) {
     if (node.self) continue
     for (const dst of node.podCIDRs) {
       const via = node.internalIPs.find((ip) => family(ip) === family(dst))
@@ -57,9 +56,9 @@ export async function currentPodRoutes(netns?: NetnsRef): Promise<PodRoute[]> {
   return out
 }
 
-/** Makes the node's routes match `nodes`; returns the lines it ran. */
-export async function syncHostGwRoutes(nodes: readonly V1Node[], self: string, netns?: NetnsRef): Promise<string[]> {
-  const lines = routeChanges(await currentPodRoutes(netns), hostGwRoutes(nodes, self))
+/** Makes the node's routes match the Nodes' `networks`; returns the lines it ran. */
+export async function syncHostGwRoutes(networks: readonly NodeNetwork[], netns?: NetnsRef): Promise<string[]> {
+  const lines = routeChanges(await currentPodRoutes(netns), hostGwRoutes(networks))
   await ipBatch(lines, netns)
   return lines
 }

@@ -7,11 +7,10 @@
 //
 // The rules are Transactions (src/netfilter), one per family, each replacing its whole
 // table: every name and rule passes the nft token grammar before anything reaches nft.
-import type { V1Node } from '@kubernetes/client-node'
 import type { NftClient } from '../netfilter/client.ts'
 import { NftExec } from '../netfilter/exec-client.ts'
 import { Transaction } from '../netfilter/transaction.ts'
-import { nodeNetworks } from './node-networks.ts'
+import type { NodeNetwork } from './node-networks.ts'
 
 export const masqueradeTable = 'weft-agent'
 
@@ -23,13 +22,12 @@ export interface MasqueradeOptions {
 }
 
 /**
- * The whole nftables state of weft's agent tables: one transaction for `ip weft-agent`, one
- * for `ip6 weft-agent`, each deleting the table and making it anew (or leaving it deleted
- * when the family has nothing to masquerade). Pure.
+ * The whole nftables state of weft's agent tables for the Nodes' `networks` (nodeNetworks):
+ * one transaction for `ip weft-agent`, one for `ip6 weft-agent`, each deleting the table and
+ * making it anew (or leaving it deleted when the family has nothing to masquerade). Pure.
  */
-export function masqueradeRuleset(nodes: readonly V1Node[], self: string, opts: MasqueradeOptions = {}): Transaction[] {
+export function masqueradeRuleset(networks: readonly NodeNetwork[], opts: MasqueradeOptions = {}): Transaction[] {
   // Only CIDRs nodeNetworks parsed (and wrote back canonical) go into the rules.
-  const networks = nodeNetworks(nodes, self).networks
   const own = networks.find((n) => n.self)?.podCIDRs ?? []
   const all = networks.flatMap((n) => n.podCIDRs)
   const outbound = opts.outbound ?? true
@@ -58,9 +56,27 @@ export function rulesetText(txs: readonly Transaction[]): string {
 }
 
 /**
- * Applies the ruleset, a family at a time (each table is replaced atomically; the two tables
- * are independent). On a host without nft it throws an error isSpawnFailure recognises.
+ * Applies the ruleset a family at a time (each table is replaced atomically; the two tables
+ * are independent), and only when it differs from what the last successful sync applied: a
+ * Node change that leaves the pod networks as they were runs no nft. A failed sync applies in
+ * full next time. On a host without nft, sync throws an error isSpawnFailure recognises.
  */
-export async function syncMasquerade(nodes: readonly V1Node[], self: string, opts: MasqueradeOptions = {}, nft: NftClient = new NftExec()): Promise<void> {
-  for (const tx of masqueradeRuleset(nodes, self, opts)) await nft.apply(tx)
+export class MasqueradeSync {
+  readonly nft: NftClient
+  #applied: string | undefined
+
+  constructor(nft: NftClient = new NftExec()) {
+    this.nft = nft
+  }
+
+  /** Whether it ran nft. */
+  async sync(networks: readonly NodeNetwork[], opts: MasqueradeOptions = {}): Promise<boolean> {
+    const txs = masqueradeRuleset(networks, opts)
+    const text = rulesetText(txs)
+    if (text === this.#applied) return false
+    this.#applied = undefined
+    for (const tx of txs) await this.nft.apply(tx)
+    this.#applied = text
+    return true
+  }
 }
