@@ -6,7 +6,6 @@ import { chmod, mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { V1Node } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
-import { applyAction } from '../controllers/apply-actions.ts'
 import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
 import { isSpawnFailure } from '../netfilter/index.ts'
 import { Spawner, useSpawner } from '../netlink/index.ts'
@@ -18,7 +17,8 @@ import type { CniVersion } from '../../cni/protocol/version.ts'
 import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from './cni/index.ts'
 import { checkHairpin, type HairpinPlan } from './bridge-netfilter.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
-import { nodeNetworks, type NodeNetwork, type NodeProblem } from './node-networks.ts'
+import { nodeNetworks, type NodeNetwork } from './node-networks.ts'
+import { NodeProblemReporter } from './node-problems.ts'
 import { MasqueradeSync } from './pod-masquerade.ts'
 import { Kubelet, type KubeletOptions } from './kubelet.ts'
 import { detectNodeIPs } from './node-ip.ts'
@@ -85,8 +85,8 @@ export class Agent {
   #nftMissingWarned = false
   #masquerade = new MasqueradeSync()
   #hairpin: HairpinPlan | undefined
-  /** Problems with Nodes' network fields already reported (warned and an Event), by message. */
-  #reportedProblems = new Set<string>()
+  /** Problems with Nodes' network fields: a warning, a Warning Event on the Node and a metric, each once while it lasts. */
+  #nodeProblems: NodeProblemReporter | undefined
   #proxy: RunningProxy | undefined
 
   constructor(options: AgentOptions) {
@@ -114,6 +114,7 @@ export class Agent {
     // weft's own plugins, warm in this process: `bin/weft-cni` hands its invocations here.
     this.#cniService = await startCniService({ onError: (err) => this.log.warn({ err }, 'CNI service request failed') })
     const client = (this.client = new RestClient(o.server, { userAgent: `weft-agent/${o.nodeName}` }))
+    const nodeProblems = (this.#nodeProblems = new NodeProblemReporter({ client, nodeName: o.nodeName, log: this.log }))
     const cni = (this.#cni = new CniRuntime({ binDirs: o.cniBinDirs, confDir: o.cniConfDir, cacheDir: join(o.dataDir, 'cni') }))
     const host = readHostFacts()
     this.#registration = new NodeRegistration({
@@ -148,7 +149,11 @@ export class Agent {
       log: this.log.child({ component: 'kubelet' }),
     })
     await this.kubelet.start(signal)
-    if (o.proxy) this.#proxy = await startProxy(o.proxy, client, o.nodeName, this.log.child({ component: 'proxy' }), this.#nodeIPs, signal)
+    if (o.proxy) {
+      this.#proxy = await startProxy(o.proxy, client, o.nodeName, this.log.child({ component: 'proxy' }), this.#nodeIPs, signal)
+      // The agent's own metric is served beside the proxy's.
+      this.#proxy.proxy.metrics.registry.registerMetric(nodeProblems.invalid)
+    }
     this.#server = new KubeletServer(this.kubelet)
     await this.#server.start({ socketPath: this.socketPath, listen: o.kubeletListen || undefined })
     this.log.info({ node: o.nodeName, ips: this.#nodeIPs }, 'node agent running')
@@ -212,7 +217,7 @@ export class Agent {
       this.#networkReady = ready
       await this.#registration?.refresh()
     }
-    this.#reportNodeProblems(nodes, problems)
+    this.#nodeProblems?.report(nodes, problems)
     // Each step on its own: one that fails (no nft, say) must not hold back the others.
     const hairpin = { ipv4: this.#hairpin?.ipv4 === 'masquerade', ipv6: this.#hairpin?.ipv6 === 'masquerade' }
     if (o.ipMasq || hairpin.ipv4 || hairpin.ipv6) await this.#syncMasquerade(networks, hairpin)
@@ -224,21 +229,6 @@ export class Agent {
         this.log.warn({ err }, 'cannot update the host-gw routes; retrying at the next Node change')
       }
     }
-  }
-
-  /** Bad pod CIDRs or addresses of Nodes, each once while it lasts: a warning and a Warning Event on that Node. */
-  #reportNodeProblems(nodes: readonly V1Node[], problems: readonly NodeProblem[]): void {
-    const now = new Set(problems.map((p) => p.message))
-    for (const p of problems) {
-      if (this.#reportedProblems.has(p.message)) continue
-      this.log.warn({ node: p.node }, `${p.message}; fix the Node object`)
-      const involved = nodes.find((n) => n.metadata?.name === p.node)
-      if (involved === undefined || this.client === undefined) continue
-      const event = { involved: { apiVersion: 'v1', kind: 'Node', metadata: involved.metadata }, type: 'Warning' as const, reason: 'InvalidNodeNetwork', message: `${p.message} (seen by the agent of ${this.options.nodeName})` }
-      // Best effort, as every Event: applyAction swallows a failed create.
-      void applyAction({ client: this.client, component: 'weft-agent' }, { verb: 'event', event })
-    }
-    this.#reportedProblems = now
   }
 
   async #syncMasquerade(networks: readonly NodeNetwork[], hairpin: { ipv4: boolean; ipv6: boolean }): Promise<void> {
