@@ -15,7 +15,7 @@ import { startProxy, type ProxyConfig, type RunningProxy } from '../../proxy/run
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
 import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from './cni/index.ts'
-import { checkHairpin, type HairpinPlan } from './bridge-netfilter.ts'
+import { checkHairpin } from './bridge-netfilter.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
 import { nodeNetworks, type NodeNetwork } from './node-networks.ts'
 import { NodeProblemReporter } from './node-problems.ts'
@@ -84,7 +84,8 @@ export class Agent {
   #missingPlugins = ''
   #nftMissingWarned = false
   #masquerade = new MasqueradeSync()
-  #hairpin: HairpinPlan | undefined
+  /** The families whose same-node Service traffic the masquerade table handles (br_netfilter is off): decided once at start. */
+  #hairpin = { ipv4: false, ipv6: false }
   /** Problems with Nodes' network fields: a warning, a Warning Event on the Node and a metric, each once while it lasts. */
   #nodeProblems: NodeProblemReporter | undefined
   #proxy: RunningProxy | undefined
@@ -110,7 +111,8 @@ export class Agent {
     this.#spawner = new Spawner(jobs)
     useSpawner(this.#spawner)
     this.#nodeIPs = o.nodeIPs?.length ? o.nodeIPs : await detectNodeIPs()
-    this.#hairpin = await checkHairpin({ log: this.log })
+    const plan = await checkHairpin({ log: this.log })
+    this.#hairpin = { ipv4: plan.ipv4 === 'masquerade', ipv6: plan.ipv6 === 'masquerade' }
     // weft's own plugins, warm in this process: `bin/weft-cni` hands its invocations here.
     this.#cniService = await startCniService({ onError: (err) => this.log.warn({ err }, 'CNI service request failed') })
     const client = (this.client = new RestClient(o.server, { userAgent: `weft-agent/${o.nodeName}` }))
@@ -219,7 +221,7 @@ export class Agent {
     }
     this.#nodeProblems?.report(nodes, problems)
     // Each step on its own: one that fails (no nft, say) must not hold back the others.
-    const hairpin = { ipv4: this.#hairpin?.ipv4 === 'masquerade', ipv6: this.#hairpin?.ipv6 === 'masquerade' }
+    const hairpin = this.#hairpin
     if (o.ipMasq || hairpin.ipv4 || hairpin.ipv6) await this.#syncMasquerade(networks, hairpin)
     if (o.hostGw) {
       try {
