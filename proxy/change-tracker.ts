@@ -3,7 +3,7 @@
 // rebuilds what moved (kube-proxy's ServiceChangeTracker and EndpointsChangeTracker).
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node'
 import type { Family, ServiceEntry } from './model.ts'
-import { parseService, serviceEntries, serviceKey, sliceProblems, sliceServiceKey, type FieldProblem, type ParsedService } from './service-entries.ts'
+import { parseService, parseSlices, serviceEntries, serviceKey, sliceServiceKey, type FieldProblem } from './service-entries.ts'
 
 export interface ProblemUpdate {
   /** The Service now (undefined: deleted). */
@@ -21,8 +21,8 @@ export class ChangeTracker {
   #entries = new Map<Family, Map<string, ServiceEntry>>()
   /** Service key → the ids of its ports last built, per family. */
   #portIds = new Map<Family, Map<string, string[]>>()
-  /** Service key → the Service as last parsed. */
-  #parsed = new Map<string, ParsedService>()
+  /** Service key → its health check port, for the Services that have one. */
+  #healthPorts = new Map<string, number>()
   #problemUpdates = new Map<string, ProblemUpdate>()
 
   constructor(families: readonly Family[], nodeName: string) {
@@ -87,13 +87,15 @@ export class ChangeTracker {
       const slices = [...(this.#slices.get(key)?.values() ?? [])]
       // Parsed once for every family; what it dropped is kept for the shell to report.
       const parsed = service ? parseService(service) : undefined
-      if (parsed) this.#parsed.set(key, parsed)
-      else this.#parsed.delete(key)
-      this.#problemUpdates.set(key, { service, problems: parsed ? [...parsed.problems, ...(parsed.skip ? [] : sliceProblems(slices))] : [] })
+      if (parsed && !parsed.skip && parsed.healthCheckNodePort > 0) this.#healthPorts.set(key, parsed.healthCheckNodePort)
+      else this.#healthPorts.delete(key)
+      // The slices too, once for every port and family.
+      const endpoints = parsed && !parsed.skip ? parseSlices(slices, this.#nodeName) : undefined
+      this.#problemUpdates.set(key, { service, problems: parsed ? [...parsed.problems, ...(endpoints?.problems ?? [])] : [] })
       for (const family of this.families) {
         const entries = this.#entries.get(family)!
         const ids = this.#portIds.get(family)!
-        const fresh = parsed ? serviceEntries(parsed, slices, family, this.#nodeName) : []
+        const fresh = parsed && endpoints ? serviceEntries(parsed, endpoints.slices, family) : []
         const before = ids.get(key) ?? []
         for (const id of before) entries.delete(id)
         for (const entry of fresh) entries.set(entry.port.id, entry)
@@ -116,10 +118,14 @@ export class ChangeTracker {
     return out
   }
 
-  /** The health check port of every Service that has one (LoadBalancer, externalTrafficPolicy Local), by Service key. */
-  healthCheckNodePorts(): Map<string, number> {
-    const out = new Map<string, number>()
-    for (const [key, s] of this.#parsed) if (!s.skip && s.healthCheckNodePort > 0) out.set(key, s.healthCheckNodePort)
-    return out
+  /** The health check port of every Service that has one (LoadBalancer, externalTrafficPolicy Local), by Service key; kept up to date by take(). */
+  healthCheckNodePorts(): ReadonlyMap<string, number> {
+    return this.#healthPorts
+  }
+
+  /** The entries of one Service (`namespace/name`) in `family`. */
+  serviceEntries(family: Family, key: string): ServiceEntry[] {
+    const entries = this.#entries.get(family)!
+    return (this.#portIds.get(family)!.get(key) ?? []).map((id) => entries.get(id)!)
   }
 }

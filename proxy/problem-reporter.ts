@@ -1,7 +1,9 @@
-// What is wrong with a Service, from the proxy's side, as Warning Events on it: each distinct
-// problem once (not on every sync), again only after it went away and came back. Events are
-// posted one at a time in the background; a sync never waits for them.
-import type { V1Service } from '@kubernetes/client-node'
+// What is wrong with an API object, from a node component's side, as Warning Events on it:
+// each distinct problem once (not on every sync), again only after it went away and came
+// back. Events are posted one at a time in the background; a sync never waits for them, and
+// at most MAX_QUEUED wait (past it, an API server that is down, they are only logged). The
+// proxy reports on Services; the agent on Nodes.
+import type { V1ObjectMeta } from '@kubernetes/client-node'
 import { resources } from '../src/api/registry.ts'
 import type { RestClient } from '../src/client/index.ts'
 import { eventObject } from '../src/controllers/apply-actions.ts'
@@ -11,7 +13,7 @@ import type { Logger } from '../src/util/log.ts'
 export const EVENT_COMPONENT = 'weft-proxy'
 const eventInfo = resources.find((r) => r.kind === 'Event')!
 /** Events waiting to be posted at most; beyond it (an API server that is down) they are logged only. */
-const MAX_QUEUED = 1000
+export const MAX_QUEUED = 1000
 
 export interface ServiceProblem {
   /** The Event reason (`InvalidServiceField`, `ServiceRulesRefused`, …). */
@@ -23,6 +25,15 @@ export interface ProblemReporterOptions {
   client: RestClient
   nodeName: string
   log: Logger
+  /** The kind of the objects reported on (default Service); also the log field that names them (`service`, `node`). */
+  kind?: 'Service' | 'Node'
+  /** The Events' source and reporting component (default weft-proxy). */
+  component?: string
+}
+
+/** What the reporter needs of an object to post an Event on it. */
+export interface ReportedObject {
+  metadata?: V1ObjectMeta
 }
 
 export class ProblemReporter {
@@ -38,10 +49,11 @@ export class ProblemReporter {
 
   /**
    * Replaces what `source` (the parser, a family's rule renderer, the health check server)
-   * says is wrong with the Service `key`; returns the problems not reported before, after
-   * logging them and queueing an Event for each.
+   * says is wrong with the object `key` (`namespace/name` of a Service; a Node's name);
+   * returns the problems not reported before, after logging them and queueing an Event on
+   * `object` for each (none without it).
    */
-  set(key: string, source: string, service: V1Service | undefined, problems: readonly ServiceProblem[]): ServiceProblem[] {
+  set(key: string, source: string, object: ReportedObject | undefined, problems: readonly ServiceProblem[]): ServiceProblem[] {
     let sources = this.#reported.get(key)
     if (problems.length === 0) {
       sources?.delete(source)
@@ -59,13 +71,21 @@ export class ProblemReporter {
     }
     sources.set(source, now)
     for (const p of fresh) {
-      this.#options.log.warn({ service: key, reason: p.reason }, p.message)
-      if (service) this.#post(key, service, p)
+      this.#options.log.warn({ [this.#field]: key, reason: p.reason }, p.message)
+      if (object) this.#post(key, object, p)
     }
     return fresh
   }
 
-  /** Forgets a Service (deleted): its problems are reported anew should it come back. */
+  get #kind(): 'Service' | 'Node' {
+    return this.#options.kind ?? 'Service'
+  }
+
+  get #field(): string {
+    return this.#kind.toLowerCase()
+  }
+
+  /** Forgets an object (deleted): its problems are reported anew should it come back. */
   forget(key: string): void {
     this.#reported.delete(key)
   }
@@ -75,22 +95,23 @@ export class ProblemReporter {
     return this.#queue
   }
 
-  #post(key: string, service: V1Service, p: ServiceProblem): void {
+  #post(key: string, object: ReportedObject, p: ServiceProblem): void {
     if (this.#queued >= MAX_QUEUED) {
-      this.#options.log.warn({ service: key, reason: p.reason }, 'too many Events waiting to be posted: this one is only logged')
+      this.#options.log.warn({ [this.#field]: key, reason: p.reason }, 'too many Events waiting to be posted: this one is only logged')
       return
     }
     const { client, nodeName, log } = this.#options
-    const event = eventObject({ involved: { apiVersion: 'v1', kind: 'Service', ...(service as KubeObject) }, type: 'Warning', reason: p.reason, message: p.message }, EVENT_COMPONENT, new Date())
+    const component = this.#options.component ?? EVENT_COMPONENT
+    const event = eventObject({ involved: { apiVersion: 'v1', kind: this.#kind, ...(object as KubeObject) }, type: 'Warning', reason: p.reason, message: p.message }, component, new Date())
     // As kube-proxy's recorder: the instance and the source host name the node.
-    event.reportingInstance = `${EVENT_COMPONENT}-${nodeName}`
-    event.source = { component: EVENT_COMPONENT, host: nodeName }
+    event.reportingInstance = `${component}-${nodeName}`
+    event.source = { component, host: nodeName }
     this.#queued++
     this.#queue = this.#queue
       .then(() => client.create(eventInfo, event, {}))
       .then(
         () => undefined,
-        (err: unknown) => log.warn({ err, service: key }, 'could not record an Event'),
+        (err: unknown) => log.warn({ err, [this.#field]: key }, 'could not record an Event'),
       )
       .finally(() => this.#queued--)
   }

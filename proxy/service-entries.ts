@@ -8,16 +8,15 @@
 // numbers against their ranges. What does not parse is dropped and reported as a
 // FieldProblem; the rest of the Service is still served.
 import type { V1EndpointSlice, V1Node, V1Service, V1ServicePort } from '@kubernetes/client-node'
+import { isDNS1035Label, isDNS1123Label, isValidPortNum } from '../src/api/names.ts'
+import { protocols } from '../src/api/validation/pod.ts'
+import { sourceRangesAnnotation } from '../src/api/validation/service.ts'
 import { labelServiceName } from '../src/controllers/endpointslice/pod-endpoint.ts'
 import { parseCIDR, parseIP, specialIPKind } from '../src/util/ip-parse.ts'
 import { makeServicePort, type Endpoint, type Family, type L4Protocol, type ServiceEntry, type ServicePort } from './model.ts'
 
-export const sourceRangesAnnotation = 'service.beta.kubernetes.io/load-balancer-source-ranges'
 const defaultAffinitySeconds = 10800
 const maxAffinitySeconds = 86400
-const protocols: readonly string[] = ['TCP', 'UDP', 'SCTP']
-const dns1123Label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
-const dns1035Label = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/
 
 /** A value the proxy dropped, and why. */
 export interface FieldProblem {
@@ -60,8 +59,14 @@ function problem(field: string, kind: string, value: unknown, what: string, cons
   return { field, kind, message: `${field}: ${shown(value)} ${what}; ${consequence} (correct or remove the value)` }
 }
 
-function isPortNumber(value: unknown, min = 1): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= 65535
+/** A port number (1-65535), whatever type the value has. */
+function isPortNumber(value: unknown): value is number {
+  return typeof value === 'number' && isValidPortNum(value).length === 0
+}
+
+/** A string that is a valid name by `check` (an api/names.ts validator). */
+function validName(value: unknown, check: (value: string) => string[]): value is string {
+  return typeof value === 'string' && check(value).length === 0
 }
 
 export interface ParsedPort {
@@ -119,11 +124,11 @@ export function parseService(service: V1Service): ParsedService {
   }
   if (!spec || spec.type === 'ExternalName') return out
   // The names become part of nft chain names: only what Kubernetes allows gets there.
-  if (typeof namespace !== 'string' || !dns1123Label.test(namespace)) {
+  if (!validName(namespace, isDNS1123Label)) {
     problems.push(problem('metadata.namespace', 'metadata.namespace', namespace, 'is not a valid namespace name (an RFC 1123 label)', 'the Service is not served'))
     return out
   }
-  if (typeof name !== 'string' || !dns1035Label.test(name)) {
+  if (!validName(name, isDNS1035Label)) {
     problems.push(problem('metadata.name', 'metadata.name', name, 'is not a valid Service name (an RFC 1035 label)', 'the Service is not served'))
     return out
   }
@@ -148,12 +153,12 @@ export function parseService(service: V1Service): ParsedService {
     const field = `spec.ports[${index}]`
     const port = (p ?? {}) as V1ServicePort
     const portName = port.name ?? ''
-    if (typeof portName !== 'string' || (portName !== '' && !dns1123Label.test(portName))) {
+    if (portName !== '' && !validName(portName, isDNS1123Label)) {
       problems.push(problem(`${field}.name`, 'spec.ports.name', portName, 'is not a valid port name (an RFC 1123 label)', 'this port is not served'))
       continue
     }
     const protocol = port.protocol ?? 'TCP'
-    if (!protocols.includes(protocol)) {
+    if (!(protocols as readonly unknown[]).includes(protocol)) {
       problems.push(problem(`${field}.protocol`, 'spec.ports.protocol', protocol, 'is not TCP, UDP or SCTP', 'this port is not served'))
       continue
     }
@@ -242,9 +247,8 @@ export function parseService(service: V1Service): ParsedService {
   return out
 }
 
-/** The ports the proxy serves for `service` in `family`: none for headless and ExternalName Services. */
-export function servicePorts(service: V1Service | ParsedService, family: Family): ServicePort[] {
-  const s = 'problems' in service ? service : parseService(service)
+/** The ports the proxy serves for the parsed Service `s` in `family`: none for headless and ExternalName Services. */
+export function servicePorts(s: ParsedService, family: Family): ServicePort[] {
   if (s.skip) return []
   const clusterIP = s.clusterIPs.find((ip) => familyOf(ip) === family)
   if (!clusterIP) return []
@@ -270,57 +274,70 @@ export function servicePorts(service: V1Service | ParsedService, family: Family)
   )
 }
 
-/** The endpoints `slices` list for `port` in its family, deduplicated and sorted; addresses and ports that do not parse are left out. */
-export function portEndpoints(port: ServicePort, slices: readonly V1EndpointSlice[], family: Family, nodeName: string): Endpoint[] {
-  const addressType = family === 4 ? 'IPv4' : 'IPv6'
-  const byAddress = new Map<string, Endpoint>()
+/** What the proxy takes from an EndpointSlice: every value parsed, once for every port and family. */
+export interface ParsedSlice {
+  family: Family
+  /** The slice's ports as listed (name and protocol defaulted); `port` is undefined when it is not a port number. */
+  ports: { name: unknown; protocol: unknown; port: number | undefined }[]
+  /** The endpoints whose address parsed as one of the slice's family (canonical), without a port. */
+  endpoints: Omit<Endpoint, 'port'>[]
+}
+
+/**
+ * Parses the EndpointSlices of one Service: what portEndpoints reads, and what was dropped
+ * (endpoint addresses and ports that do not parse). Slices of another address type (FQDN)
+ * are left out. Pure.
+ */
+export function parseSlices(slices: readonly V1EndpointSlice[], nodeName: string): { slices: ParsedSlice[]; problems: FieldProblem[] } {
+  const out: ParsedSlice[] = []
+  const problems: FieldProblem[] = []
   for (const slice of slices) {
-    if (slice.addressType !== addressType) continue
-    const sp = (Array.isArray(slice.ports) ? slice.ports : []).find((p) => (p?.name ?? '') === port.portName && (p?.protocol ?? 'TCP') === port.protocol)
-    if (!sp || !isPortNumber(sp.port)) continue
-    for (const ep of Array.isArray(slice.endpoints) ? slice.endpoints : []) {
+    const family = slice.addressType === 'IPv4' ? 4 : slice.addressType === 'IPv6' ? 6 : undefined
+    if (family === undefined) continue
+    const where = `EndpointSlice ${shown(slice.metadata?.name ?? '')}`
+    const parsed: ParsedSlice = { family, ports: [], endpoints: [] }
+    for (const [i, p] of (Array.isArray(slice.ports) ? slice.ports : []).entries()) {
+      const port = isPortNumber(p?.port) ? p.port : undefined
+      if (port === undefined) problems.push(problem(`${where}: ports[${i}].port`, 'endpointslice.ports.port', p?.port, 'is not a port number (1-65535)', 'the Service port it serves gets no endpoints from this slice'))
+      parsed.ports.push({ name: p?.name ?? '', protocol: p?.protocol ?? 'TCP', port })
+    }
+    for (const [i, ep] of (Array.isArray(slice.endpoints) ? slice.endpoints : []).entries()) {
       const raw = ep?.addresses?.[0]
-      const parsed = typeof raw === 'string' ? parseIP(raw, 'sloppy') : undefined
-      if (!parsed || parsed.family !== family) continue
-      const ip = parsed.text
-      const ready = ep.conditions?.ready ?? true
-      const endpoint: Endpoint = {
-        ip,
-        port: sp.port,
-        ready: ready === true,
+      const ip = typeof raw === 'string' ? parseIP(raw, 'sloppy') : undefined
+      if (!ip || ip.family !== family) {
+        problems.push(problem(`${where}: endpoints[${i}].addresses[0]`, 'endpointslice.endpoints.addresses', raw, `is not an ${slice.addressType} address`, 'this endpoint is not used'))
+        continue
+      }
+      parsed.endpoints.push({
+        ip: ip.text,
         // As kube-proxy reads them: an unset serving means serving, an unset ready means ready.
+        ready: (ep.conditions?.ready ?? true) === true,
         serving: (ep.conditions?.serving ?? true) === true,
         terminating: ep.conditions?.terminating === true,
         local: ep.nodeName === nodeName,
-      }
-      const key = `${ip}|${sp.port}`
+      })
+    }
+    out.push(parsed)
+  }
+  return { slices: out, problems }
+}
+
+/** The endpoints `slices` list for `port` in `family`, deduplicated and sorted. */
+export function portEndpoints(port: ServicePort, slices: readonly ParsedSlice[], family: Family): Endpoint[] {
+  const byAddress = new Map<string, Endpoint>()
+  for (const slice of slices) {
+    if (slice.family !== family) continue
+    const sp = slice.ports.find((p) => p.name === port.portName && p.protocol === port.protocol)
+    if (sp?.port === undefined) continue
+    for (const ep of slice.endpoints) {
+      const endpoint: Endpoint = { ...ep, port: sp.port }
+      const key = `${ep.ip}|${sp.port}`
       const seen = byAddress.get(key)
       // The same address in two slices (a move between slices): the more usable copy wins.
       if (!seen || (!seen.ready && endpoint.ready)) byAddress.set(key, endpoint)
     }
   }
   return [...byAddress.values()].sort((a, b) => (a.ip === b.ip ? a.port - b.port : a.ip < b.ip ? -1 : 1))
-}
-
-/** What in `slices` the proxy cannot use: endpoint addresses and ports that do not parse. */
-export function sliceProblems(slices: readonly V1EndpointSlice[]): FieldProblem[] {
-  const problems: FieldProblem[] = []
-  for (const slice of slices) {
-    const where = `EndpointSlice ${shown(slice.metadata?.name ?? '')}`
-    const family = slice.addressType === 'IPv4' ? 4 : slice.addressType === 'IPv6' ? 6 : undefined
-    if (family === undefined) continue
-    for (const [i, p] of (Array.isArray(slice.ports) ? slice.ports : []).entries()) {
-      if (!p || !isPortNumber(p.port)) problems.push(problem(`${where}: ports[${i}].port`, 'endpointslice.ports.port', p?.port, 'is not a port number (1-65535)', 'the Service port it serves gets no endpoints from this slice'))
-    }
-    for (const [i, ep] of (Array.isArray(slice.endpoints) ? slice.endpoints : []).entries()) {
-      const raw = ep?.addresses?.[0]
-      const parsed = typeof raw === 'string' ? parseIP(raw, 'sloppy') : undefined
-      if (!parsed || parsed.family !== family) {
-        problems.push(problem(`${where}: endpoints[${i}].addresses[0]`, 'endpointslice.endpoints.addresses', raw, `is not an ${slice.addressType} address`, 'this endpoint is not used'))
-      }
-    }
-  }
-  return problems
 }
 
 /** The Node's InternalIP and ExternalIP addresses, canonical and once each, and (shown quoted) those that do not parse. */
@@ -338,6 +355,6 @@ export function nodeAddresses(node: V1Node): { ips: string[]; bad: string[] } {
 }
 
 /** Everything the proxy serves for one Service in `family`. */
-export function serviceEntries(service: V1Service | ParsedService, slices: readonly V1EndpointSlice[], family: Family, nodeName: string): ServiceEntry[] {
-  return servicePorts(service, family).map((port) => ({ port, endpoints: portEndpoints(port, slices, family, nodeName) }))
+export function serviceEntries(service: ParsedService, slices: readonly ParsedSlice[], family: Family): ServiceEntry[] {
+  return servicePorts(service, family).map((port) => ({ port, endpoints: portEndpoints(port, slices, family) }))
 }

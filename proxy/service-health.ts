@@ -42,6 +42,11 @@ export class ServiceHealthServer {
     this.#limits = { ...smallEndpointLimits, ...options.limits }
   }
 
+  /** How many Services are served now. */
+  get size(): number {
+    return this.#instances.size
+  }
+
   /** The Services served now, with their ports. */
   get ports(): Map<string, number> {
     return new Map([...this.#instances].map(([key, i]) => [key, i.port]))

@@ -267,19 +267,17 @@ export class ServiceProxy {
     const hc = this.serviceHealth
     if (!hc) return
     const ports = this.#tracker.healthCheckNodePorts()
+    // No Service with a health check port, none served and no failure to clear: nothing to do.
+    if (ports.size === 0 && hc.size === 0 && this.#healthFailed.size === 0) return
     const failures = await hc.syncServices(ports, this.options.serviceHealthHosts ?? this.#nodeIPs)
     // As kube-proxy counts them: ready endpoints on this node, each address once, over every port and family.
-    const local = new Map<string, Set<string>>()
-    for (const family of this.families) {
-      for (const { port, endpoints } of this.#tracker.entries(family).values()) {
-        const key = serviceKey(port.namespace, port.name)
-        if (!ports.has(key)) continue
-        let ips = local.get(key)
-        if (!ips) local.set(key, (ips = new Set()))
-        for (const ep of endpoints) if (ep.local && ep.ready) ips.add(ep.ip)
-      }
+    const local = new Map<string, number>()
+    for (const key of ports.keys()) {
+      const ips = new Set<string>()
+      for (const family of this.families) for (const { endpoints } of this.#tracker.serviceEntries(family, key)) for (const ep of endpoints) if (ep.local && ep.ready) ips.add(ep.ip)
+      local.set(key, ips.size)
     }
-    hc.syncEndpoints(new Map([...local].map(([key, ips]) => [key, ips.size])))
+    hc.syncEndpoints(local)
     for (const key of this.#healthFailed) if (!ports.has(key)) this.problems.set(key, 'healthcheck', undefined, [])
     this.#healthFailed = new Set(failures.keys())
     for (const key of ports.keys()) {

@@ -3,10 +3,17 @@
 // changed Service ports).
 import type { TableObjects } from '../../src/netfilter/client.ts'
 import { Transaction, type NftFamily } from '../../src/netfilter/transaction.ts'
-import type { BaseRules, NftElement, ServiceRules } from './rules.ts'
+import type { BaseRules, CheckedServiceRules, NftElement } from './rules.ts'
 
 /** Elements per `add element` command in a full sync (keeps nft's input lines short). */
 const ELEMENT_CHUNK = 1000
+
+/**
+ * For operations made only of the names and text of CheckedServiceRules (elements as
+ * rendered, `key : value`): Transaction does not check them again. Everything else (the base
+ * rules, names listed from the kernel, bare element keys to delete) it checks as usual.
+ */
+const CHECKED = { checked: true }
 
 /**
  * The shared maps' and sets' elements with the Service ports that put them there: several
@@ -73,12 +80,12 @@ function sameRules(a: readonly string[], b: readonly string[]): boolean {
 export interface ServiceChange {
   id: string
   /** What the kernel has now (undefined: the port was not programmed). */
-  before?: ServiceRules
+  before?: CheckedServiceRules
   /** What it should have (undefined: the port is gone). */
-  after?: ServiceRules
+  after?: CheckedServiceRules
 }
 
-const NONE: ServiceRules = { chains: new Map(), sets: new Map(), elements: [], endpointIPs: [] }
+const NONE = { chains: new Map(), sets: new Map(), elements: [], endpointIPs: [] } as unknown as CheckedServiceRules
 
 /**
  * Appends to `tx` what turns the `before` of each change into its `after`, and updates
@@ -132,12 +139,12 @@ export function partialSync(tx: Transaction, changes: Iterable<ServiceChange>, i
     }
   }
 
-  for (const name of newChains) tx.addChain(name)
-  for (const name of changedChains) tx.flushChain(name)
-  for (const name of removedChains) tx.flushChain(name)
-  for (const name of replacedSets) tx.deleteSet(name)
-  for (const [name, spec] of newSets) tx.addSet(name, spec)
-  for (const [chain, chainRules] of rules) for (const rule of chainRules) tx.addRule(chain, rule)
+  for (const name of newChains) tx.push({ verb: 'add', kind: 'chain', name }, CHECKED)
+  for (const name of changedChains) tx.push({ verb: 'flush', kind: 'chain', name }, CHECKED)
+  for (const name of removedChains) tx.push({ verb: 'flush', kind: 'chain', name }, CHECKED)
+  for (const name of replacedSets) tx.push({ verb: 'delete', kind: 'set', name }, CHECKED)
+  for (const [name, spec] of newSets) tx.push({ verb: 'add', kind: 'set', name, spec }, CHECKED)
+  for (const [chain, chainRules] of rules) for (const rule of chainRules) tx.push({ verb: 'add', kind: 'rule', chain, rule }, CHECKED)
 
   const deletes = new Map<string, string[]>()
   const adds = new Map<string, string[]>()
@@ -152,18 +159,19 @@ export function partialSync(tx: Transaction, changes: Iterable<ServiceChange>, i
     if (before !== undefined) push(deletes, set, key)
     if (after !== undefined) push(adds, set, renderElement(key, after))
   }
+  // A bare key was checked only as part of `key : value`: deletions are checked again.
   for (const [set, els] of deletes) tx.deleteElements(set, els)
-  for (const [set, els] of adds) tx.addElements(set, els)
+  for (const [set, elements] of adds) tx.push({ verb: 'add', kind: 'element', set, elements }, CHECKED)
 
-  for (const name of removedChains) tx.deleteChain(name)
-  for (const name of removedSets) tx.deleteSet(name)
+  for (const name of removedChains) tx.push({ verb: 'delete', kind: 'chain', name }, CHECKED)
+  for (const name of removedSets) tx.push({ verb: 'delete', kind: 'set', name }, CHECKED)
 }
 
 export interface FullSyncInput {
   family: NftFamily
   table: string
   base: BaseRules
-  services: Iterable<ServiceRules>
+  services: Iterable<CheckedServiceRules>
   /** What the table holds now (from NftClient.listTable); undefined when it does not exist. */
   existing: TableObjects | undefined
   /** The elements of every service (as built into an ElementIndex). */
@@ -217,12 +225,12 @@ export function fullSync(input: FullSyncInput): Transaction {
       if (!wantedChains.has(name) && !base.chains.has(name) && !base.baseChains.some((c) => c.name === name)) tx.deleteChain(name)
     }
   }
-  for (const [name, spec] of wantedSets) tx.addSet(name, spec)
-  for (const name of wantedChains) tx.addChain(name)
+  for (const [name, spec] of wantedSets) tx.push({ verb: 'add', kind: 'set', name, spec }, CHECKED)
+  for (const name of wantedChains) tx.push({ verb: 'add', kind: 'chain', name }, CHECKED)
 
   for (const c of base.baseChains) for (const rule of c.rules) tx.addRule(c.name, rule)
   for (const [name, rules] of base.chains) for (const rule of rules) tx.addRule(name, rule)
-  for (const s of services) for (const [name, rules] of s.chains) for (const rule of rules) tx.addRule(name, rule)
+  for (const s of services) for (const [chain, rules] of s.chains) for (const rule of rules) tx.push({ verb: 'add', kind: 'rule', chain, rule }, CHECKED)
 
   const bySet = new Map<string, string[]>()
   for (const el of input.index.entries()) {
@@ -232,7 +240,7 @@ export function fullSync(input: FullSyncInput): Transaction {
     else bySet.set(el.set, [text])
   }
   for (const [set, els] of bySet) {
-    for (let i = 0; i < els.length; i += ELEMENT_CHUNK) tx.addElements(set, els.slice(i, i + ELEMENT_CHUNK))
+    for (let i = 0; i < els.length; i += ELEMENT_CHUNK) tx.push({ verb: 'add', kind: 'element', set, elements: els.slice(i, i + ELEMENT_CHUNK) }, CHECKED)
   }
   return tx
 }

@@ -9,7 +9,7 @@ import type { Family, ProxyState, ServicePort } from '../model.ts'
 import type { Proxier, RefusedPort, SyncStats } from '../proxier.ts'
 import { ElementIndex, fullSync, partialSync, type ServiceChange } from './diff.ts'
 import { TABLE } from './names.ts'
-import { baseRules, checkServiceRules, checkStateFacts, serviceRules, type ServiceRules } from './rules.ts'
+import { baseRules, checkServiceRules, checkStateFacts, serviceRules, type CheckedServiceRules } from './rules.ts'
 import type { ServiceEntry } from '../model.ts'
 
 /** Removes UDP conntrack entries that would keep sending datagrams where they no longer belong. */
@@ -29,7 +29,7 @@ export interface NftablesProxierOptions {
 
 interface Applied {
   port: ServicePort
-  rules: ServiceRules
+  rules: CheckedServiceRules
 }
 
 export class NftablesProxier implements Proxier {
@@ -57,9 +57,13 @@ export class NftablesProxier implements Proxier {
 
   async sync(state: ProxyState, changed: ReadonlySet<string> | 'all'): Promise<SyncStats> {
     if (state.family !== this.family) throw new Error(`the IPv${this.family} nftables proxier was handed an IPv${state.family} state`)
-    checkStateFacts(state)
     const nodeKey = JSON.stringify([state.serviceCIDRs, state.clusterCIDRs, state.nodeIPs])
-    if (this.needFull || changed === 'all' || nodeKey !== this.nodeKey) return this.fullSync(state, nodeKey)
+    if (this.needFull || changed === 'all' || nodeKey !== this.nodeKey) {
+      // Checked when they may have changed: a change of the node facts forces a full sync,
+      // and a partial sync runs only with the facts of the last full one.
+      checkStateFacts(state)
+      return this.fullSync(state, nodeKey)
+    }
     return this.partialSync(state, changed)
   }
 
@@ -71,11 +75,10 @@ export class NftablesProxier implements Proxier {
    * The rules of one port, or undefined when they are refused (recorded in `refused`): a
    * port that is not fit for nft is left out alone rather than failing the whole sync.
    */
-  private build(entry: ServiceEntry, state: ProxyState, refused: Map<string, RefusedPort>): ServiceRules | undefined {
+  private build(entry: ServiceEntry, state: ProxyState, refused: Map<string, RefusedPort>): CheckedServiceRules | undefined {
     const p = entry.port
     try {
-      const rules = serviceRules(entry, state)
-      checkServiceRules(rules)
+      const rules = checkServiceRules(serviceRules(entry, state))
       refused.delete(p.id)
       return rules
     } catch (err) {

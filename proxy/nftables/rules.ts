@@ -2,9 +2,9 @@
 // the chains, affinity sets and map elements of one Service port (serviceRules). Pure; the
 // diff turns two of these into a Transaction. Modelled on kube-proxy's nftables mode.
 import { checkNftName, checkNftText, NftTokenError } from '../../src/netfilter/tokens.ts'
-import { cidrContains, parseCidr } from '../../src/util/cidr.ts'
 import { joinHostPort } from '../../src/util/host-port.ts'
 import { parseCIDR, parseIP } from '../../src/util/ip-parse.ts'
+import { loadBalancerSources } from '../source-ranges.ts'
 import { hasExternal, noEndpointVerdict, usableEndpoints, type Endpoint, type Family, type ProxyState, type ServiceEntry } from '../model.ts'
 import {
   CLUSTER_IPS,
@@ -135,60 +135,31 @@ function clusterEndpoints(entry: ServiceEntry): Endpoint[] {
   return usableEndpoints({ endpoints: entry.endpoints, port: { ...p, internalLocal: false } }, 'internal')
 }
 
-const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
-const PROTOCOLS: readonly string[] = ['TCP', 'UDP', 'SCTP']
-
-function isInt(value: unknown, min: number, max: number): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
+/**
+ * Throws an NftTokenError unless the node facts (from configuration and the Node), as they
+ * are rendered, are canonical addresses and CIDRs of the family: the CLI (--service-cidr,
+ * --cluster-cidr, --node-ip) and nodeAddresses write them so. A value that is not would fail
+ * every port's rules, or the base rules, so it fails the sync loudly instead.
+ */
+export function checkStateFacts(state: ProxyState): void {
+  const v = `IPv${state.family}`
+  // Canonical text is of one family: a colon is IPv6.
+  const ofFamily = (text: string) => text.includes(':') === (state.family === 6)
+  for (const c of state.serviceCIDRs) if (parseCIDR(c)?.text !== c || !ofFamily(c)) throw new NftTokenError(`the service network ${JSON.stringify(c)} is not an ${v} CIDR in canonical form: check --service-cidr`)
+  for (const c of state.clusterCIDRs) if (parseCIDR(c)?.text !== c || !ofFamily(c)) throw new NftTokenError(`the pod network ${JSON.stringify(c)} is not an ${v} CIDR in canonical form: check --cluster-cidr`)
+  for (const ip of state.nodeIPs) if (parseIP(ip)?.text !== ip || !ofFamily(ip)) throw new NftTokenError(`the node address ${JSON.stringify(ip)} is not an ${v} address in canonical form: check --node-ip and the Node's addresses`)
 }
 
-function canonicalIP(value: unknown, family: Family): boolean {
-  const ip = typeof value === 'string' ? parseIP(value) : undefined
-  return ip !== undefined && !ip.mapped && ip.family === family && ip.text === value
-}
-
-function canonicalCIDR(value: unknown, family: Family): boolean {
-  const cidr = typeof value === 'string' ? parseCIDR(value) : undefined
-  return cidr !== undefined && cidr.family === family && cidr.text === value
-}
+declare const checkedBrand: unique symbol
+/** Rules that passed checkServiceRules: the diff hands their names and text to a Transaction as already checked. */
+export type CheckedServiceRules = ServiceRules & { readonly [checkedBrand]: true }
 
 /**
- * Throws an NftTokenError unless every value of the entry that goes into nft text is of
- * its type and canonical (what service-entries.ts makes of any input): a value that got
- * here some other way cannot smuggle words into a rule or an element.
+ * Throws an NftTokenError unless every name and text of `rules` is in weft's nft grammar
+ * (what Transaction would refuse later, for the whole sync): one port's bad rules are
+ * refused alone. Elements are checked as they are rendered (`key : value`).
  */
-export function checkServiceEntry(entry: ServiceEntry, family: Family): void {
-  const p = entry.port
-  const fail = (field: string, value: unknown, want: string): never => {
-    throw new NftTokenError(`${field} ${JSON.stringify(String(value).slice(0, 80))} is not ${want}`)
-  }
-  if (typeof p.namespace !== 'string' || !LABEL.test(p.namespace)) fail('namespace', p.namespace, 'an RFC 1123 label')
-  if (typeof p.name !== 'string' || !LABEL.test(p.name)) fail('name', p.name, 'an RFC 1123 label')
-  if (typeof p.portName !== 'string' || (p.portName !== '' && !LABEL.test(p.portName))) fail('port name', p.portName, 'an RFC 1123 label')
-  if (!PROTOCOLS.includes(p.protocol)) fail('protocol', p.protocol, 'TCP, UDP or SCTP')
-  if (!isInt(p.port, 1, 65535)) fail('port', p.port, 'a port number')
-  if (!isInt(p.nodePort, 0, 65535)) fail('nodePort', p.nodePort, 'a port number')
-  if (!isInt(p.affinitySeconds, 0, 86400)) fail('affinity timeout', p.affinitySeconds, 'a number of seconds up to 86400')
-  const want = `a canonical IPv${family} address`
-  if (!canonicalIP(p.clusterIP, family)) fail('clusterIP', p.clusterIP, want)
-  for (const ip of p.externalIPs) if (!canonicalIP(ip, family)) fail('externalIPs', ip, want)
-  for (const ip of p.loadBalancerIPs) if (!canonicalIP(ip, family)) fail('load-balancer IP', ip, want)
-  for (const r of p.loadBalancerSourceRanges) if (!canonicalCIDR(r, family)) fail('loadBalancerSourceRanges', r, `a canonical IPv${family} CIDR`)
-  for (const ep of entry.endpoints) {
-    if (!canonicalIP(ep.ip, family)) fail('endpoint', ep.ip, want)
-    if (!isInt(ep.port, 1, 65535)) fail('endpoint port', ep.port, 'a port number')
-  }
-}
-
-/** Throws an NftTokenError unless the node facts (from configuration and the Node) are addresses and CIDRs of the family. */
-export function checkStateFacts(state: ProxyState): void {
-  for (const c of state.serviceCIDRs) if (!canonicalCIDR(parseCIDR(c)?.text ?? c, state.family)) throw new NftTokenError(`the service network ${JSON.stringify(c)} is not an IPv${state.family} CIDR: check --service-cidr`)
-  for (const c of state.clusterCIDRs) if (!canonicalCIDR(parseCIDR(c)?.text ?? c, state.family)) throw new NftTokenError(`the pod network ${JSON.stringify(c)} is not an IPv${state.family} CIDR: check --cluster-cidr`)
-  for (const ip of state.nodeIPs) if (!canonicalIP(parseIP(ip)?.text ?? ip, state.family)) throw new NftTokenError(`the node address ${JSON.stringify(ip)} is not an IPv${state.family} address`)
-}
-
-/** Throws an NftTokenError unless every name and text of `rules` is in weft's nft grammar (what Transaction would refuse later, for the whole sync). */
-export function checkServiceRules(rules: ServiceRules): void {
+export function checkServiceRules(rules: ServiceRules): CheckedServiceRules {
   for (const [name, chainRules] of rules.chains) {
     checkNftName('chain name', name)
     for (const rule of chainRules) checkNftText('rule', rule)
@@ -201,11 +172,15 @@ export function checkServiceRules(rules: ServiceRules): void {
     checkNftName('set name', el.set)
     checkNftText('element', el.value === '' ? el.key : `${el.key} : ${el.value}`)
   }
+  return rules as CheckedServiceRules
 }
 
-/** The rules of one Service port for `state` (its family, pod networks and node IPs). Throws an NftTokenError for an entry that is not fit for nft (checkServiceEntry). */
+/**
+ * The rules of one Service port for `state` (its family, pod networks and node IPs). The
+ * entry's values are as service-entries.ts parsed them (canonical, of the family); the
+ * output is checked against the nft grammar by checkServiceRules before it is applied.
+ */
 export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRules {
-  checkServiceEntry(entry, state.family)
   const p = entry.port
   const w = familyWords(state.family)
   const proto = p.protocol.toLowerCase()
@@ -235,7 +210,8 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
   elements.push({ set: CLUSTER_IPS, key: p.clusterIP, value: '' })
   if (internalVerdict === undefined) elements.push({ set: SERVICE_IPS, key: p.clusterIP + portKey, value: `goto ${internalChain}` })
   else elements.push({ set: NO_ENDPOINT_SERVICES, key: p.clusterIP + portKey, value: verdictOf(internalVerdict) })
-  const usesFirewall = p.loadBalancerIPs.length > 0 && (p.loadBalancerSourceRanges.length > 0 || !!p.loadBalancerSourcesRestricted)
+  const firewallSources = loadBalancerSources(p, state.nodeIPs, state.family)
+  const usesFirewall = firewallSources !== undefined
   const firewallChain = `firewall-${base}`
   for (const ips of [p.externalIPs, p.loadBalancerIPs]) {
     for (const ip of ips) {
@@ -305,21 +281,11 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
     chains.set(externalChain, rules)
   }
 
-  if (usesFirewall) {
-    const sources = [...p.loadBalancerSourceRanges]
-    // A VIP-like load balancer loops the node's own requests back with the VIP as source.
-    if (state.nodeIPs.some((ip) => p.loadBalancerSourceRanges.some((r) => inCidr(r, ip)))) sources.push(...p.loadBalancerIPs)
-    // Ranges were given but none of this family parsed: nobody is let in, rather than everybody.
-    chains.set(firewallChain, [sources.length ? `${w.ip} saddr != { ${sources.join(', ')} } drop` : 'drop'])
+  if (firewallSources !== undefined) {
+    // No sources (ranges were given, none of this family): nobody is let in, rather than everybody.
+    chains.set(firewallChain, [firewallSources.length ? `${w.ip} saddr != { ${firewallSources.join(', ')} } drop` : 'drop'])
   }
 
   return { chains, sets, elements, endpointIPs }
 }
 
-function inCidr(cidr: string, ip: string): boolean {
-  try {
-    return cidrContains(parseCidr(cidr.includes('/') ? cidr : `${cidr}/${cidr.includes(':') ? 128 : 32}`), ip)
-  } catch {
-    return false
-  }
-}

@@ -1,6 +1,6 @@
 export { ServiceAddressManager, SERVICE_DEVICE, LO_LABEL, type AddressDevice, type AddressManagerOptions } from './address-manager.ts'
 export { EndpointPicker, type Target } from './endpoint-picker.ts'
-export { canonicalIP, listenSpecs, serviceAddresses, type ListenSpec } from './listen-plan.ts'
-export { DEFAULT_TCP_IDLE_TIMEOUT_MS, ListenError, MAX_TIMER_MS, UserspaceProxier, type ListenFailure, type UserspaceProxierOptions } from './proxier.ts'
+export { listenSpecs, serviceAddresses, type ListenSpec } from './listen-plan.ts'
+export { DEFAULT_TCP_IDLE_TIMEOUT_MS, ListenError, UserspaceProxier, type ListenFailure, type UserspaceProxierOptions } from './proxier.ts'
 export { sourceFilter, type SourceFilter } from './source-ranges.ts'
 export { DEFAULT_UDP_SESSION_LIMIT, UserspaceLimits, defaultSocketLimit, openFileLimit, type LimitReason, type UserspaceLimitsOptions } from './limits.ts'

@@ -6,9 +6,10 @@
 // is already relayed carries on, and sessions that go idle make room again (UDP sessions
 // after --udp-timeout, TCP connections after --tcp-idle-timeout without traffic).
 //
-// It is also where the relays count what they refuse or close for other reasons (clients
-// outside loadBalancerSourceRanges, idle TCP connections), as one object per process shared
-// by both families is what the metrics watch.
+// It is also where the relays report what they refuse or close for other reasons (clients
+// outside loadBalancerSourceRanges, idle TCP connections): one object per process, shared by
+// both families, whose hooks the metrics set (ProxyMetrics.watchUserspace); the counts live
+// in the metrics only.
 import { readFileSync } from 'node:fs'
 import { logger, type Logger } from '../../src/util/log.ts'
 
@@ -56,14 +57,11 @@ export class UserspaceLimits {
   readonly log: Logger
   /** Live UDP sessions. */
   udpSessions = 0
-  readonly dropped = { udp: { session_limit: 0, fd_limit: 0 }, tcp: { session_limit: 0, fd_limit: 0 } }
-  /** Called at each refusal (the metrics hook in). */
+  /** Called at each refusal at a limit (the metrics hook in). */
   onRefuse: ((protocol: 'TCP' | 'UDP', reason: LimitReason) => void) | undefined
-  /** TCP connections reset and UDP datagrams dropped at a load-balancer IP: their source is outside loadBalancerSourceRanges. */
-  readonly sourceRangeRefused = { TCP: 0, UDP: 0 }
+  /** Called for each TCP connection reset and UDP datagram dropped at a load-balancer IP: its source is outside loadBalancerSourceRanges. */
   onSourceRangeRefused: ((protocol: 'TCP' | 'UDP') => void) | undefined
-  /** Relayed TCP connections closed after the idle timeout without traffic either way. */
-  tcpIdleClosed = 0
+  /** Called for each relayed TCP connection closed after the idle timeout without traffic either way. */
   onTcpIdleClosed: (() => void) | undefined
   readonly #tcpSockets = new Set<ReadonlySet<unknown>>()
   readonly #lastWarn = new Map<string, number>()
@@ -113,20 +111,17 @@ export class UserspaceLimits {
     return this.sockets + 2 > this.socketLimit ? this.#refuse('TCP', 'fd_limit') : true
   }
 
-  /** Counts a connection or datagram refused for its source (sourceRangeRefused). */
+  /** Reports a connection or datagram refused for its source. */
   refuseSource(protocol: 'TCP' | 'UDP'): void {
-    this.sourceRangeRefused[protocol]++
     this.onSourceRangeRefused?.(protocol)
   }
 
-  /** Counts a TCP connection closed for idleness. */
+  /** Reports a TCP connection closed for idleness. */
   closeIdleTcp(): void {
-    this.tcpIdleClosed++
     this.onTcpIdleClosed?.()
   }
 
   #refuse(protocol: 'TCP' | 'UDP', reason: LimitReason): false {
-    this.dropped[protocol === 'UDP' ? 'udp' : 'tcp'][reason]++
     this.onRefuse?.(protocol, reason)
     const key = `${protocol} ${reason}`
     const now = performance.now()
@@ -138,7 +133,7 @@ export class UserspaceLimits {
         reason === 'session_limit'
           ? `the UDP session limit (${this.udpSessionLimit}, --udp-session-limit) is reached`
           : `the relays hold ${this.sockets} sockets, their share (${this.socketLimit}) of the open-file limit; raise the agent's RLIMIT_NOFILE (ulimit -n)`
-      this.log.warn({ protocol, reason, udpSessions: this.udpSessions, sockets: this.sockets, dropped: this.dropped }, `userspace proxy: ${what}: ${limit}; warned at most once a minute`)
+      this.log.warn({ protocol, reason, udpSessions: this.udpSessions, sockets: this.sockets }, `userspace proxy: ${what}: ${limit}; warned at most once a minute`)
     }
     return false
   }

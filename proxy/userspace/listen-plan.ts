@@ -1,7 +1,6 @@
 // What the userspace proxier listens on, from the model alone: the sockets of each Service
 // port and the Service addresses that must be local on the node for them to bind.
-import { isIP } from 'node:net'
-import { bigIntToIp, ipToBigInt } from '../../src/util/cidr.ts'
+import { parseIP } from '../../src/util/ip-parse.ts'
 import type { Family, ProxyState, ServicePort, TrafficKind } from '../model.ts'
 import { joinHostPort } from '../../src/util/host-port.ts'
 
@@ -18,10 +17,10 @@ export interface ListenSpec {
   loadBalancer: boolean
 }
 
-/** The canonical text of an address of `family` (RFC 5952 for IPv6), or undefined when it is not one. */
-export function canonicalIP(ip: string, family: Family): string | undefined {
-  if (isIP(ip) !== family) return undefined
-  return family === 4 ? ip : bigIntToIp(ipToBigInt(ip), 6)
+/** `ip` in canonical form when it is an address of `family`; undefined otherwise. */
+function ofFamily(ip: string, family: Family): string | undefined {
+  const parsed = parseIP(ip)
+  return parsed?.family === family && !parsed.mapped ? parsed.text : undefined
 }
 
 /** The sockets a Service port needs, ClusterIP first; addresses of another family are skipped. */
@@ -32,12 +31,12 @@ export function listenSpecs(port: ServicePort, family: Family): ListenSpec[] {
     const key = joinHostPort(host, p)
     if (!specs.has(key)) specs.set(key, { key, host, port: p, kind, wildcard, loadBalancer: false })
   }
-  add(canonicalIP(port.clusterIP, family), port.port, 'internal')
-  for (const ip of [...port.externalIPs, ...port.loadBalancerIPs]) add(canonicalIP(ip, family), port.port, 'external')
+  add(ofFamily(port.clusterIP, family), port.port, 'internal')
+  for (const ip of [...port.externalIPs, ...port.loadBalancerIPs]) add(ofFamily(ip, family), port.port, 'external')
   if (port.nodePort > 0) add(family === 4 ? '0.0.0.0' : '::', port.nodePort, 'external', true)
   // As nftables mode's firewall map, keyed on the address and port whatever else it is.
   for (const ip of port.loadBalancerIPs) {
-    const host = canonicalIP(ip, family)
+    const host = ofFamily(ip, family)
     const spec = host === undefined ? undefined : specs.get(joinHostPort(host, port.port))
     if (spec !== undefined) spec.loadBalancer = true
   }
@@ -49,7 +48,7 @@ export function listenSpecs(port: ServicePort, family: Family): ListenSpec[] {
  * except the node's own addresses (already local).
  */
 export function serviceAddresses(state: ProxyState): Set<string> {
-  const nodeIPs = new Set(state.nodeIPs.map((ip) => canonicalIP(ip, state.family)))
+  const nodeIPs = new Set(state.nodeIPs.map((ip) => ofFamily(ip, state.family)))
   const out = new Set<string>()
   for (const { port } of state.services.values()) {
     if (port.protocol === 'SCTP') continue

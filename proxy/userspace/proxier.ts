@@ -18,6 +18,7 @@
 import type { Socket } from 'node:net'
 import type { NetnsRef } from '../../src/netlink/index.ts'
 import { logger, type Logger } from '../../src/util/log.ts'
+import { MAX_TIMER_MS } from '../../src/util/timers.ts'
 import { usableEndpoints, type Family, type ProxyState, type ServiceEntry, type TrafficKind } from '../model.ts'
 import type { Proxier, SyncStats } from '../proxier.ts'
 import { ServiceAddressManager } from './address-manager.ts'
@@ -57,8 +58,6 @@ export interface UserspaceProxierOptions {
  * relays' few hundred to few thousand sockets, not a conntrack entry of a table of 100,000s.
  */
 export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 3_600_000
-/** The longest timer Node.js keeps (about 24.8 days); longer ones fire at once. */
-export const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface ListenFailure {
   id: string

@@ -1,6 +1,7 @@
 // Name and key syntax checks with Kubernetes' exact messages
 // (k8s.io/apimachinery/pkg/util/validation). Each returns a list of problems; empty means valid.
-import { isIP, isIPv4, isIPv6 } from 'node:net'
+import { isIPv4, isIPv6 } from 'node:net'
+import { parseCIDR, parseIP } from '../util/ip-parse.ts'
 
 export function regexError(msg: string, fmt: string, ...examples: string[]): string {
   if (examples.length === 0) return `${msg} (regex used for validation is '${fmt}')`
@@ -129,9 +130,9 @@ export function isValidPortName(port: string): string[] {
   return errs
 }
 
-/** No IPv6 zone (`fe80::1%eth0`): node:net accepts one, Go's net.ParseIP does not. */
+/** src/util/ip-parse's strict syntax: no IPv6 zone (`fe80::1%eth0`), no leading zeros. */
 export function isValidIP(value: string): string[] {
-  return isIP(value) && !value.includes('%') ? [] : ['must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']
+  return parseIP(value) !== undefined ? [] : ['must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']
 }
 
 export function isValidIPv4Address(value: string): string[] {
@@ -142,12 +143,13 @@ export function isValidIPv6Address(value: string): string[] {
   return isIPv6(value) ? [] : ['must be a valid IPv6 address']
 }
 
+/**
+ * src/util/ip-parse's strict syntax. Host bits may be set (Kubernetes allows them, e.g. in
+ * loadBalancerSourceRanges); an IPv4-mapped IPv6 prefix (`::ffff:10.0.0.0/104`) is refused,
+ * as parseCIDR refuses it everywhere.
+ */
 export function isValidCIDR(value: string): string[] {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(value)
-  const family = m && !m[1].includes('%') ? isIP(m[1]) : 0
-  const bits = m ? Number(m[2]) : -1
-  const ok = family !== 0 && bits <= (family === 4 ? 32 : 128) && String(bits) === m?.[2]
-  return ok ? [] : ['must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)']
+  return parseCIDR(value) !== undefined ? [] : ['must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)']
 }
 
 /** Environment variable names (RelaxedEnvironmentVariableValidation, on by default since 1.32). */

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { Agent } from '../kubelet/agent.ts'
 import { logger } from '../util/log.ts'
-import { boolFlag, timerDuration } from './flag-values.ts'
+import { boolFlag, ipList, timerDuration, wholeNumber } from './flag-values.ts'
 import { proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
 
 const repoBin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin')
@@ -86,14 +86,13 @@ export async function runAgent(argv: string[]): Promise<void> {
   if (listen && !(port > 0 && port < 65536)) throw new Error(`--kubelet-listen "${listen}" must be ADDR:PORT`)
   const logMaxSize = isQuantity(values['container-log-max-size']) ? parseQuantityValue(values['container-log-max-size']!) : NaN
   if (!(logMaxSize >= 1)) throw new Error(`--container-log-max-size "${values['container-log-max-size']}" must be a size like 10Mi or 500Ki`)
-  const logMaxFiles = Number(values['container-log-max-files'])
-  if (!Number.isInteger(logMaxFiles) || logMaxFiles < 2) throw new Error(`--container-log-max-files "${values['container-log-max-files']}" must be a whole number of at least 2`)
+  const logMaxFiles = wholeNumber('--container-log-max-files', values['container-log-max-files']!, { min: 2 })
   const prefix = values['netns-prefix']!
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(prefix)) throw new Error(`--netns-prefix "${prefix}" may hold only letters, digits, '_', '.' and '-'`)
   const agent = new Agent({
     server: values.socket ? { socketPath: resolve(values.socket) } : { server: values.server! },
     nodeName: values['node-name'] ?? hostname(),
-    nodeIPs: values['node-ip'] ? values['node-ip'].split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    nodeIPs: values['node-ip'] ? ipList('--node-ip', values['node-ip']) : undefined,
     dataDir,
     netnsPrefix: prefix,
     cniBinDirs: values['cni-bin-dir']!.split(':').filter(Boolean),

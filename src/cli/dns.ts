@@ -4,7 +4,7 @@ import { defaultDnsConfig, startDns, type DnsConfig } from '../../dns/run.ts'
 import { MAX_SERVFAIL_TTL } from '../../dns/response-cache.ts'
 import type { PodRecordsMode } from '../../dns/zone-index.ts'
 import { runComponent } from './serve.ts'
-import { boolFlag, oneOf, parseDuration, timerDuration, wholeNumber } from './flag-values.ts'
+import { boolFlag, oneOf, optionalTimeout, timerDuration, wholeNumber } from './flag-values.ts'
 
 const d = defaultDnsConfig
 
@@ -47,13 +47,9 @@ Flags:
 
 const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)
 
-/** Seconds, from `0`, whole seconds (as the other cache flags take) or a duration; at most 5 minutes. */
+/** Seconds: whole seconds (as the other cache flags take) or a duration (whole milliseconds), 0 disables; at most 5 minutes. */
 function servfailTtl(flag: string, value: string): number {
-  const text = value.trim()
-  let seconds: number
-  if (/^\d+$/.test(text)) seconds = Number(text)
-  else if (/^0+(\.0+)?(ms|s|m|h)$/.test(text)) seconds = 0
-  else seconds = parseDuration(flag, text) / 1000
+  const seconds = /^\d+$/.test(value.trim()) ? wholeNumber(flag, value) : optionalTimeout(flag, value, 'caching server failures') / 1000
   if (seconds > MAX_SERVFAIL_TTL) throw new Error(`${flag} "${value}" must be at most 5m: RFC 2308 forbids caching a server failure longer`)
   return seconds
 }

@@ -1,19 +1,20 @@
-// The value syntaxes weft's flags share: booleans, whole numbers, durations and choices.
-// Each parser names the flag and the value it refuses, and says what it wants instead.
-import { MAX_TIMER_MS } from '../../proxy/userspace/proxier.ts'
+// The value syntaxes weft's flags share: booleans, whole numbers, durations, choices,
+// addresses and CIDRs. Each parser names the flag and the value it refuses, and says what it
+// wants instead.
+import { parseGoBool } from '../util/go-bool.ts'
+import { parseCIDR, parseIP } from '../util/ip-parse.ts'
+import { MAX_TIMER_MS } from '../util/timers.ts'
 
 const MAX_TIMER_HOURS = Math.floor(MAX_TIMER_MS / 3_600_000)
 
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 
-const TRUE = new Set(['', '1', 't', 'T', 'true', 'TRUE', 'True'])
-const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False'])
-
 /** Go's boolean spellings (`true`, `false`, `1`, `F`…), as Kubernetes components take them; '' is a bare `--flag` (true); undefined gives the fallback. */
 export function boolFlag(flag: string, value: string | boolean | undefined, fallback: boolean): boolean {
   if (value === undefined) return fallback
-  if (value === true || TRUE.has(String(value))) return true
-  if (value === false || FALSE.has(String(value))) return false
+  if (typeof value === 'boolean') return value
+  const parsed = value === '' ? true : parseGoBool(value)
+  if (parsed !== undefined) return parsed
   throw new Error(`${flag} must be true or false, not "${value}"`)
 }
 
@@ -57,4 +58,34 @@ export function optionalTimeout(flag: string, value: string, what: string): numb
 export function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) throw new Error(`${flag} "${value}" must be one of ${allowed.join(', ')}`)
   return value as T
+}
+
+function commaList(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean)
+}
+
+/**
+ * Comma-separated CIDRs (host bits may be set), each in canonical form (`10.96.0.0/12`,
+ * RFC 5952 IPv6): the text that later goes into nft rules as it is.
+ */
+export function cidrList(flag: string, value: string): string[] {
+  return commaList(value).map((c) => {
+    const cidr = parseCIDR(c)
+    if (cidr === undefined) throw new Error(`${flag}: "${c}" is not a CIDR (like 10.96.0.0/12 or fd00:10:96::/108)`)
+    return cidr.text
+  })
+}
+
+/**
+ * Comma-separated IP addresses, each in canonical form. An IPv4-mapped IPv6 address
+ * (`::ffff:10.0.0.1`) is refused: it is an IPv4 address in IPv6 clothing, and would be taken
+ * for either family depending on who reads it.
+ */
+export function ipList(flag: string, value: string): string[] {
+  return commaList(value).map((text) => {
+    const ip = parseIP(text)
+    if (ip === undefined) throw new Error(`${flag}: "${text}" is not an IP address (like 192.168.1.10 or fd00::10)`)
+    if (ip.mapped) throw new Error(`${flag}: "${text}" is an IPv4-mapped IPv6 address; give the IPv4 address ${ip.text} instead`)
+    return ip.text
+  })
 }

@@ -4,9 +4,8 @@ import { parseArgs } from 'node:util'
 import { RestClient } from '../client/index.ts'
 import { parseMode } from '../../proxy/mode.ts'
 import { defaultProxyConfig, startProxy, type ProxyConfig } from '../../proxy/run.ts'
-import { parseCidr } from '../util/cidr.ts'
 import { logger } from '../util/log.ts'
-import { boolFlag, optionalTimeout, timerDuration, wholeNumber } from './flag-values.ts'
+import { boolFlag, cidrList, optionalTimeout, timerDuration, wholeNumber } from './flag-values.ts'
 import { serveUntilSignal } from './serve.ts'
 
 export const proxyFlagsUsage = `  --proxy-mode MODE           nftables, userspace or auto (default auto: nftables, or userspace when
@@ -55,18 +54,6 @@ export const proxyOptions = {
   'tcp-idle-timeout': { type: 'string', default: '1h' },
   'strict-arp': { type: 'string', default: 'true' },
 } as const
-
-function cidrList(flag: string, value: string): string[] {
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean)
-  for (const c of list) {
-    try {
-      parseCidr(c)
-    } catch (err) {
-      throw new Error(`${flag}: ${(err as Error).message}`)
-    }
-  }
-  return list
-}
 
 export function proxyConfigFrom(values: Record<string, string | boolean | undefined>): ProxyConfig {
   const s = (k: keyof typeof proxyOptions) => String(values[k] ?? proxyOptions[k].default)

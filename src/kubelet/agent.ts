@@ -6,8 +6,8 @@ import { chmod, mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { V1Node } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
-import { applyAction } from '../controllers/apply-actions.ts'
 import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
+import { isSpawnFailure } from '../netfilter/index.ts'
 import { Spawner, useSpawner } from '../netlink/index.ts'
 import { logger, type Logger } from '../util/log.ts'
 import { makePrivateDir } from '../util/private-files.ts'
@@ -15,10 +15,11 @@ import { startProxy, type ProxyConfig, type RunningProxy } from '../../proxy/run
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
 import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from './cni/index.ts'
-import { checkHairpin, type HairpinPlan } from './bridge-netfilter.ts'
+import { checkHairpin } from './bridge-netfilter.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
-import { nodeNetworks } from './node-networks.ts'
-import { isNftMissing, syncMasquerade } from './pod-masquerade.ts'
+import { nodeNetworks, type NodeNetwork } from './node-networks.ts'
+import { NodeProblemReporter } from './node-problems.ts'
+import { MasqueradeSync } from './pod-masquerade.ts'
 import { Kubelet, type KubeletOptions } from './kubelet.ts'
 import { detectNodeIPs } from './node-ip.ts'
 import { NodeRegistration } from './node-registration.ts'
@@ -82,9 +83,11 @@ export class Agent {
   /** The optional plugins last warned about (a change warns again). */
   #missingPlugins = ''
   #nftMissingWarned = false
-  #hairpin: HairpinPlan | undefined
-  /** Problems with Nodes' network fields already reported (warned and an Event), by message. */
-  #reportedProblems = new Set<string>()
+  #masquerade = new MasqueradeSync()
+  /** The families whose same-node Service traffic the masquerade table handles (br_netfilter is off): decided once at start. */
+  #hairpin = { ipv4: false, ipv6: false }
+  /** Problems with Nodes' network fields: a warning, a Warning Event on the Node and a metric, each once while it lasts. */
+  #nodeProblems: NodeProblemReporter | undefined
   #proxy: RunningProxy | undefined
 
   constructor(options: AgentOptions) {
@@ -108,10 +111,12 @@ export class Agent {
     this.#spawner = new Spawner(jobs)
     useSpawner(this.#spawner)
     this.#nodeIPs = o.nodeIPs?.length ? o.nodeIPs : await detectNodeIPs()
-    this.#hairpin = await checkHairpin({ log: this.log })
+    const plan = await checkHairpin({ log: this.log })
+    this.#hairpin = { ipv4: plan.ipv4 === 'masquerade', ipv6: plan.ipv6 === 'masquerade' }
     // weft's own plugins, warm in this process: `bin/weft-cni` hands its invocations here.
     this.#cniService = await startCniService({ onError: (err) => this.log.warn({ err }, 'CNI service request failed') })
     const client = (this.client = new RestClient(o.server, { userAgent: `weft-agent/${o.nodeName}` }))
+    const nodeProblems = (this.#nodeProblems = new NodeProblemReporter({ client, nodeName: o.nodeName, log: this.log }))
     const cni = (this.#cni = new CniRuntime({ binDirs: o.cniBinDirs, confDir: o.cniConfDir, cacheDir: join(o.dataDir, 'cni') }))
     const host = readHostFacts()
     this.#registration = new NodeRegistration({
@@ -146,7 +151,11 @@ export class Agent {
       log: this.log.child({ component: 'kubelet' }),
     })
     await this.kubelet.start(signal)
-    if (o.proxy) this.#proxy = await startProxy(o.proxy, client, o.nodeName, this.log.child({ component: 'proxy' }), this.#nodeIPs, signal)
+    if (o.proxy) {
+      this.#proxy = await startProxy(o.proxy, client, o.nodeName, this.log.child({ component: 'proxy' }), this.#nodeIPs, signal)
+      // The agent's own metric is served beside the proxy's.
+      this.#proxy.proxy.metrics.registry.registerMetric(nodeProblems.invalid)
+    }
     this.#server = new KubeletServer(this.kubelet)
     await this.#server.start({ socketPath: this.socketPath, listen: o.kubeletListen || undefined })
     this.log.info({ node: o.nodeName, ips: this.#nodeIPs }, 'node agent running')
@@ -176,8 +185,9 @@ export class Agent {
   async #syncNodes(): Promise<void> {
     const o = this.options
     const nodes = this.#nodes?.indexer.list() ?? []
-    const self = nodes.find((n) => n.metadata?.name === o.nodeName)
-    const cidrs = self?.spec?.podCIDRs?.length ? self.spec.podCIDRs : self?.spec?.podCIDR ? [self.spec.podCIDR] : []
+    // Parsed once for the CNI config, the problem report, masquerade and routes: they all see the same pod CIDRs.
+    const { networks, problems } = nodeNetworks(nodes, o.nodeName)
+    const cidrs = networks.find((n) => n.self)?.podCIDRs ?? []
     if (cidrs.length) {
       try {
         const optional = await optionalChainPlugins(o.cniBinDirs)
@@ -209,13 +219,13 @@ export class Agent {
       this.#networkReady = ready
       await this.#registration?.refresh()
     }
-    this.#reportNodeProblems(nodes)
+    this.#nodeProblems?.report(nodes, problems)
     // Each step on its own: one that fails (no nft, say) must not hold back the others.
-    const hairpin = { ipv4: this.#hairpin?.ipv4 === 'masquerade', ipv6: this.#hairpin?.ipv6 === 'masquerade' }
-    if (o.ipMasq || hairpin.ipv4 || hairpin.ipv6) await this.#syncMasquerade(nodes, hairpin)
+    const hairpin = this.#hairpin
+    if (o.ipMasq || hairpin.ipv4 || hairpin.ipv6) await this.#syncMasquerade(networks, hairpin)
     if (o.hostGw) {
       try {
-        const lines = await syncHostGwRoutes(nodes, o.nodeName)
+        const lines = await syncHostGwRoutes(networks)
         if (lines.length) this.log.info({ changes: lines }, 'updated host-gw routes')
       } catch (err) {
         this.log.warn({ err }, 'cannot update the host-gw routes; retrying at the next Node change')
@@ -223,28 +233,12 @@ export class Agent {
     }
   }
 
-  /** Bad pod CIDRs or addresses of Nodes, each once while it lasts: a warning and a Warning Event on that Node. */
-  #reportNodeProblems(nodes: readonly V1Node[]): void {
-    const { problems } = nodeNetworks(nodes, this.options.nodeName)
-    const now = new Set(problems.map((p) => p.message))
-    for (const p of problems) {
-      if (this.#reportedProblems.has(p.message)) continue
-      this.log.warn({ node: p.node }, `${p.message}; fix the Node object`)
-      const involved = nodes.find((n) => n.metadata?.name === p.node)
-      if (involved === undefined || this.client === undefined) continue
-      const event = { involved: { apiVersion: 'v1', kind: 'Node', metadata: involved.metadata }, type: 'Warning' as const, reason: 'InvalidNodeNetwork', message: `${p.message} (seen by the agent of ${this.options.nodeName})` }
-      // Best effort, as every Event: applyAction swallows a failed create.
-      void applyAction({ client: this.client, component: 'weft-agent' }, { verb: 'event', event })
-    }
-    this.#reportedProblems = now
-  }
-
-  async #syncMasquerade(nodes: readonly V1Node[], hairpin: { ipv4: boolean; ipv6: boolean }): Promise<void> {
+  async #syncMasquerade(networks: readonly NodeNetwork[], hairpin: { ipv4: boolean; ipv6: boolean }): Promise<void> {
     try {
-      await syncMasquerade(nodes, this.options.nodeName, { outbound: this.options.ipMasq, hairpin })
+      await this.#masquerade.sync(networks, { outbound: this.options.ipMasq, hairpin })
       this.#nftMissingWarned = false
     } catch (err) {
-      if (!isNftMissing(err)) {
+      if (!isSpawnFailure(err)) {
         this.log.warn({ err }, 'cannot apply the pod masquerade rules (nft table weft-agent); retrying at the next Node change')
       } else if (!this.#nftMissingWarned) {
         this.#nftMissingWarned = true

@@ -2,9 +2,9 @@
 // routed via that node's InternalIP, so pods reach pods on other nodes by their IPs.
 // The nodes must share a link-layer network. Routes carry weft's own protocol number so
 // the applier only ever touches the routes it made.
-import type { V1Node } from '@kubernetes/client-node'
 import { ipBatch, listRoutes, type NetnsRef } from '../netlink/index.ts'
-import { canonicalAddress, nodeNetworks } from './node-networks.ts'
+import { parseIP } from '../util/ip-parse.ts'
+import type { NodeNetwork } from './node-networks.ts'
 
 /** rtnetlink protocol number weft tags its routes with (`ip route … proto 149`). */
 export const weftRouteProtocol = 149
@@ -18,10 +18,10 @@ function family(ip: string): 4 | 6 {
   return ip.includes(':') ? 6 : 4
 }
 
-/** The routes a node needs to reach the other nodes' pods; Nodes' values only as nodeNetworks parsed them. Pure. */
-export function hostGwRoutes(nodes: readonly V1Node[], self: string): PodRoute[] {
+/** The routes a node needs to reach the other nodes' pods, from the Nodes' values as nodeNetworks parsed them. Pure. */
+export function hostGwRoutes(networks: readonly NodeNetwork[]): PodRoute[] {
   const routes: PodRoute[] = []
-  for (const node of nodeNetworks(nodes, self).networks) {
+  for (const node of networks) {
     if (node.self) continue
     for (const dst of node.podCIDRs) {
       const via = node.internalIPs.find((ip) => family(ip) === family(dst))
@@ -48,17 +48,17 @@ export async function currentPodRoutes(netns?: NetnsRef): Promise<PodRoute[]> {
   for (const r of routes) {
     if (r.protocol !== String(weftRouteProtocol) || !r.gateway) continue
     const [addr, bits] = r.dst.split('/') as [string, string | undefined]
-    const dst = canonicalAddress(addr)
-    const via = canonicalAddress(r.gateway)
+    const dst = parseIP(addr)?.text
+    const via = parseIP(r.gateway)?.text
     if (dst === undefined || via === undefined || (bits !== undefined && !/^\d{1,3}$/.test(bits))) continue
     out.push({ dst: `${dst}/${bits ?? (dst.includes(':') ? 128 : 32)}`, via })
   }
   return out
 }
 
-/** Makes the node's routes match `nodes`; returns the lines it ran. */
-export async function syncHostGwRoutes(nodes: readonly V1Node[], self: string, netns?: NetnsRef): Promise<string[]> {
-  const lines = routeChanges(await currentPodRoutes(netns), hostGwRoutes(nodes, self))
+/** Makes the node's routes match the Nodes' `networks`; returns the lines it ran. */
+export async function syncHostGwRoutes(networks: readonly NodeNetwork[], netns?: NetnsRef): Promise<string[]> {
+  const lines = routeChanges(await currentPodRoutes(netns), hostGwRoutes(networks))
   await ipBatch(lines, netns)
   return lines
 }

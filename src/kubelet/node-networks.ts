@@ -19,13 +19,10 @@ export interface NodeNetwork {
 
 export interface NodeProblem {
   node: string
+  /** The field the value was in: a bounded metric label. */
+  field: 'spec.podCIDRs' | 'status.addresses'
   /** Says which field, what was wrong and what is done about it. */
   message: string
-}
-
-/** The canonical form of an IP address (read as Kubernetes reads it), or undefined when `text` is not exactly one. */
-export function canonicalAddress(text: string): string | undefined {
-  return parseIP(text, 'sloppy')?.text
 }
 
 function parsePodCIDR(text: string): Cidr | undefined {
@@ -49,26 +46,26 @@ export function nodeNetworks(nodes: readonly V1Node[], self: string): { networks
   const parsed: { name: string; self: boolean; created: string; cidrs: Cidr[]; ips: string[] }[] = []
   for (const node of nodes) {
     const name = String(node.metadata?.name ?? '')
-    const problem = (message: string) => problems.push({ node: name, message: `Node ${JSON.stringify(name)}: ${message}` })
+    const problem = (field: NodeProblem['field'], message: string) => problems.push({ node: name, field, message: `Node ${JSON.stringify(name)}: ${field} ${message}` })
     let cidrs: Cidr[] = []
     for (const raw of rawCIDRs(node)) {
       const cidr = typeof raw === 'string' ? parsePodCIDR(raw) : undefined
-      if (cidr === undefined) problem(`spec.podCIDRs ${JSON.stringify(raw)} is not a CIDR (like 10.244.1.0/24): no routes or masquerade for it`)
-      else if (cidr.prefix === 0) problem(`spec.podCIDRs ${cidr.text} is a whole address family, not a pod CIDR: ignored`)
+      if (cidr === undefined) problem('spec.podCIDRs', `${JSON.stringify(raw)} is not a CIDR (like 10.244.1.0/24): no routes or masquerade for it`)
+      else if (cidr.prefix === 0) problem('spec.podCIDRs', `${cidr.text} is a whole address family, not a pod CIDR: ignored`)
       else cidrs.push(cidr)
     }
     for (const family of [4, 6] as const) {
       const same = cidrs.filter((c) => c.family === family)
       if (same.length < 2) continue
-      problem(`spec.podCIDRs has ${same.length} IPv${family} CIDRs (${same.map((c) => c.text).join(', ')}), at most one is allowed: all of them ignored`)
+      problem('spec.podCIDRs', `has ${same.length} IPv${family} CIDRs (${same.map((c) => c.text).join(', ')}), at most one is allowed: all of them ignored`)
       cidrs = cidrs.filter((c) => c.family !== family)
     }
     const ips: string[] = []
     const addresses: unknown = node.status?.addresses
     for (const a of Array.isArray(addresses) ? (addresses as { type?: unknown; address?: unknown }[]) : []) {
       if (a?.type !== 'InternalIP') continue
-      const ip = typeof a.address === 'string' ? canonicalAddress(a.address) : undefined
-      if (ip === undefined) problem(`status.addresses InternalIP ${JSON.stringify(a.address)} is not an IP address: ignored`)
+      const ip = typeof a.address === 'string' ? parseIP(a.address, 'sloppy')?.text : undefined
+      if (ip === undefined) problem('status.addresses', `InternalIP ${JSON.stringify(a.address)} is not an IP address: ignored`)
       else ips.push(ip)
     }
     const created = node.metadata?.creationTimestamp
@@ -87,7 +84,7 @@ export function nodeNetworks(nodes: readonly V1Node[], self: string): { networks
         return true
       }
       const whose = clash.name === self ? "this node's pod CIDR" : `the pod CIDR of Node ${JSON.stringify(clash.name)} (created earlier)`
-      problems.push({ node: p.name, message: `Node ${JSON.stringify(p.name)}: spec.podCIDRs ${c.text} overlaps ${whose} ${clash.cidr.text}: ignored` })
+      problems.push({ node: p.name, field: 'spec.podCIDRs', message: `Node ${JSON.stringify(p.name)}: spec.podCIDRs ${c.text} overlaps ${whose} ${clash.cidr.text}: ignored` })
       return false
     })
   }

@@ -4,6 +4,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { rm } from 'node:fs/promises'
 import type { V1Pod } from '@kubernetes/client-node'
+import { parseGoBool } from '../util/go-bool.ts'
 import { createLimitedServer, type HttpLimits } from '../util/http-limits.ts'
 
 export interface LogRequest {
@@ -63,8 +64,9 @@ function intParam(q: URLSearchParams, name: (typeof NUMBER_PARAMS)[number]): num
 /** Go's strconv.ParseBool spellings, as the kubelet parses them; absent or empty is false. */
 function flagParam(q: URLSearchParams, name: string): boolean {
   const v = q.get(name)
-  if (v === null || ['', '0', 'f', 'F', 'false', 'FALSE', 'False'].includes(v)) return false
-  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v)) return true
+  if (v === null || v === '') return false
+  const parsed = parseGoBool(v)
+  if (parsed !== undefined) return parsed
   throw new LogRequestError(400, `${name} ${JSON.stringify(v.slice(0, 64))} must be true or false`)
 }
 

@@ -11,7 +11,8 @@
 //   backquotes or control characters (a newline ends a command). Braces balance and never
 //   close more than they opened. A double-quoted string (a comment) may hold any printable
 //   ASCII but `"` and `\`.
-// - Object specs (the inside of `{ … }` of a chain, set or map) may also hold `;`.
+// - Object specs (the inside of `{ … }` of a chain, set or map) may also hold `;`; a whole
+//   command (nftApply's raw lines) only inside braces.
 // - One set element holds no `,` outside braces (that would be two elements).
 //
 // A refusal is an NftTokenError naming what was refused and why; nothing is sent to nft.
@@ -25,7 +26,7 @@ export class NftTokenError extends Error {
   }
 }
 
-export type NftTextKind = 'rule' | 'spec' | 'element'
+export type NftTextKind = 'rule' | 'spec' | 'element' | 'command'
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_./-]{0,254}$/
 /** Characters allowed outside quotes (specs add `;`), by char code: a table, as this runs for every character of every rule. */
@@ -63,8 +64,9 @@ export function checkNftText(kind: NftTextKind, text: string): void {
       continue
     }
     if (c === ';') {
-      if (kind !== 'spec') throw new NftTokenError(`nft ${kind} ${show(text)} holds ";" at ${i}, which would end the command`)
-      continue
+      if (kind === 'spec' || (kind === 'command' && depth > 0)) continue
+      if (kind === 'command') throw new NftTokenError(`nft command ${show(text)} holds ";" outside braces at ${i}, which would start another command`)
+      throw new NftTokenError(`nft ${kind} ${show(text)} holds ";" at ${i}, which would end the command`)
     }
     if (PLAIN[code] !== 1) throw new NftTokenError(`nft ${kind} ${show(text)} holds ${JSON.stringify(c)} at ${i}, which weft never sends to nft`)
     if (c === '{') depth++
@@ -84,17 +86,5 @@ export function checkNftText(kind: NftTextKind, text: string): void {
  * that hand nft raw lines (nftApply) rather than a Transaction.
  */
 export function checkNftCommand(line: string): void {
-  if (typeof line !== 'string' || line.trim() === '') throw new NftTokenError('empty nft command')
-  checkNftText('spec', line)
-  let depth = 0
-  let quoted = false
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!
-    if (quoted) {
-      if (c === '"') quoted = false
-    } else if (c === '"') quoted = true
-    else if (c === '{') depth++
-    else if (c === '}') depth--
-    else if (c === ';' && depth === 0) throw new NftTokenError(`nft command ${show(line)} holds ";" outside braces at ${i}, which would start another command`)
-  }
+  checkNftText('command', line)
 }

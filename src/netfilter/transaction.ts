@@ -2,7 +2,9 @@
 // one `nft -f -` run (applied all or nothing by the kernel), and that the in-memory fake
 // applies the same way. Objects are named without the `family table` prefix. Every
 // operation is checked against weft's nft grammar (tokens.ts) as it is added: a name or
-// text outside it throws an NftTokenError there, and nothing of it reaches nft.
+// text outside it throws an NftTokenError there, and nothing of it reaches nft. The one
+// exception is an operation pushed as `checked`: its every name and text (as rendered) has
+// already passed the same checks (the proxy's per-port rules, checked once as they are built).
 import { checkNftName, checkNftText, NftTokenError } from './tokens.ts'
 
 export type NftFamily = 'ip' | 'ip6' | 'inet'
@@ -33,9 +35,13 @@ export class Transaction {
     return this.operations.length
   }
 
-  /** Appends `op`; returns this, so calls chain. Throws an NftTokenError for anything outside weft's nft grammar. */
-  push(op: NftOperation): this {
-    checkOperation(op)
+  /**
+   * Appends `op`; returns this, so calls chain. Throws an NftTokenError for anything outside
+   * weft's nft grammar, unless `checked` says the caller has run the same checks on every
+   * name and text of `op` as it renders (proxy/nftables/rules.ts checkServiceRules).
+   */
+  push(op: NftOperation, opts?: { checked?: boolean }): this {
+    if (opts?.checked !== true) checkOperation(op)
     this.operations.push(op)
     return this
   }

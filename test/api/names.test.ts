@@ -96,6 +96,11 @@ t.test('addresses, env names, keys, percents', async (t) => {
   t.same(isValidCIDR('fd00::/64'), [])
   t.equal(isValidCIDR('10.0.0.0/33').length, 1)
   t.equal(isValidCIDR('10.0.0.0').length, 1)
+  // As src/util/ip-parse reads them: no zone, no leading zeros; host bits allowed; an IPv4-mapped prefix refused.
+  for (const bad of ['fe80::1%eth0', '010.0.0.1', ' 10.0.0.1', '10.0.0.1/32']) t.equal(isValidIP(bad).length, 1, bad)
+  t.same(isValidIP('::ffff:10.0.0.1'), [], 'a mapped address is an address')
+  t.same(isValidCIDR('10.244.0.7/24'), [], 'host bits set')
+  for (const bad of ['fe80::%eth0/64', '10.0.0.0/08', '::ffff:10.0.0.0/104', '10.0.0.0/8/8', '010.0.0.0/8']) t.equal(isValidCIDR(bad).length, 1, bad)
   t.same(isEnvVarName('MY_VAR'), [])
   t.same(isEnvVarName('1.weird-but ok'), [])
   t.same(isEnvVarName('A=B'), ["a valid environment variable name must consist only of printable ASCII characters other than '='"])

@@ -1,6 +1,6 @@
 // The proxy's flags, shared by `weft proxy` and `weft agent`.
 import t from 'tap'
-import { parseDuration } from '../../src/cli/flag-values.ts'
+import { ipList, parseDuration } from '../../src/cli/flag-values.ts'
 import { proxyConfigFrom } from '../../src/cli/proxy.ts'
 
 t.test('durations', async (t) => {
@@ -56,4 +56,17 @@ t.test('durations that become timers are no longer than a Node.js timer can wait
   for (const flag of ['udp-timeout', 'min-sync-period', 'full-sync-period'])
     t.throws(() => proxyConfigFrom({ [flag]: '1000h' }), new RegExp(`--${flag} "1000h" is longer than 596h, the longest timer Node.js keeps`), flag)
   t.equal(proxyConfigFrom({ 'udp-timeout': '596h' }).udpIdleTimeoutMs, 596 * 3_600_000)
+})
+
+t.test('--service-cidr and --cluster-cidr: parsed once, written back canonical, named when bad', async (t) => {
+  const c = proxyConfigFrom({ 'service-cidr': '10.96.0.1/12, FD00:96:0::0/112', 'cluster-cidr': '10.244.7.7/16,fd00:0244::/56' })
+  t.same(c.serviceCIDRs, ['10.96.0.0/12', 'fd00:96::/112'], 'host bits cleared, IPv6 as RFC 5952')
+  t.same(c.clusterCIDRs, ['10.244.0.0/16', 'fd00:244::/56'])
+  for (const bad of ['10.96.0.0/12 } ; flush ruleset', '::ffff:10.96.0.0/108', 'fe80::%eth0/64', '10.96.0.0', '010.96.0.0/12'])
+    t.throws(() => proxyConfigFrom({ 'cluster-cidr': bad }), new RegExp(`^--cluster-cidr: ".*" is not a CIDR`), `refuses ${JSON.stringify(bad)}`)
+})
+
+t.test('address lists come out canonical', async (t) => {
+  t.same(ipList('--node-ip', ' 192.168.1.10 , FD00:0:0::10 '), ['192.168.1.10', 'fd00::10'])
+  t.same(ipList('--node-ip', ''), [])
 })

@@ -3,6 +3,7 @@
 import t from 'tap'
 import type { V1Node } from '@kubernetes/client-node'
 import { hostGwRoutes, routeChanges } from '../../src/kubelet/host-gw.ts'
+import { nodeNetworks } from '../../src/kubelet/node-networks.ts'
 import { checkIpBatchLines } from '../../src/netlink/index.ts'
 
 function node(name: string, cidrs: string[], ips: string[]): V1Node {
@@ -18,7 +19,7 @@ t.test('addresses and pod CIDRs that do not parse give no route; the rest still 
     node('good', ['10.244.4.0/24'], ['172.31.0.5']),
     node('padded', ['010.244.005.000/24'], ['172.031.000.006']),
   ]
-  const routes = hostGwRoutes(nodes, 'self')
+  const routes = hostGwRoutes(nodeNetworks(nodes, 'self').networks)
   t.same(routes, [
     { dst: '10.244.4.0/24', via: '172.31.0.5' },
     { dst: '10.244.5.0/24', via: '172.31.0.6' },

@@ -3,7 +3,8 @@
 import t from 'tap'
 import type { V1Node } from '@kubernetes/client-node'
 import { hostGwRoutes, routeChanges } from '../../src/kubelet/host-gw.ts'
-import { masqueradeRuleset } from '../../src/kubelet/pod-masquerade.ts'
+import { nodeNetworks } from '../../src/kubelet/node-networks.ts'
+import { masqueradeRuleset, rulesetText } from '../../src/kubelet/pod-masquerade.ts'
 import { HOSTILE_STRINGS, Rng, fuzzSettings } from '../helpers/fuzz.ts'
 
 const self: V1Node = { metadata: { name: 'self' }, spec: { podCIDRs: ['10.244.0.0/24'] }, status: { addresses: [{ type: 'InternalIP', address: '172.31.0.2' }] } }
@@ -23,17 +24,17 @@ t.test('seeded hostile Node objects: every output line is well formed', async (t
       const odd = rng.chance(0.05) ? rng.pick<unknown>([field(), { x: 1 }, null, 7]) : undefined
       nodes.push({ metadata: { name: `n${n}` }, spec: odd === undefined ? spec : ({ podCIDRs: odd } as never), status: { addresses: rng.chance(0.05) ? (odd as never) : addresses } })
     }
-    const current = hostGwRoutes(nodes, 'self')
-    for (const line of routeChanges(current.slice(1), hostGwRoutes(nodes.slice(1), 'self'))) {
+    const current = hostGwRoutes(nodeNetworks(nodes, 'self').networks)
+    for (const line of routeChanges(current.slice(1), hostGwRoutes(nodeNetworks(nodes.slice(1), 'self').networks))) {
       lines++
       if (!cidrLine.test(line)) {
         t.fail(`case ${i} (seed ${seed}): route line ${JSON.stringify(line)}`)
         return
       }
     }
-    const ruleset = masqueradeRuleset(nodes, rng.chance(0.5) ? 'self' : 'n1', { hairpin: { ipv4: true, ipv6: rng.chance(0.5) } })
+    const ruleset = rulesetText(masqueradeRuleset(nodeNetworks(nodes, rng.chance(0.5) ? 'self' : 'n1').networks, { hairpin: { ipv4: true, ipv6: rng.chance(0.5) } }))
     for (const line of ruleset.split('\n')) {
-      if (!/^(|table ip6? weft-agent( \{)?|delete table ip6? weft-agent|\s+set pod-cidrs \{ type ipv[46]_addr; flags interval; elements = \{ [0-9a-f:., /]+ \} \}|\s+chain postrouting \{|\s+type nat hook postrouting priority srcnat; policy accept;|\s+ip6? saddr \{ [0-9a-f:., /]+ \} ip6? daddr (\{ [0-9a-f:., /]+ \} ct status dnat|!= @pod-cidrs) masquerade|\s*\})$/.test(line)) {
+      if (!/^(|(add|delete) table ip6? weft-agent|add set ip6? weft-agent pod-cidrs \{ type ipv[46]_addr; flags interval; elements = \{ [0-9a-f:., /]+ \} \}|add chain ip6? weft-agent postrouting \{ type nat hook postrouting priority srcnat; policy accept; \}|add rule ip6? weft-agent postrouting ip6? saddr \{ [0-9a-f:., /]+ \} ip6? daddr (\{ [0-9a-f:., /]+ \} ct status dnat|!= @pod-cidrs) masquerade)$/.test(line)) {
         t.fail(`case ${i} (seed ${seed}): ruleset line ${JSON.stringify(line)}`)
         return
       }

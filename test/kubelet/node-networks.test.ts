@@ -5,7 +5,9 @@ import t from 'tap'
 import type { V1Node } from '@kubernetes/client-node'
 import { hostGwRoutes, routeChanges } from '../../src/kubelet/host-gw.ts'
 import { nodeNetworks } from '../../src/kubelet/node-networks.ts'
-import { masqueradeRuleset } from '../../src/kubelet/pod-masquerade.ts'
+import { masqueradeRuleset as transactions, rulesetText, type MasqueradeOptions } from '../../src/kubelet/pod-masquerade.ts'
+
+const masqueradeRuleset = (nodes: readonly V1Node[], self: string, opts?: MasqueradeOptions) => rulesetText(transactions(nodeNetworks(nodes, self).networks, opts))
 
 function node(name: string, cidrs: string[], ips: string[]): V1Node {
   return { metadata: { name }, spec: { podCIDR: cidrs[0], podCIDRs: cidrs }, status: { addresses: ips.map((address) => ({ type: 'InternalIP', address })) } }
@@ -35,7 +37,7 @@ t.test('hostile podCIDRs and addresses never reach the route lines or the rulese
   for (const p of problems) t.match(p.message, /^Node "[^"]+": /, `the message names the node: ${p.message}`)
   t.match(problems.find((p) => p.node === 'steals-mine')!.message, /overlaps this node's pod CIDR 10\.244\.0\.0\/24/)
 
-  const routes = hostGwRoutes(nodes, 'self')
+  const routes = hostGwRoutes(nodeNetworks(nodes, 'self').networks)
   t.same(routes, [
     { dst: '10.244.5.0/24', via: '172.31.0.10' },
     { dst: 'fd00:10:244:5::/64', via: 'fd31::10' },
@@ -57,7 +59,7 @@ t.test('a bad pod CIDR of this node keeps it out of the ruleset, not the others'
 t.test('of two other Nodes with overlapping pod CIDRs, the one created first keeps its routes', async (t) => {
   const old = { ...node('old', ['10.244.1.0/24'], ['172.31.0.3']), metadata: { name: 'old', creationTimestamp: '2024-01-01T00:00:00Z' as unknown as Date } }
   const usurper = { ...node('a-usurper', ['10.244.1.0/25'], ['172.31.0.66']), metadata: { name: 'a-usurper', creationTimestamp: '2025-06-01T00:00:00Z' as unknown as Date } }
-  t.same(hostGwRoutes([usurper, self, old], 'self'), [{ dst: '10.244.1.0/24', via: '172.31.0.3' }])
+  t.same(hostGwRoutes(nodeNetworks([usurper, self, old], 'self').networks), [{ dst: '10.244.1.0/24', via: '172.31.0.3' }])
   const { problems } = nodeNetworks([usurper, self, old], 'self')
   t.same(problems.map((p) => p.message), ['Node "a-usurper": spec.podCIDRs 10.244.1.0/25 overlaps the pod CIDR of Node "old" (created earlier) 10.244.1.0/24: ignored'])
 })

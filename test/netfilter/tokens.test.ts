@@ -90,3 +90,10 @@ t.test('nftApply refuses a raw line outside the grammar before nft runs', async 
   const tables = await nftList(['list', 'tables'], ns)
   t.ok(tables.some((i) => (i.table as { name?: string } | undefined)?.name === 'wtok'), 'the table is still there: nothing ran')
 })
+
+t.test('an operation pushed as checked is taken as it is: the caller vouches for it', async (t) => {
+  // What proxy/nftables/diff.ts does with rules checkServiceRules passed; anything else is checked.
+  const tx = new Transaction('ip', 'weft-proxy').push({ verb: 'add', kind: 'rule', chain: 'c', rule: 'accept' }, { checked: true })
+  t.equal(tx.render(), 'add rule ip weft-proxy c accept\n')
+  t.throws(() => tx.push({ verb: 'add', kind: 'rule', chain: 'c', rule: 'accept;' }, { checked: false }), refused)
+})

@@ -18,11 +18,13 @@ import type { NftClient } from '../../src/netfilter/client.ts'
 import type { Transaction } from '../../src/netfilter/transaction.ts'
 import { checkIpBatchLines } from '../../src/netlink/index.ts'
 import { hostGwRoutes, routeChanges } from '../../src/kubelet/host-gw.ts'
+import { nodeNetworks } from '../../src/kubelet/node-networks.ts'
 import { parseIP } from '../../src/util/ip-parse.ts'
 import { ChangeTracker } from '../../proxy/change-tracker.ts'
 import type { Family, ProxyState } from '../../proxy/model.ts'
 import { NftablesProxier } from '../../proxy/nftables/proxier.ts'
-import { nodeAddresses, serviceKey, sourceRangesAnnotation } from '../../proxy/service-entries.ts'
+import { nodeAddresses, serviceKey } from '../../proxy/service-entries.ts'
+import { sourceRangesAnnotation } from '../../src/api/validation/service.ts'
 import { serviceAddresses } from '../../proxy/userspace/listen-plan.ts'
 import { fuzzSettings, HOSTILE_STRINGS, openFdCount, Rng } from '../helpers/fuzz.ts'
 import { testNetns } from '../helpers/netns.ts'
@@ -280,7 +282,7 @@ async function check(c: Case): Promise<string[]> {
     }
   }
   try {
-    checkIpBatchLines(routeChanges([], hostGwRoutes(c.nodes, 'self')))
+    checkIpBatchLines(routeChanges([], hostGwRoutes(nodeNetworks(c.nodes, 'self').networks)))
   } catch (err) {
     errors.push(`host-gw: ${(err as Error).message}`)
   }

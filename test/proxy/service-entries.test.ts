@@ -1,13 +1,17 @@
 import t from 'tap'
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node'
 import { noEndpointVerdict, usableEndpoints, type Endpoint, type ServiceEntry } from '../../proxy/model.ts'
-import { portEndpoints, serviceEntries, servicePorts } from '../../proxy/service-entries.ts'
+import { parseService, parseSlices, portEndpoints, serviceEntries as entriesOf, servicePorts as portsOf } from '../../proxy/service-entries.ts'
 import { ChangeTracker } from '../../proxy/change-tracker.ts'
 import { chooseMode, parseMode } from '../../proxy/mode.ts'
 
 function service(spec: V1Service['spec'], status?: V1Service['status'], annotations?: Record<string, string>): V1Service {
   return { metadata: { namespace: 'ns', name: 'web', annotations }, spec, status }
 }
+
+/** The ports and entries of a Service as the change tracker makes them: parsed first. */
+const servicePorts = (svc: V1Service, family: 4 | 6) => portsOf(parseService(svc), family)
+const serviceEntries = (svc: V1Service, slices: Parameters<typeof entriesOf>[1], family: 4 | 6) => entriesOf(parseService(svc), slices, family)
 
 function slice(name: string, addressType: string, ports: { name?: string; port: number; protocol?: string }[], endpoints: V1EndpointSlice['endpoints']): V1EndpointSlice {
   return { metadata: { namespace: 'ns', name, labels: { 'kubernetes.io/service-name': 'web' } }, addressType, ports, endpoints }
@@ -56,11 +60,11 @@ t.test('portEndpoints: matching port by name and protocol, conditions defaulted,
     slice('c', 'IPv6', [{ name: 'http', port: 8080 }], [{ addresses: ['fd00::9'] }]),
     slice('d', 'IPv4', [{ name: 'http', port: 8080, protocol: 'UDP' }], [{ addresses: ['10.244.9.9'] }]),
   ]
-  t.same(portEndpoints(port, slices, 4, 'n1'), [
+  t.same(portEndpoints(port, parseSlices(slices, 'n1').slices, 4), [
     { ip: '10.244.1.3', port: 8080, ready: false, serving: true, terminating: true, local: false },
     { ip: '10.244.1.9', port: 8080, ready: true, serving: true, terminating: false, local: true },
   ])
-  t.same(serviceEntries(service({ clusterIP: '10.96.0.5', ports: [{ name: 'http', port: 80 }] }), [], 4, 'n1')[0].endpoints, [])
+  t.same(serviceEntries(service({ clusterIP: '10.96.0.5', ports: [{ name: 'http', port: 80 }] }), [], 4)[0].endpoints, [])
 })
 
 t.test('usableEndpoints and noEndpointVerdict follow kube-proxy', async (t) => {
@@ -178,7 +182,7 @@ t.test('servicePorts: a bad cluster IP, name, port or protocol drops only what i
 
 t.test('portEndpoints: addresses and ports that do not parse are left out', async (t) => {
   const [port] = servicePorts(service({ clusterIP: '10.96.0.5', ports: [{ name: 'http', port: 80 }] }), 4)
-  const eps = portEndpoints(port!, [
+  const eps = portEndpoints(port!, parseSlices([
     slice('a', 'IPv4', [{ name: 'http', port: 8080 }], [
       { addresses: ['10.244.1.9\nflush ruleset'] },
       { addresses: ['10.244.1.8 ; drop'] },
@@ -186,6 +190,38 @@ t.test('portEndpoints: addresses and ports that do not parse are left out', asyn
       { addresses: ['010.244.001.007'] },
     ]),
     slice('b', 'IPv4', [{ name: 'http', port: '80; drop' as unknown as number }], [{ addresses: ['10.244.1.6'] }]),
-  ], 4, 'n1')
+  ], 'n1').slices, 4)
   t.same(eps.map((e) => `${e.ip}:${e.port}`), ['10.244.1.7:8080'])
+})
+
+t.test('ChangeTracker: health check ports and the entries of one Service, kept as Services change', async (t) => {
+  const tracker = new ChangeTracker([4, 6], 'n1')
+  const lb = (hc: number) => service({ type: 'LoadBalancer', clusterIPs: ['10.96.0.5', 'fd00::5'], externalTrafficPolicy: 'Local', healthCheckNodePort: hc, ports: [{ name: 'a', port: 80 }, { name: 'b', port: 81 }] })
+  tracker.setService(lb(32000))
+  tracker.setService({ metadata: { namespace: 'ns', name: 'plain' }, spec: { clusterIP: '10.96.0.6', ports: [{ port: 80 }] } })
+  tracker.setSlice(slice('a', 'IPv4', [{ name: 'a', port: 8080 }], [{ addresses: ['10.244.1.9'], nodeName: 'n1' }]))
+  tracker.take()
+  t.same([...tracker.healthCheckNodePorts()], [['ns/web', 32000]], 'only the Service that has one')
+  t.same(tracker.serviceEntries(4, 'ns/web').map((e) => `${e.port.id} ${e.endpoints.map((ep) => ep.ip)}`), ['ns/web:a/TCP 10.244.1.9', 'ns/web:b/TCP '])
+  t.same(tracker.serviceEntries(6, 'ns/web').map((e) => e.port.clusterIP), ['fd00::5', 'fd00::5'])
+  t.same(tracker.serviceEntries(4, 'ns/none'), [])
+  tracker.setService(lb(32001))
+  tracker.take()
+  t.same([...tracker.healthCheckNodePorts()], [['ns/web', 32001]], 'a changed port')
+  tracker.deleteService(lb(32001))
+  tracker.take()
+  t.equal(tracker.healthCheckNodePorts().size, 0, 'gone with the Service')
+  t.same(tracker.serviceEntries(4, 'ns/web'), [])
+})
+
+t.test('parseSlices: each address parsed once for every port and family; what is dropped is reported', async (t) => {
+  const { slices, problems } = parseSlices([
+    slice('a', 'IPv4', [{ name: 'http', port: 8080 }, { name: 'bad', port: 0 }], [{ addresses: ['010.244.001.007'], nodeName: 'n1' }, { addresses: ['fd00::1'] }]),
+    slice('f', 'FQDN', [{ port: 80 }], [{ addresses: ['example.com'] }]),
+  ], 'n1')
+  t.same(slices, [{ family: 4, ports: [{ name: 'http', protocol: 'TCP', port: 8080 }, { name: 'bad', protocol: 'TCP', port: undefined }], endpoints: [{ ip: '10.244.1.7', ready: true, serving: true, terminating: false, local: true }] }])
+  t.same(problems.map((p) => [p.field, p.kind]), [
+    ['EndpointSlice "a": ports[1].port', 'endpointslice.ports.port'],
+    ['EndpointSlice "a": endpoints[1].addresses[0]', 'endpointslice.endpoints.addresses'],
+  ])
 })

@@ -16,10 +16,10 @@ const ipModes = ['Proxy', 'VIP']
 
 export const sourceRangesAnnotation = 'service.beta.kubernetes.io/load-balancer-source-ranges'
 
-/** Kubernetes' ValidateNonSpecialIP: addresses a Service may not claim as external. */
-function validateNonSpecialIP(field: string, value: string): FieldCause[] {
-  const ip = parseIP(value)
-  if (!ip) return [invalid(field, value, 'must be a valid IP address')]
+/** Kubernetes' IsValidIP then ValidateNonSpecialIP: an address a Service may claim as external. */
+function validateExternalIP(field: string, value: unknown): FieldCause[] {
+  const ip = parseIP(str(value))
+  if (!ip) return each(field, value, isValidIP(str(value)))
   switch (specialIPKind(ip)) {
     case 'unspecified':
       return [invalid(field, value, `may not be unspecified (${value})`)]
@@ -169,10 +169,7 @@ export function validateServiceSpec(spec: Obj, meta: Obj = {}): FieldCause[] {
       errs.push(invalid('spec.healthCheckNodePort', hc, 'may only be set when `type` is \'LoadBalancer\' and `externalTrafficPolicy` is \'Local\''))
     else errs.push(...each('spec.healthCheckNodePort', hc, isValidPortNum(hc)))
   }
-  arr(spec.externalIPs).forEach((ip, i) => {
-    const bad = isValidIP(str(ip))
-    errs.push(...(bad.length ? each(`spec.externalIPs[${i}]`, ip, bad) : validateNonSpecialIP(`spec.externalIPs[${i}]`, str(ip))))
-  })
+  arr(spec.externalIPs).forEach((ip, i) => errs.push(...validateExternalIP(`spec.externalIPs[${i}]`, ip)))
   errs.push(...validateSourceRanges(spec, meta, type))
   if (type !== 'LoadBalancer' && spec.loadBalancerClass !== undefined && spec.loadBalancerClass !== null)
     errs.push(forbidden('spec.loadBalancerClass', 'may only be used when `type` is \'LoadBalancer\''))

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Transaction } from '../../../src/netfilter/transaction.ts'
 import { ElementIndex, fullSync, partialSync, type ServiceChange } from '../../../proxy/nftables/diff.ts'
-import { baseRules, serviceRules, type ServiceRules } from '../../../proxy/nftables/rules.ts'
+import { baseRules, checkServiceRules, serviceRules, type CheckedServiceRules } from '../../../proxy/nftables/rules.ts'
 import type { ServiceEntry } from '../../../proxy/model.ts'
 import { entry, ep, port, state } from './fixtures.ts'
 
@@ -10,8 +10,8 @@ const SVC = 'service-ULMVA6XW-ns1/svc1/tcp/p80'
 const EP1 = 'endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80'
 const EP2 = 'endpoint-2ZNDXFAB-ns1/svc1/tcp/p80__10.180.0.2/80'
 
-function rules(e: ServiceEntry): ServiceRules {
-  return serviceRules(e, state([e]))
+function rules(e: ServiceEntry): CheckedServiceRules {
+  return checkServiceRules(serviceRules(e, state([e])))
 }
 
 /** Applies changes in order against one index; returns the last transaction's text. */
@@ -209,4 +209,16 @@ t.test('full sync over an existing table', async (t) => {
     t.ok(lines.includes(`delete ${gone}`), `deletes ${gone}`)
   }
   t.notOk(lines.includes(`delete chain ${T} services`))
+})
+
+t.test('only the checked rules of the ports skip the Transaction check: kernel names, base rules and bare keys are checked', async (t) => {
+  const st = state([])
+  const input = { family: 'ip' as const, table: 'weft-proxy', base: baseRules(st), services: [], index: new ElementIndex() }
+  t.throws(() => fullSync({ ...input, existing: { chains: ['old chain; flush ruleset'], sets: [], maps: [], setTimeouts: {} } }), /not a valid nft name/, 'a chain name listed from the kernel')
+  t.throws(() => fullSync({ ...input, base: baseRules(state([], { serviceCIDRs: ['10.0.0.0/8 } ; flush ruleset'] })), existing: undefined }), /would end the command/, 'the base rules')
+  // A key that passed only as part of `key : value` (never in practice: keys are addresses and ports).
+  const odd = { ...one, elements: [{ set: 'service-ips', key: '{ 172.30.0.41', value: 'goto x }' }] } as typeof one
+  const index = new ElementIndex()
+  for (const el of odd.elements) index.add(id, el)
+  t.throws(() => partialSync(new Transaction('ip', 'weft-proxy'), [{ id, before: odd, after: undefined }], index), /brace/, 'a bare key to delete')
 })

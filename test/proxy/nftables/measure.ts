@@ -9,7 +9,7 @@ import { addNetns, deleteNetns, netnsExists } from '../../../src/netlink/index.t
 import type { ServiceEntry } from '../../../proxy/model.ts'
 import { ElementIndex, fullSync } from '../../../proxy/nftables/diff.ts'
 import { NftablesProxier } from '../../../proxy/nftables/proxier.ts'
-import { baseRules, serviceRules } from '../../../proxy/nftables/rules.ts'
+import { baseRules, checkServiceRules, serviceRules } from '../../../proxy/nftables/rules.ts'
 import { entry, ep, port, state } from './fixtures.ts'
 
 const N = Number(process.argv[2] ?? 10000)
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     console.log(`${N} services × ${M} endpoints (${N * (M + 1)} chains), nft in namespace ${ns}`)
 
     await time('empty-table baseline: a 1-line nft -f (process start + cache)', () => nftTiny('add table ip wt-empty'))
-    const built = await time('build: serviceRules for every port', () => entries.map((e) => serviceRules(e, st)))
+    const built = await time('build: serviceRules for every port', () => entries.map((e) => checkServiceRules(serviceRules(e, st))))
     const text = await time('build: full-sync transaction + render', () => {
       const index = new ElementIndex()
       built.forEach((r, i) => r.elements.forEach((el) => index.add(entries[i]!.port.id, el)))

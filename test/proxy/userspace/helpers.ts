@@ -1,6 +1,7 @@
 // Model builders and small loopback servers/clients for the userspace proxier tests.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { connect, createServer, type Socket } from 'node:net'
+import type { ProxyMetrics } from '../../../proxy/metrics.ts'
 import { makeServicePort, type Endpoint, type Family, type ProxyState, type ServiceEntry, type ServicePort } from '../../../proxy/model.ts'
 
 interface Teardown {
@@ -186,4 +187,10 @@ export async function eventually<T>(read: () => T, check: (v: T) => boolean, ms 
     v = read()
   }
   return v
+}
+
+/** A counter or gauge of `metrics` as /metrics shows it (`labels` like `{reason="fd_limit"}`); 0 when it has no such line yet. */
+export async function metricValue(metrics: ProxyMetrics, name: string, labels = ''): Promise<number> {
+  const line = (await metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`${name}${labels} `))
+  return line === undefined ? 0 : Number(line.split(' ')[1])
 }

@@ -5,7 +5,7 @@ import { createServer, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import { ProxyMetrics } from '../../../proxy/metrics.ts'
 import { UserspaceLimits, UserspaceProxier } from '../../../proxy/userspace/index.ts'
-import { connectOutcome, endpoint, eventually, freePort, loopbackIP, open, proxyState, servicePort, sleep, tcpServer } from './helpers.ts'
+import { connectOutcome, endpoint, eventually, freePort, loopbackIP, metricValue, open, proxyState, servicePort, sleep, tcpServer } from './helpers.ts'
 
 // Well above the 50 ms between the ticks that keep connections busy, for a loaded machine.
 const IDLE_MS = 400
@@ -100,11 +100,11 @@ t.test('traffic either way keeps a connection open', async (t) => {
 t.test('idle connections give their sockets back to the relays', async (t) => {
   const up = await tcpServer(t, 'up')
   // Room for two relayed connections (two sockets each).
-  const { sp, limits } = await relay(t, up.port, { socketLimit: 4 })
+  const { sp, metrics } = await relay(t, up.port, { socketLimit: 4 })
   const a = await open(t, sp.clusterIP, sp.port)
   const b = await open(t, sp.clusterIP, sp.port)
   t.equal(await connectOutcome(t, sp.clusterIP, sp.port), 'ECONNRESET', 'the limit is reached: a third client is reset')
-  t.equal(limits.dropped.tcp.fd_limit, 1)
+  t.equal(await metricValue(metrics, 'weft_proxy_userspace_tcp_connections_rejected_total', '{reason="fd_limit"}'), 1)
   await Promise.race([Promise.all([closed(a.socket), closed(b.socket)]), sleep(IDLE_MS * 10)])
   t.ok(a.socket.closed && b.socket.closed, 'the idle ones are closed')
   t.equal(await connectOutcome(t, sp.clusterIP, sp.port), 'ok', 'and a new client is relayed')

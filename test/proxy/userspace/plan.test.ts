@@ -1,6 +1,6 @@
 // The pure parts: which sockets and addresses a Service port needs, and endpoint picking.
 import t from 'tap'
-import { EndpointPicker, canonicalIP, listenSpecs, serviceAddresses } from '../../../proxy/userspace/index.ts'
+import { EndpointPicker, listenSpecs, serviceAddresses } from '../../../proxy/userspace/index.ts'
 import { endpoint, proxyState, servicePort } from './helpers.ts'
 
 t.test('listen specs: ClusterIP internal, the rest external, other families skipped', async (t) => {
@@ -17,8 +17,8 @@ t.test('listen specs: ClusterIP internal, the rest external, other families skip
   const v6 = servicePort({ clusterIP: 'fd00:0:0::a', port: 53, nodePort: 30053, externalIPs: ['2001:db8::1'] })
   t.same(listenSpecs(v6, 6).map((s) => s.key), ['[fd00::a]:53', '[2001:db8::1]:53', '[::]:30053'])
   t.same(listenSpecs(servicePort({ clusterIP: 'None', port: 80 }), 4), [], 'headless: nothing')
-  t.equal(canonicalIP('fd00:0000::0001', 6), 'fd00::1')
-  t.equal(canonicalIP('10.0.0.1', 6), undefined)
+  t.same(listenSpecs(servicePort({ clusterIP: 'fd00:0000::0001', port: 80 }), 6).map((s) => s.host), ['fd00::1'], 'hosts in canonical form')
+  t.same(listenSpecs(servicePort({ clusterIP: '10.0.0.1', port: 80 }), 6), [], 'an address of the other family: nothing')
 })
 
 t.test('service addresses: every Service IP but the node own and SCTP-only ones', async (t) => {

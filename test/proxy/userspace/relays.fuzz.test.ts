@@ -6,6 +6,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { connect, type Socket } from 'node:net'
 import t from 'tap'
+import { ProxyMetrics } from '../../../proxy/metrics.ts'
 import { UserspaceLimits, UserspaceProxier } from '../../../proxy/userspace/index.ts'
 import type { ServiceEntry } from '../../../proxy/model.ts'
 import { Rng, fuzzSettings, openFdCount } from '../../helpers/fuzz.ts'
@@ -23,6 +24,8 @@ t.test(`userspace relays under seeded abuse (seed ${settings.seed}, ${settings.i
   const tcpPort = servicePort({ name: 'tcp', clusterIP: ip, port: await freePort(ip), protocol: 'TCP' })
   const udpPort = servicePort({ name: 'udp', clusterIP: ip, port: await freePort(ip), protocol: 'UDP' })
   const limits = new UserspaceLimits({ udpSessionLimit: SESSION_LIMIT, socketLimit: SOCKET_LIMIT })
+  const metrics = new ProxyMetrics()
+  metrics.watchUserspace(limits)
   const p = new UserspaceProxier({ family: 4, manageAddresses: false, limits, udpIdleTimeoutMs: 150, connectTimeoutMs: 300 })
   t.teardown(() => p.close())
   const live = { tcp: endpoint('127.0.0.1', tcpUp.port), udp: endpoint('127.0.0.1', udpUp.port) }
@@ -149,7 +152,7 @@ t.test(`userspace relays under seeded abuse (seed ${settings.seed}, ${settings.i
   }
   clearInterval(sampler)
   t.ok(maxSockets <= SOCKET_LIMIT && maxSessions <= SESSION_LIMIT, `the limits held (peak ${maxSockets} sockets, ${maxSessions} sessions)`)
-  t.comment(`refused: ${JSON.stringify(limits.dropped)}`)
+  t.comment(`refused: ${(await metrics.registry.metrics()).split('\n').filter((l) => /^weft_proxy_userspace_(udp_sessions_dropped|tcp_connections_rejected)_total\{/.test(l)).join(', ')}`)
 
   await p.sync(state([live.tcp], [live.udp]), 'all')
   t.equal(await eventually(() => limits.sockets, (n) => n === 0, 5000), 0, 'every relay socket closed')

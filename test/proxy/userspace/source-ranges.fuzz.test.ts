@@ -8,10 +8,11 @@
 import { createSocket } from 'node:dgram'
 import { connect } from 'node:net'
 import t from 'tap'
+import { ProxyMetrics } from '../../../proxy/metrics.ts'
 import type { ServicePort } from '../../../proxy/model.ts'
 import { UserspaceLimits, UserspaceProxier } from '../../../proxy/userspace/index.ts'
 import { HOSTILE_STRINGS, Rng, fuzzSettings, openFdCount } from '../../helpers/fuzz.ts'
-import { endpoint, eventually, freePort, loopbackIP, proxyState, servicePort, sleep, tcpServer, udpServer } from './helpers.ts'
+import { endpoint, eventually, freePort, loopbackIP, metricValue, proxyState, servicePort, sleep, tcpServer, udpServer } from './helpers.ts'
 
 const settings = fuzzSettings(40)
 const IDLE_MS = 200
@@ -56,6 +57,8 @@ t.test(`source ranges and idle timeouts under seeded clients (seed ${settings.se
   const tcpPort = servicePort({ name: 'tcp', clusterIP, port: await freePort(lbIP), loadBalancerIPs: [lbIP] })
   const udpPort = servicePort({ name: 'udp', clusterIP, port: await freePort(lbIP), loadBalancerIPs: [lbIP], protocol: 'UDP' })
   const limits = new UserspaceLimits({ socketLimit: 500 })
+  const metrics = new ProxyMetrics()
+  metrics.watchUserspace(limits)
   const p = new UserspaceProxier({ family: 4, manageAddresses: false, limits, udpIdleTimeoutMs: 100, tcpIdleTimeoutMs: IDLE_MS })
   t.teardown(() => p.close())
   let current = rangesCase(rng)
@@ -130,7 +133,7 @@ t.test(`source ranges and idle timeouts under seeded clients (seed ${settings.se
   await eventually(() => limits.sockets, (n) => n === 0, 2000)
   const baselineFds = openFdCount()
   const baselineRss = process.memoryUsage().rss
-  expected.idle = limits.tcpIdleClosed
+  expected.idle = await metricValue(metrics, 'weft_proxy_userspace_tcp_idle_closed_total')
 
   for (let i = 0; i < settings.iterations && failures.length === 0; i++) {
     const op = rng.pick(['tcp', 'udp', 'sync', 'tcp', 'udp'] as const)
@@ -146,9 +149,9 @@ t.test(`source ranges and idle timeouts under seeded clients (seed ${settings.se
   }
   for (const f of failures.slice(0, 5)) t.fail(`${f} (seed ${settings.seed})`)
   t.equal(failures.length, 0, 'every client was relayed exactly when nftables mode would let it in')
-  t.equal(limits.sourceRangeRefused.TCP, expected.tcp, `each refused TCP connection counted once (${expected.tcp})`)
-  t.equal(limits.sourceRangeRefused.UDP, expected.udp, `each dropped datagram counted once (${expected.udp})`)
-  t.equal(limits.tcpIdleClosed, expected.idle, `each idle connection closed by the relay counted once (${expected.idle})`)
+  t.equal(await metricValue(metrics, 'weft_proxy_userspace_source_range_refused_total', '{protocol="TCP"}'), expected.tcp, `each refused TCP connection counted once (${expected.tcp})`)
+  t.equal(await metricValue(metrics, 'weft_proxy_userspace_source_range_refused_total', '{protocol="UDP"}'), expected.udp, `each dropped datagram counted once (${expected.udp})`)
+  t.equal(await metricValue(metrics, 'weft_proxy_userspace_tcp_idle_closed_total'), expected.idle, `each idle connection closed by the relay counted once (${expected.idle})`)
 
   t.equal(await eventually(() => limits.sockets, (n) => n === 0, 5000), 0, 'every relay socket closed')
   t.equal(await eventually(() => limits.udpSessions, (n) => n === 0, 2000), 0, 'every UDP session ended')

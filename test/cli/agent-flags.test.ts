@@ -1,0 +1,15 @@
+// The agent's own flags (the proxy's are in proxy-flags.test.ts). Every case here is refused
+// while the flags are read, before the agent starts anything.
+import t from 'tap'
+import { runAgent } from '../../src/cli/agent.ts'
+
+t.test('--container-log-max-files: a whole number, at least 2', async (t) => {
+  for (const bad of ['1', '0', '-3', '2.5', 'many', ''])
+    await t.rejects(runAgent([`--container-log-max-files=${bad}`]), new RegExp(`--container-log-max-files "${bad.replace('.', '\\.')}" must be a whole number, at least 2`), `rejects "${bad}"`)
+})
+
+t.test('--node-ip: addresses, canonical; an IPv4-mapped one is refused with the address to give', async (t) => {
+  await t.rejects(runAgent(['--node-ip', '::ffff:10.0.0.1']), /--node-ip: "::ffff:10\.0\.0\.1" is an IPv4-mapped IPv6 address; give the IPv4 address 10\.0\.0\.1 instead/)
+  for (const bad of ['10.0.0.1; flush ruleset', '10.0.0.256', 'fe80::1%eth0', 'node-1'])
+    await t.rejects(runAgent(['--node-ip', `10.0.0.1,${bad}`]), new RegExp(`--node-ip: ".*" is not an IP address`), `refuses ${JSON.stringify(bad)}`)
+})
