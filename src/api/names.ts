@@ -1,6 +1,5 @@
 // Name and key syntax checks with Kubernetes' exact messages
 // (k8s.io/apimachinery/pkg/util/validation). Each returns a list of problems; empty means valid.
-import { isIPv4, isIPv6 } from 'node:net'
 import { parseCIDR, parseIP } from '../util/ip-parse.ts'
 
 export function regexError(msg: string, fmt: string, ...examples: string[]): string {
@@ -135,12 +134,16 @@ export function isValidIP(value: string): string[] {
   return parseIP(value) !== undefined ? [] : ['must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']
 }
 
+/** An IPv4 address in ip-parse's strict syntax (an IPv4-mapped IPv6 text is not one). */
 export function isValidIPv4Address(value: string): string[] {
-  return isIPv4(value) ? [] : ['must be a valid IPv4 address']
+  const ip = parseIP(value)
+  return ip?.family === 4 && !ip.mapped ? [] : ['must be a valid IPv4 address']
 }
 
+/** An IPv6 address in ip-parse's strict syntax: no zone (`fe80::1%eth0`). */
 export function isValidIPv6Address(value: string): string[] {
-  return isIPv6(value) ? [] : ['must be a valid IPv6 address']
+  const ip = parseIP(value)
+  return ip !== undefined && (ip.family === 6 || ip.mapped) ? [] : ['must be a valid IPv6 address']
 }
 
 /**
