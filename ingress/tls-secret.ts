@@ -54,7 +54,8 @@ export class TlsSecretError extends Error {
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls'
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
-const PEM_KEY = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/g
+/** A PEM boundary line. A label holds no '-', so finding them all is linear in the text. */
+const PEM_MARKER = /-----(BEGIN|END) ([A-Z ]*)-----/g
 /** EC curves with a TLS 1.3 signature scheme (Node names them as OpenSSL does). */
 const TLS_CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }
 
@@ -88,7 +89,8 @@ export function parseTlsSecret(secret: V1Secret, now: Date = new Date()): Parsed
     }
   })
 
-  const keyBlocks = key.match(PEM_KEY) ?? fail('BadKey', 'tls.key holds no PEM private key')
+  const keyBlocks = privateKeyBlocks(key)
+  if (keyBlocks.length === 0) fail('BadKey', 'tls.key holds no PEM private key')
   const keys = keyBlocks.map((block, i) => {
     if (/ENCRYPTED/.test(block)) fail('BadKey', 'tls.key is encrypted, which is not supported; store the key unencrypted')
     try {
@@ -139,6 +141,47 @@ export function parseTlsSecret(secret: V1Secret, now: Date = new Date()): Parsed
     notAfter,
     fingerprint: certs[0]!.fingerprint256,
   }
+}
+
+/**
+ * The private-key PEM blocks of `text` in order: each from a `-----BEGIN … PRIVATE KEY-----`
+ * line to the next END line of the same label (`RSA PRIVATE KEY`, `EC PRIVATE KEY`, …), what
+ * the lazy regex /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/g
+ * matched. That regex searched the rest of the text again from every BEGIN without an END:
+ * quadratic, seconds for a tls.key of a MiB of BEGIN lines. Here the boundary lines are found
+ * in one pass and each label's END lines are walked once.
+ */
+export function privateKeyBlocks(text: string): string[] {
+  const begins: { label: string; start: number; end: number }[] = []
+  const ends = new Map<string, { start: number; end: number }[]>()
+  for (const m of text.matchAll(PEM_MARKER)) {
+    const label = m[2]!
+    if (!label.endsWith('PRIVATE KEY')) continue
+    const marker = { start: m.index, end: m.index + m[0].length }
+    if (m[1] === 'BEGIN') begins.push({ label, ...marker })
+    else {
+      const list = ends.get(label)
+      if (list) list.push(marker)
+      else ends.set(label, [marker])
+    }
+  }
+  const blocks: string[] = []
+  /** Per label: the first of its END lines not yet passed (BEGINs are visited in order, so it only moves on). */
+  const next = new Map<string, number>()
+  let after = 0
+  for (const begin of begins) {
+    if (begin.start < after) continue // inside the block just taken
+    const list = ends.get(begin.label)
+    if (!list) continue
+    let i = next.get(begin.label) ?? 0
+    // The body holds at least one character.
+    while (i < list.length && list[i]!.start <= begin.end) i++
+    next.set(begin.label, i)
+    if (i === list.length) continue
+    blocks.push(text.slice(begin.start, list[i]!.end))
+    after = list[i]!.end
+  }
+  return blocks
 }
 
 /** The TLS key type of a private key, or a failure saying why TLS cannot serve it. */
