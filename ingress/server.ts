@@ -43,6 +43,10 @@ export interface IngressServerOptions {
   maxHeaderBytes?: number
   /** A client that has not sent a whole request head after this long gets 408 (default 10 s: slowloris). */
   headersTimeoutMs?: number
+  /** A request, head and body, that has not arrived whole after this long gets 408 (default 60 s; never less than headersTimeoutMs). */
+  requestTimeoutMs?: number
+  /** An HTTP/1.1 connection idle between requests is closed after this long (default 5 s, Node's). */
+  keepAliveTimeoutMs?: number
   /** A TLS client that has not finished its handshake after this long is disconnected (default 10 s). */
   handshakeTimeoutMs?: number
   /**
@@ -97,6 +101,11 @@ export class IngressServer {
     this.options = options
   }
 
+  /** Client connections open now, on both listeners. */
+  get openConnections(): number {
+    return this.#connections.size
+  }
+
   /** Swaps in a new route table: the next request uses it; requests in flight finish with theirs. */
   setTable(table: RouteTable): void {
     this.#table = table
@@ -106,6 +115,7 @@ export class IngressServer {
     const o = this.options
     const maxHeaderSize = o.maxHeaderBytes ?? 16 * 1024
     const headersTimeout = o.headersTimeoutMs ?? 10_000
+    const limits = { maxHeaderSize, headersTimeout, requestTimeout: Math.max(o.requestTimeoutMs ?? 60_000, headersTimeout), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5_000 }
     const fast = (delegate: HttpServer): FastPathOptions => ({
       route: (host, target, sch) => {
         const r = this.#resolve(host, target, sch)
@@ -131,14 +141,14 @@ export class IngressServer {
       new FastConnection(socket, scheme, options)
     }
     if (o.httpListen) {
-      const delegate = this.#h1Server('http', maxHeaderSize, headersTimeout)
+      const delegate = this.#h1Server('http', limits)
       const options = fast(delegate)
       const listener = createNetServer({ noDelay: true }, (socket) => accept(socket, 'http', options))
       this.#listeners.push(listener)
       this.httpPort = await this.#listen(listener, o.httpListen)
     }
     if (o.httpsListen) {
-      const delegate = this.#h1Server('https', maxHeaderSize, headersTimeout)
+      const delegate = this.#h1Server('https', limits)
       const options = fast(delegate)
       const h2 = createHttp2Server(
         {
@@ -209,8 +219,9 @@ export class IngressServer {
    * given connections. Its connection tracking (which enforces headersTimeout and
    * requestTimeout) starts on 'listening', so that event is emitted by hand.
    */
-  #h1Server(scheme: 'http' | 'https', maxHeaderSize: number, headersTimeout: number): HttpServer {
-    const server = createHttpServer({ maxHeaderSize, requestTimeout: Math.max(60_000, headersTimeout), headersTimeout, connectionsCheckingInterval: Math.min(30_000, headersTimeout / 2) }, (req, res) => this.#handle(req, res, scheme))
+  #h1Server(scheme: 'http' | 'https', limits: { maxHeaderSize: number; headersTimeout: number; requestTimeout: number; keepAliveTimeout: number }): HttpServer {
+    const { maxHeaderSize, headersTimeout, requestTimeout, keepAliveTimeout } = limits
+    const server = createHttpServer({ maxHeaderSize, requestTimeout, headersTimeout, keepAliveTimeout, connectionsCheckingInterval: Math.min(30_000, headersTimeout / 2) }, (req, res) => this.#handle(req, res, scheme))
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head, scheme))
     server.on('clientError', (err, socket) => this.#clientError(err, socket))
     server.emit('listening')
