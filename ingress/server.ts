@@ -86,10 +86,11 @@ export class IngressServer {
   #listeners: NetServer[] = []
   /** node:http servers taking the connections the fast path hands over. */
   #delegates: HttpServer[] = []
-  #fast = new Set<Socket>()
-  /** Every accepted connection, until it closes: close() ends them all. */
+  /**
+   * Every accepted connection, until it closes: close() destroys them, which ends whatever
+   * runs on them too (the fast path, node:http, TLS and the h2 sessions over TLS).
+   */
   #connections = new Set<Socket>()
-  #h2Sessions = new Set<ServerHttp2Session>()
   httpPort = 0
   httpsPort = 0
   /** Upstream HTTP/2 sessions of GRPC/GRPCS routes (owned and closed by the server). */
@@ -128,18 +129,13 @@ export class IngressServer {
       headersTimeoutMs: headersTimeout,
       keepAliveTimeoutMs: delegate.keepAliveTimeout,
       delegate: (socket, buffered) => {
-        this.#fast.delete(socket)
         delegate.emit('connection', socket)
         if (buffered.length > 0) socket.emit('data', buffered)
         socket.resume()
       },
       record: (r) => this.#record(r.remote, r.method, r.host, r.path, '1.1', r.scheme, r.status, r.ms, r.ingress, r.service, r.endpoint, r.upstreamMs, r.error),
     })
-    const accept = (socket: Socket, scheme: 'http' | 'https', options: FastPathOptions) => {
-      this.#fast.add(socket)
-      socket.once('close', () => this.#fast.delete(socket))
-      new FastConnection(socket, scheme, options)
-    }
+    const accept = (socket: Socket, scheme: 'http' | 'https', options: FastPathOptions) => new FastConnection(socket, scheme, options)
     if (o.httpListen) {
       const delegate = this.#h1Server('http', limits)
       const options = fast(delegate)
@@ -188,7 +184,6 @@ export class IngressServer {
    * body that stalls for `idleMs` is reset. A session error ends the session and its socket.
    */
   #h2Session(session: ServerHttp2Session, idleMs: number): void {
-    this.#h2Sessions.add(session)
     const open = new Set<ServerHttp2Stream>()
     session.on('stream', (stream) => {
       open.add(stream)
@@ -208,7 +203,6 @@ export class IngressServer {
     session.setTimeout(idleMs, reap)
     session.on('error', () => session.destroy())
     session.once('close', () => {
-      this.#h2Sessions.delete(session)
       const socket = session.socket as Socket | undefined
       if (socket && !socket.destroyed) socket.destroy()
     })
@@ -231,12 +225,8 @@ export class IngressServer {
 
   async close(): Promise<void> {
     const closed = Promise.all(this.#listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))))
-    for (const server of this.#delegates) {
-      server.closeAllConnections()
-      server.close(() => {})
-    }
-    for (const socket of this.#fast) socket.destroy()
-    for (const session of this.#h2Sessions) session.destroy()
+    // node:http servers that never listened: close() only stops their timeout checks.
+    for (const server of this.#delegates) server.close(() => {})
     for (const socket of this.#connections) socket.destroy()
     await closed
     this.rawPools.close()
