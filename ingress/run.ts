@@ -28,6 +28,8 @@ export interface IngressConfig {
   /** See IngressServerOptions. */
   h2IdleTimeoutMs?: number
   h2MaxConcurrentStreams?: number
+  /** Client connections each listener holds at once (default: defaultMaxConnections() in server.ts). */
+  maxConnections?: number
   classes: IngressClassConfig
   /** HOST:PORT of /healthz, /readyz and /metrics; '' for none. */
   statusListen: string
@@ -59,7 +61,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
   const balancer = new Balancer()
   const pools = new UpstreamPools()
   const metrics = new IngressMetrics()
-  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, trustedProxies: config.trustedProxies, h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
+  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, trustedProxies: config.trustedProxies, h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, maxConnections: config.maxConnections, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
   const status = new IngressStatusWriter(client, config.publish ?? { kind: 'listeners', listen: [config.httpListen, config.httpsListen] }, () => source.served(), log)
   const source = new IngressSource({
     client,

@@ -7,6 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { constants as h2constants, createServer as createHttp2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { defaultSocketLimit } from '../proxy/userspace/limits.ts'
 import { parseListenAddress } from '../src/util/host-port.ts'
 import type { Logger } from '../src/util/log.ts'
 import type { Balancer } from './balancer.ts'
@@ -56,7 +57,25 @@ export interface IngressServerOptions {
   h2IdleTimeoutMs?: number
   /** SETTINGS_MAX_CONCURRENT_STREAMS of h2 sessions (default 128). */
   h2MaxConcurrentStreams?: number
+  /** Client connections each listener holds at once; past it a new one is closed as it arrives (default defaultMaxConnections()). */
+  maxConnections?: number
 }
+
+/** The most client connections a listener holds by default, however many descriptors the process may open. */
+export const MAX_CONNECTIONS = 16_384
+
+/**
+ * Each listener's default connection cap: a quarter of the descriptors defaultSocketLimit
+ * leaves of RLIMIT_NOFILE (the HTTP and HTTPS listeners share them, and a client connection
+ * may hold an upstream one too), at most MAX_CONNECTIONS. Open-file limit 1024 → 192;
+ * 20,000 → 4,000; 65,536 → 13,107; 1,048,576 → 16,384.
+ */
+export function defaultMaxConnections(socketLimit = defaultSocketLimit()): number {
+  return Math.max(1, Math.min(MAX_CONNECTIONS, Math.floor(socketLimit / 4)))
+}
+
+/** A warning about connections closed at the cap, at most this often per listener. */
+const DROP_WARN_EVERY_MS = 60_000
 
 type Resolved = { kind: 'proxy'; target: ProxyTarget; ingress: string; service: string } | { kind: 'answer'; status: number; text: string; ingress: string; location?: string }
 
@@ -91,6 +110,8 @@ export class IngressServer {
    * runs on them too (the fast path, node:http, TLS and the h2 sessions over TLS).
    */
   #connections = new Set<Socket>()
+  /** Client connections each listener holds at once (options.maxConnections, else defaultMaxConnections()). */
+  readonly maxConnections: number
   httpPort = 0
   httpsPort = 0
   /** Upstream HTTP/2 sessions of GRPC/GRPCS routes (owned and closed by the server). */
@@ -100,6 +121,8 @@ export class IngressServer {
 
   constructor(options: IngressServerOptions) {
     this.options = options
+    this.maxConnections = options.maxConnections ?? defaultMaxConnections()
+    if (!(Number.isSafeInteger(this.maxConnections) && this.maxConnections > 0)) throw new Error(`maxConnections must be a positive whole number, not ${this.maxConnections}`)
   }
 
   /** Client connections open now, on both listeners. */
@@ -237,6 +260,17 @@ export class IngressServer {
     server.on('connection', (socket: Socket) => {
       this.#connections.add(socket)
       socket.once('close', () => this.#connections.delete(socket))
+    })
+    // Every connection holds a descriptor, and one that never sends a request (or a handshake)
+    // holds it for headersTimeoutMs (handshakeTimeoutMs): the cap keeps a flood of them from
+    // taking the process's last descriptors, which upstream connections and the API client need.
+    server.maxConnections = this.maxConnections
+    let warned = -Infinity
+    server.on('drop', () => {
+      const now = performance.now()
+      if (now - warned < DROP_WARN_EVERY_MS) return
+      warned = now
+      this.options.log.warn({ listen: address, maxConnections: this.maxConnections }, `Ingress listener ${address} holds ${this.maxConnections} connections (--max-connections): new ones are closed as they arrive; warned at most once a minute`)
     })
     const { host, port } = parseListenAddress(address)
     return new Promise((resolve, reject) => {

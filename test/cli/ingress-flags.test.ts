@@ -38,3 +38,9 @@ t.test('HTTP/2 limits', async (t) => {
   for (const bad of ['0', '-1', '1.5', 'many', '4294967296']) t.throws(() => ingressConfigFrom({ 'h2-max-concurrent-streams': bad }), /--h2-max-concurrent-streams ".*" must be a whole number/, bad)
   for (const bad of ['0', '30', 'soon', '1m30s', '1000h']) t.throws(() => ingressConfigFrom({ 'h2-idle-timeout': bad }), /--h2-idle-timeout ".*" (must be a positive duration|is longer than)/, bad)
 })
+
+t.test('--max-connections: a whole number; by default the server derives it from the open-file limit', async (t) => {
+  t.equal(ingressConfigFrom({}).maxConnections, undefined)
+  t.equal(ingressConfigFrom({ 'max-connections': '500' }).maxConnections, 500)
+  for (const bad of ['0', '-1', '1.5', 'lots', '4294967296']) t.throws(() => ingressConfigFrom({ 'max-connections': bad }), /--max-connections ".*" must be a whole number/, bad)
+})
