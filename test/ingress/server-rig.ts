@@ -1,9 +1,10 @@
 // What the tests of the Ingress server share: backends on loopback, a balancer that sends a
-// route table's Services to them, an IngressServer serving that table, and a raw TCP client.
-// Everything started here is closed when the test that started it ends.
+// route table's Services to them, an IngressServer serving that table, a raw TCP client, and
+// real ClientHellos. Everything started here is closed when the test that started it ends.
 import type { Server as HttpServer } from 'node:http'
 import type { Http2Server } from 'node:http2'
-import { connect, type AddressInfo, type Server } from 'node:net'
+import { connect, createServer, type AddressInfo, type Server } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { Balancer } from '../../ingress/balancer.ts'
 import { CertStore } from '../../ingress/cert-store.ts'
 import { backendKey } from '../../ingress/endpoints.ts'
@@ -80,4 +81,45 @@ export function raw(port: number, bytes: string | Buffer, waitMs = 3000): Promis
       resolve(got)
     })
   })
+}
+
+/** The first record a TLS client sends (its ClientHello), caught by a TCP listener that `start` points the client at. */
+export function captureClientHello(start: (port: number) => void): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const server = createServer((socket) => {
+      let got = Buffer.alloc(0)
+      socket.on('data', (d: Buffer) => {
+        got = Buffer.concat([got, d])
+        const length = got.length >= 5 ? got.readUInt16BE(3) : Infinity
+        if (got.length >= 5 + length) {
+          socket.destroy()
+          server.close()
+          resolve(got)
+        }
+      })
+      socket.on('error', () => {})
+    })
+    server.listen(0, '127.0.0.1', () => start((server.address() as AddressInfo).port))
+  })
+}
+
+/** The ClientHello node:tls sends (for `servername`, or without SNI). */
+export function nodeClientHello(servername?: string): Promise<Buffer> {
+  return captureClientHello((port) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, servername, ALPNProtocols: ['h2', 'http/1.1'] })
+    s.on('error', () => {})
+  })
+}
+
+/** The handshake message of a one-record ClientHello again, in records of at most `size` bytes. */
+export function reframe(hello: Buffer, size: number): Buffer {
+  const body = hello.subarray(5, 5 + hello.readUInt16BE(3))
+  const records: Buffer[] = []
+  for (let at = 0; at < body.length; at += size) {
+    const part = body.subarray(at, at + size)
+    const head = Buffer.from([22, 3, 1, 0, 0])
+    head.writeUInt16BE(part.length, 3)
+    records.push(head, part)
+  }
+  return Buffer.concat(records)
 }
