@@ -2,22 +2,17 @@ import { X509Certificate, createPrivateKey } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import type { V1Secret } from '@kubernetes/client-node'
 
-/** One certificate chain and its key: what TLS serves to clients that accept its key type. */
+/** One certificate chain and its key: what TLS serves to clients that accept its key type (TLS holds one chain of each). */
 export interface CertificateChain {
   /** PEM: the leaf, then its intermediates. */
   cert: string
   key: string
-  /** 'RSA', 'ECDSA', 'Ed25519' or 'Ed448': TLS holds one chain of each. */
-  keyType: KeyType
 }
 
-export type KeyType = 'RSA' | 'ECDSA' | 'Ed25519' | 'Ed448'
+/** The key types TLS serves; a Secret may hold one key of each. */
+type KeyType = 'RSA' | 'ECDSA' | 'Ed25519' | 'Ed448'
 
 export interface ParsedCertificate {
-  /** tls.crt as PEM: each leaf first, then its intermediates. */
-  cert: string
-  /** tls.key as given (one PEM key per chain). */
-  key: string
   /** One per key in tls.key, in the order of tls.crt. */
   chains: CertificateChain[]
   /** The leaves' SAN DNS names (lower-case, '*.' wildcards kept), else their CNs. */
@@ -56,8 +51,8 @@ export const TLS_SECRET_TYPE = 'kubernetes.io/tls'
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
 /** A PEM boundary line. A label holds no '-', so finding them all is linear in the text. */
 const PEM_MARKER = /-----(BEGIN|END) ([A-Z ]*)-----/g
-/** EC curves with a TLS 1.3 signature scheme (Node names them as OpenSSL does). */
-const TLS_CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }
+/** EC curves with a TLS 1.3 signature scheme (Node names them as OpenSSL does: P-256, P-384, P-521). */
+const TLS_CURVES: ReadonlySet<string> = new Set(['prime256v1', 'secp384r1', 'secp521r1'])
 
 export function secretKey(secret: V1Secret): string {
   return `${secret.metadata?.namespace ?? ''}/${secret.metadata?.name ?? ''}`
@@ -101,13 +96,13 @@ export function parseTlsSecret(secret: V1Secret, now: Date = new Date()): Parsed
   })
 
   const seen = new Map<KeyType, number>()
-  const chains: { leafIndex: number; key: string; keyType: KeyType }[] = []
+  const chains: { leafIndex: number; key: string }[] = []
   keys.forEach((k, i) => {
     const keyType = tlsKeyType(k.object, keys.length > 1 ? `key #${i + 1}` : 'the key', fail)
     if (seen.has(keyType)) fail('UnsupportedKey', `tls.key holds two ${keyType} keys (#${seen.get(keyType)! + 1} and #${i + 1}); TLS serves one certificate per key type: keep one`)
     seen.set(keyType, i)
     const leafIndex = certs.findIndex((c) => c.checkPrivateKey(k.object))
-    if (leafIndex >= 0) chains.push({ leafIndex, key: k.pem, keyType })
+    if (leafIndex >= 0) chains.push({ leafIndex, key: k.pem })
   })
   if (keys.length === 1 && (chains.length === 0 || chains[0]!.leafIndex !== 0)) {
     fail('KeyMismatch', `tls.key does not belong to the certificate in tls.crt (${describeLeaf(certs[0]!)})`)
@@ -130,11 +125,9 @@ export function parseTlsSecret(secret: V1Secret, now: Date = new Date()): Parsed
     if (leaf.validFromDate > notBefore) notBefore = leaf.validFromDate
     if (leaf.validToDate < notAfter) notAfter = leaf.validToDate
     const end = i + 1 < chains.length ? chains[i + 1]!.leafIndex : blocks.length
-    return { cert: blocks.slice(c.leafIndex, end).join('\n') + '\n', key: c.key + '\n', keyType: c.keyType }
+    return { cert: blocks.slice(c.leafIndex, end).join('\n') + '\n', key: c.key + '\n' }
   })
   return {
-    cert: blocks.join('\n') + '\n',
-    key,
     chains: out,
     names: [...names],
     notBefore,
@@ -195,7 +188,7 @@ function tlsKeyType(key: KeyObject, which: string, fail: (code: TlsSecretErrorCo
   }
   if (type === 'ec') {
     const curve = details.namedCurve ?? 'unknown'
-    if (!(curve in TLS_CURVES)) fail('UnsupportedKey', `tls.key: ${which} is on the EC curve ${curve}, which has no TLS 1.3 signature scheme; use P-256, P-384 or P-521`)
+    if (!TLS_CURVES.has(curve)) fail('UnsupportedKey', `tls.key: ${which} is on the EC curve ${curve}, which has no TLS 1.3 signature scheme; use P-256, P-384 or P-521`)
     return 'ECDSA'
   }
   if (type === 'ed25519') return 'Ed25519'

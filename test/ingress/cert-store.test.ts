@@ -37,7 +37,7 @@ t.test('parseTlsSecret', async (t) => {
   t.test('a good Secret', async (t) => {
     const parsed = parseTlsSecret(tlsSecret('web', 'a', await selfSigned(['A.Test', '*.B.test'])))
     t.same(parsed.names, ['a.test', '*.b.test'], 'SAN DNS names, lower-case')
-    t.equal(parsed.fingerprint, new X509Certificate(parsed.cert).fingerprint256)
+    t.equal(parsed.fingerprint, new X509Certificate(parsed.chains[0]!.cert).fingerprint256)
     t.ok(parsed.notBefore < new Date() && parsed.notAfter > new Date())
   })
 
@@ -78,7 +78,7 @@ t.test('parseTlsSecret', async (t) => {
   t.test('a chain keeps its intermediates, leaf first', async (t) => {
     const chained = { cert: a.cert + other.cert, key: a.key }
     const parsed = parseTlsSecret(tlsSecret('web', 'chain', chained))
-    t.equal(parsed.cert.match(/BEGIN CERTIFICATE/g)?.length, 2)
+    t.equal(parsed.chains[0]!.cert.match(/BEGIN CERTIFICATE/g)?.length, 2)
     t.same(parsed.names, ['a.test'])
   })
 
