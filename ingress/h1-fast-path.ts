@@ -14,7 +14,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import { endpointId, type Balancer } from './balancer.ts'
 import type { Endpoint } from './endpoints.ts'
-import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, responseVia, SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
+import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, plainResponse, responseVia, SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
 import { normalizeTarget } from './normalize-path.ts'
 import type { ProxyTarget } from './proxy.ts'
 import type { RawPools } from './raw-pools.ts'
@@ -270,11 +270,6 @@ function parseResponseHead(head: string, isHead: boolean): ResponseHead | string
   return r
 }
 
-function plainAnswer(status: number, text: string, close: boolean): string {
-  const body = `${status} ${text}\n`
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nserver: ${SERVER}\r\ncontent-type: text/plain; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`
-}
-
 /** Serves one client connection until it closes or is handed to node:http. */
 export class FastConnection {
   readonly socket: Socket
@@ -332,7 +327,7 @@ export class FastConnection {
     this.#headTimer = undefined
     if (this.#busy || this.#handedOver || this.socket.destroyed) return
     this.#closing = true
-    this.socket.end(plainAnswer(408, 'Request Timeout', true))
+    this.socket.end(plainResponse(408, 'Request Timeout', { close: true }))
     this.socket.destroySoon()
   }
 
@@ -423,7 +418,7 @@ class Exchange {
   /** Answers the client itself; `error` (what went wrong, with addresses) goes to the log only. */
   #answer(status: number, text: string, endpoint?: string, error?: string): void {
     const socket = this.#conn.socket
-    if (!socket.destroyed) socket.write(plainAnswer(status, text, this.#req.close))
+    if (!socket.destroyed) socket.write(plainResponse(status, text, { close: this.#req.close }))
     this.#record(status, endpoint, undefined, error)
     this.#conn.finished(this.#req.close)
   }

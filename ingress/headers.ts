@@ -21,12 +21,24 @@
 //   answers, whose Server header it replaces (as nginx hides the upstream's by default), so
 //   what a client sees does not tell which software runs behind the Ingress.
 
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { STATUS_CODES, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http'
 import { BlockList, isIP } from 'node:net'
 import { parseCIDR, parseIP } from '../src/util/ip-parse.ts'
 
 /** The Server header of every response weft sends. */
 export const SERVER = 'weft'
+
+/**
+ * One of weft's own short answers, written on a raw HTTP/1.1 connection (the fast path, a
+ * refused upgrade, a request node:http could not parse): the body is `${status} ${text}`
+ * (`text`: the reason phrase, then ': ' and what went wrong), text/plain, never cached.
+ * `close` adds Connection: close; `location` a Location (a redirect).
+ */
+export function plainResponse(status: number, text: string, opts: { close?: boolean; location?: string } = {}): string {
+  const body = `${status} ${text}\n`
+  const location = opts.location === undefined ? '' : `location: ${opts.location}\r\n`
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nserver: ${SERVER}\r\ncontent-type: text/plain; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${location}${opts.close ? 'connection: close\r\n' : ''}\r\n${body}`
+}
 
 /** Peers whose X-Forwarded-For and Forwarded weft appends to (`--trusted-proxies`); everyone else's are overwritten. */
 export class TrustedProxies {

@@ -3,7 +3,7 @@
 // request halfway), redirected to HTTPS for TLS hosts when asked (--ssl-redirect,
 // weft.dev/ssl-redirect), tunnelled when it is a WebSocket
 // upgrade, or proxied; and logged as one JSON line.
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import { constants as h2constants, createServer as createHttp2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -15,7 +15,7 @@ import type { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
 import { grpcOverHttp1, Http2Sessions, isGrpc, proxyGrpc } from './grpc-proxy.ts'
 import { FastConnection, type FastPathOptions } from './h1-fast-path.ts'
-import { SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
+import { plainResponse, SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
 import type { IngressMetrics } from './metrics.ts'
 import { proxyRequest, type ProxyTarget, type UpstreamPools } from './proxy.ts'
 import { RawPools } from './raw-pools.ts'
@@ -287,8 +287,8 @@ export class IngressServer {
       socket.destroy()
       return
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
-    socket.end(`HTTP/1.1 ${status}\r\nserver: ${SERVER}\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${status}\n`)
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+    socket.end(plainResponse(status, STATUS_CODES[status]!, { close: true }))
   }
 
   #resolve(host: string, url: string, scheme: 'http' | 'https'): Resolved {
@@ -358,7 +358,7 @@ export class IngressServer {
     const r: Resolved = normalizeRequest(req) ? this.#resolve(client.host, req.url ?? '/', scheme) : { kind: 'answer', status: 400, text: MALFORMED_PATH, ingress: '' }
     /** Answers the upgrade request itself; `text` is 'Reason phrase: detail'. */
     const refuse = (status: number, text: string, location?: string) => {
-      socket.end(`HTTP/1.1 ${status} ${text.split(':')[0]}\r\nserver: ${SERVER}\r\nconnection: close\r\n${location ? `location: ${location}\r\n` : ''}content-type: text/plain\r\n\r\n${status} ${text}\n`)
+      socket.end(plainResponse(status, text, { close: true, location }))
       this.options.metrics.request(r.ingress, r.kind === 'proxy' ? r.service : '', status, 0, undefined)
     }
     if (r.kind === 'answer') return refuse(r.status, r.text, r.location)
