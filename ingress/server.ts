@@ -172,7 +172,8 @@ export class IngressServer {
       const h2 = createHttp2Server(
         {
           maxSessionMemory: 64,
-          // Node's defaults, written down: a peer past them gets GOAWAY ENHANCE_YOUR_CALM.
+          // A peer past these gets GOAWAY ENHANCE_YOUR_CALM. Node's defaults, written down,
+          // but for invalid frames: Node tolerates 1000, weft 100.
           maxSettings: 32,
           maxHeaderListPairs: 128,
           maxOutstandingPings: 10,
