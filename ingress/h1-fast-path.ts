@@ -78,6 +78,8 @@ interface ParsedRequest extends Fields {
 const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.1$/
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const FIELD_VALUE = /^[\x20-\x7e\t]*$/
+/** What no response field value may hold (RFC 9110 §5.5): control characters but HTAB. A bare CR passed on would start a new line for some clients. */
+const RESPONSE_VALUE_CTL = /[\x00-\x08\x0a-\x1f\x7f]/
 /** Headers that make a request something the fast path does not handle. */
 const SLOW_HEADERS = new Set(['transfer-encoding', 'upgrade', 'expect', 'http2-settings'])
 const HEAD_END = Buffer.from('\r\n\r\n')
@@ -250,6 +252,7 @@ function parseResponseHead(head: string, isHead: boolean): ResponseHead | string
     const name = line.slice(0, colon)
     const lower = name.toLowerCase()
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '')
+    if (RESPONSE_VALUE_CTL.test(value)) return `a control character in header line ${JSON.stringify(line.slice(0, 80))}`
     if (lower === 'content-length') lengths.push(...value.split(',').map((v) => v.trim()))
     else if (lower === 'transfer-encoding') {
       r.encoded = true
