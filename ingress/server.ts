@@ -355,6 +355,9 @@ export class IngressServer {
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https'): Promise<void> {
+    // node:http stops listening for the socket's errors when it emits 'upgrade': without this, a
+    // client that resets the connection while weft answers was an uncaught exception (a crash).
+    socket.on('error', () => socket.destroy())
     const client = this.#client(req, scheme)
     const r: Resolved = normalizeRequest(req) ? this.#resolve(client.host, req.url ?? '/', scheme) : { kind: 'answer', status: 400, text: MALFORMED_PATH, ingress: '' }
     /** Answers the upgrade request itself; `text` is 'Reason phrase: detail'. */

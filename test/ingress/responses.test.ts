@@ -4,7 +4,7 @@
 // name no endpoint address or internal error.
 import { createServer as createHttpServer } from 'node:http'
 import { connect as h2connect } from 'node:http2'
-import { createServer as createTcpServer } from 'node:net'
+import { connect, createServer as createTcpServer } from 'node:net'
 import t from 'tap'
 import { CertStore } from '../../ingress/cert-store.ts'
 import { UpstreamPools } from '../../ingress/proxy.ts'
@@ -114,4 +114,26 @@ t.test('5xx bodies name the Service, never an endpoint address or an internal er
     t.match(body, /service default\/(hangup|web|none) port 80/, `names the Service: ${body.trim()}`)
     t.notMatch(body, /127\.0\.0\.1|:\d{4,5}\b|ECONN|socket|EPROTO|closed the connection/i, `no address or internal error: ${body.trim()}`)
   }
+})
+
+t.test('an upgrade refused to a client that has already reset the connection is no uncaught error', async (t) => {
+  // Found by h1.fuzz.test.ts (seed 7, 1200 cases): node:http stops handling an upgrade socket's
+  // errors, so writing the refusal to a reset connection threw from the socket (a crash).
+  const stray: string[] = []
+  const onError = (err: Error) => stray.push(err.message)
+  process.on('uncaughtException', onError)
+  t.teardown(() => process.off('uncaughtException', onError))
+  for (let i = 0; i < 50; i++) {
+    await new Promise<void>((resolve) => {
+      const s = connect(server.httpPort, '127.0.0.1', () => {
+        s.write('GET / HTTP/1.1\r\nHost: nothing.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+        s.resetAndDestroy()
+      })
+      s.on('error', () => {})
+      s.on('close', () => resolve())
+    })
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.same(stray, [], 'no uncaught exception')
+  t.match(await raw(server.httpPort, get('web.test')), /^HTTP\/1\.1 200 /, 'the server goes on serving')
 })
