@@ -35,6 +35,9 @@ interface Loaded {
   parsed: ParsedCertificate
 }
 
+/** What came of parsing one Secret object. */
+type Outcome = { source: V1Secret; loaded: Loaded } | { source: V1Secret; error: string }
+
 interface Snapshot {
   exact: ReadonlyMap<string, Loaded>
   /** Keyed by the parent domain: '*.b.test' is stored under 'b.test'. */
@@ -58,8 +61,12 @@ export class CertStore {
   /** The certificate each referenced Secret serves, kept while the Secret is invalid. */
   #serving = new Map<string, Loaded>()
   #contexts = new Map<string, SecureContext>()
-  /** Each Secret object as last parsed: an unchanged Secret is not parsed again while its certificate is valid. */
-  #parsed = new Map<string, { source: V1Secret; loaded: Loaded }>()
+  /**
+   * Each Secret object as last parsed, and what came of it: an unchanged Secret is not parsed
+   * again, neither while its certificate is valid nor while it stays invalid (update runs on
+   * every change of any watched object, and a hostile Secret may be costly to refuse).
+   */
+  #parsed = new Map<string, Outcome>()
 
   constructor(defaultCert: { cert: string; key: string }, options: CertStoreOptions = {}) {
     this.minVersion = options.minVersion ?? 'TLSv1.2'
@@ -75,6 +82,8 @@ export class CertStore {
     const now = new Date()
     const errors: CertError[] = []
     const serving = new Map<string, Loaded>()
+    /** The Secrets bound and present: the parse results of the others are dropped. */
+    const present = new Set<string>()
     for (const binding of bindings) {
       const id = `${binding.secret.namespace}/${binding.secret.name}`
       if (serving.has(id) || errors.some((e) => e.secret === id)) continue
@@ -83,20 +92,22 @@ export class CertStore {
         errors.push({ secret: id, message: `Secret ${id} not found; create a kubernetes.io/tls Secret with tls.crt and tls.key` })
         continue
       }
-      const cached = this.#parsed.get(id)
-      if (cached?.source === secret && now >= cached.loaded.parsed.notBefore && now <= cached.loaded.parsed.notAfter) {
+      present.add(id)
+      const last = this.#parsed.get(id)
+      const cached = last?.source === secret ? last : undefined
+      if (cached && 'loaded' in cached && now >= cached.loaded.parsed.notBefore && now <= cached.loaded.parsed.notAfter) {
         serving.set(id, cached.loaded)
         continue
       }
-      try {
-        const loaded = this.#load(id, parseTlsSecret(secret, now))
-        serving.set(id, loaded)
-        this.#parsed.set(id, { source: secret, loaded })
-      } catch (err) {
-        errors.push({ secret: id, message: (err as Error).message })
-        const previous = this.#serving.get(id)
-        if (previous) serving.set(id, previous)
+      // A refusal lasts as long as the object (it depends on the time only when the certificate expired).
+      const outcome = cached && 'error' in cached ? cached : this.#parse(id, secret, now)
+      if ('loaded' in outcome) {
+        serving.set(id, outcome.loaded)
+        continue
       }
+      errors.push({ secret: id, message: outcome.error })
+      const previous = this.#serving.get(id)
+      if (previous) serving.set(id, previous)
     }
 
     const exact = new Map<string, Loaded>()
@@ -116,7 +127,7 @@ export class CertStore {
     for (const loaded of serving.values()) contexts.set(loaded.contentKey, loaded.context)
     this.#contexts = contexts
     this.#serving = serving
-    for (const id of this.#parsed.keys()) if (!serving.has(id)) this.#parsed.delete(id)
+    for (const id of this.#parsed.keys()) if (!present.has(id)) this.#parsed.delete(id)
     this.#snapshot = { exact, wildcard, sanExact, sanWildcard }
     return { errors }
   }
@@ -143,6 +154,18 @@ export class CertStore {
       s.sanExact.get(name) ??
       (parent === undefined ? undefined : s.sanWildcard.get(parent))
     )
+  }
+
+  /** Parses and loads a Secret object, and remembers the outcome against it. */
+  #parse(id: string, secret: V1Secret, now: Date): Outcome {
+    let outcome: Outcome
+    try {
+      outcome = { source: secret, loaded: this.#load(id, parseTlsSecret(secret, now)) }
+    } catch (err) {
+      outcome = { source: secret, error: (err as Error).message }
+    }
+    this.#parsed.set(id, outcome)
+    return outcome
   }
 
   /** One SecureContext per distinct set of chains and keys, reused across updates while it is served. */

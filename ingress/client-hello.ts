@@ -25,33 +25,103 @@ const MAX_RECORD = 16384 + 2048
 
 /** What `bytes` (the start of a connection) say: more is needed, or the ClientHello's server name. */
 export function scanClientHello(bytes: Buffer): HelloScan {
-  // A first record that does not start a ClientHello, or announces one over the limit, is not waited for.
-  if (bytes.length >= 9 && bytes[0] === RECORD_HANDSHAKE && bytes.readUInt16BE(3) >= 4) {
-    if (bytes[5] !== HANDSHAKE_CLIENT_HELLO || 4 + bytes.readUIntBE(6, 3) > MAX_CLIENT_HELLO_BYTES) return NONE
+  return new ClientHelloReader().push(bytes)
+}
+
+/**
+ * Reads the first bytes of a connection as they arrive, chunk by chunk, in time linear in their
+ * number: each record is parsed once, and the bytes are kept in one buffer that doubles as it
+ * fills. (Scanning everything again from the start for every chunk cost a trickled 60 KiB
+ * ClientHello, a byte or a one-byte record at a time, a quarter of a second of CPU.)
+ */
+export class ClientHelloReader {
+  /** The bytes so far are #buffer[0, #length); the rest is room to grow. */
+  #buffer: Buffer = Buffer.alloc(0)
+  #length = 0
+  /** Where the next record starts. */
+  #at = 0
+  /** The handshake bytes of the records read: [start, end) in #buffer. */
+  #parts: [number, number][] = []
+  #gathered = 0
+  /** The ClientHello's length with its 4-byte header, once known. */
+  #need = -1
+  #headChecked = false
+  #answer: HelloScan | undefined
+
+  /** Every byte pushed so far. */
+  get bytes(): Buffer {
+    return this.#buffer.subarray(0, this.#length)
   }
-  // The ClientHello may be split over several handshake records: gather its bytes.
-  const parts: Buffer[] = []
-  let gathered = 0
-  let need = -1
-  let at = 0
-  while (need < 0 || gathered < need) {
-    if (bytes.length < at + 5) return bytes.length >= MAX_CLIENT_HELLO_BYTES ? NONE : MORE
-    if (bytes[at] !== RECORD_HANDSHAKE || bytes[at + 1] !== 3) return NONE
-    const length = bytes.readUInt16BE(at + 3)
-    if (length === 0 || length > MAX_RECORD) return NONE
-    if (bytes.length < at + 5 + length) return bytes.length >= MAX_CLIENT_HELLO_BYTES ? NONE : MORE
-    parts.push(bytes.subarray(at + 5, at + 5 + length))
-    gathered += length
-    at += 5 + length
-    if (need < 0 && gathered >= 4) {
-      const head = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
-      if (head[0] !== HANDSHAKE_CLIENT_HELLO) return NONE
-      need = 4 + head.readUIntBE(1, 3)
-      if (need > MAX_CLIENT_HELLO_BYTES) return NONE
+
+  /** Adds the next bytes; what they all say now (once complete, the answer stays). */
+  push(chunk: Buffer): HelloScan {
+    if (this.#answer) return this.#answer
+    this.#append(chunk)
+    const answer = this.#read()
+    if (answer.complete) this.#answer = answer
+    return answer
+  }
+
+  #append(chunk: Buffer): void {
+    if (this.#length === 0) {
+      this.#buffer = chunk
+      this.#length = chunk.length
+      return
     }
+    const length = this.#length + chunk.length
+    if (length > this.#buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(length, 2 * this.#buffer.length, 1024))
+      this.#buffer.copy(grown, 0, 0, this.#length)
+      this.#buffer = grown
+    }
+    chunk.copy(this.#buffer, this.#length)
+    this.#length = length
   }
-  const message = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
-  return { complete: true, servername: serverName(message.subarray(4, need)) }
+
+  #read(): HelloScan {
+    const bytes = this.#buffer
+    const length = this.#length
+    // A first record that does not start a ClientHello, or announces one over the limit, is not waited for.
+    if (!this.#headChecked && length >= 9) {
+      this.#headChecked = true
+      if (bytes[0] === RECORD_HANDSHAKE && bytes.readUInt16BE(3) >= 4) {
+        if (bytes[5] !== HANDSHAKE_CLIENT_HELLO || 4 + bytes.readUIntBE(6, 3) > MAX_CLIENT_HELLO_BYTES) return NONE
+      }
+    }
+    const more = length >= MAX_CLIENT_HELLO_BYTES ? NONE : MORE
+    // The ClientHello may be split over several handshake records: gather its bytes.
+    while (this.#need < 0 || this.#gathered < this.#need) {
+      const at = this.#at
+      if (length < at + 5) return more
+      if (bytes[at] !== RECORD_HANDSHAKE || bytes[at + 1] !== 3) return NONE
+      const record = bytes.readUInt16BE(at + 3)
+      if (record === 0 || record > MAX_RECORD) return NONE
+      if (length < at + 5 + record) return more
+      this.#parts.push([at + 5, at + 5 + record])
+      this.#gathered += record
+      this.#at = at + 5 + record
+      if (this.#need < 0 && this.#gathered >= 4) {
+        const head = this.#message(4)
+        if (head[0] !== HANDSHAKE_CLIENT_HELLO) return NONE
+        this.#need = 4 + head.readUIntBE(1, 3)
+        if (this.#need > MAX_CLIENT_HELLO_BYTES) return NONE
+      }
+    }
+    return { complete: true, servername: serverName(this.#message(this.#need).subarray(4)) }
+  }
+
+  /** The first `n` handshake bytes (n <= #gathered). */
+  #message(n: number): Buffer {
+    const [start, end] = this.#parts[0]!
+    if (end - start >= n) return this.#buffer.subarray(start, start + n)
+    const out = Buffer.allocUnsafe(n)
+    let filled = 0
+    for (const [from, to] of this.#parts) {
+      if (filled === n) break
+      filled += this.#buffer.copy(out, filled, from, Math.min(to, from + n - filled))
+    }
+    return out
+  }
 }
 
 /** The host_name of the server_name extension of a ClientHello body, if well-formed. */

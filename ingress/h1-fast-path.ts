@@ -14,7 +14,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import { endpointId, type Balancer } from './balancer.ts'
 import type { Endpoint } from './endpoints.ts'
-import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, responseVia, SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
+import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, plainResponse, responseVia, SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
 import { normalizeTarget } from './normalize-path.ts'
 import type { ProxyTarget } from './proxy.ts'
 import type { RawPools } from './raw-pools.ts'
@@ -78,6 +78,8 @@ interface ParsedRequest extends Fields {
 const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.1$/
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const FIELD_VALUE = /^[\x20-\x7e\t]*$/
+/** What no response field value may hold (RFC 9110 §5.5): control characters but HTAB. A bare CR passed on would start a new line for some clients. */
+const RESPONSE_VALUE_CTL = /[\x00-\x08\x0a-\x1f\x7f]/
 /** Headers that make a request something the fast path does not handle. */
 const SLOW_HEADERS = new Set(['transfer-encoding', 'upgrade', 'expect', 'http2-settings'])
 const HEAD_END = Buffer.from('\r\n\r\n')
@@ -250,6 +252,7 @@ function parseResponseHead(head: string, isHead: boolean): ResponseHead | string
     const name = line.slice(0, colon)
     const lower = name.toLowerCase()
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '')
+    if (RESPONSE_VALUE_CTL.test(value)) return `a control character in header line ${JSON.stringify(line.slice(0, 80))}`
     if (lower === 'content-length') lengths.push(...value.split(',').map((v) => v.trim()))
     else if (lower === 'transfer-encoding') {
       r.encoded = true
@@ -268,11 +271,6 @@ function parseResponseHead(head: string, isHead: boolean): ResponseHead | string
   const keepAlive = m[1] === '1' ? !r.connection.includes('close') : r.connection.includes('keep-alive')
   r.keepAlive = keepAlive && r.framing.kind !== 'close'
   return r
-}
-
-function plainAnswer(status: number, text: string, close: boolean): string {
-  const body = `${status} ${text}\n`
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nserver: ${SERVER}\r\ncontent-type: text/plain; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`
 }
 
 /** Serves one client connection until it closes or is handed to node:http. */
@@ -332,7 +330,7 @@ export class FastConnection {
     this.#headTimer = undefined
     if (this.#busy || this.#handedOver || this.socket.destroyed) return
     this.#closing = true
-    this.socket.end(plainAnswer(408, 'Request Timeout', true))
+    this.socket.end(plainResponse(408, 'Request Timeout', { close: true }))
     this.socket.destroySoon()
   }
 
@@ -423,7 +421,7 @@ class Exchange {
   /** Answers the client itself; `error` (what went wrong, with addresses) goes to the log only. */
   #answer(status: number, text: string, endpoint?: string, error?: string): void {
     const socket = this.#conn.socket
-    if (!socket.destroyed) socket.write(plainAnswer(status, text, this.#req.close))
+    if (!socket.destroyed) socket.write(plainResponse(status, text, { close: this.#req.close }))
     this.#record(status, endpoint, undefined, error)
     this.#conn.finished(this.#req.close)
   }

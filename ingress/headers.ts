@@ -21,11 +21,24 @@
 //   answers, whose Server header it replaces (as nginx hides the upstream's by default), so
 //   what a client sees does not tell which software runs behind the Ingress.
 
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { STATUS_CODES, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http'
 import { BlockList, isIP } from 'node:net'
+import { parseCIDR, parseIP } from '../src/util/ip-parse.ts'
 
 /** The Server header of every response weft sends. */
 export const SERVER = 'weft'
+
+/**
+ * One of weft's own short answers, written on a raw HTTP/1.1 connection (the fast path, a
+ * refused upgrade, a request node:http could not parse): the body is `${status} ${text}`
+ * (`text`: the reason phrase, then ': ' and what went wrong), text/plain, never cached.
+ * `close` adds Connection: close; `location` a Location (a redirect).
+ */
+export function plainResponse(status: number, text: string, opts: { close?: boolean; location?: string } = {}): string {
+  const body = `${status} ${text}\n`
+  const location = opts.location === undefined ? '' : `location: ${opts.location}\r\n`
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nserver: ${SERVER}\r\ncontent-type: text/plain; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${location}${opts.close ? 'connection: close\r\n' : ''}\r\n${body}`
+}
 
 /** Peers whose X-Forwarded-For and Forwarded weft appends to (`--trusted-proxies`); everyone else's are overwritten. */
 export class TrustedProxies {
@@ -46,22 +59,23 @@ export class TrustedProxies {
   }
 }
 
-/** `--trusted-proxies`: comma-separated IP addresses and CIDRs; throws naming the first that is neither. */
+/**
+ * `--trusted-proxies`: comma-separated IP addresses and CIDRs (src/util/ip-parse.ts: no zone
+ * ids, no leading zeros, no IPv4-mapped prefixes; an IPv4-mapped address stands for its IPv4 address);
+ * throws naming the first that is neither.
+ */
 export function parseTrustedProxies(text: string): TrustedProxies {
   const cidrs = text
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map((entry) => {
-      const slash = entry.indexOf('/')
-      const address = slash === -1 ? entry : entry.slice(0, slash)
-      // Zone ids (fe80::1%eth0) name an interface, which a peer address never carries.
-      const family = address.includes('%') ? 0 : isIP(address)
-      const max = family === 4 ? 32 : 128
-      const prefixText = slash === -1 ? String(max) : entry.slice(slash + 1)
-      const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : -1
-      if (family === 0 || prefix < 0 || prefix > max) throw new Error(`--trusted-proxies: ${JSON.stringify(entry)} is not an IP address or CIDR (like 10.0.0.0/8 or fd00::/8); give a comma-separated list`)
-      return { address, prefix, family: family === 4 ? ('ipv4' as const) : ('ipv6' as const) }
+      const parsed = entry.includes('/') ? parseCIDR(entry) : parseIP(entry)
+      if (parsed === undefined) throw new Error(`--trusted-proxies: ${JSON.stringify(entry)} is not an IP address or CIDR (like 10.0.0.0/8 or fd00::/8); give a comma-separated list`)
+      const family = parsed.family === 4 ? ('ipv4' as const) : ('ipv6' as const)
+      // BlockList gets the parser's canonical text (a CIDR's network address), never the entry.
+      if ('prefix' in parsed) return { address: parsed.text.slice(0, parsed.text.indexOf('/')), prefix: parsed.prefix, family }
+      return { address: parsed.text, prefix: parsed.family === 4 ? 32 : 128, family }
     })
   return new TrustedProxies(cidrs)
 }

@@ -45,7 +45,8 @@ export class IngressSource {
   #table: RouteTable | undefined
   /** Compiles only the Ingresses that changed, and merges only the hosts they touch. */
   #builder = new RouteTableBuilder()
-  #servedKeys: string[] = []
+  /** 'namespace/name' of the Ingresses served: a new set only when they change. */
+  #servedKeys: ReadonlySet<string> = new Set()
   /** The backends of the current table: the balancer forgets those a new table drops. */
   #backendKeys = new Set<string>()
 
@@ -72,7 +73,12 @@ export class IngressSource {
 
   /** The Ingresses served now, as the informer has them. */
   served(): V1Ingress[] {
-    return this.#servedKeys.flatMap((k) => this.#ingresses.indexer.get(k) ?? [])
+    return [...this.#servedKeys].flatMap((k) => this.#ingresses.indexer.get(k) ?? [])
+  }
+
+  /** 'namespace/name' of the Ingresses served now; the same object until that set changes (so it can be compared by identity). */
+  get servedKeys(): ReadonlySet<string> {
+    return this.#servedKeys
   }
 
   get ready(): boolean {
@@ -114,7 +120,8 @@ export class IngressSource {
     const o = this.options
     const classes = this.#classes.indexer.list()
     const served = this.#ingresses.indexer.list().filter((ing) => servesIngress(ing, classes, o.classes))
-    this.#servedKeys = served.map(objectKey)
+    const keys = served.map(objectKey)
+    if (keys.length !== this.#servedKeys.size || keys.some((k) => !this.#servedKeys.has(k))) this.#servedKeys = new Set(keys)
     const { table, conflicts, errors } = this.#builder.update(served)
 
     const secrets = new Map<string, V1Secret>()

@@ -2,7 +2,6 @@
 import type { RestClient } from '../src/client/index.ts'
 import { HttpEndpoints } from '../src/util/http-endpoints.ts'
 import type { Logger } from '../src/util/log.ts'
-import { objectKey } from '../src/client/index.ts'
 import { Balancer } from './balancer.ts'
 import { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
@@ -28,6 +27,8 @@ export interface IngressConfig {
   /** See IngressServerOptions. */
   h2IdleTimeoutMs?: number
   h2MaxConcurrentStreams?: number
+  /** Client connections each listener holds at once (default: defaultMaxConnections() in server.ts). */
+  maxConnections?: number
   classes: IngressClassConfig
   /** HOST:PORT of /healthz, /readyz and /metrics; '' for none. */
   statusListen: string
@@ -59,7 +60,9 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
   const balancer = new Balancer()
   const pools = new UpstreamPools()
   const metrics = new IngressMetrics()
-  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, trustedProxies: config.trustedProxies, h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
+  /** The served set the metrics last forgot the others of. */
+  let forgotten: ReadonlySet<string> | undefined
+  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, trustedProxies: config.trustedProxies, h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, maxConnections: config.maxConnections, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
   const status = new IngressStatusWriter(client, config.publish ?? { kind: 'listeners', listen: [config.httpListen, config.httpsListen] }, () => source.served(), log)
   const source = new IngressSource({
     client,
@@ -75,7 +78,8 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
       void pools.prune(live)
       void server.grpcSessions.prune(live)
       server.rawPools.prune(live)
-      metrics.forget(new Set(source.served().map(objectKey)))
+      // The series of Ingresses no longer served go, when that set changed (most changes are endpoints').
+      if (source.servedKeys !== forgotten) metrics.forget((forgotten = source.servedKeys))
     },
     onIngresses: () => status.changed(),
   })

@@ -3,10 +3,11 @@
 // request halfway), redirected to HTTPS for TLS hosts when asked (--ssl-redirect,
 // weft.dev/ssl-redirect), tunnelled when it is a WebSocket
 // upgrade, or proxied; and logged as one JSON line.
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import { constants as h2constants, createServer as createHttp2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { defaultSocketLimit } from '../proxy/userspace/limits.ts'
 import { parseListenAddress } from '../src/util/host-port.ts'
 import type { Logger } from '../src/util/log.ts'
 import type { Balancer } from './balancer.ts'
@@ -14,7 +15,7 @@ import type { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
 import { grpcOverHttp1, Http2Sessions, isGrpc, proxyGrpc } from './grpc-proxy.ts'
 import { FastConnection, type FastPathOptions } from './h1-fast-path.ts'
-import { SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
+import { plainResponse, SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
 import type { IngressMetrics } from './metrics.ts'
 import { proxyRequest, type ProxyTarget, type UpstreamPools } from './proxy.ts'
 import { RawPools } from './raw-pools.ts'
@@ -43,6 +44,10 @@ export interface IngressServerOptions {
   maxHeaderBytes?: number
   /** A client that has not sent a whole request head after this long gets 408 (default 10 s: slowloris). */
   headersTimeoutMs?: number
+  /** A request, head and body, that has not arrived whole after this long gets 408 (default 60 s; never less than headersTimeoutMs). */
+  requestTimeoutMs?: number
+  /** An HTTP/1.1 connection idle between requests is closed after this long (default 5 s, Node's). */
+  keepAliveTimeoutMs?: number
   /** A TLS client that has not finished its handshake after this long is disconnected (default 10 s). */
   handshakeTimeoutMs?: number
   /**
@@ -52,7 +57,25 @@ export interface IngressServerOptions {
   h2IdleTimeoutMs?: number
   /** SETTINGS_MAX_CONCURRENT_STREAMS of h2 sessions (default 128). */
   h2MaxConcurrentStreams?: number
+  /** Client connections each listener holds at once; past it a new one is closed as it arrives (default defaultMaxConnections()). */
+  maxConnections?: number
 }
+
+/** The most client connections a listener holds by default, however many descriptors the process may open. */
+export const MAX_CONNECTIONS = 16_384
+
+/**
+ * Each listener's default connection cap: a quarter of the descriptors defaultSocketLimit
+ * leaves of RLIMIT_NOFILE (the HTTP and HTTPS listeners share them, and a client connection
+ * may hold an upstream one too), at most MAX_CONNECTIONS. Open-file limit 1024 → 192;
+ * 20,000 → 4,000; 65,536 → 13,107; 1,048,576 → 16,384.
+ */
+export function defaultMaxConnections(socketLimit = defaultSocketLimit()): number {
+  return Math.max(1, Math.min(MAX_CONNECTIONS, Math.floor(socketLimit / 4)))
+}
+
+/** A warning about connections closed at the cap, at most this often per listener. */
+const DROP_WARN_EVERY_MS = 60_000
 
 type Resolved = { kind: 'proxy'; target: ProxyTarget; ingress: string; service: string } | { kind: 'answer'; status: number; text: string; ingress: string; location?: string }
 
@@ -82,10 +105,13 @@ export class IngressServer {
   #listeners: NetServer[] = []
   /** node:http servers taking the connections the fast path hands over. */
   #delegates: HttpServer[] = []
-  #fast = new Set<Socket>()
-  /** Every accepted connection, until it closes: close() ends them all. */
+  /**
+   * Every accepted connection, until it closes: close() destroys them, which ends whatever
+   * runs on them too (the fast path, node:http, TLS and the h2 sessions over TLS).
+   */
   #connections = new Set<Socket>()
-  #h2Sessions = new Set<ServerHttp2Session>()
+  /** Client connections each listener holds at once (options.maxConnections, else defaultMaxConnections()). */
+  readonly maxConnections: number
   httpPort = 0
   httpsPort = 0
   /** Upstream HTTP/2 sessions of GRPC/GRPCS routes (owned and closed by the server). */
@@ -95,6 +121,13 @@ export class IngressServer {
 
   constructor(options: IngressServerOptions) {
     this.options = options
+    this.maxConnections = options.maxConnections ?? defaultMaxConnections()
+    if (!(Number.isSafeInteger(this.maxConnections) && this.maxConnections > 0)) throw new Error(`maxConnections must be a positive whole number, not ${this.maxConnections}`)
+  }
+
+  /** Client connections open now, on both listeners. */
+  get openConnections(): number {
+    return this.#connections.size
   }
 
   /** Swaps in a new route table: the next request uses it; requests in flight finish with theirs. */
@@ -106,6 +139,7 @@ export class IngressServer {
     const o = this.options
     const maxHeaderSize = o.maxHeaderBytes ?? 16 * 1024
     const headersTimeout = o.headersTimeoutMs ?? 10_000
+    const limits = { maxHeaderSize, headersTimeout, requestTimeout: Math.max(o.requestTimeoutMs ?? 60_000, headersTimeout), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5_000 }
     const fast = (delegate: HttpServer): FastPathOptions => ({
       route: (host, target, sch) => {
         const r = this.#resolve(host, target, sch)
@@ -118,32 +152,28 @@ export class IngressServer {
       headersTimeoutMs: headersTimeout,
       keepAliveTimeoutMs: delegate.keepAliveTimeout,
       delegate: (socket, buffered) => {
-        this.#fast.delete(socket)
         delegate.emit('connection', socket)
         if (buffered.length > 0) socket.emit('data', buffered)
         socket.resume()
       },
       record: (r) => this.#record(r.remote, r.method, r.host, r.path, '1.1', r.scheme, r.status, r.ms, r.ingress, r.service, r.endpoint, r.upstreamMs, r.error),
     })
-    const accept = (socket: Socket, scheme: 'http' | 'https', options: FastPathOptions) => {
-      this.#fast.add(socket)
-      socket.once('close', () => this.#fast.delete(socket))
-      new FastConnection(socket, scheme, options)
-    }
+    const accept = (socket: Socket, scheme: 'http' | 'https', options: FastPathOptions) => new FastConnection(socket, scheme, options)
     if (o.httpListen) {
-      const delegate = this.#h1Server('http', maxHeaderSize, headersTimeout)
+      const delegate = this.#h1Server('http', limits)
       const options = fast(delegate)
       const listener = createNetServer({ noDelay: true }, (socket) => accept(socket, 'http', options))
       this.#listeners.push(listener)
       this.httpPort = await this.#listen(listener, o.httpListen)
     }
     if (o.httpsListen) {
-      const delegate = this.#h1Server('https', maxHeaderSize, headersTimeout)
+      const delegate = this.#h1Server('https', limits)
       const options = fast(delegate)
       const h2 = createHttp2Server(
         {
           maxSessionMemory: 64,
-          // Node's defaults, written down: a peer past them gets GOAWAY ENHANCE_YOUR_CALM.
+          // A peer past these gets GOAWAY ENHANCE_YOUR_CALM. Node's defaults, written down,
+          // but for invalid frames: Node tolerates 1000, weft 100.
           maxSettings: 32,
           maxHeaderListPairs: 128,
           maxOutstandingPings: 10,
@@ -178,7 +208,6 @@ export class IngressServer {
    * body that stalls for `idleMs` is reset. A session error ends the session and its socket.
    */
   #h2Session(session: ServerHttp2Session, idleMs: number): void {
-    this.#h2Sessions.add(session)
     const open = new Set<ServerHttp2Stream>()
     session.on('stream', (stream) => {
       open.add(stream)
@@ -198,7 +227,6 @@ export class IngressServer {
     session.setTimeout(idleMs, reap)
     session.on('error', () => session.destroy())
     session.once('close', () => {
-      this.#h2Sessions.delete(session)
       const socket = session.socket as Socket | undefined
       if (socket && !socket.destroyed) socket.destroy()
     })
@@ -209,8 +237,9 @@ export class IngressServer {
    * given connections. Its connection tracking (which enforces headersTimeout and
    * requestTimeout) starts on 'listening', so that event is emitted by hand.
    */
-  #h1Server(scheme: 'http' | 'https', maxHeaderSize: number, headersTimeout: number): HttpServer {
-    const server = createHttpServer({ maxHeaderSize, requestTimeout: Math.max(60_000, headersTimeout), headersTimeout, connectionsCheckingInterval: Math.min(30_000, headersTimeout / 2) }, (req, res) => this.#handle(req, res, scheme))
+  #h1Server(scheme: 'http' | 'https', limits: { maxHeaderSize: number; headersTimeout: number; requestTimeout: number; keepAliveTimeout: number }): HttpServer {
+    const { maxHeaderSize, headersTimeout, requestTimeout, keepAliveTimeout } = limits
+    const server = createHttpServer({ maxHeaderSize, requestTimeout, headersTimeout, keepAliveTimeout, connectionsCheckingInterval: Math.min(30_000, headersTimeout / 2) }, (req, res) => this.#handle(req, res, scheme))
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head, scheme))
     server.on('clientError', (err, socket) => this.#clientError(err, socket))
     server.emit('listening')
@@ -220,12 +249,8 @@ export class IngressServer {
 
   async close(): Promise<void> {
     const closed = Promise.all(this.#listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))))
-    for (const server of this.#delegates) {
-      server.closeAllConnections()
-      server.close(() => {})
-    }
-    for (const socket of this.#fast) socket.destroy()
-    for (const session of this.#h2Sessions) session.destroy()
+    // node:http servers that never listened: close() only stops their timeout checks.
+    for (const server of this.#delegates) server.close(() => {})
     for (const socket of this.#connections) socket.destroy()
     await closed
     this.rawPools.close()
@@ -236,6 +261,17 @@ export class IngressServer {
     server.on('connection', (socket: Socket) => {
       this.#connections.add(socket)
       socket.once('close', () => this.#connections.delete(socket))
+    })
+    // Every connection holds a descriptor, and one that never sends a request (or a handshake)
+    // holds it for headersTimeoutMs (handshakeTimeoutMs): the cap keeps a flood of them from
+    // taking the process's last descriptors, which upstream connections and the API client need.
+    server.maxConnections = this.maxConnections
+    let warned = -Infinity
+    server.on('drop', () => {
+      const now = performance.now()
+      if (now - warned < DROP_WARN_EVERY_MS) return
+      warned = now
+      this.options.log.warn({ listen: address, maxConnections: this.maxConnections }, `Ingress listener ${address} holds ${this.maxConnections} connections (--max-connections): new ones are closed as they arrive; warned at most once a minute`)
     })
     const { host, port } = parseListenAddress(address)
     return new Promise((resolve, reject) => {
@@ -252,8 +288,8 @@ export class IngressServer {
       socket.destroy()
       return
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'
-    socket.end(`HTTP/1.1 ${status}\r\nserver: ${SERVER}\r\nconnection: close\r\ncontent-type: text/plain\r\n\r\n${status}\n`)
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+    socket.end(plainResponse(status, STATUS_CODES[status]!, { close: true }))
   }
 
   #resolve(host: string, url: string, scheme: 'http' | 'https'): Resolved {
@@ -319,11 +355,14 @@ export class IngressServer {
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https'): Promise<void> {
+    // node:http stops listening for the socket's errors when it emits 'upgrade': without this, a
+    // client that resets the connection while weft answers was an uncaught exception (a crash).
+    socket.on('error', () => socket.destroy())
     const client = this.#client(req, scheme)
     const r: Resolved = normalizeRequest(req) ? this.#resolve(client.host, req.url ?? '/', scheme) : { kind: 'answer', status: 400, text: MALFORMED_PATH, ingress: '' }
     /** Answers the upgrade request itself; `text` is 'Reason phrase: detail'. */
     const refuse = (status: number, text: string, location?: string) => {
-      socket.end(`HTTP/1.1 ${status} ${text.split(':')[0]}\r\nserver: ${SERVER}\r\nconnection: close\r\n${location ? `location: ${location}\r\n` : ''}content-type: text/plain\r\n\r\n${status} ${text}\n`)
+      socket.end(plainResponse(status, text, { close: true, location }))
       this.options.metrics.request(r.ingress, r.kind === 'proxy' ? r.service : '', status, 0, undefined)
     }
     if (r.kind === 'answer') return refuse(r.status, r.text, r.location)

@@ -5,7 +5,7 @@
 // A connection gets `handshakeTimeoutMs` from accept to a finished handshake, then is passed on.
 import { createServer as createNetServer, type Server, type Socket } from 'node:net'
 import { TLSSocket, type SecureContext } from 'node:tls'
-import { scanClientHello } from './client-hello.ts'
+import { ClientHelloReader } from './client-hello.ts'
 
 export interface TlsListenerOptions {
   /** The context for a server name (undefined: no SNI, or none readable). */
@@ -25,20 +25,21 @@ export function createTlsListener(options: TlsListenerOptions): Server {
 
 function accept(raw: Socket, o: TlsListenerOptions): void {
   const timer = setTimeout(() => raw.destroy(), o.handshakeTimeoutMs)
-  let buffered: Buffer | undefined
+  // Reads the ClientHello as it arrives, each byte once however it is trickled.
+  let hello: ClientHelloReader | undefined = new ClientHelloReader()
   const onError = () => raw.destroy()
   const onClose = () => clearTimeout(timer)
   raw.on('error', onError)
   raw.on('close', onClose)
   const onData = (chunk: Buffer) => {
-    buffered = buffered ? Buffer.concat([buffered, chunk]) : chunk
-    const scan = scanClientHello(buffered)
+    if (!hello) return
+    const scan = hello.push(chunk)
     if (!scan.complete) return
     raw.off('data', onData)
     raw.pause()
     // TLSSocket reads what is buffered on the socket before the rest.
-    raw.unshift(buffered)
-    buffered = undefined
+    raw.unshift(hello.bytes)
+    hello = undefined
     let context: SecureContext
     try {
       context = o.select(scan.servername)

@@ -2,22 +2,17 @@ import { X509Certificate, createPrivateKey } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import type { V1Secret } from '@kubernetes/client-node'
 
-/** One certificate chain and its key: what TLS serves to clients that accept its key type. */
+/** One certificate chain and its key: what TLS serves to clients that accept its key type (TLS holds one chain of each). */
 export interface CertificateChain {
   /** PEM: the leaf, then its intermediates. */
   cert: string
   key: string
-  /** 'RSA', 'ECDSA', 'Ed25519' or 'Ed448': TLS holds one chain of each. */
-  keyType: KeyType
 }
 
-export type KeyType = 'RSA' | 'ECDSA' | 'Ed25519' | 'Ed448'
+/** The key types TLS serves; a Secret may hold one key of each. */
+type KeyType = 'RSA' | 'ECDSA' | 'Ed25519' | 'Ed448'
 
 export interface ParsedCertificate {
-  /** tls.crt as PEM: each leaf first, then its intermediates. */
-  cert: string
-  /** tls.key as given (one PEM key per chain). */
-  key: string
   /** One per key in tls.key, in the order of tls.crt. */
   chains: CertificateChain[]
   /** The leaves' SAN DNS names (lower-case, '*.' wildcards kept), else their CNs. */
@@ -54,9 +49,10 @@ export class TlsSecretError extends Error {
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls'
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
-const PEM_KEY = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/g
-/** EC curves with a TLS 1.3 signature scheme (Node names them as OpenSSL does). */
-const TLS_CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }
+/** A PEM boundary line. A label holds no '-', so finding them all is linear in the text. */
+const PEM_MARKER = /-----(BEGIN|END) ([A-Z ]*)-----/g
+/** EC curves with a TLS 1.3 signature scheme (Node names them as OpenSSL does: P-256, P-384, P-521). */
+const TLS_CURVES: ReadonlySet<string> = new Set(['prime256v1', 'secp384r1', 'secp521r1'])
 
 export function secretKey(secret: V1Secret): string {
   return `${secret.metadata?.namespace ?? ''}/${secret.metadata?.name ?? ''}`
@@ -88,7 +84,8 @@ export function parseTlsSecret(secret: V1Secret, now: Date = new Date()): Parsed
     }
   })
 
-  const keyBlocks = key.match(PEM_KEY) ?? fail('BadKey', 'tls.key holds no PEM private key')
+  const keyBlocks = privateKeyBlocks(key)
+  if (keyBlocks.length === 0) fail('BadKey', 'tls.key holds no PEM private key')
   const keys = keyBlocks.map((block, i) => {
     if (/ENCRYPTED/.test(block)) fail('BadKey', 'tls.key is encrypted, which is not supported; store the key unencrypted')
     try {
@@ -99,13 +96,13 @@ export function parseTlsSecret(secret: V1Secret, now: Date = new Date()): Parsed
   })
 
   const seen = new Map<KeyType, number>()
-  const chains: { leafIndex: number; key: string; keyType: KeyType }[] = []
+  const chains: { leafIndex: number; key: string }[] = []
   keys.forEach((k, i) => {
     const keyType = tlsKeyType(k.object, keys.length > 1 ? `key #${i + 1}` : 'the key', fail)
     if (seen.has(keyType)) fail('UnsupportedKey', `tls.key holds two ${keyType} keys (#${seen.get(keyType)! + 1} and #${i + 1}); TLS serves one certificate per key type: keep one`)
     seen.set(keyType, i)
     const leafIndex = certs.findIndex((c) => c.checkPrivateKey(k.object))
-    if (leafIndex >= 0) chains.push({ leafIndex, key: k.pem, keyType })
+    if (leafIndex >= 0) chains.push({ leafIndex, key: k.pem })
   })
   if (keys.length === 1 && (chains.length === 0 || chains[0]!.leafIndex !== 0)) {
     fail('KeyMismatch', `tls.key does not belong to the certificate in tls.crt (${describeLeaf(certs[0]!)})`)
@@ -128,17 +125,56 @@ export function parseTlsSecret(secret: V1Secret, now: Date = new Date()): Parsed
     if (leaf.validFromDate > notBefore) notBefore = leaf.validFromDate
     if (leaf.validToDate < notAfter) notAfter = leaf.validToDate
     const end = i + 1 < chains.length ? chains[i + 1]!.leafIndex : blocks.length
-    return { cert: blocks.slice(c.leafIndex, end).join('\n') + '\n', key: c.key + '\n', keyType: c.keyType }
+    return { cert: blocks.slice(c.leafIndex, end).join('\n') + '\n', key: c.key + '\n' }
   })
   return {
-    cert: blocks.join('\n') + '\n',
-    key,
     chains: out,
     names: [...names],
     notBefore,
     notAfter,
     fingerprint: certs[0]!.fingerprint256,
   }
+}
+
+/**
+ * The private-key PEM blocks of `text` in order: each from a `-----BEGIN … PRIVATE KEY-----`
+ * line to the next END line of the same label (`RSA PRIVATE KEY`, `EC PRIVATE KEY`, …), what
+ * the lazy regex /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/g
+ * matched. That regex searched the rest of the text again from every BEGIN without an END:
+ * quadratic, seconds for a tls.key of a MiB of BEGIN lines. Here the boundary lines are found
+ * in one pass and each label's END lines are walked once.
+ */
+export function privateKeyBlocks(text: string): string[] {
+  const begins: { label: string; start: number; end: number }[] = []
+  const ends = new Map<string, { start: number; end: number }[]>()
+  for (const m of text.matchAll(PEM_MARKER)) {
+    const label = m[2]!
+    if (!label.endsWith('PRIVATE KEY')) continue
+    const marker = { start: m.index, end: m.index + m[0].length }
+    if (m[1] === 'BEGIN') begins.push({ label, ...marker })
+    else {
+      const list = ends.get(label)
+      if (list) list.push(marker)
+      else ends.set(label, [marker])
+    }
+  }
+  const blocks: string[] = []
+  /** Per label: the first of its END lines not yet passed (BEGINs are visited in order, so it only moves on). */
+  const next = new Map<string, number>()
+  let after = 0
+  for (const begin of begins) {
+    if (begin.start < after) continue // inside the block just taken
+    const list = ends.get(begin.label)
+    if (!list) continue
+    let i = next.get(begin.label) ?? 0
+    // The body holds at least one character.
+    while (i < list.length && list[i]!.start <= begin.end) i++
+    next.set(begin.label, i)
+    if (i === list.length) continue
+    blocks.push(text.slice(begin.start, list[i]!.end))
+    after = list[i]!.end
+  }
+  return blocks
 }
 
 /** The TLS key type of a private key, or a failure saying why TLS cannot serve it. */
@@ -152,7 +188,7 @@ function tlsKeyType(key: KeyObject, which: string, fail: (code: TlsSecretErrorCo
   }
   if (type === 'ec') {
     const curve = details.namedCurve ?? 'unknown'
-    if (!(curve in TLS_CURVES)) fail('UnsupportedKey', `tls.key: ${which} is on the EC curve ${curve}, which has no TLS 1.3 signature scheme; use P-256, P-384 or P-521`)
+    if (!TLS_CURVES.has(curve)) fail('UnsupportedKey', `tls.key: ${which} is on the EC curve ${curve}, which has no TLS 1.3 signature scheme; use P-256, P-384 or P-521`)
     return 'ECDSA'
   }
   if (type === 'ed25519') return 'Ed25519'

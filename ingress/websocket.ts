@@ -23,7 +23,7 @@ import { connect as netConnect } from 'node:net'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { connect as tlsConnect } from 'node:tls'
-import { downstreamResponseHeaders, headerTokens, SERVER, upstreamRequestHeaders, type ClientInfo } from './headers.ts'
+import { downstreamResponseHeaders, headerTokens, plainResponse, upstreamRequestHeaders, type ClientInfo } from './headers.ts'
 
 export interface TunnelTarget {
   /** What the request is for, for error bodies: 'service default/web port 80'. */
@@ -122,21 +122,10 @@ export function chunkedBodyEnd(): (chunk: Buffer) => number {
   }
 }
 
-/** Writes a short text/plain answer and closes the client connection. */
-function answer(socket: Duplex, status: number, message: string): void {
+/** Writes one of weft's own short answers (`text`: the reason phrase, ': ', the detail) and closes the client connection. */
+function answer(socket: Duplex, status: number, text: string): void {
   if (socket.destroyed || !socket.writable) return
-  const body = `${message}\n`
-  const head =
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-    serializeHeaders({
-      server: SERVER,
-      'content-type': 'text/plain; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-      connection: 'close',
-      via: '1.1 weft',
-    }) +
-    '\r\n'
-  socket.end(head + body, () => socket.destroy())
+  socket.end(plainResponse(status, text, { close: true }), () => socket.destroy())
 }
 
 function requestHead(req: IncomingMessage, client: ClientInfo): string {
@@ -249,7 +238,7 @@ export function tunnelUpgrade(
     const fail = (status: number, error: string): void => {
       if (settled) return
       upstream.destroy()
-      answer(socket, status, status === 504 ? `${status} Gateway Timeout: ${name} did not answer within ${target.connectTimeoutMs} ms` : `${status} Bad Gateway: ${connected ? `${name} did not send a valid answer` : `${name} could not be reached`}`)
+      answer(socket, status, status === 504 ? `Gateway Timeout: ${name} did not answer within ${target.connectTimeoutMs} ms` : `Bad Gateway: ${connected ? `${name} did not send a valid answer` : `${name} could not be reached`}`)
       settle(status, error)
     }
     const where = `${target.tls ? 'tls' : 'tcp'}://${target.address}:${target.port}`

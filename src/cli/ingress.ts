@@ -28,6 +28,9 @@ Flags:
                             else's are overwritten with the peer address (default: none)
   --h2-max-concurrent-streams N
                             streams an HTTP/2 client may have open at once (default 128)
+  --max-connections N       client connections each listener (HTTP, HTTPS) holds at once; past it
+                            a new one is closed as it arrives (default 16384, less when the
+                            open-file limit is low: a quarter of what it leaves, 192 for 1024)
   --h2-idle-timeout D       an HTTP/2 connection with no open streams that is silent this long is
                             closed, and a request body that stalls this long is reset (default 60s)
   --ingress-class NAME      the IngressClass name served (default ${d.classes.className})
@@ -89,6 +92,7 @@ export function ingressConfigFrom(values: Record<string, string | boolean | unde
     trustedProxies: parseTrustedProxies(s('trusted-proxies', '')),
     h2MaxConcurrentStreams: wholeNumber('--h2-max-concurrent-streams', s('h2-max-concurrent-streams', '128'), { min: 1, max: 2 ** 31 - 1 }),
     h2IdleTimeoutMs: timerDuration('--h2-idle-timeout', s('h2-idle-timeout', '60s')),
+    maxConnections: values['max-connections'] === undefined ? undefined : wholeNumber('--max-connections', String(values['max-connections']), { min: 1, max: 2 ** 31 - 1 }),
     classes: { className, controller: s('controller', d.classes.controller) },
     statusListen: s('status-listen', d.statusListen),
     publish: publishSource(values, [httpListen, httpsListen]),
@@ -96,5 +100,5 @@ export function ingressConfigFrom(values: Record<string, string | boolean | unde
 }
 
 export function runIngress(argv: string[]): Promise<void> {
-  return runComponent(argv, { boolFlags: ['ssl-redirect'], flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'trusted-proxies', 'h2-max-concurrent-streams', 'h2-idle-timeout', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
+  return runComponent(argv, { boolFlags: ['ssl-redirect'], flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'trusted-proxies', 'h2-max-concurrent-streams', 'h2-idle-timeout', 'max-connections', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
 }

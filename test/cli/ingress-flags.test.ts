@@ -23,7 +23,7 @@ t.test('--trusted-proxies: addresses and CIDRs, refused with the entry named', a
   for (const [address, want] of [['10.1.2.3', true], ['::ffff:10.1.2.3', true], ['192.0.2.1', true], ['192.0.2.2', false], ['fd12::1', true], ['2001:db8::1', false], ['', false], ['junk', false]] as const) {
     t.equal(trusted.has(address), want, address)
   }
-  for (const bad of ['10.0.0.0/8;reboot', '300.1.1.1', '10.0.0.0/', '10.0.0.0/x', '1.2.3.4/-1', 'fe80::1%eth0']) {
+  for (const bad of ['10.0.0.0/8;reboot', '300.1.1.1', '10.0.0.0/', '10.0.0.0/x', '1.2.3.4/-1', 'fe80::1%eth0', '10.0.0.1/08', '::ffff:10.0.0.0/104']) {
     t.throws(() => ingressConfigFrom({ 'trusted-proxies': bad }), /--trusted-proxies: .* is not an IP address or CIDR/, bad)
   }
 })
@@ -37,4 +37,10 @@ t.test('HTTP/2 limits', async (t) => {
   t.equal(c.h2IdleTimeoutMs, 120_000)
   for (const bad of ['0', '-1', '1.5', 'many', '4294967296']) t.throws(() => ingressConfigFrom({ 'h2-max-concurrent-streams': bad }), /--h2-max-concurrent-streams ".*" must be a whole number/, bad)
   for (const bad of ['0', '30', 'soon', '1m30s', '1000h']) t.throws(() => ingressConfigFrom({ 'h2-idle-timeout': bad }), /--h2-idle-timeout ".*" (must be a positive duration|is longer than)/, bad)
+})
+
+t.test('--max-connections: a whole number; by default the server derives it from the open-file limit', async (t) => {
+  t.equal(ingressConfigFrom({}).maxConnections, undefined)
+  t.equal(ingressConfigFrom({ 'max-connections': '500' }).maxConnections, 500)
+  for (const bad of ['0', '-1', '1.5', 'lots', '4294967296']) t.throws(() => ingressConfigFrom({ 'max-connections': bad }), /--max-connections ".*" must be a whole number/, bad)
 })

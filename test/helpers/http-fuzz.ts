@@ -1,6 +1,8 @@
 // Hostile HTTP/1.x clients for the listener fuzz suites: random and mutated requests
 // (methods, paths, framing, oversized and numerous headers, bodies), written whole, in slow
-// pieces, stalled half-way, abandoned or never read, each with a bounded wait.
+// pieces, stalled half-way, abandoned or never read, each with a bounded wait; and the batch
+// runner those suites share (fuzzListener, which the h2 suite drives with cases of its own):
+// the listener answers between batches, then lets go of everything, fds and memory back.
 import type { Socket } from 'node:net'
 import { openFdCount, Rng } from './fuzz.ts'
 
@@ -102,73 +104,110 @@ export async function runHttpCase(socket: Socket, rng: Rng, bytes: Buffer, deadl
   return { mode, response: Buffer.concat(chunks).toString('latin1'), hung: result === 'deadline', ...(typeof result === 'string' && result !== 'deadline' ? { error: result } : {}) }
 }
 
-/** What is wrong with an outcome (a hang, bytes that are not an HTTP response, a 500), or undefined. */
-export function httpOutcomeProblem(outcome: HttpOutcome, deadlineMs: number): string | undefined {
+/**
+ * What is wrong with an outcome (a hang, bytes that are not an HTTP response, a 500), or
+ * undefined. `relayed` tells a response a proxy passed on from its endpoint, whose 500 is
+ * not the listener's.
+ */
+export function httpOutcomeProblem(outcome: HttpOutcome, deadlineMs: number, relayed?: (response: string) => boolean): string | undefined {
   const status = /^HTTP\/1\.[01] (\d{3}) /.exec(outcome.response)?.[1]
   if (outcome.hung) return `connection did not end within ${deadlineMs} ms`
   if (outcome.response !== '' && status === undefined) return `not an HTTP response (${JSON.stringify(outcome.response.slice(0, 80))})`
-  if (status === '500') return `500 (${JSON.stringify(outcome.response.slice(0, 300))})`
+  if (status === '500' && !relayed?.(outcome.response)) return `500 (${JSON.stringify(outcome.response.slice(0, 300))})`
   return undefined
 }
 
-export interface HttpFuzzOptions {
+export interface ListenerFuzzOptions {
   seed: number
   iterations: number
-  /** A new connection to the listener for a case. */
-  connect(rng: Rng): Socket
-  /** The bytes of a case. */
-  request(rng: Rng): Buffer
+  /**
+   * Case `index`, drawn from its own generator (`rng`, seeded from seed and index, so any one
+   * case replays alone): called for a whole batch before any of it runs; returns how to run
+   * the case, which resolves with what went wrong, or undefined.
+   */
+  prepare(rng: Rng, index: number): () => Promise<string | undefined>
   /** Whether the listener still answers a well-formed request. */
   alive(): Promise<boolean>
   /** True once the listener has let go of everything the cases made (connections, streams). */
   settled(): Promise<boolean> | boolean
-  /** Per-case wait (default 4 s). */
-  deadlineMs?: number
   /** Cases run at once (default 48). */
   batch?: number
+  /** What to show when descriptors stay above the baseline (the sockets still open, say). */
+  diagnose?(): object
+}
+
+export interface HttpFuzzOptions extends Omit<ListenerFuzzOptions, 'prepare'> {
+  /** A new connection to the listener for a case. */
+  connect(rng: Rng): Socket
+  /** The bytes of a case. */
+  request(rng: Rng): Buffer
+  /** Per-case wait (default 4 s). */
+  deadlineMs?: number
+  /** A response passed on from behind the listener (a proxy's endpoint): its 500 is no fault. */
+  relayed?(response: string): boolean
 }
 
 interface Assert {
   fail(message: string): void
-  ok(value: unknown, message: string): void
+  ok(value: unknown, ...message: [message: string] | [message: string, extra: object]): void
 }
 
 /**
  * Runs the cases in concurrent batches (case i from seed*1_000_003+i, so any one replays
  * alone), checks the listener answers after each batch, then that it lets go of everything
- * and that this process's descriptors and memory are back near the baseline.
+ * and that this process's descriptors and memory are back near the baseline. Stops after
+ * five failures.
  */
-export async function fuzzHttpListener(t: Assert, o: HttpFuzzOptions): Promise<void> {
-  const deadlineMs = o.deadlineMs ?? 4000
+export async function fuzzListener(t: Assert, o: ListenerFuzzOptions): Promise<void> {
   const batch = o.batch ?? 48
   t.ok(await o.alive(), 'the listener answers before')
   const fdBefore = openFdCount()
   const rssBefore = process.memoryUsage().rss
   let failures = 0
   for (let start = 0; start < o.iterations && failures < 5; start += batch) {
-    const cases = Array.from({ length: Math.min(batch, o.iterations - start) }, (_, i) => {
-      const rng = new Rng(o.seed * 1_000_003 + start + i)
-      return { index: start + i, rng, bytes: o.request(rng) }
-    })
-    const outcomes = await Promise.all(cases.map((c) => runHttpCase(o.connect(c.rng), c.rng, c.bytes, deadlineMs)))
-    for (const [i, outcome] of outcomes.entries()) {
-      const problem = httpOutcomeProblem(outcome, deadlineMs)
+    const cases = Array.from({ length: Math.min(batch, o.iterations - start) }, (_, i) => o.prepare(new Rng(o.seed * 1_000_003 + start + i), start + i))
+    const problems = await Promise.all(cases.map((run) => run()))
+    for (const problem of problems) {
       if (problem === undefined) continue
-      const c = cases[i]!
       failures++
-      t.fail(`${problem}: case ${c.index} (seed ${o.seed}, ${outcome.mode}): ${JSON.stringify(c.bytes.subarray(0, 200).toString('latin1'))}`)
+      t.fail(problem)
     }
     if (!(await o.alive())) {
       failures++
       t.fail(`the listener stopped answering after case ${start + cases.length - 1}`)
     }
   }
-  t.ok(failures === 0, 'every case ended with a well-formed answer (or a closed connection) in time')
+  t.ok(failures === 0, 'every case ended in time, without a fault')
   // Connections and streams wind down within the listener's own timeouts.
   const until = Date.now() + 5000
   while (Date.now() < until && (!(await o.settled()) || openFdCount() > fdBefore)) await new Promise((r) => setTimeout(r, 50))
   t.ok(await o.settled(), 'the listener let go of every connection')
-  t.ok(openFdCount() <= fdBefore, `file descriptors back to the baseline (${openFdCount()} now, ${fdBefore} before)`)
+  const fdAfter = openFdCount()
+  t.ok(fdAfter <= fdBefore, `file descriptors back to the baseline (${fdAfter} now, ${fdBefore} before)`, fdAfter > fdBefore && o.diagnose ? o.diagnose() : {})
   t.ok(process.memoryUsage().rss - rssBefore < 300 * 1024 * 1024, 'memory stays sane')
   t.ok(await o.alive(), 'the listener still answers')
+}
+
+/**
+ * fuzzListener with HTTP/1.x cases: each written by runHttpCase (whole, in pieces, stalled,
+ * abandoned or not read) and checked by httpOutcomeProblem. Resolves with how many answers
+ * of each status came back.
+ */
+export async function fuzzHttpListener(t: Assert, o: HttpFuzzOptions): Promise<{ statuses: Record<string, number> }> {
+  const deadlineMs = o.deadlineMs ?? 4000
+  const statuses: Record<string, number> = {}
+  await fuzzListener(t, {
+    ...o,
+    prepare: (rng, index) => {
+      const bytes = o.request(rng)
+      return async () => {
+        const outcome = await runHttpCase(o.connect(rng), rng, bytes, deadlineMs)
+        const status = /^HTTP\/1\.[01] (\d{3}) /.exec(outcome.response)?.[1]
+        if (status !== undefined) statuses[status] = (statuses[status] ?? 0) + 1
+        const problem = httpOutcomeProblem(outcome, deadlineMs, o.relayed)
+        return problem === undefined ? undefined : `${problem}: case ${index} (seed ${o.seed}, ${outcome.mode}): ${JSON.stringify(bytes.subarray(0, 200).toString('latin1'))}`
+      }
+    },
+  })
+  return { statuses }
 }

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import type { V1Secret } from '@kubernetes/client-node'
 import { selfSigned } from '../../ingress/self-signed.ts'
 import type { KeyAndCert } from '../../ingress/self-signed.ts'
-import { TlsSecretError, parseTlsSecret } from '../../ingress/tls-secret.ts'
+import { TlsSecretError, parseTlsSecret, privateKeyBlocks } from '../../ingress/tls-secret.ts'
 import { CertStore } from '../../ingress/cert-store.ts'
 import type { TlsBinding } from '../../ingress/cert-store.ts'
 import { createTlsListener } from '../../ingress/tls-listener.ts'
@@ -37,7 +37,7 @@ t.test('parseTlsSecret', async (t) => {
   t.test('a good Secret', async (t) => {
     const parsed = parseTlsSecret(tlsSecret('web', 'a', await selfSigned(['A.Test', '*.B.test'])))
     t.same(parsed.names, ['a.test', '*.b.test'], 'SAN DNS names, lower-case')
-    t.equal(parsed.fingerprint, new X509Certificate(parsed.cert).fingerprint256)
+    t.equal(parsed.fingerprint, new X509Certificate(parsed.chains[0]!.cert).fingerprint256)
     t.ok(parsed.notBefore < new Date() && parsed.notAfter > new Date())
   })
 
@@ -55,6 +55,7 @@ t.test('parseTlsSecret', async (t) => {
     ['corrupt PEM body', () => tlsSecret('web', 'corrupt', { cert: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', key: a.key }), 'BadCertificate', /certificate #1 does not parse/],
     ['garbage key', () => tlsSecret('web', 'badkey', { cert: a.cert, key: 'not a key' }), 'BadKey', /tls.key holds no PEM private key/],
     ['corrupt key', () => tlsSecret('web', 'badkey2', { cert: a.cert, key: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' }), 'BadKey', /tls.key does not parse/],
+    ['encrypted key (traditional PEM)', () => tlsSecret('web', 'enc', { cert: a.cert, key: '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n-----END RSA PRIVATE KEY-----\n' }), 'BadKey', /tls.key is encrypted, which is not supported/],
     ['mismatched key', () => tlsSecret('web', 'mismatch', { cert: a.cert, key: other.key }), 'KeyMismatch', /^Secret web\/mismatch: tls.key does not belong to the certificate in tls.crt \(subject CN=a.test\)/],
     [
       'expired',
@@ -77,7 +78,7 @@ t.test('parseTlsSecret', async (t) => {
   t.test('a chain keeps its intermediates, leaf first', async (t) => {
     const chained = { cert: a.cert + other.cert, key: a.key }
     const parsed = parseTlsSecret(tlsSecret('web', 'chain', chained))
-    t.equal(parsed.cert.match(/BEGIN CERTIFICATE/g)?.length, 2)
+    t.equal(parsed.chains[0]!.cert.match(/BEGIN CERTIFICATE/g)?.length, 2)
     t.same(parsed.names, ['a.test'])
   })
 
@@ -88,6 +89,53 @@ t.test('parseTlsSecret', async (t) => {
     const cert = stdout.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/)![0]
     t.same(parseTlsSecret(tlsSecret('web', 'legacy', { cert, key })).names, ['legacy.test'])
   })
+})
+
+t.test('tls.key is scanned in linear time', async (t) => {
+  // A lazy regex searched the rest of tls.key again from every BEGIN line without an END: 1 to
+  // 8 s for a MiB of them (a Secret's most). The bound is far above the linear scan (about 15 ms).
+  const mib = (line: string) => line.repeat(Math.ceil(2 ** 20 / line.length))
+  const hostile: [string, string][] = [
+    ['repeated BEGIN lines', mib('-----BEGIN PRIVATE KEY-----\n')],
+    ['BEGIN lines of ever new labels', Array.from({ length: 40_000 }, (_, i) => `-----BEGIN ${i.toString(26).replace(/./g, (c) => String.fromCharCode(65 + parseInt(c, 26)))} PRIVATE KEY-----\n`).join('')],
+    ['BEGIN lines and END lines of another label', mib('-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n')],
+    ['one BEGIN, then a MiB of label', `-----BEGIN ${mib('A ')}`],
+  ]
+  for (const [what, key] of hostile) {
+    const started = performance.now()
+    const err = t.throws(() => parseTlsSecret(tlsSecret('web', 'hostile', { cert: a.cert, key }))) as TlsSecretError
+    const ms = performance.now() - started
+    t.equal(err.code, 'BadKey', what)
+    t.ok(ms < 500, `${what}: refused in ${ms.toFixed(0)} ms`)
+  }
+  t.same(privateKeyBlocks(`x${a.key}y-----BEGIN EC PRIVATE KEY-----\n${other.key}-----END EC PRIVATE KEY-----`), [a.key.trim(), `-----BEGIN EC PRIVATE KEY-----\n${other.key}-----END EC PRIVATE KEY-----`], 'each block to the next END of its own label')
+})
+
+t.test('an unchanged invalid Secret is not parsed again', async (t) => {
+  const store = new CertStore(fallback)
+  let reads = 0
+  const data = { 'tls.crt': b64(a.cert), 'tls.key': b64('-----BEGIN PRIVATE KEY-----\n'.repeat(1000)) }
+  const counted = (): V1Secret => ({
+    metadata: { namespace: 'web', name: 'bad' },
+    type: 'kubernetes.io/tls',
+    get data() {
+      reads++
+      return data
+    },
+  })
+  const bad = counted()
+  const first = store.update([bind('a.test', 'web/bad')], secretMap(bad)).errors
+  t.match(first, [{ secret: 'web/bad', message: /tls.key holds no PEM private key/ }])
+  const parsedReads = reads
+  t.ok(parsedReads > 0, 'parsed once')
+  for (let i = 0; i < 3; i++) t.same(store.update([bind('a.test', 'web/bad')], secretMap(bad)).errors, first, 'the same error each time')
+  t.equal(reads, parsedReads, 'from the first parse: the object is not read again')
+  store.update([bind('a.test', 'web/bad')], secretMap(counted()))
+  t.ok(reads > parsedReads, 'a new object of the Secret is parsed')
+  const again = reads
+  store.update([], secretMap(bad))
+  store.update([bind('a.test', 'web/bad')], secretMap(bad))
+  t.ok(reads > again, 'once unbound, what was learnt of it is dropped')
 })
 
 t.test('CertStore selection', async (t) => {

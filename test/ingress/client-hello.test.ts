@@ -1,55 +1,17 @@
 // The ClientHello reader: real ClientHellos (from node:tls and openssl), split at every byte,
-// re-framed over several records, and hostile ones (truncated lengths, garbage, oversize).
+// re-framed over several records, and hostile ones (truncated lengths, garbage, oversize);
+// fed in pieces, it says what the bytes so far say, in time linear in their number.
 import { execFile } from 'node:child_process'
-import { createServer, type AddressInfo } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
 import t from 'tap'
-import { MAX_CLIENT_HELLO_BYTES, scanClientHello } from '../../ingress/client-hello.ts'
+import { ClientHelloReader, MAX_CLIENT_HELLO_BYTES, scanClientHello } from '../../ingress/client-hello.ts'
 import { Rng } from '../helpers/fuzz.ts'
+import { captureClientHello, nodeClientHello as fromNode, reframe } from './server-rig.ts'
 
-/** The first bytes a client sends: its ClientHello. */
-async function capture(start: (port: number) => void): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const server = createServer((socket) => {
-      let got = Buffer.alloc(0)
-      socket.on('data', (d) => {
-        got = Buffer.concat([got, d])
-        const length = got.length >= 5 ? got.readUInt16BE(3) : Infinity
-        if (got.length >= 5 + length) {
-          socket.destroy()
-          server.close()
-          resolve(got)
-        }
-      })
-      socket.on('error', () => {})
-    })
-    server.listen(0, '127.0.0.1', () => start((server.address() as AddressInfo).port))
-  })
-}
-
-const fromNode = (servername?: string) =>
-  capture((port) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, servername, ALPNProtocols: ['h2', 'http/1.1'] })
-    s.on('error', () => {})
-  })
 const fromOpenssl = (args: string[]) =>
-  capture((port) => {
+  captureClientHello((port) => {
     const child = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...args], () => {})
     child.stdin?.end()
   })
-
-/** The same handshake message in records of at most `size` bytes. */
-function reframe(hello: Buffer, size: number): Buffer {
-  const body = hello.subarray(5, 5 + hello.readUInt16BE(3))
-  const records: Buffer[] = []
-  for (let at = 0; at < body.length; at += size) {
-    const part = body.subarray(at, at + size)
-    const head = Buffer.from([22, 3, 1, 0, 0])
-    head.writeUInt16BE(part.length, 3)
-    records.push(head, part)
-  }
-  return Buffer.concat(records)
-}
 
 const named = await fromNode('app.example.test')
 const unnamed = await fromNode()
@@ -102,4 +64,41 @@ t.test('hostile lengths inside the hello: no crash, no name beyond its bounds', 
     }
   }
   t.ok(names > 0, 'mutations that keep the name still find it')
+})
+
+t.test('the reader, fed in any pieces, says what the bytes so far say', async (t) => {
+  const rng = new Rng(11)
+  let checked = 0
+  let differ = 0
+  for (let i = 0; i < 2000; i++) {
+    let bytes = rng.pick([named, ossl, reframe(named, 1), reframe(named, 3), reframe(ossl, 40), rng.bytes(rng.int(100))])
+    if (rng.chance(0.6)) bytes = rng.mutate(bytes, 4)
+    const reader = new ClientHelloReader()
+    for (let at = 0; at < bytes.length; ) {
+      const next = Math.min(bytes.length, at + 1 + rng.int(rng.pick([1, 16, 400])))
+      const got = reader.push(bytes.subarray(at, next))
+      at = next
+      checked++
+      if (JSON.stringify(got) !== JSON.stringify(scanClientHello(bytes.subarray(0, at)))) differ++
+      // It keeps every byte, for TLS to read again.
+      if (!reader.bytes.equals(bytes.subarray(0, at))) differ++
+      if (got.complete) break
+    }
+  }
+  t.equal(differ, 0, `the same answer and bytes after each of ${checked} pieces`)
+})
+
+t.test('a ClientHello trickled in one-byte records, a byte at a time, is read in linear time', async (t) => {
+  // 10,000 one-byte records of a ClientHello that is still incomplete at the end: scanning all
+  // of it again for every byte took seconds; the bound is far above the reader's few ms.
+  const message = Buffer.concat([Buffer.from([1, 0, 0x27, 0x10]), Buffer.alloc(9_996, 0x41)])
+  const trickle = reframe(Buffer.concat([Buffer.from([22, 3, 1, 0x27, 0x10]), message]), 1)
+  t.equal(trickle.length, 60_000)
+  const reader = new ClientHelloReader()
+  const started = performance.now()
+  let complete = 0
+  for (let at = 0; at < trickle.length; at++) if (reader.push(trickle.subarray(at, at + 1)).complete) complete++
+  const ms = performance.now() - started
+  t.equal(complete, 0, 'still waiting for the rest')
+  t.ok(ms < 500, `60,000 pushes in ${ms.toFixed(0)} ms`)
 })

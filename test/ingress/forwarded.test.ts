@@ -2,18 +2,14 @@
 // overwritten with the peer by default, appended to only from --trusted-proxies peers.
 import { createServer } from 'node:http'
 import { connect as h2connect } from 'node:http2'
-import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
-import { Balancer } from '../../ingress/balancer.ts'
 import { CertStore } from '../../ingress/cert-store.ts'
-import { backendKey } from '../../ingress/endpoints.ts'
 import { parseTrustedProxies } from '../../ingress/headers.ts'
-import { IngressMetrics } from '../../ingress/metrics.ts'
 import { UpstreamPools } from '../../ingress/proxy.ts'
 import { buildRouteTable } from '../../ingress/route-table.ts'
 import { selfSigned } from '../../ingress/self-signed.ts'
-import { IngressServer } from '../../ingress/server.ts'
-import { logger } from '../../src/util/log.ts'
+import type { IngressServer } from '../../ingress/server.ts'
+import { listenLoopback, loopbackEndpoints, raw, startIngressServer } from './server-rig.ts'
 
 interface Seen {
   xff: string
@@ -27,37 +23,15 @@ const backend = createServer((req, res) => {
   req.on('end', () => res.end(JSON.stringify(pick(req.headers))))
 })
 backend.on('upgrade', (req, socket) => socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Seen: ${JSON.stringify(pick(req.headers))}\r\n\r\n`))
-await new Promise<void>((r) => backend.listen(0, '127.0.0.1', () => r()))
-t.teardown(() => {
-  backend.closeAllConnections()
-  return new Promise<void>((r) => backend.close(() => r()))
-})
+const backendPort = await listenLoopback(t, backend)
 
 const { table } = buildRouteTable([{ metadata: { name: 'web', namespace: 'default' }, spec: { rules: [{ host: 'f.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] } }])
-const balancer = new Balancer()
-balancer.setEndpoints(backendKey(table.routes()[0]!.backend), [{ address: '127.0.0.1', port: (backend.address() as AddressInfo).port }])
+const balancer = loopbackEndpoints(table, { web: backendPort })
 const pools = new UpstreamPools()
 t.teardown(() => pools.close())
 const certs = new CertStore(await selfSigned(['f.test']))
 
-async function start(trusted: string): Promise<IngressServer> {
-  const server = new IngressServer({ httpListen: '127.0.0.1:0', httpsListen: '127.0.0.1:0', trustedProxies: parseTrustedProxies(trusted), certs, balancer, pools, metrics: new IngressMetrics(), log: logger('forwarded-test') })
-  server.setTable(table)
-  await server.start()
-  t.teardown(() => server.close())
-  return server
-}
-
-function raw(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve) => {
-    let got = ''
-    const s = connect(port, '127.0.0.1', () => s.write(bytes))
-    s.on('data', (d) => (got += d.toString('latin1')))
-    s.on('close', () => resolve(got))
-    s.on('error', () => {})
-    setTimeout(() => s.destroy(), 3000)
-  })
-}
+const start = (trusted: string): Promise<IngressServer> => startIngressServer(t, { table, balancer, certs, pools, trustedProxies: parseTrustedProxies(trusted) })
 
 const spoof = 'X-Forwarded-For: 203.0.113.5\r\nForwarded: for=203.0.113.5\r\nX-Real-IP: 203.0.113.5\r\n'
 

@@ -177,6 +177,23 @@ t.test('interim answers are skipped; a malformed answer is a 502', async (t) => 
   t.match(bad, /^HTTP\/1\.1 502 Bad Gateway\r\n(.*\r\n)*\r\n502 Bad Gateway: service default\/raw port 80 did not send a valid answer\n$/, 'the cause (an invalid Content-Length) is for the log')
 })
 
+t.test('a header value with a control character (a bare CR, NUL) is a 502, never passed on; obs-text is', async (t) => {
+  // Found by h1.fuzz.test.ts (seed 7, 1200 cases): a mutated Via of the evil endpoint went to the client with its bare CR.
+  const heads: Record<string, string> = {
+    '/cr': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\rSet-Cookie: injected=1\r\n\r\nok',
+    '/nul': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\u0000b\r\n\r\nok',
+    // Not kept for later tests: they count upstream connections.
+    '/obs': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\nX-A: caf\u00e9\r\n\r\nok',
+  }
+  reply = (head, socket) => socket.write(Buffer.from(heads[/^GET (\S+)/.exec(head)![1]!]!, 'latin1'))
+  for (const path of ['/cr', '/nul']) {
+    const got = await exchange(get(path))
+    t.match(got, /^HTTP\/1\.1 502 Bad Gateway\r\n/, path)
+    t.notMatch(got, /injected|\u0000/, `${path}: nothing of it reaches the client`)
+  }
+  t.match(await exchange(get('/obs')), /^HTTP\/1\.1 200 OK\r\n(.*\r\n)*x-a: caf\u00e9\r\n/i, 'obs-text goes through')
+})
+
 t.test('a pooled connection the backend closed is replaced; one that never answers is a 504', async (t) => {
   reply = (_head, socket) => socket.end(answer('once', 'connection: keep-alive\r\n'))
   const before = upstreamConnections

@@ -1,27 +1,14 @@
 // HTTP/2 on the TLS listener against real loopback backends: request bodies without
 // content-length, and the limits of the h2 server.
-import { createServer, type Server } from 'node:http'
+import { createServer } from 'node:http'
 import { connect as h2connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2'
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { Balancer } from '../../ingress/balancer.ts'
 import { CertStore } from '../../ingress/cert-store.ts'
-import { backendKey } from '../../ingress/endpoints.ts'
-import { IngressMetrics } from '../../ingress/metrics.ts'
 import { UpstreamPools } from '../../ingress/proxy.ts'
 import { buildRouteTable } from '../../ingress/route-table.ts'
 import { selfSigned } from '../../ingress/self-signed.ts'
-import { IngressServer, type IngressServerOptions } from '../../ingress/server.ts'
-import { logger } from '../../src/util/log.ts'
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  t.teardown(() => {
-    server.closeAllConnections()
-    return new Promise<void>((r) => server.close(() => r()))
-  })
-  return (server.address() as AddressInfo).port
-}
+import type { IngressServer, IngressServerOptions } from '../../ingress/server.ts'
+import { listenLoopback, loopbackEndpoints, startIngressServer } from './server-rig.ts'
 
 /** Answers with what it received: the body's length and sha-less head facts. */
 const echo = createServer((req, res) => {
@@ -33,37 +20,24 @@ const echo = createServer((req, res) => {
     res.end(JSON.stringify({ length, contentLength: req.headers['content-length'] ?? null, chunked: req.headers['transfer-encoding'] === 'chunked' }))
   })
 })
-const echoPort = await listen(echo)
-const deadPort = await listen(createServer())
+const echoPort = await listenLoopback(t, echo)
 // Nothing listens there once it is closed: a refused connect.
 const dead = createServer()
 await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()))
-const refusedPort = (dead.address() as AddressInfo).port
+const refusedPort = (dead.address() as { port: number }).port
 await new Promise<void>((r) => dead.close(() => r()))
-void deadPort
 
 const ingress = (name: string, host: string, annotations: Record<string, string> = {}) => ({
   metadata: { name, namespace: 'default', creationTimestamp: new Date('2024-01-01T00:00:00Z'), annotations },
   spec: { rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name, port: { number: 80 } } } }] } }] },
 })
 const { table } = buildRouteTable([ingress('echo', 'h2.test', { 'weft.dev/proxy-body-size': '64k' }), ingress('flaky', 'flaky.test')])
-const balancer = new Balancer()
-balancer.setEndpoints(backendKey(table.routes().find((r) => r.backend.service === 'echo')!.backend), [{ address: '127.0.0.1', port: echoPort }])
-balancer.setEndpoints(backendKey(table.routes().find((r) => r.backend.service === 'flaky')!.backend), [
-  { address: '127.0.0.1', port: refusedPort },
-  { address: '127.0.0.1', port: echoPort },
-])
+const balancer = loopbackEndpoints(table, { echo: echoPort, flaky: [refusedPort, echoPort] })
 const pools = new UpstreamPools()
+t.teardown(() => pools.close())
 const certs = new CertStore(await selfSigned(['h2.test']))
 
-async function start(extra: Partial<IngressServerOptions> = {}): Promise<IngressServer> {
-  const server = new IngressServer({ httpListen: '', httpsListen: '127.0.0.1:0', certs, balancer, pools, metrics: new IngressMetrics(), log: logger('h2-test'), ...extra })
-  server.setTable(table)
-  await server.start()
-  t.teardown(() => server.close())
-  return server
-}
-t.teardown(() => pools.close())
+const start = (extra: Partial<IngressServerOptions> = {}): Promise<IngressServer> => startIngressServer(t, { table, balancer, certs, pools, httpListen: '', ...extra })
 const server = await start()
 
 function session(port = server.httpsPort): ClientHttp2Session {
@@ -285,14 +259,9 @@ t.test('maxConcurrentStreams is enforced: the endpoint never sees more at once',
       res.end('done')
     }, 150)
   })
-  const slowPort = await listen(slow)
+  const slowPort = await listenLoopback(t, slow)
   const { table: slowTable } = buildRouteTable([ingress('slow', 'h2.test')])
-  const slowBalancer = new Balancer()
-  slowBalancer.setEndpoints(backendKey(slowTable.routes()[0]!.backend), [{ address: '127.0.0.1', port: slowPort }])
-  const limited = new IngressServer({ httpListen: '', httpsListen: '127.0.0.1:0', h2MaxConcurrentStreams: 2, certs, balancer: slowBalancer, pools, metrics: new IngressMetrics(), log: logger('h2-test') })
-  limited.setTable(slowTable)
-  await limited.start()
-  t.teardown(() => limited.close())
+  const limited = await startIngressServer(t, { table: slowTable, balancer: loopbackEndpoints(slowTable, { slow: slowPort }), certs, pools, httpListen: '', h2MaxConcurrentStreams: 2 })
   const s = session(limited.httpsPort)
   t.teardown(() => s.close())
   await new Promise<void>((resolve) => s.once('remoteSettings', () => resolve()))

@@ -5,6 +5,7 @@ import {
   downstreamResponseHeaders,
   parseTrustedProxies,
   forwardedNode,
+  plainResponse,
   smugglingReason,
   upstreamRequestHeaders,
   type ClientInfo,
@@ -234,4 +235,15 @@ t.test('smugglingReason', async (t) => {
     else t.match(got, want, name)
   }
   t.match(smugglingReason({ 'content-length': '3', 'transfer-encoding': 'chunked' }, []), /both/, 'parsed headers are checked too')
+})
+
+t.test("plainResponse: weft's own short answers", async (t) => {
+  t.equal(
+    plainResponse(308, 'Permanent Redirect', { close: true, location: 'https://a.test:8443/x?y=1' }),
+    'HTTP/1.1 308 Permanent Redirect\r\nserver: weft\r\ncontent-type: text/plain; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: 23\r\nlocation: https://a.test:8443/x?y=1\r\nconnection: close\r\n\r\n308 Permanent Redirect\n',
+  )
+  const kept = plainResponse(404, 'Not Found: no Ingress rule for host "é.test"')
+  t.match(kept, /^HTTP\/1\.1 404 Not Found\r\n/)
+  t.notMatch(kept, /connection:|location:/, 'the connection is kept unless asked')
+  t.equal(Number(/content-length: (\d+)/.exec(kept)![1]), Buffer.byteLength('404 Not Found: no Ingress rule for host "é.test"\n'), 'the length in bytes')
 })

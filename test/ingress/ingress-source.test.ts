@@ -92,14 +92,18 @@ t.test('an invalid certificate is reported and the previous one keeps serving; e
   t.equal(bad.involvedObject.name, 'web')
   t.equal(certs.describe('web.test'), 'default/web-tls', 'still served with the last good certificate')
 
+  const servedKeys = source.servedKeys
+  t.same([...servedKeys].sort(), ['default/copycat', 'default/web'])
   const slice = await client.get<any>(kind('EndpointSlice'), 'web-1', 'default')
   slice.endpoints[2].conditions.ready = true
   await client.update(kind('EndpointSlice'), slice)
   const key = backendKey((table!.route('web.test', '/') as any).route.backend)
   await until('the third endpoint', () => (balancer.state(key).length === 3 ? true : undefined))
   t.pass('a newly ready endpoint is used')
+  t.equal(source.servedKeys, servedKeys, 'the served set is the same object while the same Ingresses are served')
 
   await client.delete(kind('Ingress'), 'web', 'default')
   await until('the route of the deleted Ingress to go', () => ((table!.route('web.test', '/') as any).route?.ingress === 'default/copycat' ? true : undefined))
   t.pass('a deleted Ingress stops serving; the remaining one takes the path')
+  t.same([...source.servedKeys], ['default/copycat'], 'and a new served set says so')
 })

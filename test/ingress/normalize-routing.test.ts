@@ -3,17 +3,11 @@
 // `/admin` rule, forward the normalised path, and answer a malformed escape with 400.
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http'
 import { connect as h2connect, createServer as createH2Server } from 'node:http2'
-import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
-import { Balancer } from '../../ingress/balancer.ts'
 import { CertStore } from '../../ingress/cert-store.ts'
-import { backendKey } from '../../ingress/endpoints.ts'
-import { IngressMetrics } from '../../ingress/metrics.ts'
-import { UpstreamPools } from '../../ingress/proxy.ts'
 import { buildRouteTable } from '../../ingress/route-table.ts'
 import { selfSigned } from '../../ingress/self-signed.ts'
-import { IngressServer } from '../../ingress/server.ts'
-import { logger } from '../../src/util/log.ts'
+import { listenLoopback, loopbackEndpoints, raw as rawTo, startIngressServer } from './server-rig.ts'
 
 /** An HTTP backend that answers `<name> <path>` and 101 to upgrades (naming the path in a header). */
 async function backend(name: string): Promise<number> {
@@ -24,12 +18,7 @@ async function backend(name: string): Promise<number> {
   server.on('upgrade', (req, socket) => {
     socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Seen: ${name} ${req.url}\r\n\r\n`)
   })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  t.teardown(() => {
-    server.closeAllConnections()
-    return new Promise<void>((r) => server.close(() => r()))
-  })
-  return (server.address() as AddressInfo).port
+  return listenLoopback(t, server)
 }
 
 const adminPort = await backend('admin')
@@ -38,9 +27,7 @@ const grpcBackend = createH2Server((req, res) => {
   res.writeHead(200, { 'content-type': 'application/grpc', 'x-seen': req.url })
   res.end()
 })
-await new Promise<void>((r) => grpcBackend.listen(0, '127.0.0.1', () => r()))
-t.teardown(() => new Promise<void>((r) => grpcBackend.close(() => r())))
-const grpcPort = (grpcBackend.address() as AddressInfo).port
+const grpcPort = await listenLoopback(t, grpcBackend)
 
 const path = (p: string, service: string) => ({ path: p, pathType: 'Prefix', backend: { service: { name: service, port: { number: 80 } } } })
 const { table, errors } = buildRouteTable([
@@ -48,31 +35,11 @@ const { table, errors } = buildRouteTable([
   { metadata: { name: 'rpc', namespace: 'default', annotations: { 'weft.dev/backend-protocol': 'GRPC' } }, spec: { rules: [{ host: 'g.test', http: { paths: [path('/pkg.Svc', 'grpc'), path('/', 'public')] } }] } },
 ])
 if (errors.length > 0) throw new Error(JSON.stringify(errors))
-const balancer = new Balancer()
-for (const r of table.routes()) {
-  const port = r.backend.service === 'admin' ? adminPort : r.backend.service === 'grpc' ? grpcPort : publicPort
-  balancer.setEndpoints(backendKey(r.backend), [{ address: '127.0.0.1', port }])
-}
-const pools = new UpstreamPools()
-const server = new IngressServer({ httpListen: '127.0.0.1:0', httpsListen: '127.0.0.1:0', certs: new CertStore(await selfSigned(['n.test'])), balancer, pools, metrics: new IngressMetrics(), log: logger('normalize-test') })
-server.setTable(table)
-await server.start()
-t.teardown(async () => {
-  await server.close()
-  await pools.close()
-})
+const balancer = loopbackEndpoints(table, { admin: adminPort, grpc: grpcPort, public: publicPort })
+const server = await startIngressServer(t, { table, balancer, certs: new CertStore(await selfSigned(['n.test'])) })
 
-/** Sends raw bytes on a new connection; resolves with what came back once the server closes it (every request below says Connection: close). */
-function raw(bytes: string): Promise<string> {
-  return new Promise((resolve) => {
-    let got = ''
-    const s = connect(server.httpPort, '127.0.0.1', () => s.write(bytes))
-    s.on('data', (d) => (got += d.toString('latin1')))
-    s.on('close', () => resolve(got))
-    s.on('error', () => {})
-    setTimeout(() => s.destroy(), 5000)
-  })
-}
+/** Every request below says Connection: close. */
+const raw = (bytes: string) => rawTo(server.httpPort, bytes, 5000)
 const body = (answer: string) => answer.slice(answer.indexOf('\r\n\r\n') + 4)
 
 const targets: [string, string][] = [

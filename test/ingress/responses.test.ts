@@ -4,17 +4,14 @@
 // name no endpoint address or internal error.
 import { createServer as createHttpServer } from 'node:http'
 import { connect as h2connect } from 'node:http2'
-import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net'
+import { connect, createServer as createTcpServer } from 'node:net'
 import t from 'tap'
-import { Balancer } from '../../ingress/balancer.ts'
 import { CertStore } from '../../ingress/cert-store.ts'
-import { backendKey } from '../../ingress/endpoints.ts'
-import { IngressMetrics } from '../../ingress/metrics.ts'
 import { UpstreamPools } from '../../ingress/proxy.ts'
 import { buildRouteTable } from '../../ingress/route-table.ts'
 import { selfSigned } from '../../ingress/self-signed.ts'
-import { IngressServer, type IngressServerOptions } from '../../ingress/server.ts'
-import { logger } from '../../src/util/log.ts'
+import type { IngressServer, IngressServerOptions } from '../../ingress/server.ts'
+import { listenLoopback, loopbackEndpoints, raw, startIngressServer } from './server-rig.ts'
 
 const backend = createHttpServer((req, res) => {
   req.resume()
@@ -25,17 +22,9 @@ const backend = createHttpServer((req, res) => {
   })
 })
 backend.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nServer: ws-app\r\n\r\n'))
-await new Promise<void>((r) => backend.listen(0, '127.0.0.1', () => r()))
-t.teardown(() => {
-  backend.closeAllConnections()
-  return new Promise<void>((r) => backend.close(() => r()))
-})
-const backendPort = (backend.address() as AddressInfo).port
+const backendPort = await listenLoopback(t, backend)
 // An endpoint that accepts and then hangs up without answering: a 502.
-const hangup = createTcpServer((s) => s.destroy())
-await new Promise<void>((r) => hangup.listen(0, '127.0.0.1', () => r()))
-t.teardown(() => new Promise<void>((r) => hangup.close(() => r())))
-const hangupPort = (hangup.address() as AddressInfo).port
+const hangupPort = await listenLoopback(t, createTcpServer((s) => s.destroy()))
 
 const rule = (host: string, service: string) => ({ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service, port: { number: 80 } } } }] } })
 const ing = (name: string, spec: object, annotations: Record<string, string> = {}) => ({ metadata: { name, namespace: 'default', annotations }, spec })
@@ -48,35 +37,14 @@ const { table, errors } = buildRouteTable([
   ing('rpc', { rules: [rule('rpc.test', 'none')] }, { 'weft.dev/backend-protocol': 'GRPC' }),
 ])
 if (errors.length > 0) throw new Error(JSON.stringify(errors))
-const balancer = new Balancer()
-for (const r of table.routes()) {
-  if (r.backend.service === 'web') balancer.setEndpoints(backendKey(r.backend), [{ address: '127.0.0.1', port: backendPort }])
-  if (r.backend.service === 'hangup') balancer.setEndpoints(backendKey(r.backend), [{ address: '127.0.0.1', port: hangupPort }])
-}
+const balancer = loopbackEndpoints(table, { web: backendPort, hangup: hangupPort })
 const pools = new UpstreamPools()
 t.teardown(() => pools.close())
 const certs = new CertStore(await selfSigned(['default.test']))
 
-async function start(extra: Partial<IngressServerOptions> = {}): Promise<IngressServer> {
-  const server = new IngressServer({ httpListen: '127.0.0.1:0', httpsListen: '127.0.0.1:0', headersTimeoutMs: 500, certs, balancer, pools, metrics: new IngressMetrics(), log: logger('responses-test'), ...extra })
-  server.setTable(table)
-  await server.start()
-  t.teardown(() => server.close())
-  return server
-}
+const start = (extra: Partial<IngressServerOptions> = {}): Promise<IngressServer> => startIngressServer(t, { table, balancer, certs, pools, headersTimeoutMs: 500, ...extra })
 const server = await start()
 
-/** Raw bytes in, everything out until the server closes or 2.5 s pass. */
-function raw(port: number, bytes: string, waitMs = 2500): Promise<string> {
-  return new Promise((resolve) => {
-    let got = ''
-    const s = connect(port, '127.0.0.1', () => s.write(bytes))
-    s.on('data', (d) => (got += d.toString('latin1')))
-    s.on('close', () => resolve(got))
-    s.on('error', () => {})
-    setTimeout(() => s.destroy(), waitMs)
-  })
-}
 const get = (host: string, path = '/', extra = '') => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n${extra}\r\n`
 
 function servers(answer: string): string[] {
@@ -146,4 +114,26 @@ t.test('5xx bodies name the Service, never an endpoint address or an internal er
     t.match(body, /service default\/(hangup|web|none) port 80/, `names the Service: ${body.trim()}`)
     t.notMatch(body, /127\.0\.0\.1|:\d{4,5}\b|ECONN|socket|EPROTO|closed the connection/i, `no address or internal error: ${body.trim()}`)
   }
+})
+
+t.test('an upgrade refused to a client that has already reset the connection is no uncaught error', async (t) => {
+  // Found by h1.fuzz.test.ts (seed 7, 1200 cases): node:http stops handling an upgrade socket's
+  // errors, so writing the refusal to a reset connection threw from the socket (a crash).
+  const stray: string[] = []
+  const onError = (err: Error) => stray.push(err.message)
+  process.on('uncaughtException', onError)
+  t.teardown(() => process.off('uncaughtException', onError))
+  for (let i = 0; i < 50; i++) {
+    await new Promise<void>((resolve) => {
+      const s = connect(server.httpPort, '127.0.0.1', () => {
+        s.write('GET / HTTP/1.1\r\nHost: nothing.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+        s.resetAndDestroy()
+      })
+      s.on('error', () => {})
+      s.on('close', () => resolve())
+    })
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.same(stray, [], 'no uncaught exception')
+  t.match(await raw(server.httpPort, get('web.test')), /^HTTP\/1\.1 200 /, 'the server goes on serving')
 })

@@ -253,6 +253,23 @@ t.test('invalid rules are skipped and reported; the rest serves', async (t) => {
   t.ok('route' in r && r.route.options.backendProtocol === 'HTTP', 'invalid annotation falls back to the default')
 })
 
+t.test('rule paths are normalised as request paths are; a malformed escape is reported and skipped', async (t) => {
+  const { table, errors } = buildRouteTable([
+    ingress('norm', '2024-01-01T00:00:00Z', {
+      rules: [rule('n.io', p('/%7Euser', 'tilde'), p('/%zz', 'broken'), p('/a/./b/../c', 'dots', 'Exact'), p('/', 'root'))],
+    }),
+  ])
+  check(t, table, [
+    ['n.io', '/~user', 'tilde'],
+    ['n.io', '/~user/x', 'tilde'],
+    ['n.io', '/a/c', 'dots'],
+    ['n.io', '/a/./b/../c', 'root'],
+    ['n.io', '/%zz', 'root'],
+  ])
+  t.same(errors, [{ ingress: 'default/norm', message: `spec.rules[0].http.paths[1].path "/%zz" has a malformed percent-escape ('%' must be followed by two hex digits); the path is skipped` }])
+  t.same(table.routes().map((r) => `${r.path} ${r.backend.service}`).sort(), ['/ root', '/a/c dots', '/~user tilde'], 'the skipped path has no route')
+})
+
 t.test('routes carry backend and options', async (t) => {
   const { table } = buildRouteTable([
     ingress('web', '2024-01-01T00:00:00Z', { rules: [rule('a.io', { path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { name: 'http' } } } })] }, { 'weft.dev/ssl-redirect': 'false', 'weft.dev/load-balance': 'least_request' }, 'shop'),

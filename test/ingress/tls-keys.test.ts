@@ -7,21 +7,15 @@ import { execFile } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { V1Secret } from '@kubernetes/client-node'
 import t from 'tap'
-import { Balancer } from '../../ingress/balancer.ts'
 import { CertStore } from '../../ingress/cert-store.ts'
-import { backendKey } from '../../ingress/endpoints.ts'
-import { IngressMetrics } from '../../ingress/metrics.ts'
-import { UpstreamPools } from '../../ingress/proxy.ts'
 import { buildRouteTable } from '../../ingress/route-table.ts'
 import { selfSigned } from '../../ingress/self-signed.ts'
-import { IngressServer } from '../../ingress/server.ts'
 import { parseTlsSecret, TlsSecretError } from '../../ingress/tls-secret.ts'
-import { logger } from '../../src/util/log.ts'
+import { listenLoopback, loopbackEndpoints, startIngressServer } from './server-rig.ts'
 
 function run(file: string, args: string[], input = ''): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -61,9 +55,7 @@ for (const kind of kinds) pairs.set(kind, await make(kind, `${kind}.test`))
 const bothRsa = await make('rsa2048', 'both.test')
 const bothEc = await make('p256', 'both.test')
 
-const backend = createServer((_req, res) => res.end('served'))
-await new Promise<void>((r) => backend.listen(0, '127.0.0.1', () => r()))
-t.teardown(() => new Promise<void>((r) => backend.close(() => r())))
+const backendPort = await listenLoopback(t, createServer((_req, res) => res.end('served')))
 
 const hosts = [...kinds.map((k) => `${k}.test`), 'both.test']
 const { table } = buildRouteTable([
@@ -75,22 +67,13 @@ const { table } = buildRouteTable([
     },
   },
 ])
-const balancer = new Balancer()
-balancer.setEndpoints(backendKey(table.routes()[0]!.backend), [{ address: '127.0.0.1', port: (backend.address() as AddressInfo).port }])
 // The default certificate is ECDSA: it must never shadow a Secret's RSA or Ed25519 certificate.
 const certs = new CertStore(await selfSigned(['weft-default.test']))
 const secrets = new Map<string, V1Secret>(kinds.map((k) => [`default/${k}`, secret(k, pairs.get(k)!)]))
 secrets.set('default/both', secret('both', { cert: bothRsa.cert + bothEc.cert, key: bothRsa.key + bothEc.key }))
 const loaded = certs.update(table.tlsHosts(), secrets).errors
 if (loaded.length > 0) throw new Error(JSON.stringify(loaded))
-const pools = new UpstreamPools()
-const server = new IngressServer({ httpListen: '', httpsListen: '127.0.0.1:0', certs, balancer, pools, metrics: new IngressMetrics(), log: logger('tls-keys-test') })
-server.setTable(table)
-await server.start()
-t.teardown(async () => {
-  await server.close()
-  await pools.close()
-})
+const server = await startIngressServer(t, { table, balancer: loopbackEndpoints(table, { web: backendPort }), certs, httpListen: '' })
 const port = server.httpsPort
 
 async function handshake(sni: string, extra: string[] = []): Promise<{ fingerprint: string; signature: string; out: string }> {
