@@ -123,6 +123,8 @@ export async function ingressLab(t: Teardown): Promise<IngressLab> {
         done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: String(stdout), err: String(stderr) }),
       )
       child.stdin?.on('error', () => {})
+      // A command that exits without reading its stdin (openssl req) must not crash the test with EPIPE.
+      child.stdin?.on('error', () => {})
       child.stdin?.end(input ?? '')
     })
 
