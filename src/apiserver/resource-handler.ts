@@ -19,7 +19,9 @@ import { applyStrategicMergePatch } from './strategic-merge.ts'
 
 export interface Identity {
   user: string
+  uid?: string
   groups: string[]
+  extra?: Record<string, string[]>
   userAgent: string
 }
 
