@@ -25,6 +25,25 @@ export interface Identity {
   userAgent: string
 }
 
+export interface AdmissionRequest {
+  info: ResourceInfo
+  subresource: string | undefined
+  obj: KObject
+  /** Absent on create. */
+  old: KObject | undefined
+  identity: Identity
+  dryRun: boolean
+}
+
+/**
+ * kube-apiserver's admission: `mutate` runs after defaulting and may change the object,
+ * `validate` runs after validation; either throws an ApiError to refuse the write.
+ */
+export interface Admission {
+  mutate(request: AdmissionRequest): Promise<void> | void
+  validate(request: AdmissionRequest): Promise<void> | void
+}
+
 export interface WriteOptions {
   query: URLSearchParams
   identity: Identity
@@ -142,10 +161,13 @@ export class ResourceHandler {
   readonly services: ServiceAllocation
   readonly namespaces: NamespaceCache
 
-  constructor(objects: ObjectStore, services: ServiceAllocation, namespaces: NamespaceCache) {
+  private readonly admission: Admission | undefined
+
+  constructor(objects: ObjectStore, services: ServiceAllocation, namespaces: NamespaceCache, admission?: Admission) {
     this.objects = objects
     this.services = services
     this.namespaces = namespaces
+    this.admission = admission
   }
 
   async get(r: ResourceRequest): Promise<KObject> {
@@ -327,8 +349,11 @@ export class ResourceHandler {
     else delete meta.generation
     if (statusResetKinds.has(info.kind)) delete obj.status
     applyDefaults(info, obj)
+    const admission = { info, subresource: undefined, obj, old: undefined, identity: opts.identity, dryRun }
+    await this.admission?.mutate(admission)
     this.validate(info, obj)
     await this.checkNamespace(info, obj)
+    await this.admission?.validate(admission)
     let result = managed
       ? managed(obj)
       : (trackUpdate(info, undefined, obj, { fieldManager: fieldManagerOf(opts), operation: 'Update', now: meta.creationTimestamp }) as KObject)
@@ -465,7 +490,10 @@ export class ResourceHandler {
     const allocating = info.kind === 'Service' && r.subresource !== 'status'
     if (allocating) dropTypeDependentFields(obj, old)
     applyDefaults(info, obj)
+    const admission = { info, subresource: r.subresource, obj, old, identity: opts.identity, dryRun }
+    await this.admission?.mutate(admission)
     this.validate(info, obj, old, r.subresource)
+    await this.admission?.validate(admission)
     if (generationKinds.has(info.kind) && r.subresource !== 'status' && JSON.stringify(obj.spec) !== JSON.stringify(old.spec)) {
       meta.generation = (oldMeta.generation ?? 0) + 1
     }

@@ -13,6 +13,10 @@ export type {
   WatchOptions,
   RequestOptions,
 } from './rest-client.ts'
+export { TokenSource } from './credentials.ts'
+export type { Credentials } from './credentials.ts'
+export { loadKubeconfig, inClusterConfig, kubeconfigText, SERVICE_ACCOUNT_DIR } from './kubeconfig.ts'
+export type { ClientConfig } from './kubeconfig.ts'
 export { LineSplitter, parseWatchEvent, decodeWatchStream } from './watch-stream.ts'
 export type { WatchEvent, WatchEventType } from './watch-stream.ts'
 export { Informer } from './informer.ts'

@@ -1,5 +1,6 @@
 // The REST client: typed verbs over a ResourceInfo, speaking the Kubernetes REST API over undici.
 import { Agent } from 'undici'
+import { TokenSource, type Credentials } from './credentials.ts'
 import type { Dispatcher } from 'undici'
 import type { V1Preconditions, V1Status } from '@kubernetes/client-node'
 import type { ResourceInfo } from '../api/registry.ts'
@@ -10,8 +11,11 @@ import type { KubeObject, ObjectList } from './types.ts'
 import { decodeWatchStream } from './watch-stream.ts'
 import type { WatchEvent } from './watch-stream.ts'
 
-/** Where the API server is: a URL, or a unix socket path (crosses network namespaces). */
-export type ServerAddress = { server: string } | { socketPath: string }
+/**
+ * Where the API server is — a URL, or a unix socket path (crosses network namespaces) — and
+ * how to authenticate there. Over a socket, TLS is spoken when credentials are given.
+ */
+export type ServerAddress = ({ server: string } | { socketPath: string }) & { credentials?: Credentials }
 
 export interface RestClientOptions {
   userAgent?: string
@@ -94,18 +98,30 @@ export class RestClient {
   readonly fieldManager: string | undefined
   #origin: string
   #dispatcher: Agent
+  #tokens: TokenSource
 
   constructor(address: ServerAddress, opts: RestClientOptions = {}) {
     this.userAgent = opts.userAgent ?? 'weft/0.1.0'
     this.timeoutMs = opts.timeoutMs ?? 30_000
     this.fieldManager = opts.fieldManager
+    const c = address.credentials ?? {}
+    this.#tokens = new TokenSource(c)
+    const tls = { ca: c.caPem, cert: c.certPem, key: c.keyPem, servername: c.serverName, rejectUnauthorized: !c.insecureSkipTlsVerify }
     if ('socketPath' in address) {
-      this.#origin = 'http://localhost'
-      this.#dispatcher = new Agent({ connect: { socketPath: address.socketPath } })
+      this.#origin = address.credentials ? 'https://localhost' : 'http://localhost'
+      this.#dispatcher = new Agent({ connect: { socketPath: address.socketPath, ...(address.credentials ? tls : {}) } })
     } else {
       this.#origin = new URL(address.server).origin
-      this.#dispatcher = new Agent()
+      this.#dispatcher = new Agent({ connect: this.#origin.startsWith('https:') ? tls : {} })
     }
+  }
+
+  /** The headers every request carries: content negotiation, user agent, credentials. */
+  #headers(): Record<string, string> {
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.userAgent }
+    const token = this.#tokens.token()
+    if (token) headers.authorization = `Bearer ${token}`
+    return headers
   }
 
   async get<T extends KubeObject = KubeObject>(info: ResourceInfo, name: string, namespace?: string, opts: CallOptions = {}): Promise<T> {
@@ -231,7 +247,7 @@ export class RestClient {
         origin: this.#origin,
         path,
         method: 'GET',
-        headers: { accept: 'application/json', 'user-agent': this.userAgent },
+        headers: this.#headers(),
         signal: opts.signal,
         headersTimeout: this.timeoutMs,
         bodyTimeout: 0,
@@ -274,7 +290,7 @@ export class RestClient {
   }
 
   async #send(method: Dispatcher.HttpMethod, path: string, opts: SendOptions): Promise<unknown> {
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.userAgent }
+    const headers = this.#headers()
     let body: string | undefined
     if (opts.body !== undefined) {
       body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body)
