@@ -8,6 +8,7 @@ import { deleteNetns, listNetns, netnsExists } from '../netlink/index.ts'
 import type { Logger } from '../util/log.ts'
 import type { CniRuntime } from './cni/index.ts'
 import { cniProcesses, killProcesses } from './cni/orphans.ts'
+import { TokenManager } from './token-manager.ts'
 import { cniAttachment, PodWorker, type PodWorkerContext } from './pod-worker.ts'
 import { ProbeManager } from './probe-manager.ts'
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts'
@@ -55,7 +56,7 @@ export class Kubelet implements KubeletApi {
     this.informer = new Informer<V1Pod>(options.client, podInfo, { fieldSelector: `spec.nodeName=${options.nodeName}`, logger: options.log })
     const probes = new ProbeManager((uid: string) => this.#workers.get(uid)?.kick())
     const { backoff, resyncMs: _resync, logRotation: _rotation, volumeRefreshMs: _refresh, ...shared } = options
-    this.#ctx = { ...shared, backoff: new RestartBackoff(backoff), probes }
+    this.#ctx = { ...shared, backoff: new RestartBackoff(backoff), probes, tokens: new TokenManager(options.client) }
   }
 
   /** Lists the node's pods, adopts or removes the sandboxes on disk, then starts syncing. */
@@ -132,6 +133,7 @@ export class Kubelet implements KubeletApi {
   }
 
   #gone(pod: V1Pod): void {
+    this.#ctx.tokens.forgetPod(pod.metadata?.uid ?? '')
     const worker = this.#workers.get(pod.metadata?.uid ?? '')
     if (!worker) return
     worker.pod = undefined

@@ -4,7 +4,8 @@ import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
 import { ApiError } from '../util/errors.ts'
-import type { ObjectLookups } from './pod-env.ts'
+import type { TokenManager } from './token-manager.ts'
+import type { VolumeLookups } from './volume-files.ts'
 
 const configMapInfo = resources.find((r) => r.kind === 'ConfigMap')!
 const secretInfo = resources.find((r) => r.kind === 'Secret')!
@@ -47,18 +48,33 @@ async function getOrUndefined<T>(fetch: () => Promise<T>): Promise<T | undefined
   }
 }
 
-/** Reads the objects the pod refers to (see referencedObjects); a missing one reads as undefined. */
-export async function fetchPodObjects(client: RestClient, pod: V1Pod, use: ObjectUse = 'all'): Promise<ObjectLookups> {
+function tokenKey(serviceAccount: string, audience: string | undefined, expirationSeconds: number): string {
+  return JSON.stringify([serviceAccount, audience ?? '', expirationSeconds])
+}
+
+/**
+ * Reads the objects the pod refers to (see referencedObjects), a missing one reading as
+ * undefined, and the service-account tokens its projected volumes hold (from `tokens`).
+ */
+export async function fetchPodObjects(client: RestClient, pod: V1Pod, use: ObjectUse = 'all', tokens?: TokenManager): Promise<VolumeLookups> {
   const ns = pod.metadata?.namespace ?? 'default'
   const { configMaps, secrets } = referencedObjects(pod, use)
   const cms = new Map<string, V1ConfigMap | undefined>()
   const secs = new Map<string, V1Secret | undefined>()
+  const held = new Map<string, string>()
+  const account = pod.spec?.serviceAccountName || 'default'
+  const tokenSources = tokens ? (pod.spec?.volumes ?? []).flatMap((v) => (v.projected?.sources ?? []).flatMap((s) => (s.serviceAccountToken ? [s.serviceAccountToken] : []))) : []
   await Promise.all([
     ...[...configMaps].map(async (name) => cms.set(name, await getOrUndefined(() => client.get<V1ConfigMap>(configMapInfo, name, ns)))),
     ...[...secrets].map(async (name) => secs.set(name, await getOrUndefined(() => client.get<V1Secret>(secretInfo, name, ns)))),
+    ...tokenSources.map(async (s) => {
+      const seconds = s.expirationSeconds ?? 3600
+      held.set(tokenKey(account, s.audience, seconds), await tokens!.token(pod, account, s.audience, seconds))
+    }),
   ])
   return {
     configMap: (namespace, name) => (namespace === ns ? cms.get(name) : undefined),
     secret: (namespace, name) => (namespace === ns ? secs.get(name) : undefined),
+    serviceAccountToken: (namespace, name, audience, seconds) => (namespace === ns ? held.get(tokenKey(name, audience, seconds)) : undefined),
   }
 }

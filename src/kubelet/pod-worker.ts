@@ -15,6 +15,7 @@ import type { CniRuntime } from './cni/index.ts'
 import { podHostname, podHostsFile } from './hosts-file.ts'
 import { expandCommand, resolveEnv, type EnvExtra, type ObjectLookups } from './pod-env.ts'
 import { fetchPodObjects } from './pod-objects.ts'
+import type { TokenManager } from './token-manager.ts'
 import { planPod, type PodPlan, type PodStep } from './pod-plan.ts'
 import { containerSpecHash, type ObservedContainer, type ObservedPod } from './pod-state.ts'
 import { podStatus } from './pod-status.ts'
@@ -50,6 +51,8 @@ export interface PodWorkerContext {
   dns: { clusterDNS: string[]; clusterDomain: string; hostResolvConf: string }
   backoff: RestartBackoff
   probes: ProbeManager
+  /** Bound service-account tokens for projected volumes. */
+  tokens: TokenManager
   nodeAllocatable: Record<string, string>
   log: Logger
 }
@@ -295,7 +298,7 @@ export class PodWorker {
     }
     const restartCount = before ? before.proc.restartCount + 1 : (this.#previous.get(name)?.proc.restartCount ?? -1) + 1
     try {
-      const lookups = await fetchPodObjects(this.#ctx.client, pod)
+      const lookups = await fetchPodObjects(this.#ctx.client, pod, 'all', this.#ctx.tokens)
       const envResult = resolveEnv(pod, spec, lookups, this.#envExtra())
       if ('error' in envResult) throw new ConfigError(envResult.error)
       const volumes = podVolumes(pod, lookups, this.#envExtra())
@@ -345,7 +348,7 @@ export class PodWorker {
       return
     }
     try {
-      const volumes = podVolumes(pod, await fetchPodObjects(this.#ctx.client, pod, 'volumes'), this.#envExtra())
+      const volumes = podVolumes(pod, await fetchPodObjects(this.#ctx.client, pod, 'volumes', this.#ctx.tokens), this.#envExtra())
       await writePodFiles(sandbox, { volumes: volumes.written.filter((v) => v.files !== undefined) })
       this.#volumesKey = key
     } catch (err) {
