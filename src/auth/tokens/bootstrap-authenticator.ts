@@ -22,7 +22,7 @@ import {
 /** The parts of a v1 Secret this reads (a V1Secret from @kubernetes/client-node fits). */
 export interface BootstrapSecretLike {
   type?: string
-  metadata?: { deletionTimestamp?: string | Date | null }
+  metadata?: { name?: string; namespace?: string; deletionTimestamp?: string | Date | null }
   data?: Record<string, string> | null
 }
 
