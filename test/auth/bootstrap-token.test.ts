@@ -134,3 +134,8 @@ t.test('RFC 3339 as Go reads it', async (t) => {
     t.equal(parseRfc3339(bad), undefined, bad)
   }
 })
+
+t.test('an invalid clock is an error, not a pass', async (t) => {
+  const { auth } = authenticator(secret())
+  await t.rejects(auth.authenticate(TOKEN, new Date(NaN)), /invalid date/)
+})

@@ -263,3 +263,10 @@ t.test('bindings: the objects a token names must still be the ones it was issued
   const down = tokens(failing)
   await t.rejects(down.verify((await down.issue(REQUEST)).token, { now: NOW }), /API down/, 'a failing lookup rejects (the chain does not cache it)')
 })
+
+t.test('an invalid clock is an error, not a pass', async (t) => {
+  const sa = tokens()
+  const { token } = await sa.issue(REQUEST)
+  await t.rejects(sa.verify(token, { now: new Date(NaN) }), /invalid date/)
+  await t.rejects(sa.issue({ ...REQUEST, now: new Date(NaN) }), /not a valid date/)
+})

@@ -52,8 +52,9 @@ export class BootstrapTokenAuthenticator {
     this.#lookup = lookup
   }
 
-  /** Why the token is refused, or whom it names. Only a throwing lookup makes it reject. */
+  /** Why the token is refused, or whom it names. Only a throwing lookup (or an invalid `now`) makes it reject. */
   async authenticate(token: string, now: Date = new Date()): Promise<BootstrapResult> {
+    if (!Number.isFinite(now.getTime())) throw new Error('authenticate was given an invalid date as now')
     const parsed = parseBootstrapToken(token)
     if (!parsed) return { error: 'token is not a bootstrap token' }
     const name = bootstrapTokenSecretName(parsed.id)

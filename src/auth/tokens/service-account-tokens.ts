@@ -173,7 +173,7 @@ export class ServiceAccountTokens {
     return { token, expirationTimestamp: new Date(exp * 1000) }
   }
 
-  /** Why the token is refused, or whom it names. Only a throwing lookup makes it reject. */
+  /** Why the token is refused, or whom it names. Only a throwing lookup (or an invalid `now`) makes it reject. */
   async verify(token: string, options: VerifyOptions = {}): Promise<VerifyResult> {
     if (typeof token !== 'string') return { error: 'token is not a string' }
     const parsed = parseCompactJws(token)
@@ -207,7 +207,9 @@ export class ServiceAccountTokens {
     if (!claims.aud.some((a) => wanted.includes(a))) {
       return { error: `token audiences ${goQuoted(claims.aud)} is invalid for the target audiences ${goQuoted([...wanted])}` }
     }
-    const timeError = checkTokenTimes(claims, Math.floor((options.now ?? new Date()).getTime() / 1000))
+    const now = Math.floor((options.now ?? new Date()).getTime() / 1000)
+    if (!Number.isFinite(now)) throw new Error('verify was given an invalid date as now')
+    const timeError = checkTokenTimes(claims, now)
     if (timeError) return { error: timeError }
     const bindingError = await checkTokenBinding(claims, this.#lookup)
     if (bindingError) return { error: bindingError }
