@@ -90,6 +90,7 @@ const cases: { name: string; rule: PolicyRule; expect: [Req, boolean][] }[] = [
       [{ verb: 'get', resource: 'replicasets', subresource: 'scale' }, true],
       [{ verb: 'get', resource: 'deployments', subresource: 'status' }, false],
       [{ verb: 'get', resource: 'deployments', subresource: 'xscale' }, false],
+      [{ verb: 'get', resource: 'deployments', subresource: 'cale' }, false],
       [{ verb: 'get', resource: 'deployments' }, false],
       [{ verb: 'get', resource: '*/scale' }, true],
     ],
