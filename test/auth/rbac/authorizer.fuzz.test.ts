@@ -97,6 +97,11 @@ function randomAttributes(rng: Rng): Attributes {
   }
 }
 
+/** JSON for a failure message, with the line separators TAP would split on escaped. */
+function show(value: unknown): string {
+  return JSON.stringify(value).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
+}
+
 // ---- the naive evaluator: every object in one list, scanned in full for every question ----
 
 interface NaiveRule {
@@ -231,12 +236,12 @@ t.test(`random policies and requests: the index agrees with a full scan (seed ${
       try {
         got = authz.authorize(attrs)
       } catch (err) {
-        t.fail(`case ${i} (seed ${settings.seed}): authorize threw ${String(err)} for ${JSON.stringify(attrs)}`)
+        t.fail(`case ${i} (seed ${settings.seed}): authorize threw ${String(err)} for ${show(attrs)}`)
         return
       }
       const want = naive.authorize(attrs)
       if (got.decision !== want.decision || !sameReason(got.reason, want.reason)) {
-        t.same(got, want, `case ${i} (seed ${settings.seed}): ${JSON.stringify(attrs)}`)
+        t.same(got, want, `case ${i} (seed ${settings.seed}): ${show(attrs)}`)
         return
       }
       checked++
@@ -249,7 +254,7 @@ t.test(`random policies and requests: the index agrees with a full scan (seed ${
     const wantResource = rules.filter((r) => r.rule.resources.length > 0).length
     const wantNonResource = rules.filter((r) => r.rule.nonResourceURLs.length > 0).length
     if (review.resourceRules.length !== wantResource || review.nonResourceRules.length !== wantNonResource) {
-      t.fail(`case ${i} (seed ${settings.seed}): rulesFor(${JSON.stringify(u)}, ${ns}) has ${review.resourceRules.length}/${review.nonResourceRules.length} rules, the scan ${wantResource}/${wantNonResource}`)
+      t.fail(`case ${i} (seed ${settings.seed}): rulesFor(${show(u)}, ${ns}) has ${review.resourceRules.length}/${review.nonResourceRules.length} rules, the scan ${wantResource}/${wantNonResource}`)
       return
     }
   }
