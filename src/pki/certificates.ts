@@ -171,7 +171,7 @@ export interface LeafRequest {
 export async function signLeaf(x509: X509Lib, ca: CertAndKey, req: LeafRequest): Promise<string> {
   const loaded = await loadCA(x509, ca)
   const caNotAfter = loaded.cert.notAfter
-  if (caNotAfter.getTime() <= req.now.getTime()) throw new Error(`CA certificate expired on ${caNotAfter.toISOString()}; renew the CA first`)
+  if (caNotAfter.getTime() <= req.now.getTime()) throw new Error(`CA certificate expired on ${caNotAfter.toISOString()}: no certificate can be issued from it`)
   const wanted = req.now.getTime() + req.validityDays * DAY_MS
   const flags = x509.KeyUsageFlags
   const extensions: Extension[] = [
