@@ -186,6 +186,16 @@ function defaultSecret(secret: Obj): void {
   delete secret.stringData
 }
 
+/** SetDefaults_RoleBinding / _ClusterRoleBinding / _Subject (rbac/v1). */
+function defaultBinding(b: Obj): void {
+  setIfAbsent(obj(b, 'roleRef'), 'apiGroup', 'rbac.authorization.k8s.io')
+  for (const subject of Array.isArray(b.subjects) ? b.subjects : []) {
+    if (subject && typeof subject === 'object' && !subject.apiGroup && (subject.kind === 'User' || subject.kind === 'Group')) {
+      subject.apiGroup = 'rbac.authorization.k8s.io'
+    }
+  }
+}
+
 const byKind: Record<string, (o: Obj) => void> = {
   Pod: defaultPod,
   Service: defaultService,
@@ -197,6 +207,8 @@ const byKind: Record<string, (o: Obj) => void> = {
   Endpoints: defaultEndpoints,
   Secret: defaultSecret,
   Node: (n) => obj(n, 'spec'),
+  RoleBinding: defaultBinding,
+  ClusterRoleBinding: defaultBinding,
 }
 
 /** Fills the defaults of a kind into `o` in place. */

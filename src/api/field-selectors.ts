@@ -116,6 +116,10 @@ const kinds: Record<string, KindFields> = {
     custom: true,
     fields: { ...metaFields, 'status.replicas': intField('status.replicas') },
   },
+  CertificateSigningRequest: {
+    custom: true,
+    fields: { 'metadata.name': undefined, 'spec.signerName': undefined },
+  },
 }
 
 const defaultFields: KindFields = { custom: false, fields: metaFields }

@@ -1,7 +1,7 @@
 // The kinds weft serves: one entry each, the single source for routing, discovery,
 // storage keys, OpenAPI and tables.
 
-export type Subresource = 'status' | 'scale' | 'binding' | 'finalize' | 'log'
+export type Subresource = 'status' | 'scale' | 'binding' | 'finalize' | 'log' | 'token' | 'approval'
 
 export interface ResourceInfo {
   group: string // '' for the core group
@@ -17,6 +17,11 @@ export interface ResourceInfo {
   subresources: Subresource[]
   /** Name of the model class in @kubernetes/client-node that describes the kind (`V1Pod`). */
   model: string
+  /**
+   * A request kind that is answered, never stored (TokenReview, SubjectAccessReview): POST
+   * to the collection is its only verb, and the generic handler refuses even that.
+   */
+  createOnly: boolean
 }
 
 function r(
@@ -26,7 +31,7 @@ function r(
   plural: string,
   namespaced: boolean,
   model: string,
-  extra: { shortNames?: string[]; subresources?: Subresource[]; categories?: string[] } = {},
+  extra: { shortNames?: string[]; subresources?: Subresource[]; categories?: string[]; createOnly?: boolean } = {},
 ): ResourceInfo {
   return {
     group,
@@ -40,8 +45,12 @@ function r(
     categories: extra.categories ?? [],
     subresources: extra.subresources ?? [],
     model,
+    createOnly: extra.createOnly ?? false,
   }
 }
+
+const rbac = 'rbac.authorization.k8s.io'
+const createOnly = { createOnly: true }
 
 export const resources: readonly ResourceInfo[] = [
   r('', 'v1', 'Namespace', 'namespaces', false, 'V1Namespace', { shortNames: ['ns'], subresources: ['status', 'finalize'] }),
@@ -59,7 +68,36 @@ export const resources: readonly ResourceInfo[] = [
   r('apps', 'v1', 'ReplicaSet', 'replicasets', true, 'V1ReplicaSet', { shortNames: ['rs'], subresources: ['status', 'scale'], categories: ['all'] }),
   r('apps', 'v1', 'DaemonSet', 'daemonsets', true, 'V1DaemonSet', { shortNames: ['ds'], subresources: ['status'], categories: ['all'] }),
   r('coordination.k8s.io', 'v1', 'Lease', 'leases', true, 'V1Lease'),
+  r('', 'v1', 'ServiceAccount', 'serviceaccounts', true, 'V1ServiceAccount', { shortNames: ['sa'], subresources: ['token'] }),
+  r(rbac, 'v1', 'Role', 'roles', true, 'V1Role'),
+  r(rbac, 'v1', 'ClusterRole', 'clusterroles', false, 'V1ClusterRole'),
+  r(rbac, 'v1', 'RoleBinding', 'rolebindings', true, 'V1RoleBinding'),
+  r(rbac, 'v1', 'ClusterRoleBinding', 'clusterrolebindings', false, 'V1ClusterRoleBinding'),
+  r('certificates.k8s.io', 'v1', 'CertificateSigningRequest', 'certificatesigningrequests', false, 'V1CertificateSigningRequest', { shortNames: ['csr'], subresources: ['status', 'approval'] }),
+  r('authentication.k8s.io', 'v1', 'TokenReview', 'tokenreviews', false, 'V1TokenReview', createOnly),
+  r('authentication.k8s.io', 'v1', 'SelfSubjectReview', 'selfsubjectreviews', false, 'V1SelfSubjectReview', createOnly),
+  r('authorization.k8s.io', 'v1', 'SubjectAccessReview', 'subjectaccessreviews', false, 'V1SubjectAccessReview', createOnly),
+  r('authorization.k8s.io', 'v1', 'SelfSubjectAccessReview', 'selfsubjectaccessreviews', false, 'V1SelfSubjectAccessReview', createOnly),
+  r('authorization.k8s.io', 'v1', 'LocalSubjectAccessReview', 'localsubjectaccessreviews', true, 'V1LocalSubjectAccessReview', createOnly),
+  r('authorization.k8s.io', 'v1', 'SelfSubjectRulesReview', 'selfsubjectrulesreviews', false, 'V1SelfSubjectRulesReview', createOnly),
 ]
+
+/** The kinds kept in the store: everything that can be listed, watched and owned. */
+export const storedResources: readonly ResourceInfo[] = resources.filter((x) => !x.createOnly)
+
+/** The verbs a kind's main resource takes, as discovery lists them. */
+export function verbsOf(info: ResourceInfo): string[] {
+  if (info.createOnly) return ['create']
+  return ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'].filter((v) => v !== 'deletecollection' || info.kind !== 'Namespace')
+}
+
+/** The verbs a subresource takes (`pods/log`: get; `serviceaccounts/token`: create). */
+export function subresourceVerbs(sub: Subresource): string[] {
+  if (sub === 'binding' || sub === 'token') return ['create']
+  if (sub === 'finalize') return ['update']
+  if (sub === 'log') return ['get']
+  return ['get', 'patch', 'update']
+}
 
 export function apiVersionOf(info: ResourceInfo): string {
   return info.group ? `${info.group}/${info.version}` : info.version

@@ -59,11 +59,14 @@ for (const p of [
   insert(strip, p)
 }
 
-/** Fields the request cannot change: `.status` through the main resource, `.spec` through `/status`. */
+/** Fields the request cannot change: `.status` through the main resource, `.spec` through `/status` (and `/approval`, with the certificate). */
 function resetFields(info: ResourceInfo, subresource: string | undefined): FieldSet {
   const set = emptySet()
   if (subresource === 'status') insert(set, ['f:spec'])
-  else if (info.subresources.includes('status')) insert(set, ['f:status'])
+  else if (subresource === 'approval') {
+    insert(set, ['f:spec'])
+    insert(set, ['f:status', 'f:certificate'])
+  } else if (info.subresources.includes('status')) insert(set, ['f:status'])
   return set
 }
 

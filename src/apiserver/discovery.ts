@@ -1,6 +1,6 @@
 // API discovery documents: legacy (/api, /apis, /api/v1, /apis/<g>/<v>) and the
 // aggregated v2 form (`Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`).
-import { apiVersionOf, groupVersions, resources, type ResourceInfo } from '../api/registry.ts'
+import { apiVersionOf, groupVersions, resources, subresourceVerbs, verbsOf, type ResourceInfo, type Subresource } from '../api/registry.ts'
 
 type Obj = Record<string, unknown>
 
@@ -16,20 +16,9 @@ export const serverVersion = {
   platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
 }
 
-function verbsOf(info: ResourceInfo): string[] {
-  return ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
-    .filter((v) => v !== 'deletecollection' || info.kind !== 'Namespace')
-}
-
-function subresourceVerbs(sub: string): string[] {
-  if (sub === 'binding') return ['create']
-  if (sub === 'finalize') return ['update']
-  if (sub === 'log') return ['get']
-  return ['get', 'patch', 'update']
-}
-
-function subresourceKind(info: ResourceInfo, sub: string): { group: string; version: string; kind: string } {
+function subresourceKind(info: ResourceInfo, sub: Subresource): { group: string; version: string; kind: string } {
   if (sub === 'scale') return { group: 'autoscaling', version: 'v1', kind: 'Scale' }
+  if (sub === 'token') return { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }
   if (sub === 'binding') return { group: '', version: 'v1', kind: 'Binding' }
   if (sub === 'log') return { group: '', version: 'v1', kind: 'Pod' }
   return { group: info.group, version: info.version, kind: info.kind }

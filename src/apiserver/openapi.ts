@@ -16,13 +16,14 @@ const metaPkg = 'io.k8s.apimachinery.pkg.apis.meta.v1'
 const intOrStringName = 'io.k8s.apimachinery.pkg.util.intstr.IntOrString'
 const quantityName = 'io.k8s.apimachinery.pkg.api.resource.Quantity'
 const patchName = `${metaPkg}.Patch`
+const tokenRequestModel = 'AuthenticationV1TokenRequest'
 
 /** Models that live in apimachinery's meta/v1 rather than a group's package. */
 const metaModels = new Set([
   'V1ObjectMeta', 'V1ListMeta', 'V1LabelSelector', 'V1LabelSelectorRequirement', 'V1OwnerReference',
   'V1ManagedFieldsEntry', 'V1Status', 'V1StatusDetails', 'V1StatusCause', 'V1Condition', 'V1DeleteOptions',
   'V1Preconditions', 'V1APIResource', 'V1APIResourceList', 'V1APIGroup', 'V1APIGroupList', 'V1APIVersions',
-  'V1GroupVersionForDiscovery', 'V1ServerAddressByClientCIDR', 'V1WatchEvent',
+  'V1GroupVersionForDiscovery', 'V1ServerAddressByClientCIDR', 'V1WatchEvent', 'V1FieldSelectorRequirement',
 ])
 
 /** Core models not reachable from the served core kinds but used by other groups. */
@@ -62,6 +63,7 @@ function modelPackages(): Map<string, string> {
   const core = resources.filter((r) => r.group === '').flatMap((r) => [r.model, `${r.model}List`])
   for (const m of [...core, ...extraCoreRoots]) walk(m, 'core')
   walk('V1Scale', 'autoscaling')
+  walk(tokenRequestModel, 'authentication')
   for (const r of resources) {
     walk(r.model, packageOfGroup(r.group))
     walk(`${r.model}List`, packageOfGroup(r.group))
@@ -260,14 +262,30 @@ function op(info: ResourceInfo, s: OpSpec, scope: string): Json {
   return o
 }
 
+/** A create-only kind has one operation: POST to its collection, answered with the reviewed object. */
+function createOnlyPaths(info: ResourceInfo, base: string, scope: string, nsParam: Json[]): Record<string, Json> {
+  const kindRef = schemaName(info.model)
+  return {
+    [base]: {
+      parameters: [...nsParam, p.dryRun, p.fieldManager, p.fieldValidation, p.pretty],
+      post: op(info, {
+        verb: 'post', action: 'post', idVerb: 'create', params: [],
+        body: { types: ['*/*'], schema: kindRef },
+        responses: { '200': response('OK', kindRef), '201': response('Created', kindRef), '202': response('Accepted', kindRef) },
+      }, scope),
+    },
+  }
+}
+
 function resourcePaths(info: ResourceInfo): Record<string, Json> {
   const prefix = info.group === '' ? `/api/${info.version}` : `/apis/${info.group}/${info.version}`
   const base = info.namespaced ? `${prefix}/namespaces/{namespace}/${info.plural}` : `${prefix}/${info.plural}`
   const scope = info.namespaced ? 'Namespaced' : ''
+  const nsParam = info.namespaced ? [pathParam('namespace', 'object name and auth scope, such as for teams and projects')] : []
+  if (info.createOnly) return createOnlyPaths(info, base, scope, nsParam)
   const kindRef = schemaName(info.model)
   const listRef = schemaName(`${info.model}List`)
   const statusRef = `${metaPkg}.Status`
-  const nsParam = info.namespaced ? [pathParam('namespace', 'object name and auth scope, such as for teams and projects')] : []
   const nameParam = pathParam('name', `name of the ${info.kind}`)
   const writeParams = [p.dryRun, p.fieldManager, p.fieldValidation]
   const paths: Record<string, Json> = {}
@@ -310,6 +328,19 @@ function resourcePaths(info: ResourceInfo): Record<string, Json> {
     }, scope),
   }
   if (info.subresources.includes('status')) paths[`${base}/{name}/status`] = one('Status')
+  if (info.subresources.includes('approval')) paths[`${base}/{name}/approval`] = one('Approval')
+  if (info.subresources.includes('token')) {
+    const tokenRef = schemaName(tokenRequestModel)
+    paths[`${base}/{name}/token`] = {
+      parameters: [nameParam, ...nsParam, p.pretty],
+      post: op(info, {
+        verb: 'post', action: 'post', idVerb: 'create', suffix: 'Token', params: writeParams,
+        kind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' },
+        body: { types: ['*/*'], schema: tokenRef },
+        responses: { '200': response('OK', tokenRef), '201': response('Created', tokenRef), '202': response('Accepted', tokenRef) },
+      }, scope),
+    }
+  }
   if (info.subresources.includes('scale')) {
     const scaleRef = schemaName('V1Scale')
     const scale = one('Scale', { group: 'autoscaling', version: 'v1', kind: 'Scale' })
@@ -353,13 +384,14 @@ function groupDocument(group: string, version: string): Json {
   const paths: Record<string, Json> = {}
   for (const info of resources.filter((r) => r.group === group && r.version === version)) {
     addModel(b, info.model)
-    addModel(b, `${info.model}List`)
+    if (!info.createOnly) addModel(b, `${info.model}List`)
     Object.assign(paths, resourcePaths(info))
   }
   for (const m of ['V1Status', 'V1DeleteOptions']) addModel(b, m)
   for (const info of resources.filter((r) => r.group === group && r.version === version)) {
     if (info.subresources.includes('scale')) addModel(b, 'V1Scale')
     if (info.subresources.includes('binding')) addModel(b, 'V1Binding')
+    if (info.subresources.includes('token')) addModel(b, tokenRequestModel)
   }
   return {
     openapi: '3.0.0',

@@ -3,11 +3,11 @@
 import { randomUUID } from 'node:crypto'
 import { applyDefaults } from '../api/defaults.ts'
 import { matchesFields, parseFieldSelector, type FieldSelector } from '../api/field-selectors.ts'
-import { apiVersionOf, resources, type ResourceInfo } from '../api/registry.ts'
+import { apiVersionOf, resources, subresourceVerbs, type ResourceInfo, type Subresource } from '../api/registry.ts'
 import { checkSchema } from '../api/schema.ts'
 import { isEverything, labelSelectorFromObject, matchesLabels, parseLabelSelector, selectorToString, type LabelSelector } from '../api/selectors.ts'
-import { validateObject } from '../api/validation/index.ts'
-import { alreadyExists, ApiError, badRequest, conflict, invalid, isConflict, notFound } from '../util/errors.ts'
+import { validateObject, type ValidationHooks } from '../api/validation/index.ts'
+import { alreadyExists, ApiError, badRequest, conflict, invalid, isConflict, methodNotAllowed, notFound } from '../util/errors.ts'
 import { serverSideApply, trackUpdate } from './apply.ts'
 import type { NamespaceCache } from './namespace-cache.ts'
 import { ObjectStore, parseResourceVersion, resourceRef, withRevision, type KObject } from './objects.ts'
@@ -16,6 +16,7 @@ import { deepEqual } from './patch-values.ts'
 import type { ResourceRequest } from './request-info.ts'
 import { dropTypeDependentFields, type ServiceAllocation } from './service-allocation.ts'
 import { applyStrategicMergePatch } from './strategic-merge.ts'
+import { prepareForCreate, prepareForUpdate } from './strategies.ts'
 
 export interface Identity {
   user: string
@@ -156,10 +157,26 @@ function decodeContinue(text: string): ContinueToken {
   throw badRequest('continue key is not valid: send back the continue value from a previous list response unchanged')
 }
 
+/**
+ * Refuses (405) what no stored object answers: every verb on a create-only kind (its
+ * answer is computed in front of this handler) and a verb its subresource does not take.
+ */
+export function refuseUnserved(r: ResourceRequest): void {
+  if (r.info.createOnly) {
+    throw methodNotAllowed(`the server does not allow this method on the requested resource: ${r.info.plural} are only answered, never stored`)
+  }
+  const sub = r.subresource as Subresource | undefined
+  if (sub !== undefined && !subresourceVerbs(sub).includes(r.verb)) {
+    throw methodNotAllowed(`the server does not allow this method on the requested resource: ${r.info.plural}/${sub} takes ${subresourceVerbs(sub).join(', ')}`)
+  }
+}
+
 export class ResourceHandler {
   readonly objects: ObjectStore
   readonly services: ServiceAllocation
   readonly namespaces: NamespaceCache
+  /** Checks supplied by other modules (the PKI module's parse of a CSR's request). */
+  readonly validationHooks: ValidationHooks = {}
 
   private readonly admission: Admission | undefined
 
@@ -171,10 +188,12 @@ export class ResourceHandler {
   }
 
   async get(r: ResourceRequest): Promise<KObject> {
+    refuseUnserved(r)
     return this.objects.mustGet(r.info, r.namespace, r.name!)
   }
 
   async list(r: ResourceRequest, query: URLSearchParams): Promise<ObjectList> {
+    refuseUnserved(r)
     const info = r.info
     const q = parseSelectors(info, query)
     const limit = Number(query.get('limit') ?? 0)
@@ -295,7 +314,7 @@ export class ResourceHandler {
   }
 
   private validate(info: ResourceInfo, obj: KObject, old?: KObject, subresource?: string): void {
-    const causes = validateObject(info, obj, old, subresource)
+    const causes = validateObject(info, obj, old, subresource, this.validationHooks)
     if (causes.length > 0) throw invalid(info.kind, info.group, obj.metadata.name ?? '', causes)
   }
 
@@ -313,6 +332,7 @@ export class ResourceHandler {
   }
 
   async create(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<KObject> {
+    refuseUnserved(r)
     const obj = this.decodeBody(r, body, opts)
     return this.createObject(r.info, obj, opts)
   }
@@ -348,6 +368,7 @@ export class ResourceHandler {
     if (generationKinds.has(info.kind)) meta.generation = 1
     else delete meta.generation
     if (statusResetKinds.has(info.kind)) delete obj.status
+    prepareForCreate(info.kind, obj, opts.identity)
     applyDefaults(info, obj)
     const admission = { info, subresource: undefined, obj, old: undefined, identity: opts.identity, dryRun }
     await this.admission?.mutate(admission)
@@ -377,6 +398,7 @@ export class ResourceHandler {
   }
 
   async update(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<KObject> {
+    refuseUnserved(r)
     const info = r.info
     const scale = r.subresource === 'scale'
     const incoming = scale
@@ -454,6 +476,11 @@ export class ResourceHandler {
       obj = structuredClone(old)
       obj.status = next.status
       if (next.metadata.managedFields !== undefined) obj.metadata.managedFields = next.metadata.managedFields
+    } else if (r.subresource === 'approval') {
+      // A CSR's approval: only status.conditions change.
+      obj = structuredClone(old)
+      obj.status = { ...(old.status ?? {}), conditions: next.status?.conditions }
+      if (next.metadata.managedFields !== undefined) obj.metadata.managedFields = next.metadata.managedFields
     } else if (r.subresource === 'finalize') {
       // Namespaces' finalize: only spec.finalizers changes.
       obj = structuredClone(old)
@@ -487,6 +514,7 @@ export class ResourceHandler {
         ])
       }
     }
+    prepareForUpdate(info.kind, obj, old, r.subresource, now())
     const allocating = info.kind === 'Service' && r.subresource !== 'status'
     if (allocating) dropTypeDependentFields(obj, old)
     applyDefaults(info, obj)
@@ -497,7 +525,7 @@ export class ResourceHandler {
     if (generationKinds.has(info.kind) && r.subresource !== 'status' && JSON.stringify(obj.spec) !== JSON.stringify(old.spec)) {
       meta.generation = (oldMeta.generation ?? 0) + 1
     }
-    const subresource = r.subresource === 'status' || r.subresource === 'scale' ? r.subresource : undefined
+    const subresource = r.subresource === 'status' || r.subresource === 'scale' || r.subresource === 'approval' ? r.subresource : undefined
     obj = managed
       ? managed(old, obj)
       : (trackUpdate(info, old, obj, { fieldManager: fieldManagerOf(opts), operation: 'Update', now: now(), subresource }) as KObject)
@@ -538,6 +566,7 @@ export class ResourceHandler {
   }
 
   async patch(r: ResourceRequest, body: Buffer, contentType: string, opts: WriteOptions, parse: (raw: Buffer, type: string) => unknown): Promise<KObject> {
+    refuseUnserved(r)
     const info = r.info
     const type = contentType
     if (type === 'application/apply-patch+yaml' || type === 'application/apply-patch+json') {
@@ -604,6 +633,7 @@ export class ResourceHandler {
 
   /** Deletes, or marks for deletion; `gone` says whether the object left the store. */
   async delete(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<{ obj: KObject; gone: boolean }> {
+    refuseUnserved(r)
     const info = r.info
     const options: Obj = isObject(body) ? body : {}
     const q = opts.query
@@ -675,6 +705,7 @@ export class ResourceHandler {
   }
 
   async deleteCollection(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<Obj> {
+    refuseUnserved(r)
     const list = await this.list(r, opts.query)
     const items: KObject[] = []
     for (const item of list.entries.map(objectOf)) {
@@ -707,6 +738,7 @@ export class ResourceHandler {
 
   /** POST pods/{name}/binding: sets spec.nodeName once. */
   async bind(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<Obj> {
+    refuseUnserved(r)
     if (!isObject(body) || !isObject(body.target) || typeof body.target.name !== 'string' || !body.target.name) {
       throw invalid('Binding', '', r.name!, [{ reason: 'FieldValueRequired', field: 'target.name', message: 'Required value' }])
     }

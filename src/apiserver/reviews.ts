@@ -1,98 +1,76 @@
-// The create-only kinds of authentication.k8s.io and authorization.k8s.io: questions
-// answered from the request (who is this token, may this user do that), never stored.
-import type { Attributes, Authorizer, NonResourceRule, ResourceRule, UserInfo } from '../auth/types.ts'
-import { badRequest } from '../util/errors.ts'
+// The request side of the create-only review kinds (TokenReview, SubjectAccessReview, …): the
+// checks upstream's REST Create makes before answering. Whoever answers (server.ts) calls
+// decodeReview, fills in `status`, and replies 201 with the object.
+import { apiVersionOf } from '../api/registry.ts'
+import { checkSchema } from '../api/schema.ts'
+import { isReviewKind, validateReview } from '../api/validation/index.ts'
+import { ApiError, badRequest, invalid, methodNotAllowed } from '../util/errors.ts'
+import type { ResourceRequest } from './request-info.ts'
 
-export interface TokenReviewer {
-  /** Authenticates a token for `audiences` (the API server's own when empty). */
-  review(token: string, audiences: string[]): Promise<{ user: UserInfo; audiences: string[] } | { error: string }>
+export type ReviewObject = Record<string, any> & { apiVersion: string; kind: string; metadata: Record<string, any> }
+
+function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-export interface RulesResolver {
-  rulesFor(user: UserInfo, namespace: string): { resourceRules: ResourceRule[]; nonResourceRules: NonResourceRule[]; incomplete: boolean }
-}
-
-export interface ReviewContext {
-  /** The caller, as authenticated. */
-  user: UserInfo
-  /** The URL's namespace (LocalSubjectAccessReview). */
-  namespace: string | undefined
-  tokens: TokenReviewer
-  authorizer: Authorizer
-  rules: RulesResolver
-}
-
-type Obj = Record<string, any>
-
-function userInfoOut(u: UserInfo): Obj {
-  return { username: u.username, ...(u.uid ? { uid: u.uid } : {}), groups: u.groups, ...(u.extra && Object.keys(u.extra).length ? { extra: u.extra } : {}) }
-}
-
-function str(v: unknown): string {
-  return typeof v === 'string' ? v : ''
-}
-
-/** The question a SubjectAccessReview spec asks, about `user`. */
-export function attributesOf(spec: Obj, user: UserInfo): Attributes {
-  const ra = spec.resourceAttributes
-  if (ra) {
-    return {
-      resourceRequest: true,
-      user,
-      verb: str(ra.verb),
-      namespace: str(ra.namespace),
-      apiGroup: str(ra.group),
-      apiVersion: str(ra.version),
-      resource: str(ra.resource),
-      subresource: str(ra.subresource),
-      name: str(ra.name),
-    }
+/**
+ * Checks a POST body for a create-only kind and returns it with apiVersion and kind filled
+ * in. Throws 405 (not a create of such a kind), 400 (wrong shape, unknown fields under
+ * `fieldValidation=Strict`, the request checks upstream answers with BadRequest) or 422
+ * (field rules). Unknown fields under the default `Warn` land in `warnings`.
+ */
+export function decodeReview(r: ResourceRequest, body: unknown, query: URLSearchParams, warnings: string[] = []): ReviewObject {
+  const info = r.info
+  const kind = info.kind
+  if (!info.createOnly || !isReviewKind(kind) || r.verb !== 'create' || r.name !== undefined || r.subresource !== undefined) {
+    throw methodNotAllowed(`the server does not allow this method on the requested resource: only POST to the ${info.plural} collection`)
   }
-  const nra = spec.nonResourceAttributes ?? {}
-  return { resourceRequest: false, user, verb: str(nra.verb), path: str(nra.path) }
+  const apiVersion = apiVersionOf(info)
+  if (!isObject(body)) throw badRequest(`the request body must be a JSON object describing a ${kind}`)
+  if (body.apiVersion !== undefined && body.apiVersion !== apiVersion) {
+    throw badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${apiVersion})`)
+  }
+  if (body.kind !== undefined && body.kind !== kind) throw badRequest(`the kind in the data (${body.kind}) does not match the expected kind (${kind})`)
+  if (body.metadata === undefined || body.metadata === null) body.metadata = {}
+  if (!isObject(body.metadata)) throw badRequest('metadata must be an object')
+  body.apiVersion = apiVersion
+  body.kind = kind
+  const mode = query.get('fieldValidation') ?? 'Warn'
+  if (!['Strict', 'Warn', 'Ignore'].includes(mode)) throw badRequest(`fieldValidation must be one of "Ignore", "Warn" or "Strict", got "${mode}"`)
+  const schema = checkSchema(info, body)
+  if (schema.wrongType.length > 0) {
+    const first = schema.wrongType.map((c) => `${c.field}: ${c.message}`).join(', ')
+    throw new ApiError(400, 'BadRequest', `${kind} in version "${info.version}" cannot be handled as a ${kind}: ${first}`, { kind, causes: schema.wrongType })
+  }
+  if (schema.unknown.length > 0 && mode === 'Strict') {
+    throw badRequest(`${kind} in version "${info.version}" cannot be handled as a ${kind}: strict decoding error: ${schema.unknown.map((f) => `unknown field "${f}"`).join(', ')}`)
+  }
+  if (mode === 'Warn') for (const f of schema.unknown) warnings.push(`unknown field "${f}"`)
+  const review = body as ReviewObject
+  requestChecks(r, review)
+  const causes = validateReview(kind, review)
+  if (causes.length > 0) throw invalid(kind, info.group, '', causes)
+  return review
 }
 
-function decide(authorizer: Authorizer, a: Attributes): Obj {
-  const d = authorizer.authorize(a)
-  return { allowed: d.decision === 'allow', ...(d.decision === 'deny' ? { denied: true } : {}), ...(d.reason ? { reason: d.reason } : {}) }
-}
-
-function extraOf(v: unknown): Record<string, string[]> | undefined {
-  if (typeof v !== 'object' || v === null) return undefined
-  const out: Record<string, string[]> = {}
-  for (const [k, list] of Object.entries(v)) if (Array.isArray(list)) out[k] = list.filter((x): x is string => typeof x === 'string')
-  return out
-}
-
-/** Answers one review: the request object with its status filled in. */
-export async function answerReview(kind: string, body: Obj, ctx: ReviewContext): Promise<Obj> {
-  const spec: Obj = body.spec ?? {}
-  const head = { kind: body.kind ?? kind, apiVersion: body.apiVersion, metadata: { ...(body.metadata ?? {}), creationTimestamp: null } }
-  switch (kind) {
-    case 'TokenReview': {
-      const audiences: string[] = Array.isArray(spec.audiences) ? spec.audiences : []
-      const result = await ctx.tokens.review(str(spec.token), audiences)
-      const status = 'user' in result ? { authenticated: true, user: userInfoOut(result.user), audiences: result.audiences } : { user: {}, error: result.error }
-      return { ...head, spec, status }
-    }
-    case 'SelfSubjectReview':
-      return { ...head, status: { userInfo: userInfoOut(ctx.user) } }
-    case 'SubjectAccessReview': {
-      const user: UserInfo = { username: str(spec.user), uid: str(spec.uid) || undefined, groups: Array.isArray(spec.groups) ? spec.groups : [], extra: extraOf(spec.extra) }
-      return { ...head, spec, status: decide(ctx.authorizer, attributesOf(spec, user)) }
-    }
+/** What upstream refuses as a bad request before validating (pkg/registry/authentication|authorization/*). */
+function requestChecks(r: ResourceRequest, review: ReviewObject): void {
+  const spec = isObject(review.spec) ? review.spec : {}
+  switch (r.info.kind) {
+    case 'TokenReview':
+      if (typeof spec.token !== 'string' || spec.token === '') throw badRequest('token is required for TokenReview in authentication')
+      return
     case 'LocalSubjectAccessReview': {
-      const user: UserInfo = { username: str(spec.user), uid: str(spec.uid) || undefined, groups: Array.isArray(spec.groups) ? spec.groups : [], extra: extraOf(spec.extra) }
-      const a = attributesOf(spec, user)
-      if (a.resourceRequest && a.namespace !== ctx.namespace) throw badRequest(`spec.resourceAttributes.namespace must match namespace: ${ctx.namespace}`)
-      return { ...head, metadata: { ...head.metadata, namespace: ctx.namespace }, spec, status: decide(ctx.authorizer, a) }
+      if (!r.namespace) throw badRequest('namespace is required on this type: ')
+      const ns = review.metadata.namespace
+      if (ns !== undefined && ns !== '' && ns !== r.namespace) {
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request')
+      }
+      review.metadata.namespace = r.namespace
+      return
     }
-    case 'SelfSubjectAccessReview':
-      return { ...head, spec, status: decide(ctx.authorizer, attributesOf(spec, ctx.user)) }
-    case 'SelfSubjectRulesReview': {
-      const { resourceRules, nonResourceRules, incomplete } = ctx.rules.rulesFor(ctx.user, str(spec.namespace))
-      return { ...head, spec, status: { resourceRules, nonResourceRules, incomplete } }
-    }
+    case 'SelfSubjectRulesReview':
+      if (typeof spec.namespace !== 'string' || spec.namespace === '') throw badRequest('no namespace on request')
+      return
   }
-  throw badRequest(`${kind} is not a review kind`)
 }

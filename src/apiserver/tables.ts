@@ -13,6 +13,7 @@ import {
   servicePrinter,
 } from './tables/network.ts'
 import { podPrinter } from './tables/pods.ts'
+import { certificateSigningRequestPrinter, clusterRoleBindingPrinter, roleBindingPrinter, serviceAccountPrinter } from './tables/security.ts'
 import { daemonSetPrinter, deploymentPrinter, replicaSetPrinter } from './tables/workloads.ts'
 
 export { humanDuration } from './tables/format.ts'
@@ -55,6 +56,10 @@ const printers: Record<string, Printer> = {
   ReplicaSet: replicaSetPrinter,
   DaemonSet: daemonSetPrinter,
   Lease: leasePrinter,
+  ServiceAccount: serviceAccountPrinter,
+  RoleBinding: roleBindingPrinter,
+  ClusterRoleBinding: clusterRoleBindingPrinter,
+  CertificateSigningRequest: certificateSigningRequestPrinter,
 }
 
 function metadataOf(obj: object): Record<string, unknown> {

@@ -7,7 +7,7 @@ import { isStoreError, type Store, type WatchEvent } from '../store/store.ts'
 import { ApiError, badRequest, invalid } from '../util/errors.ts'
 import { parseResourceVersion, prefixOf, withRevision, type KObject } from './objects.ts'
 import type { ResourceRequest } from './request-info.ts'
-import { matchesQuery, parseSelectors, type ListQuery } from './resource-handler.ts'
+import { matchesQuery, parseSelectors, refuseUnserved, type ListQuery } from './resource-handler.ts'
 
 export interface WatchOptions {
   /** Longest time a watch may stay open when the client gives no timeoutSeconds. */
@@ -50,6 +50,7 @@ export function expiredStatus(rv: number, compacted?: number): ApiError {
 }
 
 export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: URLSearchParams, res: ServerResponse): Promise<WatchSession> {
+  refuseUnserved(r)
   const info = r.info
   if (r.name !== undefined) query.set('fieldSelector', [query.get('fieldSelector'), `metadata.name=${r.name}`].filter(Boolean).join(','))
   const q: ListQuery = parseSelectors(info, query)

@@ -13,7 +13,7 @@ import type {
   V1ReplicaSet,
   V1Service,
 } from '@kubernetes/client-node'
-import { resources, type ResourceInfo } from '../api/registry.ts'
+import { resources, storedResources, type ResourceInfo } from '../api/registry.ts'
 import { labelSelectorFromObject, matchesLabels } from '../api/selectors.ts'
 import type { Informer, KubeObject as ClientObject, RestClient } from '../client/index.ts'
 import { isNotFound } from '../util/errors.ts'
@@ -276,7 +276,7 @@ export class ControllerManager {
     lb.watch(services, (s) => [keyOf(s)])
 
     // Namespaces: everything namespaced in a terminating namespace goes first.
-    const namespaced = resources.filter((r) => r.namespaced).map((info) => ({ info, informer: inf.for(info) }))
+    const namespaced = storedResources.filter((r) => r.namespaced).map((info) => ({ info, informer: inf.for(info) }))
     const nsController = this.controller('namespace-controller', (name) => ({
       actions: reconcileNamespace(
         namespaces.get(name),
@@ -293,7 +293,7 @@ export class ControllerManager {
     }
 
     // Garbage collector: one key over every object that can own or be owned.
-    const all = resources.filter((r) => r.kind !== 'Event').map((info) => ({ info, informer: inf.for(info) }))
+    const all = storedResources.filter((r) => r.kind !== 'Event').map((info) => ({ info, informer: inf.for(info) }))
     const gc = this.controller('garbage-collector', async () => {
       const objects = all.flatMap(({ info, informer }) => informer.list().map((o) => toGcObject(info, o)))
       const byUid = new Set(objects.map((o) => o.uid))

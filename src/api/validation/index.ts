@@ -20,10 +20,19 @@ import {
   validateNode,
   validateSecret,
 } from './misc.ts'
+import { isValidPathSegmentName, validateBinding, validateClusterRole, validateRole } from './rbac.ts'
+import { validateCertificateSigningRequest, type CertificateRequestCheck } from './certificates.ts'
 
 export type { FieldCause } from './field.ts'
+export type { CertificateRequestCheck } from './certificates.ts'
+export { isReviewKind, reviewKinds, validateReview, type ReviewKind } from './reviews.ts'
 
-type KindRule = (o: Obj, old: Obj | undefined) => FieldCause[]
+/** Checks other modules supply (the PKI module's full parse of a CSR's request). */
+export interface ValidationHooks {
+  checkCertificateRequest?: CertificateRequestCheck
+}
+
+type KindRule = (o: Obj, old: Obj | undefined, subresource: string | undefined, hooks: ValidationHooks) => FieldCause[]
 
 const spec = (o: Obj): Obj => obj(o.spec)
 
@@ -52,22 +61,32 @@ const rules: Record<string, KindRule> = {
   Node: (o, old) => validateNode(o, old),
   Namespace: (o) => validateNamespace(o),
   Event: (o) => validateEvent(o),
+  Role: (o) => validateRole(o),
+  ClusterRole: (o) => validateClusterRole(o),
+  RoleBinding: (o, old) => validateBinding(o, old, true),
+  ClusterRoleBinding: (o, old) => validateBinding(o, old, false),
+  CertificateSigningRequest: (o, old, subresource, hooks) => validateCertificateSigningRequest(o, old, subresource, { checkRequest: hooks.checkCertificateRequest }),
 }
+
+const rbacNamed = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'])
 
 function nameCheck(info: ResourceInfo): NameCheck {
   if (info.group === '' && info.kind === 'Namespace') return isDNS1123Label
   if (info.group === '' && info.kind === 'Service') return isDNS1035Label
+  if (info.group === 'rbac.authorization.k8s.io' && rbacNamed.has(info.kind)) return isValidPathSegmentName
+  // "We don't care what you call your certificate requests."
+  if (info.group === 'certificates.k8s.io') return () => []
   return isDNS1123Subdomain
 }
 
 /** Validates `obj` as an object of `info`'s kind; `old` is the stored object on update, `subresource` the one written. */
-export function validateObject(info: ResourceInfo, object: object, old?: object, subresource?: string): FieldCause[] {
+export function validateObject(info: ResourceInfo, object: object, old?: object, subresource?: string, hooks: ValidationHooks = {}): FieldCause[] {
   const o = object as Obj
   const prev = old === undefined ? undefined : (old as Obj)
   const meta = obj(o.metadata)
   const errs = validateObjectMeta(meta, info.namespaced, nameCheck(info))
   if (prev && isObj(prev.metadata)) errs.push(...validateObjectMetaUpdate(meta, prev.metadata))
   const rule = (subresource === 'status' ? statusRules[info.kind] : undefined) ?? rules[info.kind]
-  if (rule) errs.push(...rule(o, prev))
+  if (rule) errs.push(...rule(o, prev, subresource, hooks))
   return errs
 }

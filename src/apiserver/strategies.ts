@@ -1,0 +1,81 @@
+// What the server itself sets or keeps on a write, per kind (upstream's PrepareForCreate and
+// PrepareForUpdate in pkg/registry/*/strategy.go) beyond the generic steps in ResourceHandler.
+import type { Identity } from './resource-handler.ts'
+import type { KObject } from './objects.ts'
+
+type Obj = Record<string, any>
+
+function conditions(o: Obj | undefined): Obj[] {
+  const list = o?.status?.conditions
+  return Array.isArray(list) ? list.filter((c): c is Obj => typeof c === 'object' && c !== null) : []
+}
+
+/** A CSR is the request of whoever sent it: the server writes the requester in, and no one creates it approved. */
+function prepareCsrForCreate(csr: KObject, identity: Identity): void {
+  const spec: Obj = typeof csr.spec === 'object' && csr.spec !== null ? csr.spec : (csr.spec = {})
+  delete spec.username
+  delete spec.uid
+  delete spec.groups
+  delete spec.extra
+  if (identity.user) spec.username = identity.user
+  if (identity.uid) spec.uid = identity.uid
+  if (identity.groups.length > 0) spec.groups = [...identity.groups]
+  if (identity.extra && Object.keys(identity.extra).length > 0) {
+    spec.extra = Object.fromEntries(Object.entries(identity.extra).map(([k, v]) => [k, [...v]]))
+  }
+  csr.status = {}
+}
+
+/** Fills lastUpdateTime, and lastTransitionTime (kept from the same type and status before, else now). */
+function populateConditionTimestamps(next: Obj[], old: Obj[], at: string): void {
+  for (const c of next) {
+    if (!c.lastUpdateTime) c.lastUpdateTime = at
+    if (!c.lastTransitionTime) {
+      const before = old.find((o) => o.type === c.type && o.status === c.status && o.lastTransitionTime)
+      c.lastTransitionTime = before?.lastTransitionTime ?? at
+    }
+  }
+}
+
+/** `/status` keeps the Approved and Denied conditions as they were, where their number did not change (validation catches the rest). */
+function preserveApprovals(next: Obj[], old: Obj[]): void {
+  for (const type of ['Approved', 'Denied']) {
+    const oldIdx = old.flatMap((c, i) => (c.type === type ? [i] : []))
+    const newIdx = next.flatMap((c, i) => (c.type === type ? [i] : []))
+    if (oldIdx.length !== newIdx.length) continue
+    newIdx.forEach((n, i) => (next[n] = structuredClone(old[oldIdx[i]])))
+  }
+}
+
+function prepareCsrForUpdate(csr: KObject, old: KObject, subresource: string | undefined, at: string): void {
+  csr.spec = structuredClone(old.spec)
+  if (subresource === undefined) {
+    csr.status = structuredClone(old.status)
+    return
+  }
+  const next = conditions(csr)
+  if (subresource === 'status') preserveApprovals(next, conditions(old))
+  populateConditionTimestamps(next, conditions(old), at)
+  if (next.length > 0 || csr.status?.conditions !== undefined) csr.status = { ...(csr.status ?? {}), conditions: next }
+}
+
+/** Secret references keep only their names (upstream's cleanSecretReferences). */
+function cleanSecretReferences(sa: KObject): void {
+  const secrets = (sa as Obj).secrets
+  if (!Array.isArray(secrets)) return
+  ;(sa as Obj).secrets = secrets.map((s) => (typeof s === 'object' && s !== null && 'name' in s ? { name: s.name } : {}))
+}
+
+export function prepareForCreate(kind: string, obj: KObject, identity: Identity): void {
+  if (kind === 'CertificateSigningRequest') prepareCsrForCreate(obj, identity)
+  else if (kind === 'ServiceAccount') cleanSecretReferences(obj)
+}
+
+/**
+ * `obj` is the object about to be stored (the generic subresource rules already applied),
+ * `old` the stored one, `at` the time of the write.
+ */
+export function prepareForUpdate(kind: string, obj: KObject, old: KObject, subresource: string | undefined, at: string): void {
+  if (kind === 'CertificateSigningRequest') prepareCsrForUpdate(obj, old, subresource, at)
+  else if (kind === 'ServiceAccount') cleanSecretReferences(obj)
+}
