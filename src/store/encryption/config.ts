@@ -4,7 +4,7 @@
 // are kept), and stricter where upstream silently ignores part of a config: unknown
 // fields, duplicate key names, a resource listed in two entries. `kms` is refused: weft has
 // no KMS plugin client.
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs'
 import { inspect } from 'node:util'
 import { parse } from 'yaml'
 import { EncryptionError, type ConfigCause } from './errors.ts'
@@ -84,7 +84,8 @@ export function groupResourceString(gr: GroupResource): string {
 export function loadEncryptionConfig(path: string): EncryptionConfig {
   let fd: number
   try {
-    fd = openSync(path, 'r')
+    // Non-blocking, so a FIFO put in its place is refused below instead of hanging the server.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (err) {
     throw new EncryptionError('ConfigFile', `error opening encryption provider configuration file ${JSON.stringify(path)}: ${(err as Error).message}`)
   }
@@ -103,6 +104,9 @@ export function loadEncryptionConfig(path: string): EncryptionConfig {
       throw new EncryptionError('ConfigFile', `encryption provider configuration file ${JSON.stringify(path)} is larger than ${MAX_CONFIG_BYTES} bytes`)
     }
     text = readFileSync(fd, 'utf8')
+    if (text.length > MAX_CONFIG_BYTES) {
+      throw new EncryptionError('ConfigFile', `encryption provider configuration file ${JSON.stringify(path)} is larger than ${MAX_CONFIG_BYTES} bytes`)
+    }
   } finally {
     closeSync(fd)
   }

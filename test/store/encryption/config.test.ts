@@ -1,5 +1,6 @@
 // EncryptionConfiguration as kube-apiserver reads it: good shapes parse, every bad one is
 // refused with an error naming the field, and the file must be private.
+import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -200,7 +201,13 @@ t.test('the config file must be private', async (t) => {
   chmodSync(path, 0o400)
   t.equal(loadEncryptionConfig(path).resources.length, 1, 'read-only for the owner is fine')
   t.throws(() => loadEncryptionConfig(join(dir, 'missing.yaml')), { code: 'ConfigFile', message: /error opening encryption provider configuration file ".*missing\.yaml"/ })
-  t.throws(() => loadEncryptionConfig(dir), { code: 'ConfigFile' }, 'a directory is refused')
+  t.throws(() => loadEncryptionConfig(dir), { code: 'ConfigFile', message: /is not a regular file/ }, 'a directory is refused')
+  const fifo = join(dir, 'fifo')
+  execFileSync('mkfifo', ['-m', '600', fifo])
+  t.throws(() => loadEncryptionConfig(fifo), { code: 'ConfigFile', message: /is not a regular file/ }, 'a FIFO is refused without waiting for a writer')
+  const big = join(dir, 'big.yaml')
+  writeFileSync(big, `# ${'x'.repeat(1 << 20)}\n`, { mode: 0o600 })
+  t.throws(() => loadEncryptionConfig(big), { code: 'ConfigFile', message: /is larger than/ })
   const invalid = join(dir, 'invalid.yaml')
   writeFileSync(invalid, doc([]), { mode: 0o600 })
   t.throws(() => loadEncryptionConfig(invalid), { code: 'InvalidConfig', message: new RegExp(`file "${invalid}" is invalid`) })
