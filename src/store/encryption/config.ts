@@ -151,6 +151,13 @@ function isObject(v: unknown): v is Obj {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
 }
 
+/** What a value is, for errors about structure: the value itself may be a key. */
+function typeOf(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'a list'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+}
+
 function show(value: unknown): string {
   const s = JSON.stringify(value) ?? String(value)
   return s.length > 120 ? `${s.slice(0, 117)}...` : s
@@ -175,7 +182,7 @@ class Validator {
   /** Flags fields outside `allowed`; false when `value` is not an object at all. */
   object(value: unknown, field: string, allowed: string[]): value is Obj {
     if (!isObject(value)) {
-      this.invalid(field || '<root>', value, 'must be an object')
+      this.causes.push({ field: field || '<root>', message: `${field || '<root>'}: Invalid value: must be an object, not ${typeOf(value)}` })
       return false
     }
     for (const name of Object.keys(value)) {
@@ -318,7 +325,7 @@ class Validator {
     if (!this.object(value, path, PROVIDER_FIELDS)) return undefined
     const present = PROVIDER_FIELDS.filter((f) => value[f] !== undefined)
     if (present.length === 0) {
-      this.invalid(path, value, 'provider does not contain any of the expected providers: KMS, AESGCM, AESCBC, Secretbox, Identity')
+      this.invalid(path, Object.keys(value), 'provider does not contain any of the expected providers: KMS, AESGCM, AESCBC, Secretbox, Identity')
       return undefined
     }
     if (present.length > 1) {
@@ -343,7 +350,7 @@ class Validator {
       return undefined
     }
     if (!Array.isArray(body.keys)) {
-      this.invalid(kPath, body.keys, 'must be a list')
+      this.causes.push({ field: kPath, message: `${kPath}: Invalid value: must be a list, not ${typeOf(body.keys)}` })
       return undefined
     }
     const keys: NamedKey[] = []

@@ -117,7 +117,7 @@ const bad: [string, string, RegExp][] = [
   ['not YAML', 'a: [1', /not valid YAML or JSON: \w+ at line \d+, column \d+/],
   ['two documents', `${header}---\n${header}`, /not valid YAML or JSON/],
   ['duplicate YAML keys', `${header}kind: EncryptionConfiguration\n`, /not valid YAML or JSON: DUPLICATE_KEY/],
-  ['not an object', '[1, 2]', /<root>: Invalid value: \[1,2\]: must be an object/],
+  ['not an object', '[1, 2]', /<root>: Invalid value: must be an object, not a list/],
   ['wrong apiVersion', doc([{ resources: ['secrets'], providers: [aescbc()] }]).replace('config.k8s.io/v1', 'config.k8s.io/v1beta1'), /apiVersion: Unsupported value: "apiserver.config.k8s.io\/v1beta1"/],
   ['wrong kind', doc([{ resources: ['secrets'], providers: [aescbc()] }]).replace('"EncryptionConfiguration"', '"EncryptionConfig"'), /kind: Unsupported value: "EncryptionConfig"/],
   ['missing kind', JSON.stringify({ apiVersion: 'apiserver.config.k8s.io/v1', resources: [{ resources: ['secrets'], providers: [aescbc()] }] }), /kind: Required value/],
@@ -141,12 +141,12 @@ const bad: [string, string, RegExp][] = [
   ['extensions', doc([{ resources: ['deployments.extensions'], providers: [aescbc()] }]), /'extensions' group has been removed/],
   ['resource across groups', doc([{ resources: ['secrets.*'], providers: [aescbc()] }]), /encrypting the same resource across groups is not supported/],
   ['path characters in a resource', doc([{ resources: ['secrets/../pods'], providers: [aescbc()] }]), /resources\[0\]\.resources\[0\]: Invalid value: "secrets\/..\/pods": not a resource name/],
-  ['empty provider', doc([{ resources: ['secrets'], providers: [{}] }]), /resources\[0\]\.providers\[0\]: Invalid value: \{\}: provider does not contain any of the expected providers: KMS, AESGCM, AESCBC, Secretbox, Identity/],
+  ['empty provider', doc([{ resources: ['secrets'], providers: [{}] }]), /resources\[0\]\.providers\[0\]: Invalid value: \[\]: provider does not contain any of the expected providers: KMS, AESGCM, AESCBC, Secretbox, Identity/],
   ['two providers in one element', doc([{ resources: ['secrets'], providers: [{ ...aescbc(), identity: {} }] }]), /more than one provider specified in a single element, should split into different list elements/],
   ['unknown provider', doc([{ resources: ['secrets'], providers: [{ aesctr: {} }] }]), /unknown field "resources\[0\]\.providers\[0\]\.aesctr"/],
   ['kms', doc([{ resources: ['secrets'], providers: [{ kms: { name: 'k', endpoint: 'unix:///kms.sock' } }] }]), /resources\[0\]\.providers\[0\]\.kms: Unsupported value: kms is not supported by weft/],
   ['identity with fields', doc([{ resources: ['secrets'], providers: [{ identity: { on: true } }] }]), /unknown field "resources\[0\]\.providers\[0\]\.identity\.on"/],
-  ['identity: null', `${header}resources:\n- resources: [secrets]\n  providers:\n  - identity:\n`, /resources\[0\]\.providers\[0\]\.identity: Invalid value: null: must be an object/],
+  ['identity: null', `${header}resources:\n- resources: [secrets]\n  providers:\n  - identity:\n`, /resources\[0\]\.providers\[0\]\.identity: Invalid value: must be an object, not null/],
   ['no keys', doc([{ resources: ['secrets'], providers: [{ aescbc: { keys: [] } }] }]), /resources\[0\]\.providers\[0\]\.aescbc\.keys: Required value: at least one keys is required/],
   ['unknown key field', doc([{ resources: ['secrets'], providers: [{ aesgcm: { keys: [{ name: 'a', secret: k32, algo: 'x' }] } }] }]), /unknown field "resources\[0\]\.providers\[0\]\.aesgcm\.keys\[0\]\.algo"/],
   ['key without name', doc([{ resources: ['secrets'], providers: [{ aescbc: { keys: [{ secret: k32 }] } }] }]), /aescbc\.keys\[0\]\.name: Required value: name is a mandatory field for a key/],
@@ -176,6 +176,9 @@ t.test('errors never quote a secret, even from the YAML parser', async (t) => {
     `${header}resources:\n- resources: [secrets]\n  providers:\n  - aescbc:\n      keys:\n      - name: a\n        secret: ${secret}\n   bad: [`,
     doc([{ resources: ['secrets'], providers: [aescbc(secret.slice(0, 20))] }]),
     doc([{ resources: ['secrets'], providers: [{ secretbox: { keys: [{ name: 'a', secret }] } }] }]),
+    doc([{ resources: ['secrets'], providers: [{ secretbox: { keys: [secret] } }] }]),
+    doc([{ resources: ['secrets'], providers: [{ secretbox: { keys: secret } }] }]),
+    doc([{ resources: ['secrets'], providers: [{ aesctr: { keys: [{ name: 'a', secret }] } }] }]),
   ]) {
     const message = refusal(t, text)
     t.notOk(message.includes(secret.slice(0, 12)), `no secret in: ${message}`)
