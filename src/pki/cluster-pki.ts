@@ -13,6 +13,7 @@ import {
   CA_VALIDITY_DAYS,
   LEAF_VALIDITY_DAYS,
   LEAVES,
+  leafProfile,
   pairPaths,
   pkiDir,
   serviceAccountPaths,
@@ -225,7 +226,7 @@ async function allInOrder<T extends readonly unknown[]>(promises: { [K in keyof 
 }
 
 function profile(name: LeafName): LeafProfile {
-  return LEAVES.find((l) => l.name === name)!
+  return leafProfile(name)!
 }
 
 /**

@@ -6,7 +6,7 @@ import t from 'tap'
 import { certificateInfo, certificateMatchesKey, createCA, issueCertificate } from '../../src/pki/certificates.ts'
 import { ensureClusterPki, type ClusterPkiOptions } from '../../src/pki/cluster-pki.ts'
 import { generateKeyPair } from '../../src/pki/keys.ts'
-import { openssl, tmp } from './openssl.ts'
+import { openssl, tmp } from '../helpers/openssl.ts'
 
 const root = tmp('weft-cluster-pki-')
 t.teardown(root.remove)

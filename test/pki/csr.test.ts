@@ -5,7 +5,7 @@ import { certificateInfo, certificateMatchesKey, createCA } from '../../src/pki/
 import { createCertificateRequest, parseCertificateRequest, signCertificateRequest } from '../../src/pki/csr.ts'
 import { generateKeyPair } from '../../src/pki/keys.ts'
 import { decodePem, encodePem } from '../../src/pki/pem.ts'
-import { openssl, tmp } from './openssl.ts'
+import { openssl, tmp } from '../helpers/openssl.ts'
 
 const dir = tmp('weft-pki-csr-')
 t.teardown(dir.remove)
