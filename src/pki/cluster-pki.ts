@@ -13,6 +13,7 @@ import {
   CA_VALIDITY_DAYS,
   LEAF_VALIDITY_DAYS,
   LEAVES,
+  leafProfile,
   pairPaths,
   pkiDir,
   serviceAccountPaths,
@@ -217,8 +218,15 @@ async function clientCaBundle(caPem: string, clientCaFile: string | undefined): 
   return bundle
 }
 
+/** Promise.all, but when several fail the error is the first one's in list order (not the quickest). */
+async function allInOrder<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises)
+  for (const r of settled) if (r.status === 'rejected') throw r.reason
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T
+}
+
 function profile(name: LeafName): LeafProfile {
-  return LEAVES.find((l) => l.name === name)!
+  return leafProfile(name)!
 }
 
 /**
@@ -235,13 +243,14 @@ export async function ensureClusterPki(dataDir: string, opts: ClusterPkiOptions)
   await chmod(dir, 0o700)
   restrictFiles(...[CA_NAME, ...LEAVES.map((l) => l.name)].map((n) => pairPaths(dataDir, n).key), serviceAccountPaths(dataDir).key)
 
-  const changes: string[] = []
-  const ca = await ensureCA(dataDir, now, changes)
-  const serviceAccount = await ensureServiceAccount(dataDir, changes)
-  const serving =
-    user.tlsCertFile || user.tlsPrivateKeyFile ? await userServingPair(user, now) : await ensureLeaf(dataDir, profile('apiserver'), ca, now, changes, servingNames)
-  const kubeletClient = await ensureLeaf(dataDir, profile('apiserver-kubelet-client'), ca, now, changes)
-  const admin = await ensureLeaf(dataDir, profile('admin'), ca, now, changes)
+  // Independent parts run together (RSA key generation is the slow one); changes keep a fixed order.
+  const log: string[][] = [[], [], [], [], []]
+  const [ca, serviceAccount] = await allInOrder([ensureCA(dataDir, now, log[0]!), ensureServiceAccount(dataDir, log[1]!)])
+  const [serving, kubeletClient, admin] = await allInOrder([
+    user.tlsCertFile || user.tlsPrivateKeyFile ? userServingPair(user, now) : ensureLeaf(dataDir, profile('apiserver'), ca, now, log[2]!, servingNames),
+    ensureLeaf(dataDir, profile('apiserver-kubelet-client'), ca, now, log[3]!),
+    ensureLeaf(dataDir, profile('admin'), ca, now, log[4]!),
+  ])
   return {
     dir,
     ca: { certPem: ca.certPem, keyPem: ca.keyPem },
@@ -251,6 +260,6 @@ export async function ensureClusterPki(dataDir: string, opts: ClusterPkiOptions)
     admin,
     serviceAccount,
     caHash: caCertHash(ca.certPem),
-    changes,
+    changes: log.flat(),
   }
 }

@@ -36,6 +36,8 @@ export interface SignRequestOptions {
 const WHAT = 'certificate request'
 const OID_CN = '2.5.4.3'
 const OID_O = '2.5.4.10'
+/** A CSR with a few names is under 2 KiB; this leaves room and refuses floods. */
+const MAX_CSR_CHARS = 64 * 1024
 const WEAK_HASHES = new Set(['SHA-1', 'MD5', 'MD2'])
 
 function hashName(alg: { hash?: unknown }): string | undefined {
@@ -60,6 +62,7 @@ async function verifySignature(csr: Pkcs10CertificateRequest): Promise<void> {
 
 /** Reads a CSR, verifying its self-signature; refuses anything weft would not sign. */
 export async function parseCertificateRequest(pem: string): Promise<CertificateRequestInfo> {
+  if (typeof pem === 'string' && pem.length > MAX_CSR_CHARS) throw new Error(`${WHAT}: larger than ${MAX_CSR_CHARS} characters; not a request weft signs`)
   const block = decodePem(pem, ['CERTIFICATE REQUEST'], WHAT)
   const x509 = await loadX509()
   let csr: Pkcs10CertificateRequest

@@ -34,12 +34,10 @@ export function rawSubjectPublicKeyInfo(certDer: Uint8Array): Uint8Array {
   if (cert.tag !== SEQUENCE) throw new Error('not a DER certificate')
   const tbs = readTlv(certDer, cert.contentStart, cert.end)
   if (tbs.tag !== SEQUENCE) throw new Error('not a DER certificate')
-  let at = tbs.contentStart
-  let field = readTlv(certDer, at, tbs.end)
+  let field = readTlv(certDer, tbs.contentStart, tbs.end)
   if (field.tag === VERSION_TAG) field = readTlv(certDer, field.end, tbs.end)
   // serialNumber, signature, issuer, validity, subject, then subjectPublicKeyInfo.
   for (let i = 0; i < 5; i++) field = readTlv(certDer, field.end, tbs.end)
   if (field.tag !== SEQUENCE) throw new Error('not a DER certificate')
-  at = field.start
-  return certDer.subarray(at, field.end)
+  return certDer.subarray(field.start, field.end)
 }

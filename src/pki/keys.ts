@@ -68,11 +68,12 @@ export function publicKeyAlgorithm(key: KeyObject, what: string): PublicKeyAlgor
   if (type === 'rsa') {
     const bits = details.modulusLength ?? 0
     if (bits < 2048) throw new Error(`${what}: RSA key of ${bits} bits is too weak; use at least 2048 bits`)
+    if (bits > 8192) throw new Error(`${what}: RSA key of ${bits} bits is larger than weft accepts (8192 bits)`)
     return 'RSA'
   }
   if (type === 'ed25519') return 'Ed25519'
   const name = type === 'ec' ? `EC key on curve ${details.namedCurve ?? 'unknown'}` : `${type ?? 'unknown'} key`
-  throw new Error(`${what}: unsupported ${name}; use ECDSA P-256/P-384, RSA (2048 bits or more) or Ed25519`)
+  throw new Error(`${what}: unsupported ${name}; use ECDSA P-256/P-384, RSA (2048 to 8192 bits) or Ed25519`)
 }
 
 interface WebCryptoParams {

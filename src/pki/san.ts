@@ -3,6 +3,9 @@ import type { GeneralName } from '@peculiar/x509'
 import type { X509Lib } from './x509-lib.ts'
 import { checkDnsName, checkEmail, checkIpAddress, checkUri } from './names.ts'
 
+/** More than any API server or node needs; a request with more is not one weft signs. */
+const MAX_ALT_NAMES = 100
+
 export interface AltNames {
   dnsNames: string[]
   ipAddresses: string[]
@@ -32,6 +35,7 @@ export function sanExtension(x509: X509Lib, names: AltNames): InstanceType<X509L
  * otherwise (reading a certificate) entries of other kinds are skipped.
  */
 export function readAltNames(items: readonly GeneralName[], strict: boolean, what: string): AltNames {
+  if (strict && items.length > MAX_ALT_NAMES) throw new Error(`${what}: ${items.length} subject alternative names; at most ${MAX_ALT_NAMES} are allowed`)
   const out = emptyAltNames()
   for (const item of items) {
     try {

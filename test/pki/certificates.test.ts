@@ -4,7 +4,7 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto'
 import t from 'tap'
 import { caCertHash, certificateInfo, certificateMatchesKey, createCA, issueCertificate } from '../../src/pki/certificates.ts'
 import { generateKeyPair } from '../../src/pki/keys.ts'
-import { openssl, opensslBytes, tmp } from './openssl.ts'
+import { openssl, opensslBytes, tmp } from '../helpers/openssl.ts'
 
 const dir = tmp('weft-pki-certs-')
 t.teardown(dir.remove)

@@ -5,7 +5,7 @@ import { certificateInfo, certificateMatchesKey, createCA } from '../../src/pki/
 import { createCertificateRequest, parseCertificateRequest, signCertificateRequest } from '../../src/pki/csr.ts'
 import { generateKeyPair } from '../../src/pki/keys.ts'
 import { decodePem, encodePem } from '../../src/pki/pem.ts'
-import { openssl, tmp } from './openssl.ts'
+import { openssl, tmp } from '../helpers/openssl.ts'
 
 const dir = tmp('weft-pki-csr-')
 t.teardown(dir.remove)
@@ -137,6 +137,9 @@ t.test('bad PEM, wrong labels, weak or unsupported keys and signatures are refus
   await t.rejects(parseCertificateRequest(twoCn.csr), /exactly one commonName, found 2/)
   const badDns = await opensslCsr('baddns', ['-newkey', 'ed25519'], '/CN=x', ['-addext', 'subjectAltName=DNS:bad_name!'])
   await t.rejects(parseCertificateRequest(badDns.csr), /certificate request: DNS name "bad_name!" is not a valid DNS name/)
+  const many = await opensslCsr('many', ['-newkey', 'ed25519'], '/CN=x', ['-addext', `subjectAltName=${Array.from({ length: 101 }, (_, i) => `DNS:n${i}`).join(',')}`])
+  await t.rejects(parseCertificateRequest(many.csr), /101 subject alternative names; at most 100/)
+  await t.rejects(parseCertificateRequest(csr + ' '.repeat(64 * 1024)), /larger than 65536 characters/)
   const otherName = await opensslCsr('othername', ['-newkey', 'ed25519'], '/CN=x', ['-addext', 'subjectAltName=RID:1.2.3.4'])
   await t.rejects(parseCertificateRequest(otherName.csr), /subject alternative name of type id is not supported/)
 })

@@ -6,7 +6,7 @@ import { expirationTables, formatExpiry, runCerts, shortHumanDuration } from '..
 import { certificateInfo, certificateMatchesKey, createCA, issueCertificate } from '../../src/pki/certificates.ts'
 import { ensureClusterPki } from '../../src/pki/cluster-pki.ts'
 import { checkExpiration, renewCertificates } from '../../src/pki/expiration.ts'
-import { openssl, tmp } from './openssl.ts'
+import { openssl, tmp } from '../helpers/openssl.ts'
 
 const root = tmp('weft-pki-expiry-')
 t.teardown(root.remove)

@@ -56,3 +56,25 @@ export function aggregatedRules(clusterRole: V1ClusterRole, allClusterRoles: rea
 export function rulesEqual(a: readonly V1PolicyRule[] | undefined, b: readonly V1PolicyRule[] | undefined): boolean {
   return semanticEqual(a ?? [], b ?? [])
 }
+
+export type AggregationUpdate = { name: string; rules: V1PolicyRule[] } | { name: string; error: string }
+
+/**
+ * One pass of the controller over every ClusterRole: the aggregating roles whose rules differ
+ * from what they should hold, with their new rules, or why they cannot be computed.
+ */
+export function pendingAggregations(allClusterRoles: readonly V1ClusterRole[]): AggregationUpdate[] {
+  const updates: AggregationUpdate[] = []
+  for (const role of allClusterRoles) {
+    if (role.aggregationRule === undefined || role.aggregationRule === null) continue
+    let rules: V1PolicyRule[] | undefined
+    try {
+      rules = aggregatedRules(role, allClusterRoles)
+    } catch (err) {
+      updates.push({ name: nameOf(role), error: err instanceof Error ? err.message : String(err) })
+      continue
+    }
+    if (rules !== undefined && !rulesEqual(rules, role.rules)) updates.push({ name: nameOf(role), rules })
+  }
+  return updates
+}

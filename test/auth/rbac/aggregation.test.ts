@@ -1,5 +1,5 @@
 import t from 'tap'
-import { aggregatedRules, rulesEqual } from '../../../src/auth/rbac/aggregation.ts'
+import { aggregatedRules, pendingAggregations, rulesEqual } from '../../../src/auth/rbac/aggregation.ts'
 import { clusterRole } from './helpers.ts'
 
 const get = (resource: string) => ({ apiGroups: [''], resources: [resource], verbs: ['get'] })
@@ -79,4 +79,16 @@ t.test('rulesEqual treats missing and empty lists alike, as upstream\'s semantic
   t.ok(rulesEqual([{ verbs: ['get'], resources: ['pods'] }], [{ verbs: ['get'], resources: ['pods'], resourceNames: [] }]))
   t.notOk(rulesEqual([{ verbs: ['get'], resources: ['pods'] }], [{ verbs: ['get'], resources: ['pods', 'x'] }]))
   t.notOk(rulesEqual([get('a'), get('b')], [get('b'), get('a')]), 'order matters')
+})
+
+t.test('pendingAggregations: only the aggregating roles that are out of date, and the broken ones', async (t) => {
+  const sel = { clusterRoleSelectors: [{ matchLabels: { agg: 'yes' } }] }
+  const fresh = clusterRole('fresh', [get('a')], { aggregationRule: sel })
+  const stale = clusterRole('stale', [], { aggregationRule: sel })
+  const broken = clusterRole('broken', [], { aggregationRule: { clusterRoleSelectors: [{ matchExpressions: [{ key: 'k', operator: 'Nope' }] }] } })
+  const all = [fresh, stale, broken, labelled('part', { agg: 'yes' }, [get('a')]), clusterRole('plain', [get('b')])]
+  t.same(pendingAggregations(all), [
+    { name: 'stale', rules: [get('a')] },
+    { name: 'broken', error: '"Nope" is not a valid label selector operator' },
+  ])
 })

@@ -73,6 +73,9 @@ t.test('escalate on roles, or membership of system:masters, skips the check', as
   // escalate limited to one name: a create is POSTed to the collection and names nothing.
   t.equal(checkRoleWrite(roleWrite(a, user('carol'), { object: big })).allowed, false, 'create: no name to match')
   t.equal(checkRoleWrite(roleWrite(a, user('carol'), { operation: 'update', object: big, oldObject: role('team', 'special', []) })).allowed, true, 'update of that name')
+  a.upsert(clusterRole('rbac-star', [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['*'] }]))
+  a.upsert(roleBinding('team', 'erin-star', { kind: 'ClusterRole', name: 'rbac-star' }, ['User:erin']))
+  t.equal(checkRoleWrite(roleWrite(a, user('erin'), { object: big })).allowed, true, 'verb * includes escalate')
   const other = role('team', 'other', big.rules!)
   t.equal(checkRoleWrite(roleWrite(a, user('carol'), { operation: 'update', object: other, oldObject: role('team', 'other', []) })).allowed, false, 'update of another name')
 })
