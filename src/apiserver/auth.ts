@@ -4,7 +4,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import type { ResourceInfo } from '../api/registry.ts'
-import type { Attributes, Authorizer, Decision, UserInfo } from '../auth/types.ts'
+import type { Attributes, AuthorizeContext, Authorizer, Decision, UserInfo } from '../auth/types.ts'
 import { ApiError } from '../util/errors.ts'
 import type { ResourceRequest } from './request-info.ts'
 
@@ -131,11 +131,11 @@ export class AuthorizerChain implements Authorizer {
     this.#authorizers = authorizers
   }
 
-  authorize(a: Attributes): Decision {
+  authorize(a: Attributes, context?: AuthorizeContext): Decision {
     if (a.user.groups.includes(SUPERUSER_GROUP)) return { decision: 'allow', reason: '' }
     const reasons: string[] = []
     for (const authorizer of this.#authorizers) {
-      const d = authorizer.authorize(a)
+      const d = authorizer.authorize(a, context)
       if (d.decision !== 'noOpinion') return d
       if (d.reason) reasons.push(d.reason)
     }

@@ -10,6 +10,8 @@ export type IngressMode = 'hostNetwork' | 'loadBalancer'
 
 export const INGRESS_NAMESPACE = 'weft-ingress'
 export const INGRESS_NAME = 'weft-ingress'
+/** The controller's identity: bound to the ClusterRole weft:ingress by the default policy. */
+export const INGRESS_SERVICE_ACCOUNT = 'weft-ingress'
 export const INGRESS_CLASS = 'weft'
 export const INGRESS_CONTROLLER = 'weft.dev/ingress'
 
@@ -35,6 +37,7 @@ export function ingressObjects(b: IngressBootstrap): BootstrapObject[] {
   const args = [...(b.apiSocket ? ['--socket', b.apiSocket] : []), ...(hostNetwork ? [] : ['--publish-service', `${INGRESS_NAMESPACE}/${INGRESS_NAME}`])]
   const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } })
   const podSpec = {
+    serviceAccountName: INGRESS_SERVICE_ACCOUNT,
     ...(hostNetwork ? { hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' } : {}),
     priorityClassName: 'system-cluster-critical',
     terminationGracePeriodSeconds: 10,

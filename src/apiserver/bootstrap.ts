@@ -5,8 +5,10 @@
 import { isIP } from 'node:net'
 import { resources } from '../api/registry.ts'
 import { isAlreadyExists } from '../util/errors.ts'
-import { ingressObjects, type IngressBootstrap } from './bootstrap-ingress.ts'
+import { INGRESS_NAMESPACE, INGRESS_SERVICE_ACCOUNT, ingressObjects, type IngressBootstrap } from './bootstrap-ingress.ts'
+import { defaultPolicy, reconcilePolicyObject } from './bootstrap-policy.ts'
 import type { ResourceHandler, WriteOptions } from './resource-handler.ts'
+import type { KObject } from './objects.ts'
 
 const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease']
 
@@ -53,6 +55,7 @@ export function clusterDnsObjects(dns: ClusterDnsBootstrap): { service: Record<s
         template: {
           metadata: { labels },
           spec: {
+            serviceAccountName: 'coredns',
             dnsPolicy: 'Default',
             priorityClassName: 'system-cluster-critical',
             containers: [
@@ -82,22 +85,35 @@ export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPo
     identity: { user: 'system:apiserver', groups: ['system:masters'], userAgent: 'weft-apiserver' },
     warnings: [],
   })
-  /** Creates the object; if it exists and `refresh` names fields, sets those to the wanted values. */
-  const ensure = async (kind: string, namespace: string | undefined, body: Record<string, unknown>, refresh: string[] = []) => {
+  /**
+   * Creates the object; if it exists, `refresh` either names fields to set to the wanted
+   * values or says how to bring the current object up to date (undefined: leave it).
+   */
+  const ensure = async (kind: string, namespace: string | undefined, body: Record<string, unknown>, refresh: string[] | ((current: KObject) => KObject | undefined) = []) => {
     const i = info(kind)
     try {
       await handler.create({ kind: 'resource', info: i, namespace, name: undefined, subresource: undefined, verb: 'create' }, structuredClone(body), opts())
     } catch (err) {
       if (!isAlreadyExists(err)) throw err
-      if (refresh.length === 0) return
+      if (Array.isArray(refresh) && refresh.length === 0) return
       const name = (body.metadata as { name: string }).name
       await handler.guaranteedUpdate({ kind: 'resource', info: i, namespace, name, subresource: undefined, verb: 'update' }, opts(), undefined, (current) => {
+        if (!Array.isArray(refresh)) return refresh(current) ?? current
         for (const field of refresh) current[field] = structuredClone(body[field])
         return current
       })
     }
   }
   for (const name of systemNamespaces) await ensure('Namespace', undefined, { metadata: { name } })
+  const namespaces = new Set(systemNamespaces)
+  if (ingress) namespaces.add(INGRESS_NAMESPACE)
+  if (ingress) await ensure('Namespace', undefined, { metadata: { name: INGRESS_NAMESPACE } })
+  for (const p of defaultPolicy()) {
+    if (p.namespace && !namespaces.has(p.namespace)) continue
+    await ensure(p.kind, p.namespace, p.body, (current) => reconcilePolicyObject(p.body, current))
+  }
+  await ensure('ServiceAccount', 'kube-system', { metadata: { name: 'coredns' } })
+  if (ingress) await ensure('ServiceAccount', INGRESS_NAMESPACE, { metadata: { name: INGRESS_SERVICE_ACCOUNT } })
   await ensure('Service', 'default', {
     metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } },
     spec: { clusterIP: firstServiceIP, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: apiPort }] },

@@ -17,7 +17,6 @@ export class NamespaceCache {
   constructor(objects: ObjectStore, log: Logger) {
     this.objects = objects
     this.feed = new StoreFeed(objects.store, namespaceInfo, {
-      reset: () => this.cache.clear(),
       upsert: (ns) => this.cache.set(ns.metadata.name, ns),
       remove: (ns) => this.cache.delete(ns.metadata.name),
     }, log)

@@ -1,7 +1,8 @@
 // The HTTP face of the API server: one request path for every call — identity,
 // routing, content negotiation, errors as Status — in front of ResourceHandler.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { rm } from 'node:fs/promises'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import { chmod, rm } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
@@ -27,13 +28,23 @@ import { AllocationRepair } from './allocation-repair.ts'
 import { NamespaceCache } from './namespace-cache.ts'
 import { Compactor } from './compactor.ts'
 import { proxyPodLog } from './pod-log.ts'
+import type { UserInfo } from '../auth/types.ts'
+import { ANONYMOUS, anonymousAllowed, authenticate, forbidden, nonResourceAttributes, resourceAttributes, unauthorized } from './auth.ts'
+import { answerReview } from './review-answers.ts'
+import { decodeReview } from './reviews.ts'
+import { ServerSecurity, type ApiServerSecurity } from './security.ts'
+import { issueTokenRequest } from './token-request.ts'
 
 const nodeResource = resources.find((r) => r.kind === 'Node')!
 
 export interface ApiServerOptions {
   store: Store
+  /** TLS, client certificates, service-account keys: the server answers only HTTPS. */
+  security: ApiServerSecurity
   /** `host:port`; port 0 picks a free one. */
   listen: string
+  /** Where pods reach the API server (the `kubernetes` Service's endpoint); default the listen address and port. */
+  advertise?: { host: string; port?: number }
   /** Also serve on this unix socket (agents in other network namespaces use it). */
   socketPath?: string
   serviceCidrs?: string[]
@@ -82,15 +93,15 @@ function partial(obj: KObject): Obj {
   return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata }
 }
 
-/** The one place a request's identity is decided. Authentication arrives with TLS in a later issue. */
-function authenticate(req: IncomingMessage): Identity {
-  return { user: 'system:admin', groups: ['system:masters', 'system:authenticated'], userAgent: String(req.headers['user-agent'] ?? '') }
+function identityOf(user: UserInfo, req: IncomingMessage): Identity {
+  return { user: user.username, uid: user.uid, groups: user.groups, extra: user.extra, userAgent: String(req.headers['user-agent'] ?? '') }
 }
 
 export class ApiServer {
   readonly store: Store
   readonly objects: ObjectStore
   readonly handler: ResourceHandler
+  readonly security: ServerSecurity
   readonly metrics = new ApiServerMetrics()
   readonly log: Logger
   private readonly options: ApiServerOptions
@@ -102,6 +113,7 @@ export class ApiServer {
   private readonly firstServiceIP: string
   private readonly dnsServiceIP: string
   private openWatches = new Set<ServerResponse>()
+  private readonly sockets = new Set<import('node:net').Socket>()
   url = ''
 
   constructor(options: ApiServerOptions) {
@@ -113,7 +125,8 @@ export class ApiServer {
     const ips = new ServiceIPAllocator(options.store, cidrs)
     const ports = new NodePortAllocator(options.store, options.nodePortRange?.first, options.nodePortRange?.last)
     this.namespaces = new NamespaceCache(this.objects, this.log)
-    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces)
+    this.security = new ServerSecurity(options.security, this.objects, this.log)
+    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces, this.security.admission)
     this.repair = new AllocationRepair(this.objects, ips, ports, this.log)
     this.watchOptions = { ...defaultWatchOptions, ...options.watch }
     this.compactor = new Compactor(options.store, this.log, options.compactionIntervalMs ?? 5 * 60_000)
@@ -121,29 +134,60 @@ export class ApiServer {
     this.dnsServiceIP = cidrAddress(cidrs[0], 10n)
   }
 
+  /** An HTTPS server: every connection is offered client-certificate authentication. */
+  private httpsServer(): Server {
+    const sec = this.options.security
+    const server = createHttpsServer(
+      {
+        cert: sec.servingCertPem,
+        key: sec.servingKeyPem,
+        ca: sec.clientCaPem,
+        requestCert: true,
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+        keepAliveTimeout: 65_000,
+        requestTimeout: 0,
+        headersTimeout: 60_000,
+        maxHeaderSize: 64 * 1024,
+      },
+      (req, res) => void this.handle(req, res),
+    )
+    // A TLS handshake that fails (a client that does not trust our CA, a scanner) is the client's problem.
+    server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake failed'))
+    server.setTimeout(0)
+    server.on('connection', (socket: import('node:net').Socket) => {
+      this.sockets.add(socket)
+      socket.once('close', () => this.sockets.delete(socket))
+    })
+    this.servers.push(server)
+    return server
+  }
+
   async start(): Promise<{ url: string }> {
     const [host, portText] = splitHostPort(this.options.listen)
-    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => void this.handle(req, res))
-    this.servers.push(server)
+    await this.security.start()
+    const server = this.httpsServer()
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(Number(portText), host, () => resolve())
     })
     const address = server.address() as AddressInfo
-    this.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+    this.url = `https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
     if (this.options.socketPath) {
+      // The socket speaks the same HTTPS and authenticates the same way; only root may open it.
       await rm(this.options.socketPath, { force: true })
-      const unix = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => void this.handle(req, res))
-      this.servers.push(unix)
+      const unix = this.httpsServer()
       await new Promise<void>((resolve, reject) => {
         unix.once('error', reject)
         unix.listen(this.options.socketPath, () => resolve())
       })
+      await chmod(this.options.socketPath, 0o600)
     }
     await this.namespaces.start()
     const dns = { serviceIP: this.dnsServiceIP, replicas: this.options.dnsReplicas ?? 0, zone: this.options.clusterDomain ?? 'cluster.local', apiSocket: this.options.socketPath && resolve(this.options.socketPath) }
     const ingress = this.options.ingress && { ...this.options.ingress, apiSocket: dns.apiSocket }
-    await bootstrap(this.handler, address.address, address.port, this.firstServiceIP, dns, ingress)
+    const advertised = this.options.advertise
+    await bootstrap(this.handler, advertised?.host ?? address.address, advertised?.port ?? address.port, this.firstServiceIP, dns, ingress)
     this.repair.start()
     this.compactor.start()
     this.log.info({ url: this.url, socket: this.options.socketPath, store: this.store.backend }, 'API server listening')
@@ -154,8 +198,9 @@ export class ApiServer {
     this.repair.stop()
     this.compactor.stop()
     this.namespaces.stop()
+    this.security.stop()
     for (const res of this.openWatches) res.destroy()
-    await Promise.all(
+    const closed = Promise.all(
       this.servers.map(
         (s) =>
           new Promise<void>((resolve) => {
@@ -164,6 +209,10 @@ export class ApiServer {
           }),
       ),
     )
+    // Connections the HTTP layer does not track (a TLS handshake under way, a response it
+    // has finished with) would hold close() until the peer lets go.
+    for (const socket of this.sockets) socket.destroy()
+    await closed
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -175,14 +224,23 @@ export class ApiServer {
     this.metrics.inflight.inc({ request_kind: kind })
     let watching = false
     try {
-      const identity = authenticate(req)
+      const authn = await authenticate(req, this.security.tokens)
+      if ('failed' in authn) {
+        this.log.debug({ reason: authn.failed, path: url.pathname, remote: req.socket.remoteAddress }, 'authentication failed')
+        throw unauthorized()
+      }
+      if ('anonymous' in authn && !anonymousAllowed(url.pathname)) throw unauthorized()
+      const user = 'user' in authn ? authn.user : ANONYMOUS
       const info = resolveRequest(req.method ?? 'GET', url.pathname, url.searchParams)
+      const attributes = info.kind === 'nonResource' ? nonResourceAttributes(user, req.method ?? 'GET', url.pathname) : resourceAttributes(user, info)
+      const decision = this.security.authorizer.authorize(attributes, { fieldSelector: url.searchParams.get('fieldSelector') ?? undefined })
+      if (decision.decision !== 'allow') throw forbidden(attributes, decision, info.kind === 'resource' ? info.info : undefined)
       if (info.kind === 'nonResource') {
         await this.handleNonResource(req, res, url)
       } else {
         labels = { verb: info.verb.toUpperCase(), group: info.info.group, version: info.info.version, resource: info.info.plural, subresource: info.subresource ?? '' }
         watching = info.verb === 'watch'
-        await this.handleResource(req, res, url, info, identity)
+        await this.handleResource(req, res, url, info, user)
       }
     } catch (err) {
       const apiErr = toApiError(err)
@@ -269,10 +327,10 @@ export class ApiServer {
     return obj
   }
 
-  private async handleResource(req: IncomingMessage, res: ServerResponse, url: URL, r: ResourceRequest, identity: Identity): Promise<void> {
+  private async handleResource(req: IncomingMessage, res: ServerResponse, url: URL, r: ResourceRequest, user: UserInfo): Promise<void> {
     const query = url.searchParams
     const rendering = negotiate(req, query)
-    const opts: WriteOptions = { query, identity, warnings: [] }
+    const opts: WriteOptions = { query, identity: identityOf(user, req), warnings: [] }
     const send = (code: number, body: unknown) => {
       if (opts.warnings.length) res.setHeader('warning', opts.warnings.map((w) => `299 - ${JSON.stringify(w)}`))
       sendJson(res, code, body)
@@ -283,6 +341,19 @@ export class ApiServer {
       return parseBody(raw, mediaType(req))
     }
     const h = this.handler
+    if (r.info.createOnly && r.verb === 'create' && r.name === undefined && r.subresource === undefined) {
+      const review = decodeReview(r, await body(), query, opts.warnings)
+      const sec = this.security
+      return send(201, await answerReview(r.info.kind, review, { user, namespace: r.namespace, tokens: sec.reviewer, authorizer: sec.authorizer, rules: sec.rbac }))
+    }
+    if (r.info.kind === 'ServiceAccount' && r.subresource === 'token' && r.verb === 'create' && r.name) {
+      const request = await body()
+      const kinds = { serviceAccount: r.info, pod: resources.find((k) => k.kind === 'Pod')!, secret: resources.find((k) => k.kind === 'Secret')!, node: nodeResource }
+      const restricted = this.security.tokenRequestRestriction(user, r.namespace!, r.name, request)
+      if (restricted) throw restricted
+      return send(201, await issueTokenRequest(request as Record<string, unknown>, r.namespace!, r.name, this.objects, kinds, this.security.serviceAccountTokens))
+    }
+    if (r.verb === 'delete' && r.name && user.groups.includes('system:nodes')) this.security.checkDelete(user, r.info, r.namespace, r.name, await h.get(r))
     if (r.subresource === 'finalize' && r.verb !== 'update') throw methodNotAllowed('namespaces/finalize takes PUT only')
     if (r.subresource === 'log') {
       if (r.verb !== 'get') throw methodNotAllowed('pods/log takes GET only')

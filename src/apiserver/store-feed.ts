@@ -9,9 +9,8 @@ import { decode, prefixOf, type KObject } from './objects.ts'
 export interface FeedHandlers {
   /** Called with every object of a (re)list first, then with each change. */
   upsert(obj: KObject): void
+  /** An object was deleted, or is missing from a relist. */
   remove(obj: KObject): void
-  /** A relist starts: forget everything (the list that follows says what exists). */
-  reset(): void
 }
 
 export class StoreFeed {
@@ -19,6 +18,8 @@ export class StoreFeed {
   readonly #info: ResourceInfo
   readonly #handlers: FeedHandlers
   readonly #log: Logger
+  /** What the handlers were last told exists, by key, so a relist can tell them what went. */
+  readonly #known = new Map<string, KObject>()
   #watch: Watch | undefined
   #retry: NodeJS.Timeout | undefined
   #stopped = false
@@ -34,15 +35,19 @@ export class StoreFeed {
     this.#stopped = false
     const prefix = prefixOf(this.#info)
     const page = await this.#store.list(prefix)
-    this.#handlers.reset()
-    for (const kv of page.items) this.#handlers.upsert(decode(kv.value, kv.modRevision))
+    const listed = new Set<string>()
+    for (const kv of page.items) {
+      listed.add(kv.key)
+      this.#put(kv.key, decode(kv.value, kv.modRevision))
+    }
+    for (const [key, obj] of this.#known) if (!listed.has(key)) this.#drop(key, obj)
     this.#watch = this.#store.watch(prefix, page.revision, {
       onEvent: (ev) => {
         const value = ev.type === 'put' ? ev.value : ev.prevValue
         if (value === undefined) return
         const obj = decode(value, ev.revision)
-        if (ev.type === 'put') this.#handlers.upsert(obj)
-        else this.#handlers.remove(obj)
+        if (ev.type === 'put') this.#put(ev.key, obj)
+        else this.#drop(ev.key, obj)
       },
       onError: (err) => {
         if (this.#stopped) return
@@ -50,6 +55,16 @@ export class StoreFeed {
         this.#retry = setTimeout(() => void this.start().catch((e) => this.#log.error({ err: e, resource: this.#info.plural }, 'relist failed')), 500).unref()
       },
     })
+  }
+
+  #put(key: string, obj: KObject): void {
+    this.#known.set(key, obj)
+    this.#handlers.upsert(obj)
+  }
+
+  #drop(key: string, obj: KObject): void {
+    this.#known.delete(key)
+    this.#handlers.remove(obj)
   }
 
   stop(): void {

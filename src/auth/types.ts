@@ -42,8 +42,14 @@ export interface Decision {
   reason: string
 }
 
+/** What else of the request an authorizer may judge by. */
+export interface AuthorizeContext {
+  /** The request's `?fieldSelector=` as sent (the node authorizer scopes pod lists by it). */
+  fieldSelector?: string
+}
+
 export interface Authorizer {
-  authorize(attributes: Attributes): Decision
+  authorize(attributes: Attributes, context?: AuthorizeContext): Decision
 }
 
 /** One rule as a SelfSubjectRulesReview reports it. */

@@ -6,9 +6,16 @@ import { parseArgs } from 'node:util'
 import type { IngressMode } from '../apiserver/bootstrap-ingress.ts'
 import { ApiServer, splitHostPort } from '../apiserver/server.ts'
 import { openStore } from '../store/open-store.ts'
+import { issueCertificate } from '../pki/certificates.ts'
 import { logger } from '../util/log.ts'
 import { makePrivateDir, restrictFiles } from '../util/private-files.ts'
 import { ControlPlane } from '../controllers/control-plane.ts'
+import { securityFromPki } from '../apiserver/security.ts'
+import { kubeconfigText } from '../client/kubeconfig.ts'
+import { ensureClusterPki, type ClusterPki } from '../pki/cluster-pki.ts'
+import { openEncryption } from '../store/encryption/secrets-encryption.ts'
+import { cidrAddress, parseCidr } from '../util/cidr.ts'
+import { isIP } from 'node:net'
 import { controlPlaneFlags, controlPlaneOptions } from './control-plane.ts'
 
 export const serverUsage = `Usage: weft server [flags]
@@ -18,8 +25,16 @@ Runs the API server (Kubernetes REST API) over the embedded SQLite store, or etc
 Flags:
   --data-dir DIR              where the SQLite store and the kubeconfig live
                               (default: $XDG_STATE_HOME/weft, else ~/.local/state/weft)
-  --listen ADDR:PORT          address to serve on (default 127.0.0.1:6443)
-  --socket PATH               also serve on this unix socket (default DIR/apiserver.sock)
+  --listen ADDR:PORT          address to serve HTTPS on (default 127.0.0.1:6443)
+  --advertise-address IP[:PORT]  where pods reach the API server: the endpoint of the \`kubernetes\`
+                              Service (default: the --listen address, unless it is unspecified)
+  --socket PATH               also serve HTTPS on this unix socket, mode 0600 (default DIR/apiserver.sock)
+  --tls-cert-file FILE        serving certificate (PEM) instead of the one weft issues from its CA
+  --tls-private-key-file FILE its key
+  --client-ca-file FILE       also accept client certificates signed by these CAs
+  --encryption-provider-config FILE   encrypt resources at rest as kube-apiserver's EncryptionConfiguration says
+  --secrets-encryption        encrypt Secrets at rest with a key weft keeps in DIR/encryption-config.yaml
+                              (k3s's shortcut); Secrets written before are re-encrypted at start
   --etcd-endpoints URLS       comma-separated etcd client URLs; selects etcd instead of SQLite
   --etcd-prefix PREFIX        key prefix in etcd (default /weft)
   --service-cidr CIDRS        service IP range(s), one per family (default 10.96.0.0/12)
@@ -48,26 +63,36 @@ export function defaultDataDir(): string {
   return join(state, 'weft')
 }
 
-export function kubeconfigFor(url: string): string {
-  return `apiVersion: v1
-kind: Config
-clusters:
-- name: weft
-  cluster:
-    server: ${url}
-    # Plain HTTP until TLS arrives; @kubernetes/client-node refuses http:// without this.
-    insecure-skip-tls-verify: true
-users:
-- name: weft-admin
-  user: {}
-contexts:
-- name: weft
-  context:
-    cluster: weft
-    user: weft-admin
-    namespace: default
-current-context: weft
-`
+/** The admin kubeconfig: the cluster CA and the admin client certificate (system:masters). */
+export function adminKubeconfig(url: string, pki: ClusterPki): string {
+  return kubeconfigText({ server: url, caPem: pki.ca.certPem, user: 'kubernetes-admin', certPem: pki.admin.certPem, keyPem: pki.admin.keyPem })
+}
+
+export function firstServiceIP(serviceCidrs: string[]): string {
+  return cidrAddress(parseCidr(serviceCidrs[0]), 1n)
+}
+
+/** `--advertise-address IP[:PORT]`. */
+export function parseAdvertise(text: string): { host: string; port?: number } {
+  const m = /^\[?([0-9a-fA-F:.]+?)\]?(?::(\d+))?$/.exec(text)
+  const host = m?.[1] ?? ''
+  const port = m?.[2] === undefined ? undefined : Number(m[2])
+  if (!m || isIP(host) === 0 || (port !== undefined && (port < 1 || port > 65535)) || (isIP(host) === 6 && m[2] !== undefined && !text.startsWith('['))) {
+    throw new Error(`--advertise-address "${text}" must be an IP address, optionally with :PORT (IPv6 as [ADDR]:PORT)`)
+  }
+  return { host, port }
+}
+
+/**
+ * The in-process scheduler and controllers each get a client certificate of their own
+ * from the cluster CA (CN system:kube-scheduler, system:kube-controller-manager), issued
+ * at every start and kept in memory only.
+ */
+async function controlPlaneIdentities(url: string, pki: ClusterPki) {
+  const issue = (cn: string) => issueCertificate(pki.ca, { commonName: cn, usages: ['client'], validityDays: 30 })
+  const [cm, sched] = await Promise.all([issue('system:kube-controller-manager'), issue('system:kube-scheduler')])
+  const creds = (c: { certPem: string; keyPem?: string }) => ({ caPem: pki.ca.certPem, certPem: c.certPem, keyPem: c.keyPem })
+  return { server: { server: url, credentials: creds(cm) }, schedulerServer: { server: url, credentials: creds(sched) }, rootCaPem: pki.ca.certPem, signingCa: pki.ca }
 }
 
 const ingressModes: Record<string, IngressMode | undefined> = { 'host-network': 'hostNetwork', 'load-balancer': 'loadBalancer', none: undefined }
@@ -86,6 +111,12 @@ export async function runServer(argv: string[]): Promise<void> {
     options: {
       'data-dir': { type: 'string' },
       listen: { type: 'string', default: '127.0.0.1:6443' },
+      'advertise-address': { type: 'string' },
+      'tls-cert-file': { type: 'string' },
+      'tls-private-key-file': { type: 'string' },
+      'client-ca-file': { type: 'string' },
+      'encryption-provider-config': { type: 'string' },
+      'secrets-encryption': { type: 'boolean', default: false },
       socket: { type: 'string' },
       'kubelet-socket-dir': { type: 'string' },
       'etcd-endpoints': { type: 'string' },
@@ -122,31 +153,53 @@ export async function runServer(argv: string[]): Promise<void> {
   const dnsReplicas = Number(values['dns-replicas'])
   if (!Number.isInteger(dnsReplicas) || dnsReplicas < 0) throw new Error(`--dns-replicas "${values['dns-replicas']}" must be a whole number (0: no cluster DNS)`)
   const ingress = ingressFlags(values.ingress!, values['ingress-replicas']!)
-  const store = values['etcd-endpoints']
+  const serviceCidrs = values['service-cidr']!.split(',').map((s) => s.trim())
+  const [listenHost] = splitHostPort(values.listen!)
+  const advertise = values['advertise-address'] ? parseAdvertise(values['advertise-address']) : undefined
+  const clusterDomain = values['cluster-domain']!
+  const pki = await ensureClusterPki(dataDir, {
+    listenHosts: [listenHost, ...(advertise ? [advertise.host] : [])],
+    serviceIP: firstServiceIP(serviceCidrs),
+    clusterDomain,
+    userFiles: { tlsCertFile: values['tls-cert-file'], tlsPrivateKeyFile: values['tls-private-key-file'], clientCaFile: values['client-ca-file'] },
+  })
+  for (const change of pki.changes) log.info({ change }, 'cluster PKI')
+  const encryption = openEncryption({ configPath: values['encryption-provider-config'], secretsEncryption: values['secrets-encryption'], dataDir })
+  const opened = values['etcd-endpoints']
     ? await openStore({ etcdEndpoints: values['etcd-endpoints'].split(',').map((s) => s.trim()).filter(Boolean), etcdPrefix: values['etcd-prefix'] })
     : await openStore({ dataDir })
+  const store = encryption ? encryption.wrap(opened) : opened
   const server = new ApiServer({
     store,
+    security: securityFromPki(pki, clusterDomain),
+    advertise,
     listen: values.listen!,
     socketPath: values.socket ?? join(dataDir, 'apiserver.sock'),
-    serviceCidrs: values['service-cidr']!.split(',').map((s) => s.trim()),
+    serviceCidrs,
     nodePortRange: { first: Number(range[1]), last: Number(range[2]) },
     compactionIntervalMs: compaction * 1000,
     kubeletSocketDir: values['kubelet-socket-dir'],
     dnsReplicas,
-    clusterDomain: values['cluster-domain']!,
+    clusterDomain,
     ingress,
   })
   const { url } = await server.start()
-  const controlPlane = values['api-only']
-    ? undefined
-    : new ControlPlane({ server: { server: url }, ...controlPlaneFlags(values) })
+  if (encryption) {
+    const { rewritten, total } = await encryption.rewriteStale(store)
+    log.info({ rewritten, total }, 'encryption at rest: values not written with the current key were rewritten')
+  }
+  const controlPlane = values['api-only'] ? undefined : new ControlPlane({ ...(await controlPlaneIdentities(url, pki)), ...controlPlaneFlags(values) })
   await controlPlane?.start()
   const kubeconfig = join(dataDir, 'kubeconfig')
-  await writeFile(kubeconfig, kubeconfigFor(url), { mode: 0o600 })
+  await writeFile(kubeconfig, adminKubeconfig(url, pki), { mode: 0o600 })
   restrictFiles(kubeconfig)
   log.info({ kubeconfig }, 'kubeconfig written')
-  process.stderr.write(`weft API server at ${url}\nPoint kubectl at it:  export KUBECONFIG=${kubeconfig}\n`)
+  process.stderr.write(
+    `weft API server at ${url}\n` +
+      `Point kubectl at it:  export KUBECONFIG=${kubeconfig}\n` +
+      `  (HTTPS with the cluster CA ${join(pki.dir, 'ca.crt')}; kubectl authenticates with the admin client certificate, CN=kubernetes-admin O=system:masters)\n` +
+      `Join a node:  weft token create --data-dir ${dataDir}\n`,
+  )
   const stop = async (signal: string) => {
     log.info({ signal }, 'shutting down')
     await controlPlane?.stop()

@@ -24,7 +24,7 @@ export type Action =
    */
   | { verb: 'create'; info: ResourceInfo; object: KubeObject; event?: Omit<EventSpec, 'involved'> & { involved: KubeObject } }
   /** Replaces the object (or its `finalize` subresource); `object.metadata.resourceVersion` is the compare-and-swap precondition. */
-  | { verb: 'update'; info: ResourceInfo; object: KubeObject; subresource?: 'finalize' }
+  | { verb: 'update'; info: ResourceInfo; object: KubeObject; subresource?: 'finalize' | 'approval' }
   /** Replaces the status subresource, with the same precondition. */
   | { verb: 'updateStatus'; info: ResourceInfo; object: KubeObject }
   /** A JSON merge patch (or a strategic merge patch) of the named object or its status. */

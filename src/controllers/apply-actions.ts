@@ -2,6 +2,7 @@
 // AlreadyExists on create are the desired state already; anything else goes back to the
 // caller, which requeues the key with backoff (conflicts included: the next reconcile
 // starts from fresh cached state).
+import { resourcePath } from '../client/paths.ts'
 import { randomBytes } from 'node:crypto'
 import { resources, type ResourceInfo } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
@@ -75,6 +76,10 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
     case 'update':
       if (action.subresource === 'finalize') {
         await c.request('PUT', `/api/v1/namespaces/${action.object.metadata?.name}/finalize`, action.object)
+        return
+      }
+      if (action.subresource === 'approval') {
+        await c.request('PUT', `${resourcePath(action.info, undefined, action.object.metadata?.name)}/approval`, action.object)
         return
       }
       await c.update(action.info, action.object, { fieldManager })

@@ -1,6 +1,11 @@
 // kube-controller-manager's job: every controller, fed by one set of shared informers,
 // each a pure reconcile function behind the same work-queue loop.
 import type {
+  V1CertificateSigningRequest,
+  V1ClusterRole,
+  V1ConfigMap,
+  V1Secret,
+  V1ServiceAccount,
   V1DaemonSet,
   V1LabelSelector,
   V1Deployment,
@@ -31,6 +36,17 @@ import { availabilityRecheckAt, reconcileReplicaSet } from './replicaset/reconci
 import { reconcileDaemonSet } from './daemonset/reconcile.ts'
 import { reconcileServiceLB } from './service-lb/reconcile-service-lb.ts'
 import { reconcileOrphanedPods } from './pod-gc/reconcile.ts'
+import { DEFAULT_SERVICE_ACCOUNT, reconcileDefaultServiceAccount, reconcileRootCA, ROOT_CA_CONFIGMAP } from './serviceaccount/reconcile.ts'
+import { pendingAggregations } from '../auth/rbac/aggregation.ts'
+import type { UserInfo } from '../auth/types.ts'
+import { BOOTSTRAP_TOKEN_SECRET_TYPE } from '../auth/tokens/bootstrap-token.ts'
+import { parseCertificateRequest, signCertificateRequest } from '../pki/csr.ts'
+import type { CertAndKey } from '../pki/certificates.ts'
+import { judge, withVerdict } from './certificates/approve.ts'
+import { decided, requestPem } from './certificates/csr.ts'
+import { planSigning, withFailure } from './certificates/sign.ts'
+import { reconcileExpiredBootstrapTokens } from './bootstrap-tokens/token-cleaner.ts'
+import type { Action } from './actions.ts'
 
 const kind = (k: string): ResourceInfo => resources.find((r) => r.kind === k)!
 
@@ -47,6 +63,10 @@ export interface ControllerManagerOptions {
   podGCQuarantineSeconds?: number
   /** The informers the controllers read, shared with the scheduler; whoever made them starts them. */
   informers: InformerFactory
+  /** The cluster CA published to every namespace as kube-root-ca.crt; unset: not published. */
+  rootCaPem?: string
+  /** Signs approved CSRs of the built-in signers; unset: nothing is signed. */
+  signingCa?: CertAndKey
 }
 
 export class ControllerManager {
@@ -292,6 +312,8 @@ export class ControllerManager {
       })
     }
 
+    this.setUpSecurityControllers(namespaces)
+
     // Garbage collector: one key over every object that can own or be owned.
     const all = storedResources.filter((r) => r.kind !== 'Event').map((info) => ({ info, informer: inf.for(info) }))
     const gc = this.controller('garbage-collector', async () => {
@@ -332,6 +354,99 @@ export class ControllerManager {
   }
 
   /** Whether the owner a reference names exists (same uid), asked of the API server itself. */
+  /**
+   * The controllers of service accounts, RBAC aggregation, certificates and bootstrap
+   * tokens (upstream's serviceaccount, root-ca-cert-publisher, clusterrole-aggregation,
+   * csrapproving, csrsigning and tokencleaner).
+   */
+  private setUpSecurityControllers(namespaces: Informer<V1Namespace>): void {
+    const inf = this.informers
+    const client = this.options.client
+    const now = () => new Date()
+    const saInfo = kind('ServiceAccount')
+    const cmInfo = kind('ConfigMap')
+    const accounts = inf.for<V1ServiceAccount>(saInfo)
+    const defaultAccounts = this.controller('serviceaccount-controller', (ns) => ({
+      actions: reconcileDefaultServiceAccount(namespaces.get(ns), accounts.get(`${ns}/${DEFAULT_SERVICE_ACCOUNT}`), saInfo),
+    }))
+    defaultAccounts.watch(namespaces, (n) => [n.metadata!.name!])
+    defaultAccounts.watch(accounts, (a) => (a.metadata?.name === DEFAULT_SERVICE_ACCOUNT ? [a.metadata.namespace!] : []))
+
+    const rootCa = this.options.rootCaPem
+    if (rootCa) {
+      const configMaps = inf.for<V1ConfigMap>(cmInfo)
+      const publisher = this.controller('root-ca-cert-publisher', (ns) => ({ actions: reconcileRootCA(namespaces.get(ns), configMaps.get(`${ns}/${ROOT_CA_CONFIGMAP}`), rootCa, cmInfo) }))
+      publisher.watch(namespaces, (n) => [n.metadata!.name!])
+      publisher.watch(configMaps, (c) => (c.metadata?.name === ROOT_CA_CONFIGMAP ? [c.metadata.namespace!] : []))
+    }
+
+    const crInfo = kind('ClusterRole')
+    const clusterRoles = inf.for<V1ClusterRole>(crInfo)
+    const aggregation = this.controller('clusterrole-aggregation-controller', () => {
+      const all = clusterRoles.list()
+      const actions: Action[] = []
+      for (const u of pendingAggregations(all)) {
+        if ('error' in u) {
+          this.options.log.warn({ clusterRole: u.name, error: u.error }, 'cannot aggregate a ClusterRole')
+          continue
+        }
+        const role = clusterRoles.get(u.name)
+        if (role) actions.push({ verb: 'update', info: crInfo, object: { ...role, rules: u.rules } })
+      }
+      return { actions }
+    }, 1)
+    aggregation.watch(clusterRoles, () => ['all'])
+
+    const csrInfo = kind('CertificateSigningRequest')
+    const csrs = inf.for<V1CertificateSigningRequest>(csrInfo)
+    const parsed = async (csr: V1CertificateSigningRequest) => {
+      try {
+        return await parseCertificateRequest(requestPem(csr))
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err))
+      }
+    }
+    const mayRequest = async (user: UserInfo, subresource: string): Promise<boolean> => {
+      const review = await client.request<{ status?: { allowed?: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: { user: user.username, uid: user.uid, groups: user.groups, extra: user.extra, resourceAttributes: { group: 'certificates.k8s.io', resource: 'certificatesigningrequests', verb: 'create', subresource } },
+      })
+      return review?.status?.allowed === true
+    }
+    const approver = this.controller('csrapproving', async (name) => {
+      const csr = csrs.get(name)
+      if (!csr || decided(csr)) return { actions: [] }
+      const req = await parsed(csr)
+      const spec = csr.spec
+      const user: UserInfo = { username: spec.username ?? '', uid: spec.uid, groups: spec.groups ?? [], extra: spec.extra as Record<string, string[]> | undefined }
+      const allowed = { nodeclient: await mayRequest(user, 'nodeclient'), selfnodeclient: await mayRequest(user, 'selfnodeclient') }
+      const verdict = judge(csr, req, (_u, sub) => allowed[sub])
+      return { actions: verdict ? [{ verb: 'update', info: csrInfo, object: withVerdict(csr, verdict, now()), subresource: 'approval' }] : [] }
+    }, 1)
+    approver.watch(csrs, (c) => [c.metadata!.name!])
+
+    const ca = this.options.signingCa
+    if (ca) {
+      const signer = this.controller('csrsigning', async (name) => {
+        const csr = csrs.get(name)
+        if (!csr) return { actions: [] }
+        const req = await parsed(csr)
+        const plan = planSigning(csr, req)
+        if (!plan) return { actions: [] }
+        if ('fail' in plan) return { actions: [{ verb: 'updateStatus', info: csrInfo, object: withFailure(csr, plan.fail, now()) }] }
+        const certPem = await signCertificateRequest(ca, requestPem(csr), { usages: plan.sign.usages, validitySeconds: plan.sign.seconds })
+        return { actions: [{ verb: 'updateStatus', info: csrInfo, object: { ...csr, status: { ...csr.status, certificate: Buffer.from(certPem).toString('base64') } } }] }
+      }, 1)
+      signer.watch(csrs, (c) => [c.metadata!.name!])
+    }
+
+    const secretInfo = kind('Secret')
+    const secrets = inf.for<V1Secret>(secretInfo)
+    const cleaner = this.controller('tokencleaner', () => reconcileExpiredBootstrapTokens(secrets.byIndex('namespace', 'kube-system'), secretInfo, now()), 1)
+    cleaner.watch(secrets, (s) => (s.type === BOOTSTRAP_TOKEN_SECRET_TYPE ? ['tokens'] : []))
+  }
+
   private async ownerExists(ref: { apiVersion: string; kind: string; name: string; uid: string }, namespace: string | undefined): Promise<boolean> {
     const group = ref.apiVersion.includes('/') ? ref.apiVersion.split('/')[0] : ''
     const info = resources.find((r) => r.kind === ref.kind && r.group === group)

@@ -1,4 +1,5 @@
 // `weft lab exec NODE|POD -- CMD…`: runs a command inside a node's or a pod's namespaces.
+import { labClient } from './client.ts'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -31,7 +32,7 @@ export async function resolveTarget(state: LabState, target: string): Promise<Ex
     const node = state.nodes.find((n) => n.name === name)
     if (node) return { netns: node.netns, description: `node ${name}` }
   }
-  const client = new RestClient({ socketPath: state.socket }, { userAgent: 'weft-lab', timeoutMs: 10_000 })
+  const client = labClient(state.socket, state.kubeconfig)
   let pod: V1Pod
   try {
     pod = await client.get<V1Pod>(findByKind('v1', 'Pod')!, name, namespace ?? 'default')

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url'
 import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node'
 import { findByKind } from '../api/registry.ts'
 import { RestClient } from '../client/index.ts'
-import { kubeconfigFor } from '../cli/server.ts'
+import { copyFile } from 'node:fs/promises'
+import { labClient } from './client.ts'
 import { netnsPath } from '../netlink/index.ts'
 import { applyDemoCertificate, applyManifests, loadManifests, waitForClusterDns, waitForDeployments, waitForIngress, waitForServices } from './demo.ts'
 import { ensureDeps } from './deps.ts'
@@ -74,7 +75,9 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
   await mkdir(join(plan.dataDir, 'logs'), { recursive: true, mode: 0o700 })
   const state = initialState(plan)
   await writeState(plan.statePath, state)
-  const client = new RestClient({ socketPath: plan.socket }, { userAgent: 'weft-lab', timeoutMs: 10_000 })
+  // Made once the server has written its admin kubeconfig (it does so when it is ready).
+  let client: RestClient | undefined
+  const serverKubeconfig = join(plan.serverDataDir, 'kubeconfig')
   try {
     const exits = new Map<string, string>()
     const track = (role: LabState['processes'][number]['role'], name: string, started: Started) => {
@@ -97,7 +100,11 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
       const server = startDetached(WEFT_BIN, ['server', '--data-dir', plan.serverDataDir, '--listen', `127.0.0.1:${port}`, '--socket', plan.socket, '--kubelet-socket-dir', join(plan.dataDir, 'nodes'), '--dns-replicas', String(LAB_DNS_REPLICAS), '--ingress', 'host-network'], plan.serverLog)
       await track('server', 'server', server)
       try {
-        await waitFor('the API server to be ready', async () => ((await client.request('GET', '/readyz')) === 'ok' ? true : undefined), { ...wait, failed: serverFailed })
+        await waitFor('the API server to be ready', async () => {
+          if (!existsSync(serverKubeconfig)) return undefined
+          client ??= labClient(plan.socket, serverKubeconfig)
+          return (await client.request('GET', '/readyz')) === 'ok' ? true : undefined
+        }, { ...wait, failed: serverFailed })
         break
       } catch (err) {
         const lost = port !== 0 && exits.has('server') && /EADDRINUSE/.test(await readFile(plan.serverLog, 'utf8').catch(() => ''))
@@ -106,8 +113,10 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
         state.processes = state.processes.filter((p) => p.pid !== server.pid)
       }
     }
-    state.url = await waitFor('the API server to write its kubeconfig', () => serverUrl(join(plan.serverDataDir, 'kubeconfig')), { ...wait, failed: serverFailed })
-    await writeFile(plan.kubeconfig, kubeconfigFor(state.url), { mode: 0o600 })
+    state.url = await waitFor('the API server to write its kubeconfig', () => serverUrl(serverKubeconfig), { ...wait, failed: serverFailed })
+    await copyFile(serverKubeconfig, plan.kubeconfig)
+    await chmod(plan.kubeconfig, 0o600)
+    const api = client!
     await writeState(plan.statePath, state)
     throwIfAborted(opts.signal)
 
@@ -123,17 +132,17 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
     }
     log(`waiting for ${plan.nodes.map((n) => n.name).join(', ')} to be Ready (logs: ${join(plan.dataDir, 'logs')})`)
     const anyFailed = exitedFailure(['server', ...plan.nodes.map((n) => n.name)])
-    await waitFor('the nodes to be Ready', () => nodesReady(client, plan), { ...wait, failed: anyFailed })
+    await waitFor('the nodes to be Ready', () => nodesReady(api, plan), { ...wait, failed: anyFailed })
     if (!opts.demo) return { state, plan, pods: [], services: [] }
 
     const objects = await loadManifests(DEMO_DIR)
     log(`applying the demo (${DEMO_DIR})`)
-    await applyDemoCertificate(client)
-    await applyManifests(client, objects)
-    const pods = await waitForDeployments(client, objects, { ...wait, failed: anyFailed })
-    const services = await waitForServices(client, objects, plan.nodes[0]!.netns, { ...wait, failed: anyFailed })
+    await applyDemoCertificate(api)
+    await applyManifests(api, objects)
+    const pods = await waitForDeployments(api, objects, { ...wait, failed: anyFailed })
+    const services = await waitForServices(api, objects, plan.nodes[0]!.netns, { ...wait, failed: anyFailed })
     log('waiting for the cluster DNS to answer the demo by name')
-    const dnsIP = await waitForClusterDns(client, services, plan.nodes[0]!.netns, { ...wait, failed: anyFailed })
+    const dnsIP = await waitForClusterDns(api, services, plan.nodes[0]!.netns, { ...wait, failed: anyFailed })
     const first = plan.nodes[0]!
     log(`waiting for the Ingress controller on ${first.name}`)
     await waitForIngress(first.ip, first.netns, { ...wait, failed: anyFailed })
@@ -149,11 +158,11 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
       }
       log('failed; removing what it made')
     }
-    await client.destroy().catch(() => {})
+    await client?.destroy().catch(() => {})
     await labDown(plan.dataDir)
     throw err
   } finally {
-    await client.close().catch(() => {})
+    await client?.close().catch(() => {})
   }
 }
 

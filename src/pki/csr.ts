@@ -29,7 +29,9 @@ export interface CertificateRequestSpec {
 
 export interface SignRequestOptions {
   usages: CertUsage[]
-  validityDays: number
+  /** Whole days, or `validitySeconds` for a CSR's expirationSeconds (at least 600). */
+  validityDays?: number
+  validitySeconds?: number
   now?: Date
 }
 
@@ -124,10 +126,15 @@ export async function createCertificateRequest(keyPem: string, spec: Certificate
   return encodePem('CERTIFICATE REQUEST', new Uint8Array(csr.rawData))
 }
 
+function checkValiditySeconds(seconds: number): number {
+  if (!Number.isInteger(seconds) || seconds < 600 || seconds > 36_500 * 86_400) throw new Error(`validitySeconds must be a whole number of seconds from 600 to 100 years, not ${JSON.stringify(seconds)}`)
+  return seconds / 86_400
+}
+
 /** A certificate for the CSR's key, subject (CN, O) and SANs, signed by `ca`. */
 export async function signCertificateRequest(ca: CertAndKey, csrPem: string, options: SignRequestOptions): Promise<string> {
   const usages = checkUsages(options.usages)
-  const validityDays = checkValidityDays(options.validityDays, 'validityDays')
+  const validityDays = options.validitySeconds !== undefined ? checkValiditySeconds(options.validitySeconds) : checkValidityDays(options.validityDays, 'validityDays')
   const req = await parseCertificateRequest(csrPem)
   const publicKey = createPublicKey(req.publicKeyPem)
   return signLeaf(await loadX509(), ca, {

@@ -49,14 +49,14 @@ t.test('the --ingress flags', async (t) => {
 
 t.test('the API server creates them at start; without --ingress it creates none', async (t) => {
   const api = await startTestServer(t, { ingress: { mode: 'hostNetwork', replicas: 1 } })
-  const client = new RestClient({ server: api.url })
+  const client = new RestClient(api.address)
   t.teardown(() => client.destroy())
   const cls = await client.get<any>(kind('IngressClass'), 'weft')
   t.equal(cls.spec.controller, 'weft.dev/ingress')
   const ds = await client.get<any>(kind('DaemonSet'), 'weft-ingress', 'weft-ingress')
   t.equal(ds.spec.template.spec.hostNetwork, true)
   const plain = await startTestServer(t)
-  const other = new RestClient({ server: plain.url })
+  const other = new RestClient(plain.address)
   t.teardown(() => other.destroy())
   t.equal((await other.list(kind('IngressClass'))).items.length, 0, 'no --ingress: no IngressClass')
 })

@@ -37,16 +37,15 @@ t.test('discovery lists the new kinds with their verbs, short names and subresou
   t.same(sa.subresources, [{ subresource: 'token', responseKind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }, verbs: ['create'] }])
 })
 
-t.test('create-only kinds route but the generic handler refuses every verb', async (t) => {
+t.test('create-only kinds answer POST to their collection and refuse every other verb', async (t) => {
   const { url } = await startTestServer(t)
   const sar = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: 'jane', nonResourceAttributes: { path: '/healthz', verb: 'get' } } }
+  t.equal((await call(url, 'POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', sar)).status, 201, 'POST is answered')
   for (const [method, path] of [
-    ['POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews'],
     ['GET', '/apis/authorization.k8s.io/v1/subjectaccessreviews'],
     ['GET', '/apis/authorization.k8s.io/v1/subjectaccessreviews?watch=true'],
     ['GET', '/apis/authentication.k8s.io/v1/tokenreviews/x'],
     ['DELETE', '/apis/authentication.k8s.io/v1/tokenreviews'],
-    ['POST', '/apis/authorization.k8s.io/v1/namespaces/default/localsubjectaccessreviews'],
   ]) {
     const res = await call(url, method, path, method === 'POST' ? sar : undefined)
     t.equal(res.status, 405, `${method} ${path}`)
@@ -177,7 +176,7 @@ t.test('CSR: the requester is stamped on create, status starts empty, spec never
   })
   const created = await call(url, 'POST', csrs, body)
   t.equal(created.status, 201)
-  t.equal(created.body.spec.username, 'system:admin', 'the requester, not what the body said')
+  t.equal(created.body.spec.username, 'kubernetes-admin', 'the requester, not what the body said')
   t.same(created.body.spec.groups, ['system:masters', 'system:authenticated'])
   t.notOk(created.body.spec.uid)
   t.notOk(created.body.spec.extra)
@@ -199,7 +198,7 @@ t.test('CSR: the requester is stamped on create, status starts empty, spec never
 
   const table = await call(url, 'GET', csrs, undefined, tableAccept)
   t.same(table.body.columnDefinitions.map((c: Obj) => c.name), ['Name', 'Age', 'SignerName', 'Requestor', 'RequestedDuration', 'Condition'])
-  t.same(table.body.rows[0].cells.filter((_: unknown, i: number) => i !== 1), ['node-1', 'kubernetes.io/kube-apiserver-client-kubelet', 'system:admin', '24h', 'Pending'])
+  t.same(table.body.rows[0].cells.filter((_: unknown, i: number) => i !== 1), ['node-1', 'kubernetes.io/kube-apiserver-client-kubelet', 'kubernetes-admin', '24h', 'Pending'])
 })
 
 t.test('CSR: approval and status subresources each change only their part', async (t) => {

@@ -1,6 +1,6 @@
 // Kubernetes behaviours that clients rely on, each found missing once.
 import t from 'tap'
-import { call, startTestServer } from '../helpers/apiserver.ts'
+import { call, startTestServer, adminFetch } from '../helpers/apiserver.ts'
 
 const svcPath = '/api/v1/namespaces/default/services'
 const cmPath = '/api/v1/namespaces/default/configmaps'
@@ -91,7 +91,7 @@ t.test('DELETE answers like Kubernetes: Status when gone, the object for Pods an
   t.equal((await call(url, 'DELETE', '/api/v1/namespaces/default/pods/p')).body.kind, 'Pod')
   await call(url, 'POST', cmPath, { metadata: { name: 'l1', labels: { g: 'x' } } })
   await call(url, 'POST', cmPath, { metadata: { name: 'l2', labels: { g: 'x' } } })
-  const res = await fetch(`${url}${cmPath}?labelSelector=g%3Dx`, { method: 'DELETE' })
+  const res = await adminFetch(`${url}${cmPath}?labelSelector=g%3Dx`, { method: 'DELETE' })
   t.equal(res.status, 200, 'deletecollection without a body')
   t.same((await call(url, 'GET', `${cmPath}?labelSelector=g%3Dx`)).body.items, [])
 })
@@ -131,7 +131,7 @@ t.test('resource versions from the future and bad match values', async (t) => {
 t.test('a watch with timeoutSeconds=0 gets the default timeout', async (t) => {
   const { url } = await startTestServer(t)
   const ac = new AbortController()
-  const res = await fetch(`${url}${cmPath}?watch=true&resourceVersion=1&timeoutSeconds=0`, { signal: ac.signal })
+  const res = await adminFetch(`${url}${cmPath}?watch=true&resourceVersion=1&timeoutSeconds=0`, { signal: ac.signal })
   const reader = (res.body as ReadableStream<Uint8Array>).getReader()
   const outcome = await Promise.race([reader.read().then(() => 'ended'), new Promise((r) => setTimeout(() => r('open'), 1500))])
   t.equal(outcome, 'open', 'still open after 1.5 s')
@@ -142,6 +142,6 @@ t.test('creating on the all-namespaces path is refused; /openapi/v2 answers', as
   const { url } = await startTestServer(t)
   const res = await call(url, 'POST', '/api/v1/configmaps', { metadata: { name: 'x', namespace: 'default' } })
   t.equal(res.status, 405)
-  const v2 = await fetch(`${url}/openapi/v2`)
+  const v2 = await adminFetch(`${url}/openapi/v2`)
   t.equal(v2.status, 200)
 })

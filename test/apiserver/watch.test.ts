@@ -1,5 +1,5 @@
 import t from 'tap'
-import { call, startTestServer } from '../helpers/apiserver.ts'
+import { adminCredentials, adminFetch, call, startTestServer } from '../helpers/apiserver.ts'
 
 interface Event {
   type: string
@@ -9,7 +9,7 @@ interface Event {
 /** Opens a watch and collects events until `until` says stop or the stream ends. */
 async function watch(url: string, path: string, until: (events: Event[]) => boolean, headers: Record<string, string> = {}): Promise<Event[]> {
   const ac = new AbortController()
-  const res = await fetch(url + path, { signal: ac.signal, headers })
+  const res = await adminFetch(url + path, { signal: ac.signal, headers })
   const events: Event[] = []
   const decoder = new TextDecoder()
   let buffer = ''
@@ -119,10 +119,11 @@ t.test('table watch for kubectl get -w', async (t) => {
 
 t.test('a watcher that stops reading is cut off and the server keeps serving', async (t) => {
   const { url, server } = await startTestServer(t)
-  const net = await import('node:net')
+  const tls = await import('node:tls')
   const { port } = new URL(url)
-  const sock = net.connect(Number(port), '127.0.0.1')
-  await new Promise((r) => sock.once('connect', r))
+  const admin = await adminCredentials()
+  const sock = tls.connect({ port: Number(port), host: '127.0.0.1', ca: admin.caPem, cert: admin.certPem, key: admin.keyPem, servername: 'localhost' })
+  await new Promise((r) => sock.once('secureConnect', r))
   sock.write(`GET /api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1 HTTP/1.1\r\nHost: x\r\n\r\n`)
   sock.pause()
   // Fill the watcher's buffer with big events it never reads.

@@ -1,4 +1,6 @@
 // weft's own client library against the real weft API server (TCP and unix socket).
+import { securityFromPki } from '../../src/apiserver/security.ts'
+import { adminCredentials, testPki } from '../helpers/apiserver.ts'
 import t from 'tap'
 import { join } from 'node:path'
 import { resources } from '../../src/api/registry.ts'
@@ -24,9 +26,9 @@ t.test('RestClient and Informer over the unix socket, with compaction in between
   const dir = await mkdtemp(join(tmpdir(), 'weft-client-'))
   const store = await openStore({ dataDir: dir })
   const socketPath = join(dir, 'api.sock')
-  const server = new ApiServer({ store, listen: '127.0.0.1:0', socketPath, watch: { maxTimeoutSeconds: 1 } })
+  const server = new ApiServer({ store, security: securityFromPki(await testPki(), 'cluster.local'), listen: '127.0.0.1:0', socketPath, watch: { maxTimeoutSeconds: 1 } })
   await server.start()
-  const client = new RestClient({ socketPath })
+  const client = new RestClient({ socketPath, credentials: await adminCredentials() })
   t.teardown(async () => {
     await client.close()
     await server.close()

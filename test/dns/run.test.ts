@@ -48,7 +48,7 @@ const addresses = (m: ReturnType<typeof decodeMessage> | undefined) => (m?.answe
 const upstream = await fakeUpstream(t, (q) => [replyTo(q, { answers: [{ name: q.name, type: RRType.A, class: 1, ttl: 300, data: { address: '192.0.2.1' } }] })])
 
 const server = await startTestServer(t)
-const client = new RestClient({ server: server.url })
+const client = new RestClient(server.address)
 t.teardown(() => client.destroy())
 const dns = await startDns(
   {

@@ -1,7 +1,7 @@
 // @kubernetes/client-node, the official JavaScript client, against weft server.
 import t from 'tap'
 import { CoreV1Api, KubeConfig, makeInformer, type V1ConfigMap } from '@kubernetes/client-node'
-import { call, startTestServer } from '../helpers/apiserver.ts'
+import { call, startTestServer, adminFetch } from '../helpers/apiserver.ts'
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms
@@ -12,7 +12,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
 }
 
 async function listRequests(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text()
+  const text = await (await adminFetch(`${url}/metrics`)).text()
   let total = 0
   for (const line of text.split('\n')) {
     if (line.startsWith('apiserver_request_total{') && line.includes('verb="LIST"') && line.includes('resource="configmaps"')) {

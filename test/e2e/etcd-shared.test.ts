@@ -2,7 +2,7 @@
 // never hand out the same Service address twice.
 import t from 'tap'
 import { openStore } from '../../src/store/open-store.ts'
-import { call, startTestServer } from '../helpers/apiserver.ts'
+import { call, startTestServer, adminFetch } from '../helpers/apiserver.ts'
 import { startEtcd } from '../helpers/etcd.ts'
 
 t.test('two API servers on one etcd', async (t) => {
@@ -20,7 +20,7 @@ t.test('two API servers on one etcd', async (t) => {
   const start = (await call(b.url, 'GET', '/api/v1/namespaces/default/configmaps')).body.metadata.resourceVersion
   const ac = new AbortController()
   const watched = (async () => {
-    const res = await fetch(`${b.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${start}`, { signal: ac.signal })
+    const res = await adminFetch(`${b.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${start}`, { signal: ac.signal })
     let text = ''
     for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
       text += Buffer.from(chunk).toString()

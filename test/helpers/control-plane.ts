@@ -19,9 +19,9 @@ export interface Cluster extends TestServer {
 
 export async function startCluster(t: Teardown, options: Partial<Omit<ControlPlaneOptions, 'server'>> = {}, serverOptions: Parameters<typeof startTestServer>[1] = {}): Promise<Cluster> {
   const server = await startTestServer(t, serverOptions)
-  const plane = new ControlPlane({ server: { server: server.url }, ...options })
+  const plane = new ControlPlane({ server: server.address, ...options })
   await plane.start()
-  const client = new RestClient({ server: server.url })
+  const client = new RestClient(server.address)
   t.teardown(async () => {
     await plane.stop()
     await client.close()

@@ -91,7 +91,7 @@ export function path(p: string, service: string, pathType = 'Prefix', port: { nu
 
 export async function ingressLab(t: Teardown): Promise<IngressLab> {
   const api = await startTestServer(t, { socket: true })
-  const client = new RestClient({ server: api.url })
+  const client = new RestClient(api.address)
   t.teardown(() => client.destroy())
   const dir = await mkdtemp(join(tmpdir(), 'weft-ing-e2e-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))

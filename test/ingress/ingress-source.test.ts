@@ -27,7 +27,7 @@ async function until<T>(what: string, check: () => T | undefined | Promise<T | u
 }
 
 const server = await startTestServer(t)
-const client = new RestClient({ server: server.url })
+const client = new RestClient(server.address)
 t.teardown(() => client.destroy())
 const b64 = (s: string) => Buffer.from(s).toString('base64')
 

@@ -35,7 +35,7 @@ t.teardown(() => new Promise<void>((r) => backend.close(() => r())))
 const backendPort = (backend.address() as AddressInfo).port
 
 const api = await startTestServer(t)
-const client = new RestClient({ server: api.url })
+const client = new RestClient(api.address)
 t.teardown(() => client.destroy())
 await client.create(kind('IngressClass'), { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'weft', annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } }, spec: { controller: 'weft.dev/ingress' } } as never)
 await client.create(kind('Service'), { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80, targetPort: backendPort }] } } as never)

@@ -64,7 +64,7 @@ t.test('the publish flags', async (t) => {
 
 t.test('the writer against an API server', async (t) => {
   const api = await startTestServer(t)
-  const client = new RestClient({ server: api.url })
+  const client = new RestClient(api.address)
   t.teardown(() => client.destroy())
   await client.create(kind('IngressClass'), { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'weft' }, spec: { controller: 'weft.dev/ingress' } } as never)
   await client.create(kind('Service'), { apiVersion: 'v1', kind: 'Service', metadata: { name: 'front', namespace: 'default' }, spec: { type: 'LoadBalancer', ports: [{ port: 443 }] } } as never)
@@ -93,7 +93,7 @@ t.test('the writer against an API server', async (t) => {
 
 t.test('by default a standalone controller publishes the address it listens on', async (t) => {
   const api = await startTestServer(t)
-  const client = new RestClient({ server: api.url })
+  const client = new RestClient(api.address)
   t.teardown(() => client.destroy())
   await client.create(kind('Ingress'), { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'x', namespace: 'default' }, spec: { ingressClassName: 'weft', rules: [{ host: 'x.test' }] } } as never)
   await client.create(kind('IngressClass'), { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'weft' }, spec: { controller: 'weft.dev/ingress' } } as never)

@@ -42,7 +42,7 @@ interface Node {
 let nodes = 0
 async function startKubelet(t: Teardown, options: Partial<KubeletOptions> = {}): Promise<Node> {
   const server = await startTestServer(t)
-  const client = new CountingClient({ server: server.url })
+  const client = new CountingClient(server.address)
   const dataDir = mkdtempSync(join(tmpdir(), 'weft-kubelet-'))
   const nodeName = `node-${process.pid}-${++nodes}`
   const kubelet = new Kubelet({

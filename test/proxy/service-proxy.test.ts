@@ -53,7 +53,7 @@ class RecordingProxier implements Proxier {
 
 t.test('syncs: full at start, then partial with the changed ports, full again after a failure', async (t) => {
   const server = await startTestServer(t, { serviceCidrs: ['10.96.0.0/16', 'fd00:96::/112'] })
-  const client = new RestClient({ server: server.url })
+  const client = new RestClient(server.address)
   t.teardown(() => client.close())
   await client.create(serviceInfo, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'a', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } } as never)
   await client.create(sliceInfo, {
@@ -117,7 +117,7 @@ t.test('syncs: full at start, then partial with the changed ports, full again af
 
 t.test('/healthz turns 503 when changes wait too long; /metrics serves the registry', async (t) => {
   const server = await startTestServer(t)
-  const client = new RestClient({ server: server.url })
+  const client = new RestClient(server.address)
   t.teardown(() => client.close())
   const calls: Call[] = []
   let proxier: RecordingProxier | undefined
@@ -160,7 +160,7 @@ t.test('/healthz turns 503 when changes wait too long; /metrics serves the regis
 
 t.test('the Node getting addresses and the full-sync period each bring a full sync', async (t) => {
   const server = await startTestServer(t)
-  const client = new RestClient({ server: server.url })
+  const client = new RestClient(server.address)
   t.teardown(() => client.close())
   const calls: Call[] = []
   const proxy = new ServiceProxy({
@@ -213,7 +213,7 @@ class StateProxier implements Proxier {
 
 t.test('values that do not parse are dropped, the rest still programmed, each problem an Event once and a metric', async (t) => {
   const server = await startTestServer(t)
-  const client = new RestClient({ server: server.url })
+  const client = new RestClient(server.address)
   t.teardown(() => client.close())
   const eventInfo = resources.find((r) => r.kind === 'Event')!
   await client.create(serviceInfo, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'good', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } } as never)
@@ -277,7 +277,7 @@ t.test('values that do not parse are dropped, the rest still programmed, each pr
 
 t.test('healthCheckNodePort: the API allocates it, the proxy serves it with the local ready endpoints', async (t) => {
   const server = await startTestServer(t)
-  const client = new RestClient({ server: server.url })
+  const client = new RestClient(server.address)
   t.teardown(() => client.close())
   const svc: any = await client.create(serviceInfo, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'lb', namespace: 'default' }, spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80 }, { name: 'https', port: 443 }] } } as never)
   const port: number = svc.spec.healthCheckNodePort

@@ -67,12 +67,13 @@ stash() {
   stashed=1
 }
 # copy FROM TO: TO (on weft's tmpfs) gets every entry of FROM: links copied, the rest bound.
+# A directory may be there already: mount(8) makes /run/mount for its utab while copying /run.
 copy() {
   for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
     [ -e "$e" ] || [ -L "$e" ] || continue
     d=$2/\${e##*/}
     if [ -L "$e" ]; then ln -s -- "$(readlink -- "$e")" "$d"
-    elif [ -d "$e" ]; then mkdir -- "$d" && mount --rbind -- "$e" "$d"
+    elif [ -d "$e" ]; then { [ -d "$d" ] || mkdir -- "$d"; } && mount --rbind -- "$e" "$d"
     else : >"$d" && mount --bind -- "$e" "$d"
     fi 2>"$base.mnt" || fail "cannot copy $e into the container's view"
   done

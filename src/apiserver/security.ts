@@ -1,0 +1,206 @@
+// Everything the API server needs to decide who calls and what they may do, kept in one
+// place: TLS material, the bearer-token chain, the authorizers (node, then RBAC) fed from
+// the store, and the admission plugins that guard security-relevant writes.
+import type { V1Pod, V1ServiceAccount } from '@kubernetes/client-node'
+import { resources, type ResourceInfo } from '../api/registry.ts'
+import { NodeAuthorizer } from '../auth/node/node-authorizer.ts'
+import { NodeGraph } from '../auth/node/node-graph.ts'
+import { nodeRestriction } from '../auth/node/node-restriction.ts'
+import { RbacAuthorizer } from '../auth/rbac/authorizer.ts'
+import { checkBindingWrite, checkRoleWrite } from '../auth/rbac/escalation.ts'
+import type { RbacKind } from '../auth/rbac/objects.ts'
+import { BootstrapTokenAuthenticator, ServiceAccountTokens, TokenAuthenticator } from '../auth/tokens/index.ts'
+import type { UserInfo } from '../auth/types.ts'
+import { ApiError, invalid, isAlreadyExists } from '../util/errors.ts'
+import { parseCertificateRequest } from '../pki/csr.ts'
+import type { ClusterPki } from '../pki/cluster-pki.ts'
+import type { Logger } from '../util/log.ts'
+import { admitPodServiceAccount, ROOT_CA_CONFIGMAP, serviceAccountNameOf } from './admission/service-account.ts'
+import { AuthorizerChain } from './auth.ts'
+import type { KObject, ObjectStore } from './objects.ts'
+import type { Admission, AdmissionRequest, Identity } from './resource-handler.ts'
+import type { TokenReviewer } from './review-answers.ts'
+import { StoreFeed } from './store-feed.ts'
+
+export interface ApiServerSecurity {
+  /** The serving certificate followed by the CA that signed it (joining nodes pin that CA), and its key. */
+  servingCertPem: string
+  servingKeyPem: string
+  /** The CAs whose client certificates authenticate. */
+  clientCaPem: string
+  /** The cluster CA, published to pods as kube-root-ca.crt. */
+  caPem: string
+  /** Signs service-account tokens (RSA, PKCS#8 PEM). */
+  serviceAccountSigningKeyPem: string
+  /** More public keys whose tokens are accepted (a rotated-out signing key). */
+  serviceAccountPublicKeysPem?: string[]
+  /** The `iss` of service-account tokens. */
+  issuer: string
+  /** The audiences the API server accepts tokens for. */
+  apiAudiences: string[]
+}
+
+const kind = (k: string): ResourceInfo => {
+  const info = resources.find((r) => r.kind === k)
+  if (!info) throw new Error(`internal error: kind ${k} is not served`)
+  return info
+}
+
+function userOf(identity: Identity): UserInfo {
+  return { username: identity.user, uid: identity.uid, groups: identity.groups, extra: identity.extra }
+}
+
+const rbacKinds: RbacKind[] = ['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']
+
+export class ServerSecurity {
+  readonly options: ApiServerSecurity
+  readonly tokens: TokenAuthenticator
+  readonly serviceAccountTokens: ServiceAccountTokens
+  readonly rbac = new RbacAuthorizer()
+  readonly graph = new NodeGraph()
+  readonly authorizer: AuthorizerChain
+  readonly admission: Admission
+  readonly reviewer: TokenReviewer
+  readonly #objects: ObjectStore
+  readonly #feeds: StoreFeed[]
+  readonly #log: Logger
+
+  constructor(options: ApiServerSecurity, objects: ObjectStore, log: Logger) {
+    this.options = options
+    this.#objects = objects
+    this.#log = log
+    const pods = kind('Pod')
+    const get = (info: ResourceInfo, namespace: string | undefined, name: string) => objects.get(info, namespace, name)
+    this.serviceAccountTokens = new ServiceAccountTokens({
+      signingKeyPem: options.serviceAccountSigningKeyPem,
+      verificationKeysPem: options.serviceAccountPublicKeysPem,
+      issuer: options.issuer,
+      apiAudiences: options.apiAudiences,
+      lookup: {
+        serviceAccountUid: async (ns, name) => (await get(kind('ServiceAccount'), ns, name))?.metadata.uid,
+        pod: async (ns, name) => {
+          const pod = await get(pods, ns, name)
+          return pod && { uid: pod.metadata.uid ?? '', deleting: Boolean(pod.metadata.deletionTimestamp), nodeName: pod.spec?.nodeName }
+        },
+        secretUid: async (ns, name) => (await get(kind('Secret'), ns, name))?.metadata.uid,
+        nodeUid: async (name) => (await get(kind('Node'), undefined, name))?.metadata.uid,
+      },
+    })
+    const bootstrap = new BootstrapTokenAuthenticator({ getSecret: (ns, name) => get(kind('Secret'), ns, name) })
+    this.tokens = new TokenAuthenticator({ bootstrap, serviceAccounts: this.serviceAccountTokens })
+    this.authorizer = new AuthorizerChain([new NodeAuthorizer(this.graph), this.rbac])
+    this.#feeds = [
+      ...rbacKinds.map(
+        (k) =>
+          new StoreFeed(objects.store, kind(k), {
+            upsert: (o) => this.rbac.upsert(o, k),
+            remove: (o) => void this.rbac.remove(k, o.metadata.namespace ?? '', o.metadata.name),
+          }, log),
+      ),
+      new StoreFeed(objects.store, pods, {
+        upsert: (p) => void this.graph.upsertPod(p),
+        remove: (p) => this.graph.removePod(p.metadata.namespace ?? '', p.metadata.name),
+      }, log),
+    ]
+    this.reviewer = {
+      review: async (token, audiences) => {
+        if (audiences.length === 0) {
+          const r = await this.tokens.review(token)
+          return 'user' in r ? { user: r.user, audiences: [...options.apiAudiences] } : r
+        }
+        const r = await this.serviceAccountTokens.verify(token, { audiences })
+        if (!('user' in r)) return r
+        const theirs = new Set(r.claims.aud)
+        return { user: r.user, audiences: audiences.filter((a) => theirs.has(a)) }
+      },
+    }
+    this.admission = { mutate: (r) => this.#mutate(r), validate: (r) => this.#validate(r) }
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.#feeds.map((f) => f.start()))
+  }
+
+  stop(): void {
+    for (const f of this.#feeds) f.stop()
+  }
+
+  async #mutate(r: AdmissionRequest): Promise<void> {
+    if (r.info.kind !== 'Pod' || r.old || r.subresource) return
+    const pod = r.obj as V1Pod & KObject
+    const ns = pod.metadata.namespace!
+    const name = serviceAccountNameOf(pod)
+    const saInfo = kind('ServiceAccount')
+    let account = (await this.#objects.get(saInfo, ns, name)) as (V1ServiceAccount & KObject) | undefined
+    // A pod made right after its namespace would race the serviceaccount controller: the
+    // default account is made on first need as well (the same object the controller makes).
+    if (!account && name === 'default' && !r.dryRun) {
+      account = (await this.#objects.create(saInfo, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns, uid: crypto.randomUUID(), creationTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') } }).catch(() => this.#objects.get(saInfo, ns, name))) as (V1ServiceAccount & KObject) | undefined
+    }
+    if (!account) throw new ApiError(403, 'Forbidden', `pods "${pod.metadata.name ?? ''}" is forbidden: error looking up service account ${ns}/${name}: serviceaccount "${name}" not found`, { name: pod.metadata.name, kind: 'pods' })
+    admitPodServiceAccount(pod, account)
+    if (!r.dryRun && pod.spec?.volumes?.some((v) => v.projected?.sources?.some((src) => src.configMap?.name === ROOT_CA_CONFIGMAP))) await this.#ensureRootCA(ns)
+  }
+
+  /**
+   * The namespace's kube-root-ca.crt, made on first need like the default account (the
+   * root-ca-cert-publisher controller keeps it right afterwards), so a pod's API-access
+   * volume never waits for a controller.
+   */
+  async #ensureRootCA(namespace: string): Promise<void> {
+    const cm = kind('ConfigMap')
+    if (await this.#objects.get(cm, namespace, ROOT_CA_CONFIGMAP)) return
+    const created = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+    await this.#objects
+      .create(cm, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ROOT_CA_CONFIGMAP, namespace, uid: crypto.randomUUID(), creationTimestamp: created }, data: { 'ca.crt': this.options.caPem } })
+      .catch((err: unknown) => {
+        if (!isAlreadyExists(err)) throw err
+      })
+  }
+
+  async #validate(r: AdmissionRequest): Promise<void> {
+    const user = userOf(r.identity)
+    if (r.info.kind === 'CertificateSigningRequest' && !r.old) {
+      const pem = Buffer.from(String(r.obj.spec?.request ?? ''), 'base64').toString('utf8')
+      await parseCertificateRequest(pem).catch((err: Error) => {
+        throw invalid('CertificateSigningRequest', 'certificates.k8s.io', r.obj.metadata.name, [{ reason: 'FieldValueInvalid', field: 'spec.request', message: `Invalid value: "<PEM-encoded CSR>": ${err.message}` }])
+      })
+    }
+    const restricted = nodeRestriction(user, { verb: r.old ? 'update' : 'create', apiGroup: r.info.group, resource: r.info.plural, subresource: r.subresource ?? '', namespace: r.obj.metadata.namespace ?? '', name: r.obj.metadata.name }, r.obj, r.old, { pod: (ns, name) => this.graph.pod(ns, name) })
+    if (restricted) throw new ApiError(403, 'Forbidden', `${r.info.plural} "${r.obj.metadata.name}" is forbidden: ${restricted}`, { name: r.obj.metadata.name, group: r.info.group, kind: r.info.plural })
+    if (r.info.group !== 'rbac.authorization.k8s.io' || r.subresource) return
+    const operation = r.old ? 'update' : 'create'
+    const namespace = r.obj.metadata.namespace ?? ''
+    const k = r.info.kind as RbacKind
+    const verdict =
+      k === 'Role' || k === 'ClusterRole'
+        ? checkRoleWrite({ kind: k, operation, user, namespace, object: r.obj as never, oldObject: r.old as never, authorizer: this.authorizer, resolver: this.rbac })
+        : checkBindingWrite({ kind: k, operation, user, namespace, object: r.obj as never, oldObject: r.old as never, authorizer: this.authorizer, resolver: this.rbac })
+    if (!verdict.allowed) throw verdict.error
+  }
+
+  /** NodeRestriction for TokenRequests (a node may ask only for tokens bound to its own pods). */
+  tokenRequestRestriction(user: UserInfo, namespace: string, name: string, request: unknown): ApiError | undefined {
+    const restricted = nodeRestriction(user, { verb: 'create', apiGroup: '', resource: 'serviceaccounts', subresource: 'token', namespace, name }, request, undefined, { pod: (ns, n) => this.graph.pod(ns, n) })
+    return restricted ? new ApiError(403, 'Forbidden', `serviceaccounts "${name}" is forbidden: ${restricted}`, { name, kind: 'serviceaccounts' }) : undefined
+  }
+
+  /** NodeRestriction for deletes, which admission above does not see. */
+  checkDelete(identity: UserInfo, info: ResourceInfo, namespace: string | undefined, name: string, current: KObject): void {
+    const restricted = nodeRestriction(identity, { verb: 'delete', apiGroup: info.group, resource: info.plural, subresource: '', namespace: namespace ?? '', name }, undefined, current, { pod: (ns, n) => this.graph.pod(ns, n) })
+    if (restricted) throw new ApiError(403, 'Forbidden', `${info.plural} "${name}" is forbidden: ${restricted}`, { name, group: info.group, kind: info.plural })
+  }
+}
+
+/** The API server's security from the cluster PKI (`ensureClusterPki`). */
+export function securityFromPki(pki: ClusterPki, clusterDomain: string): ApiServerSecurity {
+  return {
+    servingCertPem: pki.serving.certPem.trimEnd() + '\n' + pki.ca.certPem,
+    servingKeyPem: pki.serving.keyPem,
+    clientCaPem: pki.clientCaBundlePem,
+    caPem: pki.ca.certPem,
+    serviceAccountSigningKeyPem: pki.serviceAccount.privateKeyPem,
+    issuer: `https://kubernetes.default.svc.${clusterDomain}`,
+    apiAudiences: [`https://kubernetes.default.svc.${clusterDomain}`],
+  }
+}

@@ -1,0 +1,132 @@
+// How a node agent gets and keeps its identity, as kubeadm join and the kubelet's TLS
+// bootstrap do: trust the cluster CA only if it matches the pinned hash, authenticate once
+// with a bootstrap token to send a CertificateSigningRequest for `system:node:<name>`,
+// keep the signed certificate and its key (0600), and renew with the node's own identity
+// before the certificate expires.
+import { X509Certificate } from 'node:crypto'
+import { connect as netConnect } from 'node:net'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { connect as tlsConnect, type DetailedPeerCertificate, type TLSSocket } from 'node:tls'
+import { resources } from '../api/registry.ts'
+import type { V1CertificateSigningRequest } from '@kubernetes/client-node'
+import type { Credentials, RestClient } from '../client/index.ts'
+import { caCertHash } from '../pki/certificates.ts'
+import { createCertificateRequest } from '../pki/csr.ts'
+import { generateKeyPair } from '../pki/keys.ts'
+
+export const NODE_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet'
+
+/** The files under the agent's data dir. */
+export function nodePkiPaths(dataDir: string) {
+  const dir = join(dataDir, 'pki')
+  return { dir, ca: join(dir, 'ca.crt'), cert: join(dir, 'kubelet-client.crt'), key: join(dir, 'kubelet-client.key') }
+}
+
+export type ApiEndpoint = { server: string } | { socketPath: string }
+
+function toPem(der: Buffer): string {
+  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`
+}
+
+/**
+ * Connects without trusting anyone yet, and takes the CA from the chain the server shows
+ * only if its public key matches `pin` (kubeadm's `sha256:<hex of the SPKI>`) and it
+ * signed the server's certificate. Nothing is sent over this connection.
+ */
+export async function discoverPinnedCA(endpoint: ApiEndpoint, pin: string, timeoutMs = 10_000): Promise<string> {
+  if (!/^sha256:[0-9a-f]{64}$/.test(pin)) throw new Error(`--ca-cert-hash "${pin}" must be sha256: and 64 hex digits (as \`weft token create\` prints it)`)
+  const socket: TLSSocket = await new Promise((resolve, reject) => {
+    const opts = { rejectUnauthorized: false, servername: 'kubernetes', timeout: timeoutMs }
+    let s: TLSSocket
+    if ('socketPath' in endpoint) {
+      s = tlsConnect({ ...opts, socket: netConnect(endpoint.socketPath) })
+    } else {
+      const url = new URL(endpoint.server)
+      if (url.protocol !== 'https:') throw new Error(`the server ${endpoint.server} must be an https:// URL to join it`)
+      s = tlsConnect({ ...opts, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 443) })
+    }
+    s.once('secureConnect', () => resolve(s))
+    s.once('error', reject)
+    s.once('timeout', () => reject(new Error('timed out connecting to the API server')))
+  })
+  try {
+    const leaf = socket.getPeerCertificate(true)
+    if (!leaf?.raw) throw new Error('the API server showed no certificate')
+    const server = new X509Certificate(leaf.raw)
+    const seen = new Set<DetailedPeerCertificate>()
+    for (let c: DetailedPeerCertificate | undefined = leaf; c?.raw && !seen.has(c); c = c.issuerCertificate) {
+      seen.add(c)
+      const pem = toPem(c.raw)
+      if (caCertHash(pem) !== pin) continue
+      const ca = new X509Certificate(c.raw)
+      if (!ca.ca || !server.checkIssued(ca) || !server.verify(ca.publicKey)) throw new Error('the certificate matching --ca-cert-hash did not sign the API server\'s certificate')
+      return pem
+    }
+    throw new Error(`no certificate the API server showed matches --ca-cert-hash ${pin}: check the hash (\`weft token create\` prints it) and that you reach the right server`)
+  } finally {
+    socket.destroy()
+  }
+}
+
+/** The node's stored credentials, if it has a certificate that is still good for a while. */
+export async function storedNodeCredentials(dataDir: string, now = Date.now()): Promise<(Credentials & { notAfter: number; notBefore: number }) | undefined> {
+  const paths = nodePkiPaths(dataDir)
+  const [caPem, certPem, keyPem] = await Promise.all([paths.ca, paths.cert, paths.key].map((p) => readFile(p, 'utf8').catch(() => undefined)))
+  if (!caPem || !certPem || !keyPem) return undefined
+  const cert = new X509Certificate(certPem)
+  const notAfter = Date.parse(cert.validTo)
+  const notBefore = Date.parse(cert.validFrom)
+  if (now >= notAfter) return undefined
+  return { caPem, certPem, keyPem, notAfter, notBefore }
+}
+
+async function writePrivate(path: string, content: string): Promise<void> {
+  const tmp = `${path}.tmp`
+  await writeFile(tmp, content, { mode: 0o600 })
+  await rename(tmp, path)
+}
+
+const csrInfo = () => resources.find((r) => r.kind === 'CertificateSigningRequest')!
+
+/**
+ * Sends a CSR for the node's client certificate through `client` (authenticated as a
+ * bootstrapper or as the node) and waits for the signed certificate; stores key, cert
+ * and CA under the data dir.
+ */
+export async function requestNodeCertificate(client: RestClient, opts: { nodeName: string; dataDir: string; caPem: string; signal?: AbortSignal; timeoutMs?: number; log?: (msg: string) => void }): Promise<Credentials> {
+  const paths = nodePkiPaths(opts.dataDir)
+  await mkdir(paths.dir, { recursive: true, mode: 0o700 })
+  const key = await generateKeyPair('ecdsa-p256')
+  const request = await createCertificateRequest(key.privateKeyPem, { commonName: `system:node:${opts.nodeName}`, organizations: ['system:nodes'] })
+  const info = csrInfo()
+  const created = await client.create<V1CertificateSigningRequest>(info, {
+    apiVersion: 'certificates.k8s.io/v1',
+    kind: 'CertificateSigningRequest',
+    metadata: { generateName: 'node-csr-' },
+    spec: { request: Buffer.from(request).toString('base64'), signerName: NODE_CLIENT_SIGNER, usages: ['digital signature', 'client auth'] },
+  })
+  const name = created.metadata?.name ?? ''
+  opts.log?.(`sent CertificateSigningRequest ${name}; waiting for it to be approved and signed`)
+  const deadline = Date.now() + (opts.timeoutMs ?? 10 * 60_000)
+  for (;;) {
+    opts.signal?.throwIfAborted()
+    const csr = await client.get<V1CertificateSigningRequest>(info, name)
+    const refused = csr.status?.conditions?.find((c) => (c.type === 'Denied' || c.type === 'Failed') && c.status === 'True')
+    if (refused) throw new Error(`CertificateSigningRequest ${name} was ${refused.type.toLowerCase()}: ${refused.message ?? ''}`)
+    if (csr.status?.certificate) {
+      const certPem = Buffer.from(csr.status.certificate, 'base64').toString('utf8')
+      await writePrivate(paths.key, key.privateKeyPem)
+      await writePrivate(paths.cert, certPem)
+      await writePrivate(paths.ca, opts.caPem)
+      return { caPem: opts.caPem, certPem, keyPem: key.privateKeyPem }
+    }
+    if (Date.now() > deadline) throw new Error(`CertificateSigningRequest ${name} was not signed in time: approve it with \`kubectl certificate approve ${name}\``)
+    await new Promise((r) => setTimeout(r, 500))
+  }
+}
+
+/** When to renew: at 70–90 % of the certificate's life (jittered, as the kubelet does). */
+export function renewalTime(notBefore: number, notAfter: number, random = Math.random()): number {
+  return notBefore + (notAfter - notBefore) * (0.7 + 0.2 * random)
+}
