@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { Agent } from '../kubelet/agent.ts'
+import { nodeCredentials } from '../kubelet/join.ts'
+import { loadKubeconfig } from '../client/kubeconfig.ts'
 import { logger } from '../util/log.ts'
 import { boolFlag, ipList, timerDuration, wholeNumber } from './flag-values.ts'
 import { proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
@@ -19,8 +21,14 @@ the node's network config), serves the kubelet API (container logs), and runs th
 proxy (as \`weft proxy\` does; its flags below).
 
 Flags:
-  --server URL                the API server (default http://127.0.0.1:6443)
-  --socket PATH               reach the API server through this unix socket instead
+  --server URL                the API server (default https://127.0.0.1:6443)
+  --socket PATH               reach the API server through this unix socket instead (same HTTPS)
+  --token TOKEN               join: a bootstrap token (\`weft token create\` on the server prints it
+                              with the whole join command); used once, to have the node's client
+                              certificate signed, which is then kept in DIR/pki and renewed
+  --ca-cert-hash sha256:HEX   join: the cluster CA's public-key hash; the server's CA is trusted
+                              only if it matches
+  --kubeconfig FILE           the node's credentials from a kubeconfig instead of joining
   --node-name NAME            the Node's name (default: the hostname)
   --node-ip IPS               the node's InternalIP(s), comma-separated (default: the address
                               of the interface with the default route)
@@ -52,8 +60,11 @@ export async function runAgent(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      server: { type: 'string', default: 'http://127.0.0.1:6443' },
+      server: { type: 'string', default: 'https://127.0.0.1:6443' },
       socket: { type: 'string' },
+      token: { type: 'string' },
+      'ca-cert-hash': { type: 'string' },
+      kubeconfig: { type: 'string' },
       'node-name': { type: 'string' },
       'node-ip': { type: 'string' },
       'data-dir': { type: 'string', default: '/var/lib/weft/agent' },
@@ -89,9 +100,23 @@ export async function runAgent(argv: string[]): Promise<void> {
   const logMaxFiles = wholeNumber('--container-log-max-files', values['container-log-max-files']!, { min: 2 })
   const prefix = values['netns-prefix']!
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(prefix)) throw new Error(`--netns-prefix "${prefix}" may hold only letters, digits, '_', '.' and '-'`)
+  const nodeName = values['node-name'] ?? hostname()
+  const log = logger('agent')
+  const abort = new AbortController()
+  const credentials = await nodeCredentials({
+    endpoint: values.socket ? { socketPath: resolve(values.socket) } : { server: values.server! },
+    nodeName,
+    dataDir,
+    kubeconfig: values.kubeconfig ? loadKubeconfig(values.kubeconfig) : undefined,
+    token: values.token,
+    caCertHash: values['ca-cert-hash'],
+    log: (msg) => log.info(msg),
+    signal: abort.signal,
+  })
   const agent = new Agent({
-    server: values.socket ? { socketPath: resolve(values.socket) } : { server: values.server! },
-    nodeName: values['node-name'] ?? hostname(),
+    server: credentials.address,
+    certificateRenewal: credentials.renewal,
+    nodeName,
     nodeIPs: values['node-ip'] ? ipList('--node-ip', values['node-ip']) : undefined,
     dataDir,
     netnsPrefix: prefix,
@@ -107,9 +132,8 @@ export async function runAgent(argv: string[]): Promise<void> {
     logRotation: { maxSize: Math.floor(logMaxSize), maxFiles: logMaxFiles },
     volumeRefreshMs: timerDuration('--volume-refresh-period', values['volume-refresh-period']!),
     proxy: boolFlag('--proxy', values.proxy, true) ? proxyConfigFrom(values) : undefined,
-    log: logger('agent'),
+    log,
   })
-  const abort = new AbortController()
   let stopping = false
   const stop = () => {
     if (stopping) return

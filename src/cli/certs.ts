@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { checkExpiration, renewCertificates, RENEWABLE, type ExpirationRow } from '../pki/expiration.ts'
 import type { UserPkiFiles } from '../pki/layout.ts'
-import { defaultDataDir } from './server.ts'
+import { defaultDataDir } from './data-dir.ts'
 
 export const certsUsage = `Usage: weft certs check [flags]
        weft certs renew all|NAME... [flags]

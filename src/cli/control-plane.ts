@@ -1,11 +1,11 @@
 // `weft scheduler` and `weft controller-manager`: the control loops on their own,
 // against any API server (weft's or Kubernetes').
+import { componentAddress, connectionUsage } from './serve.ts'
 import { parseArgs } from 'node:util'
 import { ControlPlane } from '../controllers/control-plane.ts'
 import { logger } from '../util/log.ts'
 
-const connectionFlags = `  --server URL                the API server (default http://127.0.0.1:6443)
-  --socket PATH               reach the API server through this unix socket instead`
+const connectionFlags = connectionUsage
 
 export const schedulerUsage = `Usage: weft scheduler [flags]
 
@@ -51,7 +51,8 @@ async function run(argv: string[], which: 'scheduler' | 'controller-manager', us
   const { values } = parseArgs({
     args: argv,
     options: {
-      server: { type: 'string', default: 'http://127.0.0.1:6443' },
+      server: { type: 'string' },
+      kubeconfig: { type: 'string' },
       socket: { type: 'string' },
       ...controlPlaneOptions,
       help: { type: 'boolean', short: 'h' },
@@ -62,7 +63,7 @@ async function run(argv: string[], which: 'scheduler' | 'controller-manager', us
     process.stdout.write(usage)
     return
   }
-  const server = values.socket ? { socketPath: values.socket } : { server: values.server! }
+  const server = componentAddress(values)
   const plane = new ControlPlane({
     server,
     scheduler: which === 'scheduler',

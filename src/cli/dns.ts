@@ -3,7 +3,7 @@ import type { ForwardPolicy } from '../../dns/forwarder.ts'
 import { defaultDnsConfig, startDns, type DnsConfig } from '../../dns/run.ts'
 import { MAX_SERVFAIL_TTL } from '../../dns/response-cache.ts'
 import type { PodRecordsMode } from '../../dns/zone-index.ts'
-import { runComponent } from './serve.ts'
+import { runComponent, connectionUsage } from './serve.ts'
 import { boolFlag, oneOf, optionalTimeout, timerDuration, wholeNumber } from './flag-values.ts'
 
 const d = defaultDnsConfig
@@ -15,9 +15,7 @@ Pods it watches (Kubernetes DNS-based service discovery, schema 1.1.0) and forwa
 other name to upstream servers, over UDP and TCP.
 
 Flags:
-  --server URL              the API server (default: http://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
-                            inside a pod, else http://127.0.0.1:6443)
-  --socket PATH             reach the API server through this unix socket instead
+${connectionUsage}
   --listen ADDRS            HOST:PORT to serve DNS on, UDP and TCP, comma-separated (default ${d.listen.join(',')})
   --zone DOMAIN             the cluster domain (default ${d.zone})
   --ttl SECONDS             TTL of the zone's records and of its negative answers (default ${d.ttl})

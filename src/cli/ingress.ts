@@ -4,7 +4,7 @@ import { parseTrustedProxies } from '../../ingress/headers.ts'
 import { defaultIngressConfig, startIngress, type IngressConfig } from '../../ingress/run.ts'
 import type { PublishSource } from '../../ingress/status-addresses.ts'
 import { boolFlag, timerDuration, wholeNumber } from './flag-values.ts'
-import { runComponent } from './serve.ts'
+import { runComponent, connectionUsage } from './serve.ts'
 
 const d = defaultIngressConfig
 
@@ -15,9 +15,7 @@ Runs the Ingress controller: serves the Ingresses of its IngressClass over HTTP 
 path straight to the ready endpoints of the backend Services.
 
 Flags:
-  --server URL              the API server (default: http://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
-                            inside a pod, else http://127.0.0.1:6443)
-  --socket PATH             reach the API server through this unix socket instead
+${connectionUsage}
   --http-listen A           plain HTTP on HOST:PORT (default ${d.httpListen}; '' for none)
   --https-listen A          HTTPS on HOST:PORT (default ${d.httpsListen}; '' for none)
   --ssl-redirect[=BOOL]     plain HTTP to a host that has TLS gets a 308 to HTTPS (default false:

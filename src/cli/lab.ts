@@ -5,6 +5,7 @@ import { labDown } from '../lab/down.ts'
 import { labExec } from '../lab/exec.ts'
 import { DEMO_INGRESS_HOST } from '../lab/demo.ts'
 import { labUp } from '../lab/up.ts'
+import { startApiRelay } from '../lab/api-relay.ts'
 import { MAX_NODES, UNDERLAY_CIDR } from '../lab/topology.ts'
 import { LabAbortedError } from '../lab/wait.ts'
 
@@ -43,6 +44,9 @@ export const labUsage = `Usage: weft lab exec [flags] NODE|POD|NAMESPACE/POD -- 
 
 Runs COMMAND inside a lab node's network namespace, or a pod's (found through the API;
 POD alone means namespace default). Exits with COMMAND's exit code.
+
+(\`weft lab api-relay --listen ADDR:PORT --socket PATH\` is the lab's own relay from its
+namespace to the API server's socket; \`weft up\` starts it.)
 
 Flags:
 ${dataDirFlag}
@@ -158,6 +162,15 @@ export async function runLab(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv
   if (!sub || sub === '-h' || sub === '--help' || sub === 'help') {
     process.stdout.write(labUsage)
+    return
+  }
+  if (sub === 'api-relay') {
+    const { values } = parseArgs({ args: rest, options: { listen: { type: 'string' }, socket: { type: 'string' } }, strict: true })
+    if (!values.listen || !values.socket) throw new Error('weft lab api-relay needs --listen ADDR:PORT and --socket PATH')
+    const server = await startApiRelay(values.listen, values.socket)
+    const stop = () => server.close(() => process.exit(0))
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
     return
   }
   if (sub !== 'exec') throw new Error(`unknown subcommand "${sub}": the lab command has exec\n\n${labUsage}`)

@@ -1,4 +1,6 @@
 // The `weft` command.
+import { runCerts, certsUsage } from './certs.ts'
+import { runToken, tokenUsage } from './token.ts'
 import { agentUsage, runAgent } from './agent.ts'
 import { downUsage, labUsage, runDown, runLab, runUp, upUsage } from './lab.ts'
 import { dnsUsage, runDns } from './dns.ts'
@@ -20,6 +22,8 @@ Commands:
   up                   start a lab cluster on this host: nodes as network namespaces, and a demo app
   down                 remove a lab cluster and everything it made
   lab exec             run a command inside a lab node's or pod's network namespace
+  certs check|renew    the cluster certificates' expiry, and renewal (as kubeadm certs)
+  token create|list|delete   bootstrap tokens for joining nodes (as kubeadm token)
 
 Run 'weft <command> --help' for a command's flags.
 `
@@ -35,6 +39,8 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
   up: { run: runUp, usage: upUsage },
   down: { run: runDown, usage: downUsage },
   lab: { run: runLab, usage: labUsage },
+  certs: { run: (argv) => runCerts(argv), usage: certsUsage },
+  token: { run: (argv) => runToken(argv), usage: tokenUsage },
 }
 
 async function main(argv: string[]): Promise<void> {

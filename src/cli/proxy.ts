@@ -1,12 +1,11 @@
 // `weft proxy`: the service proxy alone; its flags are shared with `weft agent`.
 import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
-import { RestClient } from '../client/index.ts'
 import { parseMode } from '../../proxy/mode.ts'
 import { defaultProxyConfig, startProxy, type ProxyConfig } from '../../proxy/run.ts'
 import { logger } from '../util/log.ts'
 import { boolFlag, cidrList, optionalTimeout, timerDuration, wholeNumber } from './flag-values.ts'
-import { serveUntilSignal } from './serve.ts'
+import { componentClient, serveUntilSignal, connectionUsage } from './serve.ts'
 
 export const proxyFlagsUsage = `  --proxy-mode MODE           nftables, userspace or auto (default auto: nftables, or userspace when
                               nftables cannot be used here — no nft, no CAP_NET_ADMIN, no nf_tables)
@@ -34,8 +33,7 @@ Service address (ClusterIP, NodePort, externalIPs, load-balancer IPs) work on th
 nftables rules in the tables ip/ip6 weft-proxy, or with userspace listeners.
 
 Flags:
-  --server URL                the API server (default http://127.0.0.1:6443)
-  --socket PATH               reach the API server through this unix socket instead
+${connectionUsage}
   --node-name NAME            this Node's name (default: the hostname)
 ${proxyFlagsUsage}
   -h, --help                  show this help
@@ -78,7 +76,8 @@ export async function runProxy(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      server: { type: 'string', default: 'http://127.0.0.1:6443' },
+      server: { type: 'string' },
+      kubeconfig: { type: 'string' },
       socket: { type: 'string' },
       'node-name': { type: 'string' },
       ...proxyOptions,
@@ -92,6 +91,6 @@ export async function runProxy(argv: string[]): Promise<void> {
   }
   const config = proxyConfigFrom(values)
   const log = logger('proxy')
-  const client = new RestClient(values.socket ? { socketPath: values.socket } : { server: values.server! }, { userAgent: 'weft-proxy' })
+  const client = componentClient(values, 'weft-proxy')
   await serveUntilSignal(client, (signal) => startProxy(config, client, values['node-name'] ?? hostname(), log, undefined, signal))
 }

@@ -1,7 +1,8 @@
 // Runs a long-lived component (`weft proxy`, `weft dns`) until SIGTERM or SIGINT: then it is
 // stopped, its API client closed, and the process exits 0.
 import { parseArgs } from 'node:util'
-import { RestClient } from '../client/index.ts'
+import { RestClient, type ServerAddress } from '../client/index.ts'
+import { inClusterConfig, loadKubeconfig, serviceAccountCredentials } from '../client/kubeconfig.ts'
 import { logger, type Logger } from '../util/log.ts'
 
 export async function serveUntilSignal(client: RestClient, start: (signal: AbortSignal) => Promise<{ stop(): Promise<void> }>): Promise<void> {
@@ -22,17 +23,28 @@ export async function serveUntilSignal(client: RestClient, start: (signal: Abort
 }
 
 /**
- * The API client of a cluster component: `--socket`, else `--server`, else inside a pod the
- * in-cluster address ($KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT), else the local default.
+ * Where a cluster component reaches the API and as whom. Credentials: `--kubeconfig`, else
+ * inside a pod its projected service-account token and CA. Place: `--socket`, else
+ * `--server`, else the kubeconfig's server, else the in-cluster address
+ * ($KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT), else https://127.0.0.1:6443.
  */
-export function componentClient(values: Record<string, string | boolean | undefined>, userAgent: string): RestClient {
+export function componentAddress(values: Record<string, string | boolean | undefined>): ServerAddress {
+  const kubeconfig = typeof values.kubeconfig === 'string' && values.kubeconfig ? loadKubeconfig(values.kubeconfig) : undefined
+  const inCluster = inClusterConfig()
+  const credentials = kubeconfig?.credentials ?? serviceAccountCredentials()
   const socket = values.socket as string | undefined
-  if (socket) return new RestClient({ socketPath: socket }, { userAgent })
-  const env = process.env
-  const host = env.KUBERNETES_SERVICE_HOST
-  const inCluster = host && env.KUBERNETES_SERVICE_PORT ? `http://${host.includes(':') ? `[${host}]` : host}:${env.KUBERNETES_SERVICE_PORT}` : undefined
-  return new RestClient({ server: (values.server as string | undefined) ?? inCluster ?? 'http://127.0.0.1:6443' }, { userAgent })
+  if (socket) return { socketPath: socket, credentials }
+  return { server: (values.server as string | undefined) ?? kubeconfig?.server ?? inCluster?.server ?? 'https://127.0.0.1:6443', credentials }
 }
+
+export function componentClient(values: Record<string, string | boolean | undefined>, userAgent: string): RestClient {
+  return new RestClient(componentAddress(values), { userAgent })
+}
+
+export const connectionUsage = `  --server URL                the API server (default: in a pod the kubernetes Service, else https://127.0.0.1:6443)
+  --socket PATH               reach the API server through this unix socket instead (same HTTPS)
+  --kubeconfig FILE           credentials (and server) from a kubeconfig; default: in a pod, its
+                              service-account token and the cluster CA`
 
 export interface ComponentSpec<C> {
   /** String flags besides --server and --socket. */
@@ -58,7 +70,7 @@ export function withBareBooleans(argv: readonly string[], boolFlags: readonly st
 /** `weft dns`, `weft ingress`: parse the flags (or print the usage), connect, run until a signal. */
 export async function runComponent<C>(argv: string[], spec: ComponentSpec<C>): Promise<void> {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } }
-  for (const f of ['server', 'socket', ...spec.flags]) options[f] = { type: 'string' }
+  for (const f of ['server', 'socket', 'kubeconfig', ...spec.flags]) options[f] = { type: 'string' }
   const { values } = parseArgs({ args: withBareBooleans(argv, spec.boolFlags ?? []), options, strict: true }) as { values: Record<string, string | boolean | undefined> }
   if (values.help) {
     process.stdout.write(spec.usage)

@@ -1,11 +1,11 @@
 // `weft server`: the API server over the embedded SQLite store or etcd.
 import { writeFile } from 'node:fs/promises'
-import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { IngressMode } from '../apiserver/bootstrap-ingress.ts'
 import { ApiServer, splitHostPort } from '../apiserver/server.ts'
 import { openStore } from '../store/open-store.ts'
+import { defaultDataDir } from './data-dir.ts'
 import { issueCertificate } from '../pki/certificates.ts'
 import { logger } from '../util/log.ts'
 import { makePrivateDir, restrictFiles } from '../util/private-files.ts'
@@ -58,10 +58,7 @@ Flags:
   -h, --help                  show this help
 `
 
-export function defaultDataDir(): string {
-  const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state')
-  return join(state, 'weft')
-}
+export { defaultDataDir }
 
 /** The admin kubeconfig: the cluster CA and the admin client certificate (system:masters). */
 export function adminKubeconfig(url: string, pki: ClusterPki): string {

@@ -1,6 +1,6 @@
 // kubeconfig files and in-cluster configuration, read as client-go's clientcmd and
 // rest.InClusterConfig read them: the current (or a named) context's cluster and user.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { parse } from 'yaml'
 import type { Credentials } from './credentials.ts'
@@ -90,11 +90,18 @@ export function inClusterConfig(env: NodeJS.ProcessEnv = process.env, dir = SERV
   try {
     namespace = readFileSync(`${dir}/namespace`, 'utf8').trim() || undefined
   } catch {}
-  return {
-    server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    credentials: { caPem: readFileSync(`${dir}/ca.crt`, 'utf8'), tokenFile: `${dir}/token` },
-    namespace,
+  return { server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`, credentials: serviceAccountCredentials(dir) ?? {}, namespace }
+}
+
+/** The projected service-account token and CA of this pod, when it has them. */
+export function serviceAccountCredentials(dir = SERVICE_ACCOUNT_DIR): Credentials | undefined {
+  let caPem: string
+  try {
+    caPem = readFileSync(`${dir}/ca.crt`, 'utf8')
+  } catch {
+    return undefined
   }
+  return existsSync(`${dir}/token`) ? { caPem, tokenFile: `${dir}/token` } : undefined
 }
 
 /** A kubeconfig that names one cluster and one user, its certificates embedded. */

@@ -99,21 +99,34 @@ export class RestClient {
   #origin: string
   #dispatcher: Agent
   #tokens: TokenSource
+  #address: ServerAddress
 
   constructor(address: ServerAddress, opts: RestClientOptions = {}) {
     this.userAgent = opts.userAgent ?? 'weft/0.1.0'
     this.timeoutMs = opts.timeoutMs ?? 30_000
     this.fieldManager = opts.fieldManager
-    const c = address.credentials ?? {}
-    this.#tokens = new TokenSource(c)
+    this.#address = address
+    this.#origin = 'socketPath' in address ? (address.credentials ? 'https://localhost' : 'http://localhost') : new URL(address.server).origin
+    this.#tokens = new TokenSource(address.credentials ?? {})
+    this.#dispatcher = this.#connect(address.credentials)
+  }
+
+  #connect(c: Credentials = {}): Agent {
     const tls = { ca: c.caPem, cert: c.certPem, key: c.keyPem, servername: c.serverName, rejectUnauthorized: !c.insecureSkipTlsVerify }
-    if ('socketPath' in address) {
-      this.#origin = address.credentials ? 'https://localhost' : 'http://localhost'
-      this.#dispatcher = new Agent({ connect: { socketPath: address.socketPath, ...(address.credentials ? tls : {}) } })
-    } else {
-      this.#origin = new URL(address.server).origin
-      this.#dispatcher = new Agent({ connect: this.#origin.startsWith('https:') ? tls : {} })
-    }
+    const secure = this.#origin.startsWith('https:')
+    if ('socketPath' in this.#address) return new Agent({ connect: { socketPath: this.#address.socketPath, ...(secure ? tls : {}) } })
+    return new Agent({ connect: secure ? tls : {} })
+  }
+
+  /**
+   * Authenticates with new credentials from now on (a renewed client certificate): new
+   * requests use new connections; those in flight, watches included, finish on the old.
+   */
+  setCredentials(credentials: Credentials): void {
+    const old = this.#dispatcher
+    this.#tokens = new TokenSource(credentials)
+    this.#dispatcher = this.#connect(credentials)
+    void old.close().catch(() => {})
   }
 
   /** The headers every request carries: content negotiation, user agent, credentials. */

@@ -27,11 +27,16 @@ import { readHostFacts } from './node-status.ts'
 import type { RestartBackoffOptions } from './restart-backoff.ts'
 import { podsDir } from './runtime/paths.ts'
 import { KubeletServer } from './server.ts'
+import { X509Certificate } from 'node:crypto'
+import { renewalTime, requestNodeCertificate } from './join.ts'
+import { MAX_TIMER_MS } from '../util/timers.ts'
 
 const nodeInfo = resources.find((r) => r.kind === 'Node')!
 
 export interface AgentOptions {
   server: ServerAddress
+  /** The validity of the node's client certificate when the agent renews it itself (a joined node). */
+  certificateRenewal?: { notBefore: number; notAfter: number }
   nodeName: string
   dataDir: string
   /** The node's InternalIPs; detected from the default route's interface when absent. */
@@ -72,6 +77,7 @@ export class Agent {
   #registration: NodeRegistration | undefined
   #server: KubeletServer | undefined
   #networkReady = false
+  #renewal: NodeJS.Timeout | undefined
   #nodeIPs: string[] = []
   #pendingNodes: NodeJS.Timeout | undefined
   #syncingNodes: Promise<void> = Promise.resolve()
@@ -129,6 +135,7 @@ export class Agent {
     })
     await this.#registration.register()
     this.#registration.start()
+    if (o.certificateRenewal) this.#scheduleRenewal(o.certificateRenewal)
 
     this.#nodes = new Informer<V1Node>(client, nodeInfo, { logger: this.log })
     this.#nodes.addHandlers({ onAdd: () => this.#nodesChanged(), onUpdate: () => this.#nodesChanged(), onDelete: () => this.#nodesChanged() })
@@ -161,7 +168,30 @@ export class Agent {
     this.log.info({ node: o.nodeName, ips: this.#nodeIPs }, 'node agent running')
   }
 
+  /** Renews the node's client certificate at 70–90 % of its life, as the node itself (selfnodeclient). */
+  #scheduleRenewal(validity: { notBefore: number; notAfter: number }, at = renewalTime(validity.notBefore, validity.notAfter)): void {
+    clearTimeout(this.#renewal)
+    this.#renewal = setTimeout(() => {
+      // Timers cap at ~24.8 days: a renewal further out is waited for in steps.
+      if (Date.now() < at) return this.#scheduleRenewal(validity, at)
+      const client = this.client!
+      const caPem = this.options.server.credentials?.caPem ?? ''
+      requestNodeCertificate(client, { nodeName: this.options.nodeName, dataDir: this.options.dataDir, caPem, timeoutMs: 5 * 60_000 })
+        .then((credentials) => {
+          client.setCredentials(credentials)
+          const cert = new X509Certificate(credentials.certPem!)
+          this.log.info({ notAfter: cert.validTo }, 'renewed the node client certificate')
+          this.#scheduleRenewal({ notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) })
+        })
+        .catch((err: unknown) => {
+          this.log.warn({ err }, 'cannot renew the node client certificate; trying again in a minute')
+          this.#scheduleRenewal(validity, Date.now() + 60_000)
+        })
+    }, Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS)).unref()
+  }
+
   async stop(): Promise<void> {
+    clearTimeout(this.#renewal)
     clearTimeout(this.#pendingNodes)
     this.#registration?.stop()
     await this.#server?.close()

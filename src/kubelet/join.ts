@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { connect as tlsConnect, type DetailedPeerCertificate, type TLSSocket } from 'node:tls'
 import { resources } from '../api/registry.ts'
 import type { V1CertificateSigningRequest } from '@kubernetes/client-node'
-import type { Credentials, RestClient } from '../client/index.ts'
+import { RestClient, type ClientConfig, type Credentials, type ServerAddress } from '../client/index.ts'
 import { caCertHash } from '../pki/certificates.ts'
 import { createCertificateRequest } from '../pki/csr.ts'
 import { generateKeyPair } from '../pki/keys.ts'
@@ -129,4 +129,49 @@ export async function requestNodeCertificate(client: RestClient, opts: { nodeNam
 /** When to renew: at 70–90 % of the certificate's life (jittered, as the kubelet does). */
 export function renewalTime(notBefore: number, notAfter: number, random = Math.random()): number {
   return notBefore + (notAfter - notBefore) * (0.7 + 0.2 * random)
+}
+
+export interface NodeCredentialOptions {
+  endpoint: ApiEndpoint
+  nodeName: string
+  dataDir: string
+  /** A kubeconfig with the node's credentials (kubelet --kubeconfig); its server is used unless `endpoint` came from --socket. */
+  kubeconfig?: ClientConfig
+  token?: string
+  caCertHash?: string
+  log?: (msg: string) => void
+  signal?: AbortSignal
+}
+
+export interface NodeCredentials {
+  address: ServerAddress
+  /** When the agent renews its client certificate itself (joined nodes); unset for a given kubeconfig. */
+  renewal?: { notBefore: number; notAfter: number }
+}
+
+/**
+ * Where and as whom the agent talks to the API: a kubeconfig given; else the certificate
+ * a previous join stored; else a join with the bootstrap token (the CA pinned by hash).
+ */
+export async function nodeCredentials(o: NodeCredentialOptions): Promise<NodeCredentials> {
+  const at = (credentials: Credentials): ServerAddress => ({ ...o.endpoint, credentials })
+  if (o.kubeconfig) return { address: 'socketPath' in o.endpoint ? at(o.kubeconfig.credentials) : { server: o.kubeconfig.server, credentials: o.kubeconfig.credentials } }
+  const stored = await storedNodeCredentials(o.dataDir)
+  if (stored) {
+    const { notBefore, notAfter, ...credentials } = stored
+    return { address: at(credentials), renewal: { notBefore, notAfter } }
+  }
+  if (!o.token || !o.caCertHash) {
+    throw new Error(`node ${o.nodeName} has no credentials in ${nodePkiPaths(o.dataDir).dir}: join with --token and --ca-cert-hash (\`weft token create\` on the server prints both), or give --kubeconfig`)
+  }
+  const caPem = await discoverPinnedCA(o.endpoint, o.caCertHash)
+  o.log?.('the API server\'s CA matches --ca-cert-hash; joining with the bootstrap token')
+  const bootstrap = new RestClient(at({ caPem, token: o.token }), { userAgent: `weft-agent/${o.nodeName} (bootstrap)` })
+  try {
+    const credentials = await requestNodeCertificate(bootstrap, { nodeName: o.nodeName, dataDir: o.dataDir, caPem, signal: o.signal, log: o.log })
+    const cert = new X509Certificate(credentials.certPem!)
+    return { address: at(credentials), renewal: { notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) } }
+  } finally {
+    await bootstrap.close()
+  }
 }

@@ -4,7 +4,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises'
 import type { LabPlan } from './topology.ts'
 
 export interface LabProcess {
-  role: 'server' | 'agent' | 'publisher'
+  role: 'server' | 'agent' | 'publisher' | 'relay'
   name: string
   pid: number
   /** /proc/PID/stat field 22: tells a live process from a recycled pid. */

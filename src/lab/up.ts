@@ -11,6 +11,11 @@ import { findByKind } from '../api/registry.ts'
 import { RestClient } from '../client/index.ts'
 import { copyFile } from 'node:fs/promises'
 import { labClient } from './client.ts'
+import { API_RELAY_PORT } from './api-relay.ts'
+import { bootstrapTokenSecret, generateBootstrapToken } from '../auth/tokens/bootstrap-token.ts'
+import { caCertHash } from '../pki/certificates.ts'
+import { JOIN_GROUP } from '../cli/token.ts'
+import type { KubeObject } from '../client/index.ts'
 import { netnsPath } from '../netlink/index.ts'
 import { applyDemoCertificate, applyManifests, loadManifests, waitForClusterDns, waitForDeployments, waitForIngress, waitForServices } from './demo.ts'
 import { ensureDeps } from './deps.ts'
@@ -19,7 +24,7 @@ import { createTopology } from './network.ts'
 import { publishPorts, type PublishedPort } from './port-publisher.ts'
 import { startDetached, type Started } from './processes.ts'
 import { initialState, writeState, type LabState } from './state.ts'
-import { planLab, socketPaths, type LabPlan } from './topology.ts'
+import { planLab, socketPaths, UNDERLAY_GATEWAY, type LabPlan } from './topology.ts'
 import { LabAbortedError, throwIfAborted, waitFor } from './wait.ts'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -97,7 +102,7 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
     // 6443 when it is free; another lab starting at the same moment may take it between
     // the check and the bind, and then any free port does.
     for (let port = (await portIsFree(PREFERRED_PORT)) ? PREFERRED_PORT : 0; ; port = 0) {
-      const server = startDetached(WEFT_BIN, ['server', '--data-dir', plan.serverDataDir, '--listen', `127.0.0.1:${port}`, '--socket', plan.socket, '--kubelet-socket-dir', join(plan.dataDir, 'nodes'), '--dns-replicas', String(LAB_DNS_REPLICAS), '--ingress', 'host-network'], plan.serverLog)
+      const server = startDetached(WEFT_BIN, ['server', '--data-dir', plan.serverDataDir, '--listen', `127.0.0.1:${port}`, '--socket', plan.socket, '--kubelet-socket-dir', join(plan.dataDir, 'nodes'), '--dns-replicas', String(LAB_DNS_REPLICAS), '--ingress', 'host-network', '--advertise-address', `${UNDERLAY_GATEWAY}:${API_RELAY_PORT}`], plan.serverLog)
       await track('server', 'server', server)
       try {
         await waitFor('the API server to be ready', async () => {
@@ -122,12 +127,17 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
 
     log(`creating ${plan.nodes.length} node namespace(s) on the underlay in ${plan.labNetns}`)
     await createTopology(plan)
+    // Pods reach the API server (the kubernetes Service) through the relay on the gateway.
+    const relay = startDetached('nsenter', [`--net=${netnsPath(plan.labNetns)}`, '--', WEFT_BIN, 'lab', 'api-relay', '--listen', `${UNDERLAY_GATEWAY}:${API_RELAY_PORT}`, '--socket', plan.socket], join(plan.dataDir, 'logs', 'api-relay.log'))
+    await track('relay', 'api-relay', relay)
     throwIfAborted(opts.signal)
     if (!opts.agents) return { state, plan, pods: [], services: [] }
 
+    // Nodes join as real hosts do: a bootstrap token, the CA pinned by its hash, a CSR.
+    const joinToken = await createJoinToken(api, await readFile(plan.kubeconfig, 'utf8'))
     for (const node of plan.nodes) {
       await mkdir(node.dataDir, { recursive: true, mode: 0o700 })
-      const agent = startDetached('nsenter', agentArgs(plan, node.index), node.log)
+      const agent = startDetached('nsenter', agentArgs(plan, node.index, joinToken), node.log)
       await track('agent', node.name, agent)
     }
     log(`waiting for ${plan.nodes.map((n) => n.name).join(', ')} to be Ready (logs: ${join(plan.dataDir, 'logs')})`)
@@ -171,7 +181,7 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
  * not `ip netns exec`, whose private mount namespace would hide the pod namespaces and
  * mounts the agent makes from everyone else).
  */
-export function agentArgs(plan: LabPlan, index: number): string[] {
+export function agentArgs(plan: LabPlan, index: number, join: JoinToken): string[] {
   const node = plan.nodes[index - 1]!
   return [
     `--net=${netnsPath(node.netns)}`,
@@ -179,12 +189,29 @@ export function agentArgs(plan: LabPlan, index: number): string[] {
     WEFT_BIN,
     'agent',
     '--socket', plan.socket,
+    '--token', join.token,
+    '--ca-cert-hash', join.caCertHash,
     '--node-name', node.name,
     '--data-dir', node.dataDir,
     '--node-ip', node.ip,
     '--netns-prefix', node.podNetnsPrefix,
     '--host-gw',
   ]
+}
+
+export interface JoinToken {
+  token: string
+  caCertHash: string
+}
+
+/** A bootstrap token for the lab's nodes (an hour is plenty to join), as `weft token create` makes. */
+export async function createJoinToken(client: RestClient, adminKubeconfig: string): Promise<JoinToken> {
+  const generated = generateBootstrapToken()
+  const secret = bootstrapTokenSecret({ id: generated.id, secret: generated.secret, ttlSeconds: 3600, description: 'weft up: the lab nodes join with it', groups: [JOIN_GROUP], usages: ['authentication', 'signing'] })
+  await client.create(findByKind('v1', 'Secret')!, secret as unknown as KubeObject)
+  const caPem = /certificate-authority-data:\s*(\S+)/.exec(adminKubeconfig)?.[1]
+  if (!caPem) throw new Error('the admin kubeconfig names no certificate-authority-data')
+  return { token: generated.token, caCertHash: caCertHash(Buffer.from(caPem, 'base64').toString('utf8')) }
 }
 
 async function refuseExisting(plan: LabPlan): Promise<void> {

@@ -2,7 +2,9 @@
 // bridge (itself in a namespace), running `weft agent` against a test API server's unix
 // socket. Teardown stops the agents and removes every sandbox, namespace and process.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { kubeconfigText } from '../../src/client/kubeconfig.ts'
+import { userCredentials } from './apiserver.ts'
 import { openSync, closeSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ipBatch, setSysctl } from '../../src/netlink/index.ts'
@@ -65,6 +67,10 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
       await setSysctl('net.ipv4.ip_forward', '1', netns)
       const dataDir = join(opts.dir, name)
       await mkdir(dataDir, { recursive: true, mode: 0o700 })
+      // The node's identity: a client certificate from the test CA, as a provisioned host has.
+      const kubeconfig = join(dataDir, 'kubeconfig')
+      const creds = await userCredentials(`system:node:${name}`, ['system:nodes'])
+      await writeFile(kubeconfig, kubeconfigText({ server: 'https://localhost', caPem: creds.caPem!, user: `system:node:${name}`, certPem: creds.certPem, keyPem: creds.keyPem }), { mode: 0o600 })
       const logFile = join(opts.dir, `${name}.log`)
       let child: ChildProcess | undefined
       // Runs before the node's namespace goes: the agent, then its pods.
@@ -87,7 +93,7 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
           // the namespaces it mounts under /run/netns would be visible to it alone.
           child = spawn(
             'nsenter',
-            [`--net=/run/netns/${netns}`, '--', weftBin, 'agent', '--socket', opts.socketPath, '--node-name', name, '--node-ip', ip, '--data-dir', dataDir, '--netns-prefix', `${netns}-pod`, '--kubelet-listen', '', '--host-gw', ...(opts.agentArgs ?? []), ...(nodeOptions.agentArgs ?? [])],
+            [`--net=/run/netns/${netns}`, '--', weftBin, 'agent', '--socket', opts.socketPath, '--kubeconfig', kubeconfig, '--node-name', name, '--node-ip', ip, '--data-dir', dataDir, '--netns-prefix', `${netns}-pod`, '--kubelet-listen', '', '--host-gw', ...(opts.agentArgs ?? []), ...(nodeOptions.agentArgs ?? [])],
             { stdio: ['ignore', fd, fd], env },
           )
           closeSync(fd)
