@@ -10,8 +10,25 @@ export class HttpError extends Error {
   }
 }
 
-export function pool(origin: string, connections: number): Pool {
-  return new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 0, bodyTimeout: 0 })
+/** A client certificate and the CA to trust (PEM), or a bearer token with the CA. */
+export interface TlsCredentials {
+  ca: string
+  cert?: string
+  key?: string
+  token?: string
+}
+
+export function pool(origin: string, connections: number, tls?: TlsCredentials): Pool {
+  const p = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: 0, bodyTimeout: 0, connect: tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : undefined })
+  if (tls?.token) bearer.set(p, tls.token)
+  return p
+}
+
+const bearer = new WeakMap<Pool, string>()
+
+function headersFor(p: Pool, extra: Record<string, string>): Record<string, string> {
+  const token = bearer.get(p)
+  return token ? { ...extra, authorization: `Bearer ${token}` } : extra
 }
 
 /** Sends `body` (already JSON text) and returns the answer's text. */
@@ -19,7 +36,7 @@ export async function send(p: Pool, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | '
   const res = await p.request({
     method,
     path,
-    headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': contentType },
+    headers: headersFor(p, body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': contentType }),
     body,
   })
   const text = await res.body.text()
@@ -40,7 +57,7 @@ export interface LineStream {
 /** Opens a streaming GET and calls `onLine` per newline-terminated line; resolves once the headers are in. */
 export async function streamLines(p: Pool, path: string, onLine: (line: string) => void): Promise<LineStream> {
   const abort = new AbortController()
-  const res = await p.request({ method: 'GET', path, headers: { accept: 'application/json' }, signal: abort.signal })
+  const res = await p.request({ method: 'GET', path, headers: headersFor(p, { accept: 'application/json' }), signal: abort.signal })
   if (res.statusCode !== 200) throw new HttpError(res.statusCode, 'GET', path, await res.body.text())
   res.body.setEncoding('utf8')
   const done = (async () => {

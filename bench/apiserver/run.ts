@@ -156,7 +156,7 @@ async function benchBackend(backend: Backend, cleanup: Cleanup): Promise<Backend
   const etcd = backend === 'etcd' ? await startEtcd(cleanup, config.tmpdir) : undefined
   const server = await startWeftServer(cleanup, { dataDir, etcdEndpoint: etcd?.endpoint, etcdPrefix: '/weft-bench', cpuProfDir: config.cpuProf })
   log(`server pid ${server.process.pid} at ${server.url}${etcd ? `, etcd pid ${etcd.process.pid} at ${etcd.endpoint}` : ''}`)
-  const api = pool(server.url, config.concurrency)
+  const api = pool(server.url, config.concurrency, server.tls)
   try {
     await createNamespace(api, LIST_NS)
     await createNamespace(api, SPILL_NS)

@@ -2,7 +2,10 @@
 // dir or an etcd prefix; stopped by pid through the benchmark's Cleanup.
 import { join, resolve } from 'node:path'
 import type { Cleanup } from '../lib/cleanup.ts'
-import { freePort, startProcess, waitForHttp, type ChildProcess } from '../lib/process.ts'
+import { existsSync } from 'node:fs'
+import { loadKubeconfig } from '../../src/client/kubeconfig.ts'
+import { freePort, startProcess, type ChildProcess } from '../lib/process.ts'
+import type { TlsCredentials } from './http.ts'
 
 const WEFT = resolve(import.meta.dirname, '../../bin/weft')
 
@@ -18,6 +21,10 @@ export interface WeftServerOptions {
 export interface WeftServer {
   url: string
   process: ChildProcess
+  /** The admin kubeconfig `weft server` wrote (CA and admin client certificate). */
+  kubeconfig: string
+  /** The admin's TLS material, for load generators' connections. */
+  tls: TlsCredentials
 }
 
 export async function startWeftServer(cleanup: Cleanup, options: WeftServerOptions): Promise<WeftServer> {
@@ -28,7 +35,14 @@ export async function startWeftServer(cleanup: Cleanup, options: WeftServerOptio
   const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'warn' }
   if (options.cpuProfDir) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${options.cpuProfDir}`.trim()
   const proc = startProcess(cleanup, WEFT, args, { logFile: join(options.dataDir, 'server.log'), env })
-  const url = `http://127.0.0.1:${port}`
-  await waitForHttp(`${url}/readyz`, proc, (status) => status === 200, 30_000)
-  return { url, process: proc }
+  const url = `https://127.0.0.1:${port}`
+  const kubeconfig = join(options.dataDir, 'kubeconfig')
+  // The server writes its admin kubeconfig once it serves.
+  const deadline = Date.now() + 30_000
+  while (!existsSync(kubeconfig)) {
+    if (proc.exited || Date.now() > deadline) throw new Error(`weft server did not start; log ${proc.logFile}:\n${proc.tail()}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const { credentials } = loadKubeconfig(kubeconfig)
+  return { url, process: proc, kubeconfig, tls: { ca: credentials.caPem!, cert: credentials.certPem!, key: credentials.keyPem! } }
 }

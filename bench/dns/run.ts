@@ -228,7 +228,7 @@ try {
   }
   const work = cleanup.tempDir('weft-bench-dns-')
   const api = await startWeftServer(cleanup, { dataDir: cleanup.tempDir('api-', work) })
-  const client = pool(api.url, createConcurrency)
+  const client = pool(api.url, createConcurrency, api.tls)
   cleanup.add(() => client.close())
   progress(`API server at ${api.url}`)
 

@@ -195,7 +195,7 @@ try {
   const backend = await startBackend(cleanup, backendDir)
   progress(`backend (nginx, return 200) on 127.0.0.1:${backend.port}`)
   const api = await startWeftServer(cleanup, { dataDir: cleanup.tempDir('api-', work) })
-  const client = pool(api.url, 16)
+  const client = pool(api.url, 16, api.tls)
   cleanup.add(() => client.close())
   progress(`API server at ${api.url}`)
   await createBackends(client, backend.port, cert)
