@@ -102,20 +102,7 @@ export async function runAgent(argv: string[]): Promise<void> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(prefix)) throw new Error(`--netns-prefix "${prefix}" may hold only letters, digits, '_', '.' and '-'`)
   const nodeName = values['node-name'] ?? hostname()
   const log = logger('agent')
-  const abort = new AbortController()
-  const credentials = await nodeCredentials({
-    endpoint: values.socket ? { socketPath: resolve(values.socket) } : { server: values.server! },
-    nodeName,
-    dataDir,
-    kubeconfig: values.kubeconfig ? loadKubeconfig(values.kubeconfig) : undefined,
-    token: values.token,
-    caCertHash: values['ca-cert-hash'],
-    log: (msg) => log.info(msg),
-    signal: abort.signal,
-  })
-  const agent = new Agent({
-    server: credentials.address,
-    certificateRenewal: credentials.renewal,
+  const options = {
     nodeName,
     nodeIPs: values['node-ip'] ? ipList('--node-ip', values['node-ip']) : undefined,
     dataDir,
@@ -133,7 +120,20 @@ export async function runAgent(argv: string[]): Promise<void> {
     volumeRefreshMs: timerDuration('--volume-refresh-period', values['volume-refresh-period']!),
     proxy: boolFlag('--proxy', values.proxy, true) ? proxyConfigFrom(values) : undefined,
     log,
+  }
+  // Credentials last: every flag is checked before the agent joins the cluster.
+  const abort = new AbortController()
+  const credentials = await nodeCredentials({
+    endpoint: values.socket ? { socketPath: resolve(values.socket) } : { server: values.server! },
+    nodeName,
+    dataDir,
+    kubeconfig: values.kubeconfig ? loadKubeconfig(values.kubeconfig) : undefined,
+    token: values.token,
+    caCertHash: values['ca-cert-hash'],
+    log: (msg) => log.info(msg),
+    signal: abort.signal,
   })
+  const agent = new Agent({ ...options, server: credentials.address, certificateRenewal: credentials.renewal })
   let stopping = false
   const stop = () => {
     if (stopping) return
