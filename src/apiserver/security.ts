@@ -10,6 +10,7 @@ import { RbacAuthorizer } from '../auth/rbac/authorizer.ts'
 import { checkBindingWrite, checkRoleWrite } from '../auth/rbac/escalation.ts'
 import type { RbacKind } from '../auth/rbac/objects.ts'
 import { BootstrapTokenAuthenticator, ServiceAccountTokens, TokenAuthenticator } from '../auth/tokens/index.ts'
+import { BOOTSTRAP_TOKEN_SECRET_TYPE } from '../auth/tokens/bootstrap-token.ts'
 import type { UserInfo } from '../auth/types.ts'
 import { ApiError, invalid, isAlreadyExists } from '../util/errors.ts'
 import { parseCertificateRequest } from '../pki/csr.ts'
@@ -97,6 +98,17 @@ export class ServerSecurity {
             remove: (o) => void this.rbac.remove(k, o.metadata.namespace ?? '', o.metadata.name),
           }, log),
       ),
+      // A revoked bootstrap token or a deleted service account stops working at once, not
+      // when its cached authentication expires.
+      new StoreFeed(objects.store, kind('Secret'), {
+        upsert: (secret) => {
+          if (secret.type === BOOTSTRAP_TOKEN_SECRET_TYPE) this.tokens.invalidate()
+        },
+        remove: (secret) => {
+          if (secret.type === BOOTSTRAP_TOKEN_SECRET_TYPE) this.tokens.invalidate()
+        },
+      }, log, 'kube-system'),
+      new StoreFeed(objects.store, kind('ServiceAccount'), { upsert: () => {}, remove: () => this.tokens.invalidate() }, log),
       new StoreFeed(objects.store, pods, {
         upsert: (p) => void this.graph.upsertPod(p),
         remove: (p) => this.graph.removePod(p.metadata.namespace ?? '', p.metadata.name),

@@ -24,16 +24,20 @@ export class StoreFeed {
   #retry: NodeJS.Timeout | undefined
   #stopped = false
 
-  constructor(store: Store, info: ResourceInfo, handlers: FeedHandlers, log: Logger) {
+  readonly #namespace: string | undefined
+
+  /** `namespace`: only that namespace's objects of a namespaced kind. */
+  constructor(store: Store, info: ResourceInfo, handlers: FeedHandlers, log: Logger, namespace?: string) {
     this.#store = store
     this.#info = info
     this.#handlers = handlers
     this.#log = log
+    this.#namespace = namespace
   }
 
   async start(): Promise<void> {
     this.#stopped = false
-    const prefix = prefixOf(this.#info)
+    const prefix = prefixOf(this.#info, this.#namespace)
     const page = await this.#store.list(prefix)
     const listed = new Set<string>()
     for (const kv of page.items) {
