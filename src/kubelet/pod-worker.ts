@@ -14,7 +14,7 @@ import type { Logger } from '../util/log.ts'
 import type { CniRuntime } from './cni/index.ts'
 import { podHostname, podHostsFile } from './hosts-file.ts'
 import { expandCommand, resolveEnv, type EnvExtra, type ObjectLookups } from './pod-env.ts'
-import { fetchPodObjects } from './pod-objects.ts'
+import { fetchPodObjects, fetchServiceEnv } from './pod-objects.ts'
 import type { TokenManager } from './token-manager.ts'
 import { planPod, type PodPlan, type PodStep } from './pod-plan.ts'
 import { containerSpecHash, type ObservedContainer, type ObservedPod } from './pod-state.ts'
@@ -299,7 +299,7 @@ export class PodWorker {
     const restartCount = before ? before.proc.restartCount + 1 : (this.#previous.get(name)?.proc.restartCount ?? -1) + 1
     try {
       const lookups = await fetchPodObjects(this.#ctx.client, pod, 'all', this.#ctx.tokens)
-      const envResult = resolveEnv(pod, spec, lookups, this.#envExtra())
+      const envResult = resolveEnv(pod, spec, lookups, { ...this.#envExtra(), serviceEnv: await fetchServiceEnv(this.#ctx.client, pod) })
       if ('error' in envResult) throw new ConfigError(envResult.error)
       const volumes = podVolumes(pod, lookups, this.#envExtra())
       await writePodFiles(sandbox, { volumes: volumes.written })

@@ -40,7 +40,7 @@ export function testPki(): Promise<ClusterPki> {
   if (!sharedPki) {
     const dir = mkdtempSync(join(tmpdir(), 'weft-test-pki-'))
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-    sharedPki = ensureClusterPki(dir, { listenHosts: ['127.0.0.1', 'localhost'], serviceIP: '10.96.0.1', clusterDomain: 'cluster.local' })
+    sharedPki = ensureClusterPki(dir, { listenHosts: ['127.0.0.1', 'localhost', '172.31.0.1'], serviceIP: '10.96.0.1', clusterDomain: 'cluster.local' })
   }
   return sharedPki
 }
