@@ -14,7 +14,7 @@ t.test('weft proxy programs the node and reports healthy', async (t) => {
     if (proxy.exitCode === null) proxy.kill('SIGKILL')
   })
   let log = ''
-  const proxy = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', weftBin, 'proxy', '--socket', server.socketPath!, '--node-name', 'n1', '--proxy-mode', 'nftables', '--healthz-bind-address', '127.0.0.1:10256'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const proxy = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', weftBin, 'proxy', '--socket', server.socketPath!, '--kubeconfig', server.kubeconfig, '--node-name', 'n1', '--proxy-mode', 'nftables', '--healthz-bind-address', '127.0.0.1:10256'], { stdio: ['ignore', 'pipe', 'pipe'] })
   proxy.stdout.on('data', (b: Buffer) => (log += b))
   proxy.stderr.on('data', (b: Buffer) => (log += b))
   const healthz = () => execIn(ns, 'curl', ['-s', '--max-time', '1', 'http://127.0.0.1:10256/healthz']).catch(() => '')

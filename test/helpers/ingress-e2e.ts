@@ -164,7 +164,7 @@ export async function ingressLab(t: Teardown): Promise<IngressLab> {
 
   const logFile = join(dir, 'ingress.log')
   const startIngress: IngressLab['startIngress'] = async (logLevel = 'warn') => {
-    const child = spawnIn(join(root, 'bin/weft'), ['ingress', '--socket', api.socketPath!, '--http-listen', `${INGRESS_ADDRESS}:80`, '--https-listen', `${INGRESS_ADDRESS}:443`, '--status-listen', '127.0.0.1:10254'], { ...process.env, WEFT_LOG_LEVEL: logLevel })
+    const child = spawnIn(join(root, 'bin/weft'), ['ingress', '--socket', api.socketPath!, '--kubeconfig', api.kubeconfig, '--http-listen', `${INGRESS_ADDRESS}:80`, '--https-listen', `${INGRESS_ADDRESS}:443`, '--status-listen', '127.0.0.1:10254'], { ...process.env, WEFT_LOG_LEVEL: logLevel })
     const out = createWriteStream(logFile)
     child.stdout!.pipe(out)
     child.stderr!.pipe(out)
