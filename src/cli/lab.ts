@@ -100,7 +100,15 @@ export async function runUp(argv: string[]): Promise<void> {
     const dirFlag = values['data-dir'] === DEFAULT_LAB_DIR ? '' : ` --data-dir ${dataDir}`
     const lines = [`Lab ${state.id} is up: ${plan.nodes.map((n) => `${n.name} (${n.ip})`).join(', ')}; API server at ${state.url}.`]
     if (!agents) lines.push('No agents were started (--no-agents): the nodes are namespaces only.')
-    lines.push('', 'Next:', `  export KUBECONFIG=${plan.kubeconfig}`, '  kubectl get pods -o wide')
+    else lines.push('The nodes joined with a bootstrap token and hold their own client certificates (kubectl get csr).')
+    lines.push(
+      '',
+      'Next:',
+      `  export KUBECONFIG=${plan.kubeconfig}    # HTTPS, checked against the cluster CA; kubectl authenticates with`,
+      '                                          # the admin client certificate (CN=kubernetes-admin, O=system:masters)',
+      '  kubectl auth whoami',
+      '  kubectl get pods -o wide',
+    )
     const pod = pods[0]
     if (pod) {
       lines.push(`  weft lab exec${dirFlag} ${plan.nodes[0]!.name} -- curl -s http://${pod.status!.podIP}:8080/`)
