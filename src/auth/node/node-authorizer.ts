@@ -23,7 +23,8 @@ import { rule } from '../policy/rbac-objects.ts'
 import type { Attributes, Authorizer, Decision, ResourceAttributes } from '../types.ts'
 import type { NodeGraph, NodeObjectKind } from './node-graph.ts'
 import { nodeIdentity } from './node-identity.ts'
-import { rulesAllow } from './policy-rules.ts'
+import { parsePolicyRules } from '../rbac/objects.ts'
+import { rulesAllow, type PolicyRule } from '../rbac/rules.ts'
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease'
 
@@ -46,11 +47,11 @@ type GraphKind = NodeObjectKind | 'untracked'
 
 export class NodeAuthorizer implements Authorizer {
   readonly #graph: NodeGraph
-  readonly #rules: readonly V1PolicyRule[]
+  readonly #rules: readonly PolicyRule[]
 
   constructor(graph: NodeGraph, rules: readonly V1PolicyRule[] = weftNodeRules()) {
     this.#graph = graph
-    this.#rules = rules
+    this.#rules = parsePolicyRules(rules)
   }
 
   authorize(attrs: Attributes, options: NodeAuthorizeOptions = {}): Decision {
@@ -82,7 +83,7 @@ export class NodeAuthorizer implements Authorizer {
       case '/pods':
         return this.#pod(nodeName, a, selector)
     }
-    return rulesAllow(this.#rules, a) ? allow : noOpinion('')
+    return rulesAllow(a, this.#rules) ? allow : noOpinion('')
   }
 
   #related(nodeName: string, kind: GraphKind, a: ResourceAttributes): Decision {
