@@ -1,16 +1,10 @@
 // What the certificate controllers need to know of a CertificateSigningRequest: its
 // decoded request, its state, and the shape of a kubelet's client certificate request.
 import type { V1CertificateSigningRequest } from '@kubernetes/client-node'
+import type { CertificateRequestInfo } from '../../pki/csr.ts'
 
 /** The parts of a PKCS#10 request the controllers judge (from the PKI's parser). */
-export interface ParsedRequest {
-  commonName: string
-  organizations: string[]
-  dnsNames: string[]
-  ipAddresses: string[]
-  emailAddresses: string[]
-  uris: string[]
-}
+export type ParsedRequest = Pick<CertificateRequestInfo, 'commonName' | 'organizations' | 'dnsNames' | 'ipAddresses' | 'emailAddresses' | 'uris'>
 
 export const KUBELET_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet'
 export const CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client'
