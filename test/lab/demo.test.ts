@@ -16,8 +16,8 @@ t.test('the demo manifests apply, and up waits for their pods to run', async (t)
   t.equal(echo?.spec?.replicas, 2)
   t.equal(echo?.spec?.template.spec?.containers[0]?.image, 'weft/echo')
 
-  const { url } = await startTestServer(t)
-  const client = new RestClient({ server: url })
+  const { address } = await startTestServer(t)
+  const client = new RestClient(address)
   t.teardown(() => client.destroy())
   await applyManifests(client, objects)
   await applyManifests(client, objects) // applying again changes nothing and fails nothing
@@ -50,8 +50,8 @@ t.test('the demo manifests apply, and up waits for their pods to run', async (t)
 })
 
 t.test('a demo timeout names what it waited for', async (t) => {
-  const { url } = await startTestServer(t)
-  const client = new RestClient({ server: url })
+  const { address } = await startTestServer(t)
+  const client = new RestClient(address)
   t.teardown(() => client.destroy())
   const objects = await loadManifests(DEMO_DIR)
   await t.rejects(waitForDeployments(client, objects, { timeoutMs: 200, intervalMs: 20 }), /timed out .* 2 Running pod\(s\) of Deployment default\/echo/)

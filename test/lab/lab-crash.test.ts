@@ -1,5 +1,6 @@
 // `weft down` after an agent was SIGKILLed: nothing the agent or its pods made may stay
 // behind, although the agent never cleaned up.
+import { labClient } from '../../src/lab/client.ts'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -7,7 +8,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { V1Pod } from '@kubernetes/client-node'
 import { findByKind } from '../../src/api/registry.ts'
-import { RestClient } from '../../src/client/index.ts'
 import { DEFAULT_RUN_DIR } from '../../cni/service/run-dir.ts'
 import { netnsPath } from '../../src/netlink/index.ts'
 import { isAlive } from '../../src/lab/processes.ts'
@@ -33,7 +33,7 @@ t.test('down after a SIGKILLed agent removes what the agent and its pods made', 
   // A pod with a volume mounted where the host has nothing: the path exists only in the container's view.
   const hostTarget = join(dirname(dir), 'host-side', 'made-for-the-pod')
   mkdirSync(dirname(hostTarget))
-  const client = new RestClient({ socketPath: join(dir, 'apiserver.sock') })
+  const client = labClient(join(dir, 'apiserver.sock'), join(dir, 'kubeconfig'))
   t.teardown(() => client.destroy())
   await client.create<V1Pod>(podInfo, {
     apiVersion: 'v1',

@@ -6,9 +6,11 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import type { V1Pod } from '@kubernetes/client-node'
+import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node'
 import { findByKind } from '../../src/api/registry.ts'
 import { RestClient } from '../../src/client/index.ts'
+import { loadKubeconfig } from '../../src/client/kubeconfig.ts'
+import { labClient } from '../../src/lab/client.ts'
 import { listMountsUnder } from '../../src/netlink/mounts.ts'
 import { isAlive, procStarttime } from '../../src/lab/processes.ts'
 import type { LabState } from '../../src/lab/state.ts'
@@ -29,18 +31,27 @@ t.test('up --no-agents, exec, down', async (t) => {
   t.equal(state.id, id)
   t.same(labNamespaces(dir).sort(), [`wl-${id}`, `wl-${id}-1`, `wl-${id}-2`])
   t.same(state.nodes.map((n) => [n.name, n.ip]), [['node-1', '172.31.0.2'], ['node-2', '172.31.0.3']])
-  t.same(state.processes.map((p) => p.role), ['server'])
+  t.same(state.processes.map((p) => p.role), ['server', 'relay'])
   t.ok(state.processes.every((p) => isAlive(p.pid, p.starttime)), 'the API server runs')
   for (const d of [dir, join(dir, 'server'), join(dir, 'logs')]) t.equal(statSync(d).mode & 0o777, 0o700, `${d} is private`)
   for (const f of [join(dir, 'server', 'weft.db'), join(dir, 'server', 'kubeconfig'), join(dir, 'kubeconfig'), join(dir, 'logs', 'server.log')]) t.equal(statSync(f).mode & 0o777, 0o600, `${f} is 0600`)
 
-  // The API answers on the socket and on loopback.
-  const client = new RestClient({ socketPath: join(dir, 'apiserver.sock') })
+  // The API answers HTTPS on the socket (mode 0600) and on loopback, to the admin kubeconfig.
+  t.equal(statSync(join(dir, 'apiserver.sock')).mode & 0o777, 0o600, 'only root opens the socket')
+  const client = labClient(join(dir, 'apiserver.sock'), join(dir, 'kubeconfig'))
   t.teardown(() => client.destroy())
   t.equal(await client.request('GET', '/readyz'), 'ok')
-  t.match(state.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  t.match(state.url, /^https:\/\/127\.0\.0\.1:\d+$/)
   t.match(readFileSync(join(dir, 'kubeconfig'), 'utf8'), `server: ${state.url}`)
-  t.equal(await (await fetch(`${state.url}/readyz`)).text(), 'ok')
+  const overTcp = new RestClient({ server: state.url!, credentials: loadKubeconfig(join(dir, 'kubeconfig')).credentials })
+  t.teardown(() => overTcp.destroy())
+  t.equal(await overTcp.request('GET', '/readyz'), 'ok')
+  t.equal((await overTcp.request<{ kind: string }>('GET', '/api')).kind, 'APIVersions')
+  // Pods reach the API through the kubernetes Service: its endpoint is the relay on the lab's gateway.
+  const slice = await client.get<V1EndpointSlice>(findByKind('discovery.k8s.io/v1', 'EndpointSlice')!, 'kubernetes', 'default')
+  t.same([slice.endpoints[0]!.addresses[0], slice.ports![0]!.port], ['172.31.0.1', 6443])
+  const viaRelay = await weft(['lab', 'exec', '--data-dir', dir, 'node-1', '--', 'curl', '-s', '--cacert', join(dir, 'server', 'pki', 'ca.crt'), 'https://172.31.0.1:6443/version'])
+  t.match(viaRelay.stdout, /"gitVersion"/, 'a node reaches the API server through the relay, and its certificate names that address')
 
   // node-1 reaches node-2 over the underlay; nothing of it is in the root namespace.
   const ping = await weft(['lab', 'exec', '--data-dir', dir, 'node-1', '--', 'ping', '-c', '1', '-W', '5', '172.31.0.3'])
