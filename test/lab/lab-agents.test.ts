@@ -1,6 +1,6 @@
 // A real lab with agents and the demo (runs once the agent and the weft-cni plugin exist).
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import type { LabState } from '../../src/lab/state.ts'
@@ -25,7 +25,15 @@ t.test('up with agents and the demo', { skip, timeout: 300_000 }, async (t) => {
   const up = await weft(['up', '--nodes', '2', '--data-dir', dir, '--timeout', '90'])
   t.equal(up.code, 0, up.stderr)
   const state = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as LabState
-  t.same(state.processes.map((p) => p.role), ['server', 'agent', 'agent', 'publisher'])
+  t.same(state.processes.map((p) => p.role), ['server', 'relay', 'agent', 'agent', 'publisher'])
+  // The nodes joined as real hosts do: bootstrap token, CSR approved and issued, key kept private.
+  const csrs = await run('kubectl', ['--kubeconfig', join(dir, 'kubeconfig'), 'get', 'csr', '-o', 'jsonpath={range .items[*]}{.spec.username} {.status.conditions[0].type} {.status.certificate}{"\\n"}{end}'])
+  const lines = csrs.out.trim().split('\n').filter(Boolean)
+  t.equal(lines.length, 2, `one CSR per node: ${csrs.out}`)
+  for (const line of lines) t.match(line, /^system:bootstrap:[a-z0-9]{6} Approved \S+$/, 'requested with the bootstrap token, approved and issued')
+  for (const node of state.nodes) t.equal(statSync(join(node.dataDir, 'pki', 'kubelet-client.key')).mode & 0o777, 0o600, `${node.name}'s key is private`)
+  const nodes = await run('kubectl', ['--kubeconfig', join(dir, 'kubeconfig'), 'get', 'leases', '-n', 'kube-node-lease', '-o', 'jsonpath={.items[*].spec.holderIdentity}'])
+  t.equal(nodes.out.trim().split(' ').sort().join(' '), 'node-1 node-2', 'each node renews its own Lease with its own identity')
   const curl = /weft lab exec --data-dir \S+ node-1 -- curl -s (\S+)/.exec(up.stdout)
   t.ok(curl, 'up prints a pod to curl')
   if (curl) {
