@@ -172,10 +172,6 @@ export class KubeletServer {
     for (const s of this.#servers) s.setSecureContext(tls)
   }
 
-  get listening(): boolean {
-    return this.#servers.length > 0
-  }
-
   /** Open connections over all listeners. */
   async connections(): Promise<number> {
     const counts = await Promise.all(this.#servers.map((s) => new Promise<number>((resolve) => s.getConnections((err, n) => resolve(err ? 0 : n)))))
