@@ -1,5 +1,7 @@
 // `GET pods/{name}/log`: the API server asks the pod's kubelet for the container's log
-// and streams it back, as kube-apiserver does.
+// and streams it back, as kube-apiserver does: over HTTPS as apiserver-kubelet-client
+// (--kubelet-client-certificate), trusting only a kubelet certificate from the cluster CA
+// (--kubelet-certificate-authority) that names the node's IP, or its name on a socket.
 import type { ServerResponse } from 'node:http'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
 import { Agent, request, type Dispatcher } from 'undici'
@@ -14,7 +16,7 @@ export function kubeletAddress(node: V1Node | undefined, socketDir: string | und
   const ip = node?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address
   const port = node?.status?.daemonEndpoints?.kubeletEndpoint?.Port
   if (!ip || !port) throw new ApiError(500, 'InternalError', `node "${name}" does not report an InternalIP and kubelet port`)
-  return { url: `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}` }
+  return { url: `https://${ip.includes(':') ? `[${ip}]` : ip}:${port}` }
 }
 
 const passedParams = ['follow', 'previous', 'timestamps', 'tailLines', 'sinceSeconds', 'sinceTime', 'limitBytes']
@@ -44,9 +46,27 @@ export function logContainer(pod: V1Pod, query: URLSearchParams): string {
   return container
 }
 
-const socketAgents = new Map<string, Agent>()
+/** How the API server calls kubelets: the CA their serving certificates chain to, and its client certificate. */
+export interface KubeletClientTls {
+  caPem: string
+  kubeletClient?: { certPem: string; keyPem: string }
+}
 
-export async function proxyPodLog(pod: V1Pod, node: V1Node | undefined, query: URLSearchParams, res: ServerResponse, socketDir: string | undefined): Promise<void> {
+/** One connection pool per TLS identity: for TCP, and per socket (each checks its node's name). */
+const pools = new WeakMap<KubeletClientTls, { tcp?: Agent; sockets: Map<string, Agent> }>()
+
+function dispatcherFor(tls: KubeletClientTls, address: KubeletAddress, nodeName: string): Agent {
+  let pool = pools.get(tls)
+  if (!pool) pools.set(tls, (pool = { sockets: new Map() }))
+  const connect = { ca: tls.caPem, cert: tls.kubeletClient?.certPem, key: tls.kubeletClient?.keyPem, rejectUnauthorized: true }
+  if (!('socketPath' in address)) return (pool.tcp ??= new Agent({ connect }))
+  const key = `${address.socketPath}\0${nodeName}`
+  let agent = pool.sockets.get(key)
+  if (!agent) pool.sockets.set(key, (agent = new Agent({ connect: { ...connect, socketPath: address.socketPath, servername: nodeName } })))
+  return agent
+}
+
+export async function proxyPodLog(pod: V1Pod, node: V1Node | undefined, query: URLSearchParams, res: ServerResponse, socketDir: string | undefined, tls: KubeletClientTls): Promise<void> {
   const container = logContainer(pod, query)
   const address = kubeletAddress(node, socketDir)
   const params = new URLSearchParams()
@@ -55,17 +75,8 @@ export async function proxyPodLog(pod: V1Pod, node: V1Node | undefined, query: U
     if (v !== null) params.set(p, v)
   }
   const path = `/containerLogs/${encodeURIComponent(pod.metadata!.namespace!)}/${encodeURIComponent(pod.metadata!.name!)}/${encodeURIComponent(container)}?${params}`
-  let dispatcher: Dispatcher | undefined
-  let origin: string
-  if ('socketPath' in address) {
-    dispatcher = socketAgents.get(address.socketPath)
-    if (!dispatcher) {
-      const agent = new Agent({ connect: { socketPath: address.socketPath } })
-      socketAgents.set(address.socketPath, agent)
-      dispatcher = agent
-    }
-    origin = 'http://kubelet'
-  } else origin = address.url
+  const dispatcher = dispatcherFor(tls, address, pod.spec!.nodeName!)
+  const origin = 'socketPath' in address ? `https://${pod.spec!.nodeName}` : address.url
   let upstream: Dispatcher.ResponseData
   try {
     upstream = await request(origin + path, { dispatcher, headersTimeout: 10_000, bodyTimeout: 0 })

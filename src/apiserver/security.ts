@@ -39,6 +39,8 @@ export interface ApiServerSecurity {
   issuer: string
   /** The audiences the API server accepts tokens for. */
   apiAudiences: string[]
+  /** The client certificate the API server shows kubelets (apiserver-kubelet-client); their serving certificates are checked against caPem. */
+  kubeletClient?: { certPem: string; keyPem: string }
 }
 
 const kind = (k: string): ResourceInfo => {
@@ -214,5 +216,6 @@ export function securityFromPki(pki: ClusterPki, clusterDomain: string): ApiServ
     serviceAccountSigningKeyPem: pki.serviceAccount.privateKeyPem,
     issuer: `https://kubernetes.default.svc.${clusterDomain}`,
     apiAudiences: [`https://kubernetes.default.svc.${clusterDomain}`],
+    kubeletClient: { certPem: pki.kubeletClient.certPem, keyPem: pki.kubeletClient.keyPem },
   }
 }

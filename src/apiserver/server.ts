@@ -360,7 +360,7 @@ export class ApiServer {
       const pod = (await h.get(r)) as unknown as V1Pod
       const nodeName = pod.spec?.nodeName
       const node = nodeName ? ((await h.get({ ...r, info: nodeResource, namespace: undefined, name: nodeName, subresource: undefined }).catch(() => undefined)) as V1Node | undefined) : undefined
-      return proxyPodLog(pod, node, query, res, this.options.kubeletSocketDir)
+      return proxyPodLog(pod, node, query, res, this.options.kubeletSocketDir, this.options.security)
     }
     switch (r.verb) {
       case 'get': {

@@ -42,8 +42,12 @@ Flags:
   --ip-masq=false             do not masquerade pod traffic leaving the pod network (default: masquerade,
                               in the nft tables ip/ip6 weft-agent; traffic between pods is never masqueraded,
                               except same-node Service traffic where br_netfilter is off or cannot be loaded)
-  --kubelet-listen ADDR:PORT  serve the kubelet API over TCP too (default 0.0.0.0:10250; '' for none);
-                              it is always served on DIR/kubelet.sock
+  --kubelet-listen ADDR:PORT  where the kubelet API listens over TCP (default: the node's first
+                              InternalIP, port 10250; '' for none); it is also served on
+                              DIR/kubelet.sock (mode 0600). HTTPS only, with a serving certificate
+                              the node requests (kubelet-serving signer): neither listener opens
+                              before it is signed. Callers need a cluster-CA client certificate or
+                              a bearer token, and nodes/proxy, nodes/log, ... on this node
   --cluster-dns IPS           nameservers for ClusterFirst pods (default 10.96.0.10)
   --cluster-domain DOMAIN     the cluster's DNS domain (default cluster.local)
   --resolv-conf PATH          the host resolv.conf that Default pods get (default /etc/resolv.conf)
@@ -73,7 +77,7 @@ export async function runAgent(argv: string[]): Promise<void> {
       'cni-conf-dir': { type: 'string' },
       'host-gw': { type: 'boolean', default: false },
       'ip-masq': { type: 'string', default: 'true' },
-      'kubelet-listen': { type: 'string', default: '0.0.0.0:10250' },
+      'kubelet-listen': { type: 'string' },
       'cluster-dns': { type: 'string', default: '10.96.0.10' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
       'resolv-conf': { type: 'string', default: '/etc/resolv.conf' },
@@ -92,7 +96,7 @@ export async function runAgent(argv: string[]): Promise<void> {
   }
   const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)
   const dataDir = resolve(values['data-dir']!)
-  const listen = values['kubelet-listen']!
+  const listen = values['kubelet-listen']
   const port = listen ? Number(listen.slice(listen.lastIndexOf(':') + 1)) : 10250
   if (listen && !(port > 0 && port < 65536)) throw new Error(`--kubelet-listen "${listen}" must be ADDR:PORT`)
   const logMaxSize = isQuantity(values['container-log-max-size']) ? parseQuantityValue(values['container-log-max-size']!) : NaN

@@ -43,7 +43,7 @@ import { BOOTSTRAP_TOKEN_SECRET_TYPE } from '../auth/tokens/bootstrap-token.ts'
 import { parseCertificateRequest, signCertificateRequest } from '../pki/csr.ts'
 import type { CertAndKey } from '../pki/certificates.ts'
 import { judge, withVerdict } from './certificates/approve.ts'
-import { decided, requestPem } from './certificates/csr.ts'
+import { decided, KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER, NODE_PREFIX, requestPem } from './certificates/csr.ts'
 import { planSigning, withFailure } from './certificates/sign.ts'
 import { reconcileExpiredBootstrapTokens } from './bootstrap-tokens/token-cleaner.ts'
 import type { Action } from './actions.ts'
@@ -414,17 +414,26 @@ export class ControllerManager {
       })
       return review?.status?.allowed === true
     }
+    const nodes = inf.for<V1Node>(kind('Node'))
     const approver = this.controller('csrapproving', async (name) => {
       const csr = csrs.get(name)
       if (!csr || decided(csr)) return { actions: [] }
       const req = await parsed(csr)
       const spec = csr.spec
       const user: UserInfo = { username: spec.username ?? '', uid: spec.uid, groups: spec.groups ?? [], extra: spec.extra as Record<string, string[]> | undefined }
-      const allowed = { nodeclient: await mayRequest(user, 'nodeclient'), selfnodeclient: await mayRequest(user, 'selfnodeclient') }
-      const verdict = judge(csr, req, (_u, sub) => allowed[sub])
+      const client = spec.signerName === KUBELET_CLIENT_SIGNER
+      const allowed = { nodeclient: client && (await mayRequest(user, 'nodeclient')), selfnodeclient: client && (await mayRequest(user, 'selfnodeclient')) }
+      const verdict = judge(csr, req, (_u, sub) => allowed[sub], (n) => nodes.get(n))
       return { actions: verdict ? [{ verb: 'update', info: csrInfo, object: withVerdict(csr, verdict, now()), subresource: 'approval' }] : [] }
     }, 1)
     approver.watch(csrs, (c) => [c.metadata!.name!])
+    // A serving request waits for its Node's addresses: a change to the Node looks at it again.
+    approver.watch(nodes, (n) =>
+      csrs
+        .list()
+        .filter((c) => c.spec.signerName === KUBELET_SERVING_SIGNER && c.spec.username === `${NODE_PREFIX}${n.metadata?.name}` && !decided(c))
+        .map((c) => c.metadata!.name!),
+    )
 
     const ca = this.options.signingCa
     if (ca) {

@@ -4,6 +4,7 @@
 // nftables rules in place); the next agent adopts them.
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { V1Node } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
@@ -27,9 +28,10 @@ import { readHostFacts } from './node-status.ts'
 import type { RestartBackoffOptions } from './restart-backoff.ts'
 import { podsDir } from './runtime/paths.ts'
 import { KubeletServer } from './server.ts'
-import { X509Certificate } from 'node:crypto'
-import { renewalTime, requestNodeCertificate } from './join.ts'
-import { MAX_TIMER_MS } from '../util/timers.ts'
+import { apiReviews, KubeletAuth } from './api-auth.ts'
+import { CertificateRotation, validityOf } from './cert-rotation.ts'
+import { requestNodeCertificate } from './join.ts'
+import { requestServingCertificate, servingNames, storedServingCertificate, type ServingPair } from './serving-certificate.ts'
 
 const nodeInfo = resources.find((r) => r.kind === 'Node')!
 
@@ -49,8 +51,8 @@ export interface AgentOptions {
   hostGw: boolean
   /** Masquerade pod traffic to outside the pod network (all nodes' pod CIDRs). */
   ipMasq: boolean
-  /** host:port for the kubelet API over TCP; empty: unix socket only. */
-  kubeletListen: string
+  /** host:port for the kubelet API over TCP; undefined: the first InternalIP and kubeletPort; empty: unix socket only. */
+  kubeletListen?: string
   kubeletPort: number
   clusterDNS: string[]
   clusterDomain: string
@@ -77,7 +79,10 @@ export class Agent {
   #registration: NodeRegistration | undefined
   #server: KubeletServer | undefined
   #networkReady = false
-  #renewal: NodeJS.Timeout | undefined
+  #clientRotation: CertificateRotation | undefined
+  #servingRotation: CertificateRotation | undefined
+  readonly #servingAbort = new AbortController()
+  #kubeletApi: Promise<void> = Promise.resolve()
   #nodeIPs: string[] = []
   #pendingNodes: NodeJS.Timeout | undefined
   #syncingNodes: Promise<void> = Promise.resolve()
@@ -135,7 +140,19 @@ export class Agent {
     })
     await this.#registration.register()
     this.#registration.start()
-    if (o.certificateRenewal) this.#scheduleRenewal(o.certificateRenewal)
+    if (o.certificateRenewal) {
+      this.#clientRotation = new CertificateRotation({
+        what: 'node client certificate',
+        log: this.log,
+        // As the node itself (selfnodeclient).
+        renew: async (signal) => {
+          const credentials = await requestNodeCertificate(client, { nodeName: o.nodeName, dataDir: o.dataDir, caPem: o.server.credentials?.caPem ?? '', timeoutMs: 5 * 60_000, signal })
+          client.setCredentials(credentials)
+          return credentials.certPem!
+        },
+      })
+      this.#clientRotation.start(o.certificateRenewal)
+    }
 
     this.#nodes = new Informer<V1Node>(client, nodeInfo, { logger: this.log })
     this.#nodes.addHandlers({ onAdd: () => this.#nodesChanged(), onUpdate: () => this.#nodesChanged(), onDelete: () => this.#nodesChanged() })
@@ -163,35 +180,64 @@ export class Agent {
       // The agent's own metric is served beside the proxy's.
       this.#proxy.proxy.metrics.registry.registerMetric(nodeProblems.invalid)
     }
-    this.#server = new KubeletServer(this.kubelet)
-    await this.#server.start({ socketPath: this.socketPath, listen: o.kubeletListen || undefined })
+    this.#kubeletApi = this.#startKubeletApi(this.#servingAbort.signal).catch((err: unknown) => {
+      if (!this.#servingAbort.signal.aborted) this.log.error({ err }, 'cannot serve the kubelet API')
+    })
     this.log.info({ node: o.nodeName, ips: this.#nodeIPs }, 'node agent running')
   }
 
-  /** Renews the node's client certificate at 70–90 % of its life, as the node itself (selfnodeclient). */
-  #scheduleRenewal(validity: { notBefore: number; notAfter: number }, at = renewalTime(validity.notBefore, validity.notAfter)): void {
-    clearTimeout(this.#renewal)
-    this.#renewal = setTimeout(() => {
-      // Timers cap at ~24.8 days: a renewal further out is waited for in steps.
-      if (Date.now() < at) return this.#scheduleRenewal(validity, at)
-      const client = this.client!
-      const caPem = this.options.server.credentials?.caPem ?? ''
-      requestNodeCertificate(client, { nodeName: this.options.nodeName, dataDir: this.options.dataDir, caPem, timeoutMs: 5 * 60_000 })
-        .then((credentials) => {
-          client.setCredentials(credentials)
-          const cert = new X509Certificate(credentials.certPem!)
-          this.log.info({ notAfter: cert.validTo }, 'renewed the node client certificate')
-          this.#scheduleRenewal({ notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) })
-        })
-        .catch((err: unknown) => {
-          this.log.warn({ err }, 'cannot renew the node client certificate; trying again in a minute')
-          this.#scheduleRenewal(validity, Date.now() + 60_000)
-        })
-    }, Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS)).unref()
+  /** Where the kubelet API listens over TCP: --kubelet-listen, else the node's first InternalIP. */
+  get kubeletListen(): string | undefined {
+    const o = this.options
+    if (o.kubeletListen !== undefined) return o.kubeletListen || undefined
+    const ip = this.#nodeIPs[0]
+    return ip ? `${ip.includes(':') ? `[${ip}]` : ip}:${o.kubeletPort}` : undefined
+  }
+
+  /**
+   * The kubelet API: HTTPS with the node's serving certificate, the stored one or a new
+   * one from a CSR (approved once the controllers see that it names this node's own name
+   * and addresses). Neither the TCP listener nor the socket opens before there is one, so
+   * `kubectl logs` fails to connect until then.
+   */
+  async #startKubeletApi(signal: AbortSignal): Promise<void> {
+    const o = this.options
+    const client = this.client!
+    const caPem = o.server.credentials?.caPem
+    const names = servingNames(o.nodeName, this.#nodeIPs)
+    const request = (timeoutMs: number, sig: AbortSignal) => requestServingCertificate(client, names, { nodeName: o.nodeName, dataDir: o.dataDir, signal: sig, timeoutMs, log: (msg) => this.log.info(msg) })
+    let pair: ServingPair | undefined = await storedServingCertificate(o.dataDir, names, caPem)
+    while (!pair) {
+      try {
+        pair = await request(10 * 60_000, signal)
+      } catch (err) {
+        if (signal.aborted) return
+        this.log.warn({ err }, 'no kubelet serving certificate yet: the kubelet API stays closed; asking again in a minute')
+        await sleep(60_000, undefined, { signal }).catch(() => undefined)
+        if (signal.aborted) return
+      }
+    }
+    if (!caPem) this.log.warn('the node trusts no CA (its kubeconfig has none): the kubelet API accepts bearer tokens only, no client certificates')
+    const server = (this.#server = new KubeletServer(this.kubelet!, { nodeName: o.nodeName, clientCaPem: caPem, auth: new KubeletAuth(apiReviews(client)) }))
+    await server.start({ socketPath: this.socketPath, listen: this.kubeletListen, serving: pair })
+    this.#servingRotation = new CertificateRotation({
+      what: 'kubelet serving certificate',
+      log: this.log,
+      renew: async (sig) => {
+        const next = await request(5 * 60_000, sig)
+        server.setServingCertificate(next)
+        return next.certPem
+      },
+    })
+    this.#servingRotation.start(validityOf(pair.certPem))
+    this.log.info({ socket: this.socketPath, listen: this.kubeletListen ?? '' }, 'serving the kubelet API (HTTPS)')
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.#renewal)
+    this.#clientRotation?.stop()
+    this.#servingAbort.abort()
+    await this.#kubeletApi
+    this.#servingRotation?.stop()
     clearTimeout(this.#pendingNodes)
     this.#registration?.stop()
     await this.#server?.close()

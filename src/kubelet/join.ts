@@ -20,7 +20,14 @@ export const NODE_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet'
 /** The files under the agent's data dir. */
 export function nodePkiPaths(dataDir: string) {
   const dir = join(dataDir, 'pki')
-  return { dir, ca: join(dir, 'ca.crt'), cert: join(dir, 'kubelet-client.crt'), key: join(dir, 'kubelet-client.key') }
+  return {
+    dir,
+    ca: join(dir, 'ca.crt'),
+    cert: join(dir, 'kubelet-client.crt'),
+    key: join(dir, 'kubelet-client.key'),
+    servingCert: join(dir, 'kubelet-server.crt'),
+    servingKey: join(dir, 'kubelet-server.key'),
+  }
 }
 
 export type ApiEndpoint = { server: string } | { socketPath: string }
@@ -89,25 +96,45 @@ async function writePrivate(path: string, content: string): Promise<void> {
 
 const csrInfo = () => resources.find((r) => r.kind === 'CertificateSigningRequest')!
 
+export interface NodeCertificateKind {
+  signerName: string
+  usages: string[]
+  /** Where the key and the certificate are kept (0600). */
+  keyPath: string
+  certPath: string
+  dnsNames?: string[]
+  ipAddresses?: string[]
+  /** metadata.generateName of the CSR. */
+  namePrefix: string
+}
+
+export interface NodeCertificateRequest {
+  nodeName: string
+  dataDir: string
+  signal?: AbortSignal
+  timeoutMs?: number
+  log?: (msg: string) => void
+}
+
 /**
- * Sends a CSR for the node's client certificate through `client` (authenticated as a
- * bootstrapper or as the node) and waits for the signed certificate; stores key, cert
- * and CA under the data dir.
+ * Sends a CSR for one of the node's certificates (CN system:node:<name>, O system:nodes,
+ * a new ECDSA P-256 key) through `client` (authenticated as a bootstrapper or as the
+ * node), waits for it to be signed and keeps key and certificate (0600). A Denied or
+ * Failed request, or none signed in time, throws.
  */
-export async function requestNodeCertificate(client: RestClient, opts: { nodeName: string; dataDir: string; caPem: string; signal?: AbortSignal; timeoutMs?: number; log?: (msg: string) => void }): Promise<Credentials> {
-  const paths = nodePkiPaths(opts.dataDir)
-  await mkdir(paths.dir, { recursive: true, mode: 0o700 })
+export async function requestCertificate(client: RestClient, kind: NodeCertificateKind, opts: NodeCertificateRequest): Promise<{ certPem: string; keyPem: string }> {
+  await mkdir(nodePkiPaths(opts.dataDir).dir, { recursive: true, mode: 0o700 })
   const key = await generateKeyPair('ecdsa-p256')
-  const request = await createCertificateRequest(key.privateKeyPem, { commonName: `system:node:${opts.nodeName}`, organizations: ['system:nodes'] })
+  const request = await createCertificateRequest(key.privateKeyPem, { commonName: `system:node:${opts.nodeName}`, organizations: ['system:nodes'], dnsNames: kind.dnsNames, ipAddresses: kind.ipAddresses })
   const info = csrInfo()
   const created = await client.create<V1CertificateSigningRequest>(info, {
     apiVersion: 'certificates.k8s.io/v1',
     kind: 'CertificateSigningRequest',
-    metadata: { generateName: 'node-csr-' },
-    spec: { request: Buffer.from(request).toString('base64'), signerName: NODE_CLIENT_SIGNER, usages: ['digital signature', 'client auth'] },
+    metadata: { generateName: kind.namePrefix },
+    spec: { request: Buffer.from(request).toString('base64'), signerName: kind.signerName, usages: kind.usages },
   })
   const name = created.metadata?.name ?? ''
-  opts.log?.(`sent CertificateSigningRequest ${name}; waiting for it to be approved and signed`)
+  opts.log?.(`sent CertificateSigningRequest ${name} (${kind.signerName}); waiting for it to be approved and signed`)
   const deadline = Date.now() + (opts.timeoutMs ?? 10 * 60_000)
   for (;;) {
     opts.signal?.throwIfAborted()
@@ -116,14 +143,22 @@ export async function requestNodeCertificate(client: RestClient, opts: { nodeNam
     if (refused) throw new Error(`CertificateSigningRequest ${name} was ${refused.type.toLowerCase()}: ${refused.message ?? ''}`)
     if (csr.status?.certificate) {
       const certPem = Buffer.from(csr.status.certificate, 'base64').toString('utf8')
-      await writePrivate(paths.key, key.privateKeyPem)
-      await writePrivate(paths.cert, certPem)
-      await writePrivate(paths.ca, opts.caPem)
-      return { caPem: opts.caPem, certPem, keyPem: key.privateKeyPem }
+      await writePrivate(kind.keyPath, key.privateKeyPem)
+      await writePrivate(kind.certPath, certPem)
+      return { certPem, keyPem: key.privateKeyPem }
     }
     if (Date.now() > deadline) throw new Error(`CertificateSigningRequest ${name} was not signed in time: approve it with \`kubectl certificate approve ${name}\``)
     await new Promise((r) => setTimeout(r, 500))
   }
+}
+
+/** Requests the node's client certificate (kube-apiserver-client-kubelet) and keeps it with the CA. */
+export async function requestNodeCertificate(client: RestClient, opts: NodeCertificateRequest & { caPem: string }): Promise<Credentials> {
+  const paths = nodePkiPaths(opts.dataDir)
+  const kind = { signerName: NODE_CLIENT_SIGNER, usages: ['digital signature', 'client auth'], keyPath: paths.key, certPath: paths.cert, namePrefix: 'node-csr-' }
+  const { certPem, keyPem } = await requestCertificate(client, kind, opts)
+  await writePrivate(paths.ca, opts.caPem)
+  return { caPem: opts.caPem, certPem, keyPem }
 }
 
 /** When to renew: at 70–90 % of the certificate's life (jittered, as the kubelet does). */

@@ -1,11 +1,17 @@
-// The kubelet's own HTTP API, as much of it as the API server uses: container logs for
-// `kubectl logs`, plus health and the pod list. It listens on a unix socket (lab nodes)
-// and/or TCP.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import { rm } from 'node:fs/promises'
+// The kubelet's own API, as much of it as the API server uses: container logs for
+// `kubectl logs`, plus health and the pod list. HTTPS only, with the node's serving
+// certificate, on a unix socket (lab nodes; mode 0600) and/or TCP; every request is
+// authenticated and authorized (api-auth.ts) before anything else, /healthz included
+// (anonymous access is off, as kubeadm configures the kubelet).
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Server } from 'node:https'
+import { chmod, rm } from 'node:fs/promises'
+import type { SecureContextOptions } from 'node:tls'
 import type { V1Pod } from '@kubernetes/client-node'
 import { parseGoBool } from '../util/go-bool.ts'
-import { createLimitedServer, type HttpLimits } from '../util/http-limits.ts'
+import { createLimitedHttpsServer, type HttpLimits } from '../util/http-limits.ts'
+import { kubeletAuthorizationError, kubeletForbidden, kubeletRequestAttributes } from './api-attributes.ts'
+import type { KubeletRequestAuth } from './api-auth.ts'
 
 export interface LogRequest {
   namespace: string
@@ -38,6 +44,16 @@ export interface KubeletServerOptions {
   socketPath?: string
   /** host:port; unset: no TCP listener. */
   listen?: string
+  /** The node's serving certificate (followed by any intermediates) and its key. */
+  serving: { certPem: string; keyPem: string }
+}
+
+export interface KubeletSecurity {
+  /** The node this kubelet is: requests are authorized as nodes/<subresource> of this name. */
+  nodeName: string
+  /** The CAs whose client certificates authenticate (the cluster CA); unset: bearer tokens only. */
+  clientCaPem?: string
+  auth: KubeletRequestAuth
 }
 
 /** Limits of each listener: a node agent that a handful of API servers call. */
@@ -116,21 +132,31 @@ function text(res: ServerResponse, status: number, body: string, headers: Record
 
 export class KubeletServer {
   readonly #api: KubeletApi
+  readonly #security: KubeletSecurity
   readonly #servers: Server[] = []
   readonly #limits: HttpLimits
 
-  constructor(api: KubeletApi, limits: Partial<HttpLimits> = {}) {
+  constructor(api: KubeletApi, security: KubeletSecurity, limits: Partial<HttpLimits> = {}) {
     this.#api = api
+    this.#security = security
     this.#limits = { ...kubeletLimits, ...limits }
   }
 
+  #tls(serving: KubeletServerOptions['serving']): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
+    const ca = this.#security.clientCaPem
+    // A client certificate is asked for, not required: a caller may use a bearer token instead.
+    return { cert: serving.certPem, key: serving.keyPem, minVersion: 'TLSv1.2', ...(ca ? { ca } : {}), requestCert: Boolean(ca), rejectUnauthorized: false }
+  }
+
   async start(opts: KubeletServerOptions): Promise<void> {
-    const make = () => createLimitedServer(this.#limits, (req, res) => void this.#handle(req, res))
+    const tls = this.#tls(opts.serving)
+    const make = () => createLimitedHttpsServer(this.#limits, tls, (req, res) => void this.#handle(req, res))
     if (opts.socketPath) {
       await rm(opts.socketPath, { force: true })
       const s = make()
       await new Promise<void>((resolve, reject) => s.once('error', reject).listen(opts.socketPath, resolve))
       this.#servers.push(s)
+      await chmod(opts.socketPath, 0o600)
     }
     if (opts.listen) {
       const i = opts.listen.lastIndexOf(':')
@@ -138,6 +164,12 @@ export class KubeletServer {
       await new Promise<void>((resolve, reject) => s.once('error', reject).listen(Number(opts.listen!.slice(i + 1)), opts.listen!.slice(0, i).replace(/^\[|\]$/g, ''), resolve))
       this.#servers.push(s)
     }
+  }
+
+  /** Serves a renewed certificate from now on (connections already open keep the old one). */
+  setServingCertificate(serving: KubeletServerOptions['serving']): void {
+    const tls = this.#tls(serving)
+    for (const s of this.#servers) s.setSecureContext(tls)
   }
 
   /** Open connections over all listeners. */
@@ -158,6 +190,26 @@ export class KubeletServer {
     )
   }
 
+  /** Authenticates and authorizes the request; answers 401, 403 or 500 itself when it may not go on. */
+  async #allowed(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
+    const { auth, nodeName } = this.#security
+    const authn = await auth.authenticate(req)
+    if (!('user' in authn)) {
+      text(res, 401, 'Unauthorized')
+      return false
+    }
+    const attributes = kubeletRequestAttributes(authn.user, req.method, pathname, nodeName)
+    let allowed: boolean
+    try {
+      allowed = (await auth.authorize(attributes)).decision === 'allow'
+    } catch {
+      text(res, 500, kubeletAuthorizationError(attributes))
+      return false
+    }
+    if (!allowed) text(res, 403, kubeletForbidden(attributes))
+    return allowed
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const abort = new AbortController()
     res.on('close', () => abort.abort())
@@ -170,6 +222,7 @@ export class KubeletServer {
         throw new LogRequestError(400, 'the request target is not a valid path')
       }
       if (!req.url?.startsWith('/')) throw new LogRequestError(400, 'the request target must be a path (origin form)')
+      if (!(await this.#allowed(req, res, url.pathname))) return
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         text(res, 405, `method ${req.method} is not allowed; the kubelet API answers GET`, { allow: 'GET, HEAD' })
         return

@@ -1,11 +1,13 @@
 import t from 'tap'
-import { createServer } from 'node:http'
+import { createServer } from 'node:https'
+import type { TLSSocket } from 'node:tls'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { call, startTestServer } from '../helpers/apiserver.ts'
+import { call, startTestServer, testPki } from '../helpers/apiserver.ts'
+import { issueCertificate } from '../../src/pki/certificates.ts'
 import { logContainer } from '../../src/apiserver/pod-log.ts'
 
 const exec = promisify(execFile)
@@ -25,7 +27,13 @@ t.test('kubectl logs goes through the API server to the node kubelet', async (t)
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   await mkdir(join(dir, 'node-a'))
   const seen: string[] = []
-  const kubelet = createServer((req, res) => {
+  const callers: string[] = []
+  // The kubelet's side of the TLS: a serving certificate for the node's name, client certificates from the cluster CA.
+  const pki = await testPki()
+  const serving = await issueCertificate(pki.ca, { commonName: 'system:node:node-a', organizations: ['system:nodes'], dnsNames: ['node-a'], usages: ['server'], validityDays: 1 })
+  const kubelet = createServer({ cert: serving.certPem, key: serving.keyPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    const socket = req.socket as TLSSocket
+    callers.push(String(socket.getPeerCertificate().subject?.CN))
     seen.push(req.url ?? '')
     if (req.url?.includes('/missing')) {
       res.writeHead(404).end('container "missing" not found')
@@ -42,6 +50,7 @@ t.test('kubectl logs goes through the API server to the node kubelet', async (t)
   t.equal((await call(api.url, 'POST', '/api/v1/namespaces/default/pods', pod)).status, 201)
   const { stdout } = await exec('kubectl', ['--kubeconfig', api.kubeconfig, 'logs', 'p1', '--tail=5', '--timestamps'])
   t.equal(stdout, 'line one\nline two\n')
+  t.same(callers, ['apiserver-kubelet-client'], 'the API server shows its kubelet client certificate')
   t.match(seen[0], /^\/containerLogs\/default\/p1\/app\?/)
   t.match(seen[0], /tailLines=5/)
   t.match(seen[0], /timestamps=true/)
@@ -51,4 +60,27 @@ t.test('kubectl logs goes through the API server to the node kubelet', async (t)
   t.equal(put.status, 405)
   const discovery = await call(api.url, 'GET', '/api/v1')
   t.ok(discovery.body.resources.some((r: { name: string; verbs: string[] }) => r.name === 'pods/log' && r.verbs.join() === 'get'))
+})
+
+t.test('the API server refuses a kubelet whose certificate does not name the node', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'weft-podlog-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await mkdir(join(dir, 'node-b'))
+  const pki = await testPki()
+  const wrongName = await issueCertificate(pki.ca, { commonName: 'system:node:node-c', organizations: ['system:nodes'], dnsNames: ['node-c'], usages: ['server'], validityDays: 1 })
+  let served = 0
+  const kubelet = createServer({ cert: wrongName.certPem, key: wrongName.keyPem }, (_req, res) => {
+    served++
+    res.end('secret')
+  })
+  await new Promise<void>((r) => kubelet.listen(join(dir, 'node-b', 'kubelet.sock'), r))
+  t.teardown(() => new Promise((r) => kubelet.close(r)))
+  const api = await startTestServer(t, { kubeletSocketDir: dir })
+  await call(api.url, 'POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-b' } })
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p2', namespace: 'default' }, spec: { nodeName: 'node-b', containers: [{ name: 'app', image: 'weft/echo' }] } }
+  t.equal((await call(api.url, 'POST', '/api/v1/namespaces/default/pods', pod)).status, 201)
+  const res = await call(api.url, 'GET', '/api/v1/namespaces/default/pods/p2/log')
+  t.equal(res.status, 500)
+  t.match(res.body.message, /node-b|altnames|certificate/i)
+  t.equal(served, 0, 'nothing was asked of it')
 })

@@ -3,7 +3,7 @@
 import { resources } from '../../src/api/registry.ts'
 import { RestClient } from '../../src/client/index.ts'
 import { ControlPlane, type ControlPlaneOptions } from '../../src/controllers/control-plane.ts'
-import { startTestServer, type TestServer } from './apiserver.ts'
+import { startTestServer, testPki, type TestServer } from './apiserver.ts'
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -19,7 +19,9 @@ export interface Cluster extends TestServer {
 
 export async function startCluster(t: Teardown, options: Partial<Omit<ControlPlaneOptions, 'server'>> = {}, serverOptions: Parameters<typeof startTestServer>[1] = {}): Promise<Cluster> {
   const server = await startTestServer(t, serverOptions)
-  const plane = new ControlPlane({ server: server.address, ...options })
+  // The test CA signs approved CSRs (nodes' serving certificates), as `weft server` does.
+  const pki = await testPki()
+  const plane = new ControlPlane({ server: server.address, signingCa: pki.ca, ...options })
   await plane.start()
   const client = new RestClient(server.address)
   t.teardown(async () => {

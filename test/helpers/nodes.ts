@@ -42,6 +42,8 @@ export interface NodeOptions {
   agentArgs?: string[]
   /** Environment of this node's agent (default: the test's). */
   env?: NodeJS.ProcessEnv
+  /** Serve the kubelet API over TCP at the agent's default (the node's IP, port 10250); otherwise on its socket only. */
+  kubeletTcp?: boolean
   /** Runs in the node's namespace once it is wired, before the agent first starts. */
   beforeStart?: (netns: string) => Promise<void>
 }
@@ -93,7 +95,7 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
           // the namespaces it mounts under /run/netns would be visible to it alone.
           child = spawn(
             'nsenter',
-            [`--net=/run/netns/${netns}`, '--', weftBin, 'agent', '--socket', opts.socketPath, '--kubeconfig', kubeconfig, '--node-name', name, '--node-ip', ip, '--data-dir', dataDir, '--netns-prefix', `${netns}-pod`, '--kubelet-listen', '', '--host-gw', ...(opts.agentArgs ?? []), ...(nodeOptions.agentArgs ?? [])],
+            [`--net=/run/netns/${netns}`, '--', weftBin, 'agent', '--socket', opts.socketPath, '--kubeconfig', kubeconfig, '--node-name', name, '--node-ip', ip, '--data-dir', dataDir, '--netns-prefix', `${netns}-pod`, ...(nodeOptions.kubeletTcp ? [] : ['--kubelet-listen', '']), '--host-gw', ...(opts.agentArgs ?? []), ...(nodeOptions.agentArgs ?? [])],
             { stdio: ['ignore', fd, fd], env },
           )
           closeSync(fd)

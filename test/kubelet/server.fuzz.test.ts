@@ -1,16 +1,19 @@
 // Seeded fuzzing of the kubelet API listener (src/kubelet/server.ts): random and mutated HTTP
-// requests over its unix socket and TCP port — hostile paths, log parameters, headers and
+// requests over TLS (as an authenticated caller) on its unix socket and TCP port — hostile paths, log parameters, headers and
 // bodies, pieces written slowly, requests never finished, streams abandoned unread. Every
 // answer must be a well-formed HTTP response other than 500, every connection must end
 // within a bounded wait, the server must keep answering, and the descriptors, sockets and
 // log streams must be back to the baseline at the end.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createConnection, createServer, type Socket } from 'node:net'
+import { createServer, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { followLog, readLog } from '../../src/kubelet/runtime/index.ts'
 import { KubeletServer, LogRequestError, type KubeletApi, type LogRequest } from '../../src/kubelet/server.ts'
+import { KubeletAuth } from '../../src/kubelet/api-auth.ts'
+import { createCA, issueCertificate } from '../../src/pki/certificates.ts'
 import { fuzzSettings, Rng } from '../helpers/fuzz.ts'
 import { fuzzHttpListener, randomHttpRequest } from '../helpers/http-fuzz.ts'
 
@@ -62,8 +65,13 @@ async function freePort(): Promise<number> {
 const api = new FakeKubelet()
 const socketPath = join(dir, 'kubelet.sock')
 const port = await freePort()
-const server = new KubeletServer(api, { headersTimeoutMs: 500, requestTimeoutMs: 1000, keepAliveTimeoutMs: 300, maxConnections: 64 })
-await server.start({ socketPath, listen: `127.0.0.1:${port}` })
+const ca = await createCA('fuzz-ca')
+const serving = await issueCertificate(ca, { commonName: 'system:node:n1', organizations: ['system:nodes'], dnsNames: ['kubelet'], ipAddresses: ['127.0.0.1'], usages: ['server'] })
+const caller = await issueCertificate(ca, { commonName: 'apiserver-kubelet-client', usages: ['client'] })
+// Every caller with a certificate may do anything: the fuzz is about the listener, not the policy.
+const auth = new KubeletAuth({ reviewToken: async () => undefined, reviewAccess: async () => ({ decision: 'allow', reason: '' }) })
+const server = new KubeletServer(api, { nodeName: 'n1', clientCaPem: ca.certPem, auth }, { headersTimeoutMs: 500, requestTimeoutMs: 1000, keepAliveTimeoutMs: 300, maxConnections: 64 })
+await server.start({ socketPath, listen: `127.0.0.1:${port}`, serving: { certPem: serving.certPem, keyPem: serving.keyPem! } })
 t.teardown(() => server.close())
 
 const enc = (s: string) => encodeURIComponent(s)
@@ -126,12 +134,16 @@ function randomRequest(rng: Rng): Buffer {
 
 const CASE_DEADLINE_MS = 4000
 
+const tls = { ca: ca.certPem, cert: caller.certPem, key: caller.keyPem, servername: 'kubelet' }
+const overSocket = (): Socket => tlsConnect({ ...tls, path: socketPath })
+const overTcp = (): Socket => tlsConnect({ ...tls, host: '127.0.0.1', port })
+
 function connect(rng: Rng): Socket {
-  return rng.chance(0.5) ? createConnection(socketPath) : createConnection(port, '127.0.0.1')
+  return rng.chance(0.5) ? overSocket() : overTcp()
 }
 
 async function healthz(): Promise<string> {
-  const socket = createConnection(socketPath)
+  const socket = overSocket()
   socket.write('GET /healthz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n')
   let text = ''
   socket.on('data', (b) => (text += b))
@@ -154,7 +166,7 @@ await t.test(`${settings.iterations} hostile requests (seed ${settings.seed})`, 
 
 await t.test('limits: a slow request is cut off, connections beyond the limit are refused', async (t) => {
   // Headers that never finish: the server closes the connection after its headers timeout.
-  const slow = createConnection(socketPath)
+  const slow = overSocket()
   slow.write('GET /healthz HTTP/1.1\r\nHost: k\r\n')
   const started = Date.now()
   const text = await new Promise<string>((resolve) => {
@@ -171,7 +183,7 @@ await t.test('limits: a slow request is cut off, connections beyond the limit ar
   // More idle connections than maxConnections: the extra ones are closed at once.
   const sockets: Socket[] = []
   for (let i = 0; i < 80; i++) {
-    const s = createConnection(port, '127.0.0.1')
+    const s = overTcp()
     s.on('error', () => undefined)
     sockets.push(s)
   }

@@ -48,3 +48,42 @@ t.test('the signer signs approved requests within its rules and fails the rest',
   t.equal(planSigning(failed, nodeReq()), undefined, 'failed once, left alone')
   t.equal(planSigning({ ...approved(csr('a', [])), status: { ...approved(csr('a', [])).status, certificate: 'x' } }, nodeReq()), undefined, 'signed once')
 })
+
+t.test('kubelet serving requests: approved only for the node itself, its own name and addresses', async (t) => {
+  const node = {
+    metadata: { name: 'n1' },
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: '10.0.0.1' },
+        { type: 'InternalIP', address: 'fd00:0:0::1' },
+        { type: 'ExternalIP', address: '203.0.113.9' },
+        { type: 'Hostname', address: 'n1.example' },
+      ],
+    },
+  }
+  const nodes = (name: string) => (name === 'n1' ? node : undefined)
+  const serving = (username = 'system:node:n1', groups = ['system:nodes', 'system:authenticated'], usages = ['digital signature', 'server auth']) => csr(username, groups, { signerName: 'kubernetes.io/kubelet-serving', usages })
+  const sans = (extra: Partial<ParsedRequest> = {}) => nodeReq('system:node:n1', { ipAddresses: ['10.0.0.1'], dnsNames: ['n1'], ...extra })
+  t.match(judge(serving(), sans(), () => false, nodes), { approve: /serving/ }, 'no SubjectAccessReview needed: the rules are the check')
+  t.match(judge(serving(), sans({ ipAddresses: ['10.0.0.1', 'fd00::1', '203.0.113.9'], dnsNames: ['n1', 'n1.example'] }), () => false, nodes), { approve: /serving/ }, 'every address of the Node, IPv6 in any spelling')
+  t.match(judge(serving(undefined, undefined, ['key encipherment', 'digital signature', 'server auth']), sans(), () => false, nodes), { approve: /serving/ })
+  const pending: Array<[string, V1CertificateSigningRequest, ParsedRequest | Error]> = [
+    ['an IP the Node does not have', serving(), sans({ ipAddresses: ['10.0.0.2'] })],
+    ['a DNS name that is not the node', serving(), sans({ dnsNames: ['n1', 'kubernetes.default'] })],
+    ['another node asking', serving('system:node:n2'), sans()],
+    ['a node outside system:nodes', serving('system:node:n1', ['system:authenticated']), sans()],
+    ['a bootstrapper', serving('system:bootstrap:abcdef', bootstrapper), sans()],
+    ['a user', serving('alice', ['system:nodes']), sans()],
+    ['a CN other than the requester', serving(), nodeReq('system:node:n2', { ipAddresses: ['10.0.0.1'] })],
+    ['another organization', serving(), sans({ organizations: ['system:nodes', 'system:masters'] })],
+    ['client usages', serving(undefined, undefined, ['digital signature', 'server auth', 'client auth']), sans()],
+    ['no server auth', serving(undefined, undefined, ['digital signature']), sans()],
+    ['an email name', serving(), sans({ emailAddresses: ['a@b.c'] })],
+    ['a URI name', serving(), sans({ uris: ['spiffe://x'] })],
+    ['no names', serving(), nodeReq('system:node:n1')],
+    ['a request that does not parse', serving(), new Error('bad')],
+  ]
+  for (const [what, c, req] of pending) t.equal(judge(c, req, allowAll, nodes), undefined, `${what}: left pending`)
+  t.equal(judge(serving('system:node:ghost'), nodeReq('system:node:ghost', { dnsNames: ['ghost'] }), allowAll, nodes), undefined, 'no Node object: pending')
+  t.equal(judge(serving(), sans(), allowAll), undefined, 'no node lookup: pending')
+})
