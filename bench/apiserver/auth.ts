@@ -10,6 +10,7 @@ import type { Pool } from 'undici'
 import { Cleanup } from '../lib/cleanup.ts'
 import { nowMs } from '../lib/clock.ts'
 import { hotSpots } from '../lib/cpu-profile.ts'
+import { monotonicUs, profileWindows, type ClockWindow } from '../lib/cpu-profile-window.ts'
 import type { LoadResult } from '../lib/load.ts'
 import { cpuSeconds } from '../lib/process.ts'
 import { fmtMs, fmtNumber, fmtRate, markdownTable, textTable, verdict, type ResultRow, type Target } from '../lib/report.ts'
@@ -79,6 +80,10 @@ type Caller = 'certificate' | 'token'
 interface CallerRuns {
   runs: LoadResult[]
   serverCores: number[]
+  /** Server CPU time per create, ms: less sensitive than creates/s to other load on the machine. */
+  cpuMsPerCreate: number[]
+  /** When its runs went on, to cut the server's CPU profile per caller. */
+  windows: ClockWindow[]
 }
 
 interface AuthResult {
@@ -100,12 +105,14 @@ function mustSucceed(what: string, r: LoadResult): void {
   if (r.errors > 0) throw new Error(`${what}: ${r.errors} of ${r.ok + r.errors} calls failed; first: ${(r.firstError as Error)?.message ?? r.firstError}`)
 }
 
-async function timedCreates(p: Pool, serverPid: number, prefix: string): Promise<{ result: LoadResult; serverCores: number }> {
+async function timedCreates(p: Pool, serverPid: number, prefix: string): Promise<{ result: LoadResult; serverCores: number; cpuMsPerCreate: number; window: ClockWindow }> {
+  const fromUs = monotonicUs()
   const t0 = nowMs()
   const cpu0 = cpuSeconds(serverPid)
   const result = await createPods(p, config.creates, config.concurrency, (i) => ({ namespace: NS, name: `${prefix}-${i}` }))
   const seconds = (nowMs() - t0) / 1000
-  return { result, serverCores: (cpuSeconds(serverPid) - cpu0) / seconds }
+  const cpu = cpuSeconds(serverPid) - cpu0
+  return { result, serverCores: cpu / seconds, cpuMsPerCreate: (cpu * 1000) / Math.max(1, result.ok), window: { fromUs, toUs: monotonicUs() } }
 }
 
 async function bench(cleanup: Cleanup): Promise<AuthResult> {
@@ -131,16 +138,18 @@ async function bench(cleanup: Cleanup): Promise<AuthResult> {
     }
     log(`warm-up: ${WARMUP} creates by each caller`)
 
-    const byCaller: Record<Caller, CallerRuns> = { certificate: { runs: [], serverCores: [] }, token: { runs: [], serverCores: [] } }
+    const byCaller: Record<Caller, CallerRuns> = { certificate: { runs: [], serverCores: [], cpuMsPerCreate: [], windows: [] }, token: { runs: [], serverCores: [], cpuMsPerCreate: [], windows: [] } }
     const pairRatios: number[] = []
     for (let run = 0; run < config.runs; run++) {
       const order: Caller[] = run % 2 === 0 ? ['certificate', 'token'] : ['token', 'certificate']
       for (const caller of order) {
-        const { result, serverCores } = await timedCreates(callers[caller], server.process.pid, `${caller}-${run}`)
+        const { result, serverCores, cpuMsPerCreate, window } = await timedCreates(callers[caller], server.process.pid, `${caller}-${run}`)
         mustSucceed(`run ${run + 1}, ${caller}`, result)
         byCaller[caller].runs.push(result)
         byCaller[caller].serverCores.push(serverCores)
-        log(`run ${run + 1}, ${caller.padEnd(11)}: ${describe(result)}; server ${serverCores.toFixed(2)} cores`)
+        byCaller[caller].cpuMsPerCreate.push(cpuMsPerCreate)
+        byCaller[caller].windows.push(window)
+        log(`run ${run + 1}, ${caller.padEnd(11)}: ${describe(result)}; server ${serverCores.toFixed(2)} cores, ${fmtMs(cpuMsPerCreate)} CPU per create`)
       }
       pairRatios.push(byCaller.token.runs[run].rate / byCaller.certificate.runs[run].rate)
     }
@@ -164,6 +173,7 @@ const fmtTimes = (r: number): string => (Number.isFinite(r) ? `${r.toFixed(2)}×
 function rowsFor(r: AuthResult): ResultRow[] {
   const rate = (c: Caller) => median(r.byCaller[c].runs.map((x) => x.rate))
   const pct = (c: Caller, p: 'p50' | 'p99') => median(r.byCaller[c].runs.map((x) => x.latency.summary()[p]))
+  const cpu = (c: Caller) => median(r.byCaller[c].cpuMsPerCreate)
   const ratio = rate('token') / rate('certificate')
   const bindings = `${fmtCount(config.roleBindings)} RoleBindings + ${fmtCount(config.clusterRoleBindings)} ClusterRoleBindings`
   const row = (metric: string, token: string, cert: string, ratioText: string, target = '', v: ResultRow['verdict'] = ''): ResultRow => ({ metric, weft: token, peer: cert, ratio: ratioText, target, verdict: v })
@@ -172,20 +182,46 @@ function rowsFor(r: AuthResult): ResultRow[] {
     row('  same, median of the per-run ratios', '', '', fmtTimes(median(r.pairRatios))),
     row('create latency p50', fmtMs(pct('token', 'p50')), fmtMs(pct('certificate', 'p50')), fmtTimes(pct('token', 'p50') / pct('certificate', 'p50'))),
     row('create latency p99', fmtMs(pct('token', 'p99')), fmtMs(pct('certificate', 'p99')), fmtTimes(pct('token', 'p99') / pct('certificate', 'p99'))),
+    row('server CPU per create (median)', fmtMs(cpu('token')), fmtMs(cpu('certificate')), fmtTimes(cpu('token') / cpu('certificate'))),
   ]
 }
 
-/** Self time, then the share of everything spent under the auth code (inclusive). */
-function profileReport(file: string): string {
+/**
+ * The server's CPU profile cut to each caller's runs: busy time per create for each, and the
+ * functions whose self time per create grew most from certificate to token (where the
+ * authenticated path's extra time goes), plus inclusive time under the auth code.
+ */
+function profileReport(file: string, r: AuthResult): string {
   const root = resolve(import.meta.dirname, '../..')
-  const self = hotSpots(file, 15, root)
-  const inclusive = hotSpots(file, 400, root, true).spots.filter((s) => /src\/(auth\/|apiserver\/(auth|security)\.ts)/.test(s.name)).slice(0, 12)
-  const line = (s: { share: number; ms: number; name: string }) => `  ${(s.share * 100).toFixed(1).padStart(5)}%  ${fmtMs(s.ms).padStart(10)}  ${s.name}`
+  const per = (caller: Caller) => {
+    const creates = r.byCaller[caller].runs.reduce((n, x) => n + x.ok, 0)
+    const cut = profileWindows(file, r.byCaller[caller].windows, caller)
+    const self = hotSpots(cut.path, 100_000, root)
+    const inclusive = hotSpots(cut.path, 100_000, root, true)
+    const usPerCreate = (ms: number) => (ms * 1000) / creates
+    return {
+      kept: cut.kept,
+      busyUs: usPerCreate(self.busyMs),
+      self: new Map(self.spots.map((x) => [x.name, usPerCreate(x.ms)])),
+      auth: inclusive.spots.filter((x) => /src\/(auth\/|apiserver\/(auth|security)\.ts)/.test(x.name)).map((x) => ({ name: x.name, us: usPerCreate(x.ms) })),
+    }
+  }
+  const cert = per('certificate')
+  const token = per('token')
+  if (cert.kept === 0 || token.kept === 0) return `CPU profile ${file}: no samples fell inside the runs' windows (clock mismatch?)`
+  const us = (n: number) => `${n.toFixed(1).padStart(7)} µs`
+  const names = new Set([...cert.self.keys(), ...token.self.keys()])
+  const grew = [...names]
+    .map((name) => ({ name, token: token.self.get(name) ?? 0, cert: cert.self.get(name) ?? 0 }))
+    .sort((a, b) => b.token - b.cert - (a.token - a.cert))
+    .slice(0, 12)
   return [
-    `CPU profile of the server (${file}), ${fmtMs(self.busyMs)} busy over the whole run (both callers), top self time:`,
-    ...self.spots.map(line),
-    'Inclusive time under authentication and authorization code:',
-    ...(inclusive.length ? inclusive.map(line) : ['  (none sampled)']),
+    `CPU profile of the server (${file}), cut to each caller's runs:`,
+    `  busy per create: certificate ${us(cert.busyUs)}, token ${us(token.busyUs)} (+${(token.busyUs - cert.busyUs).toFixed(1)} µs, ${fmtTimes(token.busyUs / cert.busyUs)})`,
+    'Self time per create that grew most, token vs certificate:',
+    ...grew.map((g) => `  ${us(g.token - g.cert)}  (${us(g.cert)} → ${us(g.token)})  ${g.name}`),
+    'Inclusive time per create under the auth code, token runs (certificate runs):',
+    ...token.auth.slice(0, 12).map((a) => `  ${us(a.us)}  (${us(cert.auth.find((c) => c.name === a.name)?.us ?? 0)})  ${a.name}`),
   ].join('\n')
 }
 
@@ -223,7 +259,7 @@ async function main(): Promise<void> {
   }
   const rows = rowsFor(result)
   process.stdout.write(`\n${textTable(rows)}\n\n`)
-  if (result.profile) process.stdout.write(`${profileReport(result.profile)}\n`)
+  if (result.profile) process.stdout.write(`${profileReport(result.profile, result)}\n`)
   if (config.out) {
     writeFileSync(config.out, resultsMarkdown(result, rows, startedAt, (nowMs() - t0) / 1000))
     log(`results written to ${config.out}`)
