@@ -211,7 +211,7 @@ async function benchBackend(backend: Backend, cleanup: Cleanup): Promise<Backend
     }
     log(`list ${config.listObjects}: full p50 ${fmtMs(median(listFull))}, paged (limit=${config.pageSize}) p50 ${fmtMs(median(listPagedMs))}`)
 
-    const watch = await watchDelivery(server.url, api, {
+    const watch = await watchDelivery(server.url, server.tls, api, {
       namespace: LIST_NS,
       watchers: config.watchers,
       rate: config.watchRate,

@@ -4,7 +4,7 @@ import type { Pool } from 'undici'
 import { nowMs, sleep } from '../lib/clock.ts'
 import { closedLoop, openLoop, type LoadResult } from '../lib/load.ts'
 import { Samples } from '../lib/stats.ts'
-import { pool, send, sendJson, streamLines, type LineStream } from './http.ts'
+import { pool, send, sendJson, streamLines, type LineStream, type TlsCredentials } from './http.ts'
 import { benchPod, SENT_AT_ANNOTATION } from './pod.ts'
 
 export const podsPath = (namespace: string) => `/api/v1/namespaces/${namespace}/pods`
@@ -78,11 +78,12 @@ function sentAtOf(line: string): number | undefined {
  */
 export async function watchDelivery(
   origin: string,
+  tls: TlsCredentials,
   mutator: Pool,
   options: { namespace: string; watchers: number; rate: number; seconds: number; runId: string; existing: (i: number) => string },
 ): Promise<WatchResult> {
   const { namespace } = options
-  const watchPool = pool(origin, options.watchers)
+  const watchPool = pool(origin, options.watchers, tls)
   const delivery = new Samples()
   const streams: LineStream[] = []
   try {

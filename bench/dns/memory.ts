@@ -86,11 +86,11 @@ export interface RetainedHeap {
   threadIndexBytes: number
 }
 
-/** Runs retained-heap.ts (with --expose-gc) against the API server. */
-export function retainedHeap(apiUrl: string): Promise<RetainedHeap> {
+/** Runs retained-heap.ts (with --expose-gc) against the API server, as the kubeconfig's user. */
+export function retainedHeap(apiUrl: string, kubeconfig: string): Promise<RetainedHeap> {
   const program = fileURLToPath(new URL('./retained-heap.ts', import.meta.url))
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, ['--expose-gc', '--disable-warning=ExperimentalWarning', program, apiUrl], { timeout: 120_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['--expose-gc', '--disable-warning=ExperimentalWarning', program, apiUrl, kubeconfig], { timeout: 120_000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`retained-heap.ts: ${err.message}: ${stderr}`)) : resolve(JSON.parse(stdout.trim().split('\n').pop()!) as RetainedHeap),
     ),
   )

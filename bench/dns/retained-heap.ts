@@ -1,9 +1,10 @@
 // What weft dns keeps per Service, without the garbage a live heap reading includes:
-// `node --expose-gc retained-heap.ts API_URL` runs the DNS server's zone source (the same
+// `node --expose-gc retained-heap.ts API_URL KUBECONFIG` runs the DNS server's zone source (the same
 // informers, trimmed objects and index as `weft dns`) against the API server, collects
 // garbage, and prints JSON: the main thread's bytes, and the bytes of the index each extra
 // query thread builds for itself.
 import { RestClient } from '../../src/client/index.ts'
+import { loadKubeconfig } from '../../src/client/kubeconfig.ts'
 import { defaultDnsConfig } from '../../dns/run.ts'
 import { buildZoneIndex } from '../../dns/zone-index.ts'
 import { ZoneSource } from '../../dns/zone-source.ts'
@@ -16,7 +17,7 @@ const settled = (): number => {
   return process.memoryUsage().heapUsed
 }
 
-const client = new RestClient({ server: process.argv[2]! }, { userAgent: 'weft-bench-dns' })
+const client = new RestClient({ server: process.argv[2]!, credentials: loadKubeconfig(process.argv[3]!).credentials }, { userAgent: 'weft-bench-dns' })
 const zone = { zone: defaultDnsConfig.zone, ttl: defaultDnsConfig.ttl, pods: defaultDnsConfig.pods, nameserverIPs: [] }
 const source = new ZoneSource({ client, config: zone, watchPods: true, onIndex: () => {}, log: logger('bench') })
 const before = settled()

@@ -236,7 +236,7 @@ try {
   const memory: { weft?: [MemorySample, MemorySample]; dnsmasq: [MemorySample, MemorySample] } = { dnsmasq: [{ rss: 0, heap: 0 }, { rss: 0, heap: 0 }] }
   let weftEmpty: MemorySample | undefined
   if (!dnsmasqOnly) {
-    const empty = await startWeftDns(cleanup, { apiUrl: api.url, dir: work, label: 'empty', zone, ttl, threads: dnsThreads })
+    const empty = await startWeftDns(cleanup, { apiUrl: api.url, kubeconfig: api.kubeconfig, dir: work, label: 'empty', zone, ttl, threads: dnsThreads })
     weftEmpty = await measureMemory(empty.process.pid, empty.metricsUrl)
     await empty.process.stop()
     progress(`weft dns with no Services: RSS ${fmtMiB(weftEmpty.rss)}`)
@@ -248,7 +248,7 @@ try {
   const { services, perSecond } = await createServices(client, serviceCount, createConcurrency, zone)
   progress(`created ${n(serviceCount)} Services at ${fmtRate(perSecond)}`)
   writeFileSync(join(work, 'queries.txt'), queryFileText(services))
-  const retained = dnsmasqOnly ? undefined : await retainedHeap(api.url)
+  const retained = dnsmasqOnly ? undefined : await retainedHeap(api.url, api.kubeconfig)
   if (retained) progress(`retained heap after GC: main thread ${fmtBytes(retained.mainBytes / retained.services)} per Service, each extra query thread ${fmtBytes(retained.threadIndexBytes / retained.services)}`)
 
   const dm = await startDnsmasq(cleanup, work, services, ttl)
@@ -258,7 +258,7 @@ try {
   let weftProcess: WeftDns | undefined
   if (!dnsmasqOnly) {
     if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true })
-    weftProcess = await startWeftDns(cleanup, { apiUrl: api.url, dir: work, label: 'full', zone, ttl, threads: dnsThreads, cpuProfDir })
+    weftProcess = await startWeftDns(cleanup, { apiUrl: api.url, kubeconfig: api.kubeconfig, dir: work, label: 'full', zone, ttl, threads: dnsThreads, cpuProfDir })
     const wd = weftProcess
     memory.weft = [weftEmpty!, await measureMemory(wd.process.pid, wd.metricsUrl)]
     weft = { label: 'weft', port: wd.port, pid: wd.process.pid, throughput: [], cpu: [], latency: [] }

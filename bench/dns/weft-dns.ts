@@ -10,6 +10,8 @@ export const WEFT = resolve(import.meta.dirname, '../../bin/weft')
 
 export interface WeftDnsOptions {
   apiUrl: string
+  /** The kubeconfig it authenticates with (the server's admin one). */
+  kubeconfig: string
   /** Where its log file goes. */
   dir: string
   label: string
@@ -37,6 +39,7 @@ export async function startWeftDns(cleanup: Cleanup, o: WeftDnsOptions): Promise
   const args = [
     'dns',
     '--server', o.apiUrl,
+    '--kubeconfig', o.kubeconfig,
     '--listen', `127.0.0.1:${port}`,
     '--health-listen', `127.0.0.1:${health}`,
     '--ready-listen', `127.0.0.1:${ready}`,

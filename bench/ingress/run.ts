@@ -212,7 +212,7 @@ try {
   await waitForBody('nginx', nginxProc, nginxPorts, TARGET.host, TARGET.path, BODY)
 
   if (accessLog) process.env.WEFT_LOG_LEVEL = 'info'
-  const weftProc = await startWeftIngress(cleanup, { apiUrl: api.url, dir: work, label: 'measured' })
+  const weftProc = await startWeftIngress(cleanup, { apiUrl: api.url, kubeconfig: api.kubeconfig, dir: work, label: 'measured' })
   const weftPorts = { http: weftProc.httpPort, https: weftProc.httpsPort }
   await waitForBody('weft', weftProc.process, weftPorts, TARGET.host, TARGET.path, BODY)
   const expected = new X509Certificate(cert.cert).fingerprint256
@@ -251,7 +251,7 @@ try {
     const dir = cpuProfDir ?? join(work, 'profile')
     mkdirSync(dir, { recursive: true })
     const before = new Set(readdirSync(dir))
-    const profiled = await startWeftIngress(cleanup, { apiUrl: api.url, dir: work, label: 'profiled', cpuProfDir: dir })
+    const profiled = await startWeftIngress(cleanup, { apiUrl: api.url, kubeconfig: api.kubeconfig, dir: work, label: 'profiled', cpuProfDir: dir })
     const ports = { http: profiled.httpPort, https: profiled.httpsPort }
     await waitForBody('weft (profiled)', profiled.process, ports, TARGET.host, TARGET.path, BODY)
     const loadStarted = Date.now()

@@ -9,6 +9,8 @@ export const WEFT = resolve(import.meta.dirname, '../../bin/weft')
 
 export interface WeftIngressOptions {
   apiUrl: string
+  /** The kubeconfig it authenticates with (the server's admin one). */
+  kubeconfig: string
   /** Where its log file goes. */
   dir: string
   label: string
@@ -25,7 +27,7 @@ export interface WeftIngress {
 
 export async function startWeftIngress(cleanup: Cleanup, o: WeftIngressOptions): Promise<WeftIngress> {
   const [httpPort, httpsPort, statusPort] = [await freePort(), await freePort(), await freePort()]
-  const args = ['ingress', '--server', o.apiUrl, '--http-listen', `127.0.0.1:${httpPort}`, '--https-listen', `127.0.0.1:${httpsPort}`, '--status-listen', `127.0.0.1:${statusPort}`]
+  const args = ['ingress', '--server', o.apiUrl, '--kubeconfig', o.kubeconfig, '--http-listen', `127.0.0.1:${httpPort}`, '--https-listen', `127.0.0.1:${httpsPort}`, '--status-listen', `127.0.0.1:${statusPort}`]
   const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'warn' }
   if (o.cpuProfDir) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${o.cpuProfDir}`.trim()
   const proc = startProcess(cleanup, WEFT, args, { logFile: join(o.dir, `weft-ingress-${o.label}.log`), env })

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 import type { V1Pod } from '@kubernetes/client-node'
 import { resources } from '../../src/api/registry.ts'
 import { RestClient } from '../../src/client/index.ts'
+import { loadKubeconfig } from '../../src/client/kubeconfig.ts'
 import { labDown } from '../../src/lab/down.ts'
 import { labUp } from '../../src/lab/up.ts'
 import { Cleanup } from '../lib/cleanup.ts'
@@ -87,7 +88,8 @@ try {
   cleanup.add(() => labDown(dir).then(() => undefined))
   process.stdout.write(`starting a one-node lab in ${dir}...\n`)
   const lab = await labUp({ dataDir: dir, nodes: 1, agents: true, demo: false, timeoutMs: 120_000 })
-  const client = new RestClient({ socketPath: lab.plan.socket })
+  // The lab's admin kubeconfig (system:masters), over the server's unix socket.
+  const client = new RestClient({ socketPath: lab.plan.socket, credentials: loadKubeconfig(lab.plan.kubeconfig).credentials })
   cleanup.add(() => client.close())
   const rows: ResultRow[] = []
   const perRun: string[] = []

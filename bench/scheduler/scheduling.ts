@@ -78,7 +78,7 @@ export async function schedulingRun(cleanup: Cleanup, o: SchedulingOptions): Pro
 
     const started = nowMs()
     const serverCpu0 = cpuSeconds(server.process.pid)
-    const scheduler = startScheduler(cleanup, { url: server.url, logFile: join(scratch.dir, 'scheduler.log'), cpuProfDir: o.cpuProfDir })
+    const scheduler = startScheduler(cleanup, { server, logFile: join(scratch.dir, 'scheduler.log'), cpuProfDir: o.cpuProfDir })
     stopScheduler = () => scheduler.stop(15_000)
     let schedulerCpu = 0
     while (boundAt.size < o.pods) {
