@@ -51,8 +51,8 @@ export async function endpointSliceRun(cleanup: Cleanup, o: EndpointSliceOptions
   const scratch = scratchDir(cleanup, 'weft-bench-eps-', o.tmpdir)
   const server = await startServer(cleanup, { dataDir: scratch.dir, apiOnly: false, cpuProfDir: o.cpuProfDir })
   o.log(`  server pid ${server.process.pid} at ${server.url}`)
-  const api = pool(server.url, o.concurrency)
-  const watchPool = pool(server.url, 1)
+  const api = pool(server.url, o.concurrency, server.tls)
+  const watchPool = pool(server.url, 1, server.tls)
   try {
     await createNamespace(api, NS)
     await createAll(api, () => '/api/v1/nodes', o.nodes, o.concurrency, (i) => benchNode(nodeName(i)))

@@ -52,8 +52,8 @@ const NS = 'sched-bench'
 export async function schedulingRun(cleanup: Cleanup, o: SchedulingOptions): Promise<SchedulingResult> {
   const scratch = scratchDir(cleanup, `weft-bench-sched-${o.nodes}-`, o.tmpdir)
   const server = await startServer(cleanup, { dataDir: scratch.dir, apiOnly: true, cpuProfDir: o.cpuProfDir })
-  const api = pool(server.url, o.concurrency)
-  const watchPool = pool(server.url, 1)
+  const api = pool(server.url, o.concurrency, server.tls)
+  const watchPool = pool(server.url, 1, server.tls)
   let stopScheduler: (() => Promise<void>) | undefined
   try {
     await createNamespace(api, NS)
