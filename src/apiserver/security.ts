@@ -174,12 +174,7 @@ export class ServerSecurity {
 
   async #validate(r: AdmissionRequest): Promise<void> {
     const user = userOf(r.identity)
-    if (r.info.kind === 'CertificateSigningRequest' && !r.old) {
-      const pem = Buffer.from(String(r.obj.spec?.request ?? ''), 'base64').toString('utf8')
-      await parseCertificateRequest(pem).catch((err: Error) => {
-        throw invalid('CertificateSigningRequest', 'certificates.k8s.io', r.obj.metadata.name, [{ reason: 'FieldValueInvalid', field: 'spec.request', message: `Invalid value: "<PEM-encoded CSR>": ${err.message}` }])
-      })
-    }
+    if (r.info.kind === 'CertificateSigningRequest') await this.#admitCsr(r, user)
     const restricted = nodeRestriction(user, { verb: r.old ? 'update' : 'create', apiGroup: r.info.group, resource: r.info.plural, subresource: r.subresource ?? '', namespace: r.obj.metadata.namespace ?? '', name: r.obj.metadata.name }, r.obj, r.old, { pod: (ns, name) => this.graph.pod(ns, name) })
     if (restricted) throw new ApiError(403, 'Forbidden', `${r.info.plural} "${r.obj.metadata.name}" is forbidden: ${restricted}`, { name: r.obj.metadata.name, group: r.info.group, kind: r.info.plural })
     if (r.info.group !== 'rbac.authorization.k8s.io' || r.subresource) return
@@ -191,6 +186,33 @@ export class ServerSecurity {
         ? checkRoleWrite({ kind: k, operation, user, namespace, object: r.obj as never, oldObject: r.old as never, authorizer: this.authorizer, resolver: this.rbac })
         : checkBindingWrite({ kind: k, operation, user, namespace, object: r.obj as never, oldObject: r.old as never, authorizer: this.authorizer, resolver: this.rbac })
     if (!verdict.allowed) throw verdict.error
+  }
+
+  /**
+   * CSRs, as upstream's certificate admission plugins: the request must parse
+   * (CertificateSubjectRestriction: never system:masters for the kube-apiserver-client
+   * signer), and approving or signing one needs the `approve` or `sign` verb on the
+   * signer (`certificates.k8s.io/signers`, named exactly or `<domain>/*`).
+   */
+  async #admitCsr(r: AdmissionRequest, user: UserInfo): Promise<void> {
+    const signer = String(r.obj.spec?.signerName ?? '')
+    if (!r.old) {
+      const pem = Buffer.from(String(r.obj.spec?.request ?? ''), 'base64').toString('utf8')
+      const req = await parseCertificateRequest(pem).catch((err: Error) => {
+        throw invalid('CertificateSigningRequest', 'certificates.k8s.io', r.obj.metadata.name, [{ reason: 'FieldValueInvalid', field: 'spec.request', message: `Invalid value: "<PEM-encoded CSR>": ${err.message}` }])
+      })
+      if (signer === 'kubernetes.io/kube-apiserver-client' && req.organizations.includes('system:masters')) {
+        throw new ApiError(403, 'Forbidden', `certificatesigningrequests.certificates.k8s.io "${r.obj.metadata.name}" is forbidden: use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed`, { name: r.obj.metadata.name, group: 'certificates.k8s.io', kind: 'certificatesigningrequests' })
+      }
+      return
+    }
+    const verb = r.subresource === 'approval' ? 'approve' : r.subresource === 'status' ? 'sign' : undefined
+    if (!verb) return
+    const changed = verb === 'approve' ? JSON.stringify(r.obj.status?.conditions ?? []) !== JSON.stringify(r.old.status?.conditions ?? []) : (r.obj.status?.certificate ?? '') !== (r.old.status?.certificate ?? '')
+    if (!changed) return
+    const ask = (name: string) => this.authorizer.authorize({ resourceRequest: true, user, verb, namespace: '', apiGroup: 'certificates.k8s.io', apiVersion: '*', resource: 'signers', subresource: '', name }).decision === 'allow'
+    if (ask(signer) || ask(`${signer.split('/')[0]}/*`)) return
+    throw new ApiError(403, 'Forbidden', `certificatesigningrequests.certificates.k8s.io "${r.obj.metadata.name}" is forbidden: user not permitted to ${verb} requests with signerName "${signer}"`, { name: r.obj.metadata.name, group: 'certificates.k8s.io', kind: 'certificatesigningrequests' })
   }
 
   /** NodeRestriction for TokenRequests (a node may ask only for tokens bound to its own pods). */

@@ -175,3 +175,34 @@ t.test('nodes: the node authorizer and NodeRestriction keep a node to itself', a
   t.equal((await call(url, 'PATCH', '/api/v1/namespaces/default/pods/on-n1/status', { status: { phase: 'Running' } }, { 'content-type': 'application/merge-patch+json' }, n1)).status, 200)
   t.equal((await call(url, 'DELETE', '/api/v1/namespaces/default/pods/on-n2', undefined, {}, n1)).status, 403, 'deletes only its own pods')
 })
+
+t.test('CSRs: no system:masters through the client signer; approving and signing need the verb on the signer', async (t) => {
+  const { url } = await startTestServer(t)
+  const { generateKeyPair } = await import('../../src/pki/keys.ts')
+  const { createCertificateRequest } = await import('../../src/pki/csr.ts')
+  const key = await generateKeyPair('ecdsa-p256')
+  const csr = async (name: string, organizations: string[], signerName = 'kubernetes.io/kube-apiserver-client') => ({
+    apiVersion: 'certificates.k8s.io/v1',
+    kind: 'CertificateSigningRequest',
+    metadata: { name },
+    spec: { request: Buffer.from(await createCertificateRequest(key.privateKeyPem, { commonName: name, organizations })).toString('base64'), signerName, usages: ['client auth'] },
+  })
+  const masters = await call(url, 'POST', '/apis/certificates.k8s.io/v1/certificatesigningrequests', await csr('root', ['system:masters']))
+  t.equal(masters.status, 403)
+  t.match(masters.body.message, /use of kubernetes.io\/kube-apiserver-client signer with system:masters group is not allowed/)
+  t.equal((await call(url, 'POST', '/apis/certificates.k8s.io/v1/certificatesigningrequests', await csr('bob', ['dev']))).status, 201)
+  // carol may update approvals, but holds no `approve` on any signer.
+  await call(url, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { metadata: { name: 'csr-approval-writer' }, rules: [{ apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests', 'certificatesigningrequests/approval'], verbs: ['get', 'update'] }] })
+  await call(url, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', { metadata: { name: 'carol' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'csr-approval-writer' }, subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'carol' }] })
+  const carol = await userCredentials('carol')
+  const current = (await call(url, 'GET', '/apis/certificates.k8s.io/v1/certificatesigningrequests/bob')).body
+  const approved = { ...current, status: { conditions: [{ type: 'Approved', status: 'True', reason: 'ByHand', message: 'ok' }] } }
+  let res = await call(url, 'PUT', '/apis/certificates.k8s.io/v1/certificatesigningrequests/bob/approval', approved, {}, carol)
+  for (let i = 0; i < 50 && res.status !== 403 && res.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 20))
+    res = await call(url, 'PUT', '/apis/certificates.k8s.io/v1/certificatesigningrequests/bob/approval', approved, {}, carol)
+  }
+  t.equal(res.status, 403)
+  t.match(res.body.message, /user not permitted to approve requests with signerName "kubernetes.io\/kube-apiserver-client"/)
+  t.equal((await call(url, 'PUT', '/apis/certificates.k8s.io/v1/certificatesigningrequests/bob/approval', approved)).status, 200, 'the admin may')
+})
