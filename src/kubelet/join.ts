@@ -135,7 +135,11 @@ export async function requestCertificate(client: RestClient, kind: NodeCertifica
   })
   const name = created.metadata?.name ?? ''
   opts.log?.(`sent CertificateSigningRequest ${name} (${kind.signerName}); waiting for it to be approved and signed`)
-  const deadline = Date.now() + (opts.timeoutMs ?? 10 * 60_000)
+  // One request, waited on (the kubelet does the same): a new one per timeout would pile
+  // pending requests up in front of whoever approves them by hand.
+  const deadline = Date.now() + (opts.timeoutMs ?? Infinity)
+  let pause = 250
+  let remindAt = Date.now() + 5 * 60_000
   for (;;) {
     opts.signal?.throwIfAborted()
     const csr = await client.get<V1CertificateSigningRequest>(info, name)
@@ -147,8 +151,14 @@ export async function requestCertificate(client: RestClient, kind: NodeCertifica
       await writePrivate(kind.certPath, certPem)
       return { certPem, keyPem: key.privateKeyPem }
     }
-    if (Date.now() > deadline) throw new Error(`CertificateSigningRequest ${name} was not signed in time: approve it with \`kubectl certificate approve ${name}\``)
-    await new Promise((r) => setTimeout(r, 500))
+    const waiting = `CertificateSigningRequest ${name} is not signed yet: approve it with \`kubectl certificate approve ${name}\``
+    if (Date.now() > deadline) throw new Error(waiting)
+    if (Date.now() > remindAt) {
+      opts.log?.(waiting)
+      remindAt = Date.now() + 5 * 60_000
+    }
+    pause = Math.min(pause * 2, 10_000)
+    await new Promise((r) => setTimeout(r, pause))
   }
 }
 
