@@ -4,7 +4,7 @@ import t from 'tap'
 import { bodyKind, parseBody } from '../../src/apiserver/http-io.ts'
 import { resolveRequest, type ResourceRequest } from '../../src/apiserver/request-info.ts'
 import { ApiError } from '../../src/util/errors.ts'
-import { kubectlBodies } from '../api/protobuf/kubectl-bodies.ts'
+import { kubectlBodies } from '../helpers/protobuf-kubectl-bodies.ts'
 import { call, startTestServer, userCredentials } from '../helpers/apiserver.ts'
 import { encodeObject } from '../helpers/protobuf.ts'
 

@@ -10,7 +10,7 @@ import { kubernetesSchema, messageForKind } from '../../../src/api/protobuf/sche
 import type { FieldSpec } from '../../../src/api/protobuf/types.ts'
 import { fuzzSettings, Rng } from '../../helpers/fuzz.ts'
 import { encodeObject, lengthDelimited, sampleOf, tag, varint } from '../../helpers/protobuf.ts'
-import { kubectlBodies } from './kubectl-bodies.ts'
+import { kubectlBodies } from '../../helpers/protobuf-kubectl-bodies.ts'
 
 const settings = fuzzSettings(20_000)
 t.setTimeout(settings.long ? 0 : 120_000)

@@ -2,7 +2,7 @@ import t from 'tap'
 import { canDecodeProtobuf, decodeProtobufObject, protobufKinds } from '../../../src/api/protobuf/index.ts'
 import { findByKind } from '../../../src/api/registry.ts'
 import { encodeObject, lengthDelimited, sampleOf, varintField } from '../../helpers/protobuf.ts'
-import { kubectlBodies } from './kubectl-bodies.ts'
+import { kubectlBodies } from '../../helpers/protobuf-kubectl-bodies.ts'
 
 const body = (kind: string) => Buffer.from(kubectlBodies[kind], 'hex')
 const magic = Buffer.from('k8s\0', 'latin1')
