@@ -85,7 +85,7 @@ function readMapEntry(schema: Schema, type: ValueType, entry: ProtoReader, depth
       expectWire({ json: 'key', type: 'string' }, wireType, WireType.bytes)
       key = text(entry.bytes())
     } else if (field === 2) {
-      value = readValue(schema, valueSpec, type, wireType, entry, depth, `${path}[${JSON.stringify(key)}]`)
+      value = readValue(schema, valueSpec, type, wireType, entry, depth, `${path}[${JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key)}]`)
     } else entry.skip(wireType)
   }
   if (value === undefined) value = zeroOf(schema, type, depth, path)

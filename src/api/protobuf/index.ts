@@ -28,14 +28,19 @@ export function decodeProtobufObject(raw: Buffer, expected?: ExpectedKind): Reco
   const { apiVersion, kind } = envelope
   if (kind === '' || apiVersion === '') throw new ProtobufError('the protobuf envelope does not name the object\'s apiVersion and kind')
   if (expected && (expected.apiVersion !== apiVersion || expected.kind !== kind)) {
-    throw new ProtobufError(`the body is a ${kind} (${apiVersion}), but this request takes a ${expected.kind} (${expected.apiVersion})`)
+    throw new ProtobufError(`the body is a ${short(kind)} (${short(apiVersion)}), but this request takes a ${expected.kind} (${expected.apiVersion})`)
   }
-  if (envelope.contentEncoding !== '') throw new ProtobufError(`weft does not decode protobuf with content encoding ${JSON.stringify(envelope.contentEncoding)}`)
+  if (envelope.contentEncoding !== '') throw new ProtobufError(`weft does not decode protobuf with content encoding ${JSON.stringify(short(envelope.contentEncoding))}`)
   if (envelope.contentType !== '' && envelope.contentType !== protobufMediaType) {
-    throw new ProtobufError(`the envelope's content type ${JSON.stringify(envelope.contentType)} is not ${protobufMediaType}`)
+    throw new ProtobufError(`the envelope's content type ${JSON.stringify(short(envelope.contentType))} is not ${protobufMediaType}`)
   }
   const message = messageForKind(apiVersion, kind)
-  if (!message) throw new ProtobufError(`weft cannot decode ${kind} (${apiVersion}) as protobuf yet: send it as JSON (application/json)`)
+  if (!message) throw new ProtobufError(`weft cannot decode ${short(kind)} (${short(apiVersion)}) as protobuf yet: send it as JSON (application/json)`)
   const obj = decodeMessage(kubernetesSchema, message, envelope.raw) as Record<string, unknown>
   return { kind, apiVersion, ...obj }
+}
+
+/** Names from the body go into errors cut short: the body may hold megabytes of them. */
+function short(text: string): string {
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text
 }

@@ -153,3 +153,9 @@ function nestedBomb(path: number[], levels: number): Buffer {
   }
   return Buffer.concat(headers.reverse())
 }
+
+t.test('a map key in an error path is cut short', async (t) => {
+  const entry = lengthDelimited(5, Buffer.concat([lengthDelimited(1, 'k'.repeat(10_000)), lengthDelimited(2, varintField(1, 1))]))
+  const err = t.throws(() => decode('authorization.v1.SubjectAccessReviewSpec', entry)) as Error
+  t.match(err.message, /field items \(string\) has wire type 0, not 2 \(at extra\["k{64}…"\]\.items\)$/)
+})

@@ -67,3 +67,12 @@ t.test('the kind must be the one the request takes, and one weft has a schema fo
   t.throws(() => decodeProtobufObject(configMap), /weft cannot decode ConfigMap \(v1\) as protobuf yet: send it as JSON/)
   t.throws(() => decodeProtobufObject(configMap, { apiVersion: 'v1', kind: 'ConfigMap' }), /cannot decode ConfigMap/)
 })
+
+t.test('names from the body are cut short in errors', async (t) => {
+  const long = 'K'.repeat(100_000)
+  const err = t.throws(() => decodeProtobufObject(envelope(typeMeta('v1', long)), { apiVersion: 'v1', kind: 'ServiceAccount' })) as Error
+  t.ok(err.message.length < 300, err.message.slice(0, 300))
+  t.match(err.message, /the body is a K{100}… \(v1\)/)
+  const unknownKind = t.throws(() => decodeProtobufObject(envelope(typeMeta(long, 'X')))) as Error
+  t.ok(unknownKind.message.length < 300)
+})
