@@ -12,11 +12,12 @@ export function decodeMessage(schema: Schema, name: string, data: Uint8Array): u
   return readMessage(schema, name, new ProtoReader(data), 0, '')
 }
 
-function readMessage(schema: Schema, name: string, reader: ProtoReader, depth: number, path: string): unknown {
+/** `into`: a message field seen before, which a repeat merges into (as protobuf and Go do). */
+function readMessage(schema: Schema, name: string, reader: ProtoReader, depth: number, path: string, into?: Record<string, unknown>): unknown {
   if (depth > maxNestingDepth) throw new ProtobufError(`messages nest deeper than ${maxNestingDepth} levels`).at(path)
   const spec = specOf(schema, name)
   const empty = reader.done
-  const obj: Record<string, unknown> = {}
+  const obj: Record<string, unknown> = spec.as || !into ? {} : into
   while (!reader.done) {
     const { field, wireType } = tagAt(reader, path)
     const f = Object.hasOwn(spec.fields, field) ? spec.fields[field] : undefined
@@ -69,7 +70,9 @@ function readField(schema: Schema, f: FieldSpec, wireType: number, reader: Proto
     } else list.push(readValue(schema, f, f.type, wireType, reader, depth, path) ?? null)
     return
   }
-  const value = readValue(schema, f, f.type, wireType, reader, depth, path)
+  const before = obj[f.json]
+  const merge = typeof f.type === 'object' && typeof before === 'object' && before !== null && !Array.isArray(before)
+  const value = merge ? readValue(schema, f, f.type, wireType, reader, depth, path, before as Record<string, unknown>) : readValue(schema, f, f.type, wireType, reader, depth, path)
   if (value === undefined || (!f.pointer && isZero(value))) delete obj[f.json]
   else obj[f.json] = value
 }
@@ -92,10 +95,10 @@ function readMapEntry(schema: Schema, type: ValueType, entry: ProtoReader, depth
   return [key, value ?? null]
 }
 
-function readValue(schema: Schema, f: FieldSpec, type: ValueType, wireType: number, reader: ProtoReader, depth: number, path: string): unknown {
+function readValue(schema: Schema, f: FieldSpec, type: ValueType, wireType: number, reader: ProtoReader, depth: number, path: string, into?: Record<string, unknown>): unknown {
   if (typeof type === 'object') {
     expectWire(f, wireType, WireType.bytes)
-    return readMessage(schema, type.message, reader.message(), depth + 1, path)
+    return readMessage(schema, type.message, reader.message(), depth + 1, path, into)
   }
   switch (type) {
     case 'string':

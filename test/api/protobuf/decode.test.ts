@@ -75,13 +75,17 @@ t.test('scalars: int64 as exact numbers, int32 in range, bytes as base64, string
   t.same(decode('authorization.v1.SubjectAccessReviewStatus', varintField(1, 7)), { allowed: true }, 'any non-zero bool is true, as in Go')
 })
 
-t.test('repeated fields: unpacked, packed, and last wins for single fields', async (t) => {
+t.test('repeated fields: unpacked, packed; single fields: the last wins, messages merge', async (t) => {
   t.same(decode('authorization.v1.ResourceRule', Buffer.concat([lengthDelimited(1, 'get'), lengthDelimited(3, 'pods'), lengthDelimited(1, 'list')])), { verbs: ['get', 'list'], resources: ['pods'] })
   const schema: Schema = { List: { fields: { 1: { json: 'n', type: 'int32', repeated: true } } } }
   const packed = lengthDelimited(1, Buffer.concat([varint(1), varint(300), varint(-2)]))
   t.same(decodeMessage(schema, 'List', Buffer.concat([packed, varintField(1, 4)])), { n: [1, 300, -2, 4] })
   t.same(decode('meta.v1.ObjectMeta', Buffer.concat([lengthDelimited(1, 'a'), lengthDelimited(1, 'b')])), { name: 'b' })
   t.same(decode('meta.v1.ObjectMeta', Buffer.concat([lengthDelimited(1, 'a'), lengthDelimited(1, '')])), {}, 'a later zero value unsets the field')
+  const twice = Buffer.concat([lengthDelimited(2, lengthDelimited(1, lengthDelimited(2, 'get'))), lengthDelimited(2, lengthDelimited(1, lengthDelimited(5, 'pods')))])
+  t.same(decode('authorization.v1.SelfSubjectAccessReview', twice), { spec: { resourceAttributes: { verb: 'get', resource: 'pods' } } }, 'a repeated message field merges, as in Go')
+  const times = Buffer.concat([lengthDelimited(8, varintField(1, 100)), lengthDelimited(8, varintField(1, 200))])
+  t.same(decode('meta.v1.ObjectMeta', times), { creationTimestamp: '1970-01-01T00:03:20Z' }, 'a repeated Time: the last wins')
 })
 
 t.test('maps: entries as own properties, missing keys and values as zero', async (t) => {
