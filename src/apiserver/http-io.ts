@@ -1,7 +1,10 @@
 // Reading request bodies and writing responses, with the limits and errors Kubernetes has.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parse as parseYaml } from 'yaml'
+import { apiVersionOf } from '../api/registry.ts'
+import { canDecodeProtobuf, decodeProtobufObject, protobufMediaType, type ExpectedKind } from '../api/protobuf/index.ts'
 import { ApiError, badRequest, internal, isApiError, tooLarge, unsupportedMediaType } from '../util/errors.ts'
+import type { ResourceRequest } from './request-info.ts'
 
 /** Kubernetes' limit for a request body is 3 MiB; objects in etcd are capped lower. */
 export const maxBodyBytes = 3 * 1024 * 1024
@@ -23,8 +26,19 @@ export function mediaType(req: IncomingMessage): string {
   return String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase()
 }
 
-/** Parses a JSON or YAML body into a value; anything else is a 415 or a 400 that says where it broke. */
-export function parseBody(raw: Buffer, type: string): unknown {
+/**
+ * Parses a JSON or YAML body into a value, or Kubernetes protobuf when the request takes a
+ * kind weft has a protobuf schema for (`expected`); anything else is a 415 or a 400 that says
+ * where it broke.
+ */
+export function parseBody(raw: Buffer, type: string, expected?: ExpectedKind): unknown {
+  if (type === protobufMediaType && expected && canDecodeProtobuf(expected)) {
+    try {
+      return decodeProtobufObject(raw, expected)
+    } catch (err) {
+      throw badRequest(`the body of the request was not valid Kubernetes protobuf: ${(err as Error).message}`)
+    }
+  }
   const text = raw.toString('utf8')
   if (text.trim() === '') throw badRequest('the request body is empty: send the object as JSON or YAML')
   if (type.endsWith('yaml')) {
@@ -42,6 +56,16 @@ export function parseBody(raw: Buffer, type: string): unknown {
     }
   }
   throw unsupportedMediaType(type)
+}
+
+/**
+ * The kind a create or update body must be: a TokenRequest for `serviceaccounts/NAME/token`,
+ * else the resource's own kind. Delete bodies (DeleteOptions) name none, so they stay JSON-only.
+ */
+export function bodyKind(r: ResourceRequest): ExpectedKind | undefined {
+  if (r.verb === 'delete' || r.verb === 'deletecollection') return undefined
+  if (r.info.kind === 'ServiceAccount' && r.subresource === 'token') return { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest' }
+  return { apiVersion: apiVersionOf(r.info), kind: r.info.kind }
 }
 
 export function sendJson(res: ServerResponse, code: number, body: unknown, contentType = 'application/json'): void {

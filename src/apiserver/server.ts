@@ -15,7 +15,7 @@ import { NodePortAllocator, ServiceIPAllocator } from './allocator.ts'
 import type { IngressBootstrap } from './bootstrap-ingress.ts'
 import { bootstrap } from './bootstrap.ts'
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion } from './discovery.ts'
-import { mediaType, parseBody, readBody, sendError, sendJson, toApiError } from './http-io.ts'
+import { bodyKind, mediaType, parseBody, readBody, sendError, sendJson, toApiError } from './http-io.ts'
 import { ApiServerMetrics } from './metrics.ts'
 import { ObjectStore, type KObject } from './objects.ts'
 import { openApiDocument, openApiIndex } from './openapi.ts'
@@ -338,7 +338,7 @@ export class ApiServer {
     const body = async (): Promise<unknown> => {
       const raw = await readBody(req)
       if (raw.length === 0 && (r.verb === 'delete' || r.verb === 'deletecollection')) return undefined
-      return parseBody(raw, mediaType(req))
+      return parseBody(raw, mediaType(req), bodyKind(r))
     }
     const h = this.handler
     if (r.info.createOnly && r.verb === 'create' && r.name === undefined && r.subresource === undefined) {

@@ -100,7 +100,7 @@ export async function call(
   as?: Credentials,
 ): Promise<{ status: number; body: any; headers: UndiciHeaders }> {
   const init: Parameters<typeof undiciFetch>[1] = { method, headers: { 'content-type': 'application/json', ...(as?.token ? { authorization: `Bearer ${as.token}` } : {}), ...headers }, dispatcher: await dispatcherFor(as) }
-  if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body)
+  if (body !== undefined) init.body = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body)
   const res = await undiciFetch(url + path, init)
   const text = await res.text()
   let parsed: unknown = text
