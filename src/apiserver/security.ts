@@ -66,6 +66,7 @@ export class ServerSecurity {
   readonly reviewer: TokenReviewer
   readonly #objects: ObjectStore
   readonly #feeds: StoreFeed[]
+  readonly #rootCaSeen = new Set<string>()
   readonly #log: Logger
 
   constructor(options: ApiServerSecurity, objects: ObjectStore, log: Logger) {
@@ -162,8 +163,13 @@ export class ServerSecurity {
    * volume never waits for a controller.
    */
   async #ensureRootCA(namespace: string): Promise<void> {
+    // Seen once is enough: if it goes later, the publisher controller puts it back.
+    if (this.#rootCaSeen.has(namespace)) return
     const cm = kind('ConfigMap')
-    if (await this.#objects.get(cm, namespace, ROOT_CA_CONFIGMAP)) return
+    if (await this.#objects.get(cm, namespace, ROOT_CA_CONFIGMAP)) {
+      this.#rootCaSeen.add(namespace)
+      return
+    }
     const created = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
     await this.#objects
       .create(cm, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ROOT_CA_CONFIGMAP, namespace, uid: crypto.randomUUID(), creationTimestamp: created }, data: { 'ca.crt': this.options.caPem } })
