@@ -9,15 +9,24 @@ import type { ResourceRequest } from './request-info.ts'
 /** Kubernetes' limit for a request body is 3 MiB; objects in etcd are capped lower. */
 export const maxBodyBytes = 3 * 1024 * 1024
 
-export async function readBody(req: IncomingMessage, limit = maxBodyBytes): Promise<Buffer> {
+/**
+ * The request body, at most `limit` bytes, arriving within `timeoutMs`: a client that
+ * trickles or stalls its body loses the connection instead of holding it for ever.
+ */
+export async function readBody(req: IncomingMessage, limit = maxBodyBytes, timeoutMs = 60_000): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0)
   if (declared > limit) throw tooLarge(limit)
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit) throw tooLarge(limit)
-    chunks.push(chunk)
+  const timer = setTimeout(() => req.destroy(new Error(`the request body did not arrive within ${timeoutMs} ms`)), timeoutMs)
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length
+      if (size > limit) throw tooLarge(limit)
+      chunks.push(chunk)
+    }
+  } finally {
+    clearTimeout(timer)
   }
   return Buffer.concat(chunks)
 }

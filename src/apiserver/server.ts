@@ -9,7 +9,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node'
 import { resources, type ResourceInfo } from '../api/registry.ts'
 import type { Store } from '../store/store.ts'
 import { cidrAddress, parseCidr } from '../util/cidr.ts'
-import { ApiError, methodNotAllowed } from '../util/errors.ts'
+import { ApiError, badRequest, methodNotAllowed } from '../util/errors.ts'
 import { logger, type Logger } from '../util/log.ts'
 import { NodePortAllocator, ServiceIPAllocator } from './allocator.ts'
 import type { IngressBootstrap } from './bootstrap-ingress.ts'
@@ -43,6 +43,8 @@ export interface ApiServerOptions {
   security: ApiServerSecurity
   /** `host:port`; port 0 picks a free one. */
   listen: string
+  /** The listeners' timeouts (defaults: 60 s for headers and for a body, 65 s idle keep-alive). */
+  limits?: { headersTimeoutMs?: number; bodyTimeoutMs?: number; keepAliveTimeoutMs?: number }
   /** Where pods reach the API server (the `kubernetes` Service's endpoint); default the listen address and port. */
   advertise?: { host: string; port?: number }
   /** Also serve on this unix socket (agents in other network namespaces use it). */
@@ -145,9 +147,12 @@ export class ApiServer {
         requestCert: true,
         rejectUnauthorized: false,
         minVersion: 'TLSv1.2',
-        keepAliveTimeout: 65_000,
+        keepAliveTimeout: this.options.limits?.keepAliveTimeoutMs ?? 65_000,
+        // Watches and log streams run as long as they like; headers and bodies have their own limits.
         requestTimeout: 0,
-        headersTimeout: 60_000,
+        headersTimeout: this.options.limits?.headersTimeoutMs ?? 60_000,
+        connectionsCheckingInterval: Math.min(30_000, Math.max(50, (this.options.limits?.headersTimeoutMs ?? 60_000) / 2)),
+        handshakeTimeout: this.options.limits?.headersTimeoutMs ?? 60_000,
         maxHeaderSize: 64 * 1024,
       },
       (req, res) => void this.handle(req, res),
@@ -217,7 +222,12 @@ export class ApiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint()
-    const url = new URL(req.url ?? '/', 'http://localhost')
+    const url = URL.parse(req.url ?? '/', 'http://localhost')
+    if (!url) {
+      // A request target no URL parser accepts (`http://[`): nothing to route or authorize.
+      sendError(res, badRequest(`the request target ${JSON.stringify(String(req.url).slice(0, 100))} is not a valid path`))
+      return
+    }
     let labels = { verb: req.method ?? '', group: '', version: '', resource: '', subresource: '' }
     const mutating = req.method !== 'GET' && req.method !== 'HEAD'
     const kind = mutating ? 'mutating' : 'readOnly'
@@ -336,7 +346,7 @@ export class ApiServer {
       sendJson(res, code, body)
     }
     const body = async (): Promise<unknown> => {
-      const raw = await readBody(req)
+      const raw = await readBody(req, undefined, this.options.limits?.bodyTimeoutMs)
       if (raw.length === 0 && (r.verb === 'delete' || r.verb === 'deletecollection')) return undefined
       return parseBody(raw, mediaType(req), bodyKind(r))
     }
@@ -424,7 +434,7 @@ export class ApiServer {
       }
       case 'patch': {
         if (!r.name) throw methodNotAllowed('PATCH needs an object name in the path')
-        const raw = await readBody(req)
+        const raw = await readBody(req, undefined, this.options.limits?.bodyTimeoutMs)
         const obj = await h.patch(r, raw, mediaType(req), opts, parseBody)
         return send(200, r.subresource === 'scale' ? h.scaleOf(r.info, obj) : obj)
       }

@@ -49,3 +49,20 @@ t.test('openssl s_client: the chain verifies against the cluster CA; the SANs na
   const anonymous = await sClient(['-connect', `127.0.0.1:${port}`, '-CAfile', caFile, '-quiet'], 'GET /api HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
   t.match(anonymous, /HTTP\/1\.1 401 Unauthorized/, 'and without it is not')
 })
+
+t.test('a request target no URL parser accepts gets 400, and the server lives on (found by the fuzz suite)', async (t) => {
+  const { url } = await startTestServer(t)
+  const pki = await testPki()
+  const { connect } = await import('node:tls')
+  const raw = (target: string) =>
+    new Promise<string>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: Number(new URL(url).port), ca: pki.ca.certPem, cert: pki.admin.certPem, key: pki.admin.keyPem, servername: 'localhost' })
+      let text = ''
+      s.on('data', (b) => (text += b))
+      s.once('secureConnect', () => s.write(`GET ${target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`))
+      s.on('close', () => resolve(text))
+      s.on('error', () => resolve(text))
+    })
+  t.match(await raw('http://['), /^HTTP\/1\.1 400 /)
+  t.match(await raw('/version'), /^HTTP\/1\.1 200 /, 'still serving')
+})
