@@ -250,7 +250,8 @@ export async function certificateInfo(pem: string): Promise<CertificateInfo> {
     uris: names.uris,
     usages,
     isCA: cert.getExtension(x509.BasicConstraintsExtension)?.ca ?? false,
-    serialHex: cert.serialNumber.toLowerCase(),
+    // Node gives the DER bytes' hex (a leading 00 or 0 kept); the number is what identifies it.
+    serialHex: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
     publicKeyAlgorithm: publicKeyAlgorithm(first.publicKey, 'certificate'),
   }
 }
