@@ -27,10 +27,14 @@ t.test('up with agents and the demo', { skip, timeout: 300_000 }, async (t) => {
   const state = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as LabState
   t.same(state.processes.map((p) => p.role), ['server', 'relay', 'agent', 'agent', 'publisher'])
   // The nodes joined as real hosts do: bootstrap token, CSR approved and issued, key kept private.
-  const csrs = await run('kubectl', ['--kubeconfig', join(dir, 'kubeconfig'), 'get', 'csr', '-o', 'jsonpath={range .items[*]}{.spec.username} {.status.conditions[0].type} {.status.certificate}{"\\n"}{end}'])
+  const csrs = await run('kubectl', ['--kubeconfig', join(dir, 'kubeconfig'), 'get', 'csr', '-o', 'jsonpath={range .items[*]}{.spec.signerName} {.spec.username} {.status.conditions[0].type} {.status.certificate}{"\\n"}{end}'])
   const lines = csrs.out.trim().split('\n').filter(Boolean)
-  t.equal(lines.length, 2, `one CSR per node: ${csrs.out}`)
-  for (const line of lines) t.match(line, /^system:bootstrap:[a-z0-9]{6} Approved \S+$/, 'requested with the bootstrap token, approved and issued')
+  const clients = lines.filter((l) => l.startsWith('kubernetes.io/kube-apiserver-client-kubelet '))
+  const serving = lines.filter((l) => l.startsWith('kubernetes.io/kubelet-serving '))
+  t.equal(clients.length, 2, `one client CSR per node: ${csrs.out.slice(0, 300)}`)
+  for (const line of clients) t.match(line, /^\S+ system:bootstrap:[a-z0-9]{6} Approved \S+$/, 'requested with the bootstrap token, approved and issued')
+  t.same(serving.map((l) => l.split(' ')[1]).sort(), ['system:node:node-1', 'system:node:node-2'], 'each node asked for its own serving certificate')
+  for (const line of serving) t.match(line, / Approved \S+$/, 'approved (its own names and addresses) and issued')
   for (const node of state.nodes) t.equal(statSync(join(node.dataDir, 'pki', 'kubelet-client.key')).mode & 0o777, 0o600, `${node.name}'s key is private`)
   const nodes = await run('kubectl', ['--kubeconfig', join(dir, 'kubeconfig'), 'get', 'leases', '-n', 'kube-node-lease', '-o', 'jsonpath={.items[*].spec.holderIdentity}'])
   t.equal(nodes.out.trim().split(' ').sort().join(' '), 'node-1 node-2', 'each node renews its own Lease with its own identity')
