@@ -45,8 +45,14 @@ t.test('loadFromCluster() from a pod lists what its Role allows and gets 403 for
     pod = await client.get<any>(podInfo, 'in-cluster', 'default')
     return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
   }, 90_000)
-  // The log is one JSON line, which the client hands back parsed.
-  const result = await client.request<{ server: string; pods: string[]; secrets: unknown }>('GET', '/api/v1/namespaces/default/pods/in-cluster/log')
+  // The log is one JSON line, which the client hands back parsed. The kubelet API opens once
+  // the node's serving certificate is signed, which may be after so short a pod has run.
+  let result: { server: string; pods: string[]; secrets: unknown } | undefined
+  await until('the pod\'s log', async () => {
+    result = await client.request<typeof result>('GET', '/api/v1/namespaces/default/pods/in-cluster/log').catch(() => undefined)
+    return result !== undefined
+  }, 30_000)
+  if (!result) return
   t.comment(JSON.stringify(result))
   t.equal(pod.status.phase, 'Succeeded', 'listed pods, and was refused secrets')
   t.equal(result.server, 'https://10.96.0.1:443', 'found the API through the kubernetes Service')
