@@ -136,7 +136,7 @@ export class KubeletAuth implements KubeletRequestAuth {
    * vouch for just now fails, uncached); no credential is anonymous, which the server refuses.
    */
   authenticate(req: IncomingMessage): Promise<Authentication> {
-    return authenticate(req, { authenticate: (token) => this.reviewToken(token) })
+    return authenticate(req, { authenticate: (token) => this.reviewToken(token), generation: 0 })
   }
 
   async reviewToken(token: string): Promise<UserInfo | undefined> {

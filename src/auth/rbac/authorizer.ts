@@ -52,8 +52,17 @@ function describeSubject(s: Subject, bindingNamespace: string): string {
   return `${s.kind} ${goQuote(s.name)}`
 }
 
-/** upstream clusterRoleBindingDescriber / roleBindingDescriber. */
+/** Descriptions already made, per binding object (a changed binding is a new object). */
+const described = new WeakMap<ParsedBinding, string[]>()
+
+/** upstream clusterRoleBindingDescriber / roleBindingDescriber, made once per binding and subject. */
 export function describeSource(binding: ParsedBinding, subjectIndex: number): string {
+  let texts = described.get(binding)
+  if (!texts) described.set(binding, (texts = []))
+  return (texts[subjectIndex] ??= describeSourceText(binding, subjectIndex))
+}
+
+function describeSourceText(binding: ParsedBinding, subjectIndex: number): string {
   const subject = describeSubject(binding.subjects[subjectIndex], binding.namespace)
   const ref = `${binding.roleRef.kind} ${goQuote(binding.roleRef.name)}`
   if (binding.kind === 'ClusterRoleBinding') return `ClusterRoleBinding ${goQuote(binding.name)} of ${ref} to ${subject}`

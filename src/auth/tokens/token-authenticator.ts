@@ -92,6 +92,11 @@ export class TokenAuthenticator {
     return work
   }
 
+  /** Bumped by every invalidate(): a result remembered elsewhere is good only while this stays. */
+  get generation(): number {
+    return this.#generation
+  }
+
   /** Forgets every cached result; call it when a bootstrap Secret, ServiceAccount, Pod or key changes. */
   invalidate(): void {
     this.#generation++
