@@ -66,6 +66,8 @@ function dispatcherFor(tls: KubeletClientTls, address: KubeletAddress, nodeName:
   return agent
 }
 
+const kubeletStatuses: Record<number, 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'NotFound'> = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound' }
+
 export async function proxyPodLog(pod: V1Pod, node: V1Node | undefined, query: URLSearchParams, res: ServerResponse, socketDir: string | undefined, tls: KubeletClientTls): Promise<void> {
   const container = logContainer(pod, query)
   const address = kubeletAddress(node, socketDir)
@@ -84,8 +86,11 @@ export async function proxyPodLog(pod: V1Pod, node: V1Node | undefined, query: U
     throw new ApiError(500, 'InternalError', `Get "${origin}${path}": ${(err as Error).message}`)
   }
   if (upstream.statusCode !== 200) {
+    // The kubelet's refusal reaches the user as what it is, as kube-apiserver passes it on
+    // (`Error from server (Forbidden): Forbidden (user=…, verb=get, resource=nodes, subresource=log)`).
     const text = (await upstream.body.text()).trim()
-    throw new ApiError(upstream.statusCode === 404 ? 404 : upstream.statusCode === 400 ? 400 : 500, upstream.statusCode === 404 ? 'NotFound' : upstream.statusCode === 400 ? 'BadRequest' : 'InternalError', text || `the kubelet answered ${upstream.statusCode}`)
+    const passed = kubeletStatuses[upstream.statusCode]
+    throw new ApiError(passed ? upstream.statusCode : 500, passed ?? 'InternalError', text || `the kubelet answered ${upstream.statusCode}`)
   }
   res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' })
   res.on('close', () => upstream.body.destroy())

@@ -39,6 +39,10 @@ t.test('kubectl logs goes through the API server to the node kubelet', async (t)
       res.writeHead(404).end('container "missing" not found')
       return
     }
+    if (req.url?.includes('/guarded')) {
+      res.writeHead(403).end('Forbidden (user=apiserver-kubelet-client, verb=get, resource=nodes, subresource=log)')
+      return
+    }
     res.writeHead(200, { 'content-type': 'text/plain' })
     res.end('line one\nline two\n')
   })
@@ -56,6 +60,10 @@ t.test('kubectl logs goes through the API server to the node kubelet', async (t)
   t.match(seen[0], /timestamps=true/)
   const bad = await call(api.url, 'GET', '/api/v1/namespaces/default/pods/p1/log?container=nope')
   t.equal(bad.status, 400)
+  await call(api.url, 'POST', '/api/v1/namespaces/default/pods', { ...pod, metadata: { name: 'guarded', namespace: 'default' } })
+  const refused = await call(api.url, 'GET', '/api/v1/namespaces/default/pods/guarded/log')
+  t.equal(refused.status, 403, 'the kubelet\'s refusal comes through as a 403, not a 500')
+  t.match(refused.body, { reason: 'Forbidden', message: /subresource=log/ })
   const put = await call(api.url, 'PUT', '/api/v1/namespaces/default/pods/p1/log', {})
   t.equal(put.status, 405)
   const discovery = await call(api.url, 'GET', '/api/v1')
