@@ -2,7 +2,7 @@
 // bridge (itself in a namespace), running `weft agent` against a test API server's unix
 // socket. Teardown stops the agents and removes every sandbox, namespace and process.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { kubeconfigText } from '../../src/client/kubeconfig.ts'
 import { userCredentials } from './apiserver.ts'
 import { openSync, closeSync } from 'node:fs'
@@ -78,8 +78,14 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
       // Runs before the node's namespace goes: the agent, then its pods.
       async function teardown(): Promise<void> {
         await node.stop()
+        // A CNI plugin the agent started runs to completion even when the agent is gone (as
+        // plugins must, to keep IPAM whole): wait for the node's namespace to be empty.
+        for (let waited = 0; waited < 10_000 && (await netnsPids(netns)).length > 0; waited += 100) await new Promise((r) => setTimeout(r, 100))
         if (!t.passing()) t.comment(`--- ${name} agent log ---\n${await readFile(logFile, 'utf8').catch(() => '')}`)
         for (const sandbox of await listSandboxes(dataDir)) await removeSandbox(sandbox).catch(() => undefined)
+        // Removing a sandbox releases its addresses (the IPAM writes under the data dir), which
+        // may be after the test server's teardown removed the directory: the node cleans its own.
+        await rm(dataDir, { recursive: true, force: true })
       }
       const node: TestNode = {
         name,
@@ -129,6 +135,17 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
       return node
     },
   }
+}
+
+/** The processes in a network namespace. */
+function netnsPids(netns: string): Promise<string[]> {
+  return new Promise((resolvePromise) => {
+    const child = spawn('ip', ['netns', 'pids', netns], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => (out += b))
+    child.on('close', () => resolvePromise(out.split('\n').filter(Boolean)))
+    child.on('error', () => resolvePromise([]))
+  })
 }
 
 /** Runs a command inside a namespace and returns its stdout (rejects on failure). */
