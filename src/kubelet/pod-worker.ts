@@ -15,6 +15,7 @@ import type { CniRuntime } from './cni/index.ts'
 import { podHostname, podHostsFile } from './hosts-file.ts'
 import { expandCommand, resolveEnv, type EnvExtra, type ObjectLookups } from './pod-env.ts'
 import { fetchPodObjects, fetchServiceEnv } from './pod-objects.ts'
+import { processCredentials, setprivArgs } from './security-context.ts'
 import type { TokenManager } from './token-manager.ts'
 import { planPod, type PodPlan, type PodStep } from './pod-plan.ts'
 import { containerSpecHash, type ObservedContainer, type ObservedPod } from './pod-state.ts'
@@ -298,6 +299,8 @@ export class PodWorker {
     }
     const restartCount = before ? before.proc.restartCount + 1 : (this.#previous.get(name)?.proc.restartCount ?? -1) + 1
     try {
+      const credentials = processCredentials(pod, spec)
+      if (credentials instanceof Error) throw new ConfigError(credentials.message)
       const lookups = await fetchPodObjects(this.#ctx.client, pod, 'all', this.#ctx.tokens)
       const envResult = resolveEnv(pod, spec, lookups, { ...this.#envExtra(), serviceEnv: await fetchServiceEnv(this.#ctx.client, pod) })
       if ('error' in envResult) throw new ConfigError(envResult.error)
@@ -312,6 +315,7 @@ export class PodWorker {
         workingDir: spec.workingDir,
         mounts: mountsOf(sandbox, spec, volumes.hostPaths),
         restartCount,
+        privileges: setprivArgs(credentials),
       })
       const inst: Instance = { proc, specHash: containerSpecHash(spec) }
       this.#instances.set(name, inst)

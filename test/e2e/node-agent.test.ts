@@ -194,6 +194,26 @@ await t.test('crashing containers restart with backoff; logs of the previous run
   t.equal(done.status.containerStatuses[0].restartCount, 0)
 })
 
+await t.test('securityContext: the user and groups, dropped capabilities, no_new_privs, and runAsNonRoot refusing root', async (t) => {
+  const report = 'id -u; id -g; id -G; grep -E "^(CapBnd|NoNewPrivs):" /proc/self/status; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; ping -c1 -W1 127.0.0.1 >/dev/null 2>&1 && echo ping-ok || echo ping-refused'
+  await createPod('as-user', { restartPolicy: 'Never', securityContext: { runAsUser: 1000, runAsGroup: 3000, supplementalGroups: [4000] }, containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', report], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }] })
+  await createPod('as-default', { restartPolicy: 'Never', containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', report] }] })
+  await createPod('no-raw', { restartPolicy: 'Never', containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', report], securityContext: { capabilities: { drop: ['NET_RAW'] } } }] })
+  for (const name of ['as-user', 'as-default', 'no-raw']) await podWhen(name, 'Succeeded', (p) => p.status?.phase === 'Succeeded')
+  const asUser = (await kubectl('logs', 'as-user')).trim().split('\n')
+  t.same(asUser.slice(0, 3), ['1000', '3000', '3000 4000'], 'runs as runAsUser, runAsGroup and supplementalGroups')
+  t.same(asUser.slice(3, 5), ['CapBnd:\t0000000000000000', 'NoNewPrivs:\t1'], 'no capabilities at all, no_new_privs')
+  t.equal(asUser[5], 'default', 'and still reads its service-account volume (0755 directories)')
+  const asDefault = (await kubectl('logs', 'as-default')).trim().split('\n')
+  t.equal(asDefault[0], '0', 'a pod that says nothing runs as root…')
+  t.not(asDefault[3], 'CapBnd:\t000001ffffffffff', '…but not with all of root\'s capabilities')
+  t.equal(asDefault.at(-1), 'ping-ok', 'NET_RAW is in the default set')
+  t.equal((await kubectl('logs', 'no-raw')).trim().split('\n').at(-1), 'ping-refused', 'dropping NET_RAW stops ping')
+  await createPod('non-root', { securityContext: { runAsNonRoot: true }, containers: [{ name: 'c', image: 'debian', command: ['sleep', '3600'] }] })
+  const refused = await podWhen('non-root', 'refused', (p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError')
+  t.match(refused.status.containerStatuses[0].state.waiting.message, /container has runAsNonRoot and image will run as root \(pod: "non-root_default\(.+\)", container: c\)/)
+})
+
 await t.test('container logs rotate at --container-log-max-size; kubectl logs reads across the files', async (t) => {
   // 100,000 bytes in 1,000 lines, then quiet.
   await createPod('logger', { containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', String.raw`head -c 99000 /dev/zero | tr '\0' x | fold -w 99; echo; exec sleep 3600`] }] })

@@ -25,8 +25,8 @@ t.test('the ..data layout: a generation, the ..data link, one link per top-level
   t.equal(mode(join(dir, 'app.conf')), 0o644)
   t.equal(mode(join(dir, 'tls/key.pem')), 0o400, 'modes are exact, not masked by the umask')
   t.equal(mode(join(dir, 'run.sh')), 0o755)
-  t.equal(mode(join(dir, gen)), 0o700)
-  t.equal(mode(join(dir, gen, 'tls')), 0o700, 'directories are 0700')
+  t.equal(mode(join(dir, gen)), 0o755)
+  t.equal(mode(join(dir, gen, 'tls')), 0o755, 'directories are 0755 (the files keep their own modes)')
 
   t.equal(await writeAtomic(dir, [{ path: 'app.conf', data: 'a=1\n', mode: 0o644 }, { path: 'tls/key.pem', data: 'KEY', mode: 0o400 }, { path: 'run.sh', data: '#!/bin/sh\n', mode: 0o755 }]), false, 'the same payload is not rewritten')
   t.equal(readlinkSync(join(dir, '..data')), gen)

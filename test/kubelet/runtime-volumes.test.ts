@@ -64,9 +64,10 @@ t.test('secret-like volumes each live on a private tmpfs; others on disk; all in
   const m = mountAt(token)
   t.equal(m?.fstype, 'tmpfs', 'the secret volume is a tmpfs')
   for (const o of ['nosuid', 'nodev', 'noexec']) t.ok(m?.options.includes(o), o)
-  t.ok(m?.superOptions.includes('mode=700'), 'mode 0700')
+  t.ok(m?.superOptions.includes('mode=755'), 'mode 0755: a container of any user reads it (the pod dir above is 0700)')
   t.match(m?.superOptions.join(','), /size=\d+k/, 'size-limited')
-  t.equal(statSync(token).mode & 0o777, 0o700)
+  t.equal(statSync(token).mode & 0o777, 0o755)
+  t.equal(statSync(sb.dir).mode & 0o777, 0o700, 'the pod directory keeps other host users out')
   t.equal(readFileSync(join(token, 'token'), 'utf8'), 's3cr3t')
   t.equal(statSync(join(token, 'token')).mode & 0o777, 0o600)
   t.equal(readlinkSync(join(token, 'token')), '..data/token')
@@ -75,7 +76,8 @@ t.test('secret-like volumes each live on a private tmpfs; others on disk; all in
   t.equal(readlinkSync(join(volumePath(sb.dir, 'config'), 'app.conf')), '..data/app.conf')
   t.ok(mountAt(volumePath(sb.dir, 'cache'))?.superOptions.includes('size=2048k'), 'a Memory emptyDir has its sizeLimit')
   t.equal(mountAt(volumePath(sb.dir, 'scratch')), undefined)
-  for (const v of ['config', 'scratch', 'cache']) t.equal(statSync(volumePath(sb.dir, v)).mode & 0o777, 0o700, `${v} is 0700`)
+  t.equal(statSync(volumePath(sb.dir, 'config')).mode & 0o777, 0o755, 'a configMap volume is 0755, as upstream')
+  for (const v of ['scratch', 'cache']) t.equal(statSync(volumePath(sb.dir, v)).mode & 0o777, 0o777, `the emptyDir ${v} is 0777, as upstream`)
 
   // A bigger payload grows the tmpfs.
   const big = 'x'.repeat(3 * 1024 * 1024)
@@ -89,13 +91,13 @@ t.test('secret-like volumes each live on a private tmpfs; others on disk; all in
   t.same(listMountsUnder(dataDir), [], 'every tmpfs is unmounted')
 })
 
-t.test('an emptyDir is made 0700 once; writing the volumes again (a container start) leaves the mode a container gave it', async (t) => {
+t.test('an emptyDir is made 0777 once; writing the volumes again (a container start) leaves the mode a container gave it', async (t) => {
   const dataDir = tempDir(t)
   const sb = await sandbox(t, dataDir)
   const volumes = [{ name: 'scratch' }, { name: 'cache', memory: true, sizeLimit: 1024 * 1024 }]
   await writePodFiles(sb, { volumes })
   for (const v of volumes) {
-    t.equal(statSync(volumePath(sb.dir, v.name)).mode & 0o777, 0o700, `${v.name} is made 0700`)
+    t.equal(statSync(volumePath(sb.dir, v.name)).mode & 0o777, 0o777, `${v.name} is made 0777`)
     chmodSync(volumePath(sb.dir, v.name), 0o755)
   }
   await writePodFiles(sb, { volumes })

@@ -124,12 +124,13 @@ export async function writeAtomic(dir: string, files: readonly AtomicFile[], now
   } else {
     const gen = generationName(now)
     const genDir = join(dir, gen)
-    await mkdir(genDir, { mode: 0o700 })
-    await chmod(genDir, 0o700)
+    // 0755 as upstream's atomic writer: a container running as any user reads the files at their own modes.
+    await mkdir(genDir, { mode: 0o755 })
+    await chmod(genDir, 0o755)
     try {
       for (const f of files) {
         const path = join(genDir, f.path)
-        await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+        await mkdir(dirname(path), { recursive: true, mode: 0o755 })
         await writeFile(path, f.data, { mode: f.mode & 0o777, flag: 'wx' })
         await chmod(path, f.mode & 0o777)
       }

@@ -35,6 +35,8 @@ export interface ContainerSpec {
   workingDir?: string
   mounts?: VolumeMount[]
   restartCount: number
+  /** setpriv's options: the user, groups and capabilities the command runs with (security-context.ts). */
+  privileges?: string[]
 }
 
 /** What `<pod dir>/containers/<name>.json` holds. */
@@ -53,6 +55,8 @@ export interface ContainerRecord {
   env: string[]
   /** The log writers reopen the log each second, so it may be rotated (older agents' containers: absent). */
   logReopens?: boolean
+  /** setpriv's options the command runs with; exec in the container uses the same. */
+  privileges?: string[]
 }
 
 export interface ExitStatus {
@@ -115,8 +119,9 @@ export function containerEnv(env: ContainerSpec['env']): string[] {
 }
 
 function specHash(spec: ContainerSpec): string {
-  const { argv, env, workingDir, mounts } = spec
-  return createHash('sha256').update(JSON.stringify({ argv, env, workingDir, mounts })).digest('hex').slice(0, 16)
+  const { argv, env, workingDir, mounts, privileges } = spec
+  // Containers started before privileges existed hash as they did.
+  return createHash('sha256').update(JSON.stringify(privileges?.length ? { argv, env, workingDir, mounts, privileges } : { argv, env, workingDir, mounts })).digest('hex').slice(0, 16)
 }
 
 function podFileMounts(sandbox: Sandbox): VolumeMount[] {
@@ -209,6 +214,7 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     log,
     workingDir: spec.workingDir || '/',
     mounts,
+    privileges: spec.privileges,
     ...(sandbox.netnsPath !== undefined ? { netnsPath: sandbox.netnsPath } : {}),
     ...(sandbox.utsPath !== undefined ? { utsPath: sandbox.utsPath } : {}),
   })
@@ -261,6 +267,7 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     logPath: log,
     env,
     logReopens: true,
+    ...(spec.privileges?.length ? { privileges: spec.privileges } : {}),
   }
   await writeFileAtomic(`${base}.json`, JSON.stringify(record, null, 2) + '\n', 0o600)
   const proc: ContainerProcess = { ...record, sandboxDir: sandbox.dir }
@@ -380,7 +387,8 @@ export async function execInContainer(
   maxOutput = 10 * 1024,
 ): Promise<ExecResult> {
   if (!isAlive(proc.process)) throw new Error(`container ${proc.name} is not running`)
-  const args = ['-t', String(proc.process.pid), '-m', '-n', '-u', '-r', '--wd', '--', 'env', '-i', '--', ...proc.env, ...argv]
+  const privileges = proc.privileges?.length ? ['setpriv', ...proc.privileges, '--'] : []
+  const args = ['-t', String(proc.process.pid), '-m', '-n', '-u', '-r', '--wd', '--', ...privileges, 'env', '-i', '--', ...proc.env, ...argv]
   return new Promise((resolve, reject) => {
     const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: SYSTEM_PATH } })
     const chunks: Buffer[] = []

@@ -14,7 +14,8 @@
 //      interleave late). The writers reopen the log by name when a new second starts, so
 //      rotation (log-rotation.ts) is a rename: the next second's lines start a new file;
 //   4. starts the command in a new session (its own process group, which is what stop
-//      signals) with exactly the given environment (`env -i`), stdin /dev/null. The
+//      signals) with exactly the given environment (`env -i`), stdin /dev/null, and with
+//      the user, groups and capabilities of its securityContext (setpriv; security-context.ts). The
 //      environment and argv come from `<base>.args` (mode 0600, shell-quoted, removed
 //      once read), not from the supervisor's argv, which every local user can read;
 //   5. prints the command's pid on stdout (the agent reads it), forwards TERM/INT/HUP it
@@ -40,8 +41,8 @@
 // which are the host's) stay on that tmpfs (256 MiB at most), private to the container.
 
 export const LAUNCHER_SCRIPT = `
-base=$1 log=$2 wd=$3 n=$4
-shift 4
+base=$1 log=$2 wd=$3 priv=$4 n=$5
+shift 5
 trap '[ -n "\${c:-}" ] && kill -TERM "$c" 2>/dev/null' TERM INT HUP
 now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 finish() {
@@ -144,9 +145,9 @@ eval "set -- $args"
 (umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stdout "$WEFT_LOG_PROGRAM" <"$base.out" >/dev/null) & l1=$!
 (umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stderr "$WEFT_LOG_PROGRAM" <"$base.err" >/dev/null) & l2=$!
 if [ -n "$P" ]; then
-  setsid chroot . /bin/sh -c 'cd -- "$0" 2>/dev/null || { echo "workingDir $0: no such directory" >&2; exit 128; }; exec env -i -- "$@"' "$wd" "$@" </dev/null >"$base.out" 2>"$base.err" & c=$!
+  WEFT_PRIV=$priv setsid chroot . /bin/sh -c 'cd -- "$0" 2>/dev/null || { echo "workingDir $0: no such directory" >&2; exit 128; }; exec \${WEFT_PRIV:+setpriv $WEFT_PRIV --} env -i -- "$@"' "$wd" "$@" </dev/null >"$base.out" 2>"$base.err" & c=$!
 else
-  setsid env -i -- "$@" </dev/null >"$base.out" 2>"$base.err" & c=$!
+  setsid \${priv:+setpriv $priv --} env -i -- "$@" </dev/null >"$base.out" 2>"$base.err" & c=$!
 fi
 trap '' PIPE
 echo "$c"
@@ -199,11 +200,21 @@ export interface LaunchSpec {
   mounts: LaunchMount[]
   netnsPath?: string
   utsPath?: string
+  /** setpriv's options for the command (security-context.ts); none: it runs as the supervisor does. */
+  privileges?: string[]
 }
+
+/** setpriv options are words of these characters only (they are word-split by the launcher). */
+const PRIVILEGE_WORD = /^--[a-z-]+(=[a-z0-9_,+-]+)?$/
 
 /** What `<base>.args` holds: env (NAME=VALUE, a later duplicate wins) then argv. */
 export function argsFile(env: readonly string[], argv: readonly string[]): string {
   return [...env, ...argv].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ') + '\n'
+}
+
+export function privilegeWords(options: readonly string[]): string {
+  for (const o of options) if (!PRIVILEGE_WORD.test(o)) throw new Error(`internal error: setpriv option ${JSON.stringify(o)} is not a plain word`)
+  return options.join(' ')
 }
 
 /** The command line that starts the supervisor: [file, args]. */
@@ -211,7 +222,7 @@ export function launchCommand(spec: LaunchSpec): [string, string[]] {
   const sh = [
     'unshare', '--mount', '--propagation', 'slave', '--',
     'sh', '-c', LAUNCHER_SCRIPT, 'weft-launcher',
-    spec.base, spec.log, spec.workingDir, String(spec.mounts.length),
+    spec.base, spec.log, spec.workingDir, privilegeWords(spec.privileges ?? []), String(spec.mounts.length),
     ...spec.mounts.flatMap((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw']),
   ]
   const enter = [

@@ -68,11 +68,11 @@ function tmpfsAt(path: string): MountState | undefined {
   return { options: top.options, ...(size ? { sizeBytes: Number(size[1]) * 1024 } : {}) }
 }
 
-async function ensureTmpfs(path: string, current: MountState | undefined, want: { sizeBytes?: number; exec: boolean }): Promise<void> {
+async function ensureTmpfs(path: string, current: MountState | undefined, want: { sizeBytes?: number; exec: boolean; mode: number }): Promise<void> {
   const size = want.sizeBytes === undefined ? [] : [`size=${Math.ceil(want.sizeBytes / PAGE) * PAGE}`]
   const exec = want.exec ? 'exec' : 'noexec'
   if (current === undefined) {
-    await run('mount', ['-t', 'tmpfs', '-o', ['mode=0700', 'nosuid', 'nodev', exec, ...size].join(','), 'weft-volume', path])
+    await run('mount', ['-t', 'tmpfs', '-o', [`mode=${want.mode.toString(8).padStart(4, '0')}`, 'nosuid', 'nodev', exec, ...size].join(','), 'weft-volume', path])
     return
   }
   const grow = want.sizeBytes !== undefined && (current.sizeBytes === undefined || current.sizeBytes < want.sizeBytes)
@@ -80,9 +80,18 @@ async function ensureTmpfs(path: string, current: MountState | undefined, want: 
   if (grow || execNow !== want.exec) await run('mount', ['-o', ['remount', exec, ...(grow ? size : [])].join(','), path])
 }
 
+/**
+ * A volume's own directory, as upstream makes it: an emptyDir 0777 (any user of the pod may
+ * write it), a configMap, secret, downwardAPI or projected volume 0755 with its files at
+ * their modes. Other users of the host cannot reach either: the pod directory is 0700.
+ */
+const EMPTY_DIR_MODE = 0o777
+const PAYLOAD_DIR_MODE = 0o755
+
 /** Writes one volume under the pod directory `podDir`; returns whether its contents changed. */
 export async function writeVolume(podDir: string, volume: PodVolume): Promise<boolean> {
   const root = volumePath(podDir, volume.name)
+  const dirMode = volume.files === undefined ? EMPTY_DIR_MODE : PAYLOAD_DIR_MODE
   const made = (await mkdir(root, { recursive: true, mode: 0o700 })) !== undefined
   const files = volume.files?.map((f) => ({ path: f.path, data: f.data, mode: f.mode ?? 0o644 }))
   // A volume an older weft wrote to disk stays there while its pod lives: its containers
@@ -92,14 +101,15 @@ export async function writeVolume(podDir: string, volume: PodVolume): Promise<bo
     await ensureTmpfs(root, mounted, {
       sizeBytes: files !== undefined ? 2 * payloadBytes(files) + SLACK : volume.sizeLimit,
       exec: files?.some((f) => (f.mode & 0o111) !== 0) ?? true,
+      mode: dirMode,
     })
   }
   // An emptyDir is the containers' once made: a mode one of them set stays (writing the
   // pod's volumes again for a container start must not undo it).
   if (files === undefined) {
-    if (made) await chmod(root, 0o700)
+    if (made) await chmod(root, dirMode)
     return false
   }
-  await chmod(root, 0o700)
+  await chmod(root, dirMode)
   return writeAtomic(root, files)
 }
