@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util'
 import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { Agent } from '../kubelet/agent.ts'
 import { nodeCredentials } from '../kubelet/join.ts'
+import { parseAllowedHostPaths } from '../kubelet/host-path-policy.ts'
 import { loadKubeconfig } from '../client/kubeconfig.ts'
 import { logger } from '../util/log.ts'
 import { boolFlag, ipList, timerDuration, wholeNumber } from './flag-values.ts'
@@ -51,6 +52,8 @@ Flags:
   --cluster-dns IPS           nameservers for ClusterFirst pods (default 10.96.0.10)
   --cluster-domain DOMAIN     the cluster's DNS domain (default cluster.local)
   --resolv-conf PATH          the host resolv.conf that Default pods get (default /etc/resolv.conf)
+  --allow-host-path PREFIXES  host directories pods may mount as hostPath volumes, comma-separated
+                              (default: none; a pod naming another path gets CreateContainerConfigError)
   --volume-refresh-period D   how often running pods' configMap, secret, downwardAPI and projected
                               volumes are read again from the API and updated (default 30s)
   --container-log-max-size Q  rotate a container's log when it reaches this size (default 10Mi)
@@ -82,6 +85,7 @@ export async function runAgent(argv: string[]): Promise<void> {
       'cluster-domain': { type: 'string', default: 'cluster.local' },
       'resolv-conf': { type: 'string', default: '/etc/resolv.conf' },
       'volume-refresh-period': { type: 'string', default: '30s' },
+      'allow-host-path': { type: 'string', default: '' },
       'container-log-max-size': { type: 'string', default: '10Mi' },
       'container-log-max-files': { type: 'string', default: '5' },
       proxy: { type: 'string', default: 'true' },
@@ -122,6 +126,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     resolvConf: values['resolv-conf']!,
     logRotation: { maxSize: Math.floor(logMaxSize), maxFiles: logMaxFiles },
     volumeRefreshMs: timerDuration('--volume-refresh-period', values['volume-refresh-period']!),
+    allowedHostPaths: parseAllowedHostPaths(values['allow-host-path']!),
     proxy: boolFlag('--proxy', values.proxy, true) ? proxyConfigFrom(values) : undefined,
     log,
   }

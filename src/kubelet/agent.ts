@@ -65,6 +65,8 @@ export interface AgentOptions {
   logRotation?: KubeletOptions['logRotation']
   /** How often volumes from the API are refreshed in running pods (default 30 s). */
   volumeRefreshMs?: number
+  /** Host path prefixes pods' hostPath volumes may name; none by default. */
+  allowedHostPaths?: string[]
   /** The service proxy's settings; undefined: no proxy. */
   proxy?: ProxyConfig
   log?: Logger
@@ -171,6 +173,7 @@ export class Agent {
       backoff: o.backoff,
       logRotation: o.logRotation,
       volumeRefreshMs: o.volumeRefreshMs,
+      allowedHostPaths: o.allowedHostPaths,
       nodeAllocatable: { cpu: String(host.cpus), memory: `${Math.floor(host.memoryBytes / 1024)}Ki` },
       log: this.log.child({ component: 'kubelet' }),
     })

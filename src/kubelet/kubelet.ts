@@ -28,7 +28,7 @@ function networkReady(sandbox: Sandbox): boolean {
   return netnsExists(sandbox.netns) && sandbox.ips.length > 0
 }
 
-export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeName' | 'dataDir' | 'netnsPrefix' | 'hostIPs' | 'cni' | 'dns' | 'nodeAllocatable' | 'log'> {
+export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeName' | 'dataDir' | 'netnsPrefix' | 'hostIPs' | 'cni' | 'dns' | 'nodeAllocatable' | 'allowedHostPaths' | 'log'> {
   backoff?: RestartBackoffOptions
   /** How often every pod is synced even without news (default 10 s). */
   resyncMs?: number

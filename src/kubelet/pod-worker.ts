@@ -16,6 +16,7 @@ import { podHostname, podHostsFile } from './hosts-file.ts'
 import { expandCommand, resolveEnv, type EnvExtra, type ObjectLookups } from './pod-env.ts'
 import { fetchPodObjects, fetchServiceEnv } from './pod-objects.ts'
 import { processCredentials, setprivArgs } from './security-context.ts'
+import { hostPathRefusal } from './host-path-policy.ts'
 import type { TokenManager } from './token-manager.ts'
 import { planPod, type PodPlan, type PodStep } from './pod-plan.ts'
 import { containerSpecHash, type ObservedContainer, type ObservedPod } from './pod-state.ts'
@@ -54,6 +55,8 @@ export interface PodWorkerContext {
   probes: ProbeManager
   /** Bound service-account tokens for projected volumes. */
   tokens: TokenManager
+  /** Host path prefixes hostPath volumes may name (host-path-policy.ts); none by default. */
+  allowedHostPaths?: readonly string[]
   nodeAllocatable: Record<string, string>
   log: Logger
 }
@@ -305,6 +308,10 @@ export class PodWorker {
       const envResult = resolveEnv(pod, spec, lookups, { ...this.#envExtra(), serviceEnv: await fetchServiceEnv(this.#ctx.client, pod) })
       if ('error' in envResult) throw new ConfigError(envResult.error)
       const volumes = podVolumes(pod, lookups, this.#envExtra())
+      for (const [volume, path] of volumes.hostPaths) {
+        const refused = hostPathRefusal(volume, path, this.#ctx.allowedHostPaths ?? [])
+        if (refused) throw new ConfigError(refused)
+      }
       await writePodFiles(sandbox, { volumes: volumes.written })
       this.#volumesKey = downwardKey(pod)
       const argv = expandCommand(resolveImage(spec).command, envResult.env)

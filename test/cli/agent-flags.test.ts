@@ -13,3 +13,8 @@ t.test('--node-ip: addresses, canonical; an IPv4-mapped one is refused with the 
   for (const bad of ['10.0.0.1; flush ruleset', '10.0.0.256', 'fe80::1%eth0', 'node-1'])
     await t.rejects(runAgent(['--node-ip', `10.0.0.1,${bad}`]), new RegExp(`--node-ip: ".*" is not an IP address`), `refuses ${JSON.stringify(bad)}`)
 })
+
+t.test('--allow-host-path: absolute directories, never the whole host', async (t) => {
+  await t.rejects(runAgent(['--allow-host-path', 'data']), /--allow-host-path "data" must be an absolute path/)
+  await t.rejects(runAgent(['--allow-host-path', '/srv,/']), /would allow every host path/)
+})
