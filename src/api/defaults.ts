@@ -1,6 +1,7 @@
 // Defaulting as Kubernetes' SetDefaults_* functions do it for the served kinds.
 // Runs on create and update (after patching), before validation; it only fills
 // fields that are absent, so it is safe to run more than once.
+import { podQOSClass } from './qos.ts'
 import type { ResourceInfo } from './registry.ts'
 
 type Obj = Record<string, any>
@@ -72,23 +73,7 @@ function defaultPod(pod: Obj): void {
   if (spec.priority === undefined) spec.priority = 0
   const status = obj(pod, 'status')
   setIfAbsent(status, 'phase', 'Pending')
-  setIfAbsent(status, 'qosClass', qosClass(spec))
-}
-
-function qosClass(spec: Obj): string {
-  const containers: Obj[] = [...(spec.initContainers ?? []), ...(spec.containers ?? [])]
-  let anyRequest = false
-  let allGuaranteed = containers.length > 0
-  for (const c of containers) {
-    const req = c.resources?.requests ?? {}
-    const lim = c.resources?.limits ?? {}
-    if (Object.keys(req).length || Object.keys(lim).length) anyRequest = true
-    for (const r of ['cpu', 'memory']) {
-      if (lim[r] === undefined || String(req[r] ?? lim[r]) !== String(lim[r])) allGuaranteed = false
-    }
-  }
-  if (allGuaranteed) return 'Guaranteed'
-  return anyRequest ? 'Burstable' : 'BestEffort'
+  setIfAbsent(status, 'qosClass', podQOSClass(spec))
 }
 
 function defaultService(svc: Obj): void {

@@ -1,4 +1,5 @@
 // The status a kubelet reports for a pod, from what runs and what the probes say. Pure.
+import { podQOSClass } from '../api/qos.ts'
 import type { V1Container, V1ContainerState, V1ContainerStatus, V1Pod, V1PodCondition, V1PodStatus } from '@kubernetes/client-node'
 import type { PodPlan } from './pod-plan.ts'
 import type { ContainerProbes, ObservedContainer, ObservedPod } from './pod-state.ts'
@@ -66,18 +67,6 @@ function condition(type: string, ok: boolean, previous: V1PodCondition[] | undef
   return { type, status, lastTransitionTime, ...(reason && !ok ? { reason } : {}) } as V1PodCondition
 }
 
-function qosClass(pod: V1Pod): string {
-  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]
-  const has = (c: V1Container) => Object.keys(c.resources?.requests ?? {}).length + Object.keys(c.resources?.limits ?? {}).length > 0
-  if (!all.some(has)) return 'BestEffort'
-  const guaranteed = all.every((c) => {
-    const l = c.resources?.limits ?? {}
-    const r = c.resources?.requests ?? {}
-    return ['cpu', 'memory'].every((k) => l[k] !== undefined && (r[k] === undefined || r[k] === l[k]))
-  })
-  return guaranteed ? 'Guaranteed' : 'Burstable'
-}
-
 export function podStatus(pod: V1Pod, observed: ObservedPod, plan: PodPlan, ctx: StatusContext): V1PodStatus {
   const spec = pod.spec!
   const prev = pod.status?.conditions
@@ -104,7 +93,7 @@ export function podStatus(pod: V1Pod, observed: ObservedPod, plan: PodPlan, ctx:
     hostIPs: ctx.hostIPs.map((ip) => ({ ip })),
     startTime: ts(ctx.startTime) as unknown as Date,
     containerStatuses: apps,
-    qosClass: qosClass(pod),
+    qosClass: podQOSClass(pod.spec),
   }
   if (init.length) status.initContainerStatuses = init
   if (ips.length) {
