@@ -112,7 +112,10 @@ export async function serviceProxySuite(t: Test, mode: Mode): Promise<void> {
   const hostname = (ip: string, port = 80) => `http://${ip}:${port}/hostname`
   const backends = new Set(['web-1', 'web-2', 'web-3'])
 
-  const up = await until('the web Service answers on node-1', async () => backends.has((await curl(nodeOne.netns, hostname(webIP), 1)).out), 30_000).then(
+  // Each node's proxy programs its rules on its own time: wait for both (a loaded machine
+  // once had node-2 a moment behind node-1).
+  const answersOn = async (netns: string) => backends.has((await curl(netns, hostname(webIP), 1)).out)
+  const up = await until('the web Service answers on node-1 and node-2', async () => (await answersOn(nodeOne.netns)) && (await answersOn(nodeTwo.netns)), 30_000).then(
     () => true,
     (err: Error) => t.fail(err.message),
   )
