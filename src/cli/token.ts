@@ -35,6 +35,20 @@ Flags:
 export const JOIN_GROUP = 'system:bootstrappers:kubeadm:default-node-token'
 const secretInfo = resources.find((r) => r.kind === 'Secret')!
 
+export interface JoinToken {
+  token: string
+  /** The CA pin (`sha256:…`), when the CA is known. */
+  caCertHash?: string
+}
+
+/** Makes a bootstrap token for joining nodes (kubeadm's default-node-token group) and its Secret. */
+export async function createJoinToken(client: RestClient, caPem: string | undefined, opts: { ttlSeconds: number; description?: string }): Promise<JoinToken> {
+  const token = generateBootstrapToken()
+  const secret = bootstrapTokenSecret({ id: token.id, secret: token.secret, ttlSeconds: opts.ttlSeconds, description: opts.description, groups: [JOIN_GROUP], usages: ['authentication', 'signing'] })
+  await client.create(secretInfo, secret as unknown as V1Secret)
+  return { token: token.token, caCertHash: caPem ? caCertHash(caPem) : undefined }
+}
+
 export async function runToken(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -53,12 +67,9 @@ export async function runToken(argv: string[], out: NodeJS.WritableStream = proc
     const [verb, arg] = positionals
     if (verb === 'create') {
       const ttlSeconds = Math.round(parseDuration('--ttl', values.ttl!) / 1000)
-      const token = generateBootstrapToken()
-      const secret = bootstrapTokenSecret({ id: token.id, secret: token.secret, ttlSeconds, description: values.description, groups: [JOIN_GROUP], usages: ['authentication', 'signing'] })
-      await client.create(secretInfo, secret as unknown as V1Secret)
-      const hash = config.credentials.caPem ? caCertHash(config.credentials.caPem) : undefined
-      out.write(`${token.token}\n`)
-      out.write(`Join a node (on that node, as root):\n  weft agent --server ${config.server} --token ${token.token}${hash ? ` --ca-cert-hash ${hash}` : ''}\n`)
+      const join = await createJoinToken(client, config.credentials.caPem, { ttlSeconds, description: values.description })
+      out.write(`${join.token}\n`)
+      out.write(`Join a node (on that node, as root):\n  weft agent --server ${config.server} --token ${join.token}${join.caCertHash ? ` --ca-cert-hash ${join.caCertHash}` : ''}\n`)
       return
     }
     if (verb === 'list') {

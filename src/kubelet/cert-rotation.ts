@@ -3,11 +3,15 @@
 import { X509Certificate } from 'node:crypto'
 import type { Logger } from '../util/log.ts'
 import { MAX_TIMER_MS } from '../util/timers.ts'
-import { renewalTime } from './join.ts'
 
 export interface Validity {
   notBefore: number
   notAfter: number
+}
+
+/** When to renew: at 70–90 % of the certificate's life (jittered, as the kubelet does). */
+export function renewalTime(notBefore: number, notAfter: number, random = Math.random()): number {
+  return notBefore + (notAfter - notBefore) * (0.7 + 0.2 * random)
 }
 
 export function validityOf(certPem: string): Validity {

@@ -4,6 +4,7 @@
 // keep the signed certificate and its key (0600), and renew with the node's own identity
 // before the certificate expires.
 import { X509Certificate } from 'node:crypto'
+import { validityOf } from './cert-rotation.ts'
 import { connect as netConnect } from 'node:net'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -81,9 +82,7 @@ export async function storedNodeCredentials(dataDir: string, now = Date.now()): 
   const paths = nodePkiPaths(dataDir)
   const [caPem, certPem, keyPem] = await Promise.all([paths.ca, paths.cert, paths.key].map((p) => readFile(p, 'utf8').catch(() => undefined)))
   if (!caPem || !certPem || !keyPem) return undefined
-  const cert = new X509Certificate(certPem)
-  const notAfter = Date.parse(cert.validTo)
-  const notBefore = Date.parse(cert.validFrom)
+  const { notBefore, notAfter } = validityOf(certPem)
   if (now >= notAfter) return undefined
   return { caPem, certPem, keyPem, notAfter, notBefore }
 }
@@ -171,11 +170,6 @@ export async function requestNodeCertificate(client: RestClient, opts: NodeCerti
   return { caPem: opts.caPem, certPem, keyPem }
 }
 
-/** When to renew: at 70–90 % of the certificate's life (jittered, as the kubelet does). */
-export function renewalTime(notBefore: number, notAfter: number, random = Math.random()): number {
-  return notBefore + (notAfter - notBefore) * (0.7 + 0.2 * random)
-}
-
 export interface NodeCredentialOptions {
   endpoint: ApiEndpoint
   nodeName: string
@@ -214,8 +208,7 @@ export async function nodeCredentials(o: NodeCredentialOptions): Promise<NodeCre
   const bootstrap = new RestClient(at({ caPem, token: o.token }), { userAgent: `weft-agent/${o.nodeName} (bootstrap)` })
   try {
     const credentials = await requestNodeCertificate(bootstrap, { nodeName: o.nodeName, dataDir: o.dataDir, caPem, signal: o.signal, log: o.log })
-    const cert = new X509Certificate(credentials.certPem!)
-    return { address: at(credentials), renewal: { notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) } }
+    return { address: at(credentials), renewal: validityOf(credentials.certPem!) }
   } finally {
     await bootstrap.close()
   }

@@ -2,6 +2,7 @@
 // gets with serverTLSBootstrap): CN system:node:<name>, O system:nodes, the node's
 // InternalIPs and its name as SANs, kept 0600 as DATA_DIR/pki/kubelet-server.{crt,key}.
 import { X509Certificate } from 'node:crypto'
+import { validityOf } from './cert-rotation.ts'
 import { readFile } from 'node:fs/promises'
 import type { RestClient } from '../client/index.ts'
 import { certificateInfo, certificateMatchesKey } from '../pki/certificates.ts'
@@ -44,8 +45,7 @@ export async function storedServingCertificate(dataDir: string, names: ServingNa
     if (!certificateMatchesKey(certPem, keyPem)) return undefined
     const cert = new X509Certificate(certPem)
     if (caPem && !cert.verify(new X509Certificate(caPem).publicKey)) return undefined
-    const notBefore = Date.parse(cert.validFrom)
-    const notAfter = Date.parse(cert.validTo)
+    const { notBefore, notAfter } = validityOf(certPem)
     if (now >= notAfter || now < notBefore) return undefined
     const info = await certificateInfo(certPem)
     if (!sameSet(info.ipAddresses.map((ip) => checkIpAddress(ip)), names.ipAddresses) || !sameSet(info.dnsNames, names.dnsNames)) return undefined

@@ -12,10 +12,8 @@ import { RestClient } from '../client/index.ts'
 import { copyFile } from 'node:fs/promises'
 import { labClient } from './client.ts'
 import { API_RELAY_PORT } from './api-relay.ts'
-import { bootstrapTokenSecret, generateBootstrapToken } from '../auth/tokens/bootstrap-token.ts'
-import { caCertHash } from '../pki/certificates.ts'
-import { JOIN_GROUP } from '../cli/token.ts'
-import type { KubeObject } from '../client/index.ts'
+import { createJoinToken, type JoinToken } from '../cli/token.ts'
+import { loadKubeconfig } from '../client/kubeconfig.ts'
 import { netnsPath } from '../netlink/index.ts'
 import { applyDemoCertificate, applyManifests, loadManifests, waitForClusterDns, waitForDeployments, waitForIngress, waitForServices } from './demo.ts'
 import { ensureDeps } from './deps.ts'
@@ -134,7 +132,7 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
     if (!opts.agents) return { state, plan, pods: [], services: [] }
 
     // Nodes join as real hosts do: a bootstrap token, the CA pinned by its hash, a CSR.
-    const joinToken = await createJoinToken(api, await readFile(plan.kubeconfig, 'utf8'))
+    const joinToken = await createJoinToken(api, loadKubeconfig(plan.kubeconfig).credentials.caPem, { ttlSeconds: 3600, description: 'weft up: the lab nodes join with it' })
     for (const node of plan.nodes) {
       await mkdir(node.dataDir, { recursive: true, mode: 0o700 })
       const agent = startDetached('nsenter', agentArgs(plan, node.index, joinToken), node.log)
@@ -190,28 +188,13 @@ export function agentArgs(plan: LabPlan, index: number, join: JoinToken): string
     'agent',
     '--socket', plan.socket,
     '--token', join.token,
-    '--ca-cert-hash', join.caCertHash,
+    '--ca-cert-hash', join.caCertHash ?? '',
     '--node-name', node.name,
     '--data-dir', node.dataDir,
     '--node-ip', node.ip,
     '--netns-prefix', node.podNetnsPrefix,
     '--host-gw',
   ]
-}
-
-export interface JoinToken {
-  token: string
-  caCertHash: string
-}
-
-/** A bootstrap token for the lab's nodes (an hour is plenty to join), as `weft token create` makes. */
-export async function createJoinToken(client: RestClient, adminKubeconfig: string): Promise<JoinToken> {
-  const generated = generateBootstrapToken()
-  const secret = bootstrapTokenSecret({ id: generated.id, secret: generated.secret, ttlSeconds: 3600, description: 'weft up: the lab nodes join with it', groups: [JOIN_GROUP], usages: ['authentication', 'signing'] })
-  await client.create(findByKind('v1', 'Secret')!, secret as unknown as KubeObject)
-  const caPem = /certificate-authority-data:\s*(\S+)/.exec(adminKubeconfig)?.[1]
-  if (!caPem) throw new Error('the admin kubeconfig names no certificate-authority-data')
-  return { token: generated.token, caCertHash: caCertHash(Buffer.from(caPem, 'base64').toString('utf8')) }
 }
 
 async function refuseExisting(plan: LabPlan): Promise<void> {
