@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import type { ResourceInfo } from '../api/registry.ts'
 import type { Attributes, AuthorizeContext, Authorizer, Decision, UserInfo } from '../auth/types.ts'
-import { ApiError } from '../util/errors.ts'
+import { ApiError, forbidden as forbiddenObject } from '../util/errors.ts'
 import type { ResourceRequest } from './request-info.ts'
 
 export interface TokenAuthenticator {
@@ -132,9 +132,7 @@ export function forbiddenMessage(a: Attributes): string {
 export function forbidden(a: Attributes, decision: Decision, info?: ResourceInfo): ApiError {
   const why = forbiddenMessage(a) + (decision.reason ? `: ${decision.reason}` : '')
   if (!a.resourceRequest) return new ApiError(403, 'Forbidden', `forbidden: ${why}`, {})
-  const qualified = a.apiGroup ? `${a.resource}.${a.apiGroup}` : a.resource
-  const subject = a.name ? `${qualified} ${JSON.stringify(a.name)}` : qualified
-  return new ApiError(403, 'Forbidden', `${subject} is forbidden: ${why}`, { name: a.name || undefined, group: a.apiGroup, kind: info?.plural ?? a.resource })
+  return forbiddenObject({ group: a.apiGroup, resource: a.resource }, a.name, why)
 }
 
 /** Members of these groups may do anything (kube-apiserver's privileged-groups authorizer). */

@@ -12,7 +12,8 @@ import type { RbacKind } from '../auth/rbac/objects.ts'
 import { BootstrapTokenAuthenticator, ServiceAccountTokens, TokenAuthenticator } from '../auth/tokens/index.ts'
 import { BOOTSTRAP_TOKEN_SECRET_TYPE } from '../auth/tokens/bootstrap-token.ts'
 import type { UserInfo } from '../auth/types.ts'
-import { ApiError, invalid, isAlreadyExists } from '../util/errors.ts'
+import { forbidden, invalid, isAlreadyExists, type ApiError } from '../util/errors.ts'
+import { resourceRef } from './objects.ts'
 import { parseCertificateRequest } from '../pki/csr.ts'
 import type { ClusterPki } from '../pki/cluster-pki.ts'
 import type { Logger } from '../util/log.ts'
@@ -152,7 +153,7 @@ export class ServerSecurity {
     if (!account && name === 'default' && !r.dryRun) {
       account = (await this.#objects.create(saInfo, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns, uid: crypto.randomUUID(), creationTimestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') } }).catch(() => this.#objects.get(saInfo, ns, name))) as (V1ServiceAccount & KObject) | undefined
     }
-    if (!account) throw new ApiError(403, 'Forbidden', `pods "${pod.metadata.name ?? ''}" is forbidden: error looking up service account ${ns}/${name}: serviceaccount "${name}" not found`, { name: pod.metadata.name, kind: 'pods' })
+    if (!account) throw forbidden({ group: '', resource: 'pods' }, pod.metadata.name ?? '', `error looking up service account ${ns}/${name}: serviceaccount "${name}" not found`)
     admitPodServiceAccount(pod, account)
     if (!r.dryRun && pod.spec?.volumes?.some((v) => v.projected?.sources?.some((src) => src.configMap?.name === ROOT_CA_CONFIGMAP))) await this.#ensureRootCA(ns)
   }
@@ -182,7 +183,7 @@ export class ServerSecurity {
     const user = userOf(r.identity)
     if (r.info.kind === 'CertificateSigningRequest') await this.#admitCsr(r, user)
     const restricted = nodeRestriction(user, { verb: r.old ? 'update' : 'create', apiGroup: r.info.group, resource: r.info.plural, subresource: r.subresource ?? '', namespace: r.obj.metadata.namespace ?? '', name: r.obj.metadata.name }, r.obj, r.old, { pod: (ns, name) => this.graph.pod(ns, name) })
-    if (restricted) throw new ApiError(403, 'Forbidden', `${r.info.plural} "${r.obj.metadata.name}" is forbidden: ${restricted}`, { name: r.obj.metadata.name, group: r.info.group, kind: r.info.plural })
+    if (restricted) throw forbidden(resourceRef(r.info), r.obj.metadata.name, restricted)
     if (r.info.group !== 'rbac.authorization.k8s.io' || r.subresource) return
     const operation = r.old ? 'update' : 'create'
     const namespace = r.obj.metadata.namespace ?? ''
@@ -208,7 +209,7 @@ export class ServerSecurity {
         throw invalid('CertificateSigningRequest', 'certificates.k8s.io', r.obj.metadata.name, [{ reason: 'FieldValueInvalid', field: 'spec.request', message: `Invalid value: "<PEM-encoded CSR>": ${err.message}` }])
       })
       if (signer === 'kubernetes.io/kube-apiserver-client' && req.organizations.includes('system:masters')) {
-        throw new ApiError(403, 'Forbidden', `certificatesigningrequests.certificates.k8s.io "${r.obj.metadata.name}" is forbidden: use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed`, { name: r.obj.metadata.name, group: 'certificates.k8s.io', kind: 'certificatesigningrequests' })
+        throw forbidden(resourceRef(r.info), r.obj.metadata.name, 'use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed')
       }
       return
     }
@@ -218,19 +219,19 @@ export class ServerSecurity {
     if (!changed) return
     const ask = (name: string) => this.authorizer.authorize({ resourceRequest: true, user, verb, namespace: '', apiGroup: 'certificates.k8s.io', apiVersion: '*', resource: 'signers', subresource: '', name }).decision === 'allow'
     if (ask(signer) || ask(`${signer.split('/')[0]}/*`)) return
-    throw new ApiError(403, 'Forbidden', `certificatesigningrequests.certificates.k8s.io "${r.obj.metadata.name}" is forbidden: user not permitted to ${verb} requests with signerName "${signer}"`, { name: r.obj.metadata.name, group: 'certificates.k8s.io', kind: 'certificatesigningrequests' })
+    throw forbidden(resourceRef(r.info), r.obj.metadata.name, `user not permitted to ${verb} requests with signerName "${signer}"`)
   }
 
   /** NodeRestriction for TokenRequests (a node may ask only for tokens bound to its own pods). */
   tokenRequestRestriction(user: UserInfo, namespace: string, name: string, request: unknown): ApiError | undefined {
     const restricted = nodeRestriction(user, { verb: 'create', apiGroup: '', resource: 'serviceaccounts', subresource: 'token', namespace, name }, request, undefined, { pod: (ns, n) => this.graph.pod(ns, n) })
-    return restricted ? new ApiError(403, 'Forbidden', `serviceaccounts "${name}" is forbidden: ${restricted}`, { name, kind: 'serviceaccounts' }) : undefined
+    return restricted ? forbidden({ group: '', resource: 'serviceaccounts' }, name, restricted) : undefined
   }
 
   /** NodeRestriction for deletes, which admission above does not see. */
   checkDelete(identity: UserInfo, info: ResourceInfo, namespace: string | undefined, name: string, current: KObject): void {
     const restricted = nodeRestriction(identity, { verb: 'delete', apiGroup: info.group, resource: info.plural, subresource: '', namespace: namespace ?? '', name }, undefined, current, { pod: (ns, n) => this.graph.pod(ns, n) })
-    if (restricted) throw new ApiError(403, 'Forbidden', `${info.plural} "${name}" is forbidden: ${restricted}`, { name, group: info.group, kind: info.plural })
+    if (restricted) throw forbidden(resourceRef(info), name, restricted)
   }
 }
 

@@ -93,6 +93,12 @@ export function notFound(ref: ResourceRef, name: string): ApiError {
   })
 }
 
+/** upstream NewForbidden: `<resource>.<group> "<name>" is forbidden: <why>` (no name: none quoted). */
+export function forbidden(ref: ResourceRef, name: string, why: string): ApiError {
+  const subject = name ? `${qualified(ref)} "${name}"` : qualified(ref)
+  return new ApiError(403, 'Forbidden', `${subject} is forbidden: ${why}`, { ...(name ? { name } : {}), group: ref.group, kind: ref.resource })
+}
+
 export function alreadyExists(ref: ResourceRef, name: string): ApiError {
   return new ApiError(409, 'AlreadyExists', `${qualified(ref)} "${name}" already exists`, {
     name,

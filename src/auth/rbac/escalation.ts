@@ -3,7 +3,7 @@
 // only write a role holding rules it already holds, unless it may `escalate`; and may only
 // bind a role it holds every rule of, unless it may `bind` that role.
 import type { V1ClusterRole, V1ClusterRoleBinding, V1Role, V1RoleBinding } from '@kubernetes/client-node'
-import { ApiError, badRequest, internal, notFound } from '../../util/errors.ts'
+import { ApiError, badRequest, forbidden, internal, notFound } from '../../util/errors.ts'
 import type { Authorizer, ResourceAttributes, UserInfo } from '../types.ts'
 import type { PolicyRulesResult } from './authorizer.ts'
 import { compactRules, compactString, covers } from './covers.ts'
@@ -35,13 +35,6 @@ export const FULL_AUTHORITY: readonly PolicyRule[] = [
 
 export function escalationAllowed(user: UserInfo): boolean {
   return user.groups.includes(SYSTEM_PRIVILEGED_GROUP)
-}
-
-/** apierrors.NewForbidden for an RBAC resource. */
-export function forbidden(resource: string, name: string, message: string): ApiError {
-  const qualified = `${resource}.${RBAC_GROUP}`
-  const text = name === '' ? `${qualified} is forbidden: ${message}` : `${qualified} ${goQuote(name)} is forbidden: ${message}`
-  return new ApiError(403, 'Forbidden', text, { name, group: RBAC_GROUP, kind: resource })
 }
 
 /**
@@ -118,12 +111,12 @@ export function checkRoleWrite(w: RoleWrite): EscalationVerdict {
   const rules = parsePolicyRules((w.object as { rules?: unknown }).rules)
   const owner = w.resolver.policyRulesFor(w.user, w.namespace)
   const missing = confirmNoEscalation(w.user, owner, rules)
-  if (missing !== undefined) return { allowed: false, error: forbidden(resource, name, missing) }
+  if (missing !== undefined) return { allowed: false, error: forbidden({ group: RBAC_GROUP, resource }, name, missing) }
 
   if (w.kind === 'ClusterRole') {
     const aggregates = hasAggregationRule(w.object) || (w.operation === 'update' && hasAggregationRule(w.oldObject))
     if (aggregates && confirmNoEscalation(w.user, owner, FULL_AUTHORITY) !== undefined) {
-      return { allowed: false, error: forbidden(resource, name, 'must have cluster-admin privileges to use the aggregationRule') }
+      return { allowed: false, error: forbidden({ group: RBAC_GROUP, resource }, name, 'must have cluster-admin privileges to use the aggregationRule') }
     }
   }
   return ALLOWED
@@ -187,5 +180,5 @@ export function checkBindingWrite(w: BindingWrite): EscalationVerdict {
   const missing = confirmNoEscalation(w.user, owner, rules)
   if (missing === undefined) return ALLOWED
   const resource = w.kind === 'RoleBinding' ? 'rolebindings' : 'clusterrolebindings'
-  return { allowed: false, error: forbidden(resource, objectName(w.object), missing) }
+  return { allowed: false, error: forbidden({ group: RBAC_GROUP, resource }, objectName(w.object), missing) }
 }
