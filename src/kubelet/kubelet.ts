@@ -1,9 +1,10 @@
 // The kubelet's pod side: watches the pods bound to this node, runs one worker per pod,
 // adopts what an earlier agent left running, cleans up what belongs to no pod, and serves
 // container logs.
-import type { V1Pod } from '@kubernetes/client-node'
+import type { V1Pod, V1Service } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
-import { Informer, type RestClient } from '../client/index.ts'
+import { byNamespace, Informer, namespaceIndex, type RestClient } from '../client/index.ts'
+import { serviceLinkEnv } from './service-env.ts'
 import { deleteNetns, listNetns, netnsExists } from '../netlink/index.ts'
 import type { Logger } from '../util/log.ts'
 import type { CniRuntime } from './cni/index.ts'
@@ -17,6 +18,7 @@ import { defaultLogRotation, rotateLog, type LogRotationOptions } from './runtim
 import { LogRequestError, type KubeletApi, type LogRequest } from './server.ts'
 
 const podInfo = resources.find((r) => r.kind === 'Pod')!
+const serviceInfo = resources.find((r) => r.kind === 'Service')!
 
 /**
  * Whether a sandbox found on disk finished its network setup: its namespace exists and it
@@ -43,6 +45,7 @@ export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeN
 
 export class Kubelet implements KubeletApi {
   readonly informer: Informer<V1Pod>
+  readonly #services: Informer<V1Service>
   readonly #o: KubeletOptions
   readonly #ctx: PodWorkerContext
   readonly #workers = new Map<string, PodWorker>()
@@ -54,15 +57,25 @@ export class Kubelet implements KubeletApi {
   constructor(options: KubeletOptions) {
     this.#o = options
     this.informer = new Informer<V1Pod>(options.client, podInfo, { fieldSelector: `spec.nodeName=${options.nodeName}`, logger: options.log })
+    // Services, for the link variables containers get (the kubelet's service lister).
+    this.#services = new Informer<V1Service>(options.client, serviceInfo, { logger: options.log, indexers: { [namespaceIndex]: byNamespace } })
     const probes = new ProbeManager((uid: string) => this.#workers.get(uid)?.kick())
     const { backoff, resyncMs: _resync, logRotation: _rotation, volumeRefreshMs: _refresh, ...shared } = options
-    this.#ctx = { ...shared, backoff: new RestartBackoff(backoff), probes, tokens: new TokenManager(options.client) }
+    const services = this.#services
+    this.#ctx = {
+      ...shared,
+      backoff: new RestartBackoff(backoff),
+      probes,
+      tokens: new TokenManager(options.client),
+      serviceEnv: (pod) => serviceLinkEnv(services.get('default/kubernetes'), services.byIndex(namespaceIndex, pod.metadata?.namespace ?? 'default'), pod.spec?.enableServiceLinks !== false),
+    }
   }
 
   /** Lists the node's pods, adopts or removes the sandboxes on disk, then starts syncing. */
   async start(signal?: AbortSignal): Promise<void> {
     this.informer.start()
-    if (!(await this.informer.waitForSync(signal))) return
+    this.#services.start()
+    if (!(await this.informer.waitForSync(signal)) || !(await this.#services.waitForSync(signal))) return
     await this.#adoptOrClean()
     this.informer.addHandlers({
       onAdd: (pod) => this.#update(pod),
@@ -105,6 +118,7 @@ export class Kubelet implements KubeletApi {
     for (const w of this.#workers.values()) w.detach()
     this.#ctx.probes.stopAll()
     await this.informer.stop()
+    await this.#services.stop()
   }
 
   pods(): V1Pod[] {

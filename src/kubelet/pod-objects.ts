@@ -1,7 +1,6 @@
 // The ConfigMaps and Secrets a pod refers to, fetched before its containers start so the
 // pure env and volume functions can read them.
-import type { V1ConfigMap, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node'
-import { serviceLinkEnv } from './service-env.ts'
+import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
 import { ApiError } from '../util/errors.ts'
@@ -78,17 +77,4 @@ export async function fetchPodObjects(client: RestClient, pod: V1Pod, use: Objec
     secret: (namespace, name) => (namespace === ns ? secs.get(name) : undefined),
     serviceAccountToken: (namespace, name, audience, seconds) => (namespace === ns ? held.get(tokenKey(name, audience, seconds)) : undefined),
   }
-}
-
-const serviceInfo = resources.find((r) => r.kind === 'Service')!
-
-/** The service-link variables for the pod's containers (see service-env.ts), read from the API. */
-export async function fetchServiceEnv(client: RestClient, pod: V1Pod): Promise<Record<string, string>> {
-  const links = pod.spec?.enableServiceLinks !== false
-  const ns = pod.metadata?.namespace ?? 'default'
-  const [kubernetes, inNamespace] = await Promise.all([
-    getOrUndefined(() => client.get<V1Service>(serviceInfo, 'kubernetes', 'default')),
-    links ? client.list<V1Service>(serviceInfo, { namespace: ns }).then((l) => l.items) : Promise.resolve([]),
-  ])
-  return serviceLinkEnv(kubernetes, inNamespace, links)
 }

@@ -14,7 +14,7 @@ import type { Logger } from '../util/log.ts'
 import type { CniRuntime } from './cni/index.ts'
 import { podHostname, podHostsFile } from './hosts-file.ts'
 import { expandCommand, resolveEnv, type EnvExtra, type ObjectLookups } from './pod-env.ts'
-import { fetchPodObjects, fetchServiceEnv } from './pod-objects.ts'
+import { fetchPodObjects } from './pod-objects.ts'
 import { processCredentials, setprivArgs } from './security-context.ts'
 import { hostPathRefusal } from './host-path-policy.ts'
 import type { TokenManager } from './token-manager.ts'
@@ -55,6 +55,8 @@ export interface PodWorkerContext {
   probes: ProbeManager
   /** Bound service-account tokens for projected volumes. */
   tokens: TokenManager
+  /** The service-link variables for a pod's containers (service-env.ts), from the kubelet's Service cache. */
+  serviceEnv: (pod: V1Pod) => Record<string, string>
   /** Host path prefixes hostPath volumes may name (host-path-policy.ts); none by default. */
   allowedHostPaths?: readonly string[]
   nodeAllocatable: Record<string, string>
@@ -305,7 +307,7 @@ export class PodWorker {
       const credentials = processCredentials(pod, spec)
       if (credentials instanceof Error) throw new ConfigError(credentials.message)
       const lookups = await fetchPodObjects(this.#ctx.client, pod, 'all', this.#ctx.tokens)
-      const envResult = resolveEnv(pod, spec, lookups, { ...this.#envExtra(), serviceEnv: await fetchServiceEnv(this.#ctx.client, pod) })
+      const envResult = resolveEnv(pod, spec, lookups, { ...this.#envExtra(), serviceEnv: this.#ctx.serviceEnv(pod) })
       if ('error' in envResult) throw new ConfigError(envResult.error)
       const volumes = podVolumes(pod, lookups, this.#envExtra())
       for (const [volume, path] of volumes.hostPaths) {
