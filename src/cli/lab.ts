@@ -5,7 +5,7 @@ import { labDown } from '../lab/down.ts'
 import { labExec } from '../lab/exec.ts'
 import { DEMO_INGRESS_HOST } from '../lab/demo.ts'
 import { labUp } from '../lab/up.ts'
-import { startApiRelay } from '../lab/api-relay.ts'
+import { API_RELAY_READY, startApiRelay } from '../lab/api-relay.ts'
 import { MAX_NODES, UNDERLAY_CIDR } from '../lab/topology.ts'
 import { LabAbortedError } from '../lab/wait.ts'
 
@@ -176,6 +176,7 @@ export async function runLab(argv: string[]): Promise<void> {
     const { values } = parseArgs({ args: rest, options: { listen: { type: 'string' }, socket: { type: 'string' } }, strict: true })
     if (!values.listen || !values.socket) throw new Error('weft lab api-relay needs --listen ADDR:PORT and --socket PATH')
     const server = await startApiRelay(values.listen, values.socket)
+    process.stdout.write(`${API_RELAY_READY} on ${values.listen}\n`)
     const stop = () => server.close(() => process.exit(0))
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)

@@ -8,6 +8,8 @@ import { splitHostPort } from '../apiserver/server.ts'
 /** The relay's port on the gateway address, inside the lab's own namespace. */
 export const API_RELAY_PORT = 6443
 const MAX_CONNECTIONS = 1024
+/** The line the relay writes to its log once it accepts connections; `weft up` waits for it. */
+export const API_RELAY_READY = 'api-relay: listening'
 
 export function startApiRelay(listen: string, socketPath: string): Promise<Server> {
   const [host, port] = splitHostPort(listen)

@@ -2,16 +2,15 @@
 // and a unix socket); each node is a network namespace on an underlay bridge, running a
 // `weft agent`. Anything that fails (or Ctrl-C) tears down what was made.
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { V1Node, V1Pod, V1Service } from '@kubernetes/client-node'
 import { findByKind } from '../api/registry.ts'
 import { RestClient } from '../client/index.ts'
-import { copyFile } from 'node:fs/promises'
 import { labClient } from './client.ts'
-import { API_RELAY_PORT } from './api-relay.ts'
+import { API_RELAY_PORT, API_RELAY_READY } from './api-relay.ts'
 import { createJoinToken, type JoinToken } from '../cli/token.ts'
 import { loadKubeconfig } from '../client/kubeconfig.ts'
 import { netnsPath } from '../netlink/index.ts'
@@ -126,8 +125,10 @@ export async function labUp(opts: UpOptions): Promise<UpResult> {
     log(`creating ${plan.nodes.length} node namespace(s) on the underlay in ${plan.labNetns}`)
     await createTopology(plan)
     // Pods reach the API server (the kubernetes Service) through the relay on the gateway.
-    const relay = startDetached('nsenter', [`--net=${netnsPath(plan.labNetns)}`, '--', WEFT_BIN, 'lab', 'api-relay', '--listen', `${UNDERLAY_GATEWAY}:${API_RELAY_PORT}`, '--socket', plan.socket], join(plan.dataDir, 'logs', 'api-relay.log'))
+    const relayLog = join(plan.dataDir, 'logs', 'api-relay.log')
+    const relay = startDetached('nsenter', [`--net=${netnsPath(plan.labNetns)}`, '--', WEFT_BIN, 'lab', 'api-relay', '--listen', `${UNDERLAY_GATEWAY}:${API_RELAY_PORT}`, '--socket', plan.socket], relayLog)
     await track('relay', 'api-relay', relay)
+    await waitFor('the API relay to listen', async () => ((await readFile(relayLog, 'utf8').catch(() => '')).includes(API_RELAY_READY) ? true : undefined), { ...wait, failed: exitedFailure(['api-relay']) })
     throwIfAborted(opts.signal)
     if (!opts.agents) return { state, plan, pods: [], services: [] }
 
