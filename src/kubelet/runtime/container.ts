@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { constants } from 'node:os'
 import { join, posix } from 'node:path'
 import { readJson, writeFileAtomic } from './files.ts'
-import { argsFile, launchCommand, LOG_PROGRAM, SYSTEM_PATH, type LaunchMount } from './launcher.ts'
+import { argsFile, cgroupWords, launchCommand, LOG_PROGRAM, SYSTEM_PATH, type LaunchMount } from './launcher.ts'
 import { containersDir, logPath } from './paths.ts'
 import { isAlive, kill, killGroup, processStartTime, type ProcessId } from '../../util/proc.ts'
 import type { Sandbox } from './sandbox.ts'
@@ -37,6 +37,8 @@ export interface ContainerSpec {
   restartCount: number
   /** setpriv's options: the user, groups and capabilities the command runs with (security-context.ts). */
   privileges?: string[]
+  /** The container's cgroup directories (one per hierarchy), joined before the command starts. */
+  cgroups?: string[]
 }
 
 /** What `<pod dir>/containers/<name>.json` holds. */
@@ -224,7 +226,7 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     child = spawn(file, args, {
       detached: true,
       stdio: ['ignore', 'pipe', errFd],
-      env: { PATH: SYSTEM_PATH, LC_ALL: 'C', WEFT_AWK: awk(), WEFT_LOG_PROGRAM: LOG_PROGRAM },
+      env: { PATH: SYSTEM_PATH, LC_ALL: 'C', WEFT_AWK: awk(), WEFT_LOG_PROGRAM: LOG_PROGRAM, WEFT_CGROUPS: cgroupWords(spec.cgroups ?? []) },
     })
   } finally {
     closeSync(errFd)
@@ -368,6 +370,15 @@ export async function killContainerProcesses(sandbox: Pick<Sandbox, 'dir'>): Pro
   }
 }
 
+/**
+ * The command line that runs argv in a running container: its namespaces, root, working
+ * directory, environment and credentials. Spawn it with `env: { PATH: SYSTEM_PATH }`.
+ */
+export function execCommand(proc: ContainerRecord, argv: readonly string[]): [string, string[]] {
+  const privileges = proc.privileges?.length ? ['setpriv', ...proc.privileges, '--'] : []
+  return ['nsenter', ['-t', String(proc.process.pid), '-m', '-n', '-u', '-r', '--wd', '--', ...privileges, 'env', '-i', '--', ...proc.env, ...argv]]
+}
+
 export interface ExecResult {
   exitCode: number
   /** stdout and stderr together, at most `maxOutput` bytes. */
@@ -387,10 +398,9 @@ export async function execInContainer(
   maxOutput = 10 * 1024,
 ): Promise<ExecResult> {
   if (!isAlive(proc.process)) throw new Error(`container ${proc.name} is not running`)
-  const privileges = proc.privileges?.length ? ['setpriv', ...proc.privileges, '--'] : []
-  const args = ['-t', String(proc.process.pid), '-m', '-n', '-u', '-r', '--wd', '--', ...privileges, 'env', '-i', '--', ...proc.env, ...argv]
+  const [file, args] = execCommand(proc, argv)
   return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: SYSTEM_PATH } })
+    const child = spawn(file, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: SYSTEM_PATH } })
     const chunks: Buffer[] = []
     let size = 0
     const collect = (b: Buffer): void => {

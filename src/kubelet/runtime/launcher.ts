@@ -43,6 +43,10 @@
 export const LAUNCHER_SCRIPT = `
 base=$1 log=$2 wd=$3 priv=$4 n=$5
 shift 5
+for g in \${WEFT_CGROUPS:-}; do
+  echo $$ >"$g/cgroup.procs" 2>/dev/null || { echo "cannot join the cgroup $g" >&2; exit 125; }
+done
+unset WEFT_CGROUPS
 trap '[ -n "\${c:-}" ] && kill -TERM "$c" 2>/dev/null' TERM INT HUP
 now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 finish() {
@@ -202,6 +206,16 @@ export interface LaunchSpec {
   utsPath?: string
   /** setpriv's options for the command (security-context.ts); none: it runs as the supervisor does. */
   privileges?: string[]
+  /** cgroup directories (one per hierarchy) the supervisor joins first, so the command and its loggers are in them. */
+  cgroups?: string[]
+}
+
+const CGROUP_DIR = /^\/sys\/fs\/cgroup(\/[A-Za-z0-9_.:@=,+-]+)+$/
+
+/** The cgroup directories as the launcher's WEFT_CGROUPS (word-split by it, so each is checked). */
+export function cgroupWords(dirs: readonly string[]): string {
+  for (const d of dirs) if (!CGROUP_DIR.test(d) || d.split('/').includes('..')) throw new Error(`internal error: cgroup directory ${JSON.stringify(d)} is not a plain path under /sys/fs/cgroup`)
+  return dirs.join(' ')
 }
 
 /** setpriv options are words of these characters only (they are word-split by the launcher). */
