@@ -264,6 +264,8 @@ export class PodWorker {
         ...meta,
         hostname: podHostname(pod, this.#ctx.dns.clusterDomain).hostname,
         ...(hostNetwork ? {} : { netns: `${this.#ctx.netnsPrefix}-${this.uid}` }),
+        hostIPC: pod.spec?.hostIPC === true,
+        pid: pod.spec?.hostPID ? 'host' : pod.spec?.shareProcessNamespace ? 'pod' : 'container',
       })
       let ips = this.#ctx.hostIPs()
       if (!hostNetwork) {
@@ -325,6 +327,7 @@ export class PodWorker {
         mounts: mountsOf(sandbox, spec, volumes.hostPaths),
         restartCount,
         privileges: setprivArgs(credentials),
+        readOnlyRoot: spec.securityContext?.readOnlyRootFilesystem === true,
       })
       const inst: Instance = { proc, specHash: containerSpecHash(spec) }
       this.#instances.set(name, inst)

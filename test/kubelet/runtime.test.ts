@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import t from 'tap'
 import { listAddrs, netnsExists } from '../../src/netlink/index.ts'
-import { utsHostname } from '../../src/netlink/uts.ts'
+import { utsHostname } from '../../src/netlink/held-namespace.ts'
 import {
   adoptContainers,
   createSandbox,

@@ -11,7 +11,7 @@ import { readJson, writeFileAtomic } from './files.ts'
 import { argsFile, cgroupWords, launchCommand, LOG_PROGRAM, SYSTEM_PATH, type LaunchMount } from './launcher.ts'
 import { containersDir, logPath } from './paths.ts'
 import { isAlive, kill, killGroup, processStartTime, type ProcessId } from '../../util/proc.ts'
-import type { Sandbox } from './sandbox.ts'
+import { sandboxPidNamespace, type Sandbox } from './sandbox.ts'
 
 export interface VolumeMount {
   /** A host path, usually `volumePath(sandbox.dir, volume, subPath)`. */
@@ -39,6 +39,8 @@ export interface ContainerSpec {
   privileges?: string[]
   /** The container's cgroup directories (one per hierarchy), joined before the command starts. */
   cgroups?: string[]
+  /** readOnlyRootFilesystem: the view is read-only but for its volumes and a fresh /tmp. */
+  readOnlyRoot?: boolean
 }
 
 /** What `<pod dir>/containers/<name>.json` holds. */
@@ -217,8 +219,11 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     workingDir: spec.workingDir || '/',
     mounts,
     privileges: spec.privileges,
+    pidNamespace: sandboxPidNamespace(sandbox),
+    readOnlyRoot: spec.readOnlyRoot === true,
     ...(sandbox.netnsPath !== undefined ? { netnsPath: sandbox.netnsPath } : {}),
     ...(sandbox.utsPath !== undefined ? { utsPath: sandbox.utsPath } : {}),
+    ...(sandbox.ipcPath !== undefined ? { ipcPath: sandbox.ipcPath } : {}),
   })
   const errFd = openSync(`${base}.launch.log`, 'w')
   let child: ChildProcess
@@ -376,7 +381,7 @@ export async function killContainerProcesses(sandbox: Pick<Sandbox, 'dir'>): Pro
  */
 export function execCommand(proc: ContainerRecord, argv: readonly string[]): [string, string[]] {
   const privileges = proc.privileges?.length ? ['setpriv', ...proc.privileges, '--'] : []
-  return ['nsenter', ['-t', String(proc.process.pid), '-m', '-n', '-u', '-r', '--wd', '--', ...privileges, 'env', '-i', '--', ...proc.env, ...argv]]
+  return ['nsenter', ['-t', String(proc.process.pid), '-m', '-n', '-u', '-i', '-p', '-r', '--wd', '--', ...privileges, 'env', '-i', '--', ...proc.env, ...argv]]
 }
 
 export interface ExecResult {
@@ -387,7 +392,7 @@ export interface ExecResult {
 }
 
 /**
- * Runs a command in a running container's namespaces (mount, network, UTS), root, working
+ * Runs a command in a running container's namespaces (mount, network, UTS, IPC, pid), root, working
  * directory and environment, as `kubectl exec` and exec probes do.
  */
 export async function execInContainer(

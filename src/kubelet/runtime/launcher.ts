@@ -13,14 +13,18 @@
 //      log in one write (each stream keeps its order; lines of the two streams may
 //      interleave late). The writers reopen the log by name when a new second starts, so
 //      rotation (log-rotation.ts) is a rename: the next second's lines start a new file;
-//   4. starts the command in a new session (its own process group, which is what stop
-//      signals) with exactly the given environment (`env -i`), stdin /dev/null, and with
-//      the user, groups and capabilities of its securityContext (setpriv; security-context.ts). The
-//      environment and argv come from `<base>.args` (mode 0600, shell-quoted, removed
-//      once read), not from the supervisor's argv, which every local user can read;
-//   5. prints the command's pid on stdout (the agent reads it), forwards TERM/INT/HUP it
-//      receives to the command as TERM, waits for the command, kills what is left of its
-//      group (like a pid namespace ending), lets the loggers drain (2 s at most: a
+//   4. starts an init `sh` in the container's pid namespace (a new one; the pod's shared one
+//      for shareProcessNamespace; the host's for hostPID) and a mount namespace below this
+//      one, where it mounts that namespace's /proc (and applies readOnlyRootFilesystem).
+//      The init starts the command as its child in a new session (its own process group,
+//      which is what stop signals) with exactly the given environment (`env -i`), stdin
+//      /dev/null, and with the user, groups and capabilities of its securityContext
+//      (setpriv; security-context.ts); it forwards TERM and reaps. The environment and argv
+//      come from `<base>.args` (mode 0600, shell-quoted, removed once read), not from the
+//      supervisor's argv, which every local user can read;
+//   5. prints the command's host pid on stdout (the agent reads it), forwards TERM/INT/HUP it
+//      receives to the command as TERM, waits for the init, kills what is left of the
+//      command's group (the pid namespace's end kills the rest), lets the loggers drain (2 s at most: a
 //      daemonised grandchild may hold the pipes) and writes `<base>.exit`:
 //      exit code, finish time (RFC3339Nano) and a message, one per line.
 // The exit code is the shell's: 128+N for a command killed by signal N, as Kubernetes
@@ -41,13 +45,13 @@
 // which are the host's) stay on that tmpfs (256 MiB at most), private to the container.
 
 export const LAUNCHER_SCRIPT = `
-base=$1 log=$2 wd=$3 priv=$4 n=$5
-shift 5
+base=$1 log=$2 wd=$3 priv=$4 pidns=$5 rofs=$6 n=$7
+shift 7
 for g in \${WEFT_CGROUPS:-}; do
   echo $$ >"$g/cgroup.procs" 2>/dev/null || { echo "cannot join the cgroup $g" >&2; exit 125; }
 done
 unset WEFT_CGROUPS
-trap '[ -n "\${c:-}" ] && kill -TERM "$c" 2>/dev/null' TERM INT HUP
+trap '[ -n "\${p:-}" ] && kill -TERM "$p" 2>/dev/null' TERM INT HUP
 now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 finish() {
   printf '%s\\n%s\\n%s\\n' "$1" "\${3:-$(now)}" "$2" >"$base.exit.tmp" && mv -f "$base.exit.tmp" "$base.exit"
@@ -59,7 +63,7 @@ rm -f "$base.out" "$base.err" "$base.exit"
 mkfifo -m 600 "$base.out" "$base.err" || finish 128 "cannot create the log pipes $base.out, $base.err"
 # Mount targets that do not exist are made on tmpfs of this namespace only (see the top of this file).
 # P: where the container's / is in this namespace ('' or ./root, under the stash).
-P= owned= stashed= k=0
+P= owned= stashed= k=0 rw=
 fail() { finish 128 "$1: $(cat "$base.mnt" 2>/dev/null)"; }
 owns() { d=$(stat -c %d -- "$1") && case " $owned " in *" $d "*) return 0 ;; esac; return 1; }
 nearest() {
@@ -135,6 +139,9 @@ while [ "$n" -gt 0 ]; do
   mount --bind -- "$1" "$P$t" 2>"$base.mnt" || fail "cannot mount $1 on $2"
   if [ "$3" = ro ]; then
     mount -o remount,bind,ro -- "$P$t" 2>"$base.mnt" || fail "cannot make $2 read-only"
+  else
+    rw="$rw$t
+"
   fi
   shift 3
   n=$((n - 1))
@@ -144,17 +151,70 @@ if [ -n "$P" ]; then
 else
   cd -- "$wd" 2>/dev/null || finish 128 "workingDir $wd: no such directory"
 fi
-args=$(cat "$base.args") && rm -f "$base.args" || finish 128 "cannot read $base.args"
-eval "set -- $args"
 (umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stdout "$WEFT_LOG_PROGRAM" <"$base.out" >/dev/null) & l1=$!
 (umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stderr "$WEFT_LOG_PROGRAM" <"$base.err" >/dev/null) & l2=$!
-if [ -n "$P" ]; then
-  WEFT_PRIV=$priv setsid chroot . /bin/sh -c 'cd -- "$0" 2>/dev/null || { echo "workingDir $0: no such directory" >&2; exit 128; }; exec \${WEFT_PRIV:+setpriv $WEFT_PRIV --} env -i -- "$@"' "$wd" "$@" </dev/null >"$base.out" 2>"$base.err" & c=$!
-else
-  setsid \${priv:+setpriv $priv --} env -i -- "$@" </dev/null >"$base.out" 2>"$base.err" & c=$!
+# The process tree: [pid namespace entry] -> [chroot] -> init sh -> the command. The init
+# mounts the namespace's /proc, forwards TERM/INT/HUP and reaps; the command is its child in
+# a session of its own (so it keeps default signal dispositions, unlike a namespace's PID 1:
+# a command that ignores nothing ends on TERM as it would outside).
+# The init works in a mount namespace of its own, below this one: it mounts the pid
+# namespace's /proc (this supervisor keeps the host's: it reads host pids from it) and, for
+# readOnlyRootFilesystem, makes every mount read-only but /proc, /sys, /dev and the
+# writable volumes, with a fresh /tmp (the supervisor's log pipes and files stay writable).
+case $pidns in
+  host) set -- unshare --mount --propagation slave -- ;;
+  new) set -- unshare --pid --fork --kill-child --mount --propagation slave -- ;;
+  *) set -- nsenter "--pid=$pidns" -- unshare --mount --propagation slave -- ;;
+esac
+[ -n "$P" ] && set -- "$@" chroot .
+[ "$rofs" = ro ] || rw=
+WEFT_PRIV=$priv WEFT_PROC=$pidns WEFT_RO=$rofs WEFT_RW=$rw "$@" /bin/sh -c '
+  args=$(cat "$1") && rm -f "$1" || { echo "cannot read $1" >&2; exit 128; }
+  if [ "$WEFT_PROC" != host ]; then mount -t proc proc /proc 2>/dev/null || { echo "cannot mount /proc for the pid namespace" >&2; exit 128; }; fi
+  if [ "$WEFT_RO" = ro ]; then
+    while read -r _ _ _ _ m _; do
+      m=$(printf "%b" "$m")
+      case $m in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
+      mount -o remount,bind,ro -- "$m" 2>/dev/null || true
+    done </proc/self/mountinfo
+    ok=
+    while read -r _ _ _ _ m o _; do [ "$m" = / ] && case ,$o, in *,ro,*) ok=1 ;; esac; done </proc/self/mountinfo
+    [ -n "$ok" ] || { echo "readOnlyRootFilesystem: cannot make the root read-only" >&2; exit 128; }
+    mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev weft-tmp /tmp || { echo "readOnlyRootFilesystem: cannot mount /tmp" >&2; exit 128; }
+    printf "%s" "$WEFT_RW" | while IFS= read -r m; do
+      mount -o remount,bind,rw -- "$m" || { echo "cannot make $m writable" >&2; exit 128; }
+    done || exit 128
+  fi
+  unset WEFT_RO WEFT_RW
+  cd -- "$0" 2>/dev/null || { echo "workingDir $0: no such directory" >&2; exit 128; }
+  eval "set -- $args"
+  setsid \${WEFT_PRIV:+setpriv $WEFT_PRIV --} env -i -- "$@" </dev/null & p=$!
+  trap "kill -TERM $p 2>/dev/null" TERM INT HUP
+  while :; do wait $p; s=$?; kill -0 $p 2>/dev/null || exit $s; done
+' "$wd" "$base.args" </dev/null >"$base.out" 2>"$base.err" & c=$!
+# The command's pid on the host. The init is $c, or $c's only child when $c entered a pid
+# namespace (unshare and nsenter fork); the command is the init's child that leads a session
+# (setsid has run: the init's other children, cat or mount, never do).
+children() { cat "/proc/$1/task/$1/children" 2>/dev/null; }
+x=$c p=
+if [ "$pidns" != host ]; then
+  while kill -0 "$c" 2>/dev/null; do
+    y=$(children "$c")
+    [ -n "$y" ] && x=\${y%% *} && break
+    sleep 0.01
+  done
 fi
+while [ -z "$p" ] && kill -0 "$c" 2>/dev/null; do
+  for y in $(children "$x"); do
+    st=$(cat "/proc/$y/stat" 2>/dev/null) || continue
+    set -- \${st##*) }
+    [ "$4" = "$y" ] && p=$y && break
+  done
+  [ -n "$p" ] || sleep 0.01
+done
+[ -n "$p" ] || p=$x
 trap '' PIPE
-echo "$c"
+echo "$p"
 trap - PIPE
 exec >/dev/null
 while :; do
@@ -162,7 +222,7 @@ while :; do
   code=$?
   kill -0 "$c" 2>/dev/null || break
 done
-kill -KILL -"$c" 2>/dev/null
+kill -KILL -"$p" 2>/dev/null
 fin=$(now)
 ( sleep 2; kill "$l1" "$l2" 2>/dev/null ) & w=$!
 wait "$l1" "$l2"
@@ -208,6 +268,11 @@ export interface LaunchSpec {
   privileges?: string[]
   /** cgroup directories (one per hierarchy) the supervisor joins first, so the command and its loggers are in them. */
   cgroups?: string[]
+  /** The pod's IPC namespace file; unset: the host's (hostIPC). */
+  ipcPath?: string
+  /** `new`: a pid namespace of the container's own; `host` (hostPID); or the pod's shared one (a /proc/PID/ns/pid path). */
+  pidNamespace: 'new' | 'host' | string
+  readOnlyRoot?: boolean
 }
 
 const CGROUP_DIR = /^\/sys\/fs\/cgroup(\/[A-Za-z0-9_.:@=,+-]+)+$/
@@ -220,6 +285,11 @@ export function cgroupWords(dirs: readonly string[]): string {
 
 /** setpriv options are words of these characters only (they are word-split by the launcher). */
 const PRIVILEGE_WORD = /^--[a-z-]+(=[a-z0-9_,+-]+)?$/
+
+function pidNamespaceWord(ns: string): string {
+  if (ns === 'new' || ns === 'host' || /^\/proc\/[1-9]\d*\/ns\/pid$/.test(ns)) return ns
+  throw new Error(`internal error: pid namespace ${JSON.stringify(ns)} is not new, host or /proc/PID/ns/pid`)
+}
 
 /** What `<base>.args` holds: env (NAME=VALUE, a later duplicate wins) then argv. */
 export function argsFile(env: readonly string[], argv: readonly string[]): string {
@@ -236,12 +306,13 @@ export function launchCommand(spec: LaunchSpec): [string, string[]] {
   const sh = [
     'unshare', '--mount', '--propagation', 'slave', '--',
     'sh', '-c', LAUNCHER_SCRIPT, 'weft-launcher',
-    spec.base, spec.log, spec.workingDir, privilegeWords(spec.privileges ?? []), String(spec.mounts.length),
+    spec.base, spec.log, spec.workingDir, privilegeWords(spec.privileges ?? []), pidNamespaceWord(spec.pidNamespace), spec.readOnlyRoot ? 'ro' : 'rw', String(spec.mounts.length),
     ...spec.mounts.flatMap((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw']),
   ]
   const enter = [
     ...(spec.netnsPath !== undefined ? [`--net=${spec.netnsPath}`] : []),
     ...(spec.utsPath !== undefined ? [`--uts=${spec.utsPath}`] : []),
+    ...(spec.ipcPath !== undefined ? [`--ipc=${spec.ipcPath}`] : []),
   ]
   if (enter.length === 0) return [sh[0], sh.slice(1)]
   return ['nsenter', [...enter, '--', ...sh]]

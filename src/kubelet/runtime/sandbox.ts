@@ -1,13 +1,19 @@
 // A pod sandbox: a named network namespace, a UTS namespace held by a bind mount (both
-// absent for hostNetwork pods, which share the node's) and the pod directory
+// absent for hostNetwork pods, which share the node's), an IPC namespace held the same way
+// (absent for hostIPC), for shareProcessNamespace a pid namespace whose init is a pause
+// process (otherwise each container gets a pid namespace of its own), and the pod directory
 // <dataDir>/pods/<uid>/ with the files containers see (etc-hosts, resolv.conf,
 // hostname, volumes/), the logs, the container state and sandbox.json, from which a
 // restarted agent finds the sandbox again.
-import { existsSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, readdir, rm } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { addNetns, deleteNetns, netnsExists, netnsPath } from '../../netlink/index.ts'
-import { addUtsNamespace, deleteUtsNamespace } from '../../netlink/uts.ts'
+import { addHeldNamespace, deleteHeldNamespace } from '../../netlink/held-namespace.ts'
+import { isAlive, processStartTime, type ProcessId } from '../../util/proc.ts'
+import { SYSTEM_PATH } from './launcher.ts'
 import { killContainerProcesses } from './container.ts'
 import { readJson, writeFileAtomic } from './files.ts'
 import { unmountUnder } from '../../netlink/mounts.ts'
@@ -25,7 +31,13 @@ export interface SandboxSpec {
   hostname: string
   /** Name of the network namespace to create (under /run/netns); omit for hostNetwork. */
   netns?: string
+  /** hostIPC: the node's IPC namespace instead of the pod's own. */
+  hostIPC?: boolean
+  /** host (hostPID), pod (shareProcessNamespace) or container (the default: one each). */
+  pid?: PidMode
 }
+
+export type PidMode = 'host' | 'pod' | 'container'
 
 /** What sandbox.json holds. */
 export interface SandboxRecord {
@@ -38,6 +50,11 @@ export interface SandboxRecord {
   createdAt: string
   /** Pod IPs, once the CNI ADD has given them. */
   ips: string[]
+  /** The pod has an IPC namespace of its own (sandboxes made before it existed: absent). */
+  ipc?: boolean
+  pid?: PidMode
+  /** shareProcessNamespace: the pause process that is init of the pod's pid namespace. */
+  pidInit?: ProcessId
 }
 
 export interface Sandbox extends SandboxRecord {
@@ -48,6 +65,8 @@ export interface Sandbox extends SandboxRecord {
   utsPath?: string
   /** `/run/netns/<netns>`, the CNI_NETNS of the pod; absent for hostNetwork pods. */
   netnsPath?: string
+  /** The file holding the IPC namespace; absent for hostIPC pods. */
+  ipcPath?: string
 }
 
 export interface PodFiles {
@@ -65,12 +84,13 @@ function toSandbox(dataDir: string, record: SandboxRecord): Sandbox {
     dataDir,
     dir,
     ...(record.netns !== undefined ? { utsPath: join(dir, 'uts'), netnsPath: netnsPath(record.netns) } : {}),
+    ...(record.ipc ? { ipcPath: join(dir, 'ipc') } : {}),
   }
 }
 
 function toRecord(sandbox: Sandbox): SandboxRecord {
-  const { uid, namespace, name, hostname, netns, createdAt, ips } = sandbox
-  return { uid, namespace, name, hostname, ...(netns !== undefined ? { netns } : {}), createdAt, ips }
+  const { uid, namespace, name, hostname, netns, createdAt, ips, ipc, pid, pidInit } = sandbox
+  return { uid, namespace, name, hostname, ...(netns !== undefined ? { netns } : {}), createdAt, ips, ...(ipc ? { ipc } : {}), ...(pid ? { pid } : {}), ...(pidInit ? { pidInit } : {}) }
 }
 
 export async function saveSandbox(sandbox: Sandbox): Promise<void> {
@@ -100,6 +120,8 @@ export async function createSandbox(spec: SandboxSpec): Promise<Sandbox> {
     ...(spec.netns !== undefined ? { netns: spec.netns } : {}),
     createdAt: new Date().toISOString(),
     ips: [],
+    ...(spec.hostIPC ? {} : { ipc: true }),
+    pid: spec.pid ?? 'container',
   })
   try {
     // Private: the pod's files, logs and volumes (secrets among them) are for its containers only.
@@ -110,7 +132,12 @@ export async function createSandbox(spec: SandboxSpec): Promise<Sandbox> {
     if (spec.netns !== undefined && sandbox.utsPath !== undefined) {
       await writeFileAtomic(join(dir, 'hostname'), `${spec.hostname}\n`)
       await addNetns(spec.netns)
-      await addUtsNamespace(sandbox.utsPath, spec.hostname)
+      await addHeldNamespace('uts', sandbox.utsPath, ['hostname', spec.hostname])
+    }
+    if (sandbox.ipcPath !== undefined) await addHeldNamespace('ipc', sandbox.ipcPath)
+    if (sandbox.pid === 'pod') {
+      sandbox.pidInit = await startPidInit()
+      await saveSandbox(sandbox)
     }
   } catch (err) {
     await removeSandbox(sandbox).catch(() => {})
@@ -125,8 +152,10 @@ export async function createSandbox(spec: SandboxSpec): Promise<Sandbox> {
  */
 export async function removeSandbox(sandbox: Sandbox): Promise<void> {
   await killContainerProcesses(sandbox)
+  if (sandbox.pidInit !== undefined && isAlive(sandbox.pidInit)) process.kill(sandbox.pidInit.pid, 'SIGKILL')
   await unmountUnder(sandbox.dir)
-  if (sandbox.utsPath !== undefined) await deleteUtsNamespace(sandbox.utsPath)
+  if (sandbox.utsPath !== undefined) await deleteHeldNamespace(sandbox.utsPath)
+  if (sandbox.ipcPath !== undefined) await deleteHeldNamespace(sandbox.ipcPath)
   if (sandbox.netns !== undefined) await deleteNetns(sandbox.netns)
   await rm(sandbox.dir, { recursive: true, force: true })
 }
@@ -157,4 +186,35 @@ export async function writePodFiles(sandbox: Sandbox, files: PodFiles): Promise<
   if (files.hosts !== undefined) await writeFileAtomic(join(sandbox.dir, 'etc-hosts'), files.hosts)
   if (files.resolvConf !== undefined) await writeFileAtomic(join(sandbox.dir, 'resolv.conf'), files.resolvConf)
   for (const volume of files.volumes ?? []) await writeVolume(sandbox.dir, volume)
+}
+
+/** The pause process: init of a shared pid namespace, reaping what is reparented to it. */
+const PAUSE = `trap 'exit 0' TERM INT; while :; do sleep 86400 & wait $!; done`
+
+/** Starts a pid namespace held by a pause process as its init; answers the init (a host pid). */
+async function startPidInit(): Promise<ProcessId> {
+  const holder = spawn('unshare', ['--pid', '--fork', '--kill-child', '--', 'sh', '-c', PAUSE], { detached: true, stdio: 'ignore', env: { PATH: SYSTEM_PATH } })
+  holder.unref()
+  const deadline = Date.now() + 5000
+  while (holder.pid !== undefined && Date.now() < deadline) {
+    let child: number | undefined
+    try {
+      child = Number.parseInt(readFileSync(`/proc/${holder.pid}/task/${holder.pid}/children`, 'utf8'), 10)
+    } catch {
+      break
+    }
+    const starttime = Number.isNaN(child) ? undefined : processStartTime(child!)
+    if (starttime !== undefined) return { pid: child!, starttime }
+    await sleep(10)
+  }
+  if (holder.pid !== undefined) process.kill(holder.pid, 'SIGKILL')
+  throw new Error('could not start the pod\'s pid namespace (unshare --pid --fork)')
+}
+
+/** What the launcher makes of the pod's pid namespace setting for a new container. */
+export function sandboxPidNamespace(sandbox: Pick<Sandbox, 'pid' | 'pidInit' | 'namespace' | 'name'>): string {
+  if (sandbox.pid === 'host') return 'host'
+  if (sandbox.pid !== 'pod') return 'new'
+  if (sandbox.pidInit === undefined || !isAlive(sandbox.pidInit)) throw new Error(`the shared pid namespace of pod ${sandbox.namespace}/${sandbox.name} is gone (its pause process ended); the sandbox must be made again`)
+  return `/proc/${sandbox.pidInit.pid}/ns/pid`
 }

@@ -1,0 +1,122 @@
+// Container isolation in the process runtime: a pid namespace per container (or per pod with
+// shareProcessNamespace, or the host's with hostPID), the pod's IPC namespace, a read-only
+// root with readOnlyRootFilesystem, and exec inside all of it.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readlinkSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import {
+  createSandbox,
+  execInContainer,
+  readLog,
+  removeSandbox,
+  startContainer,
+  stopContainer,
+  volumePath,
+  writePodFiles,
+  type ContainerProcess,
+  type Sandbox,
+} from '../../src/kubelet/runtime/index.ts'
+import type { PidMode } from '../../src/kubelet/runtime/sandbox.ts'
+import { isAlive } from '../../src/util/proc.ts'
+import { uniqueName } from '../helpers/netns.ts'
+
+if (process.getuid?.() !== 0) t.plan(0, 'namespaces need root')
+
+interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+let pods = 0
+async function sandbox(t: Teardown, opts: { pid?: PidMode; hostIPC?: boolean } = {}): Promise<Sandbox> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'weft-iso-'))
+  const n = ++pods
+  const sb = await createSandbox({ dataDir, uid: `0000-iso-${process.pid}-${n}`, namespace: 'default', name: `iso-${n}`, hostname: `iso-${n}`, netns: uniqueName('iso'), ...opts })
+  t.teardown(async () => {
+    await removeSandbox(sb)
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  return sb
+}
+
+async function run(t: Teardown, sb: Sandbox, name: string, script: string, extra: { readOnlyRoot?: boolean; mounts?: Array<{ source: string; target: string }> } = {}): Promise<ContainerProcess> {
+  const proc = await startContainer(sb, { name, argv: ['sh', '-c', script], env: [], restartCount: 0, ...extra })
+  t.teardown(() => stopContainer(proc, 0))
+  return proc
+}
+
+async function logOf(proc: ContainerProcess, until: RegExp): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const text = await readLog(proc.logPath)
+    if (until.test(text)) return text
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  return readLog(proc.logPath)
+}
+
+const ns = (pid: number, kind: string) => readlinkSync(`/proc/${pid}/ns/${kind}`)
+
+t.test('each container has a pid namespace of its own; the pod shares one IPC namespace', async (t) => {
+  const sb = await sandbox(t)
+  const a = await run(t, sb, 'a', 'echo pid=$$ procs=$(ls /proc | grep -c "^[0-9]"); exec sleep 3600')
+  const b = await run(t, sb, 'b', 'exec sleep 3600')
+  const log = await logOf(a, /procs=/)
+  t.ok(Number(/pid=(\d+)/.exec(log)![1]) < 10, 'the command has a small pid in a namespace of its own')
+  t.ok(Number(/procs=(\d+)/.exec(log)![1]) <= 6, 'only the container\'s own processes are in its /proc')
+  t.not(ns(a.process.pid, 'pid'), ns(process.pid, 'pid'), 'not the host pid namespace')
+  t.not(ns(a.process.pid, 'pid'), ns(b.process.pid, 'pid'), 'containers do not see each other')
+  t.equal(ns(a.process.pid, 'ipc'), ns(b.process.pid, 'ipc'), 'one IPC namespace per pod')
+  t.not(ns(a.process.pid, 'ipc'), ns(process.pid, 'ipc'), 'not the host IPC namespace')
+  const exec = await execInContainer(sb, a, ['sh', '-c', 'ps -e -o args= | grep -c "^sleep 3600"; readlink /proc/self/ns/pid'], 5000)
+  t.equal(exec.exitCode, 0, exec.output)
+  t.match(exec.output, `1\n${ns(a.process.pid, 'pid')}`, 'exec runs in the container\'s pid namespace and sees its /proc')
+  // The command is not the namespace's PID 1, so TERM ends a `sleep` at once, as outside.
+  const started = Date.now()
+  const status = await stopContainer(b, 30)
+  t.equal(status.exitCode, 143)
+  t.ok(Date.now() - started < 5000, 'TERM ended sleep without waiting for the grace period')
+})
+
+t.test('shareProcessNamespace: the containers and a pause init share one pid namespace', async (t) => {
+  const sb = await sandbox(t, { pid: 'pod' })
+  t.ok(sb.pidInit && isAlive(sb.pidInit), 'the pause process runs')
+  const a = await run(t, sb, 'a', 'exec sleep 3600')
+  const b = await run(t, sb, 'b', 'sleep 1; echo "$(ps -e -o args= | grep -c "^sleep 3600")" init=$(cat /proc/1/cmdline | tr "\\0" " "); exec sleep 3600')
+  t.equal(ns(a.process.pid, 'pid'), ns(b.process.pid, 'pid'))
+  t.equal(ns(a.process.pid, 'pid'), ns(sb.pidInit!.pid, 'pid'))
+  const log = await logOf(b, /init=/)
+  t.match(log, /^1 init=sh -c trap/m, 'b sees a\'s process and the pause init')
+  await removeSandbox(sb)
+  t.notOk(isAlive(sb.pidInit!), 'removing the sandbox ends the pause process')
+})
+
+t.test('hostPID and hostIPC: the host namespaces', async (t) => {
+  const sb = await sandbox(t, { pid: 'host', hostIPC: true })
+  const a = await run(t, sb, 'a', 'exec sleep 3600')
+  t.equal(ns(a.process.pid, 'pid'), ns(process.pid, 'pid'))
+  t.equal(ns(a.process.pid, 'ipc'), ns(process.pid, 'ipc'))
+  t.equal(sb.ipcPath, undefined)
+})
+
+t.test('readOnlyRootFilesystem: the view is read-only but for volumes and a fresh /tmp', async (t) => {
+  const sb = await sandbox(t)
+  await writePodFiles(sb, { volumes: [{ name: 'data' }] })
+  const data = volumePath(sb.dir, 'data')
+  const script = [
+    'touch /etc/weft-iso-probe 2>/dev/null && echo etc=writable || echo etc=readonly',
+    'touch /tmp/x && echo tmp=writable || echo tmp=readonly',
+    'ls -A /tmp | wc -l | sed "s/^/tmpentries=/"',
+    'touch /data/x && echo data=writable || echo data=readonly',
+    'echo done',
+  ].join('; ')
+  const proc = await run(t, sb, 'ro', `${script}; exec sleep 3600`, { readOnlyRoot: true, mounts: [{ source: data, target: '/data' }] })
+  const log = await logOf(proc, /done/)
+  t.match(log, /etc=readonly/)
+  t.match(log, /tmp=writable/)
+  t.match(log, /tmpentries=1\n/, 'a fresh /tmp: only what the container wrote')
+  t.match(log, /data=writable/)
+  t.notOk(execFileSync('ls', ['/etc']).toString().includes('weft-iso-probe'))
+  const rw = await run(t, sb, 'rw', 'touch /tmp/weft-iso-rw-$$ && echo tmp=writable && rm /tmp/weft-iso-rw-$$; exec sleep 3600')
+  t.match(await logOf(rw, /tmp=/), /tmp=writable/, 'without it the root stays writable')
+})
