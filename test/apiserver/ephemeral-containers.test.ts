@@ -214,6 +214,10 @@ t.test('the subresource needs the pod, and static pods refuse it', async (t) => 
   const stillMissing = await call(url, 'GET', `${pods}/nope`)
   t.equal(stillMissing.status, 404)
 
+  await call(url, 'POST', pods, pod('p'))
+  const protobuf = await call(url, 'PUT', `${pods}/p/ephemeralcontainers`, Buffer.from('k8s\x00'), { 'content-type': 'application/vnd.kubernetes.protobuf' })
+  t.equal(protobuf.status, 415, 'pods take JSON (and YAML) only, here as on the pod itself')
+
   const del = await call(url, 'DELETE', `${pods}/nope/ephemeralcontainers`)
   t.equal(del.status, 405)
   const post = await call(url, 'POST', `${pods}/nope/ephemeralcontainers`, {})
@@ -225,6 +229,26 @@ t.test('the subresource needs the pod, and static pods refuse it', async (t) => 
   const refused = await call(url, 'PATCH', `${pods}/static/ephemeralcontainers`, { spec: { ephemeralContainers: [debugContainer('dbg')] } }, strategic)
   t.equal(refused.status, 422)
   t.same(causes(refused.body), [['FieldValueForbidden', '', 'Forbidden: static pods do not support ephemeral containers']])
+})
+
+t.test('a status write does not judge the stored spec again', async (t) => {
+  const { url, server } = await startTestServer(t)
+  await call(url, 'POST', pods, pod('p'))
+  // A pod stored before a rule existed: its status must still be writable.
+  const info = server.objects
+  const { resources } = await import('../../src/api/registry.ts')
+  const podInfo = resources.find((r) => r.kind === 'Pod')!
+  const stored = await info.mustGet(podInfo, 'default', 'p')
+  stored.spec.containers[0].terminationMessagePath = 'relative'
+  await info.update(podInfo, stored, Number(stored.metadata.resourceVersion))
+  const current = await call(url, 'GET', `${pods}/p`)
+  current.body.status = { ...current.body.status, phase: 'Running' }
+  const status = await call(url, 'PUT', `${pods}/p/status`, current.body)
+  t.equal(status.status, 200, JSON.stringify(status.body.message))
+  t.equal(status.body.status.phase, 'Running')
+  const labelled = structuredClone(status.body)
+  labelled.metadata.labels = { a: 'b' }
+  t.equal((await call(url, 'PUT', `${pods}/p`, labelled)).status, 422, 'a spec write is judged in full, as upstream')
 })
 
 t.test('discovery lists the subresource', async (t) => {
