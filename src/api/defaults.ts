@@ -32,11 +32,16 @@ export function defaultContainer(c: Obj): void {
     setIfAbsent(probe, 'periodSeconds', 10)
     setIfAbsent(probe, 'successThreshold', 1)
     setIfAbsent(probe, 'failureThreshold', 3)
-    if (probe.httpGet) {
-      setIfAbsent(probe.httpGet, 'path', '/')
-      setIfAbsent(probe.httpGet, 'scheme', 'HTTP')
-    }
+    defaultHttpGet(probe.httpGet)
   }
+  for (const hook of [c.lifecycle?.postStart, c.lifecycle?.preStop]) defaultHttpGet(hook?.httpGet)
+}
+
+/** SetDefaults_HTTPGetAction: every httpGet, in probes and lifecycle hooks alike. */
+function defaultHttpGet(action: Obj | undefined | null): void {
+  if (!action || typeof action !== 'object') return
+  setIfAbsent(action, 'path', '/')
+  setIfAbsent(action, 'scheme', 'HTTP')
 }
 
 export function defaultPodSpec(spec: Obj): void {
@@ -45,7 +50,8 @@ export function defaultPodSpec(spec: Obj): void {
   setIfAbsent(spec, 'schedulerName', 'default-scheduler')
   setIfAbsent(spec, 'terminationGracePeriodSeconds', 30)
   setIfAbsent(spec, 'securityContext', {})
-  for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) defaultContainer(c)
+  // SetDefaults_EphemeralContainer is SetDefaults_Container on the common part.
+  for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? []), ...(spec.ephemeralContainers ?? [])]) defaultContainer(c)
   for (const v of spec.volumes ?? []) {
     if (v.configMap) setIfAbsent(v.configMap, 'defaultMode', 0o644)
     if (v.secret) setIfAbsent(v.secret, 'defaultMode', 0o644)

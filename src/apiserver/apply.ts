@@ -26,6 +26,7 @@ import {
   type ManagerEntry,
 } from './managed-fields.ts'
 import { clone, deepEqual, isObject, type JsonObject } from './patch-values.ts'
+import { ephemeralContainersResetPaths, ephemeralContainersSubresource } from './ephemeral-containers.ts'
 
 export interface ApplyOptions {
   fieldManager: string
@@ -66,6 +67,8 @@ function resetFields(info: ResourceInfo, subresource: string | undefined): Field
   else if (subresource === 'approval') {
     insert(set, ['f:spec'])
     insert(set, ['f:status', 'f:certificate'])
+  } else if (subresource === ephemeralContainersSubresource) {
+    for (const path of ephemeralContainersResetPaths()) insert(set, path)
   } else if (info.subresources.includes('status')) insert(set, ['f:status'])
   return set
 }

@@ -329,6 +329,7 @@ function resourcePaths(info: ResourceInfo): Record<string, Json> {
   }
   if (info.subresources.includes('status')) paths[`${base}/{name}/status`] = one('Status')
   if (info.subresources.includes('approval')) paths[`${base}/{name}/approval`] = one('Approval')
+  if (info.subresources.includes('ephemeralcontainers')) paths[`${base}/{name}/ephemeralcontainers`] = one('EphemeralContainers')
   if (info.subresources.includes('token')) {
     const tokenRef = schemaName(tokenRequestModel)
     paths[`${base}/{name}/token`] = {

@@ -17,6 +17,7 @@ import type { ResourceRequest } from './request-info.ts'
 import { dropTypeDependentFields, type ServiceAllocation } from './service-allocation.ts'
 import { applyStrategicMergePatch } from './strategic-merge.ts'
 import { prepareForCreate, prepareForUpdate } from './strategies.ts'
+import { dropNonEphemeralContainerUpdates, ephemeralContainersSubresource } from './ephemeral-containers.ts'
 
 export interface Identity {
   user: string
@@ -481,6 +482,8 @@ export class ResourceHandler {
       obj = structuredClone(old)
       obj.status = { ...(old.status ?? {}), conditions: next.status?.conditions }
       if (next.metadata.managedFields !== undefined) obj.metadata.managedFields = next.metadata.managedFields
+    } else if (r.subresource === ephemeralContainersSubresource) {
+      obj = dropNonEphemeralContainerUpdates(next, old)
     } else if (r.subresource === 'finalize') {
       // Namespaces' finalize: only spec.finalizers changes.
       obj = structuredClone(old)
@@ -525,7 +528,7 @@ export class ResourceHandler {
     if (generationKinds.has(info.kind) && r.subresource !== 'status' && JSON.stringify(obj.spec) !== JSON.stringify(old.spec)) {
       meta.generation = (oldMeta.generation ?? 0) + 1
     }
-    const subresource = r.subresource === 'status' || r.subresource === 'scale' || r.subresource === 'approval' ? r.subresource : undefined
+    const subresource = r.subresource === 'status' || r.subresource === 'scale' || r.subresource === 'approval' || r.subresource === ephemeralContainersSubresource ? r.subresource : undefined
     obj = managed
       ? managed(old, obj)
       : (trackUpdate(info, old, obj, { fieldManager: fieldManagerOf(opts), operation: 'Update', now: now(), subresource }) as KObject)
@@ -612,6 +615,8 @@ export class ResourceHandler {
     const force = opts.query.get('force') === 'true'
     const applyOpts = { fieldManager, force, now: now(), subresource: r.subresource }
     const existing = await this.objects.get(info, r.namespace, r.name!)
+    // A subresource never creates its object (upstream passes forceAllowCreate=false).
+    if (!existing && r.subresource) throw notFound(resourceRef(info), r.name!)
     if (!existing) {
       const created = serverSideApply(info, undefined, applied, applyOpts) as KObject
       try {

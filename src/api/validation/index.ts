@@ -3,7 +3,8 @@
 import { isDNS1035Label, isDNS1123Label, isDNS1123Subdomain } from '../names.ts'
 import type { ResourceInfo } from '../registry.ts'
 import type { FieldCause, Obj } from './field.ts'
-import { isObj, obj } from './field.ts'
+import { arr, forbidden, isObj, obj } from './field.ts'
+import { staticPodRefusal, validateEphemeralContainersUpdate } from './ephemeral.ts'
 import type { NameCheck } from './meta.ts'
 import { validateObjectMeta, validateObjectMetaUpdate } from './meta.ts'
 import { validatePodSpec, validatePodSpecUpdate } from './pod.ts'
@@ -43,10 +44,13 @@ const spec = (o: Obj): Obj => obj(o.spec)
  */
 const statusRules: Record<string, KindRule> = {
   Service: (o) => validateServiceStatus(obj(o.status), spec(o)),
+  // The spec is the stored one: judging it again would let a rule added since the pod was
+  // created block its kubelet's status reports.
+  Pod: () => [],
 }
 
 const rules: Record<string, KindRule> = {
-  Pod: (o, old) => [...validatePodSpec(spec(o), 'spec'), ...(old ? validatePodSpecUpdate(spec(o), spec(old)) : [])],
+  Pod: (o, old, subresource) => validatePod(o, old, subresource),
   Service: (o, old) => [...validateServiceSpec(spec(o), obj(o.metadata)), ...(old ? validateServiceUpdate(spec(o), spec(old)) : [])],
   Deployment: (o, old) => [...validateDeploymentSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
   ReplicaSet: (o, old) => [...validateReplicaSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
@@ -66,6 +70,19 @@ const rules: Record<string, KindRule> = {
   RoleBinding: (o, old) => validateBinding(o, old, true),
   ClusterRoleBinding: (o, old) => validateBinding(o, old, false),
   CertificateSigningRequest: (o, old, subresource, hooks) => validateCertificateSigningRequest(o, old, subresource, { checkRequest: hooks.checkCertificateRequest }),
+}
+
+function validatePod(o: Obj, old: Obj | undefined, subresource: string | undefined): FieldCause[] {
+  const refusal = old && subresource === 'ephemeralcontainers' ? staticPodRefusal(old) : undefined
+  if (refusal) return [refusal]
+  const errs = validatePodSpec(spec(o), 'spec')
+  if (!old) {
+    // Ephemeral containers arrive only through pods/ephemeralcontainers, never with the pod.
+    if (arr(spec(o).ephemeralContainers).length > 0) errs.push(forbidden('spec.ephemeralContainers', 'cannot be set on create'))
+    return errs
+  }
+  if (subresource === 'ephemeralcontainers') return [...errs, ...validateEphemeralContainersUpdate(o, old)]
+  return [...errs, ...validatePodSpecUpdate(spec(o), spec(old))]
 }
 
 const rbacNamed = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'])

@@ -11,7 +11,9 @@ import {
   inclusiveRangeError,
 } from '../names.ts'
 import type { FieldCause, Obj } from './field.ts'
-import { arr, deepEqual, duplicate, each, forbidden, invalid, isObj, nonNegative, notFound, notSupported, num, obj, required, str } from './field.ts'
+import { arr, deepEqual, duplicate, each, forbidden, invalid, isObj, nonNegative, notFound, notSupported, num, obj, required, str, tooLong } from './field.ts'
+import { validateEphemeralContainers } from './ephemeral.ts'
+import { validateLifecycle } from './lifecycle.ts'
 import { validateLabels } from './meta.ts'
 
 export const protocols = ['SCTP', 'TCP', 'UDP']
@@ -21,6 +23,7 @@ const pullPolicies = ['Always', 'IfNotPresent', 'Never']
 const tolerationOperators = ['Equal', 'Exists']
 const taintEffects = ['NoExecute', 'NoSchedule', 'PreferNoSchedule']
 const terminationMessagePolicies = ['FallbackToLogsOnError', 'File']
+const maxTerminationMessagePath = 4096
 
 export interface PodSpecOptions {
   /** A template inside a workload: only `Always` restarts, no activeDeadlineSeconds. */
@@ -101,37 +104,67 @@ function validateEnv(env: unknown[], path: string): FieldCause[] {
   return errs
 }
 
-function validateContainers(containers: unknown[], path: string, volumes: Set<string>, names: Set<string>): FieldCause[] {
+/** What every kind of container is checked for (upstream's validateContainerCommon), its name's uniqueness aside. */
+export function validateContainerCommon(c: Obj, p: string, volumes: Set<string>): FieldCause[] {
+  const errs: FieldCause[] = []
+  const name = str(c.name)
+  if (!name) errs.push(required(`${p}.name`))
+  else errs.push(...each(`${p}.name`, name, isDNS1123Label(name)))
+  if (!str(c.image)) errs.push(required(`${p}.image`))
+  if (c.imagePullPolicy !== undefined && !pullPolicies.includes(str(c.imagePullPolicy)))
+    errs.push(notSupported(`${p}.imagePullPolicy`, c.imagePullPolicy, pullPolicies))
+  if (c.terminationMessagePolicy !== undefined && !terminationMessagePolicies.includes(str(c.terminationMessagePolicy)))
+    errs.push(notSupported(`${p}.terminationMessagePolicy`, c.terminationMessagePolicy, terminationMessagePolicies))
+  errs.push(...validateTerminationMessagePath(c.terminationMessagePath, `${p}.terminationMessagePath`))
+  errs.push(...validatePorts(arr(c.ports), `${p}.ports`))
+  errs.push(...validateEnv(arr(c.env), `${p}.env`))
+  const mountPaths = new Set<string>()
+  arr(c.volumeMounts).forEach((m, j) => {
+    const mount = obj(m)
+    const mp = `${p}.volumeMounts[${j}]`
+    const vol = str(mount.name)
+    if (!vol) errs.push(required(`${mp}.name`))
+    else if (!volumes.has(vol)) errs.push(notFound(`${mp}.name`, vol))
+    const mountPath = str(mount.mountPath)
+    if (!mountPath) errs.push(required(`${mp}.mountPath`))
+    else if (mountPaths.has(mountPath)) errs.push(invalid(`${mp}.mountPath`, mountPath, 'must be unique'))
+    mountPaths.add(mountPath)
+  })
+  return errs
+}
+
+/**
+ * weft's own rule, stricter than upstream's API server (which leaves the path to the
+ * container runtime): the kubelet opens this file, so it must be an absolute path no longer than PATH_MAX.
+ */
+function validateTerminationMessagePath(value: unknown, field: string): FieldCause[] {
+  if (value === undefined || value === null || value === '') return []
+  const path = str(value)
+  if (Buffer.byteLength(path) > maxTerminationMessagePath) return [tooLong(field, maxTerminationMessagePath)]
+  return path.startsWith('/') ? [] : [invalid(field, value, 'must be an absolute path')]
+}
+
+type ContainerKind = 'regular' | 'init'
+
+function validateContainers(containers: unknown[], path: string, volumes: Set<string>, names: Set<string>, kind: ContainerKind, gracePeriod: number | undefined): FieldCause[] {
   const errs: FieldCause[] = []
   containers.forEach((x, i) => {
     const c = obj(x)
     const p = `${path}[${i}]`
+    errs.push(...validateContainerCommon(c, p, volumes))
     const name = str(c.name)
-    if (!name) errs.push(required(`${p}.name`))
-    else {
-      errs.push(...each(`${p}.name`, name, isDNS1123Label(name)))
+    if (name) {
       if (names.has(name)) errs.push(duplicate(`${p}.name`, name))
       names.add(name)
     }
-    if (!str(c.image)) errs.push(required(`${p}.image`))
-    if (c.imagePullPolicy !== undefined && !pullPolicies.includes(str(c.imagePullPolicy)))
-      errs.push(notSupported(`${p}.imagePullPolicy`, c.imagePullPolicy, pullPolicies))
-    if (c.terminationMessagePolicy !== undefined && !terminationMessagePolicies.includes(str(c.terminationMessagePolicy)))
-      errs.push(notSupported(`${p}.terminationMessagePolicy`, c.terminationMessagePolicy, terminationMessagePolicies))
-    errs.push(...validatePorts(arr(c.ports), `${p}.ports`))
-    errs.push(...validateEnv(arr(c.env), `${p}.env`))
-    const mountPaths = new Set<string>()
-    arr(c.volumeMounts).forEach((m, j) => {
-      const mount = obj(m)
-      const mp = `${p}.volumeMounts[${j}]`
-      const vol = str(mount.name)
-      if (!vol) errs.push(required(`${mp}.name`))
-      else if (!volumes.has(vol)) errs.push(notFound(`${mp}.name`, vol))
-      const mountPath = str(mount.mountPath)
-      if (!mountPath) errs.push(required(`${mp}.mountPath`))
-      else if (mountPaths.has(mountPath)) errs.push(invalid(`${mp}.mountPath`, mountPath, 'must be unique'))
-      mountPaths.add(mountPath)
-    })
+    const restartPolicy = c.restartPolicy
+    const restartable = kind === 'init' && restartPolicy === 'Always'
+    if (kind === 'init' && restartPolicy !== undefined && restartPolicy !== null && !restartable)
+      errs.push(notSupported(`${p}.restartPolicy`, restartPolicy, ['Always']))
+    const lifecycle = c.lifecycle
+    if (lifecycle === undefined || lifecycle === null) return
+    if (kind === 'init' && !restartable) errs.push(forbidden(`${p}.lifecycle`, 'may not be set for init containers without restartPolicy=Always'))
+    else errs.push(...validateLifecycle(lifecycle, `${p}.lifecycle`, gracePeriod))
   })
   return errs
 }
@@ -162,9 +195,15 @@ export function validatePodSpec(spec: Obj, path: string, opts: PodSpecOptions = 
   errs.push(...vols.errs)
   const containers = arr(spec.containers)
   const names = new Set<string>()
+  const gracePeriod = num(spec.terminationGracePeriodSeconds)
   if (containers.length === 0) errs.push(required(`${path}.containers`))
-  errs.push(...validateContainers(containers, `${path}.containers`, vols.names, names))
-  errs.push(...validateContainers(arr(spec.initContainers), `${path}.initContainers`, vols.names, names))
+  errs.push(...validateContainers(containers, `${path}.containers`, vols.names, names, 'regular', gracePeriod))
+  errs.push(...validateContainers(arr(spec.initContainers), `${path}.initContainers`, vols.names, names, 'init', gracePeriod))
+  if (opts.workloadTemplate) {
+    if (arr(spec.ephemeralContainers).length > 0) errs.push(forbidden(`${path}.ephemeralContainers`, 'ephemeral containers not allowed in pod template'))
+  } else {
+    errs.push(...validateEphemeralContainers(arr(spec.ephemeralContainers), spec, `${path}.ephemeralContainers`, vols.names))
+  }
   const restart = spec.restartPolicy
   if (opts.workloadTemplate) {
     if (restart !== undefined && restart !== 'Always') errs.push(notSupported(`${path}.restartPolicy`, restart, ['Always']))
@@ -213,7 +252,6 @@ function mungedSpec(spec: Obj, old: Obj): Obj {
   out.tolerations = old.tolerations
   out.terminationGracePeriodSeconds = old.terminationGracePeriodSeconds
   if (!str(old.nodeName)) out.nodeName = old.nodeName
-  if (old.ephemeralContainers !== undefined || spec.ephemeralContainers !== undefined) out.ephemeralContainers = old.ephemeralContainers
   return out
 }
 
