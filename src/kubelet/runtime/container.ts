@@ -4,11 +4,12 @@
 // from `<name>.exit`, which the supervisor writes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os'
 import { join, posix } from 'node:path'
 import { readJson, writeFileAtomic } from './files.ts'
 import { argsFile, cgroupWords, launchCommand, LOG_PROGRAM, SYSTEM_PATH, type LaunchMount } from './launcher.ts'
+import { readLog } from './logs.ts'
 import { containersDir, logPath } from './paths.ts'
 import { isAlive, kill, killGroup, processStartTime, type ProcessId } from '../../util/proc.ts'
 import { sandboxPidNamespace, type Sandbox } from './sandbox.ts'
@@ -41,6 +42,10 @@ export interface ContainerSpec {
   cgroups?: string[]
   /** readOnlyRootFilesystem: the view is read-only but for its volumes and a fresh /tmp. */
   readOnlyRoot?: boolean
+  /** Keeps the host's /dev (privileged containers); otherwise the container gets a /dev of its own. */
+  hostDevices?: boolean
+  /** Where the container may write its termination message (terminationMessagePath); unset: nowhere. */
+  terminationMessagePath?: string
 }
 
 /** What `<pod dir>/containers/<name>.json` holds. */
@@ -164,6 +169,50 @@ function launchMounts(sandbox: Sandbox, spec: ContainerSpec): LaunchMount[] {
   return mounts.sort((a, b) => a.depth - b.depth).map(({ depth: _, ...m }) => m)
 }
 
+const TERMINATION_LOG = '/dev/termination-log'
+/** As the kubelet: a termination message is cut at 4 KiB. */
+const TERMINATION_MESSAGE_MAX = 4096
+
+/**
+ * The termination-log file (`<base>.termination-log`, emptied for each run, 0666 as the
+ * kubelet makes it: the container's user writes it; the pod directory keeps others out),
+ * and how it reaches the container: on its own /dev at the default path, else as a mount.
+ */
+function terminationLog(base: string, spec: ContainerSpec): { devices: 'host' | 'private' | 'private-termlog'; mounts: VolumeMount[] } {
+  const path = spec.terminationMessagePath
+  if (path === undefined) return { devices: spec.hostDevices ? 'host' : 'private', mounts: [] }
+  const file = `${base}.termination-log`
+  writeFileSync(file, '', { mode: 0o666 })
+  chmodSync(file, 0o666)
+  if (!spec.hostDevices && posix.resolve('/', path) === TERMINATION_LOG) return { devices: 'private-termlog', mounts: [] }
+  return { devices: spec.hostDevices ? 'host' : 'private', mounts: [{ source: file, target: path }] }
+}
+
+/**
+ * The message a container left for its termination (terminationMessagePath), or with
+ * FallbackToLogsOnError and a failure, the end of its log (80 lines, 2 KiB), as the kubelet.
+ */
+export async function terminationMessage(proc: ContainerRecord & { sandboxDir: string }, exitCode: number, policy: string | undefined): Promise<string | undefined> {
+  let text = ''
+  try {
+    const fd = openSync(`${basePath(proc.sandboxDir, proc.name)}.termination-log`, 'r')
+    try {
+      const buf = Buffer.alloc(TERMINATION_MESSAGE_MAX)
+      text = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString()
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    // No file: the container had no terminationMessagePath.
+  }
+  if (text === '' && policy === 'FallbackToLogsOnError' && exitCode !== 0) {
+    const lines = (await readLog(proc.logPath)).split('\n')
+    text = lines.slice(-81).join('\n')
+    if (Buffer.byteLength(text) > 2048) text = Buffer.from(text).subarray(-2048).toString()
+  }
+  return text === '' ? undefined : text
+}
+
 const SIGNALS = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]))
 
 function parseExitFile(path: string): ExitStatus | undefined {
@@ -209,7 +258,8 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
   pruneLogs(join(log, '..'), spec.restartCount - 1)
   mkdirSync(containersDir(sandbox.dir), { recursive: true, mode: 0o700 })
   rmSync(`${base}.exit`, { force: true })
-  const mounts = launchMounts(sandbox, spec)
+  const termination = terminationLog(base, spec)
+  const mounts = launchMounts(sandbox, { ...spec, mounts: [...(spec.mounts ?? []), ...termination.mounts] })
   mkdirSync(`${base}.shadow`, { recursive: true, mode: 0o700 })
   const env = containerEnv(spec.env)
   await writeFileAtomic(`${base}.args`, argsFile(env, spec.argv), 0o600)
@@ -221,6 +271,7 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     privileges: spec.privileges,
     pidNamespace: sandboxPidNamespace(sandbox),
     readOnlyRoot: spec.readOnlyRoot === true,
+    devices: termination.devices,
     ...(sandbox.netnsPath !== undefined ? { netnsPath: sandbox.netnsPath } : {}),
     ...(sandbox.utsPath !== undefined ? { utsPath: sandbox.utsPath } : {}),
     ...(sandbox.ipcPath !== undefined ? { ipcPath: sandbox.ipcPath } : {}),

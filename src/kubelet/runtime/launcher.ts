@@ -45,8 +45,8 @@
 // which are the host's) stay on that tmpfs (256 MiB at most), private to the container.
 
 export const LAUNCHER_SCRIPT = `
-base=$1 log=$2 wd=$3 priv=$4 pidns=$5 rofs=$6 n=$7
-shift 7
+base=$1 log=$2 wd=$3 priv=$4 pidns=$5 rofs=$6 devs=$7 n=$8
+shift 8
 for g in \${WEFT_CGROUPS:-}; do
   echo $$ >"$g/cgroup.procs" 2>/dev/null || { echo "cannot join the cgroup $g" >&2; exit 125; }
 done
@@ -168,9 +168,36 @@ case $pidns in
 esac
 [ -n "$P" ] && set -- "$@" chroot .
 [ "$rofs" = ro ] || rw=
-WEFT_PRIV=$priv WEFT_PROC=$pidns WEFT_RO=$rofs WEFT_RW=$rw "$@" /bin/sh -c '
+dev=
+if [ "$devs" != host ]; then
+  dev=$base.dev
+  mkdir -p -m 0700 "$dev" || finish 128 "cannot make $dev"
+fi
+termlog=
+[ "$devs" = private-termlog ] && termlog=$base.termination-log
+WEFT_PRIV=$priv WEFT_PROC=$pidns WEFT_RO=$rofs WEFT_RW=$rw WEFT_DEV=$dev WEFT_TERMLOG=$termlog "$@" /bin/sh -c '
   args=$(cat "$1") && rm -f "$1" || { echo "cannot read $1" >&2; exit 128; }
   if [ "$WEFT_PROC" != host ]; then mount -t proc proc /proc 2>/dev/null || { echo "cannot mount /proc for the pid namespace" >&2; exit 128; }; fi
+  if [ -n "$WEFT_DEV" ]; then
+    # A /dev of its own (as container runtimes give): the usual character devices, a new
+    # devpts instance, a fresh /dev/shm and the termination-log file; no host disks.
+    d=$WEFT_DEV
+    mount -t tmpfs -o mode=0755,size=64k,nosuid,noexec weft-dev "$d" || { echo "cannot make the container /dev" >&2; exit 128; }
+    for n in null zero full random urandom tty; do
+      : >"$d/$n" && mount --bind "/dev/$n" "$d/$n" || { echo "cannot bind /dev/$n" >&2; exit 128; }
+    done
+    mkdir "$d/pts" "$d/shm" "$d/mqueue" &&
+      mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,nosuid,noexec devpts "$d/pts" &&
+      mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev shm "$d/shm" &&
+      ln -s pts/ptmx "$d/ptmx" && ln -s /proc/self/fd "$d/fd" && ln -s /proc/self/fd/0 "$d/stdin" &&
+      ln -s /proc/self/fd/1 "$d/stdout" && ln -s /proc/self/fd/2 "$d/stderr" ||
+      { echo "cannot populate the container /dev" >&2; exit 128; }
+    if [ -n "$WEFT_TERMLOG" ]; then
+      : >"$d/termination-log" && mount --bind "$WEFT_TERMLOG" "$d/termination-log" || { echo "cannot bind the termination log" >&2; exit 128; }
+    fi
+    mount --move "$d" /dev || { echo "cannot mount the container /dev" >&2; exit 128; }
+  fi
+  unset WEFT_DEV WEFT_TERMLOG
   if [ "$WEFT_RO" = ro ]; then
     while read -r _ _ _ _ m _; do
       m=$(printf "%b" "$m")
@@ -224,7 +251,7 @@ while :; do
 done
 kill -KILL -"$p" 2>/dev/null
 fin=$(now)
-( sleep 2; kill "$l1" "$l2" 2>/dev/null ) & w=$!
+( trap 'kill "$z" 2>/dev/null; exit 0' TERM; sleep 2 & z=$!; wait "$z"; kill "$l1" "$l2" 2>/dev/null ) & w=$!
 wait "$l1" "$l2"
 kill "$w" 2>/dev/null
 finish "$code" "" "$fin"
@@ -273,6 +300,11 @@ export interface LaunchSpec {
   /** `new`: a pid namespace of the container's own; `host` (hostPID); or the pod's shared one (a /proc/PID/ns/pid path). */
   pidNamespace: 'new' | 'host' | string
   readOnlyRoot?: boolean
+  /**
+   * `host`: the host's /dev (privileged); `private`: a /dev of the container's own;
+   * `private-termlog`: that, with `<base>.termination-log` bound at /dev/termination-log.
+   */
+  devices: 'host' | 'private' | 'private-termlog'
 }
 
 const CGROUP_DIR = /^\/sys\/fs\/cgroup(\/[A-Za-z0-9_.:@=,+-]+)+$/
@@ -306,7 +338,7 @@ export function launchCommand(spec: LaunchSpec): [string, string[]] {
   const sh = [
     'unshare', '--mount', '--propagation', 'slave', '--',
     'sh', '-c', LAUNCHER_SCRIPT, 'weft-launcher',
-    spec.base, spec.log, spec.workingDir, privilegeWords(spec.privileges ?? []), pidNamespaceWord(spec.pidNamespace), spec.readOnlyRoot ? 'ro' : 'rw', String(spec.mounts.length),
+    spec.base, spec.log, spec.workingDir, privilegeWords(spec.privileges ?? []), pidNamespaceWord(spec.pidNamespace), spec.readOnlyRoot ? 'ro' : 'rw', spec.devices, String(spec.mounts.length),
     ...spec.mounts.flatMap((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw']),
   ]
   const enter = [
