@@ -2,12 +2,13 @@
 // node-allocatable limits), one cgroup per pod (ResourceConfigForPod) and per container,
 // in every hierarchy weft uses. Kills nothing: a cgroup still holding processes is left
 // (and retried briefly) when its pod goes.
-import { mkdir, readdir, rmdir, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises'
+import { totalmem } from 'node:os'
 import { join } from 'node:path'
 import { podQOSClass } from '../../api/qos.ts'
 import { cgroupPath, hierarchies, type CgroupDriver, type CgroupLayout, type QosClass } from './layout.ts'
 import { cgroupWrites, containerResourceConfig, milliCPUToShares, MIN_SHARES, podRequest, podResourceConfig, type ContainerLike, type PodSpecLike, type ResourceConfig } from './resources.ts'
-import { readOomKills, readUsage, type CgroupUsage } from './usage.ts'
+import { parseMeminfo, readOomKills, readUsage, type CgroupUsage } from './usage.ts'
 
 export interface CgroupManagerOptions {
   layout: CgroupLayout
@@ -189,6 +190,19 @@ export class CgroupManager {
     const pod = await this.findPod(uid)
     const dir = pod === undefined ? undefined : this.#dir('memory', this.containerPath(pod, container))
     return dir === undefined ? 0 : readOomKills(this.layout.version, dir)
+  }
+
+  /**
+   * The node's memory as the eviction manager and the summary see it: capacity (the
+   * machine's) and working set, from the root memory cgroup on v1 and /proc/meminfo on v2
+   * (whose root cgroup has no memory.current).
+   */
+  async nodeMemory(): Promise<{ capacityBytes: number; workingSetBytes: number }> {
+    if (this.layout.version === 1 && this.layout.mounts.memory !== undefined) {
+      const root = await this.usage('/')
+      if (root.workingSetBytes !== undefined) return { capacityBytes: totalmem(), workingSetBytes: root.workingSetBytes }
+    }
+    return parseMeminfo(await readFile('/proc/meminfo', 'utf8'))
   }
 
   /** The cgroup path of the whole pod tree. */
