@@ -39,8 +39,7 @@ export class CgroupManager {
   readonly #pods = new Map<string, { qos: QosClass; cpuMilli: number }>()
 
   constructor(options: CgroupManagerOptions) {
-    const root = options.cgroupRoot ?? '/'
-    if (!/^\/([A-Za-z0-9_.:@=,+-]+(\/[A-Za-z0-9_.:@=,+-]+)*)?$/.test(root) || root.split('/').includes('..')) throw new Error(`--cgroup-root ${JSON.stringify(root)} must be an absolute cgroup path like / or /weft-nodes`)
+    const root = checkCgroupRoot(options.cgroupRoot ?? '/')
     this.layout = options.layout
     this.driver = options.driver
     this.cgroupRoot = root
@@ -209,6 +208,12 @@ export class CgroupManager {
   get podsPath(): string {
     return cgroupPath(this.driver, this.cgroupRoot, {})
   }
+}
+
+/** A cgroup path weft can hand to the launcher: absolute, plain names, no `..`. */
+export function checkCgroupRoot(root: string): string {
+  if (!/^\/([A-Za-z0-9_.:@=,+-]+(\/[A-Za-z0-9_.:@=,+-]+)*)?$/.test(root) || root.split('/').includes('..')) throw new Error(`--cgroup-root ${JSON.stringify(root)} must be an absolute cgroup path like / or /weft-nodes`)
+  return root
 }
 
 async function isDir(path: string): Promise<boolean> {
