@@ -144,7 +144,7 @@ t.test('a memory hog in a 64Mi "node" is evicted; the quiet pod stays', { skip }
     [hog, ['sh', '-c', 'x=$(head -c 20M /dev/zero | tr "\\0" a); sleep 1000']],
   ] as const) {
     await mgr.podCgroups(p)
-    const cgroups = await mgr.containerCgroups(p, { name: 'main', ...p.spec!.containers[0] })
+    const cgroups = await mgr.containerCgroups(p, p.spec!.containers[0]!)
     const sb = await createSandbox({ dataDir, uid: p.metadata!.uid!, namespace: 'default', name: p.metadata!.name!, hostname: p.metadata!.name! })
     t.teardown(() => removeSandbox(sb))
     const proc = await startContainer(sb, { name: 'main', argv: [...argv], env: [], restartCount: 0, cgroups })

@@ -121,10 +121,14 @@ export class StatsCollector {
     return { cpu, memory }
   }
 
-  /** The summary, sampling first when the last round is older than the interval. */
+  /** The summary, sampling first when the last round is older than the interval or a cgroup has no sample yet. */
   async summary(): Promise<Summary> {
-    if (this.#now() - this.#lastRoundMs >= (this.#o.intervalMs ?? 10_000)) await this.sample()
-    const paths = await this.#paths()
+    let paths = await this.#paths()
+    const stale = this.#now() - this.#lastRoundMs >= (this.#o.intervalMs ?? 10_000)
+    if (stale || [...paths.values()].some((p) => !this.#samples.has(p))) {
+      await this.sample()
+      paths = await this.#paths()
+    }
     const pods: PodStats[] = this.#o.pods().map((pod) => {
       const containers: ContainerStats[] = pod.containers.map((c) => ({ name: c.name, startTime: c.startTime, ...this.#stats(paths.get(`${pod.uid}/${c.name}`)) }))
       return { podRef: { name: pod.name, namespace: pod.namespace, uid: pod.uid }, startTime: pod.startTime, containers, ...this.#stats(paths.get(pod.uid)) }
