@@ -189,3 +189,16 @@ t.test('a memory hog in a 64Mi "node" is evicted; the quiet pod stays', { skip }
   await stopContainer(procs.get('quiet')!, 0)
   await mgr.removePod(quiet.metadata!.uid!)
 })
+
+t.test('the Node reports MemoryPressure and the reduced allocatable', async (t) => {
+  const { nodeStatus } = await import('../../src/kubelet/node-status.ts')
+  const host = { cpus: 2, memoryBytes: 4 * 2 ** 30, kernel: 'k', arch: 'amd64', os: 'linux', allocatable: { cpu: '1500m', memory: '3000000Ki' } }
+  const id = { name: 'n', internalIPs: ['10.0.0.1'], kubeletPort: 10250 }
+  const status = nodeStatus(id, host, { memoryPressure: true }, undefined, new Date())
+  const c = status?.conditions?.find((x) => x.type === 'MemoryPressure')
+  t.same([c?.status, c?.reason], ['True', 'KubeletHasInsufficientMemory'])
+  t.same([status?.allocatable?.cpu, status?.allocatable?.memory, status?.allocatable?.pods], ['1500m', '3000000Ki', '110'])
+  t.equal(status?.capacity?.cpu, '2')
+  const calm = nodeStatus(id, host, {}, undefined, new Date())
+  t.equal(calm?.conditions?.find((x) => x.type === 'MemoryPressure')?.status, 'False')
+})
