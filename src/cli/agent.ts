@@ -7,9 +7,11 @@ import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { Agent } from '../kubelet/agent.ts'
 import { nodeCredentials } from '../kubelet/join.ts'
 import { parseAllowedHostPaths } from '../kubelet/host-path-policy.ts'
+import { parseReserved } from '../kubelet/cgroups/allocatable.ts'
+import { DEFAULT_EVICTION_HARD, parseEvictionHard } from '../kubelet/eviction-thresholds.ts'
 import { loadKubeconfig } from '../client/kubeconfig.ts'
 import { logger } from '../util/log.ts'
-import { boolFlag, ipList, timerDuration, wholeNumber } from './flag-values.ts'
+import { boolFlag, ipList, oneOf, timerDuration, wholeNumber } from './flag-values.ts'
 import { proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
 
 const repoBin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin')
@@ -58,6 +60,17 @@ Flags:
                               volumes are read again from the API and updated (default 30s)
   --container-log-max-size Q  rotate a container's log when it reaches this size (default 10Mi)
   --container-log-max-files N log files kept per container, the live one included (default 5, at least 2)
+  --cgroup-driver D           cgroupfs, systemd (naming only: weft writes the cgroup tree itself) or none
+                              (default: systemd when systemd is init, else cgroupfs). Each pod and container
+                              gets a cgroup with its limits under weft/ (cgroupfs) or weft.slice (systemd);
+                              where cgroups cannot be used the agent says so once and runs pods without them
+  --cgroup-root PATH          the cgroup weft's tree goes under, in every hierarchy (default /)
+  --pod-max-pids N            pids.max of each pod's cgroup (default -1: unlimited)
+  --system-reserved LIST      resources kept from pods, e.g. cpu=500m,memory=1Gi,pid=1000: the Node's
+                              allocatable is capacity − this − the memory.available hard eviction threshold
+  --eviction-hard LIST        hard eviction thresholds (default ${DEFAULT_EVICTION_HARD});
+                              weft acts on memory.available: below it, one pod per 10 s is evicted
+                              (ranked as the kubelet does) and the Node reports MemoryPressure; '' for none
   --proxy=false               do not run the service proxy
 ${proxyFlagsUsage}
   -h, --help                  show this help
@@ -88,6 +101,11 @@ export async function runAgent(argv: string[]): Promise<void> {
       'allow-host-path': { type: 'string', default: '' },
       'container-log-max-size': { type: 'string', default: '10Mi' },
       'container-log-max-files': { type: 'string', default: '5' },
+      'cgroup-driver': { type: 'string' },
+      'cgroup-root': { type: 'string', default: '/' },
+      'pod-max-pids': { type: 'string', default: '-1' },
+      'system-reserved': { type: 'string', default: '' },
+      'eviction-hard': { type: 'string', default: DEFAULT_EVICTION_HARD },
       proxy: { type: 'string', default: 'true' },
       ...proxyOptions,
       help: { type: 'boolean', short: 'h' },
@@ -127,6 +145,13 @@ export async function runAgent(argv: string[]): Promise<void> {
     logRotation: { maxSize: Math.floor(logMaxSize), maxFiles: logMaxFiles },
     volumeRefreshMs: timerDuration('--volume-refresh-period', values['volume-refresh-period']!),
     allowedHostPaths: parseAllowedHostPaths(values['allow-host-path']!),
+    cgroups: {
+      ...(values['cgroup-driver'] !== undefined ? { driver: oneOf('--cgroup-driver', values['cgroup-driver'], ['cgroupfs', 'systemd', 'none'] as const) } : {}),
+      cgroupRoot: values['cgroup-root']!,
+      podPidsLimit: values['pod-max-pids'] === '-1' ? -1 : wholeNumber('--pod-max-pids', values['pod-max-pids']!, { min: 1, what: 'pids (or -1 for unlimited)' }),
+    },
+    systemReserved: parseReserved('--system-reserved', values['system-reserved']!),
+    evictionHard: parseEvictionHard('--eviction-hard', values['eviction-hard']!),
     proxy: boolFlag('--proxy', values.proxy, true) ? proxyConfigFrom(values) : undefined,
     log,
   }

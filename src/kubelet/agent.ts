@@ -17,6 +17,9 @@ import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
 import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from './cni/index.ts'
 import { checkHairpin } from './bridge-netfilter.ts'
+import { allocatableQuantities, nodeAllocatable, type Reserved } from './cgroups/allocatable.ts'
+import { pidCapacity, setupCgroups, type CgroupSettings } from './cgroups/setup.ts'
+import type { EvictionThreshold } from './eviction-thresholds.ts'
 import { syncHostGwRoutes } from './host-gw.ts'
 import { nodeNetworks, type NodeNetwork } from './node-networks.ts'
 import { NodeProblemReporter } from './node-problems.ts'
@@ -67,6 +70,12 @@ export interface AgentOptions {
   volumeRefreshMs?: number
   /** Host path prefixes pods' hostPath volumes may name; none by default. */
   allowedHostPaths?: string[]
+  /** Pod and container cgroups (--cgroup-driver, --cgroup-root, --pod-max-pids); default: detected. */
+  cgroups?: CgroupSettings
+  /** --system-reserved. */
+  systemReserved?: Reserved
+  /** --eviction-hard (parsed); default: none. */
+  evictionHard?: EvictionThreshold[]
   /** The service proxy's settings; undefined: no proxy. */
   proxy?: ProxyConfig
   log?: Logger
@@ -132,11 +141,19 @@ export class Agent {
     const nodeProblems = (this.#nodeProblems = new NodeProblemReporter({ client, nodeName: o.nodeName, log: this.log }))
     const cni = (this.#cni = new CniRuntime({ binDirs: o.cniBinDirs, confDir: o.cniConfDir, cacheDir: join(o.dataDir, 'cni') }))
     const host = readHostFacts()
+    const capacity = { cpuMilli: host.cpus * 1000, memoryBytes: host.memoryBytes, pids: pidCapacity() }
+    const reserved = o.systemReserved ?? {}
+    host.allocatable = allocatableQuantities(nodeAllocatable(capacity, reserved, o.evictionHard ?? []))
+    // The pod tree's cgroup gets capacity − reserved (upstream leaves the eviction threshold out of it).
+    const cgroups = await setupCgroups(o.cgroups ?? {}, nodeAllocatable(capacity, reserved), this.log.child({ component: 'cgroups' }))
     this.#registration = new NodeRegistration({
       client,
       identity: { name: o.nodeName, internalIPs: this.#nodeIPs, kubeletPort: o.kubeletPort, labels: o.labels },
       host,
-      health: () => (this.#networkReady ? {} : { notReadyReason: 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:cni config uninitialized' }),
+      health: () => ({
+        ...(this.#networkReady ? {} : { notReadyReason: 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:cni config uninitialized' }),
+        ...(this.kubelet?.eviction?.memoryPressure ? { memoryPressure: true } : {}),
+      }),
       renewIntervalMs: o.leaseRenewMs,
       log: this.log,
     })
@@ -174,7 +191,9 @@ export class Agent {
       logRotation: o.logRotation,
       volumeRefreshMs: o.volumeRefreshMs,
       allowedHostPaths: o.allowedHostPaths,
-      nodeAllocatable: { cpu: String(host.cpus), memory: `${Math.floor(host.memoryBytes / 1024)}Ki` },
+      nodeAllocatable: host.allocatable,
+      ...(cgroups ? { cgroups } : {}),
+      ...(o.evictionHard?.length ? { eviction: { thresholds: o.evictionHard, onPressureChange: () => void this.#registration?.refresh().catch(() => undefined) } } : {}),
       log: this.log.child({ component: 'kubelet' }),
     })
     await this.kubelet.start(signal)

@@ -8,6 +8,9 @@ import { serviceLinkEnv } from './service-env.ts'
 import { deleteNetns, listNetns, netnsExists } from '../netlink/index.ts'
 import type { Logger } from '../util/log.ts'
 import type { CniRuntime } from './cni/index.ts'
+import { EvictionManager, type NodeMemory, type PodMemoryUsage } from './eviction.ts'
+import type { EvictionThreshold } from './eviction-thresholds.ts'
+import { StatsCollector, type StatsPod } from './stats/collector.ts'
 import { cniProcesses, killProcesses } from './cni/orphans.ts'
 import { TokenManager } from './token-manager.ts'
 import { cniAttachment, PodWorker, type PodWorkerContext } from './pod-worker.ts'
@@ -30,7 +33,9 @@ function networkReady(sandbox: Sandbox): boolean {
   return netnsExists(sandbox.netns) && sandbox.ips.length > 0
 }
 
-export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeName' | 'dataDir' | 'netnsPrefix' | 'hostIPs' | 'cni' | 'dns' | 'nodeAllocatable' | 'allowedHostPaths' | 'log'> {
+export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeName' | 'dataDir' | 'netnsPrefix' | 'hostIPs' | 'cni' | 'dns' | 'nodeAllocatable' | 'allowedHostPaths' | 'cgroups' | 'log'> {
+  /** Hard eviction thresholds (memory.available is acted on) and "the node" whose memory they watch (default: cgroups.nodeMemory()). */
+  eviction?: { thresholds: readonly EvictionThreshold[]; memory?: () => Promise<NodeMemory>; intervalMs?: number; pressureTransitionMs?: number; onPressureChange?: (pressure: boolean) => void }
   backoff?: RestartBackoffOptions
   /** How often every pod is synced even without news (default 10 s). */
   resyncMs?: number
@@ -53,6 +58,9 @@ export class Kubelet implements KubeletApi {
   #rotation: NodeJS.Timeout | undefined
   #volumeRefresh: NodeJS.Timeout | undefined
   #rotating = false
+  /** The /stats/summary source (with cgroups only): `await kubelet.stats?.summary()`. */
+  readonly stats: StatsCollector | undefined
+  readonly eviction: EvictionManager | undefined
 
   constructor(options: KubeletOptions) {
     this.#o = options
@@ -60,7 +68,7 @@ export class Kubelet implements KubeletApi {
     // Services, for the link variables containers get (the kubelet's service lister).
     this.#services = new Informer<V1Service>(options.client, serviceInfo, { logger: options.log, indexers: { [namespaceIndex]: byNamespace } })
     const probes = new ProbeManager((uid: string) => this.#workers.get(uid)?.kick())
-    const { backoff, resyncMs: _resync, logRotation: _rotation, volumeRefreshMs: _refresh, ...shared } = options
+    const { backoff, resyncMs: _resync, logRotation: _rotation, volumeRefreshMs: _refresh, eviction: _eviction, ...shared } = options
     const services = this.#services
     this.#ctx = {
       ...shared,
@@ -68,6 +76,22 @@ export class Kubelet implements KubeletApi {
       probes,
       tokens: new TokenManager(options.client),
       serviceEnv: (pod) => serviceLinkEnv(services.get('default/kubernetes'), services.byIndex(namespaceIndex, pod.metadata?.namespace ?? 'default'), pod.spec?.enableServiceLinks !== false),
+    }
+    const cgroups = options.cgroups
+    if (cgroups) this.stats = new StatsCollector({ nodeName: options.nodeName, nodeStartTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), cgroups, pods: () => this.#statsPods() })
+    const ev = options.eviction
+    const memory = ev?.memory ?? (cgroups ? () => cgroups.nodeMemory() : undefined)
+    if (ev && memory) {
+      this.eviction = new EvictionManager({
+        thresholds: ev.thresholds,
+        memory,
+        pods: () => this.podMemoryUsage(),
+        evict: async (pod, message) => this.#workers.get(pod.metadata?.uid ?? '')?.evict(message),
+        ...(ev.intervalMs !== undefined ? { intervalMs: ev.intervalMs } : {}),
+        ...(ev.pressureTransitionMs !== undefined ? { pressureTransitionMs: ev.pressureTransitionMs } : {}),
+        ...(ev.onPressureChange ? { onPressureChange: ev.onPressureChange } : {}),
+        log: options.log,
+      })
     }
   }
 
@@ -87,6 +111,8 @@ export class Kubelet implements KubeletApi {
       for (const w of this.#workers.values()) w.kick()
     }, this.#o.resyncMs ?? 10_000)
     this.#rotation = setInterval(() => void this.rotateLogs(), this.#o.logRotation?.intervalMs ?? 10_000)
+    this.stats?.start()
+    this.eviction?.start()
     // Marks the volumes due; the resync above (or any other sync) rewrites them.
     this.#volumeRefresh = setInterval(() => {
       for (const w of this.#workers.values()) w.refreshVolumes()
@@ -115,10 +141,47 @@ export class Kubelet implements KubeletApi {
     clearInterval(this.#resync)
     clearInterval(this.#rotation)
     clearInterval(this.#volumeRefresh)
+    this.stats?.stop()
+    this.eviction?.stop()
     for (const w of this.#workers.values()) w.detach()
     this.#ctx.probes.stopAll()
     await this.informer.stop()
     await this.#services.stop()
+  }
+
+  /** The running pods with their containers' working sets (from their cgroups), for the eviction manager. */
+  async podMemoryUsage(): Promise<PodMemoryUsage[]> {
+    const out: PodMemoryUsage[] = []
+    const cgroups = this.#o.cgroups
+    for (const w of this.#workers.values()) {
+      if (!w.active) continue
+      const podPath = await cgroups?.findPod(w.uid)
+      if (!cgroups || podPath === undefined) {
+        out.push({ pod: w.pod! })
+        continue
+      }
+      const containers: Array<{ name: string; workingSetBytes: number }> = []
+      for (const proc of w.containers()) {
+        if (!isRunning(proc)) continue
+        const usage = await cgroups.usage(cgroups.containerPath(podPath, proc.name))
+        containers.push({ name: proc.name, workingSetBytes: usage.workingSetBytes ?? 0 })
+      }
+      out.push({ pod: w.pod!, containers })
+    }
+    return out
+  }
+
+  #statsPods(): StatsPod[] {
+    const ts = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
+    return [...this.#workers.values()]
+      .filter((w) => w.active && w.sandbox)
+      .map((w) => ({
+        uid: w.uid,
+        name: w.pod!.metadata!.name!,
+        namespace: w.pod!.metadata!.namespace!,
+        startTime: ts(w.startTime),
+        containers: w.containers().filter((p) => isRunning(p)).map((p) => ({ name: p.name, startTime: p.startedAt.replace(/\.\d{3}Z$/, 'Z') })),
+      }))
   }
 
   pods(): V1Pod[] {
@@ -196,6 +259,7 @@ export class Kubelet implements KubeletApi {
     await Promise.all(procs.map((p) => stopContainer(p, 2)))
     if (sandbox.netnsPath) await this.#o.cni.delNetwork(cniAttachment(sandbox, sandbox.netnsPath)).catch((err: unknown) => this.#o.log.warn({ err }, 'CNI DEL failed'))
     await removeSandbox(sandbox)
+    await this.#o.cgroups?.removePod(sandbox.uid)
   }
 
   async *logs(req: LogRequest, signal: AbortSignal): AsyncIterable<Buffer> {

@@ -20,6 +20,8 @@ export interface HostFacts {
   kernel: string
   arch: string
   os: string
+  /** cpu and memory pods may use: capacity − --system-reserved − the hard eviction threshold (default: the capacity). */
+  allocatable?: { cpu: string; memory: string }
 }
 
 export function readHostFacts(): HostFacts {
@@ -60,6 +62,8 @@ function condition(type: string, ok: boolean, reason: string, message: string, n
 export interface NodeHealth {
   /** Why the node is not ready (the CNI config is missing, say); undefined when ready. */
   notReadyReason?: string
+  /** The eviction manager sees memory.available below its threshold. */
+  memoryPressure?: boolean
 }
 
 /** The status subresource the kubelet writes. Times are RFC 3339 seconds. */
@@ -70,10 +74,12 @@ export function nodeStatus(id: NodeIdentity, host: HostFacts, health: NodeHealth
   const ready = health.notReadyReason === undefined
   return {
     capacity,
-    allocatable: capacity,
+    allocatable: { ...capacity, ...host.allocatable },
     addresses: [...id.internalIPs.map((address) => ({ type: 'InternalIP', address })), { type: 'Hostname', address: id.name }],
     conditions: [
-      condition('MemoryPressure', true, 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available', ts, prev),
+      health.memoryPressure
+        ? condition('MemoryPressure', false, 'KubeletHasInsufficientMemory', 'kubelet has insufficient memory available', ts, prev)
+        : condition('MemoryPressure', true, 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available', ts, prev),
       condition('DiskPressure', true, 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure', ts, prev),
       condition('PIDPressure', true, 'KubeletHasSufficientPID', 'kubelet has sufficient PID available', ts, prev),
       condition('Ready', ready, ready ? 'KubeletReady' : 'KubeletNotReady', ready ? 'kubelet is posting ready status' : health.notReadyReason!, ts, prev),

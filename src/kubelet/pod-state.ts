@@ -11,6 +11,8 @@ export interface ObservedContainer {
   exitCode?: number
   /** Completed, Error, or why it could not run. */
   reason?: string
+  /** The termination message. */
+  message?: string
   restartCount: number
   specHash: string
 }

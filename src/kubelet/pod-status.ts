@@ -23,6 +23,7 @@ function stateOf(c: ObservedContainer | undefined, waiting: { reason: string; me
       terminated: {
         exitCode: c.exitCode ?? 137,
         reason: c.reason ?? (c.exitCode === 0 ? 'Completed' : 'Error'),
+        ...(c.message ? { message: c.message } : {}),
         startedAt: ts(c.startedAt) as unknown as Date,
         finishedAt: ts(c.finishedAt ?? c.startedAt) as unknown as Date,
         containerID: undefined,
@@ -36,7 +37,7 @@ function lastStateOf(latest: ObservedContainer | undefined, previous: ObservedCo
   // A container waiting to restart shows its last run as lastState.
   const last = latest && !latest.running && waiting ? latest : previous
   if (!last || last.running) return {}
-  return { terminated: { exitCode: last.exitCode ?? 137, reason: last.reason ?? (last.exitCode === 0 ? 'Completed' : 'Error'), startedAt: ts(last.startedAt) as unknown as Date, finishedAt: ts(last.finishedAt ?? last.startedAt) as unknown as Date } }
+  return { terminated: { exitCode: last.exitCode ?? 137, reason: last.reason ?? (last.exitCode === 0 ? 'Completed' : 'Error'), ...(last.message ? { message: last.message } : {}), startedAt: ts(last.startedAt) as unknown as Date, finishedAt: ts(last.finishedAt ?? last.startedAt) as unknown as Date } }
 }
 
 function containerStatus(pod: V1Pod, spec: V1Container, observed: ObservedPod, plan: PodPlan, ctx: StatusContext): V1ContainerStatus & { ready: boolean } {

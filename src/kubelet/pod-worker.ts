@@ -11,6 +11,7 @@ import { resolveImage } from '../images/resolve-image.ts'
 import { applyAction } from '../controllers/apply-actions.ts'
 import { ApiError } from '../util/errors.ts'
 import type { Logger } from '../util/log.ts'
+import type { CgroupManager } from './cgroups/index.ts'
 import type { CniRuntime } from './cni/index.ts'
 import { podHostname, podHostsFile } from './hosts-file.ts'
 import { expandCommand, resolveEnv, type EnvExtra, type ObjectLookups } from './pod-env.ts'
@@ -31,6 +32,7 @@ import {
   setSandboxIPs,
   startContainer,
   stopContainer,
+  terminationMessage,
   volumePath,
   watchExit,
   writePodFiles,
@@ -60,6 +62,8 @@ export interface PodWorkerContext {
   /** Host path prefixes hostPath volumes may name (host-path-policy.ts); none by default. */
   allowedHostPaths?: readonly string[]
   nodeAllocatable: Record<string, string>
+  /** Pod and container cgroups; none: containers run in the agent's cgroups. */
+  cgroups?: CgroupManager
   log: Logger
 }
 
@@ -77,6 +81,11 @@ interface Instance {
   proc: ContainerProcess
   exit?: ExitStatus
   specHash: string
+  /** OOM kills its cgroup had seen when it started; more at a 137 exit means OOMKilled. */
+  oomBase?: number
+  oomKilled?: boolean
+  /** Its termination message (terminationMessagePath, or the log's end under FallbackToLogsOnError). */
+  message?: string
 }
 
 function ms(time: string | undefined): number {
@@ -103,6 +112,8 @@ export class PodWorker {
   #volumesKey: string | undefined
   #volumesDue = false
   #lastEvent = ''
+  /** The eviction manager's message once it chose this pod. */
+  #evicted: string | undefined
   /** Resolves when the worker has torn the pod down. */
   readonly done: Promise<void>
   #resolveDone!: () => void
@@ -112,6 +123,16 @@ export class PodWorker {
     this.uid = pod.metadata!.uid!
     this.pod = pod
     this.done = new Promise((r) => (this.#resolveDone = r))
+  }
+
+  /** Whether the pod still runs here: not finished, evicted or torn down. */
+  get active(): boolean {
+    return !this.#finished && !this.#terminated && this.#evicted === undefined && this.pod !== undefined
+  }
+
+  /** When the pod's sandbox was made (its first start on this node). */
+  get startTime(): Date {
+    return this.#startTime
   }
 
   get sandbox(): Sandbox | undefined {
@@ -193,7 +214,7 @@ export class PodWorker {
       running: !i.exit,
       startedAt: new Date(i.proc.startedAt),
       ...(i.exit
-        ? { finishedAt: new Date(i.exit.finishedAt), exitCode: i.exit.exitCode, reason: i.exit.reason ?? (i.exit.exitCode === 0 ? 'Completed' : 'Error') }
+        ? { finishedAt: new Date(i.exit.finishedAt), exitCode: i.exit.exitCode, reason: i.oomKilled ? 'OOMKilled' : (i.exit.reason ?? (i.exit.exitCode === 0 ? 'Completed' : 'Error')), ...(i.message ? { message: i.message } : {}) }
         : {}),
       restartCount: i.proc.restartCount,
       specHash: i.specHash,
@@ -216,6 +237,7 @@ export class PodWorker {
     const pod = this.pod
     if (!pod || pod.metadata?.deletionTimestamp) return this.#terminate()
     if (this.#finished) return
+    if (this.#evicted !== undefined) return this.#evictNow(pod, this.#evicted)
     const plan = this.#plan(pod)
     for (const step of plan.steps) {
       const ok = await this.#execute(pod, step)
@@ -277,6 +299,7 @@ export class PodWorker {
         hosts: podHostsFile(pod, ips, { clusterDomain: this.#ctx.dns.clusterDomain }),
         resolvConf: podResolvConf(pod, this.#ctx.dns),
       })
+      await this.#ctx.cgroups?.podCgroups(pod)
       // Last: a sandbox whose record has no IPs is one a restarted agent makes again.
       await setSandboxIPs(sandbox, hostNetwork ? [] : ips)
       this.#sandbox = sandbox
@@ -288,6 +311,7 @@ export class PodWorker {
       if (sandbox) {
         if (sandbox.netnsPath) await this.#ctx.cni.delNetwork(cniAttachment(meta, sandbox.netnsPath)).catch(() => undefined)
         await removeSandbox(sandbox).catch(() => undefined)
+        await this.#ctx.cgroups?.removePod(this.uid).catch(() => undefined)
       }
       this.#sandboxFailures++
       this.#retryIn(Math.min(1000 * 2 ** this.#sandboxFailures, 60_000))
@@ -319,6 +343,8 @@ export class PodWorker {
       await writePodFiles(sandbox, { volumes: volumes.written })
       this.#volumesKey = downwardKey(pod)
       const argv = expandCommand(resolveImage(spec).command, envResult.env)
+      const cgroups = await this.#ctx.cgroups?.containerCgroups(pod, spec)
+      const oomBase = cgroups ? await this.#ctx.cgroups!.oomKills(this.uid, name) : undefined
       const proc = await startContainer(sandbox, {
         name,
         argv,
@@ -328,8 +354,11 @@ export class PodWorker {
         restartCount,
         privileges: setprivArgs(credentials),
         readOnlyRoot: spec.securityContext?.readOnlyRootFilesystem === true,
+        hostDevices: credentials.privileged,
+        terminationMessagePath: spec.terminationMessagePath || '/dev/termination-log',
+        ...(cgroups ? { cgroups } : {}),
       })
-      const inst: Instance = { proc, specHash: containerSpecHash(spec) }
+      const inst: Instance = { proc, specHash: containerSpecHash(spec), ...(oomBase !== undefined ? { oomBase } : {}) }
       this.#instances.set(name, inst)
       this.#startErrors.delete(name)
       this.#watch(inst)
@@ -391,9 +420,21 @@ export class PodWorker {
     return { podIP: ips[0], podIPs: ips, hostIP: this.#ctx.hostIPs()[0], hostIPs: this.#ctx.hostIPs(), nodeName: this.#ctx.nodeName, nodeAllocatable: this.#ctx.nodeAllocatable }
   }
 
+  #specOf(name: string): V1Container | undefined {
+    const spec = this.pod?.spec
+    return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].find((c) => c.name === name)
+  }
+
   #watch(inst: Instance): void {
-    void watchExit(inst.proc).then((exit) => {
-      inst.exit = exit
+    void watchExit(inst.proc).then(async (exit) => {
+      // As the runtime reports it: a SIGKILL that the cgroup's OOM killer sent.
+      if (exit.exitCode === 137 && this.#ctx.cgroups && !inst.exit) {
+        const kills = await this.#ctx.cgroups.oomKills(this.uid, inst.proc.name).catch(() => 0)
+        if (kills > (inst.oomBase ?? 0)) inst.oomKilled = true
+      }
+      const policy = this.#specOf(inst.proc.name)?.terminationMessagePolicy
+      inst.message = await terminationMessage(inst.proc, exit.exitCode, policy).catch(() => undefined)
+      inst.exit ??= exit
       this.#ctx.backoff.exited(this.#key(inst.proc.name), ms(exit.finishedAt))
       this.#ctx.probes.stop(this.uid, inst.proc.name)
       this.kick()
@@ -407,6 +448,7 @@ export class PodWorker {
       startTime: this.#startTime,
       probes: (name) => this.#ctx.probes.results(this.uid, name),
     })
+    if (this.#evicted !== undefined) evictedStatus(status, this.#evicted)
     const text = JSON.stringify(withoutTimes(status))
     if (text === this.#lastStatus) return
     try {
@@ -439,6 +481,7 @@ export class PodWorker {
       if (sandbox.netnsPath) await this.#ctx.cni.delNetwork(cniAttachment(sandbox, sandbox.netnsPath))
       await removeSandbox(sandbox)
     }
+    await this.#ctx.cgroups?.removePod(this.uid)
     this.#sandbox = undefined
     this.#ctx.backoff.forget(`${this.uid}/`)
     this.#terminated = true
@@ -453,6 +496,29 @@ export class PodWorker {
     this.#resolveDone()
   }
 
+  /**
+   * Fails the pod as the eviction manager does: its containers are killed (1 s grace, as
+   * for a hard threshold) and it is reported Failed with reason Evicted and this message.
+   */
+  evict(message: string): void {
+    if (this.#finished || this.#evicted !== undefined) return
+    this.#evicted = message
+    this.kick()
+  }
+
+  async #evictNow(pod: V1Pod, message: string): Promise<void> {
+    this.#ctx.probes.stopPod(this.uid)
+    await Promise.all(
+      [...this.#instances.values()].map(async (inst) => {
+        if (!inst.exit) inst.exit = await stopContainer(inst.proc, 1)
+      }),
+    )
+    this.#event(pod, 'Warning', 'Evicted', message)
+    await this.#reportStatus(pod, { ...this.#plan(pod), steps: [], finished: 'Failed' })
+    this.#finished = true
+    await this.#releaseNetwork()
+  }
+
   /** Stops timers without touching the pod (the agent is shutting down; pods keep running). */
   detach(): void {
     this.#terminated = true
@@ -461,6 +527,15 @@ export class PodWorker {
 }
 
 class ConfigError extends Error {}
+
+/** What the kubelet writes for an evicted pod: Failed, Evicted, and the DisruptionTarget condition. */
+function evictedStatus(status: V1PodStatus, message: string): void {
+  status.phase = 'Failed'
+  status.reason = 'Evicted'
+  status.message = message
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') as unknown as Date
+  status.conditions = [...(status.conditions ?? []).filter((c) => c.type !== 'DisruptionTarget'), { type: 'DisruptionTarget', status: 'True', reason: 'TerminationByKubelet', message, lastTransitionTime: now }]
+}
 
 function withoutTimes(status: V1PodStatus): unknown {
   return { ...status, conditions: status.conditions?.map((c) => ({ ...c, lastTransitionTime: undefined })) }
