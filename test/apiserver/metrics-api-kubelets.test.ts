@@ -132,3 +132,27 @@ t.test('RBAC: get/list on nodes.metrics.k8s.io and pods.metrics.k8s.io', async (
     t.ok(rules.some((r) => r.apiGroups?.includes('metrics.k8s.io') && r.resources?.includes('pods') && r.resources.includes('nodes') && r.verbs.includes('list')), `${name} aggregates the metrics reader`)
   }
 })
+
+t.test("over TCP: the node's InternalIP and kubelet port, its certificate checked", async (t) => {
+  const { createServer } = await import('node:net')
+  const probe = createServer()
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+  const port = (probe.address() as { port: number }).port
+  await new Promise((r) => probe.close(r))
+  const tcpApi = await startTestServer(t, { metrics: { timeoutMs: 2000 } })
+  const kubelet = await startStatsKubelet(t, tcpApi.dir, 'node-t', makeSummary('node-t', { nanoCores: 42_000_000, bytes: 64 * MiB }, []), `127.0.0.1:${port}`)
+  const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-t' } }
+  t.equal((await call(tcpApi.url, 'POST', '/api/v1/nodes', node)).status, 201)
+  const status = { status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: port } } } }
+  t.equal((await call(tcpApi.url, 'PATCH', '/api/v1/nodes/node-t/status', status, { 'content-type': 'application/merge-patch+json' })).status, 200)
+  const res = await call(tcpApi.url, 'GET', '/apis/metrics.k8s.io/v1beta1/nodes/node-t')
+  t.equal(res.status, 200, JSON.stringify(res.body))
+  t.same(res.body.usage, { cpu: '42m', memory: '64Mi' })
+  t.equal(kubelet.requests, 1)
+  // A summary that names another node is refused: the node is left out.
+  const liar = await startTestServer(t, { metrics: { timeoutMs: 2000 } })
+  t.equal((await call(liar.url, 'POST', '/api/v1/nodes', { ...node, metadata: { name: 'node-u' } })).status, 201)
+  t.equal((await call(liar.url, 'PATCH', '/api/v1/nodes/node-u/status', status, { 'content-type': 'application/merge-patch+json' })).status, 200)
+  const refused = await call(liar.url, 'GET', '/apis/metrics.k8s.io/v1beta1/nodes')
+  t.same(refused.body.items, [], 'the summary of node-t does not pass for node-u')
+})

@@ -23,10 +23,13 @@ export interface StatsKubelet {
   server: KubeletServer
 }
 
-/** Starts node `name`'s kubelet on `<dir>/<name>/kubelet.sock`; only apiserver-kubelet-client is allowed. */
-export async function startStatsKubelet(t: Teardown, dir: string, name: string, summary?: Summary): Promise<StatsKubelet> {
+/**
+ * Starts node `name`'s kubelet on `<dir>/<name>/kubelet.sock`, or with `listen` (`127.0.0.1:PORT`)
+ * on TCP instead; only apiserver-kubelet-client is allowed.
+ */
+export async function startStatsKubelet(t: Teardown, dir: string, name: string, summary?: Summary, listen?: string): Promise<StatsKubelet> {
   const pki = await testPki()
-  const serving = await issueCertificate(pki.ca, { commonName: `system:node:${name}`, organizations: ['system:nodes'], dnsNames: [name], usages: ['server'], validityDays: 1 })
+  const serving = await issueCertificate(pki.ca, { commonName: `system:node:${name}`, organizations: ['system:nodes'], dnsNames: [name], ipAddresses: ['127.0.0.1'], usages: ['server'], validityDays: 1 })
   const state: StatsKubelet = { summary, asked: [], requests: 0, server: undefined as unknown as KubeletServer }
   const api: KubeletApi = {
     logs: () => {
@@ -51,8 +54,12 @@ export async function startStatsKubelet(t: Teardown, dir: string, name: string, 
     { ttls: { allowedMs: 0, deniedMs: 0 } },
   )
   state.server = new KubeletServer(api, { nodeName: name, clientCaPem: pki.ca.certPem, auth })
-  await mkdir(join(dir, name), { recursive: true })
-  await state.server.start({ socketPath: join(dir, name, 'kubelet.sock'), serving: { certPem: serving.certPem, keyPem: serving.keyPem! } })
+  const servingPair = { certPem: serving.certPem, keyPem: serving.keyPem! }
+  if (listen) await state.server.start({ listen, serving: servingPair })
+  else {
+    await mkdir(join(dir, name), { recursive: true })
+    await state.server.start({ socketPath: join(dir, name, 'kubelet.sock'), serving: servingPair })
+  }
   t.teardown(() => state.server.close())
   return state
 }
