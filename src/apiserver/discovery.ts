@@ -1,6 +1,7 @@
 // API discovery documents: legacy (/api, /apis, /api/v1, /apis/<g>/<v>) and the
 // aggregated v2 form (`Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`).
 import { apiVersionOf, groupVersions, resources, subresourceVerbs, verbsOf, type ResourceInfo, type Subresource } from '../api/registry.ts'
+import { METRICS_API_VERSION, METRICS_GROUP, METRICS_VERSION, metricsApiResources, metricsGroupDiscovery } from './metrics-api-resources.ts'
 
 type Obj = Record<string, unknown>
 
@@ -41,16 +42,19 @@ export function apiGroupList(): Obj {
   return {
     kind: 'APIGroupList',
     apiVersion: 'v1',
-    groups: groupVersions().filter((g) => g.group !== '').map((g) => groupEntry(g.group, g.version)),
+    // Served groups, then the metrics API (an APIService upstream, listed after the built-ins).
+    groups: [...groupVersions().filter((g) => g.group !== '').map((g) => groupEntry(g.group, g.version)), groupEntry(METRICS_GROUP, METRICS_VERSION)],
   }
 }
 
 export function apiGroup(group: string): Obj | undefined {
+  if (group === METRICS_GROUP) return { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(METRICS_GROUP, METRICS_VERSION) }
   const gv = groupVersions().find((g) => g.group === group && group !== '')
   return gv ? { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(gv.group, gv.version) } : undefined
 }
 
 export function apiResourceList(group: string, version: string): Obj | undefined {
+  if (group === METRICS_GROUP && version === METRICS_VERSION) return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: METRICS_API_VERSION, resources: metricsApiResources() }
   const served = resources.filter((r) => r.group === group && r.version === version)
   if (served.length === 0) return undefined
   const list: Obj[] = []
@@ -82,11 +86,8 @@ export function apiResourceList(group: string, version: string): Obj | undefined
 /** `/api` (core) or `/apis` (the rest) as an aggregated APIGroupDiscoveryList. */
 export function aggregatedDiscovery(legacy: boolean, apiVersion: 'v2' | 'v2beta1'): Obj {
   const groups = groupVersions().filter((g) => (g.group === '') === legacy)
-  return {
-    kind: 'APIGroupDiscoveryList',
-    apiVersion: `apidiscovery.k8s.io/${apiVersion}`,
-    metadata: {},
-    items: groups.map((g) => ({
+  const served = groups.map(
+    (g): Obj => ({
       metadata: { name: g.group, creationTimestamp: null },
       versions: [
         {
@@ -110,6 +111,12 @@ export function aggregatedDiscovery(legacy: boolean, apiVersion: 'v2' | 'v2beta1
             })),
         },
       ],
-    })),
+    }),
+  )
+  return {
+    kind: 'APIGroupDiscoveryList',
+    apiVersion: `apidiscovery.k8s.io/${apiVersion}`,
+    metadata: {},
+    items: legacy ? served : [...served, metricsGroupDiscovery()],
   }
 }

@@ -1,23 +1,10 @@
 // `GET pods/{name}/log`: the API server asks the pod's kubelet for the container's log
-// and streams it back, as kube-apiserver does: over HTTPS as apiserver-kubelet-client
-// (--kubelet-client-certificate), trusting only a kubelet certificate from the cluster CA
-// (--kubelet-certificate-authority) that names the node's IP, or its name on a socket.
+// and streams it back, as kube-apiserver does (the connection: kubelet-client.ts).
 import type { ServerResponse } from 'node:http'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
-import { Agent, request, type Dispatcher } from 'undici'
+import { request, type Dispatcher } from 'undici'
 import { ApiError } from '../util/errors.ts'
-
-/** Where a node's kubelet answers: a unix socket (lab nodes), else its InternalIP and port. */
-export type KubeletAddress = { socketPath: string } | { url: string }
-
-export function kubeletAddress(node: V1Node | undefined, socketDir: string | undefined): KubeletAddress {
-  const name = node?.metadata?.name ?? ''
-  if (socketDir) return { socketPath: `${socketDir}/${name}/kubelet.sock` }
-  const ip = node?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address
-  const port = node?.status?.daemonEndpoints?.kubeletEndpoint?.Port
-  if (!ip || !port) throw new ApiError(500, 'InternalError', `node "${name}" does not report an InternalIP and kubelet port`)
-  return { url: `https://${ip.includes(':') ? `[${ip}]` : ip}:${port}` }
-}
+import { kubeletAddress, kubeletDispatcher, kubeletOrigin, type KubeletClientTls } from './kubelet-client.ts'
 
 const passedParams = ['follow', 'previous', 'timestamps', 'tailLines', 'sinceSeconds', 'sinceTime', 'limitBytes']
 
@@ -46,26 +33,6 @@ export function logContainer(pod: V1Pod, query: URLSearchParams): string {
   return container
 }
 
-/** How the API server calls kubelets: the CA their serving certificates chain to, and its client certificate. */
-export interface KubeletClientTls {
-  caPem: string
-  kubeletClient?: { certPem: string; keyPem: string }
-}
-
-/** One connection pool per TLS identity: for TCP, and per socket (each checks its node's name). */
-const pools = new WeakMap<KubeletClientTls, { tcp?: Agent; sockets: Map<string, Agent> }>()
-
-function dispatcherFor(tls: KubeletClientTls, address: KubeletAddress, nodeName: string): Agent {
-  let pool = pools.get(tls)
-  if (!pool) pools.set(tls, (pool = { sockets: new Map() }))
-  const connect = { ca: tls.caPem, cert: tls.kubeletClient?.certPem, key: tls.kubeletClient?.keyPem, rejectUnauthorized: true }
-  if (!('socketPath' in address)) return (pool.tcp ??= new Agent({ connect }))
-  const key = `${address.socketPath}\0${nodeName}`
-  let agent = pool.sockets.get(key)
-  if (!agent) pool.sockets.set(key, (agent = new Agent({ connect: { ...connect, socketPath: address.socketPath, servername: nodeName } })))
-  return agent
-}
-
 const kubeletStatuses: Record<number, 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'NotFound'> = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound' }
 
 export async function proxyPodLog(pod: V1Pod, node: V1Node | undefined, query: URLSearchParams, res: ServerResponse, socketDir: string | undefined, tls: KubeletClientTls): Promise<void> {
@@ -77,8 +44,8 @@ export async function proxyPodLog(pod: V1Pod, node: V1Node | undefined, query: U
     if (v !== null) params.set(p, v)
   }
   const path = `/containerLogs/${encodeURIComponent(pod.metadata!.namespace!)}/${encodeURIComponent(pod.metadata!.name!)}/${encodeURIComponent(container)}?${params}`
-  const dispatcher = dispatcherFor(tls, address, pod.spec!.nodeName!)
-  const origin = 'socketPath' in address ? `https://${pod.spec!.nodeName}` : address.url
+  const dispatcher = kubeletDispatcher(tls, address, pod.spec!.nodeName!)
+  const origin = kubeletOrigin(address, pod.spec!.nodeName!)
   let upstream: Dispatcher.ResponseData
   try {
     upstream = await request(origin + path, { dispatcher, headersTimeout: 10_000, bodyTimeout: 0 })

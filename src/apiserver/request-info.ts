@@ -28,7 +28,8 @@ const verbs: Record<string, { item: Verb; collection: Verb }> = {
   DELETE: { item: 'delete', collection: 'deletecollection' },
 }
 
-export function resolveRequest(method: string, pathname: string, query: URLSearchParams): RequestInfo {
+/** `find` names the resources served beside the registry's (the metrics API). */
+export function resolveRequest(method: string, pathname: string, query: URLSearchParams, find: typeof findByPlural = findByPlural): RequestInfo {
   const parts = pathname.split('/').filter(Boolean)
   let rest: string[]
   let group: string
@@ -57,7 +58,7 @@ export function resolveRequest(method: string, pathname: string, query: URLSearc
     rest = rest.slice(2)
   }
   const [plural, name, subresource, ...extra] = rest
-  const info = findByPlural(group, version, plural)
+  const info = find(group, version, plural)
   if (!info || extra.length > 0) {
     throw new ApiError(404, 'NotFound', `the server could not find the requested resource`, {})
   }

@@ -6,7 +6,7 @@ import { chmod, rm } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
-import { resources, type ResourceInfo } from '../api/registry.ts'
+import { findByPlural, resources, type ResourceInfo } from '../api/registry.ts'
 import type { Store } from '../store/store.ts'
 import { cidrAddress, parseCidr } from '../util/cidr.ts'
 import { ApiError, badRequest, methodNotAllowed } from '../util/errors.ts'
@@ -28,6 +28,11 @@ import { AllocationRepair } from './allocation-repair.ts'
 import { NamespaceCache } from './namespace-cache.ts'
 import { Compactor } from './compactor.ts'
 import { proxyPodLog } from './pod-log.ts'
+import { MetricsApi, metricsTable } from './metrics-api.ts'
+import { SummaryCache } from './metrics-api-cache.ts'
+import { kubeletSummaryFetcher } from './metrics-api-kubelet.ts'
+import { findMetricsResource, METRICS_GROUP } from './metrics-api-resources.ts'
+import { handlerSources } from './metrics-api-sources.ts'
 import type { UserInfo } from '../auth/types.ts'
 import { ANONYMOUS, anonymousAllowed, authenticate, forbidden, nonResourceAttributes, resourceAttributes, unauthorized } from './auth.ts'
 import { answerReview } from './review-answers.ts'
@@ -36,6 +41,7 @@ import { ServerSecurity, type ApiServerSecurity } from './security.ts'
 import { issueTokenRequest } from './token-request.ts'
 
 const nodeResource = resources.find((r) => r.kind === 'Node')!
+const findServed = (group: string, version: string, plural: string) => findByPlural(group, version, plural) ?? findMetricsResource(group, version, plural)
 
 export interface ApiServerOptions {
   store: Store
@@ -56,6 +62,8 @@ export interface ApiServerOptions {
   compactionIntervalMs?: number
   /** Lab clusters: each node's kubelet answers on `<dir>/<node name>/kubelet.sock` (for `pods/log`). */
   kubeletSocketDir?: string
+  /** metrics.k8s.io: the kubelets' sampling window, how long a node's summary is reused, how long a kubelet may take (defaults 10 s, 10 s, 5 s). */
+  metrics?: { windowMs?: number; maxAgeMs?: number; timeoutMs?: number }
   /** Cluster DNS pods (the `coredns` Deployment behind `kube-dns`): how many; 0 or unset for none. */
   dnsReplicas?: number
   /** The cluster's DNS domain (default cluster.local). */
@@ -103,6 +111,7 @@ export class ApiServer {
   readonly store: Store
   readonly objects: ObjectStore
   readonly handler: ResourceHandler
+  readonly metricsApi: MetricsApi
   readonly security: ServerSecurity
   readonly metrics = new ApiServerMetrics()
   readonly log: Logger
@@ -129,6 +138,8 @@ export class ApiServer {
     this.namespaces = new NamespaceCache(this.objects, this.log)
     this.security = new ServerSecurity(options.security, this.objects, this.log)
     this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces, this.security.admission)
+    const summaries = new SummaryCache(kubeletSummaryFetcher(options.kubeletSocketDir, options.security), { maxAgeMs: options.metrics?.maxAgeMs, timeoutMs: options.metrics?.timeoutMs }, this.log)
+    this.metricsApi = new MetricsApi(handlerSources(this.handler), summaries, { windowMs: options.metrics?.windowMs })
     this.repair = new AllocationRepair(this.objects, ips, ports, this.log)
     this.watchOptions = { ...defaultWatchOptions, ...options.watch }
     this.compactor = new Compactor(options.store, this.log, options.compactionIntervalMs ?? 5 * 60_000)
@@ -241,7 +252,7 @@ export class ApiServer {
       }
       if ('anonymous' in authn && !anonymousAllowed(url.pathname)) throw unauthorized()
       const user = 'user' in authn ? authn.user : ANONYMOUS
-      const info = resolveRequest(req.method ?? 'GET', url.pathname, url.searchParams)
+      const info = resolveRequest(req.method ?? 'GET', url.pathname, url.searchParams, findServed)
       const attributes = info.kind === 'nonResource' ? nonResourceAttributes(user, req.method ?? 'GET', url.pathname) : resourceAttributes(user, info)
       const decision = this.security.authorizer.authorize(attributes, { fieldSelector: url.searchParams.get('fieldSelector') ?? undefined })
       if (decision.decision !== 'allow') throw forbidden(attributes, decision, info.kind === 'resource' ? info.info : undefined)
@@ -337,6 +348,17 @@ export class ApiServer {
     return obj
   }
 
+  private async serveMetrics(res: ServerResponse, r: ResourceRequest, query: URLSearchParams, rendering: Rendering): Promise<void> {
+    const answer = await this.metricsApi.answer(r, query)
+    const items = 'items' in answer ? answer.items : [answer]
+    if (rendering.as === 'table') return sendJson(res, 200, metricsTable(items, rendering.includeObject))
+    if (rendering.as === 'partial') {
+      const partials = items.map((i) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: i.metadata }))
+      return sendJson(res, 200, 'items' in answer ? { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: {}, items: partials } : partials[0])
+    }
+    sendJson(res, 200, answer)
+  }
+
   private async handleResource(req: IncomingMessage, res: ServerResponse, url: URL, r: ResourceRequest, user: UserInfo): Promise<void> {
     const query = url.searchParams
     const rendering = negotiate(req, query)
@@ -350,6 +372,7 @@ export class ApiServer {
       if (raw.length === 0 && (r.verb === 'delete' || r.verb === 'deletecollection')) return undefined
       return parseBody(raw, mediaType(req), bodyKind(r))
     }
+    if (r.info.group === METRICS_GROUP) return this.serveMetrics(res, r, query, rendering)
     const h = this.handler
     if (r.info.createOnly && r.verb === 'create' && r.name === undefined && r.subresource === undefined) {
       const review = decodeReview(r, await body(), query, opts.warnings)

@@ -1,5 +1,5 @@
 // The kubelet's own API, as much of it as the API server uses: container logs for
-// `kubectl logs`, plus health and the pod list. HTTPS only, with the node's serving
+// `kubectl logs`, the stats summary for the metrics API, plus health and the pod list. HTTPS only, with the node's serving
 // certificate, on a unix socket (lab nodes; mode 0600) and/or TCP; every request is
 // authenticated and authorized (api-auth.ts) before anything else, /healthz included
 // (anonymous access is off, as kubeadm configures the kubelet).
@@ -12,6 +12,8 @@ import { parseGoBool } from '../util/go-bool.ts'
 import { createLimitedHttpsServer, type HttpLimits } from '../util/http-limits.ts'
 import { kubeletAuthorizationError, kubeletForbidden, kubeletRequestAttributes } from './api-attributes.ts'
 import type { KubeletRequestAuth } from './api-auth.ts'
+import { cpuAndMemoryOnly, parseSummaryRequest, StatsUnavailableError, type SummaryRequest } from './stats/serve.ts'
+import type { Summary } from './stats/summary.ts'
 
 export interface LogRequest {
   namespace: string
@@ -38,6 +40,8 @@ export class LogRequestError extends Error {
 export interface KubeletApi {
   logs(req: LogRequest, signal: AbortSignal): AsyncIterable<string | Buffer>
   pods(): V1Pod[]
+  /** The node's stats (`GET /stats/summary`); absent, or throwing StatsUnavailableError: answered 503. */
+  statsSummary?(req: SummaryRequest): Promise<Summary>
 }
 
 export interface KubeletServerOptions {
@@ -210,6 +214,21 @@ export class KubeletServer {
     return allowed
   }
 
+  async #summary(query: URLSearchParams, res: ServerResponse): Promise<void> {
+    const req = parseSummaryRequest(query)
+    let summary: Summary
+    try {
+      if (!this.#api.statsSummary) throw new StatsUnavailableError('this kubelet does not collect stats (no cgroup stats collector is running)')
+      summary = await this.#api.statsSummary(req)
+    } catch (err) {
+      if (err instanceof StatsUnavailableError) text(res, 503, `stats are not available: ${err.message}`)
+      else text(res, 500, `Internal Error: failed to get summary stats: ${err instanceof Error ? err.message : String(err)}`)
+      return
+    }
+    const body = JSON.stringify(req.onlyCpuAndMemory ? cpuAndMemoryOnly(summary) : summary)
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body)
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const abort = new AbortController()
     res.on('close', () => abort.abort())
@@ -233,6 +252,10 @@ export class KubeletServer {
       }
       if (url.pathname === '/pods') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items: this.#api.pods() }))
+        return
+      }
+      if (url.pathname === '/stats/summary') {
+        await this.#summary(url.searchParams, res)
         return
       }
       const logReq = parseLogRequest(url.pathname, url.searchParams)

@@ -59,12 +59,12 @@ export async function userCredentials(user: string, groups: string[] = []): Prom
   return { caPem: pki.ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem }
 }
 
-export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[]; watch?: Partial<WatchOptions>; kubeletSocketDir?: string; socket?: boolean; kubeletSocketsInDir?: boolean; dnsReplicas?: number; ingress?: ApiServerOptions['ingress']; log?: ApiServerOptions['log']; advertise?: ApiServerOptions['advertise']; limits?: ApiServerOptions['limits'] } = {}): Promise<TestServer> {
+export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[]; watch?: Partial<WatchOptions>; kubeletSocketDir?: string; socket?: boolean; kubeletSocketsInDir?: boolean; dnsReplicas?: number; ingress?: ApiServerOptions['ingress']; log?: ApiServerOptions['log']; advertise?: ApiServerOptions['advertise']; limits?: ApiServerOptions['limits']; metrics?: ApiServerOptions['metrics'] } = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-test-'))
   const store = options.store ?? (await openStore({ dataDir: dir }))
   const socketPath = options.socket ? join(dir, 'apiserver.sock') : undefined
   const pki = await testPki()
-  const server = new ApiServer({ store, security: securityFromPki(pki, 'cluster.local'), listen: '127.0.0.1:0', socketPath, serviceCidrs: options.serviceCidrs, watch: options.watch, kubeletSocketDir: options.kubeletSocketsInDir ? dir : options.kubeletSocketDir, dnsReplicas: options.dnsReplicas, ingress: options.ingress, log: options.log, advertise: options.advertise, limits: options.limits })
+  const server = new ApiServer({ store, security: securityFromPki(pki, 'cluster.local'), listen: '127.0.0.1:0', socketPath, serviceCidrs: options.serviceCidrs, watch: options.watch, kubeletSocketDir: options.kubeletSocketsInDir ? dir : options.kubeletSocketDir, dnsReplicas: options.dnsReplicas, ingress: options.ingress, log: options.log, advertise: options.advertise, limits: options.limits, metrics: options.metrics })
   const { url } = await server.start()
   const kubeconfig = join(dir, 'kubeconfig')
   await writeFile(kubeconfig, adminKubeconfig(url, pki), { mode: 0o600 })

@@ -21,6 +21,9 @@
 //   `kubeadm:node-autoapprove-certificate-rotation` for group system:nodes.
 // - every system:controller:* binding names user system:kube-controller-manager besides the
 //   upstream service account: weft runs all controllers under that one identity.
+// - `system:aggregated-metrics-reader`: metrics-server's ClusterRole (its components.yaml), as
+//   weft serves metrics.k8s.io itself: get/list/watch of its nodes and pods, aggregated into
+//   view, edit and admin.
 // - kubeadm's `kubeadm:bootstrap-signer-clusterinfo` Role and RoleBinding in kube-public: the
 //   cluster-info ConfigMap readable by user system:anonymous, as kubeadm binds it.
 import type { V1ClusterRole, V1ClusterRoleBinding, V1Role, V1RoleBinding } from '@kubernetes/client-node'
@@ -45,6 +48,12 @@ function weftClusterRoles(): V1ClusterRole[] {
       rule(READ, ['discovery.k8s.io'], ['endpointslices']),
       eventsRule(),
     ]),
+    clusterRole('system:aggregated-metrics-reader', [rule(READ, ['metrics.k8s.io'], ['pods', 'nodes'])], {
+      'k8s-app': 'metrics-server',
+      'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-view': 'true',
+    }),
   ]
 }
 
