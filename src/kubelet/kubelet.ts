@@ -11,6 +11,8 @@ import type { CniRuntime } from './cni/index.ts'
 import { EvictionManager, type NodeMemory, type PodMemoryUsage } from './eviction.ts'
 import type { EvictionThreshold } from './eviction-thresholds.ts'
 import { StatsCollector, type StatsPod } from './stats/collector.ts'
+import { StatsUnavailableError } from './stats/serve.ts'
+import type { Summary } from './stats/summary.ts'
 import { cniProcesses, killProcesses } from './cni/orphans.ts'
 import { TokenManager } from './token-manager.ts'
 import { cniAttachment, PodWorker, type PodWorkerContext } from './pod-worker.ts'
@@ -182,6 +184,12 @@ export class Kubelet implements KubeletApi {
         startTime: ts(w.startTime),
         containers: w.containers().filter((p) => isRunning(p)).map((p) => ({ name: p.name, startTime: p.startedAt.replace(/\.\d{3}Z$/, 'Z') })),
       }))
+  }
+
+  /** The `/stats/summary` document, from the cgroups (503 when this node runs without them). */
+  async statsSummary(): Promise<Summary> {
+    if (!this.stats) throw new StatsUnavailableError('this kubelet does not collect stats: it runs without cgroups (--cgroup-driver none, or none usable)')
+    return this.stats.summary()
   }
 
   pods(): V1Pod[] {
