@@ -18,6 +18,7 @@ import { expandCommand, resolveEnv, type EnvExtra, type ObjectLookups } from './
 import { fetchPodObjects } from './pod-objects.ts'
 import { processCredentials, setprivArgs } from './security-context.ts'
 import { hostPathRefusal } from './host-path-policy.ts'
+import { setVolumeOwnership } from './volume-ownership.ts'
 import type { TokenManager } from './token-manager.ts'
 import { planPod, type PodPlan, type PodStep } from './pod-plan.ts'
 import { containerSpecHash, type ObservedContainer, type ObservedPod } from './pod-state.ts'
@@ -341,6 +342,7 @@ export class PodWorker {
         if (refused) throw new ConfigError(refused)
       }
       await writePodFiles(sandbox, { volumes: volumes.written })
+      await applyFsGroup(pod, sandbox, volumes.written)
       this.#volumesKey = downwardKey(pod)
       const argv = expandCommand(resolveImage(spec).command, envResult.env)
       const cgroups = await this.#ctx.cgroups?.containerCgroups(pod, spec)
@@ -394,7 +396,9 @@ export class PodWorker {
     }
     try {
       const volumes = podVolumes(pod, await fetchPodObjects(this.#ctx.client, pod, 'volumes', this.#ctx.tokens), this.#envExtra())
-      await writePodFiles(sandbox, { volumes: volumes.written.filter((v) => v.files !== undefined) })
+      const payloads = volumes.written.filter((v) => v.files !== undefined)
+      await writePodFiles(sandbox, { volumes: payloads })
+      await applyFsGroup(pod, sandbox, payloads)
       this.#volumesKey = key
     } catch (err) {
       const message = `cannot update the pod's volumes, the containers keep the previous contents: ${err instanceof Error ? err.message : String(err)}`
@@ -585,6 +589,13 @@ function podVolumes(pod: V1Pod, lookups: ObjectLookups, extra: EnvExtra): { writ
     else written.push({ name: volume.name, files: result.files, ...(result.memory ? { memory: true } : {}) })
   }
   return { written, hostPaths }
+}
+
+/** fsGroup: the pod's volumes (not hostPath ones) belong to its group. */
+async function applyFsGroup(pod: V1Pod, sandbox: Sandbox, volumes: readonly PodVolume[]): Promise<void> {
+  const sc = pod.spec?.securityContext
+  if (sc?.fsGroup === undefined) return
+  for (const v of volumes) await setVolumeOwnership(volumePath(sandbox.dir, v.name), sc.fsGroup, v.files !== undefined, sc.fsGroupChangePolicy)
 }
 
 /** Whether the pod has volumes whose contents come from the API or the pod itself (and may change while it runs). */

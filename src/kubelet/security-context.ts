@@ -75,7 +75,9 @@ export function processCredentials(pod: V1Pod, container: V1Container): ProcessC
       if (uid === 0) return new Error(`container's runAsUser breaks non-root policy ${where}`)
     }
     const gid = sc.runAsGroup === undefined ? (sc.runAsUser === undefined ? 0 : uid) : id(sc.runAsGroup, 'runAsGroup')
-    const groups = [...new Set((sc.supplementalGroups ?? []).map((g, i) => id(g, `supplementalGroups[${i}]`)))]
+    const fsGroup = pod.spec?.securityContext?.fsGroup
+    // The fsGroup joins the supplemental groups, as the volumes it owns are for the containers.
+    const groups = [...new Set([...(sc.supplementalGroups ?? []).map((g, i) => id(g, `supplementalGroups[${i}]`)), ...(fsGroup === undefined ? [] : [id(fsGroup, 'fsGroup')])])]
     if (sc.privileged) return { privileged: true, uid, gid, groups, capabilities: [...ALL_CAPABILITIES], noNewPrivs: false }
     let caps = new Set<string>(DEFAULT_CAPABILITIES)
     const add = (sc.capabilities?.add ?? []).map((c, i) => capability(c, `capabilities.add[${i}]`))

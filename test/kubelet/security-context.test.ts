@@ -19,6 +19,8 @@ t.test('a container that says nothing: root with containerd\'s default capabilit
 
 t.test('users and groups: the container\'s settings over the pod\'s; the group follows the user unless given', async (t) => {
   t.same(setprivArgs(ok(processCredentials(pod({ runAsUser: 1000, supplementalGroups: [5, 6, 5] }), c()))).slice(0, 3), ['--reuid=1000', '--regid=1000', '--groups=5,6'])
+  t.same(setprivArgs(ok(processCredentials(pod({ runAsUser: 1000, supplementalGroups: [5], fsGroup: 2000 }), c()))).slice(0, 3), ['--reuid=1000', '--regid=1000', '--groups=5,2000'], 'the fsGroup is a supplemental group')
+  t.match(processCredentials(pod({ fsGroup: -1 }), c()), { message: /fsGroup -1 must be a whole number/ })
   t.same(setprivArgs(ok(processCredentials(pod({ runAsUser: 1000, runAsGroup: 3000 }), c({ runAsUser: 2000 })))).slice(0, 2), ['--reuid=2000', '--regid=3000'])
   t.match(processCredentials(pod({ runAsUser: -1 }), c()), /runAsUser -1 must be a whole number/)
 })
