@@ -18,6 +18,8 @@ import { expandCommand, resolveEnv, type EnvExtra, type ObjectLookups } from './
 import { fetchPodObjects } from './pod-objects.ts'
 import { processCredentials, setprivArgs } from './security-context.ts'
 import { hostPathRefusal } from './host-path-policy.ts'
+import { runLifecycleHandler } from './lifecycle-hooks.ts'
+import { containerTarget } from './probe-manager.ts'
 import { setVolumeOwnership } from './volume-ownership.ts'
 import type { TokenManager } from './token-manager.ts'
 import { planPod, type PodPlan, type PodStep } from './pod-plan.ts'
@@ -88,6 +90,11 @@ interface Instance {
   /** Its termination message (terminationMessagePath, or the log's end under FallbackToLogsOnError). */
   message?: string
 }
+
+/** As the kubelet: after a preStop hook, a container still gets this long to end on TERM. */
+const MIN_GRACE_AFTER_HOOK_SECONDS = 2
+/** The kubelet waits for a postStart hook without a limit; weft gives up after this long. */
+const POST_START_TIMEOUT_MS = 120_000
 
 function ms(time: string | undefined): number {
   return time ? Date.parse(time) : Date.now()
@@ -264,7 +271,7 @@ export class PodWorker {
         if (inst && !inst.exit) {
           this.#ctx.log.info({ pod: this.#podName(), container: step.name, reason: step.reason }, 'killing container')
           this.#ctx.probes.stop(this.uid, step.name)
-          inst.exit = await stopContainer(inst.proc, pod.spec?.terminationGracePeriodSeconds ?? 30)
+          await this.#killContainer(pod, inst, pod.spec?.terminationGracePeriodSeconds ?? 30)
         }
         return true
       }
@@ -364,7 +371,8 @@ export class PodWorker {
       this.#instances.set(name, inst)
       this.#startErrors.delete(name)
       this.#watch(inst)
-      this.#ctx.probes.start(this, spec)
+      await this.#postStart(pod, spec, inst)
+      if (!inst.exit) this.#ctx.probes.start(this, spec)
     } catch (err) {
       const reason = err instanceof ConfigError ? 'CreateContainerConfigError' : 'CreateContainerError'
       const message = err instanceof Error ? err.message : String(err)
@@ -471,13 +479,44 @@ export class PodWorker {
   }
 
   /** Stops the containers (with the pod's grace period), removes the network and sandbox, and confirms the deletion. */
+  /**
+   * Stops a container as the kubelet kills one: its preStop hook first, within the grace
+   * period, then TERM with what is left of it (2 s at least), then KILL.
+   */
+  async #killContainer(pod: V1Pod | undefined, inst: Instance, graceSeconds: number): Promise<void> {
+    const spec = this.#specOf(inst.proc.name)
+    const preStop = spec?.lifecycle?.preStop
+    let grace = graceSeconds
+    if (preStop && pod && this.#sandbox && graceSeconds > 0) {
+      const started = Date.now()
+      const result = await runLifecycleHandler(preStop, containerTarget(this.#sandbox, inst.proc, spec!), graceSeconds * 1000)
+      if (!result.ok) {
+        this.#ctx.log.warn({ pod: this.#podName(), container: inst.proc.name, message: result.message }, 'preStop hook failed')
+        this.#event(pod, 'Warning', 'FailedPreStopHook', result.message)
+      }
+      grace = Math.max(MIN_GRACE_AFTER_HOOK_SECONDS, graceSeconds - Math.floor((Date.now() - started) / 1000))
+    }
+    inst.exit = await stopContainer(inst.proc, grace)
+  }
+
+  /** postStart: a failure kills the container (restarted as its restart policy says), as the kubelet does. */
+  async #postStart(pod: V1Pod, spec: V1Container, inst: Instance): Promise<void> {
+    const postStart = spec.lifecycle?.postStart
+    if (!postStart || !this.#sandbox) return
+    const result = await runLifecycleHandler(postStart, containerTarget(this.#sandbox, inst.proc, spec), POST_START_TIMEOUT_MS)
+    if (result.ok || inst.exit) return
+    this.#ctx.log.warn({ pod: this.#podName(), container: spec.name, message: result.message }, 'postStart hook failed')
+    this.#event(pod, 'Warning', 'FailedPostStartHook', result.message)
+    await this.#killContainer(pod, inst, pod.spec?.terminationGracePeriodSeconds ?? 30)
+  }
+
   async #terminate(): Promise<void> {
     const pod = this.pod
     const grace = pod?.metadata?.deletionGracePeriodSeconds ?? pod?.spec?.terminationGracePeriodSeconds ?? 30
     this.#ctx.probes.stopPod(this.uid)
     await Promise.all(
       [...this.#instances.values()].map(async (inst) => {
-        if (!inst.exit) inst.exit = await stopContainer(inst.proc, grace)
+        if (!inst.exit) await this.#killContainer(pod, inst, grace)
       }),
     )
     const sandbox = this.#sandbox

@@ -4,8 +4,18 @@
 import type { V1Container, V1Probe } from '@kubernetes/client-node'
 import type { ContainerProbes } from './pod-state.ts'
 import type { PodWorker } from './pod-worker.ts'
-import { ProbeWorker, runProbe, type ProbeKind } from './probes/index.ts'
-import { execInContainer } from './runtime/index.ts'
+import { ProbeWorker, runProbe, type ProbeKind, type ProbeTarget } from './probes/index.ts'
+import { execInContainer, type ContainerProcess, type Sandbox } from './runtime/index.ts'
+
+/** Where probes and lifecycle hooks reach a container: its pod IP, named ports, and exec in it. */
+export function containerTarget(sandbox: Sandbox, proc: ContainerProcess, spec: V1Container): ProbeTarget {
+  const ports = new Map((spec.ports ?? []).filter((p) => p.name).map((p) => [p.name!, p.containerPort]))
+  return {
+    podIP: sandbox.ips[0] ?? '127.0.0.1',
+    resolvePort: (name: string) => ports.get(name),
+    exec: (argv: string[], timeoutMs: number) => execInContainer(sandbox, proc, argv, timeoutMs),
+  }
+}
 
 interface ContainerEntry {
   workers: Map<ProbeKind, ProbeWorker>
@@ -28,12 +38,7 @@ export class ProbeManager {
     const entry: ContainerEntry = { workers: new Map() }
     this.#entries.set(`${uid}/${spec.name}`, entry)
     const startedAt = Date.parse(proc.startedAt)
-    const ports = new Map((spec.ports ?? []).filter((p) => p.name).map((p) => [p.name!, p.containerPort]))
-    const target = {
-      podIP: sandbox.ips[0] ?? '127.0.0.1',
-      resolvePort: (name: string) => ports.get(name),
-      exec: (argv: string[], timeoutMs: number) => execInContainer(sandbox, proc, argv, timeoutMs),
-    }
+    const target = containerTarget(sandbox, proc, spec)
     const launch = (kind: ProbeKind, probe: V1Probe) => {
       const w = new ProbeWorker({
         kind,
