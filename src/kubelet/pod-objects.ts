@@ -4,6 +4,7 @@ import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
 import { ApiError } from '../util/errors.ts'
+import { podContainers } from './pod-state.ts'
 import type { TokenManager } from './token-manager.ts'
 import type { VolumeLookups } from './volume-files.ts'
 
@@ -17,7 +18,7 @@ export type ObjectUse = 'all' | 'volumes'
 export function referencedObjects(pod: V1Pod, use: ObjectUse = 'all'): { configMaps: Set<string>; secrets: Set<string> } {
   const configMaps = new Set<string>()
   const secrets = new Set<string>()
-  const containers = use === 'all' ? [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])] : []
+  const containers = use === 'all' ? podContainers(pod.spec) : []
   for (const c of containers) {
     for (const from of c.envFrom ?? []) {
       if (from.configMapRef?.name) configMaps.add(from.configMapRef.name)

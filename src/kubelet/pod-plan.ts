@@ -104,6 +104,15 @@ export function planPod(pod: V1Pod, observed: ObservedPod, ctx: PlanContext): Po
     done++
     if (c.exitCode !== 0) failed++
   }
-  if (done === spec.containers.length) plan.finished = failed > 0 ? 'Failed' : 'Succeeded'
+  if (done === spec.containers.length) {
+    plan.finished = failed > 0 ? 'Failed' : 'Succeeded'
+    return plan
+  }
+  // Ephemeral (debug) containers: started once the pod's own run, never restarted.
+  if (!sandboxFresh) {
+    for (const e of (spec.ephemeralContainers ?? []) as V1Container[]) {
+      if (!seen(e.name)) startOrBackOff(plan, ctx, e, observed.startErrors[e.name], false)
+    }
+  }
   return plan
 }

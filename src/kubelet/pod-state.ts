@@ -1,7 +1,7 @@
 // What the kubelet knows of a pod on this node: the sandbox and the container processes
 // it runs, as the pure planning and status functions see them.
 import { createHash } from 'node:crypto'
-import type { V1Container } from '@kubernetes/client-node'
+import type { V1Container, V1PodSpec } from '@kubernetes/client-node'
 
 export interface ObservedContainer {
   name: string
@@ -43,4 +43,9 @@ export function containerSpecHash(c: V1Container): string {
 
 export function emptyObservedPod(): ObservedPod {
   return { containers: {}, previous: {}, startErrors: {} }
+}
+
+/** Every container of a pod spec by name: init, app and ephemeral (debug) containers. */
+export function podContainers(spec: V1PodSpec | undefined): V1Container[] {
+  return [...(spec?.initContainers ?? []), ...(spec?.containers ?? []), ...((spec?.ephemeralContainers ?? []) as V1Container[])]
 }

@@ -97,6 +97,12 @@ export function podStatus(pod: V1Pod, observed: ObservedPod, plan: PodPlan, ctx:
     qosClass: podQOSClass(pod.spec),
   }
   if (init.length) status.initContainerStatuses = init
+  // Ephemeral containers are never ready and have no started field (upstream's shape).
+  const ephemeral = (spec.ephemeralContainers ?? []).map((c) => {
+    const { started: _, ...rest } = containerStatus(pod, c as V1Container, observed, plan, ctx)
+    return { ...rest, ready: false }
+  })
+  if (ephemeral.length) status.ephemeralContainerStatuses = ephemeral
   if (ips.length) {
     status.podIP = ips[0]
     status.podIPs = ips.map((ip) => ({ ip }))

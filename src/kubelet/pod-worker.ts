@@ -3,7 +3,7 @@
 // never overlap; anything that may change the plan (the pod object, a container exit, a
 // probe result, a backoff ending) asks for another.
 import { join } from 'node:path'
-import type { V1Container, V1Pod, V1PodStatus } from '@kubernetes/client-node'
+import type { V1Container, V1EphemeralContainer, V1Pod, V1PodStatus } from '@kubernetes/client-node'
 import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { resources } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
@@ -23,7 +23,7 @@ import { containerTarget } from './probe-manager.ts'
 import { setVolumeOwnership } from './volume-ownership.ts'
 import type { TokenManager } from './token-manager.ts'
 import { planPod, type PodPlan, type PodStep } from './pod-plan.ts'
-import { containerSpecHash, type ObservedContainer, type ObservedPod } from './pod-state.ts'
+import { containerSpecHash, podContainers, type ObservedContainer, type ObservedPod } from './pod-state.ts'
 import { podStatus } from './pod-status.ts'
 import type { ProbeManager } from './probe-manager.ts'
 import { podResolvConf } from './resolv-conf.ts'
@@ -162,7 +162,7 @@ export class PodWorker {
     this.#startTime = new Date(sandbox.createdAt)
     // Objects may have changed while no agent ran: the first sync rewrites the volumes.
     this.#volumesKey = ''
-    const all = [...(this.pod?.spec?.initContainers ?? []), ...(this.pod?.spec?.containers ?? [])]
+    const all = podContainers(this.pod?.spec)
     for (const proc of procs) {
       const spec = all.find((c) => c.name === proc.name)
       if (!spec) continue
@@ -329,7 +329,7 @@ export class PodWorker {
 
   async #startContainer(pod: V1Pod, name: string): Promise<void> {
     const sandbox = this.#sandbox!
-    const spec = [...(pod.spec?.initContainers ?? []), ...pod.spec!.containers].find((c) => c.name === name)!
+    const spec = podContainers(pod.spec).find((c) => c.name === name)!
     const before = this.#instances.get(name)
     const key = this.#key(name)
     if (before) {
@@ -363,6 +363,7 @@ export class PodWorker {
         restartCount,
         privileges: setprivArgs(credentials),
         readOnlyRoot: spec.securityContext?.readOnlyRootFilesystem === true,
+        ...this.#sharedPidOf(spec),
         hostDevices: credentials.privileged,
         terminationMessagePath: spec.terminationMessagePath || '/dev/termination-log',
         ...(cgroups ? { cgroups } : {}),
@@ -432,9 +433,18 @@ export class PodWorker {
     return { podIP: ips[0], podIPs: ips, hostIP: this.#ctx.hostIPs()[0], hostIPs: this.#ctx.hostIPs(), nodeName: this.#ctx.nodeName, nodeAllocatable: this.#ctx.nodeAllocatable }
   }
 
+  /** An ephemeral container with targetContainerName shares that container's pid namespace. */
+  #sharedPidOf(spec: V1Container): { pidNamespaceOf?: ContainerProcess['process'] } {
+    const target = (spec as V1EphemeralContainer).targetContainerName
+    if (!target) return {}
+    const inst = this.#instances.get(target)
+    if (!inst || inst.exit) throw new Error(`the target container ${target} is not running`)
+    return { pidNamespaceOf: inst.proc.process }
+  }
+
   #specOf(name: string): V1Container | undefined {
     const spec = this.pod?.spec
-    return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].find((c) => c.name === name)
+    return podContainers(spec).find((c) => c.name === name)
   }
 
   #watch(inst: Instance): void {

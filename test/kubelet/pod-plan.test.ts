@@ -113,3 +113,16 @@ t.test('status: phase, conditions and container states', async (t) => {
   t.equal(s.phase, 'Succeeded')
   t.equal(s.containerStatuses?.[0]?.state?.terminated?.reason, 'Completed')
 })
+
+t.test('ephemeral containers start once in a running pod, are never restarted, never ready, and do not end the pod', async (t) => {
+  const dbg = { name: 'dbg', image: 'busybox', command: ['sh'], targetContainerName: 'app' }
+  const p = pod({ ephemeralContainers: [dbg] })
+  t.same(planPod(p, emptyObservedPod(), ctx()).steps.map((s) => s.type === 'StartContainer' && s.name), [false, 'app', 'side'], 'not with a new sandbox')
+  t.same(planPod(p, observed([ran('app'), ran('side')]), ctx()).steps, [{ type: 'StartContainer', name: 'dbg', init: false }])
+  const gone = { name: 'dbg', running: false, startedAt: new Date(0), exitCode: 1, restartCount: 0, specHash: 'x' }
+  const plan = planPod(p, observed([ran('app'), ran('side'), gone]), ctx())
+  t.same(plan.steps, [], 'an ended ephemeral container stays ended')
+  t.equal(plan.finished, undefined)
+  const status = podStatus(p, observed([ran('app'), ran('side'), { ...gone, running: true }]), planPod(p, observed([ran('app'), ran('side')]), ctx()), { hostIPs: ['10.0.0.1'], now: new Date(0), startTime: new Date(0), probes: () => ({}) })
+  t.same(status.ephemeralContainerStatuses?.map((s) => [s.name, s.ready, 'started' in s, Boolean(s.state?.running)]), [['dbg', false, false, true]])
+})

@@ -42,6 +42,8 @@ export interface ContainerSpec {
   cgroups?: string[]
   /** readOnlyRootFilesystem: the view is read-only but for its volumes and a fresh /tmp. */
   readOnlyRoot?: boolean
+  /** Joins the pid namespace of this running process (an ephemeral container's targetContainerName). */
+  pidNamespaceOf?: ProcessId
   /** Keeps the host's /dev (privileged containers); otherwise the container gets a /dev of its own. */
   hostDevices?: boolean
   /** Where the container may write its termination message (terminationMessagePath); unset: nowhere. */
@@ -169,6 +171,11 @@ function launchMounts(sandbox: Sandbox, spec: ContainerSpec): LaunchMount[] {
   return mounts.sort((a, b) => a.depth - b.depth).map(({ depth: _, ...m }) => m)
 }
 
+function processPidNamespace(container: string, target: ProcessId): string {
+  if (!isAlive(target)) throw new Error(`container ${container}: the container whose processes it should share is not running`)
+  return `/proc/${target.pid}/ns/pid`
+}
+
 const TERMINATION_LOG = '/dev/termination-log'
 /** As the kubelet: a termination message is cut at 4 KiB. */
 const TERMINATION_MESSAGE_MAX = 4096
@@ -269,7 +276,7 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     workingDir: spec.workingDir || '/',
     mounts,
     privileges: spec.privileges,
-    pidNamespace: sandboxPidNamespace(sandbox),
+    pidNamespace: spec.pidNamespaceOf ? processPidNamespace(spec.name, spec.pidNamespaceOf) : sandboxPidNamespace(sandbox),
     readOnlyRoot: spec.readOnlyRoot === true,
     devices: termination.devices,
     ...(sandbox.netnsPath !== undefined ? { netnsPath: sandbox.netnsPath } : {}),
