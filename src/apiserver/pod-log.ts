@@ -15,7 +15,7 @@ function badRequest(message: string): ApiError {
 /** Checks the request against the pod and names the container (upstream's LogLocation). */
 export function logContainer(pod: V1Pod, query: URLSearchParams): string {
   const name = pod.metadata?.name ?? ''
-  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name)
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? []), ...(pod.spec?.ephemeralContainers ?? [])].map((c) => c.name)
   let container = query.get('container') ?? ''
   if (!container) {
     if (pod.spec?.containers.length !== 1) {

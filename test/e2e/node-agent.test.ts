@@ -217,6 +217,57 @@ await t.test('securityContext: the user and groups, dropped capabilities, no_new
   t.match(refused.status.containerStatuses[0].state.waiting.message, /container has runAsNonRoot and image will run as root \(pod: "non-root_default\(.+\)", container: c\)/)
 })
 
+await t.test('isolation: pid namespaces, a private /dev, readOnlyRootFilesystem, fsGroup, termination messages, lifecycle hooks, kubectl debug', async (t) => {
+  const script = [
+    'echo pid=$$$$',
+    'ls /dev | tr "\\n" " "; echo',
+    'touch /etc/weft-e2e-probe 2>/dev/null && echo etc=writable || echo etc=readonly',
+    'touch /tmp/x && echo tmp=writable',
+    'touch /data/x && stat -c "data=%g %a" /data /data/x',
+    'id -G',
+    'cat /tmp/../data/started 2>/dev/null || echo no-poststart',
+    'printf "bye from c" > /dev/termination-log',
+  ].join('; ')
+  await createPod('iso', {
+    restartPolicy: 'Never',
+    securityContext: { runAsUser: 1000, fsGroup: 2000 },
+    volumes: [{ name: 'data', emptyDir: {} }],
+    containers: [{
+      name: 'c', image: 'debian', command: ['sh', '-c', `sleep 1; ${script}`],
+      securityContext: { readOnlyRootFilesystem: true },
+      volumeMounts: [{ name: 'data', mountPath: '/data' }],
+      lifecycle: { postStart: { exec: { command: ['sh', '-c', 'echo poststart-ran > /data/started'] } } },
+    }],
+  })
+  const done = await podWhen('iso', 'Succeeded', (p) => p.status?.phase === 'Succeeded')
+  const out = (await kubectl('logs', 'iso')).trim().split('\n')
+  t.ok(Number(out[0]!.slice(4)) < 100, `a pid namespace of its own (${out[0]})`)
+  t.same(out[1]!.trim().split(' ').sort(), ['fd', 'full', 'mqueue', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'termination-log', 'tty', 'urandom', 'zero'], 'a /dev of its own: no host disks')
+  t.equal(out[2], 'etc=readonly', 'readOnlyRootFilesystem: /etc cannot be written')
+  t.equal(out[3], 'tmp=writable', '…but a fresh /tmp can')
+  t.same(out.slice(4, 6), ['data=2000 2777', 'data=2000 644'], 'fsGroup owns the emptyDir (setgid) and what is made in it')
+  t.equal(out[6], '1000 2000', 'the fsGroup is a supplemental group')
+  t.equal(out[7], 'poststart-ran', 'the postStart hook ran before the main work')
+  t.equal(done.status.containerStatuses[0].state.terminated.message, 'bye from c', 'the termination message is reported')
+  t.notOk(existsSync('/etc/weft-e2e-probe'))
+
+  // preStop runs within the grace period before TERM; kubectl debug adds an ephemeral container sharing c's processes.
+  await createPod('hooks', {
+    volumes: [{ name: 'data', emptyDir: {} }],
+    containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.2; done'], volumeMounts: [{ name: 'data', mountPath: '/data' }], lifecycle: { preStop: { exec: { command: ['sh', '-c', 'echo prestop-ran > /data/stopped'] } } } }],
+  })
+  const hooks = await podWhen('hooks', 'Running', (p) => p.status?.phase === 'Running')
+  await kubectl('debug', 'hooks', '--image=busybox', '-c', 'dbg', '--target=c', '--', 'sh', '-c', 'ps -e -o args= | grep -c "^sh -c trap"; exec sleep 3600')
+  const debugged = await podWhen('hooks', 'the ephemeral container runs', (p) => p.status?.ephemeralContainerStatuses?.[0]?.state?.running !== undefined)
+  t.equal(debugged.status.ephemeralContainerStatuses[0].ready, false)
+  await until('the debug container logs', async () => (await kubectl('logs', 'hooks', '-c', 'dbg')).trim() === '1', 10_000)
+  t.pass('the ephemeral container sees the target container\'s processes')
+  const data = join(nodeOne.dataDir, 'pods', hooks.metadata.uid, 'volumes', 'data')
+  await client.delete(podInfo, 'hooks', 'default')
+  await until('the preStop hook ran', async () => existsSync(join(data, 'stopped')), 10_000)
+  t.equal(readFileSync(join(data, 'stopped'), 'utf8'), 'prestop-ran\n')
+})
+
 await t.test('container logs rotate at --container-log-max-size; kubectl logs reads across the files', async (t) => {
   // 100,000 bytes in 1,000 lines, then quiet.
   await createPod('logger', { containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', String.raw`head -c 99000 /dev/zero | tr '\0' x | fold -w 99; echo; exec sleep 3600`] }] })
