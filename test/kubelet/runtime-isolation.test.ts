@@ -6,14 +6,18 @@ import { mkdtempSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { readAttachFrames } from '../../src/kubelet/runtime/attach-relay.ts'
 import {
+  attachSocket,
   createSandbox,
   execInContainer,
   readLog,
   removeSandbox,
   startContainer,
   stopContainer,
+  terminalProcess,
   volumePath,
+  watchExit,
   writePodFiles,
   type ContainerProcess,
   type Sandbox,
@@ -120,3 +124,54 @@ t.test('readOnlyRootFilesystem: the view is read-only but for volumes and a fres
   const rw = await run(t, sb, 'rw', 'touch /tmp/weft-iso-rw-$$ && echo tmp=writable && rm /tmp/weft-iso-rw-$$; exec sleep 3600')
   t.match(await logOf(rw, /tmp=/), /tmp=writable/, 'without it the root stays writable')
 })
+
+async function session(proc: ContainerProcess): Promise<{ socket: import('node:net').Socket; output: () => string }> {
+  const socket = await attachSocket(proc)
+  let pending: Buffer = Buffer.alloc(0)
+  let text = ''
+  socket.on('data', (chunk: Buffer) => {
+    const { frames, rest } = readAttachFrames(Buffer.concat([pending, chunk]))
+    pending = rest
+    for (const f of frames) text += `${f.stream === 1 ? '' : '[err]'}${f.data.toString()}`
+  })
+  return { socket, output: () => text }
+}
+
+async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+t.test('stdin and attach: a session writes stdin and reads the output live; the log keeps it all', async (t) => {
+  const sb = await sandbox(t)
+  const proc = await startContainer(sb, { name: 'cat', argv: ['sh', '-c', 'echo started; cat; echo "[stdin closed]" >&2'], env: [], restartCount: 0, io: { stdin: 'once', tty: false } })
+  t.teardown(() => stopContainer(proc, 0))
+  const a = await session(proc)
+  a.socket.write('hello\n')
+  await until('the echo', () => a.output().includes('hello\n'))
+  t.notOk(a.output().includes('started'), 'a session sees output from when it attached')
+  a.socket.end()
+  const status = await watchExitOf(proc)
+  t.equal(status, 0, 'stdinOnce: stdin ends with the first session, and cat with it')
+  t.match(await readLog(proc.logPath), /started\nhello\n\[stdin closed\]\n/)
+})
+
+t.test('tty: the command has a terminal; input echoes and the prompt shows without a newline', async (t) => {
+  const sb = await sandbox(t)
+  const proc = await startContainer(sb, { name: 'sh', argv: ['sh', '-c', 'tty; PS1="weft# " exec sh -i'], env: [], restartCount: 0, io: { stdin: 'open', tty: true } })
+  t.teardown(() => stopContainer(proc, 0))
+  const a = await session(proc)
+  a.socket.write('echo $((6*7))\n')
+  await until('the answer and the next prompt', () => /42\r\nweft# $/.test(a.output()))
+  t.ok(terminalProcess(proc) !== undefined, 'the terminal\'s process is found for resizes')
+  t.match(await readLog(proc.logPath), /^\/dev\/pts\/\d+\r?$/m, 'a pty of the container /dev')
+  a.socket.write('exit 4\n')
+  t.equal(await watchExitOf(proc), 4, 'the exit code comes through script')
+})
+
+async function watchExitOf(proc: ContainerProcess): Promise<number> {
+  return (await watchExit(proc)).exitCode
+}

@@ -5,7 +5,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { connect, type Socket } from 'node:net'
 import { constants } from 'node:os'
+import { fileURLToPath } from 'node:url'
 import { join, posix } from 'node:path'
 import { readJson, writeFileAtomic } from './files.ts'
 import { argsFile, cgroupWords, launchCommand, LOG_PROGRAM, SYSTEM_PATH, type LaunchMount } from './launcher.ts'
@@ -48,6 +50,8 @@ export interface ContainerSpec {
   hostDevices?: boolean
   /** Where the container may write its termination message (terminationMessagePath); unset: nowhere. */
   terminationMessagePath?: string
+  /** stdin: none (/dev/null), open (held open for attach), once (closed after the first attach); tty: a terminal. */
+  io?: { stdin: 'none' | 'open' | 'once'; tty: boolean }
 }
 
 /** What `<pod dir>/containers/<name>.json` holds. */
@@ -68,6 +72,8 @@ export interface ContainerRecord {
   logReopens?: boolean
   /** setpriv's options the command runs with; exec in the container uses the same. */
   privileges?: string[]
+  /** Set for a container with stdin or a tty: `kubectl attach` reaches it through `<name>.attach`. */
+  io?: { stdin: 'none' | 'open' | 'once'; tty: boolean }
 }
 
 export interface ExitStatus {
@@ -176,6 +182,33 @@ function processPidNamespace(container: string, target: ProcessId): string {
   return `/proc/${target.pid}/ns/pid`
 }
 
+const ATTACH_RELAY = fileURLToPath(new URL('./attach-relay.ts', import.meta.url))
+
+function attachable(io: ContainerSpec['io']): io is NonNullable<ContainerSpec['io']> {
+  return io !== undefined && (io.stdin !== 'none' || io.tty)
+}
+
+/** Connects to a running container's attach relay (containers with stdin or a tty only). */
+export function attachSocket(proc: ContainerProcess): Promise<Socket> {
+  if (!proc.io) return Promise.reject(new Error(`container ${proc.name} has neither stdin nor a tty to attach to`))
+  if (!isAlive(proc.process)) return Promise.reject(new Error(`container ${proc.name} is not running`))
+  return new Promise((resolve, reject) => {
+    const socket = connect({ path: `${basePath(proc.sandboxDir, proc.name)}.attach` })
+    socket.once('connect', () => resolve(socket))
+    socket.once('error', reject)
+  })
+}
+
+/** The process that holds the container's terminal (the child of script(1)), for a resize. */
+export function terminalProcess(proc: ContainerRecord): number | undefined {
+  try {
+    const child = Number.parseInt(readFileSync(`/proc/${proc.process.pid}/task/${proc.process.pid}/children`, 'utf8'), 10)
+    return Number.isNaN(child) ? undefined : child
+  } catch {
+    return undefined
+  }
+}
+
 const TERMINATION_LOG = '/dev/termination-log'
 /** As the kubelet: a termination message is cut at 4 KiB. */
 const TERMINATION_MESSAGE_MAX = 4096
@@ -279,6 +312,7 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     pidNamespace: spec.pidNamespaceOf ? processPidNamespace(spec.name, spec.pidNamespaceOf) : sandboxPidNamespace(sandbox),
     readOnlyRoot: spec.readOnlyRoot === true,
     devices: termination.devices,
+    ...(attachable(spec.io) ? { io: spec.io } : {}),
     ...(sandbox.netnsPath !== undefined ? { netnsPath: sandbox.netnsPath } : {}),
     ...(sandbox.utsPath !== undefined ? { utsPath: sandbox.utsPath } : {}),
     ...(sandbox.ipcPath !== undefined ? { ipcPath: sandbox.ipcPath } : {}),
@@ -289,7 +323,7 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     child = spawn(file, args, {
       detached: true,
       stdio: ['ignore', 'pipe', errFd],
-      env: { PATH: SYSTEM_PATH, LC_ALL: 'C', WEFT_AWK: awk(), WEFT_LOG_PROGRAM: LOG_PROGRAM, WEFT_CGROUPS: cgroupWords(spec.cgroups ?? []) },
+      env: { PATH: SYSTEM_PATH, LC_ALL: 'C', WEFT_AWK: awk(), WEFT_LOG_PROGRAM: LOG_PROGRAM, WEFT_CGROUPS: cgroupWords(spec.cgroups ?? []), WEFT_NODE: process.execPath, WEFT_ATTACH_RELAY: ATTACH_RELAY },
     })
   } finally {
     closeSync(errFd)
@@ -333,6 +367,7 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     env,
     logReopens: true,
     ...(spec.privileges?.length ? { privileges: spec.privileges } : {}),
+    ...(attachable(spec.io) ? { io: spec.io } : {}),
   }
   await writeFileAtomic(`${base}.json`, JSON.stringify(record, null, 2) + '\n', 0o600)
   const proc: ContainerProcess = { ...record, sandboxDir: sandbox.dir }

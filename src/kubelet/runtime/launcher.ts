@@ -45,8 +45,8 @@
 // which are the host's) stay on that tmpfs (256 MiB at most), private to the container.
 
 export const LAUNCHER_SCRIPT = `
-base=$1 log=$2 wd=$3 priv=$4 pidns=$5 rofs=$6 devs=$7 n=$8
-shift 8
+base=$1 log=$2 wd=$3 priv=$4 pidns=$5 rofs=$6 devs=$7 io=$8 n=$9
+shift 9
 for g in \${WEFT_CGROUPS:-}; do
   echo $$ >"$g/cgroup.procs" 2>/dev/null || { echo "cannot join the cgroup $g" >&2; exit 125; }
 done
@@ -55,7 +55,7 @@ trap '[ -n "\${p:-}" ] && kill -TERM "$p" 2>/dev/null' TERM INT HUP
 now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 finish() {
   printf '%s\\n%s\\n%s\\n' "$1" "\${3:-$(now)}" "$2" >"$base.exit.tmp" && mv -f "$base.exit.tmp" "$base.exit"
-  rm -f "$base.out" "$base.err" "$base.args" "$base.mnt"
+  rm -f "$base.out" "$base.err" "$base.args" "$base.mnt" "$base.in" "$base.raw" "$base.rawerr"
   exit "$1"
 }
 (umask 077 && : >>"$log") 2>/dev/null || finish 128 "cannot open the log file $log"
@@ -153,6 +153,18 @@ else
 fi
 (umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stdout "$WEFT_LOG_PROGRAM" <"$base.out" >/dev/null) & l1=$!
 (umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stderr "$WEFT_LOG_PROGRAM" <"$base.err" >/dev/null) & l2=$!
+# stdin or a tty (io is STDIN:TTY, STDIN none, open or once): the attach relay stands between
+# the command and the log writers (attach-relay.ts) and holds its stdin FIFO.
+r= out=$base.out err=$base.err stdin= tty=\${io#*:}
+if [ "$io" != none:0 ]; then
+  rm -f "$base.in" "$base.raw" "$base.rawerr"
+  mkfifo -m 600 "$base.in" "$base.raw" "$base.rawerr" || finish 128 "cannot create the attach pipes"
+  once=many
+  [ "\${io%:*}" = once ] && once=once
+  "$WEFT_NODE" "$WEFT_ATTACH_RELAY" "$base" "$once" </dev/null >/dev/null & r=$!
+  out=$base.raw err=$base.rawerr
+  [ "\${io%:*}" = none ] || stdin=$base.in
+fi
 # The process tree: [pid namespace entry] -> [chroot] -> init sh -> the command. The init
 # mounts the namespace's /proc, forwards TERM/INT/HUP and reaps; the command is its child in
 # a session of its own (so it keeps default signal dispositions, unlike a namespace's PID 1:
@@ -175,7 +187,7 @@ if [ "$devs" != host ]; then
 fi
 termlog=
 [ "$devs" = private-termlog ] && termlog=$base.termination-log
-WEFT_PRIV=$priv WEFT_PROC=$pidns WEFT_RO=$rofs WEFT_RW=$rw WEFT_DEV=$dev WEFT_TERMLOG=$termlog "$@" /bin/sh -c '
+WEFT_PRIV=$priv WEFT_PROC=$pidns WEFT_RO=$rofs WEFT_RW=$rw WEFT_DEV=$dev WEFT_TERMLOG=$termlog WEFT_STDIN=$stdin WEFT_TTY=$tty "$@" /bin/sh -c '
   args=$(cat "$1") && rm -f "$1" || { echo "cannot read $1" >&2; exit 128; }
   if [ "$WEFT_PROC" != host ]; then mount -t proc proc /proc 2>/dev/null || { echo "cannot mount /proc for the pid namespace" >&2; exit 128; }; fi
   if [ -n "$WEFT_DEV" ]; then
@@ -214,11 +226,18 @@ WEFT_PRIV=$priv WEFT_PROC=$pidns WEFT_RO=$rofs WEFT_RW=$rw WEFT_DEV=$dev WEFT_TE
   fi
   unset WEFT_RO WEFT_RW
   cd -- "$0" 2>/dev/null || { echo "workingDir $0: no such directory" >&2; exit 128; }
-  eval "set -- $args"
-  setsid \${WEFT_PRIV:+setpriv $WEFT_PRIV --} env -i -- "$@" </dev/null & p=$!
+  src=\${WEFT_STDIN:-/dev/null} tty=$WEFT_TTY
+  unset WEFT_STDIN WEFT_TTY
+  if [ "$tty" = 1 ]; then
+    # A terminal: util-linux script(1) gives the command a pty of the container /dev.
+    setsid \${WEFT_PRIV:+setpriv $WEFT_PRIV --} script -q -e -c "exec env -i -- $args" /dev/null <"$src" & p=$!
+  else
+    eval "set -- $args"
+    setsid \${WEFT_PRIV:+setpriv $WEFT_PRIV --} env -i -- "$@" <"$src" & p=$!
+  fi
   trap "kill -TERM $p 2>/dev/null" TERM INT HUP
   while :; do wait $p; s=$?; kill -0 $p 2>/dev/null || exit $s; done
-' "$wd" "$base.args" </dev/null >"$base.out" 2>"$base.err" & c=$!
+' "$wd" "$base.args" </dev/null >"$out" 2>"$err" & c=$!
 # The command's pid on the host. The init is $c, or $c's only child when $c entered a pid
 # namespace (unshare and nsenter fork); the command is the init's child that leads a session
 # (setsid has run: the init's other children, cat or mount, never do).
@@ -254,6 +273,7 @@ fin=$(now)
 ( trap 'kill "$z" 2>/dev/null; exit 0' TERM; sleep 2 & z=$!; wait "$z"; kill "$l1" "$l2" 2>/dev/null ) & w=$!
 wait "$l1" "$l2"
 kill "$w" 2>/dev/null
+[ -n "$r" ] && kill "$r" 2>/dev/null
 finish "$code" "" "$fin"
 `
 
@@ -305,6 +325,8 @@ export interface LaunchSpec {
    * `private-termlog`: that, with `<base>.termination-log` bound at /dev/termination-log.
    */
   devices: 'host' | 'private' | 'private-termlog'
+  /** stdin (held open, or closed after the first attach with stdinOnce) and a tty; attachable when either is set. */
+  io?: { stdin: 'none' | 'open' | 'once'; tty: boolean }
 }
 
 const CGROUP_DIR = /^\/sys\/fs\/cgroup(\/[A-Za-z0-9_.:@=,+-]+)+$/
@@ -338,7 +360,7 @@ export function launchCommand(spec: LaunchSpec): [string, string[]] {
   const sh = [
     'unshare', '--mount', '--propagation', 'slave', '--',
     'sh', '-c', LAUNCHER_SCRIPT, 'weft-launcher',
-    spec.base, spec.log, spec.workingDir, privilegeWords(spec.privileges ?? []), pidNamespaceWord(spec.pidNamespace), spec.readOnlyRoot ? 'ro' : 'rw', spec.devices, String(spec.mounts.length),
+    spec.base, spec.log, spec.workingDir, privilegeWords(spec.privileges ?? []), pidNamespaceWord(spec.pidNamespace), spec.readOnlyRoot ? 'ro' : 'rw', spec.devices, `${spec.io?.stdin ?? 'none'}:${spec.io?.tty ? 1 : 0}`, String(spec.mounts.length),
     ...spec.mounts.flatMap((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw']),
   ]
   const enter = [
