@@ -5,6 +5,7 @@
 // (anonymous access is off, as kubeadm configures the kubelet).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Server } from 'node:https'
+import type { Duplex } from 'node:stream'
 import { chmod, rm } from 'node:fs/promises'
 import type { SecureContextOptions } from 'node:tls'
 import type { V1Pod } from '@kubernetes/client-node'
@@ -14,6 +15,7 @@ import { kubeletAuthorizationError, kubeletForbidden, kubeletRequestAttributes }
 import type { KubeletRequestAuth } from './api-auth.ts'
 import { cpuAndMemoryOnly, parseSummaryRequest, StatsUnavailableError, type SummaryRequest } from './stats/serve.ts'
 import type { Summary } from './stats/summary.ts'
+import { parsePortForwardPath, PortForwardService, refuseUpgrade, type PortForwardTarget } from './streaming/port-forward-upgrade.ts'
 
 export interface LogRequest {
   namespace: string
@@ -42,6 +44,8 @@ export interface KubeletApi {
   pods(): V1Pod[]
   /** The node's stats (`GET /stats/summary`); absent, or throwing StatsUnavailableError: answered 503. */
   statsSummary?(req: SummaryRequest): Promise<Summary>
+  /** Where `kubectl port-forward` to this pod connects; undefined: no such running pod. Unset: /portForward answers 404. */
+  portForwardTarget?(namespace: string, pod: string): PortForwardTarget | undefined
 }
 
 export interface KubeletServerOptions {
@@ -139,11 +143,14 @@ export class KubeletServer {
   readonly #security: KubeletSecurity
   readonly #servers: Server[] = []
   readonly #limits: HttpLimits
+  /** /portForward sessions and their per-pod dialers (call `podGone(netnsPath)` when a pod's sandbox goes). */
+  readonly portForward: PortForwardService
 
   constructor(api: KubeletApi, security: KubeletSecurity, limits: Partial<HttpLimits> = {}) {
     this.#api = api
     this.#security = security
     this.#limits = { ...kubeletLimits, ...limits }
+    this.portForward = new PortForwardService({ target: (ns, pod) => this.#api.portForwardTarget?.(ns, pod) })
   }
 
   #tls(serving: KubeletServerOptions['serving']): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
@@ -154,7 +161,7 @@ export class KubeletServer {
 
   async start(opts: KubeletServerOptions): Promise<void> {
     const tls = this.#tls(opts.serving)
-    const make = () => createLimitedHttpsServer(this.#limits, tls, (req, res) => void this.#handle(req, res))
+    const make = () => createLimitedHttpsServer(this.#limits, tls, (req, res) => void this.#handle(req, res)).on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head))
     if (opts.socketPath) {
       await rm(opts.socketPath, { force: true })
       const s = make()
@@ -183,6 +190,7 @@ export class KubeletServer {
   }
 
   async close(): Promise<void> {
+    await this.portForward.close()
     await Promise.all(
       this.#servers.map(
         (s) =>
@@ -194,24 +202,42 @@ export class KubeletServer {
     )
   }
 
-  /** Authenticates and authorizes the request; answers 401, 403 or 500 itself when it may not go on. */
-  async #allowed(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
+  /** Authenticates and authorizes the request: undefined when it may go on, else the answer (401, 403 or 500). */
+  async #refusal(req: IncomingMessage, pathname: string): Promise<{ status: number; body: string } | undefined> {
     const { auth, nodeName } = this.#security
     const authn = await auth.authenticate(req)
-    if (!('user' in authn)) {
-      text(res, 401, 'Unauthorized')
-      return false
-    }
+    if (!('user' in authn)) return { status: 401, body: 'Unauthorized' }
     const attributes = kubeletRequestAttributes(authn.user, req.method, pathname, nodeName)
-    let allowed: boolean
     try {
-      allowed = (await auth.authorize(attributes)).decision === 'allow'
+      if ((await auth.authorize(attributes)).decision === 'allow') return undefined
     } catch {
-      text(res, 500, kubeletAuthorizationError(attributes))
-      return false
+      return { status: 500, body: kubeletAuthorizationError(attributes) }
     }
-    if (!allowed) text(res, 403, kubeletForbidden(attributes))
-    return allowed
+    return { status: 403, body: kubeletForbidden(attributes) }
+  }
+
+  async #allowed(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
+    const refusal = await this.#refusal(req, pathname)
+    if (refusal) text(res, refusal.status, refusal.body)
+    return !refusal
+  }
+
+  /** Upgrades: only /portForward (as nodes/proxy, like every path the kubelet does not map elsewhere). */
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy())
+    try {
+      const pathname = req.url?.startsWith('/') ? new URL(req.url, 'http://kubelet').pathname : undefined
+      if (pathname === undefined) return refuseUpgrade(socket, 400, 'the request target must be a path (origin form)')
+      const refusal = await this.#refusal(req, pathname)
+      if (refusal) return refuseUpgrade(socket, refusal.status, refusal.body)
+      const path = parsePortForwardPath(pathname)
+      if (path === undefined) return refuseUpgrade(socket, 404, `${pathname.slice(0, 100)} cannot be upgraded; only /portForward/NAMESPACE/POD can`)
+      if (path instanceof Error) return refuseUpgrade(socket, 400, path.message)
+      if (req.method !== 'GET' && req.method !== 'POST') return refuseUpgrade(socket, 405, `method ${req.method} is not allowed; port-forward is GET or POST`)
+      this.portForward.upgrade(req, socket, head, path)
+    } catch (err) {
+      refuseUpgrade(socket, 500, err instanceof Error ? err.message : String(err))
+    }
   }
 
   async #summary(query: URLSearchParams, res: ServerResponse): Promise<void> {
