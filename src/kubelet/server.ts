@@ -4,6 +4,7 @@
 // authenticated and authorized (api-auth.ts) before anything else, /healthz included
 // (anonymous access is off, as kubeadm configures the kubelet).
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { Server } from 'node:https'
 import { chmod, rm } from 'node:fs/promises'
 import type { SecureContextOptions } from 'node:tls'
@@ -12,6 +13,7 @@ import { parseGoBool } from '../util/go-bool.ts'
 import { createLimitedHttpsServer, type HttpLimits } from '../util/http-limits.ts'
 import { kubeletAuthorizationError, kubeletForbidden, kubeletRequestAttributes } from './api-attributes.ts'
 import type { KubeletRequestAuth } from './api-auth.ts'
+import { rejectUpgrade } from './streaming/server.ts'
 
 export interface LogRequest {
   namespace: string
@@ -39,6 +41,9 @@ export interface KubeletApi {
   logs(req: LogRequest, signal: AbortSignal): AsyncIterable<string | Buffer>
   pods(): V1Pod[]
 }
+
+/** Serves an upgrade request (exec, attach, port forwarding) that has been authenticated and authorized. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => Promise<void>
 
 export interface KubeletServerOptions {
   socketPath?: string
@@ -135,6 +140,8 @@ export class KubeletServer {
   readonly #security: KubeletSecurity
   readonly #servers: Server[] = []
   readonly #limits: HttpLimits
+  /** Path prefix ('/exec/') → the handler of upgrade requests under it. */
+  readonly #upgrades = new Map<string, UpgradeHandler>()
 
   constructor(api: KubeletApi, security: KubeletSecurity, limits: Partial<HttpLimits> = {}) {
     this.#api = api
@@ -150,7 +157,7 @@ export class KubeletServer {
 
   async start(opts: KubeletServerOptions): Promise<void> {
     const tls = this.#tls(opts.serving)
-    const make = () => createLimitedHttpsServer(this.#limits, tls, (req, res) => void this.#handle(req, res))
+    const make = () => createLimitedHttpsServer(this.#limits, tls, (req, res) => void this.#handle(req, res)).on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head))
     if (opts.socketPath) {
       await rm(opts.socketPath, { force: true })
       const s = make()
@@ -164,6 +171,16 @@ export class KubeletServer {
       await new Promise<void>((resolve, reject) => s.once('error', reject).listen(Number(opts.listen!.slice(i + 1)), opts.listen!.slice(0, i).replace(/^\[|\]$/g, ''), resolve))
       this.#servers.push(s)
     }
+  }
+
+  /** Sends upgrade requests for paths under `prefix` (like '/exec/') to `handler`, after the same authentication and authorization as every request. */
+  handleUpgrades(prefix: string, handler: UpgradeHandler): void {
+    this.#upgrades.set(prefix, handler)
+  }
+
+  #upgradeHandler(pathname: string): UpgradeHandler | undefined {
+    for (const [prefix, handler] of this.#upgrades) if (pathname.startsWith(prefix)) return handler
+    return undefined
   }
 
   /** Serves a renewed certificate from now on (connections already open keep the old one). */
@@ -190,24 +207,41 @@ export class KubeletServer {
     )
   }
 
-  /** Authenticates and authorizes the request; answers 401, 403 or 500 itself when it may not go on. */
-  async #allowed(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
+  /** Authenticates and authorizes the request: undefined when it may go on, else the refusal (401, 403 or 500). */
+  async #refusal(req: IncomingMessage, pathname: string): Promise<{ status: 401 | 403 | 500; body: string } | undefined> {
     const { auth, nodeName } = this.#security
     const authn = await auth.authenticate(req)
-    if (!('user' in authn)) {
-      text(res, 401, 'Unauthorized')
-      return false
-    }
+    if (!('user' in authn)) return { status: 401, body: 'Unauthorized' }
     const attributes = kubeletRequestAttributes(authn.user, req.method, pathname, nodeName)
-    let allowed: boolean
     try {
-      allowed = (await auth.authorize(attributes)).decision === 'allow'
+      if ((await auth.authorize(attributes)).decision === 'allow') return undefined
     } catch {
-      text(res, 500, kubeletAuthorizationError(attributes))
-      return false
+      return { status: 500, body: kubeletAuthorizationError(attributes) }
     }
-    if (!allowed) text(res, 403, kubeletForbidden(attributes))
-    return allowed
+    return { status: 403, body: kubeletForbidden(attributes) }
+  }
+
+  /** Authenticates and authorizes the request; answers 401, 403 or 500 itself when it may not go on. */
+  async #allowed(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
+    const refusal = await this.#refusal(req, pathname)
+    if (refusal) text(res, refusal.status, refusal.body)
+    return refusal === undefined
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    // A peer that resets the connection is its own problem.
+    socket.on('error', () => socket.destroy())
+    try {
+      const url = req.url?.startsWith('/') ? URL.parse(req.url, 'http://kubelet') : null
+      if (!url) return rejectUpgrade(socket, 400, 'the request target must be a path (origin form)')
+      const refusal = await this.#refusal(req, url.pathname)
+      if (refusal) return rejectUpgrade(socket, refusal.status, refusal.body)
+      const handler = this.#upgradeHandler(url.pathname)
+      if (!handler) return rejectUpgrade(socket, 404, '404 page not found')
+      await handler(req, socket, head, url)
+    } catch (err) {
+      rejectUpgrade(socket, 500, err instanceof Error ? err.message : String(err))
+    }
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -223,6 +257,10 @@ export class KubeletServer {
       }
       if (!req.url?.startsWith('/')) throw new LogRequestError(400, 'the request target must be a path (origin form)')
       if (!(await this.#allowed(req, res, url.pathname))) return
+      if (this.#upgradeHandler(url.pathname)) {
+        text(res, 400, 'Upgrade request required: this path streams over WebSocket (Connection: Upgrade, Upgrade: websocket)')
+        return
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         text(res, 405, `method ${req.method} is not allowed; the kubelet API answers GET`, { allow: 'GET, HEAD' })
         return
