@@ -15,7 +15,8 @@ declare module 'ws' {
     handshakeTimeout?: number
     rejectUnauthorized?: boolean
     servername?: string
-    socketPath?: string
+    /** Makes the connection (e.g. TLS over a unix socket). */
+    createConnection?: (options: object) => Duplex
   }
 
   export class WebSocket extends EventEmitter {

@@ -25,6 +25,7 @@ export class ChannelConnection {
   #idle: NodeJS.Timeout | undefined
   #open = true
   #stdinEnded = false
+  #paused = false
 
   constructor(ws: WebSocket, protocol: ChannelProtocol, handlers: ChannelHandlers) {
     this.#ws = ws
@@ -56,6 +57,14 @@ export class ChannelConnection {
     if (this.#stdinEnded) return
     this.#stdinEnded = true
     this.#h.stdin?.end()
+    // An ended stream never emits 'drain': reading must not wait for it.
+    this.#resume()
+  }
+
+  #resume(): void {
+    if (!this.#paused) return
+    this.#paused = false
+    this.#ws.resume()
   }
 
   #receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
@@ -74,9 +83,10 @@ export class ChannelConnection {
       case 'stdin': {
         const stdin = this.#h.stdin
         if (!stdin || this.#stdinEnded || decoded.data.length === 0) return
-        if (!stdin.write(decoded.data)) {
+        if (!stdin.write(decoded.data) && !this.#paused) {
+          this.#paused = true
           this.#ws.pause()
-          stdin.once('drain', () => this.#ws.resume())
+          stdin.once('drain', () => this.#resume())
         }
         return
       }
