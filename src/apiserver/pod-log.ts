@@ -1,23 +1,10 @@
 // `GET pods/{name}/log`: the API server asks the pod's kubelet for the container's log
-// and streams it back, as kube-apiserver does: over HTTPS as apiserver-kubelet-client
-// (--kubelet-client-certificate), trusting only a kubelet certificate from the cluster CA
-// (--kubelet-certificate-authority) that names the node's IP, or its name on a socket.
+// and streams it back, as kube-apiserver does (kubelet-client.ts: the address and TLS).
 import type { ServerResponse } from 'node:http'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
 import { Agent, request, type Dispatcher } from 'undici'
 import { ApiError } from '../util/errors.ts'
-
-/** Where a node's kubelet answers: a unix socket (lab nodes), else its InternalIP and port. */
-export type KubeletAddress = { socketPath: string } | { url: string }
-
-export function kubeletAddress(node: V1Node | undefined, socketDir: string | undefined): KubeletAddress {
-  const name = node?.metadata?.name ?? ''
-  if (socketDir) return { socketPath: `${socketDir}/${name}/kubelet.sock` }
-  const ip = node?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address
-  const port = node?.status?.daemonEndpoints?.kubeletEndpoint?.Port
-  if (!ip || !port) throw new ApiError(500, 'InternalError', `node "${name}" does not report an InternalIP and kubelet port`)
-  return { url: `https://${ip.includes(':') ? `[${ip}]` : ip}:${port}` }
-}
+import { kubeletAddress, kubeletConnectOptions, passedKubeletStatuses, type KubeletAddress, type KubeletClientTls } from './kubelet-client.ts'
 
 const passedParams = ['follow', 'previous', 'timestamps', 'tailLines', 'sinceSeconds', 'sinceTime', 'limitBytes']
 
@@ -46,27 +33,19 @@ export function logContainer(pod: V1Pod, query: URLSearchParams): string {
   return container
 }
 
-/** How the API server calls kubelets: the CA their serving certificates chain to, and its client certificate. */
-export interface KubeletClientTls {
-  caPem: string
-  kubeletClient?: { certPem: string; keyPem: string }
-}
-
 /** One connection pool per TLS identity: for TCP, and per socket (each checks its node's name). */
 const pools = new WeakMap<KubeletClientTls, { tcp?: Agent; sockets: Map<string, Agent> }>()
 
 function dispatcherFor(tls: KubeletClientTls, address: KubeletAddress, nodeName: string): Agent {
   let pool = pools.get(tls)
   if (!pool) pools.set(tls, (pool = { sockets: new Map() }))
-  const connect = { ca: tls.caPem, cert: tls.kubeletClient?.certPem, key: tls.kubeletClient?.keyPem, rejectUnauthorized: true }
+  const connect = kubeletConnectOptions(tls)
   if (!('socketPath' in address)) return (pool.tcp ??= new Agent({ connect }))
   const key = `${address.socketPath}\0${nodeName}`
   let agent = pool.sockets.get(key)
   if (!agent) pool.sockets.set(key, (agent = new Agent({ connect: { ...connect, socketPath: address.socketPath, servername: nodeName } })))
   return agent
 }
-
-const kubeletStatuses: Record<number, 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'NotFound'> = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound' }
 
 export async function proxyPodLog(pod: V1Pod, node: V1Node | undefined, query: URLSearchParams, res: ServerResponse, socketDir: string | undefined, tls: KubeletClientTls): Promise<void> {
   const container = logContainer(pod, query)
@@ -89,7 +68,7 @@ export async function proxyPodLog(pod: V1Pod, node: V1Node | undefined, query: U
     // The kubelet's refusal reaches the user as what it is, as kube-apiserver passes it on
     // (`Error from server (Forbidden): Forbidden (user=…, verb=get, resource=nodes, subresource=log)`).
     const text = (await upstream.body.text()).trim()
-    const passed = kubeletStatuses[upstream.statusCode]
+    const passed = passedKubeletStatuses[upstream.statusCode]
     throw new ApiError(passed ? upstream.statusCode : 500, passed ?? 'InternalError', text || `the kubelet answered ${upstream.statusCode}`)
   }
   res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' })
