@@ -97,7 +97,8 @@ export interface StreamProxyOptions {
 }
 
 function kubeletSocket(node: V1Node | undefined, nodeName: string, o: StreamProxyOptions): TLSSocket {
-  const address = kubeletAddress(node, o.socketDir)
+  // A node not (yet) registered still has its socket under its name.
+  const address = kubeletAddress(node ?? { metadata: { name: nodeName } }, o.socketDir)
   const tls = kubeletConnectOptions(o.tls)
   if ('socketPath' in address) return connect({ ...tls, path: address.socketPath, servername: nodeName })
   const u = new URL(address.url)
