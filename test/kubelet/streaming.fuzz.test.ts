@@ -120,7 +120,7 @@ function randomFrames(rng: Rng): Buffer[] {
 
 function randomHandshake(rng: Rng): Buffer {
   const path = rng.chance(0.7)
-    ? `/exec/default/web/${rng.chance(0.9) ? 'app' : encodeURIComponent(rng.hostileString())}?command=cat&stdin=${rng.pick(['1', 'true', '0', 'x', ''])}&stdout=1${rng.chance(0.2) ? '&tty=1' : ''}${rng.chance(0.1) ? '&stdout=1' : ''}`
+    ? `/exec/default/web/${rng.chance(0.9) ? 'app' : encodeURIComponent(rng.hostileString())}?command=cat&stdin=${rng.chance(0.8) ? '1' : rng.pick(['true', '0', 'x', ''])}&stdout=1${rng.chance(0.2) ? '&tty=1' : ''}${rng.chance(0.1) ? '&stdout=1' : ''}`
     : rng.pick(['/exec/', '/exec/a/b', '/exec/%ZZ/b/c?command=x&stdout=1', `/exec/a/b/c?${rng.hostileString()}`, '/pods', '/attach/a/b/c?stdout=1'])
   const headers = [
     `GET ${path} HTTP/1.1`,
@@ -202,7 +202,7 @@ t.test(`${settings.iterations} hostile handshakes and stream inputs (seed ${sett
       break
     }
   }
-  t.ok((statuses['101'] ?? 0) > 10, `some handshakes upgraded: ${JSON.stringify(statuses)}`)
+  t.ok((statuses['101'] ?? 0) >= settings.iterations / 10, `some handshakes upgraded: ${JSON.stringify(statuses)}`)
   for (let i = 0; i < 200 && (streaming.active > 0 || children().length > 0); i++) await new Promise((r) => setTimeout(r, 25))
   t.equal(streaming.active, 0, 'no session left')
   t.same(children(), [], 'no exec process left')
