@@ -1,7 +1,7 @@
 // The kinds weft serves: one entry each, the single source for routing, discovery,
 // storage keys, OpenAPI and tables.
 
-export type Subresource = 'status' | 'scale' | 'binding' | 'finalize' | 'log' | 'token' | 'approval' | 'ephemeralcontainers'
+export type Subresource = 'status' | 'scale' | 'binding' | 'finalize' | 'log' | 'token' | 'approval' | 'ephemeralcontainers' | 'exec' | 'attach' | 'portforward'
 
 export interface ResourceInfo {
   group: string // '' for the core group
@@ -55,7 +55,7 @@ const createOnly = { createOnly: true }
 export const resources: readonly ResourceInfo[] = [
   r('', 'v1', 'Namespace', 'namespaces', false, 'V1Namespace', { shortNames: ['ns'], subresources: ['status', 'finalize'] }),
   r('', 'v1', 'Node', 'nodes', false, 'V1Node', { shortNames: ['no'], subresources: ['status'] }),
-  r('', 'v1', 'Pod', 'pods', true, 'V1Pod', { shortNames: ['po'], subresources: ['status', 'binding', 'log', 'ephemeralcontainers'], categories: ['all'] }),
+  r('', 'v1', 'Pod', 'pods', true, 'V1Pod', { shortNames: ['po'], subresources: ['status', 'binding', 'log', 'ephemeralcontainers', 'exec', 'attach', 'portforward'], categories: ['all'] }),
   r('', 'v1', 'Service', 'services', true, 'V1Service', { shortNames: ['svc'], subresources: ['status'], categories: ['all'] }),
   r('', 'v1', 'Endpoints', 'endpoints', true, 'V1Endpoints', { shortNames: ['ep'] }),
   r('', 'v1', 'Secret', 'secrets', true, 'V1Secret'),
@@ -96,6 +96,7 @@ export function subresourceVerbs(sub: Subresource): string[] {
   if (sub === 'binding' || sub === 'token') return ['create']
   if (sub === 'finalize') return ['update']
   if (sub === 'log') return ['get']
+  if (sub === 'exec' || sub === 'attach' || sub === 'portforward') return ['create', 'get']
   return ['get', 'patch', 'update']
 }
 

@@ -22,6 +22,9 @@ function subresourceKind(info: ResourceInfo, sub: Subresource): { group: string;
   if (sub === 'token') return { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }
   if (sub === 'binding') return { group: '', version: 'v1', kind: 'Binding' }
   if (sub === 'log') return { group: '', version: 'v1', kind: 'Pod' }
+  if (sub === 'exec') return { group: '', version: 'v1', kind: 'PodExecOptions' }
+  if (sub === 'attach') return { group: '', version: 'v1', kind: 'PodAttachOptions' }
+  if (sub === 'portforward') return { group: '', version: 'v1', kind: 'PodPortForwardOptions' }
   return { group: info.group, version: info.version, kind: info.kind }
 }
 

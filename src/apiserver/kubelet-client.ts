@@ -1,8 +1,10 @@
 // How the API server reaches a node's kubelet, as kube-apiserver does: over HTTPS as
 // apiserver-kubelet-client (--kubelet-client-certificate), trusting only a kubelet
 // certificate from the cluster CA (--kubelet-certificate-authority) that names the node's
-// IP, or its name on a socket. Used for pods/log and for the metrics API's summaries.
+// IP, or its name on a unix socket (lab nodes). Used for pods/log, the streams (exec,
+// attach, port-forward) and the metrics API's summaries.
 import type { V1Node } from '@kubernetes/client-node'
+import type { ConnectionOptions } from 'node:tls'
 import { Agent } from 'undici'
 import { ApiError } from '../util/errors.ts'
 
@@ -24,13 +26,21 @@ export interface KubeletClientTls {
   kubeletClient?: { certPem: string; keyPem: string }
 }
 
+/** The TLS options of a connection to a kubelet: verified against the CA, presenting the client certificate. */
+export function kubeletConnectOptions(tls: KubeletClientTls): ConnectionOptions {
+  return { ca: tls.caPem, cert: tls.kubeletClient?.certPem, key: tls.kubeletClient?.keyPem, rejectUnauthorized: true, minVersion: 'TLSv1.2' }
+}
+
+/** The kubelet refusals the API server passes on as they are; any other status becomes a 500. */
+export const passedKubeletStatuses: Record<number, 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'NotFound'> = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound' }
+
 /** One connection pool per TLS identity: for TCP, and per socket (each checks its node's name). */
 const pools = new WeakMap<KubeletClientTls, { tcp?: Agent; sockets: Map<string, Agent> }>()
 
 export function kubeletDispatcher(tls: KubeletClientTls, address: KubeletAddress, nodeName: string): Agent {
   let pool = pools.get(tls)
   if (!pool) pools.set(tls, (pool = { sockets: new Map() }))
-  const connect = { ca: tls.caPem, cert: tls.kubeletClient?.certPem, key: tls.kubeletClient?.keyPem, rejectUnauthorized: true }
+  const connect = kubeletConnectOptions(tls)
   if (!('socketPath' in address)) return (pool.tcp ??= new Agent({ connect }))
   const key = `${address.socketPath}\0${nodeName}`
   let agent = pool.sockets.get(key)

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
 import { request, type Dispatcher } from 'undici'
 import { ApiError } from '../util/errors.ts'
-import { kubeletAddress, kubeletDispatcher, kubeletOrigin, type KubeletClientTls } from './kubelet-client.ts'
+import { kubeletAddress, kubeletDispatcher, kubeletOrigin, passedKubeletStatuses, type KubeletClientTls } from './kubelet-client.ts'
 
 const passedParams = ['follow', 'previous', 'timestamps', 'tailLines', 'sinceSeconds', 'sinceTime', 'limitBytes']
 
@@ -33,7 +33,6 @@ export function logContainer(pod: V1Pod, query: URLSearchParams): string {
   return container
 }
 
-const kubeletStatuses: Record<number, 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'NotFound'> = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound' }
 
 export async function proxyPodLog(pod: V1Pod, node: V1Node | undefined, query: URLSearchParams, res: ServerResponse, socketDir: string | undefined, tls: KubeletClientTls): Promise<void> {
   const container = logContainer(pod, query)
@@ -56,7 +55,7 @@ export async function proxyPodLog(pod: V1Pod, node: V1Node | undefined, query: U
     // The kubelet's refusal reaches the user as what it is, as kube-apiserver passes it on
     // (`Error from server (Forbidden): Forbidden (user=…, verb=get, resource=nodes, subresource=log)`).
     const text = (await upstream.body.text()).trim()
-    const passed = kubeletStatuses[upstream.statusCode]
+    const passed = passedKubeletStatuses[upstream.statusCode]
     throw new ApiError(passed ? upstream.statusCode : 500, passed ?? 'InternalError', text || `the kubelet answered ${upstream.statusCode}`)
   }
   res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' })

@@ -1,6 +1,7 @@
 // The HTTP face of the API server: one request path for every call — identity,
 // routing, content negotiation, errors as Status — in front of ResourceHandler.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { createServer as createHttpsServer } from 'node:https'
 import { chmod, rm } from 'node:fs/promises'
 import { resolve } from 'node:path'
@@ -33,6 +34,7 @@ import { SummaryCache } from './metrics-api-cache.ts'
 import { kubeletSummaryFetcher } from './metrics-api-kubelet.ts'
 import { findMetricsResource, METRICS_GROUP } from './metrics-api-resources.ts'
 import { handlerSources } from './metrics-api-sources.ts'
+import { isStreamSubresource, proxyPodStream } from './pod-stream.ts'
 import type { UserInfo } from '../auth/types.ts'
 import { ANONYMOUS, anonymousAllowed, authenticate, forbidden, nonResourceAttributes, resourceAttributes, unauthorized } from './auth.ts'
 import { answerReview } from './review-answers.ts'
@@ -74,6 +76,15 @@ export interface ApiServerOptions {
 }
 
 type Obj = Record<string, unknown>
+
+/** The paths whose requests are upgrades (pods/exec, attach, portforward). */
+const STREAM_PATH = /^\/api\/v1\/namespaces\/[^/?]+\/pods\/[^/?]+\/(exec|attach|portforward)(\?|$)/
+
+/** An upgrade request's connection, for the stream subresources. */
+interface Upgrade {
+  socket: Duplex
+  head: Buffer
+}
 
 /** Kinds whose DELETE answers with the deleted object rather than a Status (ReturnDeletedObject upstream). */
 const returnsDeletedObject = new Set(['Pod', 'Service'])
@@ -165,9 +176,12 @@ export class ApiServer {
         connectionsCheckingInterval: Math.min(30_000, Math.max(50, (this.options.limits?.headersTimeoutMs ?? 60_000) / 2)),
         handshakeTimeout: this.options.limits?.headersTimeoutMs ?? 60_000,
         maxHeaderSize: 64 * 1024,
+        shouldUpgradeCallback: (req: IncomingMessage) => req.headers.upgrade !== undefined && STREAM_PATH.test(req.url ?? ''),
       },
       (req, res) => void this.handle(req, res),
     )
+    // Only pods/exec, attach and portforward are upgrades; any other request keeps the usual path.
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head))
     // A TLS handshake that fails (a client that does not trust our CA, a scanner) is the client's problem.
     server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake failed'))
     server.setTimeout(0)
@@ -231,7 +245,17 @@ export class ApiServer {
     await closed
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** An upgrade request goes the usual way; its answers before the tunnel are written on its socket. */
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy())
+    const res = new ServerResponse(req)
+    res.assignSocket(socket as import('node:net').Socket)
+    res.shouldKeepAlive = false
+    res.once('finish', () => socket.end())
+    await this.handle(req, res, { socket, head })
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): Promise<void> {
     const started = process.hrtime.bigint()
     const url = URL.parse(req.url ?? '/', 'http://localhost')
     if (!url) {
@@ -261,7 +285,7 @@ export class ApiServer {
       } else {
         labels = { verb: info.verb.toUpperCase(), group: info.info.group, version: info.info.version, resource: info.info.plural, subresource: info.subresource ?? '' }
         watching = info.verb === 'watch'
-        await this.handleResource(req, res, url, info, user)
+        await this.handleResource(req, res, url, info, user, upgrade)
       }
     } catch (err) {
       const apiErr = toApiError(err)
@@ -273,6 +297,26 @@ export class ApiServer {
       this.metrics.requests.inc({ ...labels, code })
       if (!watching) this.metrics.duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9)
     }
+  }
+
+  /**
+   * pods/exec, attach, portforward. A WebSocket upgrade is a GET, authorized as `get` like any
+   * GET (as in Kubernetes 1.32); weft also requires `create`, as Kubernetes 1.35 does by
+   * default (AuthorizePodWebsocketUpgradeCreatePermission): `get` alone never opens a shell.
+   */
+  private async streamPod(req: IncomingMessage, res: ServerResponse, r: ResourceRequest, user: UserInfo, upgrade: Upgrade | undefined): Promise<void> {
+    if (r.verb !== 'get' && r.verb !== 'create') throw methodNotAllowed(`pods/${r.subresource} takes GET (WebSocket) or POST`)
+    if (r.verb === 'get') {
+      const attributes = resourceAttributes(user, { ...r, verb: 'create' })
+      const decision = this.security.authorizer.authorize(attributes)
+      if (decision.decision !== 'allow') throw forbidden(attributes, decision, r.info)
+    }
+    if (!upgrade) throw badRequest(`Upgrade request required: pods/${r.subresource} streams over a WebSocket (Connection: Upgrade, Upgrade: websocket)`)
+    const pod = (await this.handler.get(r)) as unknown as V1Pod
+    const nodeName = pod.spec?.nodeName
+    const node = nodeName ? ((await this.handler.get({ ...r, info: nodeResource, namespace: undefined, name: nodeName, subresource: undefined }).catch(() => undefined)) as V1Node | undefined) : undefined
+    res.statusCode = 101
+    await proxyPodStream(req, upgrade.socket, upgrade.head, pod, node, r.subresource as 'exec' | 'attach' | 'portforward', new URL(req.url ?? '/', 'http://localhost').searchParams, { socketDir: this.options.kubeletSocketDir, tls: this.options.security })
   }
 
   private async handleNonResource(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -359,7 +403,7 @@ export class ApiServer {
     sendJson(res, 200, answer)
   }
 
-  private async handleResource(req: IncomingMessage, res: ServerResponse, url: URL, r: ResourceRequest, user: UserInfo): Promise<void> {
+  private async handleResource(req: IncomingMessage, res: ServerResponse, url: URL, r: ResourceRequest, user: UserInfo, upgrade?: Upgrade): Promise<void> {
     const query = url.searchParams
     const rendering = negotiate(req, query)
     const opts: WriteOptions = { query, identity: identityOf(user, req), warnings: [] }
@@ -395,6 +439,7 @@ export class ApiServer {
       const node = nodeName ? ((await h.get({ ...r, info: nodeResource, namespace: undefined, name: nodeName, subresource: undefined }).catch(() => undefined)) as V1Node | undefined) : undefined
       return proxyPodLog(pod, node, query, res, this.options.kubeletSocketDir, this.options.security)
     }
+    if (isStreamSubresource(r.subresource)) return this.streamPod(req, res, r, user, upgrade)
     switch (r.verb) {
       case 'get': {
         const obj = await h.get(r)

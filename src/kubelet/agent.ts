@@ -31,6 +31,8 @@ import { readHostFacts } from './node-status.ts'
 import type { RestartBackoffOptions } from './restart-backoff.ts'
 import { podsDir } from './runtime/paths.ts'
 import { KubeletServer } from './server.ts'
+import { SYSTEM_PATH } from './runtime/launcher.ts'
+import { StreamingServer } from './streaming/server.ts'
 import { apiReviews, KubeletAuth } from './api-auth.ts'
 import { CertificateRotation, validityOf } from './cert-rotation.ts'
 import { requestNodeCertificate } from './join.ts'
@@ -89,6 +91,7 @@ export class Agent {
   #nodes: Informer<V1Node> | undefined
   #registration: NodeRegistration | undefined
   #server: KubeletServer | undefined
+  #streaming: StreamingServer | undefined
   #networkReady = false
   #clientRotation: CertificateRotation | undefined
   #servingRotation: CertificateRotation | undefined
@@ -241,6 +244,8 @@ export class Agent {
     }
     if (!caPem) this.log.warn('the node trusts no CA (its kubeconfig has none): the kubelet API accepts bearer tokens only, no client certificates')
     const server = (this.#server = new KubeletServer(this.kubelet!, { nodeName: o.nodeName, clientCaPem: caPem, auth: new KubeletAuth(apiReviews(client)) }))
+    const streaming = (this.#streaming = new StreamingServer(this.kubelet!, { PATH: SYSTEM_PATH }))
+    for (const prefix of ['/exec/', '/attach/']) server.handleUpgrades(prefix, (req, socket, head, url) => streaming.handle(req, socket, head, url))
     await server.start({ socketPath: this.socketPath, listen: this.kubeletListen, serving: pair })
     this.#servingRotation = new CertificateRotation({
       what: 'kubelet serving certificate',
@@ -262,6 +267,7 @@ export class Agent {
     this.#servingRotation?.stop()
     clearTimeout(this.#pendingNodes)
     this.#registration?.stop()
+    this.#streaming?.close()
     await this.#server?.close()
     await this.#proxy?.stop()
     await this.kubelet?.stop()

@@ -40,8 +40,19 @@ export function kubeletVerb(method: string | undefined): string {
   }
 }
 
+/**
+ * The streaming paths (exec, attach, port forwarding, run) act on the node whatever the
+ * method: a WebSocket upgrade is a GET, yet it runs commands. They are authorized as
+ * `create` on nodes/proxy (what SPDY's POST maps to upstream), so `get nodes/proxy` alone
+ * cannot open a shell.
+ */
+export function isStreamingPath(path: string): boolean {
+  return ['/exec', '/attach', '/portForward', '/run'].some((p) => under(path, p))
+}
+
 export function kubeletRequestAttributes(user: UserInfo, method: string | undefined, path: string, nodeName: string): ResourceAttributes {
-  return { resourceRequest: true, user, verb: kubeletVerb(method), namespace: '', apiGroup: '', apiVersion: 'v1', resource: 'nodes', subresource: kubeletSubresource(path), name: nodeName }
+  const verb = isStreamingPath(path) ? 'create' : kubeletVerb(method)
+  return { resourceRequest: true, user, verb, namespace: '', apiGroup: '', apiVersion: 'v1', resource: 'nodes', subresource: kubeletSubresource(path), name: nodeName }
 }
 
 /** The kubelet's 403 body. */

@@ -18,9 +18,12 @@ import { TokenManager } from './token-manager.ts'
 import { cniAttachment, PodWorker, type PodWorkerContext } from './pod-worker.ts'
 import { ProbeManager } from './probe-manager.ts'
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts'
-import { adoptContainers, followLog, isRunning, listSandboxes, logPath, removeSandbox, stopContainer, streamLog, watchExit, type ContainerProcess, type Sandbox } from './runtime/index.ts'
+import { adoptContainers, execCommand, followLog, isRunning, listSandboxes, logPath, removeSandbox, stopContainer, streamLog, watchExit, type ContainerProcess, type Sandbox } from './runtime/index.ts'
 import { defaultLogRotation, rotateLog, type LogRotationOptions } from './runtime/log-rotation.ts'
 import { LogRequestError, type KubeletApi, type LogRequest } from './server.ts'
+import { attachToLog } from './streaming/log-attach.ts'
+import { StreamRequestError, type AttachSession, type StreamingRuntime, type StreamTarget } from './streaming/types.ts'
+import { isAlive } from '../util/proc.ts'
 
 const podInfo = resources.find((r) => r.kind === 'Pod')!
 const serviceInfo = resources.find((r) => r.kind === 'Service')!
@@ -50,7 +53,7 @@ export interface KubeletOptions extends Pick<PodWorkerContext, 'client' | 'nodeN
   logRotation?: Partial<LogRotationOptions> & { intervalMs?: number }
 }
 
-export class Kubelet implements KubeletApi {
+export class Kubelet implements KubeletApi, StreamingRuntime {
   readonly informer: Informer<V1Pod>
   readonly #services: Informer<V1Service>
   readonly #o: KubeletOptions
@@ -285,5 +288,25 @@ export class Kubelet implements KubeletApi {
       return
     }
     yield* followLog(path, { ...opts, signal, until: watchExit(proc) })
+  }
+
+  /** The running container a stream names; 404 with upstream's messages otherwise. */
+  #runningContainer(target: StreamTarget): { proc: ContainerProcess; sandbox: Sandbox } {
+    const pod = this.informer.indexer.list().find((p) => p.metadata?.namespace === target.namespace && p.metadata?.name === target.pod)
+    if (!pod) throw new StreamRequestError(404, 'pod does not exist')
+    const worker = this.#workers.get(pod.metadata!.uid!)
+    const proc = worker?.instance(target.container)
+    if (!worker?.sandbox || !proc || !isAlive(proc.process)) throw new StreamRequestError(404, `container not found (${JSON.stringify(target.container)})`)
+    return { proc, sandbox: worker.sandbox }
+  }
+
+  async execCommand(target: StreamTarget, argv: readonly string[]): Promise<[string, string[]]> {
+    return execCommand(this.#runningContainer(target).proc, argv)
+  }
+
+  /** Follows the container's log from now (see streaming/log-attach.ts). */
+  async attach(target: StreamTarget): Promise<AttachSession> {
+    const { proc, sandbox } = this.#runningContainer(target)
+    return attachToLog(logPath(sandbox.dir, target.container, proc.restartCount), watchExit(proc))
   }
 }

@@ -4,8 +4,8 @@
 // authenticated and authorized (api-auth.ts) before anything else, /healthz included
 // (anonymous access is off, as kubeadm configures the kubelet).
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Server } from 'node:https'
 import type { Duplex } from 'node:stream'
+import type { Server } from 'node:https'
 import { chmod, rm } from 'node:fs/promises'
 import type { SecureContextOptions } from 'node:tls'
 import type { V1Pod } from '@kubernetes/client-node'
@@ -15,7 +15,8 @@ import { kubeletAuthorizationError, kubeletForbidden, kubeletRequestAttributes }
 import type { KubeletRequestAuth } from './api-auth.ts'
 import { cpuAndMemoryOnly, parseSummaryRequest, StatsUnavailableError, type SummaryRequest } from './stats/serve.ts'
 import type { Summary } from './stats/summary.ts'
-import { parsePortForwardPath, PortForwardService, refuseUpgrade, type PortForwardTarget } from './streaming/port-forward-upgrade.ts'
+import { rejectUpgrade } from '../util/http-upgrade.ts'
+import { parsePortForwardPath, PortForwardService, type PortForwardTarget } from './streaming/port-forward-upgrade.ts'
 
 export interface LogRequest {
   namespace: string
@@ -47,6 +48,9 @@ export interface KubeletApi {
   /** Where `kubectl port-forward` to this pod connects; undefined: no such running pod. Unset: /portForward answers 404. */
   portForwardTarget?(namespace: string, pod: string): PortForwardTarget | undefined
 }
+
+/** Serves an upgrade request (exec, attach, port forwarding) that has been authenticated and authorized. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => Promise<void>
 
 export interface KubeletServerOptions {
   socketPath?: string
@@ -145,12 +149,21 @@ export class KubeletServer {
   readonly #limits: HttpLimits
   /** /portForward sessions and their per-pod dialers (call `podGone(netnsPath)` when a pod's sandbox goes). */
   readonly portForward: PortForwardService
+  /** Path prefix ('/exec/') → the handler of upgrade requests under it. */
+  readonly #upgrades = new Map<string, UpgradeHandler>()
 
   constructor(api: KubeletApi, security: KubeletSecurity, limits: Partial<HttpLimits> = {}) {
     this.#api = api
     this.#security = security
     this.#limits = { ...kubeletLimits, ...limits }
     this.portForward = new PortForwardService({ target: (ns, pod) => this.#api.portForwardTarget?.(ns, pod) })
+    this.handleUpgrades('/portForward/', async (req, socket, head, url) => {
+      const path = parsePortForwardPath(url.pathname)
+      if (path === undefined) return rejectUpgrade(socket, 404, '404 page not found')
+      if (path instanceof Error) return rejectUpgrade(socket, 400, path.message)
+      if (req.method !== 'GET' && req.method !== 'POST') return rejectUpgrade(socket, 405, `method ${req.method} is not allowed; port-forward is GET or POST`)
+      this.portForward.upgrade(req, socket, head, path)
+    })
   }
 
   #tls(serving: KubeletServerOptions['serving']): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
@@ -175,6 +188,16 @@ export class KubeletServer {
       await new Promise<void>((resolve, reject) => s.once('error', reject).listen(Number(opts.listen!.slice(i + 1)), opts.listen!.slice(0, i).replace(/^\[|\]$/g, ''), resolve))
       this.#servers.push(s)
     }
+  }
+
+  /** Sends upgrade requests for paths under `prefix` (like '/exec/') to `handler`, after the same authentication and authorization as every request. */
+  handleUpgrades(prefix: string, handler: UpgradeHandler): void {
+    this.#upgrades.set(prefix, handler)
+  }
+
+  #upgradeHandler(pathname: string): UpgradeHandler | undefined {
+    for (const [prefix, handler] of this.#upgrades) if (pathname.startsWith(prefix)) return handler
+    return undefined
   }
 
   /** Serves a renewed certificate from now on (connections already open keep the old one). */
@@ -202,8 +225,8 @@ export class KubeletServer {
     )
   }
 
-  /** Authenticates and authorizes the request: undefined when it may go on, else the answer (401, 403 or 500). */
-  async #refusal(req: IncomingMessage, pathname: string): Promise<{ status: number; body: string } | undefined> {
+  /** Authenticates and authorizes the request: undefined when it may go on, else the refusal (401, 403 or 500). */
+  async #refusal(req: IncomingMessage, pathname: string): Promise<{ status: 401 | 403 | 500; body: string } | undefined> {
     const { auth, nodeName } = this.#security
     const authn = await auth.authenticate(req)
     if (!('user' in authn)) return { status: 401, body: 'Unauthorized' }
@@ -216,27 +239,26 @@ export class KubeletServer {
     return { status: 403, body: kubeletForbidden(attributes) }
   }
 
+  /** Authenticates and authorizes the request; answers 401, 403 or 500 itself when it may not go on. */
   async #allowed(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
     const refusal = await this.#refusal(req, pathname)
     if (refusal) text(res, refusal.status, refusal.body)
-    return !refusal
+    return refusal === undefined
   }
 
-  /** Upgrades: only /portForward (as nodes/proxy, like every path the kubelet does not map elsewhere). */
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    // A peer that resets the connection is its own problem.
     socket.on('error', () => socket.destroy())
     try {
-      const pathname = req.url?.startsWith('/') ? new URL(req.url, 'http://kubelet').pathname : undefined
-      if (pathname === undefined) return refuseUpgrade(socket, 400, 'the request target must be a path (origin form)')
-      const refusal = await this.#refusal(req, pathname)
-      if (refusal) return refuseUpgrade(socket, refusal.status, refusal.body)
-      const path = parsePortForwardPath(pathname)
-      if (path === undefined) return refuseUpgrade(socket, 404, `${pathname.slice(0, 100)} cannot be upgraded; only /portForward/NAMESPACE/POD can`)
-      if (path instanceof Error) return refuseUpgrade(socket, 400, path.message)
-      if (req.method !== 'GET' && req.method !== 'POST') return refuseUpgrade(socket, 405, `method ${req.method} is not allowed; port-forward is GET or POST`)
-      this.portForward.upgrade(req, socket, head, path)
+      const url = req.url?.startsWith('/') ? URL.parse(req.url, 'http://kubelet') : null
+      if (!url) return rejectUpgrade(socket, 400, 'the request target must be a path (origin form)')
+      const refusal = await this.#refusal(req, url.pathname)
+      if (refusal) return rejectUpgrade(socket, refusal.status, refusal.body)
+      const handler = this.#upgradeHandler(url.pathname)
+      if (!handler) return rejectUpgrade(socket, 404, '404 page not found')
+      await handler(req, socket, head, url)
     } catch (err) {
-      refuseUpgrade(socket, 500, err instanceof Error ? err.message : String(err))
+      rejectUpgrade(socket, 500, err instanceof Error ? err.message : String(err))
     }
   }
 
@@ -268,6 +290,10 @@ export class KubeletServer {
       }
       if (!req.url?.startsWith('/')) throw new LogRequestError(400, 'the request target must be a path (origin form)')
       if (!(await this.#allowed(req, res, url.pathname))) return
+      if (this.#upgradeHandler(url.pathname)) {
+        text(res, 400, 'Upgrade request required: this path streams over WebSocket (Connection: Upgrade, Upgrade: websocket)')
+        return
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         text(res, 405, `method ${req.method} is not allowed; the kubelet API answers GET`, { allow: 'GET, HEAD' })
         return

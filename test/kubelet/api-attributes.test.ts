@@ -36,3 +36,14 @@ t.test('the attributes name this node; the 403 body is the kubelet’s', async (
   t.equal(kubeletForbidden(a), 'Forbidden (user=system:node:n2, verb=get, resource=nodes, subresource=log)')
   t.equal(kubeletForbidden(kubeletRequestAttributes(user, 'POST', '/pods', 'n1')), 'Forbidden (user=system:node:n2, verb=create, resource=nodes, subresource=proxy)')
 })
+
+t.test('streaming paths are create on nodes/proxy whatever the method (a WebSocket upgrade is a GET)', async (t) => {
+  const user = { username: 'u', groups: [] }
+  for (const path of ['/exec/default/web/app', '/attach/default/web/app', '/portForward/default/web', '/run/default/web/app', '/exec']) {
+    const a = kubeletRequestAttributes(user, 'GET', path, 'n1')
+    t.equal(a.verb, 'create', path)
+    t.equal(a.subresource, 'proxy', path)
+  }
+  t.equal(kubeletRequestAttributes(user, 'GET', '/execx/a', 'n1').verb, 'get')
+  t.equal(kubeletRequestAttributes(user, 'GET', '/pods', 'n1').verb, 'get')
+})

@@ -3,6 +3,7 @@
 // upstream's httpstream.Handshake and spdy.ResponseUpgrader answer it) or to a WebSocket
 // carrying SPDY (subprotocol `SPDY/3.1+portforward.k8s.io`, kubectl ≥ 1.30's first try).
 // Either way one SpdySession runs the portforward.k8s.io protocol into the pod's netns.
+import { rejectUpgrade } from '../../util/http-upgrade.ts'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { NetnsDialer } from './netns-dialer.ts'
@@ -65,15 +66,6 @@ function commaValues(v: string | string[] | undefined): string[] {
 }
 
 /** Answers an upgrade request with a plain HTTP error and closes the connection. */
-export function refuseUpgrade(socket: Duplex, status: number, body: string, headers: Record<string, string> = {}): void {
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 426: 'Upgrade Required', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error'
-  const extra = Object.entries(headers)
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('')
-  const text = `${body}\n`
-  if (!socket.destroyed) socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${extra}Connection: close\r\n\r\n${text}`)
-}
-
 /** Port-forward sessions of one kubelet server. */
 export class PortForwardService {
   readonly #opts: PortForwardServiceOptions
@@ -93,7 +85,7 @@ export class PortForwardService {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, path: PortForwardPath): void {
     const target = this.#opts.target(path.namespace, path.pod)
     if (!target || (path.uid && target.uid && path.uid !== target.uid)) {
-      refuseUpgrade(socket, 404, `pod ${path.namespace}/${path.pod} not found on this node`)
+      rejectUpgrade(socket, 404, `pod ${path.namespace}/${path.pod} not found on this node`)
       return
     }
     let io: Duplex
@@ -101,14 +93,14 @@ export class PortForwardService {
       try {
         io = (this.#opts.webSocket ?? acceptWebSocketTunnel)(req, socket, head, [SPDY_TUNNEL_PROTOCOL]).stream
       } catch (err) {
-        if (err instanceof WebSocketHandshakeError) refuseUpgrade(socket, err.status, `unable to upgrade: ${err.message}`)
-        else refuseUpgrade(socket, 500, 'unable to upgrade')
+        if (err instanceof WebSocketHandshakeError) rejectUpgrade(socket, err.status, `unable to upgrade: ${err.message}`)
+        else rejectUpgrade(socket, 500, 'unable to upgrade')
         return
       }
     } else {
       const refusal = spdyUpgradeRefusal(req)
       if (refusal) {
-        refuseUpgrade(socket, refusal.status, refusal.body, refusal.headers)
+        rejectUpgrade(socket, refusal.status, refusal.body, refusal.headers)
         return
       }
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${PORT_FORWARD_PROTOCOL}\r\n\r\n`)

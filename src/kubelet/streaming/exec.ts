@@ -1,0 +1,89 @@
+// Runs an exec stream's command. Without a tty: a plain child with the pipes asked for.
+// With a tty: under util-linux `script`, which gives its child a pseudo-terminal with no
+// native addon (`script -q -e -E always -c "exec CMD" /dev/null`; stderr is the terminal
+// too, as upstream). A resize runs `stty -F /proc/<child>/fd/0 rows R cols C` on the
+// terminal's slave, so the kernel sends the command SIGWINCH.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { constants } from 'node:os'
+import { killGroup } from '../../util/proc.ts'
+import type { TerminalSize } from './channels.ts'
+import type { StreamFlags } from './types.ts'
+
+/** POSIX shell quoting: every argument in single quotes. */
+export function shellQuote(argv: readonly string[]): string {
+  return argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ')
+}
+
+export interface ExecProcess {
+  child: ChildProcess
+  /** The exit code (128+N for a signal); rejects when the command cannot be started. */
+  exit: Promise<number>
+  resize(size: TerminalSize): void
+  /** Kills what the stream started (the terminal's session too). */
+  kill(): void
+}
+
+/** The children of a process, from /proc (empty when it is gone). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+  } catch {
+    return []
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+export function startExec(file: string, args: readonly string[], flags: StreamFlags, env: NodeJS.ProcessEnv): ExecProcess {
+  const [command, commandArgs] = flags.tty ? ['script', ['-q', '-e', '-E', 'always', '-c', `exec ${shellQuote([file, ...args])}`, '/dev/null']] : [file, [...args]]
+  const child = spawn(command, commandArgs, {
+    detached: true,
+    stdio: [flags.stdin ? 'pipe' : 'ignore', flags.stdout || flags.tty ? 'pipe' : 'ignore', flags.stderr && !flags.tty ? 'pipe' : 'ignore'],
+    env: flags.tty ? { ...env, SHELL: '/bin/sh' } : env,
+  })
+  const exit = new Promise<number>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (code, signal) => resolve(code ?? 128 + (signal === null ? 0 : constants.signals[signal])))
+  })
+  // With a tty, the command runs in a session of its own under script.
+  let ttyChild: number | undefined
+  const findTtyChild = async (): Promise<number | undefined> => {
+    for (let i = 0; ttyChild === undefined && i < 100 && child.exitCode === null && child.pid !== undefined; i++) {
+      ttyChild = childrenOf(child.pid)[0]
+      if (ttyChild === undefined) await sleep(20)
+    }
+    return ttyChild
+  }
+  let resizing = Promise.resolve()
+  let wanted: TerminalSize | undefined
+  const applyResize = async (): Promise<void> => {
+    const size = wanted
+    wanted = undefined
+    const pid = await findTtyChild()
+    if (size === undefined || pid === undefined) return
+    // Not detached: stty stays in the agent's session, so opening the terminal never makes it a controlling one.
+    await new Promise<void>((resolve) => {
+      const stty = spawn('stty', ['-F', `/proc/${pid}/fd/0`, 'rows', String(size.height), 'cols', String(size.width)], { stdio: 'ignore', env })
+      stty.once('error', () => resolve())
+      stty.once('close', () => resolve())
+    })
+  }
+  return {
+    child,
+    exit,
+    resize(size) {
+      if (!flags.tty) return
+      // Only the latest size matters; resizes run one at a time.
+      wanted = size
+      resizing = resizing.then(applyResize)
+    },
+    kill() {
+      // Once script has ended its child is reaped too, and the ids may be someone else's.
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+      ttyChild ??= childrenOf(child.pid)[0]
+      if (ttyChild !== undefined) killGroup(ttyChild, 'SIGKILL')
+      killGroup(child.pid, 'SIGKILL')
+    },
+  }
+}
