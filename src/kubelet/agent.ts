@@ -244,6 +244,9 @@ export class Agent {
     }
     if (!caPem) this.log.warn('the node trusts no CA (its kubeconfig has none): the kubelet API accepts bearer tokens only, no client certificates')
     const server = (this.#server = new KubeletServer(this.kubelet!, { nodeName: o.nodeName, clientCaPem: caPem, auth: new KubeletAuth(apiReviews(client)) }))
+    this.kubelet!.onSandboxRemoved((sandbox) => {
+      if (sandbox.netnsPath) void server.portForward.podGone(sandbox.netnsPath)
+    })
     const streaming = (this.#streaming = new StreamingServer(this.kubelet!, { PATH: SYSTEM_PATH }))
     for (const prefix of ['/exec/', '/attach/']) server.handleUpgrades(prefix, (req, socket, head, url) => streaming.handle(req, socket, head, url))
     await server.start({ socketPath: this.socketPath, listen: this.kubeletListen, serving: pair })

@@ -22,7 +22,9 @@ import { adoptContainers, execCommand, followLog, isRunning, listSandboxes, logP
 import { defaultLogRotation, rotateLog, type LogRotationOptions } from './runtime/log-rotation.ts'
 import { LogRequestError, type KubeletApi, type LogRequest } from './server.ts'
 import { attachToLog } from './streaming/log-attach.ts'
-import { StreamRequestError, type AttachSession, type StreamingRuntime, type StreamTarget } from './streaming/types.ts'
+import { attachToRelay } from './streaming/relay-attach.ts'
+import type { PortForwardTarget } from './streaming/port-forward-upgrade.ts'
+import { StreamRequestError, type AttachSession, type StreamFlags, type StreamingRuntime, type StreamTarget } from './streaming/types.ts'
 import { isAlive } from '../util/proc.ts'
 
 const podInfo = resources.find((r) => r.kind === 'Pod')!
@@ -58,6 +60,7 @@ export class Kubelet implements KubeletApi, StreamingRuntime {
   readonly #services: Informer<V1Service>
   readonly #o: KubeletOptions
   readonly #ctx: PodWorkerContext
+  readonly #sandboxListeners: Array<(sandbox: Sandbox) => void> = []
   readonly #workers = new Map<string, PodWorker>()
   #resync: NodeJS.Timeout | undefined
   #rotation: NodeJS.Timeout | undefined
@@ -76,6 +79,9 @@ export class Kubelet implements KubeletApi, StreamingRuntime {
     const { backoff, resyncMs: _resync, logRotation: _rotation, volumeRefreshMs: _refresh, eviction: _eviction, ...shared } = options
     const services = this.#services
     this.#ctx = {
+      sandboxRemoved: (sandbox) => {
+        for (const listener of this.#sandboxListeners) listener(sandbox)
+      },
       ...shared,
       backoff: new RestartBackoff(backoff),
       probes,
@@ -270,6 +276,7 @@ export class Kubelet implements KubeletApi, StreamingRuntime {
     await Promise.all(procs.map((p) => stopContainer(p, 2)))
     if (sandbox.netnsPath) await this.#o.cni.delNetwork(cniAttachment(sandbox, sandbox.netnsPath)).catch((err: unknown) => this.#o.log.warn({ err }, 'CNI DEL failed'))
     await removeSandbox(sandbox)
+    this.#ctx.sandboxRemoved?.(sandbox)
     await this.#o.cgroups?.removePod(sandbox.uid)
   }
 
@@ -304,9 +311,26 @@ export class Kubelet implements KubeletApi, StreamingRuntime {
     return execCommand(this.#runningContainer(target).proc, argv)
   }
 
-  /** Follows the container's log from now (see streaming/log-attach.ts). */
-  async attach(target: StreamTarget): Promise<AttachSession> {
+  /**
+   * A container with stdin or a tty: a session on its attach relay. Any other: its output as
+   * the log records it, from now (it has no live pipes to join).
+   */
+  async attach(target: StreamTarget, flags: StreamFlags): Promise<AttachSession> {
     const { proc, sandbox } = this.#runningContainer(target)
+    if (proc.io) return attachToRelay(proc, flags)
     return attachToLog(logPath(sandbox.dir, target.container, proc.restartCount), watchExit(proc))
+  }
+
+  /** Calls `listener` after a pod's sandbox is removed (to let go of what refers to it). */
+  onSandboxRemoved(listener: (sandbox: Sandbox) => void): void {
+    this.#sandboxListeners.push(listener)
+  }
+
+  /** Where `kubectl port-forward` connects for a running pod of this node. */
+  portForwardTarget(namespace: string, name: string): PortForwardTarget | undefined {
+    const pod = this.informer.indexer.list().find((p) => p.metadata?.namespace === namespace && p.metadata?.name === name)
+    const sandbox = pod && this.#workers.get(pod.metadata!.uid!)?.sandbox
+    if (!sandbox) return undefined
+    return { netnsPath: sandbox.netnsPath, uid: sandbox.uid }
   }
 }

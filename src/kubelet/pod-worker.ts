@@ -62,6 +62,8 @@ export interface PodWorkerContext {
   tokens: TokenManager
   /** The service-link variables for a pod's containers (service-env.ts), from the kubelet's Service cache. */
   serviceEnv: (pod: V1Pod) => Record<string, string>
+  /** Told after a sandbox is removed. */
+  sandboxRemoved?: (sandbox: Sandbox) => void
   /** Host path prefixes hostPath volumes may name (host-path-policy.ts); none by default. */
   allowedHostPaths?: readonly string[]
   nodeAllocatable: Record<string, string>
@@ -357,7 +359,8 @@ export class PodWorker {
       const proc = await startContainer(sandbox, {
         name,
         argv,
-        env: Object.entries(envResult.env).map(([n, value]) => ({ name: n, value })),
+        // A terminal's type, as container runtimes set it for tty containers.
+        env: [...(spec.tty && !('TERM' in envResult.env) ? [{ name: 'TERM', value: 'xterm' }] : []), ...Object.entries(envResult.env).map(([n, value]) => ({ name: n, value }))],
         workingDir: spec.workingDir,
         mounts: mountsOf(sandbox, spec, volumes.hostPaths),
         restartCount,
@@ -365,6 +368,7 @@ export class PodWorker {
         readOnlyRoot: spec.securityContext?.readOnlyRootFilesystem === true,
         ...this.#sharedPidOf(spec),
         hostDevices: credentials.privileged,
+        io: { stdin: spec.stdin ? (spec.stdinOnce ? 'once' : 'open') : 'none', tty: spec.tty === true },
         terminationMessagePath: spec.terminationMessagePath || '/dev/termination-log',
         ...(cgroups ? { cgroups } : {}),
       })
@@ -533,6 +537,7 @@ export class PodWorker {
     if (sandbox) {
       if (sandbox.netnsPath) await this.#ctx.cni.delNetwork(cniAttachment(sandbox, sandbox.netnsPath))
       await removeSandbox(sandbox)
+      this.#ctx.sandboxRemoved?.(sandbox)
     }
     await this.#ctx.cgroups?.removePod(this.uid)
     this.#sandbox = undefined

@@ -1,6 +1,8 @@
 // `weft down`: removes a lab from its lab.json and, after a crash, from what is left on
 // the host (namespaces named after the lab id, mounts under the data dir, the CNI service
 // directories of the lab's namespaces). Idempotent.
+import { detectDriver, detectLayout } from '../kubelet/cgroups/index.ts'
+import { removeCgroupTree } from '../kubelet/cgroups/manager.ts'
 import { lstatSync } from 'node:fs'
 import { readdir, rm, rmdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -10,7 +12,7 @@ import { readState, type LabState } from './state.ts'
 import { isAlive, processesInNetns, stopProcess } from './processes.ts'
 import { deleteLabNamespaces, labNamespaces, netnsInodes } from './network.ts'
 import { listMountsUnder, unmountUnder } from '../netlink/mounts.ts'
-import { labId } from './topology.ts'
+import { labCgroupRoot, labId } from './topology.ts'
 
 /** What `weft up` and `weft down` put in a lab's data dir; nothing else there is removed. */
 export const LAB_ENTRIES = ['lab.json', 'lab.json.tmp', 'kubeconfig', 'apiserver.sock', 'server', 'nodes', 'logs']
@@ -72,12 +74,23 @@ export async function labDown(dataDir: string): Promise<DownResult> {
   }
   // What the agents' CNI services made in /run (left behind when an agent was killed).
   for (const inode of inodes) await removeServiceDir(serviceDir(DEFAULT_RUN_DIR, inode))
+  for (const node of found.state?.nodes ?? []) await removeNodeCgroups(node.netns)
   let namespaces = 0
   for (const id of found.ids) namespaces += (await deleteLabNamespaces(id)).length
   if (stuck.length > 0) {
     throw new Error(`could not unmount ${stuck.join(', ')}; the lab's data dir ${abs} was left in place: unmount them (umount -l PATH) and run weft down again`)
   }
   return { stopped: found.alive.length + inside, namespaces, mounts: found.mounts.length, dir: await removeLabDir(abs) }
+}
+
+async function removeNodeCgroups(netns: string): Promise<void> {
+  let layout
+  try {
+    layout = detectLayout()
+  } catch {
+    return
+  }
+  await removeCgroupTree(layout, detectDriver(), labCgroupRoot(netns))
 }
 
 /** The agents' data dirs: those lab.json names and whatever is under nodes/. */

@@ -126,3 +126,8 @@ export function nodeNetnsCommands(node: LabNodePlan): string[] {
 export function socketPaths(plan: LabPlan): string[] {
   return [plan.socket, ...plan.nodes.map((n) => join(n.dataDir, 'kubelet.sock'))]
 }
+
+/** A lab node's cgroup root: its namespace's name, unique to the lab (weft down removes the tree). */
+export function labCgroupRoot(netns: string): string {
+  return `/${netns}`
+}

@@ -21,7 +21,7 @@ import { createTopology } from './network.ts'
 import { publishPorts, type PublishedPort } from './port-publisher.ts'
 import { startDetached, type Started } from './processes.ts'
 import { initialState, writeState, type LabState } from './state.ts'
-import { planLab, socketPaths, UNDERLAY_GATEWAY, type LabPlan } from './topology.ts'
+import { labCgroupRoot, planLab, socketPaths, UNDERLAY_GATEWAY, type LabPlan } from './topology.ts'
 import { LabAbortedError, throwIfAborted, waitFor } from './wait.ts'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -195,6 +195,8 @@ export function agentArgs(plan: LabPlan, index: number, join: JoinToken): string
     '--node-ip', node.ip,
     '--netns-prefix', node.podNetnsPrefix,
     '--host-gw',
+    // Each node's pods in a cgroup tree of its own, which weft down removes.
+    '--cgroup-root', labCgroupRoot(node.netns),
   ]
 }
 

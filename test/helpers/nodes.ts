@@ -10,6 +10,18 @@ import { join, resolve } from 'node:path'
 import { ipBatch, setSysctl } from '../../src/netlink/index.ts'
 import { listSandboxes, removeSandbox } from '../../src/kubelet/runtime/index.ts'
 import { testNetns } from './netns.ts'
+import { detectDriver, detectLayout } from '../../src/kubelet/cgroups/index.ts'
+import { removeCgroupTree } from '../../src/kubelet/cgroups/manager.ts'
+
+async function removeNodeCgroups(root: string): Promise<void> {
+  let layout
+  try {
+    layout = detectLayout()
+  } catch {
+    return
+  }
+  await removeCgroupTree(layout, detectDriver(), root)
+}
 
 const repo = resolve(import.meta.dirname, '../..')
 export const weftBin = join(repo, 'bin/weft')
@@ -74,6 +86,8 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
       const creds = await userCredentials(`system:node:${name}`, ['system:nodes'])
       await writeFile(kubeconfig, kubeconfigText({ server: 'https://localhost', caPem: creds.caPem!, user: `system:node:${name}`, certPem: creds.certPem, keyPem: creds.keyPem }), { mode: 0o600 })
       const logFile = join(opts.dir, `${name}.log`)
+      // Each node's pods in a cgroup tree of its own, removed with it.
+      const cgroupRoot = `/${netns}`
       let child: ChildProcess | undefined
       // Runs before the node's namespace goes: the agent, then its pods.
       async function teardown(): Promise<void> {
@@ -83,6 +97,7 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
         for (let waited = 0; waited < 10_000 && (await netnsPids(netns)).length > 0; waited += 100) await new Promise((r) => setTimeout(r, 100))
         if (!t.passing()) t.comment(`--- ${name} agent log ---\n${await readFile(logFile, 'utf8').catch(() => '')}`)
         for (const sandbox of await listSandboxes(dataDir)) await removeSandbox(sandbox).catch(() => undefined)
+        await removeNodeCgroups(cgroupRoot)
         // Removing a sandbox releases its addresses (the IPAM writes under the data dir), which
         // may be after the test server's teardown removed the directory: the node cleans its own.
         await rm(dataDir, { recursive: true, force: true })
@@ -101,7 +116,7 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
           // the namespaces it mounts under /run/netns would be visible to it alone.
           child = spawn(
             'nsenter',
-            [`--net=/run/netns/${netns}`, '--', weftBin, 'agent', '--socket', opts.socketPath, '--kubeconfig', kubeconfig, '--node-name', name, '--node-ip', ip, '--data-dir', dataDir, '--netns-prefix', `${netns}-pod`, ...(nodeOptions.kubeletTcp ? [] : ['--kubelet-listen', '']), '--host-gw', ...(opts.agentArgs ?? []), ...(nodeOptions.agentArgs ?? [])],
+            [`--net=/run/netns/${netns}`, '--', weftBin, 'agent', '--socket', opts.socketPath, '--kubeconfig', kubeconfig, '--node-name', name, '--node-ip', ip, '--data-dir', dataDir, '--netns-prefix', `${netns}-pod`, ...(nodeOptions.kubeletTcp ? [] : ['--kubelet-listen', '']), '--host-gw', '--cgroup-root', cgroupRoot, ...(opts.agentArgs ?? []), ...(nodeOptions.agentArgs ?? [])],
             { stdio: ['ignore', fd, fd], env },
           )
           closeSync(fd)

@@ -239,3 +239,21 @@ async function rmdirRetry(dir: string, log: CgroupManagerOptions['log'], tries =
     }
   }
 }
+
+/**
+ * Removes weft's whole tree under `cgroupRoot` in every hierarchy, children first (for a
+ * node that is gone: a test's or a lab's). Cgroups that still hold processes stay.
+ */
+export async function removeCgroupTree(layout: CgroupLayout, driver: CgroupDriver, cgroupRoot: string): Promise<void> {
+  const top = cgroupPath(driver, checkCgroupRoot(cgroupRoot), {})
+  for (const mount of hierarchies(layout)) {
+    const remove = async (dir: string): Promise<void> => {
+      const children = await readdir(dir, { withFileTypes: true }).catch(() => [])
+      for (const c of children) if (c.isDirectory()) await remove(join(dir, c.name))
+      await rmdir(dir).catch(() => undefined)
+    }
+    await remove(join(mount, top))
+    // The root itself, when it is weft's own (not / or a cgroup someone else made).
+    if (cgroupRoot !== '/') await rmdir(join(mount, cgroupRoot)).catch(() => undefined)
+  }
+}

@@ -35,6 +35,16 @@ function childrenOf(pid: number): number[] {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Sets the size of the terminal that `pid` has as its stdin (the kernel sends its group SIGWINCH). */
+export function setTerminalSize(pid: number, size: TerminalSize, env: NodeJS.ProcessEnv): Promise<void> {
+  // Not detached: stty stays in the agent's session, so opening the terminal never makes it a controlling one.
+  return new Promise<void>((resolve) => {
+    const stty = spawn('stty', ['-F', `/proc/${pid}/fd/0`, 'rows', String(size.height), 'cols', String(size.width)], { stdio: 'ignore', env })
+    stty.once('error', () => resolve())
+    stty.once('close', () => resolve())
+  })
+}
+
 export function startExec(file: string, args: readonly string[], flags: StreamFlags, env: NodeJS.ProcessEnv): ExecProcess {
   const [command, commandArgs] = flags.tty ? ['script', ['-q', '-e', '-E', 'always', '-c', `exec ${shellQuote([file, ...args])}`, '/dev/null']] : [file, [...args]]
   const child = spawn(command, commandArgs, {
@@ -62,12 +72,7 @@ export function startExec(file: string, args: readonly string[], flags: StreamFl
     wanted = undefined
     const pid = await findTtyChild()
     if (size === undefined || pid === undefined) return
-    // Not detached: stty stays in the agent's session, so opening the terminal never makes it a controlling one.
-    await new Promise<void>((resolve) => {
-      const stty = spawn('stty', ['-F', `/proc/${pid}/fd/0`, 'rows', String(size.height), 'cols', String(size.width)], { stdio: 'ignore', env })
-      stty.once('error', () => resolve())
-      stty.once('close', () => resolve())
-    })
+    await setTerminalSize(pid, size, env)
   }
   return {
     child,

@@ -1,7 +1,6 @@
-// A first attach: the container's output as its log records it, followed from now until
-// it exits (stdout and stderr together, as the log holds them). No stdin, no resize: those
-// need the container's live pipes (a stdin FIFO, a terminal), which the runtime does not
-// keep yet.
+// Attach to a container without stdin or a tty (no attach relay runs for it): its output as
+// its log records it, followed from now until it exits (stdout and stderr together, as the
+// log holds them).
 import { Readable } from 'node:stream'
 import { followLog } from '../runtime/logs.ts'
 import type { AttachSession } from './types.ts'
