@@ -165,7 +165,9 @@ t.test('tty: the command has a terminal; input echoes and the prompt shows witho
   t.teardown(() => stopContainer(proc, 0))
   const a = await session(proc)
   a.socket.write('echo $((6*7))\n')
-  await until('the answer and the next prompt', () => /42\r\nweft# $/.test(a.output()))
+  await until('the answer and the next prompt', () => /42\r\nweft# $/.test(a.output())).catch((err: Error) => {
+    throw new Error(`${err.message}; the session saw ${JSON.stringify(a.output())}`)
+  })
   t.ok(terminalProcess(proc) !== undefined, 'the terminal\'s process is found for resizes')
   t.match(await readLog(proc.logPath), /^\/dev\/pts\/\d+\r?$/m, 'a pty of the container /dev')
   a.socket.write('exit 4\n')

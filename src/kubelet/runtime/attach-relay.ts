@@ -4,9 +4,9 @@
 // socket (`<base>.attach`, mode 0600) where `kubectl attach` sessions connect: each gets the
 // output live, in frames (1 byte stream: 1 stdout, 2 stderr; 4 bytes length; data), and
 // what it writes goes to the container's stdin. A session that does not keep up is dropped,
-// never the log. With stdinOnce, stdin ends when the first session that wrote to it leaves.
+// never the log. With stdinOnce, stdin ends when the input of the first session that wrote to it ends.
 //   node attach-relay.ts BASE once|many
-import { chmodSync, constants, openSync, rmSync } from 'node:fs'
+import { chmodSync, closeSync, constants, openSync, rmSync, writeSync } from 'node:fs'
 import { createServer, Socket } from 'node:net'
 
 export const ATTACH_STDOUT = 1
@@ -37,34 +37,95 @@ export function readAttachFrames(buffer: Buffer): { frames: Array<{ stream: numb
 /** A FIFO as a libuv pipe (never a blocking read or write on the thread pool). */
 function fifo(path: string, flags: number): Socket {
   const fd = openSync(path, flags)
-  return new Socket({ fd, readable: (flags & constants.O_WRONLY) === 0, writable: (flags & (constants.O_WRONLY | constants.O_RDWR)) !== 0 })
+  // Half-open: a write-only pipe must not be ended because its (absent) read side is.
+  return new Socket({ fd, readable: (flags & constants.O_WRONLY) === 0, writable: (flags & (constants.O_WRONLY | constants.O_RDWR)) !== 0, allowHalfOpen: true })
+}
+
+/**
+ * The container's stdin FIFO, written without blocking (O_NONBLOCK writes, retried while the
+ * pipe is full) and held open read-write so the command sees no EOF until it is closed.
+ */
+class StdinPipe {
+  #fd: number | undefined
+  readonly #queue: Buffer[] = []
+  #closing = false
+  #timer: NodeJS.Timeout | undefined
+  readonly #waiting: Array<() => void> = []
+
+  constructor(path: string) {
+    this.#fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK)
+  }
+
+  get open(): boolean {
+    return this.#fd !== undefined && !this.#closing
+  }
+
+  /** Queues data; answers false when the pipe is full (call `whenDrained`). */
+  write(data: Buffer): boolean {
+    if (!this.open) return true
+    this.#queue.push(data)
+    this.#flush()
+    return this.#queue.length === 0
+  }
+
+  whenDrained(fn: () => void): void {
+    if (this.#queue.length === 0) fn()
+    else this.#waiting.push(fn)
+  }
+
+  /** Closes the pipe once what is queued is written. */
+  end(): void {
+    this.#closing = true
+    this.#flush()
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer)
+    while (this.#fd !== undefined && this.#queue.length > 0) {
+      let n: number
+      try {
+        n = writeSync(this.#fd, this.#queue[0]!)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') break
+        this.#queue.length = 0
+        this.#closing = true
+        break
+      }
+      if (n < this.#queue[0]!.length) this.#queue[0] = this.#queue[0]!.subarray(n)
+      else this.#queue.shift()
+    }
+    if (this.#queue.length > 0) {
+      this.#timer = setTimeout(() => this.#flush(), 10)
+      return
+    }
+    for (const fn of this.#waiting.splice(0)) fn()
+    if (this.#closing && this.#fd !== undefined) {
+      closeSync(this.#fd)
+      this.#fd = undefined
+    }
+  }
 }
 
 function main(base: string, once: boolean): void {
   const sessions = new Set<Socket>()
-  // Read-write: opening does not wait for the command, and it never sees EOF while we hold it.
-  let stdin: Socket | undefined = fifo(`${base}.in`, constants.O_RDWR)
-  stdin.on('error', () => closeStdin())
-  const closeStdin = (): void => {
-    stdin?.destroy()
-    stdin = undefined
-  }
-  const server = createServer((socket) => {
+  const stdin = new StdinPipe(`${base}.in`)
+  // Half-open: a session whose input ended still gets the output, until the command ends.
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
     sessions.add(socket)
     let wrote = false
     socket.on('data', (data: Buffer) => {
-      if (stdin === undefined) return
+      if (!stdin.open) return
       wrote = true
       // A container that stops reading its stdin holds the session back, as a pipe would.
       if (!stdin.write(data)) {
         socket.pause()
-        stdin.once('drain', () => socket.resume())
+        stdin.whenDrained(() => socket.resume())
       }
     })
-    socket.on('close', () => {
-      sessions.delete(socket)
-      if (once && wrote) closeStdin()
+    socket.on('end', () => {
+      if (once && wrote) stdin.end()
     })
+    socket.on('close', () => sessions.delete(socket))
     socket.on('error', () => socket.destroy())
   })
   rmSync(`${base}.attach`, { force: true })
@@ -93,7 +154,7 @@ function main(base: string, once: boolean): void {
       if (--open > 0) return
       for (const s of sessions) s.end()
       server.close()
-      closeStdin()
+      stdin.end()
       rmSync(`${base}.attach`, { force: true })
     })
   }
