@@ -242,7 +242,7 @@ async function rmdirRetry(dir: string, log: CgroupManagerOptions['log'], tries =
 
 /**
  * Removes weft's whole tree under `cgroupRoot` in every hierarchy, children first (for a
- * node that is gone: a test's or a lab's). Cgroups that still hold processes stay.
+ * node that is gone: a test's or a lab's). Cgroups that still hold processes after 3 s stay.
  */
 export async function removeCgroupTree(layout: CgroupLayout, driver: CgroupDriver, cgroupRoot: string): Promise<void> {
   const top = cgroupPath(driver, checkCgroupRoot(cgroupRoot), {})
@@ -250,10 +250,11 @@ export async function removeCgroupTree(layout: CgroupLayout, driver: CgroupDrive
     const remove = async (dir: string): Promise<void> => {
       const children = await readdir(dir, { withFileTypes: true }).catch(() => [])
       for (const c of children) if (c.isDirectory()) await remove(join(dir, c.name))
-      await rmdir(dir).catch(() => undefined)
+      // Processes of a pod just killed may take a moment to leave.
+      await rmdirRetry(dir, undefined, 30)
     }
     await remove(join(mount, top))
     // The root itself, when it is weft's own (not / or a cgroup someone else made).
-    if (cgroupRoot !== '/') await rmdir(join(mount, cgroupRoot)).catch(() => undefined)
+    if (cgroupRoot !== '/') await rmdirRetry(join(mount, cgroupRoot), undefined, 30)
   }
 }
