@@ -150,17 +150,17 @@ t.test('port-forward into a pod network namespace', async (t) => {
     t.equal(await refused('/portForward/default/nope'), '404 pod default/nope not found on this node')
     t.equal(await refused('/portForward/default/web/other-uid'), '404 pod default/web not found on this node', 'a uid that is not the pod\'s')
     t.match(await refused('/portForward/default/We%2Fb'), /^400 .* is not a valid name/)
-    t.match(await refused('/healthz'), /^404 \/healthz cannot be upgraded/)
+    t.equal(await refused('/healthz'), '404 404 page not found', 'only the streaming paths upgrade')
     asked.length = 0
     t.equal(await refused('/portForward/default/web', { who: reader }), '403 Forbidden (user=reader, verb=create, resource=nodes, subresource=proxy)')
-    t.equal(await refused('/portForward/default/web', { who: reader, mode: 'websocket' }), '403 Forbidden (user=reader, verb=get, resource=nodes, subresource=proxy)')
+    t.equal(await refused('/portForward/default/web', { who: reader, mode: 'websocket' }), '403 Forbidden (user=reader, verb=create, resource=nodes, subresource=proxy)', 'a GET upgrade needs create too')
     t.same(
       asked.map((a) => [a.verb, a.resource, a.subresource, a.name]),
       [
         ['create', 'nodes', 'proxy', 'n1'],
-        ['get', 'nodes', 'proxy', 'n1'],
+        ['create', 'nodes', 'proxy', 'n1'],
       ],
-      'authorized as upstream maps it: nodes/proxy',
+      'authorized as nodes/proxy create, whatever the method (as the streaming paths are since upstream hardened GET upgrades)',
     )
     t.match(await refused('/portForward/default/web', { headers: { 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' } }), /^403 unable to upgrade: unable to negotiate protocol: client supports \[v4.channel.k8s.io\], server accepts \[portforward.k8s.io\]/)
     t.match(await refused('/portForward/default/web', { mode: 'websocket', headers: { 'Sec-WebSocket-Protocol': 'v5.channel.k8s.io' } }), /^400 unable to upgrade: none of the offered subprotocols \(v5.channel.k8s.io\)/)

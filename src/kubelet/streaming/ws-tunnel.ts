@@ -78,17 +78,19 @@ export function encodeFrameHead(opcode: number, length: number, fin: boolean, ma
   return head
 }
 
+/** XORs `data` with the 4-byte `mask`, the mask's phase starting at `offset` (4 bytes at a time where aligned). */
 export function applyMask(data: Buffer, mask: Buffer, offset = 0): void {
-  const m0 = mask[0]!, m1 = mask[1]!, m2 = mask[2]!, m3 = mask[3]!
   const n = data.length
   let i = 0
-  // Align to the mask phase, then four bytes at a time.
-  for (; i < n && (offset + i) % 4 !== 0; i++) data[i]! ^= mask[(offset + i) & 3]!
-  for (; i + 4 <= n; i += 4) {
-    data[i]! ^= m0
-    data[i + 1]! ^= m1
-    data[i + 2]! ^= m2
-    data[i + 3]! ^= m3
+  for (; i < n && ((data.byteOffset + i) & 3) !== 0; i++) data[i]! ^= mask[(offset + i) & 3]!
+  const words = (n - i) >>> 2
+  if (words > 0) {
+    const p = (offset + i) & 3
+    // Little-endian: the byte at the lowest address is the word's low byte.
+    const m = (mask[p]! | (mask[(p + 1) & 3]! << 8) | (mask[(p + 2) & 3]! << 16) | (mask[(p + 3) & 3]! << 24)) >>> 0
+    const view = new Uint32Array(data.buffer, data.byteOffset + i, words)
+    for (let w = 0; w < words; w++) view[w]! ^= m
+    i += words * 4
   }
   for (; i < n; i++) data[i]! ^= mask[(offset + i) & 3]!
 }
