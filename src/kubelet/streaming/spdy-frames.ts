@@ -1,6 +1,7 @@
 // SPDY/3.1 framing (draft-mbelshe-httpbis-spdy-00 §2.2, with the 3.1 flow-control
 // changes): a synchronous, incremental frame reader with limits, and frame encoders. Header
 // blocks stay compressed here; spdy-headers.ts (de)compresses them, in frame order.
+import { peekJoined } from './chunks.ts'
 
 export const SPDY_VERSION = 3
 
@@ -142,10 +143,7 @@ export class FrameReader {
   }
 
   #peek(n: number): Buffer {
-    const first = this.#chunks[0]!
-    if (first.length >= n) return first
-    this.#chunks = [Buffer.concat(this.#chunks)]
-    return this.#chunks[0]!
+    return peekJoined(this.#chunks, n)
   }
 
   #take(n: number): Buffer {

@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { Duplex } from 'node:stream'
+import { peekJoined } from './chunks.ts'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
@@ -169,7 +170,8 @@ export class WebSocketByteStream extends Duplex {
       if (masked) at += 4
       if (this.#buffered < at + len) return
       const frame = this.#take(at + len)
-      const payload = Buffer.from(frame.subarray(at))
+      // The frame's bytes are this reader's own: unmasked in place, not copied.
+      const payload = frame.subarray(at)
       if (masked) applyMask(payload, frame.subarray(maskAt, maskAt + 4))
       this.#frame(opcode, fin, payload)
       if (this.destroyed) return
@@ -196,10 +198,7 @@ export class WebSocketByteStream extends Duplex {
   }
 
   #peek(n: number): Buffer {
-    const first = this.#chunks[0]!
-    if (first.length >= n) return first
-    this.#chunks = [Buffer.concat(this.#chunks)]
-    return this.#chunks[0]!
+    return peekJoined(this.#chunks, n)
   }
 
   #take(n: number): Buffer {
