@@ -368,6 +368,8 @@ export class PodWorker {
         readOnlyRoot: spec.securityContext?.readOnlyRootFilesystem === true,
         ...this.#sharedPidOf(spec),
         hostDevices: credentials.privileged,
+        // Only a privileged container writes the host's files; the others get a layer of their own.
+        root: credentials.privileged ? 'host' : 'overlay',
         io: { stdin: spec.stdin ? (spec.stdinOnce ? 'once' : 'open') : 'none', tty: spec.tty === true },
         terminationMessagePath: spec.terminationMessagePath || '/dev/termination-log',
         ...(cgroups ? { cgroups } : {}),

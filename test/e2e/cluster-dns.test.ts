@@ -75,7 +75,7 @@ const clientPid: number = JSON.parse(await readFile(join(node.dataDir, 'pods', c
 /** A command inside the client pod: its network namespace and its mount namespace (its /etc/resolv.conf). */
 function inPod(cmd: string, args: string[], timeoutMs = 20_000): Promise<{ code: number; out: string }> {
   return new Promise((done) => {
-    execFile('nsenter', ['-t', String(clientPid), '-m', '-n', '--', cmd, ...args], { timeout: timeoutMs }, (err, stdout) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: String(stdout) }))
+    execFile('nsenter', ['-t', String(clientPid), '-m', '-r', '-n', '--', cmd, ...args], { timeout: timeoutMs }, (err, stdout) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: String(stdout) }))
   })
 }
 

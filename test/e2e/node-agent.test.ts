@@ -250,6 +250,11 @@ await t.test('isolation: pid namespaces, a private /dev, readOnlyRootFilesystem,
   t.equal(out[7], 'poststart-ran', 'the postStart hook ran before the main work')
   t.equal(done.status.containerStatuses[0].state.terminated.message, 'bye from c', 'the termination message is reported')
   t.notOk(existsSync('/etc/weft-e2e-probe'))
+  // Without readOnlyRootFilesystem a root container writes anywhere in its view, and the host keeps its files.
+  await createPod('cow', { restartPolicy: 'Never', containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', 'echo mine > /etc/weft-e2e-cow && cat /etc/weft-e2e-cow'] }] })
+  await podWhen('cow', 'Succeeded', (p) => p.status?.phase === 'Succeeded')
+  t.equal((await kubectl('logs', 'cow')).trim(), 'mine', 'the container wrote /etc in its own layer')
+  t.notOk(existsSync('/etc/weft-e2e-cow'), 'the host\'s /etc is unchanged')
 
   // preStop runs within the grace period before TERM; kubectl debug adds an ephemeral container sharing c's processes.
   await createPod('hooks', {
@@ -307,7 +312,7 @@ await t.test('liveness, readiness and startup probes', async (t) => {
   const web = pod.status.containerStatuses.find((c: any) => c.name === 'web')
   t.equal(web.started, true, 'the startup probe passed')
   t.equal(web.ready, false)
-  await execIn(podNetns(nodeOne, pod.metadata.uid), 'nsenter', ['-t', String(await webPid(pod.metadata.uid)), '-m', 'touch', `${dataDir}/ready`])
+  await execIn(podNetns(nodeOne, pod.metadata.uid), 'nsenter', ['-t', String(await webPid(pod.metadata.uid)), '-m', '-r', 'touch', `${dataDir}/ready`])
   const ready = await podWhen('probed', 'web ready', (p) => p.status?.containerStatuses?.find((c: any) => c.name === 'web')?.ready === true)
   t.equal(ready.status.containerStatuses.find((c: any) => c.name === 'web').restartCount, 0)
 })

@@ -177,3 +177,30 @@ t.test('tty: the command has a terminal; input echoes and the prompt shows witho
 async function watchExitOf(proc: ContainerProcess): Promise<number> {
   return (await watchExit(proc)).exitCode
 }
+
+t.test('a root of its own: the container writes anywhere in its view, the host keeps its files; a new run starts clean', async (t) => {
+  const sb = await sandbox(t)
+  await writePodFiles(sb, { volumes: [{ name: 'data' }] })
+  const probe = `/etc/weft-overlay-probe-${process.pid}`
+  const script = `echo hi > ${probe} && cat ${probe}; mkdir -p /opt/weft-made-${process.pid} && echo made; echo v > /data/v; ls /sys/fs/cgroup | wc -l | sed "s/^/cgroupfs=/"; echo done`
+  const first = await startContainer(sb, { name: 'c', argv: ['sh', '-c', `${script}; exec sleep 3600`], env: [], restartCount: 0, root: 'overlay', mounts: [{ source: volumePath(sb.dir, 'data'), target: '/data' }] })
+  t.teardown(() => stopContainer(first, 0))
+  const log = await logOf(first, /done/)
+  t.match(log, /^hi\nmade\n/, 'writes anywhere in its view')
+  t.match(log, /cgroupfs=0\n/, '/sys without the host cgroup mounts')
+  t.notOk(execFileSync('sh', ['-c', `ls ${probe} /opt/weft-made-${process.pid} 2>/dev/null || true`]).toString(), 'the host has none of it')
+  t.equal(execFileSync('cat', [join(volumePath(sb.dir, 'data'), 'v')]).toString(), 'v\n', 'volumes write through to the pod')
+  const exec = await execInContainer(sb, first, ['cat', probe], 5000)
+  t.equal(exec.output, 'hi\n', 'exec sees the container\'s own files')
+  await stopContainer(first, 0)
+  const second = await startContainer(sb, { name: 'c', argv: ['sh', '-c', `cat ${probe} 2>/dev/null || echo clean; exec sleep 3600`], env: [], restartCount: 1, root: 'overlay' })
+  t.teardown(() => stopContainer(second, 0))
+  t.match(await logOf(second, /clean|hi/), /^clean\n/, 'a restarted container gets a fresh layer')
+})
+
+t.test('a root of its own works for a container that is not root', async (t) => {
+  const sb = await sandbox(t)
+  const proc = await startContainer(sb, { name: 'u', argv: ['sh', '-c', 'id -u; touch /home/x-$$$$ 2>/dev/null && echo wrote || echo refused; echo done'], env: [], restartCount: 0, root: 'overlay', privileges: ['--reuid=1000', '--regid=1000', '--clear-groups', '--bounding-set=-all', '--inh-caps=-all'] })
+  t.teardown(() => stopContainer(proc, 0))
+  t.match(await logOf(proc, /done/), /^1000\nrefused\ndone\n/, 'runs, and the host root\'s permissions still hold in its view')
+})

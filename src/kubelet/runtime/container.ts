@@ -52,6 +52,8 @@ export interface ContainerSpec {
   terminationMessagePath?: string
   /** stdin: none (/dev/null), open (held open for attach), once (closed after the first attach); tty: a terminal. */
   io?: { stdin: 'none' | 'open' | 'once'; tty: boolean }
+  /** `overlay`: a copy-on-write root over the host's, its writes kept in the pod directory; default `host` (privileged containers). */
+  root?: 'host' | 'overlay'
 }
 
 /** What `<pod dir>/containers/<name>.json` holds. */
@@ -312,6 +314,7 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     pidNamespace: spec.pidNamespaceOf ? processPidNamespace(spec.name, spec.pidNamespaceOf) : sandboxPidNamespace(sandbox),
     readOnlyRoot: spec.readOnlyRoot === true,
     devices: termination.devices,
+    root: spec.root ?? 'host',
     ...(attachable(spec.io) ? { io: spec.io } : {}),
     ...(sandbox.netnsPath !== undefined ? { netnsPath: sandbox.netnsPath } : {}),
     ...(sandbox.utsPath !== undefined ? { utsPath: sandbox.utsPath } : {}),

@@ -30,9 +30,13 @@
 // The exit code is the shell's: 128+N for a command killed by signal N, as Kubernetes
 // reports it.
 //
+// A container's view: with root=overlay (every container but a privileged one) a root of
+// its own, the host's root filesystem as the lower layer of an overlay whose upper layer is
+// `<base>.layer` (fresh for each run), so it may write anywhere and the host's files never
+// change; with root=host (privileged) the host's filesystem itself. There is no image.
 // A container's volume mounts are bind mounts made inside its own mount namespace, and a
-// mountPath is a path in the container's view: there is no container image root, so that
-// view is the host's filesystem. Decision: weft never creates a mountPath on the host. A
+// mountPath is a path in the container's view. Decision: weft never creates a mountPath on
+// the host. In a root of its own a missing one is simply made in its layer. Otherwise a
 // missing one is made by the container's supervisor (launcher.ts) in the container's mount
 // namespace only: the nearest existing directory above it is covered there with a tmpfs
 // that holds what the directory held (each entry bound from the original), and the missing
@@ -45,8 +49,8 @@
 // which are the host's) stay on that tmpfs (256 MiB at most), private to the container.
 
 export const LAUNCHER_SCRIPT = `
-base=$1 log=$2 wd=$3 priv=$4 pidns=$5 rofs=$6 devs=$7 io=$8 n=$9
-shift 9
+base=$1 log=$2 wd=$3 priv=$4 pidns=$5 rofs=$6 devs=$7 io=$8 root=$9 n=\${10}
+shift 10
 for g in \${WEFT_CGROUPS:-}; do
   echo $$ >"$g/cgroup.procs" 2>/dev/null || { echo "cannot join the cgroup $g" >&2; exit 125; }
 done
@@ -54,6 +58,8 @@ unset WEFT_CGROUPS
 trap '[ -n "\${p:-}" ] && kill -TERM "$p" 2>/dev/null' TERM INT HUP
 now() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 finish() {
+  # Helpers still waiting for a command that never came (an early failure) go too.
+  kill \${l1:-} \${l2:-} \${r:-} 2>/dev/null
   printf '%s\\n%s\\n%s\\n' "$1" "\${3:-$(now)}" "$2" >"$base.exit.tmp" && mv -f "$base.exit.tmp" "$base.exit"
   rm -f "$base.out" "$base.err" "$base.args" "$base.mnt" "$base.in" "$base.raw" "$base.rawerr"
   exit "$1"
@@ -117,8 +123,32 @@ target() {
     if [ -n "$rest" ] || [ -d "$2" ]; then mkdir -- "$P$p"; else : >"$P$p"; fi 2>"$base.mnt" || fail "mountPath $1: cannot make $p"
   done
 }
+# A root of the container's own (root=overlay): the host's root filesystem as the lower
+# layer of an overlay whose upper layer is <base>.layer, so what the container writes stays
+# in its pod directory and the host's files are never changed. /sys is the host's, read-only
+# and without its submounts (no cgroupfs to escape through); /proc, /dev and /tmp come later.
+if [ "$root" = overlay ]; then
+  stash
+  # The upper layer's top is the merged root: it gets the host root's owner and mode.
+  rm -rf "$base.layer" && mkdir -m 0700 "$base.layer" "$base.layer/upper" "$base.layer/work" &&
+    chmod --reference=/ "$base.layer/upper" && chown --reference=/ "$base.layer/upper" 2>"$base.mnt" || fail "cannot make the container's layer"
+  mkdir ./root && mount -t overlay weft-root -o "lowerdir=/,upperdir=$base.layer/upper,workdir=$base.layer/work" ./root 2>"$base.mnt" || fail "cannot make the container's root"
+  mount --bind /sys ./root/sys 2>"$base.mnt" && mount -o remount,bind,ro,nosuid,nodev,noexec ./root/sys 2>"$base.mnt" || fail "cannot make the container's /sys"
+  # The host's other disk filesystems (programs may live there), read-only, parents first.
+  while read -r _ _ _ _ m _ rest; do
+    fs=\${rest#*- } fs=\${fs%% *}
+    case $fs in ext2|ext3|ext4|xfs|btrfs|zfs|f2fs|vfat|exfat|ntfs|ntfs3|nfs|nfs4|cifs|9p|virtiofs|squashfs|erofs|iso9660|fuse.*) ;; *) continue ;; esac
+    m=$(printf '%b' "$m")
+    case $m in /|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*|/run|/run/*) continue ;; esac
+    [ -d "./root$m" ] || continue
+    mount --bind -- "$m" "./root$m" 2>/dev/null && mount -o remount,bind,ro -- "./root$m" 2>/dev/null || true
+  done </proc/self/mountinfo
+  owned="$owned $(stat -c %d ./root)"
+  P=./root
+fi
 # A missing mountPath right under / needs a root of its own: a tmpfs holding what / holds.
 i=0
+[ -n "$P" ] && i=$((n * 3))
 for a do
   i=$((i + 1))
   [ "$i" -le $((n * 3)) ] || break
@@ -151,8 +181,9 @@ if [ -n "$P" ]; then
 else
   cd -- "$wd" 2>/dev/null || finish 128 "workingDir $wd: no such directory"
 fi
-(umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stdout "$WEFT_LOG_PROGRAM" <"$base.out" >/dev/null) & l1=$!
-(umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stderr "$WEFT_LOG_PROGRAM" <"$base.err" >/dev/null) & l2=$!
+# Their stdout is not ours (the agent reads the pid from ours until it closes).
+(umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stdout "$WEFT_LOG_PROGRAM" <"$base.out") >/dev/null & l1=$!
+(umask 077 && WEFT_LOG_FILE=$log && export WEFT_LOG_FILE && exec $WEFT_AWK -v s=stderr "$WEFT_LOG_PROGRAM" <"$base.err") >/dev/null & l2=$!
 # stdin or a tty (io is STDIN:TTY, STDIN none, open or once): the attach relay stands between
 # the command and the log writers (attach-relay.ts) and holds its stdin FIFO.
 r= out=$base.out err=$base.err stdin= tty=\${io#*:}
@@ -180,36 +211,40 @@ case $pidns in
 esac
 [ -n "$P" ] && set -- "$@" chroot .
 [ "$rofs" = ro ] || rw=
+# A /dev of the container's own (as container runtimes give): the usual character devices,
+# a new devpts instance, a fresh /dev/shm and the termination-log file; no host disks. Made
+# here, with the host's /dev at hand; moved into place: onto a root of the container's own
+# now, onto /dev by the init (in its mount namespace) otherwise.
 dev=
 if [ "$devs" != host ]; then
-  dev=$base.dev
-  mkdir -p -m 0700 "$dev" || finish 128 "cannot make $dev"
-fi
-termlog=
-[ "$devs" = private-termlog ] && termlog=$base.termination-log
-WEFT_PRIV=$priv WEFT_PROC=$pidns WEFT_RO=$rofs WEFT_RW=$rw WEFT_DEV=$dev WEFT_TERMLOG=$termlog WEFT_STDIN=$stdin WEFT_TTY=$tty "$@" /bin/sh -c '
-  args=$(cat "$1") && rm -f "$1" || { echo "cannot read $1" >&2; exit 128; }
-  if [ "$WEFT_PROC" != host ]; then mount -t proc proc /proc 2>/dev/null || { echo "cannot mount /proc for the pid namespace" >&2; exit 128; }; fi
-  if [ -n "$WEFT_DEV" ]; then
-    # A /dev of its own (as container runtimes give): the usual character devices, a new
-    # devpts instance, a fresh /dev/shm and the termination-log file; no host disks.
-    d=$WEFT_DEV
-    mount -t tmpfs -o mode=0755,size=64k,nosuid,noexec weft-dev "$d" || { echo "cannot make the container /dev" >&2; exit 128; }
-    for n in null zero full random urandom tty; do
-      : >"$d/$n" && mount --bind "/dev/$n" "$d/$n" || { echo "cannot bind /dev/$n" >&2; exit 128; }
-    done
-    mkdir "$d/pts" "$d/shm" "$d/mqueue" &&
-      mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,nosuid,noexec devpts "$d/pts" &&
-      mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev shm "$d/shm" &&
-      ln -s pts/ptmx "$d/ptmx" && ln -s /proc/self/fd "$d/fd" && ln -s /proc/self/fd/0 "$d/stdin" &&
-      ln -s /proc/self/fd/1 "$d/stdout" && ln -s /proc/self/fd/2 "$d/stderr" ||
-      { echo "cannot populate the container /dev" >&2; exit 128; }
-    if [ -n "$WEFT_TERMLOG" ]; then
-      : >"$d/termination-log" && mount --bind "$WEFT_TERMLOG" "$d/termination-log" || { echo "cannot bind the termination log" >&2; exit 128; }
-    fi
-    mount --move "$d" /dev || { echo "cannot mount the container /dev" >&2; exit 128; }
+  d=$base.dev
+  mkdir -p -m 0700 "$d" && mount -t tmpfs -o mode=0755,size=64k,nosuid,noexec weft-dev "$d" 2>"$base.mnt" || fail "cannot make the container /dev"
+  for x in null zero full random urandom tty; do
+    : >"$d/$x" && mount --bind "/dev/$x" "$d/$x" 2>"$base.mnt" || fail "cannot bind /dev/$x"
+  done
+  mkdir "$d/pts" "$d/shm" "$d/mqueue" &&
+    mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,nosuid,noexec devpts "$d/pts" &&
+    mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev shm "$d/shm" &&
+    ln -s pts/ptmx "$d/ptmx" && ln -s /proc/self/fd "$d/fd" && ln -s /proc/self/fd/0 "$d/stdin" &&
+    ln -s /proc/self/fd/1 "$d/stdout" && ln -s /proc/self/fd/2 "$d/stderr" 2>"$base.mnt" ||
+    fail "cannot populate the container /dev"
+  if [ "$devs" = private-termlog ]; then
+    : >"$d/termination-log" && mount --bind "$base.termination-log" "$d/termination-log" 2>"$base.mnt" || fail "cannot bind the termination log"
   fi
-  unset WEFT_DEV WEFT_TERMLOG
+  if [ -n "$P" ]; then
+    # The working directory is the container's root by now.
+    mount --move "$d" ./dev 2>"$base.mnt" || fail "cannot mount the container /dev"
+  else
+    dev=$d
+  fi
+fi
+own=0
+[ -n "$P" ] && own=1
+WEFT_OWN_ROOT=$own WEFT_PRIV=$priv WEFT_PROC=$pidns WEFT_RO=$rofs WEFT_RW=$rw WEFT_DEV=$dev WEFT_TTY=$tty "$@" /bin/sh -c '
+  args=$(cat <&3) && exec 3<&- || { echo "cannot read the command line" >&2; exit 128; }
+  if [ "$WEFT_PROC" != host ] || [ "$WEFT_OWN_ROOT" = 1 ]; then mount -t proc proc /proc 2>/dev/null || { echo "cannot mount /proc for the container" >&2; exit 128; }; fi
+  if [ -n "$WEFT_DEV" ]; then mount --move "$WEFT_DEV" /dev || { echo "cannot mount the container /dev" >&2; exit 128; }; fi
+  unset WEFT_DEV WEFT_OWN_ROOT
   if [ "$WEFT_RO" = ro ]; then
     while read -r _ _ _ _ m _; do
       m=$(printf "%b" "$m")
@@ -226,18 +261,20 @@ WEFT_PRIV=$priv WEFT_PROC=$pidns WEFT_RO=$rofs WEFT_RW=$rw WEFT_DEV=$dev WEFT_TE
   fi
   unset WEFT_RO WEFT_RW
   cd -- "$0" 2>/dev/null || { echo "workingDir $0: no such directory" >&2; exit 128; }
-  src=\${WEFT_STDIN:-/dev/null} tty=$WEFT_TTY
-  unset WEFT_STDIN WEFT_TTY
+  tty=$WEFT_TTY
+  unset WEFT_TTY
+  # stdin is fd 4: the stdin pipe of the container, or /dev/null.
   if [ "$tty" = 1 ]; then
     # A terminal: util-linux script(1) gives the command a pty of the container /dev.
-    setsid \${WEFT_PRIV:+setpriv $WEFT_PRIV --} script -q -e -c "exec env -i -- $args" /dev/null <"$src" & p=$!
+    setsid \${WEFT_PRIV:+setpriv $WEFT_PRIV --} script -q -e -c "exec env -i -- $args" /dev/null <&4 4<&- & p=$!
   else
     eval "set -- $args"
-    setsid \${WEFT_PRIV:+setpriv $WEFT_PRIV --} env -i -- "$@" <"$src" & p=$!
+    setsid \${WEFT_PRIV:+setpriv $WEFT_PRIV --} env -i -- "$@" <&4 4<&- & p=$!
   fi
+  exec 4<&-
   trap "kill -TERM $p 2>/dev/null" TERM INT HUP
   while :; do wait $p; s=$?; kill -0 $p 2>/dev/null || exit $s; done
-' "$wd" "$base.args" </dev/null >"$out" 2>"$err" & c=$!
+' "$wd" </dev/null 3<"$base.args" 4<"\${stdin:-/dev/null}" >"$out" 2>"$err" & c=$!
 # The command's pid on the host. The init is $c, or $c's only child when $c entered a pid
 # namespace (unshare and nsenter fork); the command is the init's child that leads a session
 # (setsid has run: the init's other children, cat or mount, never do).
@@ -259,6 +296,8 @@ while [ -z "$p" ] && kill -0 "$c" 2>/dev/null; do
   [ -n "$p" ] || sleep 0.01
 done
 [ -n "$p" ] || p=$x
+# The init has read the command line by now (it starts the command only then).
+rm -f "$base.args"
 trap '' PIPE
 echo "$p"
 trap - PIPE
@@ -274,6 +313,7 @@ fin=$(now)
 wait "$l1" "$l2"
 kill "$w" 2>/dev/null
 [ -n "$r" ] && kill "$r" 2>/dev/null
+l1= l2= r=
 finish "$code" "" "$fin"
 `
 
@@ -327,6 +367,8 @@ export interface LaunchSpec {
   devices: 'host' | 'private' | 'private-termlog'
   /** stdin (held open, or closed after the first attach with stdinOnce) and a tty; attachable when either is set. */
   io?: { stdin: 'none' | 'open' | 'once'; tty: boolean }
+  /** `overlay`: a copy-on-write root over the host's (writes stay in `<base>.layer`); `host`: the host's own (privileged). */
+  root?: 'host' | 'overlay'
 }
 
 const CGROUP_DIR = /^\/sys\/fs\/cgroup(\/[A-Za-z0-9_.:@=,+-]+)+$/
@@ -360,7 +402,7 @@ export function launchCommand(spec: LaunchSpec): [string, string[]] {
   const sh = [
     'unshare', '--mount', '--propagation', 'slave', '--',
     'sh', '-c', LAUNCHER_SCRIPT, 'weft-launcher',
-    spec.base, spec.log, spec.workingDir, privilegeWords(spec.privileges ?? []), pidNamespaceWord(spec.pidNamespace), spec.readOnlyRoot ? 'ro' : 'rw', spec.devices, `${spec.io?.stdin ?? 'none'}:${spec.io?.tty ? 1 : 0}`, String(spec.mounts.length),
+    spec.base, spec.log, spec.workingDir, privilegeWords(spec.privileges ?? []), pidNamespaceWord(spec.pidNamespace), spec.readOnlyRoot ? 'ro' : 'rw', spec.devices, `${spec.io?.stdin ?? 'none'}:${spec.io?.tty ? 1 : 0}`, spec.root ?? 'host', String(spec.mounts.length),
     ...spec.mounts.flatMap((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw']),
   ]
   const enter = [

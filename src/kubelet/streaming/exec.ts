@@ -1,10 +1,10 @@
-// Runs an exec stream's command. Without a tty: a plain child with the pipes asked for.
-// With a tty: under util-linux `script`, which gives its child a pseudo-terminal with no
-// native addon (`script -q -e -E always -c "exec CMD" /dev/null`; stderr is the terminal
-// too, as upstream). A resize runs `stty -F /proc/<child>/fd/0 rows R cols C` on the
+// Runs an exec stream's command, a plain child with the pipes asked for. With a tty the
+// command line already runs util-linux `script` inside the container, which gives its child
+// a pseudo-terminal with no native addon (`script -q -e -E always -c "exec CMD" /dev/null`;
+// stderr is the terminal too, as upstream). A resize runs `stty -F /proc/<child>/fd/0 rows R cols C` on the
 // terminal's slave, so the kernel sends the command SIGWINCH.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readlinkSync } from 'node:fs'
 import { constants } from 'node:os'
 import { killGroup } from '../../util/proc.ts'
 import type { TerminalSize } from './channels.ts'
@@ -22,6 +22,21 @@ export interface ExecProcess {
   resize(size: TerminalSize): void
   /** Kills what the stream started (the terminal's session too). */
   kill(): void
+}
+
+/** The first process at or below `pid` whose stdin is a terminal (a pty slave). */
+function onTerminal(pid: number, depth = 4): number | undefined {
+  try {
+    if (readlinkSync(`/proc/${pid}/fd/0`).startsWith('/dev/pts/')) return pid
+  } catch {
+    return undefined
+  }
+  if (depth === 0) return undefined
+  for (const c of childrenOf(pid)) {
+    const found = onTerminal(c, depth - 1)
+    if (found !== undefined) return found
+  }
+  return undefined
 }
 
 /** The children of a process, from /proc (empty when it is gone). */
@@ -46,21 +61,20 @@ export function setTerminalSize(pid: number, size: TerminalSize, env: NodeJS.Pro
 }
 
 export function startExec(file: string, args: readonly string[], flags: StreamFlags, env: NodeJS.ProcessEnv): ExecProcess {
-  const [command, commandArgs] = flags.tty ? ['script', ['-q', '-e', '-E', 'always', '-c', `exec ${shellQuote([file, ...args])}`, '/dev/null']] : [file, [...args]]
-  const child = spawn(command, commandArgs, {
+  const child = spawn(file, args, {
     detached: true,
     stdio: [flags.stdin ? 'pipe' : 'ignore', flags.stdout || flags.tty ? 'pipe' : 'ignore', flags.stderr && !flags.tty ? 'pipe' : 'ignore'],
-    env: flags.tty ? { ...env, SHELL: '/bin/sh' } : env,
+    env,
   })
   const exit = new Promise<number>((resolve, reject) => {
     child.once('error', reject)
     child.once('close', (code, signal) => resolve(code ?? 128 + (signal === null ? 0 : constants.signals[signal])))
   })
-  // With a tty, the command runs in a session of its own under script.
+  // With a tty, the command (script's child, a few processes below ours) has the terminal as its stdin.
   let ttyChild: number | undefined
   const findTtyChild = async (): Promise<number | undefined> => {
     for (let i = 0; ttyChild === undefined && i < 100 && child.exitCode === null && child.pid !== undefined; i++) {
-      ttyChild = childrenOf(child.pid)[0]
+      ttyChild = onTerminal(child.pid)
       if (ttyChild === undefined) await sleep(20)
     }
     return ttyChild
@@ -86,7 +100,7 @@ export function startExec(file: string, args: readonly string[], flags: StreamFl
     kill() {
       // Once script has ended its child is reaped too, and the ids may be someone else's.
       if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
-      ttyChild ??= childrenOf(child.pid)[0]
+      ttyChild ??= onTerminal(child.pid)
       if (ttyChild !== undefined) killGroup(ttyChild, 'SIGKILL')
       killGroup(child.pid, 'SIGKILL')
     },

@@ -8,7 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { rejectUpgrade } from '../../util/http-upgrade.ts'
 import { negotiateProtocol, STDERR, STDOUT, SUPPORTED_PROTOCOLS, exitCodeStatus, failureStatus, successStatus, type ChannelProtocol } from './channels.ts'
 import { ChannelConnection } from './connection.ts'
-import { startExec } from './exec.ts'
+import { shellQuote, startExec } from './exec.ts'
 import { parseStreamRequest, type StreamRequest } from './request.ts'
 import { StreamRequestError, type AttachSession, type StreamingRuntime } from './types.ts'
 
@@ -108,7 +108,10 @@ export class StreamingServer {
   }
 
   async #execLine(request: StreamRequest): Promise<{ file: string; args: string[] }> {
-    const [file, args] = await this.#runtime.execCommand(request.target, request.command)
+    // A terminal comes from inside the container (script(1) on the container's own devpts),
+    // so the command's tty is one its /dev knows.
+    const argv = request.flags.tty ? ['script', '-q', '-e', '-E', 'always', '-c', `exec ${shellQuote(request.command)}`, '/dev/null'] : request.command
+    const [file, args] = await this.#runtime.execCommand(request.target, argv)
     return { file, args }
   }
 
