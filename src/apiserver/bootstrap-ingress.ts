@@ -5,6 +5,7 @@
 //   - loadBalancer: a Deployment on the pod network behind the LoadBalancer Service
 //     weft-ingress (ports 80 and 443); Ingress statuses name the Service's address, which
 //     `--load-balancer-pool` hands out.
+import { apiSocketMount } from './bootstrap-api-socket.ts'
 
 export type IngressMode = 'hostNetwork' | 'loadBalancer'
 

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net'
 import { resources } from '../api/registry.ts'
 import { isAlreadyExists } from '../util/errors.ts'
+import { apiSocketMount } from './bootstrap-api-socket.ts'
 import { INGRESS_NAMESPACE, INGRESS_SERVICE_ACCOUNT, ingressObjects, type IngressBootstrap } from './bootstrap-ingress.ts'
 import { defaultPolicy, reconcilePolicyObject } from './bootstrap-policy.ts'
 import type { ResourceHandler, WriteOptions } from './resource-handler.ts'
@@ -22,9 +23,9 @@ export interface ClusterDnsBootstrap {
   replicas: number
   zone: string
   /**
-   * The API server's unix socket. Pods run on the host's filesystem (there is no container
-   * engine), so a DNS pod on any node of this host reaches the API server through it; without
-   * one the pods use the in-cluster address (the `kubernetes` Service).
+   * The API server's unix socket. A DNS pod on any node of this host reaches the API server
+   * through it, mounted as a hostPath (the agents allow their own API socket); without one
+   * the pods use the in-cluster address (the `kubernetes` Service).
    */
   apiSocket?: string
 }
@@ -58,11 +59,13 @@ export function clusterDnsObjects(dns: ClusterDnsBootstrap): { service: Record<s
             serviceAccountName: 'coredns',
             dnsPolicy: 'Default',
             priorityClassName: 'system-cluster-critical',
+            volumes: apiSocketMount(dns.apiSocket).volumes,
             containers: [
               {
                 name: 'coredns',
                 image: 'weft/dns',
                 args,
+                volumeMounts: apiSocketMount(dns.apiSocket).volumeMounts,
                 ports: [
                   { name: 'dns', containerPort: 53, protocol: 'UDP' },
                   { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },

@@ -193,7 +193,9 @@ export class Agent {
       backoff: o.backoff,
       logRotation: o.logRotation,
       volumeRefreshMs: o.volumeRefreshMs,
-      allowedHostPaths: o.allowedHostPaths,
+      // The node's own API socket is allowed too: the bootstrap DNS and Ingress pods mount it
+      // (a transport only: their service account's token still authenticates them).
+      allowedHostPaths: [...(o.allowedHostPaths ?? []), ...('socketPath' in o.server && o.server.socketPath ? [o.server.socketPath] : [])],
       nodeAllocatable: host.allocatable,
       ...(cgroups ? { cgroups } : {}),
       ...(o.evictionHard?.length ? { eviction: { thresholds: o.evictionHard, onPressureChange: () => void this.#registration?.refresh().catch(() => undefined) } } : {}),
