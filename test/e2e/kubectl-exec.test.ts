@@ -54,6 +54,21 @@ await t.test('kubectl exec runs the command in the container; its exit code is k
   t.match(missing.stderr, /container nope is not valid for pod shell|container nope not found in pod shell/)
 })
 
+await t.test('kubectl exec runs as the container does: its runAsUser, its pid namespace, its own root', async (t) => {
+  await client.create(podInfo, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'nonroot', namespace: 'default' },
+    spec: { nodeName: 'node-1', terminationGracePeriodSeconds: 1, securityContext: { runAsUser: 1000, runAsGroup: 3000 }, containers: [{ name: 'main', image: 'debian', command: ['sleep', '3600'] }] },
+  } as never)
+  t.teardown(() => client.delete(podInfo, 'nonroot', 'default', { gracePeriodSeconds: 0 }).catch(() => undefined))
+  await until('nonroot runs', async () => (await k(['exec', 'nonroot', '--', 'true'])).code === 0, 60_000)
+  const id = await k(['exec', 'nonroot', '--', 'id', '-u'])
+  t.equal(id.stdout.trim(), '1000', id.stderr)
+  const ps = await k(['exec', 'nonroot', '--', 'sh', '-c', 'ps -e -o args= | grep -c "^sleep 3600"'])
+  t.equal(ps.stdout.trim(), '1', 'only its own processes in view')
+})
+
 await t.test('kubectl exec -i: stdin reaches the command and ends with EOF', async (t) => {
   const r = await k(['exec', '-i', 'shell', '--', 'sh', '-c', 'cat; echo done'], 'hello from stdin\n')
   t.equal(r.code, 0, r.stderr)

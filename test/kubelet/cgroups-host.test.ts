@@ -1,42 +1,17 @@
 // The cgroup manager against this host's real cgroups (v1 or v2, whichever it has), under
 // a test parent of its own: a busy loop gets its CPU quota, a memory hog is OOM-killed
 // and the kill is seen.
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { CgroupManager, detectLayout, hierarchies, type CgroupLayout } from '../../src/kubelet/cgroups/index.ts'
+import { CgroupManager } from '../../src/kubelet/cgroups/index.ts'
 import { createSandbox, removeSandbox, startContainer, stopContainer, watchExit, type Sandbox } from '../../src/kubelet/runtime/index.ts'
+import { hostCgroupLayout, testCgroupParent } from '../helpers/cgroups.ts'
 
-let layout: CgroupLayout | undefined
-try {
-  layout = detectLayout()
-} catch (err) {
-  t.comment(`no usable cgroups: ${(err as Error).message}`)
-}
+const layout = hostCgroupLayout()
 const skip = layout === undefined || process.getuid?.() !== 0 || layout.mounts.cpu === undefined || layout.mounts.memory === undefined ? 'needs root and the cpu and memory controllers' : false
-const parent = `/weft-test-${process.pid}-${randomBytes(3).toString('hex')}`
-
-/** rmdir depth first: what the tests made under the parent. */
-function removeTree(dir: string): void {
-  let entries: string[] = []
-  try {
-    entries = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory())
-  } catch {
-    return
-  }
-  for (const e of entries) removeTree(join(dir, e))
-  try {
-    rmdirSync(dir)
-  } catch {
-    // Processes still in it: nothing more a test can do.
-  }
-}
-function cleanup(): void {
-  if (layout) for (const mount of hierarchies(layout)) removeTree(join(mount, parent))
-}
-process.once('exit', cleanup)
+const parent = testCgroupParent(layout)
 
 const dataDir = mkdtempSync(join(tmpdir(), 'weft-cg-'))
 t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))

@@ -2,13 +2,13 @@
 // exit 137) and restarted, the summary shows the pods, the eviction manager fails a pod
 // with reason Evicted, and a deleted pod's cgroup goes with its sandbox.
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import type { V1Pod } from '@kubernetes/client-node'
 import { RestClient } from '../../src/client/index.ts'
-import { CgroupManager, detectLayout, hierarchies, type CgroupLayout } from '../../src/kubelet/cgroups/index.ts'
+import { CgroupManager } from '../../src/kubelet/cgroups/index.ts'
 import { CniRuntime } from '../../src/kubelet/cni/index.ts'
 import { parseEvictionHard } from '../../src/kubelet/eviction-thresholds.ts'
 import { Kubelet, type KubeletOptions } from '../../src/kubelet/kubelet.ts'
@@ -16,32 +16,11 @@ import { listSandboxes, removeSandbox } from '../../src/kubelet/runtime/index.ts
 import { logger } from '../../src/util/log.ts'
 import { startTestServer } from '../helpers/apiserver.ts'
 import { podInfo, until } from '../helpers/control-plane.ts'
+import { hostCgroupLayout, testCgroupParent } from '../helpers/cgroups.ts'
 
-let layout: CgroupLayout | undefined
-try {
-  layout = detectLayout()
-} catch {
-  layout = undefined
-}
+const layout = hostCgroupLayout()
 const skip = layout?.mounts.memory === undefined || layout.mounts.cpu === undefined || process.getuid?.() !== 0 ? 'needs root and the cpu and memory controllers' : false
-const parent = `/weft-test-${process.pid}-${randomBytes(3).toString('hex')}`
-function removeTree(dir: string): void {
-  let entries: string[] = []
-  try {
-    entries = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory())
-  } catch {
-    return
-  }
-  for (const e of entries) removeTree(join(dir, e))
-  try {
-    rmdirSync(dir)
-  } catch {
-    // Processes still in it.
-  }
-}
-process.once('exit', () => {
-  if (layout) for (const m of hierarchies(layout)) removeTree(join(m, parent))
-})
+const parent = testCgroupParent(layout)
 
 async function startKubelet(t: { teardown(fn: () => unknown): void }, options: Partial<KubeletOptions> = {}) {
   const server = await startTestServer(t)

@@ -1,16 +1,16 @@
 // Eviction: --eviction-hard parsing, upstream's ranking and message, the manager's rounds
 // on fake sources, and a memory hog evicted from a cgroup of the test's own that stands in
 // for the node.
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { V1Pod } from '@kubernetes/client-node'
 import t from 'tap'
-import { CgroupManager, detectLayout, hierarchies, type CgroupLayout } from '../../src/kubelet/cgroups/index.ts'
+import { CgroupManager } from '../../src/kubelet/cgroups/index.ts'
 import { EvictionManager, evictionMessage, isCriticalPod, rankForMemory, type PodMemoryUsage } from '../../src/kubelet/eviction.ts'
 import { DEFAULT_EVICTION_HARD, formatBinaryQuantity, parseEvictionHard } from '../../src/kubelet/eviction-thresholds.ts'
 import { createSandbox, removeSandbox, startContainer, stopContainer, type ContainerProcess } from '../../src/kubelet/runtime/index.ts'
+import { hostCgroupLayout, testCgroupParent } from '../helpers/cgroups.ts'
 
 const Mi = 2 ** 20
 
@@ -102,31 +102,9 @@ t.test('the manager: one pod per round, MemoryPressure with its transition perio
 })
 
 // A memory cgroup of the test's own, limited to 64Mi, is "the node"; the pods' cgroups sit under it.
-let layout: CgroupLayout | undefined
-try {
-  layout = detectLayout()
-} catch {
-  layout = undefined
-}
+const layout = hostCgroupLayout()
 const skip = layout?.mounts.memory === undefined || process.getuid?.() !== 0 ? 'needs root and the memory controller' : false
-const parent = `/weft-test-${process.pid}-${randomBytes(3).toString('hex')}`
-function removeTree(dir: string): void {
-  let entries: string[] = []
-  try {
-    entries = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory())
-  } catch {
-    return
-  }
-  for (const e of entries) removeTree(join(dir, e))
-  try {
-    rmdirSync(dir)
-  } catch {
-    // Processes still in it.
-  }
-}
-process.once('exit', () => {
-  if (layout) for (const m of hierarchies(layout)) removeTree(join(m, parent))
-})
+const parent = testCgroupParent(layout)
 
 t.test('a memory hog in a 64Mi "node" is evicted; the quiet pod stays', { skip }, async (t) => {
   const mgr = new CgroupManager({ layout: layout!, driver: 'cgroupfs', cgroupRoot: `${parent}/node` })

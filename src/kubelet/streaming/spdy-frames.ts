@@ -1,7 +1,7 @@
 // SPDY/3.1 framing (draft-mbelshe-httpbis-spdy-00 §2.2, with the 3.1 flow-control
 // changes): a synchronous, incremental frame reader with limits, and frame encoders. Header
 // blocks stay compressed here; spdy-headers.ts (de)compresses them, in frame order.
-import { peekJoined } from './chunks.ts'
+import { ChunkQueue } from './chunks.ts'
 
 export const SPDY_VERSION = 3
 
@@ -95,8 +95,7 @@ const HEADER = 8
 /** Reads frames from a byte stream in arbitrary chunks. Throws SpdyProtocolError on anything malformed or over a limit. */
 export class FrameReader {
   readonly #limits: SpdyLimits
-  #chunks: Buffer[] = []
-  #buffered = 0
+  readonly #queue = new ChunkQueue()
 
   constructor(limits: SpdyLimits = defaultSpdyLimits) {
     this.#limits = limits
@@ -104,18 +103,15 @@ export class FrameReader {
 
   /** Bytes held waiting for the rest of a frame. */
   get buffered(): number {
-    return this.#buffered
+    return this.#queue.length
   }
 
   push(chunk: Buffer): RawFrame[] {
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk)
-      this.#buffered += chunk.length
-    }
+    this.#queue.push(chunk)
     const frames: RawFrame[] = []
     for (;;) {
-      if (this.#buffered < HEADER) break
-      const head = this.#peek(HEADER)
+      if (this.#queue.length < HEADER) break
+      const head = this.#queue.peek(HEADER)
       const control = (head[0]! & 0x80) !== 0
       const length = head.readUIntBE(5, 3)
       const flags = head[4]!
@@ -126,8 +122,8 @@ export class FrameReader {
       } else if (length > this.#limits.maxDataFrame) {
         throw new SpdyProtocolError(`a data frame of ${length} bytes is over the limit of ${this.#limits.maxDataFrame}`)
       }
-      if (this.#buffered < HEADER + length) break
-      const frame = this.#take(HEADER + length)
+      if (this.#queue.length < HEADER + length) break
+      const frame = this.#queue.take(HEADER + length)
       const payload = frame.subarray(HEADER)
       if (control) {
         const parsed = parseControl(head.readUInt16BE(2), flags, payload, this.#limits)
@@ -142,20 +138,6 @@ export class FrameReader {
     return frames
   }
 
-  #peek(n: number): Buffer {
-    return peekJoined(this.#chunks, n)
-  }
-
-  #take(n: number): Buffer {
-    const first = this.#peek(n)
-    this.#buffered -= n
-    if (first.length === n) {
-      this.#chunks.shift()
-      return first
-    }
-    this.#chunks[0] = first.subarray(n)
-    return first.subarray(0, n)
-  }
 }
 
 function need(payload: Buffer, n: number, what: string, exact = false): void {

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { Duplex } from 'node:stream'
-import { peekJoined } from './chunks.ts'
+import { ChunkQueue } from './chunks.ts'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
@@ -108,8 +108,7 @@ class ProtocolError extends Error {
 export class WebSocketByteStream extends Duplex {
   readonly #socket: Duplex
   readonly #role: 'server' | 'client'
-  #chunks: Buffer[] = []
-  #buffered = 0
+  readonly #queue = new ChunkQueue()
   #inMessage = false
   #closeSent = false
   #ended = false
@@ -132,8 +131,7 @@ export class WebSocketByteStream extends Duplex {
 
   /** @internal Bytes read from the socket (also the bytes that came with the upgrade request). */
   feed(chunk: Buffer): void {
-    this.#chunks.push(chunk)
-    this.#buffered += chunk.length
+    this.#queue.push(chunk)
     try {
       this.#parse()
     } catch (err) {
@@ -145,8 +143,8 @@ export class WebSocketByteStream extends Duplex {
 
   #parse(): void {
     for (;;) {
-      if (this.#buffered < 2) return
-      const b = this.#peek(Math.min(this.#buffered, 14))
+      if (this.#queue.length < 2) return
+      const b = this.#queue.peek(Math.min(this.#queue.length, 14))
       const fin = (b[0]! & 0x80) !== 0
       if (b[0]! & 0x70) throw new ProtocolError(1002, 'a WebSocket frame sets reserved bits (no extension was agreed)')
       const opcode = b[0]! & 0x0f
@@ -168,8 +166,8 @@ export class WebSocketByteStream extends Duplex {
       if (len > MAX_FRAME) throw new ProtocolError(1009, `a WebSocket frame of ${len} bytes is over the limit of ${MAX_FRAME}`)
       const maskAt = at
       if (masked) at += 4
-      if (this.#buffered < at + len) return
-      const frame = this.#take(at + len)
+      if (this.#queue.length < at + len) return
+      const frame = this.#queue.take(at + len)
       // The frame's bytes are this reader's own: unmasked in place, not copied.
       const payload = frame.subarray(at)
       if (masked) applyMask(payload, frame.subarray(maskAt, maskAt + 4))
@@ -197,20 +195,6 @@ export class WebSocketByteStream extends Duplex {
     if (payload.length > 0 && !this.#ended && !this.push(payload)) this.#socket.pause()
   }
 
-  #peek(n: number): Buffer {
-    return peekJoined(this.#chunks, n)
-  }
-
-  #take(n: number): Buffer {
-    const first = this.#peek(n)
-    this.#buffered -= n
-    if (first.length === n) {
-      this.#chunks.shift()
-      return first
-    }
-    this.#chunks[0] = first.subarray(n)
-    return first.subarray(0, n)
-  }
 
   #remoteEnd(): void {
     if (this.#ended) return
