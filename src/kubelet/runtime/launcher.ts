@@ -273,7 +273,8 @@ WEFT_OWN_ROOT=$own WEFT_PRIV=$priv WEFT_PROC=$pidns WEFT_RO=$rofs WEFT_RW=$rw WE
   fi
   exec 4<&-
   trap "kill -TERM $p 2>/dev/null" TERM INT HUP
-  while :; do wait $p; s=$?; kill -0 $p 2>/dev/null || exit $s; done
+  # (dash reports a job killed by a signal on stderr, the container log, unless told not to)
+  while :; do wait $p 2>/dev/null; s=$?; kill -0 $p 2>/dev/null || exit $s; done
 ' "$wd" </dev/null 3<"$base.args" 4<"\${stdin:-/dev/null}" >"$out" 2>"$err" & c=$!
 # The command's pid on the host. The init is $c, or $c's only child when $c entered a pid
 # namespace (unshare and nsenter fork); the command is the init's child that leads a session
