@@ -42,11 +42,13 @@ export function ingressObjects(b: IngressBootstrap): BootstrapObject[] {
     ...(hostNetwork ? { hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' } : {}),
     priorityClassName: 'system-cluster-critical',
     terminationGracePeriodSeconds: 10,
+    volumes: apiSocketMount(b.apiSocket).volumes,
     containers: [
       {
         name: 'controller',
         image: 'weft/ingress',
         args,
+        volumeMounts: apiSocketMount(b.apiSocket).volumeMounts,
         env: [fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace')],
         ports: [
           { name: 'http', containerPort: 80, protocol: 'TCP', ...(hostNetwork ? { hostPort: 80 } : {}) },

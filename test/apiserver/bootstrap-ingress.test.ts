@@ -60,3 +60,16 @@ t.test('the API server creates them at start; without --ingress it creates none'
   t.teardown(() => other.destroy())
   t.equal((await other.list(kind('IngressClass'))).items.length, 0, 'no --ingress: no IngressClass')
 })
+
+t.test('with an API socket, the controller pods mount it at its own path (a hostPath of type Socket)', async (t) => {
+  for (const mode of ['hostNetwork', 'loadBalancer'] as const) {
+    const objects = ingressObjects({ mode, replicas: 1, apiSocket: '/run/weft/apiserver.sock' })
+    const workload = objects.find((o) => o.kind === 'DaemonSet' || o.kind === 'Deployment')!
+    const spec = (workload.body as any).spec.template.spec
+    t.same(spec.volumes, [{ name: 'api-socket', hostPath: { path: '/run/weft/apiserver.sock', type: 'Socket' } }], mode)
+    t.same(spec.containers[0].volumeMounts, [{ name: 'api-socket', mountPath: '/run/weft/apiserver.sock' }])
+    t.match(spec.containers[0].args, ['--socket', '/run/weft/apiserver.sock'])
+  }
+  const none = ingressObjects({ mode: 'hostNetwork', replicas: 1 }).find((o) => o.kind === 'DaemonSet')!
+  t.same((none.body as any).spec.template.spec.volumes, [], 'no socket, no volume')
+})
