@@ -282,6 +282,9 @@ t.test('mountPaths the launcher refuses', async (t) => {
   t.match(await start(join(hostRoot, 'x'), { source: join(volumePath(sb.dir, 'scratch'), 'evil'), within: volumePath(sb.dir, 'scratch') }), /leads out of its volume \(to \/etc\/passwd\)/)
   // A target below a file cannot be made.
   t.match(await start('/etc/passwd/x'), /is not a directory/)
+  // A newline would split the launcher's list of writable mounts (readOnlyRootFilesystem).
+  t.match(await start(`${join(hostRoot, 'y')}\n/etc`, { readOnly: false }), /holds a control character/)
+  t.match(await start('/data\u0000'), /holds a control character/)
   t.same(readdirSync(hostRoot), [])
 })
 

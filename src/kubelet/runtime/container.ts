@@ -163,7 +163,8 @@ function launchMounts(sandbox: Sandbox, spec: ContainerSpec): LaunchMount[] {
   for (const m of [...podFileMounts(sandbox), ...(spec.mounts ?? [])]) {
     const target = posix.resolve('/', m.target)
     if (m.target === '' || target === '/') throw new Error(`container ${spec.name}: mountPath ${JSON.stringify(m.target)} is the container's root; choose a directory below it`)
-    if (m.target.includes('\0')) throw new Error(`container ${spec.name}: mountPath ${JSON.stringify(m.target)} holds a NUL byte`)
+    // The launcher keeps its list of writable targets one per line: a control character has no place in a path.
+    if (/[\u0000-\u001f\u007f]/.test(m.target)) throw new Error(`container ${spec.name}: mountPath ${JSON.stringify(m.target)} holds a control character`)
     if (m.within !== undefined) {
       let real: string
       try {
