@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ChannelProtocolError, decodeClientMessage, encodeFrame, exitStatusFrame, negotiateProtocol, parseResize, V4, V5 } from '../../src/kubelet/streaming/channels.ts'
 import { parseStreamRequest } from '../../src/kubelet/streaming/request.ts'
-import { shellQuote } from '../../src/kubelet/streaming/exec.ts'
+import { shellQuote } from '../../src/kubelet/runtime/launcher.ts'
 import { StreamRequestError } from '../../src/kubelet/streaming/types.ts'
 import { execFileSync } from 'node:child_process'
 

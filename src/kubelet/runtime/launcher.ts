@@ -388,9 +388,14 @@ function pidNamespaceWord(ns: string): string {
   throw new Error(`internal error: pid namespace ${JSON.stringify(ns)} is not new, host or /proc/PID/ns/pid`)
 }
 
+/** POSIX shell quoting: every word in single quotes. */
+export function shellQuote(words: readonly string[]): string {
+  return words.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ')
+}
+
 /** What `<base>.args` holds: env (NAME=VALUE, a later duplicate wins) then argv. */
 export function argsFile(env: readonly string[], argv: readonly string[]): string {
-  return [...env, ...argv].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ') + '\n'
+  return shellQuote([...env, ...argv]) + '\n'
 }
 
 export function privilegeWords(options: readonly string[]): string {

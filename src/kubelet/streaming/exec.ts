@@ -10,10 +10,6 @@ import { killGroup } from '../../util/proc.ts'
 import type { TerminalSize } from './channels.ts'
 import type { StreamFlags } from './types.ts'
 
-/** POSIX shell quoting: every argument in single quotes. */
-export function shellQuote(argv: readonly string[]): string {
-  return argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ')
-}
 
 export interface ExecProcess {
   child: ChildProcess
