@@ -109,6 +109,8 @@ export class PodWorker {
   #sandbox: Sandbox | undefined
   #instances = new Map<string, Instance>()
   #previous = new Map<string, Instance>()
+  /** emptyDir volumes already given the pod's fsGroup in this sandbox. */
+  #ownedVolumes = new Set<string>()
   #startErrors = new Map<string, { reason: string; message: string }>()
   #startTime = new Date()
   #lastStatus = ''
@@ -289,6 +291,7 @@ export class PodWorker {
     // A new sandbox starts the pod's containers from scratch: their previous runs stay as lastState.
     for (const [name, inst] of this.#instances) this.#previous.set(name, inst)
     this.#instances.clear()
+    this.#ownedVolumes.clear()
     let sandbox: Sandbox | undefined
     try {
       sandbox = await createSandbox({
@@ -351,7 +354,7 @@ export class PodWorker {
         if (refused) throw new ConfigError(refused)
       }
       await writePodFiles(sandbox, { volumes: volumes.written })
-      await applyFsGroup(pod, sandbox, volumes.written)
+      await applyFsGroup(pod, sandbox, volumes.written, this.#ownedVolumes)
       this.#volumesKey = downwardKey(pod)
       const argv = expandCommand(resolveImage(spec).command, envResult.env)
       const cgroups = await this.#ctx.cgroups?.containerCgroups(pod, spec)
@@ -413,7 +416,7 @@ export class PodWorker {
       const volumes = podVolumes(pod, await fetchPodObjects(this.#ctx.client, pod, 'volumes', this.#ctx.tokens), this.#envExtra())
       const payloads = volumes.written.filter((v) => v.files !== undefined)
       await writePodFiles(sandbox, { volumes: payloads })
-      await applyFsGroup(pod, sandbox, payloads)
+      await applyFsGroup(pod, sandbox, payloads, this.#ownedVolumes)
       this.#volumesKey = key
     } catch (err) {
       const message = `cannot update the pod's volumes, the containers keep the previous contents: ${err instanceof Error ? err.message : String(err)}`
@@ -647,11 +650,20 @@ function podVolumes(pod: V1Pod, lookups: ObjectLookups, extra: EnvExtra): { writ
   return { written, hostPaths }
 }
 
-/** fsGroup: the pod's volumes (not hostPath ones) belong to its group. */
-async function applyFsGroup(pod: V1Pod, sandbox: Sandbox, volumes: readonly PodVolume[]): Promise<void> {
+/**
+ * fsGroup: the pod's volumes (not hostPath ones) belong to its group. An emptyDir is done once
+ * per sandbox (`owned` remembers it), as the kubelet does at volume set-up, not at every
+ * container start; the other kinds whenever they are written (their files are new).
+ */
+async function applyFsGroup(pod: V1Pod, sandbox: Sandbox, volumes: readonly PodVolume[], owned: Set<string>): Promise<void> {
   const sc = pod.spec?.securityContext
   if (sc?.fsGroup === undefined) return
-  for (const v of volumes) await setVolumeOwnership(volumePath(sandbox.dir, v.name), sc.fsGroup, v.files !== undefined, sc.fsGroupChangePolicy)
+  for (const v of volumes) {
+    const emptyDir = v.files === undefined
+    if (emptyDir && owned.has(v.name)) continue
+    await setVolumeOwnership(volumePath(sandbox.dir, v.name), sc.fsGroup, !emptyDir, sc.fsGroupChangePolicy)
+    if (emptyDir) owned.add(v.name)
+  }
 }
 
 /** Whether the pod has volumes whose contents come from the API or the pod itself (and may change while it runs). */
