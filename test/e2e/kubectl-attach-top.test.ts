@@ -48,8 +48,9 @@ await t.test('kubectl run -i --rm: a one-off pod reads stdin, prints, and is del
 await t.test('kubectl run -it --rm: a shell on a terminal', async (t) => {
   const cmd = `kubectl --kubeconfig ${cluster.kubeconfig} run tty -it --rm --restart=Never --image=busybox '--overrides=${onNode}' --command -- sh`
   // script gives kubectl a terminal; the input arrives once the shell has had time to start.
-  const { stdout } = await run('sh', ['-c', `(sleep 8; printf 'tty; echo $((6*7))\\nexit\\n'; sleep 5) | script -q -e -c "${cmd.replaceAll('"', '\\"')}" /dev/null`], { timeout: 90_000 })
+  const { stdout } = await run('sh', ['-c', `(sleep 8; printf 'tty; echo term=$TERM; echo $((6*7))\\nexit\\n'; sleep 5) | script -q -e -c "${cmd.replaceAll('"', '\\"')}" /dev/null`], { timeout: 90_000 })
   t.match(stdout, /\/dev\/pts\/\d+/, 'the container has a terminal')
+  t.match(stdout, /term=xterm/, 'TERM is set for a tty container')
   t.match(stdout, /42/)
 })
 

@@ -2,7 +2,8 @@
 // plain SPDY fallback) against a test API server, which tunnels pods/portforward to a real
 // node agent's kubelet; the kubelet connects inside the pod's network namespace.
 import t from 'tap'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { readlinkSync, statSync } from 'node:fs'
 import { get } from 'node:http'
 import { podInfo, startCluster, until } from '../helpers/control-plane.ts'
 import { kubectl } from '../helpers/kubectl.ts'
@@ -12,7 +13,7 @@ t.setTimeout(240_000)
 
 const cluster = await startCluster(t, {}, { socket: true, kubeletSocketsInDir: true })
 const underlay = await startUnderlay(t, { socketPath: cluster.socketPath!, dir: cluster.dir })
-await underlay.addNode('node-1')
+const node = await underlay.addNode('node-1')
 await cluster.client.create(podInfo, {
   apiVersion: 'v1',
   kind: 'Pod',
@@ -66,3 +67,22 @@ for (const [mode, env] of [
     t.match(stderr, /error forwarding port 8081 to pod default\/web, uid [0-9a-f-]+: .*connection refused/)
   })
 }
+
+await t.test('the per-pod dialer ends with the pod, not after its idle time', async (t) => {
+  const pod = await cluster.client.get<{ metadata: { uid: string } }>(podInfo, 'web', 'default')
+  const inode = statSync(`/run/netns/${node.netns}-pod-${pod.metadata.uid}`).ino
+  // The dialers in the pod's network namespace (there is one per pod).
+  const dialers = () =>
+    execFileSync('sh', ['-c', 'pgrep -f netns-dialer-main || true'], { encoding: 'utf8' }).split('\n').filter(Boolean)
+      .filter((pid) => {
+        try {
+          return readlinkSync(`/proc/${pid}/ns/net`) === `net:[${inode}]`
+        } catch {
+          return false
+        }
+      })
+  t.equal(dialers().length, 1, 'the port-forwards above left the pod\'s dialer running (idle)')
+  await cluster.client.delete(podInfo, 'web', 'default', { gracePeriodSeconds: 0 })
+  await until('the dialer is gone', async () => dialers().length === 0, 20_000)
+  t.pass('stopped when the sandbox went (its idle timeout is 60 s)')
+})

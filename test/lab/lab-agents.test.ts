@@ -6,6 +6,8 @@ import t from 'tap'
 import type { LabState } from '../../src/lab/state.ts'
 import { weft } from './cli.ts'
 import { assertGone, labDir } from './lab-helpers.ts'
+import { labCgroupRoot } from '../../src/lab/topology.ts'
+import { hostCgroupLayout } from '../helpers/cgroups.ts'
 
 const root = new URL('../../', import.meta.url).pathname
 const missing = ['src/kubelet/agent.ts', 'bin/weft-cni'].filter((f) => !existsSync(join(root, f)))
@@ -75,7 +77,12 @@ t.test('up with agents and the demo', { skip, timeout: 300_000 }, async (t) => {
     if (address !== nodeIPs) await new Promise((r) => setTimeout(r, 500))
   }
   t.equal(address, nodeIPs, 'the Ingress status names both nodes (the host-network controller runs on each)')
+  // Each node's pods run in a cgroup tree of its own, which weft down removes.
+  const memory = hostCgroupLayout()?.mounts.memory
+  const trees = memory ? state.nodes.map((n) => join(memory, labCgroupRoot(n.netns))) : []
+  t.ok(trees.every((d) => existsSync(d)), 'the nodes\' cgroup trees exist while the lab runs')
   const down = await weft(['down', '--data-dir', dir])
   t.equal(down.code, 0, down.stderr)
   await assertGone(t, dir, state.processes)
+  t.same(trees.filter((d) => existsSync(d)), [], 'no cgroup tree of the lab is left')
 })
