@@ -1,6 +1,6 @@
 // Process identity from /proc: a pid plus its start time (clock ticks since boot, field
 // 22 of /proc/<pid>/stat) names one process for good, even after the pid is recycled.
-import { readFileSync } from 'node:fs'
+import { readFileSync, readlinkSync } from 'node:fs'
 
 export interface ProcessId {
   pid: number
@@ -54,4 +54,28 @@ export function kill(pid: number, signal: NodeJS.Signals): boolean {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false
     throw err
   }
+}
+
+/** The children of a process, from /proc (empty when it is gone). */
+export function childProcesses(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+  } catch {
+    return []
+  }
+}
+
+/** The first process at or below `pid` (a few levels) whose stdin is a terminal (a pty slave). */
+export function processOnTerminal(pid: number, depth = 4): number | undefined {
+  try {
+    if (readlinkSync(`/proc/${pid}/fd/0`).startsWith('/dev/pts/')) return pid
+  } catch {
+    return undefined
+  }
+  if (depth === 0) return undefined
+  for (const c of childProcesses(pid)) {
+    const found = processOnTerminal(c, depth - 1)
+    if (found !== undefined) return found
+  }
+  return undefined
 }

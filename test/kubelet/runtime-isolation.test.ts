@@ -15,7 +15,6 @@ import {
   removeSandbox,
   startContainer,
   stopContainer,
-  terminalProcess,
   volumePath,
   watchExit,
   writePodFiles,
@@ -23,7 +22,7 @@ import {
   type Sandbox,
 } from '../../src/kubelet/runtime/index.ts'
 import type { PidMode } from '../../src/kubelet/runtime/sandbox.ts'
-import { isAlive } from '../../src/util/proc.ts'
+import { isAlive, processOnTerminal } from '../../src/util/proc.ts'
 import { uniqueName } from '../helpers/netns.ts'
 
 if (process.getuid?.() !== 0) t.plan(0, 'namespaces need root')
@@ -168,7 +167,7 @@ t.test('tty: the command has a terminal; input echoes and the prompt shows witho
   await until('the answer and the next prompt', () => /42\r\nweft# $/.test(a.output())).catch((err: Error) => {
     throw new Error(`${err.message}; the session saw ${JSON.stringify(a.output())}`)
   })
-  t.ok(terminalProcess(proc) !== undefined, 'the terminal\'s process is found for resizes')
+  t.ok(processOnTerminal(proc.process.pid) !== undefined, 'the terminal\'s process is found for resizes')
   t.match(await readLog(proc.logPath), /^\/dev\/pts\/\d+\r?$/m, 'a pty of the container /dev')
   a.socket.write('exit 4\n')
   t.equal(await watchExitOf(proc), 4, 'the exit code comes through script')

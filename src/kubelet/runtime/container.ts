@@ -202,16 +202,6 @@ export function attachSocket(proc: ContainerProcess): Promise<Socket> {
   })
 }
 
-/** The process that holds the container's terminal (the child of script(1)), for a resize. */
-export function terminalProcess(proc: ContainerRecord): number | undefined {
-  try {
-    const child = Number.parseInt(readFileSync(`/proc/${proc.process.pid}/task/${proc.process.pid}/children`, 'utf8'), 10)
-    return Number.isNaN(child) ? undefined : child
-  } catch {
-    return undefined
-  }
-}
-
 const TERMINATION_LOG = '/dev/termination-log'
 /** As the kubelet: a termination message is cut at 4 KiB. */
 const TERMINATION_MESSAGE_MAX = 4096

@@ -6,13 +6,13 @@
 // hostname, volumes/), the logs, the container state and sandbox.json, from which a
 // restarted agent finds the sandbox again.
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, readdir, rm } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { addNetns, deleteNetns, netnsExists, netnsPath } from '../../netlink/index.ts'
 import { addHeldNamespace, deleteHeldNamespace } from '../../netlink/held-namespace.ts'
-import { isAlive, processStartTime, type ProcessId } from '../../util/proc.ts'
+import { childProcesses, isAlive, processStartTime, type ProcessId } from '../../util/proc.ts'
 import { SYSTEM_PATH } from './launcher.ts'
 import { killContainerProcesses } from './container.ts'
 import { readJson, writeFileAtomic } from './files.ts'
@@ -197,13 +197,9 @@ async function startPidInit(): Promise<ProcessId> {
   holder.unref()
   const deadline = Date.now() + 5000
   while (holder.pid !== undefined && Date.now() < deadline) {
-    let child: number | undefined
-    try {
-      child = Number.parseInt(readFileSync(`/proc/${holder.pid}/task/${holder.pid}/children`, 'utf8'), 10)
-    } catch {
-      break
-    }
-    const starttime = Number.isNaN(child) ? undefined : processStartTime(child!)
+    if (holder.exitCode !== null) break
+    const [child] = childProcesses(holder.pid)
+    const starttime = child === undefined ? undefined : processStartTime(child)
     if (starttime !== undefined) return { pid: child!, starttime }
     await sleep(10)
   }

@@ -4,9 +4,8 @@
 // stderr is the terminal too, as upstream). A resize runs `stty -F /proc/<child>/fd/0 rows R cols C` on the
 // terminal's slave, so the kernel sends the command SIGWINCH.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync, readlinkSync } from 'node:fs'
 import { constants } from 'node:os'
-import { killGroup } from '../../util/proc.ts'
+import { killGroup, processOnTerminal } from '../../util/proc.ts'
 import type { TerminalSize } from './channels.ts'
 import type { StreamFlags } from './types.ts'
 
@@ -18,30 +17,6 @@ export interface ExecProcess {
   resize(size: TerminalSize): void
   /** Kills what the stream started (the terminal's session too). */
   kill(): void
-}
-
-/** The first process at or below `pid` whose stdin is a terminal (a pty slave). */
-function onTerminal(pid: number, depth = 4): number | undefined {
-  try {
-    if (readlinkSync(`/proc/${pid}/fd/0`).startsWith('/dev/pts/')) return pid
-  } catch {
-    return undefined
-  }
-  if (depth === 0) return undefined
-  for (const c of childrenOf(pid)) {
-    const found = onTerminal(c, depth - 1)
-    if (found !== undefined) return found
-  }
-  return undefined
-}
-
-/** The children of a process, from /proc (empty when it is gone). */
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
-  } catch {
-    return []
-  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -70,7 +45,7 @@ export function startExec(file: string, args: readonly string[], flags: StreamFl
   let ttyChild: number | undefined
   const findTtyChild = async (): Promise<number | undefined> => {
     for (let i = 0; ttyChild === undefined && i < 100 && child.exitCode === null && child.pid !== undefined; i++) {
-      ttyChild = onTerminal(child.pid)
+      ttyChild = processOnTerminal(child.pid)
       if (ttyChild === undefined) await sleep(20)
     }
     return ttyChild
@@ -96,7 +71,7 @@ export function startExec(file: string, args: readonly string[], flags: StreamFl
     kill() {
       // Once script has ended its child is reaped too, and the ids may be someone else's.
       if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
-      ttyChild ??= onTerminal(child.pid)
+      ttyChild ??= processOnTerminal(child.pid)
       if (ttyChild !== undefined) killGroup(ttyChild, 'SIGKILL')
       killGroup(child.pid, 'SIGKILL')
     },

@@ -3,7 +3,8 @@
 // to its terminal.
 import { PassThrough, Writable } from 'node:stream'
 import { readAttachFrames, ATTACH_STDERR } from '../runtime/attach-relay.ts'
-import { attachSocket, SYSTEM_PATH, terminalProcess, type ContainerProcess } from '../runtime/index.ts'
+import { processOnTerminal } from '../../util/proc.ts'
+import { attachSocket, SYSTEM_PATH, type ContainerProcess } from '../runtime/index.ts'
 import { setTerminalSize } from './exec.ts'
 import type { AttachSession, StreamFlags } from './types.ts'
 
@@ -48,7 +49,7 @@ export async function attachToRelay(proc: ContainerProcess, flags: StreamFlags):
     ...(tty
       ? {
           resize(cols: number, rows: number) {
-            const pid = terminalProcess(proc)
+            const pid = processOnTerminal(proc.process.pid)
             if (pid !== undefined) void setTerminalSize(pid, { width: cols, height: rows }, { PATH: SYSTEM_PATH })
           },
         }
