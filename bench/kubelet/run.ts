@@ -20,7 +20,7 @@ import { loadKubeconfig } from '../../src/client/kubeconfig.ts'
 import { labDown } from '../../src/lab/down.ts'
 import { labUp } from '../../src/lab/up.ts'
 import { Cleanup } from '../lib/cleanup.ts'
-import { median } from '../lib/stats.ts'
+import { median, percentile } from '../lib/stats.ts'
 
 const run = promisify(execFile)
 const { values: flags } = parseArgs({
@@ -49,10 +49,6 @@ net.createServer({ allowHalfOpen: true }, (s) => { let got = 0; s.on('data', (d)
 
 const cleanup = new Cleanup()
 cleanup.onSignals()
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
-}
 
 async function transfer(host: string, port: number, direction: string, netns?: string): Promise<number> {
   const args = [CLIENT, host, String(port), direction, String(bytes)]
@@ -174,8 +170,8 @@ try {
       lines.push(`  kubectl port-forward (${mode}): ${m.toFixed(0)} MiB/s = ${ratio.toFixed(2)}× direct ${ratio >= 0.5 ? 'pass' : 'FAIL'}`)
     }
   }
-  lines.push(`exec round trip (WebSocket v5 to the API server, cat echoes a line; ${execMs.length} samples): p50 ${pct(execMs, 0.5).toFixed(1)} ms, p99 ${pct(execMs, 0.99).toFixed(1)} ms`)
-  lines.push(`kubectl exec -- true, wall time (20 samples): p50 ${pct(kubectlMs, 0.5).toFixed(0)} ms, p99 ${pct(kubectlMs, 0.99).toFixed(0)} ms`)
+  lines.push(`exec round trip (WebSocket v5 to the API server, cat echoes a line; ${execMs.length} samples): p50 ${percentile(execMs, 50).toFixed(1)} ms, p99 ${percentile(execMs, 99).toFixed(1)} ms`)
+  lines.push(`kubectl exec -- true, wall time (20 samples): p50 ${percentile(kubectlMs, 50).toFixed(0)} ms, p99 ${percentile(kubectlMs, 99).toFixed(0)} ms`)
   process.stdout.write(`${lines.join('\n')}\n`)
   process.exitCode = pass ? 0 : 1
 } finally {
