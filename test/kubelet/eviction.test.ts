@@ -158,7 +158,7 @@ t.test('a memory hog in a 64Mi "node" is evicted; the quiet pod stays', { skip }
   const victim = await manager.synchronize()
   t.equal(victim?.metadata?.name, 'hog')
   t.ok(manager.memoryPressure, 'MemoryPressure while the threshold is met')
-  t.match(messages[0], /^The node was low on resource: memory\. Threshold quantity: 50Mi, available: \d+(Ki)?\. Container main was using \d+(Ki|Mi)?, request is 5Mi, has larger consumption of memory\. $/)
+  t.match(messages[0], /^The node was low on resource: memory\. Threshold quantity: 50Mi, available: \d+(Ki|Mi)?\. Container main was using \d+(Ki|Mi)?, request is 5Mi, has larger consumption of memory\. $/)
   // The hog's memory is given back: the next round evicts nobody and the pressure is over.
   t.equal(await manager.synchronize(), undefined)
   t.notOk(manager.memoryPressure)
