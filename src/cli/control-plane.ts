@@ -4,8 +4,18 @@ import { componentAddress, connectionUsage } from './serve.ts'
 import { parseArgs } from 'node:util'
 import { ControlPlane } from '../controllers/control-plane.ts'
 import { logger } from '../util/log.ts'
+import { boolFlag, timerDuration } from './flag-values.ts'
+import { checkTimings, defaultLeaderElectionTimings } from '../client/leader-election.ts'
 
 const connectionFlags = connectionUsage
+
+/** The leader-election flags' help, shared by every command that runs control loops. */
+export const leaderElectionUsage = `  --leader-elect BOOL          run the control loops only while holding their Lease in kube-system
+                              (kube-scheduler, kube-controller-manager), so several servers can
+                              stand by (default true)
+  --leader-elect-lease-duration D   how long standbys wait on an unrenewed Lease before taking over (default 15s)
+  --leader-elect-renew-deadline D   how long the leader tries to renew before it stops leading (default 10s)
+  --leader-elect-retry-period D     time between tries (default 2s)`
 
 export const schedulerUsage = `Usage: weft scheduler [flags]
 
@@ -13,6 +23,7 @@ Runs the scheduler: binds pending pods whose schedulerName is default-scheduler 
 
 Flags:
 ${connectionFlags}
+${leaderElectionUsage}
   -h, --help                  show this help
 `
 
@@ -26,6 +37,7 @@ ${connectionFlags}
   --cluster-cidr CIDRS        pod CIDRs handed to nodes (default 10.244.0.0/16)
   --load-balancer-pool LIST   addresses for LoadBalancer Services: CIDRs or a-b ranges (default: none)
   --node-monitor-grace-period SECONDS   silence before a node is marked unknown (default 40)
+${leaderElectionUsage}
   -h, --help                  show this help
 `
 
@@ -34,7 +46,28 @@ export const controlPlaneOptions = {
   'cluster-cidr': { type: 'string', default: '10.244.0.0/16' },
   'load-balancer-pool': { type: 'string', default: '' },
   'node-monitor-grace-period': { type: 'string', default: '40' },
+  'leader-elect': { type: 'string', default: 'true' },
+  'leader-elect-lease-duration': { type: 'string', default: '15s' },
+  'leader-elect-renew-deadline': { type: 'string', default: '10s' },
+  'leader-elect-retry-period': { type: 'string', default: '2s' },
 } as const
+
+/** `--leader-elect*`: false, or the timings (checked as upstream checks them). */
+export function leaderElectionFlags(values: Record<string, string | boolean | undefined>) {
+  if (!boolFlag('--leader-elect', values['leader-elect'], true)) return false as const
+  const d = defaultLeaderElectionTimings
+  const duration = (flag: string, fallback: number) => {
+    const v = values[flag]
+    return typeof v === 'string' ? timerDuration(`--${flag}`, v) : fallback
+  }
+  const timings = {
+    leaseDurationMs: duration('leader-elect-lease-duration', d.leaseDurationMs),
+    renewDeadlineMs: duration('leader-elect-renew-deadline', d.renewDeadlineMs),
+    retryPeriodMs: duration('leader-elect-retry-period', d.retryPeriodMs),
+  }
+  checkTimings(timings)
+  return timings
+}
 
 export function controlPlaneFlags(values: Record<string, string | boolean | undefined>) {
   const grace = Number(values['node-monitor-grace-period'] ?? 40)
@@ -44,6 +77,7 @@ export function controlPlaneFlags(values: Record<string, string | boolean | unde
     clusterCidrs: list(values['cluster-cidr'] ?? '10.244.0.0/16'),
     loadBalancerPool: list(values['load-balancer-pool']),
     nodeMonitorGracePeriodSeconds: grace,
+    leaderElection: leaderElectionFlags(values),
   }
 }
 

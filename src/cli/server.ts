@@ -16,7 +16,7 @@ import { ensureClusterPki, type ClusterPki } from '../pki/cluster-pki.ts'
 import { openEncryption } from '../store/encryption/secrets-encryption.ts'
 import { cidrAddress, parseCidr } from '../util/cidr.ts'
 import { isIP } from 'node:net'
-import { controlPlaneFlags, controlPlaneOptions } from './control-plane.ts'
+import { controlPlaneFlags, controlPlaneOptions, leaderElectionUsage } from './control-plane.ts'
 
 export const serverUsage = `Usage: weft server [flags]
 
@@ -55,6 +55,7 @@ Flags:
   --cluster-cidr CIDRS        pod CIDRs handed to nodes, one /24 (IPv6: /64) each (default 10.244.0.0/16)
   --load-balancer-pool LIST   addresses for LoadBalancer Services: CIDRs or a-b ranges, comma-separated (default: none)
   --node-monitor-grace-period SECONDS   silence before a node is marked unknown (default 40)
+${leaderElectionUsage}
   -h, --help                  show this help
 `
 

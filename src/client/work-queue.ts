@@ -88,6 +88,17 @@ export class WorkQueue<K> {
     if (this.#dirty.has(key) && !this.#shuttingDown) this.#enqueue(key)
   }
 
+  /**
+   * Answers the `get()` calls now waiting with undefined, as at shut-down, but keeps the
+   * queue: its workers stop (a leader that lost its lease) and keys added meanwhile wait
+   * for the next workers.
+   */
+  releaseWaiters(): void {
+    const waiters = this.#waiters
+    this.#waiters = []
+    for (const resolve of waiters) resolve(undefined)
+  }
+
   /** Stops handing out keys: pending and future `get()` calls answer undefined; delays are cancelled. */
   shutDown(): void {
     if (this.#shuttingDown) return

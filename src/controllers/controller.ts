@@ -104,20 +104,27 @@ export class Controller {
   }
 
   start(): void {
-    if (this.running) return
+    if (this.running || this.queue.shuttingDown) return
     this.running = true
     for (let i = 0; i < (this.options.workers ?? 2); i++) this.workers.push(this.work())
+  }
+
+  /** Stops the workers (after the reconciles in flight) but keeps the queue: `start()` resumes. */
+  async pause(): Promise<void> {
+    this.running = false
+    this.queue.releaseWaiters()
+    await Promise.all(this.workers.splice(0))
   }
 
   async stop(): Promise<void> {
     this.running = false
     this.queue.shutDown()
-    await Promise.all(this.workers)
+    await Promise.all(this.workers.splice(0))
   }
 
   private async work(): Promise<void> {
     const { log, client, name } = this.options
-    for (;;) {
+    while (this.running) {
       const key = await this.queue.get()
       if (key === undefined) return
       try {
@@ -126,7 +133,7 @@ export class Controller {
         this.queue.forget(key)
         if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs)
       } catch (err) {
-        if (this.running) {
+        if (!this.queue.shuttingDown) {
           log.debug({ err, key, controller: name }, 'reconcile failed; retrying with backoff')
           this.queue.addRateLimited(key)
         }

@@ -126,24 +126,32 @@ export class Scheduler {
   }
 
   start(): void {
-    if (this.running) return
+    if (this.running || this.queue.shuttingDown) return
     this.running = true
     // As upstream flushes its unschedulable queue: news can be missed, time is not.
     this.flush = setInterval(() => this.retryUnschedulable(), flushUnschedulableMs).unref()
     for (let i = 0; i < (this.options.parallelism ?? 64); i++) this.workers.push(this.work())
   }
 
+  /** Stops the workers (after the pods in flight) but keeps the queue: `start()` resumes. */
+  async pause(): Promise<void> {
+    this.running = false
+    clearInterval(this.flush)
+    this.queue.releaseWaiters()
+    await Promise.all(this.workers.splice(0))
+  }
+
   async stop(): Promise<void> {
     this.running = false
     clearInterval(this.flush)
     this.queue.shutDown()
-    await Promise.all(this.workers)
+    await Promise.all(this.workers.splice(0))
   }
 
   private async work(): Promise<void> {
     const { client, log, informers } = this.options
     const pods = informers.for<V1Pod>(podInfo)
-    for (;;) {
+    while (this.running) {
       const key = await this.queue.get()
       if (key === undefined) return
       try {
@@ -177,7 +185,7 @@ export class Scheduler {
         }
         this.queue.forget(key)
       } catch (err) {
-        if (this.running) {
+        if (!this.queue.shuttingDown) {
           log.debug({ err, pod: key }, 'scheduling failed; retrying with backoff')
           this.queue.addRateLimited(key)
         }

@@ -121,3 +121,15 @@ t.test('ItemExponentialRateLimiter', (t) => {
   t.equal(r.when('k'), 1_000_000, 'capped at 1000 s')
   t.end()
 })
+
+t.test('releaseWaiters frees waiting workers but keeps the queue', async (t) => {
+  const q = new WorkQueue<string>()
+  const waiting = q.get()
+  q.releaseWaiters()
+  t.equal(await waiting, undefined, 'a waiting get() answers undefined')
+  t.notOk(q.shuttingDown)
+  q.add('a')
+  t.equal(q.length, 1, 'keys added afterwards wait')
+  t.equal(await q.get(), 'a', 'for the next worker')
+  q.done('a')
+})

@@ -5,37 +5,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { statSync } from 'node:fs'
-import { loadKubeconfig } from '../../src/client/kubeconfig.ts'
-import type { Credentials } from '../../src/client/index.ts'
 import { call } from '../helpers/apiserver.ts'
-
-const weft = join(import.meta.dirname, '..', '..', 'bin', 'weft')
-
-async function startServer(dataDir: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string; as: Credentials }> {
-  const child = spawn(weft, ['server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`weft server did not start: ${stderr}`)), 20_000)
-    child.stderr!.on('data', (d) => {
-      stderr += d
-      const m = /weft API server at (https:\/\/\S+)/.exec(stderr)
-      if (m && /Join a node/.test(stderr)) {
-        clearTimeout(timer)
-        resolve(m[1])
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`weft server exited with ${code}: ${stderr}`)))
-  })
-  return { child, url, as: loadKubeconfig(join(dataDir, 'kubeconfig')).credentials }
-}
-
-function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once('exit', () => resolve())
-    child.kill(signal)
-  })
-}
+import { kill, startServer, weft } from '../helpers/server-process.ts'
 
 t.test('an acknowledged write survives kill -9 of the server', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'weft-durable-'))
