@@ -741,18 +741,33 @@ export class ResourceHandler {
     }
   }
 
-  /** POST pods/{name}/binding: sets spec.nodeName once. */
+  /**
+   * POST pods/{name}/binding: sets spec.nodeName once, as upstream's BindingREST: the
+   * Binding's uid and resourceVersion (when given) are preconditions on the pod, so a
+   * binding meant for a pod that was deleted and re-created under the same name fails; a
+   * pod still gated (spec.schedulingGates) cannot be bound.
+   */
   async bind(r: ResourceRequest, body: unknown, opts: WriteOptions): Promise<Obj> {
     refuseUnserved(r)
     if (!isObject(body) || !isObject(body.target) || typeof body.target.name !== 'string' || !body.target.name) {
       throw invalid('Binding', '', r.name!, [{ reason: 'FieldValueRequired', field: 'target.name', message: 'Required value' }])
     }
     const node = body.target.name
+    const meta = isObject(body.metadata) ? body.metadata : {}
+    const uid = typeof meta.uid === 'string' && meta.uid ? meta.uid : undefined
+    const resourceVersion = typeof meta.resourceVersion === 'string' && meta.resourceVersion ? meta.resourceVersion : undefined
+    const bindingRef = { group: '', resource: 'pods/binding' }
     await this.guaranteedUpdate({ ...r, subresource: undefined }, opts, undefined, (pod) => {
-      if (pod.metadata.deletionTimestamp) throw conflict(resourceRef(r.info), r.name!, 'pod is being deleted, cannot be assigned to a host')
-      if (pod.spec.nodeName) throw conflict(resourceRef(r.info), r.name!, `pod ${r.name} is already assigned to node "${pod.spec.nodeName}"`)
+      if (uid !== undefined && pod.metadata.uid !== uid) throw conflict(resourceRef(r.info), r.name!, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${pod.metadata.uid ?? ''}`)
+      if (resourceVersion !== undefined && pod.metadata.resourceVersion !== resourceVersion) {
+        throw conflict(resourceRef(r.info), r.name!, `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${pod.metadata.resourceVersion ?? ''}`)
+      }
+      if (pod.metadata.deletionTimestamp) throw conflict(bindingRef, r.name!, `pod ${r.name} is being deleted, cannot be assigned to a host`)
+      if (pod.spec.nodeName) throw conflict(bindingRef, r.name!, `pod ${r.name} is already assigned to node "${pod.spec.nodeName}"`)
+      if (Array.isArray(pod.spec.schedulingGates) && pod.spec.schedulingGates.length > 0) throw conflict(bindingRef, r.name!, `pod ${r.name} has non-empty .spec.schedulingGates`)
       pod.spec.nodeName = node
-      if (isObject(body.metadata?.annotations)) pod.metadata.annotations = { ...(pod.metadata.annotations ?? {}), ...body.metadata.annotations }
+      if (isObject(pod.status) && pod.status.nominatedNodeName) delete pod.status.nominatedNodeName
+      if (isObject(meta.annotations)) pod.metadata.annotations = { ...(pod.metadata.annotations ?? {}), ...meta.annotations }
       return pod
     })
     return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }

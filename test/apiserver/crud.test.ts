@@ -207,6 +207,22 @@ t.test('status, scale and binding subresources', async (t) => {
   const again = await call(url, 'POST', '/api/v1/namespaces/default/pods/b1/binding', { ...binding, target: { name: 'node-2' } })
   t.equal(again.status, 409)
   t.match(again.body.message, /already assigned to node "node-1"/)
+
+  // A binding made for a pod that was since deleted and re-created under its name fails.
+  const old = await call(url, 'POST', '/api/v1/namespaces/default/pods', pod('b2'))
+  await call(url, 'DELETE', '/api/v1/namespaces/default/pods/b2?gracePeriodSeconds=0')
+  const recreated = await call(url, 'POST', '/api/v1/namespaces/default/pods', pod('b2'))
+  const stale = await call(url, 'POST', '/api/v1/namespaces/default/pods/b2/binding', { ...binding, metadata: { name: 'b2', uid: old.body.metadata.uid } })
+  t.equal(stale.status, 409)
+  t.equal(stale.body.message, `Operation cannot be fulfilled on pods "b2": Precondition failed: UID in precondition: ${old.body.metadata.uid}, UID in object meta: ${recreated.body.metadata.uid}`)
+  t.notOk((await call(url, 'GET', '/api/v1/namespaces/default/pods/b2')).body.spec.nodeName, 'the new pod is left unbound')
+  t.equal((await call(url, 'POST', '/api/v1/namespaces/default/pods/b2/binding', { ...binding, metadata: { name: 'b2', uid: recreated.body.metadata.uid } })).status, 201)
+
+  // A gated pod is not ready for scheduling: binding it is refused until the gates are gone.
+  await call(url, 'POST', '/api/v1/namespaces/default/pods', { ...pod('b3'), spec: { ...pod('b3').spec, schedulingGates: [{ name: 'example.com/wait' }] } })
+  const refused = await call(url, 'POST', '/api/v1/namespaces/default/pods/b3/binding', { ...binding, metadata: { name: 'b3' } })
+  t.equal(refused.status, 409)
+  t.equal(refused.body.message, 'Operation cannot be fulfilled on pods/binding "b3": pod b3 has non-empty .spec.schedulingGates')
 })
 
 t.test('patch types: merge, JSON, strategic', async (t) => {

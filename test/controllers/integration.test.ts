@@ -52,6 +52,24 @@ t.test('pods land per the rules; an unfittable pod is Unschedulable with the usu
   await c.client.create(info('Node'), node('big', { cpu: '128' }))
   await until('the big pod to land', async () => (await nodeOf('huge')) === 'big')
   t.pass('retried when nodes changed')
+
+  // A gated pod waits, marked SchedulingGated, until its last gate is lifted; gates cannot be added.
+  await call(c.url, 'POST', '/api/v1/namespaces/default/pods', pod('gated', { schedulingGates: [{ name: 'example.com/a' }, { name: 'example.com/b' }] }))
+  await until('the SchedulingGated condition', async () => {
+    const p = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods/gated')).body
+    return p.status.conditions?.some((x: any) => x.type === 'PodScheduled' && x.status === 'False' && x.reason === 'SchedulingGated' && x.message === 'Scheduling is blocked due to non-empty scheduling gates')
+  })
+  const merge = { 'content-type': 'application/merge-patch+json' }
+  const added = await call(c.url, 'PATCH', '/api/v1/namespaces/default/pods/gated', { spec: { schedulingGates: [{ name: 'example.com/a' }, { name: 'example.com/c' }] } }, merge)
+  t.equal(added.status, 422)
+  t.match(added.body.message, /spec.schedulingGates: Forbidden: only deletion is allowed, but found new scheduling gate 'example.com\/c'/)
+  t.equal((await call(c.url, 'PATCH', '/api/v1/namespaces/default/pods/gated', { spec: { schedulingGates: [{ name: 'example.com/a' }] } }, merge)).status, 200)
+  await new Promise((r) => setTimeout(r, 300))
+  t.notOk(await nodeOf('gated'), 'one gate left: still waiting')
+  t.equal((await call(c.url, 'PATCH', '/api/v1/namespaces/default/pods/gated', { spec: { schedulingGates: null } }, merge)).status, 200)
+  await until('the ungated pod to land', async () => (await nodeOf('gated')) !== undefined)
+  const events = (await call(c.url, 'GET', '/api/v1/namespaces/default/events')).body.items
+  t.notOk(events.some((e: any) => e.reason === 'FailedScheduling' && e.involvedObject.name === 'gated'), 'being gated is not a scheduling failure')
 })
 
 t.test('a Deployment rolls out, endpoints follow readiness, a rolling update keeps availability', async (t) => {

@@ -251,6 +251,7 @@ function mungedSpec(spec: Obj, old: Obj): Obj {
   out.activeDeadlineSeconds = old.activeDeadlineSeconds
   out.tolerations = old.tolerations
   out.terminationGracePeriodSeconds = old.terminationGracePeriodSeconds
+  out.schedulingGates = old.schedulingGates
   if (!str(old.nodeName)) out.nodeName = old.nodeName
   return out
 }
@@ -271,6 +272,12 @@ export function validatePodSpecUpdate(spec: Obj, old: Obj): FieldCause[] {
       errs.push(forbidden('spec.tolerations', 'existing toleration can not be modified except its tolerationSeconds'))
   }
   if (str(old.nodeName) && str(spec.nodeName) !== str(old.nodeName)) errs.push(forbidden('spec.nodeName', 'field is immutable once set'))
+  // Scheduling gates may only be lifted, never added.
+  const oldGates = new Set(arr(old.schedulingGates).map((g) => str(obj(g).name)))
+  for (const g of arr(spec.schedulingGates)) {
+    const name = str(obj(g).name)
+    if (!oldGates.has(name)) errs.push(forbidden('spec.schedulingGates', `only deletion is allowed, but found new scheduling gate '${name}'`))
+  }
   const changed = Object.keys({ ...spec, ...old }).filter((k) => !deepEqual(mungedSpec(spec, old)[k], old[k]) && k !== 'nodeName')
   if (changed.length > 0) errs.push(forbidden('spec', `${podUpdateMessage}\n  changed: ${changed.map((k) => `spec.${k}`).join(', ')}`))
   return errs
