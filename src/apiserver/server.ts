@@ -4,6 +4,8 @@ import { ServerResponse, type IncomingMessage, type Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { createServer as createHttpsServer } from 'node:https'
 import { chmod, rm } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
 import { resolve } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
@@ -43,6 +45,8 @@ import { ServerSecurity, type ApiServerSecurity } from './security.ts'
 import { issueTokenRequest } from './token-request.ts'
 
 const nodeResource = resources.find((r) => r.kind === 'Node')!
+/** The store's snapshot, for cluster admins (RBAC: `get` on this non-resource URL). */
+export const SNAPSHOT_PATH = '/weft/snapshot'
 const findServed = (group: string, version: string, plural: string) => findByPlural(group, version, plural) ?? findMetricsResource(group, version, plural)
 
 export interface ApiServerOptions {
@@ -319,6 +323,20 @@ export class ApiServer {
     await proxyPodStream(req, upgrade.socket, upgrade.head, pod, node, r.subresource as 'exec' | 'attach' | 'portforward', new URL(req.url ?? '/', 'http://localhost').searchParams, { socketDir: this.options.kubeletSocketDir, tls: this.options.security })
   }
 
+  /** `weft server snapshot save`: the store copied while it serves (only cluster admins reach this non-resource URL). */
+  private async sendSnapshot(res: ServerResponse): Promise<void> {
+    if (!this.store.snapshot) throw badRequest(`this API server's store is ${this.store.backend}: take its snapshots with etcd's own tool (etcdctl snapshot save)`)
+    const started = Date.now()
+    const snap = await this.store.snapshot()
+    try {
+      res.writeHead(200, { 'content-type': 'application/vnd.sqlite3', 'content-length': snap.size })
+      await pipeline(createReadStream(snap.path), res)
+      this.log.info({ bytes: snap.size, ms: Date.now() - started }, 'store snapshot sent')
+    } finally {
+      await snap.dispose()
+    }
+  }
+
   private async handleNonResource(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(`the server does not allow ${req.method} on ${url.pathname}`)
     const path = url.pathname.replace(/\/+$/, '') || '/'
@@ -333,6 +351,7 @@ export class ApiServer {
     if (path === '/apis') return sendJson(res, 200, apiGroupList())
     if (path === '/version') return sendJson(res, 200, serverVersion)
     if (path === '/healthz' || path === '/livez' || path === '/readyz') return this.health(res, url)
+    if (path === SNAPSHOT_PATH) return this.sendSnapshot(res)
     if (path === '/metrics') {
       const text = await this.metrics.registry.metrics()
       res.writeHead(200, { 'content-type': this.metrics.registry.contentType })

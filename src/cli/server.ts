@@ -16,9 +16,12 @@ import { ensureClusterPki, type ClusterPki } from '../pki/cluster-pki.ts'
 import { openEncryption } from '../store/encryption/secrets-encryption.ts'
 import { cidrAddress, parseCidr } from '../util/cidr.ts'
 import { isIP } from 'node:net'
+import { oneOf } from './flag-values.ts'
+import { runSnapshot } from './snapshot.ts'
 import { controlPlaneFlags, controlPlaneOptions, leaderElectionUsage } from './control-plane.ts'
 
 export const serverUsage = `Usage: weft server [flags]
+       weft server snapshot save|restore FILE [flags]   (see weft server snapshot --help)
 
 Runs the API server (Kubernetes REST API) over the embedded SQLite store, or etcd.
 
@@ -37,6 +40,9 @@ Flags:
                               (k3s's shortcut); Secrets written before are re-encrypted at start
   --etcd-endpoints URLS       comma-separated etcd client URLs; selects etcd instead of SQLite
   --etcd-prefix PREFIX        key prefix in etcd (default /weft)
+  --sqlite-synchronous MODE   full (default): a write is fsync'd before it is acknowledged, so it
+                              survives power loss; normal: it survives the process's death but a
+                              power loss can take the last writes, for disks with slow fsync
   --service-cidr CIDRS        service IP range(s), one per family (default 10.96.0.0/12)
   --service-node-port-range A-B   NodePort range (default 30000-32767)
   --compaction-interval SECONDS   keep this much store history; compact every SECONDS (default 300, 0: never)
@@ -104,6 +110,7 @@ export function ingressFlags(mode: string, replicas: string): { mode: IngressMod
 }
 
 export async function runServer(argv: string[]): Promise<void> {
+  if (argv[0] === 'snapshot') return runSnapshot(argv.slice(1))
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -119,6 +126,7 @@ export async function runServer(argv: string[]): Promise<void> {
       'kubelet-socket-dir': { type: 'string' },
       'etcd-endpoints': { type: 'string' },
       'etcd-prefix': { type: 'string' },
+      'sqlite-synchronous': { type: 'string', default: 'full' },
       'service-cidr': { type: 'string', default: '10.96.0.0/12' },
       'service-node-port-range': { type: 'string', default: '30000-32767' },
       'compaction-interval': { type: 'string', default: '300' },
@@ -148,6 +156,7 @@ export async function runServer(argv: string[]): Promise<void> {
   if (!Number.isFinite(compaction) || compaction < 0) {
     throw new Error(`--compaction-interval "${values['compaction-interval']}" must be a number of seconds (0 turns compaction off)`)
   }
+  const synchronous = oneOf('--sqlite-synchronous', values['sqlite-synchronous']!, ['full', 'normal'] as const)
   const dnsReplicas = Number(values['dns-replicas'])
   if (!Number.isInteger(dnsReplicas) || dnsReplicas < 0) throw new Error(`--dns-replicas "${values['dns-replicas']}" must be a whole number (0: no cluster DNS)`)
   const ingress = ingressFlags(values.ingress!, values['ingress-replicas']!)
@@ -165,7 +174,7 @@ export async function runServer(argv: string[]): Promise<void> {
   const encryption = openEncryption({ configPath: values['encryption-provider-config'], secretsEncryption: values['secrets-encryption'], dataDir })
   const opened = values['etcd-endpoints']
     ? await openStore({ etcdEndpoints: values['etcd-endpoints'].split(',').map((s) => s.trim()).filter(Boolean), etcdPrefix: values['etcd-prefix'] })
-    : await openStore({ dataDir })
+    : await openStore({ dataDir, synchronous })
   const store = encryption ? encryption.wrap(opened) : opened
   const server = new ApiServer({
     store,

@@ -281,6 +281,13 @@ export class RestClient {
   }
 
   /** Closes idle connections once requests in flight finish. */
+  /** GETs `path` for its body as a byte stream (a file, say); a non-2xx answer is an ApiError. */
+  async stream(path: string, opts: { signal?: AbortSignal } = {}): Promise<NodeJS.ReadableStream & AsyncIterable<Buffer>> {
+    const res = await this.#dispatcher.request({ origin: this.#origin, path, method: 'GET', headers: { ...this.#headers(), accept: '*/*' }, signal: opts.signal, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs })
+    if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(res.statusCode, await res.body.text())
+    return res.body
+  }
+
   async close(): Promise<void> {
     if (!this.#dispatcher.closed) await this.#dispatcher.close()
   }

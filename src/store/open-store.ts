@@ -5,7 +5,7 @@ import { openEtcdStore } from './etcd.ts'
 import { openSqliteStore } from './sqlite.ts'
 import type { Store } from './store.ts'
 
-export type OpenStoreOptions = { dataDir: string } | { etcdEndpoints: string[]; etcdPrefix?: string }
+export type OpenStoreOptions = { dataDir: string; synchronous?: 'full' | 'normal' } | { etcdEndpoints: string[]; etcdPrefix?: string }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if ('etcdEndpoints' in options) {
@@ -17,5 +17,5 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   // SQLite gives the -wal and -shm files the database file's mode.
   privateFile(path)
   restrictFiles(`${path}-wal`, `${path}-shm`, `${path}-journal`)
-  return openSqliteStore({ path })
+  return openSqliteStore({ path, synchronous: options.synchronous })
 }

@@ -105,5 +105,18 @@ export interface Store {
   compactedRevision(): Promise<number>
   /** Drops history older than `revision`. */
   compact(revision: number): Promise<void>
+  /**
+   * A consistent copy of the whole store as one new file (0600) next to the store's own, to
+   * be read and then disposed of. Backends with their own tool for it (etcd: `etcdctl
+   * snapshot save`) leave it out.
+   */
+  snapshot?(): Promise<StoreSnapshot>
   close(): Promise<void>
+}
+
+export interface StoreSnapshot {
+  path: string
+  size: number
+  /** Removes the file. */
+  dispose(): Promise<void>
 }

@@ -32,11 +32,14 @@ export class EncryptedStore implements Store {
   readonly inner: Store
   readonly plan: EncryptionPlan
   readonly getCached?: (key: string) => KeyValue | undefined
+  /** The inner store's snapshot: values stay encrypted in it, as they are stored. */
+  readonly snapshot?: Store['snapshot']
 
   constructor(inner: Store, config: EncryptionConfig | EncryptionPlan) {
     this.inner = inner
     this.backend = inner.backend
     this.plan = config instanceof EncryptionPlan ? config : new EncryptionPlan(config)
+    this.snapshot = inner.snapshot?.bind(inner)
     const cached = inner.getCached?.bind(inner)
     if (cached !== undefined) {
       // A cached copy is only a hint for compare-and-swap: one that does not decrypt reads as
