@@ -2,6 +2,7 @@
 // (first address of the service CIDR) pointing at the API server, and cluster DNS: the
 // `kube-dns` Service (tenth address) in front of a `coredns` Deployment of `weft/dns` pods,
 // and optionally the Ingress controller (bootstrap-ingress.ts).
+import { IMMORTAL_NAMESPACES } from './protected-objects.ts'
 import { isIP } from 'node:net'
 import { resources } from '../api/registry.ts'
 import { isAlreadyExists } from '../util/errors.ts'
@@ -11,7 +12,6 @@ import { defaultPolicy, reconcilePolicyObject } from './bootstrap-policy.ts'
 import type { ResourceHandler, WriteOptions } from './resource-handler.ts'
 import type { KObject } from './objects.ts'
 
-const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease']
 
 function info(kind: string) {
   return resources.find((r) => r.kind === kind)!
@@ -107,8 +107,8 @@ export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPo
       })
     }
   }
-  for (const name of systemNamespaces) await ensure('Namespace', undefined, { metadata: { name } })
-  const namespaces = new Set(systemNamespaces)
+  for (const name of IMMORTAL_NAMESPACES) await ensure('Namespace', undefined, { metadata: { name } })
+  const namespaces = new Set(IMMORTAL_NAMESPACES)
   if (ingress) namespaces.add(INGRESS_NAMESPACE)
   if (ingress) await ensure('Namespace', undefined, { metadata: { name: INGRESS_NAMESPACE } })
   for (const p of defaultPolicy()) {

@@ -52,15 +52,21 @@ export function parseBody(raw: Buffer, type: string, expected?: ExpectedKind): u
   if (text.trim() === '') throw badRequest('the request body is empty: send the object as JSON or YAML')
   if (type.endsWith('yaml')) {
     try {
-      return parseYaml(text, { maxAliasCount: 100 })
+      const value = parseYaml(text, { maxAliasCount: 100 })
+      checkDepth(value)
+      return value
     } catch (err) {
+      if (isApiError(err)) throw err
       throw badRequest(`error converting YAML to JSON: ${(err as Error).message}`)
     }
   }
   if (type.endsWith('json') || type === '*/*' || type === '') {
     try {
-      return JSON.parse(text)
+      const value: unknown = JSON.parse(text)
+      checkDepth(value)
+      return value
     } catch (err) {
+      if (isApiError(err)) throw err
       throw badRequest(`the body of the request was not valid JSON: ${(err as Error).message}`)
     }
   }
@@ -94,5 +100,24 @@ export function sendError(res: ServerResponse, err: unknown): void {
     res.destroy()
     return
   }
+  // As upstream: a 429 (and a 504 from a deadline) says when to come back.
+  if (apiErr.details?.retryAfterSeconds) res.setHeader('retry-after', String(apiErr.details.retryAfterSeconds))
   sendJson(res, apiErr.code, apiErr.toStatus())
+}
+
+/** How deep a request body may nest (objects and arrays); Kubernetes objects stay far below it. */
+export const MAX_BODY_DEPTH = 1000
+
+/** Refuses a value that nests deeper than `max`, without recursion (a deep body must not take the stack). */
+export function checkDepth(value: unknown, max = MAX_BODY_DEPTH): void {
+  let level: unknown[] = [value]
+  for (let depth = 0; level.length > 0; depth++) {
+    if (depth > max) throw badRequest(`the request body nests deeper than ${max} levels`)
+    const next: unknown[] = []
+    for (const v of level) {
+      if (v === null || typeof v !== 'object') continue
+      for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') next.push(child)
+    }
+    level = next
+  }
 }

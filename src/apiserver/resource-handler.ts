@@ -7,7 +7,8 @@ import { apiVersionOf, resources, subresourceVerbs, type ResourceInfo, type Subr
 import { checkSchema } from '../api/schema.ts'
 import { isEverything, labelSelectorFromObject, matchesLabels, parseLabelSelector, selectorToString, type LabelSelector } from '../api/selectors.ts'
 import { validateObject, type ValidationHooks } from '../api/validation/index.ts'
-import { alreadyExists, ApiError, badRequest, conflict, invalid, isConflict, methodNotAllowed, notFound } from '../util/errors.ts'
+import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, isConflict, methodNotAllowed, notFound } from '../util/errors.ts'
+import type { DeletionGuard } from './protected-objects.ts'
 import { serverSideApply, trackUpdate } from './apply.ts'
 import type { NamespaceCache } from './namespace-cache.ts'
 import { ObjectStore, parseResourceVersion, resourceRef, withRevision, type KObject } from './objects.ts'
@@ -180,8 +181,11 @@ export class ResourceHandler {
   readonly validationHooks: ValidationHooks = {}
 
   private readonly admission: Admission | undefined
+  /** Objects the cluster needs: their deletes are refused. */
+  private readonly guard: DeletionGuard | undefined
 
-  constructor(objects: ObjectStore, services: ServiceAllocation, namespaces: NamespaceCache, admission?: Admission) {
+  constructor(objects: ObjectStore, services: ServiceAllocation, namespaces: NamespaceCache, admission?: Admission, guard?: DeletionGuard) {
+    this.guard = guard
     this.objects = objects
     this.services = services
     this.namespaces = namespaces
@@ -653,6 +657,8 @@ export class ResourceHandler {
     const dryRun = isDryRun(q) || (Array.isArray(options.dryRun) && options.dryRun.includes('All'))
     for (let attempt = 0; ; attempt++) {
       const current = await this.objects.mustGet(info, r.namespace, r.name!)
+      const needed = this.guard?.(info, r.namespace, r.name!)
+      if (needed) throw forbidden(resourceRef(info), r.name!, needed)
       if (pre.uid && pre.uid !== current.metadata.uid) {
         throw conflict(resourceRef(info), r.name!, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`)
       }
@@ -714,6 +720,10 @@ export class ResourceHandler {
     const list = await this.list(r, opts.query)
     const items: KObject[] = []
     for (const item of list.entries.map(objectOf)) {
+      if (this.guard?.(r.info, item.metadata.namespace, item.metadata.name)) {
+        opts.warnings.push(`${r.info.plural} "${item.metadata.name}" was kept: ${this.guard(r.info, item.metadata.namespace, item.metadata.name)}`)
+        continue
+      }
       try {
         items.push((await this.delete({ ...r, name: item.metadata.name, namespace: item.metadata.namespace, verb: 'delete' }, body, opts)).obj)
       } catch (err) {

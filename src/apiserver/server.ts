@@ -37,6 +37,8 @@ import { kubeletSummaryFetcher } from './metrics-api-kubelet.ts'
 import { findMetricsResource, METRICS_GROUP } from './metrics-api-resources.ts'
 import { handlerSources } from './metrics-api-sources.ts'
 import { isStreamSubresource, proxyPodStream } from './pod-stream.ts'
+import { deletionGuard } from './protected-objects.ts'
+import { isLongRunning, requestTimedOut, RequestLimits, type RequestLimitOptions } from './request-limits.ts'
 import type { UserInfo } from '../auth/types.ts'
 import { ANONYMOUS, anonymousAllowed, authenticate, forbidden, nonResourceAttributes, resourceAttributes, unauthorized } from './auth.ts'
 import { answerReview } from './review-answers.ts'
@@ -45,6 +47,23 @@ import { ServerSecurity, type ApiServerSecurity } from './security.ts'
 import { issueTokenRequest } from './token-request.ts'
 
 const nodeResource = resources.find((r) => r.kind === 'Node')!
+const HEALTH_PATHS = new Set(['/healthz', '/livez', '/readyz'])
+
+/** Waits for `work`, or fails with 504 after `ms` (0: no deadline); work that goes on after is left to finish, its answer dropped. */
+async function withDeadline(work: Promise<void>, ms: number): Promise<void> {
+  if (ms <= 0) return work
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(requestTimedOut()), ms)
+  })
+  work.catch(() => undefined)
+  try {
+    await Promise.race([work, deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** The store's snapshot, for cluster admins (RBAC: `get` on this non-resource URL). */
 export const SNAPSHOT_PATH = '/weft/snapshot'
 const findServed = (group: string, version: string, plural: string) => findByPlural(group, version, plural) ?? findMetricsResource(group, version, plural)
@@ -56,7 +75,7 @@ export interface ApiServerOptions {
   /** `host:port`; port 0 picks a free one. */
   listen: string
   /** The listeners' timeouts (defaults: 60 s for headers and for a body, 65 s idle keep-alive). */
-  limits?: { headersTimeoutMs?: number; bodyTimeoutMs?: number; keepAliveTimeoutMs?: number }
+  limits?: { headersTimeoutMs?: number; bodyTimeoutMs?: number; keepAliveTimeoutMs?: number } & Partial<RequestLimitOptions>
   /** Where pods reach the API server (the `kubernetes` Service's endpoint); default the listen address and port. */
   advertise?: { host: string; port?: number }
   /** Also serve on this unix socket (agents in other network namespaces use it). */
@@ -129,6 +148,7 @@ export class ApiServer {
   readonly metricsApi: MetricsApi
   readonly security: ServerSecurity
   readonly metrics = new ApiServerMetrics()
+  readonly limits: RequestLimits
   readonly log: Logger
   private readonly options: ApiServerOptions
   private readonly watchOptions: WatchOptions
@@ -152,11 +172,12 @@ export class ApiServer {
     const ports = new NodePortAllocator(options.store, options.nodePortRange?.first, options.nodePortRange?.last)
     this.namespaces = new NamespaceCache(this.objects, this.log)
     this.security = new ServerSecurity(options.security, this.objects, this.log)
-    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces, this.security.admission)
+    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces, this.security.admission, deletionGuard({ clusterDns: (options.dnsReplicas ?? 0) > 0 }))
     const summaries = new SummaryCache(kubeletSummaryFetcher(options.kubeletSocketDir, options.security), { maxAgeMs: options.metrics?.maxAgeMs, timeoutMs: options.metrics?.timeoutMs }, this.log)
     this.metricsApi = new MetricsApi(handlerSources(this.handler), summaries, { windowMs: options.metrics?.windowMs })
     this.repair = new AllocationRepair(this.objects, ips, ports, this.log)
     this.watchOptions = { ...defaultWatchOptions, ...options.watch }
+    this.limits = new RequestLimits(options.limits)
     this.compactor = new Compactor(options.store, this.log, options.compactionIntervalMs ?? 5 * 60_000)
     this.firstServiceIP = cidrAddress(cidrs[0], 1n)
     this.dnsServiceIP = cidrAddress(cidrs[0], 10n)
@@ -272,6 +293,7 @@ export class ApiServer {
     const kind = mutating ? 'mutating' : 'readOnly'
     this.metrics.inflight.inc({ request_kind: kind })
     let watching = false
+    const releases: (() => void)[] = []
     try {
       const authn = await authenticate(req, this.security.tokens)
       if ('failed' in authn) {
@@ -284,18 +306,32 @@ export class ApiServer {
       const attributes = info.kind === 'nonResource' ? nonResourceAttributes(user, req.method ?? 'GET', url.pathname) : resourceAttributes(user, info)
       const decision = this.security.authorizer.authorize(attributes, { fieldSelector: url.searchParams.get('fieldSelector') ?? undefined })
       if (decision.decision !== 'allow') throw forbidden(attributes, decision, info.kind === 'resource' ? info.info : undefined)
+      // Health checks are never turned away; long-running requests have no slot and no deadline.
+      const longRunning = info.kind === 'resource' ? isLongRunning(info.verb, info.subresource) : url.pathname === SNAPSHOT_PATH
+      const health = info.kind === 'nonResource' && HEALTH_PATHS.has(url.pathname)
+      if (!longRunning && !health) releases.push(this.limits.admit(mutating, user))
+      if (info.kind === 'resource' && info.verb === 'watch') releases.push(this.limits.admitWatch(user))
+      const deadlineMs = longRunning ? 0 : this.limits.timeoutMs(url.searchParams)
+      let work: Promise<void>
       if (info.kind === 'nonResource') {
-        await this.handleNonResource(req, res, url)
+        work = this.handleNonResource(req, res, url)
       } else {
         labels = { verb: info.verb.toUpperCase(), group: info.info.group, version: info.info.version, resource: info.info.plural, subresource: info.subresource ?? '' }
         watching = info.verb === 'watch'
-        await this.handleResource(req, res, url, info, user, upgrade)
+        work = this.handleResource(req, res, url, info, user, upgrade)
       }
+      await withDeadline(work, deadlineMs)
     } catch (err) {
       const apiErr = toApiError(err)
-      if (apiErr.code >= 500) this.log.error({ err, method: req.method, path: url.pathname }, 'request failed')
+      if (apiErr.code >= 500 && apiErr.code !== 504) this.log.error({ err, method: req.method, path: url.pathname }, 'request failed')
+      // A body cut off (too slow, too large) is not read to its end: the connection goes with the answer.
+      if ((apiErr.code === 504 || apiErr.code === 413) && !req.complete) {
+        res.setHeader('connection', 'close')
+        res.once('finish', () => req.destroy())
+      }
       sendError(res, apiErr)
     } finally {
+      for (const release of releases) release()
       this.metrics.inflight.dec({ request_kind: kind })
       const code = String(res.statusCode)
       this.metrics.requests.inc({ ...labels, code })

@@ -16,7 +16,7 @@ import { ensureClusterPki, type ClusterPki } from '../pki/cluster-pki.ts'
 import { openEncryption } from '../store/encryption/secrets-encryption.ts'
 import { cidrAddress, parseCidr } from '../util/cidr.ts'
 import { isIP } from 'node:net'
-import { oneOf } from './flag-values.ts'
+import { oneOf, optionalTimeout, wholeNumber } from './flag-values.ts'
 import { runSnapshot } from './snapshot.ts'
 import { controlPlaneFlags, controlPlaneOptions, leaderElectionUsage } from './control-plane.ts'
 
@@ -45,6 +45,12 @@ Flags:
                               power loss can take the last writes, for disks with slow fsync
   --service-cidr CIDRS        service IP range(s), one per family (default 10.96.0.0/12)
   --service-node-port-range A-B   NodePort range (default 30000-32767)
+  --max-requests-inflight N   read-only requests served at once; more get 429 and Retry-After
+                              (default 400; 0: no limit; watches, logs, exec and cluster admins are not counted)
+  --max-mutating-requests-inflight N   the same for writes (default 200)
+  --request-timeout D         the deadline of a request that is not long-running: 504 after it (default 60s)
+  --max-watches N             watches open at once (default 100000; 0: no limit)
+  --max-watches-per-user N    watches one user may hold open (default 1000; 0: no limit)
   --compaction-interval SECONDS   keep this much store history; compact every SECONDS (default 300, 0: never)
   --kubelet-socket-dir DIR    reach each node's kubelet (for kubectl logs) at DIR/<node>/kubelet.sock
                               instead of its InternalIP (lab clusters)
@@ -130,6 +136,11 @@ export async function runServer(argv: string[]): Promise<void> {
       'service-cidr': { type: 'string', default: '10.96.0.0/12' },
       'service-node-port-range': { type: 'string', default: '30000-32767' },
       'compaction-interval': { type: 'string', default: '300' },
+      'max-requests-inflight': { type: 'string', default: '400' },
+      'max-mutating-requests-inflight': { type: 'string', default: '200' },
+      'request-timeout': { type: 'string', default: '60s' },
+      'max-watches': { type: 'string', default: '100000' },
+      'max-watches-per-user': { type: 'string', default: '1000' },
       'api-only': { type: 'boolean', default: false },
       'dns-replicas': { type: 'string', default: '2' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
@@ -151,6 +162,13 @@ export async function runServer(argv: string[]): Promise<void> {
   const range = /^(\d+)-(\d+)$/.exec(values['service-node-port-range']!)
   if (!range || Number(range[1]) > Number(range[2])) {
     throw new Error(`--service-node-port-range "${values['service-node-port-range']}" must look like 30000-32767`)
+  }
+  const limits = {
+    maxRequestsInflight: wholeNumber('--max-requests-inflight', values['max-requests-inflight']!, { what: 'requests (0: no limit)' }),
+    maxMutatingRequestsInflight: wholeNumber('--max-mutating-requests-inflight', values['max-mutating-requests-inflight']!, { what: 'requests (0: no limit)' }),
+    requestTimeoutMs: optionalTimeout('--request-timeout', values['request-timeout']!, 'the deadline'),
+    maxWatches: wholeNumber('--max-watches', values['max-watches']!, { what: 'watches (0: no limit)' }),
+    maxWatchesPerUser: wholeNumber('--max-watches-per-user', values['max-watches-per-user']!, { what: 'watches (0: no limit)' }),
   }
   const compaction = Number(values['compaction-interval'])
   if (!Number.isFinite(compaction) || compaction < 0) {
@@ -185,6 +203,7 @@ export async function runServer(argv: string[]): Promise<void> {
     serviceCidrs,
     nodePortRange: { first: Number(range[1]), last: Number(range[2]) },
     compactionIntervalMs: compaction * 1000,
+    limits,
     kubeletSocketDir: values['kubelet-socket-dir'],
     dnsReplicas,
     clusterDomain,

@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https'
 import { isIP } from 'node:net'
 import { parseFlags } from './flags.ts'
-import { parseGoDuration } from './go-duration.ts'
+import { parseGoDuration } from '../util/go-duration.ts'
 import { dial } from './netexec-dial.ts'
 import { exitOnSignal, fail, joinHostPort, logLine, podHostname } from './runtime.ts'
 import { bindUdp } from './udp.ts'
