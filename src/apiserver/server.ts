@@ -30,6 +30,7 @@ import { defaultWatchOptions, serveWatch, type WatchOptions } from './watch.ts'
 import { AllocationRepair } from './allocation-repair.ts'
 import { NamespaceCache } from './namespace-cache.ts'
 import { Compactor } from './compactor.ts'
+import { EventExpiry } from './event-expiry.ts'
 import { proxyPodLog } from './pod-log.ts'
 import { MetricsApi, metricsTable } from './metrics-api.ts'
 import { SummaryCache } from './metrics-api-cache.ts'
@@ -91,6 +92,8 @@ export interface ApiServerOptions {
   metrics?: { windowMs?: number; maxAgeMs?: number; timeoutMs?: number }
   /** Cluster DNS pods (the `coredns` Deployment behind `kube-dns`): how many; 0 or unset for none. */
   dnsReplicas?: number
+  /** Events are deleted this long after they were last seen (default 1 h; 0: never). */
+  eventTtlMs?: number
   /** The cluster's DNS domain (default cluster.local). */
   clusterDomain?: string
   /** The Ingress controller's pods and the default IngressClass; unset for none. */
@@ -156,6 +159,7 @@ export class ApiServer {
   private readonly repair: AllocationRepair
   private readonly namespaces: NamespaceCache
   private readonly compactor: Compactor
+  private readonly eventExpiry: EventExpiry
   private readonly firstServiceIP: string
   private readonly dnsServiceIP: string
   private openWatches = new Set<ServerResponse>()
@@ -179,6 +183,7 @@ export class ApiServer {
     this.watchOptions = { ...defaultWatchOptions, ...options.watch }
     this.limits = new RequestLimits(options.limits)
     this.compactor = new Compactor(options.store, this.log, options.compactionIntervalMs ?? 5 * 60_000)
+    this.eventExpiry = new EventExpiry(this.objects, this.log, options.eventTtlMs ?? 60 * 60_000)
     this.firstServiceIP = cidrAddress(cidrs[0], 1n)
     this.dnsServiceIP = cidrAddress(cidrs[0], 10n)
   }
@@ -245,6 +250,7 @@ export class ApiServer {
     await bootstrap(this.handler, advertised?.host ?? address.address, advertised?.port ?? address.port, this.firstServiceIP, dns, ingress)
     this.repair.start()
     this.compactor.start()
+    this.eventExpiry.start()
     this.log.info({ url: this.url, socket: this.options.socketPath, store: this.store.backend }, 'API server listening')
     return { url: this.url }
   }
@@ -252,6 +258,7 @@ export class ApiServer {
   async close(): Promise<void> {
     this.repair.stop()
     this.compactor.stop()
+    this.eventExpiry.stop()
     this.namespaces.stop()
     this.security.stop()
     for (const res of this.openWatches) res.destroy()

@@ -51,6 +51,7 @@ Flags:
   --request-timeout D         the deadline of a request that is not long-running: 504 after it (default 60s)
   --max-watches N             watches open at once (default 100000; 0: no limit)
   --max-watches-per-user N    watches one user may hold open (default 1000; 0: no limit)
+  --event-ttl D               Events are deleted this long after they were last seen (default 1h; 0: never)
   --compaction-interval SECONDS   keep this much store history; compact every SECONDS (default 300, 0: never)
   --kubelet-socket-dir DIR    reach each node's kubelet (for kubectl logs) at DIR/<node>/kubelet.sock
                               instead of its InternalIP (lab clusters)
@@ -141,6 +142,7 @@ export async function runServer(argv: string[]): Promise<void> {
       'request-timeout': { type: 'string', default: '60s' },
       'max-watches': { type: 'string', default: '100000' },
       'max-watches-per-user': { type: 'string', default: '1000' },
+      'event-ttl': { type: 'string', default: '1h' },
       'api-only': { type: 'boolean', default: false },
       'dns-replicas': { type: 'string', default: '2' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
@@ -170,6 +172,7 @@ export async function runServer(argv: string[]): Promise<void> {
     maxWatches: wholeNumber('--max-watches', values['max-watches']!, { what: 'watches (0: no limit)' }),
     maxWatchesPerUser: wholeNumber('--max-watches-per-user', values['max-watches-per-user']!, { what: 'watches (0: no limit)' }),
   }
+  const eventTtlMs = optionalTimeout('--event-ttl', values['event-ttl']!, 'event expiry')
   const compaction = Number(values['compaction-interval'])
   if (!Number.isFinite(compaction) || compaction < 0) {
     throw new Error(`--compaction-interval "${values['compaction-interval']}" must be a number of seconds (0 turns compaction off)`)
@@ -204,6 +207,7 @@ export async function runServer(argv: string[]): Promise<void> {
     nodePortRange: { first: Number(range[1]), last: Number(range[2]) },
     compactionIntervalMs: compaction * 1000,
     limits,
+    eventTtlMs,
     kubeletSocketDir: values['kubelet-socket-dir'],
     dnsReplicas,
     clusterDomain,
