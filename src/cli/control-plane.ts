@@ -9,6 +9,13 @@ import { checkTimings, defaultLeaderElectionTimings } from '../client/leader-ele
 
 const connectionFlags = connectionUsage
 
+/** The node lifecycle's eviction flags' help (upstream's names and defaults). */
+export const nodeEvictionUsage = `  --node-eviction-rate R      nodes per second whose pods may be evicted in a healthy zone (default 0.1)
+  --secondary-node-eviction-rate R   the same in a large zone that is partly down (default 0.01)
+  --unhealthy-zone-threshold F       share of not-Ready nodes that makes a zone partly down (default 0.55);
+                              when every zone is down, nothing is evicted
+  --large-cluster-size-threshold N   a partly down zone this small gets no evictions (default 50)`
+
 /** The leader-election flags' help, shared by every command that runs control loops. */
 export const leaderElectionUsage = `  --leader-elect BOOL          run the control loops only while holding their Lease in kube-system
                               (kube-scheduler, kube-controller-manager), so several servers can
@@ -37,6 +44,7 @@ ${connectionFlags}
   --cluster-cidr CIDRS        pod CIDRs handed to nodes (default 10.244.0.0/16)
   --load-balancer-pool LIST   addresses for LoadBalancer Services: CIDRs or a-b ranges (default: none)
   --node-monitor-grace-period SECONDS   silence before a node is marked unknown (default 40)
+${nodeEvictionUsage}
 ${leaderElectionUsage}
   -h, --help                  show this help
 `
@@ -46,11 +54,21 @@ export const controlPlaneOptions = {
   'cluster-cidr': { type: 'string', default: '10.244.0.0/16' },
   'load-balancer-pool': { type: 'string', default: '' },
   'node-monitor-grace-period': { type: 'string', default: '40' },
+  'node-eviction-rate': { type: 'string', default: '0.1' },
+  'secondary-node-eviction-rate': { type: 'string', default: '0.01' },
+  'unhealthy-zone-threshold': { type: 'string', default: '0.55' },
+  'large-cluster-size-threshold': { type: 'string', default: '50' },
   'leader-elect': { type: 'string', default: 'true' },
   'leader-elect-lease-duration': { type: 'string', default: '15s' },
   'leader-elect-renew-deadline': { type: 'string', default: '10s' },
   'leader-elect-retry-period': { type: 'string', default: '2s' },
 } as const
+
+function nonNegative(flag: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
+  const n = typeof value === 'string' && /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : NaN
+  if (!(n >= 0 && n <= max)) throw new Error(`${flag} "${String(value)}" must be a number ${max === Number.MAX_SAFE_INTEGER ? 'of at least 0' : `from 0 to ${max}`}`)
+  return n
+}
 
 /** `--leader-elect*`: false, or the timings (checked as upstream checks them). */
 export function leaderElectionFlags(values: Record<string, string | boolean | undefined>) {
@@ -77,6 +95,10 @@ export function controlPlaneFlags(values: Record<string, string | boolean | unde
     clusterCidrs: list(values['cluster-cidr'] ?? '10.244.0.0/16'),
     loadBalancerPool: list(values['load-balancer-pool']),
     nodeMonitorGracePeriodSeconds: grace,
+    nodeEvictionRate: nonNegative('--node-eviction-rate', values['node-eviction-rate'] ?? '0.1'),
+    secondaryNodeEvictionRate: nonNegative('--secondary-node-eviction-rate', values['secondary-node-eviction-rate'] ?? '0.01'),
+    unhealthyZoneThreshold: nonNegative('--unhealthy-zone-threshold', values['unhealthy-zone-threshold'] ?? '0.55', 1),
+    largeClusterSizeThreshold: nonNegative('--large-cluster-size-threshold', values['large-cluster-size-threshold'] ?? '50'),
     leaderElection: leaderElectionFlags(values),
   }
 }

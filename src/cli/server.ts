@@ -18,7 +18,7 @@ import { cidrAddress, parseCidr } from '../util/cidr.ts'
 import { isIP } from 'node:net'
 import { oneOf, optionalTimeout, wholeNumber } from './flag-values.ts'
 import { runSnapshot } from './snapshot.ts'
-import { controlPlaneFlags, controlPlaneOptions, leaderElectionUsage } from './control-plane.ts'
+import { controlPlaneFlags, controlPlaneOptions, leaderElectionUsage, nodeEvictionUsage } from './control-plane.ts'
 
 export const serverUsage = `Usage: weft server [flags]
        weft server snapshot save|restore FILE [flags]   (see weft server snapshot --help)
@@ -68,6 +68,7 @@ Flags:
   --cluster-cidr CIDRS        pod CIDRs handed to nodes, one /24 (IPv6: /64) each (default 10.244.0.0/16)
   --load-balancer-pool LIST   addresses for LoadBalancer Services: CIDRs or a-b ranges, comma-separated (default: none)
   --node-monitor-grace-period SECONDS   silence before a node is marked unknown (default 40)
+${nodeEvictionUsage}
 ${leaderElectionUsage}
   -h, --help                  show this help
 `
@@ -160,7 +161,6 @@ export async function runServer(argv: string[]): Promise<void> {
   splitHostPort(values.listen!)
   const log = logger('server')
   const dataDir = resolve(values['data-dir'] ?? defaultDataDir())
-  if (makePrivateDir(dataDir).openToOthers) log.warn({ dataDir }, 'the data dir can be read by other users; weft leaves the mode of a directory it did not create alone: chmod 700 it, or use a dir of its own')
   const range = /^(\d+)-(\d+)$/.exec(values['service-node-port-range']!)
   if (!range || Number(range[1]) > Number(range[2])) {
     throw new Error(`--service-node-port-range "${values['service-node-port-range']}" must look like 30000-32767`)
@@ -177,10 +177,13 @@ export async function runServer(argv: string[]): Promise<void> {
   if (!Number.isFinite(compaction) || compaction < 0) {
     throw new Error(`--compaction-interval "${values['compaction-interval']}" must be a number of seconds (0 turns compaction off)`)
   }
+  const planeFlags = controlPlaneFlags(values)
   const synchronous = oneOf('--sqlite-synchronous', values['sqlite-synchronous']!, ['full', 'normal'] as const)
   const dnsReplicas = Number(values['dns-replicas'])
   if (!Number.isInteger(dnsReplicas) || dnsReplicas < 0) throw new Error(`--dns-replicas "${values['dns-replicas']}" must be a whole number (0: no cluster DNS)`)
   const ingress = ingressFlags(values.ingress!, values['ingress-replicas']!)
+  // Every flag is checked before anything is made on disk.
+  if (makePrivateDir(dataDir).openToOthers) log.warn({ dataDir }, 'the data dir can be read by other users; weft leaves the mode of a directory it did not create alone: chmod 700 it, or use a dir of its own')
   const serviceCidrs = values['service-cidr']!.split(',').map((s) => s.trim())
   const [listenHost] = splitHostPort(values.listen!)
   const advertise = values['advertise-address'] ? parseAdvertise(values['advertise-address']) : undefined
@@ -218,7 +221,7 @@ export async function runServer(argv: string[]): Promise<void> {
     const { rewritten, total } = await encryption.rewriteStale(store)
     log.info({ rewritten, total }, 'encryption at rest: values not written with the current key were rewritten')
   }
-  const controlPlane = values['api-only'] ? undefined : new ControlPlane({ ...(await controlPlaneIdentities(url, pki)), ...controlPlaneFlags(values) })
+  const controlPlane = values['api-only'] ? undefined : new ControlPlane({ ...(await controlPlaneIdentities(url, pki)), ...planeFlags })
   await controlPlane?.start()
   const kubeconfig = join(dataDir, 'kubeconfig')
   await writeFile(kubeconfig, adminKubeconfig(url, pki), { mode: 0o600 })

@@ -32,6 +32,7 @@ import { collectGarbage, toGcObject } from './garbage-collector/reconcile-owner.
 import { reconcileNamespace } from './namespace/reconcile-namespace.ts'
 import { allocatePodCIDRs } from './node-ipam/allocate-pod-cidrs.ts'
 import { reconcileNode } from './node-lifecycle/reconcile-node.ts'
+import { NodeHealth, zoneOf } from './node-lifecycle/node-health.ts'
 import { availabilityRecheckAt, reconcileReplicaSet } from './replicaset/reconcile.ts'
 import { reconcileDaemonSet } from './daemonset/reconcile.ts'
 import { reconcileServiceLB } from './service-lb/reconcile-service-lb.ts'
@@ -59,6 +60,14 @@ export interface ControllerManagerOptions {
   loadBalancerPool?: string[]
   /** Seconds without a heartbeat before a node is marked unknown (default 40). */
   nodeMonitorGracePeriodSeconds?: number
+  /** Nodes per second that may get an evicting (NoExecute) taint in a healthy zone (default 0.1). */
+  nodeEvictionRate?: number
+  /** The same in a large zone that is partly down (default 0.01). */
+  secondaryNodeEvictionRate?: number
+  /** The share of not-Ready nodes that makes a zone partly down (default 0.55). */
+  unhealthyZoneThreshold?: number
+  /** A partly down zone this small or smaller gets no evictions (default 50). */
+  largeClusterSizeThreshold?: number
   /** Seconds a node must stay gone before its pods are force-deleted (default 40). */
   podGCQuarantineSeconds?: number
   /** The informers the controllers read, shared with the scheduler; whoever made them starts them. */
@@ -233,8 +242,38 @@ export class ControllerManager {
     // Node lifecycle: keyed by node name.
     const podsOnNode = (name: string) => pods.list().filter((p) => p.spec?.nodeName === name)
     const grace = this.options.nodeMonitorGracePeriodSeconds ?? 40
+    const health = new NodeHealth({
+      evictionRate: this.options.nodeEvictionRate,
+      secondaryEvictionRate: this.options.secondaryNodeEvictionRate,
+      unhealthyZoneThreshold: this.options.unhealthyZoneThreshold,
+      largeClusterSizeThreshold: this.options.largeClusterSizeThreshold,
+    })
+    nodes.addHandlers({ onDelete: (n) => health.forget(n.metadata!.name!) })
+    const heard = (n: V1Node, at: number) => health.lastHeard(n, leases.get(`kube-node-lease/${n.metadata!.name}`), at)
+    // Zone states change slowly; they are worked out again at most once a second, not per node.
+    let zones: { at: number; view: ReturnType<NodeHealth['zoneRates']> } | undefined
+    const zoneView = (at: number) => {
+      if (zones && at - zones.at < 1000) return zones.view
+      const view = health.zoneRates(
+        nodes.list().map((n) => ({
+          zone: zoneOf(n),
+          ready: at - heard(n, at) <= grace * 1000 && n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True',
+        })),
+      )
+      zones = { at, view }
+      return view
+    }
     const nodeLifecycle = this.controller('node-lifecycle-controller', (name) => {
-      const result = reconcileNode(nodes.get(name), leases.get(`kube-node-lease/${name}`), podsOnNode(name), now(), { gracePeriodSeconds: grace })
+      const node = nodes.get(name)
+      const at = now()
+      const view = zoneView(at.getTime())
+      const zone = node ? zoneOf(node) : ''
+      const result = reconcileNode(node, leases.get(`kube-node-lease/${name}`), podsOnNode(name), at, {
+        gracePeriodSeconds: grace,
+        lastHeardMs: node ? heard(node, at.getTime()) : at.getTime(),
+        allDisrupted: view.allDisrupted,
+        mayTaintNoExecute: () => health.takeEvictionToken(zone, view.rates.get(zone) ?? health.options.evictionRate, at.getTime()),
+      })
       // Re-check a node at least every grace period: silence is what this controller watches for.
       const every = grace * 1000
       return { actions: result.actions, requeueAfterMs: nodes.get(name) ? Math.min(result.requeueAfterMs ?? every, every) : undefined }

@@ -481,7 +481,10 @@ export class PodWorker {
     })
     if (this.#evicted !== undefined) evictedStatus(status, this.#evicted)
     const text = JSON.stringify(withoutTimes(status))
-    if (text === this.#lastStatus) return
+    // Sent already, and the API still says so: nothing to do. Someone else may have changed
+    // what this kubelet owns (the node lifecycle controller marks pods not Ready while the
+    // node is silent): then it is said again, as upstream's status manager reconciles.
+    if (text === this.#lastStatus && !ownedStatusDiffers(pod.status, status)) return
     try {
       await this.#ctx.client.patch(podInfo, pod.metadata!.name!, pod.metadata!.namespace, { status }, 'merge', { subresource: 'status' })
       this.#lastStatus = text
@@ -598,6 +601,15 @@ function evictedStatus(status: V1PodStatus, message: string): void {
   status.message = message
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') as unknown as Date
   status.conditions = [...(status.conditions ?? []).filter((c) => c.type !== 'DisruptionTarget'), { type: 'DisruptionTarget', status: 'True', reason: 'TerminationByKubelet', message, lastTransitionTime: now }]
+}
+
+/** Whether the API's status disagrees with the kubelet's on its phase or the status of a condition the kubelet sets. */
+function ownedStatusDiffers(api: V1PodStatus | undefined, ours: V1PodStatus): boolean {
+  if ((api?.phase ?? '') !== (ours.phase ?? '')) return true
+  for (const c of ours.conditions ?? []) {
+    if (api?.conditions?.find((a) => a.type === c.type)?.status !== c.status) return true
+  }
+  return false
 }
 
 function withoutTimes(status: V1PodStatus): unknown {

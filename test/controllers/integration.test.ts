@@ -144,10 +144,13 @@ t.test('a silent node is marked unknown, tainted, and its pods evicted', async (
   const c = await startCluster(t, { nodeMonitorGracePeriodSeconds: 3 })
   await c.client.create(info('Node'), node('quiet'))
   const stopBeat = heartbeat(c.client, 'quiet', 200)
+  // A second node that stays healthy: with every node silent the controller would suspect itself, not the nodes.
+  await c.client.create(info('Node'), node('steady'))
+  t.teardown(heartbeat(c.client, 'steady', 200))
   await call(c.url, 'POST', '/api/v1/namespaces/default/services', { metadata: { name: 'q' }, spec: { selector: { app: 'q' }, ports: [{ port: 80 }] } })
   await call(c.url, 'POST', '/api/v1/namespaces/default/pods', {
     metadata: { name: 'short', labels: { app: 'q' } },
-    spec: { containers: [{ name: 'c', image: 'x' }], tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 3 }] },
+    spec: { nodeSelector: { 'kubernetes.io/hostname': 'quiet' }, containers: [{ name: 'c', image: 'x' }], tolerations: [{ key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 3 }] },
   })
   await until('the pod to be bound', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/pods/short')).body.spec.nodeName === 'quiet')
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
@@ -169,6 +172,51 @@ t.test('a silent node is marked unknown, tainted, and its pods evicted', async (
     return p.status === 404 || Boolean(p.body.metadata?.deletionTimestamp)
   }, 20_000)
   t.pass('evicted after its toleration')
+})
+
+t.test('every node silent at once (a control-plane or network fault): pods turn not ready, nobody is evicted, all recovers', async (t) => {
+  const c = await startCluster(t, { nodeMonitorGracePeriodSeconds: 2 })
+  const names = ['n1', 'n2', 'n3']
+  const beats = new Map<string, () => void>()
+  for (const n of names) {
+    await c.client.create(info('Node'), node(n))
+    beats.set(n, heartbeat(c.client, n, 200))
+  }
+  t.teardown(() => beats.forEach((stop) => stop()))
+  for (const n of names) {
+    await call(c.url, 'POST', '/api/v1/namespaces/default/pods', { metadata: { name: `p-${n}` }, spec: { nodeSelector: { 'kubernetes.io/hostname': n }, containers: [{ name: 'c', image: 'x' }] } })
+  }
+  const stamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+  const markReady = async (pod: string) =>
+    call(c.url, 'PATCH', `/api/v1/namespaces/default/pods/${pod}/status`, { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: stamp() }] } }, { 'content-type': 'application/merge-patch+json' })
+  for (const n of names) {
+    await until(`p-${n} bound`, async () => (await call(c.url, 'GET', `/api/v1/namespaces/default/pods/p-${n}`)).body.spec.nodeName === n)
+    await markReady(`p-${n}`)
+  }
+  beats.forEach((stop) => stop())
+  await until('every node Unknown and every pod not ready', async () => {
+    const nodes = (await call(c.url, 'GET', '/api/v1/nodes')).body.items
+    const pods = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods')).body.items
+    return nodes.every((n: any) => n.status.conditions.find((x: any) => x.type === 'Ready').status === 'Unknown') && pods.every((p: any) => p.status.conditions.find((x: any) => x.type === 'Ready')?.status === 'False')
+  }, 15_000)
+  await new Promise((r) => setTimeout(r, 3000))
+  const during = (await call(c.url, 'GET', '/api/v1/nodes')).body.items
+  t.notOk(during.some((n: any) => (n.spec.taints ?? []).some((x: any) => x.effect === 'NoExecute')), 'no evicting taint while every node is silent')
+  const pods = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods')).body.items
+  t.equal(pods.filter((p: any) => !p.metadata.deletionTimestamp).length, 3, 'no pod evicted')
+
+  // The fault ends: heartbeats and node status come back, the agents say their pods are Ready again.
+  for (const n of names) {
+    beats.set(n, heartbeat(c.client, n, 200))
+    await call(c.url, 'PATCH', `/api/v1/nodes/${n}/status`, { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: stamp(), lastTransitionTime: stamp() }] } }, { 'content-type': 'application/strategic-merge-patch+json' })
+    await markReady(`p-${n}`)
+  }
+  await until('nodes Ready and untainted', async () => {
+    const nodes = (await call(c.url, 'GET', '/api/v1/nodes')).body.items
+    return nodes.every((n: any) => n.status.conditions.find((x: any) => x.type === 'Ready').status === 'True' && !(n.spec.taints ?? []).length)
+  }, 10_000)
+  const after = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods')).body.items
+  t.same(after.map((p: any) => [p.metadata.name, p.status.conditions.find((x: any) => x.type === 'Ready').status, Boolean(p.metadata.deletionTimestamp)]).sort(), [['p-n1', 'True', false], ['p-n2', 'True', false], ['p-n3', 'True', false]])
 })
 
 t.test('LoadBalancer addresses, namespace deletion and garbage collection', async (t) => {

@@ -1,12 +1,18 @@
 import t from 'tap'
 import type { V1Lease, V1Node, V1Pod } from '@kubernetes/client-node'
-import { reconcileNode } from '../../src/controllers/node-lifecycle/reconcile-node.ts'
+import { reconcileNode, type NodeLifecycleOptions } from '../../src/controllers/node-lifecycle/reconcile-node.ts'
+import { NodeHealth, zoneState } from '../../src/controllers/node-lifecycle/node-health.ts'
 import type { Action } from '../../src/controllers/actions.ts'
 
 const T0 = Date.parse('2025-01-01T00:00:00Z')
 const at = (s: number): Date => new Date(T0 + s * 1000)
 const iso = (s: number): string => at(s).toISOString().replace(/\.\d{3}Z$/, 'Z')
 const opts = { gracePeriodSeconds: 40 }
+/** As if the controller saw each heartbeat the moment it was written (no clock skew, no lag). */
+function heard(n: V1Node | undefined, l?: V1Lease, extra: Partial<NodeLifecycleOptions> = {}): NodeLifecycleOptions {
+  const beats = [l?.spec?.renewTime, n?.status?.conditions?.find((c) => c.type === 'Ready')?.lastHeartbeatTime].map((x) => Date.parse(String(x))).filter(Number.isFinite)
+  return { ...opts, lastHeardMs: beats.length ? Math.max(...beats) : Date.parse(String(n?.metadata?.creationTimestamp)), ...extra }
+}
 
 function node(extra: { ready?: string; beat?: number; taints?: unknown[]; unschedulable?: boolean; memoryPressure?: string } = {}): V1Node {
   const conditions: unknown[] = []
@@ -48,14 +54,14 @@ t.test('heartbeat staleness', async (t) => {
     { name: 'old lease but fresh status heartbeat', lease: lease(0), beat: 100, now: 120, stale: false },
   ]
   for (const c of cases) {
-    const { actions, requeueAfterMs } = reconcileNode(node({ ready: 'True', beat: c.beat }), c.lease, [], at(c.now), opts)
+    const { actions, requeueAfterMs } = reconcileNode(node({ ready: 'True', beat: c.beat }), c.lease, [], at(c.now), heard(node({ ready: 'True', beat: c.beat }), c.lease))
     t.equal(Boolean(statusPatch(actions)), c.stale, c.name)
     if (!c.stale) t.ok(requeueAfterMs !== undefined && requeueAfterMs > 0, `${c.name}: requeued for when it would go stale`)
   }
 })
 
 t.test('a stale node gets Unknown conditions, unreachable taints and its pods marked not ready', async (t) => {
-  const { actions } = reconcileNode(node({ ready: 'True', beat: 0 }), lease(0), [pod('a'), pod('b', { ready: 'False' })], at(100), opts)
+  const { actions } = reconcileNode(node({ ready: 'True', beat: 0 }), lease(0), [pod('a'), pod('b', { ready: 'False' })], at(100), heard(node({ ready: 'True', beat: 0 }), lease(0)))
   const sp = statusPatch(actions)
   t.ok(sp)
   const conds = (sp as { patch: { status: { conditions: Record<string, string>[] } } }).patch.status.conditions
@@ -78,7 +84,7 @@ t.test('a stale node gets Unknown conditions, unreachable taints and its pods ma
 })
 
 t.test('a node that never posted status gets NodeStatusNeverUpdated conditions', async (t) => {
-  const { actions } = reconcileNode(node({ beat: 0 }), undefined, [], at(100), opts)
+  const { actions } = reconcileNode(node({ beat: 0 }), undefined, [], at(100), heard(node({ beat: 0 }), undefined))
   const conds = (statusPatch(actions) as { patch: { status: { conditions: Record<string, string>[] } } }).patch.status.conditions
   const ready = conds.find((c) => c.type === 'Ready')!
   t.equal(ready.reason, 'NodeStatusNeverUpdated')
@@ -99,11 +105,11 @@ t.test('taints follow the Ready condition', async (t) => {
     { name: 'cordoned', n: node({ ready: 'True', beat: 90, unschedulable: true }), want: ['node.kubernetes.io/unschedulable:NoSchedule'] },
   ]
   for (const c of cases) {
-    const { actions } = reconcileNode(c.n, undefined, [], at(100), opts)
+    const { actions } = reconcileNode(c.n, undefined, [], at(100), heard(c.n, undefined))
     if (c.want === null) t.notOk(taintPatch(actions), c.name)
     else t.same(taintsOf(actions), c.want, c.name)
   }
-  const { actions } = reconcileNode(node({ ready: 'Unknown', beat: 0, taints: unreachable.slice(0, 2) }), undefined, [], at(100), opts)
+  const { actions } = reconcileNode(node({ ready: 'Unknown', beat: 0, taints: unreachable.slice(0, 2) }), undefined, [], at(100), heard(node({ ready: 'Unknown', beat: 0, taints: unreachable.slice(0, 2) }), undefined))
   t.notOk(taintPatch(actions), 'existing taints keep their timeAdded: no patch')
   const sp = statusPatch(actions)
   t.notOk(sp && sp.verb === 'patch' && JSON.stringify(sp.patch).includes('"Ready"'), 'Ready already Unknown: not patched again')
@@ -127,7 +133,7 @@ t.test('taint eviction honours tolerations and tolerationSeconds', async (t) => 
     { name: 'already deleting', p: pod('x', { deleting: true }), now: 60, evicted: false },
   ]
   for (const c of cases) {
-    const { actions, requeueAfterMs } = reconcileNode(n, undefined, [c.p], at(c.now), opts)
+    const { actions, requeueAfterMs } = reconcileNode(n, undefined, [c.p], at(c.now), heard(n, undefined))
     t.same(deleted(actions), c.evicted ? ['x'] : [], c.name)
     if (c.requeue !== undefined) t.equal(requeueAfterMs, c.requeue, `${c.name}: requeue when the toleration runs out`)
     if (c.evicted) {
@@ -135,7 +141,56 @@ t.test('taint eviction honours tolerations and tolerationSeconds', async (t) => 
       t.equal(del && del.verb === 'delete' ? del.uid : undefined, 'u-x', 'uid precondition')
     }
   }
-  const { actions } = reconcileNode(node({ ready: 'True', beat: 95, taints: [{ key: 'example.com/drain', effect: 'NoExecute', timeAdded: iso(0) }] }), undefined, [pod('y')], at(100), opts)
+  const { actions } = reconcileNode(node({ ready: 'True', beat: 95, taints: [{ key: 'example.com/drain', effect: 'NoExecute', timeAdded: iso(0) }] }), undefined, [pod('y')], at(100), heard(node({ ready: 'True', beat: 95, taints: [{ key: 'example.com/drain', effect: 'NoExecute', timeAdded: iso(0) }] }), undefined))
   t.same(deleted(actions), ['y'], 'user NoExecute taints evict too')
-  t.same(reconcileNode(undefined, undefined, [pod('x')], at(0), opts), { actions: [] }, 'no node: nothing')
+  t.same(reconcileNode(undefined, undefined, [pod('x')], at(0), heard(undefined, undefined)), { actions: [] }, 'no node: nothing')
+})
+
+t.test("liveness is judged by when this controller saw a heartbeat change, not by the node's clock", async (t) => {
+  const health = new NodeHealth()
+  // The node's clock runs a day behind: its timestamps alone would say it died long ago.
+  const skewed = (beat: number) => node({ ready: 'True', beat: beat - 86_400 })
+  const now0 = T0 + 100_000
+  t.equal(health.lastHeard(skewed(0), lease(-86_400), now0), now0, 'first seen: heard from now (a new leader gives every node its grace period)')
+  t.equal(health.lastHeard(skewed(0), lease(-86_400), now0 + 30_000), now0, 'unchanged: still the first sighting')
+  t.equal(health.lastHeard(skewed(10), lease(-86_390), now0 + 35_000), now0 + 35_000, 'a renewal seen: heard now')
+  const n = skewed(10)
+  const fresh = reconcileNode(n, lease(-86_390), [], new Date(now0 + 60_000), { ...opts, lastHeardMs: health.lastHeard(n, lease(-86_390), now0 + 60_000) })
+  t.notOk(statusPatch(fresh.actions), 'heard 25 s ago: not stale, whatever its timestamps say')
+  const silent = reconcileNode(n, lease(-86_390), [], new Date(now0 + 80_000), { ...opts, lastHeardMs: health.lastHeard(n, lease(-86_390), now0 + 80_000) })
+  t.ok(statusPatch(silent.actions), 'silent for 45 s by our clock: Unknown')
+})
+
+t.test('zone states and eviction rates, as upstream handleDisruption', async (t) => {
+  t.equal(zoneState(3, 0, 0.55), 'Normal')
+  t.equal(zoneState(1, 2, 0.55), 'Normal', 'two down is never a disruption')
+  t.equal(zoneState(4, 6, 0.55), 'PartialDisruption')
+  t.equal(zoneState(0, 1, 0.55), 'FullDisruption')
+  const health = new NodeHealth()
+  const many = (zone: string, ready: number, down: number) => [...Array(ready).fill({ zone, ready: true }), ...Array(down).fill({ zone, ready: false })]
+  let v = health.zoneRates([...many('a', 10, 0), ...many('b', 0, 3)])
+  t.same([v.rates.get('a'), v.rates.get('b'), v.allDisrupted], [0.1, 0.1, false], 'a healthy zone and a dead one both evict at the normal rate')
+  v = health.zoneRates([...many('a', 4, 6), ...many('b', 40, 60)])
+  t.same([v.rates.get('a'), v.rates.get('b')], [0, 0.01], 'partly down: small zones stop, large ones slow down')
+  v = health.zoneRates([...many('a', 0, 5), ...many('b', 0, 1)])
+  t.same([v.rates.get('a'), v.rates.get('b'), v.allDisrupted], [0, 0, true], 'everything down: no evictions anywhere')
+  t.same(health.takeEvictionToken('a', 0.1, 0), { ok: true, retryMs: 0 }, 'a burst of one')
+  t.same(health.takeEvictionToken('a', 0.1, 1000), { ok: false, retryMs: 9000 }, 'then one per 10 s')
+  t.same(health.takeEvictionToken('a', 0.1, 10_000), { ok: true, retryMs: 0 })
+  t.equal(health.takeEvictionToken('b', 0, 0).ok, false, 'rate 0: never')
+  t.equal(new NodeHealth({ evictionRate: undefined }).options.evictionRate, 0.1, 'an option left out keeps its default')
+})
+
+t.test('NoExecute taints wait for the rate limiter and are lifted when everything is down', async (t) => {
+  const silent = node({ ready: 'True', beat: 0 })
+  const limited = reconcileNode(silent, undefined, [pod('a')], at(100), heard(silent, undefined, { mayTaintNoExecute: () => ({ ok: false, retryMs: 7000 }) }))
+  t.same(taintsOf(limited.actions), ['node.kubernetes.io/unreachable:NoSchedule'], 'no evicting taint yet')
+  t.same(deleted(limited.actions), [])
+  t.ok(limited.requeueAfterMs !== undefined && limited.requeueAfterMs <= 7000, 'tried again when the limiter allows')
+  const allowed = reconcileNode(silent, undefined, [pod('a')], at(100), heard(silent, undefined, { mayTaintNoExecute: () => ({ ok: true, retryMs: 0 }) }))
+  t.same(taintsOf(allowed.actions), ['node.kubernetes.io/unreachable:NoExecute', 'node.kubernetes.io/unreachable:NoSchedule'])
+  const tainted = node({ ready: 'Unknown', beat: 0, taints: [{ key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: iso(50) }, { key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule', timeAdded: iso(50) }] })
+  const outage = reconcileNode(tainted, undefined, [pod('a')], at(100), heard(tainted, undefined, { allDisrupted: true, mayTaintNoExecute: () => ({ ok: true, retryMs: 0 }) }))
+  t.same(taintsOf(outage.actions), ['node.kubernetes.io/unreachable:NoSchedule'], 'every zone down: the evicting taint is lifted')
+  t.same(deleted(outage.actions), [], 'and nothing is evicted')
 })

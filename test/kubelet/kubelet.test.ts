@@ -164,3 +164,13 @@ t.test('an emptyDir with medium Memory is a tmpfs, of its sizeLimit when it has 
   t.notOk(at('unlimited')?.superOptions.includes('size=2048k'), 'no sizeLimit: the tmpfs default')
   t.equal(at('disk'), undefined, 'a default emptyDir is a plain directory')
 })
+
+t.test('pod Ready set to False by someone else (the node lifecycle controller) is said again', async (t) => {
+  const node = await startKubelet(t)
+  await createPod(node, 'steady', { containers: [{ name: 'c', image: 'debian', command: ['sleep', '600'] }] })
+  await until('steady Ready', async () => (await node.client.get<V1Pod>(podInfo, 'steady', 'default')).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, 20_000)
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+  await node.client.patch(podInfo, 'steady', 'default', { status: { conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: now }] } }, 'strategic', { subresource: 'status' })
+  await until('Ready True again', async () => (await node.client.get<V1Pod>(podInfo, 'steady', 'default')).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, 10_000)
+  t.pass('the kubelet re-asserted what it owns')
+})

@@ -18,6 +18,12 @@ import {
 export interface NodeLifecycleOptions {
   /** How long a node may go without a heartbeat before it is Unknown (kube-controller-manager --node-monitor-grace-period). */
   gracePeriodSeconds: number
+  /** When this controller last saw the node's heartbeat change, by its own clock (NodeHealth.lastHeard). */
+  lastHeardMs: number
+  /** Whether a NoExecute taint, which evicts, may be put on the node now (its zone's rate limiter); default: yes. */
+  mayTaintNoExecute?: () => { ok: boolean; retryMs: number }
+  /** Every zone is down at once (a control-plane or network fault, most likely): no NoExecute taints at all. */
+  allDisrupted?: boolean
 }
 
 export interface NodeReconcileResult {
@@ -58,7 +64,7 @@ export function reconcileNode(
   lease: V1Lease | undefined,
   pods: V1Pod[],
   now: Date,
-  opts: NodeLifecycleOptions = { gracePeriodSeconds: 40 },
+  opts: NodeLifecycleOptions,
 ): NodeReconcileResult {
   if (!node?.metadata?.name) return { actions: [] }
   const name = node.metadata.name
@@ -67,11 +73,10 @@ export function reconcileNode(
   const nowMs = now.getTime()
   const graceMs = opts.gracePeriodSeconds * 1000
 
-  // 1. Heartbeat: the Lease's renewTime, or the Ready condition's lastHeartbeatTime, whichever is newer.
+  // 1. Heartbeat: when this controller last saw the Lease or the Ready condition's heartbeat change.
   const conditions = (node.status?.conditions ?? []) as unknown as ConditionJson[]
   const ready = conditions.find((c) => c.type === 'Ready')
-  const beats = [millis(lease?.spec?.renewTime), millis(ready?.lastHeartbeatTime)].filter((x): x is number => x !== undefined)
-  const lastBeat = beats.length ? Math.max(...beats) : millis(node.metadata.creationTimestamp) ?? nowMs
+  const lastBeat = opts.lastHeardMs
   const stale = nowMs - lastBeat > graceMs
   if (!stale) requeue.push(lastBeat + graceMs - nowMs + 1)
 
@@ -103,12 +108,22 @@ export function reconcileNode(
   const readyStatus = effective.get('Ready')?.status ?? 'Unknown'
   const wanted: { key: string; effect: 'NoSchedule' | 'NoExecute' }[] = []
   const readyKey = readyStatus === 'False' ? TAINT_NOT_READY : readyStatus === 'Unknown' ? TAINT_UNREACHABLE : undefined
-  if (readyKey) wanted.push({ key: readyKey, effect: 'NoExecute' }, { key: readyKey, effect: 'NoSchedule' })
+  const currentTaints = (node.spec?.taints ?? []) as TaintJson[]
+  if (readyKey) {
+    // Evicting taints: none while every zone is down; a new one only as the zone's rate allows
+    // (swapping not-ready for unreachable is no new eviction).
+    const evicting = currentTaints.some((t) => t.effect === 'NoExecute' && managedNoExecute.includes(t.key))
+    if (!opts.allDisrupted) {
+      const gate = evicting ? { ok: true, retryMs: 0 } : (opts.mayTaintNoExecute?.() ?? { ok: true, retryMs: 0 })
+      if (gate.ok) wanted.push({ key: readyKey, effect: 'NoExecute' })
+      else requeue.push(gate.retryMs)
+    }
+    wanted.push({ key: readyKey, effect: 'NoSchedule' })
+  }
   const pressure: [string, string][] = [['MemoryPressure', TAINT_MEMORY_PRESSURE], ['DiskPressure', TAINT_DISK_PRESSURE], ['PIDPressure', TAINT_PID_PRESSURE], ['NetworkUnavailable', TAINT_NETWORK_UNAVAILABLE]]
   for (const [type, key] of pressure) if (effective.get(type)?.status === 'True') wanted.push({ key, effect: 'NoSchedule' })
   if (node.spec?.unschedulable) wanted.push({ key: TAINT_UNSCHEDULABLE, effect: 'NoSchedule' })
 
-  const currentTaints = (node.spec?.taints ?? []) as TaintJson[]
   const isManaged = (t: TaintJson): boolean =>
     (t.effect === 'NoSchedule' && managedNoSchedule.includes(t.key)) || (t.effect === 'NoExecute' && managedNoExecute.includes(t.key))
   const nextTaints: TaintJson[] = currentTaints.filter((t) => !isManaged(t) || wanted.some((w) => sameTaint(w, t as V1Taint)))
