@@ -3,7 +3,7 @@
 // client that stops reading may hold buffered.
 import type { ServerResponse } from 'node:http'
 import type { ResourceInfo } from '../api/registry.ts'
-import { isStoreError, type Store, type WatchEvent } from '../store/store.ts'
+import { isStoreError, type Store, type Watch, type WatchEvent } from '../store/store.ts'
 import { ApiError, badRequest, invalid } from '../util/errors.ts'
 import { parseResourceVersion, prefixOf, withRevision, type KObject } from './objects.ts'
 import type { ResourceRequest } from './request-info.ts'
@@ -22,6 +22,9 @@ export const defaultWatchOptions: WatchOptions = {
   bookmarkIntervalMs: 60_000,
   maxBufferedBytes: 16 * 1024 * 1024,
 }
+
+/** Unread output at which a watch stops writing until the client has read some. */
+const FLOW_HIGH_WATER = 256 * 1024
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
 
@@ -84,7 +87,8 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
     startRevision = Math.max(listed.revision, rv ?? 0)
     initialObjects = listed.objects.filter((o) => matchesQuery(q, o))
   } else {
-    startRevision = rv ?? 0
+    // No initial state and no revision (sendInitialEvents=false): from now on.
+    startRevision = rv ?? (await ctx.store.currentRevision())
   }
 
   // A watch is the connection's last response: its body runs until the connection
@@ -101,13 +105,18 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
   let resolveDone!: () => void
   const done = new Promise<void>((resolve) => (resolveDone = resolve))
   const timers: NodeJS.Timeout[] = []
-  let watch: { cancel(): void } | undefined
+  let watch: Watch | undefined
+  // Store events not yet written: written while the client keeps up, held while it does not.
+  const pending: WatchEvent[] = []
+  let pendingBytes = 0
+  let pumping: Promise<void> | undefined
 
   const finish = () => {
     if (closed) return
     closed = true
     for (const t of timers) clearTimeout(t)
     watch?.cancel()
+    pending.length = 0
     if (corked) {
       corked = false
       res.uncork()
@@ -128,19 +137,31 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
       })
     }
     res.write(data)
-    if (res.writableLength > ctx.options.maxBufferedBytes) {
-      // The client stopped reading: end its stream rather than buffer without bound.
-      res.destroy()
-      finish()
-    }
   }
+  /** The client has enough unread output for now. */
+  const congested = () => res.writableLength > FLOW_HIGH_WATER
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      const go = () => {
+        res.off('drain', go)
+        res.off('close', go)
+        resolve()
+      }
+      res.on('drain', go)
+      res.on('close', go)
+    })
   const send = (type: WatchEventType, object: unknown) => write(JSON.stringify({ type, object }) + '\n')
-  const bookmark = (extraAnnotations?: Record<string, string>) =>
+  const bookmark = (extraAnnotations?: Record<string, string>) => {
+    // With nothing held back, the store's progress is safe to promise: a quiet resource's
+    // watcher then resumes from a recent revision, not one compaction has taken away.
+    const progress = pending.length === 0 ? (watch?.progress?.() ?? 0) : 0
+    lastRevision = Math.max(lastRevision, progress)
     send('BOOKMARK', {
       kind: info.kind,
       apiVersion: info.group ? `${info.group}/${info.version}` : info.version,
       metadata: { resourceVersion: String(lastRevision), ...(extraAnnotations ? { annotations: extraAnnotations } : {}) },
     })
+  }
 
   ctx.onOpen?.()
   res.on('close', finish)
@@ -148,14 +169,11 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
   timers.push(setTimeout(finish, timeoutSeconds * 1000))
   if (bookmarks) {
     const tick = () => {
-      bookmark()
+      if (!pumping) bookmark()
       timers.push(setTimeout(tick, ctx.options.bookmarkIntervalMs).unref())
     }
     timers.push(setTimeout(tick, ctx.options.bookmarkIntervalMs).unref())
   }
-
-  for (const obj of initialObjects) send('ADDED', ctx.render ? ctx.render(obj) : obj)
-  if (sendInitial === 'true') bookmark({ 'k8s.io/initial-events-end': 'true' })
 
   const filtering = q.labelSelector !== undefined || q.fieldSelector !== undefined
   const emit = (ev: WatchEvent, type: WatchEventType, which: 'value' | 'prevValue') => {
@@ -184,17 +202,70 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
     else if (now) emit(ev, 'ADDED', 'value')
     else if (before) emit(ev, 'DELETED', 'prevValue')
   }
+  const eventBytes = (ev: WatchEvent) => (ev.value?.length ?? 0) + (ev.prevValue?.length ?? 0)
+  // Writes held events while the client reads; waits for it when it does not.
+  const pump = (): Promise<void> => {
+    if (pumping) return pumping
+    const run = async () => {
+      while (!closed && pending.length > 0) {
+        if (congested()) {
+          await drained()
+          continue
+        }
+        const ev = pending.shift()!
+        pendingBytes -= eventBytes(ev)
+        deliver(ev)
+      }
+    }
+    pumping = run().finally(() => {
+      pumping = undefined
+      // Events that came while this run was finishing.
+      if (!closed && pending.length > 0) void pump()
+    })
+    return pumping
+  }
 
-  if (!closed) {
+  void (async () => {
+    // The initial state goes out as fast as the client reads it, however large.
+    for (const obj of initialObjects) {
+      if (closed) return
+      send('ADDED', ctx.render ? ctx.render(obj) : obj)
+      if (congested()) await drained()
+    }
+    initialObjects = []
+    if (closed) return
+    if (sendInitial === 'true') bookmark({ 'k8s.io/initial-events-end': 'true' })
+    // Catching up on history is streamed the same way; only once caught up does a client
+    // that stops reading while its backlog passes the limit get cut off.
+    const caughtUpAt = await ctx.store.currentRevision().catch(() => startRevision)
+    if (closed) return
     watch = ctx.store.watch(prefixOf(info, r.namespace), startRevision, {
-      onEvent: deliver,
+      onEvent: (ev) => {
+        if (closed) return
+        pending.push(ev)
+        pendingBytes += eventBytes(ev)
+        if (ev.revision > caughtUpAt && pendingBytes + res.writableLength > ctx.options.maxBufferedBytes) {
+          // The client stopped reading: end its stream rather than buffer without bound.
+          res.destroy()
+          finish()
+          return
+        }
+        void pump()
+      },
       onError: (err) => {
-        if (isStoreError(err, 'Compacted')) send('ERROR', expiredStatus(startRevision, err.compactRevision).toStatus())
-        else send('ERROR', new ApiError(500, 'InternalError', `watch ended: ${err.message}`).toStatus())
-        finish()
+        const end = () => {
+          if (isStoreError(err, 'Compacted')) send('ERROR', expiredStatus(startRevision, err.compactRevision).toStatus())
+          else send('ERROR', new ApiError(500, 'InternalError', `watch ended: ${err.message}`).toStatus())
+          finish()
+        }
+        // What was delivered before the error goes out first.
+        void (async () => {
+          while (!closed && pending.length > 0) await pump()
+          end()
+        })()
       },
     })
-  }
+  })()
   return { done }
 }
 

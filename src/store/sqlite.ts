@@ -128,6 +128,7 @@ export class SqliteStore implements Store {
     const compactedRow = this.#db.prepare("SELECT value FROM meta WHERE name = 'compacted'").get() as { value: number } | undefined
     this.#compacted = compactedRow?.value ?? 0
     this.#revision = Math.max(1, maxRow.rev ?? 0, this.#compacted)
+    this.#hub.noteProgress(this.#revision)
   }
 
   async get(key: string): Promise<KeyValue | undefined> {

@@ -68,6 +68,12 @@ export function isStoreError(err: unknown, code?: StoreErrorCode): err is StoreE
 export interface Watch {
   /** Stops the watch; no event is delivered after it returns. */
   cancel(): void
+  /**
+   * A revision up to which every event this watch wants has been handed to onEvent (or
+   * there was none): a bookmark may carry it. Undefined while that is not known (catching up,
+   * events still queued).
+   */
+  progress?(): number | undefined
 }
 
 export interface WatchHandlers {

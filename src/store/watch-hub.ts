@@ -27,10 +27,16 @@ export class Subscriber implements Watch {
     this.error = undefined
     if (!this.ended) this.#hub.end(this, undefined)
   }
+
+  progress(): number | undefined {
+    return !this.ended && this.queue.length === 0 && this.#hub.isLive(this) ? Math.max(this.after, this.#hub.progress) : undefined
+  }
 }
 
 export class WatchHub {
   readonly #live = new Set<Subscriber>()
+  /** Every event up to this revision has been published (the store's revision, or its stream's). */
+  #progress = 0
   #dirty = new Set<Subscriber>()
   #scheduled = false
 
@@ -51,9 +57,23 @@ export class WatchHub {
     return this.#live.size
   }
 
+  get progress(): number {
+    return this.#progress
+  }
+
+  isLive(sub: Subscriber): boolean {
+    return this.#live.has(sub)
+  }
+
+  /** Every event up to `revision` has been published (a commit, a stream's progress notice). */
+  noteProgress(revision: number): void {
+    if (revision > this.#progress) this.#progress = revision
+  }
+
   /** Queues, for every attached subscriber, the events it wants. Events must come in revision order. */
   publish(events: readonly WatchEvent[]): void {
     for (const sub of this.#live) this.enqueue(sub, events)
+    if (events.length > 0) this.noteProgress(events[events.length - 1]!.revision)
   }
 
   /** Queues the events `sub` wants (its prefix, above its revision). */

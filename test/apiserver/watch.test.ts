@@ -145,3 +145,88 @@ t.test('a watcher that stops reading is cut off and the server keeps serving', a
   t.equal(server.metrics.watchers.get !== undefined, true)
   sock.destroy()
 })
+
+/** Opens a raw watch, waits `pauseMs` before reading, then reads until `lines` events or the stream ends. */
+async function slowWatch(url: string, path: string, pauseMs: number, lines: number): Promise<{ events: Event[]; ended: boolean }> {
+  const tls = await import('node:tls')
+  const admin = await adminCredentials()
+  const sock = tls.connect({ port: Number(new URL(url).port), host: '127.0.0.1', ca: admin.caPem, cert: admin.certPem, key: admin.keyPem, servername: 'localhost' })
+  await new Promise((r) => sock.once('secureConnect', r))
+  sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`)
+  sock.pause()
+  await new Promise((r) => setTimeout(r, pauseMs))
+  const events: Event[] = []
+  let text = ''
+  let headerDone = false
+  let ended = false
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 60_000)
+    sock.on('data', (d: Buffer) => {
+      text += d.toString('latin1')
+      if (!headerDone) {
+        const at = text.indexOf('\r\n\r\n')
+        if (at < 0) return
+        text = text.slice(at + 4)
+        headerDone = true
+      }
+      let nl: number
+      while ((nl = text.indexOf('\n')) >= 0) {
+        const line = text.slice(0, nl)
+        text = text.slice(nl + 1)
+        const ev = JSON.parse(line) as Event
+        events.push({ type: ev.type, object: { metadata: ev.object.metadata } })
+      }
+      if (events.length >= lines) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    sock.once('close', () => {
+      ended = true
+      clearTimeout(timer)
+      resolve()
+    })
+    sock.resume()
+  })
+  sock.destroy()
+  return { events, ended }
+}
+
+t.test('an initial state or a catch-up far over the slow-reader limit is streamed to a client that reads late', async (t) => {
+  const { url } = await startTestServer(t, { watch: { maxBufferedBytes: 64 * 1024 } })
+  const start = (await call(url, 'GET', '/api/v1/namespaces/default/configmaps')).body.metadata.resourceVersion
+  const body = 'y'.repeat(10 * 1024)
+  for (let i = 0; i < 200; i++) t.equal((await call(url, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: `c-${i}` }, data: { v: body } })).status, 201)
+  const initial = await slowWatch(url, '/api/v1/namespaces/default/configmaps?watch=true', 500, 200)
+  t.equal(initial.events.length, 200, '2 MB of initial events, 30 times the limit, all delivered')
+  t.notOk(initial.ended, 'and the stream stays open')
+  const catchUp = await slowWatch(url, `/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=${start}`, 500, 200)
+  t.equal(catchUp.events.length, 200, 'a catch-up from an old revision too')
+  t.same(catchUp.events.map((e) => e.object.metadata.name).slice(0, 3), ['c-0', 'c-1', 'c-2'], 'in order')
+})
+
+t.test('100 MB of initial events to one client', async (t) => {
+  const { url } = await startTestServer(t)
+  const mb = 'z'.repeat(1024 * 1024 - 200)
+  for (let i = 0; i < 100; i++) t.equal((await call(url, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: `m-${i}` }, data: { v: mb } })).status, 201)
+  const got = await slowWatch(url, '/api/v1/namespaces/default/configmaps?watch=true', 1000, 100)
+  t.equal(got.events.length, 100)
+  t.notOk(got.ended)
+})
+
+t.test('bookmarks carry the store revision; sendInitialEvents=false without a revision starts now', async (t) => {
+  const { url } = await startTestServer(t, { watch: { bookmarkIntervalMs: 200 } })
+  const quiet = await call(url, 'POST', '/api/v1/namespaces/default/configmaps', cm('quiet'))
+  // Other resources move the store on; nothing happens to configmaps.
+  let last = 0
+  for (let i = 0; i < 5; i++) last = Number((await call(url, 'POST', '/api/v1/namespaces/default/secrets', { metadata: { name: `s-${i}` } })).body.metadata.resourceVersion)
+  const events = await watch(url, `/api/v1/namespaces/default/configmaps?watch=true&allowWatchBookmarks=true&resourceVersion=${quiet.body.metadata.resourceVersion}`, (e) => e.some((x) => x.type === 'BOOKMARK'))
+  const mark = events.find((e) => e.type === 'BOOKMARK')!
+  t.ok(Number(mark.object.metadata.resourceVersion) >= last, `bookmark at ${mark.object.metadata.resourceVersion}, the store at ${last}: a resume after compaction needs no relist`)
+
+  const fromNow = watch(url, '/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=false&resourceVersionMatch=NotOlderThan', (e) => e.length >= 1)
+  await new Promise((r) => setTimeout(r, 300))
+  await call(url, 'POST', '/api/v1/namespaces/default/configmaps', cm('new'))
+  const first = (await fromNow)[0]!
+  t.equal(first.object.metadata.name, 'new', 'no history, no initial state: the first event is the next write')
+})

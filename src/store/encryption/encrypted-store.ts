@@ -129,6 +129,7 @@ export class EncryptedStore implements Store {
         ended = true
         inner.cancel()
       },
+      progress: () => (ended ? undefined : inner.progress?.()),
     }
   }
 
