@@ -149,18 +149,27 @@ export class SqliteStore implements Store {
     }
     const past = atRevision !== 0 && atRevision < this.#revision
     const range = keyRange(prefix, options.startAfter)
+    if (past) {
+      const sql = pastListSql(range)
+      const rows = this.#statement(sql, () => sql).all({
+        lower: range.lower,
+        ...(range.upper !== undefined ? { upper: range.upper } : {}),
+        rev: atRevision,
+        limit: limit > 0 ? limit + 1 : -1,
+      }) as unknown as KvRow[]
+      const more = limit > 0 && rows.length > limit
+      if (more) rows.length = limit
+      // How many more there were then would take a look at every key: left unknown, as the interface allows.
+      return { items: rows.map(toKeyValue), revision: atRevision, more }
+    }
     const params: (string | number)[] = [range.lower]
     if (range.upper !== undefined) params.push(range.upper)
-    if (past) params.push(atRevision)
-    const rows = this.#statement(listSql(range, past, true), () => listSql(range, past, true)).all(
-      ...params,
-      limit > 0 ? limit + 1 : -1,
-    ) as unknown as KvRow[]
+    const rows = this.#statement(listSql(range, true), () => listSql(range, true)).all(...params, limit > 0 ? limit + 1 : -1) as unknown as KvRow[]
     const more = limit > 0 && rows.length > limit
     if (more) rows.length = limit
-    const result: ListResult = { items: rows.map(toKeyValue), revision: past ? atRevision : this.#revision, more }
+    const result: ListResult = { items: rows.map(toKeyValue), revision: this.#revision, more }
     if (more) {
-      const countSql = listSql(range, past, false)
+      const countSql = listSql(range, false)
       const total = this.#statement(countSql, () => countSql).get(...params) as { n: number }
       result.remaining = total.n - limit
     }
@@ -170,7 +179,7 @@ export class SqliteStore implements Store {
   async count(prefix: string): Promise<number> {
     this.#checkOpen()
     const range = keyRange(prefix, undefined)
-    const sql = listSql(range, false, false)
+    const sql = listSql(range, false)
     const params: string[] = [range.lower]
     if (range.upper !== undefined) params.push(range.upper)
     return (this.#statement(sql, () => sql).get(...params) as { n: number }).n
@@ -412,20 +421,32 @@ function rangeWhere(range: KeyRange): string {
   return `key ${range.inclusive ? '>=' : '>'} ?` + (range.upper !== undefined ? ' AND key < ?' : '')
 }
 
-/** Lists (select=true) or counts the keys in `range`, now or as of a past revision (the last parameter before LIMIT). */
-function listSql(range: KeyRange, past: boolean, select: boolean): string {
+/** Lists (select=true) or counts the keys in `range` as they are now. */
+function listSql(range: KeyRange, select: boolean): string {
   const where = rangeWhere(range)
-  if (!past) {
-    return select
-      ? `SELECT key, value, create_revision, mod_revision FROM kv WHERE ${where} ORDER BY key LIMIT ?`
-      : `SELECT count(*) AS n FROM kv WHERE ${where}`
-  }
-  // SQLite takes the bare columns of a max() aggregate from the row holding the maximum.
-  const asOf = `SELECT key, value, create_revision, type, max(revision) AS mod_revision
-    FROM history WHERE ${where} AND revision <= ? GROUP BY key`
   return select
-    ? `SELECT key, value, create_revision, mod_revision FROM (${asOf}) WHERE type = ${PUT} ORDER BY key LIMIT ?`
-    : `SELECT count(*) AS n FROM (${asOf}) WHERE type = ${PUT}`
+    ? `SELECT key, value, create_revision, mod_revision FROM kv WHERE ${where} ORDER BY key LIMIT ?`
+    : `SELECT count(*) AS n FROM kv WHERE ${where}`
+}
+
+/**
+ * The keys in `range` as they were at revision :rev, a page of :limit. A skip-scan of the
+ * (key, revision) index: each next key and its newest row at :rev is one index seek, so a
+ * page costs the same however much history there is. The recursion yields keys in
+ * ascending order and the page is read as it is produced: an ORDER BY would make SQLite
+ * walk every key first.
+ */
+function pastListSql(range: KeyRange): string {
+  const upper = range.upper !== undefined ? ' AND key < :upper' : ''
+  return `WITH RECURSIVE keys(key) AS (
+      SELECT (SELECT min(key) FROM history WHERE key ${range.inclusive ? '>=' : '>'} :lower${upper})
+      UNION ALL
+      SELECT (SELECT min(key) FROM history WHERE key > keys.key${upper}) FROM keys WHERE keys.key IS NOT NULL
+    )
+    SELECT h.key, h.value, h.create_revision, h.revision AS mod_revision
+    FROM keys JOIN history h ON h.revision = (SELECT max(revision) FROM history WHERE key = keys.key AND revision <= :rev)
+    WHERE keys.key IS NOT NULL AND h.type = ${PUT}
+    LIMIT :limit`
 }
 
 function replaySql(range: KeyRange): string {
