@@ -57,6 +57,15 @@ export class Indexer<T extends KubeObject> {
     return out
   }
 
+  /** Adds an index after the fact (a controller built on a shared informer): what is cached is filed at once. */
+  addIndex(name: string, fn: IndexFunc<T>): void {
+    if (this.#indexers.has(name)) throw new Error(`an index named "${name}" exists already`)
+    this.#indexers.set(name, fn)
+    const index = new Map<string, Set<string>>()
+    this.#indices.set(name, index)
+    for (const [key, obj] of this.#items) file(index, fn(obj), key)
+  }
+
   indexNames(): string[] {
     return [...this.#indexers.keys()]
   }
@@ -84,14 +93,7 @@ export class Indexer<T extends KubeObject> {
   }
 
   #index(key: string, obj: T): void {
-    for (const [name, fn] of this.#indexers) {
-      const index = this.#indices.get(name)!
-      for (const value of fn(obj)) {
-        let keys = index.get(value)
-        if (!keys) index.set(value, (keys = new Set()))
-        keys.add(key)
-      }
-    }
+    for (const [name, fn] of this.#indexers) file(this.#indices.get(name)!, fn(obj), key)
   }
 
   #unindex(key: string, obj: T): void {
@@ -104,5 +106,13 @@ export class Indexer<T extends KubeObject> {
         if (keys.size === 0) index.delete(value)
       }
     }
+  }
+}
+
+function file(index: Map<string, Set<string>>, values: string[], key: string): void {
+  for (const value of values) {
+    let keys = index.get(value)
+    if (!keys) index.set(value, (keys = new Set()))
+    keys.add(key)
   }
 }

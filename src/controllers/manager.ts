@@ -28,7 +28,7 @@ import { Controller, keyOf, splitKey, type InformerFactory, type ReconcileResult
 import { reconcileDeployment } from './deployment/reconcile.ts'
 import { reconcileEndpoints } from './endpointslice/endpoints.ts'
 import { reconcileEndpointSlices } from './endpointslice/reconcile.ts'
-import { collectGarbage, toGcObject } from './garbage-collector/reconcile-owner.ts'
+import { GcGraph, reconcileObject, toGcObject, type GcObject } from './garbage-collector/reconcile-owner.ts'
 import { reconcileNamespace } from './namespace/reconcile-namespace.ts'
 import { allocatePodCIDRs } from './node-ipam/allocate-pod-cidrs.ts'
 import { reconcileNode } from './node-lifecycle/reconcile-node.ts'
@@ -78,6 +78,9 @@ export interface ControllerManagerOptions {
   signingCa?: CertAndKey
 }
 
+/** The pods informer's index by spec.nodeName. */
+const POD_NODE_INDEX = 'nodeName'
+
 export class ControllerManager {
   readonly informers: InformerFactory
   readonly controllers: Controller[] = []
@@ -98,6 +101,8 @@ export class ControllerManager {
   private setUp(): void {
     const inf = this.informers
     const pods = inf.for<V1Pod>(kind('Pod'))
+    // Lookups by what controllers ask, not a walk over every pod per event.
+    if (!pods.indexer.indexNames().includes(POD_NODE_INDEX)) pods.indexer.addIndex(POD_NODE_INDEX, (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []))
     const services = inf.for<V1Service>(kind('Service'))
     const slices = inf.for<V1EndpointSlice>(kind('EndpointSlice'))
     const endpoints = inf.for<V1Endpoints>(kind('Endpoints'))
@@ -153,7 +158,7 @@ export class ControllerManager {
     eps.watch(endpoints, (e) => [keyOf(e)])
     // Pods on a node the controller has not seen are left out until the node appears.
     const servicesOnNode = (n: V1Node) => {
-      for (const p of pods.list()) if (p.spec?.nodeName === n.metadata?.name) for (const key of servicesSelecting(p)) eps.enqueue(key)
+      for (const p of pods.byIndex(POD_NODE_INDEX, n.metadata!.name!)) for (const key of servicesSelecting(p)) eps.enqueue(key)
     }
     nodes.addHandlers({ onAdd: servicesOnNode, onDelete: servicesOnNode })
 
@@ -240,7 +245,7 @@ export class ControllerManager {
     })
 
     // Node lifecycle: keyed by node name.
-    const podsOnNode = (name: string) => pods.list().filter((p) => p.spec?.nodeName === name)
+    const podsOnNode = (name: string) => pods.byIndex(POD_NODE_INDEX, name)
     const grace = this.options.nodeMonitorGracePeriodSeconds ?? 40
     const health = new NodeHealth({
       evictionRate: this.options.nodeEvictionRate,
@@ -353,41 +358,62 @@ export class ControllerManager {
 
     this.setUpSecurityControllers(namespaces)
 
-    // Garbage collector: one key over every object that can own or be owned.
+    // Garbage collector: a graph of every object that can own or be owned, with each owner's
+    // dependents indexed, kept current by the informers; the work is keyed by uid, so a pass
+    // looks at what changed and its owners or dependents, never at the whole cluster.
     const all = storedResources.filter((r) => r.kind !== 'Event').map((info) => ({ info, informer: inf.for(info) }))
-    const gc = this.controller('garbage-collector', async () => {
-      const objects = all.flatMap(({ info, informer }) => informer.list().map((o) => toGcObject(info, o)))
-      const byUid = new Set(objects.map((o) => o.uid))
-      const actions = collectGarbage(objects)
+    const graph = new GcGraph()
+    const gc = this.controller('garbage-collector', async (uid) => {
+      const o = graph.get(uid)
+      if (!o) return { actions: [] }
+      const actions = reconcileObject(o, graph)
       // An owner missing from the caches may only be missing from a cache that lags (its
       // informer has not seen it yet): as upstream does, ask the API before acting on it.
       const confirmed: typeof actions = []
-      const checked = new Map<string, boolean>()
       for (const action of actions) {
-        const target = action.verb === 'delete' || action.verb === 'patch' ? objects.find((o) => o.name === action.name && o.namespace === action.namespace && o.info === action.info) : undefined
+        // The garbage collector's deletes carry a uid precondition, its patches the uid in metadata.
+        const targetUid = action.verb === 'delete' ? action.uid : action.verb === 'patch' ? (action.patch as { metadata?: { uid?: string } }).metadata?.uid : undefined
+        const target = targetUid ? graph.get(targetUid) : undefined
         let lagging = false
         for (const ref of target?.ownerReferences ?? []) {
-          if (byUid.has(ref.uid)) continue
-          if (!checked.has(ref.uid)) checked.set(ref.uid, await this.ownerExists(ref, target!.namespace))
-          if (checked.get(ref.uid)) lagging = true
+          if (graph.get(ref.uid)) continue
+          if (await this.ownerExists(ref, target!.namespace)) lagging = true
         }
         if (!lagging) confirmed.push(action)
       }
       return { actions: confirmed, requeueAfterMs: confirmed.length < actions.length ? 1000 : undefined }
     })
-    // A pass looks at everything, so only news that can change its outcome starts one: a
-    // new dependent, any deletion (it may have been an owner), and an update that changes
-    // ownerReferences or starts a deletion. Status churn (pods, slices) does not.
     const ownership = (o: ClientObject) => JSON.stringify(o.metadata?.ownerReferences ?? []) + String(Boolean(o.metadata?.deletionTimestamp)) + JSON.stringify(o.metadata?.finalizers ?? [])
-    for (const { informer } of all) {
+    const involved = (o: GcObject) => {
+      if (o.ownerReferences?.length || (o.deletionTimestamp && o.finalizers?.length)) gc.enqueue(o.uid)
+    }
+    for (const { info, informer } of all) {
       informer.addHandlers({
-        onAdd: (o) => {
-          if (o.metadata?.ownerReferences?.length || o.metadata?.deletionTimestamp) gc.enqueue('all')
+        onAdd: (obj) => {
+          const o = toGcObject(info, obj)
+          graph.set(o)
+          involved(o)
+          // Dependents that came first (their owner's cache lagged) are judged again.
+          for (const d of graph.dependentUids(o.uid)) gc.enqueue(d)
         },
         onUpdate: (before, after) => {
-          if (ownership(before) !== ownership(after)) gc.enqueue('all')
+          if (ownership(before) === ownership(after)) return
+          const o = toGcObject(info, after)
+          graph.set(o)
+          involved(o)
+          // An owner whose deletion started (or changed policy) changes what its dependents should do.
+          for (const d of graph.dependentUids(o.uid)) gc.enqueue(d)
+          // An owner waiting on this dependent (foreground) may be free now.
+          for (const ref of [...(before.metadata?.ownerReferences ?? []), ...(after.metadata?.ownerReferences ?? [])]) gc.enqueue(ref.uid)
         },
-        onDelete: () => gc.enqueue('all'),
+        onDelete: (obj) => {
+          const uid = obj.metadata?.uid ?? ''
+          const dependents = graph.dependentUids(uid)
+          graph.remove(uid)
+          // Its dependents may be orphans now; its owners may have been waiting for it.
+          for (const d of dependents) gc.enqueue(d)
+          for (const ref of obj.metadata?.ownerReferences ?? []) gc.enqueue(ref.uid)
+        },
       })
     }
   }

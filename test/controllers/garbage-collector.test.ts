@@ -1,5 +1,5 @@
 import t from 'tap'
-import { collectGarbage, findDependents, indexByUid, reconcileDependent, reconcileOwner, toGcObject, type GcObject } from '../../src/controllers/garbage-collector/reconcile-owner.ts'
+import { collectGarbage, GcGraph, reconcileDependent, reconcileOwner, toGcObject, type GcObject } from '../../src/controllers/garbage-collector/reconcile-owner.ts'
 import { resources } from '../../src/api/registry.ts'
 import type { Action } from '../../src/controllers/actions.ts'
 
@@ -38,30 +38,35 @@ t.test('foreground deletion', async (t) => {
   const rs = o('ReplicaSet', 'rs', { owners: [ref('d', true)] })
   const pod = o('Pod', 'p', { owners: [ref('rs', true)] })
   const loose = o('ConfigMap', 'cm', { owners: [ref('d')] })
-  t.same(describe(reconcileOwner(owner, [owner, rs, pod, loose])), ['delete rs Foreground', 'delete cm Background'], 'dependents deleted (foreground when they have dependents of their own); finalizer stays')
+  t.same(describe(reconcileOwner(owner, GcGraph.of([owner, rs, pod, loose]))), ['delete rs Foreground', 'delete cm Background'], 'dependents deleted (foreground when they have dependents of their own); finalizer stays')
   const rsGoing = { ...rs, deletionTimestamp: 'x', finalizers: ['foregroundDeletion'] }
-  t.same(describe(reconcileOwner(owner, [owner, rsGoing])), [], 'waits while a blocking dependent exists')
-  t.same(describe(reconcileOwner(owner, [owner, loose])), ['delete cm Background', 'unfinalize d foregroundDeletion'], 'non-blocking dependents do not hold the finalizer')
-  t.same(describe(reconcileOwner(owner, [owner])), ['unfinalize d foregroundDeletion'], 'no dependents left → finalizer removed')
-  t.same(describe(reconcileOwner({ ...owner, deletionTimestamp: undefined }, [owner, rs])), [], 'not deleting → nothing')
+  t.same(describe(reconcileOwner(owner, GcGraph.of([owner, rsGoing]))), [], 'waits while a blocking dependent exists')
+  t.same(describe(reconcileOwner(owner, GcGraph.of([owner, loose]))), ['delete cm Background', 'unfinalize d foregroundDeletion'], 'non-blocking dependents do not hold the finalizer')
+  t.same(describe(reconcileOwner(owner, GcGraph.of([owner]))), ['unfinalize d foregroundDeletion'], 'no dependents left → finalizer removed')
+  t.same(describe(reconcileOwner({ ...owner, deletionTimestamp: undefined }, GcGraph.of([owner, rs]))), [], 'not deleting → nothing')
   const both = o('Pod', 'p2', { owners: [ref('d', true), ref('other')] })
   const other = o('ReplicaSet', 'other')
-  t.same(describe(reconcileDependent(both, indexByUid([owner, other, both]), [owner, other, both])), ['unown p2 d'], 'a dependent with another solid owner only drops the waiting reference')
+  t.same(describe(reconcileDependent(both, GcGraph.of([owner, other, both]))), ['unown p2 d'], 'a dependent with another solid owner only drops the waiting reference')
 })
 
 t.test('orphan deletion', async (t) => {
   const owner = o('ReplicaSet', 'rs', { finalizers: ['orphan'], deleting: true })
   const p1 = o('Pod', 'p1', { owners: [ref('rs')] })
   const p2 = o('Pod', 'p2', { owners: [ref('rs'), ref('other')] })
-  t.same(describe(reconcileOwner(owner, [owner, p1, p2])), ['unown p1 rs', 'unown p2 rs', 'unfinalize rs orphan'])
+  t.same(describe(reconcileOwner(owner, GcGraph.of([owner, p1, p2]))), ['unown p1 rs', 'unown p2 rs', 'unfinalize rs orphan'])
   const all = [owner, p1]
   t.same(describe(collectGarbage(all)), ['unown p1 rs', 'unfinalize rs orphan'], 'an orphaning owner is solid: its dependents are not deleted')
 })
 
-t.test('findDependents and toGcObject', async (t) => {
+t.test('the dependents index and toGcObject', async (t) => {
   const owner = o('ReplicaSet', 'rs', { ns: 'a' })
-  const deps = findDependents(owner, [owner, o('Pod', 'p1', { ns: 'a', owners: [ref('rs')] }), o('Pod', 'p2', { ns: 'b', owners: [ref('rs')] }), o('Pod', 'p3', { ns: 'a' })])
-  t.same(deps.map((d) => d.name), ['p1'])
+  const graph = GcGraph.of([owner, o('Pod', 'p1', { ns: 'a', owners: [ref('rs')] }), o('Pod', 'p2', { ns: 'b', owners: [ref('rs')] }), o('Pod', 'p3', { ns: 'a' })])
+  t.same(graph.dependentsOf(owner).map((d) => d.name), ['p1'], 'a namespaced owner owns only in its namespace')
+  t.same(graph.dependentUids('rs').sort(), ['p1', 'p2'], 'every object naming it is indexed')
+  graph.set(o('Pod', 'p1', { ns: 'a' }))
+  t.same(graph.dependentsOf(owner), [], 'an object that drops the reference leaves the index')
+  graph.remove('p2')
+  t.notOk(graph.hasDependents('rs'))
   const g = toGcObject(kind('Pod'), { metadata: { name: 'x', namespace: 'a', uid: 'u', ownerReferences: [ref('rs')], finalizers: ['f'] } })
   t.same({ ...g, info: g.info.kind }, { info: 'Pod', namespace: 'a', name: 'x', uid: 'u', ownerReferences: [ref('rs')], finalizers: ['f'], deletionTimestamp: undefined })
   const del = collectGarbage([o('Pod', 'p', { owners: [ref('gone')] })])[0]

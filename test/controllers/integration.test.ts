@@ -240,6 +240,30 @@ t.test('LoadBalancer addresses, namespace deletion and garbage collection', asyn
   await call(c.url, 'DELETE', '/api/v1/namespaces/default/configmaps/owner')
   await until('the dependent to be collected', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/configmaps/dependent')).status === 404)
   t.pass('background deletion through ownerReferences')
+
+  // Foreground: the owner stays (deletionTimestamp set) until its blocking dependents are gone, its chain of them too.
+  const cm = async (name: string, owners: any[] = []) => (await call(c.url, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name, ownerReferences: owners } })).body
+  const refTo = (o: any, block = false) => ({ apiVersion: 'v1', kind: 'ConfigMap', name: o.metadata.name, uid: o.metadata.uid, ...(block ? { blockOwnerDeletion: true } : {}) })
+  const top = await cm('top')
+  const middle = await cm('middle', [refTo(top, true)])
+  await cm('leaf', [refTo(middle, true)])
+  const fg = await kubectl(c.kubeconfig, ['delete', 'configmap', 'top', '--cascade=foreground', '--timeout=20s'])
+  t.equal(fg.code, 0, fg.stderr)
+  for (const name of ['top', 'middle', 'leaf']) t.equal((await call(c.url, 'GET', `/api/v1/namespaces/default/configmaps/${name}`)).status, 404, `foreground: ${name} gone`)
+
+  // Orphan: the dependents stay, without the reference.
+  const parent = await cm('parent')
+  await cm('child', [refTo(parent)])
+  const orphan = await kubectl(c.kubeconfig, ['delete', 'configmap', 'parent', '--cascade=orphan', '--timeout=20s'])
+  t.equal(orphan.code, 0, orphan.stderr)
+  await until('parent gone', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/configmaps/parent')).status === 404)
+  const child = (await call(c.url, 'GET', '/api/v1/namespaces/default/configmaps/child')).body
+  t.same(child.metadata.ownerReferences ?? [], [], 'orphan: the child stays, owned by nobody')
+
+  // A dependent whose owner never existed (the API is asked before it goes).
+  const early = await cm('early', [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'never', uid: '00000000-0000-0000-0000-000000000000' }])
+  await until('a dependent of a missing owner collected', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/configmaps/early')).status === 404)
+  t.ok(early.metadata.uid, 'a dependent whose owner never existed is collected')
 })
 
 t.test('a DaemonSet runs one pod per eligible node and rolls out updates', async (t) => {

@@ -30,30 +30,84 @@ export function toGcObject(info: ResourceInfo, obj: KubeObject): GcObject {
   }
 }
 
-export type UidIndex = Map<string, GcObject>
+/**
+ * Every object that can own or be owned, by uid, with the dependents of each owner uid
+ * indexed, kept current one change at a time: finding an owner's dependents costs what
+ * they are, not what the cluster holds.
+ */
+export class GcGraph {
+  readonly #byUid = new Map<string, GcObject>()
+  readonly #dependents = new Map<string, Set<string>>()
 
-export function indexByUid(all: GcObject[]): UidIndex {
-  return new Map(all.map((o) => [o.uid, o]))
+  static of(all: GcObject[]): GcGraph {
+    const g = new GcGraph()
+    for (const o of all) g.set(o)
+    return g
+  }
+
+  get size(): number {
+    return this.#byUid.size
+  }
+
+  get(uid: string): GcObject | undefined {
+    return this.#byUid.get(uid)
+  }
+
+  /** Adds or replaces the object with `o.uid`. */
+  set(o: GcObject): void {
+    this.remove(o.uid)
+    this.#byUid.set(o.uid, o)
+    for (const ref of o.ownerReferences ?? []) {
+      let set = this.#dependents.get(ref.uid)
+      if (!set) this.#dependents.set(ref.uid, (set = new Set()))
+      set.add(o.uid)
+    }
+  }
+
+  remove(uid: string): void {
+    const old = this.#byUid.get(uid)
+    if (!old) return
+    this.#byUid.delete(uid)
+    for (const ref of old.ownerReferences ?? []) {
+      const set = this.#dependents.get(ref.uid)
+      set?.delete(uid)
+      if (set?.size === 0) this.#dependents.delete(ref.uid)
+    }
+  }
+
+  /** Uids of the objects that name `ownerUid` in their ownerReferences (whether or not they can see it). */
+  dependentUids(ownerUid: string): string[] {
+    return [...(this.#dependents.get(ownerUid) ?? [])]
+  }
+
+  /** The dependents of `owner` it can own: those in its namespace, or anywhere for a cluster-scoped owner. */
+  dependentsOf(owner: GcObject): GcObject[] {
+    const out: GcObject[] = []
+    for (const uid of this.#dependents.get(owner.uid) ?? []) {
+      const o = this.#byUid.get(uid)
+      if (o && o.uid !== owner.uid && (!owner.info.namespaced || o.namespace === owner.namespace)) out.push(o)
+    }
+    return out
+  }
+
+  hasDependents(uid: string): boolean {
+    return (this.#dependents.get(uid)?.size ?? 0) > 0
+  }
 }
 
 /** The owner a reference names, if it exists where the dependent can see it. */
-export function resolveOwner(dependent: GcObject, ref: V1OwnerReference, index: UidIndex): GcObject | undefined {
-  const owner = index.get(ref.uid)
+export function resolveOwner(dependent: GcObject, ref: V1OwnerReference, graph: GcGraph): GcObject | undefined {
+  const owner = graph.get(ref.uid)
   if (!owner) return undefined
   // Cluster-scoped owners serve everyone; namespaced owners only their own namespace.
   if (owner.info.namespaced && owner.namespace !== dependent.namespace) return undefined
   return owner
 }
 
-export function findDependents(owner: GcObject, all: GcObject[]): GcObject[] {
-  return all.filter((o) => o.uid !== owner.uid && (o.ownerReferences ?? []).some((r) => r.uid === owner.uid) &&
-    (!owner.info.namespaced || o.namespace === owner.namespace))
-}
-
 const deletingDependents = (o: GcObject): boolean => Boolean(o.deletionTimestamp) && (o.finalizers ?? []).includes(FOREGROUND_FINALIZER)
 
 /** What to do about one object's owner references (upstream attemptToDeleteItem). */
-export function reconcileDependent(dependent: GcObject, index: UidIndex, all: GcObject[]): Action[] {
+export function reconcileDependent(dependent: GcObject, graph: GcGraph): Action[] {
   const refs = dependent.ownerReferences ?? []
   if (!refs.length) return []
   if (dependent.deletionTimestamp && !(dependent.finalizers ?? []).includes(FOREGROUND_FINALIZER)) return []
@@ -61,7 +115,7 @@ export function reconcileDependent(dependent: GcObject, index: UidIndex, all: Gc
   const dangling: V1OwnerReference[] = []
   const waiting: V1OwnerReference[] = []
   for (const ref of refs) {
-    const owner = resolveOwner(dependent, ref, index)
+    const owner = resolveOwner(dependent, ref, graph)
     if (!owner) dangling.push(ref)
     else if (deletingDependents(owner)) waiting.push(ref)
     else solid.push(ref)
@@ -73,9 +127,8 @@ export function reconcileDependent(dependent: GcObject, index: UidIndex, all: Gc
     return [ownerRefRemoval(dependent, drop.map((r) => r.uid))]
   }
   if (dependent.deletionTimestamp) return []
-  const hasDependents = all.some((o) => (o.ownerReferences ?? []).some((r) => r.uid === dependent.uid))
   const finalizers = dependent.finalizers ?? []
-  const policy = waiting.length && hasDependents ? 'Foreground'
+  const policy = waiting.length && graph.hasDependents(dependent.uid) ? 'Foreground'
     : finalizers.includes(ORPHAN_FINALIZER) ? 'Orphan'
     : finalizers.includes(FOREGROUND_FINALIZER) ? 'Foreground'
     : 'Background'
@@ -88,10 +141,10 @@ export function reconcileDependent(dependent: GcObject, index: UidIndex, all: Gc
  * one with `orphan` has its references removed from every dependent, then the finalizer.
  * Actions are ordered: the runner must stop at the first one that fails.
  */
-export function reconcileOwner(owner: GcObject, all: GcObject[], index: UidIndex = indexByUid(all)): Action[] {
+export function reconcileOwner(owner: GcObject, graph: GcGraph): Action[] {
   if (!owner.deletionTimestamp) return []
   const finalizers = owner.finalizers ?? []
-  const dependents = findDependents(owner, all)
+  const dependents = graph.dependentsOf(owner)
   const actions: Action[] = []
   if (finalizers.includes(ORPHAN_FINALIZER)) {
     for (const d of dependents) actions.push(ownerRefRemoval(d, [owner.uid]))
@@ -99,29 +152,34 @@ export function reconcileOwner(owner: GcObject, all: GcObject[], index: UidIndex
     return actions
   }
   if (finalizers.includes(FOREGROUND_FINALIZER)) {
-    for (const d of dependents) if (!d.deletionTimestamp) actions.push(...reconcileDependent(d, index, all))
+    for (const d of dependents) if (!d.deletionTimestamp) actions.push(...reconcileDependent(d, graph))
     const blocking = dependents.filter((d) => (d.ownerReferences ?? []).some((r) => r.uid === owner.uid && r.blockOwnerDeletion === true))
     if (!blocking.length) actions.push(finalizerRemoval(owner, FOREGROUND_FINALIZER))
   }
   return actions
 }
 
+/** Everything to do about one object, as an owner and as a dependent, without duplicates. */
+export function reconcileObject(o: GcObject, graph: GcGraph): Action[] {
+  return dedupe([...(o.deletionTimestamp && o.finalizers?.length ? reconcileOwner(o, graph) : []), ...(o.ownerReferences?.length ? reconcileDependent(o, graph) : [])])
+}
+
 /** Every decision for a whole snapshot (owners' finalizers and orphaned dependents), without duplicates. */
 export function collectGarbage(all: GcObject[]): Action[] {
-  const index = indexByUid(all)
-  const actions: Action[] = []
+  const graph = GcGraph.of(all)
+  const owners = all.filter((o) => o.deletionTimestamp && o.finalizers?.length).flatMap((o) => reconcileOwner(o, graph))
+  const dependents = all.filter((o) => o.ownerReferences?.length).flatMap((o) => reconcileDependent(o, graph))
+  return dedupe([...owners, ...dependents])
+}
+
+function dedupe(list: Action[]): Action[] {
   const seen = new Set<string>()
-  const add = (list: Action[]): void => {
-    for (const a of list) {
-      const key = JSON.stringify(a.verb === 'delete' || a.verb === 'patch' ? [a.verb, a.info.plural, a.namespace, a.name, a.verb === 'patch' ? a.patch : ''] : a)
-      if (seen.has(key)) continue
-      seen.add(key)
-      actions.push(a)
-    }
-  }
-  for (const o of all) if (o.deletionTimestamp && o.finalizers?.length) add(reconcileOwner(o, all, index))
-  for (const o of all) if (o.ownerReferences?.length) add(reconcileDependent(o, index, all))
-  return actions
+  return list.filter((a) => {
+    const key = JSON.stringify(a.verb === 'delete' || a.verb === 'patch' ? [a.verb, a.info.plural, a.namespace, a.name, a.verb === 'patch' ? a.patch : ''] : a)
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
 }
 
 function ownerRefRemoval(dependent: GcObject, uids: string[]): Action {
