@@ -49,6 +49,7 @@ import { issueTokenRequest } from './token-request.ts'
 
 const nodeResource = resources.find((r) => r.kind === 'Node')!
 const HEALTH_PATHS = new Set(['/healthz', '/livez', '/readyz'])
+const STORE_HEALTH_TIMEOUT_MS = 2000
 
 /** Waits for `work`, or fails with 504 after `ms` (0: no deadline); work that goes on after is left to finish, its answer dropped. */
 async function withDeadline(work: Promise<void>, ms: number): Promise<void> {
@@ -437,7 +438,14 @@ export class ApiServer {
     let ok = true
     let detail = '[+]ping ok\n'
     try {
-      await this.store.currentRevision()
+      // As kube-apiserver's etcd check (--etcd-healthcheck-timeout 2s): an unresponsive store fails the check, it does not hang it.
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        this.store.currentRevision(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${STORE_HEALTH_TIMEOUT_MS} ms`)), STORE_HEALTH_TIMEOUT_MS)
+        }),
+      ]).finally(() => clearTimeout(timer))
       detail += `[+]${this.store.backend} ok\n`
     } catch (err) {
       ok = false

@@ -1,5 +1,7 @@
 // `weft server`: the API server over the embedded SQLite store or etcd.
 import { writeFile } from 'node:fs/promises'
+import { readFileSync, statSync } from 'node:fs'
+import type { EtcdTls } from '../store/etcd-http.ts'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { IngressMode } from '../apiserver/bootstrap-ingress.ts'
@@ -16,7 +18,7 @@ import { ensureClusterPki, type ClusterPki } from '../pki/cluster-pki.ts'
 import { openEncryption } from '../store/encryption/secrets-encryption.ts'
 import { cidrAddress, parseCidr } from '../util/cidr.ts'
 import { isIP } from 'node:net'
-import { oneOf, optionalTimeout, wholeNumber } from './flag-values.ts'
+import { oneOf, optionalTimeout, timerDuration, wholeNumber } from './flag-values.ts'
 import { runSnapshot } from './snapshot.ts'
 import { controlPlaneFlags, controlPlaneOptions, leaderElectionUsage, nodeEvictionUsage } from './control-plane.ts'
 
@@ -40,6 +42,10 @@ Flags:
                               (k3s's shortcut); Secrets written before are re-encrypted at start
   --etcd-endpoints URLS       comma-separated etcd client URLs; selects etcd instead of SQLite
   --etcd-prefix PREFIX        key prefix in etcd (default /weft)
+  --etcd-cafile FILE          the CA of etcd's serving certificate (https:// endpoints)
+  --etcd-certfile FILE        a client certificate for etcd (with --etcd-keyfile, mode 0600)
+  --etcd-keyfile FILE         its key
+  --etcd-request-timeout D    deadline of every call to etcd (default 10s); /readyz gives etcd 2s
   --sqlite-synchronous MODE   full (default): a write is fsync'd before it is acknowledged, so it
                               survives power loss; normal: it survives the process's death but a
                               power loss can take the last writes, for disks with slow fsync
@@ -74,6 +80,28 @@ ${leaderElectionUsage}
 `
 
 export { defaultDataDir }
+
+/** `--etcd-cafile/--etcd-certfile/--etcd-keyfile`, read now (a key others can read is refused). */
+function etcdTlsFiles(values: Record<string, string | boolean | undefined>): EtcdTls | undefined {
+  const read = (flag: string, secret = false) => {
+    const path = values[flag]
+    if (typeof path !== 'string' || path === '') return undefined
+    let text: string
+    try {
+      if (secret && (statSync(path).mode & 0o077) !== 0) throw new Error(`it can be read by others than its owner: chmod 600 it`)
+      text = readFileSync(path, 'utf8')
+    } catch (err) {
+      throw new Error(`--${flag} ${path}: ${(err as Error).message}`)
+    }
+    return text
+  }
+  const tls = { caPem: read('etcd-cafile'), certPem: read('etcd-certfile'), keyPem: read('etcd-keyfile', true) }
+  if (!tls.caPem && !tls.certPem && !tls.keyPem) return undefined
+  if (Boolean(tls.certPem) !== Boolean(tls.keyPem)) throw new Error('--etcd-certfile and --etcd-keyfile go together')
+  const endpoints = String(values['etcd-endpoints'] ?? '')
+  if (!endpoints) throw new Error('--etcd-cafile, --etcd-certfile and --etcd-keyfile need --etcd-endpoints')
+  return tls
+}
 
 /** The admin kubeconfig: the cluster CA and the admin client certificate (system:masters). */
 export function adminKubeconfig(url: string, pki: ClusterPki): string {
@@ -134,6 +162,10 @@ export async function runServer(argv: string[]): Promise<void> {
       'kubelet-socket-dir': { type: 'string' },
       'etcd-endpoints': { type: 'string' },
       'etcd-prefix': { type: 'string' },
+      'etcd-cafile': { type: 'string' },
+      'etcd-certfile': { type: 'string' },
+      'etcd-keyfile': { type: 'string' },
+      'etcd-request-timeout': { type: 'string', default: '10s' },
       'sqlite-synchronous': { type: 'string', default: 'full' },
       'service-cidr': { type: 'string', default: '10.96.0.0/12' },
       'service-node-port-range': { type: 'string', default: '30000-32767' },
@@ -178,6 +210,8 @@ export async function runServer(argv: string[]): Promise<void> {
     throw new Error(`--compaction-interval "${values['compaction-interval']}" must be a number of seconds (0 turns compaction off)`)
   }
   const planeFlags = controlPlaneFlags(values)
+  const etcdTls = etcdTlsFiles(values)
+  const etcdRequestTimeoutMs = timerDuration('--etcd-request-timeout', values['etcd-request-timeout']!)
   const synchronous = oneOf('--sqlite-synchronous', values['sqlite-synchronous']!, ['full', 'normal'] as const)
   const dnsReplicas = Number(values['dns-replicas'])
   if (!Number.isInteger(dnsReplicas) || dnsReplicas < 0) throw new Error(`--dns-replicas "${values['dns-replicas']}" must be a whole number (0: no cluster DNS)`)
@@ -197,7 +231,7 @@ export async function runServer(argv: string[]): Promise<void> {
   for (const change of pki.changes) log.info({ change }, 'cluster PKI')
   const encryption = openEncryption({ configPath: values['encryption-provider-config'], secretsEncryption: values['secrets-encryption'], dataDir })
   const opened = values['etcd-endpoints']
-    ? await openStore({ etcdEndpoints: values['etcd-endpoints'].split(',').map((s) => s.trim()).filter(Boolean), etcdPrefix: values['etcd-prefix'] })
+    ? await openStore({ etcdEndpoints: values['etcd-endpoints'].split(',').map((s) => s.trim()).filter(Boolean), etcdPrefix: values['etcd-prefix'], etcdTls, etcdRequestTimeoutMs })
     : await openStore({ dataDir, synchronous })
   const store = encryption ? encryption.wrap(opened) : opened
   const server = new ApiServer({

@@ -44,18 +44,40 @@ export function unb64(s: string | undefined): string {
   return s === undefined ? '' : Buffer.from(s, 'base64').toString('utf8')
 }
 
+/** TLS to etcd: the CA that signed its serving certificate, and a client certificate (PEM). */
+export interface EtcdTls {
+  caPem?: string
+  certPem?: string
+  keyPem?: string
+}
+
+export interface EtcdHttpOptions {
+  tls?: EtcdTls
+  /** Every call's deadline, connecting included (default 10 s). */
+  requestTimeoutMs?: number
+}
+
 export class EtcdHttp {
   readonly endpoints: string[]
+  readonly requestTimeoutMs: number
   readonly #pools: Pool[]
   readonly #watchPools: Pool[]
   #current = 0
 
-  constructor(endpoints: string[]) {
+  constructor(endpoints: string[], options: EtcdHttpOptions = {}) {
     if (endpoints.length === 0) throw new TypeError('etcd store: at least one endpoint is required')
+    const tls = options.tls
+    if (tls && (tls.caPem || tls.certPem || tls.keyPem)) {
+      const plain = endpoints.filter((e) => !e.startsWith('https://'))
+      if (plain.length) throw new TypeError(`etcd TLS files were given, but ${plain.join(', ')} is not an https:// endpoint`)
+      if (Boolean(tls.certPem) !== Boolean(tls.keyPem)) throw new TypeError('an etcd client certificate needs its key, and a key its certificate')
+    }
     this.endpoints = endpoints
-    this.#pools = endpoints.map((e) => new Pool(e, { connections: 64, keepAliveTimeout: 30_000 }))
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000
+    const connect = { timeout: this.requestTimeoutMs, ...(tls ? { ca: tls.caPem, cert: tls.certPem, key: tls.keyPem } : {}) }
+    this.#pools = endpoints.map((e) => new Pool(e, { connections: 64, keepAliveTimeout: 30_000, connect }))
     // Watch streams hold their connection for their lifetime, so they get their own pools.
-    this.#watchPools = endpoints.map((e) => new Pool(e, { connections: null }))
+    this.#watchPools = endpoints.map((e) => new Pool(e, { connections: null, connect }))
   }
 
   async call<T>(path: string, body: unknown): Promise<T> {
@@ -71,6 +93,8 @@ export class EtcdHttp {
           path,
           body: payload,
           headers: { 'content-type': 'application/json' },
+          headersTimeout: this.requestTimeoutMs,
+          bodyTimeout: this.requestTimeoutMs,
         })
         statusCode = res.statusCode
         text = await res.body.text()
@@ -84,7 +108,7 @@ export class EtcdHttp {
       if (statusCode === 200) return JSON.parse(text) as T
       throw responseError(statusCode, text)
     }
-    throw new StoreError('Unavailable', `etcd at ${this.endpoints.join(', ')} is unreachable: ${describe(lastErr)}`)
+    throw new StoreError('Unavailable', `etcd at ${this.endpoints.join(', ')} is unreachable: ${isTimeout(lastErr) ? `no answer within ${this.requestTimeoutMs} ms` : describe(lastErr)}`)
   }
 
   /** Opens a watch stream; resolves once response headers arrive, then calls onResponse per message until the stream ends. */
@@ -103,7 +127,7 @@ export class EtcdHttp {
         headers: { 'content-type': 'application/json' },
         signal,
         bodyTimeout: 0,
-        headersTimeout: 10_000,
+        headersTimeout: this.requestTimeoutMs,
       })
     } catch (err) {
       this.#current = (index + 1) % this.#pools.length
@@ -142,6 +166,11 @@ function responseError(statusCode: number, text: string): Error {
 function isConnectRefused(err: unknown): boolean {
   const code = (err as { code?: unknown; cause?: { code?: unknown } } | null)?.code
   return code === 'ECONNREFUSED' || (err as { cause?: { code?: unknown } } | null)?.cause?.code === 'ECONNREFUSED'
+}
+
+function isTimeout(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
 }
 
 function describe(err: unknown): string {

@@ -2,7 +2,7 @@
 // upstream watch stream over the store's prefix, fanned out in process. A short buffer
 // of recent events serves watchers that start slightly in the past; older starts get
 // their own catch-up stream until it reaches what the buffer covers.
-import { b64, EtcdHttp, EtcdResponseError, unb64, type EtcdHeader, type EtcdKv } from './etcd-http.ts'
+import { b64, EtcdHttp, EtcdResponseError, unb64, type EtcdHeader, type EtcdKv, type EtcdTls } from './etcd-http.ts'
 import { UpstreamWatch } from './etcd-watch.ts'
 import { prefixEndBytes } from './key-range.ts'
 import { StoreError } from './store.ts'
@@ -17,6 +17,12 @@ export interface EtcdStoreOptions {
   watchCacheSize?: number
   /** How long a lost watch stream is retried before watchers get 'Unavailable' (default 15 s). */
   reconnectTimeoutMs?: number
+  /** TLS to etcd (https:// endpoints): its CA, and a client certificate. */
+  tls?: EtcdTls
+  /** Deadline of every call to etcd (default 10 s). */
+  requestTimeoutMs?: number
+  /** How often a silent watch stream is checked against etcd for being half-open (default 10 s). */
+  watchLagCheckMs?: number
 }
 
 /** etcd compaction is cluster-wide, so the revision weft compacted to is recorded outside any prefix. */
@@ -57,6 +63,7 @@ export class EtcdStore implements Store {
   readonly #hub = new WatchHub()
   readonly #cacheSize: number
   readonly #reconnectTimeoutMs: number
+  readonly #lagCheckMs: number
   #knownCompacted = 0
   #closed = false
   #shared: UpstreamWatch | undefined
@@ -73,7 +80,8 @@ export class EtcdStore implements Store {
     const prefix = options.prefix ?? '/weft'
     if (!prefix.startsWith('/')) throw new TypeError(`etcd store prefix ${JSON.stringify(prefix)} must start with '/'`)
     this.prefix = prefix.replace(/\/+$/, '')
-    this.#http = new EtcdHttp(options.endpoints)
+    this.#http = new EtcdHttp(options.endpoints, { tls: options.tls, requestTimeoutMs: options.requestTimeoutMs })
+    this.#lagCheckMs = options.watchLagCheckMs ?? 10_000
     this.#cacheSize = options.watchCacheSize ?? 10_000
     this.#reconnectTimeoutMs = options.reconnectTimeoutMs ?? 15_000
   }
@@ -254,6 +262,8 @@ export class EtcdStore implements Store {
       startRevision: sub.after + 1,
       decodeKey: (k) => k.slice(this.prefix.length),
       reconnectTimeoutMs: this.#reconnectTimeoutMs,
+      latestRevision: () => this.#latestRevision(range),
+      lagCheckMs: this.#lagCheckMs,
       onEvents: (events) => {
         this.#hub.enqueue(sub, events)
         if (this.#shared !== undefined && sub.after >= this.#coveredAfter && this.#catchUp.get(sub) === upstream) {
@@ -319,6 +329,9 @@ export class EtcdStore implements Store {
       startRevision,
       decodeKey: (k) => k.slice(this.prefix.length),
       reconnectTimeoutMs: this.#reconnectTimeoutMs,
+      latestRevision: () => this.#latestRevision(range),
+      lagCheckMs: this.#lagCheckMs,
+      onProgress: (revision) => this.#hub.noteProgress(revision),
       onEvents: (events) => {
         for (const ev of events) {
           this.#buffer.push(ev)
@@ -390,6 +403,12 @@ export class EtcdStore implements Store {
   }
 
   /** The stored key range of a key prefix; '' means every key of this store (they all start with '/'). */
+  /** The newest mod revision in the range (0 when it is empty). */
+  async #latestRevision(range: { key: Buffer; rangeEnd: Buffer }): Promise<number> {
+    const res = await this.#call<RangeResponse>('/v3/kv/range', { key: b64(range.key), range_end: b64(range.rangeEnd), limit: '1', sort_order: 'DESCEND', sort_target: 'MOD', keys_only: true })
+    return Number(res.kvs?.[0]?.mod_revision ?? 0)
+  }
+
   #range(prefix: string): { key: Buffer; rangeEnd: Buffer } {
     const key = Buffer.from(this.prefix + (prefix === '' ? '/' : prefix))
     return { key, rangeEnd: prefixEndBytes(key) }

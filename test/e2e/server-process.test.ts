@@ -139,3 +139,30 @@ t.test('snapshot save while the server runs, restore after it stopped', async (t
   await kill(s.child, 'SIGTERM')
   current = undefined
 })
+
+t.test('weft server over etcd with TLS client certificates; a key others can read is refused', async (t) => {
+  const { etcdTlsFiles, startEtcd } = await import('../helpers/etcd.ts')
+  const { writeFileSync, chmodSync } = await import('node:fs')
+  const dir = await mkdtemp(join(tmpdir(), 'weft-etcd-tls-'))
+  let current: ChildProcess | undefined
+  t.teardown(async () => {
+    if (current) await kill(current, 'SIGKILL')
+    await rm(dir, { recursive: true, force: true })
+  })
+  const tls = await etcdTlsFiles(dir)
+  const etcd = await startEtcd(t, { tls })
+  writeFileSync(join(dir, 'client.crt'), tls.client.certPem, { mode: 0o600 })
+  writeFileSync(join(dir, 'client.key'), tls.client.keyPem, { mode: 0o644 })
+  chmodSync(join(dir, 'client.key'), 0o644)
+  const flags = ['--etcd-endpoints', etcd.endpoint, '--etcd-cafile', tls.trustedCaFile, '--etcd-certfile', join(dir, 'client.crt'), '--etcd-keyfile', join(dir, 'client.key'), '--dns-replicas', '0', '--ingress', 'none']
+  const refused = await weftCommand(['server', '--data-dir', join(dir, 'data'), '--listen', '127.0.0.1:0', ...flags])
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /--etcd-keyfile .*client\.key: it can be read by others than its owner: chmod 600 it/)
+  chmodSync(join(dir, 'client.key'), 0o600)
+  const s = await startServer(join(dir, 'data'), flags)
+  current = s.child
+  t.equal((await call(s.url, 'GET', '/readyz', undefined, {}, s.as)).status, 200)
+  t.equal((await call(s.url, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'via-tls' } }, {}, s.as)).status, 201)
+  await kill(s.child, 'SIGTERM')
+  current = undefined
+})
