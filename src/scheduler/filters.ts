@@ -1,6 +1,7 @@
 // The default Filter plugins, in kube-scheduler's order; a node fails at the first plugin
 // that rejects it, with that plugin's reasons (NodeResourcesFit may give several).
 import type { PodInfo } from './pod-info.ts'
+import type { AffinityCycle, NamespaceLabels, PlacedNode } from './pod-affinity.ts'
 import type { NodeInfo } from './snapshot.ts'
 import { taintNodeUnschedulable } from './snapshot.ts'
 import { findUntoleratedTaint, taintText, toleratesAny } from './taints.ts'
@@ -75,11 +76,24 @@ export const defaultFilters: readonly Filter[] = [
   nodeResourcesFit,
 ]
 
-/** Reasons the node cannot run the pod, or undefined if it fits. */
-export function filterNode(pod: PodInfo, node: NodeInfo): string[] | undefined {
+/**
+ * Reasons the node cannot run the pod, or undefined if it fits. With `cycle` (a pod with
+ * topology spread or inter-pod affinity, or existing pods with affinity terms), the
+ * PodTopologySpread and InterPodAffinity filters run last, as upstream orders them.
+ */
+export function filterNode(pod: PodInfo, node: NodeInfo, cycle?: AffinityCycle, nsLabels: NamespaceLabels = () => undefined): string[] | undefined {
   for (const f of defaultFilters) {
     const reasons = f(pod, node)
     if (reasons) return reasons
   }
+  if (cycle) {
+    const placed = placedNode(pod, node)
+    return cycle.filterSpread(placed) ?? cycle.filterAffinity(placed, nsLabels)
+  }
   return undefined
+}
+
+/** A node as the affinity and spread plugins see it, for this pod. */
+export function placedNode(pod: PodInfo, node: NodeInfo): PlacedNode {
+  return { name: node.name, labels: node.labels, pods: node.pods.values(), matchesPodNodeAffinity: !pod.nodeMatcher || pod.nodeMatcher(node.labels, node.name) }
 }

@@ -2,6 +2,7 @@
 import type { V1Pod, V1Toleration } from '@kubernetes/client-node'
 import { type NodeMatcher, type PreferredTerm, preferredTerms, requiredNodeMatcher } from './node-affinity.ts'
 import { isZero, podRequests, type Resources } from './resources.ts'
+import { podTerms, type PodTerms } from './pod-affinity.ts'
 
 export interface HostPort {
   /** '0.0.0.0' when unset. */
@@ -25,6 +26,10 @@ export interface PodInfo {
   hostPorts: HostPort[]
   /** uid of the controller ownerReference, the key for spreading. */
   ownerUid: string | undefined
+  /** Its inter-pod (anti-)affinity terms. */
+  terms: PodTerms
+  /** Whether it has topologySpreadConstraints. */
+  spreads: boolean
 }
 
 export const bindAllHostIP = '0.0.0.0'
@@ -63,5 +68,7 @@ export function podInfo(pod: V1Pod): PodInfo {
     preferred: preferredTerms(pod),
     hostPorts: hostPorts(pod),
     ownerUid: controllerUid(pod),
+    terms: podTerms(pod),
+    spreads: (pod.spec?.topologySpreadConstraints?.length ?? 0) > 0,
   }
 }

@@ -1,7 +1,8 @@
 // The scheduling decision: filter (sampling like percentageOfNodesToScore), score, select.
 // Pure except that it advances `snapshot.nextStartNodeIndex`, as kube-scheduler does.
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
-import { filterNode } from './filters.ts'
+import { filterNode, placedNode } from './filters.ts'
+import { AffinityCycle, hasTerms } from './pod-affinity.ts'
 import { fitErrorMessage, noNodesAvailableMessage } from './fit-error.ts'
 import { podInfo, type PodInfo } from './pod-info.ts'
 import { defaultWeights, type ScorePlugin, scorePlugins } from './scores.ts'
@@ -49,6 +50,9 @@ export function scheduleOnSnapshot(pod: V1Pod | PodInfo, snapshot: ClusterSnapsh
   const n = all.length
   if (n === 0) return { unschedulable: true, reasons: new Map(), message: noNodesAvailableMessage }
 
+  // Inter-pod affinity and topology spread count matching pods per domain once per attempt.
+  const needsCycle = hasTerms(pi.terms) || pi.spreads || snapshot.podsWithTerms > 0
+  const cycle = needsCycle ? new AffinityCycle(pi.pod, pi.terms, all.map((info) => placedNode(pi, info)), snapshot.namespaceLabels) : undefined
   const want = numFeasibleNodesToFind(n, opts.percentageOfNodesToScore)
   const feasible: NodeInfo[] = []
   const reasons = new Map<string, string[]>()
@@ -57,7 +61,7 @@ export function scheduleOnSnapshot(pod: V1Pod | PodInfo, snapshot: ClusterSnapsh
   while (processed < n && feasible.length < want) {
     const info = all[(start + processed) % n]
     processed++
-    const r = filterNode(pi, info)
+    const r = filterNode(pi, info, cycle, snapshot.namespaceLabels)
     if (r) reasons.set(info.name, r)
     else feasible.push(info)
   }
@@ -71,7 +75,7 @@ export function scheduleOnSnapshot(pod: V1Pod | PodInfo, snapshot: ClusterSnapsh
   const totals = new Array<number>(feasible.length).fill(0)
   const perPlugin: Array<[ScorePlugin, number[]]> = []
   for (const [name, score] of scorePlugins) {
-    const s = score(pi, feasible)
+    const s = score(pi, feasible, cycle)
     const w = defaultWeights[name]
     for (let i = 0; i < s.length; i++) totals[i] += w * s[i]
     if (opts.withScores) perPlugin.push([name, s])
@@ -114,5 +118,7 @@ export function schedule(
 export function checkNode(pod: V1Pod, snapshot: ClusterSnapshot, nodeName: string): string[] | undefined {
   const info = snapshot.get(nodeName)
   if (!info) return [`node "${nodeName}" not found`]
-  return filterNode(podInfo(pod), info)
+  const pi = podInfo(pod)
+  const cycle = hasTerms(pi.terms) || pi.spreads || snapshot.podsWithTerms > 0 ? new AffinityCycle(pod, pi.terms, snapshot.list.map((n) => placedNode(pi, n)), snapshot.namespaceLabels) : undefined
+  return filterNode(pi, info, cycle, snapshot.namespaceLabels)
 }

@@ -2,7 +2,7 @@
 // each is decided by the pure scheduleOnSnapshot and bound through pods/binding. A pod
 // that fits nowhere is marked Unschedulable (with an Event) and parked until nodes or
 // pods change, so it is retried on news, not in a loop.
-import type { V1Node, V1Pod } from '@kubernetes/client-node'
+import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import { WorkQueue, type RestClient } from '../client/index.ts'
 import type { Action } from '../controllers/actions.ts'
@@ -14,6 +14,7 @@ import { ClusterSnapshot } from './snapshot.ts'
 
 const podInfo = resources.find((r) => r.kind === 'Pod')!
 const nodeInfo = resources.find((r) => r.kind === 'Node')!
+const namespaceInfo = resources.find((r) => r.kind === 'Namespace')!
 
 export const schedulerNames = ['default-scheduler', 'weft-scheduler']
 
@@ -75,11 +76,15 @@ export class Scheduler {
   private readonly assumed = new Map<string, V1Pod>()
   private running = false
   private flush: NodeJS.Timeout | undefined
+  private readonly parkedOnPods = new Set<string>()
 
   constructor(options: SchedulerOptions) {
     this.options = options
     const pods = options.informers.for<V1Pod>(podInfo)
     const nodes = options.informers.for<V1Node>(nodeInfo)
+    // Affinity terms with a namespaceSelector match namespaces by their labels.
+    const namespaces = options.informers.for<V1Namespace>(namespaceInfo)
+    this.snapshot.namespaceLabels = (ns) => namespaces.get(ns)?.metadata?.labels
     nodes.addHandlers({
       onAdd: (n) => {
         this.snapshot.upsertNode(n)
@@ -98,6 +103,7 @@ export class Scheduler {
         const key = keyOf(p)
         this.assumed.delete(key)
         this.unschedulable.delete(key)
+        this.parkedOnPods.delete(key)
         this.snapshot.removePod(p)
         if (p.spec?.nodeName) this.retryUnschedulable()
       },
@@ -113,6 +119,8 @@ export class Scheduler {
       // A bound pod that finished frees what it requested.
       const finished = (p?: V1Pod) => p?.status?.phase === 'Succeeded' || p?.status?.phase === 'Failed'
       if (finished(pod) && !finished(before)) this.retryUnschedulable()
+      // A pod placed may be what a parked pod's affinity or spread waits for.
+      else if (!before?.spec?.nodeName) this.retryParkedOnPods()
       return
     }
     if (this.assumed.has(key)) return
@@ -125,6 +133,16 @@ export class Scheduler {
   private retryUnschedulable(): void {
     for (const key of this.unschedulable) this.queue.add(key)
     this.unschedulable.clear()
+    this.parkedOnPods.clear()
+  }
+
+  /** Parked pods whose inter-pod affinity or topology spread other pods' placement can change. */
+  private retryParkedOnPods(): void {
+    for (const key of this.parkedOnPods) {
+      this.unschedulable.delete(key)
+      this.queue.add(key)
+    }
+    this.parkedOnPods.clear()
   }
 
   start(): void {
@@ -167,6 +185,7 @@ export class Scheduler {
         const result = scheduleOnSnapshot(pod, this.snapshot, { random: Math.random })
         if ('unschedulable' in result) {
           this.unschedulable.add(key)
+          if (pod.spec?.affinity?.podAffinity || pod.spec?.affinity?.podAntiAffinity || pod.spec?.topologySpreadConstraints?.length) this.parkedOnPods.add(key)
           await applyActions({ client, component: 'default-scheduler' }, unschedulableActions(pod, result.message, new Date()))
           continue
         }

@@ -2,6 +2,8 @@
 // returns one 0–100 score per node, in the order given. Integer maths as upstream.
 import type { PodInfo } from './pod-info.ts'
 import type { NodeInfo } from './snapshot.ts'
+import type { AffinityCycle } from './pod-affinity.ts'
+import { placedNode } from './filters.ts'
 import { findUntoleratedTaint, isPreferNoSchedule } from './taints.ts'
 
 export const maxNodeScore = 100
@@ -13,6 +15,7 @@ export const defaultWeights = {
   NodeResourcesFit: 1,
   NodeResourcesBalancedAllocation: 1,
   PodTopologySpread: 2,
+  InterPodAffinity: 2,
 } as const
 
 export type ScorePlugin = keyof typeof defaultWeights
@@ -91,7 +94,8 @@ export function balancedAllocationScores(pod: PodInfo, nodes: readonly NodeInfo[
  * "same pods" meaning pods of the same controller (ownerReference uid) rather than the
  * selectors of the pod's Services/ReplicaSets. Fewer such pods on a node → higher score.
  */
-export function spreadScores(pod: PodInfo, nodes: readonly NodeInfo[]): number[] {
+export function spreadScores(pod: PodInfo, nodes: readonly NodeInfo[], cycle?: AffinityCycle): number[] {
+  if (cycle && cycle.softSpread.length > 0) return constraintSpreadScores(pod, nodes, cycle)
   const owner = pod.ownerUid
   if (owner === undefined) return nodes.map(() => 0)
   const weight = Math.log(nodes.length + 2)
@@ -106,10 +110,31 @@ export function spreadScores(pod: PodInfo, nodes: readonly NodeInfo[]): number[]
   return raw.map((s) => (max === 0 ? maxNodeScore : Math.trunc((maxNodeScore * (max + min - s)) / max)))
 }
 
-export const scorePlugins: ReadonlyArray<[ScorePlugin, (pod: PodInfo, nodes: readonly NodeInfo[]) => number[]]> = [
+/** PodTopologySpread's scoring of the pod's ScheduleAnyway constraints: fewer matching pods in the node's domains, higher score. */
+function constraintSpreadScores(pod: PodInfo, nodes: readonly NodeInfo[], cycle: AffinityCycle): number[] {
+  const domains = cycle.spread.map((c) => new Set(nodes.map((n) => n.labels[c.topologyKey]).filter((v) => v !== undefined)).size)
+  const raw = nodes.map((n) => cycle.spreadScore(placedNode(pod, n), domains))
+  const known = raw.filter((s): s is number => s !== undefined).map((s) => Math.round(s))
+  if (known.length === 0) return nodes.map(() => 0)
+  const min = Math.min(...known)
+  const max = Math.max(...known)
+  return raw.map((s) => (s === undefined ? 0 : max === 0 ? maxNodeScore : Math.trunc((maxNodeScore * (max + min - Math.round(s))) / max)))
+}
+
+/** InterPodAffinity's scoring: preferred terms both ways, normalized over the nodes' range. */
+export function interPodAffinityScores(pod: PodInfo, nodes: readonly NodeInfo[], cycle?: AffinityCycle): number[] {
+  if (!cycle || !cycle.scoresAffinity) return nodes.map(() => 0)
+  const raw = nodes.map((n) => cycle.affinityScore(placedNode(pod, n)))
+  const min = Math.min(...raw)
+  const max = Math.max(...raw)
+  return raw.map((s) => (max === min ? 0 : Math.trunc(((s - min) * maxNodeScore) / (max - min))))
+}
+
+export const scorePlugins: ReadonlyArray<[ScorePlugin, (pod: PodInfo, nodes: readonly NodeInfo[], cycle?: AffinityCycle) => number[]]> = [
   ['TaintToleration', taintTolerationScores],
   ['NodeAffinity', nodeAffinityScores],
   ['NodeResourcesFit', leastAllocatedScores],
   ['NodeResourcesBalancedAllocation', balancedAllocationScores],
   ['PodTopologySpread', spreadScores],
+  ['InterPodAffinity', interPodAffinityScores],
 ]

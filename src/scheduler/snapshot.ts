@@ -4,12 +4,14 @@ import type { V1Node, V1Pod, V1Taint } from '@kubernetes/client-node'
 import { type HostPort, bindAllHostIP, podInfo, podKey } from './pod-info.ts'
 import { addInto, emptyResources, quantityValue, type Resources, resourcesFromList } from './resources.ts'
 import { isDoNotSchedule, isPreferNoSchedule } from './taints.ts'
+import { hasTerms, type NamespaceLabels, type PlacedPod } from './pod-affinity.ts'
 
 export const taintNodeNotReady = 'node.kubernetes.io/not-ready'
 export const taintNodeUnreachable = 'node.kubernetes.io/unreachable'
 export const taintNodeUnschedulable = 'node.kubernetes.io/unschedulable'
 
-interface BoundPod {
+interface BoundPod extends PlacedPod {
+  key: string
   nodeName: string
   requests: Resources
   nonZeroMilliCPU: number
@@ -35,6 +37,8 @@ export class NodeInfo {
   /** ip → `${protocol}/${port}` → number of pods using it */
   usedPorts = new Map<string, Map<string, number>>()
   ownerCounts = new Map<string, number>()
+  /** The pods bound here, by key (for inter-pod affinity and topology spread). */
+  readonly pods = new Map<string, BoundPod>()
 
   constructor(name: string) {
     this.name = name
@@ -52,6 +56,8 @@ export class NodeInfo {
   }
 
   account(b: BoundPod, sign: 1 | -1): void {
+    if (sign > 0) this.pods.set(b.key, b)
+    else this.pods.delete(b.key)
     addInto(this.requested, b.requests, sign)
     this.nonZeroMilliCPU += sign * b.nonZeroMilliCPU
     this.nonZeroMemory += sign * b.nonZeroMemory
@@ -104,6 +110,10 @@ export class ClusterSnapshot {
   private readonly infos = new Map<string, NodeInfo>()
   private readonly pods = new Map<string, BoundPod>()
   private readonly implicitNotReady: boolean
+  /** Bound pods with affinity terms of their own: while there are any, every decision looks at them. */
+  podsWithTerms = 0
+  /** Namespace labels, for terms with a namespaceSelector (the scheduler feeds them from its informer). */
+  namespaceLabels: NamespaceLabels = () => undefined
 
   constructor(nodes: readonly V1Node[] = [], pods: readonly V1Pod[] = [], opts: SnapshotOptions = {}) {
     this.implicitNotReady = opts.implicitNotReadyTaints ?? true
@@ -156,6 +166,11 @@ export class ClusterSnapshot {
     if (!nodeName || isTerminal(pod)) return
     const pi = podInfo(pod)
     const b: BoundPod = {
+      key,
+      namespace: pod.metadata?.namespace ?? 'default',
+      labels: pod.metadata?.labels,
+      terms: pi.terms,
+      terminating: Boolean(pod.metadata?.deletionTimestamp),
       nodeName,
       requests: pi.requests,
       nonZeroMilliCPU: pi.nonZeroMilliCPU,
@@ -167,6 +182,7 @@ export class ClusterSnapshot {
     if (!info) this.infos.set(nodeName, (info = new NodeInfo(nodeName)))
     info.account(b, 1)
     this.pods.set(key, b)
+    if (hasTerms(b.terms)) this.podsWithTerms++
   }
 
   removePod(pod: V1Pod): void {
@@ -177,6 +193,7 @@ export class ClusterSnapshot {
     const b = this.pods.get(key)
     if (!b) return
     this.pods.delete(key)
+    if (hasTerms(b.terms)) this.podsWithTerms--
     const info = this.infos.get(b.nodeName)
     if (!info) return
     info.account(b, -1)

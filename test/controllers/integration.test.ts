@@ -70,6 +70,25 @@ t.test('pods land per the rules; an unfittable pod is Unschedulable with the usu
   await until('the ungated pod to land', async () => (await nodeOf('gated')) !== undefined)
   const events = (await call(c.url, 'GET', '/api/v1/namespaces/default/events')).body.items
   t.notOk(events.some((e: any) => e.reason === 'FailedScheduling' && e.involvedObject.name === 'gated'), 'being gated is not a scheduling failure')
+
+  // Required anti-affinity, one per node: the pod with no room left waits, and lands when a node comes.
+  const apart = (name: string) => pod(name, { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { team: 'apart' } }, topologyKey: 'kubernetes.io/hostname' }] } } })
+  for (const name of ['apart-1', 'apart-2', 'apart-3', 'apart-4']) {
+    const body = apart(name) as any
+    body.metadata.labels = { team: 'apart' }
+    delete body.spec.nodeSelector
+    await call(c.url, 'POST', '/api/v1/namespaces/default/pods', body)
+  }
+  await until('three apart pods placed, one parked', async () => {
+    const items = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods?labelSelector=team%3Dapart')).body.items
+    return items.filter((p: any) => p.spec.nodeName).length === 3 && items.some((p: any) => p.status.conditions?.some((x: any) => x.reason === 'Unschedulable'))
+  })
+  const apartPods = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods?labelSelector=team%3Dapart')).body.items
+  t.equal(new Set(apartPods.filter((p: any) => p.spec.nodeName).map((p: any) => p.spec.nodeName)).size, 3, 'each on its own node (the fourth node is tainted)')
+  const parked = apartPods.find((p: any) => !p.spec.nodeName)
+  t.match(parked.status.conditions.find((x: any) => x.type === 'PodScheduled').message, /3 node\(s\) didn't match pod anti-affinity rules/)
+  await c.client.create(info('Node'), node('extra'))
+  await until('the parked one lands on the new node', async () => (await call(c.url, 'GET', `/api/v1/namespaces/default/pods/${parked.metadata.name}`)).body.spec.nodeName === 'extra')
 })
 
 t.test('a Deployment rolls out, endpoints follow readiness, a rolling update keeps availability', async (t) => {
