@@ -150,6 +150,15 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
   })().catch(() => undefined)
 
   const metricsBefore = histograms(await client.request<string>('GET', '/metrics'))
+  // Clients that read as users do: a single pod every 200 ms, the namespace's pods every 5 s.
+  const probes = [
+    setInterval(() => {
+      const names = [...running.keys()]
+      if (names.length) void client.get(podInfo, names[Math.floor(Math.random() * names.length)]!, 'density').catch(() => undefined)
+    }, 200),
+    setInterval(() => void client.list(podInfo, { namespace: 'density' }).catch(() => undefined), 5000),
+  ]
+  cleanup.add(() => probes.forEach(clearInterval))
   const started = performance.now()
   const deployments = Math.ceil(total / 30)
   for (let i = 0; i < deployments; i++) {
@@ -180,6 +189,7 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
     await sleep(1000)
   }
   const steadyEnd = procStats(server.process.pid)
+  probes.forEach(clearInterval)
   const metricsAfter = histograms(await client.request<string>('GET', '/metrics'))
   abort.abort()
 
@@ -198,8 +208,8 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
     store,
     nodes,
     pods: running.size,
-    startupP50: percentile(startups, 0.5),
-    startupP99: percentile(startups, 0.99),
+    startupP50: percentile(startups, 50),
+    startupP99: percentile(startups, 99),
     worst,
     cpuCores: (steadyEnd.cpuS - steadyStart.cpuS) / (steadyMs / 1000),
     rssMiB,
