@@ -76,7 +76,6 @@ function defaultPod(pod: Obj): void {
   defaultTolerations(spec)
   // Pods get this default, pod templates do not (SetDefaults_Pod, not SetDefaults_PodSpec).
   if (spec.enableServiceLinks === undefined) spec.enableServiceLinks = true
-  if (spec.priority === undefined) spec.priority = 0
   const status = obj(pod, 'status')
   setIfAbsent(status, 'phase', 'Pending')
   setIfAbsent(status, 'qosClass', podQOSClass(spec))

@@ -3,6 +3,7 @@
 // `kube-dns` Service (tenth address) in front of a `coredns` Deployment of `weft/dns` pods,
 // and optionally the Ingress controller (bootstrap-ingress.ts).
 import { IMMORTAL_NAMESPACES } from './protected-objects.ts'
+import { SYSTEM_PRIORITY_CLASSES } from '../api/validation/misc.ts'
 import { isIP } from 'node:net'
 import { resources } from '../api/registry.ts'
 import { isAlreadyExists } from '../util/errors.ts'
@@ -115,6 +116,7 @@ export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPo
     if (p.namespace && !namespaces.has(p.namespace)) continue
     await ensure(p.kind, p.namespace, p.body, (current) => reconcilePolicyObject(p.body, current))
   }
+  for (const pc of SYSTEM_PRIORITY_CLASSES) await ensure('PriorityClass', undefined, { metadata: { name: pc.name }, value: pc.value, description: pc.description, preemptionPolicy: 'PreemptLowerPriority' })
   await ensure('ServiceAccount', 'kube-system', { metadata: { name: 'coredns' } })
   if (ingress) await ensure('ServiceAccount', INGRESS_NAMESPACE, { metadata: { name: INGRESS_SERVICE_ACCOUNT } })
   await ensure('Service', 'default', {

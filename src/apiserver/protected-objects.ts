@@ -3,6 +3,7 @@
 // cluster and does not re-create while it runs (the `kubernetes` Service and its endpoints,
 // the cluster DNS when the server runs it).
 import type { ResourceInfo } from '../api/registry.ts'
+import { SYSTEM_PRIORITY_CLASSES } from '../api/validation/misc.ts'
 
 /** Why `namespace/name` of `info` may not be deleted, or undefined when it may. */
 export type DeletionGuard = (info: ResourceInfo, namespace: string | undefined, name: string) => string | undefined
@@ -24,6 +25,7 @@ export function deletionGuard(opts: { clusterDns: boolean }): DeletionGuard {
   }
   return (info, namespace, name) => {
     if (info.kind === 'Namespace') return IMMORTAL_NAMESPACES.includes(name) ? 'this namespace may not be deleted' : undefined
+    if (info.kind === 'PriorityClass') return SYSTEM_PRIORITY_CLASSES.some((c) => c.name === name) ? 'this is a system priority class and cannot be deleted' : undefined
     if (info.group !== '' && info.group !== 'apps' && info.group !== 'discovery.k8s.io') return undefined
     return kept.get(`${info.kind}/${namespace ?? ''}/${name}`)
   }

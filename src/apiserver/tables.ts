@@ -4,7 +4,7 @@
 import type { ResourceInfo } from '../api/registry.ts'
 import { col, nameColumn } from './tables/format.ts'
 import type { Printer, TableColumnDefinition, TableRowCondition } from './tables/format.ts'
-import { configMapPrinter, eventPrinter, leasePrinter, namespacePrinter, nodePrinter, secretPrinter } from './tables/core.ts'
+import { configMapPrinter, eventPrinter, leasePrinter, priorityClassPrinter, namespacePrinter, nodePrinter, secretPrinter } from './tables/core.ts'
 import {
   endpointSlicePrinter,
   endpointsPrinter,
@@ -56,6 +56,7 @@ const printers: Record<string, Printer> = {
   ReplicaSet: replicaSetPrinter,
   DaemonSet: daemonSetPrinter,
   Lease: leasePrinter,
+  PriorityClass: priorityClassPrinter,
   ServiceAccount: serviceAccountPrinter,
   RoleBinding: roleBindingPrinter,
   ClusterRoleBinding: clusterRoleBindingPrinter,

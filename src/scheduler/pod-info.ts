@@ -30,6 +30,8 @@ export interface PodInfo {
   terms: PodTerms
   /** Whether it has topologySpreadConstraints. */
   spreads: boolean
+  /** spec.priority (set from its PriorityClass at admission), 0 when unset. */
+  priority: number
 }
 
 export const bindAllHostIP = '0.0.0.0'
@@ -70,5 +72,6 @@ export function podInfo(pod: V1Pod): PodInfo {
     ownerUid: controllerUid(pod),
     terms: podTerms(pod),
     spreads: (pod.spec?.topologySpreadConstraints?.length ?? 0) > 0,
+    priority: pod.spec?.priority ?? 0,
   }
 }

@@ -10,6 +10,8 @@ import { applyActions } from '../controllers/apply-actions.ts'
 import { keyOf, type InformerFactory } from '../controllers/controller.ts'
 import type { Logger } from '../util/log.ts'
 import { scheduleOnSnapshot } from './schedule.ts'
+import { findPreemption, type Preemption } from './preemption.ts'
+import { podInfo as schedulingInfo } from './pod-info.ts'
 import { ClusterSnapshot } from './snapshot.ts'
 
 const podInfo = resources.find((r) => r.kind === 'Pod')!
@@ -40,6 +42,25 @@ function isPending(pod: V1Pod): boolean {
 }
 
 const GATED_MESSAGE = 'Scheduling is blocked due to non-empty scheduling gates'
+
+/** Upstream's preemption writes: the preemptor's nominatedNodeName, and each victim marked, told and deleted. */
+function preemptionActions(pod: V1Pod, p: Preemption, now: Date): Action[] {
+  const meta = pod.metadata!
+  const at = now.toISOString().replace(/\.\d{3}Z$/, 'Z')
+  const actions: Action[] = [{ verb: 'patch', info: podInfo, namespace: meta.namespace, name: meta.name!, subresource: 'status', type: 'merge', patch: { status: { nominatedNodeName: p.node } } }]
+  for (const v of p.victims) {
+    const involved = { apiVersion: 'v1', kind: 'Pod', metadata: { name: v.name, namespace: v.namespace, uid: v.uid } }
+    actions.push(
+      {
+        verb: 'patch', info: podInfo, namespace: v.namespace, name: v.name, subresource: 'status', type: 'strategic',
+        patch: { status: { conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler', message: `default-scheduler: preempting to accommodate a higher priority pod`, lastTransitionTime: at }] } },
+      },
+      { verb: 'event', event: { involved, type: 'Normal', reason: 'Preempted', message: `Preempted by pod ${meta.uid} on node ${p.node}` } },
+      { verb: 'delete', info: podInfo, namespace: v.namespace, name: v.name, uid: v.uid },
+    )
+  }
+  return actions
+}
 
 /** The Pending/PodScheduled=False condition as kube-scheduler writes it (with a FailedScheduling Event unless the pod is only gated). */
 function unschedulableActions(pod: V1Pod, message: string, now: Date, reason: 'Unschedulable' | 'SchedulingGated' = 'Unschedulable'): Action[] {
@@ -187,6 +208,9 @@ export class Scheduler {
           this.unschedulable.add(key)
           if (pod.spec?.affinity?.podAffinity || pod.spec?.affinity?.podAntiAffinity || pod.spec?.topologySpreadConstraints?.length) this.parkedOnPods.add(key)
           await applyActions({ client, component: 'default-scheduler' }, unschedulableActions(pod, result.message, new Date()))
+          // PostFilter: make room by evicting lower-priority pods; the pod is tried again as they go.
+          const preemption = findPreemption(schedulingInfo(pod), this.snapshot, result.reasons)
+          if (preemption) await applyActions({ client, component: 'default-scheduler' }, preemptionActions(pod, preemption, new Date()))
           continue
         }
         // Assume the binding at once, so the next decisions see the node's new load.

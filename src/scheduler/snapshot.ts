@@ -10,8 +10,11 @@ export const taintNodeNotReady = 'node.kubernetes.io/not-ready'
 export const taintNodeUnreachable = 'node.kubernetes.io/unreachable'
 export const taintNodeUnschedulable = 'node.kubernetes.io/unschedulable'
 
-interface BoundPod extends PlacedPod {
+export interface BoundPod extends PlacedPod {
   key: string
+  name: string
+  uid: string | undefined
+  priority: number
   nodeName: string
   requests: Resources
   nonZeroMilliCPU: number
@@ -167,6 +170,9 @@ export class ClusterSnapshot {
     const pi = podInfo(pod)
     const b: BoundPod = {
       key,
+      name: pod.metadata?.name ?? '',
+      uid: pod.metadata?.uid,
+      priority: pi.priority,
       namespace: pod.metadata?.namespace ?? 'default',
       labels: pod.metadata?.labels,
       terms: pi.terms,

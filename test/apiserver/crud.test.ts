@@ -55,12 +55,13 @@ t.test('fields weft does not act on are kept and returned', async (t) => {
   const { url } = await startTestServer(t)
   const body = pod('keep', {})
   ;(body.spec as any).containers[0].securityContext = { runAsUser: 1000, capabilities: { drop: ['ALL'] } }
-  ;(body.spec as any).priorityClassName = 'high'
+  ;(body.spec as any).priorityClassName = 'system-cluster-critical'
   ;(body.metadata as any).annotations = { 'example.com/x': 'y' }
   const res = await call(url, 'POST', '/api/v1/namespaces/default/pods', body)
   t.equal(res.status, 201)
   t.same(res.body.spec.containers[0].securityContext, { runAsUser: 1000, capabilities: { drop: ['ALL'] } })
-  t.equal(res.body.spec.priorityClassName, 'high')
+  t.equal(res.body.spec.priorityClassName, 'system-cluster-critical')
+  t.equal(res.body.spec.priority, 2000000000, 'the Priority admission plugin set its priority')
   t.same(res.body.metadata.annotations, { 'example.com/x': 'y' })
 })
 

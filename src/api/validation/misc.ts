@@ -238,3 +238,34 @@ export function validateEvent(ev: Obj): FieldCause[] {
   if (str(ev.message).length > 4096) errs.push(tooLong('message', 4096))
   return errs
 }
+
+/** Upstream's HighestUserDefinablePriority: above it only the system classes. */
+export const HIGHEST_USER_DEFINABLE_PRIORITY = 1_000_000_000
+/** The built-in classes, as kube-apiserver makes them. */
+export const SYSTEM_PRIORITY_CLASSES: readonly { name: string; value: number; description: string }[] = [
+  { name: 'system-node-critical', value: 2_000_001_000, description: 'Used for system critical pods that must not be moved from their current node.' },
+  { name: 'system-cluster-critical', value: 2_000_000_000, description: 'Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.' },
+]
+const preemptionPolicies = ['PreemptLowerPriority', 'Never']
+
+/** scheduling.k8s.io/v1 PriorityClass, as upstream's ValidatePriorityClass(Update). */
+export function validatePriorityClass(pc: Obj, old: Obj | undefined): FieldCause[] {
+  const errs: FieldCause[] = []
+  const name = str(obj(pc.metadata).name) ?? ''
+  const value = pc.value
+  const system = SYSTEM_PRIORITY_CLASSES.find((c) => c.name === name)
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < -2147483648 || value > 2147483647) errs.push(invalid('value', value, 'must be a 32-bit integer'))
+  else if (system) {
+    if (value !== system.value) errs.push(forbidden('metadata.name', `priority class ${name} is a system class with value ${system.value}`))
+  } else {
+    if (name.startsWith('system-')) errs.push(forbidden('metadata.name', "priority class names with 'system-' prefix are reserved"))
+    if (value > HIGHEST_USER_DEFINABLE_PRIORITY) errs.push(forbidden('value', `maximum allowed value of a user defined priority is ${HIGHEST_USER_DEFINABLE_PRIORITY}`))
+  }
+  const policy = pc.preemptionPolicy
+  if (policy !== undefined && policy !== null && !preemptionPolicies.includes(String(policy))) errs.push(notSupported('preemptionPolicy', policy, preemptionPolicies))
+  if (old) {
+    if (old.value !== pc.value) errs.push(forbidden('value', 'may not be changed in an update.'))
+    if ((old.preemptionPolicy ?? 'PreemptLowerPriority') !== (pc.preemptionPolicy ?? 'PreemptLowerPriority')) errs.push(immutable('preemptionPolicy', pc.preemptionPolicy))
+  }
+  return errs
+}

@@ -1,5 +1,5 @@
 // Node, Namespace, Secret, ConfigMap, Event and Lease columns.
-import type { CoreV1Event, V1ConfigMap, V1Lease, V1Namespace, V1Node, V1Secret } from '@kubernetes/client-node'
+import type { CoreV1Event, V1ConfigMap, V1Lease, V1Namespace, V1Node, V1PriorityClass, V1Secret } from '@kubernetes/client-node'
 import { ageColumn, col, nameColumn, since, timeOf } from './format.ts'
 import type { Printer } from './format.ts'
 
@@ -153,5 +153,19 @@ export const leasePrinter: Printer = {
   row(obj, now) {
     const lease = obj as V1Lease
     return { cells: [lease.metadata?.name ?? '', lease.spec?.holderIdentity ?? '', since(lease.metadata?.creationTimestamp, now)] }
+  },
+}
+
+export const priorityClassPrinter: Printer = {
+  columns: [
+    nameColumn(),
+    col('Value', 'integer', 'value represents the integer value of this priority class.'),
+    col('Global-Default', 'boolean', 'globalDefault specifies whether this PriorityClass should be considered as the default priority.'),
+    ageColumn(),
+    col('PreemptionPolicy', 'string', 'preemptionPolicy is the Policy for preempting pods with lower priority.', 1),
+  ],
+  row(obj, now) {
+    const pc = obj as V1PriorityClass
+    return { cells: [pc.metadata?.name ?? '', pc.value, pc.globalDefault ?? false, since(pc.metadata?.creationTimestamp, now), pc.preemptionPolicy ?? 'PreemptLowerPriority'] }
   },
 }
