@@ -7,6 +7,14 @@ import type { RateLimiter } from './backoff.ts'
 export interface WorkQueueOptions<K> {
   /** Delays for `addRateLimited`. Default: per-key exponential, 5 ms doubling to 1000 s. */
   rateLimiter?: RateLimiter<K>
+  /** Hands out higher values first (ties in the order added), as the scheduler's queue by pod priority. Default: first in, first out. */
+  priority?: (key: K) => number
+}
+
+interface Ranked<K> {
+  key: K
+  rank: number
+  seq: number
 }
 
 export class WorkQueue<K> {
@@ -19,14 +27,19 @@ export class WorkQueue<K> {
   #delayed = new Map<K, { at: number; timer: NodeJS.Timeout }>()
   #shuttingDown = false
   #limiter: RateLimiter<K>
+  readonly #priority: ((key: K) => number) | undefined
+  /** With a priority: a binary max-heap instead of the FIFO array. */
+  #heap: Ranked<K>[] = []
+  #seq = 0
 
   constructor(opts: WorkQueueOptions<K> = {}) {
     this.#limiter = opts.rateLimiter ?? new ItemExponentialRateLimiter<K>()
+    this.#priority = opts.priority
   }
 
   /** Keys waiting to be handed out. */
   get length(): number {
-    return this.#queue.length - this.#head
+    return this.#priority ? this.#heap.length : this.#queue.length - this.#head
   }
 
   get shuttingDown(): boolean {
@@ -107,6 +120,7 @@ export class WorkQueue<K> {
     this.#delayed.clear()
     this.#queue = []
     this.#head = 0
+    this.#heap = []
     this.#dirty.clear()
     const waiters = this.#waiters
     this.#waiters = []
@@ -121,10 +135,17 @@ export class WorkQueue<K> {
       waiter(key)
       return
     }
-    this.#queue.push(key)
+    if (this.#priority) this.#heapPush({ key, rank: this.#priority(key), seq: this.#seq++ })
+    else this.#queue.push(key)
   }
 
   #take(): K {
+    if (this.#priority) {
+      const key = this.#heapPop()
+      this.#dirty.delete(key)
+      this.#processing.add(key)
+      return key
+    }
     const key = this.#queue[this.#head++]
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head)
@@ -133,5 +154,42 @@ export class WorkQueue<K> {
     this.#dirty.delete(key)
     this.#processing.add(key)
     return key
+  }
+
+  #before(a: Ranked<K>, b: Ranked<K>): boolean {
+    return a.rank > b.rank || (a.rank === b.rank && a.seq < b.seq)
+  }
+
+  #heapPush(item: Ranked<K>): void {
+    const h = this.#heap
+    h.push(item)
+    let i = h.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!this.#before(h[i]!, h[parent]!)) break
+      ;[h[i], h[parent]] = [h[parent]!, h[i]!]
+      i = parent
+    }
+  }
+
+  #heapPop(): K {
+    const h = this.#heap
+    const top = h[0]!
+    const last = h.pop()!
+    if (h.length > 0) {
+      h[0] = last
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let best = i
+        if (l < h.length && this.#before(h[l]!, h[best]!)) best = l
+        if (r < h.length && this.#before(h[r]!, h[best]!)) best = r
+        if (best === i) break
+        ;[h[i], h[best]] = [h[best]!, h[i]!]
+        i = best
+      }
+    }
+    return top.key
   }
 }

@@ -89,7 +89,8 @@ function unschedulableActions(pod: V1Pod, message: string, now: Date, reason: 'U
 
 export class Scheduler {
   readonly snapshot = new ClusterSnapshot()
-  private readonly queue = new WorkQueue<string>()
+  // As upstream's PrioritySort: higher-priority pods are tried first.
+  private readonly queue = new WorkQueue<string>({ priority: (key) => this.options.informers.for<V1Pod>(podInfo).get(key)?.spec?.priority ?? 0 })
   private readonly unschedulable = new Set<string>()
   private readonly options: SchedulerOptions
   private readonly workers: Promise<void>[] = []

@@ -133,3 +133,20 @@ t.test('releaseWaiters frees waiting workers but keeps the queue', async (t) => 
   t.equal(await q.get(), 'a', 'for the next worker')
   q.done('a')
 })
+
+t.test('with a priority, higher keys first, ties in the order added', async (t) => {
+  const rank: Record<string, number> = { low: 1, mid: 5, high: 10, mid2: 5 }
+  const q = new WorkQueue<string>({ priority: (k) => rank[k] ?? 0 })
+  for (const k of ['low', 'mid', 'high', 'mid2']) q.add(k)
+  t.equal(q.length, 4)
+  const order: string[] = []
+  for (let i = 0; i < 4; i++) {
+    const k = (await q.get())!
+    order.push(k)
+    q.done(k)
+  }
+  t.same(order, ['high', 'mid', 'mid2', 'low'])
+  q.add('low')
+  q.shutDown()
+  t.equal(q.length, 0)
+})
