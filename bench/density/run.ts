@@ -36,6 +36,7 @@ const { values } = parseArgs({
     store: { type: 'string', default: 'sqlite' },
     steady: { type: 'string', default: '20' },
     timeout: { type: 'string', default: '600' },
+    'cpu-prof': { type: 'string' },
   },
 })
 const sizes = values.nodes!.split(',').map(Number)
@@ -122,6 +123,7 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
     controlPlane: true,
     etcdEndpoint: etcd?.endpoint,
     extraArgs: ['--dns-replicas', '0', '--ingress', 'none', '--leader-elect=false'],
+    cpuProfDir: values['cpu-prof'],
   })
   const client = new RestClient(loadKubeconfig(server.kubeconfig), { userAgent: 'weft-density', timeoutMs: 60_000 })
   cleanup.add(() => client.close())
