@@ -22,7 +22,18 @@ export type Action =
    * once the object exists, with `{name}` in its message replaced by the name the server
    * chose (objects made with generateName).
    */
-  | { verb: 'create'; info: ResourceInfo; object: KubeObject; event?: Omit<EventSpec, 'involved'> & { involved: KubeObject } }
+  | {
+      verb: 'create'
+      info: ResourceInfo
+      object: KubeObject
+      event?: Omit<EventSpec, 'involved'> & { involved: KubeObject }
+      /**
+       * A claim (a Lease whose holderIdentity says who owns what its name names): one that
+       * exists already must be held by the same holder, else the actions stop here with a
+       * Conflict. The store's create-if-absent is the compare-and-swap.
+       */
+      claim?: boolean
+    }
   /** Replaces the object (or its `finalize` subresource); `object.metadata.resourceVersion` is the compare-and-swap precondition. */
   | { verb: 'update'; info: ResourceInfo; object: KubeObject; subresource?: 'finalize' | 'approval' }
   /** Replaces the status subresource, with the same precondition. */

@@ -6,7 +6,7 @@ import { resourcePath } from '../client/paths.ts'
 import { randomBytes } from 'node:crypto'
 import { resources, type ResourceInfo } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
-import { isAlreadyExists, isNotFound } from '../util/errors.ts'
+import { ApiError, isAlreadyExists, isNotFound } from '../util/errors.ts'
 import type { Action, EventSpec, KubeObject } from './actions.ts'
 
 const podInfo = resources.find((r) => r.kind === 'Pod')!
@@ -65,6 +65,12 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
         created = await c.create(action.info, action.object, { fieldManager })
       } catch (err) {
         if (!isAlreadyExists(err)) throw err
+        if (action.claim) {
+          const name = String(action.object.metadata?.name ?? '')
+          const held = await c.get<KubeObject>(action.info, name, action.object.metadata?.namespace)
+          const want = action.object.spec?.holderIdentity
+          if (held.spec?.holderIdentity !== want) throw new ApiError(409, 'Conflict', `${name} is claimed by ${String(held.spec?.holderIdentity)}, not ${String(want)}`)
+        }
         return
       }
       if (action.event) {

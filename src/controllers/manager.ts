@@ -30,7 +30,7 @@ import { reconcileEndpoints } from './endpointslice/endpoints.ts'
 import { reconcileEndpointSlices } from './endpointslice/reconcile.ts'
 import { GcGraph, reconcileObject, toGcObject, type GcObject } from './garbage-collector/reconcile-owner.ts'
 import { reconcileNamespace } from './namespace/reconcile-namespace.ts'
-import { allocatePodCIDRs } from './node-ipam/allocate-pod-cidrs.ts'
+import { allocatePodCIDRs, POD_CIDR_CLAIM_LABEL, POD_CIDR_CLAIM_VALUE } from './node-ipam/allocate-pod-cidrs.ts'
 import { reconcileNode } from './node-lifecycle/reconcile-node.ts'
 import { NodeHealth, zoneOf } from './node-lifecycle/node-health.ts'
 import { availabilityRecheckAt, reconcileReplicaSet } from './replicaset/reconcile.ts'
@@ -308,13 +308,19 @@ export class ControllerManager {
         const written = cidrWrites.overlay(n.metadata!.name!, n.spec?.podCIDRs ?? [])
         return written ? { ...n, spec: { ...n.spec, podCIDR: written[0], podCIDRs: written } } : n
       })
-      const actions = allocatePodCIDRs(view, clusterCidrs)
+      const claims = new Map<string, { holder: string; uid?: string; name: string }>()
+      for (const l of leases.byIndex('namespace', 'kube-system')) {
+        const cidr = l.metadata?.annotations?.['weft.dev/pod-cidr']
+        if (l.metadata?.labels?.[POD_CIDR_CLAIM_LABEL] === POD_CIDR_CLAIM_VALUE && cidr && l.spec?.holderIdentity) claims.set(cidr, { holder: l.spec.holderIdentity, uid: l.metadata.uid, name: l.metadata.name! })
+      }
+      const actions = allocatePodCIDRs(view, clusterCidrs, undefined, claims)
       for (const a of actions) {
         if (a.verb === 'patch') cidrWrites.record(a.name, (a.patch as { spec: { podCIDRs: string[] } }).spec.podCIDRs)
       }
       return { actions }
     })
     ipam.watch(nodes, () => ['nodes'])
+    ipam.watch(leases, (l) => (l.metadata?.labels?.[POD_CIDR_CLAIM_LABEL] === POD_CIDR_CLAIM_VALUE ? ['nodes'] : []))
 
     // Service load balancers: one worker, and the addresses it just wrote laid over the
     // cache, so no address is handed out twice.

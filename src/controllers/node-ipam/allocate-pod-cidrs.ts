@@ -6,12 +6,27 @@ import { resources, type ResourceInfo } from '../../api/registry.ts'
 import { bigIntToIp, parseCidr, type Cidr } from '../../util/cidr.ts'
 
 const nodeInfo = resources.find((r) => r.kind === 'Node') as ResourceInfo
+const leaseInfo = resources.find((r) => r.kind === 'Lease') as ResourceInfo
+
+/** The label of the Leases in kube-system that claim pod CIDRs (one per CIDR, held by its node). */
+export const POD_CIDR_CLAIM_LABEL = 'weft.dev/claim'
+export const POD_CIDR_CLAIM_VALUE = 'pod-cidr'
+
+/** A claim's name: the CIDR made a DNS subdomain (`podcidr-10.244.3.0-24`, `podcidr-fd00-1---64`). */
+export function podCidrClaimName(cidr: string): string {
+  return `podcidr-${cidr.replaceAll(':', '-').replace('/', '-')}`
+}
 
 /**
  * `clusterCidr` is one CIDR, a list, or a comma-separated list (as --cluster-cidr).
  * `nodeMaskSize` is one size for all or one per cluster CIDR; by default /24 for IPv4 and /64 for IPv6.
  */
-export function allocatePodCIDRs(nodes: V1Node[], clusterCidr: string | string[], nodeMaskSize?: number | number[]): Action[] {
+export function allocatePodCIDRs(
+  nodes: V1Node[],
+  clusterCidr: string | string[],
+  nodeMaskSize?: number | number[],
+  claims: ReadonlyMap<string, { holder: string; uid?: string; name: string }> = new Map(),
+): Action[] {
   const clusters = (Array.isArray(clusterCidr) ? clusterCidr : clusterCidr.split(',')).filter((s) => s.trim()).map((s) => parseCidr(s))
   const masks = clusters.map((c, i) => {
     const size = Array.isArray(nodeMaskSize) ? nodeMaskSize[i] : nodeMaskSize
@@ -35,10 +50,40 @@ export function allocatePodCIDRs(nodes: V1Node[], clusterCidr: string | string[]
     }
   }
 
+  // Claims (create-if-absent Leases) make a CIDR taken for everyone at once, whatever any one
+  // controller's cache says; a claim whose node is gone is released.
   const actions: Action[] = []
+  const names = new Set(nodes.map((n) => n.metadata?.name))
+  /** CIDRs a node claimed, per cluster CIDR: a claim made before its node write was lost is used again. */
+  const heldBy = new Map<string, (string | undefined)[]>()
+  for (const [text, claim] of claims) {
+    if (!names.has(claim.holder)) {
+      actions.push({ verb: 'delete', info: leaseInfo, namespace: 'kube-system', name: claim.name, uid: claim.uid })
+      continue
+    }
+    let cidr: Cidr
+    try {
+      cidr = parseCidr(text)
+    } catch {
+      continue
+    }
+    clusters.forEach((c, i) => {
+      occupy(c, masks[i], cidr, used[i])
+      if (cidr.family === c.family && cidr.prefix === masks[i] && cidrInside(c, cidr)) {
+        const held = heldBy.get(claim.holder) ?? clusters.map(() => undefined)
+        held[i] = text
+        heldBy.set(claim.holder, held)
+      }
+    })
+  }
   const pending = nodes.filter((n) => n.metadata?.name && nodeCidrs(n).length === 0 && !n.metadata.deletionTimestamp)
   pending.sort((a, b) => (a.metadata!.name! < b.metadata!.name! ? -1 : 1))
   for (const node of pending) {
+    const held = heldBy.get(node.metadata!.name!)
+    if (held && held.every((x) => x !== undefined)) {
+      actions.push({ verb: 'patch', info: nodeInfo, namespace: undefined, name: node.metadata!.name!, type: 'merge', patch: { spec: { podCIDR: held[0], podCIDRs: held } } })
+      continue
+    }
     const picks = clusters.map((c, i) => lowestFree(c, masks[i], used[i]))
     if (picks.some((p) => p === undefined)) {
       actions.push({ verb: 'event', event: { involved: node, type: 'Warning', reason: 'CIDRNotAvailable', message: `Node ${node.metadata!.name} status is now: CIDRNotAvailable` } })
@@ -49,6 +94,14 @@ export function allocatePodCIDRs(nodes: V1Node[], clusterCidr: string | string[]
       const c = clusters[i]
       return `${bigIntToIp(c.base + (index! << BigInt(width(c) - masks[i])), c.family)}/${masks[i]}`
     })
+    for (const cidr of podCIDRs) {
+      actions.push({
+        verb: 'create',
+        info: leaseInfo,
+        claim: true,
+        object: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: podCidrClaimName(cidr), namespace: 'kube-system', labels: { [POD_CIDR_CLAIM_LABEL]: POD_CIDR_CLAIM_VALUE }, annotations: { 'weft.dev/pod-cidr': cidr } }, spec: { holderIdentity: node.metadata!.name! } },
+      })
+    }
     actions.push({ verb: 'patch', info: nodeInfo, namespace: undefined, name: node.metadata!.name!, type: 'merge', patch: { spec: { podCIDR: podCIDRs[0], podCIDRs } } })
   }
   return actions
@@ -75,6 +128,10 @@ function occupy(cluster: Cidr, mask: number, cidr: Cidr, used: Set<bigint>): voi
   const first = (start - cluster.base) >> shift
   const last = (end - 1n - cluster.base) >> shift
   for (let i = first; i <= last; i++) used.add(i)
+}
+
+function cidrInside(cluster: Cidr, cidr: Cidr): boolean {
+  return cidr.base >= cluster.base && cidr.base + cidr.size <= cluster.base + cluster.size
 }
 
 function lowestFree(cluster: Cidr, mask: number, used: Set<bigint>): bigint | undefined {
