@@ -241,8 +241,10 @@ export async function serviceProxySuite(t: Test, mode: Mode): Promise<void> {
   })
 
   await t.test('scaling endpoints under load loses no request', async (t) => {
+    // Pods drain for 8 s after SIGTERM, as a real app behind a Service would: the proxies
+    // have that long to drop them, even on a machine busy with other suites.
     const labels = { app: 'scale' }
-    const template = { metadata: { labels }, spec: { terminationGracePeriodSeconds: 10, containers: [{ name: 'c', image: agnhost, args: ['netexec', '--http-port=8080', '--udp-port=-1', '--delay-shutdown=4'], ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] } }
+    const template = { metadata: { labels }, spec: { terminationGracePeriodSeconds: 15, containers: [{ name: 'c', image: agnhost, args: ['netexec', '--http-port=8080', '--udp-port=-1', '--delay-shutdown=8'], ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] } }
     await client.create(deploymentInfo, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'scale', namespace: 'default' }, spec: { replicas: 2, selector: { matchLabels: labels }, template } } as never)
     const svc = await createService('scale', { selector: labels, ports: [httpPort] })
     const readyEndpoints = async () => {
