@@ -122,7 +122,8 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
     dataDir: dir,
     controlPlane: true,
     etcdEndpoint: etcd?.endpoint,
-    extraArgs: ['--dns-replicas', '0', '--ingress', 'none', '--leader-elect=false'],
+    // A /8 of /24s: room for every hollow node's pod CIDR, as a real cluster of this size would have.
+    extraArgs: ['--dns-replicas', '0', '--ingress', 'none', '--leader-elect=false', '--cluster-cidr', '10.0.0.0/8'],
     cpuProfDir: values['cpu-prof'],
   })
   const client = new RestClient(loadKubeconfig(server.kubeconfig), { userAgent: 'weft-density', timeoutMs: 60_000 })
@@ -248,9 +249,14 @@ try {
   for (const store of stores) {
     for (const n of sizes) {
       console.error(`density: ${store}, ${n} hollow nodes, ${n * perNode} pods at ${rate} pods/s…`)
-      const r = await oneRun(cleanup, store, n)
-      results.push(r)
-      await cleanup.run()
+      // Each size cleans up after itself (a Cleanup runs once); the outer one covers Ctrl-C.
+      const sized = new Cleanup()
+      const done = cleanup.add(() => sized.run())
+      try {
+        results.push(await oneRun(sized, store, n))
+      } finally {
+        await done()
+      }
     }
   }
   const f = (ms: number) => (Number.isFinite(ms) ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : '—')

@@ -83,6 +83,19 @@ export function bodyKind(r: ResourceRequest): ExpectedKind | undefined {
   return { apiVersion: apiVersionOf(r.info), kind: r.info.kind }
 }
 
+/** Resolves when `res` can take more output (drain), or never will (close). */
+export function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })
+}
+
 export function sendJson(res: ServerResponse, code: number, body: unknown, contentType = 'application/json'): void {
   const text = JSON.stringify(body)
   res.writeHead(code, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) })

@@ -18,7 +18,7 @@ import { NodePortAllocator, ServiceIPAllocator } from './allocator.ts'
 import type { IngressBootstrap } from './bootstrap-ingress.ts'
 import { bootstrap } from './bootstrap.ts'
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion } from './discovery.ts'
-import { bodyKind, mediaType, parseBody, readBody, sendError, sendJson, toApiError } from './http-io.ts'
+import { bodyKind, drainedOrClosed, mediaType, parseBody, readBody, sendError, sendJson, toApiError } from './http-io.ts'
 import { ApiServerMetrics } from './metrics.ts'
 import { ObjectStore, type KObject } from './objects.ts'
 import { openApiDocument, openApiIndex } from './openapi.ts'
@@ -610,15 +610,7 @@ async function sendList(res: ServerResponse, list: ObjectList): Promise<void> {
     const part = list.entries.slice(i, i + chunk).map((e) => e.text).join(',')
     const ok = res.write(i === 0 ? part : ',' + part)
     if (!ok) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done)
-          res.off('close', done)
-          resolve()
-        }
-        res.on('drain', done)
-        res.on('close', done)
-      })
+      await drainedOrClosed(res)
       if (res.destroyed) return
     }
   }

@@ -8,6 +8,7 @@ import { ApiError, badRequest, invalid } from '../util/errors.ts'
 import { parseResourceVersion, prefixOf, withRevision, type KObject } from './objects.ts'
 import type { ResourceRequest } from './request-info.ts'
 import { matchesQuery, parseSelectors, refuseUnserved, type ListQuery } from './resource-handler.ts'
+import { drainedOrClosed } from './http-io.ts'
 
 export interface WatchOptions {
   /** Longest time a watch may stay open when the client gives no timeoutSeconds. */
@@ -140,16 +141,7 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
   }
   /** The client has enough unread output for now. */
   const congested = () => res.writableLength > FLOW_HIGH_WATER
-  const drained = () =>
-    new Promise<void>((resolve) => {
-      const go = () => {
-        res.off('drain', go)
-        res.off('close', go)
-        resolve()
-      }
-      res.on('drain', go)
-      res.on('close', go)
-    })
+  const drained = () => drainedOrClosed(res)
   const send = (type: WatchEventType, object: unknown) => write(JSON.stringify({ type, object }) + '\n')
   const bookmark = (extraAnnotations?: Record<string, string>) => {
     // With nothing held back, the store's progress is safe to promise: a quiet resource's

@@ -30,7 +30,8 @@ import { reconcileEndpoints } from './endpointslice/endpoints.ts'
 import { reconcileEndpointSlices } from './endpointslice/reconcile.ts'
 import { GcGraph, reconcileObject, toGcObject, type GcObject } from './garbage-collector/reconcile-owner.ts'
 import { reconcileNamespace } from './namespace/reconcile-namespace.ts'
-import { allocatePodCIDRs, POD_CIDR_CLAIM_LABEL, POD_CIDR_CLAIM_VALUE } from './node-ipam/allocate-pod-cidrs.ts'
+import { allocatePodCIDRs } from './node-ipam/allocate-pod-cidrs.ts'
+import { CLAIM_LABEL, CLAIM_NAMESPACE, claimsOf } from './claims.ts'
 import { reconcileNode } from './node-lifecycle/reconcile-node.ts'
 import { NodeHealth, zoneOf } from './node-lifecycle/node-health.ts'
 import { availabilityRecheckAt, reconcileReplicaSet } from './replicaset/reconcile.ts'
@@ -308,19 +309,14 @@ export class ControllerManager {
         const written = cidrWrites.overlay(n.metadata!.name!, n.spec?.podCIDRs ?? [])
         return written ? { ...n, spec: { ...n.spec, podCIDR: written[0], podCIDRs: written } } : n
       })
-      const claims = new Map<string, { holder: string; uid?: string; name: string }>()
-      for (const l of leases.byIndex('namespace', 'kube-system')) {
-        const cidr = l.metadata?.annotations?.['weft.dev/pod-cidr']
-        if (l.metadata?.labels?.[POD_CIDR_CLAIM_LABEL] === POD_CIDR_CLAIM_VALUE && cidr && l.spec?.holderIdentity) claims.set(cidr, { holder: l.spec.holderIdentity, uid: l.metadata.uid, name: l.metadata.name! })
-      }
-      const actions = allocatePodCIDRs(view, clusterCidrs, undefined, claims)
+      const actions = allocatePodCIDRs(view, clusterCidrs, undefined, claimsOf('pod-cidr', leases.byIndex('namespace', CLAIM_NAMESPACE)))
       for (const a of actions) {
         if (a.verb === 'patch') cidrWrites.record(a.name, (a.patch as { spec: { podCIDRs: string[] } }).spec.podCIDRs)
       }
       return { actions }
     })
     ipam.watch(nodes, () => ['nodes'])
-    ipam.watch(leases, (l) => (l.metadata?.labels?.[POD_CIDR_CLAIM_LABEL] === POD_CIDR_CLAIM_VALUE ? ['nodes'] : []))
+    ipam.watch(leases, (l) => (l.metadata?.labels?.[CLAIM_LABEL] === 'pod-cidr' ? ['nodes'] : []))
 
     // Service load balancers: one worker, and the addresses it just wrote laid over the
     // cache, so no address is handed out twice.
@@ -335,7 +331,7 @@ export class ControllerManager {
           return written === undefined ? s : ({ ...s, status: { ...s.status, loadBalancer: { ingress: written } } } as V1Service)
         })
         const service = view.find((s) => keyOf(s) === key)
-        const actions = reconcileServiceLB(service, view, pool, now())
+        const actions = reconcileServiceLB(service, view, pool, now(), claimsOf('lb-ip', leases.byIndex('namespace', CLAIM_NAMESPACE)))
         for (const a of actions) {
           if (a.verb === 'patch' && a.subresource === 'status') ingressWrites.record(key, (a.patch as { status: { loadBalancer: { ingress: unknown } } }).status.loadBalancer.ingress)
         }

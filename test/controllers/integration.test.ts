@@ -352,7 +352,7 @@ t.test('no double hand-outs, no lost news', async (t) => {
   const cidrs = async () => (await call(c.url, 'GET', '/api/v1/nodes')).body.items.map((n: any) => n.spec.podCIDR).filter(Boolean)
   await until('six pod CIDRs', async () => (await cidrs()).length === 6)
   t.equal(new Set(await cidrs()).size, 6, 'every node has its own pod CIDR')
-  const claims = async () => (await call(c.url, 'GET', '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases?labelSelector=weft.dev%2Fclaim%3Dpod-cidr')).body.items.map((l: any) => `${l.metadata.annotations['weft.dev/pod-cidr']} ${l.spec.holderIdentity}`)
+  const claims = async () => (await call(c.url, 'GET', '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases?labelSelector=weft.dev%2Fclaim%3Dpod-cidr')).body.items.map((l: any) => `${l.metadata.annotations['weft.dev/claimed']} ${l.spec.holderIdentity}`)
   const n6 = (await call(c.url, 'GET', '/api/v1/nodes/n6')).body.spec.podCIDR
   t.ok((await claims()).includes(`${n6} n6`), 'each CIDR is claimed by a Lease its node holds')
   t.equal((await claims()).length, 6)

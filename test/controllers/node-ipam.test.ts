@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { V1Node } from '@kubernetes/client-node'
-import { allocatePodCIDRs, podCidrClaimName } from '../../src/controllers/node-ipam/allocate-pod-cidrs.ts'
+import { allocatePodCIDRs } from '../../src/controllers/node-ipam/allocate-pod-cidrs.ts'
+import { claimName } from '../../src/controllers/claims.ts'
 import type { Action } from '../../src/controllers/actions.ts'
 
 const node = (name: string, podCIDRs?: string[]): V1Node => ({ metadata: { name }, spec: podCIDRs ? { podCIDR: podCIDRs[0], podCIDRs } : {} })
@@ -44,18 +45,18 @@ t.test('allocates the lowest free subnet', async (t) => {
 
 t.test('a claim first, then the patch that sets podCIDR and podCIDRs', async (t) => {
   const [claim, a] = allocatePodCIDRs([node('a')], '10.244.0.0/16', 24)
-  t.match(claim, { verb: 'create', claim: true, object: { kind: 'Lease', metadata: { name: 'podcidr-10.244.0.0-24', namespace: 'kube-system', labels: { 'weft.dev/claim': 'pod-cidr' }, annotations: { 'weft.dev/pod-cidr': '10.244.0.0/24' } }, spec: { holderIdentity: 'a' } } })
+  t.match(claim, { verb: 'create', claim: true, object: { kind: 'Lease', metadata: { name: 'pod-cidr-10.244.0.0-24', namespace: 'kube-system', labels: { 'weft.dev/claim': 'pod-cidr' }, annotations: { 'weft.dev/claimed': '10.244.0.0/24' } }, spec: { holderIdentity: 'a' } } })
   t.same(a, { verb: 'patch', info: a!.verb === 'patch' ? a!.info : undefined, namespace: undefined, name: 'a', type: 'merge', patch: { spec: { podCIDR: '10.244.0.0/24', podCIDRs: ['10.244.0.0/24'] } } })
-  t.equal(podCidrClaimName('fd00:10:244:1::/64'), 'podcidr-fd00-10-244-1---64')
+  t.equal(claimName('pod-cidr', 'fd00:10:244:1::/64'), 'pod-cidr-fd00-10-244-1---64')
 })
 
 t.test("claims: another node's claimed CIDR is taken though its node shows none yet; a gone node's claim is released", async (t) => {
   const claims = new Map([
-    ['10.244.0.0/24', { holder: 'b', uid: 'u1', name: 'podcidr-10.244.0.0-24' }],
-    ['10.244.1.0/24', { holder: 'gone', uid: 'u2', name: 'podcidr-10.244.1.0-24' }],
+    ['10.244.0.0/24', { holder: 'b', uid: 'u1', name: 'pod-cidr-10.244.0.0-24' }],
+    ['10.244.1.0/24', { holder: 'gone', uid: 'u2', name: 'pod-cidr-10.244.1.0-24' }],
   ])
   const actions = allocatePodCIDRs([node('a'), node('b')], '10.244.0.0/16', 24, claims)
-  t.same(actions.flatMap((x) => (x.verb === 'delete' ? [`${x.name} ${x.uid}`] : [])), ['podcidr-10.244.1.0-24 u2'], 'the claim of a node that is gone goes, by uid')
+  t.same(actions.flatMap((x) => (x.verb === 'delete' ? [`${x.name} ${x.uid}`] : [])), ['pod-cidr-10.244.1.0-24 u2'], 'the claim of a node that is gone goes, by uid')
   const got = assigned(actions)
   t.not(got.a?.[0], '10.244.0.0/24', 'a never gets what b claimed')
   t.same(got.b, ['10.244.0.0/24'], 'b claimed 10.244.0.0/24 before its node write was lost: it gets that one again')

@@ -75,3 +75,15 @@ t.test('the finalizer is added before the address is published', async (t) => {
   const st = actions.findIndex((a) => a.verb === 'patch' && a.subresource === 'status')
   t.ok(fin >= 0 && fin < st)
 })
+
+t.test('claims: an address goes through its claim first; claimed by another Service it is taken; claims go with the Service', async (t) => {
+  const claimOf = (holder: string, ip: string) => [ip, { holder, uid: `lease-${ip}`, name: `lb-ip-${ip}` }] as const
+  const actions = reconcileServiceLB(svc('a'), [svc('a'), svc('b')], pool, now, new Map([claimOf('u-b', '192.168.49.100')]))
+  const verbs = actions.map((a) => (a.verb === 'create' ? `claim ${(a.object.metadata as { annotations: Record<string, string> }).annotations['weft.dev/claimed']} for ${a.object.spec.holderIdentity}` : a.verb === 'patch' ? `patch ${a.subresource ?? 'object'}` : a.verb))
+  t.same(verbs.filter((v) => v !== 'event'), ['patch object', 'claim 192.168.49.101 for u-a', 'patch status'], "b's claimed address is skipped (b's status does not show it yet); the claim goes before the status")
+  const stale = reconcileServiceLB(svc('a', { ips: ['192.168.49.101'], finalizer: true }), [svc('a', { ips: ['192.168.49.101'], finalizer: true })], pool, now, new Map([claimOf('u-a', '192.168.49.101'), claimOf('u-gone', '192.168.49.102')]))
+  t.same(stale.flatMap((a) => (a.verb === 'delete' ? [a.name] : [])), ['lb-ip-192.168.49.102'], "a gone Service's claim is released; its own stays")
+  t.notOk(stale.some((a) => a.verb === 'create'), 'an address already claimed by this Service needs no new claim')
+  const going = reconcileServiceLB(svc('a', { ips: ['192.168.49.101'], finalizer: true, deleting: true }), [], pool, now, new Map([claimOf('u-a', '192.168.49.101')]))
+  t.same(going.map((a) => a.verb), ['patch', 'delete', 'patch'], 'deleted: address cleared, claim released, then the finalizer removed')
+})

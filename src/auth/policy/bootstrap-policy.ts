@@ -19,8 +19,9 @@
 // - kubeadm's join bindings: `kubeadm:kubelet-bootstrap` and `kubeadm:node-autoapprove-bootstrap`
 //   for group system:bootstrappers:kubeadm:default-node-token, and
 //   `kubeadm:node-autoapprove-certificate-rotation` for group system:nodes.
-// - `weft:pod-cidr-claims` (Role and RoleBinding in kube-system): the node IPAM controller
-//   claims each pod CIDR with a Lease there (create-if-absent) and releases it (delete).
+// - `weft:claims` (Role and RoleBinding in kube-system): the node IPAM and service load-balancer
+//   controllers claim each pod CIDR and address with a Lease there (create-if-absent) and
+//   release it (delete).
 // - every system:controller:* binding names user system:kube-controller-manager besides the
 //   upstream service account: weft runs all controllers under that one identity.
 // - `system:aggregated-metrics-reader`: metrics-server's ClusterRole (its components.yaml), as
@@ -99,7 +100,7 @@ export function defaultRoles(): V1Role[] {
     ...controllerRoles(),
     leaderLocking('kube-controller-manager'),
     leaderLocking('kube-scheduler'),
-    role('kube-system', 'weft:pod-cidr-claims', [rule(['create', 'get', 'list', 'watch', 'delete'], ['coordination.k8s.io'], ['leases'])]),
+    role('kube-system', 'weft:claims', [rule(['create', 'get', 'list', 'watch', 'delete'], ['coordination.k8s.io'], ['leases'])]),
     role('kube-public', 'kubeadm:bootstrap-signer-clusterinfo', [rule(['get'], [''], ['configmaps'], ['cluster-info'])]),
     role(INGRESS_NAMESPACE, 'weft:ingress', [rule(READ, [''], ['pods']), rule(['get', 'create', 'update'], ['coordination.k8s.io'], ['leases'])]),
   ]
@@ -119,7 +120,7 @@ export function defaultRoleBindings(): V1RoleBinding[] {
       serviceAccount('kube-system', 'kube-controller-manager'),
       serviceAccount('kube-system', 'leader-election-controller'),
     ]),
-    roleBinding('kube-system', 'weft:pod-cidr-claims', asRole('weft:pod-cidr-claims'), [kcm]),
+    roleBinding('kube-system', 'weft:claims', asRole('weft:claims'), [kcm]),
     roleBinding('kube-system', 'system::leader-locking-kube-scheduler', asRole('system::leader-locking-kube-scheduler'), [user(KUBE_SCHEDULER_USER), serviceAccount('kube-system', 'kube-scheduler')]),
     roleBinding('kube-public', 'kubeadm:bootstrap-signer-clusterinfo', asRole('kubeadm:bootstrap-signer-clusterinfo'), [user('system:anonymous')]),
     roleBinding(INGRESS_NAMESPACE, 'weft:ingress', asRole('weft:ingress'), [serviceAccount(INGRESS_NAMESPACE, INGRESS_SERVICE_ACCOUNT)]),

@@ -4,18 +4,9 @@ import type { V1Node } from '@kubernetes/client-node'
 import type { Action } from '../actions.ts'
 import { resources, type ResourceInfo } from '../../api/registry.ts'
 import { bigIntToIp, parseCidr, type Cidr } from '../../util/cidr.ts'
+import { claimAction, releaseAction, type Claim } from '../claims.ts'
 
 const nodeInfo = resources.find((r) => r.kind === 'Node') as ResourceInfo
-const leaseInfo = resources.find((r) => r.kind === 'Lease') as ResourceInfo
-
-/** The label of the Leases in kube-system that claim pod CIDRs (one per CIDR, held by its node). */
-export const POD_CIDR_CLAIM_LABEL = 'weft.dev/claim'
-export const POD_CIDR_CLAIM_VALUE = 'pod-cidr'
-
-/** A claim's name: the CIDR made a DNS subdomain (`podcidr-10.244.3.0-24`, `podcidr-fd00-1---64`). */
-export function podCidrClaimName(cidr: string): string {
-  return `podcidr-${cidr.replaceAll(':', '-').replace('/', '-')}`
-}
 
 /**
  * `clusterCidr` is one CIDR, a list, or a comma-separated list (as --cluster-cidr).
@@ -25,7 +16,7 @@ export function allocatePodCIDRs(
   nodes: V1Node[],
   clusterCidr: string | string[],
   nodeMaskSize?: number | number[],
-  claims: ReadonlyMap<string, { holder: string; uid?: string; name: string }> = new Map(),
+  claims: ReadonlyMap<string, Claim> = new Map(),
 ): Action[] {
   const clusters = (Array.isArray(clusterCidr) ? clusterCidr : clusterCidr.split(',')).filter((s) => s.trim()).map((s) => parseCidr(s))
   const masks = clusters.map((c, i) => {
@@ -58,7 +49,7 @@ export function allocatePodCIDRs(
   const heldBy = new Map<string, (string | undefined)[]>()
   for (const [text, claim] of claims) {
     if (!names.has(claim.holder)) {
-      actions.push({ verb: 'delete', info: leaseInfo, namespace: 'kube-system', name: claim.name, uid: claim.uid })
+      actions.push(releaseAction(claim))
       continue
     }
     let cidr: Cidr
@@ -94,14 +85,7 @@ export function allocatePodCIDRs(
       const c = clusters[i]
       return `${bigIntToIp(c.base + (index! << BigInt(width(c) - masks[i])), c.family)}/${masks[i]}`
     })
-    for (const cidr of podCIDRs) {
-      actions.push({
-        verb: 'create',
-        info: leaseInfo,
-        claim: true,
-        object: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: podCidrClaimName(cidr), namespace: 'kube-system', labels: { [POD_CIDR_CLAIM_LABEL]: POD_CIDR_CLAIM_VALUE }, annotations: { 'weft.dev/pod-cidr': cidr } }, spec: { holderIdentity: node.metadata!.name! } },
-      })
-    }
+    for (const cidr of podCIDRs) actions.push(claimAction('pod-cidr', cidr, node.metadata!.name!))
     actions.push({ verb: 'patch', info: nodeInfo, namespace: undefined, name: node.metadata!.name!, type: 'merge', patch: { spec: { podCIDR: podCIDRs[0], podCIDRs } } })
   }
   return actions

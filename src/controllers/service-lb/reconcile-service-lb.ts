@@ -6,6 +6,7 @@ import type { V1Service } from '@kubernetes/client-node'
 import type { Action } from '../actions.ts'
 import { resources, type ResourceInfo } from '../../api/registry.ts'
 import { firstFree, parsePool, poolContains, type IpRange } from './ip-pool.ts'
+import { claimAction, releaseAction, type Claim } from '../claims.ts'
 
 export const LB_CLASS = 'weft.dev/lb'
 export const LB_CLEANUP_FINALIZER = 'service.kubernetes.io/load-balancer-cleanup'
@@ -33,8 +34,14 @@ function familiesOf(service: V1Service): (4 | 6)[] {
   return [clusterIP && isIPv6(clusterIP) ? 6 : 4]
 }
 
-export function reconcileServiceLB(service: V1Service | undefined, allServices: V1Service[], pool: string[] | IpRange[], _now?: Date): Action[] {
+/**
+ * `claims` are the `lb-ip` claims (address → the holding Service's uid): an address goes
+ * to a Service only through a claim created first, so two controllers can never give one
+ * address to two Services, whatever their caches say; a Service's claims go with its address.
+ */
+export function reconcileServiceLB(service: V1Service | undefined, allServices: V1Service[], pool: string[] | IpRange[], _now?: Date, claims: ReadonlyMap<string, Claim> = new Map()): Action[] {
   if (!service?.metadata?.name) return []
+  const uid = service.metadata.uid
   const ns = service.metadata.namespace ?? 'default'
   const name = service.metadata.name
   const hasFinalizer = (service.metadata.finalizers ?? []).includes(LB_CLEANUP_FINALIZER)
@@ -48,6 +55,7 @@ export function reconcileServiceLB(service: V1Service | undefined, allServices: 
     if (ours && (service.status?.loadBalancer?.ingress ?? []).length) {
       actions.push({ verb: 'patch', info: serviceInfo, namespace: ns, name, type: 'merge', subresource: 'status', patch: { status: { loadBalancer: { ingress: null } } } })
     }
+    for (const claim of claims.values()) if (uid && claim.holder === uid) actions.push(releaseAction(claim))
     if (hasFinalizer) actions.push(removeFinalizer(ns, name))
     return actions
   }
@@ -57,6 +65,13 @@ export function reconcileServiceLB(service: V1Service | undefined, allServices: 
   for (const other of allServices) {
     if (sameService(other, service)) continue
     for (const ip of ingressIps(other)) held.add(ip)
+  }
+  // A claim holds its address while its Service exists; one whose Service is gone is released.
+  const uids = new Set(allServices.map((s) => s.metadata?.uid))
+  for (const [ip, claim] of claims) {
+    if (claim.holder === uid) continue
+    if (uids.has(claim.holder)) held.add(ip)
+    else actions.push(releaseAction(claim))
   }
   const requested = service.spec?.loadBalancerIP || undefined
   const chosen: string[] = []
@@ -88,6 +103,8 @@ export function reconcileServiceLB(service: V1Service | undefined, allServices: 
     // The finalizer goes on first, so the address is always released before the object goes.
     actions.unshift({ verb: 'patch', info: serviceInfo, namespace: ns, name, type: 'strategic', patch: { metadata: { finalizers: [LB_CLEANUP_FINALIZER] } } })
   }
+  // Every address it keeps is claimed first (an address from before claims gets one too).
+  if (uid) for (const ip of chosen) if (claims.get(ip)?.holder !== uid) actions.push(claimAction('lb-ip', ip, uid))
   if (!unchanged) {
     const ingress = chosen.length ? chosen.map((ip) => ({ ip, ipMode: 'VIP' })) : null
     actions.push({ verb: 'patch', info: serviceInfo, namespace: ns, name, type: 'merge', subresource: 'status', patch: { status: { loadBalancer: { ingress } } } })
