@@ -13,6 +13,7 @@ import { execIn, startUnderlay, type TestNode } from '../helpers/nodes.ts'
 const serviceInfo = resources.find((r) => r.kind === 'Service')!
 const deploymentInfo = resources.find((r) => r.kind === 'Deployment')!
 const sliceInfo = resources.find((r) => r.kind === 'EndpointSlice')!
+const eventInfo = resources.find((r) => r.kind === 'Event')!
 const nodeBin = resolve(import.meta.dirname, '../../node_modules/.bin/node')
 const programs = resolve(import.meta.dirname, '../helpers/programs')
 const agnhost = 'registry.k8s.io/e2e-test-images/agnhost:2.53'
@@ -251,7 +252,14 @@ export async function serviceProxySuite(t: Test, mode: Mode): Promise<void> {
       const slices = await client.list<any>(sliceInfo, { namespace: 'default', labelSelector: 'kubernetes.io/service-name=scale' })
       return slices.items.flatMap((s: any) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready).length
     }
-    await until('2 ready endpoints', async () => (await readyEndpoints()) === 2, 60_000)
+    await until('2 ready endpoints', async () => (await readyEndpoints()) === 2, 60_000).catch(async (err) => {
+      // Say why, should it ever happen again: where the pods are and what was said about them.
+      const pods = await client.list<any>(podInfo, { namespace: 'default', labelSelector: 'app=scale' })
+      const events = await client.list<any>(eventInfo, { namespace: 'default' })
+      t.comment(JSON.stringify(pods.items.map((p: any) => ({ name: p.metadata.name, node: p.spec.nodeName, phase: p.status?.phase, conditions: p.status?.conditions?.map((c: any) => `${c.type}=${c.status}${c.reason ? `(${c.reason})` : ''}`) }))))
+      t.comment(JSON.stringify(events.items.filter((e: any) => /scale/.test(e.involvedObject?.name ?? '')).slice(-15).map((e: any) => `${e.involvedObject.kind}/${e.involvedObject.name} ${e.reason}: ${e.message}`)))
+      throw err
+    })
     await until('the Service answers', async () => (await curl(nodeOne.netns, hostname(svc.spec.clusterIP), 1)).code === 0, 20_000)
     const load = spawn('nsenter', [`--net=/run/netns/${nodeOne.netns}`, '--', nodeBin, join(programs, 'http-load.ts'), hostname(svc.spec.clusterIP)], { stdio: ['pipe', 'pipe', 'inherit'] })
     t.teardown(() => void load.kill())
