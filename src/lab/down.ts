@@ -1,8 +1,7 @@
 // `weft down`: removes a lab from its lab.json and, after a crash, from what is left on
 // the host (namespaces named after the lab id, mounts under the data dir, the CNI service
 // directories of the lab's namespaces). Idempotent.
-import { detectDriver, detectLayout } from '../kubelet/cgroups/index.ts'
-import { removeCgroupTree } from '../kubelet/cgroups/manager.ts'
+import { removeHostCgroupTree } from '../kubelet/cgroups/manager.ts'
 import { lstatSync } from 'node:fs'
 import { readdir, rm, rmdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -74,7 +73,7 @@ export async function labDown(dataDir: string): Promise<DownResult> {
   }
   // What the agents' CNI services made in /run (left behind when an agent was killed).
   for (const inode of inodes) await removeServiceDir(serviceDir(DEFAULT_RUN_DIR, inode))
-  for (const node of found.state?.nodes ?? []) await removeNodeCgroups(node.netns)
+  for (const node of found.state?.nodes ?? []) await removeHostCgroupTree(labCgroupRoot(node.netns))
   let namespaces = 0
   for (const id of found.ids) namespaces += (await deleteLabNamespaces(id)).length
   if (stuck.length > 0) {
@@ -83,15 +82,6 @@ export async function labDown(dataDir: string): Promise<DownResult> {
   return { stopped: found.alive.length + inside, namespaces, mounts: found.mounts.length, dir: await removeLabDir(abs) }
 }
 
-async function removeNodeCgroups(netns: string): Promise<void> {
-  let layout
-  try {
-    layout = detectLayout()
-  } catch {
-    return
-  }
-  await removeCgroupTree(layout, detectDriver(), labCgroupRoot(netns))
-}
 
 /** The agents' data dirs: those lab.json names and whatever is under nodes/. */
 async function nodeDataDirs(abs: string, state: LabState | undefined): Promise<string[]> {

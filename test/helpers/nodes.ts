@@ -10,18 +10,7 @@ import { join, resolve } from 'node:path'
 import { ipBatch, setSysctl } from '../../src/netlink/index.ts'
 import { listSandboxes, removeSandbox } from '../../src/kubelet/runtime/index.ts'
 import { testNetns } from './netns.ts'
-import { detectDriver, detectLayout } from '../../src/kubelet/cgroups/index.ts'
-import { removeCgroupTree } from '../../src/kubelet/cgroups/manager.ts'
-
-async function removeNodeCgroups(root: string): Promise<void> {
-  let layout
-  try {
-    layout = detectLayout()
-  } catch {
-    return
-  }
-  await removeCgroupTree(layout, detectDriver(), root)
-}
+import { removeHostCgroupTree } from '../../src/kubelet/cgroups/manager.ts'
 
 const repo = resolve(import.meta.dirname, '../..')
 export const weftBin = join(repo, 'bin/weft')
@@ -97,7 +86,7 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
         for (let waited = 0; waited < 10_000 && (await netnsPids(netns)).length > 0; waited += 100) await new Promise((r) => setTimeout(r, 100))
         if (!t.passing()) t.comment(`--- ${name} agent log ---\n${await readFile(logFile, 'utf8').catch(() => '')}`)
         for (const sandbox of await listSandboxes(dataDir)) await removeSandbox(sandbox).catch(() => undefined)
-        await removeNodeCgroups(cgroupRoot)
+        await removeHostCgroupTree(cgroupRoot)
         // Removing a sandbox releases its addresses (the IPAM writes under the data dir), which
         // may be after the test server's teardown removed the directory: the node cleans its own.
         await rm(dataDir, { recursive: true, force: true })

@@ -6,7 +6,7 @@ import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promis
 import { totalmem } from 'node:os'
 import { join } from 'node:path'
 import { podQOSClass } from '../../api/qos.ts'
-import { cgroupPath, hierarchies, type CgroupDriver, type CgroupLayout, type QosClass } from './layout.ts'
+import { cgroupPath, detectDriver, detectLayout, hierarchies, type CgroupDriver, type CgroupLayout, type QosClass } from './layout.ts'
 import { cgroupWrites, containerResourceConfig, milliCPUToShares, MIN_SHARES, podRequest, podResourceConfig, type ContainerLike, type PodSpecLike, type ResourceConfig } from './resources.ts'
 import { parseMeminfo, readOomKills, readUsage, type CgroupUsage } from './usage.ts'
 
@@ -257,4 +257,15 @@ export async function removeCgroupTree(layout: CgroupLayout, driver: CgroupDrive
     // The root itself, when it is weft's own (not / or a cgroup someone else made).
     if (cgroupRoot !== '/') await rmdirRetry(join(mount, cgroupRoot), undefined, 30)
   }
+}
+
+/** removeCgroupTree on this host's cgroups, as found; nothing when the host has none mounted. */
+export async function removeHostCgroupTree(cgroupRoot: string): Promise<void> {
+  let layout: CgroupLayout
+  try {
+    layout = detectLayout()
+  } catch {
+    return
+  }
+  await removeCgroupTree(layout, detectDriver(), cgroupRoot)
 }
