@@ -162,6 +162,7 @@ export class ApiServer {
   private readonly namespaces: NamespaceCache
   private readonly compactor: Compactor
   private readonly eventExpiry: EventExpiry
+  private readonly priority: PriorityAdmission
   private readonly firstServiceIP: string
   private readonly dnsServiceIP: string
   private openWatches = new Set<ServerResponse>()
@@ -177,8 +178,9 @@ export class ApiServer {
     const ips = new ServiceIPAllocator(options.store, cidrs)
     const ports = new NodePortAllocator(options.store, options.nodePortRange?.first, options.nodePortRange?.last)
     this.namespaces = new NamespaceCache(this.objects, this.log)
+    this.priority = new PriorityAdmission(this.objects, this.log)
     this.security = new ServerSecurity(options.security, this.objects, this.log)
-    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces, admissionChain(this.security.admission, new PriorityAdmission(this.objects)), deletionGuard({ clusterDns: (options.dnsReplicas ?? 0) > 0 }))
+    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces, admissionChain(this.security.admission, this.priority), deletionGuard({ clusterDns: (options.dnsReplicas ?? 0) > 0 }))
     const summaries = new SummaryCache(kubeletSummaryFetcher(options.kubeletSocketDir, options.security), { maxAgeMs: options.metrics?.maxAgeMs, timeoutMs: options.metrics?.timeoutMs }, this.log)
     this.metricsApi = new MetricsApi(handlerSources(this.handler), summaries, { windowMs: options.metrics?.windowMs })
     this.repair = new AllocationRepair(this.objects, ips, ports, this.log)
@@ -228,6 +230,7 @@ export class ApiServer {
   async start(): Promise<{ url: string }> {
     const [host, portText] = splitHostPort(this.options.listen)
     await this.security.start()
+    await this.priority.start()
     const server = this.httpsServer()
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -263,6 +266,7 @@ export class ApiServer {
     this.eventExpiry.stop()
     this.namespaces.stop()
     this.security.stop()
+    this.priority.stop()
     for (const res of this.openWatches) res.destroy()
     const closed = Promise.all(
       this.servers.map(

@@ -8,6 +8,8 @@ import { forbidden } from '../../util/errors.ts'
 import type { KObject, ObjectStore } from '../objects.ts'
 import { fromKeyValue } from '../objects.ts'
 import type { Admission, AdmissionRequest } from '../resource-handler.ts'
+import { StoreFeed } from '../store-feed.ts'
+import type { Logger } from '../../util/log.ts'
 
 const priorityClassInfo = resources.find((r) => r.kind === 'PriorityClass')!
 const podsRef = { group: '', resource: 'pods' }
@@ -15,9 +17,26 @@ const classesRef = { group: 'scheduling.k8s.io', resource: 'priorityclasses' }
 
 export class PriorityAdmission implements Admission {
   readonly #objects: ObjectStore
+  /** The PriorityClasses, kept in step with the store: a pod create reads them, not the store. */
+  readonly #classes = new Map<string, V1PriorityClass>()
+  readonly #feed: StoreFeed
 
-  constructor(objects: ObjectStore) {
+  constructor(objects: ObjectStore, log: Logger) {
     this.#objects = objects
+    this.#feed = new StoreFeed(
+      objects.store,
+      priorityClassInfo,
+      { upsert: (o) => void this.#classes.set(o.metadata.name!, o as V1PriorityClass), remove: (o) => void this.#classes.delete(o.metadata.name!) },
+      log,
+    )
+  }
+
+  start(): Promise<void> {
+    return this.#feed.start()
+  }
+
+  stop(): void {
+    this.#feed.stop()
   }
 
   async mutate(r: AdmissionRequest): Promise<void> {
@@ -26,10 +45,11 @@ export class PriorityAdmission implements Admission {
     const spec = pod.spec!
     let pc: V1PriorityClass | undefined
     if (spec.priorityClassName) {
-      pc = (await this.#objects.get(priorityClassInfo, undefined, spec.priorityClassName)) as V1PriorityClass | undefined
+      // A class made a moment ago may not have reached the feed yet: the store has the last word.
+      pc = this.#classes.get(spec.priorityClassName) ?? ((await this.#objects.get(priorityClassInfo, undefined, spec.priorityClassName)) as V1PriorityClass | undefined)
       if (!pc) throw forbidden(podsRef, pod.metadata.name ?? '', `no PriorityClass with name ${spec.priorityClassName} was found`)
     } else {
-      pc = await this.#globalDefault()
+      pc = lowestDefault(this.#classes.values())
       if (pc) spec.priorityClassName = pc.metadata!.name
     }
     const value = pc?.value ?? 0
@@ -44,22 +64,20 @@ export class PriorityAdmission implements Admission {
     if (r.info.kind !== 'PriorityClass' || r.subresource) return
     const pc = r.obj as V1PriorityClass & KObject
     if (!pc.globalDefault) return
-    const other = await this.#globalDefault()
+    // Read from the store, not the feed: two defaults must not both get through.
+    const page = await this.#objects.list(priorityClassInfo, undefined)
+    const other = lowestDefault(page.items.map((kv) => fromKeyValue(kv) as V1PriorityClass))
     if (other && other.metadata?.name !== pc.metadata.name) {
       throw forbidden(classesRef, pc.metadata.name ?? '', `PriorityClass ${other.metadata?.name} is already marked as default. Only one default can exist`)
     }
   }
+}
 
-  async #globalDefault(): Promise<V1PriorityClass | undefined> {
-    const page = await this.#objects.list(priorityClassInfo, undefined)
-    let found: V1PriorityClass | undefined
-    for (const kv of page.items) {
-      const pc = fromKeyValue(kv) as V1PriorityClass
-      // Several defaults can only come from before this check; the lowest wins, as upstream's getDefaultPriorityClass.
-      if (pc.globalDefault && (found === undefined || (pc.value ?? 0) < (found.value ?? 0))) found = pc
-    }
-    return found
-  }
+/** The globalDefault class; of several (possible only from before the check), the lowest, as upstream's getDefaultPriorityClass. */
+function lowestDefault(classes: Iterable<V1PriorityClass>): V1PriorityClass | undefined {
+  let found: V1PriorityClass | undefined
+  for (const pc of classes) if (pc.globalDefault && (found === undefined || (pc.value ?? 0) < (found.value ?? 0))) found = pc
+  return found
 }
 
 /** Admission plugins in order: every mutate, then every validate. */
