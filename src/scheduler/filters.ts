@@ -95,5 +95,5 @@ export function filterNode(pod: PodInfo, node: NodeInfo, cycle?: AffinityCycle, 
 
 /** A node as the affinity and spread plugins see it, for this pod. */
 export function placedNode(pod: PodInfo, node: NodeInfo): PlacedNode {
-  return { name: node.name, labels: node.labels, pods: node.pods.values(), matchesPodNodeAffinity: !pod.nodeMatcher || pod.nodeMatcher(node.labels, node.name) }
+  return { name: node.name, labels: node.labels, pods: node.pods.values(), podsWithTerms: node.podsWithTerms, matchesPodNodeAffinity: !pod.nodeMatcher || pod.nodeMatcher(node.labels, node.name) }
 }

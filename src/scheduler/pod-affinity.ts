@@ -111,6 +111,8 @@ export interface PlacedNode {
   name: string
   labels: Record<string, string>
   pods: Iterable<PlacedPod>
+  /** The pods with affinity terms of their own: all a pod without terms or spread constraints need look at. */
+  podsWithTerms: Iterable<PlacedPod>
   /** Whether the incoming pod's node affinity/selector allows it (topology spread counts only such nodes). */
   matchesPodNodeAffinity: boolean
 }
@@ -152,10 +154,13 @@ export class AffinityCycle {
       m.set(value, (m.get(value) ?? 0) + w)
     }
     const spreadKeys = this.spread.map((c) => c.topologyKey)
+    // Only a pod with terms or constraints of its own counts other pods; otherwise just the
+    // existing pods' terms toward it matter (upstream's PodsWithAffinity).
+    const ownTerms = hasTerms(terms) || this.spread.length > 0
     for (const node of nodes) {
       const qualifies = node.matchesPodNodeAffinity && spreadKeys.every((k) => node.labels[k] !== undefined)
       if (qualifies) this.spread.forEach((c, i) => this.#spreadCounts[i]!.set(node.labels[c.topologyKey]!, this.#spreadCounts[i]!.get(node.labels[c.topologyKey]!) ?? 0))
-      for (const p of node.pods) {
+      for (const p of ownTerms ? node.pods : node.podsWithTerms) {
         const value = (key: string) => node.labels[key]
         terms.requiredAffinity.forEach((t, i) => {
           const v = value(t.topologyKey)

@@ -42,6 +42,7 @@ export class NodeInfo {
   ownerCounts = new Map<string, number>()
   /** The pods bound here, by key (for inter-pod affinity and topology spread). */
   readonly pods = new Map<string, BoundPod>()
+  readonly podsWithTerms = new Set<BoundPod>()
 
   constructor(name: string) {
     this.name = name
@@ -61,6 +62,10 @@ export class NodeInfo {
   account(b: BoundPod, sign: 1 | -1): void {
     if (sign > 0) this.pods.set(b.key, b)
     else this.pods.delete(b.key)
+    if (hasTerms(b.terms)) {
+      if (sign > 0) this.podsWithTerms.add(b)
+      else this.podsWithTerms.delete(b)
+    }
     addInto(this.requested, b.requests, sign)
     this.nonZeroMilliCPU += sign * b.nonZeroMilliCPU
     this.nonZeroMemory += sign * b.nonZeroMemory
