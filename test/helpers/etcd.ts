@@ -57,7 +57,7 @@ async function freePort(): Promise<number> {
   })
 }
 
-export async function startEtcd(t: Teardown, opts: { tls?: EtcdTlsFiles } = {}): Promise<EtcdProcess> {
+export async function startEtcd(t: Teardown, opts: { tls?: EtcdTlsFiles; extraArgs?: string[] } = {}): Promise<EtcdProcess> {
   const bin = findEtcd()
   if (bin === undefined) {
     throw new Error('etcd is not installed: run `npm test` (it installs the Debian package etcd-server) or `apt-get install etcd-server`')
@@ -65,7 +65,7 @@ export async function startEtcd(t: Teardown, opts: { tls?: EtcdTlsFiles } = {}):
   let lastError: Error | undefined
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(t, bin, opts.tls)
+      return await startOnce(t, bin, opts.tls, opts.extraArgs ?? [])
     } catch (err) {
       lastError = err as Error
     }
@@ -73,7 +73,7 @@ export async function startEtcd(t: Teardown, opts: { tls?: EtcdTlsFiles } = {}):
   throw lastError
 }
 
-async function startOnce(t: Teardown, bin: string, tls: EtcdTlsFiles | undefined): Promise<EtcdProcess> {
+async function startOnce(t: Teardown, bin: string, tls: EtcdTlsFiles | undefined, extraArgs: string[]): Promise<EtcdProcess> {
   // tmpfs makes etcd's fsyncs free; fall back to the normal temp dir.
   let base = tmpdir()
   try {
@@ -95,6 +95,7 @@ async function startOnce(t: Teardown, bin: string, tls: EtcdTlsFiles | undefined
     '--initial-cluster', `weft-test=${peer}`,
     '--log-level', 'error',
     ...(tls ? ['--cert-file', tls.certFile, '--key-file', tls.keyFile, '--client-cert-auth', '--trusted-ca-file', tls.trustedCaFile] : []),
+    ...extraArgs,
   ]
   const health = tls ? new Agent({ connect: { ca: tls.client.caPem, cert: tls.client.certPem, key: tls.client.keyPem } }) : undefined
   let stderr = ''

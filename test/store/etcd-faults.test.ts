@@ -150,3 +150,23 @@ t.test('a watch stream that goes silent while etcd moves on is replaced, and not
   t.notOk(w.errors.some((e) => isStoreError(e)), 'the watcher never saw an error')
   w.cancel()
 })
+
+t.test("etcd's progress notifications move a quiet watch's progress on (bookmarks can carry it)", async (t) => {
+  const etcd = await startEtcd(t, { extraArgs: ['--experimental-watch-progress-notify-interval', '300ms'] })
+  const store = await openEtcdStore({ endpoints: [etcd.endpoint], prefix: '/quiet' })
+  const other = await openEtcdStore({ endpoints: [etcd.endpoint], prefix: '/busy' })
+  t.teardown(async () => {
+    await store.close()
+    await other.close()
+  })
+  const start = await store.create('/k', 'v')
+  const events: WatchEvent[] = []
+  const w = store.watch('/', start.modRevision, { onEvent: (e) => events.push(e), onError: () => undefined })
+  t.teardown(() => w.cancel())
+  // Writes under another prefix move etcd's revision on; this store's range sees no event.
+  let last = 0
+  for (let i = 0; i < 5; i++) last = (await other.create(`/x/${i}`, 'y')).modRevision
+  await until('the quiet watch to learn of the newer revision', () => (w.progress?.() ?? 0) >= last, 10_000)
+  t.same(events, [], 'no event was delivered for it')
+  t.ok((w.progress?.() ?? 0) >= last, `progress ${w.progress?.()} reached the other prefix's revision ${last}`)
+})
