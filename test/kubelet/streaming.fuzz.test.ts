@@ -157,26 +157,36 @@ function runCase(rng: Rng): Promise<CaseResult> {
     const deadline = setTimeout(() => finish(`the connection was still open after 8 s (status ${status})`), 8000)
     socket.on('error', () => undefined)
     socket.on('close', () => finish(status === undefined && received.length > 0 ? `an answer without a status line: ${JSON.stringify(received.subarray(0, 80).toString())}` : undefined))
+    // Every draw is made here, before anything is sent: when the server answered or closed
+    // must not change the sequence a seed gives (a loaded machine once drew other cases).
+    const handshake = randomHandshake(rng)
+    const steps = randomFrames(rng).map((f) => ({ f, pause: rng.chance(0.3) ? rng.int(20) : 0 }))
+    const ending = rng.chance(0.5) ? 'end' : rng.chance(0.5) ? 'destroy' : 'quiet'
+    let answered: () => void = () => undefined
+    const answer = new Promise<void>((r) => (answered = r))
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk])
       if (status === undefined) {
         const m = /^HTTP\/1\.1 (\d{3}) /.exec(received.subarray(0, 40).toString('latin1'))
-        if (m) status = Number(m[1])
-        else if (received.length >= 12) return finish(`not an HTTP answer: ${JSON.stringify(received.subarray(0, 80).toString())}`)
+        if (m) {
+          status = Number(m[1])
+          answered()
+        } else if (received.length >= 12) return finish(`not an HTTP answer: ${JSON.stringify(received.subarray(0, 80).toString())}`)
       }
     })
+    socket.once('close', () => answered())
     socket.once('secureConnect', async () => {
-      socket.write(randomHandshake(rng))
-      await new Promise((r) => setTimeout(r, 30))
+      socket.write(handshake)
+      await answer
       if (status === 101) {
-        for (const f of randomFrames(rng)) {
+        for (const { f, pause } of steps) {
           if (socket.destroyed) break
           socket.write(f)
-          if (rng.chance(0.3)) await new Promise((r) => setTimeout(r, rng.int(20)))
+          if (pause) await new Promise((r) => setTimeout(r, pause))
         }
       }
-      if (rng.chance(0.5)) socket.end()
-      else if (rng.chance(0.5)) socket.destroy()
+      if (ending === 'end') socket.end()
+      else if (ending === 'destroy') socket.destroy()
       // Otherwise the client just goes quiet: the server's close or idle timeout must end it.
     })
   })
