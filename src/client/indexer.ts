@@ -57,6 +57,13 @@ export class Indexer<T extends KubeObject> {
     return out
   }
 
+  /** How many objects are filed under `value`, without building the list. */
+  countByIndex(indexName: string, value: string): number {
+    const index = this.#indices.get(indexName)
+    if (!index) throw new Error(`no index named "${indexName}" (have: ${[...this.#indices.keys()].join(', ')})`)
+    return index.get(value)?.size ?? 0
+  }
+
   /** Adds an index after the fact (a controller built on a shared informer): what is cached is filed at once. */
   addIndex(name: string, fn: IndexFunc<T>): void {
     if (this.#indexers.has(name)) throw new Error(`an index named "${name}" exists already`)

@@ -19,11 +19,24 @@ import type {
   V1Service,
 } from '@kubernetes/client-node'
 import { resources, storedResources, type ResourceInfo } from '../api/registry.ts'
-import { labelSelectorFromObject, matchesLabels } from '../api/selectors.ts'
+import { selectorFromSet } from '../api/selectors.ts'
 import type { Informer, KubeObject as ClientObject, RestClient } from '../client/index.ts'
 import { isNotFound } from '../util/errors.ts'
 import type { Logger } from '../util/log.ts'
 import { OwnWrites } from './own-writes.ts'
+import {
+  cachedSelector,
+  claimCandidates,
+  CONTROLLER_INDEX,
+  controllerIndexValues,
+  ensureIndex,
+  LABELS_INDEX,
+  labelIndexValues,
+  SELECTOR_INDEX,
+  selectedBy,
+  selecting,
+  selectorIndexFunc,
+} from './selector-index.ts'
 import { Controller, keyOf, splitKey, type InformerFactory, type ReconcileResult } from './controller.ts'
 import { reconcileDeployment } from './deployment/reconcile.ts'
 import { reconcileEndpoints } from './endpointslice/endpoints.ts'
@@ -103,7 +116,9 @@ export class ControllerManager {
     const inf = this.informers
     const pods = inf.for<V1Pod>(kind('Pod'))
     // Lookups by what controllers ask, not a walk over every pod per event.
-    if (!pods.indexer.indexNames().includes(POD_NODE_INDEX)) pods.indexer.addIndex(POD_NODE_INDEX, (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []))
+    ensureIndex(pods, POD_NODE_INDEX, (p) => (p.spec?.nodeName ? [p.spec.nodeName] : []))
+    ensureIndex(pods, LABELS_INDEX, labelIndexValues)
+    ensureIndex(pods, CONTROLLER_INDEX, controllerIndexValues)
     const services = inf.for<V1Service>(kind('Service'))
     const slices = inf.for<V1EndpointSlice>(kind('EndpointSlice'))
     const endpoints = inf.for<V1Endpoints>(kind('Endpoints'))
@@ -112,28 +127,14 @@ export class ControllerManager {
     const replicaSets = inf.for<V1ReplicaSet>(kind('ReplicaSet'))
     const deployments = inf.for<V1Deployment>(kind('Deployment'))
     const namespaces = inf.for<V1Namespace>(kind('Namespace'))
-    const inNamespace = <T extends ClientObject>(i: Informer<T>, ns: string | undefined) => (ns ? i.byIndex('namespace', ns) : i.list())
     const now = () => new Date()
 
-    // EndpointSlices and Endpoints: keyed by Service.
-    // Parsed selectors, remembered per Service object (a new object on every update).
-    const selectors = new WeakMap<V1Service, ReturnType<typeof labelSelectorFromObject> | null>()
-    const selectorOf = (s: V1Service) => {
-      let sel = selectors.get(s)
-      if (sel === undefined) {
-        sel = s.spec?.selector && Object.keys(s.spec.selector).length > 0 ? labelSelectorFromObject({ matchLabels: s.spec.selector }) : null
-        selectors.set(s, sel)
-      }
-      return sel
-    }
-    const servicesSelecting = (pod: V1Pod): string[] => {
-      const keys: string[] = []
-      for (const s of inNamespace(services, pod.metadata?.namespace)) {
-        const sel = selectorOf(s)
-        if (sel && matchesLabels(sel, pod.metadata?.labels)) keys.push(keyOf(s))
-      }
-      return keys
-    }
+    // EndpointSlices and Endpoints: keyed by Service. A Service without a selector (or
+    // with an empty one) selects nothing: its endpoints are someone else's.
+    const serviceSelector = cachedSelector<V1Service>((s) => (s.spec?.selector && Object.keys(s.spec.selector).length > 0 ? { matchLabels: s.spec.selector } : null))
+    ensureIndex(services, SELECTOR_INDEX, selectorIndexFunc(serviceSelector))
+    ensureIndex(slices, LABELS_INDEX, labelIndexValues)
+    const servicesSelecting = (pod: V1Pod): string[] => selecting(services.indexer, serviceSelector, pod).map(keyOf)
     const nodeMap = new Map<string, V1Node>()
     nodes.addHandlers({
       onAdd: (n) => nodeMap.set(n.metadata!.name!, n),
@@ -143,9 +144,8 @@ export class ControllerManager {
     const eps = this.controller('endpointslice-controller', (key) => {
       const { namespace, name } = splitKey(key)
       const service = services.get(key)
-      const sel = service ? selectorOf(service) : null
-      const podsHere = sel ? inNamespace(pods, namespace).filter((p) => matchesLabels(sel, p.metadata?.labels)) : []
-      const mine = inNamespace(slices, namespace).filter((s) => s.metadata?.labels?.['kubernetes.io/service-name'] === name)
+      const podsHere = service ? selectedBy(pods.indexer, namespace ?? '', serviceSelector(service)) : []
+      const mine = selectedBy(slices.indexer, namespace ?? '', selectorFromSet({ 'kubernetes.io/service-name': name }))
       return {
         actions: [...reconcileEndpointSlices(service, podsHere, mine, nodeMap), ...reconcileEndpoints(service, podsHere, endpoints.get(key))],
       }
@@ -188,12 +188,18 @@ export class ControllerManager {
         if (!p.metadata?.deletionTimestamp) observe(p)
       },
     })
+    // What a set, or a deployment, may claim: what it controls and what its selector
+    // matches, from the indices (upstream lists the whole namespace per sync).
+    const setSelector = cachedSelector<ClientObject & { spec?: { selector?: V1LabelSelector } }>((s) => s.spec?.selector)
+    const podsClaimableBy = (set: ClientObject & { spec?: { selector?: V1LabelSelector } }) =>
+      claimCandidates(pods.indexer, set.metadata?.uid, set.metadata?.namespace ?? '', setSelector(set))
     const podSetController = <T extends ClientObject & { spec?: { selector?: V1LabelSelector } }>(
       name: string,
       kindName: string,
       sets: Informer<T>,
       reconcile: (key: string, at: Date) => { actions: ReconcileResult['actions']; recheck?: Date },
     ) => {
+      ensureIndex(sets, SELECTOR_INDEX, selectorIndexFunc(setSelector))
       const c = this.controller(name, (key) => {
         const expectationKey = `${kindName}:${key}`
         const e = expectations.get(expectationKey)
@@ -210,39 +216,40 @@ export class ControllerManager {
         const owner = ownerKey(p, kindName)
         if (owner) return [owner.slice(kindName.length + 1)]
         // An orphan may be adopted by any set whose selector matches it.
-        return inNamespace(sets, p.metadata?.namespace)
-          .filter((s) => s.spec?.selector && matchesLabels(labelSelectorFromObject(s.spec.selector), p.metadata?.labels))
-          .map(keyOf)
+        return selecting(sets.indexer, setSelector, p).map(keyOf)
       })
       return c
     }
     podSetController('replicaset-controller', 'ReplicaSet', replicaSets, (key, at) => {
       const rs = replicaSets.get(key)
-      const podsHere = inNamespace(pods, splitKey(key).namespace)
+      const podsHere = rs ? podsClaimableBy(rs) : []
       return { actions: reconcileReplicaSet(rs, podsHere, at), recheck: availabilityRecheckAt(rs, podsHere, at) }
     })
     const daemonSets = inf.for<V1DaemonSet>(kind('DaemonSet'))
-    const dsController = podSetController('daemonset-controller', 'DaemonSet', daemonSets, (key, at) => ({
-      actions: reconcileDaemonSet(daemonSets.get(key), nodes.list(), inNamespace(pods, splitKey(key).namespace), at),
-    }))
+    const dsController = podSetController('daemonset-controller', 'DaemonSet', daemonSets, (key, at) => {
+      const ds = daemonSets.get(key)
+      return { actions: reconcileDaemonSet(ds, nodes.list(), ds ? podsClaimableBy(ds) : [], at) }
+    })
     // A node that comes, goes or changes may change where daemon pods belong.
     dsController.watch(nodes, () => daemonSets.list().map(keyOf))
 
     // Deployments: keyed by Deployment; resynced every 30 s for progress deadlines.
+    ensureIndex(replicaSets, LABELS_INDEX, labelIndexValues)
+    ensureIndex(replicaSets, CONTROLLER_INDEX, controllerIndexValues)
+    ensureIndex(deployments, SELECTOR_INDEX, selectorIndexFunc(setSelector))
     const depController = this.controller('deployment-controller', (key) => {
-      const { namespace } = splitKey(key)
-      return {
-        actions: reconcileDeployment(deployments.get(key), inNamespace(replicaSets, namespace), inNamespace(pods, namespace), now()),
-        requeueAfterMs: deployments.get(key) ? 30_000 : undefined,
-      }
+      const d = deployments.get(key)
+      if (!d) return { actions: [] }
+      const ns = d.metadata?.namespace ?? ''
+      const sets = claimCandidates(replicaSets.indexer, d.metadata?.uid, ns, setSelector(d))
+      const podsHere = selectedBy(pods.indexer, ns, setSelector(d))
+      return { actions: reconcileDeployment(d, sets, podsHere, now(), (name) => replicaSets.get(`${ns}/${name}`) !== undefined), requeueAfterMs: 30_000 }
     })
     depController.watch(deployments, (d) => [keyOf(d)])
     depController.watch(replicaSets, (rs) => {
       const ref = rs.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'Deployment')
       if (ref) return [`${rs.metadata?.namespace}/${ref.name}`]
-      return inNamespace(deployments, rs.metadata?.namespace)
-        .filter((d) => d.spec?.selector && matchesLabels(labelSelectorFromObject(d.spec.selector), rs.metadata?.labels))
-        .map(keyOf)
+      return selecting(deployments.indexer, setSelector, rs).map(keyOf)
     })
 
     // Node lifecycle: keyed by node name.

@@ -56,7 +56,21 @@ export interface HttpOutcome {
 
 /** One connection: writes the bytes (whole, in slow pieces, or stalled half-way) and reads the answer, for at most `deadlineMs`. */
 export async function runHttpCase(socket: Socket, rng: Rng, bytes: Buffer, deadlineMs: number): Promise<HttpOutcome> {
+  // Every draw is made here, before anything is sent: when the listener answers or closes
+  // must not change the sequence a seed gives.
   const mode = rng.pick(['whole', 'whole', 'pieces', 'stall', 'abandon', 'no-read'] as const)
+  const resumeMs = mode === 'no-read' ? 300 + rng.int(700) : 0
+  const abandonMs = mode === 'abandon' ? rng.int(100) : 0
+  const endAfterWhole = mode === 'whole' && rng.chance(0.7)
+  const pieces: { from: number; to: number; pauseMs: number }[] = []
+  if (mode === 'pieces' || mode === 'stall') {
+    const upto = mode === 'stall' ? rng.int(bytes.length + 1) : bytes.length
+    for (let at = 0; at < upto; ) {
+      const n = 1 + rng.int(64)
+      pieces.push({ from: at, to: Math.min(at + n, upto), pauseMs: rng.int(15) })
+      at += n
+    }
+  }
   const chunks: Buffer[] = []
   let size = 0
   socket.on('data', (b: Buffer) => {
@@ -77,23 +91,21 @@ export async function runHttpCase(socket: Socket, rng: Rng, bytes: Buffer, deadl
       if (mode === 'no-read') {
         // A client that stops reading for a while (an unread stream fills the socket buffers).
         socket.pause()
-        setTimeout(() => socket.resume(), 300 + rng.int(700))
+        setTimeout(() => socket.resume(), resumeMs)
       }
       if (mode === 'abandon') {
-        await new Promise((r) => setTimeout(r, rng.int(100)))
+        await new Promise((r) => setTimeout(r, abandonMs))
         socket.destroy()
         return
       }
-      if (mode === 'whole' && rng.chance(0.7)) socket.end()
+      if (endAfterWhole) socket.end()
       return
     }
     // Pieces (slowly, then end) or a stall (part of the request, then nothing).
-    const upto = mode === 'stall' ? rng.int(bytes.length + 1) : bytes.length
-    for (let at = 0; at < upto && !socket.destroyed; ) {
-      const n = 1 + rng.int(64)
-      socket.write(bytes.subarray(at, Math.min(at + n, upto)))
-      at += n
-      await new Promise((r) => setTimeout(r, rng.int(15)))
+    for (const { from, to, pauseMs } of pieces) {
+      if (socket.destroyed) break
+      socket.write(bytes.subarray(from, to))
+      await new Promise((r) => setTimeout(r, pauseMs))
     }
     if (mode === 'pieces' && !socket.destroyed) socket.end()
   }
@@ -204,6 +216,7 @@ export async function fuzzHttpListener(t: Assert, o: HttpFuzzOptions): Promise<{
         const outcome = await runHttpCase(o.connect(rng), rng, bytes, deadlineMs)
         const status = /^HTTP\/1\.[01] (\d{3}) /.exec(outcome.response)?.[1]
         if (status !== undefined) statuses[status] = (statuses[status] ?? 0) + 1
+        if (process.env.DBG_FUZZ) (await import('node:fs')).appendFileSync(process.env.DBG_FUZZ, `${index} ${outcome.mode} ${bytes.length} ${status} ${outcome.hung}\n`)
         const problem = httpOutcomeProblem(outcome, deadlineMs, o.relayed)
         return problem === undefined ? undefined : `${problem}: case ${index} (seed ${o.seed}, ${outcome.mode}): ${JSON.stringify(bytes.subarray(0, 200).toString('latin1'))}`
       }

@@ -103,7 +103,7 @@ class Plan {
   }
 
   /** getAllReplicaSetsAndSyncRevision. */
-  newAndOld(createIfMissing: boolean, allInNamespace: V1ReplicaSet[]): { newW: Work | undefined; olds: Work[] } {
+  newAndOld(createIfMissing: boolean, nameTaken: NameTaken): { newW: Work | undefined; olds: Work[] } {
     let newW = this.findNew()
     const olds = this.works.filter((w) => w !== newW)
     const newRevision = Math.max(0, ...olds.map((w) => revisionOf(w.rs))) + 1
@@ -124,7 +124,7 @@ class Plan {
     const d = this.d
     const hash = computeHash(d.spec?.template, this.status.collisionCount)
     const name = `${d.metadata?.name}-${hash}`
-    if (allInNamespace.some((rs) => rs.metadata?.name === name)) {
+    if (nameTaken(name)) {
       this.status.collisionCount = (this.status.collisionCount ?? 0) + 1
       this.aborted = true
       return { newW: undefined, olds }
@@ -300,23 +300,23 @@ class Plan {
   }
 
   /** sync: scaling and paused deployments; no rollout progress. */
-  sync(all: V1ReplicaSet[]): void {
-    const { newW, olds } = this.newAndOld(false, all)
+  sync(nameTaken: NameTaken): void {
+    const { newW, olds } = this.newAndOld(false, nameTaken)
     this.scaleAll(newW, olds)
     if (this.d.spec?.paused) this.cleanup(olds)
     this.syncDeploymentStatus([...olds, ...(newW ? [newW] : [])], newW)
   }
 
-  isScalingEvent(all: V1ReplicaSet[]): boolean {
-    const { newW, olds } = this.newAndOld(false, all)
+  isScalingEvent(nameTaken: NameTaken): boolean {
+    const { newW, olds } = this.newAndOld(false, nameTaken)
     return [...olds, ...(newW ? [newW] : [])].filter(isActive).some((w) => {
       const desired = intAnnotation(w.rs, desiredReplicasAnnotation)
       return desired !== undefined && desired !== this.replicas
     })
   }
 
-  rolloutRolling(all: V1ReplicaSet[]): void {
-    const { newW, olds } = this.newAndOld(true, all)
+  rolloutRolling(nameTaken: NameTaken): void {
+    const { newW, olds } = this.newAndOld(true, nameTaken)
     if (this.aborted || !newW) return
     const allW = [...olds, newW]
     if (this.reconcileNew(allW, newW) || this.reconcileOld(allW, olds.filter(isActive), newW)) {
@@ -364,8 +364,8 @@ class Plan {
     return cleaned + scaledDown > 0
   }
 
-  rolloutRecreate(all: V1ReplicaSet[], pods: V1Pod[]): void {
-    let { newW, olds } = this.newAndOld(false, all)
+  rolloutRecreate(nameTaken: NameTaken, pods: V1Pod[]): void {
+    let { newW, olds } = this.newAndOld(false, nameTaken)
     let scaledDown = false
     for (const w of olds.filter(isActive)) if (this.scale(w, 0)) scaledDown = true
     if (scaledDown) {
@@ -377,7 +377,7 @@ class Plan {
       return
     }
     if (!newW) {
-      ;({ newW, olds } = this.newAndOld(true, all))
+      ;({ newW, olds } = this.newAndOld(true, nameTaken))
       if (this.aborted || !newW) return
     }
     const allW = [...olds, newW]
@@ -441,6 +441,8 @@ class Plan {
   }
 }
 
+type NameTaken = (name: string) => boolean
+
 function selectorOf(d: V1Deployment): LabelSelector | undefined {
   try {
     return labelSelectorFromObject(d.spec?.selector)
@@ -449,7 +451,12 @@ function selectorOf(d: V1Deployment): LabelSelector | undefined {
   }
 }
 
-export function reconcileDeployment(d: V1Deployment | undefined, replicaSets: V1ReplicaSet[], pods: V1Pod[], now: Date): Action[] {
+/**
+ * `replicaSets` must hold every set the deployment controls and every one its selector
+ * matches, `pods` every pod its selector matches; more is fine. `nameTaken` says whether a
+ * ReplicaSet of that name exists in the namespace (default: one of `replicaSets` has it).
+ */
+export function reconcileDeployment(d: V1Deployment | undefined, replicaSets: V1ReplicaSet[], pods: V1Pod[], now: Date, nameTaken?: NameTaken): Action[] {
   if (!d) return []
   const plan = new Plan(d, now)
   const selector = selectorOf(d)
@@ -460,6 +467,7 @@ export function reconcileDeployment(d: V1Deployment | undefined, replicaSets: V1
   }
   const ns = d.metadata?.namespace
   const inNamespace = replicaSets.filter((rs) => ns === undefined || rs.metadata?.namespace === ns)
+  const taken = nameTaken ?? ((name: string) => inNamespace.some((rs) => rs.metadata?.name === name))
   const owner = plan.owner()
   const claimed = claim(owner, selector, inNamespace)
   for (const rs of claimed.adopt) {
@@ -472,16 +480,16 @@ export function reconcileDeployment(d: V1Deployment | undefined, replicaSets: V1
   const ownedPods = pods.filter((p) => (ns === undefined || p.metadata?.namespace === ns) && matchesLabels(selector, p.metadata?.labels ?? {}))
 
   if (owner.deleting) {
-    const { newW, olds } = plan.newAndOld(false, inNamespace)
+    const { newW, olds } = plan.newAndOld(false, taken)
     plan.syncDeploymentStatus([...olds, ...(newW ? [newW] : [])], newW)
     return plan.actions()
   }
   plan.pausedConditions()
-  if (d.spec?.paused || plan.isScalingEvent(inNamespace)) {
-    plan.sync(inNamespace)
+  if (d.spec?.paused || plan.isScalingEvent(taken)) {
+    plan.sync(taken)
     return plan.actions()
   }
-  if (isRollingUpdate(d)) plan.rolloutRolling(inNamespace)
-  else plan.rolloutRecreate(inNamespace, ownedPods)
+  if (isRollingUpdate(d)) plan.rolloutRolling(taken)
+  else plan.rolloutRecreate(taken, ownedPods)
   return plan.actions()
 }
