@@ -216,7 +216,6 @@ export async function fuzzHttpListener(t: Assert, o: HttpFuzzOptions): Promise<{
         const outcome = await runHttpCase(o.connect(rng), rng, bytes, deadlineMs)
         const status = /^HTTP\/1\.[01] (\d{3}) /.exec(outcome.response)?.[1]
         if (status !== undefined) statuses[status] = (statuses[status] ?? 0) + 1
-        if (process.env.DBG_FUZZ) (await import('node:fs')).appendFileSync(process.env.DBG_FUZZ, `${index} ${outcome.mode} ${bytes.length} ${status} ${outcome.hung}\n`)
         const problem = httpOutcomeProblem(outcome, deadlineMs, o.relayed)
         return problem === undefined ? undefined : `${problem}: case ${index} (seed ${o.seed}, ${outcome.mode}): ${JSON.stringify(bytes.subarray(0, 200).toString('latin1'))}`
       }
