@@ -9,8 +9,19 @@ import { decode, prefixOf, type KObject } from './objects.ts'
 export interface FeedHandlers {
   /** Called with every object of a (re)list first, then with each change. */
   upsert(obj: KObject): void
-  /** An object was deleted, or is missing from a relist. */
+  /**
+   * An object was deleted (the object as it was), or is missing from a relist (then only
+   * its identity: apiVersion, kind, name, namespace, uid and, for Secrets, type).
+   */
   remove(obj: KObject): void
+}
+
+/** What a feed remembers of an object: enough to say which one went, not a second copy of every pod. */
+function identityOf(obj: KObject): KObject {
+  const { name, namespace, uid } = obj.metadata
+  const stub: KObject = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace, uid } }
+  if (typeof obj.type === 'string') stub.type = obj.type
+  return stub
 }
 
 export class StoreFeed {
@@ -18,7 +29,7 @@ export class StoreFeed {
   readonly #info: ResourceInfo
   readonly #handlers: FeedHandlers
   readonly #log: Logger
-  /** What the handlers were last told exists, by key, so a relist can tell them what went. */
+  /** Who the handlers were last told exists, by key, so a relist can tell them what went. */
   readonly #known = new Map<string, KObject>()
   #watch: Watch | undefined
   #retry: NodeJS.Timeout | undefined
@@ -62,7 +73,7 @@ export class StoreFeed {
   }
 
   #put(key: string, obj: KObject): void {
-    this.#known.set(key, obj)
+    this.#known.set(key, identityOf(obj))
     this.#handlers.upsert(obj)
   }
 
