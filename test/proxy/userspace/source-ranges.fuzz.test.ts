@@ -79,6 +79,8 @@ t.test(`source ranges and idle timeouts under seeded clients (seed ${settings.se
     const admitted = to !== lbIP || current.admits(from, lbIP)
     if (!admitted) expected.tcp++
     const behaviour = rng.int(4)
+    // Drawn now, not when the greeting arrives: clients run at once, and their draws must not interleave by timing.
+    const junk = behaviour === 1 ? rng.bytes(1 + rng.int(2000)) : undefined
     return new Promise((resolve) => {
       const s = connect({ host: to, port: tcpPort.port, localAddress: from })
       let greeted = false
@@ -91,7 +93,7 @@ t.test(`source ranges and idle timeouts under seeded clients (seed ${settings.se
       s.once('data', () => {
         greeted = true
         if (behaviour === 0) s.end()
-        else if (behaviour === 1) s.write(rng.bytes(1 + rng.int(2000)), () => s.destroy())
+        else if (junk) s.write(junk, () => s.destroy())
         else if (behaviour === 2) s.resetAndDestroy()
         // 3: idle until the relay closes it.
       })
@@ -112,6 +114,8 @@ t.test(`source ranges and idle timeouts under seeded clients (seed ${settings.se
   async function udpClient(i: number, from: string, to: string): Promise<void> {
     const admitted = to !== lbIP || current.admits(from, lbIP)
     if (!admitted) expected.udp++
+    // Drawn before the bind: the clients bind at once, in no fixed order.
+    const datagram = rng.chance(0.2) ? Buffer.alloc(0) : rng.bytes(1 + rng.int(1200))
     const s = createSocket('udp4')
     s.on('error', () => {})
     await new Promise<void>((resolve) => s.bind(0, from, () => resolve()))
@@ -121,7 +125,7 @@ t.test(`source ranges and idle timeouts under seeded clients (seed ${settings.se
         clearTimeout(timer)
         resolve(true)
       })
-      s.send(rng.chance(0.2) ? Buffer.alloc(0) : rng.bytes(1 + rng.int(1200)), udpPort.port, to)
+      s.send(datagram, udpPort.port, to)
     })
     s.close()
     if (answered !== admitted) failures.push(`case ${i}: UDP ${from} → ${to}: ${answered ? 'answered' : 'dropped'}, expected ${admitted ? 'answered' : 'dropped'} (ranges ${JSON.stringify(current.ranges)}, invalid ${current.invalid}, nodes ${current.nodeIPs})`)
