@@ -15,6 +15,17 @@ export interface ReconcileResult {
 }
 
 /** One informer per kind, shared by every controller in the process. */
+/**
+ * The controllers and the scheduler never read managedFields, and an update that leaves
+ * them out keeps the stored ones: the cache drops them, as kube-controller-manager's and
+ * kube-scheduler's informers do (they are often the biggest part of an object).
+ */
+export function withoutManagedFields<T extends ClientObject>(obj: T): T {
+  if (obj.metadata?.managedFields === undefined) return obj
+  const { managedFields: _, ...metadata } = obj.metadata
+  return { ...obj, metadata }
+}
+
 export class InformerFactory {
   readonly client: RestClient
   private readonly informers = new Map<string, Informer>()
@@ -29,7 +40,7 @@ export class InformerFactory {
     const key = `${info.group}/${info.plural}`
     let informer = this.informers.get(key)
     if (!informer) {
-      informer = new Informer(this.client, info, { logger: this.log })
+      informer = new Informer(this.client, info, { logger: this.log, transform: withoutManagedFields })
       this.informers.set(key, informer)
     }
     return informer as unknown as Informer<T>

@@ -150,6 +150,10 @@ t.test('a Deployment rolls out, endpoints follow readiness, a rolling update kee
   const d = (await call(c.url, 'GET', '/apis/apps/v1/namespaces/default/deployments/web')).body
   t.equal(d.spec.template.spec.containers[0].image, 'weft/echo:v1', 'rolled back')
   t.equal(d.metadata.annotations['deployment.kubernetes.io/revision'], '3')
+  // The controllers' caches hold no managedFields; their writes must not drop the stored ones.
+  const owners = (obj: any) => (obj.metadata.managedFields ?? []).map((f: any) => `${f.manager} ${f.subresource ?? ''}`.trim())
+  t.ok(owners(d).some((o: string) => !o.endsWith('status')), `the spec's managers survive the controller's writes: ${owners(d)}`)
+  t.ok(owners(d).some((o: string) => o.endsWith('status')), 'and the controller is credited with the status')
 
   const scaled = await kubectl(c.kubeconfig, ['scale', 'deployment/web', '--replicas=2'])
   t.equal(scaled.code, 0, scaled.stderr)
