@@ -29,9 +29,9 @@ import { fuzzSettings, openFdCount, Rng } from '../helpers/fuzz.ts'
 // CI: this many UDP cases; a tenth as many TCP connection scenarios.
 const settings = fuzzSettings(3000)
 // The UDP cases come from one generator in order; each TCP scenario has its own (they run
-// concurrently); the upstream's delays have theirs. So a seed replays the same cases.
+// concurrently) and draws it whole before connecting; the upstream's delays follow from the
+// query. So a seed replays the same cases.
 const rng = new Rng(settings.seed)
-const delays = new Rng(settings.seed + 0x5eed)
 const scenarioRng = (i: number) => new Rng((settings.seed * 1_000_003 + i) >>> 0)
 const tcpScenarios = Math.max(60, Math.floor(settings.iterations / 10))
 
@@ -63,12 +63,16 @@ let excusedByStalls = 0
 const KINDS = ['answer', 'nxdomain', 'nodata', 'servfail', 'refused', 'formerr', 'silent', 'slow', 'tc', 'garbage', 'wrongid', 'wrongq', 'big', 'twice'] as const
 type Kind = (typeof KINDS)[number]
 
+function hash(text: string): number {
+  let h = 0
+  for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) >>> 0
+  return h
+}
+
 function kindOf(name: string): Kind {
   const m = /(?:^|\.)b-([a-z]+)(?:\.|$)/.exec(name.toLowerCase())
   if (m && (KINDS as readonly string[]).includes(m[1])) return m[1] as Kind
-  let h = 0
-  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0
-  return KINDS[h % KINDS.length]
+  return KINDS[hash(name) % KINDS.length]
 }
 
 const soa: ResourceRecord = {
@@ -132,11 +136,12 @@ function upstreamReplies(q: ParsedQuery, transport: Transport): Buffer[] {
   }
 }
 
-// UDP and TCP on one loopback port; a slow answer over UDP waits its turn's delay.
+// UDP and TCP on one loopback port; a slow answer over UDP waits a delay set by the query (the
+// order queries arrive in varies from run to run, so no generator is drawn from here).
 const upstream = await fakeUpstream(t, (q, transport) => {
   const out = upstreamReplies(q, transport)
   if (transport === 'tcp' || out.length === 0 || kindOf(q.name) !== 'slow') return out
-  return sleep(50 + delays.int(100)).then(() => out)
+  return sleep(50 + (hash(`${settings.seed} ${q.type} ${q.name}`) % 100)).then(() => out)
 })
 
 // ---- the server under test ------------------------------------------------------------
@@ -171,7 +176,28 @@ const forwarding = new CachedForwarder(
 )
 const handler = new QueryHandler(index, { metrics, autopath: true, hostSearch: ['corp.example', 'b-silent.example'], forwarding })
 const IDLE_MS = 300
-const server = new DnsServer(handler, { listen: ['127.0.0.1:0'], tcpIdleMs: IDLE_MS, tcpMaxConnections: 64 })
+/** Queries the listeners handed the handler (UDP ones counted), answers not back yet, and UDP replies given back. */
+const served = { udpAsked: 0, pending: 0, udpReplies: 0 }
+const counting = new Proxy(handler, {
+  get(target, key) {
+    if (key !== 'handle') return Reflect.get(target, key, target)
+    return (bytes: Uint8Array, client: string, transport: Transport): ReturnType<QueryHandler['handle']> => {
+      const given = (r: Buffer | undefined) => {
+        if (r && transport === 'udp') served.udpReplies++
+        return r
+      }
+      if (transport === 'udp') served.udpAsked++
+      const r = target.handle(bytes, client, transport)
+      if (!(r instanceof Promise)) return given(r)
+      served.pending++
+      return r.then((reply) => {
+        served.pending--
+        return given(reply)
+      })
+    }
+  },
+})
+const server = new DnsServer(counting, { listen: ['127.0.0.1:0'], tcpIdleMs: IDLE_MS, tcpMaxConnections: 64 })
 const [{ port }] = await server.start()
 t.teardown(async () => {
   await server.close()
@@ -390,6 +416,7 @@ t.test(`UDP: ${settings.iterations} random, mutated and hostile packets (seed ${
     if (query) check(query, reply, 'udp', 'UDP listener')
   })
   await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve))
+  const before = { ...served }
   for (let i = 0; i < settings.iterations; i++) {
     const bytes = fuzzPacket(rng)
     // Each case its own id, so a reply finds its query.
@@ -417,8 +444,11 @@ t.test(`UDP: ${settings.iterations} random, mutated and hostile packets (seed ${
     if (i % 25 === 0) await new Promise((resolve) => setImmediate(resolve))
   }
   await Promise.all(pending)
-  // The slowest reply is a forwarded query at its 300 ms deadline.
-  await sleep(800)
+  // The slowest reply is a forwarded query at its 300 ms deadline; a loaded machine takes longer.
+  const asked = () => served.udpAsked - before.udpAsked
+  const replies = () => served.udpReplies - before.udpReplies
+  const caughtUp = await eventually(() => asked() >= settings.iterations && served.pending === 0 && received >= replies(), 10_000)
+  if (!caughtUp) t.comment(`after 10 s: ${asked()} UDP queries read, ${served.pending} being answered, ${received} of ${replies()} replies back`)
   client.close()
   t.same(violations, [], 'every reply well-formed for its query')
   t.ok(received > settings.iterations / 4, `${received} UDP replies`)
@@ -429,13 +459,28 @@ t.test(`UDP: ${settings.iterations} random, mutated and hostile packets (seed ${
 /** One TCP client, misbehaving in one of several ways; resolves once its connection is gone. */
 async function scenario(i: number): Promise<string | undefined> {
   const rng = scenarioRng(i)
-  const opened = server.tcpConnections
-  const c = await open()
-  if (c.destroyed) return undefined
   const kind = rng.int(9)
   const queries = Array.from({ length: 1 + rng.int(kind === 0 ? 40 : 8) }, () => (kind === 0 || kind === 5 ? validQuery(rng) : fuzzPacket(rng)))
   queries.forEach((q, n) => q.length >= 2 && q.writeUInt16BE(n, 0))
   const stream = Buffer.concat(queries.map((q) => frame(q)))
+  // The rest of the scenario's draws, in the order the cases below use them.
+  const cuts: { n: number; pauseMs?: number }[] = []
+  if (kind === 0) {
+    for (let at = 0; at < stream.length; ) {
+      const n = 1 + rng.int(Math.min(200, stream.length - at))
+      cuts.push({ n, pauseMs: rng.chance(0.3) ? rng.int(20) : undefined })
+      at += n
+    }
+  }
+  const partial = kind === 2 ? (rng.chance(0.5) ? Buffer.from([rng.int(256)]) : Buffer.concat([Buffer.from([0xff, 0xff]), rng.bytes(rng.int(2000))])) : undefined
+  const halfClose = kind === 2 && rng.chance(0.3)
+  const trickleMs = kind === 3 ? Array.from(stream, () => 80 + rng.int(80)) : []
+  const flood = kind === 4 ? frame(validQuery(rng)) : undefined
+  const waitMs = kind === 4 ? rng.int(400) : kind === 6 ? rng.int(50) : 0
+  const junk = kind === 7 ? rng.bytes(1 + rng.int(3000)) : undefined
+  const opened = server.tcpConnections
+  const c = await open()
+  if (c.destroyed) return undefined
   const checkAll = (replies: Buffer[]) => {
     for (const r of replies) {
       if (r.length < 2) continue
@@ -450,11 +495,10 @@ async function scenario(i: number): Promise<string | undefined> {
       const began = performance.now()
       const result = readAll(c, 10_000, queries.length)
       let at = 0
-      while (at < stream.length) {
-        const n = 1 + rng.int(Math.min(200, stream.length - at))
+      for (const { n, pauseMs } of cuts) {
         c.write(stream.subarray(at, at + n))
         at += n
-        if (rng.chance(0.3)) await sleep(rng.int(20))
+        if (pauseMs !== undefined) await sleep(pauseMs)
       }
       const started = Date.now()
       const { replies, closedByServer } = await result
@@ -475,8 +519,8 @@ async function scenario(i: number): Promise<string | undefined> {
     case 2: {
       // Half a length prefix, or a length announced and never sent in full, then silence.
       const result = readAll(c, 10_000)
-      c.write(rng.chance(0.5) ? Buffer.from([rng.int(256)]) : Buffer.concat([Buffer.from([0xff, 0xff]), rng.bytes(rng.int(2000))]))
-      if (rng.chance(0.3)) c.end()
+      c.write(partial!)
+      if (halfClose) c.end()
       const { closedByServer } = await result
       return closedByServer ? undefined : `scenario ${i}: a partial message kept the connection open`
     }
@@ -487,7 +531,7 @@ async function scenario(i: number): Promise<string | undefined> {
       void (async () => {
         for (let at = 0; at < stream.length && !stop && !c.destroyed; at++) {
           c.write(stream.subarray(at, at + 1))
-          await sleep(80 + rng.int(80))
+          await sleep(trickleMs[at]!)
         }
       })()
       const { replies, closedByServer } = await result
@@ -498,9 +542,8 @@ async function scenario(i: number): Promise<string | undefined> {
     case 4: {
       // Never reads: lots of queries, then gone.
       c.pause()
-      const q = frame(validQuery(rng))
-      for (let n = 0; n < 20; n++) c.write(Buffer.concat(Array.from({ length: 200 }, () => q)))
-      await sleep(rng.int(400))
+      for (let n = 0; n < 20; n++) c.write(Buffer.concat(Array.from({ length: 200 }, () => flood!)))
+      await sleep(waitMs)
       c.destroy()
       return undefined
     }
@@ -523,14 +566,14 @@ async function scenario(i: number): Promise<string | undefined> {
     case 6: {
       // Queries (forwarded, some slow), then a reset before the answers.
       c.write(stream)
-      await sleep(rng.int(50))
+      await sleep(waitMs)
       c.resetAndDestroy()
       return undefined
     }
     case 7: {
       // A junk stream.
       const result = readAll(c, 10_000)
-      c.write(rng.bytes(1 + rng.int(3000)))
+      c.write(junk!)
       const { closedByServer } = await result
       return closedByServer ? undefined : `scenario ${i}: junk kept the connection open`
     }
