@@ -1,6 +1,7 @@
 // bench:density — kubemark-style: `weft server` (API server, scheduler, controllers) in its
 // own process, hollow nodes (bench/density/hollow-nodes.ts), and pods created as
-// Deployments of 30 at --rate pods/s until every node has 30. Reported the way the upstream
+// Deployments of 30 at --rate pods/s until every node has 30, spread over one namespace per
+// --nodes-per-namespace nodes (clusterloader2's default, 100). Reported the way the upstream
 // density test measures its SLIs:
 //  - API call latency p99 per verb class, from the server's own request histogram
 //    (apiserver_request_duration_seconds) over the run: mutating, single-object reads, lists;
@@ -32,6 +33,7 @@ const { values } = parseArgs({
   options: {
     nodes: { type: 'string', default: '100,200,400' },
     'pods-per-node': { type: 'string', default: '30' },
+    'nodes-per-namespace': { type: 'string', default: '100' },
     rate: { type: 'string', default: '100' },
     store: { type: 'string', default: 'sqlite' },
     steady: { type: 'string', default: '20' },
@@ -41,6 +43,9 @@ const { values } = parseArgs({
 })
 const sizes = values.nodes!.split(',').map(Number)
 const perNode = Number(values['pods-per-node'])
+// As clusterloader2's density test (NODES_PER_NAMESPACE, default 100): the pods are spread
+// over one namespace per that many nodes, so a namespace's LIST stays the size users see.
+const nodesPerNamespace = Number(values['nodes-per-namespace'])
 const rate = Number(values.rate)
 const steadyMs = Number(values.steady) * 1000
 const timeoutMs = Number(values.timeout) * 1000
@@ -130,7 +135,8 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
   cleanup.add(() => client.close())
   const hollow = await startHollowNodes(client, nodes)
   cleanup.add(() => hollow.stop())
-  await client.create(namespaceInfo, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'density' } } as never)
+  const namespaces = Array.from({ length: Math.max(1, Math.ceil(nodes / nodesPerNamespace)) }, (_, i) => `density-${i}`)
+  for (const name of namespaces) await client.create(namespaceInfo, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } as never)
 
   // Startup: the Deployment's create call to the watch showing each of its pods Running and Ready.
   const deploymentCreated = new Map<string, number>()
@@ -139,31 +145,35 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
   const total = nodes * perNode
   let allRunning!: () => void
   const finished = new Promise<void>((r) => (allRunning = r))
-  const { metadata } = await client.list(podInfo, { namespace: 'density', limit: 1 })
+  const { metadata } = await client.list(podInfo, { limit: 1 })
   void (async () => {
-    for await (const ev of client.watch<V1Pod>(podInfo, { namespace: 'density', resourceVersion: metadata.resourceVersion, signal: abort.signal })) {
-      const name = ev.object.metadata?.name
-      if (!name) continue
+    for await (const ev of client.watch<V1Pod>(podInfo, { resourceVersion: metadata.resourceVersion, signal: abort.signal })) {
+      const { name, namespace } = ev.object.metadata ?? {}
+      if (!name || !namespace?.startsWith('density-')) continue
+      const key = `${namespace}/${name}`
       const ready = ev.object.status?.phase === 'Running' && ev.object.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
-      if (ready && !running.has(name)) {
-        running.set(name, performance.now() - (deploymentCreated.get(ev.object.metadata?.labels?.app ?? '') ?? performance.now()))
+      if (ready && !running.has(key)) {
+        running.set(key, performance.now() - (deploymentCreated.get(`${namespace}/${ev.object.metadata?.labels?.app}`) ?? performance.now()))
         if (running.size >= total) allRunning()
       }
     }
   })().catch(() => undefined)
 
   const metricsBefore = histograms(await client.request<string>('GET', '/metrics'))
-  // Clients that read as users do: a single pod every 200 ms, the namespace's pods every 5 s.
+  // Clients that read as users do: a single pod every 200 ms, one namespace's pods every 5 s.
+  const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!
   const probes = [
     setInterval(() => {
-      const names = [...running.keys()]
-      if (names.length) void client.get(podInfo, names[Math.floor(Math.random() * names.length)]!, 'density').catch(() => undefined)
+      const keys = [...running.keys()]
+      if (!keys.length) return
+      const [namespace, name] = pick(keys).split('/') as [string, string]
+      void client.get(podInfo, name, namespace).catch(() => undefined)
     }, 200),
     // The list is read and dropped, not parsed: the bench process also runs the hollow nodes.
     setInterval(
       () =>
         void (async () => {
-          for await (const _chunk of await client.stream('/api/v1/namespaces/density/pods'));
+          for await (const _chunk of await client.stream(`/api/v1/namespaces/${pick(namespaces)}/pods`));
         })().catch(() => undefined),
       5000,
     ),
@@ -174,15 +184,16 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
   for (let i = 0; i < deployments; i++) {
     const replicas = Math.min(30, total - i * 30)
     const name = `d-${i}`
+    const namespace = namespaces[i % namespaces.length]!
     // Paced: one Deployment of 30 every 30/rate seconds.
     const due = started + (i * 30 * 1000) / rate
     const wait = due - performance.now()
     if (wait > 0) await sleep(wait)
-    deploymentCreated.set(name, performance.now())
+    deploymentCreated.set(`${namespace}/${name}`, performance.now())
     await client.create(deploymentInfo, {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name, namespace: 'density' },
+      metadata: { name, namespace },
       spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10', resources: { requests: { cpu: '10m', memory: '10Mi' } } }] } } },
     } as never)
   }
