@@ -155,14 +155,21 @@ function sendRaw(bytes: Buffer): Promise<void> {
 /**
  * Raw bytes to the TLS port before any handshake: garbage, or a real ClientHello (mutated, or
  * re-framed into records of a few bytes), written whole or trickled in pieces. The server
- * must end the connection by its handshake timeout (400 ms), whatever it got.
+ * must end the connection by its handshake timeout (400 ms), whatever it got. Drawn whole
+ * here; the case runs when the returned function is called.
  */
-function sendHello(rng: Rng): Promise<string | undefined> {
+function helloCase(rng: Rng): () => Promise<string | undefined> {
   let bytes = rng.chance(0.2) ? rng.bytes(rng.int(400)) : rng.pick([hello, reframe(hello, 1), reframe(hello, 1 + rng.int(64))])
   if (rng.chance(0.5)) bytes = rng.mutate(bytes, 4)
   const trickle = rng.chance(0.6)
+  const pieces: { n: number; pauseMs: number }[] = []
+  for (let at = 0; trickle && at < bytes.length; ) {
+    const n = 1 + rng.int(rng.pick([1, 8, 64]))
+    pieces.push({ n, pauseMs: rng.int(3) })
+    at += n
+  }
   const deadlineMs = 3000
-  return new Promise((resolve) => {
+  return () => new Promise((resolve) => {
     const s = connect(port, '127.0.0.1')
     const timer = setTimeout(() => {
       s.destroy()
@@ -176,41 +183,52 @@ function sendHello(rng: Rng): Promise<string | undefined> {
     })
     s.on('connect', async () => {
       if (!trickle) return void s.write(bytes)
-      for (let at = 0; at < bytes.length && !s.destroyed; ) {
-        const n = 1 + rng.int(rng.pick([1, 8, 64]))
+      let at = 0
+      for (const { n, pauseMs } of pieces) {
+        if (s.destroyed) break
         s.write(bytes.subarray(at, at + n))
         at += n
-        await new Promise((r) => setTimeout(r, rng.int(3)))
+        await new Promise((r) => setTimeout(r, pauseMs))
       }
     })
   })
 }
 
-/** Hostile requests through node:http2's own client (which refuses some itself: that is fine). */
-async function sendClient(rng: Rng): Promise<void> {
-  const session = h2connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: 'fuzz.test' })
-  session.on('error', () => {})
-  const requests = Array.from({ length: 1 + rng.int(4) }, () => {
+/** Hostile requests through node:http2's own client (which refuses some itself: that is fine), drawn whole here. */
+function clientCase(rng: Rng): () => Promise<undefined> {
+  const plans = Array.from({ length: 1 + rng.int(4) }, () => {
     const headers: OutgoingHttpHeaders = {}
     for (const [name, value] of hostileFields(rng)) if (typeof name === 'string' && !name.startsWith(':status')) headers[name] = String(value)
-    return new Promise<void>((resolve) => {
-      try {
-        const stream = session.request(headers, { endStream: rng.chance(0.5) })
-        stream.on('error', () => resolve())
-        stream.on('close', () => resolve())
-        stream.resume()
-        if (!stream.writableEnded) {
-          if (rng.chance(0.5)) stream.write(rng.bytes(rng.int(6000)))
-          if (rng.chance(0.8)) stream.end()
-          else setTimeout(() => stream.close(rng.int(14)), rng.int(20))
-        }
-      } catch {
-        resolve()
-      }
-    })
+    const endStream = rng.chance(0.5)
+    const body = rng.chance(0.5) ? rng.bytes(rng.int(6000)) : undefined
+    const end = rng.chance(0.8)
+    return { headers, endStream, body, end, closeAfterMs: end ? 0 : rng.int(20), closeCode: end ? 0 : rng.int(14) }
   })
-  await Promise.race([Promise.all(requests), new Promise((r) => setTimeout(r, 800))])
-  session.destroy()
+  return async () => {
+    const session = h2connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false, servername: 'fuzz.test' })
+    session.on('error', () => {})
+    const requests = plans.map(
+      (plan) =>
+        new Promise<void>((resolve) => {
+          try {
+            const stream = session.request(plan.headers, { endStream: plan.endStream })
+            stream.on('error', () => resolve())
+            stream.on('close', () => resolve())
+            stream.resume()
+            if (!stream.writableEnded) {
+              if (plan.body) stream.write(plan.body)
+              if (plan.end) stream.end()
+              else setTimeout(() => stream.close(plan.closeCode), plan.closeAfterMs)
+            }
+          } catch {
+            resolve()
+          }
+        }),
+    )
+    await Promise.race([Promise.all(requests), new Promise((r) => setTimeout(r, 800))])
+    session.destroy()
+    return undefined
+  }
 }
 
 async function healthy(session: ClientHttp2Session): Promise<number> {
@@ -246,8 +264,8 @@ t.test(`h2 listener: ${settings.iterations} seeded cases (seed ${settings.seed})
       batch: 16,
       prepare: (rng) => {
         const kind = rng.next()
-        if (kind < 0.3) return () => sendClient(rng).then(() => undefined)
-        if (kind < 0.5) return () => sendHello(rng)
+        if (kind < 0.3) return clientCase(rng)
+        if (kind < 0.5) return helloCase(rng)
         const bytes = rawFrames(rng)
         return () => sendRaw(bytes).then(() => undefined)
       },
