@@ -4,8 +4,9 @@
 // a would-be victim, then as many as possible are reprieved, highest priority first, while
 // the pod still fits. Of the candidates, upstream's order picks one: the lowest highest
 // victim priority, then the lowest sum of priorities, then the fewest victims.
-import { filterNode, reasonNodePorts, reasonTooManyPods } from './filters.ts'
+import { reasonNodePorts, reasonTooManyPods } from './filters.ts'
 import type { PodInfo } from './pod-info.ts'
+import { filterWithNominated } from './schedule.ts'
 import type { BoundPod, ClusterSnapshot, NodeInfo } from './snapshot.ts'
 
 export interface Preemption {
@@ -31,7 +32,7 @@ export function findPreemption(pod: PodInfo, snapshot: ClusterSnapshot, reasons:
     if (!resolvable(why)) continue
     const info = snapshot.get(name)
     if (!info) continue
-    const victims = victimsOn(pod, info, priority)
+    const victims = victimsOn(pod, info, snapshot)
     if (!victims) continue
     const highest = victims.length ? Math.max(...victims.map((v) => v.priority)) : -Infinity
     const sum = victims.reduce((n, v) => n + v.priority, 0)
@@ -44,19 +45,19 @@ export function findPreemption(pod: PodInfo, snapshot: ClusterSnapshot, reasons:
   return best && best.victims.length > 0 ? { node: best.node, victims: best.victims } : undefined
 }
 
-/** The fewest lower-priority pods whose removal lets `pod` fit on `info`; undefined if even all of them do not. */
-function victimsOn(pod: PodInfo, info: NodeInfo, priority: number): BoundPod[] | undefined {
-  const lower = [...info.pods.values()].filter((b) => b.priority < priority && !b.terminating)
+/** The fewest lower-priority pods whose removal lets `pod` fit on `info` (beside the pods nominated there ahead of it); undefined if even all of them do not. */
+function victimsOn(pod: PodInfo, info: NodeInfo, snapshot: ClusterSnapshot): BoundPod[] | undefined {
+  const lower = [...info.pods.values()].filter((b) => b.priority < pod.priority && !b.terminating)
   if (lower.length === 0) return undefined
   // Simulated on the node itself and always put back: nothing else runs in between.
   for (const b of lower) info.account(b, -1)
   try {
-    if (filterNode(pod, info)) return undefined
+    if (filterWithNominated(pod, info, snapshot)) return undefined
     // Reprieve, most important first: back on the node if the pod still fits.
     const victims: BoundPod[] = []
     for (const b of [...lower].sort((x, y) => y.priority - x.priority)) {
       info.account(b, 1)
-      if (filterNode(pod, info)) {
+      if (filterWithNominated(pod, info, snapshot)) {
         info.account(b, -1)
         victims.push(b)
       }

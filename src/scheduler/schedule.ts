@@ -43,6 +43,24 @@ export function numFeasibleNodesToFind(numAllNodes: number, percentage = 0): num
   return n < minFeasibleNodesToFind ? minFeasibleNodesToFind : n
 }
 
+/**
+ * The Filter plugins with room left for the pods nominated to the node ahead of this one
+ * (upstream's RunFilterPluginsWithNominatedPods): with them counted in, and, when there are
+ * any, without them too, since a pod that wanted their company cannot count on it yet.
+ */
+export function filterWithNominated(pi: PodInfo, info: NodeInfo, snapshot: ClusterSnapshot, cycle?: AffinityCycle): string[] | undefined {
+  const ahead = snapshot.nominatedAhead(pi, info.name)
+  if (ahead.length === 0) return filterNode(pi, info, cycle, snapshot.namespaceLabels)
+  for (const b of ahead) info.account(b, 1)
+  let withThem: string[] | undefined
+  try {
+    withThem = filterNode(pi, info, cycle, snapshot.namespaceLabels)
+  } finally {
+    for (const b of ahead) info.account(b, -1)
+  }
+  return withThem ?? filterNode(pi, info, cycle, snapshot.namespaceLabels)
+}
+
 /** Schedules against a snapshot the caller keeps up to date (ClusterSnapshot.upsertPod after binding). */
 export function scheduleOnSnapshot(pod: V1Pod | PodInfo, snapshot: ClusterSnapshot, opts: ScheduleOptions = {}): ScheduleResult {
   const pi = 'key' in pod && 'requests' in pod ? pod : podInfo(pod as V1Pod)
@@ -53,6 +71,11 @@ export function scheduleOnSnapshot(pod: V1Pod | PodInfo, snapshot: ClusterSnapsh
   // Inter-pod affinity and topology spread count matching pods per domain once per attempt.
   const needsCycle = hasTerms(pi.terms) || pi.spreads || snapshot.podsWithTerms > 0
   const cycle = needsCycle ? new AffinityCycle(pi.pod, pi.terms, all.map((info) => placedNode(pi, info)), snapshot.namespaceLabels) : undefined
+  // A preemptor goes back to the node it made room on when it fits there (evaluateNominatedNode).
+  const nominated = pi.pod.status?.nominatedNodeName ? snapshot.get(pi.pod.status.nominatedNodeName) : undefined
+  if (nominated && !opts.withScores && !filterWithNominated(pi, nominated, snapshot, cycle)) {
+    return { node: nominated.name, feasibleNodes: 1, evaluatedNodes: 1 }
+  }
   const want = numFeasibleNodesToFind(n, opts.percentageOfNodesToScore)
   const feasible: NodeInfo[] = []
   const reasons = new Map<string, string[]>()
@@ -61,7 +84,7 @@ export function scheduleOnSnapshot(pod: V1Pod | PodInfo, snapshot: ClusterSnapsh
   while (processed < n && feasible.length < want) {
     const info = all[(start + processed) % n]
     processed++
-    const r = filterNode(pi, info, cycle, snapshot.namespaceLabels)
+    const r = filterWithNominated(pi, info, snapshot, cycle)
     if (r) reasons.set(info.name, r)
     else feasible.push(info)
   }

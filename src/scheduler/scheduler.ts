@@ -146,6 +146,8 @@ export class Scheduler {
       return
     }
     if (this.assumed.has(key)) return
+    // Pending: only a nomination (room a preemptor made) is kept for it.
+    this.snapshot.upsertPod(pod)
     // A parked pod whose own spec changed (a new toleration, say) gets another try.
     if (this.unschedulable.has(key) && before && JSON.stringify(before.spec) !== JSON.stringify(pod.spec)) this.unschedulable.delete(key)
     if (isPending(pod) && !this.unschedulable.has(key)) this.queue.add(key)

@@ -110,6 +110,26 @@ export function isTerminal(pod: V1Pod): boolean {
   return phase === 'Succeeded' || phase === 'Failed'
 }
 
+function boundPod(pod: V1Pod, key: string, nodeName: string): BoundPod {
+  const pi = podInfo(pod)
+  return {
+    key,
+    name: pod.metadata?.name ?? '',
+    uid: pod.metadata?.uid,
+    priority: pi.priority,
+    namespace: pod.metadata?.namespace ?? 'default',
+    labels: pod.metadata?.labels,
+    terms: pi.terms,
+    terminating: Boolean(pod.metadata?.deletionTimestamp),
+    nodeName,
+    requests: pi.requests,
+    nonZeroMilliCPU: pi.nonZeroMilliCPU,
+    nonZeroMemory: pi.nonZeroMemory,
+    hostPorts: pi.hostPorts,
+    ownerUid: pi.ownerUid,
+  }
+}
+
 export class ClusterSnapshot {
   /** Nodes in the order they were added: the order in which schedule() samples them. */
   readonly list: NodeInfo[] = []
@@ -117,6 +137,9 @@ export class ClusterSnapshot {
   nextStartNodeIndex = 0
   private readonly infos = new Map<string, NodeInfo>()
   private readonly pods = new Map<string, BoundPod>()
+  /** Pending pods with a nominatedNodeName (preemptors waiting for their victims to go), by key. */
+  private readonly nominations = new Map<string, BoundPod>()
+  private readonly nominatedByNode = new Map<string, Set<BoundPod>>()
   private readonly implicitNotReady: boolean
   /** Bound pods with affinity terms of their own: while there are any, every decision looks at them. */
   podsWithTerms = 0
@@ -166,39 +189,56 @@ export class ClusterSnapshot {
     if (info.podCount === 0) this.infos.delete(name)
   }
 
-  /** Adds or updates a pod; unbound and terminal (Succeeded/Failed) pods hold nothing. */
+  /**
+   * Adds or updates a pod. A bound pod holds room on its node; a pending one nominated to a
+   * node reserves room there against pods of its priority or lower; terminal pods hold nothing.
+   */
   upsertPod(pod: V1Pod): void {
     const key = podKey(pod)
     this.removePodKey(key)
+    this.removeNomination(key)
+    if (isTerminal(pod)) return
     const nodeName = pod.spec?.nodeName
-    if (!nodeName || isTerminal(pod)) return
-    const pi = podInfo(pod)
-    const b: BoundPod = {
-      key,
-      name: pod.metadata?.name ?? '',
-      uid: pod.metadata?.uid,
-      priority: pi.priority,
-      namespace: pod.metadata?.namespace ?? 'default',
-      labels: pod.metadata?.labels,
-      terms: pi.terms,
-      terminating: Boolean(pod.metadata?.deletionTimestamp),
-      nodeName,
-      requests: pi.requests,
-      nonZeroMilliCPU: pi.nonZeroMilliCPU,
-      nonZeroMemory: pi.nonZeroMemory,
-      hostPorts: pi.hostPorts,
-      ownerUid: pi.ownerUid,
+    if (nodeName) {
+      const b = boundPod(pod, key, nodeName)
+      let info = this.infos.get(nodeName)
+      if (!info) this.infos.set(nodeName, (info = new NodeInfo(nodeName)))
+      info.account(b, 1)
+      this.pods.set(key, b)
+      if (hasTerms(b.terms)) this.podsWithTerms++
+      return
     }
-    let info = this.infos.get(nodeName)
-    if (!info) this.infos.set(nodeName, (info = new NodeInfo(nodeName)))
-    info.account(b, 1)
-    this.pods.set(key, b)
-    if (hasTerms(b.terms)) this.podsWithTerms++
+    const nominated = pod.status?.nominatedNodeName
+    if (!nominated || pod.metadata?.deletionTimestamp) return
+    const b = boundPod(pod, key, nominated)
+    this.nominations.set(key, b)
+    let onNode = this.nominatedByNode.get(nominated)
+    if (!onNode) this.nominatedByNode.set(nominated, (onNode = new Set()))
+    onNode.add(b)
+  }
+
+  /** Pods nominated to `nodeName` that `pod` must leave room for: those of its priority or higher, other than itself (upstream addNominatedPods). */
+  nominatedAhead(pod: { key: string; priority: number }, nodeName: string): BoundPod[] {
+    const onNode = this.nominatedByNode.get(nodeName)
+    if (!onNode) return []
+    return [...onNode].filter((b) => b.key !== pod.key && b.priority >= pod.priority)
+  }
+
+  private removeNomination(key: string): void {
+    const b = this.nominations.get(key)
+    if (!b) return
+    this.nominations.delete(key)
+    const onNode = this.nominatedByNode.get(b.nodeName)!
+    onNode.delete(b)
+    if (onNode.size === 0) this.nominatedByNode.delete(b.nodeName)
   }
 
   removePod(pod: V1Pod): void {
-    this.removePodKey(podKey(pod))
+    const key = podKey(pod)
+    this.removePodKey(key)
+    this.removeNomination(key)
   }
+
 
   private removePodKey(key: string): void {
     const b = this.pods.get(key)

@@ -47,3 +47,36 @@ t.test('no preemption: policy Never, equal priority, or a refusal pods cannot li
   const going = new ClusterSnapshot([node('n1', { cpu: '2' })], [{ ...prio(pod('low', { cpu: '2', nodeName: 'n1' }), 10), metadata: { ...pod('low').metadata!, deletionTimestamp: new Date() } }])
   t.equal(attempt(going, nominated), undefined, 'victims still terminating on its nominated node: no second round')
 })
+
+t.test("a preemptor's nominated node keeps its room for it", async (t) => {
+  const snap = new ClusterSnapshot([node('n1', { cpu: '2' }), node('n2', { cpu: '1' })], [])
+  const vip = prio(pod('vip', { cpu: '2' }), 1000)
+  vip.status = { nominatedNodeName: 'n1' }
+  snap.upsertPod(vip)
+  const low = scheduleOnSnapshot(prio(pod('low', { cpu: '1' }), 10), snap)
+  t.equal('node' in low && low.node, 'n2', 'a lower-priority pod leaves the nominated room alone')
+  const peer = scheduleOnSnapshot(prio(pod('peer', { cpu: '2' }), 1000), snap)
+  t.ok('unschedulable' in peer, 'so does one of equal priority')
+  const boss = scheduleOnSnapshot(prio(pod('boss', { cpu: '2' }), 2000), snap)
+  t.equal('node' in boss && boss.node, 'n1', 'a higher-priority pod may take it')
+
+  const back = scheduleOnSnapshot(vip, snap)
+  t.same('node' in back && [back.node, back.evaluatedNodes], ['n1', 1], 'the preemptor itself goes straight back to its node')
+  t.equal(snap.get('n1')!.podCount, 0, 'reserving is not binding')
+
+  snap.upsertPod({ ...vip, spec: { ...vip.spec!, nodeName: 'n1' } })
+  t.same(snap.nominatedAhead({ key: 'default/peer', priority: 0 }, 'n1'), [], 'bound: the nomination is over')
+  t.equal(snap.get('n1')!.podCount, 1)
+  snap.upsertPod(vip)
+  snap.removePod(vip)
+  t.same(snap.nominatedAhead({ key: 'default/peer', priority: 0 }, 'n1'), [], 'deleted: likewise')
+})
+
+t.test('preemption does not count on room already nominated to a more important pod', async (t) => {
+  const snap = new ClusterSnapshot([node('n1', { cpu: '4' })], [prio(pod('low', { cpu: '2', nodeName: 'n1' }), 10)])
+  const first = prio(pod('first', { cpu: '2' }), 2000)
+  first.status = { nominatedNodeName: 'n1' }
+  snap.upsertPod(first)
+  const second = prio(pod('second', { cpu: '4' }), 1000)
+  t.equal(attempt(snap, second), undefined, 'evicting the low pod would not make room: the nominated pod has the rest')
+})
