@@ -61,6 +61,18 @@ function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length
 }
 
+/** `pid`'s descriptor count once three reads 100 ms apart agree (at most 5 s). */
+async function steadyFdCount(pid: number): Promise<number> {
+  let last = fdCount(pid)
+  for (let same = 0, until = Date.now() + 5000; same < 2 && Date.now() < until; ) {
+    await sleep(100)
+    const now = fdCount(pid)
+    same = now === last ? same + 1 : 0
+    last = now
+  }
+  return last
+}
+
 function rssKiB(pid: number): number {
   return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
 }
@@ -131,11 +143,11 @@ t.test('weft-cni and weft-ipam under hostile stdin, environment and request line
     }
   }
 
-  // Warm up, then take the service's descriptor count as the baseline.
+  // Warm up, then take the service's descriptor count as the baseline. The service lets go
+  // of a request's pipes just after its client has the answer, so wait for the count to hold.
   const warm = await call(WEFT_CNI, host, { CNI_COMMAND: 'VERSION' }, '', 'socket', children)
   t.equal(warm.code, 0, warm.out)
-  await sleep(200)
-  const fdsBefore = fdCount(servicePid)
+  const fdsBefore = await steadyFdCount(servicePid)
   const rssBefore = rssKiB(servicePid)
 
   let adds = 0
@@ -192,7 +204,8 @@ t.test('weft-cni and weft-ipam under hostile stdin, environment and request line
   t.ok(adds > 0 && failedAdds > 0, `both successful (${adds}) and failed (${failedAdds}) ADDs were tried`)
 
   // Nothing left: links, addresses, masquerade chains, reservations, locks, request files.
-  await sleep(300)
+  const settled = Date.now() + 10_000
+  while (Date.now() < settled && (fdCount(servicePid) !== fdsBefore || readdirSync(dir).some((n) => n.startsWith('in.')))) await sleep(50)
   t.same((await listLinks(host)).filter((l) => l.ifname !== 'lo' && l.linkinfo?.info_kind !== 'bridge').map((l) => l.ifname), [], 'only bridges are left in the host namespace')
   for (const p of pods) t.same(await podLinks(p), [], `nothing is left in ${p}`)
   t.same(await listMasqChains(host).catch(() => []), [], 'no masquerade chain is left')
