@@ -20,6 +20,9 @@ export interface HollowNodes {
   started: number
   /** Status writes that failed (retried on the next event for the pod). */
   errors: number
+  /** Lease renewals that succeeded, and those that failed (the next one re-reads the Lease first, as a kubelet does). */
+  renewed: number
+  renewFailures: number
   stop(): Promise<void>
 }
 
@@ -29,7 +32,7 @@ export async function startHollowNodes(client: RestClient, count: number, opts: 
   const every = opts.leaseEveryMs ?? 10_000
   const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`)
   const abort = new AbortController()
-  const state: HollowNodes = { names, started: 0, errors: 0, stop: async () => undefined }
+  const state: HollowNodes = { names, started: 0, errors: 0, renewed: 0, renewFailures: 0, stop: async () => undefined }
   const mine = new Set(names)
   await inBatches(names, opts.concurrency ?? 32, async (name, i) => {
     const now = stamp()
@@ -54,7 +57,7 @@ export async function startHollowNodes(client: RestClient, count: number, opts: 
     // Unlike a pod's, a node's status is kept as created: one write registers it.
     await client.create(nodeInfo, node)
   })
-  const leases = new Map<string, V1Lease>()
+  const leases = new Map<string, V1Lease | undefined>()
   await inBatches(names, opts.concurrency ?? 32, async (name) => {
     const lease: V1Lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace: 'kube-node-lease' }, spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: micro() as never } }
     leases.set(name, await client.create(leaseInfo, lease))
@@ -63,11 +66,20 @@ export async function startHollowNodes(client: RestClient, count: number, opts: 
   const renewals = names.map((name, i) =>
     setTimeout(function renew() {
       if (abort.signal.aborted) return
-      const lease = leases.get(name)!
-      client
-        .update(leaseInfo, { ...lease, spec: { ...lease.spec, renewTime: micro() as never } }, { signal: abort.signal })
-        .then((l) => leases.set(name, l))
-        .catch(() => state.errors++)
+      // After a failure the Lease held here may be stale (a write that timed out may have
+      // landed): read it again rather than conflict on every renewal from then on.
+      const current = leases.get(name)
+      const lease = current ? Promise.resolve(current) : client.get<V1Lease>(leaseInfo, name, 'kube-node-lease', { signal: abort.signal })
+      lease
+        .then((l) => client.update(leaseInfo, { ...l, spec: { ...l.spec, renewTime: micro() as never } }, { signal: abort.signal }))
+        .then((l) => {
+          leases.set(name, l)
+          state.renewed++
+        })
+        .catch(() => {
+          leases.set(name, undefined)
+          state.renewFailures++
+        })
         .finally(() => {
           if (!abort.signal.aborted) renewals[i] = setTimeout(renew, every)
         })

@@ -118,6 +118,10 @@ interface RunResult {
   cpuCores: number
   rssMiB: number
   createSeconds: number
+  /** Lease renewals per second in steady state (a live node renews every 10 s), and failures over the run. */
+  renewalsPerSecond: number
+  renewFailures: number
+  statusErrors: number
 }
 
 async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<RunResult> {
@@ -204,12 +208,14 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
   // Steady state: every node renewing, nothing changing; the memory the cluster holds.
   let rssMiB = 0
   const steadyStart = procStats(server.process.pid)
+  const renewedBefore = hollow.renewed
   const steadyAt = performance.now()
   while (performance.now() - steadyAt < steadyMs) {
     rssMiB = Math.max(rssMiB, procStats(server.process.pid).rssMiB)
     await sleep(1000)
   }
   const steadyEnd = procStats(server.process.pid)
+  const renewalsPerSecond = (hollow.renewed - renewedBefore) / ((performance.now() - steadyAt) / 1000)
   probes.forEach(clearInterval)
   const metricsAfter = histograms(await client.request<string>('GET', '/metrics'))
   abort.abort()
@@ -235,6 +241,9 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
     cpuCores: (steadyEnd.cpuS - steadyStart.cpuS) / (steadyMs / 1000),
     rssMiB,
     createSeconds,
+    renewalsPerSecond,
+    renewFailures: hollow.renewFailures,
+    statusErrors: hollow.errors,
   }
 }
 
@@ -277,6 +286,7 @@ try {
     console.log(`${r.store}, ${r.nodes} nodes, ${r.pods} pods running (created over ${r.createSeconds.toFixed(0)} s):`)
     console.log(`  pod startup p50 ${f(r.startupP50)}, p99 ${f(r.startupP99)}  [≤ 5 s / ≤ 2 s] ${r.startupP99 <= 2000 ? 'pass' : r.startupP99 <= 5000 ? 'SLO met, target missed' : 'FAIL'}`)
     console.log(`  API p99, worst series: mutating ${w('mutating')} [≤ 1 s / ≤ 100 ms], single reads ${w('read')} [≤ 1 s / ≤ 50 ms], lists ${w('list')} [≤ 30 s]`)
+    console.log(`  hollow nodes: ${r.renewalsPerSecond.toFixed(0)} Lease renewals/s in steady state (${(r.nodes / 10).toFixed(0)} expected), ${r.renewFailures} renewals and ${r.statusErrors} pod status writes failed over the run`)
     console.log(`  server in steady state: ${r.cpuCores.toFixed(2)} cores, ${r.rssMiB.toFixed(0)} MiB RSS = ${((r.cpuCores * 1000) / r.nodes).toFixed(2)} cores and ${((r.rssMiB * 1000) / r.nodes).toFixed(0)} MiB per 1,000 nodes, ${((r.rssMiB * 10_000) / Math.max(1, r.pods)).toFixed(0)} MiB per 10,000 pods`)
   }
   for (const store of stores) {
