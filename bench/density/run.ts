@@ -121,6 +121,8 @@ interface RunResult {
   /** Lease renewals per second in steady state (a live node renews every 10 s), and failures over the run. */
   /** Cores used by the server and by this process (hollow nodes, load, probes) from the first create to the last pod Running. */
   loadCpu: { server: number; bench: number }
+  /** The server's event-loop delay over the run (ms): how long a request could wait behind other work. */
+  loopDelay: { p99: number; max: number }
   renewalsPerSecond: number
   renewFailures: number
   statusErrors: number
@@ -226,7 +228,11 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
   const steadyEnd = procStats(server.process.pid)
   const renewalsPerSecond = (hollow.renewed - renewedBefore) / ((performance.now() - steadyAt) / 1000)
   probes.forEach(clearInterval)
-  const metricsAfter = histograms(await client.request<string>('GET', '/metrics'))
+  const metricsText = await client.request<string>('GET', '/metrics')
+  const metricsAfter = histograms(metricsText)
+  // prom-client's event-loop delay figures cover the time since the previous scrape: the whole run.
+  const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metricsText)?.[1] ?? NaN) * 1000
+  const loopDelay = { p99: gauge('nodejs_eventloop_lag_p99_seconds'), max: gauge('nodejs_eventloop_lag_max_seconds') }
   abort.abort()
 
   const startups = [...running.values()].sort((a, b) => a - b)
@@ -251,6 +257,7 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
     rssMiB,
     createSeconds,
     loadCpu,
+    loopDelay,
     renewalsPerSecond,
     renewFailures: hollow.renewFailures,
     statusErrors: hollow.errors,
@@ -296,7 +303,7 @@ try {
     console.log(`${r.store}, ${r.nodes} nodes, ${r.pods} pods running (created over ${r.createSeconds.toFixed(0)} s):`)
     console.log(`  pod startup p50 ${f(r.startupP50)}, p99 ${f(r.startupP99)}  [≤ 5 s / ≤ 2 s] ${r.startupP99 <= 2000 ? 'pass' : r.startupP99 <= 5000 ? 'SLO met, target missed' : 'FAIL'}`)
     console.log(`  API p99, worst series: mutating ${w('mutating')} [≤ 1 s / ≤ 100 ms], single reads ${w('read')} [≤ 1 s / ≤ 50 ms], lists ${w('list')} [≤ 30 s]`)
-    console.log(`  while creating: the server used ${r.loadCpu.server.toFixed(2)} cores, the hollow nodes and load generator ${r.loadCpu.bench.toFixed(2)}`)
+    console.log(`  while creating: the server used ${r.loadCpu.server.toFixed(2)} cores, the hollow nodes and load generator ${r.loadCpu.bench.toFixed(2)}; the server's event-loop delay p99 ${f(r.loopDelay.p99)}, max ${f(r.loopDelay.max)}`)
     console.log(`  hollow nodes: ${r.renewalsPerSecond.toFixed(0)} Lease renewals/s in steady state (${(r.nodes / 10).toFixed(0)} expected), ${r.renewFailures} renewals and ${r.statusErrors} pod status writes failed over the run`)
     console.log(`  server in steady state: ${r.cpuCores.toFixed(2)} cores, ${r.rssMiB.toFixed(0)} MiB RSS = ${((r.cpuCores * 1000) / r.nodes).toFixed(2)} cores and ${((r.rssMiB * 1000) / r.nodes).toFixed(0)} MiB per 1,000 nodes, ${((r.rssMiB * 10_000) / Math.max(1, r.pods)).toFixed(0)} MiB per 10,000 pods`)
   }
