@@ -52,7 +52,10 @@ export class EventExpiry {
   async runOnce(now = Date.now()): Promise<number> {
     let deleted = 0
     let startAfter: string | undefined
-    for (;;) {
+    for (let pages = 0; ; pages++) {
+      // A store read answers at once: without a real yield a sweep of many Events would hold
+      // the event loop for the whole of it.
+      if (pages > 0) await new Promise((resolve) => setImmediate(resolve))
       const page = await this.#objects.list(eventInfo, undefined, { limit: PAGE, startAfter })
       for (const kv of page.items) {
         let event: ReturnType<typeof fromKeyValue>

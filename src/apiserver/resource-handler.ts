@@ -243,6 +243,7 @@ export class ResourceHandler {
         limit: limit ? Math.max(limit - entries.length, filtering ? 500 : 0) : wholeListPiece,
         startAfter,
         revision,
+        countRemaining: limit > 0 && !filtering,
       })
       listRevision = page.revision
       revision = page.revision

@@ -168,7 +168,7 @@ export class SqliteStore implements Store {
     const more = limit > 0 && rows.length > limit
     if (more) rows.length = limit
     const result: ListResult = { items: rows.map(toKeyValue), revision: this.#revision, more }
-    if (more) {
+    if (more && options.countRemaining) {
       const countSql = listSql(range, false)
       const total = this.#statement(countSql, () => countSql).get(...params) as { n: number }
       result.remaining = total.n - limit

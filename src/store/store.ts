@@ -32,6 +32,8 @@ export interface ListOptions {
   startAfter?: string
   /** Read as of this revision (0 or absent: the current one). Older than the compacted revision: StoreError 'Compacted'. */
   revision?: number
+  /** Say how many items are left past a page cut short (`remaining`); SQLite counts the range for it, so only callers that show it ask. */
+  countRemaining?: boolean
 }
 
 export interface ListResult {
