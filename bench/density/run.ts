@@ -279,10 +279,24 @@ function exponent(xs: number[], ys: number[]): number {
   return den === 0 ? NaN : num / den
 }
 
+const f = (ms: number) => (Number.isFinite(ms) ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : '—')
+
+/** One size's figures, printed as soon as that size is done (a long series keeps what it measured). */
+function report(r: RunResult): void {
+  const w = (cls: string) => (r.worst[cls] ? `${f(r.worst[cls]!.ms)} (${r.worst[cls]!.series})` : '—')
+  console.log(`${r.store}, ${r.nodes} nodes, ${r.pods} pods running (created over ${r.createSeconds.toFixed(0)} s):`)
+  console.log(`  pod startup p50 ${f(r.startupP50)}, p99 ${f(r.startupP99)}  [≤ 5 s / ≤ 2 s] ${r.startupP99 <= 2000 ? 'pass' : r.startupP99 <= 5000 ? 'SLO met, target missed' : 'FAIL'}`)
+  console.log(`  API p99, worst series: mutating ${w('mutating')} [≤ 1 s / ≤ 100 ms], single reads ${w('read')} [≤ 1 s / ≤ 50 ms], lists ${w('list')} [≤ 30 s]`)
+  console.log(`  while creating: the server used ${r.loadCpu.server.toFixed(2)} cores, the hollow nodes and load generator ${r.loadCpu.bench.toFixed(2)}; the server's event-loop delay p99 ${f(r.loopDelay.p99)}, max ${f(r.loopDelay.max)}`)
+  console.log(`  hollow nodes: ${r.renewalsPerSecond.toFixed(0)} Lease renewals/s in steady state (${(r.nodes / 10).toFixed(0)} expected), ${r.renewFailures} renewals and ${r.statusErrors} pod status writes failed over the run`)
+  console.log(`  server in steady state: ${r.cpuCores.toFixed(2)} cores, ${r.rssMiB.toFixed(0)} MiB RSS = ${((r.cpuCores * 1000) / r.nodes).toFixed(2)} cores and ${((r.rssMiB * 1000) / r.nodes).toFixed(0)} MiB per 1,000 nodes, ${((r.rssMiB * 10_000) / Math.max(1, r.pods)).toFixed(0)} MiB per 10,000 pods`)
+}
+
 const cleanup = new Cleanup()
 cleanup.onSignals()
 try {
   const results: RunResult[] = []
+  console.log(`density (hollow nodes, ${perNode} pods per node created as Deployments at ${rate} pods/s; SLO / weft target in brackets)`)
   for (const store of stores) {
     for (const n of sizes) {
       console.error(`density: ${store}, ${n} hollow nodes, ${n * perNode} pods at ${rate} pods/s…`)
@@ -290,22 +304,13 @@ try {
       const sized = new Cleanup()
       const done = cleanup.add(() => sized.run())
       try {
-        results.push(await oneRun(sized, store, n))
+        const r = await oneRun(sized, store, n)
+        results.push(r)
+        report(r)
       } finally {
         await done()
       }
     }
-  }
-  const f = (ms: number) => (Number.isFinite(ms) ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : '—')
-  console.log(`density (hollow nodes, ${perNode} pods per node created as Deployments at ${rate} pods/s; SLO / weft target in brackets)`)
-  for (const r of results) {
-    const w = (cls: string) => (r.worst[cls] ? `${f(r.worst[cls]!.ms)} (${r.worst[cls]!.series})` : '—')
-    console.log(`${r.store}, ${r.nodes} nodes, ${r.pods} pods running (created over ${r.createSeconds.toFixed(0)} s):`)
-    console.log(`  pod startup p50 ${f(r.startupP50)}, p99 ${f(r.startupP99)}  [≤ 5 s / ≤ 2 s] ${r.startupP99 <= 2000 ? 'pass' : r.startupP99 <= 5000 ? 'SLO met, target missed' : 'FAIL'}`)
-    console.log(`  API p99, worst series: mutating ${w('mutating')} [≤ 1 s / ≤ 100 ms], single reads ${w('read')} [≤ 1 s / ≤ 50 ms], lists ${w('list')} [≤ 30 s]`)
-    console.log(`  while creating: the server used ${r.loadCpu.server.toFixed(2)} cores, the hollow nodes and load generator ${r.loadCpu.bench.toFixed(2)}; the server's event-loop delay p99 ${f(r.loopDelay.p99)}, max ${f(r.loopDelay.max)}`)
-    console.log(`  hollow nodes: ${r.renewalsPerSecond.toFixed(0)} Lease renewals/s in steady state (${(r.nodes / 10).toFixed(0)} expected), ${r.renewFailures} renewals and ${r.statusErrors} pod status writes failed over the run`)
-    console.log(`  server in steady state: ${r.cpuCores.toFixed(2)} cores, ${r.rssMiB.toFixed(0)} MiB RSS = ${((r.cpuCores * 1000) / r.nodes).toFixed(2)} cores and ${((r.rssMiB * 1000) / r.nodes).toFixed(0)} MiB per 1,000 nodes, ${((r.rssMiB * 10_000) / Math.max(1, r.pods)).toFixed(0)} MiB per 10,000 pods`)
   }
   for (const store of stores) {
     const rs = results.filter((r) => r.store === store)
