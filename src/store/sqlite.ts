@@ -62,6 +62,8 @@ export interface SqliteStoreOptions {
   synchronous?: 'full' | 'normal'
 }
 
+/** Revisions of history one compaction transaction sweeps. */
+const compactWindow = 2000
 const SQLITE_CONSTRAINT_PRIMARYKEY = 1555
 
 /** One write inside a group-commit transaction, given its revision. */
@@ -328,25 +330,37 @@ export class SqliteStore implements Store {
     return this.#compacted
   }
 
+  /**
+   * Like etcd, keeps each key's newest row at or before `revision` (the state a list there
+   * reads) unless it is a deletion, and drops every older row. The compaction takes effect
+   * at once (reads and watches below it fail); the rows go afterwards, a window of
+   * revisions per transaction with the event loop free in between, each window touching
+   * only the keys written in it. A whole-table DELETE stopped a store of 100,000 pods for
+   * seconds. Where the sweep has got to is kept, so one cut short by a stop goes on at
+   * the next compaction.
+   */
   async compact(revision: number): Promise<void> {
     this.#checkOpen()
     const rev = Math.min(revision, this.#revision)
     if (rev <= this.#compacted) return
-    // Like etcd, keep each key's newest row at or before `rev` (the state a list at `rev`
-    // reads) unless it is a deletion; drop every older row.
-    const drop = this.#statement('compact', () =>
-      `DELETE FROM history WHERE revision < ?1 AND (type = ${DELETE} OR EXISTS (
-         SELECT 1 FROM history AS newer
-         WHERE newer.key = history.key AND newer.revision > history.revision AND newer.revision <= ?1))`,
-    )
-    const record = this.#statement('record-compacted', () =>
-      "INSERT INTO meta (name, value) VALUES ('compacted', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-    )
-    this.#write(() => {
-      drop.run(rev)
-      record.run(rev)
-    })
+    const record = this.#statement('record-meta', () => 'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value')
+    this.#write(() => void record.run('compacted', rev))
     this.#compacted = rev
+    const keysIn = this.#statement('compact-keys', () => 'SELECT DISTINCT key FROM history WHERE revision >= ? AND revision <= ?')
+    const dropOlder = this.#statement('compact-key', () =>
+      `DELETE FROM history WHERE key = ?1 AND revision < ?2 AND (type = ${DELETE} OR revision < (
+         SELECT max(revision) FROM history AS newest WHERE newest.key = ?1 AND newest.revision <= ?2))`,
+    )
+    const swept = (this.#db.prepare("SELECT value FROM meta WHERE name = 'swept'").get() as { value: number } | undefined)?.value ?? 0
+    for (let from = swept; from <= rev; from += compactWindow) {
+      if (from > swept) await new Promise((resolve) => setImmediate(resolve))
+      if (this.#closed) return
+      const to = Math.min(from + compactWindow - 1, rev)
+      this.#write(() => {
+        for (const { key } of keysIn.all(from, to) as { key: string }[]) dropOlder.run(key, rev)
+        record.run('swept', to)
+      })
+    }
   }
 
   /** SQLite's synchronous setting in force: 'full' or 'normal'. */

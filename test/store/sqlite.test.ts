@@ -142,3 +142,35 @@ t.test('the store is private: data dir 0700, weft.db and its -wal/-shm 0600', as
   for (const f of ['weft.db', 'weft.db-wal', 'weft.db-shm']) t.equal(statSync(join(old, f)).mode & 0o777, 0o600, `an existing ${f} becomes 0600`)
   t.equal(statSync(old).mode & 0o777, 0o755, 'a data dir weft did not make keeps its mode (weft only warns)')
 })
+
+t.test('compaction sweeps history a window at a time, lets other work run, and keeps exactly the newest rows', async (t) => {
+  const path = join(dir, 'sweep.db')
+  const store = openSqliteStore({ path })
+  const kept = new Map<string, number>()
+  const created: number[] = []
+  for (let i = 0; i < 3000; i++) created.push((await store.create(`/s/${i}`, 'a')).modRevision)
+  for (let i = 0; i < 3000; i += 2) await store.update(`/s/${i}`, 'b', created[i])
+  for (let i = 1; i < 1000; i += 2) await store.delete(`/s/${i}`)
+  const old = await store.create('/s/old', 'x')
+  const then = await store.currentRevision()
+  const before = (await store.list('/s/', { revision: then })).items.map((kv) => `${kv.key}=${kv.value}`)
+  for (const kv of (await store.list('/s/')).items) kept.set(kv.key, kv.modRevision)
+
+  let others = 0
+  const compaction = store.compact(then)
+  setImmediate(() => others++)
+  await t.rejects(store.list('/s/', { revision: then - 1 }), { code: 'Compacted' }, 'in force at once, before the rows go')
+  await compaction
+  t.equal(others, 1, 'other work ran between its windows')
+  t.same((await store.list('/s/', { revision: then })).items.map((kv) => `${kv.key}=${kv.value}`), before, 'the state at the compacted revision is intact')
+
+  // The store holds the file exclusively: read its rows once it is closed.
+  await store.close()
+  const { DatabaseSync } = await import('node:sqlite')
+  const db = new DatabaseSync(path, { readOnly: true })
+  const rows = db.prepare('SELECT key, revision, type FROM history').all() as { key: string; revision: number }[]
+  db.close()
+  t.equal(rows.length, kept.size, 'one row per live key: older rows and tombstones are gone')
+  t.ok(rows.every((r) => kept.get(r.key) === r.revision), "and each is the key's newest")
+  t.equal(old.modRevision, then)
+})
