@@ -14,7 +14,6 @@ export interface ReconcileResult {
   requeueAfterMs?: number
 }
 
-/** One informer per kind, shared by every controller in the process. */
 /**
  * The controllers and the scheduler never read managedFields, and an update that leaves
  * them out keeps the stored ones: the cache drops them, as kube-controller-manager's and
@@ -26,6 +25,7 @@ export function withoutManagedFields<T extends ClientObject>(obj: T): T {
   return { ...obj, metadata }
 }
 
+/** One informer per kind, shared by every controller in the process. */
 export class InformerFactory {
   readonly client: RestClient
   private readonly informers = new Map<string, Informer>()
