@@ -2,7 +2,7 @@
 // bridge (itself in a namespace), running `weft agent` against a test API server's unix
 // socket. Teardown stops the agents and removes every sandbox, namespace and process.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { kubeconfigText } from '../../src/client/kubeconfig.ts'
 import { userCredentials } from './apiserver.ts'
 import { openSync, closeSync } from 'node:fs'
@@ -86,6 +86,9 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
         for (let waited = 0; waited < 10_000 && (await netnsPids(netns)).length > 0; waited += 100) await new Promise((r) => setTimeout(r, 100))
         if (!t.passing()) t.comment(`--- ${name} agent log ---\n${await readFile(logFile, 'utf8').catch(() => '')}`)
         for (const sandbox of await listSandboxes(dataDir)) await removeSandbox(sandbox).catch(() => undefined)
+        // A container the agent (re)started as it stopped has no sandbox record yet: whatever
+        // is left in the node's own cgroup tree was started by it, and goes by its pid.
+        await killCgroupTree(cgroupRoot)
         await removeHostCgroupTree(cgroupRoot)
         // Removing a sandbox releases its addresses (the IPAM writes under the data dir), which
         // may be after the test server's teardown removed the directory: the node cleans its own.
@@ -162,4 +165,27 @@ export function execIn(netns: string, cmd: string, args: string[], timeoutMs = 1
     child.stderr.on('data', (b: Buffer) => (err += b))
     child.on('close', (code) => (code === 0 ? resolvePromise(out) : reject(new Error(`${cmd} ${args.join(' ')} in ${netns}: exit ${code}: ${err || out}`))))
   })
+}
+
+/** SIGKILLs, by pid, every process in the cgroup tree `root` on any mounted hierarchy, until none is left (at most 2 s). */
+async function killCgroupTree(root: string): Promise<void> {
+  if (!/^\/[^/]+/.test(root)) throw new Error(`refusing to empty the cgroup tree ${JSON.stringify(root)}: not a node's own`)
+  const tops = ['/sys/fs/cgroup', ...(await readdir('/sys/fs/cgroup', { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory()).map((d) => join('/sys/fs/cgroup', d.name))]
+  const pids = async (dir: string): Promise<number[]> => {
+    const own = (await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number)
+    const children = (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((d) => d.isDirectory())
+    for (const c of children) own.push(...(await pids(join(dir, c.name))))
+    return own
+  }
+  for (let waited = 0; waited < 2000; waited += 50) {
+    const left = new Set<number>()
+    for (const top of tops) for (const pid of await pids(join(top, root))) left.add(pid)
+    if (left.size === 0) return
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {}
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
 }
