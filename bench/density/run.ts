@@ -140,7 +140,7 @@ async function oneRun(cleanup: Cleanup, store: string, nodes: number): Promise<R
     cpuProfDir: values['cpu-prof'],
   })
   const client = new RestClient(loadKubeconfig(server.kubeconfig), { userAgent: 'weft-density', timeoutMs: 60_000 })
-  cleanup.add(() => client.close())
+  cleanup.add(() => client.destroy())
   const hollow = await startHollowNodes(client, nodes)
   cleanup.add(() => hollow.stop())
   const namespaces = Array.from({ length: Math.max(1, Math.ceil(nodes / nodesPerNamespace)) }, (_, i) => `density-${i}`)

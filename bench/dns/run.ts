@@ -229,7 +229,7 @@ try {
   const work = cleanup.tempDir('weft-bench-dns-')
   const api = await startWeftServer(cleanup, { dataDir: cleanup.tempDir('api-', work) })
   const client = pool(api.url, createConcurrency, api.tls)
-  cleanup.add(() => client.close())
+  cleanup.add(() => client.destroy())
   progress(`API server at ${api.url}`)
 
   // Baselines: each server started before the Services exist.

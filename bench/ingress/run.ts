@@ -196,7 +196,7 @@ try {
   progress(`backend (nginx, return 200) on 127.0.0.1:${backend.port}`)
   const api = await startWeftServer(cleanup, { dataDir: cleanup.tempDir('api-', work) })
   const client = pool(api.url, 16, api.tls)
-  cleanup.add(() => client.close())
+  cleanup.add(() => client.destroy())
   progress(`API server at ${api.url}`)
   await createBackends(client, backend.port, cert)
   const routes = routedSet()

@@ -90,7 +90,7 @@ try {
   const lab = await labUp({ dataDir: dir, nodes: 1, agents: true, demo: false, timeoutMs: 120_000 })
   // The lab's admin kubeconfig (system:masters), over the server's unix socket.
   const client = new RestClient({ socketPath: lab.plan.socket, credentials: loadKubeconfig(lab.plan.kubeconfig).credentials })
-  cleanup.add(() => client.close())
+  cleanup.add(() => client.destroy())
   const rows: ResultRow[] = []
   const perRun: string[] = []
   const target = atMost(2000, ' ms')
