@@ -6,6 +6,7 @@ import { b64, EtcdHttp, EtcdResponseError, unb64, type EtcdHeader, type EtcdKv, 
 import { UpstreamWatch } from './etcd-watch.ts'
 import { prefixEndBytes } from './key-range.ts'
 import { StoreError } from './store.ts'
+import { ValueCache } from './value-cache.ts'
 import type { KeyValue, ListOptions, ListResult, Store, Watch, WatchEvent, WatchHandlers } from './store.ts'
 import { WatchHub, type Subscriber } from './watch-hub.ts'
 
@@ -15,6 +16,8 @@ export interface EtcdStoreOptions {
   prefix?: string
   /** Recent events kept for watchers that start in the past (default 10000). */
   watchCacheSize?: number
+  /** Bytes of recently written values kept so updates need no read first (default 64 MiB). */
+  updateCacheBytes?: number
   /** How long a lost watch stream is retried before watchers get 'Unavailable' (default 15 s). */
   reconnectTimeoutMs?: number
   /** TLS to etcd (https:// endpoints): its CA, and a client certificate. */
@@ -72,8 +75,8 @@ export class EtcdStore implements Store {
   #buffer: WatchEvent[] = []
   #coveredAfter = 0
   readonly #waiting = new Set<Subscriber>()
-  /** Every key written since the shared stream started, as that stream last saw it. */
-  readonly #objects = new Map<string, KeyValue>()
+  /** Keys written since the shared stream started, as that stream last saw them; the most recently written first kept. */
+  readonly #recentValues: ValueCache
   readonly #catchUp = new Map<Subscriber, UpstreamWatch>()
 
   constructor(options: EtcdStoreOptions) {
@@ -83,6 +86,7 @@ export class EtcdStore implements Store {
     this.#http = new EtcdHttp(options.endpoints, { tls: options.tls, requestTimeoutMs: options.requestTimeoutMs })
     this.#lagCheckMs = options.watchLagCheckMs ?? 10_000
     this.#cacheSize = options.watchCacheSize ?? 10_000
+    this.#recentValues = new ValueCache(options.updateCacheBytes ?? 64 * 1024 * 1024)
     this.#reconnectTimeoutMs = options.reconnectTimeoutMs ?? 15_000
   }
 
@@ -104,7 +108,7 @@ export class EtcdStore implements Store {
   }
 
   getCached(key: string): KeyValue | undefined {
-    return this.#objects.get(key)
+    return this.#recentValues.get(key)
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListResult> {
@@ -320,7 +324,7 @@ export class EtcdStore implements Store {
   #launchShared(startRevision: number): void {
     this.#buffer = []
     // A new stream may have missed writes: the object copies start over with it.
-    this.#objects.clear()
+    this.#recentValues.clear()
     this.#coveredAfter = startRevision - 1
     const range = this.#range('')
     const shared: UpstreamWatch = new UpstreamWatch(this.#http, {
@@ -336,9 +340,9 @@ export class EtcdStore implements Store {
         for (const ev of events) {
           this.#buffer.push(ev)
           if (ev.type === 'put') {
-            this.#objects.set(ev.key, { key: ev.key, value: ev.value!, createRevision: ev.createRevision, modRevision: ev.revision })
+            this.#recentValues.set({ key: ev.key, value: ev.value!, createRevision: ev.createRevision, modRevision: ev.revision })
           } else {
-            this.#objects.delete(ev.key)
+            this.#recentValues.delete(ev.key)
           }
         }
         if (this.#buffer.length > this.#cacheSize * 2) {

@@ -67,6 +67,29 @@ t.test('a watch older than the shared buffer catches up, then joins the shared s
   t.same(reader.watchStreams, { shared: 1, catchUp: 0 })
 })
 
+t.test('updates start from the recently written values the watch kept, within their byte bound', async (t) => {
+  const name = prefix()
+  // Each entry costs its key (4 characters) and value (46): two fit, three do not.
+  const store = await openEtcdStore({ endpoints: [etcd.endpoint], prefix: name, updateCacheBytes: 120 })
+  t.teardown(() => store.close())
+  const value = (i: number): string => `${i}`.padEnd(46, '.')
+  const written = []
+  for (let i = 0; i < 3; i++) written.push(await store.create(`/k/${i}`, value(i)))
+  const probe = collect(store, '/k/', written[2].modRevision - 1)
+  t.teardown(() => probe.cancel())
+  await probe.until('/k/2')
+  t.equal(store.getCached('/k/0'), undefined, 'the oldest write is not kept')
+  t.same(store.getCached('/k/1'), written[1])
+  t.same(store.getCached('/k/2'), written[2])
+  const moved = await store.update('/k/1', value(9), written[1].modRevision)
+  await store.delete('/k/2')
+  await store.create('/k/3', value(3))
+  await probe.until('/k/3')
+  t.same(store.getCached('/k/1'), moved, 'an update replaces the kept copy')
+  t.equal(store.getCached('/k/2'), undefined, 'a deleted key is not kept')
+  t.ok(store.getCached('/k/3'))
+})
+
 t.test('a lost etcd ends watches with Unavailable', async (t) => {
   const own = await startEtcd(t)
   const store = await openEtcdStore({ endpoints: [own.endpoint], prefix: prefix(), reconnectTimeoutMs: 300 })
