@@ -40,7 +40,7 @@ export function mediaType(req: IncomingMessage): string {
  * kind weft has a protobuf schema for (`expected`); anything else is a 415 or a 400 that says
  * where it broke.
  */
-export function parseBody(raw: Buffer, type: string, expected?: ExpectedKind): unknown {
+export function parseBody(raw: Buffer, type: string, expected?: ExpectedKind | readonly ExpectedKind[]): unknown {
   if (type === protobufMediaType && expected && canDecodeProtobuf(expected)) {
     try {
       return decodeProtobufObject(raw, expected)
@@ -74,13 +74,19 @@ export function parseBody(raw: Buffer, type: string, expected?: ExpectedKind): u
 }
 
 /**
- * The kind a create or update body must be: a TokenRequest for `serviceaccounts/NAME/token`,
- * else the resource's own kind. Delete bodies (DeleteOptions) name none, so they stay JSON-only.
+ * The kinds a body may be: DeleteOptions for a delete (in the resource's group version,
+ * `v1` or `meta.k8s.io/v1`, as upstream registers it in each), a TokenRequest for
+ * `serviceaccounts/NAME/token`, a Binding for `pods/NAME/binding`, a Scale for `…/scale`,
+ * else the resource's own kind.
  */
-export function bodyKind(r: ResourceRequest): ExpectedKind | undefined {
-  if (r.verb === 'delete' || r.verb === 'deletecollection') return undefined
-  if (r.info.kind === 'ServiceAccount' && r.subresource === 'token') return { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest' }
-  return { apiVersion: apiVersionOf(r.info), kind: r.info.kind }
+export function bodyKind(r: ResourceRequest): ExpectedKind[] {
+  if (r.verb === 'delete' || r.verb === 'deletecollection') {
+    return [...new Set([apiVersionOf(r.info), 'v1', 'meta.k8s.io/v1'])].map((apiVersion) => ({ apiVersion, kind: 'DeleteOptions' }))
+  }
+  if (r.subresource === 'binding') return [{ apiVersion: 'v1', kind: 'Binding' }]
+  if (r.subresource === 'scale') return [{ apiVersion: 'autoscaling/v1', kind: 'Scale' }]
+  if (r.info.kind === 'ServiceAccount' && r.subresource === 'token') return [{ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest' }]
+  return [{ apiVersion: apiVersionOf(r.info), kind: r.info.kind }]
 }
 
 /** Resolves when `res` can take more output (drain), or never will (close). */
@@ -105,17 +111,6 @@ export function sendJson(res: ServerResponse, code: number, body: unknown, conte
 export function toApiError(err: unknown): ApiError {
   if (isApiError(err)) return err
   return internal(err instanceof Error ? err.message : String(err))
-}
-
-export function sendError(res: ServerResponse, err: unknown): void {
-  const apiErr = toApiError(err)
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  // As upstream: a 429 (and a 504 from a deadline) says when to come back.
-  if (apiErr.details?.retryAfterSeconds) res.setHeader('retry-after', String(apiErr.details.retryAfterSeconds))
-  sendJson(res, apiErr.code, apiErr.toStatus())
 }
 
 /** How deep a request body may nest (objects and arrays); Kubernetes objects stay far below it. */

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises'
 import { resolve } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
-import { findByPlural, resources, type ResourceInfo } from '../api/registry.ts'
+import { apiVersionOf, findByPlural, resources, type ResourceInfo } from '../api/registry.ts'
 import type { Store } from '../store/store.ts'
 import { cidrAddress, parseCidr } from '../util/cidr.ts'
 import { ApiError, badRequest, methodNotAllowed } from '../util/errors.ts'
@@ -18,14 +18,15 @@ import { NodePortAllocator, ServiceIPAllocator } from './allocator.ts'
 import type { IngressBootstrap } from './bootstrap-ingress.ts'
 import { bootstrap } from './bootstrap.ts'
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion } from './discovery.ts'
-import { bodyKind, drainedOrClosed, mediaType, parseBody, readBody, sendError, sendJson, toApiError } from './http-io.ts'
+import { bodyKind, mediaType, parseBody, readBody, sendJson, toApiError } from './http-io.ts'
+import { errorFormat, formatFor, negotiate, sendError, sendList, sendObject, watchEncoding, type Rendering } from './wire.ts'
 import { ApiServerMetrics } from './metrics.ts'
 import { ObjectStore, type KObject } from './objects.ts'
 import { openApiDocument, openApiIndex } from './openapi.ts'
 import { resolveRequest, type ResourceRequest } from './request-info.ts'
 import { objectOf, ResourceHandler, type Identity, type ObjectList, type WriteOptions } from './resource-handler.ts'
 import { ServiceAllocation } from './service-allocation.ts'
-import { toTable, type IncludeObject } from './tables.ts'
+import { toTable } from './tables.ts'
 import { defaultWatchOptions, serveWatch, type WatchOptions } from './watch.ts'
 import { AllocationRepair } from './allocation-repair.ts'
 import { NamespaceCache } from './namespace-cache.ts'
@@ -116,27 +117,6 @@ interface Upgrade {
 
 /** Kinds whose DELETE answers with the deleted object rather than a Status (ReturnDeletedObject upstream). */
 const returnsDeletedObject = new Set(['Pod', 'Service'])
-
-/** What kind of answer the client asked for in `Accept`. */
-type Rendering = { as: 'object' } | { as: 'table'; includeObject: IncludeObject } | { as: 'partial' }
-
-function negotiate(req: IncomingMessage, query: URLSearchParams): Rendering {
-  const accept = String(req.headers.accept ?? '')
-  for (const part of accept.split(',')) {
-    const params = part.split(';').map((s) => s.trim())
-    if (params[0] !== 'application/json' && params[0] !== '*/*') continue
-    const as = params.find((p) => p.startsWith('as='))?.slice(3)
-    const g = params.find((p) => p.startsWith('g='))?.slice(2)
-    const v = params.find((p) => p.startsWith('v='))?.slice(2)
-    if (as === 'Table' && g === 'meta.k8s.io' && (v === 'v1' || v === 'v1beta1')) {
-      const include = query.get('includeObject') ?? 'Metadata'
-      return { as: 'table', includeObject: (['None', 'Metadata', 'Object'].includes(include) ? include : 'Metadata') as IncludeObject }
-    }
-    if (as === 'PartialObjectMetadata' || as === 'PartialObjectMetadataList') return { as: 'partial' }
-    if (!as) return { as: 'object' }
-  }
-  return { as: 'object' }
-}
 
 function partial(obj: KObject): Obj {
   return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata }
@@ -298,7 +278,7 @@ export class ApiServer {
     const url = URL.parse(req.url ?? '/', 'http://localhost')
     if (!url) {
       // A request target no URL parser accepts (`http://[`): nothing to route or authorize.
-      sendError(res, badRequest(`the request target ${JSON.stringify(String(req.url).slice(0, 100))} is not a valid path`))
+      sendError(res, badRequest(`the request target ${JSON.stringify(String(req.url).slice(0, 100))} is not a valid path`), errorFormat(req))
       return
     }
     let labels = { verb: req.method ?? '', group: '', version: '', resource: '', subresource: '' }
@@ -342,7 +322,7 @@ export class ApiServer {
         res.setHeader('connection', 'close')
         res.once('finish', () => req.destroy())
       }
-      sendError(res, apiErr)
+      sendError(res, apiErr, errorFormat(req))
     } finally {
       for (const release of releases) release()
       this.metrics.inflight.dec({ request_kind: kind })
@@ -484,7 +464,7 @@ export class ApiServer {
     const opts: WriteOptions = { query, identity: identityOf(user, req), warnings: [] }
     const send = (code: number, body: unknown) => {
       if (opts.warnings.length) res.setHeader('warning', opts.warnings.map((w) => `299 - ${JSON.stringify(w)}`))
-      sendJson(res, code, body)
+      sendObject(res, code, body as Obj, rendering)
     }
     const body = async (): Promise<unknown> => {
       const raw = await readBody(req, undefined, this.options.limits?.bodyTimeoutMs)
@@ -531,7 +511,7 @@ export class ApiServer {
         if (rendering.as === 'partial') {
           return send(200, { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: list.metadata, items: list.entries.map((e) => partial(objectOf(e))) })
         }
-        return sendList(res, list)
+        return sendList(res, list, rendering)
       }
       case 'watch': {
         this.openWatches.add(res)
@@ -545,6 +525,7 @@ export class ApiServer {
                 return { revision: Number(list.metadata.resourceVersion), objects: list.entries.map(objectOf) }
               },
               render: rendering.as === 'object' ? undefined : (obj) => this.render(r.info, rendering, obj),
+              encoding: watchEncoding(rendering.as === 'object' ? formatFor(rendering, apiVersionOf(r.info), r.info.kind) : rendering.format),
               options: this.watchOptions,
               checkNotTooLarge: (rv) => this.objects.checkNotTooLarge(rv),
             },
@@ -603,22 +584,6 @@ export class ApiServer {
       }
     }
   }
-}
-
-/** Writes a list from the stored texts, in chunks, without building one huge string. */
-async function sendList(res: ServerResponse, list: ObjectList): Promise<void> {
-  res.writeHead(200, { 'content-type': 'application/json' })
-  res.write(`{"kind":"${list.kind}","apiVersion":"${list.apiVersion}","metadata":${JSON.stringify(list.metadata)},"items":[`)
-  const chunk = 256
-  for (let i = 0; i < list.entries.length; i += chunk) {
-    const part = list.entries.slice(i, i + chunk).map((e) => e.text).join(',')
-    const ok = res.write(i === 0 ? part : ',' + part)
-    if (!ok) {
-      await drainedOrClosed(res)
-      if (res.destroyed) return
-    }
-  }
-  res.end(']}')
 }
 
 export function splitHostPort(listen: string): [string, string] {

@@ -1,6 +1,6 @@
-// Serving `?watch=true`: newline-delimited JSON events from the store's revision
-// stream, with selectors, bookmarks, initial events, timeouts and a cap on what a
-// client that stops reading may hold buffered.
+// Serving `?watch=true`: events from the store's revision stream (newline-delimited JSON
+// or length-prefixed protobuf), with selectors, bookmarks, initial events, timeouts and a
+// cap on what a client that stops reading may hold buffered.
 import type { ServerResponse } from 'node:http'
 import type { ResourceInfo } from '../api/registry.ts'
 import { isStoreError, type Store, type Watch, type WatchEvent } from '../store/store.ts'
@@ -9,6 +9,7 @@ import { parseResourceVersion, prefixOf, withRevision, type KObject } from './ob
 import type { ResourceRequest } from './request-info.ts'
 import { matchesQuery, parseSelectors, refuseUnserved, type ListQuery } from './resource-handler.ts'
 import { drainedOrClosed } from './http-io.ts'
+import type { WatchEncoding } from './wire.ts'
 
 export interface WatchOptions {
   /** Longest time a watch may stay open when the client gives no timeoutSeconds. */
@@ -40,8 +41,9 @@ export type ListAll = (info: ResourceInfo, namespace: string | undefined) => Pro
 export interface WatchContext {
   store: Store
   listAll: ListAll
-  /** Renders an object for the wire (e.g. a Table row); absent: the object's JSON as stored. */
+  /** Renders an object for the wire (e.g. a Table row); absent: the object as stored. */
   render?: (obj: KObject) => unknown
+  encoding: WatchEncoding
   options: WatchOptions
   /** Refuses a resourceVersion newer than the store's (504, as Kubernetes does). */
   checkNotTooLarge: (rv: number) => Promise<void>
@@ -98,7 +100,7 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
   if (res.destroyed || !res.socket || res.socket.destroyed) return { done: Promise.resolve() }
   res.useChunkedEncodingByDefault = false
   res.shouldKeepAlive = false
-  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private', connection: 'close' })
+  res.writeHead(200, { 'content-type': ctx.encoding.contentType, 'cache-control': 'no-cache, private', connection: 'close' })
   res.flushHeaders()
   let lastRevision = startRevision
   let closed = false
@@ -142,7 +144,7 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
   /** The client has enough unread output for now. */
   const congested = () => res.writableLength > FLOW_HIGH_WATER
   const drained = () => drainedOrClosed(res)
-  const send = (type: WatchEventType, object: unknown) => write(JSON.stringify({ type, object }) + '\n')
+  const send = (type: WatchEventType, object: unknown) => write(ctx.encoding.event(type, object))
   const bookmark = (extraAnnotations?: Record<string, string>) => {
     // With nothing held back, the store's progress is safe to promise: a quiet resource's
     // watcher then resumes from a recent revision, not one compaction has taken away.
@@ -174,7 +176,7 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
       send(type, ctx.render(which === 'value' ? shared.object() : shared.previous()))
       return
     }
-    write(shared.line(type, which))
+    write(shared.line(type, which, ctx.encoding))
   }
   const deliver = (ev: WatchEvent) => {
     lastRevision = ev.revision
@@ -262,8 +264,8 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
 }
 
 /**
- * What every watcher of one store event shares: the parsed objects and the encoded event
- * lines, made once however many watchers receive the event.
+ * What every watcher of one store event shares: the parsed objects and the encoded events,
+ * made once however many watchers receive the event.
  */
 class SharedEvent {
   private readonly ev: WatchEvent
@@ -288,11 +290,13 @@ class SharedEvent {
     return (this.prev ??= JSON.parse(this.text('prevValue')) as KObject)
   }
 
-  line(type: WatchEventType, which: 'value' | 'prevValue'): Buffer {
-    const key = type + which
+  line(type: WatchEventType, which: 'value' | 'prevValue', encoding: WatchEncoding): Buffer {
+    const key = encoding.format + type + which
     let line = this.lines.get(key)
     if (!line) {
-      line = Buffer.from(`{"type":"${type}","object":${this.text(which)}}\n`)
+      // JSON goes out as stored, without a parse.
+      if (encoding.format === 'json') line = Buffer.from(`{"type":"${type}","object":${this.text(which)}}\n`)
+      else line = encoding.event(type, which === 'value' ? this.object() : this.previous())
       this.lines.set(key, line)
     }
     return line

@@ -141,10 +141,7 @@ export function methodNotAllowed(message: string): ApiError {
 }
 
 export function unsupportedMediaType(contentType: string): ApiError {
-  const hint = contentType.includes('protobuf')
-    ? '; weft decodes Kubernetes protobuf only for the security kinds so far (the reviews, TokenRequest, CertificateSigningRequest, ServiceAccount), and kubectl\'s imperative generators (kubectl create configmap/secret/deployment/namespace…) send it for others too: write the object as YAML instead, e.g. `kubectl create configmap NAME --from-literal=k=v --dry-run=client -o yaml | kubectl apply -f -`'
-    : ''
-  return new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got ${contentType})${hint}`)
+  return new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${contentType})`)
 }
 
 export function tooLarge(limit: number): ApiError {

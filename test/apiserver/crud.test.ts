@@ -93,8 +93,8 @@ t.test('bad input gets a Status and nothing is stored', async (t) => {
   t.equal(huge.body.reason, 'RequestEntityTooLarge')
 
   const protobuf = await call(url, 'POST', '/api/v1/namespaces/default/configmaps', 'k8s\u0000...', { 'content-type': 'application/vnd.kubernetes.protobuf' })
-  t.equal(protobuf.status, 415)
-  t.match(protobuf.body.message, /--dry-run=client -o yaml \| kubectl apply -f -/, 'says how to send YAML instead')
+  t.equal(protobuf.status, 400, 'malformed protobuf is a bad request')
+  t.match(protobuf.body.message, /not valid Kubernetes protobuf: invalid wire type 6/)
 
   const unknownKind = await call(url, 'GET', '/apis/example.com/v1/widgets')
   t.equal(unknownKind.status, 404)

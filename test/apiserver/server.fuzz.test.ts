@@ -1,7 +1,8 @@
 // Seeded fuzzing of the API server's HTTPS listener: random and mutated requests from
 // callers with the admin's certificate, a powerless user's, none at all, and hostile bearer
 // tokens (forged JWTs, bootstrap-shaped guesses, garbage), on API paths, reviews, token
-// requests and nonsense, written whole, in pieces, stalled or abandoned. Every answer must
+// requests and nonsense, with JSON, protobuf and hostile `Accept`s and protobuf bodies
+// (whole and mutated), written whole, in pieces, stalled or abandoned. Every answer must
 // be a well-formed HTTP response other than 500, every connection must end within a bounded
 // wait, the server must keep answering, and descriptors must be back to the baseline.
 import t from 'tap'
@@ -10,6 +11,7 @@ import type { Socket } from 'node:net'
 import { fuzzSettings, Rng } from '../helpers/fuzz.ts'
 import { fuzzHttpListener, randomHttpRequest } from '../helpers/http-fuzz.ts'
 import { adminCredentials, startTestServer, userCredentials } from '../helpers/apiserver.ts'
+import { encodeObject } from '../helpers/protobuf.ts'
 
 const settings = fuzzSettings(300)
 t.setTimeout(settings.long ? 0 : 90_000)
@@ -67,8 +69,39 @@ function hostileToken(rng: Rng): string {
   ])
 }
 
+const ACCEPTS = [
+  'application/vnd.kubernetes.protobuf,application/json',
+  'application/vnd.kubernetes.protobuf',
+  'application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io',
+  'application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
+  'application/json;as=Table;v=v1;g=meta.k8s.io,application/json',
+  'application/vnd.kubernetes.protobuf;stream=watch',
+  ';;,,as=',
+]
+
+/** Well-formed and mutated protobuf bodies, asking for protobuf or JSON answers. */
+function protobufRequest(rng: Rng): Buffer {
+  const objects = [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${rng.int(5)}`, labels: { a: rng.hostileString().slice(0, 20) } }, data: { k: rng.hostileString() } },
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, data: { k: Buffer.from(rng.bytes(rng.int(64))).toString('base64') } },
+    { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: rng.int(3) - 1, preconditions: { uid: rng.hostileString() } },
+    { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: 'get', resource: rng.hostileString() } } },
+  ]
+  let body = encodeObject(rng.pick(objects))
+  if (rng.chance(0.5)) body = rng.mutate(body)
+  const method = rng.pick(['POST', 'PUT', 'DELETE', 'GET', 'PATCH'])
+  const head = `${method} ${rng.pick(PATHS)} HTTP/1.1\r\nHost: apiserver\r\nContent-Type: application/vnd.kubernetes.protobuf\r\nAccept: ${rng.pick(ACCEPTS)}\r\nContent-Length: ${body.length}\r\n\r\n`
+  return Buffer.concat([Buffer.from(head, 'latin1'), body])
+}
+
 function request(rng: Rng): Buffer {
-  const raw = randomHttpRequest(rng, requestPath, 'apiserver')
+  if (rng.chance(0.25)) return protobufRequest(rng)
+  let raw = randomHttpRequest(rng, requestPath, 'apiserver')
+  if (rng.chance(0.3)) {
+    const text = raw.toString('latin1')
+    const at = text.indexOf('\r\n')
+    if (at >= 0) raw = Buffer.from(`${text.slice(0, at + 2)}Accept: ${rng.pick(ACCEPTS)}\r\n${text.slice(at + 2)}`, 'latin1')
+  }
   if (!rng.chance(0.4)) return raw
   // A bearer token of some kind in the head, whatever the rest of the request is.
   const text = raw.toString('latin1')

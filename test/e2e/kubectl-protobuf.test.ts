@@ -1,6 +1,7 @@
-// The real kubectl's typed clients send protobuf bodies: auth can-i (SelfSubjectAccessReview),
-// auth can-i --list (SelfSubjectRulesReview), auth whoami (SelfSubjectReview), create
-// serviceaccount, create token (TokenRequest) and certificate approve|deny (a CSR PUT).
+// The real kubectl's typed clients send protobuf bodies and read protobuf answers: auth
+// can-i (SelfSubjectAccessReview), auth can-i --list (SelfSubjectRulesReview), auth whoami
+// (SelfSubjectReview), create token (TokenRequest), certificate approve|deny (a CSR PUT),
+// every `kubectl create` generator for a kind weft serves, and describe.
 import t from 'tap'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -111,4 +112,63 @@ t.test('a CSR applied as JSON, then kubectl certificate approve and deny', async
   t.match(table.stdout, /Approved/)
   const again = await asDana('certificate', 'approve', 'eve')
   t.not(again.code, 0, 'a user without approve rights is refused')
+})
+
+t.test('kubectl create generators: protobuf bodies in, protobuf answers out', async (t) => {
+  const dir = tmp('weft-pb-gen-')
+  t.teardown(() => dir.remove())
+  const key = join(dir.path, 'tls.key')
+  const cert = join(dir.path, 'tls.crt')
+  const made = await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=shop.example', '-days', '1', '-keyout', key, '-out', cert])
+  t.equal(made.code, 0, made.stderr)
+  const ns = ['-n', 'pb']
+  const generators: [string[], string][] = [
+    [['create', 'namespace', 'pb'], 'namespace/pb created'],
+    [['create', 'configmap', 'settings', '--from-literal=mode=fast', '--from-literal=empty=', ...ns], 'configmap/settings created'],
+    [['create', 'secret', 'generic', 'creds', '--from-literal=password=s3cret', ...ns], 'secret/creds created'],
+    [['create', 'secret', 'docker-registry', 'registry', '--docker-server=registry.example', '--docker-username=u', '--docker-password=p', ...ns], 'secret/registry created'],
+    [['create', 'secret', 'tls', 'shop-tls', `--cert=${cert}`, `--key=${key}`, ...ns], 'secret/shop-tls created'],
+    [['create', 'deployment', 'web', '--image=registry.k8s.io/pause:3.10', '--replicas=0', '--port=8080', ...ns], 'deployment.apps/web created'],
+    [['create', 'service', 'clusterip', 'web', '--tcp=80:8080', ...ns], 'service/web created'],
+    [['create', 'service', 'nodeport', 'web-np', '--tcp=80:8080', ...ns], 'service/web-np created'],
+    [['create', 'service', 'loadbalancer', 'web-lb', '--tcp=80:8080', ...ns], 'service/web-lb created'],
+    [['create', 'service', 'externalname', 'upstream', '--external-name=upstream.example', ...ns], 'service/upstream created'],
+    [['create', 'ingress', 'shop', '--rule=shop.example/*=web:80,tls=shop-tls', ...ns], 'ingress.networking.k8s.io/shop created'],
+    [['create', 'serviceaccount', 'builder', ...ns], 'serviceaccount/builder created'],
+    [['create', 'role', 'reader', '--verb=get,list', '--resource=pods', ...ns], 'role.rbac.authorization.k8s.io/reader created'],
+    [['create', 'rolebinding', 'readers', '--role=reader', '--serviceaccount=pb:builder', ...ns], 'rolebinding.rbac.authorization.k8s.io/readers created'],
+    [['create', 'clusterrole', 'node-reader', '--verb=get,list', '--resource=nodes'], 'clusterrole.rbac.authorization.k8s.io/node-reader created'],
+    [['create', 'clusterrolebinding', 'node-readers', '--clusterrole=node-reader', '--group=ops'], 'clusterrolebinding.rbac.authorization.k8s.io/node-readers created'],
+    [['create', 'priorityclass', 'batch-low', '--value=-10', '--description=background work'], 'priorityclass.scheduling.k8s.io/batch-low created'],
+  ]
+  for (const [args, says] of generators) {
+    const run = await admin(...args)
+    t.equal(run.code, 0, `kubectl ${args.join(' ')}: ${run.stderr}`)
+    t.equal(run.stdout.trim(), says)
+  }
+  const stored = async (...args: string[]) => JSON.parse((await admin('get', ...args, '-o', 'json')).stdout)
+  t.same((await stored('configmap', 'settings', ...ns)).data, { mode: 'fast', empty: '' }, 'an empty value survives protobuf')
+  t.equal(Buffer.from((await stored('secret', 'creds', ...ns)).data.password, 'base64').toString(), 's3cret', 'bytes are base64 in JSON')
+  t.match((await stored('secret', 'shop-tls', ...ns)).type, 'kubernetes.io/tls')
+  const web = await stored('deployment', 'web', ...ns)
+  t.equal(web.spec.replicas, 0, 'replicas 0 is kept, not defaulted to 1')
+  t.same(web.spec.template.spec.containers[0].ports, [{ containerPort: 8080, protocol: 'TCP' }])
+  const np = await stored('service', 'web-np', ...ns)
+  t.match(np.spec.ports, [{ port: 80, targetPort: 8080, protocol: 'TCP', nodePort: Number }])
+  t.match((await stored('service', 'upstream', ...ns)).spec, { type: 'ExternalName', externalName: 'upstream.example' })
+  t.match((await stored('ingress', 'shop', ...ns)).spec, { rules: [{ host: 'shop.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }], tls: [{ hosts: ['shop.example'], secretName: 'shop-tls' }] })
+  t.equal((await stored('priorityclass', 'batch-low')).value, -10, 'a negative int32 survives protobuf')
+
+  const dry = await admin('create', 'configmap', 'dry', '--from-literal=x=y', '--dry-run=server', '-o', 'json', ...ns)
+  t.equal(dry.code, 0, dry.stderr)
+  t.match(JSON.parse(dry.stdout), { kind: 'ConfigMap', metadata: { name: 'dry', namespace: 'pb' }, data: { x: 'y' } }, 'the server answered the dry run in protobuf')
+  const absent = await admin('get', 'configmap', 'dry', ...ns)
+  t.not(absent.code, 0, 'and stored nothing')
+
+  const described = await admin('describe', 'deployment', 'web', ...ns)
+  t.equal(described.code, 0, described.stderr)
+  t.match(described.stdout, /Replicas:\s+0 desired/)
+  const exists = await admin('create', 'configmap', 'settings', '--from-literal=a=b', ...ns)
+  t.not(exists.code, 0)
+  t.match(exists.stderr, /configmaps "settings" already exists/, 'a protobuf Status error reads as kubectl\'s usual message')
 })

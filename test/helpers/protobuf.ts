@@ -1,9 +1,12 @@
-// A test-only protobuf encoder built from the same schema table the decoder reads: JSON →
-// Kubernetes protobuf, so tests can make fixtures and round-trip them. Also raw wire writers
-// for hand-made malformed inputs, and a sample object for any message with every field set.
-import { protobufMagic } from '../../src/api/protobuf/envelope.ts'
-import { kubernetesSchema } from '../../src/api/protobuf/schema.ts'
-import type { FieldSpec, MessageSpec, Schema, ValueType } from '../../src/api/protobuf/types.ts'
+// Protobuf for tests: weft's encoder with Go's habit of writing zero values, raw wire
+// writers for hand-made malformed inputs, and a sample object for any message with every
+// field set.
+import { writeMessage } from '../../src/api/protobuf/encode.ts'
+import { encodeProtobufObject } from '../../src/api/protobuf/index.ts'
+import { kubernetesSchema, messageForKind } from '../../src/api/protobuf/schema.ts'
+import { resources } from '../../src/api/registry.ts'
+import type { FieldSpec, Schema } from '../../src/api/protobuf/types.ts'
+import { ProtoWriter } from '../../src/api/protobuf/writer.ts'
 
 export function varint(value: number | bigint): Buffer {
   let v = BigInt.asUintN(64, BigInt(value))
@@ -30,83 +33,44 @@ export function varintField(field: number, value: number | bigint): Buffer {
 }
 
 export interface EncodeOptions {
-  /** Write absent non-pointer scalars as zero values, as Go's gogo-protobuf marshaller does. */
+  /** Write absent scalars whose zero Go leaves out of JSON as zero values, as Go's marshaller writes every non-pointer scalar. */
   goZeros?: boolean
 }
 
+/** A message's bytes (no envelope), from weft's own encoder. */
 export function encodeMessage(name: string, value: unknown, options: EncodeOptions = {}, schema: Schema = kubernetesSchema): Buffer {
-  const spec = schema[name]
-  if (!spec) throw new Error(`no message ${name}`)
-  const obj = fromSpecial(spec, value)
-  const parts: Buffer[] = []
-  for (const [number, f] of Object.entries(spec.fields)) {
-    const field = Number(number)
-    const v = obj[f.json]
-    if (v === undefined) {
-      if (options.goZeros && !f.repeated && !f.map && !f.pointer && typeof f.type === 'string') parts.push(encodeValue(field, f.type, zero(f.type), options, schema))
-      continue
-    }
-    if (f.map) {
-      for (const [key, item] of Object.entries(v as Record<string, unknown>)) {
-        parts.push(lengthDelimited(field, Buffer.concat([lengthDelimited(1, key), encodeValue(2, f.type, item, options, schema)])))
-      }
-    } else if (f.repeated) {
-      for (const item of v as unknown[]) parts.push(encodeValue(field, f.type, item, options, schema))
-    } else parts.push(encodeValue(field, f.type, v, options, schema))
-  }
-  return Buffer.concat(parts)
+  const w = new ProtoWriter()
+  writeMessage(w, schema, name, options.goZeros ? withGoZeros(schema, name, value) : value)
+  return w.finish()
 }
 
 /** The whole body kubectl would send: magic, then runtime.Unknown around the object. */
-export function encodeObject(obj: Record<string, unknown>, message: string, options: EncodeOptions = {}): Buffer {
-  const { apiVersion, kind, ...rest } = obj
-  const typeMeta = Buffer.concat([lengthDelimited(1, String(apiVersion)), lengthDelimited(2, String(kind))])
-  const unknown = Buffer.concat([
-    lengthDelimited(1, typeMeta),
-    lengthDelimited(2, encodeMessage(message, rest, options)),
-    lengthDelimited(3, ''),
-    lengthDelimited(4, ''),
-  ])
-  return Buffer.concat([protobufMagic, unknown])
+export function encodeObject(obj: Record<string, unknown>, options: EncodeOptions = {}): Buffer {
+  if (!options.goZeros) return encodeProtobufObject(obj)
+  const message = messageForKind(String(obj.apiVersion), String(obj.kind))!
+  return encodeProtobufObject({ ...(withGoZeros(kubernetesSchema, message, obj) as object), apiVersion: obj.apiVersion, kind: obj.kind })
+}
+
+function withGoZeros(schema: Schema, name: string, value: unknown): unknown {
+  const spec = schema[name]
+  if (spec.as || typeof value !== 'object' || value === null) return value
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) }
+  for (const f of Object.values(spec.fields)) {
+    const type = f.type
+    if (typeof type === 'object') {
+      if (f.inline) Object.assign(out, withGoZeros(schema, type.message, out))
+      else if (f.map) {
+        const entries = out[f.json] as Record<string, unknown> | undefined
+        if (entries) out[f.json] = Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, withGoZeros(schema, type.message, v)]))
+      } else if (f.repeated) out[f.json] = (out[f.json] as unknown[] | undefined)?.map((v) => withGoZeros(schema, type.message, v))
+      else if (out[f.json] !== undefined) out[f.json] = withGoZeros(schema, type.message, out[f.json])
+    } else if (out[f.json] === undefined && !f.repeated && !f.map && !f.keepZero) out[f.json] = zero(type)
+  }
+  return out
 }
 
 function zero(type: string): unknown {
   return type === 'bool' ? false : type === 'int32' || type === 'int64' ? 0 : ''
-}
-
-function encodeValue(field: number, type: ValueType, value: unknown, options: EncodeOptions, schema: Schema): Buffer {
-  if (typeof type === 'object') return lengthDelimited(field, encodeMessage(type.message, value, options, schema))
-  switch (type) {
-    case 'string':
-      return lengthDelimited(field, String(value))
-    case 'bytes':
-      return lengthDelimited(field, Buffer.from(String(value), 'base64'))
-    case 'bool':
-      return varintField(field, value ? 1 : 0)
-    default:
-      return varintField(field, BigInt(value as number))
-  }
-}
-
-/** The fields object a special form's JSON value stands for. */
-function fromSpecial(spec: MessageSpec, value: unknown): Record<string, unknown> {
-  switch (spec.as) {
-    case undefined:
-      return value as Record<string, unknown>
-    case 'time':
-    case 'microTime': {
-      const text = String(value)
-      const ms = Date.parse(text)
-      const fraction = /\.(\d+)Z$/.exec(text)?.[1] ?? ''
-      return { seconds: Math.floor(ms / 1000), nanos: fraction ? Number(fraction.padEnd(9, '0')) : undefined }
-    }
-    case 'fieldsV1':
-      return { raw: Buffer.from(JSON.stringify(value)).toString('base64') }
-    case 'stringList':
-      return { items: value }
-    case 'intOrString':
-      return typeof value === 'number' ? { type: 0, intVal: value } : { type: 1, strVal: value }
-  }
 }
 
 /**
@@ -126,10 +90,20 @@ export function sampleOf(name: string, depth = 6, schema: Schema = kubernetesSch
       return ['one', '', 'three']
     case 'intOrString':
       return depth % 2 ? 8080 : 'http'
+    case 'duration':
+      return '1h2m3.5s'
+    case 'quantity':
+      return '250m'
+    case 'rawExtension':
+      return { kind: 'Raw', list: [1, 'two', null], nested: { ok: true } }
   }
   const out: Record<string, unknown> = {}
   for (const f of Object.values(spec.fields)) {
     if (typeof f.type === 'object' && depth <= 0) continue
+    if (f.inline) {
+      Object.assign(out, sampleOf((f.type as { message: string }).message, depth - 1, schema))
+      continue
+    }
     const one = (i: number) => sampleValue(f, i, depth, schema)
     if (f.map) out[f.json] = { 'app.kubernetes.io/name': one(0), __proto__x: one(1), 'é ü': one(2) }
     else if (f.repeated) out[f.json] = [one(0), one(1)]
@@ -153,4 +127,17 @@ function sampleValue(f: FieldSpec, i: number, depth: number, schema: Schema): un
     case 'int64':
       return i % 2 ? Number.MIN_SAFE_INTEGER : 2 ** 40 + 3
   }
+}
+
+/** Every kind weft serves that has a protobuf form, and its list kind, with the message of each. */
+export function protobufKinds(): { apiVersion: string; kind: string; message: string }[] {
+  const out: { apiVersion: string; kind: string; message: string }[] = []
+  for (const r of resources) {
+    const apiVersion = r.group === '' ? r.version : `${r.group}/${r.version}`
+    for (const kind of r.createOnly ? [r.kind] : [r.kind, r.listKind]) {
+      const message = messageForKind(apiVersion, kind)
+      if (message) out.push({ apiVersion, kind, message })
+    }
+  }
+  return out
 }

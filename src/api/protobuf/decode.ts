@@ -1,5 +1,6 @@
 // Decodes protobuf bytes into the JSON form of the same object, driven by a schema table.
 import { ProtoReader, ProtobufError, WireType } from './reader.ts'
+import { formatGoDuration } from './duration.ts'
 import type { FieldSpec, MessageSpec, Schema, SpecialForm, ValueType } from './types.ts'
 
 /** Deeper nesting than any Kubernetes object has is refused (it can only come from a recursive schema). */
@@ -70,10 +71,17 @@ function readField(schema: Schema, f: FieldSpec, wireType: number, reader: Proto
     } else list.push(readValue(schema, f, f.type, wireType, reader, depth, path) ?? null)
     return
   }
+  if (f.inline) {
+    // An embedded struct's fields belong to this object's JSON.
+    expectWire(f, wireType, WireType.bytes)
+    readMessage(schema, (f.type as { message: string }).message, reader.message(), depth + 1, path, obj)
+    return
+  }
   const before = obj[f.json]
   const merge = typeof f.type === 'object' && typeof before === 'object' && before !== null && !Array.isArray(before)
   const value = merge ? readValue(schema, f, f.type, wireType, reader, depth, path, before as Record<string, unknown>) : readValue(schema, f, f.type, wireType, reader, depth, path)
-  if (value === undefined || (!f.pointer && isZero(value))) delete obj[f.json]
+  // Only a scalar field's zero is dropped: a message that reads as 0 (IntOrString) was sent.
+  if (value === undefined || (typeof f.type !== 'object' && !f.keepZero && isZero(value))) delete obj[f.json]
   else obj[f.json] = value
 }
 
@@ -173,9 +181,14 @@ function special(form: SpecialForm, obj: Record<string, unknown>, empty: boolean
       if (form === 'time') return `${whole}Z`
       return `${whole}.${String(Math.floor(nanos / 1000)).padStart(6, '0')}Z`
     }
-    case 'fieldsV1': {
+    case 'duration':
+      return formatGoDuration((obj.duration as number | undefined) ?? 0)
+    case 'quantity':
+      return (obj.string as string | undefined) ?? '0'
+    case 'fieldsV1':
+    case 'rawExtension': {
       if (obj.raw === undefined) return undefined
-      return fieldsJson(Buffer.from(obj.raw as string, 'base64'))
+      return rawJson(Buffer.from(obj.raw as string, 'base64'), form)
     }
     case 'stringList':
       return obj.items ?? []
@@ -190,8 +203,8 @@ function special(form: SpecialForm, obj: Record<string, unknown>, empty: boolean
 
 const maxJsonDepth = 100
 
-/** FieldsV1's raw bytes: a JSON object, nested no deeper than weft's own JSON handling copes with. */
-function fieldsJson(raw: Buffer): Record<string, unknown> {
+/** FieldsV1's or RawExtension's raw bytes: JSON, nested no deeper than weft's own JSON handling copes with. */
+function rawJson(raw: Buffer, form: 'fieldsV1' | 'rawExtension'): unknown {
   const source = text(raw)
   let depth = 0
   let inString = false
@@ -202,15 +215,15 @@ function fieldsJson(raw: Buffer): Record<string, unknown> {
       else if (c === 0x22) inString = false
     } else if (c === 0x22) inString = true
     else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxJsonDepth) throw new ProtobufError(`fieldsV1 nests deeper than ${maxJsonDepth} levels`)
+      if (++depth > maxJsonDepth) throw new ProtobufError(`${form} nests deeper than ${maxJsonDepth} levels`)
     } else if (c === 0x7d || c === 0x5d) depth--
   }
   let value: unknown
   try {
     value = JSON.parse(source)
   } catch (err) {
-    throw new ProtobufError(`fieldsV1 is not JSON: ${(err as Error).message}`)
+    throw new ProtobufError(`${form} is not JSON: ${(err as Error).message}`)
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ProtobufError('fieldsV1 is not a JSON object')
-  return value as Record<string, unknown>
+  if (form === 'fieldsV1' && (typeof value !== 'object' || value === null || Array.isArray(value))) throw new ProtobufError('fieldsV1 is not a JSON object')
+  return value
 }

@@ -1,6 +1,7 @@
 // The Kubernetes protobuf envelope: the magic `k8s\0`, then a runtime.Unknown (apimachinery
 // pkg/runtime generated.proto) whose typeMeta names the object and whose raw holds it.
 import { ProtoReader, ProtobufError, WireType } from './reader.ts'
+import type { ProtoWriter } from './writer.ts'
 
 export const protobufMagic: Readonly<Uint8Array> = Uint8Array.of(0x6b, 0x38, 0x73, 0x00)
 
@@ -56,4 +57,24 @@ function text(b: Uint8Array, field: string): string {
   } catch {
     throw new ProtobufError(`the envelope's ${field} is not valid UTF-8`)
   }
+}
+
+/**
+ * Opens the envelope of a message that the caller then writes into the same writer: magic,
+ * then runtime.Unknown's type and the start of its raw message. `endEnvelope` closes it.
+ */
+export function beginEnvelope(w: ProtoWriter, apiVersion: string, kind: string): number {
+  w.raw(protobufMagic)
+  const typeMeta = w.begin(1)
+  w.string(1, apiVersion)
+  w.string(2, kind)
+  w.end(typeMeta)
+  return w.begin(2)
+}
+
+/** Closes the raw message and writes the empty content encoding and type, as Go writes them. */
+export function endEnvelope(w: ProtoWriter, raw: number): void {
+  w.end(raw)
+  w.string(3, '')
+  w.string(4, '')
 }

@@ -1,41 +1,24 @@
 // The protobuf schema weft knows, and which message each apiVersion + kind is encoded as.
-import { authenticationMessages } from './messages/authentication.ts'
-import { authorizationMessages } from './messages/authorization.ts'
-import { certificatesMessages } from './messages/certificates.ts'
-import { coreMessages } from './messages/core.ts'
-import { metaMessages } from './messages/meta.ts'
+import { kubernetesMessages } from './messages/index.ts'
 import type { Schema } from './types.ts'
 
-export const kubernetesSchema: Schema = {
-  ...metaMessages,
-  ...coreMessages,
-  ...authenticationMessages,
-  ...authorizationMessages,
-  ...certificatesMessages,
-}
+export const kubernetesSchema: Schema = kubernetesMessages
 
-/** `apiVersion/kind` → the message of the object's body. */
-const kindMessages: ReadonlyMap<string, string> = new Map([
-  ['v1/ServiceAccount', 'core.v1.ServiceAccount'],
-  ['authentication.k8s.io/v1/TokenReview', 'authentication.v1.TokenReview'],
-  ['authentication.k8s.io/v1/TokenRequest', 'authentication.v1.TokenRequest'],
-  ['authentication.k8s.io/v1/SelfSubjectReview', 'authentication.v1.SelfSubjectReview'],
-  ['authorization.k8s.io/v1/SubjectAccessReview', 'authorization.v1.SubjectAccessReview'],
-  ['authorization.k8s.io/v1/LocalSubjectAccessReview', 'authorization.v1.LocalSubjectAccessReview'],
-  ['authorization.k8s.io/v1/SelfSubjectAccessReview', 'authorization.v1.SelfSubjectAccessReview'],
-  ['authorization.k8s.io/v1/SelfSubjectRulesReview', 'authorization.v1.SelfSubjectRulesReview'],
-  ['certificates.k8s.io/v1/CertificateSigningRequest', 'certificates.v1.CertificateSigningRequest'],
-])
-
-/** The message name for a kind, or undefined when weft cannot decode it as protobuf. */
+/**
+ * The message name for a kind, or undefined when the table has none. A group's messages
+ * are named by the group's first label (`rbac.authorization.k8s.io/v1` → `rbac.v1`, the
+ * core group → `core.v1`). meta.k8s.io's kinds (Status, DeleteOptions, WatchEvent, …) go
+ * with every group version, as upstream registers them in each.
+ */
 export function messageForKind(apiVersion: string, kind: string): string | undefined {
-  return kindMessages.get(`${apiVersion}/${kind}`)
+  const slash = apiVersion.indexOf('/')
+  const group = slash < 0 ? '' : apiVersion.slice(0, slash)
+  const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1)
+  const own = `${group === '' ? 'core' : group.split('.')[0]}.${version}.${kind}`
+  if (Object.hasOwn(kubernetesSchema, own) && !kubernetesSchema[own].as) return own
+  const meta = `meta.v1.${kind}`
+  if (metaKinds.has(kind)) return meta
+  return undefined
 }
 
-/** Every kind in the table, as `{ apiVersion, kind, message }`. */
-export function protobufKinds(): { apiVersion: string; kind: string; message: string }[] {
-  return [...kindMessages].map(([key, message]) => {
-    const cut = key.lastIndexOf('/')
-    return { apiVersion: key.slice(0, cut), kind: key.slice(cut + 1), message }
-  })
-}
+const metaKinds = new Set(['Status', 'DeleteOptions', 'CreateOptions', 'UpdateOptions', 'PatchOptions', 'GetOptions', 'ListOptions', 'WatchEvent', 'APIGroup', 'APIGroupList', 'APIResourceList', 'APIVersions', 'PartialObjectMetadata', 'PartialObjectMetadataList'])

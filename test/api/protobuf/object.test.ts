@@ -1,7 +1,7 @@
 import t from 'tap'
-import { canDecodeProtobuf, decodeProtobufObject, protobufKinds } from '../../../src/api/protobuf/index.ts'
-import { findByKind } from '../../../src/api/registry.ts'
-import { encodeObject, lengthDelimited, sampleOf, varintField } from '../../helpers/protobuf.ts'
+import { canDecodeProtobuf, decodeProtobufObject } from '../../../src/api/protobuf/index.ts'
+import { resources } from '../../../src/api/registry.ts'
+import { encodeObject, lengthDelimited, protobufKinds, sampleOf, varintField } from '../../helpers/protobuf.ts'
 import { kubectlBodies } from '../../helpers/protobuf-kubectl-bodies.ts'
 
 const body = (kind: string) => Buffer.from(kubectlBodies[kind], 'hex')
@@ -15,12 +15,12 @@ t.test("what kubectl sends decodes to the JSON it would have sent", async (t) =>
     apiVersion: 'authorization.k8s.io/v1',
     metadata: {},
     spec: { resourceAttributes: { namespace: 'shop', verb: 'list', resource: 'pods', subresource: 'log' } },
-    status: {},
+    status: { allowed: false },
   })
-  t.same(decodeProtobufObject(body('SelfSubjectRulesReview')), { kind: 'SelfSubjectRulesReview', apiVersion: 'authorization.k8s.io/v1', metadata: {}, spec: { namespace: 'kube-system' }, status: {} })
+  t.same(decodeProtobufObject(body('SelfSubjectRulesReview')), { kind: 'SelfSubjectRulesReview', apiVersion: 'authorization.k8s.io/v1', metadata: {}, spec: { namespace: 'kube-system' }, status: { incomplete: false } })
   t.same(decodeProtobufObject(body('SelfSubjectReview')), { kind: 'SelfSubjectReview', apiVersion: 'authentication.k8s.io/v1', metadata: {}, status: { userInfo: {} } })
   t.same(decodeProtobufObject(body('ServiceAccount')), { kind: 'ServiceAccount', apiVersion: 'v1', metadata: { name: 'robot' } })
-  t.same(decodeProtobufObject(body('TokenRequest')), { kind: 'TokenRequest', apiVersion: 'authentication.k8s.io/v1', metadata: {}, spec: { audiences: ['a', 'b'], expirationSeconds: 1200 }, status: {} })
+  t.same(decodeProtobufObject(body('TokenRequest')), { kind: 'TokenRequest', apiVersion: 'authentication.k8s.io/v1', metadata: {}, spec: { audiences: ['a', 'b'], expirationSeconds: 1200 }, status: { token: '' } })
   const csr = decodeProtobufObject(body('CertificateSigningRequest'), { apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest' }) as Record<string, any>
   t.match(csr.metadata, { name: 'bob', uid: 'f7a15c8b-2d34-474e-80bb-afa659ac1b30', resourceVersion: '98', creationTimestamp: '2026-12-06T16:07:33Z' })
   t.match(csr.metadata.managedFields, [{ manager: 'kubectl-client-side-apply', operation: 'Update', time: '2026-12-06T16:07:33Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:usages': {} } } }])
@@ -30,15 +30,20 @@ t.test("what kubectl sends decodes to the JSON it would have sent", async (t) =>
   t.equal(csr.metadata.generation, undefined, "Go's zero values (generation 0, empty strings) are absent")
 })
 
-t.test('every kind in the table round-trips with every field set, and is a kind weft serves', async (t) => {
-  for (const { apiVersion, kind, message } of protobufKinds()) {
-    t.ok(findByKind(apiVersion, kind) || kind === 'TokenRequest', `${apiVersion} ${kind} is served (TokenRequest as serviceaccounts/token)`)
+t.test('every kind weft serves, and its list, round-trips with every field set', async (t) => {
+  const kinds = protobufKinds()
+  for (const r of resources) {
+    const apiVersion = r.group === '' ? r.version : `${r.group}/${r.version}`
+    t.ok(kinds.some((k) => k.apiVersion === apiVersion && k.kind === r.kind), `${apiVersion} ${r.kind} has a protobuf form`)
+  }
+  for (const { apiVersion, kind, message } of kinds) {
     t.ok(canDecodeProtobuf({ apiVersion, kind }))
     const json = { kind, apiVersion, ...(sampleOf(message) as object) }
-    t.same(decodeProtobufObject(encodeObject(json, message), { apiVersion, kind }), json, kind)
-    t.same(decodeProtobufObject(encodeObject(json, message, { goZeros: true })), json, `${kind} with Go's zero values`)
+    t.same(decodeProtobufObject(encodeObject(json), { apiVersion, kind }), json, kind)
+    t.same(decodeProtobufObject(encodeObject(json, { goZeros: true })), json, `${kind} with Go's zero values`)
   }
-  t.notOk(canDecodeProtobuf({ apiVersion: 'v1', kind: 'ConfigMap' }))
+  t.notOk(canDecodeProtobuf({ apiVersion: 'example.com/v1', kind: 'Widget' }), 'custom resources have no protobuf form')
+  t.notOk(canDecodeProtobuf({ apiVersion: 'v1', kind: 'Quantity' }), 'nor the special-form messages')
 })
 
 t.test('the envelope is checked before anything is decoded', async (t) => {
@@ -63,9 +68,11 @@ t.test('the kind must be the one the request takes, and one weft has a schema fo
     /the body is a TokenRequest \(authentication.k8s.io\/v1\), but this request takes a ServiceAccount \(v1\)/,
   )
   t.throws(() => decodeProtobufObject(body('SelfSubjectAccessReview'), { apiVersion: 'authorization.k8s.io/v1beta1', kind: 'SelfSubjectAccessReview' }), /but this request takes/)
-  const configMap = envelope(typeMeta('v1', 'ConfigMap'), lengthDelimited(2, lengthDelimited(1, lengthDelimited(1, 'cm'))))
-  t.throws(() => decodeProtobufObject(configMap), /weft cannot decode ConfigMap \(v1\) as protobuf yet: send it as JSON/)
-  t.throws(() => decodeProtobufObject(configMap, { apiVersion: 'v1', kind: 'ConfigMap' }), /cannot decode ConfigMap/)
+  const widget = envelope(typeMeta('example.com/v1', 'Widget'), lengthDelimited(2, lengthDelimited(1, lengthDelimited(1, 'w'))))
+  t.throws(() => decodeProtobufObject(widget), /weft cannot decode Widget \(example.com\/v1\) as protobuf: send it as JSON/)
+  t.throws(() => decodeProtobufObject(widget, { apiVersion: 'example.com/v1', kind: 'Widget' }), /cannot decode Widget/)
+  const configMap = envelope(typeMeta('v1', 'ConfigMap'), lengthDelimited(2, Buffer.concat([lengthDelimited(1, lengthDelimited(1, 'cm')), lengthDelimited(2, Buffer.concat([lengthDelimited(1, 'k'), lengthDelimited(2, 'v')]))])))
+  t.same(decodeProtobufObject(configMap, { apiVersion: 'v1', kind: 'ConfigMap' }), { kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'cm' }, data: { k: 'v' } })
 })
 
 t.test('names from the body are cut short in errors', async (t) => {
