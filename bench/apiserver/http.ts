@@ -44,6 +44,17 @@ export async function send(p: Pool, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | '
   return text
 }
 
+export const protobufType = 'application/vnd.kubernetes.protobuf'
+
+/** Sends a protobuf body asking for a protobuf answer, as client-go's typed clients do; returns the answer's bytes. */
+export async function sendProtobuf(p: Pool, method: 'POST' | 'PUT', path: string, body: Uint8Array): Promise<Buffer> {
+  const res = await p.request({ method, path, headers: headersFor(p, { accept: `${protobufType},application/json`, 'content-type': protobufType }), body })
+  const bytes = Buffer.from(await res.body.arrayBuffer())
+  if (res.statusCode < 200 || res.statusCode >= 300) throw new HttpError(res.statusCode, method, path, bytes.toString('latin1'))
+  if (res.headers['content-type'] !== protobufType) throw new Error(`${method} ${path}: answered ${String(res.headers['content-type'])}, not protobuf`)
+  return bytes
+}
+
 export async function sendJson(p: Pool, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
   return JSON.parse(await send(p, method, path, body === undefined ? undefined : JSON.stringify(body)))
 }

@@ -17,7 +17,7 @@ import { pool, send } from './http.ts'
 import { etcdPuts, etcdPutsAtRate, sqliteFloor } from './peers.ts'
 import { benchPod } from './pod.ts'
 import { startWeftServer } from './weft-server.ts'
-import { createNamespace, createPods, listAll, listPaged, watchDelivery, type WatchResult } from './workloads.ts'
+import { createNamespace, createPods, createPodsProtobuf, listAll, listPaged, watchDelivery, type WatchResult } from './workloads.ts'
 
 const usage = `Usage: node bench/apiserver/run.ts [flags]
 
@@ -100,6 +100,8 @@ const WARMUP = 500
 interface BackendResult {
   backend: Backend
   creates: LoadResult[]
+  /** The same creates in protobuf both ways, run after each JSON run. */
+  protobufCreates: LoadResult[]
   peer: LoadResult[]
   peerName: string
   requestBytes: number
@@ -171,6 +173,7 @@ async function benchBackend(backend: Backend, cleanup: Cleanup): Promise<Backend
     const floor = backend === 'sqlite' ? sqliteFloor(cleanup.tempDir('weft-bench-raw-sqlite-', config.tmpdir)) : undefined
     floor?.open()
     const creates: LoadResult[] = []
+    const protobufCreates: LoadResult[] = []
     const peer: LoadResult[] = []
     const serverCores: number[] = []
     const clientCores: number[] = []
@@ -193,6 +196,10 @@ async function benchBackend(backend: Backend, cleanup: Cleanup): Promise<Backend
       mustSucceed(`peer run ${run + 1}`, p)
       peer.push(p)
       log(`creates run ${run + 1}: ${backend === 'sqlite' ? 'raw node:sqlite inserts' : 'raw etcd puts'} ${describeRun(p)}`)
+      const pb = await createPodsProtobuf(api, config.creates, config.concurrency, (i) => ({ namespace: SPILL_NS, name: `pb-${run}-${String(i).padStart(5, '0')}` }))
+      mustSucceed(`protobuf create run ${run + 1}`, pb)
+      protobufCreates.push(pb)
+      log(`creates run ${run + 1}: weft in protobuf ${describeRun(pb)}`)
     }
     floor?.close()
 
@@ -241,6 +248,7 @@ async function benchBackend(backend: Backend, cleanup: Cleanup): Promise<Backend
     return {
       backend,
       creates,
+      protobufCreates,
       peer,
       peerName: backend === 'sqlite' ? 'raw node:sqlite inserts' : 'raw etcd puts',
       requestBytes,
@@ -267,6 +275,8 @@ function rowsFor(r: BackendResult): ResultRow[] {
   const p99 = median(r.creates.map((c) => c.latency.summary().p99))
   const peerP50 = median(r.peer.map((c) => c.latency.summary().p50))
   const peerP99 = median(r.peer.map((c) => c.latency.summary().p99))
+  const protobufP50 = median(r.protobufCreates.map((c) => c.latency.summary().p50))
+  const protobufRate = median(r.protobufCreates.map((c) => c.rate))
   const full = summarize(r.listFull)
   const paged = summarize(r.listPaged)
   const delivery = r.watch.delivery.summary()
@@ -284,6 +294,8 @@ function rowsFor(r: BackendResult): ResultRow[] {
     row(`Pod creates/s (c=${config.concurrency}, median of ${r.creates.length}) vs ${r.peerName}`, rate, fmtRate, r.backend === 'sqlite' ? atLeast(2000, '/s') : undefined, peerRate, rate / peerRate),
     row('create latency p50', p50, fmtMs, undefined, peerP50),
     row('create latency p99', p99, fmtMs, undefined, peerP99),
+    row('create latency p50 in protobuf vs in JSON', protobufP50, fmtMs, atMost(p50 * 1.1, ' ms (JSON + 10%)'), p50, protobufP50 / p50),
+    row('Pod creates/s in protobuf vs in JSON', protobufRate, fmtRate, undefined, rate, protobufRate / rate),
     row(`full list of ${n} Pods, median`, full.p50, fmtMs),
     row(`full list of ${n} Pods, p99`, full.p99, fmtMs),
     row(`paged list-all (limit=${config.pageSize}), median`, paged.p50, fmtMs),
@@ -319,15 +331,15 @@ function profileReport(r: BackendResult): string {
 function resultsMarkdown(results: BackendResult[], rows: ResultRow[], startedAt: Date, seconds: number): string {
   const details = results
     .map((r) => {
-      const runs = r.creates.map((c, i) => `| ${i + 1} | ${fmtRate(c.rate)} | ${fmtMs(c.latency.summary().p50)} | ${fmtMs(c.latency.summary().p99)} | ${fmtRate(r.peer[i].rate)} |`)
+      const runs = r.creates.map((c, i) => `| ${i + 1} | ${fmtRate(c.rate)} | ${fmtMs(c.latency.summary().p50)} | ${fmtMs(c.latency.summary().p99)} | ${fmtRate(r.protobufCreates[i].rate)} | ${fmtMs(r.protobufCreates[i].latency.summary().p50)} | ${fmtRate(r.peer[i].rate)} |`)
       return [
         `### ${r.backend}`,
         '',
         `A Pod is ${r.requestBytes} B as sent and ${r.storedBytes} B as stored (the peer writes the stored text).`,
         `During the create runs the server process kept ${fmtNumber(median(r.serverCores))} cores busy and the load generator ${fmtNumber(median(r.clientCores))} (medians; ${availableParallelism()} CPUs in all).`,
         '',
-        `| run | weft creates/s | p50 | p99 | ${r.peerName}/s |`,
-        '|---:|---:|---:|---:|---:|',
+        `| run | weft creates/s | p50 | p99 | in protobuf/s | protobuf p50 | ${r.peerName}/s |`,
+        '|---:|---:|---:|---:|---:|---:|---:|',
         ...runs,
       ].join('\n')
     })

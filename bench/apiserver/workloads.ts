@@ -1,10 +1,11 @@
-// The three API workloads: Pod creates (closed loop), full and paged lists, and watch
-// delivery latency under a fixed-rate stream of mutations.
+// The three API workloads: Pod creates (closed loop, in JSON and in protobuf), full and
+// paged lists, and watch delivery latency under a fixed-rate stream of mutations.
 import type { Pool } from 'undici'
 import { nowMs, sleep } from '../lib/clock.ts'
 import { closedLoop, openLoop, type LoadResult } from '../lib/load.ts'
 import { Samples } from '../lib/stats.ts'
-import { pool, send, sendJson, streamLines, type LineStream, type TlsCredentials } from './http.ts'
+import { encodeProtobufObject } from '../../src/api/protobuf/index.ts'
+import { pool, send, sendJson, sendProtobuf, streamLines, type LineStream, type TlsCredentials } from './http.ts'
 import { benchPod, SENT_AT_ANNOTATION } from './pod.ts'
 
 export const podsPath = (namespace: string) => `/api/v1/namespaces/${namespace}/pods`
@@ -18,6 +19,14 @@ export function createPods(p: Pool, count: number, concurrency: number, where: (
   return closedLoop(count, concurrency, async (i) => {
     const { namespace, name } = where(i)
     await send(p, 'POST', podsPath(namespace), JSON.stringify(benchPod(namespace, name)))
+  })
+}
+
+/** The same creates in Kubernetes protobuf both ways, as kubectl's typed clients make them. */
+export function createPodsProtobuf(p: Pool, count: number, concurrency: number, where: (i: number) => { namespace: string; name: string }): Promise<LoadResult> {
+  return closedLoop(count, concurrency, async (i) => {
+    const { namespace, name } = where(i)
+    await sendProtobuf(p, 'POST', podsPath(namespace), encodeProtobufObject(benchPod(namespace, name) as unknown as Record<string, unknown>))
   })
 }
 
