@@ -23,6 +23,7 @@ import { errorFormat, formatFor, negotiate, sendError, sendList, sendObject, wat
 import { ApiServerMetrics } from './metrics.ts'
 import { ObjectStore, type KObject } from './objects.ts'
 import { openApiDocument, openApiIndex } from './openapi.ts'
+import { openApiV2, openApiV2ProtobufType, wantsV2Protobuf } from './openapi-v2.ts'
 import { resolveRequest, type ResourceRequest } from './request-info.ts'
 import { objectOf, ResourceHandler, type Identity, type ObjectList, type WriteOptions } from './resource-handler.ts'
 import { ServiceAllocation } from './service-allocation.ts'
@@ -389,11 +390,11 @@ export class ApiServer {
     }
     if (path === '/openapi/v3') return sendJson(res, 200, openApiIndex())
     if (path === '/openapi/v2') {
-      // weft publishes its schemas as OpenAPI v3 only. kubectl still fetches v2 for
-      // client-side validation of List manifests; an empty document lets it go on, and
-      // the server validates every object strictly anyway.
-      res.writeHead(200, { 'content-type': 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf', 'content-length': 0 })
-      res.end()
+      const v2 = openApiV2()
+      const protobuf = wantsV2Protobuf(String(req.headers.accept ?? ''))
+      const body = protobuf ? v2.protobuf : v2.json
+      res.writeHead(200, { 'content-type': protobuf ? openApiV2ProtobufType : 'application/json', etag: v2.etag, 'content-length': Buffer.byteLength(body) })
+      res.end(body)
       return
     }
     if (path.startsWith('/openapi/v3/')) {

@@ -43,6 +43,7 @@ const PATHS = [
   '/version',
   '/metrics',
   '/openapi/v3',
+  '/openapi/v2',
 ]
 
 function requestPath(rng: Rng): string {

@@ -55,6 +55,14 @@ export class ProtoWriter {
     this.#buf[this.#pos++] = Number(v)
   }
 
+  /** A `double` field: wire type 1, eight bytes little-endian. */
+  double(field: number, value: number): void {
+    this.tag(field, WireType.fixed64)
+    this.#reserve(8)
+    new DataView(this.#buf.buffer, this.#buf.byteOffset + this.#pos, 8).setFloat64(0, value, true)
+    this.#pos += 8
+  }
+
   /** Bytes as they are, with no tag or length. */
   raw(value: Uint8Array): void {
     this.#reserve(value.length)
