@@ -27,6 +27,7 @@ import {
 } from './managed-fields.ts'
 import { clone, deepEqual, isObject, type JsonObject } from './patch-values.ts'
 import { ephemeralContainersResetPaths, ephemeralContainersSubresource } from './ephemeral-containers.ts'
+import { KUBECTL_MANAGER, refreshLastApplied, unchangedSinceLastApplied } from './last-applied.ts'
 
 export interface ApplyOptions {
   fieldManager: string
@@ -156,12 +157,18 @@ export function serverSideApply(info: ResourceInfo, live: object | undefined, ap
     const c = intersection(e.fields, changed)
     if (!isEmpty(c)) conflicts.push({ entry: e, fields: c })
   }
-  if (conflicts.length > 0 && !opts.force) throw conflictError(conflicts)
+  if (conflicts.length > 0 && !opts.force) {
+    // kubectl moving from client-side apply takes over what its last apply recorded and nobody changed since.
+    const takeOver = opts.fieldManager === KUBECTL_MANAGER ? unchangedSinceLastApplied(liveObj, apiVersion, type) : undefined
+    const remaining = takeOver ? conflicts.map((c) => ({ ...c, fields: difference(c.fields, takeOver) })).filter((c) => !isEmpty(c.fields)) : conflicts
+    if (remaining.length > 0) throw conflictError(remaining)
+  }
   for (const [eid, e] of managers) {
     if (eid === id) continue
     e.fields = difference(difference(e.fields, changed), removed)
   }
-  return withManagedFields(merged, managers.values())
+  const result = withManagedFields(merged, managers.values())
+  return opts.fieldManager === KUBECTL_MANAGER ? refreshLastApplied(result, config) : result
 }
 
 /**

@@ -291,3 +291,32 @@ t.test('bad applied configurations', async (t) => {
   t.equal(conflictOf(() => apply(undefined, config(), '')).code, 400)
   t.equal(conflictOf(() => apply(undefined, { ...config(), metadata: { name: 'web', managedFields: [] } }, 'kubectl')).code, 400)
 })
+
+t.test("kubectl's server-side apply takes over what client-side apply recorded and nobody changed", async (t) => {
+  // As `kubectl apply` (client-side) leaves an object: its manager owns what it wrote, and
+  // the annotation records the configuration.
+  const csaConfig = config({ replicas: 2, labels: { app: 'web', tier: 'front' } })
+  const annotated = { ...csaConfig, metadata: { ...csaConfig.metadata, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify(csaConfig) } } }
+  const live = trackUpdate(deployments, undefined, annotated, { fieldManager: 'kubectl-client-side-apply', operation: 'Update', now: T0 })
+
+  const moved = apply(live, config({ replicas: 3, labels: { app: 'web', tier: 'front' } }), 'kubectl', T1)
+  t.equal(view(moved).spec.replicas, 3, 'no conflict on a field the last apply recorded')
+  t.match(entry(moved, 'kubectl')?.fieldsV1, { 'f:spec': { 'f:replicas': {} } })
+  t.notMatch(entry(moved, 'kubectl-client-side-apply')?.fieldsV1 ?? {}, { 'f:spec': { 'f:replicas': {} } }, 'the old manager lost it')
+  const recorded = JSON.parse((moved as any).metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'])
+  t.equal(recorded.spec.replicas, 3, 'the annotation now records this apply')
+  t.equal(JSON.stringify(Object.keys(recorded)), JSON.stringify(['apiVersion', 'kind', 'metadata', 'spec']), 'with sorted keys, as Go writes them')
+
+  const scaled = trackUpdate(deployments, live, { ...(live as object), spec: { ...(live as any).spec, replicas: 5 } }, { fieldManager: 'kubectl-scale', operation: 'Update', now: T1 })
+  const owned = trackUpdate(deployments, scaled, { ...(scaled as any), metadata: { ...(scaled as any).metadata, labels: { app: 'web', tier: 'back' } } }, { fieldManager: 'kubectl-client-side-apply', operation: 'Update', now: T1 })
+  const err = conflictOf(() => apply(owned, config({ replicas: 3, labels: { app: 'web', tier: 'edge' } }), 'kubectl', T2))
+  t.equal(err.code, 409, 'a field changed since the last apply still conflicts')
+  t.match(err.message, /conflicts with "kubectl-scale" using apps\/v1:\n- \.spec\.replicas/)
+  t.match(err.message, /\.metadata\.labels\.tier/, 'and so does one the annotation no longer matches')
+
+  t.equal(conflictOf(() => apply(live, config({ replicas: 3, labels: { app: 'web', tier: 'front' } }), 'helm', T1)).code, 409, 'only the kubectl manager takes this path')
+  const plain = trackUpdate(deployments, undefined, csaConfig, { fieldManager: 'kubectl-client-side-apply', operation: 'Update', now: T0 })
+  t.equal(conflictOf(() => apply(plain, config({ replicas: 3 }), 'kubectl', T1)).code, 409, 'without the annotation there is nothing to take over')
+  const noAnnotation = apply(plain, config({ replicas: 2, labels: { app: 'web', tier: 'front' } }), 'kubectl', T1)
+  t.equal((noAnnotation as any).metadata.annotations, undefined, 'and no annotation is added')
+})
