@@ -134,6 +134,21 @@ function defaultReplicaSet(rs: Obj): void {
   setIfAbsent(status, 'replicas', 0)
 }
 
+/** As upstream's SetDefaults_ReplicationController: the selector and the labels default to the template's labels. */
+function defaultReplicationController(rc: Obj): void {
+  const spec = obj(rc, 'spec')
+  const templateLabels = (spec.template as Obj | undefined)?.metadata as Obj | undefined
+  const labels = templateLabels?.labels
+  if (labels && typeof labels === 'object' && Object.keys(labels).length > 0) {
+    if (!spec.selector || Object.keys(spec.selector as Obj).length === 0) spec.selector = structuredClone(labels)
+    const metadata = obj(rc, 'metadata')
+    if (!metadata.labels || Object.keys(metadata.labels as Obj).length === 0) metadata.labels = structuredClone(labels)
+  }
+  setIfAbsent(spec, 'replicas', 1)
+  defaultWorkloadTemplate(rc)
+  setIfAbsent(obj(rc, 'status'), 'replicas', 0)
+}
+
 function defaultDaemonSet(ds: Obj): void {
   const spec = obj(ds, 'spec')
   const strategy = obj(spec, 'updateStrategy')
@@ -191,6 +206,7 @@ const byKind: Record<string, (o: Obj) => void> = {
   Service: defaultService,
   Deployment: defaultDeployment,
   ReplicaSet: defaultReplicaSet,
+  ReplicationController: defaultReplicationController,
   DaemonSet: defaultDaemonSet,
   Namespace: defaultNamespace,
   EndpointSlice: defaultEndpointSlice,

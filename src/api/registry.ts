@@ -66,6 +66,7 @@ export const resources: readonly ResourceInfo[] = [
   r('networking.k8s.io', 'v1', 'IngressClass', 'ingressclasses', false, 'V1IngressClass'),
   r('apps', 'v1', 'Deployment', 'deployments', true, 'V1Deployment', { shortNames: ['deploy'], subresources: ['status', 'scale'], categories: ['all'] }),
   r('apps', 'v1', 'ReplicaSet', 'replicasets', true, 'V1ReplicaSet', { shortNames: ['rs'], subresources: ['status', 'scale'], categories: ['all'] }),
+  r('', 'v1', 'ReplicationController', 'replicationcontrollers', true, 'V1ReplicationController', { shortNames: ['rc'], subresources: ['status', 'scale'], categories: ['all'] }),
   r('apps', 'v1', 'DaemonSet', 'daemonsets', true, 'V1DaemonSet', { shortNames: ['ds'], subresources: ['status'], categories: ['all'] }),
   r('coordination.k8s.io', 'v1', 'Lease', 'leases', true, 'V1Lease'),
   r('scheduling.k8s.io', 'v1', 'PriorityClass', 'priorityclasses', false, 'V1PriorityClass', { shortNames: ['pc'] }),

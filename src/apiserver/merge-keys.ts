@@ -75,6 +75,7 @@ const lists: Record<string, Record<string, ListMeta>> = {
   V1NamespaceStatus: { conditions: byType },
   V1DeploymentStatus: { conditions: byType },
   V1ReplicaSetStatus: { conditions: byType },
+  V1ReplicationControllerStatus: { conditions: byType },
   V1DaemonSetStatus: { conditions: byType },
 }
 

@@ -14,7 +14,7 @@ import {
 } from './tables/network.ts'
 import { podPrinter } from './tables/pods.ts'
 import { certificateSigningRequestPrinter, clusterRoleBindingPrinter, roleBindingPrinter, serviceAccountPrinter } from './tables/security.ts'
-import { daemonSetPrinter, deploymentPrinter, replicaSetPrinter } from './tables/workloads.ts'
+import { daemonSetPrinter, deploymentPrinter, replicaSetPrinter, replicationControllerPrinter } from './tables/workloads.ts'
 
 export { humanDuration } from './tables/format.ts'
 export type { TableColumnDefinition, TableRowCondition } from './tables/format.ts'
@@ -54,6 +54,7 @@ const printers: Record<string, Printer> = {
   IngressClass: ingressClassPrinter,
   Deployment: deploymentPrinter,
   ReplicaSet: replicaSetPrinter,
+  ReplicationController: replicationControllerPrinter,
   DaemonSet: daemonSetPrinter,
   Lease: leasePrinter,
   PriorityClass: priorityClassPrinter,

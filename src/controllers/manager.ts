@@ -16,10 +16,11 @@ import type {
   V1Node,
   V1Pod,
   V1ReplicaSet,
+  V1ReplicationController,
   V1Service,
 } from '@kubernetes/client-node'
 import { resources, storedResources, type ResourceInfo } from '../api/registry.ts'
-import { selectorFromSet } from '../api/selectors.ts'
+import { selectorFromSet, type LabelSelector } from '../api/selectors.ts'
 import type { Informer, KubeObject as ClientObject, RestClient } from '../client/index.ts'
 import { isNotFound } from '../util/errors.ts'
 import type { Logger } from '../util/log.ts'
@@ -47,7 +48,7 @@ import { allocatePodCIDRs } from './node-ipam/allocate-pod-cidrs.ts'
 import { CLAIM_LABEL, CLAIM_NAMESPACE, claimsOf } from './claims.ts'
 import { reconcileNode } from './node-lifecycle/reconcile-node.ts'
 import { NodeHealth, zoneOf } from './node-lifecycle/node-health.ts'
-import { availabilityRecheckAt, reconcileReplicaSet } from './replicaset/reconcile.ts'
+import { availabilityRecheckAt, reconcileReplicaSet, replicationControllerKind } from './replicaset/reconcile.ts'
 import { reconcileDaemonSet } from './daemonset/reconcile.ts'
 import { reconcileServiceLB } from './service-lb/reconcile-service-lb.ts'
 import { reconcileOrphanedPods } from './pod-gc/reconcile.ts'
@@ -172,7 +173,7 @@ export class ControllerManager {
       return ref ? `${kind}:${pod.metadata?.namespace}/${ref.name}` : undefined
     }
     const observe = (pod: V1Pod) => {
-      for (const kind of ['ReplicaSet', 'DaemonSet']) {
+      for (const kind of ['ReplicaSet', 'ReplicationController', 'DaemonSet']) {
         const key = ownerKey(pod, kind)
         const e = key ? expectations.get(key) : undefined
         if (e && --e.pending <= 0) expectations.delete(key!)
@@ -191,15 +192,18 @@ export class ControllerManager {
     // What a set, or a deployment, may claim: what it controls and what its selector
     // matches, from the indices (upstream lists the whole namespace per sync).
     const setSelector = cachedSelector<ClientObject & { spec?: { selector?: V1LabelSelector } }>((s) => s.spec?.selector)
-    const podsClaimableBy = (set: ClientObject & { spec?: { selector?: V1LabelSelector } }) =>
-      claimCandidates(pods.indexer, set.metadata?.uid, set.metadata?.namespace ?? '', setSelector(set))
-    const podSetController = <T extends ClientObject & { spec?: { selector?: V1LabelSelector } }>(
+    // A ReplicationController's selector is a plain label map.
+    const rcSelector = cachedSelector<V1ReplicationController>((rc) => replicationControllerKind.selector(rc))
+    const podsClaimableBy = <T extends ClientObject>(set: T, selectorOf: (s: T) => LabelSelector) =>
+      claimCandidates(pods.indexer, set.metadata?.uid, set.metadata?.namespace ?? '', selectorOf(set))
+    const podSetController = <T extends ClientObject>(
       name: string,
       kindName: string,
       sets: Informer<T>,
+      selectorOf: (s: T) => LabelSelector,
       reconcile: (key: string, at: Date) => { actions: ReconcileResult['actions']; recheck?: Date },
     ) => {
-      ensureIndex(sets, SELECTOR_INDEX, selectorIndexFunc(setSelector))
+      ensureIndex(sets, SELECTOR_INDEX, selectorIndexFunc(selectorOf))
       const c = this.controller(name, (key) => {
         const expectationKey = `${kindName}:${key}`
         const e = expectations.get(expectationKey)
@@ -216,19 +220,25 @@ export class ControllerManager {
         const owner = ownerKey(p, kindName)
         if (owner) return [owner.slice(kindName.length + 1)]
         // An orphan may be adopted by any set whose selector matches it.
-        return selecting(sets.indexer, setSelector, p).map(keyOf)
+        return selecting(sets.indexer, selectorOf, p).map(keyOf)
       })
       return c
     }
-    podSetController('replicaset-controller', 'ReplicaSet', replicaSets, (key, at) => {
+    podSetController('replicaset-controller', 'ReplicaSet', replicaSets, setSelector, (key, at) => {
       const rs = replicaSets.get(key)
-      const podsHere = rs ? podsClaimableBy(rs) : []
+      const podsHere = rs ? podsClaimableBy(rs, setSelector) : []
       return { actions: reconcileReplicaSet(rs, podsHere, at), recheck: availabilityRecheckAt(rs, podsHere, at) }
     })
+    const replicationControllers = inf.for<V1ReplicationController>(kind('ReplicationController'))
+    podSetController('replication-controller', 'ReplicationController', replicationControllers, rcSelector, (key, at) => {
+      const rc = replicationControllers.get(key)
+      const podsHere = rc ? podsClaimableBy(rc, rcSelector) : []
+      return { actions: reconcileReplicaSet(rc, podsHere, at, replicationControllerKind), recheck: availabilityRecheckAt(rc, podsHere, at) }
+    })
     const daemonSets = inf.for<V1DaemonSet>(kind('DaemonSet'))
-    const dsController = podSetController('daemonset-controller', 'DaemonSet', daemonSets, (key, at) => {
+    const dsController = podSetController('daemonset-controller', 'DaemonSet', daemonSets, setSelector, (key, at) => {
       const ds = daemonSets.get(key)
-      return { actions: reconcileDaemonSet(ds, nodes.list(), ds ? podsClaimableBy(ds) : [], at) }
+      return { actions: reconcileDaemonSet(ds, nodes.list(), ds ? podsClaimableBy(ds, setSelector) : [], at) }
     })
     // A node that comes, goes or changes may change where daemon pods belong.
     dsController.watch(nodes, () => daemonSets.list().map(keyOf))

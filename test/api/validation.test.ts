@@ -255,6 +255,15 @@ t.test('deployments, replicasets, daemonsets', async (t) => {
   const rs = info('apps/v1', 'ReplicaSet')
   const rsObj = { metadata: { name: 'r', namespace: 'd' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'c' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } }
   t.same(lines(rs, rsObj), ['spec.template.metadata.labels: Invalid value: map[string]string{"a":"c"}: `selector` does not match template `labels`'])
+  const rc = info('v1', 'ReplicationController')
+  const rcObj: Obj = { metadata: { name: 'legacy', namespace: 'd' }, spec: { selector: { a: 'b' }, template: { metadata: { labels: { a: 'c' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } }
+  t.same(lines(rc, rcObj), ['spec.template.metadata.labels: Invalid value: map[string]string{"a":"c"}: `selector` does not match template `labels`'], 'a ReplicationController\'s label-map selector must match the template')
+  rcObj.spec.selector = { 'bad key!': 'b' }
+  t.match(lines(rc, rcObj), [/^spec\.selector: Invalid value: "bad key!"/])
+  t.same(lines(rc, { metadata: { name: 'r', namespace: 'd' }, spec: { replicas: -1, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } }).sort(), [
+    'spec.replicas: Invalid value: -1: must be greater than or equal to 0',
+    'spec.selector: Required value',
+  ])
   const ds = info('apps/v1', 'DaemonSet')
   const dsObj: Obj = { metadata: { name: 'd', namespace: 'd' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } }
   t.same(lines(ds, dsObj), [])

@@ -321,6 +321,41 @@ t.test('a DaemonSet runs one pod per eligible node and rolls out updates', async
   t.pass('rolled out to every eligible node')
 })
 
+t.test('a ReplicationController keeps its replicas, scales with kubectl and shows in kubectl get', async (t) => {
+  const c = await startCluster(t)
+  await c.client.create(info('Node'), node('r1'))
+  const stopBeat = heartbeat(c.client, 'r1')
+  const stopKubelet = fakeKubelet(c.client)
+  t.teardown(() => {
+    stopKubelet()
+    stopBeat()
+  })
+  const made = await call(c.url, 'POST', '/api/v1/namespaces/default/replicationcontrollers', {
+    apiVersion: 'v1',
+    kind: 'ReplicationController',
+    metadata: { name: 'legacy' },
+    spec: { replicas: 2, template: { metadata: { labels: { app: 'legacy' } }, spec: { containers: [{ name: 'c', image: 'legacy:1' }] } } },
+  })
+  t.equal(made.status, 201, JSON.stringify(made.body))
+  t.same(made.body.spec.selector, { app: 'legacy' }, 'the selector defaults to the template labels')
+  t.same(made.body.metadata.labels, { app: 'legacy' }, 'and so do the labels')
+  const running = async () =>
+    (await call(c.url, 'GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dlegacy')).body.items.filter((p: any) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running')
+  await until('two pods running', async () => (await running()).length === 2)
+  t.match((await running())[0].metadata.ownerReferences, [{ apiVersion: 'v1', kind: 'ReplicationController', name: 'legacy', controller: true }])
+  const scaled = await kubectl(c.kubeconfig, ['scale', 'rc/legacy', '--replicas=3'])
+  t.equal(scaled.code, 0, scaled.stderr)
+  t.match(scaled.stdout, /replicationcontroller\/legacy scaled/)
+  await until('three pods running', async () => (await running()).length === 3)
+  await until('status counts them', async () => (await call(c.url, 'GET', '/api/v1/namespaces/default/replicationcontrollers/legacy')).body.status?.readyReplicas === 3)
+  const table = await kubectl(c.kubeconfig, ['get', 'rc', '-o', 'wide'])
+  t.equal(table.code, 0, table.stderr)
+  t.match(table.stdout, /^NAME\s+DESIRED\s+CURRENT\s+READY\s+AGE\s+CONTAINERS\s+IMAGES\s+SELECTOR\nlegacy\s+3\s+3\s+3\s+\S+\s+c\s+legacy:1\s+app=legacy\n$/)
+  const orphan = await call(c.url, 'DELETE', '/api/v1/namespaces/default/replicationcontrollers/legacy', { propagationPolicy: 'Orphan' })
+  t.equal(orphan.status, 200)
+  await until('the pods are left without an owner', async () => (await running()).every((p: any) => !p.metadata.ownerReferences?.length))
+})
+
 t.test('faults: an exhausted pool, a selector matching nothing, an owner deleted mid-rollout', async (t) => {
   const c = await startCluster(t, { loadBalancerPool: ['192.168.251.5/32'] })
   await c.client.create(info('Node'), node('f1'))

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { V1Pod, V1ReplicaSet } from '@kubernetes/client-node'
 import type { Action } from '../../src/controllers/actions.ts'
-import { availabilityRecheckAt, reconcileReplicaSet } from '../../src/controllers/replicaset/reconcile.ts'
+import { availabilityRecheckAt, reconcileReplicaSet, replicationControllerKind } from '../../src/controllers/replicaset/reconcile.ts'
 
 const t0 = new Date('2025-01-01T00:00:00Z')
 const at = (s: number): Date => new Date(t0.getTime() + s * 1000)
@@ -176,4 +176,30 @@ t.test('converges step by step from scratch and back down', async (t) => {
   apply(reconcileReplicaSet(current, pods, at(4)), at(4))
   t.match(current.status, { replicas: 2, readyReplicas: 2, availableReplicas: 2 })
   t.same(reconcileReplicaSet(current, pods, at(5)), [])
+})
+
+t.test('a ReplicationController: the same controller, its own kind and a label-map selector', async (t) => {
+  const rc = {
+    apiVersion: 'v1',
+    kind: 'ReplicationController',
+    metadata: { name: 'legacy', namespace: 'ns', uid: 'rc-uid', generation: 1, resourceVersion: '3' },
+    spec: { replicas: 2, selector: { app: 'web' }, template: { metadata: { labels: { app: 'web', tier: 'fe' } }, spec: { containers: [{ name: 'c', image: 'img' }] } } },
+    status: { replicas: 0 },
+  }
+  const orphan = pod('orphan')
+  const other = pod('other', { labels: { app: 'api' } })
+  const actions = reconcileReplicaSet(rc, [orphan, other], at(1), replicationControllerKind)
+  const adopt = actions.find((a) => a.verb === 'patch')
+  t.ok(adopt && adopt.verb === 'patch' && adopt.name === 'orphan', 'an orphan matching the label map is adopted; the other is not')
+  t.match(JSON.stringify(adopt && adopt.verb === 'patch' ? adopt.patch : {}), /"kind":"ReplicationController".*"uid":"rc-uid"/)
+  const created = verbs(actions, 'create')
+  t.equal(created.length, 1, 'one more pod for two replicas')
+  const made = created[0].verb === 'create' ? created[0].object : undefined
+  t.match(made?.metadata, { generateName: 'legacy-', ownerReferences: [{ apiVersion: 'v1', kind: 'ReplicationController', name: 'legacy', uid: 'rc-uid', controller: true }] })
+  const update = actions.find((a) => a.verb === 'updateStatus')
+  t.ok(update && update.verb === 'updateStatus' && update.info.kind === 'ReplicationController', 'the status goes to the ReplicationController')
+  t.same(update && update.verb === 'updateStatus' ? update.object.spec : undefined, rc.spec, 'with its own selector shape untouched')
+  t.equal(statusOf(actions)?.replicas, 1)
+  const broken = reconcileReplicaSet({ ...rc, spec: { ...rc.spec, selector: { 'bad key!': 'x' } } }, [orphan], at(1), replicationControllerKind)
+  t.match(broken, [{ verb: 'event', event: { reason: 'SelectorParsingFailed' } }])
 })

@@ -1,4 +1,4 @@
-// Deployments, ReplicaSets and DaemonSets: selectors, pod templates, rollout strategies.
+// Deployments, ReplicaSets, ReplicationControllers and DaemonSets: selectors, pod templates, rollout strategies.
 import { isValidPercent } from '../names.ts'
 import type { FieldCause, Obj } from './field.ts'
 import { each, forbidden, immutable, invalid, isObj, nonNegative, notSupported, num, obj, required, str, strMap, deepEqual } from './field.ts'
@@ -84,6 +84,18 @@ export function validateReplicaSetSpec(spec: Obj): FieldCause[] {
   const selectorErrs = validateSelector(spec, 'replicaset')
   const template = validateTemplate(spec.template, selectorErrs.length === 0 ? spec.selector : undefined, 'spec.template')
   return [...validateCounts(spec), ...selectorErrs, ...template]
+}
+
+/** A ReplicationController's selector is a plain label map, and must not be empty (ValidateReplicationControllerSpec). */
+export function validateReplicationControllerSpec(spec: Obj): FieldCause[] {
+  const errs = validateCounts(spec)
+  const selector = spec.selector
+  const selectorValid = isObj(selector) && Object.keys(selector).length > 0
+  if (!selectorValid) errs.push(required('spec.selector'))
+  else errs.push(...validateLabels(selector, 'spec.selector'))
+  const asLabelSelector = selectorValid && errs.length === 0 ? { matchLabels: selector } : undefined
+  errs.push(...validateTemplate(spec.template, asLabelSelector, 'spec.template'))
+  return errs
 }
 
 export function validateDaemonSetSpec(spec: Obj): FieldCause[] {

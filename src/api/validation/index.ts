@@ -9,7 +9,7 @@ import type { NameCheck } from './meta.ts'
 import { validateObjectMeta, validateObjectMetaUpdate } from './meta.ts'
 import { validatePodSpec, validatePodSpecUpdate } from './pod.ts'
 import { validateServiceSpec, validateServiceStatus, validateServiceUpdate } from './service.ts'
-import { validateDaemonSetSpec, validateDeploymentSpec, validateReplicaSetSpec, validateSelectorUpdate } from './apps.ts'
+import { validateDaemonSetSpec, validateDeploymentSpec, validateReplicaSetSpec, validateReplicationControllerSpec, validateSelectorUpdate } from './apps.ts'
 import { validateIngressClassSpec, validateIngressClassUpdate, validateIngressSpec } from './ingress.ts'
 import {
   validateConfigMap,
@@ -55,6 +55,7 @@ const rules: Record<string, KindRule> = {
   Service: (o, old) => [...validateServiceSpec(spec(o), obj(o.metadata)), ...(old ? validateServiceUpdate(spec(o), spec(old)) : [])],
   Deployment: (o, old) => [...validateDeploymentSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
   ReplicaSet: (o, old) => [...validateReplicaSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
+  ReplicationController: (o) => validateReplicationControllerSpec(spec(o)),
   DaemonSet: (o, old) => [...validateDaemonSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
   Ingress: (o) => validateIngressSpec(spec(o)),
   IngressClass: (o, old) => [...validateIngressClassSpec(spec(o)), ...(old ? validateIngressClassUpdate(spec(o), spec(old)) : [])],

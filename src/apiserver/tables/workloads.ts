@@ -1,5 +1,5 @@
-// Deployment, ReplicaSet and DaemonSet columns.
-import type { V1DaemonSet, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node'
+// Deployment, ReplicaSet, ReplicationController and DaemonSet columns.
+import type { V1DaemonSet, V1Deployment, V1ReplicaSet, V1ReplicationController } from '@kubernetes/client-node'
 import {
   ageColumn,
   col,
@@ -68,6 +68,35 @@ export const replicaSetPrinter: Printer = {
         names,
         images,
         formatLabelSelector(rs.spec?.selector),
+      ],
+    }
+  },
+}
+
+export const replicationControllerPrinter: Printer = {
+  columns: [
+    nameColumn(),
+    col('Desired', 'integer', 'Replicas is the number of desired replicas.'),
+    col('Current', 'integer', 'Replicas is the most recently observed number of replicas.'),
+    col('Ready', 'integer', 'The number of ready replicas for this replication controller.'),
+    ageColumn(),
+    containersColumn,
+    imagesColumn,
+    col('Selector', 'string', 'Selector is a label query over pods that should match the Replicas count.', 1),
+  ],
+  row(obj, now) {
+    const rc = obj as V1ReplicationController
+    const [names, images] = containerCells(rc.spec?.template?.spec?.containers)
+    return {
+      cells: [
+        rc.metadata?.name ?? '',
+        rc.spec?.replicas ?? 1,
+        int(rc.status?.replicas),
+        int(rc.status?.readyReplicas),
+        since(rc.metadata?.creationTimestamp, now),
+        names,
+        images,
+        formatLabels(rc.spec?.selector),
       ],
     }
   },

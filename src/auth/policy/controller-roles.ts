@@ -65,6 +65,13 @@ export function controllerClusterRoles(): V1ClusterRole[] {
       rule(['create', 'delete', 'list', 'patch', 'watch'], [''], ['pods']),
       eventsRule(),
     ]),
+    c('replication-controller', [
+      rule(['get', 'list', 'update', 'watch'], [''], ['replicationcontrollers']),
+      rule(['update'], [''], ['replicationcontrollers/status']),
+      rule(['update'], [''], ['replicationcontrollers/finalizers']),
+      rule(['create', 'delete', 'list', 'patch', 'watch'], [''], ['pods']),
+      eventsRule(),
+    ]),
     c('root-ca-cert-publisher', [rule(['create', 'update'], [''], ['configmaps']), eventsRule()]),
     c('service-account-controller', [rule(['create'], [''], ['serviceaccounts']), eventsRule()]),
     c('service-controller', [rule(READ, [''], ['services']), rule(['patch', 'update'], [''], ['services/status']), rule(['list', 'watch'], [''], ['nodes']), eventsRule()]),
