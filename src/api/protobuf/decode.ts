@@ -1,7 +1,7 @@
 // Decodes protobuf bytes into the JSON form of the same object, driven by a schema table.
 import { ProtoReader, ProtobufError, WireType } from './reader.ts'
 import { formatGoDuration } from './duration.ts'
-import type { FieldSpec, MessageSpec, Schema, SpecialForm, ValueType } from './types.ts'
+import { lookupMessage, type FieldSpec, type MessageSpec, type Schema, type SpecialForm, type ValueType } from './types.ts'
 
 /** Deeper nesting than any Kubernetes object has is refused (it can only come from a recursive schema). */
 export const maxNestingDepth = 32
@@ -10,82 +10,106 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Decodes one message of `schema` named `name` from `data`, which holds nothing else. */
 export function decodeMessage(schema: Schema, name: string, data: Uint8Array): unknown {
-  return readMessage(schema, name, new ProtoReader(data), 0, '')
+  return readMessage(schema, name, new ProtoReader(data), 0)
 }
 
-/** `into`: a message field seen before, which a repeat merges into (as protobuf and Go do). */
-function readMessage(schema: Schema, name: string, reader: ProtoReader, depth: number, path: string, into?: Record<string, unknown>): unknown {
-  if (depth > maxNestingDepth) throw new ProtobufError(`messages nest deeper than ${maxNestingDepth} levels`).at(path)
+const fieldTables = new WeakMap<MessageSpec, (FieldSpec | undefined)[]>()
+
+/** A message's fields indexed by number, made once per message. */
+function fieldTable(spec: MessageSpec): (FieldSpec | undefined)[] {
+  let table = fieldTables.get(spec)
+  if (!table) {
+    table = []
+    for (const [number, f] of Object.entries(spec.fields)) table[Number(number)] = f
+    fieldTables.set(spec, table)
+  }
+  return table
+}
+
+/**
+ * `into`: a message field seen before, which a repeat merges into (as protobuf and Go do),
+ * or the parent object an inlined struct's fields belong to. Errors name the field they
+ * happened in as they travel out (ProtobufError.within): no path is built otherwise.
+ */
+function readMessage(schema: Schema, name: string, reader: ProtoReader, depth: number, into?: Record<string, unknown>): unknown {
+  if (depth > maxNestingDepth) throw new ProtobufError(`messages nest deeper than ${maxNestingDepth} levels`)
   const spec = specOf(schema, name)
+  if (spec.as === 'fieldsV1' || spec.as === 'rawExtension') return readRawJson(reader, spec.as)
+  const table = fieldTable(spec)
   const empty = reader.done
   const obj: Record<string, unknown> = spec.as || !into ? {} : into
   while (!reader.done) {
-    const { field, wireType } = tagAt(reader, path)
-    const f = Object.hasOwn(spec.fields, field) ? spec.fields[field] : undefined
-    const at = f ? join(path, f.json) : path
+    const key = reader.key()
+    const field = key >>> 3
+    const f = field < table.length ? table[field] : undefined
+    if (!f) {
+      reader.skip(key & 7)
+      continue
+    }
     try {
-      if (f) readField(schema, f, wireType, reader, obj, depth, at)
-      else reader.skip(wireType)
+      readField(schema, f, key & 7, reader, obj, depth)
     } catch (err) {
-      throw err instanceof ProtobufError ? err.at(at) : err
+      throw err instanceof ProtobufError ? err.within(f.json) : err
     }
   }
-  if (!spec.as) return obj
-  try {
-    return special(spec.as, obj, empty)
-  } catch (err) {
-    throw err instanceof ProtobufError ? err.at(path) : err
-  }
+  return spec.as ? special(spec.as, obj, empty) : obj
 }
 
 function specOf(schema: Schema, name: string): MessageSpec {
-  if (!Object.hasOwn(schema, name)) throw new ProtobufError(`weft's protobuf schema has no message ${name}`)
-  return schema[name]
+  const spec = lookupMessage(schema, name)
+  if (!spec) throw new ProtobufError(`weft's protobuf schema has no message ${name}`)
+  return spec
 }
 
-function tagAt(reader: ProtoReader, path: string) {
-  try {
-    return reader.tag()
-  } catch (err) {
-    throw err instanceof ProtobufError ? err.at(path) : err
+/** FieldsV1 and RawExtension: field 1's bytes are JSON, parsed straight from the input. */
+function readRawJson(reader: ProtoReader, form: 'fieldsV1' | 'rawExtension'): unknown {
+  let raw: Uint8Array | undefined
+  while (!reader.done) {
+    const key = reader.key()
+    if (key >>> 3 === 1) {
+      expectWire({ json: 'raw', type: 'bytes' }, key & 7, WireType.bytes)
+      raw = reader.bytes()
+    } else reader.skip(key & 7)
   }
+  return raw === undefined || raw.length === 0 ? undefined : rawJson(raw, form)
 }
 
-function join(path: string, name: string): string {
-  return path === '' ? name : `${path}.${name}`
-}
-
-function readField(schema: Schema, f: FieldSpec, wireType: number, reader: ProtoReader, obj: Record<string, unknown>, depth: number, path: string): void {
+function readField(schema: Schema, f: FieldSpec, wireType: number, reader: ProtoReader, obj: Record<string, unknown>, depth: number): void {
   if (f.map) {
     expectWire(f, wireType, WireType.bytes)
     const entries = (obj[f.json] ??= {}) as Record<string, unknown>
-    const [key, value] = readMapEntry(schema, f.type, reader.message(), depth + 1, path)
-    Object.defineProperty(entries, key, { value, enumerable: true, writable: true, configurable: true })
+    const outer = reader.enter()
+    const [key, value] = readMapEntry(schema, f.type, reader, depth + 1)
+    reader.leave(outer)
+    if (key === '__proto__') Object.defineProperty(entries, key, { value, enumerable: true, writable: true, configurable: true })
+    else entries[key] = value
     return
   }
   if (f.repeated) {
     const list = (obj[f.json] ??= []) as unknown[]
     if (wireType === WireType.bytes && isVarintType(f.type)) {
       const packed = reader.message()
-      while (!packed.done) list.push(fromVarint(f.type, packed.varint()))
-    } else list.push(readValue(schema, f, f.type, wireType, reader, depth, path) ?? null)
+      while (!packed.done) list.push(fromVarint(f.type, packed.varintValue()))
+    } else list.push(readValue(schema, f, f.type, wireType, reader, depth) ?? null)
     return
   }
   if (f.inline) {
     // An embedded struct's fields belong to this object's JSON.
     expectWire(f, wireType, WireType.bytes)
-    readMessage(schema, (f.type as { message: string }).message, reader.message(), depth + 1, path, obj)
+    const outer = reader.enter()
+    readMessage(schema, (f.type as { message: string }).message, reader, depth + 1, obj)
+    reader.leave(outer)
     return
   }
   const before = obj[f.json]
   const merge = typeof f.type === 'object' && typeof before === 'object' && before !== null && !Array.isArray(before)
-  const value = merge ? readValue(schema, f, f.type, wireType, reader, depth, path, before as Record<string, unknown>) : readValue(schema, f, f.type, wireType, reader, depth, path)
+  const value = merge ? readValue(schema, f, f.type, wireType, reader, depth, before as Record<string, unknown>) : readValue(schema, f, f.type, wireType, reader, depth)
   // Only a scalar field's zero is dropped: a message that reads as 0 (IntOrString) was sent.
   if (value === undefined || (typeof f.type !== 'object' && !f.keepZero && isZero(value))) delete obj[f.json]
   else obj[f.json] = value
 }
 
-function readMapEntry(schema: Schema, type: ValueType, entry: ProtoReader, depth: number, path: string): [string, unknown] {
+function readMapEntry(schema: Schema, type: ValueType, entry: ProtoReader, depth: number): [string, unknown] {
   if (depth > maxNestingDepth) throw new ProtobufError(`messages nest deeper than ${maxNestingDepth} levels`)
   let key = ''
   let value: unknown
@@ -94,24 +118,31 @@ function readMapEntry(schema: Schema, type: ValueType, entry: ProtoReader, depth
     const { field, wireType } = entry.tag()
     if (field === 1) {
       expectWire({ json: 'key', type: 'string' }, wireType, WireType.bytes)
-      key = text(entry.bytes())
+      key = entry.string()
     } else if (field === 2) {
-      value = readValue(schema, valueSpec, type, wireType, entry, depth, `${path}[${JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key)}]`)
+      try {
+        value = readValue(schema, valueSpec, type, wireType, entry, depth)
+      } catch (err) {
+        throw err instanceof ProtobufError ? err.within(`[${JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key)}]`) : err
+      }
     } else entry.skip(wireType)
   }
-  if (value === undefined) value = zeroOf(schema, type, depth, path)
+  if (value === undefined) value = zeroOf(schema, type, depth)
   return [key, value ?? null]
 }
 
-function readValue(schema: Schema, f: FieldSpec, type: ValueType, wireType: number, reader: ProtoReader, depth: number, path: string, into?: Record<string, unknown>): unknown {
+function readValue(schema: Schema, f: FieldSpec, type: ValueType, wireType: number, reader: ProtoReader, depth: number, into?: Record<string, unknown>): unknown {
   if (typeof type === 'object') {
     expectWire(f, wireType, WireType.bytes)
-    return readMessage(schema, type.message, reader.message(), depth + 1, path, into)
+    const outer = reader.enter()
+    const value = readMessage(schema, type.message, reader, depth + 1, into)
+    reader.leave(outer)
+    return value
   }
   switch (type) {
     case 'string':
       expectWire(f, wireType, WireType.bytes)
-      return text(reader.bytes())
+      return reader.string()
     case 'bytes': {
       expectWire(f, wireType, WireType.bytes)
       const b = reader.bytes()
@@ -119,12 +150,12 @@ function readValue(schema: Schema, f: FieldSpec, type: ValueType, wireType: numb
     }
     default:
       expectWire(f, wireType, WireType.varint)
-      return fromVarint(type, reader.varint())
+      return fromVarint(type, reader.varintValue())
   }
 }
 
-function zeroOf(schema: Schema, type: ValueType, depth: number, path: string): unknown {
-  if (typeof type === 'object') return readMessage(schema, type.message, new ProtoReader(new Uint8Array(0)), depth + 1, path)
+function zeroOf(schema: Schema, type: ValueType, depth: number): unknown {
+  if (typeof type === 'object') return readMessage(schema, type.message, new ProtoReader(new Uint8Array(0)), depth + 1)
   return type === 'bool' ? false : type === 'int32' || type === 'int64' ? 0 : ''
 }
 
@@ -132,8 +163,13 @@ function isVarintType(type: ValueType): type is 'bool' | 'int32' | 'int64' {
   return type === 'bool' || type === 'int32' || type === 'int64'
 }
 
-function fromVarint(type: ValueType, raw: bigint): boolean | number {
-  if (type === 'bool') return raw !== 0n
+function fromVarint(type: ValueType, raw: number | bigint): boolean | number {
+  if (type === 'bool') return raw !== 0 && raw !== 0n
+  // A number came back only below 2^49: no sign to restore.
+  if (typeof raw === 'number') {
+    if (type === 'int32' && raw > 2147483647) throw new ProtobufError(`value ${raw} is out of range for an int32`)
+    return raw
+  }
   const v = BigInt.asIntN(64, raw)
   if (type === 'int32') {
     if (v < -2147483648n || v > 2147483647n) throw new ProtobufError(`value ${v} is out of range for an int32`)
@@ -153,6 +189,17 @@ function expectWire(f: FieldSpec, got: number, want: number): void {
 }
 
 function text(b: Uint8Array): string {
+  // Short ASCII strings, almost all of an object's, without the decoder.
+  if (b.length <= 64) {
+    let ascii = true
+    for (let i = 0; i < b.length; i++) {
+      if (b[i] >= 0x80) {
+        ascii = false
+        break
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, b as unknown as number[])
+  }
   try {
     return utf8.decode(b)
   } catch {
@@ -168,7 +215,7 @@ function isZero(value: unknown): boolean {
 const minSeconds = -62135596800
 const maxSeconds = 253402300799
 
-function special(form: SpecialForm, obj: Record<string, unknown>, empty: boolean): unknown {
+function special(form: Exclude<SpecialForm, 'fieldsV1' | 'rawExtension'>, obj: Record<string, unknown>, empty: boolean): unknown {
   switch (form) {
     case 'time':
     case 'microTime': {
@@ -185,11 +232,6 @@ function special(form: SpecialForm, obj: Record<string, unknown>, empty: boolean
       return formatGoDuration((obj.duration as number | undefined) ?? 0)
     case 'quantity':
       return (obj.string as string | undefined) ?? '0'
-    case 'fieldsV1':
-    case 'rawExtension': {
-      if (obj.raw === undefined) return undefined
-      return rawJson(Buffer.from(obj.raw as string, 'base64'), form)
-    }
     case 'stringList':
       return obj.items ?? []
     case 'intOrString': {
@@ -204,7 +246,7 @@ function special(form: SpecialForm, obj: Record<string, unknown>, empty: boolean
 const maxJsonDepth = 100
 
 /** FieldsV1's or RawExtension's raw bytes: JSON, nested no deeper than weft's own JSON handling copes with. */
-function rawJson(raw: Buffer, form: 'fieldsV1' | 'rawExtension'): unknown {
+function rawJson(raw: Uint8Array, form: 'fieldsV1' | 'rawExtension'): unknown {
   const source = text(raw)
   let depth = 0
   let inString = false

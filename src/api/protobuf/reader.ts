@@ -1,6 +1,8 @@
 // A bounds-checked reader of the protobuf wire format: varints, fixed 32/64-bit values and
 // length-delimited runs. Every malformed input ends in a ProtobufError, never a RangeError.
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
 /** Kubernetes' request body limit; no protobuf length may claim more. */
 export const maxProtobufBytes = 3 * 1024 * 1024
 
@@ -16,11 +18,14 @@ export const WireType = {
 export class ProtobufError extends Error {
   /** Where in the object the bad bytes were (`spec.resourceAttributes.verb`), when known. */
   path: string | undefined
+  readonly #text: string
+  readonly #segments: string[] = []
 
   constructor(message: string, path?: string) {
     super(message)
     this.name = 'ProtobufError'
     this.path = path
+    this.#text = message
   }
 
   /** Names where the error happened, once: the innermost field wins. */
@@ -29,6 +34,18 @@ export class ProtobufError extends Error {
       this.path = path
       this.message = `${this.message} (at ${path})`
     }
+    return this
+  }
+
+  /**
+   * Adds the field (or `[key]` of a map) the error happened in, as it travels out of the
+   * nested messages: the path is only built when something failed.
+   */
+  within(segment: string): this {
+    if (this.path !== undefined && this.#segments.length === 0) return this
+    this.#segments.unshift(segment)
+    this.path = this.#segments.reduce((path, s) => (path === '' ? s : s.startsWith('[') ? path + s : `${path}.${s}`), '')
+    this.message = `${this.#text} (at ${this.path})`
     return this
   }
 }
@@ -41,11 +58,15 @@ export interface Tag {
 export class ProtoReader {
   readonly #buf: Uint8Array
   #pos: number
-  readonly #end: number
+  #end: number
+
+  /** A Buffer's own latin1Slice, which reads text without making a view first. */
+  readonly #latin1: ((this: Uint8Array, start: number, end: number) => string) | undefined
 
   constructor(buf: Uint8Array, start = 0, end = buf.length) {
     if (buf.length > maxProtobufBytes) throw new ProtobufError(`the protobuf data is ${buf.length} bytes, more than the ${maxProtobufBytes}-byte limit`)
     this.#buf = buf
+    this.#latin1 = Buffer.isBuffer(buf) ? (buf as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice : undefined
     this.#pos = start
     this.#end = end
   }
@@ -78,22 +99,45 @@ export class ProtoReader {
     throw new ProtobufError(`over-long varint at byte ${this.#pos - 10}: more than 10 bytes`)
   }
 
+  /**
+   * A varint as a number when it is below 2^49 (seven bytes at most: every tag, length and
+   * everyday value), else as the unsigned bigint varint() reads.
+   */
+  varintValue(): number | bigint {
+    const start = this.#pos
+    let value = 0
+    let scale = 1
+    for (let i = 0; i < 7 && this.#pos < this.#end; i++) {
+      const b = this.#buf[this.#pos++]
+      value += (b & 0x7f) * scale
+      if ((b & 0x80) === 0) return value
+      scale *= 0x80
+    }
+    this.#pos = start
+    return this.varint()
+  }
+
   /** A varint used as a length or count: it must fit the body limit. */
   length(): number {
     const at = this.#pos
-    const n = this.varint()
-    if (n > BigInt(maxProtobufBytes)) throw new ProtobufError(`length ${n} at byte ${at} is beyond the ${maxProtobufBytes}-byte limit`)
+    const n = this.varintValue()
+    if (n > maxProtobufBytes) throw new ProtobufError(`length ${n} at byte ${at} is beyond the ${maxProtobufBytes}-byte limit`)
     return Number(n)
   }
 
-  tag(): Tag {
+  /** A field key: field number × 8 + wire type (use `key >>> 3` and `key & 7`). */
+  key(): number {
     const at = this.#pos
-    const v = this.varint()
-    if (v > 0xffffffffn) throw new ProtobufError(`field tag at byte ${at} is out of range`)
+    const v = this.varintValue()
+    if (v > 0xffffffff) throw new ProtobufError(`field tag at byte ${at} is out of range`)
     const n = Number(v)
-    const field = Math.floor(n / 8)
-    if (field === 0) throw new ProtobufError(`field number 0 at byte ${at} is not valid protobuf`)
-    return { field, wireType: n & 7 }
+    if (n < 8) throw new ProtobufError(`field number 0 at byte ${at} is not valid protobuf`)
+    return n
+  }
+
+  tag(): Tag {
+    const n = this.key()
+    return { field: n >>> 3, wireType: n & 7 }
   }
 
   /** A length-delimited run, as a view into the input (no copy). */
@@ -104,6 +148,46 @@ export class ProtoReader {
     const out = this.#buf.subarray(this.#pos, this.#pos + n)
     this.#pos += n
     return out
+  }
+
+  /**
+   * Narrows this reader to the length-delimited run that starts here (a nested message) and
+   * returns where the outer one ends, for `leave`: no new reader for every message.
+   */
+  enter(): number {
+    const at = this.#pos
+    const n = this.length()
+    if (n > this.#end - this.#pos) throw new ProtobufError(`length ${n} at byte ${at} runs past the end of its data (${this.#end - this.#pos} bytes left)`)
+    const outer = this.#end
+    this.#end = this.#pos + n
+    return outer
+  }
+
+  /** Back to the outer run once the nested one is read to its end. */
+  leave(outer: number): void {
+    this.#pos = this.#end
+    this.#end = outer
+  }
+
+  /** A length-delimited run as UTF-8 text, refused when it is not valid UTF-8. */
+  string(): string {
+    const at = this.#pos
+    const n = this.length()
+    if (n > this.#end - this.#pos) throw new ProtobufError(`length ${n} at byte ${at} runs past the end of its data (${this.#end - this.#pos} bytes left)`)
+    const buf = this.#buf
+    const start = this.#pos
+    this.#pos += n
+    // Short ASCII, almost every string of an object, without a decoder.
+    if (n <= 64) {
+      let i = start
+      while (i < start + n && buf[i] < 0x80) i++
+      if (i === start + n) return this.#latin1 ? this.#latin1.call(buf, start, start + n) : String.fromCharCode.apply(null, buf.subarray(start, start + n) as unknown as number[])
+    }
+    try {
+      return utf8.decode(buf.subarray(start, start + n))
+    } catch {
+      throw new ProtobufError('a string is not valid UTF-8')
+    }
   }
 
   /** A length-delimited run read as a nested message: a reader over it that shares the input (byte offsets stay absolute). */

@@ -38,3 +38,15 @@ export interface MessageSpec {
 }
 
 export type Schema = Readonly<Record<string, MessageSpec>>
+
+const schemaMaps = new WeakMap<Schema, Map<string, MessageSpec>>()
+
+/** A message of the schema by name, through a Map made once per schema (the table has a thousand messages). */
+export function lookupMessage(schema: Schema, name: string): MessageSpec | undefined {
+  let specs = schemaMaps.get(schema)
+  if (!specs) {
+    specs = new Map(Object.entries(schema))
+    schemaMaps.set(schema, specs)
+  }
+  return specs.get(name)
+}

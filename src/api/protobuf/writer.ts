@@ -72,8 +72,26 @@ export class ProtoWriter {
 
   string(field: number, value: string): void {
     this.tag(field, WireType.bytes)
+    const n = value.length
+    if (n < 0x80) {
+      // Short ASCII, almost every string of an object: byte by byte, its length known.
+      this.#reserve(n + 1)
+      const buf = this.#buf
+      let p = this.#pos + 1
+      let i = 0
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i)
+        if (c >= 0x80) break
+        buf[p++] = c
+      }
+      if (i === n) {
+        buf[this.#pos] = n
+        this.#pos = p
+        return
+      }
+    }
     // Each UTF-16 unit takes at most three UTF-8 bytes.
-    this.#reserve(value.length * 3 + 1)
+    this.#reserve(n * 3 + 1)
     const start = this.#pos++
     const { written } = utf8.encodeInto(value, this.#buf.subarray(this.#pos))
     this.#pos += written
