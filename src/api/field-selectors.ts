@@ -111,6 +111,17 @@ const kinds: Record<string, KindFields> = {
       source: eventSource,
       type: undefined,
     },
+    // events.k8s.io/v1's names for the same fields (its Events are core Events).
+    aliases: {
+      'regarding.kind': 'involvedObject.kind',
+      'regarding.namespace': 'involvedObject.namespace',
+      'regarding.name': 'involvedObject.name',
+      'regarding.uid': 'involvedObject.uid',
+      'regarding.apiVersion': 'involvedObject.apiVersion',
+      'regarding.resourceVersion': 'involvedObject.resourceVersion',
+      'regarding.fieldPath': 'involvedObject.fieldPath',
+      reportingController: 'reportingComponent',
+    },
   },
   ReplicaSet: {
     custom: true,

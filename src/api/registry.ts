@@ -1,5 +1,6 @@
 // The kinds weft serves: one entry each, the single source for routing, discovery,
 // storage keys, OpenAPI and tables.
+import { eventFromCore, eventToCore, validateNewEvent } from './conversion/events.ts'
 
 export type Subresource = 'status' | 'scale' | 'binding' | 'finalize' | 'log' | 'token' | 'approval' | 'ephemeralcontainers' | 'exec' | 'attach' | 'portforward'
 
@@ -22,6 +23,20 @@ export interface ResourceInfo {
    * to the collection is its only verb, and the generic handler refuses even that.
    */
   createOnly: boolean
+  /**
+   * Another version of a stored kind, converted on the way in and out (events.k8s.io/v1
+   * Events are core Events): not stored under a key of its own.
+   */
+  view?: View
+}
+
+export interface View {
+  /** The stored kind, `apiVersion/kind`. */
+  stored: { apiVersion: string; kind: string }
+  toStored(obj: Record<string, unknown>): Record<string, unknown>
+  fromStored(obj: Record<string, unknown>): Record<string, unknown>
+  /** Rules this version adds for a new object, as field causes. */
+  validateCreate?(obj: Record<string, unknown>): { field: string; message: string; reason: string }[]
 }
 
 function r(
@@ -31,7 +46,7 @@ function r(
   plural: string,
   namespaced: boolean,
   model: string,
-  extra: { shortNames?: string[]; subresources?: Subresource[]; categories?: string[]; createOnly?: boolean } = {},
+  extra: { shortNames?: string[]; subresources?: Subresource[]; categories?: string[]; createOnly?: boolean; view?: View } = {},
 ): ResourceInfo {
   return {
     group,
@@ -46,6 +61,7 @@ function r(
     subresources: extra.subresources ?? [],
     model,
     createOnly: extra.createOnly ?? false,
+    ...(extra.view ? { view: extra.view } : {}),
   }
 }
 
@@ -61,6 +77,10 @@ export const resources: readonly ResourceInfo[] = [
   r('', 'v1', 'Secret', 'secrets', true, 'V1Secret'),
   r('', 'v1', 'ConfigMap', 'configmaps', true, 'V1ConfigMap', { shortNames: ['cm'] }),
   r('', 'v1', 'Event', 'events', true, 'CoreV1Event', { shortNames: ['ev'] }),
+  r('events.k8s.io', 'v1', 'Event', 'events', true, 'EventsV1Event', {
+    shortNames: ['ev'],
+    view: { stored: { apiVersion: 'v1', kind: 'Event' }, toStored: eventToCore, fromStored: eventFromCore, validateCreate: validateNewEvent },
+  }),
   r('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices', true, 'V1EndpointSlice'),
   r('networking.k8s.io', 'v1', 'Ingress', 'ingresses', true, 'V1Ingress', { shortNames: ['ing'], subresources: ['status'] }),
   r('networking.k8s.io', 'v1', 'IngressClass', 'ingressclasses', false, 'V1IngressClass'),
@@ -85,7 +105,15 @@ export const resources: readonly ResourceInfo[] = [
 ]
 
 /** The kinds kept in the store: everything that can be listed, watched and owned. */
-export const storedResources: readonly ResourceInfo[] = resources.filter((x) => !x.createOnly)
+export const storedResources: readonly ResourceInfo[] = resources.filter((x) => !x.createOnly && !x.view)
+
+/** The stored kind a view (another version of it) converts to. */
+export function storedInfoOf(info: ResourceInfo): ResourceInfo {
+  if (!info.view) return info
+  const stored = findByKind(info.view.stored.apiVersion, info.view.stored.kind)
+  if (!stored) throw new Error(`${apiVersionOf(info)} ${info.kind} is a view of ${info.view.stored.apiVersion} ${info.view.stored.kind}, which is not served`)
+  return stored
+}
 
 /** The verbs a kind's main resource takes, as discovery lists them. */
 export function verbsOf(info: ResourceInfo): string[] {

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { applyDefaults } from '../api/defaults.ts'
 import { matchesFields, parseFieldSelector, type FieldSelector } from '../api/field-selectors.ts'
-import { apiVersionOf, resources, subresourceVerbs, type ResourceInfo, type Subresource } from '../api/registry.ts'
+import { apiVersionOf, resources, subresourceVerbs, type ResourceInfo, type Subresource, type View } from '../api/registry.ts'
 import { checkSchema } from '../api/schema.ts'
 import { isEverything, labelSelectorFromObject, matchesLabels, parseLabelSelector, selectorToString, type LabelSelector } from '../api/selectors.ts'
 import { validateObject, type ValidationHooks } from '../api/validation/index.ts'
@@ -578,18 +578,23 @@ export class ResourceHandler {
     return deleted
   }
 
-  async patch(r: ResourceRequest, body: Buffer, contentType: string, opts: WriteOptions, parse: (raw: Buffer, type: string) => unknown): Promise<KObject> {
+  /**
+   * `as`: the patch was sent to a view of this stored kind (another version of it): it
+   * applies to the object in the view's shape, which is then converted back.
+   */
+  async patch(r: ResourceRequest, body: Buffer, contentType: string, opts: WriteOptions, parse: (raw: Buffer, type: string) => unknown, as?: { info: ResourceInfo; view: View }): Promise<KObject> {
     refuseUnserved(r)
     const info = r.info
     const type = contentType
     if (type === 'application/apply-patch+yaml' || type === 'application/apply-patch+json') {
       if (r.subresource === 'scale') throw badRequest('server-side apply is not supported on the scale subresource')
-      return this.apply(r, parse(body, type.endsWith('yaml') ? 'application/yaml' : 'application/json'), opts)
+      const applied = parse(body, type.endsWith('yaml') ? 'application/yaml' : 'application/json')
+      return this.apply(r, as && isObject(applied) ? as.view.toStored(applied) : applied, opts)
     }
     const patchers: Record<string, (doc: unknown, patch: unknown) => unknown> = {
       'application/json-patch+json': applyJsonPatch,
       'application/merge-patch+json': applyMergePatch,
-      'application/strategic-merge-patch+json': (doc, patch) => applyStrategicMergePatch(info, doc, patch),
+      'application/strategic-merge-patch+json': (doc, patch) => applyStrategicMergePatch(as?.info ?? info, doc, patch),
     }
     const patcher = patchers[type]
     if (!patcher) {
@@ -597,11 +602,11 @@ export class ResourceHandler {
     }
     const patch = parse(body, 'application/json')
     return this.guaranteedUpdate(r, opts, undefined, (current) => {
-      const target = r.subresource === 'scale' ? this.scaleOf(info, current) : current
+      const target = r.subresource === 'scale' ? this.scaleOf(info, current) : as ? as.view.fromStored(current as unknown as Obj) : current
       const patched = (r.subresource === 'scale' && type === 'application/strategic-merge-patch+json' ? applyMergePatch : patcher)(target, patch)
       if (!isObject(patched)) throw badRequest('the patch turned the object into something that is not a JSON object')
       if (r.subresource === 'scale') return this.applyScale(current, patched)
-      const decoded = this.decodeBody(r, patched, opts)
+      const decoded = this.decodeBody(r, as ? as.view.toStored(patched) : patched, opts)
       if (decoded.metadata.name !== current.metadata.name) {
         throw badRequest(`the name of the object (${decoded.metadata.name}) does not match the name on the URL (${r.name})`)
       }

@@ -9,10 +9,10 @@ import { pipeline } from 'node:stream/promises'
 import { resolve } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
-import { apiVersionOf, findByPlural, resources, type ResourceInfo } from '../api/registry.ts'
+import { apiVersionOf, findByPlural, resources, storedInfoOf, type ResourceInfo, type View } from '../api/registry.ts'
 import type { Store } from '../store/store.ts'
 import { cidrAddress, parseCidr } from '../util/cidr.ts'
-import { ApiError, badRequest, methodNotAllowed } from '../util/errors.ts'
+import { ApiError, badRequest, invalid, methodNotAllowed, notFound } from '../util/errors.ts'
 import { logger, type Logger } from '../util/log.ts'
 import { NodePortAllocator, ServiceIPAllocator } from './allocator.ts'
 import type { IngressBootstrap } from './bootstrap-ingress.ts'
@@ -21,7 +21,8 @@ import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersio
 import { bodyKind, mediaType, parseBody, readBody, sendJson, toApiError } from './http-io.ts'
 import { errorFormat, formatFor, negotiate, sendError, sendList, sendObject, watchEncoding, type Rendering } from './wire.ts'
 import { ApiServerMetrics } from './metrics.ts'
-import { ObjectStore, type KObject } from './objects.ts'
+import { ObjectStore, resourceRef, type KObject } from './objects.ts'
+import { isObject as isPlainObject } from './patch-values.ts'
 import { openApiDocument, openApiIndex } from './openapi.ts'
 import { openApiV2, openApiV2ProtobufType, wantsV2Protobuf } from './openapi-v2.ts'
 import { resolveRequest, type ResourceRequest } from './request-info.ts'
@@ -442,6 +443,105 @@ export class ApiServer {
     res.end(body)
   }
 
+  /**
+   * A view (another version of a stored kind, e.g. events.k8s.io/v1 Events): the request
+   * runs against the stored kind, with bodies converted in and answers converted out;
+   * Tables are the stored kind's.
+   */
+  private async serveView(
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: ResourceRequest,
+    view: View,
+    query: URLSearchParams,
+    rendering: Rendering,
+    opts: WriteOptions,
+    send: (code: number, body: unknown) => void,
+    body: () => Promise<unknown>,
+  ): Promise<void> {
+    if (r.subresource) throw notFound(resourceRef(r.info), `${r.name}/${r.subresource}`)
+    const stored: ResourceRequest = { ...r, info: storedInfoOf(r.info) }
+    const h = this.handler
+    const out = (obj: KObject): unknown => (rendering.as === 'object' ? view.fromStored(obj as unknown as Obj) : this.render(stored.info, rendering, obj))
+    const into = (obj: unknown): Obj => {
+      if (!isPlainObject(obj)) throw badRequest(`the body must be a ${r.info.kind} object`)
+      if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersionOf(r.info)) {
+        throw badRequest(`the object has apiVersion ${JSON.stringify(obj.apiVersion)}, but this endpoint serves ${apiVersionOf(r.info)}`)
+      }
+      return view.toStored(obj)
+    }
+    switch (r.verb) {
+      case 'get':
+        return send(200, out(await h.get(stored)))
+      case 'list': {
+        const list = await h.list(stored, query)
+        const objects = list.entries.map(objectOf)
+        if (rendering.as === 'table') {
+          const table = toTable(stored.info, objects, { includeObject: rendering.includeObject, now: new Date() })
+          table.metadata = list.metadata as typeof table.metadata
+          return send(200, table)
+        }
+        if (rendering.as === 'partial') return send(200, { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: list.metadata, items: objects.map(partial) })
+        return send(200, { kind: r.info.listKind, apiVersion: apiVersionOf(r.info), metadata: list.metadata, items: objects.map((o) => view.fromStored(o as unknown as Obj)) })
+      }
+      case 'watch':
+        return this.watch(res, stored, query, rendering, { render: out, type: { apiVersion: apiVersionOf(r.info), kind: r.info.kind } })
+      case 'create': {
+        const obj = await body()
+        const storedObj = into(obj)
+        const causes = view.validateCreate?.(obj as Obj) ?? []
+        if (causes.length) throw invalid(r.info.kind, r.info.group, String((storedObj.metadata as Obj | undefined)?.name ?? ''), causes)
+        return send(201, out(await h.create(stored, storedObj, opts)))
+      }
+      case 'update':
+        return send(200, out(await h.update(stored, into(await body()), opts)))
+      case 'patch': {
+        const raw = await readBody(req, undefined, this.options.limits?.bodyTimeoutMs)
+        return send(200, out(await h.patch(stored, raw, mediaType(req), opts, parseBody, { info: r.info, view })))
+      }
+      case 'delete': {
+        const { obj, gone } = await h.delete(stored, await body(), opts)
+        if (gone) return send(200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: obj.metadata.name, group: r.info.group, kind: r.info.plural, uid: obj.metadata.uid } })
+        return send(200, out(obj))
+      }
+      case 'deletecollection': {
+        const list = (await h.deleteCollection(stored, await body(), opts)) as { items?: KObject[] } & Obj
+        return send(200, { ...list, kind: r.info.listKind, apiVersion: apiVersionOf(r.info), items: (list.items ?? []).map((o) => view.fromStored(o as unknown as Obj)) })
+      }
+    }
+  }
+
+  /** `?watch=true`; `view` renders a view's objects and names its type in bookmarks. */
+  private async watch(res: ServerResponse, r: ResourceRequest, query: URLSearchParams, rendering: Rendering, view?: { render: (obj: KObject) => unknown; type: { apiVersion: string; kind: string } }): Promise<void> {
+    const h = this.handler
+    const type = view?.type ?? { apiVersion: apiVersionOf(r.info), kind: r.info.kind }
+    this.openWatches.add(res)
+    this.metrics.watchers.inc()
+    try {
+      const session = await serveWatch(
+        {
+          store: this.store,
+          listAll: async (info, namespace) => {
+            const list = await h.list({ ...r, info, namespace, name: undefined }, new URLSearchParams())
+            return { revision: Number(list.metadata.resourceVersion), objects: list.entries.map(objectOf) }
+          },
+          render: view ? view.render : rendering.as === 'object' ? undefined : (obj) => this.render(r.info, rendering, obj),
+          encoding: watchEncoding(rendering.as === 'object' ? formatFor(rendering, type.apiVersion, type.kind) : rendering.format),
+          type,
+          options: this.watchOptions,
+          checkNotTooLarge: (rv) => this.objects.checkNotTooLarge(rv),
+        },
+        r,
+        query,
+        res,
+      )
+      await session.done
+    } finally {
+      this.openWatches.delete(res)
+      this.metrics.watchers.dec()
+    }
+  }
+
   private render(info: ResourceInfo, rendering: Rendering, obj: KObject): unknown {
     if (rendering.as === 'table') return toTable(info, [obj], { includeObject: rendering.includeObject, now: new Date() })
     if (rendering.as === 'partial') return partial(obj)
@@ -473,6 +573,7 @@ export class ApiServer {
       return parseBody(raw, mediaType(req), bodyKind(r))
     }
     if (r.info.group === METRICS_GROUP) return this.serveMetrics(res, r, query, rendering)
+    if (r.info.view) return this.serveView(req, res, r, r.info.view, query, rendering, opts, send, body)
     const h = this.handler
     if (r.info.createOnly && r.verb === 'create' && r.name === undefined && r.subresource === undefined) {
       const review = decodeReview(r, await body(), query, opts.warnings)
@@ -514,33 +615,8 @@ export class ApiServer {
         }
         return sendList(res, list, rendering)
       }
-      case 'watch': {
-        this.openWatches.add(res)
-        this.metrics.watchers.inc()
-        try {
-          const session = await serveWatch(
-            {
-              store: this.store,
-              listAll: async (info, namespace) => {
-                const list = await h.list({ ...r, info, namespace, name: undefined }, new URLSearchParams())
-                return { revision: Number(list.metadata.resourceVersion), objects: list.entries.map(objectOf) }
-              },
-              render: rendering.as === 'object' ? undefined : (obj) => this.render(r.info, rendering, obj),
-              encoding: watchEncoding(rendering.as === 'object' ? formatFor(rendering, apiVersionOf(r.info), r.info.kind) : rendering.format),
-              options: this.watchOptions,
-              checkNotTooLarge: (rv) => this.objects.checkNotTooLarge(rv),
-            },
-            r,
-            query,
-            res,
-          )
-          await session.done
-        } finally {
-          this.openWatches.delete(res)
-          this.metrics.watchers.dec()
-        }
-        return
-      }
+      case 'watch':
+        return this.watch(res, r, query, rendering)
       case 'create': {
         if (r.subresource === 'binding') {
           if (!r.name) throw methodNotAllowed('binding requires a pod name')

@@ -44,6 +44,8 @@ export interface WatchContext {
   /** Renders an object for the wire (e.g. a Table row); absent: the object as stored. */
   render?: (obj: KObject) => unknown
   encoding: WatchEncoding
+  /** The type bookmarks name: the resource's, or a view's (events.k8s.io/v1 over core Events). */
+  type: { apiVersion: string; kind: string }
   options: WatchOptions
   /** Refuses a resourceVersion newer than the store's (504, as Kubernetes does). */
   checkNotTooLarge: (rv: number) => Promise<void>
@@ -151,8 +153,8 @@ export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: U
     const progress = pending.length === 0 ? (watch?.progress?.() ?? 0) : 0
     lastRevision = Math.max(lastRevision, progress)
     send('BOOKMARK', {
-      kind: info.kind,
-      apiVersion: info.group ? `${info.group}/${info.version}` : info.version,
+      kind: ctx.type.kind,
+      apiVersion: ctx.type.apiVersion,
       metadata: { resourceVersion: String(lastRevision), ...(extraAnnotations ? { annotations: extraAnnotations } : {}) },
     })
   }

@@ -39,6 +39,8 @@ t.test('index lists every document with a content hash', async (t) => {
     'apis/coordination.k8s.io/v1',
     'apis/discovery.k8s.io',
     'apis/discovery.k8s.io/v1',
+    'apis/events.k8s.io',
+    'apis/events.k8s.io/v1',
     'apis/networking.k8s.io',
     'apis/networking.k8s.io/v1',
     'apis/rbac.authorization.k8s.io',

@@ -172,7 +172,7 @@ t.test('the README example applies cleanly', async (t) => {
 
 t.test('kubectl get of every served kind prints a table', async (t) => {
   const { kubeconfig } = await startTestServer(t)
-  const kinds = ['namespaces', 'nodes', 'pods', 'services', 'endpoints', 'secrets', 'configmaps', 'events', 'endpointslices', 'ingresses', 'ingressclasses', 'deployments', 'replicasets', 'daemonsets', 'leases']
+  const kinds = ['namespaces', 'nodes', 'pods', 'services', 'endpoints', 'secrets', 'configmaps', 'events', 'events.events.k8s.io', 'endpointslices', 'ingresses', 'ingressclasses', 'deployments', 'replicasets', 'replicationcontrollers', 'daemonsets', 'leases']
   for (const kind of kinds) {
     const res = await kubectl(kubeconfig, ['get', kind, '-A'])
     t.equal(res.code, 0, `${kind}: ${res.stderr}`)
