@@ -142,9 +142,22 @@ export function findByKind(apiVersion: string, kind: string): ResourceInfo | und
   return resources.find((x) => apiVersionOf(x) === apiVersion && x.kind === kind)
 }
 
-/** The API groups served, each with its one version, core first. */
+/** Every group version served, core first, in the order the registry names them. */
 export function groupVersions(): { group: string; version: string }[] {
-  const seen = new Map<string, string>()
-  for (const x of resources) if (!seen.has(x.group)) seen.set(x.group, x.version)
-  return [...seen].map(([group, version]) => ({ group, version }))
+  const seen = new Map<string, { group: string; version: string }>()
+  for (const x of resources) seen.set(`${x.group}/${x.version}`, { group: x.group, version: x.version })
+  return [...seen.values()]
+}
+
+/** A group's versions, the preferred (the stored one, not a view) first. */
+export function versionsOf(group: string): string[] {
+  const inGroup = resources.filter((x) => x.group === group)
+  const preferred = (inGroup.find((x) => !x.view) ?? inGroup[0])?.version
+  const versions = [...new Set(inGroup.map((x) => x.version))]
+  return preferred === undefined ? [] : [preferred, ...versions.filter((v) => v !== preferred)]
+}
+
+/** The groups served, core first. */
+export function groups(): string[] {
+  return [...new Set(resources.map((x) => x.group))]
 }

@@ -1,6 +1,6 @@
 // API discovery documents: legacy (/api, /apis, /api/v1, /apis/<g>/<v>) and the
 // aggregated v2 form (`Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`).
-import { apiVersionOf, groupVersions, resources, subresourceVerbs, verbsOf, type ResourceInfo, type Subresource } from '../api/registry.ts'
+import { apiVersionOf, groups, resources, subresourceVerbs, verbsOf, versionsOf, type ResourceInfo, type Subresource } from '../api/registry.ts'
 import { METRICS_API_VERSION, METRICS_GROUP, METRICS_VERSION, metricsApiResources, metricsGroupDiscovery } from './metrics-api-resources.ts'
 
 type Obj = Record<string, unknown>
@@ -36,9 +36,10 @@ export function apiVersions(address: string): Obj {
   }
 }
 
-function groupEntry(group: string, version: string): Obj {
-  const gv = { groupVersion: `${group}/${version}`, version }
-  return { name: group, versions: [gv], preferredVersion: gv }
+/** A group with its versions, the preferred first, as upstream lists them. */
+function groupEntry(group: string, versions: string[]): Obj {
+  const list = versions.map((version) => ({ groupVersion: `${group}/${version}`, version }))
+  return { name: group, versions: list, preferredVersion: list[0] }
 }
 
 export function apiGroupList(): Obj {
@@ -46,14 +47,14 @@ export function apiGroupList(): Obj {
     kind: 'APIGroupList',
     apiVersion: 'v1',
     // Served groups, then the metrics API (an APIService upstream, listed after the built-ins).
-    groups: [...groupVersions().filter((g) => g.group !== '').map((g) => groupEntry(g.group, g.version)), groupEntry(METRICS_GROUP, METRICS_VERSION)],
+    groups: [...groups().filter((g) => g !== '').map((g) => groupEntry(g, versionsOf(g))), groupEntry(METRICS_GROUP, [METRICS_VERSION])],
   }
 }
 
 export function apiGroup(group: string): Obj | undefined {
-  if (group === METRICS_GROUP) return { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(METRICS_GROUP, METRICS_VERSION) }
-  const gv = groupVersions().find((g) => g.group === group && group !== '')
-  return gv ? { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(gv.group, gv.version) } : undefined
+  if (group === METRICS_GROUP) return { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(METRICS_GROUP, [METRICS_VERSION]) }
+  const versions = group === '' ? [] : versionsOf(group)
+  return versions.length ? { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(group, versions) } : undefined
 }
 
 export function apiResourceList(group: string, version: string): Obj | undefined {
@@ -88,16 +89,16 @@ export function apiResourceList(group: string, version: string): Obj | undefined
 
 /** `/api` (core) or `/apis` (the rest) as an aggregated APIGroupDiscoveryList. */
 export function aggregatedDiscovery(legacy: boolean, apiVersion: 'v2' | 'v2beta1'): Obj {
-  const groups = groupVersions().filter((g) => (g.group === '') === legacy)
-  const served = groups.map(
-    (g): Obj => ({
-      metadata: { name: g.group, creationTimestamp: null },
-      versions: [
-        {
-          version: g.version,
+  const served = groups()
+    .filter((g) => (g === '') === legacy)
+    .map(
+      (group): Obj => ({
+        metadata: { name: group, creationTimestamp: null },
+        versions: versionsOf(group).map((version) => ({
+          version,
           freshness: 'Current',
           resources: resources
-            .filter((r) => r.group === g.group && r.version === g.version)
+            .filter((r) => r.group === group && r.version === version)
             .map((info) => ({
               resource: info.plural,
               responseKind: { group: info.group, version: info.version, kind: info.kind },
@@ -112,10 +113,9 @@ export function aggregatedDiscovery(legacy: boolean, apiVersion: 'v2' | 'v2beta1
                 verbs: subresourceVerbs(sub),
               })),
             })),
-        },
-      ],
-    }),
-  )
+        })),
+      }),
+    )
   return {
     kind: 'APIGroupDiscoveryList',
     apiVersion: `apidiscovery.k8s.io/${apiVersion}`,

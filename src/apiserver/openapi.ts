@@ -431,7 +431,7 @@ function sortKeys(o: Record<string, Json>): Record<string, Json> {
 function documentPaths(): string[] {
   const out = ['api', 'apis']
   for (const { group, version } of groupVersions()) {
-    if (group !== '') out.push(`apis/${group}`)
+    if (group !== '' && !out.includes(`apis/${group}`)) out.push(`apis/${group}`)
     out.push(gvPath(group, version))
   }
   return out
