@@ -1,6 +1,6 @@
 // Decodes protobuf bytes into the JSON form of the same object, driven by a schema table.
 import { ProtoReader, ProtobufError, WireType } from './reader.ts'
-import { formatGoDuration } from './duration.ts'
+import { formatGoDuration } from '../../util/go-duration.ts'
 import { lookupMessage, type FieldSpec, type MessageSpec, type Schema, type SpecialForm, type ValueType } from './types.ts'
 
 /** Deeper nesting than any Kubernetes object has is refused (it can only come from a recursive schema). */

@@ -4,7 +4,7 @@
 // reader an absent non-pointer field is its zero value, so nothing is lost).
 import { ProtobufError, WireType } from './reader.ts'
 import { lookupMessage, type FieldSpec, type MessageSpec, type Schema, type ScalarType, type ValueType } from './types.ts'
-import { parseGoDuration } from './duration.ts'
+import { parseGoDurationNs } from '../../util/go-duration.ts'
 import { ProtoWriter } from './writer.ts'
 
 /** Writes `value` (JSON) as message `name` into `w`, without a tag: the caller frames it. */
@@ -117,7 +117,7 @@ function writeSpecial(w: ProtoWriter, form: NonNullable<MessageSpec['as']>, v: u
     }
     case 'duration': {
       if (typeof v !== 'string') throw new ProtobufError(`expected a duration such as "1m30s", not ${describe(v)}`)
-      const ns = parseGoDuration(v)
+      const ns = parseGoDurationNs(v)
       if (ns === undefined) throw new ProtobufError(`"${v.slice(0, 40)}" is not a duration such as "1m30s"`)
       w.tag(1, WireType.varint)
       return w.signedVarint(ns)

@@ -1,6 +1,5 @@
 import t from 'tap'
 import { decodeMessage } from '../../../src/api/protobuf/decode.ts'
-import { formatGoDuration, parseGoDuration } from '../../../src/api/protobuf/duration.ts'
 import { writeMessage } from '../../../src/api/protobuf/encode.ts'
 import { decodeProtobufObject, encodeProtobufObject } from '../../../src/api/protobuf/index.ts'
 import { ProtoReader } from '../../../src/api/protobuf/reader.ts'
@@ -109,13 +108,4 @@ t.test('a whole object: envelope around the message, decoded back', async (t) =>
   t.same(bytes.subarray(0, 4), Buffer.from('k8s\0', 'latin1'))
   t.same(bytes.subarray(-4), Buffer.from([0x1a, 0x00, 0x22, 0x00]), 'empty content encoding and type written, as Go writes them')
   t.same(decodeProtobufObject(bytes), pod)
-})
-
-t.test('Go durations parse and print as Go does', async (t) => {
-  const cases: [string, number][] = [['0', 0], ['0s', 0], ['1ns', 1], ['1.5µs', 1500], ['1.5us', 1500], ['2ms', 2e6], ['1.5s', 1.5e9], ['90m', 5400e9], ['1h2m3.5s', 3723.5e9], ['-1m', -60e9], ['+2s', 2e9], ['.5s', 0.5e9]]
-  for (const [text, ns] of cases) t.equal(parseGoDuration(text), ns, text)
-  for (const bad of ['', '1', '1x', 's', '1h-2m', '--1s', '1e3s']) t.equal(parseGoDuration(bad), undefined, `"${bad}" is refused`)
-  t.equal(parseGoDuration('9999999999h'), undefined, 'beyond 2^53 ns')
-  const printed: [number, string][] = [[0, '0s'], [1, '1ns'], [1500, '1.5µs'], [2e6, '2ms'], [1.5e9, '1.5s'], [60e9, '1m0s'], [3723.5e9, '1h2m3.5s'], [-60e9, '-1m0s'], [3600e9, '1h0m0s']]
-  for (const [ns, text] of printed) t.equal(formatGoDuration(ns), text, `${ns} ns`)
 })
