@@ -149,6 +149,25 @@ function defaultReplicationController(rc: Obj): void {
   setIfAbsent(obj(rc, 'status'), 'replicas', 0)
 }
 
+/** autoscaling/v2's SetDefaults_HorizontalPodAutoscaler: minReplicas 1, a CPU target of 80% when none, a given behavior filled in. */
+function defaultHorizontalPodAutoscaler(hpa: Obj): void {
+  const spec = obj(hpa, 'spec')
+  setIfAbsent(spec, 'minReplicas', 1)
+  if (!Array.isArray(spec.metrics) || spec.metrics.length === 0) {
+    spec.metrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }]
+  }
+  if (spec.behavior && typeof spec.behavior === 'object') {
+    const up = obj(spec.behavior, 'scaleUp')
+    setIfAbsent(up, 'stabilizationWindowSeconds', 0)
+    setIfAbsent(up, 'selectPolicy', 'Max')
+    setIfAbsent(up, 'policies', [{ type: 'Pods', value: 4, periodSeconds: 15 }, { type: 'Percent', value: 100, periodSeconds: 15 }])
+    const down = obj(spec.behavior, 'scaleDown')
+    setIfAbsent(down, 'stabilizationWindowSeconds', 300)
+    setIfAbsent(down, 'selectPolicy', 'Max')
+    setIfAbsent(down, 'policies', [{ type: 'Percent', value: 100, periodSeconds: 15 }])
+  }
+}
+
 function defaultDaemonSet(ds: Obj): void {
   const spec = obj(ds, 'spec')
   const strategy = obj(spec, 'updateStrategy')
@@ -207,6 +226,7 @@ const byKind: Record<string, (o: Obj) => void> = {
   Deployment: defaultDeployment,
   ReplicaSet: defaultReplicaSet,
   ReplicationController: defaultReplicationController,
+  HorizontalPodAutoscaler: defaultHorizontalPodAutoscaler,
   DaemonSet: defaultDaemonSet,
   Namespace: defaultNamespace,
   EndpointSlice: defaultEndpointSlice,

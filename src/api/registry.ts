@@ -1,6 +1,7 @@
 // The kinds weft serves: one entry each, the single source for routing, discovery,
 // storage keys, OpenAPI and tables.
 import { eventFromCore, eventToCore, validateNewEvent } from './conversion/events.ts'
+import { hpaToV1, hpaToV2 } from './conversion/hpa.ts'
 
 export type Subresource = 'status' | 'scale' | 'binding' | 'finalize' | 'log' | 'token' | 'approval' | 'ephemeralcontainers' | 'exec' | 'attach' | 'portforward'
 
@@ -87,6 +88,13 @@ export const resources: readonly ResourceInfo[] = [
   r('apps', 'v1', 'Deployment', 'deployments', true, 'V1Deployment', { shortNames: ['deploy'], subresources: ['status', 'scale'], categories: ['all'] }),
   r('apps', 'v1', 'ReplicaSet', 'replicasets', true, 'V1ReplicaSet', { shortNames: ['rs'], subresources: ['status', 'scale'], categories: ['all'] }),
   r('', 'v1', 'ReplicationController', 'replicationcontrollers', true, 'V1ReplicationController', { shortNames: ['rc'], subresources: ['status', 'scale'], categories: ['all'] }),
+  r('autoscaling', 'v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers', true, 'V2HorizontalPodAutoscaler', { shortNames: ['hpa'], subresources: ['status'], categories: ['all'] }),
+  r('autoscaling', 'v1', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers', true, 'V1HorizontalPodAutoscaler', {
+    shortNames: ['hpa'],
+    subresources: ['status'],
+    categories: ['all'],
+    view: { stored: { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' }, toStored: hpaToV2, fromStored: hpaToV1 },
+  }),
   r('apps', 'v1', 'DaemonSet', 'daemonsets', true, 'V1DaemonSet', { shortNames: ['ds'], subresources: ['status'], categories: ['all'] }),
   r('coordination.k8s.io', 'v1', 'Lease', 'leases', true, 'V1Lease'),
   r('scheduling.k8s.io', 'v1', 'PriorityClass', 'priorityclasses', false, 'V1PriorityClass', { shortNames: ['pc'] }),

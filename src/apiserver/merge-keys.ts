@@ -76,6 +76,7 @@ const lists: Record<string, Record<string, ListMeta>> = {
   V1DeploymentStatus: { conditions: byType },
   V1ReplicaSetStatus: { conditions: byType },
   V1ReplicationControllerStatus: { conditions: byType },
+  V2HorizontalPodAutoscalerStatus: { conditions: byType },
   V1DaemonSetStatus: { conditions: byType },
 }
 

@@ -459,7 +459,7 @@ export class ApiServer {
     send: (code: number, body: unknown) => void,
     body: () => Promise<unknown>,
   ): Promise<void> {
-    if (r.subresource) throw notFound(resourceRef(r.info), `${r.name}/${r.subresource}`)
+    if (r.subresource && !(r.subresource === 'status' && r.info.subresources.includes('status'))) throw notFound(resourceRef(r.info), `${r.name}/${r.subresource}`)
     const stored: ResourceRequest = { ...r, info: storedInfoOf(r.info) }
     const h = this.handler
     const out = (obj: KObject): unknown => (rendering.as === 'object' ? view.fromStored(obj as unknown as Obj) : this.render(stored.info, rendering, obj))

@@ -15,6 +15,7 @@ import {
 import { podPrinter } from './tables/pods.ts'
 import { certificateSigningRequestPrinter, clusterRoleBindingPrinter, roleBindingPrinter, serviceAccountPrinter } from './tables/security.ts'
 import { daemonSetPrinter, deploymentPrinter, replicaSetPrinter, replicationControllerPrinter } from './tables/workloads.ts'
+import { horizontalPodAutoscalerPrinter } from './tables/autoscaling.ts'
 
 export { humanDuration } from './tables/format.ts'
 export type { TableColumnDefinition, TableRowCondition } from './tables/format.ts'
@@ -55,6 +56,7 @@ const printers: Record<string, Printer> = {
   Deployment: deploymentPrinter,
   ReplicaSet: replicaSetPrinter,
   ReplicationController: replicationControllerPrinter,
+  HorizontalPodAutoscaler: horizontalPodAutoscalerPrinter,
   DaemonSet: daemonSetPrinter,
   Lease: leasePrinter,
   PriorityClass: priorityClassPrinter,

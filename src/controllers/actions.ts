@@ -34,8 +34,11 @@ export type Action =
        */
       claim?: boolean
     }
-  /** Replaces the object (or its `finalize` subresource); `object.metadata.resourceVersion` is the compare-and-swap precondition. */
-  | { verb: 'update'; info: ResourceInfo; object: KubeObject; subresource?: 'finalize' | 'approval' }
+  /**
+   * Replaces the object (or its `finalize`, `approval` or `scale` subresource; a Scale's
+   * metadata names the object); `object.metadata.resourceVersion` is the compare-and-swap precondition.
+   */
+  | { verb: 'update'; info: ResourceInfo; object: KubeObject; subresource?: 'finalize' | 'approval' | 'scale' }
   /** Replaces the status subresource, with the same precondition. */
   | { verb: 'updateStatus'; info: ResourceInfo; object: KubeObject }
   /** A JSON merge patch (or a strategic merge patch) of the named object or its status. */

@@ -88,6 +88,10 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
         await c.request('PUT', `${resourcePath(action.info, undefined, action.object.metadata?.name)}/approval`, action.object)
         return
       }
+      if (action.subresource === 'scale') {
+        await c.request('PUT', `${resourcePath(action.info, action.object.metadata?.namespace, action.object.metadata?.name)}/scale`, action.object)
+        return
+      }
       await c.update(action.info, action.object, { fieldManager })
       return
     case 'updateStatus':

@@ -18,6 +18,7 @@ import type {
   V1ReplicaSet,
   V1ReplicationController,
   V1Service,
+  V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node'
 import { resources, storedResources, type ResourceInfo } from '../api/registry.ts'
 import { selectorFromSet, type LabelSelector } from '../api/selectors.ts'
@@ -49,6 +50,7 @@ import { CLAIM_LABEL, CLAIM_NAMESPACE, claimsOf } from './claims.ts'
 import { reconcileNode } from './node-lifecycle/reconcile-node.ts'
 import { NodeHealth, zoneOf } from './node-lifecycle/node-health.ts'
 import { availabilityRecheckAt, reconcileReplicaSet, replicationControllerKind } from './replicaset/reconcile.ts'
+import { hpaReconciler } from './hpa/runner.ts'
 import { reconcileDaemonSet } from './daemonset/reconcile.ts'
 import { reconcileServiceLB } from './service-lb/reconcile-service-lb.ts'
 import { reconcileOrphanedPods } from './pod-gc/reconcile.ts'
@@ -85,6 +87,8 @@ export interface ControllerManagerOptions {
   largeClusterSizeThreshold?: number
   /** Seconds a node must stay gone before its pods are force-deleted (default 40). */
   podGCQuarantineSeconds?: number
+  /** How often each HorizontalPodAutoscaler is evaluated (default 15 s, upstream's --horizontal-pod-autoscaler-sync-period). */
+  hpaSyncPeriodMs?: number
   /** The informers the controllers read, shared with the scheduler; whoever made them starts them. */
   informers: InformerFactory
   /** The cluster CA published to every namespace as kube-root-ca.crt; unset: not published. */
@@ -229,6 +233,10 @@ export class ControllerManager {
       const podsHere = rs ? podsClaimableBy(rs, setSelector) : []
       return { actions: reconcileReplicaSet(rs, podsHere, at), recheck: availabilityRecheckAt(rs, podsHere, at) }
     })
+    // HorizontalPodAutoscalers: each autoscaler again every sync period.
+    const autoscalers = inf.for<V2HorizontalPodAutoscaler>(kind('HorizontalPodAutoscaler'))
+    this.controller('horizontal-pod-autoscaler', hpaReconciler({ client: this.options.client, autoscalers, pods, syncPeriodMs: this.options.hpaSyncPeriodMs })).watch(autoscalers, (h) => [keyOf(h)])
+
     const replicationControllers = inf.for<V1ReplicationController>(kind('ReplicationController'))
     podSetController('replication-controller', 'ReplicationController', replicationControllers, rcSelector, (key, at) => {
       const rc = replicationControllers.get(key)

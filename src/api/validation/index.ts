@@ -11,6 +11,7 @@ import { validatePodSpec, validatePodSpecUpdate } from './pod.ts'
 import { validateServiceSpec, validateServiceStatus, validateServiceUpdate } from './service.ts'
 import { validateDaemonSetSpec, validateDeploymentSpec, validateReplicaSetSpec, validateReplicationControllerSpec, validateSelectorUpdate } from './apps.ts'
 import { validateIngressClassSpec, validateIngressClassUpdate, validateIngressSpec } from './ingress.ts'
+import { validateHorizontalPodAutoscalerSpec } from './autoscaling.ts'
 import {
   validateConfigMap,
   validateEndpointSlice,
@@ -56,6 +57,7 @@ const rules: Record<string, KindRule> = {
   Deployment: (o, old) => [...validateDeploymentSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
   ReplicaSet: (o, old) => [...validateReplicaSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
   ReplicationController: (o) => validateReplicationControllerSpec(spec(o)),
+  HorizontalPodAutoscaler: (o) => validateHorizontalPodAutoscalerSpec(spec(o)),
   DaemonSet: (o, old) => [...validateDaemonSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
   Ingress: (o) => validateIngressSpec(spec(o)),
   IngressClass: (o, old) => [...validateIngressClassSpec(spec(o)), ...(old ? validateIngressClassUpdate(spec(o), spec(old)) : [])],

@@ -57,6 +57,16 @@ export function controllerClusterRoles(): V1ClusterRole[] {
       rule(['delete', 'get', 'list', 'watch'], [''], ['pods']),
       eventsRule(),
     ]),
+    c('horizontal-pod-autoscaler', [
+      rule(['get', 'list', 'watch'], ['autoscaling'], ['horizontalpodautoscalers']),
+      rule(['update'], ['autoscaling'], ['horizontalpodautoscalers/status']),
+      rule(['get', 'update'], ['*'], ['*/scale']),
+      rule(['list'], [''], ['pods']),
+      rule(['list'], ['metrics.k8s.io'], ['pods']),
+      rule(['get', 'list'], ['custom.metrics.k8s.io'], ['*']),
+      rule(['get', 'list'], ['external.metrics.k8s.io'], ['*']),
+      eventsRule(),
+    ]),
     c('pod-garbage-collector', [rule(['delete', 'list', 'watch'], [''], ['pods']), rule(READ, [''], ['nodes']), rule(['patch'], [''], ['pods/status'])]),
     c('replicaset-controller', [
       rule(['get', 'list', 'update', 'watch'], ['apps', 'extensions'], ['replicasets']),
