@@ -1,0 +1,122 @@
+// Everyday kubectl, as a new user types it, against a real weft API server and controllers:
+// each invocation must succeed and print what kubectl prints against Kubernetes.
+import t, { type Test } from 'tap'
+import { startCluster } from '../helpers/control-plane.ts'
+import { kubectl } from '../helpers/kubectl.ts'
+import { tmp } from '../helpers/openssl.ts'
+
+const c = await startCluster(t)
+const dir = tmp('weft-matrix-')
+t.teardown(() => dir.remove())
+
+interface Case {
+  args: string[]
+  /** What stdout must match. */
+  says: RegExp
+  input?: string
+}
+
+async function matrix(t: Test, cases: Case[]): Promise<void> {
+  for (const { args, says, input } of cases) {
+    const run = await kubectl(c.kubeconfig, args, input)
+    t.equal(run.code, 0, `kubectl ${args.join(' ')}: ${run.stderr}`)
+    t.match(run.stdout, says, `kubectl ${args.join(' ')}`)
+  }
+}
+
+const deployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+  labels: {app: shop, tier: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: shop}}
+  template:
+    metadata: {labels: {app: shop}}
+    spec:
+      containers:
+      - name: web
+        image: weft/echo
+        ports: [{containerPort: 8080}]
+        resources: {requests: {cpu: 100m}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: shop
+  labels: {app: shop}
+spec:
+  selector: {app: shop}
+  ports: [{port: 80, targetPort: 8080}]
+`
+
+t.test('create: every generator', async (t) => {
+  await matrix(t, [
+    { args: ['create', 'namespace', 'matrix'], says: /^namespace\/matrix created$/m },
+    { args: ['create', 'configmap', 'cfg', '--from-literal=a=1', '-n', 'matrix'], says: /^configmap\/cfg created$/m },
+    { args: ['create', 'secret', 'generic', 's', '--from-literal=p=q', '-n', 'matrix'], says: /^secret\/s created$/m },
+    { args: ['create', 'deployment', 'd', '--image=weft/echo', '--replicas=1', '-n', 'matrix'], says: /^deployment\.apps\/d created$/m },
+    { args: ['create', 'service', 'clusterip', 'd', '--tcp=80:8080', '-n', 'matrix'], says: /^service\/d created$/m },
+    { args: ['create', 'ingress', 'd', '--rule=d.example/*=d:80', '-n', 'matrix'], says: /^ingress\.networking\.k8s\.io\/d created$/m },
+    { args: ['create', 'serviceaccount', 'sa', '-n', 'matrix'], says: /^serviceaccount\/sa created$/m },
+    { args: ['create', 'role', 'r', '--verb=get', '--resource=pods', '-n', 'matrix'], says: /^role\.rbac\.authorization\.k8s\.io\/r created$/m },
+    { args: ['create', 'rolebinding', 'rb', '--role=r', '--serviceaccount=matrix:sa', '-n', 'matrix'], says: /^rolebinding\.rbac\.authorization\.k8s\.io\/rb created$/m },
+    { args: ['create', 'clusterrole', 'cr', '--verb=get', '--resource=nodes'], says: /^clusterrole\.rbac\.authorization\.k8s\.io\/cr created$/m },
+    { args: ['create', 'clusterrolebinding', 'crb', '--clusterrole=cr', '--group=g'], says: /^clusterrolebinding\.rbac\.authorization\.k8s\.io\/crb created$/m },
+    { args: ['create', 'priorityclass', 'pc', '--value=100'], says: /^priorityclass\.scheduling\.k8s\.io\/pc created$/m },
+    { args: ['create', 'token', 'sa', '-n', 'matrix'], says: /^[\w-]+\.[\w-]+\.[\w-]+$/m },
+    { args: ['create', 'configmap', 'dry', '--from-literal=a=1', '--dry-run=server', '-n', 'matrix'], says: /^configmap\/dry created \(server dry run\)$/m },
+    { args: ['create', '-f', '-', '-n', 'matrix'], input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-stdin}\n', says: /^configmap\/from-stdin created$/m },
+  ])
+})
+
+t.test('apply, get, describe, label, annotate, patch, scale, set, rollout, autoscale', async (t) => {
+  const file = dir.file('shop.yaml', deployment)
+  await matrix(t, [
+    { args: ['apply', '-f', file], says: /^deployment\.apps\/shop created\nservice\/shop created$/m },
+    { args: ['apply', '-f', file], says: /^deployment\.apps\/shop unchanged\nservice\/shop unchanged$/m },
+    { args: ['diff', '-f', file], says: /^$/ },
+    { args: ['get', 'deploy', 'shop'], says: /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\nshop\s+/ },
+    { args: ['get', 'all', '-l', 'app=shop'], says: /deployment\.apps\/shop/ },
+    { args: ['get', 'deploy,svc', '-l', 'app=shop', '-o', 'name'], says: /^deployment\.apps\/shop\nservice\/shop$/m },
+    { args: ['get', 'deploy', 'shop', '-o', 'jsonpath={.spec.replicas}'], says: /^2$/ },
+    { args: ['get', 'deploy', 'shop', '-o', 'wide'], says: /CONTAINERS\s+IMAGES\s+SELECTOR/ },
+    { args: ['get', 'svc', 'shop', '-o', 'yaml'], says: /^kind: Service$/m },
+    { args: ['describe', 'deployment', 'shop'], says: /^Name:\s+shop$/m },
+    { args: ['describe', 'service', 'shop'], says: /^Selector:\s+app=shop$/m },
+    { args: ['label', 'deploy', 'shop', 'env=test'], says: /^deployment\.apps\/shop labeled$/m },
+    { args: ['annotate', 'deploy', 'shop', 'owner=team-a'], says: /^deployment\.apps\/shop annotated$/m },
+    { args: ['patch', 'deploy', 'shop', '--type=merge', '-p', '{"spec":{"minReadySeconds":1}}'], says: /^deployment\.apps\/shop patched$/m },
+    { args: ['patch', 'deploy', 'shop', '--type=json', '-p', '[{"op":"replace","path":"/spec/minReadySeconds","value":0}]'], says: /^deployment\.apps\/shop patched$/m },
+    { args: ['scale', 'deploy', 'shop', '--replicas=3'], says: /^deployment\.apps\/shop scaled$/m },
+    { args: ['set', 'image', 'deploy/shop', 'web=weft/echo:v2'], says: /^deployment\.apps\/shop image updated$/m },
+    { args: ['set', 'env', 'deploy/shop', 'MODE=fast'], says: /^deployment\.apps\/shop env updated$/m },
+    { args: ['rollout', 'history', 'deploy/shop'], says: /^REVISION\s+CHANGE-CAUSE$/m },
+    { args: ['rollout', 'restart', 'deploy/shop'], says: /^deployment\.apps\/shop restarted$/m },
+    { args: ['rollout', 'undo', 'deploy/shop'], says: /^deployment\.apps\/shop rolled back$/m },
+    { args: ['autoscale', 'deploy', 'shop', '--min=1', '--max=4', '--cpu-percent=70'], says: /^horizontalpodautoscaler\.autoscaling\/shop autoscaled$/m },
+    { args: ['get', 'hpa', 'shop'], says: /^shop\s+Deployment\/shop\s+cpu: .*\/70%\s+1\s+4\s+/m },
+    { args: ['get', 'events', '--field-selector', 'involvedObject.name=shop'], says: /ScalingReplicaSet|No resources found|LAST SEEN/ },
+  ])
+})
+
+t.test('discovery and schema: api-resources, api-versions, explain, version, auth', async (t) => {
+  await matrix(t, [
+    { args: ['api-resources'], says: /^horizontalpodautoscalers\s+hpa\s+autoscaling\/v2\s+true\s+HorizontalPodAutoscaler$/m },
+    { args: ['api-versions'], says: /^autoscaling\/v1\nautoscaling\/v2$/m },
+    { args: ['explain', 'pod.spec.containers.ports'], says: /FIELD:\s+ports/ },
+    { args: ['explain', 'hpa.spec.behavior'], says: /KIND:\s+HorizontalPodAutoscaler/ },
+    { args: ['version', '-o', 'json'], says: /"serverVersion"/ },
+    { args: ['auth', 'can-i', 'create', 'deployments'], says: /^yes$/m },
+    { args: ['auth', 'whoami'], says: /kubernetes-admin/ },
+  ])
+})
+
+t.test('delete: by name, by label, a whole namespace', async (t) => {
+  await matrix(t, [
+    { args: ['delete', 'hpa', 'shop'], says: /^horizontalpodautoscaler\.autoscaling "shop" deleted$/m },
+    { args: ['delete', 'deploy,svc', '-l', 'app=shop'], says: /^deployment\.apps "shop" deleted\nservice "shop" deleted$/m },
+    { args: ['delete', 'namespace', 'matrix', '--wait=false'], says: /^namespace "matrix" deleted$/m },
+  ])
+})
