@@ -76,6 +76,8 @@ const lists: Record<string, Record<string, ListMeta>> = {
   V1DeploymentStatus: { conditions: byType },
   V1ReplicaSetStatus: { conditions: byType },
   V1DaemonSetStatus: { conditions: byType },
+  // Merged by type in strategic merge patches, but atomic for server-side apply (+listType=atomic).
+  V1JobStatus: { conditions: { merge: true, mergeKey: 'type', listType: 'atomic' } },
 }
 
 /** Struct fields that carry `patchStrategy:"retainKeys"` (informational: the server honours `$retainKeys` anywhere). */

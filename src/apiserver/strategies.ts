@@ -66,9 +66,30 @@ function cleanSecretReferences(sa: KObject): void {
   ;(sa as Obj).secrets = secrets.map((s) => (typeof s === 'object' && s !== null && 'name' in s ? { name: s.name } : {}))
 }
 
+/**
+ * A Job's selector, unless it asks for a manual one (upstream's generateSelector): its pods
+ * carry the Job's uid and name, under the legacy and the batch.kubernetes.io/ label keys,
+ * and the selector picks the uid. Labels the user set are kept; validation refuses them if
+ * they differ.
+ */
+function generateJobSelector(job: KObject): void {
+  const spec: Obj = typeof job.spec === 'object' && job.spec !== null ? job.spec : (job.spec = {})
+  if (spec.manualSelector === true) return
+  const template: Obj = typeof spec.template === 'object' && spec.template !== null ? spec.template : (spec.template = {})
+  const meta: Obj = typeof template.metadata === 'object' && template.metadata !== null ? template.metadata : (template.metadata = {})
+  const labels: Obj = typeof meta.labels === 'object' && meta.labels !== null ? meta.labels : (meta.labels = {})
+  const { name, uid } = job.metadata
+  for (const key of ['job-name', 'batch.kubernetes.io/job-name']) if (!Object.hasOwn(labels, key)) labels[key] = name
+  for (const key of ['controller-uid', 'batch.kubernetes.io/controller-uid']) if (!Object.hasOwn(labels, key)) labels[key] = uid
+  const selector: Obj = typeof spec.selector === 'object' && spec.selector !== null ? spec.selector : (spec.selector = {})
+  const matchLabels: Obj = typeof selector.matchLabels === 'object' && selector.matchLabels !== null ? selector.matchLabels : (selector.matchLabels = {})
+  if (!Object.hasOwn(matchLabels, 'batch.kubernetes.io/controller-uid')) matchLabels['batch.kubernetes.io/controller-uid'] = uid
+}
+
 export function prepareForCreate(kind: string, obj: KObject, identity: Identity): void {
   if (kind === 'CertificateSigningRequest') prepareCsrForCreate(obj, identity)
   else if (kind === 'ServiceAccount') cleanSecretReferences(obj)
+  else if (kind === 'Job') generateJobSelector(obj)
 }
 
 /**
