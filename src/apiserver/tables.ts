@@ -12,6 +12,7 @@ import {
   ingressPrinter,
   servicePrinter,
 } from './tables/network.ts'
+import { cronJobPrinter, jobPrinter } from './tables/batch.ts'
 import { podPrinter } from './tables/pods.ts'
 import { certificateSigningRequestPrinter, clusterRoleBindingPrinter, roleBindingPrinter, serviceAccountPrinter } from './tables/security.ts'
 import { daemonSetPrinter, deploymentPrinter, replicaSetPrinter } from './tables/workloads.ts'
@@ -55,6 +56,8 @@ const printers: Record<string, Printer> = {
   Deployment: deploymentPrinter,
   ReplicaSet: replicaSetPrinter,
   DaemonSet: daemonSetPrinter,
+  Job: jobPrinter,
+  CronJob: cronJobPrinter,
   Lease: leasePrinter,
   PriorityClass: priorityClassPrinter,
   ServiceAccount: serviceAccountPrinter,
