@@ -18,6 +18,7 @@ import { resources } from '../../api/registry.ts'
 import { labelSelectorFromObject, type LabelSelector } from '../../api/selectors.ts'
 import type { Action } from '../actions.ts'
 import { podInfo } from '../apply-actions.ts'
+import { plainJson, sameJson } from '../same-json.ts'
 import { claim } from '../replicaset/owner-refs.ts'
 import { isPodActive, isPodReady } from '../replicaset/pod-state.ts'
 import { failuresSinceSuccess, remainingBackoffMs, remainingIndexBackoffMs, replacementFailureCounts } from './backoff.ts'
@@ -402,24 +403,6 @@ function enactFinished(s: Sync, uncounted: number): void {
   }
 }
 
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b))
-}
-
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical)
-  if (v instanceof Date) return timestamp(v)
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {}
-    for (const k of Object.keys(v).sort()) {
-      const x = (v as Record<string, unknown>)[k]
-      if (x !== undefined) out[k] = canonical(x)
-    }
-    return out
-  }
-  return v
-}
-
 function selectorOf(job: V1Job): LabelSelector | undefined {
   try {
     return labelSelectorFromObject(job.spec?.selector)
@@ -450,7 +433,7 @@ export function reconcileJob(job: V1Job | undefined, candidates: V1Pod[], now: D
   const adopted = new Set(claimed.adopt)
   const pods = claimed.owned.map((p) => (adopted.has(p) && !hasTrackingFinalizer(p) ? { ...p, metadata: { ...p.metadata, finalizers: [...(p.metadata?.finalizers ?? []), JOB_TRACKING_FINALIZER] } } : p))
   const active = pods.filter(isPodActive)
-  const status: Record<string, any> = structuredClone(canonical(job.status ?? {}) as Record<string, any>)
+  const status: Record<string, any> = structuredClone(plainJson(job.status ?? {}) as Record<string, any>)
   if (!status.uncountedTerminatedPods) status.uncountedTerminatedPods = {}
   const s: Sync = {
     job,
