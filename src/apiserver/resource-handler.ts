@@ -684,7 +684,13 @@ export class ResourceHandler {
     const obj = structuredClone(current)
     const meta = obj.metadata
     const finalizers: string[] = [...(meta.finalizers ?? [])]
-    const wantFinalizer = propagation === 'Foreground' ? 'foregroundDeletion' : propagation === 'Orphan' ? 'orphan' : undefined
+    // Without a policy asked for, a garbage-collector finalizer already on the object
+    // decides, else the kind's default: batch/v1 Jobs orphan their pods (upstream's
+    // jobStrategy.DefaultGarbageCollectionPolicy, kept for compatibility; kubectl asks for
+    // Background).
+    const decided = finalizers.includes('foregroundDeletion') || finalizers.includes('orphan')
+    const policy = propagation ?? (!decided && info.group === 'batch' && info.kind === 'Job' ? 'Orphan' : undefined)
+    const wantFinalizer = policy === 'Foreground' ? 'foregroundDeletion' : policy === 'Orphan' ? 'orphan' : undefined
     let graceful = false
     if (info.kind === 'Pod' && obj.spec?.nodeName) {
       // A bound pod is deleted gracefully: its kubelet stops the containers, then deletes with grace 0.
@@ -698,7 +704,7 @@ export class ResourceHandler {
       }
     }
     // The garbage collector's finalizers follow the latest policy asked for, also while deletion is pending.
-    if (propagation !== undefined) {
+    if (policy !== undefined) {
       for (const gc of ['foregroundDeletion', 'orphan']) {
         const idx = finalizers.indexOf(gc)
         if (idx >= 0 && gc !== wantFinalizer) finalizers.splice(idx, 1)

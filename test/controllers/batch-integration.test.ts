@@ -87,6 +87,15 @@ t.test('a Job of 10 completions, 3 at a time, completes and is counted', async (
   t.ok(events.some((e: any) => e.reason === 'Completed' && e.source.component === 'job-controller'))
   t.equal(events.filter((e: any) => e.reason === 'SuccessfulCreate').length, 10)
 
+  // Deleted without a propagation policy, a batch/v1 Job orphans its pods, as upstream.
+  t.equal((await call(c.url, 'DELETE', '/apis/batch/v1/namespaces/default/jobs/tenfold')).status, 200)
+  await until('the Job to go', async () => (await call(c.url, 'GET', '/apis/batch/v1/namespaces/default/jobs/tenfold')).status === 404)
+  await until('its pods to be orphaned', async () => {
+    const left = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods?labelSelector=batch.kubernetes.io%2Fjob-name%3Dtenfold')).body.items
+    return left.length === 10 && left.every((p: any) => !p.metadata.ownerReferences?.length)
+  })
+  t.pass('its pods stay, orphaned')
+
   // TTL after finished: a finished Job with ttlSecondsAfterFinished 0 goes, with its pod.
   await call(c.url, 'POST', '/apis/batch/v1/namespaces/default/jobs', { metadata: { name: 'brief' }, spec: { ttlSecondsAfterFinished: 0, template } })
   await until('the finished Job to be deleted', async () => (await call(c.url, 'GET', '/apis/batch/v1/namespaces/default/jobs/brief')).status === 404, 60_000)
