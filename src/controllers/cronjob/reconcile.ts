@@ -44,11 +44,6 @@ function timestamp(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
-/** Go's time.RFC1123Z in UTC: `Mon, 07 Dec 2026 10:00:00 +0000`. */
-function rfc1123z(ms: number): string {
-  return new Date(ms).toUTCString().replace('GMT', '+0000')
-}
-
 /** Oldest first by status.startTime (Jobs not started last), then by name (upstream's byJobStartTime). */
 function byStartTime(a: V1Job, b: V1Job): number {
   const as = toMillis(a.status?.startTime as Date | string | undefined)
@@ -189,12 +184,9 @@ function startDue(s: Sync, ctx: ScheduleContext, now: number): boolean {
     return false
   }
   if (due.missed === 'many') s.event('Warning', 'TooManyMissedTimes', 'too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew')
+  // startingDeadlineSeconds bounds the times considered, so `scheduled` is never past it
+  // (upstream's MissSchedule check after this point cannot fire).
   const scheduled = due.mostRecentMs
-  const deadline = spec.startingDeadlineSeconds
-  if (deadline !== undefined && deadline !== null && scheduled + deadline * 1000 < now) {
-    s.event('Warning', 'MissSchedule', `Missed scheduled time to start a job: ${rfc1123z(scheduled)}`)
-    return true
-  }
   const name = jobName(cj, scheduled)
   if (s.active.some((r) => r.name === name) || toMillis(s.lastScheduleTime) === scheduled) return true
   if (spec.concurrencyPolicy === 'Forbid' && s.active.length > 0) {
