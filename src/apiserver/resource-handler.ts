@@ -17,7 +17,7 @@ import { deepEqual } from './patch-values.ts'
 import type { ResourceRequest } from './request-info.ts'
 import { dropTypeDependentFields, type ServiceAllocation } from './service-allocation.ts'
 import { applyStrategicMergePatch } from './strategic-merge.ts'
-import { prepareForCreate, prepareForUpdate } from './strategies.ts'
+import { prepareForCreate, prepareForUpdate, warningsOnCreate } from './strategies.ts'
 import { dropNonEphemeralContainerUpdates, ephemeralContainersSubresource } from './ephemeral-containers.ts'
 
 export interface Identity {
@@ -386,6 +386,7 @@ export class ResourceHandler {
     this.validate(info, obj)
     await this.checkNamespace(info, obj)
     await this.admission?.validate(admission)
+    opts.warnings.push(...warningsOnCreate(info.kind, obj))
     let result = managed
       ? managed(obj)
       : (trackUpdate(info, undefined, obj, { fieldManager: fieldManagerOf(opts), operation: 'Update', now: meta.creationTimestamp }) as KObject)

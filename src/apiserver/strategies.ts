@@ -1,5 +1,6 @@
 // What the server itself sets or keeps on a write, per kind (upstream's PrepareForCreate and
 // PrepareForUpdate in pkg/registry/*/strategy.go) beyond the generic steps in ResourceHandler.
+import { isDNS1123Label } from '../api/names.ts'
 import type { Identity } from './resource-handler.ts'
 import type { KObject } from './objects.ts'
 
@@ -99,4 +100,11 @@ export function prepareForCreate(kind: string, obj: KObject, identity: Identity)
 export function prepareForUpdate(kind: string, obj: KObject, old: KObject, subresource: string | undefined, at: string): void {
   if (kind === 'CertificateSigningRequest') prepareCsrForUpdate(obj, old, subresource, at)
   else if (kind === 'ServiceAccount') cleanSecretReferences(obj)
+}
+
+/** What a create is warned about (upstream's WarningsOnCreate): a Job named unlike a DNS label. */
+export function warningsOnCreate(kind: string, obj: KObject): string[] {
+  if (kind !== 'Job') return []
+  const problems = isDNS1123Label(String(obj.metadata.name ?? ''))
+  return problems.length === 0 ? [] : [`metadata.name: this is used in Pod names and hostnames, which can result in surprising behavior; a DNS label is recommended: [${problems.join(' ')}]`]
 }

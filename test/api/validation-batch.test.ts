@@ -2,7 +2,7 @@ import t from 'tap'
 import { applyDefaults } from '../../src/api/defaults.ts'
 import { findByKind } from '../../src/api/registry.ts'
 import { validateObject, type FieldCause } from '../../src/api/validation/index.ts'
-import { prepareForCreate } from '../../src/apiserver/strategies.ts'
+import { prepareForCreate, warningsOnCreate } from '../../src/apiserver/strategies.ts'
 
 type Obj = Record<string, any>
 const jobInfo = findByKind('batch/v1', 'Job')!
@@ -244,4 +244,12 @@ t.test('CronJob rules and messages', async (t) => {
   t.same(messages(validateObject(cronInfo, changed, legacy)), ['spec.schedule: Invalid value: "TZ=UTC 0 * * * *": cannot use both timeZone field and TZ or CRON_TZ in schedule'])
   const long = cronJob((c) => (c.metadata.name = 'n'.repeat(53)))
   t.same(validateObject(cronInfo, structuredClone(long), long), [], 'the name limit applies on create only')
+})
+
+t.test('a Job not named as a DNS label is created with a warning', async (t) => {
+  t.same(warningsOnCreate('Job', job() as any), [])
+  t.same(warningsOnCreate('Job', job((j) => (j.metadata.name = 'my.job')) as any), [
+    "metadata.name: this is used in Pod names and hostnames, which can result in surprising behavior; a DNS label is recommended: [a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')]",
+  ])
+  t.same(warningsOnCreate('CronJob', cronJob() as any), [])
 })
