@@ -44,6 +44,12 @@ function timestamp(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
+/** A timestamp as the wire carries it (RFC 3339), whether the model typed it a Date or not. */
+function timeText(value: Date | string | undefined): string | undefined {
+  const ms = toMillis(value)
+  return ms === undefined ? undefined : timestamp(ms)
+}
+
 /** Oldest first by status.startTime (Jobs not started last), then by name (upstream's byJobStartTime). */
 function byStartTime(a: V1Job, b: V1Job): number {
   const as = toMillis(a.status?.startTime as Date | string | undefined)
@@ -71,8 +77,8 @@ class Sync {
   constructor(cj: V1CronJob) {
     this.cj = cj
     this.active = structuredClone(cj.status?.active ?? [])
-    this.lastSuccessfulTime = cj.status?.lastSuccessfulTime as string | undefined
-    this.lastScheduleTime = cj.status?.lastScheduleTime as string | undefined
+    this.lastSuccessfulTime = timeText(cj.status?.lastSuccessfulTime)
+    this.lastScheduleTime = timeText(cj.status?.lastScheduleTime)
   }
 
   event(type: 'Normal' | 'Warning', reason: string, message: string): void {
