@@ -1,6 +1,7 @@
 // Defaulting as Kubernetes' SetDefaults_* functions do it for the served kinds.
 // Runs on create and update (after patching), before validation; it only fills
 // fields that are absent, so it is safe to run more than once.
+import { defaultCronJob, defaultJob } from './batch-defaults.ts'
 import { podQOSClass } from './qos.ts'
 import type { ResourceInfo } from './registry.ts'
 
@@ -228,6 +229,8 @@ const byKind: Record<string, (o: Obj) => void> = {
   ReplicationController: defaultReplicationController,
   HorizontalPodAutoscaler: defaultHorizontalPodAutoscaler,
   DaemonSet: defaultDaemonSet,
+  Job: (j) => defaultJob(j, defaultPodSpec),
+  CronJob: (c) => defaultCronJob(c, defaultPodSpec),
   Namespace: defaultNamespace,
   EndpointSlice: defaultEndpointSlice,
   Endpoints: defaultEndpoints,

@@ -127,6 +127,11 @@ const kinds: Record<string, KindFields> = {
     custom: true,
     fields: { ...metaFields, 'status.replicas': intField('status.replicas') },
   },
+  // batch/v1 names the succeeded count `status.successful`.
+  Job: {
+    custom: true,
+    fields: { ...metaFields, 'status.successful': intField('status.succeeded') },
+  },
   CertificateSigningRequest: {
     custom: true,
     fields: { 'metadata.name': undefined, 'spec.signerName': undefined },

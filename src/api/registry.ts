@@ -96,6 +96,8 @@ export const resources: readonly ResourceInfo[] = [
     view: { stored: { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' }, toStored: hpaToV2, fromStored: hpaToV1 },
   }),
   r('apps', 'v1', 'DaemonSet', 'daemonsets', true, 'V1DaemonSet', { shortNames: ['ds'], subresources: ['status'], categories: ['all'] }),
+  r('batch', 'v1', 'Job', 'jobs', true, 'V1Job', { subresources: ['status'], categories: ['all'] }),
+  r('batch', 'v1', 'CronJob', 'cronjobs', true, 'V1CronJob', { shortNames: ['cj'], subresources: ['status'], categories: ['all'] }),
   r('coordination.k8s.io', 'v1', 'Lease', 'leases', true, 'V1Lease'),
   r('scheduling.k8s.io', 'v1', 'PriorityClass', 'priorityclasses', false, 'V1PriorityClass', { shortNames: ['pc'] }),
   r('', 'v1', 'ServiceAccount', 'serviceaccounts', true, 'V1ServiceAccount', { shortNames: ['sa'], subresources: ['token'] }),

@@ -78,6 +78,8 @@ const lists: Record<string, Record<string, ListMeta>> = {
   V1ReplicationControllerStatus: { conditions: byType },
   V2HorizontalPodAutoscalerStatus: { conditions: byType },
   V1DaemonSetStatus: { conditions: byType },
+  // Merged by type in strategic merge patches, but atomic for server-side apply (+listType=atomic).
+  V1JobStatus: { conditions: { merge: true, mergeKey: 'type', listType: 'atomic' } },
 }
 
 /** Struct fields that carry `patchStrategy:"retainKeys"` (informational: the server honours `$retainKeys` anywhere). */

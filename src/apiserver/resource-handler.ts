@@ -17,7 +17,7 @@ import { deepEqual } from './patch-values.ts'
 import type { ResourceRequest } from './request-info.ts'
 import { dropTypeDependentFields, type ServiceAllocation } from './service-allocation.ts'
 import { applyStrategicMergePatch } from './strategic-merge.ts'
-import { prepareForCreate, prepareForUpdate } from './strategies.ts'
+import { prepareForCreate, prepareForUpdate, warningsOnCreate } from './strategies.ts'
 import { dropNonEphemeralContainerUpdates, ephemeralContainersSubresource } from './ephemeral-containers.ts'
 
 export interface Identity {
@@ -56,9 +56,9 @@ export interface WriteOptions {
 
 type Obj = Record<string, any>
 
-const generationKinds = new Set(['Pod', 'Service', 'Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'IngressClass'])
+const generationKinds = new Set(['Pod', 'Service', 'Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'IngressClass', 'Job', 'CronJob'])
 /** Kinds whose status is reset on create (their controllers, kubelets or the server own it); defaults then fill it in. */
-const statusResetKinds = new Set(['Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'Service', 'Pod', 'Namespace'])
+const statusResetKinds = new Set(['Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'Service', 'Pod', 'Namespace', 'Job', 'CronJob'])
 const maxUpdateRetries = 20
 /** Items per store read when a client asks for a whole list (no limit). */
 const wholeListPiece = 1000
@@ -386,6 +386,7 @@ export class ResourceHandler {
     this.validate(info, obj)
     await this.checkNamespace(info, obj)
     await this.admission?.validate(admission)
+    opts.warnings.push(...warningsOnCreate(info.kind, obj))
     let result = managed
       ? managed(obj)
       : (trackUpdate(info, undefined, obj, { fieldManager: fieldManagerOf(opts), operation: 'Update', now: meta.creationTimestamp }) as KObject)
@@ -689,7 +690,13 @@ export class ResourceHandler {
     const obj = structuredClone(current)
     const meta = obj.metadata
     const finalizers: string[] = [...(meta.finalizers ?? [])]
-    const wantFinalizer = propagation === 'Foreground' ? 'foregroundDeletion' : propagation === 'Orphan' ? 'orphan' : undefined
+    // Without a policy asked for, a garbage-collector finalizer already on the object
+    // decides, else the kind's default: batch/v1 Jobs orphan their pods (upstream's
+    // jobStrategy.DefaultGarbageCollectionPolicy, kept for compatibility; kubectl asks for
+    // Background).
+    const decided = finalizers.includes('foregroundDeletion') || finalizers.includes('orphan')
+    const policy = propagation ?? (!decided && info.group === 'batch' && info.kind === 'Job' ? 'Orphan' : undefined)
+    const wantFinalizer = policy === 'Foreground' ? 'foregroundDeletion' : policy === 'Orphan' ? 'orphan' : undefined
     let graceful = false
     if (info.kind === 'Pod' && obj.spec?.nodeName) {
       // A bound pod is deleted gracefully: its kubelet stops the containers, then deletes with grace 0.
@@ -703,7 +710,7 @@ export class ResourceHandler {
       }
     }
     // The garbage collector's finalizers follow the latest policy asked for, also while deletion is pending.
-    if (propagation !== undefined) {
+    if (policy !== undefined) {
       for (const gc of ['foregroundDeletion', 'orphan']) {
         const idx = finalizers.indexOf(gc)
         if (idx >= 0 && gc !== wantFinalizer) finalizers.splice(idx, 1)

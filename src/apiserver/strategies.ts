@@ -1,5 +1,6 @@
 // What the server itself sets or keeps on a write, per kind (upstream's PrepareForCreate and
 // PrepareForUpdate in pkg/registry/*/strategy.go) beyond the generic steps in ResourceHandler.
+import { isDNS1123Label } from '../api/names.ts'
 import type { Identity } from './resource-handler.ts'
 import type { KObject } from './objects.ts'
 
@@ -66,9 +67,30 @@ function cleanSecretReferences(sa: KObject): void {
   ;(sa as Obj).secrets = secrets.map((s) => (typeof s === 'object' && s !== null && 'name' in s ? { name: s.name } : {}))
 }
 
+/**
+ * A Job's selector, unless it asks for a manual one (upstream's generateSelector): its pods
+ * carry the Job's uid and name, under the legacy and the batch.kubernetes.io/ label keys,
+ * and the selector picks the uid. Labels the user set are kept; validation refuses them if
+ * they differ.
+ */
+function generateJobSelector(job: KObject): void {
+  const spec: Obj = typeof job.spec === 'object' && job.spec !== null ? job.spec : (job.spec = {})
+  if (spec.manualSelector === true) return
+  const template: Obj = typeof spec.template === 'object' && spec.template !== null ? spec.template : (spec.template = {})
+  const meta: Obj = typeof template.metadata === 'object' && template.metadata !== null ? template.metadata : (template.metadata = {})
+  const labels: Obj = typeof meta.labels === 'object' && meta.labels !== null ? meta.labels : (meta.labels = {})
+  const { name, uid } = job.metadata
+  for (const key of ['job-name', 'batch.kubernetes.io/job-name']) if (!Object.hasOwn(labels, key)) labels[key] = name
+  for (const key of ['controller-uid', 'batch.kubernetes.io/controller-uid']) if (!Object.hasOwn(labels, key)) labels[key] = uid
+  const selector: Obj = typeof spec.selector === 'object' && spec.selector !== null ? spec.selector : (spec.selector = {})
+  const matchLabels: Obj = typeof selector.matchLabels === 'object' && selector.matchLabels !== null ? selector.matchLabels : (selector.matchLabels = {})
+  if (!Object.hasOwn(matchLabels, 'batch.kubernetes.io/controller-uid')) matchLabels['batch.kubernetes.io/controller-uid'] = uid
+}
+
 export function prepareForCreate(kind: string, obj: KObject, identity: Identity): void {
   if (kind === 'CertificateSigningRequest') prepareCsrForCreate(obj, identity)
   else if (kind === 'ServiceAccount') cleanSecretReferences(obj)
+  else if (kind === 'Job') generateJobSelector(obj)
 }
 
 /**
@@ -78,4 +100,11 @@ export function prepareForCreate(kind: string, obj: KObject, identity: Identity)
 export function prepareForUpdate(kind: string, obj: KObject, old: KObject, subresource: string | undefined, at: string): void {
   if (kind === 'CertificateSigningRequest') prepareCsrForUpdate(obj, old, subresource, at)
   else if (kind === 'ServiceAccount') cleanSecretReferences(obj)
+}
+
+/** What a create is warned about (upstream's WarningsOnCreate): a Job named unlike a DNS label. */
+export function warningsOnCreate(kind: string, obj: KObject): string[] {
+  if (kind !== 'Job') return []
+  const problems = isDNS1123Label(String(obj.metadata.name ?? ''))
+  return problems.length === 0 ? [] : [`metadata.name: this is used in Pod names and hostnames, which can result in surprising behavior; a DNS label is recommended: [${problems.join(' ')}]`]
 }

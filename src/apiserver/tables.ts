@@ -12,6 +12,7 @@ import {
   ingressPrinter,
   servicePrinter,
 } from './tables/network.ts'
+import { cronJobPrinter, jobPrinter } from './tables/batch.ts'
 import { podPrinter } from './tables/pods.ts'
 import { certificateSigningRequestPrinter, clusterRoleBindingPrinter, roleBindingPrinter, serviceAccountPrinter } from './tables/security.ts'
 import { daemonSetPrinter, deploymentPrinter, replicaSetPrinter, replicationControllerPrinter } from './tables/workloads.ts'
@@ -58,6 +59,8 @@ const printers: Record<string, Printer> = {
   ReplicationController: replicationControllerPrinter,
   HorizontalPodAutoscaler: horizontalPodAutoscalerPrinter,
   DaemonSet: daemonSetPrinter,
+  Job: jobPrinter,
+  CronJob: cronJobPrinter,
   Lease: leasePrinter,
   PriorityClass: priorityClassPrinter,
   ServiceAccount: serviceAccountPrinter,

@@ -36,8 +36,9 @@ ${leaderElectionUsage}
 
 export const controllerManagerUsage = `Usage: weft controller-manager [flags]
 
-Runs the controllers: EndpointSlice/Endpoints, ReplicaSet, Deployment, DaemonSet, node lifecycle, pod GC,
-node IPAM, service load balancers, namespace deletion and the garbage collector.
+Runs the controllers: EndpointSlice/Endpoints, ReplicaSet, Deployment, DaemonSet, Job, CronJob,
+TTL-after-finished, node lifecycle, pod GC, node IPAM, service load balancers, namespace deletion and
+the garbage collector. CronJobs without spec.timeZone run in this process's time zone.
 
 Flags:
 ${connectionFlags}

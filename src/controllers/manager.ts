@@ -4,6 +4,8 @@ import type {
   V1CertificateSigningRequest,
   V1ClusterRole,
   V1ConfigMap,
+  V1CronJob,
+  V1Job,
   V1Secret,
   V1ServiceAccount,
   V1DaemonSet,
@@ -52,6 +54,13 @@ import { NodeHealth, zoneOf } from './node-lifecycle/node-health.ts'
 import { availabilityRecheckAt, reconcileReplicaSet, replicationControllerKind } from './replicaset/reconcile.ts'
 import { hpaReconciler } from './hpa/runner.ts'
 import { reconcileDaemonSet } from './daemonset/reconcile.ts'
+import { isJobFinished } from './job/conditions.ts'
+import { reconcileTrackedPod } from './job/orphan-pods.ts'
+import { hasTrackingFinalizer } from './job/pod-status.ts'
+import { reconcileJob } from './job/reconcile.ts'
+import { reconcileCronJob } from './cronjob/reconcile.ts'
+import { reconcileFinishedJobTtl } from './ttl-after-finished/reconcile.ts'
+import { localZone } from '../api/cron/zone.ts'
 import { reconcileServiceLB } from './service-lb/reconcile-service-lb.ts'
 import { reconcileOrphanedPods } from './pod-gc/reconcile.ts'
 import { DEFAULT_SERVICE_ACCOUNT, reconcileDefaultServiceAccount, reconcileRootCA, ROOT_CA_CONFIGMAP } from './serviceaccount/reconcile.ts'
@@ -177,7 +186,7 @@ export class ControllerManager {
       return ref ? `${kind}:${pod.metadata?.namespace}/${ref.name}` : undefined
     }
     const observe = (pod: V1Pod) => {
-      for (const kind of ['ReplicaSet', 'ReplicationController', 'DaemonSet']) {
+      for (const kind of ['ReplicaSet', 'ReplicationController', 'DaemonSet', 'Job']) {
         const key = ownerKey(pod, kind)
         const e = key ? expectations.get(key) : undefined
         if (e && --e.pending <= 0) expectations.delete(key!)
@@ -250,6 +259,8 @@ export class ControllerManager {
     })
     // A node that comes, goes or changes may change where daemon pods belong.
     dsController.watch(nodes, () => daemonSets.list().map(keyOf))
+
+    this.setUpBatchControllers(pods, (name, kindName, sets, reconcile) => podSetController(name, kindName, sets, setSelector, reconcile))
 
     // Deployments: keyed by Deployment; resynced every 30 s for progress deadlines.
     ensureIndex(replicaSets, LABELS_INDEX, labelIndexValues)
@@ -445,7 +456,84 @@ export class ControllerManager {
     }
   }
 
-  /** Whether the owner a reference names exists (same uid), asked of the API server itself. */
+  /**
+   * Jobs (with the pod-set expectations), the finalizers of pods no running Job counts,
+   * CronJobs and TTL-after-finished (upstream's job-controller, cronjob-controller and
+   * ttl-after-finished-controller).
+   */
+  private setUpBatchControllers(
+    pods: Informer<V1Pod>,
+    podSetController: (name: string, kindName: string, sets: Informer<V1Job>, reconcile: (key: string, at: Date) => { actions: ReconcileResult['actions']; recheck?: Date }) => Controller,
+  ): void {
+    const inf = this.informers
+    const client = this.options.client
+    const now = () => new Date()
+    const jobInfo = kind('Job')
+    const jobs = inf.for<V1Job>(jobInfo)
+    const cronJobs = inf.for<V1CronJob>(kind('CronJob'))
+    ensureIndex(jobs, CONTROLLER_INDEX, controllerIndexValues)
+    const jobSelector = cachedSelector<V1Job>((j) => j.spec?.selector)
+    podSetController('job-controller', 'Job', jobs, (key, at) => {
+      const job = jobs.get(key)
+      const candidates = job ? claimCandidates(pods.indexer, job.metadata?.uid, job.metadata?.namespace ?? '', jobSelector(job)) : []
+      const { actions, requeueAfterMs } = reconcileJob(job, candidates, at)
+      return { actions, recheck: requeueAfterMs === undefined ? undefined : new Date(at.getTime() + requeueAfterMs) }
+    })
+
+    // Pods whose Job is gone or finished (or that have none) lose the tracking finalizer.
+    const jobNamed = (ns: string, name: string) => jobs.get(`${ns}/${name}`)
+    const tracked = this.controller('job-controller', (key) => ({ actions: reconcileTrackedPod(pods.get(key), jobNamed) }))
+    tracked.watch(pods, (p) => (reconcileTrackedPod(p, jobNamed).length > 0 ? [keyOf(p)] : []))
+    const releasePods = (job: V1Job) => {
+      for (const p of pods.byIndex(CONTROLLER_INDEX, job.metadata?.uid ?? '')) if (hasTrackingFinalizer(p)) tracked.enqueue(keyOf(p))
+    }
+    jobs.addHandlers({ onUpdate: (_before, after) => (isJobFinished(after) ? releasePods(after) : undefined), onDelete: releasePods })
+
+    // CronJobs: read fresh before each sync (upstream re-reads before it calls a Job
+    // unexpected), with the Jobs in status.active that the cache has not seen asked of the API.
+    const cronJobController = this.controller('cronjob-controller', async (key) => {
+      const cached = cronJobs.get(key)
+      if (!cached) return { actions: [] }
+      const { namespace, name } = splitKey(key)
+      let cronJob: V1CronJob
+      try {
+        cronJob = await client.get<V1CronJob>(kind('CronJob'), name, namespace)
+      } catch (err) {
+        if (isNotFound(err)) return { actions: [] }
+        throw err
+      }
+      const owned = jobs.byIndex(CONTROLLER_INDEX, cronJob.metadata?.uid ?? '')
+      for (const ref of cronJob.status?.active ?? []) {
+        if (owned.some((j) => (ref.uid ? j.metadata?.uid === ref.uid : j.metadata?.name === ref.name))) continue
+        try {
+          owned.push(await client.get<V1Job>(jobInfo, ref.name ?? '', namespace))
+        } catch (err) {
+          if (!isNotFound(err)) throw err
+        }
+      }
+      return reconcileCronJob(cronJob, owned, { now: now(), localZone: localZone() })
+    }, 1)
+    cronJobController.watch(cronJobs, (c) => [keyOf(c)])
+    cronJobController.watch(jobs, (j) => {
+      const ref = j.metadata?.ownerReferences?.find((r) => r.controller && r.kind === 'CronJob')
+      return ref ? [`${j.metadata?.namespace}/${ref.name}`] : []
+    })
+
+    // TTL after finished: the TTL is checked again on a fresh read before the Job goes, as upstream.
+    const ttl = this.controller('ttl-after-finished-controller', async (key) => {
+      const result = reconcileFinishedJobTtl(jobs.get(key), now())
+      if (result.actions.length === 0) return result
+      const { namespace, name } = splitKey(key)
+      try {
+        return reconcileFinishedJobTtl(await client.get<V1Job>(jobInfo, name, namespace), now())
+      } catch (err) {
+        if (isNotFound(err)) return { actions: [] }
+        throw err
+      }
+    }, 1)
+    ttl.watch(jobs, (j) => (j.spec?.ttlSecondsAfterFinished !== undefined && j.spec.ttlSecondsAfterFinished !== null ? [keyOf(j)] : []))
+  }
+
   /**
    * The controllers of service accounts, RBAC aggregation, certificates and bootstrap
    * tokens (upstream's serviceaccount, root-ca-cert-publisher, clusterrole-aggregation,
@@ -548,10 +636,11 @@ export class ControllerManager {
     cleaner.watch(secrets, (s) => (s.type === BOOTSTRAP_TOKEN_SECRET_TYPE ? ['tokens'] : []))
   }
 
+  /** Whether the owner a reference names exists (same uid), asked of the API server itself. */
   private async ownerExists(ref: { apiVersion: string; kind: string; name: string; uid: string }, namespace: string | undefined): Promise<boolean> {
     const group = ref.apiVersion.includes('/') ? ref.apiVersion.split('/')[0] : ''
     const info = resources.find((r) => r.kind === ref.kind && r.group === group)
-    // An owner of a kind weft does not serve (a Job, a custom resource) cannot be looked
+    // An owner of a kind weft does not serve (a custom resource) cannot be looked
     // up, so it cannot be shown gone: as upstream does, its dependents are left alone.
     if (!info) return true
     try {

@@ -129,6 +129,10 @@ t.test('other kinds', async (t) => {
   const rs = { metadata: { name: 'r', namespace: 'd' }, spec: {}, status: {} }
   t.ok(matchesFields(parseFieldSelector('status.replicas=0', info('ReplicaSet')), rs), 'missing count reads 0')
   t.ok(matchesFields(parseFieldSelector('status.replicas=2', info('ReplicaSet')), { ...rs, status: { replicas: 2 } }))
+  const job = { metadata: { name: 'j', namespace: 'd' }, spec: {}, status: { succeeded: 3 } }
+  t.ok(matchesFields(parseFieldSelector('status.successful=3', info('Job')), job), 'a Job\'s succeeded count is status.successful')
+  t.notOk(matchesFields(parseFieldSelector('status.successful=0', info('Job')), job))
+  t.throws(() => parseFieldSelector('status.succeeded=3', info('Job')), /field label not supported: status.succeeded/)
   const svc = { metadata: { name: 's', namespace: 'd' }, spec: { type: 'NodePort', clusterIP: '10.96.0.10' } }
   t.ok(matchesFields(parseFieldSelector('spec.type=NodePort,spec.clusterIP=10.96.0.10', info('Service')), svc))
   const ns = { metadata: { name: 'kube-system' }, status: { phase: 'Active' } }

@@ -41,6 +41,11 @@ export function invalid(field: string, value: unknown, detail: string): FieldCau
   return { reason: 'FieldValueInvalid', message: body(`Invalid value: ${showValue(value)}`, detail), field }
 }
 
+/** An Invalid cause that names no value (Go's field.OmitValueType). */
+export function invalidWithoutValue(field: string, detail: string): FieldCause {
+  return { reason: 'FieldValueInvalid', message: body('Invalid value', detail), field }
+}
+
 export function notSupported(field: string, value: unknown, supported: readonly string[]): FieldCause {
   const list = supported.map((s) => JSON.stringify(s)).join(', ')
   return { reason: 'FieldValueNotSupported', message: `Unsupported value: ${showValue(value)}: supported values: ${list}`, field }

@@ -10,6 +10,8 @@ import { validateObjectMeta, validateObjectMetaUpdate } from './meta.ts'
 import { validatePodSpec, validatePodSpecUpdate } from './pod.ts'
 import { validateServiceSpec, validateServiceStatus, validateServiceUpdate } from './service.ts'
 import { validateDaemonSetSpec, validateDeploymentSpec, validateReplicaSetSpec, validateReplicationControllerSpec, validateSelectorUpdate } from './apps.ts'
+import { validateCronJob, validateJob } from './batch.ts'
+import { validateJobStatusUpdate } from './job-status.ts'
 import { validateIngressClassSpec, validateIngressClassUpdate, validateIngressSpec } from './ingress.ts'
 import { validateHorizontalPodAutoscalerSpec } from './autoscaling.ts'
 import {
@@ -49,6 +51,8 @@ const statusRules: Record<string, KindRule> = {
   // The spec is the stored one: judging it again would let a rule added since the pod was
   // created block its kubelet's status reports.
   Pod: () => [],
+  Job: (o, old) => (old ? validateJobStatusUpdate(o, old) : []),
+  CronJob: () => [],
 }
 
 const rules: Record<string, KindRule> = {
@@ -59,6 +63,8 @@ const rules: Record<string, KindRule> = {
   ReplicationController: (o) => validateReplicationControllerSpec(spec(o)),
   HorizontalPodAutoscaler: (o) => validateHorizontalPodAutoscalerSpec(spec(o)),
   DaemonSet: (o, old) => [...validateDaemonSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
+  Job: (o, old) => validateJob(o, old),
+  CronJob: (o, old) => validateCronJob(o, old),
   Ingress: (o) => validateIngressSpec(spec(o)),
   IngressClass: (o, old) => [...validateIngressClassSpec(spec(o)), ...(old ? validateIngressClassUpdate(spec(o), spec(old)) : [])],
   EndpointSlice: (o, old) => validateEndpointSlice(o, old),

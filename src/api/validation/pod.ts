@@ -28,6 +28,8 @@ const maxTerminationMessagePath = 4096
 export interface PodSpecOptions {
   /** A template inside a workload: only `Always` restarts, no activeDeadlineSeconds. */
   workloadTemplate?: boolean
+  /** Any other pod template (a Job's): no ephemeral containers, the rest as a pod's. */
+  podTemplate?: boolean
 }
 
 export function validateProtocol(field: string, value: unknown): FieldCause[] {
@@ -199,7 +201,7 @@ export function validatePodSpec(spec: Obj, path: string, opts: PodSpecOptions = 
   if (containers.length === 0) errs.push(required(`${path}.containers`))
   errs.push(...validateContainers(containers, `${path}.containers`, vols.names, names, 'regular', gracePeriod))
   errs.push(...validateContainers(arr(spec.initContainers), `${path}.initContainers`, vols.names, names, 'init', gracePeriod))
-  if (opts.workloadTemplate) {
+  if (opts.workloadTemplate || opts.podTemplate) {
     if (arr(spec.ephemeralContainers).length > 0) errs.push(forbidden(`${path}.ephemeralContainers`, 'ephemeral containers not allowed in pod template'))
   } else {
     errs.push(...validateEphemeralContainers(arr(spec.ephemeralContainers), spec, `${path}.ephemeralContainers`, vols.names))

@@ -20,6 +20,14 @@ export function controllerClusterRoles(): V1ClusterRole[] {
       eventsRule(),
     ]),
     c('clusterrole-aggregation-controller', [rule(['escalate', 'get', 'list', 'patch', 'update', 'watch'], ['rbac.authorization.k8s.io'], ['clusterroles'])]),
+    c('cronjob-controller', [
+      rule(['get', 'list', 'update', 'watch'], ['batch'], ['cronjobs']),
+      rule(['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], ['batch'], ['jobs']),
+      rule(['update'], ['batch'], ['cronjobs/status']),
+      rule(['update'], ['batch'], ['cronjobs/finalizers']),
+      rule(['delete', 'list'], [''], ['pods']),
+      eventsRule(),
+    ]),
     c('daemon-set-controller', [
       rule(READ, ['apps', 'extensions'], ['daemonsets']),
       rule(['update'], ['apps', 'extensions'], ['daemonsets/status']),
@@ -45,6 +53,13 @@ export function controllerClusterRoles(): V1ClusterRole[] {
       eventsRule(),
     ]),
     c('generic-garbage-collector', [rule(['delete', 'get', 'list', 'patch', 'update', 'watch'], ['*'], ['*']), eventsRule()]),
+    c('job-controller', [
+      rule(['get', 'list', 'patch', 'update', 'watch'], ['batch'], ['jobs']),
+      rule(['update'], ['batch'], ['jobs/status']),
+      rule(['update'], ['batch'], ['jobs/finalizers']),
+      rule(['create', 'delete', 'list', 'patch', 'watch'], [''], ['pods']),
+      eventsRule(),
+    ]),
     c('namespace-controller', [
       rule(['delete', 'get', 'list', 'watch'], [''], ['namespaces']),
       rule(['update'], [''], ['namespaces/finalize', 'namespaces/status']),
@@ -85,6 +100,7 @@ export function controllerClusterRoles(): V1ClusterRole[] {
     c('root-ca-cert-publisher', [rule(['create', 'update'], [''], ['configmaps']), eventsRule()]),
     c('service-account-controller', [rule(['create'], [''], ['serviceaccounts']), eventsRule()]),
     c('service-controller', [rule(READ, [''], ['services']), rule(['patch', 'update'], [''], ['services/status']), rule(['list', 'watch'], [''], ['nodes']), eventsRule()]),
+    c('ttl-after-finished-controller', [rule(['delete', 'get', 'list', 'watch'], ['batch'], ['jobs']), eventsRule()]),
   ]
 }
 

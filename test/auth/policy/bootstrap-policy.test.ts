@@ -108,7 +108,7 @@ t.test('the roles the brief names are all there', async (t) => {
     'system:service-account-issuer-discovery', 'system:volume-scheduler', 'system:coredns', 'weft:ingress',
     ...['deployment-controller', 'replicaset-controller', 'daemon-set-controller', 'endpointslice-controller', 'namespace-controller', 'node-controller',
       'pod-garbage-collector', 'generic-garbage-collector', 'service-controller', 'clusterrole-aggregation-controller', 'certificate-controller',
-      'service-account-controller', 'root-ca-cert-publisher'].map((c) => `system:controller:${c}`),
+      'service-account-controller', 'root-ca-cert-publisher', 'job-controller', 'cronjob-controller', 'ttl-after-finished-controller'].map((c) => `system:controller:${c}`),
   ]) t.ok(names.has(n), n)
   t.notOk(names.has('system:heapster'))
   const roleKeys = new Set(roles.map(nsKey))
@@ -128,6 +128,18 @@ t.test('aggregated roles: admin ⊇ edit ⊇ view by label, with empty rules unt
   t.notOk(grants(byName(clusterRoles, 'system:aggregate-to-view').rules!, 'get', '', 'secrets'), 'view does not read secrets')
   t.ok(grants(byName(clusterRoles, 'system:aggregate-to-edit').rules!, 'create', 'networking.k8s.io', 'ingresses'))
   t.ok(grants(byName(clusterRoles, 'system:aggregate-to-admin').rules!, 'create', 'rbac.authorization.k8s.io', 'rolebindings'))
+})
+
+t.test('the batch controllers may do what their controllers do, and no more', async (t) => {
+  const rules = (c: string) => byName(clusterRoles, `system:controller:${c}`).rules!
+  t.ok(grants(rules('job-controller'), 'patch', '', 'pods'), 'the Job controller takes its finalizer off pods')
+  t.ok(grants(rules('job-controller'), 'update', 'batch', 'jobs/status'))
+  t.notOk(grants(rules('job-controller'), 'delete', 'batch', 'jobs'))
+  t.ok(grants(rules('cronjob-controller'), 'create', 'batch', 'jobs'))
+  t.ok(grants(rules('cronjob-controller'), 'update', 'batch', 'cronjobs/status'))
+  t.notOk(grants(rules('cronjob-controller'), 'create', '', 'pods'))
+  t.ok(grants(rules('ttl-after-finished-controller'), 'delete', 'batch', 'jobs'))
+  t.notOk(grants(rules('ttl-after-finished-controller'), 'update', 'batch', 'jobs'))
 })
 
 t.test('upstream bindings, as upstream has them', async (t) => {
