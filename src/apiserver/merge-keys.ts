@@ -76,6 +76,7 @@ const lists: Record<string, Record<string, ListMeta>> = {
   V1DeploymentStatus: { conditions: byType },
   V1ReplicaSetStatus: { conditions: byType },
   V1DaemonSetStatus: { conditions: byType },
+  V1StatefulSetStatus: { conditions: byType },
 }
 
 /** Struct fields that carry `patchStrategy:"retainKeys"` (informational: the server honours `$retainKeys` anywhere). */

@@ -14,7 +14,7 @@ import {
 } from './tables/network.ts'
 import { podPrinter } from './tables/pods.ts'
 import { certificateSigningRequestPrinter, clusterRoleBindingPrinter, roleBindingPrinter, serviceAccountPrinter } from './tables/security.ts'
-import { daemonSetPrinter, deploymentPrinter, replicaSetPrinter } from './tables/workloads.ts'
+import { controllerRevisionPrinter, daemonSetPrinter, deploymentPrinter, replicaSetPrinter, statefulSetPrinter } from './tables/workloads.ts'
 
 export { humanDuration } from './tables/format.ts'
 export type { TableColumnDefinition, TableRowCondition } from './tables/format.ts'
@@ -55,6 +55,8 @@ const printers: Record<string, Printer> = {
   Deployment: deploymentPrinter,
   ReplicaSet: replicaSetPrinter,
   DaemonSet: daemonSetPrinter,
+  StatefulSet: statefulSetPrinter,
+  ControllerRevision: controllerRevisionPrinter,
   Lease: leasePrinter,
   PriorityClass: priorityClassPrinter,
   ServiceAccount: serviceAccountPrinter,

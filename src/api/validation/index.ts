@@ -10,6 +10,8 @@ import { validateObjectMeta, validateObjectMetaUpdate } from './meta.ts'
 import { validatePodSpec, validatePodSpecUpdate } from './pod.ts'
 import { validateServiceSpec, validateServiceStatus, validateServiceUpdate } from './service.ts'
 import { validateDaemonSetSpec, validateDeploymentSpec, validateReplicaSetSpec, validateSelectorUpdate } from './apps.ts'
+import { validateStatefulSetSpec, validateStatefulSetStatus, validateStatefulSetUpdate } from './statefulset.ts'
+import { validateControllerRevision } from './controller-revision.ts'
 import { validateIngressClassSpec, validateIngressClassUpdate, validateIngressSpec } from './ingress.ts'
 import {
   validateConfigMap,
@@ -48,6 +50,7 @@ const statusRules: Record<string, KindRule> = {
   // The spec is the stored one: judging it again would let a rule added since the pod was
   // created block its kubelet's status reports.
   Pod: () => [],
+  StatefulSet: (o, old) => validateStatefulSetStatus(obj(o.status), obj(old?.status)),
 }
 
 const rules: Record<string, KindRule> = {
@@ -56,6 +59,8 @@ const rules: Record<string, KindRule> = {
   Deployment: (o, old) => [...validateDeploymentSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
   ReplicaSet: (o, old) => [...validateReplicaSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
   DaemonSet: (o, old) => [...validateDaemonSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
+  StatefulSet: (o, old) => [...validateStatefulSetSpec(spec(o)), ...(old ? validateStatefulSetUpdate(spec(o), spec(old)) : [])],
+  ControllerRevision: (o, old) => validateControllerRevision(o, old),
   Ingress: (o) => validateIngressSpec(spec(o)),
   IngressClass: (o, old) => [...validateIngressClassSpec(spec(o)), ...(old ? validateIngressClassUpdate(spec(o), spec(old)) : [])],
   EndpointSlice: (o, old) => validateEndpointSlice(o, old),
@@ -92,6 +97,8 @@ const rbacNamed = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBin
 function nameCheck(info: ResourceInfo): NameCheck {
   if (info.group === '' && info.kind === 'Namespace') return isDNS1123Label
   if (info.group === '' && info.kind === 'Service') return isDNS1035Label
+  // Its pods are named `<name>-<ordinal>` and take that as their hostname: a DNS label.
+  if (info.group === 'apps' && info.kind === 'StatefulSet') return isDNS1123Label
   if (info.group === 'rbac.authorization.k8s.io' && rbacNamed.has(info.kind)) return isValidPathSegmentName
   // "We don't care what you call your certificate requests."
   if (info.group === 'certificates.k8s.io') return () => []
