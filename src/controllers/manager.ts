@@ -6,6 +6,7 @@ import type {
   V1ConfigMap,
   V1Secret,
   V1ServiceAccount,
+  V1ControllerRevision,
   V1DaemonSet,
   V1LabelSelector,
   V1Deployment,
@@ -15,8 +16,10 @@ import type {
   V1Namespace,
   V1Node,
   V1Pod,
+  V1PersistentVolumeClaim,
   V1ReplicaSet,
   V1Service,
+  V1StatefulSet,
 } from '@kubernetes/client-node'
 import { resources, storedResources, type ResourceInfo } from '../api/registry.ts'
 import { selectorFromSet } from '../api/selectors.ts'
@@ -49,6 +52,8 @@ import { reconcileNode } from './node-lifecycle/reconcile-node.ts'
 import { NodeHealth, zoneOf } from './node-lifecycle/node-health.ts'
 import { availabilityRecheckAt, reconcileReplicaSet } from './replicaset/reconcile.ts'
 import { reconcileDaemonSet } from './daemonset/reconcile.ts'
+import { reconcileStatefulSet } from './statefulset/reconcile.ts'
+import type { ClaimView } from './statefulset/volume-claims.ts'
 import { reconcileServiceLB } from './service-lb/reconcile-service-lb.ts'
 import { reconcileOrphanedPods } from './pod-gc/reconcile.ts'
 import { DEFAULT_SERVICE_ACCOUNT, reconcileDefaultServiceAccount, reconcileRootCA, ROOT_CA_CONFIGMAP } from './serviceaccount/reconcile.ts'
@@ -172,7 +177,7 @@ export class ControllerManager {
       return ref ? `${kind}:${pod.metadata?.namespace}/${ref.name}` : undefined
     }
     const observe = (pod: V1Pod) => {
-      for (const kind of ['ReplicaSet', 'DaemonSet']) {
+      for (const kind of ['ReplicaSet', 'DaemonSet', 'StatefulSet']) {
         const key = ownerKey(pod, kind)
         const e = key ? expectations.get(key) : undefined
         if (e && --e.pending <= 0) expectations.delete(key!)
@@ -225,13 +230,47 @@ export class ControllerManager {
       const podsHere = rs ? podsClaimableBy(rs) : []
       return { actions: reconcileReplicaSet(rs, podsHere, at), recheck: availabilityRecheckAt(rs, podsHere, at) }
     })
+    // ControllerRevisions, the history of DaemonSets and StatefulSets: each set reads the ones
+    // it controls or its selector matches, and looks any up by name (names collide across owners).
+    const revisions = inf.for<V1ControllerRevision>(kind('ControllerRevision'))
+    ensureIndex(revisions, LABELS_INDEX, labelIndexValues)
+    ensureIndex(revisions, CONTROLLER_INDEX, controllerIndexValues)
+    const historyOf = (set: ClientObject & { spec?: { selector?: V1LabelSelector } }) => {
+      const ns = set.metadata?.namespace ?? ''
+      return {
+        revisions: claimCandidates(revisions.indexer, set.metadata?.uid, ns, setSelector(set)),
+        named: (name: string) => revisions.get(`${ns}/${name}`),
+      }
+    }
+    // A revision wakes its controller; an orphan, every set of the kind whose selector matches it.
+    const revisionKeys = <T extends ClientObject & { spec?: { selector?: V1LabelSelector } }>(kindName: string, sets: Informer<T>) => (r: V1ControllerRevision) => {
+      const ref = r.metadata?.ownerReferences?.find((o) => o.controller)
+      if (!ref) return selecting(sets.indexer, setSelector, r).map(keyOf)
+      return ref.kind === kindName ? [`${r.metadata?.namespace}/${ref.name}`] : []
+    }
+
     const daemonSets = inf.for<V1DaemonSet>(kind('DaemonSet'))
     const dsController = podSetController('daemonset-controller', 'DaemonSet', daemonSets, (key, at) => {
       const ds = daemonSets.get(key)
-      return { actions: reconcileDaemonSet(ds, nodes.list(), ds ? podsClaimableBy(ds) : [], at) }
+      return { actions: ds ? reconcileDaemonSet(ds, nodes.list(), podsClaimableBy(ds), at, historyOf(ds)) : [] }
     })
     // A node that comes, goes or changes may change where daemon pods belong.
     dsController.watch(nodes, () => daemonSets.list().map(keyOf))
+    dsController.watch(revisions, revisionKeys('DaemonSet', daemonSets))
+
+    // StatefulSets. Their claims are read only once weft serves PersistentVolumeClaims (the
+    // storage work adds the kind); until then no claim is created or updated.
+    const statefulSets = inf.for<V1StatefulSet>(kind('StatefulSet'))
+    const pvcInfo = resources.find((r) => r.group === '' && r.plural === 'persistentvolumeclaims')
+    const claims = pvcInfo ? inf.for<V1PersistentVolumeClaim>(pvcInfo) : undefined
+    const claimView = (ns: string): ClaimView | undefined => (pvcInfo && claims ? { info: pvcInfo, get: (name) => claims.get(`${ns}/${name}`) } : undefined)
+    const stsController = podSetController('statefulset-controller', 'StatefulSet', statefulSets, (key, at) => {
+      const set = statefulSets.get(key)
+      if (!set) return { actions: [] }
+      const history = historyOf(set)
+      return reconcileStatefulSet({ set, pods: podsClaimableBy(set), revisions: history.revisions, revisionNamed: history.named, claims: claimView(set.metadata?.namespace ?? ''), now: at })
+    })
+    stsController.watch(revisions, revisionKeys('StatefulSet', statefulSets))
 
     // Deployments: keyed by Deployment; resynced every 30 s for progress deadlines.
     ensureIndex(replicaSets, LABELS_INDEX, labelIndexValues)

@@ -52,6 +52,15 @@ export function nextRevision(sorted: readonly V1ControllerRevision[]): number {
   return sorted.length === 0 ? 1 : sorted[sorted.length - 1].revision + 1
 }
 
+/**
+ * The data of a StatefulSet's or DaemonSet's revision (both controllers' getPatch): a strategic
+ * merge patch that replaces the template, as Go's encoder leaves it (keys sorted, no nulls).
+ */
+export function templatePatch(template: unknown): { spec: { template: Record<string, unknown> } } {
+  const copy = JSON.parse(goJson(template ?? {})) as Record<string, unknown>
+  return JSON.parse(goJson({ spec: { template: { ...copy, $patch: 'replace' } } }))
+}
+
 /** The same data (compared as Go's sorted encoding, so key order and dropped nulls do not matter). */
 export function sameData(a: unknown, b: unknown): boolean {
   return goJson(a ?? null) === goJson(b ?? null)

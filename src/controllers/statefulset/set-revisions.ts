@@ -4,15 +4,13 @@
 import type { V1ControllerRevision, V1PodTemplateSpec, V1StatefulSet } from '@kubernetes/client-node'
 import { resources } from '../../api/registry.ts'
 import type { Action, KubeObject } from '../actions.ts'
-import { goJson } from '../history/revision-hash.ts'
-import { newControllerRevision, nextRevision, sameData } from '../history/revisions.ts'
+import { newControllerRevision, nextRevision, sameData, templatePatch } from '../history/revisions.ts'
 
 const revisionInfo = resources.find((r) => r.kind === 'ControllerRevision')!
 
-/** getPatch: the template as Go's encoder leaves it (keys sorted, nulls gone), marked to replace. */
+/** getPatch: the revision data of the set as it is. */
 export function statefulSetPatch(set: V1StatefulSet): { spec: { template: Record<string, unknown> } } {
-  const template = JSON.parse(goJson(set.spec?.template ?? {})) as Record<string, unknown>
-  return JSON.parse(goJson({ spec: { template: { ...template, $patch: 'replace' } } }))
+  return templatePatch(set.spec?.template)
 }
 
 /** ApplyRevision for the only state a revision holds: the template it restores, or undefined when its data has none. */
