@@ -143,6 +143,24 @@ t.test('a template change rolls from the highest ordinal down to the partition',
   t.match(c.set.status, { currentRevision: newRev, updateRevision: newRev, currentReplicas: 3, updatedReplicas: 3 }, 'the update revision became current')
 })
 
+t.test('a second change mid-rollout: pods of the abandoned revision are replaced too, and counted right', async (t) => {
+  const c = new Cluster(statefulSet({ replicas: 3, policy: 'Parallel', maxUnavailable: 3 }))
+  c.settle()
+  const a = c.set.status!.currentRevision
+  c.withTemplateImage('db:2')
+  c.reconcile()
+  c.finishDeletes()
+  c.reconcile()
+  c.ready()
+  const b = c.set.status!.updateRevision
+  t.same(['db-0', 'db-1', 'db-2'].map((n) => c.revisionOf(n)), [b, b, b])
+  // Every pod at B while status still names A current: a change to C meets pods at neither.
+  c.set = { ...c.set, status: { ...c.set.status!, currentRevision: a, currentReplicas: 0 } }
+  c.withTemplateImage('db:3')
+  t.same(deleted(c.reconcile()), ['db-2', 'db-1', 'db-0'])
+  t.match(c.set.status, { currentRevision: a, currentReplicas: 0, updatedReplicas: 0 }, 'pods at neither revision do not count below zero')
+})
+
 t.test('maxUnavailable replaces that many at once', async (t) => {
   for (const policy of ['OrderedReady', 'Parallel'] as const) {
     const c = new Cluster(statefulSet({ replicas: 5, maxUnavailable: 2, policy }))

@@ -282,7 +282,11 @@ class PodPlan {
     return !isHealthy(pod) || !isRunningAndAvailable(pod, this.minReady, this.now)
   }
 
-  /** updateStatefulSetAfterInvariantEstablished: deletes old pods from the top down to the partition; returns how many. */
+  /**
+   * updateStatefulSetAfterInvariantEstablished: deletes old pods from the top down to the
+   * partition; returns how many of them were counted as current (upstream subtracts every
+   * deleted pod, which can take the count below zero when a pod is at neither revision).
+   */
   private rollingUpdate(replicas: V1Pod[]): number {
     const ru = this.set.spec?.updateStrategy?.rollingUpdate
     const updateMin = ru?.partition ?? 0
@@ -291,23 +295,23 @@ class PodPlan {
     const unavailable = replicas.filter((p) => this.unavailable(p)).length
     if (this.monotonic) {
       let budget = maxUnavailable - unavailable
-      let deleted = 0
+      let currentGone = 0
       for (let i = replicas.length - 1; i >= updateMin && budget > 0; i--) {
         if (!old(replicas[i]) || !isCreated(replicas[i])) continue
         this.deletePod(replicas[i])
         budget--
-        deleted++
+        if (revisionOf(replicas[i]) === this.revisions.current) currentGone++
       }
-      return deleted
+      return currentGone
     }
     // Parallel: old pods already unavailable are replaced whatever the budget, so that the
     // budget is not spent on good pods while broken ones wait; then available ones within it.
-    let deleted = 0
+    let currentGone = 0
     for (let i = replicas.length - 1; i >= updateMin; i--) {
       const p = replicas[i]
       if (old(p) && isCreated(p) && !isRunningAndAvailable(p, this.minReady, this.now)) {
         this.deletePod(p)
-        deleted++
+        if (revisionOf(p) === this.revisions.current) currentGone++
       }
     }
     let budget = maxUnavailable - unavailable
@@ -316,9 +320,9 @@ class PodPlan {
       if (old(p) && isCreated(p) && isRunningAndAvailable(p, this.minReady, this.now)) {
         this.deletePod(p)
         budget--
-        deleted++
+        if (revisionOf(p) === this.revisions.current) currentGone++
       }
     }
-    return deleted
+    return currentGone
   }
 }
