@@ -173,8 +173,10 @@ function defaultStatefulSet(sts: Obj): void {
     setIfAbsent(obj(claim, 'status'), 'phase', 'Pending')
   }
   defaultWorkloadTemplate(sts)
-  obj(sts, 'status')
-  setIfAbsent(sts.status, 'replicas', 0)
+  // The two counts Go writes even when zero.
+  const status = obj(sts, 'status')
+  setIfAbsent(status, 'replicas', 0)
+  setIfAbsent(status, 'availableReplicas', 0)
 }
 
 function defaultNamespace(ns: Obj): void {

@@ -107,7 +107,7 @@ t.test('StatefulSet defaults', async (t) => {
   t.equal(sts.spec.volumeClaimTemplates[0].spec.volumeMode, 'Filesystem')
   t.same(sts.spec.volumeClaimTemplates[0].status, { phase: 'Pending' })
   t.equal(sts.spec.template.spec.restartPolicy, 'Always')
-  t.same(sts.status, { replicas: 0 })
+  t.same(sts.status, { replicas: 0, availableReplicas: 0 }, 'the counts Go writes even when zero')
 
   const given: any = {
     metadata: { name: 'db' },
