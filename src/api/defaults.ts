@@ -184,6 +184,36 @@ function defaultDaemonSet(ds: Obj): void {
   for (const k of ['currentNumberScheduled', 'desiredNumberScheduled', 'numberMisscheduled', 'numberReady']) setIfAbsent(status, k, 0)
 }
 
+/** SetDefaults_StatefulSet (apps/v1, MaxUnavailableStatefulSet on), and each claim template as a PersistentVolumeClaim. */
+function defaultStatefulSet(sts: Obj): void {
+  const spec = obj(sts, 'spec')
+  setIfAbsent(spec, 'podManagementPolicy', 'OrderedReady')
+  const strategy = obj(spec, 'updateStrategy')
+  if (!strategy.type) {
+    strategy.type = 'RollingUpdate'
+    obj(strategy, 'rollingUpdate')
+  }
+  if (strategy.type === 'RollingUpdate' && strategy.rollingUpdate && typeof strategy.rollingUpdate === 'object') {
+    setIfAbsent(strategy.rollingUpdate, 'partition', 0)
+    setIfAbsent(strategy.rollingUpdate, 'maxUnavailable', 1)
+  }
+  const retention = obj(spec, 'persistentVolumeClaimRetentionPolicy')
+  setIfAbsent(retention, 'whenDeleted', 'Retain')
+  setIfAbsent(retention, 'whenScaled', 'Retain')
+  setIfAbsent(spec, 'replicas', 1)
+  setIfAbsent(spec, 'revisionHistoryLimit', 10)
+  for (const claim of Array.isArray(spec.volumeClaimTemplates) ? spec.volumeClaimTemplates : []) {
+    if (!claim || typeof claim !== 'object') continue
+    setIfAbsent(obj(claim, 'spec'), 'volumeMode', 'Filesystem')
+    setIfAbsent(obj(claim, 'status'), 'phase', 'Pending')
+  }
+  defaultWorkloadTemplate(sts)
+  // The two counts Go writes even when zero.
+  const status = obj(sts, 'status')
+  setIfAbsent(status, 'replicas', 0)
+  setIfAbsent(status, 'availableReplicas', 0)
+}
+
 function defaultNamespace(ns: Obj): void {
   const spec = obj(ns, 'spec')
   if (spec.finalizers === undefined) spec.finalizers = ['kubernetes']
@@ -231,6 +261,7 @@ const byKind: Record<string, (o: Obj) => void> = {
   DaemonSet: defaultDaemonSet,
   Job: (j) => defaultJob(j, defaultPodSpec),
   CronJob: (c) => defaultCronJob(c, defaultPodSpec),
+  StatefulSet: defaultStatefulSet,
   Namespace: defaultNamespace,
   EndpointSlice: defaultEndpointSlice,
   Endpoints: defaultEndpoints,

@@ -98,6 +98,8 @@ export const resources: readonly ResourceInfo[] = [
   r('apps', 'v1', 'DaemonSet', 'daemonsets', true, 'V1DaemonSet', { shortNames: ['ds'], subresources: ['status'], categories: ['all'] }),
   r('batch', 'v1', 'Job', 'jobs', true, 'V1Job', { subresources: ['status'], categories: ['all'] }),
   r('batch', 'v1', 'CronJob', 'cronjobs', true, 'V1CronJob', { shortNames: ['cj'], subresources: ['status'], categories: ['all'] }),
+  r('apps', 'v1', 'StatefulSet', 'statefulsets', true, 'V1StatefulSet', { shortNames: ['sts'], subresources: ['status', 'scale'], categories: ['all'] }),
+  r('apps', 'v1', 'ControllerRevision', 'controllerrevisions', true, 'V1ControllerRevision'),
   r('coordination.k8s.io', 'v1', 'Lease', 'leases', true, 'V1Lease'),
   r('scheduling.k8s.io', 'v1', 'PriorityClass', 'priorityclasses', false, 'V1PriorityClass', { shortNames: ['pc'] }),
   r('', 'v1', 'ServiceAccount', 'serviceaccounts', true, 'V1ServiceAccount', { shortNames: ['sa'], subresources: ['token'] }),

@@ -80,6 +80,7 @@ const lists: Record<string, Record<string, ListMeta>> = {
   V1DaemonSetStatus: { conditions: byType },
   // Merged by type in strategic merge patches, but atomic for server-side apply (+listType=atomic).
   V1JobStatus: { conditions: { merge: true, mergeKey: 'type', listType: 'atomic' } },
+  V1StatefulSetStatus: { conditions: byType },
 }
 
 /** Struct fields that carry `patchStrategy:"retainKeys"` (informational: the server honours `$retainKeys` anywhere). */

@@ -15,7 +15,7 @@ import {
 import { cronJobPrinter, jobPrinter } from './tables/batch.ts'
 import { podPrinter } from './tables/pods.ts'
 import { certificateSigningRequestPrinter, clusterRoleBindingPrinter, roleBindingPrinter, serviceAccountPrinter } from './tables/security.ts'
-import { daemonSetPrinter, deploymentPrinter, replicaSetPrinter, replicationControllerPrinter } from './tables/workloads.ts'
+import { controllerRevisionPrinter, daemonSetPrinter, deploymentPrinter, replicaSetPrinter, replicationControllerPrinter, statefulSetPrinter } from './tables/workloads.ts'
 import { horizontalPodAutoscalerPrinter } from './tables/autoscaling.ts'
 
 export { humanDuration } from './tables/format.ts'
@@ -61,6 +61,8 @@ const printers: Record<string, Printer> = {
   DaemonSet: daemonSetPrinter,
   Job: jobPrinter,
   CronJob: cronJobPrinter,
+  StatefulSet: statefulSetPrinter,
+  ControllerRevision: controllerRevisionPrinter,
   Lease: leasePrinter,
   PriorityClass: priorityClassPrinter,
   ServiceAccount: serviceAccountPrinter,

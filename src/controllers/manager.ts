@@ -8,6 +8,7 @@ import type {
   V1Job,
   V1Secret,
   V1ServiceAccount,
+  V1ControllerRevision,
   V1DaemonSet,
   V1LabelSelector,
   V1Deployment,
@@ -17,10 +18,12 @@ import type {
   V1Namespace,
   V1Node,
   V1Pod,
+  V1PersistentVolumeClaim,
   V1ReplicaSet,
   V1ReplicationController,
   V1Service,
   V2HorizontalPodAutoscaler,
+  V1StatefulSet,
 } from '@kubernetes/client-node'
 import { resources, storedResources, type ResourceInfo } from '../api/registry.ts'
 import { selectorFromSet, type LabelSelector } from '../api/selectors.ts'
@@ -61,6 +64,8 @@ import { reconcileJob } from './job/reconcile.ts'
 import { reconcileCronJob } from './cronjob/reconcile.ts'
 import { reconcileFinishedJobTtl } from './ttl-after-finished/reconcile.ts'
 import { localZone } from '../api/cron/zone.ts'
+import { reconcileStatefulSet } from './statefulset/reconcile.ts'
+import type { ClaimView } from './statefulset/volume-claims.ts'
 import { reconcileServiceLB } from './service-lb/reconcile-service-lb.ts'
 import { reconcileOrphanedPods } from './pod-gc/reconcile.ts'
 import { DEFAULT_SERVICE_ACCOUNT, reconcileDefaultServiceAccount, reconcileRootCA, ROOT_CA_CONFIGMAP } from './serviceaccount/reconcile.ts'
@@ -186,7 +191,7 @@ export class ControllerManager {
       return ref ? `${kind}:${pod.metadata?.namespace}/${ref.name}` : undefined
     }
     const observe = (pod: V1Pod) => {
-      for (const kind of ['ReplicaSet', 'ReplicationController', 'DaemonSet', 'Job']) {
+      for (const kind of ['ReplicaSet', 'ReplicationController', 'DaemonSet', 'Job', 'StatefulSet']) {
         const key = ownerKey(pod, kind)
         const e = key ? expectations.get(key) : undefined
         if (e && --e.pending <= 0) expectations.delete(key!)
@@ -252,13 +257,47 @@ export class ControllerManager {
       const podsHere = rc ? podsClaimableBy(rc, rcSelector) : []
       return { actions: reconcileReplicaSet(rc, podsHere, at, replicationControllerKind), recheck: availabilityRecheckAt(rc, podsHere, at) }
     })
+    // ControllerRevisions, the history of DaemonSets and StatefulSets: each set reads the ones
+    // it controls or its selector matches, and looks any up by name (names collide across owners).
+    const revisions = inf.for<V1ControllerRevision>(kind('ControllerRevision'))
+    ensureIndex(revisions, LABELS_INDEX, labelIndexValues)
+    ensureIndex(revisions, CONTROLLER_INDEX, controllerIndexValues)
+    const historyOf = (set: ClientObject & { spec?: { selector?: V1LabelSelector } }) => {
+      const ns = set.metadata?.namespace ?? ''
+      return {
+        revisions: claimCandidates(revisions.indexer, set.metadata?.uid, ns, setSelector(set)),
+        named: (name: string) => revisions.get(`${ns}/${name}`),
+      }
+    }
+    // A revision wakes its controller; an orphan, every set of the kind whose selector matches it.
+    const revisionKeys = <T extends ClientObject & { spec?: { selector?: V1LabelSelector } }>(kindName: string, sets: Informer<T>) => (r: V1ControllerRevision) => {
+      const ref = r.metadata?.ownerReferences?.find((o) => o.controller)
+      if (!ref) return selecting(sets.indexer, setSelector, r).map(keyOf)
+      return ref.kind === kindName ? [`${r.metadata?.namespace}/${ref.name}`] : []
+    }
+
     const daemonSets = inf.for<V1DaemonSet>(kind('DaemonSet'))
     const dsController = podSetController('daemonset-controller', 'DaemonSet', daemonSets, setSelector, (key, at) => {
       const ds = daemonSets.get(key)
-      return { actions: reconcileDaemonSet(ds, nodes.list(), ds ? podsClaimableBy(ds, setSelector) : [], at) }
+      return { actions: ds ? reconcileDaemonSet(ds, nodes.list(), podsClaimableBy(ds, setSelector), at, historyOf(ds)) : [] }
     })
     // A node that comes, goes or changes may change where daemon pods belong.
     dsController.watch(nodes, () => daemonSets.list().map(keyOf))
+    dsController.watch(revisions, revisionKeys('DaemonSet', daemonSets))
+
+    // StatefulSets. Their claims are read only once weft serves PersistentVolumeClaims (the
+    // storage work adds the kind); until then no claim is created or updated.
+    const statefulSets = inf.for<V1StatefulSet>(kind('StatefulSet'))
+    const pvcInfo = resources.find((r) => r.group === '' && r.plural === 'persistentvolumeclaims')
+    const claims = pvcInfo ? inf.for<V1PersistentVolumeClaim>(pvcInfo) : undefined
+    const claimView = (ns: string): ClaimView | undefined => (pvcInfo && claims ? { info: pvcInfo, get: (name) => claims.get(`${ns}/${name}`) } : undefined)
+    const stsController = podSetController('statefulset-controller', 'StatefulSet', statefulSets, setSelector, (key, at) => {
+      const set = statefulSets.get(key)
+      if (!set) return { actions: [] }
+      const history = historyOf(set)
+      return reconcileStatefulSet({ set, pods: podsClaimableBy(set, setSelector), revisions: history.revisions, revisionNamed: history.named, claims: claimView(set.metadata?.namespace ?? ''), now: at })
+    })
+    stsController.watch(revisions, revisionKeys('StatefulSet', statefulSets))
 
     this.setUpBatchControllers(pods, (name, kindName, sets, reconcile) => podSetController(name, kindName, sets, setSelector, reconcile))
 

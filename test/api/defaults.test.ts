@@ -95,6 +95,34 @@ t.test('workload defaults', async (t) => {
   t.same(ds.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } })
 })
 
+t.test('StatefulSet defaults', async (t) => {
+  const claim = { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }
+  const sts: any = { metadata: { name: 'db' }, spec: { serviceName: 'db', template: { spec: { containers: [{ name: 'a', image: 'x:1' }] } }, volumeClaimTemplates: [claim] } }
+  applyDefaults(info('StatefulSet'), sts)
+  t.equal(sts.spec.replicas, 1)
+  t.equal(sts.spec.revisionHistoryLimit, 10)
+  t.equal(sts.spec.podManagementPolicy, 'OrderedReady')
+  t.same(sts.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { partition: 0, maxUnavailable: 1 } })
+  t.same(sts.spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: 'Retain', whenScaled: 'Retain' })
+  t.equal(sts.spec.volumeClaimTemplates[0].spec.volumeMode, 'Filesystem')
+  t.same(sts.spec.volumeClaimTemplates[0].status, { phase: 'Pending' })
+  t.equal(sts.spec.template.spec.restartPolicy, 'Always')
+  t.same(sts.status, { replicas: 0, availableReplicas: 0 }, 'the counts Go writes even when zero')
+
+  const given: any = {
+    metadata: { name: 'db' },
+    spec: { replicas: 0, podManagementPolicy: 'Parallel', updateStrategy: { type: 'RollingUpdate' }, persistentVolumeClaimRetentionPolicy: { whenScaled: 'Delete' }, template: { spec: { containers: [] } } },
+  }
+  applyDefaults(info('StatefulSet'), given)
+  t.equal(given.spec.replicas, 0, 'zero replicas stay zero')
+  t.equal(given.spec.podManagementPolicy, 'Parallel')
+  t.same(given.spec.updateStrategy, { type: 'RollingUpdate' }, 'a given type without rollingUpdate gets none, as upstream')
+  t.same(given.spec.persistentVolumeClaimRetentionPolicy, { whenScaled: 'Delete', whenDeleted: 'Retain' })
+  const onDelete: any = { metadata: { name: 'db' }, spec: { updateStrategy: { type: 'OnDelete' }, template: { spec: { containers: [] } } } }
+  applyDefaults(info('StatefulSet'), onDelete)
+  t.same(onDelete.spec.updateStrategy, { type: 'OnDelete' })
+})
+
 t.test('Namespace and Secret defaults', async (t) => {
   const ns: any = { metadata: { name: 'team-a' } }
   applyDefaults(info('Namespace'), ns)

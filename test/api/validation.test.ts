@@ -270,7 +270,17 @@ t.test('deployments, replicasets, daemonsets', async (t) => {
   dsObj.spec.updateStrategy = { type: 'Rolling' }
   t.same(lines(ds, dsObj), ['spec.updateStrategy.type: Unsupported value: "Rolling": supported values: "OnDelete", "RollingUpdate"'])
   dsObj.spec.updateStrategy = { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } }
-  t.same(lines(ds, dsObj), ['spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: 0: may not be 0 when `maxSurge` is 0'])
+  t.same(lines(ds, dsObj), ['spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0'])
+  dsObj.spec.updateStrategy = { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '0%' } }
+  t.same(lines(ds, dsObj), ['spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0'])
+  dsObj.spec.updateStrategy = { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 1 } }
+  t.same(lines(ds, dsObj), ['spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: 1: may not be set when maxUnavailable is non-zero'])
+  dsObj.spec.updateStrategy = { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '150%' } }
+  t.same(lines(ds, dsObj), ['spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: "150%": must not be greater than 100%'])
+  dsObj.spec.updateStrategy = { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '20%' } }
+  t.same(lines(ds, dsObj), [], 'surge without unavailability')
+  dsObj.spec.updateStrategy = { type: 'RollingUpdate' }
+  t.same(lines(ds, dsObj), ['spec.updateStrategy.rollingUpdate: Required value'])
 })
 
 t.test('ingress', async (t) => {

@@ -549,6 +549,26 @@ t.test('workloads', async (t) => {
   })
 })
 
+t.test('StatefulSet and ControllerRevision columns', async (t) => {
+  t.same(columns('StatefulSet'), ['Name', 'Ready', 'Age', 'Containers*', 'Images*'])
+  const sts = {
+    metadata: { name: 'db', creationTimestamp: ago(2 * H) },
+    spec: { replicas: 3, template: { spec: { containers: [{ name: 'db', image: 'example/db:2' }, { name: 'exporter', image: 'example/exp:1' }] } } },
+    status: { replicas: 3, readyReplicas: 2 },
+  }
+  t.same(row('StatefulSet', sts), { Name: 'db', Ready: '2/3', Age: '120m', Containers: 'db,exporter', Images: 'example/db:2,example/exp:1' })
+  t.equal(row('StatefulSet', { ...sts, status: {} }).Ready, '0/3', 'no ready count yet')
+
+  t.same(columns('ControllerRevision'), ['Name', 'Controller', 'Revision', 'Age'])
+  const ref = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent', uid: 'u', controller: true }
+  const rev = { metadata: { name: 'agent-6d4b5c7f9', creationTimestamp: ago(5 * M), ownerReferences: [ref] }, data: {}, revision: 3 }
+  t.same(row('ControllerRevision', rev), { Name: 'agent-6d4b5c7f9', Controller: 'daemonset.apps/agent', Revision: 3, Age: '5m' })
+  const orphan = { ...rev, metadata: { ...rev.metadata, ownerReferences: [{ ...ref, controller: false }] } }
+  t.equal(row('ControllerRevision', orphan).Controller, '<none>', 'an owner that is not the controller does not count')
+  const core = { ...rev, metadata: { ...rev.metadata, ownerReferences: [{ ...ref, apiVersion: 'v1', kind: 'Pod' }] } }
+  t.equal(row('ControllerRevision', core).Controller, 'pod/agent', 'the core group has no suffix')
+})
+
 t.test('kinds without a printer get name and creation time', async (t) => {
   const custom: ResourceInfo = { ...info('ConfigMap'), kind: 'Widget', plural: 'widgets' }
   const tbl = toTable(custom, [{ metadata: { name: 'w', creationTimestamp: '2024-05-01T00:00:00Z' } }], { includeObject: 'None', now })

@@ -1,60 +1,11 @@
 import t from 'tap'
-import type { V1DaemonSet, V1Node, V1Pod, V1Taint, V1Toleration } from '@kubernetes/client-node'
+import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node'
 import type { Action } from '../../src/controllers/actions.ts'
 import { reconcileDaemonSet } from '../../src/controllers/daemonset/reconcile.ts'
 import { revisionHashLabel, targetNodeName } from '../../src/controllers/daemonset/daemon-pod.ts'
 import { computeHash } from '../../src/controllers/deployment/template-hash.ts'
 import { requiredNodeMatcher } from '../../src/scheduler/node-affinity.ts'
-
-const t0 = new Date('2025-01-01T00:00:00Z')
-const at = (s: number): Date => new Date(t0.getTime() + s * 1000)
-
-interface DsOpts {
-  nodeSelector?: Record<string, string>
-  tolerations?: V1Toleration[]
-  hostNetwork?: boolean
-  image?: string
-  strategy?: 'RollingUpdate' | 'OnDelete'
-  maxUnavailable?: number | string
-  affinityZone?: string
-}
-
-function daemonSet(o: DsOpts = {}): V1DaemonSet {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'DaemonSet',
-    metadata: { name: 'agent', namespace: 'kube-system', uid: 'ds-uid', generation: 1, resourceVersion: '5' },
-    spec: {
-      selector: { matchLabels: { app: 'agent' } },
-      updateStrategy: o.strategy === 'OnDelete' ? { type: 'OnDelete' } : { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: o.maxUnavailable ?? 1, maxSurge: 0 } },
-      template: {
-        metadata: { labels: { app: 'agent' } },
-        spec: {
-          containers: [{ name: 'c', image: o.image ?? 'img:1' }],
-          nodeSelector: o.nodeSelector,
-          tolerations: o.tolerations,
-          hostNetwork: o.hostNetwork,
-          affinity: o.affinityZone
-            ? {
-                nodeAffinity: {
-                  requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: [o.affinityZone] }] }] },
-                  preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 5, preference: { matchExpressions: [{ key: 'ssd', operator: 'Exists' }] } }],
-                },
-              }
-            : undefined,
-        },
-      },
-    },
-    status: { currentNumberScheduled: 0, desiredNumberScheduled: 0, numberMisscheduled: 0, numberReady: 0 },
-  }
-}
-
-function node(name: string, o: { labels?: Record<string, string>; taints?: V1Taint[]; deleting?: boolean } = {}): V1Node {
-  return {
-    metadata: { name, labels: { 'kubernetes.io/hostname': name, ...(o.labels ?? {}) }, ...(o.deleting ? { deletionTimestamp: t0 } : {}) },
-    spec: { taints: o.taints },
-  }
-}
+import { at, Cluster, daemonSet, node, noHistory, t0, type DsOpts } from './daemonset-cluster.ts'
 
 function dsPod(name: string, nodeName: string, o: { hash?: string; created?: number; phase?: string; readySince?: number; deleting?: boolean; bound?: boolean; owner?: string } = {}): V1Pod {
   return {
@@ -80,9 +31,9 @@ function dsPod(name: string, nodeName: string, o: { hash?: string; created?: num
 }
 
 const hashOf = (ds: V1DaemonSet): string => computeHash(ds.spec?.template, ds.status?.collisionCount)
-const created = (actions: Action[]): V1Pod[] => actions.flatMap((a) => (a.verb === 'create' ? [a.object as V1Pod] : []))
+const created = (actions: Action[]): V1Pod[] => actions.flatMap((a) => (a.verb === 'create' && a.info.kind === 'Pod' ? [a.object as V1Pod] : []))
 const createdOn = (actions: Action[]): string[] => created(actions).map((p) => targetNodeName(p) ?? '?').sort()
-const deleted = (actions: Action[]): string[] => actions.flatMap((a) => (a.verb === 'delete' ? [a.name] : [])).sort()
+const deleted = (actions: Action[]): string[] => actions.flatMap((a) => (a.verb === 'delete' && a.info.kind === 'Pod' ? [a.name] : [])).sort()
 const statusOf = (actions: Action[]): Record<string, unknown> | undefined => {
   const a = actions.find((x) => x.verb === 'updateStatus')
   return a && a.verb === 'updateStatus' ? (a.object.status as Record<string, unknown>) : undefined
@@ -133,7 +84,7 @@ t.test('pods are created for eligible nodes only', async (t) => {
     { name: 'nodes being deleted are skipped', ds: {}, nodes: [node('a'), node('b', { deleting: true })], want: ['a'] },
   ]
   for (const c of cases) {
-    const actions = reconcileDaemonSet(daemonSet(c.ds), c.nodes, [], t0)
+    const actions = reconcileDaemonSet(daemonSet(c.ds), c.nodes, [], t0, noHistory)
     t.same(createdOn(actions), c.want, c.name)
     t.equal(statusOf(actions)?.desiredNumberScheduled, c.want.length, `${c.name}: desiredNumberScheduled`)
   }
@@ -141,7 +92,7 @@ t.test('pods are created for eligible nodes only', async (t) => {
 
 t.test('the created pod is pinned to its node and labelled', async (t) => {
   const ds = daemonSet({ affinityZone: 'z1', tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }] })
-  const actions = reconcileDaemonSet(ds, [node('a', { labels: { zone: 'z1' } }), node('b', { labels: { zone: 'z1' } })], [], t0)
+  const actions = reconcileDaemonSet(ds, [node('a', { labels: { zone: 'z1' } }), node('b', { labels: { zone: 'z1' } })], [], t0, noHistory)
   const [pod] = created(actions).filter((p) => targetNodeName(p) === 'a')
   t.equal(pod.metadata?.generateName, 'agent-')
   t.equal(pod.metadata?.namespace, 'kube-system')
@@ -179,12 +130,12 @@ t.test('pods on nodes that become ineligible', async (t) => {
     { name: 'untolerated NoExecute taint: evicted', n: node('a', { labels: { role: 'edge' }, taints: [{ key: 'x', effect: 'NoExecute' }] }), deleted: ['p-a'], misscheduled: 1 },
   ]
   for (const c of cases) {
-    const actions = reconcileDaemonSet(ds, [c.n], pods, t0)
+    const actions = reconcileDaemonSet(ds, [c.n], pods, t0, noHistory)
     t.same(deleted(actions), c.deleted, c.name)
     t.same(created(actions), [], `${c.name}: nothing created`)
     t.equal(statusOf(actions)?.numberMisscheduled, c.misscheduled, `${c.name}: misscheduled`)
   }
-  const evicted = reconcileDaemonSet(ds, [node('a')], pods, t0)
+  const evicted = reconcileDaemonSet(ds, [node('a')], pods, t0, noHistory)
   t.ok(evicted.some((a) => a.verb === 'event' && a.event.reason === 'SuccessfulDelete' && a.event.message === 'Deleted pod: p-a'))
 })
 
@@ -203,28 +154,28 @@ t.test('duplicates, failed pods and pods for vanished nodes', async (t) => {
     dsPod('gone-bound', 'gone', { hash: h }),
     dsPod('other-owner', 'c', { hash: h, owner: 'someone-else' }),
   ]
-  const actions = reconcileDaemonSet(ds, nodes, pods, t0)
+  const actions = reconcileDaemonSet(ds, nodes, pods, t0, noHistory)
   t.same(deleted(actions), ['a-new', 'a-unbound', 'b-failed', 'gone-unbound'], 'keeps the oldest bound pod; failed and orphaned unbound pods go')
   t.same(created(actions), [], 'the failed pod is replaced next reconcile')
   const failedEvent = actions.find((a) => a.verb === 'event' && a.event.reason === 'FailedDaemonPod')
   t.ok(failedEvent && failedEvent.verb === 'event' && failedEvent.event.type === 'Warning' && failedEvent.event.message === 'Found failed daemon pod kube-system/b-failed on node b, will try to kill it')
 
-  const next = reconcileDaemonSet(ds, nodes, pods.filter((p) => !['a-new', 'a-unbound', 'b-failed', 'gone-unbound'].includes(p.metadata!.name!)), t0)
+  const next = reconcileDaemonSet(ds, nodes, pods.filter((p) => !['a-new', 'a-unbound', 'b-failed', 'gone-unbound'].includes(p.metadata!.name!)), t0, noHistory)
   t.same(createdOn(next), ['b'])
 })
 
 t.test('orphans matching the selector are adopted; an empty selector is refused', async (t) => {
   const ds = daemonSet()
-  const actions = reconcileDaemonSet(ds, [node('a')], [dsPod('orphan', 'a', { hash: hashOf(ds), owner: '' })], t0)
+  const actions = reconcileDaemonSet(ds, [node('a')], [dsPod('orphan', 'a', { hash: hashOf(ds), owner: '' })], t0, noHistory)
   const patch = actions.find((a) => a.verb === 'patch')
   t.ok(patch && patch.verb === 'patch' && patch.name === 'orphan' && patch.type === 'strategic')
   t.same(created(actions), [], 'the adopted pod counts for its node')
 
   const all = daemonSet()
   all.spec!.selector = {}
-  const refused = reconcileDaemonSet(all, [node('a')], [], t0)
+  const refused = reconcileDaemonSet(all, [node('a')], [], t0, noHistory)
   t.same(refused.map((a) => (a.verb === 'event' ? a.event.reason : a.verb)), ['SelectingAll'])
-  t.same(reconcileDaemonSet(undefined, [node('a')], [], t0), [])
+  t.same(reconcileDaemonSet(undefined, [node('a')], [], t0, noHistory), [])
 })
 
 t.test('status counts', async (t) => {
@@ -240,7 +191,7 @@ t.test('status counts', async (t) => {
     dsPod('pc', 'c', { hash: h }), // not ready
     dsPod('pe', 'e', { hash: h, readySince: 0 }), // misscheduled
   ]
-  const actions = reconcileDaemonSet(ds, nodes, pods, at(100))
+  const actions = reconcileDaemonSet(ds, nodes, pods, at(100), noHistory)
   t.same(statusOf(actions), {
     desiredNumberScheduled: 4,
     currentNumberScheduled: 3,
@@ -252,52 +203,6 @@ t.test('status counts', async (t) => {
     observedGeneration: 3,
   })
 })
-
-// A tiny cluster: applies actions, binds created pods, and lets pods become ready on demand.
-class Cluster {
-  ds: V1DaemonSet
-  nodes: V1Node[]
-  pods: V1Pod[] = []
-  seq = 0
-  clock = 0
-  constructor(ds: V1DaemonSet, nodes: V1Node[]) {
-    this.ds = ds
-    this.nodes = nodes
-  }
-  reconcile(): Action[] {
-    const actions = reconcileDaemonSet(this.ds, this.nodes, this.pods, at(this.clock))
-    for (const a of actions) {
-      if (a.verb === 'create') {
-        const p = structuredClone(a.object) as V1Pod
-        p.metadata!.name = `${p.metadata!.generateName}${++this.seq}`
-        p.metadata!.uid = `uid-${this.seq}`
-        p.metadata!.creationTimestamp = at(this.clock)
-        p.spec!.nodeName = targetNodeName(p)
-        p.status = { phase: 'Running', conditions: [] }
-        this.pods.push(p)
-      } else if (a.verb === 'delete') {
-        this.pods = this.pods.filter((p) => p.metadata?.name !== a.name)
-      } else if (a.verb === 'updateStatus') {
-        this.ds = { ...this.ds, status: a.object.status }
-      }
-    }
-    return actions
-  }
-  makeReady(): void {
-    this.clock++
-    for (const p of this.pods) if (!p.status?.conditions?.length) p.status!.conditions = [{ type: 'Ready', status: 'True', lastTransitionTime: at(this.clock) }]
-  }
-  unavailable(): number {
-    return this.nodes.length - this.pods.filter((p) => p.status?.conditions?.some((c) => c.status === 'True')).length
-  }
-  settle(): void {
-    for (let i = 0; i < 10; i++) {
-      if (this.reconcile().length === 0) return
-      this.makeReady()
-    }
-    throw new Error('did not settle')
-  }
-}
 
 t.test('rolling update replaces at most maxUnavailable pods at a time', async (t) => {
   const cases: Array<{ maxUnavailable: number | string; nodes: number; step: number }> = [
@@ -339,7 +244,7 @@ t.test('rolling update replaces at most maxUnavailable pods at a time', async (t
 t.test('an unavailable old pod is replaced regardless of the budget', async (t) => {
   const ds = daemonSet({ maxUnavailable: 1 })
   const pods = [dsPod('pa', 'a', { readySince: 0 }), dsPod('pb', 'b'), dsPod('pc', 'c')]
-  const actions = reconcileDaemonSet(ds, [node('a'), node('b'), node('c')], pods, t0)
+  const actions = reconcileDaemonSet(ds, [node('a'), node('b'), node('c')], pods, t0, noHistory)
   t.same(deleted(actions), ['pb', 'pc'], 'not-ready old pods go; the available one waits')
 })
 

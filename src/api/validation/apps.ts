@@ -19,7 +19,7 @@ function validateTemplate(template: unknown, selector: unknown, path: string): F
   return errs
 }
 
-function validateSelector(spec: Obj, kind: string): FieldCause[] {
+export function validateSelector(spec: Obj, kind: string): FieldCause[] {
   if (!isObj(spec.selector)) return [required('spec.selector')]
   const errs = validateLabelSelector(spec.selector, 'spec.selector')
   if (isEmptySelector(spec.selector)) errs.push(invalid('spec.selector', spec.selector, `empty selector is invalid for ${kind}`))
@@ -27,7 +27,7 @@ function validateSelector(spec: Obj, kind: string): FieldCause[] {
 }
 
 /** An IntOrString that must be a non-negative int or a percentage (maxSurge, maxUnavailable). */
-function validateIntOrPercent(value: unknown, path: string, maxHundred: boolean): FieldCause[] {
+export function validateIntOrPercent(value: unknown, path: string, maxHundred: boolean): FieldCause[] {
   if (value === undefined || value === null) return []
   if (typeof value === 'number') return nonNegative(path, value)
   const s = str(value)
@@ -38,6 +38,14 @@ function validateIntOrPercent(value: unknown, path: string, maxHundred: boolean)
 
 function isZero(value: unknown): boolean {
   return value === 0 || value === '0%'
+}
+
+/** getIntOrPercentValue: a percentage's number, else the int (a string that is neither counts as its Atoi, 0 when not a number). */
+export function intOrPercentValue(value: unknown): number {
+  if (typeof value === 'number') return value
+  const s = str(value)
+  const n = /^[0-9]+%$/.test(s) ? s.slice(0, -1) : s
+  return /^[+-]?[0-9]+$/.test(n) ? Number.parseInt(n, 10) : 0
 }
 
 function validateRollingUpdate(ru: Obj, path: string, defaultSurge: unknown, defaultUnavailable: unknown): FieldCause[] {
@@ -107,7 +115,18 @@ export function validateDaemonSetSpec(spec: Obj): FieldCause[] {
   const type = strategy.type
   const types = ['OnDelete', 'RollingUpdate']
   if (type !== undefined && type !== '' && !types.includes(str(type))) errs.push(notSupported('spec.updateStrategy.type', type, types))
-  if (type !== 'OnDelete') errs.push(...validateRollingUpdate(obj(strategy.rollingUpdate), 'spec.updateStrategy.rollingUpdate', 0, 1))
+  if (type === 'RollingUpdate' && !isObj(strategy.rollingUpdate)) errs.push(required('spec.updateStrategy.rollingUpdate'))
+  else if (type !== 'OnDelete') errs.push(...validateDaemonSetRollingUpdate(obj(strategy.rollingUpdate), 'spec.updateStrategy.rollingUpdate'))
+  return errs
+}
+
+/** ValidateRollingUpdateDaemonSet: both within 100%, and exactly one of them non-zero (defaults: unavailable 1, surge 0). */
+function validateDaemonSetRollingUpdate(ru: Obj, path: string): FieldCause[] {
+  const errs = [...validateIntOrPercent(ru.maxUnavailable, `${path}.maxUnavailable`, true), ...validateIntOrPercent(ru.maxSurge, `${path}.maxSurge`, true)]
+  const hasUnavailable = intOrPercentValue(ru.maxUnavailable ?? 1) !== 0
+  const hasSurge = intOrPercentValue(ru.maxSurge ?? 0) !== 0
+  if (hasUnavailable && hasSurge) errs.push(invalid(`${path}.maxSurge`, ru.maxSurge, 'may not be set when maxUnavailable is non-zero'))
+  else if (!hasUnavailable && !hasSurge) errs.push(required(`${path}.maxUnavailable`, 'cannot be 0 when maxSurge is 0'))
   return errs
 }
 

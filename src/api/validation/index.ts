@@ -12,6 +12,8 @@ import { validateServiceSpec, validateServiceStatus, validateServiceUpdate } fro
 import { validateDaemonSetSpec, validateDeploymentSpec, validateReplicaSetSpec, validateReplicationControllerSpec, validateSelectorUpdate } from './apps.ts'
 import { validateCronJob, validateJob } from './batch.ts'
 import { validateJobStatusUpdate } from './job-status.ts'
+import { validateStatefulSetSpec, validateStatefulSetStatus, validateStatefulSetUpdate } from './statefulset.ts'
+import { validateControllerRevision } from './controller-revision.ts'
 import { validateIngressClassSpec, validateIngressClassUpdate, validateIngressSpec } from './ingress.ts'
 import { validateHorizontalPodAutoscalerSpec } from './autoscaling.ts'
 import {
@@ -53,6 +55,7 @@ const statusRules: Record<string, KindRule> = {
   Pod: () => [],
   Job: (o, old) => (old ? validateJobStatusUpdate(o, old) : []),
   CronJob: () => [],
+  StatefulSet: (o, old) => validateStatefulSetStatus(obj(o.status), obj(old?.status)),
 }
 
 const rules: Record<string, KindRule> = {
@@ -65,6 +68,8 @@ const rules: Record<string, KindRule> = {
   DaemonSet: (o, old) => [...validateDaemonSetSpec(spec(o)), ...(old ? validateSelectorUpdate(spec(o), spec(old)) : [])],
   Job: (o, old) => validateJob(o, old),
   CronJob: (o, old) => validateCronJob(o, old),
+  StatefulSet: (o, old) => [...validateStatefulSetSpec(spec(o)), ...(old ? validateStatefulSetUpdate(spec(o), spec(old)) : [])],
+  ControllerRevision: (o, old) => validateControllerRevision(o, old),
   Ingress: (o) => validateIngressSpec(spec(o)),
   IngressClass: (o, old) => [...validateIngressClassSpec(spec(o)), ...(old ? validateIngressClassUpdate(spec(o), spec(old)) : [])],
   EndpointSlice: (o, old) => validateEndpointSlice(o, old),
@@ -101,6 +106,8 @@ const rbacNamed = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBin
 function nameCheck(info: ResourceInfo): NameCheck {
   if (info.group === '' && info.kind === 'Namespace') return isDNS1123Label
   if (info.group === '' && info.kind === 'Service') return isDNS1035Label
+  // Its pods are named `<name>-<ordinal>` and take that as their hostname: a DNS label.
+  if (info.group === 'apps' && info.kind === 'StatefulSet') return isDNS1123Label
   if (info.group === 'rbac.authorization.k8s.io' && rbacNamed.has(info.kind)) return isValidPathSegmentName
   // "We don't care what you call your certificate requests."
   if (info.group === 'certificates.k8s.io') return () => []

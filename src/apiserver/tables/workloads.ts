@@ -1,5 +1,5 @@
-// Deployment, ReplicaSet, ReplicationController and DaemonSet columns.
-import type { V1DaemonSet, V1Deployment, V1ReplicaSet, V1ReplicationController } from '@kubernetes/client-node'
+// Deployment, ReplicaSet, ReplicationController, DaemonSet, StatefulSet and ControllerRevision columns.
+import type { V1ControllerRevision, V1DaemonSet, V1Deployment, V1ReplicaSet, V1ReplicationController, V1StatefulSet } from '@kubernetes/client-node'
 import {
   ageColumn,
   col,
@@ -135,5 +135,39 @@ export const daemonSetPrinter: Printer = {
         formatLabelSelector(ds.spec?.selector),
       ],
     }
+  },
+}
+
+export const statefulSetPrinter: Printer = {
+  columns: [nameColumn(), col('Ready', 'string', 'Number of the pod with ready state'), ageColumn(), containersColumn, imagesColumn],
+  row(obj, now) {
+    const sts = obj as V1StatefulSet
+    const [names, images] = containerCells(sts.spec?.template?.spec?.containers)
+    return {
+      cells: [sts.metadata?.name ?? '', `${int(sts.status?.readyReplicas)}/${sts.spec?.replicas ?? 1}`, since(sts.metadata?.creationTimestamp, now), names, images],
+    }
+  },
+}
+
+/** `daemonset.apps/name`: upstream's formatResourceName of the controller's group kind. */
+function controllerName(rev: V1ControllerRevision): string {
+  const ref = rev.metadata?.ownerReferences?.find((r) => r.controller === true)
+  if (!ref) return '<none>'
+  const slash = ref.apiVersion.indexOf('/')
+  const group = slash < 0 ? '' : ref.apiVersion.slice(0, slash)
+  const kind = group ? `${ref.kind}.${group}` : ref.kind
+  return kind ? `${kind.toLowerCase()}/${ref.name}` : ref.name
+}
+
+export const controllerRevisionPrinter: Printer = {
+  columns: [
+    nameColumn(),
+    col('Controller', 'string', 'Controller of the object'),
+    col('Revision', 'string', 'Revision indicates the revision of the state represented by Data.'),
+    ageColumn(),
+  ],
+  row(obj, now) {
+    const rev = obj as V1ControllerRevision
+    return { cells: [rev.metadata?.name ?? '', controllerName(rev), rev.revision ?? 0, since(rev.metadata?.creationTimestamp, now)] }
   },
 }

@@ -99,6 +99,17 @@ export function controllerClusterRoles(): V1ClusterRole[] {
     ]),
     c('root-ca-cert-publisher', [rule(['create', 'update'], [''], ['configmaps']), eventsRule()]),
     c('service-account-controller', [rule(['create'], [''], ['serviceaccounts']), eventsRule()]),
+    c('statefulset-controller', [
+      rule(['list', 'watch'], [''], ['pods']),
+      rule(READ, ['apps'], ['statefulsets']),
+      rule(['update'], ['apps'], ['statefulsets/status']),
+      rule(['update'], ['apps'], ['statefulsets/finalizers']),
+      rule(['create', 'delete', 'get', 'patch', 'update'], [''], ['pods']),
+      rule(['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], ['apps'], ['controllerrevisions']),
+      rule(['create', 'get'], [''], ['persistentvolumeclaims']),
+      rule(['delete', 'update'], [''], ['persistentvolumeclaims']),
+      eventsRule(),
+    ]),
     c('service-controller', [rule(READ, [''], ['services']), rule(['patch', 'update'], [''], ['services/status']), rule(['list', 'watch'], [''], ['nodes']), eventsRule()]),
     c('ttl-after-finished-controller', [rule(['delete', 'get', 'list', 'watch'], ['batch'], ['jobs']), eventsRule()]),
   ]

@@ -1,27 +1,35 @@
 // The DaemonSet controller's pure reconcile (pkg/controller/daemon syncDaemonSet): one pod
-// per eligible node, rolling updates within maxUnavailable, status.
+// per eligible node, history in ControllerRevisions (history.ts), rolling updates within
+// maxUnavailable or, with maxSurge, new pods started beside the old ones (rolling-update.ts),
+// status.
 //
 // Differences from upstream, by design of a pure function:
 // - No expectations: the runner must not reconcile a key again until its informer has seen
 //   the pods this reconcile created/deleted. As upstream (whose expectations are unmet
 //   right after manage acts), the rolling update only runs when manage asked for nothing.
-// - No ControllerRevisions: controller-revision-hash is computeHash(template, collisionCount).
 // - No backoff for deleting failed pods; the runner rate-limits the key.
-// - maxSurge is treated as 0 (no surge path). Nodes being deleted are left out entirely.
-import type { V1DaemonSet, V1DaemonSetStatus, V1Node, V1Pod } from '@kubernetes/client-node'
+// - Nodes being deleted are left out entirely.
+import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Node, V1Pod } from '@kubernetes/client-node'
 import { resources } from '../../api/registry.ts'
 import { isEverything, labelSelectorFromObject, type LabelSelector } from '../../api/selectors.ts'
 import type { Action, KubeObject } from '../actions.ts'
-import { scaledValue } from '../deployment/rollout-math.ts'
-import { computeHash } from '../deployment/template-hash.ts'
-import { adoptPatch, claim, releasePatch } from '../replicaset/owner-refs.ts'
+import { adoptPatch, claim, releasePatch, type OwnerInfo } from '../replicaset/owner-refs.ts'
 import { isPodAvailable, isPodReady, toMillis } from '../replicaset/pod-state.ts'
-import { daemonSetOwner, isPodUpdated, newDaemonPod, nodeShouldRunDaemonPod, targetNodeName, templateGeneration, type NodeFit } from './daemon-pod.ts'
+import { daemonSetOwner, isPodUpdated, newDaemonPod, nodeShouldRunDaemonPod, revisionHashLabel, targetNodeName, templateGeneration, type NodeFit } from './daemon-pod.ts'
+import { constructHistory, historyToDelete } from './history.ts'
+import { allowsSurge, rollingUpdate } from './rolling-update.ts'
 
 export const burstReplicas = 250
 
 const podInfo = resources.find((r) => r.kind === 'Pod')!
 const dsInfo = resources.find((r) => r.kind === 'DaemonSet')!
+const revisionInfo = resources.find((r) => r.kind === 'ControllerRevision')!
+
+/** The ControllerRevisions a DaemonSet may claim (those it controls and those its selector matches), and any of its namespace by name. */
+export interface RevisionView {
+  revisions: V1ControllerRevision[]
+  named: (name: string) => V1ControllerRevision | undefined
+}
 
 export function involvedDaemonSet(ds: V1DaemonSet): KubeObject {
   const m = ds.metadata ?? {}
@@ -63,8 +71,9 @@ interface Plan {
   events: Action[]
 }
 
-function manage(ds: V1DaemonSet, nodes: V1Node[], fits: Map<string, NodeFit>, byNode: Map<string, V1Pod[]>, involved: KubeObject): Plan {
+function manage(ds: V1DaemonSet, nodes: V1Node[], fits: Map<string, NodeFit>, byNode: Map<string, V1Pod[]>, hash: string, involved: KubeObject, now: Date): Plan {
   const plan: Plan = { createOn: [], remove: [], events: [] }
+  const surge = allowsSurge(ds)
   for (const node of nodes) {
     const name = node.metadata?.name ?? ''
     const fit = fits.get(name)!
@@ -85,7 +94,13 @@ function manage(ds: V1DaemonSet, nodes: V1Node[], fits: Map<string, NodeFit>, by
           running.push(p)
         }
       }
-      if (running.length > 1) plan.remove.push(...running.sort(compareDaemonPods).slice(1))
+      if (!surge) {
+        if (running.length > 1) plan.remove.push(...running.sort(compareDaemonPods).slice(1))
+      } else if (running.length === 0) {
+        if (fit.shouldRun) plan.createOn.push(name)
+      } else if (running.length > 1) {
+        plan.remove.push(...surgePrune(ds, running, hash, now))
+      }
     } else if (pods) {
       plan.remove.push(...pods.filter((p) => !p.metadata?.deletionTimestamp))
     }
@@ -99,50 +114,28 @@ function manage(ds: V1DaemonSet, nodes: V1Node[], fits: Map<string, NodeFit>, by
   return plan
 }
 
-/** The one up-to-date and one old pod on a node; undefined when there are more (manage cleans up first). */
-function updatedAndOld(pods: V1Pod[], hash: string, generation: number | undefined): { updated?: V1Pod; old?: V1Pod } | undefined {
-  let updated: V1Pod | undefined
-  let old: V1Pod | undefined
-  for (const p of pods) {
-    if (p.metadata?.deletionTimestamp) continue
-    if (isPodUpdated(p, hash, generation)) {
-      if (updated) return undefined
-      updated = p
-    } else {
-      if (old) return undefined
-      old = p
+/**
+ * Surging, a node keeps its oldest new pod and its oldest old pod, and the old one only while
+ * it is Ready and the new one not yet available; every other running pod goes.
+ */
+function surgePrune(ds: V1DaemonSet, running: V1Pod[], hash: string, now: Date): V1Pod[] {
+  const remove: V1Pod[] = []
+  let oldestNew: V1Pod | undefined
+  let oldestOld: V1Pod | undefined
+  for (const p of [...running].sort(compareDaemonPods)) {
+    if (p.metadata?.labels?.[revisionHashLabel] === hash) {
+      if (!oldestNew) {
+        oldestNew = p
+        continue
+      }
+    } else if (!oldestOld) {
+      oldestOld = p
+      continue
     }
+    remove.push(p)
   }
-  return { updated, old }
-}
-
-/** Old pods to delete now (rollingUpdate without surge); their replacements come from manage next time. */
-function rollingUpdate(ds: V1DaemonSet, nodes: V1Node[], fits: Map<string, NodeFit>, byNode: Map<string, V1Pod[]>, hash: string, now: Date): V1Pod[] {
-  const desired = nodes.filter((n) => fits.get(n.metadata?.name ?? '')!.shouldRun)
-  const perNode = new Map(byNode)
-  for (const n of desired) if (!perNode.has(n.metadata?.name ?? '')) perNode.set(n.metadata?.name ?? '', [])
-  let maxUnavailable = scaledValue(ds.spec?.updateStrategy?.rollingUpdate?.maxUnavailable ?? 1, desired.length, true)
-  if (desired.length > 0 && maxUnavailable === 0) maxUnavailable = 1
-  const minReady = ds.spec?.minReadySeconds ?? 0
-  const generation = templateGeneration(ds)
-  let unavailable = 0
-  const replace: V1Pod[] = []
-  const candidates: V1Pod[] = []
-  for (const name of [...perNode.keys()].sort()) {
-    const found = updatedAndOld(perNode.get(name)!, hash, generation)
-    if (!found || (found.updated && found.old) || (!found.updated && !found.old)) {
-      unavailable++
-    } else if (found.updated) {
-      if (!isPodAvailable(found.updated, minReady, now)) unavailable++
-    } else if (found.old && !isPodAvailable(found.old, minReady, now)) {
-      replace.push(found.old)
-      unavailable++
-    } else if (found.old) {
-      candidates.push(found.old)
-    }
-  }
-  const room = Math.min(Math.max(maxUnavailable - unavailable, 0), candidates.length)
-  return [...replace, ...candidates.slice(0, room)]
+  if (oldestNew && oldestOld && (!isPodReady(oldestOld) || isPodAvailable(oldestNew, ds.spec?.minReadySeconds ?? 0, now))) remove.push(oldestOld)
+  return remove
 }
 
 /** The status for the pods as they are now (updateDaemonSetStatus). */
@@ -200,7 +193,14 @@ function selectorOf(ds: V1DaemonSet): LabelSelector | undefined {
   }
 }
 
-export function reconcileDaemonSet(ds: V1DaemonSet | undefined, nodes: V1Node[], pods: V1Pod[], now: Date): Action[] {
+function claimPatches<T extends { metadata?: { name?: string; namespace?: string; uid?: string } }>(info: typeof podInfo, owner: OwnerInfo, adopt: T[], release: T[]): Action[] {
+  return [
+    ...adopt.map((o): Action => ({ verb: 'patch', info, namespace: o.metadata?.namespace, name: o.metadata?.name ?? '', patch: adoptPatch(owner, o.metadata?.uid), type: 'strategic' })),
+    ...release.map((o): Action => ({ verb: 'patch', info, namespace: o.metadata?.namespace, name: o.metadata?.name ?? '', patch: releasePatch(owner.uid, o.metadata?.uid), type: 'strategic' })),
+  ]
+}
+
+export function reconcileDaemonSet(ds: V1DaemonSet | undefined, nodes: V1Node[], pods: V1Pod[], now: Date, history: RevisionView): Action[] {
   if (!ds || ds.metadata?.deletionTimestamp) return []
   const involved = involvedDaemonSet(ds)
   const selector = selectorOf(ds)
@@ -210,29 +210,30 @@ export function reconcileDaemonSet(ds: V1DaemonSet | undefined, nodes: V1Node[],
   if (isEverything(selector)) {
     return [{ verb: 'event', event: { involved, type: 'Warning', reason: 'SelectingAll', message: 'This daemon set is selecting all pods. A non-empty selector is required.' } }]
   }
-  const actions: Action[] = []
   const owner = daemonSetOwner(ds)
   const ns = ds.metadata?.namespace
-  const claimed = claim(owner, selector, pods.filter((p) => ns === undefined || p.metadata?.namespace === ns))
-  for (const p of claimed.adopt) {
-    actions.push({ verb: 'patch', info: podInfo, namespace: p.metadata?.namespace, name: p.metadata?.name ?? '', patch: adoptPatch(owner, p.metadata?.uid), type: 'strategic' })
-  }
-  for (const p of claimed.release) {
-    actions.push({ verb: 'patch', info: podInfo, namespace: p.metadata?.namespace, name: p.metadata?.name ?? '', patch: releasePatch(owner.uid, p.metadata?.uid), type: 'strategic' })
-  }
+  const inNamespace = <T extends { metadata?: { namespace?: string } }>(o: T) => ns === undefined || o.metadata?.namespace === ns
+  const claimed = claim(owner, selector, pods.filter(inNamespace))
+  const revisions = claim(owner, selector, history.revisions.filter(inNamespace))
+  const actions = [...claimPatches(podInfo, owner, claimed.adopt, claimed.release), ...claimPatches(revisionInfo, owner, revisions.adopt, revisions.release)]
+
+  const constructed = constructHistory(ds, revisions.owned, history.named, claimed.owned)
+  actions.push(...constructed.actions)
+  if (constructed.wait) return actions
+  const hash = constructed.hash
 
   const live = nodes.filter((n) => !n.metadata?.deletionTimestamp)
   const fits = new Map(live.map((n) => [n.metadata?.name ?? '', nodeShouldRunDaemonPod(n, ds)]))
   const byNode = podsByNode(claimed.owned)
-  const hash = computeHash(ds.spec?.template, ds.status?.collisionCount)
 
-  const plan = manage(ds, live, fits, byNode, involved)
+  const plan = manage(ds, live, fits, byNode, hash, involved, now)
   let remove = plan.remove
-  if (plan.createOn.length === 0 && remove.length === 0 && (ds.spec?.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate') {
-    remove = rollingUpdate(ds, live, fits, byNode, hash, now)
+  let createOn = plan.createOn
+  if (createOn.length === 0 && remove.length === 0 && (ds.spec?.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate') {
+    ;({ remove, createOn } = rollingUpdate(ds, live, fits, byNode, hash, now))
   }
   actions.push(...plan.events)
-  for (const node of plan.createOn.slice(0, burstReplicas)) {
+  for (const node of createOn.slice(0, burstReplicas)) {
     actions.push({
       verb: 'create',
       info: podInfo,
@@ -245,6 +246,7 @@ export function reconcileDaemonSet(ds: V1DaemonSet | undefined, nodes: V1Node[],
     actions.push({ verb: 'delete', info: podInfo, namespace: p.metadata?.namespace, name, uid: p.metadata?.uid })
     actions.push({ verb: 'event', event: { involved, type: 'Normal', reason: 'SuccessfulDelete', message: `Deleted pod: ${name}` } })
   }
+  actions.push(...historyToDelete(ds, constructed.old, claimed.owned))
 
   const status = daemonSetStatus(ds, live, fits, byNode, hash, now)
   if (statusChanged(ds.status, status)) {

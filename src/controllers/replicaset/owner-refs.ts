@@ -50,12 +50,13 @@ export interface Claim<T> {
 /**
  * Splits candidates into the ones `owner` controls (already, or adopted now) and the ones
  * it must release because they no longer match. Objects being deleted are never adopted.
+ * `filter`, when given, must also pass for an object to match (ClaimPods' filters).
  */
-export function claim<T extends OwnedMeta>(owner: OwnerInfo, selector: LabelSelector, candidates: T[]): Claim<T> {
+export function claim<T extends OwnedMeta>(owner: OwnerInfo, selector: LabelSelector, candidates: T[], filter?: (obj: T) => boolean): Claim<T> {
   const result: Claim<T> = { owned: [], adopt: [], release: [] }
   for (const obj of candidates) {
     const ref = controllerRefOf(obj)
-    const matches = matchesLabels(selector, obj.metadata?.labels ?? {})
+    const matches = matchesLabels(selector, obj.metadata?.labels ?? {}) && (filter === undefined || filter(obj))
     if (ref) {
       if (ref.uid !== owner.uid) continue
       if (matches) result.owned.push(obj)

@@ -108,11 +108,22 @@ t.test('the roles the brief names are all there', async (t) => {
     'system:service-account-issuer-discovery', 'system:volume-scheduler', 'system:coredns', 'weft:ingress',
     ...['deployment-controller', 'replicaset-controller', 'daemon-set-controller', 'endpointslice-controller', 'namespace-controller', 'node-controller',
       'pod-garbage-collector', 'generic-garbage-collector', 'service-controller', 'clusterrole-aggregation-controller', 'certificate-controller',
-      'service-account-controller', 'root-ca-cert-publisher', 'job-controller', 'cronjob-controller', 'ttl-after-finished-controller'].map((c) => `system:controller:${c}`),
+      'service-account-controller', 'root-ca-cert-publisher', 'job-controller', 'cronjob-controller', 'ttl-after-finished-controller', 'statefulset-controller',
+      'replication-controller', 'horizontal-pod-autoscaler'].map((c) => `system:controller:${c}`),
   ]) t.ok(names.has(n), n)
   t.notOk(names.has('system:heapster'))
   const roleKeys = new Set(roles.map(nsKey))
   for (const k of ['kube-system/system:controller:bootstrap-signer', 'kube-public/system:controller:bootstrap-signer', 'kube-system/system:controller:token-cleaner', 'kube-public/kubeadm:bootstrap-signer-clusterinfo']) t.ok(roleKeys.has(k), k)
+})
+
+t.test("the statefulset controller's role is upstream's", async (t) => {
+  const rules = byName(clusterRoles, 'system:controller:statefulset-controller').rules!
+  for (const [verb, group, resource] of [
+    ['watch', 'apps', 'statefulsets'], ['update', 'apps', 'statefulsets/status'], ['create', '', 'pods'], ['update', '', 'pods'],
+    ['create', 'apps', 'controllerrevisions'], ['delete', 'apps', 'controllerrevisions'], ['create', '', 'persistentvolumeclaims'], ['update', '', 'persistentvolumeclaims'],
+  ]) t.ok(grants(rules, verb, group, resource), `${verb} ${group}/${resource}`)
+  t.notOk(grants(rules, 'update', 'apps', 'statefulsets'), 'it never writes the spec')
+  t.notOk(grants(rules, 'delete', 'apps', 'statefulsets'))
 })
 
 t.test('aggregated roles: admin ⊇ edit ⊇ view by label, with empty rules until aggregation', async (t) => {
