@@ -13,6 +13,7 @@ import {
   servicePrinter,
 } from './tables/network.ts'
 import { podPrinter } from './tables/pods.ts'
+import { podDisruptionBudgetPrinter } from './tables/policy.ts'
 import { certificateSigningRequestPrinter, clusterRoleBindingPrinter, roleBindingPrinter, serviceAccountPrinter } from './tables/security.ts'
 import { daemonSetPrinter, deploymentPrinter, replicaSetPrinter } from './tables/workloads.ts'
 
@@ -57,6 +58,7 @@ const printers: Record<string, Printer> = {
   DaemonSet: daemonSetPrinter,
   Lease: leasePrinter,
   PriorityClass: priorityClassPrinter,
+  PodDisruptionBudget: podDisruptionBudgetPrinter,
   ServiceAccount: serviceAccountPrinter,
   RoleBinding: roleBindingPrinter,
   ClusterRoleBinding: clusterRoleBindingPrinter,

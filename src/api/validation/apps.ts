@@ -27,7 +27,7 @@ function validateSelector(spec: Obj, kind: string): FieldCause[] {
 }
 
 /** An IntOrString that must be a non-negative int or a percentage (maxSurge, maxUnavailable). */
-function validateIntOrPercent(value: unknown, path: string, maxHundred: boolean): FieldCause[] {
+export function validateIntOrPercent(value: unknown, path: string, maxHundred: boolean): FieldCause[] {
   if (value === undefined || value === null) return []
   if (typeof value === 'number') return nonNegative(path, value)
   const s = str(value)

@@ -24,6 +24,7 @@ import {
 } from './misc.ts'
 import { isValidPathSegmentName, validateBinding, validateClusterRole, validateRole } from './rbac.ts'
 import { validateCertificateSigningRequest, type CertificateRequestCheck } from './certificates.ts'
+import { validatePodDisruptionBudget, validatePodDisruptionBudgetStatus } from './policy.ts'
 
 export type { FieldCause } from './field.ts'
 export type { CertificateRequestCheck } from './certificates.ts'
@@ -48,6 +49,7 @@ const statusRules: Record<string, KindRule> = {
   // The spec is the stored one: judging it again would let a rule added since the pod was
   // created block its kubelet's status reports.
   Pod: () => [],
+  PodDisruptionBudget: (o) => validatePodDisruptionBudgetStatus(o),
 }
 
 const rules: Record<string, KindRule> = {
@@ -64,6 +66,7 @@ const rules: Record<string, KindRule> = {
   ConfigMap: (o, old) => validateConfigMap(o, old),
   Lease: (o) => validateLease(spec(o)),
   PriorityClass: (o, old) => validatePriorityClass(o, old),
+  PodDisruptionBudget: (o) => validatePodDisruptionBudget(o),
   Node: (o, old) => validateNode(o, old),
   Namespace: (o) => validateNamespace(o),
   Event: (o) => validateEvent(o),
