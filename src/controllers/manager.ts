@@ -65,7 +65,7 @@ import { reconcileExpiredBootstrapTokens } from './bootstrap-tokens/token-cleane
 import { WORKLOAD_KINDS, type Workload, type WorkloadLookup } from './disruption/controller-scale.ts'
 import { reconcileDisruptionBudget } from './disruption/reconcile.ts'
 import { reconcileStaleDisruption, staleDisruptionWaitMs } from './disruption/stale-disruption.ts'
-import type { Budget } from '../api/disruption-budget.ts'
+import type { Budget, BudgetPod } from '../api/disruption-budget.ts'
 import type { Action } from './actions.ts'
 
 const kind = (k: string): ResourceInfo => resources.find((r) => r.kind === k)!
@@ -456,18 +456,18 @@ export class ControllerManager {
     const c = this.controller('disruption-controller', (key) => {
       const at = new Date()
       let result: { actions: Action[]; recheckAt?: Date }
-      if (key.startsWith(POD)) result = reconcileStaleDisruption(pods.get(key.slice(POD.length)), at)
+      if (key.startsWith(POD)) result = reconcileStaleDisruption(pods.get(key.slice(POD.length)) as BudgetPod | undefined, at)
       else {
         const budget = budgets.get(key.slice(BUDGET.length))
         const selected = budget ? selectedBy(pods.indexer, budget.metadata?.namespace ?? '', budgetSelector(budget)) : []
-        result = reconcileDisruptionBudget(budget as Budget | undefined, selected, lookup, at)
+        result = reconcileDisruptionBudget(budget as unknown as Budget | undefined, selected as unknown as BudgetPod[], lookup, at)
       }
       return { actions: result.actions, requeueAfterMs: result.recheckAt ? Math.max(0, result.recheckAt.getTime() - at.getTime()) : undefined }
     })
     c.watch(budgets, (b) => [BUDGET + keyOf(b)])
     c.watch(pods, (p) => {
       const keys = selecting(budgets.indexer, budgetSelector, p).map((b) => BUDGET + keyOf(b))
-      if (staleDisruptionWaitMs(p, new Date()) !== undefined) keys.push(POD + keyOf(p))
+      if (staleDisruptionWaitMs(p as BudgetPod, new Date()) !== undefined) keys.push(POD + keyOf(p))
       return keys
     })
   }

@@ -44,7 +44,7 @@ function unchanged(budget: Budget, next: BudgetStatus): boolean {
 }
 
 function involved(budget: Budget): KubeObject {
-  return { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: budget.metadata }
+  return { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: budget.metadata as KubeObject['metadata'] }
 }
 
 function selectorText(budget: Budget): string {
@@ -62,7 +62,7 @@ function failSafe(budget: Budget, why: string, now: Date): BudgetResult {
   if (JSON.stringify(status) === JSON.stringify(old)) return { actions: [], recheckAt: new Date(now.getTime() + SYNC_FAILED_RETRY_MS) }
   return {
     actions: [
-      { verb: 'updateStatus', info: pdbInfo, object: { ...budget, status } },
+      { verb: 'updateStatus', info: pdbInfo, object: { ...(budget as unknown as KubeObject), status } },
       { verb: 'event', event: { involved: involved(budget), type: 'Warning', reason: 'CalculateExpectedPodCountFailed', message: `Failed to calculate the number of expected pods: ${why}` } },
     ],
     recheckAt: new Date(now.getTime() + SYNC_FAILED_RETRY_MS),
@@ -82,7 +82,7 @@ export function reconcileDisruptionBudget(budget: Budget | undefined, pods: read
   const result = (actions: Action[]): BudgetResult => (recheckAt ? { actions, recheckAt } : { actions })
   if (unchanged(budget, counts)) return result([])
   const status = withDisruptionAllowedCondition({ ...counts, conditions: budget.status?.conditions }, now)
-  const actions: Action[] = [{ verb: 'updateStatus', info: pdbInfo, object: { ...budget, status } }]
+  const actions: Action[] = [{ verb: 'updateStatus', info: pdbInfo, object: { ...(budget as unknown as KubeObject), status } }]
   const ns = budget.metadata.namespace
   if (pods.length === 0) actions.push({ verb: 'event', event: { involved: involved(budget), type: 'Normal', reason: 'NoPods', message: 'No matching pods found' } })
   if (count.unmanagedPods.length > 0) {
@@ -98,7 +98,7 @@ export function reconcileDisruptionBudget(budget: Budget | undefined, pods: read
   }
   for (const name of notDeleted) {
     const pod = pods.find((p) => p.metadata?.name === name)!
-    actions.push({ verb: 'event', event: { involved: { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type: 'Warning', reason: 'NotDeleted', message: `Pod was expected by PDB ${ns}/${budget.metadata.name} to be deleted but it wasn't` } })
+    actions.push({ verb: 'event', event: { involved: { apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata as KubeObject['metadata'] }, type: 'Warning', reason: 'NotDeleted', message: `Pod was expected by PDB ${ns}/${budget.metadata.name} to be deleted but it wasn't` } })
   }
   return result(actions)
 }

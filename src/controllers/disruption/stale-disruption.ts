@@ -27,11 +27,11 @@ export function staleDisruptionWaitMs(pod: BudgetPod, now: Date): number | undef
   return Math.max(0, (Number.isNaN(since) ? 0 : since) + STALE_POD_DISRUPTION_TIMEOUT_MS - now.getTime())
 }
 
-export function reconcileStaleDisruption(pod: (BudgetPod & KubeObject) | undefined, now: Date): { actions: Action[]; recheckAt?: Date } {
+export function reconcileStaleDisruption(pod: BudgetPod | undefined, now: Date): { actions: Action[]; recheckAt?: Date } {
   if (!pod) return { actions: [] }
   const wait = staleDisruptionWaitMs(pod, now)
   if (wait === undefined) return { actions: [] }
   if (wait > 0) return { actions: [], recheckAt: new Date(now.getTime() + wait) }
   const conditions = (pod.status?.conditions ?? []).map((c) => (c.type === DISRUPTION_TARGET ? { type: DISRUPTION_TARGET, status: 'False', lastTransitionTime: rfc3339(now) } : c))
-  return { actions: [{ verb: 'updateStatus', info: podInfo, object: { ...pod, status: { ...pod.status, conditions } } }] }
+  return { actions: [{ verb: 'updateStatus', info: podInfo, object: { ...(pod as KubeObject), status: { ...pod.status, conditions } } }] }
 }
