@@ -251,6 +251,12 @@ function defaultBinding(b: Obj): void {
   }
 }
 
+/** policy/v1 has no spec defaults; the status's counts are never omitted (no omitempty upstream). */
+function defaultPodDisruptionBudget(pdb: Obj): void {
+  const status = obj(pdb, 'status')
+  for (const count of ['disruptionsAllowed', 'currentHealthy', 'desiredHealthy', 'expectedPods']) if (status[count] === undefined || status[count] === null) status[count] = 0
+}
+
 const byKind: Record<string, (o: Obj) => void> = {
   Pod: defaultPod,
   Service: defaultService,
@@ -269,6 +275,7 @@ const byKind: Record<string, (o: Obj) => void> = {
   Node: (n) => obj(n, 'spec'),
   RoleBinding: defaultBinding,
   ClusterRoleBinding: defaultBinding,
+  PodDisruptionBudget: defaultPodDisruptionBudget,
 }
 
 /** Fills the defaults of a kind into `o` in place. */

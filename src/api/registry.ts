@@ -102,6 +102,7 @@ export const resources: readonly ResourceInfo[] = [
   r('apps', 'v1', 'ControllerRevision', 'controllerrevisions', true, 'V1ControllerRevision'),
   r('coordination.k8s.io', 'v1', 'Lease', 'leases', true, 'V1Lease'),
   r('scheduling.k8s.io', 'v1', 'PriorityClass', 'priorityclasses', false, 'V1PriorityClass', { shortNames: ['pc'] }),
+  r('policy', 'v1', 'PodDisruptionBudget', 'poddisruptionbudgets', true, 'V1PodDisruptionBudget', { shortNames: ['pdb'], subresources: ['status'] }),
   r('', 'v1', 'ServiceAccount', 'serviceaccounts', true, 'V1ServiceAccount', { shortNames: ['sa'], subresources: ['token'] }),
   r(rbac, 'v1', 'Role', 'roles', true, 'V1Role'),
   r(rbac, 'v1', 'ClusterRole', 'clusterroles', false, 'V1ClusterRole'),

@@ -56,9 +56,9 @@ export interface WriteOptions {
 
 type Obj = Record<string, any>
 
-const generationKinds = new Set(['Pod', 'Service', 'Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'IngressClass', 'Job', 'CronJob', 'StatefulSet'])
+const generationKinds = new Set(['Pod', 'Service', 'Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'IngressClass', 'Job', 'CronJob', 'StatefulSet', 'PodDisruptionBudget'])
 /** Kinds whose status is reset on create (their controllers, kubelets or the server own it); defaults then fill it in. */
-const statusResetKinds = new Set(['Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'Service', 'Pod', 'Namespace', 'Job', 'CronJob', 'StatefulSet'])
+const statusResetKinds = new Set(['Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'Service', 'Pod', 'Namespace', 'Job', 'CronJob', 'StatefulSet', 'PodDisruptionBudget'])
 const maxUpdateRetries = 20
 /** Items per store read when a client asks for a whole list (no limit). */
 const wholeListPiece = 1000

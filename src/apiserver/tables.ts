@@ -14,6 +14,7 @@ import {
 } from './tables/network.ts'
 import { cronJobPrinter, jobPrinter } from './tables/batch.ts'
 import { podPrinter } from './tables/pods.ts'
+import { podDisruptionBudgetPrinter } from './tables/policy.ts'
 import { certificateSigningRequestPrinter, clusterRoleBindingPrinter, roleBindingPrinter, serviceAccountPrinter } from './tables/security.ts'
 import { controllerRevisionPrinter, daemonSetPrinter, deploymentPrinter, replicaSetPrinter, replicationControllerPrinter, statefulSetPrinter } from './tables/workloads.ts'
 import { horizontalPodAutoscalerPrinter } from './tables/autoscaling.ts'
@@ -65,6 +66,7 @@ const printers: Record<string, Printer> = {
   ControllerRevision: controllerRevisionPrinter,
   Lease: leasePrinter,
   PriorityClass: priorityClassPrinter,
+  PodDisruptionBudget: podDisruptionBudgetPrinter,
   ServiceAccount: serviceAccountPrinter,
   RoleBinding: roleBindingPrinter,
   ClusterRoleBinding: clusterRoleBindingPrinter,

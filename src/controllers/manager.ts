@@ -19,6 +19,7 @@ import type {
   V1Node,
   V1Pod,
   V1PersistentVolumeClaim,
+  V1PodDisruptionBudget,
   V1ReplicaSet,
   V1ReplicationController,
   V1Service,
@@ -78,6 +79,10 @@ import { judge, withVerdict } from './certificates/approve.ts'
 import { decided, KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER, NODE_PREFIX, requestPem } from './certificates/csr.ts'
 import { planSigning, withFailure } from './certificates/sign.ts'
 import { reconcileExpiredBootstrapTokens } from './bootstrap-tokens/token-cleaner.ts'
+import { WORKLOAD_KINDS, type Workload, type WorkloadLookup } from './disruption/controller-scale.ts'
+import { reconcileDisruptionBudget } from './disruption/reconcile.ts'
+import { reconcileStaleDisruption, staleDisruptionWaitMs } from './disruption/stale-disruption.ts'
+import type { Budget, BudgetPod } from '../api/disruption-budget.ts'
 import type { Action } from './actions.ts'
 
 const kind = (k: string): ResourceInfo => resources.find((r) => r.kind === k)!
@@ -319,6 +324,8 @@ export class ControllerManager {
       if (ref) return [`${rs.metadata?.namespace}/${ref.name}`]
       return selecting(deployments.indexer, setSelector, rs).map(keyOf)
     })
+
+    this.setUpDisruptionController(pods)
 
     // Node lifecycle: keyed by node name.
     const podsOnNode = (name: string) => pods.byIndex(POD_NODE_INDEX, name)
@@ -571,6 +578,44 @@ export class ControllerManager {
       }
     }, 1)
     ttl.watch(jobs, (j) => (j.spec?.ttlSecondsAfterFinished !== undefined && j.spec.ttlSecondsAfterFinished !== null ? [keyOf(j)] : []))
+  }
+
+  /**
+   * The disruption controller: each PodDisruptionBudget's status from the pods its selector
+   * matches and the scale of their controllers (keys `budget:<ns>/<name>`), and pods whose
+   * DisruptionTarget mark went stale (keys `pod:<ns>/<name>`).
+   */
+  private setUpDisruptionController(pods: Informer<V1Pod>): void {
+    const inf = this.informers
+    const budgets = inf.for<V1PodDisruptionBudget>(kind('PodDisruptionBudget'))
+    const budgetSelector = cachedSelector<V1PodDisruptionBudget>((b) => b.spec?.selector)
+    ensureIndex(budgets, SELECTOR_INDEX, selectorIndexFunc(budgetSelector))
+    // Only the workload kinds weft serves have informers; a kind served later joins by itself.
+    const workloads = new Map<string, Informer<ClientObject & Workload>>()
+    for (const k of WORKLOAD_KINDS) {
+      const info = resources.find((r) => r.kind === k)
+      if (info) workloads.set(k, inf.for<ClientObject & Workload>(info))
+    }
+    const lookup: WorkloadLookup = (k, ns, name) => workloads.get(k)?.get(`${ns}/${name}`)
+    const BUDGET = 'budget:'
+    const POD = 'pod:'
+    const c = this.controller('disruption-controller', (key) => {
+      const at = new Date()
+      let result: { actions: Action[]; recheckAt?: Date }
+      if (key.startsWith(POD)) result = reconcileStaleDisruption(pods.get(key.slice(POD.length)) as BudgetPod | undefined, at)
+      else {
+        const budget = budgets.get(key.slice(BUDGET.length))
+        const selected = budget ? selectedBy(pods.indexer, budget.metadata?.namespace ?? '', budgetSelector(budget)) : []
+        result = reconcileDisruptionBudget(budget as unknown as Budget | undefined, selected as unknown as BudgetPod[], lookup, at)
+      }
+      return { actions: result.actions, requeueAfterMs: result.recheckAt ? Math.max(0, result.recheckAt.getTime() - at.getTime()) : undefined }
+    })
+    c.watch(budgets, (b) => [BUDGET + keyOf(b)])
+    c.watch(pods, (p) => {
+      const keys = selecting(budgets.indexer, budgetSelector, p).map((b) => BUDGET + keyOf(b))
+      if (staleDisruptionWaitMs(p as BudgetPod, new Date()) !== undefined) keys.push(POD + keyOf(p))
+      return keys
+    })
   }
 
   /**

@@ -46,6 +46,8 @@ t.test('index lists every document with a content hash', async (t) => {
     'apis/events.k8s.io/v1',
     'apis/networking.k8s.io',
     'apis/networking.k8s.io/v1',
+    'apis/policy',
+    'apis/policy/v1',
     'apis/rbac.authorization.k8s.io',
     'apis/rbac.authorization.k8s.io/v1',
     'apis/scheduling.k8s.io',

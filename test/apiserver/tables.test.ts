@@ -569,6 +569,21 @@ t.test('StatefulSet and ControllerRevision columns', async (t) => {
   t.equal(row('ControllerRevision', core).Controller, 'pod/agent', 'the core group has no suffix')
 })
 
+t.test('pod disruption budgets', async (t) => {
+  const tbl = table('PodDisruptionBudget', [])
+  t.same(tbl.columnDefinitions.map((c) => [c.name, c.type]), [['Name', 'string'], ['Min Available', 'string'], ['Max Unavailable', 'string'], ['Allowed Disruptions', 'integer'], ['Age', 'string']])
+  const budget = (name: string, spec: object, disruptionsAllowed?: number) => ({
+    metadata: { name, creationTimestamp: ago(3 * H) },
+    spec: { selector: { matchLabels: { app: 'web' } }, ...spec },
+    ...(disruptionsAllowed === undefined ? {} : { status: { disruptionsAllowed, currentHealthy: 3, desiredHealthy: 2, expectedPods: 3 } }),
+  })
+  t.strictSame(rows('PodDisruptionBudget', [budget('min', { minAvailable: 2 }, 1), budget('max', { maxUnavailable: '25%' }, 0), budget('new', {})]), [
+    { Name: 'min', 'Min Available': '2', 'Max Unavailable': 'N/A', 'Allowed Disruptions': 1, Age: '3h' },
+    { Name: 'max', 'Min Available': 'N/A', 'Max Unavailable': '25%', 'Allowed Disruptions': 0, Age: '3h' },
+    { Name: 'new', 'Min Available': 'N/A', 'Max Unavailable': 'N/A', 'Allowed Disruptions': 0, Age: '3h' },
+  ])
+})
+
 t.test('kinds without a printer get name and creation time', async (t) => {
   const custom: ResourceInfo = { ...info('ConfigMap'), kind: 'Widget', plural: 'widgets' }
   const tbl = toTable(custom, [{ metadata: { name: 'w', creationTimestamp: '2024-05-01T00:00:00Z' } }], { includeObject: 'None', now })

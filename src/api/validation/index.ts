@@ -29,6 +29,7 @@ import {
 } from './misc.ts'
 import { isValidPathSegmentName, validateBinding, validateClusterRole, validateRole } from './rbac.ts'
 import { validateCertificateSigningRequest, type CertificateRequestCheck } from './certificates.ts'
+import { validatePodDisruptionBudget, validatePodDisruptionBudgetStatus } from './policy.ts'
 
 export type { FieldCause } from './field.ts'
 export type { CertificateRequestCheck } from './certificates.ts'
@@ -56,6 +57,7 @@ const statusRules: Record<string, KindRule> = {
   Job: (o, old) => (old ? validateJobStatusUpdate(o, old) : []),
   CronJob: () => [],
   StatefulSet: (o, old) => validateStatefulSetStatus(obj(o.status), obj(old?.status)),
+  PodDisruptionBudget: (o) => validatePodDisruptionBudgetStatus(o),
 }
 
 const rules: Record<string, KindRule> = {
@@ -78,6 +80,7 @@ const rules: Record<string, KindRule> = {
   ConfigMap: (o, old) => validateConfigMap(o, old),
   Lease: (o) => validateLease(spec(o)),
   PriorityClass: (o, old) => validatePriorityClass(o, old),
+  PodDisruptionBudget: (o) => validatePodDisruptionBudget(o),
   Node: (o, old) => validateNode(o, old),
   Namespace: (o) => validateNamespace(o),
   Event: (o) => validateEvent(o),

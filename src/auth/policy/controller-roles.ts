@@ -46,6 +46,17 @@ export function controllerClusterRoles(): V1ClusterRole[] {
       rule(['get', 'list', 'update', 'watch'], [''], ['pods']),
       eventsRule(),
     ]),
+    c('disruption-controller', [
+      rule(READ, ['apps', 'extensions'], ['deployments']),
+      rule(READ, ['apps', 'extensions'], ['replicasets']),
+      rule(READ, [''], ['replicationcontrollers']),
+      rule(READ, ['policy'], ['poddisruptionbudgets']),
+      rule(READ, ['apps'], ['statefulsets']),
+      rule(['update'], ['policy'], ['poddisruptionbudgets/status']),
+      rule(['get'], ['*'], ['*/scale']),
+      rule(['patch', 'update'], [''], ['pods/status']),
+      eventsRule(),
+    ]),
     c('endpointslice-controller', [
       rule(READ, [''], ['nodes', 'pods', 'services']),
       rule(['update'], [''], ['services/finalizers']),

@@ -109,7 +109,7 @@ t.test('the roles the brief names are all there', async (t) => {
     ...['deployment-controller', 'replicaset-controller', 'daemon-set-controller', 'endpointslice-controller', 'namespace-controller', 'node-controller',
       'pod-garbage-collector', 'generic-garbage-collector', 'service-controller', 'clusterrole-aggregation-controller', 'certificate-controller',
       'service-account-controller', 'root-ca-cert-publisher', 'job-controller', 'cronjob-controller', 'ttl-after-finished-controller', 'statefulset-controller',
-      'replication-controller', 'horizontal-pod-autoscaler'].map((c) => `system:controller:${c}`),
+      'replication-controller', 'horizontal-pod-autoscaler', 'disruption-controller'].map((c) => `system:controller:${c}`),
   ]) t.ok(names.has(n), n)
   t.notOk(names.has('system:heapster'))
   const roleKeys = new Set(roles.map(nsKey))
@@ -124,6 +124,14 @@ t.test("the statefulset controller's role is upstream's", async (t) => {
   ]) t.ok(grants(rules, verb, group, resource), `${verb} ${group}/${resource}`)
   t.notOk(grants(rules, 'update', 'apps', 'statefulsets'), 'it never writes the spec')
   t.notOk(grants(rules, 'delete', 'apps', 'statefulsets'))
+})
+
+t.test("the disruption controller's role: read budgets and workloads, write budget status, pod status and scale reads", async (t) => {
+  const rules = byName(clusterRoles, 'system:controller:disruption-controller').rules!
+  for (const [verb, g, r] of [['watch', 'policy', 'poddisruptionbudgets'], ['update', 'policy', 'poddisruptionbudgets/status'], ['list', 'apps', 'replicasets'], ['list', 'apps', 'deployments'], ['list', 'apps', 'statefulsets'], ['get', 'apps', '*/scale'], ['update', '', 'pods/status'], ['create', '', 'events']]) t.ok(grants(rules, verb, g, r), `${verb} ${g}/${r}`)
+  t.notOk(grants(rules, 'update', 'policy', 'poddisruptionbudgets'), 'never the spec')
+  t.notOk(grants(rules, 'delete', '', 'pods'))
+  t.ok(grants(byName(clusterRoles, 'system:aggregate-to-edit').rules!, 'create', '', 'pods/eviction'), 'edit (and so admin) may evict')
 })
 
 t.test('aggregated roles: admin ⊇ edit ⊇ view by label, with empty rules until aggregation', async (t) => {
