@@ -15,6 +15,7 @@ import {
 import { podPrinter } from './tables/pods.ts'
 import { certificateSigningRequestPrinter, clusterRoleBindingPrinter, roleBindingPrinter, serviceAccountPrinter } from './tables/security.ts'
 import { daemonSetPrinter, deploymentPrinter, replicaSetPrinter } from './tables/workloads.ts'
+import { persistentVolumeClaimPrinter, persistentVolumePrinter, storageClassPrinter } from './tables/storage.ts'
 
 export { humanDuration } from './tables/format.ts'
 export type { TableColumnDefinition, TableRowCondition } from './tables/format.ts'
@@ -57,6 +58,9 @@ const printers: Record<string, Printer> = {
   DaemonSet: daemonSetPrinter,
   Lease: leasePrinter,
   PriorityClass: priorityClassPrinter,
+  PersistentVolume: persistentVolumePrinter,
+  PersistentVolumeClaim: persistentVolumeClaimPrinter,
+  StorageClass: storageClassPrinter,
   ServiceAccount: serviceAccountPrinter,
   RoleBinding: roleBindingPrinter,
   ClusterRoleBinding: clusterRoleBindingPrinter,

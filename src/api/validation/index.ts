@@ -24,6 +24,7 @@ import {
 } from './misc.ts'
 import { isValidPathSegmentName, validateBinding, validateClusterRole, validateRole } from './rbac.ts'
 import { validateCertificateSigningRequest, type CertificateRequestCheck } from './certificates.ts'
+import { validatePersistentVolume, validatePersistentVolumeClaim, validateStorageClass } from './storage.ts'
 
 export type { FieldCause } from './field.ts'
 export type { CertificateRequestCheck } from './certificates.ts'
@@ -48,6 +49,8 @@ const statusRules: Record<string, KindRule> = {
   // The spec is the stored one: judging it again would let a rule added since the pod was
   // created block its kubelet's status reports.
   Pod: () => [],
+  // ValidatePersistentVolumeStatusUpdate checks only the metadata.
+  PersistentVolume: () => [],
 }
 
 const rules: Record<string, KindRule> = {
@@ -64,6 +67,9 @@ const rules: Record<string, KindRule> = {
   ConfigMap: (o, old) => validateConfigMap(o, old),
   Lease: (o) => validateLease(spec(o)),
   PriorityClass: (o, old) => validatePriorityClass(o, old),
+  PersistentVolume: (o, old) => validatePersistentVolume(o, old),
+  PersistentVolumeClaim: (o, old, subresource) => validatePersistentVolumeClaim(o, old, subresource),
+  StorageClass: (o, old) => validateStorageClass(o, old),
   Node: (o, old) => validateNode(o, old),
   Namespace: (o) => validateNamespace(o),
   Event: (o) => validateEvent(o),
