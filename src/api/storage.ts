@@ -21,6 +21,9 @@ const ANN_BETA_CLASS = 'volume.beta.kubernetes.io/storage-class'
 
 export const PVC_PROTECTION_FINALIZER = 'kubernetes.io/pvc-protection'
 export const PV_PROTECTION_FINALIZER = 'kubernetes.io/pv-protection'
+/** weft's built-in provisioner of directories on a node, and the default class that names it. */
+export const LOCAL_PATH_PROVISIONER = 'weft.dev/local-path'
+export const LOCAL_PATH_CLASS = 'local-path'
 /** A StorageClass whose volumes are made by hand (no provisioner behind it). */
 export const NO_PROVISIONER = 'kubernetes.io/no-provisioner'
 
