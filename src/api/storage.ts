@@ -24,6 +24,12 @@ export const PV_PROTECTION_FINALIZER = 'kubernetes.io/pv-protection'
 /** weft's built-in provisioner of directories on a node, and the default class that names it. */
 export const LOCAL_PATH_PROVISIONER = 'weft.dev/local-path'
 export const LOCAL_PATH_CLASS = 'local-path'
+/** On a Node: the directory under which its agent keeps local-path volumes (`<agent data dir>/storage`). */
+export const ANN_LOCAL_PATH_DIR = 'weft.dev/local-path-dir'
+/** On a local-path volume: the node whose disk holds it (its agent lists its volumes by it). */
+export const LOCAL_PATH_NODE_LABEL = 'weft.dev/local-path-node'
+/** On a local-path volume: held until that node's agent has removed the directory (or, under Retain, let it be). */
+export const LOCAL_PATH_CLEANUP_FINALIZER = 'weft.dev/local-path-cleanup'
 /** A StorageClass whose volumes are made by hand (no provisioner behind it). */
 export const NO_PROVISIONER = 'kubernetes.io/no-provisioner'
 
