@@ -49,6 +49,14 @@ export function isDefaultClass(sc: V1StorageClass): boolean {
   return a[ANN_DEFAULT_CLASS] === 'true' || a[ANN_BETA_DEFAULT_CLASS] === 'true'
 }
 
+/** GetDefaultClass: of several defaults, the newest (then the first by name), as upstream picks. */
+export function defaultClass(classes: readonly V1StorageClass[]): V1StorageClass | undefined {
+  const created = (c: V1StorageClass) => Date.parse(String(c.metadata?.creationTimestamp ?? '')) || 0
+  return classes
+    .filter(isDefaultClass)
+    .sort((a, b) => created(b) - created(a) || String(a.metadata?.name).localeCompare(String(b.metadata?.name)))[0]
+}
+
 function bytes(q: unknown): number {
   return isQuantity(q) ? parseQuantityValue(q as string) : 0
 }

@@ -62,6 +62,7 @@ import { decided, KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER, NODE_PREFIX, re
 import { planSigning, withFailure } from './certificates/sign.ts'
 import { reconcileExpiredBootstrapTokens } from './bootstrap-tokens/token-cleaner.ts'
 import type { Action } from './actions.ts'
+import { setUpStorageControllers } from './persistentvolume/storage-controllers.ts'
 
 const kind = (k: string): ResourceInfo => resources.find((r) => r.kind === k)!
 
@@ -366,6 +367,7 @@ export class ControllerManager {
     }
 
     this.setUpSecurityControllers(namespaces)
+    setUpStorageControllers(inf, (name, reconcile, workers) => this.controller(name, reconcile, workers))
 
     // Garbage collector: a graph of every object that can own or be owned, with each owner's
     // dependents indexed, kept current by the informers; the work is keyed by uid, so a pass

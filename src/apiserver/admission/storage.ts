@@ -5,7 +5,7 @@
 // for more).
 import type { V1PersistentVolumeClaim, V1StorageClass } from '@kubernetes/client-node'
 import { resources } from '../../api/registry.ts'
-import { claimClass, isDefaultClass, PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER, requestedBytes } from '../../api/storage.ts'
+import { claimClass, defaultClass, PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER, requestedBytes } from '../../api/storage.ts'
 import { forbidden } from '../../util/errors.ts'
 import type { KObject, ObjectStore } from '../objects.ts'
 import { fromKeyValue } from '../objects.ts'
@@ -25,14 +25,6 @@ export function storeClassLookup(objects: ObjectStore): StorageClassLookup {
     list: async () => (await objects.list(info, undefined)).items.map((kv) => fromKeyValue(kv) as V1StorageClass),
     get: async (name) => (await objects.get(info, undefined, name)) as V1StorageClass | undefined,
   }
-}
-
-/** GetDefaultClass: of several defaults, the newest (then the first by name), as upstream picks. */
-export function defaultClass(classes: readonly V1StorageClass[]): V1StorageClass | undefined {
-  const created = (c: V1StorageClass) => Date.parse(String(c.metadata?.creationTimestamp ?? '')) || 0
-  return classes
-    .filter(isDefaultClass)
-    .sort((a, b) => created(b) - created(a) || String(a.metadata?.name).localeCompare(String(b.metadata?.name)))[0]
 }
 
 function addFinalizer(obj: KObject, finalizer: string): void {
