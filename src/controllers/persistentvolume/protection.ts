@@ -9,16 +9,6 @@ import { infoOf } from '../apply-actions.ts'
 const pvInfo = infoOf('PersistentVolume')
 const pvcInfo = infoOf('PersistentVolumeClaim')
 
-/** The claims a pod's volumes name (a generic ephemeral volume's claim is `<pod>-<volume>`). */
-export function claimNamesOf(pod: V1Pod): string[] {
-  const names: string[] = []
-  for (const v of pod.spec?.volumes ?? []) {
-    if (v.persistentVolumeClaim?.claimName) names.push(v.persistentVolumeClaim.claimName)
-    else if (v.ephemeral) names.push(`${pod.metadata?.name}-${v.name}`)
-  }
-  return names
-}
-
 /** podUsesPVC: only a scheduled pod can have the claim mounted; a finished one no longer does. */
 export function podHoldsClaim(pod: V1Pod): boolean {
   return Boolean(pod.spec?.nodeName) && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed'

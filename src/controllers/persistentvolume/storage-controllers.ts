@@ -2,25 +2,21 @@
 // `volume:<name>`, one worker, as upstream's), pvc-protection, pv-protection and the
 // local-path provisioner. Lookups go through indices (claims by class and by selected node,
 // volumes by class and by claimRef, pods by the claims they use).
-import type { V1Node, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1StorageClass } from '@kubernetes/client-node'
-import { resources, type ResourceInfo } from '../../api/registry.ts'
+import type { V1Node, V1PersistentVolumeClaim } from '@kubernetes/client-node'
+import { resources } from '../../api/registry.ts'
 import { ANN_SELECTED_NODE, claimClass, defaultClass, volumeClass } from '../../api/storage.ts'
 import type { Controller, InformerFactory, ReconcileResult } from '../controller.ts'
 import { keyOf } from '../controller.ts'
 import { ensureIndex } from '../selector-index.ts'
 import { syncClaim, syncVolume, type BinderView } from './binder.ts'
 import { deleteReleasedVolume, provisionClaim, type ProvisionerView } from './local-path.ts'
-import { claimNamesOf, syncClaimProtection, syncVolumeProtection } from './protection.ts'
+import { storageInformers } from './lookups.ts'
+import { podClaimKeys } from './pod-claims.ts'
+import { syncClaimProtection, syncVolumeProtection } from './protection.ts'
 import { RecentEvents } from './recent-events.ts'
 
-const kind = (k: string): ResourceInfo => resources.find((r) => r.kind === k)!
-
-/** Pods by `<namespace>/<claim>` for each claim they use. */
-export const POD_CLAIMS_INDEX = 'claims'
 const CLAIM_CLASS_INDEX = 'storageClass'
 const CLAIM_NODE_INDEX = 'selectedNode'
-const VOLUME_CLASS_INDEX = 'storageClass'
-const VOLUME_CLAIM_INDEX = 'claimRef'
 
 /** How often an unbound claim is looked at again without news (upstream's PV controller resync). */
 const RESYNC_MS = 15_000
@@ -36,27 +32,19 @@ function split(key: string): { kind: string; namespace: string; name: string } {
 const unbound = (c: V1PersistentVolumeClaim): boolean => !c.spec?.volumeName
 
 export function setUpStorageControllers(inf: InformerFactory, controller: MakeController): void {
-  const pods = inf.for<V1Pod>(kind('Pod'))
-  const claims = inf.for<V1PersistentVolumeClaim>(kind('PersistentVolumeClaim'))
-  const volumes = inf.for<V1PersistentVolume>(kind('PersistentVolume'))
-  const classes = inf.for<V1StorageClass>(kind('StorageClass'))
-  const nodes = inf.for<V1Node>(kind('Node'))
-  ensureIndex(pods, POD_CLAIMS_INDEX, (p) => claimNamesOf(p).map((c) => `${p.metadata?.namespace}/${c}`))
+  const storage = storageInformers(inf)
+  const { pods, claims, volumes, classes } = storage
+  const nodes = inf.for<V1Node>(resources.find((r) => r.kind === 'Node')!)
   ensureIndex(claims, CLAIM_CLASS_INDEX, (c) => [claimClass(c)])
   ensureIndex(claims, CLAIM_NODE_INDEX, (c) => (c.metadata?.annotations?.[ANN_SELECTED_NODE] ? [c.metadata.annotations[ANN_SELECTED_NODE]] : []))
-  ensureIndex(volumes, VOLUME_CLASS_INDEX, (v) => [volumeClass(v)])
-  ensureIndex(volumes, VOLUME_CLAIM_INDEX, (v) => (v.spec?.claimRef ? [`${v.spec.claimRef.namespace}/${v.spec.claimRef.name}`] : []))
   const claimKey = (c: V1PersistentVolumeClaim) => `claim:${keyOf(c)}`
-  const podsUsing = (ns: string, claim: string) => pods.byIndex(POD_CLAIMS_INDEX, `${ns}/${claim}`)
+  const podsUsing = (ns: string, claim: string) => storage.podsUsing(`${ns}/${claim}`)
 
   const view: BinderView & ProvisionerView = {
-    volume: (name) => volumes.get(name),
-    claim: (ns, name) => claims.get(`${ns}/${name}`),
-    candidates: (c) => {
-      const all = new Set([...volumes.byIndex(VOLUME_CLASS_INDEX, claimClass(c)), ...volumes.byIndex(VOLUME_CLAIM_INDEX, keyOf(c))])
-      return [...all]
-    },
-    storageClass: (name) => classes.get(name),
+    volume: storage.volume,
+    claim: storage.claim,
+    candidates: storage.candidates,
+    storageClass: storage.storageClass,
     defaultClass: () => defaultClass(classes.list()),
     unscheduledPodsUsing: (ns, claim) => podsUsing(ns, claim).filter((p) => !p.spec?.nodeName).map((p) => p.metadata!.name!).sort(),
     node: (name) => nodes.get(name),
@@ -89,7 +77,7 @@ export function setUpStorageControllers(inf: InformerFactory, controller: MakeCo
     return { actions: pvc ? syncClaimProtection(pvc, podsUsing(pvc.metadata!.namespace!, pvc.metadata!.name!)) : [] }
   })
   pvcProtection.watch(claims, (c) => (c.metadata?.deletionTimestamp ? [keyOf(c)] : []))
-  pvcProtection.watch(pods, (p) => claimNamesOf(p).map((c) => `${p.metadata?.namespace}/${c}`).filter((k) => claims.get(k)?.metadata?.deletionTimestamp))
+  pvcProtection.watch(pods, (p) => podClaimKeys(p).filter((k) => claims.get(k)?.metadata?.deletionTimestamp))
 
   const pvProtection = controller('pv-protection-controller', (name) => {
     const pv = volumes.get(name)

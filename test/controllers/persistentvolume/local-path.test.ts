@@ -1,7 +1,8 @@
 import t from 'tap'
 import type { V1Node, V1PersistentVolume, V1StorageClass } from '@kubernetes/client-node'
 import { deleteReleasedVolume, provisionClaim, type ProvisionerView } from '../../../src/controllers/persistentvolume/local-path.ts'
-import { claimNamesOf, syncClaimProtection, syncVolumeProtection } from '../../../src/controllers/persistentvolume/protection.ts'
+import { syncClaimProtection, syncVolumeProtection } from '../../../src/controllers/persistentvolume/protection.ts'
+import { claimNamesOf } from '../../../src/controllers/persistentvolume/pod-claims.ts'
 import { describe, node, pv, pvc, storageClass } from './fixtures.ts'
 
 const localPath = storageClass('local-path', (c) => ((c.provisioner = 'weft.dev/local-path'), (c.volumeBindingMode = 'WaitForFirstConsumer')))
