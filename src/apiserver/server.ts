@@ -299,7 +299,7 @@ export class ApiServer {
       const user = 'user' in authn ? authn.user : ANONYMOUS
       const info = resolveRequest(req.method ?? 'GET', url.pathname, url.searchParams, findServed)
       const attributes = info.kind === 'nonResource' ? nonResourceAttributes(user, req.method ?? 'GET', url.pathname) : resourceAttributes(user, info)
-      const decision = this.security.authorizer.authorize(attributes, { fieldSelector: url.searchParams.get('fieldSelector') ?? undefined })
+      const decision = this.security.authorizer.authorize(attributes, { fieldSelector: url.searchParams.get('fieldSelector') ?? undefined, labelSelector: url.searchParams.get('labelSelector') ?? undefined })
       if (decision.decision !== 'allow') throw forbidden(attributes, decision, info.kind === 'resource' ? info.info : undefined)
       // Health checks are never turned away; long-running requests have no slot and no deadline.
       const longRunning = info.kind === 'resource' ? isLongRunning(info.verb, info.subresource) : url.pathname === SNAPSHOT_PATH
