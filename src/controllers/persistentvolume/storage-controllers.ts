@@ -61,7 +61,8 @@ export function setUpStorageControllers(inf: InformerFactory, controller: MakeCo
     if (!pvc) return { actions: [] }
     return { actions: binderEvents.filter(syncClaim(pvc, view)), requeueAfterMs: unbound(pvc) ? RESYNC_MS : undefined }
   }, 1)
-  binder.watch(claims, (c) => [claimKey(c)])
+  // A claim that changes or goes changes what its volume should be (Released, say).
+  binder.watch(claims, (c) => [claimKey(c), ...(c.spec?.volumeName ? [`volume:${c.spec.volumeName}`] : [])])
   binder.watch(volumes, (v) => {
     const keys = [`volume:${v.metadata!.name}`]
     const ref = v.spec?.claimRef
