@@ -24,6 +24,7 @@ import type { Action, KubeObject } from '../actions.ts'
 import { infoOf } from '../apply-actions.ts'
 
 const pvInfo = infoOf('PersistentVolume')
+const pvcInfo = infoOf('PersistentVolumeClaim')
 const HOSTNAME_LABEL = 'kubernetes.io/hostname'
 
 export interface ProvisionerView {
@@ -56,8 +57,7 @@ function refusal(pvc: V1PersistentVolumeClaim, nodeName: string | undefined, vie
   }
   if (pvc.spec?.volumeMode === 'Block') return { error: 'local-path volumes are directories: volumeMode Block is not supported' }
   if (!nodeName) return { error: 'configuration error, no node was specified' }
-  const node = view.node(nodeName)
-  if (!node) return { error: `node "${nodeName}" not found` }
+  const node = view.node(nodeName)!
   if (isValidLabelValue(nodeName).length > 0) return { error: `node name "${nodeName}" is not a valid label value, which local-path volumes need` }
   const dir = node.metadata?.annotations?.[ANN_LOCAL_PATH_DIR]
   if (!dir) return { error: `node "${nodeName}" has no local-path directory: its agent publishes one in the ${ANN_LOCAL_PATH_DIR} annotation (weft agent does; another kubelet does not)` }
@@ -77,6 +77,15 @@ export function provisionClaim(pvc: V1PersistentVolumeClaim, view: ProvisionerVi
   const name = volumeNameFor(pvc)
   if (view.volume(name)) return []
   const involved: KubeObject = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: pvc.metadata }
+  if (nodeName && !view.node(nodeName)) {
+    // The node went: the scheduler must choose again (the external-provisioner library's rescheduleProvisioning).
+    const next = structuredClone(pvc) as KubeObject
+    delete next.metadata!.annotations![ANN_SELECTED_NODE]
+    return [
+      { verb: 'event', event: { involved, type: 'Warning', reason: 'ProvisioningFailed', message: `failed to get target node: node "${nodeName}" not found` } },
+      { verb: 'update', info: pvcInfo, object: next },
+    ]
+  }
   const checked = refusal(pvc, nodeName, view)
   if ('error' in checked) {
     return [{ verb: 'event', event: { involved, type: 'Warning', reason: 'ProvisioningFailed', message: `failed to provision volume with StorageClass "${className}": ${checked.error}` } }]

@@ -63,7 +63,10 @@ t.test('claims local-path cannot serve are told why', async (t) => {
   t.same(failed(asked((c) => (c.spec!.accessModes = ['ReadWriteMany']))), [`${prefix}NodePath only supports ReadWriteOnce and ReadWriteOncePod (1.22+) access modes`])
   t.same(failed(asked((c) => (c.spec!.selector = { matchLabels: { a: 'b' } }))), [`${prefix}claim.Spec.Selector is not supported`])
   t.same(failed(asked((c) => (c.spec!.volumeMode = 'Block'))), [`${prefix}local-path volumes are directories: volumeMode Block is not supported`])
-  t.same(failed(asked(), world({ nodes: [] })), [`${prefix}node "node-1" not found`])
+  t.same(failed(asked(), world({ nodes: [] })), [
+    'event Warning ProvisioningFailed: failed to get target node: node "node-1" not found',
+    'update PersistentVolumeClaim/data volumeName= class=local-path annotations=volume.kubernetes.io/storage-provisioner',
+  ], 'the chosen node is gone: the scheduler chooses again')
   t.same(failed(asked(), world({ nodes: [node('node-1')] })), [
     `${prefix}node "node-1" has no local-path directory: its agent publishes one in the weft.dev/local-path-dir annotation (weft agent does; another kubelet does not)`,
   ])
