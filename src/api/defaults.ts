@@ -257,6 +257,26 @@ function defaultPodDisruptionBudget(pdb: Obj): void {
   for (const count of ['disruptionsAllowed', 'currentHealthy', 'desiredHealthy', 'expectedPods']) if (status[count] === undefined || status[count] === null) status[count] = 0
 }
 
+/** SetDefaults_PersistentVolume: a new volume is Pending, kept when released (Retain), a filesystem. */
+function defaultPersistentVolume(pv: Obj): void {
+  const spec = obj(pv, 'spec')
+  setIfAbsent(spec, 'persistentVolumeReclaimPolicy', 'Retain')
+  setIfAbsent(spec, 'volumeMode', 'Filesystem')
+  setIfAbsent(obj(pv, 'status'), 'phase', 'Pending')
+}
+
+/** SetDefaults_PersistentVolumeClaim and _PersistentVolumeClaimSpec. */
+function defaultPersistentVolumeClaim(pvc: Obj): void {
+  setIfAbsent(obj(pvc, 'spec'), 'volumeMode', 'Filesystem')
+  setIfAbsent(obj(pvc, 'status'), 'phase', 'Pending')
+}
+
+/** SetDefaults_StorageClass (storage/v1). */
+function defaultStorageClass(sc: Obj): void {
+  setIfAbsent(sc, 'reclaimPolicy', 'Delete')
+  setIfAbsent(sc, 'volumeBindingMode', 'Immediate')
+}
+
 const byKind: Record<string, (o: Obj) => void> = {
   Pod: defaultPod,
   Service: defaultService,
@@ -273,6 +293,9 @@ const byKind: Record<string, (o: Obj) => void> = {
   Endpoints: defaultEndpoints,
   Secret: defaultSecret,
   Node: (n) => obj(n, 'spec'),
+  PersistentVolume: defaultPersistentVolume,
+  PersistentVolumeClaim: defaultPersistentVolumeClaim,
+  StorageClass: defaultStorageClass,
   RoleBinding: defaultBinding,
   ClusterRoleBinding: defaultBinding,
   PodDisruptionBudget: defaultPodDisruptionBudget,

@@ -4,6 +4,7 @@
 // and optionally the Ingress controller (bootstrap-ingress.ts).
 import { IMMORTAL_NAMESPACES } from './protected-objects.ts'
 import { SYSTEM_PRIORITY_CLASSES } from '../api/validation/misc.ts'
+import { ANN_DEFAULT_CLASS, LOCAL_PATH_CLASS, LOCAL_PATH_PROVISIONER } from '../api/storage.ts'
 import { isIP } from 'node:net'
 import { resources } from '../api/registry.ts'
 import { isAlreadyExists } from '../util/errors.ts'
@@ -117,6 +118,13 @@ export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPo
     await ensure(p.kind, p.namespace, p.body, (current) => reconcilePolicyObject(p.body, current))
   }
   for (const pc of SYSTEM_PRIORITY_CLASSES) await ensure('PriorityClass', undefined, { metadata: { name: pc.name }, value: pc.value, description: pc.description, preemptionPolicy: 'PreemptLowerPriority' })
+  // As k3s ships local-path: the default class, made again at start if it was deleted (once it exists, its settings are the user's).
+  await ensure('StorageClass', undefined, {
+    metadata: { name: LOCAL_PATH_CLASS, annotations: { [ANN_DEFAULT_CLASS]: 'true' } },
+    provisioner: LOCAL_PATH_PROVISIONER,
+    reclaimPolicy: 'Delete',
+    volumeBindingMode: 'WaitForFirstConsumer',
+  })
   await ensure('ServiceAccount', 'kube-system', { metadata: { name: 'coredns' } })
   if (ingress) await ensure('ServiceAccount', INGRESS_NAMESPACE, { metadata: { name: INGRESS_SERVICE_ACCOUNT } })
   await ensure('Service', 'default', {

@@ -117,6 +117,11 @@ export class ServerSecurity {
         upsert: (p) => void this.graph.upsertPod(p),
         remove: (p) => this.graph.removePod(p.metadata.namespace ?? '', p.metadata.name),
       }, log),
+      new StoreFeed(objects.store, kind('PersistentVolumeClaim'), {
+        upsert: (c) => this.graph.upsertClaim(c),
+        remove: (c) => this.graph.removeClaim(c.metadata.namespace ?? '', c.metadata.name),
+      }, log),
+      new StoreFeed(objects.store, kind('PersistentVolume'), { upsert: (v) => this.graph.upsertVolume(v), remove: (v) => this.graph.removeVolume(v.metadata.name) }, log),
     ]
     this.reviewer = {
       review: async (token, audiences) => {

@@ -43,6 +43,7 @@ import { handlerSources } from './metrics-api-sources.ts'
 import { isStreamSubresource, proxyPodStream } from './pod-stream.ts'
 import { deletionGuard } from './protected-objects.ts'
 import { admissionChain, PriorityAdmission } from './admission/priority.ts'
+import { StorageAdmission, storeClassLookup } from './admission/storage.ts'
 import { isLongRunning, requestTimedOut, RequestLimits, type RequestLimitOptions } from './request-limits.ts'
 import type { UserInfo } from '../auth/types.ts'
 import { ANONYMOUS, anonymousAllowed, authenticate, forbidden, nonResourceAttributes, resourceAttributes, unauthorized } from './auth.ts'
@@ -162,7 +163,7 @@ export class ApiServer {
     this.namespaces = new NamespaceCache(this.objects, this.log)
     this.priority = new PriorityAdmission(this.objects, this.log)
     this.security = new ServerSecurity(options.security, this.objects, this.log)
-    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces, admissionChain(this.security.admission, this.priority), deletionGuard({ clusterDns: (options.dnsReplicas ?? 0) > 0 }))
+    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces, admissionChain(this.security.admission, this.priority, new StorageAdmission(storeClassLookup(this.objects))), deletionGuard({ clusterDns: (options.dnsReplicas ?? 0) > 0 }))
     const summaries = new SummaryCache(kubeletSummaryFetcher(options.kubeletSocketDir, options.security), { maxAgeMs: options.metrics?.maxAgeMs, timeoutMs: options.metrics?.timeoutMs }, this.log)
     this.metricsApi = new MetricsApi(handlerSources(this.handler), summaries, { windowMs: options.metrics?.windowMs })
     this.repair = new AllocationRepair(this.objects, ips, ports, this.log)
@@ -299,7 +300,7 @@ export class ApiServer {
       const user = 'user' in authn ? authn.user : ANONYMOUS
       const info = resolveRequest(req.method ?? 'GET', url.pathname, url.searchParams, findServed)
       const attributes = info.kind === 'nonResource' ? nonResourceAttributes(user, req.method ?? 'GET', url.pathname) : resourceAttributes(user, info)
-      const decision = this.security.authorizer.authorize(attributes, { fieldSelector: url.searchParams.get('fieldSelector') ?? undefined })
+      const decision = this.security.authorizer.authorize(attributes, { fieldSelector: url.searchParams.get('fieldSelector') ?? undefined, labelSelector: url.searchParams.get('labelSelector') ?? undefined })
       if (decision.decision !== 'allow') throw forbidden(attributes, decision, info.kind === 'resource' ? info.info : undefined)
       // Health checks are never turned away; long-running requests have no slot and no deadline.
       const longRunning = info.kind === 'resource' ? isLongRunning(info.verb, info.subresource) : url.pathname === SNAPSHOT_PATH

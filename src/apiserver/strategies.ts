@@ -87,10 +87,26 @@ function generateJobSelector(job: KObject): void {
   if (!Object.hasOwn(matchLabels, 'batch.kubernetes.io/controller-uid')) matchLabels['batch.kubernetes.io/controller-uid'] = uid
 }
 
+/** A volume or claim starts with no status of its own (a new volume Pending since now); its controller writes the rest. */
+function resetVolumeStatus(kind: string, obj: KObject): void {
+  obj.status = kind === 'PersistentVolume' ? { phase: 'Pending', lastPhaseTransitionTime: stamp(new Date().toISOString()) } : {}
+}
+
+/** A volume whose phase changes through its status gets lastPhaseTransitionTime, unless the writer set a new one. */
+function stampPhaseTransition(pv: KObject, old: KObject, at: string): void {
+  const phase = pv.status?.phase
+  if (phase === old.status?.phase) return
+  if (pv.status?.lastPhaseTransitionTime && pv.status.lastPhaseTransitionTime !== old.status?.lastPhaseTransitionTime) return
+  pv.status = { ...(pv.status ?? {}), lastPhaseTransitionTime: stamp(at) }
+}
+
+const stamp = (iso: string): string => iso.replace(/\.\d{3}Z$/, 'Z')
+
 export function prepareForCreate(kind: string, obj: KObject, identity: Identity): void {
   if (kind === 'CertificateSigningRequest') prepareCsrForCreate(obj, identity)
   else if (kind === 'ServiceAccount') cleanSecretReferences(obj)
   else if (kind === 'Job') generateJobSelector(obj)
+  else if (kind === 'PersistentVolume' || kind === 'PersistentVolumeClaim') resetVolumeStatus(kind, obj)
 }
 
 /**
@@ -100,6 +116,7 @@ export function prepareForCreate(kind: string, obj: KObject, identity: Identity)
 export function prepareForUpdate(kind: string, obj: KObject, old: KObject, subresource: string | undefined, at: string): void {
   if (kind === 'CertificateSigningRequest') prepareCsrForUpdate(obj, old, subresource, at)
   else if (kind === 'ServiceAccount') cleanSecretReferences(obj)
+  else if (kind === 'PersistentVolume' && subresource === 'status') stampPhaseTransition(obj, old, at)
 }
 
 /** What a create is warned about (upstream's WarningsOnCreate): a Job named unlike a DNS label. */

@@ -18,6 +18,7 @@ import { podDisruptionBudgetPrinter } from './tables/policy.ts'
 import { certificateSigningRequestPrinter, clusterRoleBindingPrinter, roleBindingPrinter, serviceAccountPrinter } from './tables/security.ts'
 import { controllerRevisionPrinter, daemonSetPrinter, deploymentPrinter, replicaSetPrinter, replicationControllerPrinter, statefulSetPrinter } from './tables/workloads.ts'
 import { horizontalPodAutoscalerPrinter } from './tables/autoscaling.ts'
+import { persistentVolumeClaimPrinter, persistentVolumePrinter, storageClassPrinter } from './tables/storage.ts'
 
 export { humanDuration } from './tables/format.ts'
 export type { TableColumnDefinition, TableRowCondition } from './tables/format.ts'
@@ -67,6 +68,9 @@ const printers: Record<string, Printer> = {
   Lease: leasePrinter,
   PriorityClass: priorityClassPrinter,
   PodDisruptionBudget: podDisruptionBudgetPrinter,
+  PersistentVolume: persistentVolumePrinter,
+  PersistentVolumeClaim: persistentVolumeClaimPrinter,
+  StorageClass: storageClassPrinter,
   ServiceAccount: serviceAccountPrinter,
   RoleBinding: roleBindingPrinter,
   ClusterRoleBinding: clusterRoleBindingPrinter,

@@ -46,6 +46,8 @@ export interface Decision {
 export interface AuthorizeContext {
   /** The request's `?fieldSelector=` as sent (the node authorizer scopes pod lists by it). */
   fieldSelector?: string
+  /** The request's `?labelSelector=` as sent (the node authorizer scopes local-path volume lists by it). */
+  labelSelector?: string
 }
 
 export interface Authorizer {

@@ -84,6 +84,7 @@ import { reconcileDisruptionBudget } from './disruption/reconcile.ts'
 import { reconcileStaleDisruption, staleDisruptionWaitMs } from './disruption/stale-disruption.ts'
 import type { Budget, BudgetPod } from '../api/disruption-budget.ts'
 import type { Action } from './actions.ts'
+import { setUpStorageControllers } from './persistentvolume/storage-controllers.ts'
 
 const kind = (k: string): ResourceInfo => resources.find((r) => r.kind === k)!
 
@@ -441,6 +442,7 @@ export class ControllerManager {
     }
 
     this.setUpSecurityControllers(namespaces)
+    setUpStorageControllers(inf, (name, reconcile, workers) => this.controller(name, reconcile, workers))
 
     // Garbage collector: a graph of every object that can own or be owned, with each owner's
     // dependents indexed, kept current by the informers; the work is keyed by uid, so a pass

@@ -27,6 +27,9 @@ import { MasqueradeSync } from './pod-masquerade.ts'
 import { Kubelet, type KubeletOptions } from './kubelet.ts'
 import { detectNodeIPs } from './node-ip.ts'
 import { NodeRegistration } from './node-registration.ts'
+import { LocalPathCleaner } from './local-path-cleanup.ts'
+import { storageDir } from './runtime/paths.ts'
+import { ANN_LOCAL_PATH_DIR } from '../api/storage.ts'
 import { readHostFacts } from './node-status.ts'
 import type { RestartBackoffOptions } from './restart-backoff.ts'
 import { podsDir } from './runtime/paths.ts'
@@ -114,6 +117,7 @@ export class Agent {
   /** Problems with Nodes' network fields: a warning, a Warning Event on the Node and a metric, each once while it lasts. */
   #nodeProblems: NodeProblemReporter | undefined
   #proxy: RunningProxy | undefined
+  #localPath: LocalPathCleaner | undefined
 
   constructor(options: AgentOptions) {
     this.options = options
@@ -151,7 +155,8 @@ export class Agent {
     const cgroups = await setupCgroups(o.cgroups ?? {}, nodeAllocatable(capacity, reserved), this.log.child({ component: 'cgroups' }))
     this.#registration = new NodeRegistration({
       client,
-      identity: { name: o.nodeName, internalIPs: this.#nodeIPs, kubeletPort: o.kubeletPort, labels: o.labels },
+      // The local-path provisioner makes this node's volumes under the directory it publishes.
+      identity: { name: o.nodeName, internalIPs: this.#nodeIPs, kubeletPort: o.kubeletPort, labels: o.labels, annotations: { [ANN_LOCAL_PATH_DIR]: storageDir(o.dataDir) } },
       host,
       health: () => ({
         ...(this.#networkReady ? {} : { notReadyReason: 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:cni config uninitialized' }),
@@ -202,6 +207,8 @@ export class Agent {
       log: this.log.child({ component: 'kubelet' }),
     })
     await this.kubelet.start(signal)
+    this.#localPath = new LocalPathCleaner({ client, nodeName: o.nodeName, storageDir: storageDir(o.dataDir), log: this.log.child({ component: 'local-path' }) })
+    this.#localPath.start()
     if (o.proxy) {
       this.#proxy = await startProxy(o.proxy, client, o.nodeName, this.log.child({ component: 'proxy' }), this.#nodeIPs, signal)
       // The agent's own metric is served beside the proxy's.
@@ -275,6 +282,7 @@ export class Agent {
     this.#streaming?.close()
     await this.#server?.close()
     await this.#proxy?.stop()
+    await this.#localPath?.stop()
     await this.kubelet?.stop()
     await this.#nodes?.stop()
     await this.#syncingNodes

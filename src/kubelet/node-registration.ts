@@ -54,6 +54,9 @@ export class NodeRegistration {
     } catch (err) {
       if (!(err instanceof ApiError && err.code === 409)) throw err
       this.#node = await client.get<V1Node>(nodeInfo, identity.name)
+      // A Node registered before (by this agent with other settings, or an older weft) gets the annotations now.
+      const stale = Object.entries(identity.annotations ?? {}).filter(([k, v]) => this.#node!.metadata?.annotations?.[k] !== v)
+      if (stale.length > 0) this.#node = await client.patch<V1Node>(nodeInfo, identity.name, undefined, { metadata: { annotations: Object.fromEntries(stale) } }, 'merge')
     }
     await this.#reportStatus(true)
     await this.#renewLease()

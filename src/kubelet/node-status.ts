@@ -12,6 +12,8 @@ export interface NodeIdentity {
   internalIPs: string[]
   kubeletPort: number
   labels?: Record<string, string>
+  /** Annotations the agent keeps on its Node (the local-path directory it serves). */
+  annotations?: Record<string, string>
 }
 
 export interface HostFacts {
@@ -47,6 +49,7 @@ export function initialNode(id: NodeIdentity, host: HostFacts): V1Node {
         'beta.kubernetes.io/arch': host.arch,
         ...id.labels,
       },
+      ...(id.annotations ? { annotations: { ...id.annotations } } : {}),
     },
     spec: {},
   }

@@ -1,15 +1,18 @@
 // The ConfigMaps and Secrets a pod refers to, fetched before its containers start so the
 // pure env and volume functions can read them.
-import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node'
+import type { V1ConfigMap, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Secret } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import type { RestClient } from '../client/index.ts'
 import { ApiError } from '../util/errors.ts'
 import { podContainers } from './pod-state.ts'
 import type { TokenManager } from './token-manager.ts'
 import type { VolumeLookups } from './volume-files.ts'
+import { podClaimNames, type ClaimObjects } from './claim-volumes.ts'
 
 const configMapInfo = resources.find((r) => r.kind === 'ConfigMap')!
 const secretInfo = resources.find((r) => r.kind === 'Secret')!
+const claimInfo = resources.find((r) => r.kind === 'PersistentVolumeClaim')!
+const volumeInfo = resources.find((r) => r.kind === 'PersistentVolume')!
 
 /** What a pod's objects are read for: its containers' environment and its volumes, or (`volumes`) a volume refresh. */
 export type ObjectUse = 'all' | 'volumes'
@@ -78,4 +81,20 @@ export async function fetchPodObjects(client: RestClient, pod: V1Pod, use: Objec
     secret: (namespace, name) => (namespace === ns ? secs.get(name) : undefined),
     serviceAccountToken: (namespace, name, audience, seconds) => (namespace === ns ? held.get(tokenKey(name, audience, seconds)) : undefined),
   }
+}
+
+/** The pod's claims and the volumes they are bound to (as the node authorizer lets a node read them), a missing one reading as undefined. */
+export async function fetchClaimObjects(client: RestClient, pod: V1Pod): Promise<ClaimObjects> {
+  const ns = pod.metadata?.namespace ?? 'default'
+  const claims = new Map<string, V1PersistentVolumeClaim | undefined>()
+  const volumes = new Map<string, V1PersistentVolume | undefined>()
+  await Promise.all(
+    [...new Set(podClaimNames(pod))].map(async (name) => {
+      const pvc = await getOrUndefined(() => client.get<V1PersistentVolumeClaim>(claimInfo, name, ns))
+      claims.set(name, pvc)
+      const pvName = pvc?.status?.phase === 'Bound' ? pvc.spec?.volumeName : undefined
+      if (pvName) volumes.set(pvName, await getOrUndefined(() => client.get<V1PersistentVolume>(volumeInfo, pvName)))
+    }),
+  )
+  return { claim: (name) => claims.get(name), volume: (name) => volumes.get(name) }
 }

@@ -15,7 +15,8 @@ import type { CgroupManager } from './cgroups/index.ts'
 import type { CniRuntime } from './cni/index.ts'
 import { podHostname, podHostsFile } from './hosts-file.ts'
 import { expandCommand, resolveEnv, type EnvExtra, type ObjectLookups } from './pod-env.ts'
-import { fetchPodObjects } from './pod-objects.ts'
+import { fetchClaimObjects, fetchPodObjects } from './pod-objects.ts'
+import { claimMounts, podClaimNames, type ClaimMount } from './claim-volumes.ts'
 import { processCredentials, setprivArgs } from './security-context.ts'
 import { hostPathRefusal } from './host-path-policy.ts'
 import { runLifecycleHandler } from './lifecycle-hooks.ts'
@@ -33,8 +34,10 @@ import {
   isRunning,
   removeSandbox,
   setSandboxIPs,
+  prepareMountPath,
   startContainer,
   stopContainer,
+  storageDir,
   terminationMessage,
   volumePath,
   watchExit,
@@ -124,6 +127,9 @@ export class PodWorker {
   #volumesKey: string | undefined
   #volumesDue = false
   #lastEvent = ''
+  /** The pod's claim volumes, found before its sandbox was made; they stay for the sandbox's life. */
+  #claims = new Map<string, ClaimMount>()
+  #claimWaits = 0
   /** The eviction manager's message once it chose this pod. */
   #evicted: string | undefined
   /** Resolves when the worker has torn the pod down. */
@@ -269,7 +275,7 @@ export class PodWorker {
   async #execute(pod: V1Pod, step: PodStep): Promise<boolean> {
     switch (step.type) {
       case 'CreateSandbox':
-        return this.#createSandbox(pod)
+        return (await this.#mountClaims(pod)) && this.#createSandbox(pod)
       case 'KillContainer': {
         const inst = this.#instances.get(step.name)
         if (inst && !inst.exit) {
@@ -332,6 +338,32 @@ export class PodWorker {
     }
   }
 
+  /**
+   * The volume manager's wait before a sandbox: every claim volume bound and its path ready.
+   * Until then the pod stays ContainerCreating, says why in a FailedMount event, and looks
+   * again (each second, backing off to 16 s).
+   */
+  async #mountClaims(pod: V1Pod): Promise<boolean> {
+    this.#claims.clear()
+    if (podClaimNames(pod).length === 0) return true
+    let waiting: string
+    try {
+      const found = claimMounts(pod, await fetchClaimObjects(this.#ctx.client, pod), { storageDir: storageDir(this.#ctx.dataDir), allowedHostPaths: this.#ctx.allowedHostPaths ?? [] })
+      if ('mounts' in found) {
+        for (const m of found.mounts) await prepareMountPath(m)
+        for (const m of found.mounts) this.#claims.set(m.volume, m)
+        this.#claimWaits = 0
+        return true
+      }
+      waiting = found.waiting
+    } catch (err) {
+      waiting = `Unable to attach or mount volumes: ${err instanceof Error ? err.message : String(err)}`
+    }
+    this.#event(pod, 'Warning', 'FailedMount', waiting)
+    this.#retryIn(Math.min(1000 * 2 ** this.#claimWaits++, 16_000))
+    return false
+  }
+
   async #startContainer(pod: V1Pod, name: string): Promise<void> {
     const sandbox = this.#sandbox!
     const spec = podContainers(pod.spec).find((c) => c.name === name)!
@@ -342,6 +374,8 @@ export class PodWorker {
       this.#ctx.backoff.restarted(key, ms(before.proc.startedAt), ms(before.exit?.finishedAt))
     }
     const restartCount = before ? before.proc.restartCount + 1 : (this.#previous.get(name)?.proc.restartCount ?? -1) + 1
+    // A sandbox adopted after an agent restart: its claim volumes are found again first.
+    if (this.#claims.size < podClaimNames(pod).length && !(await this.#mountClaims(pod))) return
     try {
       const credentials = processCredentials(pod, spec)
       if (credentials instanceof Error) throw new ConfigError(credentials.message)
@@ -365,7 +399,7 @@ export class PodWorker {
         // A terminal's type, as container runtimes set it for tty containers.
         env: [...(spec.tty && !('TERM' in envResult.env) ? [{ name: 'TERM', value: 'xterm' }] : []), ...Object.entries(envResult.env).map(([n, value]) => ({ name: n, value }))],
         workingDir: spec.workingDir,
-        mounts: mountsOf(sandbox, spec, volumes.hostPaths),
+        mounts: mountsOf(sandbox, spec, this.#mountedPaths(volumes.hostPaths), this.#readOnlyClaims()),
         restartCount,
         privileges: setprivArgs(credentials),
         readOnlyRoot: spec.securityContext?.readOnlyRootFilesystem === true,
@@ -429,6 +463,17 @@ export class PodWorker {
    * Records an Event on the pod, once per distinct message in a row. Best effort and in
    * the background (applyAction drops a failed create): an Event never holds up or fails a sync.
    */
+  /** The host paths of the pod's hostPath and claim volumes. */
+  #mountedPaths(hostPaths: Map<string, string>): Map<string, string> {
+    const all = new Map(hostPaths)
+    for (const [name, m] of this.#claims) all.set(name, m.path)
+    return all
+  }
+
+  #readOnlyClaims(): Set<string> {
+    return new Set([...this.#claims.values()].filter((m) => m.readOnly).map((m) => m.volume))
+  }
+
   #event(pod: V1Pod, type: 'Normal' | 'Warning', reason: string, message: string): void {
     const text = `${reason} ${message}`
     if (text === this.#lastEvent) return
@@ -648,6 +693,8 @@ function podVolumes(pod: V1Pod, lookups: ObjectLookups, extra: EnvExtra): { writ
   const written: PodVolume[] = []
   const hostPaths = new Map<string, string>()
   for (const volume of pod.spec?.volumes ?? []) {
+    // Claim volumes are found before the sandbox (#mountClaims) and mounted from their host paths.
+    if (volume.persistentVolumeClaim) continue
     if (volume.emptyDir) {
       const { medium, sizeLimit } = volume.emptyDir
       const limit = sizeLimit !== undefined && isQuantity(sizeLimit) ? parseQuantityValue(sizeLimit) : undefined
@@ -689,12 +736,12 @@ function downwardKey(pod: V1Pod): string {
   return JSON.stringify([m.name, m.namespace, m.uid, m.labels ?? {}, m.annotations ?? {}])
 }
 
-function mountsOf(sandbox: Sandbox, spec: V1Container, hostPaths: Map<string, string>) {
+function mountsOf(sandbox: Sandbox, spec: V1Container, hostPaths: Map<string, string>, readOnlyVolumes: ReadonlySet<string>) {
   return (spec.volumeMounts ?? []).map((m) => {
     const host = hostPaths.get(m.name)
     const source = host !== undefined ? join(host, m.subPath ?? '') : volumePath(sandbox.dir, m.name, m.subPath ?? '')
     // A subPath may not lead out of its volume through a link (one a container made, say).
     const within = host ?? volumePath(sandbox.dir, m.name)
-    return { source, target: m.mountPath, readOnly: m.readOnly === true, ...(m.subPath ? { within } : {}) }
+    return { source, target: m.mountPath, readOnly: m.readOnly === true || readOnlyVolumes.has(m.name), ...(m.subPath ? { within } : {}) }
   })
 }

@@ -1,6 +1,7 @@
 // The files of a pod volume, as the kubelet's configMap, secret, downwardAPI and projected volume
 // plugins write them (payload building and path validation of pkg/volume/util atomic_writer.go).
-// Writing them is the caller's job; emptyDir is an empty directory, hostPath a bind of a host path.
+// Writing them is the caller's job; emptyDir is an empty directory, hostPath a bind of a host
+// path, and a persistentVolumeClaim the bind of its volume's path (claim-volumes.ts).
 //
 // File modes are the pod's: an item's `mode`, else the volume's `defaultMode` (which the API
 // server sets to 0644 for configMap and secret volumes, as upstream does). Where the pod gives
@@ -32,7 +33,7 @@ export type VolumeFilesResult = { files: VolumeFile[]; memory?: boolean } | { ho
 export const defaultFileMode = 0o644
 /** Secret and token files when the pod sets no mode. */
 export const defaultSecretFileMode = 0o600
-export const supportedVolumeTypes = ['configMap', 'secret', 'downwardAPI', 'projected', 'emptyDir', 'hostPath'] as const
+export const supportedVolumeTypes = ['configMap', 'secret', 'downwardAPI', 'projected', 'emptyDir', 'hostPath', 'persistentVolumeClaim'] as const
 
 type Payload = Map<string, { data: Buffer; mode: number }>
 type Step = { error: string } | undefined
@@ -126,6 +127,7 @@ export function volumeFiles(pod: V1Pod, volume: V1Volume, lookups: VolumeLookups
   let step: Step
   if (volume.emptyDir) return { files: [] }
   if (volume.hostPath) return { hostPath: volume.hostPath.path }
+  if (volume.persistentVolumeClaim) return { error: `volume ${JSON.stringify(volume.name)}: a persistentVolumeClaim volume is mounted from the volume it is bound to (claim-volumes.ts), not written` }
   if (volume.configMap) {
     const v = volume.configMap
     step = configMapPayload(payload, ns, v.name ?? '', v.items, v.defaultMode ?? defaultFileMode, v.optional ?? false, lookups)

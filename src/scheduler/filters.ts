@@ -65,6 +65,11 @@ export function nodeResourcesFit(pod: PodInfo, node: NodeInfo): string[] | undef
   return reasons
 }
 
+/** VolumeBinding: the pod's claims on this node (volume-binding.ts). */
+export function volumeBinding(pod: PodInfo, node: NodeInfo): string[] | undefined {
+  return pod.volumes?.(node)
+}
+
 export type Filter = (pod: PodInfo, node: NodeInfo) => string[] | undefined
 
 export const defaultFilters: readonly Filter[] = [
@@ -74,6 +79,7 @@ export const defaultFilters: readonly Filter[] = [
   nodeAffinity,
   nodePorts,
   nodeResourcesFit,
+  volumeBinding,
 ]
 
 /**

@@ -11,3 +11,8 @@ export function fitErrorMessage(numAllNodes: number, reasons: ReadonlyMap<string
   if (parts.length > 0) msg += ` ${parts.join(', ')}.`
   return msg
 }
+
+/** The message when a PreFilter plugin refused the pod before any node was looked at. */
+export function preFilterErrorMessage(numAllNodes: number, message: string): string {
+  return `0/${numAllNodes} nodes are available: ${message}.`
+}

@@ -83,6 +83,12 @@ export function requiredNodeMatcher(pod: V1Pod): NodeMatcher | undefined {
   }
 }
 
+/** The terms of a NodeSelector (a PersistentVolume's required node affinity), ORed. */
+export function nodeSelectorMatcher(terms: readonly V1NodeSelectorTerm[]): NodeMatcher {
+  const matchers = terms.map(termMatcher)
+  return (labels, name) => matchers.some((m) => m(labels, name))
+}
+
 export interface PreferredTerm {
   weight: number
   matches: NodeMatcher

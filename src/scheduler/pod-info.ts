@@ -32,6 +32,8 @@ export interface PodInfo {
   spreads: boolean
   /** spec.priority (set from its PriorityClass at admission), 0 when unset. */
   priority: number
+  /** The VolumeBinding filter for its claims (volume-binding.ts), set by the scheduler for a pod that has any. */
+  volumes?: (node: { name: string; labels: Record<string, string> }) => string[] | undefined
 }
 
 export const bindAllHostIP = '0.0.0.0'

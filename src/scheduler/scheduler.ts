@@ -2,7 +2,7 @@
 // each is decided by the pure scheduleOnSnapshot and bound through pods/binding. A pod
 // that fits nowhere is marked Unschedulable (with an Event) and parked until nodes or
 // pods change, so it is retried on news, not in a loop.
-import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node'
+import type { V1Namespace, V1Node, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import { WorkQueue, type RestClient } from '../client/index.ts'
 import type { Action } from '../controllers/actions.ts'
@@ -13,6 +13,9 @@ import { scheduleOnSnapshot } from './schedule.ts'
 import { findPreemption, type Preemption } from './preemption.ts'
 import { podInfo as schedulingInfo } from './pod-info.ts'
 import { ClusterSnapshot } from './snapshot.ts'
+import { storageInformers, type StorageInformers } from '../controllers/persistentvolume/lookups.ts'
+import { findPodVolumes, podVolumeClaims, volumeBindingActions, type NodeVolumes } from './volume-binding.ts'
+import { preFilterErrorMessage } from './fit-error.ts'
 
 const podInfo = resources.find((r) => r.kind === 'Pod')!
 const nodeInfo = resources.find((r) => r.kind === 'Node')!
@@ -99,6 +102,9 @@ export class Scheduler {
   private running = false
   private flush: NodeJS.Timeout | undefined
   private readonly parkedOnPods = new Set<string>()
+  /** Parked pods with claims: a claim, volume or class that changes may let them on. */
+  private readonly parkedOnVolumes = new Set<string>()
+  private readonly storage: StorageInformers
 
   constructor(options: SchedulerOptions) {
     this.options = options
@@ -107,6 +113,17 @@ export class Scheduler {
     // Affinity terms with a namespaceSelector match namespaces by their labels.
     const namespaces = options.informers.for<V1Namespace>(namespaceInfo)
     this.snapshot.namespaceLabels = (ns) => namespaces.get(ns)?.metadata?.labels
+    this.storage = storageInformers(options.informers)
+    const claimChanged = (c: V1PersistentVolumeClaim) => this.retryClaimUsers(keyOf(c))
+    this.storage.claims.addHandlers({ onAdd: claimChanged, onUpdate: (_o, c) => claimChanged(c), onDelete: claimChanged })
+    // A volume bound to a claim matters to that claim's pods; a free one to any pod waiting for one.
+    const volumeChanged = (v: V1PersistentVolume) => {
+      const ref = v.spec?.claimRef
+      if (ref) this.retryClaimUsers(`${ref.namespace}/${ref.name}`)
+      else this.retryParkedOnVolumes()
+    }
+    this.storage.volumes.addHandlers({ onAdd: volumeChanged, onUpdate: (_o, v) => volumeChanged(v), onDelete: volumeChanged })
+    this.storage.classes.addHandlers({ onAdd: () => this.retryParkedOnVolumes(), onUpdate: () => this.retryParkedOnVolumes() })
     nodes.addHandlers({
       onAdd: (n) => {
         this.snapshot.upsertNode(n)
@@ -126,6 +143,7 @@ export class Scheduler {
         this.assumed.delete(key)
         this.unschedulable.delete(key)
         this.parkedOnPods.delete(key)
+        this.parkedOnVolumes.delete(key)
         this.snapshot.removePod(p)
         if (p.spec?.nodeName) this.retryUnschedulable()
       },
@@ -158,6 +176,25 @@ export class Scheduler {
     for (const key of this.unschedulable) this.queue.add(key)
     this.unschedulable.clear()
     this.parkedOnPods.clear()
+    this.parkedOnVolumes.clear()
+  }
+
+  /** Parked pods that use the claim `<namespace>/<name>`. */
+  private retryClaimUsers(claimKey: string): void {
+    for (const p of this.storage.podsUsing(claimKey)) {
+      const key = keyOf(p)
+      if (!this.unschedulable.delete(key)) continue
+      this.parkedOnVolumes.delete(key)
+      this.queue.add(key)
+    }
+  }
+
+  private retryParkedOnVolumes(): void {
+    for (const key of this.parkedOnVolumes) {
+      this.unschedulable.delete(key)
+      this.queue.add(key)
+    }
+    this.parkedOnVolumes.clear()
   }
 
   /** Parked pods whose inter-pod affinity or topology spread other pods' placement can change. */
@@ -206,14 +243,43 @@ export class Scheduler {
           await applyActions({ client, component: 'default-scheduler' }, unschedulableActions(pod, GATED_MESSAGE, new Date(), 'SchedulingGated'))
           continue
         }
-        const result = scheduleOnSnapshot(pod, this.snapshot, { random: Math.random })
+        const pi = schedulingInfo(pod)
+        // VolumeBinding's PreFilter, then its Filter per node (remembering how each node would bind the claims).
+        const claims = podVolumeClaims(pod, this.storage)
+        if ('unresolvable' in claims) {
+          this.unschedulable.add(key)
+          this.parkedOnVolumes.add(key)
+          await applyActions({ client, component: 'default-scheduler' }, unschedulableActions(pod, preFilterErrorMessage(this.snapshot.list.length, claims.unresolvable), new Date()))
+          continue
+        }
+        const perNode = new Map<string, NodeVolumes>()
+        if (!('none' in claims)) {
+          pi.volumes = (node) => {
+            const found = findPodVolumes(claims, node, this.storage)
+            if ('reasons' in found) return found.reasons
+            perNode.set(node.name, found)
+            return undefined
+          }
+        }
+        const result = scheduleOnSnapshot(pi, this.snapshot, { random: Math.random })
         if ('unschedulable' in result) {
           this.unschedulable.add(key)
           if (pod.spec?.affinity?.podAffinity || pod.spec?.affinity?.podAntiAffinity || pod.spec?.topologySpreadConstraints?.length) this.parkedOnPods.add(key)
+          if (pi.volumes) this.parkedOnVolumes.add(key)
           await applyActions({ client, component: 'default-scheduler' }, unschedulableActions(pod, result.message, new Date()))
           // PostFilter: make room by evicting lower-priority pods; the pod is tried again as they go.
-          const preemption = findPreemption(schedulingInfo(pod), this.snapshot, result.reasons)
+          const preemption = findPreemption(pi, this.snapshot, result.reasons)
           if (preemption) await applyActions({ client, component: 'default-scheduler' }, preemptionActions(pod, preemption, new Date()))
+          continue
+        }
+        // Claims still to bind on the chosen node: start their binding and wait for it (upstream's
+        // PreBind); the pod comes back when its claims change, and is bound once they are.
+        const pending = perNode.get(result.node)
+        if (pending && (pending.staticBindings.length > 0 || pending.provisions.length > 0)) {
+          this.unschedulable.add(key)
+          this.parkedOnVolumes.add(key)
+          await applyActions({ client, component: 'default-scheduler' }, volumeBindingActions(pending, result.node))
+          this.queue.forget(key)
           continue
         }
         // Assume the binding at once, so the next decisions see the node's new load.

@@ -152,7 +152,7 @@ t.test('secret, downwardAPI and projected volumes are kept in memory; configMap 
 })
 
 t.test('unsupported volume types', async (t) => {
-  const r = files({ persistentVolumeClaim: { claimName: 'data' } })
-  t.match(r, { error: /volume "vol": weft does not support persistentVolumeClaim volumes .*supported: configMap, secret/ })
-  t.match(files({ nfs: { server: 'x', path: '/' } }), { error: /does not support nfs volumes/ })
+  const r = files({ nfs: { server: 'x', path: '/' } })
+  t.match(r, { error: /volume "vol": weft does not support nfs volumes .*supported: configMap, secret, downwardAPI, projected, emptyDir, hostPath, persistentVolumeClaim\)/ })
+  t.match(files({ persistentVolumeClaim: { claimName: 'data' } }), { error: /volume "vol": a persistentVolumeClaim volume is mounted from the volume it is bound to/ })
 })

@@ -30,6 +30,7 @@ import {
 import { isValidPathSegmentName, validateBinding, validateClusterRole, validateRole } from './rbac.ts'
 import { validateCertificateSigningRequest, type CertificateRequestCheck } from './certificates.ts'
 import { validatePodDisruptionBudget, validatePodDisruptionBudgetStatus } from './policy.ts'
+import { validatePersistentVolume, validatePersistentVolumeClaim, validateStorageClass } from './storage.ts'
 
 export type { FieldCause } from './field.ts'
 export type { CertificateRequestCheck } from './certificates.ts'
@@ -58,6 +59,8 @@ const statusRules: Record<string, KindRule> = {
   CronJob: () => [],
   StatefulSet: (o, old) => validateStatefulSetStatus(obj(o.status), obj(old?.status)),
   PodDisruptionBudget: (o) => validatePodDisruptionBudgetStatus(o),
+  // ValidatePersistentVolumeStatusUpdate checks only the metadata.
+  PersistentVolume: () => [],
 }
 
 const rules: Record<string, KindRule> = {
@@ -81,6 +84,9 @@ const rules: Record<string, KindRule> = {
   Lease: (o) => validateLease(spec(o)),
   PriorityClass: (o, old) => validatePriorityClass(o, old),
   PodDisruptionBudget: (o) => validatePodDisruptionBudget(o),
+  PersistentVolume: (o, old) => validatePersistentVolume(o, old),
+  PersistentVolumeClaim: (o, old, subresource) => validatePersistentVolumeClaim(o, old, subresource),
+  StorageClass: (o, old) => validateStorageClass(o, old),
   Node: (o, old) => validateNode(o, old),
   Namespace: (o) => validateNamespace(o),
   Event: (o) => validateEvent(o),

@@ -53,6 +53,7 @@ function validateVolumes(volumes: unknown[], path: string): { errs: FieldCause[]
     const sources = Object.keys(vol).filter((k) => k !== 'name' && vol[k] !== undefined && vol[k] !== null)
     if (sources.length === 0) errs.push(required(p, 'must specify a volume type'))
     else if (sources.length > 1) errs.push(forbidden(`${p}.${sources[1]}`, 'may not specify more than 1 volume type'))
+    if (isObj(vol.persistentVolumeClaim) && !str(vol.persistentVolumeClaim.claimName)) errs.push(required(`${p}.persistentVolumeClaim.claimName`))
     for (const key of ['configMap', 'secret']) {
       arr(obj(vol[key]).items).forEach((it, j) => {
         const k = str(obj(it).key)

@@ -15,8 +15,14 @@
 //            endpointslices list/watch                                          → the static rules (weft's addition)
 //            nodes list/watch metadata.name=<self>                              → authorizeNode
 //   CSRs     certificatesigningrequests create/get/list/watch (rotation)        → the static rules
+//   storage  persistentvolumeclaims get, persistentvolumes get (pod volumes)   → the graph
+//            persistentvolumes list/watch with labelSelector
+//              weft.dev/local-path-node=<self> · update/patch of those         → authorizeVolume (weft's
+//              local-path cleanup; NodeRestriction allows only its finalizer to go)
 import type { V1PolicyRule } from '@kubernetes/client-node'
 import { parseFieldSelector, type FieldRequirement } from '../../api/field-selectors.ts'
+import { parseLabelSelector, requiresExactMatch } from '../../api/selectors.ts'
+import { LOCAL_PATH_NODE_LABEL } from '../../api/storage.ts'
 import { resources } from '../../api/registry.ts'
 import { nodeRules } from '../policy/cluster-roles.ts'
 import { rule } from '../policy/rbac-objects.ts'
@@ -31,6 +37,8 @@ export const NODE_LEASE_NAMESPACE = 'kube-node-lease'
 export interface NodeAuthorizeOptions {
   /** The request's `?fieldSelector=`, as sent: list/watch of pods is allowed with `spec.nodeName=<self>`. */
   fieldSelector?: string
+  /** The request's `?labelSelector=`: list/watch of local-path volumes is allowed with `weft.dev/local-path-node=<self>`. */
+  labelSelector?: string
 }
 
 /** Upstream's NodeRules() plus the EndpointSlice reads weft's in-process proxy makes. */
@@ -42,7 +50,7 @@ const allow: Decision = { decision: 'allow', reason: '' }
 const noOpinion = (reason: string): Decision => ({ decision: 'noOpinion', reason })
 const noRelationship = (nodeName: string) => noOpinion(`no relationship found between node '${nodeName}' and this object`)
 
-/** Kinds the graph may relate to a node. Upstream also relates PVs, VolumeAttachments and ResourceClaims; weft tracks none, so a node reads none. */
+/** Kinds the graph may relate to a node. Upstream also relates VolumeAttachments and ResourceClaims; weft tracks neither, so a node reads none. */
 type GraphKind = NodeObjectKind | 'untracked'
 
 export class NodeAuthorizer implements Authorizer {
@@ -69,6 +77,7 @@ export class NodeAuthorizer implements Authorizer {
       case '/persistentvolumeclaims':
         return a.subresource === 'status' ? this.#statusUpdate(nodeName, 'persistentvolumeclaim', a) : this.#get(nodeName, 'persistentvolumeclaim', a)
       case '/persistentvolumes':
+        return this.#volume(nodeName, a, options.labelSelector)
       case 'storage.k8s.io/volumeattachments':
       case 'resource.k8s.io/resourceclaims':
         return this.#get(nodeName, 'untracked', a)
@@ -109,6 +118,20 @@ export class NodeAuthorizer implements Authorizer {
     if (a.verb !== 'update' && a.verb !== 'patch') return noOpinion('can only get/update/patch this type')
     if (a.subresource !== 'status') return noOpinion('can only update status subresource')
     return this.#related(nodeName, kind, a)
+  }
+
+  #volume(nodeName: string, a: ResourceAttributes, labelSelector: string | undefined): Decision {
+    if (a.subresource !== '') return noOpinion('cannot get subresource')
+    if (a.verb === 'get') {
+      if (a.name === '') return noOpinion('No Object name found')
+      return this.#graph.mayReadVolume(nodeName, a.name) ? allow : noRelationship(nodeName)
+    }
+    if (a.verb === 'list' || a.verb === 'watch') {
+      if (a.name === '' && localPathSelector(labelSelector) === nodeName) return allow
+      return noOpinion(`can only list/watch persistentvolumes with the ${LOCAL_PATH_NODE_LABEL}=${nodeName} label selector`)
+    }
+    if (a.verb === 'update' || a.verb === 'patch') return a.name !== '' && this.#graph.localVolumeNode(a.name) === nodeName ? allow : noRelationship(nodeName)
+    return noOpinion('can only get, list, watch, update or patch persistentvolumes')
   }
 
   #createToken(nodeName: string, a: ResourceAttributes): Decision {
@@ -167,6 +190,16 @@ export class NodeAuthorizer implements Authorizer {
         break
     }
     return noOpinion('')
+  }
+}
+
+/** The node a label selector pins with `weft.dev/local-path-node=<node>`, if it does (and parses). */
+function localPathSelector(text: string | undefined): string | undefined {
+  if (!text) return undefined
+  try {
+    return requiresExactMatch(parseLabelSelector(text), LOCAL_PATH_NODE_LABEL)
+  } catch {
+    return undefined
   }
 }
 

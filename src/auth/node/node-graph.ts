@@ -2,10 +2,15 @@
 // (plugin/pkg/auth/authorizer/node/graph.go), cut down to the edges weft needs: a pod bound to a
 // node, and the secrets, configmaps, persistentvolumeclaims and service account that pod
 // references. Each (node, kind, namespace, name) carries a count of the pods that reference it,
-// changed incrementally as pods come, go, move or change what they reference.
+// changed incrementally as pods come, go, move or change what they reference. Claims and
+// volumes add upstream's pvc → pv edge (a node reads the volume a claim of its pods is bound
+// to) and weft's own: a local-path volume belongs to the node named by its
+// weft.dev/local-path-node label (the node that holds the directory).
 //
 // Pods are API input: anything not of the expected shape is skipped, never trusted and never
 // thrown over; a pod without a string namespace and name cannot be tracked and is ignored.
+
+import { LOCAL_PATH_NODE_LABEL } from '../../api/storage.ts'
 
 export type NodeObjectKind = 'secret' | 'configmap' | 'persistentvolumeclaim' | 'serviceaccount'
 
@@ -117,6 +122,64 @@ export class NodeGraph {
   #pods = new Map<string, PodEntry>()
   #podsByNode = new Map<string, Set<string>>()
   #edges = new Map<string, number>()
+  /** Claim (podKey form) → the volume it is bound to, and the reverse. */
+  #claimVolume = new Map<string, string>()
+  #volumeClaims = new Map<string, Set<string>>()
+  /** Local-path volume → the node holding it. */
+  #localVolumeNode = new Map<string, string>()
+
+  /** Adds or replaces a claim: only its binding (spec.volumeName) is kept. */
+  upsertClaim(pvc: unknown): void {
+    const namespace = at(pvc, 'metadata', 'namespace')
+    const name = at(pvc, 'metadata', 'name')
+    if (namespace === undefined || name === undefined) return
+    this.removeClaim(namespace, name)
+    const volume = at(pvc, 'spec', 'volumeName')
+    if (volume === undefined) return
+    const key = podKey(namespace, name)
+    this.#claimVolume.set(key, volume)
+    let claims = this.#volumeClaims.get(volume)
+    if (!claims) this.#volumeClaims.set(volume, (claims = new Set()))
+    claims.add(key)
+  }
+
+  removeClaim(namespace: string, name: string): void {
+    const key = podKey(namespace, name)
+    const volume = this.#claimVolume.get(key)
+    if (volume === undefined) return
+    this.#claimVolume.delete(key)
+    const claims = this.#volumeClaims.get(volume)
+    claims?.delete(key)
+    if (claims?.size === 0) this.#volumeClaims.delete(volume)
+  }
+
+  /** Adds or replaces a volume: only the node of a local-path volume is kept. */
+  upsertVolume(pv: unknown): void {
+    const name = at(pv, 'metadata', 'name')
+    if (name === undefined) return
+    const node = at(pv, 'metadata', 'labels', LOCAL_PATH_NODE_LABEL)
+    if (node === undefined) this.#localVolumeNode.delete(name)
+    else this.#localVolumeNode.set(name, node)
+  }
+
+  removeVolume(name: string): void {
+    this.#localVolumeNode.delete(name)
+  }
+
+  /** The node whose disk holds a local-path volume. */
+  localVolumeNode(name: string): string | undefined {
+    return this.#localVolumeNode.get(name)
+  }
+
+  /** Whether the node may read the volume: a claim one of its pods uses is bound to it, or the volume is on its disk. */
+  mayReadVolume(nodeName: string, name: string): boolean {
+    if (this.#localVolumeNode.get(name) === nodeName) return true
+    for (const claim of this.#volumeClaims.get(name) ?? []) {
+      const [namespace, claimName] = JSON.parse(claim) as [string, string]
+      if (this.mayRead(nodeName, 'persistentvolumeclaim', namespace, claimName)) return true
+    }
+    return false
+  }
 
   /** Adds or replaces a pod. Unbound pods (no spec.nodeName) are not on any node; returns whether the pod is tracked. */
   upsertPod(pod: unknown): boolean {
@@ -195,7 +258,9 @@ export class NodeGraph {
   dump(): string[] {
     const edges = [...this.#edges].map(([k, n]) => `edge ${k} ${n}`)
     const pods = [...this.#pods.values()].map((p) => `pod ${JSON.stringify([p.nodeName, p.namespace, p.name, p.uid])} ${p.refs.map((r) => refKey(r.kind, r.name)).sort().join(' ')}`)
-    return [...edges, ...pods].sort()
+    const claims = [...this.#claimVolume].map(([claim, volume]) => `claim ${claim} ${volume}`)
+    const local = [...this.#localVolumeNode].map(([volume, node]) => `local ${JSON.stringify([volume, node])}`)
+    return [...edges, ...pods, ...claims, ...local].sort()
   }
 
   #public(e: PodEntry): BoundPod {

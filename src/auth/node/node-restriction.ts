@@ -4,9 +4,12 @@
 // Callers that are not nodes are never restricted here.
 //
 // weft runs no static pods, so there are no mirror pods and a node may create no pod at all.
+// weft's addition: a node may take its local-path cleanup finalizer off a local-path volume
+// on its disk, and change nothing else of any PersistentVolume.
 import { nodeIdentity } from './node-identity.ts'
 import { NODE_LEASE_NAMESPACE } from './node-authorizer.ts'
 import type { UserInfo } from '../types.ts'
+import { LOCAL_PATH_CLEANUP_FINALIZER, LOCAL_PATH_NODE_LABEL } from '../../api/storage.ts'
 
 export interface NodeRestrictionRequest {
   verb: string
@@ -46,7 +49,7 @@ const KUBELET_LABELS = new Set([
 ])
 const KUBELET_LABEL_NAMESPACES = ['kubelet.kubernetes.io', 'node.kubernetes.io']
 
-const GROUPS: Record<string, string> = { pods: '', nodes: '', persistentvolumeclaims: '', serviceaccounts: '', leases: 'coordination.k8s.io', csinodes: 'storage.k8s.io' }
+const GROUPS: Record<string, string> = { pods: '', nodes: '', persistentvolumeclaims: '', persistentvolumes: '', serviceaccounts: '', leases: 'coordination.k8s.io', csinodes: 'storage.k8s.io' }
 
 export function nodeRestriction(user: UserInfo, request: NodeRestrictionRequest, object: unknown, oldObject: unknown, lookups?: NodeRestrictionLookups): string | undefined {
   const { isNode, nodeName } = nodeIdentity(user)
@@ -67,6 +70,8 @@ export function nodeRestriction(user: UserInfo, request: NodeRestrictionRequest,
       return admitNode(ctx)
     case 'persistentvolumeclaims':
       return request.subresource === 'status' ? admitPVCStatus(ctx) : 'may only update PVC status'
+    case 'persistentvolumes':
+      return admitLocalVolume(ctx)
     case 'serviceaccounts':
       return admitServiceAccount(ctx)
     case 'leases':
@@ -183,6 +188,22 @@ function admitPVCStatus(c: Ctx): string | undefined {
   const changed = changedPaths(strip(c.oldObject), strip(c.object))
   if (changed.length) return `node ${q(c.nodeName)} is not allowed to update fields other than status.capacity and status.conditions: ${changed.join(', ')}`
   return undefined
+}
+
+function admitLocalVolume(c: Ctx): string | undefined {
+  const only = `node ${q(c.nodeName)} may only remove the ${LOCAL_PATH_CLEANUP_FINALIZER} finalizer of a local-path volume on its disk`
+  if (c.operation !== 'UPDATE' || c.request.subresource !== '' || !c.object || !c.oldObject) return only
+  if (str(at(c.oldObject, 'metadata', 'labels', LOCAL_PATH_NODE_LABEL)) !== c.nodeName) return only
+  const finalizers = (o: Obj): unknown[] => (Array.isArray(at(o, 'metadata', 'finalizers')) ? (at(o, 'metadata', 'finalizers') as unknown[]) : [])
+  const expected = finalizers(c.oldObject).filter((f) => f !== LOCAL_PATH_CLEANUP_FINALIZER)
+  if (!semanticEqual(finalizers(c.object), expected)) return only
+  const strip = (pv: Obj): Obj => {
+    const metadata = { ...asObj(pv.metadata) }
+    for (const f of ['resourceVersion', 'managedFields', 'finalizers']) delete metadata[f]
+    return { ...pv, metadata }
+  }
+  const changed = changedPaths(strip(c.oldObject), strip(c.object))
+  return changed.length ? `${only}: it changed ${changed.join(', ')}` : undefined
 }
 
 function admitServiceAccount(c: Ctx): string | undefined {

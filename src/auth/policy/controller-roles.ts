@@ -93,6 +93,30 @@ export function controllerClusterRoles(): V1ClusterRole[] {
       rule(['get', 'list'], ['external.metrics.k8s.io'], ['*']),
       eventsRule(),
     ]),
+    c('persistent-volume-binder', [
+      rule(['create', 'delete', 'get', 'list', 'update', 'watch'], [''], ['persistentvolumes']),
+      // weft's binder writes the phase with a merge patch (upstream: update only).
+      rule(['patch', 'update'], [''], ['persistentvolumes/status']),
+      rule(['get', 'list', 'update', 'watch'], [''], ['persistentvolumeclaims']),
+      rule(['patch', 'update'], [''], ['persistentvolumeclaims/status']),
+      rule(['create', 'delete', 'get', 'list', 'watch'], [''], ['pods']),
+      rule(['get', 'list', 'watch'], ['storage.k8s.io'], ['storageclasses']),
+      rule(['create', 'delete', 'get', 'update'], [''], ['endpoints']),
+      rule(['create', 'delete', 'get'], [''], ['services']),
+      rule(['get'], [''], ['secrets']),
+      rule(['get', 'list'], [''], ['nodes']),
+      rule(['watch'], [''], ['events']),
+      eventsRule(),
+    ]),
+    c('pvc-protection-controller', [rule(['get', 'list', 'watch'], [''], ['pods']), rule(['get', 'list', 'update', 'watch'], [''], ['persistentvolumeclaims']), eventsRule()]),
+    c('pv-protection-controller', [rule(['get', 'list', 'update', 'watch'], [''], ['persistentvolumes']), eventsRule()]),
+    // weft's own: the local-path provisioner k3s runs as a Deployment, here a controller.
+    c('local-path-provisioner', [
+      rule(['create', 'delete', 'get', 'list', 'watch'], [''], ['persistentvolumes']),
+      rule(['get', 'list', 'watch'], [''], ['persistentvolumeclaims', 'nodes']),
+      rule(['get', 'list', 'watch'], ['storage.k8s.io'], ['storageclasses']),
+      eventsRule(),
+    ]),
     c('pod-garbage-collector', [rule(['delete', 'list', 'watch'], [''], ['pods']), rule(READ, [''], ['nodes']), rule(['patch'], [''], ['pods/status'])]),
     c('replicaset-controller', [
       rule(['get', 'list', 'update', 'watch'], ['apps', 'extensions'], ['replicasets']),

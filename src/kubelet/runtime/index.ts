@@ -1,5 +1,6 @@
 export { createSandbox, listSandboxes, loadSandbox, removeSandbox, saveSandbox, setSandboxIPs, writePodFiles, type PodFile, type PodFiles, type PodVolume, type Sandbox, type SandboxRecord, type SandboxSpec } from './sandbox.ts'
 export { adoptContainers, attachSocket, containerEnv, execCommand, execInContainer, isRunning, killContainerProcesses, startContainer, StartError, stopContainer, terminationMessage, watchExit, type ContainerProcess, type ContainerRecord, type ContainerSpec, type ExecResult, type ExitStatus, type VolumeMount } from './container.ts'
 export { followLog, parseLogLine, readLog, streamLog, type LogLine, type LogOptions, type FollowOptions } from './logs.ts'
-export { logPath, podDir, volumePath } from './paths.ts'
+export { logPath, podDir, storageDir, volumePath } from './paths.ts'
+export { prepareMountPath } from './mount-paths.ts'
 export { SYSTEM_PATH } from './launcher.ts'

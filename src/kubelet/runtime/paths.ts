@@ -9,6 +9,11 @@ export function podDir(dataDir: string, uid: string): string {
   return join(podsDir(dataDir), uid)
 }
 
+/** `<dataDir>/storage`: the local-path volumes of the node, `<volume>_<namespace>_<claim>` each. */
+export function storageDir(dataDir: string): string {
+  return join(dataDir, 'storage')
+}
+
 export function containersDir(dir: string): string {
   return join(dir, 'containers')
 }
