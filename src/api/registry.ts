@@ -60,6 +60,8 @@ export const resources: readonly ResourceInfo[] = [
   r('', 'v1', 'Endpoints', 'endpoints', true, 'V1Endpoints', { shortNames: ['ep'] }),
   r('', 'v1', 'Secret', 'secrets', true, 'V1Secret'),
   r('', 'v1', 'ConfigMap', 'configmaps', true, 'V1ConfigMap', { shortNames: ['cm'] }),
+  r('', 'v1', 'ResourceQuota', 'resourcequotas', true, 'V1ResourceQuota', { shortNames: ['quota'], subresources: ['status'] }),
+  r('', 'v1', 'LimitRange', 'limitranges', true, 'V1LimitRange', { shortNames: ['limits'] }),
   r('', 'v1', 'Event', 'events', true, 'CoreV1Event', { shortNames: ['ev'] }),
   r('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices', true, 'V1EndpointSlice'),
   r('networking.k8s.io', 'v1', 'Ingress', 'ingresses', true, 'V1Ingress', { shortNames: ['ing'], subresources: ['status'] }),

@@ -69,6 +69,8 @@ function cleanSecretReferences(sa: KObject): void {
 export function prepareForCreate(kind: string, obj: KObject, identity: Identity): void {
   if (kind === 'CertificateSigningRequest') prepareCsrForCreate(obj, identity)
   else if (kind === 'ServiceAccount') cleanSecretReferences(obj)
+  // A quota's usage is the quota system's to count, from nothing.
+  else if (kind === 'ResourceQuota') obj.status = {}
 }
 
 /**

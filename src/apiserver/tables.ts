@@ -4,7 +4,7 @@
 import type { ResourceInfo } from '../api/registry.ts'
 import { col, nameColumn } from './tables/format.ts'
 import type { Printer, TableColumnDefinition, TableRowCondition } from './tables/format.ts'
-import { configMapPrinter, eventPrinter, leasePrinter, priorityClassPrinter, namespacePrinter, nodePrinter, secretPrinter } from './tables/core.ts'
+import { configMapPrinter, eventPrinter, leasePrinter, priorityClassPrinter, namespacePrinter, nodePrinter, resourceQuotaPrinter, secretPrinter } from './tables/core.ts'
 import {
   endpointSlicePrinter,
   endpointsPrinter,
@@ -58,6 +58,7 @@ const printers: Record<string, Printer> = {
   DaemonSet: daemonSetPrinter,
   Lease: leasePrinter,
   PriorityClass: priorityClassPrinter,
+  ResourceQuota: resourceQuotaPrinter,
   ServiceAccount: serviceAccountPrinter,
   RoleBinding: roleBindingPrinter,
   ClusterRoleBinding: clusterRoleBindingPrinter,

@@ -24,6 +24,7 @@ import {
 } from './misc.ts'
 import { isValidPathSegmentName, validateBinding, validateClusterRole, validateRole } from './rbac.ts'
 import { validateCertificateSigningRequest, type CertificateRequestCheck } from './certificates.ts'
+import { validateLimitRange, validateResourceQuota, validateResourceQuotaStatus } from './quota.ts'
 
 export type { FieldCause } from './field.ts'
 export type { CertificateRequestCheck } from './certificates.ts'
@@ -45,6 +46,7 @@ const spec = (o: Obj): Obj => obj(o.spec)
  */
 const statusRules: Record<string, KindRule> = {
   Service: (o) => validateServiceStatus(obj(o.status), spec(o)),
+  ResourceQuota: (o) => validateResourceQuotaStatus(obj(o.status)),
   // The spec is the stored one: judging it again would let a rule added since the pod was
   // created block its kubelet's status reports.
   Pod: () => [],
@@ -65,6 +67,8 @@ const rules: Record<string, KindRule> = {
   ConfigMap: (o, old) => validateConfigMap(o, old),
   Lease: (o) => validateLease(spec(o)),
   PriorityClass: (o, old) => validatePriorityClass(o, old),
+  ResourceQuota: (o, old) => validateResourceQuota(o, old),
+  LimitRange: (o) => validateLimitRange(o),
   Node: (o, old) => validateNode(o, old),
   Namespace: (o) => validateNamespace(o),
   Event: (o) => validateEvent(o),
