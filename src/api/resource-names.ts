@@ -20,7 +20,7 @@ const standardResources = new Set([...standardQuotaResources, 'storage'])
 const integerResources = new Set(countedQuotaResources)
 const podComputeQuotaResources = new Set(['cpu', 'memory', 'limits.cpu', 'limits.memory', 'requests.cpu', 'requests.memory'])
 
-export function isHugePageResourceName(name: string): boolean {
+function isHugePageResourceName(name: string): boolean {
   return name.startsWith(HUGEPAGES_PREFIX)
 }
 
