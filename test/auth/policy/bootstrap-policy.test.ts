@@ -108,7 +108,7 @@ t.test('the roles the brief names are all there', async (t) => {
     'system:service-account-issuer-discovery', 'system:volume-scheduler', 'system:coredns', 'weft:ingress',
     ...['deployment-controller', 'replicaset-controller', 'daemon-set-controller', 'endpointslice-controller', 'namespace-controller', 'node-controller',
       'pod-garbage-collector', 'generic-garbage-collector', 'service-controller', 'clusterrole-aggregation-controller', 'certificate-controller',
-      'service-account-controller', 'root-ca-cert-publisher'].map((c) => `system:controller:${c}`),
+      'service-account-controller', 'root-ca-cert-publisher', 'resourcequota-controller'].map((c) => `system:controller:${c}`),
   ]) t.ok(names.has(n), n)
   t.notOk(names.has('system:heapster'))
   const roleKeys = new Set(roles.map(nsKey))
