@@ -25,7 +25,12 @@ export function defaultContainer(c: Obj): void {
   setIfAbsent(c, 'terminationMessagePath', '/dev/termination-log')
   setIfAbsent(c, 'terminationMessagePolicy', 'File')
   if (c.resources === undefined) c.resources = {}
-  else if (c.resources?.limits && !c.resources.requests) c.resources.requests = { ...c.resources.limits }
+  else if (c.resources?.limits) {
+    // SetDefaults_Pod: each limit without a request is also the request.
+    const requests: Obj = { ...(c.resources.requests ?? {}) }
+    for (const [k, v] of Object.entries(c.resources.limits)) if (!Object.hasOwn(requests, k)) requests[k] = v
+    c.resources.requests = requests
+  }
   for (const p of c.ports ?? []) setIfAbsent(p, 'protocol', 'TCP')
   for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
     if (!probe) continue
@@ -277,6 +282,23 @@ function defaultStorageClass(sc: Obj): void {
   setIfAbsent(sc, 'volumeBindingMode', 'Immediate')
 }
 
+/**
+ * SetDefaults_LimitRangeItem: a Container item's default limit falls back to its max, and
+ * its default request to the default limit, else to its min.
+ */
+function defaultLimitRange(lr: Obj): void {
+  for (const item of Array.isArray(lr.spec?.limits) ? lr.spec.limits : []) {
+    if (!item || typeof item !== 'object' || item.type !== 'Container') continue
+    const fallback = (target: string, ...sources: string[]) => {
+      const filled: Obj = { ...(item[target] ?? {}) }
+      for (const source of sources) for (const [k, v] of Object.entries(item[source] ?? {})) if (!Object.hasOwn(filled, k)) filled[k] = v
+      if (Object.keys(filled).length > 0) item[target] = filled
+    }
+    fallback('default', 'max')
+    fallback('defaultRequest', 'default', 'min')
+  }
+}
+
 const byKind: Record<string, (o: Obj) => void> = {
   Pod: defaultPod,
   Service: defaultService,
@@ -292,6 +314,7 @@ const byKind: Record<string, (o: Obj) => void> = {
   EndpointSlice: defaultEndpointSlice,
   Endpoints: defaultEndpoints,
   Secret: defaultSecret,
+  LimitRange: defaultLimitRange,
   Node: (n) => obj(n, 'spec'),
   PersistentVolume: defaultPersistentVolume,
   PersistentVolumeClaim: defaultPersistentVolumeClaim,

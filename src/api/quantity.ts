@@ -9,12 +9,14 @@ export class QuantityError extends Error {
   }
 }
 
-interface Exact {
+/** A quantity exactly as written; the kind of suffix decides how Kubernetes prints it back. */
+export interface QuantityParts {
   negative: boolean
   /** |value| = digits × 10^exp10 × 2^exp2 */
   digits: bigint
   exp10: number
   exp2: number
+  suffix: 'binary' | 'decimal' | 'exponent'
 }
 
 const binarySuffixes: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 }
@@ -22,24 +24,33 @@ const decimalSuffixes: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k:
 const numberPattern = /^([+-]?)(\d*)(?:\.(\d*))?(.*)$/
 const exponentPattern = /^[eE]([+-]?\d+)$/
 
-function parseExact(input: string): Exact | undefined {
+function parseExact(input: string): QuantityParts | undefined {
   const m = numberPattern.exec(input)
   if (!m) return undefined
   const [, sign, whole, frac = '', suffix] = m
   if (whole === '' && frac === '') return undefined
   let exp10 = -frac.length
   let exp2 = 0
-  if (Object.hasOwn(binarySuffixes, suffix)) exp2 = binarySuffixes[suffix]
-  else if (Object.hasOwn(decimalSuffixes, suffix)) exp10 += decimalSuffixes[suffix]
+  let kind: QuantityParts['suffix'] = 'decimal'
+  if (Object.hasOwn(binarySuffixes, suffix)) {
+    exp2 = binarySuffixes[suffix]
+    kind = 'binary'
+  } else if (Object.hasOwn(decimalSuffixes, suffix)) exp10 += decimalSuffixes[suffix]
   else {
     const e = exponentPattern.exec(suffix)
     if (!e) return undefined
     exp10 += Number(e[1])
+    kind = 'exponent'
   }
-  return { negative: sign === '-', digits: BigInt((whole || '0') + frac), exp10, exp2 }
+  return { negative: sign === '-', digits: BigInt((whole || '0') + frac), exp10, exp2, suffix: kind }
 }
 
-function exactOf(q: string | number): Exact {
+/** The parts of a quantity; throws QuantityError when it is not one. */
+export function quantityParts(q: string | number): QuantityParts {
+  return exactOf(q)
+}
+
+function exactOf(q: string | number): QuantityParts {
   const text = typeof q === 'number' ? String(q) : q.trim()
   const exact = typeof q === 'number' && !Number.isFinite(q) ? undefined : parseExact(text)
   if (!exact) throw new QuantityError(String(q))

@@ -77,6 +77,8 @@ export const resources: readonly ResourceInfo[] = [
   r('', 'v1', 'Endpoints', 'endpoints', true, 'V1Endpoints', { shortNames: ['ep'] }),
   r('', 'v1', 'Secret', 'secrets', true, 'V1Secret'),
   r('', 'v1', 'ConfigMap', 'configmaps', true, 'V1ConfigMap', { shortNames: ['cm'] }),
+  r('', 'v1', 'ResourceQuota', 'resourcequotas', true, 'V1ResourceQuota', { shortNames: ['quota'], subresources: ['status'] }),
+  r('', 'v1', 'LimitRange', 'limitranges', true, 'V1LimitRange', { shortNames: ['limits'] }),
   r('', 'v1', 'Event', 'events', true, 'CoreV1Event', { shortNames: ['ev'] }),
   r('events.k8s.io', 'v1', 'Event', 'events', true, 'EventsV1Event', {
     shortNames: ['ev'],

@@ -2,6 +2,7 @@
 // Kubernetes' strict decoder prints them) and which have the wrong JSON type.
 import { readFileSync } from 'node:fs'
 import { modelFields } from './models.ts'
+import { isQuantity, QuantityError } from './quantity.ts'
 import type { TypeRef } from './models.ts'
 import type { ResourceInfo } from './registry.ts'
 import type { StatusCause } from '../util/errors.ts'
@@ -71,8 +72,12 @@ function checkValue(w: Walk, type: TypeRef, value: unknown, path: string, quanti
     case 'any':
       return
     case 'string':
+      if (quantity && (typeof value === 'string' || typeof value === 'number')) {
+        // As resource.Quantity's decoder: a value that is not a quantity does not decode.
+        if (!isQuantity(value)) w.wrongType.push({ reason: 'FieldValueInvalid', message: new QuantityError(String(value)).message, field: path })
+        return
+      }
       if (typeof value === 'string') return
-      if (quantity && typeof value === 'number') return
       w.wrongType.push(typeError(path, value, 'string'))
       return
     case 'number': {

@@ -107,6 +107,8 @@ export function prepareForCreate(kind: string, obj: KObject, identity: Identity)
   else if (kind === 'ServiceAccount') cleanSecretReferences(obj)
   else if (kind === 'Job') generateJobSelector(obj)
   else if (kind === 'PersistentVolume' || kind === 'PersistentVolumeClaim') resetVolumeStatus(kind, obj)
+  // A quota's usage is the quota system's to count, from nothing.
+  else if (kind === 'ResourceQuota') obj.status = {}
 }
 
 /**

@@ -4,7 +4,7 @@
 import type { ResourceInfo } from '../api/registry.ts'
 import { col, nameColumn } from './tables/format.ts'
 import type { Printer, TableColumnDefinition, TableRowCondition } from './tables/format.ts'
-import { configMapPrinter, eventPrinter, leasePrinter, priorityClassPrinter, namespacePrinter, nodePrinter, secretPrinter } from './tables/core.ts'
+import { configMapPrinter, eventPrinter, leasePrinter, priorityClassPrinter, namespacePrinter, nodePrinter, resourceQuotaPrinter, secretPrinter } from './tables/core.ts'
 import {
   endpointSlicePrinter,
   endpointsPrinter,
@@ -71,6 +71,7 @@ const printers: Record<string, Printer> = {
   PersistentVolume: persistentVolumePrinter,
   PersistentVolumeClaim: persistentVolumeClaimPrinter,
   StorageClass: storageClassPrinter,
+  ResourceQuota: resourceQuotaPrinter,
   ServiceAccount: serviceAccountPrinter,
   RoleBinding: roleBindingPrinter,
   ClusterRoleBinding: clusterRoleBindingPrinter,

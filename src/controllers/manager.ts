@@ -22,6 +22,7 @@ import type {
   V1PodDisruptionBudget,
   V1ReplicaSet,
   V1ReplicationController,
+  V1ResourceQuota,
   V1Service,
   V2HorizontalPodAutoscaler,
   V1StatefulSet,
@@ -83,6 +84,9 @@ import { WORKLOAD_KINDS, type Workload, type WorkloadLookup } from './disruption
 import { reconcileDisruptionBudget } from './disruption/reconcile.ts'
 import { reconcileStaleDisruption, staleDisruptionWaitMs } from './disruption/stale-disruption.ts'
 import type { Budget, BudgetPod } from '../api/disruption-budget.ts'
+import { QuotaRegistry } from '../quota/registry.ts'
+import type { Evaluator } from '../quota/evaluator.ts'
+import { reconcileResourceQuota } from './resourcequota/reconcile.ts'
 import type { Action } from './actions.ts'
 import { setUpStorageControllers } from './persistentvolume/storage-controllers.ts'
 
@@ -443,6 +447,7 @@ export class ControllerManager {
 
     this.setUpSecurityControllers(namespaces)
     setUpStorageControllers(inf, (name, reconcile, workers) => this.controller(name, reconcile, workers))
+    this.setUpResourceQuotaController()
 
     // Garbage collector: a graph of every object that can own or be owned, with each owner's
     // dependents indexed, kept current by the informers; the work is keyed by uid, so a pass
@@ -618,6 +623,46 @@ export class ControllerManager {
       if (staleDisruptionWaitMs(p as BudgetPod, new Date()) !== undefined) keys.push(POD + keyOf(p))
       return keys
     })
+  }
+
+  /**
+   * ResourceQuota: each quota's usage counted again from the caches (the namespace index of
+   * each kind it limits) when its spec changes, when something it counts goes away or stops
+   * counting without a charge (a pod turning terminal, a Service changing type), when a pod's
+   * deletion starts (to look again when its grace ends), and every 5 minutes. What is
+   * created the admission plugin has charged already.
+   */
+  private setUpResourceQuotaController(): void {
+    const inf = this.informers
+    const quotaInfo = kind('ResourceQuota')
+    const quotas = inf.for<V1ResourceQuota>(quotaInfo)
+    const registry = new QuotaRegistry(storedResources)
+    const controller = this.controller('resourcequota-controller', (key) => {
+      const quota = quotas.get(key)
+      const ns = quota?.metadata?.namespace ?? ''
+      return reconcileResourceQuota(quota, { info: quotaInfo, registry, objectsOf: (ev) => inf.for(ev.info).byIndex('namespace', ns), now: Date.now() })
+    })
+    quotas.addHandlers({
+      onAdd: (q) => controller.enqueue(keyOf(q)),
+      // Status writes are the quota system's own: only a new spec calls for a count.
+      onUpdate: (before, after) => {
+        if (JSON.stringify(before.spec) !== JSON.stringify(after.spec)) controller.enqueue(keyOf(after))
+      },
+    })
+    const replenish = (ev: Evaluator, obj: ClientObject) => {
+      const ns = obj.metadata?.namespace
+      if (!ns) return
+      for (const q of quotas.byIndex('namespace', ns)) if (ev.matchingResources(Object.keys(q.status?.hard ?? {})).length > 0) controller.enqueue(keyOf(q))
+    }
+    for (const ev of registry.evaluators) {
+      inf.for(ev.info).addHandlers({
+        onUpdate: (before, after) => {
+          // A deletion that starts sets when the pod stops counting: a count then schedules the recount.
+          if (ev.replenishes(before, after, Date.now()) || ev.stopsCountingAt(before) !== ev.stopsCountingAt(after)) replenish(ev, after)
+        },
+        onDelete: (obj) => replenish(ev, obj),
+      })
+    }
   }
 
   /**

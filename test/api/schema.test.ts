@@ -189,6 +189,12 @@ t.test('quantities accept numbers only where upstream has resource.Quantity', as
   t.same(checkSchema(info('v1', 'ConfigMap'), { data: { a: 1 } }).wrongType.map((c) => c.field), ['data.a'])
 })
 
+t.test('a value that is not a quantity does not decode, as resource.Quantity refuses it', async (t) => {
+  const wrong = checkSchema(info('v1', 'Pod'), { spec: { containers: [{ name: 'c', resources: { limits: { cpu: '1x', memory: '1Gi' } } }] } }).wrongType
+  t.same(wrong, [{ reason: 'FieldValueInvalid', field: 'spec.containers[0].resources.limits.cpu', message: `quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': "1x"` }])
+  t.same(checkSchema(info('v1', 'ResourceQuota'), { spec: { hard: { pods: 'ten' } } }).wrongType.map((c) => c.field), ['spec.hard.pods'])
+})
+
 t.test('null decodes to the zero value', async (t) => {
   t.same(checkSchema(info('v1', 'Pod'), { metadata: { labels: null }, spec: { containers: null, priority: null } }), { unknown: [], wrongType: [] })
 })

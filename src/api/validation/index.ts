@@ -31,6 +31,7 @@ import { isValidPathSegmentName, validateBinding, validateClusterRole, validateR
 import { validateCertificateSigningRequest, type CertificateRequestCheck } from './certificates.ts'
 import { validatePodDisruptionBudget, validatePodDisruptionBudgetStatus } from './policy.ts'
 import { validatePersistentVolume, validatePersistentVolumeClaim, validateStorageClass } from './storage.ts'
+import { validateLimitRange, validateResourceQuota, validateResourceQuotaStatus } from './quota.ts'
 
 export type { FieldCause } from './field.ts'
 export type { CertificateRequestCheck } from './certificates.ts'
@@ -52,6 +53,7 @@ const spec = (o: Obj): Obj => obj(o.spec)
  */
 const statusRules: Record<string, KindRule> = {
   Service: (o) => validateServiceStatus(obj(o.status), spec(o)),
+  ResourceQuota: (o) => validateResourceQuotaStatus(obj(o.status)),
   // The spec is the stored one: judging it again would let a rule added since the pod was
   // created block its kubelet's status reports.
   Pod: () => [],
@@ -87,6 +89,8 @@ const rules: Record<string, KindRule> = {
   PersistentVolume: (o, old) => validatePersistentVolume(o, old),
   PersistentVolumeClaim: (o, old, subresource) => validatePersistentVolumeClaim(o, old, subresource),
   StorageClass: (o, old) => validateStorageClass(o, old),
+  ResourceQuota: (o, old) => validateResourceQuota(o, old),
+  LimitRange: (o) => validateLimitRange(o),
   Node: (o, old) => validateNode(o, old),
   Namespace: (o) => validateNamespace(o),
   Event: (o) => validateEvent(o),

@@ -1,5 +1,7 @@
-// Node, Namespace, Secret, ConfigMap, Event and Lease columns.
-import type { CoreV1Event, V1ConfigMap, V1Lease, V1Namespace, V1Node, V1PriorityClass, V1Secret } from '@kubernetes/client-node'
+// Node, Namespace, Secret, ConfigMap, Event, Lease, PriorityClass and ResourceQuota columns.
+import type { CoreV1Event, V1ConfigMap, V1Lease, V1Namespace, V1Node, V1PriorityClass, V1ResourceQuota, V1Secret } from '@kubernetes/client-node'
+import { isQuantity } from '../../api/quantity.ts'
+import { formatQuantity, toQuantity } from '../../api/resource-quantity.ts'
 import { ageColumn, col, nameColumn, since, timeOf } from './format.ts'
 import type { Printer } from './format.ts'
 
@@ -167,5 +169,36 @@ export const priorityClassPrinter: Printer = {
   row(obj, now) {
     const pc = obj as V1PriorityClass
     return { cells: [pc.metadata?.name ?? '', pc.value, pc.globalDefault ?? false, since(pc.metadata?.creationTimestamp, now), pc.preemptionPolicy ?? 'PreemptLowerPriority'] }
+  },
+}
+
+function quantityText(value: unknown): string {
+  return (typeof value === 'string' || typeof value === 'number') && isQuantity(value) ? formatQuantity(toQuantity(value)) : '0'
+}
+
+/** `name: used/hard` per limited resource, sorted; `limits.*` in the Limit column, the rest in Request. */
+function quotaCells(quota: V1ResourceQuota): [string, string] {
+  const hard = quota.status?.hard ?? {}
+  const used = quota.status?.used ?? {}
+  const request: string[] = []
+  const limit: string[] = []
+  for (const name of Object.keys(hard).sort()) {
+    const cell = `${name}: ${quantityText(used[name])}/${quantityText(hard[name])}`
+    const parts = name.split('.')
+    ;(parts.length > 1 && parts[0] === 'limits' ? limit : request).push(cell)
+  }
+  return [request.join(', '), limit.join(', ')]
+}
+
+export const resourceQuotaPrinter: Printer = {
+  columns: [
+    nameColumn(),
+    ageColumn(),
+    col('Request', 'string', 'Request represents a minimum amount of cpu/memory that a container may consume.'),
+    col('Limit', 'string', 'Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.'),
+  ],
+  row(obj, now) {
+    const quota = obj as V1ResourceQuota
+    return { cells: [quota.metadata?.name ?? '', since(quota.metadata?.creationTimestamp, now), ...quotaCells(quota)] }
   },
 }

@@ -132,6 +132,8 @@ export function controllerClusterRoles(): V1ClusterRole[] {
       rule(['create', 'delete', 'list', 'patch', 'watch'], [''], ['pods']),
       eventsRule(),
     ]),
+    // Quota counts anything, so it may list and watch everything.
+    c('resourcequota-controller', [rule(['list', 'watch'], ['*'], ['*']), rule(['update'], [''], ['resourcequotas/status']), eventsRule()]),
     c('root-ca-cert-publisher', [rule(['create', 'update'], [''], ['configmaps']), eventsRule()]),
     c('service-account-controller', [rule(['create'], [''], ['serviceaccounts']), eventsRule()]),
     c('statefulset-controller', [

@@ -110,7 +110,7 @@ t.test('the roles the brief names are all there', async (t) => {
       'pod-garbage-collector', 'generic-garbage-collector', 'service-controller', 'clusterrole-aggregation-controller', 'certificate-controller',
       'service-account-controller', 'root-ca-cert-publisher', 'job-controller', 'cronjob-controller', 'ttl-after-finished-controller', 'statefulset-controller',
       'replication-controller', 'horizontal-pod-autoscaler', 'disruption-controller', 'persistent-volume-binder', 'pvc-protection-controller', 'pv-protection-controller',
-      'local-path-provisioner'].map((c) => `system:controller:${c}`),
+      'local-path-provisioner', 'resourcequota-controller'].map((c) => `system:controller:${c}`),
   ]) t.ok(names.has(n), n)
   t.notOk(names.has('system:heapster'))
   const roleKeys = new Set(roles.map(nsKey))

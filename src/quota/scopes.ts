@@ -1,0 +1,75 @@
+// Quota scopes: which objects a scoped quota counts. `spec.scopes` are Exists requirements;
+// `spec.scopeSelector` adds its own (PriorityClass In/NotIn/Exists/DoesNotExist, the others
+// Exists only). An object is counted when it matches every one.
+import type { V1Pod, V1PodAffinityTerm, V1ResourceQuota, V1WeightedPodAffinityTerm } from '@kubernetes/client-node'
+import { podQOSClass } from '../api/qos.ts'
+
+export interface ScopeRequirement {
+  scopeName: string
+  operator: string
+  values?: string[]
+}
+
+export function quotaScopeRequirements(quota: V1ResourceQuota): ScopeRequirement[] {
+  const fromScopes = (quota.spec?.scopes ?? []).map((scopeName) => ({ scopeName, operator: 'Exists' }))
+  return [...fromScopes, ...(quota.spec?.scopeSelector?.matchExpressions ?? [])]
+}
+
+function isTerminating(pod: V1Pod): boolean {
+  const deadline = pod.spec?.activeDeadlineSeconds
+  return typeof deadline === 'number' && deadline >= 0
+}
+
+function isBestEffort(pod: V1Pod): boolean {
+  return podQOSClass(pod.spec) === 'BestEffort'
+}
+
+const crossNamespaceTerm = (t: V1PodAffinityTerm | undefined): boolean => (t?.namespaces?.length ?? 0) > 0 || (t?.namespaceSelector !== undefined && t.namespaceSelector !== null)
+const crossNamespaceWeighted = (terms: V1WeightedPodAffinityTerm[] | undefined): boolean => (terms ?? []).some((w) => crossNamespaceTerm(w.podAffinityTerm))
+
+/** Pod (anti-)affinity that looks at other namespaces' pods. */
+function usesCrossNamespacePodAffinity(pod: V1Pod): boolean {
+  const affinity = pod.spec?.affinity
+  for (const a of [affinity?.podAffinity, affinity?.podAntiAffinity]) {
+    if (!a) continue
+    if ((a.requiredDuringSchedulingIgnoredDuringExecution ?? []).some(crossNamespaceTerm)) return true
+    if (crossNamespaceWeighted(a.preferredDuringSchedulingIgnoredDuringExecution)) return true
+  }
+  return false
+}
+
+/** A requirement on a value a pod may lack: label-selector semantics over `{scopeName: value}`. */
+function matchesValue(req: ScopeRequirement, value: string | undefined): boolean {
+  const present = value !== undefined && value !== ''
+  switch (req.operator) {
+    case 'In':
+      return present && (req.values ?? []).includes(value)
+    case 'NotIn':
+      return !present || !(req.values ?? []).includes(value)
+    case 'Exists':
+      return present
+    case 'DoesNotExist':
+      return !present
+    default:
+      return false
+  }
+}
+
+export function podMatchesScope(req: ScopeRequirement, pod: V1Pod): boolean {
+  switch (req.scopeName) {
+    case 'Terminating':
+      return isTerminating(pod)
+    case 'NotTerminating':
+      return !isTerminating(pod)
+    case 'BestEffort':
+      return isBestEffort(pod)
+    case 'NotBestEffort':
+      return !isBestEffort(pod)
+    case 'PriorityClass':
+      return matchesValue(req, pod.spec?.priorityClassName)
+    case 'CrossNamespacePodAffinity':
+      return usesCrossNamespacePodAffinity(pod)
+    default:
+      return false
+  }
+}
