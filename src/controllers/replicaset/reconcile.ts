@@ -16,6 +16,7 @@ import type { Action, KubeObject } from '../actions.ts'
 import { adoptPatch, claim, newControllerRef, releasePatch, type OwnerInfo } from './owner-refs.ts'
 import { podsToDelete } from './pod-ranking.ts'
 import { isPodActive, isPodAvailable, isPodReady, podReadySince } from './pod-state.ts'
+import { sameJson } from '../same-json.ts'
 
 export const burstReplicas = 500
 
@@ -101,24 +102,6 @@ function selectorOf(rs: PodSet, kind: PodSetKind): LabelSelector | undefined {
   } catch {
     return undefined
   }
-}
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b))
-}
-
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical)
-  if (v instanceof Date) return v.toISOString()
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {}
-    for (const k of Object.keys(v).sort()) {
-      const x = (v as Record<string, unknown>)[k]
-      if (x !== undefined) out[k] = canonical(x)
-    }
-    return out
-  }
-  return v
 }
 
 export function reconcileReplicaSet(rs: PodSet | undefined, pods: V1Pod[], now: Date, kind: PodSetKind = replicaSetKind): Action[] {
