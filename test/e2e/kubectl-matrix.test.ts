@@ -65,6 +65,11 @@ t.test('create: every generator', async (t) => {
     { args: ['create', 'clusterrole', 'cr', '--verb=get', '--resource=nodes'], says: /^clusterrole\.rbac\.authorization\.k8s\.io\/cr created$/m },
     { args: ['create', 'clusterrolebinding', 'crb', '--clusterrole=cr', '--group=g'], says: /^clusterrolebinding\.rbac\.authorization\.k8s\.io\/crb created$/m },
     { args: ['create', 'priorityclass', 'pc', '--value=100'], says: /^priorityclass\.scheduling\.k8s\.io\/pc created$/m },
+    { args: ['create', 'job', 'j', '--image=weft/echo', '-n', 'matrix'], says: /^job\.batch\/j created$/m },
+    { args: ['create', 'cronjob', 'cj', '--image=weft/echo', '--schedule=*/5 * * * *', '-n', 'matrix'], says: /^cronjob\.batch\/cj created$/m },
+    { args: ['create', 'job', 'from-cj', '--from=cronjob/cj', '-n', 'matrix'], says: /^job\.batch\/from-cj created$/m },
+    { args: ['create', 'poddisruptionbudget', 'pdb', '--selector=app=d', '--min-available=1', '-n', 'matrix'], says: /^poddisruptionbudget\.policy\/pdb created$/m },
+    { args: ['create', 'quota', 'q', '--hard=pods=50,requests.cpu=4', '-n', 'matrix'], says: /^resourcequota\/q created$/m },
     { args: ['create', 'token', 'sa', '-n', 'matrix'], says: /^[\w-]+\.[\w-]+\.[\w-]+$/m },
     { args: ['create', 'configmap', 'dry', '--from-literal=a=1', '--dry-run=server', '-n', 'matrix'], says: /^configmap\/dry created \(server dry run\)$/m },
     { args: ['create', '-f', '-', '-n', 'matrix'], input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-stdin}\n', says: /^configmap\/from-stdin created$/m },
@@ -98,6 +103,17 @@ t.test('apply, get, describe, label, annotate, patch, scale, set, rollout, autos
     { args: ['autoscale', 'deploy', 'shop', '--min=1', '--max=4', '--cpu-percent=70'], says: /^horizontalpodautoscaler\.autoscaling\/shop autoscaled$/m },
     { args: ['get', 'hpa', 'shop'], says: /^shop\s+Deployment\/shop\s+cpu: .*\/70%\s+1\s+4\s+/m },
     { args: ['get', 'events', '--field-selector', 'involvedObject.name=shop'], says: /ScalingReplicaSet|No resources found|LAST SEEN/ },
+    { args: ['get', 'jobs,cronjobs,pdb,quota,pv,pvc,sc,sts', '-A'], says: /cronjob\.batch\/cj|NAME/ },
+  ])
+})
+
+t.test('apply --prune with the default allowlist', async (t) => {
+  const both = dir.file('prune-both.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep, labels: {set: prune}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: drop, labels: {set: prune}}\n')
+  const one = dir.file('prune-one.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep, labels: {set: prune}}\n')
+  await matrix(t, [
+    { args: ['apply', '--prune', '-l', 'set=prune', '-f', both], says: /^configmap\/keep created\nconfigmap\/drop created$/m },
+    // kubectl lists every kind of its default allowlist (PVCs, Jobs, StatefulSets, PVs…) to find what to prune.
+    { args: ['apply', '--prune', '-l', 'set=prune', '-f', one], says: /^configmap\/keep unchanged\nconfigmap\/drop pruned$/m },
   ])
 })
 
