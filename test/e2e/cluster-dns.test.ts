@@ -202,3 +202,30 @@ t.test('a new Service resolves within 1 s of its creation, even right after an N
   await new Promise((r) => setTimeout(r, 1000))
   t.same(data(await dig('fresh.default.svc.cluster.local'), 'A'), [fresh.spec.clusterIP])
 })
+
+t.test('a StatefulSet\'s pods have stable names: <pod>.<service>.<namespace>.svc', async (t) => {
+  await createService('db', { clusterIP: 'None', selector: { app: 'db' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] })
+  await client.create(resources.find((r) => r.kind === 'StatefulSet')!, {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 'db', namespace: 'default' },
+    spec: {
+      serviceName: 'db',
+      replicas: 2,
+      selector: { matchLabels: { app: 'db' } },
+      template: {
+        metadata: { labels: { app: 'db' } },
+        spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'weft/echo', ports: [{ containerPort: 8080 }], readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 } }] },
+      },
+    },
+  } as never)
+  const db0 = await readyPod('db-0')
+  const db1 = await readyPod('db-1')
+  t.equal(db0.spec.hostname, 'db-0')
+  t.equal(db0.spec.subdomain, 'db')
+  await until('db-1 answers by name', async () => data(await dig('db-1.db.default.svc.cluster.local'), 'A')[0] === db1.status.podIP, 20_000)
+  t.same(data(await dig('db-0.db.default.svc.cluster.local'), 'A'), [db0.status.podIP])
+  t.same(data(await dig('db.default.svc.cluster.local'), 'A').sort(), [db0.status.podIP, db1.status.podIP].sort())
+  const ptr = await dig('-x', db0.status.podIP)
+  t.same(data(ptr, 'PTR'), ['db-0.db.default.svc.cluster.local.'])
+})
