@@ -216,7 +216,7 @@ t.test('the subresource needs the pod, and static pods refuse it', async (t) => 
 
   await call(url, 'POST', pods, pod('p'))
   const protobuf = await call(url, 'PUT', `${pods}/p/ephemeralcontainers`, Buffer.from('k8s\x00'), { 'content-type': 'application/vnd.kubernetes.protobuf' })
-  t.equal(protobuf.status, 415, 'pods take JSON (and YAML) only, here as on the pod itself')
+  t.equal(protobuf.status, 400, 'a protobuf body that is only the magic is refused as malformed, here as on the pod itself')
 
   const del = await call(url, 'DELETE', `${pods}/nope/ephemeralcontainers`)
   t.equal(del.status, 405)
