@@ -36,6 +36,8 @@ t.test('index lists every document with a content hash', async (t) => {
     'apis/autoscaling',
     'apis/autoscaling/v1',
     'apis/autoscaling/v2',
+    'apis/batch',
+    'apis/batch/v1',
     'apis/certificates.k8s.io',
     'apis/certificates.k8s.io/v1',
     'apis/coordination.k8s.io',
@@ -160,9 +162,12 @@ t.test('paths carry the actions, kinds and parameters kubectl looks for', async 
   // Every served kind's PATCH has fieldValidation, as QueryParamVerifierV3 checks.
   for (const path of Object.keys(openApiIndex().paths).filter((p) => /\/v1$/.test(p))) {
     const d = doc(path)
+    // A document also carries the schemas its kinds refer to (apps/v1 has core's
+    // PersistentVolumeClaim, for volumeClaimTemplates): only its own group/version's count.
+    const [group, version] = path === 'api/v1' ? ['', 'v1'] : path.split('/').slice(1)
     const kinds = Object.values(d.components.schemas)
       .flatMap((s: any) => s['x-kubernetes-group-version-kind'] ?? [])
-      .filter((g: Obj) => !g.kind.endsWith('List'))
+      .filter((g: Obj) => !g.kind.endsWith('List') && g.group === group && g.version === version)
     for (const gvk of kinds) {
       // Create-only kinds (reviews) have no PATCH: their POST carries the parameter.
       const item = Object.values(d.paths).find((i: any) => i.post && !i.get && i.post['x-kubernetes-group-version-kind'].kind === gvk.kind) as Obj | undefined

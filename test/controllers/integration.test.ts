@@ -406,9 +406,9 @@ t.test('no double hand-outs, no lost news', async (t) => {
   t.ok(svcs.every((s: any) => Number(s.metadata.resourceVersion) <= Number(before)), 'and then the Services are left alone')
 
   // An owner of a kind weft does not serve is never taken for gone.
-  await call(c.url, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'job-output', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'j', uid: '0b1c2d3e-0000-4000-8000-000000000001' }] } })
+  await call(c.url, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'widget-output', ownerReferences: [{ apiVersion: 'example.com/v1', kind: 'Widget', name: 'w', uid: '0b1c2d3e-0000-4000-8000-000000000001' }] } })
   await new Promise((r) => setTimeout(r, 1500))
-  t.equal((await call(c.url, 'GET', '/api/v1/namespaces/default/configmaps/job-output')).status, 200, 'kept')
+  t.equal((await call(c.url, 'GET', '/api/v1/namespaces/default/configmaps/widget-output')).status, 200, 'kept')
 
   // A parked pod whose spec changes is tried again at once.
   await c.client.create(info('Node'), node('gpu', { labels: { gpu: 'yes' }, taints: [{ key: 'gpu', value: 'only', effect: 'NoSchedule' }] }))
