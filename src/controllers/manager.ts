@@ -295,12 +295,11 @@ export class ControllerManager {
     dsController.watch(nodes, () => daemonSets.list().map(keyOf))
     dsController.watch(revisions, revisionKeys('DaemonSet', daemonSets))
 
-    // StatefulSets. Their claims are read only once weft serves PersistentVolumeClaims (the
-    // storage work adds the kind); until then no claim is created or updated.
+    // StatefulSets, with the claims their volumeClaimTemplates make.
     const statefulSets = inf.for<V1StatefulSet>(kind('StatefulSet'))
-    const pvcInfo = resources.find((r) => r.group === '' && r.plural === 'persistentvolumeclaims')
-    const claims = pvcInfo ? inf.for<V1PersistentVolumeClaim>(pvcInfo) : undefined
-    const claimView = (ns: string): ClaimView | undefined => (pvcInfo && claims ? { info: pvcInfo, get: (name) => claims.get(`${ns}/${name}`) } : undefined)
+    const pvcInfo = kind('PersistentVolumeClaim')
+    const claims = inf.for<V1PersistentVolumeClaim>(pvcInfo)
+    const claimView = (ns: string): ClaimView => ({ info: pvcInfo, get: (name) => claims.get(`${ns}/${name}`) })
     const stsController = podSetController('statefulset-controller', 'StatefulSet', statefulSets, setSelector, (key, at) => {
       const set = statefulSets.get(key)
       if (!set) return { actions: [] }

@@ -126,3 +126,38 @@ t.test('a DaemonSet rollout undo brings the old revision back without a new one'
   t.same(labels, [hash, hash], "the pods carry the old revision's hash")
   await until('status: both updated', async () => (await call(c.url, 'GET', `${ds}/agent`)).body.status?.updatedNumberScheduled === 2)
 })
+
+t.test('a StatefulSet makes a claim per pod from its templates; whenScaled: Delete takes a scaled-down pod\'s claim with it', async (t) => {
+  const c = await startNodes(t, ['v1'], () => true)
+  // The directory a node agent publishes for local-path volumes.
+  await call(c.url, 'PATCH', '/api/v1/nodes/v1', { metadata: { annotations: { 'weft.dev/local-path-dir': '/var/lib/weft/storage' } } }, merge)
+  const claims = async () => {
+    const items = (await call(c.url, 'GET', '/api/v1/namespaces/default/persistentvolumeclaims')).body.items.filter((p: any) => !p.metadata.deletionTimestamp)
+    return new Map<string, any>(items.map((p: any) => [p.metadata.name, p]))
+  }
+  const created = await call(c.url, 'POST', sts, {
+    metadata: { name: 'web' },
+    spec: {
+      replicas: 2,
+      podManagementPolicy: 'Parallel',
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'web:v1', volumeMounts: [{ name: 'data', mountPath: '/data' }] }] } },
+      volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Delete' },
+    },
+  })
+  t.equal(created.status, 201, JSON.stringify(created.body))
+  await until('a claim per pod', async () => (await claims()).size === 2)
+  const made = await claims()
+  t.same([...made.keys()].sort(), ['data-web-0', 'data-web-1'])
+  t.equal(made.get('data-web-0').spec.storageClassName, 'local-path', 'the default class')
+  t.same(made.get('data-web-0').metadata.labels, { app: 'web' })
+  const pod = (await call(c.url, 'GET', '/api/v1/namespaces/default/pods/web-1')).body
+  t.same(pod.spec.volumes.find((v: any) => v.name === 'data'), { name: 'data', persistentVolumeClaim: { claimName: 'data-web-1' } }, 'the pod mounts its own claim')
+  await until('the claims are bound (local-path provisioned once the pods were scheduled)', async () => [...(await claims()).values()].every((p) => p.status?.phase === 'Bound'), 30_000)
+
+  const scaled = await call(c.url, 'PATCH', `${sts}/web/scale`, { spec: { replicas: 1 } }, merge)
+  t.equal(scaled.status, 200, JSON.stringify(scaled.body))
+  await until('the scaled-down pod\'s claim is gone', async () => !(await claims()).has('data-web-1'), 30_000)
+  t.ok((await claims()).has('data-web-0'), 'the remaining pod keeps its claim')
+})
