@@ -482,3 +482,35 @@ t.test('PriorityClasses: admission sets pod priority; a higher-priority pod pree
   const events = (await call(c.url, 'GET', '/api/v1/namespaces/default/events')).body.items
   t.ok(events.some((e: any) => e.reason === 'Preempted' && e.involvedObject.name === 'filler' && /Preempted by pod .* on node only/.test(e.message)))
 })
+
+t.test("the disruption controller counts a Deployment's scale, observes spec changes, and fails safe on a pod without scale", async (t) => {
+  const c = await startCluster(t)
+  await c.client.create(info('Node'), node('p1'))
+  const stopBeat = heartbeat(c.client, 'p1')
+  const stopKubelet = fakeKubelet(c.client)
+  t.teardown(() => {
+    stopKubelet()
+    stopBeat()
+  })
+  await call(c.url, 'POST', '/apis/apps/v1/namespaces/default/deployments', deployment('budgeted', 3, 'img:v1'))
+  await call(c.url, 'POST', '/apis/policy/v1/namespaces/default/poddisruptionbudgets', { metadata: { name: 'budgeted' }, spec: { maxUnavailable: '34%', selector: { matchLabels: { app: 'budgeted' } } } })
+  const status = async () => (await call(c.url, 'GET', '/apis/policy/v1/namespaces/default/poddisruptionbudgets/budgeted')).body.status
+  // 34% of 3 rounds up to 2 unavailable: 1 must stay healthy, so 2 may go.
+  await until('three healthy of three expected', async () => (await status())?.currentHealthy === 3)
+  t.match(await status(), { observedGeneration: 1, expectedPods: 3, desiredHealthy: 1, currentHealthy: 3, disruptionsAllowed: 2, conditions: [{ type: 'DisruptionAllowed', status: 'True', reason: 'SufficientPods' }] })
+
+  await call(c.url, 'PATCH', '/apis/policy/v1/namespaces/default/poddisruptionbudgets/budgeted', { spec: { maxUnavailable: 0 } }, { 'content-type': 'application/merge-patch+json' })
+  await until('the new generation observed', async () => (await status())?.observedGeneration === 2)
+  t.match(await status(), { desiredHealthy: 3, disruptionsAllowed: 0, conditions: [{ status: 'False', reason: 'InsufficientPods' }] })
+
+  // A pod the budget selects whose controller has no scale (a lone pod owned by a ConfigMap).
+  const owner = (await call(c.url, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'owner' } })).body
+  await call(c.url, 'POST', '/api/v1/namespaces/default/pods', {
+    metadata: { name: 'odd', labels: { app: 'budgeted' }, ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid, controller: true }] },
+    spec: { containers: [{ name: 'c', image: 'x' }] },
+  })
+  await until('the budget fails safe', async () => (await status())?.conditions?.[0]?.reason === 'SyncFailed')
+  t.match(await status(), { disruptionsAllowed: 0, conditions: [{ type: 'DisruptionAllowed', status: 'False', reason: 'SyncFailed', message: 'found no controllers for pod "odd"' }] })
+  const events = (await call(c.url, 'GET', '/api/v1/namespaces/default/events?fieldSelector=reason%3DCalculateExpectedPodCountFailed')).body.items
+  t.ok(events.length >= 1, 'and says so in an event')
+})
