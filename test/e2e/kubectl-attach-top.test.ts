@@ -1,13 +1,15 @@
-// kubectl attach, run -i/-it --rm and top end to end: the real kubectl against a test API
-// server and a real node agent. Attach reaches a container's live stdin and output (its
-// attach relay); top reads metrics.k8s.io, which the API server builds from the kubelet's
-// /stats/summary, which reads the pod's cgroups.
+// kubectl attach, run -i/-it --rm, top and autoscale end to end: the real kubectl against a
+// test API server and a real node agent. Attach reaches a container's live stdin and output
+// (its attach relay); top and the HorizontalPodAutoscaler read metrics.k8s.io, which the API
+// server builds from the kubelet's /stats/summary, which reads the pod's cgroups.
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { resources } from '../../src/api/registry.ts'
 import { detectLayout } from '../../src/kubelet/cgroups/index.ts'
+import { call } from '../helpers/apiserver.ts'
 import { podInfo, startCluster, until } from '../helpers/control-plane.ts'
 import { kubectl } from '../helpers/kubectl.ts'
 import { startUnderlay } from '../helpers/nodes.ts'
@@ -15,7 +17,7 @@ import { startUnderlay } from '../helpers/nodes.ts'
 const run = promisify(execFile)
 t.setTimeout(240_000)
 
-const cluster = await startCluster(t, {}, { socket: true, kubeletSocketsInDir: true })
+const cluster = await startCluster(t, { hpaSyncPeriodMs: 2_000 }, { socket: true, kubeletSocketsInDir: true })
 const underlay = await startUnderlay(t, { socketPath: cluster.socketPath!, dir: cluster.dir })
 const node = await underlay.addNode('node-1')
 const k = (args: string[], input?: string) => kubectl(cluster.kubeconfig, args, input)
@@ -78,6 +80,37 @@ await t.test('kubectl top: figures from the pod\'s cgroups (memory within 10 %, 
   t.ok(cpu >= 200 && cpu <= 280, `burner: ${cpu}m under a 250m limit`)
   const nodes = await k(['top', 'node', '--no-headers'])
   t.match(nodes.stdout, /^node-1\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%/m)
+})
+
+await t.test('kubectl autoscale: a Deployment of CPU hogs is scaled up on what the pods\' cgroups report', async (t) => {
+  const deploymentInfo = resources.find((r) => r.kind === 'Deployment')!
+  await cluster.client.create(deploymentInfo, {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'spinner', namespace: 'default' },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: 'spinner' } },
+      template: {
+        metadata: { labels: { app: 'spinner' } },
+        // Each pod burns what its 100m limit lets it: twice its 50m request.
+        spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'debian', command: ['sh', '-c', 'while :; do :; done'], resources: { requests: { cpu: '50m' }, limits: { cpu: '100m' } } }] },
+      },
+    },
+  } as never)
+  t.teardown(() => cluster.client.delete(deploymentInfo, 'spinner', 'default').catch(() => undefined))
+  const made = await k(['autoscale', 'deployment', 'spinner', '--cpu-percent=50', '--min=1', '--max=3'])
+  t.equal(made.code, 0, made.stderr)
+  t.equal(made.stdout.trim(), 'horizontalpodautoscaler.autoscaling/spinner autoscaled')
+  const replicas = async () => (await cluster.client.get<any>(deploymentInfo, 'spinner', 'default')).spec.replicas
+  // About 200 % of the request against a 50 % target wants 4 pods; 3 is the maximum.
+  await until('the autoscaler scales the Deployment to its maximum', async () => (await replicas()) === 3, 150_000)
+  const { status } = (await call(cluster.url, 'GET', '/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/spinner')).body
+  const used = status.currentMetrics?.[0]?.resource?.current?.averageUtilization
+  t.ok(used >= 120, `the pods used ${used}% of their CPU request`)
+  t.match(status.conditions, [{ type: 'AbleToScale', status: 'True' }, { type: 'ScalingActive', status: 'True', reason: 'ValidMetricFound' }, { type: 'ScalingLimited', status: 'True', reason: 'TooManyReplicas' }])
+  const table = await k(['get', 'hpa', 'spinner', '--no-headers'])
+  t.match(table.stdout, /^spinner\s+Deployment\/spinner\s+cpu: \d+%\/50%\s+1\s+3\s+\d\s+/)
 })
 
 function findPodCgroup(dir: string, uid: string): string | undefined {
