@@ -3,7 +3,7 @@
 import { eventFromCore, eventToCore, validateNewEvent } from './conversion/events.ts'
 import { hpaToV1, hpaToV2 } from './conversion/hpa.ts'
 
-export type Subresource = 'status' | 'scale' | 'binding' | 'finalize' | 'log' | 'token' | 'approval' | 'ephemeralcontainers' | 'exec' | 'attach' | 'portforward'
+export type Subresource = 'status' | 'scale' | 'binding' | 'finalize' | 'log' | 'token' | 'approval' | 'ephemeralcontainers' | 'exec' | 'attach' | 'portforward' | 'eviction'
 
 export interface ResourceInfo {
   group: string // '' for the core group
@@ -72,7 +72,7 @@ const createOnly = { createOnly: true }
 export const resources: readonly ResourceInfo[] = [
   r('', 'v1', 'Namespace', 'namespaces', false, 'V1Namespace', { shortNames: ['ns'], subresources: ['status', 'finalize'] }),
   r('', 'v1', 'Node', 'nodes', false, 'V1Node', { shortNames: ['no'], subresources: ['status'] }),
-  r('', 'v1', 'Pod', 'pods', true, 'V1Pod', { shortNames: ['po'], subresources: ['status', 'binding', 'log', 'ephemeralcontainers', 'exec', 'attach', 'portforward'], categories: ['all'] }),
+  r('', 'v1', 'Pod', 'pods', true, 'V1Pod', { shortNames: ['po'], subresources: ['status', 'binding', 'eviction', 'log', 'ephemeralcontainers', 'exec', 'attach', 'portforward'], categories: ['all'] }),
   r('', 'v1', 'Service', 'services', true, 'V1Service', { shortNames: ['svc'], subresources: ['status'], categories: ['all'] }),
   r('', 'v1', 'Endpoints', 'endpoints', true, 'V1Endpoints', { shortNames: ['ep'] }),
   r('', 'v1', 'Secret', 'secrets', true, 'V1Secret'),
@@ -141,7 +141,7 @@ export function verbsOf(info: ResourceInfo): string[] {
 
 /** The verbs a subresource takes (`pods/log`: get; `serviceaccounts/token`: create). */
 export function subresourceVerbs(sub: Subresource): string[] {
-  if (sub === 'binding' || sub === 'token') return ['create']
+  if (sub === 'binding' || sub === 'token' || sub === 'eviction') return ['create']
   if (sub === 'finalize') return ['update']
   if (sub === 'log') return ['get']
   if (sub === 'exec' || sub === 'attach' || sub === 'portforward') return ['create', 'get']

@@ -21,6 +21,7 @@ function subresourceKind(info: ResourceInfo, sub: Subresource): { group: string;
   if (sub === 'scale') return { group: 'autoscaling', version: 'v1', kind: 'Scale' }
   if (sub === 'token') return { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }
   if (sub === 'binding') return { group: '', version: 'v1', kind: 'Binding' }
+  if (sub === 'eviction') return { group: 'policy', version: 'v1', kind: 'Eviction' }
   if (sub === 'log') return { group: '', version: 'v1', kind: 'Pod' }
   if (sub === 'exec') return { group: '', version: 'v1', kind: 'PodExecOptions' }
   if (sub === 'attach') return { group: '', version: 'v1', kind: 'PodAttachOptions' }

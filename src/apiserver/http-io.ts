@@ -76,14 +76,16 @@ export function parseBody(raw: Buffer, type: string, expected?: ExpectedKind | r
 /**
  * The kinds a body may be: DeleteOptions for a delete (in the resource's group version,
  * `v1` or `meta.k8s.io/v1`, as upstream registers it in each), a TokenRequest for
- * `serviceaccounts/NAME/token`, a Binding for `pods/NAME/binding`, a Scale for `…/scale`,
- * else the resource's own kind.
+ * `serviceaccounts/NAME/token`, a Binding for `pods/NAME/binding`, an Eviction (policy/v1, or
+ * v1beta1 as upstream still takes) for `pods/NAME/eviction`, a Scale for `…/scale`, else the
+ * resource's own kind.
  */
 export function bodyKind(r: ResourceRequest): ExpectedKind[] {
   if (r.verb === 'delete' || r.verb === 'deletecollection') {
     return [...new Set([apiVersionOf(r.info), 'v1', 'meta.k8s.io/v1'])].map((apiVersion) => ({ apiVersion, kind: 'DeleteOptions' }))
   }
   if (r.subresource === 'binding') return [{ apiVersion: 'v1', kind: 'Binding' }]
+  if (r.subresource === 'eviction') return ['policy/v1', 'policy/v1beta1'].map((apiVersion) => ({ apiVersion, kind: 'Eviction' }))
   if (r.subresource === 'scale') return [{ apiVersion: 'autoscaling/v1', kind: 'Scale' }]
   if (r.info.kind === 'ServiceAccount' && r.subresource === 'token') return [{ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest' }]
   return [{ apiVersion: apiVersionOf(r.info), kind: r.info.kind }]

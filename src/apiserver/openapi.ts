@@ -64,6 +64,7 @@ function modelPackages(): Map<string, string> {
   for (const m of [...core, ...extraCoreRoots]) walk(m, 'core')
   walk('V1Scale', 'autoscaling')
   walk(tokenRequestModel, 'authentication')
+  walk('V1Eviction', 'policy')
   for (const r of resources) {
     walk(r.model, packageOfGroup(r.group))
     walk(`${r.model}List`, packageOfGroup(r.group))
@@ -364,6 +365,18 @@ function resourcePaths(info: ResourceInfo): Record<string, Json> {
       }, scope),
     }
   }
+  if (info.subresources.includes('eviction')) {
+    const evictionRef = schemaName('V1Eviction')
+    paths[`${base}/{name}/eviction`] = {
+      parameters: [nameParam, ...nsParam, p.pretty],
+      post: op(info, {
+        verb: 'post', action: 'post', idVerb: 'create', suffix: 'Eviction', params: writeParams,
+        kind: { group: 'policy', version: 'v1', kind: 'Eviction' },
+        body: { types: ['*/*'], schema: evictionRef },
+        responses: { '200': response('OK', evictionRef), '201': response('Created', evictionRef), '202': response('Accepted', evictionRef) },
+      }, scope),
+    }
+  }
   if (!info.namespaced) paths[`${prefix}/${info.plural}`] = paths[base]
   else
     paths[`${prefix}/${info.plural}`] = {
@@ -392,6 +405,7 @@ function groupDocument(group: string, version: string): Json {
   for (const info of resources.filter((r) => r.group === group && r.version === version)) {
     if (info.subresources.includes('scale')) addModel(b, 'V1Scale')
     if (info.subresources.includes('binding')) addModel(b, 'V1Binding')
+    if (info.subresources.includes('eviction')) addModel(b, 'V1Eviction')
     if (info.subresources.includes('token')) addModel(b, tokenRequestModel)
   }
   return {

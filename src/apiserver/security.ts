@@ -233,6 +233,12 @@ export class ServerSecurity {
     return restricted ? forbidden({ group: '', resource: 'serviceaccounts' }, name, restricted) : undefined
   }
 
+  /** NodeRestriction for evictions (a node may evict only its own pods), which admission above does not see. */
+  evictionRestriction(user: UserInfo, namespace: string, name: string, eviction: unknown): ApiError | undefined {
+    const restricted = nodeRestriction(user, { verb: 'create', apiGroup: '', resource: 'pods', subresource: 'eviction', namespace, name }, eviction, undefined, { pod: (ns, n) => this.graph.pod(ns, n) })
+    return restricted ? forbidden({ group: '', resource: 'pods' }, name, restricted) : undefined
+  }
+
   /** NodeRestriction for deletes, which admission above does not see. */
   checkDelete(identity: UserInfo, info: ResourceInfo, namespace: string | undefined, name: string, current: KObject): void {
     const restricted = nodeRestriction(identity, { verb: 'delete', apiGroup: info.group, resource: info.plural, subresource: '', namespace: namespace ?? '', name }, undefined, current, { pod: (ns, n) => this.graph.pod(ns, n) })

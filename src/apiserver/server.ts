@@ -51,6 +51,7 @@ import { answerReview } from './review-answers.ts'
 import { decodeReview } from './reviews.ts'
 import { ServerSecurity, type ApiServerSecurity } from './security.ts'
 import { issueTokenRequest } from './token-request.ts'
+import { PodEviction } from './pod-eviction.ts'
 
 const nodeResource = resources.find((r) => r.kind === 'Node')!
 const HEALTH_PATHS = new Set(['/healthz', '/livez', '/readyz'])
@@ -133,6 +134,7 @@ export class ApiServer {
   readonly store: Store
   readonly objects: ObjectStore
   readonly handler: ResourceHandler
+  readonly evictions: PodEviction
   readonly metricsApi: MetricsApi
   readonly security: ServerSecurity
   readonly metrics = new ApiServerMetrics()
@@ -164,6 +166,7 @@ export class ApiServer {
     this.priority = new PriorityAdmission(this.objects, this.log)
     this.security = new ServerSecurity(options.security, this.objects, this.log)
     this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces, admissionChain(this.security.admission, this.priority, new StorageAdmission(storeClassLookup(this.objects))), deletionGuard({ clusterDns: (options.dnsReplicas ?? 0) > 0 }))
+    this.evictions = new PodEviction(this.handler)
     const summaries = new SummaryCache(kubeletSummaryFetcher(options.kubeletSocketDir, options.security), { maxAgeMs: options.metrics?.maxAgeMs, timeoutMs: options.metrics?.timeoutMs }, this.log)
     this.metricsApi = new MetricsApi(handlerSources(this.handler), summaries, { windowMs: options.metrics?.windowMs })
     this.repair = new AllocationRepair(this.objects, ips, ports, this.log)
@@ -587,6 +590,13 @@ export class ApiServer {
       const restricted = this.security.tokenRequestRestriction(user, r.namespace!, r.name, request)
       if (restricted) throw restricted
       return send(201, await issueTokenRequest(request as Record<string, unknown>, r.namespace!, r.name, this.objects, kinds, this.security.serviceAccountTokens))
+    }
+    if (r.subresource === 'eviction' && r.verb === 'create' && r.name) {
+      const eviction = await body()
+      const restricted = this.security.evictionRestriction(user, r.namespace!, r.name, eviction)
+      if (restricted) throw restricted
+      const answer = await this.evictions.evict(r, eviction, opts)
+      return send(answer.code, answer.body)
     }
     if (r.verb === 'delete' && r.name && user.groups.includes('system:nodes')) this.security.checkDelete(user, r.info, r.namespace, r.name, await h.get(r))
     if (r.subresource === 'finalize' && r.verb !== 'update') throw methodNotAllowed('namespaces/finalize takes PUT only')

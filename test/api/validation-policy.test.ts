@@ -21,6 +21,7 @@ const fields = (o: Obj, old?: Obj, sub?: string) => validateObject(info, o, old,
 
 t.test('served as policy/v1 poddisruptionbudgets (pdb), with a status subresource', async (t) => {
   t.match(info, { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', namespaced: true, shortNames: ['pdb'], subresources: ['status'], model: 'V1PodDisruptionBudget' })
+  t.ok(findByKind('v1', 'Pod')!.subresources.includes('eviction'), 'pods/eviction is a pod subresource')
 })
 
 t.test('minAvailable or maxUnavailable, an int or a percentage, not both', async (t) => {

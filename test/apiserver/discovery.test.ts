@@ -13,6 +13,8 @@ t.test('legacy discovery documents', async (t) => {
   t.match(pods, { kind: 'Pod', namespaced: true, shortNames: ['po'] })
   t.ok(pods.verbs.includes('watch'))
   t.ok(v1.body.resources.some((r: any) => r.name === 'pods/binding' && r.verbs.includes('create')))
+  // kubectl drain finds the eviction API here (CheckEvictionSupport): pods/eviction, kind Eviction, with its group and version.
+  t.same(v1.body.resources.find((r: any) => r.name === 'pods/eviction'), { name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] })
   const policy = await call(url, 'GET', '/apis/policy/v1')
   t.match(policy.body.resources.find((r: any) => r.name === 'poddisruptionbudgets'), { kind: 'PodDisruptionBudget', namespaced: true, shortNames: ['pdb'] })
   t.match(policy.body.resources.find((r: any) => r.name === 'poddisruptionbudgets/status'), { kind: 'PodDisruptionBudget', verbs: ['get', 'patch', 'update'] })
@@ -35,6 +37,8 @@ t.test('aggregated discovery when asked for', async (t) => {
   t.same(ingresses.subresources.map((s: any) => s.subresource), ['status'])
   const core = await call(url, 'GET', '/api', undefined, { accept })
   t.same(core.body.items.map((g: any) => g.metadata.name), [''])
+  const pods = core.body.items[0].versions[0].resources.find((r: any) => r.resource === 'pods')
+  t.same(pods.subresources.find((s: any) => s.subresource === 'eviction'), { subresource: 'eviction', responseKind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] })
 })
 
 t.test('version, health and metrics', async (t) => {

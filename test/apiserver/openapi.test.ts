@@ -159,6 +159,10 @@ t.test('paths carry the actions, kinds and parameters kubectl looks for', async 
   t.same(core.paths['/api/v1/nodes/{name}'].parameters.map((p: Obj) => p.name), ['name', 'pretty'], 'cluster-scoped paths have no namespace')
   t.equal(core.paths['/api/v1/nodes/{name}'].patch.operationId, 'patchCoreV1Node')
   t.ok(core.paths['/api/v1/namespaces/{namespace}/pods/{name}/binding'].post)
+  const evict = core.paths['/api/v1/namespaces/{namespace}/pods/{name}/eviction'].post
+  t.equal(evict.operationId, 'createCoreV1NamespacedPodEviction')
+  t.same(evict['x-kubernetes-group-version-kind'], { group: 'policy', version: 'v1', kind: 'Eviction' })
+  t.ok(core.components.schemas['io.k8s.api.policy.v1.Eviction'], 'the Eviction schema is under its own package')
   // Every served kind's PATCH has fieldValidation, as QueryParamVerifierV3 checks.
   for (const path of Object.keys(openApiIndex().paths).filter((p) => /\/v1$/.test(p))) {
     const d = doc(path)
