@@ -44,6 +44,8 @@ import { isStreamSubresource, proxyPodStream } from './pod-stream.ts'
 import { deletionGuard } from './protected-objects.ts'
 import { admissionChain, PriorityAdmission } from './admission/priority.ts'
 import { StorageAdmission, storeClassLookup } from './admission/storage.ts'
+import { LimitRangerAdmission } from './admission/limit-ranger.ts'
+import { ResourceQuotaAdmission } from './admission/resource-quota.ts'
 import { isLongRunning, requestTimedOut, RequestLimits, type RequestLimitOptions } from './request-limits.ts'
 import type { UserInfo } from '../auth/types.ts'
 import { ANONYMOUS, anonymousAllowed, authenticate, forbidden, nonResourceAttributes, resourceAttributes, unauthorized } from './auth.ts'
@@ -148,6 +150,8 @@ export class ApiServer {
   private readonly compactor: Compactor
   private readonly eventExpiry: EventExpiry
   private readonly priority: PriorityAdmission
+  private readonly limitRanger: LimitRangerAdmission
+  private readonly quota: ResourceQuotaAdmission
   private readonly firstServiceIP: string
   private readonly dnsServiceIP: string
   private openWatches = new Set<ServerResponse>()
@@ -165,7 +169,11 @@ export class ApiServer {
     this.namespaces = new NamespaceCache(this.objects, this.log)
     this.priority = new PriorityAdmission(this.objects, this.log)
     this.security = new ServerSecurity(options.security, this.objects, this.log)
-    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces, admissionChain(this.security.admission, this.priority, new StorageAdmission(storeClassLookup(this.objects))), deletionGuard({ clusterDns: (options.dnsReplicas ?? 0) > 0 }))
+    this.limitRanger = new LimitRangerAdmission(this.objects, this.log)
+    this.quota = new ResourceQuotaAdmission(this.objects, this.log)
+    // Upstream's order: LimitRanger's defaults first, ResourceQuota's charge last.
+    const admission = admissionChain(this.limitRanger, this.security.admission, this.priority, new StorageAdmission(storeClassLookup(this.objects)), this.quota)
+    this.handler = new ResourceHandler(this.objects, new ServiceAllocation(ips, ports), this.namespaces, admission, deletionGuard({ clusterDns: (options.dnsReplicas ?? 0) > 0 }))
     this.evictions = new PodEviction(this.handler)
     const summaries = new SummaryCache(kubeletSummaryFetcher(options.kubeletSocketDir, options.security), { maxAgeMs: options.metrics?.maxAgeMs, timeoutMs: options.metrics?.timeoutMs }, this.log)
     this.metricsApi = new MetricsApi(handlerSources(this.handler), summaries, { windowMs: options.metrics?.windowMs })
@@ -217,6 +225,8 @@ export class ApiServer {
     const [host, portText] = splitHostPort(this.options.listen)
     await this.security.start()
     await this.priority.start()
+    await this.limitRanger.start()
+    await this.quota.start()
     const server = this.httpsServer()
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -253,6 +263,8 @@ export class ApiServer {
     this.namespaces.stop()
     this.security.stop()
     this.priority.stop()
+    this.limitRanger.stop()
+    this.quota.stop()
     for (const res of this.openWatches) res.destroy()
     const closed = Promise.all(
       this.servers.map(
