@@ -19,8 +19,10 @@ function defaultLimits(item: V1LimitRangeItem): Record<string, string> | undefin
   return (item as { default?: Record<string, string> }).default
 }
 
+/** The items that are objects: only a LimitRange stored before the API server checked can hold others. */
 function items(lr: V1LimitRange): V1LimitRangeItem[] {
-  return lr.spec?.limits ?? []
+  const limits: unknown = lr.spec?.limits
+  return Array.isArray(limits) ? limits.filter((item): item is V1LimitRangeItem => item !== null && typeof item === 'object' && !Array.isArray(item)) : []
 }
 
 /** The Container item's `default` (limits) and `defaultRequest` (requests); a later item's value wins. */

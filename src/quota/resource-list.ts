@@ -12,7 +12,7 @@ export type ResourceList = Map<string, Quantity>
  */
 export function readResourceList(raw: unknown): ResourceList {
   const list: ResourceList = new Map()
-  if (!raw || typeof raw !== 'object') return list
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return list
   for (const [name, value] of Object.entries(raw)) {
     if ((typeof value === 'string' || typeof value === 'number') && isQuantity(value)) list.set(name, toQuantity(value))
   }

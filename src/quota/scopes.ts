@@ -10,9 +10,31 @@ export interface ScopeRequirement {
   values?: string[]
 }
 
+/** A requirement nothing matches: what a malformed scope entry becomes. */
+const NEVER: ScopeRequirement = { scopeName: '', operator: '' }
+
+const strings = (raw: unknown): string[] | undefined => (Array.isArray(raw) && raw.every((v) => typeof v === 'string') ? raw : undefined)
+
+function requirement(raw: unknown): ScopeRequirement {
+  if (!raw || typeof raw !== 'object') return NEVER
+  const { scopeName, operator, values } = raw as Record<string, unknown>
+  if (typeof scopeName !== 'string' || typeof operator !== 'string') return NEVER
+  if (values === undefined || values === null) return { scopeName, operator }
+  const list = strings(values)
+  return list ? { scopeName, operator, values: list } : NEVER
+}
+
+/**
+ * The quota's scope requirements. The API server refuses a malformed scope when it decodes a
+ * quota, so only one stored before it checked can hold one: such an entry becomes a
+ * requirement nothing matches (the quota counts nothing) rather than an exception.
+ */
 export function quotaScopeRequirements(quota: V1ResourceQuota): ScopeRequirement[] {
-  const fromScopes = (quota.spec?.scopes ?? []).map((scopeName) => ({ scopeName, operator: 'Exists' }))
-  return [...fromScopes, ...(quota.spec?.scopeSelector?.matchExpressions ?? [])]
+  const spec = quota.spec as { scopes?: unknown; scopeSelector?: { matchExpressions?: unknown } | null } | undefined
+  const scopes = spec?.scopes ?? []
+  const fromScopes = strings(scopes)?.map((scopeName) => ({ scopeName, operator: 'Exists' })) ?? [NEVER]
+  const selector = spec?.scopeSelector?.matchExpressions ?? []
+  return [...fromScopes, ...(Array.isArray(selector) ? selector.map(requirement) : [NEVER])]
 }
 
 function isTerminating(pod: V1Pod): boolean {

@@ -84,3 +84,12 @@ t.test('negative usage is refused', async (t) => {
   const d = checkRequest([quota('q', { 'count/configmaps': '2' }, { 'count/configmaps': '0' })], pods, create(pod({ requests: { cpu: '-1' } })))
   t.same(d, { refusal: 'quota usage is negative for resource(s): cpu,requests.cpu' })
 })
+
+t.test('a quota stored malformed (from before the API checked) counts nothing and throws nothing', async (t) => {
+  const bad = (spec: object) => quota('bad', { pods: '0' }, { pods: '0' }, spec as V1ResourceQuota['spec'])
+  for (const spec of [{ scopes: 5 }, { scopes: [7] }, { scopeSelector: { matchExpressions: 'x' } }, { scopeSelector: { matchExpressions: [null] } }, { scopeSelector: { matchExpressions: [{ scopeName: 'PriorityClass', operator: 'In', values: 3 }] } }]) {
+    t.same(charged(checkRequest([bad(spec), quota('good', { pods: '2' }, { pods: '1' })], pods, create(pod()))), { good: { pods: '2' } }, JSON.stringify(spec))
+  }
+  const arrays = { metadata: { name: 'arrays', namespace: 'n' }, spec: { hard: ['1'] }, status: { hard: ['1'], used: ['0'] } } as unknown as V1ResourceQuota
+  t.same(charged(checkRequest([arrays], configMaps, create({ metadata: { name: 'cm', namespace: 'n' } }))), {}, 'a list where a map belongs limits nothing')
+})

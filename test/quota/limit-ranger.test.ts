@@ -65,3 +65,13 @@ t.test('errors aggregate as apimachinery prints them', async (t) => {
   t.equal(aggregateMessage(['one', 'two', 'one']), '[one, two]')
   t.equal(aggregateMessage(['same', 'same']), 'same')
 })
+
+t.test('a LimitRange stored malformed (from before the API checked) sets and refuses nothing', async (t) => {
+  const p = pod([{ name: 'a' }])
+  const shapes = [{ spec: { limits: 'x' } }, { spec: { limits: [null, 3, 'x'] } }, { spec: { limits: [{ type: 'Container', default: ['1'], max: ['1'] }] } }] as unknown as V1LimitRange[]
+  for (const bad of shapes) {
+    t.notOk(applyLimitRangeDefaults(bad, p), JSON.stringify(bad.spec))
+    t.same(podLimitViolations(bad, p), [])
+  }
+  t.same(p.spec!.containers[0], { name: 'a' })
+})
