@@ -43,8 +43,13 @@ t.test('kubectl create quota, get quota, describe quota', async (t) => {
 
   t.equal((await kIn(pod('second'), 'create', '-n', 'team', '-f', '-')).code, 0)
   const third = await kIn(pod('third'), 'create', '-n', 'team', '-f', '-')
-  t.not(third.code, 0)
-  t.match(third.stderr, /pods "third" is forbidden: exceeded quota: compute, requested: pods=1, used: pods=2, limited: pods=2/)
+  t.equal(third.code, 1)
+  t.equal(third.stderr.trim(), 'Error from server (Forbidden): error when creating "STDIN": pods "third" is forbidden: exceeded quota: compute, requested: pods=1, used: pods=2, limited: pods=2')
+  const bare = await k('run', 'bare', '-n', 'team', '--image=weft/echo')
+  t.equal(bare.code, 1)
+  t.equal(bare.stderr.trim(), 'Error from server (Forbidden): pods "bare" is forbidden: failed quota: compute: must specify limits.memory for: bare; requests.cpu for: bare')
+  const after = await k('describe', 'quota', 'compute', '-n', 'team')
+  t.match(after.stdout, /pods\s+2\s+2\n/, 'the refused creates were charged nothing')
 })
 
 t.test('kubectl get limits, describe limits, and a pod over the max', async (t) => {

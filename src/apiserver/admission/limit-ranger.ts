@@ -1,20 +1,20 @@
 // The LimitRanger admission plugin: a new pod gets its namespace's LimitRange defaults
 // (mutate), then pods and PersistentVolumeClaims are held to the LimitRanges' limits
-// (validate, 403 with upstream's messages). LimitRanges come from a store feed; when the
-// feed has none for a namespace, the store is asked and the answer kept up to 30 s (until
-// the feed brings a change there), as upstream's live lookup covers an informer that lags.
+// (validate, 403 with upstream's messages, every LimitRange's complaints in one). The
+// LimitRanges come from a NamespacedCache (a store feed, with a store lookup while the feed
+// has none for the namespace). A LimitRange that cannot be read is passed over alone.
 import type { V1LimitRange, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node'
 import { podQOSClass } from '../../api/qos.ts'
 import { resources } from '../../api/registry.ts'
 import { aggregateMessage, applyLimitRangeDefaults, claimLimitViolations, podLimitViolations } from '../../quota/limit-ranger.ts'
+import { validateLimitRange } from '../../api/validation/quota.ts'
 import { forbidden } from '../../util/errors.ts'
 import type { Logger } from '../../util/log.ts'
-import { fromKeyValue, resourceRef, type KObject, type ObjectStore } from '../objects.ts'
+import { resourceRef, type KObject, type ObjectStore } from '../objects.ts'
 import type { Admission, AdmissionRequest } from '../resource-handler.ts'
-import { NamespacedCache } from './namespaced-cache.ts'
+import { causeTexts, NamespacedCache } from './namespaced-cache.ts'
 
 const limitRangeInfo = resources.find((r) => r.kind === 'LimitRange')!
-const LIVE_LOOKUP_TTL_MS = 30_000
 
 /** Pods on create (their containers cannot change later) and claims, never a subresource. */
 function applies(r: AdmissionRequest): boolean {
@@ -24,14 +24,10 @@ function applies(r: AdmissionRequest): boolean {
 }
 
 export class LimitRangerAdmission implements Admission {
-  readonly #objects: ObjectStore
   readonly #cache: NamespacedCache
-  readonly #live = new Map<string, { until: number; items: Promise<V1LimitRange[]> }>()
 
   constructor(objects: ObjectStore, log: Logger) {
-    this.#objects = objects
-    // What the feed brings is newer than any answer the store gave before.
-    this.#cache = new NamespacedCache(objects, limitRangeInfo, log, (ns) => this.#live.delete(ns))
+    this.#cache = new NamespacedCache(objects, limitRangeInfo, log, (lr) => causeTexts(validateLimitRange(lr)))
   }
 
   start(): Promise<void> {
@@ -42,35 +38,36 @@ export class LimitRangerAdmission implements Admission {
     this.#cache.stop()
   }
 
-  async #limitRanges(namespace: string): Promise<V1LimitRange[]> {
-    const cached = this.#cache.inNamespace(namespace)
-    if (cached.length > 0) return cached as V1LimitRange[]
-    const now = Date.now()
-    let entry = this.#live.get(namespace)
-    if (!entry || entry.until < now) {
-      const items = this.#objects.list(limitRangeInfo, namespace).then((page) => page.items.map((kv) => fromKeyValue(kv) as V1LimitRange))
-      entry = { until: now + LIVE_LOOKUP_TTL_MS, items }
-      this.#live.set(namespace, entry)
-      items.catch(() => this.#live.delete(namespace))
-      for (const [ns, e] of this.#live) if (e.until < now) this.#live.delete(ns)
-    }
-    return entry.items
-  }
-
   async mutate(r: AdmissionRequest): Promise<void> {
     if (!applies(r) || r.info.kind !== 'Pod') return
-    const pod = r.obj as V1Pod & KObject
+    const pod = r.obj
     let changed = false
-    for (const lr of await this.#limitRanges(pod.metadata.namespace!)) changed = applyLimitRangeDefaults(lr, pod) || changed
+    for (const lr of (await this.#cache.lookup(pod.metadata.namespace!)) as (V1LimitRange & KObject)[]) {
+      // Defaults go onto a copy first: a LimitRange that fails halfway leaves the pod as it was.
+      const trial = this.#cache.guarded(
+        lr,
+        () => {
+          const copy: KObject = { ...pod, metadata: structuredClone(pod.metadata), spec: structuredClone(pod.spec) }
+          return applyLimitRangeDefaults(lr, copy as V1Pod) ? copy : undefined
+        },
+        undefined,
+      )
+      if (!trial) continue
+      pod.metadata = trial.metadata
+      pod.spec = trial.spec
+      changed = true
+    }
     // The QoS class was worked out from what the pod said before its defaults.
     if (changed && pod.status) pod.status.qosClass = podQOSClass(pod.spec)
   }
 
   async validate(r: AdmissionRequest): Promise<void> {
     if (!applies(r)) return
-    for (const lr of await this.#limitRanges(r.obj.metadata.namespace!)) {
-      const errs = r.info.kind === 'Pod' ? podLimitViolations(lr, r.obj as V1Pod) : claimLimitViolations(lr, r.obj as V1PersistentVolumeClaim)
-      if (errs.length > 0) throw forbidden(resourceRef(r.info), r.obj.metadata.name ?? '', aggregateMessage(errs))
+    const errs: string[] = []
+    for (const lr of (await this.#cache.lookup(r.obj.metadata.namespace!)) as (V1LimitRange & KObject)[]) {
+      const found = this.#cache.guarded(lr, () => (r.info.kind === 'Pod' ? podLimitViolations(lr, r.obj as V1Pod) : claimLimitViolations(lr, r.obj as V1PersistentVolumeClaim)), [])
+      errs.push(...found)
     }
+    if (errs.length > 0) throw forbidden(resourceRef(r.info), r.obj.metadata.name ?? '', aggregateMessage(errs))
   }
 }

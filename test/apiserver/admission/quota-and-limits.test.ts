@@ -1,10 +1,11 @@
 // ResourceQuota and LimitRanger admission against a real API server with the controllers
-// running: refusals with upstream's messages, racing creates for the last unit, dry runs,
-// replenishment after a delete, and a LimitRange's defaults and limits on new pods. The
-// compare-and-swap between API servers is tested on the plugins (plugins.test.ts): in one
-// process a second server's copy of the quota is never behind.
+// running: refusals with upstream's messages, the compare-and-swap charge under racing
+// creates (one server, and two servers on one store), replenishment after a delete, a
+// LimitRange's defaults and limits on new pods, and malformed stored objects failing alone.
 import t from 'tap'
-import { call } from '../../helpers/apiserver.ts'
+import { resources } from '../../../src/api/registry.ts'
+import { ObjectStore } from '../../../src/apiserver/objects.ts'
+import { call, startTestServer } from '../../helpers/apiserver.ts'
 import { startCluster, until } from '../../helpers/control-plane.ts'
 
 const c = await startCluster(t)
@@ -57,6 +58,25 @@ t.test('racing creates against pods=1: exactly one wins', async (t) => {
   t.equal((await call(c.url, 'GET', '/api/v1/namespaces/q-race/pods')).body.items.length, 1)
 })
 
+t.test('two API servers on one store: the compare-and-swap lets exactly one of their racing creates in', async (t) => {
+  const second = await startTestServer(t, { store: c.store })
+  await namespace('q-two')
+  await quota('q-two', { pods: '1', 'count/configmaps': '0' })
+  // The second server refuses a ConfigMap once its own copy of the quota is counted.
+  await until('the second server to see the counted quota', async () => {
+    const probe = await call(second.url, 'POST', '/api/v1/namespaces/q-two/configmaps?dryRun=All', { metadata: { name: 'x' } })
+    return probe.status === 403
+  })
+  // Each server judges its own creates one at a time; only the swap stands between the two.
+  for (let round = 0; round < 3; round++) {
+    const results = await Promise.all([0, 1, 2, 3].map((i) => createPod(i % 2 ? second.url : c.url, 'q-two', pod(`r${round}-${i}`))))
+    const won = results.filter((r) => r.status === 201).length
+    t.equal(won, round === 0 ? 1 : 0, `round ${round}: ${results.map((r) => r.status).join(' ')}`)
+    for (const r of results.filter((r) => r.status !== 201)) t.match(r.body.message, /exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1/)
+  }
+  t.equal((await quotaStatus('q-two')).used.pods, '1')
+})
+
 t.test('a quota on cpu wants every container to state it', async (t) => {
   await namespace('q-cpu')
   await quota('q-cpu', { 'limits.cpu': '1', 'requests.cpu': '500m' })
@@ -98,4 +118,18 @@ t.test('a LimitRange fills in defaults, says so, and refuses a pod over its max'
   const invalid = await call(c.url, 'POST', '/api/v1/namespaces/lr/limitranges', { metadata: { name: 'bad' }, spec: { limits: [{ type: 'Container', min: { cpu: '2' }, max: { cpu: '1' } }] } })
   t.equal(invalid.status, 422)
   t.match(invalid.body.message, /spec.limits\[0\].min\[cpu\]: Invalid value: "2": min value 2 is greater than max value 1/)
+})
+
+t.test('a quota or LimitRange stored malformed (from before the API checked) fails alone', async (t) => {
+  await namespace('q-bad')
+  const objects = new ObjectStore(c.store)
+  const stored = (kind: string, name: string, body: object) => objects.create(resources.find((r) => r.kind === kind)!, { apiVersion: 'v1', kind, metadata: { name, namespace: 'q-bad', uid: `uid-${name}` }, ...body })
+  await stored('ResourceQuota', 'bad', { spec: { hard: { pods: '0' }, scopes: 5 }, status: { hard: { pods: 'none' }, used: { pods: '0' } } })
+  await stored('LimitRange', 'bad', { spec: { limits: [{ type: 'Container', default: { 'not a name': '1' } }] } })
+  t.equal((await createPod(c.url, 'q-bad', pod('a'))).status, 201, 'a pod is let in')
+  await quota('q-bad', { pods: '2' })
+  t.equal((await createPod(c.url, 'q-bad', pod('b'))).status, 201)
+  const third = await createPod(c.url, 'q-bad', pod('c'))
+  t.equal(third.body.message, 'pods "c" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2', 'the good quota holds')
+  t.equal((await call(c.url, 'GET', '/api/v1/namespaces/q-bad/resourcequotas')).status, 200, 'the list still answers')
 })
