@@ -57,7 +57,7 @@ export class NamespacedCache {
   /** The feed's objects in the namespace, by name, the unusable left out. */
   inNamespace(namespace: string): KObject[] {
     const here = this.#byNamespace.get(namespace)
-    return here ? [...here.values()].filter((o) => this.#isUsable(o)).sort(byName) : []
+    return here ? [...here.values()].filter((o) => this.isUsable(o)).sort(byName) : []
   }
 
   /** The namespace's objects by name (the unusable left out): the feed's, or while it holds none there, the store's. */
@@ -74,7 +74,7 @@ export class NamespacedCache {
         if (this.#live.get(namespace) === entry) this.#live.delete(namespace)
       })
     }
-    return (await entry.items).filter((o) => this.#isUsable(o))
+    return (await entry.items).filter((o) => this.isUsable(o))
   }
 
   /** A newer version of an object held (one the caller wrote); never adds an object. */
@@ -105,7 +105,8 @@ export class NamespacedCache {
     }
   }
 
-  #isUsable(obj: KObject): boolean {
+  /** Whether the API server's validation takes the object today (judged once per copy). */
+  isUsable(obj: KObject): boolean {
     let usable = this.#usable.get(obj)
     if (usable === undefined) {
       const problems = this.guarded(obj, () => this.#problems(obj), ['its validation failed'])

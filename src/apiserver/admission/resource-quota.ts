@@ -81,7 +81,7 @@ export class ResourceQuotaAdmission implements Admission {
       if (lost.length === 0) return
       if (round === SWAP_RETRIES) throw conflict(resourceRef(quotaInfo), lost[0], 'the object has been modified; please apply your changes to the latest version and try again')
       // The charges that went through stand; the quotas that moved meanwhile are judged again.
-      quotas = (await Promise.all(lost.map((name) => this.#objects.get(quotaInfo, namespace, name)))).filter((q) => q !== undefined)
+      quotas = (await Promise.all(lost.map((name) => this.#objects.get(quotaInfo, namespace, name)))).filter((q): q is KObject => q !== undefined && this.#cache.isUsable(q))
       for (const q of quotas) this.#cache.refresh(q)
     }
   }
