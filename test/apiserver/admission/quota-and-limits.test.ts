@@ -152,3 +152,15 @@ t.test('claims: a LimitRange holds their storage request, a quota counts them an
   t.equal(second.body.message, 'persistentvolumeclaims "second" is forbidden: exceeded quota: q, requested: local-path.storageclass.storage.k8s.io/requests.storage=1Gi, used: local-path.storageclass.storage.k8s.io/requests.storage=1Gi, limited: local-path.storageclass.storage.k8s.io/requests.storage=1500Mi')
   t.same((await quotaStatus('q-claims')).used, { 'local-path.storageclass.storage.k8s.io/requests.storage': '1Gi', persistentvolumeclaims: '1' })
 })
+
+t.test("the quota judges a pod with the LimitRange's defaults in (LimitRanger first, ResourceQuota last)", async (t) => {
+  await namespace('q-order')
+  const lr = await call(c.url, 'POST', '/api/v1/namespaces/q-order/limitranges', { metadata: { name: 'defaults' }, spec: { limits: [{ type: 'Container', default: { cpu: '200m' }, defaultRequest: { cpu: '100m' } }] } })
+  t.equal(lr.status, 201)
+  await quota('q-order', { 'requests.cpu': '150m', 'limits.cpu': '1' })
+  const first = await createPod(c.url, 'q-order', pod('first'))
+  t.equal(first.status, 201, 'the defaults satisfy "must specify"')
+  t.same((await quotaStatus('q-order')).used, { 'limits.cpu': '200m', 'requests.cpu': '100m' }, 'and are what is charged')
+  const second = await createPod(c.url, 'q-order', pod('second'))
+  t.equal(second.body.message, 'pods "second" is forbidden: exceeded quota: q, requested: requests.cpu=100m, used: requests.cpu=100m, limited: requests.cpu=150m')
+})
