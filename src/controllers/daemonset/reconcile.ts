@@ -13,7 +13,7 @@ import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Node, V1Po
 import { resources } from '../../api/registry.ts'
 import { isEverything, labelSelectorFromObject, type LabelSelector } from '../../api/selectors.ts'
 import type { Action, KubeObject } from '../actions.ts'
-import { adoptPatch, claim, releasePatch, type OwnerInfo } from '../replicaset/owner-refs.ts'
+import { claim, claimPatches, type OwnerInfo } from '../replicaset/owner-refs.ts'
 import { isPodAvailable, isPodReady, toMillis } from '../replicaset/pod-state.ts'
 import { daemonSetOwner, isPodUpdated, newDaemonPod, nodeShouldRunDaemonPod, revisionHashLabel, targetNodeName, templateGeneration, type NodeFit } from './daemon-pod.ts'
 import { constructHistory, historyToDelete } from './history.ts'
@@ -193,12 +193,6 @@ function selectorOf(ds: V1DaemonSet): LabelSelector | undefined {
   }
 }
 
-function claimPatches<T extends { metadata?: { name?: string; namespace?: string; uid?: string } }>(info: typeof podInfo, owner: OwnerInfo, adopt: T[], release: T[]): Action[] {
-  return [
-    ...adopt.map((o): Action => ({ verb: 'patch', info, namespace: o.metadata?.namespace, name: o.metadata?.name ?? '', patch: adoptPatch(owner, o.metadata?.uid), type: 'strategic' })),
-    ...release.map((o): Action => ({ verb: 'patch', info, namespace: o.metadata?.namespace, name: o.metadata?.name ?? '', patch: releasePatch(owner.uid, o.metadata?.uid), type: 'strategic' })),
-  ]
-}
 
 export function reconcileDaemonSet(ds: V1DaemonSet | undefined, nodes: V1Node[], pods: V1Pod[], now: Date, history: RevisionView): Action[] {
   if (!ds || ds.metadata?.deletionTimestamp) return []
@@ -215,7 +209,7 @@ export function reconcileDaemonSet(ds: V1DaemonSet | undefined, nodes: V1Node[],
   const inNamespace = <T extends { metadata?: { namespace?: string } }>(o: T) => ns === undefined || o.metadata?.namespace === ns
   const claimed = claim(owner, selector, pods.filter(inNamespace))
   const revisions = claim(owner, selector, history.revisions.filter(inNamespace))
-  const actions = [...claimPatches(podInfo, owner, claimed.adopt, claimed.release), ...claimPatches(revisionInfo, owner, revisions.adopt, revisions.release)]
+  const actions = [...claimPatches(podInfo, owner, claimed), ...claimPatches(revisionInfo, owner, revisions)]
 
   const constructed = constructHistory(ds, revisions.owned, history.named, claimed.owned)
   actions.push(...constructed.actions)

@@ -9,7 +9,7 @@ import { resources } from '../../api/registry.ts'
 import type { LabelSelector } from '../../api/selectors.ts'
 import { isEverything, labelSelectorFromObject, matchesLabels } from '../../api/selectors.ts'
 import type { Action, KubeObject } from '../actions.ts'
-import { adoptPatch, claim, controllerRefOf, newControllerRef, releasePatch, type OwnerInfo } from '../replicaset/owner-refs.ts'
+import { claim, claimPatches, controllerRefOf, newControllerRef, type OwnerInfo } from '../replicaset/owner-refs.ts'
 import { toMillis } from '../replicaset/pod-state.ts'
 import {
   desiredReplicasAnnotation,
@@ -470,12 +470,7 @@ export function reconcileDeployment(d: V1Deployment | undefined, replicaSets: V1
   const taken = nameTaken ?? ((name: string) => inNamespace.some((rs) => rs.metadata?.name === name))
   const owner = plan.owner()
   const claimed = claim(owner, selector, inNamespace)
-  for (const rs of claimed.adopt) {
-    plan.head.push({ verb: 'patch', info: rsInfo, namespace: rs.metadata?.namespace, name: rs.metadata?.name ?? '', type: 'strategic', patch: adoptPatch(owner, rs.metadata?.uid) })
-  }
-  for (const rs of claimed.release) {
-    plan.head.push({ verb: 'patch', info: rsInfo, namespace: rs.metadata?.namespace, name: rs.metadata?.name ?? '', type: 'strategic', patch: releasePatch(owner.uid, rs.metadata?.uid) })
-  }
+  plan.head.push(...claimPatches(rsInfo, owner, claimed))
   for (const rs of claimed.owned) plan.works.push({ rs: structuredClone(rs), create: false, changed: false })
   const ownedPods = pods.filter((p) => (ns === undefined || p.metadata?.namespace === ns) && matchesLabels(selector, p.metadata?.labels ?? {}))
 

@@ -1,7 +1,9 @@
 // Controller references: who controls an object, and the patches that adopt or release it
 // (pkg/controller ControllerRefManager: ClaimObject semantics).
 import type { V1OwnerReference } from '@kubernetes/client-node'
+import type { ResourceInfo } from '../../api/registry.ts'
 import type { LabelSelector } from '../../api/selectors.ts'
+import type { Action } from '../actions.ts'
 import { matchesLabels } from '../../api/selectors.ts'
 
 export interface OwnedMeta {
@@ -39,6 +41,14 @@ export function adoptPatch(owner: OwnerInfo, objUid: string | undefined): unknow
 /** Strategic merge patch removing the owner's reference. */
 export function releasePatch(ownerUid: string, objUid: string | undefined): unknown {
   return { metadata: { ownerReferences: [{ $patch: 'delete', uid: ownerUid }], uid: objUid } }
+}
+
+/** The patches that adopt and release what a claim found, each with the object's uid as a precondition. */
+export function claimPatches(info: ResourceInfo, owner: OwnerInfo, claimed: Pick<Claim<OwnedMeta>, 'adopt' | 'release'>): Action[] {
+  return [
+    ...claimed.adopt.map((o): Action => ({ verb: 'patch', info, namespace: o.metadata?.namespace, name: o.metadata?.name ?? '', patch: adoptPatch(owner, o.metadata?.uid), type: 'strategic' })),
+    ...claimed.release.map((o): Action => ({ verb: 'patch', info, namespace: o.metadata?.namespace, name: o.metadata?.name ?? '', patch: releasePatch(owner.uid, o.metadata?.uid), type: 'strategic' })),
+  ]
 }
 
 export interface Claim<T> {

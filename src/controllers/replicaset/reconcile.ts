@@ -13,7 +13,7 @@ import { resources, type ResourceInfo } from '../../api/registry.ts'
 import type { LabelSelector } from '../../api/selectors.ts'
 import { labelSelectorFromObject } from '../../api/selectors.ts'
 import type { Action, KubeObject } from '../actions.ts'
-import { adoptPatch, claim, newControllerRef, releasePatch, type OwnerInfo } from './owner-refs.ts'
+import { claim, claimPatches, newControllerRef, type OwnerInfo } from './owner-refs.ts'
 import { podsToDelete } from './pod-ranking.ts'
 import { isPodActive, isPodAvailable, isPodReady, podReadySince } from './pod-state.ts'
 import { sameJson } from '../same-json.ts'
@@ -116,12 +116,7 @@ export function reconcileReplicaSet(rs: PodSet | undefined, pods: V1Pod[], now: 
   const ns = rs.metadata?.namespace
   const active = pods.filter((p) => isPodActive(p) && (ns === undefined || p.metadata?.namespace === ns))
   const claimed = claim(owner, selector, active)
-  for (const p of claimed.adopt) {
-    actions.push({ verb: 'patch', info: podInfo, namespace: p.metadata?.namespace, name: p.metadata?.name ?? '', patch: adoptPatch(owner, p.metadata?.uid), type: 'strategic' })
-  }
-  for (const p of claimed.release) {
-    actions.push({ verb: 'patch', info: podInfo, namespace: p.metadata?.namespace, name: p.metadata?.name ?? '', patch: releasePatch(owner.uid, p.metadata?.uid), type: 'strategic' })
-  }
+  actions.push(...claimPatches(podInfo, owner, claimed))
   const owned = claimed.owned
 
   if (!owner.deleting) {

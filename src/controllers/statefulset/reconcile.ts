@@ -25,7 +25,7 @@ import { isEverything, labelSelectorFromObject, type LabelSelector } from '../..
 import type { Action, KubeObject } from '../actions.ts'
 import { scaledValue } from '../deployment/rollout-math.ts'
 import { revisionsToTruncate, sortRevisions } from '../history/revisions.ts'
-import { adoptPatch, claim, releasePatch, type OwnerInfo } from '../replicaset/owner-refs.ts'
+import { claim, claimPatches, type OwnerInfo } from '../replicaset/owner-refs.ts'
 import { identityMatches, isMemberOf, newStatefulSetPod, ordinalOf, replicasOf, revisionOf, startOrdinal, statefulSetOwner, withIdentity } from './pod-identity.ts'
 import { revisionTemplate, statefulSetRevisions } from './set-revisions.ts'
 import {
@@ -82,12 +82,6 @@ function selectorOf(set: V1StatefulSet): LabelSelector | undefined {
   }
 }
 
-function claimPatches<T extends { metadata?: { name?: string; namespace?: string; uid?: string } }>(info: typeof podInfo, owner: OwnerInfo, adopt: T[], release: T[]): Action[] {
-  return [
-    ...adopt.map((o): Action => ({ verb: 'patch', info, namespace: o.metadata?.namespace, name: o.metadata?.name ?? '', patch: adoptPatch(owner, o.metadata?.uid), type: 'strategic' })),
-    ...release.map((o): Action => ({ verb: 'patch', info, namespace: o.metadata?.namespace, name: o.metadata?.name ?? '', patch: releasePatch(owner.uid, o.metadata?.uid), type: 'strategic' })),
-  ]
-}
 
 export function reconcileStatefulSet(input: StatefulSetInput): StatefulSetResult {
   const { set, now } = input
@@ -100,7 +94,7 @@ export function reconcileStatefulSet(input: StatefulSetInput): StatefulSetResult
   const inNamespace = <T extends { metadata?: { namespace?: string } }>(o: T) => o.metadata?.namespace === ns
   const pods = claim(owner, selector, input.pods.filter(inNamespace), (p) => isMemberOf(set, p))
   const history = claim(owner, selector, input.revisions.filter(inNamespace))
-  const actions = [...claimPatches(podInfo, owner, pods.adopt, pods.release), ...claimPatches(revisionInfo, owner, history.adopt, history.release)]
+  const actions = [...claimPatches(podInfo, owner, pods), ...claimPatches(revisionInfo, owner, history)]
 
   const sorted = sortRevisions(history.owned)
   const revisions = statefulSetRevisions(set, sorted, input.revisionNamed)
