@@ -6,7 +6,7 @@
 import { resources } from '../api/registry.ts'
 import type { Budget } from '../api/disruption-budget.ts'
 import { rfc3339 } from '../api/disruption-budget.ts'
-import { ApiError, conflict, isConflict, type Status } from '../util/errors.ts'
+import { conflict, isConflict, type Status } from '../util/errors.ts'
 import type { KObject } from './objects.ts'
 import { parseResourceVersion } from './objects.ts'
 import type { ResourceRequest } from './request-info.ts'
@@ -26,9 +26,13 @@ import {
 } from './eviction-rules.ts'
 
 const pdbInfo = resources.find((r) => r.kind === 'PodDisruptionBudget')!
-const podRef = { group: '', resource: 'pods' }
-/** How often a pod that changed under a budget-free eviction is judged again (upstream's EvictionsRetry steps). */
+const podRef = { group: '', resource: 'Pod' }
+/**
+ * Upstream's EvictionsRetry: a pod that changed under a budget-free eviction is judged again
+ * up to 20 times, about 500 ms apart (10% jitter).
+ */
 const CONFLICT_RETRIES = 20
+const RETRY_DELAY_MS = 500
 
 /** The server's own writes (the budget's status, the pod's DisruptionTarget mark), not the caller's. */
 const serverIdentity: Identity = { user: 'system:apiserver', groups: ['system:masters'], userAgent: 'kube-apiserver' }
@@ -38,7 +42,7 @@ export interface EvictionAnswer {
   body: Status
 }
 
-const evicted: EvictionAnswer = { code: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } }
+const evicted = (): EvictionAnswer => ({ code: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } })
 
 type Condition = { type: string; status: string; lastTransitionTime?: string; reason?: string; message?: string }
 
@@ -52,13 +56,29 @@ function withDisruptionTarget(conditions: Condition[] | undefined, now: Date): C
   return old ? list.map((c) => (c === old ? next : c)) : [...list, next]
 }
 
+/** The conflicts of upstream's getLatestPod, which names the resource `Pod`. */
+function checkPreconditions(pod: KObject, pre: { uid?: string; resourceVersion?: string }): void {
+  const { name, uid, resourceVersion } = pod.metadata
+  if (pre.uid && pre.uid !== uid) {
+    throw conflict(podRef, name, `the UID in the precondition (${pre.uid}) does not match the UID in record (${uid}). The object might have been deleted and then recreated`)
+  }
+  if (pre.resourceVersion && pre.resourceVersion !== resourceVersion) {
+    throw conflict(podRef, name, `the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${resourceVersion}). The object might have been modified`)
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
 export class PodEviction {
   private readonly handler: ResourceHandler
   private readonly now: () => Date
 
-  constructor(handler: ResourceHandler, now: () => Date = () => new Date()) {
+  private readonly retryDelayMs: number
+
+  constructor(handler: ResourceHandler, now: () => Date = () => new Date(), retryDelayMs = RETRY_DELAY_MS) {
     this.handler = handler
     this.now = now
+    this.retryDelayMs = retryDelayMs
   }
 
   private internal(opts: WriteOptions): WriteOptions {
@@ -81,10 +101,10 @@ export class PodEviction {
       const options = shouldEnforceResourceVersion(pod) && resourceVersionIsUnset(original) ? withResourceVersion(original, pod.metadata.resourceVersion!) : original
       try {
         await this.markAndDelete(podRequest, options, opts)
-        return evicted
+        return evicted()
       } catch (err) {
-        if (isConflict(err) && resourceVersionIsUnset(original) && attempt < CONFLICT_RETRIES) continue
-        throw err
+        if (!isConflict(err) || !resourceVersionIsUnset(original) || attempt + 1 >= CONFLICT_RETRIES) throw err
+        await sleep(this.retryDelayMs * (1 + Math.random() * 0.1))
       }
     }
 
@@ -105,7 +125,7 @@ export class PodEviction {
       if (isConflict(err) && letGoBy && resourceVersionIsUnset(original)) throw budgetNotReady(letGoBy.metadata.name)
       throw err
     }
-    return evicted
+    return evicted()
   }
 
   /** Takes one disruption from the budget's status by compare-and-swap, re-reading it after each conflict. */
@@ -116,12 +136,8 @@ export class PodEviction {
     }
     const { namespace, name } = budget.metadata
     const request: ResourceRequest = { kind: 'resource', info: pdbInfo, namespace, name, subresource: 'status', verb: 'update' }
-    try {
-      await this.handler.guaranteedUpdate(request, this.internal(opts), undefined, (current) => checkAndDecrement(current as unknown as Budget, podName, this.now(), false) as unknown as KObject)
-    } catch (err) {
-      if (isConflict(err)) throw new ApiError(504, 'Timeout', `couldn't update PodDisruptionBudget "${name}" due to conflicts`, { retryAfterSeconds: 10 })
-      throw err
-    }
+    // After the last conflict the conflict itself is the answer, as upstream's retry.OnError returns it.
+    await this.handler.guaranteedUpdate(request, this.internal(opts), undefined, (current) => checkAndDecrement(current as unknown as Budget, podName, this.now(), false) as unknown as KObject)
   }
 
   /** addConditionAndDeletePod: the DisruptionTarget mark (not in a dry run), then the delete with the caller's options. */
@@ -131,10 +147,11 @@ export class PodEviction {
     if (!isDryRun(options)) {
       const pre = options.preconditions ?? {}
       const statusRequest: ResourceRequest = { ...podRequest, subresource: 'status', verb: 'update' }
+      // getLatestPod: the preconditions are checked on the latest pod (with upstream's messages;
+      // the update checks them again against a change in between).
+      checkPreconditions(await h.get({ ...podRequest, verb: 'get' }), pre)
       const marked = await h.guaranteedUpdate(statusRequest, this.internal(opts), parseResourceVersion(pre.resourceVersion), (current) => {
-        if (pre.uid && pre.uid !== current.metadata.uid) {
-          throw conflict(podRef, current.metadata.name, `the UID in the precondition (${pre.uid}) does not match the UID in record (${current.metadata.uid}). The object might have been deleted and then recreated`)
-        }
+        checkPreconditions(current, { uid: pre.uid })
         current.status = { ...(current.status ?? {}), conditions: withDisruptionTarget(current.status?.conditions, this.now()) }
         return current
       })

@@ -16,9 +16,18 @@ export function messageForKind(apiVersion: string, kind: string): string | undef
   const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1)
   const own = `${group === '' ? 'core' : group.split('.')[0]}.${version}.${kind}`
   if (Object.hasOwn(kubernetesSchema, own) && !kubernetesSchema[own].as) return own
+  const older = olderVersions.get(`${apiVersion} ${kind}`)
+  if (older) return older
   const meta = `meta.v1.${kind}`
   if (metaKinds.has(kind)) return meta
   return undefined
 }
+
+/**
+ * Kinds an older version still carries on the wire with the very message of the served one
+ * (the same fields and numbers): upstream's eviction subresource takes a policy/v1beta1
+ * Eviction too.
+ */
+const olderVersions = new Map([['policy/v1beta1 Eviction', 'policy.v1.Eviction']])
 
 const metaKinds = new Set(['Status', 'DeleteOptions', 'CreateOptions', 'UpdateOptions', 'PatchOptions', 'GetOptions', 'ListOptions', 'WatchEvent', 'APIGroup', 'APIGroupList', 'APIResourceList', 'APIVersions', 'PartialObjectMetadata', 'PartialObjectMetadataList'])
