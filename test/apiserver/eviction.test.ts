@@ -2,6 +2,11 @@
 // writes each budget's status itself, as the controller would.
 import t from 'tap'
 import { encodeProtobufObject, protobufMediaType } from '../../src/api/protobuf/index.ts'
+import { findByKind } from '../../src/api/registry.ts'
+import { PodEviction } from '../../src/apiserver/pod-eviction.ts'
+import type { ResourceRequest } from '../../src/apiserver/request-info.ts'
+import type { ResourceHandler } from '../../src/apiserver/resource-handler.ts'
+import { ApiError } from '../../src/util/errors.ts'
 import { call, startTestServer, userCredentials } from '../helpers/apiserver.ts'
 
 const srv = await startTestServer(t)
@@ -233,4 +238,61 @@ t.test("terminal and terminating pods go without their budget; the Eviction's pr
   const pinned = await evict(open, 'a', { preconditions: { uid: current.uid, resourceVersion: current.resourceVersion } })
   t.equal(pinned.status, 201, 'preconditions that hold: the mark moves the version, the delete follows it')
   t.equal((await getPod(open, 'a')).status, 404)
+})
+
+// The races upstream guards with a resourceVersion precondition, made certain: the handler
+// the eviction runs on lets the test change the pod right after the eviction judged it.
+const podInfo = findByKind('v1', 'Pod')!
+const admin = { user: 'admin', groups: ['system:masters'], userAgent: 'test' }
+const evictionRequest = (ns: string, name: string): ResourceRequest => ({ kind: 'resource', info: podInfo, namespace: ns, name, subresource: 'eviction', verb: 'create' })
+const evictionBody = (ns: string, name: string) => ({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: ns } })
+
+/** A handler whose `method` first runs `meanwhile` (once), as if another writer got in just then. */
+function racing(method: 'get' | 'list', meanwhile: () => Promise<void>): ResourceHandler {
+  const handler = srv.server.handler
+  let pending = true
+  return new Proxy(handler, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target)
+      if (typeof value !== 'function') return value
+      if (prop !== method) return value.bind(target)
+      return async (...args: unknown[]) => {
+        const answer = await value.apply(target, args)
+        if (pending) {
+          pending = false
+          await meanwhile()
+        }
+        return answer
+      }
+    },
+  })
+}
+
+async function makeReady(ns: string, name: string, phase = 'Running'): Promise<void> {
+  const current = (await getPod(ns, name)).body
+  const res = await call(url, 'PUT', `/api/v1/namespaces/${ns}/pods/${name}/status`, { ...current, status: { phase, conditions: [{ type: 'Ready', status: 'True' }] } })
+  if (res.status !== 200) throw new Error(JSON.stringify(res.body))
+}
+
+t.test('an unready pod its budget let go that turns Ready before the delete: 429, the pod stays unmarked', async (t) => {
+  const ns = await namespace()
+  await budget(ns, 'pdb', { disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 1 })
+  await runningPod(ns, 'unready', { ready: false })
+  const eviction = new PodEviction(racing('list', () => makeReady(ns, 'unready')), undefined, 5)
+  const refused = await eviction.evict(evictionRequest(ns, 'unready'), evictionBody(ns, 'unready'), { query: new URLSearchParams(), identity: admin, warnings: [] }).catch((err) => err)
+  t.ok(refused instanceof ApiError, String(refused))
+  t.match(refused, { code: 429, message: "Cannot evict pod as it would violate the pod's disruption budget.", details: { retryAfterSeconds: 10, causes: [{ reason: 'DisruptionBudget', message: 'The disruption budget pdb is still being processed by the server.' }] } })
+  const pod = (await getPod(ns, 'unready')).body
+  t.notOk(pod.metadata.deletionTimestamp)
+  t.notOk(pod.status.conditions.some((c: any) => c.type === 'DisruptionTarget'))
+})
+
+t.test('a Pending pod that starts running while it is evicted is judged again, by its budget this time', async (t) => {
+  const ns = await namespace()
+  await budget(ns, 'pdb', { disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 1 })
+  await runningPod(ns, 'starting', { phase: 'Pending', ready: false })
+  const eviction = new PodEviction(racing('get', () => makeReady(ns, 'starting')), undefined, 5)
+  const refused = await eviction.evict(evictionRequest(ns, 'starting'), evictionBody(ns, 'starting'), { query: new URLSearchParams(), identity: admin, warnings: [] }).catch((err) => err)
+  t.match(refused, { code: 429, details: { causes: [{ reason: 'DisruptionBudget', message: 'The disruption budget pdb needs 1 healthy pods and has 1 currently' }] } })
+  t.notOk((await getPod(ns, 'starting')).body.metadata.deletionTimestamp, 'the now Running pod stays')
 })
