@@ -296,3 +296,17 @@ t.test('a Pending pod that starts running while it is evicted is judged again, b
   t.match(refused, { code: 429, details: { causes: [{ reason: 'DisruptionBudget', message: 'The disruption budget pdb needs 1 healthy pods and has 1 currently' }] } })
   t.notOk((await getPod(ns, 'starting')).body.metadata.deletionTimestamp, 'the now Running pod stays')
 })
+
+t.test('a node evicts the pods bound to it, and no others (NodeRestriction)', async (t) => {
+  const ns = await namespace()
+  await runningPod(ns, 'mine', { node: 'n1' })
+  await runningPod(ns, 'theirs', { node: 'n2' })
+  const n1 = await userCredentials('system:node:n1', ['system:nodes'])
+  const asNode = (pod: string) => call(url, 'POST', `/api/v1/namespaces/${ns}/pods/${pod}/eviction`, evictionBody(ns, pod), {}, n1)
+  const own = await asNode('mine')
+  t.equal(own.status, 201, JSON.stringify(own.body))
+  const other = await asNode('theirs')
+  t.equal(other.status, 403)
+  t.equal(other.body.message, `pods "theirs" is forbidden: node n1 can only evict pods with spec.nodeName set to itself`)
+  t.notOk((await getPod(ns, 'theirs')).body.metadata.deletionTimestamp)
+})
