@@ -74,6 +74,17 @@ t.test('kubectl drain evicts within the budget and finishes', async (t) => {
   t.match(table.stdout, /NAME\s+MIN AVAILABLE\s+MAX UNAVAILABLE\s+ALLOWED DISRUPTIONS\s+AGE\nweb\s+1\s+N\/A\s+1\s+\S+/, table.stderr)
   t.equal((await run('uncordon', 'n2')).code, 0)
 
+  // A server-side dry run: the Evictions carry dryRun=All, so nothing is spent, marked or deleted.
+  const rehearsal = await run('drain', 'n1', '--ignore-daemonsets', '--delete-emptydir-data', '--dry-run=server')
+  t.equal(rehearsal.code, 0, `${rehearsal.stdout}\n${rehearsal.stderr}`)
+  t.equal(rehearsal.stdout.match(/evicting pod shop\/web-\S+ \(server dry run\)/g)?.length, 2, rehearsal.stdout)
+  t.match(rehearsal.stdout, /node\/n1 drained \(server dry run\)/)
+  t.notOk((await call(c.url, 'GET', '/api/v1/nodes/n1')).body.spec.unschedulable, 'n1 is not cordoned by a dry run')
+  const untouched = await webPods()
+  t.ok(untouched.length === 2 && untouched.every((p) => !p.metadata.deletionTimestamp && !p.status.conditions.some((x: any) => x.type === 'DisruptionTarget')), 'the pods are neither deleted nor marked')
+  t.match((await budget()).status, { disruptionsAllowed: 1 })
+  t.notOk((await budget()).status.disruptedPods, 'and the budget spent nothing')
+
   // Never fewer than minAvailable Ready web pods that are not terminating, all through the drain.
   let fewest = Infinity
   let samples = 0
