@@ -310,3 +310,19 @@ t.test('a node evicts the pods bound to it, and no others (NodeRestriction)', as
   t.equal(other.body.message, `pods "theirs" is forbidden: node n1 can only evict pods with spec.nodeName set to itself`)
   t.notOk((await getPod(ns, 'theirs')).body.metadata.deletionTimestamp)
 })
+
+// No controllers run here, so edit and admin are not aggregated yet: bind the role edit
+// aggregates (the aggregation itself is the ClusterRole aggregation controller's test).
+t.test("the default policy lets edit (and so admin) evict: a user bound to edit's rules in the pod's namespace", async (t) => {
+  const ns = await namespace()
+  await runningPod(ns, 'a')
+  const binding = await call(url, 'POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, {
+    metadata: { name: 'editor' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:aggregate-to-edit' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'editor' }],
+  })
+  t.equal(binding.status, 201, JSON.stringify(binding.body))
+  const editor = await userCredentials('editor')
+  const res = await call(url, 'POST', `/api/v1/namespaces/${ns}/pods/a/eviction`, evictionBody(ns, 'a'), {}, editor)
+  t.equal(res.status, 201, JSON.stringify(res.body))
+})
