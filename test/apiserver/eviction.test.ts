@@ -211,6 +211,9 @@ t.test('policy/v1beta1 Evictions are taken too, as JSON and as protobuf', async 
   const proto = await call(url, 'POST', `/api/v1/namespaces/${ns}/pods/b/eviction`, raw, { 'content-type': protobufMediaType })
   t.equal(proto.status, 201, JSON.stringify(proto.body))
   t.same(Object.keys((await getBudget(ns)).body.status.disruptedPods).sort(), ['a', 'b'])
+  await runningPod(ns, 'c')
+  const bare = await call(url, 'POST', `/api/v1/namespaces/${ns}/pods/c/eviction`, { metadata: { name: 'c' } })
+  t.equal(bare.status, 429, 'a body without apiVersion and kind is taken as an Eviction (and this one finds the budget spent)')
 })
 
 t.test("terminal and terminating pods go without their budget; the Eviction's preconditions hold", async (t) => {
