@@ -110,6 +110,9 @@ export class PodEviction {
 
     const list = await h.list({ kind: 'resource', info: pdbInfo, namespace, name: undefined, subresource: undefined, verb: 'list' }, new URLSearchParams())
     const budgets = budgetsFor(list.entries.map((e) => objectOf(e) as unknown as Budget), pod)
+    // Upstream returns this Status from Create, so kube-apiserver writes it with HTTP 201 and
+    // recent client-go takes it for success; weft answers with the 500 it carries, as the
+    // Kubernetes documentation of the Eviction API says.
     if (budgets.length > 1) {
       const message = 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.'
       return { code: 500, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, code: 500 } }
