@@ -57,7 +57,9 @@ t.test('kubectl drain evicts within the budget and finishes', async (t) => {
   await c.client.create(nodeInfo, { ...node('n2'), spec: { unschedulable: true } })
   t.teardown(heartbeat(c.client, 'n1'))
   t.teardown(heartbeat(c.client, 'n2'))
-  t.teardown(fakeKubelet(c.client))
+  // Pods on n2 turn Ready only once the test says so: until then the budget has nothing to give.
+  let n2Ready = false
+  t.teardown(fakeKubelet(c.client, (p) => p.spec.nodeName !== 'n2' || n2Ready))
 
   const created = await kubectl(c.kubeconfig, ['apply', '-f', '-'], manifest)
   t.equal(created.code, 0, created.stderr)
@@ -97,7 +99,16 @@ t.test('kubectl drain evicts within the budget and finishes', async (t) => {
       await new Promise((r) => setTimeout(r, 25))
     }
   })()
-  const drained = await run('drain', 'n1', '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=50s')
+  const draining = run('drain', 'n1', '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=50s')
+  // One pod goes; its replacement on n2 is not Ready, so the budget holds the other on n1
+  // through more than one of drain's 5 s retries.
+  const onN1 = async () => (await webPods()).filter((p) => p.spec.nodeName === 'n1' && !p.metadata.deletionTimestamp)
+  await until('one web pod evicted, its replacement waiting on n2', async () => (await onN1()).length === 1 && (await webPods()).some((p) => p.spec.nodeName === 'n2'), 30_000)
+  await new Promise((r) => setTimeout(r, 6_000))
+  t.equal((await onN1()).length, 1, 'the budget keeps the second pod while the replacement is not Ready')
+  t.match((await budget()).status, { disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 1 })
+  n2Ready = true
+  const drained = await draining
   sampling = false
   await sampler
   t.equal(drained.code, 0, `${drained.stdout}\n${drained.stderr}`)
