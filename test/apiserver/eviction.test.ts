@@ -329,3 +329,14 @@ t.test("the default policy lets edit (and so admin) evict: a user bound to edit'
   const res = await call(url, 'POST', `/api/v1/namespaces/${ns}/pods/a/eviction`, evictionBody(ns, 'a'), {}, editor)
   t.equal(res.status, 201, JSON.stringify(res.body))
 })
+
+t.test('a crowd of evictions under one budget: each gets 201 or 429, never a conflict', async (t) => {
+  const ns = await namespace()
+  const names = Array.from({ length: 40 }, (_, i) => `p${i}`)
+  for (const n of names) await runningPod(ns, n)
+  await budget(ns, 'pdb', { disruptionsAllowed: 30, currentHealthy: 40, desiredHealthy: 10, expectedPods: 40 })
+  const answers = await Promise.all(names.map((n) => evict(ns, n)))
+  const count = (code: number) => answers.filter((a) => a.status === code).length
+  t.same({ evicted: count(201), refused: count(429), other: answers.length - count(201) - count(429) }, { evicted: 30, refused: 10, other: 0 }, JSON.stringify(answers.find((a) => a.status !== 201 && a.status !== 429)?.body))
+  t.equal(Object.keys((await getBudget(ns)).body.status.disruptedPods).length, 30)
+})
