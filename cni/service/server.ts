@@ -40,6 +40,12 @@ import { DEFAULT_RUN_DIR, serviceDir } from './run-dir.ts'
 const DEFAULT_IO_TIMEOUT_MS = 10_000
 /** Requests served at once; more are answered "try again later" (code 11). */
 const MAX_INFLIGHT = 256
+/**
+ * How long one link or address change may take. A pod's changes are a few lines; one that
+ * hangs fails its ADD well within the runtime's 60 s plugin deadline, so the runtime's next
+ * try meets a fresh session instead of waiting behind it.
+ */
+const COMMAND_TIMEOUT_MS = 20_000
 /** A request line is "<pid> <plugin> <flags>": anything longer is not one. */
 const MAX_LINE = 128
 
@@ -214,16 +220,16 @@ export async function startCniService(opts: CniServiceOptions = {}): Promise<Cni
   const inflight = new Set<Promise<void>>()
   const serving = new Set<number>()
   // Host-side link changes go to one long-lived `ip -batch` (restarted if it dies).
-  let session = new IpSession()
+  let session = new IpSession({ timeoutMs: COMMAND_TIMEOUT_MS })
   setHostIp((lines) => {
-    if (!session.alive) session = new IpSession()
+    if (!session.alive) session = new IpSession({ timeoutMs: COMMAND_TIMEOUT_MS })
     return session.run(lines)
   })
   const jobs = join(dir, 'jobs')
   await fs.mkdir(jobs)
-  let spawner = new Spawner(jobs)
+  let spawner = new Spawner(jobs, { jobTimeoutMs: COMMAND_TIMEOUT_MS })
   setPodIp((lines, netns) => {
-    if (!spawner.alive) spawner = new Spawner(jobs)
+    if (!spawner.alive) spawner = new Spawner(jobs, { jobTimeoutMs: COMMAND_TIMEOUT_MS })
     return spawner.ipBatch(lines, netns)
   })
 

@@ -2,10 +2,13 @@
 // CNI service) changes links without starting `ip` each time. Each batch is followed by a
 // marker line that always fails; its "Command failed -:N" on stderr says the batch is done,
 // and any other failure inside the batch's line range fails the batch with ip's message.
+// A batch not done within the deadline ends the session (ip is killed): its callers get an
+// error naming the lines, and the owner starts a new session for the next batch.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { CommandError } from './exec.ts'
 
 interface Pending {
+  timer: NodeJS.Timeout
   first: number
   marker: number
   errors: string[]
@@ -16,6 +19,9 @@ interface Pending {
 
 const MARKER = 'link show dev weft-marker-nonexistent'
 
+/** How long one batch may take before the session is given up. */
+export const DEFAULT_BATCH_TIMEOUT_MS = 60_000
+
 export class IpSession {
   readonly #child: ChildProcessWithoutNullStreams
   readonly #queue: Pending[] = []
@@ -24,8 +30,13 @@ export class IpSession {
   #message: string[] = []
   #dead: Error | undefined
 
-  constructor() {
-    this.#child = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  readonly #timeoutMs: number
+
+  /** `command` is for tests: a stand-in for `ip -force -batch -`. */
+  constructor(opts: { timeoutMs?: number; command?: [string, string[]] } = {}) {
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS
+    const [file, args] = opts.command ?? ['ip', ['-force', '-batch', '-']]
+    this.#child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] })
     this.#child.stdout.resume()
     this.#child.stderr.setEncoding('utf8')
     this.#child.stderr.on('data', (s: string) => this.#onStderr(s))
@@ -45,7 +56,11 @@ export class IpSession {
     return new Promise((resolve, reject) => {
       const first = this.#line + 1
       this.#line += lines.length + 1
-      this.#queue.push({ first, marker: this.#line, errors: [], resolve, reject, lines })
+      const timer = setTimeout(() => {
+        this.#fail(new CommandError(`ip -batch: ${lines.join('; ')}`, null, `did not finish within ${this.#timeoutMs / 1000} s; the ip session was ended`))
+        this.#child.kill('SIGKILL')
+      }, this.#timeoutMs)
+      this.#queue.push({ timer, first, marker: this.#line, errors: [], resolve, reject, lines })
       this.#child.stdin.write(lines.join('\n') + `\n${MARKER}\n`)
     })
   }
@@ -72,6 +87,7 @@ export class IpSession {
       if (head === undefined) continue
       if (n === head.marker) {
         this.#queue.shift()
+        clearTimeout(head.timer)
         if (head.errors.length === 0) head.resolve()
         else head.reject(new CommandError(`ip -batch: ${head.errors[0]}`, 1, head.errors.join('\n')))
       } else if (n >= head.first) {
@@ -82,6 +98,9 @@ export class IpSession {
 
   #fail(err: Error): void {
     this.#dead ??= err
-    for (const p of this.#queue.splice(0)) p.reject(err)
+    for (const p of this.#queue.splice(0)) {
+      clearTimeout(p.timer)
+      p.reject(err)
+    }
   }
 }

@@ -11,9 +11,14 @@ import { CommandError } from './exec.ts'
 import { checkIpBatchLines } from './ip.ts'
 import { inNetns } from './netns.ts'
 
-const SPAWNER_SCRIPT = `while IFS=$'\\t' read -r -a job; do
-  ( "\${job[@]:2}" <"\${job[1]}" >"\${job[1]}.out" 2>"\${job[1]}.err"; echo "\${job[0]} $?" ) &
+// Each job runs under coreutils' timeout: a command that hangs (a kernel tool waiting on a
+// lock that never comes) is killed and reported, instead of holding its caller forever.
+const spawnerScript = (seconds: number) => `while IFS=$'\\t' read -r -a job; do
+  ( timeout -k 2 ${seconds} "\${job[@]:2}" <"\${job[1]}" >"\${job[1]}.out" 2>"\${job[1]}.err"; echo "\${job[0]} $?" ) &
 done`
+
+/** How long a job may run before it is killed (SIGTERM, then SIGKILL 2 s later). */
+export const DEFAULT_JOB_TIMEOUT_MS = 60_000
 
 interface Job {
   resolve: (stdout: string) => void
@@ -23,10 +28,13 @@ interface Job {
   input: string
 }
 
-/** bash's exit code and message when the program itself cannot be found. */
-function notFound(file: string, code: number, stderr: string): boolean {
-  return code === 127 && (stderr.includes(`${file}: command not found`) || stderr.includes(`${file}: No such file or directory`))
+/** timeout's exit code and message when the program itself cannot be found. */
+function notFound(code: number, stderr: string): boolean {
+  return code === 127 && /^timeout: failed to run command .*: No such file or directory$/m.test(stderr)
 }
+
+/** timeout's exit codes for a command it ended: 124 after SIGTERM, 137 after SIGKILL. */
+const timedOut = (code: number): boolean => code === 124 || code === 137
 
 export class Spawner {
   readonly #child: ChildProcessByStdio<Writable, Readable, null>
@@ -35,11 +43,13 @@ export class Spawner {
   #next = 0
   #out = ''
   #dead: Error | undefined
+  readonly #timeoutMs: number
 
   /** `dir`: a private directory for the jobs' input and output files. */
-  constructor(dir: string) {
+  constructor(dir: string, opts: { jobTimeoutMs?: number } = {}) {
     this.#dir = dir
-    this.#child = spawn('bash', ['-c', SPAWNER_SCRIPT], { stdio: ['pipe', 'pipe', 'ignore'] })
+    this.#timeoutMs = opts.jobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS
+    this.#child = spawn('bash', ['-c', spawnerScript(Math.max(1, Math.ceil(this.#timeoutMs / 1000)))], { stdio: ['pipe', 'pipe', 'ignore'] })
     this.#child.stdout.setEncoding('utf8')
     this.#child.stdout.on('data', (s: string) => this.#onOut(s))
     this.#child.stdin.on('error', () => {})
@@ -97,7 +107,8 @@ export class Spawner {
     await Promise.all([rm(job.input, { force: true }), rm(`${job.input}.out`, { force: true }), rm(`${job.input}.err`, { force: true })])
     if (code === 0) job.resolve(stdout)
     // As run() reports a spawn that failed with ENOENT, so callers tell "not installed" apart the same way.
-    else if (notFound(job.file, code, stderr)) job.reject(new CommandError(job.command, null, `${job.file} is not installed (${stderr.trim()})`))
+    else if (notFound(code, stderr)) job.reject(new CommandError(job.command, null, `${job.file} is not installed (${stderr.trim()})`))
+    else if (timedOut(code)) job.reject(new CommandError(job.command, code, `did not finish within ${this.#timeoutMs / 1000} s and was killed${stderr.trim() ? ` (${stderr.trim()})` : ''}`))
     else job.reject(new CommandError(job.command, code, stderr || stdout))
   }
 
