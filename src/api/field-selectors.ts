@@ -244,7 +244,9 @@ export function escapeValue(s: string): string {
  * upstream's message. '' selects everything. Throws a 400 ApiError.
  */
 export function parseFieldSelector(text: string, info: ResourceInfo): FieldSelector {
-  const spec = kindFields(info.kind)
+  // A custom resource takes metadata.name and metadata.namespace, whatever its kind is called.
+  const kind = info.custom ? '' : info.kind
+  const spec = kindFields(kind)
   const terms = splitTerms(text).sort()
   const requirements: FieldRequirement[] = []
   for (const term of terms) {
@@ -263,7 +265,7 @@ export function parseFieldSelector(text: string, info: ResourceInfo): FieldSelec
     }
     requirements.push({ field, operator: parts.op, value })
   }
-  return { kind: info.kind, requirements }
+  return { kind, requirements }
 }
 
 export function fieldSelectorToString(sel: FieldSelector): string {

@@ -1,0 +1,252 @@
+// CustomResourceDefinitions served by the API server: the CRD's own validation and status,
+// its resources (CRUD, list, watch, selectors, patches, status and scale), versions with
+// conversion None, discovery, OpenAPI, Tables, and cleanup when the CRD is deleted.
+import t from 'tap'
+import { call, startTestServer } from '../helpers/apiserver.ts'
+
+const crdPath = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions'
+
+function widgetCrd(extra: Record<string, unknown> = {}) {
+  const schema = {
+    type: 'object',
+    properties: {
+      spec: {
+        type: 'object',
+        required: ['size'],
+        properties: {
+          size: { type: 'integer', minimum: 1, maximum: 10 },
+          color: { type: 'string', enum: ['red', 'blue'], default: 'red' },
+          replicas: { type: 'integer', default: 1 },
+          selector: { type: 'string' },
+          tags: { type: 'array', maxItems: 3, items: { type: 'string' }, 'x-kubernetes-list-type': 'set' },
+          free: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+        },
+      },
+      status: { type: 'object', properties: { replicas: { type: 'integer' }, phase: { type: 'string' } } },
+    },
+  }
+  const version = (name: string, storage: boolean) => ({
+    name,
+    served: true,
+    storage,
+    schema: { openAPIV3Schema: schema },
+    subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.spec.selector' } },
+    additionalPrinterColumns: [
+      { name: 'Size', type: 'integer', jsonPath: '.spec.size' },
+      { name: 'Color', type: 'string', jsonPath: '.spec.color' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  })
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'widgets.example.com' },
+    spec: {
+      group: 'example.com',
+      names: { plural: 'widgets', singular: 'widget', kind: 'Widget', shortNames: ['wd'], categories: ['all'] },
+      scope: 'Namespaced',
+      versions: [version('v1', true), version('v1beta1', false)],
+    },
+    ...extra,
+  }
+}
+
+const widget = (name: string, spec: Record<string, unknown>, apiVersion = 'example.com/v1') => ({ apiVersion, kind: 'Widget', metadata: { name, labels: { app: name } }, spec })
+
+async function until<T>(fn: () => Promise<T | undefined>, ms = 5000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+t.test('a CRD is validated, gets its status, and serves its resources', async (t) => {
+  const { url } = await startTestServer(t)
+  const bad = widgetCrd()
+  ;(bad.spec as any).group = 'example'
+  ;(bad.spec as any).versions[1].storage = true
+  const refused = await call(url, 'POST', crdPath, bad)
+  t.equal(refused.status, 422)
+  t.match(refused.body.message, /spec\.group: Invalid value: "example": should be a domain with at least one dot/)
+  t.match(refused.body.message, /must have exactly one version marked as storage version/)
+  t.match(refused.body.message, /metadata\.name: Invalid value: "widgets\.example\.com": must be spec\.names\.plural\+"\."\+spec\.group/)
+
+  const untyped = widgetCrd()
+  ;(untyped.spec as any).versions[0].schema.openAPIV3Schema.properties.spec.properties.size = { minimum: 1 }
+  const notStructural = await call(url, 'POST', crdPath, untyped)
+  t.equal(notStructural.status, 422)
+  t.match(notStructural.body.message, /spec\.versions\[0\]\.schema\.openAPIV3Schema\.properties\[spec\]\.properties\[size\]\.type: Required value/)
+
+  const created = await call(url, 'POST', crdPath, widgetCrd())
+  t.equal(created.status, 201, JSON.stringify(created.body))
+  t.same(created.body.status.storedVersions, ['v1'])
+  t.same(created.body.metadata.finalizers, ['customresourcecleanup.apiextensions.k8s.io'])
+  t.equal(created.body.spec.conversion.strategy, 'None')
+  const crd = await until(async () => {
+    const got = await call(url, 'GET', `${crdPath}/widgets.example.com`)
+    const established = got.body.status?.conditions?.find((c: any) => c.type === 'Established')
+    return established?.status === 'True' ? got.body : undefined
+  })
+  t.equal(crd.status.conditions.find((c: any) => c.type === 'NamesAccepted').status, 'True')
+  t.equal(crd.status.acceptedNames.kind, 'Widget')
+  t.equal(crd.status.acceptedNames.plural, 'widgets')
+
+  const byShort = await call(url, 'GET', '/apis/apiextensions.k8s.io/v1')
+  t.same(byShort.body.resources.find((r: any) => r.name === 'customresourcedefinitions').shortNames, ['crd', 'crds'])
+
+  t.test('discovery', async (t) => {
+    const group = await call(url, 'GET', '/apis/example.com')
+    t.equal(group.status, 200)
+    t.same(group.body.versions.map((v: any) => v.version), ['v1', 'v1beta1'])
+    t.equal(group.body.preferredVersion.version, 'v1')
+    const list = await call(url, 'GET', '/apis/example.com/v1')
+    t.same(list.body.resources.map((r: any) => r.name), ['widgets', 'widgets/status', 'widgets/scale'])
+    t.same(list.body.resources[0].shortNames, ['wd'])
+    const groups = await call(url, 'GET', '/apis')
+    t.ok(groups.body.groups.some((g: any) => g.name === 'example.com'))
+    const aggregated = await call(url, 'GET', '/apis', undefined, { accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList' })
+    const entry = aggregated.body.items.find((g: any) => g.metadata.name === 'example.com')
+    t.same(entry.versions.map((v: any) => v.version), ['v1', 'v1beta1'])
+    t.equal(entry.versions[0].resources[0].resource, 'widgets')
+    t.same(entry.versions[0].resources[0].subresources.map((s: any) => s.subresource), ['status', 'scale'])
+  })
+
+  t.test('create: pruning, defaulting, validation', async (t) => {
+    const base = '/apis/example.com/v1/namespaces/default/widgets'
+    const made = await call(url, 'POST', base, widget('w1', { size: 3, unknown: 'x', free: { anything: { goes: 1 } } }))
+    t.equal(made.status, 201, JSON.stringify(made.body))
+    t.equal(made.body.spec.color, 'red', 'defaulted')
+    t.equal(made.body.spec.replicas, 1)
+    t.notOk('unknown' in made.body.spec, 'pruned')
+    t.same(made.body.spec.free, { anything: { goes: 1 } }, 'preserved')
+    t.equal(made.body.metadata.generation, 1)
+    t.equal(made.headers.get('warning'), '299 - "unknown field \\"spec.unknown\\""')
+
+    const strict = await call(url, 'POST', `${base}?fieldValidation=Strict`, widget('w9', { size: 3, unknown: 'x' }))
+    t.equal(strict.status, 400)
+    t.match(strict.body.message, /strict decoding error: unknown field "spec.unknown"/)
+
+    const invalid = await call(url, 'POST', base, widget('w2', { size: 11, color: 'green', tags: ['a', 'a', 'b', 'c'] }))
+    t.equal(invalid.status, 422)
+    t.equal(invalid.body.details.kind, 'Widget')
+    t.equal(invalid.body.details.group, 'example.com')
+    const messages = invalid.body.details.causes.map((c: any) => `${c.field}: ${c.message}`)
+    t.same(messages.sort(), [
+      'spec.color: Unsupported value: "green": supported values: "red", "blue"',
+      'spec.size: Invalid value: 11: spec.size in body should be less than or equal to 10',
+      'spec.tags: Too many: 4: must have at most 3 items',
+      'spec.tags[1]: Duplicate value: "a"',
+    ])
+    const missing = await call(url, 'POST', base, widget('w3', {}))
+    t.equal(missing.status, 422)
+    t.match(missing.body.message, /spec\.size: Required value/)
+    const wrongType = await call(url, 'POST', base, widget('w4', { size: 'big' }))
+    t.equal(wrongType.status, 422)
+    t.match(wrongType.body.message, /spec\.size: Invalid value: "string": spec\.size in body must be of type integer: "string"/)
+  })
+
+  t.test('versions share objects; only apiVersion differs', async (t) => {
+    const old = await call(url, 'POST', '/apis/example.com/v1beta1/namespaces/default/widgets', widget('wb', { size: 2 }, 'example.com/v1beta1'))
+    t.equal(old.status, 201, JSON.stringify(old.body))
+    t.equal(old.body.apiVersion, 'example.com/v1beta1')
+    const asV1 = await call(url, 'GET', '/apis/example.com/v1/namespaces/default/widgets/wb')
+    t.equal(asV1.body.apiVersion, 'example.com/v1')
+    t.equal(asV1.body.spec.size, 2)
+    const list = await call(url, 'GET', '/apis/example.com/v1beta1/namespaces/default/widgets')
+    t.equal(list.body.kind, 'WidgetList')
+    t.equal(list.body.apiVersion, 'example.com/v1beta1')
+    t.ok(list.body.items.every((i: any) => i.apiVersion === 'example.com/v1beta1'))
+  })
+
+  t.test('selectors, patches, status, scale, tables', async (t) => {
+    const base = '/apis/example.com/v1/namespaces/default/widgets'
+    const byLabel = await call(url, 'GET', `${base}?labelSelector=app%3Dw1`)
+    t.same(byLabel.body.items.map((i: any) => i.metadata.name), ['w1'])
+    const byField = await call(url, 'GET', `/apis/example.com/v1/widgets?fieldSelector=metadata.name%3Dwb`)
+    t.same(byField.body.items.map((i: any) => i.metadata.name), ['wb'])
+    const badField = await call(url, 'GET', `${base}?fieldSelector=spec.size%3D3`)
+    t.equal(badField.status, 400)
+
+    const merged = await call(url, 'PATCH', `${base}/w1`, { spec: { size: 4 } }, { 'content-type': 'application/merge-patch+json' })
+    t.equal(merged.status, 200)
+    t.equal(merged.body.spec.size, 4)
+    t.equal(merged.body.metadata.generation, 2)
+    const json = await call(url, 'PATCH', `${base}/w1`, [{ op: 'replace', path: '/spec/color', value: 'blue' }], { 'content-type': 'application/json-patch+json' })
+    t.equal(json.body.spec.color, 'blue')
+    const strategic = await call(url, 'PATCH', `${base}/w1`, { spec: { size: 5 } }, { 'content-type': 'application/strategic-merge-patch+json' })
+    t.equal(strategic.status, 415)
+    const invalidPatch = await call(url, 'PATCH', `${base}/w1`, { spec: { size: 0 } }, { 'content-type': 'application/merge-patch+json' })
+    t.equal(invalidPatch.status, 422)
+
+    // status is a subresource: the main resource ignores it, and the subresource only writes it.
+    const ignored = await call(url, 'PATCH', `${base}/w1`, { status: { phase: 'Ready' } }, { 'content-type': 'application/merge-patch+json' })
+    t.notOk(ignored.body.status?.phase)
+    const status = await call(url, 'PATCH', `${base}/w1/status`, { status: { phase: 'Ready', replicas: 1 }, spec: { size: 9 } }, { 'content-type': 'application/merge-patch+json' })
+    t.equal(status.status, 200, JSON.stringify(status.body))
+    t.equal(status.body.status.phase, 'Ready')
+    t.equal(status.body.spec.size, 4)
+    t.equal(status.body.metadata.generation, 3, 'the color patch moved it, status did not')
+
+    await call(url, 'PATCH', `${base}/w1`, { spec: { selector: 'app=w1' } }, { 'content-type': 'application/merge-patch+json' })
+    const scale = await call(url, 'GET', `${base}/w1/scale`)
+    t.same(scale.body.spec, { replicas: 1 })
+    t.same(scale.body.status, { replicas: 1, selector: 'app=w1' })
+    const scaled = await call(url, 'PATCH', `${base}/w1/scale`, { spec: { replicas: 3 } }, { 'content-type': 'application/merge-patch+json' })
+    t.equal(scaled.status, 200, JSON.stringify(scaled.body))
+    t.equal(scaled.body.spec.replicas, 3)
+    t.equal((await call(url, 'GET', `${base}/w1`)).body.spec.replicas, 3)
+
+    const table = await call(url, 'GET', base, undefined, { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' })
+    t.same(table.body.columnDefinitions.map((c: any) => c.name), ['Name', 'Size', 'Color', 'Age'])
+    const row = table.body.rows.find((r: any) => r.cells[0] === 'w1')
+    t.same(row.cells.slice(0, 3), ['w1', 4, 'blue'])
+    t.match(row.cells[3], /^\d+s$/)
+
+    const protobuf = await call(url, 'GET', `${base}/w1`, undefined, { accept: 'application/vnd.kubernetes.protobuf' })
+    t.equal(protobuf.status, 200)
+    t.match(protobuf.headers.get('content-type'), /application\/json/)
+  })
+
+  t.test('watch', async (t) => {
+    const base = '/apis/example.com/v1beta1/namespaces/default/widgets'
+    const list = await call(url, 'GET', base)
+    const watch = call(url, 'GET', `${base}?watch=true&resourceVersion=${list.body.metadata.resourceVersion}&timeoutSeconds=1`)
+    await new Promise((r) => setTimeout(r, 100))
+    await call(url, 'POST', '/apis/example.com/v1/namespaces/default/widgets', widget('ww', { size: 1 }))
+    const body = (await watch).body
+    const events = typeof body === 'string' ? body.trim().split('\n').map((l) => JSON.parse(l)) : [body]
+    const added = events.find((e) => e.type === 'ADDED')
+    t.equal(added.object.metadata.name, 'ww')
+    t.equal(added.object.apiVersion, 'example.com/v1beta1', 'in the watched version')
+  })
+
+  t.test('openapi', async (t) => {
+    const index = await call(url, 'GET', '/openapi/v3')
+    t.ok(index.body.paths['apis/example.com/v1'])
+    const doc = await call(url, 'GET', '/openapi/v3/apis/example.com/v1')
+    const schema = doc.body.components.schemas['com.example.v1.Widget']
+    t.same(schema['x-kubernetes-group-version-kind'], [{ group: 'example.com', kind: 'Widget', version: 'v1' }])
+    t.equal(schema.properties.spec.properties.size.type, 'integer')
+    t.ok(doc.body.paths['/apis/example.com/v1/namespaces/{namespace}/widgets/{name}'])
+    const v2 = await call(url, 'GET', '/openapi/v2')
+    t.ok(v2.body.definitions['com.example.v1.Widget'])
+  })
+
+  t.test('deleting the CRD deletes its objects and stops serving', async (t) => {
+    const gone = await call(url, 'DELETE', `${crdPath}/widgets.example.com`)
+    t.equal(gone.status, 200)
+    await until(async () => ((await call(url, 'GET', `${crdPath}/widgets.example.com`)).status === 404 ? true : undefined))
+    const after = await call(url, 'GET', '/apis/example.com/v1/namespaces/default/widgets')
+    t.equal(after.status, 404)
+    // Made again: empty.
+    t.equal((await call(url, 'POST', crdPath, widgetCrd())).status, 201)
+    const list = await until(async () => {
+      const l = await call(url, 'GET', '/apis/example.com/v1/widgets')
+      return l.status === 200 ? l : undefined
+    })
+    t.same(list.body.items, [])
+  })
+})
