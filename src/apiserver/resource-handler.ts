@@ -519,14 +519,19 @@ export class ResourceHandler {
       obj.spec = { ...(obj.spec ?? {}), finalizers: next.spec?.finalizers ?? [] }
     } else {
       obj = next
-      if (info.subresources.includes('status')) obj.status = structuredClone(old.status)
+      if (info.subresources.includes('status')) {
+        if (old.status === undefined) delete obj.status
+        else obj.status = structuredClone(old.status)
+      }
       // spec.finalizers of a Namespace change only through its finalize subresource.
       if (info.kind === 'Namespace') obj.spec = { ...(obj.spec ?? {}), finalizers: structuredClone(old.spec?.finalizers) }
     }
     const meta = obj.metadata
     const oldMeta = old.metadata
     meta.name = oldMeta.name
-    meta.namespace = oldMeta.namespace
+    // A cluster-scoped object has no namespace key at all: an undefined one would make a write that changes nothing look like a change.
+    if (oldMeta.namespace === undefined) delete meta.namespace
+    else meta.namespace = oldMeta.namespace
     meta.uid = oldMeta.uid
     meta.creationTimestamp = oldMeta.creationTimestamp
     if (oldMeta.deletionTimestamp) {

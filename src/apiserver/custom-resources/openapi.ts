@@ -60,7 +60,25 @@ export function customDocument(infos: readonly ResourceInfo[]): Json {
     if (info.subresources.includes('scale')) addModel(b, 'V1Scale')
     Object.assign(paths, resourcePaths(info))
   }
+  jsonOnly(paths)
   return { openapi: '3.0.0', info: { title: 'Kubernetes CRD Swagger', version: 'v0.1.0' }, paths, components: { schemas: sortKeys(b.schemas) } }
+}
+
+/**
+ * Custom resources take no strategic merge patch and speak no protobuf: their operations say
+ * so (kubectl apply picks a strategic merge patch only where the patch operation lists it).
+ */
+function jsonOnly(paths: Json): void {
+  for (const item of Object.values(paths)) {
+    for (const op of Object.values(item as Json)) {
+      if (!isObject(op)) continue
+      const body = op.requestBody?.content
+      if (isObject(body)) delete body['application/strategic-merge-patch+json']
+      for (const response of Object.values(isObject(op.responses) ? op.responses : {})) {
+        if (isObject(response) && isObject(response.content)) delete response.content['application/vnd.kubernetes.protobuf']
+      }
+    }
+  }
 }
 
 export function documentHash(doc: object): string {
