@@ -54,6 +54,8 @@ import { ServerSecurity, type ApiServerSecurity } from './security.ts'
 import { issueTokenRequest } from './token-request.ts'
 
 const nodeResource = resources.find((r) => r.kind === 'Node')!
+/** Socket buffer size: a whole large answer (a CRD with its managedFields) is taken in one write. */
+const SOCKET_HIGH_WATER_MARK = 4 * 1024 * 1024
 const HEALTH_PATHS = new Set(['/healthz', '/livez', '/readyz'])
 const STORE_HEALTH_TIMEOUT_MS = 2000
 
@@ -208,6 +210,15 @@ export class ApiServer {
     // A TLS handshake that fails (a client that does not trust our CA, a scanner) is the client's problem.
     server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake failed'))
     server.setTimeout(0)
+    // Node's server pauses the parser of a keep-alive connection's next request while the last
+    // answer has not drained, and a body arriving then fails with HPE_PAUSED (the client sees a
+    // reset mid-request, as kubectl did applying the large Gateway API CRDs back to back). A TLS
+    // socket takes no highWaterMark option: raise its write buffer so answers up to that size
+    // count as drained at once.
+    server.on('secureConnection', (socket: import('node:tls').TLSSocket) => {
+      const state = (socket as unknown as { _writableState?: { highWaterMark: number } })._writableState
+      if (state && state.highWaterMark < SOCKET_HIGH_WATER_MARK) state.highWaterMark = SOCKET_HIGH_WATER_MARK
+    })
     server.on('connection', (socket: import('node:net').Socket) => {
       this.sockets.add(socket)
       socket.once('close', () => this.sockets.delete(socket))

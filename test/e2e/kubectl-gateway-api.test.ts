@@ -169,6 +169,26 @@ t.test('kubectl explain reads the CRD schema', async (t) => {
   t.match(deeper.stdout, /FIELD: port <integer>/)
 })
 
+t.test('server-side apply of the CRDs and of a route', async (t) => {
+  const crdsAgain = await run('apply', '--server-side', '--force-conflicts', '-f', crds)
+  t.equal(crdsAgain.code, 0, crdsAgain.stderr)
+  const ssa = structuredClone(route) as any
+  ssa.metadata.name = 'ssa'
+  ssa.metadata.labels = { app: 'ssa' }
+  const file = dir.file('ssa.json', JSON.stringify(ssa))
+  const applied = await run('apply', '--server-side', '-f', file)
+  t.equal(applied.code, 0, applied.stderr)
+  t.equal(applied.stdout.trim(), 'httproute.gateway.networking.k8s.io/ssa serverside-applied')
+  ssa.spec.hostnames = ['ssa.example.com']
+  const changed = await run('apply', '--server-side', '-f', dir.file('ssa.json', JSON.stringify(ssa)))
+  t.equal(changed.code, 0, changed.stderr)
+  const got = JSON.parse((await run('get', 'httproute', 'ssa', '-o', 'json', '--show-managed-fields')).stdout)
+  t.same(got.spec.hostnames, ['ssa.example.com'])
+  t.equal(got.metadata.generation, 2)
+  t.equal(got.spec.rules[1].matches[0].path.value, '/', 'defaulted')
+  t.ok(got.metadata.managedFields.some((m: any) => m.manager === 'kubectl' && m.operation === 'Apply'))
+})
+
 t.test('watch, patch and delete through kubectl', async (t) => {
   const patched = await run('patch', 'httproute', 'shop', '--type=merge', '-p', '{"spec":{"hostnames":["shop.example.com","www.example.com"]}}')
   t.equal(patched.code, 0, patched.stderr)
