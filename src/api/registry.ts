@@ -51,7 +51,8 @@ export interface CustomResourceHooks {
   /** Drops fields the schema does not specify, in place; returns their paths. */
   prune(obj: Record<string, unknown>): string[]
   applyDefaults(obj: Record<string, unknown>): void
-  validate(obj: Record<string, unknown>): FieldCause[]
+  /** The schema's checks and CEL rules; `old`: the stored object, on an update (for transition rules). */
+  validate(obj: Record<string, unknown>, old?: Record<string, unknown>): FieldCause[]
   /** A stored object as this version serves it: apiVersion rewritten, pruned and defaulted. */
   fromStored<T extends Record<string, unknown>>(obj: T): T
   /** This version's object as stored (the storage version's apiVersion). */

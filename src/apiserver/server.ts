@@ -18,7 +18,7 @@ import { NodePortAllocator, ServiceIPAllocator } from './allocator.ts'
 import type { IngressBootstrap } from './bootstrap-ingress.ts'
 import { bootstrap } from './bootstrap.ts'
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion } from './discovery.ts'
-import { bodyKind, mediaType, parseBody, readBody, sendJson, toApiError } from './http-io.ts'
+import { bodyKind, mediaType, parseBody, raiseWriteBuffer, readBody, sendJson, toApiError } from './http-io.ts'
 import { errorFormat, formatFor, negotiate, sendError, sendList, sendObject, watchEncoding, type Rendering } from './wire.ts'
 import { ApiServerMetrics } from './metrics.ts'
 import { ObjectStore, resourceRef, served, type KObject } from './objects.ts'
@@ -215,10 +215,7 @@ export class ApiServer {
     // reset mid-request, as kubectl did applying the large Gateway API CRDs back to back). A TLS
     // socket takes no highWaterMark option: raise its write buffer so answers up to that size
     // count as drained at once.
-    server.on('secureConnection', (socket: import('node:tls').TLSSocket) => {
-      const state = (socket as unknown as { _writableState?: { highWaterMark: number } })._writableState
-      if (state && state.highWaterMark < SOCKET_HIGH_WATER_MARK) state.highWaterMark = SOCKET_HIGH_WATER_MARK
-    })
+    server.on('secureConnection', (socket: import('node:tls').TLSSocket) => raiseWriteBuffer(socket, SOCKET_HIGH_WATER_MARK))
     server.on('connection', (socket: import('node:net').Socket) => {
       this.sockets.add(socket)
       socket.once('close', () => this.sockets.delete(socket))

@@ -1,7 +1,7 @@
 // The Gateway API standard channel (v1.3.0) through the real kubectl: the CRDs apply and
 // become established, a GatewayClass, Gateway and HTTPRoute apply and round-trip with the
 // schema's defaults, `kubectl get` prints the CRDs' columns, an invalid route is refused
-// with the schema's error, and `kubectl explain` reads the published schema.
+// with the schema's and the CEL rules' errors, and `kubectl explain` reads the published schema.
 import t from 'tap'
 import { fileURLToPath } from 'node:url'
 import { startTestServer } from '../helpers/apiserver.ts'
@@ -147,6 +147,16 @@ t.test('an invalid HTTPRoute is refused with the schema error', async (t) => {
   t.match(refused.stderr, 'The HTTPRoute "bad" is invalid')
   t.match(refused.stderr, 'spec.rules[0].matches: Too many: 65: must have at most 64 items')
   t.match(refused.stderr, 'spec.rules[1].backendRefs[0].port: Invalid value: 70000: spec.rules[1].backendRefs[0].port in body should be less than or equal to 65535')
+  // The CRDs' CEL rules (x-kubernetes-validations) are enforced too.
+  const relative = structuredClone(route) as any
+  relative.metadata.name = 'relative'
+  relative.spec.rules[0].matches[0].path.value = 'cart'
+  delete relative.spec.rules[0].backendRefs[0].port
+  const cel = await run('apply', '-f', dir.file('relative.json', JSON.stringify(relative)))
+  t.not(cel.code, 0)
+  t.match(cel.stderr, 'The HTTPRoute "relative" is invalid')
+  t.match(cel.stderr, `spec.rules[0].matches[0].path: Invalid value: "object": value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']`)
+  t.match(cel.stderr, 'spec.rules[0].backendRefs[0]: Invalid value: "object": Must have port for Service reference')
   const typo = structuredClone(route) as any
   typo.metadata.name = 'typo'
   typo.spec.hostnamez = ['x']

@@ -3,6 +3,7 @@
 // storage version objects are kept in. Pure: built from the CRD object alone.
 import type { CustomResourceHooks, ResourceInfo, Subresource } from '../registry.ts'
 import { compareVersions, crdVersions, type CrdVersion } from './definition.ts'
+import { validateRules } from './cel.ts'
 import { applyDefaults, prune, validateValue } from './schema.ts'
 
 type Obj = Record<string, any>
@@ -46,7 +47,7 @@ function hooksFor(crd: Obj, version: CrdVersion, storageVersion: string): Custom
     scale: version.scale,
     prune: (obj) => prune(schema, obj),
     applyDefaults: (obj) => applyDefaults(schema, obj),
-    validate: (obj) => validateValue(schema, obj),
+    validate: (obj, old) => [...validateValue(schema, obj), ...validateRules(schema, obj, old)],
     fromStored<T extends Record<string, unknown>>(obj: T): T {
       const out = structuredClone(obj) as Obj
       out.apiVersion = apiVersion

@@ -139,7 +139,7 @@ export function validateObject(info: ResourceInfo, object: object, old?: object,
   const meta = obj(o.metadata)
   const errs = validateObjectMeta(meta, info.namespaced, nameCheck(info))
   if (prev && isObj(prev.metadata)) errs.push(...validateObjectMetaUpdate(meta, prev.metadata))
-  if (info.custom) return [...errs, ...info.custom.validate(o)]
+  if (info.custom) return [...errs, ...info.custom.validate(o, prev)]
   const rule = info.group === CRD_GROUP && info.kind === 'CustomResourceDefinition' ? validateCustomResourceDefinition : (subresource === 'status' ? statusRules[info.kind] : undefined) ?? rules[info.kind]
   if (rule) errs.push(...rule(o, prev, subresource, hooks))
   return errs
