@@ -583,6 +583,9 @@ export class ApiServer {
     const rendering: Rendering = r.info.custom ? { ...negotiated, format: 'json', jsonFallback: true } : negotiated
     const opts: WriteOptions = { query, identity: identityOf(user, req), warnings: [] }
     if (r.info.custom?.deprecationWarning) opts.warnings.push(r.info.custom.deprecationWarning)
+    if (r.info.custom && r.verb === 'create' && this.crds.terminating(r.info)) {
+      throw methodNotAllowed(`create not allowed while custom resource definition is terminating`)
+    }
     const send = (code: number, body: unknown) => {
       if (opts.warnings.length) res.setHeader('warning', opts.warnings.map((w) => `299 - ${JSON.stringify(w)}`))
       // A CRD this server wrote is served from this answer on, before the store feed brings it.

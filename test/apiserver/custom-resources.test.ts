@@ -236,8 +236,21 @@ t.test('a CRD is validated, gets its status, and serves its resources', async (t
   })
 
   t.test('deleting the CRD deletes its objects and stops serving', async (t) => {
+    // Another finalizer holds the CRD while it terminates: its objects go, creates are refused.
+    const held = await call(url, 'PATCH', `${crdPath}/widgets.example.com`, { metadata: { finalizers: ['customresourcecleanup.apiextensions.k8s.io', 'example.com/hold'] } }, { 'content-type': 'application/merge-patch+json' })
+    t.equal(held.status, 200, JSON.stringify(held.body))
     const gone = await call(url, 'DELETE', `${crdPath}/widgets.example.com`)
     t.equal(gone.status, 200)
+    const emptied = await until(async () => {
+      const got = await call(url, 'GET', `${crdPath}/widgets.example.com`)
+      return got.body.metadata?.finalizers?.length === 1 ? got.body : undefined
+    })
+    t.same(emptied.metadata.finalizers, ['example.com/hold'])
+    t.same((await call(url, 'GET', '/apis/example.com/v1/widgets')).body.items, [], 'its objects are gone')
+    const refused = await call(url, 'POST', '/apis/example.com/v1/namespaces/default/widgets', widget('late', { size: 1 }))
+    t.equal(refused.status, 405)
+    t.equal(refused.body.message, 'create not allowed while custom resource definition is terminating')
+    await call(url, 'PATCH', `${crdPath}/widgets.example.com`, { metadata: { finalizers: null } }, { 'content-type': 'application/merge-patch+json' })
     await until(async () => ((await call(url, 'GET', `${crdPath}/widgets.example.com`)).status === 404 ? true : undefined))
     const after = await call(url, 'GET', '/apis/example.com/v1/namespaces/default/widgets')
     t.equal(after.status, 404)

@@ -69,6 +69,12 @@ export class CustomResources {
     return undefined
   }
 
+  /** Whether the CRD serving `info` is being deleted (its resources then take no creates). */
+  terminating(info: ResourceInfo): boolean {
+    const crd = info.custom ? this.served.get(info.custom.crd)?.crd : undefined
+    return Boolean(crd?.metadata.deletionTimestamp)
+  }
+
   /** Every custom resource served, each CRD's preferred version first. */
   all(): ResourceInfo[] {
     return [...this.served.values()].flatMap((s) => s.infos)
