@@ -20,6 +20,12 @@ function widgetCrd(extra: Record<string, unknown> = {}) {
           selector: { type: 'string' },
           tags: { type: 'array', maxItems: 3, items: { type: 'string' }, 'x-kubernetes-list-type': 'set' },
           free: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+          ports: {
+            type: 'array',
+            'x-kubernetes-list-type': 'map',
+            'x-kubernetes-list-map-keys': ['name'],
+            items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, port: { type: 'integer' } } },
+          },
         },
       },
       status: { type: 'object', properties: { replicas: { type: 'integer' }, phase: { type: 'string' } } },
@@ -208,6 +214,26 @@ t.test('a CRD is validated, gets its status, and serves its resources', async (t
     const protobuf = await call(url, 'GET', `${base}/w1`, undefined, { accept: 'application/vnd.kubernetes.protobuf' })
     t.equal(protobuf.status, 200)
     t.match(protobuf.headers.get('content-type'), /application\/json/)
+  })
+
+  t.test('server-side apply merges by the schema: list-type map items per manager', async (t) => {
+    const path = '/apis/example.com/v1/namespaces/default/widgets/sa'
+    const apply = (manager: string, spec: Record<string, unknown>, force = false) =>
+      call(url, 'PATCH', `${path}?fieldManager=${manager}${force ? '&force=true' : ''}`, { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'sa' }, spec }, { 'content-type': 'application/apply-patch+yaml' })
+    const a = await apply('a', { size: 2, ports: [{ name: 'http', port: 80 }] })
+    t.ok(a.status === 200 || a.status === 201, JSON.stringify(a.body))
+    const b = await apply('b', { ports: [{ name: 'metrics', port: 9090 }] })
+    t.equal(b.status, 200, JSON.stringify(b.body))
+    t.same(b.body.spec.ports, [{ name: 'http', port: 80 }, { name: 'metrics', port: 9090 }], 'each manager owns its own items')
+    const clash = await apply('b', { size: 3, ports: [{ name: 'metrics', port: 9090 }] })
+    t.equal(clash.status, 409)
+    t.match(clash.body.message, /conflict with "a": \.spec\.size/)
+    const dropped = await apply('a', { size: 2 })
+    t.same(dropped.body.spec.ports, [{ name: 'metrics', port: 9090 }], "a's item goes when a stops applying it; b's stays")
+    const owners = dropped.body.metadata.managedFields.map((m: any) => m.manager).sort()
+    t.same(owners, ['a', 'b'])
+    const bFields = dropped.body.metadata.managedFields.find((m: any) => m.manager === 'b').fieldsV1
+    t.ok(bFields['f:spec']['f:ports']['k:{"name":"metrics"}'], 'the item is keyed by its name')
   })
 
   t.test('watch', async (t) => {
