@@ -18,7 +18,7 @@ import { deepEqual } from './patch-values.ts'
 import type { ResourceRequest } from './request-info.ts'
 import { dropTypeDependentFields, type ServiceAllocation } from './service-allocation.ts'
 import { applyStrategicMergePatch } from './strategic-merge.ts'
-import { prepareForCreate, prepareForUpdate, warningsOnCreate } from './strategies.ts'
+import { prepareCrdForDelete, prepareForCreate, prepareForUpdate, warningsOnCreate } from './strategies.ts'
 import { dropNonEphemeralContainerUpdates, ephemeralContainersSubresource } from './ephemeral-containers.ts'
 
 export interface Identity {
@@ -718,6 +718,7 @@ export class ResourceHandler {
   private async deleteOnce(info: ResourceInfo, current: KObject, propagation: string | undefined, grace: number | undefined, dryRun: boolean): Promise<{ obj: KObject; gone: boolean }> {
     const obj = structuredClone(current)
     const meta = obj.metadata
+    if (info.kind === 'CustomResourceDefinition' && !info.custom && !meta.deletionTimestamp) prepareCrdForDelete(obj, now())
     const finalizers: string[] = [...(meta.finalizers ?? [])]
     // Without a policy asked for, a garbage-collector finalizer already on the object
     // decides, else the kind's default: batch/v1 Jobs orphan their pods (upstream's

@@ -119,15 +119,22 @@ function storageVersionOf(crd: Obj): string | undefined {
   return typeof v === 'string' ? v : undefined
 }
 
-/**
- * A new CRD: status is the server's (storedVersions starts with the storage version), and
- * the cleanup finalizer holds its deletion until its objects are gone.
- */
+/** A new CRD: status is the server's (storedVersions starts with the storage version). */
 function prepareCrdForCreate(crd: KObject): void {
   const storage = storageVersionOf(crd)
   crd.status = { conditions: [], acceptedNames: { plural: '', kind: '' }, storedVersions: storage ? [storage] : [] }
+}
+
+/**
+ * A CRD asked to go (upstream's CRD REST Delete): the cleanup finalizer holds it until its
+ * objects are deleted, and a Terminating condition says so.
+ */
+export function prepareCrdForDelete(crd: KObject, at: string): void {
   const finalizers: string[] = Array.isArray(crd.metadata.finalizers) ? crd.metadata.finalizers : []
   if (!finalizers.includes(CLEANUP_FINALIZER)) crd.metadata.finalizers = [...finalizers, CLEANUP_FINALIZER]
+  const status = (crd.status ??= {})
+  const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter((c: Obj) => c?.type !== 'Terminating')
+  status.conditions = [...conditions, { type: 'Terminating', status: 'True', lastTransitionTime: at, reason: 'InstanceDeletionPending', message: 'CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon' }]
 }
 
 /** A CRD whose storage version changed remembers the new one in status.storedVersions. */

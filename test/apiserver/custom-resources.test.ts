@@ -89,7 +89,7 @@ t.test('a CRD is validated, gets its status, and serves its resources', async (t
   const created = await call(url, 'POST', crdPath, widgetCrd())
   t.equal(created.status, 201, JSON.stringify(created.body))
   t.same(created.body.status.storedVersions, ['v1'])
-  t.same(created.body.metadata.finalizers, ['customresourcecleanup.apiextensions.k8s.io'])
+  t.notOk(created.body.metadata.finalizers, 'the cleanup finalizer comes with the delete')
   t.equal(created.body.spec.conversion.strategy, 'None')
   const crd = await until(async () => {
     const got = await call(url, 'GET', `${crdPath}/widgets.example.com`)
@@ -263,10 +263,12 @@ t.test('a CRD is validated, gets its status, and serves its resources', async (t
 
   t.test('deleting the CRD deletes its objects and stops serving', async (t) => {
     // Another finalizer holds the CRD while it terminates: its objects go, creates are refused.
-    const held = await call(url, 'PATCH', `${crdPath}/widgets.example.com`, { metadata: { finalizers: ['customresourcecleanup.apiextensions.k8s.io', 'example.com/hold'] } }, { 'content-type': 'application/merge-patch+json' })
+    const held = await call(url, 'PATCH', `${crdPath}/widgets.example.com`, { metadata: { finalizers: ['example.com/hold'] } }, { 'content-type': 'application/merge-patch+json' })
     t.equal(held.status, 200, JSON.stringify(held.body))
     const gone = await call(url, 'DELETE', `${crdPath}/widgets.example.com`)
     t.equal(gone.status, 200)
+    t.same(gone.body.metadata.finalizers, ['example.com/hold', 'customresourcecleanup.apiextensions.k8s.io'])
+    t.match(gone.body.status.conditions, [{ type: 'NamesAccepted' }, { type: 'Established' }, { type: 'Terminating', status: 'True', reason: 'InstanceDeletionPending' }])
     const emptied = await until(async () => {
       const got = await call(url, 'GET', `${crdPath}/widgets.example.com`)
       return got.body.metadata?.finalizers?.length === 1 ? got.body : undefined

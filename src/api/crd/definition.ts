@@ -115,9 +115,9 @@ export function validateCrd(crd: Obj, old?: Obj): FieldCause[] {
     if (spec.scope !== oldSpec.scope) errs.push(invalid('spec.scope', spec.scope, 'field is immutable'))
     const stored: string[] = Array.isArray(old.status?.storedVersions) ? old.status.storedVersions : []
     const versions = crdVersions(crd).map((v) => v.name)
-    for (const v of stored) {
-      if (!versions.includes(v)) errs.push(invalid('status.storedVersions[0]', v, 'must appear in spec.versions'))
-    }
+    stored.forEach((v, i) => {
+      if (!versions.includes(v)) errs.push(invalid(`status.storedVersions[${i}]`, v, 'must appear in spec.versions'))
+    })
   }
   return errs
 }
