@@ -132,6 +132,10 @@ t.test('kubectl get prints the printer columns', async (t) => {
   const classes = await run('get', 'gatewayclass')
   t.match(classes.stdout.split('\n')[0], /^NAME\s+CONTROLLER\s+ACCEPTED\s+AGE$/)
   t.match(classes.stdout.split('\n')[1], /^weft\s+example\.com\/gateway-controller\s+Unknown\s+\d+s$/)
+  const category = await run('get', 'gateway-api', '-o', 'name')
+  t.equal(category.code, 0, category.stderr)
+  t.match(category.stdout, 'httproute.gateway.networking.k8s.io/shop')
+  t.match(category.stdout, 'gateway.gateway.networking.k8s.io/web')
   const gateways = await run('get', 'gateways')
   t.match(gateways.stdout.split('\n')[0], /^NAME\s+CLASS\s+ADDRESS\s+PROGRAMMED\s+AGE$/)
   t.match(gateways.stdout.split('\n')[1], /^web\s+weft\s+Unknown\s+\d+s$/)
@@ -177,6 +181,9 @@ t.test('kubectl explain reads the CRD schema', async (t) => {
   const deeper = await run('explain', 'httproute.spec.rules.backendRefs.port')
   t.equal(deeper.code, 0, deeper.stderr)
   t.match(deeper.stdout, /FIELD: port <integer>/)
+  const v2 = await run('explain', 'httproute.spec.rules.matches', '--output', 'plaintext-openapiv2')
+  t.equal(v2.code, 0, v2.stderr)
+  t.match(v2.stdout, /RESOURCE: matches <\[\]Object>/)
 })
 
 t.test('server-side apply of the CRDs and of a route', async (t) => {
