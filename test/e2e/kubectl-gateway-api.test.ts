@@ -58,8 +58,8 @@ t.test('the standard-channel CRDs apply and are established', async (t) => {
   }
   const waited = await run('wait', '--for', 'condition=Established', '--timeout=30s', '-f', crds, '-v=6')
   t.equal(waited.code, 0, waited.stderr.split('\n').filter((l) => !/loader.go|Request Body/.test(l)).join('\n').slice(-6000))
-  // The manifests carry an empty status, so kubectl's patch is never empty ("configured"), as
-  // against kube-apiserver; the spec is the same, so the generation stays.
+  // The manifests carry an empty status, so kubectl's patch is never empty and it says
+  // "configured" (against kube-apiserver too); the spec is the same, so the generation stays.
   const again = await run('apply', '-f', crds)
   t.equal(again.code, 0, again.stderr)
   const crd = JSON.parse((await run('get', 'crd', 'httproutes.gateway.networking.k8s.io', '-o', 'json')).stdout)
@@ -112,7 +112,8 @@ t.test('a GatewayClass, Gateway and HTTPRoute apply and round-trip', async (t) =
   t.same(obj.metadata.labels, { app: 'shop' })
 
   // The live object's lists carry defaults the manifest does not, so kubectl's merge patch
-  // replaces them (as against kube-apiserver: "configured"); defaulted again, nothing changes.
+  // replaces them and it says "configured" (against kube-apiserver too); defaulted again,
+  // nothing changes.
   const reapplied = await run('apply', '-f', routeFile)
   t.equal(reapplied.code, 0, reapplied.stderr)
   const after = JSON.parse((await run('get', 'httproute', 'shop', '-o', 'json')).stdout)
