@@ -261,6 +261,23 @@ t.test('a CRD is validated, gets its status, and serves its resources', async (t
     t.ok(v2.body.definitions['com.example.v1.Widget'])
   })
 
+  t.test('a stricter schema does not block updates that leave the old values alone (ratcheting)', async (t) => {
+    const tightened = await call(url, 'PATCH', `${crdPath}/widgets.example.com`, [{ op: 'replace', path: '/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/size/maximum', value: 3 }], { 'content-type': 'application/json-patch+json' })
+    t.equal(tightened.status, 200, JSON.stringify(tightened.body))
+    t.equal(tightened.body.metadata.generation, 2)
+    const base = '/apis/example.com/v1/namespaces/default/widgets'
+    t.equal((await call(url, 'GET', `${base}/w1`)).body.spec.size, 4, 'stored before, over the new maximum')
+    const labelled = await call(url, 'PATCH', `${base}/w1`, { metadata: { labels: { touched: 'yes' } } }, { 'content-type': 'application/merge-patch+json' })
+    t.equal(labelled.status, 200, JSON.stringify(labelled.body))
+    const status = await call(url, 'PATCH', `${base}/w1/status`, { status: { phase: 'Still' } }, { 'content-type': 'application/merge-patch+json' })
+    t.equal(status.status, 200)
+    const grown = await call(url, 'PATCH', `${base}/w1`, { spec: { size: 5 } }, { 'content-type': 'application/merge-patch+json' })
+    t.equal(grown.status, 422)
+    t.match(grown.body.message, /spec\.size in body should be less than or equal to 3/)
+    const fresh = await call(url, 'POST', base, widget('w-new', { size: 4 }))
+    t.equal(fresh.status, 422, 'a new object gets the new rule')
+  })
+
   t.test('deleting the CRD deletes its objects and stops serving', async (t) => {
     // Another finalizer holds the CRD while it terminates: its objects go, creates are refused.
     const held = await call(url, 'PATCH', `${crdPath}/widgets.example.com`, { metadata: { finalizers: ['example.com/hold'] } }, { 'content-type': 'application/merge-patch+json' })

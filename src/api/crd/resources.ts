@@ -4,7 +4,7 @@
 import type { CustomResourceHooks, ResourceInfo, Subresource } from '../registry.ts'
 import { compareVersions, crdVersions, type CrdVersion } from './definition.ts'
 import { validateRules } from './cel.ts'
-import { applyDefaults, prune, validateValue } from './schema.ts'
+import { applyDefaults, prune, ratchet, validateValue } from './schema.ts'
 
 type Obj = Record<string, any>
 
@@ -47,7 +47,10 @@ function hooksFor(crd: Obj, version: CrdVersion, storageVersion: string): Custom
     scale: version.scale,
     prune: (obj) => prune(schema, obj),
     applyDefaults: (obj) => applyDefaults(schema, obj),
-    validate: (obj, old) => [...validateValue(schema, obj), ...validateRules(schema, obj, old)],
+    validate: (obj, old) => {
+      const causes = [...validateValue(schema, obj), ...validateRules(schema, obj, old)]
+      return old ? ratchet(causes, obj, old) : causes
+    },
     fromStored<T extends Record<string, unknown>>(obj: T): T {
       const out = structuredClone(obj) as Obj
       out.apiVersion = apiVersion

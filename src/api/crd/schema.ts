@@ -352,3 +352,46 @@ function checkCombinators(s: Schema, value: unknown, path: string, out: FieldCau
   if (isObject(s.not) && sub(s.not).length === 0) out.push(invalid(path, value, `${path || 'body'} in body must not validate the schema (not)`))
 }
 
+
+// --- ratcheting ----------------------------------------------------------------------
+
+/** `spec.rules[0].matches` → ['spec', 'rules', 0, 'matches']. */
+function pathTokens(path: string): (string | number)[] | undefined {
+  const out: (string | number)[] = []
+  const re = /([^.[\]]+)|\[(\d+)\]/g
+  let m: RegExpExecArray | null
+  let consumed = 0
+  while ((m = re.exec(path)) !== null) {
+    out.push(m[2] !== undefined ? Number(m[2]) : m[1])
+    consumed += m[0].length
+  }
+  const separators = (path.match(/\./g) ?? []).length
+  return consumed + separators === path.length ? out : undefined
+}
+
+function valueAt(obj: unknown, tokens: (string | number)[]): unknown {
+  let cur: unknown = obj
+  for (const t of tokens) {
+    if (typeof t === 'number') cur = Array.isArray(cur) ? cur[t] : undefined
+    else cur = isObject(cur) ? cur[t] : undefined
+    if (cur === undefined) return undefined
+  }
+  return cur
+}
+
+/**
+ * Validation ratcheting, as upstream's CRDValidationRatcheting: on an update, a cause about a
+ * value the update left as it was is dropped, so a CRD made stricter does not block writes to
+ * objects stored before (a status update of an old object, say). A missing required field
+ * counts as unchanged when its parent object is.
+ */
+export function ratchet(causes: FieldCause[], obj: unknown, old: unknown): FieldCause[] {
+  return causes.filter((c) => {
+    let tokens = pathTokens(c.field)
+    if (!tokens) return true
+    if (c.reason === 'FieldValueRequired') tokens = tokens.slice(0, -1)
+    const now = tokens.length ? valueAt(obj, tokens) : obj
+    const before = tokens.length ? valueAt(old, tokens) : old
+    return now === undefined || before === undefined || canonical(now) !== canonical(before)
+  })
+}

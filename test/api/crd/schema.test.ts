@@ -1,7 +1,7 @@
 // The structural schema's pure steps: pruning, defaulting and value validation with
 // upstream's paths and messages; the CRD's own validation; printer-column JSONPath.
 import t from 'tap'
-import { prune, applyDefaults, validateValue, type Schema } from '../../../src/api/crd/schema.ts'
+import { prune, applyDefaults, ratchet, validateValue, type Schema } from '../../../src/api/crd/schema.ts'
 import { compareVersions, validateCrd, validateStructural } from '../../../src/api/crd/definition.ts'
 import { customResourceInfos } from '../../../src/api/crd/resources.ts'
 import { customPrinter, evalJsonPath, parseJsonPath } from '../../../src/apiserver/tables/custom.ts'
@@ -232,4 +232,23 @@ t.test('printer columns read simple JSONPath', async (t) => {
   t.same(printer.columns.map((c) => [c.name, c.priority]), [['Name', 0], ['Hosts', 0], ['N', 0], ['Missing', 1], ['Ready', 0], ['Age', 0]])
   t.same(printer.row(obj, Date.parse('2026-01-01T00:05:00Z')).cells, ['a', '["x","y"]', 3, null, 'True', '5m'])
   t.same(customPrinter([]).columns.map((c) => c.name), ['Name', 'Age'])
+})
+
+t.test('ratcheting drops causes about values an update left alone', async (t) => {
+  const schema: Schema = {
+    type: 'object',
+    properties: {
+      spec: {
+        type: 'object',
+        required: ['mode'],
+        properties: { size: { type: 'integer', maximum: 3 }, mode: { type: 'string' }, names: { type: 'array', maxItems: 1, items: { type: 'string', maxLength: 2 } } },
+      },
+    },
+  }
+  const old = { spec: { size: 4, names: ['abc', 'de'] } }
+  const same = { spec: { size: 4, names: ['abc', 'de'] }, metadata: { labels: { a: 'b' } } }
+  t.ok(validateValue(schema, same).length > 0, 'the object breaks the schema')
+  t.same(ratchet(validateValue(schema, same), same, old), [], 'but nothing changed where it does')
+  const changed = { spec: { size: 5, names: ['abc', 'xyz'] } }
+  t.same(ratchet(validateValue(schema, changed), changed, old).map((c) => c.field), ['spec.mode', 'spec.size', 'spec.names', 'spec.names[1]'], 'names[0] is as it was')
 })
