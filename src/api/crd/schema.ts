@@ -285,7 +285,6 @@ function checkNumber(s: Schema, v: number, path: string, out: FieldCause[]): voi
     const q = v / s.multipleOf
     if (Math.abs(q - Math.round(q)) > 1e-9) out.push(invalid(path, v, `${path} in body should be a multiple of ${s.multipleOf}`))
   }
-  if (s.format === 'int32' && Number.isInteger(v) && (v > 2 ** 31 - 1 || v < -(2 ** 31))) out.push(invalid(path, v, `${path} in body must be of type int32: "${v}"`))
 }
 
 function checkArray(s: Schema, v: unknown[], path: string, out: FieldCause[]): void {
