@@ -262,7 +262,9 @@ export class ControllerManager {
     })
     // HorizontalPodAutoscalers: each autoscaler again every sync period.
     const autoscalers = inf.for<V2HorizontalPodAutoscaler>(kind('HorizontalPodAutoscaler'))
-    this.controller('horizontal-pod-autoscaler', hpaReconciler({ client: this.options.client, autoscalers, pods, syncPeriodMs: this.options.hpaSyncPeriodMs })).watch(autoscalers, (h) => [keyOf(h)])
+    // A custom resource with a scale subresource is a target too.
+    const findTarget = (apiVersion: string, kindName: string) => this.customKinds.get(`${apiVersion.includes('/') ? apiVersion.split('/')[0] : ''}/${kindName}`)
+    this.controller('horizontal-pod-autoscaler', hpaReconciler({ client: this.options.client, autoscalers, pods, syncPeriodMs: this.options.hpaSyncPeriodMs, findTarget })).watch(autoscalers, (h) => [keyOf(h)])
 
     const replicationControllers = inf.for<V1ReplicationController>(kind('ReplicationController'))
     podSetController('replication-controller', 'ReplicationController', replicationControllers, rcSelector, (key, at) => {

@@ -1,6 +1,6 @@
 // Custom resources with the controllers running: a namespace being deleted takes its custom
-// resources with it, and the garbage collector follows owner references from a ConfigMap to
-// the custom resource that owns it.
+// resources with it, the garbage collector follows owner references from a ConfigMap to the
+// custom resource that owns it, and an autoscaler scales one through its scale subresource.
 import t from 'tap'
 import { call } from '../helpers/apiserver.ts'
 import { startCluster } from '../helpers/control-plane.ts'
@@ -14,7 +14,15 @@ const crd = {
     group: 'example.com',
     names: { plural: 'gadgets', kind: 'Gadget' },
     scope: 'Namespaced',
-    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } } }],
+    versions: [
+      {
+        name: 'v1',
+        served: true,
+        storage: true,
+        schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
+        subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' } },
+      },
+    ],
   },
 }
 
@@ -29,7 +37,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_
 }
 
 t.test('namespaces and the garbage collector know custom resources', async (t) => {
-  const { url } = await startCluster(t)
+  const { url } = await startCluster(t, { hpaSyncPeriodMs: 300 })
   t.equal((await call(url, 'POST', crdPath, crd)).status, 201)
   await until('the CRD established', async () => {
     const got = await call(url, 'GET', `${crdPath}/gadgets.example.com`)
@@ -48,6 +56,18 @@ t.test('namespaces and the garbage collector know custom resources', async (t) =
   t.equal((await call(url, 'DELETE', '/apis/example.com/v1/namespaces/lab/gadgets/g1')).status, 200)
   await until('the owned ConfigMap collected', async () => ((await call(url, 'GET', '/api/v1/namespaces/lab/configmaps/owned')).status === 404 ? true : undefined))
   t.pass('the garbage collector deleted the ConfigMap a Gadget owned')
+
+  // A HorizontalPodAutoscaler scales a custom resource through its scale subresource.
+  const scaled = await call(url, 'POST', '/apis/example.com/v1/namespaces/lab/gadgets', { apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'fleet' }, spec: { replicas: 1 } })
+  t.equal(scaled.status, 201)
+  await call(url, 'PATCH', '/apis/example.com/v1/namespaces/lab/gadgets/fleet/status', { status: { replicas: 1, selector: 'app=fleet' } }, { 'content-type': 'application/merge-patch+json' })
+  const hpa = await call(url, 'POST', '/apis/autoscaling/v2/namespaces/lab/horizontalpodautoscalers', {
+    metadata: { name: 'fleet' },
+    spec: { scaleTargetRef: { apiVersion: 'example.com/v1', kind: 'Gadget', name: 'fleet' }, minReplicas: 3, maxReplicas: 5 },
+  })
+  t.equal(hpa.status, 201, JSON.stringify(hpa.body))
+  await until('the Gadget scaled to the minimum', async () => ((await call(url, 'GET', '/apis/example.com/v1/namespaces/lab/gadgets/fleet')).body.spec.replicas === 3 ? true : undefined))
+  t.pass('the autoscaler wrote spec.replicas through gadgets/scale')
 
   // The namespace goes: its custom resources go with it, and then the namespace.
   t.equal((await call(url, 'POST', '/apis/example.com/v1/namespaces/lab/gadgets', { apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'g2' } })).status, 201)
