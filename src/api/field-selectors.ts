@@ -244,9 +244,13 @@ export function escapeValue(s: string): string {
  * upstream's message. '' selects everything. Throws a 400 ApiError.
  */
 export function parseFieldSelector(text: string, info: ResourceInfo): FieldSelector {
-  // A custom resource takes metadata.name and metadata.namespace, whatever its kind is called.
+  // A custom resource takes metadata.name (metadata.namespace when namespaced) and its
+  // version's selectableFields, whatever its kind is called; others are refused as upstream's
+  // CR converter refuses them.
   const kind = info.custom ? '' : info.kind
-  const spec = kindFields(kind)
+  const spec: KindFields = info.custom
+    ? { custom: true, fields: Object.fromEntries(['metadata.name', ...(info.namespaced ? ['metadata.namespace'] : []), ...info.custom.selectableFields].map((f) => [f, undefined])) }
+    : kindFields(kind)
   const terms = splitTerms(text).sort()
   const requirements: FieldRequirement[] = []
   for (const term of terms) {

@@ -59,6 +59,8 @@ export interface CustomResourceHooks {
   toStored<T extends Record<string, unknown>>(obj: T): T
   /** Warning for clients of a deprecated version. */
   deprecationWarning?: string
+  /** Field labels field selectors may use beside metadata.name and metadata.namespace. */
+  selectableFields: string[]
 }
 
 export interface View {

@@ -37,6 +37,7 @@ function widgetCrd(extra: Record<string, unknown> = {}) {
     storage,
     schema: { openAPIV3Schema: schema },
     subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.spec.selector' } },
+    selectableFields: [{ jsonPath: '.spec.color' }],
     additionalPrinterColumns: [
       { name: 'Size', type: 'integer', jsonPath: '.spec.size' },
       { name: 'Color', type: 'string', jsonPath: '.spec.color' },
@@ -175,6 +176,7 @@ t.test('a CRD is validated, gets its status, and serves its resources', async (t
     t.same(byField.body.items.map((i: any) => i.metadata.name), ['wb'])
     const badField = await call(url, 'GET', `${base}?fieldSelector=spec.size%3D3`)
     t.equal(badField.status, 400)
+    t.equal(badField.body.message, 'field label not supported: spec.size')
 
     const merged = await call(url, 'PATCH', `${base}/w1`, { spec: { size: 4 } }, { 'content-type': 'application/merge-patch+json' })
     t.equal(merged.status, 200)
@@ -182,6 +184,10 @@ t.test('a CRD is validated, gets its status, and serves its resources', async (t
     t.equal(merged.body.metadata.generation, 2)
     const json = await call(url, 'PATCH', `${base}/w1`, [{ op: 'replace', path: '/spec/color', value: 'blue' }], { 'content-type': 'application/json-patch+json' })
     t.equal(json.body.spec.color, 'blue')
+    const byColor = await call(url, 'GET', `/apis/example.com/v1/widgets?fieldSelector=spec.color%3Dblue`)
+    t.same(byColor.body.items.map((i: any) => i.metadata.name), ['w1'], 'a selectable field')
+    const notBlue = await call(url, 'GET', `/apis/example.com/v1/widgets?fieldSelector=spec.color!%3Dblue`)
+    t.notOk(notBlue.body.items.some((i: any) => i.metadata.name === 'w1'))
     const strategic = await call(url, 'PATCH', `${base}/w1`, { spec: { size: 5 } }, { 'content-type': 'application/strategic-merge-patch+json' })
     t.equal(strategic.status, 415)
     const invalidPatch = await call(url, 'PATCH', `${base}/w1`, { spec: { size: 0 } }, { 'content-type': 'application/merge-patch+json' })

@@ -37,6 +37,8 @@ export interface CrdVersion {
   scale: ScaleSpec | undefined
   deprecated: boolean
   deprecationWarning?: string
+  /** Field labels (`spec.color`) field selectors may use beside metadata.name and metadata.namespace. */
+  selectableFields: string[]
 }
 
 function isObject(v: unknown): v is Obj {
@@ -55,6 +57,7 @@ export function crdVersions(crd: Obj): CrdVersion[] {
     status: isObject(v.subresources?.status),
     scale: isObject(v.subresources?.scale) ? (v.subresources.scale as ScaleSpec) : undefined,
     deprecated: v.deprecated === true,
+    selectableFields: (Array.isArray(v.selectableFields) ? v.selectableFields : []).flatMap((f: unknown) => (isObject(f) && typeof f.jsonPath === 'string' ? [f.jsonPath.replace(/^\./, '')] : [])),
     ...(typeof v.deprecationWarning === 'string' ? { deprecationWarning: v.deprecationWarning } : {}),
   }))
 }
@@ -172,6 +175,7 @@ function validateVersions(spec: Obj): FieldCause[] {
         errs.push(invalid(`${path}.subresources.scale.labelSelectorPath`, scale.labelSelectorPath, 'should be a json path under either .spec or .status'))
       }
     }
+    errs.push(...validateSelectableFields(v, path, isObject(schema) ? schema : undefined))
     const columns = Array.isArray(v.additionalPrinterColumns) ? v.additionalPrinterColumns : []
     columns.forEach((c: unknown, j: number) => {
       const cp = `${path}.additionalPrinterColumns[${j}]`
@@ -184,6 +188,33 @@ function validateVersions(spec: Obj): FieldCause[] {
   })
   if (storage !== 1) errs.push(invalid('spec.versions', raw.map((v: Obj) => v?.name), 'must have exactly one version marked as storage version'))
   if (served === 0) errs.push(invalid('spec.versions', raw.map((v: Obj) => v?.name), 'must have at least one served version'))
+  return errs
+}
+
+/** At most 8 selectable fields, each a simple path to a string, integer or boolean field of the schema, none twice. */
+function validateSelectableFields(v: Obj, path: string, schema: Schema | undefined): FieldCause[] {
+  const errs: FieldCause[] = []
+  const fields = Array.isArray(v.selectableFields) ? v.selectableFields : []
+  if (fields.length > 8) errs.push({ reason: 'FieldValueTooMany', message: `Too many: ${fields.length}: must have at most 8 items`, field: `${path}.selectableFields` })
+  const seen = new Set<string>()
+  fields.forEach((f: unknown, i: number) => {
+    const fp = `${path}.selectableFields[${i}].jsonPath`
+    const jsonPath = isObject(f) ? f.jsonPath : undefined
+    if (typeof jsonPath !== 'string' || jsonPath === '') {
+      errs.push(required(fp))
+      return
+    }
+    if (seen.has(jsonPath)) errs.push({ reason: 'FieldValueDuplicate', message: `Duplicate value: ${JSON.stringify(jsonPath)}`, field: fp })
+    seen.add(jsonPath)
+    if (!/^(\.[A-Za-z0-9_-]+)+$/.test(jsonPath)) {
+      errs.push(invalid(fp, jsonPath, 'must be a simple path of field names, such as .spec.color'))
+      return
+    }
+    let node: Schema | undefined = schema
+    for (const part of jsonPath.slice(1).split('.')) node = isObject(node?.properties) ? node.properties[part] : undefined
+    if (!node) errs.push(invalid(fp, jsonPath, 'is an invalid path: does not refer to a field in the schema'))
+    else if (!['string', 'integer', 'boolean'].includes(node.type)) errs.push(invalid(fp, jsonPath, 'must point to a field of type string, boolean or integer'))
+  })
   return errs
 }
 

@@ -45,6 +45,7 @@ function hooksFor(crd: Obj, version: CrdVersion, storageVersion: string): Custom
     schema,
     columns: version.columns,
     scale: version.scale,
+    selectableFields: version.selectableFields,
     prune: (obj) => prune(schema, obj),
     applyDefaults: (obj) => applyDefaults(schema, obj),
     validate: (obj, old) => {

@@ -187,6 +187,15 @@ t.test('a CRD is validated as upstream does', async (t) => {
   t.same(fields(crd([v('v1', true)], { scope: 'Global' })), ['spec.scope: Unsupported value: "Global": supported values: "Cluster", "Namespaced"'])
   t.same(fields(crd([v('v1', true)], { conversion: { strategy: 'Webhook' } })), ['spec.conversion.strategy: Unsupported value: "Webhook": supported values: "None"'])
   t.same(fields({ ...crd([v('v1', true)]), metadata: { name: 'other.example.com' } }), ['metadata.name: Invalid value: "other.example.com": must be spec.names.plural+"."+spec.group'])
+  const selectable = (fields: unknown[]) => fieldsOf(crd([{ ...v('v1', true, { type: 'object', properties: { spec: { type: 'object', properties: { color: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } } } } }), selectableFields: fields }]))
+  const fieldsOf = fields
+  t.same(selectable([{ jsonPath: '.spec.color' }]), [])
+  t.same(selectable([{ jsonPath: '.spec.color' }, { jsonPath: '.spec.color' }, { jsonPath: '.spec.tags' }, { jsonPath: '.spec.nope' }, { jsonPath: 'spec[0]' }]), [
+    'spec.versions[0].selectableFields[1].jsonPath: Duplicate value: ".spec.color"',
+    'spec.versions[0].selectableFields[2].jsonPath: Invalid value: ".spec.tags": must point to a field of type string, boolean or integer',
+    'spec.versions[0].selectableFields[3].jsonPath: Invalid value: ".spec.nope": is an invalid path: does not refer to a field in the schema',
+    'spec.versions[0].selectableFields[4].jsonPath: Invalid value: "spec[0]": must be a simple path of field names, such as .spec.color',
+  ])
   const old = { ...crd([v('v1', true)]), status: { storedVersions: ['v1'] } }
   t.same(validateCrd(crd([v('v2', true)]), old).map((c) => c.message), ['Invalid value: "v1": must appear in spec.versions'])
 })
