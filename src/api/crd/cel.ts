@@ -9,13 +9,14 @@
 import { celEnv, isCelError, parse, plan } from '@bufbuild/cel'
 import { strings } from '@bufbuild/cel/ext'
 import type { FieldCause } from '../validation/field.ts'
+import { kubernetesLibrary } from './cel-kubernetes.ts'
 import { duplicate, forbidden, invalid, required } from '../validation/field.ts'
 import type { Schema } from './schema.ts'
 
 type Obj = Record<string, any>
 type Program = (bindings: Record<string, unknown>) => unknown
 
-const env = celEnv({ funcs: strings })
+const env = celEnv({ funcs: [...strings, ...kubernetesLibrary] })
 /** Compiled rules by their text; null for a rule that does not compile here. */
 const programs = new Map<string, Program | null>()
 

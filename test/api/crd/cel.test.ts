@@ -76,6 +76,29 @@ t.test('transition rules run only where an old value correlates', async (t) => {
   ])
 })
 
+t.test("some of Kubernetes' CEL libraries", async (t) => {
+  const check = (rule: string, value: unknown, schema: Schema = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }) =>
+    validateRules({ ...schema, 'x-kubernetes-validations': [{ rule, message: 'no' }] }, value).length === 0
+  const v = { ints: [1, 2, 3], strs: ['b', 'a'], url: 'https://example.com/x', path: '/x', ip: '10.0.0.1', ip6: 'fd00::1', cidr: '10.0.0.0/8', name: 'abc-123' }
+  for (const rule of [
+    'self.ints.isSorted()',
+    '!self.strs.isSorted()',
+    'self.ints.sum() == 6',
+    'self.ints.min() == 1 && self.ints.max() == 3',
+    'self.strs.indexOf("a") == 1 && self.strs.lastIndexOf("z") == -1',
+    'self.name.find("[0-9]+") == "123"',
+    'self.name.findAll("[a-z]") == ["a", "b", "c"]',
+    'isURL(self.url) && isURL(self.path) && !isURL("not a url")',
+    'isIP(self.ip) && isIP(self.ip6, 6) && !isIP(self.ip, 6) && !isIP("300.0.0.1")',
+    'isCIDR(self.cidr) && !isCIDR(self.ip)',
+  ]) {
+    t.ok(compileRule(rule), `${rule} compiles`)
+    t.ok(check(rule, v), rule)
+  }
+  t.notOk(check('self.ints.sum() == 7', v), 'a false rule fails')
+  t.equal(compileRule('url(self.url).getHost() == "x"') === undefined || check('url(self.url).getHost() == "x"', v), true, 'url() objects are not there: not enforced')
+})
+
 const fixture = fileURLToPath(new URL('../../fixtures/gateway-api/standard-install-v1.3.0.yaml', import.meta.url))
 const crds = parseAllDocuments(readFileSync(fixture, 'utf8')).map((d) => d.toJS()).filter(Boolean)
 const schemaOf = (kind: string) => crds.find((d: any) => d.spec.names.kind === kind).spec.versions.find((v: any) => v.name === 'v1').schema.openAPIV3Schema
