@@ -326,10 +326,11 @@ t.test('a restarted server serves the CRDs it had, from the store', async (t) =>
     await store.close()
     await rm(dir, { recursive: true, force: true })
   })
-  const first = await startTestServer({ teardown: () => undefined }, { store })
+  const stops: (() => unknown)[] = []
+  const first = await startTestServer({ teardown: (fn) => stops.push(fn) }, { store })
   t.equal((await call(first.url, 'POST', crdPath, widgetCrd())).status, 201)
   t.equal((await call(first.url, 'POST', '/apis/example.com/v1/namespaces/default/widgets', widget('kept', { size: 1 }))).status, 201)
-  await first.server.close()
+  for (const stop of stops) await stop()
   const second = await startTestServer(t, { store })
   const got = await call(second.url, 'GET', '/apis/example.com/v1beta1/namespaces/default/widgets/kept')
   t.equal(got.status, 200, 'served at once after the restart')
