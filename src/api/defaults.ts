@@ -299,7 +299,19 @@ function defaultLimitRange(lr: Obj): void {
   }
 }
 
+/** SetDefaults_CustomResourceDefinitionSpec: conversion None, singular and listKind from the kind. */
+function defaultCustomResourceDefinition(o: Obj): void {
+  const spec = obj(o, 'spec')
+  if (spec.conversion === undefined || spec.conversion === null) spec.conversion = { strategy: 'None' }
+  const names = obj(spec, 'names')
+  if (typeof names.kind === 'string' && names.kind !== '') {
+    setIfAbsent(names, 'singular', names.kind.toLowerCase())
+    setIfAbsent(names, 'listKind', `${names.kind}List`)
+  }
+}
+
 const byKind: Record<string, (o: Obj) => void> = {
+  CustomResourceDefinition: defaultCustomResourceDefinition,
   Pod: defaultPod,
   Service: defaultService,
   Deployment: defaultDeployment,
@@ -326,5 +338,6 @@ const byKind: Record<string, (o: Obj) => void> = {
 
 /** Fills the defaults of a kind into `o` in place. */
 export function applyDefaults(info: ResourceInfo, o: Obj): void {
+  if (info.custom) return info.custom.applyDefaults(o)
   byKind[info.kind]?.(o)
 }

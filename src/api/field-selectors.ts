@@ -244,7 +244,13 @@ export function escapeValue(s: string): string {
  * upstream's message. '' selects everything. Throws a 400 ApiError.
  */
 export function parseFieldSelector(text: string, info: ResourceInfo): FieldSelector {
-  const spec = kindFields(info.kind)
+  // A custom resource takes metadata.name (metadata.namespace when namespaced) and its
+  // version's selectableFields, whatever its kind is called; others are refused as upstream's
+  // CR converter refuses them.
+  const kind = info.custom ? '' : info.kind
+  const spec: KindFields = info.custom
+    ? { custom: true, fields: Object.fromEntries(['metadata.name', ...(info.namespaced ? ['metadata.namespace'] : []), ...info.custom.selectableFields].map((f) => [f, undefined])) }
+    : kindFields(kind)
   const terms = splitTerms(text).sort()
   const requirements: FieldRequirement[] = []
   for (const term of terms) {
@@ -263,7 +269,7 @@ export function parseFieldSelector(text: string, info: ResourceInfo): FieldSelec
     }
     requirements.push({ field, operator: parts.op, value })
   }
-  return { kind: info.kind, requirements }
+  return { kind, requirements }
 }
 
 export function fieldSelectorToString(sel: FieldSelector): string {

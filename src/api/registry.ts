@@ -2,6 +2,8 @@
 // storage keys, OpenAPI and tables.
 import { eventFromCore, eventToCore, validateNewEvent } from './conversion/events.ts'
 import { hpaToV1, hpaToV2 } from './conversion/hpa.ts'
+import type { PrinterColumn, ScaleSpec } from './crd/definition.ts'
+import type { FieldCause } from './validation/field.ts'
 
 export type Subresource = 'status' | 'scale' | 'binding' | 'finalize' | 'log' | 'token' | 'approval' | 'ephemeralcontainers' | 'exec' | 'attach' | 'portforward' | 'eviction'
 
@@ -29,6 +31,36 @@ export interface ResourceInfo {
    * Events are core Events): not stored under a key of its own.
    */
   view?: View
+  /** A custom resource: one served version of a CustomResourceDefinition. */
+  custom?: CustomResourceHooks
+}
+
+/**
+ * What serving one version of a CustomResourceDefinition takes beside the generic steps:
+ * its structural schema's pruning, defaulting and validation, the storage version objects
+ * are kept in (`conversion.strategy: None`: only apiVersion changes), printer columns, scale paths.
+ */
+export interface CustomResourceHooks {
+  /** The CRD's name (`httproutes.gateway.networking.k8s.io`). */
+  crd: string
+  storageVersion: string
+  /** The version's `openAPIV3Schema`. */
+  schema: Record<string, unknown> | undefined
+  columns: PrinterColumn[]
+  scale: ScaleSpec | undefined
+  /** Drops fields the schema does not specify, in place; returns their paths. */
+  prune(obj: Record<string, unknown>): string[]
+  applyDefaults(obj: Record<string, unknown>): void
+  /** The schema's checks and CEL rules; `old`: the stored object, on an update (for transition rules). */
+  validate(obj: Record<string, unknown>, old?: Record<string, unknown>): FieldCause[]
+  /** A stored object as this version serves it: apiVersion rewritten, pruned and defaulted. */
+  fromStored<T extends Record<string, unknown>>(obj: T): T
+  /** This version's object as stored (the storage version's apiVersion). */
+  toStored<T extends Record<string, unknown>>(obj: T): T
+  /** Warning for clients of a deprecated version. */
+  deprecationWarning?: string
+  /** Field labels field selectors may use beside metadata.name and metadata.namespace. */
+  selectableFields: string[]
 }
 
 export interface View {
@@ -114,6 +146,7 @@ export const resources: readonly ResourceInfo[] = [
   r(rbac, 'v1', 'RoleBinding', 'rolebindings', true, 'V1RoleBinding'),
   r(rbac, 'v1', 'ClusterRoleBinding', 'clusterrolebindings', false, 'V1ClusterRoleBinding'),
   r('certificates.k8s.io', 'v1', 'CertificateSigningRequest', 'certificatesigningrequests', false, 'V1CertificateSigningRequest', { shortNames: ['csr'], subresources: ['status', 'approval'] }),
+  r('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false, 'V1CustomResourceDefinition', { shortNames: ['crd', 'crds'], subresources: ['status'], categories: ['api-extensions'] }),
   r('authentication.k8s.io', 'v1', 'TokenReview', 'tokenreviews', false, 'V1TokenReview', createOnly),
   r('authentication.k8s.io', 'v1', 'SelfSubjectReview', 'selfsubjectreviews', false, 'V1SelfSubjectReview', createOnly),
   r('authorization.k8s.io', 'v1', 'SubjectAccessReview', 'subjectaccessreviews', false, 'V1SubjectAccessReview', createOnly),
@@ -168,14 +201,14 @@ export function groupVersions(): { group: string; version: string }[] {
 }
 
 /** A group's versions, the preferred (the stored one, not a view) first. */
-export function versionsOf(group: string): string[] {
-  const inGroup = resources.filter((x) => x.group === group)
+export function versionsOf(group: string, from: readonly ResourceInfo[] = resources): string[] {
+  const inGroup = from.filter((x) => x.group === group)
   const preferred = (inGroup.find((x) => !x.view) ?? inGroup[0])?.version
   const versions = [...new Set(inGroup.map((x) => x.version))]
   return preferred === undefined ? [] : [preferred, ...versions.filter((v) => v !== preferred)]
 }
 
 /** The groups served, core first. */
-export function groups(): string[] {
-  return [...new Set(resources.map((x) => x.group))]
+export function groups(from: readonly ResourceInfo[] = resources): string[] {
+  return [...new Set(from.map((x) => x.group))]
 }

@@ -7,17 +7,61 @@ import { childType, isAtomicMap, isAtomicStruct, listMeta, modelName, type ListM
 import { emptySet, insert, pathString, type FieldPath, type FieldSet } from './managed-fields.ts'
 import { deepEqual, describeValue, isObject } from './patch-values.ts'
 
+/** A custom resource's structural schema node (JSONSchemaProps), where a value has one instead of a model. */
+export type SchemaNode = Record<string, any>
+
 export type Shape =
   | { kind: 'struct'; type: TypeRef }
-  | { kind: 'map'; type: TypeRef | undefined }
-  | { kind: 'list'; meta: ListMeta; items: TypeRef | undefined }
+  | { kind: 'map'; type: TypeRef | undefined; schema?: SchemaNode }
+  | { kind: 'list'; meta: ListMeta; items: TypeRef | undefined; itemSchema?: SchemaNode }
   | { kind: 'leaf' }
+
+/**
+ * In a custom resource's root schema, the property that names a model instead (metadata is
+ * ObjectMeta, merged by its own rules).
+ */
+export const MODEL_MARK = 'x-weft-model'
 
 /** Where a value sits: its type and, for fields, the parent model and field name (list and map metadata hang there). */
 export interface Slot {
   type: TypeRef | undefined
   parentModel?: string
   field?: string
+  /** A custom resource's value: its schema node decides (list-type, map-type), not a model. */
+  schema?: SchemaNode
+}
+
+function isSchemaObject(v: unknown): v is SchemaNode {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** Where a custom resource's child sits: its schema node (unknown fields: an empty one), or the model it is marked with. */
+function schemaSlot(schema: SchemaNode | undefined, field?: string): Slot {
+  const s = schema ?? {}
+  if (typeof s[MODEL_MARK] === 'string') return { type: { kind: 'model', name: s[MODEL_MARK] }, field }
+  return { type: undefined, schema: s, field }
+}
+
+/** Where a list's items sit. */
+export function itemSlotOf(shape: Shape & { kind: 'list' }): Slot {
+  return shape.itemSchema !== undefined ? schemaSlot(shape.itemSchema) : { type: shape.items }
+}
+
+/** As upstream's structured-merge-diff reads a CRD schema: lists atomic unless list-type says, maps granular unless map-type is atomic. */
+function schemaShape(schema: SchemaNode, value: unknown): Shape {
+  if (Array.isArray(value)) {
+    const listType = schema['x-kubernetes-list-type']
+    const items: SchemaNode = isSchemaObject(schema.items) ? schema.items : {}
+    if (listType === 'set') return { kind: 'list', meta: { listType: 'set' } as ListMeta, items: undefined, itemSchema: items }
+    if (listType === 'map' && Array.isArray(schema['x-kubernetes-list-map-keys'])) {
+      const keys: string[] = schema['x-kubernetes-list-map-keys']
+      const keyDefaults = Object.fromEntries(keys.flatMap((k) => (items?.properties?.[k]?.default !== undefined ? [[k, items.properties[k].default]] : [])))
+      return { kind: 'list', meta: { listType: 'map', keys, ...(Object.keys(keyDefaults).length ? { keyDefaults } : {}) } as ListMeta, items: undefined, itemSchema: items }
+    }
+    return { kind: 'leaf' }
+  }
+  if (isSchemaObject(value)) return schema['x-kubernetes-map-type'] === 'atomic' ? { kind: 'leaf' } : { kind: 'map', type: undefined, schema }
+  return { kind: 'leaf' }
 }
 
 export interface Child {
@@ -27,6 +71,7 @@ export interface Child {
 }
 
 export function shapeOf(slot: Slot, value: unknown): Shape {
+  if (slot.schema) return schemaShape(slot.schema, value)
   if (Array.isArray(value)) {
     const meta = slot.field !== undefined ? listMeta(slot.parentModel, slot.field) : listMeta(undefined, '')
     if (meta.listType === 'atomic') return { kind: 'leaf' }
@@ -61,6 +106,15 @@ export function valueElement(item: unknown): string {
  * items without their key; otherwise such items are addressed by index.
  */
 export function childrenOf(value: unknown, shape: Shape, path: FieldPath, strict: boolean): Child[] {
+  if (shape.kind === 'map' && shape.schema) {
+    if (!isObject(value)) return []
+    const s = shape.schema
+    const child = (k: string): SchemaNode | undefined =>
+      isSchemaObject(s.properties) && isSchemaObject(s.properties[k]) ? s.properties[k] : isSchemaObject(s.additionalProperties) ? s.additionalProperties : undefined
+    return Object.entries(value)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .map(([k, v]) => ({ pe: 'f:' + k, value: v, slot: schemaSlot(child(k), k) }))
+  }
   if (shape.kind === 'struct' || shape.kind === 'map') {
     if (!isObject(value)) return []
     const parentModel = shape.kind === 'struct' ? modelName(shape.type) : undefined
@@ -70,7 +124,7 @@ export function childrenOf(value: unknown, shape: Shape, path: FieldPath, strict
   }
   if (shape.kind === 'list') {
     if (!Array.isArray(value)) return []
-    const slot: Slot = { type: shape.items }
+    const slot = itemSlotOf(shape)
     return value.map((item, i) => {
       let pe: string | undefined
       if (shape.meta.listType === 'set') pe = valueElement(item)
@@ -107,7 +161,7 @@ export function elementOf(item: unknown, index: number, shape: Shape & { kind: '
 }
 
 /** The fields an applied configuration sets: its leaves and its list items. */
-export function fieldSetOf(value: unknown, rootType: TypeRef, strict: boolean): FieldSet {
+export function fieldSetOf(value: unknown, root: Slot, strict: boolean): FieldSet {
   const set = emptySet()
   const walk = (v: unknown, slot: Slot, path: FieldPath): void => {
     const shape = shapeOf(slot, v)
@@ -121,7 +175,7 @@ export function fieldSetOf(value: unknown, rootType: TypeRef, strict: boolean): 
       if (shape.kind === 'list') insert(set, p)
     }
   }
-  walk(value, { type: rootType }, [])
+  walk(value, root, [])
   return set
 }
 
@@ -135,7 +189,7 @@ export interface Comparison {
  * What changed from `lhs` to `rhs`, leaf by leaf. A map, list or list item added or
  * removed whole is itself in the set too (structs are not: they only group fields).
  */
-export function compareObjects(lhs: unknown, rhs: unknown, rootType: TypeRef): Comparison {
+export function compareObjects(lhs: unknown, rhs: unknown, root: Slot): Comparison {
   const out: Comparison = { added: emptySet(), modified: emptySet(), removed: emptySet() }
   // Everything under `v` joins `target` at `path`: built in one pass below the node the
   // path leads to, rather than inserted path by path from the root.
@@ -185,6 +239,6 @@ export function compareObjects(lhs: unknown, rhs: unknown, rootType: TypeRef): C
     for (const [pe, c] of lc) walk(c.value, rc.get(pe)?.value, c.slot, [...path, pe], items)
     for (const [pe, c] of rc) if (!lc.has(pe)) walk(undefined, c.value, c.slot, [...path, pe], items)
   }
-  walk(lhs ?? {}, rhs ?? {}, { type: rootType }, [], false)
+  walk(lhs ?? {}, rhs ?? {}, root, [], false)
   return out
 }

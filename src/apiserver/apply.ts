@@ -3,10 +3,9 @@
 // configuration's fields become the manager's, fields it stops applying are removed
 // unless someone else owns them, and changing a field another manager owns is a
 // conflict unless forced. Pure: the caller reads and stores the object.
-import type { TypeRef } from '../api/models.ts'
 import { apiVersionOf, type ResourceInfo } from '../api/registry.ts'
 import { ApiError, badRequest, type StatusCause } from '../util/errors.ts'
-import { childrenOf, compareObjects, elementOf, fieldSetOf, findChild, shapeOf, type Slot } from './apply-walk.ts'
+import { childrenOf, compareObjects, elementOf, fieldSetOf, findChild, itemSlotOf, MODEL_MARK, shapeOf, type Slot } from './apply-walk.ts'
 import {
   decodeManagedFields,
   describeManager,
@@ -78,8 +77,15 @@ function tracked(set: FieldSet, ignored: FieldSet): FieldSet {
   return withoutSubtrees(difference(set, strip), ignored)
 }
 
-function rootType(info: ResourceInfo): TypeRef {
-  return { kind: 'model', name: info.model }
+/**
+ * Where the object sits: its model, or a custom resource's schema (its metadata merged as
+ * ObjectMeta; without a schema, everything unknown: lists atomic, maps granular).
+ */
+function rootSlot(info: ResourceInfo): Slot {
+  if (!info.custom) return { type: { kind: 'model', name: info.model } }
+  const schema = info.custom.schema ?? {}
+  const properties = typeof schema.properties === 'object' && schema.properties !== null ? schema.properties : {}
+  return { type: undefined, schema: { ...schema, properties: { ...properties, metadata: { [MODEL_MARK]: 'V1ObjectMeta' } } } }
 }
 
 function withoutManagedFields(obj: unknown): unknown {
@@ -124,7 +130,7 @@ export function serverSideApply(info: ResourceInfo, live: object | undefined, ap
   }
   if (isObject(applied.metadata) && applied.metadata.managedFields != null) throw badRequest('metadata.managedFields must be nil in an applied configuration')
 
-  const type = rootType(info)
+  const type = rootSlot(info)
   const ignored = resetFields(info, opts.subresource)
   const config = dropNulls({ apiVersion, kind: info.kind, ...applied }) as JsonObject
   const liveObj = withoutManagedFields(live ?? {})
@@ -141,11 +147,11 @@ export function serverSideApply(info: ResourceInfo, live: object | undefined, ap
   const last = managers.get(id)?.fields
   managers.set(id, self)
 
-  let merged = mergeValues(liveObj, config, { type }, [])
+  let merged = mergeValues(liveObj, config, type, [])
   if (last && !isEmpty(last)) {
     let owned = emptySet()
     for (const e of managers.values()) owned = union(owned, e.fields)
-    merged = prune(merged, { type }, last, owned, [])
+    merged = prune(merged, type, last, owned, [])
   }
 
   const cmp = compareObjects(liveObj, merged, type)
@@ -177,7 +183,7 @@ export function serverSideApply(info: ResourceInfo, live: object | undefined, ap
  * being anyone's. `oldObj` is undefined on create.
  */
 export function trackUpdate(info: ResourceInfo, oldObj: object | undefined, newObj: object, opts: UpdateOptions): JsonObject {
-  const type = rootType(info)
+  const type = rootSlot(info)
   const apiVersion = apiVersionOf(info)
   const ignored = resetFields(info, opts.subresource)
   const oldManaged = isObject(oldObj) && isObject(oldObj.metadata) ? oldObj.metadata.managedFields : undefined
@@ -244,7 +250,7 @@ function mergeValues(live: unknown, config: unknown, slot: Slot, path: FieldPath
   live.forEach((item, i) => seenL.has(lhs[i]) || seenL.set(lhs[i], item))
   const seenR = new Map<string, unknown>()
   for (const c of rhs) if (!seenR.has(c.pe)) seenR.set(c.pe, c.value)
-  const itemSlot: Slot = { type: cs.items }
+  const itemSlot = itemSlotOf(cs)
   const shared = rhs.map((c) => c.pe).filter((pe) => seenL.has(pe))
   let next = shared.shift()
   const done = new Set<string>()

@@ -43,24 +43,30 @@ function groupEntry(group: string, versions: string[]): Obj {
   return { name: group, versions: list, preferredVersion: list[0] }
 }
 
-export function apiGroupList(): Obj {
+/** `custom`: the custom resources served (each CRD's preferred version first), listed after the built-ins as upstream's aggregator lists them. */
+export function apiGroupList(custom: readonly ResourceInfo[] = []): Obj {
+  const customGroups = groups(custom).filter((g) => !groups().includes(g))
   return {
     kind: 'APIGroupList',
     apiVersion: 'v1',
-    // Served groups, then the metrics API (an APIService upstream, listed after the built-ins).
-    groups: [...groups().filter((g) => g !== '').map((g) => groupEntry(g, versionsOf(g))), groupEntry(METRICS_GROUP, [METRICS_VERSION])],
+    // Served groups, then the metrics API (an APIService upstream, listed after the built-ins), then CRDs' groups.
+    groups: [
+      ...groups().filter((g) => g !== '').map((g) => groupEntry(g, versionsOf(g))),
+      groupEntry(METRICS_GROUP, [METRICS_VERSION]),
+      ...customGroups.map((g) => groupEntry(g, versionsOf(g, custom))),
+    ],
   }
 }
 
-export function apiGroup(group: string): Obj | undefined {
+export function apiGroup(group: string, custom: readonly ResourceInfo[] = []): Obj | undefined {
   if (group === METRICS_GROUP) return { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(METRICS_GROUP, [METRICS_VERSION]) }
-  const versions = group === '' ? [] : versionsOf(group)
+  const versions = group === '' ? [] : versionsOf(group).length ? versionsOf(group) : versionsOf(group, custom)
   return versions.length ? { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(group, versions) } : undefined
 }
 
-export function apiResourceList(group: string, version: string): Obj | undefined {
+export function apiResourceList(group: string, version: string, custom: readonly ResourceInfo[] = []): Obj | undefined {
   if (group === METRICS_GROUP && version === METRICS_VERSION) return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: METRICS_API_VERSION, resources: metricsApiResources() }
-  const served = resources.filter((r) => r.group === group && r.version === version)
+  const served = [...resources, ...custom].filter((r) => r.group === group && r.version === version)
   if (served.length === 0) return undefined
   const list: Obj[] = []
   for (const info of served) {
@@ -89,16 +95,16 @@ export function apiResourceList(group: string, version: string): Obj | undefined
 }
 
 /** `/api` (core) or `/apis` (the rest) as an aggregated APIGroupDiscoveryList. */
-export function aggregatedDiscovery(legacy: boolean, apiVersion: 'v2' | 'v2beta1'): Obj {
-  const served = groups()
+export function aggregatedDiscovery(legacy: boolean, apiVersion: 'v2' | 'v2beta1', custom: readonly ResourceInfo[] = []): Obj {
+  const groupEntries = (from: readonly ResourceInfo[]) => groups(from)
     .filter((g) => (g === '') === legacy)
     .map(
       (group): Obj => ({
         metadata: { name: group, creationTimestamp: null },
-        versions: versionsOf(group).map((version) => ({
+        versions: versionsOf(group, from).map((version) => ({
           version,
           freshness: 'Current',
-          resources: resources
+          resources: from
             .filter((r) => r.group === group && r.version === version)
             .map((info) => ({
               resource: info.plural,
@@ -117,10 +123,12 @@ export function aggregatedDiscovery(legacy: boolean, apiVersion: 'v2' | 'v2beta1
         })),
       }),
     )
+  const served = groupEntries(resources)
+  const customGroups = legacy ? [] : groupEntries(custom.filter((r) => !groups().includes(r.group)))
   return {
     kind: 'APIGroupDiscoveryList',
     apiVersion: `apidiscovery.k8s.io/${apiVersion}`,
     metadata: {},
-    items: legacy ? served : [...served, metricsGroupDiscovery()],
+    items: legacy ? served : [...served, metricsGroupDiscovery(), ...customGroups],
   }
 }

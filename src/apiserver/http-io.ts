@@ -131,3 +131,26 @@ export function checkDepth(value: unknown, max = MAX_BODY_DEPTH): void {
     level = next
   }
 }
+
+type WritableSocket = { _writableState?: { highWaterMark: number } }
+const originalWriteBuffer = new WeakMap<object, number>()
+
+/**
+ * Raises a socket's write buffer (Node's TLS sockets take no highWaterMark option): a write
+ * that fits returns true and leaves no drain pending.
+ */
+export function raiseWriteBuffer(socket: object, bytes: number): void {
+  const state = (socket as WritableSocket)._writableState
+  if (!state || state.highWaterMark >= bytes) return
+  originalWriteBuffer.set(socket, state.highWaterMark)
+  state.highWaterMark = bytes
+}
+
+/** Gives a socket its own write buffer size back (a stream paced by `drain` needs it). */
+export function restoreWriteBuffer(socket: object | null | undefined): void {
+  const original = socket ? originalWriteBuffer.get(socket) : undefined
+  const state = (socket as WritableSocket | null | undefined)?._writableState
+  if (original === undefined || !state) return
+  state.highWaterMark = original
+  originalWriteBuffer.delete(socket!)
+}

@@ -3,8 +3,8 @@
 // that `kubectl apply` recorded in the last-applied-configuration annotation and that
 // nobody changed since, and the annotation is kept up to date while it exists, so going
 // back to client-side apply still works.
-import type { TypeRef } from '../api/models.ts'
-import { compareObjects, fieldSetOf } from './apply-walk.ts'
+
+import { compareObjects, fieldSetOf, type Slot } from './apply-walk.ts'
 import { difference, type FieldSet } from './managed-fields.ts'
 import { isObject, type JsonObject } from './patch-values.ts'
 
@@ -25,7 +25,7 @@ function annotationsOf(obj: unknown): Record<string, unknown> | undefined {
  * ones it recorded: conflicts on these do not stop `kubectl`'s server-side apply. Undefined
  * when there is no usable annotation (absent, not JSON, or of another apiVersion).
  */
-export function unchangedSinceLastApplied(live: unknown, apiVersion: string, type: TypeRef): FieldSet | undefined {
+export function unchangedSinceLastApplied(live: unknown, apiVersion: string, type: Slot): FieldSet | undefined {
   const text = annotationsOf(live)?.[LAST_APPLIED]
   if (typeof text !== 'string' || text === '') return undefined
   let lastApplied: unknown

@@ -75,6 +75,15 @@ export function parseResourceVersion(rv: string | undefined, what = 'resourceVer
   return Number(rv)
 }
 
+/** A custom resource is stored in its CRD's storage version and served in the version asked for. */
+export function served(info: ResourceInfo, obj: KObject): KObject {
+  return info.custom ? info.custom.fromStored(obj) : obj
+}
+
+function stored(info: ResourceInfo, obj: KObject): KObject {
+  return info.custom ? info.custom.toStored(obj) : obj
+}
+
 export class ObjectStore {
   readonly store: Store
 
@@ -84,13 +93,13 @@ export class ObjectStore {
 
   async get(info: ResourceInfo, namespace: string | undefined, name: string): Promise<KObject | undefined> {
     const kv = await this.store.get(keyOf(info, namespace, name))
-    return kv ? fromKeyValue(kv) : undefined
+    return kv ? served(info, fromKeyValue(kv)) : undefined
   }
 
   /** For an optimistic update: the store's cached copy when it has one (`cached`), else a read. */
   async getForUpdate(info: ResourceInfo, namespace: string | undefined, name: string): Promise<{ obj: KObject; cached: boolean }> {
     const kv = this.store.getCached?.(keyOf(info, namespace, name))
-    if (kv) return { obj: fromKeyValue(kv), cached: true }
+    if (kv) return { obj: served(info, fromKeyValue(kv)), cached: true }
     return { obj: await this.mustGet(info, namespace, name), cached: false }
   }
 
@@ -102,7 +111,7 @@ export class ObjectStore {
 
   async create(info: ResourceInfo, obj: KObject): Promise<KObject> {
     try {
-      const kv = await this.store.create(keyOf(info, obj.metadata.namespace, obj.metadata.name), encode(obj))
+      const kv = await this.store.create(keyOf(info, obj.metadata.namespace, obj.metadata.name), encode(stored(info, obj)))
       return stamped(obj, kv.modRevision)
     } catch (err) {
       if (isStoreError(err, 'KeyExists')) throw alreadyExists(resourceRef(info), obj.metadata.name)
@@ -113,7 +122,7 @@ export class ObjectStore {
   /** Compare-and-swap on `expectedRevision`. */
   async update(info: ResourceInfo, obj: KObject, expectedRevision: number): Promise<KObject> {
     try {
-      const kv = await this.store.update(keyOf(info, obj.metadata.namespace, obj.metadata.name), encode(obj), expectedRevision)
+      const kv = await this.store.update(keyOf(info, obj.metadata.namespace, obj.metadata.name), encode(stored(info, obj)), expectedRevision)
       return stamped(obj, kv.modRevision)
     } catch (err) {
       if (isStoreError(err, 'Conflict')) {
@@ -127,7 +136,7 @@ export class ObjectStore {
   async delete(info: ResourceInfo, obj: KObject, expectedRevision?: number): Promise<KObject> {
     try {
       const kv = await this.store.delete(keyOf(info, obj.metadata.namespace, obj.metadata.name), expectedRevision)
-      return fromKeyValue(kv)
+      return served(info, fromKeyValue(kv))
     } catch (err) {
       if (isStoreError(err, 'Conflict')) {
         throw conflict(resourceRef(info), obj.metadata.name, 'the object has been modified; please apply your changes to the latest version and try again')

@@ -84,13 +84,14 @@ function v2PathItem(item: Json): Json {
   return out
 }
 
-/** Every group version's paths and schemas in one Swagger 2.0 document. */
-function buildDocument(): Json {
+/** Every group version's paths and schemas in one Swagger 2.0 document; `extra`: more v3 documents (custom resources'). */
+function buildDocument(extra: readonly object[]): Json {
   const paths: Json = {}
   const definitions: Json = {}
   const sources = ['api', 'apis', ...groupVersions().map(({ group, version }) => (group === '' ? `api/${version}` : `apis/${group}/${version}`))]
-  for (const source of sources) {
-    const doc = openApiDocument(source) as { paths?: Record<string, Json>; components?: { schemas?: Record<string, unknown> } } | undefined
+  const docs = [...sources.map((source) => openApiDocument(source)), ...extra]
+  for (const found of docs) {
+    const doc = found as { paths?: Record<string, Json>; components?: { schemas?: Record<string, unknown> } } | undefined
     if (!doc) continue
     for (const [path, item] of Object.entries(doc.paths ?? {})) paths[path] = v2PathItem(item)
     for (const [name, schema] of Object.entries(doc.components?.schemas ?? {})) definitions[name] ??= v2Schema(schema)
@@ -101,14 +102,17 @@ function buildDocument(): Json {
 
 export const openApiV2ProtobufType = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf'
 
-let built: { json: string; protobuf: Buffer; etag: string } | undefined
+let built: { json: string; protobuf: Buffer; etag: string; key: string } | undefined
 
-/** The document as JSON text, as gnostic protobuf, and its ETag (upstream's: the SHA-512 of the JSON), built once. */
-export function openApiV2(): { json: string; protobuf: Buffer; etag: string } {
-  if (built) return built
-  const doc = buildDocument()
+/**
+ * The document as JSON text, as gnostic protobuf, and its ETag (upstream's: the SHA-512 of
+ * the JSON), built again only when `extra` (custom resources' v3 documents, named by `key`) changes.
+ */
+export function openApiV2(extra: { key: string; docs: readonly object[] } = { key: '', docs: [] }): { json: string; protobuf: Buffer; etag: string } {
+  if (built && built.key === extra.key) return built
+  const doc = buildDocument(extra.docs)
   const json = JSON.stringify(doc)
-  built = { json, protobuf: encodeSwaggerProtobuf(doc), etag: `"${createHash('sha512').update(json).digest('hex').toUpperCase()}"` }
+  built = { json, protobuf: encodeSwaggerProtobuf(doc), etag: `"${createHash('sha512').update(json).digest('hex').toUpperCase()}"`, key: extra.key }
   return built
 }
 

@@ -75,6 +75,8 @@ function modelPackages(): Map<string, string> {
 
 /** The upstream schema name of a client-node model: `V1Pod` → `io.k8s.api.core.v1.Pod`. */
 export function schemaName(model: string): string {
+  // A custom resource's model is already its schema's name (`io.k8s.networking.gateway.v1.HTTPRoute`).
+  if (model.includes('.')) return model
   const v = versioned.exec(model)
   if (metaModels.has(model) && v) return `${metaPkg}.${v[2]}`
   const p = prefixed.exec(model)
@@ -87,7 +89,7 @@ function ref(name: string): Json {
   return { $ref: `#/components/schemas/${name}` }
 }
 
-interface Builder {
+export interface Builder {
   schemas: Record<string, Json>
 }
 
@@ -125,7 +127,7 @@ function gvkOf(model: string): Json[] | undefined {
   return out.length > 0 ? out : undefined
 }
 
-function addModel(b: Builder, model: string): void {
+export function addModel(b: Builder, model: string): void {
   const name = schemaName(model)
   if (b.schemas[name]) return
   const fields = modelFields(model)
@@ -165,7 +167,7 @@ function addModel(b: Builder, model: string): void {
   if (gvk) schema['x-kubernetes-group-version-kind'] = gvk
 }
 
-function addFixedSchemas(b: Builder): void {
+export function addFixedSchemas(b: Builder): void {
   b.schemas[intOrStringName] = {
     description:
       'IntOrString is a type that can hold an int32 or a string.  When used in JSON or YAML marshalling and unmarshalling, it produces or consumes the inner type.  This allows you to have, for example, a JSON field that can accept a name or number.',
@@ -278,7 +280,7 @@ function createOnlyPaths(info: ResourceInfo, base: string, scope: string, nsPara
   }
 }
 
-function resourcePaths(info: ResourceInfo): Record<string, Json> {
+export function resourcePaths(info: ResourceInfo): Record<string, Json> {
   const prefix = info.group === '' ? `/api/${info.version}` : `/apis/${info.group}/${info.version}`
   const base = info.namespaced ? `${prefix}/namespaces/{namespace}/${info.plural}` : `${prefix}/${info.plural}`
   const scope = info.namespaced ? 'Namespaced' : ''
@@ -388,7 +390,7 @@ function resourcePaths(info: ResourceInfo): Record<string, Json> {
 
 // --- documents -----------------------------------------------------------------------
 
-function gvPath(group: string, version: string): string {
+export function gvPath(group: string, version: string): string {
   return group === '' ? `api/${version}` : `apis/${group}/${version}`
 }
 
@@ -438,7 +440,7 @@ function discoveryDocument(path: string): Json {
   }
 }
 
-function sortKeys(o: Record<string, Json>): Record<string, Json> {
+export function sortKeys(o: Record<string, Json>): Record<string, Json> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }
 
@@ -470,13 +472,17 @@ function build(path: string): { doc: Json; json: string; hash: string } | undefi
   return entry
 }
 
+/** Documents served beside the built-in ones (custom resources' group versions), by path. */
+export type ExtraDocuments = ReadonlyMap<string, { doc: object; hash: string }>
+
 /** `GET /openapi/v3`: every document's path with a URL whose hash changes with its content. */
-export function openApiIndex(): { paths: Record<string, { serverRelativeURL: string }> } {
+export function openApiIndex(extra?: ExtraDocuments): { paths: Record<string, { serverRelativeURL: string }> } {
   const paths: Record<string, { serverRelativeURL: string }> = {}
   for (const path of documentPaths()) {
     const entry = build(path)
     if (entry) paths[path] = { serverRelativeURL: `/openapi/v3/${path}?hash=${entry.hash}` }
   }
+  for (const [path, entry] of extra ?? []) paths[path] ??= { serverRelativeURL: `/openapi/v3/${path}?hash=${entry.hash}` }
   return { paths }
 }
 

@@ -11,13 +11,14 @@ import { alreadyExists, ApiError, badRequest, conflict, forbidden, invalid, isCo
 import type { DeletionGuard } from './protected-objects.ts'
 import { serverSideApply, trackUpdate } from './apply.ts'
 import type { NamespaceCache } from './namespace-cache.ts'
-import { ObjectStore, parseResourceVersion, resourceRef, withRevision, type KObject } from './objects.ts'
+import { decode, ObjectStore, parseResourceVersion, resourceRef, served, withRevision, type KObject } from './objects.ts'
+import { readPath, writePath } from '../api/crd/definition.ts'
 import { applyJsonPatch, applyMergePatch } from './patch.ts'
 import { deepEqual } from './patch-values.ts'
 import type { ResourceRequest } from './request-info.ts'
 import { dropTypeDependentFields, type ServiceAllocation } from './service-allocation.ts'
 import { applyStrategicMergePatch } from './strategic-merge.ts'
-import { prepareForCreate, prepareForUpdate, warningsOnCreate } from './strategies.ts'
+import { prepareCrdForDelete, prepareForCreate, prepareForUpdate, warningsOnCreate } from './strategies.ts'
 import { dropNonEphemeralContainerUpdates, ephemeralContainersSubresource } from './ephemeral-containers.ts'
 
 export interface Identity {
@@ -56,7 +57,7 @@ export interface WriteOptions {
 
 type Obj = Record<string, any>
 
-const generationKinds = new Set(['Pod', 'Service', 'Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'IngressClass', 'Job', 'CronJob', 'StatefulSet', 'PodDisruptionBudget'])
+const generationKinds = new Set(['CustomResourceDefinition', 'Pod', 'Service', 'Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'IngressClass', 'Job', 'CronJob', 'StatefulSet', 'PodDisruptionBudget'])
 /** Kinds whose status is reset on create (their controllers, kubelets or the server own it); defaults then fill it in. */
 const statusResetKinds = new Set(['Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'Service', 'Pod', 'Namespace', 'Job', 'CronJob', 'StatefulSet', 'PodDisruptionBudget'])
 const maxUpdateRetries = 20
@@ -136,8 +137,23 @@ function withoutRevision(obj: KObject): KObject {
   return { ...obj, metadata: metadata as KObject['metadata'] }
 }
 
+function sameContent(a: KObject, b: KObject, statusApart: boolean): boolean {
+  const rest = (o: KObject): Obj => {
+    const { metadata: _m, apiVersion: _a, kind: _k, ...others } = o
+    if (statusApart) delete others.status
+    return others
+  }
+  return deepEqual(rest(a), rest(b))
+}
+
 function sameObject(a: KObject, b: KObject): boolean {
   return deepEqual(withoutRevision(a), withoutRevision(b))
+}
+
+/** A stored custom resource as the version asked for serves it. */
+function customEntry(info: ResourceInfo, value: string, revision: number): ListEntry {
+  const obj = served(info, decode(value, revision))
+  return { text: JSON.stringify(obj), obj }
 }
 
 export function objectOf(entry: ListEntry): KObject {
@@ -250,7 +266,7 @@ export class ResourceHandler {
       let stoppedAt = -1
       for (let i = 0; i < page.items.length; i++) {
         const kv = page.items[i]
-        const entry: ListEntry = { text: withRevision(kv.value, kv.modRevision) }
+        const entry: ListEntry = info.custom ? customEntry(info, kv.value, kv.modRevision) : { text: withRevision(kv.value, kv.modRevision) }
         if (filtering && !matchesQuery(q, objectOf(entry))) continue
         entries.push(entry)
         if (limit && entries.length === limit) {
@@ -305,7 +321,8 @@ export class ResourceHandler {
     if (!['Strict', 'Warn', 'Ignore'].includes(mode)) {
       throw badRequest(`fieldValidation must be one of "Ignore", "Warn" or "Strict", got "${mode}"`)
     }
-    const result = checkSchema(info, body)
+    // A custom resource's unknown fields are pruned; its wrong types are 422 causes of its schema's validation.
+    const result = info.custom ? { unknown: info.custom.prune(body), wrongType: [] } : checkSchema(info, body)
     if (result.wrongType.length > 0) {
       const first = result.wrongType.map((c) => `${c.field}: ${c.message}`).join(', ')
       throw new ApiError(400, 'BadRequest', `${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${first}`, {
@@ -376,17 +393,17 @@ export class ResourceHandler {
     delete meta.deletionTimestamp
     delete meta.deletionGracePeriodSeconds
     delete meta.selfLink
-    if (generationKinds.has(info.kind)) meta.generation = 1
+    if (generationKinds.has(info.kind) || info.custom) meta.generation = 1
     else delete meta.generation
-    if (statusResetKinds.has(info.kind)) delete obj.status
-    prepareForCreate(info.kind, obj, opts.identity)
+    if ((statusResetKinds.has(info.kind) && !info.custom) || (info.custom && info.subresources.includes('status'))) delete obj.status
+    if (!info.custom) prepareForCreate(info.kind, obj, opts.identity)
     applyDefaults(info, obj)
     const admission = { info, subresource: undefined, obj, old: undefined, identity: opts.identity, dryRun }
     await this.admission?.mutate(admission)
     this.validate(info, obj)
     await this.checkNamespace(info, obj)
     await this.admission?.validate(admission)
-    opts.warnings.push(...warningsOnCreate(info.kind, obj))
+    if (!info.custom) opts.warnings.push(...warningsOnCreate(info.kind, obj))
     let result = managed
       ? managed(obj)
       : (trackUpdate(info, undefined, obj, { fieldManager: fieldManagerOf(opts), operation: 'Update', now: meta.creationTimestamp }) as KObject)
@@ -421,7 +438,7 @@ export class ResourceHandler {
     }
     const precondition = parseResourceVersion(incoming.metadata.resourceVersion)
     return this.guaranteedUpdate(r, opts, precondition, (current) => {
-      if (scale) return this.applyScale(current, incoming)
+      if (scale) return this.applyScale(info, current, incoming)
       const next = structuredClone(incoming)
       next.metadata.name = r.name!
       return next
@@ -462,14 +479,15 @@ export class ResourceHandler {
     }
   }
 
-  private applyScale(current: KObject, scale: Obj): KObject {
+  private applyScale(info: ResourceInfo, current: KObject, scale: Obj): KObject {
     const replicas = scale.spec?.replicas
     if (!Number.isInteger(replicas) || replicas < 0) {
       throw invalid('Scale', 'autoscaling', current.metadata.name, [
         { reason: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` },
       ])
     }
-    current.spec.replicas = replicas
+    if (info.custom?.scale) writePath(current, info.custom.scale.specReplicasPath, replicas)
+    else current.spec.replicas = replicas
     return current
   }
 
@@ -501,14 +519,19 @@ export class ResourceHandler {
       obj.spec = { ...(obj.spec ?? {}), finalizers: next.spec?.finalizers ?? [] }
     } else {
       obj = next
-      if (info.subresources.includes('status')) obj.status = structuredClone(old.status)
+      if (info.subresources.includes('status')) {
+        if (old.status === undefined) delete obj.status
+        else obj.status = structuredClone(old.status)
+      }
       // spec.finalizers of a Namespace change only through its finalize subresource.
       if (info.kind === 'Namespace') obj.spec = { ...(obj.spec ?? {}), finalizers: structuredClone(old.spec?.finalizers) }
     }
     const meta = obj.metadata
     const oldMeta = old.metadata
     meta.name = oldMeta.name
-    meta.namespace = oldMeta.namespace
+    // A cluster-scoped object has no namespace key at all: an undefined one would make a write that changes nothing look like a change.
+    if (oldMeta.namespace === undefined) delete meta.namespace
+    else meta.namespace = oldMeta.namespace
     meta.uid = oldMeta.uid
     meta.creationTimestamp = oldMeta.creationTimestamp
     if (oldMeta.deletionTimestamp) {
@@ -528,7 +551,7 @@ export class ResourceHandler {
         ])
       }
     }
-    prepareForUpdate(info.kind, obj, old, r.subresource, now())
+    if (!info.custom) prepareForUpdate(info.kind, obj, old, r.subresource, now())
     const allocating = info.kind === 'Service' && r.subresource !== 'status'
     if (allocating) dropTypeDependentFields(obj, old)
     applyDefaults(info, obj)
@@ -536,9 +559,11 @@ export class ResourceHandler {
     await this.admission?.mutate(admission)
     this.validate(info, obj, old, r.subresource)
     await this.admission?.validate(admission)
-    if (generationKinds.has(info.kind) && r.subresource !== 'status' && JSON.stringify(obj.spec) !== JSON.stringify(old.spec)) {
+    if (generationKinds.has(info.kind) && !info.custom && r.subresource !== 'status' && JSON.stringify(obj.spec) !== JSON.stringify(old.spec)) {
       meta.generation = (oldMeta.generation ?? 0) + 1
     }
+    // A custom resource's generation moves with any change but metadata (and status, when that is a subresource).
+    if (info.custom && r.subresource !== 'status' && !sameContent(obj, old, info.subresources.includes('status'))) meta.generation = (oldMeta.generation ?? 0) + 1
     const subresource = r.subresource === 'status' || r.subresource === 'scale' || r.subresource === 'approval' || r.subresource === ephemeralContainersSubresource ? r.subresource : undefined
     obj = managed
       ? managed(old, obj)
@@ -598,6 +623,10 @@ export class ResourceHandler {
       'application/strategic-merge-patch+json': (doc, patch) => applyStrategicMergePatch(as?.info ?? info, doc, patch),
     }
     const patcher = patchers[type]
+    // Custom resources have no patch strategies: upstream's CR handler does not take strategic merge patches.
+    if (info.custom && type === 'application/strategic-merge-patch+json') {
+      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`)
+    }
     if (!patcher) {
       throw new ApiError(415, 'UnsupportedMediaType', `the server does not support patches of type ${type}: use one of ${[...Object.keys(patchers), 'application/apply-patch+yaml'].join(', ')}`)
     }
@@ -606,7 +635,7 @@ export class ResourceHandler {
       const target = r.subresource === 'scale' ? this.scaleOf(info, current) : as ? as.view.fromStored(current as unknown as Obj) : current
       const patched = (r.subresource === 'scale' && type === 'application/strategic-merge-patch+json' ? applyMergePatch : patcher)(target, patch)
       if (!isObject(patched)) throw badRequest('the patch turned the object into something that is not a JSON object')
-      if (r.subresource === 'scale') return this.applyScale(current, patched)
+      if (r.subresource === 'scale') return this.applyScale(info, current, patched)
       const decoded = this.decodeBody(r, as ? as.view.toStored(patched) : patched, opts)
       if (decoded.metadata.name !== current.metadata.name) {
         throw badRequest(`the name of the object (${decoded.metadata.name}) does not match the name on the URL (${r.name})`)
@@ -689,6 +718,7 @@ export class ResourceHandler {
   private async deleteOnce(info: ResourceInfo, current: KObject, propagation: string | undefined, grace: number | undefined, dryRun: boolean): Promise<{ obj: KObject; gone: boolean }> {
     const obj = structuredClone(current)
     const meta = obj.metadata
+    if (info.kind === 'CustomResourceDefinition' && !info.custom && !meta.deletionTimestamp) prepareCrdForDelete(obj, now())
     const finalizers: string[] = [...(meta.finalizers ?? [])]
     // Without a policy asked for, a garbage-collector finalizer already on the object
     // decides, else the kind's default: batch/v1 Jobs orphan their pods (upstream's
@@ -752,6 +782,7 @@ export class ResourceHandler {
   }
 
   scaleOf(info: ResourceInfo, obj: KObject): Obj {
+    if (info.custom?.scale) return customScale(info.custom.scale, obj)
     // A ReplicationController's selector is a plain label map.
     const selector = info.kind === 'ReplicationController' && obj.spec?.selector ? { matchLabels: obj.spec.selector } : obj.spec?.selector
     const selectorText = selector ? selectorToString(labelSelectorFromObject(selector)) : ''
@@ -804,3 +835,22 @@ export class ResourceHandler {
   }
 }
 
+
+/** The Scale of a custom resource, read from the paths its CRD names. */
+function customScale(paths: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string }, obj: KObject): Obj {
+  const number = (v: unknown) => (typeof v === 'number' ? v : 0)
+  const selector = paths.labelSelectorPath ? readPath(obj, paths.labelSelectorPath) : undefined
+  return {
+    kind: 'Scale',
+    apiVersion: 'autoscaling/v1',
+    metadata: {
+      name: obj.metadata.name,
+      namespace: obj.metadata.namespace,
+      uid: obj.metadata.uid,
+      resourceVersion: obj.metadata.resourceVersion,
+      creationTimestamp: obj.metadata.creationTimestamp,
+    },
+    spec: { replicas: number(readPath(obj, paths.specReplicasPath)) },
+    status: { replicas: number(readPath(obj, paths.statusReplicasPath)), selector: typeof selector === 'string' ? selector : '' },
+  }
+}

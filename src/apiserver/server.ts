@@ -18,10 +18,11 @@ import { NodePortAllocator, ServiceIPAllocator } from './allocator.ts'
 import type { IngressBootstrap } from './bootstrap-ingress.ts'
 import { bootstrap } from './bootstrap.ts'
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, serverVersion } from './discovery.ts'
-import { bodyKind, mediaType, parseBody, readBody, sendJson, toApiError } from './http-io.ts'
+import { bodyKind, mediaType, parseBody, raiseWriteBuffer, readBody, sendJson, toApiError } from './http-io.ts'
 import { errorFormat, formatFor, negotiate, sendError, sendList, sendObject, watchEncoding, type Rendering } from './wire.ts'
 import { ApiServerMetrics } from './metrics.ts'
-import { ObjectStore, resourceRef, type KObject } from './objects.ts'
+import { ObjectStore, resourceRef, served, type KObject } from './objects.ts'
+import { crdInfo, CustomResources } from './custom-resources/registry.ts'
 import { isObject as isPlainObject } from './patch-values.ts'
 import { openApiDocument, openApiIndex } from './openapi.ts'
 import { openApiV2, openApiV2ProtobufType, wantsV2Protobuf } from './openapi-v2.ts'
@@ -56,6 +57,8 @@ import { issueTokenRequest } from './token-request.ts'
 import { PodEviction } from './pod-eviction.ts'
 
 const nodeResource = resources.find((r) => r.kind === 'Node')!
+/** Socket buffer size: a whole large answer (a CRD with its managedFields) is taken in one write. */
+const SOCKET_HIGH_WATER_MARK = 4 * 1024 * 1024
 const HEALTH_PATHS = new Set(['/healthz', '/livez', '/readyz'])
 const STORE_HEALTH_TIMEOUT_MS = 2000
 
@@ -76,7 +79,6 @@ async function withDeadline(work: Promise<void>, ms: number): Promise<void> {
 
 /** The store's snapshot, for cluster admins (RBAC: `get` on this non-resource URL). */
 export const SNAPSHOT_PATH = '/weft/snapshot'
-const findServed = (group: string, version: string, plural: string) => findByPlural(group, version, plural) ?? findMetricsResource(group, version, plural)
 
 export interface ApiServerOptions {
   store: Store
@@ -138,6 +140,8 @@ export class ApiServer {
   readonly handler: ResourceHandler
   readonly evictions: PodEviction
   readonly metricsApi: MetricsApi
+  /** The resources of the established CustomResourceDefinitions. */
+  readonly crds: CustomResources
   readonly security: ServerSecurity
   readonly metrics = new ApiServerMetrics()
   readonly limits: RequestLimits
@@ -178,6 +182,7 @@ export class ApiServer {
     const summaries = new SummaryCache(kubeletSummaryFetcher(options.kubeletSocketDir, options.security), { maxAgeMs: options.metrics?.maxAgeMs, timeoutMs: options.metrics?.timeoutMs }, this.log)
     this.metricsApi = new MetricsApi(handlerSources(this.handler), summaries, { windowMs: options.metrics?.windowMs })
     this.repair = new AllocationRepair(this.objects, ips, ports, this.log)
+    this.crds = new CustomResources(this.objects, this.handler, this.log.child({ component: 'apiextensions' }))
     this.watchOptions = { ...defaultWatchOptions, ...options.watch }
     this.limits = new RequestLimits(options.limits)
     this.compactor = new Compactor(options.store, this.log, options.compactionIntervalMs ?? 5 * 60_000)
@@ -185,6 +190,9 @@ export class ApiServer {
     this.firstServiceIP = cidrAddress(cidrs[0], 1n)
     this.dnsServiceIP = cidrAddress(cidrs[0], 10n)
   }
+
+  private readonly findServed = (group: string, version: string, plural: string): ResourceInfo | undefined =>
+    findByPlural(group, version, plural) ?? findMetricsResource(group, version, plural) ?? this.crds.find(group, version, plural)
 
   /** An HTTPS server: every connection is offered client-certificate authentication. */
   private httpsServer(): Server {
@@ -213,6 +221,12 @@ export class ApiServer {
     // A TLS handshake that fails (a client that does not trust our CA, a scanner) is the client's problem.
     server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake failed'))
     server.setTimeout(0)
+    // Node's server pauses the parser of a keep-alive connection's next request while the last
+    // answer has not drained, and a body arriving then fails with HPE_PAUSED (the client sees a
+    // reset mid-request, as kubectl did applying the large Gateway API CRDs back to back). A TLS
+    // socket takes no highWaterMark option: raise its write buffer so answers up to that size
+    // count as drained at once.
+    server.on('secureConnection', (socket: import('node:tls').TLSSocket) => raiseWriteBuffer(socket, SOCKET_HIGH_WATER_MARK))
     server.on('connection', (socket: import('node:net').Socket) => {
       this.sockets.add(socket)
       socket.once('close', () => this.sockets.delete(socket))
@@ -245,6 +259,7 @@ export class ApiServer {
       await chmod(this.options.socketPath, 0o600)
     }
     await this.namespaces.start()
+    await this.crds.start()
     const dns = { serviceIP: this.dnsServiceIP, replicas: this.options.dnsReplicas ?? 0, zone: this.options.clusterDomain ?? 'cluster.local', apiSocket: this.options.socketPath && resolve(this.options.socketPath) }
     const ingress = this.options.ingress && { ...this.options.ingress, apiSocket: dns.apiSocket }
     const advertised = this.options.advertise
@@ -261,6 +276,7 @@ export class ApiServer {
     this.compactor.stop()
     this.eventExpiry.stop()
     this.namespaces.stop()
+    this.crds.stop()
     this.security.stop()
     this.priority.stop()
     this.limitRanger.stop()
@@ -313,7 +329,7 @@ export class ApiServer {
       }
       if ('anonymous' in authn && !anonymousAllowed(url.pathname)) throw unauthorized()
       const user = 'user' in authn ? authn.user : ANONYMOUS
-      const info = resolveRequest(req.method ?? 'GET', url.pathname, url.searchParams, findServed)
+      const info = resolveRequest(req.method ?? 'GET', url.pathname, url.searchParams, this.findServed)
       const attributes = info.kind === 'nonResource' ? nonResourceAttributes(user, req.method ?? 'GET', url.pathname) : resourceAttributes(user, info)
       const decision = this.security.authorizer.authorize(attributes, { fieldSelector: url.searchParams.get('fieldSelector') ?? undefined, labelSelector: url.searchParams.get('labelSelector') ?? undefined })
       if (decision.decision !== 'allow') throw forbidden(attributes, decision, info.kind === 'resource' ? info.info : undefined)
@@ -392,10 +408,10 @@ export class ApiServer {
     const aggregatedVersion = /v=v2(?![a-z0-9])/.test(accept) ? 'v2' : /v=v2beta1/.test(accept) ? 'v2beta1' : undefined
     if ((path === '/api' || path === '/apis') && aggregated && aggregatedVersion) {
       const ct = `application/json;g=apidiscovery.k8s.io;v=${aggregatedVersion};as=APIGroupDiscoveryList`
-      return sendJson(res, 200, aggregatedDiscovery(path === '/api', aggregatedVersion), ct)
+      return sendJson(res, 200, aggregatedDiscovery(path === '/api', aggregatedVersion, this.crds.all()), ct)
     }
     if (path === '/api') return sendJson(res, 200, apiVersions(new URL(this.url).host))
-    if (path === '/apis') return sendJson(res, 200, apiGroupList())
+    if (path === '/apis') return sendJson(res, 200, apiGroupList(this.crds.all()))
     if (path === '/version') return sendJson(res, 200, serverVersion)
     if (path === '/healthz' || path === '/livez' || path === '/readyz') return this.health(res, url)
     if (path === SNAPSHOT_PATH) return this.sendSnapshot(res)
@@ -405,9 +421,9 @@ export class ApiServer {
       res.end(text)
       return
     }
-    if (path === '/openapi/v3') return sendJson(res, 200, openApiIndex())
+    if (path === '/openapi/v3') return sendJson(res, 200, openApiIndex(this.crds.openApiV3()))
     if (path === '/openapi/v2') {
-      const v2 = openApiV2()
+      const v2 = openApiV2(this.crds.openApiV2())
       const protobuf = wantsV2Protobuf(String(req.headers.accept ?? ''))
       const body = protobuf ? v2.protobuf : v2.json
       res.writeHead(200, { 'content-type': protobuf ? openApiV2ProtobufType : 'application/json', etag: v2.etag, 'content-length': Buffer.byteLength(body) })
@@ -415,7 +431,7 @@ export class ApiServer {
       return
     }
     if (path.startsWith('/openapi/v3/')) {
-      const doc = openApiDocument(path.slice('/openapi/v3/'.length))
+      const doc = openApiDocument(path.slice('/openapi/v3/'.length)) ?? this.crds.openApiV3().get(path.slice('/openapi/v3/'.length))?.doc
       if (doc) {
         res.setHeader('cache-control', url.searchParams.has('hash') ? 'public, immutable' : 'no-cache, private')
         return sendJson(res, 200, doc)
@@ -427,11 +443,11 @@ export class ApiServer {
       if (list) return sendJson(res, 200, list)
     }
     if (parts[0] === 'apis' && parts.length === 2) {
-      const group = apiGroup(parts[1])
+      const group = apiGroup(parts[1], this.crds.all())
       if (group) return sendJson(res, 200, group)
     }
     if (parts[0] === 'apis' && parts.length === 3) {
-      const list = apiResourceList(parts[1], parts[2])
+      const list = apiResourceList(parts[1], parts[2], this.crds.all())
       if (list) return sendJson(res, 200, list)
     }
     throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {})
@@ -541,7 +557,7 @@ export class ApiServer {
             const list = await h.list({ ...r, info, namespace, name: undefined }, new URLSearchParams())
             return { revision: Number(list.metadata.resourceVersion), objects: list.entries.map(objectOf) }
           },
-          render: view ? view.render : rendering.as === 'object' ? undefined : (obj) => this.render(r.info, rendering, obj),
+          render: view ? view.render : r.info.custom ? (obj) => this.render(r.info, rendering, served(r.info, obj)) : rendering.as === 'object' ? undefined : (obj) => this.render(r.info, rendering, obj),
           encoding: watchEncoding(rendering.as === 'object' ? formatFor(rendering, type.apiVersion, type.kind) : rendering.format),
           type,
           options: this.watchOptions,
@@ -577,10 +593,18 @@ export class ApiServer {
 
   private async handleResource(req: IncomingMessage, res: ServerResponse, url: URL, r: ResourceRequest, user: UserInfo, upgrade?: Upgrade): Promise<void> {
     const query = url.searchParams
-    const rendering = negotiate(req, query)
+    const negotiated = negotiate(req, query)
+    // Custom resources are JSON only: a protobuf Accept is answered in JSON, as upstream's CR handler does.
+    const rendering: Rendering = r.info.custom ? { ...negotiated, format: 'json', jsonFallback: true } : negotiated
     const opts: WriteOptions = { query, identity: identityOf(user, req), warnings: [] }
+    if (r.info.custom?.deprecationWarning) opts.warnings.push(r.info.custom.deprecationWarning)
+    if (r.info.custom && r.verb === 'create' && this.crds.terminating(r.info)) {
+      throw methodNotAllowed(`create not allowed while custom resource definition is terminating`)
+    }
     const send = (code: number, body: unknown) => {
       if (opts.warnings.length) res.setHeader('warning', opts.warnings.map((w) => `299 - ${JSON.stringify(w)}`))
+      // A CRD this server wrote is served from this answer on, before the store feed brings it.
+      if (r.info === crdInfo && r.verb !== 'get' && r.verb !== 'list' && !query.has('dryRun') && isPlainObject(body) && body.kind === 'CustomResourceDefinition') this.crds.upsert(body as KObject)
       sendObject(res, code, body as Obj, rendering)
     }
     const body = async (): Promise<unknown> => {

@@ -1,5 +1,6 @@
 // What the server itself sets or keeps on a write, per kind (upstream's PrepareForCreate and
 // PrepareForUpdate in pkg/registry/*/strategy.go) beyond the generic steps in ResourceHandler.
+import { CLEANUP_FINALIZER } from '../api/crd/definition.ts'
 import { isDNS1123Label } from '../api/names.ts'
 import type { Identity } from './resource-handler.ts'
 import type { KObject } from './objects.ts'
@@ -109,6 +110,40 @@ export function prepareForCreate(kind: string, obj: KObject, identity: Identity)
   else if (kind === 'PersistentVolume' || kind === 'PersistentVolumeClaim') resetVolumeStatus(kind, obj)
   // A quota's usage is the quota system's to count, from nothing.
   else if (kind === 'ResourceQuota') obj.status = {}
+  else if (kind === 'CustomResourceDefinition') prepareCrdForCreate(obj)
+}
+
+function storageVersionOf(crd: Obj): string | undefined {
+  const versions = Array.isArray(crd.spec?.versions) ? crd.spec.versions : []
+  const v = versions.find((x: Obj) => x?.storage === true)?.name
+  return typeof v === 'string' ? v : undefined
+}
+
+/** A new CRD: status is the server's (storedVersions starts with the storage version). */
+function prepareCrdForCreate(crd: KObject): void {
+  const storage = storageVersionOf(crd)
+  crd.status = { conditions: [], acceptedNames: { plural: '', kind: '' }, storedVersions: storage ? [storage] : [] }
+}
+
+/**
+ * A CRD asked to go (upstream's CRD REST Delete): the cleanup finalizer holds it until its
+ * objects are deleted, and a Terminating condition says so.
+ */
+export function prepareCrdForDelete(crd: KObject, at: string): void {
+  const finalizers: string[] = Array.isArray(crd.metadata.finalizers) ? crd.metadata.finalizers : []
+  if (!finalizers.includes(CLEANUP_FINALIZER)) crd.metadata.finalizers = [...finalizers, CLEANUP_FINALIZER]
+  const status = (crd.status ??= {})
+  const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter((c: Obj) => c?.type !== 'Terminating')
+  status.conditions = [...conditions, { type: 'Terminating', status: 'True', lastTransitionTime: at, reason: 'InstanceDeletionPending', message: 'CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon' }]
+}
+
+/** A CRD whose storage version changed remembers the new one in status.storedVersions. */
+function prepareCrdForUpdate(crd: KObject, old: KObject, subresource: string | undefined): void {
+  if (subresource === 'status') return
+  crd.status = structuredClone(old.status ?? {})
+  const storage = storageVersionOf(crd)
+  const stored: string[] = Array.isArray(crd.status.storedVersions) ? crd.status.storedVersions : []
+  if (storage && !stored.includes(storage)) crd.status.storedVersions = [...stored, storage]
 }
 
 /**
@@ -119,6 +154,7 @@ export function prepareForUpdate(kind: string, obj: KObject, old: KObject, subre
   if (kind === 'CertificateSigningRequest') prepareCsrForUpdate(obj, old, subresource, at)
   else if (kind === 'ServiceAccount') cleanSecretReferences(obj)
   else if (kind === 'PersistentVolume' && subresource === 'status') stampPhaseTransition(obj, old, at)
+  else if (kind === 'CustomResourceDefinition') prepareCrdForUpdate(obj, old, subresource)
 }
 
 /** What a create is warned about (upstream's WarningsOnCreate): a Job named unlike a DNS label. */

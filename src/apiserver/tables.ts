@@ -18,6 +18,7 @@ import { podDisruptionBudgetPrinter } from './tables/policy.ts'
 import { certificateSigningRequestPrinter, clusterRoleBindingPrinter, roleBindingPrinter, serviceAccountPrinter } from './tables/security.ts'
 import { controllerRevisionPrinter, daemonSetPrinter, deploymentPrinter, replicaSetPrinter, replicationControllerPrinter, statefulSetPrinter } from './tables/workloads.ts'
 import { horizontalPodAutoscalerPrinter } from './tables/autoscaling.ts'
+import { customPrinter } from './tables/custom.ts'
 import { persistentVolumeClaimPrinter, persistentVolumePrinter, storageClassPrinter } from './tables/storage.ts'
 
 export { humanDuration } from './tables/format.ts'
@@ -102,7 +103,14 @@ const defaultPrinter: Printer = {
   },
 }
 
+const customPrinters = new WeakMap<ResourceInfo, Printer>()
+
 export function printerFor(info: ResourceInfo): Printer {
+  if (info.custom) {
+    let printer = customPrinters.get(info)
+    if (!printer) customPrinters.set(info, (printer = customPrinter(info.custom.columns)))
+    return printer
+  }
   return Object.hasOwn(printers, info.kind) ? printers[info.kind] : defaultPrinter
 }
 

@@ -8,7 +8,7 @@ import { ApiError, badRequest, invalid } from '../util/errors.ts'
 import { parseResourceVersion, prefixOf, withRevision, type KObject } from './objects.ts'
 import type { ResourceRequest } from './request-info.ts'
 import { matchesQuery, parseSelectors, refuseUnserved, type ListQuery } from './resource-handler.ts'
-import { drainedOrClosed } from './http-io.ts'
+import { drainedOrClosed, restoreWriteBuffer } from './http-io.ts'
 import type { WatchEncoding } from './wire.ts'
 
 export interface WatchOptions {
@@ -59,6 +59,8 @@ export function expiredStatus(rv: number, compacted?: number): ApiError {
 
 export async function serveWatch(ctx: WatchContext, r: ResourceRequest, query: URLSearchParams, res: ServerResponse): Promise<WatchSession> {
   refuseUnserved(r)
+  // A watch is paced by `drain`, which a raised write buffer (see raiseWriteBuffer) would hold back.
+  restoreWriteBuffer(res.socket)
   const info = r.info
   if (r.name !== undefined) query.set('fieldSelector', [query.get('fieldSelector'), `metadata.name=${r.name}`].filter(Boolean).join(','))
   const q: ListQuery = parseSelectors(info, query)

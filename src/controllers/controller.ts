@@ -30,6 +30,7 @@ export class InformerFactory {
   readonly client: RestClient
   private readonly informers = new Map<string, Informer>()
   private readonly log: Logger
+  private started = false
 
   constructor(client: RestClient, log: Logger) {
     this.client = client
@@ -42,11 +43,22 @@ export class InformerFactory {
     if (!informer) {
       informer = new Informer(this.client, info, { logger: this.log, transform: withoutManagedFields })
       this.informers.set(key, informer)
+      // One asked for later (a custom resource's, once its CRD is established) starts at once.
+      if (this.started) informer.start()
     }
     return informer as unknown as Informer<T>
   }
 
+  /** Stops and forgets a kind's informer (a custom resource whose CRD went). */
+  async remove(info: ResourceInfo): Promise<void> {
+    const key = `${info.group}/${info.plural}`
+    const informer = this.informers.get(key)
+    this.informers.delete(key)
+    await informer?.stop()
+  }
+
   start(): void {
+    this.started = true
     for (const informer of this.informers.values()) informer.start()
   }
 

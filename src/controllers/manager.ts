@@ -27,6 +27,7 @@ import type {
   V2HorizontalPodAutoscaler,
   V1StatefulSet,
 } from '@kubernetes/client-node'
+import { customResourceInfos } from '../api/crd/resources.ts'
 import { resources, storedResources, type ResourceInfo } from '../api/registry.ts'
 import { selectorFromSet, type LabelSelector } from '../api/selectors.ts'
 import type { Informer, KubeObject as ClientObject, RestClient } from '../client/index.ts'
@@ -128,6 +129,8 @@ export class ControllerManager {
   readonly informers: InformerFactory
   readonly controllers: Controller[] = []
   private readonly options: ControllerManagerOptions
+  /** The custom resources of the established CRDs, by `group/kind` (for owner lookups). */
+  private readonly customKinds = new Map<string, ResourceInfo>()
 
   constructor(options: ControllerManagerOptions) {
     this.options = options
@@ -259,7 +262,9 @@ export class ControllerManager {
     })
     // HorizontalPodAutoscalers: each autoscaler again every sync period.
     const autoscalers = inf.for<V2HorizontalPodAutoscaler>(kind('HorizontalPodAutoscaler'))
-    this.controller('horizontal-pod-autoscaler', hpaReconciler({ client: this.options.client, autoscalers, pods, syncPeriodMs: this.options.hpaSyncPeriodMs })).watch(autoscalers, (h) => [keyOf(h)])
+    // A custom resource with a scale subresource is a target too.
+    const findTarget = (apiVersion: string, kindName: string) => this.customKinds.get(`${apiVersion.includes('/') ? apiVersion.split('/')[0] : ''}/${kindName}`)
+    this.controller('horizontal-pod-autoscaler', hpaReconciler({ client: this.options.client, autoscalers, pods, syncPeriodMs: this.options.hpaSyncPeriodMs, findTarget })).watch(autoscalers, (h) => [keyOf(h)])
 
     const replicationControllers = inf.for<V1ReplicationController>(kind('ReplicationController'))
     podSetController('replication-controller', 'ReplicationController', replicationControllers, rcSelector, (key, at) => {
@@ -427,7 +432,8 @@ export class ControllerManager {
     )
     lb.watch(services, (s) => [keyOf(s)])
 
-    // Namespaces: everything namespaced in a terminating namespace goes first.
+    // Namespaces: everything namespaced in a terminating namespace goes first (custom
+    // resources too: see watchCustomResources).
     const namespaced = storedResources.filter((r) => r.namespaced).map((info) => ({ info, informer: inf.for(info) }))
     const nsController = this.controller('namespace-controller', (name) => ({
       actions: reconcileNamespace(
@@ -437,12 +443,11 @@ export class ControllerManager {
       ),
     }))
     nsController.watch(namespaces, (n) => [n.metadata!.name!])
-    for (const { informer } of namespaced) {
-      nsController.watch(informer, (o) => {
-        const ns = namespaces.get(o.metadata?.namespace ?? '')
-        return ns?.metadata?.deletionTimestamp ? [ns.metadata.name!] : []
-      })
+    const inTerminatingNamespace = (o: ClientObject) => {
+      const ns = namespaces.get(o.metadata?.namespace ?? '')
+      return ns?.metadata?.deletionTimestamp ? [ns.metadata.name!] : []
     }
+    for (const { informer } of namespaced) nsController.watch(informer, inTerminatingNamespace)
 
     this.setUpSecurityControllers(namespaces)
     setUpStorageControllers(inf, (name, reconcile, workers) => this.controller(name, reconcile, workers))
@@ -477,7 +482,7 @@ export class ControllerManager {
     const involved = (o: GcObject) => {
       if (o.ownerReferences?.length || (o.deletionTimestamp && o.finalizers?.length)) gc.enqueue(o.uid)
     }
-    for (const { info, informer } of all) {
+    const watchForGc = (info: ResourceInfo, informer: Informer<ClientObject>) =>
       informer.addHandlers({
         onAdd: (obj) => {
           const o = toGcObject(info, obj)
@@ -505,7 +510,62 @@ export class ControllerManager {
           for (const ref of obj.metadata?.ownerReferences ?? []) gc.enqueue(ref.uid)
         },
       })
+    for (const { info, informer } of all) watchForGc(info, informer)
+
+    this.watchCustomResources((info, informer) => {
+      const entry = { info, informer }
+      const stops = [watchForGc(info, informer)]
+      if (info.namespaced) {
+        namespaced.push(entry)
+        nsController.watch(informer, inTerminatingNamespace)
+      }
+      return () => {
+        const i = namespaced.indexOf(entry)
+        if (i >= 0) namespaced.splice(i, 1)
+        for (const stop of stops) stop()
+        for (const o of informer.list()) graph.remove(o.metadata?.uid ?? '')
+      }
+    })
+  }
+
+  /**
+   * Each established CRD's resources get an informer (its preferred version) while the CRD
+   * lasts, for the controllers that act on every kind: the namespace controller deletes them
+   * with their namespace, and the garbage collector follows owner references to and from
+   * them. `track` wires one up and returns how to unwire it.
+   */
+  private watchCustomResources(track: (info: ResourceInfo, informer: Informer<ClientObject>) => () => void): void {
+    const inf = this.informers
+    const tracked = new Map<string, { info: ResourceInfo; untrack: () => void }>()
+    const untrack = (name: string) => {
+      const entry = tracked.get(name)
+      if (!entry) return
+      tracked.delete(name)
+      entry.untrack()
+      void inf.remove(entry.info)
     }
+    const sync = (crd: ClientObject) => {
+      const name = crd.metadata?.name ?? ''
+      const status = (crd as { status?: { conditions?: { type: string; status: string }[] } }).status
+      const established = (status?.conditions ?? []).some((c) => c.type === 'Established' && c.status === 'True')
+      const info = established ? customResourceInfos(crd as Record<string, any>)[0] : undefined
+      const current = tracked.get(name)
+      if (current && (!info || current.info.version !== info.version || current.info.plural !== info.plural || current.info.namespaced !== info.namespaced)) untrack(name)
+      if (!info || tracked.has(name)) return
+      const informer = inf.for(info)
+      const kindKey = `${info.group}/${info.kind}`
+      this.customKinds.set(kindKey, info)
+      const unwire = track(info, informer)
+      tracked.set(name, {
+        info,
+        untrack: () => {
+          this.customKinds.delete(kindKey)
+          unwire()
+        },
+      })
+    }
+    const crds = inf.for(kind('CustomResourceDefinition'))
+    crds.addHandlers({ onAdd: sync, onUpdate: (_before, after) => sync(after), onDelete: (crd) => untrack(crd.metadata?.name ?? '') })
   }
 
   /**
@@ -769,9 +829,10 @@ export class ControllerManager {
   /** Whether the owner a reference names exists (same uid), asked of the API server itself. */
   private async ownerExists(ref: { apiVersion: string; kind: string; name: string; uid: string }, namespace: string | undefined): Promise<boolean> {
     const group = ref.apiVersion.includes('/') ? ref.apiVersion.split('/')[0] : ''
-    const info = resources.find((r) => r.kind === ref.kind && r.group === group)
-    // An owner of a kind weft does not serve (a custom resource) cannot be looked
-    // up, so it cannot be shown gone: as upstream does, its dependents are left alone.
+    const info = resources.find((r) => r.kind === ref.kind && r.group === group) ?? this.customKinds.get(`${group}/${ref.kind}`)
+    // An owner of a kind weft does not serve (a custom resource without an established
+    // CRD) cannot be looked up, so it cannot be shown gone: as upstream does, its
+    // dependents are left alone.
     if (!info) return true
     try {
       const owner = await this.options.client.get(info, ref.name, info.namespaced ? namespace : undefined)

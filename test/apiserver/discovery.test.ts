@@ -7,14 +7,12 @@ t.test('legacy discovery documents', async (t) => {
   t.equal(api.body.kind, 'APIVersions')
   t.same(api.body.versions, ['v1'])
   const apis = await call(url, 'GET', '/apis')
-  t.same(apis.body.groups.map((g: any) => g.name).sort(), ['apps', 'authentication.k8s.io', 'authorization.k8s.io', 'autoscaling', 'batch', 'certificates.k8s.io', 'coordination.k8s.io', 'discovery.k8s.io', 'events.k8s.io', 'metrics.k8s.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io'])
+  t.same(apis.body.groups.map((g: any) => g.name).sort(), ['apiextensions.k8s.io', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'autoscaling', 'batch', 'certificates.k8s.io', 'coordination.k8s.io', 'discovery.k8s.io', 'events.k8s.io', 'metrics.k8s.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io'])
   const v1 = await call(url, 'GET', '/api/v1')
   const pods = v1.body.resources.find((r: any) => r.name === 'pods')
   t.match(pods, { kind: 'Pod', namespaced: true, shortNames: ['po'] })
   t.ok(pods.verbs.includes('watch'))
   t.ok(v1.body.resources.some((r: any) => r.name === 'pods/binding' && r.verbs.includes('create')))
-  // kubectl drain finds the eviction API here (CheckEvictionSupport): pods/eviction, kind Eviction, with its group and version.
-  t.same(v1.body.resources.find((r: any) => r.name === 'pods/eviction'), { name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] })
   const policy = await call(url, 'GET', '/apis/policy/v1')
   t.match(policy.body.resources.find((r: any) => r.name === 'poddisruptionbudgets'), { kind: 'PodDisruptionBudget', namespaced: true, shortNames: ['pdb'] })
   t.match(policy.body.resources.find((r: any) => r.name === 'poddisruptionbudgets/status'), { kind: 'PodDisruptionBudget', verbs: ['get', 'patch', 'update'] })
@@ -37,8 +35,6 @@ t.test('aggregated discovery when asked for', async (t) => {
   t.same(ingresses.subresources.map((s: any) => s.subresource), ['status'])
   const core = await call(url, 'GET', '/api', undefined, { accept })
   t.same(core.body.items.map((g: any) => g.metadata.name), [''])
-  const pods = core.body.items[0].versions[0].resources.find((r: any) => r.resource === 'pods')
-  t.same(pods.subresources.find((s: any) => s.subresource === 'eviction'), { subresource: 'eviction', responseKind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] })
 })
 
 t.test('version, health and metrics', async (t) => {

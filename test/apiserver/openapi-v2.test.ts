@@ -17,7 +17,8 @@ t.test('one Swagger 2.0 document with every path and definition, refs under defi
   const refs = new Set<string>()
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) v.forEach(walk)
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) (k === '$ref' ? refs.add(x as string) : walk(x))
+    // A reference is a string under $ref (JSONSchemaProps also has a property named $ref).
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) (k === '$ref' && typeof x === 'string' ? refs.add(x) : walk(x))
   }
   walk(doc)
   for (const ref of refs) {

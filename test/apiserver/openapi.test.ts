@@ -27,6 +27,8 @@ t.test('index lists every document with a content hash', async (t) => {
     'api',
     'api/v1',
     'apis',
+    'apis/apiextensions.k8s.io',
+    'apis/apiextensions.k8s.io/v1',
     'apis/apps',
     'apis/apps/v1',
     'apis/authentication.k8s.io',

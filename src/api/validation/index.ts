@@ -33,6 +33,8 @@ import { validatePodDisruptionBudget, validatePodDisruptionBudgetStatus } from '
 import { validatePersistentVolume, validatePersistentVolumeClaim, validateStorageClass } from './storage.ts'
 import { validateLimitRange, validateResourceQuota, validateResourceQuotaStatus } from './quota.ts'
 
+import { CRD_GROUP, validateCrd } from '../crd/definition.ts'
+
 export type { FieldCause } from './field.ts'
 export type { CertificateRequestCheck } from './certificates.ts'
 export { isReviewKind, reviewKinds, validateReview, type ReviewKind } from './reviews.ts'
@@ -101,6 +103,9 @@ const rules: Record<string, KindRule> = {
   CertificateSigningRequest: (o, old, subresource, hooks) => validateCertificateSigningRequest(o, old, subresource, { checkRequest: hooks.checkCertificateRequest }),
 }
 
+/** A CRD's status is the server's to write; its spec is checked on every other write. */
+const validateCustomResourceDefinition: KindRule = (o, old, subresource) => (subresource === 'status' ? [] : validateCrd(o, old))
+
 function validatePod(o: Obj, old: Obj | undefined, subresource: string | undefined): FieldCause[] {
   const refusal = old && subresource === 'ephemeralcontainers' ? staticPodRefusal(old) : undefined
   if (refusal) return [refusal]
@@ -134,7 +139,8 @@ export function validateObject(info: ResourceInfo, object: object, old?: object,
   const meta = obj(o.metadata)
   const errs = validateObjectMeta(meta, info.namespaced, nameCheck(info))
   if (prev && isObj(prev.metadata)) errs.push(...validateObjectMetaUpdate(meta, prev.metadata))
-  const rule = (subresource === 'status' ? statusRules[info.kind] : undefined) ?? rules[info.kind]
+  if (info.custom) return [...errs, ...info.custom.validate(o, prev)]
+  const rule = info.group === CRD_GROUP && info.kind === 'CustomResourceDefinition' ? validateCustomResourceDefinition : (subresource === 'status' ? statusRules[info.kind] : undefined) ?? rules[info.kind]
   if (rule) errs.push(...rule(o, prev, subresource, hooks))
   return errs
 }

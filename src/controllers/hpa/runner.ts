@@ -3,7 +3,7 @@
 // (reconcileHpa), and ask for the scale, the status and the Events. What it remembers
 // between passes (recommendations, scale events) stays in memory, as upstream keeps it.
 import type { V1Pod, V2HorizontalPodAutoscaler } from '@kubernetes/client-node'
-import { findByKind, resources } from '../../api/registry.ts'
+import { findByKind, resources, type ResourceInfo } from '../../api/registry.ts'
 import { parseLabelSelector } from '../../api/selectors.ts'
 import type { Informer, RestClient } from '../../client/index.ts'
 import { resourcePath } from '../../client/paths.ts'
@@ -25,6 +25,8 @@ export interface HpaRunnerOptions {
   pods: Informer<V1Pod>
   syncPeriodMs?: number
   now?: () => number
+  /** The scale target's resource beyond the built-in kinds (custom resources with a scale subresource). */
+  findTarget?: (apiVersion: string, kind: string) => ResourceInfo | undefined
 }
 
 function same(a: unknown, b: unknown): boolean {
@@ -43,7 +45,7 @@ export function hpaReconciler(o: HpaRunnerOptions): (key: string) => Promise<Rec
     }
     const namespace = hpa.metadata?.namespace ?? ''
     const ref = hpa.spec?.scaleTargetRef
-    const target = ref ? findByKind(ref.apiVersion ?? '', ref.kind) : undefined
+    const target = ref ? (findByKind(ref.apiVersion ?? '', ref.kind) ?? o.findTarget?.(ref.apiVersion ?? '', ref.kind)) : undefined
     let scale: HpaInputs['scale']
     let scaleObject: KubeObject | undefined
     let pods: V1Pod[] = []
