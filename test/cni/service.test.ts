@@ -176,13 +176,14 @@ t.test('garbage on the request FIFO does not disturb the service; unknown plugin
 t.test('past its limit of requests in flight the service answers "try again later" at once', async (t) => {
   const host = await testNetns(t, 'svb')
   const runDir = tempDir(t, 'weft-cni-run-')
-  await startServiceIn(t, host, runDir, undefined, { WEFT_CNI_MAX_INFLIGHT: '1', WEFT_CNI_IO_TIMEOUT_MS: '4000' })
+  // The slow request is in flight for 10 s, so a loaded machine still gets a probe in meanwhile.
+  await startServiceIn(t, host, runDir, undefined, { WEFT_CNI_MAX_INFLIGHT: '1', WEFT_CNI_IO_TIMEOUT_MS: '10000' })
   const via = { WEFT_CNI_RUN_DIR: runDir }
-  // In flight for 4 s: its stdin is a pipe whose writer sends half a config and stays.
+  // Its stdin is a pipe whose writer sends half a config and stays.
   const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'x', CNI_NETNS: '/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: '/nowhere', ...via }
-  const slow = bashIn(host, `exec "${WEFT_CNI}" < <(printf '{"cniVersion": "1.1.0", '; exec sleep 5)`, env)
+  const slow = bashIn(host, `exec "${WEFT_CNI}" < <(printf '{"cniVersion": "1.1.0", '; exec sleep 11)`, env)
   let busy: Awaited<ReturnType<typeof invoke>> | undefined
-  for (let i = 0; i < 15 && busy === undefined; i++) {
+  for (let i = 0; i < 40 && busy === undefined; i++) {
     await new Promise((r) => setTimeout(r, 200))
     const r = await invoke(WEFT_CNI, host, { command: 'VERSION', env: via }, '')
     // Answered normally: the slow client was not in flight yet.
