@@ -1,7 +1,7 @@
 // Everyday kubectl, as a new user types it, against a real weft API server and controllers:
 // each invocation must succeed and print what kubectl prints against Kubernetes.
 import t, { type Test } from 'tap'
-import { startCluster } from '../helpers/control-plane.ts'
+import { startCluster, until } from '../helpers/control-plane.ts'
 import { kubectl } from '../helpers/kubectl.ts'
 import { tmp } from '../helpers/openssl.ts'
 
@@ -105,6 +105,61 @@ t.test('apply, get, describe, label, annotate, patch, scale, set, rollout, autos
     { args: ['get', 'events', '--field-selector', 'involvedObject.name=shop'], says: /ScalingReplicaSet|No resources found|LAST SEEN/ },
     { args: ['get', 'jobs,cronjobs,pdb,quota,pv,pvc,sc,sts', '-A'], says: /cronjob\.batch\/cj|NAME/ },
   ])
+})
+
+const daemonSetAndStatefulSet = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers:
+      - {name: agent, image: weft/echo}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+      - {name: db, image: weft/echo}
+`
+
+t.test('rollout history and undo of a DaemonSet and a StatefulSet (their ControllerRevisions)', async (t) => {
+  const file = dir.file('rollouts.yaml', daemonSetAndStatefulSet)
+  const revisions = async (target: string, n: number) => {
+    const want = new RegExp(`^${n}\\s+<none>$`, 'm')
+    await until(`${target}: revision ${n}`, async () => want.test((await kubectl(c.kubeconfig, ['rollout', 'history', target])).stdout), 20_000)
+  }
+  await matrix(t, [{ args: ['apply', '-f', file], says: /^daemonset\.apps\/agent created\nstatefulset\.apps\/db created$/m }])
+  await revisions('ds/agent', 1)
+  await revisions('sts/db', 1)
+  await matrix(t, [
+    { args: ['set', 'image', 'ds/agent', 'agent=weft/echo:v2'], says: /^daemonset\.apps\/agent image updated$/m },
+    { args: ['set', 'image', 'sts/db', 'db=weft/echo:v2'], says: /^statefulset\.apps\/db image updated$/m },
+  ])
+  await revisions('ds/agent', 2)
+  await revisions('sts/db', 2)
+  await matrix(t, [
+    { args: ['rollout', 'history', 'ds/agent'], says: /^REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>$/m },
+    { args: ['rollout', 'history', 'ds/agent', '--revision=1'], says: /Image:\s+weft\/echo\n/ },
+    { args: ['rollout', 'history', 'sts/db'], says: /^REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>$/m },
+    { args: ['rollout', 'undo', 'ds/agent'], says: /^daemonset\.apps\/agent rolled back$/m },
+    { args: ['rollout', 'undo', 'sts/db'], says: /^statefulset\.apps\/db rolled back$/m },
+    { args: ['get', 'ds', 'agent', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'], says: /^weft\/echo$/ },
+    { args: ['get', 'sts', 'db', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'], says: /^weft\/echo$/ },
+  ])
+  // The revision rolled back to is renumbered, as upstream does: 2 and 3 remain.
+  await revisions('ds/agent', 3)
+  await revisions('sts/db', 3)
+  await matrix(t, [{ args: ['get', 'controllerrevisions', '-l', 'app=agent'], says: /^NAME\s+CONTROLLER\s+REVISION\s+AGE\nagent-[a-z0-9]+\s+daemonset\.apps\/agent\s+[23]\s/m }])
 })
 
 t.test('apply --prune with the default allowlist', async (t) => {
