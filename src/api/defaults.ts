@@ -310,6 +310,26 @@ function defaultCustomResourceDefinition(o: Obj): void {
   }
 }
 
+/**
+ * SetDefaults_NetworkPolicy and SetDefaults_NetworkPolicyPort (networking/v1): each port's
+ * protocol is TCP unless given; without policyTypes the policy is an Ingress policy, and an
+ * Egress one too when it has egress rules. podSelector is always written (Go has no omitempty
+ * on it), `{}` selecting every pod of the namespace.
+ */
+function defaultNetworkPolicy(np: Obj): void {
+  const spec = obj(np, 'spec')
+  obj(spec, 'podSelector')
+  const rules = [...(Array.isArray(spec.ingress) ? spec.ingress : []), ...(Array.isArray(spec.egress) ? spec.egress : [])]
+  for (const rule of rules) {
+    if (!rule || typeof rule !== 'object' || !Array.isArray(rule.ports)) continue
+    // Only an absent protocol: an empty string stays, for validation to refuse as upstream's does.
+    for (const port of rule.ports) if (port && typeof port === 'object' && (port.protocol === undefined || port.protocol === null)) port.protocol = 'TCP'
+  }
+  if (!Array.isArray(spec.policyTypes) || spec.policyTypes.length === 0) {
+    spec.policyTypes = Array.isArray(spec.egress) && spec.egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress']
+  }
+}
+
 const byKind: Record<string, (o: Obj) => void> = {
   CustomResourceDefinition: defaultCustomResourceDefinition,
   Pod: defaultPod,
@@ -334,6 +354,7 @@ const byKind: Record<string, (o: Obj) => void> = {
   RoleBinding: defaultBinding,
   ClusterRoleBinding: defaultBinding,
   PodDisruptionBudget: defaultPodDisruptionBudget,
+  NetworkPolicy: defaultNetworkPolicy,
 }
 
 /** Fills the defaults of a kind into `o` in place. */

@@ -57,7 +57,7 @@ export interface WriteOptions {
 
 type Obj = Record<string, any>
 
-const generationKinds = new Set(['CustomResourceDefinition', 'Pod', 'Service', 'Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'IngressClass', 'Job', 'CronJob', 'StatefulSet', 'PodDisruptionBudget'])
+const generationKinds = new Set(['CustomResourceDefinition', 'Pod', 'Service', 'Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'IngressClass', 'Job', 'CronJob', 'StatefulSet', 'PodDisruptionBudget', 'NetworkPolicy'])
 /** Kinds whose status is reset on create (their controllers, kubelets or the server own it); defaults then fill it in. */
 const statusResetKinds = new Set(['Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'HorizontalPodAutoscaler', 'Ingress', 'Service', 'Pod', 'Namespace', 'Job', 'CronJob', 'StatefulSet', 'PodDisruptionBudget'])
 const maxUpdateRetries = 20

@@ -10,6 +10,7 @@ import {
   endpointsPrinter,
   ingressClassPrinter,
   ingressPrinter,
+  networkPolicyPrinter,
   servicePrinter,
 } from './tables/network.ts'
 import { cronJobPrinter, jobPrinter } from './tables/batch.ts'
@@ -57,6 +58,7 @@ const printers: Record<string, Printer> = {
   Event: eventPrinter,
   Ingress: ingressPrinter,
   IngressClass: ingressClassPrinter,
+  NetworkPolicy: networkPolicyPrinter,
   Deployment: deploymentPrinter,
   ReplicaSet: replicaSetPrinter,
   ReplicationController: replicationControllerPrinter,

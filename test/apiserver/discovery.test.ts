@@ -16,6 +16,15 @@ t.test('legacy discovery documents', async (t) => {
   const policy = await call(url, 'GET', '/apis/policy/v1')
   t.match(policy.body.resources.find((r: any) => r.name === 'poddisruptionbudgets'), { kind: 'PodDisruptionBudget', namespaced: true, shortNames: ['pdb'] })
   t.match(policy.body.resources.find((r: any) => r.name === 'poddisruptionbudgets/status'), { kind: 'PodDisruptionBudget', verbs: ['get', 'patch', 'update'] })
+  const networking = await call(url, 'GET', '/apis/networking.k8s.io/v1')
+  t.match(networking.body.resources.find((r: any) => r.name === 'networkpolicies'), {
+    kind: 'NetworkPolicy',
+    singularName: 'networkpolicy',
+    namespaced: true,
+    shortNames: ['netpol'],
+    verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+  })
+  t.notOk(networking.body.resources.some((r: any) => r.name.startsWith('networkpolicies/')), 'no subresources')
   const apps = await call(url, 'GET', '/apis/apps/v1')
   const scale = apps.body.resources.find((r: any) => r.name === 'deployments/scale')
   t.match(scale, { group: 'autoscaling', version: 'v1', kind: 'Scale' })

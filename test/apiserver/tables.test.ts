@@ -584,6 +584,24 @@ t.test('pod disruption budgets', async (t) => {
   ])
 })
 
+t.test('network policies', async (t) => {
+  const tbl = table('NetworkPolicy', [])
+  t.same(tbl.columnDefinitions.map((c) => [c.name, c.type]), [['Name', 'string'], ['Pod-Selector', 'string'], ['Age', 'string']])
+  const np = (name: string, podSelector: object) => ({ metadata: { name, creationTimestamp: ago(3 * H) }, spec: { podSelector, policyTypes: ['Ingress'] } })
+  t.strictSame(
+    rows('NetworkPolicy', [
+      np('default-deny', {}),
+      np('db', { matchLabels: { role: 'db', app: 'x' } }),
+      np('expr', { matchLabels: { a: 'b' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', 'api'] }, { key: 'legacy', operator: 'DoesNotExist' }] }),
+    ]),
+    [
+      { Name: 'default-deny', 'Pod-Selector': '<none>', Age: '3h' },
+      { Name: 'db', 'Pod-Selector': 'app=x,role=db', Age: '3h' },
+      { Name: 'expr', 'Pod-Selector': 'a=b,!legacy,tier in (api,web)', Age: '3h' },
+    ],
+  )
+})
+
 t.test('kinds without a printer get name and creation time', async (t) => {
   const custom: ResourceInfo = { ...info('ConfigMap'), kind: 'Widget', plural: 'widgets' }
   const tbl = toTable(custom, [{ metadata: { name: 'w', creationTimestamp: '2024-05-01T00:00:00Z' } }], { includeObject: 'None', now })

@@ -30,6 +30,7 @@ import {
 import { isValidPathSegmentName, validateBinding, validateClusterRole, validateRole } from './rbac.ts'
 import { validateCertificateSigningRequest, type CertificateRequestCheck } from './certificates.ts'
 import { validatePodDisruptionBudget, validatePodDisruptionBudgetStatus } from './policy.ts'
+import { validateNetworkPolicy } from './network-policy.ts'
 import { validatePersistentVolume, validatePersistentVolumeClaim, validateStorageClass } from './storage.ts'
 import { validateLimitRange, validateResourceQuota, validateResourceQuotaStatus } from './quota.ts'
 
@@ -81,6 +82,7 @@ const rules: Record<string, KindRule> = {
   ControllerRevision: (o, old) => validateControllerRevision(o, old),
   Ingress: (o) => validateIngressSpec(spec(o)),
   IngressClass: (o, old) => [...validateIngressClassSpec(spec(o)), ...(old ? validateIngressClassUpdate(spec(o), spec(old)) : [])],
+  NetworkPolicy: (o, old) => validateNetworkPolicy(o, old),
   EndpointSlice: (o, old) => validateEndpointSlice(o, old),
   Endpoints: (o) => validateEndpoints(o),
   Secret: (o, old) => validateSecret(o, old),

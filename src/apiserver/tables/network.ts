@@ -1,13 +1,14 @@
-// Service, Endpoints, EndpointSlice, Ingress and IngressClass columns.
+// Service, Endpoints, EndpointSlice, Ingress, IngressClass and NetworkPolicy columns.
 import type {
   V1EndpointSlice,
   V1Endpoints,
   V1Ingress,
   V1IngressClass,
+  V1NetworkPolicy,
   V1Service,
   V1ServicePort,
 } from '@kubernetes/client-node'
-import { ageColumn, col, formatLabels, joinHostPort, listWithMore, nameColumn, since } from './format.ts'
+import { ageColumn, col, formatLabelSelector, formatLabels, joinHostPort, listWithMore, nameColumn, since } from './format.ts'
 import type { Printer } from './format.ts'
 
 /** Unique IPs (else hostnames) of load-balancer ingress points, sorted, comma-joined. */
@@ -192,5 +193,22 @@ export const ingressClassPrinter: Printer = {
     let parameters = '<none>'
     if (p) parameters = `${p.kind}${p.apiGroup !== undefined && p.apiGroup !== null ? `.${p.apiGroup}` : ''}/${p.name}`
     return { cells: [ic.metadata?.name ?? '', ic.spec?.controller ?? '', parameters, since(ic.metadata?.creationTimestamp, now)] }
+  },
+}
+
+/** printNetworkPolicy: the pod selector as metav1.FormatLabelSelector writes it (`<none>` for `{}`). */
+export const networkPolicyPrinter: Printer = {
+  columns: [
+    nameColumn(),
+    col(
+      'Pod-Selector',
+      'string',
+      'Selects the pods to which this NetworkPolicy object applies. The array of ingress rules is applied to any pods selected by this field. Multiple network policies can select the same set of pods. In this case, the ingress rules for each are combined additively. This field is NOT optional and follows standard label selector semantics. An empty podSelector matches all pods in this namespace.',
+    ),
+    ageColumn(),
+  ],
+  row(obj, now) {
+    const np = obj as V1NetworkPolicy
+    return { cells: [np.metadata?.name ?? '', formatLabelSelector(np.spec?.podSelector ?? {}), since(np.metadata?.creationTimestamp, now)] }
   },
 }
