@@ -170,6 +170,8 @@ t.test('nodes: the node authorizer and NodeRestriction keep a node to itself', a
   t.equal(status, 200, 'its own pod uses it')
   t.equal((await call(url, 'GET', '/api/v1/pods?fieldSelector=spec.nodeName%3Dn1', undefined, {}, n1)).status, 200, 'lists its own pods')
   t.equal((await call(url, 'GET', '/api/v1/pods', undefined, {}, n1)).status, 403, 'not everyone\'s')
+  t.equal((await call(url, 'GET', '/apis/networking.k8s.io/v1/networkpolicies', undefined, {}, n1)).status, 200, 'every NetworkPolicy (weft:network-policy-agent)')
+  t.equal((await call(url, 'POST', '/apis/networking.k8s.io/v1/namespaces/default/networkpolicies', { metadata: { name: 'np' }, spec: { podSelector: {} } }, {}, n1)).status, 403, 'but writes none')
   const status2 = await call(url, 'PATCH', '/api/v1/namespaces/default/pods/on-n2/status', { status: { phase: 'Failed' } }, { 'content-type': 'application/merge-patch+json' }, n1)
   t.equal(status2.status, 403, 'another node\'s pod status')
   t.equal((await call(url, 'PATCH', '/api/v1/namespaces/default/pods/on-n1/status', { status: { phase: 'Running' } }, { 'content-type': 'application/merge-patch+json' }, n1)).status, 200)

@@ -14,6 +14,7 @@
 //   proxy    services list/watch · events create                                → the static rules
 //            endpointslices list/watch                                          → the static rules (weft's addition)
 //            nodes list/watch metadata.name=<self>                              → authorizeNode
+//   netpol   networkpolicies list/watch, all of them                           → RBAC: weft:network-policy-agent
 //   CSRs     certificatesigningrequests create/get/list/watch (rotation)        → the static rules
 //   storage  persistentvolumeclaims get, persistentvolumes get (pod volumes)   → the graph
 //            persistentvolumes list/watch with labelSelector

@@ -16,6 +16,13 @@
 //   No ConfigMaps: the controller reads none.
 // - `weft:node-proxier` also binds system:node-proxier to group system:nodes: the agent runs the
 //   service proxy in-process under the node's identity.
+// - `weft:network-policy-agent`: list/watch of NetworkPolicies, bound to group system:nodes,
+//   the way weft:node-proxier gives the agent's in-process proxy its reads: the agent is to
+//   enforce NetworkPolicy under the node's identity. Policies hold no secrets (view reads
+//   them). Cluster-wide reads of pods and namespaces, which a policy's peers need, are not
+//   granted: a node lists only its own pods (the node authorizer), and widening that is a
+//   separate decision. Upstream's policy agents (Calico, Cilium, kube-router) get such reads
+//   from a ClusterRole of their own.
 // - kubeadm's join bindings: `kubeadm:kubelet-bootstrap` and `kubeadm:node-autoapprove-bootstrap`
 //   for group system:bootstrappers:kubeadm:default-node-token, and
 //   `kubeadm:node-autoapprove-certificate-rotation` for group system:nodes.
@@ -51,6 +58,7 @@ function weftClusterRoles(): V1ClusterRole[] {
       rule(READ, ['discovery.k8s.io'], ['endpointslices']),
       eventsRule(),
     ]),
+    clusterRole('weft:network-policy-agent', [rule(['list', 'watch'], ['networking.k8s.io'], ['networkpolicies'])]),
     clusterRole('system:aggregated-metrics-reader', [rule(READ, ['metrics.k8s.io'], ['pods', 'nodes'])], {
       'k8s-app': 'metrics-server',
       'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
@@ -86,6 +94,7 @@ export function defaultClusterRoleBindings(): V1ClusterRoleBinding[] {
     clusterRoleBinding('system:coredns', 'system:coredns', [serviceAccount('kube-system', 'coredns')]),
     clusterRoleBinding('weft:ingress', 'weft:ingress', [serviceAccount(INGRESS_NAMESPACE, INGRESS_SERVICE_ACCOUNT)]),
     clusterRoleBinding('weft:node-proxier', 'system:node-proxier', [group('system:nodes')]),
+    clusterRoleBinding('weft:network-policy-agent', 'weft:network-policy-agent', [group('system:nodes')]),
     clusterRoleBinding('kubeadm:kubelet-bootstrap', 'system:node-bootstrapper', [group(KUBEADM_BOOTSTRAP_GROUP)]),
     clusterRoleBinding('kubeadm:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', [group(KUBEADM_BOOTSTRAP_GROUP)]),
     clusterRoleBinding('kubeadm:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [group('system:nodes')]),

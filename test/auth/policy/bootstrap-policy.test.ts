@@ -105,7 +105,7 @@ t.test('the roles the brief names are all there', async (t) => {
     'system:node-proxier', 'system:node-bootstrapper', 'system:kube-scheduler', 'system:kube-controller-manager', 'system:kube-dns',
     'system:kubelet-api-admin', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient',
     'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', 'system:certificates.k8s.io:kube-apiserver-client-kubelet-approver',
-    'system:service-account-issuer-discovery', 'system:volume-scheduler', 'system:coredns', 'weft:ingress',
+    'system:service-account-issuer-discovery', 'system:volume-scheduler', 'system:coredns', 'weft:ingress', 'weft:network-policy-agent',
     ...['deployment-controller', 'replicaset-controller', 'daemon-set-controller', 'endpointslice-controller', 'namespace-controller', 'node-controller',
       'pod-garbage-collector', 'generic-garbage-collector', 'service-controller', 'clusterrole-aggregation-controller', 'certificate-controller',
       'service-account-controller', 'root-ca-cert-publisher', 'job-controller', 'cronjob-controller', 'ttl-after-finished-controller', 'statefulset-controller',
@@ -194,6 +194,8 @@ t.test("weft's own bindings", async (t) => {
   t.same(subjectsOf(binding('weft:ingress')), ['ServiceAccount:weft-ingress/weft-ingress'])
   t.equal(binding('weft:node-proxier').roleRef.name, 'system:node-proxier')
   t.same(subjectsOf(binding('weft:node-proxier')), ['Group:system:nodes'])
+  t.equal(binding('weft:network-policy-agent').roleRef.name, 'weft:network-policy-agent')
+  t.same(subjectsOf(binding('weft:network-policy-agent')), ['Group:system:nodes'])
   t.equal(binding('kubeadm:kubelet-bootstrap').roleRef.name, 'system:node-bootstrapper')
   t.same(subjectsOf(binding('kubeadm:kubelet-bootstrap')), ['Group:system:bootstrappers:kubeadm:default-node-token'])
   t.equal(binding('kubeadm:node-autoapprove-bootstrap').roleRef.name, 'system:certificates.k8s.io:certificatesigningrequests:nodeclient')
@@ -218,6 +220,13 @@ t.test('what the node components need is granted', async (t) => {
   const ingressRole = (roles as V1Role[]).find((r) => nsKey(r) === 'weft-ingress/weft:ingress')!
   t.ok(grants(ingressRole.rules!, 'update', 'coordination.k8s.io', 'leases'))
   t.ok(grants(ingressRole.rules!, 'watch', '', 'pods'))
+  const netpol = byName(clusterRoles, 'weft:network-policy-agent').rules!
+  for (const verb of ['list', 'watch']) t.ok(grants(netpol, verb, 'networking.k8s.io', 'networkpolicies'), `network-policy-agent ${verb} networkpolicies`)
+  for (const [verb, g, r] of [['update', 'networking.k8s.io', 'networkpolicies'], ['list', '', 'pods'], ['list', '', 'namespaces'], ['get', '', 'secrets']]) t.notOk(grants(netpol, verb, g, r), `network-policy-agent may not ${verb} ${r}`)
+  // Users get NetworkPolicies as upstream's aggregated roles grant them.
+  for (const v of ['create', 'delete', 'deletecollection', 'patch', 'update']) t.ok(grants(byName(clusterRoles, 'system:aggregate-to-edit').rules!, v, 'networking.k8s.io', 'networkpolicies'), `edit ${v} networkpolicies`)
+  for (const v of ['get', 'list', 'watch']) t.ok(grants(byName(clusterRoles, 'system:aggregate-to-view').rules!, v, 'networking.k8s.io', 'networkpolicies'), `view ${v} networkpolicies`)
+  t.notOk(grants(byName(clusterRoles, 'system:aggregate-to-view').rules!, 'create', 'networking.k8s.io', 'networkpolicies'), 'view does not write them')
   const coredns = byName(clusterRoles, 'system:coredns').rules!
   for (const r of ['endpoints', 'services', 'pods', 'namespaces']) t.ok(grants(coredns, 'watch', '', r), `coredns watch ${r}`)
   t.ok(grants(coredns, 'list', 'discovery.k8s.io', 'endpointslices'))
