@@ -26,6 +26,8 @@ t.test('one Swagger 2.0 document with every path and definition, refs under defi
     if (!doc.definitions[ref.slice('#/definitions/'.length)]) t.fail(`${ref} is not defined`)
   }
   t.same(doc.definitions['io.k8s.api.apps.v1.Deployment']['x-kubernetes-group-version-kind'], [{ group: 'apps', kind: 'Deployment', version: 'v1' }])
+  t.same(doc.definitions['io.k8s.api.networking.v1.NetworkPolicy']['x-kubernetes-group-version-kind'], [{ group: 'networking.k8s.io', kind: 'NetworkPolicy', version: 'v1' }])
+  t.ok(doc.paths['/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies'])
 })
 
 t.test('operations: query parameters flat, the body a body parameter, responses with schemas', async (t) => {

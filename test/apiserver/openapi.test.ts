@@ -127,6 +127,14 @@ t.test('group-version documents', async (t) => {
   t.ok(apps.components.schemas['io.k8s.api.core.v1.PodTemplateSpec'], 'the pod template comes along')
   t.ok(apps.components.schemas['io.k8s.api.core.v1.PodSpec'])
   t.ok(apps.components.schemas['io.k8s.api.autoscaling.v1.Scale'])
+
+  const networking = doc('apis/networking.k8s.io/v1')
+  t.same(networking.components.schemas['io.k8s.api.networking.v1.NetworkPolicy']['x-kubernetes-group-version-kind'], [{ group: 'networking.k8s.io', kind: 'NetworkPolicy', version: 'v1' }])
+  t.same(networking.components.schemas['io.k8s.api.networking.v1.NetworkPolicyPeer'].properties.ipBlock.allOf, [{ $ref: '#/components/schemas/io.k8s.api.networking.v1.IPBlock' }])
+  t.same(networking.components.schemas['io.k8s.api.networking.v1.IPBlock'].required, ['cidr'])
+  t.ok(networking.paths['/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}'], 'the namespaced item path')
+  t.ok(networking.paths['/apis/networking.k8s.io/v1/networkpolicies'], 'the list across namespaces')
+  t.notOk(networking.paths['/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}/status'], 'no status subresource')
 })
 
 t.test('paths carry the actions, kinds and parameters kubectl looks for', async (t) => {
