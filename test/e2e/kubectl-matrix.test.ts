@@ -175,9 +175,12 @@ t.test('apply --prune with the default allowlist', async (t) => {
 t.test('discovery and schema: api-resources, api-versions, explain, version, auth', async (t) => {
   await matrix(t, [
     { args: ['api-resources'], says: /^horizontalpodautoscalers\s+hpa\s+autoscaling\/v2\s+true\s+HorizontalPodAutoscaler$/m },
+    { args: ['api-resources', '--api-group=networking.k8s.io'], says: /^networkpolicies\s+netpol\s+networking\.k8s\.io\/v1\s+true\s+NetworkPolicy$/m },
     { args: ['api-versions'], says: /^autoscaling\/v1\nautoscaling\/v2$/m },
     { args: ['explain', 'pod.spec.containers.ports'], says: /FIELD:\s+ports/ },
     { args: ['explain', 'hpa.spec.behavior'], says: /KIND:\s+HorizontalPodAutoscaler/ },
+    { args: ['explain', 'netpol.spec.egress.ports'], says: /FIELD:\s+ports <\[\]NetworkPolicyPort>/ },
+    { args: ['auth', 'can-i', 'list', 'networkpolicies', '--as=system:node:n1', '--as-group=system:nodes'], says: /^yes$/m },
     { args: ['version', '-o', 'json'], says: /"serverVersion"/ },
     { args: ['auth', 'can-i', 'create', 'deployments'], says: /^yes$/m },
     { args: ['auth', 'whoami'], says: /kubernetes-admin/ },
