@@ -91,6 +91,25 @@ t.test('kubectl apply, get and describe', async (t) => {
   t.match(denyText, /^ {2}Policy Types: Ingress$/m)
 })
 
+t.test('kubectl apply --server-side replaces the rule lists, which are atomic', async (t) => {
+  const first = await kIn(defaultDeny.replace('default-deny-ingress', 'ssa'), 'apply', '--server-side', '-f', '-')
+  t.equal(first.code, 0, first.stderr)
+  t.equal(first.stdout.trim(), 'networkpolicy.networking.k8s.io/ssa serverside-applied')
+  const second = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: ssa}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - ports: [{port: 8080}]
+`
+  const applied = await kIn(second, 'apply', '--server-side', '-f', '-')
+  t.equal(applied.code, 0, applied.stderr)
+  const got = await k('get', 'netpol', 'ssa', '-o', 'jsonpath={.spec}')
+  t.same(JSON.parse(got.stdout), { ingress: [{ ports: [{ port: 8080, protocol: 'TCP' }] }], podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress'] })
+  t.equal((await k('delete', 'netpol', 'ssa')).code, 0)
+})
+
 t.test('kubectl explain reads the schema from OpenAPI', async (t) => {
   const spec = await k('explain', 'networkpolicy.spec')
   t.equal(spec.code, 0, spec.stderr)
