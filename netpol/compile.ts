@@ -1,6 +1,22 @@
 // The pure NetworkPolicy compiler: (policies, pods, namespaces, node) → what this node enforces
 // for its own pods. Peers become named sets shared by every entry that means the same peers, so
 // pods coming and going change set elements and leave the pods' entries as they were.
+//
+// Where upstream leaves the choice to the implementation, weft follows kube-network-policies
+// (kubernetes-sigs, pkg/networkpolicy):
+// - ipBlock matches by address, pod addresses included: an ipBlock covering a pod's IP admits it.
+// - A named port in an ingress rule resolves against the protected (local) pod's containers by
+//   name and protocol; in an egress rule, against each destination pod's containers (so the
+//   allowed (address, port) pairs are per peer pod: an `addressPorts` set). A named port with an
+//   ipBlock peer matches nothing here (kube-network-policies resolves it against a pod found by
+//   the destination address; weft does not look pods up by ipBlock). With `to` absent it
+//   resolves against every pod of the cluster.
+// - hostNetwork pods are neither protected nor selector peers: their traffic carries the node's
+//   address, which only an ipBlock can name. Terminal pods and pods without an IP are neither.
+// - A namespace the caller did not list has no labels (only `namespaceSelector: {}` matches it).
+// Malformed input fails closed and alone: a bad rule (peer, CIDR, port, protocol) is left out
+// with a problem while its policy still isolates the pods it selects; a policy whose podSelector
+// is unusable selects no pods (whom it would isolate cannot be known) and is reported.
 import { matchesLabels } from '../src/api/selectors.ts'
 import { bigIntToIp, type Cidr } from '../src/util/cidr.ts'
 import type { AddressPort, AllowEntry, CompiledNode, Isolation, L4Protocol, LocalPod, PeerSet, PolicyProblem, PortMatch } from './model.ts'
