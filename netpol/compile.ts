@@ -7,10 +7,10 @@
 // - ipBlock matches by address, pod addresses included: an ipBlock covering a pod's IP admits it.
 // - A named port in an ingress rule resolves against the protected (local) pod's containers by
 //   name and protocol; in an egress rule, against each destination pod's containers (so the
-//   allowed (address, port) pairs are per peer pod: an `addressPorts` set). A named port with an
-//   ipBlock peer matches nothing here (kube-network-policies resolves it against a pod found by
-//   the destination address; weft does not look pods up by ipBlock). With `to` absent it
-//   resolves against every pod of the cluster.
+//   allowed (address, port) pairs are per peer pod: an `addressPorts` set). With an ipBlock peer
+//   it resolves against the pods whose addresses the block holds (kube-network-policies looks the
+//   destination pod up by address before it checks ports), so an address outside every pod
+//   matches no named port; with `to` absent, against every pod of the cluster.
 // - hostNetwork pods are neither protected nor selector peers: their traffic carries the node's
 //   address, which only an ipBlock can name. Terminal pods and pods without an IP are neither.
 // - A namespace the caller did not list has no labels (only `namespaceSelector: {}` matches it).
@@ -18,7 +18,7 @@
 // with a problem while its policy still isolates the pods it selects; a policy whose podSelector
 // is unusable selects no pods (whom it would isolate cannot be known) and is reported.
 import { matchesLabels } from '../src/api/selectors.ts'
-import { bigIntToIp, type Cidr } from '../src/util/cidr.ts'
+import { bigIntToIp, cidrContains, type Cidr } from '../src/util/cidr.ts'
 import type { AddressPort, AllowEntry, CompiledNode, Isolation, L4Protocol, LocalPod, PeerSet, PolicyProblem, PortMatch } from './model.ts'
 import { setName } from './names.ts'
 import { namespaceLabels, parsePod, parsePolicy, type PeerSpec, type PodInfo, type PolicySpec, type PortSpec, type RuleSpec } from './parse.ts'
@@ -138,12 +138,14 @@ class Builder {
   }
 
   /** The set of (address, protocol, port) of the peer pods that define the named ports. */
-  addressPorts(peer: (PeerSpec & { kind: 'pods' }) | 'any', named: readonly (PortSpec & { kind: 'named' })[]): string {
+  addressPorts(peer: PeerSpec | 'any', named: readonly (PortSpec & { kind: 'named' })[]): string {
     const wanted = [...new Set(named.map((n) => `${n.protocol}/${n.name}`))].sort()
     const descriptor = `${peer === 'any' ? 'any pod' : peer.descriptor} ports=${wanted.join(',')}`
     const name = setName('ports', descriptor)
     if (this.sets.has(name)) return name
-    const pods = peer === 'any' ? this.view.pods.filter((p) => p.usable) : this.podsOf(peer)
+    const pods = peer === 'any' || peer.kind === 'ipBlock' ? this.view.pods.filter((p) => p.usable) : this.podsOf(peer)
+    // An ipBlock names pods by address: only their addresses inside it (and outside its holes) count.
+    const inBlock = (ip: string) => peer === 'any' || peer.kind === 'pods' || (cidrContains(peer.cidr, ip) && !peer.except.some((h) => cidrContains(h, ip)))
     const seen = new Set<string>()
     const v4: AddressPort[] = []
     const v6: AddressPort[] = []
@@ -152,6 +154,7 @@ class Builder {
         if (!wanted.includes(`${cp.protocol}/${cp.name}`)) continue
         for (const [ips, into] of [[p.ips.v4, v4], [p.ips.v6, v6]] as const) {
           for (const ip of ips) {
+            if (!inBlock(ip)) continue
             const k = `${ip} ${cp.protocol} ${cp.port}`
             if (seen.has(k)) continue
             seen.add(k)
@@ -197,8 +200,8 @@ function egressEntries(b: Builder, policy: string, rule: RuleSpec): AllowEntry[]
   const peers: ('any' | PeerSpec)[] = rule.peers === 'any' ? ['any'] : rule.peers
   for (const peer of peers) {
     if (numeric === 'any' || numeric.length) out.push({ policy, peers: peer === 'any' ? 'any' : b.addresses(peer), ports: numeric })
-    // A named port resolves against the destination pod; an ipBlock peer names no pod, so it matches nothing there.
-    if (named.length && (peer === 'any' || peer.kind === 'pods')) out.push({ policy, peers: b.addressPorts(peer, named), ports: 'any' })
+    // A named port resolves against the destination pod: for an ipBlock, the pods whose addresses it holds.
+    if (named.length) out.push({ policy, peers: b.addressPorts(peer, named), ports: 'any' })
   }
   return out
 }

@@ -129,7 +129,7 @@ t.test('named ingress ports resolve per protected pod', async (t) => {
   t.same(only(c, 'uid-x-three').ingress, { isolated: true, allow: [{ policy: 'x/web', peers: 'any', ports: [{ protocol: 'TCP', from: 81, to: 81 }] }] }, 'its http is UDP: the TCP name matches nothing there')
 })
 
-t.test('named egress ports resolve per destination pod; an ipBlock peer names no pod', async (t) => {
+t.test('named egress ports resolve per destination pod; an ipBlock peer names the pods inside it', async (t) => {
   const pods = [
     pod('x', 'client', { ips: ['10.0.0.1'] }),
     pod('y', 'one', { labels: { app: 'api' }, ips: ['10.0.1.1', 'fd00::1:1'], node: 'node-2', ports: [{ name: 'http', containerPort: 8080 }] }),
@@ -146,14 +146,13 @@ t.test('named egress ports resolve per destination pod; an ipBlock peer names no
         policyTypes: ['Egress'],
         egress: [
           { to: [{ namespaceSelector: { matchLabels: { ns: 'y' } }, podSelector: { matchLabels: { app: 'api' } } }], ports: [{ port: 'http' }] },
-          { to: [{ ipBlock: { cidr: '10.0.1.0/24' } }], ports: [{ port: 'http' }] },
         ],
       }),
     ],
   })
   const egress = only(c, 'uid-x-client').egress
   if (!egress.isolated) throw new Error('isolated')
-  t.equal(egress.allow.length, 1, 'the ipBlock rule with only a named port allows nothing')
+  t.equal(egress.allow.length, 1)
   const s = set(c, egress.allow[0]!.peers)
   t.match(s.name, /^np-ports-/)
   t.same(s.kind === 'addressPorts' && [s.v4, s.v6], [
@@ -168,6 +167,22 @@ t.test('named egress ports resolve per destination pod; an ipBlock peer names no
   t.ok(allowed([c], '10.0.0.1', '10.0.1.2', 'TCP', 9090))
   t.notOk(allowed([c], '10.0.0.1', '10.0.1.3', 'TCP', 8080), 'no such name on the pod')
   t.ok(allowed([c], '10.0.0.1', 'fd00::1:1', 'TCP', 8080))
+
+  const block = compile({
+    node: 'node-1',
+    namespaces: [namespace('x'), namespace('y')],
+    pods,
+    policies: [policy('x', 'to-block', { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '10.0.1.0/24', except: ['10.0.1.2/32'] } }], ports: [{ port: 'http' }, { port: 443 }] }] })],
+  })
+  const out = only(block, 'uid-x-client').egress
+  if (!out.isolated) throw new Error('isolated')
+  t.same(out.allow.map((e) => [set(block, e.peers).kind, e.ports]), [['addresses', [{ protocol: 'TCP', from: 443, to: 443 }]], ['addressPorts', 'any']])
+  const ports = set(block, out.allow[1]!.peers)
+  t.same([ports.v4, ports.v6], [[{ ip: '10.0.1.1', protocol: 'TCP', port: 8080 }], []], 'only pods, only addresses inside the block and outside its holes')
+  t.ok(allowed([block], '10.0.0.1', '10.0.1.1', 'TCP', 8080))
+  t.notOk(allowed([block], '10.0.0.1', '10.0.1.2', 'TCP', 9090), 'in a hole')
+  t.notOk(allowed([block], '10.0.0.1', '10.0.1.200', 'TCP', 8080), 'no pod has the address: the name resolves nowhere')
+  t.ok(allowed([block], '10.0.0.1', '10.0.1.200', 'TCP', 443))
 })
 
 t.test('egress to DNS in kube-system, UDP and TCP 53', async (t) => {
