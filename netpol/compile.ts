@@ -21,7 +21,7 @@ import { matchesLabels } from '../src/api/selectors.ts'
 import { bigIntToIp, cidrContains, type Cidr } from '../src/util/cidr.ts'
 import type { AddressPort, AllowEntry, CompiledNode, Isolation, L4Protocol, LocalPod, PeerSet, PolicyProblem, PortMatch } from './model.ts'
 import { setName } from './names.ts'
-import { namespaceLabels, parsePod, parsePolicy, type PeerSpec, type PodInfo, type PolicySpec, type PortSpec, type RuleSpec } from './parse.ts'
+import { canonicalIP, namespaceLabels, parsePod, parsePolicy, type PeerSpec, type PodInfo, type PolicySpec, type PortSpec, type RuleSpec } from './parse.ts'
 
 export interface CompileInput {
   /** NetworkPolicy objects of every namespace, as read from the API (not trusted). */
@@ -31,6 +31,8 @@ export interface CompileInput {
   namespaces: readonly unknown[]
   /** This node's name: its pods (spec.nodeName) are the ones it enforces for. */
   node: string
+  /** This node's own addresses (invalid ones are dropped). */
+  nodeIPs?: readonly string[]
 }
 
 /** Everything parsed once; compile each node from it (the shell keeps one per sync). */
@@ -59,7 +61,7 @@ export function clusterView(input: Omit<CompileInput, 'node'>): ClusterView {
 }
 
 export function compile(input: CompileInput): CompiledNode {
-  return compileNode(clusterView(input), input.node)
+  return compileNode(clusterView(input), input.node, input.nodeIPs)
 }
 
 function cmp(a: string, b: string): number {
@@ -217,7 +219,7 @@ function dedupe(entries: AllowEntry[]): AllowEntry[] {
 }
 
 /** What `node` enforces for its pods, from a parsed cluster. */
-export function compileNode(view: ClusterView, node: string): CompiledNode {
+export function compileNode(view: ClusterView, node: string, nodeIPs: readonly string[] = []): CompiledNode {
   const b = new Builder(view)
   const pods = new Map<string, LocalPod>()
   for (const pod of view.pods) {
@@ -232,5 +234,11 @@ export function compileNode(view: ClusterView, node: string): CompiledNode {
     pods.set(pod.uid, { uid: pod.uid, key: `${pod.namespace}/${pod.name}`, ips: pod.ips, ingress, egress })
   }
   const sets = new Map([...b.sets.entries()].sort((x, y) => cmp(x[0], y[0])))
-  return { node, pods, sets, problems: view.problems }
+  const v4 = new Set<string>()
+  const v6 = new Set<string>()
+  for (const raw of nodeIPs) {
+    const c = canonicalIP(raw)
+    if (c) (c.family === 4 ? v4 : v6).add(c.ip)
+  }
+  return { node, nodeIPs: { v4: [...v4].sort(), v6: [...v6].sort() }, pods, sets, problems: view.problems }
 }

@@ -19,6 +19,8 @@ export interface CompiledDiff {
   podsRemoved: string[]
   /** The new state of pods whose addresses or entries changed. */
   podsChanged: LocalPod[]
+  /** The node's own addresses changed (the always-allowed node traffic). */
+  nodeIPsChanged: boolean
 }
 
 function elementKey(e: string | AddressPort): string {
@@ -36,7 +38,7 @@ function podText(p: LocalPod): string {
 }
 
 export function diffCompiled(before: CompiledNode, after: CompiledNode): CompiledDiff {
-  const d: CompiledDiff = { setsAdded: [], setsRemoved: [], setsChanged: [], podsAdded: [], podsRemoved: [], podsChanged: [] }
+  const d: CompiledDiff = { setsAdded: [], setsRemoved: [], setsChanged: [], podsAdded: [], podsRemoved: [], podsChanged: [], nodeIPsChanged: JSON.stringify(before.nodeIPs) !== JSON.stringify(after.nodeIPs) }
   for (const [name, set] of after.sets) {
     const old = before.sets.get(name)
     if (!old) {
@@ -60,5 +62,5 @@ export function diffCompiled(before: CompiledNode, after: CompiledNode): Compile
 }
 
 export function isEmptyDiff(d: CompiledDiff): boolean {
-  return !d.setsAdded.length && !d.setsRemoved.length && !d.setsChanged.length && !d.podsAdded.length && !d.podsRemoved.length && !d.podsChanged.length
+  return !d.setsAdded.length && !d.setsRemoved.length && !d.setsChanged.length && !d.podsAdded.length && !d.podsRemoved.length && !d.podsChanged.length && !d.nodeIPsChanged
 }

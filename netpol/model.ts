@@ -82,6 +82,12 @@ export interface PolicyProblem {
 
 export interface CompiledNode {
   node: string
+  /**
+   * This node's own addresses, canonical and sorted. Traffic between a pod and the node it runs
+   * on is always allowed, whatever isolates the pod (upstream's NetworkPolicy documentation and
+   * the spec.ingress field docs: "OR if the traffic source is the pod's local node").
+   */
+  nodeIPs: { v4: string[]; v6: string[] }
   /** By pod uid, sorted by uid. */
   pods: ReadonlyMap<string, LocalPod>
   /** By set name, sorted by name; only the sets some local pod's entry refers to. */

@@ -23,6 +23,11 @@ function isolationAllows(iso: Isolation, sets: ReadonlyMap<string, PeerSet>, pee
   return !iso.isolated || iso.allow.some((e) => entryAllows(e, sets, peer, protocol, port))
 }
 
+function isOwnNode(node: CompiledNode, ip: string): boolean {
+  const c = canonicalIP(ip)
+  return c !== undefined && (c.family === 4 ? node.nodeIPs.v4 : node.nodeIPs.v6).includes(c.ip)
+}
+
 function findPod(nodes: Iterable<CompiledNode>, ip: string): { node: CompiledNode; pod: LocalPod } | undefined {
   const c = canonicalIP(ip)
   if (!c) return undefined
@@ -36,15 +41,15 @@ function findPod(nodes: Iterable<CompiledNode>, ip: string): { node: CompiledNod
  * Whether a connection from `src` to `dst` on `protocol`/`port` is allowed: the source pod's
  * egress (on the node that has it) and the destination pod's ingress must both allow it. An
  * address no node enforces for (outside the cluster, a hostNetwork pod) is not restricted on
- * its side, and a pod may always reach itself.
+ * its side; a pod may always reach itself, and talk with the node it runs on.
  */
 export function allowed(nodes: Iterable<CompiledNode>, src: string, dst: string, protocol: L4Protocol, port: number): boolean {
   const list = [...nodes]
   const from = findPod(list, src)
   // A pod talking to itself never leaves its network namespace (upstream's e2e allows loopback).
   if (from && from.pod === findPod(list, dst)?.pod) return true
-  if (from && !isolationAllows(from.pod.egress, from.node.sets, dst, protocol, port)) return false
+  if (from && !isOwnNode(from.node, dst) && !isolationAllows(from.pod.egress, from.node.sets, dst, protocol, port)) return false
   const to = findPod(list, dst)
-  if (to && !isolationAllows(to.pod.ingress, to.node.sets, src, protocol, port)) return false
+  if (to && !isOwnNode(to.node, src) && !isolationAllows(to.pod.ingress, to.node.sets, src, protocol, port)) return false
   return true
 }

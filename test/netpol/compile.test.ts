@@ -268,6 +268,20 @@ t.test('hostNetwork, terminal and address-less pods are neither enforced for nor
   t.notOk(allowed([c], '192.168.0.1', '10.0.0.4', 'TCP', 80), 'a hostNetwork pod is seen by its node address, which no selector holds')
 })
 
+t.test('a pod and its own node always talk, both ways', async (t) => {
+  const c = compile({
+    node: 'node-1',
+    nodeIPs: ['192.168.0.1', 'FD99::1', 'not an ip'],
+    namespaces: [namespace('x')],
+    pods: [pod('x', 'a', { ips: ['10.0.0.1'] })],
+    policies: [policy('x', 'deny-all', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] })],
+  })
+  t.same(c.nodeIPs, { v4: ['192.168.0.1'], v6: ['fd99::1'] })
+  t.ok(allowed([c], '192.168.0.1', '10.0.0.1', 'TCP', 80), 'kubelet probes')
+  t.ok(allowed([c], '10.0.0.1', '192.168.0.1', 'TCP', 10250))
+  t.notOk(allowed([c], '192.168.0.2', '10.0.0.1', 'TCP', 80), 'another node')
+})
+
 t.test('malformed policies and rules fail alone, closed', async (t) => {
   const pods = [pod('x', 'a', { ips: ['10.0.0.1'] }), pod('x', 'b', { labels: { other: 'yes' }, ips: ['10.0.0.2'] })]
   const good = policy('x', 'good', { podSelector: { matchLabels: { other: 'yes' } }, ingress: [{ ports: [{ port: 80 }] }] })

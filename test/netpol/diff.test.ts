@@ -74,3 +74,10 @@ t.test('local pods coming and going', async (t) => {
   t.same(none.podsChanged.map((p) => [p.ingress, p.egress]), [[{ isolated: false }, { isolated: false }]])
   t.equal(none.setsRemoved.length, 2)
 })
+
+t.test('the node’s addresses changing', async (t) => {
+  const d = diffCompiled(compile({ ...base, nodeIPs: ['192.168.0.1'] }), compile({ ...base, nodeIPs: ['192.168.0.2'] }))
+  t.ok(d.nodeIPsChanged)
+  t.notOk(isEmptyDiff(d))
+  t.same([d.podsChanged, d.setsChanged], [[], []])
+})
