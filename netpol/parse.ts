@@ -70,7 +70,8 @@ function str(v: unknown): string {
 }
 
 function stringMap(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {}
+  // No prototype: a label called __proto__ is a label like any other.
+  const out: Record<string, string> = Object.create(null)
   if (!isObject(v)) return out
   for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val
   return out

@@ -359,3 +359,31 @@ t.test('cutHoles', async (t) => {
   t.same(cut('0.0.0.0/0', ['10.0.0.0/8', '10.1.0.0/16']).length, 8, 'a nested hole changes nothing')
   t.same(cut('::/0', ['::/1']), ['8000::/1'])
 })
+
+t.test('hostile objects never throw, and names stay identifiers', async (t) => {
+  // A small deterministic fuzz: the documentation example with fields replaced by junk.
+  let seed = 1
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+  const junk: unknown[] = [null, 0, -1, 1e9, 'x', '', '*', [], {}, [{}], { matchLabels: { '': '' } }, { cidr: '::/0' }, 'TCP', 'serve-80-tcp', true, { __proto__: 1 }, '10.0.0.0/8']
+  const mutate = (v: unknown, depth: number): unknown => {
+    if (rand() < 0.15) return junk[Math.floor(rand() * junk.length)]
+    if (Array.isArray(v)) return v.map((x) => mutate(x, depth + 1))
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mutate(x, depth + 1)]))
+    return v
+  }
+  const example = policy('x', 'p', {
+    podSelector: { matchLabels: { role: 'db' } },
+    policyTypes: ['Ingress', 'Egress'],
+    ingress: [{ from: [{ ipBlock: { cidr: '172.17.0.0/16', except: ['172.17.1.0/24'] } }, { namespaceSelector: { matchLabels: { project: 'p' } }, podSelector: { matchExpressions: [{ key: 'a', operator: 'In', values: ['b'] }] } }], ports: [{ protocol: 'TCP', port: 6379 }, { port: 'http' }] }],
+    egress: [{ to: [{ ipBlock: { cidr: 'fd00::/8' } }], ports: [{ protocol: 'UDP', port: 53, endPort: 60 }] }],
+  })
+  const target = pod('x', 'db', { labels: { role: 'db' }, ips: ['10.0.0.1', 'fd00::1'], ports: [{ name: 'http', containerPort: 80 }] })
+  let problems = 0
+  for (let i = 0; i < 300; i++) {
+    const c = compile({ node: 'node-1', namespaces: [mutate(namespace('x'), 0)], pods: [mutate(target, 0), target], policies: [mutate(example, 0), mutate(example, 0)] })
+    problems += c.problems.length
+    for (const name of c.sets.keys()) if (!SET_NAME.test(name)) t.fail(name)
+    for (const p of c.pods.values()) for (const iso of [p.ingress, p.egress]) if (iso.isolated) for (const e of iso.allow) if (e.ports !== 'any' && !e.ports.length) t.fail('an empty port list')
+  }
+  t.ok(problems > 0, 'junk was reported')
+})
