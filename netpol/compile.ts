@@ -1,0 +1,244 @@
+// The pure NetworkPolicy compiler: (policies, pods, namespaces, node) → what this node enforces
+// for its own pods. Peers become named sets shared by every entry that means the same peers, so
+// pods coming and going change set elements and leave the pods' entries as they were.
+//
+// Where upstream leaves the choice to the implementation, weft follows kube-network-policies
+// (kubernetes-sigs, pkg/networkpolicy):
+// - ipBlock matches by address, pod addresses included: an ipBlock covering a pod's IP admits it.
+// - A named port in an ingress rule resolves against the protected (local) pod's containers by
+//   name and protocol; in an egress rule, against each destination pod's containers (so the
+//   allowed (address, port) pairs are per peer pod: an `addressPorts` set). With an ipBlock peer
+//   it resolves against the pods whose addresses the block holds (kube-network-policies looks the
+//   destination pod up by address before it checks ports), so an address outside every pod
+//   matches no named port; with `to` absent, against every pod of the cluster.
+// - hostNetwork pods are neither protected nor selector peers: their traffic carries the node's
+//   address, which only an ipBlock can name. Terminal pods and pods without an IP are neither.
+// - A namespace the caller did not list has no labels (only `namespaceSelector: {}` matches it).
+// Malformed input fails closed and alone: a bad rule (peer, CIDR, port, protocol) is left out
+// with a problem while its policy still isolates the pods it selects; a policy whose podSelector
+// is unusable selects no pods (whom it would isolate cannot be known) and is reported.
+import { matchesLabels } from '../src/api/selectors.ts'
+import { bigIntToIp, cidrContains, type Cidr } from '../src/util/cidr.ts'
+import type { AddressPort, AllowEntry, CompiledNode, Isolation, L4Protocol, LocalPod, PeerSet, PolicyProblem, PortMatch } from './model.ts'
+import { setName } from './names.ts'
+import { canonicalIP, namespaceLabels, parsePod, parsePolicy, type PeerSpec, type PodInfo, type PolicySpec, type PortSpec, type RuleSpec } from './parse.ts'
+
+export interface CompileInput {
+  /** NetworkPolicy objects of every namespace, as read from the API (not trusted). */
+  policies: readonly unknown[]
+  /** Pods of every node. */
+  pods: readonly unknown[]
+  namespaces: readonly unknown[]
+  /** This node's name: its pods (spec.nodeName) are the ones it enforces for. */
+  node: string
+  /** This node's own addresses (invalid ones are dropped). */
+  nodeIPs?: readonly string[]
+}
+
+/** Everything parsed once; compile each node from it (the shell keeps one per sync). */
+export interface ClusterView {
+  policies: PolicySpec[]
+  pods: PodInfo[]
+  namespaces: Map<string, Record<string, string>>
+  problems: PolicyProblem[]
+}
+
+export function clusterView(input: Omit<CompileInput, 'node'>): ClusterView {
+  const problems: PolicyProblem[] = []
+  const policies: PolicySpec[] = []
+  for (const p of input.policies) {
+    const parsed = parsePolicy(p, problems)
+    if (parsed) policies.push(parsed)
+  }
+  policies.sort((a, b) => cmp(a.key, b.key))
+  const pods: PodInfo[] = []
+  for (const p of input.pods) {
+    const parsed = parsePod(p)
+    if (parsed) pods.push(parsed)
+  }
+  pods.sort((a, b) => cmp(a.uid, b.uid))
+  return { policies, pods, namespaces: namespaceLabels(input.namespaces), problems }
+}
+
+export function compile(input: CompileInput): CompiledNode {
+  return compileNode(clusterView(input), input.node, input.nodeIPs)
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+const protoOrder: Record<L4Protocol, number> = { TCP: 0, UDP: 1, SCTP: 2 }
+
+/** The prefixes that cover `block` minus `holes` (sorted, disjoint). */
+export function cutHoles(block: Cidr, holes: readonly Cidr[]): string[] {
+  const width = block.family === 4 ? 32 : 128
+  const out: string[] = []
+  const visit = (base: bigint, prefix: number): void => {
+    const size = 1n << BigInt(width - prefix)
+    let partial = false
+    for (const h of holes) {
+      const hEnd = h.base + h.size
+      if (h.base <= base && base + size <= hEnd) return // wholly cut out
+      if (h.base < base + size && base < hEnd) partial = true
+    }
+    if (!partial) {
+      out.push(`${bigIntToIp(base, block.family)}/${prefix}`)
+      return
+    }
+    visit(base, prefix + 1)
+    visit(base + (size >> 1n), prefix + 1)
+  }
+  visit(block.base, block.prefix)
+  return out
+}
+
+class Builder {
+  readonly sets = new Map<string, PeerSet>()
+  private readonly view: ClusterView
+  private readonly peerPods = new Map<string, PodInfo[]>()
+
+  constructor(view: ClusterView) {
+    this.view = view
+  }
+
+  /** The usable pods a selector peer stands for, anywhere in the cluster. */
+  podsOf(peer: PeerSpec & { kind: 'pods' }): PodInfo[] {
+    let pods = this.peerPods.get(peer.descriptor)
+    if (pods) return pods
+    const ns = peer.namespaces
+    pods = this.view.pods.filter((p) => {
+      if (!p.usable || !matchesLabels(peer.pods, p.labels)) return false
+      if ('own' in ns) return p.namespace === ns.own
+      return matchesLabels(ns.selector, this.view.namespaces.get(p.namespace) ?? {})
+    })
+    this.peerPods.set(peer.descriptor, pods)
+    return pods
+  }
+
+  /** The set of a peer's addresses. */
+  addresses(peer: PeerSpec): string {
+    if (peer.kind === 'ipBlock') {
+      const name = setName('cidrs', peer.descriptor)
+      if (!this.sets.has(name)) {
+        const prefixes = cutHoles(peer.cidr, peer.except)
+        this.sets.set(name, { name, kind: 'addresses', describe: peer.descriptor, intervals: true, v4: peer.cidr.family === 4 ? prefixes : [], v6: peer.cidr.family === 6 ? prefixes : [] })
+      }
+      return name
+    }
+    const name = setName('pods', peer.descriptor)
+    if (!this.sets.has(name)) {
+      const v4 = new Set<string>()
+      const v6 = new Set<string>()
+      for (const p of this.podsOf(peer)) {
+        for (const ip of p.ips.v4) v4.add(ip)
+        for (const ip of p.ips.v6) v6.add(ip)
+      }
+      this.sets.set(name, { name, kind: 'addresses', describe: peer.descriptor, intervals: false, v4: [...v4].sort(), v6: [...v6].sort() })
+    }
+    return name
+  }
+
+  /** The set of (address, protocol, port) of the peer pods that define the named ports. */
+  addressPorts(peer: PeerSpec | 'any', named: readonly (PortSpec & { kind: 'named' })[]): string {
+    const wanted = [...new Set(named.map((n) => `${n.protocol}/${n.name}`))].sort()
+    const descriptor = `${peer === 'any' ? 'any pod' : peer.descriptor} ports=${wanted.join(',')}`
+    const name = setName('ports', descriptor)
+    if (this.sets.has(name)) return name
+    const pods = peer === 'any' || peer.kind === 'ipBlock' ? this.view.pods.filter((p) => p.usable) : this.podsOf(peer)
+    // An ipBlock names pods by address: only their addresses inside it (and outside its holes) count.
+    const inBlock = (ip: string) => peer === 'any' || peer.kind === 'pods' || (cidrContains(peer.cidr, ip) && !peer.except.some((h) => cidrContains(h, ip)))
+    const seen = new Set<string>()
+    const v4: AddressPort[] = []
+    const v6: AddressPort[] = []
+    for (const p of pods) {
+      for (const cp of p.ports) {
+        if (!wanted.includes(`${cp.protocol}/${cp.name}`)) continue
+        for (const [ips, into] of [[p.ips.v4, v4], [p.ips.v6, v6]] as const) {
+          for (const ip of ips) {
+            if (!inBlock(ip)) continue
+            const k = `${ip} ${cp.protocol} ${cp.port}`
+            if (seen.has(k)) continue
+            seen.add(k)
+            into.push({ ip, protocol: cp.protocol, port: cp.port })
+          }
+        }
+      }
+    }
+    const order = (a: AddressPort, b: AddressPort) => cmp(a.ip, b.ip) || protoOrder[a.protocol] - protoOrder[b.protocol] || a.port - b.port
+    this.sets.set(name, { name, kind: 'addressPorts', describe: descriptor, v4: v4.sort(order), v6: v6.sort(order) })
+    return name
+  }
+}
+
+function ranges(ports: readonly PortSpec[]): PortMatch[] {
+  return ports.filter((p) => p.kind === 'range').map((p) => ({ protocol: p.protocol, from: p.from, to: p.to }))
+}
+
+/** Ingress: named ports resolve against the pod being protected. Empty: the rule's ports match nothing here. */
+function resolveLocal(ports: readonly PortSpec[], pod: PodInfo): PortMatch[] {
+  const out: PortMatch[] = []
+  for (const p of ports) {
+    if (p.kind === 'range') out.push({ protocol: p.protocol, from: p.from, to: p.to })
+    else for (const cp of pod.ports) if (cp.name === p.name && cp.protocol === p.protocol) out.push({ protocol: p.protocol, from: cp.port, to: cp.port })
+  }
+  return out
+}
+
+function ingressEntries(b: Builder, policy: string, rule: RuleSpec, pod: PodInfo): AllowEntry[] {
+  let ports: 'any' | PortMatch[] = 'any'
+  if (rule.ports !== 'any') {
+    ports = resolveLocal(rule.ports, pod)
+    if (!ports.length) return []
+  }
+  if (rule.peers === 'any') return [{ policy, peers: 'any', ports }]
+  return rule.peers.map((peer) => ({ policy, peers: b.addresses(peer), ports }))
+}
+
+function egressEntries(b: Builder, policy: string, rule: RuleSpec): AllowEntry[] {
+  const numeric: 'any' | PortMatch[] = rule.ports === 'any' ? 'any' : ranges(rule.ports)
+  const named = rule.ports === 'any' ? [] : rule.ports.filter((p): p is PortSpec & { kind: 'named' } => p.kind === 'named')
+  const out: AllowEntry[] = []
+  const peers: ('any' | PeerSpec)[] = rule.peers === 'any' ? ['any'] : rule.peers
+  for (const peer of peers) {
+    if (numeric === 'any' || numeric.length) out.push({ policy, peers: peer === 'any' ? 'any' : b.addresses(peer), ports: numeric })
+    // A named port resolves against the destination pod: for an ipBlock, the pods whose addresses it holds.
+    if (named.length) out.push({ policy, peers: b.addressPorts(peer, named), ports: 'any' })
+  }
+  return out
+}
+
+function dedupe(entries: AllowEntry[]): AllowEntry[] {
+  const seen = new Set<string>()
+  return entries.filter((e) => {
+    const k = JSON.stringify(e)
+    if (seen.has(k)) return false
+    seen.add(k)
+    return true
+  })
+}
+
+/** What `node` enforces for its pods, from a parsed cluster. */
+export function compileNode(view: ClusterView, node: string, nodeIPs: readonly string[] = []): CompiledNode {
+  const b = new Builder(view)
+  const pods = new Map<string, LocalPod>()
+  for (const pod of view.pods) {
+    if (!pod.usable || pod.node !== node) continue
+    const selecting = view.policies.filter((p) => p.namespace === pod.namespace && matchesLabels(p.podSelector, pod.labels))
+    let ingress: Isolation = { isolated: false }
+    let egress: Isolation = { isolated: false }
+    const inPolicies = selecting.filter((p) => p.ingress)
+    if (inPolicies.length) ingress = { isolated: true, allow: dedupe(inPolicies.flatMap((p) => p.ingress!.flatMap((r) => ingressEntries(b, p.key, r, pod)))) }
+    const outPolicies = selecting.filter((p) => p.egress)
+    if (outPolicies.length) egress = { isolated: true, allow: dedupe(outPolicies.flatMap((p) => p.egress!.flatMap((r) => egressEntries(b, p.key, r)))) }
+    pods.set(pod.uid, { uid: pod.uid, key: `${pod.namespace}/${pod.name}`, ips: pod.ips, ingress, egress })
+  }
+  const sets = new Map([...b.sets.entries()].sort((x, y) => cmp(x[0], y[0])))
+  const v4 = new Set<string>()
+  const v6 = new Set<string>()
+  for (const raw of nodeIPs) {
+    const c = canonicalIP(raw)
+    if (c) (c.family === 4 ? v4 : v6).add(c.ip)
+  }
+  return { node, nodeIPs: { v4: [...v4].sort(), v6: [...v6].sort() }, pods, sets, problems: view.problems }
+}
