@@ -1,9 +1,10 @@
-// NetworkPolicy in the real kernel, with real traffic: a "node" namespace with a bridge and
-// four "pod" namespaces on veths (IPv4 and IPv6), weft's table loaded into the node
-// namespace, and TCP/UDP probes between the pods. Bridged traffic reaches the inet forward
-// hook through br_netfilter (bridge-nf-call-iptables in the node namespace). Everything is
-// created inside the test's own namespaces, which are removed at the end (and on exit).
-import t from 'tap'
+// NetworkPolicy in the real kernel, with real traffic: a "node" namespace and four "pod"
+// namespaces on veths (IPv4 and IPv6), weft's table loaded into the node namespace, and
+// TCP/UDP probes between the pods, in two topologies: the pods on a bridge (bridged traffic
+// reaches the inet forward hook through br_netfilter) and routed through the node (L3, as
+// traffic from other nodes arrives). Everything is created inside the test's own namespaces,
+// which are removed at the end (and on exit).
+import t, { type Test } from 'tap'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
@@ -16,6 +17,7 @@ import { run } from '../../src/netlink/exec.ts'
 import { compile, type CompileInput } from '../../netpol/compile.ts'
 import type { CompiledNode } from '../../netpol/model.ts'
 import { NetpolApplier, type NetpolApplierOptions } from '../../netpol/nftables/applier.ts'
+import { probeBridgeFamily } from '../../netpol/nftables/probe.ts'
 import { testNetns } from '../helpers/netns.ts'
 import { namespace, pod, policy } from './fixtures.ts'
 
@@ -91,13 +93,20 @@ class Recording implements NftClient {
 
 async function skipReason(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'needs root'
-  if (!existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) return 'br_netfilter is not loaded: bridged traffic would not reach the inet forward hook'
   const probe = await probeNftables()
   return probe.ok ? undefined : probe.reason
 }
 const reason = await skipReason()
 
-t.test('NetworkPolicy enforced by the kernel on bridged pod traffic', { skip: reason }, async (t) => {
+type Topology = 'bridged' | 'routed'
+
+/**
+ * The node namespace and its pods, each with an agent serving TCP and UDP 80 and 81.
+ * 'bridged': the pods' veths on a bridge (one L2 segment), judged in the inet forward hook
+ * through br_netfilter. 'routed': no bridge, a /32 (/128) route per pod veth and the node as
+ * every pod's gateway (as pods on other nodes reach this one).
+ */
+async function buildNode(t: Test, topology: Topology): Promise<{ node: string; pods: Pod[] }> {
   const node = await testNetns(t, 'npnode')
   const pods: Pod[] = []
   const agents: ChildProcessWithoutNullStreams[] = []
@@ -106,26 +115,55 @@ t.test('NetworkPolicy enforced by the kernel on bridged pod traffic', { skip: re
     const ns = await testNetns(t, 'nppod', async () => void agents[i]?.kill())
     pods.push({ ...p, ns, v4: `10.77.0.${i + 1}`, v6: `fd77::${i + 1}`, ask: async () => ({ ok: false, ms: 0 }) })
   }
-
-  // The node: a bridge with the node's addresses; br_netfilter hands bridged IP to the inet hooks.
   await ip('-n', node, 'link', 'set', 'lo', 'up')
-  await ip('-n', node, 'link', 'add', 'br0', 'type', 'bridge')
-  await ip('-n', node, 'addr', 'add', `${NODE_V4}/24`, 'dev', 'br0')
-  await ip('-n', node, 'addr', 'add', `${NODE_V6}/64`, 'dev', 'br0', 'nodad')
-  await ip('-n', node, 'link', 'set', 'br0', 'up')
-  // br_netfilter's switches are per namespace (on by default where the module is loaded).
-  await run('ip', ['netns', 'exec', node, 'sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=1', 'net.bridge.bridge-nf-call-ip6tables=1'])
+  if (topology === 'bridged') {
+    await ip('-n', node, 'link', 'add', 'br0', 'type', 'bridge')
+    await ip('-n', node, 'addr', 'add', `${NODE_V4}/24`, 'dev', 'br0')
+    await ip('-n', node, 'addr', 'add', `${NODE_V6}/64`, 'dev', 'br0', 'nodad')
+    await ip('-n', node, 'link', 'set', 'br0', 'up')
+    // br_netfilter's switches are per namespace (on by default where the module is loaded).
+    await run('ip', ['netns', 'exec', node, 'sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=1', 'net.bridge.bridge-nf-call-ip6tables=1'])
+  } else {
+    await ip('-n', node, 'addr', 'add', `${NODE_V4}/32`, 'dev', 'lo')
+    await ip('-n', node, 'addr', 'add', `${NODE_V6}/128`, 'dev', 'lo')
+    await run('ip', ['netns', 'exec', node, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1'])
+  }
   for (const [i, p] of pods.entries()) {
-    await ip('-n', node, 'link', 'add', `vp${i + 1}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', p.ns)
-    await ip('-n', node, 'link', 'set', `vp${i + 1}`, 'master', 'br0', 'up')
+    const veth = `vp${i + 1}`
+    await ip('-n', node, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', p.ns)
     await ip('-n', p.ns, 'link', 'set', 'lo', 'up')
-    await ip('-n', p.ns, 'addr', 'add', `${p.v4}/24`, 'dev', 'eth0')
-    await ip('-n', p.ns, 'addr', 'add', `${p.v6}/64`, 'dev', 'eth0', 'nodad')
-    await ip('-n', p.ns, 'link', 'set', 'eth0', 'up')
+    if (topology === 'bridged') {
+      await ip('-n', node, 'link', 'set', veth, 'master', 'br0', 'up')
+      await ip('-n', p.ns, 'addr', 'add', `${p.v4}/24`, 'dev', 'eth0')
+      await ip('-n', p.ns, 'addr', 'add', `${p.v6}/64`, 'dev', 'eth0', 'nodad')
+      await ip('-n', p.ns, 'link', 'set', 'eth0', 'up')
+    } else {
+      // The node answers ARP for its address on lo; for IPv6 the gateway is fe80::1 on each veth.
+      await ip('-n', node, 'addr', 'add', 'fe80::1/64', 'dev', veth, 'nodad')
+      await ip('-n', node, 'link', 'set', veth, 'up')
+      await ip('-n', node, 'route', 'add', `${p.v4}/32`, 'dev', veth)
+      await ip('-n', node, 'route', 'add', `${p.v6}/128`, 'dev', veth)
+      await ip('-n', p.ns, 'addr', 'add', `${p.v4}/32`, 'dev', 'eth0')
+      await ip('-n', p.ns, 'addr', 'add', `${p.v6}/128`, 'dev', 'eth0', 'nodad')
+      await ip('-n', p.ns, 'link', 'set', 'eth0', 'up')
+      await ip('-n', p.ns, 'route', 'add', `${NODE_V4}/32`, 'dev', 'eth0')
+      await ip('-n', p.ns, 'route', 'add', 'default', 'via', NODE_V4, 'dev', 'eth0')
+      await ip('-n', p.ns, '-6', 'route', 'add', 'default', 'via', 'fe80::1', 'dev', 'eth0')
+    }
     const agent = await startAgent(p.ns)
     agents[i] = agent.child
     p.ask = agent.ask
   }
+  return { node, pods }
+}
+
+for (const topology of ['bridged', 'routed'] as const) {
+  const noBrNetfilter = topology === 'bridged' && !existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables') ? 'br_netfilter is not loaded: bridged traffic would not reach the inet forward hook' : undefined
+  t.test(`NetworkPolicy enforced by the kernel on ${topology} pod traffic`, { skip: reason ?? noBrNetfilter }, (t) => policies(t, topology))
+}
+
+async function policies(t: Test, topology: Topology): Promise<void> {
+  const { node, pods } = await buildNode(t, topology)
   const [a, b, c, d] = pods as [Pod, Pod, Pod, Pod]
 
   const input = (policies: unknown[], labels: Partial<Record<string, Record<string, string>>> = {}): CompiledNode => {
@@ -244,4 +282,20 @@ t.test('NetworkPolicy enforced by the kernel on bridged pod traffic', { skip: re
   await allowed('after cleanup everything flows again', tcp(b, a))
   const left = await nft.listTable('inet', 'weft-netpol')
   t.equal(left, undefined, 'the table is gone')
+}
+
+t.test('what the bridge family supports here', { skip: reason }, async (t) => {
+  const ns = await testNetns(t, 'npbr')
+  const probe = await probeBridgeFamily(ns)
+  t.comment(`bridge family: ${probe.ok ? 'conntrack and reject work' : probe.reason}`)
+  if (!probe.ok) {
+    t.match(probe.reason, /nf_conntrack_bridge/)
+    return
+  }
+  // Where it works, the whole table loads and is replaced in the bridge family too.
+  const np = new NetpolApplier({ nft: new NftExec(ns), family: 'bridge', deny: 'reject', logRate: 1 })
+  const state = compile({ node: 'node-1', namespaces: [namespace('x')], pods: [pod('x', 'a', { ips: ['10.77.0.1', 'fd77::1'] })], policies: [policy('x', 'deny', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] })] })
+  t.match(await np.sync(state), { full: true })
+  t.ok(await new NftExec(ns).listTable('bridge', 'weft-netpol'))
+  await np.cleanup()
 })
