@@ -1,6 +1,6 @@
 // NetworkPolicy enforcement's Prometheus metrics. No default process metrics here: the agent
 // serves these beside the proxy's, whose registry already has them.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client'
 
 export type DropCounters = ReadonlyMap<string, { packets: number; bytes: number }>
 
@@ -65,6 +65,11 @@ export class NetpolMetrics {
         }
       },
     })
+  }
+
+  /** Every metric, for serving them from another registry too (the proxy's, in the agent). */
+  get all(): Metric<string>[] {
+    return [this.syncDuration, this.syncFailures, this.lastSync, this.rules, this.isolatedPods, this.policyProblems, this.enforcing, this.droppedPackets]
   }
 
   /** Says whether enforcement is on; `reason` replaces any earlier one. */

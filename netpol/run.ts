@@ -4,6 +4,7 @@
 // silent allow-all.
 import type { RestClient } from '../src/client/index.ts'
 import { NftExec, probeNftables, type NftClient, type NftProbeResult } from '../src/netfilter/index.ts'
+import type { Route } from '../src/util/http-endpoints.ts'
 import type { Logger } from '../src/util/log.ts'
 import { NetworkPolicyEnforcer, type NetpolDataPlane, type NetpolHealth } from './enforcer.ts'
 import { NetpolMetrics } from './metrics.ts'
@@ -132,5 +133,14 @@ export async function startNetworkPolicy(config: NetpolConfig, deps: NetpolDeps,
       await running.stop()
       if (opts.cleanup) await running.cleanup()
     },
+  }
+}
+
+/** GET /healthz/netpol: 200 while healthy (or disabled on purpose), else 503; the body says whether policies are enforced and why not. */
+export function netpolHealthRoute(netpol: Pick<RunningNetpol, 'health'>): Route {
+  return (res) => {
+    const h = netpol.health()
+    res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json' })
+    res.end(JSON.stringify(h) + '\n')
   }
 }

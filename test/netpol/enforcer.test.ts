@@ -5,7 +5,8 @@
 import t from 'tap'
 import { RestClient } from '../../src/client/index.ts'
 import { NetworkPolicyEnforcer, slimPod, type NetworkPolicyEnforcerOptions } from '../../netpol/enforcer.ts'
-import { startNetworkPolicy, defaultNetpolConfig, type NetpolDataPlaneOptions } from '../../netpol/run.ts'
+import { netpolHealthRoute, startNetworkPolicy, defaultNetpolConfig, type NetpolDataPlaneOptions } from '../../netpol/run.ts'
+import { HttpEndpoints } from '../../src/util/http-endpoints.ts'
 import { logger } from '../../src/util/log.ts'
 import { FakeApi, type FakeObject } from '../client/fake-api.ts'
 import { until } from '../client/helpers.ts'
@@ -264,4 +265,20 @@ t.test('start-up: nft unusable means enforcement off, loudly; disabled means not
   t.notOk(dp!.cleanedUp, 'stopping leaves the rules in place')
   await running.stop({ cleanup: true })
   t.ok(dp!.cleanedUp, 'unless asked to clean up')
+})
+
+t.test('/healthz/netpol beside the proxy\'s endpoints, added while they listen', async (t) => {
+  const endpoints = new HttpEndpoints({ '/healthz': (res) => void res.writeHead(200).end('ok\n') })
+  const [port] = await endpoints.listen(['127.0.0.1:0'])
+  t.teardown(() => endpoints.close())
+  let healthy = false
+  endpoints.setRoute('/healthz/netpol', netpolHealthRoute({ health: () => ({ healthy, enforcing: healthy, ...(healthy ? {} : { reason: 'nftables cannot be used: x' }), currentTime: 'now' }) }))
+  const get = async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz/netpol`)
+    return { status: res.status, body: (await res.json()) as unknown }
+  }
+  t.same(await get(), { status: 503, body: { healthy: false, enforcing: false, reason: 'nftables cannot be used: x', currentTime: 'now' } })
+  healthy = true
+  t.same(await get(), { status: 200, body: { healthy: true, enforcing: true, currentTime: 'now' } })
+  t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, "the proxy's own route is untouched")
 })
