@@ -1,7 +1,13 @@
 // Wires a NetworkPolicyEnforcer to the nftables data plane: what `weft agent` runs. Where nft
 // cannot be used the agent runs on without enforcement, but says so loudly: an error in the
 // log, weft_netpol_enforcing 0 with the reason, and /healthz/netpol answering 503. Never a
-// silent allow-all.
+// silent allow-all. Disabled (--network-policy=false), it removes the tables an earlier run
+// left, rather than leave frozen rules that nothing updates.
+//
+// The agent waits for the first sync (so pods it starts are covered), but not forever: reads
+// the node may not make (an API server without weft:network-policy-agent, say) would otherwise
+// hold the kubelet back. Past startTimeoutMs enforcement goes on starting in the background,
+// unhealthy until it has synced.
 import type { RestClient } from '../src/client/index.ts'
 import { NftExec, probeNftables, type NftClient, type NftProbeResult } from '../src/netfilter/index.ts'
 import type { Route } from '../src/util/http-endpoints.ts'
@@ -55,6 +61,8 @@ export interface NetpolDeps {
   log: Logger
   probe?: () => Promise<NftProbeResult>
   createDataPlane?: (opts: NetpolDataPlaneOptions) => Promise<NetpolDataPlane>
+  /** How long the agent waits for the first sync before it goes on (default 30 s). */
+  startTimeoutMs?: number
   /** For tests: the enforcer's health timeout and retry waits. */
   healthTimeoutMs?: number
   retry?: { initialMs: number; maxMs: number }
@@ -81,10 +89,6 @@ function off(metrics: NetpolMetrics, healthy: boolean, reason: string): RunningN
 
 export async function startNetworkPolicy(config: NetpolConfig, deps: NetpolDeps, signal?: AbortSignal): Promise<RunningNetpol> {
   const { log } = deps
-  if (!config.enabled) {
-    log.info('NetworkPolicy enforcement is off (--network-policy=false): NetworkPolicies are not enforced on this node')
-    return off(new NetpolMetrics(), true, 'disabled by --network-policy=false')
-  }
   const probe = await (deps.probe ?? (() => probeNftables()))()
   let dataPlane: NetpolDataPlane | undefined
   let why = probe.ok ? '' : probe.reason
@@ -94,6 +98,12 @@ export async function startNetworkPolicy(config: NetpolConfig, deps: NetpolDeps,
     } catch (err) {
       why = `the nftables data plane could not be set up: ${err instanceof Error ? err.message : String(err)}`
     }
+  }
+  if (!config.enabled) {
+    // Rules an earlier agent left would go on isolating pods with nothing keeping them current.
+    await dataPlane?.cleanup().catch((err: unknown) => log.warn({ err }, 'could not remove the NetworkPolicy tables an earlier agent left'))
+    log.info('NetworkPolicy enforcement is off (--network-policy=false): NetworkPolicies are not enforced on this node')
+    return off(new NetpolMetrics(), true, 'disabled by --network-policy=false')
   }
   if (!dataPlane) {
     const reason = `nftables cannot be used: ${why}`
@@ -119,17 +129,36 @@ export async function startNetworkPolicy(config: NetpolConfig, deps: NetpolDeps,
   })
   log.info({ family: deps.family, deny: config.deny, logRate: config.logRate, resyncMs: config.resyncMs }, 'enforcing NetworkPolicy')
   const running = enforcer
+  let started = false
+  let stopping = false
+  const starting = running.start(signal).then(() => {
+    started = true
+  })
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, deps.startTimeoutMs ?? 30_000)))
   try {
-    await running.start(signal)
+    await Promise.race([starting, timeout])
   } catch (err) {
     await running.stop()
     throw err
+  } finally {
+    clearTimeout(timer)
+  }
+  if (!started) {
+    log.warn(
+      { waitedMs: deps.startTimeoutMs ?? 30_000 },
+      "NetworkPolicy enforcement has not listed NetworkPolicies, Namespaces and Pods yet (may this node list and watch them? weft:network-policy-agent grants it): the agent goes on, and policies are enforced once they are listed; /healthz/netpol answers 503 until then",
+    )
+    starting.catch((err: unknown) => {
+      if (!stopping && !signal?.aborted) log.error({ err }, 'NetworkPolicy enforcement did not start')
+    })
   }
   return {
     enforcer: running,
     metrics,
     health: (now) => running.health(now),
     async stop(opts = {}) {
+      stopping = true
       await running.stop()
       if (opts.cleanup) await running.cleanup()
     },

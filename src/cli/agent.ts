@@ -73,9 +73,10 @@ Flags:
                               weft acts on memory.available: below it, one pod per 10 s is evicted
                               (ranked as the kubelet does) and the Node reports MemoryPressure; '' for none
   --proxy=false               do not run the service proxy
-  --network-policy=false      do not enforce NetworkPolicy (default: enforce it, in weft's own nft
-                              tables; where nft cannot be used the agent logs an error, runs on
-                              without enforcement, and /healthz/netpol answers 503)
+  --network-policy=false      do not enforce NetworkPolicy, and remove the rules an earlier run left
+                              (default: enforce it, in weft's own nft tables; where nft cannot be
+                              used the agent logs an error, runs on without enforcement, and
+                              /healthz/netpol answers 503)
   --network-policy-deny A     what a denied packet gets: drop, or reject (TCP reset, ICMP
                               unreachable) (default drop)
   --network-policy-log-rate N log denied packets, at most N a second (default 0: none)

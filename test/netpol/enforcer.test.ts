@@ -216,7 +216,7 @@ t.test('the pod cache keeps only what the compiler reads', async (t) => {
   })
 })
 
-t.test('start-up: nft unusable means enforcement off, loudly; disabled means nothing created; stop with cleanup', async (t) => {
+t.test('start-up: nft unusable means enforcement off, loudly; disabled means no rules (an earlier run\'s removed); stop with cleanup', async (t) => {
   const fake = await FakeApi.listen()
   const client = new RestClient({ server: fake.url })
   t.teardown(async () => {
@@ -242,9 +242,15 @@ t.test('start-up: nft unusable means enforcement off, loudly; disabled means not
   const noApplier = await startNetworkPolicy(defaultNetpolConfig, { ...deps, probe: async () => ({ ok: true }), createDataPlane: async () => Promise.reject(new Error('no such module')) })
   t.match(noApplier.health(), { healthy: false, enforcing: false, reason: /could not be set up: no such module/ })
 
-  const disabled = await startNetworkPolicy({ ...defaultNetpolConfig, enabled: false }, { ...deps, probe: async () => t.fail('no probe') as never, createDataPlane })
-  t.equal(created, 0, 'nothing created')
+  let leftover: FakeDataPlane | undefined
+  const disabled = await startNetworkPolicy({ ...defaultNetpolConfig, enabled: false }, { ...deps, probe: async () => ({ ok: true }), createDataPlane: async () => (leftover = new FakeDataPlane()) })
+  t.equal(disabled.enforcer, undefined, 'no enforcer')
+  t.ok(leftover?.cleanedUp, "an earlier run's tables are removed")
+  t.equal(leftover?.calls.length, 0, 'and no rule written')
   t.match(disabled.health(), { healthy: true, enforcing: false, reason: 'disabled by --network-policy=false' })
+  const disabledNoNft = await startNetworkPolicy({ ...defaultNetpolConfig, enabled: false }, { ...deps, probe: async () => ({ ok: false, reason: 'no nft' }), createDataPlane })
+  t.equal(created, 0, 'without nft nothing is created')
+  t.match(disabledNoNft.health(), { healthy: true, enforcing: false })
 
   let seen: NetpolDataPlaneOptions | undefined
   let dp: FakeDataPlane | undefined
@@ -281,4 +287,30 @@ t.test('/healthz/netpol beside the proxy\'s endpoints, added while they listen',
   healthy = true
   t.same(await get(), { status: 200, body: { healthy: true, enforcing: true, currentTime: 'now' } })
   t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, "the proxy's own route is untouched")
+})
+
+t.test('start-up does not wait forever for lists the node may not make: enforcement starts in the background', async (t) => {
+  const fake = await FakeApi.listen()
+  fake.put('namespaces', obj(namespace('x')))
+  putPod(fake, 'x', 'a')
+  const client = new RestClient({ server: fake.url })
+  const forbidden = { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, message: 'pods is forbidden' }
+  for (let i = 0; i < 3; i++) fake.failNext(403, forbidden)
+  const warnings: string[] = []
+  const capture = { ...log, warn: (_o: object, m?: string) => warnings.push(m ?? ''), info: () => undefined, error: () => undefined, debug: () => undefined, child: () => capture } as unknown as typeof log
+  const dp = new FakeDataPlane()
+  const started = Date.now()
+  const running = await startNetworkPolicy(defaultNetpolConfig, { client, nodeName: 'node-1', nodeIPs: () => [], family: 'inet', log: capture, probe: async () => ({ ok: true }), createDataPlane: async () => dp, startTimeoutMs: 100 })
+  t.teardown(async () => {
+    await running.stop()
+    await client.destroy()
+    await fake.close()
+  })
+  t.ok(Date.now() - started < 400, 'the agent goes on after startTimeoutMs')
+  t.equal(dp.calls.length, 0, 'nothing synced yet')
+  t.match(running.health(), { healthy: false, enforcing: true, reason: 'the rules have not been synced yet' })
+  t.ok(warnings.some((w) => /has not listed NetworkPolicies, Namespaces and Pods yet/.test(w)))
+  await until(() => dp.programmed !== undefined, 'the first sync once the lists succeed')
+  t.ok(dp.programmed!.pods.has('uid-x-a'))
+  t.ok(running.health().healthy)
 })
