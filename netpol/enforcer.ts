@@ -161,7 +161,6 @@ export class NetworkPolicyEnforcer {
     clearTimeout(this.#fullTimer)
     await Promise.all([this.#policies, this.#namespaces, this.#pods].map((i) => i.stop()))
     await this.#running
-    await this.problems.flush()
   }
 
   /** Removes the data plane's tables: every pod of this node is reachable again. */

@@ -60,8 +60,9 @@ export class NetpolMetrics {
         const drops = readDrops ? await readDrops().catch(() => undefined) : undefined
         this.reset()
         for (const [key, { packets }] of drops ?? []) {
+          if (!(Number.isFinite(packets) && packets >= 0)) continue
           const slash = key.indexOf('/')
-          this.inc({ namespace: key.slice(0, slash), pod: key.slice(slash + 1) }, packets)
+          this.inc(slash < 0 ? { namespace: '', pod: key } : { namespace: key.slice(0, slash), pod: key.slice(slash + 1) }, packets)
         }
       },
     })
