@@ -23,8 +23,9 @@
 //   ClusterRole of their own (Calico's calico-node, Cilium's agent, kube-router,
 //   kube-network-policies). The trade-off: RBAC cannot say "only for NetworkPolicy", and the
 //   agent has no identity but the node's, so every node can list and watch every pod's spec and
-//   status (not get one by name, nor read its secrets or configmaps: the node authorizer still
-//   answers those). The node authorizer has no opinion on an unscoped pod list, so RBAC decides.
+//   status (a get of another node's pod stays refused, but a list can name one; its secrets and
+//   configmaps stay the node authorizer's to answer). The node authorizer has no opinion on an
+//   unscoped pod list, so RBAC decides.
 //   Policies hold no secrets (view reads them).
 // - kubeadm's join bindings: `kubeadm:kubelet-bootstrap` and `kubeadm:node-autoapprove-bootstrap`
 //   for group system:bootstrappers:kubeadm:default-node-token, and
