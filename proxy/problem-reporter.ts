@@ -2,7 +2,7 @@
 // each distinct problem once (not on every sync), again only after it went away and came
 // back. Events are posted one at a time in the background; a sync never waits for them, and
 // at most MAX_QUEUED wait (past it, an API server that is down, they are only logged). The
-// proxy reports on Services; the agent on Nodes.
+// proxy reports on Services; the agent on Nodes; NetworkPolicy enforcement on NetworkPolicies.
 import type { V1ObjectMeta } from '@kubernetes/client-node'
 import { resources } from '../src/api/registry.ts'
 import type { RestClient } from '../src/client/index.ts'
@@ -25,11 +25,14 @@ export interface ProblemReporterOptions {
   client: RestClient
   nodeName: string
   log: Logger
-  /** The kind of the objects reported on (default Service); also the log field that names them (`service`, `node`). */
-  kind?: 'Service' | 'Node'
+  /** The kind of the objects reported on (default Service); also the log field that names them (`service`, `node`, `networkpolicy`). */
+  kind?: ReportedKind
   /** The Events' source and reporting component (default weft-proxy). */
   component?: string
 }
+
+export type ReportedKind = 'Service' | 'Node' | 'NetworkPolicy'
+const API_VERSIONS: Record<ReportedKind, string> = { Service: 'v1', Node: 'v1', NetworkPolicy: 'networking.k8s.io/v1' }
 
 /** What the reporter needs of an object to post an Event on it. */
 export interface ReportedObject {
@@ -77,7 +80,7 @@ export class ProblemReporter {
     return fresh
   }
 
-  get #kind(): 'Service' | 'Node' {
+  get #kind(): ReportedKind {
     return this.#options.kind ?? 'Service'
   }
 
@@ -102,7 +105,7 @@ export class ProblemReporter {
     }
     const { client, nodeName, log } = this.#options
     const component = this.#options.component ?? EVENT_COMPONENT
-    const event = eventObject({ involved: { apiVersion: 'v1', kind: this.#kind, ...(object as KubeObject) }, type: 'Warning', reason: p.reason, message: p.message }, component, new Date())
+    const event = eventObject({ involved: { apiVersion: API_VERSIONS[this.#kind], kind: this.#kind, ...(object as KubeObject) }, type: 'Warning', reason: p.reason, message: p.message }, component, new Date())
     // As kube-proxy's recorder: the instance and the source host name the node.
     event.reportingInstance = `${component}-${nodeName}`
     event.source = { component, host: nodeName }

@@ -49,6 +49,8 @@ export interface RunningProxy {
   proxy: ServiceProxy
   /** The bound ports of the healthz and metrics listeners, in that order (those not disabled). */
   ports: number[]
+  /** The healthz and metrics listeners: the agent adds /healthz/netpol to them. */
+  endpoints: ProxyHealthServer
   stop(): Promise<void>
 }
 
@@ -93,6 +95,7 @@ export async function startProxy(config: ProxyConfig, client: RestClient, nodeNa
   return {
     proxy,
     ports,
+    endpoints: server,
     async stop() {
       await server.close()
       await proxy.stop()

@@ -1,4 +1,4 @@
-// `weft agent`: the node agent (kubelet and service proxy).
+// `weft agent`: the node agent (kubelet, service proxy and NetworkPolicy enforcement).
 import { hostname } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,6 +13,7 @@ import { loadKubeconfig } from '../client/kubeconfig.ts'
 import { logger } from '../util/log.ts'
 import { boolFlag, ipList, oneOf, timerDuration, wholeNumber } from './flag-values.ts'
 import { proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
+import { defaultNetpolConfig, type NetpolConfig } from '../../netpol/run.ts'
 
 const repoBin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin')
 
@@ -21,7 +22,7 @@ export const agentUsage = `Usage: weft agent [flags]
 Runs the node agent: registers this host as a Node, heartbeats through its Lease, runs the
 pods bound to it (each in its own network and UTS namespace, wired by the CNI plugins of
 the node's network config), serves the kubelet API (container logs), and runs the service
-proxy (as \`weft proxy\` does; its flags below).
+proxy (as \`weft proxy\` does; its flags below), and enforces NetworkPolicy for its pods.
 
 Flags:
   --server URL                the API server (default https://127.0.0.1:6443)
@@ -72,6 +73,16 @@ Flags:
                               weft acts on memory.available: below it, one pod per 10 s is evicted
                               (ranked as the kubelet does) and the Node reports MemoryPressure; '' for none
   --proxy=false               do not run the service proxy
+  --network-policy=false      do not enforce NetworkPolicy, and remove the rules an earlier run left
+                              (default: enforce it, in weft's own nft tables; where nft cannot be
+                              used the agent logs an error, runs on without enforcement, and
+                              /healthz/netpol answers 503)
+  --network-policy-deny A     what a denied packet gets: drop, or reject (TCP reset, ICMP
+                              unreachable) (default drop)
+  --network-policy-log-rate N log denied packets, at most N a second (default 0: none)
+  --network-policy-resync-period D
+                              a full resync of the NetworkPolicy rules at least every D (default 5m);
+                              changes are synced incrementally, at most one sync per --min-sync-period
 ${proxyFlagsUsage}
   -h, --help                  show this help
 `
@@ -107,6 +118,10 @@ export async function runAgent(argv: string[]): Promise<void> {
       'system-reserved': { type: 'string', default: '' },
       'eviction-hard': { type: 'string', default: DEFAULT_EVICTION_HARD },
       proxy: { type: 'string', default: 'true' },
+      'network-policy': { type: 'string', default: 'true' },
+      'network-policy-deny': { type: 'string', default: defaultNetpolConfig.deny },
+      'network-policy-log-rate': { type: 'string', default: '0' },
+      'network-policy-resync-period': { type: 'string', default: '5m' },
       ...proxyOptions,
       help: { type: 'boolean', short: 'h' },
     },
@@ -153,6 +168,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     systemReserved: parseReserved('--system-reserved', values['system-reserved']!),
     evictionHard: parseEvictionHard('--eviction-hard', values['eviction-hard']!),
     proxy: boolFlag('--proxy', values.proxy, true) ? proxyConfigFrom(values) : undefined,
+    networkPolicy: networkPolicyConfigFrom(values),
     log,
   }
   // Credentials last: every flag is checked before the agent joins the cluster.
@@ -178,4 +194,16 @@ export async function runAgent(argv: string[]): Promise<void> {
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
   await agent.start(abort.signal)
+}
+
+/** The --network-policy* flags (and the proxy's --min-sync-period, which NetworkPolicy syncs share). */
+export function networkPolicyConfigFrom(values: Record<string, string | boolean | undefined>): NetpolConfig {
+  const s = (k: string, fallback: string) => String(values[k] ?? fallback)
+  return {
+    enabled: boolFlag('--network-policy', values['network-policy'], true),
+    deny: oneOf('--network-policy-deny', s('network-policy-deny', defaultNetpolConfig.deny), ['drop', 'reject'] as const),
+    logRate: wholeNumber('--network-policy-log-rate', s('network-policy-log-rate', '0'), { min: 0, what: 'packets a second' }),
+    resyncMs: timerDuration('--network-policy-resync-period', s('network-policy-resync-period', '5m')),
+    minSyncMs: timerDuration('--min-sync-period', s('min-sync-period', '100ms')),
+  }
 }

@@ -1,7 +1,7 @@
 // `weft agent`: the node agent. Registers the node, writes the CNI config once the node
 // has a pod CIDR, routes to other nodes' pods (host-gw), runs the kubelet and the service
-// proxy, and serves the kubelet API. Stopping it leaves the pods running (and the proxy's
-// nftables rules in place); the next agent adopts them.
+// proxy and NetworkPolicy enforcement, and serves the kubelet API. Stopping it leaves the pods
+// running (and the proxy's and NetworkPolicy's nftables rules in place); the next agent adopts them.
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -13,6 +13,7 @@ import { Spawner, useSpawner } from '../netlink/index.ts'
 import { logger, type Logger } from '../util/log.ts'
 import { makePrivateDir } from '../util/private-files.ts'
 import { startProxy, type ProxyConfig, type RunningProxy } from '../../proxy/run.ts'
+import { netpolHealthRoute, startNetworkPolicy, type NetpolConfig, type NetpolFamily, type RunningNetpol } from '../../netpol/run.ts'
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
 import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from './cni/index.ts'
@@ -83,6 +84,8 @@ export interface AgentOptions {
   evictionHard?: EvictionThreshold[]
   /** The service proxy's settings; undefined: no proxy. */
   proxy?: ProxyConfig
+  /** NetworkPolicy enforcement's settings; undefined: none (as enabled: false). */
+  networkPolicy?: NetpolConfig
   log?: Logger
 }
 
@@ -117,6 +120,7 @@ export class Agent {
   /** Problems with Nodes' network fields: a warning, a Warning Event on the Node and a metric, each once while it lasts. */
   #nodeProblems: NodeProblemReporter | undefined
   #proxy: RunningProxy | undefined
+  #netpol: RunningNetpol | undefined
   #localPath: LocalPathCleaner | undefined
 
   constructor(options: AgentOptions) {
@@ -186,6 +190,11 @@ export class Agent {
     this.#nodes.start()
     await this.#nodes.waitForSync(signal)
 
+    // Before the kubelet starts pods: a restarted agent's rules are still there, a first one's come before the pods.
+    if (o.networkPolicy) {
+      this.#netpol = await startNetworkPolicy(o.networkPolicy, { client, nodeName: o.nodeName, nodeIPs: () => this.#nodeIPs, family: this.netpolFamily, log: this.log.child({ component: 'netpol' }) }, signal)
+    }
+
     const hostResolvConf = await readFile(o.resolvConf, 'utf8').catch(() => '')
     this.kubelet = new Kubelet({
       client,
@@ -213,11 +222,25 @@ export class Agent {
       this.#proxy = await startProxy(o.proxy, client, o.nodeName, this.log.child({ component: 'proxy' }), this.#nodeIPs, signal)
       // The agent's own metric is served beside the proxy's.
       this.#proxy.proxy.metrics.registry.registerMetric(nodeProblems.invalid)
+      const netpol = this.#netpol
+      if (netpol) {
+        for (const m of netpol.metrics.all) this.#proxy.proxy.metrics.registry.registerMetric(m)
+        this.#proxy.endpoints.setRoute('/healthz/netpol', netpolHealthRoute(netpol))
+      }
     }
     this.#kubeletApi = this.#startKubeletApi(this.#servingAbort.signal).catch((err: unknown) => {
       if (!this.#servingAbort.signal.aborted) this.log.error({ err }, 'cannot serve the kubelet API')
     })
     this.log.info({ node: o.nodeName, ips: this.#nodeIPs }, 'node agent running')
+  }
+
+  /**
+   * Where NetworkPolicy rules hook in: with br_netfilter sending bridged traffic of both
+   * families through the inet hooks (the hairpin check at start), the inet family's forward
+   * hook sees pod-to-pod traffic on the bridge; otherwise only the bridge family does.
+   */
+  get netpolFamily(): NetpolFamily {
+    return !this.#hairpin.ipv4 && !this.#hairpin.ipv6 ? 'inet' : 'bridge'
   }
 
   /** Where the kubelet API listens over TCP: --kubelet-listen, else the node's first InternalIP. */
@@ -282,6 +305,8 @@ export class Agent {
     this.#streaming?.close()
     await this.#server?.close()
     await this.#proxy?.stop()
+    // Its rules stay: a restarting agent does not open every isolated pod meanwhile.
+    await this.#netpol?.stop()
     await this.#localPath?.stop()
     await this.kubelet?.stop()
     await this.#nodes?.stop()

@@ -8,12 +8,12 @@ import { createLimitedServer, smallEndpointLimits, type HttpLimits } from './htt
 export type Route = (res: ServerResponse) => Promise<void> | void
 
 export class HttpEndpoints {
-  #routes: Readonly<Record<string, Route>>
+  #routes: Record<string, Route>
   #limits: HttpLimits
   #servers: Server[] = []
 
   constructor(routes: Readonly<Record<string, Route>>, limits: Partial<HttpLimits> = {}) {
-    this.#routes = routes
+    this.#routes = { ...routes }
     this.#limits = { ...smallEndpointLimits, ...limits }
   }
 
@@ -39,6 +39,11 @@ export class HttpEndpoints {
       throw err
     }
     return ports
+  }
+
+  /** Adds (or replaces) the route of `path`, also while listening: a component started later serves beside the first. */
+  setRoute(path: string, route: Route): void {
+    this.#routes[path] = route
   }
 
   /** Connections open on all listeners. */

@@ -169,7 +169,12 @@ t.test('nodes: the node authorizer and NodeRestriction keep a node to itself', a
   }
   t.equal(status, 200, 'its own pod uses it')
   t.equal((await call(url, 'GET', '/api/v1/pods?fieldSelector=spec.nodeName%3Dn1', undefined, {}, n1)).status, 200, 'lists its own pods')
-  t.equal((await call(url, 'GET', '/api/v1/pods', undefined, {}, n1)).status, 403, 'not everyone\'s')
+  // NetworkPolicy enforcement reads every pod and namespace (weft:network-policy-agent); reading one pod's secrets still needs a pod of its own.
+  t.equal((await call(url, 'GET', '/api/v1/pods', undefined, {}, n1)).status, 200, 'every pod too (weft:network-policy-agent)')
+  t.equal((await call(url, 'GET', '/api/v1/pods?watch=true&timeoutSeconds=1', undefined, {}, n1)).status, 200, 'and watches them')
+  t.equal((await call(url, 'GET', '/api/v1/namespaces', undefined, {}, n1)).status, 200, 'every namespace')
+  t.equal((await call(url, 'GET', '/api/v1/namespaces/default/pods/on-n2', undefined, {}, n1)).status, 403, 'but gets no other node\'s pod by name')
+  t.equal((await call(url, 'PATCH', '/api/v1/namespaces/default', { metadata: { labels: { a: 'b' } } }, { 'content-type': 'application/merge-patch+json' }, n1)).status, 403, 'nor writes a namespace')
   t.equal((await call(url, 'GET', '/apis/networking.k8s.io/v1/networkpolicies', undefined, {}, n1)).status, 200, 'every NetworkPolicy (weft:network-policy-agent)')
   t.equal((await call(url, 'POST', '/apis/networking.k8s.io/v1/namespaces/default/networkpolicies', { metadata: { name: 'np' }, spec: { podSelector: {} } }, {}, n1)).status, 403, 'but writes none')
   const status2 = await call(url, 'PATCH', '/api/v1/namespaces/default/pods/on-n2/status', { status: { phase: 'Failed' } }, { 'content-type': 'application/merge-patch+json' }, n1)

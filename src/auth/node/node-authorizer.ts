@@ -14,7 +14,8 @@
 //   proxy    services list/watch · events create                                → the static rules
 //            endpointslices list/watch                                          → the static rules (weft's addition)
 //            nodes list/watch metadata.name=<self>                              → authorizeNode
-//   netpol   networkpolicies list/watch, all of them                           → RBAC: weft:network-policy-agent
+//   netpol   networkpolicies, pods, namespaces list/watch, all of them          → RBAC: weft:network-policy-agent
+//            (an unscoped pod list is noOpinion here, so that role answers it)
 //   CSRs     certificatesigningrequests create/get/list/watch (rotation)        → the static rules
 //   storage  persistentvolumeclaims get, persistentvolumes get (pod volumes)   → the graph
 //            persistentvolumes list/watch with labelSelector

@@ -16,13 +16,17 @@
 //   No ConfigMaps: the controller reads none.
 // - `weft:node-proxier` also binds system:node-proxier to group system:nodes: the agent runs the
 //   service proxy in-process under the node's identity.
-// - `weft:network-policy-agent`: list/watch of NetworkPolicies, bound to group system:nodes,
-//   the way weft:node-proxier gives the agent's in-process proxy its reads: the agent is to
-//   enforce NetworkPolicy under the node's identity. Policies hold no secrets (view reads
-//   them). Cluster-wide reads of pods and namespaces, which a policy's peers need, are not
-//   granted: a node lists only its own pods (the node authorizer), and widening that is a
-//   separate decision. Upstream's policy agents (Calico, Cilium, kube-router) get such reads
-//   from a ClusterRole of their own.
+// - `weft:network-policy-agent`: list/watch of NetworkPolicies, Pods and Namespaces of the whole
+//   cluster, bound to group system:nodes, the way weft:node-proxier gives the agent's in-process
+//   proxy its reads: the agent enforces NetworkPolicy under the node's identity, and a policy's
+//   peers can be any pod in any namespace. Upstream's policy agents get the same reads from a
+//   ClusterRole of their own (Calico's calico-node, Cilium's agent, kube-router,
+//   kube-network-policies). The trade-off: RBAC cannot say "only for NetworkPolicy", and the
+//   agent has no identity but the node's, so every node can list and watch every pod's spec and
+//   status (a get of another node's pod stays refused, but a list can name one; its secrets and
+//   configmaps stay the node authorizer's to answer). The node authorizer has no opinion on an
+//   unscoped pod list, so RBAC decides.
+//   Policies hold no secrets (view reads them).
 // - kubeadm's join bindings: `kubeadm:kubelet-bootstrap` and `kubeadm:node-autoapprove-bootstrap`
 //   for group system:bootstrappers:kubeadm:default-node-token, and
 //   `kubeadm:node-autoapprove-certificate-rotation` for group system:nodes.
@@ -58,7 +62,7 @@ function weftClusterRoles(): V1ClusterRole[] {
       rule(READ, ['discovery.k8s.io'], ['endpointslices']),
       eventsRule(),
     ]),
-    clusterRole('weft:network-policy-agent', [rule(['list', 'watch'], ['networking.k8s.io'], ['networkpolicies'])]),
+    clusterRole('weft:network-policy-agent', [rule(['list', 'watch'], ['networking.k8s.io'], ['networkpolicies']), rule(['list', 'watch'], [''], ['pods', 'namespaces'])]),
     clusterRole('system:aggregated-metrics-reader', [rule(READ, ['metrics.k8s.io'], ['pods', 'nodes'])], {
       'k8s-app': 'metrics-server',
       'rbac.authorization.k8s.io/aggregate-to-admin': 'true',

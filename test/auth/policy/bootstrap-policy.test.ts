@@ -222,7 +222,9 @@ t.test('what the node components need is granted', async (t) => {
   t.ok(grants(ingressRole.rules!, 'watch', '', 'pods'))
   const netpol = byName(clusterRoles, 'weft:network-policy-agent').rules!
   for (const verb of ['list', 'watch']) t.ok(grants(netpol, verb, 'networking.k8s.io', 'networkpolicies'), `network-policy-agent ${verb} networkpolicies`)
-  for (const [verb, g, r] of [['update', 'networking.k8s.io', 'networkpolicies'], ['list', '', 'pods'], ['list', '', 'namespaces'], ['get', '', 'secrets']]) t.notOk(grants(netpol, verb, g, r), `network-policy-agent may not ${verb} ${r}`)
+  // A policy's peers can be any pod of any namespace: cluster-wide list/watch of both, as upstream's policy agents have.
+  for (const [verb, r] of [['list', 'pods'], ['watch', 'pods'], ['list', 'namespaces'], ['watch', 'namespaces']]) t.ok(grants(netpol, verb, '', r), `network-policy-agent ${verb} ${r}`)
+  for (const [verb, g, r] of [['update', 'networking.k8s.io', 'networkpolicies'], ['get', '', 'pods'], ['update', '', 'pods'], ['patch', '', 'namespaces'], ['list', '', 'secrets'], ['get', '', 'secrets'], ['list', '', 'configmaps']]) t.notOk(grants(netpol, verb, g, r), `network-policy-agent may not ${verb} ${r}`)
   // Users get NetworkPolicies as upstream's aggregated roles grant them.
   for (const v of ['create', 'delete', 'deletecollection', 'patch', 'update']) t.ok(grants(byName(clusterRoles, 'system:aggregate-to-edit').rules!, v, 'networking.k8s.io', 'networkpolicies'), `edit ${v} networkpolicies`)
   for (const v of ['get', 'list', 'watch']) t.ok(grants(byName(clusterRoles, 'system:aggregate-to-view').rules!, v, 'networking.k8s.io', 'networkpolicies'), `view ${v} networkpolicies`)

@@ -1,0 +1,301 @@
+// NetworkPolicy enforcement on one node, the proxy's shape: informers on NetworkPolicies,
+// Namespaces and Pods of the whole cluster (a peer can be anywhere) → the pure compiler
+// (clusterView + compileNode) → a data plane that programs the result. Changes are batched
+// (at most one sync per minSyncMs); the data plane syncs incrementally, with a full resync at
+// start, after any failed sync (retried with backoff) and every resyncMs. What keeps a policy
+// or one of its rules from being enforced as written becomes one Warning Event on the
+// NetworkPolicy per problem and policy generation. Stopping leaves the rules in place, so a
+// restarting agent does not open every isolated pod meanwhile.
+import type { V1Namespace, V1NetworkPolicy, V1Pod } from '@kubernetes/client-node'
+import { resources } from '../src/api/registry.ts'
+import { Informer, type RestClient } from '../src/client/index.ts'
+import { logger, type Logger } from '../src/util/log.ts'
+import { ProblemReporter } from '../proxy/problem-reporter.ts'
+import { clusterView, compileNode } from './compile.ts'
+import { NetpolMetrics } from './metrics.ts'
+import type { CompiledNode, PolicyProblem } from './model.ts'
+
+const info = (kind: string) => resources.find((r) => r.kind === kind)!
+
+export const EVENT_COMPONENT = 'weft-network-policy'
+
+// The data plane's contract. NetpolApplier (netpol/nftables/applier.ts) satisfies it; tests
+// hand in an in-memory one.
+export interface NetpolSyncStats {
+  full: boolean
+  setsChanged: number
+  podsChanged: number
+  elementsAdded: number
+  elementsRemoved: number
+  durationMs: number
+}
+
+export interface NetpolDataPlane {
+  /** Makes the rules match `state`, incrementally after the first call. Throws on failure, leaving the previous rules working. */
+  sync(state: CompiledNode): Promise<NetpolSyncStats>
+  /** Rewrites every rule of `state` (repairs whatever else changed the tables). */
+  resync(state: CompiledNode): Promise<NetpolSyncStats>
+  /** Denied packets and bytes per isolated pod, keyed `namespace/name`. */
+  dropCounters(): Promise<Map<string, { packets: number; bytes: number }>>
+  /** Removes every table the data plane made. */
+  cleanup(): Promise<void>
+}
+
+export interface NetworkPolicyEnforcerOptions {
+  client: RestClient
+  nodeName: string
+  /** This node's addresses (its traffic with its own pods is always allowed); read at every sync. */
+  nodeIPs?: () => readonly string[]
+  dataPlane: NetpolDataPlane
+  /** At most one sync per this many ms (default 100, as the proxy's --min-sync-period). */
+  minSyncMs?: number
+  /** A full resync at least this often (default 5 minutes). */
+  resyncMs?: number
+  /** Unhealthy when changes have waited longer than this for a successful sync (default 60 s). */
+  healthTimeoutMs?: number
+  /** The wait before retrying a failed sync, doubling up to maxMs (default 1 s to 30 s). */
+  retry?: { initialMs: number; maxMs: number }
+  metrics?: NetpolMetrics
+  log?: Logger
+}
+
+export interface NetpolHealth {
+  healthy: boolean
+  /** False: NetworkPolicies are not enforced on this node (see reason). */
+  enforcing: boolean
+  reason?: string
+  lastUpdated?: string
+  currentTime: string
+}
+
+/**
+ * What the compiler reads of a pod, and nothing else: the cache of every pod of the cluster
+ * stays small (client-go's SetTransform, as Calico and kube-network-policies trim theirs).
+ */
+export function slimPod(pod: V1Pod): V1Pod {
+  const m = pod.metadata ?? {}
+  const s = pod.spec
+  const st = pod.status ?? {}
+  return {
+    apiVersion: pod.apiVersion,
+    kind: pod.kind,
+    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, labels: m.labels },
+    spec: {
+      nodeName: s?.nodeName,
+      hostNetwork: s?.hostNetwork,
+      containers: (s?.containers ?? []).map((c) => ({ name: c.name, ...(c.ports ? { ports: c.ports.map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: p.protocol })) } : {}) })),
+    },
+    status: { phase: st.phase, podIP: st.podIP, podIPs: st.podIPs?.map((p) => ({ ip: p.ip })) },
+  }
+}
+
+function slimNamespace(ns: V1Namespace): V1Namespace {
+  return { apiVersion: ns.apiVersion, kind: ns.kind, metadata: { name: ns.metadata?.name, resourceVersion: ns.metadata?.resourceVersion, labels: ns.metadata?.labels } }
+}
+
+/** The Event of a compiler problem: the reason says whether the whole policy or one rule is affected. */
+export function problemEvent(p: PolicyProblem): { reason: string; message: string } {
+  return { reason: p.scope === 'policy' ? 'PolicyNotEnforced' : 'InvalidRule', message: `${p.field}: ${p.message}` }
+}
+
+export class NetworkPolicyEnforcer {
+  readonly options: NetworkPolicyEnforcerOptions
+  readonly metrics: NetpolMetrics
+  readonly log: Logger
+  readonly problems: ProblemReporter
+  #policies: Informer<V1NetworkPolicy>
+  #namespaces: Informer<V1Namespace>
+  #pods: Informer<V1Pod>
+  /** Policy key → the generation its problems were reported for. */
+  #reportedGeneration = new Map<string, number | undefined>()
+  #timer: NodeJS.Timeout | undefined
+  #fullTimer: NodeJS.Timeout | undefined
+  #running: Promise<void> | undefined
+  #again = false
+  #needFull = true
+  #lastSyncStart = 0
+  #ready = false
+  #retryAt = 0
+  #failures = 0
+  #lastSuccess: number | undefined
+  #lastFullSuccess: number | undefined
+  #pendingSince: number | undefined
+  #stopped = false
+  /** The last state the data plane accepted. */
+  #state: CompiledNode | undefined
+
+  constructor(options: NetworkPolicyEnforcerOptions) {
+    this.options = options
+    this.log = options.log ?? logger('netpol')
+    this.metrics = options.metrics ?? new NetpolMetrics(() => this.dropCounters())
+    this.problems = new ProblemReporter({ client: options.client, nodeName: options.nodeName, log: this.log, kind: 'NetworkPolicy', component: EVENT_COMPONENT })
+    const o = options
+    const handlers = { onAdd: () => this.#changed(), onUpdate: () => this.#changed(), onDelete: () => this.#changed() }
+    this.#policies = new Informer<V1NetworkPolicy>(o.client, info('NetworkPolicy'), { logger: this.log })
+    this.#namespaces = new Informer<V1Namespace>(o.client, info('Namespace'), { logger: this.log, transform: slimNamespace })
+    this.#pods = new Informer<V1Pod>(o.client, info('Pod'), { logger: this.log, transform: slimPod })
+    for (const i of [this.#policies, this.#namespaces, this.#pods]) i.addHandlers(handlers)
+  }
+
+  /** The last compiled state the data plane accepted. */
+  get state(): CompiledNode | undefined {
+    return this.#state
+  }
+
+  async start(signal?: AbortSignal): Promise<void> {
+    const informers = [this.#policies, this.#namespaces, this.#pods]
+    for (const i of informers) i.start()
+    const synced = await Promise.all(informers.map((i) => i.waitForSync(signal)))
+    // A sync from half-listed caches would isolate pods without their peers.
+    if (!synced.every(Boolean) || this.#stopped) throw new Error('NetworkPolicy enforcement stopped before it had listed NetworkPolicies, Namespaces and Pods')
+    this.#ready = true
+    this.metrics.setEnforcing(true, 'enforcing')
+    await this.syncNow()
+    this.#scheduleResync()
+  }
+
+  /** Stops watching; the rules stay as they are (cleanup() removes them). */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    clearTimeout(this.#fullTimer)
+    await Promise.all([this.#policies, this.#namespaces, this.#pods].map((i) => i.stop()))
+    await this.#running
+  }
+
+  /** Removes the data plane's tables: every pod of this node is reachable again. */
+  cleanup(): Promise<void> {
+    return this.options.dataPlane.cleanup()
+  }
+
+  dropCounters(): Promise<Map<string, { packets: number; bytes: number }> | undefined> {
+    return this.#state ? this.options.dataPlane.dropCounters() : Promise.resolve(undefined)
+  }
+
+  /** The proxy's health semantics: healthy once synced, while no change waits longer than healthTimeoutMs, and full resyncs keep succeeding. */
+  health(now = Date.now()): NetpolHealth {
+    const timeout = this.options.healthTimeoutMs ?? 60_000
+    const full = this.options.resyncMs ?? 300_000
+    const waitedTooLong = this.#pendingSince !== undefined && now - this.#pendingSince > timeout
+    const fullTooOld = this.#lastFullSuccess === undefined ? waitedTooLong : now - this.#lastFullSuccess > full + timeout
+    const healthy = this.#lastSuccess !== undefined && !waitedTooLong && !fullTooOld
+    return {
+      healthy,
+      enforcing: true,
+      ...(healthy ? {} : { reason: this.#lastSuccess === undefined ? 'the rules have not been synced yet' : this.#failures ? `the last ${this.#failures} sync(s) failed` : 'changes have waited too long for a sync' }),
+      lastUpdated: this.#lastSuccess === undefined ? undefined : new Date(this.#lastSuccess).toISOString(),
+      currentTime: new Date(now).toISOString(),
+    }
+  }
+
+  /** Runs a sync now (after any in flight) and resolves when it is done. */
+  async syncNow(): Promise<void> {
+    if (this.#stopped) return
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    while (this.#running) await this.#running
+    this.#running = this.#sync().finally(() => {
+      this.#running = undefined
+      if (this.#again) this.#schedule()
+    })
+    await this.#running
+  }
+
+  #changed(): void {
+    this.#pendingSince ??= Date.now()
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (this.#stopped || !this.#ready) return
+    if (this.#running) {
+      this.#again = true
+      return
+    }
+    if (this.#timer) return
+    const now = Date.now()
+    const wait = Math.max(0, this.#lastSyncStart + (this.options.minSyncMs ?? 100) - now, this.#retryAt - now)
+    this.#timer = setTimeout(() => void this.syncNow().catch((err: unknown) => this.log.error({ err }, 'NetworkPolicy sync crashed')), wait)
+  }
+
+  #scheduleResync(): void {
+    if (this.#stopped) return
+    this.#fullTimer = setTimeout(() => {
+      this.#needFull = true
+      this.#pendingSince ??= Date.now()
+      this.#schedule()
+      this.#scheduleResync()
+    }, this.options.resyncMs ?? 300_000)
+    this.#fullTimer.unref()
+  }
+
+  #compile(): CompiledNode {
+    const view = clusterView({ policies: this.#policies.indexer.list(), pods: this.#pods.indexer.list(), namespaces: this.#namespaces.indexer.list() })
+    return compileNode(view, this.options.nodeName, this.options.nodeIPs?.() ?? [])
+  }
+
+  async #sync(): Promise<void> {
+    this.#again = false
+    this.#lastSyncStart = Date.now()
+    const startedPending = this.#pendingSince
+    const full = this.#needFull
+    const kind = full ? 'full' : 'partial'
+    const started = performance.now()
+    let state: CompiledNode
+    try {
+      state = this.#compile()
+      this.#reportProblems(state.problems)
+      const dp = this.options.dataPlane
+      const stats = full ? await dp.resync(state) : await dp.sync(state)
+      this.metrics.syncDuration.observe({ sync: kind }, (performance.now() - started) / 1000)
+      this.log.debug({ sync: kind, ms: Math.round(performance.now() - started), ...stats }, 'synced NetworkPolicy rules')
+    } catch (err) {
+      // As the proxy does: whatever a failed sync left, the retry rewrites everything.
+      this.#needFull = true
+      this.#failures++
+      this.#retryAt = Date.now() + Math.min(this.options.retry?.maxMs ?? 30_000, (this.options.retry?.initialMs ?? 1000) * 2 ** (this.#failures - 1))
+      this.#again = true
+      this.metrics.syncFailures.inc({ sync: kind })
+      this.log.warn({ err, sync: kind, failures: this.#failures }, 'NetworkPolicy sync failed; retrying')
+      return
+    }
+    this.#state = state
+    this.#needFull = false
+    this.#failures = 0
+    this.#retryAt = 0
+    this.#lastSuccess = Date.now()
+    if (full) this.#lastFullSuccess = this.#lastSuccess
+    this.metrics.lastSync.set(this.#lastSuccess / 1000)
+    let rules = 0
+    let ingress = 0
+    let egress = 0
+    for (const pod of state.pods.values()) {
+      if (pod.ingress.isolated) (ingress++, (rules += pod.ingress.allow.length))
+      if (pod.egress.isolated) (egress++, (rules += pod.egress.allow.length))
+    }
+    this.metrics.rules.set(rules)
+    this.metrics.isolatedPods.set({ direction: 'ingress' }, ingress)
+    this.metrics.isolatedPods.set({ direction: 'egress' }, egress)
+    // Changes that arrived during the sync keep their own waiting time.
+    if (this.#pendingSince === startedPending) this.#pendingSince = undefined
+  }
+
+  /** One Event per problem and policy generation; a problem that went away and came back is reported again. */
+  #reportProblems(problems: readonly PolicyProblem[]): void {
+    const byPolicy = new Map<string, PolicyProblem[]>()
+    for (const p of problems) byPolicy.set(p.policy, [...(byPolicy.get(p.policy) ?? []), p])
+    for (const key of [...this.#reportedGeneration.keys()]) {
+      if (byPolicy.has(key)) continue
+      this.#reportedGeneration.delete(key)
+      this.problems.forget(key)
+    }
+    for (const [key, list] of byPolicy) {
+      const policy = this.#policies.indexer.get(key)
+      const generation = policy?.metadata?.generation
+      if (this.#reportedGeneration.has(key) && this.#reportedGeneration.get(key) !== generation) this.problems.forget(key)
+      this.#reportedGeneration.set(key, generation)
+      const fresh = this.problems.set(key, 'compile', policy, list.map(problemEvent))
+      for (const f of fresh) this.metrics.policyProblems.inc({ reason: f.reason })
+    }
+  }
+}
