@@ -9,13 +9,13 @@
 // hold the kubelet back. Past startTimeoutMs enforcement goes on starting in the background,
 // unhealthy until it has synced.
 import type { RestClient } from '../src/client/index.ts'
-import { NftExec, probeNftables, type NftClient, type NftProbeResult } from '../src/netfilter/index.ts'
+import { NftExec, probeNftables, type NftProbeResult } from '../src/netfilter/index.ts'
 import type { Route } from '../src/util/http-endpoints.ts'
 import type { Logger } from '../src/util/log.ts'
 import { NetworkPolicyEnforcer, type NetpolDataPlane, type NetpolHealth } from './enforcer.ts'
 import { NetpolMetrics } from './metrics.ts'
+import { NetpolApplier, type NetpolApplierOptions } from './nftables/applier.ts'
 
-export type NetpolFamily = 'inet' | 'bridge'
 export type DenyAction = 'drop' | 'reject'
 
 export interface NetpolConfig {
@@ -33,34 +33,19 @@ export interface NetpolConfig {
 
 export const defaultNetpolConfig: NetpolConfig = { enabled: true, deny: 'drop', logRate: 0, resyncMs: 300_000, minSyncMs: 100 }
 
-/** NetpolApplierOptions of netpol/nftables/applier.ts. */
-export interface NetpolDataPlaneOptions {
-  nft: NftClient
-  family: NetpolFamily
-  deny?: DenyAction
-  logRate?: number
-  log?: Logger
-}
-
-// netpol/nftables/applier.ts lands beside this module; it is loaded by its path so that this
-// module builds on its own (the class satisfies NetpolDataPlane structurally).
-const APPLIER_MODULE = './nftables/applier.ts'
-
-/** The nftables data plane (NetpolApplier). */
-export async function nftablesDataPlane(opts: NetpolDataPlaneOptions): Promise<NetpolDataPlane> {
-  const mod = (await import(APPLIER_MODULE)) as { NetpolApplier: new (o: NetpolDataPlaneOptions) => NetpolDataPlane }
-  return new mod.NetpolApplier(opts)
-}
-
 export interface NetpolDeps {
   client: RestClient
   nodeName: string
   nodeIPs: () => readonly string[]
-  /** 'inet' when br_netfilter sends bridged traffic through the inet hooks, else 'bridge'. */
-  family: NetpolFamily
+  /**
+   * What the forward hook cannot see on this node, if anything: pod-to-pod traffic on the
+   * bridge of a family br_netfilter does not hand to netfilter. Enforcement then runs but is
+   * incomplete: an error at start, and /healthz/netpol answers 503 with this reason.
+   */
+  coverageGap?: string
   log: Logger
   probe?: () => Promise<NftProbeResult>
-  createDataPlane?: (opts: NetpolDataPlaneOptions) => Promise<NetpolDataPlane>
+  createDataPlane?: (opts: NetpolApplierOptions) => Promise<NetpolDataPlane>
   /** How long the agent waits for the first sync before it goes on (default 30 s). */
   startTimeoutMs?: number
   /** For tests: the enforcer's health timeout and retry waits. */
@@ -94,7 +79,7 @@ export async function startNetworkPolicy(config: NetpolConfig, deps: NetpolDeps,
   let why = probe.ok ? '' : probe.reason
   if (probe.ok) {
     try {
-      dataPlane = await (deps.createDataPlane ?? nftablesDataPlane)({ nft: new NftExec(), family: deps.family, deny: config.deny, ...(config.logRate ? { logRate: config.logRate } : {}), log })
+      dataPlane = await (deps.createDataPlane ?? (async (o) => new NetpolApplier(o)))({ nft: new NftExec(), deny: config.deny, ...(config.logRate ? { logRate: config.logRate } : {}), log })
     } catch (err) {
       why = `the nftables data plane could not be set up: ${err instanceof Error ? err.message : String(err)}`
     }
@@ -127,7 +112,9 @@ export async function startNetworkPolicy(config: NetpolConfig, deps: NetpolDeps,
     metrics,
     log,
   })
-  log.info({ family: deps.family, deny: config.deny, logRate: config.logRate, resyncMs: config.resyncMs }, 'enforcing NetworkPolicy')
+  log.info({ deny: config.deny, logRate: config.logRate, resyncMs: config.resyncMs }, 'enforcing NetworkPolicy')
+  const gap = deps.coverageGap
+  if (gap) log.error({ reason: gap }, `NetworkPolicy enforcement is INCOMPLETE: ${gap}`)
   const running = enforcer
   let started = false
   let stopping = false
@@ -156,7 +143,10 @@ export async function startNetworkPolicy(config: NetpolConfig, deps: NetpolDeps,
   return {
     enforcer: running,
     metrics,
-    health: (now) => running.health(now),
+    health: (now) => {
+      const h = running.health(now)
+      return gap ? { ...h, healthy: false, reason: h.healthy ? gap : `${h.reason}; ${gap}` } : h
+    },
     async stop(opts = {}) {
       stopping = true
       await running.stop()

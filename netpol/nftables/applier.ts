@@ -7,15 +7,14 @@ import { nftList } from '../../src/netfilter/nft.ts'
 import { Transaction } from '../../src/netfilter/transaction.ts'
 import type { Logger } from '../../src/util/log.ts'
 import { diffCompiled, isEmptyDiff } from '../diff.ts'
+import type { NetpolDataPlane, NetpolSyncStats } from '../enforcer.ts'
 import type { CompiledNode } from '../model.ts'
 import { DIRECTIONS, type NetpolRenderOptions } from './rules.ts'
-import { podChain, TABLE } from './names.ts'
+import { FAMILY, podChain, TABLE } from './names.ts'
 import { elementCounts, fullTransaction, incrementalTransaction } from './transactions.ts'
 
 export interface NetpolApplierOptions {
   nft: NftClient
-  /** 'inet' when br_netfilter makes bridged pod traffic reach the inet forward hook; 'bridge' otherwise. */
-  family: 'inet' | 'bridge'
   /** Denied packets: 'drop' (default) or 'reject' (TCP reset / ICMP unreachable). */
   deny?: 'drop' | 'reject'
   /** Log denied packets with this rate limit (packets/second); undefined = no log. */
@@ -28,18 +27,8 @@ export interface NetpolApplierOptions {
   readTable?: () => Promise<Record<string, unknown>[]>
 }
 
-export interface NetpolSyncStats {
-  full: boolean
-  setsChanged: number
-  podsChanged: number
-  elementsAdded: number
-  elementsRemoved: number
-  durationMs: number
-}
-
-export class NetpolApplier {
+export class NetpolApplier implements NetpolDataPlane {
   private readonly nft: NftClient
-  private readonly family: 'inet' | 'bridge'
   private readonly render: NetpolRenderOptions
   private readonly log: Logger | undefined
   private readonly readTable: (() => Promise<Record<string, unknown>[]>) | undefined
@@ -49,14 +38,12 @@ export class NetpolApplier {
   private queue: Promise<unknown> = Promise.resolve()
 
   constructor(opts: NetpolApplierOptions) {
-    if (opts.family !== 'inet' && opts.family !== 'bridge') throw new Error(`NetworkPolicy table family ${JSON.stringify(opts.family)} is not inet or bridge`)
     if (opts.deny !== undefined && opts.deny !== 'drop' && opts.deny !== 'reject') throw new Error(`deny ${JSON.stringify(opts.deny)} is not drop or reject`)
     this.nft = opts.nft
-    this.family = opts.family
     this.render = { deny: opts.deny ?? 'drop', logRate: opts.logRate }
     this.log = opts.log
     const nft = opts.nft
-    this.readTable = opts.readTable ?? (nft instanceof NftExec ? () => nftList(['list', 'table', this.family, TABLE], nft.netns) : undefined)
+    this.readTable = opts.readTable ?? (nft instanceof NftExec ? () => nftList(['list', 'table', FAMILY, TABLE], nft.netns) : undefined)
   }
 
   sync(state: CompiledNode): Promise<NetpolSyncStats> {
@@ -99,7 +86,7 @@ export class NetpolApplier {
   cleanup(): Promise<void> {
     return this.serial(async () => {
       this.applied = undefined
-      await this.nft.apply(new Transaction(this.family, TABLE).addTable().push({ verb: 'delete', kind: 'table' }))
+      await this.nft.apply(new Transaction(FAMILY, TABLE).addTable().push({ verb: 'delete', kind: 'table' }))
     })
   }
 
@@ -117,14 +104,14 @@ export class NetpolApplier {
     let podsChanged: number
     if (full || before === undefined) {
       full = true
-      tx = fullTransaction(this.family, state, this.render)
+      tx = fullTransaction(state, this.render)
       setsChanged = state.sets.size
       podsChanged = state.pods.size
     } else {
       const diff = diffCompiled(before, state)
       setsChanged = diff.setsAdded.length + diff.setsRemoved.length + diff.setsChanged.length
       podsChanged = diff.podsAdded.length + diff.podsRemoved.length + diff.podsChanged.length
-      tx = isEmptyDiff(diff) ? new Transaction(this.family, TABLE) : incrementalTransaction(this.family, before, state, diff, this.render)
+      tx = isEmptyDiff(diff) ? new Transaction(FAMILY, TABLE) : incrementalTransaction(before, state, diff, this.render)
     }
     this.applied = undefined
     try {

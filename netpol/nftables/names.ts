@@ -5,6 +5,8 @@ import { hash16 } from '../names.ts'
 import type { Family } from '../model.ts'
 
 export const TABLE = 'weft-netpol'
+/** Bridged pod traffic reaches the inet hooks through br_netfilter (see the README on why there is no bridge-family table). */
+export const FAMILY = 'inet'
 /** The one base chain: `type filter hook forward priority filter`. */
 export const FORWARD_CHAIN = 'forward'
 

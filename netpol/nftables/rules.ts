@@ -1,9 +1,8 @@
 // NetworkPolicy as nftables rules: the compiled state of a node (../model.ts) rendered to the
 // objects of weft's own table. Pure; transaction.ts turns it (or a diff) into one Transaction.
 //
-// The table, `table inet weft-netpol` (`table bridge weft-netpol` when bridged pod traffic
-// does not reach the inet hooks, i.e. without br_netfilter; the bridge family then needs
-// nf_conntrack_bridge for `ct state` and nft_reject_bridge for `reject`):
+// The table, `table inet weft-netpol`; pod traffic on the node's bridge reaches its forward
+// hook through br_netfilter, routed traffic (other nodes, the outside) directly:
 //
 //   chain forward { type filter hook forward priority filter; policy accept;
 //     ct state established,related accept        replies, and connections already allowed:

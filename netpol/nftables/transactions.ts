@@ -1,10 +1,10 @@
 // The two transactions of the NetworkPolicy table: the full one (the table deleted and
 // written again, atomically) and the incremental one (only what diffCompiled says changed,
 // ordered so that nothing refers to an object that does not exist yet or any more).
-import { Transaction, type NftFamily } from '../../src/netfilter/transaction.ts'
+import { Transaction } from '../../src/netfilter/transaction.ts'
 import type { CompiledDiff } from '../diff.ts'
 import type { CompiledNode, Family, PeerSet } from '../model.ts'
-import { nodeIPsSet, peerSet, TABLE, verdictMap, type Direction } from './names.ts'
+import { FAMILY, nodeIPsSet, peerSet, TABLE, verdictMap, type Direction } from './names.ts'
 import { baseSets, DIRECTIONS, elementTexts, FAMILIES, FORWARD_CHAIN, FORWARD_SPEC, forwardRules, nodeIPElements, podDirections, setElements, setSpec, vmapElement, type NetpolRenderOptions, type PodDirection } from './rules.ts'
 
 /** Elements per `add element` command, so no line grows without bound. */
@@ -28,10 +28,10 @@ function addPeerSet(tx: Transaction, set: PeerSet): void {
 const ipsOf = (d: { v4: string[]; v6: string[] }, f: Family) => (f === 4 ? d.v4 : d.v6)
 
 /** The whole table for `state`: `add table` + `delete table` (whatever was there goes) and everything again. */
-export function fullTransaction(family: NftFamily, state: CompiledNode, opts: NetpolRenderOptions): Transaction {
+export function fullTransaction(state: CompiledNode, opts: NetpolRenderOptions): Transaction {
   // Rendered first, so that invalid data throws before anything is built.
   const pods = [...state.pods.values()].map((p) => podDirections(p, state.sets, opts))
-  const tx = new Transaction(family, TABLE)
+  const tx = new Transaction(FAMILY, TABLE)
   tx.addTable().push({ verb: 'delete', kind: 'table' }).addTable()
   for (const s of baseSets()) {
     if (s.kind === 'map') tx.addMap(s.name, s.spec)
@@ -70,8 +70,8 @@ export function fullTransaction(family: NftFamily, state: CompiledNode, opts: Ne
  * chains of changed pods whose rules differ, flushed and refilled, 6. verdict map elements that come, 7. chains
  * and 8. sets that go. A pod that starts matching a selector is step 3 alone.
  */
-export function incrementalTransaction(family: NftFamily, before: CompiledNode, after: CompiledNode, diff: CompiledDiff, opts: NetpolRenderOptions): Transaction {
-  const tx = new Transaction(family, TABLE)
+export function incrementalTransaction(before: CompiledNode, after: CompiledNode, diff: CompiledDiff, opts: NetpolRenderOptions): Transaction {
+  const tx = new Transaction(FAMILY, TABLE)
   const newPods = [...diff.podsAdded, ...diff.podsChanged]
   const rendered = new Map<string, PodDirection[]>(newPods.map((p) => [p.uid, podDirections(p, after.sets, opts)]))
 

@@ -13,7 +13,7 @@ import { Spawner, useSpawner } from '../netlink/index.ts'
 import { logger, type Logger } from '../util/log.ts'
 import { makePrivateDir } from '../util/private-files.ts'
 import { startProxy, type ProxyConfig, type RunningProxy } from '../../proxy/run.ts'
-import { netpolHealthRoute, startNetworkPolicy, type NetpolConfig, type NetpolFamily, type RunningNetpol } from '../../netpol/run.ts'
+import { netpolHealthRoute, startNetworkPolicy, type NetpolConfig, type RunningNetpol } from '../../netpol/run.ts'
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
 import { CniRuntime, nodeConflist, optionalChainPlugins, writeConflist } from './cni/index.ts'
@@ -192,7 +192,7 @@ export class Agent {
 
     // Before the kubelet starts pods: a restarted agent's rules are still there, a first one's come before the pods.
     if (o.networkPolicy) {
-      this.#netpol = await startNetworkPolicy(o.networkPolicy, { client, nodeName: o.nodeName, nodeIPs: () => this.#nodeIPs, family: this.netpolFamily, log: this.log.child({ component: 'netpol' }) }, signal)
+      this.#netpol = await startNetworkPolicy(o.networkPolicy, { client, nodeName: o.nodeName, nodeIPs: () => this.#nodeIPs, ...(this.netpolCoverageGap ? { coverageGap: this.netpolCoverageGap } : {}), log: this.log.child({ component: 'netpol' }) }, signal)
     }
 
     const hostResolvConf = await readFile(o.resolvConf, 'utf8').catch(() => '')
@@ -235,12 +235,13 @@ export class Agent {
   }
 
   /**
-   * Where NetworkPolicy rules hook in: with br_netfilter sending bridged traffic of both
-   * families through the inet hooks (the hairpin check at start), the inet family's forward
-   * hook sees pod-to-pod traffic on the bridge; otherwise only the bridge family does.
+   * NetworkPolicy rules hook the inet forward chain, which sees pod-to-pod traffic on the
+   * bridge only for the families br_netfilter hands to netfilter (the hairpin check at start).
    */
-  get netpolFamily(): NetpolFamily {
-    return !this.#hairpin.ipv4 && !this.#hairpin.ipv6 ? 'inet' : 'bridge'
+  get netpolCoverageGap(): string | undefined {
+    const off = [...(this.#hairpin.ipv4 ? ['IPv4'] : []), ...(this.#hairpin.ipv6 ? ['IPv6'] : [])]
+    if (off.length === 0) return undefined
+    return `the bridge does not hand ${off.join(' and ')} traffic to netfilter (br_netfilter missing or net.bridge.bridge-nf-call-ip${this.#hairpin.ipv4 ? '' : '6'}tables=0), so policies are not enforced between pods of this node in that family; traffic from and to other nodes is`
   }
 
   /** Where the kubelet API listens over TCP: --kubelet-listen, else the node's first InternalIP. */

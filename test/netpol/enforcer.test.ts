@@ -5,7 +5,8 @@
 import t from 'tap'
 import { RestClient } from '../../src/client/index.ts'
 import { NetworkPolicyEnforcer, slimPod, type NetworkPolicyEnforcerOptions } from '../../netpol/enforcer.ts'
-import { netpolHealthRoute, startNetworkPolicy, defaultNetpolConfig, type NetpolDataPlaneOptions } from '../../netpol/run.ts'
+import { netpolHealthRoute, startNetworkPolicy, defaultNetpolConfig, } from '../../netpol/run.ts'
+import type { NetpolApplierOptions } from '../../netpol/nftables/applier.ts'
 import { HttpEndpoints } from '../../src/util/http-endpoints.ts'
 import { logger } from '../../src/util/log.ts'
 import { FakeApi, type FakeObject } from '../client/fake-api.ts'
@@ -227,7 +228,7 @@ t.test('start-up: nft unusable means enforcement off, loudly; disabled means no 
   })
   const lines: string[] = []
   const capture = { ...log, error: (o: object, m?: string) => lines.push(`${JSON.stringify(o)} ${m}`), info: () => undefined, warn: () => undefined, debug: () => undefined, child: () => capture } as unknown as typeof log
-  const deps = { client, nodeName: 'node-1', nodeIPs: () => [], family: 'bridge' as const, log: capture }
+  const deps = { client, nodeName: 'node-1', nodeIPs: () => [], log: capture }
   let created = 0
   const createDataPlane = async () => {
     created++
@@ -254,7 +255,7 @@ t.test('start-up: nft unusable means enforcement off, loudly; disabled means no 
   t.equal(created, 0, 'without nft nothing is created')
   t.match(disabledNoNft.health(), { healthy: true, enforcing: false })
 
-  let seen: NetpolDataPlaneOptions | undefined
+  let seen: NetpolApplierOptions | undefined
   let dp: FakeDataPlane | undefined
   const running = await startNetworkPolicy({ ...defaultNetpolConfig, deny: 'reject', logRate: 5 }, {
     ...deps,
@@ -264,7 +265,7 @@ t.test('start-up: nft unusable means enforcement off, loudly; disabled means no 
       return (dp = new FakeDataPlane())
     },
   })
-  t.match(seen, { family: 'bridge', deny: 'reject', logRate: 5 })
+  t.match(seen, { deny: 'reject', logRate: 5 })
   t.ok(running.enforcer)
   t.ok(running.health().healthy)
   t.equal(dp!.calls.length, 1)
@@ -273,6 +274,13 @@ t.test('start-up: nft unusable means enforcement off, loudly; disabled means no 
   t.notOk(dp!.cleanedUp, 'stopping leaves the rules in place')
   await running.stop({ cleanup: true })
   t.ok(dp!.cleanedUp, 'unless asked to clean up')
+
+  const gap = 'bridged IPv6 pod traffic does not reach netfilter'
+  const partial = await startNetworkPolicy(defaultNetpolConfig, { ...deps, coverageGap: gap, probe: async () => ({ ok: true }), createDataPlane: async () => new FakeDataPlane() })
+  t.ok(partial.enforcer, 'what can be enforced is')
+  t.match(partial.health(), { healthy: false, enforcing: true, reason: gap }, 'but the node is unhealthy, saying why')
+  t.match(lines.join('\n'), /NetworkPolicy enforcement is INCOMPLETE: bridged IPv6/)
+  await partial.stop()
 })
 
 t.test('/healthz/netpol beside the proxy\'s endpoints, added while they listen', async (t) => {
@@ -302,7 +310,7 @@ t.test('start-up does not wait forever for lists the node may not make: enforcem
   const capture = { ...log, warn: (_o: object, m?: string) => warnings.push(m ?? ''), info: () => undefined, error: () => undefined, debug: () => undefined, child: () => capture } as unknown as typeof log
   const dp = new FakeDataPlane()
   const started = Date.now()
-  const running = await startNetworkPolicy(defaultNetpolConfig, { client, nodeName: 'node-1', nodeIPs: () => [], family: 'inet', log: capture, probe: async () => ({ ok: true }), createDataPlane: async () => dp, startTimeoutMs: 100 })
+  const running = await startNetworkPolicy(defaultNetpolConfig, { client, nodeName: 'node-1', nodeIPs: () => [], log: capture, probe: async () => ({ ok: true }), createDataPlane: async () => dp, startTimeoutMs: 100 })
   t.teardown(async () => {
     await running.stop()
     await client.destroy()

@@ -17,7 +17,6 @@ import { run } from '../../src/netlink/exec.ts'
 import { compile, type CompileInput } from '../../netpol/compile.ts'
 import type { CompiledNode } from '../../netpol/model.ts'
 import { NetpolApplier, type NetpolApplierOptions } from '../../netpol/nftables/applier.ts'
-import { probeBridgeFamily } from '../../netpol/nftables/probe.ts'
 import { testNetns } from '../helpers/netns.ts'
 import { namespace, pod, policy } from './fixtures.ts'
 
@@ -182,7 +181,7 @@ async function policies(t: Test, topology: Topology): Promise<void> {
   const nft = new Recording(new NftExec(node))
   // The recording wrapper is not an NftExec: tell the applier how to read the table.
   const readTable = () => nftList(['list', 'table', 'inet', 'weft-netpol'], node)
-  const applier = (opts: Partial<NetpolApplierOptions> = {}) => new NetpolApplier({ nft, family: 'inet', readTable, ...opts })
+  const applier = (opts: Partial<NetpolApplierOptions> = {}) => new NetpolApplier({ nft, readTable, ...opts })
   t.teardown(() => applier().cleanup().catch(() => undefined))
 
   const tcp = (from: Pod, to: Pod, port = 80, family: 4 | 6 = 4, timeoutMs = ALLOW_MS) => from.ask({ op: 'tcp', host: family === 4 ? to.v4 : to.v6, port, timeoutMs })
@@ -283,19 +282,3 @@ async function policies(t: Test, topology: Topology): Promise<void> {
   const left = await nft.listTable('inet', 'weft-netpol')
   t.equal(left, undefined, 'the table is gone')
 }
-
-t.test('what the bridge family supports here', { skip: reason }, async (t) => {
-  const ns = await testNetns(t, 'npbr')
-  const probe = await probeBridgeFamily(ns)
-  t.comment(`bridge family: ${probe.ok ? 'conntrack and reject work' : probe.reason}`)
-  if (!probe.ok) {
-    t.match(probe.reason, /nf_conntrack_bridge/)
-    return
-  }
-  // Where it works, the whole table loads and is replaced in the bridge family too.
-  const np = new NetpolApplier({ nft: new NftExec(ns), family: 'bridge', deny: 'reject', logRate: 1 })
-  const state = compile({ node: 'node-1', namespaces: [namespace('x')], pods: [pod('x', 'a', { ips: ['10.77.0.1', 'fd77::1'] })], policies: [policy('x', 'deny', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] })] })
-  t.match(await np.sync(state), { full: true })
-  t.ok(await new NftExec(ns).listTable('bridge', 'weft-netpol'))
-  await np.cleanup()
-})

@@ -50,7 +50,7 @@ function podOf(state: CompiledNode, key: string): LocalPod {
 }
 
 function fullTransactionLines(state: CompiledNode, opts: NetpolRenderOptions): string[] {
-  return lines(fullTransaction('inet', state, opts))
+  return lines(fullTransaction(state, opts))
 }
 
 function lines(tx: Transaction): string[] {
@@ -60,7 +60,7 @@ function lines(tx: Transaction): string[] {
 /** Syncs `states` in order through one applier (incremental after the first) and checks the table equals a fresh full sync of each. */
 async function syncAll(t: Test, states: CompiledNode[], opts: { deny?: 'drop' | 'reject'; logRate?: number } = {}): Promise<{ fake: FakeNft; txs: Transaction[] }> {
   const fake = new FakeNft()
-  const a = new NetpolApplier({ nft: fake, family: 'inet', ...opts })
+  const a = new NetpolApplier({ nft: fake, ...opts })
   const txs: Transaction[] = []
   for (const [i, s] of states.entries()) {
     const before = fake.applied.length
@@ -68,7 +68,7 @@ async function syncAll(t: Test, states: CompiledNode[], opts: { deny?: 'drop' | 
     t.equal(stats.full, i === 0, `sync ${i} is ${i === 0 ? 'full' : 'incremental'}`)
     txs.push(...fake.applied.slice(before))
     const ref = new FakeNft()
-    await new NetpolApplier({ nft: ref, family: 'inet', ...opts }).sync(s)
+    await new NetpolApplier({ nft: ref, ...opts }).sync(s)
     t.equal(fake.dump('inet', TABLE), ref.dump('inet', TABLE), `after sync ${i}: the table a full sync writes`)
   }
   return { fake, txs }
@@ -96,7 +96,7 @@ t.test('values that are not canonical addresses, ports or set names are refused 
   const db = podOf(state, 'default/db')
   const hostile = { ...state, pods: new Map([[db.uid, { ...db, ips: { v4: ['10.0.0.1 } ; flush ruleset ; add element inet x y {'], v6: [] } }]]) }
   const fake = new FakeNft()
-  const a = new NetpolApplier({ nft: fake, family: 'inet' })
+  const a = new NetpolApplier({ nft: fake })
   await t.rejects(a.sync(hostile), NetpolRenderError)
   t.same(fake.applied, [], 'nothing reached nft')
 })
@@ -110,7 +110,7 @@ t.test("the documentation's example: the whole table", async (t) => {
   t.same(text.slice(0, 3), ['add table inet weft-netpol', 'delete table inet weft-netpol', 'add table inet weft-netpol'], 'the table is replaced whole')
 
   const fake = new FakeNft()
-  await new NetpolApplier({ nft: fake, family: 'inet' }).sync(state)
+  await new NetpolApplier({ nft: fake }).sync(state)
   t.same(rulesOf(fake, 'forward'), [
     'ct state established,related accept',
     'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert, nd-redirect } accept',
@@ -164,7 +164,7 @@ t.test('egress named ports are address . protocol . port triples; peers any and 
   const state = compile(input)
   const a = podOf(state, 'x/a')
   const fake = new FakeNft()
-  await new NetpolApplier({ nft: fake, family: 'inet' }).sync(state)
+  await new NetpolApplier({ nft: fake }).sync(state)
   const egress = rulesOf(fake, podChain('egress', a.uid))
   t.match(egress, [/^ip daddr \. meta l4proto \. th dport @np-ports-[a-z2-7]{16}-v4 return$/, 'meta l4proto udp th dport 53 return', 'counter drop'], 'a v4-only pod has v4 rules only; peers any: no address match')
   const ports = [...state.sets.values()].find((s) => s.kind === 'addressPorts')!
@@ -178,27 +178,16 @@ t.test('reject and log options', async (t) => {
   const state = compile(docs)
   const db = podOf(state, 'default/db')
   const fake = new FakeNft()
-  await new NetpolApplier({ nft: fake, family: 'inet', deny: 'reject', logRate: 10 }).sync(state)
+  await new NetpolApplier({ nft: fake, deny: 'reject', logRate: 10 }).sync(state)
   t.same(rulesOf(fake, podChain('ingress', db.uid)).slice(-3), ['limit rate 10/second log prefix "weft-netpol ingress default/db "', 'meta l4proto tcp counter reject with tcp reset', 'counter reject'])
   t.same(rulesOf(fake, podChain('egress', db.uid)).slice(-3), ['limit rate 10/second log prefix "weft-netpol egress default/db "', 'meta l4proto tcp counter reject with tcp reset', 'counter reject'])
 
   const odd = { ...state, pods: new Map([[db.uid, { ...db, key: 'default/Db"x' }]]) }
   const f2 = new FakeNft()
-  await new NetpolApplier({ nft: f2, family: 'inet', logRate: 1 }).sync(odd)
+  await new NetpolApplier({ nft: f2, logRate: 1 }).sync(odd)
   t.equal(rulesOf(f2, podChain('ingress', db.uid)).at(-2), `limit rate 1/second log prefix "weft-netpol ingress ${podChain('ingress', db.uid)} "`, 'a key that is not DNS labels is not written: the chain name stands in')
-  await t.rejects(new NetpolApplier({ nft: new FakeNft(), family: 'inet', logRate: 0.5 }).sync(state), NetpolRenderError)
-  t.throws(() => new NetpolApplier({ nft: new FakeNft(), family: 'inet', deny: 'ignore' as 'drop' }))
-})
-
-t.test('the bridge family writes the same table in the bridge family', async (t) => {
-  const fake = new FakeNft()
-  await new NetpolApplier({ nft: fake, family: 'bridge' }).sync(compile(docs))
-  t.equal(fake.dump('bridge', TABLE).replaceAll('bridge weft-netpol', 'inet weft-netpol'), await (async () => {
-    const f = new FakeNft()
-    await new NetpolApplier({ nft: f, family: 'inet' }).sync(compile(docs))
-    return f.dump('inet', TABLE)
-  })())
-  t.notOk(fake.hasTable('inet', TABLE))
+  await t.rejects(new NetpolApplier({ nft: new FakeNft(), logRate: 0.5 }).sync(state), NetpolRenderError)
+  t.throws(() => new NetpolApplier({ nft: new FakeNft(), deny: 'ignore' as 'drop' }))
 })
 
 t.test('a pod joining a selector: only add element lines', async (t) => {
@@ -211,7 +200,7 @@ t.test('a pod joining a selector: only add element lines', async (t) => {
   t.same(inc.map((l) => l.replace(/np-pods-\S+/, 'S')), ['add element inet weft-netpol S { 10.0.0.9 }', 'add element inet weft-netpol S { fd00::9 }'])
 
   const fake = new FakeNft()
-  const a = new NetpolApplier({ nft: fake, family: 'inet' })
+  const a = new NetpolApplier({ nft: fake })
   await a.sync(before)
   const stats = await a.sync(after)
   t.match(stats, { full: false, setsChanged: 1, podsChanged: 0, elementsAdded: 2, elementsRemoved: 0 })
@@ -304,7 +293,7 @@ t.test('a failed apply makes the next sync full; resync is always full; cleanup 
   const fake = new FakeNft()
   let fail = false
   const nft = { apply: async (tx: Transaction) => (fail ? Promise.reject(new NftError('EINVAL', 'boom')) : fake.apply(tx)), listTable: fake.listTable.bind(fake) }
-  const a = new NetpolApplier({ nft, family: 'inet' })
+  const a = new NetpolApplier({ nft })
   const s0 = compile(docs)
   const s1 = compile({ ...docs, pods: docs.pods.slice(0, 2) })
   t.equal((await a.sync(s0)).full, true)
@@ -325,12 +314,12 @@ t.test('dropCounters sums the counters of each pod chain, read from the table', 
   const state = compile(docs)
   const db = podOf(state, 'default/db')
   const json = [
-    { table: { family: 'inet', name: TABLE } },
-    { rule: { family: 'inet', table: TABLE, chain: podChain('ingress', db.uid), expr: [{ match: {} }, { counter: { packets: 3, bytes: 180 } }, { drop: null }] } },
-    { rule: { family: 'inet', table: TABLE, chain: podChain('egress', db.uid), expr: [{ counter: { packets: 1, bytes: 60 } }, { reject: null }] } },
-    { rule: { family: 'inet', table: TABLE, chain: 'forward', expr: [{ counter: { packets: 100, bytes: 1 } }] } },
+    { table: { name: TABLE } },
+    { rule: { table: TABLE, chain: podChain('ingress', db.uid), expr: [{ match: {} }, { counter: { packets: 3, bytes: 180 } }, { drop: null }] } },
+    { rule: { table: TABLE, chain: podChain('egress', db.uid), expr: [{ counter: { packets: 1, bytes: 60 } }, { reject: null }] } },
+    { rule: { table: TABLE, chain: 'forward', expr: [{ counter: { packets: 100, bytes: 1 } }] } },
   ]
-  const a = new NetpolApplier({ nft: new FakeNft(), family: 'inet', readTable: async () => json })
+  const a = new NetpolApplier({ nft: new FakeNft(), readTable: async () => json })
   t.same(await a.dropCounters(), new Map(), 'nothing synced: no pods')
   await a.sync(state)
   t.same([...(await a.dropCounters())], [['default/db', { packets: 4, bytes: 240 }]])
