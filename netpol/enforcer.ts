@@ -11,13 +11,21 @@ import { resources } from '../src/api/registry.ts'
 import { Informer, type RestClient } from '../src/client/index.ts'
 import { logger, type Logger } from '../src/util/log.ts'
 import { ProblemReporter } from '../proxy/problem-reporter.ts'
-import { clusterView, compileNode } from './compile.ts'
+import { clusterView, compileNode, type ClusterView } from './compile.ts'
 import { NetpolMetrics } from './metrics.ts'
-import type { CompiledNode, PolicyProblem } from './model.ts'
+import type { CompiledNode, L4Protocol, PolicyProblem } from './model.ts'
+import { canonicalIP } from './parse.ts'
+import { allowed } from './reachability.ts'
 
 const info = (kind: string) => resources.find((r) => r.kind === kind)!
 
 export const EVENT_COMPONENT = 'weft-network-policy'
+
+/**
+ * On a Node whose agent relays Service traffic in userspace mode, after asking judge(): value
+ * `userspace`. Other nodes' rules then treat its addresses as their own node's.
+ */
+export const ANN_SERVICE_RELAY = 'weft.dev/service-relay'
 
 // The data plane's contract. NetpolApplier (netpol/nftables/applier.ts) satisfies it; tests
 // hand in an in-memory one.
@@ -123,6 +131,8 @@ export class NetworkPolicyEnforcer {
   #stopped = false
   /** The last state the data plane accepted. */
   #state: CompiledNode | undefined
+  /** What that state was compiled from, with other nodes' compiled states as judge() needs them. */
+  #judged: { view: ClusterView; nodeOf?: Map<string, string>; nodes: Map<string, CompiledNode> } | undefined
 
   constructor(options: NetworkPolicyEnforcerOptions) {
     this.options = options
@@ -201,6 +211,11 @@ export class NetworkPolicyEnforcer {
     await this.#running
   }
 
+  /** The nodeIPs callback's answer changed: sync again. */
+  nodeAddressesChanged(): void {
+    this.#changed()
+  }
+
   #changed(): void {
     this.#pendingSince ??= Date.now()
     this.#schedule()
@@ -229,9 +244,35 @@ export class NetworkPolicyEnforcer {
     this.#fullTimer.unref()
   }
 
-  #compile(): CompiledNode {
+  #compile(): { view: ClusterView; state: CompiledNode } {
     const view = clusterView({ policies: this.#policies.indexer.list(), pods: this.#pods.indexer.list(), namespaces: this.#namespaces.indexer.list() })
-    return compileNode(view, this.options.nodeName, this.options.nodeIPs?.() ?? [])
+    return { view, state: compileNode(view, this.options.nodeName, this.options.nodeIPs?.() ?? []) }
+  }
+
+  /**
+   * Whether the rules in force allow a connection from `source` to `destination` (a pod's
+   * address) on `protocol`/`port`: the source pod's egress and the destination pod's ingress,
+   * wherever they run, judged from the state last synced. The userspace service proxy asks it
+   * for the connections it relays from the node's own address. True before the first sync,
+   * as the kernel then has no rules either.
+   */
+  judge(source: string, destination: string, protocol: L4Protocol, port: number): boolean {
+    const j = this.#judged
+    if (!j || !this.#state) return true
+    if (!j.nodeOf) {
+      j.nodeOf = new Map()
+      for (const p of j.view.pods) if (p.usable) for (const ip of [...p.ips.v4, ...p.ips.v6]) j.nodeOf.set(ip, p.node)
+    }
+    const nodes = [this.#state]
+    for (const ip of [source, destination]) {
+      const c = canonicalIP(ip)
+      const node = c && j.nodeOf.get(c.ip)
+      if (!node || node === this.options.nodeName) continue
+      let compiled = j.nodes.get(node)
+      if (!compiled) j.nodes.set(node, (compiled = compileNode(j.view, node)))
+      nodes.push(compiled)
+    }
+    return allowed(nodes, source, destination, protocol, port)
   }
 
   async #sync(): Promise<void> {
@@ -242,8 +283,9 @@ export class NetworkPolicyEnforcer {
     const kind = full ? 'full' : 'partial'
     const started = performance.now()
     let state: CompiledNode
+    let view: ClusterView
     try {
-      state = this.#compile()
+      ;({ view, state } = this.#compile())
       this.#reportProblems(state.problems)
       const dp = this.options.dataPlane
       const stats = full ? await dp.resync(state) : await dp.sync(state)
@@ -260,6 +302,7 @@ export class NetworkPolicyEnforcer {
       return
     }
     this.#state = state
+    this.#judged = { view, nodes: new Map() }
     this.#needFull = false
     this.#failures = 0
     this.#retryAt = 0

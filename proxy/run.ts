@@ -9,6 +9,7 @@ import type { Family } from './model.ts'
 import { NftablesProxier } from './nftables/proxier.ts'
 import type { Proxier, ProxyMode } from './proxier.ts'
 import { ServiceProxy } from './service-proxy.ts'
+import type { ConnectionPolicy } from './userspace/connection-policy.ts'
 import { DEFAULT_UDP_SESSION_LIMIT, UserspaceLimits } from './userspace/limits.ts'
 import { DEFAULT_TCP_IDLE_TIMEOUT_MS, UserspaceProxier } from './userspace/proxier.ts'
 
@@ -54,7 +55,14 @@ export interface RunningProxy {
   stop(): Promise<void>
 }
 
-export async function startProxy(config: ProxyConfig, client: RestClient, nodeName: string, log: Logger, nodeIPs?: string[], signal?: AbortSignal): Promise<RunningProxy> {
+export interface ProxyHooks {
+  nodeIPs?: string[]
+  /** Userspace mode: asked before each new relayed connection (the agent's NetworkPolicy verdict). */
+  connectionPolicy?: ConnectionPolicy
+}
+
+export async function startProxy(config: ProxyConfig, client: RestClient, nodeName: string, log: Logger, hooks: ProxyHooks = {}, signal?: AbortSignal): Promise<RunningProxy> {
+  const { nodeIPs, connectionPolicy } = hooks
   // One budget for both families' relays: they share the process's file descriptors.
   let limits: UserspaceLimits | undefined
   const userspaceLimits = (): UserspaceLimits => {
@@ -67,7 +75,7 @@ export async function startProxy(config: ProxyConfig, client: RestClient, nodeNa
   const createProxier = (mode: ProxyMode, family: Family): Proxier =>
     mode === 'nftables'
       ? new NftablesProxier({ family, nft: new NftExec(), conntrack: { flushUdpToServiceIP, flushUdpToNodePort, flushUdpServiceEndpoint, flushUdpNodePortEndpoint }, log })
-      : new UserspaceProxier({ family, udpIdleTimeoutMs: config.udpIdleTimeoutMs, tcpIdleTimeoutMs: config.tcpIdleTimeoutMs, strictArp: config.strictArp, limits: userspaceLimits(), log })
+      : new UserspaceProxier({ family, udpIdleTimeoutMs: config.udpIdleTimeoutMs, tcpIdleTimeoutMs: config.tcpIdleTimeoutMs, strictArp: config.strictArp, limits: userspaceLimits(), ...(connectionPolicy ? { connectionPolicy } : {}), log })
   const proxy = new ServiceProxy({
     client,
     nodeName,

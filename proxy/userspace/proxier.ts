@@ -25,6 +25,7 @@ import { ServiceAddressManager } from './address-manager.ts'
 import { EndpointPicker } from './endpoint-picker.ts'
 import { UserspaceLimits } from './limits.ts'
 import { listenSpecs, serviceAddresses, type ListenSpec } from './listen-plan.ts'
+import type { ConnectionPolicy } from './connection-policy.ts'
 import { sourceFilter } from './source-ranges.ts'
 import { TcpFrontend } from './tcp-frontend.ts'
 import { UdpFrontend } from './udp-frontend.ts'
@@ -47,6 +48,8 @@ export interface UserspaceProxierOptions {
   strictArp?: boolean
   /** Caps on UDP sessions and relay sockets; share one between the families. Default: a proxier-own one with the default limits. */
   limits?: UserspaceLimits
+  /** Asked before each new relayed connection (NetworkPolicy); undefined: every one is relayed. */
+  connectionPolicy?: ConnectionPolicy
   log?: Logger
 }
 
@@ -100,6 +103,7 @@ export class UserspaceProxier implements Proxier {
   readonly #ports = new Map<string, PortState>()
   readonly #sockets = new Set<Socket>()
   readonly #limits: UserspaceLimits
+  readonly #connectionPolicy: ConnectionPolicy | undefined
   readonly #sctpLogged = new Set<string>()
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
@@ -113,6 +117,7 @@ export class UserspaceProxier implements Proxier {
     if (!(Number.isInteger(this.#tcpIdleMs) && this.#tcpIdleMs >= 0 && this.#tcpIdleMs <= MAX_TIMER_MS)) throw new Error(`the TCP idle timeout must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${this.#tcpIdleMs}`)
     this.addresses = opts.manageAddresses === false ? undefined : new ServiceAddressManager({ family: opts.family, netns: opts.netns, log: this.log, noDummy: opts.noDummy, strictArp: opts.strictArp })
     this.#limits = opts.limits ?? new UserspaceLimits({ log: this.log })
+    this.#connectionPolicy = opts.connectionPolicy
     this.#limits.watchTcpSockets(this.#sockets)
   }
 
@@ -214,8 +219,8 @@ export class UserspaceProxier implements Proxier {
   }
 
   #frontend(protocol: 'TCP' | 'UDP', spec: ListenSpec, picker: EndpointPicker): Frontend {
-    if (protocol === 'UDP') return new UdpFrontend({ spec, family: this.family, picker, idleMs: this.#udpIdleMs, limits: this.#limits, log: this.log })
-    return new TcpFrontend({ spec, family: this.family, picker, sockets: this.#sockets, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, idleTimeoutMs: this.#tcpIdleMs, log: this.log })
+    if (protocol === 'UDP') return new UdpFrontend({ spec, family: this.family, picker, idleMs: this.#udpIdleMs, limits: this.#limits, connectionPolicy: this.#connectionPolicy, log: this.log })
+    return new TcpFrontend({ spec, family: this.family, picker, sockets: this.#sockets, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, idleTimeoutMs: this.#tcpIdleMs, connectionPolicy: this.#connectionPolicy, log: this.log })
   }
 
   #close(f: Frontend): number {

@@ -4,10 +4,12 @@
 // destroys both. Closing the listener leaves established connections alone. A connection
 // past the relays' socket limit (limits.ts), or from a source a load-balancer IP does not
 // admit (source-ranges.ts), is reset as soon as it is accepted. A relayed connection with
-// no traffic either way for idleTimeoutMs is closed (FIN) on both sides.
+// no traffic either way for idleTimeoutMs is closed (FIN) on both sides. A connection the
+// connection policy (NetworkPolicy) does not allow to the endpoint picked is reset.
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Logger } from '../../src/util/log.ts'
 import type { Family } from '../model.ts'
+import type { ConnectionPolicy } from './connection-policy.ts'
 import type { EndpointPicker, Target } from './endpoint-picker.ts'
 import type { UserspaceLimits } from './limits.ts'
 import type { ListenSpec } from './listen-plan.ts'
@@ -26,6 +28,8 @@ export interface TcpFrontendOptions {
   connectTimeoutMs: number
   /** A relayed connection without traffic either way for this long is closed; 0: never. */
   idleTimeoutMs: number
+  /** Asked for each endpoint picked; a connection it refuses is reset (no other endpoint is tried). */
+  connectionPolicy?: ConnectionPolicy | undefined
   log: Logger
 }
 
@@ -100,6 +104,12 @@ export class TcpFrontend {
         return
       }
       tried.add(target.key)
+      const policy = this.#opts.connectionPolicy
+      if (policy !== undefined && !policy({ source: clientIp, destination: target.ip, protocol: 'TCP', port: target.port })) {
+        this.#opts.log.debug({ listen: this.spec.key, client: clientIp, endpoint: target.key }, 'connection reset: NetworkPolicy does not allow it to that endpoint')
+        client.resetAndDestroy()
+        return
+      }
       const up = connect({ host: target.ip, port: target.port, allowHalfOpen: true, noDelay: true })
       upstream = up
       sockets.add(up)

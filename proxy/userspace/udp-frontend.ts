@@ -5,10 +5,12 @@
 // A new client past the session or socket limit (limits.ts) gets no session: its datagram is
 // dropped, as a full conntrack table would. So is a datagram of a new client from a source
 // a load-balancer IP does not admit (source-ranges.ts); sessions already started carry on,
-// as conntrack entries do in nftables mode.
+// as conntrack entries do in nftables mode. A new client the connection policy (NetworkPolicy)
+// does not allow to the endpoint picked gets no session either.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import type { Logger } from '../../src/util/log.ts'
 import type { Family } from '../model.ts'
+import type { ConnectionPolicy } from './connection-policy.ts'
 import type { EndpointPicker, Target } from './endpoint-picker.ts'
 import type { UserspaceLimits } from './limits.ts'
 import type { ListenSpec } from './listen-plan.ts'
@@ -21,6 +23,8 @@ export interface UdpFrontendOptions {
   idleMs: number
   /** A client the limits give no session has its datagrams dropped. */
   limits: UserspaceLimits
+  /** Asked for each new session's endpoint; a client it refuses gets no session (its datagram is dropped). */
+  connectionPolicy?: ConnectionPolicy | undefined
   log: Logger
 }
 
@@ -113,6 +117,12 @@ export class UdpFrontend {
     const target = picker.pick(client.address)
     if (target === undefined) {
       limits.closeUdpSession()
+      return undefined
+    }
+    const policy = this.#opts.connectionPolicy
+    if (policy !== undefined && !policy({ source: client.address, destination: target.ip, protocol: 'UDP', port: target.port })) {
+      limits.closeUdpSession()
+      this.#opts.log.debug({ listen: this.spec.key, client: client.address, endpoint: target.key }, 'datagram dropped: NetworkPolicy does not allow it to that endpoint')
       return undefined
     }
     const upstream = createSocket(family === 4 ? 'udp4' : 'udp6')

@@ -92,5 +92,5 @@ export async function runProxy(argv: string[]): Promise<void> {
   const config = proxyConfigFrom(values)
   const log = logger('proxy')
   const client = componentClient(values, 'weft-proxy')
-  await serveUntilSignal(client, (signal) => startProxy(config, client, values['node-name'] ?? hostname(), log, undefined, signal))
+  await serveUntilSignal(client, (signal) => startProxy(config, client, values['node-name'] ?? hostname(), log, {}, signal))
 }

@@ -13,6 +13,8 @@ import { Spawner, useSpawner } from '../netlink/index.ts'
 import { logger, type Logger } from '../util/log.ts'
 import { makePrivateDir } from '../util/private-files.ts'
 import { startProxy, type ProxyConfig, type RunningProxy } from '../../proxy/run.ts'
+import type { RelayedConnection } from '../../proxy/userspace/connection-policy.ts'
+import { ANN_SERVICE_RELAY } from '../../netpol/enforcer.ts'
 import { netpolHealthRoute, startNetworkPolicy, type NetpolConfig, type RunningNetpol } from '../../netpol/run.ts'
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
@@ -104,6 +106,8 @@ export class Agent {
   readonly #servingAbort = new AbortController()
   #kubeletApi: Promise<void> = Promise.resolve()
   #nodeIPs: string[] = []
+  /** Other nodes' addresses that relay Service traffic after judging NetworkPolicy themselves (ANN_SERVICE_RELAY). */
+  #relayIPs: string[] = []
   #pendingNodes: NodeJS.Timeout | undefined
   #syncingNodes: Promise<void> = Promise.resolve()
   #cni: CniRuntime | undefined
@@ -192,7 +196,7 @@ export class Agent {
 
     // Before the kubelet starts pods: a restarted agent's rules are still there, a first one's come before the pods.
     if (o.networkPolicy) {
-      this.#netpol = await startNetworkPolicy(o.networkPolicy, { client, nodeName: o.nodeName, nodeIPs: () => this.#nodeIPs, ...(this.netpolCoverageGap ? { coverageGap: this.netpolCoverageGap } : {}), log: this.log.child({ component: 'netpol' }) }, signal)
+      this.#netpol = await startNetworkPolicy(o.networkPolicy, { client, nodeName: o.nodeName, nodeIPs: () => [...this.#nodeIPs, ...this.#relayIPs], ...(this.netpolCoverageGap ? { coverageGap: this.netpolCoverageGap } : {}), log: this.log.child({ component: 'netpol' }) }, signal)
     }
 
     const hostResolvConf = await readFile(o.resolvConf, 'utf8').catch(() => '')
@@ -219,7 +223,10 @@ export class Agent {
     this.#localPath = new LocalPathCleaner({ client, nodeName: o.nodeName, storageDir: storageDir(o.dataDir), log: this.log.child({ component: 'local-path' }) })
     this.#localPath.start()
     if (o.proxy) {
-      this.#proxy = await startProxy(o.proxy, client, o.nodeName, this.log.child({ component: 'proxy' }), this.#nodeIPs, signal)
+      const enforcer = this.#netpol?.enforcer
+      const connectionPolicy = enforcer ? (c: RelayedConnection) => enforcer.judge(c.source, c.destination, c.protocol, c.port) : undefined
+      this.#proxy = await startProxy(o.proxy, client, o.nodeName, this.log.child({ component: 'proxy' }), { nodeIPs: this.#nodeIPs, ...(connectionPolicy ? { connectionPolicy } : {}) }, signal)
+      await this.#announceRelay(client, this.#proxy.proxy.mode === 'userspace' && enforcer !== undefined)
       // The agent's own metric is served beside the proxy's.
       this.#proxy.proxy.metrics.registry.registerMetric(nodeProblems.invalid)
       const netpol = this.#netpol
@@ -242,6 +249,19 @@ export class Agent {
     const off = [...(this.#hairpin.ipv4 ? ['IPv4'] : []), ...(this.#hairpin.ipv6 ? ['IPv6'] : [])]
     if (off.length === 0) return undefined
     return `the bridge does not hand ${off.join(' and ')} traffic to netfilter (br_netfilter missing or net.bridge.bridge-nf-call-ip${this.#hairpin.ipv4 ? '' : '6'}tables=0), so policies are not enforced between pods of this node in that family; traffic from and to other nodes is`
+  }
+
+  /**
+   * In userspace mode Service traffic reaches endpoints from this node's own address, after the
+   * relay asked NetworkPolicy (the enforcer's judge). The annotation tells the other nodes so,
+   * and their rules treat this node's addresses as they treat their own (see the README).
+   */
+  async #announceRelay(client: RestClient, relaying: boolean): Promise<void> {
+    const node = this.#nodes?.indexer.get(this.options.nodeName)
+    if ((node?.metadata?.annotations?.[ANN_SERVICE_RELAY] === 'userspace') === relaying) return
+    await client
+      .patch<V1Node>(nodeInfo, this.options.nodeName, undefined, { metadata: { annotations: { [ANN_SERVICE_RELAY]: relaying ? 'userspace' : null } } }, 'merge')
+      .catch((err: unknown) => this.log.warn({ err }, `cannot ${relaying ? 'set' : 'remove'} the ${ANN_SERVICE_RELAY} annotation: NetworkPolicy on other nodes judges this node's relayed Service traffic by its address`))
   }
 
   /** Where the kubelet API listens over TCP: --kubelet-listen, else the node's first InternalIP. */
@@ -363,6 +383,12 @@ export class Agent {
       await this.#registration?.refresh()
     }
     this.#nodeProblems?.report(nodes, problems)
+    const relays = new Set(nodes.filter((n) => n.metadata?.annotations?.[ANN_SERVICE_RELAY] === 'userspace').map((n) => n.metadata?.name))
+    const relayIPs = networks.filter((n) => !n.self && relays.has(n.name)).flatMap((n) => n.internalIPs)
+    if (relayIPs.join() !== this.#relayIPs.join()) {
+      this.#relayIPs = relayIPs
+      this.#netpol?.enforcer?.nodeAddressesChanged()
+    }
     // Each step on its own: one that fails (no nft, say) must not hold back the others.
     const hairpin = this.#hairpin
     if (o.ipMasq || hairpin.ipv4 || hairpin.ipv6) await this.#syncMasquerade(networks, hairpin)

@@ -324,3 +324,24 @@ t.test('start-up does not wait forever for lists the node may not make: enforcem
   t.ok(dp.programmed!.pods.has('uid-x-a'))
   t.ok(running.health().healthy)
 })
+
+t.test('judge(): the verdict the userspace relays ask, across nodes, from the state last synced', async (t) => {
+  const { fake, dp, enforcer } = await rig(t)
+  t.ok(enforcer.judge(ipOf('y', 'a'), ipOf('x', 'a'), 'TCP', 80), 'before the first sync everything is allowed, as in the kernel')
+  await enforcer.start()
+  fake.put('networkpolicies', obj(policy('x', 'allow-b', allowFromB)))
+  // x/c on node-2: isolated for egress to x/a only on TCP 80.
+  fake.put('networkpolicies', obj(policy('x', 'c-out', { podSelector: { matchLabels: { pod: 'c' } }, policyTypes: ['Egress'], egress: [{ to: [{ podSelector: { matchLabels: { pod: 'a' } } }], ports: [{ port: 80 }] }] })))
+  await until(() => dp.programmed?.pods.get('uid-x-a')?.ingress.isolated === true, 'x/a isolated')
+  t.ok(enforcer.judge(ipOf('x', 'b'), ipOf('x', 'a'), 'TCP', 80), 'x/b → x/a: allowed by the policy')
+  t.notOk(enforcer.judge(ipOf('y', 'a'), ipOf('x', 'a'), 'TCP', 80), 'y/a → x/a: x/a is isolated')
+  t.ok(enforcer.judge('192.168.0.1', ipOf('x', 'a'), 'TCP', 80), 'the node itself → its own pod: allowed')
+  t.notOk(enforcer.judge('192.168.9.9', ipOf('x', 'a'), 'TCP', 80), 'another address → x/a: denied')
+  t.ok(enforcer.judge(ipOf('x', 'b'), ipOf('y', 'a'), 'UDP', 53), 'x/b → y/a: nothing isolated')
+  // The source on another node: its egress is judged from that node's compiled state.
+  t.notOk(enforcer.judge(ipOf('x', 'c'), ipOf('y', 'b'), 'TCP', 80), "x/c (node-2) → y/b: x/c's egress denies it")
+  t.notOk(enforcer.judge(ipOf('x', 'c'), ipOf('x', 'a'), 'TCP', 81), 'x/c → x/a:81: not in its egress ports')
+  t.notOk(enforcer.judge(ipOf('x', 'c'), ipOf('x', 'a'), 'TCP', 80), "x/c → x/a:80: its egress allows it, x/a's ingress does not")
+  t.notOk(enforcer.judge(ipOf('x', 'c'), ipOf('y', 'c'), 'TCP', 80), 'x/c → y/c: denied by its egress')
+  t.ok(enforcer.judge(ipOf('y', 'c'), ipOf('x', 'b'), 'TCP', 80), 'y/c (node-2) → x/b: neither isolated')
+})

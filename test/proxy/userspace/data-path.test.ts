@@ -1,11 +1,11 @@
 // The userspace proxier's data path on loopback, in the test process: Service addresses are
 // taken from 127.0.0.0/8 (already local), so address management is off.
 import t, { type Test } from 'tap'
-import { ListenError, UserspaceProxier } from '../../../proxy/userspace/index.ts'
+import { ListenError, UserspaceProxier, type ConnectionPolicy, type RelayedConnection } from '../../../proxy/userspace/index.ts'
 import type { ServiceEntry } from '../../../proxy/model.ts'
 import { connectOutcome, eventually, endpoint, freePort, landsOn, loopbackIP, open, proxyState, servicePort, sleep, tcpServer, udpClient, udpServer } from './helpers.ts'
 
-function proxier(t: Test, opts: { udpIdleTimeoutMs?: number } = {}): UserspaceProxier {
+function proxier(t: Test, opts: { udpIdleTimeoutMs?: number; connectionPolicy?: ConnectionPolicy } = {}): UserspaceProxier {
   const p = new UserspaceProxier({ family: 4, manageAddresses: false, ...opts })
   t.teardown(() => p.close())
   return p
@@ -161,4 +161,29 @@ t.test('a port that cannot be bound fails the sync but not the other ports', asy
   const fixed = proxyState([good, clash].map((port) => ({ port, endpoints: [endpoint('127.0.0.1', b.port)] })))
   await p.sync(fixed, 'all')
   t.equal(await landsOn(t, '127.0.0.1', a.port), 'b', 'the full resync retries the failed port')
+})
+
+t.test('the connection policy (NetworkPolicy) is asked with the endpoint picked: refused TCP is reset, refused UDP gets no session', async (t) => {
+  const [a, b] = await Promise.all(['a', 'b'].map((n) => tcpServer(t, n)))
+  const [ua, ub] = await Promise.all(['ua', 'ub'].map((n) => udpServer(t, n)))
+  const asked: RelayedConnection[] = []
+  let denied = new Set<number>([b.port, ub.port])
+  const p = proxier(t, { connectionPolicy: (c) => (asked.push(c), !denied.has(c.port)) })
+  const tcp = await service('np-tcp')
+  const udp = await service('np-udp', { protocol: 'UDP' })
+  await p.sync(proxyState([
+    { port: tcp, endpoints: [a, b].map((s) => endpoint('127.0.0.1', s.port)) },
+    { port: udp, endpoints: [ua, ub].map((s) => endpoint('127.0.0.1', s.port)) },
+  ]), 'all')
+  t.equal(await landsOn(t, tcp.clusterIP, tcp.port, '127.0.0.1'), 'a', 'allowed to a')
+  t.match(await connectOutcome(t, tcp.clusterIP, tcp.port), /ECONNRESET|closed before/, 'b picked and denied: reset, no other endpoint tried')
+  t.match(asked.slice(0, 2), [{ source: '127.0.0.1', destination: '127.0.0.1', protocol: 'TCP', port: a.port }, { protocol: 'TCP', port: b.port }])
+  t.equal(asked.length, 2, 'asked once per connection')
+  const c1 = await udpClient(t, udp.clusterIP, udp.port)
+  t.equal((await c1.ask('x')).text, 'ua:x')
+  const c2 = await udpClient(t, udp.clusterIP, udp.port)
+  t.equal((await c2.ask('y', 500)).text, 'timeout', 'a client whose endpoint is denied gets no session: dropped')
+  denied = new Set()
+  t.equal((await c1.ask('z')).text, 'ua:z', 'a session keeps going without being asked again')
+  t.equal(asked.filter((c) => c.protocol === 'UDP').length, 2)
 })
