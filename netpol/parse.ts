@@ -1,8 +1,8 @@
 // NetworkPolicies, Pods and Namespaces read into slim internal types, every field treated as
 // hostile: a field that is not what the API allows is a PolicyProblem, never an exception.
-import { isIPv4, isIPv6 } from 'node:net'
 import { labelSelectorFromObject, everything, selectorToString, type LabelSelector } from '../src/api/selectors.ts'
-import { bigIntToIp, ipToBigInt, parseCidr, type Cidr } from '../src/util/cidr.ts'
+import { parseCidr, type Cidr } from '../src/util/cidr.ts'
+import { parseCIDR, parseIP } from '../src/util/ip-parse.ts'
 import type { L4Protocol, PolicyProblem } from './model.ts'
 
 export type PeerSpec =
@@ -99,6 +99,7 @@ function selector(v: unknown, field: string): LabelSelector {
 
 function cidr(v: unknown, field: string): Cidr {
   if (typeof v !== 'string' || v.trim() !== v || v.includes('%')) throw new FieldError(field, `${JSON.stringify(v)} is not a CIDR`)
+  if (parseCIDR(v, 'sloppy')?.ip.mapped) throw new FieldError(field, `${JSON.stringify(v)} is an IPv4-mapped IPv6 CIDR: write the IPv4 CIDR`)
   try {
     return parseCidr(v)
   } catch (err) {
@@ -254,10 +255,9 @@ export function parsePolicy(obj: unknown, problems: PolicyProblem[]): PolicySpec
 
 /** A canonical address, or undefined for anything that is not a plain IPv4/IPv6 address. */
 export function canonicalIP(v: unknown): { family: 4 | 6; ip: string } | undefined {
-  if (typeof v !== 'string' || v.includes('%')) return undefined
-  if (isIPv4(v)) return { family: 4, ip: bigIntToIp(ipToBigInt(v), 4) }
-  if (isIPv6(v)) return { family: 6, ip: bigIntToIp(ipToBigInt(v), 6) }
-  return undefined
+  // An IPv4-mapped IPv6 address is neither family's: the kernel never sees pod traffic with one.
+  const p = typeof v === 'string' ? parseIP(v) : undefined
+  return p && !p.mapped ? { family: p.family, ip: p.text } : undefined
 }
 
 export function parsePod(obj: unknown): PodInfo | undefined {

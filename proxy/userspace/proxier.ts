@@ -104,6 +104,9 @@ export class UserspaceProxier implements Proxier {
   readonly #sockets = new Set<Socket>()
   readonly #limits: UserspaceLimits
   readonly #connectionPolicy: ConnectionPolicy | undefined
+  /** The node's own addresses and the Service addresses on it: a client with one of these is the node. */
+  #ownAddresses = new Set<string>()
+  #nodeIP: string | undefined
   readonly #sctpLogged = new Set<string>()
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
@@ -117,7 +120,10 @@ export class UserspaceProxier implements Proxier {
     if (!(Number.isInteger(this.#tcpIdleMs) && this.#tcpIdleMs >= 0 && this.#tcpIdleMs <= MAX_TIMER_MS)) throw new Error(`the TCP idle timeout must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${this.#tcpIdleMs}`)
     this.addresses = opts.manageAddresses === false ? undefined : new ServiceAddressManager({ family: opts.family, netns: opts.netns, log: this.log, noDummy: opts.noDummy, strictArp: opts.strictArp })
     this.#limits = opts.limits ?? new UserspaceLimits({ log: this.log })
-    this.#connectionPolicy = opts.connectionPolicy
+    const policy = opts.connectionPolicy
+    // The node's own connections to a Service come from whatever local address the kernel
+    // picks (often the Service address itself): they are asked about as the node's.
+    this.#connectionPolicy = policy && ((c) => policy(this.#ownAddresses.has(c.source) && this.#nodeIP ? { ...c, source: this.#nodeIP } : c))
     this.#limits.watchTcpSockets(this.#sockets)
   }
 
@@ -143,6 +149,9 @@ export class UserspaceProxier implements Proxier {
     const full = changed === 'all'
     const ids = full ? new Set([...state.services.keys(), ...this.#ports.keys()]) : changed
     const wanted = serviceAddresses(state)
+    const nodeIPs = state.nodeIPs.filter((ip) => (ip.includes(':') ? 6 : 4) === this.family)
+    this.#ownAddresses = new Set([...wanted, ...nodeIPs])
+    this.#nodeIP = nodeIPs[0]
     // Addresses first (listeners cannot bind without them), stale ones after their listeners closed.
     await this.addresses?.addMissing(wanted, full)
     const tally: Tally = { operations: 0, failures: [] }

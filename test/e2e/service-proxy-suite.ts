@@ -222,6 +222,26 @@ export async function serviceProxySuite(t: Test, mode: Mode): Promise<void> {
     t.equal(r.out, 'web-3')
   })
 
+  await t.test('NetworkPolicy judges Service traffic with the backend pod, from pods on either node', async (t) => {
+    // web-3 (node-2, behind `solo`) admits only pods labelled role=caller on its http port.
+    const policyInfo = resources.find((r) => r.kind === 'NetworkPolicy')!
+    await client.create(policyInfo, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'solo-in', namespace: 'default' }, spec: { podSelector: { matchLabels: { solo: 'yes' } }, ingress: [{ from: [{ podSelector: { matchLabels: { role: 'caller' } } }], ports: [{ port: 'http' }] }] } } as never)
+    const label = (name: string, value: string | null) => client.patch(podInfo, name, 'default', { metadata: { labels: { role: value } } }, 'merge')
+    const soloURL = hostname(solo.spec.clusterIP)
+    await until('web-1 (node-1) is refused through the Service', async () => (await curl(podNetns('web-1'), soloURL, 1)).code !== 0, 20_000)
+    t.not((await curl(podNetns('web-2'), soloURL, 2)).code, 0, 'so is web-2')
+    t.not((await curl(podNetns('web-1'), hostname(pods.get('web-3')!.ip, 8080), 2)).code, 0, 'and web-1 straight to the pod')
+    t.equal((await curl(nodeTwo.netns, soloURL)).out, 'web-3', "web-3's own node is answered (node traffic is allowed)")
+    await label('web-1', 'caller')
+    await until('web-1, now a caller, is answered through the Service', async () => (await curl(podNetns('web-1'), soloURL, 1)).out === 'web-3', 20_000)
+    t.not((await curl(podNetns('web-2'), soloURL, 2)).code, 0, 'web-2 still is not')
+    t.equal((await curl(podNetns('web-1'), hostname(pods.get('web-3')!.ip, 8080))).out, 'web-3', 'web-1 straight to the pod too')
+    await client.delete(policyInfo, 'solo-in', 'default')
+    await label('web-1', null)
+    await until('without the policy web-2 is answered again', async () => (await curl(podNetns('web-2'), soloURL, 1)).out === 'web-3', 20_000)
+    t.pass('web-2 is answered once the policy is gone')
+  })
+
   await t.test('UDP Service', async (t) => {
     const answer = await udpAsk(podNetns('web-1'), webIP, 81, 'hostname')
     t.ok(backends.has(answer), `a UDP request through the ClusterIP is answered (${answer})`)

@@ -171,10 +171,11 @@ t.test('the connection policy (NetworkPolicy) is asked with the endpoint picked:
   const p = proxier(t, { connectionPolicy: (c) => (asked.push(c), !denied.has(c.port)) })
   const tcp = await service('np-tcp')
   const udp = await service('np-udp', { protocol: 'UDP' })
-  await p.sync(proxyState([
+  const nodeIP = loopbackIP()
+  await p.sync({ ...proxyState([
     { port: tcp, endpoints: [a, b].map((s) => endpoint('127.0.0.1', s.port)) },
     { port: udp, endpoints: [ua, ub].map((s) => endpoint('127.0.0.1', s.port)) },
-  ]), 'all')
+  ]), nodeIPs: [nodeIP] }, 'all')
   t.equal(await landsOn(t, tcp.clusterIP, tcp.port, '127.0.0.1'), 'a', 'allowed to a')
   t.match(await connectOutcome(t, tcp.clusterIP, tcp.port), /ECONNRESET|closed before/, 'b picked and denied: reset, no other endpoint tried')
   t.match(asked.slice(0, 2), [{ source: '127.0.0.1', destination: '127.0.0.1', protocol: 'TCP', port: a.port }, { protocol: 'TCP', port: b.port }])
@@ -186,4 +187,6 @@ t.test('the connection policy (NetworkPolicy) is asked with the endpoint picked:
   denied = new Set()
   t.equal((await c1.ask('z')).text, 'ua:z', 'a session keeps going without being asked again')
   t.equal(asked.filter((c) => c.protocol === 'UDP').length, 2)
+  t.equal(await landsOn(t, tcp.clusterIP, tcp.port, tcp.clusterIP), 'a', 'the node itself, from the Service address')
+  t.match(asked.at(-1), { source: nodeIP, protocol: 'TCP' }, "is asked about as the node's address")
 })
