@@ -4,10 +4,27 @@ import { execFileSync } from 'node:child_process'
 import { addNetns, deleteNetns, netnsExists } from '../../src/netlink/index.ts'
 
 const created = new Set<string>()
+/** Synchronous cleanups that must run before the namespaces go, on exit and on a signal. */
+const beforeExit = new Set<() => void>()
 let counter = 0
 let hooked = false
 
+/** Registers `fn` to run (synchronously) if the process exits or is interrupted first; returns its removal. */
+export function onInterrupt(fn: () => void): () => void {
+  hookExit()
+  beforeExit.add(fn)
+  return () => beforeExit.delete(fn)
+}
+
 function removeAllSync(): void {
+  for (const fn of [...beforeExit]) {
+    try {
+      fn()
+    } catch {
+      // Best effort on the way out.
+    }
+  }
+  beforeExit.clear()
   for (const name of created) {
     try {
       if (netnsExists(name)) execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore' })

@@ -5,11 +5,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { kubeconfigText } from '../../src/client/kubeconfig.ts'
 import { userCredentials } from './apiserver.ts'
-import { openSync, closeSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import { ipBatch, setSysctl } from '../../src/netlink/index.ts'
 import { listSandboxes, removeSandbox } from '../../src/kubelet/runtime/index.ts'
-import { testNetns } from './netns.ts'
+import { onInterrupt, testNetns } from './netns.ts'
 import { removeHostCgroupTree } from '../../src/kubelet/cgroups/manager.ts'
 
 const repo = resolve(import.meta.dirname, '../..')
@@ -78,8 +79,14 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
       // Each node's pods in a cgroup tree of its own, removed with it.
       const cgroupRoot = `/${netns}`
       let child: ChildProcess | undefined
+      // Interrupted (Ctrl-C) before its teardown: the same, synchronously, before the namespaces go.
+      const forget = onInterrupt(() => {
+        if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL')
+        removeNodeSync(netns, cgroupRoot, dataDir)
+      })
       // Runs before the node's namespace goes: the agent, then its pods.
       async function teardown(): Promise<void> {
+        forget()
         await node.stop()
         // A CNI plugin the agent started runs to completion even when the agent is gone (as
         // plugins must, to keep IPAM whole): wait for the node's namespace to be empty.
@@ -141,6 +148,36 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
       node.start()
       return node
     },
+  }
+}
+
+/**
+ * What a node leaves when the test process is interrupted: its pods' processes (by pid, from
+ * its own cgroup tree), their network namespaces (`<node netns>-pod-…`), the nsfs mounts under
+ * its data dir, its cgroup tree and the data dir.
+ */
+function removeNodeSync(netns: string, cgroupRoot: string, dataDir: string): void {
+  const tops = ['/sys/fs/cgroup', ...safe(() => readdirSync('/sys/fs/cgroup', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join('/sys/fs/cgroup', d.name)), [])]
+  const dirs = (dir: string): string[] => [dir, ...safe(() => readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).flatMap((d) => dirs(join(dir, d.name))), [])]
+  const trees = tops.flatMap((top) => dirs(join(top, cgroupRoot)))
+  for (let round = 0; round < 20; round++) {
+    const pids = trees.flatMap((d) => safe(() => readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number), []))
+    if (pids.length === 0) break
+    for (const pid of pids) safe(() => process.kill(pid, 'SIGKILL'), undefined)
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50)
+  }
+  for (const name of safe(() => readdirSync('/run/netns'), [])) if (name.startsWith(`${netns}-pod`)) safe(() => execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore' }), undefined)
+  const mounts = safe(() => readFileSync('/proc/self/mountinfo', 'utf8'), '').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dataDir}/`))
+  for (const m of mounts.reverse()) safe(() => execFileSync('umount', ['-l', m], { stdio: 'ignore' }), undefined)
+  for (const d of trees.sort((a, b) => b.length - a.length)) safe(() => rmdirSync(d), undefined)
+  safe(() => rmSync(dataDir, { recursive: true, force: true }), undefined)
+}
+
+function safe<T>(fn: () => T, fallback: T): T {
+  try {
+    return fn()
+  } catch {
+    return fallback
   }
 }
 
