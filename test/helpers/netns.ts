@@ -4,10 +4,19 @@ import { execFileSync } from 'node:child_process'
 import { addNetns, deleteNetns, netnsExists } from '../../src/netlink/index.ts'
 
 const created = new Set<string>()
+const exitHooks = new Set<() => void>()
 let counter = 0
 let hooked = false
 
 function removeAllSync(): void {
+  for (const fn of exitHooks) {
+    try {
+      fn()
+    } catch {
+      // Best effort on the way out.
+    }
+  }
+  exitHooks.clear()
   for (const name of created) {
     try {
       if (netnsExists(name)) execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore' })
@@ -28,6 +37,17 @@ function hookExit(): void {
       process.exit(130)
     })
   }
+}
+
+/**
+ * Runs `fn` synchronously if the process exits or is interrupted (Ctrl-C) before the test's
+ * own teardown ran, before the namespaces are removed: for what lives beside a namespace
+ * (processes, mounts). The returned function unregisters it (the teardown did the work).
+ */
+export function onExitSync(fn: () => void): () => void {
+  hookExit()
+  exitHooks.add(fn)
+  return () => void exitHooks.delete(fn)
 }
 
 /** A name no other test process uses: `wt<tag>-<pid>-<n>` (15 characters at most is not required for netns). */

@@ -5,11 +5,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { kubeconfigText } from '../../src/client/kubeconfig.ts'
 import { userCredentials } from './apiserver.ts'
-import { openSync, closeSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, rmdirSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import { ipBatch, setSysctl } from '../../src/netlink/index.ts'
 import { listSandboxes, removeSandbox } from '../../src/kubelet/runtime/index.ts'
-import { testNetns } from './netns.ts'
+import { onExitSync, testNetns } from './netns.ts'
 import { removeHostCgroupTree } from '../../src/kubelet/cgroups/manager.ts'
 
 const repo = resolve(import.meta.dirname, '../..')
@@ -78,6 +79,9 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
       // Each node's pods in a cgroup tree of its own, removed with it.
       const cgroupRoot = `/${netns}`
       let child: ChildProcess | undefined
+      // Interrupted (Ctrl-C) before the teardown ran: the agent, its pods' processes, mounts
+      // and network namespaces go by the synchronous path.
+      const unhook = onExitSync(() => abandonSync(child, netns, `${netns}-pod-`, dataDir, cgroupRoot))
       // Runs before the node's namespace goes: the agent, then its pods.
       async function teardown(): Promise<void> {
         await node.stop()
@@ -93,6 +97,7 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
         // Removing a sandbox releases its addresses (the IPAM writes under the data dir), which
         // may be after the test server's teardown removed the directory: the node cleans its own.
         await rm(dataDir, { recursive: true, force: true })
+        unhook()
       }
       const node: TestNode = {
         name,
@@ -141,6 +146,70 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
       node.start()
       return node
     },
+  }
+}
+
+/**
+ * The synchronous cleanup of a node whose test is interrupted: SIGKILL (by pid) the agent,
+ * every process in the node's pod namespaces (`podPrefix`…) and in its cgroup tree, unmount
+ * what its pods mounted under `dataDir`, delete the pod namespaces and the empty cgroups.
+ */
+function abandonSync(agent: ChildProcess | undefined, netns: string, podPrefix: string, dataDir: string, cgroupRoot: string): void {
+  const kill = (pid: number) => {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {}
+  }
+  if (agent?.pid !== undefined && agent.exitCode === null && agent.signalCode === null) kill(agent.pid)
+  const podNamespaces = readdirSync('/run/netns').filter((n) => n.startsWith(podPrefix))
+  for (const ns of podNamespaces) {
+    const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    for (const pid of pids.split('\n').filter(Boolean)) kill(Number(pid))
+  }
+  const hierarchies = ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join('/sys/fs/cgroup', d.name))]
+  const cgroupDirs = (dir: string): string[] => {
+    let subs: string[] = []
+    try {
+      subs = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(dir, d.name))
+    } catch {
+      return []
+    }
+    return [...subs.flatMap(cgroupDirs), dir]
+  }
+  const trees = /^\/[^/]+/.test(cgroupRoot) ? hierarchies.flatMap((h) => cgroupDirs(join(h, cgroupRoot))) : []
+  for (const dir of trees) {
+    try {
+      for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) kill(Number(pid))
+    } catch {}
+  }
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith(`${dataDir}/`))
+    .reverse()
+  for (const m of mounts) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' })
+    } catch {}
+  }
+  for (const ns of podNamespaces) {
+    try {
+      execFileSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' })
+    } catch {}
+  }
+  // A killed process leaves its cgroup a moment later: wait (at most 2 s) before removing them, children first.
+  const busy = () => trees.some((dir) => {
+    try {
+      return readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== ''
+    } catch {
+      return false
+    }
+  })
+  for (let waited = 0; waited < 2000 && busy(); waited += 20) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+  for (const dir of trees) {
+    try {
+      rmdirSync(dir)
+    } catch {}
   }
 }
 
