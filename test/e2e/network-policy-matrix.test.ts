@@ -712,6 +712,25 @@ await t.test('NetworkPolicy reachability matrices in the lab', async (t) => {
     await check(t, `x/d (${d.ip} on ${d.node}) running`, [{ proto: 'TCP', port: 80, expected: m, targets }])
   })
 
+  await scenario("an agent restart: the stopped node's rules stay, and what changed meanwhile is applied when it is back", async (t) => {
+    const one = nodes.get('node-1')!
+    const xOn = (node: string) => KEYS.filter((k) => k.startsWith('x/') && pod(k).node === node)
+    await create('x', 'deny-ingress', { podSelector: {}, policyTypes: ['Ingress'] })
+    await check(t, 'deny ingress x', [tcp(80, allowed().deny(anyPeer, ns('x')))])
+    await one.stop()
+    t.teardown(() => {
+      if (one.pid === undefined) one.start()
+    })
+    await check(t, "node-1's agent stopped: its rules stay", [tcp(80, allowed().deny(anyPeer, ns('x')))])
+    await replace('x', 'deny-ingress', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'y' } } }] }] })
+    await check(t, 'changed while node-1 is down: node-2 applies it, node-1 keeps the old rules', [tcp(80, allowed().deny(anyPeer, ns('x')).allow(ns('y'), xOn('node-2')))])
+    one.start()
+    let body = ''
+    await until('node-1 /healthz/netpol healthy again', async () => (body = await execIn(one.netns, 'curl', ['-s', '--max-time', '2', 'http://127.0.0.1:10256/healthz/netpol']).catch(() => '')).includes('"healthy":true'), 60_000)
+    t.match(JSON.parse(body), { healthy: true, enforcing: true }, 'node-1 enforces again')
+    await check(t, 'node-1 back', [tcp(80, allowed().deny(anyPeer, ns('x')).allow(ns('y'), ns('x')))])
+  })
+
   await scenario('IPv6', async () => undefined, { skip: "the lab's nodes are IPv4-only (one 172.31.0.x address each, IPv4 pod CIDRs); test/netpol/nftables-kernel.test.ts covers IPv6 rules in the kernel" })
 
   t.comment(`scenarios took ${Math.round((Date.now() - started) / 1000)} s`)
