@@ -1,12 +1,11 @@
 // Node agents for end-to-end tests: each node is a network namespace on an underlay
 // bridge (itself in a namespace), running `weft agent` against a test API server's unix
 // socket. Teardown stops the agents and removes every sandbox, namespace and process.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { kubeconfigText } from '../../src/client/kubeconfig.ts'
 import { userCredentials } from './apiserver.ts'
 import { closeSync, openSync, readdirSync, readFileSync, rmdirSync } from 'node:fs'
-import { execFileSync } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import { ipBatch, setSysctl } from '../../src/netlink/index.ts'
 import { listSandboxes, removeSandbox } from '../../src/kubelet/runtime/index.ts'
@@ -81,7 +80,7 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
       let child: ChildProcess | undefined
       // Interrupted (Ctrl-C) before the teardown ran: the agent, its pods' processes, mounts
       // and network namespaces go by the synchronous path.
-      const unhook = onExitSync(() => abandonSync(child, netns, `${netns}-pod-`, dataDir, cgroupRoot))
+      const unhook = onExitSync(() => abandonSync(child, `${netns}-pod-`, dataDir, cgroupRoot))
       // Runs before the node's namespace goes: the agent, then its pods.
       async function teardown(): Promise<void> {
         await node.stop()
@@ -154,7 +153,7 @@ export async function startUnderlay(t: T, opts: { socketPath: string; dir: strin
  * every process in the node's pod namespaces (`podPrefix`…) and in its cgroup tree, unmount
  * what its pods mounted under `dataDir`, delete the pod namespaces and the empty cgroups.
  */
-function abandonSync(agent: ChildProcess | undefined, netns: string, podPrefix: string, dataDir: string, cgroupRoot: string): void {
+function abandonSync(agent: ChildProcess | undefined, podPrefix: string, dataDir: string, cgroupRoot: string): void {
   const kill = (pid: number) => {
     try {
       process.kill(pid, 'SIGKILL')
