@@ -12,7 +12,12 @@ export async function serveHostname(args: readonly string[]): Promise<void> {
   exitOnSignal()
   const listening: Promise<void>[] = []
   if (flags.tcp) {
-    const server = createTcpServer((conn) => conn.end(name))
+    // A client may reset the connection before it reads the name (a tcpSocket probe does):
+    // that ends this connection, not the server.
+    const server = createTcpServer((conn) => {
+      conn.on('error', () => conn.destroy())
+      conn.end(name)
+    })
     listening.push(listen(server, flags.port, 'TCP'))
   }
   if (flags.udp) {

@@ -1,12 +1,11 @@
 // Node agents for end-to-end tests: each node is a network namespace on an underlay
 // bridge (itself in a namespace), running `weft agent` against a test API server's unix
 // socket. Teardown stops the agents and removes every sandbox, namespace and process.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { kubeconfigText } from '../../src/client/kubeconfig.ts'
 import { userCredentials } from './apiserver.ts'
 import { closeSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs'
-import { execFileSync } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import { ipBatch, setSysctl } from '../../src/netlink/index.ts'
 import { listSandboxes, removeSandbox } from '../../src/kubelet/runtime/index.ts'
@@ -160,13 +159,16 @@ function removeNodeSync(netns: string, cgroupRoot: string, dataDir: string): voi
   const tops = ['/sys/fs/cgroup', ...safe(() => readdirSync('/sys/fs/cgroup', { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join('/sys/fs/cgroup', d.name)), [])]
   const dirs = (dir: string): string[] => [dir, ...safe(() => readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).flatMap((d) => dirs(join(dir, d.name))), [])]
   const trees = tops.flatMap((top) => dirs(join(top, cgroupRoot)))
+  const podNamespaces = safe(() => readdirSync('/run/netns'), []).filter((name) => name.startsWith(`${netns}-pod`))
+  // Processes in a pod's namespace outside its cgroup (a probe or a plugin the agent ran) too.
+  for (const ns of podNamespaces) for (const pid of safe(() => execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }), '').split('\n').filter(Boolean)) safe(() => process.kill(Number(pid), 'SIGKILL'), undefined)
   for (let round = 0; round < 20; round++) {
     const pids = trees.flatMap((d) => safe(() => readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number), []))
     if (pids.length === 0) break
     for (const pid of pids) safe(() => process.kill(pid, 'SIGKILL'), undefined)
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50)
   }
-  for (const name of safe(() => readdirSync('/run/netns'), [])) if (name.startsWith(`${netns}-pod`)) safe(() => execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore' }), undefined)
+  for (const name of podNamespaces) safe(() => execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore' }), undefined)
   const mounts = safe(() => readFileSync('/proc/self/mountinfo', 'utf8'), '').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dataDir}/`))
   for (const m of mounts.reverse()) safe(() => execFileSync('umount', ['-l', m], { stdio: 'ignore' }), undefined)
   for (const d of trees.sort((a, b) => b.length - a.length)) safe(() => rmdirSync(d), undefined)
