@@ -62,6 +62,8 @@ export interface AgentOptions {
   hostGw: boolean
   /** Masquerade pod traffic to outside the pod network (all nodes' pod CIDRs). */
   ipMasq: boolean
+  /** weft-cni drops what a pod sends from another MAC or address than its own (default true). */
+  cniAntiSpoof?: boolean
   /** host:port for the kubelet API over TCP; undefined: the first InternalIP and kubeletPort; empty: unix socket only. */
   kubeletListen?: string
   kubeletPort: number
@@ -366,7 +368,7 @@ export class Agent {
         const types = ['weft-cni', 'weft-ipam', ...(optional.portMap ? ['portmap'] : []), ...(optional.bandwidth ? ['bandwidth'] : [])]
         // The reference portmap and bandwidth of older plugin releases stop at CNI 1.0.0: the list declares what all its plugins speak.
         if (this.#cniVersion?.types !== types.join()) this.#cniVersion = { types: types.join(), version: await this.#cni!.negotiateVersion(types) }
-        const text = nodeConflist({ podCIDRs: cidrs, ipamDataDir: join(o.dataDir, 'ipam'), cniVersion: this.#cniVersion.version, ipMasq: false, portMap: optional.portMap, bandwidth: optional.bandwidth })
+        const text = nodeConflist({ podCIDRs: cidrs, ipamDataDir: join(o.dataDir, 'ipam'), cniVersion: this.#cniVersion.version, ipMasq: false, antiSpoof: o.cniAntiSpoof ?? true, portMap: optional.portMap, bandwidth: optional.bandwidth })
         const changed = await writeConflist(o.cniConfDir, text)
         if (changed) this.log.info({ podCIDRs: cidrs, dir: o.cniConfDir }, 'wrote the CNI config')
       } catch (err) {
