@@ -223,4 +223,12 @@ t.test('CHECK, DEL, ADD/DEL cycles and GC leave exactly the live guards', async 
   t.same([...afterGc.ports.keys()], [hostVethName('chk', 'eth0')], 'GC removed the stale guard and kept the valid one')
   t.same([...afterGc.chains.keys()].sort(), [chain, 'prerouting'].sort())
   t.notOk([...afterGc.ports.keys()].includes(PORTS_MAP))
+
+  // The port's element pointing at another network's chain (a DEL that never came, then the
+  // same container and interface in another network): DEL still succeeds and takes it.
+  await installGuard(new NftExec(host), portGuard('other-net', hostVethName('chk', 'eth0'), '02:00:00:00:00:01', ['10.1.0.2/24']))
+  t.equal(parseListedTable(await read()).ports.get(hostVethName('chk', 'eth0')), guardChain('other-net', hostVethName('chk', 'eth0')))
+  const del = await invoke(WEFT_CNI, host, inv('DEL', 'chk', podNs[0]), conf)
+  t.equal(del.code, 0, `DEL replaces what the kernel refuses to re-add: ${del.text}`)
+  t.same([...parseListedTable(await read()).ports.keys()], [], 'the element is gone')
 })
