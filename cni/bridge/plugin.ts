@@ -12,7 +12,7 @@ import type { PluginHandlers, PluginRequest } from '../protocol/dispatch.ts'
 import { CniError, ERR_INTERNAL, ERR_INVALID_ENVIRONMENT, ERR_INVALID_NETWORK_CONFIG } from '../protocol/errors.ts'
 import type { CniDns, CniIpConfig, CniResult, CniRoute } from '../protocol/result.ts'
 import { parseIpamConfig } from '../ipam/config.ts'
-import { AntiSpoofError, defaultAntiSpoofClient, gcGuards, guardProblem, installGuard, parseListedTable, portGuard, removeGuard, type PortGuard } from './antispoof.ts'
+import { AntiSpoofError, defaultAntiSpoofClient, gcGuards, guardProblem, installGuard, parseListedTable, portGuard, removeGuard, removeGuardPlan, type PortGuard } from './antispoof.ts'
 import { checkLinkName, parseBridgeConf, WEFT_IPAM_TYPE, type BridgeConf } from './config.ts'
 import { ipamAdd, ipamCommand } from './ipam.ts'
 import { deleteHostLink, enableForwarding, ensureBridge, forgetBridge, gatewayLines, hostLines, podLines, runHost, runPod, type BridgeInfo, type VethPlan } from './links.ts'
@@ -107,15 +107,18 @@ async function guardPort(guard: PortGuard): Promise<void> {
 }
 
 /**
- * Removes the port's guard. With antiSpoof on that is one transaction, whether or not the
- * guard exists; with it off (the config changed since ADD) only when the table holds one,
- * so a node that opted out never gets the table. No nft at all means no guard to remove.
+ * Removes the port's guard: with antiSpoof on, usually one transaction; with it off (the
+ * config changed since ADD), by reading the table first. Either way nothing is created, so
+ * a node that opted out never gets the table. No nft at all means no guard to remove.
  */
 async function unguardPort(conf: BridgeConf, network: string, port: string): Promise<void> {
   const { client, read } = nft()
   try {
-    if (!conf.antiSpoof && !parseListedTable(await read()).ports.has(port)) return
-    await removeGuard(client, network, port)
+    if (conf.antiSpoof) await removeGuard(client, read, network, port)
+    else {
+      const tx = removeGuardPlan(parseListedTable(await read()), network, port)
+      if (tx) await client.apply(tx)
+    }
   } catch (err) {
     if (isSpawnFailure(err)) return
     throw antiSpoofError(port, err)
@@ -183,11 +186,16 @@ async function add(req: PluginRequest): Promise<CniResult> {
 async function del(req: PluginRequest): Promise<void> {
   const { env } = req
   const conf = parseBridgeConf(req.conf)
-  if (conf.ipamType) await ipamCommand('DEL', conf.ipamType, req)
-  // Deleting the host end takes the pod end with it; with the netns gone both are gone already.
   const port = hostVethName(env.containerID, env.ifname)
-  await deleteHostLink(port)
-  await unguardPort(conf, req.conf.name, port)
+  const released = (async () => {
+    if (conf.ipamType) await ipamCommand('DEL', conf.ipamType, req)
+    // Deleting the host end takes the pod end with it; with the netns gone both are gone already.
+    await deleteHostLink(port)
+  })()
+  // The guard goes at the same time: it only names this port, which is going too.
+  const [linkAndAddress, guard] = await Promise.allSettled([released, unguardPort(conf, req.conf.name, port)])
+  if (linkAndAddress.status === 'rejected') throw linkAndAddress.reason
+  if (guard.status === 'rejected') throw guard.reason
   if (conf.ipMasq) await removeMasq({ network: req.conf.name, containerID: env.containerID, ifname: env.ifname })
 }
 

@@ -20,6 +20,7 @@ import {
   portGuard,
   PORTS_MAP,
   removeGuard,
+  removeGuardPlan,
   removeGuardTransaction,
 } from '../../cni/bridge/antispoof.ts'
 import { parseBridgeConf } from '../../cni/bridge/config.ts'
@@ -124,28 +125,40 @@ t.test('ADD: one transaction, shared objects only added, the port chain rewritte
   t.match(addGuardTransaction(v4only, { replaceElement: true }).render(), /flush chain bridge weft-antispoof prerouting\n.*\ndelete element bridge weft-antispoof ports \{ "veth89abcdef" \}\nadd chain bridge weft-antispoof port-/, 'the retry deletes the element first')
 })
 
-t.test('DEL: the element and the chain, each added first so that a missing guard is success', async (t) => {
+t.test('DEL: the element and the chain in one transaction; from the listing when part is missing', async (t) => {
   const chain = 'port-049c287e-veth89abcdef'
   t.equal(
     removeGuardTransaction('pods', 'veth89abcdef').render(),
-    [
-      'add table bridge weft-antispoof',
-      'add map bridge weft-antispoof ports { type ifname : verdict; }',
-      `add chain bridge weft-antispoof ${chain}`,
-      `add element bridge weft-antispoof ports { "veth89abcdef" : jump ${chain} }`,
-      'delete element bridge weft-antispoof ports { "veth89abcdef" }',
-      `flush chain bridge weft-antispoof ${chain}`,
-      `delete chain bridge weft-antispoof ${chain}`,
-      '',
-    ].join('\n'),
+    [`delete element bridge weft-antispoof ports { "veth89abcdef" }`, `flush chain bridge weft-antispoof ${chain}`, `delete chain bridge weft-antispoof ${chain}`, ''].join('\n'),
   )
+  const table = parseListedTable(fixture)
+  t.equal(removeGuardPlan(table, 'pods', 'veth89abcdef')?.render(), removeGuardTransaction('pods', 'veth89abcdef').render(), 'both there: the same')
+  t.equal(removeGuardPlan(table, 'pods', 'veth12345678'), undefined, 'nothing there: nothing to do')
+  t.equal(removeGuardPlan(parseListedTable([]), 'pods', 'veth89abcdef'), undefined, 'no table: nothing to do, and nothing created')
+  t.equal(removeGuardPlan(table, 'other', 'veth89abcdef')?.render(), 'delete element bridge weft-antispoof ports { "veth89abcdef" }\n', "an element pointing at another network's chain goes; that chain stays")
 })
+
+/** What `nft -j list table` would say of the fake's table: chains and the ports map (enough for DEL and GC). */
+function fakeReader(nft: FakeNft): () => Promise<Record<string, unknown>[]> {
+  return async () => {
+    const objects = await nft.listTable('bridge', ANTISPOOF_TABLE)
+    if (!objects) return []
+    const elem = (nft.elements('bridge', ANTISPOOF_TABLE, PORTS_MAP) ?? []).map((e) => {
+      const [, port, target] = /^"(.*)" : jump (.*)$/.exec(e)!
+      return [port, { jump: { target } }]
+    })
+    return [...objects.chains.map((name) => ({ chain: { table: ANTISPOOF_TABLE, name } })), { map: { table: ANTISPOOF_TABLE, name: PORTS_MAP, elem } }]
+  }
+}
 
 t.test('ADD, DEL and GC on the fake nft: idempotent, other pods untouched, in any order', async (t) => {
   const nft = new FakeNft()
+  const read = fakeReader(nft)
   await installGuard(nft, dual)
+  t.ok(nft.applied.at(-1)!.operations.some((op) => op.kind === 'table'), "a client's first ADD writes the table, map and hook chain")
   await installGuard(nft, dual)
   await installGuard(nft, v4only)
+  t.notOk(nft.applied.at(-1)!.operations.some((op) => op.kind === 'table' || ('name' in op && op.name === HOOK_CHAIN)), 'later ADDs only the port\'s chain and element')
   t.same(nft.elements('bridge', ANTISPOOF_TABLE, PORTS_MAP), ['"veth0123abcd" : jump port-049c287e-veth0123abcd', '"veth89abcdef" : jump port-049c287e-veth89abcdef'])
   t.same(nft.rules('bridge', ANTISPOOF_TABLE, HOOK_CHAIN), ['iifname vmap @ports'], 'the hook rule once, whatever the number of ADDs')
   t.same(nft.rules('bridge', ANTISPOOF_TABLE, guardChain('pods', 'veth0123abcd')), guardRules(dual), 'ADD twice: the rules once')
@@ -155,12 +168,20 @@ t.test('ADD, DEL and GC on the fake nft: idempotent, other pods untouched, in an
   await installGuard(nft, moved)
   t.same(nft.rules('bridge', ANTISPOOF_TABLE, guardChain('pods', 'veth0123abcd')), guardRules(moved))
 
-  await removeGuard(nft, 'pods', 'veth0123abcd')
-  await removeGuard(nft, 'pods', 'veth0123abcd')
-  await removeGuard(nft, 'pods', 'vethnever')
-  await removeGuard(new FakeNft(), 'pods', 'veth0123abcd')
+  await removeGuard(nft, read, 'pods', 'veth0123abcd')
+  await removeGuard(nft, read, 'pods', 'veth0123abcd')
+  await removeGuard(nft, read, 'pods', 'vethnever')
+  const empty = new FakeNft()
+  await removeGuard(empty, fakeReader(empty), 'pods', 'veth0123abcd')
+  t.notOk(empty.hasTable('bridge', ANTISPOOF_TABLE), 'DEL on a node without the table creates none')
   t.same(nft.elements('bridge', ANTISPOOF_TABLE, PORTS_MAP), ['"veth89abcdef" : jump port-049c287e-veth89abcdef'], 'DEL removed its own guard only, and DEL of unknown ones succeeded')
   t.same((await nft.listTable('bridge', ANTISPOOF_TABLE))?.chains, ['port-049c287e-veth89abcdef', 'prerouting'])
+
+  // The table deleted behind the plugin's back: the next ADD finds the map missing and writes it all again.
+  nft.applySync(new Transaction('bridge', ANTISPOOF_TABLE).push({ verb: 'delete', kind: 'table' }))
+  await installGuard(nft, dual)
+  t.same(nft.rules('bridge', ANTISPOOF_TABLE, HOOK_CHAIN), ['iifname vmap @ports'], 'the hook is back')
+  t.same(nft.elements('bridge', ANTISPOOF_TABLE, PORTS_MAP), ['"veth0123abcd" : jump port-049c287e-veth0123abcd'])
 
   // Concurrent ADDs and DELs of different pods: the kernel applies whole transactions one
   // after another, so every order must end in the same table.
@@ -194,15 +215,23 @@ t.test('an element left pointing at another network\'s chain is replaced on ADD 
   await installGuard(nft, dual)
   t.same(nft.elements('bridge', ANTISPOOF_TABLE, PORTS_MAP), [`"veth0123abcd" : jump ${guardChain('pods', 'veth0123abcd')}`])
   await installGuard(nft, other)
-  await removeGuard(nft, 'pods', 'veth0123abcd')
+  await removeGuard(nft, fakeReader(nft), 'pods', 'veth0123abcd')
   t.same(nft.elements('bridge', ANTISPOOF_TABLE, PORTS_MAP), [], 'DEL took the element whatever chain it pointed at')
+  nft.applySync(new Transaction('bridge', ANTISPOOF_TABLE).deleteChain(guardChain('other', 'veth0123abcd')))
+  await installGuard(nft, other)
+  await removeGuard(nft, fakeReader(nft), 'pods', 'veth0123abcd')
+  t.same(nft.elements('bridge', ANTISPOOF_TABLE, PORTS_MAP), [], 'and when its own chain is missing too')
   // Other errors are not retried.
-  const failing = { applied: 0, async apply(): Promise<void> {
-    this.applied++
-    throw new NftError('EPERM', 'Operation not permitted')
-  }, async listTable() {
-    return undefined
-  } }
+  const failing = {
+    applied: 0,
+    async apply(): Promise<void> {
+      this.applied++
+      throw new NftError('EPERM', 'Operation not permitted')
+    },
+    async listTable() {
+      return undefined
+    },
+  }
   await t.rejects(installGuard(failing, dual), { code: 'EPERM' })
   t.equal(failing.applied, 1)
 })
