@@ -16,6 +16,7 @@ have dig || need+=(bind9-dnsutils)
 [ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need+=(containernetworking-plugins)
 if [ "$mode" != lab ]; then
   have etcd || need+=(etcd-server)
+  have python3 || need+=(python3)  # test/helpers/programs/frames.py: raw frames for the anti-spoofing test
   have kubectl || echo "warning: kubectl is not installed; the kubectl tests will fail" >&2
 fi
 if [ ${#need[@]} -gt 0 ]; then

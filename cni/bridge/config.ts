@@ -13,6 +13,11 @@ export interface BridgeConf {
   hairpinMode: boolean
   promiscMode: boolean
   mtu?: number
+  /**
+   * Drop what a pod sends from another MAC or address than its own (antispoof.ts). On
+   * unless the config says `"antiSpoof": false`.
+   */
+  antiSpoof: boolean
   /** `ipam.type`; empty when the config has no ipam section. */
   ipamType: string
   dns?: Record<string, unknown>
@@ -34,9 +39,9 @@ export function checkLinkName(name: string): string | undefined {
   return /^[A-Za-z0-9_.-]+$/.test(name) ? undefined : 'interface name may only contain letters, digits, "_", "." and "-"'
 }
 
-function bool(raw: Record<string, unknown>, key: string): boolean {
+function bool(raw: Record<string, unknown>, key: string, dflt = false): boolean {
   const v = raw[key]
-  if (v === undefined || v === null) return false
+  if (v === undefined || v === null) return dflt
   if (typeof v !== 'boolean') throw invalid(`"${key}" must be a boolean`)
   return v
 }
@@ -70,6 +75,7 @@ export function parseBridgeConf(conf: NetConf): BridgeConf {
     hairpinMode: bool(raw, 'hairpinMode'),
     promiscMode: bool(raw, 'promiscMode'),
     mtu,
+    antiSpoof: bool(raw, 'antiSpoof', true),
     ipamType,
     dns: typeof dns === 'object' && dns !== null && !Array.isArray(dns) ? (dns as Record<string, unknown>) : undefined,
   }

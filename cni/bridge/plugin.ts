@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs'
 import { stat, statfs } from 'node:fs/promises'
 import { isIP } from 'node:net'
+import { isSpawnFailure } from '../../src/netfilter/exec-client.ts'
 import { CommandError } from '../../src/netlink/exec.ts'
 import { getLink, listAddrs, listRoutes } from '../../src/netlink/ip.ts'
 import { addMasq, gcMasq, removeMasq } from '../masq.ts'
@@ -11,6 +12,7 @@ import type { PluginHandlers, PluginRequest } from '../protocol/dispatch.ts'
 import { CniError, ERR_INTERNAL, ERR_INVALID_ENVIRONMENT, ERR_INVALID_NETWORK_CONFIG } from '../protocol/errors.ts'
 import type { CniDns, CniIpConfig, CniResult, CniRoute } from '../protocol/result.ts'
 import { parseIpamConfig } from '../ipam/config.ts'
+import { AntiSpoofError, defaultAntiSpoofClient, gcGuards, guardProblem, installGuard, parseListedTable, portGuard, removeGuard, removeGuardPlan, type PortGuard } from './antispoof.ts'
 import { checkLinkName, parseBridgeConf, WEFT_IPAM_TYPE, type BridgeConf } from './config.ts'
 import { ipamAdd, ipamCommand } from './ipam.ts'
 import { deleteHostLink, enableForwarding, ensureBridge, forgetBridge, gatewayLines, hostLines, podLines, runHost, runPod, type BridgeInfo, type VethPlan } from './links.ts'
@@ -84,6 +86,45 @@ function setupError(env: PluginRequest['env'], err: unknown): unknown {
   return err instanceof CommandError ? new CniError(ERR_INTERNAL, `failed to set up ${env.ifname} for ${env.containerID}`, err.message) : err
 }
 
+// How the plugin reaches nftables for anti-spoofing (antispoof.ts): `nft` in its own
+// network namespace, the node's.
+let antiSpoofNft: ReturnType<typeof defaultAntiSpoofClient> | undefined
+const nft = () => (antiSpoofNft ??= defaultAntiSpoofClient())
+
+/** The pod's port guard is on by default; `nft` missing is then an error that says how to go on. */
+function antiSpoofError(port: string, err: unknown): CniError {
+  if (isSpawnFailure(err)) return new CniError(ERR_INTERNAL, `cannot guard ${port} against address spoofing: nft is not installed`, 'install nftables, or set "antiSpoof": false in the network config')
+  const detail = err instanceof Error ? err.message : String(err)
+  return new CniError(ERR_INTERNAL, `cannot guard ${port} against address spoofing`, detail)
+}
+
+async function guardPort(guard: PortGuard): Promise<void> {
+  try {
+    await installGuard(nft().client, guard)
+  } catch (err) {
+    throw antiSpoofError(guard.port, err)
+  }
+}
+
+/**
+ * Removes the port's guard: with antiSpoof on, usually one transaction; with it off (the
+ * config changed since ADD), by reading the table first. Either way nothing is created, so
+ * a node that opted out never gets the table. No nft at all means no guard to remove.
+ */
+async function unguardPort(conf: BridgeConf, network: string, port: string): Promise<void> {
+  const { client, read } = nft()
+  try {
+    if (conf.antiSpoof) await removeGuard(client, read, network, port)
+    else {
+      const tx = removeGuardPlan(parseListedTable(await read()), network, port)
+      if (tx) await client.apply(tx)
+    }
+  } catch (err) {
+    if (isSpawnFailure(err)) return
+    throw antiSpoofError(port, err)
+  }
+}
+
 async function add(req: PluginRequest): Promise<CniResult> {
   const { env } = req
   const conf = parseBridgeConf(req.conf)
@@ -110,8 +151,12 @@ async function add(req: PluginRequest): Promise<CniResult> {
   const ips = ipam.ips ?? []
   const routes = plannedRoutes(conf, ips, ipam.routes ?? [])
   const attachment = { network: req.conf.name, containerID: env.containerID, ifname: env.ifname }
+  let guarded = false
   try {
-    await Promise.all([runHost(gatewayLines(conf, bridgeGateways(conf, ips))), runPod(podLines(env.ifname, ips, routes.kernel), env.netns)])
+    // The guard goes in beside the addresses: no process runs in the pod before ADD returns.
+    const guard = conf.antiSpoof ? portGuard(req.conf.name, plan.hostVeth, plan.podMac, ips.map((ip) => ip.address)) : undefined
+    guarded = guard !== undefined
+    await Promise.all([runHost(gatewayLines(conf, bridgeGateways(conf, ips))), runPod(podLines(env.ifname, ips, routes.kernel), env.netns), guard && guardPort(guard)])
     if (conf.isGateway) {
       const families = new Set(ips.filter((ip) => ip.gateway).map((ip) => familyOf(ip.address)))
       for (const f of families) await enableForwarding(f)
@@ -119,8 +164,9 @@ async function add(req: PluginRequest): Promise<CniResult> {
     if (conf.ipMasq && ips.length > 0) await addMasq(attachment, ips.map((ip) => ip.address))
   } catch (err) {
     await deleteHostLink(plan.hostVeth).catch(() => {})
+    if (guarded) await unguardPort(conf, req.conf.name, plan.hostVeth).catch(() => {})
     await releaseIpam()
-    throw setupError(env, err)
+    throw setupError(env, err instanceof AntiSpoofError ? antiSpoofError(plan.hostVeth, err) : err)
   }
   const mtu = conf.mtu === undefined ? {} : { mtu: conf.mtu }
   const dns = (conf.dns as CniDns | undefined) ?? ipam.dns
@@ -140,9 +186,16 @@ async function add(req: PluginRequest): Promise<CniResult> {
 async function del(req: PluginRequest): Promise<void> {
   const { env } = req
   const conf = parseBridgeConf(req.conf)
-  if (conf.ipamType) await ipamCommand('DEL', conf.ipamType, req)
-  // Deleting the host end takes the pod end with it; with the netns gone both are gone already.
-  await deleteHostLink(hostVethName(env.containerID, env.ifname))
+  const port = hostVethName(env.containerID, env.ifname)
+  const released = (async () => {
+    if (conf.ipamType) await ipamCommand('DEL', conf.ipamType, req)
+    // Deleting the host end takes the pod end with it; with the netns gone both are gone already.
+    await deleteHostLink(port)
+  })()
+  // The guard goes at the same time: it only names this port, which is going too.
+  const [linkAndAddress, guard] = await Promise.allSettled([released, unguardPort(conf, req.conf.name, port)])
+  if (linkAndAddress.status === 'rejected') throw linkAndAddress.reason
+  if (guard.status === 'rejected') throw guard.reason
   if (conf.ipMasq) await removeMasq({ network: req.conf.name, containerID: env.containerID, ifname: env.ifname })
 }
 
@@ -171,12 +224,36 @@ async function check(req: PluginRequest): Promise<void> {
     const found = routes.some((k) => (k.dst === norm(r.dst) || k.dst === r.dst) && (!r.gw || k.gateway === r.gw))
     if (!found) fail(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} not found in ${env.netns}`)
   }
+  if (conf.antiSpoof) {
+    // The guard for the pod's MAC (as the result says, else as the interface has it) and addresses.
+    let guard: PortGuard
+    try {
+      const podIndex = want ? prev.interfaces!.indexOf(want) : -1
+      const own = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === podIndex)
+      guard = portGuard(req.conf.name, hostVethName(env.containerID, env.ifname), want?.mac ?? pod?.address ?? '', own.map((ip) => ip.address))
+    } catch (err) {
+      return fail(`anti-spoofing: ${(err as Error).message}`)
+    }
+    let problem: string | undefined
+    try {
+      problem = guardProblem(parseListedTable(await nft().read()), guard)
+    } catch (err) {
+      throw antiSpoofError(guard.port, err)
+    }
+    if (problem) fail(`anti-spoofing: ${problem}`)
+  }
 }
 
 async function gc(req: PluginRequest): Promise<void> {
   const conf = parseBridgeConf(req.conf)
   if (conf.ipamType) await ipamCommand('GC', conf.ipamType, req)
   if (conf.ipMasq) await gcMasq(req.conf.name, req.conf.validAttachments ?? [])
+  // Guards of attachments that are gone, whether antiSpoof is on now or was before.
+  const keep = (req.conf.validAttachments ?? []).map((a) => hostVethName(a.containerID, a.ifname))
+  const { client, read } = nft()
+  await gcGuards(client, read, req.conf.name, keep).catch((err: unknown) => {
+    if (!isSpawnFailure(err)) throw antiSpoofError('the pod ports', err)
+  })
 }
 
 async function status(req: PluginRequest): Promise<void> {

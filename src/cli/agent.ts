@@ -43,6 +43,9 @@ Flags:
                               and bandwidth are chained when found there, left out with a warning if not
   --cni-conf-dir DIR          where the agent writes and reads the network config (default DIR/net.d)
   --host-gw                   route other nodes' pod CIDRs via their InternalIPs (nodes on one L2 network)
+  --cni-anti-spoof=false      let pods send from any MAC and address (default: the bridge drops what a
+                              pod sends from another MAC or address than its own, as NetworkPolicy,
+                              which judges traffic by source address, needs; weft-cni's "antiSpoof")
   --ip-masq=false             do not masquerade pod traffic leaving the pod network (default: masquerade,
                               in the nft tables ip/ip6 weft-agent; traffic between pods is never masqueraded,
                               except same-node Service traffic where br_netfilter is off or cannot be loaded)
@@ -104,6 +107,7 @@ export async function runAgent(argv: string[]): Promise<void> {
       'cni-conf-dir': { type: 'string' },
       'host-gw': { type: 'boolean', default: false },
       'ip-masq': { type: 'string', default: 'true' },
+      'cni-anti-spoof': { type: 'string', default: 'true' },
       'kubelet-listen': { type: 'string' },
       'cluster-dns': { type: 'string', default: '10.96.0.10' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
@@ -152,6 +156,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     cniConfDir: values['cni-conf-dir'] ?? join(dataDir, 'net.d'),
     hostGw: values['host-gw']!,
     ipMasq: boolFlag('--ip-masq', values['ip-masq'], true),
+    cniAntiSpoof: boolFlag('--cni-anti-spoof', values['cni-anti-spoof'], true),
     kubeletListen: listen,
     kubeletPort: port,
     clusterDNS: list(values['cluster-dns']),

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { V1Node } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import { Informer, RestClient, type ServerAddress } from '../client/index.ts'
-import { isSpawnFailure } from '../netfilter/index.ts'
+import { isSpawnFailure, probeNftables } from '../netfilter/index.ts'
 import { Spawner, useSpawner } from '../netlink/index.ts'
 import { logger, type Logger } from '../util/log.ts'
 import { makePrivateDir } from '../util/private-files.ts'
@@ -62,6 +62,8 @@ export interface AgentOptions {
   hostGw: boolean
   /** Masquerade pod traffic to outside the pod network (all nodes' pod CIDRs). */
   ipMasq: boolean
+  /** weft-cni drops what a pod sends from another MAC or address than its own (default true). */
+  cniAntiSpoof?: boolean
   /** host:port for the kubelet API over TCP; undefined: the first InternalIP and kubeletPort; empty: unix socket only. */
   kubeletListen?: string
   kubeletPort: number
@@ -118,6 +120,9 @@ export class Agent {
   /** The optional plugins last warned about (a change warns again). */
   #missingPlugins = ''
   #nftMissingWarned = false
+  /** nft writes bridge-family tables here (weft-cni's anti-spoofing can work): true once seen. */
+  #antiSpoofUsable = false
+  #antiSpoofWarned = false
   #masquerade = new MasqueradeSync()
   /** The families whose same-node Service traffic the masquerade table handles (br_netfilter is off): decided once at start. */
   #hairpin = { ipv4: false, ipv6: false }
@@ -366,7 +371,7 @@ export class Agent {
         const types = ['weft-cni', 'weft-ipam', ...(optional.portMap ? ['portmap'] : []), ...(optional.bandwidth ? ['bandwidth'] : [])]
         // The reference portmap and bandwidth of older plugin releases stop at CNI 1.0.0: the list declares what all its plugins speak.
         if (this.#cniVersion?.types !== types.join()) this.#cniVersion = { types: types.join(), version: await this.#cni!.negotiateVersion(types) }
-        const text = nodeConflist({ podCIDRs: cidrs, ipamDataDir: join(o.dataDir, 'ipam'), cniVersion: this.#cniVersion.version, ipMasq: false, portMap: optional.portMap, bandwidth: optional.bandwidth })
+        const text = nodeConflist({ podCIDRs: cidrs, ipamDataDir: join(o.dataDir, 'ipam'), cniVersion: this.#cniVersion.version, ipMasq: false, antiSpoof: await this.#cniAntiSpoof(), portMap: optional.portMap, bandwidth: optional.bandwidth })
         const changed = await writeConflist(o.cniConfDir, text)
         if (changed) this.log.info({ podCIDRs: cidrs, dir: o.cniConfDir }, 'wrote the CNI config')
       } catch (err) {
@@ -400,6 +405,32 @@ export class Agent {
         this.log.warn({ err }, 'cannot update the host-gw routes; retrying at the next Node change')
       }
     }
+  }
+
+  /**
+   * Whether the CNI config asks weft-cni for anti-spoofing: wanted (--cni-anti-spoof), and
+   * nft can write a bridge-family table here. Where it cannot (no nft, no CAP_NET_ADMIN, a
+   * kernel without the bridge family), every ADD would fail, so the config says
+   * `"antiSpoof": false` and the agent warns once, as it does for masquerade; it asks again
+   * at each Node change, and turns it on for new pods once nft works.
+   */
+  async #cniAntiSpoof(): Promise<boolean> {
+    if (this.options.cniAntiSpoof === false) return false
+    if (this.#antiSpoofUsable) return true
+    const probe = await probeNftables(undefined, { family: 'bridge' })
+    if (probe.ok) {
+      if (this.#antiSpoofWarned) this.log.info('nft works now: the CNI config turns the bridge\'s anti-spoofing on for the pods started from now on')
+      this.#antiSpoofUsable = true
+      return true
+    }
+    if (!this.#antiSpoofWarned) {
+      this.#antiSpoofWarned = true
+      this.log.warn(
+        { reason: probe.reason },
+        'the bridge cannot check pod source addresses (anti-spoofing is OFF): the CNI config says "antiSpoof": false, so a pod with CAP_NET_RAW can send as another pod, past NetworkPolicy where it is enforced; install nftables (with the kernel\'s nf_tables bridge family), or pass --cni-anti-spoof=false to say that is intended',
+      )
+    }
+    return false
   }
 
   async #syncMasquerade(networks: readonly NodeNetwork[], hairpin: { ipv4: boolean; ipv6: boolean }): Promise<void> {

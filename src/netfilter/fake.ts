@@ -36,7 +36,8 @@ interface FakeTable {
 }
 
 const chainRefRe = /\b(?:jump|goto)\s+"?([^\s",;{}]+)"?/g
-const setRefRe = /@"?([^\s",;{}]+)"?/g
+// `@ll,`, `@nh,`, `@th,` and `@ih,` start raw payload expressions (`@th,64,128`), not set names.
+const setRefRe = /@(?!(?:ll|nh|th|ih),)"?([^\s",;{}]+)"?/g
 
 const commentRe = /\bcomment\s+"[^"]*"/g
 

@@ -3,17 +3,19 @@
 import { randomBytes } from 'node:crypto'
 import type { NetnsRef } from '../netlink/netns.ts'
 import { NftExec, isSpawnFailure } from './exec-client.ts'
-import { Transaction } from './transaction.ts'
+import { Transaction, type NftFamily } from './transaction.ts'
 
 export type NftProbeResult = { ok: true } | { ok: false; reason: string }
 
 export interface NftProbeOptions {
   /** The nft binary (tests point it at a missing one). */
   binary?: string
+  /** The family to try (default inet); weft-cni's anti-spoofing needs bridge, which a kernel may lack while having inet. */
+  family?: NftFamily
 }
 
 export async function probeNftables(netns?: NetnsRef, opts: NftProbeOptions = {}): Promise<NftProbeResult> {
-  const tx = new Transaction('inet', `weft-probe-${process.pid}-${randomBytes(4).toString('hex')}`)
+  const tx = new Transaction(opts.family ?? 'inet', `weft-probe-${process.pid}-${randomBytes(4).toString('hex')}`)
   tx.addTable().push({ verb: 'delete', kind: 'table' })
   try {
     await new NftExec(netns, { binary: opts.binary }).apply(tx)

@@ -7,7 +7,7 @@
 // already passed the same checks (the proxy's per-port rules, checked once as they are built).
 import { checkNftName, checkNftText, NftTokenError } from './tokens.ts'
 
-export type NftFamily = 'ip' | 'ip6' | 'inet'
+export type NftFamily = 'ip' | 'ip6' | 'inet' | 'bridge'
 export type NftObjectKind = 'table' | 'chain' | 'set' | 'map'
 
 export type NftOperation =
@@ -25,7 +25,7 @@ export class Transaction {
   readonly operations: NftOperation[] = []
 
   constructor(family: NftFamily, table: string) {
-    if (family !== 'ip' && family !== 'ip6' && family !== 'inet') throw new NftTokenError(`nft table family ${JSON.stringify(family)} is not ip, ip6 or inet`)
+    if (family !== 'ip' && family !== 'ip6' && family !== 'inet' && family !== 'bridge') throw new NftTokenError(`nft table family ${JSON.stringify(family)} is not ip, ip6, inet or bridge`)
     checkNftName('table name', table)
     this.family = family
     this.table = table

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
+import { onInterrupt } from '../helpers/netns.ts'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const WEFT_CNI = join(ROOT, 'bin/weft-cni')
@@ -61,22 +62,33 @@ export function invoke(plugin: string, hostNetns: string, inv: Invocation, conf:
   })
 }
 
+/** A temporary directory, removed at the end of `t`, or if the process is interrupted first. */
 export function tempDir(t: Teardown, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const remove = () => rmSync(dir, { recursive: true, force: true })
+  const forget = onInterrupt(remove)
+  t.teardown(() => {
+    forget()
+    remove()
+  })
   return dir
 }
 
-/** Starts cni/service/main.ts inside `hostNetns` (stopped by pid at teardown); resolves with its rendezvous dir. */
+/** Starts cni/service/main.ts inside `hostNetns` (stopped by pid at teardown, or on Ctrl-C); resolves with its rendezvous dir. */
 export async function startServiceIn(t: Teardown, hostNetns: string, runDir: string, log?: (line: string) => void, env?: NodeJS.ProcessEnv): Promise<string> {
   const child = spawn('nsenter', [`--net=/run/netns/${hostNetns}`, '--', NODE, '--disable-warning=ExperimentalWarning', join(ROOT, 'cni/service/main.ts'), runDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(env ? { env: { ...process.env, ...env } } : {}),
   })
   const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  // Interrupted (Ctrl-C), the test stops the service by its pid before its namespace goes.
+  const forget = onInterrupt(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
     await exited
+    forget()
   })
   if (log) createInterface({ input: child.stderr }).on('line', log)
   else child.stderr.resume()

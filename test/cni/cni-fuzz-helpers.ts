@@ -63,6 +63,7 @@ export function bridgeConfig(rng: Rng, dataDir: string, bridges: readonly string
   if (rng.chance(0.2)) conf.hairpinMode = true
   if (rng.chance(0.2)) conf.mtu = rng.pick([1280, 1400, 1500, 9000])
   if (rng.chance(0.1)) conf.dns = { nameservers: ['10.96.0.10'] }
+  if (rng.chance(0.15)) conf.antiSpoof = rng.chance(0.7) ? false : rng.pick([true, null, 'false', 0])
   return conf
 }
 
@@ -79,7 +80,7 @@ export function mutateStructure(rng: Rng, value: Record<string, unknown>): Recor
   const keys = Array.isArray(target) ? target.map((_, i) => String(i)) : Object.keys(target)
   const choice = rng.int(3)
   if (choice === 0 && keys.length > 0 && !Array.isArray(target)) delete target[rng.pick(keys)]
-  else if (choice === 1 || keys.length === 0) (target as Record<string, unknown>)[Array.isArray(target) ? String(target.length) : rng.pick(['mtu', 'bridge', 'ipam', 'routes', 'prevResult', 'runtimeConfig', 'capabilities', 'cni.dev/valid-attachments', rng.hostileString().slice(0, 20)])] = anyValue(rng)
+  else if (choice === 1 || keys.length === 0) (target as Record<string, unknown>)[Array.isArray(target) ? String(target.length) : rng.pick(['mtu', 'bridge', 'ipam', 'routes', 'prevResult', 'antiSpoof', 'runtimeConfig', 'capabilities', 'cni.dev/valid-attachments', rng.hostileString().slice(0, 20)])] = anyValue(rng)
   else (target as Record<string, unknown>)[rng.pick(keys)] = anyValue(rng)
   return copy
 }

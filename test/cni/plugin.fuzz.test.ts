@@ -3,13 +3,15 @@
 // hostile stdin and CNI_* environments, pods in namespaces of their own, and garbage
 // written straight into the service's request FIFO between cases.
 // Every call ends in time with a result (exit 0) or one CNI error object (exit 1); a failed
-// ADD leaves no veth, address or reservation; at the end nothing is left but the bridges,
-// the service holds as many file descriptors as before, and no bystander was signalled.
+// ADD leaves no veth, address, reservation or anti-spoofing guard; at the end nothing is
+// left but the bridges (and the anti-spoofing table's hook chain), the service holds as
+// many file descriptors as before, and no bystander was signalled.
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { nftTableReader, parseListedTable } from '../../cni/bridge/antispoof.ts'
 import { hostVethName } from '../../cni/bridge/names.ts'
 import { listMasqChains } from '../../cni/masq.ts'
 import { listLinks } from '../../src/netlink/index.ts'
@@ -118,12 +120,14 @@ t.test('weft-cni and weft-ipam under hostile stdin, environment and request line
     }
     return out
   }
+  const guards = nftTableReader(host)
   const podLinks = async (pod: string) => (await listLinks(pod)).map((l) => l.ifname).filter((n) => n !== 'lo')
   const leftovers = async (id: string, ifname: string, pod: string): Promise<string[]> => {
     const found: string[] = []
     if (/^[A-Za-z0-9_.-]{1,15}$/.test(ifname) && (await listLinks(host)).some((l) => l.ifname === hostVethName(id, ifname))) found.push(`veth ${hostVethName(id, ifname)}`)
     for (const l of await podLinks(pod)) found.push(`link ${l} in the pod`)
     for (const r of reservedBy(id)) found.push(`reservation ${r}`)
+    if (parseListedTable(await guards()).ports.has(hostVethName(id, ifname))) found.push(`anti-spoofing element for ${hostVethName(id, ifname)}`)
     return found
   }
   const garbage = (): void => {
@@ -209,6 +213,10 @@ t.test('weft-cni and weft-ipam under hostile stdin, environment and request line
   t.same((await listLinks(host)).filter((l) => l.ifname !== 'lo' && l.linkinfo?.info_kind !== 'bridge').map((l) => l.ifname), [], 'only bridges are left in the host namespace')
   for (const p of pods) t.same(await podLinks(p), [], `nothing is left in ${p}`)
   t.same(await listMasqChains(host).catch(() => []), [], 'no masquerade chain is left')
+  const guardTable = parseListedTable(await guards())
+  t.same([...guardTable.ports.keys()], [], 'no anti-spoofing element is left')
+  t.same([...guardTable.chains.keys()].filter((c) => c !== 'prerouting'), [], 'no anti-spoofing chain is left')
+  t.ok(guardTable.chains.has('prerouting'), 'the anti-spoofing table was there (ADDs guarded their ports)')
   t.same(readdirSync(dataDir).filter((n) => n.includes('weft-lock')), [], 'no IPAM lock is left')
   t.same(readdirSync(dataDir, { withFileTypes: true }).filter((d) => d.isDirectory()).flatMap((d) => readdirSync(join(dataDir, d.name)).filter((f) => !f.startsWith('last_'))), [], 'no reservation is left')
   t.same(readdirSync(dir).filter((n) => n.startsWith('in.')), [], 'no request input file is left')

@@ -8,6 +8,7 @@ import t, { type Test } from 'tap'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { addGuardTransaction, AntiSpoofError, gcTransaction, parseListedTable, portGuard, removeGuardTransaction } from '../../cni/bridge/antispoof.ts'
 import { parseBridgeConf } from '../../cni/bridge/config.ts'
 import { parseIpamConfig } from '../../cni/ipam/config.ts'
 import { parseLockOwner } from '../../cni/ipam/lock.ts'
@@ -18,7 +19,8 @@ import { readEnvironment } from '../../cni/protocol/env.ts'
 import { formatResult, isCidr, parseResult } from '../../cni/protocol/result.ts'
 import { SUPPORTED_VERSIONS } from '../../cni/protocol/version.ts'
 import { parseRequestLine } from '../../cni/service/server.ts'
-import { fuzzSettings, openFdCount, Rng } from '../helpers/fuzz.ts'
+import { checkNftText } from '../../src/netfilter/tokens.ts'
+import { fuzzSettings, HOSTILE_STRINGS, openFdCount, Rng } from '../helpers/fuzz.ts'
 import { bridgeConfig, checkOutput, classified, cniEnvironment, mutateStructure, pinDataDir, stdinText } from './cni-fuzz-helpers.ts'
 
 const parsers = fuzzSettings(5000)
@@ -47,6 +49,7 @@ t.test('parsers: a value or a classified CNI error, and what parses is safe to u
         if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge.bridge)) t.fail(`case ${i}: accepted bridge name ${JSON.stringify(bridge.bridge)}`)
         if (bridge.mtu !== undefined && !(Number.isInteger(bridge.mtu) && bridge.mtu >= 68 && bridge.mtu <= 65535)) t.fail(`case ${i}: accepted mtu ${bridge.mtu}`)
         if (bridge.ipamType !== '' && /[/\0]|^\.\.?$/.test(bridge.ipamType)) t.fail(`case ${i}: accepted ipam.type ${JSON.stringify(bridge.ipamType)}`)
+        if (typeof bridge.antiSpoof !== 'boolean') t.fail(`case ${i}: antiSpoof ${JSON.stringify(bridge.antiSpoof)}`)
       }
       if (conf.prevResult) expectClassified(t, 'formatResult', parsers.seed, i, () => formatResult(conf.prevResult!, conf.cniVersion))
     }
@@ -76,6 +79,57 @@ t.test('parsers: a value or a classified CNI error, and what parses is safe to u
     if (owner && !(Number.isInteger(owner.pid) && owner.pid > 0)) t.fail(`case ${i}: lock owner ${JSON.stringify(owner)}`)
   }
   t.ok(accepted > parsers.iterations / 10, `valid configs were generated too (${accepted} of ${parsers.iterations} parsed)`)
+})
+
+t.test('anti-spoofing guards: hostile ports, MACs, addresses and listed tables never reach nft text', async (t) => {
+  const rng = new Rng(parsers.seed)
+  const portOf = () => rng.pick(['veth0123abcd', 'veth89abcdef', 'eth0', rng.hostileString(), rng.pick(HOSTILE_STRINGS), `veth${rng.bytes(4).toString('hex')}`])
+  const macOf = () => rng.pick(['02:00:00:00:00:01', '0A:1b:2c:3d:4e:5f', rng.hostileString(), `02:00:00:00:00:01${rng.pick(['', ' ', '}', ';', '\n'])}`, rng.bytes(6).toString('hex').replace(/(..)(?!$)/g, '$1:')])
+  const addressOf = () =>
+    rng.pick(['10.244.0.2/24', 'fd00::2/64', 'fe80::1/64', '::ffff:10.0.0.1/120', `10.244.0.${rng.int(300)}/${rng.int(40)}`, `fd00::${rng.bytes(2).toString('hex')}/${rng.int(130)}`, rng.hostileString(), `10.0.0.1/24${rng.hostileString()}`])
+  // What may appear in a guard's rules besides the fixed words: canonical values only.
+  const allowed = /^[a-z0-9 .:,/{}!=&@_-]*$/
+  let accepted = 0
+  for (let i = 0; i < parsers.iterations; i++) {
+    const port = portOf()
+    const mac = macOf()
+    const addresses = Array.from({ length: rng.int(4) }, addressOf)
+    const network = rng.chance(0.7) ? 'pods' : rng.hostileString()
+    let guard: ReturnType<typeof portGuard> | undefined
+    try {
+      guard = portGuard(network, port, mac, addresses)
+    } catch (err) {
+      if (!(err instanceof AntiSpoofError)) t.fail(`case ${i}: portGuard threw ${String((err as Error)?.stack ?? err)}`)
+    }
+    if (guard) {
+      accepted++
+      if (!/^[A-Za-z][A-Za-z0-9_.-]{0,14}$/.test(guard.port)) t.fail(`case ${i}: accepted port ${JSON.stringify(port)}`)
+      for (const op of addGuardTransaction(guard, { replaceElement: rng.chance(0.5) }).operations) {
+        const text = op.kind === 'rule' ? op.rule : op.kind === 'element' ? op.elements.join(', ') : ''
+        if (text && !allowed.test(text.replaceAll(`"${guard.port}"`, ''))) t.fail(`case ${i}: rule text ${JSON.stringify(text)}`)
+        if (op.kind === 'rule') checkNftText('rule', op.rule)
+      }
+      if (new Set([...guard.ipv4, ...guard.ipv6.map((a) => a.text)]).size !== guard.ipv4.length + guard.ipv6.length) t.fail(`case ${i}: duplicate addresses`)
+    }
+    try {
+      removeGuardTransaction(network, port)
+    } catch (err) {
+      if (!(err instanceof AntiSpoofError)) t.fail(`case ${i}: removeGuardTransaction threw ${String((err as Error)?.stack ?? err)}`)
+    }
+    // A table listing with hostile names (someone else wrote into the table): GC refuses or stays in the grammar.
+    const listed = parseListedTable([
+      { chain: { table: 'weft-antispoof', name: rng.chance(0.5) ? `port-049c287e-${port}` : rng.hostileString() } },
+      { map: { table: 'weft-antispoof', name: 'ports', elem: [[rng.chance(0.5) ? port : rng.hostileString(), { jump: { target: `port-049c287e-${port}` } }]] } },
+      { rule: { table: 'weft-antispoof', chain: rng.hostileString(), expr: [rng.pick([{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: rng.hostileString() } }, { drop: null }, rng.hostileString(), null])] } },
+    ])
+    try {
+      gcTransaction(listed, 'pods', [])?.tx.render()
+    } catch (err) {
+      const name = (err as Error)?.name
+      if (name !== 'AntiSpoofError' && name !== 'NftTokenError') t.fail(`case ${i}: gcTransaction threw ${String((err as Error)?.stack ?? err)}`)
+    }
+  }
+  t.ok(accepted > parsers.iterations / 20, `valid guards were generated too (${accepted} of ${parsers.iterations})`)
 })
 
 t.test('weft-ipam through the CNI protocol: a result or one CNI error object; a failed ADD reserves nothing', async (t) => {

@@ -78,6 +78,13 @@ await t.test('without nft: host-gw routes are installed, masquerade is skipped w
   t.match(log, /nft is not installed/, 'the log says why masquerade is off')
   t.equal(log.match(/pod masquerade is off/g)?.length, 1, 'warned once')
   t.match(log, /"mode":"userspace"/, 'the proxy fell back to userspace')
+  // weft-cni's anti-spoofing needs nft: the config turns it off, and the log says so once.
+  const conflist = JSON.parse(await readFile(join(nodeTwo.dataDir, 'net.d', '10-weft.conflist'), 'utf8'))
+  t.equal(conflist.plugins[0].antiSpoof, false, 'the CNI config turns anti-spoofing off')
+  t.equal(log.match(/anti-spoofing is OFF/g)?.length, 1, 'warned once')
+  t.match(log, /anti-spoofing is OFF.*is not installed|is not installed.*anti-spoofing is OFF/, 'with the reason')
+  const oneConf = JSON.parse(await readFile(join(nodeOne.dataDir, 'net.d', '10-weft.conflist'), 'utf8'))
+  t.equal(oneConf.plugins[0].antiSpoof, true, 'node-1, with nft, guards its pods')
 })
 
 await t.test('same-node pod → ClusterIP → pod, with and without br_netfilter', async (t) => {

@@ -90,6 +90,11 @@ await t.test('a pod gets a sandbox, an IP from the node CIDR, and answers on it'
   await execIn(podNs, 'ping', ['-c', '1', '-W', '2', nodeOne.ip])
   t.pass('the pod reaches its node')
   t.match(await execIn(podNs, 'ip', ['route', 'show', 'default']), /^default via 10\.244\.\d+\.1 dev eth0/, 'default route via the bridge gateway')
+  // The bridge guards the pod's port against address spoofing (on by default in the config the agent writes).
+  t.match(JSON.parse(readFileSync(join(nodeOne.dataDir, 'net.d', '10-weft.conflist'), 'utf8')).plugins[0], { type: 'weft-cni', antiSpoof: true })
+  const guards = await execIn(nodeOne.netns, 'nft', ['list', 'table', 'bridge', 'weft-antispoof'])
+  t.match(guards, new RegExp(`"veth[0-9a-f]{8}" : jump port-[0-9a-f]{8}-veth[0-9a-f]{8}`), 'the pod port has its guard')
+  t.match(guards, new RegExp(`ip saddr ${echoIP.replaceAll('.', '\\.')} accept`), "the guard allows the pod's address")
 })
 
 await t.test('env from ConfigMaps, Secrets and the downward API; volumes; resolv.conf and hosts', async (t) => {

@@ -19,6 +19,7 @@ t.test('dual-stack node with every plugin', async (t) => {
         isDefaultGateway: true,
         ipMasq: true,
         hairpinMode: true,
+        antiSpoof: true,
         mtu: 1450,
         ipam: {
           type: 'weft-ipam',
@@ -37,7 +38,7 @@ t.test('dual-stack node with every plugin', async (t) => {
 })
 
 t.test('single stack, options off', async (t) => {
-  const conf = JSON.parse(nodeConflist({ podCIDRs: ['fd00:1::/64'], name: 'pods', bridge: 'br-pods', hairpin: false, ipMasq: false, portMap: false, bandwidth: false }))
+  const conf = JSON.parse(nodeConflist({ podCIDRs: ['fd00:1::/64'], name: 'pods', bridge: 'br-pods', hairpin: false, ipMasq: false, antiSpoof: false, portMap: false, bandwidth: false }))
   t.same(conf, {
     cniVersion: '1.1.0',
     name: 'pods',
@@ -49,6 +50,7 @@ t.test('single stack, options off', async (t) => {
         isDefaultGateway: true,
         ipMasq: false,
         hairpinMode: false,
+        antiSpoof: false,
         ipam: { type: 'weft-ipam', ranges: [[{ subnet: 'fd00:1::/64' }]], routes: [{ dst: '::/0' }] },
       },
     ],

@@ -98,6 +98,18 @@ t.test('flush table keeps sets, maps and elements', async (t) => {
   t.same((await fake.listTable('ip', 'weft'))?.sets, [], 'no rule uses the set any more')
 })
 
+t.test('raw payload expressions are not set references; a set named like one still is', async (t) => {
+  const fake = new FakeNft()
+  const tx = new Transaction('bridge', 'weft')
+    .addTable()
+    .addChain('c')
+    .addRule('c', 'icmpv6 type nd-neighbor-advert @th,64,16 & 0xffc0 != 0xfe80 @th,64,128 != { 0xfd000000000000000000000000000001 } drop')
+    .addRule('c', '@nh,96,32 0x0a000001 accept')
+  await fake.apply(tx)
+  t.equal(fake.rules('bridge', 'weft', 'c')?.length, 2)
+  await t.rejects(fake.apply(new Transaction('bridge', 'weft').addRule('c', 'ip saddr @th accept')), { code: 'ENOENT' }, 'a set named th is a reference')
+})
+
 /** Parses a line of `dump` back into an operation (enough for the dump's own forms). */
 function parse(line: string): Parameters<Transaction['push']>[0] {
   const words = line.split(' ')

@@ -9,6 +9,7 @@ import { testNetns } from '../helpers/netns.ts'
 t.test('nftables works in a test namespace and the probe leaves nothing behind', async (t) => {
   const ns = await testNetns(t, 'probe')
   t.same(await probeNftables(ns), { ok: true })
+  t.same(await probeNftables(ns, { family: 'bridge' }), { ok: true }, 'the bridge family too')
   const [file, argv] = ['nsenter', [`--net=/run/netns/${ns}`, '--', 'nft', '-j', 'list', 'tables']]
   const { run } = await import('../../src/netlink/exec.ts')
   t.notMatch(await run(file, argv), /weft-probe/, 'no probe table remains')

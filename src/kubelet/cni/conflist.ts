@@ -37,6 +37,11 @@ export interface NodeConflistOptions {
   hairpin?: boolean
   /** Default true. */
   ipMasq?: boolean
+  /**
+   * The bridge drops what a pod sends from another MAC or address than its own (weft-cni's
+   * `antiSpoof`, which NetworkPolicy relies on: it judges traffic by source address). Default true.
+   */
+  antiSpoof?: boolean
   /** Add the portmap plugin (hostPort); default true. */
   portMap?: boolean
   /** Add the bandwidth plugin (kubernetes.io/ingress-bandwidth annotations); default true. */
@@ -69,6 +74,7 @@ export function nodeConflist(opts: NodeConflistOptions): string {
     isDefaultGateway: true,
     ipMasq: opts.ipMasq ?? true,
     hairpinMode: opts.hairpin ?? true,
+    antiSpoof: opts.antiSpoof ?? true,
   }
   if (opts.mtu !== undefined) bridge.mtu = opts.mtu
   bridge.ipam = ipam
