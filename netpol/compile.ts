@@ -20,7 +20,7 @@
 import { matchesLabels } from '../src/api/selectors.ts'
 import { bigIntToIp, cidrContains, type Cidr } from '../src/util/cidr.ts'
 import type { AddressPort, AllowEntry, CompiledNode, Isolation, L4Protocol, LocalPod, PeerSet, PolicyProblem, PortMatch } from './model.ts'
-import { setName } from './names.ts'
+import { setName, type SetKind } from './names.ts'
 import { canonicalIP, namespaceLabels, parsePod, parsePolicy, type PeerSpec, type PodInfo, type PolicySpec, type PortSpec, type RuleSpec } from './parse.ts'
 
 export interface CompileInput {
@@ -43,17 +43,44 @@ export interface ClusterView {
   problems: PolicyProblem[]
 }
 
-export function clusterView(input: Omit<CompileInput, 'node'>): ClusterView {
+/**
+ * What clusterView parsed, by input object: a caller that hands in the same objects sync after
+ * sync (an informer's cache, whose objects are replaced, never changed in place) parses only
+ * the ones that changed. Objects must not be mutated once parsed with a cache.
+ */
+export interface ParseCache {
+  policies: WeakMap<object, { spec: PolicySpec | undefined; problems: PolicyProblem[] }>
+  pods: WeakMap<object, PodInfo | undefined>
+}
+
+export function newParseCache(): ParseCache {
+  return { policies: new WeakMap(), pods: new WeakMap() }
+}
+
+const isObj = (x: unknown): x is object => typeof x === 'object' && x !== null
+
+export function clusterView(input: Omit<CompileInput, 'node'>, cache?: ParseCache): ClusterView {
   const problems: PolicyProblem[] = []
   const policies: PolicySpec[] = []
   for (const p of input.policies) {
-    const parsed = parsePolicy(p, problems)
-    if (parsed) policies.push(parsed)
+    let hit = cache && isObj(p) ? cache.policies.get(p) : undefined
+    if (!hit) {
+      const own: PolicyProblem[] = []
+      hit = { spec: parsePolicy(p, own), problems: own }
+      if (cache && isObj(p)) cache.policies.set(p, hit)
+    }
+    problems.push(...hit.problems)
+    if (hit.spec) policies.push(hit.spec)
   }
   policies.sort((a, b) => cmp(a.key, b.key))
   const pods: PodInfo[] = []
   for (const p of input.pods) {
-    const parsed = parsePod(p)
+    let parsed: PodInfo | undefined
+    if (cache && isObj(p) && cache.pods.has(p)) parsed = cache.pods.get(p)
+    else {
+      parsed = parsePod(p)
+      if (cache && isObj(p)) cache.pods.set(p, parsed)
+    }
     if (parsed) pods.push(parsed)
   }
   pods.sort((a, b) => cmp(a.uid, b.uid))
@@ -97,21 +124,44 @@ class Builder {
   readonly sets = new Map<string, PeerSet>()
   private readonly view: ClusterView
   private readonly peerPods = new Map<string, PodInfo[]>()
+  /** Usable pods by namespace, in uid order. */
+  private readonly usableByNamespace = new Map<string, PodInfo[]>()
+  /** Set names by kind and descriptor (each a hash: worked out once per compile). */
+  private readonly names = new Map<string, string>()
+  /** The entries of rules whose entries do not depend on the pod they protect. */
+  readonly ruleEntries = new Map<RuleSpec, AllowEntry[]>()
 
   constructor(view: ClusterView) {
     this.view = view
+    for (const p of view.pods) {
+      if (!p.usable) continue
+      const list = this.usableByNamespace.get(p.namespace)
+      if (list) list.push(p)
+      else this.usableByNamespace.set(p.namespace, [p])
+    }
   }
 
-  /** The usable pods a selector peer stands for, anywhere in the cluster. */
+  name(kind: SetKind, descriptor: string): string {
+    const k = `${kind}\n${descriptor}`
+    let name = this.names.get(k)
+    if (name === undefined) this.names.set(k, (name = setName(kind, descriptor)))
+    return name
+  }
+
+  /** The usable pods a selector peer stands for, anywhere in the cluster (in uid order). */
   podsOf(peer: PeerSpec & { kind: 'pods' }): PodInfo[] {
     let pods = this.peerPods.get(peer.descriptor)
     if (pods) return pods
     const ns = peer.namespaces
-    pods = this.view.pods.filter((p) => {
-      if (!p.usable || !matchesLabels(peer.pods, p.labels)) return false
-      if ('own' in ns) return p.namespace === ns.own
-      return matchesLabels(ns.selector, this.view.namespaces.get(p.namespace) ?? {})
-    })
+    if ('own' in ns) pods = (this.usableByNamespace.get(ns.own) ?? []).filter((p) => matchesLabels(peer.pods, p.labels))
+    else {
+      pods = []
+      for (const [name, list] of this.usableByNamespace) {
+        if (!matchesLabels(ns.selector, this.view.namespaces.get(name) ?? {})) continue
+        for (const p of list) if (matchesLabels(peer.pods, p.labels)) pods.push(p)
+      }
+      pods.sort((a, b) => cmp(a.uid, b.uid))
+    }
     this.peerPods.set(peer.descriptor, pods)
     return pods
   }
@@ -119,14 +169,14 @@ class Builder {
   /** The set of a peer's addresses. */
   addresses(peer: PeerSpec): string {
     if (peer.kind === 'ipBlock') {
-      const name = setName('cidrs', peer.descriptor)
+      const name = this.name('cidrs', peer.descriptor)
       if (!this.sets.has(name)) {
         const prefixes = cutHoles(peer.cidr, peer.except)
         this.sets.set(name, { name, kind: 'addresses', describe: peer.descriptor, intervals: true, v4: peer.cidr.family === 4 ? prefixes : [], v6: peer.cidr.family === 6 ? prefixes : [] })
       }
       return name
     }
-    const name = setName('pods', peer.descriptor)
+    const name = this.name('pods', peer.descriptor)
     if (!this.sets.has(name)) {
       const v4 = new Set<string>()
       const v6 = new Set<string>()
@@ -143,7 +193,7 @@ class Builder {
   addressPorts(peer: PeerSpec | 'any', named: readonly (PortSpec & { kind: 'named' })[]): string {
     const wanted = [...new Set(named.map((n) => `${n.protocol}/${n.name}`))].sort()
     const descriptor = `${peer === 'any' ? 'any pod' : peer.descriptor} ports=${wanted.join(',')}`
-    const name = setName('ports', descriptor)
+    const name = this.name('ports', descriptor)
     if (this.sets.has(name)) return name
     const pods = peer === 'any' || peer.kind === 'ipBlock' ? this.view.pods.filter((p) => p.usable) : this.podsOf(peer)
     // An ipBlock names pods by address: only their addresses inside it (and outside its holes) count.
@@ -186,16 +236,32 @@ function resolveLocal(ports: readonly PortSpec[], pod: PodInfo): PortMatch[] {
 }
 
 function ingressEntries(b: Builder, policy: string, rule: RuleSpec, pod: PodInfo): AllowEntry[] {
+  // Without named ports the entries are the same for every pod the rule protects.
+  const shared = rule.ports === 'any' || rule.ports.every((p) => p.kind === 'range')
+  if (shared) {
+    const cached = b.ruleEntries.get(rule)
+    if (cached) return cached
+  }
   let ports: 'any' | PortMatch[] = 'any'
   if (rule.ports !== 'any') {
     ports = resolveLocal(rule.ports, pod)
     if (!ports.length) return []
   }
-  if (rule.peers === 'any') return [{ policy, peers: 'any', ports }]
-  return rule.peers.map((peer) => ({ policy, peers: b.addresses(peer), ports }))
+  const out: AllowEntry[] = rule.peers === 'any' ? [{ policy, peers: 'any', ports }] : rule.peers.map((peer) => ({ policy, peers: b.addresses(peer), ports }))
+  if (shared) b.ruleEntries.set(rule, out)
+  return out
 }
 
+/** Egress entries never depend on the pod they are for (named ports resolve against the peers). */
 function egressEntries(b: Builder, policy: string, rule: RuleSpec): AllowEntry[] {
+  const cached = b.ruleEntries.get(rule)
+  if (cached) return cached
+  const out = egressEntriesOf(b, policy, rule)
+  b.ruleEntries.set(rule, out)
+  return out
+}
+
+function egressEntriesOf(b: Builder, policy: string, rule: RuleSpec): AllowEntry[] {
   const numeric: 'any' | PortMatch[] = rule.ports === 'any' ? 'any' : ranges(rule.ports)
   const named = rule.ports === 'any' ? [] : rule.ports.filter((p): p is PortSpec & { kind: 'named' } => p.kind === 'named')
   const out: AllowEntry[] = []
@@ -208,10 +274,18 @@ function egressEntries(b: Builder, policy: string, rule: RuleSpec): AllowEntry[]
   return out
 }
 
+const entryKeys = new WeakMap<AllowEntry, string>()
+
+function entryKey(e: AllowEntry): string {
+  let k = entryKeys.get(e)
+  if (k === undefined) entryKeys.set(e, (k = JSON.stringify(e)))
+  return k
+}
+
 function dedupe(entries: AllowEntry[]): AllowEntry[] {
   const seen = new Set<string>()
   return entries.filter((e) => {
-    const k = JSON.stringify(e)
+    const k = entryKey(e)
     if (seen.has(k)) return false
     seen.add(k)
     return true
@@ -222,9 +296,15 @@ function dedupe(entries: AllowEntry[]): AllowEntry[] {
 export function compileNode(view: ClusterView, node: string, nodeIPs: readonly string[] = []): CompiledNode {
   const b = new Builder(view)
   const pods = new Map<string, LocalPod>()
+  const policiesByNamespace = new Map<string, PolicySpec[]>()
+  for (const p of view.policies) {
+    const list = policiesByNamespace.get(p.namespace)
+    if (list) list.push(p)
+    else policiesByNamespace.set(p.namespace, [p])
+  }
   for (const pod of view.pods) {
     if (!pod.usable || pod.node !== node) continue
-    const selecting = view.policies.filter((p) => p.namespace === pod.namespace && matchesLabels(p.podSelector, pod.labels))
+    const selecting = (policiesByNamespace.get(pod.namespace) ?? []).filter((p) => matchesLabels(p.podSelector, pod.labels))
     let ingress: Isolation = { isolated: false }
     let egress: Isolation = { isolated: false }
     const inPolicies = selecting.filter((p) => p.ingress)
