@@ -149,3 +149,52 @@ export async function newPods(client: RestClient, prober: PodAgent, role: 'newPe
   }
   return { ready, deleted }
 }
+
+export interface Churn {
+  stop(): Promise<{ writes: number; errors: number; firstError?: string }>
+}
+
+/**
+ * Background writes while a measurement runs, `rate` per second on schedule: each moves one
+ * pod of another node between two apps (a label patch), so its address leaves some peer sets
+ * of the measured node and joins others. Every write is a sync of the measured node's enforcer
+ * with set elements to change; the measured write waits behind them as it would in a busy cluster.
+ */
+/** Which pods the churn has moved (it goes on where the last round stopped). */
+const moved = new Set<string>()
+let churnNext = 0
+
+export function startChurn(client: RestClient, pods: readonly V1Pod[], rate: number): Churn {
+  const movable = pods.filter((p) => p.spec?.nodeName !== undefined && /^app-\d+$/.test(p.metadata?.labels?.app ?? '') && p.spec.nodeName.startsWith('node-'))
+  if (!movable.length) throw new Error('no pods on other nodes to churn')
+  let writes = 0
+  let errors = 0
+  let firstError: string | undefined
+  const pending = new Set<Promise<void>>()
+  const timer = setInterval(() => {
+    const p = movable[churnNext++ % movable.length]!
+    const key = `${p.metadata!.namespace}/${p.metadata!.name}`
+    const j = Number(p.metadata!.labels!.app!.slice(4))
+    const app = moved.has(key) ? `app-${j}` : `app-${(j + 1) % 8}`
+    if (moved.has(key)) moved.delete(key)
+    else moved.add(key)
+    const write = client
+      .patch(podInfo, p.metadata!.name!, p.metadata!.namespace!, { metadata: { labels: { app } } }, 'merge')
+      .then(
+        () => void writes++,
+        (err: unknown) => {
+          errors++
+          firstError ??= String((err as Error)?.message ?? err)
+        },
+      )
+      .finally(() => pending.delete(write))
+    pending.add(write)
+  }, 1000 / rate)
+  return {
+    async stop() {
+      clearInterval(timer)
+      await Promise.all(pending)
+      return { writes, errors, firstError }
+    },
+  }
+}
