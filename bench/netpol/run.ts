@@ -18,7 +18,7 @@ import { clusterView, compileNode } from '../../netpol/compile.ts'
 import { allowed } from '../../netpol/reachability.ts'
 import { startWeftServer } from '../apiserver/weft-server.ts'
 import { Cleanup } from '../lib/cleanup.ts'
-import { nowMs } from '../lib/clock.ts'
+import { nowMs, sleep } from '../lib/clock.ts'
 import { atLeast, atMost, fmtMs, fmtNumber, fmtRate, machineSummary, markdownTable, textTable, verdict, type ResultRow, type Target } from '../lib/report.ts'
 import { median, percentile, summarize } from '../lib/stats.ts'
 import { buildCluster, createCluster, MEASURED_NODE, probeAllow, realPod, type Cluster } from './cluster.ts'
@@ -45,6 +45,9 @@ const usage = `Usage: node bench/netpol/run.ts [options]
   --threads N            wrk threads (default 2)
   --connects N           curl connect samples per node and round (default 100)
   --create-concurrency N API writes in flight while the cluster is created (default 16)
+  --max-load X           before each round, wait until the 1-minute load average is ≤ X
+                         (a shared machine; default 0: do not wait)
+  --max-wait N           minutes to wait for that at most, then go on (default 20)
   --skip-latency | --skip-new-pods | --skip-data-path | --skip-sync
   --out FILE             results file (default bench/netpol/results.md; "-" for none)
 `
@@ -65,6 +68,8 @@ const { values: flags } = parseArgs({
     threads: { type: 'string', default: '2' },
     connects: { type: 'string', default: '100' },
     'create-concurrency': { type: 'string', default: '16' },
+    'max-load': { type: 'string', default: '0' },
+    'max-wait': { type: 'string', default: '20' },
     'skip-latency': { type: 'boolean', default: false },
     'skip-new-pods': { type: 'boolean', default: false },
     'skip-data-path': { type: 'boolean', default: false },
@@ -93,6 +98,12 @@ const churnRate = integer('churn-rate', 1)
 const shape = { policies: integer('policies', 4), localPods: integer('pods', 4), remotePods: integer('remote-pods', 0), namespaces: integer('namespaces', 2) }
 const dp = { bulkSeconds: integer('bulk-seconds', 1), closeSeconds: integer('close-seconds', 1), connections: integer('connections', 1), threads: integer('threads', 1), connects: integer('connects', 5) }
 const createConcurrency = integer('create-concurrency', 1)
+const maxLoad = Number(flags['max-load'])
+const maxWaitMin = integer('max-wait', 0)
+if (!Number.isFinite(maxLoad) || maxLoad < 0) {
+  process.stderr.write(`--max-load must be a number ≥ 0\n\n${usage}`)
+  process.exit(2)
+}
 if (shape.localPods > 60_000 || shape.remotePods > 60_000) {
   process.stderr.write('--pods and --remote-pods go up to 60000 (the addresses are made in one /16 each)\n')
   process.exit(2)
@@ -158,6 +169,18 @@ const fmtSamples = (s: Sample[]) => {
 function perRound(byRound: Sample[][], p: number): { median: number; pooled: number; rounds: number[] } {
   const r = byRound.filter((s) => s.length).map((s) => percentile(Float64Array.from(finite(s)).sort(), p))
   return { median: median(r), pooled: percentile(Float64Array.from(byRound.flat().map((x) => x.ms)).sort(), p), rounds: r }
+}
+
+/** With --max-load: waits (at most --max-wait) for the 1-minute load average to come down; says how long it waited. */
+async function quietMachine(what: string): Promise<string> {
+  if (maxLoad <= 0) return `load ${loadavg()[0]!.toFixed(1)}`
+  const t0 = Date.now()
+  while (loadavg()[0]! > maxLoad && Date.now() - t0 < maxWaitMin * 60_000) {
+    if ((Date.now() - t0) % 60_000 < 5000) progress(`${what}: waiting for the load average (${loadavg()[0]!.toFixed(1)}) to come down to ${maxLoad}`)
+    await sleep(5000)
+  }
+  const waited = (Date.now() - t0) / 1000
+  return `load ${loadavg()[0]!.toFixed(1)}${waited > 1 ? ` after waiting ${Math.round(waited)} s` : ''}`
 }
 
 const ratioText = (r: number): string => (Number.isFinite(r) ? `${fmtNumber(r)}×` : '—')
@@ -316,7 +339,7 @@ try {
   const loads: string[] = []
   for (let round = 0; round < rounds; round++) {
     const tag = `round ${round + 1}/${rounds}`
-    loads.push(loadavg()[0]!.toFixed(1))
+    loads.push(await quietMachine(tag))
     if (!flags['skip-latency'] && changes > 0) {
       const s = await policyChanges(client, agent(measured, 'client'), changes)
       lat.changes.push(s)
@@ -352,6 +375,7 @@ try {
 
   let timing: SyncTiming | undefined
   if (!flags['skip-sync']) {
+    loads.push(`sync timing ${await quietMachine('sync timing')}`)
     const scratch: string[] = []
     for (let i = 0; i < rounds; i++) scratch.push(await netns(cleanup, `${prefix}-s${i}`))
     timing = (await enforcer.command({ op: 'timing', scratch, compileRuns: rounds })) as unknown as SyncTiming
@@ -387,7 +411,7 @@ try {
     rows.push(...d.rows)
     notes.push(...d.notes)
   }
-  notes.push(`1-minute load average at the start of each round: ${loads.join(' / ')} (${cpus().length} CPUs; the machine is shared, and the bench's own processes count too)`)
+  notes.push(`1-minute load average at the start of each round: ${loads.join(' / ')} (${cpus().length} CPUs; the machine is shared, and the bench's own processes count too${maxLoad > 0 ? `; --max-load ${maxLoad}` : ''})`)
   const sr = syncRows(enforcer, timing, partialFrom)
   rows.push(...sr.rows)
   notes.push(...sr.notes)
