@@ -52,6 +52,7 @@ export function diffCompiled(before: CompiledNode, after: CompiledNode): Compile
       d.setsAdded.push(set)
       continue
     }
+    if (old === set) continue
     const v4 = delta(old.v4, set.v4)
     const v6 = delta(old.v6, set.v6)
     if (v4.add.length + v4.remove.length + v6.add.length + v6.remove.length) {

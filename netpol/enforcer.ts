@@ -11,7 +11,7 @@ import { resources } from '../src/api/registry.ts'
 import { Informer, type RestClient } from '../src/client/index.ts'
 import { logger, type Logger } from '../src/util/log.ts'
 import { ProblemReporter } from '../proxy/problem-reporter.ts'
-import { clusterView, compileNode, newParseCache } from './compile.ts'
+import { clusterView, compileNode, newCompileCache, newParseCache } from './compile.ts'
 import { NetpolMetrics } from './metrics.ts'
 import type { CompiledNode, PolicyProblem } from './model.ts'
 
@@ -125,6 +125,8 @@ export class NetworkPolicyEnforcer {
   #state: CompiledNode | undefined
   /** Parsed objects of the informers' caches, so a sync parses only what changed. */
   #parsed = newParseCache()
+  /** What the last compile built, reused where nothing it depends on changed. */
+  #compiled = newCompileCache()
 
   constructor(options: NetworkPolicyEnforcerOptions) {
     this.options = options
@@ -233,7 +235,7 @@ export class NetworkPolicyEnforcer {
 
   #compile(): CompiledNode {
     const view = clusterView({ policies: this.#policies.indexer.list(), pods: this.#pods.indexer.list(), namespaces: this.#namespaces.indexer.list() }, this.#parsed)
-    return compileNode(view, this.options.nodeName, this.options.nodeIPs?.() ?? [])
+    return compileNode(view, this.options.nodeName, this.options.nodeIPs?.() ?? [], this.#compiled)
   }
 
   async #sync(): Promise<void> {

@@ -1,9 +1,9 @@
 // What the compiler reuses to keep a sync cheap at scale (1,000 policies and pods: bench/netpol)
 // must not change what it compiles: the parse cache across syncs, the namespace indexes of
 // policies and peer pods, the entries shared by the pods a rule protects, and the diff's
-// shortcut for sets whose elements did not change.
+// shortcut for sets whose elements did not change, and the compile cache across syncs.
 import t from 'tap'
-import { clusterView, compile, compileNode, newParseCache, type CompileInput } from '../../netpol/compile.ts'
+import { clusterView, compile, compileNode, newCompileCache, newParseCache, type CompileInput } from '../../netpol/compile.ts'
 import { diffCompiled, isEmptyDiff } from '../../netpol/diff.ts'
 import type { CompiledNode } from '../../netpol/model.ts'
 import { namespace, pod, policy } from './fixtures.ts'
@@ -83,4 +83,48 @@ t.test('the diff sees a set whose elements changed at the same count', async (t)
   }
   t.ok(isEmptyDiff(diffCompiled(after, compile(moved))), 'and nothing once it is applied')
   t.ok(isEmptyDiff(diffCompiled(after, after)), 'nor against itself')
+})
+
+t.test('a compile cache changes nothing over a run of changes, and what did not change keeps its identity', async (t) => {
+  const parse = newParseCache()
+  const cache = newCompileCache()
+  const cached = (i: CompileInput) => compileNode(clusterView(i, parse), i.node, i.nodeIPs, cache)
+  const ports = [{ name: 'http', containerPort: 8080 }]
+  const states: [string, CompileInput][] = []
+  let cur: CompileInput = input
+  const step = (what: string, next: Partial<CompileInput>) => {
+    cur = { ...cur, ...next }
+    states.push([what, cur])
+  }
+  step('start', {})
+  step('the same objects again', {})
+  step('a policy added', { policies: [...cur.policies, policy('x', 'egress-http', { podSelector: { matchLabels: { pod: 'a' } }, policyTypes: ['Egress'], egress: [{ to: [{ namespaceSelector: {} }], ports: [{ port: 'http' }] }] })] })
+  step('a peer pod relabelled', { pods: cur.pods.map((p, i) => (i === 3 ? pod('z', 'd', { ips: ['10.0.2.4'], labels: { role: 'server' }, node: 'node-2' }) : p)) })
+  step('a peer pod with a named port appears', { pods: [...cur.pods, pod('y', 'f', { ips: ['10.0.1.6'], labels: { role: 'client' }, node: 'node-2', ports })] })
+  step('a local pod readdressed', { pods: cur.pods.map((p, i) => (i === 1 ? pod('x', 'b', { ips: ['10.0.0.12'], ports: [{ name: 'http', containerPort: 9090 }] }) : p)) })
+  step('a namespace loses its label', { namespaces: [namespace('x', { team: 'blue' }), namespace('y'), namespace('z')] })
+  step('a policy changed', { policies: cur.policies.map((p) => ((p as { metadata?: { name?: string } }).metadata?.name === 'clients-80' ? policy('x', 'clients-80', { podSelector: { matchLabels: { pod: 'a' } }, ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/16', except: ['10.0.2.0/24'] } }] }] }) : p)) })
+  step('a policy removed', { policies: cur.policies.filter((p) => (p as { metadata?: { name?: string } }).metadata?.name !== 'deny') })
+  step('a local pod moves to another node', { pods: cur.pods.map((p, i) => (i === 0 ? pod('x', 'a', { ips: ['10.0.0.1'], node: 'node-2', ports }) : p)) })
+  step('everything back', { ...input })
+  let before: CompiledNode | undefined
+  for (const [what, state] of states) {
+    const got = cached(state)
+    t.same(plain(got), plain(compile(state)), what)
+    if (before) {
+      const d = diffCompiled(before, got)
+      const fresh = diffCompiled(before, compile(state))
+      t.same(
+        { ...d, podsChanged: d.podsChanged.map((p) => p.uid).sort(), setsChanged: d.setsChanged.map((c) => c.name).sort() },
+        { ...fresh, podsChanged: fresh.podsChanged.map((p) => p.uid).sort(), setsChanged: fresh.setsChanged.map((c) => c.name).sort() },
+        `${what}: the same diff`,
+      )
+    }
+    before = got
+  }
+  const again = cached(cur)
+  for (const [uid, p] of again.pods) t.equal(p, before!.pods.get(uid), `pod ${uid} reused`)
+  for (const [name, set] of again.sets) t.equal(set, before!.sets.get(name), `set ${name} reused`)
+  // Another node with the same cache starts over (a cache serves one node).
+  t.same(plain(compileNode(clusterView(cur, parse), 'node-2', [], cache)), plain(compileNode(clusterView(cur), 'node-2')), 'another node')
 })
