@@ -26,8 +26,14 @@ export interface Sample {
   writeMs: number
 }
 
-function after(results: readonly Probe[], from: number, to = Infinity): Probe[] {
-  return results.filter((p) => p.t >= from && p.t < to).sort((a, b) => a.t - b.t)
+/**
+ * The probes sent at or after `from`, in send order. A probe sent after `from` reports after it,
+ * so only results from `index` (the array's length at `from`) on need looking at.
+ */
+function after(results: readonly Probe[], from: number, index: number): Probe[] {
+  const out: Probe[] = []
+  for (let i = index; i < results.length; i++) if (results[i]!.t >= from) out.push(results[i]!)
+  return out.sort((a, b) => a.t - b.t)
 }
 
 /** When the probes in [from, to) show `expect` (see the file comment), or undefined. */
@@ -38,11 +44,11 @@ export function enforcedAt(probes: readonly Probe[], expect: Expect): number | u
   return probes.slice(lastOk + 1).find((p) => !p.ok)?.t
 }
 
-/** Waits until the agent's probes after `from` show `expect` for good; resolves with the settled window's end. */
-async function waitForState(agent: PodAgent, from: number, expect: Expect): Promise<boolean> {
+/** Waits until the agent's probes after `from` (results from `index` on) show `expect` for good. */
+async function waitForState(agent: PodAgent, from: number, index: number, expect: Expect): Promise<boolean> {
   const deadline = from + GIVE_UP_MS
   for (;;) {
-    const probes = after(agent.results, from)
+    const probes = after(agent.results, from, index)
     if (expect === 'allow' && probes.some((p) => p.ok)) return true
     if (expect === 'deny') {
       let lastOk = -1
@@ -57,31 +63,30 @@ async function waitForState(agent: PodAgent, from: number, expect: Expect): Prom
 
 /** One write and the flow's change it causes, timed. */
 export async function transition(agent: PodAgent, expect: Expect, what: string, write: () => Promise<unknown>): Promise<Sample> {
+  const index = agent.results.length
   const at = nowMs()
   await write()
   const writeMs = nowMs() - at
-  const seen = await waitForState(agent, at, expect)
+  const seen = await waitForState(agent, at, index, expect)
   // Let every probe sent up to now report (a denied one takes PROBE_TIMEOUT_MS), plus jitter.
   await sleep(PROBE_TIMEOUT_MS + 50 + 150 + Math.random() * 250)
-  const t = seen ? enforcedAt(after(agent.results, at), expect) : undefined
+  const t = seen ? enforcedAt(after(agent.results, at, index), expect) : undefined
   return { expect, what, ms: t === undefined ? Infinity : t - at, writeMs }
 }
 
 /** Starts `agent` probing `target` and waits until its probes show `expect` (the state before the first write). */
 export async function startProbing(agent: PodAgent, target: RealPod, expect: Expect): Promise<void> {
+  const index = agent.results.length
   const from = nowMs()
   agent.send({ op: 'probe', host: REAL_PODS[target], port: PROBE_PORT, intervalMs: 1, timeoutMs: PROBE_TIMEOUT_MS })
-  if (!(await waitForState(agent, from, expect))) throw new Error(`probes to ${target} did not show ${expect} at the start: the cluster is not what the bench expects`)
+  if (!(await waitForState(agent, from, index, expect))) throw new Error(`probes to ${target} did not show ${expect} at the start: the cluster is not what the bench expects`)
   await sleep(PROBE_TIMEOUT_MS + 50)
 }
 
 export function stopProbing(agent: PodAgent): void {
   agent.send({ op: 'stop' })
-  // Keep memory flat over a long run: only the recent past matters.
-  const keepFrom = nowMs() - 60_000
-  const kept = agent.results.filter((p) => p.t >= keepFrom)
+  // Keep memory flat over a long run: no later transition looks at these.
   agent.results.length = 0
-  agent.results.push(...kept)
 }
 
 /**
