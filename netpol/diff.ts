@@ -28,13 +28,20 @@ function elementKey(e: string | AddressPort): string {
 }
 
 function delta(before: readonly (string | AddressPort)[], after: readonly (string | AddressPort)[]) {
+  // Most sets are as they were: the same elements in the same (sorted) order.
+  if (before.length === after.length && before.every((e, i) => elementKey(e) === elementKey(after[i]!))) return { add: [], remove: [] }
   const b = new Set(before.map(elementKey))
   const a = new Set(after.map(elementKey))
   return { add: after.filter((e) => !b.has(elementKey(e))), remove: before.filter((e) => !a.has(elementKey(e))) }
 }
 
+/** A pod's addresses and entries as text, worked out once per object (the `after` of one diff is the `before` of the next). */
+const podTexts = new WeakMap<LocalPod, string>()
+
 function podText(p: LocalPod): string {
-  return JSON.stringify([p.ips, p.ingress, p.egress])
+  let text = podTexts.get(p)
+  if (text === undefined) podTexts.set(p, (text = JSON.stringify([p.ips, p.ingress, p.egress])))
+  return text
 }
 
 export function diffCompiled(before: CompiledNode, after: CompiledNode): CompiledDiff {
@@ -45,6 +52,7 @@ export function diffCompiled(before: CompiledNode, after: CompiledNode): Compile
       d.setsAdded.push(set)
       continue
     }
+    if (old === set) continue
     const v4 = delta(old.v4, set.v4)
     const v6 = delta(old.v6, set.v6)
     if (v4.add.length + v4.remove.length + v6.add.length + v6.remove.length) {
@@ -55,7 +63,7 @@ export function diffCompiled(before: CompiledNode, after: CompiledNode): Compile
   for (const [uid, pod] of after.pods) {
     const old = before.pods.get(uid)
     if (!old) d.podsAdded.push(pod)
-    else if (podText(old) !== podText(pod)) d.podsChanged.push(pod)
+    else if (old !== pod && podText(old) !== podText(pod)) d.podsChanged.push(pod)
   }
   for (const uid of before.pods.keys()) if (!after.pods.has(uid)) d.podsRemoved.push(uid)
   return d

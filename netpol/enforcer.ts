@@ -11,7 +11,7 @@ import { resources } from '../src/api/registry.ts'
 import { Informer, type RestClient } from '../src/client/index.ts'
 import { logger, type Logger } from '../src/util/log.ts'
 import { ProblemReporter } from '../proxy/problem-reporter.ts'
-import { clusterView, compileNode, type ClusterView } from './compile.ts'
+import { clusterView, compileNode, newCompileCache, newParseCache, type ClusterView } from './compile.ts'
 import { NetpolMetrics } from './metrics.ts'
 import type { CompiledNode, L4Protocol, PolicyProblem } from './model.ts'
 import { canonicalIP } from './parse.ts'
@@ -133,6 +133,10 @@ export class NetworkPolicyEnforcer {
   #state: CompiledNode | undefined
   /** What that state was compiled from, with other nodes' compiled states as judge() needs them. */
   #judged: { view: ClusterView; nodeOf?: Map<string, string>; nodes: Map<string, CompiledNode> } | undefined
+  /** Parsed objects of the informers' caches, so a sync parses only what changed. */
+  #parsed = newParseCache()
+  /** What the last compile built, reused where nothing it depends on changed. */
+  #compiled = newCompileCache()
 
   constructor(options: NetworkPolicyEnforcerOptions) {
     this.options = options
@@ -245,8 +249,8 @@ export class NetworkPolicyEnforcer {
   }
 
   #compile(): { view: ClusterView; state: CompiledNode } {
-    const view = clusterView({ policies: this.#policies.indexer.list(), pods: this.#pods.indexer.list(), namespaces: this.#namespaces.indexer.list() })
-    return { view, state: compileNode(view, this.options.nodeName, this.options.nodeIPs?.() ?? []) }
+    const view = clusterView({ policies: this.#policies.indexer.list(), pods: this.#pods.indexer.list(), namespaces: this.#namespaces.indexer.list() }, this.#parsed)
+    return { view, state: compileNode(view, this.options.nodeName, this.options.nodeIPs?.() ?? [], this.#compiled) }
   }
 
   /**
