@@ -1,7 +1,8 @@
 // NetworkPolicy enforcement on one node, the proxy's shape: informers on NetworkPolicies,
 // Namespaces and Pods of the whole cluster (a peer can be anywhere) → the pure compiler
-// (clusterView + compileNode) → a data plane that programs the result. Changes are batched
-// (at most one sync per minSyncMs); the data plane syncs incrementally, with a full resync at
+// (clusterView + compileNode) → a data plane that programs the result. A change is synced at
+// once; changes that come during a sync go together in the next (minSyncMs can add a minimum
+// gap between syncs); the data plane syncs incrementally, with a full resync at
 // start, after any failed sync (retried with backoff) and every resyncMs. What keeps a policy
 // or one of its rules from being enforced as written becomes one Warning Event on the
 // NetworkPolicy per problem and policy generation. Stopping leaves the rules in place, so a
@@ -55,7 +56,7 @@ export interface NetworkPolicyEnforcerOptions {
   /** This node's addresses (its traffic with its own pods is always allowed); read at every sync. */
   nodeIPs?: () => readonly string[]
   dataPlane: NetpolDataPlane
-  /** At most one sync per this many ms (default 100, as the proxy's --min-sync-period). */
+  /** At most one sync per this many ms (default 0: at once; changes during a sync go together in the next). */
   minSyncMs?: number
   /** A full resync at least this often (default 5 minutes). */
   resyncMs?: number
@@ -233,7 +234,7 @@ export class NetworkPolicyEnforcer {
     }
     if (this.#timer) return
     const now = Date.now()
-    const wait = Math.max(0, this.#lastSyncStart + (this.options.minSyncMs ?? 100) - now, this.#retryAt - now)
+    const wait = Math.max(0, this.#lastSyncStart + (this.options.minSyncMs ?? 0) - now, this.#retryAt - now)
     this.#timer = setTimeout(() => void this.syncNow().catch((err: unknown) => this.log.error({ err }, 'NetworkPolicy sync crashed')), wait)
   }
 

@@ -31,7 +31,7 @@ export interface NetpolConfig {
   minSyncMs: number
 }
 
-export const defaultNetpolConfig: NetpolConfig = { enabled: true, deny: 'drop', logRate: 0, resyncMs: 300_000, minSyncMs: 100 }
+export const defaultNetpolConfig: NetpolConfig = { enabled: true, deny: 'drop', logRate: 0, resyncMs: 300_000, minSyncMs: 0 }
 
 export interface NetpolDeps {
   client: RestClient

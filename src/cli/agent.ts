@@ -11,7 +11,7 @@ import { parseReserved } from '../kubelet/cgroups/allocatable.ts'
 import { DEFAULT_EVICTION_HARD, parseEvictionHard } from '../kubelet/eviction-thresholds.ts'
 import { loadKubeconfig } from '../client/kubeconfig.ts'
 import { logger } from '../util/log.ts'
-import { boolFlag, ipList, oneOf, timerDuration, wholeNumber } from './flag-values.ts'
+import { boolFlag, ipList, oneOf, optionalTimeout, timerDuration, wholeNumber } from './flag-values.ts'
 import { proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
 import { defaultNetpolConfig, type NetpolConfig } from '../../netpol/run.ts'
 
@@ -84,8 +84,11 @@ Flags:
                               unreachable) (default drop)
   --network-policy-log-rate N log denied packets, at most N a second (default 0: none)
   --network-policy-resync-period D
-                              a full resync of the NetworkPolicy rules at least every D (default 5m);
-                              changes are synced incrementally, at most one sync per --min-sync-period
+                              a full resync of the NetworkPolicy rules at least every D (default 5m)
+  --network-policy-min-sync-period D
+                              at most one incremental NetworkPolicy sync per D (default 0: a change
+                              is synced at once; changes that come during a sync wait for its end and
+                              go together in the next)
 ${proxyFlagsUsage}
   -h, --help                  show this help
 `
@@ -126,6 +129,7 @@ export async function runAgent(argv: string[]): Promise<void> {
       'network-policy-deny': { type: 'string', default: defaultNetpolConfig.deny },
       'network-policy-log-rate': { type: 'string', default: '0' },
       'network-policy-resync-period': { type: 'string', default: '5m' },
+      'network-policy-min-sync-period': { type: 'string', default: '0s' },
       ...proxyOptions,
       help: { type: 'boolean', short: 'h' },
     },
@@ -201,7 +205,7 @@ export async function runAgent(argv: string[]): Promise<void> {
   await agent.start(abort.signal)
 }
 
-/** The --network-policy* flags (and the proxy's --min-sync-period, which NetworkPolicy syncs share). */
+/** The --network-policy* flags. */
 export function networkPolicyConfigFrom(values: Record<string, string | boolean | undefined>): NetpolConfig {
   const s = (k: string, fallback: string) => String(values[k] ?? fallback)
   return {
@@ -209,6 +213,6 @@ export function networkPolicyConfigFrom(values: Record<string, string | boolean 
     deny: oneOf('--network-policy-deny', s('network-policy-deny', defaultNetpolConfig.deny), ['drop', 'reject'] as const),
     logRate: wholeNumber('--network-policy-log-rate', s('network-policy-log-rate', '0'), { min: 0, what: 'packets a second' }),
     resyncMs: timerDuration('--network-policy-resync-period', s('network-policy-resync-period', '5m')),
-    minSyncMs: timerDuration('--min-sync-period', s('min-sync-period', '100ms')),
+    minSyncMs: optionalTimeout('--network-policy-min-sync-period', s('network-policy-min-sync-period', '0s'), 'the wait between syncs'),
   }
 }

@@ -21,8 +21,8 @@ t.test('--allow-host-path: absolute directories, never the whole host', async (t
 
 t.test('--network-policy*: defaults, and bad values refused', async (t) => {
   const { networkPolicyConfigFrom } = await import('../../src/cli/agent.ts')
-  t.same(networkPolicyConfigFrom({}), { enabled: true, deny: 'drop', logRate: 0, resyncMs: 300_000, minSyncMs: 100 })
-  t.same(networkPolicyConfigFrom({ 'network-policy': 'false', 'network-policy-deny': 'reject', 'network-policy-log-rate': '10', 'network-policy-resync-period': '90s', 'min-sync-period': '1s' }), { enabled: false, deny: 'reject', logRate: 10, resyncMs: 90_000, minSyncMs: 1000 })
+  t.same(networkPolicyConfigFrom({}), { enabled: true, deny: 'drop', logRate: 0, resyncMs: 300_000, minSyncMs: 0 })
+  t.same(networkPolicyConfigFrom({ 'network-policy': 'false', 'network-policy-deny': 'reject', 'network-policy-log-rate': '10', 'network-policy-resync-period': '90s', 'network-policy-min-sync-period': '1s' }), { enabled: false, deny: 'reject', logRate: 10, resyncMs: 90_000, minSyncMs: 1000 })
   await t.rejects(runAgent(['--network-policy=maybe']), /--network-policy must be true or false, not "maybe"/)
   await t.rejects(runAgent(['--network-policy-deny=accept']), /--network-policy-deny/)
   await t.rejects(runAgent(['--network-policy-log-rate=-1']), /--network-policy-log-rate "-1" must be a whole number of packets a second/)
