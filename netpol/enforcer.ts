@@ -11,6 +11,7 @@ import type { V1Namespace, V1NetworkPolicy, V1Pod } from '@kubernetes/client-nod
 import { resources } from '../src/api/registry.ts'
 import { Informer, type RestClient } from '../src/client/index.ts'
 import { logger, type Logger } from '../src/util/log.ts'
+import { SyncLoop } from '../src/util/sync-loop.ts'
 import { ProblemReporter } from '../proxy/problem-reporter.ts'
 import { clusterView, compileNode, newCompileCache, newParseCache, type ClusterView } from './compile.ts'
 import { NetpolMetrics } from './metrics.ts'
@@ -117,18 +118,8 @@ export class NetworkPolicyEnforcer {
   #pods: Informer<V1Pod>
   /** Policy key → the generation its problems were reported for. */
   #reportedGeneration = new Map<string, number | undefined>()
-  #timer: NodeJS.Timeout | undefined
-  #fullTimer: NodeJS.Timeout | undefined
-  #running: Promise<void> | undefined
-  #again = false
+  #loop: SyncLoop
   #needFull = true
-  #lastSyncStart = 0
-  #ready = false
-  #retryAt = 0
-  #failures = 0
-  #lastSuccess: number | undefined
-  #lastFullSuccess: number | undefined
-  #pendingSince: number | undefined
   #stopped = false
   /** The last state the data plane accepted. */
   #state: CompiledNode | undefined
@@ -150,6 +141,16 @@ export class NetworkPolicyEnforcer {
     this.#namespaces = new Informer<V1Namespace>(o.client, info('Namespace'), { logger: this.log, transform: slimNamespace })
     this.#pods = new Informer<V1Pod>(o.client, info('Pod'), { logger: this.log, transform: slimPod })
     for (const i of [this.#policies, this.#namespaces, this.#pods]) i.addHandlers(handlers)
+    this.#loop = new SyncLoop({
+      minSyncMs: o.minSyncMs ?? 0,
+      fullSyncMs: o.resyncMs ?? 300_000,
+      ...(o.healthTimeoutMs !== undefined ? { healthTimeoutMs: o.healthTimeoutMs } : {}),
+      ...(o.retry ? { retry: o.retry } : {}),
+      sync: () => this.#sync(),
+      fullDue: () => void (this.#needFull = true),
+      what: 'NetworkPolicy',
+      log: this.log,
+    })
   }
 
   /** The last compiled state the data plane accepted. */
@@ -163,19 +164,16 @@ export class NetworkPolicyEnforcer {
     const synced = await Promise.all(informers.map((i) => i.waitForSync(signal)))
     // A sync from half-listed caches would isolate pods without their peers.
     if (!synced.every(Boolean) || this.#stopped) throw new Error('NetworkPolicy enforcement stopped before it had listed NetworkPolicies, Namespaces and Pods')
-    this.#ready = true
     this.metrics.setEnforcing(true, 'enforcing')
-    await this.syncNow()
-    this.#scheduleResync()
+    await this.#loop.start()
   }
 
   /** Stops watching; the rules stay as they are (cleanup() removes them). */
   async stop(): Promise<void> {
     this.#stopped = true
-    clearTimeout(this.#timer)
-    clearTimeout(this.#fullTimer)
+    const stopping = this.#loop.stop()
     await Promise.all([this.#policies, this.#namespaces, this.#pods].map((i) => i.stop()))
-    await this.#running
+    await stopping
   }
 
   /** Removes the data plane's tables: every pod of this node is reachable again. */
@@ -189,31 +187,13 @@ export class NetworkPolicyEnforcer {
 
   /** The proxy's health semantics: healthy once synced, while no change waits longer than healthTimeoutMs, and full resyncs keep succeeding. */
   health(now = Date.now()): NetpolHealth {
-    const timeout = this.options.healthTimeoutMs ?? 60_000
-    const full = this.options.resyncMs ?? 300_000
-    const waitedTooLong = this.#pendingSince !== undefined && now - this.#pendingSince > timeout
-    const fullTooOld = this.#lastFullSuccess === undefined ? waitedTooLong : now - this.#lastFullSuccess > full + timeout
-    const healthy = this.#lastSuccess !== undefined && !waitedTooLong && !fullTooOld
-    return {
-      healthy,
-      enforcing: true,
-      ...(healthy ? {} : { reason: this.#lastSuccess === undefined ? 'the rules have not been synced yet' : this.#failures ? `the last ${this.#failures} sync(s) failed` : 'changes have waited too long for a sync' }),
-      lastUpdated: this.#lastSuccess === undefined ? undefined : new Date(this.#lastSuccess).toISOString(),
-      currentTime: new Date(now).toISOString(),
-    }
+    const h = this.#loop.health(now)
+    return { ...h, enforcing: true, ...(h.healthy ? {} : { reason: this.#loop.lastSuccess === undefined ? 'the rules have not been synced yet' : h.reason }) }
   }
 
   /** Runs a sync now (after any in flight) and resolves when it is done. */
-  async syncNow(): Promise<void> {
-    if (this.#stopped) return
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    while (this.#running) await this.#running
-    this.#running = this.#sync().finally(() => {
-      this.#running = undefined
-      if (this.#again) this.#schedule()
-    })
-    await this.#running
+  syncNow(): Promise<void> {
+    return this.#loop.syncNow()
   }
 
   /** The nodeIPs callback's answer changed: sync again. */
@@ -222,31 +202,7 @@ export class NetworkPolicyEnforcer {
   }
 
   #changed(): void {
-    this.#pendingSince ??= Date.now()
-    this.#schedule()
-  }
-
-  #schedule(): void {
-    if (this.#stopped || !this.#ready) return
-    if (this.#running) {
-      this.#again = true
-      return
-    }
-    if (this.#timer) return
-    const now = Date.now()
-    const wait = Math.max(0, this.#lastSyncStart + (this.options.minSyncMs ?? 0) - now, this.#retryAt - now)
-    this.#timer = setTimeout(() => void this.syncNow().catch((err: unknown) => this.log.error({ err }, 'NetworkPolicy sync crashed')), wait)
-  }
-
-  #scheduleResync(): void {
-    if (this.#stopped) return
-    this.#fullTimer = setTimeout(() => {
-      this.#needFull = true
-      this.#pendingSince ??= Date.now()
-      this.#schedule()
-      this.#scheduleResync()
-    }, this.options.resyncMs ?? 300_000)
-    this.#fullTimer.unref()
+    this.#loop.changed()
   }
 
   #compile(): { view: ClusterView; state: CompiledNode } {
@@ -280,10 +236,7 @@ export class NetworkPolicyEnforcer {
     return allowed(nodes, source, destination, protocol, port)
   }
 
-  async #sync(): Promise<void> {
-    this.#again = false
-    this.#lastSyncStart = Date.now()
-    const startedPending = this.#pendingSince
+  async #sync(): Promise<{ ok: boolean; full: boolean }> {
     const full = this.#needFull
     const kind = full ? 'full' : 'partial'
     const started = performance.now()
@@ -299,21 +252,14 @@ export class NetworkPolicyEnforcer {
     } catch (err) {
       // As the proxy does: whatever a failed sync left, the retry rewrites everything.
       this.#needFull = true
-      this.#failures++
-      this.#retryAt = Date.now() + Math.min(this.options.retry?.maxMs ?? 30_000, (this.options.retry?.initialMs ?? 1000) * 2 ** (this.#failures - 1))
-      this.#again = true
       this.metrics.syncFailures.inc({ sync: kind })
-      this.log.warn({ err, sync: kind, failures: this.#failures }, 'NetworkPolicy sync failed; retrying')
-      return
+      this.log.warn({ err, sync: kind, failures: this.#loop.failures + 1 }, 'NetworkPolicy sync failed; retrying')
+      return { ok: false, full }
     }
     this.#state = state
     this.#judged = { view, nodes: new Map() }
     this.#needFull = false
-    this.#failures = 0
-    this.#retryAt = 0
-    this.#lastSuccess = Date.now()
-    if (full) this.#lastFullSuccess = this.#lastSuccess
-    this.metrics.lastSync.set(this.#lastSuccess / 1000)
+    this.metrics.lastSync.set(Date.now() / 1000)
     let rules = 0
     let ingress = 0
     let egress = 0
@@ -324,8 +270,7 @@ export class NetworkPolicyEnforcer {
     this.metrics.rules.set(rules)
     this.metrics.isolatedPods.set({ direction: 'ingress' }, ingress)
     this.metrics.isolatedPods.set({ direction: 'egress' }, egress)
-    // Changes that arrived during the sync keep their own waiting time.
-    if (this.#pendingSince === startedPending) this.#pendingSince = undefined
+    return { ok: true, full }
   }
 
   /** One Event per problem and policy generation; a problem that went away and came back is reported again. */

@@ -1,5 +1,5 @@
 // `weft proxy`: watches Services, EndpointSlices and its Node, and keeps one Proxier per IP
-// family in step. Changes are batched (at most one sync per minSyncMs), applied as partial
+// family in step. Changes are batched (at most one sync per minSyncMs, src/util/sync-loop.ts), applied as partial
 // syncs of the changed Service ports, with a full resync at start, after any failed sync,
 // when the node's addresses change, and every fullSyncMs. What the proxy had to drop from a
 // Service (values that do not parse, rules the renderer refused) becomes a Warning Event on
@@ -9,6 +9,7 @@ import { resources } from '../src/api/registry.ts'
 import { Informer, type RestClient } from '../src/client/index.ts'
 import { parseCidr } from '../src/util/cidr.ts'
 import { logger, type Logger } from '../src/util/log.ts'
+import { SyncLoop } from '../src/util/sync-loop.ts'
 import { ChangeTracker } from './change-tracker.ts'
 import { ProxyMetrics } from './metrics.ts'
 import { chooseMode, type ModeChoice, type NftablesProbe, type RequestedMode } from './mode.ts'
@@ -76,19 +77,8 @@ export class ServiceProxy {
   #needFull = new Set<Family>()
   #informers: { start(): void; stop(): Promise<void>; waitForSync(signal?: AbortSignal): Promise<unknown> }[] = []
   #nodeIPs: string[] = []
-  #timer: NodeJS.Timeout | undefined
-  #fullTimer: NodeJS.Timeout | undefined
-  #running: Promise<void> | undefined
-  #again = false
-  #lastSyncStart = 0
-  /** Set once the informers have listed everything: no sync runs before. */
-  #ready = false
-  /** After failed syncs, the next one waits until then (doubling from 1 s to 30 s). */
-  #retryAt = 0
-  #failures = 0
-  #lastSuccess: number | undefined
-  #lastFullSuccess: number | undefined
-  #pendingSince: number | undefined
+  /** Syncs start once the informers have listed everything; failed ones are retried (1 s doubling to 30 s). */
+  #loop: SyncLoop
   #stopped = false
 
   constructor(options: ServiceProxyOptions) {
@@ -103,6 +93,17 @@ export class ServiceProxy {
     this.#nodeIPs = options.nodeIPs ?? []
     this.problems = new ProblemReporter({ client: options.client, nodeName: options.nodeName, log: this.log })
     this.serviceHealth = options.serviceHealthChecks ? new ServiceHealthServer({ log: this.log, proxyHealthy: () => this.health().healthy }) : undefined
+    this.#loop = new SyncLoop({
+      minSyncMs: options.minSyncMs ?? 100,
+      fullSyncMs: options.fullSyncMs ?? 600_000,
+      ...(options.healthTimeoutMs !== undefined ? { healthTimeoutMs: options.healthTimeoutMs } : {}),
+      sync: () => this.#sync(),
+      fullDue: () => {
+        for (const family of this.families) this.#needFull.add(family)
+      },
+      what: 'proxy',
+      log: this.log,
+    })
   }
 
   get mode(): ProxyMode | undefined {
@@ -130,52 +131,32 @@ export class ServiceProxy {
     const synced = await Promise.all(this.#informers.map((i) => i.waitForSync(signal)))
     // A sync from half-listed caches would replace working rules with rejects.
     if (!synced.every(Boolean) || this.#stopped) throw new Error('the service proxy stopped before it had listed Services, EndpointSlices and its Node')
-    this.#ready = true
-    await this.syncNow()
-    this.#scheduleFullSync()
+    await this.#loop.start()
   }
 
   async stop(): Promise<void> {
     this.#stopped = true
-    clearTimeout(this.#timer)
-    clearTimeout(this.#fullTimer)
+    const stopping = this.#loop.stop()
     await Promise.all(this.#informers.map((i) => i.stop()))
-    await this.#running
+    await stopping
     await this.serviceHealth?.close()
     for (const proxier of this.#proxiers.values()) await proxier.close()
   }
 
   health(now = Date.now()): ProxyHealth {
-    const timeout = this.options.healthTimeoutMs ?? 60_000
-    const full = this.options.fullSyncMs ?? 600_000
-    const waitedTooLong = this.#pendingSince !== undefined && now - this.#pendingSince > timeout
-    const fullTooOld = this.#lastFullSuccess === undefined ? waitedTooLong : now - this.#lastFullSuccess > full + timeout
-    return {
-      healthy: this.#lastSuccess !== undefined && !waitedTooLong && !fullTooOld,
-      lastUpdated: this.#lastSuccess === undefined ? undefined : new Date(this.#lastSuccess).toISOString(),
-      currentTime: new Date(now).toISOString(),
-      mode: this.mode,
-    }
+    const { healthy, lastUpdated, currentTime } = this.#loop.health(now)
+    return { healthy, lastUpdated, currentTime, mode: this.mode }
   }
 
   /** Runs a sync now (after any in flight) and resolves when it is done. */
-  async syncNow(): Promise<void> {
-    if (this.#stopped) return
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    while (this.#running) await this.#running
-    this.#running = this.#sync().finally(() => {
-      this.#running = undefined
-      if (this.#again) this.#schedule()
-    })
-    await this.#running
+  syncNow(): Promise<void> {
+    return this.#loop.syncNow()
   }
 
   #changed(apply: () => void): void {
     apply()
-    this.#pendingSince ??= Date.now()
     this.metrics.pendingChanges.set(this.#tracker.pending)
-    this.#schedule()
+    this.#loop.changed()
   }
 
   #nodeChanged(node: V1Node): void {
@@ -190,40 +171,15 @@ export class ServiceProxy {
     if (ips.length === 0 || ips.join() === this.#nodeIPs.join()) return
     this.#nodeIPs = ips
     for (const family of this.families) this.#needFull.add(family)
-    this.#pendingSince ??= Date.now()
-    this.#schedule()
+    this.#loop.changed()
   }
 
-  #schedule(): void {
-    if (this.#stopped || !this.#ready) return
-    if (this.#running) {
-      this.#again = true
-      return
-    }
-    if (this.#timer) return
-    const now = Date.now()
-    const wait = Math.max(0, this.#lastSyncStart + (this.options.minSyncMs ?? 100) - now, this.#retryAt - now)
-    this.#timer = setTimeout(() => void this.syncNow().catch((err: unknown) => this.log.error({ err }, 'proxy sync crashed')), wait)
-  }
-
-  #scheduleFullSync(): void {
-    if (this.#stopped) return
-    this.#fullTimer = setTimeout(() => {
-      for (const family of this.families) this.#needFull.add(family)
-      this.#schedule()
-      this.#scheduleFullSync()
-    }, this.options.fullSyncMs ?? 600_000)
-    this.#fullTimer.unref()
-  }
-
-  async #sync(): Promise<void> {
-    this.#again = false
-    this.#lastSyncStart = Date.now()
-    const startedPending = this.#pendingSince
+  async #sync(): Promise<{ ok: boolean; full: boolean }> {
     for (const [family, ids] of this.#tracker.take()) for (const id of ids) this.#pendingIds.get(family)!.add(id)
     this.metrics.pendingChanges.set(0)
     this.#reportFieldProblems()
     let failed = false
+    let fullSynced = false
     for (const [family, proxier] of this.#proxiers) {
       const full = this.#needFull.has(family)
       const ids = this.#pendingIds.get(family)!
@@ -237,7 +193,7 @@ export class ServiceProxy {
         this.metrics.servicesProgrammed.set({ family: `IPv${family}` }, this.#tracker.entries(family).size)
         ids.clear()
         this.#needFull.delete(family)
-        if (full) this.#lastFullSuccess = Date.now()
+        if (full) fullSynced = true
         this.log.debug({ family, sync: kind, ms: Math.round(performance.now() - started), ...stats }, 'synced proxy rules')
       } catch (err) {
         failed = true
@@ -248,18 +204,8 @@ export class ServiceProxy {
       }
     }
     await this.#syncServiceHealth().catch((err: unknown) => this.log.error({ err }, 'could not update the health check listeners'))
-    if (failed) {
-      this.#failures++
-      this.#retryAt = Date.now() + Math.min(30_000, 1000 * 2 ** (this.#failures - 1))
-      this.#again = true
-      return
-    }
-    this.#failures = 0
-    this.#retryAt = 0
-    this.#lastSuccess = Date.now()
-    this.metrics.lastSync.set(this.#lastSuccess / 1000)
-    // Changes that arrived during the sync keep their own waiting time.
-    if (this.#pendingSince === startedPending) this.#pendingSince = this.#tracker.pending ? Date.now() : undefined
+    if (!failed) this.metrics.lastSync.set(Date.now() / 1000)
+    return { ok: !failed, full: fullSynced }
   }
 
   /** Opens and closes the health check listeners to match the Services, and hands them the local endpoint counts. */
