@@ -13,6 +13,7 @@ import { ensureClusterPki, type ClusterPki } from '../../src/pki/cluster-pki.ts'
 import { openStore } from '../../src/store/open-store.ts'
 import type { Store } from '../../src/store/store.ts'
 import type { WatchOptions } from '../../src/apiserver/watch.ts'
+import { onInterrupt } from './netns.ts'
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -39,7 +40,7 @@ let sharedPki: Promise<ClusterPki> | undefined
 export function testPki(): Promise<ClusterPki> {
   if (!sharedPki) {
     const dir = mkdtempSync(join(tmpdir(), 'weft-test-pki-'))
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+    onInterrupt(() => rmSync(dir, { recursive: true, force: true }))
     sharedPki = ensureClusterPki(dir, { listenHosts: ['127.0.0.1', 'localhost', '172.31.0.1'], serviceIP: '10.96.0.1', clusterDomain: 'cluster.local' })
   }
   return sharedPki
@@ -61,6 +62,7 @@ export async function userCredentials(user: string, groups: string[] = []): Prom
 
 export async function startTestServer(t: Teardown, options: { store?: Store; serviceCidrs?: string[]; watch?: Partial<WatchOptions>; kubeletSocketDir?: string; socket?: boolean; kubeletSocketsInDir?: boolean; dnsReplicas?: number; ingress?: ApiServerOptions['ingress']; log?: ApiServerOptions['log']; advertise?: ApiServerOptions['advertise']; limits?: ApiServerOptions['limits']; metrics?: ApiServerOptions['metrics'] } = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'weft-test-'))
+  const forget = onInterrupt(() => rmSync(dir, { recursive: true, force: true }))
   const store = options.store ?? (await openStore({ dataDir: dir }))
   const socketPath = options.socket ? join(dir, 'apiserver.sock') : undefined
   const pki = await testPki()
@@ -72,6 +74,7 @@ export async function startTestServer(t: Teardown, options: { store?: Store; ser
     await server.close()
     if (!options.store) await store.close()
     await rm(dir, { recursive: true, force: true })
+    forget()
   })
   return { url, server, store, dir, kubeconfig, socketPath, address: { server: url, credentials: await adminCredentials() } }
 }
