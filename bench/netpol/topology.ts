@@ -3,7 +3,8 @@
 // (a /32 route per pod veth, the node as every pod's gateway; traffic between two pods of the
 // node goes pod → node forward hook → pod), as in test/netpol/nftables-kernel.test.ts's
 // routed topology. The measured node carries the probe and bulk pods; a baseline node with
-// the same bulk pods and addresses has no nft table at all (the data path without policy).
+// the same bulk pods and addresses has no policy table (the data path without policy; run.ts
+// gives it an empty NAT chain, so conntrack is on there as on every weft node).
 //
 //   pod ns (10.72.0.x/32 on eth0) ─veth─ pN in node ns (10.72.0.1 on lo, route 10.72.0.x/32 dev pN)
 //
