@@ -1,17 +1,20 @@
 // The data path with the policy table vs without: the same sender → node → receiver pair on
 // the measured node (weft's table with every policy loaded; the receiver isolated by its
 // namespace's policies, the sender by its namespace's egress lock-down, each with an allow that
-// matches the other) and on a baseline node with no nft table at all. Per round, back to back
-// (the order alternating by round): iperf3 bulk TCP (one stream), wrk with a new connection per
-// request against nginx in the receiver (bench/proxy's backend), and curl connect times.
-import { spawn, type ChildProcess } from 'node:child_process'
+// matches the other) and on a baseline node with no policy table (conntrack on, as on every
+// weft node). Per round, back to back (the order alternating by round): iperf3 bulk TCP (one
+// stream), wrk with a new connection per request against nginx in the receiver (bench/proxy's
+// backend), and curl connect times; the load tools run through bench/proxy/load.ts.
 import { join } from 'node:path'
 import { startBackend } from '../proxy/backend.ts'
-import { connectTimes, stopLoad as stopProxyLoad, wrk, type WrkResult } from '../proxy/load.ts'
+import { connectTimes, inClient, wrk, type WrkResult } from '../proxy/load.ts'
 import type { Cleanup } from '../lib/cleanup.ts'
 import { sleep } from '../lib/clock.ts'
 import { startProcess } from '../lib/process.ts'
 import { HTTP_PORT, IPERF_PORT, type Node } from './topology.ts'
+
+/** Kills (by pid) the iperf3 clients, wrk and curl still running. */
+export { stopLoad } from '../proxy/load.ts'
 
 export type Side = 'policy' | 'none'
 
@@ -29,36 +32,6 @@ export interface DataPathOptions {
   connects: number
 }
 
-const running = new Set<ChildProcess>()
-
-/** Kills (by pid) the iperf3 clients, wrk and curl still running. */
-export function stopLoad(): void {
-  stopProxyLoad()
-  for (const child of running) {
-    if (child.pid === undefined || child.exitCode !== null) continue
-    try {
-      process.kill(child.pid, 'SIGKILL')
-    } catch {}
-  }
-}
-
-function inNs(ns: string, command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', [`--net=/run/netns/${ns}`, '--', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    running.add(child)
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()))
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()))
-    child.once('error', reject)
-    child.once('close', (code, signal) => {
-      running.delete(child)
-      if (code === 0) resolve(out)
-      else reject(new Error(`${command} in ${ns} failed (${signal ?? `exit ${code}`}): ${err.trim() || out.trim().slice(0, 500)}`))
-    })
-  })
-}
-
 function pair(node: Node): { sender: string; receiver: string; ip: string } {
   const s = node.pods.get('sender')
   const r = node.pods.get('receiver')
@@ -72,7 +45,7 @@ export async function startReceivers(cleanup: Cleanup, node: Node, dir: string):
   await startBackend(cleanup, receiver, ip, join(dir, `nginx-${receiver}`), 1)
   startProcess(cleanup, 'nsenter', [`--net=/run/netns/${receiver}`, '--', 'iperf3', '-s', '-B', ip, '-p', String(IPERF_PORT)], { logFile: join(dir, `iperf3-${receiver}.log`) })
   for (let waited = 0; ; waited += 100) {
-    const body = await inNs(sender, 'curl', ['-s', '--max-time', '1', `http://${ip}:${HTTP_PORT}/`]).catch(() => '')
+    const body = await inClient(sender, 'curl', ['-s', '--max-time', '1', `http://${ip}:${HTTP_PORT}/`]).catch(() => '')
     if (body === 'ok\n') break
     if (waited > 10_000) throw new Error(`nginx in ${receiver} does not answer ${sender} through ${node.ns}`)
     await sleep(100)
@@ -84,7 +57,7 @@ async function bulk(node: Node, seconds: number): Promise<number> {
   const { sender, ip } = pair(node)
   for (let attempt = 0; ; attempt++) {
     try {
-      const out = JSON.parse(await inNs(sender, 'iperf3', ['-c', ip, '-p', String(IPERF_PORT), '-t', String(seconds), '-O', '1', '-J'])) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string }
+      const out = JSON.parse(await inClient(sender, 'iperf3', ['-c', ip, '-p', String(IPERF_PORT), '-t', String(seconds), '-O', '1', '-J'])) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string }
       const bps = out.end?.sum_received?.bits_per_second
       if (typeof bps !== 'number') throw new Error(`iperf3 printed no throughput: ${out.error ?? ''}`)
       return bps / 1e9

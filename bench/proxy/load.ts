@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 const running = new Set<ChildProcess>()
 
 /** Runs a load tool inside `netns`; resolves with its stdout, rejects on a non-zero exit. */
-function inClient(netns: string, command: string, args: string[]): Promise<string> {
+export function inClient(netns: string, command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     running.add(child)
