@@ -226,3 +226,17 @@ export interface LoadResult {
   }[]
   actions: ActionRecord[]
 }
+
+/** What `runLoad` (load/engine.ts) takes: one generator's run. */
+export interface RunOptions {
+  plan: LoadPlan
+  target: ResolvedTarget
+  createClient: ClientFactory
+  /** Epoch ms when sending starts (warm-up first, then t0); default: now. Generators of one run share it. */
+  startAtMs?: number
+  /** Aborting ends the run early: what was recorded is returned. */
+  signal?: AbortSignal
+  onProgress?(progress: Progress): void
+  /** Each second's window once every request meant for it has ended (or timed out), in order. */
+  onWindow?(window: WindowSnapshot): void
+}
