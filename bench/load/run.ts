@@ -1,0 +1,190 @@
+// The load tool benchmark: one `weft load` process against nginx on loopback, beside wrk and
+// hey in the same run (closed loop, keep-alive HTTP/1.1, as fast as each goes), in requests per
+// CPU-second of the tool; then weft load's memory over a 60 s open-loop run at 10,000 req/s.
+// Everything listens on 127.0.0.1; every process is stopped by pid and the temp dir removed at
+// the end, on an error and on Ctrl-C. See README.md.
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { LoadResult } from '../../load/types.ts'
+import { Cleanup } from '../lib/cleanup.ts'
+import { sleep } from '../lib/clock.ts'
+import { freePort, startProcess, waitForHttp } from '../lib/process.ts'
+import { atLeast, atMost, fmtNumber, fmtRate, machineSummary, markdownTable, textTable, verdict, type ResultRow } from '../lib/report.ts'
+import { median } from '../lib/stats.ts'
+import { nginxPreamble, startNginx, tempPaths } from '../ingress/nginx.ts'
+import { errorCount, parseWrk, wrkArgs } from '../ingress/wrk.ts'
+import { ensureTools } from './deps.ts'
+import { parseHey, timedRun } from './tools.ts'
+
+const usage = `Usage: node bench/load/run.ts [options]
+
+  --rounds N           rounds of the three tools, order rotated each round (default 5)
+  --seconds N          each tool's run (default 10)
+  --connections N      connections of every tool (default 50)
+  --memory-seconds N   the open-loop memory run (default 60; 0 skips it)
+  --memory-rate N      its rate, requests/s (default 10000)
+  --quick              1 round of 3 s, memory run of 20 s
+  --out FILE           results file (default bench/load/results.md; "-" for none)
+`
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+    'memory-seconds': { type: 'string', default: '60' },
+    'memory-rate': { type: 'string', default: '10000' },
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string', default: resolve(import.meta.dirname, 'results.md') },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+})
+if (flags.help) {
+  process.stdout.write(usage)
+  process.exit(0)
+}
+
+function integer(name: string, value: string, min: number): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number ≥ ${min}, not "${value}"`)
+  return n
+}
+
+const rounds = flags.quick ? 1 : integer('rounds', flags.rounds!, 1)
+const seconds = flags.quick ? 3 : integer('seconds', flags.seconds!, 1)
+const connections = integer('connections', flags.connections!, 1)
+const memorySeconds = flags.quick ? 20 : integer('memory-seconds', flags['memory-seconds']!, 0)
+const memoryRate = integer('memory-rate', flags['memory-rate']!, 1)
+const WEFT = resolve(import.meta.dirname, '../../bin/weft')
+
+type Tool = 'wrk' | 'hey' | 'weft'
+interface Figure {
+  rps: number
+  perCpuSecond: number
+  cpuSeconds: number
+}
+
+async function runTool(cleanup: Cleanup, tool: Tool, url: string, dir: string, label: string): Promise<Figure> {
+  const out = join(dir, `${label}.out`)
+  if (tool === 'wrk') {
+    const run = await timedRun(cleanup, 'wrk', wrkArgs({ url, host: '127.0.0.1', connections, seconds, close: false, outFile: out }), out)
+    const r = parseWrk(run.output)
+    if (errorCount(r) > 0) throw new Error(`wrk saw errors (see ${out})`)
+    return { rps: r.rps, perCpuSecond: r.requests / run.cpuSeconds, cpuSeconds: run.cpuSeconds }
+  }
+  if (tool === 'hey') {
+    const run = await timedRun(cleanup, 'hey', ['-z', `${seconds}s`, '-c', String(connections), url], out)
+    const r = parseHey(run.output)
+    if (r.non200 + r.errors > 0) throw new Error(`hey saw errors (see ${out})`)
+    return { rps: r.rps, perCpuSecond: r.requests / run.cpuSeconds, cpuSeconds: run.cpuSeconds }
+  }
+  const resultDir = join(dir, label)
+  const run = await timedRun(cleanup, WEFT, ['load', url, '--connections', String(connections), '--duration', `${seconds}s`, '--progress', 'none', '--out', resultDir], out)
+  const result = JSON.parse(readFileSync(join(resultDir, 'result.json'), 'utf8')) as LoadResult
+  if (result.totals.errors > 0) throw new Error(`weft load saw errors (see ${out})`)
+  return { rps: result.totals.okRate, perCpuSecond: result.totals.sent / run.cpuSeconds, cpuSeconds: run.cpuSeconds }
+}
+
+interface MemoryRun {
+  rssMiB: number[]
+  achievedRate: number
+  p99: number
+}
+
+function rssMiB(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) / 1024 : undefined
+  } catch {
+    return undefined
+  }
+}
+
+async function memoryRun(cleanup: Cleanup, url: string, dir: string): Promise<MemoryRun> {
+  const resultDir = join(dir, 'memory')
+  const proc = startProcess(cleanup, WEFT, ['load', url, '--rate', String(memoryRate), '--connections', '64', '--duration', `${memorySeconds}s`, '--progress', 'none', '--out', resultDir], { logFile: join(dir, 'memory.out') })
+  const rss: number[] = []
+  while (!proc.exited) {
+    await sleep(1000)
+    const value = rssMiB(proc.pid)
+    if (value !== undefined) rss.push(value)
+  }
+  const result = JSON.parse(readFileSync(join(resultDir, 'result.json'), 'utf8')) as LoadResult
+  if (result.totals.errors > 0) throw new Error(`weft load saw errors in the memory run (see ${proc.logFile})`)
+  return { rssMiB: rss, achievedRate: result.totals.sentRate, p99: result.latency.percentiles.find((p) => p.p === 99)?.ms ?? NaN }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now()
+  ensureTools()
+  const cleanup = new Cleanup()
+  cleanup.onSignals()
+  try {
+    const dir = cleanup.tempDir('weft-bench-load-')
+    const port = await freePort()
+    // One nginx worker: on two cores, the tool gets one core and nginx the other.
+    const nginx = startNginx(
+      cleanup,
+      dir,
+      `${nginxPreamble(dir, 1, true)}
+http {
+${tempPaths(dir)}
+  access_log off;
+  keepalive_requests 100000000;
+  server {
+    listen 127.0.0.1:${port} reuseport backlog=4096;
+    location / { return 200 "ok\\n"; }
+  }
+}
+`,
+      'nginx',
+    )
+    const url = `http://127.0.0.1:${port}/`
+    await waitForHttp(url, nginx, (status) => status === 200)
+    const figures: Record<Tool, Figure[]> = { wrk: [], hey: [], weft: [] }
+    const order: Tool[] = ['wrk', 'hey', 'weft']
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < order.length; i++) {
+        const tool = order[(i + round) % order.length]!
+        const f = await runTool(cleanup, tool, url, dir, `${tool}-${round}`)
+        figures[tool].push(f)
+        process.stderr.write(`round ${round + 1}/${rounds} ${tool}: ${fmtRate(f.rps)}, ${fmtNumber(f.perCpuSecond)} requests per CPU-second (${f.cpuSeconds.toFixed(2)} CPU-s)\n`)
+      }
+    }
+    const med = (tool: Tool, key: keyof Figure) => median(figures[tool].map((f) => f[key]))
+    const perCpu = { wrk: med('wrk', 'perCpuSecond'), hey: med('hey', 'perCpuSecond'), weft: med('weft', 'perCpuSecond') }
+    const rps = { wrk: med('wrk', 'rps'), hey: med('hey', 'rps'), weft: med('weft', 'rps') }
+    const vsWrk = atLeast(0.5, '×')
+    const vsHey = atLeast(1.0, '×')
+    const rows: ResultRow[] = [
+      { metric: 'keep-alive requests per CPU-second, vs wrk', weft: fmtNumber(perCpu.weft), peer: fmtNumber(perCpu.wrk), ratio: `${(perCpu.weft / perCpu.wrk).toFixed(2)}×`, target: vsWrk.text, verdict: verdict(vsWrk, perCpu.weft / perCpu.wrk) },
+      { metric: 'keep-alive requests per CPU-second, vs hey', weft: fmtNumber(perCpu.weft), peer: fmtNumber(perCpu.hey), ratio: `${(perCpu.weft / perCpu.hey).toFixed(2)}×`, target: vsHey.text, verdict: verdict(vsHey, perCpu.weft / perCpu.hey) },
+      { metric: 'keep-alive requests/s (wall), vs wrk', weft: fmtRate(rps.weft), peer: fmtRate(rps.wrk), ratio: `${(rps.weft / rps.wrk).toFixed(2)}×`, target: '', verdict: '' },
+      { metric: 'keep-alive requests/s (wall), vs hey', weft: fmtRate(rps.weft), peer: fmtRate(rps.hey), ratio: `${(rps.weft / rps.hey).toFixed(2)}×`, target: '', verdict: '' },
+    ]
+    let memoryNote = ''
+    if (memorySeconds > 0) {
+      const m = await memoryRun(cleanup, url, dir)
+      const at = (s: number) => m.rssMiB[Math.min(m.rssMiB.length - 1, Math.max(0, s - 1))] ?? NaN
+      const early = at(10)
+      const last = m.rssMiB[m.rssMiB.length - 1] ?? NaN
+      const growth = last / early
+      const flat = atMost(1.1, '×')
+      rows.push(
+        { metric: `RSS at ${fmtRate(memoryRate)}, end of ${memorySeconds} s vs 10 s`, weft: `${last.toFixed(0)} MiB`, peer: `${early.toFixed(0)} MiB`, ratio: `${growth.toFixed(2)}×`, target: flat.text, verdict: verdict(flat, growth) },
+        { metric: `achieved rate of --rate ${memoryRate}`, weft: fmtRate(m.achievedRate), peer: fmtRate(memoryRate), ratio: `${(m.achievedRate / memoryRate).toFixed(3)}×`, target: '', verdict: '' },
+      )
+      memoryNote = `Memory run: RSS each second ${m.rssMiB.map((v) => v.toFixed(0)).join(' ')} MiB; p99 ${m.p99.toFixed(2)} ms.`
+    }
+    const header = `weft load vs wrk and hey against nginx (1 worker) on loopback: ${rounds} rounds of ${seconds} s, ${connections} connections, medians; ${machineSummary(started)}.`
+    process.stdout.write(`\n${header}\n\n${textTable(rows)}\n${memoryNote}\n`)
+    if (flags.out !== '-') {
+      const raw = order.map((t) => `- ${t}: ${figures[t].map((f) => `${fmtRate(f.rps)} / ${fmtNumber(f.perCpuSecond)} per CPU-s`).join('; ')}`).join('\n')
+      writeFileSync(flags.out!, `# bench/load results\n\n${header}\n\n${markdownTable(rows)}\n\n${memoryNote}\n\nEvery run (requests/s, requests per CPU-second):\n${raw}\n`)
+    }
+  } finally {
+    await cleanup.run()
+  }
+}
+
+await main()
