@@ -1,7 +1,11 @@
 // weft/echo: answers every HTTP request with who served it and what it received, as JSON.
+// On SIGTERM it drains: it goes on answering, but every answer says `connection: close`, so a
+// client moves off each keep-alive connection at a response boundary (never mid-request);
+// after --drain-seconds it stops listening, closes the connections left idle and exits once the
+// last one is gone (or --shutdown-seconds after SIGTERM at the latest).
 import { createServer } from 'node:http'
 import { parseFlags } from './flags.ts'
-import { exitOnSignal, fail, joinHostPort, logLine, plainIP, podHostname } from './runtime.ts'
+import { fail, joinHostPort, logLine, plainIP, podHostname } from './runtime.ts'
 
 export interface EchoReply {
   pod: string
@@ -16,8 +20,10 @@ export interface EchoReply {
 
 export function echo(args: readonly string[]): void {
   const envPort = process.env.PORT && /^\d+$/.test(process.env.PORT) ? Number(process.env.PORT) : 8080
-  const flags = parseFlags('echo', args, { port: envPort })
+  const flags = parseFlags('echo', args, { port: envPort, 'drain-seconds': 2, 'shutdown-seconds': 10 })
+  let draining = false
   const server = createServer((req, res) => {
+    if (draining) res.setHeader('connection', 'close')
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok')
       return
@@ -36,7 +42,16 @@ export function echo(args: readonly string[]): void {
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(reply)}\n`)
   })
+  // Longer than a load generator's pauses: an idle connection the server closes is one a client may be writing to.
+  server.keepAliveTimeout = 65_000
   server.on('error', (err) => fail('echo', `cannot listen on port ${flags.port}: ${err.message}`))
-  exitOnSignal()
+  const drain = (): void => {
+    if (draining) return
+    draining = true
+    setTimeout(() => process.exit(0), flags['shutdown-seconds'] * 1000).unref()
+    setTimeout(() => server.close(() => process.exit(0)), flags['drain-seconds'] * 1000)
+  }
+  process.once('SIGTERM', drain)
+  process.once('SIGINT', () => process.exit(0))
   server.listen(flags.port, () => logLine('echo', `listening on port ${flags.port}`))
 }

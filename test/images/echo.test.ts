@@ -41,3 +41,18 @@ t.test('weft/echo takes PORT from the environment and falls back to hostname and
   t.not(reply.pod, '')
   t.equal(await echo.stop(), 0)
 })
+
+t.test('weft/echo drains on SIGTERM: answers say connection: close, then it exits', async (t) => {
+  const port = await freeTcpPort()
+  const echo = await startContainer(t, { name: 'c', image: 'weft/echo', args: [`--port=${port}`, '--drain-seconds=1', '--shutdown-seconds=5'] }, /listening on port/)
+  const before = await request(`http://127.0.0.1:${port}/`)
+  t.not(before.headers.connection, 'close')
+  await before.body.dump()
+  echo.child.kill('SIGTERM')
+  await new Promise((r) => setTimeout(r, 200))
+  const during = await request(`http://127.0.0.1:${port}/`)
+  t.equal(during.statusCode, 200, 'still answering while draining')
+  t.equal(during.headers.connection, 'close')
+  await during.body.dump()
+  t.equal(await echo.exited, 0, 'exits 0 once drained')
+})
