@@ -37,7 +37,7 @@ export function describeTarget(result: LoadResult): string {
   return description.includes(spec) ? safe(description) : `${safe(spec)} (${safe(description)})`
 }
 
-function describeProtocol(result: LoadResult): string {
+export function describeProtocol(result: LoadResult): string {
   const { target, options } = result
   const parts = [protocolNames[target.protocol] ?? target.protocol]
   if (target.tls) parts.push('TLS')
@@ -68,13 +68,13 @@ export function describeLoad(result: LoadResult): string {
   return parts.join(', ')
 }
 
-function describePhase(phase: LoadResult['phases'][number]): string {
+export function describePhase(phase: LoadResult['phases'][number]): string {
   const span = `${formatSeconds(phase.startSecond)}–${formatSeconds(phase.startSecond + phase.durationSeconds)}`
   const rate = phase.rate === undefined ? 'closed loop' : phase.rateTo === undefined ? formatRate(phase.rate) : `${formatRate(phase.rate)} → ${formatRate(phase.rateTo)}`
   return `${safe(phase.name, 40)} ${span} ${rate}`
 }
 
-function describeGenerators(result: LoadResult): string {
+export function describeGenerators(result: LoadResult): string {
   const { generators } = result
   const shown = generators.slice(0, 4).map((generator) => safe(generator.name, 60) + (generator.node ? ` on ${safe(generator.node, 60)}` : ''))
   const more = generators.length > shown.length ? `, and ${formatCount(generators.length - shown.length)} more` : ''
