@@ -11,10 +11,11 @@ export function escapeHtml(text: string): string {
 
 /**
  * JSON that can sit inside a <script> element: `<`, `>` and `&` are escaped (so no `</script`,
- * `<!--` or `-->` can appear), and so are U+2028/U+2029 (line breaks to older JavaScript).
+ * `<!--` or `-->` can appear), and so are U+2028/U+2029 (line breaks to older JavaScript) and
+ * the bidirectional overrides (which make the page's source misleading to read).
  */
 export function embedJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** The CSP source that allows exactly this inline script. */
