@@ -211,8 +211,51 @@ export function drawCharts(): void {
     })
   }
 
-  /** A polyline through the points, broken where seconds are missing or a value cannot be drawn. */
-  function seriesPath(points: { second: number; value: number }[], x: Scale, y: Scale, drawable: (value: number) => boolean): string {
+  interface Slot {
+    second: number
+    sent: number
+    errors: number
+    errorClasses: Partial<Record<ErrorClass, number>>
+    /** The worst second's, when a slot spans several. */
+    p50: number
+    p90: number
+    p99: number
+  }
+
+  /** Seconds per slot on the time axis: 1, or a round number so that a slot is at least 2 pixels wide. */
+  function slotSeconds(x: Scale): number {
+    const needed = 2 / Math.max(1e-9, x(1) - x(0))
+    if (needed <= 1) return 1
+    return [2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400].find((step) => step >= needed) ?? Math.ceil(needed / 86400) * 86400
+  }
+
+  /** The run's timeline in slots of `seconds`: counts summed, latencies the worst second's. */
+  function slotsOf(run: ChartRun, seconds: number): Slot[] {
+    const slots = new Map<number, Slot>()
+    for (const entry of run.result.timeline) {
+      const start = Math.floor(entry.second / seconds) * seconds
+      let slot = slots.get(start)
+      if (!slot) {
+        slot = { second: start, sent: 0, errors: 0, errorClasses: {}, p50: 0, p90: 0, p99: 0 }
+        slots.set(start, slot)
+      }
+      slot.sent += entry.sent
+      slot.errors += entry.errors
+      for (const name of data.errorClasses) {
+        const count = entry.errorClasses[name]
+        if (count) slot.errorClasses[name] = (slot.errorClasses[name] ?? 0) + count
+      }
+      if (entry.sent > 0) {
+        slot.p50 = Math.max(slot.p50, entry.p50)
+        slot.p90 = Math.max(slot.p90, entry.p90)
+        slot.p99 = Math.max(slot.p99, entry.p99)
+      }
+    }
+    return [...slots.values()].sort((a, b) => a.second - b.second)
+  }
+
+  /** A polyline through the slots' middles, broken where slots are missing or a value cannot be drawn. */
+  function seriesPath(points: { second: number; value: number }[], seconds: number, x: Scale, y: Scale, drawable: (value: number) => boolean): string {
     let d = ''
     let previous: number | undefined
     for (const point of points) {
@@ -220,8 +263,8 @@ export function drawCharts(): void {
         previous = undefined
         continue
       }
-      const command = previous !== undefined && point.second === previous + 1 ? 'L' : 'M'
-      d += `${command}${round(x(point.second + 0.5))},${round(y(point.value))}`
+      const command = previous !== undefined && point.second === previous + seconds ? 'L' : 'M'
+      d += `${command}${round(x(point.second + seconds / 2))},${round(y(point.value))}`
       previous = point.second
     }
     return d
@@ -231,28 +274,30 @@ export function drawCharts(): void {
     const height = 330
     const svg = newSvg(host, height, 'Latency over time')
     const x = timeScale()
+    const seconds = slotSeconds(x)
     type Key = 'p50' | 'p90' | 'p99'
-    const series: { run: ChartRun; key: Key; cls: string; label: string; dashed?: boolean }[] = []
+    const series: { slots: Slot[]; key: Key; cls: string; label: string; dashed?: boolean }[] = []
     runs.forEach((run, index) => {
+      const slots = slotsOf(run, seconds).filter((slot) => slot.sent > 0)
       if (compare) {
-        series.push({ run, key: 'p50', cls: 'run' + index, label: `${run.label} p50`, dashed: true })
-        series.push({ run, key: 'p99', cls: 'run' + index, label: `${run.label} p99` })
+        series.push({ slots, key: 'p50', cls: 'run' + index, label: `${run.label} p50`, dashed: true })
+        series.push({ slots, key: 'p99', cls: 'run' + index, label: `${run.label} p99` })
       } else {
-        for (const key of ['p50', 'p90', 'p99'] as const) series.push({ run, key, cls: key, label: key })
+        for (const key of ['p50', 'p90', 'p99'] as const) series.push({ slots, key, cls: key, label: key })
       }
     })
-    const values = series.flatMap((item) => item.run.result.timeline.filter((entry) => entry.sent > 0).map((entry) => entry[item.key])).filter((value) => value > 0)
+    const values = series.flatMap((item) => item.slots.map((slot) => slot[item.key])).filter((value) => value > 0)
     const low = values.length ? Math.min(...values) : 1
     const high = values.length ? Math.max(...values) : 10
     const useLog = high / low > 30
     const y = useLog
       ? logarithmic(Math.pow(10, Math.floor(Math.log10(low))), Math.pow(10, Math.ceil(Math.log10(high))), height - margin.bottom, margin.top, formatMs)
       : linear(0, high * 1.08, height - margin.bottom, margin.top, 5, formatMs)
-    axes(svg, x, y, height, 'seconds from start', useLog ? 'latency (log scale)' : 'latency')
+    const notes = [useLog ? 'log scale' : '', seconds === 1 ? '' : `worst second of each ${formatSeconds(seconds)}`].filter(Boolean)
+    axes(svg, x, y, height, 'seconds from start', notes.length ? `latency (${notes.join(', ')})` : 'latency')
     actionBands(svg, x, height)
     for (const item of series) {
-      const points = item.run.result.timeline.filter((entry) => entry.sent > 0).map((entry) => ({ second: entry.second, value: entry[item.key] }))
-      const d = seriesPath(points, x, y, (value) => !useLog || value > 0)
+      const d = seriesPath(item.slots.map((slot) => ({ second: slot.second, value: slot[item.key] })), seconds, x, y, (value) => !useLog || value > 0)
       if (d) el(svg, 'path', { d, class: `series ${item.cls}${item.dashed ? ' dashed' : ''}` })
     }
     legend(svg, series.map((item) => ({ label: item.label, cls: item.cls, dashed: item.dashed })))
@@ -262,27 +307,31 @@ export function drawCharts(): void {
     const height = 250
     const svg = newSvg(host, height, 'Errors over time')
     const x = timeScale()
+    const seconds = slotSeconds(x)
+    const slotsByRun = runs.map((run) => slotsOf(run, seconds))
     let high = 0
-    for (const run of runs) for (const entry of run.result.timeline) high = Math.max(high, entry.errors)
+    for (const slots of slotsByRun) for (const slot of slots) high = Math.max(high, slot.errors)
     const y = linear(0, Math.max(high, 1) * 1.08, height - margin.bottom, margin.top, 4, (value) => formatCount(value), 1)
-    axes(svg, x, y, height, 'seconds from start', 'errors per second')
+    axes(svg, x, y, height, 'seconds from start', seconds === 1 ? 'errors per second' : `errors per ${formatSeconds(seconds)}`)
     actionBands(svg, x, height)
-    const slot = (x(1) - x(0)) / runs.length
+    const slotWidth = (x(seconds) - x(0)) / runs.length
     const seen = new Set<number>()
-    runs.forEach((run, runIndex) => {
-      for (const entry of run.result.timeline) {
-        if (entry.errors <= 0) continue
-        const left = x(entry.second) + slot * runIndex
-        const barWidth = round(Math.max(1, slot - (slot > 3 ? 1 : 0)))
+    slotsByRun.forEach((slots, runIndex) => {
+      const run = runs[runIndex]
+      for (const slot of slots) {
+        if (slot.errors <= 0) continue
+        const left = x(slot.second) + slotWidth * runIndex
+        const barWidth = round(Math.max(1, slotWidth - (slotWidth > 3 ? 1 : 0)))
         const group = el(svg, 'g', { class: 'bar' })
-        tooltip(group, `${compare ? run.label + ', ' : ''}second ${entry.second}: ${formatCount(entry.errors)} errors of ${formatCount(entry.sent)}`)
+        const when = seconds === 1 ? `second ${slot.second}` : `seconds ${slot.second}–${slot.second + seconds - 1}`
+        tooltip(group, `${compare ? run.label + ', ' : ''}${when}: ${formatCount(slot.errors)} errors of ${formatCount(slot.sent)}`)
         if (compare) {
-          el(group, 'rect', { x: round(left), y: round(y(entry.errors)), width: barWidth, height: round(y(0) - y(entry.errors)), class: 'run' + runIndex })
+          el(group, 'rect', { x: round(left), y: round(y(slot.errors)), width: barWidth, height: round(y(0) - y(slot.errors)), class: 'run' + runIndex })
           continue
         }
         let stacked = 0
         data.errorClasses.forEach((name, classIndex) => {
-          const count = entry.errorClasses[name] ?? 0
+          const count = slot.errorClasses[name] ?? 0
           if (count <= 0) return
           seen.add(classIndex)
           el(group, 'rect', { x: round(left), y: round(y(stacked + count)), width: barWidth, height: round(y(stacked) - y(stacked + count)), class: 'e' + classIndex })

@@ -101,6 +101,11 @@ if (missing) {
     const page = await openPage(write('long.html', renderReport(long)), proxy)
     t.equal(renderedState(page.dom), 'ok', 'long run')
     t.ok(charts(page.dom)[0].paths >= 3)
+    t.match(page.dom, '>errors per 10 s</text>', 'an hour is drawn in slots of 10 s')
+    t.match(page.dom, '>latency (worst second of each 10 s)</text>')
+    const firstLine = /<path d="(M[^"]*)" class="series p50"/.exec(page.dom)![1]
+    t.equal(firstLine.split(/[ML]/).length - 1, 360, 'one point per slot')
+    t.match(page.dom, /<title>seconds 1800–1809: 5 errors of [\d,]+<\/title>/)
   })
 
   t.test('the test of the test: failures are seen', async (t) => {
