@@ -8,6 +8,7 @@ import { ingressUsage, runIngress } from './ingress.ts'
 import { controllerManagerUsage, runControllerManager, runScheduler, schedulerUsage } from './control-plane.ts'
 import { proxyUsage, runProxy } from './proxy.ts'
 import { runServer, serverUsage } from './server.ts'
+import { loadUsage } from '../../load/options.ts'
 
 const usage = `Usage: weft <command> [flags]
 
@@ -24,6 +25,9 @@ Commands:
   lab exec             run a command inside a lab node's or pod's network namespace
   certs check|renew    the cluster certificates' expiry, and renewal (as kubeadm certs)
   token create|list|delete   bootstrap tokens for joining nodes (as kubeadm token)
+  load                 load-test a URL, Service, Ingress or pod: open or closed loop, from this host or
+                       from load pods, with scenario actions; HDR latencies, result.json, report.html
+  load compare A B     two load results side by side
 
 Run 'weft <command> --help' for a command's flags.
 `
@@ -41,6 +45,8 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
   lab: { run: runLab, usage: labUsage },
   certs: { run: (argv) => runCerts(argv), usage: certsUsage },
   token: { run: (argv) => runToken(argv), usage: tokenUsage },
+  // Loaded on use: the load tool's modules are only for its own runs.
+  load: { run: async (argv) => (await import('../../load/cli.ts')).runLoadCommand(argv), usage: loadUsage },
 }
 
 async function main(argv: string[]): Promise<void> {
