@@ -469,7 +469,7 @@ export function describeAction(spec: ActionSpec): string {
     case 'restartProxy':
       return `restart the proxy on ${spec.node}`
     case 'addServices':
-      return `add ${spec.count} Services ${spec.prefix}-*${ns(spec.namespace)}`
+      return `add ${spec.count} Service${spec.count === 1 ? '' : 's'} ${spec.prefix}-*${ns(spec.namespace)}`
     case 'removeServices':
       return `remove Services ${spec.prefix}-*${ns(spec.namespace)}`
     case 'setReady':
