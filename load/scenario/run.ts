@@ -59,8 +59,7 @@ export async function runScenarioActions(actions: readonly ScenarioAction[], opt
 
   await Promise.all(
     actions.map(async (action, i) => {
-      const startAt = opts.t0Ms + action.atMs
-      if (!(await sleep(Math.max(0, startAt - Date.now()), signal))) return
+      if (!(await sleepUntil(opts.t0Ms + action.atMs, signal))) return
       const startedMs = Date.now()
       const record: ActionRecord = { name: action.name, kind: action.kind, atSecond: secondsSince(opts.t0Ms, startedMs), ok: true, message: 'started' }
       records[i] = record
@@ -89,6 +88,14 @@ export async function runScenarioActions(actions: readonly ScenarioAction[], opt
     }),
   )
   return records.filter((r): r is ActionRecord => r !== undefined)
+}
+
+/** Timers may fire a millisecond early by the wall clock: sleeps until `atMs` has truly come. False when aborted. */
+async function sleepUntil(atMs: number, signal: AbortSignal): Promise<boolean> {
+  for (let left = atMs - Date.now(); left > 0; left = atMs - Date.now()) {
+    if (!(await sleep(left, signal))) return false
+  }
+  return !signal.aborted
 }
 
 function failureMessage(err: unknown, signal: AbortSignal, allowedMs: number): string {
