@@ -96,16 +96,20 @@ export async function restartAgent(ctx: ActionContext, nodeName: string, kind: '
     await agents.writeState(state)
     return { before: running?.pid, started: { ...process, startedAtMs, log: node.log } }
   })
-  const what = kind === 'restartProxy' ? `the proxy on ${nodeName} (its agent restarted` : `the agent on ${nodeName} (`
-  const pids = `${before === undefined ? 'it was not running; ' : `pid ${before} → `}${started.pid})`
+  const what = restarted(kind, nodeName, before, started.pid)
   return waitUntil(ctx, `the new agent on ${nodeName} to renew its lease`, async () => {
-    if (!agents.isAlive(started.pid, started.starttime)) throw new ActionFailed(`restarted ${what}${pids}, but the new agent exited: see ${started.log}`)
+    if (!agents.isAlive(started.pid, started.starttime)) throw new ActionFailed(`${what}, but the new agent exited: see ${started.log}`)
     const lease = await ctx.client.get<V1Lease>(kinds.lease, nodeName, 'kube-node-lease', { signal: ctx.signal })
     const renewed = Date.parse(String(lease.spec?.renewTime ?? ''))
     if (!(renewed >= started.startedAtMs)) return { waiting: `the new agent on ${nodeName} (pid ${started.pid}) to renew its lease` }
     const node = await ctx.client.get<V1Node>(kinds.node, nodeName, undefined, { signal: ctx.signal })
     const ready = node.status?.conditions?.find((c) => c.type === 'Ready')
     if (ready?.status !== 'True') return { waiting: `node ${nodeName} to be Ready again (${ready?.reason ?? 'no Ready condition'})` }
-    return { done: `restarted ${what}${pids}; lease renewed, node Ready` }
+    return { done: `${what}; lease renewed, node Ready` }
   })
+}
+
+function restarted(kind: 'restartAgent' | 'restartProxy', node: string, before: number | undefined, after: number): string {
+  if (before === undefined) return `started the agent on ${node}${kind === 'restartProxy' ? ' and with it its proxy' : ''} (it was not running; pid ${after})`
+  return `restarted ${kind === 'restartProxy' ? `the proxy on ${node} by restarting its agent` : `the agent on ${node}`} (pid ${before} → ${after})`
 }
