@@ -23,6 +23,8 @@ export interface AgentControl {
   /** SIGTERM, then SIGKILL after a grace period; nothing if `pid` is no longer that process. */
   stop(pid: number, starttime: string): Promise<void>
   start(state: LabState, node: LabNode): Started
+  /** Why this process cannot stop and start the agents, if it cannot. */
+  cannotControl(): string | undefined
 }
 
 /** An agent's stop takes the pods' status reports and the proxy's shutdown: it gets this long before SIGKILL. */
@@ -56,6 +58,7 @@ export function weftUpAgents(lab: LabHandle): AgentControl {
     isAlive,
     stop: (pid, starttime) => stopProcess(pid, starttime, AGENT_STOP_GRACE_MS),
     start: (state, node) => startDetached('nsenter', restartArgs(state, node), node.log),
+    cannotControl: () => (process.getuid?.() === 0 ? undefined : 'restarting a lab agent needs root, as weft up does (run weft load with sudo)'),
   }
 }
 
@@ -88,7 +91,10 @@ export async function restartAgent(ctx: ActionContext, nodeName: string, kind: '
     const { state, node } = await labNode(agents, lab, nodeName)
     const recorded = state.processes.find((p) => p.role === 'agent' && p.name === nodeName)
     const running = recorded && agents.isAlive(recorded.pid, recorded.starttime) ? recorded : undefined
-    if (running) await agents.stop(running.pid, running.starttime)
+    if (running) {
+      await agents.stop(running.pid, running.starttime)
+      if (agents.isAlive(running.pid, running.starttime)) throw new ActionFailed(`could not stop the agent on ${nodeName} (pid ${running.pid}): ${agents.cannotControl() ?? 'it is still running'}`)
+    }
     const startedAtMs = Date.now()
     const process = agents.start(state, node)
     const entry = { role: 'agent' as const, name: nodeName, pid: process.pid, starttime: process.starttime }

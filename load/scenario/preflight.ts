@@ -61,11 +61,14 @@ export async function preflight(scenario: Scenario, opts: PreflightOptions): Pro
       case 'restartAgent':
       case 'restartProxy': {
         if (!opts.lab) return `${action.kind} works only in a lab made by weft up (the agent's process is restarted): this run has no lab`
+        const agents = opts.lab.agents ?? weftUpAgents(opts.lab)
         try {
-          await labNode(opts.lab.agents ?? weftUpAgents(opts.lab), opts.lab, action.node)
+          await labNode(agents, opts.lab, action.node)
         } catch (err) {
           return (err as Error).message
         }
+        const cannot = agents.cannotControl()
+        if (cannot) return cannot
         return missing(kinds.node, action.node, undefined, `node ${action.node} in the API`)
       }
       case 'addServices':

@@ -90,7 +90,9 @@ export async function setReady(ctx: ActionContext, spec: SetReadySpec): Promise<
       if (conditionStatus(pod, 'Ready') !== want) pending.push(chosenPod.name)
     }
     if (pending.length > 0) return { waiting: `the kubelet to make ${listNames(pending)} ${spec.ready ? 'Ready' : 'not Ready'} (readiness gate set)` }
+    const kept = names.filter((n) => !gone.has(n))
+    if (kept.length === 0) throw new ActionFailed(`${listNames(names)} went away before the kubelet made them ${spec.ready ? 'Ready' : 'not Ready'}`)
     const lost = gone.size > 0 ? `; ${listNames([...gone])} went away meanwhile` : ''
-    return { done: `${listNames(names.filter((n) => !gone.has(n)))} ${spec.ready ? 'Ready' : 'not Ready'} by readiness gate${lost}` }
+    return { done: `${listNames(kept)} ${spec.ready ? 'Ready' : 'not Ready'} by readiness gate${lost}` }
   })
 }

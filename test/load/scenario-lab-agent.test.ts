@@ -19,6 +19,8 @@ import { onInterrupt } from '../helpers/netns.ts'
 import { executeAction } from '../../load/scenario/actions.ts'
 import { newLedger, type ActionContext, type LabHandle } from '../../load/scenario/context.ts'
 import { restartArgs, weftUpAgents, type AgentControl } from '../../load/scenario/lab-agent.ts'
+import { parseScenario } from '../../load/scenario/parse.ts'
+import { preflight } from '../../load/scenario/preflight.ts'
 
 const info = (kind: string) => resources.find((r) => r.kind === kind)!
 const server = await startTestServer(t)
@@ -125,6 +127,27 @@ t.test('a new agent that exits fails the action, pointing at its log', async (t)
   await freshLab()
   const error = await executeAction(context({ dataDir: dir, agents: control((log) => startStandIn(log, 0.3)) }), { kind: 'restartAgent', node: 'node-1' }).then(() => undefined, (err: Error) => err)
   t.match(error?.message, new RegExp(`^restarted the agent on node-1 \\(pid \\d+ → \\d+\\), but the new agent exited: see ${plan.nodes[0].log.replace(/[.]/g, '\\.')}$`))
+})
+
+t.test('an agent that cannot be stopped is not started twice', async (t) => {
+  const state = await freshLab()
+  const old = state.processes.find((p) => p.name === 'node-1')!
+  const stuck = { ...control(), stop: async () => {} }
+  const before = started.length
+  await t.rejects(executeAction(context({ dataDir: dir, agents: stuck }), { kind: 'restartAgent', node: 'node-1' }), { message: `could not stop the agent on node-1 (pid ${old.pid}): it is still running` })
+  t.same((await readState(plan.statePath))!.processes, state.processes, 'lab.json is as it was')
+  t.equal(started.length, before, 'no second agent was started')
+  t.ok(isAlive(old.pid, old.starttime))
+  for (const p of state.processes.filter((x) => x.role === 'agent')) await stopProcess(p.pid, p.starttime, 1000)
+})
+
+t.test('preflight checks the lab, its node, and the rights to restart its agents', async (t) => {
+  await freshLab()
+  const scenario = parseScenario('phases:\n  - {rate: 1, duration: 1m}\nactions:\n  - {at: 1s, restartAgent: node-1}\n  - {at: 2s, restartProxy: node-9}\n', 's.yaml')
+  const problems = (lab: LabHandle) => preflight(scenario, { client, namespace: 'default', lab }).then(() => [], (err: { problems: string[] }) => err.problems)
+  t.same(await problems({ dataDir: dir, agents: control() }), [`s.yaml:5:5: restart the proxy on node-9: node-9 is not a node of the lab in ${dir} (its nodes: node-1, node-2)`])
+  t.same(await problems({ dataDir: dir, agents: { ...control(), cannotControl: () => 'no rights' } }), ['s.yaml:4:5: restart the agent on node-1: no rights', `s.yaml:5:5: restart the proxy on node-9: node-9 is not a node of the lab in ${dir} (its nodes: node-1, node-2)`])
+  t.equal(weftUpAgents({ dataDir: dir }).cannotControl(), process.getuid?.() === 0 ? undefined : 'restarting a lab agent needs root, as weft up does (run weft load with sudo)')
 })
 
 t.test('outside a lab, or for a node the lab does not have, a clear error', async (t) => {
