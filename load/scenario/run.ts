@@ -72,13 +72,13 @@ export async function runScenarioActions(actions: readonly ScenarioAction[], opt
       const interrupted = () => stop.abort('interrupted')
       signal.addEventListener('abort', interrupted, { once: true })
       try {
-        record.message = await executeAction(
+        record.message = printable(await executeAction(
           { client: opts.client, namespace: opts.namespace, runId: opts.runId, signal: stop.signal, lab: opts.lab, ledger, pollMs: opts.pollMs ?? 250, evictionRetryMs: opts.evictionRetryMs ?? 2000 },
           action,
-        )
+        ))
       } catch (err) {
         record.ok = false
-        record.message = failureMessage(err, stop.signal, endMs - startedMs)
+        record.message = printable(failureMessage(err, stop.signal, endMs - startedMs))
       } finally {
         clearTimeout(timer)
         signal.removeEventListener('abort', interrupted)
@@ -88,6 +88,11 @@ export async function runScenarioActions(actions: readonly ScenarioAction[], opt
     }),
   )
   return records.filter((r): r is ActionRecord => r !== undefined)
+}
+
+/** Messages carry what the API server said: no control characters reach a terminal or the report. */
+function printable(message: string): string {
+  return message.replace(/[\p{Cc}\p{Cf}]+/gu, ' ')
 }
 
 /** Timers may fire a millisecond early by the wall clock: sleeps until `atMs` has truly come. False when aborted. */

@@ -101,3 +101,8 @@ t.test('a run id that cannot label Services is refused', async (t) => {
   await t.rejects(runScenarioActions([], { client, namespace: 'default', runId: 'not a label', t0Ms: Date.now() }), { message: /^the run id "not a label" cannot label Services: / })
   t.same(await runScenarioActions([], { client, namespace: 'default', runId: 'ok-1', t0Ms: Date.now(), ledger: newLedger() }), [])
 })
+
+t.test('messages reach the timeline without control characters', async (t) => {
+  const { records } = await run('  - {at: 0s, restartAgent: n1}\n', { lab: { dataDir: '/nonexistent/\u001b[2J\nlab' } })
+  t.equal(records[0].message, 'there is no lab in /nonexistent/ [2J lab (no readable lab.json): restartAgent and restartProxy work in a lab made by weft up')
+})
