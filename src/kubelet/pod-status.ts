@@ -68,6 +68,28 @@ function condition(type: string, ok: boolean, previous: V1PodCondition[] | undef
   return { type, status, lastTransitionTime, ...(reason && !ok ? { reason } : {}) } as V1PodCondition
 }
 
+/** The conditions the kubelet sets; any other (a readiness gate's, DisruptionTarget) belongs to whoever set it and is kept as the API has it. */
+const kubeletConditions = new Set(['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'])
+
+/** Upstream's messages for the readiness gates whose condition is missing or not True. */
+function unreadyGates(pod: V1Pod, conditions: V1PodCondition[] | undefined): string[] {
+  const unready: string[] = []
+  for (const gate of pod.spec?.readinessGates ?? []) {
+    const c = conditions?.find((x) => x.type === gate.conditionType)
+    if (!c) unready.push(`corresponding condition of pod readiness gate "${gate.conditionType}" does not exist.`)
+    else if (c.status !== 'True') unready.push(`the status of pod readiness gate "${gate.conditionType}" is not "True", but ${c.status}`)
+  }
+  return unready
+}
+
+/** Ready: the containers are ready and every readiness gate's condition is True. */
+function readyCondition(pod: V1Pod, containersReady: boolean, terminal: boolean, prev: V1PodCondition[] | undefined, now: Date): V1PodCondition {
+  if (!containersReady || terminal) return condition('Ready', false, prev, now, terminal ? 'PodCompleted' : 'ContainersNotReady')
+  const unready = unreadyGates(pod, prev)
+  if (unready.length > 0) return { ...condition('Ready', false, prev, now, 'ReadinessGatesNotReady'), message: unready.join(', ') }
+  return condition('Ready', true, prev, now)
+}
+
 export function podStatus(pod: V1Pod, observed: ObservedPod, plan: PodPlan, ctx: StatusContext): V1PodStatus {
   const spec = pod.spec!
   const prev = pod.status?.conditions
@@ -86,9 +108,11 @@ export function podStatus(pod: V1Pod, observed: ObservedPod, plan: PodPlan, ctx:
     conditions: [
       condition('PodReadyToStartContainers', observed.sandbox !== undefined, prev, ctx.now),
       condition('Initialized', initialized, prev, ctx.now, 'ContainersNotInitialized'),
-      condition('Ready', containersReady && !terminal, prev, ctx.now, terminal ? 'PodCompleted' : 'ContainersNotReady'),
+      readyCondition(pod, containersReady, terminal, prev, ctx.now),
       condition('ContainersReady', containersReady && !terminal, prev, ctx.now, terminal ? 'PodCompleted' : 'ContainersNotReady'),
       condition('PodScheduled', true, prev, ctx.now),
+      // The status is written whole (a merge patch replaces the list): others' conditions go back as they are.
+      ...(prev ?? []).filter((c) => !kubeletConditions.has(c.type)),
     ],
     hostIP: ctx.hostIPs[0],
     hostIPs: ctx.hostIPs.map((ip) => ({ ip })),

@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { V1Pod } from '@kubernetes/client-node'
+import type { V1Pod, V1PodCondition } from '@kubernetes/client-node'
 import { planPod, type PlanContext } from '../../src/kubelet/pod-plan.ts'
 import { podStatus } from '../../src/kubelet/pod-status.ts'
 import { containerSpecHash, emptyObservedPod, type ObservedContainer, type ObservedPod } from '../../src/kubelet/pod-state.ts'
@@ -125,4 +125,42 @@ t.test('ephemeral containers start once in a running pod, are never restarted, n
   t.equal(plan.finished, undefined)
   const status = podStatus(p, observed([ran('app'), ran('side'), { ...gone, running: true }]), planPod(p, observed([ran('app'), ran('side')]), ctx()), { hostIPs: ['10.0.0.1'], now: new Date(0), startTime: new Date(0), probes: () => ({}) })
   t.same(status.ephemeralContainerStatuses?.map((s) => [s.name, s.ready, 'started' in s, Boolean(s.state?.running)]), [['dbg', false, false, true]])
+})
+
+t.test('status: Ready follows the readiness gates, whose conditions the kubelet keeps as others set them', async (t) => {
+  const sctx = { hostIPs: ['10.0.0.1'], now: new Date('2026-01-01T00:00:10Z'), startTime: new Date(0), probes: () => ({}) }
+  const o = observed([ran('app'), ran('side')])
+  const gated = (conditions: { type: string; status: string }[] | undefined): V1Pod => ({
+    ...pod({ readinessGates: [{ conditionType: 'weft.dev/ready' }, { conditionType: 'example.com/lb' }] }),
+    status: conditions ? { conditions: conditions as V1PodCondition[] } : undefined,
+  })
+  const statusOf = (p: V1Pod) => podStatus(p, o, planPod(p, o, ctx()), sctx)
+  const conditionOf = (p: V1Pod, type: string) => statusOf(p).conditions?.find((c) => c.type === type)
+
+  t.match(conditionOf(gated(undefined), 'Ready'), {
+    status: 'False',
+    reason: 'ReadinessGatesNotReady',
+    message: 'corresponding condition of pod readiness gate "weft.dev/ready" does not exist., corresponding condition of pod readiness gate "example.com/lb" does not exist.',
+  })
+  t.equal(conditionOf(gated(undefined), 'ContainersReady')?.status, 'True', 'the containers are ready all the same')
+  const oneFalse = gated([{ type: 'weft.dev/ready', status: 'False' }, { type: 'example.com/lb', status: 'True' }])
+  t.match(conditionOf(oneFalse, 'Ready'), { status: 'False', reason: 'ReadinessGatesNotReady', message: 'the status of pod readiness gate "weft.dev/ready" is not "True", but False' })
+  const bothTrue = gated([{ type: 'weft.dev/ready', status: 'True' }, { type: 'example.com/lb', status: 'True' }])
+  const ready = conditionOf(bothTrue, 'Ready')
+  t.equal(ready?.status, 'True')
+  t.notOk(ready?.reason || ready?.message, 'a ready pod has no reason or message')
+
+  const kept = statusOf(oneFalse).conditions!
+  t.same(
+    kept.filter((c) => c.type.includes('/')).map((c) => [c.type, c.status]),
+    [['weft.dev/ready', 'False'], ['example.com/lb', 'True']],
+    "the gates' conditions go back to the API as they are",
+  )
+  t.equal(new Set(kept.map((c) => c.type)).size, kept.length, 'no condition twice')
+  const disrupted = { ...pod(), status: { conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'EvictionByEvictionAPI' }, { type: 'Ready', status: 'True' }] as V1PodCondition[] } }
+  t.match(statusOf(disrupted).conditions?.find((c) => c.type === 'DisruptionTarget'), { status: 'True', reason: 'EvictionByEvictionAPI' }, 'another writer\'s condition is kept')
+  t.equal(statusOf(disrupted).conditions?.filter((c) => c.type === 'Ready').length, 1, 'the kubelet\'s own conditions are its own, not copied')
+
+  const sideUnready = { ...bothTrue, spec: { ...bothTrue.spec!, containers: [app, { ...side, readinessProbe: { tcpSocket: { port: 9000 } } }] } }
+  t.match(podStatus(sideUnready, o, planPod(sideUnready, o, ctx()), { ...sctx, probes: (n: string) => (n === 'side' ? { readiness: 'failure' as const } : {}) }).conditions?.find((c) => c.type === 'Ready'), { status: 'False', reason: 'ContainersNotReady' }, 'unready containers come first, as upstream')
 })
