@@ -226,7 +226,7 @@ class H2Client implements LoadClient {
     const closing: Promise<void>[] = []
     for (const connection of this.#live) {
       const { session } = connection
-      if (session.closed && session.destroyed) continue
+      if (session.destroyed) continue
       closing.push(new Promise((resolve) => session.once('close', resolve)))
       session.destroy()
     }
