@@ -77,7 +77,8 @@ t.test('agnhost netexec: echo answers end requests; the hostname probe names the
   t.teardown(() => d.client.close())
   await run(d, 1)
   await sleep(50)
-  await run(d, 300, 1)
+  // In batches: netexec is another process with the kernel's default receive buffer.
+  for (let from = 1; from < 301; from += 30) await run(d, 30, from)
   t.same(d.collected.tally(), { ok: 301 })
   const named = [...d.collected.results.entries()].filter(([token]) => token > 0).map(([, o]) => o.endpoint)
   t.ok(
