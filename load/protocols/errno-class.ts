@@ -20,6 +20,7 @@ const byCode: Record<string, ErrorClass> = {
   EAI_FAIL: 'name-resolution',
   EAI_NONAME: 'name-resolution',
   EAI_NODATA: 'name-resolution',
+  EPROTO: 'tls',
   ERR_TLS_CERT_ALTNAME_INVALID: 'tls',
   ERR_TLS_HANDSHAKE_TIMEOUT: 'tls',
   ERR_TLS_INVALID_PROTOCOL_VERSION: 'tls',
@@ -57,9 +58,12 @@ const byCode: Record<string, ErrorClass> = {
 /** The class of an error from node:net, node:tls, node:dgram or node:dns; 'other' when unknown. */
 export function errnoClass(err: unknown): ErrorClass {
   const code = (err as { code?: unknown } | null)?.code
-  if (typeof code !== 'string') return 'other'
-  const known = byCode[code]
-  if (known !== undefined) return known
-  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return 'tls'
+  if (typeof code === 'string') {
+    if (Object.hasOwn(byCode, code)) return byCode[code]
+    if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code.startsWith('ERR_OSSL_')) return 'tls'
+  }
+  // OpenSSL's errors name the library that raised them.
+  const library = (err as { library?: unknown } | null)?.library
+  if (typeof library === 'string' && /SSL|X509/i.test(library)) return 'tls'
   return 'other'
 }

@@ -125,6 +125,7 @@ class H2Client implements LoadClient {
   /** performance.now() before which a slot does not connect again. */
   readonly #retryAtMs: number[]
   #emptySlots: number
+  /** No empty slot may connect before this (0: look at them all). */
   #nextRetryMs = 0
   /** Every session not yet closed, retired ones included. */
   readonly #live = new Set<H2Connection>()
@@ -357,15 +358,15 @@ class H2Client implements LoadClient {
     if (this.#slots[connection.slot] !== connection) return
     this.#slots[connection.slot] = undefined
     this.#emptySlots++
+    // The next look at the slots finds this one, whatever others wait for.
+    this.#nextRetryMs = 0
     if (!connection.session.closed) connection.session.close()
   }
 
   #connectFailed(connection: H2Connection): void {
     const othersOpen = this.#slots.some((other) => other !== undefined)
     if (othersOpen) {
-      const retryAt = performance.now() + RETRY_DELAY_MS
-      this.#retryAtMs[connection.slot] = retryAt
-      this.#nextRetryMs = this.#nextRetryMs === 0 ? retryAt : Math.min(this.#nextRetryMs, retryAt)
+      this.#retryAtMs[connection.slot] = performance.now() + RETRY_DELAY_MS
       return
     }
     const error = connectFailureClass(connection)

@@ -44,6 +44,7 @@ export class UdpSockets<S extends UdpSlot> {
   readonly #afterSend = new Map<S, (err: Error | null) => void>()
   #cursor = 0
   #closed = false
+  /** No closed slot may open before this (0: look at them all). */
   #nextRetryMs = 0
 
   constructor(endpoints: TargetEndpoint[], count: number, makeSlot: (index: number, endpoint: TargetEndpoint) => S, events: UdpSocketEvents<S>) {
@@ -156,7 +157,7 @@ export class UdpSockets<S extends UdpSlot> {
     slot.ready = false
     socket?.close()
     slot.retryAtMs = performance.now() + RETRY_DELAY_MS
-    this.#nextRetryMs = this.#nextRetryMs === 0 ? slot.retryAtMs : Math.min(this.#nextRetryMs, slot.retryAtMs)
+    this.#nextRetryMs = 0
     const othersOpen = this.slots.some((other) => other !== slot && (other.ready || other.opening))
     this.#events.openFailed(slot, error, othersOpen)
   }

@@ -6,7 +6,8 @@ import { constants, createSecureServer, createServer, type Http2Server, type Htt
 import { createServer as createTcpServer, type Socket } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
 import t from 'tap'
-import { createHttp2Client } from '../../load/protocols/http2.ts'
+import { errnoClass } from '../../load/protocols/errno-class.ts'
+import { createHttp2Client, statusClass } from '../../load/protocols/http2.ts'
 import { selfSigned } from '../../ingress/self-signed.ts'
 import { drive, run, sleep, target } from './proto-rig.ts'
 
@@ -290,4 +291,27 @@ t.test('bad options are refused with a clear message', async (t) => {
   t.throws(() => createHttp2Client({ ...base, target: target({ protocol: 'http2', endpoints: [{ host: '::1', port: 70000 }] }) }), /not a port number/)
   t.throws(() => createHttp2Client({ ...base, connections: 0, target: target({ protocol: 'http2', endpoints }) }), /connections must be/)
   t.throws(() => createHttp2Client({ ...base, target: target({ protocol: 'http1', endpoints }) }), /given a http1 target/)
+})
+
+t.test('error codes and statuses map to classes', async (t) => {
+  const cases: [unknown, string][] = [
+    [{ code: 'ECONNREFUSED' }, 'refused'],
+    [{ code: 'ECONNRESET' }, 'reset'],
+    [{ code: 'EPIPE' }, 'reset'],
+    [{ code: 'ETIMEDOUT' }, 'timeout'],
+    [{ code: 'EHOSTUNREACH' }, 'connect'],
+    [{ code: 'EADDRNOTAVAIL' }, 'connect'],
+    [{ code: 'ENOTFOUND' }, 'name-resolution'],
+    [{ code: 'EAI_AGAIN' }, 'name-resolution'],
+    [{ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }, 'tls'],
+    [{ code: 'ERR_SSL_WRONG_VERSION_NUMBER' }, 'tls'],
+    [{ code: 'ERR_OSSL_BAD_DECRYPT' }, 'tls'],
+    [{ code: 'SOMETHING', library: 'SSL routines' }, 'tls'],
+    [{ code: 'toString' }, 'other'],
+    [{ code: 42 }, 'other'],
+    [null, 'other'],
+    [new Error('plain'), 'other'],
+  ]
+  for (const [err, expected] of cases) t.equal(errnoClass(err), expected, JSON.stringify(err))
+  t.same([199, 200, 204, 302, 399, 400, 499, 500, 599, 600].map(statusClass), ['protocol', undefined, undefined, undefined, undefined, 'http-4xx', 'http-4xx', 'http-5xx', 'http-5xx', 'protocol'])
 })
