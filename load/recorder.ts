@@ -53,6 +53,7 @@ export class Recorder {
   private readonly live: LiveWindow[] = []
   private nextSecond = 0
   private finished = false
+  private endedMs: number | undefined
   private readonly endpoints = new Map<string, number>()
 
   /** `startedAtMs`: epoch ms of t0, the end of warm-up. */
@@ -143,16 +144,19 @@ export class Recorder {
       taken.push(this.close(live))
     }
     this.finished = true
+    this.endedMs = Math.max(0, endMs)
     return taken
   }
 
   /** Everything recorded so far: windows handed out, then those still open. */
   snapshot(): RunSnapshot {
-    return {
+    const snapshot: RunSnapshot = {
       startedAtMs: this.startedAtMs,
       windows: [...this.closed, ...this.live.map(toWindow)],
       endpoints: Object.fromEntries(this.endpoints),
     }
+    if (this.endedMs !== undefined) snapshot.durationMs = this.endedMs
+    return snapshot
   }
 }
 
@@ -199,8 +203,9 @@ export function checkWindow(value: unknown, where = 'window'): WindowSnapshot {
 /** Checks a snapshot that came from a file or the network (a load pod's report). */
 export function checkSnapshot(value: unknown, where = 'snapshot'): RunSnapshot {
   if (!isRecord(value)) throw new SnapshotError(`${where}: not an object`)
-  const { startedAtMs, windows, endpoints } = value
+  const { startedAtMs, durationMs, windows, endpoints } = value
   if (typeof startedAtMs !== 'number' || !Number.isFinite(startedAtMs) || startedAtMs < 0) throw new SnapshotError(`${where}: startedAtMs must be epoch milliseconds`)
+  if (durationMs !== undefined && (typeof durationMs !== 'number' || !(durationMs >= 0 && durationMs <= maxSeconds * 1000))) throw new SnapshotError(`${where}: durationMs must be a number of ms in 0..${maxSeconds * 1000}`)
   if (!Array.isArray(windows) || windows.length > maxSeconds) throw new SnapshotError(`${where}: windows must be a list of at most ${maxSeconds}`)
   const seen = new Set<number>()
   const checked = windows.map((window, index) => {
@@ -218,7 +223,9 @@ export function checkSnapshot(value: unknown, where = 'snapshot'): RunSnapshot {
     if (!isCount(count)) throw new SnapshotError(`${where}: endpoints[${JSON.stringify(name)}] must be a count`)
     checkedEndpoints[name] = count
   }
-  return { startedAtMs, windows: checked, endpoints: checkedEndpoints }
+  const snapshot: RunSnapshot = { startedAtMs, windows: checked, endpoints: checkedEndpoints }
+  if (durationMs !== undefined) snapshot.durationMs = durationMs
+  return snapshot
 }
 
 /**
@@ -246,7 +253,10 @@ export function mergeSnapshots(snapshots: RunSnapshot[]): RunSnapshot {
   for (const snapshot of snapshots) {
     for (const [name, count] of Object.entries(snapshot.endpoints)) endpoints[name] = (endpoints[name] ?? 0) + count
   }
-  return { startedAtMs, windows, endpoints }
+  const merged: RunSnapshot = { startedAtMs, windows, endpoints }
+  const durations = snapshots.flatMap((snapshot) => (snapshot.durationMs === undefined ? [] : [snapshot.durationMs]))
+  if (durations.length > 0) merged.durationMs = Math.max(...durations)
+  return merged
 }
 
 /** Windows of one second from several generators as one. */

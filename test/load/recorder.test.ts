@@ -55,6 +55,7 @@ t.test('finish hands out the rest, complete or not, and ignores later results', 
   recorder.sent(2600)
   t.same(recorder.totals, { sent: 2, ended: 1, ok: 1, errors: 0 })
   t.same(recorder.snapshot().windows.map((w) => w.second), [0, 1, 2])
+  t.equal(recorder.snapshot().durationMs, 2500)
 })
 
 t.test('endpoints beyond the limit are counted together', async (t) => {
@@ -86,8 +87,11 @@ t.test('merging is exact: merged percentiles equal those of one histogram fed ev
   const values = (n: number, scale: number) => Array.from({ length: n }, () => Math.exp(random() * scale) * 0.01)
   const a = generator(5000, [values(3000, 9), values(2000, 12)], { 'pod-a': 10, 'pod-b': 1 })
   const b = generator(5000, [values(1000, 6), values(4000, 14), values(10, 3)], { 'pod-b': 2 })
+  a.durationMs = 1800
+  b.durationMs = 2500
   const merged = mergeSnapshots([a, b])
   t.equal(merged.startedAtMs, 5000)
+  t.equal(merged.durationMs, 2500, 'the longest generator')
   t.same(merged.endpoints, { 'pod-a': 10, 'pod-b': 3 })
   t.same(merged.windows.map((w) => [w.second, w.sent, w.ok, w.errors.reset]), [[0, 4002, 3998, 2], [1, 6002, 5998, 2], [2, 11, 9, 1]])
   for (const second of [0, 1]) {
@@ -119,6 +123,8 @@ t.test('snapshots from the network are checked', async (t) => {
   const window = good.windows[0]
   t.throws(() => checkSnapshot(null), /not an object/)
   t.throws(() => checkSnapshot({ ...good, startedAtMs: 'x' }), /startedAtMs/)
+  t.throws(() => checkSnapshot({ ...good, durationMs: -1 }), /durationMs/)
+  t.equal(checkSnapshot({ ...good, durationMs: 1500 }).durationMs, 1500)
   t.throws(() => checkSnapshot({ ...good, windows: [window, window] }), /appears twice/)
   t.throws(() => checkSnapshot({ ...good, endpoints: { 'bad\nname': 1 } }), /endpoint name/)
   t.throws(() => checkSnapshot({ ...good, endpoints: { a: -1 } }), /must be a count/)
