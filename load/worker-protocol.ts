@@ -4,7 +4,8 @@
 //   {"type":"heartbeat"}                        after 5 s with nothing else printed
 //   {"type":"progress",...Progress}             once a second while running
 //   {"type":"window",...WindowSnapshot}         each second of the run once complete
-//   {"type":"done","snapshot":RunSnapshot}      the end (it then exits 0)
+//   {"type":"done","snapshot":RunSnapshot}      the end (it then exits 0); "stopped":true when
+//                                               a stop line or SIGTERM cut the run short
 //   {"type":"error","message":TEXT}             the end, failed (it then exits 1)
 // and reads (stdin, written over pods/attach):
 //   {"type":"start","atMs":EPOCH_MS}            send from then on (warm-up first)
@@ -27,7 +28,7 @@ export type WorkerMessage =
   | { type: 'heartbeat' }
   | ({ type: 'progress' } & Progress)
   | ({ type: 'window' } & WindowSnapshot)
-  | { type: 'done'; snapshot: RunSnapshot }
+  | { type: 'done'; snapshot: RunSnapshot; stopped?: boolean }
   | { type: 'error'; message: string }
 
 export class LineError extends Error {
@@ -143,9 +144,12 @@ export function parseWorkerLine(line: string): WorkerMessage {
       return { type: 'progress', ...validateProgress(o) }
     case 'window':
       return { type: 'window', ...validateWindow(o) }
-    case 'done':
-      onlyKeys(o, ['type', 'snapshot'], 'done')
-      return { type: 'done', snapshot: validateSnapshot(o.snapshot) }
+    case 'done': {
+      onlyKeys(o, ['type', 'snapshot', 'stopped'], 'done')
+      if (o.stopped !== undefined && typeof o.stopped !== 'boolean') throw new LineError('done.stopped: expected true or false')
+      const snapshot = validateSnapshot(o.snapshot)
+      return o.stopped ? { type: 'done', snapshot, stopped: true } : { type: 'done', snapshot }
+    }
     case 'error':
       onlyKeys(o, ['type', 'message'], 'error')
       if (typeof o.message !== 'string') throw new LineError('error.message: expected text')

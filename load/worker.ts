@@ -85,7 +85,7 @@ export async function runWorker(job: LoadJob, io: WorkerIO, deps: WorkerDeps, ti
       onProgress: (progress) => emit({ type: 'progress', ...progress }),
       onWindow: (window) => emit({ type: 'window', ...window }),
     })
-    emit({ type: 'done', snapshot })
+    emit(run.signal.aborted ? { type: 'done', snapshot, stopped: true } : { type: 'done', snapshot })
     return 'done'
   } catch (err) {
     emit({ type: 'error', message: (err as Error).message })

@@ -103,6 +103,7 @@ t.test('worker lines: every message type, checked field by field', async (t) => 
   t.same(parseWorkerLine(JSON.stringify({ type: 'progress', ...progress })), { type: 'progress', ...progress, totalMs: undefined })
   const snapshot = { startedAtMs: 1700000000000, windows: [window], endpoints: { 'echo-1': 5, 'echo-2': 4 } }
   t.same(parseWorkerLine(JSON.stringify({ type: 'done', snapshot })), { type: 'done', snapshot })
+  t.same(parseWorkerLine(JSON.stringify({ type: 'done', snapshot, stopped: true })), { type: 'done', snapshot, stopped: true })
   t.same(parseWorkerLine('{"type":"error","message":"boom"}'), { type: 'error', message: 'boom' })
   const bad: Array<[object, RegExp]> = [
     [{ type: 'window', ...window, second: -1 }, /window\.second: expected a count/],
@@ -113,6 +114,7 @@ t.test('worker lines: every message type, checked field by field', async (t) => 
     [{ type: 'done', snapshot: { ...snapshot, endpoints: { a: -1 } } }, /snapshot\.endpoints\.a: expected a count/],
     [{ type: 'done', snapshot: { ...snapshot, windows: {} } }, /snapshot\.windows: expected a list/],
     [{ type: 'done', snapshot: { ...snapshot, startedAtMs: 'x' } }, /snapshot\.startedAtMs/],
+    [{ type: 'done', snapshot, stopped: 'yes' }, /done\.stopped: expected true or false/],
     [{ type: 'progress', ...progress, rate: null }, /progress\.rate/],
     [{ type: 'ready', generator: 5 }, /ready\.generator/],
     [{ type: 'error' }, /error\.message: expected text/],

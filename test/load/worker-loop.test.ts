@@ -65,6 +65,7 @@ t.test('ready, then the start line, then each window and the snapshot', async (t
   t.same(seen[0]!.plan, job.plan)
   t.same(seen[0]!.target, job.target)
   const done = h.messages.at(-1) as Extract<WorkerMessage, { type: 'done' }>
+  t.notOk('stopped' in done, 'a run that ran its course')
   t.same(done.snapshot, { startedAtMs: atMs, windows: [window(0), window(1), window(2)], endpoints: { e: 30 } })
   t.ok(h.messages.some((m) => m.type === 'progress'), 'progress once a second')
 })
@@ -89,6 +90,7 @@ t.test('a stop line mid-run ends it with what was recorded', async (t) => {
   t.equal(await h.outcome, 'done')
   const done = h.messages.at(-1) as Extract<WorkerMessage, { type: 'done' }>
   t.ok(done.snapshot.windows.length >= 1 && done.snapshot.windows.length < 1000, `stopped after ${done.snapshot.windows.length} windows`)
+  t.equal(done.stopped, true, 'the result says it was cut short')
 })
 
 t.test('the abort signal (SIGTERM) ends a run, or the wait for the start', async (t) => {
@@ -98,7 +100,7 @@ t.test('the abort signal (SIGTERM) ends a run, or the wait for the start', async
   await h.waitFor('window')
   during.abort()
   t.equal(await h.outcome, 'done')
-  t.equal(h.messages.at(-1)!.type, 'done')
+  t.match(h.messages.at(-1), { type: 'done', stopped: true })
   const before = new AbortController()
   const w = harness(fakeRun(1), {}, before.signal)
   await w.waitFor('ready')
