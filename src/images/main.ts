@@ -10,6 +10,8 @@ async function run(program: ProgramName, args: string[]): Promise<void> {
       return (await import('../cli/dns.ts')).runDns(args)
     case 'ingress':
       return (await import('../cli/ingress.ts')).runIngress(args)
+    case 'load':
+      return (await import('./load.ts')).load(args)
     case 'netexec':
       return (await import('./netexec.ts')).netexec(args)
     case 'serve-hostname':

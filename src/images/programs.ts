@@ -1,3 +1,3 @@
 /** The programs main.ts can run. */
-export const programNames = ['echo', 'dns', 'ingress', 'netexec', 'serve-hostname', 'pause'] as const
+export const programNames = ['echo', 'dns', 'ingress', 'load', 'netexec', 'serve-hostname', 'pause'] as const
 export type ProgramName = (typeof programNames)[number]

@@ -68,6 +68,7 @@ function builtinImage(image: string): BuiltinImage | undefined {
   if (repo === 'weft/echo') return single('echo', [])
   if (repo === 'weft/dns') return single('dns', [])
   if (repo === 'weft/ingress') return single('ingress', [])
+  if (repo === 'weft/load') return single('load', [])
   const last = repo.slice(repo.lastIndexOf('/') + 1)
   if (last === 'agnhost') return agnhost
   if (/^pause(-[a-z0-9]+)?$/.test(last)) return single('pause', ['pause'])
@@ -98,7 +99,7 @@ export function resolveImage(container: V1Container): { command: string[] } {
   if (command.length === 0) {
     throw new ImageError(
       'NoCommand',
-      `container ${JSON.stringify(container.name)}: image ${JSON.stringify(image)} is not built into weft and weft has no container engine, so its entrypoint cannot run; set the container's command to a program on the host (built-in images: weft/echo, weft/dns, weft/ingress, agnhost, pause, serve-hostname)`,
+      `container ${JSON.stringify(container.name)}: image ${JSON.stringify(image)} is not built into weft and weft has no container engine, so its entrypoint cannot run; set the container's command to a program on the host (built-in images: weft/echo, weft/dns, weft/ingress, weft/load, agnhost, pause, serve-hostname)`,
     )
   }
   return { command: [...command, ...args] }
