@@ -8,7 +8,8 @@ import { kubeAccess, type KubeAccess } from './kube.ts'
 import { loadUsage, parseLoadArgs, type LoadOptions } from './options.ts'
 import { runFromPods } from './pods.ts'
 import { newRunId } from './pod-spec.ts'
-import { clientFor, grpcRequestBody } from './protocols/index.ts'
+import { healthCheckRequestBody } from './protocols/grpc.ts'
+import { clientFor } from './protocols/index.ts'
 import { compareResults } from './report/compare.ts'
 import { defaultLabels, readResultFile, writeCompareReport, writeReportFiles } from './report/files.ts'
 import { ProgressPrinter } from './report/progress.ts'
@@ -72,7 +73,8 @@ function targetOptions(o: LoadOptions, namespace: string, spec: string): Paramet
     host: o.host,
     method: o.method,
     headers: o.headers,
-    body: grpc ? grpcRequestBody(o.grpcService, o.body) : o.body?.toString('base64'),
+    // gRPC: --body is the serialized request message; without it, the health check's request.
+    body: grpc && o.body === undefined ? healthCheckRequestBody(o.grpcService) : o.body?.toString('base64'),
     dns: o.dnsName === undefined ? undefined : { name: o.dnsName, type: o.dnsType },
     udpPayloadBytes: o.udpPayloadBytes,
   }
@@ -167,7 +169,7 @@ async function run(o: LoadOptions, c: RunContext): Promise<LoadResult> {
     } else {
       const startAtMs = Date.now() + 100
       startActions(startAtMs)
-      snapshot = await runLoad({ plan: c.plan, target: c.target, createClient: clientFor(c.target.protocol), startAtMs, signal: abort.signal, onProgress })
+      snapshot = await runLoad({ plan: c.plan, target: c.target, createClient: await clientFor(c.target.protocol), startAtMs, signal: abort.signal, onProgress })
       generators = [{ name: 'weft load' }]
     }
     // Actions still waiting for their completion get until the deadline given above.

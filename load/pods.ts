@@ -44,6 +44,8 @@ export interface FromPodsOptions {
   onWindow?(window: WindowSnapshot): void
   /** Once a second: the generators' progress summed (p50/p99: the highest of theirs). */
   onProgress?(progress: Progress): void
+  /** Called with the common start (epoch ms) once every pod was told it: a scenario's clock starts there. */
+  onStart?(atMs: number): void
   /** What happens, for people (pods created, ready, started; lines a pod printed that are not messages). */
   onStatus?(message: string): void
 }
@@ -269,6 +271,7 @@ export async function runFromPods(o: FromPodsOptions): Promise<FromPodsResult> {
     const untold = told.findIndex((r) => r.status === 'rejected')
     if (untold >= 0) throw new PodsError('GeneratorFailed', `load pod ${generators[untold]!.name} on node ${generators[untold]!.node}: the start line could not be sent: ${((told[untold] as PromiseRejectedResult).reason as Error).message}`)
     status(`started: sending from ${new Date(atMs).toISOString()}`)
+    o.onStart?.(atMs)
     if (o.onProgress) {
       progressTimer = setInterval(() => {
         const all = generators.map((g) => g.progress).filter((p): p is Progress => p !== undefined)

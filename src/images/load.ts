@@ -5,12 +5,7 @@ import { parseFlags } from './flags.ts'
 import { jobEnvName, parseJob } from '../../load/job.ts'
 import { formatLine } from '../../load/worker-protocol.ts'
 import { runWorker } from '../../load/worker.ts'
-import type { ClientFactory, Protocol } from '../../load/types.ts'
-
-async function clientFactory(protocol: Protocol): Promise<ClientFactory> {
-  if (protocol === 'http1') return (await import('../../load/protocols/http1.ts')).createHttp1Client
-  throw new Error(`weft/load cannot speak ${protocol} yet (http1 only)`)
-}
+import { clientFor } from '../../load/protocols/index.ts'
 
 function flushed(): Promise<void> {
   return new Promise((resolve) => process.stdout.write('', () => resolve()))
@@ -21,14 +16,14 @@ export async function load(args: readonly string[]): Promise<void> {
   let outcome: 'done' | 'error' = 'error'
   try {
     const job = parseJob(process.env[jobEnvName])
-    const [{ runLoad }, createClient] = await Promise.all([import('../../load/engine.ts'), clientFactory(job.target.protocol)])
+    const [{ runLoad }, createClient] = await Promise.all([import('../../load/engine.ts'), clientFor(job.target.protocol)])
     const stop = new AbortController()
     const abort = (): void => stop.abort()
     process.once('SIGTERM', abort)
     process.once('SIGINT', abort)
     outcome = await runWorker(job, { input: process.stdin, write: (line) => process.stdout.write(line), signal: stop.signal }, { runLoad, createClient })
   } catch (err) {
-    // A bad job (or no engine): said on stdout, where the controller reads, and on stderr for people.
+    // A bad job: said on stdout, where the controller reads, and on stderr for people.
     process.stdout.write(formatLine({ type: 'error', message: (err as Error).message }))
     process.stderr.write(`load: ${(err as Error).message}\n`)
   }

@@ -145,6 +145,6 @@ await t.test('weft load --from-pods through a rollout and through killed pods', 
   })
 
   // The load pods are gone.
-  const left = await client.list<any>(podInfo, 'default', { labelSelector: 'app.kubernetes.io/name=weft-load' })
+  const left = await client.list<any>(podInfo, { namespace: 'default', labelSelector: 'app.kubernetes.io/name=weft-load' })
   t.equal(left.items.length, 0, 'no load pod left')
 })
