@@ -150,6 +150,8 @@ export interface WindowSnapshot {
 export interface RunSnapshot {
   /** Epoch ms of t0. */
   startedAtMs: number
+  /** How long requests were sent for after t0, ms (a run cut short by --requests or Ctrl-C is shorter than planned); merged: the longest. */
+  durationMs?: number
   windows: WindowSnapshot[]
   endpoints: Record<string, number>
 }
