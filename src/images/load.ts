@@ -7,9 +7,11 @@ import { formatLine } from '../../load/worker-protocol.ts'
 import { runWorker } from '../../load/worker.ts'
 import type { ClientFactory, Protocol } from '../../load/types.ts'
 
+/** The protocol clients built so far; load/protocols/index.ts's clientFor takes this over once it has them all. */
 async function clientFactory(protocol: Protocol): Promise<ClientFactory> {
   if (protocol === 'http1') return (await import('../../load/protocols/http1.ts')).createHttp1Client
-  throw new Error(`weft/load cannot speak ${protocol} yet (http1 only)`)
+  if (protocol === 'tcp') return (await import('../../load/protocols/tcp.ts')).createTcpClient
+  throw new Error(`weft/load cannot speak ${protocol} yet (http1 and tcp only)`)
 }
 
 function flushed(): Promise<void> {
