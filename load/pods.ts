@@ -11,7 +11,7 @@ import type { LoadJob } from './job.ts'
 import { attachStdin, type PodStdin } from './pod-attach.ts'
 import { followPodLines } from './pod-log-lines.ts'
 import { chooseNodes, loadContainer, loadPodManifest, newRunId, podName, podState, PodsError, runLabel, splitPlan, spreadOverNodes } from './pod-spec.ts'
-import { mergeSnapshots } from './recorder.ts'
+import { mergeSnapshots, mergeWindows } from './recorder.ts'
 import type { LoadPlan, Progress, ResolvedTarget, RunSnapshot, WindowSnapshot } from './types.ts'
 import { WindowMerger } from './window-merger.ts'
 import { formatLine, parseWorkerLine, type WorkerMessage } from './worker-protocol.ts'
@@ -129,7 +129,7 @@ export async function runFromPods(o: FromPodsOptions): Promise<FromPodsResult> {
   let settle: (() => void) | undefined
   const changed = (): void => settle?.()
   const failed = (): Generator | undefined => generators.find((g) => g.failure !== undefined)
-  const merger = new WindowMerger(o.count, mergeSnapshots, (w) => o.onWindow?.(w))
+  const merger = new WindowMerger(o.count, mergeWindows, (w) => o.onWindow?.(w))
 
   const onSignal = (signal: NodeJS.Signals): void => {
     status(`${signal}: deleting the load pods of run ${runId}`)

@@ -3,16 +3,17 @@
 // order, so it had nothing for S). Seconds still open at the end come from the final merge.
 import type { RunSnapshot, WindowSnapshot } from './types.ts'
 
-export type MergeSnapshots = (snapshots: RunSnapshot[]) => RunSnapshot
+/** Windows of one second from several generators as one (the recorder's mergeWindows). */
+export type MergeWindows = (windows: WindowSnapshot[]) => WindowSnapshot
 
 export class WindowMerger {
   readonly #pending: Array<Map<number, WindowSnapshot>>
   readonly #last: number[]
-  readonly #merge: MergeSnapshots
+  readonly #merge: MergeWindows
   readonly #emit: (window: WindowSnapshot) => void
   #next = 0
 
-  constructor(generators: number, merge: MergeSnapshots, emit: (window: WindowSnapshot) => void) {
+  constructor(generators: number, merge: MergeWindows, emit: (window: WindowSnapshot) => void) {
     this.#pending = Array.from({ length: generators }, () => new Map())
     this.#last = Array.from({ length: generators }, () => -1)
     this.#merge = merge
@@ -49,8 +50,6 @@ export class WindowMerger {
 
   #passOn(windows: WindowSnapshot[]): void {
     if (windows.length === 0) return
-    if (windows.length === 1) return this.#emit(windows[0]!)
-    const merged = this.#merge(windows.map((w) => ({ startedAtMs: 0, windows: [w], endpoints: {} })))
-    for (const w of merged.windows) this.#emit(w)
+    this.#emit(windows.length === 1 ? windows[0]! : this.#merge(windows))
   }
 }

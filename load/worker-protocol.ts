@@ -11,14 +11,12 @@
 //   {"type":"start","atMs":EPOCH_MS}            send from then on (warm-up first)
 //   {"type":"stop"}                             end the run now; report what was recorded
 // Both sides parse strictly: a line is at most maxLineBytes, every field is checked.
-import { errorClasses, type ErrorClass, type Progress, type RunSnapshot, type WindowSnapshot } from './types.ts'
+import { checkSnapshot, checkWindow } from './recorder.ts'
+import type { Progress, RunSnapshot, WindowSnapshot } from './types.ts'
 import { isObject, type JsonObject } from './json-fields.ts'
 
 export const maxLineBytes = 16 * 1024 * 1024
 const maxControlLineBytes = 1024
-const maxHistogramChars = 4 * 1024 * 1024
-const maxWindows = 7 * 24 * 3600
-const maxEndpoints = 100_000
 const maxCount = Number.MAX_SAFE_INTEGER
 
 export type ControlMessage = { type: 'start'; atMs: number } | { type: 'stop' }
@@ -83,37 +81,6 @@ export function parseControlLine(line: string): ControlMessage {
   throw new LineError(`unknown message type ${JSON.stringify(String(o.type).slice(0, 40))} (expected start or stop)`)
 }
 
-export function validateWindow(o: unknown, what = 'window'): WindowSnapshot {
-  if (!isObject(o)) throw new LineError(`${what}: expected an object`)
-  onlyKeys(o, ['type', 'second', 'sent', 'ok', 'errors', 'histogram'], what)
-  const errors: Partial<Record<ErrorClass, number>> = {}
-  if (!isObject(o.errors)) throw new LineError(`${what}.errors: expected an object`)
-  for (const [key, n] of Object.entries(o.errors)) {
-    if (!(errorClasses as readonly string[]).includes(key)) throw new LineError(`${what}.errors: unknown error class ${JSON.stringify(key.slice(0, 40))}`)
-    errors[key as ErrorClass] = count(o.errors, key, `${what}.errors`)
-  }
-  const histogram = o.histogram
-  if (typeof histogram !== 'string' || histogram.length > maxHistogramChars || !/^[A-Za-z0-9+/]*={0,2}$/.test(histogram)) throw new LineError(`${what}.histogram: expected base64 text`)
-  const second = count(o, 'second', what)
-  if (second > maxWindows) throw new LineError(`${what}.second: ${second} is beyond a week`)
-  return { second, sent: count(o, 'sent', what), ok: count(o, 'ok', what), errors, histogram }
-}
-
-export function validateSnapshot(o: unknown, what = 'snapshot'): RunSnapshot {
-  if (!isObject(o)) throw new LineError(`${what}: expected an object`)
-  onlyKeys(o, ['startedAtMs', 'windows', 'endpoints'], what)
-  if (!Array.isArray(o.windows) || o.windows.length > maxWindows) throw new LineError(`${what}.windows: expected a list of at most ${maxWindows}`)
-  if (!isObject(o.endpoints)) throw new LineError(`${what}.endpoints: expected an object`)
-  const names = Object.keys(o.endpoints)
-  if (names.length > maxEndpoints) throw new LineError(`${what}.endpoints: more than ${maxEndpoints}`)
-  const endpoints: Record<string, number> = {}
-  for (const name of names) {
-    if (name.length > 300) throw new LineError(`${what}.endpoints: a name longer than 300 characters`)
-    endpoints[name] = count(o.endpoints, name, `${what}.endpoints`)
-  }
-  return { startedAtMs: finite(o, 'startedAtMs', what), windows: o.windows.map((w, i) => validateWindow(w, `${what}.windows[${i}]`)), endpoints }
-}
-
 function validateProgress(o: JsonObject): Progress {
   onlyKeys(o, ['type', 'elapsedMs', 'totalMs', 'sent', 'done', 'errors', 'rate', 'p50', 'p99'], 'progress')
   const totalMs = o.totalMs === undefined || o.totalMs === null ? undefined : finite(o, 'totalMs', 'progress')
@@ -126,6 +93,15 @@ function validateProgress(o: JsonObject): Progress {
     rate: finite(o, 'rate', 'progress'),
     p50: finite(o, 'p50', 'progress'),
     p99: finite(o, 'p99', 'progress'),
+  }
+}
+
+/** A window or snapshot through the recorder's own checks (which decode the histograms too). */
+function checked<T>(check: () => T): T {
+  try {
+    return check()
+  } catch (err) {
+    throw new LineError((err as Error).message)
   }
 }
 
@@ -142,12 +118,14 @@ export function parseWorkerLine(line: string): WorkerMessage {
       return { type: 'heartbeat' }
     case 'progress':
       return { type: 'progress', ...validateProgress(o) }
-    case 'window':
-      return { type: 'window', ...validateWindow(o) }
+    case 'window': {
+      const { type: _, ...window } = o
+      return { type: 'window', ...checked(() => checkWindow(window)) }
+    }
     case 'done': {
       onlyKeys(o, ['type', 'snapshot', 'stopped'], 'done')
       if (o.stopped !== undefined && typeof o.stopped !== 'boolean') throw new LineError('done.stopped: expected true or false')
-      const snapshot = validateSnapshot(o.snapshot)
+      const snapshot = checked(() => checkSnapshot(o.snapshot))
       return o.stopped ? { type: 'done', snapshot, stopped: true } : { type: 'done', snapshot }
     }
     case 'error':

@@ -26,8 +26,13 @@ export interface WorkerTimings {
   startTimeoutMs?: number
   /** A heartbeat line after this long with nothing printed (default 5 s): keeps the log stream that reads it alive. */
   heartbeatMs?: number
-  /** How far in the future a start may be (default 5 min); a start in the past starts now. */
+  /** How far in the future a start may be (default 5 min). */
   maxStartAheadMs?: number
+  /**
+   * How late the start line may come (default 5 s). A late start keeps the agreed moment, so
+   * every generator's seconds line up: the engine sends what was due at once, timed from when it was due.
+   */
+  maxStartLateMs?: number
 }
 
 export type WorkerOutcome = 'done' | 'error'
@@ -73,14 +78,16 @@ export async function runWorker(job: LoadJob, io: WorkerIO, deps: WorkerDeps, ti
       return 'error'
     }
     const maxAhead = timings.maxStartAheadMs ?? 300_000
+    const maxLate = timings.maxStartLateMs ?? 5000
     if (start - now() > maxAhead) throw new LineError(`start.atMs is more than ${maxAhead / 1000} s ahead of this node's clock`)
+    if (now() - start > maxLate) throw new LineError(`the start line came ${((now() - start) / 1000).toFixed(1)} s after the start time (more than ${maxLate / 1000} s: clocks apart, or the node overloaded)`)
     // Further control lines (stop) arrive while the load runs.
     void watchForStop(control, run)
     const snapshot = await deps.runLoad({
       plan: job.plan,
       target: job.target,
       createClient: deps.createClient,
-      startAtMs: Math.max(start, now()),
+      startAtMs: start,
       signal: run.signal,
       onProgress: (progress) => emit({ type: 'progress', ...progress }),
       onWindow: (window) => emit({ type: 'window', ...window }),

@@ -4,7 +4,9 @@ import t from 'tap'
 import { chooseNodes, loadPodManifest, podName, podState, splitPlan, spreadOverNodes } from '../../load/pod-spec.ts'
 import { parseJob } from '../../load/job.ts'
 import { WindowMerger } from '../../load/window-merger.ts'
-import type { LoadPlan, RunSnapshot, WindowSnapshot } from '../../load/types.ts'
+import type { LoadPlan, WindowSnapshot } from '../../load/types.ts'
+import { mergeSnapshots, mergeWindows } from '../../load/recorder.ts'
+import { createHistogram, decodeHistogram, encodeHistogram, recordMs } from '../../load/histogram.ts'
 
 const plan: LoadPlan = { phases: [{ name: 'ramp', durationMs: 2000, rate: 100, rateTo: 300 }, { name: 'flat', durationMs: 3000, rate: 300 }], connections: 10, keepAlive: true, requests: 1001, warmupMs: 500, timeoutMs: 2000, identifyEndpoints: true }
 
@@ -65,38 +67,39 @@ t.test('pod states say why', async (t) => {
   t.equal(podState({ status: { phase: 'Failed', reason: 'Evicted', message: 'low memory' } }), 'Failed (Evicted: low memory)')
 })
 
-function window(second: number, sent: number): WindowSnapshot {
-  return { second, sent, ok: sent, errors: {}, histogram: '' }
-}
-
-/** Sums counts: enough to see which windows were merged together. */
-function sumMerge(snapshots: RunSnapshot[]): RunSnapshot {
-  const bySecond = new Map<number, WindowSnapshot>()
-  for (const s of snapshots) {
-    for (const w of s.windows) {
-      const m = bySecond.get(w.second) ?? window(w.second, 0)
-      bySecond.set(w.second, { ...m, sent: m.sent + w.sent, ok: m.ok + w.ok })
-    }
-  }
-  return { startedAtMs: 0, windows: [...bySecond.values()].sort((a, b) => a.second - b.second), endpoints: {} }
+/** A window of `sent` requests that each took `ms`. */
+function window(second: number, sent: number, ms = 1): WindowSnapshot {
+  const h = createHistogram()
+  for (let i = 0; i < sent; i++) recordMs(h, ms)
+  return { second, sent, ok: sent, errors: {}, histogram: encodeHistogram(h) }
 }
 
 t.test('seconds are merged and passed on once every generator is past them, in order', async (t) => {
-  const out: Array<[number, number]> = []
-  const merger = new WindowMerger(3, sumMerge, (w) => out.push([w.second, w.sent]))
-  merger.add(0, window(0, 1))
-  merger.add(1, window(0, 10))
-  t.same(out, [], 'generator 2 has not reported second 0')
+  const out: WindowSnapshot[] = []
+  const merger = new WindowMerger(3, mergeWindows, (w) => out.push(w))
+  const seconds = () => out.map((w) => [w.second, w.sent])
+  merger.add(0, window(0, 1, 5))
+  merger.add(1, window(0, 10, 7))
+  t.same(seconds(), [], 'generator 2 has not reported second 0')
   merger.add(0, window(1, 2))
-  merger.add(2, window(0, 100))
-  t.same(out, [[0, 111]])
+  merger.add(2, window(0, 100, 9))
+  t.same(seconds(), [[0, 111]])
+  const first = decodeHistogram(out[0]!.histogram)
+  t.equal(first.totalCount, 111, 'histograms added')
+  const p1 = first.getValueAtPercentile(0.5)
+  t.ok(p1 >= 4995 && p1 <= 5005 && first.maxValue >= 9000 && first.maxValue <= 9010, `5 to 9 ms in µs at 3 digits: ${p1}..${first.maxValue}`)
   merger.add(2, window(2, 300))
   merger.add(1, window(1, 20))
-  t.same(out, [[0, 111], [1, 22]], 'generator 2 had nothing in second 1: it went on to 2')
+  t.same(seconds(), [[0, 111], [1, 22]], 'generator 2 had nothing in second 1: it went on to 2')
   merger.add(1, window(1, 999))
   merger.add(0, window(0, 999))
-  t.same(out, [[0, 111], [1, 22]], 'repeats and old seconds are ignored')
-  merger.finish(sumMerge([{ startedAtMs: 0, windows: [window(0, 111), window(1, 22), window(2, 303), window(3, 7)], endpoints: {} }]))
-  t.same(out, [[0, 111], [1, 22], [2, 303], [3, 7]], 'the rest comes from the final merge, each second once')
+  t.same(seconds(), [[0, 111], [1, 22]], 'repeats and old seconds are ignored')
+  const final = mergeSnapshots([
+    { startedAtMs: 5, windows: [window(0, 1, 5), window(1, 2), window(3, 7)], endpoints: {} },
+    { startedAtMs: 5, windows: [window(0, 10, 7), window(1, 20)], endpoints: {} },
+    { startedAtMs: 5, windows: [window(0, 100, 9), window(2, 300)], endpoints: {} },
+  ])
+  merger.finish(final)
+  t.same(seconds(), [[0, 111], [1, 22], [2, 300], [3, 7]], 'the rest comes from the final merge, each second once')
   t.equal(merger.next, 4)
 })

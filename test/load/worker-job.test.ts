@@ -2,6 +2,13 @@
 import t from 'tap'
 import { parseJob, validatePlan, validateTarget, type LoadJob } from '../../load/job.ts'
 import { formatLine, parseControlLine, parseWorkerLine } from '../../load/worker-protocol.ts'
+import { createHistogram, encodeHistogram, recordMs } from '../../load/histogram.ts'
+
+function histogramOf(...ms: number[]): string {
+  const h = createHistogram()
+  for (const v of ms) recordMs(h, v)
+  return encodeHistogram(h)
+}
 
 const target = {
   protocol: 'http1',
@@ -95,25 +102,27 @@ t.test('control lines: start and stop only, strictly', async (t) => {
 })
 
 t.test('worker lines: every message type, checked field by field', async (t) => {
-  const window = { second: 3, sent: 10, ok: 9, errors: { timeout: 1 }, histogram: 'HISTFAAAAB54nJNpmSzMwMDAyAABzFAaAAQAAJM=' }
+  const window = { second: 3, sent: 10, ok: 9, errors: { timeout: 1 }, histogram: histogramOf(1, 1, 1, 2, 2, 2, 3, 3, 4, 2000) }
   t.same(parseWorkerLine('{"type":"ready","generator":"g1"}'), { type: 'ready', generator: 'g1' })
   t.same(parseWorkerLine('{"type":"heartbeat"}'), { type: 'heartbeat' })
   t.same(parseWorkerLine(JSON.stringify({ type: 'window', ...window })), { type: 'window', ...window })
   const progress = { elapsedMs: 1000, sent: 10, done: 9, errors: 0, rate: 9, p50: 1.5, p99: 4 }
   t.same(parseWorkerLine(JSON.stringify({ type: 'progress', ...progress })), { type: 'progress', ...progress, totalMs: undefined })
   const snapshot = { startedAtMs: 1700000000000, windows: [window], endpoints: { 'echo-1': 5, 'echo-2': 4 } }
+  t.same(parseWorkerLine(JSON.stringify({ type: 'done', snapshot: { ...snapshot, durationMs: 1000 } })), { type: 'done', snapshot: { ...snapshot, durationMs: 1000 } })
   t.same(parseWorkerLine(JSON.stringify({ type: 'done', snapshot })), { type: 'done', snapshot })
   t.same(parseWorkerLine(JSON.stringify({ type: 'done', snapshot, stopped: true })), { type: 'done', snapshot, stopped: true })
   t.same(parseWorkerLine('{"type":"error","message":"boom"}'), { type: 'error', message: 'boom' })
   const bad: Array<[object, RegExp]> = [
-    [{ type: 'window', ...window, second: -1 }, /window\.second: expected a count/],
+    [{ type: 'window', ...window, second: -1 }, /second must be an integer/],
     [{ type: 'window', ...window, errors: { nope: 1 } }, /unknown error class "nope"/],
-    [{ type: 'window', ...window, errors: { reset: 1.5 } }, /window\.errors\.reset: expected a count/],
-    [{ type: 'window', ...window, histogram: 'not base64!' }, /histogram: expected base64/],
-    [{ type: 'window', ...window, extra: 1 }, /unknown field "extra"/],
-    [{ type: 'done', snapshot: { ...snapshot, endpoints: { a: -1 } } }, /snapshot\.endpoints\.a: expected a count/],
-    [{ type: 'done', snapshot: { ...snapshot, windows: {} } }, /snapshot\.windows: expected a list/],
-    [{ type: 'done', snapshot: { ...snapshot, startedAtMs: 'x' } }, /snapshot\.startedAtMs/],
+    [{ type: 'window', ...window, errors: { reset: 1.5 } }, /errors\.reset must be a count/],
+    [{ type: 'window', ...window, histogram: 'not base64!' }, /histogram/],
+    [{ type: 'window', ...window, histogram: histogramOf(1, 2) }, /the histogram holds 2 latencies but 10 requests ended/],
+    [{ type: 'done', snapshot: { ...snapshot, endpoints: { a: -1 } } }, /endpoints\["a"\] must be a count/],
+    [{ type: 'done', snapshot: { ...snapshot, windows: {} } }, /windows must be a list/],
+    [{ type: 'done', snapshot: { ...snapshot, startedAtMs: 'x' } }, /startedAtMs must be epoch milliseconds/],
+    [{ type: 'done', snapshot: { ...snapshot, windows: [window, window] } }, /second 3 appears twice/],
     [{ type: 'done', snapshot, stopped: 'yes' }, /done\.stopped: expected true or false/],
     [{ type: 'progress', ...progress, rate: null }, /progress\.rate/],
     [{ type: 'ready', generator: 5 }, /ready\.generator/],

@@ -7,6 +7,13 @@ import { runWorker, type WorkerTimings } from '../../load/worker.ts'
 import type { LoadJob } from '../../load/job.ts'
 import type { RunOptions, RunSnapshot, WindowSnapshot } from '../../load/types.ts'
 import { parseWorkerLine, type WorkerMessage } from '../../load/worker-protocol.ts'
+import { createHistogram, encodeHistogram, recordMs } from '../../load/histogram.ts'
+
+const tenLatencies = (() => {
+  const h = createHistogram()
+  for (let i = 1; i <= 10; i++) recordMs(h, i)
+  return encodeHistogram(h)
+})()
 
 const job: LoadJob = {
   generator: 'gen-1',
@@ -15,7 +22,7 @@ const job: LoadJob = {
 }
 
 function window(second: number): WindowSnapshot {
-  return { second, sent: 10, ok: 10, errors: {}, histogram: '' }
+  return { second, sent: 10, ok: 10, errors: {}, histogram: tenLatencies }
 }
 
 /** A run of `seconds` windows, 20 ms apart, that stops early when aborted. */
@@ -70,12 +77,17 @@ t.test('ready, then the start line, then each window and the snapshot', async (t
   t.ok(h.messages.some((m) => m.type === 'progress'), 'progress once a second')
 })
 
-t.test('a start in the past starts now; one too far ahead is refused', async (t) => {
+t.test('a start a little late keeps the agreed moment; one long past or far ahead is refused', async (t) => {
   const seen: RunOptions[] = []
   const h = harness(fakeRun(1, seen))
-  h.input.write(`{"type":"start","atMs":${Date.now() - 60_000}}\n`)
+  const atMs = Date.now() - 2000
+  h.input.write(`{"type":"start","atMs":${atMs}}\n`)
   t.equal(await h.outcome, 'done')
-  t.ok(seen[0]!.startAtMs! >= Date.now() - 1000, 'not an hour of catching up')
+  t.equal(seen[0]!.startAtMs, atMs, 'the same t0 as the other generators: their seconds line up')
+  const old = harness(fakeRun(1))
+  old.input.write(`{"type":"start","atMs":${Date.now() - 60_000}}\n`)
+  t.equal(await old.outcome, 'error')
+  t.match(old.messages.at(-1), { type: 'error', message: /the start line came 60\.\d s after the start time/ })
   const far = harness(fakeRun(1), { maxStartAheadMs: 10_000 })
   far.input.write(`{"type":"start","atMs":${Date.now() + 60_000}}\n`)
   t.equal(await far.outcome, 'error')
