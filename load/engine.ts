@@ -91,6 +91,7 @@ export async function runLoad(options: RunOptions): Promise<RunSnapshot> {
     let next = 0
     // Closed loop: token = a slot, one per request in flight, holding its send time.
     const slotSentAt = openLoop ? undefined : new Float64Array(plan.connections)
+    const slotBusy = openLoop ? undefined : new Uint8Array(plan.connections)
     const freeSlots: number[] = []
     let refillScheduled = false
     let refilling = false
@@ -101,12 +102,14 @@ export async function runLoad(options: RunOptions): Promise<RunSnapshot> {
     const sink = {
       done(token: number, error: ErrorClass | undefined, endpoint: string | undefined) {
         if (finished) return
-        if (!(openLoop ? token >= 0 && token < next : token >= 0 && token < plan.connections)) return
+        // A token the client was not given, or one it already answered, is ignored.
+        if (openLoop ? !(token >= 0 && token < next) : slotBusy![token] !== 1) return
         const now = preciseNowMs()
         outstanding--
         completions++
         recorder.done(fromT0(intendedAt(token)), fromT0(now), error, endpoint)
         if (!openLoop) {
+          slotBusy![token] = 0
           freeSlots.push(token)
           // Refill after the client's callback returns (never inside it), once per batch of answers.
           if (sending && !refillScheduled && !refilling) {
@@ -204,6 +207,7 @@ export async function runLoad(options: RunOptions): Promise<RunSnapshot> {
         while (freeSlots.length > 0 && budget-- > 0 && !limitReached()) {
           const slot = freeSlots.pop()!
           slotSentAt![slot] = now
+          slotBusy![slot] = 1
           send(slot, now)
         }
         refilling = false
