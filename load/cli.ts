@@ -14,7 +14,8 @@ import { compareResults } from './report/compare.ts'
 import { defaultLabels, readResultFile, writeCompareReport, writeReportFiles } from './report/files.ts'
 import { ProgressPrinter } from './report/progress.ts'
 import { formatSummary } from './report/summary.ts'
-import { toResult } from './result.ts'
+import { toResult, type ResultMeta } from './result.ts'
+import { joinHostPort } from '../src/util/host-port.ts'
 import { cleanupScenario, newLedger, preflight, readScenarioFile, runScenarioActions, type Scenario } from './scenario/index.ts'
 import { defaultGrpcMethod, parseTarget, resolveTarget } from './target.ts'
 import type { ActionRecord, LoadPlan, LoadResult, Phase, Progress, ResolvedTarget, RunSnapshot } from './types.ts'
@@ -141,7 +142,7 @@ async function run(o: LoadOptions, c: RunContext): Promise<LoadResult> {
     actionsAbort.abort()
   }
   let snapshot: RunSnapshot
-  let generators: { name: string; node?: string }[]
+  let generators: ResultMeta['generators']
   // --from-pods deletes its pods on a signal itself, then comes back here through the abort.
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
@@ -174,14 +175,7 @@ async function run(o: LoadOptions, c: RunContext): Promise<LoadResult> {
     }
     // Actions still waiting for their completion get until the deadline given above.
     const records = await actions
-    return toResult(snapshot, {
-      target: c.target,
-      plan: c.plan,
-      rate: o.rate,
-      durationMs: totalMs,
-      generators,
-      actions: records.length > 0 ? records : marks,
-    })
+    return toResult(snapshot, resultMeta(o, c, generators, records.length > 0 ? records : marks))
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
@@ -192,6 +186,33 @@ async function run(o: LoadOptions, c: RunContext): Promise<LoadResult> {
       for (const line of cleaned.done) process.stderr.write(`cleanup: ${line}\n`)
       for (const line of cleaned.failed) process.stderr.write(`cleanup failed: ${line}\n`)
     }
+  }
+}
+
+function resultMeta(o: LoadOptions, c: RunContext, generators: ResultMeta['generators'], actions: ActionRecord[]): ResultMeta {
+  const t = c.target
+  let start = 0
+  const phases = c.plan.phases.map((p) => {
+    const phase = { name: p.name, startSecond: start / 1000, durationSeconds: p.durationMs / 1000, ...(p.rate === undefined ? {} : { rate: p.rate }), ...(p.rateTo === undefined ? {} : { rateTo: p.rateTo }) }
+    start += p.durationMs
+    return phase
+  })
+  const open = c.plan.phases.some((p) => p.rate !== undefined)
+  return {
+    target: { spec: t.spec, description: t.description, protocol: t.protocol, tls: t.tls, endpoints: t.endpoints.map((e) => `${joinHostPort(e.host, e.port)}${e.label ? ` (${e.label})` : ''}`) },
+    options: {
+      mode: open ? 'open-loop' : 'closed-loop',
+      ...(open && c.scenario === undefined && o.rate !== undefined ? { rate: o.rate } : {}),
+      connections: c.plan.connections,
+      keepAlive: c.plan.keepAlive,
+      durationSeconds: start / 1000,
+      ...(c.plan.requests === undefined ? {} : { requests: c.plan.requests }),
+      warmupSeconds: c.plan.warmupMs / 1000,
+      timeoutSeconds: c.plan.timeoutMs / 1000,
+    },
+    generators,
+    phases,
+    actions,
   }
 }
 
