@@ -11,8 +11,7 @@ import { classifyError } from './errors.ts'
 import { buildRequest, RequestError } from './http1-request.ts'
 import { malformed, needMore, ResponseParser } from './http1-response.ts'
 import { endpointFromReply } from './identify.ts'
-import { RequestQueue } from './queue.ts'
-import { timeoutScanMs } from './tcp.ts'
+import { RequestQueue, timeoutScanMs } from './queue.ts'
 
 const readBufferBytes = 64 * 1024
 /** A socket handed back after `Connection: close` gets this long to see the server's FIN. */

@@ -1,6 +1,11 @@
 // Requests waiting for a free connection, first in first out: a growable ring of (token, time
 // queued) pairs in one Float64Array, so queueing allocates nothing per request.
 
+/** How often a client looks for requests past their timeout: a twentieth of it, 5..100 ms. */
+export function timeoutScanMs(timeoutMs: number): number {
+  return Math.min(100, Math.max(5, timeoutMs / 20))
+}
+
 export class RequestQueue {
   private ring = new Float64Array(2 * 1024)
   private head = 0

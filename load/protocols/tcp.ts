@@ -5,17 +5,13 @@ import { Socket } from 'node:net'
 import type { ClientFactory, ClientOptions, LoadClient } from '../types.ts'
 import { EndpointRing, type Endpoint } from './endpoints.ts'
 import { classifyError } from './errors.ts'
-import { RequestQueue } from './queue.ts'
+import { RequestQueue, timeoutScanMs } from './queue.ts'
 
 interface Attempt {
   token: number
   startedAt: number
   socket: Socket | undefined
   endpoint: Endpoint
-}
-
-export function timeoutScanMs(timeoutMs: number): number {
-  return Math.min(100, Math.max(5, timeoutMs / 20))
 }
 
 class TcpClient implements LoadClient {
