@@ -72,6 +72,7 @@ function targetOptions(o: LoadOptions, namespace: string, spec: string): Paramet
     protocol,
     insecure: o.insecure,
     host: o.host,
+    path: o.path,
     method: o.method,
     headers: o.headers,
     // gRPC: --body is the serialized request message; without it, the health check's request.
@@ -83,7 +84,8 @@ function targetOptions(o: LoadOptions, namespace: string, spec: string): Paramet
 
 function planOf(o: LoadOptions, scenario: Scenario | undefined): LoadPlan {
   const phases: Phase[] = scenario?.phases ?? [{ name: o.rate === undefined ? 'closed loop' : 'constant rate', durationMs: o.durationMs, ...(o.rate === undefined ? {} : { rate: o.rate }) }]
-  return { phases, connections: o.connections, keepAlive: o.keepAlive, requests: o.requests, warmupMs: o.warmupMs, timeoutMs: o.timeoutMs, identifyEndpoints: o.identifyEndpoints }
+  const open = phases.some((p) => p.rate !== undefined)
+  return { phases, connections: o.connections ?? (open ? 64 : 10), keepAlive: o.keepAlive, requests: o.requests, warmupMs: o.warmupMs, timeoutMs: o.timeoutMs, identifyEndpoints: o.identifyEndpoints }
 }
 
 /** The lab made by `weft up` in this directory, for restartAgent and restartProxy. */

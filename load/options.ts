@@ -21,7 +21,8 @@ export interface LoadOptions {
   scenarioFile?: string
   /** Requests per second in all (open loop); undefined: closed loop. */
   rate?: number
-  connections: number
+  /** Undefined: 10 in a closed loop, 64 in an open one (the plan decides which, a scenario's phases included). */
+  connections?: number
   durationMs: number
   requests?: number
   warmupMs: number
@@ -33,6 +34,8 @@ export interface LoadOptions {
   headers: [string, string][]
   body?: Buffer
   host?: string
+  /** svc/ingress/pod targets: the HTTP path and query (a URL target has its own). */
+  path?: string
   insecure: boolean
   grpcService: string
   dnsName?: string
@@ -84,6 +87,8 @@ Protocol:
   -X, --method M          HTTP method (default GET)
   -H, --header 'K: V'     an HTTP request header (repeat for more)
   --body TEXT | --body-file FILE   the request body
+  --path PATH             svc/, ingress/ and pod/ targets: the HTTP path and query (default /, or
+                          the Ingress rule's path)
   --host NAME             the Host header / :authority and TLS server name (default: from the target)
   --insecure              accept any TLS certificate
   --grpc-service NAME     the service the gRPC health check asks about (default: the server's overall health)
@@ -150,6 +155,7 @@ export function parseLoadArgs(argv: string[], readFile: (path: string) => Buffer
       body: { type: 'string' },
       'body-file': { type: 'string' },
       host: { type: 'string' },
+      path: { type: 'string' },
       insecure: { type: 'boolean' },
       'grpc-service': { type: 'string' },
       'dns-name': { type: 'string' },
@@ -192,7 +198,7 @@ export function parseLoadArgs(argv: string[], readFile: (path: string) => Buffer
     target,
     scenarioFile: v.file,
     rate,
-    connections: v.connections === undefined ? (rate === undefined ? 10 : 64) : wholeNumber('--connections', v.connections, { min: 1, max: 100_000, what: 'connections' }),
+    connections: v.connections === undefined ? undefined : wholeNumber('--connections', v.connections, { min: 1, max: 100_000, what: 'connections' }),
     durationMs: duration('--duration', v.duration, 10_000),
     requests: v.requests === undefined ? undefined : wholeNumber('--requests', v.requests, { min: 1, what: 'requests' }),
     warmupMs: duration('--warmup', v.warmup, 0, true),
@@ -204,6 +210,7 @@ export function parseLoadArgs(argv: string[], readFile: (path: string) => Buffer
     headers: (v.header ?? []).map(header),
     body,
     host,
+    path: v.path,
     insecure: v.insecure ?? false,
     grpcService: v['grpc-service'] ?? '',
     dnsName: v['dns-name'],

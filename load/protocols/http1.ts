@@ -1,9 +1,13 @@
 // The HTTP/1.1 load client, the hot path of `weft load`: plain sockets instead of node:http. The
 // request is bytes built once; each connection ("lane") carries one request at a time (no
 // pipelining) and parses its answer in place; plain TCP reads land in one shared buffer (no
-// allocation per read). Requests beyond the lanes wait in a FIFO queue; one interval timer
-// expires requests past the timeout. keepAlive=false: a new connection per request.
+// allocation per read). Every lane is opened before one is reused, and idle lanes are taken
+// oldest first, so requests rotate over all --connections (and, through a Service, over the
+// endpoints those connections landed on) even when few are in flight at once. Requests beyond
+// the lanes wait in a FIFO queue; one interval timer expires requests past the timeout.
+// keepAlive=false: a new connection per request.
 import { Socket } from 'node:net'
+import { Fifo } from './fifo.ts'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import type { ClientFactory, ClientOptions, ErrorClass, LoadClient } from '../types.ts'
 import { EndpointRing, type Endpoint } from './endpoints.ts'
@@ -35,7 +39,7 @@ class Http1Client implements LoadClient {
   private readonly headRequest: boolean
   private readonly ring: EndpointRing
   private readonly lanes: Lane[] = []
-  private readonly idle: Lane[] = []
+  private readonly idle = new Fifo<Lane>()
   private readonly queue = new RequestQueue()
   /** Sockets let go of after a response that ended the connection, with when. */
   private readonly lingering = new Map<Socket | TLSSocket, number>()
@@ -65,9 +69,9 @@ class Http1Client implements LoadClient {
   send(token: number): void {
     if (this.closed) return
     const now = performance.now()
-    const lane = this.idle.pop()
+    if (this.lanes.length < this.options.connections) return this.dispatch(this.newLane(), token, now)
+    const lane = this.idle.shift()
     if (lane !== undefined) this.dispatch(lane, token, now)
-    else if (this.lanes.length < this.options.connections) this.dispatch(this.newLane(), token, now)
     else this.queue.push(token, now)
   }
 
@@ -291,7 +295,7 @@ class Http1Client implements LoadClient {
     for (const socket of this.lingering.keys()) socket.destroy()
     this.lingering.clear()
     this.busyCount = 0
-    this.idle.length = 0
+    this.idle.drain()
   }
 }
 

@@ -2,8 +2,11 @@
 // On SIGTERM it drains: it goes on answering, but every answer says `connection: close`, so a
 // client moves off each keep-alive connection at a response boundary (never mid-request);
 // after --drain-seconds it stops listening, closes the connections left idle and exits once the
-// last one is gone (or --shutdown-seconds after SIGTERM at the latest).
+// last one is gone (or --shutdown-seconds after SIGTERM at the latest; 0: at once, dropping
+// what is in flight). `?delay=D` (a Go duration up to 10s) holds the answer that long: a server
+// with requests in flight, for load tests.
 import { createServer } from 'node:http'
+import { parseGoDuration } from '../util/go-duration.ts'
 import { parseFlags } from './flags.ts'
 import { fail, joinHostPort, logLine, plainIP, podHostname } from './runtime.ts'
 
@@ -18,6 +21,18 @@ export interface EchoReply {
   remoteAddress: string
 }
 
+const maxDelayMs = 10_000
+
+/** The `delay` query parameter in ms: 0 when absent, undefined when it is not a duration up to 10s. */
+export function requestDelay(url: string): number | undefined {
+  const query = url.indexOf('?')
+  if (query < 0) return 0
+  const value = new URLSearchParams(url.slice(query + 1)).get('delay')
+  if (value === null) return 0
+  const ms = parseGoDuration(value)
+  return ms !== undefined && ms >= 0 && ms <= maxDelayMs ? ms : undefined
+}
+
 export function echo(args: readonly string[]): void {
   const envPort = process.env.PORT && /^\d+$/.test(process.env.PORT) ? Number(process.env.PORT) : 8080
   const flags = parseFlags('echo', args, { port: envPort, 'drain-seconds': 2, 'shutdown-seconds': 10 })
@@ -26,6 +41,11 @@ export function echo(args: readonly string[]): void {
     if (draining) res.setHeader('connection', 'close')
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok')
+      return
+    }
+    const delay = requestDelay(req.url ?? '/')
+    if (delay === undefined) {
+      res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('delay must be a duration from 0s to 10s, like 50ms\n')
       return
     }
     const headers: Record<string, string | string[]> = {}
@@ -40,7 +60,9 @@ export function echo(args: readonly string[]): void {
       headers,
       remoteAddress: joinHostPort(req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0),
     }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(reply)}\n`)
+    const answer = (): void => void res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(reply)}\n`)
+    if (delay > 0) setTimeout(answer, delay)
+    else answer()
   })
   // Longer than a load generator's pauses: an idle connection the server closes is one a client may be writing to.
   server.keepAliveTimeout = 65_000

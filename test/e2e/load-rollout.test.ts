@@ -4,9 +4,10 @@
 //   1. a rolling update of a 4-replica Deployment whose pods are readiness-gated (a readiness
 //      probe, a preStop delay so the endpoint is gone before the server stops, weft/echo
 //      draining its keep-alive connections on SIGTERM) loses no request;
-//   2. pods of a Deployment whose server stops at once on SIGTERM (agnhost netexec) and that
-//      has no preStop delay, deleted under the same load: errors, in the seconds after the
-//      action and not before it;
+//   2. pods of a Deployment whose server stops at once on SIGTERM (weft/echo
+//      --shutdown-seconds=0, answering after 50 ms so requests are in flight) and that has no
+//      preStop delay, deleted under the same load: errors, in the seconds after the action and
+//      not before it;
 // and the HTML report of the rollout run opens in headless Chromium with every chart drawn.
 import t from 'tap'
 import { spawn } from 'node:child_process'
@@ -29,7 +30,7 @@ function deployment(name: string, container: object, extra: object = {}): object
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name },
+    metadata: { name, namespace: 'default' },
     spec: {
       replicas: 4,
       selector: { matchLabels: { app: name } },
@@ -40,7 +41,7 @@ function deployment(name: string, container: object, extra: object = {}): object
 }
 
 function service(name: string, targetPort: number): object {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { selector: { app: name }, ports: [{ port: 80, targetPort }] } }
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { selector: { app: name }, ports: [{ port: 80, targetPort }] } }
 }
 
 interface Run {
@@ -76,9 +77,9 @@ await t.test('weft load --from-pods through a rollout and through killed pods', 
   await client.create(serviceInfo, service('web', 8080) as never)
   // Stops at once on SIGTERM, and nothing delays that.
   await client.create(deploymentInfo, deployment('abrupt', {
-    name: 'netexec',
-    image: 'registry.k8s.io/e2e-test-images/agnhost:2.53',
-    args: ['netexec', '--http-port=8080', '--udp-port=-1'],
+    name: 'echo',
+    image: 'weft/echo',
+    args: ['--port=8080', '--shutdown-seconds=0'],
     ports: [{ containerPort: 8080 }],
     readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
   }) as never)
@@ -89,11 +90,11 @@ await t.test('weft load --from-pods through a rollout and through killed pods', 
       return d.status?.availableReplicas === 4
     }, 120_000)
 
-  async function load(tag: string, scenario: string, targetSpec: string): Promise<Run> {
+  async function load(tag: string, scenario: string, targetSpec: string, extra: string[] = []): Promise<Run> {
     const scenarioFile = join(work, `${tag}.yaml`)
     writeFileSync(scenarioFile, scenario)
     const outDir = join(work, tag)
-    const child = spawn(weftBin, ['load', targetSpec, '--from-pods', '2', '-f', scenarioFile, '--out', outDir, '--kubeconfig', cluster.kubeconfig, '--progress', 'plain'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TAP: undefined } })
+    const child = spawn(weftBin, ['load', targetSpec, '--from-pods', '2', '-f', scenarioFile, '--out', outDir, '--kubeconfig', cluster.kubeconfig, '--progress', 'plain', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TAP: undefined } })
     let output = ''
     child.stdout.on('data', (b: Buffer) => (output += b))
     child.stderr.on('data', (b: Buffer) => (output += b))
@@ -133,7 +134,7 @@ await t.test('weft load --from-pods through a rollout and through killed pods', 
   })
 
   await t.test('pods that stop at once, deleted under the same load: errors in the seconds after, none before', async (t) => {
-    const run = await load('killed', 'phases:\n  - {name: steady, rate: 500, duration: 15s}\nactions:\n  - {at: 5s, deletePods: {selector: app=abrupt, count: 2}}\n', 'svc/abrupt')
+    const run = await load('killed', 'phases:\n  - {name: steady, rate: 500, duration: 15s}\nactions:\n  - {at: 5s, deletePods: {selector: app=abrupt, count: 2}}\n', 'svc/abrupt', ['--path', '/?delay=50ms'])
     t.equal(run.code, 0)
     const r = run.result
     const action = r.actions.find((a) => a.kind === 'deletePods')

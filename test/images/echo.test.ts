@@ -56,3 +56,24 @@ t.test('weft/echo drains on SIGTERM: answers say connection: close, then it exit
   await during.body.dump()
   t.equal(await echo.exited, 0, 'exits 0 once drained')
 })
+
+t.test('weft/echo holds an answer for ?delay=D, and refuses a bad delay', async (t) => {
+  const port = await freeTcpPort()
+  const echo = await startContainer(t, { name: 'c', image: 'weft/echo', args: [`--port=${port}`, '--shutdown-seconds=0'] }, /listening on port/)
+  const started = performance.now()
+  const res = await request(`http://127.0.0.1:${port}/x?delay=200ms`)
+  t.equal(res.statusCode, 200)
+  t.ok(performance.now() - started >= 195, 'answered after the delay')
+  t.match(await res.body.json(), { path: '/x?delay=200ms' })
+  for (const bad of ['11s', 'soon', '-1s']) {
+    const r = await request(`http://127.0.0.1:${port}/?delay=${bad}`)
+    t.equal(r.statusCode, 400, `delay=${bad}`)
+    await r.body.dump()
+  }
+  // --shutdown-seconds=0: a SIGTERM drops what is in flight.
+  const held = request(`http://127.0.0.1:${port}/?delay=5s`)
+  await new Promise((r) => setTimeout(r, 200))
+  echo.child.kill('SIGTERM')
+  await t.rejects(held, 'the held request fails when the server stops at once')
+  t.equal(await echo.exited, 0)
+})
