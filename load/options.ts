@@ -3,11 +3,10 @@
 import { parseArgs } from 'node:util'
 import { oneOf, wholeNumber } from '../src/cli/flag-values.ts'
 import { parseGoDuration } from '../src/util/go-duration.ts'
+import { vias, type Via } from './target.ts'
 import type { Protocol } from './types.ts'
 
 export const protocols: readonly Protocol[] = ['http1', 'http2', 'grpc', 'tcp', 'udp', 'dns']
-export const viaModes = ['clusterip', 'nodeport', 'endpoints', 'loadbalancer'] as const
-export type Via = (typeof viaModes)[number]
 export const progressModes = ['auto', 'tty', 'plain', 'none'] as const
 export type ProgressMode = (typeof progressModes)[number]
 
@@ -217,7 +216,7 @@ export function parseLoadArgs(argv: string[], readFile: (path: string) => Buffer
     dnsType,
     udpPayloadBytes: v['udp-payload'] === undefined ? 64 : wholeNumber('--udp-payload', v['udp-payload'], { min: 8, max: 65_000, what: 'bytes' }),
     identifyEndpoints: !(v['no-endpoints'] ?? false),
-    via: v.via === undefined ? 'clusterip' : oneOf('--via', v.via, viaModes),
+    via: v.via === undefined ? 'clusterip' : oneOf('--via', v.via, vias),
     namespace: v.namespace,
     kubeconfig: v.kubeconfig,
     fromPods,

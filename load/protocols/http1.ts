@@ -11,7 +11,7 @@ import { Fifo } from './fifo.ts'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import type { ClientFactory, ClientOptions, ErrorClass, LoadClient } from '../types.ts'
 import { EndpointRing, type Endpoint } from './endpoints.ts'
-import { classifyError } from './errors.ts'
+import { errnoClass } from './errno-class.ts'
 import { buildRequest, RequestError } from './http1-request.ts'
 import { malformed, needMore, ResponseParser } from './http1-response.ts'
 import { endpointFromReply } from './identify.ts'
@@ -120,7 +120,7 @@ class Http1Client implements LoadClient {
       },
       (err: unknown) => {
         lane.resolving = false
-        if (lane.busy && !this.closed) this.complete(lane, classifyError(err), false)
+        if (lane.busy && !this.closed) this.complete(lane, errnoClass(err), false)
       },
     )
   }
@@ -205,7 +205,7 @@ class Http1Client implements LoadClient {
   private onError(lane: Lane, socket: Socket | TLSSocket, err: Error): void {
     if (lane.socket !== socket) return
     this.discard(lane)
-    if (lane.busy) this.complete(lane, classifyError(err), false)
+    if (lane.busy) this.complete(lane, errnoClass(err), false)
   }
 
   private onClose(lane: Lane, socket: Socket | TLSSocket): void {
@@ -252,7 +252,8 @@ class Http1Client implements LoadClient {
     if (this.options.identifyEndpoints) {
       const parser = lane.parser
       if (error === undefined && parser.captured > 0 && parser.capture !== undefined) endpoint = endpointFromReply(parser.capture.subarray(0, parser.captured))
-      endpoint ??= lane.endpoint.name
+      // Nothing answered a request that failed on its connection: no endpoint to credit.
+      if (error === undefined) endpoint ??= lane.endpoint.name
     }
     if (error === undefined) {
       const status = lane.parser.status

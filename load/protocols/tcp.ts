@@ -4,7 +4,7 @@
 import { Socket } from 'node:net'
 import type { ClientFactory, ClientOptions, LoadClient } from '../types.ts'
 import { EndpointRing, type Endpoint } from './endpoints.ts'
-import { classifyError } from './errors.ts'
+import { errnoClass } from './errno-class.ts'
 import { RequestQueue, timeoutScanMs } from './queue.ts'
 
 interface Attempt {
@@ -67,7 +67,7 @@ class TcpClient implements LoadClient {
       else socket.destroy()
     }
     const endpoint = this.options.identifyEndpoints ? attempt.endpoint.name : undefined
-    this.options.sink.done(attempt.token, err === undefined ? undefined : classifyError(err), endpoint)
+    this.options.sink.done(attempt.token, err === undefined ? undefined : errnoClass(err), endpoint)
     this.startQueued()
   }
 

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { createServer, type Server, type Socket } from 'node:net'
-import { classifyError } from '../../load/protocols/errors.ts'
+import { errnoClass } from '../../load/protocols/errno-class.ts'
 import { createTcpClient } from '../../load/protocols/tcp.ts'
 import type { ErrorClass, LoadClient, ResolvedTarget, TargetEndpoint } from '../../load/types.ts'
 import { startProgram } from './programs/child.ts'
@@ -137,19 +137,19 @@ t.test('bad endpoints are refused when the client is made', async (t) => {
 
 t.test('socket errors map to error classes', async (t) => {
   const code = (code: string) => Object.assign(new Error(code), { code })
-  t.equal(classifyError(code('ECONNREFUSED')), 'refused')
-  t.equal(classifyError(code('ECONNRESET')), 'reset')
-  t.equal(classifyError(code('EPIPE')), 'reset')
-  t.equal(classifyError(code('ETIMEDOUT')), 'timeout')
-  t.equal(classifyError(code('EHOSTUNREACH')), 'connect')
-  t.equal(classifyError(code('ENETUNREACH')), 'connect')
-  t.equal(classifyError(code('EADDRNOTAVAIL')), 'connect')
-  t.equal(classifyError(code('ENOTFOUND')), 'name-resolution')
-  t.equal(classifyError(code('EAI_AGAIN')), 'name-resolution')
-  t.equal(classifyError(code('DEPTH_ZERO_SELF_SIGNED_CERT')), 'tls')
-  t.equal(classifyError(code('ERR_TLS_CERT_ALTNAME_INVALID')), 'tls')
-  t.equal(classifyError(code('ERR_SSL_WRONG_VERSION_NUMBER')), 'tls')
-  t.equal(classifyError(Object.assign(new Error('x'), { library: 'SSL routines' })), 'tls')
-  t.equal(classifyError(new Error('what')), 'other')
-  t.equal(classifyError(undefined), 'other')
+  t.equal(errnoClass(code('ECONNREFUSED')), 'refused')
+  t.equal(errnoClass(code('ECONNRESET')), 'reset')
+  t.equal(errnoClass(code('EPIPE')), 'reset')
+  t.equal(errnoClass(code('ETIMEDOUT')), 'timeout')
+  t.equal(errnoClass(code('EHOSTUNREACH')), 'connect')
+  t.equal(errnoClass(code('ENETUNREACH')), 'connect')
+  t.equal(errnoClass(code('EADDRNOTAVAIL')), 'connect')
+  t.equal(errnoClass(code('ENOTFOUND')), 'name-resolution')
+  t.equal(errnoClass(code('EAI_AGAIN')), 'name-resolution')
+  t.equal(errnoClass(code('DEPTH_ZERO_SELF_SIGNED_CERT')), 'tls')
+  t.equal(errnoClass(code('ERR_TLS_CERT_ALTNAME_INVALID')), 'tls')
+  t.equal(errnoClass(code('ERR_SSL_WRONG_VERSION_NUMBER')), 'tls')
+  t.equal(errnoClass(Object.assign(new Error('x'), { library: 'SSL routines' })), 'tls')
+  t.equal(errnoClass(new Error('what')), 'other')
+  t.equal(errnoClass(undefined), 'other')
 })
