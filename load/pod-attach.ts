@@ -1,7 +1,6 @@
 // Writing to a running container's stdin through the API: pods/NAME/attach over a WebSocket
 // (v5.channel.k8s.io, else v4; channel 0 is stdin), with the same credentials and TLS as the
-// REST client. Output is asked for too and dropped: a kubelet keeps an attach session open
-// only while it has an output stream to copy.
+// REST client. Only stdin is asked for: what the pod prints is read from its log.
 import { connect as netConnect } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { WebSocket, type ClientOptions } from 'ws'
@@ -44,7 +43,7 @@ function socketOptions(address: ServerAddress): ClientOptions {
 
 /** Attaches to `container` of pod `namespace/name` for its stdin. */
 export function attachStdin(address: ServerAddress, namespace: string, name: string, container: string): Promise<PodStdin> {
-  const query = new URLSearchParams({ container, stdin: 'true', stdout: 'true', stderr: 'false' })
+  const query = new URLSearchParams({ container, stdin: 'true', stdout: 'false', stderr: 'false' })
   const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/attach?${query}`
   const ws = new WebSocket(streamUrl(address, path), channelProtocols, socketOptions(address))
   const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()))
@@ -69,7 +68,7 @@ export function attachStdin(address: ServerAddress, namespace: string, name: str
     })
     ws.on('error', (err) => fail(new Error(`attach to pod ${namespace}/${name}: ${err.message}`)))
     ws.once('close', () => fail(new Error(`attach to pod ${namespace}/${name}: the stream closed before it was ready`)))
-    // Output is dropped: the pod's log is where its lines are read.
+    // The kubelet's first (empty) message says the streams are wired.
     ws.on('message', () => {
       if (settled) return
       settled = true

@@ -191,6 +191,21 @@ t.test('attach: stdin, output and resize through the runtime session; the sessio
   t.ok(runtime.attached.at(-1)!.closed, 'a client leaving closes the session')
 })
 
+t.test('attach with stdin alone lasts until the container exits (it used to end at once)', async (t) => {
+  const c = await openChannels(url('/attach/default/web/app?stdin=1'), tls)
+  const record = runtime.attached.at(-1)!
+  t.same(record.flags, { stdin: true, stdout: false, stderr: false, tty: false })
+  const seen = new Promise<string>((resolve) => record.stdin.once('data', (b: Buffer) => resolve(b.toString())))
+  await new Promise((r) => setTimeout(r, 100))
+  c.stdin('start\n')
+  t.equal(await seen, 'start\n', 'what the caller writes reaches the container')
+  t.notOk(record.closed, 'the session is still open')
+  record.end()
+  const r = await c.done
+  t.match(r.error, /Success/)
+  t.ok(record.closed)
+})
+
 async function fetchPlain(path: string): Promise<string> {
   const { request } = await import('node:https')
   return new Promise((resolve, reject) => {

@@ -147,9 +147,14 @@ export class StreamingServer {
     this.#track(conn)
     conn.closed.then(() => session.close())
     await conn.send(request.flags.stdout || request.flags.tty ? STDOUT : request.flags.stderr ? STDERR : 3)
-    const copies = [request.flags.stdout || request.flags.tty ? conn.pipe(STDOUT, session.output) : undefined, session.stderr && request.flags.stderr ? conn.pipe(STDERR, session.stderr) : undefined]
+    const copies = [request.flags.stdout || request.flags.tty ? conn.pipe(STDOUT, session.output) : undefined, session.stderr && request.flags.stderr ? conn.pipe(STDERR, session.stderr) : undefined].filter((c) => c !== undefined)
     // The output ends when the attachment does (the container exited), or when the client leaves.
-    await Promise.all(copies)
+    // With stdin alone there is nothing to copy out: the session lasts as long as either.
+    if (copies.length > 0) await Promise.all(copies)
+    else {
+      session.output.resume()
+      await Promise.race([session.done, conn.closed])
+    }
     session.close()
     await conn.finish(successStatus())
     await conn.closed
