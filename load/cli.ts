@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { runLoad } from './engine.ts'
 import { kubeAccess, type KubeAccess } from './kube.ts'
 import { loadUsage, parseLoadArgs, type LoadOptions } from './options.ts'
-import { runFromPods } from './pods.ts'
+import { deleteRunPods, runFromPods } from './pods.ts'
 import { newRunId } from './pod-spec.ts'
 import { healthCheckRequestBody } from './protocols/grpc.ts'
 import { clientFor } from './protocols/index.ts'
@@ -138,14 +138,22 @@ async function run(o: LoadOptions, c: RunContext): Promise<LoadResult> {
   let interrupted = 0
   const onSignal = (): void => {
     interrupted++
-    if (interrupted > 1) process.exit(130)
-    process.stderr.write('\nstopping: the results so far follow (Ctrl-C again to quit at once)\n')
-    abort.abort()
-    actionsAbort.abort()
+    if (interrupted === 1) {
+      process.stderr.write(`\nstopping: the results so far follow (Ctrl-C again to quit${o.fromPods === undefined ? ' at once' : ' after deleting the load pods'})\n`)
+      abort.abort()
+      actionsAbort.abort()
+      return
+    }
+    // Quitting without the results; never leaving load pods behind unless asked a third time.
+    if (interrupted > 2 || o.fromPods === undefined || !c.access) process.exit(130)
+    process.stderr.write('deleting the load pods, then quitting (Ctrl-C again to quit at once)\n')
+    void deleteRunPods(c.access.client, c.namespace, runId)
+      .catch((err: Error) => process.stderr.write(`${err.message}\n`))
+      .finally(() => process.exit(130))
   }
   let snapshot: RunSnapshot
   let generators: ResultMeta['generators']
-  // --from-pods deletes its pods on a signal itself, then comes back here through the abort.
+  // The first signal stops the run (load pods included) and the results so far are reported.
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {
