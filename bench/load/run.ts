@@ -22,6 +22,9 @@ const usage = `Usage: node bench/load/run.ts [options]
   --rounds N           rounds of the three tools, order rotated each round (default 5)
   --seconds N          each tool's run (default 10)
   --connections N      connections of every tool (default 50)
+  --sweep RATES        open-loop rates to check the achieved rate at, comma-separated
+                       (default 1000,10000,30000,60000,100000; "" skips it)
+  --sweep-seconds N    each of those runs (default 5)
   --memory-seconds N   the open-loop memory run (default 60; 0 skips it)
   --memory-rate N      its rate, requests/s (default 10000)
   --quick              1 round of 3 s, memory run of 20 s
@@ -32,6 +35,8 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
+    sweep: { type: 'string', default: '1000,10000,30000,60000,100000' },
+    'sweep-seconds': { type: 'string', default: '5' },
     'memory-seconds': { type: 'string', default: '60' },
     'memory-rate': { type: 'string', default: '10000' },
     quick: { type: 'boolean', default: false },
@@ -55,6 +60,8 @@ const seconds = flags.quick ? 3 : integer('seconds', flags.seconds!, 1)
 const connections = integer('connections', flags.connections!, 1)
 const memorySeconds = flags.quick ? 20 : integer('memory-seconds', flags['memory-seconds']!, 0)
 const memoryRate = integer('memory-rate', flags['memory-rate']!, 1)
+const sweepRates = flags.quick ? [1000, 10_000] : flags.sweep!.split(',').filter((r) => r.trim() !== '').map((r) => integer('sweep', r.trim(), 1))
+const sweepSeconds = flags.quick ? 2 : integer('sweep-seconds', flags['sweep-seconds']!, 1)
 const WEFT = resolve(import.meta.dirname, '../../bin/weft')
 
 type Tool = 'wrk' | 'hey' | 'weft'
@@ -83,6 +90,24 @@ async function runTool(cleanup: Cleanup, tool: Tool, url: string, dir: string, l
   const result = JSON.parse(readFileSync(join(resultDir, 'result.json'), 'utf8')) as LoadResult
   if (result.totals.errors > 0) throw new Error(`weft load saw errors (see ${out})`)
   return { rps: result.totals.okRate, perCpuSecond: result.totals.sent / run.cpuSeconds, cpuSeconds: run.cpuSeconds }
+}
+
+interface SweepRun {
+  rate: number
+  achieved: number
+  p50: number
+  p99: number
+  cpuSeconds: number
+}
+
+/** One open-loop run at `rate`: the rate achieved (requests sent per second of the run) and the latency. */
+async function sweepRun(cleanup: Cleanup, url: string, dir: string, rate: number): Promise<SweepRun> {
+  const resultDir = join(dir, `sweep-${rate}`)
+  const out = join(dir, `sweep-${rate}.out`)
+  const run = await timedRun(cleanup, WEFT, ['load', url, '--rate', String(rate), '--connections', '256', '--duration', `${sweepSeconds}s`, '--progress', 'none', '--out', resultDir], out)
+  const result = JSON.parse(readFileSync(join(resultDir, 'result.json'), 'utf8')) as LoadResult
+  const at = (p: number) => result.latency.percentiles.find((x) => x.p === p)?.ms ?? NaN
+  return { rate, achieved: result.totals.sentRate, p50: at(50), p99: at(99), cpuSeconds: run.cpuSeconds }
 }
 
 interface MemoryRun {
@@ -162,6 +187,15 @@ ${tempPaths(dir)}
       { metric: 'keep-alive requests/s (wall), vs wrk', weft: fmtRate(rps.weft), peer: fmtRate(rps.wrk), ratio: `${(rps.weft / rps.wrk).toFixed(2)}×`, target: '', verdict: '' },
       { metric: 'keep-alive requests/s (wall), vs hey', weft: fmtRate(rps.weft), peer: fmtRate(rps.hey), ratio: `${(rps.weft / rps.hey).toFixed(2)}×`, target: '', verdict: '' },
     ]
+    const sweep: SweepRun[] = []
+    for (const rate of sweepRates) {
+      const r = await sweepRun(cleanup, url, dir, rate)
+      sweep.push(r)
+      process.stderr.write(`open loop at ${fmtRate(rate)}: achieved ${fmtRate(r.achieved)}, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.cpuSeconds.toFixed(2)} CPU-s\n`)
+    }
+    const withinRate = atLeast(0.99, '×')
+    for (const r of sweep)
+      rows.push({ metric: `open loop: achieved rate at --rate ${r.rate} (p50 ${r.p50} ms, p99 ${r.p99} ms)`, weft: fmtRate(r.achieved), peer: fmtRate(r.rate), ratio: `${(r.achieved / r.rate).toFixed(3)}×`, target: withinRate.text, verdict: verdict(withinRate, r.achieved / r.rate) })
     let memoryNote = ''
     if (memorySeconds > 0) {
       const m = await memoryRun(cleanup, url, dir)
