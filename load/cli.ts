@@ -2,6 +2,7 @@
 // load pods) with the scenario's actions on the same clock → result.json, report.html and the
 // summary. `weft load compare A B` reads two results back.
 import { readFileSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runLoad } from './engine.ts'
 import { kubeAccess, type KubeAccess } from './kube.ts'
@@ -42,6 +43,8 @@ export async function runLoadCommand(argv: string[]): Promise<void> {
   const scenario = options.scenarioFile === undefined ? undefined : await readScenarioFile(options.scenarioFile)
   const spec = options.target ?? scenario?.target
   if (spec === undefined) throw new Error(`no target: the scenario ${options.scenarioFile} names none; give one on the command line`)
+  // A directory that cannot be made fails now, not after the run.
+  if (options.outDir !== undefined) await mkdir(options.outDir, { recursive: true })
   const needsApi = parseTarget(spec).kind !== 'url' || options.fromPods !== undefined || (scenario?.actions.length ?? 0) > 0
   const access = needsApi ? await kubeAccess({ kubeconfig: options.kubeconfig }) : undefined
   try {

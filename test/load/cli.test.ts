@@ -118,6 +118,7 @@ t.test('bad input: a clear error and exit 1, nothing sent', async (t) => {
     [['svc/web'], /no cluster to talk to/],
     [['ftp://x/'], /ftp/],
     [['-f', join(dir, 'missing.yaml')], /missing.yaml/],
+    [[url, '--out', join(dir, 'a', 'result.json', 'sub')], /ENOTDIR|not a directory/],
   ]
   for (const [args, message] of cases) {
     const r = await weftLoad(args)
