@@ -31,7 +31,7 @@ function cpuUsage(mgr: CgroupManager, path: string): Promise<number> {
   return mgr.usage(path).then((u) => u.cpuUsageNs ?? NaN)
 }
 
-t.test('a busy loop under a 0.2-CPU limit uses 0.2 CPU (±10%)', { skip }, async (t) => {
+t.test('a busy loop under a 0.2-CPU limit is held to 0.2 CPU', { skip }, async (t) => {
   const mgr = new CgroupManager({ layout: layout!, driver: 'cgroupfs', cgroupRoot: parent })
   await mgr.init()
   const p = pod(`cpu-${process.pid}`, { limits: { cpu: '200m', memory: '64Mi' } })
@@ -55,7 +55,11 @@ t.test('a busy loop under a 0.2-CPU limit uses 0.2 CPU (±10%)', { skip }, async
   const u1 = await cpuUsage(mgr, path)
   const elapsed = Number(process.hrtime.bigint() - t0)
   const cores = (u1 - u0) / elapsed
-  t.ok(cores > 0.18 && cores < 0.22, `used ${cores.toFixed(3)} of a CPU (want 0.2 ±10%)`)
+  // The cap is what is checked: on a busy machine the loop may get less than its quota, never more.
+  t.ok(cores < 0.22, `used ${cores.toFixed(3)} of a CPU (at most 0.2, +10%)`)
+  t.ok(cores > 0.05, 'it ran')
+  const throttled = Number(/^nr_throttled (\d+)$/m.exec(readFileSync(join(cpuDir, 'cpu.stat'), 'utf8'))?.[1] ?? NaN)
+  t.ok(throttled > 0, `the limit bit: throttled in ${throttled} periods`)
   await stopContainer(proc, 0)
   await mgr.removePod(p.metadata.uid)
   t.throws(() => statSync(join(layout!.mounts.cpu!, mgr.podPath(p.metadata.uid, 'Guaranteed'))), 'the pod cgroup is gone')
