@@ -15,7 +15,7 @@ import { buildRouteTable } from '../../ingress/route-table.ts'
 import { selfSigned } from '../../ingress/self-signed.ts'
 import type { IngressServer } from '../../ingress/server.ts'
 import { Rng } from '../helpers/fuzz.ts'
-import { listenLoopback, loopbackEndpoints, startIngressServer, type Teardown } from './server-rig.ts'
+import { listenLoopback, loopbackEndpoints, startIngressServer, teardownStep, type Teardown } from './server-rig.ts'
 
 export interface Rig {
   server: IngressServer
@@ -104,7 +104,7 @@ export async function startRig(t: Teardown, seed: number): Promise<Rig> {
   ])
   if (errors.length > 0) throw new Error(JSON.stringify(errors))
   const pools = new UpstreamPools()
-  t.teardown(() => pools.close())
+  teardownStep(t, 'close the upstream pools', () => pools.close())
   // Short limits, so that every connection a case leaves ends within the fuzz helpers' wait.
   const server = await startIngressServer(t, {
     table,

@@ -20,9 +20,24 @@ export interface Teardown {
 }
 
 /** Listens on a loopback port; at teardown the server is closed (an HTTP server's connections first). */
+/**
+ * A teardown step whose failure says which step failed and why on stderr: tap reports a
+ * teardown that rejects after the test's end only as "error thrown in teardown".
+ */
+export function teardownStep(t: Teardown, name: string, step: () => unknown): void {
+  t.teardown(async () => {
+    try {
+      await step()
+    } catch (err) {
+      process.stderr.write(`teardown step "${name}" failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+      throw err
+    }
+  })
+}
+
 export async function listenLoopback(t: Teardown, server: Server | HttpServer | Http2Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  t.teardown(() => {
+  teardownStep(t, 'close a loopback server', () => {
     if ('closeAllConnections' in server) server.closeAllConnections()
     return new Promise<void>((resolve) => server.close(() => resolve()))
   })
@@ -52,7 +67,7 @@ export interface TestServerOptions extends Partial<IngressServerOptions> {
 export async function startIngressServer(t: Teardown, o: TestServerOptions): Promise<IngressServer> {
   const { table, ...options } = o
   const pools = options.pools ?? new UpstreamPools()
-  if (!options.pools) t.teardown(() => pools.close())
+  if (!options.pools) teardownStep(t, 'close the upstream pools', () => pools.close())
   const server = new IngressServer({
     httpListen: '127.0.0.1:0',
     httpsListen: '127.0.0.1:0',
@@ -64,7 +79,7 @@ export async function startIngressServer(t: Teardown, o: TestServerOptions): Pro
   })
   server.setTable(table)
   await server.start()
-  t.teardown(() => server.close())
+  teardownStep(t, 'close the ingress server', () => server.close())
   return server
 }
 
