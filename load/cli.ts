@@ -3,7 +3,7 @@
 // summary. `weft load compare A B` reads two results back.
 import { readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { runLoad } from './engine.ts'
 import { kubeAccess, type KubeAccess } from './kube.ts'
 import { loadUsage, parseLoadArgs, type LoadOptions } from './options.ts'
@@ -44,7 +44,7 @@ export async function runLoadCommand(argv: string[]): Promise<void> {
   const spec = options.target ?? scenario?.target
   if (spec === undefined) throw new Error(`no target: the scenario ${options.scenarioFile} names none; give one on the command line`)
   // A directory that cannot be made fails now, not after the run.
-  if (options.outDir !== undefined) await mkdir(options.outDir, { recursive: true })
+  if (options.outDir !== undefined) await makeOutDir(options.outDir)
   const needsApi = parseTarget(spec).kind !== 'url' || options.fromPods !== undefined || (scenario?.actions.length ?? 0) > 0
   const access = needsApi ? await kubeAccess({ kubeconfig: options.kubeconfig }) : undefined
   try {
@@ -62,6 +62,25 @@ export async function runLoadCommand(argv: string[]): Promise<void> {
     }
   } finally {
     await access?.client.close()
+  }
+}
+
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdir spins forever on a path under /proc
+ * (each level answers ENOENT), so a mistyped --out must not hang the command.
+ */
+async function makeOutDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') return
+    const parent = dirname(dir)
+    if (code !== 'ENOENT' || parent === dir) throw new Error(`--out ${dir}: ${(err as Error).message}`)
+    await makeOutDir(parent)
+    await mkdir(dir).catch((again: NodeJS.ErrnoException) => {
+      if (again.code !== 'EEXIST') throw new Error(`--out ${dir}: ${again.message}`)
+    })
   }
 }
 

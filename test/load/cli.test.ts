@@ -119,6 +119,7 @@ t.test('bad input: a clear error and exit 1, nothing sent', async (t) => {
     [['ftp://x/'], /ftp/],
     [['-f', join(dir, 'missing.yaml')], /missing.yaml/],
     [[url, '--out', join(dir, 'a', 'result.json', 'sub')], /ENOTDIR|not a directory/],
+    [[url, '--out', '/proc/weft-load-test/out'], /--out \/proc\/weft-load-test/],
   ]
   for (const [args, message] of cases) {
     const r = await weftLoad(args)
