@@ -115,7 +115,7 @@ t.test('bad input: a clear error and exit 1, nothing sent', async (t) => {
   const cases: [string[], RegExp][] = [
     [[url, '--rate', 'fast'], /--rate "fast"/],
     [[url, '--bogus'], /Unknown option '--bogus'/],
-    [['svc/web'], /no cluster to talk to/],
+    [['svc/web'], /\$KUBECONFIG names .*none, and no such file exists/],
     [['ftp://x/'], /ftp/],
     [['-f', join(dir, 'missing.yaml')], /missing.yaml/],
     [[url, '--out', join(dir, 'a', 'result.json', 'sub')], /ENOTDIR|not a directory/],
