@@ -1,14 +1,5 @@
-// The `weft` command.
-import { runCerts, certsUsage } from './certs.ts'
-import { runToken, tokenUsage } from './token.ts'
-import { agentUsage, runAgent } from './agent.ts'
-import { downUsage, labUsage, runDown, runLab, runUp, upUsage } from './lab.ts'
-import { dnsUsage, runDns } from './dns.ts'
-import { ingressUsage, runIngress } from './ingress.ts'
-import { controllerManagerUsage, runControllerManager, runScheduler, schedulerUsage } from './control-plane.ts'
-import { proxyUsage, runProxy } from './proxy.ts'
-import { runServer, serverUsage } from './server.ts'
-import { loadUsage } from '../../load/options.ts'
+// The `weft` command. Each subcommand's module is loaded when it runs: a node agent does not
+// carry the API server, the Ingress controller or the lab in its memory, nor they the agent.
 
 const usage = `Usage: weft <command> [flags]
 
@@ -32,21 +23,26 @@ Commands:
 Run 'weft <command> --help' for a command's flags.
 `
 
-const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
-  server: { run: runServer, usage: serverUsage },
-  scheduler: { run: runScheduler, usage: schedulerUsage },
-  'controller-manager': { run: runControllerManager, usage: controllerManagerUsage },
-  agent: { run: runAgent, usage: agentUsage },
-  proxy: { run: runProxy, usage: proxyUsage },
-  dns: { run: runDns, usage: dnsUsage },
-  ingress: { run: runIngress, usage: ingressUsage },
-  up: { run: runUp, usage: upUsage },
-  down: { run: runDown, usage: downUsage },
-  lab: { run: runLab, usage: labUsage },
-  certs: { run: (argv) => runCerts(argv), usage: certsUsage },
-  token: { run: (argv) => runToken(argv), usage: tokenUsage },
-  // Loaded on use: the load tool's modules are only for its own runs.
-  load: { run: async (argv) => (await import('../../load/cli.ts')).runLoadCommand(argv), usage: loadUsage },
+interface Command {
+  run(argv: string[]): Promise<void>
+  usage: string
+}
+
+/** The subcommand, loaded. */
+const commands: Record<string, () => Promise<Command>> = {
+  server: () => import('./server.ts').then((m) => ({ run: m.runServer, usage: m.serverUsage })),
+  scheduler: () => import('./control-plane.ts').then((m) => ({ run: m.runScheduler, usage: m.schedulerUsage })),
+  'controller-manager': () => import('./control-plane.ts').then((m) => ({ run: m.runControllerManager, usage: m.controllerManagerUsage })),
+  agent: () => import('./agent.ts').then((m) => ({ run: m.runAgent, usage: m.agentUsage })),
+  proxy: () => import('./proxy.ts').then((m) => ({ run: m.runProxy, usage: m.proxyUsage })),
+  dns: () => import('./dns.ts').then((m) => ({ run: m.runDns, usage: m.dnsUsage })),
+  ingress: () => import('./ingress.ts').then((m) => ({ run: m.runIngress, usage: m.ingressUsage })),
+  up: () => import('./lab.ts').then((m) => ({ run: m.runUp, usage: m.upUsage })),
+  down: () => import('./lab.ts').then((m) => ({ run: m.runDown, usage: m.downUsage })),
+  lab: () => import('./lab.ts').then((m) => ({ run: m.runLab, usage: m.labUsage })),
+  certs: () => import('./certs.ts').then((m) => ({ run: (argv: string[]) => m.runCerts(argv), usage: m.certsUsage })),
+  token: () => import('./token.ts').then((m) => ({ run: (argv: string[]) => m.runToken(argv), usage: m.tokenUsage })),
+  load: () => import('../../load/cli.ts').then((m) => ({ run: m.runLoadCommand, usage: m.loadUsage })),
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -55,11 +51,12 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(usage)
     return
   }
-  const command = commands[name]
-  if (!command) {
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined
+  if (!load) {
     process.stderr.write(`weft: unknown command "${name}"\n\n${usage}`)
     process.exit(2)
   }
+  const command = await load()
   try {
     await command.run(rest)
   } catch (err) {
