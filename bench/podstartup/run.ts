@@ -1,6 +1,7 @@
 // Pod startup latency on one node: a lab cluster (`weft up --nodes 1`, no demo), then
 // --pods pods created at once through the scheduler, each timed from just before its
 // create call to the first watch event that shows it Ready. Several runs; medians.
+import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -25,12 +26,15 @@ const { values } = parseArgs({
     image: { type: 'string', default: 'registry.k8s.io/pause:3.10' },
     rate: { type: 'string', default: '5' },
     settle: { type: 'string', default: '15' },
+    load: { type: 'string', default: '0' },
   },
 })
 const settleMs = Number(values.settle) * 1000
 const paceRate = Number(values.rate)
 const podCount = Number(values.pods)
 const runs = Number(values.runs)
+const loadCores = Number(values.load)
+if (!Number.isInteger(loadCores) || loadCores < 0 || loadCores > 64) throw new Error(`--load must be a whole number of cores from 0 to 64, not "${values.load}"`)
 
 const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true
 
@@ -91,6 +95,15 @@ try {
   // The lab's admin kubeconfig (system:masters), over the server's unix socket.
   const client = new RestClient({ socketPath: lab.plan.socket, credentials: loadKubeconfig(lab.plan.kubeconfig).credentials })
   cleanup.add(() => client.destroy())
+  // --load N: N processes spinning for the whole run (by pid, stopped at cleanup), so a loaded
+  // machine's figures can be made again.
+  for (let i = 0; i < loadCores; i++) {
+    const spinner = spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' })
+    cleanup.add(() => {
+      if (spinner.exitCode === null && spinner.pid !== undefined) process.kill(spinner.pid, 'SIGKILL')
+    })
+  }
+  if (loadCores > 0) process.stdout.write(`${loadCores} spinning process${loadCores === 1 ? '' : 'es'} keep${loadCores === 1 ? 's' : ''} ${loadCores === 1 ? 'a core' : `${loadCores} cores`} busy for the whole run\n`)
   const rows: ResultRow[] = []
   const perRun: string[] = []
   const target = atMost(2000, ' ms')
@@ -115,8 +128,9 @@ try {
     perRun.push(`${label}: ${p50s.map((p, i) => `p50 ${fmtMs(p)} / p99 ${fmtMs(p99s[i]!)}`).join('; ')}`)
   }
   process.stdout.write(`\n${textTable(rows)}\n`)
-  const text = `# bench/podstartup results\n\nImage \`${values.image}\`; ${runs} runs (medians shown) of ${podCount} pods scheduled by weft's scheduler onto one lab node, created at ${paceRate} pods/s (the way the Kubernetes SLO is measured: under steady load) and then all at once (32 create calls in flight). Latency = create call start → first watch event with Ready=True. The peer figure is the Kubernetes pod startup SLO (p99 ≤ 5 s, image pulls excluded); the target applies to the paced load.\n\n${markdownTable(rows)}\n\nPer run: ${perRun.join('. ')}.\n`
-  writeFileSync(new URL('./results.md', import.meta.url), text)
+  const loadText = loadCores > 0 ? ` With ${loadCores} spinning process${loadCores === 1 ? '' : 'es'} keeping ${loadCores === 1 ? 'a core' : `${loadCores} cores`} busy the whole time (\`--load ${loadCores}\`).` : ' On an otherwise quiet machine (`--load 0`).'
+  const text = `# bench/podstartup results${loadCores > 0 ? ` (--load ${loadCores})` : ''}\n\nImage \`${values.image}\`; ${runs} runs (medians shown) of ${podCount} pods scheduled by weft's scheduler onto one lab node, created at ${paceRate} pods/s (the way the Kubernetes SLO is measured: under steady load) and then all at once (32 create calls in flight). Latency = create call start → first watch event with Ready=True. The peer figure is the Kubernetes pod startup SLO (p99 ≤ 5 s, image pulls excluded); the target applies to the paced load.${loadText}\n\n${markdownTable(rows)}\n\nPer run: ${perRun.join('. ')}.\n`
+  writeFileSync(new URL(loadCores > 0 ? './results-loaded.md' : './results.md', import.meta.url), text)
 } finally {
   await cleanup.run()
 }
