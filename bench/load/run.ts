@@ -14,6 +14,7 @@ import { atLeast, atMost, fmtNumber, fmtRate, machineSummary, markdownTable, tex
 import { median } from '../lib/stats.ts'
 import { nginxPreamble, startNginx, tempPaths } from '../ingress/nginx.ts'
 import { errorCount, parseWrk, wrkArgs } from '../ingress/wrk.ts'
+import { accuracyRun } from './accuracy.ts'
 import { ensureTools } from './deps.ts'
 import { parseHey, timedRun } from './tools.ts'
 
@@ -25,6 +26,7 @@ const usage = `Usage: node bench/load/run.ts [options]
   --sweep RATES        open-loop rates to check the rate served at, comma-separated
                        (default 1000,10000,30000,60000,100000; "" skips it)
   --sweep-seconds N    each of those runs (default 5)
+  --accuracy RATES     open-loop rates against a 5 ms server (default 200,1000,2000; "" skips it)
   --memory-seconds N   the open-loop memory run (default 60; 0 skips it)
   --memory-rate N      its rate, requests/s (default 10000)
   --quick              1 round of 3 s, memory run of 20 s
@@ -36,6 +38,7 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     sweep: { type: 'string', default: '1000,10000,30000,60000,100000' },
+    accuracy: { type: 'string', default: '200,1000,2000' },
     'sweep-seconds': { type: 'string', default: '5' },
     'memory-seconds': { type: 'string', default: '60' },
     'memory-rate': { type: 'string', default: '10000' },
@@ -61,6 +64,7 @@ const connections = integer('connections', flags.connections!, 1)
 const memorySeconds = flags.quick ? 20 : integer('memory-seconds', flags['memory-seconds']!, 0)
 const memoryRate = integer('memory-rate', flags['memory-rate']!, 1)
 const sweepRates = flags.quick ? [1000, 10_000] : flags.sweep!.split(',').filter((r) => r.trim() !== '').map((r) => integer('sweep', r.trim(), 1))
+const accuracyRates = flags.quick ? [1000] : flags.accuracy!.split(',').filter((r) => r.trim() !== '').map((r) => integer('accuracy', r.trim(), 1))
 const sweepSeconds = flags.quick ? 2 : integer('sweep-seconds', flags['sweep-seconds']!, 1)
 const WEFT = resolve(import.meta.dirname, '../../bin/weft')
 
@@ -223,6 +227,18 @@ ${tempPaths(dir)}
       const r = await sweepRun(cleanup, url, `${url}nginx-status`, dir, rate)
       sweep.push(r)
       process.stderr.write(`open loop at ${fmtRate(rate)}: nginx served ${fmtRate(r.served)}, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.cpuSeconds.toFixed(2)} CPU-s\n`)
+    }
+    const p50Bound = atMost(0.3, ' ms')
+    const rateBound = atMost(1, '%')
+    for (const rate of accuracyRates) {
+      const a = await accuracyRun(cleanup, WEFT, dir, rate, 5)
+      process.stderr.write(`accuracy at ${fmtRate(rate)}: p50 ${a.p50} ms (the server's own median delay ${a.serverMedianDelay.toFixed(3)} ms), the server saw ${a.serverRate.toFixed(1)}/s\n`)
+      const p50Error = Math.abs(a.p50 - 5)
+      const rateError = (Math.abs(a.serverRate - rate) / rate) * 100
+      rows.push(
+        { metric: `accuracy, 5 ms server at --rate ${rate}: p50 (server's own ${a.serverMedianDelay.toFixed(3)} ms)`, weft: `${a.p50.toFixed(3)} ms`, peer: '5 ms', ratio: `${p50Error.toFixed(3)} ms off`, target: p50Bound.text, verdict: verdict(p50Bound, p50Error) },
+        { metric: `accuracy, 5 ms server at --rate ${rate}: rate the server saw`, weft: `${a.serverRate.toFixed(1)}/s`, peer: fmtRate(rate), ratio: `${rateError.toFixed(2)}% off`, target: rateBound.text, verdict: verdict(rateBound, rateError) },
+      )
     }
     const withinRate = atLeast(0.99, '×')
     for (const r of sweep)
