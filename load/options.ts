@@ -101,8 +101,8 @@ Targets through the API:
                           endpoint directly, for comparison), loadbalancer
   -n, --namespace NS      namespace of svc/ingress/pod targets and scenario objects (default: the
                           kubeconfig's, else default)
-  --kubeconfig FILE       API credentials (default: $KUBECONFIG, ~/.kube/config, else a lab made
-                          by 'weft up' in this directory)
+  --kubeconfig FILE       API credentials (default: $KUBECONFIG, ~/.kube/config, in a pod its
+                          service account, else a lab made by 'weft up' in this directory)
   --from-pods N           send from N load-generator pods (image weft/load) spread over the nodes,
                           started together, their HDR histograms merged; removed afterwards
   --nodes A,B             the nodes those pods run on (default: every Ready, schedulable node)
