@@ -2,7 +2,7 @@
 // --pods pods created at once through the scheduler, each timed from just before its
 // create call to the first watch event that shows it Ready. Several runs; medians.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { V1Pod } from '@kubernetes/client-node'
@@ -88,7 +88,9 @@ const cleanup = new Cleanup()
 cleanup.onSignals()
 try {
   // A short path: the lab's unix sockets must fit in 107 bytes.
-  const dir = join(mkdtempSync('/tmp/wps-'), 'lab')
+  const parent = mkdtempSync('/tmp/wps-')
+  cleanup.add(() => rmSync(parent, { recursive: true, force: true }))
+  const dir = join(parent, 'lab')
   cleanup.add(() => labDown(dir).then(() => undefined))
   process.stdout.write(`starting a one-node lab in ${dir}...\n`)
   const lab = await labUp({ dataDir: dir, nodes: 1, agents: true, demo: false, timeoutMs: 120_000 })
