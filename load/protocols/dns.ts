@@ -166,10 +166,8 @@ class DnsClient implements LoadClient {
 
   #pump(): void {
     const queue = this.#queue
-    for (let query = queue.peek(); query !== undefined; query = queue.peek()) {
-      if (!query.done && !this.#start(query)) break
-      queue.shift()
-    }
+    // Requests that already ended (timed out while queued) leave without starting.
+    queue.shiftWhile((query) => query.done || this.#start(query))
     if (queue.length > 0) this.#sockets.openMissing(performance.now())
   }
 

@@ -33,6 +33,11 @@ export class Fifo<T> {
     return item
   }
 
+  /** Removes items from the front while `take(item)` holds (it may act on the item, e.g. start it). */
+  shiftWhile(take: (item: T) => boolean): void {
+    for (let item = this.peek(); item !== undefined && take(item); item = this.peek()) this.shift()
+  }
+
   /** Removes and returns every item, oldest first. */
   drain(): T[] {
     const items = this.#items.slice(this.#head) as T[]

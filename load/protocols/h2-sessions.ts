@@ -278,10 +278,8 @@ class H2Client implements LoadClient {
   /** Starts queued requests while sessions have room; opens sessions when they do not. */
   #pump(): void {
     const queue = this.#queue
-    for (let exchange = queue.peek(); exchange !== undefined; exchange = queue.peek()) {
-      if (!exchange.done && !this.#start(exchange)) break
-      queue.shift()
-    }
+    // Requests that already ended (timed out while queued) leave without starting.
+    queue.shiftWhile((exchange) => exchange.done || this.#start(exchange))
     if (queue.length > 0 && this.#emptySlots > 0) this.#connectEmptySlots(performance.now())
   }
 

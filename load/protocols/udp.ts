@@ -164,10 +164,8 @@ class UdpEchoClient implements LoadClient {
 
   #pump(): void {
     const queue = this.#queue
-    for (let request = queue.peek(); request !== undefined; request = queue.peek()) {
-      if (!request.done && !this.#start(request)) break
-      queue.shift()
-    }
+    // Requests that already ended (timed out while queued) leave without starting.
+    queue.shiftWhile((request) => request.done || this.#start(request))
     if (queue.length > 0) this.#sockets.openMissing(performance.now())
   }
 
