@@ -1,8 +1,8 @@
 // wrk runs: one process per run (one thread: on two cores wrk gets one, the proxy the other),
-// output to a file parsed after it exits, killed by pid through the Cleanup if cut short.
-import { spawn } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+// output to a file parsed after it exits (bench/lib/timed-run.ts), ended through the Cleanup if
+// cut short.
 import type { Cleanup } from '../lib/cleanup.ts'
+import { timedRun } from '../lib/timed-run.ts'
 
 export interface WrkOptions {
   url: string
@@ -58,19 +58,5 @@ export function errorCount(r: WrkResult): number {
 }
 
 export async function runWrk(cleanup: Cleanup, o: WrkOptions): Promise<WrkResult> {
-  const fd = openSync(o.outFile, 'w')
-  const child = spawn('wrk', wrkArgs(o), { stdio: ['ignore', fd, fd] })
-  closeSync(fd)
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject)
-    child.once('exit', (code) => resolve(code))
-  })
-  const forget = cleanup.add(() => {
-    if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL')
-  })
-  const code = await exited
-  await forget()
-  const text = readFileSync(o.outFile, 'utf8')
-  if (code !== 0) throw new Error(`wrk exited with ${code}:\n${text.slice(-1500)}`)
-  return parseWrk(text)
+  return parseWrk((await timedRun(cleanup, 'wrk', wrkArgs(o), o.outFile)).output)
 }

@@ -10,7 +10,7 @@ import type { LoadResult } from '../../load/types.ts'
 import type { Cleanup } from '../lib/cleanup.ts'
 import { sleep } from '../lib/clock.ts'
 import { startProcess } from '../lib/process.ts'
-import { timedRun } from './tools.ts'
+import { timedRun } from '../lib/timed-run.ts'
 
 const NODE = resolve(import.meta.dirname, '../../node_modules/.bin/node')
 const DELAY_SERVER = resolve(import.meta.dirname, '../../test/load/programs/delay-server.ts')

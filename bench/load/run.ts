@@ -16,7 +16,8 @@ import { nginxPreamble, startNginx, tempPaths } from '../ingress/nginx.ts'
 import { errorCount, parseWrk, wrkArgs } from '../ingress/wrk.ts'
 import { accuracyRun } from './accuracy.ts'
 import { ensureTools } from './deps.ts'
-import { parseHey, timedRun } from './tools.ts'
+import { timedRun } from '../lib/timed-run.ts'
+import { parseHey } from './hey.ts'
 
 const usage = `Usage: node bench/load/run.ts [options]
 
@@ -25,7 +26,7 @@ const usage = `Usage: node bench/load/run.ts [options]
   --connections N      connections of every tool (default 50)
   --sweep RATES        open-loop rates to check the rate served at, comma-separated
                        (default 1000,10000,30000,60000,100000; "" skips it)
-  --sweep-seconds N    each of those runs (default 5)
+  --sweep-seconds N    each of those runs (default 5, at least 4)
   --accuracy RATES     open-loop rates against a 5 ms server (default 200,1000,2000; "" skips it)
   --memory-seconds N   the open-loop memory run (default 60; 0 skips it)
   --memory-rate N      its rate, requests/s (default 10000)
@@ -65,7 +66,8 @@ const memorySeconds = flags.quick ? 20 : integer('memory-seconds', flags['memory
 const memoryRate = integer('memory-rate', flags['memory-rate']!, 1)
 const sweepRates = flags.quick ? [1000, 10_000] : flags.sweep!.split(',').filter((r) => r.trim() !== '').map((r) => integer('sweep', r.trim(), 1))
 const accuracyRates = flags.quick ? [1000] : flags.accuracy!.split(',').filter((r) => r.trim() !== '').map((r) => integer('accuracy', r.trim(), 1))
-const sweepSeconds = flags.quick ? 2 : integer('sweep-seconds', flags['sweep-seconds']!, 1)
+// The served rate is taken over the run's middle: its first and last second left out, so at least 4 s.
+const sweepSeconds = flags.quick ? 4 : integer('sweep-seconds', flags['sweep-seconds']!, 4)
 const WEFT = resolve(import.meta.dirname, '../../bin/weft')
 
 type Tool = 'wrk' | 'hey' | 'weft'
