@@ -1,6 +1,7 @@
 // From desired state to one nftables transaction: the full sync (the whole table made
-// exactly as desired) and the partial sync (only the chains, sets and elements of the
-// changed Service ports).
+// exactly as desired) and the partial sync (only the elements, and the rare chains and
+// sets, of the changed Service ports; a shared pick chain comes with its first user and
+// goes with its last).
 import type { TableObjects } from '../../src/netfilter/client.ts'
 import { Transaction, type NftFamily } from '../../src/netfilter/transaction.ts'
 import type { BaseRules, CheckedServiceRules, NftElement } from './rules.ts'
@@ -21,7 +22,9 @@ const CHECKED = { checked: true }
  * smallest port id wins, the same in every sync).
  */
 export class ElementIndex {
-  private readonly slots = new Map<string, { set: string; key: string; owners: Map<string, string> }>()
+  // Nearly every element has one owner: it is kept in the slot itself, and a map of the
+  // other claimants made only when there are some (a full sync makes ~10 elements a port).
+  private readonly slots = new Map<string, { set: string; key: string; id: string; value: string; others?: Map<string, string> }>()
 
   get size(): number {
     return this.slots.size
@@ -29,41 +32,87 @@ export class ElementIndex {
 
   add(id: string, el: NftElement): void {
     const k = `${el.set} ${el.key}`
-    let slot = this.slots.get(k)
-    if (!slot) {
-      slot = { set: el.set, key: el.key, owners: new Map() }
-      this.slots.set(k, slot)
-    }
-    slot.owners.set(id, el.value)
+    const slot = this.slots.get(k)
+    if (!slot) this.slots.set(k, { set: el.set, key: el.key, id, value: el.value })
+    else if (slot.id === id) slot.value = el.value
+    else (slot.others ??= new Map()).set(id, el.value)
   }
 
   remove(id: string, el: NftElement): void {
     const k = `${el.set} ${el.key}`
     const slot = this.slots.get(k)
     if (!slot) return
-    slot.owners.delete(id)
-    if (slot.owners.size === 0) this.slots.delete(k)
+    if (slot.id !== id) {
+      slot.others?.delete(id)
+      return
+    }
+    const next = slot.others?.entries().next().value
+    if (!next) {
+      this.slots.delete(k)
+      return
+    }
+    slot.others!.delete(next[0])
+    slot.id = next[0]
+    slot.value = next[1]
   }
 
   /** The value the kernel should hold for `set key`; undefined when no port wants it. */
   value(set: string, key: string): string | undefined {
     const slot = this.slots.get(`${set} ${key}`)
-    if (!slot) return undefined
-    if (slot.owners.size === 1) return slot.owners.values().next().value
-    let best: string | undefined
-    let value = ''
-    for (const [id, v] of slot.owners) {
-      if (best === undefined || id < best) {
-        best = id
-        value = v
-      }
-    }
-    return value
+    return slot && slotValue(slot)
   }
 
   /** Every element as the kernel should hold it. */
   *entries(): Generator<NftElement> {
-    for (const slot of this.slots.values()) yield { set: slot.set, key: slot.key, value: this.value(slot.set, slot.key)! }
+    for (const slot of this.slots.values()) yield { set: slot.set, key: slot.key, value: slotValue(slot) }
+  }
+}
+
+/** Of the ports that claim a slot, the smallest id wins (the same in every sync). */
+function slotValue(slot: { id: string; value: string; others?: Map<string, string> }): string {
+  if (!slot.others?.size) return slot.value
+  let best = slot.id
+  let value = slot.value
+  for (const [id, v] of slot.others) {
+    if (id < best) {
+      best = id
+      value = v
+    }
+  }
+  return value
+}
+
+/** The shared pick chains with the Service ports that use them. */
+export class SharedChains {
+  private readonly chains = new Map<string, { rules: readonly string[]; owners: Set<string> }>()
+
+  get size(): number {
+    return this.chains.size
+  }
+
+  has(name: string): boolean {
+    return this.chains.has(name)
+  }
+
+  add(id: string, name: string, rules: readonly string[]): void {
+    const c = this.chains.get(name)
+    if (c) c.owners.add(id)
+    else this.chains.set(name, { rules, owners: new Set([id]) })
+  }
+
+  remove(id: string, name: string): void {
+    const c = this.chains.get(name)
+    if (!c) return
+    c.owners.delete(id)
+    if (c.owners.size === 0) this.chains.delete(name)
+  }
+
+  rules(name: string): readonly string[] | undefined {
+    return this.chains.get(name)?.rules
+  }
+
+  *entries(): Generator<[string, readonly string[]]> {
+    for (const [name, c] of this.chains) yield [name, c.rules]
   }
 }
 
@@ -85,7 +134,7 @@ export interface ServiceChange {
   after?: CheckedServiceRules
 }
 
-const NONE = { chains: new Map(), sets: new Map(), elements: [], endpointIPs: [] } as unknown as CheckedServiceRules
+const NONE = { chains: new Map(), sets: new Map(), shared: new Map(), elements: [], endpointIPs: [] } as unknown as CheckedServiceRules
 
 /**
  * Appends to `tx` what turns the `before` of each change into its `after`, and updates
@@ -94,7 +143,7 @@ const NONE = { chains: new Map(), sets: new Map(), elements: [], endpointIPs: []
  * refers to a set being replaced), their map elements removed, then they and removed sets
  * are deleted in the same transaction (the kernels weft supports release a verdict-map reference at once).
  */
-export function partialSync(tx: Transaction, changes: Iterable<ServiceChange>, index: ElementIndex): void {
+export function partialSync(tx: Transaction, changes: Iterable<ServiceChange>, index: ElementIndex, shared: SharedChains): void {
   const newChains: string[] = []
   const changedChains: string[] = []
   const rules: Array<[string, string[]]> = []
@@ -103,6 +152,8 @@ export function partialSync(tx: Transaction, changes: Iterable<ServiceChange>, i
   const replacedSets: string[] = []
   const removedSets: string[] = []
   const touched = new Map<string, { set: string; key: string; before: string | undefined }>()
+  /** Shared chains a change touched, and whether the table had them before. */
+  const sharedBefore = new Map<string, boolean>()
 
   for (const { id, before = NONE, after = NONE } of changes) {
     // A set whose spec changed is replaced, so every rule that names it is rewritten first.
@@ -126,6 +177,14 @@ export function partialSync(tx: Transaction, changes: Iterable<ServiceChange>, i
       rules.push([name, chainRules])
     }
     for (const name of before.chains.keys()) if (!after.chains.has(name)) removedChains.push(name)
+    for (const name of before.shared.keys()) {
+      if (!sharedBefore.has(name)) sharedBefore.set(name, shared.has(name))
+      shared.remove(id, name)
+    }
+    for (const [name, chainRules] of after.shared) {
+      if (!sharedBefore.has(name)) sharedBefore.set(name, shared.has(name))
+      shared.add(id, name, chainRules)
+    }
 
     for (const el of before.elements) {
       const k = `${el.set} ${el.key}`
@@ -139,6 +198,14 @@ export function partialSync(tx: Transaction, changes: Iterable<ServiceChange>, i
     }
   }
 
+  for (const [name, had] of sharedBefore) {
+    const chainRules = shared.rules(name)
+    if (had && !chainRules) removedChains.push(name)
+    else if (!had && chainRules) {
+      newChains.push(name)
+      rules.push([name, [...chainRules]])
+    }
+  }
   for (const name of newChains) tx.push({ verb: 'add', kind: 'chain', name }, CHECKED)
   for (const name of changedChains) tx.push({ verb: 'flush', kind: 'chain', name }, CHECKED)
   for (const name of removedChains) tx.push({ verb: 'flush', kind: 'chain', name }, CHECKED)
@@ -176,6 +243,8 @@ export interface FullSyncInput {
   existing: TableObjects | undefined
   /** The elements of every service (as built into an ElementIndex). */
   index: ElementIndex
+  /** The shared pick chains the services use. */
+  shared: SharedChains
   /** Affinity set specs as last applied, to replace the sets whose timeout changed. */
   previousSets?: ReadonlyMap<string, string>
   /** Deletes and recreates the base chains (the first sync of a process: their priorities may have changed). */
@@ -210,6 +279,7 @@ export function fullSync(input: FullSyncInput): Transaction {
   const wantedChains = new Set<string>()
   const wantedSets = new Map<string, string>()
   const services = [...input.services]
+  for (const [name] of input.shared.entries()) wantedChains.add(name)
   for (const s of services) {
     for (const name of s.chains.keys()) wantedChains.add(name)
     for (const [name, spec] of s.sets) wantedSets.set(name, spec)
@@ -230,6 +300,7 @@ export function fullSync(input: FullSyncInput): Transaction {
 
   for (const c of base.baseChains) for (const rule of c.rules) tx.addRule(c.name, rule)
   for (const [name, rules] of base.chains) for (const rule of rules) tx.addRule(name, rule)
+  for (const [chain, rules] of input.shared.entries()) for (const rule of rules) tx.push({ verb: 'add', kind: 'rule', chain, rule }, CHECKED)
   for (const s of services) for (const [chain, rules] of s.chains) for (const rule of rules) tx.push({ verb: 'add', kind: 'rule', chain, rule }, CHECKED)
 
   const bySet = new Map<string, string[]>()

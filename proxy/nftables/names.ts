@@ -12,6 +12,18 @@ export const NO_ENDPOINT_SERVICES = 'no-endpoint-services'
 export const NO_ENDPOINT_NODEPORTS = 'no-endpoint-nodeports'
 export const FIREWALL_IPS = 'firewall-ips'
 export const CLUSTER_IPS = 'cluster-ips'
+/** External (externalIPs, load-balancer IPs) and NodePort dispatch, after the masquerade decision. */
+export const EXTERNAL_IPS = 'external-ips'
+export const EXTERNAL_LOCAL_IPS = 'external-local-ips'
+export const EXTERNAL_NODEPORTS = 'external-nodeports'
+export const EXTERNAL_LOCAL_NODEPORTS = 'external-local-nodeports'
+/** `service key . index → endpoint`: what the pick chains DNAT to. */
+export const SERVICE_ENDPOINTS = 'service-endpoints'
+export const SERVICE_LOCAL_ENDPOINTS = 'service-local-endpoints'
+export const NODEPORT_ENDPOINTS = 'nodeport-endpoints'
+export const NODEPORT_LOCAL_ENDPOINTS = 'nodeport-local-endpoints'
+/** `endpoint . endpoint`: a DNATed connection from an endpoint to itself is masqueraded. */
+export const HAIRPIN = 'hairpin'
 
 // Regular chains every table has.
 export const SERVICES_CHAIN = 'services'
@@ -22,6 +34,18 @@ export const FIREWALL_CHECK_CHAIN = 'firewall-check'
 export const SERVICE_ENDPOINTS_CHECK_CHAIN = 'service-endpoints-check'
 export const NODEPORT_ENDPOINTS_CHECK_CHAIN = 'nodeport-endpoints-check'
 export const CLUSTER_IPS_CHECK_CHAIN = 'cluster-ips-check'
+export const EXTERNAL_CHAIN = 'external'
+export const EXTERNAL_LOCAL_CHAIN = 'external-local'
+export const NODEPORT_EXTERNAL_CHAIN = 'nodeport-external'
+export const NODEPORT_EXTERNAL_LOCAL_CHAIN = 'nodeport-external-local'
+
+/** What a pick chain chooses from: the endpoints of Service IPs or of NodePorts, all of them or the node's own. */
+export type PickKind = 'service' | 'service-local' | 'nodeport' | 'nodeport-local'
+
+/** The chain that DNATs to one of `n` endpoints of `kind` (one per kind and endpoint count in use, shared by every Service port). */
+export function pickChain(kind: PickKind, n: number): string {
+  return `pick-${kind}-${n}`
+}
 
 /** nft allows 256 characters; kube-proxy keeps the part after the prefix to 240. */
 const BASE_MAX = 240

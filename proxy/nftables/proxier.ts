@@ -7,7 +7,7 @@ import { Transaction } from '../../src/netfilter/transaction.ts'
 import { logger, type Logger } from '../../src/util/log.ts'
 import type { Family, ProxyState, ServicePort } from '../model.ts'
 import type { Proxier, RefusedPort, SyncStats } from '../proxier.ts'
-import { ElementIndex, fullSync, partialSync, type ServiceChange } from './diff.ts'
+import { ElementIndex, fullSync, partialSync, SharedChains, type ServiceChange } from './diff.ts'
 import { TABLE } from './names.ts'
 import { baseRules, checkServiceRules, checkStateFacts, serviceRules, type CheckedServiceRules } from './rules.ts'
 import type { ServiceEntry } from '../model.ts'
@@ -41,6 +41,7 @@ export class NftablesProxier implements Proxier {
   private readonly log: Logger
   private applied = new Map<string, Applied>()
   private index = new ElementIndex()
+  private shared = new SharedChains()
   private needFull = true
   private firstDone = false
   private nodeKey = ''
@@ -92,12 +93,14 @@ export class NftablesProxier implements Proxier {
   private async fullSync(state: ProxyState, nodeKey: string): Promise<SyncStats> {
     const next = new Map<string, Applied>()
     const index = new ElementIndex()
+    const shared = new SharedChains()
     const refused = new Map<string, RefusedPort>()
     for (const [id, entry] of state.services) {
       const rules = this.build(entry, state, refused)
       if (!rules) continue
       next.set(id, { port: entry.port, rules })
       for (const el of rules.elements) index.add(id, el)
+      for (const [name, chainRules] of rules.shared) shared.add(id, name, chainRules)
     }
     const existing = await this.nft.listTable(this.nftFamily, TABLE)
     // Affinity sets are kept (with their entries) unless their timeout changed: since the last
@@ -120,6 +123,7 @@ export class NftablesProxier implements Proxier {
       services: [...next.values()].map((a) => a.rules),
       existing,
       index,
+      shared,
       previousSets,
       recreateBaseChains: !this.firstDone,
     })
@@ -127,6 +131,7 @@ export class NftablesProxier implements Proxier {
     const before = this.applied
     this.applied = next
     this.index = index
+    this.shared = shared
     this.refused = refused
     this.needFull = false
     this.firstDone = true
@@ -152,7 +157,7 @@ export class NftablesProxier implements Proxier {
       changes.push({ id, before: before?.rules, after: after?.rules })
     }
     const tx = new Transaction(this.nftFamily, TABLE)
-    partialSync(tx, changes, this.index)
+    partialSync(tx, changes, this.index, this.shared)
     await this.apply(tx)
     this.refused = refused
     const before = new Map<string, Applied>()
@@ -171,7 +176,7 @@ export class NftablesProxier implements Proxier {
     try {
       await this.nft.apply(tx)
     } catch (err) {
-      // The element index was already moved on; a full sync rebuilds everything from state.
+      // The element and chain indexes were already moved on; a full sync rebuilds everything from state.
       this.needFull = true
       throw err
     }

@@ -1,6 +1,16 @@
 // The desired nftables state, as plain data: the rules every table has (baseRules) and
-// the chains, affinity sets and map elements of one Service port (serviceRules). Pure; the
-// diff turns two of these into a Transaction. Modelled on kube-proxy's nftables mode.
+// the map elements (and, for ClientIP affinity and source ranges only, the chains and sets)
+// of one Service port (serviceRules). Pure; the diff turns two of these into a Transaction.
+//
+// The layout (bench/proxy/README.md compares it with kube-proxy's): a Service port is map
+// elements, not chains. `service-ips` / `service-nodeports` say where its traffic goes: a
+// ClusterIP straight to the shared chain `pick-service-N` (N = its endpoint count), whose
+// one rule DNATs to `daddr . proto . dport . numgen random mod N` in `service-endpoints`
+// (which holds the port's endpoints as entries 0..N-1); external traffic first through a
+// fixed chain that decides masquerading for its traffic policy and then dispatches the same
+// way. So an endpoint change only replaces map elements (and the dispatch element when N
+// changes), and the table has a few dozen chains whatever the number of Services: nft 1.0.6
+// reads every chain of the table before each transaction.
 import { checkNftName, checkNftText, NftTokenError } from '../../src/netfilter/tokens.ts'
 import { joinHostPort } from '../../src/util/host-port.ts'
 import { parseCIDR, parseIP } from '../../src/util/ip-parse.ts'
@@ -10,20 +20,35 @@ import {
   CLUSTER_IPS,
   CLUSTER_IPS_CHECK_CHAIN,
   endpointBase,
+  EXTERNAL_CHAIN,
+  EXTERNAL_IPS,
+  EXTERNAL_LOCAL_CHAIN,
+  EXTERNAL_LOCAL_IPS,
+  EXTERNAL_LOCAL_NODEPORTS,
+  EXTERNAL_NODEPORTS,
   familyWords,
   FIREWALL_CHECK_CHAIN,
   FIREWALL_IPS,
+  HAIRPIN,
   MARK_MASQ_CHAIN,
   MASQUERADING_CHAIN,
   NO_ENDPOINT_NODEPORTS,
   NO_ENDPOINT_SERVICES,
+  NODEPORT_ENDPOINTS,
   NODEPORT_ENDPOINTS_CHECK_CHAIN,
+  NODEPORT_EXTERNAL_CHAIN,
+  NODEPORT_EXTERNAL_LOCAL_CHAIN,
+  NODEPORT_LOCAL_ENDPOINTS,
+  pickChain,
   REJECT_CHAIN,
+  SERVICE_ENDPOINTS,
   SERVICE_ENDPOINTS_CHECK_CHAIN,
   SERVICE_IPS,
+  SERVICE_LOCAL_ENDPOINTS,
   SERVICE_NODEPORTS,
   servicePortBase,
   SERVICES_CHAIN,
+  type PickKind,
 } from './names.ts'
 
 /** One element of a shared map or set; `value` is '' in a set. */
@@ -54,10 +79,12 @@ export interface BaseRules {
 }
 
 export interface ServiceRules {
-  /** The port's regular chains, name → rules in order. */
+  /** The port's own regular chains, name → rules in order: only ClientIP affinity and source ranges have any. */
   chains: Map<string, string[]>
   /** ClientIP-affinity sets, name → spec. */
   sets: Map<string, string>
+  /** The shared pick chains its elements send traffic to, name → rules (the same for every port that uses them). */
+  shared: Map<string, string[]>
   /** Its elements of the shared maps and sets. */
   elements: NftElement[]
   /** The endpoint IPs that traffic may be DNATed to (for conntrack cleanup). */
@@ -66,13 +93,8 @@ export interface ServiceRules {
 
 const MASQ_BIT = '0x4000'
 
-/**
- * Above this many endpoints a port picks one with kube-proxy's `numgen … vmap { … }`; up to
- * it, with a rule per endpoint as iptables mode does. Each anonymous map costs the kernel a
- * walk of the whole transaction when it is bound (`__nft_set_trans_bind`), which made a
- * 10,000-Service full sync take minutes with a vmap in every Service.
- */
-export const VMAP_MIN = 8
+/** The modulus in the endpoint maps' `typeof`: it gives the key's type only, any count of endpoints fits. */
+const TYPEOF_MOD = 64
 
 function baseChain(name: string, type: 'filter' | 'nat', hook: string, priority: number, rules: string[]): BaseChain {
   return { name, spec: `type ${type} hook ${hook} priority ${priority}; policy accept;`, rules }
@@ -82,9 +104,24 @@ export function baseRules(state: ProxyState): BaseRules {
   const w = familyWords(state.family)
   const tuple = `${w.addrType} . inet_proto . inet_service : verdict;`
   const portTuple = 'inet_proto . inet_service : verdict;'
+  const vip = `${w.ip} daddr . meta l4proto . th dport`
+  const nodePort = 'meta l4proto . th dport'
+  // The value's port is `tcp dport` for every protocol (the type, inet_service, is all that
+  // counts): with `th dport` nft 1.0.6 cannot add a rule using the map once it reads the map
+  // back from the kernel ("conflicting protocols specified: ip vs. th").
+  const endpoint = `: ${w.ip} daddr . tcp dport;`
   const isNew = 'ct state new'
   const clusterIPsCheck = [`${w.ip} daddr @${CLUSTER_IPS} reject`]
   if (state.serviceCIDRs.length) clusterIPsCheck.push(`${w.ip} daddr { ${state.serviceCIDRs.join(', ')} } drop`)
+  const pods = state.clusterCIDRs.length ? `{ ${state.clusterCIDRs.join(', ')} }` : undefined
+  // Traffic policy Local: pods and the node itself still reach the Service through any
+  // endpoint (as through an outside load balancer); the node's own traffic is masqueraded.
+  const externalLocal = (key: string, cluster: string, local: string): string[] => [
+    ...(pods ? [`${w.ip} saddr ${pods} ${key} vmap @${cluster}`] : []),
+    `fib saddr type local jump ${MARK_MASQ_CHAIN}`,
+    `fib saddr type local ${key} vmap @${cluster}`,
+    `${key} vmap @${local}`,
+  ]
   return {
     baseChains: [
       baseChain('filter-prerouting', 'filter', 'prerouting', -110, [`${isNew} jump ${FIREWALL_CHECK_CHAIN}`]),
@@ -100,27 +137,69 @@ export function baseRules(state: ProxyState): BaseRules {
       [
         SERVICES_CHAIN,
         [
-          `${w.ip} daddr . meta l4proto . th dport vmap @${SERVICE_IPS}`,
-          `fib daddr type local ${w.ip} daddr != ${w.loopback} meta l4proto . th dport vmap @${SERVICE_NODEPORTS}`,
+          // A ClusterIP reached from outside the pod networks is masqueraded (whatever port: an unserved one is rejected later).
+          ...(pods ? [`${w.ip} daddr @${CLUSTER_IPS} ${w.ip} saddr != ${pods} jump ${MARK_MASQ_CHAIN}`] : []),
+          `${vip} vmap @${SERVICE_IPS}`,
+          `fib daddr type local ${w.ip} daddr != ${w.loopback} ${nodePort} vmap @${SERVICE_NODEPORTS}`,
         ],
       ],
-      [MASQUERADING_CHAIN, [`meta mark & ${MASQ_BIT} == 0 return`, `meta mark set meta mark ^ ${MASQ_BIT}`, 'masquerade fully-random']],
+      [EXTERNAL_CHAIN, [`jump ${MARK_MASQ_CHAIN}`, `${vip} vmap @${EXTERNAL_IPS}`]],
+      [EXTERNAL_LOCAL_CHAIN, externalLocal(vip, EXTERNAL_IPS, EXTERNAL_LOCAL_IPS)],
+      [NODEPORT_EXTERNAL_CHAIN, [`jump ${MARK_MASQ_CHAIN}`, `${nodePort} vmap @${EXTERNAL_NODEPORTS}`]],
+      [NODEPORT_EXTERNAL_LOCAL_CHAIN, externalLocal(nodePort, EXTERNAL_NODEPORTS, EXTERNAL_LOCAL_NODEPORTS)],
+      [
+        MASQUERADING_CHAIN,
+        [
+          // Hairpin: an endpoint that reached itself through a Service must see the reply come from elsewhere.
+          `ct status dnat ${w.ip} saddr . ${w.ip} daddr @${HAIRPIN} jump ${MARK_MASQ_CHAIN}`,
+          `meta mark & ${MASQ_BIT} == 0 return`,
+          `meta mark set meta mark ^ ${MASQ_BIT}`,
+          'masquerade fully-random',
+        ],
+      ],
       [MARK_MASQ_CHAIN, [`meta mark set meta mark | ${MASQ_BIT}`]],
       [REJECT_CHAIN, ['reject']],
-      [FIREWALL_CHECK_CHAIN, [`${w.ip} daddr . meta l4proto . th dport vmap @${FIREWALL_IPS}`]],
-      [SERVICE_ENDPOINTS_CHECK_CHAIN, [`${w.ip} daddr . meta l4proto . th dport vmap @${NO_ENDPOINT_SERVICES}`]],
-      [NODEPORT_ENDPOINTS_CHECK_CHAIN, [`fib daddr type local ${w.ip} daddr != ${w.loopback} meta l4proto . th dport vmap @${NO_ENDPOINT_NODEPORTS}`]],
+      [FIREWALL_CHECK_CHAIN, [`${vip} vmap @${FIREWALL_IPS}`]],
+      [SERVICE_ENDPOINTS_CHECK_CHAIN, [`${vip} vmap @${NO_ENDPOINT_SERVICES}`]],
+      [NODEPORT_ENDPOINTS_CHECK_CHAIN, [`fib daddr type local ${w.ip} daddr != ${w.loopback} ${nodePort} vmap @${NO_ENDPOINT_NODEPORTS}`]],
       [CLUSTER_IPS_CHECK_CHAIN, clusterIPsCheck],
     ]),
     sets: new Map<string, SetSpec>([
       [SERVICE_IPS, { kind: 'map', spec: `type ${tuple}` }],
       [SERVICE_NODEPORTS, { kind: 'map', spec: `type ${portTuple}` }],
+      [EXTERNAL_IPS, { kind: 'map', spec: `type ${tuple}` }],
+      [EXTERNAL_LOCAL_IPS, { kind: 'map', spec: `type ${tuple}` }],
+      [EXTERNAL_NODEPORTS, { kind: 'map', spec: `type ${portTuple}` }],
+      [EXTERNAL_LOCAL_NODEPORTS, { kind: 'map', spec: `type ${portTuple}` }],
+      [SERVICE_ENDPOINTS, { kind: 'map', spec: `typeof ${vip} . numgen random mod ${TYPEOF_MOD} ${endpoint}` }],
+      [SERVICE_LOCAL_ENDPOINTS, { kind: 'map', spec: `typeof ${vip} . numgen random mod ${TYPEOF_MOD} ${endpoint}` }],
+      [NODEPORT_ENDPOINTS, { kind: 'map', spec: `typeof ${nodePort} . numgen random mod ${TYPEOF_MOD} ${endpoint}` }],
+      [NODEPORT_LOCAL_ENDPOINTS, { kind: 'map', spec: `typeof ${nodePort} . numgen random mod ${TYPEOF_MOD} ${endpoint}` }],
       [NO_ENDPOINT_SERVICES, { kind: 'map', spec: `type ${tuple}` }],
       [NO_ENDPOINT_NODEPORTS, { kind: 'map', spec: `type ${portTuple}` }],
       [FIREWALL_IPS, { kind: 'map', spec: `type ${tuple}` }],
       [CLUSTER_IPS, { kind: 'set', spec: `type ${w.addrType};` }],
+      [HAIRPIN, { kind: 'set', spec: `type ${w.addrType} . ${w.addrType};` }],
     ]),
   }
+}
+
+const PICK_MAPS: Record<PickKind, string> = {
+  service: SERVICE_ENDPOINTS,
+  'service-local': SERVICE_LOCAL_ENDPOINTS,
+  nodeport: NODEPORT_ENDPOINTS,
+  'nodeport-local': NODEPORT_LOCAL_ENDPOINTS,
+}
+
+/**
+ * The one rule of a pick chain: DNAT to entry `numgen random mod n` of the packet's Service
+ * key in the kind's endpoint map, which holds the entries 0..n-1 of every Service port that
+ * sends traffic here: each of its n endpoints is taken with probability exactly 1/n.
+ */
+export function pickRule(family: Family, kind: PickKind, n: number): string {
+  const w = familyWords(family)
+  const key = kind === 'service' || kind === 'service-local' ? `${w.ip} daddr . meta l4proto . th dport` : 'meta l4proto . th dport'
+  return `dnat ${w.ip} addr . port to ${key} . numgen random mod ${n} map @${PICK_MAPS[kind]}`
 }
 
 function verdictOf(v: 'reject' | 'drop'): string {
@@ -160,9 +239,11 @@ export type CheckedServiceRules = ServiceRules & { readonly [checkedBrand]: true
  * refused alone. Elements are checked as they are rendered (`key : value`).
  */
 export function checkServiceRules(rules: ServiceRules): CheckedServiceRules {
-  for (const [name, chainRules] of rules.chains) {
-    checkNftName('chain name', name)
-    for (const rule of chainRules) checkNftText('rule', rule)
+  for (const chains of [rules.chains, rules.shared]) {
+    for (const [name, chainRules] of chains) {
+      checkNftName('chain name', name)
+      for (const rule of chainRules) checkNftText('rule', rule)
+    }
   }
   for (const [name, spec] of rules.sets) {
     checkNftName('set name', name)
@@ -188,6 +269,7 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
   const external = hasExternal(p)
   const chains = new Map<string, string[]>()
   const sets = new Map<string, string>()
+  const shared = new Map<string, string[]>()
   const elements: NftElement[] = []
   const endpointIPs: string[] = []
 
@@ -195,97 +277,83 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
   const usesLocal = p.internalLocal || (p.externalLocal && external)
   const localEps = !usesLocal ? [] : p.internalLocal ? usableEndpoints(entry, 'internal') : usableEndpoints(entry, 'external')
   const hasEndpoints = clusterEps.length > 0
-  const clusterChain = `service-${base}`
-  const localChain = `local-${base}`
-  const externalChain = `external-${base}`
-  const usesClusterChain = hasEndpoints && (!p.internalLocal || external)
-  const usesLocalChain = localEps.length > 0
-  const internalChain = p.internalLocal ? localChain : clusterChain
   const internalVerdict = noEndpointVerdict(entry, 'internal')
   const externalVerdict = external ? noEndpointVerdict(entry, 'external') : undefined
-  const usesExternalChain = hasEndpoints && external
+  const usesExternal = hasEndpoints && external
+  const affinity = p.affinitySeconds > 0
 
-  // Shared map and set elements.
+  const usedIPs = (eps: Endpoint[]): void => {
+    for (const ep of eps) {
+      if (endpointIPs.includes(ep.ip)) continue
+      endpointIPs.push(ep.ip)
+      elements.push({ set: HAIRPIN, key: `${ep.ip} . ${ep.ip}`, value: '' })
+    }
+  }
+
+  // ClientIP affinity keeps kube-proxy's per-port chains (one per endpoint set) with a
+  // dynamic set per endpoint: a remembered client must never be sent to an endpoint that is
+  // gone, and deleting the endpoint's set is what forgets it. No per-endpoint chains.
+  const affinityChain = (eps: Endpoint[], name: string): string => {
+    if (chains.has(name)) return `goto ${name}`
+    const sticky: string[] = []
+    const pick: string[] = []
+    eps.forEach((ep, i) => {
+      const set = `affinity-${endpointBase(p, ep)}`
+      sets.set(set, `type ${w.addrType}; flags dynamic,timeout; timeout ${p.affinitySeconds}s;`)
+      const dnat = `update @${set} { ${w.ip} saddr } meta l4proto ${proto} dnat to ${joinHostPort(ep.ip, ep.port)}`
+      sticky.push(`${w.ip} saddr @${set} ${dnat}`)
+      // Endpoint i of n is taken with probability 1/(n-i) when none before it was: 1/n each.
+      pick.push(i < eps.length - 1 ? `numgen random mod ${eps.length - i} 0 ${dnat}` : dnat)
+    })
+    chains.set(name, [...sticky, ...pick])
+    return `goto ${name}`
+  }
+  /** What a dispatch element of `key` says to reach `eps`; their entries go into the kind's endpoint map. */
+  const target = (eps: Endpoint[], local: boolean, kind: PickKind, key: string): string => {
+    usedIPs(eps)
+    if (affinity) return affinityChain(eps, `${local ? 'local' : 'service'}-${base}`)
+    const chain = pickChain(kind, eps.length)
+    shared.set(chain, [pickRule(state.family, kind, eps.length)])
+    eps.forEach((ep, i) => elements.push({ set: PICK_MAPS[kind], key: `${key} . ${i}`, value: `${ep.ip} . ${ep.port}` }))
+    return `goto ${chain}`
+  }
+
   const portKey = ` . ${proto} . ${p.port}`
+  const clusterKey = p.clusterIP + portKey
   elements.push({ set: CLUSTER_IPS, key: p.clusterIP, value: '' })
-  if (internalVerdict === undefined) elements.push({ set: SERVICE_IPS, key: p.clusterIP + portKey, value: `goto ${internalChain}` })
-  else elements.push({ set: NO_ENDPOINT_SERVICES, key: p.clusterIP + portKey, value: verdictOf(internalVerdict) })
-  const firewallSources = loadBalancerSources(p, state.nodeIPs, state.family)
-  const usesFirewall = firewallSources !== undefined
-  const firewallChain = `firewall-${base}`
+  if (internalVerdict === undefined) {
+    const eps = p.internalLocal ? localEps : clusterEps
+    elements.push({ set: SERVICE_IPS, key: clusterKey, value: target(eps, p.internalLocal, 'service', clusterKey) })
+  } else elements.push({ set: NO_ENDPOINT_SERVICES, key: clusterKey, value: verdictOf(internalVerdict) })
+
+  const withLocal = p.externalLocal && localEps.length > 0
   for (const ips of [p.externalIPs, p.loadBalancerIPs]) {
     for (const ip of ips) {
-      if (usesExternalChain) elements.push({ set: SERVICE_IPS, key: ip + portKey, value: `goto ${externalChain}` })
-      if (externalVerdict !== undefined) elements.push({ set: NO_ENDPOINT_SERVICES, key: ip + portKey, value: verdictOf(externalVerdict) })
+      const key = ip + portKey
+      if (usesExternal) {
+        elements.push({ set: SERVICE_IPS, key, value: `goto ${p.externalLocal ? EXTERNAL_LOCAL_CHAIN : EXTERNAL_CHAIN}` })
+        elements.push({ set: EXTERNAL_IPS, key, value: target(clusterEps, false, 'service', key) })
+        if (withLocal) elements.push({ set: EXTERNAL_LOCAL_IPS, key, value: target(localEps, true, 'service-local', key) })
+      }
+      if (externalVerdict !== undefined) elements.push({ set: NO_ENDPOINT_SERVICES, key, value: verdictOf(externalVerdict) })
     }
   }
-  if (usesFirewall) for (const ip of p.loadBalancerIPs) elements.push({ set: FIREWALL_IPS, key: ip + portKey, value: `goto ${firewallChain}` })
-  if (p.nodePort > 0) {
-    const key = `${proto} . ${p.nodePort}`
-    if (usesExternalChain) elements.push({ set: SERVICE_NODEPORTS, key, value: `goto ${externalChain}` })
-    if (externalVerdict !== undefined) elements.push({ set: NO_ENDPOINT_NODEPORTS, key, value: verdictOf(externalVerdict) })
-  }
-
-  // Endpoint chains: those of the cluster chain, then the local ones it does not have.
-  const affinity = p.affinitySeconds > 0
-  const epChains = new Map<Endpoint, string>()
-  const addEndpoint = (ep: Endpoint): void => {
-    if (epChains.has(ep)) return
-    const epBase = endpointBase(p, ep)
-    const name = `endpoint-${epBase}`
-    epChains.set(ep, name)
-    const rules = [`${w.ip} saddr ${ep.ip} jump ${MARK_MASQ_CHAIN}`]
-    if (affinity) {
-      const set = `affinity-${epBase}`
-      sets.set(set, `type ${w.addrType}; flags dynamic,timeout; timeout ${p.affinitySeconds}s;`)
-      rules.push(`update @${set} { ${w.ip} saddr }`)
-    }
-    rules.push(`meta l4proto ${proto} dnat to ${joinHostPort(ep.ip, ep.port)}`)
-    chains.set(name, rules)
-    if (!endpointIPs.includes(ep.ip)) endpointIPs.push(ep.ip)
-  }
-  if (usesClusterChain) for (const ep of clusterEps) addEndpoint(ep)
-  if (usesLocalChain) for (const ep of localEps) addEndpoint(ep)
-
-  const policyRules = (eps: Endpoint[], chain: string): string[] => {
-    const rules: string[] = []
-    if (chain === internalChain && internalVerdict === undefined && state.clusterCIDRs.length) {
-      rules.push(`${w.ip} daddr ${p.clusterIP} ${proto} dport ${p.port} ${w.ip} saddr != { ${state.clusterCIDRs.join(', ')} } jump ${MARK_MASQ_CHAIN}`)
-    }
-    if (affinity) for (const ep of eps) rules.push(`${w.ip} saddr @affinity-${epChains.get(ep)!.slice('endpoint-'.length)} goto ${epChains.get(ep)!}`)
-    if (eps.length > VMAP_MIN) {
-      let vmap = ''
-      for (let i = 0; i < eps.length; i++) vmap += `${i ? ', ' : ''}${i} : goto ${epChains.get(eps[i]!)!}`
-      rules.push(`numgen random mod ${eps.length} vmap { ${vmap} }`)
-      return rules
-    }
-    // Endpoint i of n is taken with probability 1/(n-i) when none before it was: 1/n each.
-    for (let i = 0; i < eps.length - 1; i++) rules.push(`numgen random mod ${eps.length - i} 0 goto ${epChains.get(eps[i]!)!}`)
-    rules.push(`goto ${epChains.get(eps[eps.length - 1]!)!}`)
-    return rules
-  }
-  if (usesClusterChain) chains.set(clusterChain, policyRules(clusterEps, clusterChain))
-  if (usesLocalChain) chains.set(localChain, policyRules(localEps, localChain))
-
-  if (usesExternalChain) {
-    const rules: string[] = []
-    if (!p.externalLocal) {
-      rules.push(`jump ${MARK_MASQ_CHAIN}`, `goto ${clusterChain}`)
-    } else {
-      // Pods and the node itself reach the Service as if through an outside load balancer:
-      // any endpoint will do; the node's own traffic needs masquerading (its source is local).
-      if (state.clusterCIDRs.length) rules.push(`${w.ip} saddr { ${state.clusterCIDRs.join(', ')} } goto ${clusterChain}`)
-      rules.push(`fib saddr type local jump ${MARK_MASQ_CHAIN}`, `fib saddr type local goto ${clusterChain}`)
-      if (usesLocalChain) rules.push(`goto ${localChain}`)
-    }
-    chains.set(externalChain, rules)
-  }
-
+  const firewallSources = loadBalancerSources(p, state.nodeIPs, state.family)
   if (firewallSources !== undefined) {
+    const firewallChain = `firewall-${base}`
+    for (const ip of p.loadBalancerIPs) elements.push({ set: FIREWALL_IPS, key: ip + portKey, value: `goto ${firewallChain}` })
     // No sources (ranges were given, none of this family): nobody is let in, rather than everybody.
     chains.set(firewallChain, [firewallSources.length ? `${w.ip} saddr != { ${firewallSources.join(', ')} } drop` : 'drop'])
   }
+  if (p.nodePort > 0) {
+    const key = `${proto} . ${p.nodePort}`
+    if (usesExternal) {
+      elements.push({ set: SERVICE_NODEPORTS, key, value: `goto ${p.externalLocal ? NODEPORT_EXTERNAL_LOCAL_CHAIN : NODEPORT_EXTERNAL_CHAIN}` })
+      elements.push({ set: EXTERNAL_NODEPORTS, key, value: target(clusterEps, false, 'nodeport', key) })
+      if (withLocal) elements.push({ set: EXTERNAL_LOCAL_NODEPORTS, key, value: target(localEps, true, 'nodeport-local', key) })
+    }
+    if (externalVerdict !== undefined) elements.push({ set: NO_ENDPOINT_NODEPORTS, key, value: verdictOf(externalVerdict) })
+  }
 
-  return { chains, sets, elements, endpointIPs }
+  return { chains, sets, shared, elements, endpointIPs }
 }
-

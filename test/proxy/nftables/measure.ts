@@ -7,7 +7,7 @@ import { NftExec } from '../../../src/netfilter/exec-client.ts'
 import { Transaction } from '../../../src/netfilter/transaction.ts'
 import { addNetns, deleteNetns, netnsExists } from '../../../src/netlink/index.ts'
 import type { ServiceEntry } from '../../../proxy/model.ts'
-import { ElementIndex, fullSync } from '../../../proxy/nftables/diff.ts'
+import { ElementIndex, fullSync, SharedChains } from '../../../proxy/nftables/diff.ts'
 import { NftablesProxier } from '../../../proxy/nftables/proxier.ts'
 import { baseRules, checkServiceRules, serviceRules } from '../../../proxy/nftables/rules.ts'
 import { entry, ep, port, state } from './fixtures.ts'
@@ -52,14 +52,18 @@ async function main(): Promise<void> {
   try {
     const entries = services(N, M)
     const st = state(entries)
-    console.log(`${N} services × ${M} endpoints (${N * (M + 1)} chains), nft in namespace ${ns}`)
+    console.log(`${N} services × ${M} endpoints, nft in namespace ${ns}`)
 
     await time('empty-table baseline: a 1-line nft -f (process start + cache)', () => nftTiny('add table ip wt-empty'))
     const built = await time('build: serviceRules for every port', () => entries.map((e) => checkServiceRules(serviceRules(e, st))))
     const text = await time('build: full-sync transaction + render', () => {
       const index = new ElementIndex()
-      built.forEach((r, i) => r.elements.forEach((el) => index.add(entries[i]!.port.id, el)))
-      return fullSync({ family: 'ip', table: 'weft-proxy', base: baseRules(st), services: built, existing: undefined, index }).render()
+      const shared = new SharedChains()
+      built.forEach((r, i) => {
+        r.elements.forEach((el) => index.add(entries[i]!.port.id, el))
+        for (const [name, rules] of r.shared) shared.add(entries[i]!.port.id, name, rules)
+      })
+      return fullSync({ family: 'ip', table: 'weft-proxy', base: baseRules(st), services: built, existing: undefined, index, shared }).render()
     })
     console.log(`  transaction: ${text.split('\n').length - 1} lines, ${(text.length / 1e6).toFixed(1)} MB`)
 

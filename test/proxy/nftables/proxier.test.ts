@@ -1,10 +1,11 @@
 import t from 'tap'
 import type { NftClient } from '../../../src/netfilter/client.ts'
 import { FakeNft } from '../../../src/netfilter/fake.ts'
-import type { Transaction } from '../../../src/netfilter/transaction.ts'
+import { Transaction } from '../../../src/netfilter/transaction.ts'
 import type { Endpoint, ProxyState, ServiceEntry, ServicePort } from '../../../proxy/model.ts'
 import { NftablesProxier, type ConntrackCleaner } from '../../../proxy/nftables/proxier.ts'
 import { entry, ep, port, state } from './fixtures.ts'
+import { oldLayoutEntries, oldLayoutTransaction } from './old-layout.ts'
 
 async function freshDump(st: ProxyState): Promise<string> {
   const nft = new FakeNft()
@@ -23,7 +24,7 @@ t.test('the first sync is full, whatever changed says', async (t) => {
   const stats = await new NftablesProxier({ family: 4, nft }).sync(st, new Set())
   t.equal(stats.servicesChanged, 1)
   t.equal(dump(nft), await freshDump(st))
-  t.match(dump(nft), /add element ip weft-proxy service-ips \{ 172\.30\.0\.41 \. tcp \. 80 : goto service-ULMVA6XW-ns1\/svc1\/tcp\/p80 \}/)
+  t.match(dump(nft), /add element ip weft-proxy service-ips \{ 172\.30\.0\.41 \. tcp \. 80 : goto pick-service-1 \}/)
 })
 
 t.test('partial syncs touch only the changed ports', async (t) => {
@@ -72,7 +73,6 @@ t.test('a full sync removes chains and sets it does not want, and keeps affinity
   const a = entry(port({ affinitySeconds: 60 }), [ep('10.180.0.1')])
   await new NftablesProxier({ family: 4, nft }).sync(state([a]), 'all')
   const set = 'affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80'
-  const { Transaction } = await import('../../../src/netfilter/transaction.ts')
   const junk = new Transaction('ip', 'weft-proxy')
     .addChain('service-STALE-ns/old/tcp/p')
     .addRule('service-STALE-ns/old/tcp/p', 'jump mark-for-masquerade')
@@ -96,6 +96,21 @@ t.test('an affinity timeout changed while no proxier ran: the restarted one repl
   await new NftablesProxier({ family: 4, nft }).sync(longer, 'all')
   t.equal(dump(nft), await freshDump(longer), 'the table is what a fresh sync of the new timeout makes')
   t.same((await nft.listTable('ip', 'weft-proxy'))!.setTimeouts, { 'affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80': 600 })
+})
+
+t.test('upgrade: the first full sync turns a table of the old layout (a chain per port and endpoint) into the new one', async (t) => {
+  const nft = new FakeNft()
+  await nft.apply(oldLayoutTransaction())
+  const before = (await nft.listTable('ip', 'weft-proxy'))!
+  t.ok(before.chains.length > 40, `the old table has a chain per port and endpoint (${before.chains.length})`)
+  const sticky = 'affinity-HWKQSTED-ns1/np/tcp/p80__10.180.0.3/80'
+  await nft.apply(new Transaction('ip', 'weft-proxy').addElements(sticky, ['10.9.9.9']))
+  const st = state(oldLayoutEntries())
+  await new NftablesProxier({ family: 4, nft }).sync(st, new Set())
+  t.same(nft.elements('ip', 'weft-proxy', sticky), ['10.9.9.9'], 'a client remembered by the old layout stays with its endpoint')
+  t.equal(dump(nft).replace(`add element ip weft-proxy ${sticky} { 10.9.9.9 }\n`, ''), await freshDump(st), 'then the table is what a fresh sync makes')
+  const after = (await nft.listTable('ip', 'weft-proxy'))!
+  t.notOk(after.chains.some((c) => /^(endpoint|external|service|local)-[A-Z0-9]{8}-ns1\/(svc1|lb|big)\//.test(c) || c.startsWith('endpoint-')), 'no chain of the old layout is left')
 })
 
 t.test('a change of pod networks resyncs everything', async (t) => {
@@ -155,7 +170,8 @@ t.test('IPv6', async (t) => {
   const a = entry(port({ clusterIP: 'fd00:30::41', nodePort: 30080 }), [ep('fd00:10::1')])
   const st = state([a], { family: 6 })
   await p.sync(st, 'all')
-  t.match(nft.dump('ip6', 'weft-proxy'), /add element ip6 weft-proxy service-ips \{ fd00:30::41 \. tcp \. 80 : goto service-/)
+  t.match(nft.dump('ip6', 'weft-proxy'), /add element ip6 weft-proxy service-ips \{ fd00:30::41 \. tcp \. 80 : goto pick-service-1 \}/)
+  t.match(nft.dump('ip6', 'weft-proxy'), /add element ip6 weft-proxy service-endpoints \{ fd00:30::41 \. tcp \. 80 \. 0 : fd00:10::1 \. 80 \}/)
   await t.rejects(p.sync(state([a]), 'all'), /IPv6 nftables proxier was handed an IPv4 state/)
 })
 
@@ -262,13 +278,14 @@ t.test('a Service port whose rules would not be valid nft is refused alone: the 
     entry(port({ name: 'nl', clusterIP: '172.30.0.44\nflush ruleset' }), [ep('10.180.0.3')]),
     entry(port({ name: 'lb', clusterIP: '172.30.0.45', loadBalancerIPs: ['1.2.3.5 } accept ; flush ruleset ; add rule ip weft-proxy x {'], loadBalancerSourceRanges: ['10.0.0.0/8'] }), [ep('10.180.0.4')]),
     entry(port({ name: 'ep', clusterIP: '172.30.0.46' }), [ep('10.180.0.5 } ; flush ruleset')]),
-    entry(port({ name: 'sp ace', clusterIP: '172.30.0.47' }), [ep('10.180.0.6')]),
+    // A name reaches nft only in the chain and set names of ClientIP affinity.
+    entry(port({ name: 'sp ace', clusterIP: '172.30.0.47', affinitySeconds: 60 }), [ep('10.180.0.6')]),
     entry(port({ name: 'num', clusterIP: '172.30.0.48', port: '80; flush ruleset' as unknown as number }), [ep('10.180.0.7')]),
   ]
   const stats = await p.sync(state([good, ...hostile]), 'all')
   const text = dump(nft)
-  t.match(text, /service-[A-Z0-9]+-ns1\/good\/tcp\/p80/, 'the good Service is programmed')
-  t.notMatch(text, /flush ruleset|1\.2\.3\.4|5\.6\.7\.8|ns1\/(ext|nl|lb|ep|num)\//, 'nothing of the refused ones')
+  t.match(text, /service-ips \{ 172\.30\.0\.42 \. tcp \. 80 : goto pick-service-1 \}/, 'the good Service is programmed')
+  t.notMatch(text, /flush ruleset|1\.2\.3\.4|5\.6\.7\.8|172\.30\.0\.4[3-8]|10\.180\.0\.[2-7]|sp ace/, 'nothing of the refused ones')
   t.same([...(stats.refused?.keys() ?? [])].sort(), hostile.map((h) => h.port.id).sort(), 'each refused port is listed')
   t.match(stats.refused?.get(hostile[0]!.port.id), { namespace: 'ns1', name: 'ext', message: /ns1\/ext.*holds "," outside braces.*not programmed/ })
 
@@ -276,7 +293,7 @@ t.test('a Service port whose rules would not be valid nft is refused alone: the 
   const bad = entry({ ...good.port, externalIPs: ['9.9.9.9 ; accept'] }, good.endpoints)
   const again = await p.sync(state([bad, ...hostile]), new Set([good.port.id]))
   t.ok(again.refused?.has(good.port.id))
-  t.notMatch(dump(nft), /ns1\/good\//, 'its rules are gone')
+  t.notMatch(dump(nft), /172\.30\.0\.42|10\.180\.0\.1/, 'its rules are gone')
   const fixed = await p.sync(state([good, ...hostile.slice(1)]), new Set([good.port.id, hostile[0]!.port.id]))
   t.notOk(fixed.refused?.has(good.port.id), 'fixed: no longer refused')
   t.notOk(fixed.refused?.has(hostile[0]!.port.id), 'deleted: no longer refused')

@@ -1,9 +1,9 @@
 import t from 'tap'
-import { baseRules, serviceRules, VMAP_MIN, type ServiceRules } from '../../../proxy/nftables/rules.ts'
+import { baseRules, serviceRules, type ServiceRules } from '../../../proxy/nftables/rules.ts'
 import { entry, ep, port, state } from './fixtures.ts'
 
 const SVC = 'service-ULMVA6XW-ns1/svc1/tcp/p80'
-const EP1 = 'endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80'
+const PICK1 = 'dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod 1 map @service-endpoints'
 
 function elements(r: ServiceRules): string[] {
   return r.elements.map((e) => `${e.set}: ${e.value ? `${e.key} : ${e.value}` : e.key}`).sort()
@@ -14,43 +14,77 @@ function build(...args: Parameters<typeof entry>): ServiceRules {
   return serviceRules(e, state([e]))
 }
 
-t.test('chain names are kube-proxy\'s', async (t) => {
-  const r = build(port(), [ep('10.180.0.1')])
-  t.same([...r.chains.keys()], [EP1, SVC], 'same hashes as kube-proxy\'s tests (ULMVA6XW, 5OJB2KTY)')
-})
-
-t.test('ClusterIP with endpoints', async (t) => {
+t.test('ClusterIP with endpoints: map elements and a shared pick chain, no chain of its own', async (t) => {
   const r = build(port(), [ep('10.180.0.1'), ep('10.180.0.2', { ready: false, serving: false })])
-  t.same(Object.fromEntries(r.chains), {
-    [EP1]: ['ip saddr 10.180.0.1 jump mark-for-masquerade', 'meta l4proto tcp dnat to 10.180.0.1:80'],
-    [SVC]: [
-      'ip daddr 172.30.0.41 tcp dport 80 ip saddr != { 10.0.0.0/8 } jump mark-for-masquerade',
-      `goto ${EP1}`,
-    ],
-  })
-  t.same(elements(r), ['cluster-ips: 172.30.0.41', `service-ips: 172.30.0.41 . tcp . 80 : goto ${SVC}`])
-  t.same(r.sets.size, 0)
-  t.same(r.endpointIPs, ['10.180.0.1'], 'the unready endpoint gets no chain')
-})
-
-t.test('no masquerade rule without pod networks', async (t) => {
-  const e = entry(port(), [ep('10.180.0.1')])
-  const r = serviceRules(e, state([e], { clusterCIDRs: [] }))
-  t.same(r.chains.get(SVC), [`goto ${EP1}`])
-})
-
-t.test('NodePort and externalIP go through the external chain, masqueraded', async (t) => {
-  const r = build(port({ nodePort: 30080, externalIPs: ['192.168.99.1'] }), [ep('10.180.0.1'), ep('10.180.0.2')])
-  const ext = [...r.chains.keys()].find((c) => c.startsWith('external-'))!
-  t.equal(ext, 'external-ULMVA6XW-ns1/svc1/tcp/p80')
-  t.same(r.chains.get(ext), ['jump mark-for-masquerade', `goto ${SVC}`])
   t.same(elements(r), [
     'cluster-ips: 172.30.0.41',
-    `service-ips: 172.30.0.41 . tcp . 80 : goto ${SVC}`,
-    `service-ips: 192.168.99.1 . tcp . 80 : goto ${ext}`,
-    `service-nodeports: tcp . 30080 : goto ${ext}`,
+    'hairpin: 10.180.0.1 . 10.180.0.1',
+    'service-endpoints: 172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80',
+    'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-1',
   ])
-  t.match(r.chains.get(SVC)!.slice(-2), [/^numgen random mod 2 0 goto endpoint-\S+10\.180\.0\.1\/80$/, /^goto endpoint-\S+10\.180\.0\.2\/80$/])
+  t.same(r.chains.size + r.sets.size, 0)
+  t.same(Object.fromEntries(r.shared), { 'pick-service-1': [PICK1] })
+  t.same(r.endpointIPs, ['10.180.0.1'], 'the unready endpoint is not used')
+})
+
+t.test('endpoint choice: entries 0..n-1 and the pick chain of n, for any n', async (t) => {
+  for (const n of [2, 3, 5, 20, 300]) {
+    const eps = Array.from({ length: n }, (_, i) => ep(`10.180.${i >> 8}.${i & 255}`, { port: 8080 }))
+    const r = build(port(), eps)
+    const entries = r.elements.filter((e) => e.set === 'service-endpoints')
+    t.same(entries.map((e) => e.key), eps.map((_, i) => `172.30.0.41 . tcp . 80 . ${i}`), `${n}: one entry per index`)
+    t.same(new Set(entries.map((e) => e.value)).size, n, `${n}: each endpoint once`)
+    t.same([...r.shared.keys()], [`pick-service-${n}`])
+    t.match(r.shared.get(`pick-service-${n}`)![0], new RegExp(` numgen random mod ${n} map @service-endpoints$`))
+    t.ok(r.elements.some((e) => e.set === 'service-ips' && e.value === `goto pick-service-${n}`))
+  }
+})
+
+t.test('the chains of any number of Services are the base ones and a pick chain per endpoint count in use', async (t) => {
+  const entries = Array.from({ length: 500 }, (_, i) => entry(port({ name: `s${i}`, clusterIP: `172.30.${i >> 8}.${i & 255}`, nodePort: i % 7 === 0 ? 30000 + i : 0 }), Array.from({ length: 1 + (i % 4) }, (_, j) => ep(`10.181.${i >> 8}.${i & 255}`, { port: 1000 + j }))))
+  const st = state(entries)
+  const chains = new Set<string>()
+  for (const e of entries) {
+    const r = serviceRules(e, st)
+    for (const c of [...r.chains.keys(), ...r.shared.keys()]) chains.add(c)
+  }
+  t.same([...chains].sort(), ['pick-nodeport-1', 'pick-nodeport-2', 'pick-nodeport-3', 'pick-nodeport-4', 'pick-service-1', 'pick-service-2', 'pick-service-3', 'pick-service-4'])
+})
+
+t.test('ClusterIPs reached from outside the pod networks are masqueraded by one fixed rule', async (t) => {
+  t.same(baseRules(state([])).chains.get('services'), [
+    'ip daddr @cluster-ips ip saddr != { 10.0.0.0/8 } jump mark-for-masquerade',
+    'ip daddr . meta l4proto . th dport vmap @service-ips',
+    'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports',
+  ])
+  t.same(baseRules(state([], { clusterCIDRs: [] })).chains.get('services')!.length, 2, 'no pod networks: no masquerade rule')
+})
+
+t.test('NodePort and externalIP (Cluster policy) go through the fixed external chains, masqueraded', async (t) => {
+  const r = build(port({ nodePort: 30080, externalIPs: ['192.168.99.1'] }), [ep('10.180.0.1'), ep('10.180.0.2')])
+  t.same(elements(r), [
+    'cluster-ips: 172.30.0.41',
+    'external-ips: 192.168.99.1 . tcp . 80 : goto pick-service-2',
+    'external-nodeports: tcp . 30080 : goto pick-nodeport-2',
+    'hairpin: 10.180.0.1 . 10.180.0.1',
+    'hairpin: 10.180.0.2 . 10.180.0.2',
+    'nodeport-endpoints: tcp . 30080 . 0 : 10.180.0.1 . 80',
+    'nodeport-endpoints: tcp . 30080 . 1 : 10.180.0.2 . 80',
+    'service-endpoints: 172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80',
+    'service-endpoints: 172.30.0.41 . tcp . 80 . 1 : 10.180.0.2 . 80',
+    'service-endpoints: 192.168.99.1 . tcp . 80 . 0 : 10.180.0.1 . 80',
+    'service-endpoints: 192.168.99.1 . tcp . 80 . 1 : 10.180.0.2 . 80',
+    'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-2',
+    'service-ips: 192.168.99.1 . tcp . 80 : goto external',
+    'service-nodeports: tcp . 30080 : goto nodeport-external',
+  ])
+  t.same(Object.fromEntries(r.shared), {
+    'pick-service-2': ['dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints'],
+    'pick-nodeport-2': ['dnat ip addr . port to meta l4proto . th dport . numgen random mod 2 map @nodeport-endpoints'],
+  })
+  const base = baseRules(state([]))
+  t.same(base.chains.get('external'), ['jump mark-for-masquerade', 'ip daddr . meta l4proto . th dport vmap @external-ips'])
+  t.same(base.chains.get('nodeport-external'), ['jump mark-for-masquerade', 'meta l4proto . th dport vmap @external-nodeports'])
 })
 
 t.test('load-balancer IP with source ranges gets a firewall chain', async (t) => {
@@ -58,9 +92,9 @@ t.test('load-balancer IP with source ranges gets a firewall chain', async (t) =>
   const fw = 'firewall-ULMVA6XW-ns1/svc1/tcp/p80'
   t.same(r.chains.get(fw), ['ip saddr != { 203.0.113.0/24 } drop'])
   t.ok(elements(r).includes(`firewall-ips: 1.2.3.4 . tcp . 80 : goto ${fw}`))
-  t.ok(elements(r).includes('service-ips: 1.2.3.4 . tcp . 80 : goto external-ULMVA6XW-ns1/svc1/tcp/p80'))
+  t.ok(elements(r).includes('service-ips: 1.2.3.4 . tcp . 80 : goto external'))
   const open = build(port({ loadBalancerIPs: ['1.2.3.4'] }), [ep('10.180.0.1')])
-  t.notOk([...open.chains.keys()].some((c) => c.startsWith('firewall-')), 'no ranges: no firewall')
+  t.same(open.chains.size, 0, 'no ranges: no firewall')
   const e = entry(port({ loadBalancerIPs: ['1.2.3.4'], loadBalancerSourceRanges: ['192.168.0.0/16'] }), [ep('10.180.0.1')])
   t.same(serviceRules(e, state([e])).chains.get(fw), ['ip saddr != { 192.168.0.0/16, 1.2.3.4 } drop'], 'the node is in a range: its VIP-sourced traffic passes')
 })
@@ -72,54 +106,58 @@ t.test('source ranges given but none valid: the firewall admits no one', async (
   t.ok(elements(r).includes(`firewall-ips: 1.2.3.4 . tcp . 80 : goto ${fw}`))
 })
 
-t.test('ClientIP affinity', async (t) => {
-  const r = build(port({ affinitySeconds: 10800 }), [ep('10.180.0.1')])
-  const set = 'affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80'
-  t.same(Object.fromEntries(r.sets), { [set]: 'type ipv4_addr; flags dynamic,timeout; timeout 10800s;' })
-  t.same(r.chains.get(SVC), [
-    'ip daddr 172.30.0.41 tcp dport 80 ip saddr != { 10.0.0.0/8 } jump mark-for-masquerade',
-    `ip saddr @${set} goto ${EP1}`,
-    `goto ${EP1}`,
-  ])
-  t.same(r.chains.get(EP1), ['ip saddr 10.180.0.1 jump mark-for-masquerade', `update @${set} { ip saddr }`, 'meta l4proto tcp dnat to 10.180.0.1:80'])
-})
-
-t.test('endpoint choice: a rule per endpoint, a vmap for many', async (t) => {
-  const few = build(port(), [1, 2, 3].map((i) => ep(`10.180.0.${i}`)))
-  t.match(few.chains.get(SVC)!.slice(1), [/^numgen random mod 3 0 goto endpoint-\S+__10\.180\.0\.1\/80$/, /^numgen random mod 2 0 goto endpoint-\S+__10\.180\.0\.2\/80$/, /^goto endpoint-\S+__10\.180\.0\.3\/80$/])
-  const many = build(port(), Array.from({ length: VMAP_MIN + 1 }, (_, i) => ep(`10.180.0.${i + 1}`)))
-  const last = many.chains.get(SVC)!.at(-1)!
-  t.match(last, new RegExp(`^numgen random mod ${VMAP_MIN + 1} vmap \\{ 0 : goto endpoint-\\S+__10\\.180\\.0\\.1/80, 1 : goto `))
-  t.equal(many.chains.get(SVC)!.length, 2)
+t.test('ClientIP affinity: a chain per port with a set per endpoint, no endpoint chains', async (t) => {
+  const r = build(port({ affinitySeconds: 10800, nodePort: 30080 }), [ep('10.180.0.1'), ep('10.180.0.2')])
+  const a1 = 'affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80'
+  const a2 = 'affinity-2ZNDXFAB-ns1/svc1/tcp/p80__10.180.0.2/80'
+  const spec = 'type ipv4_addr; flags dynamic,timeout; timeout 10800s;'
+  t.same(Object.fromEntries(r.sets), { [a1]: spec, [a2]: spec }, 'kube-proxy\'s set names (hashes 5OJB2KTY, 2ZNDXFAB)')
+  const dnat = (set: string, ip: string) => `update @${set} { ip saddr } meta l4proto tcp dnat to ${ip}:80`
+  t.same(Object.fromEntries(r.chains), {
+    [SVC]: [`ip saddr @${a1} ${dnat(a1, '10.180.0.1')}`, `ip saddr @${a2} ${dnat(a2, '10.180.0.2')}`, `numgen random mod 2 0 ${dnat(a1, '10.180.0.1')}`, dnat(a2, '10.180.0.2')],
+  })
+  t.same(r.shared.size, 0)
+  t.ok(elements(r).includes(`service-ips: 172.30.0.41 . tcp . 80 : goto ${SVC}`))
+  t.ok(elements(r).includes(`external-nodeports: tcp . 30080 : goto ${SVC}`), 'the NodePort shares the chain (and the clients\' memory)')
+  t.notOk(r.elements.some((e) => e.set.endsWith('-endpoints')), 'no endpoint map entries')
 })
 
 t.test('internalTrafficPolicy Local', async (t) => {
   const r = build(port({ internalLocal: true }), [ep('10.180.0.1'), ep('10.180.0.2', { local: true })])
-  const local = 'local-ULMVA6XW-ns1/svc1/tcp/p80'
-  t.same([...r.chains.keys()].filter((c) => !c.startsWith('endpoint-')), [local], 'only the local chain')
-  t.ok(elements(r).includes(`service-ips: 172.30.0.41 . tcp . 80 : goto ${local}`))
-  t.match(r.chains.get(local)!.at(-1), /^goto endpoint-\S+__10\.180\.0\.2\/80$/)
+  t.same(elements(r), [
+    'cluster-ips: 172.30.0.41',
+    'hairpin: 10.180.0.2 . 10.180.0.2',
+    'service-endpoints: 172.30.0.41 . tcp . 80 . 0 : 10.180.0.2 . 80',
+    'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-1',
+  ])
   const none = build(port({ internalLocal: true }), [ep('10.180.0.1')])
-  t.same([...none.chains.keys()], [], 'no local endpoint: no chains')
-  t.same(elements(none), ['cluster-ips: 172.30.0.41', 'no-endpoint-services: 172.30.0.41 . tcp . 80 : drop'], 'dropped, not rejected')
+  t.same(elements(none), ['cluster-ips: 172.30.0.41', 'no-endpoint-services: 172.30.0.41 . tcp . 80 : drop'], 'no local endpoint: dropped, not rejected')
+  t.same(none.shared.size + none.chains.size, 0)
 })
 
 t.test('externalTrafficPolicy Local', async (t) => {
-  const ext = 'external-ULMVA6XW-ns1/svc1/tcp/p80'
-  const local = 'local-ULMVA6XW-ns1/svc1/tcp/p80'
-  const r = build(port({ nodePort: 30080, externalLocal: true }), [ep('10.180.0.1'), ep('10.180.0.2', { local: true })])
-  t.same(r.chains.get(ext), [
-    `ip saddr { 10.0.0.0/8 } goto ${SVC}`,
+  const r = build(port({ nodePort: 30080, externalIPs: ['192.168.99.1'], externalLocal: true }), [ep('10.180.0.1'), ep('10.180.0.2', { local: true })])
+  const els = elements(r)
+  for (const want of [
+    'service-nodeports: tcp . 30080 : goto nodeport-external-local',
+    'external-nodeports: tcp . 30080 : goto pick-nodeport-2',
+    'external-local-nodeports: tcp . 30080 : goto pick-nodeport-local-1',
+    'nodeport-local-endpoints: tcp . 30080 . 0 : 10.180.0.2 . 80',
+    'service-ips: 192.168.99.1 . tcp . 80 : goto external-local',
+    'external-ips: 192.168.99.1 . tcp . 80 : goto pick-service-2',
+    'external-local-ips: 192.168.99.1 . tcp . 80 : goto pick-service-local-1',
+    'service-local-endpoints: 192.168.99.1 . tcp . 80 . 0 : 10.180.0.2 . 80',
+  ]) t.ok(els.includes(want), want)
+  t.same(baseRules(state([])).chains.get('nodeport-external-local'), [
+    'ip saddr { 10.0.0.0/8 } meta l4proto . th dport vmap @external-nodeports',
     'fib saddr type local jump mark-for-masquerade',
-    `fib saddr type local goto ${SVC}`,
-    `goto ${local}`,
-  ])
-  t.ok(r.chains.has(SVC) && r.chains.has(local))
-  t.equal([...r.chains.keys()].filter((c) => c.startsWith('endpoint-')).length, 2, 'one chain per endpoint, shared')
-  const remote = build(port({ nodePort: 30080, externalLocal: true }), [ep('10.180.0.1')])
-  t.same(remote.chains.get(ext), [`ip saddr { 10.0.0.0/8 } goto ${SVC}`, 'fib saddr type local jump mark-for-masquerade', `fib saddr type local goto ${SVC}`], 'no local endpoint: only the short-circuits')
-  t.ok(elements(remote).includes('no-endpoint-nodeports: tcp . 30080 : drop'), 'outside traffic is dropped')
-  t.ok(elements(remote).includes(`service-nodeports: tcp . 30080 : goto ${ext}`), 'pods still reach it')
+    'fib saddr type local meta l4proto . th dport vmap @external-nodeports',
+    'meta l4proto . th dport vmap @external-local-nodeports',
+  ], 'pods and the node use any endpoint (the node masqueraded); others only the local ones')
+  const remote = elements(build(port({ nodePort: 30080, externalLocal: true }), [ep('10.180.0.1')]))
+  t.ok(remote.includes('no-endpoint-nodeports: tcp . 30080 : drop'), 'no local endpoint: outside traffic is dropped')
+  t.ok(remote.includes('external-nodeports: tcp . 30080 : goto pick-nodeport-1'), 'pods still reach it')
+  t.notOk(remote.some((e) => e.startsWith('external-local-')), 'and nothing local to pick')
 })
 
 t.test('terminating endpoints are a fallback', async (t) => {
@@ -132,7 +170,7 @@ t.test('terminating endpoints are a fallback', async (t) => {
 
 t.test('no endpoints: reject', async (t) => {
   const r = build(port({ protocol: 'UDP', nodePort: 30080, externalIPs: ['192.168.99.1'] }), [])
-  t.same(r.chains.size, 0)
+  t.same(r.chains.size + r.shared.size, 0)
   t.same(elements(r), [
     'cluster-ips: 172.30.0.41',
     'no-endpoint-nodeports: udp . 30080 : goto reject-chain',
@@ -143,33 +181,38 @@ t.test('no endpoints: reject', async (t) => {
 
 t.test('UDP and SCTP', async (t) => {
   const u = build(port({ protocol: 'UDP', portName: 'dns', port: 53 }), [ep('10.180.0.1', { port: 5353 })])
-  const chains = [...u.chains.entries()]
-  t.ok(chains.some(([name, rules]) => name.includes('/udp/dns__10.180.0.1/5353') && rules.includes('meta l4proto udp dnat to 10.180.0.1:5353')))
-  t.ok(chains.some(([, rules]) => rules[0]!.includes('udp dport 53')))
-  const s = build(port({ protocol: 'SCTP' }), [ep('10.180.0.1')])
+  t.ok(elements(u).includes('service-endpoints: 172.30.0.41 . udp . 53 . 0 : 10.180.0.1 . 5353'))
+  const s = build(port({ protocol: 'SCTP', affinitySeconds: 5 }), [ep('10.180.0.1')])
   t.ok(s.elements.some((e) => e.key === '172.30.0.41 . sctp . 80'))
-  t.ok([...s.chains.values()].flat().includes('meta l4proto sctp dnat to 10.180.0.1:80'))
+  t.ok([...s.chains.values()].flat().at(-1)!.endsWith('meta l4proto sctp dnat to 10.180.0.1:80'))
 })
 
 t.test('IPv6', async (t) => {
-  const e = entry(port({ clusterIP: 'fd00:30::41', nodePort: 30080, affinitySeconds: 60 }), [ep('fd00:10::1')])
+  const e = entry(port({ clusterIP: 'fd00:30::41', nodePort: 30080 }), [ep('fd00:10::1')])
   const r = serviceRules(e, state([e], { family: 6 }))
-  const names = [...r.chains.keys()]
-  const epChain = names.find((n) => n.startsWith('endpoint-'))!
-  t.match(epChain, /__fd00\.10\.\.1\/80$/, 'colons become dots in chain names')
-  t.same(r.chains.get(epChain), [
-    'ip6 saddr fd00:10::1 jump mark-for-masquerade',
-    `update @${epChain.replace('endpoint-', 'affinity-')} { ip6 saddr }`,
-    'meta l4proto tcp dnat to [fd00:10::1]:80',
+  t.same(elements(r), [
+    'cluster-ips: fd00:30::41',
+    'external-nodeports: tcp . 30080 : goto pick-nodeport-1',
+    'hairpin: fd00:10::1 . fd00:10::1',
+    'nodeport-endpoints: tcp . 30080 . 0 : fd00:10::1 . 80',
+    'service-endpoints: fd00:30::41 . tcp . 80 . 0 : fd00:10::1 . 80',
+    'service-ips: fd00:30::41 . tcp . 80 : goto pick-service-1',
+    'service-nodeports: tcp . 30080 : goto nodeport-external',
   ])
-  t.same([...r.sets.values()], ['type ipv6_addr; flags dynamic,timeout; timeout 60s;'])
-  t.match(r.chains.get(SVC)![0], /^ip6 daddr fd00:30::41 tcp dport 80 ip6 saddr != \{ fd00:10::\/64 \} jump/)
+  t.same(r.shared.get('pick-service-1'), ['dnat ip6 addr . port to ip6 daddr . meta l4proto . th dport . numgen random mod 1 map @service-endpoints'])
+  const sticky = serviceRules(entry(port({ clusterIP: 'fd00:30::41', affinitySeconds: 60 }), [ep('fd00:10::1')]), state([], { family: 6 }))
+  const set = [...sticky.sets.keys()][0]!
+  t.match(set, /__fd00\.10\.\.1\/80$/, 'colons become dots in set names')
+  t.same(sticky.chains.get(SVC), [`ip6 saddr @${set} update @${set} { ip6 saddr } meta l4proto tcp dnat to [fd00:10::1]:80`, `update @${set} { ip6 saddr } meta l4proto tcp dnat to [fd00:10::1]:80`])
   const base = baseRules(state([], { family: 6 }))
   t.same(base.chains.get('services'), [
+    'ip6 daddr @cluster-ips ip6 saddr != { fd00:10::/64 } jump mark-for-masquerade',
     'ip6 daddr . meta l4proto . th dport vmap @service-ips',
     'fib daddr type local ip6 daddr != ::1 meta l4proto . th dport vmap @service-nodeports',
   ])
   t.same(base.sets.get('cluster-ips'), { kind: 'set', spec: 'type ipv6_addr;' })
+  t.same(base.sets.get('service-endpoints'), { kind: 'map', spec: 'typeof ip6 daddr . meta l4proto . th dport . numgen random mod 64 : ip6 daddr . tcp dport;' })
+  t.same(base.sets.get('hairpin'), { kind: 'set', spec: 'type ipv6_addr . ipv6_addr;' })
 })
 
 t.test('base rules', async (t) => {
@@ -187,6 +230,12 @@ t.test('base rules', async (t) => {
       'nat-postrouting { type nat hook postrouting priority 100; policy accept; }',
     ],
   )
+  t.same(b.chains.get('masquerading'), [
+    'ct status dnat ip saddr . ip daddr @hairpin jump mark-for-masquerade',
+    'meta mark & 0x4000 == 0 return',
+    'meta mark set meta mark ^ 0x4000',
+    'masquerade fully-random',
+  ])
   t.same(b.chains.get('cluster-ips-check'), ['ip daddr @cluster-ips reject', 'ip daddr { 172.30.0.0/16 } drop'])
   t.same(baseRules(state([], { serviceCIDRs: [] })).chains.get('cluster-ips-check'), ['ip daddr @cluster-ips reject'])
 })
