@@ -1,7 +1,7 @@
 // Names of the objects in the weft-proxy tables, built like kube-proxy's so that users who
 // know `nft list table ip kube-proxy` recognise them.
 import { createHash } from 'node:crypto'
-import type { Endpoint, Family, ServicePort } from '../model.ts'
+import type { Endpoint, Family, L4Protocol, ServicePort } from '../model.ts'
 
 export const TABLE = 'weft-proxy'
 
@@ -17,11 +17,6 @@ export const EXTERNAL_IPS = 'external-ips'
 export const EXTERNAL_LOCAL_IPS = 'external-local-ips'
 export const EXTERNAL_NODEPORTS = 'external-nodeports'
 export const EXTERNAL_LOCAL_NODEPORTS = 'external-local-nodeports'
-/** `service key . index → endpoint`: what the pick chains DNAT to. */
-export const SERVICE_ENDPOINTS = 'service-endpoints'
-export const SERVICE_LOCAL_ENDPOINTS = 'service-local-endpoints'
-export const NODEPORT_ENDPOINTS = 'nodeport-endpoints'
-export const NODEPORT_LOCAL_ENDPOINTS = 'nodeport-local-endpoints'
 /** `endpoint . endpoint`: a DNATed connection from an endpoint to itself is masqueraded. */
 export const HAIRPIN = 'hairpin'
 
@@ -41,10 +36,17 @@ export const NODEPORT_EXTERNAL_LOCAL_CHAIN = 'nodeport-external-local'
 
 /** What a pick chain chooses from: the endpoints of Service IPs or of NodePorts, all of them or the node's own. */
 export type PickKind = 'service' | 'service-local' | 'nodeport' | 'nodeport-local'
+export const PICK_KINDS: readonly PickKind[] = ['service', 'service-local', 'nodeport', 'nodeport-local']
+export const PICK_PROTOCOLS: readonly L4Protocol[] = ['TCP', 'UDP', 'SCTP']
 
-/** The chain that DNATs to one of `n` endpoints of `kind` (one per kind and endpoint count in use, shared by every Service port). */
-export function pickChain(kind: PickKind, n: number): string {
-  return `pick-${kind}-${n}`
+/** `service key . index → endpoint` of one kind and protocol: what the pick chains DNAT to (`service-endpoints-tcp`). */
+export function endpointsMap(kind: PickKind, protocol: L4Protocol): string {
+  return `${kind}-endpoints-${protocol.toLowerCase()}`
+}
+
+/** The chain that DNATs to one of `n` endpoints of `kind` and `protocol` (one per kind, protocol and endpoint count in use, shared by every Service port). */
+export function pickChain(kind: PickKind, protocol: L4Protocol, n: number): string {
+  return `pick-${kind}-${protocol.toLowerCase()}-${n}`
 }
 
 /** nft allows 256 characters; kube-proxy keeps the part after the prefix to 240. */

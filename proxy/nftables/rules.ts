@@ -4,9 +4,9 @@
 //
 // The layout (bench/proxy/README.md compares it with kube-proxy's): a Service port is map
 // elements, not chains. `service-ips` / `service-nodeports` say where its traffic goes: a
-// ClusterIP straight to the shared chain `pick-service-N` (N = its endpoint count), whose
-// one rule DNATs to `daddr . proto . dport . numgen random mod N` in `service-endpoints`
-// (which holds the port's endpoints as entries 0..N-1); external traffic first through a
+// ClusterIP straight to the shared chain `pick-service-tcp-N` (N = its endpoint count),
+// whose one rule DNATs to `daddr . proto . dport . numgen random mod N` in
+// `service-endpoints-tcp` (which holds the port's endpoints as entries 0..N-1); external traffic first through a
 // fixed chain that decides masquerading for its traffic policy and then dispatches the same
 // way. So an endpoint change only replaces map elements (and the dispatch element when N
 // changes), and the table has a few dozen chains whatever the number of Services: nft 1.0.6
@@ -15,11 +15,12 @@ import { checkNftName, checkNftText, NftTokenError } from '../../src/netfilter/t
 import { joinHostPort } from '../../src/util/host-port.ts'
 import { parseCIDR, parseIP } from '../../src/util/ip-parse.ts'
 import { loadBalancerSources } from '../source-ranges.ts'
-import { hasExternal, noEndpointVerdict, usableEndpoints, type Endpoint, type Family, type ProxyState, type ServiceEntry } from '../model.ts'
+import { hasExternal, noEndpointVerdict, usableEndpoints, type Endpoint, type Family, type L4Protocol, type ProxyState, type ServiceEntry } from '../model.ts'
 import {
   CLUSTER_IPS,
   CLUSTER_IPS_CHECK_CHAIN,
   endpointBase,
+  endpointsMap,
   EXTERNAL_CHAIN,
   EXTERNAL_IPS,
   EXTERNAL_LOCAL_CHAIN,
@@ -34,17 +35,15 @@ import {
   MASQUERADING_CHAIN,
   NO_ENDPOINT_NODEPORTS,
   NO_ENDPOINT_SERVICES,
-  NODEPORT_ENDPOINTS,
   NODEPORT_ENDPOINTS_CHECK_CHAIN,
   NODEPORT_EXTERNAL_CHAIN,
   NODEPORT_EXTERNAL_LOCAL_CHAIN,
-  NODEPORT_LOCAL_ENDPOINTS,
+  PICK_KINDS,
+  PICK_PROTOCOLS,
   pickChain,
   REJECT_CHAIN,
-  SERVICE_ENDPOINTS,
   SERVICE_ENDPOINTS_CHECK_CHAIN,
   SERVICE_IPS,
-  SERVICE_LOCAL_ENDPOINTS,
   SERVICE_NODEPORTS,
   servicePortBase,
   SERVICES_CHAIN,
@@ -106,10 +105,6 @@ export function baseRules(state: ProxyState): BaseRules {
   const portTuple = 'inet_proto . inet_service : verdict;'
   const vip = `${w.ip} daddr . meta l4proto . th dport`
   const nodePort = 'meta l4proto . th dport'
-  // The value's port is `tcp dport` for every protocol (the type, inet_service, is all that
-  // counts): with `th dport` nft 1.0.6 cannot add a rule using the map once it reads the map
-  // back from the kernel ("conflicting protocols specified: ip vs. th").
-  const endpoint = `: ${w.ip} daddr . tcp dport;`
   const isNew = 'ct state new'
   const clusterIPsCheck = [`${w.ip} daddr @${CLUSTER_IPS} reject`]
   if (state.serviceCIDRs.length) clusterIPsCheck.push(`${w.ip} daddr { ${state.serviceCIDRs.join(', ')} } drop`)
@@ -137,8 +132,6 @@ export function baseRules(state: ProxyState): BaseRules {
       [
         SERVICES_CHAIN,
         [
-          // A ClusterIP reached from outside the pod networks is masqueraded (whatever port: an unserved one is rejected later).
-          ...(pods ? [`${w.ip} daddr @${CLUSTER_IPS} ${w.ip} saddr != ${pods} jump ${MARK_MASQ_CHAIN}`] : []),
           `${vip} vmap @${SERVICE_IPS}`,
           `fib daddr type local ${w.ip} daddr != ${w.loopback} ${nodePort} vmap @${SERVICE_NODEPORTS}`,
         ],
@@ -152,6 +145,9 @@ export function baseRules(state: ProxyState): BaseRules {
         [
           // Hairpin: an endpoint that reached itself through a Service must see the reply come from elsewhere.
           `ct status dnat ${w.ip} saddr . ${w.ip} daddr @${HAIRPIN} jump ${MARK_MASQ_CHAIN}`,
+          // A ClusterIP reached from outside the pod networks (decided here, on what was DNATed:
+          // a mark set in prerouting on traffic that is then rejected stops the rejection's ICMP).
+          ...(pods ? [`ct status dnat ct original ${w.ip} daddr @${CLUSTER_IPS} ${w.ip} saddr != ${pods} jump ${MARK_MASQ_CHAIN}`] : []),
           `meta mark & ${MASQ_BIT} == 0 return`,
           `meta mark set meta mark ^ ${MASQ_BIT}`,
           'masquerade fully-random',
@@ -171,10 +167,7 @@ export function baseRules(state: ProxyState): BaseRules {
       [EXTERNAL_LOCAL_IPS, { kind: 'map', spec: `type ${tuple}` }],
       [EXTERNAL_NODEPORTS, { kind: 'map', spec: `type ${portTuple}` }],
       [EXTERNAL_LOCAL_NODEPORTS, { kind: 'map', spec: `type ${portTuple}` }],
-      [SERVICE_ENDPOINTS, { kind: 'map', spec: `typeof ${vip} . numgen random mod ${TYPEOF_MOD} ${endpoint}` }],
-      [SERVICE_LOCAL_ENDPOINTS, { kind: 'map', spec: `typeof ${vip} . numgen random mod ${TYPEOF_MOD} ${endpoint}` }],
-      [NODEPORT_ENDPOINTS, { kind: 'map', spec: `typeof ${nodePort} . numgen random mod ${TYPEOF_MOD} ${endpoint}` }],
-      [NODEPORT_LOCAL_ENDPOINTS, { kind: 'map', spec: `typeof ${nodePort} . numgen random mod ${TYPEOF_MOD} ${endpoint}` }],
+      ...endpointMaps(state.family),
       [NO_ENDPOINT_SERVICES, { kind: 'map', spec: `type ${tuple}` }],
       [NO_ENDPOINT_NODEPORTS, { kind: 'map', spec: `type ${portTuple}` }],
       [FIREWALL_IPS, { kind: 'map', spec: `type ${tuple}` }],
@@ -184,22 +177,36 @@ export function baseRules(state: ProxyState): BaseRules {
   }
 }
 
-const PICK_MAPS: Record<PickKind, string> = {
-  service: SERVICE_ENDPOINTS,
-  'service-local': SERVICE_LOCAL_ENDPOINTS,
-  nodeport: NODEPORT_ENDPOINTS,
-  'nodeport-local': NODEPORT_LOCAL_ENDPOINTS,
+function pickKey(family: Family, kind: PickKind): string {
+  return kind === 'service' || kind === 'service-local' ? `${familyWords(family).ip} daddr . meta l4proto . th dport` : 'meta l4proto . th dport'
+}
+
+/**
+ * The endpoint maps, one per kind and protocol. The value's port is typed by the protocol's
+ * own `dport`: nft 1.0.6 cannot add a rule that uses a map whose value is `th dport` once it
+ * reads the map back from the kernel ("conflicting protocols specified: ip vs. th"), and a
+ * protocol's `dport` makes nft add a match on that protocol to the rules using the map (when
+ * it creates the map in the same run), which is right only for a map of that protocol.
+ */
+function endpointMaps(family: Family): Array<[string, SetSpec]> {
+  const ip = familyWords(family).ip
+  const out: Array<[string, SetSpec]> = []
+  for (const kind of PICK_KINDS) {
+    for (const protocol of PICK_PROTOCOLS) {
+      out.push([endpointsMap(kind, protocol), { kind: 'map', spec: `typeof ${pickKey(family, kind)} . numgen random mod ${TYPEOF_MOD} : ${ip} daddr . ${protocol.toLowerCase()} dport;` }])
+    }
+  }
+  return out
 }
 
 /**
  * The one rule of a pick chain: DNAT to entry `numgen random mod n` of the packet's Service
- * key in the kind's endpoint map, which holds the entries 0..n-1 of every Service port that
- * sends traffic here: each of its n endpoints is taken with probability exactly 1/n.
+ * key in the endpoint map of the kind and protocol, which holds the entries 0..n-1 of every
+ * Service port that sends traffic here: each of its n endpoints is taken with probability
+ * exactly 1/n.
  */
-export function pickRule(family: Family, kind: PickKind, n: number): string {
-  const w = familyWords(family)
-  const key = kind === 'service' || kind === 'service-local' ? `${w.ip} daddr . meta l4proto . th dport` : 'meta l4proto . th dport'
-  return `dnat ${w.ip} addr . port to ${key} . numgen random mod ${n} map @${PICK_MAPS[kind]}`
+export function pickRule(family: Family, kind: PickKind, protocol: L4Protocol, n: number): string {
+  return `dnat ${familyWords(family).ip} addr . port to ${pickKey(family, kind)} . numgen random mod ${n} map @${endpointsMap(kind, protocol)}`
 }
 
 function verdictOf(v: 'reject' | 'drop'): string {
@@ -312,9 +319,10 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
   const target = (eps: Endpoint[], local: boolean, kind: PickKind, key: string): string => {
     usedIPs(eps)
     if (affinity) return affinityChain(eps, `${local ? 'local' : 'service'}-${base}`)
-    const chain = pickChain(kind, eps.length)
-    shared.set(chain, [pickRule(state.family, kind, eps.length)])
-    eps.forEach((ep, i) => elements.push({ set: PICK_MAPS[kind], key: `${key} . ${i}`, value: `${ep.ip} . ${ep.port}` }))
+    const chain = pickChain(kind, p.protocol, eps.length)
+    shared.set(chain, [pickRule(state.family, kind, p.protocol, eps.length)])
+    const map = endpointsMap(kind, p.protocol)
+    eps.forEach((ep, i) => elements.push({ set: map, key: `${key} . ${i}`, value: `${ep.ip} . ${ep.port}` }))
     return `goto ${chain}`
   }
 

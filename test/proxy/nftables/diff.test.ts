@@ -7,7 +7,7 @@ import { entry, ep, port, state } from './fixtures.ts'
 
 const T = 'ip weft-proxy'
 const SVC = 'service-ULMVA6XW-ns1/svc1/tcp/p80'
-const PICK = (n: number) => `dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod ${n} map @service-endpoints`
+const PICK = (n: number) => `dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod ${n} map @service-endpoints-tcp`
 
 function rules(e: ServiceEntry): CheckedServiceRules {
   return checkServiceRules(serviceRules(e, state([e])))
@@ -28,12 +28,12 @@ t.test('add a service', async (t) => {
   t.equal(
     diff(new ElementIndex(), new SharedChains(), { id, after: one }),
     [
-      `add chain ${T} pick-service-1`,
-      `add rule ${T} pick-service-1 ${PICK(1)}`,
+      `add chain ${T} pick-service-tcp-1`,
+      `add rule ${T} pick-service-tcp-1 ${PICK(1)}`,
       `add element ${T} cluster-ips { 172.30.0.41 }`,
       `add element ${T} hairpin { 10.180.0.1 . 10.180.0.1 }`,
-      `add element ${T} service-endpoints { 172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80 }`,
-      `add element ${T} service-ips { 172.30.0.41 . tcp . 80 : goto pick-service-1 }`,
+      `add element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80 }`,
+      `add element ${T} service-ips { 172.30.0.41 . tcp . 80 : goto pick-service-tcp-1 }`,
       '',
     ].join('\n'),
     'the pick chain comes with its first user',
@@ -50,8 +50,8 @@ t.test('replace an endpoint: elements only', async (t) => {
     text,
     [
       `delete element ${T} hairpin { 10.180.0.2 . 10.180.0.2 }`,
-      `delete element ${T} service-endpoints { 172.30.0.41 . tcp . 80 . 1 }`,
-      `add element ${T} service-endpoints { 172.30.0.41 . tcp . 80 . 1 : 10.180.0.3 . 80 }`,
+      `delete element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 1 }`,
+      `add element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 1 : 10.180.0.3 . 80 }`,
       `add element ${T} hairpin { 10.180.0.3 . 10.180.0.3 }`,
       '',
     ].join('\n'),
@@ -62,7 +62,7 @@ t.test('replace an endpoint: elements only', async (t) => {
 t.test('add and remove endpoints: the dispatch element moves to the pick chain of the new count', async (t) => {
   const index = new ElementIndex()
   const shared = new SharedChains()
-  // Another Service keeps pick-service-1 and pick-service-2 in use.
+  // Another Service keeps pick-service-tcp-1 and pick-service-tcp-2 in use.
   const other = port({ name: 'other', clusterIP: '172.30.0.50' })
   const o1 = rules(entry(other, [ep('10.180.1.1')]))
   const o2 = rules(entry({ ...other, name: 'other2', id: 'ns1/other2:p80/TCP', clusterIP: '172.30.0.51' }, [ep('10.180.1.1'), ep('10.180.1.2')]))
@@ -72,22 +72,22 @@ t.test('add and remove endpoints: the dispatch element moves to the pick chain o
     grow,
     [
       `delete element ${T} service-ips { 172.30.0.41 . tcp . 80 }`,
-      `add element ${T} service-ips { 172.30.0.41 . tcp . 80 : goto pick-service-2 }`,
+      `add element ${T} service-ips { 172.30.0.41 . tcp . 80 : goto pick-service-tcp-2 }`,
       `add element ${T} hairpin { 10.180.0.2 . 10.180.0.2 }`,
-      `add element ${T} service-endpoints { 172.30.0.41 . tcp . 80 . 1 : 10.180.0.2 . 80 }`,
+      `add element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 1 : 10.180.0.2 . 80 }`,
       '',
     ].join('\n'),
   )
   const shrink = diff(index, shared, { id, before: two, after: one })
   t.notMatch(shrink, / chain /, 'shrinking: no chain operation either')
-  t.match(shrink, /delete element ip weft-proxy service-endpoints \{ 172\.30\.0\.41 \. tcp \. 80 \. 1 \}/)
+  t.match(shrink, /delete element ip weft-proxy service-endpoints-tcp \{ 172\.30\.0\.41 \. tcp \. 80 \. 1 \}/)
   // The last user of a count gone: its chain goes, after the elements that point at it.
   const last = diff(index, shared, { id: 'ns1/other2:p80/TCP', before: o2 })
   const lines = last.trimEnd().split('\n')
-  t.same(lines.slice(-1), [`delete chain ${T} pick-service-2`])
-  t.ok(lines.indexOf(`flush chain ${T} pick-service-2`) < lines.indexOf(`delete element ${T} service-ips { 172.30.0.51 . tcp . 80 }`))
-  t.notOk(shared.has('pick-service-2'))
-  t.ok(shared.has('pick-service-1'))
+  t.same(lines.slice(-1), [`delete chain ${T} pick-service-tcp-2`])
+  t.ok(lines.indexOf(`flush chain ${T} pick-service-tcp-2`) < lines.indexOf(`delete element ${T} service-ips { 172.30.0.51 . tcp . 80 }`))
+  t.notOk(shared.has('pick-service-tcp-2'))
+  t.ok(shared.has('pick-service-tcp-1'))
 })
 
 t.test('remove the last endpoint: reject instead', async (t) => {
@@ -97,12 +97,12 @@ t.test('remove the last endpoint: reject instead', async (t) => {
   t.equal(
     diff(index, shared, { id, before: one, after: rules(entry(port(), [])) }),
     [
-      `flush chain ${T} pick-service-1`,
+      `flush chain ${T} pick-service-tcp-1`,
       `delete element ${T} hairpin { 10.180.0.1 . 10.180.0.1 }`,
-      `delete element ${T} service-endpoints { 172.30.0.41 . tcp . 80 . 0 }`,
+      `delete element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 0 }`,
       `delete element ${T} service-ips { 172.30.0.41 . tcp . 80 }`,
       `add element ${T} no-endpoint-services { 172.30.0.41 . tcp . 80 : goto reject-chain }`,
-      `delete chain ${T} pick-service-1`,
+      `delete chain ${T} pick-service-tcp-1`,
       '',
     ].join('\n'),
   )
@@ -116,10 +116,10 @@ t.test('update the port number', async (t) => {
   t.equal(
     diff(index, shared, { id, before: one, after: moved }),
     [
-      `delete element ${T} service-endpoints { 172.30.0.41 . tcp . 80 . 0 }`,
+      `delete element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 0 }`,
       `delete element ${T} service-ips { 172.30.0.41 . tcp . 80 }`,
-      `add element ${T} service-endpoints { 172.30.0.41 . tcp . 8080 . 0 : 10.180.0.1 . 80 }`,
-      `add element ${T} service-ips { 172.30.0.41 . tcp . 8080 : goto pick-service-1 }`,
+      `add element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 8080 . 0 : 10.180.0.1 . 80 }`,
+      `add element ${T} service-ips { 172.30.0.41 . tcp . 8080 : goto pick-service-tcp-1 }`,
       '',
     ].join('\n'),
     'the ClusterIP stays in cluster-ips, the endpoint in hairpin',
@@ -133,12 +133,12 @@ t.test('delete a service', async (t) => {
   t.equal(
     diff(index, shared, { id, before: one }),
     [
-      `flush chain ${T} pick-service-1`,
+      `flush chain ${T} pick-service-tcp-1`,
       `delete element ${T} cluster-ips { 172.30.0.41 }`,
       `delete element ${T} hairpin { 10.180.0.1 . 10.180.0.1 }`,
-      `delete element ${T} service-endpoints { 172.30.0.41 . tcp . 80 . 0 }`,
+      `delete element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 0 }`,
       `delete element ${T} service-ips { 172.30.0.41 . tcp . 80 }`,
-      `delete chain ${T} pick-service-1`,
+      `delete chain ${T} pick-service-tcp-1`,
       '',
     ].join('\n'),
   )
@@ -211,9 +211,9 @@ t.test('full sync of a fresh table', async (t) => {
   t.notOk(lines.some((l) => l.startsWith('flush') || l.startsWith('delete')), 'nothing to flush or delete in a new table')
   t.ok(lines.includes(`add chain ${T} nat-prerouting { type nat hook prerouting priority -100; policy accept; }`))
   t.ok(lines.includes(`add map ${T} service-ips { type ipv4_addr . inet_proto . inet_service : verdict; }`))
-  t.ok(lines.includes(`add map ${T} service-endpoints { typeof ip daddr . meta l4proto . th dport . numgen random mod 64 : ip daddr . tcp dport; }`))
-  t.ok(lines.indexOf(`add chain ${T} pick-service-1`) < lines.indexOf(`add rule ${T} pick-service-1 ${PICK(1)}`))
-  t.ok(lines.indexOf(`add rule ${T} pick-service-1 ${PICK(1)}`) < lines.indexOf(`add element ${T} service-ips { 172.30.0.41 . tcp . 80 : goto pick-service-1 }`))
+  t.ok(lines.includes(`add map ${T} service-endpoints-tcp { typeof ip daddr . meta l4proto . th dport . numgen random mod 64 : ip daddr . tcp dport; }`))
+  t.ok(lines.indexOf(`add chain ${T} pick-service-tcp-1`) < lines.indexOf(`add rule ${T} pick-service-tcp-1 ${PICK(1)}`))
+  t.ok(lines.indexOf(`add rule ${T} pick-service-tcp-1 ${PICK(1)}`) < lines.indexOf(`add element ${T} service-ips { 172.30.0.41 . tcp . 80 : goto pick-service-tcp-1 }`))
   t.equal(lines.filter((l) => l.startsWith('add chain')).length, 8 + 12 + 1, 'base chains, the fixed chains and one pick chain')
 })
 

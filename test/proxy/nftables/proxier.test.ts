@@ -24,7 +24,7 @@ t.test('the first sync is full, whatever changed says', async (t) => {
   const stats = await new NftablesProxier({ family: 4, nft }).sync(st, new Set())
   t.equal(stats.servicesChanged, 1)
   t.equal(dump(nft), await freshDump(st))
-  t.match(dump(nft), /add element ip weft-proxy service-ips \{ 172\.30\.0\.41 \. tcp \. 80 : goto pick-service-1 \}/)
+  t.match(dump(nft), /add element ip weft-proxy service-ips \{ 172\.30\.0\.41 \. tcp \. 80 : goto pick-service-tcp-1 \}/)
 })
 
 t.test('partial syncs touch only the changed ports', async (t) => {
@@ -170,8 +170,8 @@ t.test('IPv6', async (t) => {
   const a = entry(port({ clusterIP: 'fd00:30::41', nodePort: 30080 }), [ep('fd00:10::1')])
   const st = state([a], { family: 6 })
   await p.sync(st, 'all')
-  t.match(nft.dump('ip6', 'weft-proxy'), /add element ip6 weft-proxy service-ips \{ fd00:30::41 \. tcp \. 80 : goto pick-service-1 \}/)
-  t.match(nft.dump('ip6', 'weft-proxy'), /add element ip6 weft-proxy service-endpoints \{ fd00:30::41 \. tcp \. 80 \. 0 : fd00:10::1 \. 80 \}/)
+  t.match(nft.dump('ip6', 'weft-proxy'), /add element ip6 weft-proxy service-ips \{ fd00:30::41 \. tcp \. 80 : goto pick-service-tcp-1 \}/)
+  t.match(nft.dump('ip6', 'weft-proxy'), /add element ip6 weft-proxy service-endpoints-tcp \{ fd00:30::41 \. tcp \. 80 \. 0 : fd00:10::1 \. 80 \}/)
   await t.rejects(p.sync(state([a]), 'all'), /IPv6 nftables proxier was handed an IPv4 state/)
 })
 
@@ -284,7 +284,7 @@ t.test('a Service port whose rules would not be valid nft is refused alone: the 
   ]
   const stats = await p.sync(state([good, ...hostile]), 'all')
   const text = dump(nft)
-  t.match(text, /service-ips \{ 172\.30\.0\.42 \. tcp \. 80 : goto pick-service-1 \}/, 'the good Service is programmed')
+  t.match(text, /service-ips \{ 172\.30\.0\.42 \. tcp \. 80 : goto pick-service-tcp-1 \}/, 'the good Service is programmed')
   t.notMatch(text, /flush ruleset|1\.2\.3\.4|5\.6\.7\.8|172\.30\.0\.4[3-8]|10\.180\.0\.[2-7]|sp ace/, 'nothing of the refused ones')
   t.same([...(stats.refused?.keys() ?? [])].sort(), hostile.map((h) => h.port.id).sort(), 'each refused port is listed')
   t.match(stats.refused?.get(hostile[0]!.port.id), { namespace: 'ns1', name: 'ext', message: /ns1\/ext.*holds "," outside braces.*not programmed/ })

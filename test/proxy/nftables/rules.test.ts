@@ -3,7 +3,7 @@ import { baseRules, serviceRules, type ServiceRules } from '../../../proxy/nftab
 import { entry, ep, port, state } from './fixtures.ts'
 
 const SVC = 'service-ULMVA6XW-ns1/svc1/tcp/p80'
-const PICK1 = 'dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod 1 map @service-endpoints'
+const PICK1 = 'dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod 1 map @service-endpoints-tcp'
 
 function elements(r: ServiceRules): string[] {
   return r.elements.map((e) => `${e.set}: ${e.value ? `${e.key} : ${e.value}` : e.key}`).sort()
@@ -19,11 +19,11 @@ t.test('ClusterIP with endpoints: map elements and a shared pick chain, no chain
   t.same(elements(r), [
     'cluster-ips: 172.30.0.41',
     'hairpin: 10.180.0.1 . 10.180.0.1',
-    'service-endpoints: 172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80',
-    'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-1',
+    'service-endpoints-tcp: 172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80',
+    'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-tcp-1',
   ])
   t.same(r.chains.size + r.sets.size, 0)
-  t.same(Object.fromEntries(r.shared), { 'pick-service-1': [PICK1] })
+  t.same(Object.fromEntries(r.shared), { 'pick-service-tcp-1': [PICK1] })
   t.same(r.endpointIPs, ['10.180.0.1'], 'the unready endpoint is not used')
 })
 
@@ -31,12 +31,12 @@ t.test('endpoint choice: entries 0..n-1 and the pick chain of n, for any n', asy
   for (const n of [2, 3, 5, 20, 300]) {
     const eps = Array.from({ length: n }, (_, i) => ep(`10.180.${i >> 8}.${i & 255}`, { port: 8080 }))
     const r = build(port(), eps)
-    const entries = r.elements.filter((e) => e.set === 'service-endpoints')
+    const entries = r.elements.filter((e) => e.set === 'service-endpoints-tcp')
     t.same(entries.map((e) => e.key), eps.map((_, i) => `172.30.0.41 . tcp . 80 . ${i}`), `${n}: one entry per index`)
     t.same(new Set(entries.map((e) => e.value)).size, n, `${n}: each endpoint once`)
-    t.same([...r.shared.keys()], [`pick-service-${n}`])
-    t.match(r.shared.get(`pick-service-${n}`)![0], new RegExp(` numgen random mod ${n} map @service-endpoints$`))
-    t.ok(r.elements.some((e) => e.set === 'service-ips' && e.value === `goto pick-service-${n}`))
+    t.same([...r.shared.keys()], [`pick-service-tcp-${n}`])
+    t.match(r.shared.get(`pick-service-tcp-${n}`)![0], new RegExp(` numgen random mod ${n} map @service-endpoints-tcp$`))
+    t.ok(r.elements.some((e) => e.set === 'service-ips' && e.value === `goto pick-service-tcp-${n}`))
   }
 })
 
@@ -48,39 +48,40 @@ t.test('the chains of any number of Services are the base ones and a pick chain 
     const r = serviceRules(e, st)
     for (const c of [...r.chains.keys(), ...r.shared.keys()]) chains.add(c)
   }
-  t.same([...chains].sort(), ['pick-nodeport-1', 'pick-nodeport-2', 'pick-nodeport-3', 'pick-nodeport-4', 'pick-service-1', 'pick-service-2', 'pick-service-3', 'pick-service-4'])
+  t.same([...chains].sort(), ['pick-nodeport-tcp-1', 'pick-nodeport-tcp-2', 'pick-nodeport-tcp-3', 'pick-nodeport-tcp-4', 'pick-service-tcp-1', 'pick-service-tcp-2', 'pick-service-tcp-3', 'pick-service-tcp-4'])
 })
 
-t.test('ClusterIPs reached from outside the pod networks are masqueraded by one fixed rule', async (t) => {
+t.test('ClusterIPs reached from outside the pod networks are masqueraded by one fixed rule in postrouting', async (t) => {
+  const rule = 'ct status dnat ct original ip daddr @cluster-ips ip saddr != { 10.0.0.0/8 } jump mark-for-masquerade'
+  t.ok(baseRules(state([])).chains.get('masquerading')!.includes(rule))
+  t.same(baseRules(state([], { clusterCIDRs: [] })).chains.get('masquerading')!.filter((r) => r.includes('cluster-ips')), [], 'no pod networks: no such rule')
   t.same(baseRules(state([])).chains.get('services'), [
-    'ip daddr @cluster-ips ip saddr != { 10.0.0.0/8 } jump mark-for-masquerade',
     'ip daddr . meta l4proto . th dport vmap @service-ips',
     'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports',
   ])
-  t.same(baseRules(state([], { clusterCIDRs: [] })).chains.get('services')!.length, 2, 'no pod networks: no masquerade rule')
 })
 
 t.test('NodePort and externalIP (Cluster policy) go through the fixed external chains, masqueraded', async (t) => {
   const r = build(port({ nodePort: 30080, externalIPs: ['192.168.99.1'] }), [ep('10.180.0.1'), ep('10.180.0.2')])
   t.same(elements(r), [
     'cluster-ips: 172.30.0.41',
-    'external-ips: 192.168.99.1 . tcp . 80 : goto pick-service-2',
-    'external-nodeports: tcp . 30080 : goto pick-nodeport-2',
+    'external-ips: 192.168.99.1 . tcp . 80 : goto pick-service-tcp-2',
+    'external-nodeports: tcp . 30080 : goto pick-nodeport-tcp-2',
     'hairpin: 10.180.0.1 . 10.180.0.1',
     'hairpin: 10.180.0.2 . 10.180.0.2',
-    'nodeport-endpoints: tcp . 30080 . 0 : 10.180.0.1 . 80',
-    'nodeport-endpoints: tcp . 30080 . 1 : 10.180.0.2 . 80',
-    'service-endpoints: 172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80',
-    'service-endpoints: 172.30.0.41 . tcp . 80 . 1 : 10.180.0.2 . 80',
-    'service-endpoints: 192.168.99.1 . tcp . 80 . 0 : 10.180.0.1 . 80',
-    'service-endpoints: 192.168.99.1 . tcp . 80 . 1 : 10.180.0.2 . 80',
-    'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-2',
+    'nodeport-endpoints-tcp: tcp . 30080 . 0 : 10.180.0.1 . 80',
+    'nodeport-endpoints-tcp: tcp . 30080 . 1 : 10.180.0.2 . 80',
+    'service-endpoints-tcp: 172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80',
+    'service-endpoints-tcp: 172.30.0.41 . tcp . 80 . 1 : 10.180.0.2 . 80',
+    'service-endpoints-tcp: 192.168.99.1 . tcp . 80 . 0 : 10.180.0.1 . 80',
+    'service-endpoints-tcp: 192.168.99.1 . tcp . 80 . 1 : 10.180.0.2 . 80',
+    'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-tcp-2',
     'service-ips: 192.168.99.1 . tcp . 80 : goto external',
     'service-nodeports: tcp . 30080 : goto nodeport-external',
   ])
   t.same(Object.fromEntries(r.shared), {
-    'pick-service-2': ['dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints'],
-    'pick-nodeport-2': ['dnat ip addr . port to meta l4proto . th dport . numgen random mod 2 map @nodeport-endpoints'],
+    'pick-service-tcp-2': ['dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints-tcp'],
+    'pick-nodeport-tcp-2': ['dnat ip addr . port to meta l4proto . th dport . numgen random mod 2 map @nodeport-endpoints-tcp'],
   })
   const base = baseRules(state([]))
   t.same(base.chains.get('external'), ['jump mark-for-masquerade', 'ip daddr . meta l4proto . th dport vmap @external-ips'])
@@ -127,8 +128,8 @@ t.test('internalTrafficPolicy Local', async (t) => {
   t.same(elements(r), [
     'cluster-ips: 172.30.0.41',
     'hairpin: 10.180.0.2 . 10.180.0.2',
-    'service-endpoints: 172.30.0.41 . tcp . 80 . 0 : 10.180.0.2 . 80',
-    'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-1',
+    'service-endpoints-tcp: 172.30.0.41 . tcp . 80 . 0 : 10.180.0.2 . 80',
+    'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-tcp-1',
   ])
   const none = build(port({ internalLocal: true }), [ep('10.180.0.1')])
   t.same(elements(none), ['cluster-ips: 172.30.0.41', 'no-endpoint-services: 172.30.0.41 . tcp . 80 : drop'], 'no local endpoint: dropped, not rejected')
@@ -140,13 +141,13 @@ t.test('externalTrafficPolicy Local', async (t) => {
   const els = elements(r)
   for (const want of [
     'service-nodeports: tcp . 30080 : goto nodeport-external-local',
-    'external-nodeports: tcp . 30080 : goto pick-nodeport-2',
-    'external-local-nodeports: tcp . 30080 : goto pick-nodeport-local-1',
-    'nodeport-local-endpoints: tcp . 30080 . 0 : 10.180.0.2 . 80',
+    'external-nodeports: tcp . 30080 : goto pick-nodeport-tcp-2',
+    'external-local-nodeports: tcp . 30080 : goto pick-nodeport-local-tcp-1',
+    'nodeport-local-endpoints-tcp: tcp . 30080 . 0 : 10.180.0.2 . 80',
     'service-ips: 192.168.99.1 . tcp . 80 : goto external-local',
-    'external-ips: 192.168.99.1 . tcp . 80 : goto pick-service-2',
-    'external-local-ips: 192.168.99.1 . tcp . 80 : goto pick-service-local-1',
-    'service-local-endpoints: 192.168.99.1 . tcp . 80 . 0 : 10.180.0.2 . 80',
+    'external-ips: 192.168.99.1 . tcp . 80 : goto pick-service-tcp-2',
+    'external-local-ips: 192.168.99.1 . tcp . 80 : goto pick-service-local-tcp-1',
+    'service-local-endpoints-tcp: 192.168.99.1 . tcp . 80 . 0 : 10.180.0.2 . 80',
   ]) t.ok(els.includes(want), want)
   t.same(baseRules(state([])).chains.get('nodeport-external-local'), [
     'ip saddr { 10.0.0.0/8 } meta l4proto . th dport vmap @external-nodeports',
@@ -156,7 +157,7 @@ t.test('externalTrafficPolicy Local', async (t) => {
   ], 'pods and the node use any endpoint (the node masqueraded); others only the local ones')
   const remote = elements(build(port({ nodePort: 30080, externalLocal: true }), [ep('10.180.0.1')]))
   t.ok(remote.includes('no-endpoint-nodeports: tcp . 30080 : drop'), 'no local endpoint: outside traffic is dropped')
-  t.ok(remote.includes('external-nodeports: tcp . 30080 : goto pick-nodeport-1'), 'pods still reach it')
+  t.ok(remote.includes('external-nodeports: tcp . 30080 : goto pick-nodeport-tcp-1'), 'pods still reach it')
   t.notOk(remote.some((e) => e.startsWith('external-local-')), 'and nothing local to pick')
 })
 
@@ -181,7 +182,8 @@ t.test('no endpoints: reject', async (t) => {
 
 t.test('UDP and SCTP', async (t) => {
   const u = build(port({ protocol: 'UDP', portName: 'dns', port: 53 }), [ep('10.180.0.1', { port: 5353 })])
-  t.ok(elements(u).includes('service-endpoints: 172.30.0.41 . udp . 53 . 0 : 10.180.0.1 . 5353'))
+  t.same(elements(u).filter((e) => /pick|endpoints/.test(e)), ['service-endpoints-udp: 172.30.0.41 . udp . 53 . 0 : 10.180.0.1 . 5353', 'service-ips: 172.30.0.41 . udp . 53 : goto pick-service-udp-1'], 'UDP has its own endpoint map and pick chains')
+  t.same(u.shared.get('pick-service-udp-1'), ['dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod 1 map @service-endpoints-udp'])
   const s = build(port({ protocol: 'SCTP', affinitySeconds: 5 }), [ep('10.180.0.1')])
   t.ok(s.elements.some((e) => e.key === '172.30.0.41 . sctp . 80'))
   t.ok([...s.chains.values()].flat().at(-1)!.endsWith('meta l4proto sctp dnat to 10.180.0.1:80'))
@@ -192,26 +194,26 @@ t.test('IPv6', async (t) => {
   const r = serviceRules(e, state([e], { family: 6 }))
   t.same(elements(r), [
     'cluster-ips: fd00:30::41',
-    'external-nodeports: tcp . 30080 : goto pick-nodeport-1',
+    'external-nodeports: tcp . 30080 : goto pick-nodeport-tcp-1',
     'hairpin: fd00:10::1 . fd00:10::1',
-    'nodeport-endpoints: tcp . 30080 . 0 : fd00:10::1 . 80',
-    'service-endpoints: fd00:30::41 . tcp . 80 . 0 : fd00:10::1 . 80',
-    'service-ips: fd00:30::41 . tcp . 80 : goto pick-service-1',
+    'nodeport-endpoints-tcp: tcp . 30080 . 0 : fd00:10::1 . 80',
+    'service-endpoints-tcp: fd00:30::41 . tcp . 80 . 0 : fd00:10::1 . 80',
+    'service-ips: fd00:30::41 . tcp . 80 : goto pick-service-tcp-1',
     'service-nodeports: tcp . 30080 : goto nodeport-external',
   ])
-  t.same(r.shared.get('pick-service-1'), ['dnat ip6 addr . port to ip6 daddr . meta l4proto . th dport . numgen random mod 1 map @service-endpoints'])
+  t.same(r.shared.get('pick-service-tcp-1'), ['dnat ip6 addr . port to ip6 daddr . meta l4proto . th dport . numgen random mod 1 map @service-endpoints-tcp'])
   const sticky = serviceRules(entry(port({ clusterIP: 'fd00:30::41', affinitySeconds: 60 }), [ep('fd00:10::1')]), state([], { family: 6 }))
   const set = [...sticky.sets.keys()][0]!
   t.match(set, /__fd00\.10\.\.1\/80$/, 'colons become dots in set names')
   t.same(sticky.chains.get(SVC), [`ip6 saddr @${set} update @${set} { ip6 saddr } meta l4proto tcp dnat to [fd00:10::1]:80`, `update @${set} { ip6 saddr } meta l4proto tcp dnat to [fd00:10::1]:80`])
   const base = baseRules(state([], { family: 6 }))
   t.same(base.chains.get('services'), [
-    'ip6 daddr @cluster-ips ip6 saddr != { fd00:10::/64 } jump mark-for-masquerade',
     'ip6 daddr . meta l4proto . th dport vmap @service-ips',
     'fib daddr type local ip6 daddr != ::1 meta l4proto . th dport vmap @service-nodeports',
   ])
   t.same(base.sets.get('cluster-ips'), { kind: 'set', spec: 'type ipv6_addr;' })
-  t.same(base.sets.get('service-endpoints'), { kind: 'map', spec: 'typeof ip6 daddr . meta l4proto . th dport . numgen random mod 64 : ip6 daddr . tcp dport;' })
+  t.same(base.sets.get('service-endpoints-tcp'), { kind: 'map', spec: 'typeof ip6 daddr . meta l4proto . th dport . numgen random mod 64 : ip6 daddr . tcp dport;' })
+  t.same(base.sets.get('nodeport-local-endpoints-sctp'), { kind: 'map', spec: 'typeof meta l4proto . th dport . numgen random mod 64 : ip6 daddr . sctp dport;' })
   t.same(base.sets.get('hairpin'), { kind: 'set', spec: 'type ipv6_addr . ipv6_addr;' })
 })
 
@@ -232,6 +234,7 @@ t.test('base rules', async (t) => {
   )
   t.same(b.chains.get('masquerading'), [
     'ct status dnat ip saddr . ip daddr @hairpin jump mark-for-masquerade',
+    'ct status dnat ct original ip daddr @cluster-ips ip saddr != { 10.0.0.0/8 } jump mark-for-masquerade',
     'meta mark & 0x4000 == 0 return',
     'meta mark set meta mark ^ 0x4000',
     'masquerade fully-random',
