@@ -5,7 +5,7 @@
 // The layout (bench/proxy/README.md compares it with kube-proxy's): a Service port is map
 // elements, not chains. `service-ips` / `service-nodeports` say where its traffic goes: a
 // ClusterIP straight to the shared chain `pick-service-tcp-N` (N = its endpoint count),
-// whose one rule DNATs to `daddr . proto . dport . numgen random mod N` in
+// whose one rule DNATs to `daddr . dport . numgen random mod N` in
 // `service-endpoints-tcp` (which holds the port's endpoints as entries 0..N-1); external traffic first through a
 // fixed chain that decides masquerading for its traffic policy and then dispatches the same
 // way. So an endpoint change only replaces map elements (and the dispatch element when N
@@ -177,8 +177,9 @@ export function baseRules(state: ProxyState): BaseRules {
   }
 }
 
+/** The packet's key in an endpoint map, before the index (a map holds one protocol, which the pick rule matches). */
 function pickKey(family: Family, kind: PickKind): string {
-  return kind === 'service' || kind === 'service-local' ? `${familyWords(family).ip} daddr . meta l4proto . th dport` : 'meta l4proto . th dport'
+  return kind === 'service' || kind === 'service-local' ? `${familyWords(family).ip} daddr . th dport` : 'th dport'
 }
 
 /**
@@ -206,7 +207,7 @@ function endpointMaps(family: Family): Array<[string, SetSpec]> {
  * exactly 1/n.
  */
 export function pickRule(family: Family, kind: PickKind, protocol: L4Protocol, n: number): string {
-  return `dnat ${familyWords(family).ip} addr . port to ${pickKey(family, kind)} . numgen random mod ${n} map @${endpointsMap(kind, protocol)}`
+  return `meta l4proto ${protocol.toLowerCase()} dnat ${familyWords(family).ip} addr . port to ${pickKey(family, kind)} . numgen random mod ${n} map @${endpointsMap(kind, protocol)}`
 }
 
 function verdictOf(v: 'reject' | 'drop'): string {
@@ -315,7 +316,7 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
     chains.set(name, [...sticky, ...pick])
     return `goto ${name}`
   }
-  /** What a dispatch element of `key` says to reach `eps`; their entries go into the kind's endpoint map. */
+  /** What a dispatch element says to reach `eps`; their entries (`key . index`) go into the endpoint map of the kind. */
   const target = (eps: Endpoint[], local: boolean, kind: PickKind, key: string): string => {
     usedIPs(eps)
     if (affinity) return affinityChain(eps, `${local ? 'local' : 'service'}-${base}`)
@@ -328,10 +329,11 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
 
   const portKey = ` . ${proto} . ${p.port}`
   const clusterKey = p.clusterIP + portKey
+  const endpointKey = (ip: string): string => `${ip} . ${p.port}`
   elements.push({ set: CLUSTER_IPS, key: p.clusterIP, value: '' })
   if (internalVerdict === undefined) {
     const eps = p.internalLocal ? localEps : clusterEps
-    elements.push({ set: SERVICE_IPS, key: clusterKey, value: target(eps, p.internalLocal, 'service', clusterKey) })
+    elements.push({ set: SERVICE_IPS, key: clusterKey, value: target(eps, p.internalLocal, 'service', endpointKey(p.clusterIP)) })
   } else elements.push({ set: NO_ENDPOINT_SERVICES, key: clusterKey, value: verdictOf(internalVerdict) })
 
   const withLocal = p.externalLocal && localEps.length > 0
@@ -340,8 +342,8 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
       const key = ip + portKey
       if (usesExternal) {
         elements.push({ set: SERVICE_IPS, key, value: `goto ${p.externalLocal ? EXTERNAL_LOCAL_CHAIN : EXTERNAL_CHAIN}` })
-        elements.push({ set: EXTERNAL_IPS, key, value: target(clusterEps, false, 'service', key) })
-        if (withLocal) elements.push({ set: EXTERNAL_LOCAL_IPS, key, value: target(localEps, true, 'service-local', key) })
+        elements.push({ set: EXTERNAL_IPS, key, value: target(clusterEps, false, 'service', endpointKey(ip)) })
+        if (withLocal) elements.push({ set: EXTERNAL_LOCAL_IPS, key, value: target(localEps, true, 'service-local', endpointKey(ip)) })
       }
       if (externalVerdict !== undefined) elements.push({ set: NO_ENDPOINT_SERVICES, key, value: verdictOf(externalVerdict) })
     }
@@ -357,8 +359,8 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
     const key = `${proto} . ${p.nodePort}`
     if (usesExternal) {
       elements.push({ set: SERVICE_NODEPORTS, key, value: `goto ${p.externalLocal ? NODEPORT_EXTERNAL_LOCAL_CHAIN : NODEPORT_EXTERNAL_CHAIN}` })
-      elements.push({ set: EXTERNAL_NODEPORTS, key, value: target(clusterEps, false, 'nodeport', key) })
-      if (withLocal) elements.push({ set: EXTERNAL_LOCAL_NODEPORTS, key, value: target(localEps, true, 'nodeport-local', key) })
+      elements.push({ set: EXTERNAL_NODEPORTS, key, value: target(clusterEps, false, 'nodeport', String(p.nodePort)) })
+      if (withLocal) elements.push({ set: EXTERNAL_LOCAL_NODEPORTS, key, value: target(localEps, true, 'nodeport-local', String(p.nodePort)) })
     }
     if (externalVerdict !== undefined) elements.push({ set: NO_ENDPOINT_NODEPORTS, key, value: verdictOf(externalVerdict) })
   }

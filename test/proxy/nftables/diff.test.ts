@@ -7,7 +7,7 @@ import { entry, ep, port, state } from './fixtures.ts'
 
 const T = 'ip weft-proxy'
 const SVC = 'service-ULMVA6XW-ns1/svc1/tcp/p80'
-const PICK = (n: number) => `dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod ${n} map @service-endpoints-tcp`
+const PICK = (n: number) => `meta l4proto tcp dnat ip addr . port to ip daddr . th dport . numgen random mod ${n} map @service-endpoints-tcp`
 
 function rules(e: ServiceEntry): CheckedServiceRules {
   return checkServiceRules(serviceRules(e, state([e])))
@@ -32,7 +32,7 @@ t.test('add a service', async (t) => {
       `add rule ${T} pick-service-tcp-1 ${PICK(1)}`,
       `add element ${T} cluster-ips { 172.30.0.41 }`,
       `add element ${T} hairpin { 10.180.0.1 . 10.180.0.1 }`,
-      `add element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80 }`,
+      `add element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 0 : 10.180.0.1 . 80 }`,
       `add element ${T} service-ips { 172.30.0.41 . tcp . 80 : goto pick-service-tcp-1 }`,
       '',
     ].join('\n'),
@@ -50,8 +50,8 @@ t.test('replace an endpoint: elements only', async (t) => {
     text,
     [
       `delete element ${T} hairpin { 10.180.0.2 . 10.180.0.2 }`,
-      `delete element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 1 }`,
-      `add element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 1 : 10.180.0.3 . 80 }`,
+      `delete element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 1 }`,
+      `add element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 1 : 10.180.0.3 . 80 }`,
       `add element ${T} hairpin { 10.180.0.3 . 10.180.0.3 }`,
       '',
     ].join('\n'),
@@ -74,13 +74,13 @@ t.test('add and remove endpoints: the dispatch element moves to the pick chain o
       `delete element ${T} service-ips { 172.30.0.41 . tcp . 80 }`,
       `add element ${T} service-ips { 172.30.0.41 . tcp . 80 : goto pick-service-tcp-2 }`,
       `add element ${T} hairpin { 10.180.0.2 . 10.180.0.2 }`,
-      `add element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 1 : 10.180.0.2 . 80 }`,
+      `add element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 1 : 10.180.0.2 . 80 }`,
       '',
     ].join('\n'),
   )
   const shrink = diff(index, shared, { id, before: two, after: one })
   t.notMatch(shrink, / chain /, 'shrinking: no chain operation either')
-  t.match(shrink, /delete element ip weft-proxy service-endpoints-tcp \{ 172\.30\.0\.41 \. tcp \. 80 \. 1 \}/)
+  t.match(shrink, /delete element ip weft-proxy service-endpoints-tcp \{ 172\.30\.0\.41 \. 80 \. 1 \}/)
   // The last user of a count gone: its chain goes, after the elements that point at it.
   const last = diff(index, shared, { id: 'ns1/other2:p80/TCP', before: o2 })
   const lines = last.trimEnd().split('\n')
@@ -99,7 +99,7 @@ t.test('remove the last endpoint: reject instead', async (t) => {
     [
       `flush chain ${T} pick-service-tcp-1`,
       `delete element ${T} hairpin { 10.180.0.1 . 10.180.0.1 }`,
-      `delete element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 0 }`,
+      `delete element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 0 }`,
       `delete element ${T} service-ips { 172.30.0.41 . tcp . 80 }`,
       `add element ${T} no-endpoint-services { 172.30.0.41 . tcp . 80 : goto reject-chain }`,
       `delete chain ${T} pick-service-tcp-1`,
@@ -116,9 +116,9 @@ t.test('update the port number', async (t) => {
   t.equal(
     diff(index, shared, { id, before: one, after: moved }),
     [
-      `delete element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 0 }`,
+      `delete element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 0 }`,
       `delete element ${T} service-ips { 172.30.0.41 . tcp . 80 }`,
-      `add element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 8080 . 0 : 10.180.0.1 . 80 }`,
+      `add element ${T} service-endpoints-tcp { 172.30.0.41 . 8080 . 0 : 10.180.0.1 . 80 }`,
       `add element ${T} service-ips { 172.30.0.41 . tcp . 8080 : goto pick-service-tcp-1 }`,
       '',
     ].join('\n'),
@@ -136,7 +136,7 @@ t.test('delete a service', async (t) => {
       `flush chain ${T} pick-service-tcp-1`,
       `delete element ${T} cluster-ips { 172.30.0.41 }`,
       `delete element ${T} hairpin { 10.180.0.1 . 10.180.0.1 }`,
-      `delete element ${T} service-endpoints-tcp { 172.30.0.41 . tcp . 80 . 0 }`,
+      `delete element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 0 }`,
       `delete element ${T} service-ips { 172.30.0.41 . tcp . 80 }`,
       `delete chain ${T} pick-service-tcp-1`,
       '',
@@ -211,7 +211,7 @@ t.test('full sync of a fresh table', async (t) => {
   t.notOk(lines.some((l) => l.startsWith('flush') || l.startsWith('delete')), 'nothing to flush or delete in a new table')
   t.ok(lines.includes(`add chain ${T} nat-prerouting { type nat hook prerouting priority -100; policy accept; }`))
   t.ok(lines.includes(`add map ${T} service-ips { type ipv4_addr . inet_proto . inet_service : verdict; }`))
-  t.ok(lines.includes(`add map ${T} service-endpoints-tcp { typeof ip daddr . meta l4proto . th dport . numgen random mod 64 : ip daddr . tcp dport; }`))
+  t.ok(lines.includes(`add map ${T} service-endpoints-tcp { typeof ip daddr . th dport . numgen random mod 64 : ip daddr . tcp dport; }`))
   t.ok(lines.indexOf(`add chain ${T} pick-service-tcp-1`) < lines.indexOf(`add rule ${T} pick-service-tcp-1 ${PICK(1)}`))
   t.ok(lines.indexOf(`add rule ${T} pick-service-tcp-1 ${PICK(1)}`) < lines.indexOf(`add element ${T} service-ips { 172.30.0.41 . tcp . 80 : goto pick-service-tcp-1 }`))
   t.equal(lines.filter((l) => l.startsWith('add chain')).length, 8 + 12 + 1, 'base chains, the fixed chains and one pick chain')

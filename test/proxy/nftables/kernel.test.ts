@@ -82,7 +82,7 @@ t.test('full and partial syncs against the real nft', async (t) => {
     const text = execFileSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', nf, 'weft-proxy'], { encoding: 'utf8' })
     const c41 = family === 4 ? '172\\.30\\.0\\.41' : 'fd00:30::41'
     t.match(text, new RegExp(`${c41} \\. tcp \\. 80 : goto pick-service-tcp-3`), 'the port with an endpoint more picks among 3')
-    t.match(text, new RegExp(`${c41} \\. tcp \\. 80 \\. 2 : ${family === 4 ? '10\\.180\\.0\\.9' : 'fd00:10::9'} \\. 80`), 'the new endpoint is among the choices')
+    t.match(text, new RegExp(`${c41} \\. 80 \\. 2 : ${family === 4 ? '10\\.180\\.0\\.9' : 'fd00:10::9'} \\. 80`), 'the new endpoint is among the choices')
     t.match(text, /chain pick-service-tcp-3 \{/)
     t.match(text, /timeout 1m/, 'the affinity set has its new timeout')
     t.notMatch(text, family === 4 ? /172\.30\.0\.44/ : /fd00:30::44/, 'the deleted Service left nothing behind')

@@ -171,7 +171,7 @@ t.test('IPv6', async (t) => {
   const st = state([a], { family: 6 })
   await p.sync(st, 'all')
   t.match(nft.dump('ip6', 'weft-proxy'), /add element ip6 weft-proxy service-ips \{ fd00:30::41 \. tcp \. 80 : goto pick-service-tcp-1 \}/)
-  t.match(nft.dump('ip6', 'weft-proxy'), /add element ip6 weft-proxy service-endpoints-tcp \{ fd00:30::41 \. tcp \. 80 \. 0 : fd00:10::1 \. 80 \}/)
+  t.match(nft.dump('ip6', 'weft-proxy'), /add element ip6 weft-proxy service-endpoints-tcp \{ fd00:30::41 \. 80 \. 0 : fd00:10::1 \. 80 \}/)
   await t.rejects(p.sync(state([a]), 'all'), /IPv6 nftables proxier was handed an IPv4 state/)
 })
 

@@ -3,7 +3,7 @@ import { baseRules, serviceRules, type ServiceRules } from '../../../proxy/nftab
 import { entry, ep, port, state } from './fixtures.ts'
 
 const SVC = 'service-ULMVA6XW-ns1/svc1/tcp/p80'
-const PICK1 = 'dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod 1 map @service-endpoints-tcp'
+const PICK1 = 'meta l4proto tcp dnat ip addr . port to ip daddr . th dport . numgen random mod 1 map @service-endpoints-tcp'
 
 function elements(r: ServiceRules): string[] {
   return r.elements.map((e) => `${e.set}: ${e.value ? `${e.key} : ${e.value}` : e.key}`).sort()
@@ -19,7 +19,7 @@ t.test('ClusterIP with endpoints: map elements and a shared pick chain, no chain
   t.same(elements(r), [
     'cluster-ips: 172.30.0.41',
     'hairpin: 10.180.0.1 . 10.180.0.1',
-    'service-endpoints-tcp: 172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80',
+    'service-endpoints-tcp: 172.30.0.41 . 80 . 0 : 10.180.0.1 . 80',
     'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-tcp-1',
   ])
   t.same(r.chains.size + r.sets.size, 0)
@@ -32,7 +32,7 @@ t.test('endpoint choice: entries 0..n-1 and the pick chain of n, for any n', asy
     const eps = Array.from({ length: n }, (_, i) => ep(`10.180.${i >> 8}.${i & 255}`, { port: 8080 }))
     const r = build(port(), eps)
     const entries = r.elements.filter((e) => e.set === 'service-endpoints-tcp')
-    t.same(entries.map((e) => e.key), eps.map((_, i) => `172.30.0.41 . tcp . 80 . ${i}`), `${n}: one entry per index`)
+    t.same(entries.map((e) => e.key), eps.map((_, i) => `172.30.0.41 . 80 . ${i}`), `${n}: one entry per index`)
     t.same(new Set(entries.map((e) => e.value)).size, n, `${n}: each endpoint once`)
     t.same([...r.shared.keys()], [`pick-service-tcp-${n}`])
     t.match(r.shared.get(`pick-service-tcp-${n}`)![0], new RegExp(` numgen random mod ${n} map @service-endpoints-tcp$`))
@@ -69,19 +69,19 @@ t.test('NodePort and externalIP (Cluster policy) go through the fixed external c
     'external-nodeports: tcp . 30080 : goto pick-nodeport-tcp-2',
     'hairpin: 10.180.0.1 . 10.180.0.1',
     'hairpin: 10.180.0.2 . 10.180.0.2',
-    'nodeport-endpoints-tcp: tcp . 30080 . 0 : 10.180.0.1 . 80',
-    'nodeport-endpoints-tcp: tcp . 30080 . 1 : 10.180.0.2 . 80',
-    'service-endpoints-tcp: 172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80',
-    'service-endpoints-tcp: 172.30.0.41 . tcp . 80 . 1 : 10.180.0.2 . 80',
-    'service-endpoints-tcp: 192.168.99.1 . tcp . 80 . 0 : 10.180.0.1 . 80',
-    'service-endpoints-tcp: 192.168.99.1 . tcp . 80 . 1 : 10.180.0.2 . 80',
+    'nodeport-endpoints-tcp: 30080 . 0 : 10.180.0.1 . 80',
+    'nodeport-endpoints-tcp: 30080 . 1 : 10.180.0.2 . 80',
+    'service-endpoints-tcp: 172.30.0.41 . 80 . 0 : 10.180.0.1 . 80',
+    'service-endpoints-tcp: 172.30.0.41 . 80 . 1 : 10.180.0.2 . 80',
+    'service-endpoints-tcp: 192.168.99.1 . 80 . 0 : 10.180.0.1 . 80',
+    'service-endpoints-tcp: 192.168.99.1 . 80 . 1 : 10.180.0.2 . 80',
     'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-tcp-2',
     'service-ips: 192.168.99.1 . tcp . 80 : goto external',
     'service-nodeports: tcp . 30080 : goto nodeport-external',
   ])
   t.same(Object.fromEntries(r.shared), {
-    'pick-service-tcp-2': ['dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints-tcp'],
-    'pick-nodeport-tcp-2': ['dnat ip addr . port to meta l4proto . th dport . numgen random mod 2 map @nodeport-endpoints-tcp'],
+    'pick-service-tcp-2': ['meta l4proto tcp dnat ip addr . port to ip daddr . th dport . numgen random mod 2 map @service-endpoints-tcp'],
+    'pick-nodeport-tcp-2': ['meta l4proto tcp dnat ip addr . port to th dport . numgen random mod 2 map @nodeport-endpoints-tcp'],
   })
   const base = baseRules(state([]))
   t.same(base.chains.get('external'), ['jump mark-for-masquerade', 'ip daddr . meta l4proto . th dport vmap @external-ips'])
@@ -128,7 +128,7 @@ t.test('internalTrafficPolicy Local', async (t) => {
   t.same(elements(r), [
     'cluster-ips: 172.30.0.41',
     'hairpin: 10.180.0.2 . 10.180.0.2',
-    'service-endpoints-tcp: 172.30.0.41 . tcp . 80 . 0 : 10.180.0.2 . 80',
+    'service-endpoints-tcp: 172.30.0.41 . 80 . 0 : 10.180.0.2 . 80',
     'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-tcp-1',
   ])
   const none = build(port({ internalLocal: true }), [ep('10.180.0.1')])
@@ -143,11 +143,11 @@ t.test('externalTrafficPolicy Local', async (t) => {
     'service-nodeports: tcp . 30080 : goto nodeport-external-local',
     'external-nodeports: tcp . 30080 : goto pick-nodeport-tcp-2',
     'external-local-nodeports: tcp . 30080 : goto pick-nodeport-local-tcp-1',
-    'nodeport-local-endpoints-tcp: tcp . 30080 . 0 : 10.180.0.2 . 80',
+    'nodeport-local-endpoints-tcp: 30080 . 0 : 10.180.0.2 . 80',
     'service-ips: 192.168.99.1 . tcp . 80 : goto external-local',
     'external-ips: 192.168.99.1 . tcp . 80 : goto pick-service-tcp-2',
     'external-local-ips: 192.168.99.1 . tcp . 80 : goto pick-service-local-tcp-1',
-    'service-local-endpoints-tcp: 192.168.99.1 . tcp . 80 . 0 : 10.180.0.2 . 80',
+    'service-local-endpoints-tcp: 192.168.99.1 . 80 . 0 : 10.180.0.2 . 80',
   ]) t.ok(els.includes(want), want)
   t.same(baseRules(state([])).chains.get('nodeport-external-local'), [
     'ip saddr { 10.0.0.0/8 } meta l4proto . th dport vmap @external-nodeports',
@@ -182,8 +182,8 @@ t.test('no endpoints: reject', async (t) => {
 
 t.test('UDP and SCTP', async (t) => {
   const u = build(port({ protocol: 'UDP', portName: 'dns', port: 53 }), [ep('10.180.0.1', { port: 5353 })])
-  t.same(elements(u).filter((e) => /pick|endpoints/.test(e)), ['service-endpoints-udp: 172.30.0.41 . udp . 53 . 0 : 10.180.0.1 . 5353', 'service-ips: 172.30.0.41 . udp . 53 : goto pick-service-udp-1'], 'UDP has its own endpoint map and pick chains')
-  t.same(u.shared.get('pick-service-udp-1'), ['dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod 1 map @service-endpoints-udp'])
+  t.same(elements(u).filter((e) => /pick|endpoints/.test(e)), ['service-endpoints-udp: 172.30.0.41 . 53 . 0 : 10.180.0.1 . 5353', 'service-ips: 172.30.0.41 . udp . 53 : goto pick-service-udp-1'], 'UDP has its own endpoint map and pick chains')
+  t.same(u.shared.get('pick-service-udp-1'), ['meta l4proto udp dnat ip addr . port to ip daddr . th dport . numgen random mod 1 map @service-endpoints-udp'])
   const s = build(port({ protocol: 'SCTP', affinitySeconds: 5 }), [ep('10.180.0.1')])
   t.ok(s.elements.some((e) => e.key === '172.30.0.41 . sctp . 80'))
   t.ok([...s.chains.values()].flat().at(-1)!.endsWith('meta l4proto sctp dnat to 10.180.0.1:80'))
@@ -196,12 +196,12 @@ t.test('IPv6', async (t) => {
     'cluster-ips: fd00:30::41',
     'external-nodeports: tcp . 30080 : goto pick-nodeport-tcp-1',
     'hairpin: fd00:10::1 . fd00:10::1',
-    'nodeport-endpoints-tcp: tcp . 30080 . 0 : fd00:10::1 . 80',
-    'service-endpoints-tcp: fd00:30::41 . tcp . 80 . 0 : fd00:10::1 . 80',
+    'nodeport-endpoints-tcp: 30080 . 0 : fd00:10::1 . 80',
+    'service-endpoints-tcp: fd00:30::41 . 80 . 0 : fd00:10::1 . 80',
     'service-ips: fd00:30::41 . tcp . 80 : goto pick-service-tcp-1',
     'service-nodeports: tcp . 30080 : goto nodeport-external',
   ])
-  t.same(r.shared.get('pick-service-tcp-1'), ['dnat ip6 addr . port to ip6 daddr . meta l4proto . th dport . numgen random mod 1 map @service-endpoints-tcp'])
+  t.same(r.shared.get('pick-service-tcp-1'), ['meta l4proto tcp dnat ip6 addr . port to ip6 daddr . th dport . numgen random mod 1 map @service-endpoints-tcp'])
   const sticky = serviceRules(entry(port({ clusterIP: 'fd00:30::41', affinitySeconds: 60 }), [ep('fd00:10::1')]), state([], { family: 6 }))
   const set = [...sticky.sets.keys()][0]!
   t.match(set, /__fd00\.10\.\.1\/80$/, 'colons become dots in set names')
@@ -212,8 +212,8 @@ t.test('IPv6', async (t) => {
     'fib daddr type local ip6 daddr != ::1 meta l4proto . th dport vmap @service-nodeports',
   ])
   t.same(base.sets.get('cluster-ips'), { kind: 'set', spec: 'type ipv6_addr;' })
-  t.same(base.sets.get('service-endpoints-tcp'), { kind: 'map', spec: 'typeof ip6 daddr . meta l4proto . th dport . numgen random mod 64 : ip6 daddr . tcp dport;' })
-  t.same(base.sets.get('nodeport-local-endpoints-sctp'), { kind: 'map', spec: 'typeof meta l4proto . th dport . numgen random mod 64 : ip6 daddr . sctp dport;' })
+  t.same(base.sets.get('service-endpoints-tcp'), { kind: 'map', spec: 'typeof ip6 daddr . th dport . numgen random mod 64 : ip6 daddr . tcp dport;' })
+  t.same(base.sets.get('nodeport-local-endpoints-sctp'), { kind: 'map', spec: 'typeof th dport . numgen random mod 64 : ip6 daddr . sctp dport;' })
   t.same(base.sets.get('hairpin'), { kind: 'set', spec: 'type ipv6_addr . ipv6_addr;' })
 })
 
