@@ -22,25 +22,29 @@ const CHECKED = { checked: true }
  * smallest port id wins, the same in every sync).
  */
 export class ElementIndex {
-  // Nearly every element has one owner: it is kept in the slot itself, and a map of the
-  // other claimants made only when there are some (a full sync makes ~10 elements a port).
-  private readonly slots = new Map<string, { set: string; key: string; id: string; value: string; others?: Map<string, string> }>()
+  // By set, then key. Nearly every element has one owner: it is kept in the slot itself, and
+  // a map of the other claimants made only when there are some (~10 elements a port).
+  private readonly sets = new Map<string, Map<string, Slot>>()
+  private count = 0
 
   get size(): number {
-    return this.slots.size
+    return this.count
   }
 
   add(id: string, el: NftElement): void {
-    const k = `${el.set} ${el.key}`
-    const slot = this.slots.get(k)
-    if (!slot) this.slots.set(k, { set: el.set, key: el.key, id, value: el.value })
-    else if (slot.id === id) slot.value = el.value
+    let slots = this.sets.get(el.set)
+    if (!slots) this.sets.set(el.set, (slots = new Map()))
+    const slot = slots.get(el.key)
+    if (!slot) {
+      slots.set(el.key, { id, value: el.value })
+      this.count++
+    } else if (slot.id === id) slot.value = el.value
     else (slot.others ??= new Map()).set(id, el.value)
   }
 
   remove(id: string, el: NftElement): void {
-    const k = `${el.set} ${el.key}`
-    const slot = this.slots.get(k)
+    const slots = this.sets.get(el.set)
+    const slot = slots?.get(el.key)
     if (!slot) return
     if (slot.id !== id) {
       slot.others?.delete(id)
@@ -48,7 +52,8 @@ export class ElementIndex {
     }
     const next = slot.others?.entries().next().value
     if (!next) {
-      this.slots.delete(k)
+      slots!.delete(el.key)
+      this.count--
       return
     }
     slot.others!.delete(next[0])
@@ -58,18 +63,29 @@ export class ElementIndex {
 
   /** The value the kernel should hold for `set key`; undefined when no port wants it. */
   value(set: string, key: string): string | undefined {
-    const slot = this.slots.get(`${set} ${key}`)
+    const slot = this.sets.get(set)?.get(key)
     return slot && slotValue(slot)
   }
 
-  /** Every element as the kernel should hold it. */
-  *entries(): Generator<NftElement> {
-    for (const slot of this.slots.values()) yield { set: slot.set, key: slot.key, value: slotValue(slot) }
+  /** Every element as the kernel should hold it, rendered (`key : value`), by set. */
+  *rendered(): Generator<[string, string[]]> {
+    for (const [set, slots] of this.sets) {
+      if (slots.size === 0) continue
+      const out: string[] = []
+      for (const [key, slot] of slots) out.push(renderElement(key, slotValue(slot)))
+      yield [set, out]
+    }
   }
 }
 
+interface Slot {
+  id: string
+  value: string
+  others?: Map<string, string>
+}
+
 /** Of the ports that claim a slot, the smallest id wins (the same in every sync). */
-function slotValue(slot: { id: string; value: string; others?: Map<string, string> }): string {
+function slotValue(slot: Slot): string {
   if (!slot.others?.size) return slot.value
   let best = slot.id
   let value = slot.value
@@ -303,14 +319,7 @@ export function fullSync(input: FullSyncInput): Transaction {
   for (const [chain, rules] of input.shared.entries()) for (const rule of rules) tx.push({ verb: 'add', kind: 'rule', chain, rule }, CHECKED)
   for (const s of services) for (const [chain, rules] of s.chains) for (const rule of rules) tx.push({ verb: 'add', kind: 'rule', chain, rule }, CHECKED)
 
-  const bySet = new Map<string, string[]>()
-  for (const el of input.index.entries()) {
-    const list = bySet.get(el.set)
-    const text = renderElement(el.key, el.value)
-    if (list) list.push(text)
-    else bySet.set(el.set, [text])
-  }
-  for (const [set, els] of bySet) {
+  for (const [set, els] of input.index.rendered()) {
     for (let i = 0; i < els.length; i += ELEMENT_CHUNK) tx.push({ verb: 'add', kind: 'element', set, elements: els.slice(i, i + ELEMENT_CHUNK) }, CHECKED)
   }
   return tx

@@ -273,7 +273,9 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
   const p = entry.port
   const w = familyWords(state.family)
   const proto = p.protocol.toLowerCase()
-  const base = servicePortBase(p)
+  // The hash of the port's names, for the chains and sets of affinity and source ranges only.
+  let base: string | undefined
+  const named = (prefix: string): string => `${prefix}-${(base ??= servicePortBase(p))}`
   const external = hasExternal(p)
   const chains = new Map<string, string[]>()
   const sets = new Map<string, string>()
@@ -290,11 +292,16 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
   const usesExternal = hasEndpoints && external
   const affinity = p.affinitySeconds > 0
 
+  // Hairpin (an endpoint whose connection is DNATed back to itself) happens where the
+  // endpoint's own traffic is DNATed: on its node, for pods' traffic to any Service address.
+  // Only through the external entries of a Local-policy port may a pod on another node reach
+  // the Service here unmasqueraded: there every endpoint can come back to itself.
+  const anyHairpin = external && p.externalLocal
   const usedIPs = (eps: Endpoint[]): void => {
     for (const ep of eps) {
       if (endpointIPs.includes(ep.ip)) continue
       endpointIPs.push(ep.ip)
-      elements.push({ set: HAIRPIN, key: `${ep.ip} . ${ep.ip}`, value: '' })
+      if (ep.local || anyHairpin) elements.push({ set: HAIRPIN, key: `${ep.ip} . ${ep.ip}`, value: '' })
     }
   }
 
@@ -319,7 +326,7 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
   /** What a dispatch element says to reach `eps`; their entries (`key . index`) go into the endpoint map of the kind. */
   const target = (eps: Endpoint[], local: boolean, kind: PickKind, key: string): string => {
     usedIPs(eps)
-    if (affinity) return affinityChain(eps, `${local ? 'local' : 'service'}-${base}`)
+    if (affinity) return affinityChain(eps, named(local ? 'local' : 'service'))
     const chain = pickChain(kind, p.protocol, eps.length)
     shared.set(chain, [pickRule(state.family, kind, p.protocol, eps.length)])
     const map = endpointsMap(kind, p.protocol)
@@ -350,7 +357,7 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
   }
   const firewallSources = loadBalancerSources(p, state.nodeIPs, state.family)
   if (firewallSources !== undefined) {
-    const firewallChain = `firewall-${base}`
+    const firewallChain = named('firewall')
     for (const ip of p.loadBalancerIPs) elements.push({ set: FIREWALL_IPS, key: ip + portKey, value: `goto ${firewallChain}` })
     // No sources (ranges were given, none of this family): nobody is let in, rather than everybody.
     chains.set(firewallChain, [firewallSources.length ? `${w.ip} saddr != { ${firewallSources.join(', ')} } drop` : 'drop'])

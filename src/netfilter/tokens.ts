@@ -33,6 +33,8 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_./-]{0,254}$/
 const PLAIN = new Uint8Array(128)
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _.:,/@&^|!=<>-+*~()[]{}') PLAIN[c.charCodeAt(0)] = 1
 
+const [QUOTE, BACKSLASH, SEMICOLON, OPEN, CLOSE, COMMA] = ['"', '\\', ';', '{', '}', ','].map((c) => c.charCodeAt(0))
+
 /** `text` quoted for a message: JSON escapes, and non-ASCII as \uXXXX (U+2028 would break a log line). */
 function show(text: string): string {
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
@@ -51,28 +53,28 @@ export function checkNftText(kind: NftTextKind, text: string): void {
   let depth = 0
   let quoted = false
   for (let i = 0; i < text.length; i++) {
-    const c = text[i]!
+    // Char codes only: this runs for every character of every rule and element of a sync.
     const code = text.charCodeAt(i)
     if (code < 0x20 || code > 0x7e) throw new NftTokenError(`nft ${kind} ${show(text)} holds ${code === 10 ? 'a newline' : `the control or non-ASCII character U+${code.toString(16).padStart(4, '0')}`} at ${i}`)
     if (quoted) {
-      if (c === '"') quoted = false
-      else if (c === '\\') throw new NftTokenError(`nft ${kind} ${show(text)} holds a backslash in a quoted string at ${i}`)
+      if (code === QUOTE) quoted = false
+      else if (code === BACKSLASH) throw new NftTokenError(`nft ${kind} ${show(text)} holds a backslash in a quoted string at ${i}`)
       continue
     }
-    if (c === '"') {
+    if (code === QUOTE) {
       quoted = true
       continue
     }
-    if (c === ';') {
+    if (code === SEMICOLON) {
       if (kind === 'spec' || (kind === 'command' && depth > 0)) continue
       if (kind === 'command') throw new NftTokenError(`nft command ${show(text)} holds ";" outside braces at ${i}, which would start another command`)
       throw new NftTokenError(`nft ${kind} ${show(text)} holds ";" at ${i}, which would end the command`)
     }
-    if (PLAIN[code] !== 1) throw new NftTokenError(`nft ${kind} ${show(text)} holds ${JSON.stringify(c)} at ${i}, which weft never sends to nft`)
-    if (c === '{') depth++
-    else if (c === '}') {
+    if (PLAIN[code] !== 1) throw new NftTokenError(`nft ${kind} ${show(text)} holds ${JSON.stringify(text[i])} at ${i}, which weft never sends to nft`)
+    if (code === OPEN) depth++
+    else if (code === CLOSE) {
       if (--depth < 0) throw new NftTokenError(`nft ${kind} ${show(text)} closes a brace it did not open at ${i}`)
-    } else if (c === ',' && depth === 0 && kind === 'element') {
+    } else if (code === COMMA && depth === 0 && kind === 'element') {
       throw new NftTokenError(`nft element ${show(text)} holds "," outside braces at ${i}: that is more than one element`)
     }
   }

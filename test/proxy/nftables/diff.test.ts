@@ -31,7 +31,6 @@ t.test('add a service', async (t) => {
       `add chain ${T} pick-service-tcp-1`,
       `add rule ${T} pick-service-tcp-1 ${PICK(1)}`,
       `add element ${T} cluster-ips { 172.30.0.41 }`,
-      `add element ${T} hairpin { 10.180.0.1 . 10.180.0.1 }`,
       `add element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 0 : 10.180.0.1 . 80 }`,
       `add element ${T} service-ips { 172.30.0.41 . tcp . 80 : goto pick-service-tcp-1 }`,
       '',
@@ -49,10 +48,8 @@ t.test('replace an endpoint: elements only', async (t) => {
   t.equal(
     text,
     [
-      `delete element ${T} hairpin { 10.180.0.2 . 10.180.0.2 }`,
       `delete element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 1 }`,
       `add element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 1 : 10.180.0.3 . 80 }`,
-      `add element ${T} hairpin { 10.180.0.3 . 10.180.0.3 }`,
       '',
     ].join('\n'),
   )
@@ -73,7 +70,6 @@ t.test('add and remove endpoints: the dispatch element moves to the pick chain o
     [
       `delete element ${T} service-ips { 172.30.0.41 . tcp . 80 }`,
       `add element ${T} service-ips { 172.30.0.41 . tcp . 80 : goto pick-service-tcp-2 }`,
-      `add element ${T} hairpin { 10.180.0.2 . 10.180.0.2 }`,
       `add element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 1 : 10.180.0.2 . 80 }`,
       '',
     ].join('\n'),
@@ -98,7 +94,6 @@ t.test('remove the last endpoint: reject instead', async (t) => {
     diff(index, shared, { id, before: one, after: rules(entry(port(), [])) }),
     [
       `flush chain ${T} pick-service-tcp-1`,
-      `delete element ${T} hairpin { 10.180.0.1 . 10.180.0.1 }`,
       `delete element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 0 }`,
       `delete element ${T} service-ips { 172.30.0.41 . tcp . 80 }`,
       `add element ${T} no-endpoint-services { 172.30.0.41 . tcp . 80 : goto reject-chain }`,
@@ -122,7 +117,7 @@ t.test('update the port number', async (t) => {
       `add element ${T} service-ips { 172.30.0.41 . tcp . 8080 : goto pick-service-tcp-1 }`,
       '',
     ].join('\n'),
-    'the ClusterIP stays in cluster-ips, the endpoint in hairpin',
+    'the ClusterIP stays in cluster-ips',
   )
 })
 
@@ -135,7 +130,6 @@ t.test('delete a service', async (t) => {
     [
       `flush chain ${T} pick-service-tcp-1`,
       `delete element ${T} cluster-ips { 172.30.0.41 }`,
-      `delete element ${T} hairpin { 10.180.0.1 . 10.180.0.1 }`,
       `delete element ${T} service-endpoints-tcp { 172.30.0.41 . 80 . 0 }`,
       `delete element ${T} service-ips { 172.30.0.41 . tcp . 80 }`,
       `delete chain ${T} pick-service-tcp-1`,
@@ -153,7 +147,7 @@ t.test('a ClusterIP shared by two ports stays until both are gone', async (t) =>
   const other = rules(entry(p443, [ep('10.180.0.1', { port: 443 })]))
   diff(index, shared, { id, after: one }, { id: p443.id, after: other })
   const text = diff(index, shared, { id, before: one })
-  t.notMatch(text, /cluster-ips|hairpin| chain /, 'the ClusterIP, the endpoint and the pick chain are still in use')
+  t.notMatch(text, /cluster-ips|hairpin| chain /, 'the ClusterIP and the pick chain are still in use')
   t.match(diff(index, shared, { id: p443.id, before: other }), /delete element ip weft-proxy cluster-ips \{ 172\.30\.0\.41 \}/)
 })
 

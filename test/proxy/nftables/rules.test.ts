@@ -18,7 +18,6 @@ t.test('ClusterIP with endpoints: map elements and a shared pick chain, no chain
   const r = build(port(), [ep('10.180.0.1'), ep('10.180.0.2', { ready: false, serving: false })])
   t.same(elements(r), [
     'cluster-ips: 172.30.0.41',
-    'hairpin: 10.180.0.1 . 10.180.0.1',
     'service-endpoints-tcp: 172.30.0.41 . 80 . 0 : 10.180.0.1 . 80',
     'service-ips: 172.30.0.41 . tcp . 80 : goto pick-service-tcp-1',
   ])
@@ -51,6 +50,14 @@ t.test('the chains of any number of Services are the base ones and a pick chain 
   t.same([...chains].sort(), ['pick-nodeport-tcp-1', 'pick-nodeport-tcp-2', 'pick-nodeport-tcp-3', 'pick-nodeport-tcp-4', 'pick-service-tcp-1', 'pick-service-tcp-2', 'pick-service-tcp-3', 'pick-service-tcp-4'])
 })
 
+t.test('hairpin: the node\'s own endpoints, and every endpoint of a Local-policy port with external entries', async (t) => {
+  const hairpin = (r: ServiceRules) => elements(r).filter((e) => e.startsWith('hairpin'))
+  const eps = [ep('10.180.0.1'), ep('10.180.0.2', { local: true })]
+  t.same(hairpin(build(port({ nodePort: 30080 }), eps)), ['hairpin: 10.180.0.2 . 10.180.0.2'], 'a pod\'s traffic is DNATed on its own node: only local endpoints come back to themselves here')
+  t.same(hairpin(build(port({ externalLocal: true }), eps)), ['hairpin: 10.180.0.2 . 10.180.0.2'], 'Local policy without external entries changes nothing')
+  t.same(hairpin(build(port({ nodePort: 30080, externalLocal: true }), eps)), ['hairpin: 10.180.0.1 . 10.180.0.1', 'hairpin: 10.180.0.2 . 10.180.0.2'], 'pods elsewhere reach its NodePort unmasqueraded')
+})
+
 t.test('ClusterIPs reached from outside the pod networks are masqueraded by one fixed rule in postrouting', async (t) => {
   const rule = 'ct status dnat ct original ip daddr @cluster-ips ip saddr != { 10.0.0.0/8 } jump mark-for-masquerade'
   t.ok(baseRules(state([])).chains.get('masquerading')!.includes(rule))
@@ -67,8 +74,6 @@ t.test('NodePort and externalIP (Cluster policy) go through the fixed external c
     'cluster-ips: 172.30.0.41',
     'external-ips: 192.168.99.1 . tcp . 80 : goto pick-service-tcp-2',
     'external-nodeports: tcp . 30080 : goto pick-nodeport-tcp-2',
-    'hairpin: 10.180.0.1 . 10.180.0.1',
-    'hairpin: 10.180.0.2 . 10.180.0.2',
     'nodeport-endpoints-tcp: 30080 . 0 : 10.180.0.1 . 80',
     'nodeport-endpoints-tcp: 30080 . 1 : 10.180.0.2 . 80',
     'service-endpoints-tcp: 172.30.0.41 . 80 . 0 : 10.180.0.1 . 80',
@@ -191,11 +196,11 @@ t.test('UDP and SCTP', async (t) => {
 
 t.test('IPv6', async (t) => {
   const e = entry(port({ clusterIP: 'fd00:30::41', nodePort: 30080 }), [ep('fd00:10::1')])
+  t.same(serviceRules(entry(e.port, [ep('fd00:10::1', { local: true })]), state([], { family: 6 })).elements.filter((x) => x.set === 'hairpin'), [{ set: 'hairpin', key: 'fd00:10::1 . fd00:10::1', value: '' }])
   const r = serviceRules(e, state([e], { family: 6 }))
   t.same(elements(r), [
     'cluster-ips: fd00:30::41',
     'external-nodeports: tcp . 30080 : goto pick-nodeport-tcp-1',
-    'hairpin: fd00:10::1 . fd00:10::1',
     'nodeport-endpoints-tcp: 30080 . 0 : fd00:10::1 . 80',
     'service-endpoints-tcp: fd00:30::41 . 80 . 0 : fd00:10::1 . 80',
     'service-ips: fd00:30::41 . tcp . 80 : goto pick-service-tcp-1',

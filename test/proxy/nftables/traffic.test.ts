@@ -109,12 +109,13 @@ t.test('real traffic through the nftables layout', async (t) => {
   const outside = await startAgent(t, client, 'client')
   const [p1, p2, p3] = await Promise.all(pods.map((ns, i) => startAgent(t, ns, `p${i + 1}`)))
 
-  const all = [1, 2, 3].map((i) => ep(POD_IP(i), { port: 8080 }))
+  // Every pod runs on this node (local), but for `local`'s p2, which stands for one elsewhere.
+  const all = [1, 2, 3].map((i) => ep(POD_IP(i), { port: 8080, local: true }))
   const web = entry(port({ name: 'web', clusterIP: '172.30.0.10', nodePort: 30080, externalIPs: ['192.168.60.1'] }), all)
   const services: ServiceEntry[] = [
     web,
-    entry(port({ name: 'dns', protocol: 'UDP', portName: 'dns', clusterIP: '172.30.0.11', port: 53 }), [1, 2, 3].map((i) => ep(POD_IP(i), { port: 8081 }))),
-    entry(port({ name: 'solo', clusterIP: '172.30.0.12' }), [ep(POD_IP(1), { port: 8080 })]),
+    entry(port({ name: 'dns', protocol: 'UDP', portName: 'dns', clusterIP: '172.30.0.11', port: 53 }), [1, 2, 3].map((i) => ep(POD_IP(i), { port: 8081, local: true }))),
+    entry(port({ name: 'solo', clusterIP: '172.30.0.12' }), [ep(POD_IP(1), { port: 8080, local: true })]),
     entry(port({ name: 'local', clusterIP: '172.30.0.13', nodePort: 30081, externalLocal: true }), [ep(POD_IP(1), { port: 8080, local: true }), ep(POD_IP(2), { port: 8080 })]),
     entry(port({ name: 'sticky', clusterIP: '172.30.0.14', affinitySeconds: 60 }), all),
     entry(port({ name: 'empty', clusterIP: '172.30.0.15' }), []),
@@ -173,7 +174,7 @@ t.test('real traffic through the nftables layout', async (t) => {
   })
 
   await t.test('an endpoint change is map elements only, and traffic follows it', async (t) => {
-    const moved = services.map((s) => (s === web ? entry(web.port, [ep(POD_IP(2), { port: 8080 }), ep(POD_IP(3), { port: 8080 }), ep(POD_IP(1), { port: 8081 })]) : s))
+    const moved = services.map((s) => (s === web ? entry(web.port, [ep(POD_IP(2), { port: 8080, local: true }), ep(POD_IP(3), { port: 8080, local: true }), ep(POD_IP(1), { port: 8081, local: true })]) : s))
     // p1 :8081 is UDP only: a TCP connection the new endpoint gets is refused.
     const before = nft.texts.length
     await proxier.sync(st(moved), new Set([web.port.id]))
@@ -182,7 +183,7 @@ t.test('real traffic through the nftables layout', async (t) => {
     t.match(text, /add element ip weft-proxy service-endpoints-tcp \{[^}]*172\.30\.0\.10 \. 80 \. 2 : 10\.180\.0\.1 \. 8081/)
     const answers = await outside.ask('tcp', '172.30.0.10', 80, 40)
     t.same([...new Set(answers.map((a) => (a === 'ECONNREFUSED' ? a : a.split(' ')[0])))].sort(), ['ECONNREFUSED', 'p2', 'p3'], 'the replaced endpoint gets its share')
-    const fewer = services.map((s) => (s === web ? entry(web.port, [ep(POD_IP(3), { port: 8080 })]) : s))
+    const fewer = services.map((s) => (s === web ? entry(web.port, [ep(POD_IP(3), { port: 8080, local: true })]) : s))
     await proxier.sync(st(fewer), new Set([web.port.id]))
     t.same([...names(await outside.ask('tcp', '172.30.0.10', 80, 10))], ['p3'], 'down to one endpoint')
   })
