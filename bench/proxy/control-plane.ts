@@ -1,6 +1,9 @@
 // The nftables proxier's sync times against the real nft in a fresh namespace per run: a
 // full sync of `services` Service ports (5 endpoints each) into an empty namespace, then
-// partial syncs that each change one endpoint of one Service.
+// partial syncs that each change one endpoint of one Service; and the size of what the full
+// sync wrote (nft input, chains in the table).
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { pino } from 'pino'
 import type { NftClient, TableObjects } from '../../src/netfilter/client.ts'
@@ -17,10 +20,13 @@ export const quietLog = pino({ level: 'warn' }, pino.destination(2))
 class TimedNft implements NftClient {
   readonly inner: NftClient
   ms = 0
+  /** The last transaction applied (its size is taken after the timed sync). */
+  last: Transaction | undefined
   constructor(inner: NftClient) {
     this.inner = inner
   }
   async apply(tx: Transaction): Promise<void> {
+    this.last = tx
     const t0 = performance.now()
     try {
       await this.inner.apply(tx)
@@ -38,15 +44,36 @@ class TimedNft implements NftClient {
   }
 }
 
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+
+/**
+ * CPU time used so far by this process and its waited-for children (`nft`, `nsenter`), ms:
+ * what a sync costs whatever else the machine runs (wall time on a loaded machine is mostly
+ * waiting for a core).
+ */
+function cpuMs(): number {
+  // Fields after the command: state is 3rd, utime 14th, stime 15th, cutime 16th, cstime 17th.
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
+  return (ticks * 1000) / CLOCK_TICKS
+}
+
 export interface NftSyncTimes {
   full: number[]
   partial: number[]
+  /** CPU time of each full sync: weft's process and the `nft` it ran. */
+  fullCpu: number[]
   /** Of each sync above, the time spent waiting for `nft` (apply and listTable). */
   fullNft: number[]
   partialNft: number[]
   /** nft operations in the full and in a partial transaction. */
   fullOps: number
   partialOps: number
+  /** The full sync's `nft -f` input, bytes. */
+  fullBytes: number
+  /** Chains in the table after the full sync (the layout's size: nft reads them all before each transaction). */
+  chains: number
 }
 
 export async function nftSyncTimes(cleanup: Cleanup, prefix: string, runs: number, services: number, partials: number, progress: (line: string) => void): Promise<NftSyncTimes> {
@@ -54,17 +81,21 @@ export async function nftSyncTimes(cleanup: Cleanup, prefix: string, runs: numbe
   const changed = syntheticEntry(0, true)
   const moved = benchState({ services }, [changed])
   const ids = new Set([changed.port.id])
-  const out: NftSyncTimes = { full: [], partial: [], fullNft: [], partialNft: [], fullOps: 0, partialOps: 0 }
+  const out: NftSyncTimes = { full: [], fullCpu: [], partial: [], fullNft: [], partialNft: [], fullOps: 0, partialOps: 0, fullBytes: 0, chains: 0 }
   for (let r = 0; r < runs; r++) {
     const ns = `${prefix}-cp${r}`
     const remove = await scratchNetns(cleanup, ns)
     const nft = new TimedNft(new NftExec(ns))
     const proxier = new NftablesProxier({ family: 4, nft, log: quietLog })
+    const cpu0 = cpuMs()
     let t0 = performance.now()
     out.fullOps = (await proxier.sync(state, 'all')).operations
     const full = performance.now() - t0
+    out.fullCpu.push(cpuMs() - cpu0)
     out.full.push(full)
     out.fullNft.push(nft.ms)
+    out.fullBytes = nft.last?.render().length ?? 0
+    out.chains = (await nft.inner.listTable('ip', 'weft-proxy'))?.chains.length ?? 0
     const partial: number[] = []
     for (let i = 0; i < partials; i++) {
       nft.ms = 0
