@@ -297,9 +297,11 @@ export function serviceRules(entry: ServiceEntry, state: ProxyState): ServiceRul
   // Only through the external entries of a Local-policy port may a pod on another node reach
   // the Service here unmasqueraded: there every endpoint can come back to itself.
   const anyHairpin = external && p.externalLocal
+  const seen = new Set<string>()
   const usedIPs = (eps: Endpoint[]): void => {
     for (const ep of eps) {
-      if (endpointIPs.includes(ep.ip)) continue
+      if (seen.has(ep.ip)) continue
+      seen.add(ep.ip)
       endpointIPs.push(ep.ip)
       if (ep.local || anyHairpin) elements.push({ set: HAIRPIN, key: `${ep.ip} . ${ep.ip}`, value: '' })
     }
