@@ -47,23 +47,25 @@ class TimedNft implements NftClient {
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
 
 /**
- * CPU time used so far by this process and its waited-for children (`nft`, `nsenter`), ms:
- * what a sync costs whatever else the machine runs (wall time on a loaded machine is mostly
- * waiting for a core).
+ * CPU time used so far by this process (microseconds, from the process) and its waited-for
+ * children (`nft`, `nsenter`; clock ticks of 10 ms, from /proc/self/stat), ms: what a sync
+ * costs whatever else the machine runs (on a loaded machine wall time is mostly waiting for
+ * a core).
  */
 function cpuMs(): number {
-  // Fields after the command: state is 3rd, utime 14th, stime 15th, cutime 16th, cstime 17th.
+  const own = process.cpuUsage()
   const stat = readFileSync('/proc/self/stat', 'utf8')
+  // Fields after the command: the state is the 3rd field, cutime the 16th, cstime the 17th.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
-  return (ticks * 1000) / CLOCK_TICKS
+  return (own.user + own.system) / 1000 + ((Number(f[13]) + Number(f[14])) * 1000) / CLOCK_TICKS
 }
 
 export interface NftSyncTimes {
   full: number[]
   partial: number[]
-  /** CPU time of each full sync: weft's process and the `nft` it ran. */
+  /** CPU time of each sync above: weft's process and the `nft` it ran. */
   fullCpu: number[]
+  partialCpu: number[]
   /** Of each sync above, the time spent waiting for `nft` (apply and listTable). */
   fullNft: number[]
   partialNft: number[]
@@ -81,7 +83,7 @@ export async function nftSyncTimes(cleanup: Cleanup, prefix: string, runs: numbe
   const changed = syntheticEntry(0, true)
   const moved = benchState({ services }, [changed])
   const ids = new Set([changed.port.id])
-  const out: NftSyncTimes = { full: [], fullCpu: [], partial: [], fullNft: [], partialNft: [], fullOps: 0, partialOps: 0, fullBytes: 0, chains: 0 }
+  const out: NftSyncTimes = { full: [], fullCpu: [], partial: [], partialCpu: [], fullNft: [], partialNft: [], fullOps: 0, partialOps: 0, fullBytes: 0, chains: 0 }
   for (let r = 0; r < runs; r++) {
     const ns = `${prefix}-cp${r}`
     const remove = await scratchNetns(cleanup, ns)
@@ -99,9 +101,11 @@ export async function nftSyncTimes(cleanup: Cleanup, prefix: string, runs: numbe
     const partial: number[] = []
     for (let i = 0; i < partials; i++) {
       nft.ms = 0
+      const cpu = cpuMs()
       t0 = performance.now()
       out.partialOps = (await proxier.sync(i % 2 === 0 ? moved : state, ids)).operations
       partial.push(performance.now() - t0)
+      out.partialCpu.push(cpuMs() - cpu)
       out.partialNft.push(nft.ms)
     }
     out.partial.push(...partial)

@@ -211,6 +211,7 @@ function controlPlaneRows(t: NftSyncTimes): ResultRow[] {
       verdict: verdict(partialTarget, partial),
     },
     { metric: '  of which waiting for nft', weft: fmtMs(partialNft), peer: '—', ratio: '—', target: '', verdict: '' },
+    { metric: '  CPU time (weft and nft)', weft: fmtMs(median(t.partialCpu)), peer: '—', ratio: '—', target: '', verdict: '' },
   ]
 }
 
@@ -229,7 +230,7 @@ try {
     rows.push(...controlPlaneRows(t))
     notes.push(
       `nftables control plane: full syncs ${t.full.map((ms) => fmtMs(ms)).join(', ')} (${n(t.fullOps)} nft operations, ${(t.fullBytes / 1e6).toFixed(1)} MB of nft input, ${n(t.chains)} chains in the table), of which waiting for nft ${t.fullNft.map((ms) => fmtMs(ms)).join(', ')}, CPU time ${t.fullCpu.map((ms) => fmtMs(ms)).join(', ')}; ` +
-        `one-endpoint changes ${t.partial.map((ms) => fmtMs(ms)).join(', ')} (${t.partialOps} operations), of which waiting for nft ${t.partialNft.map((ms) => fmtMs(ms)).join(', ')}`,
+        `one-endpoint changes ${t.partial.map((ms) => fmtMs(ms)).join(', ')} (${t.partialOps} operations), of which waiting for nft ${t.partialNft.map((ms) => fmtMs(ms)).join(', ')}, CPU time ${t.partialCpu.map((ms) => fmtMs(ms)).join(', ')}`,
     )
   }
   const setup = [
