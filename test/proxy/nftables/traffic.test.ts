@@ -126,8 +126,10 @@ t.test('real traffic through the nftables layout', async (t) => {
   await proxier.sync(st(services), 'all')
 
   await t.test('a ClusterIP from outside the pod network: every endpoint, masqueraded', async (t) => {
-    const answers = await outside.ask('tcp', '172.30.0.10', 80, 40)
+    const answers = await outside.ask('tcp', '172.30.0.10', 80, 90)
     t.same([...names(answers)].sort(), ['p1', 'p2', 'p3'], `all endpoints answered (${answers.slice(0, 4)}…)`)
+    // 30 each expected; fewer than 10 of 90 has a probability of about 1e-6 for a uniform pick.
+    for (const name of ['p1', 'p2', 'p3']) t.ok(answers.filter((a) => a.startsWith(`${name} `)).length >= 10, `${name} got its share`)
     t.same([...sources(answers)], [NODE_POD_SIDE], 'from the node, not the client')
   })
 
