@@ -13,8 +13,12 @@ import { fileURLToPath } from 'node:url'
 
 export const compileCacheDir = fileURLToPath(new URL('../../node_modules/.cache/weft-compile', import.meta.url))
 
-export function startCompileCache() {
-  enableCompileCache(process.env.NODE_COMPILE_CACHE || compileCacheDir)
+/** @param {string} [dir] */
+export function startCompileCache(dir = process.env.NODE_COMPILE_CACHE || compileCacheDir) {
+  enableCompileCache(dir)
+  // Worker threads (the DNS query threads, weft load's workers…) and child Node.js processes
+  // turn it on from their environment.
+  if (!process.env.NODE_DISABLE_COMPILE_CACHE) process.env.NODE_COMPILE_CACHE = dir
   // Node writes the cache when the process exits, which a daemon may never do cleanly:
   // write what start-up compiled once it is done, and what came later after a while.
   for (const ms of [10_000, 120_000]) setTimeout(flushCompileCache, ms).unref()

@@ -3,7 +3,7 @@
 // from the cache, and the node agent's warm-up fills it for the images' pods.
 import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -85,6 +85,27 @@ t.test("the agent's warm-up fills the cache for the built-in images' programs", 
     t.same(use.misses, [], `${program}: nothing left to strip`)
     t.ok(use.hits.includes(`src/cli/${program}.ts`), `${program}: its command module comes from the cache`)
   }
+})
+
+t.test('worker threads use the cache too (they take it from the environment)', async (t) => {
+  const dir = tempCache(t)
+  const work = mkdtempSync(join(tmpdir(), 'weft-compile-cache-worker-'))
+  t.teardown(() => rmSync(work, { recursive: true, force: true }))
+  writeFileSync(join(work, 'thread.ts'), 'const n: number = 1\nexport default n\n')
+  const main = join(work, 'main.mjs')
+  const cacheModule = pathToFileURL(join(repo, 'src/util/compile-cache.mjs')).href
+  writeFileSync(
+    main,
+    `import { Worker } from 'node:worker_threads'\nimport { startCompileCache } from ${JSON.stringify(cacheModule)}\n` +
+      `startCompileCache(${JSON.stringify(dir)})\nnew Worker(new URL('./thread.ts', import.meta.url))\n`,
+  )
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }
+  delete env.NODE_COMPILE_CACHE
+  const runWorker = () => spawnSync(nodeBinary, [main], { encoding: 'utf8', timeout: 60_000, env }).stderr
+  t.match(runWorker(), /no transpile cache for StrippedTypeScript \S*thread\.ts/, 'the first run strips the worker file')
+  const second = runWorker()
+  t.match(second, /retrieving transpile cache for StrippedTypeScript \S*thread\.ts\.\.\.success/, 'the second run reads it from the cache')
+  t.notMatch(second, /no transpile cache for StrippedTypeScript \S*thread\.ts/)
 })
 
 t.test('the default cache is in node_modules/.cache', async (t) => {
