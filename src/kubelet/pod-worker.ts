@@ -395,6 +395,7 @@ export class PodWorker {
       }
       await writePodFiles(sandbox, { volumes: volumes.written })
       await applyFsGroup(pod, sandbox, volumes.written, this.#ownedVolumes)
+      this.#trace.mark('config')
       this.#volumesKey = downwardKey(pod)
       const argv = expandCommand(resolveImage(spec).command, envResult.env)
       const cgroups = await this.#ctx.cgroups?.containerCgroups(pod, spec)

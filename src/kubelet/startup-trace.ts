@@ -10,6 +10,8 @@ export type StartupStep =
   | 'network'
   /** Hosts file, resolv.conf, cgroups and the sandbox record are written. */
   | 'sandboxReady'
+  /** The first container's configuration is ready: the objects it needs read from the API (its service account token among them), its environment and volumes written. */
+  | 'config'
   /** Every container of the first sync has started (the configuration of each read from the API first). */
   | 'containers'
   /** The first status with the containers running was written. */

@@ -187,7 +187,7 @@ t.test("a pod's startup is logged once, step by step, when it first turns Ready"
   t.equal(line!.pod, 'default/traced')
   t.ok(Math.abs(line!.seenAt - Date.now()) < 60_000, 'seenAt is wall-clock time')
   const steps = Object.entries(line!.steps)
-  t.same(steps.map(([s]) => s), ['sandbox', 'sandboxReady', 'containers', 'runningStatus', 'ready'], 'every step of a host-network pod, in order (no CNI)')
+  t.same(steps.map(([s]) => s), ['sandbox', 'sandboxReady', 'config', 'containers', 'runningStatus', 'ready'], 'every step of a host-network pod, in order (no CNI)')
   const times = steps.map(([, ms]) => ms)
   t.same(times, [...times].sort((a, b) => a - b), 'times only grow')
   // A later status write (a resync) does not log it again.
