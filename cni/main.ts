@@ -1,6 +1,7 @@
-// Runs one CNI invocation in this process: `node cni/main.ts bridge|ipam`, with the CNI_*
-// environment and the network config on stdin. The bin scripts fall back to this when no
-// warm service answers in their network namespace.
+// Runs one CNI invocation in this process: `node cni/plugin.mjs bridge|ipam` (which turns
+// on the compile cache, then loads this), with the CNI_* environment and the network config
+// on stdin. The bin scripts fall back to this when no warm service answers in their network
+// namespace.
 import { pluginByName } from './plugins.ts'
 import { runPlugin } from './protocol/dispatch.ts'
 import { toCniError } from './protocol/errors.ts'

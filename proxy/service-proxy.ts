@@ -16,6 +16,7 @@ import { chooseMode, type ModeChoice, type NftablesProbe, type RequestedMode } f
 import type { Family, ProxyState } from './model.ts'
 import { ProblemReporter } from './problem-reporter.ts'
 import { ServiceHealthServer } from './service-health.ts'
+import { slimEndpointSlice, slimService } from './slim-objects.ts'
 import type { Proxier, ProxyMode, RefusedPort } from './proxier.ts'
 import { familyOf, nodeAddresses, serviceKey } from './service-entries.ts'
 
@@ -120,9 +121,9 @@ export class ServiceProxy {
       this.#pendingIds.set(family, new Set())
       this.#needFull.add(family)
     }
-    const services = new Informer<V1Service>(o.client, info('Service'), { logger: this.log })
+    const services = new Informer<V1Service>(o.client, info('Service'), { logger: this.log, transform: slimService })
     services.addHandlers({ onAdd: (s) => this.#changed(() => this.#tracker.setService(s)), onUpdate: (_, s) => this.#changed(() => this.#tracker.setService(s)), onDelete: (s) => this.#changed(() => this.#tracker.deleteService(s)) })
-    const slices = new Informer<V1EndpointSlice>(o.client, info('EndpointSlice'), { logger: this.log })
+    const slices = new Informer<V1EndpointSlice>(o.client, info('EndpointSlice'), { logger: this.log, transform: slimEndpointSlice })
     slices.addHandlers({ onAdd: (s) => this.#changed(() => this.#tracker.setSlice(s)), onUpdate: (_, s) => this.#changed(() => this.#tracker.setSlice(s)), onDelete: (s) => this.#changed(() => this.#tracker.deleteSlice(s)) })
     const nodes = new Informer<V1Node>(o.client, info('Node'), { fieldSelector: `metadata.name=${o.nodeName}`, logger: this.log })
     nodes.addHandlers({ onAdd: (n) => this.#nodeChanged(n), onUpdate: (_, n) => this.#nodeChanged(n) })

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isQuantity, parseQuantityValue } from '../api/quantity.ts'
 import { Agent } from '../kubelet/agent.ts'
+import { warmImagesCompileCache } from '../images/warm-compile-cache.ts'
 import { nodeCredentials } from '../kubelet/join.ts'
 import { parseAllowedHostPaths } from '../kubelet/host-path-policy.ts'
 import { parseReserved } from '../kubelet/cgroups/allocatable.ts'
@@ -202,6 +203,7 @@ export async function runAgent(argv: string[]): Promise<void> {
   }
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
+  void warmImagesCompileCache(log)
   await agent.start(abort.signal)
 }
 

@@ -1,7 +1,6 @@
-// The REST client: typed verbs over a ResourceInfo, speaking the Kubernetes REST API over undici.
-import { Agent } from 'undici'
+// The REST client: typed verbs over a ResourceInfo, speaking the Kubernetes REST API over HTTP/1.1.
 import { TokenSource, type Credentials } from './credentials.ts'
-import type { Dispatcher } from 'undici'
+import { HttpTransport, type HttpMethod, type TransportResponse } from './http-transport.ts'
 import type { V1Preconditions, V1Status } from '@kubernetes/client-node'
 import type { ResourceInfo } from '../api/registry.ts'
 import { isExpired } from '../util/errors.ts'
@@ -97,7 +96,7 @@ export class RestClient {
   readonly timeoutMs: number
   readonly fieldManager: string | undefined
   #origin: string
-  #dispatcher: Agent
+  #dispatcher: HttpTransport
   #tokens: TokenSource
   #address: ServerAddress
 
@@ -111,11 +110,9 @@ export class RestClient {
     this.#dispatcher = this.#connect(address.credentials)
   }
 
-  #connect(c: Credentials = {}): Agent {
+  #connect(c: Credentials = {}): HttpTransport {
     const tls = { ca: c.caPem, cert: c.certPem, key: c.keyPem, servername: c.serverName, rejectUnauthorized: !c.insecureSkipTlsVerify }
-    const secure = this.#origin.startsWith('https:')
-    if ('socketPath' in this.#address) return new Agent({ connect: { socketPath: this.#address.socketPath, ...(secure ? tls : {}) } })
-    return new Agent({ connect: secure ? tls : {} })
+    return new HttpTransport({ origin: this.#origin, ...('socketPath' in this.#address ? { socketPath: this.#address.socketPath } : {}), tls })
   }
 
   /**
@@ -234,7 +231,7 @@ export class RestClient {
   }
 
   /** Any request; `body` other than a string is sent as JSON. Answers with parsed JSON (or text). */
-  async request<T = unknown>(method: Dispatcher.HttpMethod, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
+  async request<T = unknown>(method: HttpMethod, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
     const full = opts.query ? withQuery(path, opts.query) : path
     return (await this.#send(method, full, { body, contentType: opts.contentType, signal: opts.signal })) as T
   }
@@ -254,10 +251,9 @@ export class RestClient {
       allowWatchBookmarks: opts.allowWatchBookmarks ? 'true' : undefined,
       timeoutSeconds: opts.timeoutSeconds,
     })
-    let res: Dispatcher.ResponseData
+    let res: TransportResponse
     try {
       res = await this.#dispatcher.request({
-        origin: this.#origin,
         path,
         method: 'GET',
         headers: this.#headers(),
@@ -270,7 +266,7 @@ export class RestClient {
       throw err
     }
     try {
-      if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(res.statusCode, await res.body.text())
+      if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(res.statusCode, await res.text())
       yield* decodeWatchStream<T>(res.body)
     } catch (err) {
       if (opts.signal?.aborted) return
@@ -283,8 +279,8 @@ export class RestClient {
   /** Closes idle connections once requests in flight finish. */
   /** GETs `path` for its body as a byte stream (a file, say); a non-2xx answer is an ApiError. */
   async stream(path: string, opts: { signal?: AbortSignal } = {}): Promise<NodeJS.ReadableStream & AsyncIterable<Buffer>> {
-    const res = await this.#dispatcher.request({ origin: this.#origin, path, method: 'GET', headers: { ...this.#headers(), accept: '*/*' }, signal: opts.signal, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs })
-    if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(res.statusCode, await res.body.text())
+    const res = await this.#dispatcher.request({ path, method: 'GET', headers: { ...this.#headers(), accept: '*/*' }, signal: opts.signal, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs })
+    if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(res.statusCode, await res.text())
     return res.body
   }
 
@@ -309,7 +305,7 @@ export class RestClient {
     return { fieldManager: opts.fieldManager ?? this.fieldManager, dryRun: opts.dryRun ? 'All' : undefined }
   }
 
-  async #send(method: Dispatcher.HttpMethod, path: string, opts: SendOptions): Promise<unknown> {
+  async #send(method: HttpMethod, path: string, opts: SendOptions): Promise<unknown> {
     const headers = this.#headers()
     let body: string | undefined
     if (opts.body !== undefined) {
@@ -317,7 +313,6 @@ export class RestClient {
       headers['content-type'] = opts.contentType ?? 'application/json'
     }
     const res = await this.#dispatcher.request({
-      origin: this.#origin,
       path,
       method,
       headers,
@@ -326,7 +321,7 @@ export class RestClient {
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
     })
-    const text = await res.body.text()
+    const text = await res.text()
     if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(res.statusCode, text)
     if (text === '') return undefined
     try {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import type { ProgramName } from './programs.ts'
 
 export const nodeBinary = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url))
-export const imagesMain = fileURLToPath(new URL('./main.ts', import.meta.url))
+export const imagesMain = fileURLToPath(new URL('./images.mjs', import.meta.url))
 
 /** pause costs one `sleep` instead of a node process. */
 export const pauseCommand: readonly string[] = ['sleep', 'infinity']

@@ -4,7 +4,7 @@
 import type { V1Pod, V1Service } from '@kubernetes/client-node'
 import { resources } from '../api/registry.ts'
 import { byNamespace, Informer, namespaceIndex, type RestClient } from '../client/index.ts'
-import { serviceLinkEnv } from './service-env.ts'
+import { serviceLinkEnv, slimLinkService } from './service-env.ts'
 import { deleteNetns, listNetns, netnsExists } from '../netlink/index.ts'
 import type { Logger } from '../util/log.ts'
 import type { CniRuntime } from './cni/index.ts'
@@ -74,7 +74,7 @@ export class Kubelet implements KubeletApi, StreamingRuntime {
     this.#o = options
     this.informer = new Informer<V1Pod>(options.client, podInfo, { fieldSelector: `spec.nodeName=${options.nodeName}`, logger: options.log })
     // Services, for the link variables containers get (the kubelet's service lister).
-    this.#services = new Informer<V1Service>(options.client, serviceInfo, { logger: options.log, indexers: { [namespaceIndex]: byNamespace } })
+    this.#services = new Informer<V1Service>(options.client, serviceInfo, { logger: options.log, indexers: { [namespaceIndex]: byNamespace }, transform: slimLinkService })
     const probes = new ProbeManager((uid: string) => this.#workers.get(uid)?.kick())
     const { backoff, resyncMs: _resync, logRotation: _rotation, volumeRefreshMs: _refresh, eviction: _eviction, ...shared } = options
     const services = this.#services

@@ -26,6 +26,7 @@ import type { TokenManager } from './token-manager.ts'
 import { planPod, type PodPlan, type PodStep } from './pod-plan.ts'
 import { containerSpecHash, podContainers, type ObservedContainer, type ObservedPod } from './pod-state.ts'
 import { podStatus } from './pod-status.ts'
+import { StartupTrace } from './startup-trace.ts'
 import type { ProbeManager } from './probe-manager.ts'
 import { podResolvConf } from './resolv-conf.ts'
 import type { RestartBackoff } from './restart-backoff.ts'
@@ -134,6 +135,7 @@ export class PodWorker {
   #evicted: string | undefined
   /** Resolves when the worker has torn the pod down. */
   readonly done: Promise<void>
+  readonly #trace = new StartupTrace()
   #resolveDone!: () => void
 
   constructor(ctx: PodWorkerContext, pod: V1Pod) {
@@ -261,6 +263,7 @@ export class PodWorker {
       const ok = await this.#execute(pod, step)
       if (!ok) break
     }
+    if ((pod.spec?.containers ?? []).every((c) => this.#instances.get(c.name)?.exit === undefined && this.#instances.has(c.name))) this.#trace.mark('containers')
     if (this.#volumesKey !== undefined && (this.#volumesDue || this.#volumesKey !== downwardKey(pod))) await this.#rewriteVolumes(pod)
     const after = this.#plan(pod)
     await this.#reportStatus(pod, after)
@@ -308,11 +311,13 @@ export class PodWorker {
         hostIPC: pod.spec?.hostIPC === true,
         pid: pod.spec?.hostPID ? 'host' : pod.spec?.shareProcessNamespace ? 'pod' : 'container',
       })
+      this.#trace.mark('sandbox')
       let ips = this.#ctx.hostIPs()
       if (!hostNetwork) {
         const result = await this.#ctx.cni.addNetwork({ ...cniAttachment(meta, sandbox.netnsPath!), capabilityArgs: { portMappings: portMappings(pod), bandwidth: bandwidthLimits(pod) } })
         ips = (result.ips ?? []).map((ip) => ip.address.split('/')[0]!)
         if (ips.length === 0) throw new Error('the CNI plugins returned no IP address')
+        this.#trace.mark('network')
       }
       await writePodFiles(sandbox, {
         hosts: podHostsFile(pod, ips, { clusterDomain: this.#ctx.dns.clusterDomain }),
@@ -321,6 +326,7 @@ export class PodWorker {
       await this.#ctx.cgroups?.podCgroups(pod)
       // Last: a sandbox whose record has no IPs is one a restarted agent makes again.
       await setSandboxIPs(sandbox, hostNetwork ? [] : ips)
+      this.#trace.mark('sandboxReady')
       this.#sandbox = sandbox
       this.#sandboxFailures = 0
       this.#startTime = new Date()
@@ -389,6 +395,7 @@ export class PodWorker {
       }
       await writePodFiles(sandbox, { volumes: volumes.written })
       await applyFsGroup(pod, sandbox, volumes.written, this.#ownedVolumes)
+      this.#trace.mark('config')
       this.#volumesKey = downwardKey(pod)
       const argv = expandCommand(resolveImage(spec).command, envResult.env)
       const cgroups = await this.#ctx.cgroups?.containerCgroups(pod, spec)
@@ -533,10 +540,18 @@ export class PodWorker {
     try {
       await this.#ctx.client.patch(podInfo, pod.metadata!.name!, pod.metadata!.namespace, { status }, 'merge', { subresource: 'status' })
       this.#lastStatus = text
+      this.#traceStatus(status)
     } catch (err) {
       if (err instanceof ApiError && err.code === 404) return
       throw err
     }
+  }
+
+  #traceStatus(status: V1PodStatus): void {
+    if (status.containerStatuses?.length && status.containerStatuses.every((c) => c.state?.running)) this.#trace.mark('runningStatus')
+    if (status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) this.#trace.mark('ready')
+    const record = this.#trace.finish()
+    if (record) this.#ctx.log.info({ pod: this.#podName(), uid: this.uid, ...record }, 'pod startup')
   }
 
   async #releaseNetwork(): Promise<void> {

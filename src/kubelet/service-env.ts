@@ -11,6 +11,19 @@ function hostPort(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`
 }
 
+/**
+ * What the kubelet keeps of a Service in its cache: the fields the link variables are made
+ * of (every Service of the cluster is cached, so nothing else).
+ */
+export function slimLinkService(service: V1Service): V1Service {
+  const m = service.metadata
+  const spec = service.spec
+  return {
+    metadata: { name: m?.name, namespace: m?.namespace, uid: m?.uid, resourceVersion: m?.resourceVersion },
+    spec: { clusterIP: spec?.clusterIP, ports: Array.isArray(spec?.ports) ? spec.ports.map((p) => (p !== null && typeof p === 'object' ? { name: p.name, port: p.port, protocol: p.protocol } : p)) : spec?.ports },
+  }
+}
+
 /** One Service's variables (none for a headless or unallocated one), as upstream's makeEnvVariables. */
 export function serviceVariables(service: V1Service): Record<string, string> {
   const ip = service.spec?.clusterIP

@@ -6,7 +6,7 @@ const builtin = (...rest: string[]): string[] => [nodeBinary, '--disable-warning
 
 t.test('paths are absolute and inside the repository', async (t) => {
   t.match(nodeBinary, /^\/.*\/node_modules\/\.bin\/node$/)
-  t.match(imagesMain, /^\/.*\/src\/images\/main\.ts$/)
+  t.match(imagesMain, /^\/.*\/src\/images\/images\.mjs$/)
 })
 
 t.test('imageRepository drops registry, tag and digest', async (t) => {

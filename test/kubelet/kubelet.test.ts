@@ -12,7 +12,9 @@ import { Kubelet, type KubeletOptions } from '../../src/kubelet/kubelet.ts'
 import { listSandboxes, logPath, podDir, removeSandbox, volumePath } from '../../src/kubelet/runtime/index.ts'
 import { rotatedLogs } from '../../src/kubelet/runtime/log-rotation.ts'
 import { mountEntries } from '../../src/netlink/mounts.ts'
+import { pino } from 'pino'
 import { logger } from '../../src/util/log.ts'
+import type { StartupTraceRecord } from '../../src/kubelet/startup-trace.ts'
 import { startTestServer } from '../helpers/apiserver.ts'
 import { podInfo, until } from '../helpers/control-plane.ts'
 
@@ -173,4 +175,22 @@ t.test('pod Ready set to False by someone else (the node lifecycle controller) i
   await node.client.patch(podInfo, 'steady', 'default', { status: { conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: now }] } }, 'strategic', { subresource: 'status' })
   await until('Ready True again', async () => (await node.client.get<V1Pod>(podInfo, 'steady', 'default')).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false, 10_000)
   t.pass('the kubelet re-asserted what it owns')
+})
+
+t.test("a pod's startup is logged once, step by step, when it first turns Ready", async (t) => {
+  const lines: string[] = []
+  const node = await startKubelet(t, { log: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) })
+  await createPod(node, 'traced', { containers: [{ name: 'c', image: 'debian', command: ['sleep', '3600'] }] })
+  const startups = () => lines.map((l) => JSON.parse(l) as StartupTraceRecord & { msg: string; pod: string }).filter((l) => l.msg === 'pod startup')
+  await until('the startup line', async () => startups().length > 0, 20_000)
+  const [line] = startups()
+  t.equal(line!.pod, 'default/traced')
+  t.ok(Math.abs(line!.seenAt - Date.now()) < 60_000, 'seenAt is wall-clock time')
+  const steps = Object.entries(line!.steps)
+  t.same(steps.map(([s]) => s), ['sandbox', 'sandboxReady', 'config', 'containers', 'runningStatus', 'ready'], 'every step of a host-network pod, in order (no CNI)')
+  const times = steps.map(([, ms]) => ms)
+  t.same(times, [...times].sort((a, b) => a - b), 'times only grow')
+  // A later status write (a resync) does not log it again.
+  await new Promise((r) => setTimeout(r, 600))
+  t.equal(startups().length, 1)
 })

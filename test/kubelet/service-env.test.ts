@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { V1Service } from '@kubernetes/client-node'
-import { serviceLinkEnv, serviceVariables } from '../../src/kubelet/service-env.ts'
+import { serviceLinkEnv, serviceVariables, slimLinkService } from '../../src/kubelet/service-env.ts'
 
 const svc = (name: string, clusterIP: string, ports: { port: number; name?: string; protocol?: string }[]): V1Service => ({ metadata: { name }, spec: { clusterIP, ports } })
 
@@ -30,4 +30,17 @@ t.test('the kubernetes Service always; the namespace\'s only with enableServiceL
   t.notOk(serviceLinkEnv(k, [web], false).WEB_SERVICE_HOST)
   t.equal(serviceLinkEnv(k, [web], false).KUBERNETES_SERVICE_HOST, '10.96.0.1')
   t.equal(serviceLinkEnv(k, [svc('kubernetes', '10.0.0.9', [{ port: 1 }])], true).KUBERNETES_SERVICE_HOST, '10.96.0.1', 'the real one wins')
+})
+
+t.test('the cached (slimmed) Service gives the same variables, and keeps nothing else', async (t) => {
+  const full: V1Service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'web-api', namespace: 'shop', uid: 'u', resourceVersion: '7', labels: { a: 'b' }, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}' }, managedFields: [{ manager: 'kubectl' }] },
+    spec: { type: 'NodePort', clusterIP: '10.96.0.9', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30080 }, { port: 53, protocol: 'UDP' }] },
+    status: { loadBalancer: {} },
+  }
+  const slim = slimLinkService(full)
+  t.same(serviceVariables(slim), serviceVariables(full))
+  t.same(slim, { metadata: { name: 'web-api', namespace: 'shop', uid: 'u', resourceVersion: '7' }, spec: { clusterIP: '10.96.0.9', ports: [{ name: 'http', port: 80, protocol: 'TCP' }, { name: undefined, port: 53, protocol: 'UDP' }] } })
 })
