@@ -67,7 +67,17 @@ export const defaultDnsConfig: DnsConfig = {
   healthListen: '0.0.0.0:8080',
   readyListen: '0.0.0.0:8181',
   metricsListen: '0.0.0.0:9153',
-  threads: Math.min(4, availableParallelism()),
+  threads: defaultThreads(availableParallelism()),
+}
+
+/**
+ * One thread per CPU up to 4, but one in all on 2 CPUs or fewer: a thread answers ~170k
+ * queries/s on one core through the batch addon, and on 2 CPUs the second thread competed
+ * with the clients on the same node for the other core while costing ~50 MiB (an isolate, a
+ * zone copy). See bench/dns/README.md.
+ */
+export function defaultThreads(cpus: number): number {
+  return cpus <= 2 ? 1 : Math.min(4, cpus)
 }
 
 export interface RunningDns {
