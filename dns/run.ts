@@ -150,7 +150,7 @@ export async function startDns(config: DnsConfig, client: RestClient, log: Logge
     // DNS is served only once the zone is loaded: an empty zone would answer NXDOMAIN for every Service.
     await source.start(signal)
     const addresses = await server.start()
-    log.info({ addresses, zone: zone.zone, upstreams, threads: config.threads }, 'DNS server listening')
+    log.info({ addresses, zone: zone.zone, upstreams, threads: config.threads, udp: server.udpBatch ? 'batch addon' : 'node:dgram' }, 'DNS server listening')
     if (extraThreads > 0) {
       threads = new QueryThreads(extraThreads, { config: plane, listen: addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`), metricsServer: metrics.server }, main.forwarding, log)
       await threads.start(source.snapshot!)
