@@ -112,8 +112,10 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
     napi_create_int32(env, n, &arg);
     napi_status st = napi_make_callback(env, s->context, receiver, callback, 1, &arg, &result);
     if (st != napi_ok) {
+      // A throw from the batch handler is a bug: report it as uncaught. Anything else (the
+      // environment is shutting down) just ends the round.
       napi_value error;
-      if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+      if (st == napi_pending_exception && napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
       break;
     }
     int32_t replies = 0;
