@@ -8,7 +8,7 @@
 // `tcpIdleMs`, so trickling bytes or never reading does not keep it open; junk ends it. A
 // client that half-closes gets the answers to what it asked, then the server closes its side.
 import { createSocket } from 'node:dgram'
-import { createServer, isIPv6, type AddressInfo, type Server, type Socket as TcpSocket } from 'node:net'
+import { createServer, isIP, isIPv6, type AddressInfo, type Server, type Socket as TcpSocket } from 'node:net'
 import { parseListenAddress } from '../src/util/host-port.ts'
 import type { QueryHandler } from './handler.ts'
 import { frame, FrameReader } from './tcp-frames.ts'
@@ -110,7 +110,8 @@ export class DnsServer {
   }
 
   async #bindUdp(host: string, port: number): Promise<UdpListener> {
-    const addon = this.#options.udpBatch === false ? undefined : udpBatchAddon()
+    // The addon binds plain numeric addresses: a host name or a scoped IPv6 address (fe80::1%eth0) goes through node:dgram.
+    const addon = this.#options.udpBatch === false || isIP(host) === 0 || host.includes('%') ? undefined : udpBatchAddon()
     const listener = addon ? new BatchUdpSocket(addon, this.handler, host, port, this.#options.reusePort === true) : await this.#bindDgram(host, port)
     this.#udp.push(listener)
     return listener
