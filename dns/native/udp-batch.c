@@ -226,7 +226,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "bind", e);
   }
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
   Sock *s = calloc(1, sizeof(Sock));
+  if (s == NULL || uv_poll_init(loop, &s->poll, fd) != 0) {
+    free(s);
+    close(fd);
+    return throw_errno(env, "open: cannot watch the socket", ENOMEM);
+  }
   s->env = env;
   s->fd = fd;
   s->in = in;
@@ -249,9 +256,6 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_value resourceName;
   napi_create_string_utf8(env, "weft:dns-udp-batch", NAPI_AUTO_LENGTH, &resourceName);
   napi_async_init(env, NULL, resourceName, &s->context);
-  uv_loop_t *loop;
-  napi_get_uv_event_loop(env, &loop);
-  uv_poll_init(loop, &s->poll, fd);
   s->poll.data = s;
   uv_poll_start(&s->poll, UV_READABLE, on_poll);
   napi_add_async_cleanup_hook(env, on_env_cleanup, s, &s->cleanup);
