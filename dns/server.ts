@@ -12,7 +12,7 @@ import { createServer, isIP, isIPv6, type AddressInfo, type Server, type Socket 
 import { parseListenAddress } from '../src/util/host-port.ts'
 import type { QueryHandler } from './handler.ts'
 import { frame, FrameReader } from './tcp-frames.ts'
-import { BatchUdpSocket, udpBatchAddon } from './udp-batch.ts'
+import { BatchUdpSocket, RECEIVE_BUFFER, udpBatchAddon } from './udp-batch.ts'
 
 export interface DnsServerOptions {
   /** HOST:PORT addresses ('[::]:53' for IPv6); port 0 picks a free one (the same for UDP and TCP). */
@@ -123,6 +123,7 @@ export class DnsServer {
       type: family === 6 ? 'udp6' : 'udp4',
       ipv6Only: family === 6 && host !== '::',
       reusePort: this.#options.reusePort === true,
+      recvBufferSize: RECEIVE_BUFFER,
       // Replies go to the address a query came from: no name to look up, so no detour through dns.lookup.
       lookup: (address, _family, callback) => callback(null, address, family),
     })

@@ -19,7 +19,7 @@ const SLOT = 4096
 const BATCH = 64
 const META = 8
 /** SO_RCVBUF asked for (the kernel caps it at net.core.rmem_max): a burst of queries waits there. */
-const RECEIVE_BUFFER = 4 << 20
+export const RECEIVE_BUFFER = 4 << 20
 
 interface Binding {
   open(host: string, port: number, ipv6: boolean, v6only: boolean, reusePort: boolean, receiveBuffer: number, inBuf: Uint8Array, outBuf: Uint8Array, meta: Int32Array, slot: number, batch: number, onBatch: (count: number) => number): object
