@@ -188,3 +188,36 @@ t.test('a closed batch listener answers nothing, also not a reply that comes bac
   release()
   t.equal((await replies).size, 0)
 })
+
+t.test('the batch listener hands the client address on as node:dgram does (autopath finds the pod by it)', { skip: addon ? false : 'the UDP batch addon is not built' }, async (t) => {
+  const pods = [
+    { metadata: { name: 'v4', namespace: 'team' }, status: { phase: 'Running', podIP: '127.0.0.1' } },
+    { metadata: { name: 'v6', namespace: 'team' }, status: { phase: 'Running', podIP: '::1' } },
+  ]
+  const h = new QueryHandler(buildZoneIndex({ services, slices, pods }, defaultZoneConfig), { metrics: new DnsMetrics('dns://:0', { processMetrics: false }), autopath: true, hostSearch: [] })
+  const batch = new DnsServer(h, { listen: ['127.0.0.1:0', '[::1]:0', '[::]:0'], tcp: false })
+  const dgram = new DnsServer(h, { listen: ['127.0.0.1:0', '[::1]:0', '[::]:0'], tcp: false, udpBatch: false })
+  const b = await batch.start()
+  const d = await dgram.start()
+  t.teardown(async () => {
+    await batch.close()
+    await dgram.close()
+  })
+  const ask = async (port: number, from: string, type: 'udp4' | 'udp6', to: string): Promise<Buffer | undefined> => {
+    const client = createSocket(type)
+    await new Promise<void>((resolve) => client.bind(0, from, resolve))
+    const got = collect(client, 1, 2000)
+    // A pod of `team` asks for web.default with its first search domain appended.
+    client.send(query(77, `web.default.team.svc.${Z}`, RRType.A), port, to)
+    const reply = (await got).get(77)
+    client.close()
+    return reply
+  }
+  for (const [i, from, type, to] of [[0, '127.0.0.1', 'udp4', '127.0.0.1'], [1, '::1', 'udp6', '::1'], [2, '127.0.0.1', 'udp4', '127.0.0.1']] as const) {
+    const viaBatch = await ask(b[i].port, from, type, to)
+    const viaDgram = await ask(d[i].port, from, type, to)
+    t.ok(viaBatch, `${b[i].host}: answered`)
+    t.same(viaBatch, viaDgram, `${b[i].host} from ${from}: the same reply as node:dgram`)
+    if (i < 2) t.same(decodeMessage(viaBatch!).answers.map((a) => a.type), [RRType.CNAME, RRType.A], `${b[i].host}: autopath knew the pod at ${from}`)
+  }
+})
