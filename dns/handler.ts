@@ -5,7 +5,7 @@ import { autopathAnswer, autopathCandidates } from './autopath.ts'
 import type { Forwarding } from './forwarding.ts'
 import { Plugin, type DnsMetrics, type PluginId } from './metrics.ts'
 import { Opcode, Rcode, RRClass, RRType, type Answer, type Question } from './records.ts'
-import { ADVERTISED_UDP_SIZE, assemble, bare, fitUdp, headerOnly, prebuild, udpLimit, type Prebuilt, type ReplyShape } from './reply.ts'
+import { ADVERTISED_UDP_SIZE, assemble, bare, fitUdp, headerOnly, prebuild, replySize, udpLimit, udpSizeLimit, writeReply, type Prebuilt } from './reply.ts'
 import { decodeMessage, encodeMessage, HEADER_SIZE, parseQuery, WireError, type ParsedQuery } from './wire.ts'
 import type { ZoneIndex } from './zone-index.ts'
 
@@ -57,9 +57,8 @@ export function questionKey(bytes: Uint8Array, questionEnd: number): string | un
   return lower.toString('latin1')
 }
 
-/** The header of a plain query (QR clear, QUERY, one question, at most an OPT record): what the fast path handles. */
-function plainQueryEnd(bytes: Uint8Array): number {
-  const length = bytes.length
+/** The header of a plain query in bytes[0..length) (QR clear, QUERY, one question, at most an OPT record): what the fast path handles. */
+function plainQueryEnd(bytes: Uint8Array, length: number): number {
   if (length < HEADER_SIZE + 5 || (bytes[2] & 0xf8) !== 0 || bytes[4] !== 0 || bytes[5] !== 1 || (bytes[6] | bytes[7] | bytes[8] | bytes[9] | bytes[10]) !== 0 || bytes[11] > 1) return -1
   let pos = HEADER_SIZE
   while (pos < length && bytes[pos] !== 0) {
@@ -77,6 +76,9 @@ export class QueryHandler {
   /** Replies of this zone generation: by questionKey, and by namespace + questionKey for autopath. */
   #memo = new Map<string, Prebuilt>()
   #memoLimit: number
+  #questionEnd = 0
+  #dnssec = -1
+  #udpSize = 0
 
   constructor(index: ZoneIndex, options: HandlerOptions) {
     this.#index = index
@@ -97,10 +99,15 @@ export class QueryHandler {
   /** The reply to send for `bytes` from `client`, or undefined to send nothing. Never throws. */
   handle(bytes: Uint8Array, client: string, transport: Transport): Buffer | Promise<Buffer | undefined> | undefined {
     const start = performance.now()
-    const fast = this.#fast(bytes, transport)
+    const fast = this.#plain(bytes, bytes.length)
     if (fast) {
-      this.options.metrics.observe(transport === 'tcp', client.includes(':'), (bytes[fast.questionEnd - 4] << 8) | bytes[fast.questionEnd - 3], fast.rcode, Plugin.kubernetes, (performance.now() - start) / 1000)
-      return fast.reply
+      const questionEnd = this.#questionEnd
+      const dnssec = this.#dnssec
+      const maxSize = transport === 'udp' ? udpSizeLimit(dnssec < 0 ? -1 : this.#udpSize) : undefined
+      const reply = Buffer.allocUnsafe(replySize(questionEnd, fast, dnssec, maxSize))
+      writeReply(reply, bytes, questionEnd, 0, (bytes[2] & 1) === 1, (bytes[3] & 0x10) !== 0, dnssec, fast, maxSize)
+      this.options.metrics.observe(transport === 'tcp', client.includes(':'), (bytes[questionEnd - 4] << 8) | bytes[questionEnd - 3], fast.rcode, Plugin.kubernetes, (performance.now() - start) / 1000)
+      return reply
     }
     let query: ParsedQuery
     try {
@@ -126,29 +133,53 @@ export class QueryHandler {
     }
   }
 
-  /** A remembered reply to a plain query, read straight from its bytes; undefined for anything else. */
-  #fast(bytes: Uint8Array, transport: Transport): { reply: Buffer; rcode: number; questionEnd: number } | undefined {
-    const questionEnd = plainQueryEnd(bytes)
+  /**
+   * The fast path of a UDP query in bytes[0..length): a remembered reply written into `out`
+   * (from offset 0, at most ADVERTISED_UDP_SIZE bytes); returns its length, or -1 when the
+   * query needs handle(). Allocates nothing: the batch listener reuses `bytes` and `out`.
+   */
+  answerUdp(bytes: Uint8Array, length: number, out: Uint8Array, ipv6: boolean): number {
+    const start = performance.now()
+    const p = this.#plain(bytes, length)
+    if (!p) return -1
+    const questionEnd = this.#questionEnd
+    const dnssec = this.#dnssec
+    const size = writeReply(out, bytes, questionEnd, 0, (bytes[2] & 1) === 1, (bytes[3] & 0x10) !== 0, dnssec, p, udpSizeLimit(dnssec < 0 ? -1 : this.#udpSize))
+    this.options.metrics.observe(false, ipv6, (bytes[questionEnd - 4] << 8) | bytes[questionEnd - 3], p.rcode, Plugin.kubernetes, (performance.now() - start) / 1000)
+    return size
+  }
+
+  /**
+   * The remembered reply to a plain query in bytes[0..length), read straight from its bytes;
+   * undefined for anything else. Leaves the query's question end, DO bit (-1: no OPT record)
+   * and UDP size in #questionEnd, #dnssec and #udpSize: no object per query.
+   */
+  #plain(bytes: Uint8Array, length: number): Prebuilt | undefined {
+    const questionEnd = plainQueryEnd(bytes, length)
     if (questionEnd < 0) return undefined
-    let edns: ReplyShape['edns']
+    let dnssec = -1
+    let udpSize = 0
     if (bytes[11] === 1) {
       // Exactly one OPT record (root owner, version 0) and nothing after it.
       const at = questionEnd
-      if (at + 11 > bytes.length || bytes[at] !== 0 || bytes[at + 1] !== 0 || bytes[at + 2] !== 41 || bytes[at + 6] !== 0) return undefined
-      if (at + 11 + ((bytes[at + 9] << 8) | bytes[at + 10]) !== bytes.length) return undefined
+      if (at + 11 > length || bytes[at] !== 0 || bytes[at + 1] !== 0 || bytes[at + 2] !== 41 || bytes[at + 6] !== 0) return undefined
+      if (at + 11 + ((bytes[at + 9] << 8) | bytes[at + 10]) !== length) return undefined
       // Its options must fill its data exactly, or the slow path answers FORMERR.
       let option = at + 11
-      while (option + 4 <= bytes.length) option += 4 + ((bytes[option + 2] << 8) | bytes[option + 3])
-      if (option !== bytes.length) return undefined
-      edns = { udpSize: (bytes[at + 3] << 8) | bytes[at + 4], dnssecOk: (bytes[at + 7] & 0x80) !== 0 }
-    } else if (questionEnd !== bytes.length) {
+      while (option + 4 <= length) option += 4 + ((bytes[option + 2] << 8) | bytes[option + 3])
+      if (option !== length) return undefined
+      udpSize = (bytes[at + 3] << 8) | bytes[at + 4]
+      dnssec = (bytes[at + 7] & 0x80) !== 0 ? 1 : 0
+    } else if (questionEnd !== length) {
       return undefined
     }
     const key = questionKey(bytes, questionEnd)
     const p = key === undefined ? undefined : this.#memo.get(key)
     if (!p) return undefined
-    const shape: ReplyShape = { questionEnd, opcode: 0, rd: (bytes[2] & 1) === 1, cd: (bytes[3] & 0x10) !== 0, edns }
-    return { reply: assemble(shape, bytes, p, transport === 'udp' ? udpLimit(shape) : undefined), rcode: p.rcode, questionEnd }
+    this.#questionEnd = questionEnd
+    this.#dnssec = dnssec
+    this.#udpSize = udpSize
+    return p
   }
 
   #done(transport: Transport, client: string, type: number, start: number, o: Outcome): Buffer | undefined {

@@ -58,42 +58,73 @@ export interface ReplyShape {
 
 /** The largest UDP reply this query may get. */
 export function udpLimit(query: ReplyShape): number {
-  return query.edns ? Math.max(MIN_UDP_SIZE, Math.min(query.edns.udpSize, ADVERTISED_UDP_SIZE)) : MIN_UDP_SIZE
+  return udpSizeLimit(query.edns ? query.edns.udpSize : -1)
+}
+
+/** The largest UDP reply to a query whose OPT record advertises `udpSize` (-1: no OPT record). */
+export function udpSizeLimit(udpSize: number): number {
+  return udpSize < 0 ? MIN_UDP_SIZE : Math.max(MIN_UDP_SIZE, Math.min(udpSize, ADVERTISED_UDP_SIZE))
 }
 
 /** The reply to `query` (whose bytes are `bytes`) from `p`; with `maxSize`, truncated (TC, no records) if larger. */
 export function assemble(query: ReplyShape, bytes: Uint8Array, p: Prebuilt, maxSize?: number): Buffer {
-  const questionLength = query.questionEnd - HEADER_SIZE
-  const opt = query.edns ? OPT_SIZE : 0
-  let size = HEADER_SIZE + questionLength + p.tail.length + opt
-  const truncated = maxSize !== undefined && size > maxSize
-  if (truncated) size = HEADER_SIZE + questionLength + opt
-  const out = Buffer.allocUnsafe(size)
+  const dnssec = query.edns ? (query.edns.dnssecOk ? 1 : 0) : -1
+  const out = Buffer.allocUnsafe(replySize(query.questionEnd, p, dnssec, maxSize))
+  writeReply(out, bytes, query.questionEnd, query.opcode, query.rd, query.cd, dnssec, p, maxSize)
+  return out
+}
+
+/** The length of the reply writeReply makes; `dnssec` -1 when the query has no OPT record, else its DO bit. */
+export function replySize(questionEnd: number, p: Prebuilt, dnssec: number, maxSize = Infinity): number {
+  const bare = questionEnd + (dnssec < 0 ? 0 : OPT_SIZE)
+  return bare + p.tail.length > maxSize ? bare : bare + p.tail.length
+}
+
+/**
+ * Writes the reply to the query in `bytes` (its question ends at `questionEnd`) from `p` into
+ * `out` from offset 0 and returns its length (replySize). Every byte up to that length is
+ * written, so `out` may be a buffer reused from reply to reply. `dnssec`: -1 when the query
+ * has no OPT record, else its DO bit; over `maxSize` the reply is truncated (TC, no records).
+ */
+export function writeReply(out: Uint8Array, bytes: Uint8Array, questionEnd: number, opcode: number, rd: boolean, cd: boolean, dnssec: number, p: Prebuilt, maxSize = Infinity): number {
+  const opt = dnssec < 0 ? 0 : OPT_SIZE
+  const truncated = questionEnd + opt + p.tail.length > maxSize
+  const size = truncated ? questionEnd + opt : questionEnd + opt + p.tail.length
   out[0] = bytes[0]
   out[1] = bytes[1]
-  out[2] = 0x80 | (query.opcode << 3) | (p.authoritative ? 0x04 : 0) | (truncated ? 0x02 : 0) | (query.rd ? 0x01 : 0)
-  out[3] = 0x80 | (query.cd ? 0x10 : 0) | (p.rcode & 0x0f)
-  out.writeUInt16BE(1, 4)
-  out.writeUInt16BE(truncated ? 0 : p.answers, 6)
-  out.writeUInt16BE(truncated ? 0 : p.authority, 8)
-  out.writeUInt16BE((truncated ? 0 : p.additional) + (opt ? 1 : 0), 10)
-  out.set(bytes.subarray(HEADER_SIZE, query.questionEnd), HEADER_SIZE)
-  let at = HEADER_SIZE + questionLength
+  out[2] = 0x80 | (opcode << 3) | (p.authoritative ? 0x04 : 0) | (truncated ? 0x02 : 0) | (rd ? 0x01 : 0)
+  out[3] = 0x80 | (cd ? 0x10 : 0) | (p.rcode & 0x0f)
+  out[4] = 0
+  out[5] = 1
+  const answers = truncated ? 0 : p.answers
+  const authority = truncated ? 0 : p.authority
+  const additional = (truncated ? 0 : p.additional) + (opt ? 1 : 0)
+  out[6] = answers >> 8
+  out[7] = answers & 0xff
+  out[8] = authority >> 8
+  out[9] = authority & 0xff
+  out[10] = additional >> 8
+  out[11] = additional & 0xff
+  for (let i = HEADER_SIZE; i < questionEnd; i++) out[i] = bytes[i]
+  let at = questionEnd
   if (!truncated) {
     out.set(p.tail, at)
     at += p.tail.length
   }
   if (opt) {
     out[at] = 0
-    out.writeUInt16BE(41, at + 1)
-    out.writeUInt16BE(ADVERTISED_UDP_SIZE, at + 3)
+    out[at + 1] = 0
+    out[at + 2] = 41
+    out[at + 3] = ADVERTISED_UDP_SIZE >> 8
+    out[at + 4] = ADVERTISED_UDP_SIZE & 0xff
     out[at + 5] = p.rcode >> 4
     out[at + 6] = 0
-    out[at + 7] = query.edns!.dnssecOk ? 0x80 : 0
+    out[at + 7] = dnssec === 1 ? 0x80 : 0
     out[at + 8] = 0
-    out.writeUInt16BE(0, at + 9)
+    out[at + 9] = 0
+    out[at + 10] = 0
   }
-  return out
+  return size
 }
 
 /** A header-only reply for a query whose question could not be read. */

@@ -67,7 +67,17 @@ export const defaultDnsConfig: DnsConfig = {
   healthListen: '0.0.0.0:8080',
   readyListen: '0.0.0.0:8181',
   metricsListen: '0.0.0.0:9153',
-  threads: Math.min(4, availableParallelism()),
+  threads: defaultThreads(availableParallelism()),
+}
+
+/**
+ * One thread per CPU up to 4, but one in all on 2 CPUs or fewer: a thread answers ~170k
+ * queries/s on one core through the batch addon, and on 2 CPUs the second thread competed
+ * with the clients on the same node for the other core while costing ~50 MiB (an isolate, a
+ * zone copy). See bench/dns/README.md.
+ */
+export function defaultThreads(cpus: number): number {
+  return cpus <= 2 ? 1 : Math.min(4, cpus)
 }
 
 export interface RunningDns {
@@ -140,7 +150,7 @@ export async function startDns(config: DnsConfig, client: RestClient, log: Logge
     // DNS is served only once the zone is loaded: an empty zone would answer NXDOMAIN for every Service.
     await source.start(signal)
     const addresses = await server.start()
-    log.info({ addresses, zone: zone.zone, upstreams, threads: config.threads }, 'DNS server listening')
+    log.info({ addresses, zone: zone.zone, upstreams, threads: config.threads, udp: server.udpBatch ? 'batch addon' : 'node:dgram' }, 'DNS server listening')
     if (extraThreads > 0) {
       threads = new QueryThreads(extraThreads, { config: plane, listen: addresses.map((a) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`), metricsServer: metrics.server }, main.forwarding, log)
       await threads.start(source.snapshot!)

@@ -7,11 +7,12 @@
 // reading from it); it is closed when no whole query arrived and no reply was sent for
 // `tcpIdleMs`, so trickling bytes or never reading does not keep it open; junk ends it. A
 // client that half-closes gets the answers to what it asked, then the server closes its side.
-import { createSocket, type Socket } from 'node:dgram'
-import { createServer, isIPv6, type AddressInfo, type Server, type Socket as TcpSocket } from 'node:net'
+import { createSocket } from 'node:dgram'
+import { createServer, isIP, isIPv6, type AddressInfo, type Server, type Socket as TcpSocket } from 'node:net'
 import { parseListenAddress } from '../src/util/host-port.ts'
 import type { QueryHandler } from './handler.ts'
 import { frame, FrameReader } from './tcp-frames.ts'
+import { BatchUdpSocket, RECEIVE_BUFFER, udpBatchAddon } from './udp-batch.ts'
 
 export interface DnsServerOptions {
   /** HOST:PORT addresses ('[::]:53' for IPv6); port 0 picks a free one (the same for UDP and TCP). */
@@ -24,6 +25,15 @@ export interface DnsServerOptions {
   tcp?: boolean
   /** Bind UDP with SO_REUSEPORT, so that other threads' sockets can share the port. */
   reusePort?: boolean
+  /** Read and answer UDP in batches through the native addon when it is built (default true);
+   *  false: through node:dgram. */
+  udpBatch?: boolean
+}
+
+/** A bound UDP listener: node:dgram's or the batch addon's. */
+interface UdpListener {
+  readonly port: number
+  close(): void
 }
 
 /** Queries of one TCP connection being answered at once (forwarded ones wait for the upstream)… */
@@ -43,7 +53,7 @@ export interface BoundAddress {
 export class DnsServer {
   readonly handler: QueryHandler
   #options: DnsServerOptions
-  #udp: Socket[] = []
+  #udp: UdpListener[] = []
   #tcp: Server[] = []
   #connections = new Set<TcpSocket>()
 
@@ -66,7 +76,7 @@ export class DnsServer {
         // Port 0: the free UDP port the kernel picked may be taken for TCP; then try another.
         for (let attempt = 1; ; attempt++) {
           const udp = await this.#bindUdp(host, port)
-          const udpPort = (udp.address() as AddressInfo).port
+          const udpPort = udp.port
           try {
             if (this.#options.tcp !== false) await this.#bindTcp(host, udpPort)
           } catch (err) {
@@ -94,13 +104,28 @@ export class DnsServer {
     this.#tcp = []
   }
 
-  #bindUdp(host: string, port: number): Promise<Socket> {
+  /** Whether UDP goes through the batch addon (it is built and not turned off). */
+  get udpBatch(): boolean {
+    return this.#options.udpBatch !== false && udpBatchAddon() !== undefined
+  }
+
+  async #bindUdp(host: string, port: number): Promise<UdpListener> {
+    // The addon binds plain numeric addresses: a host name or a scoped IPv6 address (fe80::1%eth0) goes through node:dgram.
+    const addon = this.#options.udpBatch === false || isIP(host) === 0 || host.includes('%') ? undefined : udpBatchAddon()
+    const listener = addon ? new BatchUdpSocket(addon, this.handler, host, port, this.#options.reusePort === true) : await this.#bindDgram(host, port)
+    this.#udp.push(listener)
+    return listener
+  }
+
+  #bindDgram(host: string, port: number): Promise<UdpListener> {
+    const family = isIPv6(host) ? 6 : 4
     const socket = createSocket({
-      type: isIPv6(host) ? 'udp6' : 'udp4',
-      ipv6Only: isIPv6(host) && host !== '::',
+      type: family === 6 ? 'udp6' : 'udp4',
+      ipv6Only: family === 6 && host !== '::',
       reusePort: this.#options.reusePort === true,
+      recvBufferSize: RECEIVE_BUFFER,
       // Replies go to the address a query came from: no name to look up, so no detour through dns.lookup.
-      lookup: (address, _family, callback) => callback(null, address, isIPv6(address) ? 6 : 4),
+      lookup: (address, _family, callback) => callback(null, address, family),
     })
     const handler = this.handler
     socket.on('message', (msg, rinfo) => {
@@ -125,8 +150,7 @@ export class DnsServer {
       socket.once('error', reject)
       socket.bind(port, host, () => {
         socket.off('error', reject)
-        this.#udp.push(socket)
-        resolve(socket)
+        resolve({ port: (socket.address() as AddressInfo).port, close: () => socket.close() })
       })
     })
   }

@@ -8,6 +8,13 @@ import { buildZoneIndex, type ZoneConfig, type ZoneIndex, type ZoneInputs } from
 import { zonePod, zoneService, zoneSlice } from './zone-objects.ts'
 
 const info = (kind: string) => resources.find((r) => r.kind === kind)!
+/**
+ * Objects per list request. Each page is trimmed as it arrives; a page of 500 full Services
+ * lived long enough to be promoted to V8's old space, whose emptied pages the process then
+ * kept (with 10,000 Services: 26 MiB of old space for 18 MiB of objects, against 18 for 17
+ * with pages of 100).
+ */
+const LIST_PAGE = 100
 
 export interface ZoneSourceOptions {
   client: RestClient
@@ -54,12 +61,12 @@ export class ZoneSource {
     this.options = options
     const changed = () => this.#changed()
     const handlers = { onAdd: changed, onUpdate: changed, onDelete: changed }
-    this.#services = new Informer<V1Service>(options.client, info('Service'), { logger: options.log, transform: zoneService })
+    this.#services = new Informer<V1Service>(options.client, info('Service'), { logger: options.log, transform: zoneService, pageSize: LIST_PAGE })
     this.#services.addHandlers(handlers)
-    this.#slices = new Informer<V1EndpointSlice>(options.client, info('EndpointSlice'), { logger: options.log, transform: zoneSlice })
+    this.#slices = new Informer<V1EndpointSlice>(options.client, info('EndpointSlice'), { logger: options.log, transform: zoneSlice, pageSize: LIST_PAGE })
     this.#slices.addHandlers(handlers)
     if (options.watchPods) {
-      this.#pods = new Informer<V1Pod>(options.client, info('Pod'), { logger: options.log, transform: zonePod })
+      this.#pods = new Informer<V1Pod>(options.client, info('Pod'), { logger: options.log, transform: zonePod, pageSize: LIST_PAGE })
       this.#pods.addHandlers({ onAdd: changed, onDelete: changed, onUpdate: (a, b) => podFingerprint(a) !== podFingerprint(b) && this.#changed() })
     }
   }

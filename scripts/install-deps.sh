@@ -17,6 +17,7 @@ have dig || need+=(bind9-dnsutils)
 if [ "$mode" != lab ]; then
   have etcd || need+=(etcd-server)
   have python3 || need+=(python3)  # test/helpers/programs/frames.py: raw frames for the anti-spoofing test
+  have cc && have make || need+=(build-essential)  # dns/native: the DNS UDP batch addon (npm install builds it)
   have chromium || need+=(chromium)  # test/load/report-chromium.test.ts: report.html rendered in headless Chromium
   have kubectl || echo "warning: kubectl is not installed; the kubectl tests will fail" >&2
 fi

@@ -39,7 +39,8 @@ ${connectionUsage}
   --ready-listen A          /ready on HOST:PORT (default ${d.readyListen}; '' for none)
   --metrics-listen A        /metrics on HOST:PORT (default ${d.metricsListen}; '' for none)
   --threads N               threads answering UDP queries, each with its own socket on the port
-                            (SO_REUSEPORT); TCP is answered by the first (default: the CPUs, at most 4)
+                            (SO_REUSEPORT); TCP is answered by the first (default: the CPUs, at most 4;
+                            1 on 2 CPUs or fewer)
   -h, --help                show this help
 `
 

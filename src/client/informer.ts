@@ -204,12 +204,15 @@ export class Informer<T extends KubeObject = KubeObject> {
       fieldSelector: this.#opts.fieldSelector,
       limit: this.#opts.pageSize,
       signal,
+      // Page by page: with a transform, the full objects of one page are garbage before the next arrives.
+      map: (listed) => {
+        this.#fillTypeMeta(listed)
+        return this.#opts.transform ? this.#opts.transform(listed) : listed
+      },
     })
     if (signal.aborted) return
     const seen = new Set<string>()
-    for (const listed of list.items) {
-      this.#fillTypeMeta(listed)
-      const item = this.#opts.transform ? this.#opts.transform(listed) : listed
+    for (const item of list.items) {
       const key = this.indexer.keyOf(item)
       seen.add(key)
       const old = this.indexer.get(key)

@@ -164,21 +164,25 @@ export class RestClient {
 
   /**
    * Every page of a list, following `continue` (pages of `limit`, default 500). When a
-   * continue token expires mid-way, lists again in one unpaged request.
+   * continue token expires mid-way, lists again in one unpaged request. `map` is applied to
+   * each item as its page arrives: a caller that keeps a few fields of each object never
+   * holds the whole list of full objects (the informer's transform).
    */
-  async listAll<T extends KubeObject = KubeObject>(info: ResourceInfo, opts: ListOptions = {}): Promise<ObjectList<T>> {
+  async listAll<T extends KubeObject = KubeObject>(info: ResourceInfo, opts: ListOptions & { map?: (item: T) => T } = {}): Promise<ObjectList<T>> {
     const limit = opts.limit ?? 500
+    const map = opts.map
     const items: T[] = []
     let page = await this.list<T>(info, { ...opts, limit })
     for (;;) {
-      for (const item of page.items) items.push(item)
+      for (const item of page.items) items.push(map ? map(item) : item)
       const cont = page.metadata.continue
       if (!cont) break
       try {
         page = await this.list<T>(info, { ...opts, limit, continue: cont, resourceVersion: undefined, resourceVersionMatch: undefined })
       } catch (err) {
         if (!isExpired(err)) throw err
-        return this.list<T>(info, { ...opts, limit: undefined, continue: undefined })
+        const whole = await this.list<T>(info, { ...opts, limit: undefined, continue: undefined })
+        return map ? { ...whole, items: whole.items.map(map) } : whole
       }
     }
     return { apiVersion: page.apiVersion, kind: page.kind, metadata: { resourceVersion: page.metadata.resourceVersion }, items }

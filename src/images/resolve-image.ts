@@ -6,6 +6,7 @@ import type { V1Container } from '@kubernetes/client-node'
 import { basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ProgramName } from './programs.ts'
+import { dnsNodeFlags } from '../../dns/node-flags.ts'
 
 export const nodeBinary = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url))
 export const imagesMain = fileURLToPath(new URL('./images.mjs', import.meta.url))
@@ -78,7 +79,7 @@ function builtinImage(image: string): BuiltinImage | undefined {
 
 export function programCommand(program: ProgramName, args: readonly string[]): string[] {
   if (program === 'pause') return [...pauseCommand]
-  return [nodeBinary, '--disable-warning=ExperimentalWarning', imagesMain, program, ...args]
+  return [nodeBinary, '--disable-warning=ExperimentalWarning', ...(program === 'dns' ? dnsNodeFlags : []), imagesMain, program, ...args]
 }
 
 export function resolveImage(container: V1Container): { command: string[] } {

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { clusterDnsObjects } from '../../src/apiserver/bootstrap.ts'
 import { dnsConfigFrom } from '../../src/cli/dns.ts'
-import { defaultDnsConfig } from '../../dns/run.ts'
+import { defaultDnsConfig, defaultThreads } from '../../dns/run.ts'
 
 t.test('defaults', async (t) => {
   t.same(dnsConfigFrom({}), defaultDnsConfig)
@@ -74,4 +74,8 @@ t.test('the bootstrap objects: kube-dns at the given address in front of coredns
   t.equal(pod.containers[0].image, 'weft/dns')
   t.same(pod.containers[0].args, ['--zone', 'cluster.local', '--nameserver-ips', '10.96.0.10', '--socket', '/var/lib/weft/apiserver.sock'])
   t.equal(pod.containers[0].readinessProbe.httpGet.path, '/ready')
+})
+
+t.test('query threads by default: one on 2 CPUs or fewer, else one per CPU up to 4', async (t) => {
+  t.same([1, 2, 3, 4, 8].map(defaultThreads), [1, 1, 3, 4, 4])
 })

@@ -109,10 +109,23 @@ t.test('list: selectors, paging, listAll', async (t) => {
   t.same(pages.map((r) => r.query.get('continue')), [null, '3', '6'])
   t.equal(pages[1].query.get('resourceVersion'), null, 'no resourceVersion alongside continue')
 
+  // map runs on each page before the next is asked for.
+  const mappedAt: number[] = []
+  const names = (o: V1Pod): V1Pod => {
+    mappedAt.push(fake.requests.length)
+    return { metadata: { name: o.metadata?.name } }
+  }
+  const start = fake.requests.length
+  const mapped = await client.listAll<V1Pod>(pods, { limit: 3, map: names })
+  t.same(mapped.items, ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6'].map((name) => ({ metadata: { name } })), 'every item mapped')
+  t.same(mappedAt, [1, 1, 1, 2, 2, 2, 3].map((n) => start + n), 'each page mapped before the next request')
+
   fake.expireContinue = true
   const fallback = await client.listAll(pods, { limit: 3 })
   t.equal(fallback.items.length, 7, 'an expired continue token falls back to one full list')
   t.equal(fake.requests.at(-1)!.query.get('limit'), null)
+  const mappedFallback = await client.listAll<V1Pod>(pods, { limit: 3, map: names })
+  t.same(mappedFallback.items.map((p) => Object.keys(p.metadata!)), Array(7).fill(['name']), 'the full list is mapped too')
 })
 
 t.test('errors map back to ApiError', async (t) => {

@@ -38,6 +38,10 @@ const handler = new QueryHandler(zone([service('web', '10.96.0.20')]), { metrics
 const server = new DnsServer(handler, { listen: ['127.0.0.1:0'] })
 const [{ port }] = await server.start()
 t.teardown(() => server.close())
+// Every UDP query is asked of the default listener (the batch addon when it is built) and of node:dgram's.
+const dgramServer = new DnsServer(handler, { listen: ['127.0.0.1:0'], tcp: false, udpBatch: false })
+const [{ port: dgramPort }] = await dgramServer.start()
+t.teardown(() => dgramServer.close())
 
 function query(name: string, type: number, opts: { edns?: number; id?: number; version?: number; klass?: number; opcode?: number } = {}): Buffer {
   const msg: Message = {
@@ -52,7 +56,16 @@ function query(name: string, type: number, opts: { edns?: number; id?: number; v
   return encodeMessage(msg)
 }
 
-function ask(bytes: Uint8Array, timeoutMs = 2000): Promise<Buffer | undefined> {
+/** The reply over UDP; throws when the two listeners' replies differ. */
+async function ask(bytes: Uint8Array, timeoutMs = 2000): Promise<Buffer | undefined> {
+  const [batch, dgram] = await Promise.all([askAt(port, bytes, timeoutMs), askAt(dgramPort, bytes, timeoutMs)])
+  if (!(batch === undefined ? dgram === undefined : dgram !== undefined && batch.equals(dgram))) {
+    throw new Error(`the listeners replied differently: ${batch?.toString('hex')} and node:dgram ${dgram?.toString('hex')}`)
+  }
+  return batch
+}
+
+function askAt(port: number, bytes: Uint8Array, timeoutMs: number): Promise<Buffer | undefined> {
   return new Promise((done) => {
     const s = createSocket('udp4')
     const timer = setTimeout(() => {

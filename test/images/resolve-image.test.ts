@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { V1Container } from '@kubernetes/client-node'
 import { ImageError, imageRepository, imagesMain, nodeBinary, resolveImage } from '../../src/images/resolve-image.ts'
+import { dnsNodeFlags } from '../../dns/node-flags.ts'
 
 const builtin = (...rest: string[]): string[] => [nodeBinary, '--disable-warning=ExperimentalWarning', imagesMain, ...rest]
 
@@ -25,7 +26,11 @@ t.test('resolveImage', async (t) => {
   const cases: { name: string; c: Omit<V1Container, 'name'>; want: string[] }[] = [
     { name: 'weft/echo, any tag', c: { image: 'weft/echo:0.1' }, want: builtin('echo') },
     { name: 'weft/echo args', c: { image: 'ghcr.io/weft/echo', args: ['--port=9000'] }, want: builtin('echo', '--port=9000') },
-    { name: 'weft/dns runs weft dns with the args', c: { image: 'weft/dns', args: ['--zone', 'cluster.local'] }, want: builtin('dns', '--zone', 'cluster.local') },
+    {
+      name: 'weft/dns runs weft dns with the args, and its Node flags',
+      c: { image: 'weft/dns', args: ['--zone', 'cluster.local'] },
+      want: [nodeBinary, '--disable-warning=ExperimentalWarning', ...dnsNodeFlags, imagesMain, 'dns', '--zone', 'cluster.local'],
+    },
     { name: 'agnhost: subcommand from args', c: { image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['netexec', '--http-port=8080'] }, want: builtin('netexec', '--http-port=8080') },
     { name: 'agnhost: subcommand from command', c: { image: 'k8s.gcr.io/e2e-test-images/agnhost:2.32', command: ['/agnhost', 'netexec'], args: ['--udp-port=-1'] }, want: builtin('netexec', '--udp-port=-1') },
     { name: 'agnhost: command without path', c: { image: 'gcr.io/kubernetes-e2e-test-images/agnhost:2.8', command: ['agnhost', 'serve-hostname'] }, want: builtin('serve-hostname') },
