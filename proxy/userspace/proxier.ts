@@ -15,7 +15,6 @@
 // Binding errors (EADDRINUSE, ...) of one socket do not stop the others: the rest of the sync
 // is applied, then sync throws a ListenError naming every socket that failed, so the caller's
 // full resync after a failure retries them.
-import type { Socket } from 'node:net'
 import type { NetnsRef } from '../../src/netlink/index.ts'
 import { logger, type Logger } from '../../src/util/log.ts'
 import { MAX_TIMER_MS } from '../../src/util/timers.ts'
@@ -28,6 +27,7 @@ import { listenSpecs, serviceAddresses, type ListenSpec } from './listen-plan.ts
 import type { ConnectionPolicy } from './connection-policy.ts'
 import { sourceFilter } from './source-ranges.ts'
 import { TcpFrontend } from './tcp-frontend.ts'
+import { TcpRelays } from './tcp-relay.ts'
 import { UdpFrontend } from './udp-frontend.ts'
 
 export interface UserspaceProxierOptions {
@@ -99,9 +99,8 @@ export class UserspaceProxier implements Proxier {
   readonly addresses: ServiceAddressManager | undefined
   readonly #udpIdleMs: number
   readonly #connectTimeoutMs: number
-  readonly #tcpIdleMs: number
   readonly #ports = new Map<string, PortState>()
-  readonly #sockets = new Set<Socket>()
+  readonly #relays: TcpRelays
   readonly #limits: UserspaceLimits
   readonly #connectionPolicy: ConnectionPolicy | undefined
   /** The node's own addresses and the Service addresses on it: a client with one of these is the node. */
@@ -116,20 +115,28 @@ export class UserspaceProxier implements Proxier {
     this.log = opts.log ?? logger('proxy-userspace')
     this.#udpIdleMs = opts.udpIdleTimeoutMs ?? 30_000
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 5_000
-    this.#tcpIdleMs = opts.tcpIdleTimeoutMs ?? DEFAULT_TCP_IDLE_TIMEOUT_MS
-    if (!(Number.isInteger(this.#tcpIdleMs) && this.#tcpIdleMs >= 0 && this.#tcpIdleMs <= MAX_TIMER_MS)) throw new Error(`the TCP idle timeout must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${this.#tcpIdleMs}`)
+    const tcpIdleMs = opts.tcpIdleTimeoutMs ?? DEFAULT_TCP_IDLE_TIMEOUT_MS
+    if (!(Number.isInteger(tcpIdleMs) && tcpIdleMs >= 0 && tcpIdleMs <= MAX_TIMER_MS)) throw new Error(`the TCP idle timeout must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${tcpIdleMs}`)
     this.addresses = opts.manageAddresses === false ? undefined : new ServiceAddressManager({ family: opts.family, netns: opts.netns, log: this.log, noDummy: opts.noDummy, strictArp: opts.strictArp })
     this.#limits = opts.limits ?? new UserspaceLimits({ log: this.log })
     const policy = opts.connectionPolicy
     // The node's own connections to a Service come from whatever local address the kernel
     // picks (often the Service address itself): they are asked about as the node's.
     this.#connectionPolicy = policy && ((c) => policy(this.#ownAddresses.has(c.source) && this.#nodeIP ? { ...c, source: this.#nodeIP } : c))
-    this.#limits.watchTcpSockets(this.#sockets)
+    const limits = this.#limits
+    this.#relays = new TcpRelays({
+      idleTimeoutMs: tcpIdleMs,
+      onIdleClose: (r) => {
+        limits.closeIdleTcp()
+        this.log.debug({ client: r.client.remoteAddress, idleTimeoutMs: tcpIdleMs }, 'relayed connection closed: idle')
+      },
+    })
+    limits.watchTcpSockets(this.#relays.sockets)
   }
 
   /** Live TCP sockets (both sides of every proxied connection). */
   get connections(): number {
-    return this.#sockets.size
+    return this.#relays.sockets.size
   }
 
   /** The frontends of a Service port, by `host:port` (for tests and status). */
@@ -229,7 +236,7 @@ export class UserspaceProxier implements Proxier {
 
   #frontend(protocol: 'TCP' | 'UDP', spec: ListenSpec, picker: EndpointPicker): Frontend {
     if (protocol === 'UDP') return new UdpFrontend({ spec, family: this.family, picker, idleMs: this.#udpIdleMs, limits: this.#limits, connectionPolicy: this.#connectionPolicy, log: this.log })
-    return new TcpFrontend({ spec, family: this.family, picker, sockets: this.#sockets, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, idleTimeoutMs: this.#tcpIdleMs, connectionPolicy: this.#connectionPolicy, log: this.log })
+    return new TcpFrontend({ spec, family: this.family, picker, relays: this.#relays, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, connectionPolicy: this.#connectionPolicy, log: this.log })
   }
 
   #close(f: Frontend): number {
@@ -244,9 +251,8 @@ export class UserspaceProxier implements Proxier {
     this.#closed = true
     for (const p of this.#ports.values()) for (const f of p.frontends.values()) f.close()
     this.#ports.clear()
-    for (const s of this.#sockets) s.destroy()
-    this.#sockets.clear()
-    this.#limits.unwatchTcpSockets(this.#sockets)
+    this.#relays.destroyAll()
+    this.#limits.unwatchTcpSockets(this.#relays.sockets)
     await this.addresses?.removeAll()
   }
 }
