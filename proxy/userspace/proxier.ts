@@ -28,6 +28,7 @@ import type { ConnectionPolicy } from './connection-policy.ts'
 import { sourceFilter } from './source-ranges.ts'
 import { TcpFrontend } from './tcp-frontend.ts'
 import { TcpRelays } from './tcp-relay.ts'
+import { RelayWorkers, workerState } from './relay-workers.ts'
 import { UdpFrontend } from './udp-frontend.ts'
 
 export interface UserspaceProxierOptions {
@@ -48,8 +49,12 @@ export interface UserspaceProxierOptions {
   strictArp?: boolean
   /** Caps on UDP sessions and relay sockets; share one between the families. Default: a proxier-own one with the default limits. */
   limits?: UserspaceLimits
-  /** Asked before each new relayed connection (NetworkPolicy); undefined: every one is relayed. */
+  /** Asked before each new relayed connection (NetworkPolicy); undefined: every one is relayed. With one, TCP is relayed on this thread only. */
   connectionPolicy?: ConnectionPolicy
+  /** Threads relaying TCP, this one included (default 1; relay-workers.ts). */
+  workers?: number
+  /** Bind TCP listeners with SO_REUSEPORT (relay worker threads; implied by workers > 1). */
+  reusePort?: boolean
   log?: Logger
 }
 
@@ -61,6 +66,8 @@ export interface UserspaceProxierOptions {
  * relays' few hundred to few thousand sockets, not a conntrack entry of a table of 100,000s.
  */
 export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 3_600_000
+/** The most relay threads (--userspace-workers). */
+export const MAX_WORKERS = 64
 
 export interface ListenFailure {
   id: string
@@ -101,6 +108,8 @@ export class UserspaceProxier implements Proxier {
   readonly #connectTimeoutMs: number
   readonly #ports = new Map<string, PortState>()
   readonly #relays: TcpRelays
+  readonly #workers: RelayWorkers | undefined
+  readonly #reusePort: boolean
   readonly #limits: UserspaceLimits
   readonly #connectionPolicy: ConnectionPolicy | undefined
   /** The node's own addresses and the Service addresses on it: a client with one of these is the node. */
@@ -125,13 +134,18 @@ export class UserspaceProxier implements Proxier {
     this.#connectionPolicy = policy && ((c) => policy(this.#ownAddresses.has(c.source) && this.#nodeIP ? { ...c, source: this.#nodeIP } : c))
     const limits = this.#limits
     this.#relays = new TcpRelays({
+      limits,
       idleTimeoutMs: tcpIdleMs,
       onIdleClose: (r) => {
         limits.closeIdleTcp()
         this.log.debug({ client: r.client.remoteAddress, idleTimeoutMs: tcpIdleMs }, 'relayed connection closed: idle')
       },
     })
-    limits.watchTcpSockets(this.#relays.sockets)
+    const workers = opts.workers ?? 1
+    if (!(Number.isInteger(workers) && workers >= 1 && workers <= MAX_WORKERS)) throw new Error(`the relay thread count must be a whole number from 1 to ${MAX_WORKERS}, not ${workers}`)
+    if (workers > 1 && policy !== undefined) this.log.info({ workers }, 'userspace proxy: a connection policy (NetworkPolicy) is judged on the main thread, so TCP is relayed there only')
+    this.#workers = workers > 1 && policy === undefined ? new RelayWorkers(workers - 1, { family: this.family, connectTimeoutMs: this.#connectTimeoutMs, tcpIdleTimeoutMs: tcpIdleMs }, limits, this.log) : undefined
+    this.#reusePort = opts.reusePort === true || this.#workers !== undefined
   }
 
   /** Live TCP sockets (both sides of every proxied connection). */
@@ -161,6 +175,7 @@ export class UserspaceProxier implements Proxier {
     this.#nodeIP = nodeIPs[0]
     // Addresses first (listeners cannot bind without them), stale ones after their listeners closed.
     await this.addresses?.addMissing(wanted, full)
+    const workersSynced = this.#workers?.sync(workerState(state), changed)
     const tally: Tally = { operations: 0, failures: [] }
     let servicesChanged = 0
     await Promise.all(
@@ -170,6 +185,7 @@ export class UserspaceProxier implements Proxier {
         if (touched || tally.operations !== before) servicesChanged++
       }),
     )
+    if (workersSynced !== undefined) tally.failures.push(...(await workersSynced))
     await this.addresses?.removeStale(wanted)
     if (tally.failures.length) {
       for (const f of tally.failures) this.log.warn({ id: f.id, listen: f.listen, err: f.error.message }, 'could not listen on a Service socket')
@@ -236,7 +252,7 @@ export class UserspaceProxier implements Proxier {
 
   #frontend(protocol: 'TCP' | 'UDP', spec: ListenSpec, picker: EndpointPicker): Frontend {
     if (protocol === 'UDP') return new UdpFrontend({ spec, family: this.family, picker, idleMs: this.#udpIdleMs, limits: this.#limits, connectionPolicy: this.#connectionPolicy, log: this.log })
-    return new TcpFrontend({ spec, family: this.family, picker, relays: this.#relays, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, connectionPolicy: this.#connectionPolicy, log: this.log })
+    return new TcpFrontend({ spec, family: this.family, picker, relays: this.#relays, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, reusePort: this.#reusePort, connectionPolicy: this.#connectionPolicy, log: this.log })
   }
 
   #close(f: Frontend): number {
@@ -249,10 +265,10 @@ export class UserspaceProxier implements Proxier {
   async close(): Promise<void> {
     await this.#queue
     this.#closed = true
+    await this.#workers?.close()
     for (const p of this.#ports.values()) for (const f of p.frontends.values()) f.close()
     this.#ports.clear()
     this.#relays.destroyAll()
-    this.#limits.unwatchTcpSockets(this.#relays.sockets)
     await this.addresses?.removeAll()
   }
 }

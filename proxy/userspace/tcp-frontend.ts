@@ -26,6 +26,8 @@ export interface TcpFrontendOptions {
   limits: UserspaceLimits
   /** An endpoint that has not answered the connect within this long is given up for the next. */
   connectTimeoutMs: number
+  /** Share the port with other relay threads' listeners (SO_REUSEPORT). */
+  reusePort: boolean
   /** Asked for each endpoint picked; a connection it refuses is reset (no other endpoint is tried). */
   connectionPolicy?: ConnectionPolicy | undefined
   log: Logger
@@ -56,7 +58,7 @@ export class TcpFrontend {
         server.close()
         reject(err)
       })
-      server.listen({ host: this.spec.host, port: this.spec.port, ipv6Only: this.spec.wildcard && this.#opts.family === 6 }, () => {
+      server.listen({ host: this.spec.host, port: this.spec.port, reusePort: this.#opts.reusePort, ipv6Only: this.spec.wildcard && this.#opts.family === 6 }, () => {
         server.removeAllListeners('error')
         server.on('error', (err) => this.#opts.log.warn({ listen: this.spec.key, err: err.message }, 'listener error'))
         this.#server = server

@@ -12,6 +12,7 @@
 // Half-close is kept: an end on one side ends the other's writable side only. An error or an
 // abrupt close of either side destroys both.
 import type { Socket } from 'node:net'
+import type { UserspaceLimits } from './limits.ts'
 
 /** Each relay's upstream read buffer: enough for most responses in one read. */
 export const RELAY_BUFFER_BYTES = 16 * 1024
@@ -22,6 +23,8 @@ const SWEEPS_PER_TIMEOUT = 8
 const SWEEP_MAX_MS = 10_000
 
 export interface TcpRelaysOptions {
+  /** Counts the relays' sockets. */
+  limits: UserspaceLimits
   /** A relayed connection without traffic either way for this long is closed; 0: never. */
   idleTimeoutMs: number
   /** Called for each connection closed by the idle sweep. */
@@ -30,7 +33,7 @@ export interface TcpRelaysOptions {
 
 /** The relays of one proxier. */
 export class TcpRelays {
-  /** Every live socket of the relays, client and upstream sides. */
+  /** Every live socket of the relays, client and upstream sides (counted in the limits). */
   readonly sockets = new Set<Socket>()
   readonly #relays = new Set<Relay>()
   readonly #pool: Buffer[] = []
@@ -61,6 +64,15 @@ export class TcpRelays {
     if (this.#pool.length < POOL_MAX) this.#pool.push(buf)
   }
 
+  track(s: Socket): void {
+    this.sockets.add(s)
+    this.#opts.limits.countTcpSockets(1)
+  }
+
+  untrack(s: Socket): void {
+    if (this.sockets.delete(s)) this.#opts.limits.countTcpSockets(-1)
+  }
+
   add(relay: Relay): void {
     this.#relays.add(relay)
     if (this.#sweepMs > 0 && this.#timer === undefined) {
@@ -76,6 +88,7 @@ export class TcpRelays {
   /** Destroys every connection. */
   destroyAll(): void {
     for (const s of this.sockets) s.destroy()
+    this.#opts.limits.countTcpSockets(-this.sockets.size)
     this.sockets.clear()
     this.#relays.clear()
     this.#stop()
@@ -115,7 +128,7 @@ export class Relay {
     this.client = client
     this.relays = relays
     this.last = relays.tick
-    relays.sockets.add(client)
+    relays.track(client)
     relays.add(this)
     client.on('error', this.#onClientError)
     client.on('close', this.#onClientClose)
@@ -130,7 +143,7 @@ export class Relay {
   /** Tracks an upstream socket being connected (destroyed with the relay). */
   attach(up: Socket): void {
     this.up = up
-    this.relays.sockets.add(up)
+    this.relays.track(up)
     up.on('close', () => this.#onUpClose(up))
   }
 
@@ -181,13 +194,13 @@ export class Relay {
   }
 
   #onClientClose = (): void => {
-    this.relays.sockets.delete(this.client)
+    this.relays.untrack(this.client)
     if (!this.client.readableEnded) this.up?.destroy()
     this.#done()
   }
 
   #onUpClose(up: Socket): void {
-    this.relays.sockets.delete(up)
+    this.relays.untrack(up)
     if (up !== this.up) return
     if (this.spliced && !up.readableEnded) this.client.destroy()
     if (up.destroyed && this.#buf !== undefined) {
