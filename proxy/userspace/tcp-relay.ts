@@ -113,6 +113,16 @@ export class TcpRelays {
   }
 }
 
+/**
+ * Ends the writable side of `s`, whose peer has sent its FIN. When `s` has read its own
+ * peer's FIN too and handed every byte to the kernel, closing it is the same on the wire
+ * (the kernel sends what it holds, then FIN) without a shutdown first.
+ */
+function finish(s: Socket): void {
+  if (s.readableEnded && s.writableLength === 0) s.destroy()
+  else s.end()
+}
+
 /** One client connection and, once connected, its upstream. */
 export class Relay {
   readonly client: Socket
@@ -185,8 +195,8 @@ export class Relay {
 
   #resumeUp = (): void => void this.up?.resume()
   #resumeClient = (): void => void this.client.resume()
-  #onClientEnd = (): void => void this.up?.end()
-  #onUpEnd = (): void => void this.client.end()
+  #onClientEnd = (): void => finish(this.up!)
+  #onUpEnd = (): void => finish(this.client)
   #destroyClient = (): void => void this.client.destroy()
 
   #onClientError = (): void => {
