@@ -28,7 +28,7 @@ import type { ConnectionPolicy } from './connection-policy.ts'
 import { sourceFilter } from './source-ranges.ts'
 import { TcpFrontend } from './tcp-frontend.ts'
 import { TcpRelays } from './tcp-relay.ts'
-import { RelayWorkers, workerState } from './relay-workers.ts'
+import { RelayWorkers } from './relay-workers.ts'
 import { UdpFrontend } from './udp-frontend.ts'
 
 export interface UserspaceProxierOptions {
@@ -175,7 +175,7 @@ export class UserspaceProxier implements Proxier {
     this.#nodeIP = nodeIPs[0]
     // Addresses first (listeners cannot bind without them), stale ones after their listeners closed.
     await this.addresses?.addMissing(wanted, full)
-    const workersSynced = this.#workers?.sync(workerState(state), changed)
+    const workersSynced = this.#workers?.sync(state, changed)
     const tally: Tally = { operations: 0, failures: [] }
     let servicesChanged = 0
     await Promise.all(

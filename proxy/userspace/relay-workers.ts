@@ -10,10 +10,17 @@
 // it is judged by the main thread's enforcer. A sync returns once every thread applied it;
 // a worker's listen failures fail the sync like the main thread's. Sockets count against one
 // set of limits; refusals and idle closes reach the main thread's hooks (the metrics).
+//
+// Each thread holds a listening socket per Service address and port: with many Services that
+// multiplies file descriptors. The listeners of all threads must fit in what the relays'
+// share of the open-file limit leaves (limits.ts: a fifth of RLIMIT_NOFILE, at least 256);
+// past that the worker threads close theirs and the main thread serves alone (logged), until
+// the Services fit again or `ulimit -n` is raised.
 import { Worker } from 'node:worker_threads'
 import type { Logger } from '../../src/util/log.ts'
 import type { Family, ProxyState, ServiceEntry } from '../model.ts'
-import type { LimitReason, UserspaceLimits } from './limits.ts'
+import { openFileLimit, type LimitReason, type UserspaceLimits } from './limits.ts'
+import { listenSpecs } from './listen-plan.ts'
 import type { ListenFailure } from './proxier.ts'
 
 export interface WorkerData {
@@ -60,11 +67,16 @@ interface Thread {
 export class RelayWorkers {
   readonly #threads: Thread[] = []
   readonly #log: Logger
+  /** File descriptors the listeners of every thread may take together. */
+  readonly #listenerBudget: number
+  /** Whether the worker threads serve (their listeners fit the budget). */
+  #serving = true
   #seq = 0
 
   /** Starts `count` threads. */
   constructor(count: number, data: Omit<WorkerData, 'shared' | 'socketLimit' | 'udpSessionLimit'>, limits: UserspaceLimits, log: Logger) {
     this.#log = log
+    this.#listenerBudget = (openFileLimit() ?? Number.POSITIVE_INFINITY) - limits.socketLimit
     const workerData: WorkerData = { ...data, shared: limits.shared, socketLimit: limits.socketLimit, udpSessionLimit: limits.udpSessionLimit }
     for (let i = 0; i < count; i++) {
       const worker = new Worker(WORKER, { workerData, name: `weft-relay-${i + 1}` })
@@ -94,8 +106,25 @@ export class RelayWorkers {
     return this.#threads.filter((t) => !t.exited).length
   }
 
-  /** Applies `state` (workerState'd by the caller) on every thread; the listen failures of all. */
-  async sync(state: ProxyState, changed: ReadonlySet<string> | 'all'): Promise<ListenFailure[]> {
+  /** Whether the worker threads serve now (see the listener budget above). */
+  get serving(): boolean {
+    return this.#serving
+  }
+
+  /** Applies the workers' share of `state` on every worker thread; the listen failures of all. */
+  async sync(full: ProxyState, changed: ReadonlySet<string> | 'all'): Promise<ListenFailure[]> {
+    let state = workerState(full)
+    let listeners = 0
+    for (const e of state.services.values()) listeners += listenSpecs(e.port, state.family).length
+    const threads = this.#threads.length + 1
+    const fits = listeners * threads <= this.#listenerBudget
+    if (fits !== this.#serving) {
+      this.#serving = fits
+      changed = 'all'
+      if (fits) this.#log.info({ listeners, threads }, 'userspace relay worker threads serve again: their listeners fit the open-file limit')
+      else this.#log.warn({ listeners, threads, budget: this.#listenerBudget }, `userspace proxy: ${listeners} TCP listeners on each of ${threads} threads would not fit the open-file limit; TCP is relayed on the main thread only; raise the agent's RLIMIT_NOFILE (ulimit -n)`)
+    }
+    if (!fits) state = { ...state, services: new Map() }
     const seq = ++this.#seq
     const replies = await Promise.all(
       this.#threads

@@ -5,7 +5,7 @@
 import { createServer, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
 import { ProxyMetrics } from '../../../proxy/metrics.ts'
-import { ListenError, UserspaceLimits, UserspaceProxier, type UserspaceProxierOptions } from '../../../proxy/userspace/index.ts'
+import { ListenError, UserspaceLimits, UserspaceProxier, openFileLimit, type UserspaceProxierOptions } from '../../../proxy/userspace/index.ts'
 import { connectOutcome, endpoint, eventually, freePort, loopbackIP, metricValue, open, proxyState, servicePort, sleep, tcpServer, type Conn } from './helpers.ts'
 
 async function setup(t: Test, opts: Partial<UserspaceProxierOptions> & { affinitySeconds?: number } = {}) {
@@ -107,6 +107,35 @@ t.test("a worker's bind failure fails the sync", async (t) => {
     [0, 1, 2].map(() => [`${clusterIP}:${port}`, 'EADDRINUSE']),
     'one failure per thread, with its code',
   )
+})
+
+t.test('past the listener budget the main thread serves alone, and shares again below it', async (t) => {
+  // Room for 3 listener descriptors beside the relays' share: one port on two threads fits, two do not.
+  const limits = new UserspaceLimits({ socketLimit: openFileLimit()! - 3 })
+  const up = await tcpServer(t, 'up')
+  const ports = await Promise.all(
+    ['a', 'b'].map(async (name) => {
+      const clusterIP = loopbackIP()
+      return servicePort({ name, clusterIP, port: await freePort(clusterIP) })
+    }),
+  )
+  const entry = (sp: (typeof ports)[number]) => ({ port: sp, endpoints: [endpoint('127.0.0.1', up.port)] })
+  const p = new UserspaceProxier({ family: 4, manageAddresses: false, workers: 2, limits })
+  t.teardown(() => p.close())
+  const onMain = async (n: number): Promise<number> => {
+    const conns = await openMany(t, ports[0]!.clusterIP, ports[0]!.port, n)
+    const main = (await eventually(() => p.connections, (c) => c > 0)) / 2
+    for (const c of conns) c.socket.destroy()
+    await eventually(() => limits.tcpSockets, (c) => c === 0)
+    return main
+  }
+  await p.sync(proxyState([entry(ports[0]!)]), 'all')
+  t.ok((await onMain(30)) < 30, 'one port: the worker serves some')
+  await p.sync(proxyState(ports.map(entry)), new Set([ports[1]!.id]))
+  t.equal(await onMain(30), 30, 'two ports: all on the main thread')
+  t.equal(await connectOutcome(t, ports[1]!.clusterIP, ports[1]!.port), 'ok', 'and the second port is served')
+  await p.sync(proxyState([entry(ports[0]!)]), new Set([ports[1]!.id]))
+  t.ok((await onMain(30)) < 30, 'one port again: the worker serves again')
 })
 
 t.test('the thread count is checked', async (t) => {
