@@ -124,6 +124,8 @@ export class TcpFrontend {
       const timer = setTimeout(failed, this.#opts.connectTimeoutMs)
       up.once('error', failed)
       up.once('connect', connected)
+      // Destroyed with its client while connecting: no timeout to wait for.
+      up.once('close', () => clearTimeout(timer))
     }
     attempt(picker.pick(clientIp))
   }
