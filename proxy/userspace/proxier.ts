@@ -12,6 +12,9 @@
 // UDP datagram dropped. Relayed TCP connections idle for tcpIdleTimeoutMs are closed, so
 // abandoned ones give their sockets back to the relays' budget (limits.ts).
 //
+// With `workers` > 1, TCP is relayed on that many threads sharing each port (relay-workers.ts);
+// the relaying itself is tcp-relay.ts's.
+//
 // Binding errors (EADDRINUSE, ...) of one socket do not stop the others: the rest of the sync
 // is applied, then sync throws a ListenError naming every socket that failed, so the caller's
 // full resync after a failure retries them.

@@ -102,15 +102,6 @@ export class RelayWorkers {
     }
   }
 
-  get count(): number {
-    return this.#threads.filter((t) => !t.exited).length
-  }
-
-  /** Whether the worker threads serve now (see the listener budget above). */
-  get serving(): boolean {
-    return this.#serving
-  }
-
   /** Applies the workers' share of `state` on every worker thread; the listen failures of all. */
   async sync(full: ProxyState, changed: ReadonlySet<string> | 'all'): Promise<ListenFailure[]> {
     let state = workerState(full)

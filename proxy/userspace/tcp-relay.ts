@@ -15,7 +15,7 @@ import type { Socket } from 'node:net'
 import type { UserspaceLimits } from './limits.ts'
 
 /** Each relay's upstream read buffer: enough for most responses in one read. */
-export const RELAY_BUFFER_BYTES = 16 * 1024
+const RELAY_BUFFER_BYTES = 16 * 1024
 /** Free read buffers kept for the next connections (at most this × RELAY_BUFFER_BYTES of idle memory). */
 const POOL_MAX = 256
 /** The idle sweep runs this many times per idle timeout (so a connection is closed after 1 to 1⅛ timeouts idle), and at least every SWEEP_MAX_MS. */
@@ -49,11 +49,6 @@ export class TcpRelays {
     this.#opts = opts
     this.#sweepMs = opts.idleTimeoutMs > 0 ? Math.max(1, Math.min(SWEEP_MAX_MS, Math.ceil(opts.idleTimeoutMs / SWEEPS_PER_TIMEOUT))) : 0
     this.#idleTicks = this.#sweepMs > 0 ? Math.ceil(opts.idleTimeoutMs / this.#sweepMs) : 0
-  }
-
-  /** Relays in progress (connecting or spliced). */
-  get size(): number {
-    return this.#relays.size
   }
 
   buffer(): Buffer {
