@@ -25,8 +25,9 @@ export const proxyFlagsUsage = `  --proxy-mode MODE           nftables, userspac
   --tcp-idle-timeout D        userspace mode: a relayed TCP connection with no traffic either way for D
                               is closed, giving its sockets back (default 1h; 0 disables it)
   --userspace-workers N       userspace mode: threads relaying TCP, sharing each Service port (SO_REUSEPORT)
-                              (default ${defaultProxyConfig.userspaceWorkers}: the CPUs, at most 4; UDP, ClientIP affinity
-                              and NetworkPolicy-judged connections stay on the main thread)
+                              (default ${defaultProxyConfig.userspaceWorkers}: the CPUs, at most 4; ~26 MiB each beyond the
+                              first; UDP, ClientIP affinity and NetworkPolicy-judged connections
+                              stay on the main thread)
   --strict-arp=false          userspace mode: leave arp_ignore/arp_announce alone (default: set them to 1/2,
                               so the node answers ARP for no Service address on its links)`
 
