@@ -1,5 +1,6 @@
 // Wires a ServiceProxy to the real data planes and its HTTP endpoints: what `weft proxy`
 // and `weft agent` run.
+import { availableParallelism } from 'node:os'
 import type { RestClient } from '../src/client/index.ts'
 import { NftExec, flushUdpNodePortEndpoint, flushUdpServiceEndpoint, flushUdpToNodePort, flushUdpToServiceIP, probeNftables } from '../src/netfilter/index.ts'
 import type { Logger } from '../src/util/log.ts'
@@ -30,6 +31,8 @@ export interface ProxyConfig {
   tcpIdleTimeoutMs: number
   /** Userspace mode: keep the node from answering ARP for Service addresses. */
   strictArp: boolean
+  /** Userspace mode: threads relaying TCP (relay-workers.ts). */
+  userspaceWorkers: number
 }
 
 export const defaultProxyConfig: ProxyConfig = {
@@ -44,6 +47,7 @@ export const defaultProxyConfig: ProxyConfig = {
   udpSessionLimit: DEFAULT_UDP_SESSION_LIMIT,
   tcpIdleTimeoutMs: DEFAULT_TCP_IDLE_TIMEOUT_MS,
   strictArp: true,
+  userspaceWorkers: Math.min(availableParallelism(), 4),
 }
 
 export interface RunningProxy {
@@ -75,7 +79,7 @@ export async function startProxy(config: ProxyConfig, client: RestClient, nodeNa
   const createProxier = (mode: ProxyMode, family: Family): Proxier =>
     mode === 'nftables'
       ? new NftablesProxier({ family, nft: new NftExec(), conntrack: { flushUdpToServiceIP, flushUdpToNodePort, flushUdpServiceEndpoint, flushUdpNodePortEndpoint }, log })
-      : new UserspaceProxier({ family, udpIdleTimeoutMs: config.udpIdleTimeoutMs, tcpIdleTimeoutMs: config.tcpIdleTimeoutMs, strictArp: config.strictArp, limits: userspaceLimits(), ...(connectionPolicy ? { connectionPolicy } : {}), log })
+      : new UserspaceProxier({ family, udpIdleTimeoutMs: config.udpIdleTimeoutMs, tcpIdleTimeoutMs: config.tcpIdleTimeoutMs, strictArp: config.strictArp, workers: config.userspaceWorkers, limits: userspaceLimits(), ...(connectionPolicy ? { connectionPolicy } : {}), log })
   const proxy = new ServiceProxy({
     client,
     nodeName,

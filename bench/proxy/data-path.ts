@@ -24,6 +24,15 @@ export interface DataPath {
   path: Path
   /** Syncs of this path's proxier from nothing, ms (userspace: as many as asked; nftables: one). */
   syncMs: number[]
+  /** Userspace: CPU seconds the proxier process (all its threads) has used so far. */
+  proxierCpu?: () => number
+}
+
+/** utime + stime of a process, seconds (USER_HZ is 100 on Linux). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 const USERSPACE_NODE = resolve(import.meta.dirname, 'userspace-node.ts')
@@ -46,12 +55,12 @@ export async function programNftables(path: Path, services: number): Promise<Dat
 }
 
 /** Starts a userspace proxier with `services` Services in the path's node (a child process, stopped by pid at cleanup). */
-export async function startUserspace(cleanup: Cleanup, path: Path, services: number, syncRuns: number, logDir: string): Promise<DataPath> {
+export async function startUserspace(cleanup: Cleanup, path: Path, services: number, syncRuns: number, logDir: string, workers: number): Promise<DataPath> {
   const logFile = join(logDir, `userspace-${path.index}.log`)
   const proc = startProcess(
     cleanup,
     'nsenter',
-    [`--net=/run/netns/${path.node}`, '--', process.execPath, '--disable-warning=ExperimentalWarning', USERSPACE_NODE, String(services), `${POD_IP}:80`, path.nodeIPs.join(','), String(syncRuns)],
+    [`--net=/run/netns/${path.node}`, '--', process.execPath, '--disable-warning=ExperimentalWarning', USERSPACE_NODE, String(services), `${POD_IP}:80`, path.nodeIPs.join(','), String(syncRuns), String(workers)],
     { logFile, env: { ...process.env, WEFT_LOG_LEVEL: 'warn' } },
   )
   const deadline = Date.now() + 300_000
@@ -59,7 +68,8 @@ export async function startUserspace(cleanup: Cleanup, path: Path, services: num
     const out = readFileSync(logFile, 'utf8')
     if (/^READY/m.test(out)) {
       const syncMs = [...out.matchAll(/^SYNC ([\d.]+)$/gm)].map((m) => Number(m[1]))
-      return { mode: 'userspace', services, path, syncMs }
+      // nsenter execs node: the pid is the proxier's.
+      return { mode: 'userspace', services, path, syncMs, proxierCpu: () => cpuSeconds(proc.pid) }
     }
     if (proc.exited || Date.now() > deadline) throw new Error(`the userspace proxier in ${path.node} did not get ready:\n${proc.tail()}`)
     await sleep(100)
@@ -79,6 +89,8 @@ export interface PathSamples {
   keepAlive: Record<Target, WrkResult[]>
   newConnection: Record<Target, WrkResult[]>
   connectMs: Record<Target, number[]>
+  /** Userspace: the proxier's CPU seconds during each ClusterIP run. */
+  proxierCpu: { keepAlive: number[]; newConnection: number[] }
 }
 
 export function emptySamples(): PathSamples {
@@ -86,6 +98,7 @@ export function emptySamples(): PathSamples {
     keepAlive: { direct: [], clusterIP: [] },
     newConnection: { direct: [], clusterIP: [] },
     connectMs: { direct: [], clusterIP: [] },
+    proxierCpu: { keepAlive: [], newConnection: [] },
   }
 }
 
@@ -100,8 +113,13 @@ export interface RoundOptions {
 export async function measureRound(p: DataPath, s: PathSamples, opts: RoundOptions): Promise<void> {
   const order: Target[] = opts.clusterFirst ? ['clusterIP', 'direct'] : ['direct', 'clusterIP']
   const { clients } = p.path
-  for (const t of order) s.keepAlive[t].push(await wrk(clients[t], targetURL(t), opts.keepAlive))
-  for (const t of order) s.newConnection[t].push(await wrk(clients[t], targetURL(t), { ...opts.newConnection, close: true }))
+  const run = async (t: Target, kind: 'keepAlive' | 'newConnection', o: WrkOptions): Promise<void> => {
+    const cpu0 = p.proxierCpu?.()
+    s[kind][t].push(await wrk(clients[t], targetURL(t), o))
+    if (cpu0 !== undefined && t === 'clusterIP') s.proxierCpu[kind].push(p.proxierCpu!() - cpu0)
+  }
+  for (const t of order) await run(t, 'keepAlive', opts.keepAlive)
+  for (const t of order) await run(t, 'newConnection', { ...opts.newConnection, close: true })
 }
 
 /**

@@ -1,17 +1,17 @@
 // The userspace proxier of one data path, run inside its node namespace (started under
 // nsenter: the proxier listens in its own process's namespace).
-//   userspace-node.ts SERVICES BACKEND_IP:PORT NODE_IPS SYNC_RUNS
+//   userspace-node.ts SERVICES BACKEND_IP:PORT NODE_IPS SYNC_RUNS [WORKERS]
 // Syncs SYNC_RUNS times from nothing (removing everything in between), printing
 // "SYNC <ms>" for each, then "READY" with the last sync in place. SIGTERM closes it.
 import { performance } from 'node:perf_hooks'
 import { UserspaceProxier } from '../../proxy/userspace/index.ts'
 import { benchState } from './services.ts'
 
-const [services = '10', backend = '', nodeIPs = '', syncRuns = '1'] = process.argv.slice(2)
+const [services = '10', backend = '', nodeIPs = '', syncRuns = '1', workers = '1'] = process.argv.slice(2)
 const [ip, port] = backend.split(':')
 const state = benchState({ services: Number(services), backend: { ip: ip!, port: Number(port) }, nodeIPs: nodeIPs.split(',') })
 const empty = { ...state, services: new Map() }
-const proxier = new UserspaceProxier({ family: 4 })
+const proxier = new UserspaceProxier({ family: 4, workers: Number(workers) })
 
 for (let i = 0; i < Number(syncRuns); i++) {
   if (i > 0) await proxier.sync(empty, 'all')

@@ -33,6 +33,11 @@ export class EndpointPicker {
     return this.#targets.length
   }
 
+  /** Whether ClientIP affinity is on (pick needs the client's address). */
+  get affinity(): boolean {
+    return this.#affinityMs > 0
+  }
+
   has(key: string): boolean {
     return this.#byKey.has(key)
   }

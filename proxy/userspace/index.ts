@@ -1,7 +1,7 @@
 export { ServiceAddressManager, SERVICE_DEVICE, LO_LABEL, type AddressDevice, type AddressManagerOptions } from './address-manager.ts'
 export { EndpointPicker, type Target } from './endpoint-picker.ts'
 export { listenSpecs, serviceAddresses, type ListenSpec } from './listen-plan.ts'
-export { DEFAULT_TCP_IDLE_TIMEOUT_MS, ListenError, UserspaceProxier, type ListenFailure, type UserspaceProxierOptions } from './proxier.ts'
+export { DEFAULT_TCP_IDLE_TIMEOUT_MS, ListenError, MAX_WORKERS, UserspaceProxier, type ListenFailure, type UserspaceProxierOptions } from './proxier.ts'
 export { sourceFilter, type SourceFilter } from './source-ranges.ts'
 export { DEFAULT_UDP_SESSION_LIMIT, UserspaceLimits, defaultSocketLimit, openFileLimit, type LimitReason, type UserspaceLimitsOptions } from './limits.ts'
 export type { ConnectionPolicy, RelayedConnection } from './connection-policy.ts'

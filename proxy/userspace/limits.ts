@@ -9,7 +9,9 @@
 // It is also where the relays report what they refuse or close for other reasons (clients
 // outside loadBalancerSourceRanges, idle TCP connections): one object per process, shared by
 // both families, whose hooks the metrics set (ProxyMetrics.watchUserspace); the counts live
-// in the metrics only.
+// in the metrics only. Relay worker threads (relay-workers.ts) count their sockets into the
+// same counters (a SharedArrayBuffer); their refusals come back to the main thread's hooks.
+// Two threads admitting at once may pass the socket limit by a connection each.
 import { readFileSync } from 'node:fs'
 import { logger, type Logger } from '../../src/util/log.ts'
 
@@ -20,6 +22,8 @@ export interface UserspaceLimitsOptions {
   udpSessionLimit?: number
   /** Sockets the relays may hold at once; default: the RLIMIT_NOFILE soft limit less headroom (defaultSocketLimit). */
   socketLimit?: number
+  /** The counters of another thread's UserspaceLimits (`shared`): relay worker threads count into the main thread's. */
+  shared?: SharedArrayBuffer
   log?: Logger
 }
 
@@ -55,15 +59,14 @@ export class UserspaceLimits {
   readonly udpSessionLimit: number
   readonly socketLimit: number
   readonly log: Logger
-  /** Live UDP sessions. */
-  udpSessions = 0
+  /** [TCP sockets, UDP sessions] of every relay thread of the process: they share its file descriptors. */
+  readonly #counts: Int32Array
   /** Called at each refusal at a limit (the metrics hook in). */
   onRefuse: ((protocol: 'TCP' | 'UDP', reason: LimitReason) => void) | undefined
   /** Called for each TCP connection reset and UDP datagram dropped at a load-balancer IP: its source is outside loadBalancerSourceRanges. */
   onSourceRangeRefused: ((protocol: 'TCP' | 'UDP') => void) | undefined
   /** Called for each relayed TCP connection closed after the idle timeout without traffic either way. */
   onTcpIdleClosed: (() => void) | undefined
-  readonly #tcpSockets = new Set<ReadonlySet<unknown>>()
   readonly #lastWarn = new Map<string, number>()
 
   constructor(opts: UserspaceLimitsOptions = {}) {
@@ -72,21 +75,27 @@ export class UserspaceLimits {
     if (!(Number.isInteger(this.udpSessionLimit) && this.udpSessionLimit > 0)) throw new Error(`the UDP session limit must be a positive integer, not ${this.udpSessionLimit}`)
     if (!(Number.isInteger(this.socketLimit) && this.socketLimit > 0)) throw new Error(`the relay socket limit must be a positive integer, not ${this.socketLimit}`)
     this.log = opts.log ?? logger('proxy-userspace')
+    this.#counts = new Int32Array(opts.shared ?? new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT))
   }
 
-  /** Counts the live TCP sockets of a proxier (both sides of every connection) towards the limit. */
-  watchTcpSockets(sockets: ReadonlySet<unknown>): void {
-    this.#tcpSockets.add(sockets)
+  /** The counters, for a relay worker thread's UserspaceLimits (option `shared`). */
+  get shared(): SharedArrayBuffer {
+    return this.#counts.buffer as SharedArrayBuffer
   }
 
-  unwatchTcpSockets(sockets: ReadonlySet<unknown>): void {
-    this.#tcpSockets.delete(sockets)
-  }
-
+  /** Live TCP sockets of the relays (both sides of every connection), every thread's. */
   get tcpSockets(): number {
-    let n = 0
-    for (const s of this.#tcpSockets) n += s.size
-    return n
+    return Atomics.load(this.#counts, 0)
+  }
+
+  /** Counts `n` TCP sockets opened (negative: closed). */
+  countTcpSockets(n: number): void {
+    Atomics.add(this.#counts, 0, n)
+  }
+
+  /** Live UDP sessions. */
+  get udpSessions(): number {
+    return Atomics.load(this.#counts, 1)
   }
 
   /** Sockets the relays hold now. */
@@ -98,12 +107,12 @@ export class UserspaceLimits {
   openUdpSession(): boolean {
     const reason: LimitReason | undefined = this.udpSessions >= this.udpSessionLimit ? 'session_limit' : this.sockets + 1 > this.socketLimit ? 'fd_limit' : undefined
     if (reason !== undefined) return this.#refuse('UDP', reason)
-    this.udpSessions++
+    Atomics.add(this.#counts, 1, 1)
     return true
   }
 
   closeUdpSession(): void {
-    if (this.udpSessions > 0) this.udpSessions--
+    if (this.udpSessions > 0) Atomics.sub(this.#counts, 1, 1)
   }
 
   /** Whether a new TCP connection (two sockets) may be relayed. */

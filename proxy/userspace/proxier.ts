@@ -12,10 +12,12 @@
 // UDP datagram dropped. Relayed TCP connections idle for tcpIdleTimeoutMs are closed, so
 // abandoned ones give their sockets back to the relays' budget (limits.ts).
 //
+// With `workers` > 1, TCP is relayed on that many threads sharing each port (relay-workers.ts);
+// the relaying itself is tcp-relay.ts's.
+//
 // Binding errors (EADDRINUSE, ...) of one socket do not stop the others: the rest of the sync
 // is applied, then sync throws a ListenError naming every socket that failed, so the caller's
 // full resync after a failure retries them.
-import type { Socket } from 'node:net'
 import type { NetnsRef } from '../../src/netlink/index.ts'
 import { logger, type Logger } from '../../src/util/log.ts'
 import { MAX_TIMER_MS } from '../../src/util/timers.ts'
@@ -28,6 +30,8 @@ import { listenSpecs, serviceAddresses, type ListenSpec } from './listen-plan.ts
 import type { ConnectionPolicy } from './connection-policy.ts'
 import { sourceFilter } from './source-ranges.ts'
 import { TcpFrontend } from './tcp-frontend.ts'
+import { TcpRelays } from './tcp-relay.ts'
+import { RelayWorkers } from './relay-workers.ts'
 import { UdpFrontend } from './udp-frontend.ts'
 
 export interface UserspaceProxierOptions {
@@ -48,8 +52,12 @@ export interface UserspaceProxierOptions {
   strictArp?: boolean
   /** Caps on UDP sessions and relay sockets; share one between the families. Default: a proxier-own one with the default limits. */
   limits?: UserspaceLimits
-  /** Asked before each new relayed connection (NetworkPolicy); undefined: every one is relayed. */
+  /** Asked before each new relayed connection (NetworkPolicy); undefined: every one is relayed. With one, TCP is relayed on this thread only. */
   connectionPolicy?: ConnectionPolicy
+  /** Threads relaying TCP, this one included (default 1; relay-workers.ts). */
+  workers?: number
+  /** Bind TCP listeners with SO_REUSEPORT (relay worker threads; implied by workers > 1). */
+  reusePort?: boolean
   log?: Logger
 }
 
@@ -61,6 +69,8 @@ export interface UserspaceProxierOptions {
  * relays' few hundred to few thousand sockets, not a conntrack entry of a table of 100,000s.
  */
 export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 3_600_000
+/** The most relay threads (--userspace-workers). */
+export const MAX_WORKERS = 64
 
 export interface ListenFailure {
   id: string
@@ -99,9 +109,10 @@ export class UserspaceProxier implements Proxier {
   readonly addresses: ServiceAddressManager | undefined
   readonly #udpIdleMs: number
   readonly #connectTimeoutMs: number
-  readonly #tcpIdleMs: number
   readonly #ports = new Map<string, PortState>()
-  readonly #sockets = new Set<Socket>()
+  readonly #relays: TcpRelays
+  readonly #workers: RelayWorkers | undefined
+  readonly #reusePort: boolean
   readonly #limits: UserspaceLimits
   readonly #connectionPolicy: ConnectionPolicy | undefined
   /** The node's own addresses and the Service addresses on it: a client with one of these is the node. */
@@ -116,20 +127,33 @@ export class UserspaceProxier implements Proxier {
     this.log = opts.log ?? logger('proxy-userspace')
     this.#udpIdleMs = opts.udpIdleTimeoutMs ?? 30_000
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 5_000
-    this.#tcpIdleMs = opts.tcpIdleTimeoutMs ?? DEFAULT_TCP_IDLE_TIMEOUT_MS
-    if (!(Number.isInteger(this.#tcpIdleMs) && this.#tcpIdleMs >= 0 && this.#tcpIdleMs <= MAX_TIMER_MS)) throw new Error(`the TCP idle timeout must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${this.#tcpIdleMs}`)
+    const tcpIdleMs = opts.tcpIdleTimeoutMs ?? DEFAULT_TCP_IDLE_TIMEOUT_MS
+    if (!(Number.isInteger(tcpIdleMs) && tcpIdleMs >= 0 && tcpIdleMs <= MAX_TIMER_MS)) throw new Error(`the TCP idle timeout must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${tcpIdleMs}`)
     this.addresses = opts.manageAddresses === false ? undefined : new ServiceAddressManager({ family: opts.family, netns: opts.netns, log: this.log, noDummy: opts.noDummy, strictArp: opts.strictArp })
     this.#limits = opts.limits ?? new UserspaceLimits({ log: this.log })
     const policy = opts.connectionPolicy
     // The node's own connections to a Service come from whatever local address the kernel
     // picks (often the Service address itself): they are asked about as the node's.
     this.#connectionPolicy = policy && ((c) => policy(this.#ownAddresses.has(c.source) && this.#nodeIP ? { ...c, source: this.#nodeIP } : c))
-    this.#limits.watchTcpSockets(this.#sockets)
+    const limits = this.#limits
+    this.#relays = new TcpRelays({
+      limits,
+      idleTimeoutMs: tcpIdleMs,
+      onIdleClose: (r) => {
+        limits.closeIdleTcp()
+        this.log.debug({ client: r.client.remoteAddress, idleTimeoutMs: tcpIdleMs }, 'relayed connection closed: idle')
+      },
+    })
+    const workers = opts.workers ?? 1
+    if (!(Number.isInteger(workers) && workers >= 1 && workers <= MAX_WORKERS)) throw new Error(`the relay thread count must be a whole number from 1 to ${MAX_WORKERS}, not ${workers}`)
+    if (workers > 1 && policy !== undefined) this.log.info({ workers }, 'userspace proxy: a connection policy (NetworkPolicy) is judged on the main thread, so TCP is relayed there only')
+    this.#workers = workers > 1 && policy === undefined ? new RelayWorkers(workers - 1, { family: this.family, connectTimeoutMs: this.#connectTimeoutMs, tcpIdleTimeoutMs: tcpIdleMs }, limits, this.log) : undefined
+    this.#reusePort = opts.reusePort === true || this.#workers !== undefined
   }
 
   /** Live TCP sockets (both sides of every proxied connection). */
   get connections(): number {
-    return this.#sockets.size
+    return this.#relays.sockets.size
   }
 
   /** The frontends of a Service port, by `host:port` (for tests and status). */
@@ -154,6 +178,7 @@ export class UserspaceProxier implements Proxier {
     this.#nodeIP = nodeIPs[0]
     // Addresses first (listeners cannot bind without them), stale ones after their listeners closed.
     await this.addresses?.addMissing(wanted, full)
+    const workersSynced = this.#workers?.sync(state, changed)
     const tally: Tally = { operations: 0, failures: [] }
     let servicesChanged = 0
     await Promise.all(
@@ -163,6 +188,7 @@ export class UserspaceProxier implements Proxier {
         if (touched || tally.operations !== before) servicesChanged++
       }),
     )
+    if (workersSynced !== undefined) tally.failures.push(...(await workersSynced))
     await this.addresses?.removeStale(wanted)
     if (tally.failures.length) {
       for (const f of tally.failures) this.log.warn({ id: f.id, listen: f.listen, err: f.error.message }, 'could not listen on a Service socket')
@@ -229,7 +255,7 @@ export class UserspaceProxier implements Proxier {
 
   #frontend(protocol: 'TCP' | 'UDP', spec: ListenSpec, picker: EndpointPicker): Frontend {
     if (protocol === 'UDP') return new UdpFrontend({ spec, family: this.family, picker, idleMs: this.#udpIdleMs, limits: this.#limits, connectionPolicy: this.#connectionPolicy, log: this.log })
-    return new TcpFrontend({ spec, family: this.family, picker, sockets: this.#sockets, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, idleTimeoutMs: this.#tcpIdleMs, connectionPolicy: this.#connectionPolicy, log: this.log })
+    return new TcpFrontend({ spec, family: this.family, picker, relays: this.#relays, limits: this.#limits, connectTimeoutMs: this.#connectTimeoutMs, reusePort: this.#reusePort, connectionPolicy: this.#connectionPolicy, log: this.log })
   }
 
   #close(f: Frontend): number {
@@ -242,11 +268,10 @@ export class UserspaceProxier implements Proxier {
   async close(): Promise<void> {
     await this.#queue
     this.#closed = true
+    await this.#workers?.close()
     for (const p of this.#ports.values()) for (const f of p.frontends.values()) f.close()
     this.#ports.clear()
-    for (const s of this.#sockets) s.destroy()
-    this.#sockets.clear()
-    this.#limits.unwatchTcpSockets(this.#sockets)
+    this.#relays.destroyAll()
     await this.addresses?.removeAll()
   }
 }

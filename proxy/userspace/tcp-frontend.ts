@@ -1,10 +1,9 @@
 // One TCP listening socket of a Service port. Each accepted connection goes to the endpoint the
 // picker chooses; when the connect fails it tries the next endpoint (each at most once), then
-// resets the client. Both directions are piped with half-close kept; an error on either side
-// destroys both. Closing the listener leaves established connections alone. A connection
+// resets the client. Once connected, tcp-relay.ts relays both ways (half-close kept, the idle
+// timeout). Closing the listener leaves established connections alone. A connection
 // past the relays' socket limit (limits.ts), or from a source a load-balancer IP does not
-// admit (source-ranges.ts), is reset as soon as it is accepted. A relayed connection with
-// no traffic either way for idleTimeoutMs is closed (FIN) on both sides. A connection the
+// admit (source-ranges.ts), is reset as soon as it is accepted. A connection the
 // connection policy (NetworkPolicy) does not allow to the endpoint picked is reset.
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Logger } from '../../src/util/log.ts'
@@ -14,20 +13,21 @@ import type { EndpointPicker, Target } from './endpoint-picker.ts'
 import type { UserspaceLimits } from './limits.ts'
 import type { ListenSpec } from './listen-plan.ts'
 import type { SourceFilter } from './source-ranges.ts'
+import { Relay, type TcpRelays } from './tcp-relay.ts'
 
 export interface TcpFrontendOptions {
   spec: ListenSpec
   family: Family
   /** Read at each connection, so endpoint updates apply to new connections at once. */
   picker: EndpointPicker
-  /** Every live socket of the proxier (client and upstream sides), destroyed when it closes. */
-  sockets: Set<Socket>
+  /** The proxier's relays: live sockets, idle sweep, read buffers. */
+  relays: TcpRelays
   /** A connection the limits do not admit is reset at once. */
   limits: UserspaceLimits
   /** An endpoint that has not answered the connect within this long is given up for the next. */
   connectTimeoutMs: number
-  /** A relayed connection without traffic either way for this long is closed; 0: never. */
-  idleTimeoutMs: number
+  /** Share the port with other relay threads' listeners (SO_REUSEPORT). */
+  reusePort: boolean
   /** Asked for each endpoint picked; a connection it refuses is reset (no other endpoint is tried). */
   connectionPolicy?: ConnectionPolicy | undefined
   log: Logger
@@ -58,7 +58,7 @@ export class TcpFrontend {
         server.close()
         reject(err)
       })
-      server.listen({ host: this.spec.host, port: this.spec.port, ipv6Only: this.spec.wildcard && this.#opts.family === 6 }, () => {
+      server.listen({ host: this.spec.host, port: this.spec.port, reusePort: this.#opts.reusePort, ipv6Only: this.spec.wildcard && this.#opts.family === 6 }, () => {
         server.removeAllListeners('error')
         server.on('error', (err) => this.#opts.log.warn({ listen: this.spec.key, err: err.message }, 'listener error'))
         this.#server = server
@@ -74,11 +74,14 @@ export class TcpFrontend {
   }
 
   #accept(client: Socket): void {
-    const { picker, sockets, limits, connectTimeoutMs } = this.#opts
+    const { picker, limits, relays } = this.#opts
     const filter = this.sourceFilter
-    if (filter !== undefined && !filter.admits(client.remoteAddress ?? '')) {
+    const policy = this.#opts.connectionPolicy
+    // getpeername is a syscall: asked only when something needs the client's address.
+    const clientIp = filter !== undefined || policy !== undefined || picker.affinity ? (client.remoteAddress ?? '') : ''
+    if (filter !== undefined && !filter.admits(clientIp)) {
       limits.refuseSource('TCP')
-      this.#opts.log.debug({ listen: this.spec.key, client: client.remoteAddress, sources: filter.sources }, 'connection reset: its source is outside the loadBalancerSourceRanges')
+      this.#opts.log.debug({ listen: this.spec.key, client: clientIp, sources: filter.sources }, 'connection reset: its source is outside the loadBalancerSourceRanges')
       client.on('error', () => {})
       client.resetAndDestroy()
       return
@@ -88,73 +91,42 @@ export class TcpFrontend {
       client.resetAndDestroy()
       return
     }
-    sockets.add(client)
-    const clientIp = client.remoteAddress ?? ''
-    const tried = new Set<string>()
-    let upstream: Socket | undefined
-    client.on('error', () => upstream?.destroy())
-    client.on('close', () => {
-      sockets.delete(client)
-      if (!client.readableEnded) upstream?.destroy()
-    })
-
+    const relay = new Relay(client, relays)
+    let tried: Set<string> | undefined
     const attempt = (target: Target | undefined): void => {
       if (target === undefined || client.destroyed) {
         if (!client.destroyed) client.resetAndDestroy()
         return
       }
-      tried.add(target.key)
-      const policy = this.#opts.connectionPolicy
       if (policy !== undefined && !policy({ source: clientIp, destination: target.ip, protocol: 'TCP', port: target.port })) {
         this.#opts.log.debug({ listen: this.spec.key, client: clientIp, endpoint: target.key }, 'connection reset: NetworkPolicy does not allow it to that endpoint')
         client.resetAndDestroy()
         return
       }
-      const up = connect({ host: target.ip, port: target.port, allowHalfOpen: true, noDelay: true })
-      upstream = up
-      sockets.add(up)
-      up.on('close', () => sockets.delete(up))
-      up.setTimeout(connectTimeoutMs)
+      const up = connect({ host: target.ip, port: target.port, allowHalfOpen: true, noDelay: true, onread: relay.onread })
+      relay.attach(up)
       const failed = (err?: Error): void => {
+        clearTimeout(timer)
         up.removeListener('connect', connected)
         up.destroy()
         this.#opts.log.debug({ listen: this.spec.key, endpoint: target.key, err: err?.message ?? 'connect timeout' }, 'endpoint connect failed')
-        if (!client.destroyed) attempt(picker.retry(clientIp, tried))
+        if (client.destroyed) return
+        tried ??= new Set()
+        tried.add(target.key)
+        attempt(picker.retry(clientIp, tried))
       }
       const connected = (): void => {
+        clearTimeout(timer)
         up.removeListener('error', failed)
-        up.removeListener('timeout', failed)
-        up.setTimeout(0)
-        if (client.destroyed) {
-          up.destroy()
-          return
-        }
-        this.#splice(client, up)
+        if (client.destroyed) up.destroy()
+        else relay.splice()
       }
+      const timer = setTimeout(failed, this.#opts.connectTimeoutMs)
       up.once('error', failed)
-      up.once('timeout', failed)
       up.once('connect', connected)
+      // Destroyed with its client while connecting: no timeout to wait for.
+      up.once('close', () => clearTimeout(timer))
     }
     attempt(picker.pick(clientIp))
-  }
-
-  #splice(client: Socket, up: Socket): void {
-    up.on('error', () => client.destroy())
-    up.on('close', () => {
-      if (!up.readableEnded) client.destroy()
-    })
-    client.pipe(up)
-    up.pipe(client)
-    const { idleTimeoutMs } = this.#opts
-    if (idleTimeoutMs > 0) {
-      // The client socket's timer restarts at every read and write on it, so at traffic either way.
-      client.setTimeout(idleTimeoutMs)
-      client.once('timeout', () => {
-        this.#opts.limits.closeIdleTcp()
-        this.#opts.log.debug({ listen: this.spec.key, client: client.remoteAddress, idleTimeoutMs }, 'relayed connection closed: idle')
-        client.destroy()
-        up.destroy()
-      })
-    }
   }
 }

@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import { parseMode } from '../../proxy/mode.ts'
 import { defaultProxyConfig, startProxy, type ProxyConfig } from '../../proxy/run.ts'
+import { MAX_WORKERS } from '../../proxy/userspace/proxier.ts'
 import { logger } from '../util/log.ts'
 import { boolFlag, cidrList, optionalTimeout, timerDuration, wholeNumber } from './flag-values.ts'
 import { componentClient, serveUntilSignal, connectionUsage } from './serve.ts'
@@ -23,6 +24,10 @@ export const proxyFlagsUsage = `  --proxy-mode MODE           nftables, userspac
                               four fifths of the open-file limit)
   --tcp-idle-timeout D        userspace mode: a relayed TCP connection with no traffic either way for D
                               is closed, giving its sockets back (default 1h; 0 disables it)
+  --userspace-workers N       userspace mode: threads relaying TCP, sharing each Service port (SO_REUSEPORT)
+                              (default ${defaultProxyConfig.userspaceWorkers}: the CPUs, at most 4; ~26 MiB each beyond the
+                              first; UDP, ClientIP affinity and NetworkPolicy-judged connections
+                              stay on the main thread)
   --strict-arp=false          userspace mode: leave arp_ignore/arp_announce alone (default: set them to 1/2,
                               so the node answers ARP for no Service address on its links)`
 
@@ -51,6 +56,7 @@ export const proxyOptions = {
   'udp-session-limit': { type: 'string', default: String(defaultProxyConfig.udpSessionLimit) },
   'tcp-idle-timeout': { type: 'string', default: '1h' },
   'strict-arp': { type: 'string', default: 'true' },
+  'userspace-workers': { type: 'string', default: String(defaultProxyConfig.userspaceWorkers) },
 } as const
 
 export function proxyConfigFrom(values: Record<string, string | boolean | undefined>): ProxyConfig {
@@ -69,6 +75,7 @@ export function proxyConfigFrom(values: Record<string, string | boolean | undefi
     udpSessionLimit: wholeNumber('--udp-session-limit', s('udp-session-limit'), { min: 1, what: 'sessions' }),
     tcpIdleTimeoutMs: optionalTimeout('--tcp-idle-timeout', s('tcp-idle-timeout'), 'the idle timeout'),
     strictArp: boolFlag('--strict-arp', s('strict-arp'), true),
+    userspaceWorkers: wholeNumber('--userspace-workers', s('userspace-workers'), { min: 1, max: MAX_WORKERS, what: 'threads' }),
   }
 }
 

@@ -1,4 +1,5 @@
 // The proxy's flags, shared by `weft proxy` and `weft agent`.
+import { availableParallelism } from 'node:os'
 import t from 'tap'
 import { ipList, parseDuration } from '../../src/cli/flag-values.ts'
 import { proxyConfigFrom } from '../../src/cli/proxy.ts'
@@ -25,11 +26,18 @@ t.test('defaults, and bad values named by their flag', async (t) => {
     udpSessionLimit: 10_000,
     tcpIdleTimeoutMs: 3_600_000,
     strictArp: true,
+    userspaceWorkers: Math.min(availableParallelism(), 4),
   })
   t.same(proxyConfigFrom({ 'service-cidr': '10.96.0.0/16, fd00:96::/112', 'proxy-mode': 'userspace' }).serviceCIDRs, ['10.96.0.0/16', 'fd00:96::/112'])
   t.throws(() => proxyConfigFrom({ 'service-cidr': '10.96.0.0/33' }), /--service-cidr: /)
   t.throws(() => proxyConfigFrom({ 'service-cidr': '' }), /--service-cidr must name at least one CIDR/)
   t.throws(() => proxyConfigFrom({ 'proxy-mode': 'ipvs' }), /must be nftables, userspace or auto/)
+})
+
+t.test('userspace relay threads', async (t) => {
+  t.equal(proxyConfigFrom({ 'userspace-workers': '1' }).userspaceWorkers, 1)
+  t.equal(proxyConfigFrom({ 'userspace-workers': '8' }).userspaceWorkers, 8)
+  for (const bad of ['0', '65', '1.5', 'two']) t.throws(() => proxyConfigFrom({ 'userspace-workers': bad }), /--userspace-workers ".*" must be a whole number of threads from 1 to 64/, bad)
 })
 
 t.test('userspace limits and strict ARP', async (t) => {
