@@ -27,13 +27,20 @@ export class IngressMetrics {
     registers: [this.registry],
   })
 
+  readonly #restarts = new Counter({
+    name: 'weft_ingress_worker_restarts_total',
+    help: 'Worker threads (--workers) started again after they died.',
+    registers: [this.registry],
+  })
+
   /** The label sets seen per Ingress ('service\0status'), so that forget() can remove them. */
   #series = new Map<string, Set<string>>()
   /** Bound children per label set: prom-client hashes the labels on every unbound call. */
   #bound = new Map<string, { requests: Counter.Internal; duration: Histogram.Internal<'ingress' | 'service'>; upstream: Histogram.Internal<'ingress' | 'service'> }>()
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry })
+  /** `processMetrics`: the process's own (CPU, memory, event loop); false in worker threads, whose process the main thread reports. */
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry })
   }
 
   request(ingress: string, service: string, status: number, seconds: number, upstreamSeconds: number | undefined): void {
@@ -51,6 +58,10 @@ export class IngressMetrics {
     bound.requests.inc()
     bound.duration.observe(seconds)
     if (upstreamSeconds !== undefined) bound.upstream.observe(upstreamSeconds)
+  }
+
+  workerRestarted(): void {
+    this.#restarts.inc()
   }
 
   /** Removes the series of every Ingress not in `served` ('namespace/name'); those of requests no Ingress matched ('') stay. */

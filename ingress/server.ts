@@ -59,6 +59,8 @@ export interface IngressServerOptions {
   h2MaxConcurrentStreams?: number
   /** Client connections each listener holds at once; past it a new one is closed as it arrives (default defaultMaxConnections()). */
   maxConnections?: number
+  /** Bind with SO_REUSEPORT, so that other threads' listeners can share the ports (--workers). */
+  reusePort?: boolean
 }
 
 /** The most client connections a listener holds by default, however many descriptors the process may open. */
@@ -276,7 +278,7 @@ export class IngressServer {
     const { host, port } = parseListenAddress(address)
     return new Promise((resolve, reject) => {
       server.once('error', reject)
-      server.listen(port, host, () => {
+      server.listen({ port, host, reusePort: this.options.reusePort === true }, () => {
         server.off('error', reject)
         resolve((server.address() as AddressInfo).port)
       })
