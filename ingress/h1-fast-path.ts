@@ -16,6 +16,7 @@ import { endpointId, type Balancer } from './balancer.ts'
 import type { Endpoint } from './endpoints.ts'
 import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, plainResponse, responseVia, SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
 import { normalizeTarget } from './normalize-path.ts'
+import type { RequestSeries } from './metrics.ts'
 import type { ProxyTarget } from './proxy.ts'
 import type { RawPools, Upstream, UpstreamUser } from './raw-pools.ts'
 
@@ -23,6 +24,8 @@ export interface FastRoute {
   target: ProxyTarget
   ingress: string
   service: string
+  /** Where its requests are counted. */
+  series?: RequestSeries
 }
 
 export interface FastRequestRecord {
@@ -39,6 +42,7 @@ export interface FastRequestRecord {
   upstreamMs?: number
   /** What went wrong upstream (for the log; never in the answer). */
   error?: string
+  series?: RequestSeries
 }
 
 export interface FastPathOptions {
@@ -358,6 +362,9 @@ export class FastConnection {
   /** The forwarding header lines of the last request that brought none of its own, and its Host. */
   #forwardingHost: string | undefined
   #forwarding = ''
+  /** The last (memoized) request head served, and the head sent upstream for it. */
+  #lastRequest: ParsedRequest | undefined
+  #lastUpstreamHead = ''
   #onData = (chunk: Buffer) => this.#data(chunk)
   #onTimeout = () => {
     // One inactivity timer for the connection's whole life (a timer per request cost more
@@ -454,11 +461,24 @@ export class FastConnection {
   }
 
   /**
+   * The head `req` goes upstream with. It depends only on the head's text and the connection,
+   * so a client repeating a (memoized) head on a connection gets the one made the first time.
+   */
+  upstreamHead(req: ParsedRequest): string {
+    if (req !== this.#lastRequest) {
+      req.upstream ??= `${req.method} ${req.target} HTTP/1.1\r\n${endToEndLines(req, req.connection, forwardingHeaderNames)}${req.trailers ? 'te: trailers\r\n' : ''}`
+      this.#lastUpstreamHead = `${req.upstream}${this.#forwardingLines(req)}\r\n`
+      this.#lastRequest = req
+    }
+    return this.#lastUpstreamHead
+  }
+
+  /**
    * The forwarding header lines (X-Forwarded-*, Forwarded, Via) of `req`. Those of a request
    * that brings none of its own depend only on the connection and the Host, so they are
    * made once per connection and Host.
    */
-  forwardingLines(req: ParsedRequest): string {
+  #forwardingLines(req: ParsedRequest): string {
     const own = req.prior['x-forwarded-for'] !== undefined || req.prior.forwarded !== undefined || req.prior.via !== undefined
     if (!own && req.host === this.#forwardingHost) return this.#forwarding
     const client: ClientInfo = { remoteAddress: this.remoteAddress, scheme: this.scheme, host: req.host, httpVersion: '1.1', serverPort: this.socket.localPort, trustedProxies: this.#o.trustedProxies }
@@ -522,15 +542,13 @@ class Exchange implements UpstreamUser {
   }
 
   start(): void {
-    const r = this.#req
-    r.upstream ??= `${r.method} ${r.target} HTTP/1.1\r\n${endToEndLines(r, r.connection, forwardingHeaderNames)}${r.trailers ? 'te: trailers\r\n' : ''}`
-    this.#upstreamHead = `${r.upstream}${this.#conn.forwardingLines(r)}\r\n`
+    this.#upstreamHead = this.#conn.upstreamHead(this.#req)
     this.#attempt(undefined)
   }
 
   #record(status: number, endpoint?: string, upstreamMs?: number, error?: string): void {
     const r = this.#req
-    this.#o.record({ remote: this.#conn.remoteAddress, method: r.method, host: r.host, path: r.target, scheme: this.#conn.scheme, status, ms: performance.now() - this.#started, ingress: this.#route.ingress, service: this.#route.service, endpoint, upstreamMs, error })
+    this.#o.record({ remote: this.#conn.remoteAddress, method: r.method, host: r.host, path: r.target, scheme: this.#conn.scheme, status, ms: performance.now() - this.#started, ingress: this.#route.ingress, service: this.#route.service, endpoint, upstreamMs, error, series: this.#route.series })
   }
 
   /** Answers the client itself; `error` (what went wrong, with addresses) goes to the log only. */
