@@ -25,6 +25,7 @@ import { makeCert } from './cert.ts'
 import { waitForBody } from './curl.ts'
 import { ensureTools } from './deps.ts'
 import { HAPROXY, startHaproxy } from './haproxy.ts'
+import { perfProfile, removePerfMap } from './perf.ts'
 import { proxyConfig, startNginx } from './nginx.ts'
 import { measureRoutable, probePool, waitRoutable } from './routable.ts'
 import { ROUTED, TARGET, createBackends, createIngresses, hostRoute, routedSet, sliceVersions } from './routes.ts'
@@ -45,6 +46,8 @@ const usage = `Usage: node bench/ingress/run.ts [options]
   --new N               new Ingresses timed create → routable (default 100)
   --profile-seconds N   one extra TLS keep-alive run against a separate weft with --cpu-prof (default 10; 0: none)
   --cpu-prof DIR        keep that profile in DIR (default: the temp dir, removed)
+  --perf-seconds N      native stacks: perf record -g for N s on a separate weft (node --perf-basic-prof)
+                        during a TLS keep-alive run, summarised (default 0: none)
   --no-plain            skip the plain-HTTP keep-alive scenario
   --access-log          both proxies log every request (nginx to a file, weft at WEFT_LOG_LEVEL=info)
   --node-pipe           also measure a Node process that only pipes bytes to the backend (no HTTP):
@@ -64,6 +67,7 @@ const { values: flags } = parseArgs({
     new: { type: 'string', default: '100' },
     'profile-seconds': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'perf-seconds': { type: 'string' },
     'no-plain': { type: 'boolean', default: false },
     'access-log': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
@@ -95,6 +99,7 @@ const scaled = integer('scaled', 0, availableParallelism(), availableParallelism
 const ingressCount = integer('ingresses', ROUTED + 1, 1000, 200)
 const newCount = integer('new', 1, 100, 100)
 const profileSeconds = integer('profile-seconds', 0, 10, 3)
+const perfSeconds = integer('perf-seconds', 0, 0, 0)
 const accessLog = flags['access-log']!
 const cpuProfDir = flags['cpu-prof'] === undefined ? undefined : resolve(flags['cpu-prof'])
 
@@ -315,6 +320,23 @@ try {
     } else progress(`no CPU profile appeared in ${dir}`)
   }
 
+  let perfText = ''
+  if (perfSeconds > 0) {
+    const profiled = await startWeftIngress(cleanup, { apiUrl: api.url, kubeconfig: api.kubeconfig, dir: work, label: 'perf', perfBasicProf: true })
+    const pid = profiled.process.pid
+    cleanup.add(() => removePerfMap(pid))
+    const ports = { http: profiled.httpPort, https: profiled.httpsPort }
+    await waitForBody('weft (perf)', profiled.process, ports, TARGET.host, TARGET.path, BODY)
+    const load = wrkRun(work, { label: 'weft', process: profiled.process, ports, results: new Map() }, scenarios[0]!, perfSeconds + 3, -2)
+    await new Promise((r) => setTimeout(r, 1500))
+    const summary = await perfProfile(pid, perfSeconds, join(work, 'perf.data'))
+    const r = await load
+    await profiled.process.stop(15_000)
+    removePerfMap(pid)
+    perfText = `weft ingress (--workers 1) under perf record -g, node --perf-basic-prof: TLS keep-alive, ${perfSeconds} s of ${perfSeconds + 3} s, ${fmtRate(r.wrk.rps)} under the profiler.\n${summary}`
+    process.stdout.write(`\n${perfText}`)
+  }
+
   // Routable: fill up to --ingresses with distinct hosts, then time --new creates one by one.
   const extras = Array.from({ length: ingressCount - ROUTED }, (_, i) => hostRoute('extra', i))
   const extraRate = await createIngresses(client, extras, 16)
@@ -357,7 +379,8 @@ try {
       [nginx, haproxy, weft, ...scaledSet].map((p) => `- ${p.label}: ${perRoundNotes(p)}\n`).join('') +
       (pipe ? `- node-pipe: ${perRoundNotes(pipe)}\n` : '') +
       `- create → routable (ms, in creation order): ${routable.ms.map((m) => m.toFixed(0)).join(' ')}\n` +
-      (profileText ? `\n\`\`\`\n${profileText}\`\`\`\n` : '')
+      (profileText ? `\n\`\`\`\n${profileText}\`\`\`\n` : '') +
+      (perfText ? `\n\`\`\`\n${perfText}\`\`\`\n` : '')
     writeFileSync(flags.out!, md)
     process.stdout.write(`\nwrote ${flags.out}\n`)
   }

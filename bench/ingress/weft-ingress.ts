@@ -18,6 +18,8 @@ export interface WeftIngressOptions {
   cpuProfDir?: string
   /** --workers (default 1: one thread serving, against one nginx worker). */
   workers?: number
+  /** Run node with --perf-basic-prof (JIT frames named for perf; perf.ts). */
+  perfBasicProf?: boolean
 }
 
 export interface WeftIngress {
@@ -31,6 +33,7 @@ export async function startWeftIngress(cleanup: Cleanup, o: WeftIngressOptions):
   const [httpPort, httpsPort, statusPort] = [await freePort(), await freePort(), await freePort()]
   const args = ['ingress', '--server', o.apiUrl, '--kubeconfig', o.kubeconfig, '--http-listen', `127.0.0.1:${httpPort}`, '--https-listen', `127.0.0.1:${httpsPort}`, '--status-listen', `127.0.0.1:${statusPort}`, '--workers', String(o.workers ?? 1)]
   const env: NodeJS.ProcessEnv = { ...process.env, WEFT_LOG_LEVEL: process.env.WEFT_LOG_LEVEL ?? 'warn' }
+  if (o.perfBasicProf) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --perf-basic-prof`.trim()
   if (o.cpuProfDir) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${o.cpuProfDir}`.trim()
   const proc = startProcess(cleanup, WEFT, args, { logFile: join(o.dir, `weft-ingress-${o.label}.log`), env })
   await waitForHttp(`http://127.0.0.1:${statusPort}/readyz`, proc, (status) => status === 200, 60_000)
