@@ -629,7 +629,7 @@ class Exchange implements UpstreamUser {
     this.#answer(502, `Bad Gateway: ${target.name} did not send a valid answer`, id, this.#lastError)
   }
 
-  /** Writes `prefix` (the response head) and `bytes` to the client, in one write when both are there. */
+  /** Writes `prefix` (the response head) and `bytes` (a view of the upstream read buffer: copied) to the client, in one write when both are there. */
   #forward(bytes: Buffer | undefined, prefix: string | undefined): void {
     const client = this.#conn.socket
     let ok = true
@@ -640,7 +640,7 @@ class Exchange implements UpstreamUser {
       out.write(prefix, 0, 'latin1')
       if (extra > 0) bytes!.copy(out, prefix.length)
       ok = client.write(out)
-    } else if (bytes && bytes.length > 0) ok = client.write(bytes)
+    } else if (bytes && bytes.length > 0) ok = client.write(Buffer.from(bytes))
     if (!ok) this.#up!.socket.pause()
   }
 
@@ -684,7 +684,8 @@ class Exchange implements UpstreamUser {
     for (;;) {
       const end = pending.indexOf(HEAD_END)
       if (end < 0) {
-        this.#pending = pending
+        // `chunk` is a view of the upstream read buffer: what is kept is copied.
+        this.#pending = pending.buffer === chunk.buffer ? Buffer.from(pending) : pending
         if (pending.length > MAX_RESPONSE_HEAD) this.#fail('EPROTO', 'a response head over 64 KiB')
         return
       }

@@ -5,6 +5,9 @@
 // A connection's listeners are added once, when it opens, and send its events to whatever
 // request uses it now (`user`), or close it while it is idle: adding and removing five
 // listeners per request (and a pool watcher's four) cost more than the request's parsing.
+// Its bytes are read into one buffer all upstream connections of the thread share (net's
+// `onread`: no Buffer and no 'data' event per read), so a user must copy what it keeps or
+// writes on (UpstreamUser.data).
 import { connect, type Socket } from 'node:net'
 import { endpointId } from './balancer.ts'
 import type { Endpoint } from './endpoints.ts'
@@ -12,8 +15,12 @@ import type { Endpoint } from './endpoints.ts'
 const IDLE_MS = 30_000
 const MAX_IDLE_PER_ENDPOINT = 128
 
+/** Where every upstream connection of the thread reads into. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024)
+
 /** What an upstream connection's events go to while a request uses it. */
 export interface UpstreamUser {
+  /** `chunk` is valid during the call only: it is a view of the shared read buffer. */
   data(chunk: Buffer): void
   end(): void
   closed(): void
@@ -34,11 +41,6 @@ export class Upstream {
   constructor(socket: Socket, id: string, onClose: (up: Upstream) => void) {
     this.socket = socket
     this.id = id
-    socket.on('data', (chunk: Buffer) => {
-      if (this.user) this.user.data(chunk)
-      // Bytes from an idle connection are a protocol error: it is not reusable.
-      else socket.destroy()
-    })
     socket.on('end', () => this.user?.end())
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (this.user) this.user.error(err)
@@ -52,6 +54,14 @@ export class Upstream {
       this.user?.closed()
       onClose(this)
     })
+  }
+
+  /** The socket's onread callback (true: read on; a user that must wait pauses the socket itself). */
+  read(n: number): boolean {
+    if (this.user) this.user.data(READ_BUFFER.subarray(0, n))
+    // Bytes from an idle connection are a protocol error: it is not reusable.
+    else this.socket.destroy()
+    return true
   }
 
   /**
@@ -85,11 +95,13 @@ export class RawPools {
 
   /** A new connection, destroyed with an ETIMEDOUT error when it is not up within `timeoutMs`. */
   open(ep: Endpoint, timeoutMs: number): Upstream {
-    const socket = connect({ host: ep.address, port: ep.port, noDelay: true })
+    let up: Upstream | undefined
+    const socket = connect({ host: ep.address, port: ep.port, noDelay: true, onread: { buffer: READ_BUFFER, callback: (n: number) => up!.read(n) } })
+    up = new Upstream(socket, endpointId(ep), this.#onClose)
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`connect timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs)
     socket.once('connect', () => clearTimeout(timer))
     socket.once('close', () => clearTimeout(timer))
-    return new Upstream(socket, endpointId(ep), this.#onClose)
+    return up
   }
 
   /** Keeps an idle connection for reuse (or closes it when the pool is full or closed). */
