@@ -62,6 +62,10 @@ export class Balancer {
   readonly #now: () => number
   readonly #random: () => number
   readonly #pools = new Map<string, Pool>()
+  /** The slot #slot found last (a request's started, succeeded and finished ask for the same one), until endpoints change. */
+  #lastKey: string | undefined
+  #lastEndpoint: Endpoint | undefined
+  #lastSlot: Slot | undefined
 
   constructor(options: Partial<BalancerOptions> = {}) {
     const ejectAfterFailures = options.ejectAfterFailures ?? 3
@@ -76,6 +80,7 @@ export class Balancer {
 
   /** Sets the backend's current endpoints (keeps per-endpoint state of those that stay; drops the rest). */
   setEndpoints(key: string, endpoints: readonly Endpoint[]): void {
+    this.#lastSlot = this.#lastEndpoint = this.#lastKey = undefined
     const old = this.#pools.get(key)
     const slots: Slot[] = []
     const byId = new Map<string, Slot>()
@@ -179,7 +184,14 @@ export class Balancer {
   }
 
   #slot(key: string, ep: Endpoint): Slot | undefined {
-    return this.#pools.get(key)?.byId.get(endpointId(ep))
+    if (ep === this.#lastEndpoint && key === this.#lastKey) return this.#lastSlot
+    const slot = this.#pools.get(key)?.byId.get(endpointId(ep))
+    if (slot) {
+      this.#lastKey = key
+      this.#lastEndpoint = ep
+      this.#lastSlot = slot
+    }
+    return slot
   }
 
   #ejected(slot: Slot, now: number): boolean {

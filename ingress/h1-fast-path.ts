@@ -16,13 +16,16 @@ import { endpointId, type Balancer } from './balancer.ts'
 import type { Endpoint } from './endpoints.ts'
 import { forwardingHeaderNames, forwardingHeaders, headerTokens, hopByHop, plainResponse, responseVia, SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
 import { normalizeTarget } from './normalize-path.ts'
+import type { RequestSeries } from './metrics.ts'
 import type { ProxyTarget } from './proxy.ts'
-import type { RawPools } from './raw-pools.ts'
+import type { RawPools, Upstream, UpstreamUser } from './raw-pools.ts'
 
 export interface FastRoute {
   target: ProxyTarget
   ingress: string
   service: string
+  /** Where its requests are counted. */
+  series?: RequestSeries
 }
 
 export interface FastRequestRecord {
@@ -39,6 +42,7 @@ export interface FastRequestRecord {
   upstreamMs?: number
   /** What went wrong upstream (for the log; never in the answer). */
   error?: string
+  series?: RequestSeries
 }
 
 export interface FastPathOptions {
@@ -73,6 +77,8 @@ interface ParsedRequest extends Fields {
   prior: { 'x-forwarded-for'?: string; forwarded?: string; via?: string }
   trailers: boolean
   close: boolean
+  /** The request line and fields sent upstream, but the forwarding ones (made once per memoized head). */
+  upstream?: string
 }
 
 const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.1$/
@@ -85,6 +91,32 @@ const SLOW_HEADERS = new Set(['transfer-encoding', 'upgrade', 'expect', 'http2-s
 const HEAD_END = Buffer.from('\r\n\r\n')
 const MAX_RESPONSE_HEAD = 64 * 1024
 const RETRIABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EPIPE', 'ECLOSED'])
+
+/** Heads longer than this are not memoized. */
+const MEMO_MAX_HEAD = 2048
+const MEMO_ENTRIES = 256
+
+/**
+ * Results of a pure function of a head's exact text, for heads that come again: a client
+ * repeats its requests' heads, and a backend's answers differ in little but Date. Bounded
+ * (MEMO_ENTRIES heads of at most MEMO_MAX_HEAD bytes), forgotten whole when full.
+ */
+class HeadMemo<T> {
+  #map = new Map<string, T>()
+
+  get(head: string): T | undefined {
+    return this.#map.get(head)
+  }
+
+  set(head: string, value: T): void {
+    if (head.length > MEMO_MAX_HEAD) return
+    if (this.#map.size >= MEMO_ENTRIES) this.#map.clear()
+    this.#map.set(head, value)
+  }
+}
+
+/** Request heads accepted by the fast path, their targets normalized; shared, so never changed after. */
+const requestMemo = new HeadMemo<ParsedRequest>()
 
 /** A strictly well-formed GET or HEAD head without a body, else undefined (node:http takes it). */
 export function parseRequestHead(head: string): ParsedRequest | undefined {
@@ -237,6 +269,32 @@ interface ResponseHead extends Fields {
 const DROP_FROM_RESPONSE: ReadonlySet<string> = new Set(['via', 'server'])
 const DROP_FROM_ENCODED_RESPONSE: ReadonlySet<string> = new Set(['via', 'server', 'content-length'])
 
+/** A response head as parsed, and the head weft sends for it (kept alive, and with connection: close), made on first use. */
+interface ResponseShape {
+  head: ResponseHead
+  keep?: string
+  close?: string
+}
+
+/** Response heads, parsed (for GET, and for HEAD: their framing differs); their `framing` is a template, copied per answer. */
+const responseMemo = new HeadMemo<ResponseShape>()
+const headResponseMemo = new HeadMemo<ResponseShape>()
+
+/** The head weft sends downstream for `head`. */
+function downstreamHead(head: ResponseHead, close: boolean): string {
+  let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n${endToEndLines(head, head.connection, head.encoded ? DROP_FROM_ENCODED_RESPONSE : DROP_FROM_RESPONSE)}via: ${responseVia(head.via)}\r\nserver: ${SERVER}\r\n`
+  if (head.framing.kind === 'chunked') text += 'transfer-encoding: chunked\r\n'
+  if (close) text += 'connection: close\r\n'
+  return `${text}\r\n`
+}
+
+/** One answer's framing state from a head's template. */
+function freshFraming(f: Framing): Framing {
+  if (f.kind === 'length') return { kind: 'length', left: f.left }
+  if (f.kind === 'chunked') return { kind: 'chunked', chunks: new ChunkedScanner() }
+  return f
+}
+
 function parseResponseHead(head: string, isHead: boolean): ResponseHead | string {
   const rows = head.split('\r\n')
   const m = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/.exec(rows[0]!)
@@ -273,10 +331,23 @@ function parseResponseHead(head: string, isHead: boolean): ResponseHead | string
   return r
 }
 
+/** The parsed head, its target normalized, or undefined when node:http must take it (a malformed escape is node:http's to answer, 400, like every head the fast path refuses). */
+function acceptedHead(text: string): ParsedRequest | undefined {
+  const known = requestMemo.get(text)
+  if (known) return known
+  const req = parseRequestHead(text)
+  const target = req && normalizeTarget(req.target)
+  if (!req || target === undefined) return undefined
+  req.target = target
+  requestMemo.set(text, req)
+  return req
+}
+
 /** Serves one client connection until it closes or is handed to node:http. */
 export class FastConnection {
   readonly socket: Socket
   readonly scheme: 'http' | 'https'
+  readonly remoteAddress: string
   #o: FastPathOptions
   #buffered: Buffer | undefined
   #busy = false
@@ -284,23 +355,48 @@ export class FastConnection {
   #handedOver = false
   /** Runs from the connection's start, or from a partial request head, until a head is complete: slowloris. */
   #headTimer: NodeJS.Timeout | undefined
-  /** Waiting for the next request on a kept-alive connection (the socket's idle timeout runs). */
+  /** Waiting for the next request on a kept-alive connection. */
   #idle = false
+  /** The request being answered: the client's 'close' and 'drain' go to it. */
+  #exchange: Exchange | undefined
+  /** The forwarding header lines of the last request that brought none of its own, and its Host. */
+  #forwardingHost: string | undefined
+  #forwarding = ''
+  /** The last (memoized) request head served, and the head sent upstream for it. */
+  #lastRequest: ParsedRequest | undefined
+  #lastUpstreamHead = ''
   #onData = (chunk: Buffer) => this.#data(chunk)
-  #onIdle = () => this.socket.destroy()
+  #onTimeout = () => {
+    // One inactivity timer for the connection's whole life (a timer per request cost more
+    // than the request's parsing): it closes a kept-alive connection idle between requests;
+    // while a head is arriving the head timer rules, while a request is answered the route's
+    // read timeout. The timer runs again from the next byte either way.
+    if (this.#idle) this.socket.destroy()
+  }
   #onError = () => this.socket.destroy()
-  #onClose = () => clearTimeout(this.#headTimer)
+  #onClose = () => {
+    clearTimeout(this.#headTimer)
+    this.#exchange?.clientClosed()
+  }
+  #onDrain = () => this.#exchange?.drain()
 
   constructor(socket: Socket, scheme: 'http' | 'https', options: FastPathOptions) {
     this.socket = socket
     this.scheme = scheme
+    this.remoteAddress = socket.remoteAddress ?? ''
     this.#o = options
     socket.setNoDelay(true)
     socket.on('data', this.#onData)
     socket.on('error', this.#onError)
     socket.on('close', this.#onClose)
-    socket.on('timeout', this.#onIdle)
+    socket.on('timeout', this.#onTimeout)
+    socket.on('drain', this.#onDrain)
+    socket.setTimeout(options.keepAliveTimeoutMs)
     this.#armHeadTimer()
+  }
+
+  get options(): FastPathOptions {
+    return this.#o
   }
 
   #armHeadTimer(): void {
@@ -313,10 +409,7 @@ export class FastConnection {
   }
 
   #data(chunk: Buffer): void {
-    if (this.#idle) {
-      this.#idle = false
-      this.socket.setTimeout(0)
-    }
+    this.#idle = false
     this.#buffered = this.#buffered ? Buffer.concat([this.#buffered, chunk]) : chunk
     if (this.#busy) {
       // Pipelined: served once the current answer is out; do not read without bound meanwhile.
@@ -338,9 +431,10 @@ export class FastConnection {
     this.#handedOver = true
     this.#clearHeadTimer()
     this.socket.off('data', this.#onData)
-    this.socket.off('timeout', this.#onIdle)
+    this.socket.off('timeout', this.#onTimeout)
     this.socket.off('close', this.#onClose)
     this.socket.off('error', this.#onError)
+    this.socket.off('drain', this.#onDrain)
     this.socket.setTimeout(0)
     const rest = this.#buffered ?? Buffer.alloc(0)
     this.#buffered = undefined
@@ -356,21 +450,51 @@ export class FastConnection {
       else this.#armHeadTimer()
       return
     }
-    const req = end + 4 <= this.#o.maxHeaderBytes ? parseRequestHead(buf.toString('latin1', 0, end)) : undefined
-    // A malformed escape is node:http's to answer (400), like every head the fast path refuses.
-    const target = req && normalizeTarget(req.target)
-    if (req && target !== undefined) req.target = target
-    const route = req && target !== undefined && this.#o.route(req.host, target, this.scheme)
+    const req = end + 4 <= this.#o.maxHeaderBytes ? acceptedHead(buf.toString('latin1', 0, end)) : undefined
+    const route = req && this.#o.route(req.host, req.target, this.scheme)
     if (!req || !route || route.target.options.backendProtocol !== 'HTTP') return this.#handOver()
     this.#buffered = end + 4 < buf.length ? buf.subarray(end + 4) : undefined
     this.#busy = true
     this.#clearHeadTimer()
-    new Exchange(this, req, route, this.#o).start()
+    this.#exchange = new Exchange(this, req, route)
+    this.#exchange.start()
+  }
+
+  /**
+   * The head `req` goes upstream with. It depends only on the head's text and the connection,
+   * so a client repeating a (memoized) head on a connection gets the one made the first time.
+   */
+  upstreamHead(req: ParsedRequest): string {
+    if (req !== this.#lastRequest) {
+      req.upstream ??= `${req.method} ${req.target} HTTP/1.1\r\n${endToEndLines(req, req.connection, forwardingHeaderNames)}${req.trailers ? 'te: trailers\r\n' : ''}`
+      this.#lastUpstreamHead = `${req.upstream}${this.#forwardingLines(req)}\r\n`
+      this.#lastRequest = req
+    }
+    return this.#lastUpstreamHead
+  }
+
+  /**
+   * The forwarding header lines (X-Forwarded-*, Forwarded, Via) of `req`. Those of a request
+   * that brings none of its own depend only on the connection and the Host, so they are
+   * made once per connection and Host.
+   */
+  #forwardingLines(req: ParsedRequest): string {
+    const own = req.prior['x-forwarded-for'] !== undefined || req.prior.forwarded !== undefined || req.prior.via !== undefined
+    if (!own && req.host === this.#forwardingHost) return this.#forwarding
+    const client: ClientInfo = { remoteAddress: this.remoteAddress, scheme: this.scheme, host: req.host, httpVersion: '1.1', serverPort: this.socket.localPort, trustedProxies: this.#o.trustedProxies }
+    let text = ''
+    for (const [name, value] of forwardingHeaders(client, req.prior)) text += `${name}: ${value}\r\n`
+    if (!own) {
+      this.#forwardingHost = req.host
+      this.#forwarding = text
+    }
+    return text
   }
 
   /** The current request is answered; with `closeAfter` the connection ends here. */
   finished(closeAfter: boolean): void {
     this.#busy = false
+    this.#exchange = undefined
     if (closeAfter || this.socket.destroyed) {
       this.#closing = true
       if (!this.socket.destroyed) this.socket.end()
@@ -378,44 +502,53 @@ export class FastConnection {
     }
     this.socket.resume()
     if (this.#buffered && this.#buffered.length > 0) this.#next()
-    else {
-      this.#idle = true
-      this.socket.setTimeout(this.#o.keepAliveTimeoutMs)
-    }
+    else this.#idle = true
   }
 }
 
-class Exchange {
-  #conn: FastConnection
-  #req: ParsedRequest
-  #route: FastRoute
-  #o: FastPathOptions
-  #started = performance.now()
-  #tried = new Set<string>()
+/**
+ * One request, from its head to the end of its answer. It is the upstream connection's user
+ * (raw-pools.ts) while it has one, and gets the client connection's 'close' and 'drain'
+ * from its FastConnection: no listener is added or removed per request.
+ */
+class Exchange implements UpstreamUser {
+  readonly #conn: FastConnection
+  readonly #req: ParsedRequest
+  readonly #route: FastRoute
+  readonly #o: FastPathOptions
+  readonly #started = performance.now()
+  readonly #tried = new Set<string>()
   #lastError: string | undefined
   #upstreamHead = ''
-  #client: ClientInfo
+  // The current attempt.
+  #ep: Endpoint | undefined
+  #id = ''
+  #up: Upstream | undefined
+  #pooled = false
+  #sent = 0
+  #head: ResponseHead | undefined
+  #framing: Framing = { kind: 'none' }
+  #pending: Buffer | undefined
+  #received = false
+  #settled = true
+  #reusable = true
+  #upstreamMs: number | undefined
 
-  constructor(conn: FastConnection, req: ParsedRequest, route: FastRoute, options: FastPathOptions) {
+  constructor(conn: FastConnection, req: ParsedRequest, route: FastRoute) {
     this.#conn = conn
     this.#req = req
     this.#route = route
-    this.#o = options
-    this.#client = { remoteAddress: conn.socket.remoteAddress ?? '', scheme: conn.scheme, host: req.host, httpVersion: '1.1', serverPort: conn.socket.localPort, trustedProxies: options.trustedProxies }
+    this.#o = conn.options
   }
 
   start(): void {
-    const r = this.#req
-    let head = `${r.method} ${r.target} HTTP/1.1\r\n${endToEndLines(r, r.connection, forwardingHeaderNames)}`
-    if (r.trailers) head += 'te: trailers\r\n'
-    for (const [name, value] of forwardingHeaders(this.#client, r.prior)) head += `${name}: ${value}\r\n`
-    this.#upstreamHead = `${head}\r\n`
+    this.#upstreamHead = this.#conn.upstreamHead(this.#req)
     this.#attempt(undefined)
   }
 
   #record(status: number, endpoint?: string, upstreamMs?: number, error?: string): void {
     const r = this.#req
-    this.#o.record({ remote: this.#client.remoteAddress, method: r.method, host: r.host, path: r.target, scheme: this.#conn.scheme, status, ms: performance.now() - this.#started, ingress: this.#route.ingress, service: this.#route.service, endpoint, upstreamMs, error })
+    this.#o.record({ remote: this.#conn.remoteAddress, method: r.method, host: r.host, path: r.target, scheme: this.#conn.scheme, status, ms: performance.now() - this.#started, ingress: this.#route.ingress, service: this.#route.service, endpoint, upstreamMs, error, series: this.#route.series })
   }
 
   /** Answers the client itself; `error` (what went wrong, with addresses) goes to the log only. */
@@ -440,157 +573,182 @@ class Exchange {
     this.#tried.add(id)
     const pooled = again ? undefined : this.#o.pools.take(ep)
     const up = pooled ?? this.#o.pools.open(ep, o.connectTimeoutMs)
-    const balancer = this.#o.balancer
-    balancer.started(target.key, ep)
-    const client = this.#conn.socket
-    const sent = performance.now()
-    let head: ResponseHead | undefined
-    let pending: Buffer | undefined
-    let received = false
-    let settled = false
-    let reusable = true
-
-    const cleanup = () => {
-      settled = true
-      up.off('data', onData)
-      up.off('end', onEnd)
-      up.off('close', onClose)
-      up.off('error', onError)
-      up.off('timeout', onTimeout)
-      client.off('close', onClientClose)
-      client.off('drain', onDrain)
-      up.setTimeout(0)
-      balancer.finished(target.key, ep)
-    }
-    const complete = () => {
-      cleanup()
-      if (reusable && head!.keepAlive) this.#o.pools.put(ep, up)
-      else up.destroy()
-      this.#record(head!.status, id, upstreamMs)
-      this.#conn.finished(this.#req.close || !head!.keepAlive)
-    }
-    const fail = (code: string, message: string) => {
-      if (settled) return
-      cleanup()
-      up.destroy()
-      if (head) {
-        // The answer is under way: all that is left is to cut it short.
-        client.destroy()
-        this.#record(head.status, id, upstreamMs, `${id}: ${message} (the answer was cut short)`)
-        this.#conn.finished(true)
-        return
-      }
-      if (pooled && !received && code !== 'EREADTIMEOUT') return this.#attempt(ep)
-      balancer.failed(target.key, ep)
-      this.#lastError = `${id}: ${message}`
-      if (code === 'EREADTIMEOUT') return this.#answer(504, `Gateway Timeout: ${target.name} did not answer within ${o.readTimeoutMs} ms`, id, this.#lastError)
-      if (!received && RETRIABLE.has(code)) return this.#attempt(undefined)
-      this.#answer(502, `Bad Gateway: ${target.name} did not send a valid answer`, id, this.#lastError)
-    }
-    let upstreamMs: number | undefined
-
-    const forward = (bytes: Buffer | undefined, prefix: string | undefined) => {
-      let ok = true
-      if (prefix !== undefined && bytes && bytes.length > 0) {
-        const h = Buffer.from(prefix, 'latin1')
-        ok = client.write(Buffer.concat([h, bytes], h.length + bytes.length))
-      } else if (prefix !== undefined) ok = client.write(Buffer.from(prefix, 'latin1'))
-      else if (bytes && bytes.length > 0) ok = client.write(bytes)
-      if (!ok) up.pause()
-    }
-    /** Passes body bytes on; true once the body is complete. */
-    const body = (chunk: Buffer, prefix?: string): boolean => {
-      const f = head!.framing
-      if (f.kind === 'none') {
-        if (chunk.length > 0) reusable = false
-        forward(undefined, prefix)
-        return true
-      }
-      if (f.kind === 'close') {
-        forward(chunk, prefix)
-        return false
-      }
-      if (f.kind === 'length') {
-        const take = Math.min(f.left, chunk.length)
-        f.left -= take
-        if (take < chunk.length) reusable = false
-        forward(take === chunk.length ? chunk : chunk.subarray(0, take), prefix)
-        return f.left === 0
-      }
-      const n = f.chunks.scan(chunk)
-      if (n < 0) {
-        forward(undefined, prefix)
-        fail('EPROTO', 'a malformed chunked body')
-        return false
-      }
-      if (n < chunk.length) reusable = false
-      forward(n === chunk.length ? chunk : chunk.subarray(0, n), prefix)
-      return f.chunks.done
-    }
-
-    const onData = (chunk: Buffer) => {
-      received = true
-      if (head) {
-        if (body(chunk)) complete()
-        return
-      }
-      pending = pending ? Buffer.concat([pending, chunk]) : chunk
-      for (;;) {
-        const end = pending.indexOf(HEAD_END)
-        if (end < 0) {
-          if (pending.length > MAX_RESPONSE_HEAD) fail('EPROTO', 'a response head over 64 KiB')
-          return
-        }
-        const parsed = parseResponseHead(pending.toString('latin1', 0, end), this.#req.method === 'HEAD')
-        if (typeof parsed === 'string') return fail('EPROTO', `the endpoint sent ${parsed}`)
-        const rest = pending.subarray(end + 4)
-        if (parsed.status < 200) {
-          // Interim answers (103 Early Hints, a stray 100) are not passed on.
-          if (parsed.status === 101) return fail('EPROTO', 'the endpoint switched protocols unasked')
-          pending = rest
-          continue
-        }
-        head = parsed
-        pending = undefined
-        upstreamMs = performance.now() - sent
-        if (head.status >= 502 && head.status <= 504) balancer.failed(target.key, ep)
-        else balancer.succeeded(target.key, ep)
-        const close = this.#req.close || !head.keepAlive
-        let text = `HTTP/1.1 ${head.status} ${head.reason || STATUS_CODES[head.status] || ''}\r\n${endToEndLines(head, head.connection, head.encoded ? DROP_FROM_ENCODED_RESPONSE : DROP_FROM_RESPONSE)}via: ${responseVia(head.via)}\r\nserver: ${SERVER}\r\n`
-        if (head.framing.kind === 'chunked') text += 'transfer-encoding: chunked\r\n'
-        if (close) text += 'connection: close\r\n'
-        text += '\r\n'
-        if (body(rest, text)) complete()
-        return
-      }
-    }
-    const onEnd = () => {
-      if (head?.framing.kind === 'close') {
-        reusable = false
-        complete()
-      } else fail('ECLOSED', 'the endpoint closed the connection before the answer was complete')
-    }
-    const onClose = () => fail('ECLOSED', 'the connection closed')
-    const onError = (err: NodeJS.ErrnoException) => fail(err.code ?? 'EPROTO', err.message)
-    const onTimeout = () => fail('EREADTIMEOUT', `no answer within ${o.readTimeoutMs} ms`)
-    const onClientClose = () => {
-      if (settled) return
-      cleanup()
-      up.destroy()
-      this.#record(head?.status ?? 499, id, upstreamMs)
-      this.#conn.finished(true)
-    }
-    const onDrain = () => up.resume()
-
-    up.on('data', onData)
-    up.on('end', onEnd)
-    up.on('close', onClose)
-    up.on('error', onError)
-    up.setTimeout(o.readTimeoutMs, onTimeout)
-    client.on('close', onClientClose)
-    client.on('drain', onDrain)
+    this.#o.balancer.started(target.key, ep)
+    this.#ep = ep
+    this.#id = id
+    this.#up = up
+    this.#pooled = pooled !== undefined
+    this.#sent = performance.now()
+    this.#head = undefined
+    this.#pending = undefined
+    this.#received = false
+    this.#settled = false
+    this.#reusable = true
+    up.user = this
+    up.setTimeout(o.readTimeoutMs)
     // A pooled connection may have been paused by backpressure at the end of its last answer.
-    up.resume()
-    up.write(Buffer.from(this.#upstreamHead, 'latin1'))
+    up.socket.resume()
+    up.socket.write(this.#upstreamHead, 'latin1')
+  }
+
+  #cleanup(): void {
+    this.#settled = true
+    this.#up!.user = undefined
+    this.#o.balancer.finished(this.#route.target.key, this.#ep!)
+  }
+
+  #complete(): void {
+    this.#cleanup()
+    const up = this.#up!
+    const head = this.#head!
+    if (this.#reusable && head.keepAlive) this.#o.pools.put(up)
+    else up.socket.destroy()
+    this.#record(head.status, this.#id, this.#upstreamMs)
+    this.#conn.finished(this.#req.close || !head.keepAlive)
+  }
+
+  #fail(code: string, message: string): void {
+    if (this.#settled) return
+    this.#cleanup()
+    this.#up!.socket.destroy()
+    const { target } = this.#route
+    const id = this.#id
+    const head = this.#head
+    if (head) {
+      // The answer is under way: all that is left is to cut it short.
+      this.#conn.socket.destroy()
+      this.#record(head.status, id, this.#upstreamMs, `${id}: ${message} (the answer was cut short)`)
+      this.#conn.finished(true)
+      return
+    }
+    if (this.#pooled && !this.#received && code !== 'EREADTIMEOUT') return this.#attempt(this.#ep)
+    this.#o.balancer.failed(target.key, this.#ep!)
+    this.#lastError = `${id}: ${message}`
+    if (code === 'EREADTIMEOUT') return this.#answer(504, `Gateway Timeout: ${target.name} did not answer within ${target.options.readTimeoutMs} ms`, id, this.#lastError)
+    if (!this.#received && RETRIABLE.has(code)) return this.#attempt(undefined)
+    this.#answer(502, `Bad Gateway: ${target.name} did not send a valid answer`, id, this.#lastError)
+  }
+
+  /** Writes `prefix` (the response head) and `bytes` (a view of the upstream read buffer: copied) to the client, in one write when both are there. */
+  #forward(bytes: Buffer | undefined, prefix: string | undefined): void {
+    const client = this.#conn.socket
+    let ok = true
+    if (prefix !== undefined) {
+      // The head is latin1 text (bytes as received, and ASCII): one byte per character.
+      const extra = bytes ? bytes.length : 0
+      const out = Buffer.allocUnsafe(prefix.length + extra)
+      out.write(prefix, 0, 'latin1')
+      if (extra > 0) bytes!.copy(out, prefix.length)
+      ok = client.write(out)
+    } else if (bytes && bytes.length > 0) ok = client.write(Buffer.from(bytes))
+    if (!ok) this.#up!.socket.pause()
+  }
+
+  /** Passes body bytes on; true once the body is complete. */
+  #body(chunk: Buffer, prefix?: string): boolean {
+    const f = this.#framing
+    if (f.kind === 'none') {
+      if (chunk.length > 0) this.#reusable = false
+      this.#forward(undefined, prefix)
+      return true
+    }
+    if (f.kind === 'close') {
+      this.#forward(chunk, prefix)
+      return false
+    }
+    if (f.kind === 'length') {
+      const take = Math.min(f.left, chunk.length)
+      f.left -= take
+      if (take < chunk.length) this.#reusable = false
+      this.#forward(take === chunk.length ? chunk : chunk.subarray(0, take), prefix)
+      return f.left === 0
+    }
+    const n = f.chunks.scan(chunk)
+    if (n < 0) {
+      this.#forward(undefined, prefix)
+      this.#fail('EPROTO', 'a malformed chunked body')
+      return false
+    }
+    if (n < chunk.length) this.#reusable = false
+    this.#forward(n === chunk.length ? chunk : chunk.subarray(0, n), prefix)
+    return f.chunks.done
+  }
+
+  data(chunk: Buffer): void {
+    this.#received = true
+    if (this.#head) {
+      if (this.#body(chunk)) this.#complete()
+      return
+    }
+    let pending = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk
+    for (;;) {
+      const end = pending.indexOf(HEAD_END)
+      if (end < 0) {
+        // `chunk` is a view of the upstream read buffer: what is kept is copied.
+        this.#pending = pending.buffer === chunk.buffer ? Buffer.from(pending) : pending
+        if (pending.length > MAX_RESPONSE_HEAD) this.#fail('EPROTO', 'a response head over 64 KiB')
+        return
+      }
+      const text = pending.toString('latin1', 0, end)
+      const memo = this.#req.method === 'HEAD' ? headResponseMemo : responseMemo
+      let shape = memo.get(text)
+      if (!shape) {
+        const parsed = parseResponseHead(text, this.#req.method === 'HEAD')
+        if (typeof parsed === 'string') return this.#fail('EPROTO', `the endpoint sent ${parsed}`)
+        shape = { head: parsed }
+        memo.set(text, shape)
+      }
+      const rest = pending.subarray(end + 4)
+      const head = shape.head
+      if (head.status < 200) {
+        // Interim answers (103 Early Hints, a stray 100) are not passed on.
+        if (head.status === 101) return this.#fail('EPROTO', 'the endpoint switched protocols unasked')
+        pending = rest
+        continue
+      }
+      this.#head = head
+      this.#framing = freshFraming(head.framing)
+      this.#pending = undefined
+      this.#upstreamMs = performance.now() - this.#sent
+      const key = this.#route.target.key
+      if (head.status >= 502 && head.status <= 504) this.#o.balancer.failed(key, this.#ep!)
+      else this.#o.balancer.succeeded(key, this.#ep!)
+      const close = this.#req.close || !head.keepAlive
+      const out = close ? (shape.close ??= downstreamHead(head, true)) : (shape.keep ??= downstreamHead(head, false))
+      if (this.#body(rest, out)) this.#complete()
+      return
+    }
+  }
+
+  end(): void {
+    if (this.#head?.framing.kind === 'close') {
+      this.#reusable = false
+      this.#complete()
+    } else this.#fail('ECLOSED', 'the endpoint closed the connection before the answer was complete')
+  }
+
+  closed(): void {
+    this.#fail('ECLOSED', 'the connection closed')
+  }
+
+  error(err: NodeJS.ErrnoException): void {
+    this.#fail(err.code ?? 'EPROTO', err.message)
+  }
+
+  timeout(): void {
+    this.#fail('EREADTIMEOUT', `no answer within ${this.#route.target.options.readTimeoutMs} ms`)
+  }
+
+  /** The client went away. */
+  clientClosed(): void {
+    if (this.#settled) return
+    this.#cleanup()
+    this.#up!.socket.destroy()
+    this.#record(this.#head?.status ?? 499, this.#id, this.#upstreamMs)
+    this.#conn.finished(true)
+  }
+
+  drain(): void {
+    if (!this.#settled) this.#up!.socket.resume()
   }
 }

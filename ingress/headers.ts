@@ -40,15 +40,24 @@ export function plainResponse(status: number, text: string, opts: { close?: bool
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nserver: ${SERVER}\r\ncontent-type: text/plain; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${location}${opts.close ? 'connection: close\r\n' : ''}\r\n${body}`
 }
 
+export interface TrustedCidr {
+  address: string
+  prefix: number
+  family: 'ipv4' | 'ipv6'
+}
+
 /** Peers whose X-Forwarded-For and Forwarded weft appends to (`--trusted-proxies`); everyone else's are overwritten. */
 export class TrustedProxies {
   readonly #list = new BlockList()
   readonly size: number
+  /** As given (plain data: what a worker thread is sent to make its own). */
+  readonly cidrs: readonly TrustedCidr[]
 
   /** `cidrs`: addresses and CIDRs (IPv4 or IPv6), already checked by parseTrustedProxies. */
-  constructor(cidrs: readonly { address: string; prefix: number; family: 'ipv4' | 'ipv6' }[]) {
+  constructor(cidrs: readonly TrustedCidr[]) {
     for (const c of cidrs) this.#list.addSubnet(c.address, c.prefix, c.family)
     this.size = cidrs.length
+    this.cidrs = cidrs
   }
 
   has(address: string): boolean {

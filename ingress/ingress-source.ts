@@ -9,7 +9,7 @@ import { eventObject } from '../src/controllers/apply-actions.ts'
 import type { Logger } from '../src/util/log.ts'
 import type { Balancer } from './balancer.ts'
 import type { CertStore } from './cert-store.ts'
-import { backendEndpoints, backendKey } from './endpoints.ts'
+import { backendEndpoints, backendKey, type Endpoint } from './endpoints.ts'
 import { servesIngress, type IngressClassConfig } from './ingress-class.ts'
 import { RouteTableBuilder, type Backend, type RouteTable } from './route-table.ts'
 
@@ -23,11 +23,20 @@ export interface IngressSourceOptions {
   certs: CertStore
   balancer: Balancer
   onTable(table: RouteTable): void
+  /** What the table was built from, after each build: for worker threads that build their own (workers.ts). */
+  onState?(state: ServedState): void
   /** Any served Ingress changed, its status included (which does not rebuild the table). */
   onIngresses?(): void
   log: Logger
   /** Changes within this many ms are applied together (default 20). */
   batchMs?: number
+}
+
+/** The inputs of one route table: served Ingresses, the kubernetes.io/tls Secrets by 'namespace/name', and the endpoints of each backend (by backendKey). */
+export interface ServedState {
+  served: readonly V1Ingress[]
+  secrets: ReadonlyMap<string, V1Secret>
+  endpoints: ReadonlyMap<string, readonly Endpoint[]>
 }
 
 export class IngressSource {
@@ -135,15 +144,19 @@ export class IngressSource {
     for (const key of this.#backendKeys) if (!backends.has(key)) o.balancer.setEndpoints(key, [])
     this.#backendKeys = new Set(backends.keys())
     const backendErrors = new Map<string, string>()
+    const endpoints = new Map<string, Endpoint[]>()
     for (const [key, backend] of backends) {
       const service = this.#services.indexer.get(`${backend.namespace}/${backend.service}`)
       const found = backendEndpoints(backend, service, this.#slices.indexer.byIndex('service', `${backend.namespace}/${backend.service}`))
-      o.balancer.setEndpoints(key, 'endpoints' in found ? found.endpoints : [])
+      const eps = 'endpoints' in found ? found.endpoints : []
+      o.balancer.setEndpoints(key, eps)
+      endpoints.set(key, eps)
       if ('error' in found) backendErrors.set(key, found.message)
     }
 
     this.#table = table
     o.onTable(table)
+    o.onState?.({ served, secrets, endpoints })
     o.onIngresses?.()
 
     // What is wrong, as Events on the Ingresses concerned (each distinct message once).

@@ -1,12 +1,14 @@
 // Wires the Ingress controller together: what `weft ingress` runs.
+import { AggregatorRegistry } from 'prom-client'
 import type { RestClient } from '../src/client/index.ts'
+import { parseListenAddress } from '../src/util/host-port.ts'
 import { HttpEndpoints } from '../src/util/http-endpoints.ts'
 import type { Logger } from '../src/util/log.ts'
 import { Balancer } from './balancer.ts'
 import { CertStore } from './cert-store.ts'
 import { backendKey } from './endpoints.ts'
 import { defaultIngressClassConfig, type IngressClassConfig } from './ingress-class.ts'
-import { IngressSource } from './ingress-source.ts'
+import { IngressSource, type ServedState } from './ingress-source.ts'
 import type { TrustedProxies } from './headers.ts'
 import { IngressMetrics } from './metrics.ts'
 import { UpstreamPools } from './proxy.ts'
@@ -14,6 +16,7 @@ import { selfSigned } from './self-signed.ts'
 import { IngressServer } from './server.ts'
 import type { PublishSource } from './status-addresses.ts'
 import { IngressStatusWriter } from './status-writer.ts'
+import { IngressWorkers } from './workers.ts'
 
 export interface IngressConfig {
   httpListen: string
@@ -36,6 +39,8 @@ export interface IngressConfig {
   headersTimeoutMs?: number
   /** What status.loadBalancer.ingress of served Ingresses names (default: the listeners' addresses). */
   publish?: PublishSource
+  /** Threads serving the listeners (default 1: the main thread alone); see workers.ts. */
+  workers?: number
 }
 
 export const defaultIngressConfig: IngressConfig = {
@@ -52,17 +57,23 @@ export interface RunningIngress {
   balancer: Balancer
   certs: CertStore
   statusPorts: number[]
+  /** The worker threads beside the main thread's server (--workers N > 1). */
+  workers?: IngressWorkers
   stop(): Promise<void>
 }
 
 export async function startIngress(config: IngressConfig, client: RestClient, log: Logger, signal?: AbortSignal): Promise<RunningIngress> {
-  const certs = new CertStore(await selfSigned(['weft-ingress-default']))
+  const defaultCert = await selfSigned(['weft-ingress-default'])
+  const certs = new CertStore(defaultCert)
+  const extraThreads = Math.max(0, (config.workers ?? 1) - 1)
   const balancer = new Balancer()
   const pools = new UpstreamPools()
   const metrics = new IngressMetrics()
   /** The served set the metrics last forgot the others of. */
   let forgotten: ReadonlySet<string> | undefined
-  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, trustedProxies: config.trustedProxies, h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, maxConnections: config.maxConnections, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log })
+  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, trustedProxies: config.trustedProxies, h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, maxConnections: config.maxConnections, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log, reusePort: extraThreads > 0 })
+  let workers: IngressWorkers | undefined
+  let latest: ServedState | undefined
   const status = new IngressStatusWriter(client, config.publish ?? { kind: 'listeners', listen: [config.httpListen, config.httpsListen] }, () => source.served(), log)
   const source = new IngressSource({
     client,
@@ -81,6 +92,10 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
       // The series of Ingresses no longer served go, when that set changed (most changes are endpoints').
       if (source.servedKeys !== forgotten) metrics.forget((forgotten = source.servedKeys))
     },
+    onState: (state) => {
+      latest = state
+      workers?.update(state)
+    },
     onIngresses: () => status.changed(),
   })
   const statusEndpoints = new HttpEndpoints({
@@ -89,17 +104,19 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
       res.end('ok')
     },
     '/readyz': (res) => {
-      res.writeHead(source.ready ? 200 : 503, { 'content-type': 'text/plain' })
-      res.end(source.ready ? 'ok' : 'the routes have not been loaded from the API server yet')
+      const ready = source.ready && (workers?.ready ?? true)
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+      res.end(ready ? 'ok' : source.ready ? 'a worker thread is not serving' : 'the routes have not been loaded from the API server yet')
     },
     '/metrics': async (res) => {
-      const text = await metrics.registry.metrics()
+      const text = workers ? await AggregatorRegistry.aggregate([await metrics.registry.getMetricsAsJSON(), ...((await workers.metrics()) as object[])]).metrics() : await metrics.registry.metrics()
       res.writeHead(200, { 'content-type': metrics.registry.contentType })
       res.end(text)
     },
   })
   const stopAll = async () => {
     await statusEndpoints.close()
+    await workers?.stop()
     await server.close()
     await source.stop()
     await status.stop()
@@ -110,10 +127,28 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
     // Requests are served only once the routes are loaded: an empty table would answer 404 to everything.
     await source.start(signal)
     await server.start()
+    if (extraThreads > 0) {
+      // The other threads bind the ports the main thread's listeners got (a port 0 is chosen once).
+      const bound = (listen: string, port: number) => {
+        if (!listen) return ''
+        const { host } = parseListenAddress(listen)
+        return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+      }
+      workers = new IngressWorkers(
+        extraThreads,
+        {
+          server: { httpListen: bound(config.httpListen, server.httpPort), httpsListen: bound(config.httpsListen, server.httpsPort), httpsRedirectPort: config.httpsRedirectPort ?? (config.httpsListen ? server.httpsPort : undefined), sslRedirect: config.sslRedirect, trustedProxies: [...(config.trustedProxies?.cidrs ?? [])], h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, maxConnections: config.maxConnections, headersTimeoutMs: config.headersTimeoutMs },
+          defaultCert,
+        },
+        log,
+        metrics,
+      )
+      await workers.start(latest!)
+    }
     // Statuses name the listeners only once they are serving.
     await status.start(signal)
-    log.info({ http: server.httpPort, https: server.httpsPort, routes: source.table?.routes().length ?? 0 }, 'Ingress controller serving')
-    return { server, source, status, balancer, certs, statusPorts, stop: stopAll }
+    log.info({ http: server.httpPort, https: server.httpsPort, workers: extraThreads + 1, routes: source.table?.routes().length ?? 0 }, 'Ingress controller serving')
+    return { server, source, status, balancer, certs, statusPorts, workers, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err

@@ -16,11 +16,11 @@ import { backendKey } from './endpoints.ts'
 import { grpcOverHttp1, Http2Sessions, isGrpc, proxyGrpc } from './grpc-proxy.ts'
 import { FastConnection, type FastPathOptions } from './h1-fast-path.ts'
 import { plainResponse, SERVER, type ClientInfo, type TrustedProxies } from './headers.ts'
-import type { IngressMetrics } from './metrics.ts'
+import type { IngressMetrics, RequestSeries } from './metrics.ts'
 import { proxyRequest, type ProxyTarget, type UpstreamPools } from './proxy.ts'
 import { RawPools } from './raw-pools.ts'
 import { normalizeTarget } from './normalize-path.ts'
-import { normalizeHost, type RouteResult, type RouteTable } from './route-table.ts'
+import { normalizeHost, type DefaultBackend, type Route, type RouteResult, type RouteTable } from './route-table.ts'
 import { createTlsListener } from './tls-listener.ts'
 import { tunnelUpgrade } from './websocket.ts'
 
@@ -59,6 +59,8 @@ export interface IngressServerOptions {
   h2MaxConcurrentStreams?: number
   /** Client connections each listener holds at once; past it a new one is closed as it arrives (default defaultMaxConnections()). */
   maxConnections?: number
+  /** Bind with SO_REUSEPORT, so that other threads' listeners can share the ports (--workers). */
+  reusePort?: boolean
 }
 
 /** The most client connections a listener holds by default, however many descriptors the process may open. */
@@ -77,7 +79,7 @@ export function defaultMaxConnections(socketLimit = defaultSocketLimit()): numbe
 /** A warning about connections closed at the cap, at most this often per listener. */
 const DROP_WARN_EVERY_MS = 60_000
 
-type Resolved = { kind: 'proxy'; target: ProxyTarget; ingress: string; service: string } | { kind: 'answer'; status: number; text: string; ingress: string; location?: string }
+type Resolved = { kind: 'proxy'; target: ProxyTarget; ingress: string; service: string; series: RequestSeries } | { kind: 'answer'; status: number; text: string; ingress: string; location?: string }
 
 const MALFORMED_PATH = "Bad Request: the request path has a malformed percent-escape (every '%' must be followed by two hex digits; send a literal '%' as %25)"
 
@@ -101,6 +103,8 @@ const empty: RouteTable = {
 export class IngressServer {
   readonly options: IngressServerOptions
   #table: RouteTable = empty
+  /** What a route (or default backend) of a table resolves to when it is proxied: made once per route object. */
+  #proxied = new WeakMap<Route | DefaultBackend, Resolved & { kind: 'proxy' }>()
   /** The listening sockets: plain, and TLS (whose h2 connections go to an HTTP/2 server, the rest to the fast path). */
   #listeners: NetServer[] = []
   /** node:http servers taking the connections the fast path hands over. */
@@ -156,7 +160,7 @@ export class IngressServer {
         if (buffered.length > 0) socket.emit('data', buffered)
         socket.resume()
       },
-      record: (r) => this.#record(r.remote, r.method, r.host, r.path, '1.1', r.scheme, r.status, r.ms, r.ingress, r.service, r.endpoint, r.upstreamMs, r.error),
+      record: (r) => this.#record(r.remote, r.method, r.host, r.path, '1.1', r.scheme, r.status, r.ms, r.ingress, r.service, r.endpoint, r.upstreamMs, r.error, r.series),
     })
     const accept = (socket: Socket, scheme: 'http' | 'https', options: FastPathOptions) => new FastConnection(socket, scheme, options)
     if (o.httpListen) {
@@ -276,7 +280,7 @@ export class IngressServer {
     const { host, port } = parseListenAddress(address)
     return new Promise((resolve, reject) => {
       server.once('error', reject)
-      server.listen(port, host, () => {
+      server.listen({ port, host, reusePort: this.options.reusePort === true }, () => {
         server.off('error', reject)
         resolve((server.address() as AddressInfo).port)
       })
@@ -303,14 +307,19 @@ export class IngressServer {
       const authority = port === 443 ? hostname : `${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`
       return { kind: 'answer', status: 308, text: 'Permanent Redirect', ingress: target.ingress, location: `https://${authority}${url}` }
     }
+    const known = this.#proxied.get(target)
+    if (known) return known
     const b = target.backend
     const service = `${b.namespace}/${b.service}`
-    return {
-      kind: 'proxy',
+    const proxied = {
+      kind: 'proxy' as const,
       target: { key: backendKey(b), name: `service ${service} port ${b.port.number ?? b.port.name}`, options },
       ingress: target.ingress,
       service,
+      series: this.options.metrics.series(target.ingress, service),
     }
+    this.#proxied.set(target, proxied)
+    return proxied
   }
 
   #client(req: IncomingMessage, scheme: 'http' | 'https'): ClientInfo {
@@ -319,8 +328,9 @@ export class IngressServer {
   }
 
   /** One request's metrics and access-log line (at warn when something went wrong upstream: `error` says what, and never reaches the client). */
-  #record(remote: string, method: string, host: string, path: string, httpVersion: string, scheme: 'http' | 'https', status: number, ms: number, ingress: string, service: string, endpoint?: string, upstreamMs?: number, error?: string): void {
-    this.options.metrics.request(ingress, service, status, ms / 1000, upstreamMs === undefined ? undefined : upstreamMs / 1000)
+  #record(remote: string, method: string, host: string, path: string, httpVersion: string, scheme: 'http' | 'https', status: number, ms: number, ingress: string, service: string, endpoint?: string, upstreamMs?: number, error?: string, series?: RequestSeries): void {
+    const counted = series ?? this.options.metrics.series(ingress, service)
+    counted.observe(status, ms / 1000, upstreamMs === undefined ? undefined : upstreamMs / 1000)
     const level = error === undefined ? 'info' : 'warn'
     if (this.options.log.isLevelEnabled(level)) {
       this.options.log[level]({ remote, method, host, path, proto: `HTTP/${httpVersion}`, scheme, status, ms: Math.round(ms * 10) / 10, ingress, service, endpoint, upstream_ms: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 10) / 10, error }, 'request')
@@ -334,7 +344,7 @@ export class IngressServer {
     const r: Resolved = normalizeRequest(req) ? this.#resolve(client.host, req.url ?? '/', scheme) : { kind: 'answer', status: 400, text: MALFORMED_PATH, ingress: '' }
     const url = req.url ?? '/'
     const done = (status: number, extra: { endpoint?: string; upstreamMs?: number; error?: string } = {}) =>
-      this.#record(client.remoteAddress, req.method ?? '', client.host, url, req.httpVersion, scheme, status, performance.now() - started, r.ingress, r.kind === 'proxy' ? r.service : '', extra.endpoint, extra.upstreamMs, extra.error)
+      this.#record(client.remoteAddress, req.method ?? '', client.host, url, req.httpVersion, scheme, status, performance.now() - started, r.ingress, r.kind === 'proxy' ? r.service : '', extra.endpoint, extra.upstreamMs, extra.error, r.kind === 'proxy' ? r.series : undefined)
     if (r.kind === 'answer') {
       res.writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8', ...(r.location ? { location: r.location } : {}) })
       res.end(`${r.status} ${r.text}\n`)

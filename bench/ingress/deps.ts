@@ -1,7 +1,8 @@
-// Installs wrk, nginx (Debian nginx-light), openssl and curl when they are missing; apt.ts
-// keeps the nginx package from starting its system service.
+// Installs wrk, nginx (Debian nginx-light), haproxy, openssl and curl when they are missing;
+// apt.ts keeps the nginx and haproxy packages from starting their system services.
 import { existsSync } from 'node:fs'
 import { aptInstall, have } from '../lib/apt.ts'
+import { HAPROXY } from './haproxy.ts'
 
 export const NGINX = '/usr/sbin/nginx'
 
@@ -9,6 +10,7 @@ export function ensureTools(): void {
   aptInstall([
     ...(have('wrk') ? [] : ['wrk']),
     ...(existsSync(NGINX) ? [] : ['nginx-light']),
+    ...(existsSync(HAPROXY) ? [] : ['haproxy']),
     ...(have('openssl') ? [] : ['openssl']),
     ...(have('curl') ? [] : ['curl']),
   ])

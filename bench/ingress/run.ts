@@ -1,10 +1,12 @@
-// The Ingress benchmark (issue 7): wrk against `weft ingress` and against nginx configured
-// with the same routes, the same backend, one worker each, over TLS with keep-alive, TLS with
-// a new connection per request and (optionally) plain HTTP; interleaved rounds on one machine.
+// The Ingress benchmark (issues 7, 21): wrk against `weft ingress` and against nginx and
+// HAProxy configured with the same routes, the same backend, one worker (thread) each, over TLS
+// with keep-alive, TLS with a new connection per request and (optionally) plain HTTP; then TLS
+// keep-alive with as many workers as CPUs each; interleaved rounds on one machine.
 // Then "Ingress created → routable" with 1,000 Ingresses present. Everything listens on
 // 127.0.0.1; every process is stopped by pid and the temp dir removed (on success, failure
 // and Ctrl-C). See README.md.
 import { execFileSync, spawnSync } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { X509Certificate } from 'node:crypto'
@@ -22,6 +24,8 @@ import { BODY, startBackend } from './backend.ts'
 import { makeCert } from './cert.ts'
 import { waitForBody } from './curl.ts'
 import { ensureTools } from './deps.ts'
+import { HAPROXY, startHaproxy } from './haproxy.ts'
+import { perfProfile, removePerfMap } from './perf.ts'
 import { proxyConfig, startNginx } from './nginx.ts'
 import { measureRoutable, probePool, waitRoutable } from './routable.ts'
 import { ROUTED, TARGET, createBackends, createIngresses, hostRoute, routedSet, sliceVersions } from './routes.ts'
@@ -30,15 +34,20 @@ import { errorCount, runWrk, type WrkResult } from './wrk.ts'
 
 const usage = `Usage: node bench/ingress/run.ts [options]
 
-  --rounds N            rounds of (nginx, weft), order alternating (default 3)
+  --rounds N            rounds of (nginx, HAProxy, weft), order alternating (default 3)
   --seconds N           wrk run per server, scenario and round (default 10)
   --warmup N            wrk warm-up per server and scenario, seconds (default 2)
   --connections N       wrk -c (default 50)
-  --workers N           nginx worker_processes (default 1: against one weft process)
+  --workers N           weft --workers, nginx worker_processes and HAProxy nbthread of the main
+                        rows (default 1: one serving thread each)
+  --scaled N            also TLS keep-alive with weft --workers N, nginx worker_processes N and
+                        HAProxy nbthread N (default: the CPUs, ${availableParallelism()} here; 0: none)
   --ingresses N         Ingresses present for the routable test (default 1000, at least ${ROUTED + 1})
   --new N               new Ingresses timed create → routable (default 100)
   --profile-seconds N   one extra TLS keep-alive run against a separate weft with --cpu-prof (default 10; 0: none)
   --cpu-prof DIR        keep that profile in DIR (default: the temp dir, removed)
+  --perf-seconds N      native stacks: perf record -g for N s on a separate weft (node --perf-basic-prof)
+                        during a TLS keep-alive run, summarised (default 0: none)
   --no-plain            skip the plain-HTTP keep-alive scenario
   --access-log          both proxies log every request (nginx to a file, weft at WEFT_LOG_LEVEL=info)
   --node-pipe           also measure a Node process that only pipes bytes to the backend (no HTTP):
@@ -53,10 +62,12 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string' },
     connections: { type: 'string', default: '50' },
     workers: { type: 'string', default: '1' },
+    scaled: { type: 'string' },
     ingresses: { type: 'string' },
     new: { type: 'string', default: '100' },
     'profile-seconds': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'perf-seconds': { type: 'string' },
     'no-plain': { type: 'boolean', default: false },
     'access-log': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
@@ -84,9 +95,11 @@ const seconds = integer('seconds', 1, 10, 3)
 const warmup = integer('warmup', 0, 2, 1)
 const connections = integer('connections', 1, 50, 50)
 const workers = integer('workers', 1, 1, 1)
+const scaled = integer('scaled', 0, availableParallelism(), availableParallelism())
 const ingressCount = integer('ingresses', ROUTED + 1, 1000, 200)
 const newCount = integer('new', 1, 100, 100)
 const profileSeconds = integer('profile-seconds', 0, 10, 3)
+const perfSeconds = integer('perf-seconds', 0, 0, 0)
 const accessLog = flags['access-log']!
 const cpuProfDir = flags['cpu-prof'] === undefined ? undefined : resolve(flags['cpu-prof'])
 
@@ -109,14 +122,17 @@ interface Scenario {
   p99Target?: Target
 }
 
+// Targets (issue 21) are against nginx.
 const scenarios: Scenario[] = [
-  { key: 'tls-keepalive', title: 'TLS keep-alive', scheme: 'https', close: false, rpsTarget: atLeast(0.75, '×'), p99Target: atMost(2, '×') },
-  { key: 'tls-new', title: 'TLS, new connection per request', scheme: 'https', close: true, rpsTarget: atLeast(0.75, '×'), p99Target: atMost(2, '×') },
-  ...(flags['no-plain'] ? [] : [{ key: 'http-keepalive', title: 'plain HTTP keep-alive', scheme: 'http' as const, close: false }]),
+  { key: 'tls-keepalive', title: 'TLS keep-alive', scheme: 'https', close: false, rpsTarget: atLeast(0.6, '×'), p99Target: atMost(2, '×') },
+  { key: 'tls-new', title: 'TLS, new connection per request', scheme: 'https', close: true, rpsTarget: atLeast(0.8, '×'), p99Target: atMost(2, '×') },
+  ...(flags['no-plain'] ? [] : [{ key: 'http-keepalive', title: 'plain HTTP keep-alive', scheme: 'http' as const, close: false, rpsTarget: atLeast(0.6, '×') }]),
 ]
+/** The scenario of the scaled rows (--scaled). */
+const scaledScenario: Scenario = { key: 'tls-keepalive-scaled', title: `TLS keep-alive, ${scaled} workers each`, scheme: 'https', close: false }
 
 interface Proxy {
-  label: 'weft' | 'nginx' | 'node-pipe'
+  label: string
   process: ChildProcess
   ports: { http: number; https: number }
   /** Per scenario key: one result per round, and the proxy's CPU seconds during it. */
@@ -159,9 +175,9 @@ function versionOf(command: string, args: string[]): string {
   return text || `${command} (version unknown)`
 }
 
-function scenarioRows(s: Scenario, weft: Proxy, nginx: Proxy): ResultRow[] {
+function scenarioRows(s: Scenario, weft: Proxy, peer: Proxy, peerName: string): ResultRow[] {
   const w = weft.results.get(s.key)!
-  const g = nginx.results.get(s.key)!
+  const g = peer.results.get(s.key)!
   const perRound = (f: (r: { wrk: WrkResult; cpu: number }) => number) => median(w.map((r, i) => f(r) / f(g[i]!)))
   const med = (list: typeof w, f: (r: { wrk: WrkResult; cpu: number }) => number) => median(list.map(f))
   const row = (metric: string, fmt: (v: number) => string, f: (r: { wrk: WrkResult; cpu: number }) => number, target?: Target): ResultRow => {
@@ -169,16 +185,18 @@ function scenarioRows(s: Scenario, weft: Proxy, nginx: Proxy): ResultRow[] {
     return { metric, weft: fmt(med(w, f)), peer: fmt(med(g, f)), ratio: ratioText(ratio), target: target?.text ?? '', verdict: verdict(target, ratio) }
   }
   const close = s.close ? " -H 'Connection: close'" : ''
+  const title = `${s.title} vs ${peerName}`
   return [
-    row(`${s.title}: requests/s (wrk -t1 -c${connections}${close}, median of ${rounds})`, fmtRate, (r) => r.wrk.rps, s.rpsTarget),
-    row(`${s.title}: latency p99`, fmtMs, (r) => r.wrk.p99Ms, s.p99Target),
-    row(`${s.title}: latency p50`, fmtMs, (r) => r.wrk.p50Ms),
-    row(`${s.title}: requests per proxy CPU-second`, fmtNumber, (r) => r.wrk.requests / r.cpu),
+    row(`${title}: requests/s (wrk -t1 -c${connections}${close}, median of ${rounds})`, fmtRate, (r) => r.wrk.rps, s.rpsTarget),
+    row(`${title}: latency p99`, fmtMs, (r) => r.wrk.p99Ms, s.p99Target),
+    row(`${title}: latency p50`, fmtMs, (r) => r.wrk.p50Ms),
+    row(`${title}: requests per proxy CPU-second (per core)`, fmtNumber, (r) => r.wrk.requests / r.cpu),
   ]
 }
 
 function perRoundNotes(p: Proxy): string {
-  return scenarios
+  return [...scenarios, scaledScenario]
+    .filter((s) => p.results.has(s.key))
     .map((s) => {
       const list = p.results.get(s.key)!
       return `${s.title} ${list.map((r) => `${fmtRate(r.wrk.rps)} p99 ${fmtMs(r.wrk.p99Ms)} (CPU ${r.cpu.toFixed(1)} s)`).join(' / ')}`
@@ -204,38 +222,68 @@ try {
   const slicesBefore = await sliceVersions(client)
   progress(`created ${ROUTED} Ingresses (${new Set(routes.map((r) => r.host)).size} hosts), ${n(routes.reduce((sum, r) => sum + r.paths.length, 0))} paths, the TLS Secret, Services and EndpointSlices`)
 
-  const nginxDir = join(work, 'nginx')
-  mkdirSync(nginxDir)
-  const nginxPorts = { http: await freePort(), https: await freePort() }
-  const nginxConf = proxyConfig({ dir: nginxDir, workers, httpPort: nginxPorts.http, httpsPort: nginxPorts.https, backendPort: backend.port, cert, routes, accessLog: accessLog ? join(nginxDir, 'access.log') : undefined })
-  const nginxProc = startNginx(cleanup, nginxDir, nginxConf, 'nginx')
-  await waitForBody('nginx', nginxProc, nginxPorts, TARGET.host, TARGET.path, BODY)
+  /** nginx and HAProxy with `n` workers (threads), each from the same route list. */
+  const startPeers = async (n: number, suffix: string): Promise<[Proxy, Proxy]> => {
+    const nginxDir = join(work, `nginx${suffix}`)
+    mkdirSync(nginxDir)
+    const nginxPorts = { http: await freePort(), https: await freePort() }
+    const nginxConf = proxyConfig({ dir: nginxDir, workers: n, httpPort: nginxPorts.http, httpsPort: nginxPorts.https, backendPort: backend.port, cert, routes, accessLog: accessLog ? join(nginxDir, 'access.log') : undefined })
+    const nginxProc = startNginx(cleanup, nginxDir, nginxConf, 'nginx')
+    await waitForBody(`nginx${suffix}`, nginxProc, nginxPorts, TARGET.host, TARGET.path, BODY)
+    const haproxyDir = join(work, `haproxy${suffix}`)
+    mkdirSync(haproxyDir)
+    const haproxyPorts = { http: await freePort(), https: await freePort() }
+    const haproxyProc = startHaproxy(cleanup, { dir: haproxyDir, threads: n, httpPort: haproxyPorts.http, httpsPort: haproxyPorts.https, backendPort: backend.port, cert, routes }, 'haproxy')
+    await waitForBody(`haproxy${suffix}`, haproxyProc, haproxyPorts, TARGET.host, TARGET.path, BODY)
+    return [
+      { label: `nginx${suffix}`, process: nginxProc, ports: nginxPorts, results: new Map() },
+      { label: `haproxy${suffix}`, process: haproxyProc, ports: haproxyPorts, results: new Map() },
+    ]
+  }
+  const startWeft = async (n: number, suffix: string): Promise<Proxy> => {
+    const w = await startWeftIngress(cleanup, { apiUrl: api.url, kubeconfig: api.kubeconfig, dir: work, label: `measured${suffix}`, workers: n })
+    const ports = { http: w.httpPort, https: w.httpsPort }
+    await waitForBody(`weft${suffix}`, w.process, ports, TARGET.host, TARGET.path, BODY)
+    return { label: `weft${suffix}`, process: w.process, ports, results: new Map() }
+  }
+  const expected = new X509Certificate(cert.cert).fingerprint256
+  const checkCert = (list: Proxy[]) => {
+    for (const p of list) if (servedFingerprint(p.ports.https) !== expected) throw new Error(`${p.label} does not serve the bench certificate to SNI 127.0.0.1`)
+  }
 
   if (accessLog) process.env.WEFT_LOG_LEVEL = 'info'
-  const weftProc = await startWeftIngress(cleanup, { apiUrl: api.url, kubeconfig: api.kubeconfig, dir: work, label: 'measured' })
-  const weftPorts = { http: weftProc.httpPort, https: weftProc.httpsPort }
-  await waitForBody('weft', weftProc.process, weftPorts, TARGET.host, TARGET.path, BODY)
-  const expected = new X509Certificate(cert.cert).fingerprint256
-  for (const [label, port] of [['nginx', nginxPorts.https], ['weft', weftPorts.https]] as const) {
-    if (servedFingerprint(port) !== expected) throw new Error(`${label} does not serve the bench certificate to SNI 127.0.0.1`)
-  }
-  progress(`nginx (${workers} worker) and weft ingress both serve ${TARGET.host}${TARGET.path} → backend, with the same certificate`)
-
-  const nginx: Proxy = { label: 'nginx', process: nginxProc, ports: nginxPorts, results: new Map(scenarios.map((s) => [s.key, []])) }
-  const weft: Proxy = { label: 'weft', process: weftProc.process, ports: weftPorts, results: new Map(scenarios.map((s) => [s.key, []])) }
+  const [nginx, haproxy] = await startPeers(workers, '')
+  const weft = await startWeft(workers, '')
+  checkCert([nginx, haproxy, weft])
+  const weftPorts = weft.ports
+  progress(`nginx (${workers} worker), HAProxy (${workers} thread) and weft ingress (${workers} worker) all serve ${TARGET.host}${TARGET.path} → backend, with the same certificate`)
   let pipe: Proxy | undefined
   if (flags['node-pipe']) {
     const ports = { http: await freePort(), https: await freePort() }
     const proc = startProcess(cleanup, process.execPath, [join(import.meta.dirname, 'node-pipe.ts'), String(ports.http), String(ports.https), String(backend.port), cert.certFile, cert.keyFile], { logFile: join(work, 'node-pipe.log') })
     await waitForBody('node-pipe', proc, ports, TARGET.host, TARGET.path, BODY)
-    pipe = { label: 'node-pipe', process: proc, ports, results: new Map(scenarios.map((s) => [s.key, []])) }
+    pipe = { label: 'node-pipe', process: proc, ports, results: new Map() }
     progress(`node-pipe (a Node process piping bytes to the backend, no HTTP) on 127.0.0.1:${ports.http} and :${ports.https}`)
   }
-  const contenders = pipe ? [nginx, weft, pipe] : [nginx, weft]
-  if (warmup > 0) for (const p of contenders) for (const s of scenarios) await wrkRun(work, p, s, warmup, 0)
+  const contenders = pipe ? [nginx, haproxy, weft, pipe] : [nginx, haproxy, weft]
+  for (const p of contenders) for (const s of scenarios) p.results.set(s.key, [])
+  let scaledSet: Proxy[] = []
+  if (scaled > 1) {
+    const [n, h] = await startPeers(scaled, `×${scaled}`)
+    const w = await startWeft(scaled, `×${scaled}`)
+    checkCert([n, h, w])
+    scaledSet = [n, h, w]
+    for (const p of scaledSet) p.results.set(scaledScenario.key, [])
+    progress(`and with ${scaled} workers (threads) each: nginx, HAProxy and weft ingress`)
+  }
+  if (warmup > 0) {
+    for (const p of contenders) for (const s of scenarios) await wrkRun(work, p, s, warmup, 0)
+    for (const p of scaledSet) await wrkRun(work, p, scaledScenario, warmup, 0)
+  }
   for (let round = 1; round <= rounds; round++) {
-    const order = round % 2 === 1 ? contenders : [...contenders].reverse()
-    for (const s of scenarios) {
+    const runs: [Scenario, Proxy[]][] = [...scenarios.map((s): [Scenario, Proxy[]] => [s, contenders]), ...(scaledSet.length > 0 ? [[scaledScenario, scaledSet] as [Scenario, Proxy[]]] : [])]
+    for (const [s, list] of runs) {
+      const order = round % 2 === 1 ? list : [...list].reverse()
       for (const p of order) {
         const r = await wrkRun(work, p, s, seconds, round)
         p.results.get(s.key)!.push(r)
@@ -244,7 +292,7 @@ try {
     }
   }
   if ((await sliceVersions(client)) !== slicesBefore) throw new Error('the EndpointSlices changed during the run: something else manages them')
-  await nginxProc.stop()
+  for (const p of [nginx, haproxy, ...scaledSet]) await p.process.stop()
 
   let profileText = ''
   if (profileSeconds > 0) {
@@ -272,6 +320,23 @@ try {
     } else progress(`no CPU profile appeared in ${dir}`)
   }
 
+  let perfText = ''
+  if (perfSeconds > 0) {
+    const profiled = await startWeftIngress(cleanup, { apiUrl: api.url, kubeconfig: api.kubeconfig, dir: work, label: 'perf', perfBasicProf: true })
+    const pid = profiled.process.pid
+    cleanup.add(() => removePerfMap(pid))
+    const ports = { http: profiled.httpPort, https: profiled.httpsPort }
+    await waitForBody('weft (perf)', profiled.process, ports, TARGET.host, TARGET.path, BODY)
+    const load = wrkRun(work, { label: 'weft', process: profiled.process, ports, results: new Map() }, scenarios[0]!, perfSeconds + 3, -2)
+    await new Promise((r) => setTimeout(r, 1500))
+    const summary = await perfProfile(pid, perfSeconds, join(work, 'perf.data'))
+    const r = await load
+    await profiled.process.stop(15_000)
+    removePerfMap(pid)
+    perfText = `weft ingress (--workers 1) under perf record -g, node --perf-basic-prof: TLS keep-alive, ${perfSeconds} s of ${perfSeconds + 3} s, ${fmtRate(r.wrk.rps)} under the profiler.\n${summary}`
+    process.stdout.write(`\n${perfText}`)
+  }
+
   // Routable: fill up to --ingresses with distinct hosts, then time --new creates one by one.
   const extras = Array.from({ length: ingressCount - ROUTED }, (_, i) => hostRoute('extra', i))
   const extraRate = await createIngresses(client, extras, 16)
@@ -282,12 +347,17 @@ try {
   const routable = await measureRoutable(client, probe, newCount)
   const rt: Summary = summarize(routable.ms)
   progress(`create → routable: p50 ${fmtMs(rt.p50)}, p99 ${fmtMs(rt.p99)}, max ${fmtMs(rt.max)}`)
-  if (weftProc.process.exited) throw new Error(`weft exited; log ${weftProc.process.logFile}:\n${weftProc.process.tail()}`)
+  if (weft.process.exited) throw new Error(`weft exited; log ${weft.process.logFile}:\n${weft.process.tail()}`)
 
-  const rows: ResultRow[] = scenarios.flatMap((s) => scenarioRows(s, weft, nginx))
+  const untargeted = (s: Scenario): Scenario => ({ ...s, rpsTarget: undefined, p99Target: undefined })
+  const rows: ResultRow[] = scenarios.flatMap((s) => [...scenarioRows(s, weft, nginx, 'nginx'), ...scenarioRows(untargeted(s), weft, haproxy, 'HAProxy')])
+  if (scaledSet.length > 0) {
+    const [n, h, w] = scaledSet as [Proxy, Proxy, Proxy]
+    rows.push(...scenarioRows(scaledScenario, w, n, `nginx (worker_processes ${scaled})`), ...scenarioRows(scaledScenario, w, h, `HAProxy (nbthread ${scaled})`))
+  }
   if (pipe) {
     for (const s of scenarios) {
-      const [row] = scenarioRows({ ...s, rpsTarget: undefined }, pipe, nginx)
+      const [row] = scenarioRows(untargeted(s), pipe, nginx, 'nginx')
       rows.push({ ...row!, metric: `node-pipe (no HTTP: the ceiling of a Node proxy), ${row!.metric}` })
     }
   }
@@ -297,19 +367,20 @@ try {
   rows.push({ metric: 'wrk non-2xx answers and socket errors (all runs)', weft: '0', peer: '0', ratio: '—', target: '', verdict: '' })
 
   const setup =
-    `${machineSummary(started)}; ${versionOf('nginx', ['-v'])}, ${versionOf('wrk', ['-v'])}, Node ${process.version}; ` +
+    `${machineSummary(started)}; ${versionOf('nginx', ['-v'])}, ${versionOf(HAPROXY, ['-v'])}, ${versionOf('wrk', ['-v'])}, Node ${process.version}; ` +
     `${rounds} round(s) of ${seconds} s per server and scenario (order alternating, ${warmup} s warm-ups), wrk -t1 -c${connections} --latency to Host ${TARGET.host} path ${TARGET.path}; ` +
-    `nginx worker_processes ${workers} vs one weft ingress process; ${ROUTED} Ingresses routed; access logs ${accessLog ? 'on in both' : 'off in both'}`
-  process.stdout.write(`\ningress: weft ingress vs nginx (peer) — ${setup}\n\n${textTable(rows)}\n`)
+    `weft ingress --workers ${workers} vs nginx worker_processes ${workers} and HAProxy nbthread ${workers}${scaledSet.length > 0 ? `, then ${scaled} each (TLS keep-alive)` : ''}; ${ROUTED} Ingresses routed; access logs ${accessLog ? 'on in weft and nginx' : 'off in all'}`
+  process.stdout.write(`\ningress: weft ingress vs nginx and HAProxy (peers) — ${setup}\n\n${textTable(rows)}\n`)
   if (flags.out !== '-') {
     const md =
       `# bench/ingress results\n\n${new Date().toISOString()}: ${setup}.\n\n` +
-      `"weft" = \`weft ingress\` (routes from the API), "peer" = nginx configured from the same route list (bench/ingress/nginx.ts); both proxy to the same backend ` +
-      `(a second nginx answering a 100-byte body). Ratio = weft ÷ nginx, the median over rounds of ratios measured back to back.\n\n${markdownTable(rows)}\n\nPer round:\n\n` +
-      `- nginx: ${perRoundNotes(nginx)}\n- weft: ${perRoundNotes(weft)}\n` +
+      `"weft" = \`weft ingress\` (routes from the API), "peer" = nginx or HAProxy (as the row says) configured from the same route list (bench/ingress/nginx.ts, haproxy.ts); all proxy to the same backend ` +
+      `(a second nginx answering a 100-byte body). Ratio = weft ÷ peer, the median over rounds of ratios measured back to back.\n\n${markdownTable(rows)}\n\nPer round:\n\n` +
+      [nginx, haproxy, weft, ...scaledSet].map((p) => `- ${p.label}: ${perRoundNotes(p)}\n`).join('') +
       (pipe ? `- node-pipe: ${perRoundNotes(pipe)}\n` : '') +
       `- create → routable (ms, in creation order): ${routable.ms.map((m) => m.toFixed(0)).join(' ')}\n` +
-      (profileText ? `\n\`\`\`\n${profileText}\`\`\`\n` : '')
+      (profileText ? `\n\`\`\`\n${profileText}\`\`\`\n` : '') +
+      (perfText ? `\n\`\`\`\n${perfText}\`\`\`\n` : '')
     writeFileSync(flags.out!, md)
     process.stdout.write(`\nwrote ${flags.out}\n`)
   }

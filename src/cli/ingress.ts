@@ -1,5 +1,6 @@
 // `weft ingress`: the Ingress controller (also what the built-in image `weft/ingress` runs).
 import { isIP } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { parseTrustedProxies } from '../../ingress/headers.ts'
 import { defaultIngressConfig, startIngress, type IngressConfig } from '../../ingress/run.ts'
 import type { PublishSource } from '../../ingress/status-addresses.ts'
@@ -31,6 +32,10 @@ ${connectionUsage}
                             open-file limit is low: a quarter of what it leaves, 192 for 1024)
   --h2-idle-timeout D       an HTTP/2 connection with no open streams that is silent this long is
                             closed, and a request body that stalls this long is reset (default 60s)
+  --workers N               threads serving the listeners, each with its own listening sockets on the
+                            ports (SO_REUSEPORT), route table copy and upstream connections; the
+                            main thread also watches the API and writes status (default: the CPUs,
+                            ${availableParallelism()} here)
   --ingress-class NAME      the IngressClass name served (default ${d.classes.className})
   --controller NAME         the IngressClass spec.controller served (default ${d.classes.controller})
   --status-listen A         /healthz, /readyz and /metrics on HOST:PORT (default ${d.statusListen}; '' for none)
@@ -94,9 +99,10 @@ export function ingressConfigFrom(values: Record<string, string | boolean | unde
     classes: { className, controller: s('controller', d.classes.controller) },
     statusListen: s('status-listen', d.statusListen),
     publish: publishSource(values, [httpListen, httpsListen]),
+    workers: wholeNumber('--workers', s('workers', String(availableParallelism())), { min: 1, max: 1024 }),
   }
 }
 
 export function runIngress(argv: string[]): Promise<void> {
-  return runComponent(argv, { boolFlags: ['ssl-redirect'], flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'trusted-proxies', 'h2-max-concurrent-streams', 'h2-idle-timeout', 'max-connections', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
+  return runComponent(argv, { boolFlags: ['ssl-redirect'], flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'trusted-proxies', 'h2-max-concurrent-streams', 'h2-idle-timeout', 'max-connections', 'workers', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
 }

@@ -164,6 +164,51 @@ t.test('every response framing: length, chunked (passed on as is), close-delimit
   t.match(none, /^HTTP\/1\.1 204 No Content\r\n(.*\r\n)*\r\nHTTP\/1\.1 200 OK/)
 })
 
+t.test('a head that arrives in pieces and a body of many reads arrive whole (upstream reads share one buffer)', async (t) => {
+  const body = Buffer.alloc(8 * 1024 * 1024)
+  for (let i = 0; i < body.length; i++) body[i] = (i * 7 + (i >> 11)) & 0xff
+  reply = (head, socket) => {
+    if (head.startsWith('GET /split')) {
+      socket.write('HTTP/1.1 200 OK\r\nconte')
+      setTimeout(() => socket.write('nt-length: 5\r\nx-a: 1'), 30)
+      setTimeout(() => socket.write('\r\n\r\nhel'), 60)
+      setTimeout(() => socket.write('lo'), 90)
+    } else {
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`)
+      // In small pieces: weft reads them one by one, each under its client's write buffer limit.
+      let at = 0
+      const more = () => {
+        for (; at < body.length; at += 4096) {
+          if (!socket.write(body.subarray(at, at + 4096))) {
+            at += 4096
+            socket.once('drain', more)
+            return
+          }
+          if (at % (64 * 4096) === 0) {
+            at += 4096
+            setImmediate(more)
+            return
+          }
+        }
+      }
+      more()
+    }
+  }
+  const split = await exchange(get('/split'))
+  t.match(split, /^HTTP\/1\.1 200 OK\r\ncontent-length: 5\r\nx-a: 1\r\n(.*\r\n)*\r\nhello$/)
+  // (This route's read timeout is 500 ms: a client that stops reading would have the answer cut short.)
+  const got = await new Promise<Buffer>((resolve) => {
+    const parts: Buffer[] = []
+    const s = connect(server.httpPort, '127.0.0.1', () => s.write(get('/big', 'Connection: close\r\n')))
+    s.on('data', (d: Buffer) => parts.push(d))
+    s.on('close', () => resolve(Buffer.concat(parts)))
+    s.on('error', () => {})
+  })
+  const at = got.indexOf('\r\n\r\n') + 4
+  t.equal(got.length - at, body.length, 'every byte')
+  t.ok(got.subarray(at).equals(body), 'in order, none overwritten by later reads')
+})
+
 t.test('interim answers are skipped; a malformed answer is a 502', async (t) => {
   reply = (head, socket) => {
     if (head.startsWith('GET /hints')) socket.write(`HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n${answer('final')}`)
