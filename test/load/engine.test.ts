@@ -95,7 +95,10 @@ t.test('warm-up requests are sent but not recorded; t0 follows the warm-up', asy
   const { factory, log } = fakeClient(() => 1)
   const startAtMs = Date.now() + 50
   const snapshot = await run({ plan: plan({ warmupMs: 500, phases: [{ name: 'steady', durationMs: 1000, rate: 100 }] }), createClient: factory, startAtMs }).result
-  t.equal(log.sentAt.length, 150, '50 warm-up requests and 100 recorded ones')
+  // A start more than 10 ms late skips the warm-up requests already past (engine.ts): a busy
+  // CI machine's timer can be that late, so a few may be missing; the recorded ones never are.
+  const warmup = log.sentAt.length - 100
+  t.ok(warmup > 40 && warmup <= 50, `the warm-up's requests are sent (${warmup} of 50)`)
   t.equal(snapshot.startedAtMs, startAtMs + 500)
   t.same(snapshot.windows.map((w) => w.sent), [100])
 })
