@@ -12,6 +12,9 @@ if ! tsc --noEmit; then echo "0 passed, 1 failed"; exit 1; fi
 # checkout must build it before the first run, or the run uses the default plugins
 # (whose TypeScript loader does not work with TypeScript 7: Node strips the types itself).
 tap build >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+# Every test process (and every weft process a test starts) shares one compile cache: a module
+# is stripped of its types once, not once per test file (~0.5 s of CPU per file).
+export NODE_COMPILE_CACHE=${NODE_COMPILE_CACHE:-$PWD/node_modules/.cache/weft-compile}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 tap --reporter=tap "$@" 2>&1 | tee "$log"
