@@ -9,7 +9,7 @@ bash scripts/install-deps.sh || exit 1
 echo "# tsc --noEmit"
 if ! tsc --noEmit; then echo "0 passed, 1 failed"; exit 1; fi
 # tap compiles its plugin set from package.json's "tap.plugin" on first use; a fresh
-# checkout must build it before the first run, or the run uses the default plugins
+# checkout must build it before the first run, or the tests load the default plugins
 # (whose TypeScript loader does not work with TypeScript 7: Node strips the types itself).
 tap build >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 # Every test process (and every weft process a test starts) shares one compile cache: a module
@@ -17,13 +17,16 @@ tap build >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 export NODE_COMPILE_CACHE=${NODE_COMPILE_CACHE:-$PWD/node_modules/.cache/weft-compile}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-tap --reporter=tap "$@" 2>&1 | tee "$log"
+# scripts/run-tests.ts runs the tap test files in parallel (package.json's tap.jobs), longest first.
+node scripts/run-tests.ts "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# What failed, where the end of a long log shows it.
+awk '/^# Subtest: /{file=$3} /^ *not ok / && match($0, /^ */) && RLENGTH <= 8 {sub(/^ +/, ""); print "# failed: " file ": " $0}' "$log" | head -40
 # Count each file's direct test points (subtests and assertions at the first nesting level).
-passed=$(grep -cE '^    ok [0-9]+' "$log")
-failed=$(grep -cE '^    not ok [0-9]+' "$log")
+passed=$(grep -acE '^    ok [0-9]+' "$log")
+failed=$(grep -acE '^    not ok [0-9]+' "$log")
 # A file that crashed before reporting anything shows only as a failed top-level point.
-crashed=$(grep -E '^not ok [0-9]+' "$log" | wc -l)
+crashed=$(grep -aE '^not ok [0-9]+' "$log" | wc -l)
 if [ "$failed" -eq 0 ] && [ "$crashed" -gt 0 ]; then failed=$crashed; fi
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "$passed passed, $failed failed"
