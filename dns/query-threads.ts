@@ -2,6 +2,7 @@
 // gathers their metrics for /metrics, and starts a thread again if one dies.
 import { Worker } from 'node:worker_threads'
 import type { Logger } from '../src/util/log.ts'
+import { stopThread } from '../src/util/threads.ts'
 import { errorReply } from './forwarder.ts'
 import type { Forwarding } from './forwarding.ts'
 import { Rcode } from './records.ts'
@@ -64,19 +65,7 @@ export class QueryThreads {
 
   async stop(): Promise<void> {
     this.#stopped = true
-    await Promise.all(
-      [...this.#workers].map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            const kill = setTimeout(() => void w.terminate(), 2000)
-            w.once('exit', () => {
-              clearTimeout(kill)
-              resolve()
-            })
-            w.postMessage({ type: 'stop' } satisfies ToThread)
-          }),
-      ),
-    )
+    await Promise.all([...this.#workers].map((w) => stopThread(w, { type: 'stop' } satisfies ToThread, 2000)))
     this.#workers.clear()
   }
 

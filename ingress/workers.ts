@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads'
 import type { V1Ingress, V1Secret } from '@kubernetes/client-node'
 import { objectKey } from '../src/client/index.ts'
 import type { Logger } from '../src/util/log.ts'
+import { stopThread } from '../src/util/threads.ts'
 import type { Endpoint } from './endpoints.ts'
 import type { ServedState } from './ingress-source.ts'
 import type { IngressMetrics } from './metrics.ts'
@@ -170,19 +171,7 @@ export class IngressWorkers {
 
   async stop(): Promise<void> {
     this.#stopped = true
-    await Promise.all(
-      [...this.#threads].map(
-        ({ worker }) =>
-          new Promise<void>((resolve) => {
-            const kill = setTimeout(() => void worker.terminate(), 5000)
-            worker.once('exit', () => {
-              clearTimeout(kill)
-              resolve()
-            })
-            worker.postMessage({ type: 'stop' } satisfies ToWorker)
-          }),
-      ),
-    )
+    await Promise.all([...this.#threads].map(({ worker }) => stopThread(worker, { type: 'stop' } satisfies ToWorker, 5000)))
     this.#threads.clear()
   }
 
