@@ -14,10 +14,11 @@ have ping || need+=(iputils-ping)
 have nsenter || need+=(util-linux)
 have dig || need+=(bind9-dnsutils)
 [ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need+=(containernetworking-plugins)
+# The container mount helper (src/kubelet/runtime/native) and the DNS UDP batch addon (dns/native).
+have cc && have make || need+=(build-essential)
 if [ "$mode" != lab ]; then
   have etcd || need+=(etcd-server)
   have python3 || need+=(python3)  # test/helpers/programs/frames.py: raw frames for the anti-spoofing test
-  have cc && have make || need+=(build-essential)  # dns/native: the DNS UDP batch addon (npm install builds it)
   have chromium || need+=(chromium)  # test/load/report-chromium.test.ts: report.html rendered in headless Chromium
   have kubectl || echo "warning: kubectl is not installed; the kubectl tests will fail" >&2
 fi

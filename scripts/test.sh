@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh || exit 1
 # The DNS UDP batch addon, when npm install ran before build-essential was there.
 [ -f dns/native/build/Release/udp_batch.node ] || node dns/native/build.ts
+# The container mount helper, likewise.
+[ -x src/kubelet/runtime/native/build/weft-mounts ] || node src/kubelet/runtime/native/build.ts
 echo "# tsc --noEmit"
 if ! tsc --noEmit; then echo "0 passed, 1 failed"; exit 1; fi
 # tap compiles its plugin set from package.json's "tap.plugin" on first use; a fresh

@@ -2,8 +2,9 @@
 import { spawnSync } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { join } from 'node:path'
+import { MOUNT_HELPER } from '../kubelet/runtime/mount-helper.ts'
 
-const commands = ['ip', 'nft', 'conntrack', 'curl', 'ping', 'nsenter', 'findmnt', 'umount']
+const commands = ['ip', 'nft', 'conntrack', 'curl', 'ping', 'nsenter', 'findmnt', 'umount', 'cc']
 const cniDirs = ['/opt/cni/bin', '/usr/lib/cni']
 
 function executable(path: string): boolean {
@@ -28,11 +29,18 @@ export function missingDeps(): string[] {
 
 export function ensureDeps(repoRoot: string, out: (line: string) => void): void {
   const missing = missingDeps()
-  if (missing.length === 0) return
-  out(`installing what the lab needs (missing: ${missing.join(', ')})`)
-  const res = spawnSync('bash', [join(repoRoot, 'scripts', 'install-deps.sh'), 'lab'], { stdio: 'inherit' })
-  const still = missingDeps()
-  if (res.status !== 0 || still.length > 0) {
-    throw new Error(`the lab needs ${still.join(', ') || missing.join(', ')}: install them (scripts/install-deps.sh lab does, as root) and run weft up again`)
+  if (missing.length > 0) {
+    out(`installing what the lab needs (missing: ${missing.join(', ')})`)
+    const res = spawnSync('bash', [join(repoRoot, 'scripts', 'install-deps.sh'), 'lab'], { stdio: 'inherit' })
+    const still = missingDeps()
+    if (res.status !== 0 || still.length > 0) {
+      throw new Error(`the lab needs ${still.join(', ') || missing.join(', ')}: install them (scripts/install-deps.sh lab does, as root) and run weft up again`)
+    }
+  }
+  // npm install builds it, unless the compiler came only now.
+  if (!executable(MOUNT_HELPER)) {
+    out('building the container mount helper')
+    spawnSync(process.execPath, [join(repoRoot, 'src', 'kubelet', 'runtime', 'native', 'build.ts')], { stdio: 'inherit' })
+    if (!executable(MOUNT_HELPER)) throw new Error(`the lab needs the container mount helper ${MOUNT_HELPER}: node src/kubelet/runtime/native/build.ts builds it (with Debian's build-essential)`)
   }
 }

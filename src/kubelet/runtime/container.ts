@@ -12,6 +12,7 @@ import { join, posix } from 'node:path'
 import { readJson, writeFileAtomic } from './files.ts'
 import { argsFile, cgroupWords, launchCommand, LOG_PROGRAM, SYSTEM_PATH, type LaunchMount } from './launcher.ts'
 import { readLog } from './logs.ts'
+import { mountHelper } from './mount-helper.ts'
 import { containersDir, logPath } from './paths.ts'
 import { isAlive, kill, killGroup, processStartTime, type ProcessId } from '../../util/proc.ts'
 import { sandboxPidNamespace, type Sandbox } from './sandbox.ts'
@@ -280,6 +281,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Promise<ContainerProcess> {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(spec.name)) throw new Error(`container name ${JSON.stringify(spec.name)} is not a DNS label`)
   if (spec.argv.length === 0) throw new Error(`container ${spec.name}: empty command`)
+  const helper = mountHelper()
   const base = basePath(sandbox.dir, spec.name)
   const previous = await readJson<ContainerRecord>(`${base}.json`)
   if (previous !== undefined && (isAlive(previous.supervisor) || isAlive(previous.process))) {
@@ -317,7 +319,7 @@ export async function startContainer(sandbox: Sandbox, spec: ContainerSpec): Pro
     child = spawn(file, args, {
       detached: true,
       stdio: ['ignore', 'pipe', errFd],
-      env: { PATH: SYSTEM_PATH, LC_ALL: 'C', WEFT_AWK: awk(), WEFT_LOG_PROGRAM: LOG_PROGRAM, WEFT_CGROUPS: cgroupWords(spec.cgroups ?? []), WEFT_NODE: process.execPath, WEFT_ATTACH_RELAY: ATTACH_RELAY },
+      env: { PATH: SYSTEM_PATH, LC_ALL: 'C', WEFT_AWK: awk(), WEFT_LOG_PROGRAM: LOG_PROGRAM, WEFT_CGROUPS: cgroupWords(spec.cgroups ?? []), WEFT_NODE: process.execPath, WEFT_ATTACH_RELAY: ATTACH_RELAY, WEFT_MOUNTS: helper },
     })
   } finally {
     closeSync(errFd)

@@ -29,6 +29,10 @@
 //      exit code, finish time (RFC3339Nano) and a message, one per line.
 // The exit code is the shell's: 128+N for a command killed by signal N, as Kubernetes
 // reports it.
+// Its mounts are made by weft-mounts (native/mounts.c, `$WEFT_MOUNTS`), a batch of mount(2)
+// calls in one program: mount(8) is a program per mount that reads the whole mount table
+// each time, and a container start made about 18 of them. The init's two (its /proc and
+// /dev) stay mount(8)'s: the helper need not be visible inside the container's root.
 //
 // A container's view: with root=overlay (every container but a privileged one) a root of
 // its own, the host's root filesystem as the lower layer of an overlay whose upper layer is
@@ -49,7 +53,7 @@
 // which are the host's) stay on that tmpfs (256 MiB at most), private to the container.
 
 export const LAUNCHER_SCRIPT = `
-base=$1 log=$2 wd=$3 priv=$4 pidns=$5 rofs=$6 devs=$7 io=$8 root=$9 n=\${10}
+base=$1 log=$2 wd=$3 priv=$4 pidns=$5 rofs=$6 devs=$7 io=$8 root=$9 n=\${10} M=$WEFT_MOUNTS
 shift 10
 for g in \${WEFT_CGROUPS:-}; do
   echo $$ >"$g/cgroup.procs" 2>/dev/null || { echo "cannot join the cgroup $g" >&2; exit 125; }
@@ -61,12 +65,12 @@ finish() {
   # Helpers still waiting for a command that never came (an early failure) go too.
   kill \${l1:-} \${l2:-} \${r:-} 2>/dev/null
   printf '%s\\n%s\\n%s\\n' "$1" "\${3:-$(now)}" "$2" >"$base.exit.tmp" && mv -f "$base.exit.tmp" "$base.exit"
-  rm -f "$base.out" "$base.err" "$base.args" "$base.mnt" "$base.in" "$base.raw" "$base.rawerr"
+  rm -f "$base.out" "$base.err" "$base.sync" "$base.args" "$base.mnt" "$base.in" "$base.raw" "$base.rawerr"
   exit "$1"
 }
 (umask 077 && : >>"$log") 2>/dev/null || finish 128 "cannot open the log file $log"
-rm -f "$base.out" "$base.err" "$base.exit"
-mkfifo -m 600 "$base.out" "$base.err" || finish 128 "cannot create the log pipes $base.out, $base.err"
+rm -f "$base.out" "$base.err" "$base.sync" "$base.exit"
+mkfifo -m 600 "$base.out" "$base.err" "$base.sync" || finish 128 "cannot create the log pipes $base.out, $base.err"
 # Mount targets that do not exist are made on tmpfs of this namespace only (see the top of this file).
 # P: where the container's / is in this namespace ('' or ./root, under the stash).
 P= owned= stashed= k=0 rw=
@@ -78,18 +82,18 @@ nearest() {
 }
 stash() {
   [ -n "$stashed" ] && return
-  mount -t tmpfs -o mode=0700,size=64k weft-stash "$base.shadow" 2>"$base.mnt" && mount --make-unbindable "$base.shadow" 2>"$base.mnt" && cd "$base.shadow" || fail "cannot prepare $base.shadow"
+  "$M" mount tmpfs weft-stash "$base.shadow" mode=0700,size=64k mount - - "$base.shadow" unbindable 2>"$base.mnt" && cd "$base.shadow" || fail "cannot prepare $base.shadow"
   stashed=1
 }
 # copy FROM TO: TO (on weft's tmpfs) gets every entry of FROM: links copied, the rest bound.
-# A directory may be there already: mount(8) makes /run/mount for its utab while copying /run.
+# A directory may be there already.
 copy() {
   for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
     [ -e "$e" ] || [ -L "$e" ] || continue
     d=$2/\${e##*/}
     if [ -L "$e" ]; then ln -s -- "$(readlink -- "$e")" "$d"
-    elif [ -d "$e" ]; then { [ -d "$d" ] || mkdir -- "$d"; } && mount --rbind -- "$e" "$d"
-    else : >"$d" && mount --bind -- "$e" "$d"
+    elif [ -d "$e" ]; then { [ -d "$d" ] || mkdir -- "$d"; } && "$M" mount - "$e" "$d" rbind
+    else "$M" touch "$d" mount - "$e" "$d" bind
     fi 2>"$base.mnt" || fail "cannot copy $e into the container's view"
   done
 }
@@ -97,8 +101,7 @@ copy() {
 shadow() {
   stash
   k=$((k + 1))
-  mkdir "./s$k" && mount --rbind -- "$1" "./s$k" && mount -t tmpfs -o mode=0755,size=256m weft-shadow "$1" 2>"$base.mnt" || fail "cannot shadow $1"
-  chmod --reference="./s$k" -- "$1" && chown --reference="./s$k" -- "$1" 2>"$base.mnt" || fail "cannot shadow $1"
+  "$M" mkdir "./s$k" 0755 mount - "$1" "./s$k" rbind mount tmpfs weft-shadow "$1" mode=0755,size=256m copyattr "./s$k" "$1" 2>"$base.mnt" || fail "cannot shadow $1"
   owned="$owned $(stat -c %d -- "$1")"
   copy "./s$k" "$1"
 }
@@ -130,10 +133,10 @@ target() {
 if [ "$root" = overlay ]; then
   stash
   # The upper layer's top is the merged root: it gets the host root's owner and mode.
-  rm -rf "$base.layer" && mkdir -m 0700 "$base.layer" "$base.layer/upper" "$base.layer/work" &&
-    chmod --reference=/ "$base.layer/upper" && chown --reference=/ "$base.layer/upper" 2>"$base.mnt" || fail "cannot make the container's layer"
-  mkdir ./root && mount -t overlay weft-root -o "lowerdir=/,upperdir=$base.layer/upper,workdir=$base.layer/work" ./root 2>"$base.mnt" || fail "cannot make the container's root"
-  mount --bind /sys ./root/sys 2>"$base.mnt" && mount -o remount,bind,ro,nosuid,nodev,noexec ./root/sys 2>"$base.mnt" || fail "cannot make the container's /sys"
+  { [ ! -e "$base.layer" ] || rm -rf "$base.layer"; } &&
+    "$M" mkdir "$base.layer" 0700 mkdir "$base.layer/upper" 0700 mkdir "$base.layer/work" 0700 copyattr / "$base.layer/upper" \
+      mkdir ./root 0755 mount overlay weft-root ./root "lowerdir=/,upperdir=$base.layer/upper,workdir=$base.layer/work" \
+      mount - /sys ./root/sys bind mount - - ./root/sys remount,bind,ro,nosuid,nodev,noexec 2>"$base.mnt" || fail "cannot make the container's root"
   # The host's other disk filesystems (programs may live there), read-only, parents first.
   while read -r _ _ _ _ m _ rest; do
     fs=\${rest#*- } fs=\${fs%% *}
@@ -141,7 +144,7 @@ if [ "$root" = overlay ]; then
     m=$(printf '%b' "$m")
     case $m in /|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*|/run|/run/*) continue ;; esac
     [ -d "./root$m" ] || continue
-    mount --bind -- "$m" "./root$m" 2>/dev/null && mount -o remount,bind,ro -- "./root$m" 2>/dev/null || true
+    "$M" mount - "$m" "./root$m" bind mount - - "./root$m" remount,bind,ro 2>/dev/null || true
   done </proc/self/mountinfo
   owned="$owned $(stat -c %d ./root)"
   P=./root
@@ -158,7 +161,7 @@ for a do
   nearest "$t"
   [ "$q" = / ] || continue
   stash
-  mkdir ./root && mount -t tmpfs -o mode=0755,size=256m weft-root ./root 2>"$base.mnt" || fail "cannot make the container's root"
+  "$M" mkdir ./root 0755 mount tmpfs weft-root ./root mode=0755,size=256m 2>"$base.mnt" || fail "cannot make the container's root"
   owned="$owned $(stat -c %d ./root)"
   copy "" ./root
   P=./root
@@ -166,10 +169,10 @@ for a do
 done
 while [ "$n" -gt 0 ]; do
   target "$2" "$1"
-  mount --bind -- "$1" "$P$t" 2>"$base.mnt" || fail "cannot mount $1 on $2"
   if [ "$3" = ro ]; then
-    mount -o remount,bind,ro -- "$P$t" 2>"$base.mnt" || fail "cannot make $2 read-only"
+    "$M" mount - "$1" "$P$t" bind mount - - "$P$t" remount,bind,ro 2>"$base.mnt" || fail "cannot mount $1 read-only on $2"
   else
+    "$M" mount - "$1" "$P$t" bind 2>"$base.mnt" || fail "cannot mount $1 on $2"
     rw="$rw$t
 "
   fi
@@ -215,28 +218,26 @@ esac
 # a new devpts instance, a fresh /dev/shm and the termination-log file; no host disks. Made
 # here, with the host's /dev at hand; moved into place: onto a root of the container's own
 # now, onto /dev by the init (in its mount namespace) otherwise.
+devices() {
+  set --
+  [ -d "$d" ] || set -- mkdir "$d" 0700
+  set -- "$@" mount tmpfs weft-dev "$d" mode=0755,size=64k,nosuid,noexec
+  for x in null zero full random urandom tty; do set -- "$@" touch "$d/$x" mount - "/dev/$x" "$d/$x" bind; done
+  set -- "$@" mkdir "$d/pts" 0755 mkdir "$d/shm" 0755 mkdir "$d/mqueue" 0755 \
+    mount devpts devpts "$d/pts" newinstance,ptmxmode=0666,mode=0620,nosuid,noexec \
+    mount tmpfs shm "$d/shm" mode=1777,size=64m,nosuid,nodev \
+    symlink pts/ptmx "$d/ptmx" symlink /proc/self/fd "$d/fd" symlink /proc/self/fd/0 "$d/stdin" \
+    symlink /proc/self/fd/1 "$d/stdout" symlink /proc/self/fd/2 "$d/stderr"
+  [ "$devs" != private-termlog ] || set -- "$@" touch "$d/termination-log" mount - "$base.termination-log" "$d/termination-log" bind
+  # The working directory is the container's root by now.
+  [ -z "$P" ] || set -- "$@" mount - "$d" ./dev move
+  "$M" "$@" 2>"$base.mnt" || fail "cannot make the container /dev"
+}
 dev=
 if [ "$devs" != host ]; then
   d=$base.dev
-  mkdir -p -m 0700 "$d" && mount -t tmpfs -o mode=0755,size=64k,nosuid,noexec weft-dev "$d" 2>"$base.mnt" || fail "cannot make the container /dev"
-  for x in null zero full random urandom tty; do
-    : >"$d/$x" && mount --bind "/dev/$x" "$d/$x" 2>"$base.mnt" || fail "cannot bind /dev/$x"
-  done
-  mkdir "$d/pts" "$d/shm" "$d/mqueue" &&
-    mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,nosuid,noexec devpts "$d/pts" &&
-    mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev shm "$d/shm" &&
-    ln -s pts/ptmx "$d/ptmx" && ln -s /proc/self/fd "$d/fd" && ln -s /proc/self/fd/0 "$d/stdin" &&
-    ln -s /proc/self/fd/1 "$d/stdout" && ln -s /proc/self/fd/2 "$d/stderr" 2>"$base.mnt" ||
-    fail "cannot populate the container /dev"
-  if [ "$devs" = private-termlog ]; then
-    : >"$d/termination-log" && mount --bind "$base.termination-log" "$d/termination-log" 2>"$base.mnt" || fail "cannot bind the termination log"
-  fi
-  if [ -n "$P" ]; then
-    # The working directory is the container's root by now.
-    mount --move "$d" ./dev 2>"$base.mnt" || fail "cannot mount the container /dev"
-  else
-    dev=$d
-  fi
+  devices
+  [ -n "$P" ] || dev=$d
 fi
 own=0
 [ -n "$P" ] && own=1
@@ -266,36 +267,31 @@ WEFT_OWN_ROOT=$own WEFT_PRIV=$priv WEFT_PROC=$pidns WEFT_RO=$rofs WEFT_RW=$rw WE
   # stdin is fd 4: the stdin pipe of the container, or /dev/null.
   if [ "$tty" = 1 ]; then
     # A terminal: util-linux script(1) gives the command a pty of the container /dev.
-    setsid \${WEFT_PRIV:+setpriv $WEFT_PRIV --} script -q -e -c "exec env -i -- $args" /dev/null <&4 4<&- & p=$!
+    setsid \${WEFT_PRIV:+setpriv $WEFT_PRIV --} script -q -e -c "exec env -i -- $args" /dev/null <&4 4<&- 5>&- & p=$!
   else
     eval "set -- $args"
-    setsid \${WEFT_PRIV:+setpriv $WEFT_PRIV --} env -i -- "$@" <&4 4<&- & p=$!
+    setsid \${WEFT_PRIV:+setpriv $WEFT_PRIV --} env -i -- "$@" <&4 4<&- 5>&- & p=$!
   fi
-  exec 4<&-
+  # fd 5 tells the supervisor that the command is forked (it then finds its host pid).
+  echo >&5
+  exec 4<&- 5>&-
   trap "kill -TERM $p 2>/dev/null" TERM INT HUP
   # (dash reports a job killed by a signal on stderr, the container log, unless told not to)
   while :; do wait $p 2>/dev/null; s=$?; kill -0 $p 2>/dev/null || exit $s; done
-' "$wd" </dev/null 3<"$base.args" 4<"\${stdin:-/dev/null}" >"$out" 2>"$err" & c=$!
-# The command's pid on the host. The init is $c, or $c's only child when $c entered a pid
-# namespace (unshare and nsenter fork); the command is the init's child that leads a session
-# (setsid has run: the init's other children, cat or mount, never do).
-children() { cat "/proc/$1/task/$1/children" 2>/dev/null; }
+' "$wd" </dev/null 3<"$base.args" 4<"\${stdin:-/dev/null}" 5>"$base.sync" >"$out" 2>"$err" & c=$!
+# The command's pid on the host. A line on the sync pipe (or its end: the init failed) says
+# the init has forked the command. The init is $c, or $c's only child when $c entered a pid
+# namespace (unshare and nsenter fork); the command is then the init's only child (cat and
+# mount, run before, are reaped), the same process through setsid, setpriv and env.
+children() { y=; read -r y 2>/dev/null <"/proc/$1/task/$1/children"; }
+read -r y <"$base.sync" 2>/dev/null
 x=$c p=
 if [ "$pidns" != host ]; then
-  while kill -0 "$c" 2>/dev/null; do
-    y=$(children "$c")
-    [ -n "$y" ] && x=\${y%% *} && break
-    sleep 0.01
-  done
+  children "$c"
+  [ -z "$y" ] || x=\${y%% *}
 fi
-while [ -z "$p" ] && kill -0 "$c" 2>/dev/null; do
-  for y in $(children "$x"); do
-    st=$(cat "/proc/$y/stat" 2>/dev/null) || continue
-    set -- \${st##*) }
-    [ "$4" = "$y" ] && p=$y && break
-  done
-  [ -n "$p" ] || sleep 0.01
-done
+children "$x"
+p=\${y%% *}
 [ -n "$p" ] || p=$x
 # The init has read the command line by now (it starts the command only then).
 rm -f "$base.args"
