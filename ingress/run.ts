@@ -29,6 +29,7 @@ export interface IngressConfig {
   trustedProxies?: TrustedProxies
   /** See IngressServerOptions. */
   h2IdleTimeoutMs?: number
+  keepAliveTimeoutMs?: number
   h2MaxConcurrentStreams?: number
   /** Client connections each listener holds at once (default: defaultMaxConnections() in server.ts). */
   maxConnections?: number
@@ -71,7 +72,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
   const metrics = new IngressMetrics()
   /** The served set the metrics last forgot the others of. */
   let forgotten: ReadonlySet<string> | undefined
-  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, trustedProxies: config.trustedProxies, h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, maxConnections: config.maxConnections, headersTimeoutMs: config.headersTimeoutMs, certs, balancer, pools, metrics, log, reusePort: extraThreads > 0 })
+  const server = new IngressServer({ httpListen: config.httpListen, httpsListen: config.httpsListen, httpsRedirectPort: config.httpsRedirectPort, sslRedirect: config.sslRedirect, trustedProxies: config.trustedProxies, h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, maxConnections: config.maxConnections, headersTimeoutMs: config.headersTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs, certs, balancer, pools, metrics, log, reusePort: extraThreads > 0 })
   let workers: IngressWorkers | undefined
   let latest: ServedState | undefined
   const status = new IngressStatusWriter(client, config.publish ?? { kind: 'listeners', listen: [config.httpListen, config.httpsListen] }, () => source.served(), log)
@@ -137,7 +138,7 @@ export async function startIngress(config: IngressConfig, client: RestClient, lo
       workers = new IngressWorkers(
         extraThreads,
         {
-          server: { httpListen: bound(config.httpListen, server.httpPort), httpsListen: bound(config.httpsListen, server.httpsPort), httpsRedirectPort: config.httpsRedirectPort ?? (config.httpsListen ? server.httpsPort : undefined), sslRedirect: config.sslRedirect, trustedProxies: [...(config.trustedProxies?.cidrs ?? [])], h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, maxConnections: config.maxConnections, headersTimeoutMs: config.headersTimeoutMs },
+          server: { httpListen: bound(config.httpListen, server.httpPort), httpsListen: bound(config.httpsListen, server.httpsPort), httpsRedirectPort: config.httpsRedirectPort ?? (config.httpsListen ? server.httpsPort : undefined), sslRedirect: config.sslRedirect, trustedProxies: [...(config.trustedProxies?.cidrs ?? [])], h2IdleTimeoutMs: config.h2IdleTimeoutMs, h2MaxConcurrentStreams: config.h2MaxConcurrentStreams, maxConnections: config.maxConnections, headersTimeoutMs: config.headersTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs },
           defaultCert,
         },
         log,

@@ -46,7 +46,11 @@ export interface IngressServerOptions {
   headersTimeoutMs?: number
   /** A request, head and body, that has not arrived whole after this long gets 408 (default 60 s; never less than headersTimeoutMs). */
   requestTimeoutMs?: number
-  /** An HTTP/1.1 connection idle between requests is closed after this long (default 5 s, Node's). */
+  /**
+   * An HTTP/1.1 connection idle between requests is closed after this long (default 75 s,
+   * ingress-nginx's): a client that reuses a connection just as it is closed sees it reset, so
+   * the window should be rare, not every few seconds.
+   */
   keepAliveTimeoutMs?: number
   /** A TLS client that has not finished its handshake after this long is disconnected (default 10 s). */
   handshakeTimeoutMs?: number
@@ -143,7 +147,7 @@ export class IngressServer {
     const o = this.options
     const maxHeaderSize = o.maxHeaderBytes ?? 16 * 1024
     const headersTimeout = o.headersTimeoutMs ?? 10_000
-    const limits = { maxHeaderSize, headersTimeout, requestTimeout: Math.max(o.requestTimeoutMs ?? 60_000, headersTimeout), keepAliveTimeout: o.keepAliveTimeoutMs ?? 5_000 }
+    const limits = { maxHeaderSize, headersTimeout, requestTimeout: Math.max(o.requestTimeoutMs ?? 60_000, headersTimeout), keepAliveTimeout: o.keepAliveTimeoutMs ?? 75_000 }
     const fast = (delegate: HttpServer): FastPathOptions => ({
       route: (host, target, sch) => {
         const r = this.#resolve(host, target, sch)

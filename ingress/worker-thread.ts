@@ -26,6 +26,7 @@ export interface WorkerData {
     h2MaxConcurrentStreams?: number
     maxConnections?: number
     headersTimeoutMs?: number
+    keepAliveTimeoutMs?: number
   }
   defaultCert: { cert: string; key: string }
 }

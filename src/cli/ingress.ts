@@ -30,6 +30,8 @@ ${connectionUsage}
   --max-connections N       client connections each listener (HTTP, HTTPS) holds at once; past it
                             a new one is closed as it arrives (default 16384, less when the
                             open-file limit is low: a quarter of what it leaves, 192 for 1024)
+  --keep-alive-timeout D    an HTTP/1.1 client connection idle between requests this long is closed
+                            (default 75s, as ingress-nginx)
   --h2-idle-timeout D       an HTTP/2 connection with no open streams that is silent this long is
                             closed, and a request body that stalls this long is reset (default 60s)
   --workers N               threads serving the listeners, each with its own listening sockets on the
@@ -95,6 +97,7 @@ export function ingressConfigFrom(values: Record<string, string | boolean | unde
     trustedProxies: parseTrustedProxies(s('trusted-proxies', '')),
     h2MaxConcurrentStreams: wholeNumber('--h2-max-concurrent-streams', s('h2-max-concurrent-streams', '128'), { min: 1, max: 2 ** 31 - 1 }),
     h2IdleTimeoutMs: timerDuration('--h2-idle-timeout', s('h2-idle-timeout', '60s')),
+    keepAliveTimeoutMs: timerDuration('--keep-alive-timeout', s('keep-alive-timeout', '75s')),
     maxConnections: values['max-connections'] === undefined ? undefined : wholeNumber('--max-connections', String(values['max-connections']), { min: 1, max: 2 ** 31 - 1 }),
     classes: { className, controller: s('controller', d.classes.controller) },
     statusListen: s('status-listen', d.statusListen),
@@ -104,5 +107,5 @@ export function ingressConfigFrom(values: Record<string, string | boolean | unde
 }
 
 export function runIngress(argv: string[]): Promise<void> {
-  return runComponent(argv, { boolFlags: ['ssl-redirect'], flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'trusted-proxies', 'h2-max-concurrent-streams', 'h2-idle-timeout', 'max-connections', 'workers', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
+  return runComponent(argv, { boolFlags: ['ssl-redirect'], flags: ['http-listen', 'https-listen', 'https-redirect-port', 'ssl-redirect', 'trusted-proxies', 'h2-max-concurrent-streams', 'h2-idle-timeout', 'keep-alive-timeout', 'max-connections', 'workers', 'ingress-class', 'controller', 'status-listen', 'publish-service', 'publish-status-address', 'update-status'], usage: ingressUsage, configFrom: ingressConfigFrom, name: 'ingress', start: startIngress })
 }

@@ -44,3 +44,9 @@ t.test('--max-connections: a whole number; by default the server derives it from
   t.equal(ingressConfigFrom({ 'max-connections': '500' }).maxConnections, 500)
   for (const bad of ['0', '-1', '1.5', 'lots', '4294967296']) t.throws(() => ingressConfigFrom({ 'max-connections': bad }), /--max-connections ".*" must be a whole number/, bad)
 })
+
+t.test('--keep-alive-timeout: 75s by default (ingress-nginx), a duration otherwise', async (t) => {
+  t.equal(ingressConfigFrom({}).keepAliveTimeoutMs, 75_000)
+  t.equal(ingressConfigFrom({ 'keep-alive-timeout': '5s' }).keepAliveTimeoutMs, 5_000)
+  for (const bad of ['0', '5', 'long']) t.throws(() => ingressConfigFrom({ 'keep-alive-timeout': bad }), /--keep-alive-timeout ".*" must be a positive duration/, bad)
+})

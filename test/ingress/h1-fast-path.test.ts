@@ -260,3 +260,32 @@ t.test('the connection is handed to node:http for what the fast path does not se
   const slow = await exchange('GET / HTTP/1.1\r\nHost: fa', 2500)
   t.match(slow, /^HTTP\/1\.1 408 Request Timeout\r\n/, 'a head that never completes gets 408')
 })
+
+t.test('an idle kept-alive connection is closed after the keep-alive timeout: 75 s by default, not Node\'s 5 s', async (t) => {
+  reply = (_head, socket) => socket.write(answer('kept'))
+  const short = new IngressServer({ httpListen: '127.0.0.1:0', httpsListen: '', keepAliveTimeoutMs: 400, certs: new CertStore(await selfSigned(['x'])), balancer, pools, metrics: new IngressMetrics(), log: logger('fast-path-test') })
+  short.setTable(table)
+  await short.start()
+  t.teardown(() => short.close())
+  /** Milliseconds until the server closes a connection left idle after one answer, or `undefined` if it is still open after `waitMs`. */
+  const idleClose = (port: number, waitMs: number) =>
+    new Promise<number | undefined>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => s.write(get('/idle')))
+      let answered = 0
+      const giveUp = setTimeout(() => {
+        s.destroy()
+        resolve(undefined)
+      }, waitMs)
+      s.on('data', (d) => {
+        if (/kept$/.test(d.toString('latin1'))) answered = Date.now()
+      })
+      s.on('close', () => {
+        clearTimeout(giveUp)
+        resolve(answered ? Date.now() - answered : -1)
+      })
+      s.on('error', () => {})
+    })
+  const [closedAfter, stillOpen] = await Promise.all([idleClose(short.httpPort, 5000), idleClose(server.httpPort, 5600)])
+  t.ok(closedAfter !== undefined && closedAfter >= 300 && closedAfter < 3000, `--keep-alive-timeout 400ms: closed ${closedAfter} ms after the answer`)
+  t.equal(stillOpen, undefined, 'the default keeps an idle connection past 5.6 s')
+})
