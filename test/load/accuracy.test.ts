@@ -128,7 +128,9 @@ t.test('a 1 s stall shows in the open-loop p99 (coordinated omission not hidden)
   // latencies spread over 0..1000 ms, so p99 is near 1 s and p90 several hundred ms.
   t.ok(p(openResult, 99) >= 900, `open loop p99 ${p(openResult, 99)} ms reflects the stall`)
   t.ok(p(openResult, 90) >= 400, `open loop p90 ${p(openResult, 90)} ms`)
-  t.ok(p(openResult, 50) < 50, `open loop p50 ${p(openResult, 50)} ms`)
+  // The bounds below are the distribution's shape, far from the 1 s stall, not speed: three test
+  // files at once on 2 cores once held the median of the requests after the stall at 108 ms.
+  t.ok(p(openResult, 50) < 400, `open loop p50 ${p(openResult, 50)} ms: most requests did not wait for the stall`)
   const stalledSecond = openResult.timeline.reduce((worst, s) => (s.max > worst.max ? s : worst))
   t.ok(stalledSecond.second >= 1 && stalledSecond.second <= 2, `the stall is in second ${stalledSecond.second} of the timeline`)
 
@@ -145,6 +147,6 @@ t.test('a 1 s stall shows in the open-loop p99 (coordinated omission not hidden)
   t.equal(closedResult.totals.errors, 0)
   t.ok(closedResult.totals.sent > 2000, `closed loop sent ${closedResult.totals.sent}`)
   // Only the 4 requests in flight saw the stall; the loop then simply sent less.
-  t.ok(p(closedResult, 99) < 100, `closed loop p99 ${p(closedResult, 99)} ms hides the stall`)
+  t.ok(p(closedResult, 99) < 400, `closed loop p99 ${p(closedResult, 99)} ms hides the stall`)
   t.ok(closedResult.latency.max >= 900, `its max ${closedResult.latency.max} ms is the only trace`)
 })
