@@ -69,8 +69,9 @@ function* candidates(set: IpamRangeSet, last: string | undefined): Generator<{ i
 export async function allocate({ config, containerID, ifname, lock }: AllocateArgs): Promise<IpamResult> {
   const store = storeFor(config)
   return store.withLock(async () => {
-    const held = await store.findByID(containerID, ifname)
-    const taken = new Set((await store.list()).map((r) => r.ip))
+    const all = await store.list()
+    const held = await store.findByID(containerID, ifname, all)
+    const taken = new Set(all.map((r) => r.ip))
     const made: string[] = []
     const ips: IpamIp[] = []
     try {
