@@ -50,6 +50,15 @@ export function setHostIp(run: HostIp | undefined): void {
   hostIp = run ?? ((lines) => ipBatch(lines))
 }
 
+// Host-side lines whose kernel work waits: deleting a link waits for an RCU grace period
+// (tens of ms). They run in a process of their own, so the deletes of a burst of DELs
+// overlap instead of queueing one after another in the service's one session.
+let hostIpAlone: HostIp = (lines) => ipBatch(lines)
+
+export function setHostIpAlone(run: HostIp | undefined): void {
+  hostIpAlone = run ?? ((lines) => ipBatch(lines))
+}
+
 export function runHost(lines: readonly string[]): Promise<void> {
   return hostIp(lines)
 }
@@ -71,7 +80,7 @@ export function runPod(lines: readonly string[], netns: string): Promise<void> {
 /** Deletes a link in the host namespace; a missing one is success. */
 export async function deleteHostLink(name: string): Promise<void> {
   try {
-    await hostIp([`link delete dev ${name}`])
+    await hostIpAlone([`link delete dev ${name}`])
   } catch (err) {
     if (!(err instanceof CommandError && /Cannot find device|does not exist/.test(err.stderr))) throw err
   }

@@ -28,7 +28,7 @@ import { promisify } from 'node:util'
 import { IpSession } from '../../src/netlink/bridge.ts'
 import { Spawner } from '../../src/netlink/spawner.ts'
 import { isAlive, processStartTime, type ProcessId } from '../../src/util/proc.ts'
-import { setHostIp, setPodIp } from '../bridge/links.ts'
+import { setHostIp, setHostIpAlone, setPodIp } from '../bridge/links.ts'
 import { PLUGINS } from '../plugins.ts'
 import { runPlugin, type PluginHandlers } from '../protocol/dispatch.ts'
 import { CniError, ERR_INTERNAL, ERR_IO_FAILURE, ERR_TRY_AGAIN_LATER, toCniError } from '../protocol/errors.ts'
@@ -228,10 +228,12 @@ export async function startCniService(opts: CniServiceOptions = {}): Promise<Cni
   const jobs = join(dir, 'jobs')
   await fs.mkdir(jobs)
   let spawner = new Spawner(jobs, { jobTimeoutMs: COMMAND_TIMEOUT_MS })
-  setPodIp((lines, netns) => {
+  const liveSpawner = () => {
     if (!spawner.alive) spawner = new Spawner(jobs, { jobTimeoutMs: COMMAND_TIMEOUT_MS })
-    return spawner.ipBatch(lines, netns)
-  })
+    return spawner
+  }
+  setPodIp((lines, netns) => liveSpawner().ipBatch(lines, netns))
+  setHostIpAlone((lines) => liveSpawner().ipBatch(lines))
 
   /**
    * The client behind a request, verified; a string says why it is refused. A client holds
@@ -363,6 +365,7 @@ export async function startCniService(opts: CniServiceOptions = {}): Promise<Cni
         fifo.destroy()
         await Promise.allSettled([...inflight])
         setHostIp(undefined)
+        setHostIpAlone(undefined)
         setPodIp(undefined)
         session.close()
         spawner.close()

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { CommandError } from './exec.ts'
 import { checkIpBatchLines } from './ip.ts'
-import { inNetns } from './netns.ts'
+import { inNetns, type NetnsRef } from './netns.ts'
 
 // Each job runs under coreutils' timeout: a command that hangs (a kernel tool waiting on a
 // lock that never comes) is killed and reported, instead of holding its caller forever.
@@ -78,8 +78,8 @@ export class Spawner {
     return done
   }
 
-  /** Runs `ip -batch -` with `lines` in `netns`. */
-  async ipBatch(lines: readonly string[], netns: string): Promise<void> {
+  /** Runs `ip -batch -` with `lines` in `netns` (this process's namespace when undefined). */
+  async ipBatch(lines: readonly string[], netns?: NetnsRef): Promise<void> {
     checkIpBatchLines(lines)
     const [file, argv] = inNetns(netns, 'ip', ['-batch', '-'])
     await this.run(file, argv, lines.join('\n') + '\n')
