@@ -73,6 +73,7 @@
 import { createHash } from 'node:crypto'
 import type { NftClient } from '../../src/netfilter/client.ts'
 import { NftExec } from '../../src/netfilter/exec-client.ts'
+import { BatchingNftClient } from '../../src/netfilter/batching-client.ts'
 import { NftError, nftList } from '../../src/netfilter/nft.ts'
 import { checkNftName } from '../../src/netfilter/tokens.ts'
 import { Transaction } from '../../src/netfilter/transaction.ts'
@@ -443,7 +444,10 @@ export async function gcGuards(client: NftClient, read: TableReader, network: st
   return plan.stale
 }
 
-/** The client the plugin applies with: `nft` in its own network namespace. */
+/**
+ * The client the plugin applies with: `nft` in its own network namespace, the guards of
+ * concurrent ADDs and DELs (a warm service's burst) joined into one run.
+ */
 export function defaultAntiSpoofClient(): { client: NftClient; read: TableReader } {
-  return { client: new NftExec(), read: nftTableReader() }
+  return { client: new BatchingNftClient(new NftExec()), read: nftTableReader() }
 }
