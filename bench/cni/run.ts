@@ -15,17 +15,22 @@ import { invokeTimed } from './invoke.ts'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const REF = '/usr/lib/cni'
-const usage = `Usage: node bench/cni/run.ts [--rounds N] [--pods N] [--out FILE]
+const usage = `Usage: node bench/cni/run.ts [--rounds N] [--pods N] [--concurrency N] [--out FILE]
 
-  --rounds N   rounds of ADD-all then DEL-all (default 5)
-  --pods N     pods per round and implementation (default 20)
-  --out FILE   results file (default bench/cni/results.md; "-" for none)
+  --rounds N        rounds of ADD-all then DEL-all (default 5)
+  --pods N          pods per round and implementation (default 20)
+  --concurrency N   invocations in flight at once (default 1: one at a time, weft and the
+                    reference alternating call by call; more: each implementation's batch
+                    in turn, as a burst of pods on a node, and the batch's wall time reported)
+  --out FILE        results file (default bench/cni/results.md, or results-burst.md with
+                    --concurrency above 1; "-" for none)
 `
 const { values: flags } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     pods: { type: 'string', default: '20' },
-    out: { type: 'string', default: resolve(import.meta.dirname, 'results.md') },
+    concurrency: { type: 'string', default: '1' },
+    out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -35,10 +40,12 @@ if (flags.help) {
 }
 const rounds = Number(flags.rounds)
 const pods = Number(flags.pods)
-if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(pods) || pods < 1) {
-  process.stderr.write(`--rounds and --pods must be positive integers\n\n${usage}`)
+const concurrency = Number(flags.concurrency)
+if (![rounds, pods, concurrency].every((n) => Number.isInteger(n) && n >= 1)) {
+  process.stderr.write(`--rounds, --pods and --concurrency must be positive integers\n\n${usage}`)
   process.exit(2)
 }
+const outFile = flags.out ?? resolve(import.meta.dirname, concurrency > 1 ? 'results-burst.md' : 'results.md')
 if (!existsSync(join(REF, 'bridge')) || !existsSync(join(REF, 'host-local'))) {
   process.stderr.write(`the reference plugins are missing: ${REF}/bridge and ${REF}/host-local (Debian: apt-get install containernetworking-plugins)\n`)
   process.exit(2)
@@ -56,6 +63,13 @@ async function netns(name: string): Promise<string> {
 
 type Impl = 'weft' | 'reference'
 const samples: Record<`${Impl} ${'ADD' | 'DEL'}`, Samples> = {
+  'weft ADD': new Samples(),
+  'weft DEL': new Samples(),
+  'reference ADD': new Samples(),
+  'reference DEL': new Samples(),
+}
+/** With --concurrency above 1: each batch's wall time, from its first call to its last answer. */
+const batches: Record<`${Impl} ${'ADD' | 'DEL'}`, Samples> = {
   'weft ADD': new Samples(),
   'weft DEL': new Samples(),
   'reference ADD': new Samples(),
@@ -107,10 +121,24 @@ try {
     await call(impl, 'ADD', 0, false)
     await call(impl, 'DEL', 0, false)
   }
+  const batch = async (impl: Impl, command: 'ADD' | 'DEL') => {
+    const t0 = performance.now()
+    let next = 0
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, pods) }, async () => {
+        while (next < pods) await call(impl, command, next++, true)
+      }),
+    )
+    batches[`${impl} ${command}`].add(performance.now() - t0)
+  }
   for (let round = 0; round < rounds; round++) {
     const order: Impl[] = round % 2 === 0 ? ['weft', 'reference'] : ['reference', 'weft']
     for (const command of ['ADD', 'DEL'] as const) {
-      for (let i = 0; i < pods; i++) for (const impl of order) await call(impl, command, i, true)
+      if (concurrency === 1) {
+        for (let i = 0; i < pods; i++) for (const impl of order) await call(impl, command, i, true)
+      } else {
+        for (const impl of order) await batch(impl, command)
+      }
     }
     process.stderr.write(`round ${round + 1}/${rounds} done\n`)
   }
@@ -123,13 +151,18 @@ try {
     const ratio = w.p50 / r.p50
     rows.push({ metric: `${command} median`, weft: fmtMs(w.p50), peer: fmtMs(r.p50), ratio: `${fmtNumber(ratio)}×`, target: target.text, verdict: verdict(target, ratio) })
     rows.push({ metric: `${command} p99`, weft: fmtMs(w.p99), peer: fmtMs(r.p99), ratio: `${fmtNumber(w.p99 / r.p99)}×`, target: '', verdict: '' })
+    if (concurrency > 1) {
+      const wb = batches[`weft ${command}`].summary().p50
+      const rb = batches[`reference ${command}`].summary().p50
+      rows.push({ metric: `${pods} ${command}s, ${concurrency} at once: wall (median batch)`, weft: fmtMs(wb), peer: fmtMs(rb), ratio: `${fmtNumber(wb / rb)}×`, target: target.text, verdict: verdict(target, wb / rb) })
+    }
   }
-  const setup = `${rounds} rounds × ${pods} pods per implementation, interleaved; ${machineSummary()}`
+  const setup = `${rounds} rounds × ${pods} pods per implementation, ${concurrency === 1 ? 'one at a time, interleaved call by call' : `${concurrency} in flight, each implementation's batch in turn`}; ${machineSummary()}`
   process.stdout.write(`\nweft-cni (warm service, bash client) vs reference bridge + host-local — ${setup}\n\n${textTable(rows)}\n`)
-  if (flags.out !== '-') {
+  if (outFile !== '-') {
     const md = `# bench/cni results\n\n${new Date().toISOString()}: ${setup}.\n\nweft = \`bin/weft-cni\` handing off to a warm CNI service in the host namespace, IPAM weft-ipam in-process; peer = reference \`bridge\` + \`host-local\` (${REF}). Both with \`isGateway\`, one pod namespace per attachment.\n\n${markdownTable(rows)}\n`
-    writeFileSync(flags.out!, md)
-    process.stdout.write(`\nwrote ${flags.out}\n`)
+    writeFileSync(outFile, md)
+    process.stdout.write(`\nwrote ${outFile}\n`)
   }
 } catch (err) {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`)
