@@ -1,7 +1,8 @@
 // Mount points of this process's mount namespace, read from /proc/self/mountinfo (so whatever
 // is mounted, by whom, is found), and their removal: agents bind-mount pod UTS namespaces
 // and mount tmpfs volumes under their data dirs; sandbox removal and `weft down` take them off.
-import { readFileSync, realpathSync } from 'node:fs'
+import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { run } from './exec.ts'
 
 /** A mountinfo path field with its octal escapes (`\040` for a space) undone. */
@@ -58,7 +59,24 @@ export function mountinfo(): string {
   return readFileSync('/proc/self/mountinfo', 'utf8')
 }
 
+/**
+ * Whether `path` is a mount point. The whole mount table is read only when the cheap answers
+ * do not settle it: nothing at `path` is no mount, and a file on another filesystem than its
+ * directory (a namespace bound onto a file is on nsfs) is one. Sandboxes hold two such files
+ * each, and reading a table of hundreds of mounts per check cost a burst of pods seconds.
+ */
 export function isMountPoint(path: string): boolean {
+  let own
+  try {
+    own = lstatSync(path)
+  } catch {
+    return false
+  }
+  try {
+    if (statSync(dirname(path)).dev !== own.dev) return true
+  } catch {
+    // the directory cannot be read: the mount table says
+  }
   return mountinfoTargets(mountinfo()).includes(path)
 }
 
