@@ -37,6 +37,11 @@ export function useSpawner(s: Spawner | undefined): void {
   spawner = s
 }
 
+/** The Spawner installed with useSpawner, while it is alive. */
+export function activeSpawner(): Spawner | undefined {
+  return spawner?.alive ? spawner : undefined
+}
+
 export function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
   if (spawner?.alive && opts.env === undefined && spawner.canRun(file, args)) {
     return spawner.run(file, args, opts.input ?? '')

@@ -6,6 +6,7 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CniError, ERR_DECODING_FAILURE, ERR_INTERNAL, ERR_PLUGIN_NOT_AVAILABLE } from '../../../cni/protocol/errors.ts'
 import type { CniCommand } from '../../../cni/protocol/env.ts'
+import { activeSpawner } from '../../netlink/exec.ts'
 import { netnsPath } from '../../netlink/netns.ts'
 
 export const DEFAULT_PLUGIN_TIMEOUT_MS = 60_000
@@ -80,8 +81,37 @@ function pluginEnv(inv: PluginInvocation): NodeJS.ProcessEnv {
   return env
 }
 
+function pluginCommand(inv: PluginInvocation): [string, string[]] {
+  return inv.hostNetns === undefined ? [inv.file, []] : ['nsenter', [`--net=${netnsPath(inv.hostNetns)}`, '--', inv.file]]
+}
+
+/**
+ * Through the agent's Spawner (src/netlink/spawner.ts) when one is installed: forking the
+ * agent for every plugin call blocked its event loop several ms each, most of a burst of
+ * pods' network setup. The plugin gets the spawner's environment (this process's) with the
+ * CNI variables set, under `env`; timeout(1) ends its whole process group in time.
+ * Undefined: no spawner, or a value its line protocol cannot carry.
+ */
+function viaSpawner(inv: PluginInvocation): Promise<RawOutput> | undefined {
+  const spawner = activeSpawner()
+  if (spawner === undefined) return undefined
+  const [file, argv] = pluginCommand(inv)
+  const env = pluginEnv(inv)
+  const unset = Object.keys(process.env).filter((k) => k.startsWith('CNI_')).flatMap((k) => ['-u', k])
+  const set = Object.keys(env).filter((k) => k.startsWith('CNI_') || process.env[k] === undefined).map((k) => `${k}=${env[k]}`)
+  const args = [...unset, '--', ...set, file, ...argv]
+  if (!spawner.canRun('env', args)) return undefined
+  return spawner.runRaw('env', args, inv.stdin, inv.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS).then((r) => {
+    // env's own "cannot run it" is a spawn failure, as spawn() reports ENOENT.
+    if (r.code === 127 && /^env: .*: No such file or directory$/m.test(r.stderr)) throw Object.assign(new Error(r.stderr.trim()), { code: 'ENOENT' })
+    return { code: r.code, signal: null, stdout: r.stdout, stderr: r.stderr, timedOut: r.timedOut }
+  })
+}
+
 function spawnOnce(inv: PluginInvocation): Promise<RawOutput> {
-  const [file, argv] = inv.hostNetns === undefined ? [inv.file, []] : ['nsenter', [`--net=${netnsPath(inv.hostNetns)}`, '--', inv.file]]
+  const spawned = viaSpawner(inv)
+  if (spawned !== undefined) return spawned
+  const [file, argv] = pluginCommand(inv)
   return new Promise((resolve, reject) => {
     // Its own process group, so a timeout also kills whatever the plugin started.
     const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: pluginEnv(inv), detached: true })
