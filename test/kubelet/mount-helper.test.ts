@@ -77,6 +77,28 @@ t.test('the first failure stops the batch and says which operation failed', asyn
   }
 })
 
+t.test('rodisks: the disk filesystems of the mount table, read-only under a root, where their directory exists', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-mh-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // A bind of a directory of the disk the temp dir is on is a disk filesystem's mount (ext4 or
+  // the like) in the table; the root gets a directory for it, and none for a second one.
+  const r = inMountNamespace(
+    `H=$1 d=$2
+fs=$(stat -f -c %T "$d")
+case $fs in ext2/ext3|xfs|btrfs) ;; *) echo "skip $fs"; exit 0 ;; esac
+mkdir -p "$d/src" "$d/disk" "$d/other" "$d/root$d/disk" && echo data >"$d/src/f" &&
+  mount --bind "$d/src" "$d/disk" && mount --bind "$d/src" "$d/other" || exit 9
+"$H" rodisks "$d/root" || exit 8
+cat "$d/root$d/disk/f"
+echo x >"$d/root$d/disk/g" 2>/dev/null && echo writable || echo read-only
+[ -e "$d/root$d/other" ] && echo other-made || echo no-other`,
+    dir,
+  )
+  t.equal(r.status, 0, r.stderr)
+  if (r.stdout.startsWith('skip')) return t.skip(`the temp dir is on ${r.stdout.trim().slice(5)}, not a disk filesystem`)
+  t.same(r.stdout.trim().split('\n'), ['data', 'read-only', 'no-other'])
+})
+
 t.test('paths are argv words: spaces and leading dashes are names, not options', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'weft mh -'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))

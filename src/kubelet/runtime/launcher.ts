@@ -138,14 +138,7 @@ if [ "$root" = overlay ]; then
       mkdir ./root 0755 mount overlay weft-root ./root "lowerdir=/,upperdir=$base.layer/upper,workdir=$base.layer/work" \
       mount - /sys ./root/sys bind mount - - ./root/sys remount,bind,ro,nosuid,nodev,noexec 2>"$base.mnt" || fail "cannot make the container's root"
   # The host's other disk filesystems (programs may live there), read-only, parents first.
-  while read -r _ _ _ _ m _ rest; do
-    fs=\${rest#*- } fs=\${fs%% *}
-    case $fs in ext2|ext3|ext4|xfs|btrfs|zfs|f2fs|vfat|exfat|ntfs|ntfs3|nfs|nfs4|cifs|9p|virtiofs|squashfs|erofs|iso9660|fuse.*) ;; *) continue ;; esac
-    m=$(printf '%b' "$m")
-    case $m in /|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*|/run|/run/*) continue ;; esac
-    [ -d "./root$m" ] || continue
-    "$M" mount - "$m" "./root$m" bind mount - - "./root$m" remount,bind,ro 2>/dev/null || true
-  done </proc/self/mountinfo
+  "$M" rodisks ./root
   owned="$owned $(stat -c %d ./root)"
   P=./root
 fi
