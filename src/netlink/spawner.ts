@@ -55,10 +55,6 @@ export class Spawner {
   readonly #jobs = new Map<number, Job>()
   #next = 0
   #out = ''
-  /** How many jobs it has been given (tests read it). */
-  get started(): number {
-    return this.#next
-  }
   #dead: Error | undefined
   readonly #timeoutMs: number
 
@@ -72,6 +68,11 @@ export class Spawner {
     this.#child.stdin.on('error', () => {})
     this.#child.on('error', (err) => this.#fail(err))
     this.#child.on('exit', () => this.#fail(new Error('spawner exited')))
+  }
+
+  /** How many jobs it has been given (tests read it). */
+  get started(): number {
+    return this.#next
   }
 
   get alive(): boolean {
