@@ -2,7 +2,7 @@
 // shareProcessNamespace, or the host's with hostPID), the pod's IPC namespace, a read-only
 // root with readOnlyRootFilesystem, and exec inside all of it.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readlinkSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -136,9 +136,9 @@ async function session(proc: ContainerProcess): Promise<{ socket: import('node:n
   return { socket, output: () => text }
 }
 
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 20))
   }
@@ -148,6 +148,8 @@ t.test('stdin and attach: a session writes stdin and reads the output live; the 
   const sb = await sandbox(t)
   const proc = await startContainer(sb, { name: 'cat', argv: ['sh', '-c', 'echo started; cat; echo "[stdin closed]" >&2'], env: [], restartCount: 0, io: { stdin: 'once', tty: false } })
   t.teardown(() => stopContainer(proc, 0))
+  // Attach once "started" is out: what came before the session is not the session's.
+  await until('started in the log', async () => /started/.test(await readLog(proc.logPath)))
   const a = await session(proc)
   a.socket.write('hello\n')
   await until('the echo', () => a.output().includes('hello\n'))
@@ -202,4 +204,18 @@ t.test('a root of its own works for a container that is not root', async (t) => 
   const proc = await startContainer(sb, { name: 'u', argv: ['sh', '-c', 'id -u; touch /home/x-$$$$ 2>/dev/null && echo wrote || echo refused; echo done'], env: [], restartCount: 0, root: 'overlay', privileges: ['--reuid=1000', '--regid=1000', '--clear-groups', '--bounding-set=-all', '--inh-caps=-all'] })
   t.teardown(() => stopContainer(proc, 0))
   t.match(await logOf(proc, /done/), /^1000\nrefused\ndone\n/, 'runs, and the host root\'s permissions still hold in its view')
+})
+
+t.test('a container stopped at once after it starts is gone: its pid is the session leader stop signals', async (t) => {
+  for (const pid of ['host', 'container', 'pod'] as const) {
+    const sb = await sandbox(t, { pid })
+    for (let i = 0; i < 10; i++) {
+      const proc = await startContainer(sb, { name: `quick-${i}`, argv: ['sleep', '3600'], env: [], restartCount: 0 })
+      const stat = readFileSync(`/proc/${proc.process.pid}/stat`, 'utf8')
+      const session = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3])
+      t.equal(session, proc.process.pid, `${pid} pid namespace, start ${i}: the reported pid already leads its session`)
+      await stopContainer(proc, 0)
+      t.notOk(isAlive(proc.process), `${pid} pid namespace, start ${i}: the command is gone`)
+    }
+  }
 })

@@ -285,6 +285,17 @@ if [ "$pidns" != host ]; then
 fi
 children "$x"
 p=\${y%% *}
+# It is reported once it leads a session of its own (setsid has run): a stop signals that
+# process group, which does not exist before. setsid runs within a millisecond or so of the
+# fork: a few reads of its stat, then 10 ms naps.
+i=0
+while [ -n "$p" ]; do
+  read -r st 2>/dev/null <"/proc/$p/stat" || break
+  set -- \${st##*) }
+  [ "$4" = "$p" ] && break
+  i=$((i + 1))
+  [ "$i" -lt 200 ] || sleep 0.01
+done
 [ -n "$p" ] || p=$x
 # The init has read the command line by now (it starts the command only then).
 rm -f "$base.args"
