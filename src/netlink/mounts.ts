@@ -60,23 +60,31 @@ export function mountinfo(): string {
 }
 
 /**
- * Whether `path` is a mount point. The whole mount table is read only when the cheap answers
- * do not settle it: nothing at `path` is no mount, and a file on another filesystem than its
- * directory (a namespace bound onto a file is on nsfs) is one. Sandboxes hold two such files
- * each, and reading a table of hundreds of mounts per check cost a burst of pods seconds.
+ * Where `path` stands against its directory's filesystem, without reading the mount table:
+ * nothing there (`missing`: no mount), on the same device (`same`: at most a bind of that
+ * filesystem), on another (`other`: a mount point), or `unknown` (the directory cannot be
+ * read). Sandboxes hold two namespace files each, and reading a table of hundreds of mounts
+ * per check cost a burst of pods seconds.
  */
-export function isMountPoint(path: string): boolean {
+export function deviceOf(path: string): 'missing' | 'same' | 'other' | 'unknown' {
   let own
   try {
     own = lstatSync(path)
   } catch {
-    return false
+    return 'missing'
   }
   try {
-    if (statSync(dirname(path)).dev !== own.dev) return true
+    return statSync(dirname(path)).dev === own.dev ? 'same' : 'other'
   } catch {
-    // the directory cannot be read: the mount table says
+    return 'unknown'
   }
+}
+
+/** Whether `path` is a mount point; the mount table is read only when deviceOf cannot tell. */
+export function isMountPoint(path: string): boolean {
+  const device = deviceOf(path)
+  if (device === 'missing') return false
+  if (device === 'other') return true
   return mountinfoTargets(mountinfo()).includes(path)
 }
 

@@ -11,11 +11,10 @@
 //    emptyDir's is its sizeLimit (else the tmpfs default, half the RAM). Removing the
 //    sandbox unmounts them (removeSandbox → unmountUnder); so does the next agent for the
 //    sandboxes of pods that went while it was down, and `weft down` for a lab.
-import { lstatSync, readdirSync, statSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { readdirSync } from 'node:fs'
 import { chmod, mkdir } from 'node:fs/promises'
 import { run } from '../../netlink/exec.ts'
-import { mountEntries } from '../../netlink/mounts.ts'
+import { deviceOf, mountEntries } from '../../netlink/mounts.ts'
 import { writeAtomic } from './atomic-writer.ts'
 import { volumePath } from './paths.ts'
 
@@ -65,11 +64,8 @@ interface MountState {
 function tmpfsAt(path: string): MountState | undefined {
   // A tmpfs has a device of its own: where `path` is on its directory's device (or is not
   // there), none is mounted on it, and the whole mount table need not be read.
-  try {
-    if (lstatSync(path).dev === statSync(dirname(path)).dev) return undefined
-  } catch {
-    return undefined
-  }
+  const device = deviceOf(path)
+  if (device === 'missing' || device === 'same') return undefined
   const top = mountEntries().findLast((e) => e.target === path)
   if (top?.fstype !== 'tmpfs') return undefined
   const size = top.superOptions.map((o) => /^size=(\d+)k$/.exec(o)).find((m) => m !== null)
