@@ -5,7 +5,10 @@ import type { V1Pod, V1ServiceAccount } from '@kubernetes/client-node'
 import { resources, type ResourceInfo } from '../api/registry.ts'
 import { NodeAuthorizer } from '../auth/node/node-authorizer.ts'
 import { NodeGraph } from '../auth/node/node-graph.ts'
+import { nodeIdentity } from '../auth/node/node-identity.ts'
 import { nodeRestriction } from '../auth/node/node-restriction.ts'
+import { MESH_SIGNER } from '../controllers/certificates/mesh.ts'
+import { parseSpiffeId, type WorkloadIdentity } from '../../mesh/identity.ts'
 import { RbacAuthorizer } from '../auth/rbac/authorizer.ts'
 import { checkBindingWrite, checkRoleWrite } from '../auth/rbac/escalation.ts'
 import type { RbacKind } from '../auth/rbac/objects.ts'
@@ -216,6 +219,7 @@ export class ServerSecurity {
       if (signer === 'kubernetes.io/kube-apiserver-client' && req.organizations.includes('system:masters')) {
         throw forbidden(resourceRef(r.info), r.obj.metadata.name, 'use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed')
       }
+      if (signer === MESH_SIGNER) this.#admitMeshRequest(r, user, req.uris)
       return
     }
     const verb = r.subresource === 'approval' ? 'approve' : r.subresource === 'status' ? 'sign' : undefined
@@ -225,6 +229,23 @@ export class ServerSecurity {
     const ask = (name: string) => this.authorizer.authorize({ resourceRequest: true, user, verb, namespace: '', apiGroup: 'certificates.k8s.io', apiVersion: '*', resource: 'signers', subresource: '', name }).decision === 'allow'
     if (ask(signer) || ask(`${signer.split('/')[0]}/*`)) return
     throw forbidden(resourceRef(r.info), r.obj.metadata.name, `user not permitted to ${verb} requests with signerName "${signer}"`)
+  }
+
+  /**
+   * NodeRestriction for mesh identities: a node may ask only for the identity of a service
+   * account one of its pods runs as (the node graph's pod → service account edge). The
+   * approver and the signer check the same again; this refuses the request at the door.
+   */
+  #admitMeshRequest(r: AdmissionRequest, user: UserInfo, uris: string[]): void {
+    const { isNode, nodeName } = nodeIdentity(user)
+    if (!isNode) return
+    let id: WorkloadIdentity | undefined
+    try {
+      id = uris.length === 1 ? parseSpiffeId(uris[0]!) : undefined
+    } catch {}
+    if (!id || !this.graph.mayRead(nodeName, 'serviceaccount', id.namespace, id.serviceAccount)) {
+      throw forbidden(resourceRef(r.info), r.obj.metadata.name, `node ${JSON.stringify(nodeName)} may only request the mesh identity of a service account one of its pods runs as`)
+    }
   }
 
   /** NodeRestriction for TokenRequests (a node may ask only for tokens bound to its own pods). */

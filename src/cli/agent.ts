@@ -90,6 +90,9 @@ Flags:
                               at most one incremental NetworkPolicy sync per D (default 0: a change
                               is synced at once; changes that come during a sync wait for its end and
                               go together in the next)
+  --mesh=false                do not run the mesh's node proxy (default: it runs; it holds a workload
+                              certificate for each service account its meshed pods run as, kept in
+                              DATA_DIR/mesh/identities; \`weft mesh certs\` lists them)
 ${proxyFlagsUsage}
   -h, --help                  show this help
 `
@@ -131,6 +134,7 @@ export async function runAgent(argv: string[]): Promise<void> {
       'network-policy-log-rate': { type: 'string', default: '0' },
       'network-policy-resync-period': { type: 'string', default: '5m' },
       'network-policy-min-sync-period': { type: 'string', default: '0s' },
+      mesh: { type: 'string', default: 'true' },
       ...proxyOptions,
       help: { type: 'boolean', short: 'h' },
     },
@@ -179,6 +183,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     evictionHard: parseEvictionHard('--eviction-hard', values['eviction-hard']!),
     proxy: boolFlag('--proxy', values.proxy, true) ? proxyConfigFrom(values) : undefined,
     networkPolicy: networkPolicyConfigFrom(values),
+    mesh: boolFlag('--mesh', values.mesh, true),
     log,
   }
   // Credentials last: every flag is checked before the agent joins the cluster.

@@ -27,7 +27,7 @@ export interface Output {
 }
 
 /** Go's text/tabwriter as kubeadm sets it up (minwidth 10, padding 3); the last column is not padded. */
-function table(lines: string[][]): string {
+export function table(lines: string[][]): string {
   const columns = Math.max(...lines.map((l) => l.length))
   const widths: number[] = []
   for (let c = 0; c < columns - 1; c++) widths[c] = Math.max(10, ...lines.map((l) => (c < l.length - 1 ? l[c]!.length + 3 : 0)))

@@ -15,6 +15,7 @@ Commands:
   down                 remove a lab cluster and everything it made
   lab exec             run a command inside a lab node's or pod's network namespace
   certs check|renew    the cluster certificates' expiry, and renewal (as kubeadm certs)
+  mesh certs           the mesh identities this node's proxy holds, and their expiry
   token create|list|delete   bootstrap tokens for joining nodes (as kubeadm token)
   load                 load-test a URL, Service, Ingress or pod: open or closed loop, from this host or
                        from load pods, with scenario actions; HDR latencies, result.json, report.html
@@ -41,6 +42,7 @@ const commands: Record<string, () => Promise<Command>> = {
   down: () => import('./lab.ts').then((m) => ({ run: m.runDown, usage: m.downUsage })),
   lab: () => import('./lab.ts').then((m) => ({ run: m.runLab, usage: m.labUsage })),
   certs: () => import('./certs.ts').then((m) => ({ run: (argv: string[]) => m.runCerts(argv), usage: m.certsUsage })),
+  mesh: () => import('../../mesh/cli.ts').then((m) => ({ run: (argv: string[]) => m.runMesh(argv), usage: m.meshUsage })),
   token: () => import('./token.ts').then((m) => ({ run: (argv: string[]) => m.runToken(argv), usage: m.tokenUsage })),
   load: () => import('../../load/cli.ts').then((m) => ({ run: m.runLoadCommand, usage: m.loadUsage })),
 }

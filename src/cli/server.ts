@@ -64,7 +64,9 @@ Flags:
   --api-only                  serve the API only: no scheduler, no controllers
   --dns-replicas N            cluster DNS: the kube-system Deployment coredns (image weft/dns) with N pods
                               behind the Service kube-dns at the tenth service address (default 2; 0: none)
-  --cluster-domain DOMAIN     the cluster's DNS domain (default cluster.local)
+  --cluster-domain DOMAIN     the cluster's DNS domain (default cluster.local); also the mesh's trust domain
+  --mesh-certificate-lifetime D  how long a mesh workload certificate (signer weft.dev/mesh) is valid
+                              (default 24h, at least 10s; node proxies renew at half-life)
   --ingress MODE              the Ingress controller (image weft/ingress, namespace weft-ingress) and the
                               default IngressClass weft: host-network (a DaemonSet serving ports 80 and
                               443 on every node; the default), load-balancer (a Deployment behind the
@@ -128,11 +130,11 @@ export function parseAdvertise(text: string): { host: string; port?: number } {
  * from the cluster CA (CN system:kube-scheduler, system:kube-controller-manager), issued
  * at every start and kept in memory only.
  */
-async function controlPlaneIdentities(url: string, pki: ClusterPki) {
+async function controlPlaneIdentities(url: string, pki: ClusterPki, mesh: { trustDomain: string; certificateSeconds: number }) {
   const issue = (cn: string) => issueCertificate(pki.ca, { commonName: cn, usages: ['client'], validityDays: 30 })
   const [cm, sched] = await Promise.all([issue('system:kube-controller-manager'), issue('system:kube-scheduler')])
   const creds = (c: { certPem: string; keyPem?: string }) => ({ caPem: pki.ca.certPem, certPem: c.certPem, keyPem: c.keyPem })
-  return { server: { server: url, credentials: creds(cm) }, schedulerServer: { server: url, credentials: creds(sched) }, rootCaPem: pki.ca.certPem, signingCa: pki.ca }
+  return { server: { server: url, credentials: creds(cm) }, schedulerServer: { server: url, credentials: creds(sched) }, rootCaPem: pki.ca.certPem, signingCa: pki.ca, meshCa: pki.meshCa, meshTrustDomain: mesh.trustDomain, meshCertificateSeconds: mesh.certificateSeconds }
 }
 
 const ingressModes: Record<string, IngressMode | undefined> = { 'host-network': 'hostNetwork', 'load-balancer': 'loadBalancer', none: undefined }
@@ -179,6 +181,7 @@ export async function runServer(argv: string[]): Promise<void> {
       'api-only': { type: 'boolean', default: false },
       'dns-replicas': { type: 'string', default: '2' },
       'cluster-domain': { type: 'string', default: 'cluster.local' },
+      'mesh-certificate-lifetime': { type: 'string', default: '24h' },
       ingress: { type: 'string', default: 'host-network' },
       'ingress-replicas': { type: 'string', default: '2' },
       ...controlPlaneOptions,
@@ -205,6 +208,8 @@ export async function runServer(argv: string[]): Promise<void> {
     maxWatchesPerUser: wholeNumber('--max-watches-per-user', values['max-watches-per-user']!, { what: 'watches (0: no limit)' }),
   }
   const eventTtlMs = optionalTimeout('--event-ttl', values['event-ttl']!, 'event expiry')
+  const meshCertificateSeconds = Math.round(timerDuration('--mesh-certificate-lifetime', values['mesh-certificate-lifetime']!) / 1000)
+  if (meshCertificateSeconds < 10) throw new Error(`--mesh-certificate-lifetime "${values['mesh-certificate-lifetime']}" must be at least 10s`)
   const compaction = Number(values['compaction-interval'])
   if (!Number.isFinite(compaction) || compaction < 0) {
     throw new Error(`--compaction-interval "${values['compaction-interval']}" must be a number of seconds (0 turns compaction off)`)
@@ -255,7 +260,7 @@ export async function runServer(argv: string[]): Promise<void> {
     const { rewritten, total } = await encryption.rewriteStale(store)
     log.info({ rewritten, total }, 'encryption at rest: values not written with the current key were rewritten')
   }
-  const controlPlane = values['api-only'] ? undefined : new ControlPlane({ ...(await controlPlaneIdentities(url, pki)), ...planeFlags })
+  const controlPlane = values['api-only'] ? undefined : new ControlPlane({ ...(await controlPlaneIdentities(url, pki, { trustDomain: clusterDomain, certificateSeconds: meshCertificateSeconds })), ...planeFlags })
   await controlPlane?.start()
   const kubeconfig = join(dataDir, 'kubeconfig')
   await writeFile(kubeconfig, adminKubeconfig(url, pki), { mode: 0o600 })

@@ -80,6 +80,7 @@ import type { CertAndKey } from '../pki/certificates.ts'
 import { judge, withVerdict } from './certificates/approve.ts'
 import { decided, KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER, NODE_PREFIX, requestPem } from './certificates/csr.ts'
 import { planSigning, withFailure } from './certificates/sign.ts'
+import { DEFAULT_MESH_CERT_SECONDS, judgeMesh, MESH_ROOT_CONFIGMAP, MESH_ROOT_NAMESPACE, MESH_SIGNER, planMeshSigning, reconcileMeshRoot, runsAs, type MeshRequest } from './certificates/mesh.ts'
 import { reconcileExpiredBootstrapTokens } from './bootstrap-tokens/token-cleaner.ts'
 import { WORKLOAD_KINDS, type Workload, type WorkloadLookup } from './disruption/controller-scale.ts'
 import { reconcileDisruptionBudget } from './disruption/reconcile.ts'
@@ -120,6 +121,12 @@ export interface ControllerManagerOptions {
   rootCaPem?: string
   /** Signs approved CSRs of the built-in signers; unset: nothing is signed. */
   signingCa?: CertAndKey
+  /** The mesh CA: signs weft.dev/mesh requests and is published as kube-system/weft-mesh-root-cert; unset: no mesh identities. */
+  meshCa?: CertAndKey
+  /** The mesh's trust domain: the cluster domain (default cluster.local). */
+  meshTrustDomain?: string
+  /** The longest a mesh identity is signed for (default 24 h). */
+  meshCertificateSeconds?: number
 }
 
 /** The pods informer's index by spec.nodeName. */
@@ -449,7 +456,7 @@ export class ControllerManager {
     }
     for (const { informer } of namespaced) nsController.watch(informer, inTerminatingNamespace)
 
-    this.setUpSecurityControllers(namespaces)
+    this.setUpSecurityControllers(namespaces, pods)
     setUpStorageControllers(inf, (name, reconcile, workers) => this.controller(name, reconcile, workers))
     this.setUpResourceQuotaController()
 
@@ -729,7 +736,7 @@ export class ControllerManager {
    * tokens (upstream's serviceaccount, root-ca-cert-publisher, clusterrole-aggregation,
    * csrapproving, csrsigning and tokencleaner).
    */
-  private setUpSecurityControllers(namespaces: Informer<V1Namespace>): void {
+  private setUpSecurityControllers(namespaces: Informer<V1Namespace>, pods: Informer<V1Pod>): void {
     const inf = this.informers
     const client = this.options.client
     const now = () => new Date()
@@ -785,10 +792,22 @@ export class ControllerManager {
       return review?.status?.allowed === true
     }
     const nodes = inf.for<V1Node>(kind('Node'))
+    const meshCa = this.options.meshCa
+    const trustDomain = this.options.meshTrustDomain ?? 'cluster.local'
+    // The informer may not have the pod yet that the node's agent already saw: the API answers then.
+    const runsOnNode = async (m: MeshRequest): Promise<boolean> => {
+      if (runsAs(pods.byIndex(POD_NODE_INDEX, m.node), m.node, m.identity)) return true
+      const live = await client.list<V1Pod>(kind('Pod'), { namespace: m.identity.namespace, fieldSelector: `spec.nodeName=${m.node}` })
+      return runsAs(live.items, m.node, m.identity)
+    }
     const approver = this.controller('csrapproving', async (name) => {
       const csr = csrs.get(name)
       if (!csr || decided(csr)) return { actions: [] }
       const req = await parsed(csr)
+      if (csr.spec.signerName === MESH_SIGNER) {
+        const verdict = meshCa ? await judgeMesh(csr, req, trustDomain, runsOnNode) : undefined
+        return { actions: verdict ? [{ verb: 'update', info: csrInfo, object: withVerdict(csr, verdict, now()), subresource: 'approval' }] : [] }
+      }
       const spec = csr.spec
       const user: UserInfo = { username: spec.username ?? '', uid: spec.uid, groups: spec.groups ?? [], extra: spec.extra as Record<string, string[]> | undefined }
       const client = spec.signerName === KUBELET_CLIENT_SIGNER
@@ -806,6 +825,24 @@ export class ControllerManager {
     )
 
     const ca = this.options.signingCa
+    if (meshCa) {
+      const maxSeconds = this.options.meshCertificateSeconds ?? DEFAULT_MESH_CERT_SECONDS
+      const meshSigner = this.controller('csrsigning-mesh', async (name) => {
+        const csr = csrs.get(name)
+        if (!csr) return { actions: [] }
+        const req = await parsed(csr)
+        const plan = await planMeshSigning(csr, req, trustDomain, maxSeconds, runsOnNode)
+        if (!plan) return { actions: [] }
+        if ('fail' in plan) return { actions: [{ verb: 'updateStatus', info: csrInfo, object: withFailure(csr, plan.fail, now()) }] }
+        const certPem = await signCertificateRequest(meshCa, requestPem(csr), { usages: ['client', 'server'], validitySeconds: plan.sign.seconds })
+        return { actions: [{ verb: 'updateStatus', info: csrInfo, object: { ...csr, status: { ...csr.status, certificate: Buffer.from(certPem).toString('base64') } } }] }
+      }, 1)
+      meshSigner.watch(csrs, (c) => (c.spec.signerName === MESH_SIGNER ? [c.metadata!.name!] : []))
+      const configMaps = inf.for<V1ConfigMap>(cmInfo)
+      const rootPublisher = this.controller('mesh-root-publisher', () => ({ actions: namespaces.get(MESH_ROOT_NAMESPACE) ? reconcileMeshRoot(configMaps.get(`${MESH_ROOT_NAMESPACE}/${MESH_ROOT_CONFIGMAP}`), meshCa.certPem, cmInfo) : [] }), 1)
+      rootPublisher.watch(namespaces, (n) => (n.metadata?.name === MESH_ROOT_NAMESPACE ? ['root'] : []))
+      rootPublisher.watch(configMaps, (c) => (c.metadata?.namespace === MESH_ROOT_NAMESPACE && c.metadata.name === MESH_ROOT_CONFIGMAP ? ['root'] : []))
+    }
     if (ca) {
       const signer = this.controller('csrsigning', async (name) => {
         const csr = csrs.get(name)

@@ -15,6 +15,7 @@ import { makePrivateDir } from '../util/private-files.ts'
 import { startProxy, type ProxyConfig, type RunningProxy } from '../../proxy/run.ts'
 import type { RelayedConnection } from '../../proxy/userspace/connection-policy.ts'
 import { ANN_SERVICE_RELAY } from '../../netpol/enforcer.ts'
+import { startMesh, type RunningMesh } from '../../mesh/run.ts'
 import { netpolHealthRoute, startNetworkPolicy, type NetpolConfig, type RunningNetpol } from '../../netpol/run.ts'
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
@@ -90,6 +91,8 @@ export interface AgentOptions {
   proxy?: ProxyConfig
   /** NetworkPolicy enforcement's settings; undefined: none (as enabled: false). */
   networkPolicy?: NetpolConfig
+  /** Run the mesh's node proxy (its workload identities); default false. */
+  mesh?: boolean
   log?: Logger
 }
 
@@ -131,6 +134,7 @@ export class Agent {
   #proxy: RunningProxy | undefined
   #netpol: RunningNetpol | undefined
   #localPath: LocalPathCleaner | undefined
+  #mesh: RunningMesh | undefined
 
   constructor(options: AgentOptions) {
     this.options = options
@@ -227,6 +231,7 @@ export class Agent {
     await this.kubelet.start(signal)
     this.#localPath = new LocalPathCleaner({ client, nodeName: o.nodeName, storageDir: storageDir(o.dataDir), log: this.log.child({ component: 'local-path' }) })
     this.#localPath.start()
+    if (o.mesh) this.#mesh = await startMesh({ client, nodeName: o.nodeName, dataDir: o.dataDir, trustDomain: o.clusterDomain, log: this.log.child({ component: 'mesh' }) })
     if (o.proxy) {
       const enforcer = this.#netpol?.enforcer
       const connectionPolicy = enforcer ? (c: RelayedConnection) => enforcer.judge(c.source, c.destination, c.protocol, c.port) : undefined
@@ -334,6 +339,7 @@ export class Agent {
     // Its rules stay: a restarting agent does not open every isolated pod meanwhile.
     await this.#netpol?.stop()
     await this.#localPath?.stop()
+    await this.#mesh?.stop()
     await this.kubelet?.stop()
     await this.#nodes?.stop()
     await this.#syncingNodes

@@ -87,7 +87,7 @@ export async function storedNodeCredentials(dataDir: string, now = Date.now()): 
   return { caPem, certPem, keyPem, notAfter, notBefore }
 }
 
-async function writePrivate(path: string, content: string): Promise<void> {
+export async function writePrivate(path: string, content: string): Promise<void> {
   const tmp = `${path}.tmp`
   await writeFile(tmp, content, { mode: 0o600 })
   await rename(tmp, path)
@@ -115,50 +115,81 @@ export interface NodeCertificateRequest {
   log?: (msg: string) => void
 }
 
+export interface CertificateExchange {
+  signerName: string
+  usages: string[]
+  subject: { commonName: string; organizations: string[] }
+  dnsNames?: string[]
+  ipAddresses?: string[]
+  uris?: string[]
+  /** metadata.generateName of the CSR. */
+  namePrefix: string
+  /** spec.expirationSeconds; default: the signer's. */
+  expirationSeconds?: number
+  signal?: AbortSignal
+  timeoutMs?: number
+  log?: (msg: string) => void
+}
+
 /**
- * Sends a CSR for one of the node's certificates (CN system:node:<name>, O system:nodes,
- * a new ECDSA P-256 key) through `client` (authenticated as a bootstrapper or as the
- * node), waits for it to be signed and keeps key and certificate (0600). A Denied or
- * Failed request, or none signed in time, throws.
+ * Sends a CSR (a new ECDSA P-256 key) through `client`, waits for it to be signed and returns
+ * the certificate with its key. A Denied or Failed request, or none signed in time, throws.
  */
-export async function requestCertificate(client: RestClient, kind: NodeCertificateKind, opts: NodeCertificateRequest): Promise<{ certPem: string; keyPem: string }> {
-  await mkdir(nodePkiPaths(opts.dataDir).dir, { recursive: true, mode: 0o700 })
+export async function exchangeCertificate(client: RestClient, x: CertificateExchange): Promise<{ certPem: string; keyPem: string }> {
   const key = await generateKeyPair('ecdsa-p256')
-  const request = await createCertificateRequest(key.privateKeyPem, { commonName: `system:node:${opts.nodeName}`, organizations: ['system:nodes'], dnsNames: kind.dnsNames, ipAddresses: kind.ipAddresses })
+  const request = await createCertificateRequest(key.privateKeyPem, { ...x.subject, dnsNames: x.dnsNames, ipAddresses: x.ipAddresses, uris: x.uris })
   const info = csrInfo()
   const created = await client.create<V1CertificateSigningRequest>(info, {
     apiVersion: 'certificates.k8s.io/v1',
     kind: 'CertificateSigningRequest',
-    metadata: { generateName: kind.namePrefix },
-    spec: { request: Buffer.from(request).toString('base64'), signerName: kind.signerName, usages: kind.usages },
+    metadata: { generateName: x.namePrefix },
+    spec: { request: Buffer.from(request).toString('base64'), signerName: x.signerName, usages: x.usages, ...(x.expirationSeconds === undefined ? {} : { expirationSeconds: x.expirationSeconds }) },
   })
   const name = created.metadata?.name ?? ''
-  opts.log?.(`sent CertificateSigningRequest ${name} (${kind.signerName}); waiting for it to be approved and signed`)
+  x.log?.(`sent CertificateSigningRequest ${name} (${x.signerName}); waiting for it to be approved and signed`)
   // One request, waited on (the kubelet does the same): a new one per timeout would pile
   // pending requests up in front of whoever approves them by hand.
-  const deadline = Date.now() + (opts.timeoutMs ?? Infinity)
+  const deadline = Date.now() + (x.timeoutMs ?? Infinity)
   let pause = 250
   let remindAt = Date.now() + 5 * 60_000
   for (;;) {
-    opts.signal?.throwIfAborted()
+    x.signal?.throwIfAborted()
     const csr = await client.get<V1CertificateSigningRequest>(info, name)
     const refused = csr.status?.conditions?.find((c) => (c.type === 'Denied' || c.type === 'Failed') && c.status === 'True')
     if (refused) throw new Error(`CertificateSigningRequest ${name} was ${refused.type.toLowerCase()}: ${refused.message ?? ''}`)
-    if (csr.status?.certificate) {
-      const certPem = Buffer.from(csr.status.certificate, 'base64').toString('utf8')
-      await writePrivate(kind.keyPath, key.privateKeyPem)
-      await writePrivate(kind.certPath, certPem)
-      return { certPem, keyPem: key.privateKeyPem }
-    }
+    if (csr.status?.certificate) return { certPem: Buffer.from(csr.status.certificate, 'base64').toString('utf8'), keyPem: key.privateKeyPem }
     const waiting = `CertificateSigningRequest ${name} is not signed yet: approve it with \`kubectl certificate approve ${name}\``
     if (Date.now() > deadline) throw new Error(waiting)
     if (Date.now() > remindAt) {
-      opts.log?.(waiting)
+      x.log?.(waiting)
       remindAt = Date.now() + 5 * 60_000
     }
     pause = Math.min(pause * 2, 10_000)
     await new Promise((r) => setTimeout(r, pause))
   }
+}
+
+/**
+ * Sends a CSR for one of the node's certificates (CN system:node:<name>, O system:nodes)
+ * through `client` (authenticated as a bootstrapper or as the node), waits for it to be
+ * signed and keeps key and certificate (0600).
+ */
+export async function requestCertificate(client: RestClient, kind: NodeCertificateKind, opts: NodeCertificateRequest): Promise<{ certPem: string; keyPem: string }> {
+  await mkdir(nodePkiPaths(opts.dataDir).dir, { recursive: true, mode: 0o700 })
+  const pair = await exchangeCertificate(client, {
+    signerName: kind.signerName,
+    usages: kind.usages,
+    subject: { commonName: `system:node:${opts.nodeName}`, organizations: ['system:nodes'] },
+    dnsNames: kind.dnsNames,
+    ipAddresses: kind.ipAddresses,
+    namePrefix: kind.namePrefix,
+    signal: opts.signal,
+    timeoutMs: opts.timeoutMs,
+    log: opts.log,
+  })
+  await writePrivate(kind.keyPath, pair.keyPem)
+  await writePrivate(kind.certPath, pair.certPem)
+  return pair
 }
 
 /** Requests the node's client certificate (kube-apiserver-client-kubelet) and keeps it with the CA. */

@@ -13,6 +13,8 @@ import {
   CA_VALIDITY_DAYS,
   LEAF_VALIDITY_DAYS,
   LEAVES,
+  MESH_CA_COMMON_NAME,
+  MESH_CA_NAME,
   leafProfile,
   pairPaths,
   pkiDir,
@@ -46,6 +48,8 @@ export interface ClusterPki {
   /** DATA_DIR/pki, where the files are. */
   dir: string
   ca: CertAndKey
+  /** The mesh CA (mesh-ca.crt): signs workload identities for the weft.dev/mesh signer, nothing else. */
+  meshCa: CertAndKey
   /** ca.crt, then the certificates of userFiles.clientCaFile: the CAs trusted for client certificates. */
   clientCaBundlePem: string
   serving: CertAndKey
@@ -84,8 +88,8 @@ function hostsOf(opts: ClusterPkiOptions): AltNames {
   return { dnsNames: [...new Set(dnsNames)], ipAddresses: [...new Set(ipAddresses)], emailAddresses: [], uris: [] }
 }
 
-async function ensureCA(dataDir: string, now: Date, changes: string[]): Promise<LoadedCA> {
-  const paths = pairPaths(dataDir, CA_NAME)
+async function ensureCA(dataDir: string, now: Date, changes: string[], name = CA_NAME, commonName = CA_COMMON_NAME): Promise<LoadedCA> {
+  const paths = pairPaths(dataDir, name)
   let certPem = await readOptional(paths.cert)
   let keyPem = await readOptional(paths.key)
   if (certPem !== undefined && keyPem === undefined) {
@@ -95,17 +99,17 @@ async function ensureCA(dataDir: string, now: Date, changes: string[]): Promise<
     throw new Error(`${paths.key} exists without ${paths.cert}: put the CA certificate back, or remove ${paths.key} to start a new CA`)
   }
   if (certPem === undefined || keyPem === undefined) {
-    const ca = await createCA(CA_COMMON_NAME, CA_VALIDITY_DAYS, now)
+    const ca = await createCA(commonName, CA_VALIDITY_DAYS, now)
     await createFile(paths.key, ca.keyPem, KEY_MODE)
     await createFile(paths.cert, ca.certPem, CERT_MODE)
-    changes.push(`created ${CA_NAME} (${paths.cert})`)
+    changes.push(`created ${name} (${paths.cert})`)
     certPem = ca.certPem
     keyPem = ca.keyPem
   }
   const pair = checkPair(certPem, keyPem, paths)
   if (!pair.cert.ca) throw new Error(`${paths.cert} is not a CA certificate (basicConstraints CA:true is missing)`)
   if (pair.cert.validToDate.getTime() <= now.getTime()) {
-    throw new Error(`${paths.cert} expired on ${pair.cert.validToDate.toISOString()}: weft does not renew the cluster CA (nor does kubeadm); replace ca.crt and ca.key, then every certificate it signed`)
+    throw new Error(`${paths.cert} expired on ${pair.cert.validToDate.toISOString()}: weft does not renew a CA (nor does kubeadm); replace ${name}.crt and ${name}.key, then every certificate it signed`)
   }
   return { certPem, keyPem, cert: pair.cert, path: paths.cert }
 }
@@ -241,11 +245,11 @@ export async function ensureClusterPki(dataDir: string, opts: ClusterPkiOptions)
   const dir = pkiDir(dataDir)
   makePrivateDir(dir)
   await chmod(dir, 0o700)
-  restrictFiles(...[CA_NAME, ...LEAVES.map((l) => l.name)].map((n) => pairPaths(dataDir, n).key), serviceAccountPaths(dataDir).key)
+  restrictFiles(...[CA_NAME, MESH_CA_NAME, ...LEAVES.map((l) => l.name)].map((n) => pairPaths(dataDir, n).key), serviceAccountPaths(dataDir).key)
 
   // Independent parts run together (RSA key generation is the slow one); changes keep a fixed order.
-  const log: string[][] = [[], [], [], [], []]
-  const [ca, serviceAccount] = await allInOrder([ensureCA(dataDir, now, log[0]!), ensureServiceAccount(dataDir, log[1]!)])
+  const log: string[][] = [[], [], [], [], [], []]
+  const [ca, serviceAccount, meshCa] = await allInOrder([ensureCA(dataDir, now, log[0]!), ensureServiceAccount(dataDir, log[1]!), ensureCA(dataDir, now, log[5]!, MESH_CA_NAME, MESH_CA_COMMON_NAME)])
   const [serving, kubeletClient, admin] = await allInOrder([
     user.tlsCertFile || user.tlsPrivateKeyFile ? userServingPair(user, now) : ensureLeaf(dataDir, profile('apiserver'), ca, now, log[2]!, servingNames),
     ensureLeaf(dataDir, profile('apiserver-kubelet-client'), ca, now, log[3]!),
@@ -254,6 +258,7 @@ export async function ensureClusterPki(dataDir: string, opts: ClusterPkiOptions)
   return {
     dir,
     ca: { certPem: ca.certPem, keyPem: ca.keyPem },
+    meshCa: { certPem: meshCa.certPem, keyPem: meshCa.keyPem },
     clientCaBundlePem: await clientCaBundle(ca.certPem, user.clientCaFile),
     serving,
     kubeletClient,

@@ -4,7 +4,7 @@ import { createPublicKey } from 'node:crypto'
 import type { Pkcs10CertificateRequest } from '@peculiar/x509'
 import { arrayBuffer, checkUsages, checkValidityDays, signLeaf, type CertAndKey, type CertUsage } from './certificates.ts'
 import { publicKeyAlgorithm, readPrivateKey, signingKey, type PublicKeyAlgorithm } from './keys.ts'
-import { checkDnsName, checkIpAddress, checkList, checkSubjectValue } from './names.ts'
+import { checkDnsName, checkIpAddress, checkList, checkSubjectValue, checkUri } from './names.ts'
 import { decodePem, encodePem } from './pem.ts'
 import { altNamesOf, sanExtension } from './san.ts'
 import { loadX509 } from './x509-lib.ts'
@@ -25,6 +25,7 @@ export interface CertificateRequestSpec {
   organizations: string[]
   dnsNames?: string[]
   ipAddresses?: string[]
+  uris?: string[]
 }
 
 export interface SignRequestOptions {
@@ -108,15 +109,16 @@ export async function parseCertificateRequest(pem: string): Promise<CertificateR
   }
 }
 
-/** A CSR signed by `keyPem` (the node agent's request to join). */
+/** A CSR signed by `keyPem` (a node agent's request: to join, to serve, for a mesh identity). */
 export async function createCertificateRequest(keyPem: string, spec: CertificateRequestSpec): Promise<string> {
   const commonName = checkSubjectValue(spec.commonName, 'commonName')
   const organizations = checkList(spec.organizations ?? [], (v) => checkSubjectValue(v, 'organization'), 'organizations')
   const dnsNames = checkList(spec.dnsNames, checkDnsName, 'dnsNames')
   const ipAddresses = checkList(spec.ipAddresses, checkIpAddress, 'ipAddresses')
+  const uris = checkList(spec.uris, checkUri, 'uris')
   const signer = signingKey(readPrivateKey(keyPem, 'key'), 'key')
   const x509 = await loadX509()
-  const extensions = dnsNames.length + ipAddresses.length > 0 ? [sanExtension(x509, { dnsNames, ipAddresses, emailAddresses: [], uris: [] })] : []
+  const extensions = dnsNames.length + ipAddresses.length + uris.length > 0 ? [sanExtension(x509, { dnsNames, ipAddresses, emailAddresses: [], uris })] : []
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: organizations.length > 0 ? [{ O: organizations }, { CN: [commonName] }] : [{ CN: [commonName] }],
     keys: { privateKey: signer.key, publicKey: signer.publicKey },
@@ -127,7 +129,7 @@ export async function createCertificateRequest(keyPem: string, spec: Certificate
 }
 
 function checkValiditySeconds(seconds: number): number {
-  if (!Number.isInteger(seconds) || seconds < 600 || seconds > 36_500 * 86_400) throw new Error(`validitySeconds must be a whole number of seconds from 600 to 100 years, not ${JSON.stringify(seconds)}`)
+  if (!Number.isInteger(seconds) || seconds < 10 || seconds > 36_500 * 86_400) throw new Error(`validitySeconds must be a whole number of seconds from 10 to 100 years, not ${JSON.stringify(seconds)}`)
   return seconds / 86_400
 }
 

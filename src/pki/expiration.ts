@@ -1,7 +1,7 @@
 // `kubeadm certs check-expiration` and `kubeadm certs renew` for weft's PKI.
 import { readCertificate } from './certificates.ts'
 import { CERT_MODE, readOptional, readRequired, replaceFile } from './files.ts'
-import { CA_NAME, LEAVES, leafProfile, pairPaths, type LeafName, type UserPkiFiles } from './layout.ts'
+import { CA_NAME, LEAVES, MESH_CA_NAME, leafProfile, pairPaths, type LeafName, type UserPkiFiles } from './layout.ts'
 import { checkPair, checkSignedBy, reissue } from './pair.ts'
 import { decodePemBlocks } from './pem.ts'
 import { X509Certificate as NodeCertificate } from 'node:crypto'
@@ -49,6 +49,7 @@ export async function checkExpiration(dataDir: string, now: Date = new Date(), u
     }
   }
   rows.push(row(CA_NAME, await notAfterOf(pairPaths(dataDir, CA_NAME).cert), now, { authority: '', externallyManaged: false, isAuthority: true }))
+  rows.push(row(MESH_CA_NAME, await notAfterOf(pairPaths(dataDir, MESH_CA_NAME).cert), now, { authority: '', externallyManaged: false, isAuthority: true }))
   if (userFiles.clientCaFile) {
     rows.push(row('client-ca', await bundleNotAfter(userFiles.clientCaFile), now, { authority: '', externallyManaged: true, isAuthority: true }))
   }

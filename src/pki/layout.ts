@@ -7,6 +7,9 @@ export const PKI_SUBDIR = 'pki'
 export const CA_NAME = 'ca'
 export const CA_COMMON_NAME = 'kubernetes'
 export const CA_VALIDITY_DAYS = 3650
+/** The service mesh's own CA (signer weft.dev/mesh): separate from the cluster CA, so a mesh identity is never an API credential. */
+export const MESH_CA_NAME = 'mesh-ca'
+export const MESH_CA_COMMON_NAME = 'weft mesh CA'
 export const LEAF_VALIDITY_DAYS = 365
 
 export type LeafName = 'apiserver' | 'apiserver-kubelet-client' | 'admin'

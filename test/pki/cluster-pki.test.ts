@@ -16,7 +16,7 @@ const dataDir = () => join(root.path, `data-${++n}`)
 const opts: ClusterPkiOptions = { listenHosts: ['192.168.50.10', 'api.weft.example', '[fd00::10]', '0.0.0.0'], serviceIP: '10.96.0.1', clusterDomain: 'cluster.local' }
 const mode = (path: string) => statSync(path).mode & 0o777
 const read = (dir: string, name: string) => readFileSync(join(dir, 'pki', name), 'utf8')
-const FILES = ['admin.crt', 'admin.key', 'apiserver-kubelet-client.crt', 'apiserver-kubelet-client.key', 'apiserver.crt', 'apiserver.key', 'ca.crt', 'ca.key', 'sa.key', 'sa.pub']
+const FILES = ['admin.crt', 'admin.key', 'apiserver-kubelet-client.crt', 'apiserver-kubelet-client.key', 'apiserver.crt', 'apiserver.key', 'ca.crt', 'ca.key', 'mesh-ca.crt', 'mesh-ca.key', 'sa.key', 'sa.pub']
 
 function snapshot(dir: string): Record<string, string> {
   return Object.fromEntries(FILES.map((f) => [f, read(dir, f)]))
@@ -31,8 +31,11 @@ t.test('the first run makes every file with kubeadm\'s names and weft\'s modes',
   t.same(readdirSync(pki.dir).sort(), FILES)
   t.equal(mode(pki.dir), 0o700)
   for (const f of FILES) t.equal(mode(join(pki.dir, f)), f.endsWith('.key') ? 0o600 : 0o644, f)
-  t.equal(pki.changes.length, 5)
+  t.equal(pki.changes.length, 6)
   t.match(pki.changes[0], /^created ca /)
+  t.match(pki.changes[5], /^created mesh-ca /)
+  t.not(pki.meshCa.certPem, pki.ca.certPem, 'the mesh has a CA of its own')
+  t.match(await certificateInfo(pki.meshCa.certPem), { isCA: true, subject: { commonName: 'weft mesh CA' }, publicKeyAlgorithm: 'ECDSA-P256' })
 
   const caFile = join(pki.dir, 'ca.crt')
   for (const f of ['apiserver.crt', 'apiserver-kubelet-client.crt', 'admin.crt']) {

@@ -21,7 +21,7 @@ function capture(): { out: { write(s: string): boolean }; text(): string } {
   return { out: { write: (s: string) => ((text += s), true) }, text: () => text }
 }
 
-t.test('checkExpiration: one row per certificate, then the CA', async (t) => {
+t.test('checkExpiration: one row per certificate, then the CAs', async (t) => {
   const dir = dataDir()
   const now = new Date('2031-03-01T12:00:00Z')
   await ensureClusterPki(dir, { ...opts, now })
@@ -33,6 +33,7 @@ t.test('checkExpiration: one row per certificate, then the CA', async (t) => {
       ['apiserver', 265, 'ca', false, false, false],
       ['apiserver-kubelet-client', 265, 'ca', false, false, false],
       ['ca', 3550, '', false, true, false],
+      ['mesh-ca', 3550, '', false, true, false],
     ],
   )
   t.equal(rows[0]!.expires!.getTime(), now.getTime() + 365 * DAY)

@@ -40,10 +40,14 @@
 //   view, edit and admin.
 // - kubeadm's `kubeadm:bootstrap-signer-clusterinfo` Role and RoleBinding in kube-public: the
 //   cluster-info ConfigMap readable by user system:anonymous, as kubeadm binds it.
+// - `weft:mesh-root` (Role and RoleBinding in kube-system): group system:nodes reads the
+//   ConfigMap weft-mesh-root-cert, the mesh root its node proxy verifies peers with (the way
+//   kubeadm lets nodes read its kubelet-config ConfigMap there).
 import type { V1ClusterRole, V1ClusterRoleBinding, V1Role, V1RoleBinding } from '@kubernetes/client-node'
 import { upstreamClusterRoles } from './cluster-roles.ts'
 import { CONTROLLER_ROLE_PREFIX, controllerClusterRoles, controllerNames, controllerRoles } from './controller-roles.ts'
 import { INGRESS_NAMESPACE } from '../../apiserver/bootstrap-ingress.ts'
+import { MESH_ROOT_CONFIGMAP, MESH_ROOT_NAMESPACE } from '../../controllers/certificates/mesh.ts'
 import { READ, clusterRole, clusterRoleBinding, eventsRule, group, role, roleBinding, rule, serviceAccount, user } from './rbac-objects.ts'
 
 export const KUBE_CONTROLLER_MANAGER_USER = 'system:kube-controller-manager'
@@ -115,6 +119,7 @@ export function defaultRoles(): V1Role[] {
     leaderLocking('kube-scheduler'),
     role('kube-system', 'weft:claims', [rule(['create', 'get', 'list', 'watch', 'delete'], ['coordination.k8s.io'], ['leases'])]),
     role('kube-public', 'kubeadm:bootstrap-signer-clusterinfo', [rule(['get'], [''], ['configmaps'], ['cluster-info'])]),
+    role(MESH_ROOT_NAMESPACE, 'weft:mesh-root', [rule(['get', 'list', 'watch'], [''], ['configmaps'], [MESH_ROOT_CONFIGMAP])]),
     role(INGRESS_NAMESPACE, 'weft:ingress', [rule(READ, [''], ['pods']), rule(['get', 'create', 'update'], ['coordination.k8s.io'], ['leases'])]),
   ]
 }
@@ -136,6 +141,7 @@ export function defaultRoleBindings(): V1RoleBinding[] {
     roleBinding('kube-system', 'weft:claims', asRole('weft:claims'), [kcm]),
     roleBinding('kube-system', 'system::leader-locking-kube-scheduler', asRole('system::leader-locking-kube-scheduler'), [user(KUBE_SCHEDULER_USER), serviceAccount('kube-system', 'kube-scheduler')]),
     roleBinding('kube-public', 'kubeadm:bootstrap-signer-clusterinfo', asRole('kubeadm:bootstrap-signer-clusterinfo'), [user('system:anonymous')]),
+    roleBinding(MESH_ROOT_NAMESPACE, 'weft:mesh-root', asRole('weft:mesh-root'), [group('system:nodes')]),
     roleBinding(INGRESS_NAMESPACE, 'weft:ingress', asRole('weft:ingress'), [serviceAccount(INGRESS_NAMESPACE, INGRESS_SERVICE_ACCOUNT)]),
   ]
 }

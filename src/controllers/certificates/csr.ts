@@ -3,8 +3,8 @@
 import type { V1CertificateSigningRequest } from '@kubernetes/client-node'
 import type { CertificateRequestInfo } from '../../pki/csr.ts'
 
-/** The parts of a PKCS#10 request the controllers judge (from the PKI's parser). */
-export type ParsedRequest = Pick<CertificateRequestInfo, 'commonName' | 'organizations' | 'dnsNames' | 'ipAddresses' | 'emailAddresses' | 'uris'>
+/** The parts of a PKCS#10 request the controllers judge (from the PKI's parser; the key's algorithm only matters to the mesh signer). */
+export type ParsedRequest = Pick<CertificateRequestInfo, 'commonName' | 'organizations' | 'dnsNames' | 'ipAddresses' | 'emailAddresses' | 'uris'> & Partial<Pick<CertificateRequestInfo, 'publicKeyAlgorithm'>>
 
 export const KUBELET_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet'
 export const CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client'
