@@ -3,6 +3,7 @@
 // (the authorizer chain), with upstream's 401 and 403 answers.
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
+import { parseFieldSelector } from '../api/field-selectors.ts'
 import type { ResourceInfo } from '../api/registry.ts'
 import type { Attributes, AuthorizeContext, Authorizer, Decision, UserInfo } from '../auth/types.ts'
 import { ApiError, forbidden as forbiddenObject } from '../util/errors.ts'
@@ -100,8 +101,24 @@ export function unauthorized(): ApiError {
   return new ApiError(401, 'Unauthorized', 'Unauthorized', {})
 }
 
+/**
+ * The name a list or watch asks for by `fieldSelector=metadata.name=<name>`: upstream's
+ * RequestInfoFactory sets it as the request's name, so RBAC's resourceNames cover such a list
+ * or watch of one object (an informer on one ConfigMap).
+ */
+function selectedName(r: ResourceRequest, query: URLSearchParams | undefined): string | undefined {
+  const text = query?.get('fieldSelector')
+  if (!text || (r.verb !== 'list' && r.verb !== 'watch')) return undefined
+  try {
+    const name = parseFieldSelector(text, r.info).requirements.find((q) => q.field === 'metadata.name' && q.operator === 'Equals')?.value
+    return name && name !== '.' && name !== '..' && !/[/%]/.test(name) ? name : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /** The authorization question a resource request asks. */
-export function resourceAttributes(user: UserInfo, r: ResourceRequest): Attributes {
+export function resourceAttributes(user: UserInfo, r: ResourceRequest, query?: URLSearchParams): Attributes {
   return {
     resourceRequest: true,
     user,
@@ -111,7 +128,7 @@ export function resourceAttributes(user: UserInfo, r: ResourceRequest): Attribut
     apiVersion: r.info.version,
     resource: r.info.plural,
     subresource: r.subresource ?? '',
-    name: r.name ?? '',
+    name: r.name ?? selectedName(r, query) ?? '',
   }
 }
 

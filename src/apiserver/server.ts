@@ -330,7 +330,7 @@ export class ApiServer {
       if ('anonymous' in authn && !anonymousAllowed(url.pathname)) throw unauthorized()
       const user = 'user' in authn ? authn.user : ANONYMOUS
       const info = resolveRequest(req.method ?? 'GET', url.pathname, url.searchParams, this.findServed)
-      const attributes = info.kind === 'nonResource' ? nonResourceAttributes(user, req.method ?? 'GET', url.pathname) : resourceAttributes(user, info)
+      const attributes = info.kind === 'nonResource' ? nonResourceAttributes(user, req.method ?? 'GET', url.pathname) : resourceAttributes(user, info, url.searchParams)
       const decision = this.security.authorizer.authorize(attributes, { fieldSelector: url.searchParams.get('fieldSelector') ?? undefined, labelSelector: url.searchParams.get('labelSelector') ?? undefined })
       if (decision.decision !== 'allow') throw forbidden(attributes, decision, info.kind === 'resource' ? info.info : undefined)
       // Health checks are never turned away; long-running requests have no slot and no deadline.

@@ -131,6 +131,32 @@ t.test('RBAC: a user with a Role sees exactly its namespace; 403s say what upstr
   t.match(role.body.message, /is attempting to grant RBAC permissions not currently held/)
 })
 
+t.test('resourceNames cover a list or watch of that one name by fieldSelector, as upstream', async (t) => {
+  const { url } = await startTestServer(t)
+  await call(url, 'POST', '/api/v1/namespaces', ns('team'))
+  for (const name of ['one', 'two']) await call(url, 'POST', '/api/v1/namespaces/team/configmaps', { metadata: { name }, data: { k: name } })
+  await call(url, 'POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/team/roles', { metadata: { name: 'one' }, rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['one'], verbs: ['get', 'list', 'watch'] }] })
+  await call(url, 'POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings', {
+    metadata: { name: 'carol-one' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'one' },
+    subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'carol' }],
+  })
+  const carol = await userCredentials('carol')
+  const list = (query: string) => call(url, 'GET', `/api/v1/namespaces/team/configmaps${query}`, undefined, {}, carol)
+  let res = await list('?fieldSelector=metadata.name%3Done')
+  for (let i = 0; i < 50 && res.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 20))
+    res = await list('?fieldSelector=metadata.name%3Done')
+  }
+  t.equal(res.status, 200, 'the list of the one name she may read')
+  t.same(res.body.items.map((c: { metadata: { name: string } }) => c.metadata.name), ['one'])
+  t.equal((await list('?fieldSelector=metadata.name%3D%3Done')).status, 200, '== too')
+  t.equal((await list('?fieldSelector=metadata.name%3Done&watch=true&timeoutSeconds=1')).status, 200, 'and its watch')
+  t.equal((await list('')).status, 403, 'not the whole list')
+  t.equal((await list('?fieldSelector=metadata.name%3Dtwo')).status, 403, 'not another name')
+  t.equal((await list('?fieldSelector=metadata.name!%3Dtwo')).status, 403, 'not "everything but"')
+})
+
 t.test('SubjectAccessReview and SelfSubjectRulesReview answer from the same authorizer', async (t) => {
   const { url } = await startTestServer(t)
   const sar = (user: string, groups: string[], verb: string, resource: string, namespace = 'default') =>

@@ -89,5 +89,5 @@ t.test('the mesh root ConfigMap is created, left alone when right, and put back 
   const existing = { metadata: { name: 'weft-mesh-root-cert', namespace: 'kube-system', resourceVersion: '5' }, data: { 'root-cert.pem': 'ROOT' } }
   t.same(reconcileMeshRoot(existing, 'ROOT', info), [])
   t.match(reconcileMeshRoot({ ...existing, data: { 'root-cert.pem': 'EVIL', extra: 'x' } }, 'ROOT', info), [{ verb: 'update', object: { metadata: { resourceVersion: '5' }, data: { 'root-cert.pem': 'ROOT' } } }])
-  t.same(Object.keys((reconcileMeshRoot({ ...existing, data: { 'root-cert.pem': 'EVIL', extra: 'x' } }, 'ROOT', info)[0] as { object: { data: object } }).object.data), ['root-cert.pem'])
+  t.same(Object.keys((reconcileMeshRoot({ ...existing, data: { "root-cert.pem": "EVIL", extra: "x" } }, "ROOT", info)[0] as unknown as { object: { data: object } }).object.data), ['root-cert.pem'])
 })
