@@ -1,0 +1,74 @@
+// The address a redirected TCP connection was first sent to, before nftables' `redirect`
+// rewrote it to the node proxy's port: getsockopt SO_ORIGINAL_DST (IPv4) or
+// IP6T_SO_ORIGINAL_DST (IPv6) on the accepted socket, which conntrack answers. Node has no
+// call for it; this addon is the one function.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static napi_value fail(napi_env env, const char *what, int err) {
+  char message[160];
+  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
+  napi_value code, msg, error;
+  napi_create_string_utf8(env, err == ENOENT ? "ENOENT" : err == EBADF ? "EBADF" : err == ENOTSOCK ? "ENOTSOCK" : "EIO", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_set_named_property(env, error, "code", code);
+  napi_throw(env, error);
+  return NULL;
+}
+
+// originalDestination(fd) → { address, port, family }; throws ENOENT when conntrack has no entry for it.
+static napi_value original_destination(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "originalDestination(fd): fd must be a socket's file descriptor");
+    return NULL;
+  }
+  struct sockaddr_storage local;
+  socklen_t len = sizeof local;
+  if (getsockname(fd, (struct sockaddr *)&local, &len) != 0) return fail(env, "getsockname", errno);
+  char text[INET6_ADDRSTRLEN];
+  int port, family;
+  if (local.ss_family == AF_INET) {
+    struct sockaddr_in dst;
+    len = sizeof dst;
+    if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &dst, &len) != 0) return fail(env, "SO_ORIGINAL_DST", errno);
+    inet_ntop(AF_INET, &dst.sin_addr, text, sizeof text);
+    port = ntohs(dst.sin_port);
+    family = 4;
+  } else if (local.ss_family == AF_INET6) {
+    struct sockaddr_in6 dst;
+    len = sizeof dst;
+    if (getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &dst, &len) != 0) return fail(env, "IP6T_SO_ORIGINAL_DST", errno);
+    inet_ntop(AF_INET6, &dst.sin6_addr, text, sizeof text);
+    port = ntohs(dst.sin6_port);
+    family = 6;
+  } else {
+    return fail(env, "originalDestination", EAFNOSUPPORT);
+  }
+  napi_value result, address, port_value, family_value;
+  napi_create_object(env, &result);
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &address);
+  napi_create_int32(env, port, &port_value);
+  napi_create_int32(env, family, &family_value);
+  napi_set_named_property(env, result, "address", address);
+  napi_set_named_property(env, result, "port", port_value);
+  napi_set_named_property(env, result, "family", family_value);
+  return result;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "originalDestination", NAPI_AUTO_LENGTH, original_destination, NULL, &fn);
+  napi_set_named_property(env, exports, "originalDestination", fn);
+  return exports;
+}
