@@ -8,7 +8,7 @@ import { testNetns } from '../helpers/netns.ts'
 
 const run = promisify(execFile)
 
-t.test('the original destination of redirected IPv4 and IPv6 connections; a direct one's is its own', async (t) => {
+t.test("the original destination of redirected IPv4 and IPv6 connections; a direct one's is its own", async (t) => {
   const ns = await testNetns(t, 'odst')
   const exec = (cmd: string, ...args: string[]) => run('ip', ['netns', 'exec', ns, cmd, ...args])
   await exec('ip', 'link', 'set', 'lo', 'up')
