@@ -11,8 +11,6 @@
 // CA, an ECDSA P-256 key (the mesh's), within its validity, signed by the mesh root, and of
 // the expected trust domain.
 import { X509Certificate as NodeCertificate } from 'node:crypto'
-import { arrayBuffer, certificateInfo } from '../src/pki/certificates.ts'
-import { loadX509 } from '../src/pki/x509-lib.ts'
 
 export interface WorkloadIdentity {
   trustDomain: string
@@ -96,40 +94,51 @@ export interface SvidCheck {
  * check above; an IdentityError names the first it fails.
  */
 export async function verifySvid(svidPem: string, check: SvidCheck): Promise<WorkloadIdentity> {
-  const now = check.now ?? new Date()
   let leaf: NodeCertificate
-  let root: NodeCertificate
   try {
     leaf = new NodeCertificate(svidPem)
   } catch {
     throw new IdentityError('SVID: not a readable X.509 certificate')
   }
+  let root: NodeCertificate
   try {
     root = new NodeCertificate(check.rootPem)
   } catch {
     throw new IdentityError('mesh root: not a readable X.509 certificate')
   }
+  return verifySvidCertificate(leaf, root, check.trustDomain, check.now)
+}
+
+/**
+ * The same checks on parsed certificates, synchronously: what a node proxy runs on a peer's
+ * certificate once per TLS session.
+ */
+export function verifySvidCertificate(leaf: NodeCertificate, root: NodeCertificate, trustDomain: string, now: Date = new Date()): WorkloadIdentity {
   if (!leaf.checkIssued(root) || !leaf.verify(root.publicKey)) throw new IdentityError('SVID: not signed by the mesh root')
-  const info = await certificateInfo(svidPem)
-  if (info.isCA) throw new IdentityError('SVID: it is a CA certificate')
-  if (info.publicKeyAlgorithm !== 'ECDSA-P256') throw new IdentityError(`SVID: its key is ${info.publicKeyAlgorithm}, not ECDSA P-256`)
-  if (now < info.notBefore) throw new IdentityError(`SVID: not valid before ${info.notBefore.toISOString()}`)
-  if (now >= info.notAfter) throw new IdentityError(`SVID: expired at ${info.notAfter.toISOString()}`)
-  // The URIs as written (certificateInfo's are normalised, and skip what does not parse).
-  const uris = await rawUris(leaf)
+  if (leaf.ca) throw new IdentityError('SVID: it is a CA certificate')
+  const key = leaf.publicKey
+  const algorithm = key.asymmetricKeyType === 'ec' ? (key.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? 'ECDSA-P256' : `ECDSA ${key.asymmetricKeyDetails?.namedCurve}`) : (key.asymmetricKeyType ?? 'unknown').toUpperCase()
+  if (algorithm !== 'ECDSA-P256') throw new IdentityError(`SVID: its key is ${algorithm}, not ECDSA P-256`)
+  const notBefore = new Date(leaf.validFrom)
+  const notAfter = new Date(leaf.validTo)
+  if (now < notBefore) throw new IdentityError(`SVID: not valid before ${notBefore.toISOString()}`)
+  if (now >= notAfter) throw new IdentityError(`SVID: expired at ${notAfter.toISOString()}`)
+  const uris = uriNames(leaf.subjectAltName)
   if (uris.length !== 1) throw new IdentityError(`SVID: ${uris.length} URI subject alternative names; an SVID has exactly one, its SPIFFE ID`)
   const id = parseSpiffeId(uris[0]!)
-  if (id.trustDomain !== check.trustDomain) throw new IdentityError(`SVID: trust domain ${id.trustDomain}, not the mesh's ${check.trustDomain}`)
+  if (id.trustDomain !== trustDomain) throw new IdentityError(`SVID: trust domain ${id.trustDomain}, not the mesh's ${trustDomain}`)
   return id
 }
 
-async function rawUris(cert: NodeCertificate): Promise<string[]> {
-  const x509 = await loadX509()
-  try {
-    const parsed = new x509.X509Certificate(arrayBuffer(cert.raw))
-    const san = parsed.getExtension(x509.SubjectAlternativeNameExtension)
-    return san === null ? [] : san.names.items.filter((n) => n.type === 'url').map((n) => n.value)
-  } catch {
-    throw new IdentityError('SVID: its subject alternative names cannot be read')
-  }
+/**
+ * The URIs of Node's subjectAltName text (`DNS:a, URI:spiffe://…`). Node quotes a name that
+ * holds a comma, quote or other special character (`URI:"…"`); a SPIFFE ID never does, so a
+ * quoted URI counts as one that is not a mesh identity.
+ */
+function uriNames(text: string | undefined): string[] {
+  if (!text) return []
+  return text
+    .split(', ')
+    .filter((entry) => entry.startsWith('URI:'))
+    .map((entry) => entry.slice(4))
 }

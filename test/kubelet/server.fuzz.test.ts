@@ -5,7 +5,7 @@
 // within a bounded wait, the server must keep answering, and the descriptors, sockets and
 // log streams must be back to the baseline at the end.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +16,7 @@ import { KubeletAuth } from '../../src/kubelet/api-auth.ts'
 import { createCA, issueCertificate } from '../../src/pki/certificates.ts'
 import { fuzzSettings, Rng } from '../helpers/fuzz.ts'
 import { fuzzHttpListener, randomHttpRequest } from '../helpers/http-fuzz.ts'
+import { freePort } from '../helpers/ports.ts'
 
 const settings = fuzzSettings(300)
 t.setTimeout(settings.long ? 0 : 60_000)
@@ -52,14 +53,6 @@ class FakeKubelet implements KubeletApi {
   pods() {
     return [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'default', uid: 'u1' } }]
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as { port: number }).port
-  await new Promise((resolve) => s.close(resolve))
-  return port
 }
 
 const api = new FakeKubelet()

@@ -2,20 +2,13 @@
 // listeners following the Services, ports that cannot be opened, and the limits.
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { ServiceHealthServer } from '../../proxy/service-health.ts'
 import { logger } from '../../src/util/log.ts'
 import { openFdCount } from '../helpers/fuzz.ts'
+import { freePort } from '../helpers/ports.ts'
 
 const log = logger('test')
-
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address() as AddressInfo
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
 
 /** `curl -i`: exit code, status, headers (lower-cased) and body. */
 function curl(url: string, args: string[] = []): Promise<{ code: number; status: number; headers: Record<string, string>; body: string }> {

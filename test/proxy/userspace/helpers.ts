@@ -3,6 +3,8 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { connect, createServer, type Socket } from 'node:net'
 import type { ProxyMetrics } from '../../../proxy/metrics.ts'
 import { makeServicePort, type Endpoint, type Family, type ProxyState, type ServiceEntry, type ServicePort } from '../../../proxy/model.ts'
+import { freePort } from '../../helpers/ports.ts'
+export { freePort }
 
 interface Teardown {
   teardown(fn: () => unknown): void
@@ -25,18 +27,6 @@ let nextHost = 0
 export function loopbackIP(): string {
   const n = (process.pid % 200) * 256 + ++nextHost
   return `127.${(n >> 8) & 0xff}.${n & 0xff}.${10 + (process.pid % 200)}`
-}
-
-/** A TCP port free on `host` right now. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, host, resolve)
-  })
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 export interface TestServer {
