@@ -31,8 +31,8 @@ import { workloadName } from './metrics.ts'
 import type { HeldIdentity } from './node-identities.ts'
 import { identityKey } from './node-identities.ts'
 import { originalDestination } from './original-dst.ts'
-import { connectAuthority, parseConnectAuthority, parseServerName, serverName } from './wire.ts'
-import { identityOf, resolveDestination, type ServiceIndex, type Workload, type WorkloadIndex } from './workloads.ts'
+import { connectAuthority, forwardedFor, parseConnectAuthority, parseForwardedFor, parseServerName, serverName } from './wire.ts'
+import { canonicalIp, identityOf, resolveDestination, type ServiceIndex, type Workload, type WorkloadIndex } from './workloads.ts'
 
 export interface MeshState {
   workloads: WorkloadIndex
@@ -68,6 +68,12 @@ export interface NodeProxyOptions {
   maxConnections?: number
   /** Denials logged per second at most (default 5); the rest are only counted. */
   denialLogRate?: number
+  /**
+   * NetworkPolicy's verdict on a connection between two pod addresses (the agent's enforcer):
+   * mesh traffic leaves and reaches pods through the node proxy, never the forward hook its
+   * rules sit on, so the proxy asks on both ends. Default: no NetworkPolicy.
+   */
+  networkPolicy?: (source: string, destination: string, port: number) => boolean
   /** Where a redirected connection was going (default: conntrack's answer, original-dst.ts). */
   originalDestination?: (socket: Socket) => { address: string; port: number }
 }
@@ -278,8 +284,13 @@ export class NodeProxy {
       o.metrics.refused.inc({ reason: 'no-endpoints' })
       return reset(socket)
     }
+    const sourceIp = canonicalIp(socket.remoteAddress)!
+    if (o.networkPolicy && !o.networkPolicy(sourceIp, target.ip, target.port)) {
+      this.#deny('network-policy', source, target.kind === 'pod' ? target.workload : undefined, `NetworkPolicy does not allow ${sourceIp} to ${target.ip}:${target.port}`)
+      return reset(socket)
+    }
     this.#track(socket, 'outbound')
-    if (target.kind === 'pod' && target.workload.meshed) return this.#tunnel(socket, source, target.workload, target.ip, target.port, target.service)
+    if (target.kind === 'pod' && target.workload.meshed) return this.#tunnel(socket, source, sourceIp, target.workload, target.ip, target.port, target.service)
     if (source.mode === 'STRICT') {
       this.#deny('strict', source, target.kind === 'pod' ? target.workload : undefined, `${source.namespace} is STRICT: ${target.ip}:${target.port} is outside the mesh`)
       return reset(socket)
@@ -334,7 +345,7 @@ export class NodeProxy {
     })
   }
 
-  #tunnel(socket: Socket, source: Workload, dest: Workload, ip: string, port: number, service: string | undefined): void {
+  #tunnel(socket: Socket, source: Workload, sourceIp: string, dest: Workload, ip: string, port: number, service: string | undefined): void {
     const o = this.#o
     const sourceId = identityOf(source, o.trustDomain)
     const held = o.identities.get(sourceId)
@@ -349,7 +360,7 @@ export class NodeProxy {
       o.metrics.refused.inc({ reason: 'no-root' })
       return reset(socket)
     }
-    const stream = session.request({ ':method': 'CONNECT', ':authority': connectAuthority(ip, port) })
+    const stream = session.request({ ':method': 'CONNECT', ':authority': connectAuthority(ip, port), forwarded: forwardedFor(sourceIp) })
     stream.on('error', noop)
     const timer = setTimeout(() => stream.close(), o.connectTimeoutMs ?? 10_000)
     let answered = false
@@ -479,6 +490,17 @@ export class NodeProxy {
       this.#deny('identity', sourceLabels, dest, `${target.ip} runs as ${dest.namespace}/${dest.serviceAccount}, not ${identityKey(peer.served)}`)
       return answer(403)
     }
+    // The source pod's address, as its node proxy says: it must be a pod that runs as the peer's identity.
+    const sourceIp = parseForwardedFor(headers.forwarded)
+    const claimed = sourceIp === undefined ? undefined : state.workloads.byIp(sourceIp)
+    if (!claimed || identityKey(identityOf(claimed, o.trustDomain)) !== identityKey(peer.source)) {
+      this.#deny('identity', sourceLabels, dest, `the source address ${sourceIp ?? '(none)'} is no pod running as ${identityKey(peer.source)}`)
+      return answer(403)
+    }
+    if (o.networkPolicy && !o.networkPolicy(sourceIp!, target.ip, target.port)) {
+      this.#deny('network-policy', sourceLabels, dest, `NetworkPolicy does not allow ${sourceIp} to ${target.ip}:${target.port}`)
+      return answer(403)
+    }
     const decision = state.policies.decide({ source: peer.source, destination: { namespace: dest.namespace, labels: dest.labels }, port: target.port })
     if (!decision.allowed) {
       this.#deny('policy', sourceLabels, dest, decision.reason)
@@ -508,7 +530,7 @@ export class NodeProxy {
     })
   }
 
-  #deny(reason: 'policy' | 'strict' | 'identity', source: Workload | { workload: string; namespace: string; principal: string }, dest: Workload | undefined, message: string): void {
+  #deny(reason: 'policy' | 'strict' | 'identity' | 'network-policy', source: Workload | { workload: string; namespace: string; principal: string }, dest: Workload | undefined, message: string): void {
     const o = this.#o
     const s = 'principal' in source ? source : this.#sourceLabels(source)
     o.metrics.denials.inc({ reason, source_workload_namespace: s.namespace, source_principal: s.principal, destination_workload: dest ? workloadName(dest.labels, dest.serviceAccount) : 'unknown', destination_workload_namespace: dest?.namespace ?? 'unknown' })

@@ -2,6 +2,8 @@
 // (pure):
 // - the HTTP/2 CONNECT target (`:authority`): the destination pod's IP literal and port,
 //   nothing else (no names to resolve, no userinfo);
+// - the source pod's address in a `forwarded: for=…` header (RFC 7239), which the receiving
+//   proxy accepts only for a pod that runs as the identity the peer proved;
 // - the TLS server name, naming the destination workload identity whose certificate the
 //   receiving proxy must present: `<service account>.<namespace>.weft-mesh` (a namespace has
 //   no dots, so the name reads back from the right).
@@ -51,4 +53,17 @@ export function parseServerName(name: string | undefined, trustDomain: string): 
   } catch {
     return undefined
   }
+}
+
+export function forwardedFor(ip: string): string {
+  return isIP(ip) === 6 ? `for="[${ip}]"` : `for=${ip}`
+}
+
+/** The address of a `forwarded: for=…` header as weft writes it, or undefined. */
+export function parseForwardedFor(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 64) return undefined
+  const m = /^for=(?:"\[([0-9a-fA-F:.]+)\]"|([0-9.]+))$/.exec(value)
+  const ip = m?.[1] ?? m?.[2]
+  if (ip === undefined || isIP(ip) !== (m?.[1] !== undefined ? 6 : 4)) return undefined
+  return canonicalIp(ip)
 }

@@ -5,6 +5,7 @@ import t from 'tap'
 import { X509Certificate } from 'node:crypto'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
+import { connect as http2Connect } from 'node:http2'
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node'
 import { makeServicePort } from '../../proxy/model.ts'
 import { issueCertificate, createCA } from '../../src/pki/certificates.ts'
@@ -60,6 +61,7 @@ const pods = [
   pod('plain', 'legacy', 'legacy', '127.0.2.20', 'n2'),
 ]
 let policies = new AuthorizationIndex([])
+let networkPolicy = (_source: string, _destination: string, _port: number) => true
 const services = new ServiceIndex([{ port: makeServicePort({ namespace: 'shop', name: 'db', portName: '', protocol: 'TCP', clusterIP: '10.96.0.50', port: 5432 }), endpoints: [{ ip: '127.0.2.9', port: 7000, ready: true, serving: true, terminating: false, local: false }] }])
 const state = (): MeshState => ({ workloads: new WorkloadIndex(pods, (n) => namespaces[n]), services, policies })
 
@@ -112,8 +114,8 @@ t.test('node proxies tunnel meshed pods over mTLS, enforce policy and STRICT, an
   }
   const metrics1 = new MeshMetrics()
   const metrics2 = new MeshMetrics()
-  const n1 = new NodeProxy({ nodeName: 'n1', trustDomain: TD, identities: idsN1, state, outboundPort: 0, inboundPort, listenHosts: { v4: '127.0.0.1' }, metrics: metrics1, log, originalDestination })
-  const n2 = new NodeProxy({ nodeName: 'n2', trustDomain: TD, identities: idsN2, state, outboundPort: 0, inboundPort, listenHosts: { v4: '127.0.0.2' }, metrics: metrics2, log, originalDestination })
+  const n1 = new NodeProxy({ nodeName: 'n1', trustDomain: TD, identities: idsN1, state, outboundPort: 0, inboundPort, listenHosts: { v4: '127.0.0.1' }, metrics: metrics1, log, originalDestination, networkPolicy: (a, b, p) => networkPolicy(a, b, p) })
+  const n2 = new NodeProxy({ nodeName: 'n2', trustDomain: TD, identities: idsN2, state, outboundPort: 0, inboundPort, listenHosts: { v4: '127.0.0.2' }, metrics: metrics2, log, originalDestination, networkPolicy: (a, b, p) => networkPolicy(a, b, p) })
   await n1.start()
   await n2.start()
   t.teardown(() => Promise.all([n1.stop(), n2.stop()]))
@@ -180,6 +182,38 @@ t.test('node proxies tunnel meshed pods over mTLS, enforce policy and STRICT, an
     t.match(await handshake(idsN1.get({ namespace: 'shop', serviceAccount: 'web' }), 'web.shop.weft-mesh'), /^error/, 'an identity n2 does not hold')
     const failures = (await metrics2.registry.getMetricsAsJSON()).find((m) => m.name === 'weft_mesh_tls_handshake_failures_total')!.values
     t.ok(failures.reduce((n, v) => n + v.value, 0) >= 2, 'handshake failures are counted')
+  })
+
+  t.test('NetworkPolicy is asked on both ends, for the pod addresses', async (t) => {
+    const asked: string[] = []
+    networkPolicy = (a, b, p) => {
+      asked.push(`${a}>${b}:${p}`)
+      return b !== '127.0.2.9' || a !== '127.0.1.10'
+    }
+    t.teardown(() => void (networkPolicy = () => true))
+    t.equal(await exchange(dial(n1, '127.0.1.5', '127.0.2.9:7000', targets), 'ok'), 'OK<bye>')
+    t.same(asked, ['127.0.1.5>127.0.2.9:7000', '127.0.1.5>127.0.2.9:7000'], 'the source node and the destination node')
+    t.match(await exchange(dial(n1, '127.0.1.10', '127.0.2.9:7000', targets), 'x'), /^(error:ECONNRESET|closed)$/, 'cache may not reach db')
+  })
+
+  t.test('the inbound proxy takes a source address only for a pod of the proven identity', async (t) => {
+    const web = idsN1.get({ namespace: 'shop', serviceAccount: 'web' })!
+    const session = http2Connect('https://127.0.0.2:' + inboundPort, { createConnection: () => tlsConnect({ host: '127.0.0.2', port: inboundPort, servername: 'db.shop.weft-mesh', ca: ca.certPem, cert: web.certPem, key: web.keyPem, ALPNProtocols: ['h2'], checkServerIdentity: () => undefined }) })
+    session.on('error', () => {})
+    t.teardown(() => session.close())
+    const status = (headers: Record<string, string>) =>
+      new Promise<number>((resolve) => {
+        const stream = session.request({ ':method': 'CONNECT', ':authority': '127.0.2.9:7000', ...headers })
+        stream.on('error', () => resolve(-1))
+        stream.once('response', (h) => {
+          resolve(Number(h[':status']))
+          stream.close()
+        })
+      })
+    t.equal(await status({ forwarded: 'for=127.0.1.5' }), 200, "web's own address")
+    t.equal(await status({ forwarded: 'for=127.0.1.6' }), 403, "batch's address: not web's")
+    t.equal(await status({}), 403, 'none')
+    t.equal(await status({ forwarded: 'for=127.0.1.5, for=127.0.1.6' }), 403, 'anything but one address')
   })
 
   t.test('a renewed certificate: new connections use it, an established one keeps going', async (t) => {

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node'
 import { makeServicePort, type ServiceEntry } from '../../proxy/model.ts'
 import { canonicalIp, resolveDestination, ServiceIndex, WorkloadIndex } from '../../mesh/workloads.ts'
-import { connectAuthority, parseConnectAuthority, parseServerName, serverName } from '../../mesh/wire.ts'
+import { connectAuthority, forwardedFor, parseConnectAuthority, parseForwardedFor, parseServerName, serverName } from '../../mesh/wire.ts'
 
 const namespaces: Record<string, V1Namespace> = { shop: { metadata: { name: 'shop', labels: { 'weft.dev/mesh': 'enabled', 'weft.dev/mesh-mode': 'STRICT' } } }, plain: { metadata: { name: 'plain' } } }
 const pod = (ns: string, name: string, ips: string[], extra: Partial<V1Pod['spec']> = {}, phase = 'Running'): V1Pod => ({
@@ -58,4 +58,12 @@ t.test('server names carry the destination identity and read back from the right
   t.equal(parseServerName('web.Shop.weft-mesh', 'cluster.local'), undefined)
   t.equal(parseServerName(undefined, 'cluster.local'), undefined)
   t.throws(() => serverName({ trustDomain: 'cluster.local', namespace: 'a'.repeat(63), serviceAccount: 'b'.repeat(200) }), /longer than 253/)
+})
+
+t.test('the forwarded header carries one source address', async (t) => {
+  t.equal(forwardedFor('10.0.0.1'), 'for=10.0.0.1')
+  t.equal(forwardedFor('fd00::1'), 'for="[fd00::1]"')
+  t.equal(parseForwardedFor('for=10.0.0.1'), '10.0.0.1')
+  t.equal(parseForwardedFor('for="[FD00:0::1]"'), 'fd00::1')
+  for (const bad of ['for=10.0.0.1, for=10.0.0.2', 'for=fd00::1', 'for="[10.0.0.1]"', 'by=10.0.0.1', 'for=unknown', 'for=10.0.0.256', '', undefined, ['for=10.0.0.1']]) t.equal(parseForwardedFor(bad), undefined, JSON.stringify(bad))
 })
