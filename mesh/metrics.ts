@@ -3,7 +3,7 @@
 // server's); a workload is the pod's app.kubernetes.io/name or app label, else its service
 // account (never the pod name: one series per pod would grow without bound); a principal is
 // the SPIFFE ID, empty for plaintext. Registered on the agent's metrics endpoint.
-import { Counter, Gauge, Registry } from 'prom-client'
+import { Counter, Gauge, Registry, type Metric } from 'prom-client'
 
 export const CONNECTION_LABELS = [
   'reporter',
@@ -46,7 +46,7 @@ export class MeshMetrics {
   readonly active = new Gauge({ name: 'weft_mesh_active_connections', help: 'Connections the node proxy carries now, by direction.', labelNames: ['direction'] as const, registers: [this.registry] })
   readonly identities = new Gauge({ name: 'weft_mesh_identities', help: 'Workload identities this node proxy holds.', registers: [this.registry] })
 
-  get all() {
+  get all(): Metric<string>[] {
     return [this.opened, this.closed, this.sent, this.received, this.handshakeFailures, this.denials, this.refused, this.active, this.identities]
   }
 }

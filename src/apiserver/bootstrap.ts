@@ -13,6 +13,7 @@ import { INGRESS_NAMESPACE, INGRESS_SERVICE_ACCOUNT, ingressObjects, type Ingres
 import { defaultPolicy, reconcilePolicyObject } from './bootstrap-policy.ts'
 import type { ResourceHandler, WriteOptions } from './resource-handler.ts'
 import type { KObject } from './objects.ts'
+import { meshAuthorizationCrd } from '../../mesh/authorization.ts'
 
 
 function info(kind: string) {
@@ -125,6 +126,8 @@ export async function bootstrap(handler: ResourceHandler, apiHost: string, apiPo
     reclaimPolicy: 'Delete',
     volumeBindingMode: 'WaitForFirstConsumer',
   })
+  // The mesh's policy kind, as an installer ships its CRDs (kept up to date at every start).
+  await ensure('CustomResourceDefinition', undefined, meshAuthorizationCrd(), ['spec'])
   await ensure('ServiceAccount', 'kube-system', { metadata: { name: 'coredns' } })
   if (ingress) await ensure('ServiceAccount', INGRESS_NAMESPACE, { metadata: { name: INGRESS_SERVICE_ACCOUNT } })
   await ensure('Service', 'default', {

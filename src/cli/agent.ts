@@ -15,6 +15,7 @@ import { logger } from '../util/log.ts'
 import { boolFlag, ipList, oneOf, optionalTimeout, timerDuration, wholeNumber } from './flag-values.ts'
 import { proxyConfigFrom, proxyFlagsUsage, proxyOptions } from './proxy.ts'
 import { defaultNetpolConfig, type NetpolConfig } from '../../netpol/run.ts'
+import { defaultMeshConfig, type MeshConfig } from '../../mesh/run.ts'
 
 const repoBin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin')
 
@@ -93,6 +94,10 @@ Flags:
   --mesh=false                do not run the mesh's node proxy (default: it runs; it holds a workload
                               certificate for each service account its meshed pods run as, kept in
                               DATA_DIR/mesh/identities; \`weft mesh certs\` lists them)
+  --mesh-outbound-port N      where meshed pods' outbound TCP is redirected to (default 15001)
+  --mesh-inbound-port N       where node proxies take each other's mTLS tunnels; the same on every
+                              node (default 15008)
+  --mesh-drain-period D       how long a stopping node proxy lets carried connections go on (default 30s)
 ${proxyFlagsUsage}
   -h, --help                  show this help
 `
@@ -135,6 +140,9 @@ export async function runAgent(argv: string[]): Promise<void> {
       'network-policy-resync-period': { type: 'string', default: '5m' },
       'network-policy-min-sync-period': { type: 'string', default: '0s' },
       mesh: { type: 'string', default: 'true' },
+      'mesh-outbound-port': { type: 'string', default: String(defaultMeshConfig.outboundPort) },
+      'mesh-inbound-port': { type: 'string', default: String(defaultMeshConfig.inboundPort) },
+      'mesh-drain-period': { type: 'string', default: '30s' },
       ...proxyOptions,
       help: { type: 'boolean', short: 'h' },
     },
@@ -183,7 +191,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     evictionHard: parseEvictionHard('--eviction-hard', values['eviction-hard']!),
     proxy: boolFlag('--proxy', values.proxy, true) ? proxyConfigFrom(values) : undefined,
     networkPolicy: networkPolicyConfigFrom(values),
-    mesh: boolFlag('--mesh', values.mesh, true),
+    mesh: meshConfigFrom(values),
     log,
   }
   // Credentials last: every flag is checked before the agent joins the cluster.
@@ -213,6 +221,15 @@ export async function runAgent(argv: string[]): Promise<void> {
 }
 
 /** The --network-policy* flags. */
+export function meshConfigFrom(values: Record<string, string | boolean | undefined>): MeshConfig | undefined {
+  if (!boolFlag('--mesh', values.mesh, true)) return undefined
+  const port = (flag: string) => wholeNumber(`--${flag}`, String(values[flag]), { min: 1, max: 65535, what: 'a port' })
+  const outboundPort = port('mesh-outbound-port')
+  const inboundPort = port('mesh-inbound-port')
+  if (outboundPort === inboundPort) throw new Error('--mesh-outbound-port and --mesh-inbound-port must differ')
+  return { outboundPort, inboundPort, drainMs: timerDuration('--mesh-drain-period', String(values['mesh-drain-period'])), dataPath: true }
+}
+
 export function networkPolicyConfigFrom(values: Record<string, string | boolean | undefined>): NetpolConfig {
   const s = (k: string, fallback: string) => String(values[k] ?? fallback)
   return {

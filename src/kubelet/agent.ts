@@ -15,7 +15,7 @@ import { makePrivateDir } from '../util/private-files.ts'
 import { startProxy, type ProxyConfig, type RunningProxy } from '../../proxy/run.ts'
 import type { RelayedConnection } from '../../proxy/userspace/connection-policy.ts'
 import { ANN_SERVICE_RELAY } from '../../netpol/enforcer.ts'
-import { startMesh, type RunningMesh } from '../../mesh/run.ts'
+import { startMesh, type MeshConfig, type RunningMesh } from '../../mesh/run.ts'
 import { netpolHealthRoute, startNetworkPolicy, type NetpolConfig, type RunningNetpol } from '../../netpol/run.ts'
 import { startCniService, type CniService } from '../../cni/service/server.ts'
 import type { CniVersion } from '../../cni/protocol/version.ts'
@@ -91,8 +91,8 @@ export interface AgentOptions {
   proxy?: ProxyConfig
   /** NetworkPolicy enforcement's settings; undefined: none (as enabled: false). */
   networkPolicy?: NetpolConfig
-  /** Run the mesh's node proxy (its workload identities); default false. */
-  mesh?: boolean
+  /** The mesh's node proxy; undefined: none. */
+  mesh?: MeshConfig
   log?: Logger
 }
 
@@ -231,7 +231,11 @@ export class Agent {
     await this.kubelet.start(signal)
     this.#localPath = new LocalPathCleaner({ client, nodeName: o.nodeName, storageDir: storageDir(o.dataDir), log: this.log.child({ component: 'local-path' }) })
     this.#localPath.start()
-    if (o.mesh) this.#mesh = await startMesh({ client, nodeName: o.nodeName, dataDir: o.dataDir, trustDomain: o.clusterDomain, log: this.log.child({ component: 'mesh' }) })
+    if (o.mesh) {
+      const enforcer = this.#netpol?.enforcer
+      const networkPolicy = enforcer ? (source: string, destination: string, port: number) => enforcer.judge(source, destination, 'TCP', port) : undefined
+      this.#mesh = await startMesh({ client, nodeName: o.nodeName, dataDir: o.dataDir, trustDomain: o.clusterDomain, config: o.mesh, log: this.log.child({ component: 'mesh' }), ...(networkPolicy ? { networkPolicy } : {}) })
+    }
     if (o.proxy) {
       const enforcer = this.#netpol?.enforcer
       const connectionPolicy = enforcer ? (c: RelayedConnection) => enforcer.judge(c.source, c.destination, c.protocol, c.port) : undefined
@@ -239,6 +243,7 @@ export class Agent {
       await this.#announceRelay(client, this.#proxy.proxy.mode === 'userspace' && enforcer !== undefined)
       // The agent's own metric is served beside the proxy's.
       this.#proxy.proxy.metrics.registry.registerMetric(nodeProblems.invalid)
+      if (this.#mesh) for (const m of this.#mesh.metrics.all) this.#proxy.proxy.metrics.registry.registerMetric(m)
       const netpol = this.#netpol
       if (netpol) {
         for (const m of netpol.metrics.all) this.#proxy.proxy.metrics.registry.registerMetric(m)

@@ -12,7 +12,7 @@ import { exchangeCertificate } from '../../src/kubelet/join.ts'
 import { logger } from '../../src/util/log.ts'
 import { verifySvid } from '../../mesh/identity.ts'
 import { runMesh } from '../../mesh/cli.ts'
-import { startMesh } from '../../mesh/run.ts'
+import { defaultMeshConfig, startMesh } from '../../mesh/run.ts'
 import { call, testPki, userCredentials } from '../helpers/apiserver.ts'
 import { startCluster, until } from '../helpers/control-plane.ts'
 
@@ -45,7 +45,7 @@ t.test('a node proxy holds the identities of its meshed pods, renews them at hal
   const dataDir = await mkdtemp(join(tmpdir(), 'weft-mesh-'))
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
   const log = logger('mesh-test')
-  let mesh = await startMesh({ client: n1, nodeName: 'n1', dataDir, trustDomain: 'cluster.local', log, retry: { initialMs: 100, maxMs: 500 } })
+  let mesh = await startMesh({ client: n1, nodeName: 'n1', dataDir, trustDomain: 'cluster.local', log, config: { ...defaultMeshConfig, dataPath: false }, retry: { initialMs: 100, maxMs: 500 } })
   t.teardown(() => mesh.stop())
   await until('the identity of shop/web', () => mesh.identities.get({ namespace: 'shop', serviceAccount: 'web' }) !== undefined)
   const held = mesh.identities.get({ namespace: 'shop', serviceAccount: 'web' })!
@@ -90,7 +90,7 @@ t.test('a node proxy holds the identities of its meshed pods, renews them at hal
 
   // A restarted proxy serves with what it kept.
   await mesh.stop()
-  mesh = await startMesh({ client: n1, nodeName: 'n1', dataDir, trustDomain: 'cluster.local', log })
+  mesh = await startMesh({ client: n1, nodeName: 'n1', dataDir, trustDomain: 'cluster.local', log, config: { ...defaultMeshConfig, dataPath: false } })
   await until('the kept identity', () => mesh.identities.get({ namespace: 'shop', serviceAccount: 'web' }) !== undefined)
   t.equal(new X509Certificate(mesh.identities.get({ namespace: 'shop', serviceAccount: 'web' })!.certPem).serialNumber, new X509Certificate(renewed.certPem).serialNumber, 'the same certificate after a restart')
 

@@ -40,6 +40,10 @@
 //   view, edit and admin.
 // - kubeadm's `kubeadm:bootstrap-signer-clusterinfo` Role and RoleBinding in kube-public: the
 //   cluster-info ConfigMap readable by user system:anonymous, as kubeadm binds it.
+// - `weft:mesh-agent`: list/watch of MeshAuthorizations, bound to group system:nodes (the node
+//   proxy evaluates them; it reads pods, namespaces, Services and EndpointSlices through the
+//   roles above). `weft:mesh-authorizations-edit` and `-view` aggregate them into admin, edit
+//   and view, as a CRD's installer does for its kinds.
 // - `weft:mesh-root` (Role and RoleBinding in kube-system): group system:nodes reads the
 //   ConfigMap weft-mesh-root-cert, the mesh root its node proxy verifies peers with (the way
 //   kubeadm lets nodes read its kubelet-config ConfigMap there).
@@ -48,6 +52,7 @@ import { upstreamClusterRoles } from './cluster-roles.ts'
 import { CONTROLLER_ROLE_PREFIX, controllerClusterRoles, controllerNames, controllerRoles } from './controller-roles.ts'
 import { INGRESS_NAMESPACE } from '../../apiserver/bootstrap-ingress.ts'
 import { MESH_ROOT_CONFIGMAP, MESH_ROOT_NAMESPACE } from '../../controllers/certificates/mesh.ts'
+import { AUTHORIZATION_PLURAL, MESH_GROUP } from '../../../mesh/authorization.ts'
 import { READ, clusterRole, clusterRoleBinding, eventsRule, group, role, roleBinding, rule, serviceAccount, user } from './rbac-objects.ts'
 
 export const KUBE_CONTROLLER_MANAGER_USER = 'system:kube-controller-manager'
@@ -67,6 +72,16 @@ function weftClusterRoles(): V1ClusterRole[] {
       eventsRule(),
     ]),
     clusterRole('weft:network-policy-agent', [rule(['list', 'watch'], ['networking.k8s.io'], ['networkpolicies']), rule(['list', 'watch'], [''], ['pods', 'namespaces'])]),
+    clusterRole('weft:mesh-agent', [rule(['list', 'watch'], [MESH_GROUP], [AUTHORIZATION_PLURAL])]),
+    clusterRole('weft:mesh-authorizations-edit', [rule(['create', 'delete', 'deletecollection', 'patch', 'update'], [MESH_GROUP], [AUTHORIZATION_PLURAL])], {
+      'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
+    }),
+    clusterRole('weft:mesh-authorizations-view', [rule(READ, [MESH_GROUP], [AUTHORIZATION_PLURAL])], {
+      'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-view': 'true',
+    }),
     clusterRole('system:aggregated-metrics-reader', [rule(READ, ['metrics.k8s.io'], ['pods', 'nodes'])], {
       'k8s-app': 'metrics-server',
       'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
@@ -103,6 +118,7 @@ export function defaultClusterRoleBindings(): V1ClusterRoleBinding[] {
     clusterRoleBinding('weft:ingress', 'weft:ingress', [serviceAccount(INGRESS_NAMESPACE, INGRESS_SERVICE_ACCOUNT)]),
     clusterRoleBinding('weft:node-proxier', 'system:node-proxier', [group('system:nodes')]),
     clusterRoleBinding('weft:network-policy-agent', 'weft:network-policy-agent', [group('system:nodes')]),
+    clusterRoleBinding('weft:mesh-agent', 'weft:mesh-agent', [group('system:nodes')]),
     clusterRoleBinding('kubeadm:kubelet-bootstrap', 'system:node-bootstrapper', [group(KUBEADM_BOOTSTRAP_GROUP)]),
     clusterRoleBinding('kubeadm:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', [group(KUBEADM_BOOTSTRAP_GROUP)]),
     clusterRoleBinding('kubeadm:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [group('system:nodes')]),
