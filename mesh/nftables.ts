@@ -67,8 +67,9 @@ export class MeshRules {
     this.#nft = nft
   }
 
-  /** Writes the table when it differs from what was last written. */
+  /** Writes the table when it differs from what was last written (a node that never had a meshed pod gets none). */
   async apply(spec: CaptureSpec): Promise<boolean> {
+    if (this.#last === '' && spec.meshed.length === 0 && spec.strict.length === 0) return false
     const tx = meshTransaction(spec)
     const text = tx.render()
     if (text === this.#last) return false

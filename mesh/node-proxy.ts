@@ -81,6 +81,8 @@ export interface NodeProxyOptions {
 /** HTTP/2 flow-control windows: one tunnel stream must be able to fill a fast link. */
 const STREAM_WINDOW = 4 * 1024 * 1024
 const SESSION_WINDOW = 32 * 1024 * 1024
+/** An HTTP/2 connection with no frames this long is closed gracefully (its streams, idle tunnels included, go on). */
+const SESSION_IDLE_MS = 10 * 60_000
 
 interface PooledSession {
   session: ClientHttp2Session
@@ -165,7 +167,8 @@ export class NodeProxy {
     const listen = (server: Server | Http2SecureServer, host: string, port: number) =>
       new Promise<void>((resolve, reject) => {
         server.once('error', reject)
-        server.listen({ host, port, ipv6Only: host.includes(':') }, () => {
+        // reusePort: a restarted agent can take new connections while the old one drains.
+        server.listen({ host, port, ipv6Only: host.includes(':'), reusePort: true }, () => {
           server.off('error', reject)
           resolve()
         })
@@ -422,6 +425,7 @@ export class NodeProxy {
       },
     })
     session.on('error', noop)
+    session.setTimeout(SESSION_IDLE_MS, () => session.close())
     session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW))
     const entry = { session, certPem: held.certPem }
     this.#sessions.set(key, entry)
@@ -449,6 +453,7 @@ export class NodeProxy {
 
   #onInboundSession(session: ServerHttp2Session): void {
     session.on('error', noop)
+    session.setTimeout(SESSION_IDLE_MS, () => session.close())
     const socket = session.socket as TLSSocket
     const root = this.#rootCert()
     const served = parseServerName(socket.servername || undefined, this.#o.trustDomain)
@@ -467,7 +472,7 @@ export class NodeProxy {
   #onInboundStream(stream: ServerHttp2Stream, headers: Record<string, string | string[] | undefined>): void {
     const o = this.#o
     stream.on('error', noop)
-    const peer = this.#peers.get(stream.session!)
+    const peer = stream.session ? this.#peers.get(stream.session) : undefined
     if (!peer) return void stream.close()
     const answer = (status: number) => {
       if (!stream.destroyed && !stream.headersSent) stream.respond({ ':status': status }, { endStream: true })

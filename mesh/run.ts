@@ -154,20 +154,23 @@ export async function startMesh(deps: MeshDeps): Promise<RunningMesh> {
   const sync = () => {
     pending ??= setImmediate(() => {
       pending = undefined
-      if (!informers.every((i) => i.hasSynced())) return
-      tracker.take()
+      // Identities need only the pods, namespaces and root; the proxy's state needs everything
+      // (until then it knows no pod, so it carries nothing: closed, not open).
+      if (!pods.hasSynced() || !namespaces.hasSynced() || !roots.hasSynced()) return
       const namespaceOf = (name: string) => namespaces.get(name)
       const allPods = pods.list()
-      state = {
-        workloads: new WorkloadIndex(allPods, namespaceOf),
-        services: new ServiceIndex([...tracker.entries(4).values(), ...tracker.entries(6).values()]),
-        policies: new AuthorizationIndex(authorizations.list().map(parseAuthorization)),
-      }
       const root = roots.list()[0]?.data?.[MESH_ROOT_KEY] || undefined
       if (root && root !== identities.rootPem) void keepRoot(deps.dataDir, root).catch((err: unknown) => log.warn({ err }, 'cannot keep the mesh root'))
       identities.setRoot(root)
       const local = allPods.filter((p) => p.spec?.nodeName === deps.nodeName)
       identities.want(identitiesOf(local, namespaceOf, deps.trustDomain))
+      if (!informers.every((i) => i.hasSynced())) return
+      tracker.take()
+      state = {
+        workloads: new WorkloadIndex(allPods, namespaceOf),
+        services: new ServiceIndex([...tracker.entries(4).values(), ...tracker.entries(6).values()]),
+        policies: new AuthorizationIndex(authorizations.list().map(parseAuthorization)),
+      }
       if (proxy) {
         const meshed: string[] = []
         const strict: string[] = []
@@ -201,10 +204,17 @@ export async function startMesh(deps: MeshDeps): Promise<RunningMesh> {
   authorizations.addHandlers(onAny)
   for (const informer of informers) informer.start()
   if (!dataPathProblem) {
-    proxy = new NodeProxy({ nodeName: deps.nodeName, trustDomain: deps.trustDomain, identities, state: () => state, outboundPort: config.outboundPort, inboundPort: config.inboundPort, metrics, log, ...(deps.networkPolicy ? { networkPolicy: deps.networkPolicy } : {}) })
-    await proxy.start()
-    log.info({ outboundPort: proxy.outboundPort, inboundPort: proxy.inboundPort }, 'mesh node proxy listening')
-    sync()
+    const starting = new NodeProxy({ nodeName: deps.nodeName, trustDomain: deps.trustDomain, identities, state: () => state, outboundPort: config.outboundPort, inboundPort: config.inboundPort, metrics, log, ...(deps.networkPolicy ? { networkPolicy: deps.networkPolicy } : {}) })
+    try {
+      await starting.start()
+      proxy = starting
+      log.info({ outboundPort: proxy.outboundPort, inboundPort: proxy.inboundPort }, 'mesh node proxy listening')
+      sync()
+    } catch (err) {
+      await starting.stop()
+      dataPathProblem = `the node proxy cannot listen: ${(err as Error).message}`
+      log.error({ why: dataPathProblem }, 'the mesh data path does not run on this node: meshed pods get identities, but their traffic is not captured (plaintext)')
+    }
   }
   const rootWarning = setTimeout(() => {
     if (!identities.rootPem) log.warn({ configMap: `${MESH_ROOT_NAMESPACE}/${MESH_ROOT_CONFIGMAP}` }, 'the mesh root is not published: this node proxy obtains no mesh identities until it is')

@@ -20,6 +20,8 @@ if [ "$mode" != lab ]; then
   have etcd || need+=(etcd-server)
   have python3 || need+=(python3)  # test/helpers/programs/frames.py: raw frames for the anti-spoofing test
   have chromium || need+=(chromium)  # test/load/report-chromium.test.ts: report.html rendered in headless Chromium
+  have tcpdump || need+=(tcpdump)  # test/e2e/mesh.test.ts: no plaintext on the underlay
+  have iperf3 || need+=(iperf3)  # bench/mesh: single-stream throughput
   have kubectl || echo "warning: kubectl is not installed; the kubectl tests will fail" >&2
 fi
 if [ ${#need[@]} -gt 0 ]; then

@@ -7,7 +7,7 @@ t.test('legacy discovery documents', async (t) => {
   t.equal(api.body.kind, 'APIVersions')
   t.same(api.body.versions, ['v1'])
   const apis = await call(url, 'GET', '/apis')
-  t.same(apis.body.groups.map((g: any) => g.name).sort(), ['apiextensions.k8s.io', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'autoscaling', 'batch', 'certificates.k8s.io', 'coordination.k8s.io', 'discovery.k8s.io', 'events.k8s.io', 'metrics.k8s.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io'])
+  t.same(apis.body.groups.map((g: any) => g.name).sort(), ['apiextensions.k8s.io', 'apps', 'authentication.k8s.io', 'authorization.k8s.io', 'autoscaling', 'batch', 'certificates.k8s.io', 'coordination.k8s.io', 'discovery.k8s.io', 'events.k8s.io', 'mesh.weft.dev', 'metrics.k8s.io', 'networking.k8s.io', 'policy', 'rbac.authorization.k8s.io', 'scheduling.k8s.io', 'storage.k8s.io'])
   const v1 = await call(url, 'GET', '/api/v1')
   const pods = v1.body.resources.find((r: any) => r.name === 'pods')
   t.match(pods, { kind: 'Pod', namespaced: true, shortNames: ['po'] })
