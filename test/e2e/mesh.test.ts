@@ -23,6 +23,7 @@ const kind = (k: string) => resources.find((r) => r.kind === k)!
 const programs = resolve(import.meta.dirname, '../mesh/programs')
 const node = process.execPath
 const PAYLOAD = 'WEFT-MESH-SECRET-7f3a9c'
+const CONTROL = 'WEFT-PLAINTEXT-CONTROL-51e0'
 
 const pki = await testPki()
 const cluster = await startCluster(t, { meshCa: pki.meshCa, meshTrustDomain: 'cluster.local', meshCertificateSeconds: 20 }, { socket: true, kubeletSocketsInDir: true })
@@ -74,15 +75,23 @@ t.test('the node proxies hold the identities of their meshed pods', async (t) =>
 
 t.test('meshed pods on different nodes talk through the tunnel; the underlay sees no plaintext', async (t) => {
   const capture = join(cluster.dir, 'underlay.pcap')
-  const tcpdump = spawn('ip', ['netns', 'exec', underlay.netns, 'tcpdump', '-i', 'br0', '-U', '-w', capture, 'tcp'], { stdio: 'ignore' })
+  // On the bridge's ports (frames forwarded between them never reach br0 itself); immediate
+  // mode, or packets still in the kernel's capture ring when tcpdump is stopped are lost.
+  const tcpdump = spawn('ip', ['netns', 'exec', underlay.netns, 'tcpdump', '-Z', 'root', '-i', 'any', '--immediate-mode', '-U', '-w', capture, 'tcp'], { stdio: ['ignore', 'ignore', 'pipe'] })
   t.teardown(() => {
     if (tcpdump.exitCode === null) tcpdump.kill('SIGTERM')
   })
-  await new Promise((r) => setTimeout(r, 1000))
+  let said = ''
+  await until('tcpdump is listening', () => {
+    said += tcpdump.stderr!.read()?.toString() ?? ''
+    return said.includes('listening on')
+  }, 10_000)
   const direct = await until('web reaches db', async () => (await from('web', running.db!.ip, 8080)).ok, 30_000).then(() => from('web', running.db!.ip, 8080))
   t.same(direct, { ok: true, reply: `${PAYLOAD}<bye from db>`.replace(PAYLOAD, PAYLOAD.toUpperCase()), rounds: 0 }, 'by pod IP')
   const viaService = await from('web', service.spec.clusterIP, 80)
   t.equal(viaService.reply, `${PAYLOAD.toUpperCase()}<bye from db>`, 'by Service ClusterIP')
+  // The control: a client outside the mesh sends in plaintext, and the capture must show it.
+  t.ok((await from('legacy', running.db!.ip, 8080, CONTROL)).ok, 'a plaintext client, for the control')
   await new Promise((r) => setTimeout(r, 500))
   tcpdump.kill('SIGTERM')
   await new Promise((r) => tcpdump.once('exit', r))
@@ -90,6 +99,11 @@ t.test('meshed pods on different nodes talk through the tunnel; the underlay see
   t.ok(seen.length > 1000, `the capture saw the traffic (${seen.length} bytes)`)
   t.equal(seen.indexOf(PAYLOAD), -1, 'the payload never crossed the underlay in plaintext')
   t.equal(seen.indexOf(PAYLOAD.toUpperCase()), -1, 'nor the reply')
+  t.not(seen.indexOf(CONTROL), -1, "while the plaintext client's payload is there to see")
+  const tunnel = await execIn(underlay.netns, 'tcpdump', ['-r', capture, '-nn', `tcp port 15008 and host ${node1.ip} and host ${node2.ip}`])
+  t.ok(tunnel.split('\n').filter(Boolean).length > 10, 'what crossed was the tunnel between the two nodes (port 15008)')
+  const direct8080 = await execIn(underlay.netns, 'tcpdump', ['-r', capture, '-nn', `tcp port 8080 and host ${running.web!.ip}`])
+  t.equal(direct8080.trim(), '', 'and nothing went from web to the pod port directly')
 })
 
 t.test("the destination's proxy reports the source's SPIFFE identity", async (t) => {
