@@ -220,7 +220,7 @@ export async function runAgent(argv: string[]): Promise<void> {
   await agent.start(abort.signal)
 }
 
-/** The --network-policy* flags. */
+/** The --mesh* flags. */
 export function meshConfigFrom(values: Record<string, string | boolean | undefined>): MeshConfig | undefined {
   if (!boolFlag('--mesh', values.mesh, true)) return undefined
   const port = (flag: string) => wholeNumber(`--${flag}`, String(values[flag]), { min: 1, max: 65535, what: 'a port' })
@@ -230,6 +230,7 @@ export function meshConfigFrom(values: Record<string, string | boolean | undefin
   return { outboundPort, inboundPort, drainMs: timerDuration('--mesh-drain-period', String(values['mesh-drain-period'])), dataPath: true }
 }
 
+/** The --network-policy* flags. */
 export function networkPolicyConfigFrom(values: Record<string, string | boolean | undefined>): NetpolConfig {
   const s = (k: string, fallback: string) => String(values[k] ?? fallback)
   return {

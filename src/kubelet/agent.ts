@@ -208,6 +208,12 @@ export class Agent {
       this.#netpol = await startNetworkPolicy(o.networkPolicy, { client, nodeName: o.nodeName, nodeIPs: () => [...this.#nodeIPs, ...this.#relayIPs], ...(this.netpolCoverageGap ? { coverageGap: this.netpolCoverageGap } : {}), log: this.log.child({ component: 'netpol' }) }, signal)
     }
 
+    // Before the kubelet starts pods too: the node proxy listens (and captures, once synced) as early as it can.
+    if (o.mesh) {
+      const enforcer = this.#netpol?.enforcer
+      const networkPolicy = enforcer ? (source: string, destination: string, port: number) => enforcer.judge(source, destination, 'TCP', port) : undefined
+      this.#mesh = await startMesh({ client, nodeName: o.nodeName, dataDir: o.dataDir, trustDomain: o.clusterDomain, config: o.mesh, log: this.log.child({ component: 'mesh' }), ...(networkPolicy ? { networkPolicy } : {}) })
+    }
     const hostResolvConf = await readFile(o.resolvConf, 'utf8').catch(() => '')
     this.kubelet = new Kubelet({
       client,
@@ -231,11 +237,6 @@ export class Agent {
     await this.kubelet.start(signal)
     this.#localPath = new LocalPathCleaner({ client, nodeName: o.nodeName, storageDir: storageDir(o.dataDir), log: this.log.child({ component: 'local-path' }) })
     this.#localPath.start()
-    if (o.mesh) {
-      const enforcer = this.#netpol?.enforcer
-      const networkPolicy = enforcer ? (source: string, destination: string, port: number) => enforcer.judge(source, destination, 'TCP', port) : undefined
-      this.#mesh = await startMesh({ client, nodeName: o.nodeName, dataDir: o.dataDir, trustDomain: o.clusterDomain, config: o.mesh, log: this.log.child({ component: 'mesh' }), ...(networkPolicy ? { networkPolicy } : {}) })
-    }
     if (o.proxy) {
       const enforcer = this.#netpol?.enforcer
       const connectionPolicy = enforcer ? (c: RelayedConnection) => enforcer.judge(c.source, c.destination, c.protocol, c.port) : undefined

@@ -28,3 +28,15 @@ t.test('--network-policy*: defaults, and bad values refused', async (t) => {
   await t.rejects(runAgent(['--network-policy-log-rate=-1']), /--network-policy-log-rate "-1" must be a whole number of packets a second/)
   await t.rejects(runAgent(['--network-policy-resync-period=0s']), /--network-policy-resync-period "0s" must be a positive duration/)
 })
+
+t.test('--mesh*: defaults, off, and bad values refused', async (t) => {
+  const { meshConfigFrom } = await import('../../src/cli/agent.ts')
+  const defaults = { mesh: 'true', 'mesh-outbound-port': '15001', 'mesh-inbound-port': '15008', 'mesh-drain-period': '30s' }
+  t.same(meshConfigFrom(defaults), { outboundPort: 15001, inboundPort: 15008, drainMs: 30_000, dataPath: true })
+  t.equal(meshConfigFrom({ ...defaults, mesh: 'false' }), undefined)
+  t.throws(() => meshConfigFrom({ ...defaults, 'mesh-outbound-port': '0' }), /--mesh-outbound-port "0" must be a whole number of a port from 1 to 65535/)
+  t.throws(() => meshConfigFrom({ ...defaults, 'mesh-inbound-port': '70000' }), /--mesh-inbound-port/)
+  t.throws(() => meshConfigFrom({ ...defaults, 'mesh-inbound-port': '15001' }), /must differ/)
+  t.throws(() => meshConfigFrom({ ...defaults, 'mesh-drain-period': 'soon' }), /--mesh-drain-period/)
+  t.throws(() => meshConfigFrom({ ...defaults, mesh: 'maybe' }), /--mesh/)
+})
