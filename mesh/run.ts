@@ -18,7 +18,8 @@ import { NftExec, probeNftables, type NftClient } from '../src/netfilter/index.t
 import type { Logger } from '../src/util/log.ts'
 import { ChangeTracker } from '../proxy/change-tracker.ts'
 import { slimEndpointSlice, slimService } from '../proxy/slim-objects.ts'
-import { AUTHORIZATION_KIND, AUTHORIZATION_PLURAL, AuthorizationIndex, MESH_GROUP, MESH_VERSION, parseAuthorization, type MeshAuthorizationObject } from './authorization.ts'
+import { ProblemReporter } from '../proxy/problem-reporter.ts'
+import { AUTHORIZATION_KIND, AUTHORIZATION_PLURAL, AuthorizationIndex, MESH_GROUP, MESH_VERSION, parseAuthorization, type MeshAuthorizationObject, type ParsedAuthorization } from './authorization.ts'
 import { MeshMetrics } from './metrics.ts'
 import { NodeIdentities, type NodeIdentitiesOptions } from './node-identities.ts'
 import { NodeProxy, type MeshState } from './node-proxy.ts'
@@ -149,6 +150,19 @@ export async function startMesh(deps: MeshDeps): Promise<RunningMesh> {
   }
   if (dataPathProblem && config.dataPath) log.error({ why: dataPathProblem }, 'the mesh data path does not run on this node: meshed pods get identities, but their traffic is not captured (plaintext)')
 
+  // A MeshAuthorization that does not parse: a Warning Event on it (each problem once) besides the log.
+  const problems = new ProblemReporter({ client: deps.client, nodeName: deps.nodeName, log, kind: 'MeshAuthorization', component: 'weft-mesh' })
+  let reportedPolicies = new Set<string>()
+  const reportPolicyProblems = (parsed: { obj: MeshAuthorizationObject; policy: ParsedAuthorization }[]) => {
+    const now = new Set<string>()
+    for (const { obj, policy } of parsed) {
+      const key = `${policy.namespace}/${policy.name}`
+      now.add(key)
+      problems.set(key, 'parse', obj, 'invalid' in policy ? [{ reason: 'InvalidMeshAuthorization', message: `${policy.invalid}; the namespace's meshed pods take no mesh connections until it is fixed` }] : [])
+    }
+    for (const key of reportedPolicies) if (!now.has(key)) problems.forget(key)
+    reportedPolicies = now
+  }
   let pending: NodeJS.Immediate | undefined
   let syncing = Promise.resolve()
   const sync = () => {
@@ -166,10 +180,12 @@ export async function startMesh(deps: MeshDeps): Promise<RunningMesh> {
       identities.want(identitiesOf(local, namespaceOf, deps.trustDomain))
       if (!informers.every((i) => i.hasSynced())) return
       tracker.take()
+      const parsed = authorizations.list().map((obj) => ({ obj, policy: parseAuthorization(obj) }))
+      reportPolicyProblems(parsed)
       state = {
         workloads: new WorkloadIndex(allPods, namespaceOf),
         services: new ServiceIndex([...tracker.entries(4).values(), ...tracker.entries(6).values()]),
-        policies: new AuthorizationIndex(authorizations.list().map(parseAuthorization)),
+        policies: new AuthorizationIndex(parsed.map((p) => p.policy)),
       }
       if (proxy) {
         const meshed: string[] = []

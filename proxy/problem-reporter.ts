@@ -2,7 +2,8 @@
 // each distinct problem once (not on every sync), again only after it went away and came
 // back. Events are posted one at a time in the background; a sync never waits for them, and
 // at most MAX_QUEUED wait (past it, an API server that is down, they are only logged). The
-// proxy reports on Services; the agent on Nodes; NetworkPolicy enforcement on NetworkPolicies.
+// proxy reports on Services; the agent on Nodes; NetworkPolicy enforcement on NetworkPolicies;
+// the mesh on MeshAuthorizations.
 import type { V1ObjectMeta } from '@kubernetes/client-node'
 import { resources } from '../src/api/registry.ts'
 import type { RestClient } from '../src/client/index.ts'
@@ -31,8 +32,8 @@ export interface ProblemReporterOptions {
   component?: string
 }
 
-export type ReportedKind = 'Service' | 'Node' | 'NetworkPolicy'
-const API_VERSIONS: Record<ReportedKind, string> = { Service: 'v1', Node: 'v1', NetworkPolicy: 'networking.k8s.io/v1' }
+export type ReportedKind = 'Service' | 'Node' | 'NetworkPolicy' | 'MeshAuthorization'
+const API_VERSIONS: Record<ReportedKind, string> = { Service: 'v1', Node: 'v1', NetworkPolicy: 'networking.k8s.io/v1', MeshAuthorization: 'mesh.weft.dev/v1alpha1' }
 
 /** What the reporter needs of an object to post an Event on it. */
 export interface ReportedObject {

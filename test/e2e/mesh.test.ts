@@ -32,7 +32,7 @@ const [node1, node2] = [await underlay.addNode('node-1'), await underlay.addNode
 const client = cluster.client
 
 for (const [name, labels] of [['shop', { 'weft.dev/mesh': 'enabled' }], ['plain', {}]] as const) await client.create(kind('Namespace'), { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } })
-for (const sa of ['web', 'batch', 'db']) await client.create(kind('ServiceAccount'), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: 'shop' } })
+for (const sa of ['web', 'batch', 'db', 'near']) await client.create(kind('ServiceAccount'), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: 'shop' } })
 const idle = [node, '-e', 'setInterval(() => {}, 1e9)']
 const pod = (ns: string, name: string, sa: string | undefined, on: TestNode, command: string[], labels: Record<string, string> = {}) =>
   client.create(podInfo, { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels: { app: name, ...labels } }, spec: { nodeName: on.name, ...(sa ? { serviceAccountName: sa } : {}), terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'node', command }] } })
@@ -40,10 +40,11 @@ await pod('shop', 'db', 'db', node2, [node, '--disable-warning=ExperimentalWarni
 await pod('shop', 'web', 'web', node1, idle)
 await pod('shop', 'batch', 'batch', node1, idle)
 await pod('plain', 'legacy', undefined, node1, idle)
+await pod('shop', 'near', 'near', node1, [node, '--disable-warning=ExperimentalWarning', join(programs, 'echo-server.ts'), '8080', 'near'])
 await client.create(kind('Service'), { apiVersion: 'v1', kind: 'Service', metadata: { name: 'db', namespace: 'shop' }, spec: { selector: { app: 'db' }, ports: [{ port: 80, targetPort: 8080 }] } })
 
 const running: Record<string, { ip: string; netns: string }> = {}
-for (const [ns, name, on] of [['shop', 'db', node2], ['shop', 'web', node1], ['shop', 'batch', node1], ['plain', 'legacy', node1]] as const) {
+for (const [ns, name, on] of [['shop', 'db', node2], ['shop', 'web', node1], ['shop', 'batch', node1], ['plain', 'legacy', node1], ['shop', 'near', node1]] as const) {
   await until(`${ns}/${name} running`, async () => {
     const p = await client.get<any>(podInfo, name, ns)
     if (p.status?.phase !== 'Running' || !p.status.podIP) return false
@@ -68,9 +69,10 @@ t.test('the node proxies hold the identities of their meshed pods', async (t) =>
     await import('../../mesh/cli.ts').then((m) => m.runMesh(['certs', '--data-dir', n.dataDir], { write: (s: string) => (text += s) }))
     return text
   }
-  await until('node-1 holds web and batch', async () => /sa\/batch.*valid[\s\S]*sa\/web.*valid/.test(await certs(node1)), 60_000)
+  await until('node-1 holds batch, near and web', async () => /sa\/batch.*valid[\s\S]*sa\/near.*valid[\s\S]*sa\/web.*valid/.test(await certs(node1)), 60_000)
   await until('node-2 holds db', async () => /spiffe:\/\/cluster\.local\/ns\/shop\/sa\/db .* valid/.test(await certs(node2)), 60_000)
-  t.notMatch(await certs(node1), /sa\/db|legacy|default/, 'nothing for pods outside the mesh or on other nodes')
+  t.notMatch(await certs(node1), /legacy|default|sa\/db/, 'nothing for pods outside the mesh or of other nodes')
+  t.notMatch(await certs(node2), /sa\/web|sa\/batch/, 'nor for pods of other nodes')
 })
 
 t.test('meshed pods on different nodes talk through the tunnel; the underlay sees no plaintext', async (t) => {
@@ -104,6 +106,11 @@ t.test('meshed pods on different nodes talk through the tunnel; the underlay see
   t.ok(tunnel.split('\n').filter(Boolean).length > 10, 'what crossed was the tunnel between the two nodes (port 15008)')
   const direct8080 = await execIn(underlay.netns, 'tcpdump', ['-r', capture, '-nn', `tcp port 8080 and host ${running.web!.ip}`])
   t.equal(direct8080.trim(), '', 'and nothing went from web to the pod port directly')
+})
+
+t.test('meshed pods on the same node talk through the tunnel too', async (t) => {
+  t.equal((await from('web', running.near!.ip, 8080)).reply, `${PAYLOAD.toUpperCase()}<bye from near>`)
+  t.match(await metrics(node1), /weft_mesh_tcp_connections_opened_total\{reporter="destination",source_workload="web",[^}]*destination_workload="near"[^}]*connection_security_policy="mutual_tls"\} [1-9]/, "node-1's proxy took it as the destination")
 })
 
 t.test("the destination's proxy reports the source's SPIFFE identity", async (t) => {
@@ -149,4 +156,10 @@ t.test("a node cannot obtain another node's pods' identities", async (t) => {
   t.teardown(() => asNode1.close())
   const ask = exchangeCertificate(asNode1, { signerName: 'weft.dev/mesh', usages: ['client auth', 'server auth'], subject: { commonName: 'db', organizations: ['shop'] }, uris: ['spiffe://cluster.local/ns/shop/sa/db'], namePrefix: 'mesh-', timeoutMs: 10_000 })
   await t.rejects(ask, /may only request the mesh identity of a service account one of its pods runs as/)
+})
+
+t.test('a MeshAuthorization that does not parse gets a Warning Event', async (t) => {
+  await client.create(authorizationInfo, { apiVersion: 'mesh.weft.dev/v1alpha1', kind: 'MeshAuthorization', metadata: { name: 'broken', namespace: 'plain' }, spec: { selector: { matchLabels: { 'not a label key!': 'x' } } } } as never)
+  await until('the Event', async () => (await client.list<any>(kind('Event'), { namespace: 'plain' })).items.some((e) => e.reason === 'InvalidMeshAuthorization' && e.involvedObject?.name === 'broken' && e.involvedObject?.kind === 'MeshAuthorization' && /spec\.selector/.test(e.message)), 30_000)
+  t.pass('reported on the object, with the reason')
 })
