@@ -19,6 +19,7 @@ import { spiffeId } from '../../mesh/identity.ts'
 import { originalDestinationUnavailable } from '../../mesh/original-dst.ts'
 import { aptInstall, have } from '../lib/apt.ts'
 import { Cleanup } from '../lib/cleanup.ts'
+import { hotSpots } from '../lib/cpu-profile.ts'
 import { sleep } from '../lib/clock.ts'
 import { startProcess } from '../lib/process.ts'
 import { atLeast, atMost, fmtMs, fmtNumber, fmtRate, machineSummary, markdownTable, textTable, verdict, type ResultRow } from '../lib/report.ts'
@@ -36,6 +37,7 @@ const usage = `Usage: node bench/mesh/run.ts [options]
   --iperf-seconds N   the single-stream throughput run, per round (default 5)
   --close-seconds N   the new-connection run (wrk, a new connection per request), per round (default 5)
   --hold N            connections held open for the memory figure (default 1000)
+  --profile DIR       write each node proxy's CPU profile (node --cpu-prof) to DIR and print its hot spots
   --out FILE          results file (default bench/mesh/results.md; "-" for none)
 `
 const { values: flags } = parseArgs({
@@ -46,6 +48,7 @@ const { values: flags } = parseArgs({
     'iperf-seconds': { type: 'string', default: '5' },
     'close-seconds': { type: 'string', default: '5' },
     hold: { type: 'string', default: '1000' },
+    profile: { type: 'string' },
     out: { type: 'string', default: resolve(import.meta.dirname, 'results.md') },
     help: { type: 'boolean', short: 'h' },
   },
@@ -94,7 +97,8 @@ interface Host {
 async function startHost(node: string, config: NodeHostConfig): Promise<Host> {
   const file = join(dir, `${node}.json`)
   writeFileSync(file, JSON.stringify(config), { mode: 0o600 })
-  const child = spawn('nsenter', [`--net=/run/netns/${node}`, '--', process.execPath, '--disable-warning=ExperimentalWarning', join(import.meta.dirname, 'node-host.ts'), file], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const profiling = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(flags.profile)}`, `--cpu-prof-name=${node}.cpuprofile`] : []
+  const child = spawn('nsenter', [`--net=/run/netns/${node}`, '--', process.execPath, '--disable-warning=ExperimentalWarning', ...profiling, join(import.meta.dirname, 'node-host.ts'), file], { stdio: ['pipe', 'pipe', 'inherit'] })
   cleanup.add(async () => {
     if (child.exitCode !== null || child.pid === undefined) return
     child.stdin!.end()
@@ -249,4 +253,11 @@ try {
   }
 } finally {
   await cleanup.run()
+}
+if (flags.profile) {
+  for (const node of ['n1', 'n2']) {
+    const file = join(resolve(flags.profile), `${prefix}-${node}.cpuprofile`)
+    const { busyMs, spots } = hotSpots(file, 15, repo)
+    process.stdout.write(`\n${node} node proxy: ${fmtNumber(busyMs)} ms busy\n${spots.map((s) => `  ${(s.share * 100).toFixed(1).padStart(5)}%  ${s.name}`).join('\n')}\n`)
+  }
 }
