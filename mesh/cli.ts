@@ -5,13 +5,18 @@ import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatExpiry, shortHumanDuration, table, type Output } from '../src/cli/certs.ts'
+import { stringify } from 'yaml'
+import { meshAuthorizationCrd } from './authorization.ts'
 import { readKeptIdentities } from './node-identities.ts'
 import { meshIdentitiesDir, meshRootFile } from './run.ts'
 
 export const meshUsage = `Usage: weft mesh certs [flags]
+       weft mesh crd
 
-Lists the workload identities (X.509-SVIDs) the node's mesh proxy holds: one per service
+certs: the workload identities (X.509-SVIDs) the node's mesh proxy holds: one per service
 account its meshed pods run as, with when each expires and when the proxy renews it.
+crd: the MeshAuthorization CustomResourceDefinition as YAML, for an API server other than
+weft's (\`weft mesh crd | kubectl apply -f -\`); weft's installs it itself.
 
 Flags:
   --data-dir DIR        the agent's data dir (default /var/lib/weft/agent)
@@ -37,7 +42,12 @@ export async function runMesh(argv: string[], out: Output = process.stdout): Pro
     out.write(meshUsage)
     return
   }
-  if (verb !== 'certs') throw new Error(`unknown mesh command "${verb}": use certs`)
+  if (verb === 'crd') {
+    if (rest.length > 0) throw new Error(`mesh crd takes no arguments, got "${rest.join(' ')}"`)
+    out.write(stringify(meshAuthorizationCrd()))
+    return
+  }
+  if (verb !== 'certs') throw new Error(`unknown mesh command "${verb}": use certs or crd`)
   if (rest.length > 0) throw new Error(`mesh certs takes no arguments, got "${rest.join(' ')}"`)
   if (values.output !== 'table' && values.output !== 'json') throw new Error(`--output "${values.output}" must be table or json`)
   const dataDir = resolve(values['data-dir']!)

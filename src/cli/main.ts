@@ -15,7 +15,7 @@ Commands:
   down                 remove a lab cluster and everything it made
   lab exec             run a command inside a lab node's or pod's network namespace
   certs check|renew    the cluster certificates' expiry, and renewal (as kubeadm certs)
-  mesh certs           the mesh identities this node's proxy holds, and their expiry
+  mesh certs|crd       the mesh identities this node's proxy holds, and their expiry; the MeshAuthorization CRD
   token create|list|delete   bootstrap tokens for joining nodes (as kubeadm token)
   load                 load-test a URL, Service, Ingress or pod: open or closed loop, from this host or
                        from load pods, with scenario actions; HDR latencies, result.json, report.html

@@ -67,3 +67,13 @@ t.test('the CRD names the kind as the agent reads it', async (t) => {
   t.equal(crd.spec.versions[0].name, 'v1alpha1')
   t.ok(crd.spec.versions[0].storage)
 })
+
+t.test('weft mesh crd prints the CRD as YAML', async (t) => {
+  const { runMesh } = await import('../../mesh/cli.ts')
+  const { parse } = await import('yaml')
+  let text = ''
+  await runMesh(['crd'], { write: (s: string) => (text += s) })
+  t.same(parse(text), meshAuthorizationCrd())
+  await t.rejects(runMesh(['crd', 'extra'], { write: () => true }), /takes no arguments/)
+  await t.rejects(runMesh(['nope'], { write: () => true }), /use certs or crd/)
+})
