@@ -97,26 +97,18 @@ interface InboundPeer {
 const noop = () => {}
 
 /** Pipes a and b both ways with half-closes carried over; either one failing ends both. */
-function splice(a: Duplex, b: Duplex, done: () => void): void {
+function splice(a: Duplex, b: Duplex): void {
   a.pipe(b)
   b.pipe(a)
-  let finished = false
-  const end = () => {
-    if (finished) return
-    finished = true
-    done()
-  }
   const kill = () => {
     a.destroy()
     b.destroy()
   }
   a.once('error', kill)
   b.once('error', kill)
-  a.once('close', () => (b.writableFinished || b.destroyed ? end() : b.once('close', end)))
-  b.once('close', () => (a.writableFinished || a.destroyed ? end() : a.once('close', end)))
-  // A side that closed while the other still had data to send: the other cannot finish either.
-  a.once('close', () => setImmediate(() => !b.destroyed && a.destroyed && !a.readableEnded && b.destroy()))
-  b.once('close', () => setImmediate(() => !a.destroyed && b.destroyed && !b.readableEnded && a.destroy()))
+  // A side that closed before it had ended (reset, not half-closed): the other cannot finish either.
+  a.once('close', () => setImmediate(() => !b.destroyed && !a.readableEnded && b.destroy()))
+  b.once('close', () => setImmediate(() => !a.destroyed && !b.readableEnded && a.destroy()))
 }
 
 /** Refuses a connection not yet spliced with a TCP reset (never one whose end is under way: its close would never come). */
@@ -338,7 +330,7 @@ export class NodeProxy {
       upstream.setTimeout(0)
       this.#account(this.#labels('source', this.#sourceLabels(source), dest, service, false), socket)
       socket.resume()
-      splice(socket, upstream, noop)
+      splice(socket, upstream)
     })
     // Before the splice only: after it, splice ends both (a reset during a pending shutdown would leave the socket open).
     upstream.once('error', () => {
@@ -379,7 +371,7 @@ export class NodeProxy {
       }
       this.#account(this.#labels('source', this.#sourceLabels(source), dest, service, true), socket)
       socket.resume()
-      splice(socket, stream, noop)
+      splice(socket, stream)
     })
     stream.once('close', () => {
       clearTimeout(timer)
@@ -525,7 +517,7 @@ export class NodeProxy {
         o.metrics.sent.inc(labels, upstream.bytesWritten)
         o.metrics.received.inc(labels, upstream.bytesRead)
       })
-      splice(stream, upstream, noop)
+      splice(stream, upstream)
     })
     upstream.once('error', () => {
       if (!stream.headersSent) {
