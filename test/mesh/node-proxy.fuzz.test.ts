@@ -7,36 +7,29 @@
 // The proxy must keep tunnelling valid connections after every batch, throw nothing, and let
 // go of every connection. Seeded: `npm run fuzz -- --seed S`.
 import t from 'tap'
-import { X509Certificate } from 'node:crypto'
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2'
 import { connect, createServer } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node'
-import { createCA, issueCertificate } from '../../src/pki/certificates.ts'
+import { createCA } from '../../src/pki/certificates.ts'
 import { logger } from '../../src/util/log.ts'
 import { makeServicePort } from '../../proxy/model.ts'
 import { AuthorizationIndex } from '../../mesh/authorization.ts'
-import { spiffeId } from '../../mesh/identity.ts'
 import { MeshMetrics } from '../../mesh/metrics.ts'
-import { identityKey, type HeldIdentity } from '../../mesh/node-identities.ts'
+import { identityKey } from '../../mesh/node-identities.ts'
 import { NodeProxy } from '../../mesh/node-proxy.ts'
 import { ServiceIndex, WorkloadIndex } from '../../mesh/workloads.ts'
 import { fuzzSettings, type Rng } from '../helpers/fuzz.ts'
 import { fuzzListener } from '../helpers/http-fuzz.ts'
 import { freePort } from '../helpers/ports.ts'
+import { issueSvid } from '../helpers/mesh.ts'
 
 const settings = fuzzSettings(240)
 if (!settings.long) t.setTimeout(90_000)
 const TD = 'cluster.local'
 const ca = await createCA('weft mesh CA', 1)
-async function svid(namespace: string, serviceAccount: string): Promise<HeldIdentity> {
-  const identity = { trustDomain: TD, namespace, serviceAccount }
-  const issued = await issueCertificate(ca, { commonName: serviceAccount, organizations: [namespace], uris: [spiffeId(identity)], usages: ['client', 'server'], validityDays: 1 })
-  const cert = new X509Certificate(issued.certPem)
-  return { identity, spiffeId: spiffeId(identity), certPem: issued.certPem, keyPem: issued.keyPem!, notBefore: new Date(cert.validFrom), notAfter: new Date(cert.validTo), renewAt: new Date(cert.validTo) }
-}
-const web = await svid('shop', 'web')
-const db = await svid('shop', 'db')
+const web = await issueSvid(ca, 'shop', 'web')
+const db = await issueSvid(ca, 'shop', 'db')
 const held = new Map([web, db].map((h) => [identityKey(h.identity), h]))
 const namespaces: Record<string, V1Namespace> = { shop: { metadata: { name: 'shop', labels: { 'weft.dev/mesh': 'enabled' } } } }
 const pod = (name: string, ip: string): V1Pod => ({ metadata: { namespace: 'shop', name, labels: { app: name } }, spec: { containers: [], nodeName: 'n1', serviceAccountName: name }, status: { phase: 'Running', hostIP: '127.0.0.1', podIP: ip, podIPs: [{ ip }] } })

@@ -2,33 +2,28 @@
 // pods as loopback addresses, and the original destination given by the test (the redirect
 // itself is the kernel's, tested in original-dst.test.ts and end to end in the lab).
 import t from 'tap'
-import { X509Certificate } from 'node:crypto'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { connect as http2Connect } from 'node:http2'
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node'
 import { makeServicePort } from '../../proxy/model.ts'
-import { issueCertificate, createCA } from '../../src/pki/certificates.ts'
+import { createCA } from '../../src/pki/certificates.ts'
 import { logger } from '../../src/util/log.ts'
 import { AuthorizationIndex, parseAuthorization } from '../../mesh/authorization.ts'
-import { spiffeId, type WorkloadIdentity } from '../../mesh/identity.ts'
+import type { WorkloadIdentity } from '../../mesh/identity.ts'
 import { MeshMetrics } from '../../mesh/metrics.ts'
 import { identityKey, type HeldIdentity } from '../../mesh/node-identities.ts'
 import { NodeProxy, type MeshState } from '../../mesh/node-proxy.ts'
 import { ServiceIndex, WorkloadIndex } from '../../mesh/workloads.ts'
 import { freePort } from '../helpers/ports.ts'
+import { issueSvid } from '../helpers/mesh.ts'
 import { until } from '../helpers/control-plane.ts'
 
 const TD = 'cluster.local'
 const log = logger('mesh-test')
 const ca = await createCA('weft mesh CA', 1)
 
-async function svid(namespace: string, serviceAccount: string, signer = ca): Promise<HeldIdentity> {
-  const identity = { trustDomain: TD, namespace, serviceAccount }
-  const issued = await issueCertificate(signer, { commonName: serviceAccount, organizations: [namespace], uris: [spiffeId(identity)], usages: ['client', 'server'], validityDays: 1 })
-  const cert = new X509Certificate(issued.certPem)
-  return { identity, spiffeId: spiffeId(identity), certPem: issued.certPem, keyPem: issued.keyPem!, notBefore: new Date(cert.validFrom), notAfter: new Date(cert.validTo), renewAt: new Date(Date.now() + 3600_000) }
-}
+const svid = (namespace: string, serviceAccount: string, signer = ca) => issueSvid(signer, namespace, serviceAccount)
 
 class Identities {
   readonly held = new Map<string, HeldIdentity>()

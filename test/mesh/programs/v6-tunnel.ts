@@ -1,28 +1,21 @@
 // Run inside a test's network namespace, whose loopback has fd00:77::1, ::2 (two "nodes"), ::5
 // (a client pod on node 1) and ::9 (a server pod on node 2): two node proxies tunnel the client's
 // connection over IPv6, by pod address and through an IPv6 ClusterIP. Prints one JSON line.
-import { X509Certificate } from 'node:crypto'
 import { connect, createServer, type Socket } from 'node:net'
 import pino from 'pino'
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node'
 import { makeServicePort } from '../../../proxy/model.ts'
-import { createCA, issueCertificate } from '../../../src/pki/certificates.ts'
+import { createCA } from '../../../src/pki/certificates.ts'
+import { issueSvid } from '../../helpers/mesh.ts'
 import { AuthorizationIndex } from '../../../mesh/authorization.ts'
-import { spiffeId } from '../../../mesh/identity.ts'
 import { MeshMetrics } from '../../../mesh/metrics.ts'
-import { identityKey, type HeldIdentity } from '../../../mesh/node-identities.ts'
+import { identityKey } from '../../../mesh/node-identities.ts'
 import { NodeProxy } from '../../../mesh/node-proxy.ts'
 import { ServiceIndex, WorkloadIndex } from '../../../mesh/workloads.ts'
 
 const TD = 'cluster.local'
 const ca = await createCA('weft mesh CA', 1)
-async function svid(serviceAccount: string): Promise<HeldIdentity> {
-  const identity = { trustDomain: TD, namespace: 'shop', serviceAccount }
-  const issued = await issueCertificate(ca, { commonName: serviceAccount, organizations: ['shop'], uris: [spiffeId(identity)], usages: ['client', 'server'], validityDays: 1 })
-  const cert = new X509Certificate(issued.certPem)
-  return { identity, spiffeId: spiffeId(identity), certPem: issued.certPem, keyPem: issued.keyPem!, notBefore: new Date(cert.validFrom), notAfter: new Date(cert.validTo), renewAt: new Date(cert.validTo) }
-}
-const ids = new Map([await svid('web'), await svid('db')].map((h) => [identityKey(h.identity), h]))
+const ids = new Map([await issueSvid(ca, 'shop', 'web'), await issueSvid(ca, 'shop', 'db')].map((h) => [identityKey(h.identity), h]))
 const namespaces: Record<string, V1Namespace> = { shop: { metadata: { name: 'shop', labels: { 'weft.dev/mesh': 'enabled' } } } }
 const pod = (name: string, ip: string, node: string, hostIP: string): V1Pod => ({ metadata: { namespace: 'shop', name }, spec: { containers: [], nodeName: node, serviceAccountName: name }, status: { phase: 'Running', hostIP, podIP: ip, podIPs: [{ ip }] } })
 const state = {
