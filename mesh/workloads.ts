@@ -6,7 +6,7 @@
 // first, and a connection gets one NAT binding), so a ClusterIP destination is resolved here:
 // an endpoint is picked from the Service's EndpointSlices as the service proxy would (ready
 // endpoints, else serving terminating ones; internalTrafficPolicy Local keeps to this node).
-import { isIP } from 'node:net'
+import { parseIP } from '../src/util/ip-parse.ts'
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node'
 import { usableEndpoints, type Endpoint, type ServiceEntry } from '../proxy/model.ts'
 import type { WorkloadIdentity } from './identity.ts'
@@ -25,14 +25,9 @@ export interface Workload {
   mode: MeshMode
 }
 
-/** An address as the index keys it: IPv4 dotted, IPv6 in its canonical compressed form; undefined if not an IP. */
+/** An address as the index keys it (src/util/ip-parse.ts: IPv4 dotted, an IPv4-mapped one too, IPv6 RFC 5952); undefined if not an IP. */
 export function canonicalIp(text: string | undefined): string | undefined {
-  if (typeof text !== 'string') return undefined
-  const plain = text.startsWith('::ffff:') && isIP(text.slice(7)) === 4 ? text.slice(7) : text
-  const family = isIP(plain)
-  if (family === 4) return plain
-  if (family === 6) return new URL(`http://[${plain}]/`).hostname.slice(1, -1)
-  return undefined
+  return typeof text === 'string' ? parseIP(text)?.text : undefined
 }
 
 export class WorkloadIndex {
