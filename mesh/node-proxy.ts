@@ -482,15 +482,17 @@ export class NodeProxy {
       o.metrics.refused.inc({ reason: 'not-a-local-meshed-pod' })
       return answer(404)
     }
-    const sourceLabels = { workload: peer.source.serviceAccount, namespace: peer.source.namespace, principal: spiffeId(peer.source) }
+    // The source pod's address, as its node proxy says: it must be a pod that runs as the peer's identity.
+    const sourceIp = parseForwardedFor(headers.forwarded)
+    const found = sourceIp === undefined ? undefined : state.workloads.byIp(sourceIp)
+    const claimed = found && identityKey(identityOf(found, o.trustDomain)) === identityKey(peer.source) ? found : undefined
+    // Named as the source proxy names it (its pod's workload); the identity alone when the address proves nothing.
+    const sourceLabels = claimed ? this.#sourceLabels(claimed) : { workload: peer.source.serviceAccount, namespace: peer.source.namespace, principal: spiffeId(peer.source) }
     if (identityKey(identityOf(dest, o.trustDomain)) !== identityKey(peer.served)) {
       this.#deny('identity', sourceLabels, dest, `${target.ip} runs as ${dest.namespace}/${dest.serviceAccount}, not ${identityKey(peer.served)}`)
       return answer(403)
     }
-    // The source pod's address, as its node proxy says: it must be a pod that runs as the peer's identity.
-    const sourceIp = parseForwardedFor(headers.forwarded)
-    const claimed = sourceIp === undefined ? undefined : state.workloads.byIp(sourceIp)
-    if (!claimed || identityKey(identityOf(claimed, o.trustDomain)) !== identityKey(peer.source)) {
+    if (!claimed) {
       this.#deny('identity', sourceLabels, dest, `the source address ${sourceIp ?? '(none)'} is no pod running as ${identityKey(peer.source)}`)
       return answer(403)
     }

@@ -54,6 +54,8 @@ const pods = [
   pod('shop', 'db', 'db', '127.0.2.9', 'n2'),
   pod('shop', 'cache', 'cache', '127.0.1.10', 'n1'),
   pod('plain', 'legacy', 'legacy', '127.0.2.20', 'n2'),
+  // A second workload running as web's service account.
+  pod('shop', 'frontend', 'web', '127.0.1.11', 'n1'),
 ]
 let policies = new AuthorizationIndex([])
 let networkPolicy = (_source: string, _destination: string, _port: number) => true
@@ -128,6 +130,14 @@ t.test('node proxies tunnel meshed pods over mTLS, enforce policy and STRICT, an
     const sentBytes = async () => (await metrics1.registry.getMetricsAsJSON()).find((m) => m.name === 'weft_mesh_tcp_sent_bytes_total')!.values.reduce((n, v) => n + v.value, 0)
     await until('both connections are counted', async () => (await sentBytes()) === 'hello'.length + 'via service'.length)
     t.pass('bytes counted per pair, when each connection closes')
+  })
+
+  t.test('both proxies name the source workload alike: its pod, not only its service account', async (t) => {
+    t.equal(await exchange(dial(n1, '127.0.1.11', '127.0.2.9:7000', targets), 'front'), 'FRONT<bye>')
+    for (const [reporter, m] of [['source', metrics1], ['destination', metrics2]] as const) {
+      const opened = (await m.registry.getMetricsAsJSON()).find((x) => x.name === 'weft_mesh_tcp_connections_opened_total')!.values
+      t.ok(opened.some((v) => v.labels.reporter === reporter && v.labels.source_workload === 'frontend' && v.labels.source_principal === 'spiffe://cluster.local/ns/shop/sa/web'), `${reporter} reporter`)
+    }
   })
 
   t.test('many connections at once share the pooled connection', async (t) => {
