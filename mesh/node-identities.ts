@@ -69,10 +69,21 @@ async function check(id: WorkloadIdentity, certPem: string, keyPem: string, root
   } catch (err) {
     return { reason: (err as Error).message }
   }
+  return heldFrom(id, certPem, keyPem, obtained)
+}
+
+function heldFrom(id: WorkloadIdentity, certPem: string, keyPem: string, obtained: Date): HeldIdentity {
   const cert = new X509Certificate(certPem)
   const notBefore = new Date(cert.validFrom)
   const notAfter = new Date(cert.validTo)
   return { identity: id, spiffeId: spiffeId(id), certPem, keyPem, notBefore, notAfter, renewAt: renewalTime(notBefore, notAfter, obtained) }
+}
+
+/** A kept certificate and key, and when the certificate arrived (its file's mtime). */
+async function readKept(dir: string, id: WorkloadIdentity): Promise<{ certPem: string; keyPem: string; obtained: Date }> {
+  const paths = pathsOf(dir, id)
+  const [certPem, keyPem, info] = await Promise.all([readFile(paths.cert, 'utf8'), readFile(paths.key, 'utf8'), stat(paths.cert)])
+  return { certPem, keyPem, obtained: info.mtime }
 }
 
 /** The identities kept under `dir`, as `weft mesh certs` shows them: each read back, verified when the root is given. */
@@ -83,18 +94,10 @@ export async function readKeptIdentities(dir: string, trustDomain: string, rootP
     const files = await readdir(join(dir, namespace)).catch(() => [] as string[])
     for (const file of files.filter((f) => f.endsWith('.crt')).sort()) {
       const id = { trustDomain, namespace, serviceAccount: file.slice(0, -'.crt'.length) }
-      const paths = pathsOf(dir, id)
       try {
-        const [certPem, keyPem, info] = await Promise.all([readFile(paths.cert, 'utf8'), readFile(paths.key, 'utf8'), stat(paths.cert)])
-        if (rootPem) {
-          const held = await check(id, certPem, keyPem, rootPem, info.mtime)
-          out.push('reason' in held ? { key: identityKey(id), problem: held.reason } : held)
-          continue
-        }
-        const cert = new X509Certificate(certPem)
-        const notBefore = new Date(cert.validFrom)
-        const notAfter = new Date(cert.validTo)
-        out.push({ identity: id, spiffeId: spiffeId(id), certPem, keyPem, notBefore, notAfter, renewAt: renewalTime(notBefore, notAfter, info.mtime) })
+        const { certPem, keyPem, obtained } = await readKept(dir, id)
+        const held = rootPem ? await check(id, certPem, keyPem, rootPem, obtained) : heldFrom(id, certPem, keyPem, obtained)
+        out.push('reason' in held ? { key: identityKey(id), problem: held.reason } : held)
       } catch (err) {
         out.push({ key: identityKey(id), problem: (err as Error).message })
       }
@@ -233,10 +236,9 @@ export class NodeIdentities {
   }
 
   async #kept(id: WorkloadIdentity, rootPem: string): Promise<HeldIdentity | undefined> {
-    const paths = pathsOf(this.#o.dir, id)
     try {
-      const [certPem, keyPem, info] = await Promise.all([readFile(paths.cert, 'utf8'), readFile(paths.key, 'utf8'), stat(paths.cert)])
-      const held = await check(id, certPem, keyPem, rootPem, info.mtime)
+      const { certPem, keyPem, obtained } = await readKept(this.#o.dir, id)
+      const held = await check(id, certPem, keyPem, rootPem, obtained)
       if ('reason' in held) {
         this.#o.log.info({ identity: identityKey(id), why: held.reason }, 'kept mesh identity not used; asking for a new one')
         return undefined
