@@ -24,7 +24,7 @@ import { MeshMetrics } from './metrics.ts'
 import { NodeIdentities, type NodeIdentitiesOptions } from './node-identities.ts'
 import { NodeProxy, type MeshState } from './node-proxy.ts'
 import { MeshRules } from './nftables.ts'
-import { identitiesOf } from './opt-in.ts'
+import { identitiesOf, meshMode, podMeshed } from './opt-in.ts'
 import { originalDestinationUnavailable } from './original-dst.ts'
 import { ServiceIndex, WorkloadIndex } from './workloads.ts'
 
@@ -191,12 +191,11 @@ export async function startMesh(deps: MeshDeps): Promise<RunningMesh> {
         const meshed: string[] = []
         const strict: string[] = []
         for (const p of local) {
-          for (const ip of [p.status?.podIP, ...(p.status?.podIPs ?? []).map((x) => x.ip)]) {
-            const w = ip ? state.workloads.byIp(ip) : undefined
-            if (!w || !w.meshed || w.nodeName !== deps.nodeName) continue
-            meshed.push(ip!)
-            if (w.mode === 'STRICT') strict.push(ip!)
-          }
+          const ns = namespaceOf(p.metadata?.namespace ?? '')
+          if (!podMeshed(p, ns)) continue
+          const ips = [p.status?.podIP, ...(p.status?.podIPs ?? []).map((x) => x.ip)].filter((ip): ip is string => typeof ip === 'string')
+          meshed.push(...ips)
+          if (meshMode(ns) === 'STRICT') strict.push(...ips)
         }
         syncing = syncing
           .then(() => rules.apply({ meshed, strict, outboundPort: config.outboundPort }))
