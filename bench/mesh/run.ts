@@ -163,8 +163,7 @@ try {
   const h2 = await startHost(n2, { ...base, nodeName: 'n2', identities: [await svid('bench', 'server')], capture: [] })
 
   await startBackend(cleanup, p2, SERVER, cleanup.tempDir('nginx-', dir), 1)
-  const iperf = startProcess(cleanup, 'nsenter', [`--net=/run/netns/${p2}`, '--', 'iperf3', '-s', '-B', SERVER, '-p', '5201'], { logFile: join(dir, 'iperf3.log') })
-  void iperf
+  startProcess(cleanup, 'nsenter', [`--net=/run/netns/${p2}`, '--', 'iperf3', '-s', '-B', SERVER, '-p', '5201'], { logFile: join(dir, 'iperf3.log') })
   await sleep(500)
 
   interface Round {
