@@ -117,6 +117,7 @@ t.test("the destination's proxy reports the source's SPIFFE identity", async (t)
   const text = await metrics(node2)
   t.match(text, /weft_mesh_tcp_connections_opened_total\{reporter="destination",source_workload="web",source_workload_namespace="shop",source_principal="spiffe:\/\/cluster\.local\/ns\/shop\/sa\/web",destination_workload="db",destination_workload_namespace="shop",destination_principal="spiffe:\/\/cluster\.local\/ns\/shop\/sa\/db",destination_service="",connection_security_policy="mutual_tls"\} [1-9]/)
   t.match(await metrics(node1), /weft_mesh_tcp_connections_opened_total\{reporter="source",[^}]*destination_service="shop\/db"[^}]*\} [1-9]/, 'the source proxy reports the Service')
+  t.match(await metrics(node1), /^weft_mesh_identities 3$/m, 'node-1 holds three identities (batch, near, web)')
 })
 
 t.test('a MeshAuthorization deny stops new connections from one service account only', async (t) => {

@@ -237,6 +237,14 @@ t.test('node proxies tunnel meshed pods over mTLS, enforce policy and STRICT, an
     t.equal(await exchange(long, '!'), '!<bye>', 'and ends cleanly')
   })
 
+  t.test('a second proxy listens on the same ports beside a running one, as a restarted agent does', async (t) => {
+    const next = new NodeProxy({ nodeName: 'n1', trustDomain: TD, identities: idsN1, state, outboundPort: n1.outboundPort, inboundPort, listenHosts: { v4: '127.0.0.1' }, metrics: new MeshMetrics(), log, originalDestination })
+    await next.start()
+    t.equal(next.outboundPort, n1.outboundPort)
+    t.equal(next.inboundPort, n1.inboundPort)
+    await next.stop()
+  })
+
   t.test('stop: no new connections; carried ones finish within the grace period', async (t) => {
     const held = dial(n1, '127.0.1.5', '127.0.2.9:7000', targets)
     let got = ''
