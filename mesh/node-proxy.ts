@@ -19,18 +19,14 @@
 // streams have ended, so established connections are never cut. stop() stops taking new
 // connections and lets the carried ones finish (up to a grace period).
 import { X509Certificate } from 'node:crypto'
-import { connect as http2Connect, createSecureServer, type ClientHttp2Session, type Http2SecureServer, type Http2Session, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
-import { connect as netConnect, createServer, type Server, type Socket } from 'node:net'
-import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls'
-import type { Duplex } from 'node:stream'
 import type { Logger } from '../src/util/log.ts'
 import type { AuthorizationIndex } from './authorization.ts'
+import { createEngine, EngineEvent, type Engine, type OutboundDecision } from './dataplane.ts'
 import { IdentityError, spiffeId, verifySvidCertificate, type WorkloadIdentity } from './identity.ts'
 import type { MeshMetrics, ConnectionLabels } from './metrics.ts'
 import { workloadName } from './metrics.ts'
 import type { HeldIdentity } from './node-identities.ts'
 import { identityKey } from './node-identities.ts'
-import { originalDestination } from './original-dst.ts'
 import { connectAuthority, forwardedFor, parseConnectAuthority, parseForwardedFor, parseServerName, serverName } from './wire.ts'
 import { canonicalIp, identityOf, resolveDestination, type ServiceIndex, type Workload, type WorkloadIndex } from './workloads.ts'
 
@@ -74,19 +70,30 @@ export interface NodeProxyOptions {
    * rules sit on, so the proxy asks on both ends. Default: no NetworkPolicy.
    */
   networkPolicy?: (source: string, destination: string, port: number) => boolean
-  /** Where a redirected connection was going (default: conntrack's answer, original-dst.ts). */
-  originalDestination?: (socket: Socket) => { address: string; port: number }
+  /** Where a redirected connection was going (default: conntrack's answer, native/original-dst.c). */
+  originalDestination?: (connection: AcceptedConnection) => { address: string; port: number }
 }
 
-/** HTTP/2 flow-control windows: one tunnel stream must be able to fill a fast link. */
-const STREAM_WINDOW = 4 * 1024 * 1024
-const SESSION_WINDOW = 32 * 1024 * 1024
+/** An outbound connection as accepted: the pod's address and the proxy's. */
+export interface AcceptedConnection {
+  remoteAddress: string
+  remotePort: number
+  localAddress: string
+  localPort: number
+}
+
 /** An HTTP/2 connection with no frames this long is closed gracefully (its streams, idle tunnels included, go on). */
 const SESSION_IDLE_MS = 10 * 60_000
 
 interface PooledSession {
-  session: ClientHttp2Session
+  id: number
   certPem: string
+}
+
+interface ClientSession {
+  poolKey: string
+  peer: string
+  dest: WorkloadIdentity
 }
 
 interface InboundPeer {
@@ -94,36 +101,23 @@ interface InboundPeer {
   served: WorkloadIdentity
 }
 
-const noop = () => {}
-
-/** Pipes a and b both ways with half-closes carried over; either one failing ends both. */
-function splice(a: Duplex, b: Duplex): void {
-  a.pipe(b)
-  b.pipe(a)
-  const kill = () => {
-    a.destroy()
-    b.destroy()
-  }
-  a.once('error', kill)
-  b.once('error', kill)
-  // A side that closed before it had ended (reset, not half-closed): the other cannot finish either.
-  a.once('close', () => setImmediate(() => !b.destroyed && !a.readableEnded && b.destroy()))
-  b.once('close', () => setImmediate(() => !a.destroyed && !b.readableEnded && a.destroy()))
+interface Carried {
+  direction: 'outbound' | 'inbound'
+  labels: ConnectionLabels
+  established: boolean
 }
 
-/** Refuses a connection not yet spliced with a TCP reset (never one whose end is under way: its close would never come). */
-function reset(socket: Socket): void {
-  if (!socket.destroyed) socket.resetAndDestroy()
-}
+type SourceLabels = { workload: string; namespace: string; principal: string }
 
 export class NodeProxy {
   readonly #o: NodeProxyOptions
-  #outbound: Server[] = []
-  #inbound: Http2SecureServer[] = []
+  #engine: Engine | undefined
+  #ports = { outbound: 0, inbound: 0 }
   readonly #sessions = new Map<string, PooledSession>()
-  readonly #contexts = new Map<string, { certPem: string; rootPem: string; context: SecureContext }>()
-  readonly #peers = new WeakMap<Http2Session, InboundPeer>()
-  readonly #carried = new Set<Duplex>()
+  readonly #clientSessions = new Map<number, ClientSession>()
+  readonly #contexts = new Map<string, { certPem: string; rootPem: string; id: number }>()
+  readonly #peers = new Map<number, InboundPeer>()
+  readonly #carried = new Map<number, Carried>()
   #logBudget = { second: 0, used: 0, suppressed: 0 }
   #root: { pem: string; cert: X509Certificate } | undefined
   #stopping = false
@@ -133,18 +127,16 @@ export class NodeProxy {
   }
 
   get outboundPort(): number {
-    const a = this.#outbound[0]?.address()
-    return typeof a === 'object' && a ? a.port : 0
+    return this.#ports.outbound
   }
 
   get inboundPort(): number {
-    const a = this.#inbound[0]?.address()
-    return typeof a === 'object' && a ? a.port : 0
+    return this.#ports.inbound
   }
 
   /** Connections carried now (both directions). */
   get carried(): number {
-    return this.#carried.size
+    return this.#engine?.carried() ?? 0
   }
 
   /** Pooled HTTP/2 connections to peer proxies. */
@@ -154,58 +146,40 @@ export class NodeProxy {
 
   async start(): Promise<void> {
     const o = this.#o
-    const max = o.maxConnections ?? 16_384
+    const engine = createEngine(
+      {
+        onOutbound: (...args) => this.#guard(() => this.#onOutbound(...args), 0),
+        onInboundStream: (...args) => this.#guard(() => this.#onInboundStream(...args), 500),
+        verifyPeer: (...args) => this.#guard(() => this.#verifyPeer(...args), false),
+        serverContext: (name) => this.#guard(() => this.#serverContext(name), 0),
+        onEvent: (...args) => this.#guard(() => this.#onEvent(...args), undefined),
+      },
+      { connectTimeoutMs: o.connectTimeoutMs ?? 10_000, handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000, idleTimeoutMs: SESSION_IDLE_MS, maxConnections: o.maxConnections ?? 16_384 },
+    )
+    this.#engine = engine
     const hosts = o.listenHosts ?? { v4: '0.0.0.0', v6: '::' }
-    const listen = (server: Server | Http2SecureServer, host: string, port: number) =>
-      new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        // reusePort: a restarted agent can take new connections while the old one drains.
-        server.listen({ host, port, ipv6Only: host.includes(':'), reusePort: true }, () => {
-          server.off('error', reject)
-          resolve()
-        })
-      })
-    for (const host of [hosts.v4, hosts.v6]) {
-      if (!host) continue
-      const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (s) => this.#onOutbound(s))
-      server.maxConnections = max
-      await listen(server, host, this.#outbound.length ? this.outboundPort : o.outboundPort)
-      this.#outbound.push(server)
-    }
-    for (const host of [hosts.v4, hosts.v6]) {
-      if (!host) continue
-      const server = this.#inboundServer(max)
-      await listen(server, host, this.#inbound.length ? this.inboundPort : o.inboundPort)
-      this.#inbound.push(server)
+    try {
+      for (const inbound of [false, true]) {
+        let port = inbound ? o.inboundPort : o.outboundPort
+        for (const host of [hosts.v4, hosts.v6]) if (host) port = engine.listen(inbound, host, port)
+        if (inbound) this.#ports.inbound = port
+        else this.#ports.outbound = port
+      }
+    } catch (err) {
+      engine.destroy()
+      this.#engine = undefined
+      throw err
     }
   }
 
-  /** One per family: a TLS 1.3 HTTP/2 server that takes only mesh peers' certificates. */
-  #inboundServer(max: number): Http2SecureServer {
-    const o = this.#o
-    const server = createSecureServer({
-      SNICallback: (name, cb) => {
-        const context = this.#serverContext(name)
-        if (context instanceof Error) {
-          o.metrics.handshakeFailures.inc({ side: 'server', reason: 'server-name' })
-          cb(context)
-        } else cb(null, context)
-      },
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.3',
-      allowHTTP1: false,
-      handshakeTimeout: o.handshakeTimeoutMs ?? 10_000,
-      settings: { initialWindowSize: STREAM_WINDOW, maxConcurrentStreams: 4096, maxHeaderListSize: 8192 },
-      maxSessionMemory: 64,
-    })
-    server.maxConnections = max
-    server.on('tlsClientError', (err: NodeJS.ErrnoException) => o.metrics.handshakeFailures.inc({ side: 'server', reason: tlsReason(err) }))
-    server.on('session', (session) => this.#onInboundSession(session))
-    server.on('stream', (stream, headers) => this.#onInboundStream(stream, headers))
-    server.on('sessionError', noop)
-    server.on('connection', (socket: Socket) => socket.setNoDelay(true))
-    return server
+  /** A callback the engine makes must not throw into C: a bug is logged and the connection refused. */
+  #guard<T>(fn: () => T, fallback: T): T {
+    try {
+      return fn()
+    } catch (err) {
+      this.#o.log.error({ err: (err as Error).message }, 'mesh node proxy callback failed')
+      return fallback
+    }
   }
 
   /**
@@ -213,15 +187,18 @@ export class NodeProxy {
    * Pooled HTTP/2 connections close once their streams have ended.
    */
   async stop(graceMs = 0): Promise<void> {
+    const engine = this.#engine
+    if (!engine || this.#stopping) return
     this.#stopping = true
-    const servers: Array<Server | Http2SecureServer> = [...this.#outbound, ...this.#inbound]
-    const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
-    for (const { session } of this.#sessions.values()) session.close()
+    engine.stopListening()
+    engine.retireSession(0)
     this.#sessions.clear()
     const deadline = Date.now() + graceMs
-    while (this.#carried.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-    for (const s of this.#carried) s.destroy()
-    await closed
+    while (engine.carried() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    engine.destroy()
+    this.#engine = undefined
+    for (const [id, c] of this.#carried) this.#ended(id, c, 0, 0)
+    this.#contexts.clear()
   }
 
   /** A certificate was renewed or dropped: pooled connections made with the old one take no new streams. */
@@ -231,7 +208,7 @@ export class NodeProxy {
       const held = this.#o.identities.get(parseKey(key))
       if (held && held.certPem === pooled.certPem) continue
       this.#sessions.delete(poolKey)
-      pooled.session.close()
+      this.#engine?.retireSession(pooled.id)
     }
   }
 
@@ -242,58 +219,113 @@ export class NodeProxy {
     return this.#root.cert
   }
 
-  #track(s: Duplex, direction: 'outbound' | 'inbound'): void {
-    this.#carried.add(s)
-    this.#o.metrics.active.inc({ direction })
-    s.once('close', () => {
-      this.#carried.delete(s)
-      this.#o.metrics.active.dec({ direction })
-    })
+  /** The engine's TLS context for a held identity (made again when its certificate or the root changed). */
+  #context(held: HeldIdentity, rootPem: string): number {
+    const key = identityKey(held.identity)
+    const cached = this.#contexts.get(key)
+    if (cached && cached.certPem === held.certPem && cached.rootPem === rootPem) return cached.id
+    const id = this.#engine!.createContext(held.certPem, held.keyPem, rootPem)
+    if (cached) this.#engine!.freeContext(cached.id)
+    this.#contexts.set(key, { certPem: held.certPem, rootPem, id })
+    return id
+  }
+
+  #onEvent(type: EngineEvent, id: number, a: number, b: number, text: string | undefined): void {
+    const m = this.#o.metrics
+    switch (type) {
+      case EngineEvent.Established: {
+        const c = this.#carried.get(id)
+        if (!c) return
+        c.established = true
+        m.opened.inc(c.labels)
+        m.active.inc({ direction: c.direction })
+        return
+      }
+      case EngineEvent.Failed: {
+        const c = this.#carried.get(id)
+        this.#carried.delete(id)
+        if (a === -2) m.refused.inc({ reason: 'max-connections' })
+        else if (!c) return
+        else if (a === 0) m.refused.inc({ reason: 'upstream' })
+        else if (a === -1) m.refused.inc({ reason: 'tunnel' })
+        else if (a === 403) m.refused.inc({ reason: 'denied-by-destination' })
+        else m.refused.inc({ reason: `destination-${a}` })
+        return
+      }
+      case EngineEvent.Closed: {
+        const c = this.#carried.get(id)
+        if (c) this.#ended(id, c, a, b)
+        return
+      }
+      case EngineEvent.SessionDown: {
+        if (a === 1) return void this.#peers.delete(id)
+        const client = this.#clientSessions.get(id)
+        if (!client) return
+        this.#clientSessions.delete(id)
+        if (this.#sessions.get(client.poolKey)?.id === id) this.#sessions.delete(client.poolKey)
+        return
+      }
+      case EngineEvent.HandshakeFailed:
+        m.handshakeFailures.inc({ side: a === 1 ? 'server' : 'client', reason: text ?? 'other' })
+        if (a !== 1) this.#o.log.warn({ peer: this.#clientSessions.get(id)?.peer, reason: text }, 'mesh peer proxy handshake failed')
+        return
+    }
+  }
+
+  /** A carried connection ended: its pair's counters (from the pod side's reads and writes). */
+  #ended(id: number, c: Carried, readFromPod: number, writtenToPod: number): void {
+    this.#carried.delete(id)
+    if (!c.established) return
+    const m = this.#o.metrics
+    const [sent, received] = c.direction === 'outbound' ? [readFromPod, writtenToPod] : [writtenToPod, readFromPod]
+    m.closed.inc(c.labels)
+    m.sent.inc(c.labels, sent)
+    m.received.inc(c.labels, received)
+    m.active.dec({ direction: c.direction })
   }
 
   // ---- outbound -------------------------------------------------------------------------
 
-  #onOutbound(socket: Socket): void {
+  #onOutbound(conn: number, peerIp: string, peerPort: number, localIp: string, localPort: number, dstIp: string | undefined, dstPortOrErrno: number): OutboundDecision {
     const o = this.#o
-    socket.on('error', noop)
-    if (this.#stopping) return reset(socket)
-    let dest: { address: string; port: number }
-    try {
-      dest = (o.originalDestination ?? originalDestination)(socket)
-    } catch {
+    if (this.#stopping) return 0
+    const accepted: AcceptedConnection = { remoteAddress: peerIp, remotePort: peerPort, localAddress: localIp, localPort }
+    const dest = o.originalDestination ? o.originalDestination(accepted) : dstIp === undefined ? undefined : { address: dstIp, port: dstPortOrErrno }
+    if (!dest) {
       o.metrics.refused.inc({ reason: 'no-original-destination' })
-      return reset(socket)
+      return 0
     }
-    if (dest.port === socket.localPort && dest.address === socket.localAddress) {
+    if (dest.port === localPort && canonicalIp(dest.address) === canonicalIp(localIp)) {
       o.metrics.refused.inc({ reason: 'not-redirected' })
-      return reset(socket)
+      return 0
     }
     const state = o.state()
-    const source = state.workloads.byIp(socket.remoteAddress ?? '')
+    const source = state.workloads.byIp(peerIp)
     if (!source || source.nodeName !== o.nodeName || !source.meshed) {
       o.metrics.refused.inc({ reason: 'unknown-source' })
-      return reset(socket)
+      return 0
     }
     const target = resolveDestination(dest.address, dest.port, state.workloads, state.services)
     if (target.kind === 'no-endpoints') {
       o.metrics.refused.inc({ reason: 'no-endpoints' })
-      return reset(socket)
+      return 0
     }
-    const sourceIp = canonicalIp(socket.remoteAddress)!
+    const sourceIp = canonicalIp(peerIp)!
+    const destWorkload = target.kind === 'pod' ? target.workload : undefined
     if (o.networkPolicy && !o.networkPolicy(sourceIp, target.ip, target.port)) {
-      this.#deny('network-policy', source, target.kind === 'pod' ? target.workload : undefined, `NetworkPolicy does not allow ${sourceIp} to ${target.ip}:${target.port}`)
-      return reset(socket)
+      this.#deny('network-policy', source, destWorkload, `NetworkPolicy does not allow ${sourceIp} to ${target.ip}:${target.port}`)
+      return 0
     }
-    this.#track(socket, 'outbound')
-    if (target.kind === 'pod' && target.workload.meshed) return this.#tunnel(socket, source, sourceIp, target.workload, target.ip, target.port, target.service)
+    if (destWorkload?.meshed) return this.#tunnel(conn, source, sourceIp, destWorkload, target.ip, target.port, target.service)
     if (source.mode === 'STRICT') {
-      this.#deny('strict', source, target.kind === 'pod' ? target.workload : undefined, `${source.namespace} is STRICT: ${target.ip}:${target.port} is outside the mesh`)
-      return reset(socket)
+      this.#deny('strict', source, destWorkload, `${source.namespace} is STRICT: ${target.ip}:${target.port} is outside the mesh`)
+      return 0
     }
-    this.#plain(socket, source, target.kind === 'pod' ? target.workload : undefined, target.ip, target.port, target.service)
+    this.#carried.set(conn, { direction: 'outbound', labels: this.#labels('source', this.#sourceLabels(source), destWorkload, target.service, false), established: false })
+    return [1, target.ip, target.port]
   }
 
-  #labels(reporter: 'source' | 'destination', source: { workload: string; namespace: string; principal: string }, dest: Workload | undefined, service: string | undefined, mtls: boolean): ConnectionLabels {
+  #labels(reporter: 'source' | 'destination', source: SourceLabels, dest: Workload | undefined, service: string | undefined, mtls: boolean): ConnectionLabels {
     return {
       reporter,
       source_workload: source.workload,
@@ -307,229 +339,125 @@ export class NodeProxy {
     }
   }
 
-  #sourceLabels(w: Workload): { workload: string; namespace: string; principal: string } {
+  #sourceLabels(w: Workload): SourceLabels {
     return { workload: workloadName(w.labels, w.serviceAccount), namespace: w.namespace, principal: spiffeId(identityOf(w, this.#o.trustDomain)) }
   }
 
-  #account(labels: ConnectionLabels, client: Socket): void {
-    const m = this.#o.metrics
-    m.opened.inc(labels)
-    client.once('close', () => {
-      m.closed.inc(labels)
-      m.sent.inc(labels, client.bytesRead)
-      m.received.inc(labels, client.bytesWritten)
-    })
-  }
-
-  #plain(socket: Socket, source: Workload, dest: Workload | undefined, ip: string, port: number, service: string | undefined): void {
-    const upstream = netConnect({ host: ip, port, allowHalfOpen: true, noDelay: true, timeout: this.#o.connectTimeoutMs ?? 10_000 })
-    upstream.once('timeout', () => upstream.destroy(new Error('connect timeout')))
-    let spliced = false
-    upstream.once('connect', () => {
-      spliced = true
-      upstream.setTimeout(0)
-      this.#account(this.#labels('source', this.#sourceLabels(source), dest, service, false), socket)
-      socket.resume()
-      splice(socket, upstream)
-    })
-    // Before the splice only: after it, splice ends both (a reset during a pending shutdown would leave the socket open).
-    upstream.once('error', () => {
-      if (spliced) return
-      this.#o.metrics.refused.inc({ reason: 'upstream' })
-      reset(socket)
-    })
-  }
-
-  #tunnel(socket: Socket, source: Workload, sourceIp: string, dest: Workload, ip: string, port: number, service: string | undefined): void {
+  #tunnel(conn: number, source: Workload, sourceIp: string, dest: Workload, ip: string, port: number, service: string | undefined): OutboundDecision {
     const o = this.#o
-    const sourceId = identityOf(source, o.trustDomain)
-    const held = o.identities.get(sourceId)
+    const held = o.identities.get(identityOf(source, o.trustDomain))
     if (!held || !dest.hostIP) {
       o.metrics.refused.inc({ reason: held ? 'no-destination-node' : 'no-identity' })
-      return reset(socket)
+      return 0
     }
-    let session: ClientHttp2Session
-    try {
-      session = this.#session(dest.hostIP, held, identityOf(dest, o.trustDomain))
-    } catch {
+    const session = this.#session(dest.hostIP, held, identityOf(dest, o.trustDomain))
+    if (session === undefined) {
       o.metrics.refused.inc({ reason: 'no-root' })
-      return reset(socket)
+      return 0
     }
-    const stream = session.request({ ':method': 'CONNECT', ':authority': connectAuthority(ip, port), forwarded: forwardedFor(sourceIp) })
-    stream.on('error', noop)
-    const timer = setTimeout(() => stream.close(), o.connectTimeoutMs ?? 10_000)
-    let answered = false
-    stream.once('response', (headers) => {
-      answered = true
-      clearTimeout(timer)
-      const status = Number(headers[':status'])
-      if (status !== 200) {
-        if (status === 403) o.metrics.refused.inc({ reason: 'denied-by-destination' })
-        else o.metrics.refused.inc({ reason: `destination-${status}` })
-        stream.close()
-        return reset(socket)
-      }
-      this.#account(this.#labels('source', this.#sourceLabels(source), dest, service, true), socket)
-      socket.resume()
-      splice(socket, stream)
-    })
-    stream.once('close', () => {
-      clearTimeout(timer)
-      if (!answered) reset(socket)
-    })
+    this.#carried.set(conn, { direction: 'outbound', labels: this.#labels('source', this.#sourceLabels(source), dest, service, true), established: false })
+    return [2, session, connectAuthority(ip, port), forwardedFor(sourceIp)]
   }
 
   /** The pooled HTTP/2 connection to `hostIP` as `held`, to the identity `dest`: made when there is none (or it was made with an older certificate). */
-  #session(hostIP: string, held: HeldIdentity, dest: WorkloadIdentity): ClientHttp2Session {
+  #session(hostIP: string, held: HeldIdentity, dest: WorkloadIdentity): number | undefined {
     const o = this.#o
-    const key = `${hostIP}|${identityKey(held.identity)}|${identityKey(dest)}`
-    const pooled = this.#sessions.get(key)
-    if (pooled && !pooled.session.closed && !pooled.session.destroyed) {
-      if (pooled.certPem === held.certPem) return pooled.session
-      pooled.session.close()
+    const engine = this.#engine!
+    const poolKey = `${hostIP}|${identityKey(held.identity)}|${identityKey(dest)}`
+    const pooled = this.#sessions.get(poolKey)
+    if (pooled) {
+      if (pooled.certPem === held.certPem) return pooled.id
+      this.#sessions.delete(poolKey)
+      engine.retireSession(pooled.id)
     }
-    const root = this.#rootCert()
     const rootPem = o.identities.rootPem
-    if (!root || !rootPem) throw new Error('no mesh root')
-    const peerPort = o.peerPort ?? o.inboundPort
-    const authority = hostIP.includes(':') ? `https://[${hostIP}]:${peerPort}` : `https://${hostIP}:${peerPort}`
-    const session = http2Connect(authority, {
-      settings: { initialWindowSize: STREAM_WINDOW, enablePush: false },
-      createConnection: () => {
-        const tls = tlsConnect({ host: hostIP, port: peerPort, servername: serverName(dest), key: held.keyPem, cert: held.certPem, ca: rootPem, ALPNProtocols: ['h2'], minVersion: 'TLSv1.3' as const, checkServerIdentity: () => undefined, timeout: o.connectTimeoutMs ?? 10_000 })
-        tls.setNoDelay(true)
-        tls.once('timeout', () => tls.destroy(new Error('connect timeout')))
-        tls.once('secureConnect', () => {
-          tls.setTimeout(0)
-          try {
-            const proven = verifySvidCertificate(tls.getPeerX509Certificate()!, root, o.trustDomain)
-            if (identityKey(proven) !== identityKey(dest)) throw new IdentityError(`the peer proxy presented ${spiffeId(proven)}, not ${spiffeId(dest)}`)
-          } catch (err) {
-            o.metrics.handshakeFailures.inc({ side: 'client', reason: 'peer-identity' })
-            o.log.warn({ peer: hostIP, err: (err as Error).message }, 'mesh peer proxy refused: wrong identity')
-            tls.destroy(err as Error)
-          }
-        })
-        tls.once('error', (err: NodeJS.ErrnoException) => {
-          if (!tls.encrypted || !(tls as TLSSocket).authorized) o.metrics.handshakeFailures.inc({ side: 'client', reason: tlsReason(err) })
-        })
-        return tls
-      },
-    })
-    session.on('error', noop)
-    session.setTimeout(SESSION_IDLE_MS, () => session.close())
-    session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW))
-    const entry = { session, certPem: held.certPem }
-    this.#sessions.set(key, entry)
-    session.once('close', () => {
-      if (this.#sessions.get(key) === entry) this.#sessions.delete(key)
-    })
-    return session
+    if (!rootPem || !this.#rootCert()) return undefined
+    const id = engine.openSession(hostIP, o.peerPort ?? this.inboundPort, serverName(dest), this.#context(held, rootPem))
+    this.#sessions.set(poolKey, { id, certPem: held.certPem })
+    this.#clientSessions.set(id, { poolKey, peer: hostIP, dest })
+    return id
+  }
+
+  /** After an mTLS handshake: the peer's certificate must be a mesh identity (and, dialled, the one asked for). */
+  #verifyPeer(session: number, der: Buffer, inbound: number, name: string | undefined): boolean {
+    const o = this.#o
+    const side = inbound ? 'server' : 'client'
+    try {
+      const root = this.#rootCert()
+      if (!root) throw new IdentityError('no mesh root')
+      const proven = verifySvidCertificate(new X509Certificate(der), root, o.trustDomain)
+      if (inbound) {
+        const served = parseServerName(name, o.trustDomain)
+        if (!served) throw new IdentityError('no server name')
+        this.#peers.set(session, { source: proven, served })
+        return true
+      }
+      const expected = this.#clientSessions.get(session)
+      if (!expected) throw new IdentityError('a session the proxy did not open')
+      if (identityKey(proven) !== identityKey(expected.dest)) throw new IdentityError(`the peer proxy presented ${spiffeId(proven)}, not ${spiffeId(expected.dest)}`)
+      return true
+    } catch (err) {
+      o.metrics.handshakeFailures.inc({ side, reason: 'peer-identity' })
+      o.log.warn({ session, err: (err as Error).message }, inbound ? 'mesh peer refused: its certificate is not a mesh identity' : 'mesh peer proxy refused: wrong identity')
+      return false
+    }
   }
 
   // ---- inbound --------------------------------------------------------------------------
 
-  #serverContext(name: string): SecureContext | Error {
+  #serverContext(name: string | undefined): number {
     const id = parseServerName(name, this.#o.trustDomain)
-    if (!id) return new Error(`server name ${JSON.stringify(name)} names no mesh identity`)
-    const held = this.#o.identities.get(id)
+    const held = id && this.#o.identities.get(id)
     const rootPem = this.#o.identities.rootPem
-    if (!held || !rootPem) return new Error(`this node proxy holds no identity ${identityKey(id)}`)
-    const key = identityKey(id)
-    const cached = this.#contexts.get(key)
-    if (cached && cached.certPem === held.certPem && cached.rootPem === rootPem) return cached.context
-    const context = createSecureContext({ key: held.keyPem, cert: held.certPem, ca: rootPem, minVersion: 'TLSv1.3' })
-    this.#contexts.set(key, { certPem: held.certPem, rootPem, context })
-    return context
+    if (!held || !rootPem) return 0
+    return this.#context(held, rootPem)
   }
 
-  #onInboundSession(session: ServerHttp2Session): void {
-    session.on('error', noop)
-    session.setTimeout(SESSION_IDLE_MS, () => session.close())
-    const socket = session.socket as TLSSocket
-    const root = this.#rootCert()
-    const served = parseServerName(socket.servername || undefined, this.#o.trustDomain)
-    try {
-      if (!root || !served) throw new IdentityError('no mesh root or server name')
-      const source = verifySvidCertificate(socket.getPeerX509Certificate()!, root, this.#o.trustDomain)
-      this.#peers.set(session, { source, served })
-      session.setLocalWindowSize(SESSION_WINDOW)
-    } catch (err) {
-      this.#o.metrics.handshakeFailures.inc({ side: 'server', reason: 'peer-identity' })
-      this.#o.log.warn({ peer: socket.remoteAddress, err: (err as Error).message }, 'mesh peer refused: its certificate is not a mesh identity')
-      session.destroy()
-    }
-  }
-
-  #onInboundStream(stream: ServerHttp2Stream, headers: Record<string, string | string[] | undefined>): void {
+  #onInboundStream(session: number, conn: number, method: string, authority: string | undefined, forwarded: string | undefined): number | [string, number] {
     const o = this.#o
-    stream.on('error', noop)
-    const peer = stream.session ? this.#peers.get(stream.session) : undefined
-    if (!peer) return void stream.close()
-    const answer = (status: number) => {
-      if (!stream.destroyed && !stream.headersSent) stream.respond({ ':status': status }, { endStream: true })
-    }
-    if (headers[':method'] !== 'CONNECT') return answer(405)
+    const peer = this.#peers.get(session)
+    if (!peer) return 403
+    if (method !== 'CONNECT') return 405
     let target: { ip: string; port: number }
     try {
-      target = parseConnectAuthority(headers[':authority'])
+      target = parseConnectAuthority(authority)
     } catch {
-      return answer(400)
+      return 400
     }
     const state = o.state()
     const dest = state.workloads.byIp(target.ip)
     if (!dest || dest.nodeName !== o.nodeName || !dest.meshed) {
       o.metrics.refused.inc({ reason: 'not-a-local-meshed-pod' })
-      return answer(404)
+      return 404
     }
     // The source pod's address, as its node proxy says: it must be a pod that runs as the peer's identity.
-    const sourceIp = parseForwardedFor(headers.forwarded)
+    const sourceIp = parseForwardedFor(forwarded)
     const found = sourceIp === undefined ? undefined : state.workloads.byIp(sourceIp)
     const claimed = found && identityKey(identityOf(found, o.trustDomain)) === identityKey(peer.source) ? found : undefined
     // Named as the source proxy names it (its pod's workload); the identity alone when the address proves nothing.
     const sourceLabels = claimed ? this.#sourceLabels(claimed) : { workload: peer.source.serviceAccount, namespace: peer.source.namespace, principal: spiffeId(peer.source) }
     if (identityKey(identityOf(dest, o.trustDomain)) !== identityKey(peer.served)) {
       this.#deny('identity', sourceLabels, dest, `${target.ip} runs as ${dest.namespace}/${dest.serviceAccount}, not ${identityKey(peer.served)}`)
-      return answer(403)
+      return 403
     }
     if (!claimed) {
       this.#deny('identity', sourceLabels, dest, `the source address ${sourceIp ?? '(none)'} is no pod running as ${identityKey(peer.source)}`)
-      return answer(403)
+      return 403
     }
     if (o.networkPolicy && !o.networkPolicy(sourceIp!, target.ip, target.port)) {
       this.#deny('network-policy', sourceLabels, dest, `NetworkPolicy does not allow ${sourceIp} to ${target.ip}:${target.port}`)
-      return answer(403)
+      return 403
     }
     const decision = state.policies.decide({ source: peer.source, destination: { namespace: dest.namespace, labels: dest.labels }, port: target.port })
     if (!decision.allowed) {
       this.#deny('policy', sourceLabels, dest, decision.reason)
-      return answer(403)
+      return 403
     }
-    const upstream = netConnect({ host: target.ip, port: target.port, allowHalfOpen: true, noDelay: true, timeout: o.connectTimeoutMs ?? 10_000 })
-    upstream.once('timeout', () => upstream.destroy(new Error('connect timeout')))
-    upstream.once('connect', () => {
-      upstream.setTimeout(0)
-      if (stream.destroyed) return upstream.destroy()
-      stream.respond({ ':status': 200 })
-      this.#track(upstream, 'inbound')
-      const labels = this.#labels('destination', sourceLabels, dest, undefined, true)
-      o.metrics.opened.inc(labels)
-      upstream.once('close', () => {
-        o.metrics.closed.inc(labels)
-        o.metrics.sent.inc(labels, upstream.bytesWritten)
-        o.metrics.received.inc(labels, upstream.bytesRead)
-      })
-      splice(stream, upstream)
-    })
-    upstream.once('error', () => {
-      if (!stream.headersSent) {
-        o.metrics.refused.inc({ reason: 'upstream' })
-        answer(503)
-      } else stream.close()
-    })
+    this.#carried.set(conn, { direction: 'inbound', labels: this.#labels('destination', sourceLabels, dest, undefined, true), established: false })
+    return [target.ip, target.port]
   }
 
-  #deny(reason: 'policy' | 'strict' | 'identity' | 'network-policy', source: Workload | { workload: string; namespace: string; principal: string }, dest: Workload | undefined, message: string): void {
+  #deny(reason: 'policy' | 'strict' | 'identity' | 'network-policy', source: Workload | SourceLabels, dest: Workload | undefined, message: string): void {
     const o = this.#o
     const s = 'principal' in source ? source : this.#sourceLabels(source)
     o.metrics.denials.inc({ reason, source_workload_namespace: s.namespace, source_principal: s.principal, destination_workload: dest ? workloadName(dest.labels, dest.serviceAccount) : 'unknown', destination_workload_namespace: dest?.namespace ?? 'unknown' })
@@ -553,13 +481,4 @@ export class NodeProxy {
 function parseKey(key: string): { namespace: string; serviceAccount: string } {
   const slash = key.indexOf('/')
   return { namespace: key.slice(0, slash), serviceAccount: key.slice(slash + 1) }
-}
-
-function tlsReason(err: NodeJS.ErrnoException): string {
-  const code = err.code ?? ''
-  if (code === 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA' || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'SELF_SIGNED_CERT_IN_CHAIN' || code === 'DEPTH_ZERO_SELF_SIGNED_CERT') return 'unknown-ca'
-  if (code === 'CERT_HAS_EXPIRED') return 'expired'
-  if (code.includes('PEER_DID_NOT_RETURN_A_CERTIFICATE') || code.includes('CERTIFICATE_REQUIRED')) return 'no-client-certificate'
-  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT' || err.message?.includes('timeout')) return 'timeout'
-  return 'other'
 }

@@ -1,9 +1,11 @@
-// Where a connection the node proxy accepted was first going: nftables' `redirect` sent it to
-// the proxy's port, and conntrack still knows the original destination (SO_ORIGINAL_DST, read
-// by the addon in native/). A connection that was not redirected reads back as sent: the
-// proxy's own address and port. Without conntrack there is no answer at all (ENOENT).
+// The mesh's addon (native/): where a redirected connection was first going, and the tunnel
+// engine (dataplane.ts). nftables' `redirect` sent the connection to the proxy's port, and
+// conntrack still knows the original destination (SO_ORIGINAL_DST). A connection that was not
+// redirected reads back as sent: the proxy's own address and port. Without conntrack there is
+// no answer at all (ENOENT).
 import { createRequire } from 'node:module'
 import type { Socket } from 'node:net'
+import type { EngineCallbacks, EngineOptions, Engine } from './dataplane.ts'
 
 export interface OriginalDestination {
   address: string
@@ -13,26 +15,32 @@ export interface OriginalDestination {
 
 interface Addon {
   originalDestination(fd: number): OriginalDestination
+  createEngine(callbacks: EngineCallbacks, options: EngineOptions): Engine
 }
 
-const addonPath = new URL('./native/build/Release/original_dst.node', import.meta.url).pathname
+const addonPath = new URL('./native/build/Release/mesh.node', import.meta.url).pathname
 let addon: Addon | Error | undefined
 
-function load(): Addon | Error {
+export function meshAddon(): Addon {
   if (addon === undefined) {
     try {
       addon = createRequire(import.meta.url)(addonPath) as Addon
     } catch (err) {
-      addon = new Error(`the mesh's original-destination addon is not built (${(err as Error).message.split('\n')[0]}): node mesh/native/build.ts builds it, with Debian's build-essential`)
+      addon = new Error(`the mesh addon is not built (${(err as Error).message.split('\n')[0]}): node mesh/native/build.ts builds it, with Debian's build-essential and libnghttp2-dev`)
     }
   }
+  if (addon instanceof Error) throw addon
   return addon
 }
 
 /** Why the mesh data path cannot run here, or undefined. */
 export function originalDestinationUnavailable(): string | undefined {
-  const a = load()
-  return a instanceof Error ? a.message : undefined
+  try {
+    meshAddon()
+    return undefined
+  } catch (err) {
+    return (err as Error).message
+  }
 }
 
 /** The socket's file descriptor (Node keeps it on the TCP handle on Unix). */
@@ -43,7 +51,5 @@ function fdOf(socket: Socket): number {
 }
 
 export function originalDestination(socket: Socket): OriginalDestination {
-  const a = load()
-  if (a instanceof Error) throw a
-  return a.originalDestination(fdOf(socket))
+  return meshAddon().originalDestination(fdOf(socket))
 }

@@ -1,10 +1,10 @@
 {
   "targets": [
     {
-      "target_name": "original_dst",
-      "sources": ["original-dst.c"],
+      "target_name": "mesh",
+      "sources": ["addon.c", "original-dst.c", "dataplane.c"],
       "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
     }
   ]
 }

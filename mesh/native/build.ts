@@ -2,4 +2,4 @@
 // cannot tell where a redirected connection was going, so the agent runs no mesh data path.
 import { buildAddon } from '../../scripts/build-addon.ts'
 
-buildAddon({ dir: import.meta.dirname, target: 'original_dst', what: "the mesh's original-destination addon", without: 'the node agent runs no mesh data path (pods still get their identities)' })
+buildAddon({ dir: import.meta.dirname, target: 'mesh', what: "the mesh's original-destination addon", without: 'the node agent runs no mesh data path (pods still get their identities)' })

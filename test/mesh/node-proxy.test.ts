@@ -13,7 +13,7 @@ import { AuthorizationIndex, parseAuthorization } from '../../mesh/authorization
 import type { WorkloadIdentity } from '../../mesh/identity.ts'
 import { MeshMetrics } from '../../mesh/metrics.ts'
 import { identityKey, type HeldIdentity } from '../../mesh/node-identities.ts'
-import { NodeProxy, type MeshState } from '../../mesh/node-proxy.ts'
+import { NodeProxy, type AcceptedConnection, type MeshState } from '../../mesh/node-proxy.ts'
 import { ServiceIndex, WorkloadIndex } from '../../mesh/workloads.ts'
 import { freePort } from '../helpers/ports.ts'
 import { issueSvid } from '../helpers/mesh.ts'
@@ -103,7 +103,7 @@ t.test('node proxies tunnel meshed pods over mTLS, enforce policy and STRICT, an
   for (const [ns, sa] of [['shop', 'web'], ['shop', 'batch'], ['vault', 'keeper'], ['shop', 'cache']]) idsN1.add(await svid(ns!, sa!))
   idsN2.add(await svid('shop', 'db'))
   const targets = new Map<string, string>()
-  const originalDestination = (s: Socket) => {
+  const originalDestination = (s: AcceptedConnection) => {
     const target = targets.get(s.remoteAddress!)
     if (!target) return { address: s.localAddress!, port: s.localPort! }
     const colon = target.lastIndexOf(':')
