@@ -19,12 +19,23 @@ export const CONNECTION_LABELS = [
 
 export type ConnectionLabels = Record<(typeof CONNECTION_LABELS)[number], string>
 
+/** One workload pair's connection counters, counted in plain numbers on the data path and published when scraped. */
+export interface PairStats {
+  readonly labels: ConnectionLabels
+  opened: number
+  closed: number
+  sent: number
+  received: number
+}
+
 export class MeshMetrics {
   readonly registry = new Registry()
-  readonly opened = new Counter({ name: 'weft_mesh_tcp_connections_opened_total', help: 'TCP connections the node proxy opened, per workload pair.', labelNames: CONNECTION_LABELS, registers: [this.registry] })
-  readonly closed = new Counter({ name: 'weft_mesh_tcp_connections_closed_total', help: 'TCP connections the node proxy closed, per workload pair.', labelNames: CONNECTION_LABELS, registers: [this.registry] })
-  readonly sent = new Counter({ name: 'weft_mesh_tcp_sent_bytes_total', help: 'Bytes the client sent through the node proxy, per workload pair.', labelNames: CONNECTION_LABELS, registers: [this.registry] })
-  readonly received = new Counter({ name: 'weft_mesh_tcp_received_bytes_total', help: 'Bytes the client received through the node proxy, per workload pair.', labelNames: CONNECTION_LABELS, registers: [this.registry] })
+  readonly #pairs = new Map<string, PairStats>()
+  readonly #active = { outbound: 0, inbound: 0 }
+  readonly opened = this.#pairCounter('weft_mesh_tcp_connections_opened_total', 'TCP connections the node proxy opened, per workload pair.', 'opened')
+  readonly closed = this.#pairCounter('weft_mesh_tcp_connections_closed_total', 'TCP connections the node proxy closed, per workload pair.', 'closed')
+  readonly sent = this.#pairCounter('weft_mesh_tcp_sent_bytes_total', 'Bytes the client sent through the node proxy, per workload pair.', 'sent')
+  readonly received = this.#pairCounter('weft_mesh_tcp_received_bytes_total', 'Bytes the client received through the node proxy, per workload pair.', 'received')
   readonly handshakeFailures = new Counter({
     name: 'weft_mesh_tls_handshake_failures_total',
     help: 'mTLS handshakes between node proxies that failed, by side (client: this proxy dialled; server: it was dialled) and reason.',
@@ -43,11 +54,49 @@ export class MeshMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   })
-  readonly active = new Gauge({ name: 'weft_mesh_active_connections', help: 'Connections the node proxy carries now, by direction.', labelNames: ['direction'] as const, registers: [this.registry] })
+  readonly active = new Gauge({
+    name: 'weft_mesh_active_connections',
+    help: 'Connections the node proxy carries now, by direction.',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const direction of ['outbound', 'inbound'] as const) this.active.set({ direction }, this.#active[direction])
+    },
+  })
   readonly identities = new Gauge({ name: 'weft_mesh_identities', help: 'Workload identities this node proxy holds.', registers: [this.registry] })
 
   get all(): Metric<string>[] {
     return [this.opened, this.closed, this.sent, this.received, this.handshakeFailures, this.denials, this.refused, this.active, this.identities]
+  }
+
+  /** The counters of one workload pair (the same object for the same labels, for as long as the metrics live). */
+  pair(labels: ConnectionLabels): PairStats {
+    const key = CONNECTION_LABELS.map((l) => labels[l]).join('\u0000')
+    let stats = this.#pairs.get(key)
+    if (!stats) {
+      stats = { labels, opened: 0, closed: 0, sent: 0, received: 0 }
+      this.#pairs.set(key, stats)
+    }
+    return stats
+  }
+
+  /** A carried connection began (+1) or ended (-1). */
+  carried(direction: 'outbound' | 'inbound', delta: 1 | -1): void {
+    this.#active[direction] += delta
+  }
+
+  #pairCounter(name: string, help: string, field: 'opened' | 'closed' | 'sent' | 'received'): Counter<(typeof CONNECTION_LABELS)[number]> {
+    const pairs = this.#pairs
+    return new Counter({
+      name,
+      help,
+      labelNames: CONNECTION_LABELS,
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const stats of pairs.values()) if (stats[field] > 0) this.inc(stats.labels, stats[field])
+      },
+    })
   }
 }
 

@@ -23,7 +23,7 @@ import type { Logger } from '../src/util/log.ts'
 import type { AuthorizationIndex } from './authorization.ts'
 import { createEngine, EngineEvent, type Engine, type OutboundDecision } from './dataplane.ts'
 import { IdentityError, spiffeId, verifySvidCertificate, type WorkloadIdentity } from './identity.ts'
-import type { MeshMetrics, ConnectionLabels } from './metrics.ts'
+import type { MeshMetrics, ConnectionLabels, PairStats } from './metrics.ts'
 import { workloadName } from './metrics.ts'
 import type { HeldIdentity } from './node-identities.ts'
 import { identityKey } from './node-identities.ts'
@@ -103,11 +103,17 @@ interface InboundPeer {
 
 interface Carried {
   direction: 'outbound' | 'inbound'
-  labels: ConnectionLabels
+  pair: PairStats
   established: boolean
 }
 
 type SourceLabels = { workload: string; namespace: string; principal: string }
+
+/** An address as the engine writes it (inet_ntop): IPv4 is canonical already, IPv6 goes through the parser (RFC 5952, as index keys are). */
+const engineIp = (ip: string): string => (ip.includes(':') ? (canonicalIp(ip) ?? ip) : ip)
+
+/** The pair cache's key for a destination that is no pod. */
+const NO_WORKLOAD = {} as Workload
 
 export class NodeProxy {
   readonly #o: NodeProxyOptions
@@ -118,6 +124,7 @@ export class NodeProxy {
   readonly #contexts = new Map<string, { certPem: string; rootPem: string; id: number }>()
   readonly #peers = new Map<number, InboundPeer>()
   readonly #carried = new Map<number, Carried>()
+  readonly #pairCache = new WeakMap<Workload, Map<Workload, Map<string, PairStats>>>()
   #logBudget = { second: 0, used: 0, suppressed: 0 }
   #root: { pem: string; cert: X509Certificate } | undefined
   #stopping = false
@@ -237,8 +244,8 @@ export class NodeProxy {
         const c = this.#carried.get(id)
         if (!c) return
         c.established = true
-        m.opened.inc(c.labels)
-        m.active.inc({ direction: c.direction })
+        c.pair.opened++
+        m.carried(c.direction, 1)
         return
       }
       case EngineEvent.Failed: {
@@ -276,12 +283,11 @@ export class NodeProxy {
   #ended(id: number, c: Carried, readFromPod: number, writtenToPod: number): void {
     this.#carried.delete(id)
     if (!c.established) return
-    const m = this.#o.metrics
-    const [sent, received] = c.direction === 'outbound' ? [readFromPod, writtenToPod] : [writtenToPod, readFromPod]
-    m.closed.inc(c.labels)
-    m.sent.inc(c.labels, sent)
-    m.received.inc(c.labels, received)
-    m.active.dec({ direction: c.direction })
+    const outbound = c.direction === 'outbound'
+    c.pair.closed++
+    c.pair.sent += outbound ? readFromPod : writtenToPod
+    c.pair.received += outbound ? writtenToPod : readFromPod
+    this.#o.metrics.carried(c.direction, -1)
   }
 
   // ---- outbound -------------------------------------------------------------------------
@@ -289,18 +295,20 @@ export class NodeProxy {
   #onOutbound(conn: number, peerIp: string, peerPort: number, localIp: string, localPort: number, dstIp: string | undefined, dstPortOrErrno: number): OutboundDecision {
     const o = this.#o
     if (this.#stopping) return 0
-    const accepted: AcceptedConnection = { remoteAddress: peerIp, remotePort: peerPort, localAddress: localIp, localPort }
-    const dest = o.originalDestination ? o.originalDestination(accepted) : dstIp === undefined ? undefined : { address: dstIp, port: dstPortOrErrno }
+    const sourceIp = engineIp(peerIp)
+    localIp = engineIp(localIp)
+    const given = o.originalDestination?.({ remoteAddress: sourceIp, remotePort: peerPort, localAddress: localIp, localPort })
+    const dest = given ? { address: canonicalIp(given.address) ?? given.address, port: given.port } : dstIp === undefined ? undefined : { address: engineIp(dstIp), port: dstPortOrErrno }
     if (!dest) {
       o.metrics.refused.inc({ reason: 'no-original-destination' })
       return 0
     }
-    if (dest.port === localPort && canonicalIp(dest.address) === canonicalIp(localIp)) {
+    if (dest.port === localPort && dest.address === localIp) {
       o.metrics.refused.inc({ reason: 'not-redirected' })
       return 0
     }
     const state = o.state()
-    const source = state.workloads.byIp(peerIp)
+    const source = state.workloads.byIp(sourceIp)
     if (!source || source.nodeName !== o.nodeName || !source.meshed) {
       o.metrics.refused.inc({ reason: 'unknown-source' })
       return 0
@@ -310,7 +318,6 @@ export class NodeProxy {
       o.metrics.refused.inc({ reason: 'no-endpoints' })
       return 0
     }
-    const sourceIp = canonicalIp(peerIp)!
     const destWorkload = target.kind === 'pod' ? target.workload : undefined
     if (o.networkPolicy && !o.networkPolicy(sourceIp, target.ip, target.port)) {
       this.#deny('network-policy', source, destWorkload, `NetworkPolicy does not allow ${sourceIp} to ${target.ip}:${target.port}`)
@@ -321,7 +328,7 @@ export class NodeProxy {
       this.#deny('strict', source, destWorkload, `${source.namespace} is STRICT: ${target.ip}:${target.port} is outside the mesh`)
       return 0
     }
-    this.#carried.set(conn, { direction: 'outbound', labels: this.#labels('source', this.#sourceLabels(source), destWorkload, target.service, false), established: false })
+    this.#carried.set(conn, { direction: 'outbound', pair: this.#pair('source', source, destWorkload, target.service, false), established: false })
     return [1, target.ip, target.port]
   }
 
@@ -337,6 +344,21 @@ export class NodeProxy {
       destination_service: service ?? '',
       connection_security_policy: mtls ? 'mutual_tls' : 'none',
     }
+  }
+
+  /**
+   * The counters of a workload pair, found through the pod objects of the current state: the
+   * labels (SPIFFE IDs, workload names) are worked out once per pair and state, not per connection.
+   */
+  #pair(reporter: 'source' | 'destination', source: Workload, dest: Workload | undefined, service: string | undefined, mtls: boolean): PairStats {
+    let byDest = this.#pairCache.get(source)
+    if (!byDest) this.#pairCache.set(source, (byDest = new Map()))
+    const key = `${reporter}|${service ?? ''}|${mtls}`
+    let byKey = byDest.get(dest ?? NO_WORKLOAD)
+    if (!byKey) byDest.set(dest ?? NO_WORKLOAD, (byKey = new Map()))
+    let stats = byKey.get(key)
+    if (!stats) byKey.set(key, (stats = this.#o.metrics.pair(this.#labels(reporter, this.#sourceLabels(source), dest, service, mtls))))
+    return stats
   }
 
   #sourceLabels(w: Workload): SourceLabels {
@@ -355,7 +377,7 @@ export class NodeProxy {
       o.metrics.refused.inc({ reason: 'no-root' })
       return 0
     }
-    this.#carried.set(conn, { direction: 'outbound', labels: this.#labels('source', this.#sourceLabels(source), dest, service, true), established: false })
+    this.#carried.set(conn, { direction: 'outbound', pair: this.#pair('source', source, dest, service, true), established: false })
     return [2, session, connectAuthority(ip, port), forwardedFor(sourceIp)]
   }
 
@@ -453,7 +475,8 @@ export class NodeProxy {
       this.#deny('policy', sourceLabels, dest, decision.reason)
       return 403
     }
-    this.#carried.set(conn, { direction: 'inbound', labels: this.#labels('destination', sourceLabels, dest, undefined, true), established: false })
+    const pair = claimed ? this.#pair('destination', claimed, dest, undefined, true) : this.#o.metrics.pair(this.#labels('destination', sourceLabels, dest, undefined, true))
+    this.#carried.set(conn, { direction: 'inbound', pair, established: false })
     return [target.ip, target.port]
   }
 

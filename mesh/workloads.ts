@@ -60,8 +60,11 @@ export class WorkloadIndex {
   }
 
   byIp(ip: string): Workload | undefined {
+    // Keys are canonical: an address already written so (as the kernel writes it) needs no parse.
+    const found = this.#byIp.get(ip)
+    if (found) return found
     const key = canonicalIp(ip)
-    return key === undefined ? undefined : this.#byIp.get(key)
+    return key === undefined || key === ip ? undefined : this.#byIp.get(key)
   }
 
   get size(): number {
@@ -86,8 +89,10 @@ export class ServiceIndex {
   }
 
   get(ip: string, port: number): ServiceEntry | undefined {
+    const found = this.#ports.get(`${ip}/${port}`)
+    if (found) return found
     const key = canonicalIp(ip)
-    return key === undefined ? undefined : this.#ports.get(`${key}/${port}`)
+    return key === undefined || key === ip ? undefined : this.#ports.get(`${key}/${port}`)
   }
 }
 

@@ -143,6 +143,11 @@ try {
     await ipBatch([`addr add 172.29.0.${k + 1}/24 dev eth0`, 'link set eth0 up', 'link set lo up', `link add pod type veth peer name eth0 netns ${pod}`, `addr add 10.251.${k}.1/24 dev pod`, 'link set pod up', `route add 10.251.${3 - k}.0/24 via 172.29.0.${4 - k}`], node)
     await ipBatch([`addr add 10.251.${k}.2/24 dev eth0`, 'link set eth0 up', 'link set lo up', `route add default via 10.251.${k}.1`], pod)
     await setSysctl('net.ipv4.ip_forward', '1', node)
+    // Through any L4 proxy the client, not the server, closes first and keeps TIME_WAIT: tens of
+    // thousands of new connections would exhaust the client's ports and time its connect() out
+    // of the kernel's port search. Both paths get the settings of a load-test client.
+    await setSysctl('net.ipv4.tcp_tw_reuse', '1', pod)
+    await setSysctl('net.ipv4.ip_local_port_range', '1024 65000', pod)
     nodes.push(node)
     pods.push(pod)
   }
@@ -193,6 +198,7 @@ try {
     const at = (p: number) => load.latency.percentiles.find((x) => x.p === p)?.ms ?? Number.NaN
     const iperfOut = JSON.parse(await inClient(p1, 'iperf3', ['-c', SERVER, '-p', '5201', '-t', String(iperfSeconds), '-J'])) as { end: { sum_received: { bits_per_second: number } } }
     const close = await wrk(p1, `http://${SERVER}/`, { seconds: closeSeconds, threads: 2, connections: 16, close: true })
+    if (process.env.WEFT_BENCH_DEBUG) process.stderr.write(JSON.stringify(close) + '\n')
     const round: Round = { p50: at(50), p99: at(99), errors: load.errors.reduce((n, e) => n + e.count, 0), throughputBps: iperfOut.end.sum_received.bits_per_second, newConnRate: close.requestsPerSecond }
     if (mode === 'meshed') {
       round.cpuCoresPer1000 = cpuUs / 1e6 / (seconds + 1) / (rate / 1000)

@@ -11,9 +11,10 @@
 // made. TLS is Node's own OpenSSL and HTTP/2 its nghttp2 (both exported by the node binary).
 //
 // A tunnelled connection is a pod socket spliced to one HTTP/2 stream: the stream's data
-// source reads the pod socket straight into nghttp2's frame, and received DATA is written
-// straight to the pod socket; what the pod does not take yet is kept and not acknowledged
-// (WINDOW_UPDATE only for bytes the pod took), so flow control bounds every buffer.
+// source reads the pod socket straight into nghttp2's frame, and the DATA one read of the
+// session brings is written to the pod socket at once; what the pod does not take yet is kept
+// and not acknowledged (WINDOW_UPDATE only for bytes the pod took), so flow control bounds
+// every buffer. TLS records go through a BIO pair, so the socket sees large reads and writes.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,7 +40,9 @@
 #define STREAM_WINDOW (4 * 1024 * 1024)
 #define SESSION_WINDOW (32 * 1024 * 1024)
 #define MAX_STREAMS 4096
-#define OUT_CHUNK (64 * 1024)
+#define OUT_CHUNK (256 * 1024)
+#define NET_BUF (256 * 1024)
+#define MAX_FRAME (256 * 1024)
 #define IO_BUF (64 * 1024)
 #define HEADER_MAX 128
 #define SWEEP_MS 250
@@ -88,7 +91,11 @@ struct conn {
   buf to_pod, to_up;
   int pod_eof, up_eof;   // read EOF from the pod, from the other side (socket or END_STREAM)
   int pod_shut, up_shut; // shutdown(SHUT_WR) done on the pod / upstream (tunnel: END_STREAM sent)
-  int stream_closed, deferred, established, dead, closing;
+  int stream_closed, deferred, established, dead;
+  // References that keep the memory: the end itself, each watch until libuv closed it, the touched list.
+  int closing;
+  int touched;
+  conn *next_touched;
   size_t unconsumed;
   double from_pod, to_pod_bytes;
   uint64_t deadline;
@@ -100,12 +107,14 @@ struct conn {
 struct session {
   engine *e;
   uint32_t id;
-  int server, state, retiring, dead, flush_queued, reading_wants_write;
+  int server, state, retiring, dead, flush_queued, blocked, peer_eof;
   session *prev, *next, *next_flush;
   watch sock;
   SSL *ssl;
+  BIO *net; // the network half of the BIO pair SSL reads and writes: the engine moves its bytes
   nghttp2_session *h2;
   buf out;
+  conn *touched; // connections that received DATA in this read: written to their pods after it
   int streams;
   uint64_t deadline, last_active;
 };
@@ -351,7 +360,7 @@ static void conn_update(conn *c) {
     if (!c->pod_eof && !buf_pending(&c->to_up)) pod |= UV_READABLE;
     if (!c->up_eof && !buf_pending(&c->to_pod)) up |= UV_READABLE;
     if (buf_pending(&c->to_up)) up |= UV_WRITABLE;
-  } else if (c->kind != K_PLAIN && c->state == C_RELAY) {
+  } else if (c->kind != K_PLAIN && (c->state == C_RELAY || c->state == C_AWAIT_RESPONSE)) {
     if (c->deferred) pod |= UV_READABLE;
   }
   if (c->state == C_CONNECTING) {
@@ -397,7 +406,7 @@ static void conn_end(conn *c, int reset) {
       session_mark(s);
     }
   }
-  c->closing = 1;
+  c->closing++;
   watch_close(c, &c->pod, reset);
   watch_close(c, &c->up, reset);
   buf_free(&c->to_pod);
@@ -541,11 +550,12 @@ static void on_conn_io(uv_poll_t *handle, int status, int events);
 static void engine_enter(engine *e);
 static void engine_leave(engine *e);
 static void session_fail(session *s, const char *reason);
+static void flush_touched(session *s);
 
 static void session_update(session *s) {
   if (s->dead) return;
-  int events = UV_READABLE;
-  if (s->state == S_CONNECTING || buf_pending(&s->out) || s->reading_wants_write) events |= UV_WRITABLE;
+  int events = s->peer_eof ? 0 : UV_READABLE;
+  if (s->state == S_CONNECTING || s->blocked) events |= UV_WRITABLE;
   watch_set(&s->sock, events, on_session_io);
 }
 
@@ -564,6 +574,8 @@ static void session_free(session *s) {
   s->h2 = NULL;
   if (s->ssl) SSL_free(s->ssl);
   s->ssl = NULL;
+  if (s->net) BIO_free(s->net);
+  s->net = NULL;
   buf_free(&s->out);
   if (s->prev) s->prev->next = s->next;
   else e->sessions = s->next;
@@ -592,6 +604,7 @@ static void session_down(session *s) {
     }
     conn_end(c, 1);
   }
+  flush_touched(s);
   if (s->sock.open) uv_poll_stop(&s->sock.poll);
   queue_event(e, EV_SESSION_DOWN, s->id, s->server, 0, NULL);
 }
@@ -650,9 +663,58 @@ static int session_verified(session *s) {
   return ok;
 }
 
+// Ciphertext from the socket into the BIO pair, in reads as large as the pair has room for.
+static int net_in(session *s) {
+  for (;;) {
+    char *p;
+    int space = BIO_nwrite0(s->net, &p);
+    if (space <= 0) return 0;
+    ssize_t n = read(s->sock.fd, p, space);
+    if (n > 0) {
+      BIO_nwrite(s->net, &p, n);
+      if (n < space) return 0;
+      continue;
+    }
+    if (n == 0) {
+      s->peer_eof = 1;
+      BIO_shutdown_wr(s->net);
+      return 0;
+    }
+    return errno == EAGAIN || errno == EINTR ? 0 : -1;
+  }
+}
+
+// Ciphertext from the BIO pair to the socket, many records to a write; `blocked` when the socket is full.
+static int net_out(session *s) {
+  s->blocked = 0;
+  for (;;) {
+    char *p;
+    int avail = BIO_nread0(s->net, &p);
+    if (avail <= 0) return 0;
+    ssize_t n = write(s->sock.fd, p, avail);
+    if (n > 0) {
+      BIO_nread(s->net, &p, n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      s->blocked = 1;
+      return 0;
+    }
+    return -1;
+  }
+}
+
+static void session_read(session *s);
+
 static void session_handshake(session *s) {
+  if (net_in(s) < 0) return session_fail(s, "other");
   ERR_clear_error();
   int r = SSL_do_handshake(s->ssl);
+  int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(s->ssl, r);
+  const char *reason = r == 1 || err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE ? NULL : ssl_reason(s);
+  // An alert on the way out (a refused certificate) is sent before the socket closes.
+  if (net_out(s) < 0 && !reason) return session_fail(s, "other");
+  if (reason) return session_fail(s, reason);
   if (r == 1) {
     if (SSL_get_verify_result(s->ssl) != X509_V_OK) return session_fail(s, verify_reason(SSL_get_verify_result(s->ssl)));
     if (!session_verified(s)) return session_fail(s, NULL);
@@ -660,53 +722,79 @@ static void session_handshake(session *s) {
     s->deadline = 0;
     s->last_active = now_ms();
     session_mark(s);
-    return session_update(s);
+    // The peer's first frames may have come with its last handshake message.
+    return session_read(s);
   }
-  int err = SSL_get_error(s->ssl, r);
-  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-    s->reading_wants_write = err == SSL_ERROR_WANT_WRITE;
-    return session_update(s);
+  if (s->peer_eof) return session_fail(s, "other");
+  session_update(s);
+}
+
+// Writes what the last read brought to each pod it was for.
+static void flush_touched(session *s) {
+  while (s->touched) {
+    conn *c = s->touched;
+    s->touched = c->next_touched;
+    c->touched = 0;
+    tunnel_progress(c);
+    if (--c->closing == 0 && c->dead) free(c);
   }
-  session_fail(s, ssl_reason(s));
 }
 
 static void session_read(session *s) {
-  s->reading_wants_write = 0;
-  for (int rounds = 0; rounds < 16 && !s->dead; rounds++) {
-    ERR_clear_error();
-    int r = SSL_read(s->ssl, io_buffer, sizeof io_buffer);
-    if (r > 0) {
+  for (int rounds = 0; rounds < 64 && !s->dead; rounds++) {
+    if (net_in(s) < 0) return session_down(s);
+    int got = 0;
+    for (;;) {
+      ERR_clear_error();
+      int r = SSL_read(s->ssl, io_buffer, sizeof io_buffer);
+      if (r <= 0) {
+        if (SSL_get_error(s->ssl, r) == SSL_ERROR_WANT_READ) break;
+        // The peer closed (close_notify or EOF) or the stream is broken.
+        return session_down(s);
+      }
+      got = 1;
       s->last_active = now_ms();
-      ssize_t used = nghttp2_session_mem_recv(s->h2, io_buffer, r);
-      if (used < 0) return session_down(s);
-      continue;
+      if (nghttp2_session_mem_recv(s->h2, io_buffer, r) < 0) return session_down(s);
+      if (s->dead) return;
     }
-    int err = SSL_get_error(s->ssl, r);
-    if (err == SSL_ERROR_WANT_READ) break;
-    if (err == SSL_ERROR_WANT_WRITE) {
-      s->reading_wants_write = 1;
-      break;
-    }
-    return session_down(s);
+    flush_touched(s);
+    if (!got) break;
   }
+  if (net_out(s) < 0) return session_down(s);
   session_mark(s);
 }
 
-// Sends what nghttp2 has: frames gathered into one buffer of up to 64 KiB, then TLS records.
+// Sends what nghttp2 has: frames gathered into up to 256 KiB, sealed into TLS records in the
+// BIO pair, and written to the socket in as few writes as it takes.
 static void session_flush(session *s) {
   if (s->dead || s->state == S_CONNECTING || s->state == S_HANDSHAKE) return;
   for (;;) {
     if (!buf_pending(&s->out)) {
       s->out.off = s->out.len = 0;
+      int frames = 0;
       while (s->out.len < OUT_CHUNK) {
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(s->h2, &data);
         if (n < 0) return session_down(s);
         if (n == 0) break;
+        frames++;
+        s->last_active = now_ms();
+        if (n >= 16384 && s->out.len == 0) {
+          // A large DATA frame is sealed from nghttp2's own buffer; only what TLS did not take is kept.
+          ERR_clear_error();
+          int r = SSL_write(s->ssl, data, n);
+          if (r <= 0 && SSL_get_error(s->ssl, r) != SSL_ERROR_WANT_WRITE) return session_down(s);
+          if (r < 0) r = 0;
+          if (r < n && buf_append(&s->out, data + r, n - r) != 0) return session_down(s);
+          break;
+        }
         if (buf_append(&s->out, data, n) != 0) return session_down(s);
       }
-      if (!buf_pending(&s->out)) break;
-      s->last_active = now_ms();
+      if (!buf_pending(&s->out)) {
+        if (net_out(s) < 0) return session_down(s);
+        if (s->blocked || frames == 0) break;
+        continue;
+      }
     }
     ERR_clear_error();
     int r = SSL_write(s->ssl, s->out.data + s->out.off, buf_pending(&s->out));
@@ -714,17 +802,18 @@ static void session_flush(session *s) {
       s->out.off += r;
       continue;
     }
-    int err = SSL_get_error(s->ssl, r);
-    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) break;
-    return session_down(s);
+    if (SSL_get_error(s->ssl, r) != SSL_ERROR_WANT_WRITE) return session_down(s);
+    if (net_out(s) < 0) return session_down(s);
+    if (s->blocked) break;
   }
   if (s->dead) return;
+  if (net_out(s) < 0) return session_down(s);
   if (s->retiring && s->streams == 0 && s->state == S_READY) {
     s->state = S_CLOSING;
     nghttp2_session_terminate_session(s->h2, NGHTTP2_NO_ERROR);
     return session_flush(s);
   }
-  if (!buf_pending(&s->out) && !nghttp2_session_want_read(s->h2) && !nghttp2_session_want_write(s->h2)) return session_down(s);
+  if (!s->blocked && !buf_pending(&s->out) && !nghttp2_session_want_read(s->h2) && !nghttp2_session_want_write(s->h2)) return session_down(s);
   session_update(s);
 }
 
@@ -743,7 +832,7 @@ static void on_session_io(uv_poll_t *handle, int status, int events) {
   } else if (s->state == S_HANDSHAKE) {
     session_handshake(s);
   } else {
-    if ((events & UV_READABLE) || s->reading_wants_write) session_read(s);
+    if (events & UV_READABLE) session_read(s);
     if (events & UV_WRITABLE) session_mark(s);
   }
   engine_leave(e);
@@ -763,6 +852,7 @@ static session *session_new(engine *e, int fd, int server) {
     { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW },
     { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS },
     { NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+    { NGHTTP2_SETTINGS_MAX_FRAME_SIZE, MAX_FRAME },
     { NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 8192 },
   };
   int r = server ? nghttp2_session_server_new2(&s->h2, e->server_callbacks, s, e->h2_options) : nghttp2_session_client_new2(&s->h2, e->client_callbacks, s, e->h2_options);
@@ -771,10 +861,17 @@ static session *session_new(engine *e, int fd, int server) {
     session_free(s);
     return NULL;
   }
-  nghttp2_submit_settings(s->h2, NGHTTP2_FLAG_NONE, settings, server ? 4 : 3);
+  nghttp2_submit_settings(s->h2, NGHTTP2_FLAG_NONE, settings, sizeof settings / sizeof settings[0]);
   nghttp2_session_set_local_window_size(s->h2, NGHTTP2_FLAG_NONE, 0, SESSION_WINDOW);
   s->last_active = now_ms();
   return s;
+}
+
+static int attach_pair(session *s) {
+  BIO *internal;
+  if (BIO_new_bio_pair(&internal, NET_BUF, &s->net, NET_BUF) != 1) return -1;
+  SSL_set_bio(s->ssl, internal, internal);
+  return 0;
 }
 
 static session *find_session(engine *e, uint32_t id) {
@@ -788,7 +885,10 @@ static session *find_session(engine *e, uint32_t id) {
 static ssize_t read_from_pod(nghttp2_session *h2, int32_t stream_id, uint8_t *out, size_t length, uint32_t *flags, nghttp2_data_source *source, void *user_data) {
   conn *c = source->ptr;
   if (!c || c->dead) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  if (c->state != C_RELAY) {
+  // An outbound tunnel sends what the pod wrote without waiting for the 200: one round trip
+  // less for a new connection. The destination proxy holds it until policy allowed the stream
+  // and the pod is connected, and drops it otherwise.
+  if (c->state != C_RELAY && c->state != C_AWAIT_RESPONSE) {
     c->deferred = 1;
     return NGHTTP2_ERR_DEFERRED;
   }
@@ -811,28 +911,27 @@ static ssize_t read_from_pod(nghttp2_session *h2, int32_t stream_id, uint8_t *ou
   return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
+// DATA frames as large as the peer takes (weft's peers take 256 KiB): fewer frames and reads.
+static ssize_t data_length(nghttp2_session *h2, uint8_t type, int32_t stream_id, int32_t session_window, int32_t stream_window, uint32_t max_frame, void *user_data) {
+  int32_t n = session_window < stream_window ? session_window : stream_window;
+  return n < (int32_t)max_frame ? n : (ssize_t)max_frame;
+}
+
 static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, const uint8_t *data, size_t len, void *user_data) {
   conn *c = nghttp2_session_get_stream_user_data(h2, stream_id);
   if (!c || c->dead || c->kind == K_NONE) {
     nghttp2_session_consume(h2, stream_id, len);
     return 0;
   }
-  size_t written = 0;
-  if (c->state == C_RELAY && !buf_pending(&c->to_pod)) {
-    ssize_t n = write(c->pod.fd, data, len);
-    if (n > 0) written = n;
-    else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-      nghttp2_session_consume(h2, stream_id, len);
-      nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
-      return 0;
-    }
-  }
-  c->to_pod_bytes += written;
-  if (written) nghttp2_session_consume(h2, stream_id, written);
-  if (written < len) {
-    if (buf_append(&c->to_pod, data + written, len - written) != 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
-    c->unconsumed += len - written;
-    conn_update(c);
+  // Gathered and written once the read is done (many records to a write); acknowledged as written.
+  if (buf_append(&c->to_pod, data, len) != 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  c->unconsumed += len;
+  if (c->state == C_RELAY && !c->touched) {
+    session *s = user_data;
+    c->touched = 1;
+    c->closing++;
+    c->next_touched = s->touched;
+    s->touched = c;
   }
   return 0;
 }
@@ -1142,7 +1241,7 @@ static void accept_inbound(engine *e, int fd) {
   session *s = session_new(e, fd, 1);
   if (!s) return reset_fd(fd);
   s->ssl = SSL_new(e->server_default);
-  if (!s->ssl || SSL_set_fd(s->ssl, fd) != 1) return session_fail(s, "other");
+  if (!s->ssl || attach_pair(s) != 0) return session_fail(s, "other");
   SSL_set_app_data(s->ssl, s);
   SSL_set_accept_state(s->ssl);
   s->state = S_HANDSHAKE;
@@ -1205,7 +1304,7 @@ static SSL_CTX *base_context(void) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_method());
   if (!ctx) return NULL;
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
@@ -1514,7 +1613,11 @@ static napi_value js_open_session(napi_env env, napi_callback_info info) {
     throw_errno(env, "openSession", ENOMEM);
   } else {
     s->ssl = SSL_new(ctx);
-    SSL_set_fd(s->ssl, fd);
+    if (!s->ssl || attach_pair(s) != 0) {
+      session_fail(s, "other");
+      js_leave(e);
+      return throw_errno(env, "openSession", ENOMEM);
+    }
     SSL_set_app_data(s->ssl, s);
     SSL_set_tlsext_host_name(s->ssl, name);
     SSL_set_connect_state(s->ssl);
@@ -1658,6 +1761,7 @@ static napi_value js_create_engine(napi_env env, napi_callback_info info) {
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_data_source_read_length_callback(cb, data_length);
     if (server) nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
     if (server) e->server_callbacks = cb;
     else e->client_callbacks = cb;

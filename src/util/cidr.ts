@@ -35,7 +35,10 @@ export function ipToBigInt(ip: string): bigint {
 }
 
 export function bigIntToIp(value: bigint, family: 4 | 6): string {
-  if (family === 4) return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.')
+  if (family === 4) {
+    const n = Number(value & 0xffffffffn)
+    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
+  }
   const groups: string[] = []
   for (let i = 7; i >= 0; i--) groups.push(((value >> BigInt(i * 16)) & 0xffffn).toString(16))
   // Compress the longest run of zero groups, as RFC 5952 asks.

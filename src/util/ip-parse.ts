@@ -33,13 +33,27 @@ const MAPPED_PREFIX = 0xffffn << 32n
 /** The longest text any valid address has (an IPv6 address with an IPv4 tail and leading zeros stays far below). */
 const MAX_TEXT = 64
 
+/** A strict dotted quad, the form nearly every address arrives in: parsed without splitting. */
+const STRICT_V4 = /^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/
+
 function parseIPv4(text: string, syntax: IPSyntax): bigint | undefined {
+  if (syntax === 'strict') {
+    const m = STRICT_V4.exec(text)
+    if (!m) return undefined
+    let value = 0
+    for (let i = 1; i <= 4; i++) {
+      const n = Number(m[i])
+      if (n > 255) return undefined
+      value = value * 256 + n
+    }
+    return BigInt(value)
+  }
   const parts = text.split('.')
   if (parts.length !== 4) return undefined
   let value = 0n
+  // Sloppy (Go's ParseIP before 1.17): leading zeros and more digits, read as decimal.
   for (const part of parts) {
-    if (!/^[0-9]{1,3}$/.test(part) && !(syntax === 'sloppy' && /^[0-9]+$/.test(part))) return undefined
-    if (syntax === 'strict' && part.length > 1 && part.startsWith('0')) return undefined
+    if (!/^[0-9]+$/.test(part)) return undefined
     const n = Number(part)
     if (n > 255) return undefined
     value = (value << 8n) | BigInt(n)
