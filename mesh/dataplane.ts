@@ -1,7 +1,7 @@
 // The tunnel engine of the mesh addon (native/dataplane.c): sockets, TLS, HTTP/2 and every
 // byte, on Node's event loop; the node proxy (node-proxy.ts) makes every decision through
 // these callbacks, which the engine calls synchronously.
-import { meshAddon } from './original-dst.ts'
+import { meshAddon } from './addon.ts'
 
 /** [1, ip, port]: plain TCP to there; [2, session, authority, forwarded]: a CONNECT stream on that session; 0: refused (reset). */
 export type OutboundDecision = 0 | [1, string, number] | [2, number, string, string]

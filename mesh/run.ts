@@ -25,7 +25,7 @@ import { NodeIdentities, type NodeIdentitiesOptions } from './node-identities.ts
 import { NodeProxy, type MeshState } from './node-proxy.ts'
 import { MeshRules } from './nftables.ts'
 import { identitiesOf, meshMode, podMeshed } from './opt-in.ts'
-import { originalDestinationUnavailable } from './original-dst.ts'
+import { meshAddonUnavailable } from './addon.ts'
 import { ServiceIndex, WorkloadIndex } from './workloads.ts'
 
 const kind = (k: string) => resources.find((r) => r.kind === k)!
@@ -143,7 +143,7 @@ export async function startMesh(deps: MeshDeps): Promise<RunningMesh> {
   const nft = deps.nft ?? new NftExec()
   const rules = new MeshRules(nft)
   let rulesFailing = false
-  let dataPathProblem: string | undefined = config.dataPath ? originalDestinationUnavailable() : 'the data path is off'
+  let dataPathProblem: string | undefined = config.dataPath ? meshAddonUnavailable() : 'the data path is off'
   if (!dataPathProblem) {
     const probe = deps.nft ? { ok: true as const } : await probeNftables()
     if (!probe.ok) dataPathProblem = `nftables cannot be used (${probe.reason})`

@@ -16,6 +16,8 @@ export interface Addon {
   what: string
   /** What weft does without it: "weft dns answers UDP through node:dgram". */
   without: string
+  /** System headers it needs beyond Node's, with the Debian package that has them. */
+  headers?: Array<{ path: string; debian: string }>
 }
 
 export function buildAddon(addon: Addon): void {
@@ -28,6 +30,7 @@ export function buildAddon(addon: Addon): void {
   const nodedir = [prefix, join(prefix, 'node_modules', `node-${process.platform}-${process.arch}`)].find((d) => existsSync(join(d, 'include', 'node', 'node_api.h')))
   if (!nodedir) skip(`no Node headers (include/node/node_api.h) beside ${process.execPath}`)
   if (spawnSync('cc', ['--version']).status !== 0 || spawnSync('make', ['--version']).status !== 0) skip('no C compiler or make: install build-essential')
+  for (const h of addon.headers ?? []) if (!existsSync(h.path)) skip(`no ${h.path}: install ${h.debian}`)
   let gyp = process.env.npm_config_node_gyp
   if (!gyp || !existsSync(gyp)) {
     try {

@@ -16,6 +16,8 @@ have dig || need+=(bind9-dnsutils)
 [ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need+=(containernetworking-plugins)
 # The container mount helper (src/kubelet/runtime/native) and the DNS UDP batch addon (dns/native).
 have cc && have make || need+=(build-essential)
+# The mesh addon (mesh/native) compiles against nghttp2's headers (the library is Node's own).
+[ -f /usr/include/nghttp2/nghttp2.h ] || need+=(libnghttp2-dev)
 if [ "$mode" != lab ]; then
   have etcd || need+=(etcd-server)
   have python3 || need+=(python3)  # test/helpers/programs/frames.py: raw frames for the anti-spoofing test

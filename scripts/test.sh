@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh || exit 1
 # The DNS UDP batch addon, when npm install ran before build-essential was there.
 [ -f dns/native/build/Release/udp_batch.node ] || node dns/native/build.ts
-# The mesh's original-destination addon, likewise.
+# The mesh addon (the node proxy's data path), likewise.
 [ -f mesh/native/build/Release/mesh.node ] || node mesh/native/build.ts
 # The container mount helper, likewise.
 [ -x src/kubelet/runtime/native/build/weft-mounts ] || node src/kubelet/runtime/native/build.ts

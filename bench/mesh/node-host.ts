@@ -3,7 +3,8 @@
 // capture, switched on and off between the bench's direct and meshed rounds. Commands on
 // stdin, one JSON answer per line on stdout:
 //   capture on | capture off    write or remove the capture of this node's meshed pods
-//   stats                       {"cpuUs":…, "rss":…, "carried":…} of this process
+//   stats                       {"cpuUs":…, "rss":…, "heldBytes":…, "carried":…} of this process
+//                               (heldBytes: malloc's bytes in use plus V8's live heap after a GC)
 import { readFileSync } from 'node:fs'
 import { X509Certificate } from 'node:crypto'
 import { createInterface } from 'node:readline'
@@ -14,6 +15,7 @@ import { AuthorizationIndex } from '../../mesh/authorization.ts'
 import { spiffeId } from '../../mesh/identity.ts'
 import { MeshMetrics } from '../../mesh/metrics.ts'
 import { identityKey, type HeldIdentity } from '../../mesh/node-identities.ts'
+import { meshAddon } from '../../mesh/addon.ts'
 import { NodeProxy } from '../../mesh/node-proxy.ts'
 import { MeshRules } from '../../mesh/nftables.ts'
 import { ServiceIndex, WorkloadIndex } from '../../mesh/workloads.ts'
@@ -52,6 +54,12 @@ const proxy = new NodeProxy({
   log: pino({ level: 'warn' }, pino.destination(2)),
 })
 await proxy.start()
+const gc = (globalThis as { gc?: () => void }).gc
+/** What the proxy holds: malloc's bytes in use (the engine, OpenSSL, nghttp2) and V8's live heap. */
+const heldBytes = () => {
+  gc?.()
+  return meshAddon().heapInUse() + process.memoryUsage().heapUsed
+}
 const rules = new MeshRules(new NftExec())
 process.stdout.write(JSON.stringify({ ready: true }) + '\n')
 for await (const line of createInterface({ input: process.stdin })) {
@@ -61,7 +69,7 @@ for await (const line of createInterface({ input: process.stdin })) {
     else if (command === 'capture off') await rules.remove()
     else if (command === 'stats') {
       const cpu = process.cpuUsage()
-      process.stdout.write(JSON.stringify({ cpuUs: cpu.user + cpu.system, rss: process.memoryUsage().rss, carried: proxy.carried }) + '\n')
+      process.stdout.write(JSON.stringify({ cpuUs: cpu.user + cpu.system, rss: process.memoryUsage().rss, heldBytes: heldBytes(), carried: proxy.carried }) + '\n')
       continue
     } else throw new Error(`unknown command ${JSON.stringify(command)}`)
     process.stdout.write(JSON.stringify({ ok: true }) + '\n')

@@ -16,7 +16,7 @@ import type { V1Namespace, V1Pod } from '@kubernetes/client-node'
 import { ipBatch, setSysctl } from '../../src/netlink/index.ts'
 import { createCA, issueCertificate } from '../../src/pki/certificates.ts'
 import { spiffeId } from '../../mesh/identity.ts'
-import { originalDestinationUnavailable } from '../../mesh/original-dst.ts'
+import { meshAddonUnavailable } from '../../mesh/addon.ts'
 import { aptInstall, have } from '../lib/apt.ts'
 import { Cleanup } from '../lib/cleanup.ts'
 import { hotSpots } from '../lib/cpu-profile.ts'
@@ -78,7 +78,7 @@ const INBOUND = 15008
 
 const missing = [['iperf3', 'iperf3'], ['wrk', 'wrk'], ['nginx', 'nginx-light'], ['nft', 'nftables']].filter(([c]) => !have(c!)).map(([, p]) => p!)
 aptInstall(missing)
-const addon = originalDestinationUnavailable()
+const addon = meshAddonUnavailable()
 if (addon) throw new Error(addon)
 
 const cleanup = new Cleanup()
@@ -98,7 +98,7 @@ async function startHost(node: string, config: NodeHostConfig): Promise<Host> {
   const file = join(dir, `${node}.json`)
   writeFileSync(file, JSON.stringify(config), { mode: 0o600 })
   const profiling = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(flags.profile)}`, `--cpu-prof-name=${node}.cpuprofile`] : []
-  const child = spawn('nsenter', [`--net=/run/netns/${node}`, '--', process.execPath, '--disable-warning=ExperimentalWarning', ...profiling, join(import.meta.dirname, 'node-host.ts'), file], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn('nsenter', [`--net=/run/netns/${node}`, '--', process.execPath, '--disable-warning=ExperimentalWarning', '--expose-gc', ...profiling, join(import.meta.dirname, 'node-host.ts'), file], { stdio: ['pipe', 'pipe', 'inherit'] })
   cleanup.add(async () => {
     if (child.exitCode !== null || child.pid === undefined) return
     child.stdin!.end()
@@ -182,7 +182,7 @@ try {
   }
   const rounds: Record<'direct' | 'meshed', Round[]> = { direct: [], meshed: [] }
   const cpuOf = async () => ((await h1.ask('stats')).cpuUs as number) + ((await h2.ask('stats')).cpuUs as number)
-  const rssOf = async () => ((await h1.ask('stats')).rss as number) + ((await h2.ask('stats')).rss as number)
+  const heldOf = async () => ((await h1.ask('stats')).heldBytes as number) + ((await h2.ask('stats')).heldBytes as number)
 
   async function measure(mode: 'direct' | 'meshed'): Promise<Round> {
     await h1.ask(mode === 'meshed' ? 'capture on' : 'capture off')
@@ -202,11 +202,11 @@ try {
     const round: Round = { p50: at(50), p99: at(99), errors: load.errors.reduce((n, e) => n + e.count, 0), throughputBps: iperfOut.end.sum_received.bits_per_second, newConnRate: close.requestsPerSecond }
     if (mode === 'meshed') {
       round.cpuCoresPer1000 = cpuUs / 1e6 / (seconds + 1) / (rate / 1000)
-      const before = await rssOf()
+      const before = await heldOf()
       const hold = spawn('nsenter', [`--net=/run/netns/${p1}`, '--', process.execPath, '--disable-warning=ExperimentalWarning', join(import.meta.dirname, 'hold.ts'), SERVER, '80', String(holdCount)], { stdio: ['pipe', 'pipe', 'inherit'] })
       const opened = JSON.parse((await createInterface({ input: hold.stdout! })[Symbol.asyncIterator]().next()).value as string) as { open: number; error?: string }
       await sleep(1000)
-      const after = await rssOf()
+      const after = await heldOf()
       hold.stdin!.end()
       await new Promise((r) => hold.once('exit', r))
       if (opened.error) throw new Error(`holding ${holdCount} connections: ${opened.error} (${opened.open} open)`)
@@ -237,7 +237,7 @@ try {
     { metric: 'single-stream throughput (iperf3)', weft: `${fmtNumber(m.bps / 1e9)} Gbit/s`, peer: `${fmtNumber(d.bps / 1e9)} Gbit/s`, ratio: `${fmtNumber(m.bps / d.bps)}×`, target: half.text, verdict: verdict(half, m.bps / d.bps) },
     { metric: 'new connections per second (wrk, Connection: close)', weft: fmtRate(m.conn), peer: fmtRate(d.conn), ratio: `${fmtNumber(m.conn / d.conn)}×`, target: half.text, verdict: verdict(half, m.conn / d.conn) },
     { metric: `node proxy CPU per 1000 req/s (both nodes)`, weft: `${fmtNumber(m.cpu)} cores`, peer: 'ztunnel 0.06 vCPU', ratio: '', target: '', verdict: '' },
-    { metric: `node proxy memory per 1000 connections (both nodes)`, weft: `${fmtNumber(m.mem)} MiB`, peer: '', ratio: '', target: '', verdict: '' },
+    { metric: `node proxy memory per 1000 connections (both nodes, malloc + V8 heap)`, weft: `${fmtNumber(m.mem)} MiB`, peer: '', ratio: '', target: '', verdict: '' },
   ]
   const machine = machineSummary(startedAt)
   process.stdout.write(`\n${textTable(rows)}\n\n${machine}\n`)

@@ -1,5 +1,12 @@
-// Builds the mesh's original-destination addon (original-dst.c); without it the node proxy
-// cannot tell where a redirected connection was going, so the agent runs no mesh data path.
+// Builds the mesh addon (original-dst.c, dataplane.c): the node proxy's data path. It uses the
+// OpenSSL and nghttp2 inside the node binary, with nghttp2's headers from Debian's
+// libnghttp2-dev. Without it the agent runs no mesh data path.
 import { buildAddon } from '../../scripts/build-addon.ts'
 
-buildAddon({ dir: import.meta.dirname, target: 'mesh', what: "the mesh's original-destination addon", without: 'the node agent runs no mesh data path (pods still get their identities)' })
+buildAddon({
+  dir: import.meta.dirname,
+  target: 'mesh',
+  what: 'the mesh addon (the node proxy\'s data path)',
+  without: 'the node agent runs no mesh data path (pods still get their identities)',
+  headers: [{ path: '/usr/include/nghttp2/nghttp2.h', debian: 'libnghttp2-dev' }],
+})

@@ -41,8 +41,10 @@
 #define SESSION_WINDOW (32 * 1024 * 1024)
 #define MAX_STREAMS 4096
 #define OUT_CHUNK (256 * 1024)
-#define NET_BUF (256 * 1024)
+#define NET_BUF (64 * 1024)
 #define MAX_FRAME (256 * 1024)
+// A drained buffer larger than this is given back: idle sessions and connections keep little.
+#define BUF_KEEP (64 * 1024)
 #define IO_BUF (64 * 1024)
 #define HEADER_MAX 128
 #define SWEEP_MS 250
@@ -150,6 +152,7 @@ struct engine {
   event *events;
   int nevents, capevents;
   int counts[2]; // connections per direction: [outbound, inbound]
+  int inbound_sessions;
   int max_connections;
   uint64_t connect_timeout, handshake_timeout, idle_timeout;
   nghttp2_session_callbacks *client_callbacks, *server_callbacks;
@@ -194,6 +197,10 @@ static void buf_free(buf *b) {
   free(b->data);
   b->data = NULL;
   b->off = b->len = b->cap = 0;
+}
+
+static void buf_drained(buf *b) {
+  if (b->off == b->len && b->cap > BUF_KEEP) buf_free(b);
 }
 
 // ---- calling JavaScript -------------------------------------------------------------------
@@ -428,6 +435,7 @@ static int flush_to_pod(conn *c) {
     }
     c->to_pod.off += n;
     c->to_pod_bytes += n;
+    buf_drained(&c->to_pod);
     if (c->kind != K_PLAIN && c->s && c->s->h2 && c->stream_id > 0 && !c->stream_closed) {
       nghttp2_session_consume(c->s->h2, c->stream_id, n);
       c->unconsumed -= n;
@@ -458,6 +466,7 @@ static int pump(conn *c, int from, int to, buf *pending, int *eof, int *shut, do
       pending->off += n;
       if (count_written) *count_written += n;
       if (buf_pending(pending)) return 0;
+      buf_drained(pending);
     }
     if (*eof) {
       if (!*shut) {
@@ -570,6 +579,7 @@ static void on_session_closed(uv_handle_t *h) { free(h->data); }
 
 static void session_free(session *s) {
   engine *e = s->e;
+  if (s->server) e->inbound_sessions--;
   if (s->h2) nghttp2_session_del(s->h2);
   s->h2 = NULL;
   if (s->ssl) SSL_free(s->ssl);
@@ -807,6 +817,7 @@ static void session_flush(session *s) {
     if (s->blocked) break;
   }
   if (s->dead) return;
+  buf_drained(&s->out);
   if (net_out(s) < 0) return session_down(s);
   if (s->retiring && s->streams == 0 && s->state == S_READY) {
     s->state = S_CLOSING;
@@ -845,6 +856,7 @@ static session *session_new(engine *e, int fd, int server) {
   s->id = ++e->next_id;
   s->server = server;
   s->sock.fd = fd;
+  if (server) e->inbound_sessions++;
   s->next = e->sessions;
   if (e->sessions) e->sessions->prev = s;
   e->sessions = s;
@@ -1236,6 +1248,8 @@ static void accept_outbound(engine *e, int fd) {
 }
 
 static void accept_inbound(engine *e, int fd) {
+  // Sessions from peers (and from anyone, until the handshake proves otherwise) count against the same limit as connections.
+  if (e->inbound_sessions >= e->max_connections) return reset_fd(fd);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   session *s = session_new(e, fd, 1);

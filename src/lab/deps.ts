@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { join } from 'node:path'
 import { MOUNT_HELPER } from '../kubelet/runtime/mount-helper.ts'
-import { originalDestinationUnavailable } from '../../mesh/original-dst.ts'
+import { meshAddonUnavailable } from '../../mesh/addon.ts'
 
 const commands = ['ip', 'nft', 'conntrack', 'curl', 'ping', 'nsenter', 'findmnt', 'umount', 'cc']
 const cniDirs = ['/opt/cni/bin', '/usr/lib/cni']
@@ -45,8 +45,8 @@ export function ensureDeps(repoRoot: string, out: (line: string) => void): void 
     if (!executable(MOUNT_HELPER)) throw new Error(`the lab needs the container mount helper ${MOUNT_HELPER}: node src/kubelet/runtime/native/build.ts builds it (with Debian's build-essential)`)
   }
   // The mesh's data path wants its addon; without it the agents say so and run on.
-  if (originalDestinationUnavailable()) {
-    out("building the mesh's original-destination addon")
+  if (meshAddonUnavailable()) {
+    out('building the mesh addon')
     spawnSync(process.execPath, [join(repoRoot, 'mesh', 'native', 'build.ts')], { stdio: 'inherit' })
   }
 }

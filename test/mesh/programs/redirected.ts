@@ -3,7 +3,7 @@
 // accepted side, one JSON line per connection; then a direct connection to PORT, whose
 // original destination is PORT itself.
 import { connect, createServer, type Socket } from 'node:net'
-import { originalDestination } from '../../../mesh/original-dst.ts'
+import { originalDestination } from '../../../mesh/addon.ts'
 
 const port = Number(process.argv[2])
 const targets = process.argv.slice(3)

@@ -1,5 +1,5 @@
 // The mesh's addon (native/): where a redirected connection was first going, and the tunnel
-// engine (dataplane.ts). nftables' `redirect` sent the connection to the proxy's port, and
+// engine (dataplane.ts). Built by `npm install` (node mesh/native/build.ts). nftables' `redirect` sent the connection to the proxy's port, and
 // conntrack still knows the original destination (SO_ORIGINAL_DST). A connection that was not
 // redirected reads back as sent: the proxy's own address and port. Without conntrack there is
 // no answer at all (ENOENT).
@@ -16,6 +16,8 @@ export interface OriginalDestination {
 interface Addon {
   originalDestination(fd: number): OriginalDestination
   createEngine(callbacks: EngineCallbacks, options: EngineOptions): Engine
+  /** Bytes malloc has handed out and not taken back (glibc mallinfo2): the engine's, OpenSSL's and nghttp2's memory. */
+  heapInUse(): number
 }
 
 const addonPath = new URL('./native/build/Release/mesh.node', import.meta.url).pathname
@@ -34,7 +36,7 @@ export function meshAddon(): Addon {
 }
 
 /** Why the mesh data path cannot run here, or undefined. */
-export function originalDestinationUnavailable(): string | undefined {
+export function meshAddonUnavailable(): string | undefined {
   try {
     meshAddon()
     return undefined
