@@ -100,10 +100,11 @@ async function startHost(node: string, config: NodeHostConfig): Promise<Host> {
   const profiling = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(flags.profile)}`, `--cpu-prof-name=${node}.cpuprofile`] : []
   const child = spawn('nsenter', [`--net=/run/netns/${node}`, '--', process.execPath, '--disable-warning=ExperimentalWarning', '--expose-gc', ...profiling, join(import.meta.dirname, 'node-host.ts'), file], { stdio: ['pipe', 'pipe', 'inherit'] })
   cleanup.add(async () => {
-    if (child.exitCode !== null || child.pid === undefined) return
+    // A host that died (exit code or signal) is gone already: waiting for its exit would never end.
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return
     child.stdin!.end()
     const exited = new Promise((r) => child.once('exit', r))
-    const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), 5000)
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
     await exited
     clearTimeout(timer)
   })
