@@ -3,11 +3,13 @@
 // and Ctrl-C): an underlay bridge, two node namespaces each running a NodeProxy (node-host.ts,
 // the agent's proxy with a given state instead of informers), and a pod namespace behind each.
 // Direct and meshed rounds alternate: the only difference is the mesh's nftables capture on
-// the client's node. See README.md.
+// the client's node. A third path, HAProxy as a mutual-TLS tunnel over the same hops
+// (haproxy.ts), is the reference: what a mature C proxy does with the same work here. See
+// README.md.
 //
 //   underlay br0 172.29.0.1 ── n1 172.29.0.2 ── p1 10.251.1.2  (client: weft load, iperf3 -c, wrk)
 //                           └─ n2 172.29.0.3 ── p2 10.251.2.2  (server: nginx :80, iperf3 -s :5201)
-import { spawn, type ChildProcess as NodeChild } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess as NodeChild } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -27,6 +29,7 @@ import { median } from '../lib/stats.ts'
 import { startBackend } from '../proxy/backend.ts'
 import { inClient, stopLoad, wrk } from '../proxy/load.ts'
 import { netns } from '../proxy/topology.ts'
+import { startHaproxyTunnel } from './haproxy.ts'
 import type { NodeHostConfig } from './node-host.ts'
 
 const usage = `Usage: node bench/mesh/run.ts [options]
@@ -75,8 +78,13 @@ const SERVER = '10.251.2.2'
 const TD = 'cluster.local'
 const OUTBOUND = 15001
 const INBOUND = 15008
+// The HAProxy reference path: the client dials n1's address on its pod link.
+const HAPROXY_ENTRY = '10.251.1.1'
+const HAPROXY_HTTP = 18080
+const HAPROXY_IPERF = 15202
+const haproxyVersion = () => /version (\S+)/.exec(spawnSync('haproxy', ['-v'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? ''
 
-const missing = [['iperf3', 'iperf3'], ['wrk', 'wrk'], ['nginx', 'nginx-light'], ['nft', 'nftables']].filter(([c]) => !have(c!)).map(([, p]) => p!)
+const missing = [['iperf3', 'iperf3'], ['wrk', 'wrk'], ['nginx', 'nginx-light'], ['nft', 'nftables'], ['haproxy', 'haproxy']].filter(([c]) => !have(c!)).map(([, p]) => p!)
 aptInstall(missing)
 const addon = meshAddonUnavailable()
 if (addon) throw new Error(addon)
@@ -170,6 +178,11 @@ try {
 
   await startBackend(cleanup, p2, SERVER, cleanup.tempDir('nginx-', dir), 1)
   startProcess(cleanup, 'nsenter', [`--net=/run/netns/${p2}`, '--', 'iperf3', '-s', '-B', SERVER, '-p', '5201'], { logFile: join(dir, 'iperf3.log') })
+  const tunnelCert = async (name: string) => {
+    const issued = await issueCertificate(ca, { commonName: name, usages: ['client', 'server'], validityDays: 1 })
+    return issued.certPem + issued.keyPem!
+  }
+  const haproxies = startHaproxyTunnel(cleanup, cleanup.tempDir('haproxy-', dir), [n1, n2], { entry: HAPROXY_ENTRY, exitHost: '172.29.0.3', server: SERVER, ports: [[HAPROXY_HTTP, 18443, 80], [HAPROXY_IPERF, 15203, 5201]] }, { caPem: ca.certPem, n1Pem: await tunnelCert('haproxy-n1'), n2Pem: await tunnelCert('haproxy-n2') })
   await sleep(500)
 
   interface Round {
@@ -181,25 +194,29 @@ try {
     cpuCoresPer1000?: number
     memPer1000MiB?: number
   }
-  const rounds: Record<'direct' | 'meshed', Round[]> = { direct: [], meshed: [] }
+  type Path = 'direct' | 'meshed' | 'haproxy'
+  const rounds: Record<Path, Round[]> = { direct: [], meshed: [], haproxy: [] }
   const cpuOf = async () => ((await h1.ask('stats')).cpuUs as number) + ((await h2.ask('stats')).cpuUs as number)
   const heldOf = async () => ((await h1.ask('stats')).heldBytes as number) + ((await h2.ask('stats')).heldBytes as number)
 
-  async function measure(mode: 'direct' | 'meshed'): Promise<Round> {
+  async function measure(mode: Path): Promise<Round> {
     await h1.ask(mode === 'meshed' ? 'capture on' : 'capture off')
+    const [host, httpPort, iperfPort] = mode === 'haproxy' ? [HAPROXY_ENTRY, HAPROXY_HTTP, HAPROXY_IPERF] : [SERVER, 80, 5201]
+    const url = `http://${host}:${httpPort}/`
     // A first exchange checks the path (and, meshed, makes the pooled connection).
-    await inClient(p1, 'curl', ['-s', '-o', '/dev/null', '--max-time', '5', `http://${SERVER}/`])
+    await inClient(p1, 'curl', ['-sf', '-o', '/dev/null', '--max-time', '5', url]).catch((err: Error) => {
+      throw new Error(`${mode}: ${err.message}${mode === 'haproxy' ? `\n${haproxies.map((p) => p.tail(600)).join('\n')}` : ''}`)
+    })
     const cpuBefore = await cpuOf()
-    const load = JSON.parse(await inClient(p1, weftBin, ['load', `http://${SERVER}/`, '--rate', String(rate), '-d', `${seconds}s`, '--warmup', '1s', '--json', '--progress', 'none', '--no-endpoints'])) as {
+    const load = JSON.parse(await inClient(p1, weftBin, ['load', url, '--rate', String(rate), '-d', `${seconds}s`, '--warmup', '1s', '--json', '--progress', 'none', '--no-endpoints'])) as {
       latency: { percentiles: { p: number; ms: number }[] }
       summary?: { errors?: number }
       errors: { count: number }[]
     }
     const cpuUs = (await cpuOf()) - cpuBefore
     const at = (p: number) => load.latency.percentiles.find((x) => x.p === p)?.ms ?? Number.NaN
-    const iperfOut = JSON.parse(await inClient(p1, 'iperf3', ['-c', SERVER, '-p', '5201', '-t', String(iperfSeconds), '-J'])) as { end: { sum_received: { bits_per_second: number } } }
-    const close = await wrk(p1, `http://${SERVER}/`, { seconds: closeSeconds, threads: 2, connections: 16, close: true })
-    if (process.env.WEFT_BENCH_DEBUG) process.stderr.write(JSON.stringify(close) + '\n')
+    const iperfOut = JSON.parse(await inClient(p1, 'iperf3', ['-c', host, '-p', String(iperfPort), '-t', String(iperfSeconds), '-J'])) as { end: { sum_received: { bits_per_second: number } } }
+    const close = await wrk(p1, url, { seconds: closeSeconds, threads: 2, connections: 16, close: true })
     const round: Round = { p50: at(50), p99: at(99), errors: load.errors.reduce((n, e) => n + e.count, 0), throughputBps: iperfOut.end.sum_received.bits_per_second, newConnRate: close.requestsPerSecond }
     if (mode === 'meshed') {
       round.cpuCoresPer1000 = cpuUs / 1e6 / (seconds + 1) / (rate / 1000)
@@ -220,13 +237,14 @@ try {
 
   for (let run = 1; run <= runs; run++) {
     process.stderr.write(`run ${run}/${runs}\n`)
-    for (const mode of run % 2 ? (['direct', 'meshed'] as const) : (['meshed', 'direct'] as const)) rounds[mode].push(await measure(mode))
+    for (const mode of run % 2 ? (['direct', 'meshed', 'haproxy'] as const) : (['haproxy', 'meshed', 'direct'] as const)) rounds[mode].push(await measure(mode))
   }
   await h1.ask('capture off')
 
-  const med = (mode: 'direct' | 'meshed', f: (r: Round) => number | undefined) => median(rounds[mode].map(f).filter((v): v is number => v !== undefined))
+  const med = (mode: Path, f: (r: Round) => number | undefined) => median(rounds[mode].map(f).filter((v): v is number => v !== undefined))
   const d = { p50: med('direct', (r) => r.p50), p99: med('direct', (r) => r.p99), bps: med('direct', (r) => r.throughputBps), conn: med('direct', (r) => r.newConnRate) }
   const m = { p50: med('meshed', (r) => r.p50), p99: med('meshed', (r) => r.p99), bps: med('meshed', (r) => r.throughputBps), conn: med('meshed', (r) => r.newConnRate), cpu: med('meshed', (r) => r.cpuCoresPer1000), mem: med('meshed', (r) => r.memPer1000MiB) }
+  const h = { p50: med('haproxy', (r) => r.p50), p99: med('haproxy', (r) => r.p99), bps: med('haproxy', (r) => r.throughputBps), conn: med('haproxy', (r) => r.newConnRate) }
   const added50 = m.p50 - d.p50
   const added99 = m.p99 - d.p99
   const p50Target = atMost(0.3, ' ms')
@@ -237,19 +255,23 @@ try {
     { metric: `latency p99 at ${rate} req/s (meshed vs direct)`, weft: fmtMs(m.p99), peer: fmtMs(d.p99), ratio: `+${fmtMs(added99)}`, target: `added ${p99Target.text}`, verdict: verdict(p99Target, added99) },
     { metric: 'single-stream throughput (iperf3)', weft: `${fmtNumber(m.bps / 1e9)} Gbit/s`, peer: `${fmtNumber(d.bps / 1e9)} Gbit/s`, ratio: `${fmtNumber(m.bps / d.bps)}×`, target: half.text, verdict: verdict(half, m.bps / d.bps) },
     { metric: 'new connections per second (wrk, Connection: close)', weft: fmtRate(m.conn), peer: fmtRate(d.conn), ratio: `${fmtNumber(m.conn / d.conn)}×`, target: half.text, verdict: verdict(half, m.conn / d.conn) },
+    { metric: `reference: HAProxy mTLS tunnel, same hops, latency p50 / p99`, weft: `${fmtMs(h.p50)} / ${fmtMs(h.p99)}`, peer: `${fmtMs(d.p50)} / ${fmtMs(d.p99)}`, ratio: `+${fmtMs(h.p50 - d.p50)} / +${fmtMs(h.p99 - d.p99)}`, target: '', verdict: '' },
+    { metric: 'reference: HAProxy mTLS tunnel, single-stream throughput', weft: `${fmtNumber(h.bps / 1e9)} Gbit/s`, peer: `${fmtNumber(d.bps / 1e9)} Gbit/s`, ratio: `${fmtNumber(h.bps / d.bps)}×`, target: '', verdict: '' },
+    { metric: 'reference: HAProxy mTLS tunnel, new connections per second', weft: fmtRate(h.conn), peer: fmtRate(d.conn), ratio: `${fmtNumber(h.conn / d.conn)}×`, target: '', verdict: '' },
     { metric: `node proxy CPU per 1000 req/s (both nodes)`, weft: `${fmtNumber(m.cpu)} cores`, peer: 'ztunnel 0.06 vCPU', ratio: '', target: '', verdict: '' },
     { metric: `node proxy memory per 1000 connections (both nodes, malloc + V8 heap)`, weft: `${fmtNumber(m.mem)} MiB`, peer: '', ratio: '', target: '', verdict: '' },
   ]
   const machine = machineSummary(startedAt)
   process.stdout.write(`\n${textTable(rows)}\n\n${machine}\n`)
   if (flags.out !== '-') {
-    const perRun = (['direct', 'meshed'] as const)
+    const perRun = (['direct', 'meshed', 'haproxy'] as const)
       .flatMap((mode) => rounds[mode].map((r, i) => `| ${mode} | ${i + 1} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${r.errors} | ${fmtNumber(r.throughputBps / 1e9)} | ${fmtRate(r.newConnRate)} | ${r.cpuCoresPer1000 === undefined ? '' : fmtNumber(r.cpuCoresPer1000)} | ${r.memPer1000MiB === undefined ? '' : fmtNumber(r.memPer1000MiB)} |`))
       .join('\n')
     writeFileSync(
       flags.out!,
       `# Mesh benchmark results\n\n\`node bench/mesh/run.ts --runs ${runs} --rate ${rate} --seconds ${seconds}\`, ${new Date().toISOString().slice(0, 10)}. ` +
-        `"weft" is the meshed path (client pod → its node proxy → mTLS HTTP/2 tunnel → the server's node proxy → server pod), "peer" the direct path between the same pods in the same run; medians over ${runs} runs.\n\n` +
+        `"weft" is the meshed path (client pod → its node proxy → mTLS HTTP/2 tunnel → the server's node proxy → server pod), "peer" the direct path between the same pods in the same run; medians over ${runs} runs. ` +
+        `The reference rows are HAProxy ${haproxyVersion()} on both nodes as a mutual-TLS TCP tunnel over the same hops, one thread per node (bench/mesh/haproxy.ts): no transparent capture, no policy, no pooling (a TLS handshake per connection).\n\n` +
         `${markdownTable(rows)}\n\n${machine}.\n\n` +
         `Published figures of the peers (their own conditions, not this machine): Istio 1.24's ztunnel uses about 0.06 vCPU and 12 MB at 1,000 HTTP requests/s of 1 KB (istio.io, Performance and Scalability); Istio 1.22's two ztunnels add about 0.17 ms at p90 and 0.20 ms at p99 at 1,000 requests/s. ` +
         `Linkerd 2.11.1 (linkerd.io, "Benchmarking Linkerd and Istio: 2021 Redux"): +6 ms median latency over no mesh at 2,000 requests/s, proxy memory 26.3 MB, max proxy CPU time 36 ms.\n\n` +
