@@ -47,6 +47,7 @@
 #define BUF_KEEP (64 * 1024)
 #define IO_BUF (64 * 1024)
 #define HEADER_MAX 128
+#define MAX_HEADER_LIST 8192
 #define SWEEP_MS 250
 
 typedef struct engine engine;
@@ -94,6 +95,7 @@ struct conn {
   int pod_eof, up_eof;   // read EOF from the pod, from the other side (socket or END_STREAM)
   int pod_shut, up_shut; // shutdown(SHUT_WR) done on the pod / upstream (tunnel: END_STREAM sent)
   int stream_closed, deferred, established, dead;
+  int drained; // the last read of the pod took less than asked: the socket is empty, the next read would only say EAGAIN
   // References that keep the memory: the end itself, each watch until libuv closed it, the touched list.
   int closing;
   int touched;
@@ -104,6 +106,7 @@ struct conn {
   // An inbound request's headers, until it is decided.
   char method[16], authority[HEADER_MAX], forwarded[HEADER_MAX];
   int bad_authority, bad_forwarded, status;
+  size_t header_bytes;
 };
 
 struct session {
@@ -865,7 +868,7 @@ static session *session_new(engine *e, int fd, int server) {
     { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS },
     { NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
     { NGHTTP2_SETTINGS_MAX_FRAME_SIZE, MAX_FRAME },
-    { NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 8192 },
+    { NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST },
   };
   int r = server ? nghttp2_session_server_new2(&s->h2, e->server_callbacks, s, e->h2_options) : nghttp2_session_client_new2(&s->h2, e->client_callbacks, s, e->h2_options);
   if (r != 0 || watch_start(e, &s->sock, fd, s) != 0) {
@@ -904,9 +907,16 @@ static ssize_t read_from_pod(nghttp2_session *h2, int32_t stream_id, uint8_t *ou
     c->deferred = 1;
     return NGHTTP2_ERR_DEFERRED;
   }
+  if (c->drained) {
+    c->drained = 0;
+    c->deferred = 1;
+    conn_update(c);
+    return NGHTTP2_ERR_DEFERRED;
+  }
   ssize_t n = read(c->pod.fd, out, length);
   if (n > 0) {
     c->from_pod += n;
+    c->drained = (size_t)n < length;
     return n;
   }
   if (n == 0) {
@@ -982,6 +992,9 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint
   if (!c || c->dead) return 0;
   session *s = user_data;
   if (s->server) {
+    // SETTINGS_MAX_HEADER_LIST_SIZE, counted as RFC 9113 does (32 bytes per field besides its name and value).
+    c->header_bytes += namelen + valuelen + 32;
+    if (c->header_bytes > MAX_HEADER_LIST) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     int ignored = 0;
     if (namelen == 7 && !memcmp(name, ":method", 7)) copy_header(c->method, sizeof c->method, value, valuelen, &ignored);
     else if (namelen == 10 && !memcmp(name, ":authority", 10)) copy_header(c->authority, sizeof c->authority, value, valuelen, &c->bad_authority);

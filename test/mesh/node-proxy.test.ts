@@ -219,6 +219,8 @@ t.test('node proxies tunnel meshed pods over mTLS, enforce policy and STRICT, an
     t.equal(await status({ forwarded: 'for=127.0.1.6' }), 403, "batch's address: not web's")
     t.equal(await status({}), 403, 'none')
     t.equal(await status({ forwarded: 'for=127.0.1.5, for=127.0.1.6' }), 403, 'anything but one address')
+    t.not(await status({ forwarded: 'for=127.0.1.5', 'x-padding': 'y'.repeat(9000) }), 200, 'more than 8 KiB of headers is refused')
+    t.equal(await status({ forwarded: 'for=127.0.1.5' }), 200, 'and the connection goes on')
   })
 
   t.test('a renewed certificate: new connections use it, an established one keeps going', async (t) => {
