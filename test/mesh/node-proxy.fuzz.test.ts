@@ -1,7 +1,8 @@
 // Fuzzing the node proxy's two listeners (fuzzListener, test/helpers/http-fuzz.ts):
 // - inbound (mTLS HTTP/2): raw garbage before any handshake, whole or trickled; and, as an
 //   authenticated peer, CONNECT streams with hostile targets, forwarded headers, methods and
-//   extra headers, some sending data, some reset at once, some abandoned;
+//   extra headers, some sending data, some reset at once, some abandoned, and raw HTTP/2
+//   frames of any type, flags, stream and length after the preface;
 // - outbound (redirected TCP): bytes from sources that are and are not meshed pods, to
 //   original destinations that are pods, Services without endpoints, or the proxy itself.
 // The proxy must keep tunnelling valid connections after every batch, throw nothing, and let
@@ -145,6 +146,37 @@ function streamCase(rng: Rng): () => Promise<string | undefined> {
     })
 }
 
+/** An authenticated peer that speaks HTTP/2 badly: the preface, then frames of any type, flags, stream and payload. */
+function framesCase(rng: Rng): () => Promise<string | undefined> {
+  const frames: Buffer[] = []
+  if (rng.chance(0.7)) frames.push(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+  for (let i = rng.int(12); i >= 0; i--) {
+    const payload = rng.bytes(rng.int(300))
+    const header = Buffer.alloc(9)
+    header.writeUIntBE(rng.chance(0.1) ? rng.int(1 << 24) : payload.length, 0, 3)
+    header[3] = rng.chance(0.8) ? rng.int(10) : rng.int(256)
+    header[4] = rng.int(256)
+    header.writeUInt32BE(rng.chance(0.2) ? rng.int(2 ** 31) : rng.int(8), 5)
+    frames.push(header, payload)
+  }
+  const bytes = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), ...frames])
+  return () =>
+    new Promise((resolve) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: inboundPort, servername: 'db.shop.weft-mesh', ca: ca.certPem, cert: web.certPem, key: web.keyPem, ALPNProtocols: ['h2'], checkServerIdentity: () => undefined })
+      const timer = setTimeout(() => s.destroy(), 3000)
+      s.on('error', () => {})
+      s.on('data', () => {})
+      s.once('close', () => {
+        clearTimeout(timer)
+        resolve(undefined)
+      })
+      s.once('secureConnect', () => {
+        s.write(bytes)
+        if (rng.chance(0.5)) s.end()
+      })
+    })
+}
+
 /** A real tunnelled exchange: an authenticated peer's CONNECT to db, echoed. */
 async function alive(): Promise<boolean> {
   const session = peerSession('db.shop.weft-mesh')
@@ -169,9 +201,10 @@ t.test('the node proxy survives hostile peers and sources', async (t) => {
     iterations: settings.iterations,
     batch: 24,
     prepare: (rng) => {
-      const kind = rng.int(4)
+      const kind = rng.int(5)
       if (kind === 0) return rawCase(rng, inboundPort)
       if (kind === 1) return rawCase(rng, proxy.outboundPort, rng.pick(['127.0.3.5', '127.0.3.9', '127.0.3.200']))
+      if (kind === 2) return framesCase(rng)
       return streamCase(rng)
     },
     alive,
