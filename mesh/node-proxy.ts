@@ -18,6 +18,10 @@
 // pooled HTTP/2 connection made with an old one takes no new streams and closes once its
 // streams have ended, so established connections are never cut. stop() stops taking new
 // connections and lets the carried ones finish (up to a grace period).
+//
+// This class makes the decisions; the sockets, TLS, HTTP/2 and every byte are the engine's
+// (dataplane.ts, native/dataplane.c), which calls it synchronously for each one and reports
+// what became of each connection (onEvent) for the metrics.
 import { X509Certificate } from 'node:crypto'
 import type { Logger } from '../src/util/log.ts'
 import type { AuthorizationIndex } from './authorization.ts'
