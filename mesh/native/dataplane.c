@@ -555,7 +555,6 @@ static void conn_connect_failed(conn *c) {
   conn_end(c, 1);
 }
 
-static void on_conn_io(uv_poll_t *handle, int status, int events);
 
 // ---- sessions -----------------------------------------------------------------------------
 
@@ -1459,19 +1458,6 @@ static char *arg_string(napi_env env, napi_value v) {
   char *s = malloc(len + 1);
   if (s) napi_get_value_string_utf8(env, v, s, len + 1, &len);
   return s;
-}
-
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char message[200];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
-  napi_value code, msg, error;
-  const char *name = err == EADDRINUSE ? "EADDRINUSE" : err == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : err == EACCES ? "EACCES" : err == EINVAL ? "EINVAL" : "EIO";
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, code, msg, &error);
-  napi_set_named_property(env, error, "code", code);
-  napi_throw(env, error);
-  return NULL;
 }
 
 // listen(inbound, host, port) → the port bound (port 0: a free one).

@@ -29,18 +29,6 @@ int read_original_dst(int fd, struct sockaddr_storage *dst) {
   return 0;
 }
 
-static napi_value fail(napi_env env, const char *what, int err) {
-  char message[160];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
-  napi_value code, msg, error;
-  napi_create_string_utf8(env, err == ENOENT ? "ENOENT" : err == EBADF ? "EBADF" : err == ENOTSOCK ? "ENOTSOCK" : "EIO", NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, code, msg, &error);
-  napi_set_named_property(env, error, "code", code);
-  napi_throw(env, error);
-  return NULL;
-}
-
 // originalDestination(fd) → { address, port, family }; throws ENOENT when conntrack has no entry for it.
 static napi_value original_destination(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -52,7 +40,7 @@ static napi_value original_destination(napi_env env, napi_callback_info info) {
   }
   struct sockaddr_storage dst;
   int err = read_original_dst(fd, &dst);
-  if (err) return fail(env, "original destination", err);
+  if (err) return throw_errno(env, "original destination", err);
   char text[INET6_ADDRSTRLEN];
   int port, family;
   if (dst.ss_family == AF_INET) {
