@@ -213,6 +213,9 @@ static const char *callback_names[] = { "onOutbound", "onInboundStream", "verify
 
 static napi_value call_js(engine *e, int which, size_t argc, napi_value *argv) {
   napi_env env = e->env;
+  // OpenSSL's error queue is per thread, and Node's crypto shares this one: an error the
+  // engine left would fail the next crypto call of JS's (a certificate parse, a key).
+  ERR_clear_error();
   napi_value callbacks, fn, resource, result = NULL;
   if (napi_get_reference_value(env, e->callbacks, &callbacks) != napi_ok || !callbacks) return NULL;
   if (napi_get_named_property(env, callbacks, callback_names[which], &fn) != napi_ok) return NULL;
@@ -1389,6 +1392,7 @@ static void engine_leave(engine *e) {
     return;
   }
   if (!e->destroyed) engine_tail(e);
+  ERR_clear_error();
   e->depth = 0;
   napi_close_handle_scope(e->env, e->scope);
   if (e->destroy_requested) engine_release(e->env, e);
@@ -1405,6 +1409,7 @@ static void on_kick(uv_timer_t *t) {
 static void js_enter(engine *e) { e->depth++; }
 
 static void js_leave(engine *e) {
+  ERR_clear_error();
   if (--e->depth == 0 && !e->destroyed) uv_timer_start(&e->kick, on_kick, 0, 0);
 }
 
@@ -1695,6 +1700,7 @@ static void engine_destroy(engine *e) {
   e->contexts = NULL;
   uv_timer_stop(&e->sweep);
   uv_timer_stop(&e->kick);
+  ERR_clear_error();
 }
 
 static void on_timer_closed(uv_handle_t *h) {

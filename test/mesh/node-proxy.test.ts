@@ -9,6 +9,7 @@ import { connect as http2Connect } from 'node:http2'
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node'
 import { makeServicePort } from '../../proxy/model.ts'
 import { createCA } from '../../src/pki/certificates.ts'
+import { generateKeyPair, readPrivateKey } from '../../src/pki/keys.ts'
 import { logger } from '../../src/util/log.ts'
 import { AuthorizationIndex, parseAuthorization } from '../../mesh/authorization.ts'
 import type { WorkloadIdentity } from '../../mesh/identity.ts'
@@ -113,7 +114,9 @@ t.test('node proxies tunnel meshed pods over mTLS, enforce policy and STRICT, an
   const metrics1 = new MeshMetrics()
   const metrics2 = new MeshMetrics()
   const n1 = new NodeProxy({ nodeName: 'n1', trustDomain: TD, identities: idsN1, state, outboundPort: 0, inboundPort, listenHosts: { v4: '127.0.0.1' }, metrics: metrics1, log, originalDestination, networkPolicy: (a, b, p) => networkPolicy(a, b, p) })
-  const n2 = new NodeProxy({ nodeName: 'n2', trustDomain: TD, identities: idsN2, state, outboundPort: 0, inboundPort, listenHosts: { v4: '127.0.0.2' }, metrics: metrics2, log, originalDestination, networkPolicy: (a, b, p) => networkPolicy(a, b, p) })
+  const makeN2 = () => new NodeProxy({ nodeName: 'n2', trustDomain: TD, identities: idsN2, state, outboundPort: 0, inboundPort, listenHosts: { v4: '127.0.0.2' }, metrics: metrics2, log, originalDestination, networkPolicy: (a, b, p) => networkPolicy(a, b, p) })
+  // Replaced by the restart test; the teardown stops whichever runs then.
+  let n2 = makeN2()
   await n1.start()
   await n2.start()
   t.teardown(() => Promise.all([n1.stop(), n2.stop()]))
@@ -284,6 +287,21 @@ t.test('node proxies tunnel meshed pods over mTLS, enforce policy and STRICT, an
     t.equal(await status({ forwarded: 'for=127.0.1.5, for=127.0.1.6' }), 403, 'anything but one address')
     t.not(await status({ forwarded: 'for=127.0.1.5', 'x-padding': 'y'.repeat(9000) }), 200, 'more than 8 KiB of headers is refused')
     t.equal(await status({ forwarded: 'for=127.0.1.5' }), 200, 'and the connection goes on')
+  })
+
+  t.test('a peer proxy that restarts: the pooled connection to it goes, new connections reach the new one', async (t) => {
+    t.equal(await exchange(dial(n1, '127.0.1.5', '127.0.2.9:7000', targets), 'one'), 'ONE<bye>')
+    t.ok(n1.pooledSessions > 0)
+    await n2.stop()
+    await until('the pooled connection to the stopped proxy is dropped', () => n1.pooledSessions === 0)
+    // The engine saw TLS end without close_notify: OpenSSL's error queue, which Node's crypto
+    // shares on this thread, must be left empty, or JS's next key read fails.
+    const key = await generateKeyPair('ecdsa-p256')
+    t.ok(readPrivateKey(key.privateKeyPem, 'generated key'), "Node's crypto still reads a key")
+    t.match(await exchange(dial(n1, '127.0.1.5', '127.0.2.9:7000', targets), 'x'), /^(error:ECONNRESET|closed)$/, 'refused while it is down')
+    n2 = makeN2()
+    await n2.start()
+    t.equal(await exchange(dial(n1, '127.0.1.5', '127.0.2.9:7000', targets), 'two'), 'TWO<bye>', 'through the restarted proxy')
   })
 
   t.test('a renewed certificate: new connections use it, an established one keeps going', async (t) => {
