@@ -3,7 +3,7 @@
 // real ClientHellos. Everything started here is closed when the test that started it ends.
 import type { Server as HttpServer } from 'node:http'
 import type { Http2Server } from 'node:http2'
-import { connect, createServer, type AddressInfo, type Server } from 'node:net'
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import { Balancer } from '../../ingress/balancer.ts'
 import { CertStore } from '../../ingress/cert-store.ts'
@@ -36,10 +36,19 @@ export function teardownStep(t: Teardown, name: string, step: () => unknown): vo
 }
 
 export async function listenLoopback(t: Teardown, server: Server | HttpServer | Http2Server): Promise<number> {
+  // Every connection it took, to end at teardown: close() alone waits for them, and what holds
+  // their other ends (a pool whose teardown comes later, an unref'd socket) may not keep the
+  // process alive meanwhile: it then exits with the teardown unfinished.
+  const open = new Set<Socket>()
+  server.on('connection', (socket: Socket) => {
+    open.add(socket)
+    socket.once('close', () => open.delete(socket))
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
   teardownStep(t, 'close a loopback server', () => {
-    if ('closeAllConnections' in server) server.closeAllConnections()
-    return new Promise<void>((resolve) => server.close(() => resolve()))
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+    for (const socket of open) socket.destroy()
+    return closed
   })
   return (server.address() as AddressInfo).port
 }
