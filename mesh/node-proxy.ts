@@ -64,8 +64,10 @@ export interface NodeProxyOptions {
   connectTimeoutMs?: number
   /** A TLS handshake on the inbound port (default 10 s). */
   handshakeTimeoutMs?: number
-  /** Connections carried at most per direction (default 16,384). */
+  /** Connections carried at most per direction, and inbound sessions at most (default 16,384). */
   maxConnections?: number
+  /** An HTTP/2 connection with no frames this long is closed gracefully; its streams go on (default 10 min). */
+  sessionIdleMs?: number
   /** Denials logged per second at most (default 5); the rest are only counted. */
   denialLogRate?: number
   /**
@@ -85,9 +87,6 @@ export interface AcceptedConnection {
   localAddress: string
   localPort: number
 }
-
-/** An HTTP/2 connection with no frames this long is closed gracefully (its streams, idle tunnels included, go on). */
-const SESSION_IDLE_MS = 10 * 60_000
 
 interface PooledSession {
   id: number
@@ -165,7 +164,7 @@ export class NodeProxy {
         serverContext: (name) => this.#guard(() => this.#serverContext(name), 0),
         onEvent: (...args) => this.#guard(() => this.#onEvent(...args), undefined),
       },
-      { connectTimeoutMs: o.connectTimeoutMs ?? 10_000, handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000, idleTimeoutMs: SESSION_IDLE_MS, maxConnections: o.maxConnections ?? 16_384 },
+      { connectTimeoutMs: o.connectTimeoutMs ?? 10_000, handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000, idleTimeoutMs: o.sessionIdleMs ?? 10 * 60_000, maxConnections: o.maxConnections ?? 16_384 },
     )
     this.#engine = engine
     const hosts = o.listenHosts ?? { v4: '0.0.0.0', v6: '::' }

@@ -226,7 +226,7 @@ export async function startMesh(deps: MeshDeps): Promise<RunningMesh> {
       log.info({ outboundPort: proxy.outboundPort, inboundPort: proxy.inboundPort }, 'mesh node proxy listening')
       sync()
     } catch (err) {
-      await starting.stop()
+      // start() let go of what it had made (the engine and any listener) before it threw.
       dataPathProblem = `the node proxy cannot listen: ${(err as Error).message}`
       log.error({ why: dataPathProblem }, 'the mesh data path does not run on this node: meshed pods get identities, but their traffic is not captured (plaintext)')
     }

@@ -464,7 +464,7 @@ static void tunnel_progress(conn *c) {
 }
 
 // One direction of a plain relay: from `from` into `to`, what `to` did not take kept in `pending`.
-static int pump(conn *c, int from, int to, buf *pending, int *eof, int *shut, double *count_read, double *count_written) {
+static int pump(int from, int to, buf *pending, int *eof, int *shut, double *count_read, double *count_written) {
   for (;;) {
     if (buf_pending(pending)) {
       ssize_t n = write(to, pending->data + pending->off, buf_pending(pending));
@@ -501,8 +501,8 @@ static int pump(conn *c, int from, int to, buf *pending, int *eof, int *shut, do
 
 static void plain_progress(conn *c) {
   if (c->dead) return;
-  if (pump(c, c->pod.fd, c->up.fd, &c->to_up, &c->pod_eof, &c->up_shut, &c->from_pod, NULL) < 0) return conn_end(c, 1);
-  if (pump(c, c->up.fd, c->pod.fd, &c->to_pod, &c->up_eof, &c->pod_shut, NULL, &c->to_pod_bytes) < 0) return conn_end(c, 1);
+  if (pump(c->pod.fd, c->up.fd, &c->to_up, &c->pod_eof, &c->up_shut, &c->from_pod, NULL) < 0) return conn_end(c, 1);
+  if (pump(c->up.fd, c->pod.fd, &c->to_pod, &c->up_eof, &c->pod_shut, NULL, &c->to_pod_bytes) < 0) return conn_end(c, 1);
   if (c->pod_eof && c->up_eof && c->pod_shut && c->up_shut) return conn_end(c, 0);
   conn_update(c);
 }
@@ -529,11 +529,29 @@ static void respond(session *s, int32_t stream_id, int status, conn *c) {
   session_mark(s);
 }
 
-static void conn_connected(conn *c) {
-  engine *e = c->e;
+// The connection is carried: the tunnel answered 200, or the socket on the far side connected.
+static void conn_established(conn *c) {
   c->state = C_RELAY;
+  c->deadline = 0;
   c->established = 1;
-  queue_event(e, EV_ESTABLISHED, c->id, 0, 0, NULL);
+  queue_event(c->e, EV_ESTABLISHED, c->id, 0, 0, NULL);
+}
+
+// An inbound stream that will carry nothing: answered with `status` and let go of (what it sent is acknowledged).
+static void refuse_stream(conn *c, int status) {
+  session *s = c->s;
+  int32_t id = c->stream_id;
+  c->stream_id = 0;
+  c->stream_closed = 1;
+  if (!s->h2) return;
+  nghttp2_session_set_stream_user_data(s->h2, id, NULL);
+  if (c->unconsumed) nghttp2_session_consume_connection(s->h2, c->unconsumed);
+  c->unconsumed = 0;
+  respond(s, id, status, NULL);
+}
+
+static void conn_connected(conn *c) {
+  conn_established(c);
   if (c->kind == K_TUNNEL_IN) {
     respond(c->s, c->stream_id, 200, c);
     return tunnel_progress(c);
@@ -542,19 +560,8 @@ static void conn_connected(conn *c) {
 }
 
 static void conn_connect_failed(conn *c) {
-  engine *e = c->e;
-  queue_event(e, EV_FAILED, c->id, 0, 0, NULL);
-  if (c->kind == K_TUNNEL_IN) {
-    session *s = c->s;
-    int32_t id = c->stream_id;
-    if (s->h2) {
-      nghttp2_session_set_stream_user_data(s->h2, id, NULL);
-      if (c->unconsumed) nghttp2_session_consume_connection(s->h2, c->unconsumed);
-      c->unconsumed = 0;
-      c->stream_id = 0;
-      respond(s, id, 503, NULL);
-    }
-  }
+  queue_event(c->e, EV_FAILED, c->id, 0, 0, NULL);
+  if (c->kind == K_TUNNEL_IN) refuse_stream(c, 503);
   conn_end(c, 1);
 }
 
@@ -1033,10 +1040,7 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
       conn_end(c, 1);
       return 0;
     }
-    c->state = C_RELAY;
-    c->deadline = 0;
-    c->established = 1;
-    queue_event(s->e, EV_ESTABLISHED, c->id, 0, 0, NULL);
+    conn_established(c);
     if (c->deferred) {
       c->deferred = 0;
       nghttp2_session_resume_data(h2, id);
@@ -1103,22 +1107,15 @@ static void decide_inbound(session *s, conn *c) {
     if (fd < 0) status = 503;
   }
   if (status != 0) {
-    int32_t id = c->stream_id;
-    nghttp2_session_set_stream_user_data(s->h2, id, NULL);
-    c->stream_id = 0;
-    c->stream_closed = 1;
     if (status == 503) queue_event(e, EV_FAILED, c->id, 0, 0, NULL);
-    conn_end(c, 0);
-    respond(s, id, status, NULL);
-    return;
+    refuse_stream(c, status);
+    return conn_end(c, 0);
   }
   c->kind = K_TUNNEL_IN;
   c->state = C_CONNECTING;
   c->deadline = now_ms() + e->connect_timeout;
-  if (watch_start(e, &c->pod, fd, c) != 0) {
-    close(fd);
-    return conn_connect_failed(c);
-  }
+  // The watch owns the descriptor from here, whether or not libuv took it.
+  if (watch_start(e, &c->pod, fd, c) != 0) return conn_connect_failed(c);
   conn_update(c);
 }
 
@@ -1186,9 +1183,9 @@ static void accept_outbound(engine *e, int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   conn *c = conn_new(e, 0);
   if (!c) return reset_fd(fd);
-  if (watch_start(e, &c->pod, fd, c) != 0) {
-    reset_fd(fd);
-    c->pod.fd = -1;
+  if (watch_start(e, &c->pod, fd, c) != 0) return conn_end(c, 1);
+  if (e->counts[0] > e->max_connections) {
+    queue_event(e, EV_FAILED, c->id, -2, 0, NULL);
     return conn_end(c, 1);
   }
   napi_env env = e->env;
@@ -1211,10 +1208,6 @@ static void accept_outbound(engine *e, int fd) {
     argv[5] = undef(env);
     argv[6] = num(env, err);
   }
-  if (e->counts[0] > e->max_connections) {
-    queue_event(e, EV_FAILED, c->id, -2, 0, NULL);
-    return conn_end(c, 1);
-  }
   napi_value result = call_js(e, CB_OUTBOUND, 7, argv);
   if (c->dead) return;
   // [1, ip, port]: plain TCP; [2, session, authority, forwarded]: a tunnel stream; anything else: refused.
@@ -1232,19 +1225,10 @@ static void accept_outbound(engine *e, int fd) {
     napi_get_element(env, result, 2, &v);
     napi_get_value_int32(env, v, &port);
     int up = start_connect(ip, port);
-    if (up < 0) {
-      queue_event(e, EV_FAILED, c->id, 0, 0, NULL);
-      return conn_end(c, 1);
-    }
     c->kind = K_PLAIN;
     c->state = C_CONNECTING;
     c->deadline = now_ms() + e->connect_timeout;
-    if (watch_start(e, &c->up, up, c) != 0) {
-      close(up);
-      c->up.fd = -1;
-      queue_event(e, EV_FAILED, c->id, 0, 0, NULL);
-      return conn_end(c, 1);
-    }
+    if (up < 0 || watch_start(e, &c->up, up, c) != 0) return conn_connect_failed(c);
     return conn_update(c);
   }
   if (kind == 2) {

@@ -346,3 +346,44 @@ t.test('node proxies tunnel meshed pods over mTLS, enforce policy and STRICT, an
     t.equal(refused, 'ECONNREFUSED', 'the listener is gone')
   })
 })
+
+t.test('limits: connections per direction, inbound sessions, and idle HTTP/2 connections', async (t) => {
+  const inboundPort = await freePort()
+  const ids1 = new Identities()
+  const ids2 = new Identities()
+  ids1.add(await svid('shop', 'web'))
+  ids2.add(await svid('shop', 'db'))
+  const targets = new Map<string, string>()
+  const originalDestination = (s: AcceptedConnection) => {
+    const target = targets.get(s.remoteAddress)!
+    return { address: target.slice(0, target.lastIndexOf(':')), port: Number(target.slice(target.lastIndexOf(':') + 1)) }
+  }
+  const common = { trustDomain: TD, state, outboundPort: 0, inboundPort, metrics: new MeshMetrics(), log, originalDestination, maxConnections: 1, sessionIdleMs: 600 }
+  const a = new NodeProxy({ ...common, nodeName: 'n1', identities: ids1, listenHosts: { v4: '127.0.0.1' } })
+  const b = new NodeProxy({ ...common, nodeName: 'n2', identities: ids2, listenHosts: { v4: '127.0.0.2' } })
+  await a.start()
+  await b.start()
+  t.teardown(() => Promise.all([a.stop(), b.stop()]))
+  await echo(t, '127.0.2.9', 7004)
+
+  const held = dial(a, '127.0.1.5', '127.0.2.9:7004', targets)
+  let got = ''
+  held.on('data', (d) => (got += d.toString()))
+  held.write('one ')
+  await until('the first connection is carried', () => got === 'ONE ')
+  t.match(await exchange(dial(a, '127.0.1.5', '127.0.2.9:7004', targets), 'x'), /^(error:ECONNRESET|closed)$/, 'a second outbound connection is refused at maxConnections 1')
+  const second = await new Promise<string>((resolve) => {
+    const s = tlsConnect({ host: '127.0.0.2', port: inboundPort, servername: 'db.shop.weft-mesh', ca: ca.certPem, cert: ids1.get({ namespace: 'shop', serviceAccount: 'web' })!.certPem, key: ids1.get({ namespace: 'shop', serviceAccount: 'web' })!.keyPem, ALPNProtocols: ['h2'], checkServerIdentity: () => undefined })
+    s.once('secureConnect', () => resolve('handshake'))
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(`error:${err.code ?? err.message}`))
+    s.once('close', () => resolve('closed'))
+  })
+  t.not(second, 'handshake', 'a second inbound session is refused while the pooled one holds the only place')
+
+  t.equal(a.pooledSessions, 1)
+  await until('the idle HTTP/2 connection is retired', () => a.pooledSessions === 0, 5000)
+  held.write('two')
+  await until('the connection it carried goes on', () => got === 'ONE TWO')
+  t.pass('its stream outlived the idle close')
+  held.end()
+})
